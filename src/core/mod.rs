@@ -1,0 +1,7 @@
+//! The pure heart: the lock catalogue, the data model, origin classification, report building
+//! and the stale policy. Nothing here touches the OS, so all of it is unit-tested anywhere.
+
+pub mod catalog;
+pub mod model;
+pub mod origin;
+pub mod report;

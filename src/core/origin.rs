@@ -1,0 +1,184 @@
+//! Tells where a process came from (terminal, IDE, orphan) from its parent chain, so the user
+//! knows whether the holder is their own `cargo build`, rust-analyzer's background check, or a
+//! leftover nobody owns.
+
+use super::model::{Origin, ProcessFacts};
+
+/// Names (as `comm` or `pbi_name` shows them; Linux truncates to 15 bytes) of editors and IDEs
+/// that run cargo in the background.
+const IDE_NAMES: &[&str] = &[
+    "rust-analyzer",
+    "rust-analyzer-p", // rust-analyzer-proc-macro-srv, truncated
+    "code",
+    "code-oss",
+    "codium",
+    "Code Helper",
+    "Code Helper (Pl",
+    "Code Helper (Plugin)",
+    "Electron",
+    "cursor",
+    "Cursor Helper",
+    "zed",
+    "zed-editor",
+    "Zed",
+    "rustrover",
+    "rustrover.sh",
+    "RustRover",
+    "idea",
+    "idea.sh",
+    "clion",
+    "clion.sh",
+    "CLion",
+    "java", // JetBrains IDEs on Linux run as java; only counted above a cargo, see below
+    "nvim",
+    "vim",
+    "emacs",
+    "Emacs",
+    "hx",
+    "helix",
+    "kak",
+    "sublime_text",
+    "lapce",
+    "fleet",
+];
+
+/// Shells, multiplexers and terminal emulators: a cargo below one of them was started by hand.
+const TERMINAL_NAMES: &[&str] = &[
+    "bash",
+    "zsh",
+    "fish",
+    "sh",
+    "dash",
+    "nu",
+    "elvish",
+    "xonsh",
+    "tcsh",
+    "ksh",
+    "tmux",
+    "tmux: server",
+    "screen",
+    "sshd",
+    "login",
+    "Terminal",
+    "iTerm2",
+    "alacritty",
+    "kitty",
+    "wezterm-gui",
+    "gnome-terminal-",
+    "konsole",
+    "xterm",
+    "foot",
+    "ghostty",
+    "warp",
+];
+
+/// Process names that adopt orphans: init, launchd, and the systemd user manager.
+const REAPER_NAMES: &[&str] = &["init", "systemd", "launchd"];
+
+/// Classifies a process's origin; returns the origin and the ancestor name that decided it.
+pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
+    if facts.ppid == 1 {
+        let name = facts.ancestors.first().map(|a| a.name.clone());
+        return (Origin::Orphan, name);
+    }
+    if let Some(parent) = facts.ancestors.first()
+        && REAPER_NAMES.contains(&parent.name.as_str())
+    {
+        return (Origin::Orphan, Some(parent.name.clone()));
+    }
+    for a in &facts.ancestors {
+        if a.name == "java" {
+            // Only a JetBrains IDE runs cargo from a JVM in practice.
+            return (Origin::Ide, Some("JetBrains IDE".to_string()));
+        }
+        if IDE_NAMES.contains(&a.name.as_str()) {
+            return (Origin::Ide, Some(a.name.clone()));
+        }
+    }
+    if facts.has_tty {
+        let shell = facts
+            .ancestors
+            .iter()
+            .find(|a| TERMINAL_NAMES.contains(&a.name.as_str()));
+        return (
+            Origin::Terminal,
+            Some(shell.map_or("tty".to_string(), |a| a.name.clone())),
+        );
+    }
+    if let Some(a) = facts
+        .ancestors
+        .iter()
+        .find(|a| TERMINAL_NAMES.contains(&a.name.as_str()))
+    {
+        return (Origin::Terminal, Some(a.name.clone()));
+    }
+    (Origin::Unknown, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{Ancestor, ProcState};
+
+    fn facts(ppid: u32, tty: bool, chain: &[&str]) -> ProcessFacts {
+        ProcessFacts {
+            pid: 100,
+            ppid,
+            pgid: 100,
+            uid: 1000,
+            name: "cargo".into(),
+            cmd: vec!["cargo".into(), "build".into()],
+            cwd: None,
+            start_token: 1,
+            started_at: 0.0,
+            state: ProcState::Sleeping,
+            tree_cpu_secs: 0.0,
+            has_tty: tty,
+            ancestors: chain
+                .iter()
+                .enumerate()
+                .map(|(i, n)| Ancestor {
+                    pid: if i == 0 { ppid } else { 50 - i as u32 },
+                    name: n.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn orphan_when_reparented_to_init_or_a_reaper() {
+        assert_eq!(classify(&facts(1, false, &["launchd"])).0, Origin::Orphan);
+        assert_eq!(
+            classify(&facts(1500, false, &["systemd", "systemd"])).0,
+            Origin::Orphan
+        );
+    }
+
+    #[test]
+    fn ide_beats_terminal() {
+        let (o, via) = classify(&facts(300, true, &["rust-analyzer", "code", "bash"]));
+        assert_eq!(o, Origin::Ide);
+        assert_eq!(via.as_deref(), Some("rust-analyzer"));
+        assert_eq!(
+            classify(&facts(300, false, &["java", "bash"])).1.as_deref(),
+            Some("JetBrains IDE")
+        );
+    }
+
+    #[test]
+    fn terminal_from_tty_or_shell() {
+        assert_eq!(
+            classify(&facts(300, true, &["zsh", "login"])),
+            (Origin::Terminal, Some("zsh".into()))
+        );
+        assert_eq!(
+            classify(&facts(300, false, &["bash", "sshd"])).0,
+            Origin::Terminal
+        );
+        assert_eq!(
+            classify(&facts(300, false, &["make", "python3"])).0,
+            Origin::Unknown
+        );
+        assert_eq!(classify(&facts(0, false, &[])).0, Origin::Unknown);
+    }
+}

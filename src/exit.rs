@@ -1,0 +1,14 @@
+//! Exit codes are API: scripts branch on them, so they are named and documented here.
+
+/// Nothing stale (`status`), the lock is free (`wait`), the action succeeded.
+pub const OK: i32 = 0;
+/// `status`: at least one holder looks stale.
+pub const STALE: i32 = 1;
+/// Something went wrong (unreadable `/proc`, bad arguments, unreachable daemon …).
+pub const ERROR: i32 = 2;
+/// `wait`: the timeout passed while a lock was still held.
+pub const TIMEOUT: i32 = 3;
+/// `kill`: refused (not a holder, a waiter, another user's process, pid reused …).
+pub const REFUSED: i32 = 4;
+/// `daemon status`: the daemon is not running.
+pub const NOT_RUNNING: i32 = 5;

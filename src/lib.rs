@@ -1,0 +1,10 @@
+//! cargo-lockwatch: names the process holding every Cargo lock, the ones waiting behind it, and
+//! whether the holder looks stale; a daemon and menu-bar UI watch continuously, a CLI answers
+//! once. `main.rs` only parses arguments and maps errors to exit codes; everything lives here.
+
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod exit;
+pub mod probe;
+pub mod scan;

@@ -1,0 +1,429 @@
+//! Linux probe: `/proc/locks` for who took each flock and who waits, `/proc/PID/fdinfo` for who
+//! really holds it when the locker is gone, `/proc/PID/{stat,cmdline,cwd}` for process facts.
+//!
+//! The cheap path is one read of `/proc/locks` (about a millisecond) plus `stat` of the known lock
+//! files. Descriptor scans cost about a hundred times more, so they run only when the answer
+//! depends on them: an unknown inode (discovery), a dead locker, or a contended lock.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::linux_parse::{self, KernelLock};
+use super::{Probe, ProbeError, Targets};
+use crate::core::catalog::{self, LockKind};
+use crate::core::model::{Ancestor, FileKey, LockSighting, Participant, ProcessFacts};
+
+/// How far up a parent chain is followed.
+const MAX_ANCESTORS: usize = 64;
+/// How many descendants are summed for tree CPU (a huge build has a few dozen).
+const MAX_DESCENDANTS: usize = 4096;
+
+pub(super) fn new_probe() -> Result<Box<dyn Probe>, ProbeError> {
+    Ok(Box::new(LinuxProbe::new(PathBuf::from("/proc"))?))
+}
+
+/// A lock file found through some process's descriptor.
+#[derive(Debug, Clone)]
+struct Discovered {
+    path: PathBuf,
+    kind: LockKind,
+    deleted: bool,
+}
+
+/// The Linux probe. It remembers discovered lock files between passes so a daemon pays for
+/// discovery once per file, not once per tick.
+pub struct LinuxProbe {
+    proc_root: PathBuf,
+    boot_time: f64,
+    ticks_per_sec: f64,
+    /// inode → lock file discovered through a descriptor (build directories of any project).
+    discovered: HashMap<u64, Discovered>,
+    /// (inode, locker pid) pairs already resolved to "not a Cargo lock".
+    not_cargo: HashSet<(u64, u32)>,
+}
+
+impl LinuxProbe {
+    /// A probe reading the given procfs mount.
+    pub fn new(proc_root: PathBuf) -> Result<Self, ProbeError> {
+        let stat_path = proc_root.join("stat");
+        let stat = fs::read_to_string(&stat_path).map_err(|source| ProbeError::LockTable {
+            path: stat_path,
+            source,
+        })?;
+        let boot_time = stat
+            .lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        // SAFETY: sysconf has no preconditions; it only reads a constant.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        let ticks_per_sec = if ticks > 0 { ticks as f64 } else { 100.0 };
+        Ok(LinuxProbe {
+            proc_root,
+            boot_time,
+            ticks_per_sec,
+            discovered: HashMap::new(),
+            not_cargo: HashSet::new(),
+        })
+    }
+
+    fn pid_dir(&self, pid: u32) -> PathBuf {
+        self.proc_root.join(pid.to_string())
+    }
+
+    fn alive(&self, pid: u32) -> bool {
+        self.pid_dir(pid).exists()
+    }
+
+    /// Readlinks of every descriptor of `pid`: (fd number, link target).
+    fn fd_links(&self, pid: u32) -> Vec<(String, String)> {
+        let dir = self.pid_dir(pid).join("fd");
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let target = fs::read_link(e.path()).ok()?;
+                Some((
+                    e.file_name().to_string_lossy().into_owned(),
+                    target.to_string_lossy().into_owned(),
+                ))
+            })
+            .filter(|(_, t)| t.starts_with('/'))
+            .collect()
+    }
+
+    /// Finds the Cargo lock file with inode `ino` among `pid`'s descriptors.
+    fn resolve_through(&self, pid: u32, ino: u64) -> Option<Discovered> {
+        for (fd, link) in self.fd_links(pid) {
+            let (path, deleted) = linux_parse::split_deleted(&link);
+            let name = Path::new(path)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("");
+            if !catalog::could_be_lock_name(name) {
+                continue;
+            }
+            let Some(kind) = catalog::classify(Path::new(path)) else {
+                continue;
+            };
+            if self.fd_inode(pid, &fd) == Some(ino) {
+                return Some(Discovered {
+                    path: PathBuf::from(path),
+                    kind,
+                    deleted,
+                });
+            }
+        }
+        None
+    }
+
+    fn fd_inode(&self, pid: u32, fd: &str) -> Option<u64> {
+        let text = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(fd)).ok()?;
+        linux_parse::parse_fdinfo(&text).ino
+    }
+
+    /// Every process whose descriptor holds a granted flock on `ino`, with the mode.
+    /// This is the expensive scan: it reads the descriptor table of every visible process.
+    fn real_holders(&self, ino: u64, name_hint: Option<&str>) -> Vec<(u32, KernelLock)> {
+        let mut out = Vec::new();
+        let Ok(entries) = fs::read_dir(&self.proc_root) else {
+            return out;
+        };
+        for entry in entries.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            for (fd, link) in self.fd_links(pid) {
+                let (path, _) = linux_parse::split_deleted(&link);
+                let name = Path::new(path)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("");
+                let plausible = match name_hint {
+                    Some(hint) => name == hint,
+                    None => catalog::could_be_lock_name(name),
+                };
+                if !plausible {
+                    continue;
+                }
+                let Ok(text) = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(&fd))
+                else {
+                    continue;
+                };
+                let info = linux_parse::parse_fdinfo(&text);
+                if info.ino != Some(ino) {
+                    continue;
+                }
+                if let Some(lock) = info.locks.into_iter().find(|l| l.ino == ino) {
+                    out.push((pid, lock));
+                }
+            }
+        }
+        out.sort_by_key(|(pid, _)| *pid);
+        out.dedup_by_key(|(pid, _)| *pid);
+        out
+    }
+
+    fn read_stat(&self, pid: u32) -> Option<linux_parse::Stat> {
+        let text = fs::read_to_string(self.pid_dir(pid).join("stat")).ok()?;
+        linux_parse::parse_stat(&text)
+    }
+
+    fn children(&self, pid: u32) -> Vec<u32> {
+        let mut kids = Vec::new();
+        let Ok(tasks) = fs::read_dir(self.pid_dir(pid).join("task")) else {
+            return kids;
+        };
+        for task in tasks.flatten() {
+            if let Ok(text) = fs::read_to_string(task.path().join("children")) {
+                kids.extend(
+                    text.split_whitespace()
+                        .filter_map(|p| p.parse::<u32>().ok()),
+                );
+            }
+        }
+        kids
+    }
+}
+
+impl Probe for LinuxProbe {
+    fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
+        let path = self.proc_root.join("locks");
+        let text = fs::read_to_string(&path).map_err(|source| ProbeError::LockTable {
+            path: path.clone(),
+            source,
+        })?;
+        let lines = linux_parse::parse_proc_locks(&text);
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+
+        // Known files by inode (the kernel's device number is the superblock's, which differs
+        // from stat's on btrfs and overlayfs, so the inode is the key).
+        let mut known: HashMap<u64, (PathBuf, LockKind, FileKey)> = HashMap::new();
+        for (p, kind) in &targets.known {
+            if let Some(key) = super::file_key(p) {
+                known.insert(key.ino, (p.clone(), *kind, key));
+            }
+        }
+
+        // Group lines by inode, keeping the kernel's order.
+        let mut by_ino: BTreeMap<u64, Vec<KernelLock>> = BTreeMap::new();
+        for l in lines {
+            by_ino.entry(l.ino).or_default().push(l);
+        }
+
+        let mut out = Vec::new();
+        for (ino, locks) in by_ino {
+            let granted: Vec<&KernelLock> = locks.iter().filter(|l| l.is_granted()).collect();
+            let waiting: Vec<&KernelLock> = locks.iter().filter(|l| !l.is_granted()).collect();
+
+            // Which file is this?
+            let (path, kind, key, mut deleted) = if let Some((p, k, key)) = known.get(&ino) {
+                (p.clone(), *k, *key, false)
+            } else if let Some(d) = self.discovered.get(&ino).cloned() {
+                let key = FileKey { dev: 0, ino };
+                (d.path, d.kind, key, d.deleted)
+            } else {
+                let mut found = None;
+                for l in granted.iter().chain(waiting.iter()) {
+                    if self.not_cargo.contains(&(ino, l.pid)) || !self.alive(l.pid) {
+                        continue;
+                    }
+                    match self.resolve_through(l.pid, ino) {
+                        Some(d) => {
+                            found = Some(d);
+                            break;
+                        }
+                        None => {
+                            self.not_cargo.insert((ino, l.pid));
+                        }
+                    }
+                }
+                let Some(d) = found else { continue };
+                self.discovered.insert(ino, d.clone());
+                (d.path, d.kind, FileKey { dev: 0, ino }, d.deleted)
+            };
+            let key = if key.dev == 0 {
+                super::file_key(&path)
+                    .filter(|k| k.ino == ino)
+                    .unwrap_or(key)
+            } else {
+                key
+            };
+            // A discovered path whose file now has another inode (or none) was deleted.
+            if !deleted && super::file_key(&path).is_none_or(|k| k.ino != ino) {
+                deleted = true;
+            }
+
+            let lockers: Vec<(u32, crate::core::model::LockMode)> =
+                granted.iter().map(|l| (l.pid, l.mode)).collect();
+            let dead: Vec<u32> = lockers
+                .iter()
+                .map(|(p, _)| *p)
+                .filter(|p| !self.alive(*p))
+                .collect();
+            let contended = !waiting.is_empty();
+            let mut holders: Vec<Participant> = lockers
+                .iter()
+                .filter(|(p, _)| !dead.contains(p))
+                .map(|(pid, mode)| Participant {
+                    pid: *pid,
+                    mode: *mode,
+                    inherited: false,
+                })
+                .collect();
+            let mut dead_locker = None;
+            if !dead.is_empty() || (contended && targets.deep_on_contention) {
+                let hint = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+                for (pid, lock) in self.real_holders(ino, hint.as_deref()) {
+                    if holders.iter().any(|h| h.pid == pid) {
+                        continue;
+                    }
+                    let locker_alive = !dead.contains(&lock.pid);
+                    holders.push(Participant {
+                        pid,
+                        mode: lock.mode,
+                        inherited: pid != lock.pid,
+                    });
+                    if !locker_alive {
+                        dead_locker = Some(lock.pid);
+                    }
+                }
+                if dead_locker.is_none() {
+                    dead_locker = dead.first().copied();
+                }
+            }
+            let waiters = waiting
+                .iter()
+                .filter(|l| self.alive(l.pid))
+                .map(|l| Participant {
+                    pid: l.pid,
+                    mode: l.mode,
+                    inherited: false,
+                })
+                .collect::<Vec<_>>();
+            if holders.is_empty() && waiters.is_empty() {
+                continue;
+            }
+            out.push(LockSighting {
+                path,
+                key,
+                kind,
+                deleted,
+                holders,
+                waiters,
+                dead_locker,
+            });
+        }
+        // Forget discoveries whose inode no longer appears, so the cache stays small.
+        if self.not_cargo.len() > 4096 {
+            self.not_cargo.clear();
+        }
+        Ok(out)
+    }
+
+    fn process(&mut self, pid: u32) -> Result<ProcessFacts, ProbeError> {
+        let dir = self.pid_dir(pid);
+        let stat = self.read_stat(pid).ok_or(ProbeError::NoSuchProcess(pid))?;
+        let uid = fs::read_to_string(dir.join("status"))
+            .ok()
+            .and_then(|s| linux_parse::parse_status_uid(&s))
+            .ok_or(ProbeError::NoSuchProcess(pid))?;
+        let cmd = fs::read(dir.join("cmdline"))
+            .map(|b| linux_parse::parse_cmdline(&b))
+            .unwrap_or_default();
+        let cwd = fs::read_link(dir.join("cwd")).ok();
+
+        let mut ancestors = Vec::new();
+        let mut has_tty = stat.tty_nr != 0;
+        let mut next = stat.ppid;
+        while next > 0 && ancestors.len() < MAX_ANCESTORS {
+            let Some(s) = self.read_stat(next) else { break };
+            has_tty |= s.tty_nr != 0 && ancestors.is_empty();
+            ancestors.push(Ancestor {
+                pid: next,
+                name: s.comm.clone(),
+            });
+            if next == 1 {
+                break;
+            }
+            next = s.ppid;
+        }
+
+        let mut cpu_ticks = stat.cpu_ticks;
+        for child in self.descendants(pid) {
+            if let Some(s) = self.read_stat(child) {
+                cpu_ticks += s.cpu_ticks;
+            }
+        }
+
+        Ok(ProcessFacts {
+            pid,
+            ppid: stat.ppid,
+            pgid: stat.pgrp,
+            uid,
+            name: stat.comm,
+            cmd,
+            cwd,
+            start_token: stat.starttime,
+            started_at: self.boot_time + stat.starttime as f64 / self.ticks_per_sec,
+            state: stat.state,
+            tree_cpu_secs: cpu_ticks as f64 / self.ticks_per_sec,
+            has_tty,
+            ancestors,
+        })
+    }
+
+    fn descendants(&mut self, pid: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut queue = std::collections::VecDeque::from(self.children(pid));
+        while let Some(p) = queue.pop_front() {
+            if out.len() >= MAX_DESCENDANTS || out.contains(&p) {
+                continue;
+            }
+            out.push(p);
+            queue.extend(self.children(p));
+        }
+        out
+    }
+
+    fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError> {
+        if !self.alive(pid) {
+            return Ok(false);
+        }
+        // Cheap: the kernel names it as locker of that inode.
+        let path = self.proc_root.join("locks");
+        let text = fs::read_to_string(&path).map_err(|source| ProbeError::LockTable {
+            path: path.clone(),
+            source,
+        })?;
+        let lines = linux_parse::parse_proc_locks(&text);
+        if !lines.iter().any(|l| l.ino == key.ino && l.is_granted()) {
+            return Ok(false);
+        }
+        if lines
+            .iter()
+            .any(|l| l.ino == key.ino && l.is_granted() && l.pid == pid)
+        {
+            return Ok(true);
+        }
+        // Inherited descriptor: look at this pid's own descriptors only.
+        for (fd, _) in self.fd_links(pid) {
+            if let Ok(text) = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(&fd)) {
+                let info = linux_parse::parse_fdinfo(&text);
+                if info.ino == Some(key.ino) && info.locks.iter().any(|l| l.ino == key.ino) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+}

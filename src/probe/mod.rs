@@ -1,0 +1,105 @@
+//! The platform seam: one trait that answers "which Cargo locks are held, by whom, who waits"
+//! and "what is this process", with one implementation per OS chosen here and nowhere else.
+//!
+//! Pure decision code (parsers, holder/waiter choice) lives in `*_parse` / `*_records` modules
+//! that compile on every platform so they are unit-tested on Linux CI; the syscall shells around
+//! them are `cfg`-gated.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::core::catalog::LockKind;
+use crate::core::model::{FileKey, LockSighting, ProcessFacts};
+
+pub mod linux_parse;
+pub mod macos_records;
+
+#[cfg(target_os = "linux")]
+#[path = "linux.rs"]
+mod imp;
+
+#[cfg(target_os = "macos")]
+#[path = "macos.rs"]
+mod imp;
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+#[path = "fallback.rs"]
+mod imp;
+
+/// What to look at in one pass.
+#[derive(Debug, Clone, Default)]
+pub struct Targets {
+    /// Lock files known up front (Cargo homes, configured projects, earlier discoveries).
+    pub known: Vec<(PathBuf, LockKind)>,
+    /// Allow the expensive scan of every process's descriptors to name all real holders of a
+    /// contended lock (the locker may have handed its descriptor to a child). A dead locker
+    /// always triggers it, because without it the holder is unknown.
+    pub deep_on_contention: bool,
+}
+
+/// Errors a probe reports. Each says what the user can do about it.
+#[derive(Debug, Error)]
+pub enum ProbeError {
+    /// This OS has no probe.
+    #[error(
+        "cargo-lockwatch cannot see file locks on this platform ({0}); it supports Linux and macOS"
+    )]
+    Unsupported(&'static str),
+    /// The kernel's lock table could not be read.
+    #[error("cannot read {path}: {source}; is /proc mounted (and not hidden with hidepid)?")]
+    LockTable {
+        /// What was read.
+        path: PathBuf,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process is gone (or was never there).
+    #[error("process {0} does not exist (it may just have exited)")]
+    NoSuchProcess(u32),
+    /// Another OS call failed.
+    #[error("{what}: {source}")]
+    Os {
+        /// What was attempted.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Sees locks and processes on one OS.
+pub trait Probe: Send {
+    /// Every Cargo lock that is held or waited on, plus nothing for free ones.
+    fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError>;
+
+    /// Facts about one process (state, command, tree CPU, ancestors).
+    fn process(&mut self, pid: u32) -> Result<ProcessFacts, ProbeError>;
+
+    /// Live descendants of a process, children before grandchildren.
+    fn descendants(&mut self, pid: u32) -> Vec<u32>;
+
+    /// Whether `pid` holds a lock on the file right now (re-verified before any signal).
+    fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError>;
+
+    /// Device and inode of a path, without following or creating anything odd.
+    fn file_key(&self, path: &std::path::Path) -> Option<FileKey> {
+        file_key(path)
+    }
+}
+
+/// The probe for this OS.
+pub fn platform() -> Result<Box<dyn Probe>, ProbeError> {
+    imp::new_probe()
+}
+
+/// `stat` a path into a [`FileKey`]; `None` when it does not exist.
+pub fn file_key(path: &std::path::Path) -> Option<FileKey> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(FileKey {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}

@@ -1,0 +1,184 @@
+//! One pass of "what is locked": the list of lock files to watch, a probe pass, the process
+//! facts of exactly the pids that matter, and the report. Shared by `status` and the daemon.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::core::catalog::{self, LockKind};
+use crate::core::model::{LockSighting, ProcessFacts, Report, Source};
+use crate::core::report::{self, Knowledge};
+use crate::probe::{Probe, ProbeError, Targets};
+
+/// Where to look: Cargo homes and project (or target) directories.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchRoots {
+    /// Cargo homes (`$CARGO_HOME`, `~/.cargo`, extra ones).
+    pub cargo_homes: Vec<PathBuf>,
+    /// Project roots or target directories whose build locks are listed up front.
+    pub projects: Vec<PathBuf>,
+}
+
+/// Lock files that exist under the watch roots (free or not). Cheap: a few `read_dir`s.
+pub fn known_locks(roots: &WatchRoots) -> Vec<(PathBuf, LockKind)> {
+    let mut out = Vec::new();
+    for home in &roots.cargo_homes {
+        for (p, k) in catalog::fixed_cargo_home_locks(home) {
+            if p.exists() {
+                out.push((p, k));
+            }
+        }
+        // Old cargo (before 1.36): one lock per registry index and per git db/checkout.
+        for (sub, depth) in [("registry/index", 1), ("git/db", 0), ("git/checkouts", 1)] {
+            collect_lock_files(&home.join(sub), depth, &mut out);
+        }
+    }
+    for project in &roots.projects {
+        let target = if project.join("Cargo.toml").is_file() {
+            project.join("target")
+        } else {
+            project.clone()
+        };
+        // <target>/<profile>/ and <target>/<triple>/<profile>/
+        collect_lock_files(&target, 2, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Adds Cargo lock files found in `dir` and up to `depth` levels of subdirectories.
+fn collect_lock_files(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, LockKind)>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(ft) = entry.file_type() else { continue };
+        if ft.is_file() {
+            if let Some(kind) = catalog::classify(&path)
+                && kind != LockKind::CargoLockFile
+            {
+                out.push((path, kind));
+            }
+        } else if ft.is_dir() && depth > 0 {
+            let name = entry.file_name();
+            // Skip the big artifact trees; profile directories hold the locks.
+            if matches!(
+                name.to_str(),
+                Some("deps" | "build" | "incremental" | ".fingerprint" | "examples")
+            ) {
+                continue;
+            }
+            collect_lock_files(&path, depth - 1, out);
+        }
+    }
+}
+
+/// Raw result of one pass, kept by the daemon for its policy.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// What the probe saw.
+    pub sightings: Vec<LockSighting>,
+    /// Facts for every holder and waiter that still existed.
+    pub facts: HashMap<u32, ProcessFacts>,
+    /// Known lock files that exist.
+    pub known: Vec<(PathBuf, LockKind)>,
+}
+
+/// Runs one probe pass and reads the facts of its holders and waiters only.
+pub fn pass(
+    probe: &mut dyn Probe,
+    roots: &WatchRoots,
+    deep_on_contention: bool,
+) -> Result<Pass, ProbeError> {
+    let known = known_locks(roots);
+    let targets = Targets {
+        known: known.clone(),
+        deep_on_contention,
+    };
+    let sightings = probe.sightings(&targets)?;
+    let mut facts = HashMap::new();
+    for s in &sightings {
+        for pid in s.holders.iter().chain(s.waiters.iter()).map(|p| p.pid) {
+            if facts.contains_key(&pid) {
+                continue;
+            }
+            // A process that exited between the lock read and now is simply gone.
+            if let Ok(f) = probe.process(pid) {
+                facts.insert(pid, f);
+            }
+        }
+    }
+    Ok(Pass {
+        sightings,
+        facts,
+        known,
+    })
+}
+
+/// Builds a report from a pass.
+pub fn report(
+    pass: &Pass,
+    roots: &WatchRoots,
+    source: Source,
+    knowledge: &Knowledge,
+    now: f64,
+) -> Report {
+    report::build(
+        source,
+        now,
+        roots.cargo_homes.clone(),
+        &pass.sightings,
+        &pass.facts,
+        knowledge,
+        &pass.known,
+    )
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_locks_lists_existing_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let proj = dir.path().join("proj");
+        fs::create_dir_all(home.join("registry/index/crates.io-x")).unwrap();
+        fs::write(home.join(".package-cache"), "").unwrap();
+        fs::write(
+            home.join("registry/index/crates.io-x/.cargo-index-lock"),
+            "",
+        )
+        .unwrap();
+        fs::create_dir_all(proj.join("target/debug/deps")).unwrap();
+        fs::create_dir_all(proj.join("target/x86_64-unknown-linux-gnu/release")).unwrap();
+        fs::write(proj.join("Cargo.toml"), "").unwrap();
+        fs::write(proj.join("target/debug/.cargo-lock"), "").unwrap();
+        fs::write(proj.join("target/debug/deps/.cargo-lock"), "").unwrap();
+        fs::write(
+            proj.join("target/x86_64-unknown-linux-gnu/release/.cargo-build-lock"),
+            "",
+        )
+        .unwrap();
+        let roots = WatchRoots {
+            cargo_homes: vec![home.clone()],
+            projects: vec![proj.clone()],
+        };
+        let kinds: Vec<LockKind> = known_locks(&roots).into_iter().map(|(_, k)| k).collect();
+        assert_eq!(kinds.len(), 4, "{kinds:?}");
+        assert!(kinds.contains(&LockKind::PackageCache));
+        assert!(kinds.contains(&LockKind::LegacyRegistryIndex));
+        assert!(kinds.contains(&LockKind::ProfileDirectory));
+        assert!(kinds.contains(&LockKind::BuildDirectory));
+    }
+}
