@@ -8,3 +8,5 @@ pub mod core;
 pub mod exit;
 pub mod probe;
 pub mod scan;
+pub mod service;
+pub mod ui;

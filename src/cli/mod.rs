@@ -11,8 +11,11 @@ use crate::config::{Dirs, FlagOverrides, Loaded};
 use crate::exit;
 
 pub mod config_cmd;
+pub mod doctor;
+pub mod install;
 pub mod render;
 pub mod status;
+pub mod uninstall;
 
 /// Who holds Cargo's locks, who waits, and whether the holder looks stale.
 #[derive(Debug, Parser)]
@@ -36,6 +39,12 @@ pub enum Command {
     Status(status::Args),
     /// Show the effective configuration and where each value came from.
     Config(config_cmd::Args),
+    /// Start the daemon at login (launchd agent on macOS, systemd user unit on Linux).
+    Install(install::Args),
+    /// Stop starting the daemon at login and remove the agent/unit file.
+    Uninstall(uninstall::Args),
+    /// Report what is installed and running, and any missing permission.
+    Doctor(doctor::Args),
 }
 
 /// What every command gets: the loaded configuration and the per-user directories.
@@ -95,6 +104,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
     match command {
         Command::Status(a) => status::run(&ctx, a),
         Command::Config(a) => config_cmd::run(&ctx, a),
+        Command::Install(a) => install::run(&ctx, a),
+        Command::Uninstall(a) => uninstall::run(&ctx, a),
+        Command::Doctor(a) => doctor::run(&ctx, a),
     }
 }
 
