@@ -1,2 +1,71 @@
 //! The face of the product: menu-bar/tray icon, menu and desktop notifications. The menu model,
 //! icon choice and notification text are pure; the tray itself is behind the `tray` feature.
+//!
+//! The daemon and the UI talk only through the two message types below: the daemon pushes a
+//! [`UiSnapshot`] whenever something visible changes (and once a second while a lock is held, so
+//! times tick), and the UI sends [`UiCommand`]s back.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::Report;
+
+/// Everything the tray needs to draw itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UiSnapshot {
+    /// The current report (source: daemon, with real hold times).
+    pub report: Report,
+    /// Watching is paused by the user.
+    pub paused: bool,
+    /// Notifications are snoozed until this Unix time.
+    pub snoozed_until: Option<f64>,
+    /// The login agent/unit is installed.
+    pub launch_at_login: bool,
+}
+
+/// How long to snooze notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SnoozeFor {
+    /// 15 minutes.
+    Minutes15,
+    /// One hour.
+    Hour1,
+    /// Until 8:00 tomorrow, local time.
+    UntilTomorrow,
+    /// Cancel a snooze.
+    Off,
+}
+
+/// What the user asked for from the menu or a notification action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum UiCommand {
+    /// SIGTERM the holder (and its descendants), re-verified first.
+    Terminate {
+        /// Holder pid.
+        pid: u32,
+        /// Start token from the report, guarding against pid reuse.
+        start_token: u64,
+    },
+    /// SIGKILL the holder (after the user confirmed).
+    ForceKill {
+        /// Holder pid.
+        pid: u32,
+        /// Start token from the report.
+        start_token: u64,
+    },
+    /// Snooze notifications.
+    Snooze(SnoozeFor),
+    /// Pause or resume watching.
+    SetPaused(bool),
+    /// Install or remove the login agent/unit.
+    SetLaunchAtLogin(bool),
+    /// Open the history summary (a terminal or text viewer).
+    OpenHistory,
+    /// Open the project folder in the file manager.
+    RevealProject(PathBuf),
+    /// Quit the daemon (exit 0, which the login agent does not restart).
+    Quit,
+}
