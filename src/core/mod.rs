@@ -4,4 +4,6 @@
 pub mod catalog;
 pub mod model;
 pub mod origin;
+pub mod policy;
 pub mod report;
+pub mod text;

@@ -1,0 +1,1027 @@
+//! The stale policy: a pure state machine, `apply(&mut State, Event) -> Vec<Effect>`, with the
+//! clock injected through events. It decides when a holder *looks stale* from a combination of
+//! signals over several consecutive samples, so a busy 20-minute release build, several shared
+//! holders or a short blip never cry wolf, and the verdict does not flap.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::LockKind;
+use super::model::{FileKey, LockMode, Origin, ProcState, StaleReason};
+use crate::config::StaleConfig;
+
+/// A process identity that survives pid reuse: pid plus its start token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProcId {
+    /// Process id.
+    pub pid: u32,
+    /// Start-time token.
+    pub start_token: u64,
+}
+
+/// One holder as sampled in a pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HolderSample {
+    /// Who.
+    pub id: ProcId,
+    /// Short name (for logs and history).
+    pub name: String,
+    /// Command line (for history).
+    pub cmd: Vec<String>,
+    /// Shared or exclusive.
+    pub mode: LockMode,
+    /// Scheduler state.
+    pub state: ProcState,
+    /// CPU seconds of its whole tree.
+    pub tree_cpu_secs: f64,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Holds through an inherited descriptor whose locker died.
+    pub locker_dead: bool,
+    /// Ignored by configuration (never stale).
+    pub ignored: bool,
+}
+
+/// One waiter as sampled in a pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaiterSample {
+    /// Who.
+    pub id: ProcId,
+    /// Short name.
+    pub name: String,
+    /// Command line.
+    pub cmd: Vec<String>,
+}
+
+/// One lock as sampled in a pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockSample {
+    /// Identity of the lock file.
+    pub key: FileKey,
+    /// Its path.
+    pub path: PathBuf,
+    /// What it guards.
+    pub kind: LockKind,
+    /// Deleted under its holders.
+    pub deleted: bool,
+    /// Holders.
+    pub holders: Vec<HolderSample>,
+    /// Waiters.
+    pub waiters: Vec<WaiterSample>,
+}
+
+/// What the policy is told.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A probe pass at `now` (Unix seconds) saw these locks (locks not listed are free).
+    Observed {
+        /// When.
+        now: f64,
+        /// What was held or waited on.
+        locks: Vec<LockSample>,
+    },
+    /// Something was written under a lock's activity domain (registry, target dir).
+    Activity {
+        /// When.
+        now: f64,
+        /// The lock whose domain saw the write.
+        key: FileKey,
+    },
+    /// Hold and wait start times recovered from the history log after a restart.
+    Recovered {
+        /// (lock, holder) → hold start.
+        holds: Vec<(FileKey, ProcId, f64)>,
+        /// (lock, waiter) → wait start.
+        waits: Vec<(FileKey, ProcId, f64)>,
+    },
+}
+
+/// Something the shell should do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Tell the user (subject to cooldown and snooze in the notifier).
+    Notify(Notice),
+    /// The visible state changed: redraw the tray, push to subscribers.
+    UpdateUi,
+    /// A line for the headless log.
+    Log(String),
+    /// Append to the history log.
+    RecordHistory(HistoryEvent),
+}
+
+/// Why the user is being told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The lock.
+    pub key: FileKey,
+    /// Its path.
+    pub path: PathBuf,
+    /// What it guards.
+    pub kind: LockKind,
+    /// The stale holder.
+    pub holder: ProcId,
+    /// Its name.
+    pub holder_name: String,
+    /// Why it looks stale.
+    pub reasons: Vec<StaleReason>,
+    /// How long it has held the lock.
+    pub held_for_secs: f64,
+    /// How many wait.
+    pub waiters: usize,
+}
+
+/// One line of the history log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum HistoryEvent {
+    /// A hold began (first seen).
+    Acquired {
+        /// Unix time.
+        at: f64,
+        /// Lock path.
+        path: PathBuf,
+        /// Lock kind.
+        kind: LockKind,
+        /// Inode.
+        ino: u64,
+        /// Holder.
+        holder: ProcId,
+        /// Holder name.
+        name: String,
+        /// Holder command line.
+        cmd: Vec<String>,
+        /// Mode.
+        mode: LockMode,
+    },
+    /// A hold ended.
+    Released {
+        /// Unix time.
+        at: f64,
+        /// Lock path.
+        path: PathBuf,
+        /// Inode.
+        ino: u64,
+        /// Holder.
+        holder: ProcId,
+        /// Holder name.
+        name: String,
+        /// How long it was held (as observed).
+        held_secs: f64,
+    },
+    /// A process started waiting.
+    WaitStarted {
+        /// Unix time.
+        at: f64,
+        /// Lock path.
+        path: PathBuf,
+        /// Inode.
+        ino: u64,
+        /// Waiter.
+        waiter: ProcId,
+        /// Waiter name.
+        name: String,
+        /// Waiter command line.
+        cmd: Vec<String>,
+        /// Holders at that moment (name, pid).
+        blocked_by: Vec<(String, u32)>,
+        /// Holder command lines.
+        #[serde(default)]
+        blocked_by_cmd: Vec<Vec<String>>,
+    },
+    /// A wait ended (the waiter got the lock, gave up or died).
+    WaitEnded {
+        /// Unix time.
+        at: f64,
+        /// Lock path.
+        path: PathBuf,
+        /// Inode.
+        ino: u64,
+        /// Waiter.
+        waiter: ProcId,
+        /// Waiter name.
+        name: String,
+        /// How long it waited.
+        waited_secs: f64,
+        /// Whom it waited for (name, pid) — the holders while it waited.
+        blocked_by: Vec<(String, u32)>,
+    },
+    /// A holder started to look stale.
+    Stale {
+        /// Unix time.
+        at: f64,
+        /// Lock path.
+        path: PathBuf,
+        /// Holder.
+        holder: ProcId,
+        /// Holder name.
+        name: String,
+        /// Why.
+        reasons: Vec<StaleReason>,
+    },
+    /// The user had a holder terminated.
+    Killed {
+        /// Unix time.
+        at: f64,
+        /// Holder.
+        holder: ProcId,
+        /// Holder name.
+        name: String,
+        /// Signal name.
+        signal: String,
+        /// Lock paths it held.
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Hold {
+    path: PathBuf,
+    name: String,
+    since: f64,
+    /// (time, tree CPU) samples, oldest first, trimmed to a little more than the idle window.
+    cpu: VecDeque<(f64, f64)>,
+    stopped_since: Option<f64>,
+    /// Consecutive samples that agreed with the opposite of the current verdict.
+    streak: u32,
+    stale: bool,
+    reasons: Vec<StaleReason>,
+    stale_since: Option<f64>,
+    /// Already told the user about this stale episode (with waiters / for long).
+    notified_waiting: bool,
+    notified_long: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Wait {
+    path: PathBuf,
+    name: String,
+    since: f64,
+    blocked_by: Vec<(String, u32)>,
+}
+
+/// Everything the policy remembers.
+#[derive(Debug, Clone)]
+pub struct State {
+    cfg: StaleConfig,
+    stale_without_waiters_after: f64,
+    holds: HashMap<(FileKey, ProcId), Hold>,
+    waits: HashMap<(FileKey, ProcId), Wait>,
+    last_activity: HashMap<FileKey, f64>,
+    recovered_holds: HashMap<(FileKey, ProcId), f64>,
+    recovered_waits: HashMap<(FileKey, ProcId), f64>,
+}
+
+impl State {
+    /// A fresh policy with these thresholds.
+    pub fn new(cfg: StaleConfig, stale_without_waiters_after: std::time::Duration) -> State {
+        State {
+            cfg,
+            stale_without_waiters_after: stale_without_waiters_after.as_secs_f64(),
+            holds: HashMap::new(),
+            waits: HashMap::new(),
+            last_activity: HashMap::new(),
+            recovered_holds: HashMap::new(),
+            recovered_waits: HashMap::new(),
+        }
+    }
+
+    /// When each current hold began.
+    pub fn hold_since(&self) -> HashMap<(FileKey, u32), f64> {
+        self.holds
+            .iter()
+            .map(|((k, id), h)| ((*k, id.pid), h.since))
+            .collect()
+    }
+
+    /// When each current wait began.
+    pub fn wait_since(&self) -> HashMap<(FileKey, u32), f64> {
+        self.waits
+            .iter()
+            .map(|((k, id), w)| ((*k, id.pid), w.since))
+            .collect()
+    }
+
+    /// Current stale verdicts (empty reasons for holders that look fine).
+    pub fn verdicts(&self) -> HashMap<(FileKey, u32), Vec<StaleReason>> {
+        self.holds
+            .iter()
+            .map(|((k, id), h)| {
+                (
+                    (*k, id.pid),
+                    if h.stale {
+                        h.reasons.clone()
+                    } else {
+                        Vec::new()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Whether anything is held or waited on (the daemon samples faster then).
+    pub fn busy(&self) -> bool {
+        !self.holds.is_empty() || !self.waits.is_empty()
+    }
+
+    /// Whether the holder is currently judged stale.
+    pub fn is_stale(&self, key: FileKey, id: ProcId) -> bool {
+        self.holds.get(&(key, id)).is_some_and(|h| h.stale)
+    }
+}
+
+/// Applies one event.
+pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
+    match event {
+        Event::Activity { now, key } => {
+            state.last_activity.insert(key, now);
+            Vec::new()
+        }
+        Event::Recovered { holds, waits } => {
+            for (k, id, t) in holds {
+                state.recovered_holds.insert((k, id), t);
+            }
+            for (k, id, t) in waits {
+                state.recovered_waits.insert((k, id), t);
+            }
+            Vec::new()
+        }
+        Event::Observed { now, locks } => observe(state, now, locks),
+    }
+}
+
+fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    let mut changed = false;
+    let mut seen_holds = Vec::new();
+    let mut seen_waits = Vec::new();
+
+    for lock in &locks {
+        let words = lock.kind.cargo_words();
+        for h in &lock.holders {
+            let id = (lock.key, h.id);
+            seen_holds.push(id);
+            if !state.holds.contains_key(&id) {
+                let since = state.recovered_holds.remove(&id).unwrap_or(now);
+                let recovered = since < now;
+                state.holds.insert(
+                    id,
+                    Hold {
+                        path: lock.path.clone(),
+                        name: h.name.clone(),
+                        since,
+                        cpu: VecDeque::new(),
+                        stopped_since: None,
+                        streak: 0,
+                        stale: false,
+                        reasons: Vec::new(),
+                        stale_since: None,
+                        notified_waiting: false,
+                        notified_long: false,
+                    },
+                );
+                changed = true;
+                if recovered {
+                    fx.push(Effect::Log(format!(
+                        "holding   {words}  {}  by {} {} (since before restart)",
+                        lock.path.display(),
+                        h.name,
+                        h.id.pid
+                    )));
+                } else {
+                    fx.push(Effect::Log(format!(
+                        "acquired  {words}  {}  by {} {} ({})",
+                        lock.path.display(),
+                        h.name,
+                        h.id.pid,
+                        mode_word(h.mode)
+                    )));
+                    fx.push(Effect::RecordHistory(HistoryEvent::Acquired {
+                        at: now,
+                        path: lock.path.clone(),
+                        kind: lock.kind,
+                        ino: lock.key.ino,
+                        holder: h.id,
+                        name: h.name.clone(),
+                        cmd: h.cmd.clone(),
+                        mode: h.mode,
+                    }));
+                }
+            }
+            let cfg = state.cfg.clone();
+            let last_activity = state.last_activity.get(&lock.key).copied();
+            let hold = state.holds.get_mut(&id).expect("inserted above");
+            let (became, cleared) = sample_hold(&cfg, hold, h, lock, now, last_activity);
+            if became {
+                changed = true;
+                fx.push(Effect::Log(format!(
+                    "STALE     {words}  {}  {} {}: {}",
+                    lock.path.display(),
+                    h.name,
+                    h.id.pid,
+                    hold.reasons
+                        .iter()
+                        .map(|r| r.describe())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )));
+                fx.push(Effect::RecordHistory(HistoryEvent::Stale {
+                    at: now,
+                    path: lock.path.clone(),
+                    holder: h.id,
+                    name: h.name.clone(),
+                    reasons: hold.reasons.clone(),
+                }));
+            }
+            if cleared {
+                changed = true;
+                fx.push(Effect::Log(format!(
+                    "recovered {words}  {}  {} {} no longer looks stale",
+                    lock.path.display(),
+                    h.name,
+                    h.id.pid
+                )));
+            }
+            if hold.stale {
+                let stale_for = now - hold.stale_since.unwrap_or(now);
+                let with_waiters = !lock.waiters.is_empty() && !hold.notified_waiting;
+                let for_long =
+                    stale_for >= state.stale_without_waiters_after && !hold.notified_long;
+                if with_waiters || for_long {
+                    hold.notified_waiting |= !lock.waiters.is_empty();
+                    hold.notified_long |= for_long;
+                    fx.push(Effect::Notify(Notice {
+                        key: lock.key,
+                        path: lock.path.clone(),
+                        kind: lock.kind,
+                        holder: h.id,
+                        holder_name: h.name.clone(),
+                        reasons: hold.reasons.clone(),
+                        held_for_secs: now - hold.since,
+                        waiters: lock.waiters.len(),
+                    }));
+                }
+            }
+        }
+        let blocked_by: Vec<(String, u32)> = lock
+            .holders
+            .iter()
+            .map(|h| (h.name.clone(), h.id.pid))
+            .collect();
+        for w in &lock.waiters {
+            let id = (lock.key, w.id);
+            seen_waits.push(id);
+            if let Some(wait) = state.waits.get_mut(&id) {
+                for b in &blocked_by {
+                    if !wait.blocked_by.contains(b) {
+                        wait.blocked_by.push(b.clone());
+                    }
+                }
+                continue;
+            }
+            let since = state.recovered_waits.remove(&id).unwrap_or(now);
+            state.waits.insert(
+                id,
+                Wait {
+                    path: lock.path.clone(),
+                    name: w.name.clone(),
+                    since,
+                    blocked_by: blocked_by.clone(),
+                },
+            );
+            changed = true;
+            let holders = if blocked_by.is_empty() {
+                "an unseen holder".to_string()
+            } else {
+                blocked_by
+                    .iter()
+                    .map(|(n, p)| format!("{n} {p}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            fx.push(Effect::Log(format!(
+                "waiting   {words}  {}  {} {} waits for {holders}",
+                lock.path.display(),
+                w.name,
+                w.id.pid
+            )));
+            if since >= now {
+                fx.push(Effect::RecordHistory(HistoryEvent::WaitStarted {
+                    at: now,
+                    path: lock.path.clone(),
+                    ino: lock.key.ino,
+                    waiter: w.id,
+                    name: w.name.clone(),
+                    cmd: w.cmd.clone(),
+                    blocked_by: blocked_by.clone(),
+                    blocked_by_cmd: lock.holders.iter().map(|h| h.cmd.clone()).collect(),
+                }));
+            }
+        }
+    }
+
+    // Holds and waits that are over.
+    let mut ended: Vec<(FileKey, ProcId)> = state
+        .holds
+        .keys()
+        .filter(|k| !seen_holds.contains(k))
+        .copied()
+        .collect();
+    ended.sort();
+    for id in ended {
+        let hold = state.holds.remove(&id).expect("key listed above");
+        changed = true;
+        let held = now - hold.since;
+        fx.push(Effect::Log(format!(
+            "released  {}  by {} {} after {}",
+            hold.path.display(),
+            hold.name,
+            id.1.pid,
+            super::text::duration(held)
+        )));
+        fx.push(Effect::RecordHistory(HistoryEvent::Released {
+            at: now,
+            path: hold.path,
+            ino: id.0.ino,
+            holder: id.1,
+            name: hold.name,
+            held_secs: held,
+        }));
+    }
+    let mut ended: Vec<(FileKey, ProcId)> = state
+        .waits
+        .keys()
+        .filter(|k| !seen_waits.contains(k))
+        .copied()
+        .collect();
+    ended.sort();
+    for id in ended {
+        let wait = state.waits.remove(&id).expect("key listed above");
+        changed = true;
+        fx.push(Effect::RecordHistory(HistoryEvent::WaitEnded {
+            at: now,
+            path: wait.path,
+            ino: id.0.ino,
+            waiter: id.1,
+            name: wait.name,
+            waited_secs: now - wait.since,
+            blocked_by: wait.blocked_by,
+        }));
+    }
+    let live: Vec<FileKey> = locks.iter().map(|l| l.key).collect();
+    state.last_activity.retain(|k, _| live.contains(k));
+    if changed {
+        fx.push(Effect::UpdateUi);
+    }
+    fx
+}
+
+/// Takes one sample of a holder; returns (became stale, stopped looking stale).
+fn sample_hold(
+    cfg: &StaleConfig,
+    hold: &mut Hold,
+    h: &HolderSample,
+    lock: &LockSample,
+    now: f64,
+    last_activity: Option<f64>,
+) -> (bool, bool) {
+    // Tree CPU samples over a little more than the idle window.
+    let window = cfg.idle_window.as_secs_f64();
+    hold.cpu.push_back((now, h.tree_cpu_secs));
+    while hold.cpu.len() > 2 && hold.cpu.get(1).is_some_and(|(t, _)| now - t >= window) {
+        hold.cpu.pop_front();
+    }
+    hold.stopped_since = match (h.state, hold.stopped_since) {
+        (ProcState::Stopped, Some(t)) => Some(t),
+        (ProcState::Stopped, None) => Some(now),
+        _ => None,
+    };
+
+    let mut reasons = Vec::new();
+    if !h.ignored {
+        if hold
+            .stopped_since
+            .is_some_and(|t| now - t >= cfg.stopped_grace.as_secs_f64())
+        {
+            reasons.push(StaleReason::Stopped);
+        }
+        if h.state == ProcState::Zombie {
+            reasons.push(StaleReason::Zombie);
+        }
+        if h.locker_dead {
+            reasons.push(StaleReason::LockerDead);
+        }
+        if lock.deleted {
+            reasons.push(StaleReason::DeletedLockFile);
+        }
+        let idle = is_idle(cfg, hold, now, last_activity);
+        if idle && h.origin == Origin::Orphan {
+            reasons.push(StaleReason::Orphan);
+        }
+        if idle
+            && now - hold.since >= cfg.stale_after.as_secs_f64()
+            && h.state != ProcState::Stopped
+        {
+            reasons.push(StaleReason::Idle);
+        } else if idle && h.origin == Origin::Orphan {
+            reasons.push(StaleReason::Idle);
+        }
+    }
+    reasons.sort();
+    reasons.dedup();
+
+    let candidate = !reasons.is_empty();
+    if candidate == hold.stale {
+        hold.streak = 0;
+        if hold.stale {
+            hold.reasons = reasons;
+        }
+        return (false, false);
+    }
+    hold.streak += 1;
+    if hold.streak < cfg.samples {
+        return (false, false);
+    }
+    hold.streak = 0;
+    hold.stale = candidate;
+    if candidate {
+        hold.reasons = reasons;
+        hold.stale_since = Some(now);
+        (true, false)
+    } else {
+        hold.reasons.clear();
+        hold.stale_since = None;
+        hold.notified_waiting = false;
+        hold.notified_long = false;
+        (false, true)
+    }
+}
+
+/// Idle: the samples span the idle window, the tree used at most `idle_cpu_secs` over it, and
+/// nothing was written under the lock's domain within it.
+fn is_idle(cfg: &StaleConfig, hold: &Hold, now: f64, last_activity: Option<f64>) -> bool {
+    let window = cfg.idle_window.as_secs_f64();
+    let Some(&(t0, c0)) = hold.cpu.front() else {
+        return false;
+    };
+    let Some(&(_, c1)) = hold.cpu.back() else {
+        return false;
+    };
+    if now - t0 < window {
+        return false;
+    }
+    let quiet = last_activity.is_none_or(|t| now - t >= window);
+    quiet && (c1 - c0) <= cfg.idle_cpu_secs
+}
+
+fn mode_word(m: LockMode) -> &'static str {
+    match m {
+        LockMode::Exclusive => "exclusive",
+        LockMode::Shared => "shared",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const KEY: FileKey = FileKey { dev: 1, ino: 99 };
+
+    fn state() -> State {
+        let c = Config::defaults();
+        State::new(c.stale, c.notify.stale_without_waiters_after)
+    }
+
+    fn holder(pid: u32, state: ProcState, cpu: f64) -> HolderSample {
+        HolderSample {
+            id: ProcId {
+                pid,
+                start_token: 1,
+            },
+            name: "cargo".into(),
+            cmd: vec!["cargo".into(), "build".into()],
+            mode: LockMode::Exclusive,
+            state,
+            tree_cpu_secs: cpu,
+            origin: Origin::Terminal,
+            locker_dead: false,
+            ignored: false,
+        }
+    }
+
+    fn lock(holders: Vec<HolderSample>, waiters: &[u32]) -> LockSample {
+        LockSample {
+            key: KEY,
+            path: "/h/.package-cache".into(),
+            kind: LockKind::PackageCache,
+            deleted: false,
+            holders,
+            waiters: waiters
+                .iter()
+                .map(|&pid| WaiterSample {
+                    id: ProcId {
+                        pid,
+                        start_token: 2,
+                    },
+                    name: "cargo".into(),
+                    cmd: vec![],
+                })
+                .collect(),
+        }
+    }
+
+    /// Runs observations every `step` seconds from `t0` to `t1`, returning all effects.
+    fn run(
+        s: &mut State,
+        t0: f64,
+        t1: f64,
+        step: f64,
+        mut f: impl FnMut(f64) -> Vec<LockSample>,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let mut t = t0;
+        while t <= t1 {
+            fx.extend(apply(
+                s,
+                Event::Observed {
+                    now: t,
+                    locks: f(t),
+                },
+            ));
+            t += step;
+        }
+        fx
+    }
+
+    fn stale_now(s: &State, pid: u32) -> bool {
+        s.is_stale(
+            KEY,
+            ProcId {
+                pid,
+                start_token: 1,
+            },
+        )
+    }
+
+    fn notices(fx: &[Effect]) -> usize {
+        fx.iter().filter(|e| matches!(e, Effect::Notify(_))).count()
+    }
+
+    #[test]
+    fn busy_twenty_minute_build_is_never_stale() {
+        let mut s = state();
+        // Burns CPU steadily, with a waiter the whole time.
+        let fx = run(&mut s, 0.0, 1200.0, 2.0, |t| {
+            vec![lock(vec![holder(10, ProcState::Running, t * 0.9)], &[11])]
+        });
+        assert!(!stale_now(&s, 10));
+        assert_eq!(notices(&fx), 0);
+    }
+
+    #[test]
+    fn idle_holder_becomes_stale_only_after_stale_after_and_samples() {
+        let mut s = state();
+        let fx = run(&mut s, 0.0, 100.0, 2.0, |_| {
+            vec![lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])]
+        });
+        assert!(!stale_now(&s, 10), "held for less than stale_after (2m)");
+        assert_eq!(notices(&fx), 0);
+        let fx = run(&mut s, 102.0, 130.0, 2.0, |_| {
+            vec![lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])]
+        });
+        assert!(stale_now(&s, 10));
+        assert_eq!(s.verdicts()[&(KEY, 10)], vec![StaleReason::Idle]);
+        assert_eq!(
+            notices(&fx),
+            1,
+            "one notification for the episode, not one per sample"
+        );
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Stale { .. })))
+        );
+    }
+
+    #[test]
+    fn file_activity_keeps_a_quiet_cpu_holder_alive() {
+        let mut s = state();
+        let mut fx = Vec::new();
+        let mut t = 0.0;
+        while t <= 400.0 {
+            fx.extend(apply(&mut s, Event::Activity { now: t, key: KEY }));
+            fx.extend(apply(
+                &mut s,
+                Event::Observed {
+                    now: t,
+                    locks: vec![lock(vec![holder(10, ProcState::Sleeping, 1.0)], &[11])],
+                },
+            ));
+            t += 2.0;
+        }
+        assert!(
+            !stale_now(&s, 10),
+            "downloads write under the registry: not stale"
+        );
+        assert_eq!(notices(&fx), 0);
+    }
+
+    #[test]
+    fn stopped_holder_is_stale_after_grace_and_recovers_on_continue() {
+        let mut s = state();
+        run(&mut s, 0.0, 8.0, 2.0, |_| {
+            vec![lock(vec![holder(10, ProcState::Stopped, 1.0)], &[])]
+        });
+        assert!(!stale_now(&s, 10), "within the 10s grace");
+        let fx = run(&mut s, 10.0, 20.0, 2.0, |_| {
+            vec![lock(vec![holder(10, ProcState::Stopped, 1.0)], &[])]
+        });
+        assert!(stale_now(&s, 10));
+        assert_eq!(s.verdicts()[&(KEY, 10)], vec![StaleReason::Stopped]);
+        assert_eq!(notices(&fx), 0, "nobody waits yet: no notification");
+        let fx = run(&mut s, 22.0, 22.0, 2.0, |_| {
+            vec![lock(vec![holder(10, ProcState::Stopped, 1.0)], &[11])]
+        });
+        assert_eq!(notices(&fx), 1, "a waiter arrives: now it is urgent");
+        // Resumed: one blip of "running" does not clear it, three samples do.
+        let fx = run(&mut s, 24.0, 26.0, 2.0, |t| {
+            vec![lock(vec![holder(10, ProcState::Running, t)], &[11])]
+        });
+        assert!(stale_now(&s, 10), "hysteresis: two samples are not enough");
+        assert!(
+            fx.iter()
+                .all(|e| !matches!(e, Effect::Log(l) if l.starts_with("recovered")))
+        );
+        run(&mut s, 28.0, 30.0, 2.0, |t| {
+            vec![lock(vec![holder(10, ProcState::Running, t)], &[11])]
+        });
+        assert!(!stale_now(&s, 10));
+    }
+
+    #[test]
+    fn short_stop_blip_is_not_stale() {
+        let mut s = state();
+        let fx = run(&mut s, 0.0, 60.0, 2.0, |t| {
+            let st = if (10.0..14.0).contains(&t) {
+                ProcState::Stopped
+            } else {
+                ProcState::Running
+            };
+            vec![lock(vec![holder(10, st, t)], &[11])]
+        });
+        assert!(!stale_now(&s, 10));
+        assert_eq!(notices(&fx), 0);
+    }
+
+    #[test]
+    fn several_shared_holders_are_normal() {
+        let mut s = state();
+        let mut a = holder(10, ProcState::Running, 0.0);
+        let mut b = holder(12, ProcState::Running, 0.0);
+        a.mode = LockMode::Shared;
+        b.mode = LockMode::Shared;
+        run(&mut s, 0.0, 600.0, 2.0, |t| {
+            a.tree_cpu_secs = t;
+            b.tree_cpu_secs = t / 2.0;
+            vec![lock(vec![a.clone(), b.clone()], &[])]
+        });
+        assert!(!stale_now(&s, 10) && !stale_now(&s, 12));
+    }
+
+    #[test]
+    fn inherited_descriptor_and_deleted_file_are_stale_after_samples() {
+        let mut s = state();
+        let mut h = holder(10, ProcState::Sleeping, 0.0);
+        h.locker_dead = true;
+        run(&mut s, 0.0, 2.0, 2.0, |_| vec![lock(vec![h.clone()], &[])]);
+        assert!(!stale_now(&s, 10));
+        run(&mut s, 4.0, 4.0, 2.0, |_| vec![lock(vec![h.clone()], &[])]);
+        assert!(stale_now(&s, 10));
+        let mut l = lock(vec![holder(20, ProcState::Running, 0.0)], &[]);
+        l.key = FileKey { dev: 1, ino: 100 };
+        l.deleted = true;
+        run(&mut s, 6.0, 10.0, 2.0, |_| vec![l.clone()]);
+        assert_eq!(
+            s.verdicts()[&(l.key, 20)],
+            vec![StaleReason::DeletedLockFile]
+        );
+    }
+
+    #[test]
+    fn orphan_needs_idle_too() {
+        let mut s = state();
+        let mut busy = holder(10, ProcState::Running, 0.0);
+        busy.origin = Origin::Orphan;
+        run(&mut s, 0.0, 200.0, 2.0, |t| {
+            busy.tree_cpu_secs = t;
+            vec![lock(vec![busy.clone()], &[])]
+        });
+        assert!(!stale_now(&s, 10), "a busy orphan is finishing its work");
+        let mut s = state();
+        let mut idle = holder(10, ProcState::Sleeping, 3.0);
+        idle.origin = Origin::Orphan;
+        run(&mut s, 0.0, 70.0, 2.0, |_| {
+            vec![lock(vec![idle.clone()], &[])]
+        });
+        assert_eq!(
+            s.verdicts()[&(KEY, 10)],
+            vec![StaleReason::Orphan, StaleReason::Idle]
+        );
+    }
+
+    #[test]
+    fn ignored_processes_are_never_stale() {
+        let mut s = state();
+        let mut h = holder(10, ProcState::Stopped, 0.0);
+        h.ignored = true;
+        run(&mut s, 0.0, 600.0, 2.0, |_| {
+            vec![lock(vec![h.clone()], &[11])]
+        });
+        assert!(!stale_now(&s, 10));
+    }
+
+    #[test]
+    fn release_and_wait_end_are_recorded_with_durations() {
+        let mut s = state();
+        run(&mut s, 100.0, 110.0, 2.0, |_| {
+            vec![lock(vec![holder(10, ProcState::Running, 0.0)], &[11])]
+        });
+        let fx = apply(
+            &mut s,
+            Event::Observed {
+                now: 130.0,
+                locks: vec![],
+            },
+        );
+        let released = fx.iter().find_map(|e| match e {
+            Effect::RecordHistory(HistoryEvent::Released { held_secs, .. }) => Some(*held_secs),
+            _ => None,
+        });
+        assert_eq!(released, Some(30.0));
+        let waited = fx.iter().find_map(|e| match e {
+            Effect::RecordHistory(HistoryEvent::WaitEnded {
+                waited_secs,
+                blocked_by,
+                ..
+            }) => Some((*waited_secs, blocked_by.clone())),
+            _ => None,
+        });
+        assert_eq!(waited, Some((30.0, vec![("cargo".to_string(), 10)])));
+        assert!(fx.contains(&Effect::UpdateUi));
+        assert!(!s.busy());
+    }
+
+    #[test]
+    fn recovered_hold_keeps_its_start_and_is_not_recorded_twice() {
+        let mut s = state();
+        let id = ProcId {
+            pid: 10,
+            start_token: 1,
+        };
+        apply(
+            &mut s,
+            Event::Recovered {
+                holds: vec![(KEY, id, 50.0)],
+                waits: vec![],
+            },
+        );
+        let fx = apply(
+            &mut s,
+            Event::Observed {
+                now: 100.0,
+                locks: vec![lock(vec![holder(10, ProcState::Running, 0.0)], &[])],
+            },
+        );
+        assert_eq!(s.hold_since()[&(KEY, 10)], 50.0);
+        assert!(
+            !fx.iter()
+                .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Acquired { .. })))
+        );
+    }
+
+    #[test]
+    fn a_reused_pid_is_a_new_hold() {
+        let mut s = state();
+        run(&mut s, 0.0, 4.0, 2.0, |_| {
+            vec![lock(vec![holder(10, ProcState::Running, 0.0)], &[])]
+        });
+        let mut other = holder(10, ProcState::Running, 0.0);
+        other.id.start_token = 999;
+        let fx = apply(
+            &mut s,
+            Event::Observed {
+                now: 6.0,
+                locks: vec![lock(vec![other], &[])],
+            },
+        );
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Released { .. })))
+        );
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Acquired { .. })))
+        );
+    }
+}
