@@ -5,7 +5,9 @@
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod daemon;
 pub mod exit;
+pub mod kill;
 pub mod probe;
 pub mod scan;
 pub mod service;

@@ -92,7 +92,16 @@ pub fn pass(
     roots: &WatchRoots,
     deep_on_contention: bool,
 ) -> Result<Pass, ProbeError> {
-    let known = known_locks(roots);
+    pass_with_known(probe, known_locks(roots), deep_on_contention)
+}
+
+/// Like [`pass`], with the list of known lock files already made (the daemon refreshes it
+/// only now and then).
+pub fn pass_with_known(
+    probe: &mut dyn Probe,
+    known: Vec<(PathBuf, LockKind)>,
+    deep_on_contention: bool,
+) -> Result<Pass, ProbeError> {
     let targets = Targets {
         known: known.clone(),
         deep_on_contention,

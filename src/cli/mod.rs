@@ -11,11 +11,15 @@ use crate::config::{Dirs, FlagOverrides, Loaded};
 use crate::exit;
 
 pub mod config_cmd;
+pub mod daemon_cmd;
 pub mod doctor;
+pub mod history_cmd;
 pub mod install;
+pub mod kill_cmd;
 pub mod render;
 pub mod status;
 pub mod uninstall;
+pub mod wait_cmd;
 
 /// Who holds Cargo's locks, who waits, and whether the holder looks stale.
 #[derive(Debug, Parser)]
@@ -37,6 +41,14 @@ pub struct Cli {
 pub enum Command {
     /// Show every Cargo lock that is held, who holds it, who waits, and a verdict.
     Status(status::Args),
+    /// Run the background daemon (tray when there is a display, headless otherwise).
+    Daemon(daemon_cmd::Args),
+    /// Terminate a stuck lock holder safely (SIGTERM; --force for SIGKILL).
+    Kill(kill_cmd::Args),
+    /// Block until the locks a build here needs are free.
+    Wait(wait_cmd::Args),
+    /// Who blocked whom, how often, and for how long.
+    History(history_cmd::Args),
     /// Show the effective configuration and where each value came from.
     Config(config_cmd::Args),
     /// Start the daemon at login (launchd agent on macOS, systemd user unit on Linux).
@@ -104,6 +116,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     match command {
         Command::Status(a) => status::run(&ctx, a),
         Command::Config(a) => config_cmd::run(&ctx, a),
+        Command::Daemon(a) => daemon_cmd::run(&ctx, a),
+        Command::Kill(a) => kill_cmd::run(&ctx, a),
+        Command::Wait(a) => wait_cmd::run(&ctx, a),
+        Command::History(a) => history_cmd::run(&ctx, a),
         Command::Install(a) => install::run(&ctx, a),
         Command::Uninstall(a) => uninstall::run(&ctx, a),
         Command::Doctor(a) => doctor::run(&ctx, a),

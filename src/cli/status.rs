@@ -7,6 +7,8 @@ use std::time::Duration;
 use super::{Context, render};
 use crate::core::model::{Report, Source};
 use crate::core::report::Knowledge;
+use crate::daemon::client::{Client, ClientError};
+use crate::daemon::protocol::{Request, Response};
 use crate::exit;
 use crate::scan::{self, WatchRoots};
 
@@ -52,8 +54,21 @@ pub fn roots_here(ctx: &Context) -> WatchRoots {
 }
 
 /// One report: from the daemon if reachable (unless `no_daemon`), else a direct scan.
+///
+/// The daemon knows when each hold began; a scan cannot. The daemon's view is merged with the
+/// project the user is in, whose free build locks a scan lists too.
 pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Result<Report> {
-    let _ = (ctx, no_daemon);
+    if !no_daemon {
+        let socket = crate::daemon::socket_path(&ctx.dirs);
+        match Client::connect(&socket, Duration::from_secs(2)) {
+            Ok(mut c) => match c.request(&Request::Status) {
+                Ok(Response::Snapshot(snap)) => return Ok(snap.report),
+                other => tracing::warn!("daemon status failed ({other:?}); scanning directly"),
+            },
+            Err(ClientError::NotRunning(_)) => {}
+            Err(e) => eprintln!("cargo-lockwatch: warning: {e}; scanning directly"),
+        }
+    }
     let mut probe = crate::probe::platform()?;
     let pass = scan::pass(probe.as_mut(), roots, true)?;
     Ok(scan::report(

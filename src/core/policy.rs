@@ -144,6 +144,9 @@ pub enum HistoryEvent {
         path: PathBuf,
         /// Lock kind.
         kind: LockKind,
+        /// Device of the lock file.
+        #[serde(default)]
+        dev: u64,
         /// Inode.
         ino: u64,
         /// Holder.
@@ -176,6 +179,9 @@ pub enum HistoryEvent {
         at: f64,
         /// Lock path.
         path: PathBuf,
+        /// Device of the lock file.
+        #[serde(default)]
+        dev: u64,
         /// Inode.
         ino: u64,
         /// Waiter.
@@ -248,6 +254,8 @@ struct Hold {
     stale: bool,
     reasons: Vec<StaleReason>,
     stale_since: Option<f64>,
+    /// When the last sample that counted toward the verdict was taken.
+    last_sample: f64,
     /// Already told the user about this stale episode (with waiters / for long).
     notified_waiting: bool,
     notified_long: bool,
@@ -377,6 +385,7 @@ fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
                         stale: false,
                         reasons: Vec::new(),
                         stale_since: None,
+                        last_sample: f64::NEG_INFINITY,
                         notified_waiting: false,
                         notified_long: false,
                     },
@@ -401,6 +410,7 @@ fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
                         at: now,
                         path: lock.path.clone(),
                         kind: lock.kind,
+                        dev: lock.key.dev,
                         ino: lock.key.ino,
                         holder: h.id,
                         name: h.name.clone(),
@@ -510,6 +520,7 @@ fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
                 fx.push(Effect::RecordHistory(HistoryEvent::WaitStarted {
                     at: now,
                     path: lock.path.clone(),
+                    dev: lock.key.dev,
                     ino: lock.key.ino,
                     waiter: w.id,
                     name: w.name.clone(),
@@ -632,6 +643,12 @@ fn sample_hold(
     reasons.dedup();
 
     let candidate = !reasons.is_empty();
+    // Extra passes woken by file events must not speed up the hysteresis: only samples at least
+    // half a sample interval apart count toward a change of verdict.
+    if now - hold.last_sample < cfg.sample_interval.as_secs_f64() / 2.0 {
+        return (false, false);
+    }
+    hold.last_sample = now;
     if candidate == hold.stale {
         hold.streak = 0;
         if hold.stale {
@@ -997,6 +1014,18 @@ mod tests {
         assert!(
             !fx.iter()
                 .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Acquired { .. })))
+        );
+    }
+
+    #[test]
+    fn rapid_event_passes_do_not_shortcut_the_samples() {
+        let mut s = state();
+        let mut h = holder(10, ProcState::Sleeping, 0.0);
+        h.locker_dead = true;
+        run(&mut s, 0.0, 0.5, 0.01, |_| vec![lock(vec![h.clone()], &[])]);
+        assert!(
+            !stale_now(&s, 10),
+            "fifty passes in half a second are one sample"
         );
     }
 

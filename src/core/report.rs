@@ -202,12 +202,14 @@ fn verdict(state: LockState, holders: &[HolderReport], waiters: &[WaiterReport])
             format!("held by a process this user cannot see{waiting}")
         }
         LockState::Held | LockState::Contended => {
-            let shared = holders.len() > 1;
             let h = &holders[0];
-            let who = if shared {
-                format!("{} shared holders ({} {} …)", holders.len(), h.name, h.pid)
-            } else {
-                format!("{} {}", h.name, h.pid)
+            let all_shared = holders
+                .iter()
+                .all(|h| h.mode == super::model::LockMode::Shared);
+            let who = match holders.len() {
+                1 => format!("{} {}", h.name, h.pid),
+                n if all_shared => format!("{n} shared holders ({} {} …)", h.name, h.pid),
+                n => format!("{} {} (+{} sharing its descriptor)", h.name, h.pid, n - 1),
             };
             format!("busy: held by {who}, which looks alive{waiting}. Waiting is usually right.")
         }

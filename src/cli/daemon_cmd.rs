@@ -1,0 +1,75 @@
+//! `cargo lockwatch daemon`: run the background daemon (tray when a GUI session exists,
+//! headless log lines otherwise), or check on / stop a running one.
+
+use std::time::Duration;
+
+use super::Context;
+use crate::daemon::{
+    self,
+    client::{Client, ClientError},
+    protocol::{Request, Response},
+};
+use crate::exit;
+
+/// Arguments of `daemon`.
+#[derive(Debug, clap::Args, Default)]
+pub struct Args {
+    /// Run without tray or menu: log state changes to the terminal (automatic without a GUI).
+    #[arg(long)]
+    pub headless: bool,
+    /// Do not run: say whether a daemon is running (exit 0) or not (exit 5).
+    #[arg(long, conflicts_with_all = ["stop", "headless"])]
+    pub check: bool,
+    /// Do not run: ask the running daemon to exit.
+    #[arg(long, conflicts_with = "headless")]
+    pub stop: bool,
+    /// How long `kill` waits for a terminated holder to release its lock.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub kill_grace: Duration,
+}
+
+/// Runs `daemon`.
+pub fn run(ctx: &Context, args: Args) -> i32 {
+    let socket = daemon::socket_path(&ctx.dirs);
+    if args.check || args.stop {
+        return match Client::connect(&socket, Duration::from_secs(2)) {
+            Ok(mut c) if args.stop => match c.request(&Request::Shutdown) {
+                Ok(Response::Ok) => {
+                    println!("asked the daemon (pid {}) to exit", c.daemon_pid);
+                    exit::OK
+                }
+                other => {
+                    eprintln!("cargo-lockwatch: the daemon did not accept shutdown: {other:?}");
+                    exit::ERROR
+                }
+            },
+            Ok(c) => {
+                println!("running: pid {}, socket {}", c.daemon_pid, socket.display());
+                exit::OK
+            }
+            Err(ClientError::NotRunning(p)) => {
+                println!(
+                    "not running (no daemon listens on {}); start it with `cargo lockwatch daemon`",
+                    p.display()
+                );
+                exit::NOT_RUNNING
+            }
+            Err(e) => {
+                eprintln!("cargo-lockwatch: {e}");
+                exit::ERROR
+            }
+        };
+    }
+    let roots = ctx.loaded.roots();
+    let opts = daemon::Options {
+        headless: args.headless,
+        kill_grace: args.kill_grace,
+    };
+    match daemon::run(&ctx.dirs, ctx.loaded.config.clone(), roots, opts) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("cargo-lockwatch: {e:#}");
+            exit::ERROR
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The CLI side of the socket: connect, greet, ask, read the answer. Blocking std I/O with
+//! timeouts, because a command-line tool has no use for an async runtime.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use thiserror::Error;
+
+use super::protocol::{self, PROTOCOL_VERSION, Request, Response};
+
+/// Why the daemon could not be asked.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    /// No daemon listens (no socket, or connection refused).
+    #[error("the lockwatch daemon is not running (no socket at {0})")]
+    NotRunning(PathBuf),
+    /// It answered something unexpected or not at all.
+    #[error("the lockwatch daemon at {path} is unreachable or needs a restart: {why}")]
+    Unreachable {
+        /// Socket path.
+        path: PathBuf,
+        /// What went wrong.
+        why: String,
+    },
+}
+
+/// A greeted connection.
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+    path: PathBuf,
+    /// The daemon's pid (from the handshake).
+    pub daemon_pid: u32,
+}
+
+impl Client {
+    /// Connects and performs the handshake.
+    pub fn connect(socket: &Path, timeout: Duration) -> Result<Client, ClientError> {
+        let stream = match UnixStream::connect(socket) {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(ClientError::NotRunning(socket.to_path_buf()));
+            }
+            Err(e) => return Err(unreachable(socket, e.to_string())),
+        };
+        let _ = stream.set_read_timeout(Some(timeout));
+        let _ = stream.set_write_timeout(Some(timeout));
+        let writer = stream
+            .try_clone()
+            .map_err(|e| unreachable(socket, e.to_string()))?;
+        let mut client = Client {
+            reader: BufReader::new(stream),
+            writer,
+            path: socket.to_path_buf(),
+            daemon_pid: 0,
+        };
+        match client.request(&Request::Hello {
+            version: PROTOCOL_VERSION,
+            client: "cli".into(),
+        })? {
+            Response::Hello { daemon_pid, .. } => client.daemon_pid = daemon_pid,
+            Response::Error { message } => return Err(unreachable(socket, message)),
+            other => return Err(unreachable(socket, format!("unexpected reply {other:?}"))),
+        }
+        Ok(client)
+    }
+
+    /// Sends one request and reads one response.
+    pub fn request(&mut self, req: &Request) -> Result<Response, ClientError> {
+        self.writer
+            .write_all(protocol::encode(req).as_bytes())
+            .map_err(|e| unreachable(&self.path, e.to_string()))?;
+        self.next()
+    }
+
+    /// Reads the next response (for subscriptions).
+    pub fn next(&mut self) -> Result<Response, ClientError> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => Err(unreachable(
+                &self.path,
+                "the daemon closed the connection".into(),
+            )),
+            Ok(_) => serde_json::from_str(&line)
+                .map_err(|e| unreachable(&self.path, format!("bad reply: {e}"))),
+            Err(e) => Err(unreachable(&self.path, e.to_string())),
+        }
+    }
+
+    /// Sets the read timeout (None: wait forever, for subscriptions).
+    pub fn set_timeout(&self, t: Option<Duration>) {
+        let _ = self.reader.get_ref().set_read_timeout(t);
+    }
+}
+
+fn unreachable(path: &Path, why: String) -> ClientError {
+    ClientError::Unreachable {
+        path: path.to_path_buf(),
+        why,
+    }
+}

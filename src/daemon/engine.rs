@@ -1,0 +1,430 @@
+//! The daemon's loop: a probe pass when woken (file event, command) or when the poll falls due,
+//! the policy fed with samples, and its effects performed — history appended, log lines written,
+//! notifications handed to the notifier, the snapshot published to the UI and IPC subscribers.
+//!
+//! Watching adapts: while nothing is held the only work is a cheap lock-table read per poll;
+//! holder processes are sampled only while they hold.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::history::{self, History};
+use super::watcher::{FsWatcher, Wake};
+use crate::config::Config;
+use crate::core::catalog;
+use crate::core::model::{FileKey, Report, Source};
+use crate::core::policy::{
+    self, Effect, Event, HistoryEvent, HolderSample, LockSample, Notice, ProcId, WaiterSample,
+};
+use crate::core::report::Knowledge;
+use crate::kill::{KillReport, KillRequest};
+use crate::probe::Probe;
+use crate::scan::{self, WatchRoots};
+use crate::ui::UiSnapshot;
+
+/// How often the list of known lock files is refreshed (a few `read_dir`s).
+const KNOWN_REFRESH: Duration = Duration::from_secs(15);
+/// Follow-up passes after a file event: `open` precedes `flock` by a moment.
+const FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(15), Duration::from_millis(120)];
+
+/// Commands from IPC clients and the UI.
+#[derive(Debug)]
+pub enum Command {
+    /// Terminate a holder and report.
+    Kill(KillRequest, oneshot::Sender<KillReport>),
+    /// Snooze notifications until (None: cancel).
+    Snooze(Option<f64>),
+    /// Pause or resume watching.
+    Pause(bool),
+    /// Exit cleanly.
+    Shutdown,
+}
+
+/// Receives the policy's notices (desktop notifications live in the UI layer).
+pub trait Notifier: Send {
+    /// A holder became stale and someone waits, or it has been stale for long.
+    fn notice(&mut self, notice: &Notice, snapshot: &UiSnapshot);
+}
+
+/// A notifier that only logs (headless without a notification service).
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn notice(&mut self, n: &Notice, _snapshot: &UiSnapshot) {
+        tracing::warn!(pid = n.holder.pid, path = %n.path.display(), "stale holder: {} (notifications unavailable)", n.holder_name);
+    }
+}
+
+/// Everything the loop owns.
+pub struct Engine {
+    probe: Box<dyn Probe>,
+    config: Config,
+    roots: WatchRoots,
+    policy: policy::State,
+    history: History,
+    notifier: Box<dyn Notifier>,
+    log_lines: bool,
+    paused: bool,
+    snoozed_until: Option<f64>,
+    launch_at_login: bool,
+    snapshot_tx: watch::Sender<UiSnapshot>,
+    known: Vec<(PathBuf, catalog::LockKind)>,
+    known_at: Option<std::time::Instant>,
+    watcher: Option<FsWatcher>,
+    last_report: Option<Report>,
+}
+
+/// Knobs that are not configuration.
+pub struct EngineOptions {
+    /// Print state changes as plain lines on stdout (headless).
+    pub log_lines: bool,
+    /// The login agent is installed (shown in the menu).
+    pub launch_at_login: bool,
+}
+
+impl Engine {
+    /// Builds the engine, recovering open holds from the history log.
+    pub fn new(
+        probe: Box<dyn Probe>,
+        config: Config,
+        roots: WatchRoots,
+        history: History,
+        notifier: Box<dyn Notifier>,
+        opts: EngineOptions,
+    ) -> (Engine, watch::Receiver<UiSnapshot>) {
+        let mut policy = policy::State::new(
+            config.stale.clone(),
+            config.notify.stale_without_waiters_after,
+        );
+        let (events, _) = history.read();
+        let (holds, waits) = history::open_episodes(&events);
+        policy::apply(&mut policy, Event::Recovered { holds, waits });
+        let empty = UiSnapshot {
+            report: Report {
+                source: Source::Daemon,
+                observed_at: scan::now(),
+                cargo_homes: roots.cargo_homes.clone(),
+                locks: vec![],
+            },
+            paused: false,
+            snoozed_until: None,
+            launch_at_login: opts.launch_at_login,
+        };
+        let (snapshot_tx, snapshot_rx) = watch::channel(empty);
+        (
+            Engine {
+                probe,
+                config,
+                roots,
+                policy,
+                history,
+                notifier,
+                log_lines: opts.log_lines,
+                paused: false,
+                snoozed_until: None,
+                launch_at_login: opts.launch_at_login,
+                snapshot_tx,
+                known: Vec::new(),
+                known_at: None,
+                watcher: None,
+                last_report: None,
+            },
+            snapshot_rx,
+        )
+    }
+
+    /// Runs until a Shutdown command arrives or the command channel closes.
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
+        match FsWatcher::new(wake_tx.clone()) {
+            Ok(w) => self.watcher = Some(w),
+            Err(e) => tracing::warn!("file events unavailable ({e}); polling only"),
+        }
+        let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
+        self.pass();
+        let mut next_poll = tokio::time::Instant::now() + self.config.watch.poll_interval;
+        loop {
+            let next_follow = follow_ups.iter().min().copied();
+            let deadline = next_follow.map_or(next_poll, |f| f.min(next_poll));
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    None | Some(Command::Shutdown) => break,
+                    Some(cmd) => self.command(cmd).await,
+                },
+                wake = wake_rx.recv() => match wake {
+                    Some(Wake::LockFile(_)) => {
+                        let now = tokio::time::Instant::now();
+                        follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
+                        self.pass();
+                    }
+                    Some(Wake::Activity(key)) => {
+                        policy::apply(&mut self.policy, Event::Activity { now: scan::now(), key });
+                    }
+                    Some(Wake::Failed(e)) => tracing::warn!("file watcher: {e}; polling continues"),
+                    None => {}
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    let now = tokio::time::Instant::now();
+                    follow_ups.retain(|t| *t > now);
+                    if now >= next_poll {
+                        next_poll = now + self.config.watch.poll_interval;
+                    }
+                    self.pass();
+                }
+            }
+        }
+    }
+
+    async fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Kill(req, reply) => {
+                let roots = self.roots.clone();
+                let report = tokio::task::spawn_blocking(move || match crate::probe::platform() {
+                    Ok(mut p) => crate::kill::kill(p.as_mut(), &roots, req),
+                    Err(e) => KillReport::Refused {
+                        pid: req.pid,
+                        refusal: crate::kill::Refusal::NotAHolder,
+                        message: e.to_string(),
+                    },
+                })
+                .await
+                .unwrap_or_else(|e| KillReport::Refused {
+                    pid: req.pid,
+                    refusal: crate::kill::Refusal::NotAHolder,
+                    message: format!("internal error: {e}"),
+                });
+                if let KillReport::Signalled {
+                    pid,
+                    name,
+                    signal,
+                    locks,
+                    message,
+                    ..
+                } = &report
+                {
+                    let token = self.last_token(*pid).unwrap_or(0);
+                    self.record(vec![HistoryEvent::Killed {
+                        at: scan::now(),
+                        holder: ProcId {
+                            pid: *pid,
+                            start_token: token,
+                        },
+                        name: name.clone(),
+                        signal: signal.clone(),
+                        paths: locks.clone(),
+                    }]);
+                    self.log(&format!("killed    {message}"));
+                }
+                let _ = reply.send(report);
+                self.pass();
+            }
+            Command::Snooze(until) => {
+                self.snoozed_until = until;
+                self.publish();
+            }
+            Command::Pause(p) => {
+                self.paused = p;
+                self.log(if p {
+                    "paused    watching paused by the user"
+                } else {
+                    "resumed   watching"
+                });
+                self.pass();
+                self.publish();
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn last_token(&self, pid: u32) -> Option<u64> {
+        self.last_report
+            .as_ref()?
+            .locks
+            .iter()
+            .flat_map(|l| &l.holders)
+            .find(|h| h.pid == pid)
+            .map(|h| h.start_token)
+    }
+
+    /// One probe pass, policy update and publication.
+    pub fn pass(&mut self) {
+        if self.paused {
+            return;
+        }
+        if self.known_at.is_none_or(|t| t.elapsed() >= KNOWN_REFRESH) {
+            self.known = scan::known_locks(&self.roots);
+            self.known_at = Some(std::time::Instant::now());
+        }
+        let deep = true;
+        let pass = match scan::pass_with_known(self.probe.as_mut(), self.known.clone(), deep) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("probe failed: {e}");
+                return;
+            }
+        };
+        let now = scan::now();
+        let samples = self.samples(&pass);
+        let effects = policy::apply(
+            &mut self.policy,
+            Event::Observed {
+                now,
+                locks: samples,
+            },
+        );
+        let knowledge = Knowledge {
+            hold_since: self.policy.hold_since(),
+            wait_since: self.policy.wait_since(),
+            stale: Some(self.policy.verdicts()),
+        };
+        let report = scan::report(&pass, &self.roots, Source::Daemon, &knowledge, now);
+        self.update_watches(&pass);
+        let mut history = Vec::new();
+        let mut notices = Vec::new();
+        for e in effects {
+            match e {
+                Effect::Log(line) => self.log(&line),
+                Effect::RecordHistory(h) => history.push(h),
+                Effect::Notify(n) => notices.push(n),
+                Effect::UpdateUi => {}
+            }
+        }
+        self.record(history);
+        self.last_report = Some(report);
+        // Publish every pass while something is held (times tick), otherwise only on change.
+        self.publish();
+        let snapshot = self.snapshot_tx.borrow().clone();
+        let snoozed = self.snoozed_until.is_some_and(|t| t > now);
+        for n in notices {
+            if self.config.notify.enabled && !snoozed {
+                self.notifier.notice(&n, &snapshot);
+            } else {
+                self.log(&format!(
+                    "(notification for {} {} suppressed: snoozed or disabled)",
+                    n.holder_name, n.holder.pid
+                ));
+            }
+        }
+    }
+
+    fn samples(&self, pass: &scan::Pass) -> Vec<LockSample> {
+        let ignore = &self.config.watch.ignore_process_names;
+        pass.sightings
+            .iter()
+            .map(|s| LockSample {
+                key: s.key,
+                path: s.path.clone(),
+                kind: s.kind,
+                deleted: s.deleted,
+                holders: s
+                    .holders
+                    .iter()
+                    .filter_map(|h| {
+                        let f = pass.facts.get(&h.pid)?;
+                        Some(HolderSample {
+                            id: ProcId {
+                                pid: h.pid,
+                                start_token: f.start_token,
+                            },
+                            name: f.name.clone(),
+                            cmd: f.cmd.clone(),
+                            mode: h.mode,
+                            state: f.state,
+                            tree_cpu_secs: f.tree_cpu_secs,
+                            origin: crate::core::origin::classify(f).0,
+                            locker_dead: h.inherited && s.dead_locker.is_some(),
+                            ignored: ignore.iter().any(|n| n == &f.name),
+                        })
+                    })
+                    .collect(),
+                waiters: s
+                    .waiters
+                    .iter()
+                    .filter_map(|w| {
+                        let f = pass.facts.get(&w.pid)?;
+                        Some(WaiterSample {
+                            id: ProcId {
+                                pid: w.pid,
+                                start_token: f.start_token,
+                            },
+                            name: f.name.clone(),
+                            cmd: f.cmd.clone(),
+                        })
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn update_watches(&mut self, pass: &scan::Pass) {
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
+        let mut files: Vec<PathBuf> = self.known.iter().map(|(p, _)| p.clone()).collect();
+        let mut domains: Vec<(FileKey, PathBuf)> = Vec::new();
+        for s in &pass.sightings {
+            if !s.deleted && !files.contains(&s.path) {
+                files.push(s.path.clone());
+            }
+            if !s.holders.is_empty()
+                && let Some(d) = catalog::activity_domain(&s.path, s.kind)
+            {
+                domains.push((s.key, d));
+            }
+        }
+        for (path, err) in w.update(&files, &domains) {
+            tracing::debug!("cannot watch {}: {err}", path.display());
+        }
+    }
+
+    fn publish(&mut self) {
+        let Some(report) = self.last_report.clone() else {
+            return;
+        };
+        let snap = UiSnapshot {
+            report,
+            paused: self.paused,
+            snoozed_until: self.snoozed_until.filter(|t| *t > scan::now()),
+            launch_at_login: self.launch_at_login,
+        };
+        let busy = self.policy.busy();
+        self.snapshot_tx.send_if_modified(|old| {
+            let changed = old.report.locks != snap.report.locks
+                || old.paused != snap.paused
+                || old.snoozed_until != snap.snoozed_until
+                || busy;
+            *old = snap;
+            changed
+        });
+    }
+
+    fn record(&self, events: Vec<HistoryEvent>) {
+        if let Err(e) = self.history.append(&events) {
+            tracing::warn!(
+                "cannot write history {}: {e}",
+                self.history.path().display()
+            );
+        }
+    }
+
+    fn log(&self, line: &str) {
+        if self.log_lines {
+            let t = chrono_like_now();
+            println!("{t}  {line}");
+        }
+        tracing::info!("{line}");
+    }
+}
+
+/// `HH:MM:SS` in local time without pulling in a date crate.
+fn chrono_like_now() -> String {
+    // SAFETY: time/localtime_r write only into the struct we pass.
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    }
+}

@@ -1,0 +1,126 @@
+//! The background daemon: single instance per user, a tokio runtime built by hand on worker
+//! threads (the main thread belongs to the tray), the engine loop, the IPC server, and clean
+//! shutdown on SIGINT/SIGTERM or a Quit.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::mpsc;
+
+pub mod client;
+pub mod engine;
+pub mod history;
+pub mod instance;
+pub mod protocol;
+pub mod server;
+pub mod watcher;
+
+use crate::config::{Config, Dirs};
+use crate::scan::WatchRoots;
+
+/// File name of the socket in the runtime dir.
+pub const SOCKET_NAME: &str = "lockwatch.sock";
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// No UI: log state changes to stdout.
+    pub headless: bool,
+    /// Grace period a kill waits for the release.
+    pub kill_grace: Duration,
+}
+
+/// Whether a graphical session is available for a tray.
+pub fn gui_available() -> bool {
+    if cfg!(target_os = "macos") {
+        // Under SSH there is no menu bar to draw into.
+        return std::env::var_os("SSH_CONNECTION").is_none()
+            || std::env::var_os("__CFBundleIdentifier").is_some();
+    }
+    std::env::var_os("DISPLAY").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty())
+}
+
+/// The socket path for these directories.
+pub fn socket_path(dirs: &Dirs) -> std::path::PathBuf {
+    dirs.runtime.join(SOCKET_NAME)
+}
+
+/// Runs the daemon until it is told to stop. Returns when it has shut down cleanly.
+pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> anyhow::Result<()> {
+    let _instance = instance::InstanceLock::acquire(&dirs.runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("lockwatch-worker")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+
+    let history = history::History::new(&dirs.data);
+    let probe = crate::probe::platform()?;
+    let tray = !opts.headless && cfg!(feature = "tray") && gui_available();
+    let notifier: Box<dyn engine::Notifier> = Box::new(engine::LogNotifier);
+    let (engine, snapshots) = engine::Engine::new(
+        probe,
+        config,
+        roots.clone(),
+        history.clone(),
+        notifier,
+        engine::EngineOptions {
+            log_lines: !tray,
+            launch_at_login: false,
+        },
+    );
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let socket = socket_path(dirs);
+    let (listener, guard) = runtime.block_on(async { server::bind(&socket) })?;
+    let shared = server::Shared {
+        snapshots: snapshots.clone(),
+        commands: cmd_tx.clone(),
+        history,
+        kill_grace: opts.kill_grace,
+    };
+    if !tray {
+        let homes: Vec<String> = roots
+            .cargo_homes
+            .iter()
+            .map(|h| h.display().to_string())
+            .collect();
+        println!(
+            "cargo-lockwatch daemon {} (pid {}) watching {}; socket {}",
+            env!("CARGO_PKG_VERSION"),
+            std::process::id(),
+            homes.join(", "),
+            socket.display()
+        );
+    }
+
+    runtime.spawn(server::serve(listener, shared));
+    let signals = cmd_tx.clone();
+    runtime.spawn(async move {
+        wait_for_signal().await;
+        let _ = signals.send(engine::Command::Shutdown);
+    });
+    let engine_task = runtime.spawn(engine.run(cmd_rx));
+
+    drop(snapshots);
+    let _ = runtime.block_on(engine_task);
+    drop(guard);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {},
+        _ = term.recv() => {},
+    }
+}

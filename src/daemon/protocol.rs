@@ -1,0 +1,143 @@
+//! The local IPC protocol: one request/response enum shared by the CLI, the daemon and the UI,
+//! as newline-delimited JSON, with a protocol version in the first message.
+
+use serde::{Deserialize, Serialize};
+
+use super::history::Summary;
+use crate::kill::KillReport;
+use crate::ui::UiSnapshot;
+
+/// Bumped on any incompatible change; a mismatch gets an error that says to restart the daemon.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The largest request line the daemon reads; longer ones get an error reply and the
+/// connection is closed.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Request {
+    /// Must be the first message.
+    Hello {
+        /// The client's protocol version.
+        version: u32,
+        /// Who is asking (for the log).
+        client: String,
+    },
+    /// The current report.
+    Status,
+    /// A stream of snapshots: one now, then one per change.
+    Subscribe,
+    /// Terminate a holder.
+    Kill {
+        /// Holder pid.
+        pid: u32,
+        /// Start token seen by the client, if any (guards against pid reuse).
+        start_token: Option<u64>,
+        /// SIGKILL instead of SIGTERM.
+        force: bool,
+    },
+    /// Snooze notifications until a Unix time (None cancels).
+    Snooze {
+        /// Until when.
+        until: Option<f64>,
+    },
+    /// Pause or resume watching.
+    Pause {
+        /// Paused or not.
+        paused: bool,
+    },
+    /// A history summary since a Unix time.
+    History {
+        /// Start of the period.
+        since: f64,
+    },
+    /// Ask the daemon to exit cleanly.
+    Shutdown,
+}
+
+/// What the daemon answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Response {
+    /// Reply to Hello.
+    Hello {
+        /// The daemon's protocol version.
+        version: u32,
+        /// The daemon's pid.
+        daemon_pid: u32,
+        /// The daemon's crate version.
+        daemon_version: String,
+    },
+    /// A snapshot (reply to Status, and each item of a Subscribe stream).
+    Snapshot(Box<UiSnapshot>),
+    /// Reply to Kill.
+    Kill(KillReport),
+    /// Reply to History.
+    History(Summary),
+    /// The request was done.
+    Ok,
+    /// The request could not be done; the message says why and what to do.
+    Error {
+        /// Human-readable message.
+        message: String,
+    },
+}
+
+/// Encodes one message as a JSON line.
+pub fn encode<T: Serialize>(msg: &T) -> String {
+    let mut s = serde_json::to_string(msg).expect("protocol messages serialize");
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let all = vec![
+            Request::Hello {
+                version: PROTOCOL_VERSION,
+                client: "cli".into(),
+            },
+            Request::Status,
+            Request::Subscribe,
+            Request::Kill {
+                pid: 42,
+                start_token: Some(7),
+                force: false,
+            },
+            Request::Snooze { until: Some(1.5) },
+            Request::Pause { paused: true },
+            Request::History { since: 0.0 },
+            Request::Shutdown,
+        ];
+        for r in all {
+            let line = encode(&r);
+            assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
+            assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), r);
+        }
+    }
+
+    #[test]
+    fn responses_round_trip_and_are_tagged() {
+        let r = Response::Error {
+            message: "nope".into(),
+        };
+        let line = encode(&r);
+        assert_eq!(line, "{\"type\":\"error\",\"message\":\"nope\"}\n");
+        assert_eq!(serde_json::from_str::<Response>(&line).unwrap(), r);
+        let hello = Response::Hello {
+            version: 1,
+            daemon_pid: 9,
+            daemon_version: "0.1.0".into(),
+        };
+        assert_eq!(
+            serde_json::from_str::<Response>(&encode(&hello)).unwrap(),
+            hello
+        );
+    }
+}

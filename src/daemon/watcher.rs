@@ -1,0 +1,240 @@
+//! Filesystem events that make the daemon react at once instead of waiting for its poll:
+//! opens and closes of watched lock files (inotify `OPEN`/`CLOSE_WRITE`; on macOS FSEvents only
+//! sees creation and deletion, and kqueue fills the gap) wake a rescan, and writes under a held
+//! lock's domain (registry, target dir) count as progress for the stale policy.
+//!
+//! The callback classifies at the boundary: noise is dropped there, and only two kinds of
+//! message reach the engine.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::core::model::FileKey;
+
+/// What the watcher tells the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wake {
+    /// A watched lock file was opened, closed, created or removed: rescan now.
+    LockFile(PathBuf),
+    /// Something was written under the activity domain of this lock.
+    Activity(FileKey),
+    /// The OS watcher failed (e.g. too many inotify watches); polling continues.
+    Failed(String),
+}
+
+#[derive(Default)]
+struct Routes {
+    lock_files: HashSet<PathBuf>,
+    /// Directory → locks whose domain it belongs to.
+    domains: HashMap<PathBuf, Vec<FileKey>>,
+}
+
+/// Keeps the OS watcher alive and its watch set in line with what is held.
+pub struct FsWatcher {
+    watcher: notify::RecommendedWatcher,
+    routes: Arc<Mutex<Routes>>,
+    watched: HashSet<PathBuf>,
+}
+
+impl FsWatcher {
+    /// Starts the OS watcher; events go to `tx`.
+    pub fn new(tx: UnboundedSender<Wake>) -> notify::Result<FsWatcher> {
+        let routes = Arc::new(Mutex::new(Routes::default()));
+        let r = Arc::clone(&routes);
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let event = match res {
+                Ok(e) => e,
+                Err(e) => {
+                    let _ = tx.send(Wake::Failed(e.to_string()));
+                    return;
+                }
+            };
+            let routes = r.lock().unwrap_or_else(|p| p.into_inner());
+            for path in &event.paths {
+                if routes.lock_files.contains(path) {
+                    if matches!(
+                        event.kind,
+                        EventKind::Access(_)
+                            | EventKind::Create(_)
+                            | EventKind::Remove(_)
+                            | EventKind::Modify(_)
+                    ) {
+                        let _ = tx.send(Wake::LockFile(path.clone()));
+                    }
+                    continue;
+                }
+                let is_write = matches!(
+                    event.kind,
+                    EventKind::Create(_)
+                        | EventKind::Modify(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Access(notify::event::AccessKind::Close(
+                            notify::event::AccessMode::Write
+                        ))
+                );
+                if !is_write {
+                    continue;
+                }
+                let dir = if routes.domains.contains_key(path) {
+                    Some(path.as_path())
+                } else {
+                    path.parent()
+                };
+                if let Some(keys) = dir.and_then(|d| routes.domains.get(d)) {
+                    for k in keys {
+                        let _ = tx.send(Wake::Activity(*k));
+                    }
+                }
+            }
+        })?;
+        Ok(FsWatcher {
+            watcher,
+            routes,
+            watched: HashSet::new(),
+        })
+    }
+
+    /// Sets the watch set: lock files (always) and activity directories of held locks.
+    /// Returns the paths that could not be watched (the poll still covers them).
+    pub fn update(
+        &mut self,
+        lock_files: &[PathBuf],
+        domains: &[(FileKey, PathBuf)],
+    ) -> Vec<(PathBuf, String)> {
+        let mut routes = Routes::default();
+        let mut want: HashSet<PathBuf> = HashSet::new();
+        for f in lock_files {
+            if f.exists() {
+                routes.lock_files.insert(f.clone());
+                want.insert(f.clone());
+            }
+        }
+        for (key, dir) in domains {
+            for d in domain_dirs(dir) {
+                routes.domains.entry(d.clone()).or_default().push(*key);
+                want.insert(d);
+            }
+        }
+        *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
+        let mut failed = Vec::new();
+        for gone in self.watched.difference(&want).cloned().collect::<Vec<_>>() {
+            let _ = self.watcher.unwatch(&gone);
+            self.watched.remove(&gone);
+        }
+        for new in want
+            .difference(&self.watched.clone())
+            .cloned()
+            .collect::<Vec<_>>()
+        {
+            match self.watcher.watch(&new, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.watched.insert(new);
+                }
+                Err(e) => failed.push((new, e.to_string())),
+            }
+        }
+        failed
+    }
+
+    /// How many paths are watched (for the log and benchmarks).
+    pub fn watched(&self) -> usize {
+        self.watched.len()
+    }
+}
+
+/// The directories whose writes show progress for a domain: the directory itself and its
+/// immediate subdirectories (`deps/`, `build/`, `registry/cache/<index>/` …), not deeper, so a
+/// big target dir costs a handful of watches.
+pub fn domain_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    if !dir.is_dir() {
+        return out;
+    }
+    out.push(dir.to_path_buf());
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten().take(64) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let p = e.path();
+                // registry/{cache,src,index}/<name>/ is where downloads land.
+                if let Ok(inner) = std::fs::read_dir(&p)
+                    && matches!(
+                        p.file_name().and_then(|n| n.to_str()),
+                        Some("cache" | "src" | "index")
+                    )
+                {
+                    out.extend(
+                        inner
+                            .flatten()
+                            .filter(|i| i.file_type().is_ok_and(|t| t.is_dir()))
+                            .map(|i| i.path())
+                            .take(16),
+                    );
+                }
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn domain_dirs_cover_one_level_and_registry_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = dir.path().join("registry");
+        std::fs::create_dir_all(reg.join("cache/index.crates.io-1")).unwrap();
+        std::fs::create_dir_all(reg.join("src/index.crates.io-1/serde-1.0/src")).unwrap();
+        let dirs = domain_dirs(&reg);
+        assert!(dirs.contains(&reg.join("cache/index.crates.io-1")));
+        assert!(dirs.contains(&reg.join("src")));
+        assert!(!dirs.iter().any(|d| d.ends_with("serde-1.0/src")));
+        assert!(domain_dirs(&dir.path().join("missing")).is_empty());
+    }
+
+    #[tokio::test]
+    async fn real_inotify_reports_lock_opens_and_domain_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".package-cache");
+        let registry = dir.path().join("registry");
+        std::fs::create_dir_all(registry.join("cache")).unwrap();
+        std::fs::write(&lock, "").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        let key = FileKey { dev: 1, ino: 2 };
+        assert!(
+            w.update(std::slice::from_ref(&lock), &[(key, registry.clone())])
+                .is_empty()
+        );
+
+        let _f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&lock)
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Wake::LockFile(lock.clone()));
+
+        std::fs::write(registry.join("cache/x.crate"), "data").unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let got = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if got == Wake::Activity(key) {
+                break;
+            }
+        }
+    }
+}
