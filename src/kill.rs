@@ -229,12 +229,19 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         if gone_or_free {
             released = true;
             if let Ok(after) = scan::pass(probe, roots, false) {
-                waiter_proceeded = after
-                    .sightings
+                // A former waiter proceeded if it now holds the lock, or is no longer waiting
+                // for it at all (it got the lock and was already done with it).
+                let ours = || after.sightings.iter().filter(|s| keys.contains(&s.key));
+                waiter_proceeded = waiters_before
                     .iter()
-                    .filter(|s| keys.contains(&s.key))
-                    .flat_map(|s| s.holders.iter().map(|h| h.pid))
-                    .find(|p| waiters_before.contains(p));
+                    .copied()
+                    .find(|w| ours().any(|s| s.holders.iter().any(|h| h.pid == *w)))
+                    .or_else(|| {
+                        waiters_before
+                            .iter()
+                            .copied()
+                            .find(|w| !ours().any(|s| s.waiters.iter().any(|x| x.pid == *w)))
+                    });
             }
             if waiter_proceeded.is_some() || waiters_before.is_empty() || Instant::now() >= deadline
             {

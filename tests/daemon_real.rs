@@ -1,0 +1,396 @@
+//! The daemon with real processes: a real flock holder and a real waiting `cargo`, the stale
+//! verdict over time, `kill` through the socket, refusals, a busy holder that must not be called
+//! stale, a restart mid-hold, and garbage on the socket. Each test runs its own daemon with a
+//! temp config, socket, data dir and CARGO_HOME.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lockwatch::core::model::{LockState, Report, StaleReason};
+use lockwatch::daemon::client::Client;
+use lockwatch::daemon::protocol::{Request, Response};
+use lockwatch::kill::{KillReport, Refusal};
+use util::{Dir, POLL_TIMEOUT, Proc};
+
+/// A daemon started for one test, with fast thresholds so stale verdicts come in seconds.
+struct Daemon {
+    proc: Proc,
+    socket: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+fn daemon_env(dir: &Dir) -> Vec<(String, String)> {
+    let private = dir.root.join("lockwatch");
+    [
+        ("CARGO_HOME", dir.cargo_home.display().to_string()),
+        (
+            "LOCKWATCH_CONFIG_DIR",
+            private.join("config").display().to_string(),
+        ),
+        (
+            "LOCKWATCH_DATA_DIR",
+            private.join("data").display().to_string(),
+        ),
+        (
+            "LOCKWATCH_RUNTIME_DIR",
+            private.join("run").display().to_string(),
+        ),
+        ("LOCKWATCH_WATCH_POLL_INTERVAL", "200ms".into()),
+        ("LOCKWATCH_STALE_SAMPLE_INTERVAL", "200ms".into()),
+        ("LOCKWATCH_STALE_SAMPLES", "2".into()),
+        ("LOCKWATCH_STALE_STOPPED_GRACE", "1s".into()),
+        ("LOCKWATCH_STALE_STALE_AFTER", "3s".into()),
+        ("LOCKWATCH_STALE_IDLE_WINDOW", "2s".into()),
+        ("LOCKWATCH_NOTIFY_ENABLED", "false".into()),
+        ("NO_COLOR", "1".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+impl Daemon {
+    fn start(dir: &Dir, name: &str) -> Daemon {
+        let env = daemon_env(dir);
+        let mut cmd = dir.command(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+        cmd.args(["daemon", "--headless", "--kill-grace", "5s"])
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        let proc = dir.spawn(name, &mut cmd);
+        let socket = dir.root.join("lockwatch/run/lockwatch.sock");
+        let d = Daemon { proc, socket, env };
+        d.client();
+        d
+    }
+
+    /// A greeted connection (waits for the daemon to come up).
+    fn client(&self) -> Client {
+        let deadline = Instant::now() + POLL_TIMEOUT;
+        loop {
+            match Client::connect(&self.socket, Duration::from_secs(5)) {
+                Ok(c) => return c,
+                Err(e) if Instant::now() > deadline => {
+                    panic!("daemon never answered: {e}\n{}", self.proc.describe())
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+
+    fn report(&self) -> Report {
+        match self.client().request(&Request::Status).expect("status") {
+            Response::Snapshot(s) => s.report,
+            other => panic!("unexpected reply {other:?}"),
+        }
+    }
+
+    /// Polls the daemon's report until `pred` holds.
+    fn wait_for(&self, what: &str, pred: impl Fn(&Report) -> bool) -> Report {
+        let deadline = Instant::now() + POLL_TIMEOUT;
+        loop {
+            let r = self.report();
+            if pred(&r) {
+                return r;
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; last report:\n{}\n{}",
+                    serde_json::to_string_pretty(&r).unwrap(),
+                    self.proc.describe()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The CLI, talking to this daemon.
+    fn cli(&self, dir: &Dir, args: &[&str]) -> (i32, String) {
+        let out = dir
+            .command(env!("CARGO_BIN_EXE_cargo-lockwatch"))
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run cli");
+        (
+            out.status.code().unwrap_or(-1),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+fn holder_of<'a>(r: &'a Report, path: &Path) -> Option<&'a lockwatch::core::model::LockReport> {
+    r.locks
+        .iter()
+        .find(|l| l.path == path && l.state != LockState::Free)
+}
+
+/// `flock -x FILE sleep 600` started by the test.
+fn flock_holder(dir: &Dir, name: &str, file: &Path) -> Proc {
+    dir.spawn(
+        name,
+        dir.command("flock")
+            .arg("-x")
+            .arg(file)
+            .args(["sleep", "600"]),
+    )
+}
+
+#[test]
+fn daemon_follows_a_hold_and_release_with_real_times() {
+    let _serial = util::serial();
+    let dir = Dir::new("follow");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(&dir, "daemon");
+    assert!(
+        d.report()
+            .locks
+            .iter()
+            .all(|l| l.path != lock || l.state == LockState::Free)
+    );
+
+    let holder = flock_holder(&dir, "holder", &lock);
+    let r = d.wait_for("the hold", |r| {
+        holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid))
+    });
+    let l = holder_of(&r, &lock).unwrap();
+    assert_eq!(r.source, lockwatch::core::model::Source::Daemon);
+    assert!(
+        l.holders[0].held_for_secs.is_some(),
+        "the daemon knows when the hold began"
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    let r = d.report();
+    let held = holder_of(&r, &lock).unwrap().holders[0]
+        .held_for_secs
+        .unwrap();
+    assert!(held >= 1.0, "held_for_secs grows: {held}");
+
+    // `status` (the CLI) answers from the daemon with the same hold time.
+    let (code, out) = d.cli(&dir, &["status", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let cli: Report = serde_json::from_str(&out).unwrap();
+    assert_eq!(cli.source, lockwatch::core::model::Source::Daemon);
+
+    drop(holder);
+    d.wait_for("the release", |r| holder_of(r, &lock).is_none());
+    let (code, out) = d.cli(&dir, &["history", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["holds"], 1, "{summary}");
+    assert!(
+        summary["total_held_secs"].as_f64().unwrap() >= 1.0,
+        "{summary}"
+    );
+}
+
+#[test]
+fn suspended_holder_goes_stale_and_kill_lets_the_real_cargo_proceed() {
+    let _serial = util::serial();
+    let dir = Dir::new("stale-kill");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let project = dir.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    let project = project.parent().unwrap().to_path_buf();
+    let d = Daemon::start(&dir, "daemon");
+
+    let holder = flock_holder(&dir, "holder", &lock);
+    d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
+    holder.stop();
+    let mut cargo_cmd = dir.cargo(&project);
+    cargo_cmd.args(["generate-lockfile", "--offline"]);
+    let cargo = dir.spawn("cargo", &mut cargo_cmd);
+
+    let r = d.wait_for("a stale holder with the cargo waiting", |r| {
+        holder_of(r, &lock).is_some_and(|l| {
+            l.state == LockState::Stale && l.waiters.iter().any(|w| w.pid == cargo.pid)
+        })
+    });
+    let l = holder_of(&r, &lock).unwrap();
+    let h = l
+        .holders
+        .iter()
+        .find(|h| h.pid == holder.pid)
+        .expect("the stopped flock is a holder");
+    assert_eq!(h.stale_reasons, vec![StaleReason::Stopped]);
+    assert!(l.waiters[0].waiting_for_secs.is_some());
+
+    // Refusals first: the waiter, a process that holds nothing, and a reused pid.
+    let (code, out) = d.cli(&dir, &["kill", &cargo.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(out.contains("WAITING"), "{out}");
+    let bystander = dir.spawn("bystander", dir.command("sleep").arg("600"));
+    let (code, out) = d.cli(&dir, &["kill", &bystander.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(out.contains("does not hold"), "{out}");
+    let reused = d
+        .client()
+        .request(&Request::Kill {
+            pid: holder.pid,
+            start_token: Some(h.start_token + 1),
+            force: false,
+        })
+        .unwrap();
+    assert!(
+        matches!(
+            reused,
+            Response::Kill(KillReport::Refused {
+                refusal: Refusal::PidReused,
+                ..
+            })
+        ),
+        "{reused:?}"
+    );
+    assert_eq!(
+        util::proc_state(holder.pid),
+        Some('T'),
+        "refusals signal nothing"
+    );
+    assert_eq!(util::proc_state(bystander.pid), Some('S'));
+
+    // Now the real thing, through the CLI and the daemon.
+    let (code, out) = d.cli(&dir, &["kill", &holder.pid.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("released its lock"), "{out}");
+    assert!(
+        out.contains(&format!("waiter {} proceeded", cargo.pid)),
+        "{out}"
+    );
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while !project.join("Cargo.lock").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "cargo never finished: {}",
+            cargo.describe()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, out) = d.cli(&dir, &["history", "--json"]);
+    assert_eq!(code, 0);
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary["killed"], 1, "{summary}");
+    assert!(summary["stale"].as_u64().unwrap() >= 1, "{summary}");
+}
+
+#[test]
+fn busy_holder_over_the_same_window_is_not_stale() {
+    let _serial = util::serial();
+    let dir = Dir::new("busy");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(&dir, "daemon");
+    // flock waits for its child, which burns CPU: the tree is busy though the locker sleeps.
+    let busy = dir.spawn(
+        "busy",
+        dir.command("flock")
+            .arg("-x")
+            .arg(&lock)
+            .args(["sh", "-c", "while :; do :; done"]),
+    );
+    d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
+    // stale_after 3s, idle window 2s: an idle holder would be stale after ~4s.
+    std::thread::sleep(Duration::from_secs(7));
+    let r = d.report();
+    let l = holder_of(&r, &lock).expect("still held");
+    assert_eq!(l.state, LockState::Held, "{l:#?}");
+    let h = l.holders.iter().find(|h| h.pid == busy.pid).unwrap();
+    assert!(!h.stale && h.tree_cpu_secs > 2.0, "{h:#?}");
+}
+
+#[test]
+fn idle_holder_goes_stale_and_restart_keeps_the_hold_start() {
+    let _serial = util::serial();
+    let dir = Dir::new("restart");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(&dir, "daemon");
+    let holder = flock_holder(&dir, "holder", &lock);
+    let r = d.wait_for("an idle holder to look stale", |r| {
+        holder_of(r, &lock).is_some_and(|l| l.state == LockState::Stale)
+    });
+    let reasons = &holder_of(&r, &lock).unwrap().holders[0].stale_reasons;
+    assert!(reasons.contains(&StaleReason::Idle), "{reasons:?}");
+    let before = holder_of(&r, &lock).unwrap().holders[0]
+        .held_for_secs
+        .unwrap();
+
+    // Stop the daemon (SIGTERM, clean shutdown) and start another one.
+    let (code, out) = d.cli(&dir, &["daemon", "--stop"]);
+    assert_eq!(code, 0, "{out}");
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while util::proc_state(d.proc.pid).is_some_and(|s| s != 'Z') {
+        assert!(Instant::now() < deadline, "daemon did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!d.socket.exists(), "the socket is removed on exit");
+    let d2 = Daemon::start(&dir, "daemon2");
+    let r = d2.wait_for("the hold after restart", |r| holder_of(r, &lock).is_some());
+    let after = holder_of(&r, &lock).unwrap().holders[0]
+        .held_for_secs
+        .unwrap();
+    assert!(
+        after >= before,
+        "hold start survives a restart: {after} < {before}"
+    );
+    drop(holder);
+}
+
+#[test]
+fn second_instance_is_refused_and_garbage_never_kills_the_daemon() {
+    let _serial = util::serial();
+    let dir = Dir::new("garbage");
+    let d = Daemon::start(&dir, "daemon");
+    let (code, out) = d.cli(&dir, &["daemon", "--headless"]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{out}");
+    assert!(
+        out.contains("already running") && out.contains(&d.proc.pid.to_string()),
+        "{out}"
+    );
+
+    let ask = |payload: &[u8]| -> String {
+        let mut s = UnixStream::connect(&d.socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(payload);
+        let mut line = String::new();
+        let _ = BufReader::new(s).read_line(&mut line);
+        line
+    };
+    assert!(ask(b"this is not json\n").contains("malformed request"));
+    assert!(ask(b"{\"type\":\"status\"}\n").contains("first message must be a hello"));
+    assert!(
+        ask(b"{\"type\":\"hello\",\"version\":999,\"client\":\"x\"}\n")
+            .contains("version mismatch")
+    );
+    let mut big = vec![b'x'; 200 * 1024];
+    big.push(b'\n');
+    assert!(ask(&big).contains("longer than"));
+    assert!(ask(&[0xff, 0xfe, 0x00, b'\n']).contains("error"));
+    // Still alive and answering.
+    assert!(d.report().locks.iter().all(|l| l.state == LockState::Free));
+    let (code, _) = d.cli(&dir, &["daemon", "--check"]);
+    assert_eq!(code, 0);
+    let mode = std::fs::metadata(&d.socket)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .unwrap();
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn check_says_not_running_without_a_daemon() {
+    let dir = Dir::new("norun");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    cmd.args(["daemon", "--check"])
+        .envs(daemon_env(&dir).into_iter());
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(lockwatch::exit::NOT_RUNNING));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
+}
