@@ -434,7 +434,7 @@ pub fn choose_roles(
         .filter(|(_, (flagged, _))| *flagged)
         .map(|(pid, _)| *pid)
         .collect();
-    let holders = holder_pids
+    let mut holders: Vec<Participant> = holder_pids
         .iter()
         .map(|pid| Participant {
             pid: *pid,
@@ -442,6 +442,21 @@ pub fn choose_roles(
             inherited: has_ancestor_in(*pid, &holder_pids, procs),
         })
         .collect();
+    // A POSIX (fcntl) lock names its owner outright; Cargo never takes one, but a tool that
+    // does still blocks Cargo's flock on the same file.
+    if let LockAnswer::Held {
+        posix_owner: Some(owner),
+        ..
+    } = answer
+        && !holder_pids.contains(&owner)
+        && procs.get(&owner).is_some_and(|p| !p.is_gone())
+    {
+        holders.push(Participant {
+            pid: owner,
+            mode: held_mode,
+            inherited: false,
+        });
+    }
     let wanted = waiter_mode(held_mode, kind);
     let waiters = per_pid
         .iter()
@@ -457,6 +472,20 @@ pub fn choose_roles(
         holders,
         waiters,
         stale_flags: Vec::new(),
+    }
+}
+
+/// Whether one process holds the lock on `key`, from its own descriptors and the kernel's
+/// answer for the file: it needs a [`FWASLOCKED`] descriptor on that file and the file must not
+/// be free (the flag outlives the lock). For a file that can no longer be asked (deleted while
+/// open) the flag alone decides.
+pub fn descriptor_holds(answer: LockAnswer, key: FileKey, fds: &[FdRecord]) -> bool {
+    let flagged = fds
+        .iter()
+        .any(|f| f.refers_to(key) && f.was_locked() && !f.event_only());
+    match answer {
+        LockAnswer::Free => false,
+        LockAnswer::Held { .. } | LockAnswer::Unverifiable => flagged,
     }
 }
 
@@ -845,6 +874,35 @@ mod tests {
             ),
             Roles::default()
         );
+    }
+
+    #[test]
+    fn posix_lock_owner_is_named_by_the_kernel() {
+        let procs: HashMap<_, _> = [proc_(100, 1, "sqlite-tool"), proc_(200, 1, "cargo")].into();
+        let fds = [fd(200, 7, RW)];
+        let answer = LockAnswer::Held {
+            mode: LockMode::Exclusive,
+            posix_owner: Some(100),
+        };
+        let r = choose_roles(answer, key(), LockKind::PackageCache, &fds, &procs, 1);
+        assert_eq!(pids(&r.holders), vec![100]);
+        assert_eq!(pids(&r.waiters), vec![200]);
+    }
+
+    #[test]
+    fn one_process_holds_only_with_flag_and_kernel_agreeing() {
+        let mine = [fd(100, 7, RW | FWASLOCKED)];
+        let plain = [fd(100, 7, RW)];
+        assert!(descriptor_holds(HELD_EX, key(), &mine));
+        assert!(descriptor_holds(HELD_SH, key(), &mine));
+        assert!(!descriptor_holds(LockAnswer::Free, key(), &mine));
+        assert!(!descriptor_holds(HELD_EX, key(), &plain));
+        assert!(descriptor_holds(LockAnswer::Unverifiable, key(), &mine));
+        let other_file = FileKey {
+            dev: u64::from(DEV),
+            ino: 1,
+        };
+        assert!(!descriptor_holds(HELD_EX, other_file, &mine));
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::core::catalog::LockKind;
 use crate::core::model::{FileKey, LockSighting, ProcessFacts};
 
 pub mod linux_parse;
+#[cfg(target_os = "macos")]
+pub mod macos_events;
 pub mod macos_records;
 
 #[cfg(target_os = "linux")]
