@@ -343,7 +343,7 @@ impl Config {
         if self.stale.sample_interval < Duration::from_millis(100) {
             return Err("stale.sample_interval must be at least 100ms".into());
         }
-        if !(self.stale.idle_cpu_secs >= 0.0) {
+        if self.stale.idle_cpu_secs.is_nan() || self.stale.idle_cpu_secs < 0.0 {
             return Err("stale.idle_cpu_secs must be zero or more".into());
         }
         Ok(())
@@ -360,7 +360,7 @@ impl Config {
         if self.stale.sample_interval < Duration::from_millis(100) {
             self.stale.sample_interval = d.stale.sample_interval;
         }
-        if !(self.stale.idle_cpu_secs >= 0.0) {
+        if self.stale.idle_cpu_secs.is_nan() || self.stale.idle_cpu_secs < 0.0 {
             self.stale.idle_cpu_secs = d.stale.idle_cpu_secs;
         }
     }

@@ -627,15 +627,15 @@ fn sample_hold(
             reasons.push(StaleReason::DeletedLockFile);
         }
         let idle = is_idle(cfg, hold, now, last_activity);
-        if idle && h.origin == Origin::Orphan {
+        let orphan = idle && h.origin == Origin::Orphan;
+        if orphan {
             reasons.push(StaleReason::Orphan);
         }
-        if idle
+        // An orphan needs no minimum hold: nobody will ever use its result.
+        let long_idle = idle
             && now - hold.since >= cfg.stale_after.as_secs_f64()
-            && h.state != ProcState::Stopped
-        {
-            reasons.push(StaleReason::Idle);
-        } else if idle && h.origin == Origin::Orphan {
+            && h.state != ProcState::Stopped;
+        if orphan || long_idle {
             reasons.push(StaleReason::Idle);
         }
     }

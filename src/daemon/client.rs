@@ -77,11 +77,11 @@ impl Client {
         self.writer
             .write_all(protocol::encode(req).as_bytes())
             .map_err(|e| unreachable(&self.path, e.to_string()))?;
-        self.next()
+        self.read_response()
     }
 
     /// Reads the next response (for subscriptions).
-    pub fn next(&mut self) -> Result<Response, ClientError> {
+    pub fn read_response(&mut self) -> Result<Response, ClientError> {
         let mut line = String::new();
         match self.reader.read_line(&mut line) {
             Ok(0) => Err(unreachable(

@@ -112,11 +112,12 @@ pub fn event_time(e: &HistoryEvent) -> f64 {
     }
 }
 
+/// (lock, process, start time) of an episode.
+pub type Episode = (FileKey, ProcId, f64);
+
 /// Holds and waits that were open when the log ends (the daemon stopped mid-hold), with their
 /// start times, so a restarted daemon keeps counting from the real start.
-pub fn open_episodes(
-    events: &[HistoryEvent],
-) -> (Vec<(FileKey, ProcId, f64)>, Vec<(FileKey, ProcId, f64)>) {
+pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
     let mut holds: HashMap<(u64, ProcId), (FileKey, f64)> = HashMap::new();
     let mut waits: HashMap<(u64, ProcId), (FileKey, f64)> = HashMap::new();
     for e in events {
