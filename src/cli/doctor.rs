@@ -1,14 +1,711 @@
-//! `cargo lockwatch doctor` (being written).
+//! `cargo lockwatch doctor`: checks everything the daemon needs — the binary, the login service,
+//! the daemon's socket, the kernel's lock table, the config and notifications — and says what to
+//! do about each problem. Facts are gathered once ([`Facts::gather`]); judging them is pure
+//! ([`checks`]) so every verdict is unit-tested.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 use super::Context;
 use crate::exit;
+use crate::service::{self, Manager, Runner, ServiceState, Setup, SystemRunner};
+
+/// The daemon's socket file name in the runtime directory.
+pub const SOCKET_FILE: &str = "lockwatch.sock";
 
 /// Arguments of `doctor`.
 #[derive(Debug, clap::Args, Default)]
-pub struct Args {}
+pub struct Args {
+    /// Print JSON: `{"ok": bool, "checks": [{"name", "status", "detail", "fix"}]}`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How one check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Fine.
+    Ok,
+    /// Works, but worth knowing.
+    Warn,
+    /// Something the user has to fix; makes `doctor` exit non-zero.
+    Problem,
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// The verdict.
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// What to do about it.
+    pub fix: Option<String>,
+}
+
+/// What a path in the runtime directory turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketFact {
+    /// A Unix socket.
+    Socket,
+    /// Nothing there.
+    Missing,
+    /// Something else (a regular file, a directory …).
+    NotSocket,
+    /// It could not be examined.
+    Error(String),
+}
+
+/// Everything `doctor` looks at, gathered once.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The service setup (binary, manager, file location), or why it could not be worked out.
+    pub setup: Result<Setup, String>,
+    /// The installed agent/unit file's text: `None` when absent, `Err` when unreadable.
+    pub installed: Option<Result<String, String>>,
+    /// What the service manager says, when it was asked.
+    pub state: Option<ServiceState>,
+    /// The daemon socket's path.
+    pub socket_path: PathBuf,
+    /// What is at the socket path.
+    pub socket: SocketFact,
+    /// Whether `/proc/locks` is readable (Linux only).
+    pub proc_locks: Option<Result<(), String>>,
+    /// The config file and the warnings from loading it.
+    pub config_file: PathBuf,
+    /// Problems found while loading the config.
+    pub config_warnings: Vec<String>,
+    /// Notifications are enabled in the config.
+    pub notify_enabled: bool,
+    /// Linux: `DBUS_SESSION_BUS_ADDRESS` is set.
+    pub dbus: bool,
+    /// macOS: the bundle identifier when running from an `.app` bundle.
+    pub bundle_id: Option<String>,
+    /// Other login agents that also start cargo-lockwatch (e.g. `brew services`).
+    pub other_agents: Vec<PathBuf>,
+}
+
+impl Facts {
+    /// Looks at the system.
+    pub fn gather(ctx: &Context, runner: &mut dyn Runner) -> Facts {
+        let setup = Setup::from_env().map_err(|e| e.to_string());
+        let installed =
+            setup
+                .as_ref()
+                .ok()
+                .and_then(|s| match std::fs::read_to_string(s.service_file()) {
+                    Ok(t) => Some(Ok(t)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => Some(Err(e.to_string())),
+                });
+        let state = setup.as_ref().ok().map(|s| service::state(s, runner));
+        let socket_path = ctx.dirs.runtime.join(SOCKET_FILE);
+        let socket = socket_fact(&socket_path);
+        let proc_locks = cfg!(target_os = "linux").then(|| {
+            std::fs::read_to_string("/proc/locks")
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        let bundle_id = setup
+            .as_ref()
+            .ok()
+            .and_then(|s| service::launchd::app_bundle_id(&s.binary));
+        let other_agents = match &setup {
+            Ok(s) if s.manager == Manager::Launchd => {
+                let brew = service::launchd::default_dir(&s.home)
+                    .join("homebrew.mxcl.cargo-lockwatch.plist");
+                vec![brew].into_iter().filter(|p| p.exists()).collect()
+            }
+            _ => Vec::new(),
+        };
+        Facts {
+            setup,
+            installed,
+            state,
+            socket_path,
+            socket,
+            proc_locks,
+            config_file: ctx.loaded.file.clone(),
+            config_warnings: ctx.loaded.warnings.clone(),
+            notify_enabled: ctx.loaded.config.notify.enabled,
+            dbus: std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()),
+            bundle_id,
+            other_agents,
+        }
+    }
+}
+
+/// What is at `path`: a socket, nothing, or something else.
+pub fn socket_fact(path: &Path) -> SocketFact {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => SocketFact::Socket,
+        Ok(_) => SocketFact::NotSocket,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => SocketFact::Missing,
+        Err(e) => SocketFact::Error(e.to_string()),
+    }
+}
+
+fn check(name: &'static str, status: Status, detail: String, fix: Option<String>) -> Check {
+    Check {
+        name,
+        status,
+        detail,
+        fix,
+    }
+}
+
+/// The command that loads/starts an installed service, for fixes.
+fn start_command(s: &Setup) -> String {
+    match s.manager {
+        Manager::Launchd => format!(
+            "launchctl bootstrap gui/{} {}",
+            s.uid,
+            service::shell_quote(&s.service_file().to_string_lossy())
+        ),
+        Manager::Systemd => format!("systemctl --user enable --now {}", service::systemd::UNIT),
+    }
+}
+
+fn logs_hint(s: &Setup) -> String {
+    match s.manager {
+        Manager::Launchd => format!(
+            "look at the logs in {}",
+            service::launchd::log_dir(&s.home).display()
+        ),
+        Manager::Systemd => format!("look at `journalctl --user -u {}`", service::systemd::UNIT),
+    }
+}
+
+/// Judges the facts: one check per line of the report.
+pub fn checks(f: &Facts) -> Vec<Check> {
+    let mut out = Vec::new();
+    let platform = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+    let setup = match &f.setup {
+        Ok(s) => s,
+        Err(e) => {
+            out.push(check("platform", Status::Problem, platform, None));
+            out.push(check("service", Status::Problem, e.clone(), None));
+            return finish(out, f);
+        }
+    };
+
+    if service::is_dev_build(&setup.binary) {
+        out.push(check(
+            "binary",
+            Status::Warn,
+            format!("{} is a development build", setup.binary.display()),
+            Some(
+                "install it with `cargo install --path .` and run `cargo lockwatch install` \
+                 from the installed binary; `cargo clean` would delete this one"
+                    .into(),
+            ),
+        ));
+    } else {
+        out.push(check(
+            "binary",
+            Status::Ok,
+            setup.binary.display().to_string(),
+            None,
+        ));
+    }
+    out.push(check(
+        "platform",
+        Status::Ok,
+        format!("{platform} ({})", setup.manager.file_kind()),
+        None,
+    ));
+
+    let file = setup.service_file();
+    let installed = match &f.installed {
+        None => {
+            out.push(check(
+                "service file",
+                Status::Problem,
+                format!(
+                    "no {} at {}: the daemon does not start at login",
+                    setup.manager.file_kind(),
+                    file.display()
+                ),
+                Some("run `cargo lockwatch install`".into()),
+            ));
+            false
+        }
+        Some(Err(e)) => {
+            out.push(check(
+                "service file",
+                Status::Problem,
+                format!("cannot read {}: {e}", file.display()),
+                Some("fix its permissions or run `cargo lockwatch install` again".into()),
+            ));
+            true
+        }
+        Some(Ok(text)) => {
+            match setup.installed_binary(text) {
+                Some(p) if p == setup.binary => out.push(check(
+                    "service file",
+                    Status::Ok,
+                    format!("{} starts this binary", file.display()),
+                    None,
+                )),
+                Some(p) => out.push(check(
+                    "service file",
+                    Status::Problem,
+                    format!(
+                        "{} starts {}, not this binary ({})",
+                        file.display(),
+                        p.display(),
+                        setup.binary.display()
+                    ),
+                    Some(
+                        "run `cargo lockwatch install` with the binary that should run at login"
+                            .into(),
+                    ),
+                )),
+                None => out.push(check(
+                    "service file",
+                    Status::Problem,
+                    format!("{} does not name a program to start", file.display()),
+                    Some("run `cargo lockwatch install` to rewrite it".into()),
+                )),
+            }
+            true
+        }
+    };
+
+    match &f.state {
+        None => {}
+        Some(st) => {
+            let c = match (st.loaded, st.running) {
+                (None, _) | (_, None) => check(
+                    "service",
+                    Status::Warn,
+                    format!("could not ask the service manager: {}", st.detail),
+                    Some("start the daemon yourself with `cargo lockwatch daemon`".into()),
+                ),
+                (Some(_), Some(true)) => check("service", Status::Ok, st.detail.clone(), None),
+                (Some(false), Some(false)) if !installed => check(
+                    "service",
+                    Status::Ok,
+                    format!("not loaded ({})", st.detail),
+                    None,
+                ),
+                (Some(false), Some(false)) => check(
+                    "service",
+                    Status::Problem,
+                    format!("installed but not loaded ({})", st.detail),
+                    Some(format!("run `{}`", start_command(setup))),
+                ),
+                (Some(true), Some(false)) => check(
+                    "service",
+                    Status::Problem,
+                    format!("loaded but not running ({})", st.detail),
+                    Some(format!(
+                        "{}; a menu \"Quit\" stays quit until the next login, or run `{}`",
+                        logs_hint(setup),
+                        start_command(setup)
+                    )),
+                ),
+            };
+            out.push(c);
+        }
+    }
+    for other in &f.other_agents {
+        out.push(check(
+            "other agent",
+            Status::Problem,
+            format!("{} also starts cargo-lockwatch", other.display()),
+            Some(
+                "keep one: `brew services stop cargo-lockwatch` or `cargo lockwatch uninstall`"
+                    .into(),
+            ),
+        ));
+    }
+    finish(out, f)
+}
+
+/// The checks that do not depend on the service setup.
+fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
+    let sock = f.socket_path.display();
+    out.push(match &f.socket {
+        SocketFact::Socket => check("daemon socket", Status::Ok, sock.to_string(), None),
+        SocketFact::Missing => check(
+            "daemon socket",
+            Status::Problem,
+            format!("no socket at {sock}: the daemon is not running for this runtime directory"),
+            Some(
+                "start it with `cargo lockwatch daemon` (or install the login service); if it \
+                 runs, check that it sees the same LOCKWATCH_RUNTIME_DIR / XDG_RUNTIME_DIR"
+                    .into(),
+            ),
+        ),
+        SocketFact::NotSocket => check(
+            "daemon socket",
+            Status::Problem,
+            format!("{sock} exists but is not a socket"),
+            Some("remove it and start the daemon again".into()),
+        ),
+        SocketFact::Error(e) => check(
+            "daemon socket",
+            Status::Problem,
+            format!("cannot examine {sock}: {e}"),
+            Some("fix the permissions of the runtime directory (it should be yours, 0700)".into()),
+        ),
+    });
+
+    match &f.proc_locks {
+        None => {}
+        Some(Ok(())) => out.push(check(
+            "lock table",
+            Status::Ok,
+            "/proc/locks is readable".into(),
+            None,
+        )),
+        Some(Err(e)) => out.push(check(
+            "lock table",
+            Status::Problem,
+            format!("cannot read /proc/locks: {e}"),
+            Some("mount /proc (and do not hide it with hidepid) so locks can be seen".into()),
+        )),
+    }
+
+    if f.config_warnings.is_empty() {
+        let detail = if f.config_file.exists() {
+            format!("{} is valid", f.config_file.display())
+        } else {
+            format!("defaults ({} does not exist)", f.config_file.display())
+        };
+        out.push(check("config", Status::Ok, detail, None));
+    }
+    for w in &f.config_warnings {
+        out.push(check(
+            "config",
+            Status::Problem,
+            w.clone(),
+            Some(format!(
+                "edit {} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows \
+                 the effective values",
+                f.config_file.display()
+            )),
+        ));
+    }
+
+    out.push(notifications(f));
+    out
+}
+
+fn notifications(f: &Facts) -> Check {
+    if !f.notify_enabled {
+        return check(
+            "notifications",
+            Status::Ok,
+            "disabled in the config".into(),
+            None,
+        );
+    }
+    if cfg!(target_os = "macos") {
+        match &f.bundle_id {
+            Some(id) => check(
+                "notifications",
+                Status::Ok,
+                format!("running from an app bundle ({id})"),
+                None,
+            ),
+            None => check(
+                "notifications",
+                Status::Problem,
+                "not running from an .app bundle: macOS only shows notifications from apps \
+                 with a bundle identifier"
+                    .into(),
+                Some(
+                    "build Lockwatch.app with packaging/macos/build-app.sh, move it to \
+                     /Applications and run `/Applications/Lockwatch.app/Contents/MacOS/\
+                     cargo-lockwatch install`"
+                        .into(),
+                ),
+            ),
+        }
+    } else if f.dbus {
+        check(
+            "notifications",
+            Status::Ok,
+            "DBUS_SESSION_BUS_ADDRESS is set".into(),
+            None,
+        )
+    } else {
+        check(
+            "notifications",
+            Status::Problem,
+            "DBUS_SESSION_BUS_ADDRESS is not set: desktop notifications cannot be sent".into(),
+            Some(
+                "run inside a desktop session; for the systemd unit run `systemctl --user \
+                 import-environment DBUS_SESSION_BUS_ADDRESS` from that session"
+                    .into(),
+            ),
+        )
+    }
+}
+
+/// The human report.
+pub fn render(checks: &[Check], color: bool) -> String {
+    let mut s = String::new();
+    for c in checks {
+        let (word, code) = match c.status {
+            Status::Ok => ("ok", "32"),
+            Status::Warn => ("warn", "33"),
+            Status::Problem => ("PROBLEM", "31;1"),
+        };
+        let word = format!("{word:<7}");
+        let word = if color {
+            format!("\x1b[{code}m{word}\x1b[0m")
+        } else {
+            word
+        };
+        let _ = writeln!(s, "{word} {:<14} {}", c.name, c.detail);
+        if let Some(fix) = &c.fix {
+            let _ = writeln!(s, "{:<7} {:<14} → {fix}", "", "");
+        }
+    }
+    let problems = checks
+        .iter()
+        .filter(|c| c.status == Status::Problem)
+        .count();
+    let _ = match problems {
+        0 => writeln!(s, "all is well"),
+        1 => writeln!(s, "1 problem"),
+        n => writeln!(s, "{n} problems"),
+    };
+    s
+}
 
 /// Runs `doctor`.
-pub fn run(_ctx: &Context, _args: Args) -> i32 {
-    eprintln!("cargo-lockwatch: 'doctor' is not available in this build yet");
-    exit::ERROR
+pub fn run(ctx: &Context, args: Args) -> i32 {
+    let facts = Facts::gather(ctx, &mut SystemRunner);
+    let checks = checks(&facts);
+    let ok = checks.iter().all(|c| c.status != Status::Problem);
+    let text = if args.json {
+        #[derive(Serialize)]
+        struct Doc<'a> {
+            ok: bool,
+            checks: &'a [Check],
+        }
+        match serde_json::to_string_pretty(&Doc {
+            ok,
+            checks: &checks,
+        }) {
+            Ok(j) => j + "\n",
+            Err(e) => {
+                eprintln!("cargo-lockwatch: error: cannot write JSON: {e}");
+                return exit::ERROR;
+            }
+        }
+    } else {
+        render(&checks, ctx.color)
+    };
+    if super::print(&text).is_err() {
+        return exit::ERROR;
+    }
+    if ok { exit::OK } else { exit::ERROR }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{LABEL, Label};
+
+    fn setup(manager: Manager) -> Setup {
+        Setup {
+            manager,
+            label: Label::parse(LABEL).unwrap(),
+            binary: "/home/me/.cargo/bin/cargo-lockwatch".into(),
+            home: "/home/me".into(),
+            service_dir: "/home/me/agents".into(),
+            cargo_home: None,
+            uid: 1000,
+        }
+    }
+
+    fn healthy(manager: Manager) -> Facts {
+        let s = setup(manager);
+        let installed = s.render().unwrap();
+        Facts {
+            setup: Ok(s),
+            installed: Some(Ok(installed)),
+            state: Some(ServiceState {
+                loaded: Some(true),
+                running: Some(true),
+                detail: "enabled, active".into(),
+            }),
+            socket_path: "/run/user/1000/cargo-lockwatch/lockwatch.sock".into(),
+            socket: SocketFact::Socket,
+            proc_locks: Some(Ok(())),
+            config_file: "/nonexistent/config.toml".into(),
+            config_warnings: vec![],
+            notify_enabled: true,
+            dbus: true,
+            bundle_id: Some(LABEL.into()),
+            other_agents: vec![],
+        }
+    }
+
+    fn problems(checks: &[Check]) -> Vec<(&'static str, String)> {
+        checks
+            .iter()
+            .filter(|c| c.status == Status::Problem)
+            .map(|c| (c.name, c.detail.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn healthy_setup_has_no_problem() {
+        for m in [Manager::Systemd, Manager::Launchd] {
+            let c = checks(&healthy(m));
+            assert!(problems(&c).is_empty(), "{c:#?}");
+            let names: Vec<_> = c.iter().map(|c| c.name).collect();
+            assert_eq!(
+                names,
+                [
+                    "binary",
+                    "platform",
+                    "service file",
+                    "service",
+                    "daemon socket",
+                    "lock table",
+                    "config",
+                    "notifications"
+                ]
+            );
+            assert!(render(&c, false).ends_with("all is well\n"));
+        }
+    }
+
+    #[test]
+    fn every_problem_says_what_to_do() {
+        let mut f = healthy(Manager::Systemd);
+        f.installed = None;
+        f.state = Some(ServiceState {
+            loaded: Some(false),
+            running: Some(false),
+            detail: "not-found, inactive".into(),
+        });
+        f.socket = SocketFact::Missing;
+        f.proc_locks = Some(Err("Permission denied".into()));
+        f.config_warnings = vec!["LOCKWATCH_STALE_SAMPLES=x is not a valid stale.samples".into()];
+        f.dbus = false;
+        f.bundle_id = None;
+        let c = checks(&f);
+        let p = problems(&c);
+        let names: Vec<_> = p.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            names,
+            [
+                "service file",
+                "daemon socket",
+                "lock table",
+                "config",
+                "notifications"
+            ],
+            "{c:#?}"
+        );
+        assert!(
+            c.iter()
+                .filter(|c| c.status == Status::Problem)
+                .all(|c| c.fix.is_some())
+        );
+        let service = c.iter().find(|c| c.name == "service").unwrap();
+        assert_eq!(
+            service.status,
+            Status::Ok,
+            "not installed and not loaded is consistent"
+        );
+        let text = render(&c, false);
+        assert!(text.contains("→ run `cargo lockwatch install`"), "{text}");
+        assert!(text.ends_with("5 problems\n"), "{text}");
+    }
+
+    #[test]
+    fn wrong_binary_and_stopped_service_are_problems() {
+        let mut f = healthy(Manager::Systemd);
+        let mut other = setup(Manager::Systemd);
+        other.binary = "/src/p/target/debug/cargo-lockwatch".into();
+        f.installed = Some(Ok(other.render().unwrap()));
+        f.state = Some(ServiceState {
+            loaded: Some(true),
+            running: Some(false),
+            detail: "enabled, failed".into(),
+        });
+        let c = checks(&f);
+        let p = problems(&c);
+        assert_eq!(p.len(), 2, "{c:#?}");
+        assert!(p[0].1.contains("target/debug") && p[0].1.contains("not this binary"));
+        assert!(p[1].1.contains("loaded but not running"));
+        let fix = c[3].fix.as_deref().unwrap();
+        assert!(
+            fix.contains("journalctl --user -u cargo-lockwatch.service"),
+            "{fix}"
+        );
+
+        f.state = Some(ServiceState {
+            loaded: Some(false),
+            running: Some(false),
+            detail: "disabled, inactive".into(),
+        });
+        let c = checks(&f);
+        assert_eq!(
+            c[3].fix.as_deref(),
+            Some("run `systemctl --user enable --now cargo-lockwatch.service`")
+        );
+    }
+
+    #[test]
+    fn dev_build_warns_and_no_manager_warns() {
+        let mut f = healthy(Manager::Systemd);
+        let mut s = setup(Manager::Systemd);
+        s.binary = "/src/p/target/release/cargo-lockwatch".into();
+        f.installed = Some(Ok(s.render().unwrap()));
+        f.setup = Ok(s);
+        f.state = Some(ServiceState {
+            loaded: None,
+            running: None,
+            detail: "systemctl is not installed".into(),
+        });
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        assert_eq!(c[0].status, Status::Warn);
+        assert!(
+            c[0].fix
+                .as_deref()
+                .unwrap()
+                .contains("cargo install --path .")
+        );
+        assert_eq!(c[3].status, Status::Warn);
+    }
+
+    #[test]
+    fn socket_facts() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s.sock");
+        assert_eq!(socket_fact(&sock), SocketFact::Missing);
+        let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert_eq!(socket_fact(&sock), SocketFact::Socket);
+        let file = dir.path().join("plain");
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(socket_fact(&file), SocketFact::NotSocket);
+    }
+
+    #[test]
+    fn unsupported_platform_is_a_problem() {
+        let mut f = healthy(Manager::Systemd);
+        f.setup = Err("starting at login is not supported on plan9".into());
+        let c = checks(&f);
+        assert_eq!(
+            problems(&c)[1].1,
+            "starting at login is not supported on plan9"
+        );
+    }
 }
