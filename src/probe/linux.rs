@@ -76,6 +76,14 @@ impl LinuxProbe {
         self.pid_dir(pid).exists()
     }
 
+    /// Whether `pid` still has a descriptor table. A zombie keeps its `/proc` entry until it is
+    /// reaped but has closed every descriptor, so it holds no lock: a lock the kernel still
+    /// credits to it lives on in a process that inherited the descriptor.
+    fn has_descriptors(&self, pid: u32) -> bool {
+        self.read_stat(pid)
+            .is_some_and(|s| s.state != crate::core::model::ProcState::Zombie)
+    }
+
     /// Readlinks of every descriptor of `pid`: (fd number, link target).
     fn fd_links(&self, pid: u32) -> Vec<(String, String)> {
         let dir = self.pid_dir(pid).join("fd");
@@ -234,7 +242,7 @@ impl Probe for LinuxProbe {
             } else {
                 let mut found = None;
                 for l in granted.iter().chain(waiting.iter()) {
-                    if self.not_cargo.contains(&(ino, l.pid)) || !self.alive(l.pid) {
+                    if self.not_cargo.contains(&(ino, l.pid)) || !self.has_descriptors(l.pid) {
                         continue;
                     }
                     match self.resolve_through(l.pid, ino) {
@@ -245,6 +253,23 @@ impl Probe for LinuxProbe {
                         None => {
                             self.not_cargo.insert((ino, l.pid));
                         }
+                    }
+                }
+                // Every locker is gone (exited, or a zombie) and nobody waits: only the process
+                // that inherited the descriptor can say which file this is, and only the full
+                // scan finds it. Remembered as "not Cargo's" when it fails, so a daemon pays once.
+                let orphaned = granted.iter().filter(|l| !self.has_descriptors(l.pid));
+                let orphaned: Vec<u32> = orphaned.map(|l| l.pid).collect();
+                if found.is_none()
+                    && !orphaned.is_empty()
+                    && !orphaned.iter().all(|p| self.not_cargo.contains(&(ino, *p)))
+                {
+                    found = self
+                        .real_holders(ino, None)
+                        .into_iter()
+                        .find_map(|(pid, _)| self.resolve_through(pid, ino));
+                    if found.is_none() {
+                        self.not_cargo.extend(orphaned.iter().map(|p| (ino, *p)));
                     }
                 }
                 let Some(d) = found else { continue };
@@ -268,7 +293,7 @@ impl Probe for LinuxProbe {
             let dead: Vec<u32> = lockers
                 .iter()
                 .map(|(p, _)| *p)
-                .filter(|p| !self.alive(*p))
+                .filter(|p| !self.has_descriptors(*p))
                 .collect();
             let contended = !waiting.is_empty();
             let mut holders: Vec<Participant> = lockers
@@ -396,7 +421,7 @@ impl Probe for LinuxProbe {
     }
 
     fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError> {
-        if !self.alive(pid) {
+        if !self.has_descriptors(pid) {
             return Ok(false);
         }
         // Cheap: the kernel names it as locker of that inode.
@@ -425,5 +450,125 @@ impl Probe for LinuxProbe {
             }
         }
         Ok(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::LockMode;
+    use std::os::unix::fs::{MetadataExt, symlink};
+
+    /// A fake procfs: `stat`, `locks`, and per-process `stat`, `fd/N` links and `fdinfo/N`.
+    struct FakeProc {
+        dir: tempfile::TempDir,
+    }
+
+    impl FakeProc {
+        fn new(locks: &str) -> FakeProc {
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(dir.path().join("stat"), "cpu 0 0 0 0\nbtime 1000\n").unwrap();
+            fs::write(dir.path().join("locks"), locks).unwrap();
+            FakeProc { dir }
+        }
+
+        fn root(&self) -> PathBuf {
+            self.dir.path().to_path_buf()
+        }
+
+        fn process(&self, pid: u32, name: &str, state: char) -> PathBuf {
+            let p = self.dir.path().join(pid.to_string());
+            fs::create_dir_all(p.join("fd")).unwrap();
+            fs::create_dir_all(p.join("fdinfo")).unwrap();
+            fs::write(
+                p.join("stat"),
+                format!("{pid} ({name}) {state} 1 {pid} {pid} 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 500"),
+            )
+            .unwrap();
+            p
+        }
+
+        /// Gives `pid` descriptor 9 on `target` holding the flock that `locker` took.
+        fn holding_fd(&self, pid: u32, target: &str, ino: u64, locker: u32) {
+            let p = self.dir.path().join(pid.to_string());
+            symlink(target, p.join("fd/9")).unwrap();
+            fs::write(
+                p.join("fdinfo/9"),
+                format!(
+                    "pos:\t0\nflags:\t02100002\nmnt_id:\t27\nino:\t{ino}\n\
+                     lock:\t1: FLOCK  ADVISORY  WRITE {locker} fe:00:{ino} 0 EOF\n"
+                ),
+            )
+            .unwrap();
+        }
+    }
+
+    fn real_file(dir: &Path, rel: &str) -> (PathBuf, u64) {
+        let p = dir.join(rel);
+        fs::create_dir_all(p.parent().unwrap()).unwrap();
+        fs::write(&p, "").unwrap();
+        let ino = fs::metadata(&p).unwrap().ino();
+        (p, ino)
+    }
+
+    #[test]
+    fn zombie_locker_is_not_a_holder_the_inheritor_is() {
+        let files = tempfile::tempdir().unwrap();
+        let (cache, ino) = real_file(files.path(), "home/.package-cache");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n"
+        ));
+        fake.process(100, "flock", 'Z');
+        fake.process(200, "sleep", 'S');
+        fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        let targets = Targets {
+            known: vec![(cache.clone(), LockKind::PackageCache)],
+            deep_on_contention: true,
+        };
+        let s = probe.sightings(&targets).unwrap();
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert_eq!(
+            s[0].holders,
+            vec![Participant {
+                pid: 200,
+                mode: LockMode::Exclusive,
+                inherited: true
+            }]
+        );
+        assert_eq!(s[0].dead_locker, Some(100));
+        assert!(
+            !probe.holds(100, s[0].key).unwrap(),
+            "a zombie holds nothing"
+        );
+        assert!(probe.holds(200, s[0].key).unwrap());
+    }
+
+    #[test]
+    fn unknown_build_lock_of_a_dead_locker_is_found_through_the_inheritor() {
+        let files = tempfile::tempdir().unwrap();
+        let (lock, ino) = real_file(files.path(), "proj/target/debug/.cargo-lock");
+        let (other, other_ino) = real_file(files.path(), "var/some-daemon.lock");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n\
+             2: FLOCK  ADVISORY  WRITE 101 fe:00:{other_ino} 0 EOF\n"
+        ));
+        // 100 and 101 exited (no /proc entry); 200 and 201 kept their descriptors.
+        fake.process(200, "sleep", 'S');
+        fake.holding_fd(200, lock.to_str().unwrap(), ino, 100);
+        fake.process(201, "daemon", 'S');
+        fake.holding_fd(201, other.to_str().unwrap(), other_ino, 101);
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        let s = probe.sightings(&Targets::default()).unwrap();
+        assert_eq!(s.len(), 1, "only the Cargo lock is reported: {s:?}");
+        assert_eq!(s[0].path, lock);
+        assert_eq!(s[0].kind, LockKind::ProfileDirectory);
+        assert!(!s[0].deleted);
+        assert_eq!(s[0].holders.len(), 1);
+        assert_eq!(s[0].holders[0].pid, 200);
+        assert!(s[0].holders[0].inherited);
+        assert_eq!(s[0].dead_locker, Some(100));
+        // The unrelated lock is remembered, so a daemon does not rescan for it every tick.
+        assert!(probe.not_cargo.contains(&(other_ino, 101)));
     }
 }

@@ -1,0 +1,611 @@
+//! `cargo lockwatch status` against real processes: real cargos blocked on a hung loopback
+//! registry and on each other's build directory, a suspended holder, a descriptor inherited from
+//! an exited locker, a lock file deleted under its holder, and nothing held at all.
+//!
+//! Every process is started by the test, in its own process group, and killed and reaped when
+//! its guard drops. Every cargo runs `--offline` (or against a loopback registry) with a Cargo
+//! home inside the test's temp dir. Linux only: it reads the kernel's lock table.
+
+#![cfg(target_os = "linux")]
+
+mod util;
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use lockwatch::core::catalog::LockKind;
+use lockwatch::core::model::{LockMode, LockReport, LockState, ProcState, Report, StaleReason};
+
+use util::{BUILD_KINDS, Dir, HangServer, Proc, Status, serial, touch, wait_holder, wait_status};
+
+/// What `status` must exit with for this report: 1 if any lock on the machine looks stale,
+/// else 0 (other cargos may run on this machine; the test's own locks are checked separately).
+fn expected_exit(report: &Report) -> i32 {
+    if report.any_stale() { 1 } else { 0 }
+}
+
+/// A project that depends on one crate from the `hang` registry.
+fn hung_project(dir: &Dir, server: &HangServer) -> std::path::PathBuf {
+    dir.write(
+        "cargo-home/config.toml",
+        &format!(
+            "[registries.hang]\nindex = \"sparse+http://127.0.0.1:{}/\"\n\n\
+             [net]\nretry = 0\n\n[http]\ntimeout = 600\n",
+            server.port
+        ),
+    );
+    dir.write(
+        "hung/Cargo.toml",
+        "[package]\nname = \"hung\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nfoo = { version = \"1\", registry = \"hang\" }\n\n[workspace]\n",
+    );
+    dir.write("hung/src/main.rs", "fn main() {}\n");
+    dir.path("hung")
+}
+
+/// Starts `cargo generate-lockfile` against the hung registry and waits until status names it
+/// as the holder of `$CARGO_HOME/.package-cache`.
+fn start_hung_cargo(dir: &Dir, project: &Path, name: &str) -> Proc {
+    let cargo = dir.spawn(name, dir.cargo(project).arg("generate-lockfile"));
+    wait_holder(
+        dir,
+        &dir.cargo_home.join(".package-cache"),
+        cargo.pid,
+        &[&cargo],
+    );
+    cargo
+}
+
+/// Waits until a process's output contains `text` (cargo's own account of what it does).
+fn wait_output(p: &Proc, text: &str) {
+    let start = std::time::Instant::now();
+    while !p.output().contains(text) {
+        assert!(
+            start.elapsed() < util::POLL_TIMEOUT,
+            "timed out waiting for {text:?} from {}",
+            p.describe()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The build lock under `target` that `pid` holds, if status shows one.
+fn build_lock_held_by<'a>(s: &'a Status, target: &Path, pid: u32) -> Option<&'a LockReport> {
+    s.locks_under(target).into_iter().find(|l| {
+        BUILD_KINDS.contains(&l.kind) && !l.deleted && l.holders.iter().any(|h| h.pid == pid)
+    })
+}
+
+// a. A cargo hung on a registry that never answers holds the package cache; a second waits.
+#[test]
+fn hung_fetch_holds_package_cache_and_second_cargo_waits() {
+    let _serial = serial();
+    let dir = Dir::new("hung");
+    let server = HangServer::start();
+    let project = hung_project(&dir, &server);
+    let cache = dir.cargo_home.join(".package-cache");
+
+    let first = start_hung_cargo(&dir, &project, "cargo-1");
+    let second = dir.spawn("cargo-2", dir.cargo(&project).arg("generate-lockfile"));
+    let s = wait_status(&dir, "second cargo waiting", &[&first, &second], |s| {
+        s.waits(&cache, second.pid)
+    });
+    // Cargo's own words for what it waits on match the lock's description.
+    wait_output(&second, "Blocking waiting for file lock on package cache");
+
+    let lock = s.lock(&cache).expect("package cache listed");
+    assert_eq!(lock.kind, LockKind::PackageCache, "{}", s.pretty());
+    assert_eq!(lock.description, "package cache");
+    assert_eq!(lock.state, LockState::Contended, "{}", s.pretty());
+    assert!(!lock.deleted);
+    assert_eq!(lock.project_dir, None);
+    assert_eq!(lock.holders.len(), 1, "{}", s.pretty());
+    let h = &lock.holders[0];
+    assert_eq!(h.pid, first.pid);
+    assert_eq!(h.mode, LockMode::Exclusive);
+    assert_eq!(h.name, "cargo");
+    assert!(
+        h.cmd.iter().any(|a| a == "generate-lockfile"),
+        "{:?}",
+        h.cmd
+    );
+    assert_eq!(h.cwd.as_deref(), Some(project.as_path()));
+    assert!(!h.inherited);
+    assert_eq!(h.process_state, ProcState::Sleeping, "{}", s.pretty());
+    assert!(!h.stale && h.stale_reasons.is_empty(), "{}", s.pretty());
+    assert_eq!(lock.waiters.len(), 1, "{}", s.pretty());
+    assert_eq!(lock.waiters[0].pid, second.pid);
+    assert_eq!(lock.waiters[0].mode, LockMode::Exclusive);
+    assert!(
+        lock.verdict
+            .contains(&format!("held by cargo {}", first.pid)),
+        "{}",
+        lock.verdict
+    );
+    assert_eq!(lock.stop_command, None);
+    assert_eq!(s.code(), expected_exit(&s.report), "{}", s.pretty());
+
+    // Cross-check with the kernel's own table.
+    let ino = util::inode(&cache);
+    let table = fs::read_to_string("/proc/locks").unwrap();
+    let line = |needle: &str| table.lines().any(|l| l.contains(needle));
+    assert!(
+        line(&format!("FLOCK  ADVISORY  WRITE {} ", first.pid)) && line(&format!(":{ino} ")),
+        "{table}"
+    );
+    drop((first, second, server));
+}
+
+// b. Two builds of one project: the first holds the build directory, the second waits.
+#[test]
+fn two_builds_contend_for_the_build_directory() {
+    let _serial = serial();
+    let dir = Dir::new("builds");
+    let marker = dir.path("marker");
+    let project = util::sleepy_project(&dir, "sleepy", &marker);
+    let target = project.join("target");
+    let build = |name: &str| {
+        let mut cmd = dir.cargo(&project);
+        cmd.args(["build", "--offline"])
+            .env("CARGO_TARGET_DIR", &target);
+        dir.spawn(name, &mut cmd)
+    };
+
+    let first = build("build-1");
+    wait_status(&dir, "first build holding a build lock", &[&first], |s| {
+        build_lock_held_by(s, &target, first.pid).is_some()
+    });
+    let second = build("build-2");
+    wait_output(&second, "Blocking waiting for file lock on");
+    let s = wait_status(&dir, "second build waiting", &[&first, &second], |s| {
+        s.locks_under(&target)
+            .iter()
+            .any(|l| l.waiters.iter().any(|w| w.pid == second.pid))
+    });
+
+    let lock = build_lock_held_by(&s, &target, first.pid).expect("build lock");
+    assert!(BUILD_KINDS.contains(&lock.kind), "{}", s.pretty());
+    assert_eq!(lock.state, LockState::Contended, "{}", s.pretty());
+    assert_eq!(lock.project_dir.as_deref(), Some(project.as_path()));
+    assert!(
+        ["build directory", "artifact directory"].contains(&lock.description.as_str()),
+        "{}",
+        lock.description
+    );
+    assert_eq!(lock.holders.len(), 1, "{}", s.pretty());
+    assert_eq!(lock.holders[0].mode, LockMode::Exclusive);
+    assert!(!lock.holders[0].stale, "{}", s.pretty());
+    assert_eq!(lock.waiters.len(), 1, "{}", s.pretty());
+    assert_eq!(lock.waiters[0].pid, second.pid);
+    assert_eq!(lock.waiters[0].mode, LockMode::Exclusive);
+    // The kernel agrees: the holder's line and the waiter's `->` line on the same inode.
+    let ino = util::inode(&lock.path);
+    let table = fs::read_to_string("/proc/locks").unwrap();
+    assert!(
+        table.lines().any(
+            |l| l.contains(&format!("FLOCK  ADVISORY  WRITE {} ", first.pid))
+                && l.contains(&format!(":{ino} "))
+        ),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(|l| l.contains("->")
+            && l.contains(&format!(" {} ", second.pid))
+            && l.contains(&format!(":{ino} "))),
+        "{table}"
+    );
+
+    // Both compiles hold the package-cache mutation lock shared (cargo 1.75+), which is normal.
+    let mutate = dir.cargo_home.join(".package-cache-mutate");
+    let m = s.lock(&mutate).expect("shared package cache listed");
+    assert_eq!(m.kind, LockKind::PackageCacheMutate);
+    assert_eq!(m.state, LockState::Held, "{}", s.pretty());
+    let mut pids: Vec<u32> = m.holders.iter().map(|h| h.pid).collect();
+    pids.sort_unstable();
+    let mut want = vec![first.pid, second.pid];
+    want.sort_unstable();
+    assert_eq!(pids, want, "{}", s.pretty());
+    assert!(
+        m.holders
+            .iter()
+            .all(|h| h.mode == LockMode::Shared && !h.stale)
+    );
+    assert!(m.waiters.is_empty());
+    assert_eq!(s.code(), expected_exit(&s.report), "{}", s.pretty());
+
+    // End the build script: both builds finish and every lock of this test is free again.
+    touch(&marker);
+    let s = wait_status(&dir, "builds finished", &[&first, &second], |s| {
+        let mine = s.locks_under(&dir.root);
+        !mine.is_empty() && mine.iter().all(|l| l.state == LockState::Free)
+    });
+    assert!(!s.pids().contains(&first.pid) && !s.pids().contains(&second.pid));
+}
+
+// c. A suspended holder is stale, with exit code 1; resumed, it is busy again.
+#[test]
+fn stopped_holder_is_stale() {
+    let _serial = serial();
+    let dir = Dir::new("stopped");
+    let server = HangServer::start();
+    let project = hung_project(&dir, &server);
+    let cache = dir.cargo_home.join(".package-cache");
+    let cargo = start_hung_cargo(&dir, &project, "cargo");
+
+    cargo.stop();
+    let s = wait_status(&dir, "holder stopped", &[&cargo], |s| {
+        s.lock(&cache).is_some_and(|l| l.state == LockState::Stale)
+    });
+    let lock = s.lock(&cache).unwrap();
+    let h = &lock.holders[0];
+    assert_eq!(h.pid, cargo.pid);
+    assert_eq!(h.process_state, ProcState::Stopped, "{}", s.pretty());
+    assert!(h.stale);
+    assert!(
+        h.stale_reasons.contains(&StaleReason::Stopped),
+        "{}",
+        s.pretty()
+    );
+    assert_eq!(
+        lock.stop_command.as_deref(),
+        Some(format!("cargo lockwatch kill {}", cargo.pid).as_str())
+    );
+    assert!(
+        lock.verdict.contains(&format!("kill -CONT {}", cargo.pid)),
+        "{}",
+        lock.verdict
+    );
+    assert_eq!(s.code(), 1, "{}", s.pretty());
+
+    // The human view says the same, with the same exit code.
+    let text = dir.lockwatch().run_raw(&[]);
+    assert_eq!(text.code, 1, "{text:?}");
+    assert!(text.stdout.contains("STALE"), "{}", text.stdout);
+    assert!(text.stdout.contains("STOPPED"), "{}", text.stdout);
+
+    cargo.resume();
+    let s = wait_status(&dir, "holder resumed", &[&cargo], |s| {
+        s.lock(&cache)
+            .is_some_and(|l| l.state == LockState::Held && l.holders[0].pid == cargo.pid)
+    });
+    assert!(!s.lock(&cache).unwrap().holders[0].stale, "{}", s.pretty());
+    drop((cargo, server));
+}
+
+/// Reads a pid a shell wrote into a file, waiting for it to appear.
+fn read_pid(path: &Path) -> u32 {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(pid) = fs::read_to_string(path)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            return pid;
+        }
+        assert!(start.elapsed() < util::POLL_TIMEOUT, "no pid in {path:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn assert_inherited_holder(s: &Status, lock_path: &Path, pid: u32) {
+    let lock = s
+        .report
+        .locks
+        .iter()
+        .find(|l| l.path == lock_path)
+        .unwrap_or_else(|| panic!("{} not listed\n{}", lock_path.display(), s.pretty()));
+    assert_eq!(lock.holders.len(), 1, "{}", s.pretty());
+    let h = &lock.holders[0];
+    assert_eq!(h.pid, pid);
+    assert_eq!(h.name, "sleep");
+    assert_eq!(h.mode, LockMode::Exclusive);
+    assert!(h.inherited, "{}", s.pretty());
+    assert!(h.stale);
+    assert!(
+        h.stale_reasons.contains(&StaleReason::LockerDead),
+        "{}",
+        s.pretty()
+    );
+    assert_eq!(lock.state, LockState::Stale);
+    assert_eq!(s.code(), 1, "{}", s.pretty());
+}
+
+/// A shell that opens `lock` as fd 9, has `flock` (which then exits) lock it, leaves a
+/// background `sleep` with the descriptor and exits; returns the shell and the sleep's pid.
+fn hand_lock_to_background_child(dir: &Dir, lock: &Path) -> (Proc, u32) {
+    let pid_file = dir.path("sleep.pid");
+    let mut cmd = dir.command("bash");
+    cmd.args([
+        "-c",
+        r#"exec 9>"$LOCK"; flock -x 9; sleep 300 & echo $! > "$PIDFILE"; exit"#,
+    ])
+    .env("LOCK", lock)
+    .env("PIDFILE", &pid_file);
+    let shell = dir.spawn("bash", &mut cmd);
+    let sleeper = read_pid(&pid_file);
+    (shell, sleeper)
+}
+
+// d. The process that took the lock exited; a background child kept the descriptor.
+#[test]
+fn inherited_descriptor_of_an_exited_locker() {
+    let _serial = serial();
+    let dir = Dir::new("inherited");
+    let lock = dir.cargo_home.join(".package-cache");
+    let (shell, sleeper) = hand_lock_to_background_child(&dir, &lock);
+
+    let s = wait_holder(&dir, &lock, sleeper, &[&shell]);
+    assert_inherited_holder(&s, &lock, sleeper);
+    // The kernel still names the `flock` that took the lock, and it is gone.
+    let table = fs::read_to_string("/proc/locks").unwrap();
+    let ino = util::inode(&lock);
+    let locker: u32 = table
+        .lines()
+        .find(|l| l.contains(&format!(":{ino} ")) && !l.contains("->"))
+        .and_then(|l| l.split_whitespace().nth(4)?.parse().ok())
+        .expect("lock line");
+    assert_ne!(locker, sleeper);
+    assert!(
+        util::proc_state(locker).is_none(),
+        "locker {locker} still exists"
+    );
+    drop(shell); // kills the whole group, the background sleep included
+}
+
+// d'. Same on a build lock nobody listed up front: it is discovered through the process that
+// kept the descriptor, since the locker's own descriptors are gone.
+#[test]
+fn inherited_build_lock_of_an_exited_locker_is_discovered() {
+    let _serial = serial();
+    let dir = Dir::new("inherited-build");
+    dir.write(
+        "proj/Cargo.toml",
+        "[package]\nname = \"proj\"\nversion = \"0.1.0\"\n",
+    );
+    let lock = dir.write("proj/target/debug/.cargo-lock", "");
+    let (shell, sleeper) = hand_lock_to_background_child(&dir, &lock);
+    let s = wait_holder(&dir, &lock, sleeper, &[&shell]);
+    assert_inherited_holder(&s, &lock, sleeper);
+    let l = s.lock(&lock).unwrap();
+    assert_eq!(l.kind, LockKind::ProfileDirectory);
+    assert_eq!(l.project_dir.as_deref(), Some(dir.path("proj").as_path()));
+    drop(shell);
+}
+
+// d''. Same, but the locker is an unreaped zombie: a zombie holds no descriptors, so the child
+// that kept the descriptor is the holder, not the zombie.
+#[test]
+fn inherited_descriptor_of_a_zombie_locker() {
+    let _serial = serial();
+    let dir = Dir::new("zombie");
+    let lock = dir.cargo_home.join(".package-cache");
+    let pid_file = dir.path("sleep.pid");
+    // flock(1) takes the lock, runs the command (which leaves `sleep` with the descriptor) and
+    // exits; this test does not reap it until the end, so it stays a zombie.
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x")
+        .arg(&lock)
+        .args(["-c", r#"sleep 300 & echo $! > "$PIDFILE""#])
+        .env("PIDFILE", &pid_file);
+    let locker = dir.spawn("flock", &mut cmd);
+    let sleeper = read_pid(&pid_file);
+    let start = std::time::Instant::now();
+    while locker.state() != 'Z' {
+        assert!(
+            start.elapsed() < util::POLL_TIMEOUT,
+            "{}",
+            locker.describe()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let s = wait_holder(&dir, &lock, sleeper, &[&locker]);
+    assert_inherited_holder(&s, &lock, sleeper);
+    assert!(!s.pids().contains(&locker.pid), "{}", s.pretty());
+    drop(locker);
+}
+
+// e. `cargo clean` under a running build: the holder keeps a deleted lock file.
+#[test]
+fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {
+    let _serial = serial();
+    let dir = Dir::new("clean");
+    let marker = dir.path("marker");
+    let project = util::sleepy_project(&dir, "sleepy", &marker);
+    let target = project.join("target");
+    let mut cmd = dir.cargo(&project);
+    cmd.args(["build", "--offline"])
+        .env("CARGO_TARGET_DIR", &target);
+    let build = dir.spawn("build", &mut cmd);
+    let s = wait_status(&dir, "build holding a build lock", &[&build], |s| {
+        build_lock_held_by(s, &target, build.pid).is_some()
+    });
+    let held = build_lock_held_by(&s, &target, build.pid)
+        .unwrap()
+        .path
+        .clone();
+    // Clean only once the build script runs: cleaning while rustc compiles it fails the build.
+    util::wait_file(&util::started_file(&marker), &[&build]);
+
+    let mut cmd = dir.cargo(&project);
+    cmd.args(["clean", "--offline"])
+        .env("CARGO_TARGET_DIR", &target);
+    let clean = dir.spawn("clean", &mut cmd);
+    let s = wait_status(&dir, "lock file deleted", &[&build, &clean], |s| {
+        s.report
+            .locks
+            .iter()
+            .any(|l| l.path == held && l.deleted && l.holders.iter().any(|h| h.pid == build.pid))
+    });
+    assert!(!held.exists(), "cargo clean removed {}", held.display());
+    let lock = s
+        .report
+        .locks
+        .iter()
+        .find(|l| l.path == held && l.deleted)
+        .unwrap();
+    assert_eq!(lock.state, LockState::Stale, "{}", s.pretty());
+    assert_eq!(lock.project_dir.as_deref(), Some(project.as_path()));
+    let h = &lock.holders[0];
+    assert_eq!(h.pid, build.pid);
+    assert!(h.stale);
+    assert!(
+        h.stale_reasons.contains(&StaleReason::DeletedLockFile),
+        "{}",
+        s.pretty()
+    );
+    assert_eq!(s.code(), 1, "{}", s.pretty());
+    // Its shared package-cache lock was not deleted and is not stale.
+    let m = s
+        .lock(&dir.cargo_home.join(".package-cache-mutate"))
+        .expect("shared package cache");
+    assert!(!m.deleted && m.state == LockState::Held, "{}", s.pretty());
+    let text = dir.lockwatch().run_raw(&[]);
+    assert!(text.stdout.contains("(deleted)"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("never delete the lock file"),
+        "{}",
+        text.stdout
+    );
+    touch(&marker);
+    drop((build, clean));
+}
+
+// f. Nothing held: the test's lock files are listed free; exit 0 unless some other process on
+// this machine looks stale.
+#[test]
+fn nothing_held_lists_free_locks() {
+    let _serial = serial();
+    let dir = Dir::new("free");
+    dir.write("cargo-home/.package-cache", "");
+    dir.write("cargo-home/.package-cache-mutate", "");
+    let s = dir.lockwatch().status();
+    let mine = s.locks_under(&dir.root);
+    let kinds: Vec<LockKind> = mine.iter().map(|l| l.kind).collect();
+    assert_eq!(
+        kinds,
+        [LockKind::PackageCache, LockKind::PackageCacheMutate],
+        "{}",
+        s.pretty()
+    );
+    for l in mine {
+        assert_eq!(l.state, LockState::Free);
+        assert!(l.holders.is_empty() && l.waiters.is_empty());
+        assert_eq!(l.verdict, "free");
+    }
+    assert_eq!(s.report.cargo_homes, std::slice::from_ref(&dir.cargo_home));
+    assert_eq!(s.code(), expected_exit(&s.report), "{}", s.pretty());
+    assert!(s.raw.stderr.is_empty(), "{}", s.raw.stderr);
+
+    let text = dir.lockwatch().run_raw(&["--all"]);
+    assert_eq!(text.code, s.code(), "{text:?}");
+    assert!(text.stdout.contains("free"), "{}", text.stdout);
+    assert!(
+        text.stdout
+            .contains(&format!("watching {}", dir.cargo_home.display())),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn missing_cargo_home_is_not_an_error() {
+    let _serial = serial();
+    let dir = Dir::new("missing");
+    let missing = dir.path("no-such-cargo-home");
+    let s = dir.lockwatch().cargo_home(&missing).status();
+    assert_eq!(s.report.cargo_homes, std::slice::from_ref(&missing));
+    assert!(s.locks_under(&dir.root).is_empty(), "{}", s.pretty());
+    assert_eq!(s.code(), expected_exit(&s.report), "{}", s.pretty());
+    assert!(!s.raw.stderr.contains("panicked"), "{}", s.raw.stderr);
+    let text = dir.lockwatch().cargo_home(&missing).run_raw(&[]);
+    assert_eq!(text.code, s.code(), "{text:?}");
+    assert!(!text.stderr.contains("panicked"), "{}", text.stderr);
+    assert!(
+        text.stdout
+            .contains(&format!("watching {}", missing.display())),
+        "{}",
+        text.stdout
+    );
+    assert!(!missing.exists(), "status must not create the Cargo home");
+}
+
+// g. The JSON shape of a contended lock, pinned with pids, times and paths redacted.
+#[test]
+fn json_shape_snapshot() {
+    let _serial = serial();
+    let dir = Dir::new("snapshot");
+    let cache = dir.cargo_home.join(".package-cache");
+    dir.write("cargo-home/.package-cache-mutate", "");
+    let flock = |name: &str| {
+        let mut cmd = dir.command("flock");
+        // -o: the lock stays with flock itself, not with the sleep it runs.
+        cmd.arg("-x").arg("-o").arg(&cache).args(["sleep", "300"]);
+        dir.spawn(name, &mut cmd)
+    };
+    let holder = flock("holder");
+    wait_holder(&dir, &cache, holder.pid, &[&holder]);
+    let waiter = flock("waiter");
+    let s = wait_status(&dir, "waiter", &[&holder, &waiter], |s| {
+        s.waits(&cache, waiter.pid)
+    });
+
+    // Keep this test's locks only, and make paths and pids stable.
+    let mut json = s.json.clone();
+    json["locks"].as_array_mut().unwrap().retain(|l| {
+        l["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with(dir.root.to_str().unwrap()))
+    });
+    let root = dir.root.to_str().unwrap().to_string();
+    let pids = [holder.pid, waiter.pid];
+    normalize(&mut json, &root, &pids);
+    insta::assert_json_snapshot!("contended_package_cache", json, {
+        ".observed_at" => "[time]",
+        ".locks[].holders[].pid" => "[pid]",
+        ".locks[].holders[].ppid" => "[pid]",
+        ".locks[].holders[].start_token" => "[token]",
+        ".locks[].holders[].running_for_secs" => "[secs]",
+        ".locks[].holders[].tree_cpu_secs" => "[secs]",
+        // Ancestry and origin depend on how the tests were started (terminal, CI, IDE).
+        ".locks[].holders[].ancestors" => "[ancestors]",
+        ".locks[].holders[].origin" => "[origin]",
+        ".locks[].holders[].origin_via" => "[origin]",
+        ".locks[].waiters[].pid" => "[pid]",
+        ".locks[].waiters[].origin" => "[origin]",
+    });
+    drop((holder, waiter));
+}
+
+/// Replaces the temp root in every string with `[ROOT]` and every whole-number pid in a string
+/// with `[PID]`.
+fn normalize(v: &mut serde_json::Value, root: &str, pids: &[u32]) {
+    match v {
+        serde_json::Value::String(s) => {
+            let replaced = s.replace(root, "[ROOT]");
+            let mut out = String::new();
+            let mut digits = String::new();
+            let flush = |digits: &mut String, out: &mut String| {
+                if digits.parse::<u32>().is_ok_and(|n| pids.contains(&n)) {
+                    out.push_str("[PID]");
+                } else {
+                    out.push_str(digits);
+                }
+                digits.clear();
+            };
+            for c in replaced.chars() {
+                if c.is_ascii_digit() {
+                    digits.push(c);
+                } else {
+                    flush(&mut digits, &mut out);
+                    out.push(c);
+                }
+            }
+            flush(&mut digits, &mut out);
+            *s = out;
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| normalize(x, root, pids)),
+        serde_json::Value::Object(o) => o.values_mut().for_each(|x| normalize(x, root, pids)),
+        _ => {}
+    }
+}
