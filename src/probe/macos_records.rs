@@ -279,6 +279,13 @@ const CANDIDATE_PREFIXES: &[&str] = &[
     "rustc-",
 ];
 
+/// Whether a process with this short name takes Cargo's locks itself: cargo, and cargo
+/// subcommands built on the cargo library. Any other holder (sccache, a build script's daemon,
+/// an editor) can only have inherited a descriptor that a cargo locked.
+pub fn takes_cargo_locks(name: &str) -> bool {
+    name == "cargo" || name.starts_with("cargo-")
+}
+
 /// Whether a process with this short name is scanned first for Cargo lock descriptors.
 pub fn is_candidate(name: &str) -> bool {
     CANDIDATE_NAMES.contains(&name) || CANDIDATE_PREFIXES.iter().any(|p| name.starts_with(p))
@@ -382,7 +389,8 @@ pub struct Roles {
 /// * Unverifiable (the file was deleted while open): flagged descriptors are taken as holders of
 ///   an exclusive lock, since the mode cannot be asked.
 ///
-/// A holder whose ancestor also holds the lock got its descriptor by inheritance.
+/// A holder whose ancestor also holds the lock got its descriptor by inheritance, and so did a
+/// holder that does not take Cargo locks itself (see [`takes_cargo_locks`]).
 pub fn choose_roles(
     answer: LockAnswer,
     key: FileKey,
@@ -439,7 +447,10 @@ pub fn choose_roles(
         .map(|pid| Participant {
             pid: *pid,
             mode: held_mode,
-            inherited: has_ancestor_in(*pid, &holder_pids, procs),
+            inherited: has_ancestor_in(*pid, &holder_pids, procs)
+                || procs
+                    .get(pid)
+                    .is_some_and(|p| !takes_cargo_locks(p.short_name())),
         })
         .collect();
     // A POSIX (fcntl) lock names its owner outright; Cargo never takes one, but a tool that
@@ -802,6 +813,7 @@ mod tests {
         let fds = [fd(700, 3, RW | FWASLOCKED)];
         let r = choose_roles(HELD_EX, key(), LockKind::BuildDirectory, &fds, &procs, 1);
         assert_eq!(pids(&r.holders), vec![700]);
+        assert!(r.holders[0].inherited, "only cargo takes Cargo locks");
     }
 
     #[test]
@@ -810,13 +822,20 @@ mod tests {
             proc_(100, 1, "cargo"),
             proc_(101, 100, "build-script-bui"),
             proc_(102, 101, "sccache"),
+            proc_(103, 100, "cargo"),
         ]
         .into();
-        let fds = [fd(100, 7, RW | FWASLOCKED), fd(102, 7, RW | FWASLOCKED)];
+        let fds = [
+            fd(100, 7, RW | FWASLOCKED),
+            fd(102, 7, RW | FWASLOCKED),
+            fd(103, 7, RW | FWASLOCKED),
+        ];
         let r = choose_roles(HELD_EX, key(), LockKind::BuildDirectory, &fds, &procs, 1);
-        assert_eq!(pids(&r.holders), vec![100, 102]);
+        assert_eq!(pids(&r.holders), vec![100, 102, 103]);
         assert!(!r.holders[0].inherited);
         assert!(r.holders[1].inherited);
+        // A cargo-named child is judged by its ancestry alone.
+        assert!(r.holders[2].inherited);
     }
 
     #[test]
@@ -974,6 +993,10 @@ mod tests {
         for n in ["cargo2", "Finder", "zsh", "rust", "launchd", ""] {
             assert!(!is_candidate(n), "{n}");
         }
+        assert!(takes_cargo_locks("cargo"));
+        assert!(takes_cargo_locks("cargo-nextest"));
+        assert!(!takes_cargo_locks("sccache"));
+        assert!(!takes_cargo_locks("rust-analyzer"));
     }
 
     #[test]
