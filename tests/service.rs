@@ -147,12 +147,14 @@ mod linux {
             stdout.contains("systemctl is not installed; to finish, run:"),
             "{stdout}"
         );
-        assert!(stderr.contains("development build"), "{stderr}");
-        assert!(stderr.contains("cargo install --path ."), "{stderr}");
+        // The built binary is a dev build when the target dir is called `target` (the default).
+        let exe = fs::canonicalize(&sb.binary).unwrap();
+        let dev = lockwatch::service::is_dev_build(&exe);
+        assert_eq!(stderr.contains("development build"), dev, "{stderr}");
+        assert_eq!(stderr.contains("cargo install --path ."), dev, "{stderr}");
         assert!(!sb.units.exists());
 
         let (stdout, _) = ok(&sb.run(&["install", "--print"]));
-        let exe = fs::canonicalize(&sb.binary).unwrap();
         assert_eq!(systemd::program(&stdout).unwrap(), exe);
         assert_eq!(setting(&stdout, "Restart"), Some("on-failure"));
         assert!(!sb.units.exists());
