@@ -98,6 +98,65 @@ impl Sandbox {
     }
 }
 
+/// A daemon started by a test; killed (by its pid) if the test ends without stopping it.
+#[cfg(target_os = "linux")]
+struct Daemon(std::process::Child);
+
+#[cfg(target_os = "linux")]
+impl Daemon {
+    /// Waits up to 10 s for it to exit after `daemon --stop`.
+    fn wait(mut self) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < until {
+            if self.0.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the daemon did not exit after `daemon --stop`");
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Sandbox {
+    /// Starts `daemon --headless` in the sandbox and waits for its socket.
+    fn start_daemon(&self) -> Daemon {
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(["daemon", "--headless"])
+            .env_clear()
+            .env("HOME", self.root.join("home"))
+            .env("PATH", &self.bin)
+            .env("LOCKWATCH_CONFIG_DIR", self.root.join("config"))
+            .env("LOCKWATCH_DATA_DIR", self.root.join("data"))
+            .env("LOCKWATCH_RUNTIME_DIR", &self.runtime)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let daemon = Daemon(cmd.spawn().unwrap());
+        let socket = self.runtime.join("lockwatch.sock");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        // The socket file appears at bind(); wait until the daemon also answers on it.
+        while !socket.exists() || self.run(&["daemon", "--check"]).status.code() != Some(0) {
+            assert!(
+                std::time::Instant::now() < until,
+                "the daemon did not answer on {}",
+                socket.display()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        daemon
+    }
+}
+
 fn libc_etxtbsy() -> i32 {
     26 // ETXTBSY on Linux and macOS.
 }
@@ -311,12 +370,17 @@ esac"#,
             "unix:path=/dev/null".into(),
         ));
         ok(&sb.run(&["install"]));
-        let _socket =
-            std::os::unix::net::UnixListener::bind(sb.runtime.join("lockwatch.sock")).unwrap();
+        let daemon = sb.start_daemon();
         let (stdout, _) = ok(&sb.run(&["doctor"]));
         assert!(stdout.ends_with("all is well\n"), "{stdout}");
         assert!(stdout.contains("starts this binary"), "{stdout}");
         assert!(stdout.contains("enabled, active"), "{stdout}");
+        assert!(
+            stdout.contains(&format!("the daemon answers (pid {})", daemon.0.id())),
+            "{stdout}"
+        );
+        ok(&sb.run(&["daemon", "--stop"]));
+        daemon.wait();
     }
 
     #[test]

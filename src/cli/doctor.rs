@@ -1,19 +1,17 @@
 //! `cargo lockwatch doctor`: checks everything the daemon needs — the binary, the login service,
-//! the daemon's socket, the kernel's lock table, the config and notifications — and says what to
-//! do about each problem. Facts are gathered once ([`Facts::gather`]); judging them is pure
+//! the daemon's socket (and whether a daemon answers on it), the kernel's lock table, the config
+//! and notifications — and says what to do about each problem. Facts are gathered once ([`Facts::gather`]); judging them is pure
 //! ([`checks`]) so every verdict is unit-tested.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 
 use super::Context;
 use crate::exit;
 use crate::service::{self, Manager, Runner, ServiceState, Setup, SystemRunner};
-
-/// The daemon's socket file name in the runtime directory.
-pub const SOCKET_FILE: &str = "lockwatch.sock";
 
 /// Arguments of `doctor`.
 #[derive(Debug, clap::Args, Default)]
@@ -74,6 +72,8 @@ pub struct Facts {
     pub socket_path: PathBuf,
     /// What is at the socket path.
     pub socket: SocketFact,
+    /// When it is a socket: the pid of the daemon that answered the handshake, or why none did.
+    pub daemon: Option<Result<u32, String>>,
     /// Whether `/proc/locks` is readable (Linux only).
     pub proc_locks: Option<Result<(), String>>,
     /// The config file and the warnings from loading it.
@@ -104,8 +104,13 @@ impl Facts {
                     Err(e) => Some(Err(e.to_string())),
                 });
         let state = setup.as_ref().ok().map(|s| service::state(s, runner));
-        let socket_path = ctx.dirs.runtime.join(SOCKET_FILE);
+        let socket_path = crate::daemon::socket_path(&ctx.dirs);
         let socket = socket_fact(&socket_path);
+        let daemon = (socket == SocketFact::Socket).then(|| {
+            crate::daemon::client::Client::connect(&socket_path, Duration::from_secs(2))
+                .map(|c| c.daemon_pid)
+                .map_err(|e| e.to_string())
+        });
         let proc_locks = cfg!(target_os = "linux").then(|| {
             std::fs::read_to_string("/proc/locks")
                 .map(|_| ())
@@ -129,6 +134,7 @@ impl Facts {
             state,
             socket_path,
             socket,
+            daemon,
             proc_locks,
             config_file: ctx.loaded.file.clone(),
             config_warnings: ctx.loaded.warnings.clone(),
@@ -332,9 +338,27 @@ pub fn checks(f: &Facts) -> Vec<Check> {
 /// The checks that do not depend on the service setup.
 fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
     let sock = f.socket_path.display();
-    out.push(match &f.socket {
-        SocketFact::Socket => check("daemon socket", Status::Ok, sock.to_string(), None),
-        SocketFact::Missing => check(
+    out.push(match (&f.socket, &f.daemon) {
+        (SocketFact::Socket, None | Some(Ok(_))) => check(
+            "daemon socket",
+            Status::Ok,
+            match &f.daemon {
+                Some(Ok(pid)) => format!("{sock}: the daemon answers (pid {pid})"),
+                _ => sock.to_string(),
+            },
+            None,
+        ),
+        (SocketFact::Socket, Some(Err(e))) => check(
+            "daemon socket",
+            Status::Problem,
+            format!("{sock} exists but no daemon answers: {e}"),
+            Some(
+                "restart the daemon: `cargo lockwatch daemon --stop`, then start it again \
+                 (or log out and in when it runs at login)"
+                    .into(),
+            ),
+        ),
+        (SocketFact::Missing, _) => check(
             "daemon socket",
             Status::Problem,
             format!("no socket at {sock}: the daemon is not running for this runtime directory"),
@@ -344,13 +368,13 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
                     .into(),
             ),
         ),
-        SocketFact::NotSocket => check(
+        (SocketFact::NotSocket, _) => check(
             "daemon socket",
             Status::Problem,
             format!("{sock} exists but is not a socket"),
             Some("remove it and start the daemon again".into()),
         ),
-        SocketFact::Error(e) => check(
+        (SocketFact::Error(e), _) => check(
             "daemon socket",
             Status::Problem,
             format!("cannot examine {sock}: {e}"),
@@ -543,6 +567,7 @@ mod tests {
             }),
             socket_path: "/run/user/1000/cargo-lockwatch/lockwatch.sock".into(),
             socket: SocketFact::Socket,
+            daemon: Some(Ok(4242)),
             proc_locks: Some(Ok(())),
             config_file: "/nonexistent/config.toml".into(),
             config_warnings: vec![],
@@ -684,6 +709,23 @@ mod tests {
                 .contains("cargo install --path .")
         );
         assert_eq!(c[3].status, Status::Warn);
+    }
+
+    #[test]
+    fn a_socket_nobody_answers_on_is_a_problem() {
+        let mut f = healthy(Manager::Systemd);
+        f.daemon = Some(Err("the lockwatch daemon at x is unreachable".into()));
+        let c = checks(&f);
+        let p = problems(&c);
+        assert_eq!(p.len(), 1, "{c:#?}");
+        assert!(p[0].1.contains("no daemon answers"), "{p:?}");
+        f.daemon = Some(Ok(7));
+        let c = checks(&f);
+        let sock = c.iter().find(|c| c.name == "daemon socket").unwrap();
+        assert!(
+            sock.detail.ends_with("the daemon answers (pid 7)"),
+            "{sock:?}"
+        );
     }
 
     #[test]
