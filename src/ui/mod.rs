@@ -11,6 +11,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::model::Report;
 
+pub mod demo;
+pub mod icons;
+pub mod menu;
+pub mod notify;
+#[cfg(feature = "tray")]
+pub mod tray;
+
 /// Everything the tray needs to draw itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UiSnapshot {

@@ -1,0 +1,537 @@
+//! Desktop notifications about stale holders: what they say, when they are sent, and the thin
+//! layer that hands them to the OS.
+//!
+//! The words and the decision are pure and tested with an injected clock: a notification goes
+//! out on the *edge* where a stale holder starts to block someone (or has been stale for
+//! `stale_without_waiters_after`), at most once per holder per `cooldown`, never while snoozed
+//! or paused, and several due at once are coalesced into one. [`show`] sends it with
+//! notify-rust on its own thread and turns the "Terminate" button into a [`UiCommand`].
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::menu::{held_for, origin_word, project_of};
+use super::{UiCommand, UiSnapshot};
+use crate::cli::render::{duration, tilde};
+use crate::config::NotifyConfig;
+use crate::core::model::{HolderReport, LockReport, LockState};
+
+/// The action key of the notification's "Terminate" button.
+pub const ACTION_TERMINATE: &str = "terminate";
+
+/// The macOS bundle identifier of the packaged agent (`cargo-lockwatch.app`).
+pub const BUNDLE_ID: &str = "dev.cargo-lockwatch.agent";
+
+/// After one notification, others wait this long and are then coalesced into one.
+pub const COALESCE_SECS: f64 = 30.0;
+
+/// Holders named one by one in a coalesced notification before the rest are counted.
+const MAX_LISTED: usize = 4;
+
+/// A notification ready to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The headline.
+    pub summary: String,
+    /// The details.
+    pub body: String,
+    /// What the "Terminate" button does; only offered when the notice is about one holder.
+    pub terminate: Option<UiCommand>,
+}
+
+impl Notice {
+    /// The command for an action key the notification server reported, if it is ours.
+    pub fn command_for_action(&self, action: &str) -> Option<UiCommand> {
+        (action == ACTION_TERMINATE)
+            .then(|| self.terminate.clone())
+            .flatten()
+    }
+}
+
+/// The notice about one stale holder of `lock`; `elapsed` advances the report's times to now.
+pub fn notice_one(lock: &LockReport, holder: &HolderReport, elapsed: f64) -> Notice {
+    let mut body = format!(
+        "{} {} ({})",
+        holder.name,
+        holder.pid,
+        origin_word(holder.origin, holder.origin_via.as_deref())
+    );
+    match held_for(holder, elapsed) {
+        Some(d) => {
+            let _ = write!(body, " has held it for {d}");
+        }
+        None => body.push_str(" holds it"),
+    }
+    if let Some(p) = project_of(lock, holder) {
+        let _ = write!(body, " in {}", tilde(p));
+    }
+    body.push('.');
+    match lock.waiters.as_slice() {
+        [] => {}
+        [w] => {
+            let _ = write!(body, " {} {} is waiting", w.name, w.pid);
+            if let Some(s) = w.waiting_for_secs {
+                let _ = write!(body, " ({})", duration(s + elapsed));
+            }
+            body.push('.');
+        }
+        ws => {
+            let _ = write!(body, " {} processes are waiting.", ws.len());
+        }
+    }
+    if !holder.stale_reasons.is_empty() {
+        let why: Vec<&str> = holder.stale_reasons.iter().map(|r| r.describe()).collect();
+        let _ = write!(body, " Looks stale: {}.", why.join("; "));
+    }
+    Notice {
+        summary: format!("Stale Cargo lock: {}", lock.description),
+        body,
+        terminate: Some(UiCommand::Terminate {
+            pid: holder.pid,
+            start_token: holder.start_token,
+        }),
+    }
+}
+
+/// One notice about several stale holders (no Terminate button: the menu has one per holder).
+pub fn notice_many(items: &[(&LockReport, &HolderReport)], elapsed: f64) -> Notice {
+    if let [(lock, holder)] = items {
+        return notice_one(lock, holder, elapsed);
+    }
+    let mut body = String::new();
+    for (lock, h) in items.iter().take(MAX_LISTED) {
+        if !body.is_empty() {
+            body.push('\n');
+        }
+        let _ = write!(body, "{}: {} {}", lock.description, h.name, h.pid);
+        if let Some(d) = held_for(h, elapsed) {
+            let _ = write!(body, ", {d}");
+        }
+        if let Some(p) = project_of(lock, h) {
+            let _ = write!(body, ", {}", tilde(p));
+        }
+        if !lock.waiters.is_empty() {
+            let _ = write!(body, ", {} waiting", lock.waiters.len());
+        }
+        if let Some(r) = h.stale_reasons.first() {
+            let _ = write!(body, " — {}", r.describe());
+        }
+    }
+    if items.len() > MAX_LISTED {
+        let _ = write!(body, "\n… and {} more", items.len() - MAX_LISTED);
+    }
+    Notice {
+        summary: format!("{} stale Cargo locks", items.len()),
+        body,
+        terminate: None,
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Track {
+    /// When this holder was first seen stale (in this stale episode).
+    stale_since: Option<f64>,
+    /// Whether the notify condition held at the last observation.
+    was_due: bool,
+    /// A rising edge not yet notified (held back by cooldown, snooze or coalescing).
+    pending: bool,
+    /// When this holder was last notified.
+    last_sent: Option<f64>,
+}
+
+/// Decides when to notify, from the stream of snapshots. Pure: time comes in as an argument.
+#[derive(Debug, Clone)]
+pub struct Notifier {
+    config: NotifyConfig,
+    tracks: HashMap<(u32, u64), Track>,
+    last_any: Option<f64>,
+}
+
+impl Notifier {
+    /// A notifier with these settings and no history.
+    pub fn new(config: NotifyConfig) -> Notifier {
+        Notifier {
+            config,
+            tracks: HashMap::new(),
+            last_any: None,
+        }
+    }
+
+    /// Replaces the settings (after a config reload); history is kept.
+    pub fn set_config(&mut self, config: NotifyConfig) {
+        self.config = config;
+    }
+
+    /// Feeds one snapshot observed at Unix time `now`; returns the notification to show, if
+    /// one is due. Call it for every snapshot (the daemon's once-a-second ticks while a lock is
+    /// held are what release notices held back by the cooldown or a snooze).
+    pub fn observe(&mut self, snapshot: &UiSnapshot, now: f64) -> Option<Notice> {
+        let elapsed = (now - snapshot.report.observed_at).max(0.0);
+        let without_waiters = self.config.stale_without_waiters_after.as_secs_f64();
+        // Each holder once, with the lock that makes the best case (someone waiting) first.
+        let mut seen: HashMap<(u32, u64), (&LockReport, &HolderReport)> = HashMap::new();
+        for lock in &snapshot.report.locks {
+            if lock.state == LockState::Free {
+                continue;
+            }
+            for h in &lock.holders {
+                let slot = seen.entry((h.pid, h.start_token)).or_insert((lock, h));
+                if slot.0.waiters.is_empty() && !lock.waiters.is_empty() {
+                    *slot = (lock, h);
+                }
+            }
+        }
+        self.tracks.retain(|k, _| seen.contains_key(k));
+        for (key, (lock, h)) in &seen {
+            let t = self.tracks.entry(*key).or_default();
+            let stale = h.stale;
+            t.stale_since = if stale {
+                Some(t.stale_since.unwrap_or(now))
+            } else {
+                None
+            };
+            let stale_for = t.stale_since.map_or(0.0, |s| now - s);
+            let due = stale && (!lock.waiters.is_empty() || stale_for >= without_waiters);
+            if due && !t.was_due {
+                t.pending = true;
+            }
+            if !due {
+                t.pending = false;
+            }
+            t.was_due = due;
+        }
+
+        if !self.config.enabled || snapshot.paused {
+            // Nothing is owed for this time: do not release a burst when turned back on.
+            self.tracks.values_mut().for_each(|t| t.pending = false);
+            return None;
+        }
+        if snapshot.snoozed_until.is_some_and(|until| now < until) {
+            return None;
+        }
+        if self.last_any.is_some_and(|t| now - t < COALESCE_SECS) {
+            return None;
+        }
+        let cooldown = self.config.cooldown.as_secs_f64();
+        let mut ready: Vec<(u32, u64)> = self
+            .tracks
+            .iter()
+            .filter(|(_, t)| t.pending && t.last_sent.is_none_or(|s| now - s >= cooldown))
+            .map(|(k, _)| *k)
+            .collect();
+        if ready.is_empty() {
+            return None;
+        }
+        // Longest-held first, so the notice leads with the worst case; pid breaks ties.
+        ready.sort_by(|a, b| {
+            let held = |k: &(u32, u64)| seen[k].1.held_for_secs.unwrap_or(0.0);
+            held(b).total_cmp(&held(a)).then(a.cmp(b))
+        });
+        for k in &ready {
+            if let Some(t) = self.tracks.get_mut(k) {
+                t.pending = false;
+                t.last_sent = Some(now);
+            }
+        }
+        self.last_any = Some(now);
+        let items: Vec<(&LockReport, &HolderReport)> = ready.iter().map(|k| seen[k]).collect();
+        Some(notice_many(&items, elapsed))
+    }
+}
+
+/// The bundle identifier macOS notifications are sent under: the agent's own when running from
+/// the `.app` bundle, else Terminal's (an unregistered identifier makes macOS drop them).
+pub fn mac_bundle_id(exe: &Path) -> &'static str {
+    let in_bundle = exe
+        .ancestors()
+        .any(|a| a.extension().is_some_and(|e| e == "app"))
+        && exe.parent().is_some_and(|p| p.ends_with("Contents/MacOS"));
+    if in_bundle {
+        BUNDLE_ID
+    } else {
+        "com.apple.Terminal"
+    }
+}
+
+#[cfg(target_os = "macos")]
+fn prepare_platform() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let exe = std::env::current_exe().unwrap_or_default();
+        let id = mac_bundle_id(&exe);
+        if let Err(e) = notify_rust::set_application(id) {
+            tracing::warn!("cannot send notifications as {id}: {e}");
+        }
+    });
+}
+
+#[cfg(not(target_os = "macos"))]
+fn prepare_platform() {}
+
+/// Shows `notice` on a background thread. With `commands`, a "Terminate" button is offered
+/// (when the notice has one) and pressing it sends the command; without, the notice is
+/// informational. Failures to reach the notification service are logged, not returned: the
+/// menu still shows everything.
+///
+/// On macOS the button needs the main run loop running (the tray's event loop does that); in
+/// headless mode pass `None`.
+pub fn show(notice: Notice, commands: Option<UnboundedSender<UiCommand>>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("lockwatch-notify".into())
+        .spawn(move || {
+            prepare_platform();
+            let mut n = notify_rust::Notification::new();
+            n.appname("cargo-lockwatch")
+                .summary(&notice.summary)
+                .body(&notice.body);
+            #[cfg(all(unix, not(target_os = "macos")))]
+            n.icon("dialog-warning");
+            let wants_action = notice.terminate.is_some() && commands.is_some();
+            if wants_action {
+                n.action(ACTION_TERMINATE, "Terminate");
+            }
+            match n.show() {
+                Ok(handle) => {
+                    if let (true, Some(tx)) = (wants_action, commands) {
+                        handle.wait_for_action(|action| {
+                            if let Some(cmd) = notice.command_for_action(action) {
+                                tracing::info!("notification action {action}: {cmd:?}");
+                                let _ = tx.send(cmd);
+                            }
+                        });
+                    }
+                }
+                Err(e) => tracing::warn!("cannot show a notification: {e}"),
+            }
+        })
+        .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::core::model::StaleReason;
+    use crate::ui::demo::{self, Stage};
+
+    const T0: f64 = 1_700_000_000.0;
+
+    fn config() -> NotifyConfig {
+        NotifyConfig {
+            enabled: true,
+            cooldown: Duration::from_secs(600),
+            stale_without_waiters_after: Duration::from_secs(600),
+        }
+    }
+
+    /// The demo's stale snapshot, optionally without its waiter, observed at `at`.
+    fn stale(at: f64, waiting: bool) -> UiSnapshot {
+        let mut s = demo::snapshot(Stage::Stale, at);
+        if !waiting {
+            s.report.locks[0].waiters.clear();
+        }
+        s
+    }
+
+    #[test]
+    fn text_names_holder_origin_project_time_waiter_and_reason() {
+        let s = demo::snapshot(Stage::Stale, T0);
+        let lock = &s.report.locks[0];
+        let n = notice_one(lock, &lock.holders[0], 5.0);
+        assert_eq!(n.summary, "Stale Cargo lock: package cache");
+        assert_eq!(
+            n.body,
+            format!(
+                "cargo 4242 (terminal: zsh) has held it for 12m35s in {}. cargo 4250 is \
+                 waiting (50s). Looks stale: {}.",
+                tilde(&demo::project_dir()),
+                StaleReason::Stopped.describe()
+            )
+        );
+        assert_eq!(
+            n.command_for_action(ACTION_TERMINATE),
+            Some(UiCommand::Terminate {
+                pid: 4242,
+                start_token: 777
+            })
+        );
+        assert_eq!(n.command_for_action("default"), None);
+        assert_eq!(n.command_for_action("__closed"), None);
+    }
+
+    #[test]
+    fn notifies_on_the_edge_when_someone_waits_then_not_again() {
+        let mut n = Notifier::new(config());
+        assert_eq!(n.observe(&demo::snapshot(Stage::Held, T0), T0), None);
+        assert_eq!(
+            n.observe(&demo::snapshot(Stage::Contended, T0 + 1.0), T0 + 1.0),
+            None
+        );
+        let first = n
+            .observe(&stale(T0 + 2.0, true), T0 + 2.0)
+            .expect("notified");
+        assert_eq!(first.summary, "Stale Cargo lock: package cache");
+        // Still stale and waited on: no repeat, not even after the cooldown (no new edge).
+        for t in 3..2000 {
+            let at = T0 + f64::from(t);
+            assert_eq!(n.observe(&stale(at, true), at), None, "at +{t}s");
+        }
+    }
+
+    #[test]
+    fn a_new_waiter_after_the_cooldown_is_a_new_edge() {
+        let mut n = Notifier::new(config());
+        assert!(n.observe(&stale(T0, true), T0).is_some());
+        // The waiter gets tired and leaves; another comes within the cooldown: held back...
+        assert_eq!(n.observe(&stale(T0 + 60.0, false), T0 + 60.0), None);
+        assert_eq!(n.observe(&stale(T0 + 120.0, true), T0 + 120.0), None);
+        assert_eq!(n.observe(&stale(T0 + 599.0, true), T0 + 599.0), None);
+        // ...and released once the cooldown is over, while it still matters.
+        assert!(n.observe(&stale(T0 + 600.0, true), T0 + 600.0).is_some());
+        assert_eq!(n.observe(&stale(T0 + 601.0, true), T0 + 601.0), None);
+    }
+
+    #[test]
+    fn a_held_back_edge_is_dropped_if_the_waiter_left() {
+        let mut cfg = config();
+        cfg.stale_without_waiters_after = Duration::from_secs(3600);
+        let mut n = Notifier::new(cfg);
+        assert!(n.observe(&stale(T0, true), T0).is_some());
+        n.observe(&stale(T0 + 60.0, false), T0 + 60.0);
+        n.observe(&stale(T0 + 120.0, true), T0 + 120.0);
+        n.observe(&stale(T0 + 300.0, false), T0 + 300.0);
+        assert_eq!(n.observe(&stale(T0 + 700.0, false), T0 + 700.0), None);
+    }
+
+    #[test]
+    fn stale_without_waiters_notifies_after_the_configured_time() {
+        let mut n = Notifier::new(config());
+        assert_eq!(n.observe(&stale(T0, false), T0), None);
+        assert_eq!(n.observe(&stale(T0 + 599.0, false), T0 + 599.0), None);
+        let notice = n
+            .observe(&stale(T0 + 600.0, false), T0 + 600.0)
+            .expect("notified");
+        assert!(!notice.body.contains("waiting"), "{}", notice.body);
+        assert_eq!(n.observe(&stale(T0 + 601.0, false), T0 + 601.0), None);
+    }
+
+    #[test]
+    fn recovering_resets_the_stale_clock() {
+        let mut n = Notifier::new(config());
+        n.observe(&stale(T0, false), T0);
+        n.observe(&demo::snapshot(Stage::Held, T0 + 500.0), T0 + 500.0);
+        assert_eq!(n.observe(&stale(T0 + 700.0, false), T0 + 700.0), None);
+        assert!(n.observe(&stale(T0 + 1300.0, false), T0 + 1300.0).is_some());
+    }
+
+    #[test]
+    fn snooze_holds_back_and_releases_once_after() {
+        let mut n = Notifier::new(config());
+        let mut s = stale(T0, true);
+        s.snoozed_until = Some(T0 + 900.0);
+        assert_eq!(n.observe(&s, T0), None);
+        assert_eq!(n.observe(&s, T0 + 899.0), None);
+        assert!(n.observe(&s, T0 + 900.0).is_some());
+        assert_eq!(n.observe(&s, T0 + 901.0), None);
+    }
+
+    #[test]
+    fn disabled_or_paused_sends_nothing_and_owes_nothing() {
+        let mut cfg = config();
+        cfg.enabled = false;
+        let mut n = Notifier::new(cfg);
+        assert_eq!(n.observe(&stale(T0, true), T0), None);
+        n.set_config(config());
+        assert_eq!(n.observe(&stale(T0 + 1.0, true), T0 + 1.0), None);
+
+        let mut n = Notifier::new(config());
+        let mut s = stale(T0, true);
+        s.paused = true;
+        assert_eq!(n.observe(&s, T0), None);
+        s.paused = false;
+        assert_eq!(n.observe(&s, T0 + 1.0), None);
+    }
+
+    #[test]
+    fn several_at_once_are_coalesced_and_bursts_are_spaced() {
+        let mut s = stale(T0, true);
+        let mut second = s.report.locks[0].clone();
+        second.path = "/p/target/debug/.cargo-lock".into();
+        second.description = "build directory".into();
+        second.holders[0].pid = 5000;
+        second.holders[0].held_for_secs = Some(60.0);
+        s.report.locks.push(second.clone());
+        let mut n = Notifier::new(config());
+        let notice = n.observe(&s, T0).expect("one notice for both");
+        assert_eq!(notice.summary, "2 stale Cargo locks");
+        let lines: Vec<&str> = notice.body.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines[0].starts_with("package cache: cargo 4242, 12m30s"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("build directory: cargo 5000, 1m00s"),
+            "{lines:?}"
+        );
+        assert_eq!(notice.terminate, None);
+        assert_eq!(notice.command_for_action(ACTION_TERMINATE), None);
+
+        // A third holder going stale 5 s later waits for the coalescing window.
+        let mut third = second;
+        third.path = "/q/target/debug/.cargo-lock".into();
+        third.holders[0].pid = 6000;
+        s.report.locks.push(third);
+        assert_eq!(n.observe(&s, T0 + 5.0), None);
+        let later = n.observe(&s, T0 + COALESCE_SECS).expect("released");
+        assert!(later.body.contains("cargo 6000"), "{}", later.body);
+        assert_eq!(
+            later.terminate,
+            Some(UiCommand::Terminate {
+                pid: 6000,
+                start_token: 777
+            })
+        );
+    }
+
+    #[test]
+    fn a_holder_in_two_locks_is_one_notice() {
+        let mut s = stale(T0, false);
+        let mut build = demo::snapshot(Stage::Stale, T0).report.locks.remove(0);
+        build.path = "/p/target/debug/.cargo-lock".into();
+        build.description = "build directory".into();
+        s.report.locks.push(build);
+        let notice = Notifier::new(config()).observe(&s, T0).expect("notified");
+        assert_eq!(notice.summary, "Stale Cargo lock: build directory");
+    }
+
+    #[test]
+    fn many_holders_are_summed_up() {
+        let s = stale(T0, true);
+        let lock = &s.report.locks[0];
+        let items: Vec<(&LockReport, &HolderReport)> =
+            (0..6).map(|_| (lock, &lock.holders[0])).collect();
+        let n = notice_many(&items, 0.0);
+        assert_eq!(n.summary, "6 stale Cargo locks");
+        assert!(n.body.ends_with("… and 2 more"), "{}", n.body);
+    }
+
+    #[test]
+    fn bundle_id_only_inside_the_app_bundle() {
+        assert_eq!(
+            mac_bundle_id(Path::new(
+                "/Applications/cargo-lockwatch.app/Contents/MacOS/cargo-lockwatch"
+            )),
+            BUNDLE_ID
+        );
+        assert_eq!(
+            mac_bundle_id(Path::new("/Users/me/.cargo/bin/cargo-lockwatch")),
+            "com.apple.Terminal"
+        );
+        assert_eq!(mac_bundle_id(Path::new("")), "com.apple.Terminal");
+    }
+}
