@@ -49,6 +49,10 @@ pub struct WatchConfig {
     /// The cheap safety-net poll of the kernel's lock table.
     #[serde(with = "humantime_serde_compat")]
     pub poll_interval: Duration,
+    /// The poll while nothing is held (new projects are discovered within this time; known lock
+    /// files wake the daemon at once through file events).
+    #[serde(with = "humantime_serde_compat")]
+    pub idle_poll_interval: Duration,
     /// Process names never reported as stale nor offered for termination.
     pub ignore_process_names: Vec<String>,
 }

@@ -169,7 +169,14 @@ impl Engine {
                     let now = tokio::time::Instant::now();
                     follow_ups.retain(|t| *t > now);
                     if now >= next_poll {
-                        next_poll = now + self.config.watch.poll_interval;
+                        // Nothing held: only a lock-table read now and then (file events wake us
+                        // for known lock files at once). Held: sample every poll interval.
+                        let every = if self.policy.busy() {
+                            self.config.watch.poll_interval
+                        } else {
+                            self.config.watch.idle_poll_interval.max(self.config.watch.poll_interval)
+                        };
+                        next_poll = now + every;
                     }
                     self.pass();
                 }

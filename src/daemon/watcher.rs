@@ -9,11 +9,15 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::core::model::FileKey;
+
+/// At most one activity message per lock in this time.
+const ACTIVITY_EVERY: Duration = Duration::from_millis(500);
 
 /// What the watcher tells the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +49,9 @@ impl FsWatcher {
     pub fn new(tx: UnboundedSender<Wake>) -> notify::Result<FsWatcher> {
         let routes = Arc::new(Mutex::new(Routes::default()));
         let r = Arc::clone(&routes);
+        // A build writes thousands of files; the policy needs to know only that something was
+        // written recently, so each lock's activity is forwarded at most once per interval.
+        let mut last_sent: HashMap<FileKey, Instant> = HashMap::new();
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             let event = match res {
                 Ok(e) => e,
@@ -85,8 +92,18 @@ impl FsWatcher {
                     path.parent()
                 };
                 if let Some(keys) = dir.and_then(|d| routes.domains.get(d)) {
+                    let now = Instant::now();
                     for k in keys {
-                        let _ = tx.send(Wake::Activity(*k));
+                        if last_sent
+                            .get(k)
+                            .is_none_or(|t| now.duration_since(*t) >= ACTIVITY_EVERY)
+                        {
+                            last_sent.insert(*k, now);
+                            let _ = tx.send(Wake::Activity(*k));
+                        }
+                    }
+                    if last_sent.len() > 1024 {
+                        last_sent.retain(|_, t| now.duration_since(*t) < ACTIVITY_EVERY);
                     }
                 }
             }
@@ -184,8 +201,6 @@ pub fn domain_dirs(dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
     #[test]
     fn domain_dirs_cover_one_level_and_registry_indexes() {
         let dir = tempfile::tempdir().unwrap();
