@@ -1,7 +1,8 @@
 //! Runs the real tray with a scripted sequence of snapshots — idle, held, contended, stale —
 //! without the daemon, so the icon, menu and notifications can be checked by eye or under Xvfb
-//! (see LINUX-DESKTOP-TESTING.md). Menu clicks and notification actions are printed as JSON
-//! lines on stdout and acted out (pause, snooze, terminate → idle, quit).
+//! (see LINUX-DESKTOP-TESTING.md). Menu clicks and notification actions are printed on stdout
+//! as `command: <UiCommand as Debug>` lines and acted out (pause, snooze, terminate → idle,
+//! quit).
 //!
 //! ```text
 //! cargo run --example tray_demo --features tray -- [--step SECS] [--stage idle|held|contended|stale]
@@ -120,7 +121,7 @@ async fn script(
             _ = tick.tick() => {}
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { return };
-                println!("{}", serde_json::to_string(&cmd).unwrap_or_default());
+                println!("command: {cmd:?}");
                 match cmd {
                     UiCommand::SetPaused(p) => paused = p,
                     UiCommand::SetLaunchAtLogin(b) => launch_at_login = b,
