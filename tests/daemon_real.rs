@@ -180,16 +180,25 @@ fn daemon_follows_a_hold_and_release_with_real_times() {
     let cli: Report = serde_json::from_str(&out).unwrap();
     assert_eq!(cli.source, lockwatch::core::model::Source::Daemon);
 
+    let holder_pid = holder.pid;
     drop(holder);
     d.wait_for("the release", |r| holder_of(r, &lock).is_none());
+    // The log records this hold's acquisition and release with its duration (other cargos on
+    // the machine may add their own lines; only ours are checked).
+    let log = std::fs::read_to_string(dir.root.join("lockwatch/data/history.jsonl")).unwrap();
+    let ours: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["path"] == lock.display().to_string() && e["holder"]["pid"] == holder_pid)
+        .collect();
+    assert_eq!(ours.len(), 2, "{ours:#?}");
+    assert_eq!(ours[0]["event"], "acquired");
+    assert_eq!(ours[1]["event"], "released");
+    assert!(ours[1]["held_secs"].as_f64().unwrap() >= 1.0, "{ours:#?}");
     let (code, out) = d.cli(&dir, &["history", "--json"]);
     assert_eq!(code, 0, "{out}");
     let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(summary["holds"], 1, "{summary}");
-    assert!(
-        summary["total_held_secs"].as_f64().unwrap() >= 1.0,
-        "{summary}"
-    );
+    assert!(summary["holds"].as_u64().unwrap() >= 1, "{summary}");
 }
 
 #[test]
@@ -375,7 +384,15 @@ fn second_instance_is_refused_and_garbage_never_kills_the_daemon() {
     assert!(ask(&big).contains("longer than"));
     assert!(ask(&[0xff, 0xfe, 0x00, b'\n']).contains("error"));
     // Still alive and answering.
-    assert!(d.report().locks.iter().all(|l| l.state == LockState::Free));
+    let report = d.report();
+    assert_eq!(report.source, lockwatch::core::model::Source::Daemon);
+    assert!(
+        report
+            .locks
+            .iter()
+            .filter(|l| l.path.starts_with(&dir.root))
+            .all(|l| l.state == LockState::Free)
+    );
     let (code, _) = d.cli(&dir, &["daemon", "--check"]);
     assert_eq!(code, 0);
     let mode = std::fs::metadata(&d.socket)
@@ -388,8 +405,7 @@ fn second_instance_is_refused_and_garbage_never_kills_the_daemon() {
 fn check_says_not_running_without_a_daemon() {
     let dir = Dir::new("norun");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
-    cmd.args(["daemon", "--check"])
-        .envs(daemon_env(&dir).into_iter());
+    cmd.args(["daemon", "--check"]).envs(daemon_env(&dir));
     let out = cmd.output().unwrap();
     assert_eq!(out.status.code(), Some(lockwatch::exit::NOT_RUNNING));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
