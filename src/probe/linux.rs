@@ -84,23 +84,67 @@ impl LinuxProbe {
             .is_some_and(|s| s.state != crate::core::model::ProcState::Zombie)
     }
 
-    /// Readlinks of every descriptor of `pid`: (fd number, link target).
+    /// Readlinks of every descriptor of `pid`: (fd number, link target), absolute paths only.
+    ///
+    /// One open of `/proc/PID/fd` and one `readlinkat` per descriptor relative to it: the full
+    /// scan calls this for every process, and resolving `/proc/PID/fd/N` from the root for
+    /// each descriptor cost about a third of it.
     fn fd_links(&self, pid: u32) -> Vec<(String, String)> {
+        use std::ffi::{CStr, CString};
+        use std::os::unix::ffi::OsStrExt;
+
+        let mut out = Vec::new();
         let dir = self.pid_dir(pid).join("fd");
-        let Ok(entries) = fs::read_dir(&dir) else {
-            return Vec::new();
+        let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
+            return out;
         };
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let target = fs::read_link(e.path()).ok()?;
-                Some((
-                    e.file_name().to_string_lossy().into_owned(),
-                    target.to_string_lossy().into_owned(),
-                ))
-            })
-            .filter(|(_, t)| t.starts_with('/'))
-            .collect()
+        // SAFETY: `path` is a valid NUL-terminated string; the flags are plain constants.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return out;
+        }
+        // SAFETY: `fd` is an open directory descriptor owned here; on success `fdopendir` takes
+        // it over and `closedir` below closes both.
+        let dirp = unsafe { libc::fdopendir(fd) };
+        if dirp.is_null() {
+            // SAFETY: `fd` is still owned here because fdopendir failed.
+            unsafe { libc::close(fd) };
+            return out;
+        }
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: `dirp` is a valid directory stream until `closedir` below.
+            let ent = unsafe { libc::readdir(dirp) };
+            if ent.is_null() {
+                break;
+            }
+            // SAFETY: `d_name` of an entry returned by readdir is NUL-terminated and lives until
+            // the next readdir call on this stream; it is copied before that.
+            let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+            if name.to_bytes().first() == Some(&b'.') {
+                continue;
+            }
+            // SAFETY: `fd` stays open while `dirp` is; `buf` is writable for its whole length.
+            let n =
+                unsafe { libc::readlinkat(fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+            let Ok(n) = usize::try_from(n) else { continue };
+            let target = &buf[..n.min(buf.len())];
+            if target.first() != Some(&b'/') {
+                continue;
+            }
+            out.push((
+                name.to_string_lossy().into_owned(),
+                String::from_utf8_lossy(target).into_owned(),
+            ));
+        }
+        // SAFETY: `dirp` came from fdopendir and is closed exactly once.
+        unsafe { libc::closedir(dirp) };
+        out
     }
 
     /// Finds the Cargo lock file with inode `ino` among `pid`'s descriptors.
@@ -133,21 +177,27 @@ impl LinuxProbe {
         linux_parse::parse_fdinfo(&text).ino
     }
 
-    /// Every process whose descriptor holds a granted flock on `ino`, with the mode.
-    /// This is the expensive scan: it reads the descriptor table of every visible process.
-    fn real_holders(&self, ino: u64, name_hint: Option<&str>) -> Vec<(u32, KernelLock)> {
-        let mut out = Vec::new();
+    /// Every visible process id.
+    fn all_pids(&self) -> Vec<u32> {
         let Ok(entries) = fs::read_dir(&self.proc_root) else {
-            return out;
+            return Vec::new();
         };
-        for entry in entries.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+            .collect()
+    }
+
+    /// Every process among `pids` whose descriptor holds a granted flock on `ino`, with the
+    /// mode. With every pid this is the expensive scan: it reads each process's descriptor table.
+    fn real_holders(
+        &self,
+        ino: u64,
+        name_hint: Option<&str>,
+        pids: &[u32],
+    ) -> Vec<(u32, KernelLock)> {
+        let mut out = Vec::new();
+        for &pid in pids {
             for (fd, link) in self.fd_links(pid) {
                 let (path, _) = linux_parse::split_deleted(&link);
                 let name = Path::new(path)
@@ -264,8 +314,9 @@ impl Probe for LinuxProbe {
                     && !orphaned.is_empty()
                     && !orphaned.iter().all(|p| self.not_cargo.contains(&(ino, *p)))
                 {
+                    let everyone = self.all_pids();
                     found = self
-                        .real_holders(ino, None)
+                        .real_holders(ino, None, &everyone)
                         .into_iter()
                         .find_map(|(pid, _)| self.resolve_through(pid, ino));
                     if found.is_none() {
@@ -307,8 +358,24 @@ impl Probe for LinuxProbe {
                 .collect();
             let mut dead_locker = None;
             if !dead.is_empty() || (contended && targets.deep_on_contention) {
+                // A dead locker's descriptor may live anywhere: scan every process. A live
+                // locker shares its descriptor with the children it forked; those are the
+                // co-holders worth naming when others wait, and scanning only that subtree
+                // keeps `status` on a contended lock as cheap as `lslocks`.
+                let scope = if dead.is_empty() {
+                    let mut scope: Vec<u32> = Vec::new();
+                    for (pid, _) in &lockers {
+                        scope.push(*pid);
+                        scope.extend(self.descendants(*pid));
+                    }
+                    scope.sort_unstable();
+                    scope.dedup();
+                    scope
+                } else {
+                    self.all_pids()
+                };
                 let hint = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
-                for (pid, lock) in self.real_holders(ino, hint.as_deref()) {
+                for (pid, lock) in self.real_holders(ino, hint.as_deref(), &scope) {
                     if holders.iter().any(|h| h.pid == pid) {
                         continue;
                     }
@@ -503,6 +570,15 @@ mod tests {
         }
     }
 
+    impl FakeProc {
+        fn children(&self, pid: u32, kids: &[u32]) {
+            let t = self.dir.path().join(format!("{pid}/task/{pid}"));
+            fs::create_dir_all(&t).unwrap();
+            let list: Vec<String> = kids.iter().map(u32::to_string).collect();
+            fs::write(t.join("children"), list.join(" ")).unwrap();
+        }
+    }
+
     fn real_file(dir: &Path, rel: &str) -> (PathBuf, u64) {
         let p = dir.join(rel);
         fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -570,5 +646,35 @@ mod tests {
         assert_eq!(s[0].dead_locker, Some(100));
         // The unrelated lock is remembered, so a daemon does not rescan for it every tick.
         assert!(probe.not_cargo.contains(&(other_ino, 101)));
+    }
+
+    #[test]
+    fn contended_live_locker_names_the_children_sharing_its_descriptor() {
+        let files = tempfile::tempdir().unwrap();
+        let (cache, ino) = real_file(files.path(), "home/.package-cache");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n\
+             1: -> FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
+        ));
+        let path = cache.to_str().unwrap();
+        fake.process(100, "flock", 'S');
+        fake.holding_fd(100, path, ino, 100);
+        fake.children(100, &[150]);
+        fake.process(150, "sleep", 'S');
+        fake.holding_fd(150, path, ino, 100);
+        fake.process(300, "cargo", 'S');
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        let mut targets = Targets {
+            known: vec![(cache.clone(), LockKind::PackageCache)],
+            deep_on_contention: true,
+        };
+        let s = probe.sightings(&targets).unwrap();
+        let pids: Vec<(u32, bool)> = s[0].holders.iter().map(|h| (h.pid, h.inherited)).collect();
+        assert_eq!(pids, [(100, false), (150, true)]);
+        assert_eq!(s[0].waiters[0].pid, 300);
+        assert_eq!(s[0].dead_locker, None);
+        targets.deep_on_contention = false;
+        let s = probe.sightings(&targets).unwrap();
+        assert_eq!(s[0].holders.len(), 1, "no descriptor scan unless asked");
     }
 }
