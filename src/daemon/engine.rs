@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::core::catalog;
 use crate::core::model::{FileKey, Report, Source};
 use crate::core::policy::{
-    self, Effect, Event, HistoryEvent, HolderSample, LockSample, Notice, ProcId, WaiterSample,
+    self, Effect, Event, HistoryEvent, HolderSample, LockSample, ProcId, WaiterSample,
 };
 use crate::core::report::Knowledge;
 use crate::kill::{KillReport, KillRequest};
@@ -38,23 +38,16 @@ pub enum Command {
     Snooze(Option<f64>),
     /// Pause or resume watching.
     Pause(bool),
+    /// The login agent was installed or removed.
+    SetLaunchAtLogin(bool),
     /// Exit cleanly.
     Shutdown,
 }
 
-/// Receives the policy's notices (desktop notifications live in the UI layer).
+/// Decides on and shows notifications from the published snapshots (see `ui_bridge`).
 pub trait Notifier: Send {
-    /// A holder became stale and someone waits, or it has been stale for long.
-    fn notice(&mut self, notice: &Notice, snapshot: &UiSnapshot);
-}
-
-/// A notifier that only logs (headless without a notification service).
-pub struct LogNotifier;
-
-impl Notifier for LogNotifier {
-    fn notice(&mut self, n: &Notice, _snapshot: &UiSnapshot) {
-        tracing::warn!(pid = n.holder.pid, path = %n.path.display(), "stale holder: {} (notifications unavailable)", n.holder_name);
-    }
+    /// Called with every published snapshot at Unix time `now`.
+    fn snapshot(&mut self, snapshot: &UiSnapshot, now: f64);
 }
 
 /// Everything the loop owns.
@@ -241,6 +234,10 @@ impl Engine {
                 self.pass();
                 self.publish();
             }
+            Command::SetLaunchAtLogin(on) => {
+                self.launch_at_login = on;
+                self.publish();
+            }
             Command::Shutdown => {}
         }
     }
@@ -289,12 +286,18 @@ impl Engine {
         let report = scan::report(&pass, &self.roots, Source::Daemon, &knowledge, now);
         self.update_watches(&pass);
         let mut history = Vec::new();
-        let mut notices = Vec::new();
         for e in effects {
             match e {
                 Effect::Log(line) => self.log(&line),
                 Effect::RecordHistory(h) => history.push(h),
-                Effect::Notify(n) => notices.push(n),
+                // The notifier decides from the snapshot (cooldown, snooze, coalescing); the
+                // policy's edge is kept in the log.
+                Effect::Notify(n) => tracing::info!(
+                    pid = n.holder.pid,
+                    waiters = n.waiters,
+                    "stale holder needs attention: {}",
+                    n.holder_name
+                ),
                 Effect::UpdateUi => {}
             }
         }
@@ -302,17 +305,9 @@ impl Engine {
         self.last_report = Some(report);
         // Publish every pass while something is held (times tick), otherwise only on change.
         self.publish();
-        let snapshot = self.snapshot_tx.borrow().clone();
-        let snoozed = self.snoozed_until.is_some_and(|t| t > now);
-        for n in notices {
-            if self.config.notify.enabled && !snoozed {
-                self.notifier.notice(&n, &snapshot);
-            } else {
-                self.log(&format!(
-                    "(notification for {} {} suppressed: snoozed or disabled)",
-                    n.holder_name, n.holder.pid
-                ));
-            }
+        if self.config.notify.enabled {
+            let snapshot = self.snapshot_tx.borrow().clone();
+            self.notifier.snapshot(&snapshot, now);
         }
     }
 

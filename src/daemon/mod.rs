@@ -13,6 +13,7 @@ pub mod history;
 pub mod instance;
 pub mod protocol;
 pub mod server;
+pub mod ui_bridge;
 pub mod watcher;
 
 use crate::config::{Config, Dirs};
@@ -59,16 +60,18 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     let history = history::History::new(&dirs.data);
     let probe = crate::probe::platform()?;
     let tray = !opts.headless && cfg!(feature = "tray") && gui_available();
-    let notifier: Box<dyn engine::Notifier> = Box::new(engine::LogNotifier);
+    let (ui_tx, ui_rx) = mpsc::unbounded_channel();
+    let notifier =
+        ui_bridge::DesktopNotifier::new(config.notify.clone(), tray.then(|| ui_tx.clone()));
     let (engine, snapshots) = engine::Engine::new(
         probe,
         config,
         roots.clone(),
         history.clone(),
-        notifier,
+        Box::new(notifier),
         engine::EngineOptions {
             log_lines: !tray,
-            launch_at_login: false,
+            launch_at_login: crate::service::is_installed(),
         },
     );
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
@@ -101,9 +104,38 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         wait_for_signal().await;
         let _ = signals.send(engine::Command::Shutdown);
     });
+    runtime.spawn(ui_bridge::run_commands(
+        ui_rx,
+        cmd_tx.clone(),
+        dirs.data.clone(),
+        opts.kill_grace,
+    ));
     let engine_task = runtime.spawn(engine.run(cmd_rx));
 
-    drop(snapshots);
+    #[cfg(feature = "tray")]
+    if tray {
+        // The main thread becomes the tray's event loop and never returns: the process ends
+        // through the UI handle once the engine has stopped and the socket is removed.
+        let runtime = Box::leak(Box::new(runtime));
+        crate::ui::tray::run(ui_tx, move |handle| {
+            let mut rx = snapshots;
+            let show = handle.clone();
+            runtime.spawn(async move {
+                loop {
+                    let snap = rx.borrow_and_update().clone();
+                    if show.show(snap).is_err() || rx.changed().await.is_err() {
+                        break;
+                    }
+                }
+            });
+            runtime.spawn(async move {
+                let _ = engine_task.await;
+                drop(guard);
+                let _ = handle.exit(0);
+            });
+        });
+    }
+    drop((snapshots, ui_tx));
     let _ = runtime.block_on(engine_task);
     drop(guard);
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -47,7 +47,7 @@ pub enum SnoozeFor {
 
 /// What the user asked for from the menu or a notification action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "action")]
+#[serde(rename_all = "kebab-case", tag = "action", content = "value")]
 pub enum UiCommand {
     /// SIGTERM the holder (and its descendants), re-verified first.
     Terminate {
@@ -75,4 +75,37 @@ pub enum UiCommand {
     RevealProject(PathBuf),
     /// Quit the daemon (exit 0, which the login agent does not restart).
     Quit,
+}
+
+#[cfg(test)]
+mod contract_tests {
+    use super::*;
+
+    #[test]
+    fn ui_commands_round_trip_as_json() {
+        let all = vec![
+            UiCommand::Terminate {
+                pid: 1,
+                start_token: 2,
+            },
+            UiCommand::ForceKill {
+                pid: 1,
+                start_token: 2,
+            },
+            UiCommand::Snooze(SnoozeFor::UntilTomorrow),
+            UiCommand::SetPaused(true),
+            UiCommand::SetLaunchAtLogin(false),
+            UiCommand::OpenHistory,
+            UiCommand::RevealProject(PathBuf::from("/src/app")),
+            UiCommand::Quit,
+        ];
+        for c in all {
+            let json = serde_json::to_string(&c).expect("serializes");
+            assert_eq!(
+                serde_json::from_str::<UiCommand>(&json).expect("parses"),
+                c,
+                "{json}"
+            );
+        }
+    }
 }

@@ -23,7 +23,7 @@ use crate::core::model::{HolderReport, LockReport, LockState};
 pub const ACTION_TERMINATE: &str = "terminate";
 
 /// The macOS bundle identifier of the packaged agent (`cargo-lockwatch.app`).
-pub const BUNDLE_ID: &str = "dev.cargo-lockwatch.agent";
+pub const BUNDLE_ID: &str = crate::service::LABEL;
 
 /// After one notification, others wait this long and are then coalesced into one.
 pub const COALESCE_SECS: f64 = 30.0;

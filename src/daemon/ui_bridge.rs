@@ -1,0 +1,213 @@
+//! Where the daemon meets the UI: desktop notifications driven by published snapshots, and the
+//! tray's [`UiCommand`]s turned into engine commands (kill, snooze, pause), service changes
+//! (launch at login) or a file manager opening a folder.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::engine::{Command, Notifier};
+use crate::config::NotifyConfig;
+use crate::kill::{KillReport, KillRequest};
+use crate::ui::{SnoozeFor, UiCommand, UiSnapshot, notify};
+
+/// Shows desktop notifications (D-Bus on Linux, the notification center on macOS), decided by
+/// the UI's pure notifier (edge-triggered, cooldown, snooze, coalescing).
+pub struct DesktopNotifier {
+    decider: notify::Notifier,
+    /// Where a notification's "Terminate" button sends its command (None: no button).
+    commands: Option<mpsc::UnboundedSender<UiCommand>>,
+    /// Only log, never show (no notification service reachable).
+    log_only: bool,
+}
+
+impl DesktopNotifier {
+    /// A notifier; `commands` enables the Terminate action.
+    pub fn new(
+        config: NotifyConfig,
+        commands: Option<mpsc::UnboundedSender<UiCommand>>,
+    ) -> DesktopNotifier {
+        // Without a session bus there is nobody to show a notification on Linux.
+        let log_only = cfg!(not(target_os = "macos"))
+            && std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none();
+        DesktopNotifier {
+            decider: notify::Notifier::new(config),
+            commands,
+            log_only,
+        }
+    }
+}
+
+impl Notifier for DesktopNotifier {
+    fn snapshot(&mut self, snapshot: &UiSnapshot, now: f64) {
+        let Some(notice) = self.decider.observe(snapshot, now) else {
+            return;
+        };
+        tracing::info!("notify: {} — {}", notice.summary, notice.body);
+        if self.log_only {
+            println!(
+                "notification (no notification service): {} — {}",
+                notice.summary, notice.body
+            );
+            return;
+        }
+        if let Err(e) = notify::show(notice, self.commands.clone()) {
+            tracing::warn!("cannot show a notification: {e}");
+        }
+    }
+}
+
+/// Seconds from now until the snooze ends.
+fn snooze_until(s: SnoozeFor, now: f64) -> Option<f64> {
+    match s {
+        SnoozeFor::Minutes15 => Some(now + 15.0 * 60.0),
+        SnoozeFor::Hour1 => Some(now + 3600.0),
+        SnoozeFor::UntilTomorrow => Some(next_local_8am(now)),
+        SnoozeFor::Off => None,
+    }
+}
+
+/// 8:00 tomorrow, local time.
+fn next_local_8am(now: f64) -> f64 {
+    // SAFETY: localtime_r/mktime only read and write the struct we pass.
+    unsafe {
+        let t = now as libc::time_t;
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        tm.tm_mday += 1;
+        tm.tm_hour = 8;
+        tm.tm_min = 0;
+        tm.tm_sec = 0;
+        tm.tm_isdst = -1;
+        let when = libc::mktime(&mut tm);
+        if when > 0 {
+            when as f64
+        } else {
+            now + 12.0 * 3600.0
+        }
+    }
+}
+
+/// Opens a folder or file with the desktop's default application.
+fn open_path(path: &std::path::Path) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    if let Err(e) = std::process::Command::new(opener).arg(path).spawn() {
+        tracing::warn!("cannot run {opener} {}: {e}", path.display());
+    }
+}
+
+/// Translates tray commands until the channel closes. Returns when the user quits.
+pub async fn run_commands(
+    mut ui: mpsc::UnboundedReceiver<UiCommand>,
+    engine: mpsc::UnboundedSender<Command>,
+    data_dir: std::path::PathBuf,
+    kill_grace: Duration,
+) {
+    while let Some(cmd) = ui.recv().await {
+        match cmd {
+            UiCommand::Terminate { pid, start_token }
+            | UiCommand::ForceKill { pid, start_token } => {
+                let force = matches!(cmd, UiCommand::ForceKill { .. });
+                let (tx, rx) = oneshot::channel();
+                let req = KillRequest {
+                    pid,
+                    start_token: Some(start_token),
+                    force,
+                    grace: kill_grace,
+                };
+                if engine.send(Command::Kill(req, tx)).is_err() {
+                    return;
+                }
+                let report = rx.await;
+                let text = match &report {
+                    Ok(
+                        KillReport::Refused { message, .. } | KillReport::Signalled { message, .. },
+                    ) => message.clone(),
+                    Err(_) => "the kill did not complete".to_string(),
+                };
+                tracing::info!("{text}");
+                let n = notify::Notice {
+                    summary: "cargo-lockwatch".into(),
+                    body: text,
+                    terminate: None,
+                };
+                let _ = notify::show(n, None);
+            }
+            UiCommand::Snooze(s) => {
+                let _ = engine.send(Command::Snooze(snooze_until(s, crate::scan::now())));
+            }
+            UiCommand::SetPaused(p) => {
+                let _ = engine.send(Command::Pause(p));
+            }
+            UiCommand::SetLaunchAtLogin(on) => {
+                let result = tokio::task::spawn_blocking(move || {
+                    let setup = crate::service::Setup::from_env()?;
+                    let mut runner = crate::service::SystemRunner;
+                    if on {
+                        crate::service::install(&setup, &mut runner, false)
+                    } else {
+                        crate::service::uninstall(&setup, &mut runner, false)
+                    }
+                })
+                .await;
+                match result {
+                    Ok(Ok(outcome)) => tracing::info!(
+                        "launch at login {}: {:?}",
+                        if on { "on" } else { "off" },
+                        outcome.steps
+                    ),
+                    Ok(Err(e)) => tracing::warn!("launch at login: {e}"),
+                    Err(e) => tracing::warn!("launch at login: {e}"),
+                }
+                let _ = engine.send(Command::SetLaunchAtLogin(crate::service::is_installed()));
+            }
+            UiCommand::OpenHistory => {
+                let dir = data_dir.clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    let h = super::history::History::new(&dir);
+                    let (events, bad) = h.read();
+                    let since = crate::scan::now() - 7.0 * 86400.0;
+                    let text = crate::cli::history_cmd::render_summary(
+                        &super::history::summarize(&events, since, bad),
+                        "7 days",
+                    );
+                    let file = dir.join("history-summary.txt");
+                    if std::fs::create_dir_all(&dir)
+                        .and_then(|_| std::fs::write(&file, text))
+                        .is_ok()
+                    {
+                        open_path(&file);
+                    }
+                })
+                .await;
+            }
+            UiCommand::RevealProject(path) => open_path(&path),
+            UiCommand::Quit => {
+                let _ = engine.send(Command::Shutdown);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snoozes_end_when_expected() {
+        assert_eq!(snooze_until(SnoozeFor::Minutes15, 1000.0), Some(1900.0));
+        assert_eq!(snooze_until(SnoozeFor::Hour1, 1000.0), Some(4600.0));
+        assert_eq!(snooze_until(SnoozeFor::Off, 1000.0), None);
+        let now = 1_795_550_000.0;
+        let tomorrow = snooze_until(SnoozeFor::UntilTomorrow, now).unwrap();
+        assert!(
+            tomorrow > now + 3600.0 && tomorrow < now + 2.0 * 86400.0,
+            "{tomorrow}"
+        );
+    }
+}
