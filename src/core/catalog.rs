@@ -67,7 +67,9 @@ impl LockKind {
             LockKind::PackageCache => "package cache",
             LockKind::PackageCacheMutate => "shared package cache",
             LockKind::BuildDirectory => "build directory",
-            LockKind::ProfileDirectory => "build directory",
+            // cargo ≤ 1.95 prints "artifact directory" for a build and "build directory" for
+            // `check`; the build is the common case.
+            LockKind::ProfileDirectory => "artifact directory",
             LockKind::ArtifactDirectory => "artifact directory",
             LockKind::UnitBuild => "a unit's build directory",
             LockKind::CargoLockFile => "Cargo.lock file",
@@ -92,7 +94,7 @@ impl LockKind {
             }
             LockKind::BuildDirectory => "one cargo at a time compiles into this build directory",
             LockKind::ProfileDirectory => {
-                "the profile directory lock (exclusive in cargo up to 1.95, shared from 1.96)"
+                "the profile directory lock (cargo up to 1.95 says `artifact directory`, or `build directory` for check; shared from 1.96)"
             }
             LockKind::ArtifactDirectory => {
                 "one cargo at a time writes final artifacts into this target directory"

@@ -34,9 +34,11 @@ mod imp;
 pub struct Targets {
     /// Lock files known up front (Cargo homes, configured projects, earlier discoveries).
     pub known: Vec<(PathBuf, LockKind)>,
-    /// Allow the expensive scan of every process's descriptors to name all real holders of a
-    /// contended lock (the locker may have handed its descriptor to a child). A dead locker
-    /// always triggers it, because without it the holder is unknown.
+    /// On contention, look for every real holder of the lock: on Linux the live locker's own
+    /// process subtree is scanned (a child may share its descriptor); a process outside that
+    /// subtree sharing it is not seen, which keeps `status` as cheap as `lslocks`. A dead
+    /// locker always triggers a scan of every process, because without it the holder is
+    /// unknown.
     pub deep_on_contention: bool,
 }
 

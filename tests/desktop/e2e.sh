@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Desktop end-to-end run on Linux (issue: tray + notifications): Xvfb, a system tray (trayer),
+# a D-Bus session with a real notification server (dunst), the daemon with its tray, a stopped
+# lock holder and a real waiting cargo. Checks that the tray icon changes colour, that the
+# notification arrives with the holder's name, that its Terminate action (the menu's path)
+# kills the holder and the waiting cargo proceeds. Saves screenshots under docs/ when asked.
+#   bash tests/desktop/e2e.sh BINARY [--screenshots]
+set -euo pipefail
+bin=$(readlink -f "$1"); shots=${2:-}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+export CARGO_HOME=$work/home LOCKWATCH_RUNTIME_DIR=$work/run LOCKWATCH_DATA_DIR=$work/data \
+  LOCKWATCH_CONFIG_DIR=$work/cfg LOCKWATCH_STALE_STOPPED_GRACE=1s LOCKWATCH_STALE_SAMPLE_INTERVAL=300ms \
+  LOCKWATCH_STALE_SAMPLES=2 LOCKWATCH_WATCH_POLL_INTERVAL=300ms DISPLAY=:87
+mkdir -p "$CARGO_HOME" "$work/app/src"; touch "$CARGO_HOME/.package-cache"
+printf '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n' > "$work/app/Cargo.toml"
+echo 'fn main() {}' > "$work/app/src/main.rs"
+Xvfb :87 -screen 0 640x240x24 >/dev/null 2>&1 & sleep 1
+trayer --edge top --align right --widthtype request --height 32 --transparent false --tint 0xffffff >/dev/null 2>&1 & sleep 1
+mean() { convert "$1" -crop 32x32+608+0 +repage -format '%[fx:mean.r] %[fx:mean.g] %[fx:mean.b]' info:; }
+dbus-run-session -- bash -c '
+  set -euo pipefail
+  dunst >/dev/null 2>&1 & sleep 0.5
+  dbus-monitor "interface='"'"'org.freedesktop.Notifications'"'"'" > "'"$work"'/mon.log" 2>&1 &
+  "'"$bin"'" daemon > "'"$work"'/daemon.log" 2>&1 & sleep 3
+  import -window root "'"$work"'/idle.png"
+  flock -x "$CARGO_HOME/.package-cache" sleep 600 & holder=$!; sleep 0.5
+  kill -STOP $holder
+  (cd "'"$work"'/app" && exec cargo generate-lockfile --offline) > "'"$work"'/cargo.log" 2>&1 & waiter=$!
+  for i in $(seq 1 60); do grep -q "Stale Cargo lock" "'"$work"'/mon.log" 2>/dev/null && break; sleep 0.5; done
+  sleep 1; import -window root "'"$work"'/stale.png"
+  echo "holder=$holder waiter=$waiter" > "'"$work"'/pids"
+  xdotool mousemove 623 16 click 3; sleep 1; import -window root "'"$work"'/menu.png"; xdotool key Escape || true
+  dunstctl action 0 || true
+  for i in $(seq 1 40); do [ -e "'"$work"'/app/Cargo.lock" ] && break; sleep 0.5; done
+  sleep 0.5; "'"$bin"'" daemon --stop >/dev/null || true; sleep 1
+'
+fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- notifications"; cat "$work/mon.log" | head -40; exit 1; }
+idle=$(mean "$work/idle.png"); stale=$(mean "$work/stale.png")
+echo "tray icon mean colour: idle [$idle] stale [$stale]"
+[ "$idle" != "$stale" ] || fail "tray icon did not change"
+grep -q 'string "flock' "$work/mon.log" || fail "no notification naming the holder"
+grep -q '"terminate"' "$work/mon.log" || fail "notification has no Terminate action"
+[ -e "$work/app/Cargo.lock" ] || fail "the waiting cargo did not proceed after Terminate"
+. "$work/pids"; ! kill -0 "$holder" 2>/dev/null || fail "holder $holder still alive"
+if [ "$shots" = --screenshots ]; then
+  convert "$work/stale.png" -crop 640x40+0+0 "$root/docs/tray-stale.png"
+  cp "$work/menu.png" "$root/docs/tray-menu-live.png"
+fi
+echo "desktop e2e: 4 passed, 0 failed"
