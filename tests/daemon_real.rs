@@ -410,3 +410,56 @@ fn check_says_not_running_without_a_daemon() {
     assert_eq!(out.status.code(), Some(lockwatch::exit::NOT_RUNNING));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not running"));
 }
+
+#[test]
+fn wait_times_out_while_held_and_returns_when_freed() {
+    let _serial = util::serial();
+    let dir = Dir::new("wait");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let env = daemon_env(&dir);
+    let run_wait = |timeout: &str| {
+        dir.command(env!("CARGO_BIN_EXE_cargo-lockwatch"))
+            .args(["wait", "--timeout", timeout])
+            .arg(&lock)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run wait")
+    };
+    let free = run_wait("5s");
+    assert_eq!(
+        free.status.code(),
+        Some(lockwatch::exit::OK),
+        "free lock: no wait"
+    );
+
+    let holder = flock_holder(&dir, "holder", &lock);
+    util::wait_proc_locks("the flock holder", |t| {
+        t.contains(&format!(" {} ", holder.pid))
+    });
+    let timed_out = run_wait("600ms");
+    assert_eq!(timed_out.status.code(), Some(lockwatch::exit::TIMEOUT));
+    let err = String::from_utf8_lossy(&timed_out.stderr);
+    assert!(
+        err.contains("package cache") && err.contains(&holder.pid.to_string()),
+        "{err}"
+    );
+
+    let mut waiting = dir
+        .command(env!("CARGO_BIN_EXE_cargo-lockwatch"))
+        .args(["wait", "--timeout", "30s"])
+        .arg(&lock)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn wait");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "still waiting while held"
+    );
+    drop(holder);
+    let status = waiting.wait().unwrap();
+    assert_eq!(status.code(), Some(lockwatch::exit::OK));
+}
