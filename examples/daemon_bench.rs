@@ -49,7 +49,7 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let idle_secs = arg("--idle", 60);
+    let idle_secs = arg("--idle", 180);
     let rounds = arg("--rounds", 40) as usize;
 
     let dir = tempfile::tempdir().expect("temp dir");
