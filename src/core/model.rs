@@ -58,8 +58,11 @@ pub struct LockSighting {
     /// Processes blocked waiting for it.
     pub waiters: Vec<Participant>,
     /// Pid the kernel names as having taken the lock, when it differs from every holder
-    /// (it exited and a child kept the descriptor).
+    /// (it exited and a child kept the descriptor). Linux knows it; macOS does not.
     pub dead_locker: Option<u32>,
+    /// The process that took the lock no longer holds it: every holder holds through an
+    /// inherited descriptor (set with or without knowing the locker's pid).
+    pub locker_gone: bool,
 }
 
 /// Scheduler state of a process, in the words `ps` uses.
@@ -216,7 +219,7 @@ impl StaleReason {
         match self {
             StaleReason::Stopped => "it is stopped (suspended with Ctrl-Z?)",
             StaleReason::LockerDead => {
-                "the cargo that took the lock has exited; this process inherited its descriptor"
+                "the process that took the lock has exited; this one inherited its descriptor"
             }
             StaleReason::Orphan => {
                 "its parent is gone (orphaned); nobody is waiting for its result"

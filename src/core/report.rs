@@ -38,7 +38,7 @@ pub fn instant_reasons(
         ProcState::Zombie => reasons.push(StaleReason::Zombie),
         _ => {}
     }
-    if holder_inherited && sighting.dead_locker.is_some() {
+    if holder_inherited && sighting.locker_gone {
         reasons.push(StaleReason::LockerDead);
     }
     if origin::classify(facts).0 == super::model::Origin::Orphan {
@@ -267,6 +267,7 @@ mod tests {
                 })
                 .unwrap_or_default(),
             dead_locker: None,
+            locker_gone: false,
         }
     }
 
@@ -318,6 +319,7 @@ mod tests {
         let mut s = sighting(10, None);
         s.holders[0].inherited = true;
         s.dead_locker = Some(9);
+        s.locker_gone = true;
         s.deleted = true;
         let l = one(
             s,
@@ -332,6 +334,22 @@ mod tests {
                 StaleReason::DeletedLockFile
             ]
         );
+    }
+
+    #[test]
+    fn locker_gone_without_a_known_pid_is_locker_dead() {
+        // macOS cannot name the process that took a flock; every holder being inherited is
+        // enough.
+        let mut s = sighting(10, None);
+        s.holders[0].inherited = true;
+        s.locker_gone = true;
+        let l = one(
+            s,
+            vec![facts(10, ProcState::Sleeping, 5)],
+            &Knowledge::default(),
+        );
+        assert_eq!(l.holders[0].stale_reasons, vec![StaleReason::LockerDead]);
+        assert_eq!(l.state, LockState::Stale);
     }
 
     #[test]

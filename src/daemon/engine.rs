@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::history::{self, History};
-use super::watcher::{FsWatcher, Wake};
+use super::watcher::{FsWatcher, PlatformWakes, Wake};
 use crate::config::Config;
 use crate::core::catalog;
 use crate::core::model::{FileKey, Report, Source};
@@ -28,6 +28,8 @@ use crate::ui::UiSnapshot;
 const KNOWN_REFRESH: Duration = Duration::from_secs(15);
 /// Follow-up passes after a file event: `open` precedes `flock` by a moment.
 const FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(15), Duration::from_millis(120)];
+/// How often the cheap lock fingerprint is checked where file events miss acquisitions (macOS).
+const QUICK_CHECK: Duration = Duration::from_millis(500);
 
 /// Commands from IPC clients and the UI.
 #[derive(Debug)]
@@ -66,6 +68,8 @@ pub struct Engine {
     known: Vec<(PathBuf, catalog::LockKind)>,
     known_at: Option<std::time::Instant>,
     watcher: Option<FsWatcher>,
+    platform_wakes: Option<PlatformWakes>,
+    fingerprint: Option<u64>,
     last_report: Option<Report>,
 }
 
@@ -122,6 +126,8 @@ impl Engine {
                 known: Vec::new(),
                 known_at: None,
                 watcher: None,
+                platform_wakes: None,
+                fingerprint: None,
                 last_report: None,
             },
             snapshot_rx,
@@ -135,19 +141,25 @@ impl Engine {
             Ok(w) => self.watcher = Some(w),
             Err(e) => tracing::warn!("file events unavailable ({e}); polling only"),
         }
+        self.platform_wakes = Some(PlatformWakes::new(wake_tx.clone()));
         let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
         self.pass();
         let mut next_poll = tokio::time::Instant::now() + self.config.watch.poll_interval;
+        let quick = self.probe.lock_fingerprint(&self.known).is_some();
+        let mut next_quick = tokio::time::Instant::now() + QUICK_CHECK;
         loop {
             let next_follow = follow_ups.iter().min().copied();
-            let deadline = next_follow.map_or(next_poll, |f| f.min(next_poll));
+            let mut deadline = next_follow.map_or(next_poll, |f| f.min(next_poll));
+            if quick {
+                deadline = deadline.min(next_quick);
+            }
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
                     Some(cmd) => self.command(cmd).await,
                 },
                 wake = wake_rx.recv() => match wake {
-                    Some(Wake::LockFile(_)) => {
+                    Some(Wake::LockFile(_) | Wake::ProcessExited(_)) => {
                         let now = tokio::time::Instant::now();
                         follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
                         self.pass();
@@ -160,7 +172,16 @@ impl Engine {
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     let now = tokio::time::Instant::now();
+                    let follow_up_due = follow_ups.iter().any(|t| *t <= now);
                     follow_ups.retain(|t| *t > now);
+                    if quick && now >= next_quick && now < next_poll && !follow_up_due {
+                        // Only the cheap check: a full pass when the held state changed.
+                        next_quick = now + QUICK_CHECK;
+                        if !self.paused && self.fingerprint_changed() {
+                            self.pass();
+                        }
+                        continue;
+                    }
                     if now >= next_poll {
                         // Nothing held: only a lock-table read now and then (file events wake us
                         // for known lock files at once). Held: sample every poll interval.
@@ -240,6 +261,14 @@ impl Engine {
             }
             Command::Shutdown => {}
         }
+    }
+
+    /// Whether the cheap lock fingerprint moved since the last look.
+    fn fingerprint_changed(&mut self) -> bool {
+        let now = self.probe.lock_fingerprint(&self.known);
+        let changed = now != self.fingerprint;
+        self.fingerprint = now;
+        changed
     }
 
     fn last_token(&self, pid: u32) -> Option<u64> {
@@ -336,7 +365,7 @@ impl Engine {
                             state: f.state,
                             tree_cpu_secs: f.tree_cpu_secs,
                             origin: crate::core::origin::classify(f).0,
-                            locker_dead: h.inherited && s.dead_locker.is_some(),
+                            locker_dead: h.inherited && s.locker_gone,
                             ignored: ignore.iter().any(|n| n == &f.name),
                         })
                     })
@@ -361,11 +390,9 @@ impl Engine {
     }
 
     fn update_watches(&mut self, pass: &scan::Pass) {
-        let Some(w) = self.watcher.as_mut() else {
-            return;
-        };
         let mut files: Vec<PathBuf> = self.known.iter().map(|(p, _)| p.clone()).collect();
         let mut domains: Vec<(FileKey, PathBuf)> = Vec::new();
+        let mut pids: Vec<u32> = Vec::new();
         for s in &pass.sightings {
             if !s.deleted && !files.contains(&s.path) {
                 files.push(s.path.clone());
@@ -375,9 +402,17 @@ impl Engine {
             {
                 domains.push((s.key, d));
             }
+            pids.extend(s.holders.iter().map(|h| h.pid));
         }
-        for (path, err) in w.update(&files, &domains) {
-            tracing::debug!("cannot watch {}: {err}", path.display());
+        pids.sort_unstable();
+        pids.dedup();
+        if let Some(w) = self.watcher.as_mut() {
+            for (path, err) in w.update(&files, &domains) {
+                tracing::debug!("cannot watch {}: {err}", path.display());
+            }
+        }
+        if let Some(p) = self.platform_wakes.as_mut() {
+            p.update(&files, &pids);
         }
     }
 

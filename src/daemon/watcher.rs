@@ -26,8 +26,82 @@ pub enum Wake {
     LockFile(PathBuf),
     /// Something was written under the activity domain of this lock.
     Activity(FileKey),
+    /// A watched holder exited (macOS kqueue `NOTE_EXIT`): rescan now.
+    ProcessExited(u32),
     /// The OS watcher failed (e.g. too many inotify watches); polling continues.
     Failed(String),
+}
+
+/// Event sources beyond `notify`: on macOS a kqueue thread reporting flock unlocks on watched
+/// lock files (`NOTE_FUNLOCK`, which FSEvents cannot see) and holder exits (`NOTE_EXIT`);
+/// elsewhere nothing, because inotify already reports every open and close.
+pub struct PlatformWakes {
+    #[cfg(target_os = "macos")]
+    kqueue: Option<crate::probe::macos_events::KqueueWatcher>,
+    #[cfg(target_os = "macos")]
+    files: HashSet<PathBuf>,
+    #[cfg(target_os = "macos")]
+    pids: HashSet<u32>,
+}
+
+impl PlatformWakes {
+    /// Starts the platform's extra event source, if it has one.
+    #[cfg(target_os = "macos")]
+    pub fn new(tx: UnboundedSender<Wake>) -> PlatformWakes {
+        use crate::probe::macos_records::KqueueEvent;
+        let kqueue = crate::probe::macos_events::KqueueWatcher::spawn(Box::new(move |e| {
+            let _ = tx.send(match e {
+                KqueueEvent::LockFileChanged(p) => Wake::LockFile(p),
+                KqueueEvent::ProcessExited(pid) => Wake::ProcessExited(pid),
+            });
+        }));
+        if let Err(e) = &kqueue {
+            tracing::warn!("kqueue unavailable ({e}); polling only");
+        }
+        PlatformWakes {
+            kqueue: kqueue.ok(),
+            files: HashSet::new(),
+            pids: HashSet::new(),
+        }
+    }
+
+    /// Starts the platform's extra event source, if it has one.
+    #[cfg(not(target_os = "macos"))]
+    pub fn new(tx: UnboundedSender<Wake>) -> PlatformWakes {
+        drop(tx);
+        PlatformWakes {}
+    }
+
+    /// Watches exactly these lock files and holder pids.
+    #[cfg(target_os = "macos")]
+    pub fn update(&mut self, files: &[PathBuf], pids: &[u32]) {
+        let Some(kq) = &self.kqueue else { return };
+        let want: HashSet<PathBuf> = files.iter().cloned().collect();
+        for gone in self.files.difference(&want) {
+            kq.unwatch_file(gone);
+        }
+        // A deleted or renamed file ends its watch: re-add every wanted file each time (the
+        // watcher ignores duplicates of a live watch).
+        self.files = want
+            .iter()
+            .filter(|f| kq.watch_file(f).is_ok())
+            .cloned()
+            .collect();
+        let want: HashSet<u32> = pids.iter().copied().collect();
+        for gone in self.pids.difference(&want) {
+            kq.unwatch_pid(*gone);
+        }
+        self.pids = want
+            .into_iter()
+            .filter(|p| self.pids.contains(p) || kq.watch_pid(*p).is_ok())
+            .collect();
+    }
+
+    /// Watches exactly these lock files and holder pids.
+    #[cfg(not(target_os = "macos"))]
+    pub fn update(&mut self, files: &[PathBuf], pids: &[u32]) {
+        let _ = (files, pids);
+    }
 }
 
 #[derive(Default)]

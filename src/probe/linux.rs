@@ -412,6 +412,7 @@ impl Probe for LinuxProbe {
                 deleted,
                 holders,
                 waiters,
+                locker_gone: dead_locker.is_some(),
                 dead_locker,
             });
         }

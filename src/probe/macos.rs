@@ -294,6 +294,10 @@ impl Probe for MacProbe {
                 }
                 continue;
             }
+            // XNU does not record which process took a flock lock; when every holder holds an
+            // inherited descriptor, the one that took it is gone.
+            let locker_gone =
+                !roles.holders.is_empty() && roles.holders.iter().all(|h| h.inherited);
             out.push(LockSighting {
                 path: w.path,
                 key: w.key,
@@ -301,7 +305,7 @@ impl Probe for MacProbe {
                 deleted,
                 holders: roles.holders,
                 waiters: roles.waiters,
-                // XNU does not record which process took a flock lock.
+                locker_gone,
                 dead_locker: None,
             });
         }
@@ -363,6 +367,19 @@ impl Probe for MacProbe {
             queue.extend(child_pids(p));
         }
         out
+    }
+
+    fn lock_fingerprint(&mut self, known: &[(PathBuf, LockKind)]) -> Option<u64> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for (path, _) in known {
+            path.hash(&mut h);
+            match getlk(path) {
+                Ok((answer, key)) => format!("{answer:?}{}", key.ino).hash(&mut h),
+                Err(e) => e.kind().hash(&mut h),
+            }
+        }
+        Some(h.finish())
     }
 
     fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError> {
@@ -429,7 +446,7 @@ fn getlk(path: &Path) -> io::Result<(LockAnswer, FileKey)> {
         ));
     }
     let key = FileKey {
-        dev: meta.dev(),
+        dev: super::normalize_dev(meta.dev()),
         ino: meta.ino(),
     };
     let mut fl = libc::flock {

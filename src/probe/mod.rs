@@ -91,6 +91,14 @@ pub trait Probe: Send {
     fn file_key(&self, path: &std::path::Path) -> Option<FileKey> {
         file_key(path)
     }
+
+    /// A cheap token that changes when the held state of any of `known` changes, for platforms
+    /// whose file events do not report acquisitions (macOS: one `F_GETLK` per file). `None`
+    /// means file events already do (Linux inotify sees every open), so the daemon skips this.
+    fn lock_fingerprint(&mut self, known: &[(PathBuf, LockKind)]) -> Option<u64> {
+        let _ = known;
+        None
+    }
 }
 
 /// The probe for this OS.
@@ -103,7 +111,17 @@ pub fn file_key(path: &std::path::Path) -> Option<FileKey> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
     Some(FileKey {
-        dev: m.dev(),
+        dev: normalize_dev(m.dev()),
         ino: m.ino(),
     })
+}
+
+/// macOS's `dev_t` is a signed 32-bit value that `MetadataExt::dev` sign-extends, while libproc
+/// reports it unsigned: keep the low 32 bits there so both sources agree. Linux's is 64-bit.
+pub fn normalize_dev(dev: u64) -> u64 {
+    if cfg!(target_os = "macos") {
+        dev & 0xffff_ffff
+    } else {
+        dev
+    }
 }
