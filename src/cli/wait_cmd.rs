@@ -60,6 +60,12 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .find(|d| d.join("Cargo.toml").is_file())
             .map(|d| d.to_path_buf())
     });
+    for p in args.paths.iter().filter(|p| !p.exists()) {
+        eprintln!(
+            "cargo-lockwatch: note: {} does not exist, so nothing holds it",
+            p.display()
+        );
+    }
     let live = std::io::stderr().is_terminal();
     let start = Instant::now();
     let mut printed = false;
