@@ -70,7 +70,8 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         history.clone(),
         Box::new(notifier),
         engine::EngineOptions {
-            log_lines: !tray,
+            // Always: under launchd/systemd stdout is the log file.
+            log_lines: true,
             launch_at_login: crate::service::is_installed(),
         },
     );
@@ -83,20 +84,18 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         history,
         kill_grace: opts.kill_grace,
     };
-    if !tray {
-        let homes: Vec<String> = roots
-            .cargo_homes
-            .iter()
-            .map(|h| h.display().to_string())
-            .collect();
-        println!(
-            "cargo-lockwatch daemon {} (pid {}) watching {}; socket {}",
-            env!("CARGO_PKG_VERSION"),
-            std::process::id(),
-            homes.join(", "),
-            socket.display()
-        );
-    }
+    let homes: Vec<String> = roots
+        .cargo_homes
+        .iter()
+        .map(|h| h.display().to_string())
+        .collect();
+    println!(
+        "cargo-lockwatch daemon {} (pid {}) watching {}; socket {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        homes.join(", "),
+        socket.display()
+    );
 
     runtime.spawn(server::serve(listener, shared));
     let signals = cmd_tx.clone();
