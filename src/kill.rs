@@ -213,12 +213,16 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         }
     }
 
-    // Wait for the release and see whether a waiter got the lock.
+    // Wait for the release and see whether a waiter got the lock. "Released" means a fresh
+    // scan shows nobody but former waiters holding the lock, not merely that the pid is gone:
+    // a descriptor it shared with another process keeps the lock alive.
     let deadline = Instant::now() + req.grace;
     let mut released = false;
+    let mut holder_done;
+    let mut still_held_by: Vec<u32> = Vec::new();
     let mut waiter_proceeded = None;
     loop {
-        let gone_or_free = match probe.process(req.pid) {
+        holder_done = match probe.process(req.pid) {
             Ok(f) if f.start_token == token && f.state != crate::core::model::ProcState::Zombie => {
                 !keys
                     .iter()
@@ -226,32 +230,43 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
             }
             _ => true,
         };
-        if gone_or_free {
-            released = true;
-            if let Ok(after) = scan::pass(probe, roots, false) {
-                // A former waiter proceeded if it now holds the lock, or is no longer waiting
-                // for it at all (it got the lock and was already done with it).
-                let ours = || after.sightings.iter().filter(|s| keys.contains(&s.key));
-                waiter_proceeded = waiters_before
-                    .iter()
-                    .copied()
-                    .find(|w| ours().any(|s| s.holders.iter().any(|h| h.pid == *w)))
-                    .or_else(|| {
-                        waiters_before
-                            .iter()
-                            .copied()
-                            .find(|w| !ours().any(|s| s.waiters.iter().any(|x| x.pid == *w)))
-                    });
-            }
-            if waiter_proceeded.is_some() || waiters_before.is_empty() || Instant::now() >= deadline
-            {
+        if holder_done && let Ok(after) = scan::pass(probe, roots, true) {
+            let ours: Vec<&LockSighting> = after
+                .sightings
+                .iter()
+                .filter(|s| keys.contains(&s.key))
+                .collect();
+            still_held_by = ours
+                .iter()
+                .flat_map(|s| s.holders.iter().map(|h| h.pid))
+                .filter(|p| !waiters_before.contains(p))
+                .collect();
+            released = still_held_by.is_empty();
+            // A former waiter proceeded if it now holds the lock, or, the lock being free, is no
+            // longer waiting for it (it got the lock and was already done with it).
+            waiter_proceeded = waiters_before
+                .iter()
+                .copied()
+                .find(|w| ours.iter().any(|s| s.holders.iter().any(|h| h.pid == *w)))
+                .or_else(|| {
+                    waiters_before.iter().copied().find(|w| {
+                        released && !ours.iter().any(|s| s.waiters.iter().any(|x| x.pid == *w))
+                    })
+                });
+            if released && (waiter_proceeded.is_some() || waiters_before.is_empty()) {
                 break;
             }
-        } else if Instant::now() >= deadline {
+        }
+        if Instant::now() >= deadline {
             break;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let others = still_held_by
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let message = match (released, waiter_proceeded) {
         (true, Some(w)) => format!(
             "{} {} got {signal_name} and released its lock; waiter {w} proceeded",
@@ -259,6 +274,10 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         ),
         (true, None) => format!(
             "{} {} got {signal_name} and released its lock",
+            facts.name, req.pid
+        ),
+        (false, _) if holder_done => format!(
+            "{} {} got {signal_name} and let go, but the lock is still held by {others} (a process that shares its descriptor); see `cargo lockwatch status`",
             facts.name, req.pid
         ),
         (false, _) if req.force => format!(

@@ -41,6 +41,20 @@ pub struct LinuxProbe {
     discovered: HashMap<u64, Discovered>,
     /// (inode, locker pid) pairs already resolved to "not a Cargo lock".
     not_cargo: HashSet<(u64, u32)>,
+    /// (inode, pid) → start time of a locker whose own descriptor was seen holding the lock, so
+    /// the check is paid once per hold, not once per pass.
+    verified: HashMap<(u64, u32), u64>,
+}
+
+/// What a locker's own descriptors say about a lock line that names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LockerCheck {
+    /// It has a descriptor on this very file with the lock.
+    Holds,
+    /// It holds a lock on another file with the same inode number (another filesystem).
+    Foreign,
+    /// It holds nothing there: it exited (and the pid may have been reused), or it is a zombie.
+    Gone,
 }
 
 impl LinuxProbe {
@@ -65,6 +79,7 @@ impl LinuxProbe {
             ticks_per_sec,
             discovered: HashMap::new(),
             not_cargo: HashSet::new(),
+            verified: HashMap::new(),
         })
     }
 
@@ -79,6 +94,41 @@ impl LinuxProbe {
     /// Whether `pid` still has a descriptor table. A zombie keeps its `/proc` entry until it is
     /// reaped but has closed every descriptor, so it holds no lock: a lock the kernel still
     /// credits to it lives on in a process that inherited the descriptor.
+    /// Whether the process `/proc/locks` names as locker really holds the lock on `path`: the
+    /// pid may have been reused by an unrelated process after the locker exited, and the inode
+    /// number alone may belong to a file on another filesystem.
+    fn check_locker(&mut self, pid: u32, ino: u64, path: &Path) -> LockerCheck {
+        let Some(stat) = self.read_stat(pid) else {
+            return LockerCheck::Gone;
+        };
+        if stat.state == crate::core::model::ProcState::Zombie {
+            return LockerCheck::Gone;
+        }
+        if self.verified.get(&(ino, pid)) == Some(&stat.starttime) {
+            return LockerCheck::Holds;
+        }
+        let locks_ino = |me: &Self, fd: &str| {
+            fs::read_to_string(me.pid_dir(pid).join("fdinfo").join(fd))
+                .map(|t| linux_parse::parse_fdinfo(&t))
+                .is_ok_and(|i| i.ino == Some(ino) && i.locks.iter().any(|l| l.ino == ino))
+        };
+        let links = self.fd_links(pid);
+        for (fd, link) in &links {
+            if Path::new(linux_parse::split_deleted(link).0) == path && locks_ino(self, fd) {
+                if self.verified.len() > 4096 {
+                    self.verified.clear();
+                }
+                self.verified.insert((ino, pid), stat.starttime);
+                return LockerCheck::Holds;
+            }
+        }
+        if links.iter().any(|(fd, _)| locks_ino(self, fd)) {
+            LockerCheck::Foreign
+        } else {
+            LockerCheck::Gone
+        }
+    }
+
     fn has_descriptors(&self, pid: u32) -> bool {
         self.read_stat(pid)
             .is_some_and(|s| s.state != crate::core::model::ProcState::Zombie)
@@ -339,13 +389,23 @@ impl Probe for LinuxProbe {
                 deleted = true;
             }
 
-            let lockers: Vec<(u32, crate::core::model::LockMode)> =
-                granted.iter().map(|l| (l.pid, l.mode)).collect();
-            let dead: Vec<u32> = lockers
-                .iter()
-                .map(|(p, _)| *p)
-                .filter(|p| !self.has_descriptors(*p))
-                .collect();
+            // Trust a locker only if its own descriptor shows the lock on this file; a lock on a
+            // same-numbered inode elsewhere is not ours at all.
+            let mut lockers: Vec<(u32, crate::core::model::LockMode)> = Vec::new();
+            let mut dead: Vec<u32> = Vec::new();
+            for l in &granted {
+                match self.check_locker(l.pid, ino, &path) {
+                    LockerCheck::Holds => lockers.push((l.pid, l.mode)),
+                    LockerCheck::Gone => {
+                        lockers.push((l.pid, l.mode));
+                        dead.push(l.pid);
+                    }
+                    LockerCheck::Foreign => {}
+                }
+            }
+            if lockers.is_empty() && !granted.is_empty() {
+                continue;
+            }
             let contended = !waiting.is_empty();
             let mut holders: Vec<Participant> = lockers
                 .iter()
@@ -492,29 +552,22 @@ impl Probe for LinuxProbe {
         if !self.has_descriptors(pid) {
             return Ok(false);
         }
-        // Cheap: the kernel names it as locker of that inode.
-        let path = self.proc_root.join("locks");
-        let text = fs::read_to_string(&path).map_err(|source| ProbeError::LockTable {
-            path: path.clone(),
-            source,
-        })?;
-        let lines = linux_parse::parse_proc_locks(&text);
-        if !lines.iter().any(|l| l.ino == key.ino && l.is_granted()) {
-            return Ok(false);
-        }
-        if lines
-            .iter()
-            .any(|l| l.ino == key.ino && l.is_granted() && l.pid == pid)
-        {
-            return Ok(true);
-        }
-        // Inherited descriptor: look at this pid's own descriptors only.
+        // Only the process's own descriptors count: `/proc/locks` names whoever *took* the lock,
+        // which may be a dead process whose pid now belongs to someone else.
         for (fd, _) in self.fd_links(pid) {
-            if let Ok(text) = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(&fd)) {
-                let info = linux_parse::parse_fdinfo(&text);
-                if info.ino == Some(key.ino) && info.locks.iter().any(|l| l.ino == key.ino) {
-                    return Ok(true);
-                }
+            let Ok(text) = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(&fd)) else {
+                continue;
+            };
+            let info = linux_parse::parse_fdinfo(&text);
+            if info.ino != Some(key.ino) || !info.locks.iter().any(|l| l.ino == key.ino) {
+                continue;
+            }
+            // Same inode number on another filesystem is another file.
+            let same_dev = key.dev == 0
+                || fs::metadata(self.pid_dir(pid).join("fd").join(&fd))
+                    .map_or(true, |m| std::os::unix::fs::MetadataExt::dev(&m) == key.dev);
+            if same_dev {
+                return Ok(true);
             }
         }
         Ok(false)
@@ -619,6 +672,52 @@ mod tests {
             "a zombie holds nothing"
         );
         assert!(probe.holds(200, s[0].key).unwrap());
+    }
+
+    #[test]
+    fn reused_locker_pid_is_not_named_and_holds_nothing() {
+        // The locker (100) exited; its pid now belongs to an unrelated process with no
+        // descriptor on the file; 200 inherited the lock.
+        let files = tempfile::tempdir().unwrap();
+        let (cache, ino) = real_file(files.path(), "home/.package-cache");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n"
+        ));
+        fake.process(100, "vim", 'S');
+        fake.process(200, "sleep", 'S');
+        fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        let targets = Targets {
+            known: vec![(cache.clone(), LockKind::PackageCache)],
+            deep_on_contention: true,
+        };
+        let s = probe.sightings(&targets).unwrap();
+        assert_eq!(s.len(), 1, "{s:?}");
+        let pids: Vec<u32> = s[0].holders.iter().map(|h| h.pid).collect();
+        assert_eq!(pids, vec![200], "the innocent pid 100 is not a holder");
+        assert!(s[0].locker_gone);
+        assert!(
+            !probe.holds(100, s[0].key).unwrap(),
+            "kill's re-check refuses pid 100"
+        );
+        assert!(probe.holds(200, s[0].key).unwrap());
+    }
+
+    #[test]
+    fn same_inode_on_another_filesystem_is_not_our_lock() {
+        let files = tempfile::tempdir().unwrap();
+        let (cache, ino) = real_file(files.path(), "home/.package-cache");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:01:{ino} 0 EOF\n"
+        ));
+        fake.process(100, "dockerd", 'S');
+        fake.holding_fd(100, "/mnt/other/some.lock", ino, 100);
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        let targets = Targets {
+            known: vec![(cache.clone(), LockKind::PackageCache)],
+            deep_on_contention: true,
+        };
+        assert!(probe.sightings(&targets).unwrap().is_empty());
     }
 
     #[test]
