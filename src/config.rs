@@ -350,11 +350,54 @@ impl Config {
         if self.stale.idle_cpu_secs.is_nan() || self.stale.idle_cpu_secs < 0.0 {
             return Err("stale.idle_cpu_secs must be zero or more".into());
         }
+        let day = Duration::from_secs(86_400);
+        for (name, d) in self.durations() {
+            if d > day {
+                return Err(format!("{name} must be at most one day"));
+            }
+        }
         Ok(())
+    }
+
+    /// Every duration setting, by name.
+    fn durations(&self) -> [(&'static str, Duration); 8] {
+        [
+            ("watch.poll_interval", self.watch.poll_interval),
+            ("watch.idle_poll_interval", self.watch.idle_poll_interval),
+            ("stale.stopped_grace", self.stale.stopped_grace),
+            ("stale.stale_after", self.stale.stale_after),
+            ("stale.idle_window", self.stale.idle_window),
+            ("stale.sample_interval", self.stale.sample_interval),
+            ("notify.cooldown", self.notify.cooldown),
+            (
+                "notify.stale_without_waiters_after",
+                self.notify.stale_without_waiters_after,
+            ),
+        ]
     }
 
     fn repair(&mut self) {
         let d = Config::defaults();
+        let day = Duration::from_secs(86_400);
+        let clamp = |v: &mut Duration, default: Duration| {
+            if *v > day {
+                *v = default;
+            }
+        };
+        clamp(&mut self.watch.poll_interval, d.watch.poll_interval);
+        clamp(
+            &mut self.watch.idle_poll_interval,
+            d.watch.idle_poll_interval,
+        );
+        clamp(&mut self.stale.stopped_grace, d.stale.stopped_grace);
+        clamp(&mut self.stale.stale_after, d.stale.stale_after);
+        clamp(&mut self.stale.idle_window, d.stale.idle_window);
+        clamp(&mut self.stale.sample_interval, d.stale.sample_interval);
+        clamp(&mut self.notify.cooldown, d.notify.cooldown);
+        clamp(
+            &mut self.notify.stale_without_waiters_after,
+            d.notify.stale_without_waiters_after,
+        );
         if self.stale.samples == 0 {
             self.stale.samples = d.stale.samples;
         }
@@ -556,6 +599,20 @@ mod tests {
         let l = load(Some("[stale]\nsamples = 0\n"), &[]);
         assert_eq!(l.config.stale.samples, Config::defaults().stale.samples);
         assert!(l.warnings[0].contains("samples"));
+    }
+
+    #[test]
+    fn absurd_durations_fall_back_instead_of_overflowing() {
+        let l = load(None, &[("LOCKWATCH_WATCH_POLL_INTERVAL", "500000000000y")]);
+        assert_eq!(
+            l.config.watch.poll_interval,
+            Config::defaults().watch.poll_interval
+        );
+        assert!(
+            l.warnings.iter().any(|w| w.contains("poll_interval")),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]

@@ -75,7 +75,10 @@ pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Resu
         &pass,
         roots,
         Source::Scan,
-        &Knowledge::default(),
+        &Knowledge {
+            ignore_names: ctx.loaded.config.watch.ignore_process_names.clone(),
+            ..Knowledge::default()
+        },
         scan::now(),
     ))
 }

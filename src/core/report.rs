@@ -24,13 +24,21 @@ pub struct Knowledge {
     pub wait_since: HashMap<(FileKey, u32), f64>,
     /// Stale verdicts from the policy; when `None`, instantaneous reasons are used.
     pub stale: Option<HashMap<(FileKey, u32), Vec<StaleReason>>>,
+    /// Process names never called stale (configuration).
+    pub ignore_names: Vec<String>,
 }
+
+/// An orphan counts as stale at a glance only when its tree averaged less than this share of
+/// one CPU over its life: a `nohup cargo build` that is compiling is busy, a fetch hung on the
+/// network is not. (The daemon judges orphans by the idle window instead.)
+const ORPHAN_BUSY_SHARE: f64 = 0.01;
 
 /// Reasons a holder looks stale that need no history.
 pub fn instant_reasons(
     sighting: &LockSighting,
     holder_inherited: bool,
     facts: &ProcessFacts,
+    now: f64,
 ) -> Vec<StaleReason> {
     let mut reasons = Vec::new();
     match facts.state {
@@ -41,7 +49,10 @@ pub fn instant_reasons(
     if holder_inherited && sighting.locker_gone {
         reasons.push(StaleReason::LockerDead);
     }
-    if origin::classify(facts).0 == super::model::Origin::Orphan {
+    let lifetime = (now - facts.started_at).max(1.0);
+    if origin::classify(facts).0 == super::model::Origin::Orphan
+        && facts.tree_cpu_secs < ORPHAN_BUSY_SHARE * lifetime
+    {
         reasons.push(StaleReason::Orphan);
     }
     if sighting.deleted {
@@ -69,7 +80,8 @@ pub fn build(
             let (origin, origin_via) = origin::classify(f);
             let reasons = match &knowledge.stale {
                 Some(map) => map.get(&(s.key, h.pid)).cloned().unwrap_or_default(),
-                None => instant_reasons(s, h.inherited, f),
+                None if knowledge.ignore_names.contains(&f.name) => Vec::new(),
+                None => instant_reasons(s, h.inherited, f, now),
             };
             holders.push(HolderReport {
                 pid: h.pid,
@@ -312,6 +324,24 @@ mod tests {
         assert_eq!(l.holders[0].stale_reasons, vec![StaleReason::Stopped]);
         assert!(l.verdict.contains("kill -CONT 10"), "{}", l.verdict);
         assert_eq!(l.stop_command.as_deref(), Some("cargo lockwatch kill 10"));
+    }
+
+    #[test]
+    fn busy_orphan_and_ignored_names_are_not_stale_at_a_glance() {
+        let mut busy = facts(10, ProcState::Running, 1);
+        busy.tree_cpu_secs = 500.0; // half a CPU over its 1000 s life: compiling
+        let l = one(sighting(10, None), vec![busy], &Knowledge::default());
+        assert!(!l.holders[0].stale, "{:?}", l.holders[0].stale_reasons);
+        let k = Knowledge {
+            ignore_names: vec!["cargo".into()],
+            ..Knowledge::default()
+        };
+        let l = one(
+            sighting(10, None),
+            vec![facts(10, ProcState::Stopped, 5)],
+            &k,
+        );
+        assert!(!l.holders[0].stale);
     }
 
     #[test]

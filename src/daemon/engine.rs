@@ -311,6 +311,7 @@ impl Engine {
             hold_since: self.policy.hold_since(),
             wait_since: self.policy.wait_since(),
             stale: Some(self.policy.verdicts()),
+            ignore_names: self.config.watch.ignore_process_names.clone(),
         };
         let report = scan::report(&pass, &self.roots, Source::Daemon, &knowledge, now);
         self.update_watches(&pass);

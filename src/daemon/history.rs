@@ -83,9 +83,18 @@ impl History {
                 continue;
             };
             for line in BufReader::new(f).lines() {
-                let Ok(line) = line else {
-                    bad += 1;
-                    continue;
+                let line = match line {
+                    Ok(l) => l,
+                    // Bad UTF-8 in one line: skip it. Any other error repeats forever (a
+                    // directory, EIO): stop reading this file.
+                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                        bad += 1;
+                        continue;
+                    }
+                    Err(_) => {
+                        bad += 1;
+                        break;
+                    }
                 };
                 if line.trim().is_empty() {
                     continue;
@@ -343,6 +352,17 @@ mod tests {
         let (events, bad) = h.read();
         assert_eq!(events.len(), 2);
         assert_eq!(bad, 2);
+    }
+
+    #[test]
+    fn a_directory_in_place_of_the_log_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        fs::create_dir_all(h.path()).unwrap();
+        let (events, bad) = h.read();
+        assert!(events.is_empty());
+        assert_eq!(bad, 1);
+        assert!(h.append(&[acquired(1.0, 10)]).is_err());
     }
 
     #[test]

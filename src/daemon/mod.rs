@@ -128,17 +128,24 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
                 }
             });
             runtime.spawn(async move {
-                let _ = engine_task.await;
+                let code = match engine_task.await {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("cargo-lockwatch: the daemon's engine failed: {e}");
+                        crate::exit::ERROR
+                    }
+                };
                 drop(guard);
-                let _ = handle.exit(0);
+                let _ = handle.exit(code);
             });
         });
     }
     drop((snapshots, ui_tx));
-    let _ = runtime.block_on(engine_task);
+    let outcome = runtime.block_on(engine_task);
     drop(guard);
     runtime.shutdown_timeout(Duration::from_secs(1));
-    Ok(())
+    // A crash must not look like a Quit: launchd/systemd restart only on a non-zero exit.
+    outcome.map_err(|e| anyhow::anyhow!("the daemon's engine failed: {e}"))
 }
 
 async fn wait_for_signal() {
