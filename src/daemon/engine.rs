@@ -31,6 +31,9 @@ const FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(15), Duration::from_mil
 /// How often the cheap lock fingerprint is checked where file events miss acquisitions (macOS).
 const QUICK_CHECK: Duration = Duration::from_millis(500);
 
+/// A finished kill and the requester waiting for its report.
+type KillDone = (KillReport, oneshot::Sender<KillReport>);
+
 /// Commands from IPC clients and the UI.
 #[derive(Debug)]
 pub enum Command {
@@ -137,6 +140,7 @@ impl Engine {
     /// Runs until a Shutdown command arrives or the command channel closes.
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<KillDone>();
         match FsWatcher::new(wake_tx.clone()) {
             Ok(w) => self.watcher = Some(w),
             Err(e) => tracing::warn!("file events unavailable ({e}); polling only"),
@@ -156,7 +160,10 @@ impl Engine {
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
-                    Some(cmd) => self.command(cmd).await,
+                    Some(cmd) => self.command(cmd, &done_tx),
+                },
+                finished = done_rx.recv() => if let Some((report, reply)) = finished {
+                    self.kill_done(report, reply);
                 },
                 wake = wake_rx.recv() => match wake {
                     Some(Wake::LockFile(_) | Wake::ProcessExited(_)) => {
@@ -198,48 +205,31 @@ impl Engine {
         }
     }
 
-    async fn command(&mut self, cmd: Command) {
+    fn command(&mut self, cmd: Command, done: &mpsc::UnboundedSender<KillDone>) {
         match cmd {
             Command::Kill(req, reply) => {
+                // The kill waits up to its grace period for the release: run it aside so the
+                // loop keeps sampling, publishing and answering meanwhile.
                 let roots = self.roots.clone();
-                let report = tokio::task::spawn_blocking(move || match crate::probe::platform() {
-                    Ok(mut p) => crate::kill::kill(p.as_mut(), &roots, req),
-                    Err(e) => KillReport::Refused {
-                        pid: req.pid,
-                        refusal: crate::kill::Refusal::NotAHolder,
-                        message: e.to_string(),
-                    },
-                })
-                .await
-                .unwrap_or_else(|e| KillReport::Refused {
-                    pid: req.pid,
-                    refusal: crate::kill::Refusal::NotAHolder,
-                    message: format!("internal error: {e}"),
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let report =
+                        tokio::task::spawn_blocking(move || match crate::probe::platform() {
+                            Ok(mut p) => crate::kill::kill(p.as_mut(), &roots, req),
+                            Err(e) => KillReport::Refused {
+                                pid: req.pid,
+                                refusal: crate::kill::Refusal::NotAHolder,
+                                message: e.to_string(),
+                            },
+                        })
+                        .await
+                        .unwrap_or_else(|e| KillReport::Refused {
+                            pid: req.pid,
+                            refusal: crate::kill::Refusal::NotAHolder,
+                            message: format!("internal error: {e}"),
+                        });
+                    let _ = done.send((report, reply));
                 });
-                if let KillReport::Signalled {
-                    pid,
-                    name,
-                    signal,
-                    locks,
-                    message,
-                    ..
-                } = &report
-                {
-                    let token = self.last_token(*pid).unwrap_or(0);
-                    self.record(vec![HistoryEvent::Killed {
-                        at: scan::now(),
-                        holder: ProcId {
-                            pid: *pid,
-                            start_token: token,
-                        },
-                        name: name.clone(),
-                        signal: signal.clone(),
-                        paths: locks.clone(),
-                    }]);
-                    self.log(&format!("killed    {message}"));
-                }
-                let _ = reply.send(report);
-                self.pass();
             }
             Command::Snooze(until) => {
                 self.snoozed_until = until;
@@ -261,6 +251,34 @@ impl Engine {
             }
             Command::Shutdown => {}
         }
+    }
+
+    /// Records a finished kill, answers its requester and rescans.
+    fn kill_done(&mut self, report: KillReport, reply: oneshot::Sender<KillReport>) {
+        if let KillReport::Signalled {
+            pid,
+            name,
+            signal,
+            locks,
+            message,
+            ..
+        } = &report
+        {
+            let token = self.last_token(*pid).unwrap_or(0);
+            self.record(vec![HistoryEvent::Killed {
+                at: scan::now(),
+                holder: ProcId {
+                    pid: *pid,
+                    start_token: token,
+                },
+                name: name.clone(),
+                signal: signal.clone(),
+                paths: locks.clone(),
+            }]);
+            self.log(&format!("killed    {message}"));
+        }
+        let _ = reply.send(report);
+        self.pass();
     }
 
     /// Whether the cheap lock fingerprint moved since the last look.
