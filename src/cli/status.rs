@@ -37,10 +37,8 @@ pub struct Args {
 pub fn roots_here(ctx: &Context) -> WatchRoots {
     let mut roots = ctx.loaded.roots();
     let mut extra: Vec<PathBuf> = Vec::new();
-    if let Ok(cwd) = std::env::current_dir()
-        && let Some(project) = cwd.ancestors().find(|d| d.join("Cargo.toml").is_file())
-    {
-        extra.push(project.to_path_buf());
+    if let Some(project) = std::env::current_dir().ok().and_then(|c| project_root(&c)) {
+        extra.push(project);
     }
     if let Some(t) = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
         extra.push(PathBuf::from(t));
@@ -51,6 +49,17 @@ pub fn roots_here(ctx: &Context) -> WatchRoots {
         }
     }
     roots
+}
+
+/// The directory whose `target/` Cargo builds into from `dir`: the workspace root (the nearest
+/// ancestor whose `Cargo.toml` has a `[workspace]` table) or else the nearest package.
+pub fn project_root(dir: &std::path::Path) -> Option<PathBuf> {
+    let nearest = dir.ancestors().find(|d| d.join("Cargo.toml").is_file())?;
+    let workspace = nearest.ancestors().find(|d| {
+        std::fs::read_to_string(d.join("Cargo.toml"))
+            .is_ok_and(|t| t.lines().any(|l| l.trim() == "[workspace]"))
+    });
+    Some(workspace.unwrap_or(nearest).to_path_buf())
 }
 
 /// One report: from the daemon if reachable (unless `no_daemon`), else a direct scan.

@@ -24,13 +24,20 @@ pub struct Args {
     pub interval: Duration,
 }
 
-/// The locks in `report` that block: given paths (any hold), else exclusive Cargo-home holds and
-/// any hold inside the current project.
-pub fn blocking<'a>(
-    report: &'a Report,
-    paths: &[PathBuf],
-    project: Option<&PathBuf>,
-) -> Vec<&'a LockReport> {
+/// Where a build started here would need to take locks.
+#[derive(Debug, Clone, Default)]
+pub struct Here {
+    /// Cargo homes this cargo would use.
+    pub cargo_homes: Vec<PathBuf>,
+    /// Workspace (or package) root.
+    pub project: Option<PathBuf>,
+    /// Target directory (`CARGO_TARGET_DIR`, else `<project>/target`).
+    pub target_dir: Option<PathBuf>,
+}
+
+/// The locks in `report` that block: given paths (any hold), else exclusive holds of this Cargo
+/// home's package-cache locks and any hold inside this project's target directory.
+pub fn blocking<'a>(report: &'a Report, paths: &[PathBuf], here: &Here) -> Vec<&'a LockReport> {
     report
         .locks
         .iter()
@@ -42,12 +49,21 @@ pub fn blocking<'a>(
                     .any(|p| p == &l.path || std::fs::canonicalize(p).is_ok_and(|c| c == l.path));
             }
             let exclusive = l.holders.iter().any(|h| h.mode == LockMode::Exclusive);
+            let ours = l
+                .path
+                .parent()
+                .is_some_and(|d| here.cargo_homes.iter().any(|h| h == d));
             let home_lock = matches!(
                 l.kind,
                 LockKind::PackageCache | LockKind::PackageCacheMutate
-            ) && exclusive;
-            let here = project.is_some_and(|p| l.project_dir.as_ref() == Some(p));
-            home_lock || here
+            ) && exclusive
+                && ours;
+            let in_target = here
+                .target_dir
+                .as_ref()
+                .is_some_and(|t| l.path.starts_with(t));
+            let in_project = here.project.is_some() && l.project_dir == here.project;
+            home_lock || in_target || in_project
         })
         .collect()
 }
@@ -55,11 +71,18 @@ pub fn blocking<'a>(
 /// Runs `wait`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
     let roots = super::status::roots_here(ctx);
-    let project = std::env::current_dir().ok().and_then(|c| {
-        c.ancestors()
-            .find(|d| d.join("Cargo.toml").is_file())
-            .map(|d| d.to_path_buf())
-    });
+    let project = std::env::current_dir()
+        .ok()
+        .and_then(|c| super::status::project_root(&c));
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| project.as_ref().map(|p| p.join("target")));
+    let here = Here {
+        cargo_homes: roots.cargo_homes.clone(),
+        project,
+        target_dir,
+    };
     for p in args.paths.iter().filter(|p| !p.exists()) {
         eprintln!(
             "cargo-lockwatch: note: {} does not exist, so nothing holds it",
@@ -77,7 +100,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 return exit::ERROR;
             }
         };
-        let blockers = blocking(&report, &args.paths, project.as_ref());
+        let blockers = blocking(&report, &args.paths, &here);
         if blockers.is_empty() {
             if printed && live {
                 eprint!("\r\x1b[2K");
@@ -127,5 +150,55 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             return exit::TIMEOUT;
         }
         std::thread::sleep(args.interval);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(path: &str, kind: &str, project: Option<&str>, mode: &str) -> serde_json::Value {
+        serde_json::json!({
+            "path": path, "kind": kind, "description": "x", "state": "held", "deleted": false,
+            "project_dir": project, "verdict": "busy", "stop_command": null, "waiters": [],
+            "holders": [{
+                "pid": 10, "mode": mode, "name": "cargo", "cmd": [], "cwd": null,
+                "process_state": "sleeping", "origin": "terminal", "origin_via": null,
+                "inherited": false, "held_for_secs": null, "running_for_secs": 1.0,
+                "tree_cpu_secs": 0.0, "ppid": 1, "ancestors": [], "start_token": 1,
+                "stale": false, "stale_reasons": []
+            }]
+        })
+    }
+
+    #[test]
+    fn blocks_on_this_home_and_this_workspace_only() {
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
+            "locks": [
+                lock("/h/.package-cache", "package-cache", None, "exclusive"),
+                lock("/other-home/.package-cache", "package-cache", None, "exclusive"),
+                lock("/h/.package-cache-mutate", "package-cache-mutate", None, "shared"),
+                lock("/ws/target/debug/.cargo-lock", "profile-directory", Some("/ws"), "exclusive"),
+                lock("/elsewhere/target/debug/.cargo-lock", "profile-directory", Some("/elsewhere"), "exclusive"),
+            ]
+        }))
+        .unwrap();
+        let here = Here {
+            cargo_homes: vec!["/h".into()],
+            project: Some("/ws".into()),
+            target_dir: Some("/ws/target".into()),
+        };
+        let paths: Vec<&str> = blocking(&report, &[], &here)
+            .iter()
+            .map(|l| l.path.to_str().unwrap())
+            .collect();
+        assert_eq!(paths, ["/h/.package-cache", "/ws/target/debug/.cargo-lock"]);
+        let given = blocking(
+            &report,
+            &["/elsewhere/target/debug/.cargo-lock".into()],
+            &here,
+        );
+        assert_eq!(given.len(), 1);
     }
 }
