@@ -10,32 +10,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::core::policy::StaleConfig;
 use crate::scan::WatchRoots;
 
 /// The default config file, also shipped as `assets/config.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../assets/config.toml");
-
-/// Thresholds of the stale policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaleConfig {
-    /// How long a holder may stay stopped (Ctrl-Z) before it looks stale.
-    #[serde(with = "humantime_serde_compat")]
-    pub stopped_grace: Duration,
-    /// An idle holder must have held the lock at least this long to look stale.
-    #[serde(with = "humantime_serde_compat")]
-    pub stale_after: Duration,
-    /// How long the whole process tree must be idle (no CPU, no writes) to count as idle.
-    #[serde(with = "humantime_serde_compat")]
-    pub idle_window: Duration,
-    /// CPU seconds the tree may use within the idle window and still count as idle.
-    pub idle_cpu_secs: f64,
-    /// Consecutive samples that must agree before the verdict changes (hysteresis).
-    pub samples: u32,
-    /// How often holders are sampled while a lock is held.
-    #[serde(with = "humantime_serde_compat")]
-    pub sample_interval: Duration,
-}
 
 /// What to watch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,11 +26,11 @@ pub struct WatchConfig {
     /// discovered when a cargo locks them.
     pub projects: Vec<PathBuf>,
     /// The cheap safety-net poll of the kernel's lock table.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "crate::core::text::duration_serde")]
     pub poll_interval: Duration,
     /// The poll while nothing is held (new projects are discovered within this time; known lock
     /// files wake the daemon at once through file events).
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "crate::core::text::duration_serde")]
     pub idle_poll_interval: Duration,
     /// Process names never reported as stale nor offered for termination.
     pub ignore_process_names: Vec<String>,
@@ -64,10 +43,10 @@ pub struct NotifyConfig {
     /// Send notifications at all.
     pub enabled: bool,
     /// At most one notification per holder within this time.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "crate::core::text::duration_serde")]
     pub cooldown: Duration,
     /// Notify about a stale holder even when nobody waits, once it has been stale this long.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "crate::core::text::duration_serde")]
     pub stale_without_waiters_after: Duration,
 }
 
@@ -484,26 +463,6 @@ fn leaves(table: &toml::Table) -> Vec<(String, toml::Value)> {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// `humantime` (de)serialization for `Duration` fields ("10s", "5m", "1h 30m").
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(|e| {
-            serde::de::Error::custom(format!(
-                "`{text}` is not a duration like \"30s\" or \"5m\": {e}"
-            ))
-        })
-    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,10 @@
 //! `cargo lockwatch history`: who blocked whom, how often, and how long everyone waited, from
 //! the daemon's append-only log.
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::{Context, render};
-use crate::daemon::history::{self, History, Summary};
+use super::Context;
+use crate::daemon::history::{self, History};
 use crate::exit;
 
 /// Arguments of `history`.
@@ -17,54 +16,6 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Renders a summary for people.
-pub fn render_summary(s: &Summary, period: &str) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Last {period}: {} hold{}, {} wait{} ({} waited in all), {} stale, {} killed",
-        s.holds,
-        if s.holds == 1 { "" } else { "s" },
-        s.waits,
-        if s.waits == 1 { "" } else { "s" },
-        render::duration(s.total_wait_secs),
-        s.stale,
-        s.killed
-    );
-    if let Some((name, secs, path)) = &s.longest_hold {
-        let _ = writeln!(
-            out,
-            "Longest hold: {name} held {} for {}",
-            render::tilde(path),
-            render::duration(*secs)
-        );
-    }
-    if !s.blocked.is_empty() {
-        let _ = writeln!(out, "\nWho blocked whom:");
-        for r in &s.blocked {
-            let _ = writeln!(
-                out,
-                "  {:<20} blocked {:<16} {:>3}× · {} in all (longest {}) on {}",
-                r.holder,
-                r.waiter,
-                r.times,
-                render::duration(r.total_wait_secs),
-                render::duration(r.longest_wait_secs),
-                render::tilde(&r.lock)
-            );
-        }
-    }
-    if s.unreadable_lines > 0 {
-        let _ = writeln!(
-            out,
-            "\n({} unreadable line{} skipped)",
-            s.unreadable_lines,
-            if s.unreadable_lines == 1 { "" } else { "s" }
-        );
-    }
-    out
 }
 
 /// Runs `history`.
@@ -84,7 +35,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             h.path().display()
         )
     } else {
-        render_summary(
+        history::render(
             &summary,
             &humantime::format_duration(args.since).to_string(),
         )

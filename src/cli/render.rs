@@ -27,17 +27,7 @@ impl Style {
     }
 }
 
-pub use crate::core::text::duration;
-
-/// Shortens a path under the home directory to `~/…`.
-pub fn tilde(path: &Path) -> String {
-    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
-        && let Ok(rest) = path.strip_prefix(&home)
-    {
-        return format!("~/{}", rest.display());
-    }
-    path.display().to_string()
-}
+pub use crate::core::text::{duration, tilde};
 
 fn command_line(cmd: &[String], name: &str) -> String {
     if cmd.is_empty() {

@@ -5,12 +5,34 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::catalog::LockKind;
 use super::model::{FileKey, LockMode, Origin, ProcState, StaleReason};
-use crate::config::StaleConfig;
+
+/// Thresholds of the stale policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleConfig {
+    /// How long a holder may stay stopped (Ctrl-Z) before it looks stale.
+    #[serde(with = "super::text::duration_serde")]
+    pub stopped_grace: Duration,
+    /// An idle holder must have held the lock at least this long to look stale.
+    #[serde(with = "super::text::duration_serde")]
+    pub stale_after: Duration,
+    /// How long the whole process tree must be idle (no CPU, no writes) to count as idle.
+    #[serde(with = "super::text::duration_serde")]
+    pub idle_window: Duration,
+    /// CPU seconds the tree may use within the idle window and still count as idle.
+    pub idle_cpu_secs: f64,
+    /// Consecutive samples that must agree before the verdict changes (hysteresis).
+    pub samples: u32,
+    /// How often holders are sampled while a lock is held.
+    #[serde(with = "super::text::duration_serde")]
+    pub sample_interval: Duration,
+}
 
 /// A process identity that survives pid reuse: pid plus its start token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -101,35 +123,12 @@ pub enum Event {
 /// Something the shell should do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    /// Tell the user (subject to cooldown and snooze in the notifier).
-    Notify(Notice),
     /// The visible state changed: redraw the tray, push to subscribers.
     UpdateUi,
     /// A line for the headless log.
     Log(String),
     /// Append to the history log.
     RecordHistory(HistoryEvent),
-}
-
-/// Why the user is being told.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notice {
-    /// The lock.
-    pub key: FileKey,
-    /// Its path.
-    pub path: PathBuf,
-    /// What it guards.
-    pub kind: LockKind,
-    /// The stale holder.
-    pub holder: ProcId,
-    /// Its name.
-    pub holder_name: String,
-    /// Why it looks stale.
-    pub reasons: Vec<StaleReason>,
-    /// How long it has held the lock.
-    pub held_for_secs: f64,
-    /// How many wait.
-    pub waiters: usize,
 }
 
 /// One line of the history log.
@@ -256,9 +255,6 @@ struct Hold {
     stale_since: Option<f64>,
     /// When the last sample that counted toward the verdict was taken.
     last_sample: f64,
-    /// Already told the user about this stale episode (with waiters / for long).
-    notified_waiting: bool,
-    notified_long: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -273,7 +269,6 @@ struct Wait {
 #[derive(Debug, Clone)]
 pub struct State {
     cfg: StaleConfig,
-    stale_without_waiters_after: f64,
     holds: HashMap<(FileKey, ProcId), Hold>,
     waits: HashMap<(FileKey, ProcId), Wait>,
     last_activity: HashMap<FileKey, f64>,
@@ -283,10 +278,9 @@ pub struct State {
 
 impl State {
     /// A fresh policy with these thresholds.
-    pub fn new(cfg: StaleConfig, stale_without_waiters_after: std::time::Duration) -> State {
+    pub fn new(cfg: StaleConfig) -> State {
         State {
             cfg,
-            stale_without_waiters_after: stale_without_waiters_after.as_secs_f64(),
             holds: HashMap::new(),
             waits: HashMap::new(),
             last_activity: HashMap::new(),
@@ -386,8 +380,6 @@ fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
                         reasons: Vec::new(),
                         stale_since: None,
                         last_sample: f64::NEG_INFINITY,
-                        notified_waiting: false,
-                        notified_long: false,
                     },
                 );
                 changed = true;
@@ -452,26 +444,6 @@ fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
                     h.name,
                     h.id.pid
                 )));
-            }
-            if hold.stale {
-                let stale_for = now - hold.stale_since.unwrap_or(now);
-                let with_waiters = !lock.waiters.is_empty() && !hold.notified_waiting;
-                let for_long =
-                    stale_for >= state.stale_without_waiters_after && !hold.notified_long;
-                if with_waiters || for_long {
-                    hold.notified_waiting |= !lock.waiters.is_empty();
-                    hold.notified_long |= for_long;
-                    fx.push(Effect::Notify(Notice {
-                        key: lock.key,
-                        path: lock.path.clone(),
-                        kind: lock.kind,
-                        holder: h.id,
-                        holder_name: h.name.clone(),
-                        reasons: hold.reasons.clone(),
-                        held_for_secs: now - hold.since,
-                        waiters: lock.waiters.len(),
-                    }));
-                }
             }
         }
         let blocked_by: Vec<(String, u32)> = lock
@@ -669,8 +641,6 @@ fn sample_hold(
     } else {
         hold.reasons.clear();
         hold.stale_since = None;
-        hold.notified_waiting = false;
-        hold.notified_long = false;
         (false, true)
     }
 }
@@ -708,7 +678,7 @@ mod tests {
 
     fn state() -> State {
         let c = Config::defaults();
-        State::new(c.stale, c.notify.stale_without_waiters_after)
+        State::new(c.stale)
     }
 
     fn holder(pid: u32, state: ProcState, cpu: f64) -> HolderSample {
@@ -782,8 +752,12 @@ mod tests {
         )
     }
 
+    /// Stale episodes that began (each one is a history line; notifications are decided by
+    /// the UI notifier from the verdicts).
     fn notices(fx: &[Effect]) -> usize {
-        fx.iter().filter(|e| matches!(e, Effect::Notify(_))).count()
+        fx.iter()
+            .filter(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Stale { .. })))
+            .count()
     }
 
     #[test]
@@ -856,11 +830,12 @@ mod tests {
         });
         assert!(stale_now(&s, 10));
         assert_eq!(s.verdicts()[&(KEY, 10)], vec![StaleReason::Stopped]);
-        assert_eq!(notices(&fx), 0, "nobody waits yet: no notification");
+        assert_eq!(notices(&fx), 1, "one stale episode begins");
         let fx = run(&mut s, 22.0, 22.0, 2.0, |_| {
             vec![lock(vec![holder(10, ProcState::Stopped, 1.0)], &[11])]
         });
-        assert_eq!(notices(&fx), 1, "a waiter arrives: now it is urgent");
+        assert_eq!(notices(&fx), 0, "a waiter arriving is not a new episode");
+        assert!(stale_now(&s, 10));
         // Resumed: one blip of "running" does not clear it, three samples do.
         let fx = run(&mut s, 24.0, 26.0, 2.0, |t| {
             vec![lock(vec![holder(10, ProcState::Running, t)], &[11])]

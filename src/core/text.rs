@@ -1,6 +1,8 @@
 //! Small wording helpers shared by every surface (terminal, tray, notifications, logs), so a
 //! duration reads the same everywhere.
 
+use std::path::Path;
+
 /// Formats seconds as `45s`, `3m12s`, `2h05m`, `3d04h`.
 pub fn duration(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
@@ -9,6 +11,39 @@ pub fn duration(secs: f64) -> String {
         60..3600 => format!("{}m{:02}s", s / 60, s % 60),
         3600..86400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// Shortens a path under the home directory to `~/…`.
+pub fn tilde(path: &Path) -> String {
+    if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
+        && let Ok(rest) = path.strip_prefix(&home)
+    {
+        return format!("~/{}", rest.display());
+    }
+    path.display().to_string()
+}
+
+/// `humantime` (de)serialization of `Duration` fields ("10s", "5m", "1h 30m"), for the
+/// configuration file.
+pub mod duration_serde {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes a duration as humantime text.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    /// Reads humantime text, with an error that shows the expected form.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "`{text}` is not a duration like \"30s\" or \"5m\": {e}"
+            ))
+        })
     }
 }
 

@@ -94,10 +94,7 @@ impl Engine {
         notifier: Box<dyn Notifier>,
         opts: EngineOptions,
     ) -> (Engine, watch::Receiver<UiSnapshot>) {
-        let mut policy = policy::State::new(
-            config.stale.clone(),
-            config.notify.stale_without_waiters_after,
-        );
+        let mut policy = policy::State::new(config.stale.clone());
         let (events, _) = history.read();
         let (holds, waits) = history::open_episodes(&events);
         policy::apply(&mut policy, Event::Recovered { holds, waits });
@@ -338,14 +335,6 @@ impl Engine {
             match e {
                 Effect::Log(line) => self.log(&line),
                 Effect::RecordHistory(h) => history.push(h),
-                // The notifier decides from the snapshot (cooldown, snooze, coalescing); the
-                // policy's edge is kept in the log.
-                Effect::Notify(n) => tracing::info!(
-                    pid = n.holder.pid,
-                    waiters = n.waiters,
-                    "stale holder needs attention: {}",
-                    n.holder_name
-                ),
                 Effect::UpdateUi => {}
             }
         }

@@ -3,6 +3,7 @@
 //! often, and for how long. It also lets a restarted daemon remember when a hold began.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::model::FileKey;
 use crate::core::policy::{HistoryEvent, ProcId};
+use crate::core::text::{duration, tilde};
 
 /// The log rotates when it grows past this; one rotated file is kept, so the total stays under
 /// twice this.
@@ -299,6 +301,54 @@ pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -
     s.blocked
         .sort_by(|a, b| b.total_wait_secs.total_cmp(&a.total_wait_secs));
     s
+}
+
+/// Renders a summary for people.
+pub fn render(s: &Summary, period: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Last {period}: {} hold{}, {} wait{} ({} waited in all), {} stale, {} killed",
+        s.holds,
+        if s.holds == 1 { "" } else { "s" },
+        s.waits,
+        if s.waits == 1 { "" } else { "s" },
+        duration(s.total_wait_secs),
+        s.stale,
+        s.killed
+    );
+    if let Some((name, secs, path)) = &s.longest_hold {
+        let _ = writeln!(
+            out,
+            "Longest hold: {name} held {} for {}",
+            tilde(path),
+            duration(*secs)
+        );
+    }
+    if !s.blocked.is_empty() {
+        let _ = writeln!(out, "\nWho blocked whom:");
+        for r in &s.blocked {
+            let _ = writeln!(
+                out,
+                "  {:<20} blocked {:<16} {:>3}× · {} in all (longest {}) on {}",
+                r.holder,
+                r.waiter,
+                r.times,
+                duration(r.total_wait_secs),
+                duration(r.longest_wait_secs),
+                tilde(&r.lock)
+            );
+        }
+    }
+    if s.unreadable_lines > 0 {
+        let _ = writeln!(
+            out,
+            "\n({} unreadable line{} skipped)",
+            s.unreadable_lines,
+            if s.unreadable_lines == 1 { "" } else { "s" }
+        );
+    }
+    out
 }
 
 #[cfg(test)]

@@ -171,7 +171,7 @@ pub async fn run_commands(
                     let h = super::history::History::new(&dir);
                     let (events, bad) = h.read();
                     let since = crate::scan::now() - 7.0 * 86400.0;
-                    let text = crate::cli::history_cmd::render_summary(
+                    let text = super::history::render(
                         &super::history::summarize(&events, since, bad),
                         "7 days",
                     );

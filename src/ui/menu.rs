@@ -13,8 +13,8 @@ use std::path::Path;
 
 use super::icons::IconState;
 use super::{SnoozeFor, UiCommand, UiSnapshot};
-use crate::cli::render::{duration, tilde};
 use crate::core::model::{HolderReport, LockMode, LockReport, LockState, Origin, ProcState};
+use crate::core::text::{duration, tilde};
 
 /// How long a "Really force kill …?" item waits for its confirming click.
 pub const FORCE_KILL_CONFIRM_SECS: f64 = 10.0;

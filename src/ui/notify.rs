@@ -15,9 +15,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::menu::{held_for, origin_word, project_of};
 use super::{UiCommand, UiSnapshot};
-use crate::cli::render::{duration, tilde};
 use crate::config::NotifyConfig;
 use crate::core::model::{HolderReport, LockReport, LockState};
+use crate::core::text::{duration, tilde};
 
 /// The action key of the notification's "Terminate" button.
 pub const ACTION_TERMINATE: &str = "terminate";
