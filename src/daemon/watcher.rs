@@ -251,11 +251,10 @@ pub fn domain_dirs(dir: &Path) -> Vec<PathBuf> {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
                 let p = e.path();
                 // registry/{cache,src,index}/<name>/ is where downloads land.
-                if let Ok(inner) = std::fs::read_dir(&p)
-                    && matches!(
-                        p.file_name().and_then(|n| n.to_str()),
-                        Some("cache" | "src" | "index")
-                    )
+                if matches!(
+                    p.file_name().and_then(|n| n.to_str()),
+                    Some("cache" | "src" | "index")
+                ) && let Ok(inner) = std::fs::read_dir(&p)
                 {
                     out.extend(
                         inner

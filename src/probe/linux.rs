@@ -44,7 +44,17 @@ pub struct LinuxProbe {
     /// (inode, pid) → start time of a locker whose own descriptor was seen holding the lock, so
     /// the check is paid once per hold, not once per pass.
     verified: HashMap<(u64, u32), u64>,
+    /// inode → (dead lockers, inheritors found, when every process was last scanned): a dead
+    /// locker's lock is re-checked through its known inheritors, not a full scan per tick.
+    inheritors: HashMap<u64, Inheritors>,
 }
+
+/// Inheritors of a dead locker's lock, as last found by a full scan.
+type Inheritors = (Vec<u32>, Vec<(u32, KernelLock)>, std::time::Instant);
+
+/// How long a full descriptor scan's answer about a dead locker's inheritors is trusted while
+/// they all still hold the lock.
+const FULL_RESCAN: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What a locker's own descriptors say about a lock line that names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +90,7 @@ impl LinuxProbe {
             discovered: HashMap::new(),
             not_cargo: HashSet::new(),
             verified: HashMap::new(),
+            inheritors: HashMap::new(),
         })
     }
 
@@ -279,6 +290,34 @@ impl LinuxProbe {
         out
     }
 
+    /// Who holds `ino` now that its lockers (`dead`) are gone: the inheritors found last time
+    /// if they all still hold it and the answer is recent, else a scan of every process.
+    fn inheritors_of(
+        &mut self,
+        ino: u64,
+        dead: &[u32],
+        hint: Option<&str>,
+    ) -> Vec<(u32, KernelLock)> {
+        if let Some((lockers, found, at)) = self.inheritors.get(&ino)
+            && lockers == dead
+            && !found.is_empty()
+            && at.elapsed() < FULL_RESCAN
+        {
+            let pids: Vec<u32> = found.iter().map(|(p, _)| *p).collect();
+            let again = self.real_holders(ino, hint, &pids);
+            if again.len() == pids.len() {
+                return again;
+            }
+        }
+        let everyone = self.all_pids();
+        let found = self.real_holders(ino, hint, &everyone);
+        self.inheritors.insert(
+            ino,
+            (dead.to_vec(), found.clone(), std::time::Instant::now()),
+        );
+        found
+    }
+
     fn read_stat(&self, pid: u32) -> Option<linux_parse::Stat> {
         let text = fs::read_to_string(self.pid_dir(pid).join("stat")).ok()?;
         linux_parse::parse_stat(&text)
@@ -329,6 +368,7 @@ impl Probe for LinuxProbe {
         }
 
         let mut out = Vec::new();
+        let mut seen_inodes: Vec<u64> = Vec::new();
         for (ino, locks) in by_ino {
             let granted: Vec<&KernelLock> = locks.iter().filter(|l| l.is_granted()).collect();
             let waiting: Vec<&KernelLock> = locks.iter().filter(|l| !l.is_granted()).collect();
@@ -422,7 +462,8 @@ impl Probe for LinuxProbe {
                 // locker shares its descriptor with the children it forked; those are the
                 // co-holders worth naming when others wait, and scanning only that subtree
                 // keeps `status` on a contended lock as cheap as `lslocks`.
-                let scope = if dead.is_empty() {
+                let hint = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
+                let found = if dead.is_empty() {
                     let mut scope: Vec<u32> = Vec::new();
                     for (pid, _) in &lockers {
                         scope.push(*pid);
@@ -430,12 +471,12 @@ impl Probe for LinuxProbe {
                     }
                     scope.sort_unstable();
                     scope.dedup();
-                    scope
+                    self.real_holders(ino, hint.as_deref(), &scope)
                 } else {
-                    self.all_pids()
+                    self.inheritors_of(ino, &dead, hint.as_deref())
                 };
-                let hint = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
-                for (pid, lock) in self.real_holders(ino, hint.as_deref(), &scope) {
+                seen_inodes.push(ino);
+                for (pid, lock) in found {
                     if holders.iter().any(|h| h.pid == pid) {
                         continue;
                     }
@@ -476,6 +517,7 @@ impl Probe for LinuxProbe {
                 dead_locker,
             });
         }
+        self.inheritors.retain(|ino, _| seen_inodes.contains(ino));
         // Forget discoveries whose inode no longer appears, so the cache stays small.
         if self.not_cargo.len() > 4096 {
             self.not_cargo.clear();
@@ -701,6 +743,37 @@ mod tests {
             "kill's re-check refuses pid 100"
         );
         assert!(probe.holds(200, s[0].key).unwrap());
+    }
+
+    #[test]
+    fn inheritors_are_rechecked_not_rescanned_and_rescanned_when_they_let_go() {
+        let files = tempfile::tempdir().unwrap();
+        let (cache, ino) = real_file(files.path(), "home/.package-cache");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n"
+        ));
+        fake.process(200, "sleep", 'S');
+        fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        let targets = Targets {
+            known: vec![(cache.clone(), LockKind::PackageCache)],
+            deep_on_contention: true,
+        };
+        let first = probe.sightings(&targets).unwrap();
+        assert_eq!(first[0].holders[0].pid, 200);
+        assert!(
+            probe.inheritors.contains_key(&ino),
+            "the full scan's answer is kept"
+        );
+        // 200 lets go and 201 turns out to hold it: the cached answer fails its re-check and
+        // a full scan finds 201.
+        fs::remove_file(fake.root().join("200/fd/9")).unwrap();
+        fs::remove_file(fake.root().join("200/fdinfo/9")).unwrap();
+        fake.process(201, "sccache", 'S');
+        fake.holding_fd(201, cache.to_str().unwrap(), ino, 100);
+        let second = probe.sightings(&targets).unwrap();
+        let pids: Vec<u32> = second[0].holders.iter().map(|h| h.pid).collect();
+        assert_eq!(pids, vec![201]);
     }
 
     #[test]
