@@ -90,8 +90,9 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         .map(|h| h.display().to_string())
         .collect();
     println!(
-        "cargo-lockwatch daemon {} (pid {}) watching {}; socket {}",
+        "cargo-lockwatch daemon {} ({}, pid {}) watching {}; socket {}",
         env!("CARGO_PKG_VERSION"),
+        if tray { "tray" } else { "headless" },
         std::process::id(),
         homes.join(", "),
         socket.display()

@@ -9,13 +9,15 @@ set -euo pipefail
 bin=$(readlink -f "$1"); shots=${2:-}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+# A display number nobody uses (a crashed run may have left its X lock behind).
+for n in $(seq 87 120); do [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ] || { disp=$n; break; }; done
 export CARGO_HOME=$work/home LOCKWATCH_RUNTIME_DIR=$work/run LOCKWATCH_DATA_DIR=$work/data \
   LOCKWATCH_CONFIG_DIR=$work/cfg LOCKWATCH_STALE_STOPPED_GRACE=1s LOCKWATCH_STALE_SAMPLE_INTERVAL=300ms \
-  LOCKWATCH_STALE_SAMPLES=2 LOCKWATCH_WATCH_POLL_INTERVAL=300ms DISPLAY=:87
+  LOCKWATCH_STALE_SAMPLES=2 LOCKWATCH_WATCH_POLL_INTERVAL=300ms DISPLAY=:$disp
 mkdir -p "$CARGO_HOME" "$work/app/src"; touch "$CARGO_HOME/.package-cache"
 printf '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n' > "$work/app/Cargo.toml"
 echo 'fn main() {}' > "$work/app/src/main.rs"
-Xvfb :87 -screen 0 640x240x24 >/dev/null 2>&1 & sleep 1
+Xvfb :$disp -screen 0 640x240x24 >/dev/null 2>&1 & sleep 1
 trayer --edge top --align right --widthtype request --height 32 --transparent false --tint 0xffffff >/dev/null 2>&1 & sleep 1
 mean() { convert "$1" -crop 32x32+608+0 +repage -format '%[fx:mean.r] %[fx:mean.g] %[fx:mean.b]' info:; }
 dbus-run-session -- bash -c '
@@ -36,6 +38,7 @@ dbus-run-session -- bash -c '
   sleep 0.5; "'"$bin"'" daemon --stop >/dev/null || true; sleep 1
 '
 fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- notifications"; cat "$work/mon.log" | head -40; exit 1; }
+grep -q "(tray," "$work/daemon.log" || fail "the daemon ran headless: build the binary with --features tray"
 idle=$(mean "$work/idle.png"); stale=$(mean "$work/stale.png")
 echo "tray icon mean colour: idle [$idle] stale [$stale]"
 [ "$idle" != "$stale" ] || fail "tray icon did not change"
