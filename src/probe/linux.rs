@@ -716,24 +716,43 @@ mod tests {
         assert!(probe.holds(200, s[0].key).unwrap());
     }
 
-    #[test]
-    fn reused_locker_pid_is_not_named_and_holds_nothing() {
-        // The locker (100) exited; its pid now belongs to an unrelated process with no
-        // descriptor on the file; 200 inherited the lock.
+    /// `.package-cache` locked by pid 100, which is gone; pid 200 inherited the descriptor.
+    struct DeadLocker {
+        _files: tempfile::TempDir,
+        fake: FakeProc,
+        cache: PathBuf,
+        ino: u64,
+        targets: Targets,
+    }
+
+    fn dead_locker() -> DeadLocker {
         let files = tempfile::tempdir().unwrap();
         let (cache, ino) = real_file(files.path(), "home/.package-cache");
         let fake = FakeProc::new(&format!(
             "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n"
         ));
-        fake.process(100, "vim", 'S');
         fake.process(200, "sleep", 'S');
         fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
-        let mut probe = LinuxProbe::new(fake.root()).unwrap();
         let targets = Targets {
             known: vec![(cache.clone(), LockKind::PackageCache)],
             deep_on_contention: true,
         };
-        let s = probe.sightings(&targets).unwrap();
+        DeadLocker {
+            _files: files,
+            fake,
+            cache,
+            ino,
+            targets,
+        }
+    }
+
+    #[test]
+    fn reused_locker_pid_is_not_named_and_holds_nothing() {
+        // The locker's pid 100 now belongs to an unrelated process with no descriptor on it.
+        let d = dead_locker();
+        d.fake.process(100, "vim", 'S');
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        let s = probe.sightings(&d.targets).unwrap();
         assert_eq!(s.len(), 1, "{s:?}");
         let pids: Vec<u32> = s[0].holders.iter().map(|h| h.pid).collect();
         assert_eq!(pids, vec![200], "the innocent pid 100 is not a holder");
@@ -747,31 +766,22 @@ mod tests {
 
     #[test]
     fn inheritors_are_rechecked_not_rescanned_and_rescanned_when_they_let_go() {
-        let files = tempfile::tempdir().unwrap();
-        let (cache, ino) = real_file(files.path(), "home/.package-cache");
-        let fake = FakeProc::new(&format!(
-            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n"
-        ));
-        fake.process(200, "sleep", 'S');
-        fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
-        let mut probe = LinuxProbe::new(fake.root()).unwrap();
-        let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)],
-            deep_on_contention: true,
-        };
-        let first = probe.sightings(&targets).unwrap();
+        let d = dead_locker();
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        let first = probe.sightings(&d.targets).unwrap();
         assert_eq!(first[0].holders[0].pid, 200);
         assert!(
-            probe.inheritors.contains_key(&ino),
+            probe.inheritors.contains_key(&d.ino),
             "the full scan's answer is kept"
         );
         // 200 lets go and 201 turns out to hold it: the cached answer fails its re-check and
         // a full scan finds 201.
-        fs::remove_file(fake.root().join("200/fd/9")).unwrap();
-        fs::remove_file(fake.root().join("200/fdinfo/9")).unwrap();
-        fake.process(201, "sccache", 'S');
-        fake.holding_fd(201, cache.to_str().unwrap(), ino, 100);
-        let second = probe.sightings(&targets).unwrap();
+        fs::remove_file(d.fake.root().join("200/fd/9")).unwrap();
+        fs::remove_file(d.fake.root().join("200/fdinfo/9")).unwrap();
+        d.fake.process(201, "sccache", 'S');
+        d.fake
+            .holding_fd(201, d.cache.to_str().unwrap(), d.ino, 100);
+        let second = probe.sightings(&d.targets).unwrap();
         let pids: Vec<u32> = second[0].holders.iter().map(|h| h.pid).collect();
         assert_eq!(pids, vec![201]);
     }
