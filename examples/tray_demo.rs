@@ -134,7 +134,9 @@ async fn script(
                             SnoozeFor::Off => None,
                         };
                     }
-                    UiCommand::Terminate { .. } | UiCommand::ForceKill { .. } => {
+                    UiCommand::Terminate { .. }
+                    | UiCommand::ForceKill { .. }
+                    | UiCommand::Resume { .. } => {
                         // Pretend it worked: the lock is free and the script stops.
                         scripted = false;
                         index = usize::MAX;

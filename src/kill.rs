@@ -1,23 +1,31 @@
-//! Terminating a stuck holder safely: only a process seen holding a watched lock right now, of
-//! the same user, re-verified (pid + start time + still holding) immediately before each signal;
-//! SIGTERM first (SIGKILL only when asked), the holder's descendants too, never a waiter, never a
-//! process group, never a lock file deleted. Shared by the CLI, the daemon and the tray.
+//! Acting on a stuck incident safely: terminating a root blocker (or the culprit that keeps it
+//! stuck, or a deadlock's chosen victim), or resuming a stopped one. The target is checked
+//! against a fresh blocking graph, of the same user, pid-reuse proof (see [`crate::signal`]);
+//! SIGTERM first (SIGKILL only when asked), the blocker's descendants too; never a waiter,
+//! never a process group, never a lock file deleted. Shared by the CLI, the daemon and the tray.
 
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::{FileKey, LockSighting};
+use crate::core::doing;
+use crate::core::model::{FileKey, LockSighting, ProcState, ProcessFacts};
 use crate::probe::Probe;
-use crate::scan::{self, WatchRoots};
+use crate::scan::{self, Pass, WatchRoots};
+use crate::signal::{self, NotSent};
 
-/// Why a kill was refused.
+/// Why an action was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "reason", content = "detail")]
 pub enum Refusal {
-    /// The pid is waiting for a lock, not holding one: killing it frees nothing.
-    Waiter,
-    /// The pid holds no watched Cargo lock.
+    /// The pid is waiting for a lock: stopping it frees nothing. The root blocker is named.
+    Waiter {
+        /// The root blocker to act on instead, when one is visible.
+        blocker: Option<u32>,
+        /// Its name.
+        blocker_name: Option<String>,
+    },
+    /// The pid holds no watched Cargo lock and keeps no blocker stuck.
     NotAHolder,
     /// Owned by another user.
     OtherUser(u32),
@@ -27,28 +35,40 @@ pub enum Refusal {
     Gone,
     /// Refusing to signal ourselves or init.
     Protected,
+    /// `resume` of a process that is not stopped.
+    NotStopped,
 }
 
 impl Refusal {
     /// What to tell the user.
     pub fn explain(&self, pid: u32) -> String {
         match self {
-            Refusal::Waiter => format!(
-                "refusing: {pid} is WAITING for a lock, not holding it; killing it frees nothing. Run `cargo lockwatch status` to see the holder"
+            Refusal::Waiter {
+                blocker: Some(b),
+                blocker_name,
+            } => format!(
+                "refusing: {pid} is WAITING for a lock, not holding anyone up; stopping it frees \
+                 nothing. The one holding it up is {} {b}: `cargo lockwatch kill {b}`",
+                blocker_name.as_deref().unwrap_or("process")
             ),
-            Refusal::NotAHolder => {
-                format!(
-                    "refusing: {pid} does not hold any watched Cargo lock (run `cargo lockwatch status` to see who does)"
-                )
-            }
+            Refusal::Waiter { .. } => format!(
+                "refusing: {pid} is WAITING for a lock held by a process this user cannot \
+                 inspect; stopping it frees nothing"
+            ),
+            Refusal::NotAHolder => format!(
+                "refusing: {pid} does not hold any watched Cargo lock (run `cargo lockwatch \
+                 status` to see who does)"
+            ),
             Refusal::OtherUser(uid) => {
-                format!("refusing: {pid} belongs to uid {uid}, not to you; stop it as that user")
+                format!("refusing: {pid} belongs to uid {uid}, not to you; run this as that user")
             }
             Refusal::PidReused => format!(
-                "refusing: pid {pid} now belongs to a different process than the one you saw (it exited and the pid was reused)"
+                "refusing: pid {pid} now belongs to a different process than the one you saw \
+                 (it exited and the pid was reused)"
             ),
             Refusal::Gone => format!("{pid} has already exited"),
             Refusal::Protected => format!("refusing to signal {pid}"),
+            Refusal::NotStopped => format!("{pid} is not stopped; there is nothing to resume"),
         }
     }
 }
@@ -68,7 +88,7 @@ pub enum KillReport {
     },
     /// Signals were sent.
     Signalled {
-        /// The holder.
+        /// The target.
         pid: u32,
         /// Its name.
         name: String,
@@ -76,30 +96,57 @@ pub enum KillReport {
         signal: String,
         /// Descendants signalled too.
         descendants: Vec<u32>,
-        /// Lock files it held.
+        /// Lock files others were waiting for (or that it held).
         locks: Vec<std::path::PathBuf>,
-        /// The lock was released within the grace period.
+        /// The blocker this culprit kept stuck (the target held its output pipe open).
+        #[serde(default)]
+        culprit_of: Option<u32>,
+        /// Those locks are no longer held by the target (or the culprit is gone and the
+        /// blocker can go on).
         released: bool,
-        /// A former waiter that got the lock within the grace period.
+        /// A former waiter that got the lock (or the blocker that went on) in the grace period.
         waiter_proceeded: Option<u32>,
+        /// Human sentence.
+        message: String,
+    },
+    /// A stopped blocker was continued (SIGCONT).
+    Resumed {
+        /// The blocker.
+        pid: u32,
+        /// Its name.
+        name: String,
+        /// Stopped descendants continued too.
+        descendants: Vec<u32>,
         /// Human sentence.
         message: String,
     },
 }
 
 impl KillReport {
-    /// Whether the holder let go.
-    pub fn released(&self) -> bool {
-        matches!(self, KillReport::Signalled { released: true, .. })
+    /// Whether the action did what it was for.
+    pub fn succeeded(&self) -> bool {
+        matches!(
+            self,
+            KillReport::Signalled { released: true, .. } | KillReport::Resumed { .. }
+        )
+    }
+
+    /// The human sentence.
+    pub fn message(&self) -> &str {
+        match self {
+            KillReport::Refused { message, .. }
+            | KillReport::Signalled { message, .. }
+            | KillReport::Resumed { message, .. } => message,
+        }
     }
 }
 
 /// A kill request.
 #[derive(Debug, Clone, Copy)]
 pub struct KillRequest {
-    /// The holder.
+    /// The target.
     pub pid: u32,
-    /// Start token the caller saw (pid-reuse guard); None means "whatever holds now".
+    /// Start token the caller saw (pid-reuse guard); None means "whatever it is now".
     pub start_token: Option<u64>,
     /// SIGKILL instead of SIGTERM.
     pub force: bool,
@@ -116,144 +163,270 @@ fn refused(pid: u32, refusal: Refusal) -> KillReport {
     }
 }
 
-/// Checks, signals and waits. Every check is repeated right before each signal.
-pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> KillReport {
-    // SAFETY: getpid/geteuid have no preconditions and cannot fail.
-    let (me, my_uid) = unsafe { (libc::getpid() as u32, libc::geteuid()) };
-    if req.pid <= 1 || req.pid == me {
-        return refused(req.pid, Refusal::Protected);
-    }
-    let pass = match scan::pass(probe, roots, true) {
-        Ok(p) => p,
-        Err(e) => {
-            return KillReport::Refused {
-                pid: req.pid,
-                refusal: Refusal::NotAHolder,
-                message: format!("cannot see locks: {e}"),
-            };
+/// What the target is in the blocking graph.
+#[derive(Debug, Clone)]
+enum Target {
+    /// Holds locks: those that matter, and who waited for them.
+    Holder {
+        keys: Vec<FileKey>,
+        waiters: Vec<u32>,
+    },
+    /// Holds the output pipe of this blocker open.
+    Culprit { blocker: u32 },
+}
+
+/// Classifies `pid` in a fresh pass, or says why it must not be touched.
+fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
+    let g = &pass.graph;
+    for i in &g.incidents {
+        let Some(b) = i.blocker else { continue };
+        let culprit = pass.activity.get(&b).and_then(doing::culprit);
+        if culprit.is_some_and(|c| c.pid == pid) {
+            return Ok(Target::Culprit { blocker: b });
         }
-    };
+    }
+    let victim = g
+        .incident_of(pid)
+        .is_some_and(|i| i.deadlock.is_some());
+    if g.is_blocked(pid) && !victim {
+        let root = g
+            .incidents_blocking(pid)
+            .into_iter()
+            .find_map(|i| i.blocker);
+        return Err(Refusal::Waiter {
+            blocker: root,
+            blocker_name: root.and_then(|r| pass.facts.get(&r)).map(|f| f.name.clone()),
+        });
+    }
     let held: Vec<&LockSighting> = pass
         .sightings
         .iter()
-        .filter(|s| s.holders.iter().any(|h| h.pid == req.pid))
+        .filter(|s| s.holders.iter().any(|h| h.pid == pid))
         .collect();
     if held.is_empty() {
-        let waiting = pass
-            .sightings
-            .iter()
-            .any(|s| s.waiters.iter().any(|w| w.pid == req.pid));
-        return refused(
-            req.pid,
-            if waiting {
-                Refusal::Waiter
-            } else {
-                Refusal::NotAHolder
-            },
-        );
+        return Err(Refusal::NotAHolder);
     }
-    let keys: Vec<FileKey> = held.iter().map(|s| s.key).collect();
-    let locks: Vec<std::path::PathBuf> = held.iter().map(|s| s.path.clone()).collect();
-    let waiters_before: Vec<u32> = held
-        .iter()
-        .flat_map(|s| s.waiters.iter().map(|w| w.pid))
-        .collect();
-    let Some(facts) = pass.facts.get(&req.pid).cloned() else {
-        return refused(req.pid, Refusal::Gone);
+    // The locks that matter: those someone waits for; else those it holds exclusively; else
+    // all it holds. Unrelated shared co-holders never make a kill "fail".
+    let (keys, waiters) = match g.incident_of(pid) {
+        Some(i) => {
+            let contended: Vec<FileKey> = i
+                .locks
+                .iter()
+                .copied()
+                .filter(|k| held.iter().any(|s| s.key == *k && !s.waiters.is_empty()))
+                .collect();
+            let keys = if contended.is_empty() {
+                i.locks.clone()
+            } else {
+                contended
+            };
+            (keys, i.blocked.clone())
+        }
+        None => (held.iter().map(|s| s.key).collect(), Vec::new()),
+    };
+    Ok(Target::Holder { keys, waiters })
+}
+
+/// Facts about the target as this pass saw it.
+fn target_facts(pass: &Pass, probe: &mut dyn Probe, pid: u32) -> Option<ProcessFacts> {
+    pass.facts
+        .get(&pid)
+        .cloned()
+        .or_else(|| probe.process(pid).ok())
+}
+
+/// The checks every action shares: not protected, still there, same user, same process.
+fn checked(
+    probe: &mut dyn Probe,
+    roots: &WatchRoots,
+    pid: u32,
+    start_token: Option<u64>,
+) -> Result<(Pass, ProcessFacts), Box<KillReport>> {
+    // SAFETY: getpid/geteuid have no preconditions and cannot fail.
+    let (me, my_uid) = unsafe { (libc::getpid() as u32, libc::geteuid()) };
+    if pid <= 1 || pid == me {
+        return Err(Box::new(refused(pid, Refusal::Protected)));
+    }
+    let pass = scan::pass(probe, roots, true).map_err(|e| {
+        Box::new(KillReport::Refused {
+            pid,
+            refusal: Refusal::NotAHolder,
+            message: format!("cannot see locks: {e}"),
+        })
+    })?;
+    let Some(facts) = target_facts(&pass, probe, pid) else {
+        return Err(Box::new(refused(pid, Refusal::Gone)));
     };
     if facts.uid != my_uid {
-        return refused(req.pid, Refusal::OtherUser(facts.uid));
+        return Err(Box::new(refused(pid, Refusal::OtherUser(facts.uid))));
     }
-    if req.start_token.is_some_and(|t| t != facts.start_token) {
-        return refused(req.pid, Refusal::PidReused);
+    if start_token.is_some_and(|t| t != facts.start_token) {
+        return Err(Box::new(refused(pid, Refusal::PidReused)));
     }
-    let token = facts.start_token;
+    Ok((pass, facts))
+}
 
-    // Descendants with their own start tokens, each re-verified before its signal.
-    let descendants: Vec<(u32, u64)> = probe
-        .descendants(req.pid)
+/// Live descendants of `pid` owned by this user, with their start tokens.
+fn descendants(probe: &mut dyn Probe, pid: u32, uid: u32) -> Vec<(u32, u64, ProcState)> {
+    probe
+        .descendants(pid)
         .into_iter()
         .filter_map(|p| {
-            probe
-                .process(p)
-                .ok()
-                .filter(|f| f.uid == my_uid)
-                .map(|f| (p, f.start_token))
+            let f = probe.process(p).ok().filter(|f| f.uid == uid)?;
+            Some((p, f.start_token, f.state))
         })
-        .collect();
+        .collect()
+}
 
-    let signal = if req.force {
-        libc::SIGKILL
-    } else {
-        libc::SIGTERM
+/// Checks, signals and waits. Every check is repeated right before each signal.
+pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> KillReport {
+    let (pass, facts) = match checked(probe, roots, req.pid, req.start_token) {
+        Ok(x) => x,
+        Err(report) => return *report,
     };
-    let signal_name = if req.force { "SIGKILL" } else { "SIGTERM" };
-
-    // Last check, then the signal: still the same process, still holding.
-    match probe.process(req.pid) {
-        Ok(f) if f.start_token == token => {}
-        Ok(_) => return refused(req.pid, Refusal::PidReused),
-        Err(_) => return refused(req.pid, Refusal::Gone),
-    }
-    if !keys
-        .iter()
-        .any(|k| probe.holds(req.pid, *k).unwrap_or(false))
+    let target = match target(&pass, req.pid) {
+        Ok(t) => t,
+        Err(refusal) => return refused(req.pid, refusal),
+    };
+    let token = facts.start_token;
+    let kids = descendants(probe, req.pid, facts.uid);
+    let (signal, signal_name) = if req.force {
+        (libc::SIGKILL, "SIGKILL")
+    } else {
+        (libc::SIGTERM, "SIGTERM")
+    };
+    if let Target::Holder { keys, .. } = &target
+        && !keys.iter().any(|k| probe.holds(req.pid, *k).unwrap_or(false))
     {
         return refused(req.pid, Refusal::NotAHolder);
     }
-    send(req.pid, signal);
-    let mut signalled = Vec::new();
-    for (child, child_token) in descendants {
-        if probe
-            .process(child)
-            .is_ok_and(|f| f.start_token == child_token)
-        {
-            send(child, signal);
-            signalled.push(child);
-        }
+    match send(probe, req.pid, token, signal) {
+        Ok(()) => {}
+        Err(NotSent::Reused) => return refused(req.pid, Refusal::PidReused),
+        Err(NotSent::Gone) => return refused(req.pid, Refusal::Gone),
     }
+    let signalled: Vec<u32> = kids
+        .iter()
+        .filter(|(p, t, _)| send(probe, *p, *t, signal).is_ok())
+        .map(|(p, _, _)| *p)
+        .collect();
+    let outcome = match &target {
+        Target::Holder { keys, waiters } => {
+            wait_for_release(probe, roots, &req, token, keys, waiters, &signalled)
+        }
+        Target::Culprit { blocker } => wait_for_culprit(probe, roots, &req, token, *blocker),
+    };
+    let locks = match &target {
+        Target::Holder { keys, .. } => pass
+            .sightings
+            .iter()
+            .filter(|s| keys.contains(&s.key))
+            .map(|s| s.path.clone())
+            .collect(),
+        Target::Culprit { blocker } => pass
+            .graph
+            .incident_of(*blocker)
+            .into_iter()
+            .flat_map(|i| &i.locks)
+            .filter_map(|k| pass.sightings.iter().find(|s| s.key == *k))
+            .map(|s| s.path.clone())
+            .collect(),
+    };
+    let culprit_of = match target {
+        Target::Culprit { blocker } => Some(blocker),
+        Target::Holder { .. } => None,
+    };
+    let message = kill_message(&facts, req, signal_name, &outcome, culprit_of);
+    KillReport::Signalled {
+        pid: req.pid,
+        name: facts.name,
+        signal: signal_name.to_string(),
+        descendants: signalled,
+        locks,
+        culprit_of,
+        released: outcome.released,
+        waiter_proceeded: outcome.proceeded,
+        message,
+    }
+}
 
-    // Wait for the release and see whether a waiter got the lock. "Released" means a fresh
-    // scan shows nobody but former waiters holding the lock, not merely that the pid is gone:
-    // a descriptor it shared with another process keeps the lock alive.
+/// Sends `signal`, and wakes a stopped process so a SIGTERM is not left pending.
+fn send(probe: &mut dyn Probe, pid: u32, token: u64, sig: libc::c_int) -> Result<(), NotSent> {
+    signal::send_verified(probe, pid, token, sig)?;
+    if sig == libc::SIGTERM {
+        let _ = signal::send_verified(probe, pid, token, libc::SIGCONT);
+    }
+    Ok(())
+}
+
+/// How a kill ended within its grace period.
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    /// The target let go (holder gone, or no longer holding).
+    target_done: bool,
+    /// What the kill was for happened.
+    released: bool,
+    /// Still holding the locks, besides former waiters and unrelated co-holders.
+    still_held_by: Vec<u32>,
+    /// A former waiter (or the blocker of a culprit) that went on.
+    proceeded: Option<u32>,
+}
+
+/// Whether `pid` is still the process with `token` and not a zombie.
+fn alive(probe: &mut dyn Probe, pid: u32, token: u64) -> bool {
+    matches!(probe.process(pid), Ok(f) if f.start_token == token && f.state != ProcState::Zombie)
+}
+
+fn wait_for_release(
+    probe: &mut dyn Probe,
+    roots: &WatchRoots,
+    req: &KillRequest,
+    token: u64,
+    keys: &[FileKey],
+    waiters: &[u32],
+    signalled: &[u32],
+) -> Outcome {
     let deadline = Instant::now() + req.grace;
-    let mut released = false;
-    let mut holder_done;
-    let mut still_held_by: Vec<u32> = Vec::new();
-    let mut waiter_proceeded = None;
+    let mut out = Outcome::default();
     loop {
-        holder_done = match probe.process(req.pid) {
-            Ok(f) if f.start_token == token && f.state != crate::core::model::ProcState::Zombie => {
-                !keys
-                    .iter()
-                    .any(|k| probe.holds(req.pid, *k).unwrap_or(true))
-            }
-            _ => true,
-        };
-        if holder_done && let Ok(after) = scan::pass(probe, roots, true) {
+        out.target_done = !alive(probe, req.pid, token)
+            || !keys.iter().any(|k| probe.holds(req.pid, *k).unwrap_or(true));
+        if out.target_done
+            && let Ok(after) = scan::pass(probe, roots, true)
+        {
             let ours: Vec<&LockSighting> = after
                 .sightings
                 .iter()
                 .filter(|s| keys.contains(&s.key))
                 .collect();
-            still_held_by = ours
+            // What the kill should have freed: held by the target, its children, or whoever
+            // inherited its descriptor. Other holders (former waiters, unrelated shared
+            // co-holders) do not count against it.
+            out.still_held_by = ours
                 .iter()
-                .flat_map(|s| s.holders.iter().map(|h| h.pid))
-                .filter(|p| !waiters_before.contains(p))
+                .flat_map(|s| {
+                    s.holders.iter().filter(|h| {
+                        h.pid == req.pid
+                            || signalled.contains(&h.pid)
+                            || (h.inherited && s.dead_locker == Some(req.pid))
+                    })
+                })
+                .map(|h| h.pid)
                 .collect();
-            released = still_held_by.is_empty();
-            // A former waiter proceeded if it now holds the lock, or, the lock being free, is no
-            // longer waiting for it (it got the lock and was already done with it).
-            waiter_proceeded = waiters_before
+            out.released = out.still_held_by.is_empty();
+            out.proceeded = waiters
                 .iter()
                 .copied()
                 .find(|w| ours.iter().any(|s| s.holders.iter().any(|h| h.pid == *w)))
                 .or_else(|| {
-                    waiters_before.iter().copied().find(|w| {
-                        released && !ours.iter().any(|s| s.waiters.iter().any(|x| x.pid == *w))
-                    })
+                    let still_waiting = |w: u32| after.graph.is_blocked(w);
+                    waiters
+                        .iter()
+                        .copied()
+                        .find(|w| out.released && !still_waiting(*w))
                 });
-            if released && (waiter_proceeded.is_some() || waiters_before.is_empty()) {
+            if out.released && (out.proceeded.is_some() || waiters.is_empty()) {
                 break;
             }
         }
@@ -262,53 +435,122 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let others = still_held_by
-        .iter()
-        .map(u32::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let message = match (released, waiter_proceeded) {
-        (true, Some(w)) => format!(
-            "{} {} got {signal_name} and released its lock; waiter {w} proceeded",
-            facts.name, req.pid
+    out
+}
+
+fn wait_for_culprit(
+    probe: &mut dyn Probe,
+    roots: &WatchRoots,
+    req: &KillRequest,
+    token: u64,
+    blocker: u32,
+) -> Outcome {
+    let deadline = Instant::now() + req.grace;
+    let mut out = Outcome::default();
+    loop {
+        out.target_done = !alive(probe, req.pid, token);
+        if out.target_done
+            && let Ok(after) = scan::pass(probe, roots, true)
+        {
+            let stuck = after
+                .activity
+                .get(&blocker)
+                .and_then(doing::culprit)
+                .is_some();
+            out.released = !stuck;
+            out.proceeded = out.released.then_some(blocker);
+            if out.released {
+                break;
+            }
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    out
+}
+
+fn kill_message(
+    facts: &ProcessFacts,
+    req: KillRequest,
+    signal_name: &str,
+    out: &Outcome,
+    culprit_of: Option<u32>,
+) -> String {
+    let who = format!("{} {}", facts.name, req.pid);
+    let grace = humantime::format_duration(req.grace);
+    match (out.released, out.proceeded, culprit_of) {
+        (true, Some(b), Some(_)) => {
+            format!("{who} got {signal_name} and exited; blocker {b} can go on")
+        }
+        (true, Some(w), None) => {
+            format!("{who} got {signal_name} and released its lock; waiter {w} proceeded")
+        }
+        (true, None, _) => format!("{who} got {signal_name} and released its lock"),
+        (false, _, Some(b)) if out.target_done => format!(
+            "{who} got {signal_name} and exited, but blocker {b} still waits for its output \
+             pipe; see `cargo lockwatch status`"
         ),
-        (true, None) => format!(
-            "{} {} got {signal_name} and released its lock",
-            facts.name, req.pid
+        (false, _, _) if out.target_done => {
+            let others: Vec<String> = out.still_held_by.iter().map(u32::to_string).collect();
+            format!(
+                "{who} got {signal_name} and let go, but the lock is still held by {} (a \
+                 process that inherited its descriptor); see `cargo lockwatch status`",
+                others.join(", ")
+            )
+        }
+        (false, _, _) if req.force => {
+            format!("{who} got SIGKILL but is still there after {grace}")
+        }
+        (false, _, _) => format!(
+            "{who} got SIGTERM but is still there after {grace}; `cargo lockwatch kill --force {}` \
+             sends SIGKILL",
+            req.pid
         ),
-        (false, _) if holder_done => format!(
-            "{} {} got {signal_name} and let go, but the lock is still held by {others} (a process that shares its descriptor); see `cargo lockwatch status`",
-            facts.name, req.pid
-        ),
-        (false, _) if req.force => format!(
-            "{} {} got SIGKILL but still holds the lock after {:?}",
-            facts.name, req.pid, req.grace
-        ),
-        (false, _) => format!(
-            "{} {} got SIGTERM but still holds the lock after {:?}; `cargo lockwatch kill --force {}` sends SIGKILL",
-            facts.name, req.pid, req.grace, req.pid
-        ),
-    };
-    KillReport::Signalled {
-        pid: req.pid,
-        name: facts.name,
-        signal: signal_name.to_string(),
-        descendants: signalled,
-        locks,
-        released,
-        waiter_proceeded,
-        message,
     }
 }
 
-fn send(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill(2) with a positive pid signals exactly that process (never a group); the pid
-    // and its start time were verified just before.
-    unsafe {
-        libc::kill(pid as libc::pid_t, signal);
-        // A stopped process keeps SIGTERM pending until it runs again, so wake it.
-        if signal == libc::SIGTERM {
-            libc::kill(pid as libc::pid_t, libc::SIGCONT);
-        }
+/// Continues a stopped blocker (SIGCONT) and its stopped descendants.
+pub fn resume(
+    probe: &mut dyn Probe,
+    roots: &WatchRoots,
+    pid: u32,
+    start_token: Option<u64>,
+) -> KillReport {
+    let (pass, facts) = match checked(probe, roots, pid, start_token) {
+        Ok(x) => x,
+        Err(report) => return *report,
+    };
+    if let Err(refusal) = target(&pass, pid) {
+        return refused(pid, refusal);
+    }
+    if facts.state != ProcState::Stopped {
+        return refused(pid, Refusal::NotStopped);
+    }
+    let kids = descendants(probe, pid, facts.uid);
+    if let Err(e) = signal::send_verified(probe, pid, facts.start_token, libc::SIGCONT) {
+        let refusal = match e {
+            NotSent::Reused => Refusal::PidReused,
+            NotSent::Gone => Refusal::Gone,
+        };
+        return refused(pid, refusal);
+    }
+    let resumed: Vec<u32> = kids
+        .iter()
+        .filter(|(_, _, state)| *state == ProcState::Stopped)
+        .filter(|(p, t, _)| signal::send_verified(probe, *p, *t, libc::SIGCONT).is_ok())
+        .map(|(p, _, _)| *p)
+        .collect();
+    let children = match resumed.len() {
+        0 => String::new(),
+        1 => " and 1 stopped child".to_string(),
+        n => format!(" and {n} stopped children"),
+    };
+    KillReport::Resumed {
+        pid,
+        name: facts.name.clone(),
+        descendants: resumed,
+        message: format!("{} {pid}{children} resumed (SIGCONT)", facts.name),
     }
 }

@@ -1,13 +1,15 @@
 //! One pass of "what is locked": the list of lock files to watch, a probe pass, the process
-//! facts of exactly the pids that matter, and the report. Shared by `status` and the daemon.
+//! facts of exactly the pids that matter, the blocking graph, what each root blocker is doing,
+//! and the report. Shared by `status`, `kill` and the daemon.
 
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::core::catalog::{self, LockKind};
-use crate::core::model::{LockSighting, ProcessFacts, Report, Source};
-use crate::core::report::{self, Knowledge};
+use crate::core::graph::Graph;
+use crate::core::model::{Activity, LockSighting, ProcessFacts, Report, Source};
+use crate::core::report::{self, Knowledge, Observed};
 use crate::probe::{Probe, ProbeError, Targets};
 
 /// Where to look: Cargo homes and project (or target) directories.
@@ -84,6 +86,23 @@ pub struct Pass {
     pub facts: HashMap<u32, ProcessFacts>,
     /// Known lock files that exist.
     pub known: Vec<(PathBuf, LockKind)>,
+    /// Who blocks whom.
+    pub graph: Graph,
+    /// What each root blocker is doing, by pid.
+    pub activity: HashMap<u32, Activity>,
+}
+
+impl Pass {
+    /// The pass as the report builder reads it.
+    pub fn observed(&self) -> Observed<'_> {
+        Observed {
+            sightings: &self.sightings,
+            facts: &self.facts,
+            activity: &self.activity,
+            graph: &self.graph,
+            free: &self.known,
+        }
+    }
 }
 
 /// Runs one probe pass and reads the facts of its holders and waiters only.
@@ -119,10 +138,17 @@ pub fn pass_with_known(
             }
         }
     }
+    let graph = Graph::build(&sightings, &facts);
+    let mut activity = HashMap::new();
+    for pid in graph.incidents.iter().filter_map(|i| i.blocker) {
+        activity.insert(pid, probe.activity(pid));
+    }
     Ok(Pass {
         sightings,
         facts,
         known,
+        graph,
+        activity,
     })
 }
 
@@ -138,10 +164,8 @@ pub fn report(
         source,
         now,
         roots.cargo_homes.clone(),
-        &pass.sightings,
-        &pass.facts,
+        &pass.observed(),
         knowledge,
-        &pass.known,
     )
 }
 

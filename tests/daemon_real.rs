@@ -258,6 +258,7 @@ fn suspended_holder_goes_stale_and_kill_lets_the_real_cargo_proceed() {
             pid: holder.pid,
             start_token: Some(h.start_token + 1),
             force: false,
+            grace_ms: None,
         })
         .unwrap();
     assert!(

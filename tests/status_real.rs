@@ -15,7 +15,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use lockwatch::core::catalog::LockKind;
-use lockwatch::core::model::{LockMode, LockReport, LockState, ProcState, Report, StaleReason};
+use lockwatch::core::model::{
+    LockMode, LockReport, LockState, ProcState, Report, Role, StaleReason,
+};
 
 use util::{BUILD_KINDS, Dir, HangServer, Proc, Status, serial, touch, wait_holder, wait_status};
 
@@ -196,11 +198,15 @@ fn two_builds_contend_for_the_build_directory() {
         "{table}"
     );
 
-    // Both compiles hold the package-cache mutation lock shared (cargo 1.75+), which is normal.
+    // Both compiles hold the package-cache mutation lock shared (cargo 1.75+), which is normal:
+    // background, and the waiting build is a waiter there too, never a blocker.
     let mutate = dir.cargo_home.join(".package-cache-mutate");
     let m = s.lock(&mutate).expect("shared package cache listed");
     assert_eq!(m.kind, LockKind::PackageCacheMutate);
-    assert_eq!(m.state, LockState::Held, "{}", s.pretty());
+    assert_eq!(m.state, LockState::Background, "{}", s.pretty());
+    let role = |pid: u32| m.holders.iter().find(|h| h.pid == pid).map(|h| h.role);
+    assert_eq!(role(first.pid), Some(Role::Blocker), "{}", s.pretty());
+    assert_eq!(role(second.pid), Some(Role::Blocked), "{}", s.pretty());
     let mut pids: Vec<u32> = m.holders.iter().map(|h| h.pid).collect();
     pids.sort_unstable();
     let mut want = vec![first.pid, second.pid];
@@ -249,13 +255,10 @@ fn stopped_holder_is_stale() {
     );
     assert_eq!(
         lock.stop_command.as_deref(),
-        Some(format!("cargo lockwatch kill {}", cargo.pid).as_str())
+        Some(format!("cargo lockwatch resume {}", cargo.pid).as_str())
     );
-    assert!(
-        lock.verdict.contains(&format!("kill -CONT {}", cargo.pid)),
-        "{}",
-        lock.verdict
-    );
+    let i = s.incident_of(cargo.pid).expect("an incident");
+    assert!(i.verdict.contains("Resume it"), "{}", i.verdict);
     assert_eq!(s.code(), 1, "{}", s.pretty());
 
     // The human view says the same, with the same exit code.
@@ -459,7 +462,11 @@ fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {
     let m = s
         .lock(&dir.cargo_home.join(".package-cache-mutate"))
         .expect("shared package cache");
-    assert!(!m.deleted && m.state == LockState::Held, "{}", s.pretty());
+    assert!(
+        !m.deleted && m.state == LockState::Background,
+        "{}",
+        s.pretty()
+    );
     let text = dir.lockwatch().run_raw(&[]);
     assert!(text.stdout.contains("(deleted)"), "{}", text.stdout);
     assert!(
@@ -557,11 +564,33 @@ fn json_shape_snapshot() {
             .as_str()
             .is_some_and(|p| p.starts_with(dir.root.to_str().unwrap()))
     });
+    json["incidents"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|i| i["blocker"]["pid"] == holder.pid);
+    assert_eq!(json["schema_version"], 2);
     let root = dir.root.to_str().unwrap().to_string();
     let pids = [holder.pid, waiter.pid];
     normalize(&mut json, &root, &pids);
     insta::assert_json_snapshot!("contended_package_cache", json, {
         ".observed_at" => "[time]",
+        ".incidents[].id" => "[id]",
+        ".incidents[].chain[]" => "[pid]",
+        ".incidents[].blocker.pid" => "[pid]",
+        ".incidents[].blocker.start_token" => "[token]",
+        ".incidents[].blocker.uid" => "[uid]",
+        ".incidents[].blocker.running_for_secs" => "[secs]",
+        ".incidents[].blocker.tree_cpu_secs" => "[secs]",
+        ".incidents[].blocker.origin" => "[origin]",
+        ".incidents[].blocker.origin_via" => "[origin]",
+        ".incidents[].blocked[].process.pid" => "[pid]",
+        ".incidents[].blocked[].process.start_token" => "[token]",
+        ".incidents[].blocked[].process.uid" => "[uid]",
+        ".incidents[].blocked[].process.running_for_secs" => "[secs]",
+        ".incidents[].blocked[].process.tree_cpu_secs" => "[secs]",
+        ".incidents[].blocked[].process.origin" => "[origin]",
+        ".incidents[].blocked[].process.origin_via" => "[origin]",
+        ".incidents[].blocked[].waits_for[]" => "[pid]",
         ".locks[].holders[].pid" => "[pid]",
         ".locks[].holders[].ppid" => "[pid]",
         ".locks[].holders[].start_token" => "[token]",

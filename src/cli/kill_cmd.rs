@@ -1,5 +1,6 @@
-//! `cargo lockwatch kill PID`: terminate a stuck lock holder safely — through the daemon when it
-//! runs, by a fresh scan otherwise. Refuses waiters, non-holders, other users and reused pids.
+//! `cargo lockwatch kill PID`: terminate a stuck blocker (or the culprit keeping it stuck)
+//! safely — through the daemon when it runs, by a fresh scan otherwise. Refuses waiters (naming
+//! the blocker to stop instead), non-holders, other users and reused pids.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -11,12 +12,12 @@ use crate::daemon::{
     protocol::{Request, Response},
 };
 use crate::exit;
-use crate::kill::{self, KillReport, KillRequest};
+use crate::kill::{self, KillReport, KillRequest, Refusal};
 
 /// Arguments of `kill`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The holder's pid (see `cargo lockwatch status`).
+    /// The blocker's pid (see `cargo lockwatch status`).
     pub pid: u32,
     /// Send SIGKILL instead of SIGTERM.
     #[arg(long)]
@@ -29,24 +30,53 @@ pub struct Args {
     pub json: bool,
 }
 
-fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
+/// The start token of `pid` as this command sees it now: the daemon acts on that very process
+/// or refuses, so a pid reused between this check and the signal is never hit.
+pub(super) fn verified_token(pid: u32) -> Result<u64, Box<KillReport>> {
+    let refused = |refusal: Refusal, message: String| {
+        Box::new(KillReport::Refused {
+            pid,
+            refusal,
+            message,
+        })
+    };
+    let mut probe =
+        crate::probe::platform().map_err(|e| refused(Refusal::NotAHolder, e.to_string()))?;
+    probe
+        .process(pid)
+        .map(|f| f.start_token)
+        .map_err(|_| refused(Refusal::Gone, Refusal::Gone.explain(pid)))
+}
+
+/// Sends `request` to the daemon; `None` when no daemon answers it.
+pub(super) fn via_daemon(ctx: &Context, request: &Request, wait: Duration) -> Option<KillReport> {
     let socket = daemon::socket_path(&ctx.dirs);
-    if let Ok(mut c) = Client::connect(&socket, Duration::from_secs(2)) {
-        c.set_timeout(Some(req.grace + Duration::from_secs(10)));
-        match c.request(&Request::Kill {
-            pid: req.pid,
-            start_token: req.start_token,
-            force: req.force,
-        }) {
-            Ok(Response::Kill(r)) => return r,
-            other => tracing::warn!("daemon kill failed ({other:?}); scanning directly"),
+    let mut c = Client::connect(&socket, Duration::from_secs(2)).ok()?;
+    c.set_timeout(Some(wait + Duration::from_secs(10)));
+    match c.request(request) {
+        Ok(Response::Kill(r)) => Some(r),
+        other => {
+            tracing::warn!("daemon did not act ({other:?}); scanning directly");
+            None
         }
+    }
+}
+
+fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
+    let request = Request::Kill {
+        pid: req.pid,
+        start_token: req.start_token,
+        force: req.force,
+        grace_ms: Some(u64::try_from(req.grace.as_millis()).unwrap_or(u64::MAX)),
+    };
+    if let Some(r) = via_daemon(ctx, &request, req.grace) {
+        return r;
     }
     match crate::probe::platform() {
         Ok(mut p) => kill::kill(p.as_mut(), &super::status::roots_here(ctx), req),
         Err(e) => KillReport::Refused {
             pid: req.pid,
-            refusal: kill::Refusal::NotAHolder,
+            refusal: Refusal::NotAHolder,
             message: e.to_string(),
         },
     }
@@ -54,52 +84,57 @@ fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
 
 /// Runs `kill`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let mut req = KillRequest {
-        pid: args.pid,
-        start_token: None,
-        force: args.force,
-        grace: args.grace,
-    };
-    let mut report = attempt(ctx, req);
-    // SIGTERM was not enough: offer SIGKILL, but only to a person at a terminal who says yes.
-    if let KillReport::Signalled {
-        released: false, ..
-    } = &report
-        && !args.force
-        && !args.json
-        && std::io::stdin().is_terminal()
-    {
-        println!("{}", message(&report));
-        print!("Send SIGKILL to {}? [y/N] ", args.pid);
-        let _ = std::io::Write::flush(&mut std::io::stdout());
-        let mut answer = String::new();
-        if std::io::stdin().read_line(&mut answer).is_ok()
-            && answer.trim().eq_ignore_ascii_case("y")
-        {
-            req.force = true;
-            report = attempt(ctx, req);
+    let report = match verified_token(args.pid) {
+        Err(r) => *r,
+        Ok(token) => {
+            let mut req = KillRequest {
+                pid: args.pid,
+                start_token: Some(token),
+                force: args.force,
+                grace: args.grace,
+            };
+            let mut report = attempt(ctx, req);
+            // SIGTERM was not enough: offer SIGKILL, but only to a person at a terminal who
+            // says yes.
+            if let KillReport::Signalled {
+                released: false,
+                ..
+            } = &report
+                && !args.force
+                && !args.json
+                && std::io::stdin().is_terminal()
+            {
+                println!("{}", report.message());
+                print!("Send SIGKILL to {}? [y/N] ", args.pid);
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                let mut answer = String::new();
+                if std::io::stdin().read_line(&mut answer).is_ok()
+                    && answer.trim().eq_ignore_ascii_case("y")
+                {
+                    req.force = true;
+                    report = attempt(ctx, req);
+                }
+            }
+            report
         }
-    }
-    let text = if args.json {
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        )
-    } else {
-        format!("{}\n", message(&report))
     };
-    let _ = super::print(&text);
-    match &report {
-        KillReport::Refused { .. } => exit::REFUSED,
-        KillReport::Signalled { released: true, .. } => exit::OK,
-        KillReport::Signalled { .. } => exit::ERROR,
-    }
+    finish(&report, args.json)
 }
 
-fn message(r: &KillReport) -> String {
-    match r {
-        KillReport::Refused { message, .. } | KillReport::Signalled { message, .. } => {
-            message.clone()
-        }
+/// Prints the outcome and maps it to the exit code.
+pub(super) fn finish(report: &KillReport, json: bool) -> i32 {
+    let text = if json {
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(report).expect("report serializes")
+        )
+    } else {
+        format!("{}\n", report.message())
+    };
+    let _ = super::print(&text);
+    match report {
+        KillReport::Refused { .. } => exit::REFUSED,
+        r if r.succeeded() => exit::OK,
+        _ => exit::ERROR,
     }
 }

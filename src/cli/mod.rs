@@ -17,6 +17,7 @@ pub mod history_cmd;
 pub mod install;
 pub mod kill_cmd;
 pub mod render;
+pub mod resume_cmd;
 pub mod status;
 pub mod uninstall;
 pub mod wait_cmd;
@@ -43,8 +44,10 @@ pub enum Command {
     Status(status::Args),
     /// Run the background daemon (tray when there is a display, headless otherwise).
     Daemon(daemon_cmd::Args),
-    /// Terminate a stuck lock holder safely (SIGTERM; --force for SIGKILL).
+    /// Terminate a stuck blocker safely (SIGTERM; --force for SIGKILL). Never a waiter.
     Kill(kill_cmd::Args),
+    /// Continue a stopped blocker (SIGCONT), e.g. one suspended with Ctrl-Z and forgotten.
+    Resume(resume_cmd::Args),
     /// Block until the locks a build here needs are free.
     Wait(wait_cmd::Args),
     /// Who blocked whom, how often, and for how long.
@@ -118,6 +121,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::Config(a) => config_cmd::run(&ctx, a),
         Command::Daemon(a) => daemon_cmd::run(&ctx, a),
         Command::Kill(a) => kill_cmd::run(&ctx, a),
+        Command::Resume(a) => resume_cmd::run(&ctx, a),
         Command::Wait(a) => wait_cmd::run(&ctx, a),
         Command::History(a) => history_cmd::run(&ctx, a),
         Command::Install(a) => install::run(&ctx, a),

@@ -1,19 +1,23 @@
-//! The human view of a [`Report`]: what a tired developer reads at a glance. Pure string
-//! building, so it is snapshot-tested.
+//! The human view of a [`Report`]: what a tired developer reads at a glance. One block per
+//! incident — who waits, for whom, what the blocker is doing, the verdict and the one command to
+//! run — then, with `--all`, every lock as the kernel shows it. Pure string building, so it is
+//! snapshot-tested.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::core::model::{
-    HolderReport, LockMode, LockReport, LockState, Origin, ProcState, Report, Source, WaiterReport,
+    IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcState, Report, Role,
+    Source,
 };
+use crate::core::words;
 
 /// Presentation options.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Style {
     /// ANSI colours.
     pub color: bool,
-    /// List free lock files one by one.
+    /// List background and free lock files one by one.
     pub all: bool,
 }
 
@@ -50,15 +54,6 @@ fn command_line(cmd: &[String], name: &str) -> String {
     }
 }
 
-fn origin(origin: Origin, via: Option<&str>) -> String {
-    match (origin, via) {
-        (Origin::Ide, Some(v)) => format!("IDE: {v}"),
-        (Origin::Terminal, Some(v)) => format!("terminal: {v}"),
-        (Origin::Orphan, _) => "orphan".to_string(),
-        (o, _) => format!("{o:?}").to_lowercase(),
-    }
-}
-
 fn state_word(s: ProcState) -> &'static str {
     match s {
         ProcState::Running => "running",
@@ -77,95 +72,81 @@ fn mode_word(m: LockMode) -> &'static str {
     }
 }
 
-fn holder_lines(out: &mut String, h: &HolderReport, style: &Style) {
-    let held = match h.held_for_secs {
-        Some(s) => format!("held {}", duration(s)),
-        None => format!(
-            "up {}",
-            h.running_for_secs
-                .map(duration)
-                .unwrap_or_else(|| "?".into())
-        ),
-    };
-    let mut facts = vec![
-        mode_word(h.mode).to_string(),
-        state_word(h.process_state).to_string(),
-        held,
-    ];
-    facts.push(format!("cpu {:.1}s", h.tree_cpu_secs));
-    if h.inherited {
-        facts.push("inherited descriptor".into());
-    }
-    let who = format!("{} {}", h.name, h.pid);
-    let who = if h.stale {
-        style.paint("1;31", &who)
-    } else {
-        style.paint("1", &who)
+fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
+    let (code, label) = match i.state {
+        IncidentState::Stale => ("1;31", "STALE"),
+        IncidentState::Blocking => ("1;33", "WAITING"),
+        IncidentState::Holding => ("1;32", "BUSY"),
     };
     let _ = writeln!(
         out,
-        "    held by  {who} ({}) · {}",
-        origin(h.origin, h.origin_via.as_deref()),
-        facts.join(" · ")
+        "{}  {}",
+        style.paint(code, &format!("{label:<7}")),
+        style.paint("1", &words::headline(i, 0.0))
     );
-    let _ = writeln!(out, "             {}", command_line(&h.cmd, &h.name));
-    if let Some(cwd) = &h.cwd {
-        let _ = writeln!(out, "             in {}", tilde(cwd));
+    for b in &i.blocked {
+        let _ = writeln!(out, "    waiting  {}", words::blocked(b, 0.0));
     }
-}
-
-fn waiter_line(out: &mut String, w: &WaiterReport) {
-    let since = match w.waiting_for_secs {
-        Some(s) => format!("waiting {}", duration(s)),
-        None => "waiting".to_string(),
-    };
-    let place = w
-        .cwd
-        .as_deref()
-        .map(|c| format!(" in {}", tilde(c)))
-        .unwrap_or_default();
-    let _ = writeln!(
-        out,
-        "    waiting  {} {} ({}) · {} · {}{}",
-        w.name,
-        w.pid,
-        origin(w.origin, None),
-        mode_word(w.mode),
-        since,
-        place
-    );
-    let _ = writeln!(out, "             {}", command_line(&w.cmd, &w.name));
-}
-
-fn lock_block(out: &mut String, l: &LockReport, style: &Style) {
-    let (badge, code) = match l.state {
-        LockState::Stale => ("STALE", "1;31"),
-        LockState::Contended => ("WAITING", "1;33"),
-        LockState::Held => ("BUSY", "1;32"),
-        LockState::Free => ("free", "2"),
-    };
-    let deleted = if l.deleted { " (deleted)" } else { "" };
-    let _ = writeln!(
-        out,
-        "{}  {}  {}{deleted}",
-        style.paint(code, &format!("{badge:<7}")),
-        style.paint("1", &l.description),
-        tilde(&l.path)
-    );
-    if let Some(p) = &l.project_dir {
-        let _ = writeln!(out, "    project  {}", tilde(p));
+    if i.chain.len() > 2 {
+        let chain: Vec<String> = i.chain.iter().map(u32::to_string).collect();
+        let _ = writeln!(out, "    chain    {} (each waits for the next)", chain.join(" → "));
     }
-    for h in &l.holders {
-        holder_lines(out, h, style);
+    match &i.blocker {
+        Some(b) => {
+            let mut facts = vec![
+                words::origin(b.origin, b.origin_via.as_deref()),
+                state_word(b.process_state).to_string(),
+            ];
+            facts.extend(words::held(i, 0.0));
+            facts.push(format!("cpu {:.1}s", b.tree_cpu_secs));
+            let who = words::who(b);
+            let who = if i.state == IncidentState::Stale {
+                style.paint("1;31", &who)
+            } else {
+                style.paint("1", &who)
+            };
+            let _ = writeln!(out, "    blocker  {who} · {}", facts.join(" · "));
+            let _ = writeln!(out, "             {}", command_line(&b.cmd, &b.name));
+            if let Some(cwd) = &b.cwd {
+                let _ = writeln!(out, "             in {}", tilde(cwd));
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "    blocker  a process you cannot inspect (another user's?)"
+            );
+        }
     }
-    for w in &l.waiters {
-        waiter_line(out, w);
+    let locks: Vec<String> = i
+        .locks
+        .iter()
+        .map(|l| {
+            let deleted = if l.deleted { " (deleted)" } else { "" };
+            format!("{} {}{deleted}", mode_word(l.mode), tilde(&l.path))
+        })
+        .collect();
+    if !locks.is_empty() {
+        let _ = writeln!(out, "    holds    {}", locks.join(", "));
     }
-    let _ = writeln!(out, "    verdict  {}", l.verdict);
-    if let Some(cmd) = &l.stop_command {
-        let _ = writeln!(out, "    stop it  {}", style.paint("1", cmd));
+    let _ = writeln!(out, "    doing    {}", words::doing(i));
+    if let Some(c) = &i.culprit {
+        let _ = writeln!(
+            out,
+            "    culprit  {} · holds its output pipe open · up {}",
+            style.paint("1;31", &words::who(c)),
+            duration(c.running_for_secs)
+        );
+        let _ = writeln!(out, "             {}", command_line(&c.cmd, &c.name));
     }
-    if l.holders.iter().any(|h| h.stale) {
+    let _ = writeln!(out, "    verdict  {}", i.verdict);
+    if let Some(a) = &i.action {
+        let also = if a.resume {
+            format!("   (or stop it: cargo lockwatch kill {})", a.pid)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(out, "    run      {}{also}", style.paint("1", &a.command));
         let _ = writeln!(
             out,
             "             (never delete the lock file: that breaks Cargo's locking and frees nothing)"
@@ -174,42 +155,85 @@ fn lock_block(out: &mut String, l: &LockReport, style: &Style) {
     out.push('\n');
 }
 
+fn lock_line(out: &mut String, l: &LockReport, style: &Style) {
+    let (badge, code) = match l.state {
+        LockState::Stale => ("stale", "1;31"),
+        LockState::Contended => ("waited", "1;33"),
+        LockState::Held => ("held", "1;32"),
+        LockState::Background => ("shared", "2"),
+        LockState::Free => ("free", "2"),
+    };
+    let deleted = if l.deleted { " (deleted)" } else { "" };
+    let _ = writeln!(
+        out,
+        "{}  {}  {}{deleted}",
+        style.paint(code, &format!("{badge:<7}")),
+        l.description,
+        tilde(&l.path)
+    );
+    for h in &l.holders {
+        let role = match h.role {
+            Role::Blocker => "",
+            Role::Blocked => ", itself waiting",
+            Role::Background => "",
+        };
+        let _ = writeln!(
+            out,
+            "             {} {} {} ({}{role})",
+            mode_word(h.mode),
+            h.name,
+            h.pid,
+            words::origin(h.origin, h.origin_via.as_deref())
+        );
+    }
+    for w in &l.waiters {
+        let _ = writeln!(out, "             waiting: {} {}", w.name, w.pid);
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 /// Renders the whole report.
 pub fn report(r: &Report, style: &Style) -> String {
     let mut out = String::new();
-    let active: Vec<&LockReport> = r
-        .locks
-        .iter()
-        .filter(|l| l.state != LockState::Free)
-        .collect();
-    let free: Vec<&LockReport> = r
-        .locks
-        .iter()
-        .filter(|l| l.state == LockState::Free)
-        .collect();
-    if active.is_empty() {
-        let _ = writeln!(out, "{} No Cargo lock is held.", style.paint("1;32", "✓"));
+    let count = |state: LockState| r.locks.iter().filter(|l| l.state == state).count();
+    let (background, free) = (count(LockState::Background), count(LockState::Free));
+    if r.incidents.is_empty() {
+        let line = if background == 0 {
+            "No Cargo lock is held."
+        } else {
+            "Nothing is blocked."
+        };
+        let _ = writeln!(out, "{} {line}", style.paint("1;32", "✓"));
     }
-    for l in &active {
-        lock_block(&mut out, l, style);
+    for i in &r.incidents {
+        incident_block(&mut out, i, style);
     }
     if style.all {
-        for l in &free {
-            let _ = writeln!(
-                out,
-                "{}  {}  {}",
-                style.paint("2", "free   "),
-                l.description,
-                tilde(&l.path)
-            );
+        let mut locks: Vec<&LockReport> = r.locks.iter().collect();
+        locks.sort_by_key(|l| l.state == LockState::Free);
+        if !locks.is_empty() {
+            let _ = writeln!(out, "{}", style.paint("1", "Every lock:"));
         }
-    } else if !free.is_empty() {
-        let _ = writeln!(
-            out,
-            "{} other lock file{} free (--all lists them).",
-            free.len(),
-            if free.len() == 1 { "" } else { "s" }
-        );
+        for l in locks {
+            lock_line(&mut out, l, style);
+        }
+    } else {
+        let mut hidden = Vec::new();
+        if background > 0 {
+            hidden.push(format!(
+                "{background} lock{} shared by running builds",
+                plural(background)
+            ));
+        }
+        if free > 0 {
+            hidden.push(format!("{free} lock file{} free", plural(free)));
+        }
+        if !hidden.is_empty() {
+            let _ = writeln!(out, "{} (--all lists them).", hidden.join(", "));
+        }
     }
     let homes: Vec<String> = r.cargo_homes.iter().map(|h| tilde(h)).collect();
     let source = match r.source {
@@ -243,5 +267,37 @@ mod tests {
         assert_eq!(command_line(&[], "kworker"), "[kworker]");
         let long = vec!["x".repeat(300)];
         assert_eq!(command_line(&long, "x").chars().count(), 100);
+    }
+
+    #[test]
+    fn a_stale_incident_names_the_waiter_first_then_the_blocker_and_the_command() {
+        use crate::ui::demo::{self, Stage};
+        let r = demo::snapshot(Stage::Stale, 1000.0).report;
+        let text = report(&r, &Style::default());
+        let home = tilde(&demo::project_dir());
+        let cache = tilde(&demo::cargo_home().join(".package-cache"));
+        let expected = format!(
+            "STALE    cargo 4242 (stopped) blocks cargo check 45s · package cache\n\
+             \x20   waiting  cargo check in {home} (IDE: rust-analyzer, pid 4250) waits 45s for the package cache\n\
+             \x20   blocker  cargo 4242 · terminal: zsh · STOPPED · held 12m30s · cpu 41.5s\n\
+             \x20            cargo build --release\n\
+             \x20            in {home}\n\
+             \x20   holds    exclusive {cache}\n\
+             \x20   doing    stopped (suspended with Ctrl-Z?)\n"
+        );
+        assert!(text.starts_with(&expected), "{text}");
+        assert!(
+            text.contains("    run      cargo lockwatch resume 4242   (or stop it: cargo lockwatch kill 4242)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 lock shared by running builds (--all lists them)."),
+            "{text}"
+        );
+        let all = report(&r, &Style { color: false, all: true });
+        assert!(
+            all.contains("shared cargo 4250 (IDE: rust-analyzer, itself waiting)"),
+            "{all}"
+        );
     }
 }

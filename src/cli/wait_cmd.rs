@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::{Context, render};
 use crate::core::catalog::LockKind;
-use crate::core::model::{LockMode, LockReport, LockState, Report};
+use crate::core::model::{LockMode, LockReport, LockState, Report, Role};
 use crate::exit;
 
 /// Arguments of `wait`.
@@ -114,18 +114,26 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             return exit::OK;
         }
         let l = blockers[0];
+        // Name the holder that is holding things up; one that is itself waiting says so.
         let who = l
             .holders
-            .first()
+            .iter()
+            .find(|h| h.role == Role::Blocker)
+            .or(l.holders.first())
             .map(|h| {
-                let held = h
-                    .held_for_secs
-                    .or(h.running_for_secs)
-                    .map(render::duration)
-                    .unwrap_or_default();
-                format!("{} {} ({held})", h.name, h.pid)
+                let held = match (h.held_for_secs, h.running_for_secs) {
+                    (Some(s), _) => format!("held {}", render::duration(s)),
+                    (None, Some(up)) => format!("up {}", render::duration(up)),
+                    (None, None) => "held".into(),
+                };
+                let waiting = if h.role == Role::Blocked {
+                    ", itself waiting for another lock"
+                } else {
+                    ""
+                };
+                format!("{} {} ({held}{waiting})", h.name, h.pid)
             })
-            .unwrap_or_else(|| "a process you cannot see".into());
+            .unwrap_or_else(|| "a process you cannot inspect".into());
         let stale = if l.state == LockState::Stale {
             " — looks STALE: see `cargo lockwatch status`"
         } else {
@@ -162,7 +170,7 @@ mod tests {
             "path": path, "kind": kind, "description": "x", "state": "held", "deleted": false,
             "project_dir": project, "verdict": "busy", "stop_command": null, "waiters": [],
             "holders": [{
-                "pid": 10, "mode": mode, "name": "cargo", "cmd": [], "cwd": null,
+                "pid": 10, "role": "blocker", "mode": mode, "name": "cargo", "cmd": [], "cwd": null,
                 "process_state": "sleeping", "origin": "terminal", "origin_via": null,
                 "inherited": false, "held_for_secs": null, "running_for_secs": 1.0,
                 "tree_cpu_secs": 0.0, "ppid": 1, "ancestors": [], "start_token": 1,
@@ -174,6 +182,7 @@ mod tests {
     #[test]
     fn blocks_on_this_home_and_this_workspace_only() {
         let report: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
             "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
             "locks": [
                 lock("/h/.package-cache", "package-cache", None, "exclusive"),

@@ -2,8 +2,11 @@
 //! and the stale policy. Nothing here touches the OS, so all of it is unit-tested anywhere.
 
 pub mod catalog;
+pub mod doing;
+pub mod graph;
 pub mod model;
 pub mod origin;
 pub mod policy;
 pub mod report;
 pub mod text;
+pub mod words;

@@ -142,6 +142,9 @@ pub struct ProcessFacts {
 pub struct HolderReport {
     /// Process id.
     pub pid: u32,
+    /// Its part in the blocking graph: a holder that is itself blocked on another lock is a
+    /// waiter everywhere.
+    pub role: Role,
     /// Shared or exclusive.
     pub mode: LockMode,
     /// Short name.
@@ -170,10 +173,23 @@ pub struct HolderReport {
     pub ancestors: Vec<Ancestor>,
     /// Start-time token for pid-reuse checks.
     pub start_token: u64,
-    /// Whether it looks stale.
+    /// Whether it looks stale (only a blocker can).
     pub stale: bool,
     /// Why it looks stale.
     pub stale_reasons: Vec<StaleReason>,
+}
+
+/// A process's part in the blocking graph, derived once per pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Holds a lock that someone waits for (or holds one exclusively): the one to look at.
+    Blocker,
+    /// Waits for a lock. Never a kill target, never stale because it is idle, whatever shared
+    /// locks it also holds.
+    Blocked,
+    /// Holds only shared locks that nobody waits for: normal, never a verdict.
+    Background,
 }
 
 /// A waiter, enriched for display and JSON.
@@ -211,6 +227,11 @@ pub enum StaleReason {
     Zombie,
     /// Its whole process tree used no CPU and wrote nothing for the idle window.
     Idle,
+    /// It waits for a lock that its own ancestor holds, or it is part of a wait cycle: it can
+    /// never proceed.
+    Deadlock,
+    /// It waits for another process to close an output pipe (a daemon left by a build script).
+    PipeHeldOpen,
 }
 
 impl StaleReason {
@@ -229,6 +250,10 @@ impl StaleReason {
             }
             StaleReason::Zombie => "it has exited but was not reaped",
             StaleReason::Idle => "its whole process tree has been idle, with no file activity",
+            StaleReason::Deadlock => "it is deadlocked: it can never proceed on its own",
+            StaleReason::PipeHeldOpen => {
+                "it waits for another process to close its output pipe (a leftover daemon)"
+            }
         }
     }
 }
@@ -239,6 +264,9 @@ impl StaleReason {
 pub enum LockState {
     /// Nobody holds it.
     Free,
+    /// Held shared and nobody waits (every compile holds the package-cache mutation lock this
+    /// way): normal, hidden unless asked for.
+    Background,
     /// Held, nobody waits.
     Held,
     /// Held and someone waits.
@@ -282,31 +310,278 @@ pub enum Source {
     Daemon,
 }
 
+/// The version of the JSON document (`status --json`, IPC snapshots); bumped on any
+/// incompatible change. See `docs/json.md`.
+pub const SCHEMA_VERSION: u32 = 2;
+
 /// Everything known about Cargo's locks at one moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`] of this document.
+    pub schema_version: u32,
     /// Where this answer came from.
     pub source: Source,
     /// Unix time of the observation.
     pub observed_at: f64,
     /// Cargo homes that were watched.
     pub cargo_homes: Vec<PathBuf>,
-    /// Every known lock (free ones included).
+    /// Who blocks whom: one entry per root blocker, worst first. Every view reads these.
+    pub incidents: Vec<IncidentReport>,
+    /// Every known lock (free and background ones included), as the kernel shows it.
     pub locks: Vec<LockReport>,
 }
 
 impl Report {
-    /// Whether any holder looks stale.
-    pub fn any_stale(&self) -> bool {
-        self.locks.iter().any(|l| l.state == LockState::Stale)
+    /// A report of nothing at all (before the first pass).
+    pub fn empty(source: Source, observed_at: f64, cargo_homes: Vec<PathBuf>) -> Report {
+        Report {
+            schema_version: SCHEMA_VERSION,
+            source,
+            observed_at,
+            cargo_homes,
+            incidents: Vec::new(),
+            locks: Vec::new(),
+        }
     }
 
-    /// The worst state across all locks.
-    pub fn overall(&self) -> LockState {
+    /// Whether any blocker looks stale (or is deadlocked).
+    pub fn any_stale(&self) -> bool {
+        self.incidents.iter().any(|i| i.state == IncidentState::Stale)
+    }
+
+    /// The worst incident state; `None` when nothing blocks or is held exclusively.
+    pub fn overall(&self) -> Option<IncidentState> {
+        self.incidents.iter().map(|i| i.state).max()
+    }
+}
+
+/// How bad an incident is, in increasing order of alarm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentState {
+    /// The blocker holds a lock exclusively and nobody waits yet.
+    Holding,
+    /// Someone waits and the blocker looks alive: waiting is usually right.
+    Blocking,
+    /// The blocker looks stale or is deadlocked: something must be done.
+    Stale,
+}
+
+/// A process as an incident names it: enough to recognise it at a glance and to act on it
+/// safely (pid plus start token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProcessReport {
+    /// Process id.
+    pub pid: u32,
+    /// Start-time token for pid-reuse checks.
+    pub start_token: u64,
+    /// Short name.
+    pub name: String,
+    /// Full command line.
+    pub cmd: Vec<String>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// Owner's user id.
+    pub uid: u32,
+    /// Scheduler state.
+    pub process_state: ProcState,
+    /// Where it came from.
+    pub origin: Origin,
+    /// What made it that origin (`rust-analyzer`, `code`, `bash` …), when known.
+    pub origin_via: Option<String>,
+    /// Seconds since the process started.
+    pub running_for_secs: f64,
+    /// CPU seconds of its whole process tree.
+    pub tree_cpu_secs: f64,
+}
+
+/// A process blocked in an incident, and what it waits for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockedReport {
+    /// The waiting process.
+    pub process: ProcessReport,
+    /// The lock it waits for.
+    pub lock: PathBuf,
+    /// Cargo's words for that lock (what the waiting cargo printed).
+    pub lock_description: String,
+    /// The mode it asked for.
+    pub mode: LockMode,
+    /// Whom it waits for directly (the holders of that lock that conflict with it); the root
+    /// blocker is at the end of the incident's `chain`.
+    pub waits_for: Vec<u32>,
+    /// Seconds it is known to have been waiting (null when nobody was watching).
+    pub waiting_for_secs: Option<f64>,
+}
+
+/// A lock the blocker holds in an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentLock {
+    /// Path of the lock file.
+    pub path: PathBuf,
+    /// What it guards.
+    pub kind: LockKind,
+    /// Cargo's words for it.
+    pub description: String,
+    /// The blocker's mode.
+    pub mode: LockMode,
+    /// Someone waits for it.
+    pub contended: bool,
+    /// The locked inode was deleted.
+    pub deleted: bool,
+    /// Project directory for build locks.
+    pub project_dir: Option<PathBuf>,
+    /// Seconds the blocker is known to have held it (null when nobody was watching).
+    pub held_for_secs: Option<f64>,
+}
+
+/// Why an incident can never end on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Deadlock {
+    /// A process waits for a lock its own ancestor holds (a build script running a nested
+    /// `cargo build` on the same target dir): the ancestor waits for it to finish.
+    SelfWait {
+        /// The waiting process.
+        waiter: u32,
+        /// Its ancestor (or itself) holding the lock.
+        holder: u32,
+    },
+    /// Processes wait for each other's locks in a circle.
+    Cycle {
+        /// The processes in the cycle.
+        pids: Vec<u32>,
+    },
+}
+
+/// What a blocker is doing, so the user can decide at a glance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Doing {
+    /// Suspended (Ctrl-Z or a debugger).
+    Stopped,
+    /// Deadlocked: it can never proceed.
+    Deadlocked,
+    /// Waiting for another process to close the write end of its output pipe.
+    WaitingForPipe {
+        /// The process holding the pipe open.
+        culprit: u32,
+        /// Its name.
+        culprit_name: String,
+    },
+    /// Running crate X's build script.
+    BuildScript {
+        /// The package whose build script runs.
+        crate_name: String,
+    },
+    /// Compiling these crates (from its rustc children's `--crate-name`).
+    Compiling {
+        /// Crate names.
+        crates: Vec<String>,
+    },
+    /// Waiting for a child that is neither rustc nor a build script (a wrapper's command).
+    RunningChild {
+        /// The child's pid.
+        pid: u32,
+        /// Its name.
+        name: String,
+    },
+    /// Talking to the network and nothing else.
+    Network {
+        /// Remote `host:port`.
+        peer: String,
+        /// Seconds since data last arrived, where the kernel says it.
+        idle_for_secs: Option<f64>,
+    },
+    /// Exited, not yet reaped.
+    Exited,
+    /// Nothing more specific could be told.
+    Unknown,
+}
+
+/// The facts a probe gathers about what a blocker does: its live descendants, its network
+/// peers and the processes outside its tree that hold its output pipes open. Plain data;
+/// [`crate::core::doing`] reads it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    /// Live descendants (not zombies), children first.
+    pub descendants: Vec<ChildProcess>,
+    /// Network connections of the process (established or connecting).
+    pub peers: Vec<Peer>,
+    /// Processes outside its tree holding the write end of a pipe it reads from.
+    pub pipe_writers: Vec<ProcessFacts>,
+}
+
+/// A live descendant of a blocker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildProcess {
+    /// Process id.
+    pub pid: u32,
+    /// Short name.
+    pub name: String,
+    /// Full command line.
+    pub cmd: Vec<String>,
+}
+
+/// One network connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Peer {
+    /// Remote `host:port`.
+    pub remote: String,
+    /// Seconds since data last arrived on it, when the kernel says.
+    pub idle_for_secs: Option<f64>,
+}
+
+/// One incident: a root blocker and everyone transitively blocked by it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentReport {
+    /// Stable id (`<pid>/<start token>` of the blocker, or `unseen/<inode>`).
+    pub id: String,
+    /// Holding, blocking or stale.
+    pub state: IncidentState,
+    /// The root blocker; null when the lock is held by a process this user cannot see.
+    pub blocker: Option<ProcessReport>,
+    /// Everyone blocked by it, nearest first.
+    pub blocked: Vec<BlockedReport>,
+    /// The longest wait chain: blocked first, root blocker last.
+    pub chain: Vec<u32>,
+    /// The locks the blocker holds that matter here (contended ones first).
+    pub locks: Vec<IncidentLock>,
+    /// What the blocker is doing.
+    pub doing: Doing,
+    /// A process outside the lock table that keeps the blocker stuck (it holds the blocker's
+    /// output pipe open); when set, it is the process to stop.
+    pub culprit: Option<ProcessReport>,
+    /// Why this never ends on its own, when it cannot.
+    pub deadlock: Option<Deadlock>,
+    /// Why the blocker looks stale (empty when it looks alive).
+    pub stale_reasons: Vec<StaleReason>,
+    /// One-line verdict in plain words.
+    pub verdict: String,
+    /// What to do, when something should be done.
+    pub action: Option<Action>,
+}
+
+impl IncidentReport {
+    /// The longest the blocker is known to have held any of the incident's locks.
+    pub fn held_for_secs(&self) -> Option<f64> {
         self.locks
             .iter()
-            .map(|l| l.state)
-            .max()
-            .unwrap_or(LockState::Free)
+            .filter_map(|l| l.held_for_secs)
+            .reduce(f64::max)
     }
+}
+
+/// The one thing to do about an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Action {
+    /// The process to act on (the blocker, its culprit, or a deadlock's victim).
+    pub pid: u32,
+    /// Its start token (the pid-reuse guard).
+    pub start_token: u64,
+    /// Its name.
+    pub name: String,
+    /// It is stopped: resuming it is the gentle fix.
+    pub resume: bool,
+    /// The command that does it (`cargo lockwatch resume N` or `cargo lockwatch kill N`).
+    pub command: String,
 }

@@ -72,15 +72,28 @@ const TERMINAL_NAMES: &[&str] = &[
     "warp",
 ];
 
-/// Process names that adopt orphans: init, launchd, and the systemd user manager.
-const REAPER_NAMES: &[&str] = &["init", "systemd", "launchd"];
+/// Real inits and reapers that adopt orphans: init, launchd, the systemd (user) manager, and the
+/// minimal inits of containers. A shell that happens to be pid 1 (a container's `bash`,
+/// `unshare --pid … bash`) is not one: the processes under it were started from it.
+const REAPER_NAMES: &[&str] = &[
+    "init",
+    "systemd",
+    "launchd",
+    "tini",
+    "tini-static",
+    "dumb-init",
+    "catatonit",
+    "docker-init",
+    "s6-svscan",
+    "runit",
+    "openrc-init",
+];
 
 /// Classifies a process's origin; returns the origin and the ancestor name that decided it.
+///
+/// "Orphan" means reparented to a real init (see [`REAPER_NAMES`]), never merely "parent is
+/// pid 1": in a container or a PID namespace whose pid 1 is a shell, everything has ppid 1.
 pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
-    if facts.ppid == 1 {
-        let name = facts.ancestors.first().map(|a| a.name.clone());
-        return (Origin::Orphan, name);
-    }
     if let Some(parent) = facts.ancestors.first()
         && REAPER_NAMES.contains(&parent.name.as_str())
     {
@@ -148,10 +161,22 @@ mod tests {
     #[test]
     fn orphan_when_reparented_to_init_or_a_reaper() {
         assert_eq!(classify(&facts(1, false, &["launchd"])).0, Origin::Orphan);
+        assert_eq!(classify(&facts(1, false, &["tini"])).0, Origin::Orphan);
         assert_eq!(
             classify(&facts(1500, false, &["systemd", "systemd"])).0,
             Origin::Orphan
         );
+    }
+
+    #[test]
+    fn a_shell_or_sandbox_agent_as_pid_1_is_not_an_init() {
+        // `unshare --pid --fork --mount-proc bash`, or a container whose pid 1 is a shell.
+        assert_eq!(
+            classify(&facts(1, false, &["bash"])),
+            (Origin::Terminal, Some("bash".into()))
+        );
+        assert_eq!(classify(&facts(1, false, &["process_api"])).0, Origin::Unknown);
+        assert_eq!(classify(&facts(1, false, &[])).0, Origin::Unknown);
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub struct ProcId {
     pub start_token: u64,
 }
 
-/// One holder as sampled in a pass.
+/// One holder of a lock as sampled in a pass (for hold times and history).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HolderSample {
     /// Who.
@@ -54,16 +54,6 @@ pub struct HolderSample {
     pub cmd: Vec<String>,
     /// Shared or exclusive.
     pub mode: LockMode,
-    /// Scheduler state.
-    pub state: ProcState,
-    /// CPU seconds of its whole tree.
-    pub tree_cpu_secs: f64,
-    /// Where it came from.
-    pub origin: Origin,
-    /// Holds through an inherited descriptor whose locker died.
-    pub locker_dead: bool,
-    /// Ignored by configuration (never stale).
-    pub ignored: bool,
 }
 
 /// One waiter as sampled in a pass.
@@ -75,6 +65,11 @@ pub struct WaiterSample {
     pub name: String,
     /// Command line.
     pub cmd: Vec<String>,
+    /// Its root blockers (name, pid), from the blocking graph: whom it really waits for, not
+    /// every shared co-holder of the lock.
+    pub blocked_by: Vec<(String, u32)>,
+    /// Their command lines.
+    pub blocked_by_cmd: Vec<Vec<String>>,
 }
 
 /// One lock as sampled in a pass.
@@ -86,12 +81,42 @@ pub struct LockSample {
     pub path: PathBuf,
     /// What it guards.
     pub kind: LockKind,
-    /// Deleted under its holders.
-    pub deleted: bool,
     /// Holders.
     pub holders: Vec<HolderSample>,
     /// Waiters.
     pub waiters: Vec<WaiterSample>,
+}
+
+/// A root blocker of an incident as sampled in a pass: the only processes the policy judges.
+/// Waiters and background holders are never judged, so their idleness is never a signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockerSample {
+    /// Who.
+    pub id: ProcId,
+    /// Short name.
+    pub name: String,
+    /// The incident's lock paths (the first one names it in logs).
+    pub paths: Vec<PathBuf>,
+    /// The incident's locks (file activity under their domains counts as progress).
+    pub locks: Vec<FileKey>,
+    /// Who it blocks (name, pid).
+    pub blocked: Vec<(String, u32)>,
+    /// Scheduler state.
+    pub state: ProcState,
+    /// CPU seconds of its whole tree.
+    pub tree_cpu_secs: f64,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Holds through an inherited descriptor whose locker died.
+    pub locker_dead: bool,
+    /// One of its locks was deleted under it.
+    pub deleted_lock: bool,
+    /// It is deadlocked (stale at once).
+    pub deadlock: bool,
+    /// It waits for a process outside its tree to close its output pipe.
+    pub pipe_held_open: bool,
+    /// Ignored by configuration (never stale).
+    pub ignored: bool,
 }
 
 /// What the policy is told.
@@ -103,6 +128,8 @@ pub enum Event {
         now: f64,
         /// What was held or waited on.
         locks: Vec<LockSample>,
+        /// The root blockers of this pass's incidents.
+        blockers: Vec<BlockerSample>,
     },
     /// Something was written under a lock's activity domain (registry, target dir).
     Activity {
@@ -212,20 +239,23 @@ pub enum HistoryEvent {
         /// Whom it waited for (name, pid) — the holders while it waited.
         blocked_by: Vec<(String, u32)>,
     },
-    /// A holder started to look stale.
+    /// A blocker started to look stale.
     Stale {
         /// Unix time.
         at: f64,
         /// Lock path.
         path: PathBuf,
-        /// Holder.
+        /// The blocker.
         holder: ProcId,
-        /// Holder name.
+        /// Its name.
         name: String,
         /// Why.
         reasons: Vec<StaleReason>,
+        /// Whom it blocked at that moment (name, pid).
+        #[serde(default)]
+        blocked: Vec<(String, u32)>,
     },
-    /// The user had a holder terminated.
+    /// The user had a blocker (or its culprit) terminated.
     Killed {
         /// Unix time.
         at: f64,
@@ -245,16 +275,6 @@ struct Hold {
     path: PathBuf,
     name: String,
     since: f64,
-    /// (time, tree CPU) samples, oldest first, trimmed to a little more than the idle window.
-    cpu: VecDeque<(f64, f64)>,
-    stopped_since: Option<f64>,
-    /// Consecutive samples that agreed with the opposite of the current verdict.
-    streak: u32,
-    stale: bool,
-    reasons: Vec<StaleReason>,
-    stale_since: Option<f64>,
-    /// When the last sample that counted toward the verdict was taken.
-    last_sample: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -265,12 +285,43 @@ struct Wait {
     blocked_by: Vec<(String, u32)>,
 }
 
+/// The verdict on one root blocker, kept while it stays a blocker.
+#[derive(Debug, Clone)]
+struct Judge {
+    /// When it was first seen as a blocker (the hold start is used when known).
+    since: f64,
+    /// (time, tree CPU) samples, oldest first, trimmed to a little more than the idle window.
+    cpu: VecDeque<(f64, f64)>,
+    stopped_since: Option<f64>,
+    /// Consecutive samples that agreed with the opposite of the current verdict.
+    streak: u32,
+    stale: bool,
+    reasons: Vec<StaleReason>,
+    /// When the last sample that counted toward the verdict was taken.
+    last_sample: f64,
+}
+
+impl Judge {
+    fn new(now: f64) -> Judge {
+        Judge {
+            since: now,
+            cpu: VecDeque::new(),
+            stopped_since: None,
+            streak: 0,
+            stale: false,
+            reasons: Vec::new(),
+            last_sample: f64::NEG_INFINITY,
+        }
+    }
+}
+
 /// Everything the policy remembers.
 #[derive(Debug, Clone)]
 pub struct State {
     cfg: StaleConfig,
     holds: HashMap<(FileKey, ProcId), Hold>,
     waits: HashMap<(FileKey, ProcId), Wait>,
+    judges: HashMap<ProcId, Judge>,
     last_activity: HashMap<FileKey, f64>,
     recovered_holds: HashMap<(FileKey, ProcId), f64>,
     recovered_waits: HashMap<(FileKey, ProcId), f64>,
@@ -283,6 +334,7 @@ impl State {
             cfg,
             holds: HashMap::new(),
             waits: HashMap::new(),
+            judges: HashMap::new(),
             last_activity: HashMap::new(),
             recovered_holds: HashMap::new(),
             recovered_waits: HashMap::new(),
@@ -305,19 +357,13 @@ impl State {
             .collect()
     }
 
-    /// Current stale verdicts (empty reasons for holders that look fine).
-    pub fn verdicts(&self) -> HashMap<(FileKey, u32), Vec<StaleReason>> {
-        self.holds
+    /// Current verdicts on root blockers, by pid (empty reasons for blockers that look fine).
+    pub fn verdicts(&self) -> HashMap<u32, Vec<StaleReason>> {
+        self.judges
             .iter()
-            .map(|((k, id), h)| {
-                (
-                    (*k, id.pid),
-                    if h.stale {
-                        h.reasons.clone()
-                    } else {
-                        Vec::new()
-                    },
-                )
+            .map(|(id, j)| {
+                let reasons = if j.stale { j.reasons.clone() } else { Vec::new() };
+                (id.pid, reasons)
             })
             .collect()
     }
@@ -327,9 +373,14 @@ impl State {
         !self.holds.is_empty() || !self.waits.is_empty()
     }
 
-    /// Whether the holder is currently judged stale.
-    pub fn is_stale(&self, key: FileKey, id: ProcId) -> bool {
-        self.holds.get(&(key, id)).is_some_and(|h| h.stale)
+    /// Whether anyone waits or a blocker is under suspicion: only then do samples matter.
+    pub fn watchful(&self) -> bool {
+        !self.waits.is_empty() || !self.judges.is_empty()
+    }
+
+    /// Whether the blocker is currently judged stale.
+    pub fn is_stale(&self, id: ProcId) -> bool {
+        self.judges.get(&id).is_some_and(|j| j.stale)
     }
 }
 
@@ -349,166 +400,73 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             }
             Vec::new()
         }
-        Event::Observed { now, locks } => observe(state, now, locks),
+        Event::Observed {
+            now,
+            locks,
+            blockers,
+        } => {
+            let mut fx = Vec::new();
+            let mut changed = track_holds(state, now, &locks, &mut fx);
+            changed |= track_waits(state, now, &locks, &mut fx);
+            changed |= judge_blockers(state, now, &blockers, &mut fx);
+            let live: Vec<FileKey> = locks.iter().map(|l| l.key).collect();
+            state.last_activity.retain(|k, _| live.contains(k));
+            if changed {
+                fx.push(Effect::UpdateUi);
+            }
+            fx
+        }
     }
 }
 
-fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
-    let mut fx = Vec::new();
+/// Starts and ends holds (with their history lines); returns whether anything changed.
+fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<Effect>) -> bool {
     let mut changed = false;
-    let mut seen_holds = Vec::new();
-    let mut seen_waits = Vec::new();
-
-    for lock in &locks {
+    let mut seen = Vec::new();
+    for lock in locks {
         let words = lock.kind.cargo_words();
         for h in &lock.holders {
             let id = (lock.key, h.id);
-            seen_holds.push(id);
-            if !state.holds.contains_key(&id) {
-                let since = state.recovered_holds.remove(&id).unwrap_or(now);
-                let recovered = since < now;
-                state.holds.insert(
-                    id,
-                    Hold {
-                        path: lock.path.clone(),
-                        name: h.name.clone(),
-                        since,
-                        cpu: VecDeque::new(),
-                        stopped_since: None,
-                        streak: 0,
-                        stale: false,
-                        reasons: Vec::new(),
-                        stale_since: None,
-                        last_sample: f64::NEG_INFINITY,
-                    },
-                );
-                changed = true;
-                if recovered {
-                    fx.push(Effect::Log(format!(
-                        "holding   {words}  {}  by {} {} (since before restart)",
-                        lock.path.display(),
-                        h.name,
-                        h.id.pid
-                    )));
-                } else {
-                    fx.push(Effect::Log(format!(
-                        "acquired  {words}  {}  by {} {} ({})",
-                        lock.path.display(),
-                        h.name,
-                        h.id.pid,
-                        mode_word(h.mode)
-                    )));
-                    fx.push(Effect::RecordHistory(HistoryEvent::Acquired {
-                        at: now,
-                        path: lock.path.clone(),
-                        kind: lock.kind,
-                        dev: lock.key.dev,
-                        ino: lock.key.ino,
-                        holder: h.id,
-                        name: h.name.clone(),
-                        cmd: h.cmd.clone(),
-                        mode: h.mode,
-                    }));
-                }
-            }
-            let cfg = state.cfg.clone();
-            let last_activity = state.last_activity.get(&lock.key).copied();
-            let hold = state.holds.get_mut(&id).expect("inserted above");
-            let (became, cleared) = sample_hold(&cfg, hold, h, lock, now, last_activity);
-            if became {
-                changed = true;
-                fx.push(Effect::Log(format!(
-                    "STALE     {words}  {}  {} {}: {}",
-                    lock.path.display(),
-                    h.name,
-                    h.id.pid,
-                    hold.reasons
-                        .iter()
-                        .map(|r| r.describe())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )));
-                fx.push(Effect::RecordHistory(HistoryEvent::Stale {
-                    at: now,
-                    path: lock.path.clone(),
-                    holder: h.id,
-                    name: h.name.clone(),
-                    reasons: hold.reasons.clone(),
-                }));
-            }
-            if cleared {
-                changed = true;
-                fx.push(Effect::Log(format!(
-                    "recovered {words}  {}  {} {} no longer looks stale",
-                    lock.path.display(),
-                    h.name,
-                    h.id.pid
-                )));
-            }
-        }
-        let blocked_by: Vec<(String, u32)> = lock
-            .holders
-            .iter()
-            .map(|h| (h.name.clone(), h.id.pid))
-            .collect();
-        for w in &lock.waiters {
-            let id = (lock.key, w.id);
-            seen_waits.push(id);
-            if let Some(wait) = state.waits.get_mut(&id) {
-                for b in &blocked_by {
-                    if !wait.blocked_by.contains(b) {
-                        wait.blocked_by.push(b.clone());
-                    }
-                }
+            seen.push(id);
+            if state.holds.contains_key(&id) {
                 continue;
             }
-            let since = state.recovered_waits.remove(&id).unwrap_or(now);
-            state.waits.insert(
+            changed = true;
+            let since = state.recovered_holds.remove(&id).unwrap_or(now);
+            state.holds.insert(
                 id,
-                Wait {
+                Hold {
                     path: lock.path.clone(),
-                    name: w.name.clone(),
+                    name: h.name.clone(),
                     since,
-                    blocked_by: blocked_by.clone(),
                 },
             );
-            changed = true;
-            let holders = if blocked_by.is_empty() {
-                "an unseen holder".to_string()
-            } else {
-                blocked_by
-                    .iter()
-                    .map(|(n, p)| format!("{n} {p}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            fx.push(Effect::Log(format!(
-                "waiting   {words}  {}  {} {} waits for {holders}",
-                lock.path.display(),
-                w.name,
-                w.id.pid
-            )));
-            if since >= now {
-                fx.push(Effect::RecordHistory(HistoryEvent::WaitStarted {
-                    at: now,
-                    path: lock.path.clone(),
-                    dev: lock.key.dev,
-                    ino: lock.key.ino,
-                    waiter: w.id,
-                    name: w.name.clone(),
-                    cmd: w.cmd.clone(),
-                    blocked_by: blocked_by.clone(),
-                    blocked_by_cmd: lock.holders.iter().map(|h| h.cmd.clone()).collect(),
-                }));
+            let (who, path) = (format!("{} {}", h.name, h.id.pid), lock.path.display());
+            if since < now {
+                fx.push(Effect::Log(format!(
+                    "holding   {words}  {path}  by {who} (since before restart)"
+                )));
+                continue;
             }
+            let mode = mode_word(h.mode);
+            fx.push(Effect::Log(format!("acquired  {words}  {path}  by {who} ({mode})")));
+            fx.push(Effect::RecordHistory(HistoryEvent::Acquired {
+                at: now,
+                path: lock.path.clone(),
+                kind: lock.kind,
+                dev: lock.key.dev,
+                ino: lock.key.ino,
+                holder: h.id,
+                name: h.name.clone(),
+                cmd: h.cmd.clone(),
+                mode: h.mode,
+            }));
         }
     }
-
-    // Holds and waits that are over.
     let mut ended: Vec<(FileKey, ProcId)> = state
         .holds
         .keys()
-        .filter(|k| !seen_holds.contains(k))
+        .filter(|k| !seen.contains(k))
         .copied()
         .collect();
     ended.sort();
@@ -532,10 +490,69 @@ fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
             held_secs: held,
         }));
     }
+    changed
+}
+
+/// Starts and ends waits (with their history lines); returns whether anything changed.
+fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<Effect>) -> bool {
+    let mut changed = false;
+    let mut seen = Vec::new();
+    for lock in locks {
+        let words = lock.kind.cargo_words();
+        for w in &lock.waiters {
+            let id = (lock.key, w.id);
+            seen.push(id);
+            if let Some(wait) = state.waits.get_mut(&id) {
+                for b in &w.blocked_by {
+                    if !wait.blocked_by.contains(b) {
+                        wait.blocked_by.push(b.clone());
+                    }
+                }
+                continue;
+            }
+            changed = true;
+            let since = state.recovered_waits.remove(&id).unwrap_or(now);
+            state.waits.insert(
+                id,
+                Wait {
+                    path: lock.path.clone(),
+                    name: w.name.clone(),
+                    since,
+                    blocked_by: w.blocked_by.clone(),
+                },
+            );
+            let blockers = if w.blocked_by.is_empty() {
+                "an unseen holder".to_string()
+            } else {
+                let names: Vec<String> =
+                    w.blocked_by.iter().map(|(n, p)| format!("{n} {p}")).collect();
+                names.join(", ")
+            };
+            fx.push(Effect::Log(format!(
+                "waiting   {words}  {}  {} {} waits for {blockers}",
+                lock.path.display(),
+                w.name,
+                w.id.pid
+            )));
+            if since >= now {
+                fx.push(Effect::RecordHistory(HistoryEvent::WaitStarted {
+                    at: now,
+                    path: lock.path.clone(),
+                    dev: lock.key.dev,
+                    ino: lock.key.ino,
+                    waiter: w.id,
+                    name: w.name.clone(),
+                    cmd: w.cmd.clone(),
+                    blocked_by: w.blocked_by.clone(),
+                    blocked_by_cmd: w.blocked_by_cmd.clone(),
+                }));
+            }
+        }
+    }
     let mut ended: Vec<(FileKey, ProcId)> = state
         .waits
         .keys()
-        .filter(|k| !seen_waits.contains(k))
+        .filter(|k| !seen.contains(k))
         .copied()
         .collect();
     ended.sort();
@@ -552,107 +569,174 @@ fn observe(state: &mut State, now: f64, locks: Vec<LockSample>) -> Vec<Effect> {
             blocked_by: wait.blocked_by,
         }));
     }
-    let live: Vec<FileKey> = locks.iter().map(|l| l.key).collect();
-    state.last_activity.retain(|k, _| live.contains(k));
-    if changed {
-        fx.push(Effect::UpdateUi);
-    }
-    fx
+    changed
 }
 
-/// Takes one sample of a holder; returns (became stale, stopped looking stale).
-fn sample_hold(
+/// Samples every root blocker; a process that stopped being one (it finished, or it now waits
+/// itself) is forgotten, so a waiter never carries a verdict. Returns whether a verdict changed.
+fn judge_blockers(
+    state: &mut State,
+    now: f64,
+    blockers: &[BlockerSample],
+    fx: &mut Vec<Effect>,
+) -> bool {
+    let mut changed = false;
+    let ids: Vec<ProcId> = blockers.iter().map(|b| b.id).collect();
+    let before = state.judges.len();
+    state.judges.retain(|id, _| ids.contains(id));
+    changed |= state.judges.len() != before;
+    for b in blockers {
+        let held_since = state
+            .holds
+            .iter()
+            .filter(|((k, id), _)| *id == b.id && b.locks.contains(k))
+            .map(|(_, h)| h.since)
+            .reduce(f64::min);
+        let last_activity = b
+            .locks
+            .iter()
+            .filter_map(|k| state.last_activity.get(k).copied())
+            .reduce(f64::max);
+        let cfg = state.cfg.clone();
+        let judge = state.judges.entry(b.id).or_insert_with(|| Judge::new(now));
+        if let Some(t) = held_since {
+            judge.since = judge.since.min(t);
+        }
+        let (became, cleared) = sample(&cfg, judge, b, now, last_activity);
+        let path = b.paths.first().map(|p| p.display().to_string()).unwrap_or_default();
+        if became {
+            changed = true;
+            let why: Vec<&str> = judge.reasons.iter().map(|r| r.describe()).collect();
+            fx.push(Effect::Log(format!(
+                "STALE     {path}  {} {}: {}",
+                b.name,
+                b.id.pid,
+                why.join("; ")
+            )));
+            fx.push(Effect::RecordHistory(HistoryEvent::Stale {
+                at: now,
+                path: b.paths.first().cloned().unwrap_or_default(),
+                holder: b.id,
+                name: b.name.clone(),
+                reasons: judge.reasons.clone(),
+                blocked: b.blocked.clone(),
+            }));
+        }
+        if cleared {
+            changed = true;
+            fx.push(Effect::Log(format!(
+                "recovered {path}  {} {} no longer looks stale",
+                b.name, b.id.pid
+            )));
+        }
+    }
+    changed
+}
+
+/// The reasons a blocker looks stale in this sample (before hysteresis).
+fn reasons_now(
     cfg: &StaleConfig,
-    hold: &mut Hold,
-    h: &HolderSample,
-    lock: &LockSample,
+    judge: &Judge,
+    b: &BlockerSample,
+    now: f64,
+    last_activity: Option<f64>,
+) -> Vec<StaleReason> {
+    let mut reasons = Vec::new();
+    if b.ignored {
+        return reasons;
+    }
+    if judge
+        .stopped_since
+        .is_some_and(|t| now - t >= cfg.stopped_grace.as_secs_f64())
+    {
+        reasons.push(StaleReason::Stopped);
+    }
+    if b.state == ProcState::Zombie {
+        reasons.push(StaleReason::Zombie);
+    }
+    for (on, reason) in [
+        (b.locker_dead, StaleReason::LockerDead),
+        (b.deleted_lock, StaleReason::DeletedLockFile),
+        (b.deadlock, StaleReason::Deadlock),
+        (b.pipe_held_open, StaleReason::PipeHeldOpen),
+    ] {
+        if on {
+            reasons.push(reason);
+        }
+    }
+    let idle = is_idle(cfg, judge, now, last_activity);
+    let orphan = idle && b.origin == Origin::Orphan;
+    if orphan {
+        reasons.push(StaleReason::Orphan);
+    }
+    // An orphan needs no minimum hold: nobody will ever use its result.
+    let long_idle = idle
+        && now - judge.since >= cfg.stale_after.as_secs_f64()
+        && b.state != ProcState::Stopped;
+    if orphan || long_idle {
+        reasons.push(StaleReason::Idle);
+    }
+    reasons.sort();
+    reasons.dedup();
+    reasons
+}
+
+/// Takes one sample of a blocker; returns (became stale, stopped looking stale).
+fn sample(
+    cfg: &StaleConfig,
+    judge: &mut Judge,
+    b: &BlockerSample,
     now: f64,
     last_activity: Option<f64>,
 ) -> (bool, bool) {
     // Tree CPU samples over a little more than the idle window.
     let window = cfg.idle_window.as_secs_f64();
-    hold.cpu.push_back((now, h.tree_cpu_secs));
-    while hold.cpu.len() > 2 && hold.cpu.get(1).is_some_and(|(t, _)| now - t >= window) {
-        hold.cpu.pop_front();
+    judge.cpu.push_back((now, b.tree_cpu_secs));
+    while judge.cpu.len() > 2 && judge.cpu.get(1).is_some_and(|(t, _)| now - t >= window) {
+        judge.cpu.pop_front();
     }
-    hold.stopped_since = match (h.state, hold.stopped_since) {
+    judge.stopped_since = match (b.state, judge.stopped_since) {
         (ProcState::Stopped, Some(t)) => Some(t),
         (ProcState::Stopped, None) => Some(now),
         _ => None,
     };
-
-    let mut reasons = Vec::new();
-    if !h.ignored {
-        if hold
-            .stopped_since
-            .is_some_and(|t| now - t >= cfg.stopped_grace.as_secs_f64())
-        {
-            reasons.push(StaleReason::Stopped);
-        }
-        if h.state == ProcState::Zombie {
-            reasons.push(StaleReason::Zombie);
-        }
-        if h.locker_dead {
-            reasons.push(StaleReason::LockerDead);
-        }
-        if lock.deleted {
-            reasons.push(StaleReason::DeletedLockFile);
-        }
-        let idle = is_idle(cfg, hold, now, last_activity);
-        let orphan = idle && h.origin == Origin::Orphan;
-        if orphan {
-            reasons.push(StaleReason::Orphan);
-        }
-        // An orphan needs no minimum hold: nobody will ever use its result.
-        let long_idle = idle
-            && now - hold.since >= cfg.stale_after.as_secs_f64()
-            && h.state != ProcState::Stopped;
-        if orphan || long_idle {
-            reasons.push(StaleReason::Idle);
-        }
-    }
-    reasons.sort();
-    reasons.dedup();
-
+    let reasons = reasons_now(cfg, judge, b, now, last_activity);
     let candidate = !reasons.is_empty();
+    // A deadlock never ends on its own: say so at once.
+    let at_once = reasons.contains(&StaleReason::Deadlock) && !judge.stale;
     // Extra passes woken by file events must not speed up the hysteresis: only samples at least
     // half a sample interval apart count toward a change of verdict.
-    if now - hold.last_sample < cfg.sample_interval.as_secs_f64() / 2.0 {
+    if !at_once && now - judge.last_sample < cfg.sample_interval.as_secs_f64() / 2.0 {
         return (false, false);
     }
-    hold.last_sample = now;
-    if candidate == hold.stale {
-        hold.streak = 0;
-        if hold.stale {
-            hold.reasons = reasons;
+    judge.last_sample = now;
+    if candidate == judge.stale {
+        judge.streak = 0;
+        if judge.stale {
+            judge.reasons = reasons;
         }
         return (false, false);
     }
-    hold.streak += 1;
-    if hold.streak < cfg.samples {
+    judge.streak += 1;
+    if judge.streak < cfg.samples && !at_once {
         return (false, false);
     }
-    hold.streak = 0;
-    hold.stale = candidate;
+    judge.streak = 0;
+    judge.stale = candidate;
     if candidate {
-        hold.reasons = reasons;
-        hold.stale_since = Some(now);
+        judge.reasons = reasons;
         (true, false)
     } else {
-        hold.reasons.clear();
-        hold.stale_since = None;
+        judge.reasons.clear();
         (false, true)
     }
 }
 
 /// Idle: the samples span the idle window, the tree used at most `idle_cpu_secs` over it, and
-/// nothing was written under the lock's domain within it.
-fn is_idle(cfg: &StaleConfig, hold: &Hold, now: f64, last_activity: Option<f64>) -> bool {
+/// nothing was written under the locks' domains within it.
+fn is_idle(cfg: &StaleConfig, judge: &Judge, now: f64, last_activity: Option<f64>) -> bool {
     let window = cfg.idle_window.as_secs_f64();
-    let Some(&(t0, c0)) = hold.cpu.front() else {
-        return false;
-    };
-    let Some(&(_, c1)) = hold.cpu.back() else {
+    let (Some(&(t0, c0)), Some(&(_, c1))) = (judge.cpu.front(), judge.cpu.back()) else {
         return false;
     };
     if now - t0 < window {
@@ -681,30 +765,49 @@ mod tests {
         State::new(c.stale)
     }
 
-    fn holder(pid: u32, state: ProcState, cpu: f64) -> HolderSample {
-        HolderSample {
-            id: ProcId {
-                pid,
-                start_token: 1,
-            },
+    fn id(pid: u32) -> ProcId {
+        ProcId {
+            pid,
+            start_token: 1,
+        }
+    }
+
+    /// A root blocker holding `KEY`.
+    fn holder(pid: u32, state: ProcState, cpu: f64) -> BlockerSample {
+        BlockerSample {
+            id: id(pid),
             name: "cargo".into(),
-            cmd: vec!["cargo".into(), "build".into()],
-            mode: LockMode::Exclusive,
+            paths: vec!["/h/.package-cache".into()],
+            locks: vec![KEY],
+            blocked: vec![],
             state,
             tree_cpu_secs: cpu,
             origin: Origin::Terminal,
             locker_dead: false,
+            deleted_lock: false,
+            deadlock: false,
+            pipe_held_open: false,
             ignored: false,
         }
     }
 
-    fn lock(holders: Vec<HolderSample>, waiters: &[u32]) -> LockSample {
-        LockSample {
+    type Obs = (Vec<LockSample>, Vec<BlockerSample>);
+
+    /// `KEY` held by these blockers, with these waiters.
+    fn lock(blockers: Vec<BlockerSample>, waiters: &[u32]) -> Obs {
+        let l = LockSample {
             key: KEY,
             path: "/h/.package-cache".into(),
             kind: LockKind::PackageCache,
-            deleted: false,
-            holders,
+            holders: blockers
+                .iter()
+                .map(|b| HolderSample {
+                    id: b.id,
+                    name: b.name.clone(),
+                    cmd: vec!["cargo".into(), "build".into()],
+                    mode: LockMode::Exclusive,
+                })
+                .collect(),
             waiters: waiters
                 .iter()
                 .map(|&pid| WaiterSample {
@@ -714,42 +817,45 @@ mod tests {
                     },
                     name: "cargo".into(),
                     cmd: vec![],
+                    blocked_by: blockers
+                        .iter()
+                        .map(|b| (b.name.clone(), b.id.pid))
+                        .collect(),
+                    blocked_by_cmd: vec![],
                 })
                 .collect(),
+        };
+        let mut blockers = blockers;
+        for b in &mut blockers {
+            b.blocked = waiters.iter().map(|p| ("cargo".to_string(), *p)).collect();
         }
+        (vec![l], blockers)
+    }
+
+    fn observe(s: &mut State, now: f64, (locks, blockers): Obs) -> Vec<Effect> {
+        apply(
+            s,
+            Event::Observed {
+                now,
+                locks,
+                blockers,
+            },
+        )
     }
 
     /// Runs observations every `step` seconds from `t0` to `t1`, returning all effects.
-    fn run(
-        s: &mut State,
-        t0: f64,
-        t1: f64,
-        step: f64,
-        mut f: impl FnMut(f64) -> Vec<LockSample>,
-    ) -> Vec<Effect> {
+    fn run(s: &mut State, t0: f64, t1: f64, step: f64, mut f: impl FnMut(f64) -> Obs) -> Vec<Effect> {
         let mut fx = Vec::new();
         let mut t = t0;
         while t <= t1 {
-            fx.extend(apply(
-                s,
-                Event::Observed {
-                    now: t,
-                    locks: f(t),
-                },
-            ));
+            fx.extend(observe(s, t, f(t)));
             t += step;
         }
         fx
     }
 
     fn stale_now(s: &State, pid: u32) -> bool {
-        s.is_stale(
-            KEY,
-            ProcId {
-                pid,
-                start_token: 1,
-            },
-        )
+        s.is_stale(id(pid))
     }
 
     /// Stale episodes that began (each one is a history line; notifications are decided by
@@ -765,7 +871,7 @@ mod tests {
         let mut s = state();
         // Burns CPU steadily, with a waiter the whole time.
         let fx = run(&mut s, 0.0, 1200.0, 2.0, |t| {
-            vec![lock(vec![holder(10, ProcState::Running, t * 0.9)], &[11])]
+            lock(vec![holder(10, ProcState::Running, t * 0.9)], &[11])
         });
         assert!(!stale_now(&s, 10));
         assert_eq!(notices(&fx), 0);
@@ -775,24 +881,63 @@ mod tests {
     fn idle_holder_becomes_stale_only_after_stale_after_and_samples() {
         let mut s = state();
         let fx = run(&mut s, 0.0, 100.0, 2.0, |_| {
-            vec![lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])]
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])
         });
         assert!(!stale_now(&s, 10), "held for less than stale_after (2m)");
         assert_eq!(notices(&fx), 0);
         let fx = run(&mut s, 102.0, 130.0, 2.0, |_| {
-            vec![lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])]
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])
         });
         assert!(stale_now(&s, 10));
-        assert_eq!(s.verdicts()[&(KEY, 10)], vec![StaleReason::Idle]);
-        assert_eq!(
-            notices(&fx),
-            1,
-            "one notification for the episode, not one per sample"
-        );
-        assert!(
-            fx.iter()
-                .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Stale { .. })))
-        );
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Idle]);
+        assert_eq!(notices(&fx), 1, "one history line for the episode, not one per sample");
+        let blocked = fx.iter().find_map(|e| match e {
+            Effect::RecordHistory(HistoryEvent::Stale { blocked, .. }) => Some(blocked.clone()),
+            _ => None,
+        });
+        assert_eq!(blocked, Some(vec![("cargo".to_string(), 11)]), "names whom it blocks");
+    }
+
+    #[test]
+    fn a_waiter_is_never_judged_however_long_it_idles() {
+        // The waiter (11) holds the mutation lock shared and sleeps for ten minutes: it is not
+        // a blocker, so the policy is never asked about it.
+        let mut s = state();
+        let fx = run(&mut s, 0.0, 600.0, 2.0, |t| {
+            let (mut locks, blockers) = lock(vec![holder(10, ProcState::Running, t)], &[11]);
+            locks.push(LockSample {
+                key: FileKey { dev: 1, ino: 100 },
+                path: "/h/.package-cache-mutate".into(),
+                kind: LockKind::PackageCacheMutate,
+                holders: vec![HolderSample {
+                    id: ProcId {
+                        pid: 11,
+                        start_token: 2,
+                    },
+                    name: "cargo".into(),
+                    cmd: vec![],
+                    mode: LockMode::Shared,
+                }],
+                waiters: vec![],
+            });
+            (locks, blockers)
+        });
+        assert_eq!(notices(&fx), 0);
+        assert!(!s.verdicts().contains_key(&11));
+    }
+
+    #[test]
+    fn a_blocker_that_starts_waiting_loses_its_verdict() {
+        let mut s = state();
+        run(&mut s, 0.0, 20.0, 2.0, |_| {
+            lock(vec![holder(10, ProcState::Stopped, 1.0)], &[11])
+        });
+        assert!(stale_now(&s, 10));
+        // Now 10 is a waiter in a chain: no longer in the blockers list.
+        let fx = observe(&mut s, 22.0, lock(vec![], &[10]));
+        assert!(!stale_now(&s, 10));
+        assert!(s.verdicts().is_empty());
+        assert!(fx.contains(&Effect::UpdateUi));
     }
 
     #[test]
@@ -802,19 +947,14 @@ mod tests {
         let mut t = 0.0;
         while t <= 400.0 {
             fx.extend(apply(&mut s, Event::Activity { now: t, key: KEY }));
-            fx.extend(apply(
+            fx.extend(observe(
                 &mut s,
-                Event::Observed {
-                    now: t,
-                    locks: vec![lock(vec![holder(10, ProcState::Sleeping, 1.0)], &[11])],
-                },
+                t,
+                lock(vec![holder(10, ProcState::Sleeping, 1.0)], &[11]),
             ));
             t += 2.0;
         }
-        assert!(
-            !stale_now(&s, 10),
-            "downloads write under the registry: not stale"
-        );
+        assert!(!stale_now(&s, 10), "downloads write under the registry: not stale");
         assert_eq!(notices(&fx), 0);
     }
 
@@ -822,23 +962,23 @@ mod tests {
     fn stopped_holder_is_stale_after_grace_and_recovers_on_continue() {
         let mut s = state();
         run(&mut s, 0.0, 8.0, 2.0, |_| {
-            vec![lock(vec![holder(10, ProcState::Stopped, 1.0)], &[])]
+            lock(vec![holder(10, ProcState::Stopped, 1.0)], &[])
         });
         assert!(!stale_now(&s, 10), "within the 10s grace");
         let fx = run(&mut s, 10.0, 20.0, 2.0, |_| {
-            vec![lock(vec![holder(10, ProcState::Stopped, 1.0)], &[])]
+            lock(vec![holder(10, ProcState::Stopped, 1.0)], &[])
         });
         assert!(stale_now(&s, 10));
-        assert_eq!(s.verdicts()[&(KEY, 10)], vec![StaleReason::Stopped]);
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Stopped]);
         assert_eq!(notices(&fx), 1, "one stale episode begins");
         let fx = run(&mut s, 22.0, 22.0, 2.0, |_| {
-            vec![lock(vec![holder(10, ProcState::Stopped, 1.0)], &[11])]
+            lock(vec![holder(10, ProcState::Stopped, 1.0)], &[11])
         });
         assert_eq!(notices(&fx), 0, "a waiter arriving is not a new episode");
         assert!(stale_now(&s, 10));
         // Resumed: one blip of "running" does not clear it, three samples do.
         let fx = run(&mut s, 24.0, 26.0, 2.0, |t| {
-            vec![lock(vec![holder(10, ProcState::Running, t)], &[11])]
+            lock(vec![holder(10, ProcState::Running, t)], &[11])
         });
         assert!(stale_now(&s, 10), "hysteresis: two samples are not enough");
         assert!(
@@ -846,7 +986,7 @@ mod tests {
                 .all(|e| !matches!(e, Effect::Log(l) if l.starts_with("recovered")))
         );
         run(&mut s, 28.0, 30.0, 2.0, |t| {
-            vec![lock(vec![holder(10, ProcState::Running, t)], &[11])]
+            lock(vec![holder(10, ProcState::Running, t)], &[11])
         });
         assert!(!stale_now(&s, 10));
     }
@@ -860,43 +1000,39 @@ mod tests {
             } else {
                 ProcState::Running
             };
-            vec![lock(vec![holder(10, st, t)], &[11])]
+            lock(vec![holder(10, st, t)], &[11])
         });
         assert!(!stale_now(&s, 10));
         assert_eq!(notices(&fx), 0);
     }
 
     #[test]
-    fn several_shared_holders_are_normal() {
+    fn a_deadlock_is_stale_at_once() {
         let mut s = state();
-        let mut a = holder(10, ProcState::Running, 0.0);
-        let mut b = holder(12, ProcState::Running, 0.0);
-        a.mode = LockMode::Shared;
-        b.mode = LockMode::Shared;
-        run(&mut s, 0.0, 600.0, 2.0, |t| {
-            a.tree_cpu_secs = t;
-            b.tree_cpu_secs = t / 2.0;
-            vec![lock(vec![a.clone(), b.clone()], &[])]
-        });
-        assert!(!stale_now(&s, 10) && !stale_now(&s, 12));
+        let mut h = holder(10, ProcState::Sleeping, 0.0);
+        h.deadlock = true;
+        let fx = observe(&mut s, 0.0, lock(vec![h], &[11]));
+        assert!(stale_now(&s, 10));
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Deadlock]);
+        assert_eq!(notices(&fx), 1);
     }
 
     #[test]
-    fn inherited_descriptor_and_deleted_file_are_stale_after_samples() {
+    fn inherited_descriptor_deleted_file_and_held_pipe_are_stale_after_samples() {
         let mut s = state();
         let mut h = holder(10, ProcState::Sleeping, 0.0);
         h.locker_dead = true;
-        run(&mut s, 0.0, 2.0, 2.0, |_| vec![lock(vec![h.clone()], &[])]);
+        run(&mut s, 0.0, 2.0, 2.0, |_| lock(vec![h.clone()], &[]));
         assert!(!stale_now(&s, 10));
-        run(&mut s, 4.0, 4.0, 2.0, |_| vec![lock(vec![h.clone()], &[])]);
+        run(&mut s, 4.0, 4.0, 2.0, |_| lock(vec![h.clone()], &[]));
         assert!(stale_now(&s, 10));
-        let mut l = lock(vec![holder(20, ProcState::Running, 0.0)], &[]);
-        l.key = FileKey { dev: 1, ino: 100 };
-        l.deleted = true;
-        run(&mut s, 6.0, 10.0, 2.0, |_| vec![l.clone()]);
+        let mut d = holder(20, ProcState::Running, 0.0);
+        d.deleted_lock = true;
+        d.pipe_held_open = true;
+        run(&mut s, 6.0, 10.0, 2.0, |_| lock(vec![d.clone()], &[]));
         assert_eq!(
-            s.verdicts()[&(l.key, 20)],
-            vec![StaleReason::DeletedLockFile]
+            s.verdicts()[&20],
+            vec![StaleReason::DeletedLockFile, StaleReason::PipeHeldOpen]
         );
     }
 
@@ -907,19 +1043,14 @@ mod tests {
         busy.origin = Origin::Orphan;
         run(&mut s, 0.0, 200.0, 2.0, |t| {
             busy.tree_cpu_secs = t;
-            vec![lock(vec![busy.clone()], &[])]
+            lock(vec![busy.clone()], &[])
         });
         assert!(!stale_now(&s, 10), "a busy orphan is finishing its work");
         let mut s = state();
         let mut idle = holder(10, ProcState::Sleeping, 3.0);
         idle.origin = Origin::Orphan;
-        run(&mut s, 0.0, 70.0, 2.0, |_| {
-            vec![lock(vec![idle.clone()], &[])]
-        });
-        assert_eq!(
-            s.verdicts()[&(KEY, 10)],
-            vec![StaleReason::Orphan, StaleReason::Idle]
-        );
+        run(&mut s, 0.0, 70.0, 2.0, |_| lock(vec![idle.clone()], &[]));
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Orphan, StaleReason::Idle]);
     }
 
     #[test]
@@ -927,9 +1058,7 @@ mod tests {
         let mut s = state();
         let mut h = holder(10, ProcState::Stopped, 0.0);
         h.ignored = true;
-        run(&mut s, 0.0, 600.0, 2.0, |_| {
-            vec![lock(vec![h.clone()], &[11])]
-        });
+        run(&mut s, 0.0, 600.0, 2.0, |_| lock(vec![h.clone()], &[11]));
         assert!(!stale_now(&s, 10));
     }
 
@@ -937,15 +1066,9 @@ mod tests {
     fn release_and_wait_end_are_recorded_with_durations() {
         let mut s = state();
         run(&mut s, 100.0, 110.0, 2.0, |_| {
-            vec![lock(vec![holder(10, ProcState::Running, 0.0)], &[11])]
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[11])
         });
-        let fx = apply(
-            &mut s,
-            Event::Observed {
-                now: 130.0,
-                locks: vec![],
-            },
-        );
+        let fx = observe(&mut s, 130.0, (vec![], vec![]));
         let released = fx.iter().find_map(|e| match e {
             Effect::RecordHistory(HistoryEvent::Released { held_secs, .. }) => Some(*held_secs),
             _ => None,
@@ -967,24 +1090,14 @@ mod tests {
     #[test]
     fn recovered_hold_keeps_its_start_and_is_not_recorded_twice() {
         let mut s = state();
-        let id = ProcId {
-            pid: 10,
-            start_token: 1,
-        };
         apply(
             &mut s,
             Event::Recovered {
-                holds: vec![(KEY, id, 50.0)],
+                holds: vec![(KEY, id(10), 50.0)],
                 waits: vec![],
             },
         );
-        let fx = apply(
-            &mut s,
-            Event::Observed {
-                now: 100.0,
-                locks: vec![lock(vec![holder(10, ProcState::Running, 0.0)], &[])],
-            },
-        );
+        let fx = observe(&mut s, 100.0, lock(vec![holder(10, ProcState::Running, 0.0)], &[]));
         assert_eq!(s.hold_since()[&(KEY, 10)], 50.0);
         assert!(
             !fx.iter()
@@ -997,28 +1110,19 @@ mod tests {
         let mut s = state();
         let mut h = holder(10, ProcState::Sleeping, 0.0);
         h.locker_dead = true;
-        run(&mut s, 0.0, 0.5, 0.01, |_| vec![lock(vec![h.clone()], &[])]);
-        assert!(
-            !stale_now(&s, 10),
-            "fifty passes in half a second are one sample"
-        );
+        run(&mut s, 0.0, 0.5, 0.01, |_| lock(vec![h.clone()], &[]));
+        assert!(!stale_now(&s, 10), "fifty passes in half a second are one sample");
     }
 
     #[test]
     fn a_reused_pid_is_a_new_hold() {
         let mut s = state();
         run(&mut s, 0.0, 4.0, 2.0, |_| {
-            vec![lock(vec![holder(10, ProcState::Running, 0.0)], &[])]
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[])
         });
         let mut other = holder(10, ProcState::Running, 0.0);
         other.id.start_token = 999;
-        let fx = apply(
-            &mut s,
-            Event::Observed {
-                now: 6.0,
-                locks: vec![lock(vec![other], &[])],
-            },
-        );
+        let fx = observe(&mut s, 6.0, lock(vec![other], &[]));
         assert!(
             fx.iter()
                 .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Released { .. })))

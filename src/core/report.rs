@@ -1,31 +1,52 @@
-//! Turns raw sightings and process facts into the [`Report`] every surface shows: state, stale
-//! reasons, verdict line and the command that stops a stuck holder.
+//! Turns one pass (sightings, process facts, the blocking graph, what each blocker does) into
+//! the [`Report`] every surface shows: incidents first — who is blocked, by whom, doing what,
+//! the verdict and the one command to run — and the locks as the kernel shows them.
 //!
-//! Pure: times and the stale verdict come in as data, so a one-shot scan (instantaneous reasons
+//! Pure: times and stale verdicts come in as data, so a one-shot scan (instantaneous reasons
 //! only) and the daemon (policy over time) share this code.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::catalog::{self, LockKind};
+use super::doing;
+use super::graph::{Graph, Incident};
 use super::model::{
-    FileKey, HolderReport, LockReport, LockSighting, LockState, ProcState, ProcessFacts, Report,
-    Source, StaleReason, WaiterReport,
+    Action, Activity, BlockedReport, Deadlock, Doing, FileKey, HolderReport, IncidentLock,
+    IncidentReport, IncidentState, LockMode, LockReport, LockSighting, LockState, Origin,
+    ProcState, ProcessFacts, ProcessReport, Report, Role, SCHEMA_VERSION, Source, StaleReason,
+    WaiterReport,
 };
 use super::origin;
 
-/// What the caller knows beyond one pass: when holds and waits began, and which holders the
-/// policy judged stale. Keys are (lock file, pid).
+/// What the caller knows beyond one pass: when holds and waits began, and which blockers the
+/// policy judged stale.
 #[derive(Debug, Default, Clone)]
 pub struct Knowledge {
-    /// Unix time each hold was first seen.
+    /// Unix time each hold was first seen, by (lock file, pid).
     pub hold_since: HashMap<(FileKey, u32), f64>,
-    /// Unix time each wait was first seen.
+    /// Unix time each wait was first seen, by (lock file, pid).
     pub wait_since: HashMap<(FileKey, u32), f64>,
-    /// Stale verdicts from the policy; when `None`, instantaneous reasons are used.
-    pub stale: Option<HashMap<(FileKey, u32), Vec<StaleReason>>>,
+    /// Stale verdicts on root blockers from the policy, by pid; when `None`, instantaneous
+    /// reasons are used.
+    pub stale: Option<HashMap<u32, Vec<StaleReason>>>,
     /// Process names never called stale (configuration).
     pub ignore_names: Vec<String>,
+}
+
+/// Everything one pass saw.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    /// Locks held or waited on.
+    pub sightings: &'a [LockSighting],
+    /// Facts of every holder and waiter that still existed.
+    pub facts: &'a HashMap<u32, ProcessFacts>,
+    /// What each root blocker is doing.
+    pub activity: &'a HashMap<u32, Activity>,
+    /// Who blocks whom.
+    pub graph: &'a Graph,
+    /// Known lock files that exist and are free.
+    pub free: &'a [(PathBuf, LockKind)],
 }
 
 /// An orphan counts as stale at a glance only when its tree averaged less than this share of
@@ -33,58 +54,378 @@ pub struct Knowledge {
 /// network is not. (The daemon judges orphans by the idle window instead.)
 const ORPHAN_BUSY_SHARE: f64 = 0.01;
 
-/// Reasons a holder looks stale that need no history.
-pub fn instant_reasons(
-    sighting: &LockSighting,
-    holder_inherited: bool,
-    facts: &ProcessFacts,
-    now: f64,
-) -> Vec<StaleReason> {
+/// The signals about a root blocker that one pass can see, shared by the one-off verdict and
+/// the daemon's policy samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// It holds one of the incident's locks through a descriptor inherited from a dead locker.
+    pub locker_dead: bool,
+    /// One of the incident's locks was deleted under it.
+    pub deleted_lock: bool,
+    /// The incident is a deadlock.
+    pub deadlock: bool,
+    /// It waits for a process outside its tree to close its output pipe.
+    pub pipe_held_open: bool,
+}
+
+/// Reads the [`Signals`] of an incident's blocker.
+pub fn signals(obs: &Observed, incident: &Incident) -> Signals {
+    let Some(pid) = incident.blocker else {
+        return Signals::default();
+    };
+    let locks: Vec<&LockSighting> = obs
+        .sightings
+        .iter()
+        .filter(|s| incident.locks.contains(&s.key))
+        .collect();
+    let inherited = |s: &LockSighting| s.holders.iter().any(|h| h.pid == pid && h.inherited);
+    Signals {
+        locker_dead: locks.iter().any(|s| s.locker_gone && inherited(s)),
+        deleted_lock: locks.iter().any(|s| s.deleted),
+        deadlock: incident.deadlock.is_some(),
+        pipe_held_open: obs
+            .activity
+            .get(&pid)
+            .is_some_and(|a| doing::culprit(a).is_some()),
+    }
+}
+
+/// Reasons a blocker looks stale that need no history.
+pub fn instant_reasons(facts: &ProcessFacts, signals: Signals, now: f64) -> Vec<StaleReason> {
     let mut reasons = Vec::new();
     match facts.state {
         ProcState::Stopped => reasons.push(StaleReason::Stopped),
         ProcState::Zombie => reasons.push(StaleReason::Zombie),
         _ => {}
     }
-    if holder_inherited && sighting.locker_gone {
-        reasons.push(StaleReason::LockerDead);
-    }
     let lifetime = (now - facts.started_at).max(1.0);
-    if origin::classify(facts).0 == super::model::Origin::Orphan
+    if origin::classify(facts).0 == Origin::Orphan
         && facts.tree_cpu_secs < ORPHAN_BUSY_SHARE * lifetime
     {
         reasons.push(StaleReason::Orphan);
     }
-    if sighting.deleted {
-        reasons.push(StaleReason::DeletedLockFile);
+    for (on, reason) in [
+        (signals.locker_dead, StaleReason::LockerDead),
+        (signals.deleted_lock, StaleReason::DeletedLockFile),
+        (signals.deadlock, StaleReason::Deadlock),
+        (signals.pipe_held_open, StaleReason::PipeHeldOpen),
+    ] {
+        if on {
+            reasons.push(reason);
+        }
     }
+    reasons.sort();
     reasons
 }
 
-/// Builds the report. `facts` maps pid → facts; a pid missing there vanished mid-pass and is
-/// left out. `free` lists known lock files that exist and are not held.
+/// Builds the report.
 pub fn build(
     source: Source,
     now: f64,
     cargo_homes: Vec<PathBuf>,
-    sightings: &[LockSighting],
-    facts: &HashMap<u32, ProcessFacts>,
+    obs: &Observed,
     knowledge: &Knowledge,
-    free: &[(PathBuf, LockKind)],
 ) -> Report {
-    let mut locks = Vec::new();
-    for s in sightings {
-        let mut holders = Vec::new();
-        for h in &s.holders {
-            let Some(f) = facts.get(&h.pid) else { continue };
-            let (origin, origin_via) = origin::classify(f);
-            let reasons = match &knowledge.stale {
-                Some(map) => map.get(&(s.key, h.pid)).cloned().unwrap_or_default(),
-                None if knowledge.ignore_names.contains(&f.name) => Vec::new(),
-                None => instant_reasons(s, h.inherited, f, now),
+    let mut incidents: Vec<IncidentReport> = obs
+        .graph
+        .incidents
+        .iter()
+        .map(|i| incident(obs, knowledge, now, i))
+        .collect();
+    incidents.sort_by(|a, b| {
+        b.state
+            .cmp(&a.state)
+            .then(b.blocked.len().cmp(&a.blocked.len()))
+            .then(b.held_for_secs().unwrap_or(0.0).total_cmp(&a.held_for_secs().unwrap_or(0.0)))
+            .then(a.id.cmp(&b.id))
+    });
+    let mut locks: Vec<LockReport> = obs
+        .sightings
+        .iter()
+        .filter_map(|s| lock(obs, knowledge, &incidents, now, s))
+        .collect();
+    for (path, kind) in obs.free {
+        if locks.iter().any(|l| &l.path == path && !l.deleted) {
+            continue;
+        }
+        locks.push(free_lock(path, *kind));
+    }
+    // Worst first, then by path, so the eye lands on what matters.
+    locks.sort_by(|a, b| b.state.cmp(&a.state).then_with(|| a.path.cmp(&b.path)));
+    Report {
+        schema_version: SCHEMA_VERSION,
+        source,
+        observed_at: now,
+        cargo_homes,
+        incidents,
+        locks,
+    }
+}
+
+fn process(f: &ProcessFacts, now: f64) -> ProcessReport {
+    let (origin, origin_via) = origin::classify(f);
+    ProcessReport {
+        pid: f.pid,
+        start_token: f.start_token,
+        name: f.name.clone(),
+        cmd: f.cmd.clone(),
+        cwd: f.cwd.clone(),
+        uid: f.uid,
+        process_state: f.state,
+        origin,
+        origin_via,
+        running_for_secs: (now - f.started_at).max(0.0),
+        tree_cpu_secs: f.tree_cpu_secs,
+    }
+}
+
+fn sighting<'a>(obs: &'a Observed, key: FileKey) -> Option<&'a LockSighting> {
+    obs.sightings.iter().find(|s| s.key == key)
+}
+
+fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentReport {
+    let blocker_facts = i.blocker.and_then(|p| obs.facts.get(&p));
+    let blocker = blocker_facts.map(|f| process(f, now));
+    let activity = i.blocker.and_then(|p| obs.activity.get(&p));
+    let blocked = i
+        .blocked
+        .iter()
+        .filter_map(|pid| blocked_report(obs, k, now, *pid))
+        .collect();
+    let locks = i
+        .locks
+        .iter()
+        .filter_map(|key| incident_lock(obs, k, now, i.blocker, *key))
+        .collect();
+    let doing = match (blocker_facts, activity) {
+        (Some(f), Some(a)) => doing::classify(f, a, i.deadlock.is_some()),
+        (Some(f), None) => doing::classify(f, &Activity::default(), i.deadlock.is_some()),
+        (None, _) => Doing::Unknown,
+    };
+    let culprit = activity
+        .and_then(doing::culprit)
+        .map(|f| process(f, now));
+    let stale_reasons = match (blocker_facts, &k.stale) {
+        (None, _) => Vec::new(),
+        (Some(f), Some(map)) => map.get(&f.pid).cloned().unwrap_or_default(),
+        (Some(f), None) if k.ignore_names.contains(&f.name) => Vec::new(),
+        (Some(f), None) => instant_reasons(f, signals(obs, i), now),
+    };
+    let state = if !stale_reasons.is_empty() {
+        IncidentState::Stale
+    } else if i.blocked.is_empty() && i.blocker.is_some() {
+        IncidentState::Holding
+    } else {
+        IncidentState::Blocking
+    };
+    let mut report = IncidentReport {
+        id: match (i.blocker, blocker_facts) {
+            (Some(pid), Some(f)) => format!("{pid}/{}", f.start_token),
+            _ => format!("unseen/{}", i.locks.first().map_or(0, |k| k.ino)),
+        },
+        state,
+        blocker,
+        blocked,
+        chain: i.chain.clone(),
+        locks,
+        doing,
+        culprit,
+        deadlock: i.deadlock.clone(),
+        stale_reasons,
+        verdict: String::new(),
+        action: None,
+    };
+    report.action = action(&report);
+    report.verdict = verdict(&report);
+    report
+}
+
+fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<BlockedReport> {
+    let f = obs.facts.get(&pid)?;
+    let wait = obs.graph.waits.iter().find(|w| w.pid == pid)?;
+    let s = sighting(obs, wait.lock)?;
+    Some(BlockedReport {
+        process: process(f, now),
+        lock: s.path.clone(),
+        lock_description: s.kind.cargo_words().to_string(),
+        mode: wait.mode,
+        waits_for: obs.graph.waits_for(pid),
+        waiting_for_secs: k.wait_since.get(&(wait.lock, pid)).map(|t| (now - t).max(0.0)),
+    })
+}
+
+fn incident_lock(
+    obs: &Observed,
+    k: &Knowledge,
+    now: f64,
+    blocker: Option<u32>,
+    key: FileKey,
+) -> Option<IncidentLock> {
+    let s = sighting(obs, key)?;
+    let mine = blocker.and_then(|p| s.holders.iter().find(|h| h.pid == p));
+    Some(IncidentLock {
+        path: s.path.clone(),
+        kind: s.kind,
+        description: s.kind.cargo_words().to_string(),
+        mode: mine.map_or(LockMode::Exclusive, |h| h.mode),
+        contended: !s.waiters.is_empty(),
+        deleted: s.deleted,
+        project_dir: catalog::project_dir_of(&s.path, s.kind),
+        held_for_secs: blocker
+            .and_then(|p| k.hold_since.get(&(key, p)))
+            .map(|t| (now - t).max(0.0)),
+    })
+}
+
+/// The one thing to do about a stale incident: stop the culprit when there is one, else resume
+/// a stopped blocker or stop it (a deadlock's blocker is the one chosen to stop).
+fn action(i: &IncidentReport) -> Option<Action> {
+    if i.state != IncidentState::Stale {
+        return None;
+    }
+    if let Some(c) = &i.culprit {
+        return Some(Action {
+            pid: c.pid,
+            start_token: c.start_token,
+            name: c.name.clone(),
+            resume: false,
+            command: format!("cargo lockwatch kill {}", c.pid),
+        });
+    }
+    let b = i.blocker.as_ref()?;
+    let resume = b.process_state == ProcState::Stopped && i.deadlock.is_none();
+    let verb = if resume { "resume" } else { "kill" };
+    Some(Action {
+        pid: b.pid,
+        start_token: b.start_token,
+        name: b.name.clone(),
+        resume,
+        command: format!("cargo lockwatch {verb} {}", b.pid),
+    })
+}
+
+fn who(p: &ProcessReport) -> String {
+    format!("{} {}", p.name, p.pid)
+}
+
+fn waiting_clause(n: usize) -> String {
+    match n {
+        0 => "nobody waits".to_string(),
+        1 => "1 process waits".to_string(),
+        n => format!("{n} processes wait"),
+    }
+}
+
+/// The one-line verdict. It names the blocker, never a waiter, as the one holding things up.
+fn verdict(i: &IncidentReport) -> String {
+    let waiting = waiting_clause(i.blocked.len());
+    let Some(b) = &i.blocker else {
+        return format!(
+            "held by a process this user cannot inspect; {waiting}. It may belong to another user."
+        );
+    };
+    if let Some(d) = &i.deadlock {
+        return deadlock_verdict(i, b, d);
+    }
+    if let Some(c) = &i.culprit {
+        return format!(
+            "{} waits for {} to close its output pipe (a process left behind by a build \
+             script); {waiting}. Stop {}, not {}.",
+            who(b),
+            who(c),
+            who(c),
+            b.name
+        );
+    }
+    match i.state {
+        IncidentState::Stale => {
+            let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
+            let mut v = format!("{} looks stale: {}; {waiting}.", who(b), why.join("; "));
+            if i.stale_reasons.contains(&StaleReason::Stopped) {
+                v.push_str(" Resume it (`fg` in its terminal), or stop it.");
+            }
+            v
+        }
+        IncidentState::Blocking => format!(
+            "{} is busy ({}); {waiting}. Waiting is usually right.",
+            who(b),
+            doing::describe(&i.doing)
+        ),
+        IncidentState::Holding => format!(
+            "{} holds it ({}); nobody waits.",
+            who(b),
+            doing::describe(&i.doing)
+        ),
+    }
+}
+
+fn deadlock_verdict(i: &IncidentReport, b: &ProcessReport, d: &Deadlock) -> String {
+    let name = |pid: u32| {
+        i.blocked
+            .iter()
+            .map(|x| &x.process)
+            .chain(std::iter::once(b))
+            .find(|p| p.pid == pid)
+            .map_or_else(|| format!("process {pid}"), who)
+    };
+    match d {
+        Deadlock::SelfWait { waiter, holder } if waiter == holder => format!(
+            "deadlock: {} waits for a lock it holds itself. It never ends on its own: stop it.",
+            name(*waiter)
+        ),
+        Deadlock::SelfWait { waiter, holder } => format!(
+            "deadlock: {} (started by {}'s build) waits for a lock {} holds, and {} waits for \
+             it to finish. It never ends on its own: stop {}.",
+            name(*waiter),
+            name(*holder),
+            name(*holder),
+            name(*holder),
+            who(b)
+        ),
+        Deadlock::Cycle { pids } => {
+            let names: Vec<String> = pids.iter().map(|p| name(*p)).collect();
+            format!(
+                "deadlock: {} wait for each other's locks. It never ends on its own: stop {} \
+                 (started last).",
+                names.join(" and "),
+                who(b)
+            )
+        }
+    }
+}
+
+fn lock(
+    obs: &Observed,
+    k: &Knowledge,
+    incidents: &[IncidentReport],
+    now: f64,
+    s: &LockSighting,
+) -> Option<LockReport> {
+    // A blocker's verdict marks only the locks of its incident: a shared lock nobody waits
+    // for stays background even when its holder is stuck elsewhere.
+    let stale_of = |pid: u32| {
+        incidents
+            .iter()
+            .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid))
+            .filter(|i| i.locks.iter().any(|l| l.path == s.path && l.deleted == s.deleted))
+            .map(|i| i.stale_reasons.clone())
+            .unwrap_or_default()
+    };
+    let holders: Vec<HolderReport> = s
+        .holders
+        .iter()
+        .filter_map(|h| {
+            let f = obs.facts.get(&h.pid)?;
+            let role = obs.graph.role(h.pid).unwrap_or(Role::Background);
+            let reasons = if role == Role::Blocker {
+                stale_of(h.pid)
+            } else {
+                Vec::new()
             };
-            holders.push(HolderReport {
+            let (origin, origin_via) = origin::classify(f);
+            Some(HolderReport {
                 pid: h.pid,
+                role,
                 mode: h.mode,
                 name: f.name.clone(),
                 cmd: f.cmd.clone(),
@@ -93,10 +434,7 @@ pub fn build(
                 origin,
                 origin_via,
                 inherited: h.inherited,
-                held_for_secs: knowledge
-                    .hold_since
-                    .get(&(s.key, h.pid))
-                    .map(|t| (now - t).max(0.0)),
+                held_for_secs: k.hold_since.get(&(s.key, h.pid)).map(|t| (now - t).max(0.0)),
                 running_for_secs: Some((now - f.started_at).max(0.0)),
                 tree_cpu_secs: f.tree_cpu_secs,
                 ppid: f.ppid,
@@ -104,126 +442,112 @@ pub fn build(
                 start_token: f.start_token,
                 stale: !reasons.is_empty(),
                 stale_reasons: reasons,
-            });
-        }
-        let waiters: Vec<WaiterReport> = s
-            .waiters
-            .iter()
-            .filter_map(|w| {
-                let f = facts.get(&w.pid)?;
-                Some(WaiterReport {
-                    pid: w.pid,
-                    mode: w.mode,
-                    name: f.name.clone(),
-                    cmd: f.cmd.clone(),
-                    cwd: f.cwd.clone(),
-                    origin: origin::classify(f).0,
-                    waiting_for_secs: knowledge
-                        .wait_since
-                        .get(&(s.key, w.pid))
-                        .map(|t| (now - t).max(0.0)),
-                })
             })
-            .collect();
-        if holders.is_empty() && waiters.is_empty() {
-            continue;
-        }
-        let state = if holders.iter().any(|h| h.stale) {
-            LockState::Stale
-        } else if holders.is_empty() {
-            // Waiters but no visible holder: the holder belongs to another user or vanished.
-            LockState::Contended
-        } else if !waiters.is_empty() {
-            LockState::Contended
-        } else {
-            LockState::Held
-        };
-        let stale_holder = holders.iter().find(|h| h.stale);
-        let stop_command = stale_holder.map(|h| format!("cargo lockwatch kill {}", h.pid));
-        let verdict = verdict(state, &holders, &waiters);
-        locks.push(LockReport {
-            path: s.path.clone(),
-            kind: s.kind,
-            description: s.kind.cargo_words().to_string(),
-            state,
-            deleted: s.deleted,
-            project_dir: catalog::project_dir_of(&s.path, s.kind),
-            holders,
-            waiters,
-            verdict,
-            stop_command,
-        });
+        })
+        .collect();
+    let waiters: Vec<WaiterReport> = s
+        .waiters
+        .iter()
+        .filter_map(|w| {
+            let f = obs.facts.get(&w.pid)?;
+            Some(WaiterReport {
+                pid: w.pid,
+                mode: w.mode,
+                name: f.name.clone(),
+                cmd: f.cmd.clone(),
+                cwd: f.cwd.clone(),
+                origin: origin::classify(f).0,
+                waiting_for_secs: k.wait_since.get(&(s.key, w.pid)).map(|t| (now - t).max(0.0)),
+            })
+        })
+        .collect();
+    if holders.is_empty() && waiters.is_empty() {
+        return None;
     }
-    for (path, kind) in free {
-        if locks.iter().any(|l| &l.path == path && !l.deleted) {
-            continue;
-        }
-        locks.push(LockReport {
-            path: path.clone(),
-            kind: *kind,
-            description: kind.cargo_words().to_string(),
-            state: LockState::Free,
-            deleted: false,
-            project_dir: catalog::project_dir_of(path, *kind),
-            holders: Vec::new(),
-            waiters: Vec::new(),
-            verdict: "free".to_string(),
-            stop_command: None,
-        });
-    }
-    // Worst first, then by path, so the eye lands on what matters.
-    locks.sort_by(|a, b| b.state.cmp(&a.state).then_with(|| a.path.cmp(&b.path)));
-    Report {
-        source,
-        observed_at: now,
-        cargo_homes,
-        locks,
+    let state = if holders.iter().any(|h| h.stale) {
+        LockState::Stale
+    } else if !waiters.is_empty() || holders.is_empty() {
+        LockState::Contended
+    } else if holders.iter().all(|h| h.mode == LockMode::Shared) {
+        LockState::Background
+    } else {
+        LockState::Held
+    };
+    let stop_command = holders
+        .iter()
+        .filter(|h| h.stale)
+        .find_map(|h| {
+            incidents
+                .iter()
+                .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == h.pid))
+        })
+        .and_then(|i| i.action.as_ref())
+        .map(|a| a.command.clone());
+    Some(LockReport {
+        path: s.path.clone(),
+        kind: s.kind,
+        description: s.kind.cargo_words().to_string(),
+        verdict: lock_verdict(state, &holders, &waiters),
+        state,
+        deleted: s.deleted,
+        project_dir: catalog::project_dir_of(&s.path, s.kind),
+        holders,
+        waiters,
+        stop_command,
+    })
+}
+
+fn free_lock(path: &std::path::Path, kind: LockKind) -> LockReport {
+    LockReport {
+        path: path.to_path_buf(),
+        kind,
+        description: kind.cargo_words().to_string(),
+        state: LockState::Free,
+        deleted: false,
+        project_dir: catalog::project_dir_of(path, kind),
+        holders: Vec::new(),
+        waiters: Vec::new(),
+        verdict: "free".to_string(),
+        stop_command: None,
     }
 }
 
-fn verdict(state: LockState, holders: &[HolderReport], waiters: &[WaiterReport]) -> String {
-    let waiting = match waiters.len() {
-        0 => String::new(),
-        1 => "; 1 process is waiting".to_string(),
-        n => format!("; {n} processes are waiting"),
+/// A lock's own one-liner. Holders that are themselves waiting are said to be waiting.
+fn lock_verdict(state: LockState, holders: &[HolderReport], waiters: &[WaiterReport]) -> String {
+    let waiting = waiting_clause(waiters.len());
+    let names = |role: Role| -> Vec<String> {
+        holders
+            .iter()
+            .filter(|h| h.role == role)
+            .map(|h| format!("{} {}", h.name, h.pid))
+            .collect()
     };
+    let (blockers, blocked) = (names(Role::Blocker), names(Role::Blocked));
     match state {
         LockState::Free => "free".to_string(),
+        LockState::Background => format!(
+            "shared by {} process{}; nobody waits (normal while compiling)",
+            holders.len(),
+            if holders.len() == 1 { "" } else { "es" }
+        ),
         LockState::Stale => {
-            let h = holders
-                .iter()
-                .find(|h| h.stale)
-                .expect("stale state has a stale holder");
+            let h = holders.iter().find(|h| h.stale).expect("a stale holder");
             let why: Vec<&str> = h.stale_reasons.iter().map(|r| r.describe()).collect();
-            let resume = if h.stale_reasons.contains(&StaleReason::Stopped) {
-                format!(
-                    " Resume it with `kill -CONT {}` (or `fg` in its terminal), or stop it.",
-                    h.pid
-                )
-            } else {
-                String::new()
-            };
-            format!(
-                "{} {} looks stale: {}{waiting}.{resume}",
-                h.name,
-                h.pid,
-                why.join("; ")
-            )
+            format!("{} {} looks stale: {}; {waiting}", h.name, h.pid, why.join("; "))
         }
         LockState::Held | LockState::Contended if holders.is_empty() => {
-            format!("held by a process this user cannot see{waiting}")
+            format!("held by a process this user cannot inspect; {waiting}")
+        }
+        LockState::Held | LockState::Contended if blockers.is_empty() && !blocked.is_empty() => {
+            format!(
+                "held by {}, itself waiting for another lock; {waiting}",
+                blocked.join(", ")
+            )
         }
         LockState::Held | LockState::Contended => {
-            let h = &holders[0];
-            let all_shared = holders
-                .iter()
-                .all(|h| h.mode == super::model::LockMode::Shared);
-            let who = match holders.len() {
-                1 => format!("{} {}", h.name, h.pid),
-                n if all_shared => format!("{n} shared holders ({} {} …)", h.name, h.pid),
-                n => format!("{} {} (+{} sharing its descriptor)", h.name, h.pid, n - 1),
-            };
-            format!("busy: held by {who}, which looks alive{waiting}. Waiting is usually right.")
+            let mut all = blockers;
+            all.extend(names(Role::Background));
+            format!("held by {}; {waiting}", all.join(", "))
         }
     }
 }
@@ -231,7 +555,11 @@ fn verdict(state: LockState, holders: &[HolderReport], waiters: &[WaiterReport])
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::{Ancestor, LockMode, Participant};
+    use crate::core::model::{Ancestor, ChildProcess, Participant};
+
+    const NOW: f64 = 2000.0;
+    const CACHE: FileKey = FileKey { dev: 1, ino: 42 };
+    const MUTATE: FileKey = FileKey { dev: 1, ino: 43 };
 
     fn facts(pid: u32, state: ProcState, ppid: u32) -> ProcessFacts {
         ProcessFacts {
@@ -249,181 +577,266 @@ mod tests {
             has_tty: true,
             ancestors: vec![Ancestor {
                 pid: ppid,
-                name: if ppid == 1 {
-                    "init".into()
-                } else {
-                    "bash".into()
-                },
+                name: if ppid == 1 { "init".into() } else { "bash".into() },
             }],
         }
     }
 
-    fn sighting(holder: u32, waiter: Option<u32>) -> LockSighting {
+    fn part(pid: u32, mode: LockMode) -> Participant {
+        Participant {
+            pid,
+            mode,
+            inherited: false,
+        }
+    }
+
+    fn sighting(key: FileKey, holders: Vec<Participant>, waiters: Vec<Participant>) -> LockSighting {
+        let (path, kind) = if key == MUTATE {
+            ("/h/.cargo/.package-cache-mutate", LockKind::PackageCacheMutate)
+        } else {
+            ("/h/.cargo/.package-cache", LockKind::PackageCache)
+        };
         LockSighting {
-            path: PathBuf::from("/h/.cargo/.package-cache"),
-            key: FileKey { dev: 1, ino: 42 },
-            kind: LockKind::PackageCache,
+            path: PathBuf::from(path),
+            key,
+            kind,
             deleted: false,
-            holders: vec![Participant {
-                pid: holder,
-                mode: LockMode::Exclusive,
-                inherited: false,
-            }],
-            waiters: waiter
-                .map(|pid| {
-                    vec![Participant {
-                        pid,
-                        mode: LockMode::Exclusive,
-                        inherited: false,
-                    }]
-                })
-                .unwrap_or_default(),
+            holders,
+            waiters,
             dead_locker: None,
             locker_gone: false,
         }
     }
 
-    fn one(s: LockSighting, f: Vec<ProcessFacts>, k: &Knowledge) -> LockReport {
-        let facts = f.into_iter().map(|f| (f.pid, f)).collect();
-        build(Source::Scan, 2000.0, vec![], &[s], &facts, k, &[])
-            .locks
-            .remove(0)
+    struct Case {
+        sightings: Vec<LockSighting>,
+        facts: HashMap<u32, ProcessFacts>,
+        activity: HashMap<u32, Activity>,
     }
 
-    #[test]
-    fn busy_contended_lock_is_not_stale() {
-        let l = one(
-            sighting(10, Some(11)),
+    impl Case {
+        fn new(sightings: Vec<LockSighting>, facts: Vec<ProcessFacts>) -> Case {
+            Case {
+                sightings,
+                facts: facts.into_iter().map(|f| (f.pid, f)).collect(),
+                activity: HashMap::new(),
+            }
+        }
+
+        fn report(&self, k: &Knowledge) -> Report {
+            let graph = Graph::build(&self.sightings, &self.facts);
+            let obs = Observed {
+                sightings: &self.sightings,
+                facts: &self.facts,
+                activity: &self.activity,
+                graph: &graph,
+                free: &[],
+            };
+            build(Source::Scan, NOW, vec![], &obs, k)
+        }
+    }
+
+    /// Two builds: 10 holds the package cache, 11 waits; both hold mutate shared.
+    fn two_builds(holder_state: ProcState) -> Case {
+        Case::new(
             vec![
-                facts(10, ProcState::Sleeping, 5),
-                facts(11, ProcState::Sleeping, 5),
+                sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![part(11, LockMode::Exclusive)]),
+                sighting(MUTATE, vec![part(10, LockMode::Shared), part(11, LockMode::Shared)], vec![]),
             ],
-            &Knowledge::default(),
-        );
-        assert_eq!(l.state, LockState::Contended);
-        assert!(!l.holders[0].stale);
-        assert_eq!(l.holders[0].held_for_secs, None);
-        assert_eq!(l.holders[0].running_for_secs, Some(1000.0));
-        assert_eq!(l.waiters[0].pid, 11);
-        assert!(
-            l.verdict.starts_with("busy: held by cargo 10"),
-            "{}",
-            l.verdict
-        );
-        assert_eq!(l.stop_command, None);
+            vec![facts(10, holder_state, 5), facts(11, ProcState::Sleeping, 5)],
+        )
     }
 
     #[test]
-    fn stopped_holder_is_stale_with_resume_hint() {
-        let l = one(
-            sighting(10, None),
+    fn busy_contended_lock_is_one_blocking_incident_and_mutate_is_background() {
+        let r = two_builds(ProcState::Sleeping).report(&Knowledge::default());
+        assert_eq!(r.incidents.len(), 1);
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Blocking);
+        assert_eq!(i.blocker.as_ref().unwrap().pid, 10);
+        assert_eq!(i.blocked.len(), 1);
+        assert_eq!(i.blocked[0].process.pid, 11);
+        assert_eq!(i.blocked[0].waits_for, vec![10]);
+        assert_eq!(i.chain, vec![11, 10]);
+        assert_eq!(i.action, None);
+        assert!(i.verdict.starts_with("cargo 10 is busy"), "{}", i.verdict);
+        assert!(!r.any_stale());
+        let mutate = r.locks.iter().find(|l| l.kind == LockKind::PackageCacheMutate).unwrap();
+        assert_eq!(mutate.state, LockState::Background);
+        let waiter_as_holder = mutate.holders.iter().find(|h| h.pid == 11).unwrap();
+        assert_eq!(waiter_as_holder.role, Role::Blocked);
+        assert!(!waiter_as_holder.stale);
+        let cache = r.locks.iter().find(|l| l.kind == LockKind::PackageCache).unwrap();
+        assert_eq!(cache.state, LockState::Contended);
+        assert_eq!(cache.verdict, "held by cargo 10; 1 process waits");
+    }
+
+    #[test]
+    fn stopped_blocker_is_stale_with_resume_as_the_action() {
+        let r = two_builds(ProcState::Stopped).report(&Knowledge::default());
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Stale);
+        assert_eq!(i.stale_reasons, vec![StaleReason::Stopped]);
+        assert_eq!(i.doing, Doing::Stopped);
+        let a = i.action.as_ref().unwrap();
+        assert_eq!((a.pid, a.resume, a.command.as_str()), (10, true, "cargo lockwatch resume 10"));
+        assert!(i.verdict.contains("Resume it"), "{}", i.verdict);
+        assert!(r.any_stale());
+        let cache = r.locks.iter().find(|l| l.kind == LockKind::PackageCache).unwrap();
+        assert_eq!(cache.state, LockState::Stale);
+        assert_eq!(cache.stop_command.as_deref(), Some("cargo lockwatch resume 10"));
+    }
+
+    #[test]
+    fn a_stopped_or_orphaned_waiter_is_never_stale() {
+        let mut c = two_builds(ProcState::Running);
+        c.facts.insert(11, facts(11, ProcState::Stopped, 1));
+        let r = c.report(&Knowledge::default());
+        assert!(!r.any_stale(), "{:#?}", r.incidents);
+        for l in &r.locks {
+            for h in &l.holders {
+                if h.pid == 11 {
+                    assert!(!h.stale && h.role == Role::Blocked);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_lone_shared_holder_that_is_stopped_is_background_not_stale() {
+        let c = Case::new(
+            vec![sighting(MUTATE, vec![part(10, LockMode::Shared)], vec![])],
             vec![facts(10, ProcState::Stopped, 5)],
-            &Knowledge::default(),
         );
-        assert_eq!(l.state, LockState::Stale);
-        assert_eq!(l.holders[0].stale_reasons, vec![StaleReason::Stopped]);
-        assert!(l.verdict.contains("kill -CONT 10"), "{}", l.verdict);
-        assert_eq!(l.stop_command.as_deref(), Some("cargo lockwatch kill 10"));
+        let r = c.report(&Knowledge::default());
+        assert!(r.incidents.is_empty());
+        assert_eq!(r.locks[0].state, LockState::Background);
+        assert!(!r.locks[0].holders[0].stale);
+    }
+
+    #[test]
+    fn a_culprit_holding_the_pipe_is_the_action_target() {
+        let mut c = two_builds(ProcState::Sleeping);
+        let mut sleep = facts(77, ProcState::Sleeping, 1);
+        sleep.name = "sleep".into();
+        c.activity.insert(
+            10,
+            Activity {
+                pipe_writers: vec![sleep],
+                ..Activity::default()
+            },
+        );
+        let r = c.report(&Knowledge::default());
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Stale);
+        assert_eq!(i.stale_reasons, vec![StaleReason::PipeHeldOpen]);
+        assert_eq!(i.culprit.as_ref().unwrap().pid, 77);
+        assert_eq!(i.action.as_ref().unwrap().command, "cargo lockwatch kill 77");
+        assert!(i.verdict.contains("Stop sleep 77, not cargo"), "{}", i.verdict);
+    }
+
+    #[test]
+    fn compiling_blocker_says_what_it_compiles() {
+        let mut c = two_builds(ProcState::Sleeping);
+        c.activity.insert(
+            10,
+            Activity {
+                descendants: vec![ChildProcess {
+                    pid: 30,
+                    name: "rustc".into(),
+                    cmd: vec!["rustc".into(), "--crate-name".into(), "serde".into()],
+                }],
+                ..Activity::default()
+            },
+        );
+        let r = c.report(&Knowledge::default());
+        assert_eq!(
+            r.incidents[0].verdict,
+            "cargo 10 is busy (compiling serde); 1 process waits. Waiting is usually right."
+        );
+    }
+
+    #[test]
+    fn daemon_knowledge_overrides_instant_reasons_and_gives_times() {
+        let mut k = Knowledge::default();
+        k.hold_since.insert((CACHE, 10), 1900.0);
+        k.wait_since.insert((CACHE, 11), 1950.0);
+        k.stale = Some(HashMap::new());
+        let r = two_builds(ProcState::Stopped).report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Blocking, "the policy has not called it stale yet");
+        assert_eq!(i.held_for_secs(), Some(100.0));
+        assert_eq!(i.blocked[0].waiting_for_secs, Some(50.0));
+    }
+
+    #[test]
+    fn a_nested_cargo_deadlock_names_the_outer_cargo_to_stop() {
+        let mut nested = facts(12, ProcState::Sleeping, 11);
+        nested.ancestors = vec![
+            Ancestor { pid: 11, name: "build-script-bu".into() },
+            Ancestor { pid: 10, name: "cargo".into() },
+        ];
+        let c = Case::new(
+            vec![sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![part(12, LockMode::Exclusive)])],
+            vec![facts(10, ProcState::Sleeping, 5), nested],
+        );
+        let r = c.report(&Knowledge::default());
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Stale);
+        assert_eq!(i.doing, Doing::Deadlocked);
+        assert_eq!(i.stale_reasons, vec![StaleReason::Deadlock]);
+        assert_eq!(i.action.as_ref().unwrap().command, "cargo lockwatch kill 10");
+        assert!(i.verdict.starts_with("deadlock: cargo 12"), "{}", i.verdict);
+        assert!(i.verdict.ends_with("stop cargo 10."), "{}", i.verdict);
+    }
+
+    #[test]
+    fn unseen_holder_is_held_never_free() {
+        let c = Case::new(
+            vec![sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![part(11, LockMode::Exclusive)])],
+            vec![facts(11, ProcState::Sleeping, 5)],
+        );
+        let r = c.report(&Knowledge::default());
+        assert_eq!(r.incidents.len(), 1);
+        assert!(r.incidents[0].blocker.is_none());
+        assert_eq!(r.incidents[0].state, IncidentState::Blocking);
+        assert!(r.incidents[0].verdict.contains("cannot inspect"));
+        assert_eq!(r.locks[0].state, LockState::Contended);
     }
 
     #[test]
     fn busy_orphan_and_ignored_names_are_not_stale_at_a_glance() {
         let mut busy = facts(10, ProcState::Running, 1);
         busy.tree_cpu_secs = 500.0; // half a CPU over its 1000 s life: compiling
-        let l = one(sighting(10, None), vec![busy], &Knowledge::default());
-        assert!(!l.holders[0].stale, "{:?}", l.holders[0].stale_reasons);
+        let c = Case::new(
+            vec![sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![])],
+            vec![busy],
+        );
+        assert!(!c.report(&Knowledge::default()).any_stale());
+        let c = Case::new(
+            vec![sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![])],
+            vec![facts(10, ProcState::Stopped, 5)],
+        );
         let k = Knowledge {
             ignore_names: vec!["cargo".into()],
             ..Knowledge::default()
         };
-        let l = one(
-            sighting(10, None),
-            vec![facts(10, ProcState::Stopped, 5)],
-            &k,
-        );
-        assert!(!l.holders[0].stale);
+        assert!(!c.report(&k).any_stale());
+        assert_eq!(c.report(&k).incidents[0].state, IncidentState::Holding);
     }
 
     #[test]
-    fn inherited_descriptor_orphan_and_deleted_are_reasons() {
-        let mut s = sighting(10, None);
+    fn inherited_descriptor_of_a_dead_locker_and_deleted_file_are_reasons() {
+        let mut s = sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![]);
         s.holders[0].inherited = true;
         s.dead_locker = Some(9);
         s.locker_gone = true;
         s.deleted = true;
-        let l = one(
-            s,
-            vec![facts(10, ProcState::Sleeping, 1)],
-            &Knowledge::default(),
-        );
+        let c = Case::new(vec![s], vec![facts(10, ProcState::Sleeping, 1)]);
+        let r = c.report(&Knowledge::default());
         assert_eq!(
-            l.holders[0].stale_reasons,
-            vec![
-                StaleReason::LockerDead,
-                StaleReason::Orphan,
-                StaleReason::DeletedLockFile
-            ]
+            r.incidents[0].stale_reasons,
+            vec![StaleReason::LockerDead, StaleReason::Orphan, StaleReason::DeletedLockFile]
         );
-    }
-
-    #[test]
-    fn locker_gone_without_a_known_pid_is_locker_dead() {
-        // macOS cannot name the process that took a flock; every holder being inherited is
-        // enough.
-        let mut s = sighting(10, None);
-        s.holders[0].inherited = true;
-        s.locker_gone = true;
-        let l = one(
-            s,
-            vec![facts(10, ProcState::Sleeping, 5)],
-            &Knowledge::default(),
-        );
-        assert_eq!(l.holders[0].stale_reasons, vec![StaleReason::LockerDead]);
-        assert_eq!(l.state, LockState::Stale);
-    }
-
-    #[test]
-    fn daemon_knowledge_overrides_instant_reasons_and_gives_times() {
-        let key = (FileKey { dev: 1, ino: 42 }, 10);
-        let mut k = Knowledge::default();
-        k.hold_since.insert(key, 1900.0);
-        k.wait_since.insert((key.0, 11), 1950.0);
-        k.stale = Some(HashMap::new());
-        let l = one(
-            sighting(10, Some(11)),
-            vec![
-                facts(10, ProcState::Stopped, 5),
-                facts(11, ProcState::Sleeping, 5),
-            ],
-            &k,
-        );
-        assert_eq!(
-            l.state,
-            LockState::Contended,
-            "policy has not (yet) called it stale"
-        );
-        assert_eq!(l.holders[0].held_for_secs, Some(100.0));
-        assert_eq!(l.waiters[0].waiting_for_secs, Some(50.0));
-    }
-
-    #[test]
-    fn vanished_processes_are_left_out_and_free_locks_listed() {
-        let facts = HashMap::new();
-        let r = build(
-            Source::Scan,
-            0.0,
-            vec![],
-            &[sighting(10, None)],
-            &facts,
-            &Knowledge::default(),
-            &[(
-                PathBuf::from("/h/.cargo/.package-cache-mutate"),
-                LockKind::PackageCacheMutate,
-            )],
-        );
-        assert_eq!(r.locks.len(), 1);
-        assert_eq!(r.locks[0].state, LockState::Free);
-        assert_eq!(r.overall(), LockState::Free);
-        assert!(!r.any_stale());
     }
 }

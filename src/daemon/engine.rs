@@ -16,9 +16,10 @@ use crate::config::Config;
 use crate::core::catalog;
 use crate::core::model::{FileKey, Report, Source};
 use crate::core::policy::{
-    self, Effect, Event, HistoryEvent, HolderSample, LockSample, ProcId, WaiterSample,
+    self, BlockerSample, Effect, Event, HistoryEvent, HolderSample, LockSample, ProcId,
+    WaiterSample,
 };
-use crate::core::report::Knowledge;
+use crate::core::report::{self as core_report, Knowledge};
 use crate::kill::{KillReport, KillRequest};
 use crate::probe::Probe;
 use crate::scan::{self, WatchRoots};
@@ -37,8 +38,10 @@ type KillDone = (KillReport, oneshot::Sender<KillReport>);
 /// Commands from IPC clients and the UI.
 #[derive(Debug)]
 pub enum Command {
-    /// Terminate a holder and report.
+    /// Terminate a blocker (or its culprit) and report.
     Kill(KillRequest, oneshot::Sender<KillReport>),
+    /// Continue a stopped blocker and report.
+    Resume(u32, Option<u64>, oneshot::Sender<KillReport>),
     /// Snooze notifications until (None: cancel).
     Snooze(Option<f64>),
     /// Pause or resume watching.
@@ -99,12 +102,7 @@ impl Engine {
         let (holds, waits) = history::open_episodes(&events);
         policy::apply(&mut policy, Event::Recovered { holds, waits });
         let empty = UiSnapshot {
-            report: Report {
-                source: Source::Daemon,
-                observed_at: scan::now(),
-                cargo_homes: roots.cargo_homes.clone(),
-                locks: vec![],
-            },
+            report: Report::empty(Source::Daemon, scan::now(), roots.cargo_homes.clone()),
             paused: false,
             snoozed_until: None,
             launch_at_login: opts.launch_at_login,
@@ -208,24 +206,12 @@ impl Engine {
                 // The kill waits up to its grace period for the release: run it aside so the
                 // loop keeps sampling, publishing and answering meanwhile.
                 let roots = self.roots.clone();
-                let done = done.clone();
-                tokio::spawn(async move {
-                    let report =
-                        tokio::task::spawn_blocking(move || match crate::probe::platform() {
-                            Ok(mut p) => crate::kill::kill(p.as_mut(), &roots, req),
-                            Err(e) => KillReport::Refused {
-                                pid: req.pid,
-                                refusal: crate::kill::Refusal::NotAHolder,
-                                message: e.to_string(),
-                            },
-                        })
-                        .await
-                        .unwrap_or_else(|e| KillReport::Refused {
-                            pid: req.pid,
-                            refusal: crate::kill::Refusal::NotAHolder,
-                            message: format!("internal error: {e}"),
-                        });
-                    let _ = done.send((report, reply));
+                aside(req.pid, done, reply, move |p| crate::kill::kill(p, &roots, req));
+            }
+            Command::Resume(pid, token, reply) => {
+                let roots = self.roots.clone();
+                aside(pid, done, reply, move |p| {
+                    crate::kill::resume(p, &roots, pid, token)
                 });
             }
             Command::Snooze(until) => {
@@ -250,8 +236,11 @@ impl Engine {
         }
     }
 
-    /// Records a finished kill, answers its requester and rescans.
+    /// Records a finished kill or resume, answers its requester and rescans.
     fn kill_done(&mut self, report: KillReport, reply: oneshot::Sender<KillReport>) {
+        if let KillReport::Resumed { message, .. } = &report {
+            self.log(&format!("resumed   {message}"));
+        }
         if let KillReport::Signalled {
             pid,
             name,
@@ -287,13 +276,15 @@ impl Engine {
     }
 
     fn last_token(&self, pid: u32) -> Option<u64> {
-        self.last_report
-            .as_ref()?
-            .locks
-            .iter()
-            .flat_map(|l| &l.holders)
-            .find(|h| h.pid == pid)
-            .map(|h| h.start_token)
+        let report = self.last_report.as_ref()?;
+        let from_incidents = report.incidents.iter().find_map(|i| {
+            let people = i.blocker.iter().chain(i.culprit.iter());
+            people.clone().find(|p| p.pid == pid).map(|p| p.start_token)
+        });
+        from_incidents.or_else(|| {
+            let holders = report.locks.iter().flat_map(|l| &l.holders);
+            holders.clone().find(|h| h.pid == pid).map(|h| h.start_token)
+        })
     }
 
     /// One probe pass, policy update and publication.
@@ -314,12 +305,13 @@ impl Engine {
             }
         };
         let now = scan::now();
-        let samples = self.samples(&pass);
+        let blockers = self.blocker_samples(&pass);
         let effects = policy::apply(
             &mut self.policy,
             Event::Observed {
                 now,
-                locks: samples,
+                locks: lock_samples(&pass),
+                blockers,
             },
         );
         let knowledge = Knowledge {
@@ -348,51 +340,41 @@ impl Engine {
         }
     }
 
-    fn samples(&self, pass: &scan::Pass) -> Vec<LockSample> {
+    /// The root blockers of this pass, with what one pass can see about them.
+    fn blocker_samples(&self, pass: &scan::Pass) -> Vec<BlockerSample> {
         let ignore = &self.config.watch.ignore_process_names;
-        pass.sightings
+        let obs = pass.observed();
+        let name = |pid: &u32| pass.facts.get(pid).map(|f| (f.name.clone(), *pid));
+        pass.graph
+            .incidents
             .iter()
-            .map(|s| LockSample {
-                key: s.key,
-                path: s.path.clone(),
-                kind: s.kind,
-                deleted: s.deleted,
-                holders: s
-                    .holders
+            .filter_map(|i| {
+                let f = pass.facts.get(&i.blocker?)?;
+                let signals = core_report::signals(&obs, i);
+                let paths = i
+                    .locks
                     .iter()
-                    .filter_map(|h| {
-                        let f = pass.facts.get(&h.pid)?;
-                        Some(HolderSample {
-                            id: ProcId {
-                                pid: h.pid,
-                                start_token: f.start_token,
-                            },
-                            name: f.name.clone(),
-                            cmd: f.cmd.clone(),
-                            mode: h.mode,
-                            state: f.state,
-                            tree_cpu_secs: f.tree_cpu_secs,
-                            origin: crate::core::origin::classify(f).0,
-                            locker_dead: h.inherited && s.locker_gone,
-                            ignored: ignore.iter().any(|n| n == &f.name),
-                        })
-                    })
-                    .collect(),
-                waiters: s
-                    .waiters
-                    .iter()
-                    .filter_map(|w| {
-                        let f = pass.facts.get(&w.pid)?;
-                        Some(WaiterSample {
-                            id: ProcId {
-                                pid: w.pid,
-                                start_token: f.start_token,
-                            },
-                            name: f.name.clone(),
-                            cmd: f.cmd.clone(),
-                        })
-                    })
-                    .collect(),
+                    .filter_map(|k| pass.sightings.iter().find(|s| s.key == *k))
+                    .map(|s| s.path.clone())
+                    .collect();
+                Some(BlockerSample {
+                    id: ProcId {
+                        pid: f.pid,
+                        start_token: f.start_token,
+                    },
+                    name: f.name.clone(),
+                    paths,
+                    locks: i.locks.clone(),
+                    blocked: i.blocked.iter().filter_map(name).collect(),
+                    state: f.state,
+                    tree_cpu_secs: f.tree_cpu_secs,
+                    origin: crate::core::origin::classify(f).0,
+                    locker_dead: signals.locker_dead,
+                    deleted_lock: signals.deleted_lock,
+                    deadlock: signals.deadlock,
+                    pipe_held_open: signals.pipe_held_open,
+                    ignored: ignore.iter().any(|n| n == &f.name),
+                })
             })
             .collect()
     }
@@ -437,6 +419,7 @@ impl Engine {
         let busy = self.policy.busy();
         self.snapshot_tx.send_if_modified(|old| {
             let changed = old.report.locks != snap.report.locks
+                || old.report.incidents != snap.report.incidents
                 || old.paused != snap.paused
                 || old.snoozed_until != snap.snoozed_until
                 || busy;
@@ -461,6 +444,81 @@ impl Engine {
         }
         tracing::info!("{line}");
     }
+}
+
+/// Runs a kill or resume on a blocking thread with its own probe, and hands the report back to
+/// the loop (which records it and answers `reply`).
+fn aside(
+    pid: u32,
+    done: &mpsc::UnboundedSender<KillDone>,
+    reply: oneshot::Sender<KillReport>,
+    act: impl FnOnce(&mut dyn Probe) -> KillReport + Send + 'static,
+) {
+    let done = done.clone();
+    tokio::spawn(async move {
+        let failed = move |message: String| KillReport::Refused {
+            pid,
+            refusal: crate::kill::Refusal::NotAHolder,
+            message,
+        };
+        let report = tokio::task::spawn_blocking(move || match crate::probe::platform() {
+            Ok(mut p) => act(p.as_mut()),
+            Err(e) => failed(e.to_string()),
+        })
+        .await
+        .unwrap_or_else(|e| failed(format!("internal error: {e}")));
+        let _ = done.send((report, reply));
+    });
+}
+
+/// Every lock of the pass with its holders and waiters; each waiter names its root blockers.
+fn lock_samples(pass: &scan::Pass) -> Vec<LockSample> {
+    let id = |f: &crate::core::model::ProcessFacts| ProcId {
+        pid: f.pid,
+        start_token: f.start_token,
+    };
+    let root_blockers = |pid: u32| -> Vec<&crate::core::model::ProcessFacts> {
+        let incidents = pass.graph.incidents_blocking(pid).into_iter();
+        incidents
+            .filter_map(|i| pass.facts.get(&i.blocker?))
+            .collect()
+    };
+    pass.sightings
+        .iter()
+        .map(|s| LockSample {
+            key: s.key,
+            path: s.path.clone(),
+            kind: s.kind,
+            holders: s
+                .holders
+                .iter()
+                .filter_map(|h| {
+                    let f = pass.facts.get(&h.pid)?;
+                    Some(HolderSample {
+                        id: id(f),
+                        name: f.name.clone(),
+                        cmd: f.cmd.clone(),
+                        mode: h.mode,
+                    })
+                })
+                .collect(),
+            waiters: s
+                .waiters
+                .iter()
+                .filter_map(|w| {
+                    let f = pass.facts.get(&w.pid)?;
+                    let roots = root_blockers(w.pid);
+                    Some(WaiterSample {
+                        id: id(f),
+                        name: f.name.clone(),
+                        cmd: f.cmd.clone(),
+                        blocked_by: roots.iter().map(|r| (r.name.clone(), r.pid)).collect(),
+                        blocked_by_cmd: roots.iter().map(|r| r.cmd.clone()).collect(),
+                    })
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// `HH:MM:SS` in local time without pulling in a date crate.

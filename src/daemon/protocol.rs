@@ -8,11 +8,14 @@ use crate::kill::KillReport;
 use crate::ui::UiSnapshot;
 
 /// Bumped on any incompatible change; a mismatch gets an error that says to restart the daemon.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest request line the daemon reads; longer ones get an error reply and the
 /// connection is closed.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// The longest grace period a client may ask a kill to wait.
+pub const MAX_GRACE_MS: u64 = 60_000;
 
 /// What a client asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,14 +32,25 @@ pub enum Request {
     Status,
     /// A stream of snapshots: one now, then one per change.
     Subscribe,
-    /// Terminate a holder.
+    /// Terminate a root blocker (or its culprit, or a deadlock's victim).
     Kill {
-        /// Holder pid.
+        /// Target pid.
         pid: u32,
         /// Start token seen by the client, if any (guards against pid reuse).
         start_token: Option<u64>,
         /// SIGKILL instead of SIGTERM.
         force: bool,
+        /// How long to wait for the release, in milliseconds (the daemon's default when
+        /// absent; at most [`MAX_GRACE_MS`]).
+        #[serde(default)]
+        grace_ms: Option<u64>,
+    },
+    /// Continue a stopped blocker (SIGCONT).
+    Resume {
+        /// Blocker pid.
+        pid: u32,
+        /// Start token seen by the client, if any.
+        start_token: Option<u64>,
     },
     /// Snooze notifications until a Unix time (None cancels).
     Snooze {
@@ -72,7 +86,7 @@ pub enum Response {
     },
     /// A snapshot (reply to Status, and each item of a Subscribe stream).
     Snapshot(Box<UiSnapshot>),
-    /// Reply to Kill.
+    /// Reply to Kill and Resume.
     Kill(KillReport),
     /// Reply to History.
     History(Summary),
@@ -109,6 +123,11 @@ mod tests {
                 pid: 42,
                 start_token: Some(7),
                 force: false,
+                grace_ms: Some(2500),
+            },
+            Request::Resume {
+                pid: 42,
+                start_token: None,
             },
             Request::Snooze { until: Some(1.5) },
             Request::Pause { paused: true },
@@ -120,6 +139,14 @@ mod tests {
             assert!(line.ends_with('\n') && !line[..line.len() - 1].contains('\n'));
             assert_eq!(serde_json::from_str::<Request>(&line).unwrap(), r);
         }
+    }
+
+    #[test]
+    fn a_kill_without_grace_from_an_older_client_still_parses() {
+        let r: Request =
+            serde_json::from_str(r#"{"type":"kill","pid":5,"start_token":null,"force":true}"#)
+                .unwrap();
+        assert!(matches!(r, Request::Kill { grace_ms: None, force: true, .. }));
     }
 
     #[test]

@@ -202,13 +202,17 @@ async fn respond(request: Request, shared: &Shared) -> Response {
             pid,
             start_token,
             force,
+            grace_ms,
         } => {
             let (tx, rx) = oneshot::channel();
+            let grace = grace_ms.map_or(shared.kill_grace, |ms| {
+                std::time::Duration::from_millis(ms.min(protocol::MAX_GRACE_MS))
+            });
             let req = KillRequest {
                 pid,
                 start_token,
                 force,
-                grace: shared.kill_grace,
+                grace,
             };
             if shared.commands.send(Command::Kill(req, tx)).is_err() {
                 return Response::Error {
@@ -219,6 +223,24 @@ async fn respond(request: Request, shared: &Shared) -> Response {
                 Ok(report) => Response::Kill(report),
                 Err(_) => Response::Error {
                     message: "the kill did not complete (daemon shutting down)".into(),
+                },
+            }
+        }
+        Request::Resume { pid, start_token } => {
+            let (tx, rx) = oneshot::channel();
+            if shared
+                .commands
+                .send(Command::Resume(pid, start_token, tx))
+                .is_err()
+            {
+                return Response::Error {
+                    message: "the daemon is shutting down".into(),
+                };
+            }
+            match rx.await {
+                Ok(report) => Response::Kill(report),
+                Err(_) => Response::Error {
+                    message: "the resume did not complete (daemon shutting down)".into(),
                 },
             }
         }

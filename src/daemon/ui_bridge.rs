@@ -100,6 +100,21 @@ fn open_path(path: &std::path::Path) {
     }
 }
 
+/// Shows the outcome of a kill or resume the user asked for from the menu or a notification.
+fn tell(report: Result<KillReport, &str>) {
+    let text = match &report {
+        Ok(r) => r.message().to_string(),
+        Err(e) => e.to_string(),
+    };
+    tracing::info!("{text}");
+    let n = notify::Notice {
+        summary: "cargo-lockwatch".into(),
+        body: text,
+        terminate: None,
+    };
+    let _ = notify::show(n, None);
+}
+
 /// Translates tray commands until the channel closes. Returns when the user quits.
 pub async fn run_commands(
     mut ui: mpsc::UnboundedReceiver<UiCommand>,
@@ -122,20 +137,17 @@ pub async fn run_commands(
                 if engine.send(Command::Kill(req, tx)).is_err() {
                     return;
                 }
-                let report = rx.await;
-                let text = match &report {
-                    Ok(
-                        KillReport::Refused { message, .. } | KillReport::Signalled { message, .. },
-                    ) => message.clone(),
-                    Err(_) => "the kill did not complete".to_string(),
-                };
-                tracing::info!("{text}");
-                let n = notify::Notice {
-                    summary: "cargo-lockwatch".into(),
-                    body: text,
-                    terminate: None,
-                };
-                let _ = notify::show(n, None);
+                tell(rx.await.map_err(|_| "the kill did not complete"));
+            }
+            UiCommand::Resume { pid, start_token } => {
+                let (tx, rx) = oneshot::channel();
+                if engine
+                    .send(Command::Resume(pid, Some(start_token), tx))
+                    .is_err()
+                {
+                    return;
+                }
+                tell(rx.await.map_err(|_| "the resume did not complete"));
             }
             UiCommand::Snooze(s) => {
                 let _ = engine.send(Command::Snooze(snooze_until(s, crate::scan::now())));

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use super::linux_parse::{self, KernelLock};
 use super::{Probe, ProbeError, Targets};
 use crate::core::catalog::{self, LockKind};
-use crate::core::model::{Ancestor, FileKey, LockSighting, Participant, ProcessFacts};
+use crate::core::model::{
+    Activity, Ancestor, ChildProcess, FileKey, LockSighting, Participant, Peer, ProcessFacts,
+};
 
 /// How far up a parent chain is followed.
 const MAX_ANCESTORS: usize = 64;
@@ -47,7 +49,12 @@ pub struct LinuxProbe {
     /// inode → (dead lockers, inheritors found, when every process was last scanned): a dead
     /// locker's lock is re-checked through its known inheritors, not a full scan per tick.
     inheritors: HashMap<u64, Inheritors>,
+    /// blocker pid → (its start time, when its pipe writers were last searched, what was found).
+    culprits: HashMap<u32, (u64, std::time::Instant, Vec<u32>)>,
 }
+
+/// How long the answer to "who holds this blocker's pipes open" is trusted.
+const CULPRIT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Inheritors of a dead locker's lock, as last found by a full scan.
 type Inheritors = (Vec<u32>, Vec<(u32, KernelLock)>, std::time::Instant);
@@ -91,6 +98,7 @@ impl LinuxProbe {
             not_cargo: HashSet::new(),
             verified: HashMap::new(),
             inheritors: HashMap::new(),
+            culprits: HashMap::new(),
         })
     }
 
@@ -146,11 +154,21 @@ impl LinuxProbe {
     }
 
     /// Readlinks of every descriptor of `pid`: (fd number, link target), absolute paths only.
+    fn fd_links(&self, pid: u32) -> Vec<(String, String)> {
+        self.fd_links_raw(pid)
+            .into_iter()
+            .filter(|(_, target)| target.first() == Some(&b'/'))
+            .map(|(fd, target)| (fd, String::from_utf8_lossy(&target).into_owned()))
+            .collect()
+    }
+
+    /// Readlinks of every descriptor of `pid`: (fd number, raw link target), pipes and sockets
+    /// included.
     ///
     /// One open of `/proc/PID/fd` and one `readlinkat` per descriptor relative to it: the full
     /// scan calls this for every process, and resolving `/proc/PID/fd/N` from the root for
     /// each descriptor cost about a third of it.
-    fn fd_links(&self, pid: u32) -> Vec<(String, String)> {
+    fn fd_links_raw(&self, pid: u32) -> Vec<(String, Vec<u8>)> {
         use std::ffi::{CStr, CString};
         use std::os::unix::ffi::OsStrExt;
 
@@ -194,13 +212,9 @@ impl LinuxProbe {
             let n =
                 unsafe { libc::readlinkat(fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
             let Ok(n) = usize::try_from(n) else { continue };
-            let target = &buf[..n.min(buf.len())];
-            if target.first() != Some(&b'/') {
-                continue;
-            }
             out.push((
                 name.to_string_lossy().into_owned(),
-                String::from_utf8_lossy(target).into_owned(),
+                buf[..n.min(buf.len())].to_vec(),
             ));
         }
         // SAFETY: `dirp` came from fdopendir and is closed exactly once.
@@ -337,6 +351,134 @@ impl LinuxProbe {
             }
         }
         kids
+    }
+}
+
+/// What a blocker does: live descendants, network peers, pipe writers outside its tree.
+impl LinuxProbe {
+    fn live_descendants(&mut self, pid: u32) -> Vec<ChildProcess> {
+        let mut out = Vec::new();
+        for p in self.descendants(pid) {
+            let Some(st) = self.read_stat(p) else { continue };
+            if st.state == crate::core::model::ProcState::Zombie {
+                continue;
+            }
+            let cmd = fs::read(self.pid_dir(p).join("cmdline"))
+                .map(|b| linux_parse::parse_cmdline(&b))
+                .unwrap_or_default();
+            out.push(ChildProcess {
+                pid: p,
+                name: st.comm,
+                cmd,
+            });
+        }
+        out
+    }
+
+    /// Pipes `pid` reads from (beyond its stdin, stdout and stderr) and has no write end of:
+    /// another process must close them before it sees end-of-file.
+    fn pipes_read_only(&self, pid: u32) -> Vec<u64> {
+        let (mut reads, mut writes) = (Vec::new(), Vec::new());
+        for (fd, link) in self.fd_links_raw(pid) {
+            let Some(ino) = linux_parse::pipe_inode(&link) else {
+                continue;
+            };
+            let info = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(&fd))
+                .map(|t| linux_parse::parse_fdinfo(&t))
+                .unwrap_or_default();
+            if info.writes() {
+                writes.push(ino);
+            } else if !matches!(fd.as_str(), "0" | "1" | "2") {
+                reads.push(ino);
+            }
+        }
+        reads.retain(|i| !writes.contains(i));
+        reads.sort_unstable();
+        reads.dedup();
+        reads
+    }
+
+    /// Processes among `pids` (other than `exclude`) holding the write end of one of `pipes`.
+    fn pipe_writers_among(&self, pids: &[u32], pipes: &[u64], exclude: &[u32]) -> Vec<u32> {
+        let writes = |p: u32| {
+            self.fd_links_raw(p).into_iter().any(|(fd, link)| {
+                linux_parse::pipe_inode(&link).is_some_and(|i| pipes.contains(&i))
+                    && fs::read_to_string(self.pid_dir(p).join("fdinfo").join(&fd))
+                        .is_ok_and(|t| linux_parse::parse_fdinfo(&t).writes())
+            })
+        };
+        pids.iter()
+            .copied()
+            .filter(|p| !exclude.contains(p) && writes(*p))
+            .collect()
+    }
+
+    /// The processes outside `pid`'s tree that keep its output pipes open. Searched in its
+    /// session first (a daemon left by a build script stays there), then everywhere; the
+    /// answer is kept for [`CULPRIT_TTL`] so a daemon does not search every pass.
+    fn pipe_writers(&mut self, pid: u32, tree: &[u32]) -> Vec<ProcessFacts> {
+        let pipes = self.pipes_read_only(pid);
+        let Some(me) = self.read_stat(pid) else {
+            return Vec::new();
+        };
+        if pipes.is_empty() {
+            self.culprits.remove(&pid);
+            return Vec::new();
+        }
+        let cached = self.culprits.get(&pid).filter(|(token, at, found)| {
+            *token == me.starttime
+                && at.elapsed() < CULPRIT_TTL
+                && found.iter().all(|p| self.has_descriptors(*p))
+        });
+        let found = match cached {
+            Some((_, _, found)) => found.clone(),
+            None => {
+                let mut exclude = tree.to_vec();
+                exclude.push(pid);
+                let everyone = self.all_pids();
+                let (session, rest): (Vec<u32>, Vec<u32>) = everyone
+                    .into_iter()
+                    .partition(|p| self.read_stat(*p).is_some_and(|s| s.session == me.session));
+                let mut found = self.pipe_writers_among(&session, &pipes, &exclude);
+                if found.is_empty() {
+                    found = self.pipe_writers_among(&rest, &pipes, &exclude);
+                }
+                if self.culprits.len() > 256 {
+                    self.culprits.clear();
+                }
+                let entry = (me.starttime, std::time::Instant::now(), found.clone());
+                self.culprits.insert(pid, entry);
+                found
+            }
+        };
+        found.into_iter().filter_map(|p| self.process(p).ok()).collect()
+    }
+
+    /// Established or connecting TCP connections of `pid`.
+    fn peers(&self, pid: u32) -> Vec<Peer> {
+        let sockets: Vec<u64> = self
+            .fd_links_raw(pid)
+            .iter()
+            .filter_map(|(_, link)| linux_parse::socket_inode(link))
+            .collect();
+        if sockets.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for table in ["tcp", "tcp6"] {
+            let Ok(text) = fs::read_to_string(self.pid_dir(pid).join("net").join(table)) else {
+                continue;
+            };
+            for e in linux_parse::parse_net_tcp(&text) {
+                if e.is_live() && sockets.contains(&e.inode) {
+                    out.push(Peer {
+                        remote: e.remote.to_string(),
+                        idle_for_secs: None,
+                    });
+                }
+            }
+        }
+        out
     }
 }
 
@@ -588,6 +730,23 @@ impl Probe for LinuxProbe {
             queue.extend(self.children(p));
         }
         out
+    }
+
+    fn activity(&mut self, pid: u32) -> Activity {
+        let descendants = self.live_descendants(pid);
+        if !descendants.is_empty() {
+            // At work through its children: no culprit to look for, no network to blame.
+            return Activity {
+                descendants,
+                ..Activity::default()
+            };
+        }
+        let tree: Vec<u32> = self.descendants(pid);
+        Activity {
+            descendants,
+            peers: self.peers(pid),
+            pipe_writers: self.pipe_writers(pid, &tree),
+        }
     }
 
     fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError> {

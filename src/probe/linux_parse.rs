@@ -117,6 +117,15 @@ pub struct FdInfo {
     pub ino: Option<u64>,
     /// Granted flock locks on this open file description (`lock:` lines).
     pub locks: Vec<KernelLock>,
+    /// The open flags (`flags:`, octal), whose low two bits are the access mode.
+    pub flags: Option<u32>,
+}
+
+impl FdInfo {
+    /// Opened for writing (`O_WRONLY` or `O_RDWR`).
+    pub fn writes(&self) -> bool {
+        self.flags.is_some_and(|f| f & 3 != 0)
+    }
 }
 
 /// Parses an fdinfo file.
@@ -125,6 +134,8 @@ pub fn parse_fdinfo(text: &str) -> FdInfo {
     for line in text.lines() {
         if let Some(v) = line.strip_prefix("ino:") {
             info.ino = v.trim().parse().ok();
+        } else if let Some(v) = line.strip_prefix("flags:") {
+            info.flags = u32::from_str_radix(v.trim(), 8).ok();
         } else if line.starts_with("lock:")
             && let Some(l) = parse_lock_line(line)
             && l.class == LockClass::Flock
@@ -147,6 +158,8 @@ pub struct Stat {
     pub ppid: u32,
     /// Process group.
     pub pgrp: u32,
+    /// Session id.
+    pub session: u32,
     /// Controlling terminal device (0 when none).
     pub tty_nr: i64,
     /// User + system CPU of the process, plus that of its reaped children, in clock ticks.
@@ -178,6 +191,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         state,
         ppid: num(4)? as u32,
         pgrp: num(5)? as u32,
+        session: num(6)? as u32,
         tty_nr: field(7)?.parse().ok()?,
         cpu_ticks: num(14)? + num(15)? + num(16)? + num(17)?,
         starttime: num(22)?,
@@ -205,6 +219,75 @@ pub fn split_deleted(link: &str) -> (&str, bool) {
         Some(p) => (p, true),
         None => (link, false),
     }
+}
+
+/// The inode of a `pipe:[N]` descriptor link.
+pub fn pipe_inode(link: &[u8]) -> Option<u64> {
+    bracketed(link, b"pipe:[")
+}
+
+/// The inode of a `socket:[N]` descriptor link.
+pub fn socket_inode(link: &[u8]) -> Option<u64> {
+    bracketed(link, b"socket:[")
+}
+
+fn bracketed(link: &[u8], prefix: &[u8]) -> Option<u64> {
+    let rest = link.strip_prefix(prefix)?.strip_suffix(b"]")?;
+    std::str::from_utf8(rest).ok()?.parse().ok()
+}
+
+/// One connection from `/proc/PID/net/tcp` or `tcp6`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpEntry {
+    /// The socket's inode (matches `socket:[N]` in the fd table).
+    pub inode: u64,
+    /// The remote end.
+    pub remote: std::net::SocketAddr,
+    /// The kernel's TCP state number (1 = established, 2 = SYN sent …).
+    pub state: u8,
+}
+
+impl TcpEntry {
+    /// Established, or still connecting: a process waiting on it waits on the network.
+    pub fn is_live(&self) -> bool {
+        matches!(self.state, 1 | 2)
+    }
+}
+
+/// Parses `/proc/PID/net/tcp` (or `tcp6`): addresses are hex, each 32-bit word in host (little
+/// endian on every platform this runs on) byte order; lines it cannot read are skipped.
+pub fn parse_net_tcp(text: &str) -> Vec<TcpEntry> {
+    text.lines().skip(1).filter_map(parse_tcp_line).collect()
+}
+
+fn parse_tcp_line(line: &str) -> Option<TcpEntry> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let remote = parse_hex_addr(f.get(2)?)?;
+    let state = u8::from_str_radix(f.get(3)?, 16).ok()?;
+    let inode = f.get(9)?.parse().ok()?;
+    Some(TcpEntry {
+        inode,
+        remote,
+        state,
+    })
+}
+
+fn parse_hex_addr(text: &str) -> Option<std::net::SocketAddr> {
+    let (ip, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let words: Vec<u32> = (0..ip.len() / 8)
+        .map(|i| ip.get(i * 8..i * 8 + 8).and_then(|w| u32::from_str_radix(w, 16).ok()))
+        .collect::<Option<_>>()?;
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let ip: std::net::IpAddr = match bytes.len() {
+        4 => std::net::Ipv4Addr::new(bytes[0], bytes[1], bytes[2], bytes[3]).into(),
+        16 => {
+            let v6 = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes.as_slice()).ok()?);
+            v6.to_ipv4_mapped().map_or(v6.into(), Into::into)
+        }
+        _ => return None,
+    };
+    Some(std::net::SocketAddr::new(ip, port))
 }
 
 #[cfg(test)]
@@ -279,6 +362,36 @@ mod tests {
     }
 
     #[test]
+    fn parses_tcp_tables_and_descriptor_links() {
+        let v4 = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:9C40 0100007F:1F90 01 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 20 4 30 10 -1\n\
+   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 999 1 0000000000000000 100 0 0 10 0\n\
+   garbage\n";
+        let t = parse_net_tcp(v4);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].inode, 123456);
+        assert_eq!(t[0].remote.to_string(), "127.0.0.1:8080");
+        assert!(t[0].is_live() && !t[1].is_live());
+        let v6 = "  sl header\n\
+   0: 00000000000000000000000001000000:A000 0000000000000000FFFF00000100007F:01BB 02 0:0 0:0 0 1000 0 77 1\n";
+        let t = parse_net_tcp(v6);
+        assert_eq!(t[0].remote.to_string(), "127.0.0.1:443", "v4-mapped shown as v4");
+        assert_eq!(t[0].state, 2);
+        assert_eq!(pipe_inode(b"pipe:[4242]"), Some(4242));
+        assert_eq!(socket_inode(b"socket:[7]"), Some(7));
+        assert_eq!(pipe_inode(b"/dev/null"), None);
+        assert_eq!(pipe_inode(b"pipe:[x]"), None);
+    }
+
+    #[test]
+    fn fdinfo_flags_tell_readers_from_writers() {
+        assert!(!parse_fdinfo("pos:\t0\nflags:\t02000000\n").writes());
+        assert!(parse_fdinfo("pos:\t0\nflags:\t02000001\n").writes());
+        assert!(parse_fdinfo("flags:\t0100002\n").writes());
+        assert!(!parse_fdinfo("pos:\t0\n").writes());
+    }
+
+    #[test]
     fn parses_stat_with_awkward_names() {
         let text = "4242 (build-script (x) ) T 4200 4242 4200 34816 4242 4194560 100 0 0 0 \
                     150 50 7 3 20 0 1 0 987654 1000 100 18446744073709551615";
@@ -287,6 +400,7 @@ mod tests {
         assert_eq!(s.state, ProcState::Stopped);
         assert_eq!(s.ppid, 4200);
         assert_eq!(s.pgrp, 4242);
+        assert_eq!(s.session, 4200);
         assert_eq!(s.tty_nr, 34816);
         assert_eq!(s.cpu_ticks, 210);
         assert_eq!(s.starttime, 987654);

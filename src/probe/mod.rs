@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use thiserror::Error;
 
 use crate::core::catalog::LockKind;
-use crate::core::model::{FileKey, LockSighting, ProcessFacts};
+use crate::core::model::{Activity, ChildProcess, FileKey, LockSighting, ProcState, ProcessFacts};
 
 pub mod linux_parse;
 #[cfg(target_os = "macos")]
@@ -86,6 +86,29 @@ pub trait Probe: Send {
 
     /// Whether `pid` holds a lock on the file right now (re-verified before any signal).
     fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError>;
+
+    /// What a root blocker is doing: its live descendants, its network peers and the processes
+    /// outside its tree that hold its output pipes open. Called for root blockers only; the
+    /// expensive part (looking for pipe writers) runs only when the blocker has no live child.
+    ///
+    /// The default knows descendants only; a platform that can see descriptors does more.
+    fn activity(&mut self, pid: u32) -> Activity {
+        let descendants = self
+            .descendants(pid)
+            .into_iter()
+            .filter_map(|p| self.process(p).ok())
+            .filter(|f| f.state != ProcState::Zombie)
+            .map(|f| ChildProcess {
+                pid: f.pid,
+                name: f.name,
+                cmd: f.cmd,
+            })
+            .collect();
+        Activity {
+            descendants,
+            ..Activity::default()
+        }
+    }
 
     /// Device and inode of a path, without following or creating anything odd.
     fn file_key(&self, path: &std::path::Path) -> Option<FileKey> {

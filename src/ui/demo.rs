@@ -1,15 +1,19 @@
-//! Realistic snapshots of the four lock situations (idle, held, contended, stale), so the tray
-//! can be shown and screenshotted without a daemon (`examples/tray_demo.rs`) and the menu and
+//! Realistic snapshots of the four situations (idle, held, blocking, stale), built by the real
+//! core (blocking graph and report builder) from made-up kernel sightings, so the tray can be
+//! shown and screenshotted without a daemon (`examples/tray_demo.rs`) and the menu and
 //! notification code is tested against the same data a user would see.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::UiSnapshot;
 use crate::core::catalog::LockKind;
+use crate::core::graph::Graph;
 use crate::core::model::{
-    HolderReport, LockMode, LockReport, LockState, Origin, ProcState, Report, Source, StaleReason,
-    WaiterReport,
+    Activity, Ancestor, ChildProcess, FileKey, LockMode, LockSighting, Participant, ProcState,
+    ProcessFacts, Source, StaleReason,
 };
+use crate::core::report::{self, Knowledge, Observed};
 
 /// Which situation to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +33,14 @@ impl Stage {
     pub const SEQUENCE: [Stage; 4] = [Stage::Idle, Stage::Held, Stage::Contended, Stage::Stale];
 }
 
+/// The blocker's pid and start token.
+pub const BLOCKER: (u32, u64) = (4242, 777);
+/// The waiter's pid.
+pub const WAITER: u32 = 4250;
+
+const CACHE: FileKey = FileKey { dev: 1, ino: 100 };
+const MUTATE: FileKey = FileKey { dev: 1, ino: 101 };
+
 /// The Cargo home the demo pretends to watch.
 pub fn cargo_home() -> PathBuf {
     home().join(".cargo")
@@ -46,102 +58,120 @@ fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/home/dev"))
 }
 
-/// The demo's holder: `cargo build` (pid 4242, start token 777) in a terminal.
-pub fn holder(held_for_secs: f64, stale: bool) -> HolderReport {
-    HolderReport {
-        pid: 4242,
-        mode: LockMode::Exclusive,
+fn facts(pid: u32, token: u64, cmd: &[&str], parent: &str, age: f64, now: f64) -> ProcessFacts {
+    ProcessFacts {
+        pid,
+        ppid: pid - 100,
+        pgid: pid,
+        uid: 501,
         name: "cargo".into(),
-        cmd: vec!["cargo".into(), "build".into(), "--release".into()],
+        cmd: cmd.iter().map(|s| s.to_string()).collect(),
         cwd: Some(project_dir()),
-        process_state: if stale {
-            ProcState::Stopped
-        } else {
-            ProcState::Running
-        },
-        origin: Origin::Terminal,
-        origin_via: Some("zsh".into()),
-        inherited: false,
-        held_for_secs: Some(held_for_secs),
-        running_for_secs: Some(held_for_secs + 3.0),
+        start_token: token,
+        started_at: now - age,
+        state: ProcState::Running,
         tree_cpu_secs: 41.5,
-        ppid: 4100,
-        ancestors: vec![],
-        start_token: 777,
-        stale,
-        stale_reasons: if stale {
-            vec![StaleReason::Stopped]
-        } else {
-            vec![]
-        },
+        has_tty: parent == "zsh",
+        ancestors: vec![Ancestor {
+            pid: pid - 100,
+            name: parent.into(),
+        }],
     }
 }
 
-/// The demo's waiter: `cargo check` (pid 4250) started by rust-analyzer.
-pub fn waiter(waiting_for_secs: f64) -> WaiterReport {
-    WaiterReport {
-        pid: 4250,
-        mode: LockMode::Exclusive,
-        name: "cargo".into(),
-        cmd: vec![
-            "cargo".into(),
-            "check".into(),
-            "--message-format=json".into(),
-        ],
-        cwd: Some(project_dir()),
-        origin: Origin::Ide,
-        waiting_for_secs: Some(waiting_for_secs),
-    }
-}
-
-/// The package-cache lock in a given state.
-pub fn package_cache(
-    state: LockState,
-    holders: Vec<HolderReport>,
-    waiters: Vec<WaiterReport>,
-) -> LockReport {
-    let verdict = match state {
-        LockState::Free => "free".to_string(),
-        LockState::Stale => "cargo 4242 looks stale: it is stopped (suspended with Ctrl-Z?)".into(),
-        _ => "busy: held by cargo 4242, which looks alive. Waiting is usually right.".into(),
+fn sighting(key: FileKey, holders: Vec<Participant>, waiters: Vec<Participant>) -> LockSighting {
+    let (name, kind) = if key == CACHE {
+        (".package-cache", LockKind::PackageCache)
+    } else {
+        (".package-cache-mutate", LockKind::PackageCacheMutate)
     };
-    LockReport {
-        path: cargo_home().join(".package-cache"),
-        kind: LockKind::PackageCache,
-        description: LockKind::PackageCache.cargo_words().to_string(),
-        state,
+    LockSighting {
+        path: cargo_home().join(name),
+        key,
+        kind,
         deleted: false,
-        project_dir: None,
         holders,
         waiters,
-        verdict,
-        stop_command: (state == LockState::Stale).then(|| "cargo lockwatch kill 4242".into()),
+        dead_locker: None,
+        locker_gone: false,
+    }
+}
+
+fn part(pid: u32, mode: LockMode) -> Participant {
+    Participant {
+        pid,
+        mode,
+        inherited: false,
     }
 }
 
 /// A snapshot of `stage` observed at Unix time `now`.
 pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
-    let lock = match stage {
-        Stage::Idle => package_cache(LockState::Free, vec![], vec![]),
-        Stage::Held => package_cache(LockState::Held, vec![holder(192.0, false)], vec![]),
-        Stage::Contended => package_cache(
-            LockState::Contended,
-            vec![holder(215.0, false)],
-            vec![waiter(12.0)],
-        ),
-        Stage::Stale => package_cache(
-            LockState::Stale,
-            vec![holder(750.0, true)],
-            vec![waiter(45.0)],
-        ),
+    let (held, waited) = match stage {
+        Stage::Idle | Stage::Held => (192.0, 0.0),
+        Stage::Contended => (215.0, 12.0),
+        Stage::Stale => (750.0, 45.0),
+    };
+    let (pid, token) = BLOCKER;
+    let mut blocker = facts(pid, token, &["cargo", "build", "--release"], "zsh", held + 3.0, now);
+    let waiter = facts(
+        WAITER,
+        778,
+        &["cargo", "check", "--message-format=json"],
+        "rust-analyzer",
+        waited,
+        now,
+    );
+    let mut sightings = Vec::new();
+    let mut k = Knowledge {
+        stale: Some(HashMap::new()),
+        ..Knowledge::default()
+    };
+    if stage != Stage::Idle {
+        let waiting = stage != Stage::Held;
+        let waiters = if waiting {
+            vec![part(WAITER, LockMode::Exclusive)]
+        } else {
+            vec![]
+        };
+        sightings.push(sighting(CACHE, vec![part(pid, LockMode::Exclusive)], waiters));
+        let mut sharing = vec![part(pid, LockMode::Shared)];
+        if waiting {
+            sharing.push(part(WAITER, LockMode::Shared));
+            k.wait_since.insert((CACHE, WAITER), now - waited);
+        }
+        sightings.push(sighting(MUTATE, sharing, vec![]));
+        k.hold_since.insert((CACHE, pid), now - held);
+        k.hold_since.insert((MUTATE, pid), now - held);
+    }
+    let mut activity = Activity {
+        descendants: ["serde", "tokio"]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ChildProcess {
+                pid: 4300 + i as u32,
+                name: "rustc".into(),
+                cmd: vec!["rustc".into(), "--crate-name".into(), c.to_string()],
+            })
+            .collect(),
+        ..Activity::default()
+    };
+    if stage == Stage::Stale {
+        blocker.state = ProcState::Stopped;
+        activity.descendants.clear();
+        k.stale = Some(HashMap::from([(pid, vec![StaleReason::Stopped])]));
+    }
+    let facts = HashMap::from([(pid, blocker), (WAITER, waiter)]);
+    let graph = Graph::build(&sightings, &facts);
+    let obs = Observed {
+        sightings: &sightings,
+        facts: &facts,
+        activity: &HashMap::from([(pid, activity)]),
+        graph: &graph,
+        free: &[(cargo_home().join(".package-cache"), LockKind::PackageCache)],
     };
     UiSnapshot {
-        report: Report {
-            source: Source::Daemon,
-            observed_at: now,
-            cargo_homes: vec![cargo_home()],
-            locks: vec![lock],
-        },
+        report: report::build(Source::Daemon, now, vec![cargo_home()], &obs, &k),
         paused: false,
         snoozed_until: None,
         launch_at_login: true,
@@ -151,6 +181,7 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::{IncidentState, Role};
     use crate::ui::icons::IconState;
 
     #[test]
@@ -168,5 +199,21 @@ mod tests {
                 IconState::Stale
             ]
         );
+    }
+
+    #[test]
+    fn the_waiter_sharing_mutate_is_blocked_everywhere() {
+        let r = snapshot(Stage::Stale, 0.0).report;
+        assert_eq!(r.incidents.len(), 1);
+        assert_eq!(r.incidents[0].state, IncidentState::Stale);
+        let waiter_rows = r
+            .locks
+            .iter()
+            .flat_map(|l| &l.holders)
+            .filter(|h| h.pid == WAITER);
+        for h in waiter_rows {
+            assert_eq!(h.role, Role::Blocked);
+            assert!(!h.stale);
+        }
     }
 }

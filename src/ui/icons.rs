@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::UiSnapshot;
-use crate::core::model::LockState;
+use crate::core::model::IncidentState;
 
 /// What the icon shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -35,16 +35,17 @@ impl IconState {
         IconState::Paused,
     ];
 
-    /// The state a snapshot shows: paused wins, then the worst lock.
+    /// The state a snapshot shows: paused wins, then the worst incident. Background locks
+    /// (shared, nobody waits) never change the icon.
     pub fn of(snapshot: &UiSnapshot) -> IconState {
         if snapshot.paused {
             return IconState::Paused;
         }
         match snapshot.report.overall() {
-            LockState::Free => IconState::Idle,
-            LockState::Held => IconState::Held,
-            LockState::Contended => IconState::Contended,
-            LockState::Stale => IconState::Stale,
+            None => IconState::Idle,
+            Some(IncidentState::Holding) => IconState::Held,
+            Some(IncidentState::Blocking) => IconState::Contended,
+            Some(IncidentState::Stale) => IconState::Stale,
         }
     }
 
@@ -279,14 +280,9 @@ mod tests {
     }
 
     #[test]
-    fn state_follows_the_worst_lock_and_pause_wins() {
+    fn state_follows_the_worst_incident_and_pause_wins() {
         let mut snap = UiSnapshot {
-            report: Report {
-                source: Source::Daemon,
-                observed_at: 0.0,
-                cargo_homes: vec![],
-                locks: vec![],
-            },
+            report: Report::empty(Source::Daemon, 0.0, vec![]),
             paused: false,
             snoozed_until: None,
             launch_at_login: false,

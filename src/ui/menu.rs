@@ -1,7 +1,10 @@
 //! The tray menu as plain data: what it says and what each item does, built from a
-//! [`UiSnapshot`] and the current time. Keeping it pure means the wording, the force-kill
-//! confirmation and the mapping of a click to a [`UiCommand`] are unit-tested without a GUI; the
-//! tray only mirrors the model into native menu items.
+//! [`UiSnapshot`]'s incidents and the current time. One row per incident (who blocks whom),
+//! with a submenu of actions on the one process worth acting on: the blocker, or the culprit
+//! that keeps it stuck, or a deadlock's chosen victim. Waiters get no action. Keeping it pure
+//! means the wording, the force-kill confirmation and the mapping of a click to a
+//! [`UiCommand`] are unit-tested without a GUI; the tray only mirrors the model into native
+//! menu items.
 //!
 //! Item ids are stable across refreshes: an action's id encodes what it acts on (pid and start
 //! token), so a click on an item built from an older snapshot still reaches the right process,
@@ -9,20 +12,20 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use super::icons::IconState;
 use super::{SnoozeFor, UiCommand, UiSnapshot};
-use crate::core::model::{HolderReport, LockMode, LockReport, LockState, Origin, ProcState};
+use crate::core::model::{Doing, IncidentReport, LockState, ProcessReport};
 use crate::core::text::{duration, tilde};
+use crate::core::words;
 
 /// How long a "Really force kill …?" item waits for its confirming click.
 pub const FORCE_KILL_CONFIRM_SECS: f64 = 10.0;
 
-/// Waiters listed per lock before the rest are summed up.
+/// Waiters listed per incident before the rest are summed up.
 const MAX_WAITERS_LISTED: usize = 5;
 
-/// How long a holder that left the report can still be copied or revealed from an old menu.
+/// How long an incident that left the report can still be copied or revealed from an old menu.
 const FORGET_AFTER_SECS: f64 = 60.0;
 
 /// Longest label, in characters, before it is shortened with `…`.
@@ -122,7 +125,14 @@ impl MenuModel {
 /// What clicking an item means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
-    /// SIGTERM this holder.
+    /// SIGCONT this stopped blocker.
+    Resume {
+        /// Blocker pid.
+        pid: u32,
+        /// Its start token.
+        start_token: u64,
+    },
+    /// SIGTERM this blocker (or culprit).
     Terminate {
         /// Holder pid.
         pid: u32,
@@ -174,6 +184,7 @@ impl Action {
     pub fn id(self) -> String {
         let holder = |verb: &str, pid: u32, token: u64| format!("{verb}/{pid}/{token}");
         match self {
+            Action::Resume { pid, start_token } => holder("resume", pid, start_token),
             Action::Terminate { pid, start_token } => holder("terminate", pid, start_token),
             Action::ArmForceKill { pid, start_token } => holder("force-kill", pid, start_token),
             Action::ConfirmForceKill { pid, start_token } => {
@@ -205,6 +216,7 @@ impl Action {
         };
         let simple = |a: Action| rest.is_empty().then_some(a);
         match verb {
+            "resume" => holder().map(|(pid, start_token)| Action::Resume { pid, start_token }),
             "terminate" => {
                 holder().map(|(pid, start_token)| Action::Terminate { pid, start_token })
             }
@@ -254,22 +266,22 @@ struct Armed {
     until: f64,
 }
 
-/// What a holder item needs after its snapshot is gone: the lock it held, to write diagnostics
-/// and find its project.
+/// What an action item needs after its snapshot is gone: its incident, to write diagnostics and
+/// find the project.
 #[derive(Debug, Clone)]
 struct Known {
-    lock: LockReport,
+    incident: IncidentReport,
 }
 
 /// The menu's own state across snapshots: the armed force-kill confirmation, the last
-/// toggles, and the holders recent menus showed (so a late click still resolves).
+/// toggles, and the incidents recent menus showed (so a late click still resolves).
 #[derive(Debug, Clone, Default)]
 pub struct MenuState {
     armed: Option<Armed>,
     paused: bool,
     launch_at_login: bool,
     known: HashMap<(u32, u64), Known>,
-    /// Holders that left the report, with the time they left.
+    /// Action targets that left the report, with the time they left.
     gone: HashMap<(u32, u64), (Known, f64)>,
 }
 
@@ -290,19 +302,14 @@ impl MenuState {
 
         let report = &snapshot.report;
         let elapsed = (now - report.observed_at).max(0.0);
-        let active: Vec<&LockReport> = report
-            .locks
-            .iter()
-            .filter(|l| l.state != LockState::Free)
-            .collect();
 
         let mut known = HashMap::new();
-        for lock in &active {
-            for h in &lock.holders {
+        for i in &report.incidents {
+            for p in i.blocker.iter().chain(i.culprit.iter()) {
                 known.insert(
-                    (h.pid, h.start_token),
+                    (p.pid, p.start_token),
                     Known {
-                        lock: (*lock).clone(),
+                        incident: i.clone(),
                     },
                 );
             }
@@ -316,15 +323,17 @@ impl MenuState {
         self.gone
             .retain(|key, (_, left)| !known.contains_key(key) && now - *left <= FORGET_AFTER_SECS);
 
-        let title = title(snapshot, &active, elapsed);
+        let title = title(snapshot, elapsed);
         let mut entries = vec![Entry::Item {
             id: "title".into(),
             label: clip(&title),
             enabled: false,
         }];
-        for lock in &active {
+        if !report.incidents.is_empty() {
             entries.push(Entry::Separator);
-            self.lock_section(lock, elapsed, &mut entries);
+        }
+        for i in &report.incidents {
+            entries.push(self.incident_row(i, elapsed));
         }
         entries.push(Entry::Separator);
         entries.push(snooze_menu(snapshot.snoozed_until, now));
@@ -350,111 +359,90 @@ impl MenuState {
         }
     }
 
-    fn lock_section(&self, lock: &LockReport, elapsed: f64, out: &mut Vec<Entry>) {
-        let key = lock.path.to_string_lossy();
+    /// One row per incident: what it is at a glance, and a submenu with who waits, what the
+    /// blocker does, the verdict and the actions on the process worth acting on.
+    fn incident_row(&self, i: &IncidentReport, elapsed: f64) -> Entry {
         let info = |suffix: &str, label: String| Entry::Item {
-            id: format!("info/{key}/{suffix}"),
+            id: format!("info/{}/{suffix}", i.id),
             label: clip(&label),
             enabled: false,
         };
-        let badge = match lock.state {
-            LockState::Stale => "STALE",
-            LockState::Contended => "WAITING",
-            LockState::Held => "BUSY",
-            LockState::Free => "free",
+        let mut entries = Vec::new();
+        for b in i.blocked.iter().take(MAX_WAITERS_LISTED) {
+            let key = format!("waiter/{}", b.process.pid);
+            entries.push(info(&key, words::blocked(b, elapsed)));
+        }
+        if i.blocked.len() > MAX_WAITERS_LISTED {
+            let more = i.blocked.len() - MAX_WAITERS_LISTED;
+            entries.push(info("waiters-more", format!("… and {more} more waiting")));
+        }
+        match &i.blocker {
+            Some(b) => entries.push(info("blocker", blocker_line(i, b, elapsed))),
+            None => entries.push(info("unseen", "held by a process you cannot inspect".into())),
+        }
+        entries.push(info("doing", format!("doing: {}", words::doing(i))));
+        if let Some(p) = words::project(i) {
+            entries.push(info("project", format!("in {}", tilde(p))));
+        }
+        if !i.stale_reasons.is_empty() || i.culprit.is_some() {
+            entries.push(info("verdict", i.verdict.clone()));
+        }
+        let actions = self.actions(i);
+        if !actions.is_empty() {
+            entries.push(Entry::Separator);
+            entries.extend(actions);
+        }
+        Entry::Submenu {
+            id: format!("incident/{}", i.id),
+            label: clip(&format!("{} · {}", words::badge(i.state), words::headline(i, elapsed))),
+            entries,
+        }
+    }
+
+    /// Resume (when stopped), Terminate, Force kill… with confirmation, Copy diagnostics,
+    /// Reveal project: on the culprit when there is one, else on the blocker.
+    fn actions(&self, i: &IncidentReport) -> Vec<Entry> {
+        let Some(target) = i.culprit.as_ref().or(i.blocker.as_ref()) else {
+            return Vec::new();
         };
-        let deleted = if lock.deleted { " (deleted)" } else { "" };
-        out.push(info(
-            "header",
-            format!(
-                "{badge} · {} · {}{deleted}",
-                lock.description,
-                tilde(&lock.path)
-            ),
+        let (pid, start_token) = (target.pid, target.start_token);
+        let name = &target.name;
+        let mut out = Vec::new();
+        if i.culprit.is_none() && i.doing == Doing::Stopped {
+            out.push(item(Action::Resume { pid, start_token }, &format!("Resume {name} {pid}")));
+        }
+        out.push(item(
+            Action::Terminate { pid, start_token },
+            &format!("Terminate {name} {pid}"),
         ));
-        if let Some(p) = &lock.project_dir {
-            out.push(info("project", format!("project {}", tilde(p))));
-        }
-        if lock.holders.is_empty() {
-            out.push(info(
-                "unseen",
-                "held by a process this user cannot see".into(),
-            ));
-        }
-        for h in &lock.holders {
-            let hk = format!("holder/{}/{}", h.pid, h.start_token);
-            out.push(info(&format!("{hk}/who"), holder_line(h, elapsed)));
-            if let Some(cwd) = &h.cwd
-                && lock.project_dir.as_deref() != Some(cwd.as_path())
-            {
-                out.push(info(&format!("{hk}/cwd"), format!("in {}", tilde(cwd))));
-            }
-            if h.stale && !h.stale_reasons.is_empty() {
-                let why: Vec<&str> = h.stale_reasons.iter().map(|r| r.describe()).collect();
-                out.push(info(
-                    &format!("{hk}/why"),
-                    format!("looks stale: {}", why.join("; ")),
-                ));
-            }
-        }
-        for w in lock.waiters.iter().take(MAX_WAITERS_LISTED) {
-            let since = w
-                .waiting_for_secs
-                .map(|s| format!(" · {}", duration(s + elapsed)))
-                .unwrap_or_default();
-            out.push(info(
-                &format!("waiter/{}", w.pid),
-                format!(
-                    "waiting: {} {} ({}){since}",
-                    w.name,
-                    w.pid,
-                    origin_word(w.origin, None)
+        let armed = self
+            .armed
+            .is_some_and(|a| a.pid == pid && a.start_token == start_token);
+        out.push(if armed {
+            item(
+                Action::ConfirmForceKill { pid, start_token },
+                &format!(
+                    "Really force kill {pid}? (click within {}s)",
+                    FORCE_KILL_CONFIRM_SECS as u64
                 ),
-            ));
-        }
-        if lock.waiters.len() > MAX_WAITERS_LISTED {
-            out.push(info(
-                "waiters-more",
-                format!(
-                    "… and {} more waiting",
-                    lock.waiters.len() - MAX_WAITERS_LISTED
-                ),
-            ));
-        }
-        for h in &lock.holders {
-            let (pid, start_token) = (h.pid, h.start_token);
+            )
+        } else {
+            item(
+                Action::ArmForceKill { pid, start_token },
+                &format!("Force kill {name} {pid}…"),
+            )
+        });
+        out.push(item(
+            Action::CopyDiagnostics { pid, start_token },
+            "Copy diagnostics",
+        ));
+        if words::project(i).is_some() {
             out.push(item(
-                Action::Terminate { pid, start_token },
-                &format!("Terminate {} {pid}", h.name),
+                Action::RevealProject { pid, start_token },
+                "Reveal project folder",
             ));
-            let armed = self
-                .armed
-                .is_some_and(|a| a.pid == pid && a.start_token == start_token);
-            out.push(if armed {
-                item(
-                    Action::ConfirmForceKill { pid, start_token },
-                    &format!(
-                        "Really force kill {pid}? (click within {}s)",
-                        FORCE_KILL_CONFIRM_SECS as u64
-                    ),
-                )
-            } else {
-                item(
-                    Action::ArmForceKill { pid, start_token },
-                    &format!("Force kill {} {pid}…", h.name),
-                )
-            });
-            out.push(item(
-                Action::CopyDiagnostics { pid, start_token },
-                "Copy diagnostics",
-            ));
-            if project_of(lock, h).is_some() {
-                out.push(item(
-                    Action::RevealProject { pid, start_token },
-                    "Reveal project folder",
-                ));
-            }
         }
+        out
     }
 
     /// Handles a click on the item with this id at Unix time `now`.
@@ -464,6 +452,7 @@ impl MenuState {
         };
         let send = |c: UiCommand| vec![Effect::Send(c)];
         match action {
+            Action::Resume { pid, start_token } => send(UiCommand::Resume { pid, start_token }),
             Action::Terminate { pid, start_token } => {
                 send(UiCommand::Terminate { pid, start_token })
             }
@@ -489,17 +478,12 @@ impl MenuState {
             }
             Action::CopyDiagnostics { pid, start_token } => self
                 .lookup(pid, start_token)
-                .and_then(|k| {
-                    let h = k.lock.holders.iter().find(|h| h.pid == pid)?;
-                    Some(vec![Effect::Copy(diagnostics(&k.lock, h))])
-                })
+                .map(|k| vec![Effect::Copy(diagnostics(&k.incident))])
                 .unwrap_or_default(),
             Action::RevealProject { pid, start_token } => self
                 .lookup(pid, start_token)
-                .and_then(|k| {
-                    let h = k.lock.holders.iter().find(|h| h.pid == pid)?;
-                    project_of(&k.lock, h).map(|p| send(UiCommand::RevealProject(p.to_path_buf())))
-                })
+                .and_then(|k| words::project(&k.incident))
+                .map(|p| send(UiCommand::RevealProject(p.to_path_buf())))
                 .unwrap_or_default(),
             Action::Snooze(s) => send(UiCommand::Snooze(s)),
             Action::TogglePaused => send(UiCommand::SetPaused(!self.paused)),
@@ -551,101 +535,49 @@ fn snooze_menu(snoozed_until: Option<f64>, now: f64) -> Entry {
     }
 }
 
-/// The project a holder works on: the lock's project, else the holder's working directory.
-pub(crate) fn project_of<'a>(lock: &'a LockReport, h: &'a HolderReport) -> Option<&'a Path> {
-    lock.project_dir.as_deref().or(h.cwd.as_deref())
-}
-
-pub(crate) fn origin_word(origin: Origin, via: Option<&str>) -> String {
-    match (origin, via) {
-        (Origin::Terminal, Some(v)) => format!("terminal: {v}"),
-        (Origin::Terminal, None) => "terminal".into(),
-        (Origin::Ide, Some(v)) => v.to_string(),
-        (Origin::Ide, None) => "IDE".into(),
-        (Origin::Orphan, _) => "orphan".into(),
-        (Origin::Unknown, _) => "origin unknown".into(),
-    }
-}
-
-pub(crate) fn held_for(h: &HolderReport, elapsed: f64) -> Option<String> {
-    h.held_for_secs.map(|s| duration(s + elapsed))
-}
-
-fn holder_line(h: &HolderReport, elapsed: f64) -> String {
+/// `cargo 4242 · terminal: zsh · held 3m35s · STOPPED`.
+fn blocker_line(i: &IncidentReport, b: &ProcessReport, elapsed: f64) -> String {
     let mut parts = vec![
-        format!("{} {}", h.name, h.pid),
-        origin_word(h.origin, h.origin_via.as_deref()),
+        words::who(b),
+        words::origin(b.origin, b.origin_via.as_deref()),
     ];
-    match held_for(h, elapsed) {
-        Some(d) => parts.push(format!("held {d}")),
-        None => {
-            if let Some(up) = h.running_for_secs {
-                parts.push(format!("up {}", duration(up + elapsed)));
-            }
-        }
-    }
-    if h.mode == LockMode::Shared {
-        parts.push("shared".into());
-    }
-    match h.process_state {
-        ProcState::Stopped => parts.push("STOPPED".into()),
-        ProcState::Zombie => parts.push("zombie".into()),
-        _ => {}
+    parts.extend(words::held(i, elapsed));
+    if i.doing == Doing::Stopped {
+        parts.push("STOPPED".into());
     }
     parts.join(" · ")
 }
 
-/// The verdict line: "All Cargo locks free", "package cache: cargo 4242 holds it (3m12s),
-/// 1 waiting", "STALE: …".
-fn title(snapshot: &UiSnapshot, active: &[&LockReport], elapsed: f64) -> String {
+/// The verdict line: "All Cargo locks free", the worst incident's headline, "STALE: …".
+fn title(snapshot: &UiSnapshot, elapsed: f64) -> String {
     if snapshot.paused {
         return "Watching paused".into();
     }
-    let Some(worst) = active.iter().copied().max_by(|a, b| {
-        a.state.cmp(&b.state).then_with(|| {
-            longest_hold(a)
-                .partial_cmp(&longest_hold(b))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-    }) else {
-        return "All Cargo locks free".into();
+    let report = &snapshot.report;
+    let Some(worst) = report.incidents.first() else {
+        let shared = report
+            .locks
+            .iter()
+            .filter(|l| l.state == LockState::Background)
+            .count();
+        return match shared {
+            0 => "All Cargo locks free".into(),
+            n => format!("Nothing blocked ({n} shared lock{} in use)", plural(n)),
+        };
     };
     let mut t = String::new();
-    if worst.state == LockState::Stale {
+    if worst.state == crate::core::model::IncidentState::Stale {
         t.push_str("STALE: ");
     }
-    let _ = write!(t, "{}: ", worst.description);
-    let shown = worst
-        .holders
-        .iter()
-        .find(|h| h.stale)
-        .or_else(|| worst.holders.first());
-    match (shown, worst.holders.len()) {
-        (None, _) => t.push_str("held by a process you cannot see"),
-        (Some(h), n) => {
-            let _ = write!(t, "{} {} holds it", h.name, h.pid);
-            if let Some(d) = held_for(h, elapsed) {
-                let _ = write!(t, " ({d})");
-            }
-            if n > 1 {
-                let _ = write!(t, " with {} others", n - 1);
-            }
-        }
-    }
-    if !worst.waiters.is_empty() {
-        let _ = write!(t, ", {} waiting", worst.waiters.len());
-    }
-    if active.len() > 1 {
-        let _ = write!(t, " (+{} more)", active.len() - 1);
+    t.push_str(&words::headline(worst, elapsed));
+    if report.incidents.len() > 1 {
+        let _ = write!(t, " (+{} more)", report.incidents.len() - 1);
     }
     t
 }
 
-fn longest_hold(l: &LockReport) -> f64 {
-    l.holders
-        .iter()
-        .filter_map(|h| h.held_for_secs)
-        .fold(0.0, f64::max)
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn clip(label: &str) -> String {
@@ -657,11 +589,11 @@ fn clip(label: &str) -> String {
     s
 }
 
-/// A plain-text report about one holder, for pasting into a bug report: the verdict, the lock
-/// and the holder exactly as the daemon reported it (JSON).
-pub fn diagnostics(lock: &LockReport, holder: &HolderReport) -> String {
-    let json = serde_json::to_string_pretty(holder)
-        .unwrap_or_else(|e| format!("(the holder could not be written as JSON: {e})"));
+/// A plain-text report about one incident, for pasting into a bug report: the verdict and the
+/// incident exactly as the daemon reported it (JSON).
+pub fn diagnostics(incident: &IncidentReport) -> String {
+    let json = serde_json::to_string_pretty(incident)
+        .unwrap_or_else(|e| format!("(the incident could not be written as JSON: {e})"));
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -674,24 +606,24 @@ pub fn diagnostics(lock: &LockReport, holder: &HolderReport) -> String {
         std::env::consts::OS,
         std::env::consts::ARCH
     );
-    let _ = writeln!(out, "lock: {} ({})", lock.description, lock.path.display());
-    let _ = writeln!(out, "state: {:?}", lock.state);
-    let _ = writeln!(out, "verdict: {}", lock.verdict);
-    if let Some(p) = &lock.project_dir {
+    let _ = writeln!(out, "state: {:?}", incident.state);
+    let _ = writeln!(out, "verdict: {}", incident.verdict);
+    let _ = writeln!(out, "doing: {}", words::doing(incident));
+    if let Some(p) = words::project(incident) {
         let _ = writeln!(out, "project: {}", p.display());
     }
-    let _ = writeln!(out, "waiters: {}", lock.waiters.len());
-    for w in &lock.waiters {
-        let _ = writeln!(out, "  {} {} {}", w.pid, w.name, w.cmd.join(" "));
+    let _ = writeln!(out, "blocked: {}", incident.blocked.len());
+    for b in &incident.blocked {
+        let p = &b.process;
+        let _ = writeln!(out, "  {} {} {}", p.pid, p.name, p.cmd.join(" "));
     }
-    let _ = writeln!(out, "holder:\n{json}");
+    let _ = writeln!(out, "incident:\n{json}");
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::model::StaleReason;
     use crate::ui::demo::{self, Stage};
 
     const T0: f64 = 1_700_000_000.0;
@@ -753,9 +685,9 @@ mod tests {
         let mut st = MenuState::new();
         let snap = demo::snapshot(Stage::Held, T0);
         let m = st.build(&snap, T0);
-        assert_eq!(m.title, "package cache: cargo 4242 holds it (3m12s)");
+        assert_eq!(m.title, "cargo 4242 holds the package cache, held 3m12s");
         let later = st.build(&snap, T0 + 10.0);
-        assert_eq!(later.title, "package cache: cargo 4242 holds it (3m22s)");
+        assert_eq!(later.title, "cargo 4242 holds the package cache, held 3m22s");
         assert_eq!(
             m.shape(),
             later.shape(),
@@ -764,60 +696,96 @@ mod tests {
     }
 
     #[test]
-    fn contended_section_names_holder_origin_project_and_waiter() {
+    fn one_row_per_incident_naming_blocked_and_blocker_and_no_action_for_the_waiter() {
         let mut st = MenuState::new();
         let m = st.build(&demo::snapshot(Stage::Contended, T0), T0);
-        assert_eq!(
-            m.title,
-            "package cache: cargo 4242 holds it (3m35s), 1 waiting"
-        );
+        assert_eq!(m.title, "cargo 4242 blocks cargo check 12s · package cache");
         assert_eq!(m.icon, IconState::Contended);
         let l = labels(&m);
         let home = tilde(&demo::project_dir());
+        let rows: Vec<&String> = l.iter().filter(|s| s.ends_with(" >")).collect();
+        assert_eq!(
+            rows,
+            [
+                "WAITING · cargo 4242 blocks cargo check 12s · package cache >",
+                "Snooze notifications >"
+            ],
+            "one row for the incident, none for the shared mutation lock: {l:#?}"
+        );
         assert!(
-            l.contains(&"cargo 4242 · terminal: zsh · held 3m35s".to_string()),
+            l.contains(&format!(
+                "cargo check in {home} (IDE: rust-analyzer, pid 4250) waits 12s for the package cache"
+            )),
             "{l:#?}"
         );
+        assert!(l.contains(&"cargo 4242 · terminal: zsh · held 3m35s".to_string()), "{l:#?}");
+        assert!(l.contains(&"doing: compiling serde, tokio".to_string()), "{l:#?}");
         assert!(l.contains(&format!("in {home}")), "{l:#?}");
-        assert!(
-            l.contains(&"waiting: cargo 4250 (IDE) · 12s".to_string()),
-            "{l:#?}"
-        );
         assert!(l.contains(&"Terminate cargo 4242".to_string()));
         assert!(l.contains(&"Force kill cargo 4242…".to_string()));
+        assert!(!l.iter().any(|s| s.starts_with("Resume")), "not stopped");
         assert!(enabled(&m, "terminate/4242/777"));
         assert!(enabled(&m, "copy/4242/777"));
         assert!(enabled(&m, "reveal/4242/777"));
         assert!(!enabled(&m, "title"));
+        let waiter_actions: Vec<String> = m
+            .shape()
+            .into_iter()
+            .filter(|s| s.contains("/4250/") && !s.contains("info/"))
+            .collect();
+        assert!(waiter_actions.is_empty(), "{waiter_actions:?}");
     }
 
     #[test]
-    fn stale_title_and_reason() {
+    fn stale_row_offers_resume_first_and_says_why() {
         let mut st = MenuState::new();
         let m = st.build(&demo::snapshot(Stage::Stale, T0), T0);
         assert_eq!(
             m.title,
-            "STALE: package cache: cargo 4242 holds it (12m30s), 1 waiting"
+            "STALE: cargo 4242 (stopped) blocks cargo check 45s · package cache"
         );
         assert_eq!(m.icon, IconState::Stale);
         let l = labels(&m);
-        assert!(l.iter().any(|s| s.starts_with("STALE · package cache · ")));
-        assert!(l.contains(&format!("looks stale: {}", StaleReason::Stopped.describe())));
+        assert!(l.iter().any(|s| s.starts_with("STALE · cargo 4242 (stopped)")), "{l:#?}");
         assert!(l.iter().any(|s| s.ends_with("· STOPPED")), "{l:#?}");
+        assert!(l.iter().any(|s| s.contains("looks stale")), "{l:#?}");
+        let resume = l.iter().position(|s| s == "Resume cargo 4242").expect("resume");
+        let terminate = l.iter().position(|s| s == "Terminate cargo 4242").expect("terminate");
+        assert!(resume < terminate);
+        assert_eq!(
+            st.click("resume/4242/777", T0),
+            [Effect::Send(UiCommand::Resume {
+                pid: 4242,
+                start_token: 777
+            })]
+        );
     }
 
     #[test]
-    fn worst_lock_wins_the_title_and_others_are_counted() {
-        let mut snap = demo::snapshot(Stage::Held, T0);
-        let mut stale = demo::snapshot(Stage::Stale, T0).report.locks.remove(0);
-        stale.description = "build directory".into();
-        stale.path = "/p/target/debug/.cargo-lock".into();
-        snap.report.locks.push(stale);
+    fn worst_incident_wins_the_title_and_others_are_counted() {
+        let mut snap = demo::snapshot(Stage::Stale, T0);
+        let mut held = demo::snapshot(Stage::Held, T0).report.incidents.remove(0);
+        held.id = "9/9".into();
+        snap.report.incidents.push(held);
         let m = MenuState::new().build(&snap, T0);
         assert_eq!(
             m.title,
-            "STALE: build directory: cargo 4242 holds it (12m30s), 1 waiting (+1 more)"
+            "STALE: cargo 4242 (stopped) blocks cargo check 45s · package cache (+1 more)"
         );
+    }
+
+    #[test]
+    fn a_culprit_is_the_target_of_every_action() {
+        let mut snap = demo::snapshot(Stage::Stale, T0);
+        let i = &mut snap.report.incidents[0];
+        let mut culprit = i.blocker.clone().unwrap();
+        (culprit.pid, culprit.start_token, culprit.name) = (5000, 55, "sleep".into());
+        i.culprit = Some(culprit);
+        let m = MenuState::new().build(&snap, T0);
+        let l = labels(&m);
+        assert!(l.contains(&"Terminate sleep 5000".to_string()), "{l:#?}");
+        assert!(!l.iter().any(|s| s.starts_with("Resume")));
+        assert!(m.find("terminate/4242/777").is_none());
     }
 
     #[test]
@@ -946,6 +914,7 @@ mod tests {
                 assert!(text.contains("\"pid\": 4242"), "{text}");
                 assert!(text.contains("\"start_token\": 777"), "{text}");
                 assert!(text.contains("verdict: cargo 4242 looks stale"), "{text}");
+                assert!(text.contains("blocked: 1\n  4250 cargo cargo check"), "{text}");
             }
             other => panic!("expected a copy, got {other:?}"),
         }
@@ -963,6 +932,10 @@ mod tests {
     #[test]
     fn ids_round_trip_and_garbage_is_ignored() {
         let actions = [
+            Action::Resume {
+                pid: 11,
+                start_token: 12,
+            },
             Action::Terminate {
                 pid: 1,
                 start_token: 2,
@@ -1014,9 +987,9 @@ mod tests {
     #[test]
     fn ids_are_unique_within_a_menu() {
         let mut snap = demo::snapshot(Stage::Stale, T0);
-        let mut other = snap.report.locks[0].clone();
-        other.path = "/p/target/debug/.cargo-lock".into();
-        snap.report.locks.push(other);
+        let mut other = snap.report.incidents[0].clone();
+        other.id = "5000/1".into();
+        snap.report.incidents.push(other);
         let m = MenuState::new().build(&snap, T0);
         let ids: Vec<String> = m
             .shape()
@@ -1032,7 +1005,8 @@ mod tests {
     #[test]
     fn long_paths_are_clipped() {
         let mut snap = demo::snapshot(Stage::Held, T0);
-        snap.report.locks[0].path = std::path::PathBuf::from(format!("/{}", "x".repeat(300)));
+        let long = std::path::PathBuf::from(format!("/{}", "x".repeat(300)));
+        snap.report.incidents[0].locks[0].project_dir = Some(long);
         let m = MenuState::new().build(&snap, T0);
         let l = labels(&m);
         assert!(l.iter().all(|s| s.chars().count() <= MAX_LABEL_CHARS + 2));
@@ -1040,15 +1014,15 @@ mod tests {
     }
 
     #[test]
-    fn diagnostics_contain_the_holder_json_and_verdict() {
+    fn diagnostics_contain_the_incident_json_and_verdict() {
         let snap = demo::snapshot(Stage::Stale, T0);
-        let lock = &snap.report.locks[0];
-        let text = diagnostics(lock, &lock.holders[0]);
+        let incident = &snap.report.incidents[0];
+        let text = diagnostics(incident);
         assert!(text.starts_with("cargo-lockwatch "));
         assert!(text.contains("state: Stale"));
-        assert!(text.contains("waiters: 1\n  4250 cargo cargo check --message-format=json"));
-        let json_start = text.find("holder:\n").unwrap() + "holder:\n".len();
-        let holder: HolderReport = serde_json::from_str(text[json_start..].trim()).unwrap();
-        assert_eq!(holder, lock.holders[0]);
+        assert!(text.contains("blocked: 1\n  4250 cargo cargo check --message-format=json"));
+        let json_start = text.find("incident:\n").unwrap() + "incident:\n".len();
+        let back: IncidentReport = serde_json::from_str(text[json_start..].trim()).unwrap();
+        assert_eq!(&back, incident);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! The daemon and the UI talk only through the two message types below: the daemon pushes a
 //! [`UiSnapshot`] whenever something visible changes (and once a second while a lock is held, so
-//! times tick), and the UI sends [`UiCommand`]s back.
+//! times tick), and the UI sends [`UiCommand`]s back. Every view reads the snapshot's incidents
+//! (who blocks whom), never raw lock holders, so a waiter is never offered for termination.
 
 use std::path::PathBuf;
 
@@ -49,9 +50,9 @@ pub enum SnoozeFor {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "action", content = "value")]
 pub enum UiCommand {
-    /// SIGTERM the holder (and its descendants), re-verified first.
+    /// SIGTERM the blocker or culprit (and its descendants), re-verified first.
     Terminate {
-        /// Holder pid.
+        /// Target pid.
         pid: u32,
         /// Start token from the report, guarding against pid reuse.
         start_token: u64,
@@ -59,6 +60,13 @@ pub enum UiCommand {
     /// SIGKILL the holder (after the user confirmed).
     ForceKill {
         /// Holder pid.
+        pid: u32,
+        /// Start token from the report.
+        start_token: u64,
+    },
+    /// SIGCONT a stopped blocker (and its stopped children), re-verified first.
+    Resume {
+        /// Blocker pid.
         pid: u32,
         /// Start token from the report.
         start_token: u64,
@@ -91,6 +99,10 @@ mod contract_tests {
             UiCommand::ForceKill {
                 pid: 1,
                 start_token: 2,
+            },
+            UiCommand::Resume {
+                pid: 3,
+                start_token: 4,
             },
             UiCommand::Snooze(SnoozeFor::UntilTomorrow),
             UiCommand::SetPaused(true),

@@ -1,11 +1,12 @@
-//! Desktop notifications about stale holders: what they say, when they are sent, and the thin
-//! layer that hands them to the OS.
+//! Desktop notifications about stale incidents: what they say (who is blocked, by whom, why it
+//! looks stuck), when they are sent, and the thin layer that hands them to the OS.
 //!
 //! The words and the decision are pure and tested with an injected clock: a notification goes
-//! out on the *edge* where a stale holder starts to block someone (or has been stale for
-//! `stale_without_waiters_after`), at most once per holder per `cooldown`, never while snoozed
-//! or paused, and several due at once are coalesced into one. [`show`] sends it with
-//! notify-rust on its own thread and turns the "Terminate" button into a [`UiCommand`].
+//! out on the *edge* where a stale blocker starts to block someone (or has been stale for
+//! `stale_without_waiters_after`), at most once per blocker per `cooldown`, never while
+//! snoozed or paused, and several due at once are coalesced into one. Waiters and background
+//! locks never notify. [`show`] sends it with notify-rust on its own thread and turns the
+//! "Terminate" button into a [`UiCommand`] aimed at the incident's action target.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -13,11 +14,11 @@ use std::path::Path;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::menu::{held_for, origin_word, project_of};
 use super::{UiCommand, UiSnapshot};
 use crate::config::NotifyConfig;
-use crate::core::model::{HolderReport, LockReport, LockState};
+use crate::core::model::{IncidentReport, IncidentState};
 use crate::core::text::{duration, tilde};
+use crate::core::words;
 
 /// The action key of the notification's "Terminate" button.
 pub const ACTION_TERMINATE: &str = "terminate";
@@ -28,7 +29,7 @@ pub const BUNDLE_ID: &str = crate::service::LABEL;
 /// After one notification, others wait this long and are then coalesced into one.
 pub const COALESCE_SECS: f64 = 30.0;
 
-/// Holders named one by one in a coalesced notification before the rest are counted.
+/// Incidents named one by one in a coalesced notification before the rest are counted.
 const MAX_LISTED: usize = 4;
 
 /// A notification ready to show.
@@ -38,7 +39,7 @@ pub struct Notice {
     pub summary: String,
     /// The details.
     pub body: String,
-    /// What the "Terminate" button does; only offered when the notice is about one holder.
+    /// What the "Terminate" button does; only offered when the notice is about one incident.
     pub terminate: Option<UiCommand>,
 }
 
@@ -51,72 +52,67 @@ impl Notice {
     }
 }
 
-/// The notice about one stale holder of `lock`; `elapsed` advances the report's times to now.
-pub fn notice_one(lock: &LockReport, holder: &HolderReport, elapsed: f64) -> Notice {
-    let mut body = format!(
-        "{} {} ({})",
-        holder.name,
-        holder.pid,
-        origin_word(holder.origin, holder.origin_via.as_deref())
-    );
-    match held_for(holder, elapsed) {
-        Some(d) => {
-            let _ = write!(body, " has held it for {d}");
-        }
-        None => body.push_str(" holds it"),
-    }
-    if let Some(p) = project_of(lock, holder) {
-        let _ = write!(body, " in {}", tilde(p));
-    }
-    body.push('.');
-    match lock.waiters.as_slice() {
+/// The notice about one stale incident; `elapsed` advances the report's times to now.
+pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
+    let mut body = String::new();
+    match i.blocked.as_slice() {
         [] => {}
-        [w] => {
-            let _ = write!(body, " {} {} is waiting", w.name, w.pid);
-            if let Some(s) = w.waiting_for_secs {
-                let _ = write!(body, " ({})", duration(s + elapsed));
-            }
-            body.push('.');
+        [one] => {
+            let _ = write!(body, "{}, ", words::blocked(one, elapsed));
         }
-        ws => {
-            let _ = write!(body, " {} processes are waiting.", ws.len());
+        many => {
+            let _ = write!(body, "{} processes wait, ", many.len());
         }
     }
-    if !holder.stale_reasons.is_empty() {
-        let why: Vec<&str> = holder.stale_reasons.iter().map(|r| r.describe()).collect();
+    if let Some(b) = &i.blocker {
+        let verb = if i.blocked.is_empty() { "held" } else { "blocked" };
+        let _ = write!(
+            body,
+            "{verb} by {} ({})",
+            words::who(b),
+            words::origin(b.origin, b.origin_via.as_deref())
+        );
+        if let Some(h) = i.held_for_secs() {
+            let _ = write!(body, " for {}", duration(h + elapsed));
+        }
+        if let Some(p) = words::project(i) {
+            let _ = write!(body, " in {}", tilde(p));
+        }
+        body.push('.');
+    }
+    if i.culprit.is_some() || i.deadlock.is_some() {
+        let _ = write!(body, " {}", i.verdict);
+    } else if !i.stale_reasons.is_empty() {
+        let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
         let _ = write!(body, " Looks stale: {}.", why.join("; "));
     }
+    let what = if i.deadlock.is_some() {
+        "Cargo deadlock"
+    } else {
+        "Stale Cargo lock"
+    };
     Notice {
-        summary: format!("Stale Cargo lock: {}", lock.description),
-        body,
-        terminate: Some(UiCommand::Terminate {
-            pid: holder.pid,
-            start_token: holder.start_token,
+        summary: format!("{what}: {}", words::locks(i)),
+        body: body.trim_start().to_string(),
+        terminate: i.action.as_ref().map(|a| UiCommand::Terminate {
+            pid: a.pid,
+            start_token: a.start_token,
         }),
     }
 }
 
-/// One notice about several stale holders (no Terminate button: the menu has one per holder).
-pub fn notice_many(items: &[(&LockReport, &HolderReport)], elapsed: f64) -> Notice {
-    if let [(lock, holder)] = items {
-        return notice_one(lock, holder, elapsed);
+/// One notice about several stale incidents (no Terminate button: the menu has one each).
+pub fn notice_many(items: &[&IncidentReport], elapsed: f64) -> Notice {
+    if let [one] = items {
+        return notice_one(one, elapsed);
     }
     let mut body = String::new();
-    for (lock, h) in items.iter().take(MAX_LISTED) {
+    for i in items.iter().take(MAX_LISTED) {
         if !body.is_empty() {
             body.push('\n');
         }
-        let _ = write!(body, "{}: {} {}", lock.description, h.name, h.pid);
-        if let Some(d) = held_for(h, elapsed) {
-            let _ = write!(body, ", {d}");
-        }
-        if let Some(p) = project_of(lock, h) {
-            let _ = write!(body, ", {}", tilde(p));
-        }
-        if !lock.waiters.is_empty() {
-            let _ = write!(body, ", {} waiting", lock.waiters.len());
-        }
-        if let Some(r) = h.stale_reasons.first() {
+        let _ = write!(body, "{}", words::headline(i, elapsed));
+        if let Some(r) = i.stale_reasons.first() {
             let _ = write!(body, " — {}", r.describe());
         }
     }
@@ -132,13 +128,13 @@ pub fn notice_many(items: &[(&LockReport, &HolderReport)], elapsed: f64) -> Noti
 
 #[derive(Debug, Clone, Default)]
 struct Track {
-    /// When this holder was first seen stale (in this stale episode).
+    /// When this blocker was first seen stale (in this stale episode).
     stale_since: Option<f64>,
     /// Whether the notify condition held at the last observation.
     was_due: bool,
     /// A rising edge not yet notified (held back by cooldown, snooze or coalescing).
     pending: bool,
-    /// When this holder was last notified.
+    /// When this blocker was last notified.
     last_sent: Option<f64>,
 }
 
@@ -146,7 +142,7 @@ struct Track {
 #[derive(Debug, Clone)]
 pub struct Notifier {
     config: NotifyConfig,
-    tracks: HashMap<(u32, u64), Track>,
+    tracks: HashMap<String, Track>,
     last_any: Option<f64>,
 }
 
@@ -171,30 +167,24 @@ impl Notifier {
     pub fn observe(&mut self, snapshot: &UiSnapshot, now: f64) -> Option<Notice> {
         let elapsed = (now - snapshot.report.observed_at).max(0.0);
         let without_waiters = self.config.stale_without_waiters_after.as_secs_f64();
-        // Each holder once, with the lock that makes the best case (someone waiting) first.
-        let mut seen: HashMap<(u32, u64), (&LockReport, &HolderReport)> = HashMap::new();
-        for lock in &snapshot.report.locks {
-            if lock.state == LockState::Free {
-                continue;
-            }
-            for h in &lock.holders {
-                let slot = seen.entry((h.pid, h.start_token)).or_insert((lock, h));
-                if slot.0.waiters.is_empty() && !lock.waiters.is_empty() {
-                    *slot = (lock, h);
-                }
-            }
-        }
-        self.tracks.retain(|k, _| seen.contains_key(k));
-        for (key, (lock, h)) in &seen {
-            let t = self.tracks.entry(*key).or_default();
-            let stale = h.stale;
+        let seen: HashMap<&str, &IncidentReport> = snapshot
+            .report
+            .incidents
+            .iter()
+            .filter(|i| i.blocker.is_some())
+            .map(|i| (i.id.as_str(), i))
+            .collect();
+        self.tracks.retain(|k, _| seen.contains_key(k.as_str()));
+        for (key, i) in &seen {
+            let t = self.tracks.entry(key.to_string()).or_default();
+            let stale = i.state == IncidentState::Stale;
             t.stale_since = if stale {
                 Some(t.stale_since.unwrap_or(now))
             } else {
                 None
             };
             let stale_for = t.stale_since.map_or(0.0, |s| now - s);
-            let due = stale && (!lock.waiters.is_empty() || stale_for >= without_waiters);
+            let due = stale && (!i.blocked.is_empty() || stale_for >= without_waiters);
             if due && !t.was_due {
                 t.pending = true;
             }
@@ -216,28 +206,28 @@ impl Notifier {
             return None;
         }
         let cooldown = self.config.cooldown.as_secs_f64();
-        let mut ready: Vec<(u32, u64)> = self
+        let mut ready: Vec<&str> = self
             .tracks
             .iter()
             .filter(|(_, t)| t.pending && t.last_sent.is_none_or(|s| now - s >= cooldown))
-            .map(|(k, _)| *k)
+            .map(|(k, _)| seen[k.as_str()].id.as_str())
             .collect();
         if ready.is_empty() {
             return None;
         }
-        // Longest-held first, so the notice leads with the worst case; pid breaks ties.
+        // Longest-held first, so the notice leads with the worst case; id breaks ties.
         ready.sort_by(|a, b| {
-            let held = |k: &(u32, u64)| seen[k].1.held_for_secs.unwrap_or(0.0);
+            let held = |k: &str| seen[k].held_for_secs().unwrap_or(0.0);
             held(b).total_cmp(&held(a)).then(a.cmp(b))
         });
         for k in &ready {
-            if let Some(t) = self.tracks.get_mut(k) {
+            if let Some(t) = self.tracks.get_mut(*k) {
                 t.pending = false;
                 t.last_sent = Some(now);
             }
         }
         self.last_any = Some(now);
-        let items: Vec<(&LockReport, &HolderReport)> = ready.iter().map(|k| seen[k]).collect();
+        let items: Vec<&IncidentReport> = ready.iter().map(|k| seen[k]).collect();
         Some(notice_many(&items, elapsed))
     }
 }
@@ -332,23 +322,23 @@ mod tests {
     fn stale(at: f64, waiting: bool) -> UiSnapshot {
         let mut s = demo::snapshot(Stage::Stale, at);
         if !waiting {
-            s.report.locks[0].waiters.clear();
+            s.report.incidents[0].blocked.clear();
         }
         s
     }
 
     #[test]
-    fn text_names_holder_origin_project_time_waiter_and_reason() {
+    fn text_names_blocked_blocker_origin_project_time_and_reason() {
         let s = demo::snapshot(Stage::Stale, T0);
-        let lock = &s.report.locks[0];
-        let n = notice_one(lock, &lock.holders[0], 5.0);
+        let n = notice_one(&s.report.incidents[0], 5.0);
         assert_eq!(n.summary, "Stale Cargo lock: package cache");
+        let home = tilde(&demo::project_dir());
         assert_eq!(
             n.body,
             format!(
-                "cargo 4242 (terminal: zsh) has held it for 12m35s in {}. cargo 4250 is \
-                 waiting (50s). Looks stale: {}.",
-                tilde(&demo::project_dir()),
+                "cargo check in {home} (IDE: rust-analyzer, pid 4250) waits 50s for the package \
+                 cache, blocked by cargo 4242 (terminal: zsh) for 12m35s in {home}. Looks \
+                 stale: {}.",
                 StaleReason::Stopped.describe()
             )
         );
@@ -456,36 +446,39 @@ mod tests {
         assert_eq!(n.observe(&s, T0 + 1.0), None);
     }
 
+    /// Another stale incident like the demo's, blocked by `pid`, held for `held` seconds.
+    fn another(s: &UiSnapshot, pid: u32, held: f64) -> IncidentReport {
+        let mut i = s.report.incidents[0].clone();
+        i.id = format!("{pid}/777");
+        let b = i.blocker.as_mut().unwrap();
+        b.pid = pid;
+        i.locks[0].held_for_secs = Some(held);
+        i.locks[0].description = "build directory".into();
+        i.action.as_mut().unwrap().pid = pid;
+        i
+    }
+
     #[test]
     fn several_at_once_are_coalesced_and_bursts_are_spaced() {
         let mut s = stale(T0, true);
-        let mut second = s.report.locks[0].clone();
-        second.path = "/p/target/debug/.cargo-lock".into();
-        second.description = "build directory".into();
-        second.holders[0].pid = 5000;
-        second.holders[0].held_for_secs = Some(60.0);
-        s.report.locks.push(second.clone());
+        let second = another(&s, 5000, 60.0);
+        s.report.incidents.push(second);
         let mut n = Notifier::new(config());
         let notice = n.observe(&s, T0).expect("one notice for both");
         assert_eq!(notice.summary, "2 stale Cargo locks");
         let lines: Vec<&str> = notice.body.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(
-            lines[0].starts_with("package cache: cargo 4242, 12m30s"),
+            lines[0].starts_with("cargo 4242 (stopped) blocks cargo check 45s · package cache"),
             "{lines:?}"
         );
-        assert!(
-            lines[1].starts_with("build directory: cargo 5000, 1m00s"),
-            "{lines:?}"
-        );
+        assert!(lines[1].starts_with("cargo 5000 (stopped) blocks"), "{lines:?}");
         assert_eq!(notice.terminate, None);
         assert_eq!(notice.command_for_action(ACTION_TERMINATE), None);
 
-        // A third holder going stale 5 s later waits for the coalescing window.
-        let mut third = second;
-        third.path = "/q/target/debug/.cargo-lock".into();
-        third.holders[0].pid = 6000;
-        s.report.locks.push(third);
+        // A third going stale 5 s later waits for the coalescing window.
+        let third = another(&s, 6000, 60.0);
+        s.report.incidents.push(third);
         assert_eq!(n.observe(&s, T0 + 5.0), None);
         let later = n.observe(&s, T0 + COALESCE_SECS).expect("released");
         assert!(later.body.contains("cargo 6000"), "{}", later.body);
@@ -499,22 +492,18 @@ mod tests {
     }
 
     #[test]
-    fn a_holder_in_two_locks_is_one_notice() {
-        let mut s = stale(T0, false);
-        let mut build = demo::snapshot(Stage::Stale, T0).report.locks.remove(0);
-        build.path = "/p/target/debug/.cargo-lock".into();
-        build.description = "build directory".into();
-        s.report.locks.push(build);
-        let notice = Notifier::new(config()).observe(&s, T0).expect("notified");
-        assert_eq!(notice.summary, "Stale Cargo lock: build directory");
+    fn blocking_or_holding_incidents_never_notify() {
+        let mut n = Notifier::new(config());
+        for t in 0..2000 {
+            let at = T0 + f64::from(t);
+            assert_eq!(n.observe(&demo::snapshot(Stage::Contended, at), at), None);
+        }
     }
 
     #[test]
-    fn many_holders_are_summed_up() {
+    fn many_incidents_are_summed_up() {
         let s = stale(T0, true);
-        let lock = &s.report.locks[0];
-        let items: Vec<(&LockReport, &HolderReport)> =
-            (0..6).map(|_| (lock, &lock.holders[0])).collect();
+        let items: Vec<&IncidentReport> = (0..6).map(|_| &s.report.incidents[0]).collect();
         let n = notice_many(&items, 0.0);
         assert_eq!(n.summary, "6 stale Cargo locks");
         assert!(n.body.ends_with("… and 2 more"), "{}", n.body);

@@ -170,12 +170,11 @@ impl Tray {
     /// Creates the tray icon with an idle menu (called at `StartCause::Init`).
     fn create(&mut self) {
         let first = UiSnapshot {
-            report: crate::core::model::Report {
-                source: crate::core::model::Source::Daemon,
-                observed_at: now(),
-                cargo_homes: Vec::new(),
-                locks: Vec::new(),
-            },
+            report: crate::core::model::Report::empty(
+                crate::core::model::Source::Daemon,
+                now(),
+                Vec::new(),
+            ),
             paused: false,
             snoozed_until: None,
             launch_at_login: false,

@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use lockwatch::core::catalog::LockKind;
-use lockwatch::core::model::{LockReport, Report};
+use lockwatch::core::model::{IncidentReport, LockReport, Report};
 
 /// How long a poll waits for the kernel to show a state before the test fails.
 pub const POLL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -390,6 +390,14 @@ impl Status {
             .locks
             .iter()
             .any(|l| l.path == path && l.waiters.iter().any(|w| w.pid == pid))
+    }
+
+    /// The incident whose blocker is `pid`.
+    pub fn incident_of(&self, pid: u32) -> Option<&IncidentReport> {
+        self.report
+            .incidents
+            .iter()
+            .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid))
     }
 
     /// The pids of every holder and waiter in the report.

@@ -1,0 +1,298 @@
+//! What a root blocker is doing, in words a tired developer decides on at a glance: compiling
+//! which crates, running whose build script, waiting on which network peer, stopped, deadlocked,
+//! or stuck behind a process that holds its output pipe open (the culprit to stop instead).
+//!
+//! Pure: it reads the [`Activity`] a probe gathered.
+
+use std::path::Path;
+
+use super::model::{Activity, ChildProcess, Doing, ProcState, ProcessFacts};
+
+/// Classifies what `facts`'s process is doing from its `activity`.
+pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> Doing {
+    match facts.state {
+        ProcState::Stopped => return Doing::Stopped,
+        ProcState::Zombie => return Doing::Exited,
+        _ => {}
+    }
+    if deadlocked {
+        return Doing::Deadlocked;
+    }
+    if let Some(c) = culprit(activity) {
+        return Doing::WaitingForPipe {
+            culprit: c.pid,
+            culprit_name: c.name.clone(),
+        };
+    }
+    let mut crates: Vec<String> = activity
+        .descendants
+        .iter()
+        .filter_map(rustc_crate_name)
+        .collect();
+    crates.sort();
+    crates.dedup();
+    let scripts: Vec<String> = activity
+        .descendants
+        .iter()
+        .filter_map(build_script_crate)
+        .collect();
+    if crates.is_empty()
+        && let Some(crate_name) = scripts.into_iter().next()
+    {
+        return Doing::BuildScript { crate_name };
+    }
+    if !crates.is_empty() {
+        return Doing::Compiling { crates };
+    }
+    if let Some(child) = activity.descendants.first() {
+        return Doing::RunningChild {
+            pid: child.pid,
+            name: child.name.clone(),
+        };
+    }
+    if let Some(peer) = activity.peers.first() {
+        return Doing::Network {
+            peer: peer.remote.clone(),
+            idle_for_secs: peer.idle_for_secs,
+        };
+    }
+    Doing::Unknown
+}
+
+/// What a blocker is doing, in a few words ("compiling serde, tokio").
+pub fn describe(doing: &Doing) -> String {
+    match doing {
+        Doing::Stopped => "stopped (suspended with Ctrl-Z?)".into(),
+        Doing::Deadlocked => "deadlocked".into(),
+        Doing::WaitingForPipe {
+            culprit,
+            culprit_name,
+        } => format!("waiting for {culprit_name} {culprit} to close its output pipe"),
+        Doing::BuildScript { crate_name } => format!("running the build script of {crate_name}"),
+        Doing::Compiling { crates } => {
+            const SHOWN: usize = 3;
+            let mut s = format!("compiling {}", crates[..crates.len().min(SHOWN)].join(", "));
+            if crates.len() > SHOWN {
+                s.push_str(&format!(" and {} more", crates.len() - SHOWN));
+            }
+            s
+        }
+        Doing::Network {
+            peer,
+            idle_for_secs: Some(idle),
+        } => format!(
+            "waiting on the network ({peer}, nothing received for {})",
+            super::text::duration(*idle)
+        ),
+        Doing::Network { peer, .. } => format!("waiting on the network ({peer})"),
+        Doing::RunningChild { pid, name } => format!("running {name} {pid}"),
+        Doing::Exited => "exited, not yet reaped".into(),
+        Doing::Unknown => "no child, no network connection".into(),
+    }
+}
+
+/// The process to stop instead of the blocker: one that holds the write end of a pipe the
+/// blocker reads from, while the blocker has no live child of its own that could be writing.
+pub fn culprit(activity: &Activity) -> Option<&ProcessFacts> {
+    if !activity.descendants.is_empty() {
+        return None;
+    }
+    activity.pipe_writers.first()
+}
+
+/// The crate a `rustc` child compiles, from `--crate-name NAME` (or `--crate-name=NAME`).
+pub fn rustc_crate_name(child: &ChildProcess) -> Option<String> {
+    let args = &child.cmd;
+    let is_rustc = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("rustc") || n == "clippy-driver")
+        || child.name == "rustc";
+    if !is_rustc {
+        return None;
+    }
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--crate-name" {
+            return it.next().cloned();
+        }
+        if let Some(v) = a.strip_prefix("--crate-name=") {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+/// The package whose build script `child` is: the executable lives in
+/// `<build-dir>/<profile>/build/<pkg>-<hash>/build-script-build` (or `…/build/<pkg>/<hash>/…`).
+pub fn build_script_crate(child: &ChildProcess) -> Option<String> {
+    let exe = Path::new(child.cmd.first()?);
+    let name = exe.file_name()?.to_str()?;
+    if !name.starts_with("build-script-") {
+        return None;
+    }
+    let dir = exe.parent()?;
+    let dir_name = dir.file_name()?.to_str()?;
+    if is_hash(dir_name) {
+        return Some(dir.parent()?.file_name()?.to_str()?.to_string());
+    }
+    match dir_name.rsplit_once('-') {
+        Some((pkg, hash)) if is_hash(hash) => Some(pkg.to_string()),
+        _ => Some(dir_name.to_string()),
+    }
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() >= 8 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::Peer;
+
+    fn facts(state: ProcState) -> ProcessFacts {
+        ProcessFacts {
+            pid: 10,
+            ppid: 5,
+            pgid: 10,
+            uid: 1000,
+            name: "cargo".into(),
+            cmd: vec!["cargo".into(), "build".into()],
+            cwd: None,
+            start_token: 1,
+            started_at: 0.0,
+            state,
+            tree_cpu_secs: 0.0,
+            has_tty: true,
+            ancestors: vec![],
+        }
+    }
+
+    fn child(cmd: &[&str]) -> ChildProcess {
+        ChildProcess {
+            pid: 20,
+            name: Path::new(cmd[0])
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .chars()
+                .take(15)
+                .collect(),
+            cmd: cmd.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    const SCRIPT: &str = "/src/app/target/debug/build/openssl-sys-3f2a9c1d0e4b5a67/build-script-build";
+
+    #[test]
+    fn compiling_names_the_crates_from_rustc_children() {
+        let a = Activity {
+            descendants: vec![
+                child(&["/t/bin/rustc", "--crate-name", "serde", "--edition=2021"]),
+                child(&["rustc", "--crate-name=tokio"]),
+                child(&[SCRIPT]),
+            ],
+            ..Activity::default()
+        };
+        assert_eq!(
+            classify(&facts(ProcState::Running), &a, false),
+            Doing::Compiling {
+                crates: vec!["serde".into(), "tokio".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn a_lone_build_script_names_its_package() {
+        let a = Activity {
+            descendants: vec![child(&[SCRIPT])],
+            ..Activity::default()
+        };
+        assert_eq!(
+            classify(&facts(ProcState::Sleeping), &a, false),
+            Doing::BuildScript {
+                crate_name: "openssl-sys".into()
+            }
+        );
+        let nested = child(&["/b/debug/build/ring/0123456789abcdef/build-script-build"]);
+        assert_eq!(build_script_crate(&nested).as_deref(), Some("ring"));
+    }
+
+    #[test]
+    fn stopped_and_deadlocked_win_over_everything() {
+        let a = Activity {
+            descendants: vec![child(&["rustc", "--crate-name", "x"])],
+            ..Activity::default()
+        };
+        assert_eq!(classify(&facts(ProcState::Stopped), &a, true), Doing::Stopped);
+        assert_eq!(classify(&facts(ProcState::Running), &a, true), Doing::Deadlocked);
+        assert_eq!(classify(&facts(ProcState::Zombie), &a, false), Doing::Exited);
+    }
+
+    #[test]
+    fn a_pipe_writer_outside_the_tree_is_the_culprit_only_without_live_children() {
+        let mut sleeper = facts(ProcState::Sleeping);
+        sleeper.pid = 77;
+        sleeper.name = "sleep".into();
+        let mut a = Activity {
+            pipe_writers: vec![sleeper],
+            ..Activity::default()
+        };
+        assert_eq!(
+            classify(&facts(ProcState::Sleeping), &a, false),
+            Doing::WaitingForPipe {
+                culprit: 77,
+                culprit_name: "sleep".into()
+            }
+        );
+        a.descendants.push(child(&[SCRIPT]));
+        assert_eq!(culprit(&a), None, "a running build script may be the writer");
+    }
+
+    #[test]
+    fn descriptions_read_at_a_glance() {
+        let crates = |n: usize| Doing::Compiling {
+            crates: (0..n).map(|i| format!("c{i}")).collect(),
+        };
+        assert_eq!(describe(&crates(2)), "compiling c0, c1");
+        assert_eq!(describe(&crates(5)), "compiling c0, c1, c2 and 2 more");
+        assert_eq!(
+            describe(&Doing::Network {
+                peer: "10.0.0.1:443".into(),
+                idle_for_secs: Some(90.0)
+            }),
+            "waiting on the network (10.0.0.1:443, nothing received for 1m30s)"
+        );
+        assert_eq!(
+            describe(&Doing::WaitingForPipe {
+                culprit: 7,
+                culprit_name: "sleep".into()
+            }),
+            "waiting for sleep 7 to close its output pipe"
+        );
+    }
+
+    #[test]
+    fn network_only_without_children() {
+        let a = Activity {
+            peers: vec![Peer {
+                remote: "127.0.0.1:8080".into(),
+                idle_for_secs: Some(42.0),
+            }],
+            ..Activity::default()
+        };
+        assert_eq!(
+            classify(&facts(ProcState::Sleeping), &a, false),
+            Doing::Network {
+                peer: "127.0.0.1:8080".into(),
+                idle_for_secs: Some(42.0)
+            }
+        );
+        assert_eq!(
+            classify(&facts(ProcState::Sleeping), &Activity::default(), false),
+            Doing::Unknown
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! How incidents are put into words, shared by the terminal, the tray, notifications and logs,
+//! so "cargo build in ~/src/app waits 1m32s for cargo 2594, stopped" reads the same everywhere.
+//!
+//! `elapsed` arguments advance a report's times to now (a menu redrawn between snapshots).
+
+use std::path::Path;
+
+use super::doing;
+use super::model::{BlockedReport, Doing, IncidentReport, IncidentState, Origin, ProcessReport};
+use super::text::{duration, tilde};
+
+/// Where a process came from: `terminal: zsh`, `IDE: rust-analyzer`, `orphan`, `origin unknown`.
+pub fn origin(origin: Origin, via: Option<&str>) -> String {
+    match (origin, via) {
+        (Origin::Terminal, Some(v)) => format!("terminal: {v}"),
+        (Origin::Terminal, None) => "terminal".into(),
+        (Origin::Ide, Some(v)) => format!("IDE: {v}"),
+        (Origin::Ide, None) => "IDE".into(),
+        (Origin::Orphan, _) => "orphan".into(),
+        (Origin::Unknown, _) => "origin unknown".into(),
+    }
+}
+
+/// The command as a person would say it: `cargo build` rather than
+/// `/home/u/.rustup/toolchains/…/bin/cargo build --release --message-format=json`.
+pub fn short_command(cmd: &[String], name: &str) -> String {
+    let Some(first) = cmd.first() else {
+        return name.to_string();
+    };
+    let base = Path::new(first)
+        .file_name()
+        .map_or_else(|| first.clone(), |b| b.to_string_lossy().into_owned());
+    match cmd.get(1) {
+        Some(sub) if !sub.starts_with('-') && sub.len() <= 24 => format!("{base} {sub}"),
+        _ => base,
+    }
+}
+
+/// `cargo 4242`.
+pub fn who(p: &ProcessReport) -> String {
+    format!("{} {}", p.name, p.pid)
+}
+
+/// The project an incident is about: its first build lock's project, else the blocker's
+/// working directory.
+pub fn project(i: &IncidentReport) -> Option<&Path> {
+    i.locks
+        .iter()
+        .find_map(|l| l.project_dir.as_deref())
+        .or_else(|| i.blocker.as_ref().and_then(|b| b.cwd.as_deref()))
+}
+
+/// One blocked process: `cargo check in ~/src/app (IDE: rust-analyzer) waits 12s for the
+/// package cache`.
+pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
+    let p = &b.process;
+    let mut s = short_command(&p.cmd, &p.name);
+    if let Some(cwd) = &p.cwd {
+        s.push_str(&format!(" in {}", tilde(cwd)));
+    }
+    s.push_str(&format!(
+        " ({}, pid {}) waits",
+        origin(p.origin, p.origin_via.as_deref()),
+        p.pid
+    ));
+    if let Some(w) = b.waiting_for_secs {
+        s.push_str(&format!(" {}", duration(w + elapsed)));
+    }
+    s.push_str(&format!(" for the {}", b.lock_description));
+    s
+}
+
+/// How long the blocker has held the incident's locks: `held 3m12s`, or `up 5m` (an upper
+/// bound) when nobody was watching when the hold began.
+pub fn held(i: &IncidentReport, elapsed: f64) -> Option<String> {
+    match i.held_for_secs() {
+        Some(h) => Some(format!("held {}", duration(h + elapsed))),
+        None => i
+            .blocker
+            .as_ref()
+            .map(|b| format!("up {}", duration(b.running_for_secs + elapsed))),
+    }
+}
+
+/// The short badge of an incident state.
+pub fn badge(state: IncidentState) -> &'static str {
+    match state {
+        IncidentState::Stale => "STALE",
+        IncidentState::Blocking => "WAITING",
+        IncidentState::Holding => "BUSY",
+    }
+}
+
+/// What the incident is about: `package cache`, or `build directory of ~/src/app`.
+pub fn locks(i: &IncidentReport) -> String {
+    let Some(first) = i.locks.first() else {
+        return "a Cargo lock".into();
+    };
+    match &first.project_dir {
+        Some(p) => format!("{} of {}", first.description, tilde(p)),
+        None => first.description.clone(),
+    }
+}
+
+/// One line naming blocked and blocker: `cargo 4242 (stopped) blocks cargo check 45s · package
+/// cache`, `cargo 4242 holds the package cache (3m12s)`.
+pub fn headline(i: &IncidentReport, elapsed: f64) -> String {
+    let what = locks(i);
+    let Some(b) = &i.blocker else {
+        return format!(
+            "{what}: held by a process you cannot inspect, {}",
+            waiting_count(i.blocked.len())
+        );
+    };
+    let state = match &i.doing {
+        Doing::Stopped => " (stopped)".to_string(),
+        Doing::Deadlocked => " (deadlocked)".to_string(),
+        Doing::WaitingForPipe { culprit_name, .. } => format!(" (stuck on {culprit_name})"),
+        _ => String::new(),
+    };
+    let time = held(i, elapsed).map(|h| format!(", {h}")).unwrap_or_default();
+    match i.blocked.as_slice() {
+        [] => format!("{}{state} holds the {what}{time}", who(b)),
+        [one] => {
+            let waited = one
+                .waiting_for_secs
+                .map(|w| format!(" {}", duration(w + elapsed)))
+                .unwrap_or_default();
+            let p = &one.process;
+            format!(
+                "{}{state} blocks {}{waited} · {what}",
+                who(b),
+                short_command(&p.cmd, &p.name)
+            )
+        }
+        many => format!("{}{state} blocks {} processes · {what}", who(b), many.len()),
+    }
+}
+
+/// What the blocker does, in words.
+pub fn doing(i: &IncidentReport) -> String {
+    doing::describe(&i.doing)
+}
+
+fn waiting_count(n: usize) -> String {
+    match n {
+        1 => "1 waiting".into(),
+        n => format!("{n} waiting"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn short_commands_keep_the_subcommand_only() {
+        assert_eq!(
+            short_command(&s(&["/r/bin/cargo", "build", "--release"]), "cargo"),
+            "cargo build"
+        );
+        assert_eq!(short_command(&s(&["cargo", "--offline", "build"]), "c"), "cargo");
+        assert_eq!(short_command(&[], "kworker"), "kworker");
+    }
+
+    #[test]
+    fn origins_read_the_same_everywhere() {
+        assert_eq!(origin(Origin::Terminal, Some("zsh")), "terminal: zsh");
+        assert_eq!(origin(Origin::Terminal, None), "terminal");
+        assert_eq!(origin(Origin::Ide, Some("rust-analyzer")), "IDE: rust-analyzer");
+        assert_eq!(origin(Origin::Unknown, None), "origin unknown");
+    }
+}
