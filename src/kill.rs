@@ -185,9 +185,7 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
             return Ok(Target::Culprit { blocker: b });
         }
     }
-    let victim = g
-        .incident_of(pid)
-        .is_some_and(|i| i.deadlock.is_some());
+    let victim = g.incident_of(pid).is_some_and(|i| i.deadlock.is_some());
     if g.is_blocked(pid) && !victim {
         let root = g
             .incidents_blocking(pid)
@@ -195,7 +193,9 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
             .find_map(|i| i.blocker);
         return Err(Refusal::Waiter {
             blocker: root,
-            blocker_name: root.and_then(|r| pass.facts.get(&r)).map(|f| f.name.clone()),
+            blocker_name: root
+                .and_then(|r| pass.facts.get(&r))
+                .map(|f| f.name.clone()),
         });
     }
     let held: Vec<&LockSighting> = pass
@@ -297,7 +297,9 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         (libc::SIGTERM, "SIGTERM")
     };
     if let Target::Holder { keys, .. } = &target
-        && !keys.iter().any(|k| probe.holds(req.pid, *k).unwrap_or(false))
+        && !keys
+            .iter()
+            .any(|k| probe.holds(req.pid, *k).unwrap_or(false))
     {
         return refused(req.pid, Refusal::NotAHolder);
     }
@@ -391,7 +393,9 @@ fn wait_for_release(
     let mut out = Outcome::default();
     loop {
         out.target_done = !alive(probe, req.pid, token)
-            || !keys.iter().any(|k| probe.holds(req.pid, *k).unwrap_or(true));
+            || !keys
+                .iter()
+                .any(|k| probe.holds(req.pid, *k).unwrap_or(true));
         if out.target_done
             && let Ok(after) = scan::pass(probe, roots, true)
         {

@@ -10,6 +10,6 @@ pub mod exit;
 pub mod kill;
 pub mod probe;
 pub mod scan;
-pub mod signal;
 pub mod service;
+pub mod signal;
 pub mod ui;

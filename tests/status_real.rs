@@ -570,7 +570,9 @@ fn json_shape_snapshot() {
         .retain(|i| i["blocker"]["pid"] == holder.pid);
     assert_eq!(json["schema_version"], 2);
     let root = dir.root.to_str().unwrap().to_string();
-    let pids = [holder.pid, waiter.pid];
+    // The holder's child (`sleep`, named in what it is doing) is a pid too.
+    let child = json["incidents"][0]["doing"]["pid"].as_u64().unwrap_or(0) as u32;
+    let pids = [holder.pid, waiter.pid, child];
     normalize(&mut json, &root, &pids);
     insta::assert_json_snapshot!("contended_package_cache", json, {
         ".observed_at" => "[time]",
@@ -591,6 +593,7 @@ fn json_shape_snapshot() {
         ".incidents[].blocked[].process.origin" => "[origin]",
         ".incidents[].blocked[].process.origin_via" => "[origin]",
         ".incidents[].blocked[].waits_for[]" => "[pid]",
+        ".incidents[].doing.pid" => "[pid]",
         ".locks[].holders[].pid" => "[pid]",
         ".locks[].holders[].ppid" => "[pid]",
         ".locks[].holders[].start_token" => "[token]",

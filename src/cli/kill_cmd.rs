@@ -97,8 +97,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             // SIGTERM was not enough: offer SIGKILL, but only to a person at a terminal who
             // says yes.
             if let KillReport::Signalled {
-                released: false,
-                ..
+                released: false, ..
             } = &report
                 && !args.force
                 && !args.json

@@ -7,8 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::core::model::{
-    IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcState, Report, Role,
-    Source,
+    IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcState, Report, Role, Source,
 };
 use crate::core::words;
 
@@ -89,7 +88,11 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
     }
     if i.chain.len() > 2 {
         let chain: Vec<String> = i.chain.iter().map(u32::to_string).collect();
-        let _ = writeln!(out, "    chain    {} (each waits for the next)", chain.join(" → "));
+        let _ = writeln!(
+            out,
+            "    chain    {} (each waits for the next)",
+            chain.join(" → ")
+        );
     }
     match &i.blocker {
         Some(b) => {
@@ -294,7 +297,13 @@ mod tests {
             text.contains("1 lock shared by running builds (--all lists them)."),
             "{text}"
         );
-        let all = report(&r, &Style { color: false, all: true });
+        let all = report(
+            &r,
+            &Style {
+                color: false,
+                all: true,
+            },
+        );
         assert!(
             all.contains("shared cargo 4250 (IDE: rust-analyzer, itself waiting)"),
             "{all}"

@@ -28,8 +28,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 pid: args.pid,
                 start_token: Some(token),
             };
-            via_daemon(ctx, &request, Duration::ZERO).unwrap_or_else(|| {
-                match crate::probe::platform() {
+            via_daemon(ctx, &request, Duration::ZERO).unwrap_or_else(
+                || match crate::probe::platform() {
                     Ok(mut p) => kill::resume(
                         p.as_mut(),
                         &super::status::roots_here(ctx),
@@ -41,8 +41,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                         refusal: Refusal::NotAHolder,
                         message: e.to_string(),
                     },
-                }
-            })
+                },
+            )
         }
     };
     finish(&report, args.json)

@@ -184,7 +184,8 @@ mod tests {
         }
     }
 
-    const SCRIPT: &str = "/src/app/target/debug/build/openssl-sys-3f2a9c1d0e4b5a67/build-script-build";
+    const SCRIPT: &str =
+        "/src/app/target/debug/build/openssl-sys-3f2a9c1d0e4b5a67/build-script-build";
 
     #[test]
     fn compiling_names_the_crates_from_rustc_children() {
@@ -226,9 +227,18 @@ mod tests {
             descendants: vec![child(&["rustc", "--crate-name", "x"])],
             ..Activity::default()
         };
-        assert_eq!(classify(&facts(ProcState::Stopped), &a, true), Doing::Stopped);
-        assert_eq!(classify(&facts(ProcState::Running), &a, true), Doing::Deadlocked);
-        assert_eq!(classify(&facts(ProcState::Zombie), &a, false), Doing::Exited);
+        assert_eq!(
+            classify(&facts(ProcState::Stopped), &a, true),
+            Doing::Stopped
+        );
+        assert_eq!(
+            classify(&facts(ProcState::Running), &a, true),
+            Doing::Deadlocked
+        );
+        assert_eq!(
+            classify(&facts(ProcState::Zombie), &a, false),
+            Doing::Exited
+        );
     }
 
     #[test]
@@ -248,7 +258,11 @@ mod tests {
             }
         );
         a.descendants.push(child(&[SCRIPT]));
-        assert_eq!(culprit(&a), None, "a running build script may be the writer");
+        assert_eq!(
+            culprit(&a),
+            None,
+            "a running build script may be the writer"
+        );
     }
 
     #[test]

@@ -219,7 +219,8 @@ impl Graph {
             self.incidents.push(incident);
         }
         self.add_holding_incidents();
-        self.incidents.sort_by_key(|i| (i.blocker.is_none(), i.blocker, i.locks.clone()));
+        self.incidents
+            .sort_by_key(|i| (i.blocker.is_none(), i.blocker, i.locks.clone()));
     }
 
     /// The incident rooted at `root`: everyone who reaches it, nearest first.
@@ -461,7 +462,11 @@ mod tests {
         assert_eq!(i.blocker, Some(1));
         assert_eq!(i.blocked, vec![2]);
         assert_eq!(i.chain, vec![2, 1]);
-        assert_eq!(i.locks, vec![BUILD], "mutate is background, not the incident's");
+        assert_eq!(
+            i.locks,
+            vec![BUILD],
+            "mutate is background, not the incident's"
+        );
         assert_eq!(i.deadlock, None);
     }
 
@@ -495,7 +500,11 @@ mod tests {
             ],
             &all(&[1, 2, 3]),
         );
-        assert_eq!(g.role(2), Some(Role::Blocked), "a waiter even though it holds X");
+        assert_eq!(
+            g.role(2),
+            Some(Role::Blocked),
+            "a waiter even though it holds X"
+        );
         let roots: Vec<Option<u32>> = g.incidents.iter().map(|i| i.blocker).collect();
         assert_eq!(roots, vec![Some(1)], "2 is not a root: it waits");
         let i = &g.incidents[0];
@@ -536,7 +545,9 @@ mod tests {
             ],
             &f,
         );
-        let i = g.incident_of(1).expect("incident rooted at the outer cargo");
+        let i = g
+            .incident_of(1)
+            .expect("incident rooted at the outer cargo");
         assert_eq!(i.blocked, vec![6]);
         assert_eq!(
             i.deadlock,

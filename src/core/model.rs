@@ -346,7 +346,9 @@ impl Report {
 
     /// Whether any blocker looks stale (or is deadlocked).
     pub fn any_stale(&self) -> bool {
-        self.incidents.iter().any(|i| i.state == IncidentState::Stale)
+        self.incidents
+            .iter()
+            .any(|i| i.state == IncidentState::Stale)
     }
 
     /// The worst incident state; `None` when nothing blocks or is held exclusively.

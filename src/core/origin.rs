@@ -175,7 +175,10 @@ mod tests {
             classify(&facts(1, false, &["bash"])),
             (Origin::Terminal, Some("bash".into()))
         );
-        assert_eq!(classify(&facts(1, false, &["process_api"])).0, Origin::Unknown);
+        assert_eq!(
+            classify(&facts(1, false, &["process_api"])).0,
+            Origin::Unknown
+        );
         assert_eq!(classify(&facts(1, false, &[])).0, Origin::Unknown);
     }
 

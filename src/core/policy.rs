@@ -362,7 +362,11 @@ impl State {
         self.judges
             .iter()
             .map(|(id, j)| {
-                let reasons = if j.stale { j.reasons.clone() } else { Vec::new() };
+                let reasons = if j.stale {
+                    j.reasons.clone()
+                } else {
+                    Vec::new()
+                };
                 (id.pid, reasons)
             })
             .collect()
@@ -449,7 +453,9 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 continue;
             }
             let mode = mode_word(h.mode);
-            fx.push(Effect::Log(format!("acquired  {words}  {path}  by {who} ({mode})")));
+            fx.push(Effect::Log(format!(
+                "acquired  {words}  {path}  by {who} ({mode})"
+            )));
             fx.push(Effect::RecordHistory(HistoryEvent::Acquired {
                 at: now,
                 path: lock.path.clone(),
@@ -524,8 +530,11 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             let blockers = if w.blocked_by.is_empty() {
                 "an unseen holder".to_string()
             } else {
-                let names: Vec<String> =
-                    w.blocked_by.iter().map(|(n, p)| format!("{n} {p}")).collect();
+                let names: Vec<String> = w
+                    .blocked_by
+                    .iter()
+                    .map(|(n, p)| format!("{n} {p}"))
+                    .collect();
                 names.join(", ")
             };
             fx.push(Effect::Log(format!(
@@ -603,7 +612,11 @@ fn judge_blockers(
             judge.since = judge.since.min(t);
         }
         let (became, cleared) = sample(&cfg, judge, b, now, last_activity);
-        let path = b.paths.first().map(|p| p.display().to_string()).unwrap_or_default();
+        let path = b
+            .paths
+            .first()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         if became {
             changed = true;
             let why: Vec<&str> = judge.reasons.iter().map(|r| r.describe()).collect();
@@ -670,9 +683,8 @@ fn reasons_now(
         reasons.push(StaleReason::Orphan);
     }
     // An orphan needs no minimum hold: nobody will ever use its result.
-    let long_idle = idle
-        && now - judge.since >= cfg.stale_after.as_secs_f64()
-        && b.state != ProcState::Stopped;
+    let long_idle =
+        idle && now - judge.since >= cfg.stale_after.as_secs_f64() && b.state != ProcState::Stopped;
     if orphan || long_idle {
         reasons.push(StaleReason::Idle);
     }
@@ -844,7 +856,13 @@ mod tests {
     }
 
     /// Runs observations every `step` seconds from `t0` to `t1`, returning all effects.
-    fn run(s: &mut State, t0: f64, t1: f64, step: f64, mut f: impl FnMut(f64) -> Obs) -> Vec<Effect> {
+    fn run(
+        s: &mut State,
+        t0: f64,
+        t1: f64,
+        step: f64,
+        mut f: impl FnMut(f64) -> Obs,
+    ) -> Vec<Effect> {
         let mut fx = Vec::new();
         let mut t = t0;
         while t <= t1 {
@@ -890,12 +908,20 @@ mod tests {
         });
         assert!(stale_now(&s, 10));
         assert_eq!(s.verdicts()[&10], vec![StaleReason::Idle]);
-        assert_eq!(notices(&fx), 1, "one history line for the episode, not one per sample");
+        assert_eq!(
+            notices(&fx),
+            1,
+            "one history line for the episode, not one per sample"
+        );
         let blocked = fx.iter().find_map(|e| match e {
             Effect::RecordHistory(HistoryEvent::Stale { blocked, .. }) => Some(blocked.clone()),
             _ => None,
         });
-        assert_eq!(blocked, Some(vec![("cargo".to_string(), 11)]), "names whom it blocks");
+        assert_eq!(
+            blocked,
+            Some(vec![("cargo".to_string(), 11)]),
+            "names whom it blocks"
+        );
     }
 
     #[test]
@@ -954,7 +980,10 @@ mod tests {
             ));
             t += 2.0;
         }
-        assert!(!stale_now(&s, 10), "downloads write under the registry: not stale");
+        assert!(
+            !stale_now(&s, 10),
+            "downloads write under the registry: not stale"
+        );
         assert_eq!(notices(&fx), 0);
     }
 
@@ -1050,7 +1079,10 @@ mod tests {
         let mut idle = holder(10, ProcState::Sleeping, 3.0);
         idle.origin = Origin::Orphan;
         run(&mut s, 0.0, 70.0, 2.0, |_| lock(vec![idle.clone()], &[]));
-        assert_eq!(s.verdicts()[&10], vec![StaleReason::Orphan, StaleReason::Idle]);
+        assert_eq!(
+            s.verdicts()[&10],
+            vec![StaleReason::Orphan, StaleReason::Idle]
+        );
     }
 
     #[test]
@@ -1097,7 +1129,11 @@ mod tests {
                 waits: vec![],
             },
         );
-        let fx = observe(&mut s, 100.0, lock(vec![holder(10, ProcState::Running, 0.0)], &[]));
+        let fx = observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[]),
+        );
         assert_eq!(s.hold_since()[&(KEY, 10)], 50.0);
         assert!(
             !fx.iter()
@@ -1111,7 +1147,10 @@ mod tests {
         let mut h = holder(10, ProcState::Sleeping, 0.0);
         h.locker_dead = true;
         run(&mut s, 0.0, 0.5, 0.01, |_| lock(vec![h.clone()], &[]));
-        assert!(!stale_now(&s, 10), "fifty passes in half a second are one sample");
+        assert!(
+            !stale_now(&s, 10),
+            "fifty passes in half a second are one sample"
+        );
     }
 
     #[test]

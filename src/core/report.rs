@@ -136,7 +136,11 @@ pub fn build(
         b.state
             .cmp(&a.state)
             .then(b.blocked.len().cmp(&a.blocked.len()))
-            .then(b.held_for_secs().unwrap_or(0.0).total_cmp(&a.held_for_secs().unwrap_or(0.0)))
+            .then(
+                b.held_for_secs()
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.held_for_secs().unwrap_or(0.0)),
+            )
             .then(a.id.cmp(&b.id))
     });
     let mut locks: Vec<LockReport> = obs
@@ -202,9 +206,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         (Some(f), None) => doing::classify(f, &Activity::default(), i.deadlock.is_some()),
         (None, _) => Doing::Unknown,
     };
-    let culprit = activity
-        .and_then(doing::culprit)
-        .map(|f| process(f, now));
+    let culprit = activity.and_then(doing::culprit).map(|f| process(f, now));
     let stale_reasons = match (blocker_facts, &k.stale) {
         (None, _) => Vec::new(),
         (Some(f), Some(map)) => map.get(&f.pid).cloned().unwrap_or_default(),
@@ -250,7 +252,10 @@ fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<B
         lock_description: s.kind.cargo_words().to_string(),
         mode: wait.mode,
         waits_for: obs.graph.waits_for(pid),
-        waiting_for_secs: k.wait_since.get(&(wait.lock, pid)).map(|t| (now - t).max(0.0)),
+        waiting_for_secs: k
+            .wait_since
+            .get(&(wait.lock, pid))
+            .map(|t| (now - t).max(0.0)),
     })
 }
 
@@ -407,7 +412,11 @@ fn lock(
         incidents
             .iter()
             .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid))
-            .filter(|i| i.locks.iter().any(|l| l.path == s.path && l.deleted == s.deleted))
+            .filter(|i| {
+                i.locks
+                    .iter()
+                    .any(|l| l.path == s.path && l.deleted == s.deleted)
+            })
             .map(|i| i.stale_reasons.clone())
             .unwrap_or_default()
     };
@@ -434,7 +443,10 @@ fn lock(
                 origin,
                 origin_via,
                 inherited: h.inherited,
-                held_for_secs: k.hold_since.get(&(s.key, h.pid)).map(|t| (now - t).max(0.0)),
+                held_for_secs: k
+                    .hold_since
+                    .get(&(s.key, h.pid))
+                    .map(|t| (now - t).max(0.0)),
                 running_for_secs: Some((now - f.started_at).max(0.0)),
                 tree_cpu_secs: f.tree_cpu_secs,
                 ppid: f.ppid,
@@ -457,7 +469,10 @@ fn lock(
                 cmd: f.cmd.clone(),
                 cwd: f.cwd.clone(),
                 origin: origin::classify(f).0,
-                waiting_for_secs: k.wait_since.get(&(s.key, w.pid)).map(|t| (now - t).max(0.0)),
+                waiting_for_secs: k
+                    .wait_since
+                    .get(&(s.key, w.pid))
+                    .map(|t| (now - t).max(0.0)),
             })
         })
         .collect();
@@ -533,7 +548,12 @@ fn lock_verdict(state: LockState, holders: &[HolderReport], waiters: &[WaiterRep
         LockState::Stale => {
             let h = holders.iter().find(|h| h.stale).expect("a stale holder");
             let why: Vec<&str> = h.stale_reasons.iter().map(|r| r.describe()).collect();
-            format!("{} {} looks stale: {}; {waiting}", h.name, h.pid, why.join("; "))
+            format!(
+                "{} {} looks stale: {}; {waiting}",
+                h.name,
+                h.pid,
+                why.join("; ")
+            )
         }
         LockState::Held | LockState::Contended if holders.is_empty() => {
             format!("held by a process this user cannot inspect; {waiting}")
@@ -577,7 +597,11 @@ mod tests {
             has_tty: true,
             ancestors: vec![Ancestor {
                 pid: ppid,
-                name: if ppid == 1 { "init".into() } else { "bash".into() },
+                name: if ppid == 1 {
+                    "init".into()
+                } else {
+                    "bash".into()
+                },
             }],
         }
     }
@@ -590,9 +614,16 @@ mod tests {
         }
     }
 
-    fn sighting(key: FileKey, holders: Vec<Participant>, waiters: Vec<Participant>) -> LockSighting {
+    fn sighting(
+        key: FileKey,
+        holders: Vec<Participant>,
+        waiters: Vec<Participant>,
+    ) -> LockSighting {
         let (path, kind) = if key == MUTATE {
-            ("/h/.cargo/.package-cache-mutate", LockKind::PackageCacheMutate)
+            (
+                "/h/.cargo/.package-cache-mutate",
+                LockKind::PackageCacheMutate,
+            )
         } else {
             ("/h/.cargo/.package-cache", LockKind::PackageCache)
         };
@@ -640,10 +671,21 @@ mod tests {
     fn two_builds(holder_state: ProcState) -> Case {
         Case::new(
             vec![
-                sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![part(11, LockMode::Exclusive)]),
-                sighting(MUTATE, vec![part(10, LockMode::Shared), part(11, LockMode::Shared)], vec![]),
+                sighting(
+                    CACHE,
+                    vec![part(10, LockMode::Exclusive)],
+                    vec![part(11, LockMode::Exclusive)],
+                ),
+                sighting(
+                    MUTATE,
+                    vec![part(10, LockMode::Shared), part(11, LockMode::Shared)],
+                    vec![],
+                ),
             ],
-            vec![facts(10, holder_state, 5), facts(11, ProcState::Sleeping, 5)],
+            vec![
+                facts(10, holder_state, 5),
+                facts(11, ProcState::Sleeping, 5),
+            ],
         )
     }
 
@@ -661,12 +703,20 @@ mod tests {
         assert_eq!(i.action, None);
         assert!(i.verdict.starts_with("cargo 10 is busy"), "{}", i.verdict);
         assert!(!r.any_stale());
-        let mutate = r.locks.iter().find(|l| l.kind == LockKind::PackageCacheMutate).unwrap();
+        let mutate = r
+            .locks
+            .iter()
+            .find(|l| l.kind == LockKind::PackageCacheMutate)
+            .unwrap();
         assert_eq!(mutate.state, LockState::Background);
         let waiter_as_holder = mutate.holders.iter().find(|h| h.pid == 11).unwrap();
         assert_eq!(waiter_as_holder.role, Role::Blocked);
         assert!(!waiter_as_holder.stale);
-        let cache = r.locks.iter().find(|l| l.kind == LockKind::PackageCache).unwrap();
+        let cache = r
+            .locks
+            .iter()
+            .find(|l| l.kind == LockKind::PackageCache)
+            .unwrap();
         assert_eq!(cache.state, LockState::Contended);
         assert_eq!(cache.verdict, "held by cargo 10; 1 process waits");
     }
@@ -679,12 +729,22 @@ mod tests {
         assert_eq!(i.stale_reasons, vec![StaleReason::Stopped]);
         assert_eq!(i.doing, Doing::Stopped);
         let a = i.action.as_ref().unwrap();
-        assert_eq!((a.pid, a.resume, a.command.as_str()), (10, true, "cargo lockwatch resume 10"));
+        assert_eq!(
+            (a.pid, a.resume, a.command.as_str()),
+            (10, true, "cargo lockwatch resume 10")
+        );
         assert!(i.verdict.contains("Resume it"), "{}", i.verdict);
         assert!(r.any_stale());
-        let cache = r.locks.iter().find(|l| l.kind == LockKind::PackageCache).unwrap();
+        let cache = r
+            .locks
+            .iter()
+            .find(|l| l.kind == LockKind::PackageCache)
+            .unwrap();
         assert_eq!(cache.state, LockState::Stale);
-        assert_eq!(cache.stop_command.as_deref(), Some("cargo lockwatch resume 10"));
+        assert_eq!(
+            cache.stop_command.as_deref(),
+            Some("cargo lockwatch resume 10")
+        );
     }
 
     #[test]
@@ -731,8 +791,15 @@ mod tests {
         assert_eq!(i.state, IncidentState::Stale);
         assert_eq!(i.stale_reasons, vec![StaleReason::PipeHeldOpen]);
         assert_eq!(i.culprit.as_ref().unwrap().pid, 77);
-        assert_eq!(i.action.as_ref().unwrap().command, "cargo lockwatch kill 77");
-        assert!(i.verdict.contains("Stop sleep 77, not cargo"), "{}", i.verdict);
+        assert_eq!(
+            i.action.as_ref().unwrap().command,
+            "cargo lockwatch kill 77"
+        );
+        assert!(
+            i.verdict.contains("Stop sleep 77, not cargo"),
+            "{}",
+            i.verdict
+        );
     }
 
     #[test]
@@ -764,7 +831,11 @@ mod tests {
         k.stale = Some(HashMap::new());
         let r = two_builds(ProcState::Stopped).report(&k);
         let i = &r.incidents[0];
-        assert_eq!(i.state, IncidentState::Blocking, "the policy has not called it stale yet");
+        assert_eq!(
+            i.state,
+            IncidentState::Blocking,
+            "the policy has not called it stale yet"
+        );
         assert_eq!(i.held_for_secs(), Some(100.0));
         assert_eq!(i.blocked[0].waiting_for_secs, Some(50.0));
     }
@@ -773,11 +844,21 @@ mod tests {
     fn a_nested_cargo_deadlock_names_the_outer_cargo_to_stop() {
         let mut nested = facts(12, ProcState::Sleeping, 11);
         nested.ancestors = vec![
-            Ancestor { pid: 11, name: "build-script-bu".into() },
-            Ancestor { pid: 10, name: "cargo".into() },
+            Ancestor {
+                pid: 11,
+                name: "build-script-bu".into(),
+            },
+            Ancestor {
+                pid: 10,
+                name: "cargo".into(),
+            },
         ];
         let c = Case::new(
-            vec![sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![part(12, LockMode::Exclusive)])],
+            vec![sighting(
+                CACHE,
+                vec![part(10, LockMode::Exclusive)],
+                vec![part(12, LockMode::Exclusive)],
+            )],
             vec![facts(10, ProcState::Sleeping, 5), nested],
         );
         let r = c.report(&Knowledge::default());
@@ -785,7 +866,10 @@ mod tests {
         assert_eq!(i.state, IncidentState::Stale);
         assert_eq!(i.doing, Doing::Deadlocked);
         assert_eq!(i.stale_reasons, vec![StaleReason::Deadlock]);
-        assert_eq!(i.action.as_ref().unwrap().command, "cargo lockwatch kill 10");
+        assert_eq!(
+            i.action.as_ref().unwrap().command,
+            "cargo lockwatch kill 10"
+        );
         assert!(i.verdict.starts_with("deadlock: cargo 12"), "{}", i.verdict);
         assert!(i.verdict.ends_with("stop cargo 10."), "{}", i.verdict);
     }
@@ -793,7 +877,11 @@ mod tests {
     #[test]
     fn unseen_holder_is_held_never_free() {
         let c = Case::new(
-            vec![sighting(CACHE, vec![part(10, LockMode::Exclusive)], vec![part(11, LockMode::Exclusive)])],
+            vec![sighting(
+                CACHE,
+                vec![part(10, LockMode::Exclusive)],
+                vec![part(11, LockMode::Exclusive)],
+            )],
             vec![facts(11, ProcState::Sleeping, 5)],
         );
         let r = c.report(&Knowledge::default());
@@ -836,7 +924,11 @@ mod tests {
         let r = c.report(&Knowledge::default());
         assert_eq!(
             r.incidents[0].stale_reasons,
-            vec![StaleReason::LockerDead, StaleReason::Orphan, StaleReason::DeletedLockFile]
+            vec![
+                StaleReason::LockerDead,
+                StaleReason::Orphan,
+                StaleReason::DeletedLockFile
+            ]
         );
     }
 }

@@ -118,7 +118,9 @@ pub fn headline(i: &IncidentReport, elapsed: f64) -> String {
         Doing::WaitingForPipe { culprit_name, .. } => format!(" (stuck on {culprit_name})"),
         _ => String::new(),
     };
-    let time = held(i, elapsed).map(|h| format!(", {h}")).unwrap_or_default();
+    let time = held(i, elapsed)
+        .map(|h| format!(", {h}"))
+        .unwrap_or_default();
     match i.blocked.as_slice() {
         [] => format!("{}{state} holds the {what}{time}", who(b)),
         [one] => {
@@ -163,7 +165,10 @@ mod tests {
             short_command(&s(&["/r/bin/cargo", "build", "--release"]), "cargo"),
             "cargo build"
         );
-        assert_eq!(short_command(&s(&["cargo", "--offline", "build"]), "c"), "cargo");
+        assert_eq!(
+            short_command(&s(&["cargo", "--offline", "build"]), "c"),
+            "cargo"
+        );
         assert_eq!(short_command(&[], "kworker"), "kworker");
     }
 
@@ -171,7 +176,10 @@ mod tests {
     fn origins_read_the_same_everywhere() {
         assert_eq!(origin(Origin::Terminal, Some("zsh")), "terminal: zsh");
         assert_eq!(origin(Origin::Terminal, None), "terminal");
-        assert_eq!(origin(Origin::Ide, Some("rust-analyzer")), "IDE: rust-analyzer");
+        assert_eq!(
+            origin(Origin::Ide, Some("rust-analyzer")),
+            "IDE: rust-analyzer"
+        );
         assert_eq!(origin(Origin::Unknown, None), "origin unknown");
     }
 }

@@ -206,7 +206,9 @@ impl Engine {
                 // The kill waits up to its grace period for the release: run it aside so the
                 // loop keeps sampling, publishing and answering meanwhile.
                 let roots = self.roots.clone();
-                aside(req.pid, done, reply, move |p| crate::kill::kill(p, &roots, req));
+                aside(req.pid, done, reply, move |p| {
+                    crate::kill::kill(p, &roots, req)
+                });
             }
             Command::Resume(pid, token, reply) => {
                 let roots = self.roots.clone();
@@ -283,7 +285,10 @@ impl Engine {
         });
         from_incidents.or_else(|| {
             let holders = report.locks.iter().flat_map(|l| &l.holders);
-            holders.clone().find(|h| h.pid == pid).map(|h| h.start_token)
+            holders
+                .clone()
+                .find(|h| h.pid == pid)
+                .map(|h| h.start_token)
         })
     }
 

@@ -146,7 +146,14 @@ mod tests {
         let r: Request =
             serde_json::from_str(r#"{"type":"kill","pid":5,"start_token":null,"force":true}"#)
                 .unwrap();
-        assert!(matches!(r, Request::Kill { grace_ms: None, force: true, .. }));
+        assert!(matches!(
+            r,
+            Request::Kill {
+                grace_ms: None,
+                force: true,
+                ..
+            }
+        ));
     }
 
     #[test]

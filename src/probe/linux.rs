@@ -359,7 +359,9 @@ impl LinuxProbe {
     fn live_descendants(&mut self, pid: u32) -> Vec<ChildProcess> {
         let mut out = Vec::new();
         for p in self.descendants(pid) {
-            let Some(st) = self.read_stat(p) else { continue };
+            let Some(st) = self.read_stat(p) else {
+                continue;
+            };
             if st.state == crate::core::model::ProcState::Zombie {
                 continue;
             }
@@ -451,7 +453,10 @@ impl LinuxProbe {
                 found
             }
         };
-        found.into_iter().filter_map(|p| self.process(p).ok()).collect()
+        found
+            .into_iter()
+            .filter_map(|p| self.process(p).ok())
+            .collect()
     }
 
     /// Established or connecting TCP connections of `pid`.

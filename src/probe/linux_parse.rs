@@ -276,7 +276,10 @@ fn parse_hex_addr(text: &str) -> Option<std::net::SocketAddr> {
     let (ip, port) = text.split_once(':')?;
     let port = u16::from_str_radix(port, 16).ok()?;
     let words: Vec<u32> = (0..ip.len() / 8)
-        .map(|i| ip.get(i * 8..i * 8 + 8).and_then(|w| u32::from_str_radix(w, 16).ok()))
+        .map(|i| {
+            ip.get(i * 8..i * 8 + 8)
+                .and_then(|w| u32::from_str_radix(w, 16).ok())
+        })
         .collect::<Option<_>>()?;
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     let ip: std::net::IpAddr = match bytes.len() {
@@ -375,7 +378,11 @@ mod tests {
         let v6 = "  sl header\n\
    0: 00000000000000000000000001000000:A000 0000000000000000FFFF00000100007F:01BB 02 0:0 0:0 0 1000 0 77 1\n";
         let t = parse_net_tcp(v6);
-        assert_eq!(t[0].remote.to_string(), "127.0.0.1:443", "v4-mapped shown as v4");
+        assert_eq!(
+            t[0].remote.to_string(),
+            "127.0.0.1:443",
+            "v4-mapped shown as v4"
+        );
         assert_eq!(t[0].state, 2);
         assert_eq!(pipe_inode(b"pipe:[4242]"), Some(4242));
         assert_eq!(socket_inode(b"socket:[7]"), Some(7));

@@ -113,7 +113,14 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
         Stage::Stale => (750.0, 45.0),
     };
     let (pid, token) = BLOCKER;
-    let mut blocker = facts(pid, token, &["cargo", "build", "--release"], "zsh", held + 3.0, now);
+    let mut blocker = facts(
+        pid,
+        token,
+        &["cargo", "build", "--release"],
+        "zsh",
+        held + 3.0,
+        now,
+    );
     let waiter = facts(
         WAITER,
         778,
@@ -134,7 +141,11 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
         } else {
             vec![]
         };
-        sightings.push(sighting(CACHE, vec![part(pid, LockMode::Exclusive)], waiters));
+        sightings.push(sighting(
+            CACHE,
+            vec![part(pid, LockMode::Exclusive)],
+            waiters,
+        ));
         let mut sharing = vec![part(pid, LockMode::Shared)];
         if waiting {
             sharing.push(part(WAITER, LockMode::Shared));

@@ -378,7 +378,10 @@ impl MenuState {
         }
         match &i.blocker {
             Some(b) => entries.push(info("blocker", blocker_line(i, b, elapsed))),
-            None => entries.push(info("unseen", "held by a process you cannot inspect".into())),
+            None => entries.push(info(
+                "unseen",
+                "held by a process you cannot inspect".into(),
+            )),
         }
         entries.push(info("doing", format!("doing: {}", words::doing(i))));
         if let Some(p) = words::project(i) {
@@ -394,7 +397,11 @@ impl MenuState {
         }
         Entry::Submenu {
             id: format!("incident/{}", i.id),
-            label: clip(&format!("{} · {}", words::badge(i.state), words::headline(i, elapsed))),
+            label: clip(&format!(
+                "{} · {}",
+                words::badge(i.state),
+                words::headline(i, elapsed)
+            )),
             entries,
         }
     }
@@ -409,7 +416,10 @@ impl MenuState {
         let name = &target.name;
         let mut out = Vec::new();
         if i.culprit.is_none() && i.doing == Doing::Stopped {
-            out.push(item(Action::Resume { pid, start_token }, &format!("Resume {name} {pid}")));
+            out.push(item(
+                Action::Resume { pid, start_token },
+                &format!("Resume {name} {pid}"),
+            ));
         }
         out.push(item(
             Action::Terminate { pid, start_token },
@@ -687,7 +697,10 @@ mod tests {
         let m = st.build(&snap, T0);
         assert_eq!(m.title, "cargo 4242 holds the package cache, held 3m12s");
         let later = st.build(&snap, T0 + 10.0);
-        assert_eq!(later.title, "cargo 4242 holds the package cache, held 3m22s");
+        assert_eq!(
+            later.title,
+            "cargo 4242 holds the package cache, held 3m22s"
+        );
         assert_eq!(
             m.shape(),
             later.shape(),
@@ -718,8 +731,14 @@ mod tests {
             )),
             "{l:#?}"
         );
-        assert!(l.contains(&"cargo 4242 · terminal: zsh · held 3m35s".to_string()), "{l:#?}");
-        assert!(l.contains(&"doing: compiling serde, tokio".to_string()), "{l:#?}");
+        assert!(
+            l.contains(&"cargo 4242 · terminal: zsh · held 3m35s".to_string()),
+            "{l:#?}"
+        );
+        assert!(
+            l.contains(&"doing: compiling serde, tokio".to_string()),
+            "{l:#?}"
+        );
         assert!(l.contains(&format!("in {home}")), "{l:#?}");
         assert!(l.contains(&"Terminate cargo 4242".to_string()));
         assert!(l.contains(&"Force kill cargo 4242…".to_string()));
@@ -746,11 +765,21 @@ mod tests {
         );
         assert_eq!(m.icon, IconState::Stale);
         let l = labels(&m);
-        assert!(l.iter().any(|s| s.starts_with("STALE · cargo 4242 (stopped)")), "{l:#?}");
+        assert!(
+            l.iter()
+                .any(|s| s.starts_with("STALE · cargo 4242 (stopped)")),
+            "{l:#?}"
+        );
         assert!(l.iter().any(|s| s.ends_with("· STOPPED")), "{l:#?}");
         assert!(l.iter().any(|s| s.contains("looks stale")), "{l:#?}");
-        let resume = l.iter().position(|s| s == "Resume cargo 4242").expect("resume");
-        let terminate = l.iter().position(|s| s == "Terminate cargo 4242").expect("terminate");
+        let resume = l
+            .iter()
+            .position(|s| s == "Resume cargo 4242")
+            .expect("resume");
+        let terminate = l
+            .iter()
+            .position(|s| s == "Terminate cargo 4242")
+            .expect("terminate");
         assert!(resume < terminate);
         assert_eq!(
             st.click("resume/4242/777", T0),
@@ -914,7 +943,10 @@ mod tests {
                 assert!(text.contains("\"pid\": 4242"), "{text}");
                 assert!(text.contains("\"start_token\": 777"), "{text}");
                 assert!(text.contains("verdict: cargo 4242 looks stale"), "{text}");
-                assert!(text.contains("blocked: 1\n  4250 cargo cargo check"), "{text}");
+                assert!(
+                    text.contains("blocked: 1\n  4250 cargo cargo check"),
+                    "{text}"
+                );
             }
             other => panic!("expected a copy, got {other:?}"),
         }

@@ -65,7 +65,11 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
         }
     }
     if let Some(b) = &i.blocker {
-        let verb = if i.blocked.is_empty() { "held" } else { "blocked" };
+        let verb = if i.blocked.is_empty() {
+            "held"
+        } else {
+            "blocked"
+        };
         let _ = write!(
             body,
             "{verb} by {} ({})",
@@ -472,7 +476,10 @@ mod tests {
             lines[0].starts_with("cargo 4242 (stopped) blocks cargo check 45s · package cache"),
             "{lines:?}"
         );
-        assert!(lines[1].starts_with("cargo 5000 (stopped) blocks"), "{lines:?}");
+        assert!(
+            lines[1].starts_with("cargo 5000 (stopped) blocks"),
+            "{lines:?}"
+        );
         assert_eq!(notice.terminate, None);
         assert_eq!(notice.command_for_action(ACTION_TERMINATE), None);
 

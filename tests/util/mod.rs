@@ -24,6 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub mod daemon;
+
 use lockwatch::core::catalog::LockKind;
 use lockwatch::core::model::{IncidentReport, LockReport, Report};
 
@@ -187,8 +189,9 @@ pub struct Proc {
 
 impl Proc {
     fn signal_group(&self, sig: libc::c_int) {
-        // The child is never reaped before drop, so its pid (and group id) cannot be reused
-        // by an unrelated process while this guard exists.
+        // The child is never reaped before drop (except by `wait_exit`, after which its group
+        // is only signalled if members remain), so its pid (and group id) cannot be reused by
+        // an unrelated process while this guard exists.
         // SAFETY: killpg only sends a signal; the group is the one this test created.
         unsafe {
             libc::killpg(self.pid as libc::pid_t, sig);
@@ -200,6 +203,45 @@ impl Proc {
         // SAFETY: kill only sends a signal, to a child this test started and has not reaped.
         let rc = unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGSTOP) };
         assert_eq!(rc, 0, "SIGSTOP {}", self.pid);
+    }
+
+    /// Suspends the whole process group (SIGSTOP), as Ctrl-Z does to a foreground job.
+    pub fn stop_group(&self) {
+        self.signal_group(libc::SIGSTOP);
+    }
+
+    /// Waits up to [`POLL_TIMEOUT`] for the process to exit; its exit code (-1 if killed by a
+    /// signal). Panics, describing it, if it does not exit. The exited process is left
+    /// unreaped (`WNOWAIT`), so its pid and group id stay reserved until the guard drops.
+    pub fn wait_exit(&mut self) -> i32 {
+        let start = Instant::now();
+        loop {
+            // SAFETY: `info` is a zeroed siginfo_t that waitid fills in; WNOWAIT leaves the
+            // child waitable, so the guard still reaps it on drop.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let rc = unsafe {
+                libc::waitid(
+                    libc::P_PID,
+                    self.pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+                )
+            };
+            // SAFETY: si_pid/si_status are valid to read for a WEXITED report.
+            if rc == 0 && unsafe { info.si_pid() } != 0 {
+                return match info.si_code {
+                    libc::CLD_EXITED => unsafe { info.si_status() },
+                    _ => -1,
+                };
+            }
+            assert!(
+                start.elapsed() < POLL_TIMEOUT,
+                "{} did not exit: {}",
+                self.name,
+                self.describe()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Resumes the process (SIGCONT).

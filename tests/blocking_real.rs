@@ -1,0 +1,560 @@
+//! Who blocks whom, with real cargo processes: two builds on one project (the waiter also holds
+//! the package-cache mutation lock shared), a stopped holder killed while another project's build
+//! shares that lock, an orphaned waiter, a holder and a waiter inside a PID namespace whose init
+//! is a shell, a build script that leaves a daemon on cargo's stdout, and a build script running
+//! a nested `cargo build` on the same target dir. Each is checked through `status --json` (a
+//! one-off scan), and where time matters through a daemon with short thresholds and the menu
+//! model built from its snapshot.
+//!
+//! Every process is started by the test, in its own process group, and killed and reaped when
+//! its guard drops; every cargo runs `--offline` with a Cargo home inside the test's temp dir.
+
+#![cfg(target_os = "linux")]
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use lockwatch::core::model::{
+    Deadlock, Doing, IncidentReport, IncidentState, Report, Role, StaleReason,
+};
+use lockwatch::ui::menu::{Entry, MenuModel, MenuState};
+use util::daemon::Daemon;
+use util::{Dir, Proc, serial, touch, wait_file, wait_status};
+
+/// Every holder row of `pid` in the report is a waiter's row: blocked, never stale.
+fn assert_waiter_everywhere(r: &Report, pid: u32) {
+    for l in &r.locks {
+        for h in l.holders.iter().filter(|h| h.pid == pid) {
+            assert_eq!(
+                h.role,
+                Role::Blocked,
+                "{pid} in {}: {h:#?}",
+                l.path.display()
+            );
+            assert!(!h.stale, "{pid} called stale in {}", l.path.display());
+        }
+    }
+    for i in &r.incidents {
+        assert!(
+            i.blocker.as_ref().is_none_or(|b| b.pid != pid),
+            "{pid} named as a blocker: {i:#?}"
+        );
+        assert!(i.action.as_ref().is_none_or(|a| a.pid != pid), "{i:#?}");
+        assert!(i.culprit.as_ref().is_none_or(|c| c.pid != pid), "{i:#?}");
+    }
+}
+
+fn incident_of(r: &Report, pid: u32) -> Option<&IncidentReport> {
+    r.incidents
+        .iter()
+        .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid))
+}
+
+fn blocks(r: &Report, blocker: u32, waiter: u32) -> bool {
+    incident_of(r, blocker).is_some_and(|i| i.blocked.iter().any(|b| b.process.pid == waiter))
+}
+
+/// Every item id of a menu, with its label.
+fn menu_items(m: &MenuModel) -> Vec<(String, String)> {
+    fn walk(es: &[Entry], out: &mut Vec<(String, String)>) {
+        for e in es {
+            match e {
+                Entry::Item { id, label, .. } | Entry::Check { id, label, .. } => {
+                    out.push((id.clone(), label.clone()))
+                }
+                Entry::Submenu { entries, .. } => walk(entries, out),
+                Entry::Separator => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&m.entries, &mut out);
+    out
+}
+
+/// The action items (not information lines) that act on `pid`.
+fn actions_on(m: &MenuModel, pid: u32) -> Vec<String> {
+    let marker = format!("/{pid}/");
+    menu_items(m)
+        .into_iter()
+        .filter(|(id, _)| !id.starts_with("info/") && id.contains(&marker))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// A binary project whose build script writes `<marker>.started`, then waits for `marker`;
+/// `busy` makes it spin on the CPU meanwhile (a build at work), otherwise it sleeps.
+fn project(dir: &Dir, name: &str, marker: &Path, busy: bool) -> PathBuf {
+    let pause = if busy {
+        "std::hint::spin_loop();"
+    } else {
+        "std::thread::sleep(std::time::Duration::from_millis(100));"
+    };
+    dir.write(
+        &format!("{name}/Cargo.toml"),
+        &format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"
+        ),
+    );
+    dir.write(&format!("{name}/src/main.rs"), "fn main() {}\n");
+    dir.write(
+        &format!("{name}/build.rs"),
+        &format!(
+            "fn main() {{\n    let marker = std::path::Path::new({marker:?});\n    \
+             std::fs::write({started:?}, \"\").unwrap();\n    \
+             let start = std::time::Instant::now();\n    \
+             while !marker.exists() && start.elapsed().as_secs() < 120 {{ {pause} }}\n}}\n",
+            started = util::started_file(marker),
+        ),
+    );
+    dir.path(name)
+}
+
+/// `cargo build --offline` of `project` into `target`.
+fn build(dir: &Dir, name: &str, project: &Path, target: &Path) -> Proc {
+    let mut cmd = dir.cargo(project);
+    cmd.args(["build", "--offline"])
+        .env("CARGO_TARGET_DIR", target);
+    dir.spawn(name, &mut cmd)
+}
+
+/// Waits until a process printed `text` (cargo's own account of what it does).
+fn wait_output(p: &Proc, text: &str) {
+    let start = std::time::Instant::now();
+    while !p.output().contains(text) {
+        assert!(
+            start.elapsed() < util::POLL_TIMEOUT,
+            "timed out waiting for {text:?} from {}",
+            p.describe()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+// 1. Two real builds on one project: the second waits for the build directory and holds the
+// package-cache mutation lock shared. It is a waiter everywhere, in the one-off status, in the
+// daemon after the stale window, in `kill` and in the menu.
+#[test]
+fn two_builds_the_waiter_is_never_a_holder_never_stale_never_offered() {
+    let _serial = serial();
+    let dir = Dir::new("two-builds");
+    let marker = dir.path("marker");
+    let app = project(&dir, "app", &marker, true);
+    let target = app.join("target");
+    let first = build(&dir, "build-1", &app, &target);
+    wait_file(&util::started_file(&marker), &[&first]);
+    let second = build(&dir, "build-2", &app, &target);
+    wait_output(&second, "Blocking waiting for file lock on");
+
+    let s = wait_status(
+        &dir,
+        "second build blocked by the first",
+        &[&first, &second],
+        |s| blocks(&s.report, first.pid, second.pid),
+    );
+    let i = incident_of(&s.report, first.pid).unwrap();
+    assert_eq!(i.state, IncidentState::Blocking, "{}", s.pretty());
+    assert_eq!(i.chain, vec![second.pid, first.pid]);
+    assert!(
+        matches!(i.doing, Doing::BuildScript { ref crate_name } if crate_name == "app"),
+        "{:?}",
+        i.doing
+    );
+    assert!(
+        i.verdict.starts_with(&format!(
+            "cargo {} is busy (running the build script of app)",
+            first.pid
+        )),
+        "{}",
+        i.verdict
+    );
+    assert_waiter_everywhere(&s.report, second.pid);
+    let mutate = s
+        .lock(&dir.cargo_home.join(".package-cache-mutate"))
+        .expect("mutation lock listed");
+    assert!(
+        mutate.holders.iter().any(|h| h.pid == second.pid),
+        "the waiter holds it shared"
+    );
+    let text = dir.lockwatch().run_raw(&[]).stdout;
+    assert!(
+        text.contains(&format!("cargo build in {} (", util_tilde(&app)))
+            && text.contains(&format!("pid {}) waits", second.pid)),
+        "{text}"
+    );
+
+    assert_eq!(s.report.source, lockwatch::core::model::Source::Scan);
+
+    // The stale window passes (stale_after 3s, idle window 2s): the waiter, idle because it
+    // waits, is never stale; the busy blocker is not either.
+    let d = Daemon::start(&dir, "daemon");
+    std::thread::sleep(Duration::from_secs(6));
+    let r = d.wait_for("the daemon's view of both builds", |r| {
+        blocks(r, first.pid, second.pid)
+    });
+    assert_waiter_everywhere(&r, second.pid);
+    assert_eq!(
+        incident_of(&r, first.pid).unwrap().state,
+        IncidentState::Blocking
+    );
+    assert!(
+        incident_of(&r, first.pid).unwrap().blocked[0]
+            .waiting_for_secs
+            .unwrap()
+            >= 5.0,
+        "the daemon times the wait"
+    );
+
+    // kill refuses the waiter and names the build to stop instead; nothing is signalled.
+    let (code, out) = d.cli(&dir, &["kill", &second.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(
+        out.contains("WAITING") && out.contains(&format!("cargo lockwatch kill {}", first.pid)),
+        "{out}"
+    );
+    assert_ne!(util::proc_state(second.pid), Some('Z'));
+
+    // The menu model, built from the daemon's snapshot, offers the waiter nothing.
+    let snap = d.snapshot();
+    let m = MenuState::new().build(&snap, snap.report.observed_at);
+    assert!(
+        actions_on(&m, second.pid).is_empty(),
+        "{:#?}",
+        menu_items(&m)
+    );
+    assert!(
+        actions_on(&m, first.pid)
+            .iter()
+            .any(|id| id.starts_with("terminate/")),
+        "{:#?}",
+        menu_items(&m)
+    );
+
+    touch(&marker);
+    let (mut first, mut second) = (first, second);
+    assert_eq!(first.wait_exit(), 0, "{}", first.describe());
+    assert_eq!(second.wait_exit(), 0, "{}", second.describe());
+}
+
+fn util_tilde(p: &Path) -> String {
+    lockwatch::core::text::tilde(p)
+}
+
+// 2. A stopped holder is killed while another project's build holds the mutation lock shared:
+// the kill succeeds (that shared co-holder is unrelated) and the waiter proceeds.
+#[test]
+fn killing_a_stopped_blocker_succeeds_beside_another_projects_shared_hold() {
+    let _serial = serial();
+    let dir = Dir::new("stopped-kill");
+    let (other_marker, marker) = (dir.path("other-marker"), dir.path("marker"));
+    let other = project(&dir, "other", &other_marker, false);
+    let app = project(&dir, "app", &marker, false);
+    let d = Daemon::start(&dir, "daemon");
+    let bystander = build(&dir, "other-build", &other, &other.join("target"));
+    wait_file(&util::started_file(&other_marker), &[&bystander]);
+
+    let first = build(&dir, "build-1", &app, &app.join("target"));
+    wait_file(&util::started_file(&marker), &[&first]);
+    first.stop_group();
+    std::fs::remove_file(util::started_file(&marker)).unwrap();
+    let mut second = build(&dir, "build-2", &app, &app.join("target"));
+    wait_output(&second, "Blocking waiting for file lock on");
+    let r = d.wait_for(
+        "a stale, stopped blocker with the second build waiting",
+        |r| {
+            blocks(r, first.pid, second.pid)
+                && incident_of(r, first.pid).unwrap().state == IncidentState::Stale
+        },
+    );
+    let i = incident_of(&r, first.pid).unwrap();
+    assert_eq!(i.stale_reasons, vec![StaleReason::Stopped]);
+    assert_eq!(i.doing, Doing::Stopped);
+    let a = i.action.as_ref().unwrap();
+    assert!(a.resume && a.command == format!("cargo lockwatch resume {}", first.pid));
+    assert_waiter_everywhere(&r, second.pid);
+    let mutate = dir.cargo_home.join(".package-cache-mutate");
+    assert!(
+        r.locks
+            .iter()
+            .any(|l| l.path == mutate && l.holders.iter().any(|h| h.pid == bystander.pid)),
+        "the other project's build shares the mutation lock"
+    );
+
+    let (code, out) = d.cli(&dir, &["kill", &first.pid.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("released its lock"), "{out}");
+    assert!(
+        out.contains(&format!("waiter {} proceeded", second.pid)),
+        "{out}"
+    );
+    wait_file(&util::started_file(&marker), &[&second]);
+    touch(&marker);
+    assert_eq!(second.wait_exit(), 0, "{}", second.describe());
+    touch(&other_marker);
+}
+
+// 3. A waiter whose shell exited (reparented to whatever adopts orphans here) is a waiter, not
+// a stale orphan.
+#[test]
+fn an_orphaned_waiter_is_never_stale() {
+    let _serial = serial();
+    let dir = Dir::new("orphan");
+    let marker = dir.path("marker");
+    let app = project(&dir, "app", &marker, true);
+    let holder = build(&dir, "holder", &app, &app.join("target"));
+    wait_file(&util::started_file(&marker), &[&holder]);
+    let pid_file = dir.path("waiter.pid");
+    let log = dir.path("waiter.log");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let script = format!(
+        "cd {app:?} && CARGO_TARGET_DIR={target:?} {cargo:?} build --offline >{log:?} 2>&1 & echo $! > {pid_file:?}",
+        target = app.join("target"),
+    );
+    let mut shell = dir.spawn("shell", dir.command("sh").args(["-c", &script]));
+    assert_eq!(
+        shell.wait_exit(),
+        0,
+        "the shell exits at once, orphaning its cargo"
+    );
+    wait_file(&pid_file, &[&holder]);
+    let waiter: u32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let s = wait_status(&dir, "the orphan blocked by the holder", &[&holder], |s| {
+        blocks(&s.report, holder.pid, waiter)
+    });
+    let i = incident_of(&s.report, holder.pid).unwrap();
+    assert_ne!(i.state, IncidentState::Stale, "{}", s.pretty());
+    assert_eq!(i.blocked[0].process.pid, waiter);
+    assert_waiter_everywhere(&s.report, waiter);
+    touch(&marker);
+    drop((holder, shell));
+}
+
+// 4. Inside `unshare --pid --fork --mount-proc bash`, every process has ppid 1, and pid 1 is a
+// shell: nobody is an orphan, nobody is stale, the waiter is a waiter.
+#[test]
+fn inside_a_pid_namespace_whose_init_is_a_shell_nobody_is_stale() {
+    let _serial = serial();
+    let dir = Dir::new("pidns");
+    let marker = dir.path("marker");
+    let app = project(&dir, "app", &marker, false);
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let started = util::started_file(&marker);
+    let script = format!(
+        "cd {app:?}; export CARGO_TARGET_DIR={target:?}\n\
+         {cargo:?} build --offline > holder.log 2>&1 & echo $! > holder.pid\n\
+         while [ ! -e {started:?} ]; do sleep 0.05; done\n\
+         {cargo:?} build --offline > waiter.log 2>&1 & echo $! > waiter.pid\n\
+         while ! grep -q Blocking waiter.log; do sleep 0.05; done\n\
+         {lockwatch:?} status --json > status.json; echo $? > status.code\n\
+         {lockwatch:?} > status.txt\n\
+         touch {marker:?}; wait\n",
+        target = app.join("target"),
+        lockwatch = env!("CARGO_BIN_EXE_cargo-lockwatch"),
+    );
+    let mut unshare = dir.command("unshare");
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        unshare.args(["--user", "--map-root-user"]);
+    }
+    unshare
+        .args(["--pid", "--fork", "--mount-proc", "bash", "-c", &script])
+        .env("LOCKWATCH_CONFIG_DIR", dir.path("lockwatch/config"))
+        .env("LOCKWATCH_DATA_DIR", dir.path("lockwatch/data"))
+        .env("LOCKWATCH_RUNTIME_DIR", dir.path("lockwatch/run"))
+        .env("NO_COLOR", "1");
+    if let Some(home) = std::env::var_os("RUSTUP_HOME") {
+        unshare.env("RUSTUP_HOME", home);
+    }
+    let mut ns = dir.spawn("unshare", &mut unshare);
+    assert_eq!(ns.wait_exit(), 0, "{}", ns.describe());
+    let read = |f: &str| std::fs::read_to_string(app.join(f)).unwrap_or_default();
+    let pid = |f: &str| -> u32 {
+        read(f)
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{f}: {}", ns.describe()))
+    };
+    let (holder, waiter) = (pid("holder.pid"), pid("waiter.pid"));
+    let r: Report = serde_json::from_str(&read("status.json"))
+        .unwrap_or_else(|e| panic!("status.json: {e}\n{}", read("status.json")));
+    assert!(blocks(&r, holder, waiter), "{:#?}", r.incidents);
+    let i = incident_of(&r, holder).unwrap();
+    assert_eq!(i.state, IncidentState::Blocking, "{i:#?}");
+    assert_eq!(
+        i.blocker.as_ref().unwrap().origin_via.as_deref(),
+        Some("bash")
+    );
+    assert_waiter_everywhere(&r, waiter);
+    assert!(!r.any_stale(), "{:#?}", r.incidents);
+    assert_eq!(read("status.code").trim(), "0");
+    assert!(
+        !read("status.txt").contains("STALE"),
+        "{}",
+        read("status.txt")
+    );
+}
+
+// 5. A build script leaves `sleep 300` on cargo's stdout: cargo waits for the pipe forever,
+// holding the build lock. The sleep is named as the culprit and offered as the kill target;
+// killing it lets cargo finish.
+#[test]
+fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finish() {
+    let _serial = serial();
+    let dir = Dir::new("culprit");
+    dir.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    dir.write(
+        "app/build.rs",
+        "fn main() {\n    // Like a build script starting a server: it inherits cargo's pipes.\n    \
+         std::process::Command::new(\"sleep\").arg(\"300\").spawn().unwrap();\n}\n",
+    );
+    let app = dir.path("app");
+    let mut cargo = build(&dir, "build", &app, &app.join("target"));
+    let s = wait_status(&dir, "cargo stuck on its pipe", &[&cargo], |s| {
+        incident_of(&s.report, cargo.pid).is_some_and(|i| i.culprit.is_some())
+    });
+    let i = incident_of(&s.report, cargo.pid).unwrap();
+    let culprit = i.culprit.as_ref().unwrap();
+    assert_eq!(culprit.name, "sleep");
+    assert_eq!(culprit.cmd, ["sleep", "300"]);
+    assert_eq!(i.state, IncidentState::Stale, "{}", s.pretty());
+    assert_eq!(i.stale_reasons, vec![StaleReason::PipeHeldOpen]);
+    assert!(matches!(i.doing, Doing::WaitingForPipe { culprit: c, .. } if c == culprit.pid));
+    assert_eq!(
+        i.action.as_ref().unwrap().command,
+        format!("cargo lockwatch kill {}", culprit.pid)
+    );
+    assert!(
+        i.verdict
+            .contains(&format!("Stop sleep {}, not cargo", culprit.pid)),
+        "{}",
+        i.verdict
+    );
+    assert_eq!(s.code(), 1);
+    assert_eq!(s.report.source, lockwatch::core::model::Source::Scan);
+
+    // The daemon and the menu agree: the culprit is the target, not cargo.
+    let d = Daemon::start(&dir, "daemon");
+    let r = d.wait_for("the daemon calls it stale, naming the culprit", |r| {
+        incident_of(r, cargo.pid).is_some_and(|i| i.state == IncidentState::Stale)
+    });
+    let i = incident_of(&r, cargo.pid).unwrap();
+    assert_eq!(i.culprit.as_ref().map(|c| c.pid), Some(culprit.pid));
+    assert_eq!(i.stale_reasons, vec![StaleReason::PipeHeldOpen]);
+    let snap = lockwatch::ui::UiSnapshot {
+        report: r,
+        paused: false,
+        snoozed_until: None,
+        launch_at_login: false,
+    };
+    let m = MenuState::new().build(&snap, snap.report.observed_at);
+    assert!(
+        actions_on(&m, culprit.pid)
+            .iter()
+            .any(|id| id.starts_with("terminate/")),
+        "{:#?}",
+        menu_items(&m)
+    );
+    assert!(
+        actions_on(&m, cargo.pid).is_empty(),
+        "{:#?}",
+        menu_items(&m)
+    );
+
+    let (code, out) = d.cli(&dir, &["kill", &culprit.pid.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("blocker {} can go on", cargo.pid)),
+        "{out}"
+    );
+    assert_eq!(cargo.wait_exit(), 0, "{}", cargo.describe());
+}
+
+// 6. A build script runs a nested `cargo build` on the same target dir: the nested cargo waits
+// for the build directory its own ancestor holds. A deadlock, said at once, naming the outer
+// cargo to stop.
+#[test]
+fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
+    let _serial = serial();
+    let dir = Dir::new("nested");
+    dir.write(
+        "inner/Cargo.toml",
+        "[package]\nname = \"inner\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    dir.write("inner/src/lib.rs", "");
+    dir.write(
+        "outer/Cargo.toml",
+        "[package]\nname = \"outer\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    dir.write("outer/src/main.rs", "fn main() {}\n");
+    let inner = dir.path("inner/Cargo.toml");
+    dir.write(
+        "outer/build.rs",
+        &format!(
+            "fn main() {{\n    let cargo = std::env::var(\"CARGO\").unwrap();\n    \
+             let status = std::process::Command::new(cargo)\n        \
+             .args([\"build\", \"--offline\", \"--manifest-path\", {inner:?}])\n        \
+             .status().unwrap();\n    assert!(status.success());\n}}\n"
+        ),
+    );
+    let outer = dir.path("outer");
+    let target = dir.path("shared-target");
+    let mut cargo = build(&dir, "outer", &outer, &target);
+    let s = wait_status(&dir, "the nested cargo blocked", &[&cargo], |s| {
+        incident_of(&s.report, cargo.pid).is_some_and(|i| i.deadlock.is_some())
+    });
+    let i = incident_of(&s.report, cargo.pid).unwrap();
+    let nested = i.blocked[0].process.pid;
+    assert_eq!(
+        i.deadlock,
+        Some(Deadlock::SelfWait {
+            waiter: nested,
+            holder: cargo.pid
+        })
+    );
+    assert_eq!(i.state, IncidentState::Stale);
+    assert_eq!(i.doing, Doing::Deadlocked);
+    assert_eq!(i.stale_reasons, vec![StaleReason::Deadlock]);
+    assert_eq!(
+        i.action.as_ref().unwrap().command,
+        format!("cargo lockwatch kill {}", cargo.pid)
+    );
+    assert!(i.verdict.starts_with("deadlock:"), "{}", i.verdict);
+    assert!(i.verdict.contains("never ends on its own"), "{}", i.verdict);
+    assert_waiter_everywhere(&s.report, nested);
+    let text = dir.lockwatch().run_raw(&[]).stdout;
+    assert!(
+        text.contains("deadlock:") && text.contains("STALE"),
+        "{text}"
+    );
+
+    assert_eq!(s.report.source, lockwatch::core::model::Source::Scan);
+
+    // The daemon says so at once (no idle window), as a stale incident.
+    let d = Daemon::start(&dir, "daemon");
+    let r = d.wait_for("the daemon's deadlock", |r| {
+        incident_of(r, cargo.pid).is_some_and(|i| i.state == IncidentState::Stale)
+    });
+    assert_eq!(
+        incident_of(&r, cargo.pid).unwrap().stale_reasons,
+        vec![StaleReason::Deadlock]
+    );
+
+    let (code, out) = d.cli(&dir, &["kill", &cargo.pid.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("released its lock"), "{out}");
+    assert_ne!(cargo.wait_exit(), 0, "the outer build was stopped");
+    assert!(
+        util::proc_state(nested).is_none_or(|s| s == 'Z'),
+        "the nested cargo went too"
+    );
+}
