@@ -81,7 +81,7 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
         out,
         "{}  {}",
         style.paint(code, &format!("{label:<7}")),
-        style.paint("1", &words::headline(i, 0.0))
+        style.paint("1", &words::headline(i, Some(0.0)))
     );
     for b in &i.blocked {
         let _ = writeln!(out, "    waiting  {}", words::blocked(b, 0.0));

@@ -84,9 +84,9 @@ impl Graph {
                 });
             }
         }
-        g.link();
+        g.link(facts);
         g.find_incidents(facts);
-        g.assign_roles();
+        g.assign_roles(facts);
         g
     }
 
@@ -126,10 +126,28 @@ impl Graph {
             .collect()
     }
 
+    /// Whether `pid` holds `lock` only as part of an ancestor's tree: a child that inherited the
+    /// descriptor of a parent that still holds the lock is that parent's, not a blocker of its
+    /// own (stopping the parent stops it too).
+    fn covered(&self, pid: u32, lock: FileKey, facts: &HashMap<u32, ProcessFacts>) -> bool {
+        let Some(f) = facts.get(&pid) else {
+            return false;
+        };
+        f.ancestors.iter().any(|a| {
+            self.holds
+                .iter()
+                .any(|h| h.pid == a.pid && h.lock == lock && !self.is_blocked(a.pid))
+        })
+    }
+
     /// Turns each wait into edges to the holders whose mode conflicts with it.
-    fn link(&mut self) {
+    fn link(&mut self, facts: &HashMap<u32, ProcessFacts>) {
         for w in &self.waits {
-            let holders: Vec<&Edge> = self.holds.iter().filter(|h| h.lock == w.lock).collect();
+            let holders: Vec<&Edge> = self
+                .holds
+                .iter()
+                .filter(|h| h.lock == w.lock && !self.covered(h.pid, h.lock, facts))
+                .collect();
             let conflicting: Vec<&Edge> = holders
                 .iter()
                 .copied()
@@ -218,7 +236,7 @@ impl Graph {
             let incident = self.incident(root, deadlock, &reach, facts);
             self.incidents.push(incident);
         }
-        self.add_holding_incidents();
+        self.add_holding_incidents(facts);
         self.incidents
             .sort_by_key(|i| (i.blocker.is_none(), i.blocker, i.locks.clone()));
     }
@@ -331,12 +349,12 @@ impl Graph {
 
     /// A process that waits for nothing and holds a lock exclusively, with nobody waiting yet,
     /// is an incident too: the next build will block on it.
-    fn add_holding_incidents(&mut self) {
+    fn add_holding_incidents(&mut self, facts: &HashMap<u32, ProcessFacts>) {
         let roots: BTreeSet<u32> = self.incidents.iter().filter_map(|i| i.blocker).collect();
         let mut holders: Vec<u32> = self
             .holds
             .iter()
-            .filter(|h| h.mode == LockMode::Exclusive)
+            .filter(|h| h.mode == LockMode::Exclusive && !self.covered(h.pid, h.lock, facts))
             .map(|h| h.pid)
             .filter(|p| !roots.contains(p) && !self.is_blocked(*p))
             .collect();
@@ -354,13 +372,25 @@ impl Graph {
         }
     }
 
-    fn assign_roles(&mut self) {
+    fn assign_roles(&mut self, facts: &HashMap<u32, ProcessFacts>) {
         for h in &self.holds {
             self.roles.insert(h.pid, Role::Background);
         }
         for i in &self.incidents {
             if let Some(b) = i.blocker {
                 self.roles.insert(b, Role::Blocker);
+            }
+        }
+        // A child sharing an incident lock with its blocking parent is part of the blocker.
+        let incident_locks: BTreeSet<FileKey> = self
+            .incidents
+            .iter()
+            .filter(|i| i.blocker.is_some())
+            .flat_map(|i| i.locks.iter().copied())
+            .collect();
+        for h in &self.holds {
+            if incident_locks.contains(&h.lock) && self.covered(h.pid, h.lock, facts) {
+                self.roles.insert(h.pid, Role::Blocker);
             }
         }
         // Last, so it wins: a waiter is a waiter everywhere, whatever it also holds.
@@ -609,6 +639,21 @@ mod tests {
         assert_eq!(i.blocked, vec![2, 3]);
         assert_eq!(i.chain, vec![3, 2]);
         assert_eq!(i.locks, vec![CACHE]);
+    }
+
+    #[test]
+    fn a_child_sharing_its_parents_lock_is_part_of_the_parent_not_a_second_incident() {
+        // `flock -x FILE sleep`: flock (1) took the lock, sleep (2) inherited the descriptor.
+        let mut f = all(&[1, 3]);
+        f.insert(2, facts(2, &[1], 2.0));
+        let g = Graph::build(&[lock(CACHE, vec![p(1, X), p(2, X)], vec![p(3, X)])], &f);
+        assert_eq!(g.incidents.len(), 1, "{:?}", g.incidents);
+        assert_eq!(g.incidents[0].blocker, Some(1));
+        assert_eq!(g.waits_for(3), vec![1]);
+        assert_eq!(g.role(2), Some(Role::Blocker));
+        // Without a waiter: still one holding incident.
+        let g = Graph::build(&[lock(CACHE, vec![p(1, X), p(2, X)], vec![])], &f);
+        assert_eq!(g.incidents.len(), 1, "{:?}", g.incidents);
     }
 
     #[test]

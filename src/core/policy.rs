@@ -377,11 +377,6 @@ impl State {
         !self.holds.is_empty() || !self.waits.is_empty()
     }
 
-    /// Whether anyone waits or a blocker is under suspicion: only then do samples matter.
-    pub fn watchful(&self) -> bool {
-        !self.waits.is_empty() || !self.judges.is_empty()
-    }
-
     /// Whether the blocker is currently judged stale.
     pub fn is_stale(&self, id: ProcId) -> bool {
         self.judges.get(&id).is_some_and(|j| j.stale)

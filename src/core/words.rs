@@ -103,8 +103,9 @@ pub fn locks(i: &IncidentReport) -> String {
 }
 
 /// One line naming blocked and blocker: `cargo 4242 (stopped) blocks cargo check 45s · package
-/// cache`, `cargo 4242 holds the package cache (3m12s)`.
-pub fn headline(i: &IncidentReport, elapsed: f64) -> String {
+/// cache`, `cargo 4242 holds the package cache, held 3m12s`. With `elapsed` `None` the times are
+/// left out (a label that must not change every second).
+pub fn headline(i: &IncidentReport, elapsed: Option<f64>) -> String {
     let what = locks(i);
     let Some(b) = &i.blocker else {
         return format!(
@@ -118,7 +119,8 @@ pub fn headline(i: &IncidentReport, elapsed: f64) -> String {
         Doing::WaitingForPipe { culprit_name, .. } => format!(" (stuck on {culprit_name})"),
         _ => String::new(),
     };
-    let time = held(i, elapsed)
+    let time = elapsed
+        .and_then(|e| held(i, e))
         .map(|h| format!(", {h}"))
         .unwrap_or_default();
     match i.blocked.as_slice() {
@@ -126,7 +128,8 @@ pub fn headline(i: &IncidentReport, elapsed: f64) -> String {
         [one] => {
             let waited = one
                 .waiting_for_secs
-                .map(|w| format!(" {}", duration(w + elapsed)))
+                .zip(elapsed)
+                .map(|(w, e)| format!(" {}", duration(w + e)))
                 .unwrap_or_default();
             let p = &one.process;
             format!(

@@ -400,7 +400,7 @@ impl MenuState {
             label: clip(&format!(
                 "{} · {}",
                 words::badge(i.state),
-                words::headline(i, elapsed)
+                words::headline(i, None)
             )),
             entries,
         }
@@ -579,7 +579,7 @@ fn title(snapshot: &UiSnapshot, elapsed: f64) -> String {
     if worst.state == crate::core::model::IncidentState::Stale {
         t.push_str("STALE: ");
     }
-    t.push_str(&words::headline(worst, elapsed));
+    t.push_str(&words::headline(worst, Some(elapsed)));
     if report.incidents.len() > 1 {
         let _ = write!(t, " (+{} more)", report.incidents.len() - 1);
     }
@@ -720,7 +720,7 @@ mod tests {
         assert_eq!(
             rows,
             [
-                "WAITING · cargo 4242 blocks cargo check 12s · package cache >",
+                "WAITING · cargo 4242 blocks cargo check · package cache >",
                 "Snooze notifications >"
             ],
             "one row for the incident, none for the shared mutation lock: {l:#?}"

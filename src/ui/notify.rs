@@ -115,7 +115,7 @@ pub fn notice_many(items: &[&IncidentReport], elapsed: f64) -> Notice {
         if !body.is_empty() {
             body.push('\n');
         }
-        let _ = write!(body, "{}", words::headline(i, elapsed));
+        let _ = write!(body, "{}", words::headline(i, Some(elapsed)));
         if let Some(r) = i.stale_reasons.first() {
             let _ = write!(body, " — {}", r.describe());
         }

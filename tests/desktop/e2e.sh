@@ -2,7 +2,7 @@
 # Desktop end-to-end run on Linux (issue: tray + notifications): Xvfb, a system tray (trayer),
 # a D-Bus session with a real notification server (dunst), the daemon with its tray, a stopped
 # lock holder and a real waiting cargo. Checks that the tray icon changes colour, that the
-# notification arrives with the holder's name, that its Terminate action (the menu's path)
+# notification names the waiting cargo and its blocker, that its Terminate action (the menu's path)
 # kills the holder and the waiting cargo proceeds. Saves screenshots under docs/ when asked.
 #   bash tests/desktop/e2e.sh BINARY [--screenshots]
 set -euo pipefail
@@ -42,7 +42,8 @@ grep -q "(tray," "$work/daemon.log" || fail "the daemon ran headless: build the 
 idle=$(mean "$work/idle.png"); stale=$(mean "$work/stale.png")
 echo "tray icon mean colour: idle [$idle] stale [$stale]"
 [ "$idle" != "$stale" ] || fail "tray icon did not change"
-grep -q 'string "flock' "$work/mon.log" || fail "no notification naming the holder"
+grep -q 'string "cargo generate-lockfile in .* waits .*blocked by flock' "$work/mon.log" \
+  || fail "no notification naming the waiting cargo and the blocker"
 grep -q '"terminate"' "$work/mon.log" || fail "notification has no Terminate action"
 [ -e "$work/app/Cargo.lock" ] || fail "the waiting cargo did not proceed after Terminate"
 . "$work/pids"; ! kill -0 "$holder" 2>/dev/null || fail "holder $holder still alive"
