@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use lockwatch::core::catalog::LockKind;
 use lockwatch::core::model::{
-    LockMode, LockReport, LockState, ProcState, Report, Role, StaleReason,
+    Doing, LockMode, LockReport, LockState, ProcState, Report, Role, StaleReason,
 };
 
 use util::{BUILD_KINDS, Dir, HangServer, Proc, Status, serial, touch, wait_holder, wait_status};
@@ -127,6 +127,24 @@ fn hung_fetch_holds_package_cache_and_second_cargo_waits() {
     );
     assert_eq!(lock.stop_command, None);
     assert_eq!(s.code(), expected_exit(&s.report), "{}", s.pretty());
+    // What the blocker does: it waits on the registry, and the kernel says for how long
+    // nothing has arrived.
+    let i = s.incident_of(first.pid).expect("an incident");
+    match &i.doing {
+        Doing::Network {
+            peer,
+            idle_for_secs: Some(idle),
+        } => {
+            assert_eq!(peer, &format!("127.0.0.1:{}", server.port));
+            assert!(*idle >= 0.0 && *idle < 600.0, "{idle}");
+        }
+        other => panic!("expected the network, got {other:?}\n{}", s.pretty()),
+    }
+    assert!(
+        i.verdict.contains("waiting on the network (127.0.0.1:"),
+        "{}",
+        i.verdict
+    );
 
     // Cross-check with the kernel's own table.
     let ino = util::inode(&cache);

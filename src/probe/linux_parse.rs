@@ -293,6 +293,121 @@ fn parse_hex_addr(text: &str) -> Option<std::net::SocketAddr> {
     Some(std::net::SocketAddr::new(ip, port))
 }
 
+/// The kernel's `sock_diag` interface (linux/netlink.h, linux/sock_diag.h, linux/inet_diag.h),
+/// used to learn how long ago data last arrived on a TCP connection (`tcp_info`'s
+/// `tcpi_last_data_recv`): the one number that tells a fetch hung on the network from a slow one.
+pub mod sock_diag {
+    /// `NETLINK_SOCK_DIAG`, the netlink protocol.
+    pub const NETLINK_SOCK_DIAG: i32 = 4;
+    /// `SOCK_DIAG_BY_FAMILY`, the request and reply message type.
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    /// `NLM_F_REQUEST | NLM_F_DUMP`.
+    const FLAGS: u16 = 0x1 | 0x300;
+    /// `NLMSG_ERROR` and `NLMSG_DONE`.
+    const NLMSG_ERROR: u16 = 2;
+    const NLMSG_DONE: u16 = 3;
+    /// `INET_DIAG_INFO`: the attribute carrying `struct tcp_info`.
+    const INET_DIAG_INFO: u16 = 2;
+    /// `IPPROTO_TCP`.
+    const IPPROTO_TCP: u8 = 6;
+    /// TCP states asked for: `1 << TCP_ESTABLISHED | 1 << TCP_SYN_SENT`.
+    const STATES: u32 = (1 << 1) | (1 << 2);
+    /// `sizeof(struct nlmsghdr)`.
+    const NLMSG_HDR: usize = 16;
+    /// `sizeof(struct inet_diag_msg)`: family, state, timer, retrans (4), `inet_diag_sockid`
+    /// (48), expires, rqueue, wqueue, uid, inode (20).
+    const DIAG_MSG: usize = 72;
+    /// Offset of `idiag_inode` in `struct inet_diag_msg`.
+    const INODE_AT: usize = 68;
+    /// Offset of `tcpi_last_data_recv` in `struct tcp_info` (8 bytes of `u8` fields, then
+    /// `rto`, `ato`, `snd_mss`, `rcv_mss`, `unacked`, `sacked`, `lost`, `retrans`, `fackets`,
+    /// `last_data_sent`, `last_ack_sent`).
+    const LAST_DATA_RECV_AT: usize = 52;
+
+    /// The dump request for TCP sockets of `family` (`AF_INET` 2 or `AF_INET6` 10), asking for
+    /// `tcp_info`: a `nlmsghdr` then an `inet_diag_req_v2`, in host byte order.
+    pub fn request(family: u8, seq: u32) -> Vec<u8> {
+        let len = (NLMSG_HDR + 56) as u32;
+        let mut b = Vec::with_capacity(len as usize);
+        b.extend_from_slice(&len.to_ne_bytes());
+        b.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        b.extend_from_slice(&FLAGS.to_ne_bytes());
+        b.extend_from_slice(&seq.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        // inet_diag_req_v2: family, protocol, ext (1 << (INET_DIAG_INFO - 1)), pad, states.
+        b.extend_from_slice(&[family, IPPROTO_TCP, 1 << (INET_DIAG_INFO - 1), 0]);
+        b.extend_from_slice(&STATES.to_ne_bytes());
+        b.resize(len as usize, 0); // inet_diag_sockid: all zero, match everything
+        b
+    }
+
+    /// What one datagram of the dump said.
+    #[derive(Debug, Default, Clone, PartialEq, Eq)]
+    pub struct Chunk {
+        /// (socket inode, milliseconds since data last arrived).
+        pub sockets: Vec<(u64, u32)>,
+        /// The dump is over (`NLMSG_DONE`, or an error the kernel reported).
+        pub done: bool,
+    }
+
+    fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+        Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
+    }
+
+    fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+        Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    }
+
+    /// Parses one datagram of replies; malformed messages end the dump instead of panicking.
+    pub fn parse(buf: &[u8]) -> Chunk {
+        let mut out = Chunk::default();
+        let mut at = 0;
+        while at + NLMSG_HDR <= buf.len() {
+            let (Some(len), Some(kind)) = (u32_at(buf, at), u16_at(buf, at + 4)) else {
+                break;
+            };
+            let len = len as usize;
+            if len < NLMSG_HDR || at + len > buf.len() {
+                out.done = true;
+                break;
+            }
+            match kind {
+                NLMSG_DONE | NLMSG_ERROR => {
+                    out.done = true;
+                    break;
+                }
+                SOCK_DIAG_BY_FAMILY => {
+                    if let Some(s) = socket(&buf[at + NLMSG_HDR..at + len]) {
+                        out.sockets.push(s);
+                    }
+                }
+                _ => {}
+            }
+            at += (len + 3) & !3;
+        }
+        out
+    }
+
+    /// One `inet_diag_msg` and its attributes: the inode and `tcpi_last_data_recv`.
+    fn socket(msg: &[u8]) -> Option<(u64, u32)> {
+        let inode = u64::from(u32_at(msg, INODE_AT)?);
+        let mut at = DIAG_MSG;
+        while at + 4 <= msg.len() {
+            let len = usize::from(u16_at(msg, at)?);
+            let kind = u16_at(msg, at + 2)?;
+            if len < 4 || at + len > msg.len() {
+                return None;
+            }
+            if kind == INET_DIAG_INFO {
+                let info = &msg[at + 4..at + len];
+                return Some((inode, u32_at(info, LAST_DATA_RECV_AT)?));
+            }
+            at += (len + 3) & !3;
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,6 +503,38 @@ mod tests {
         assert_eq!(socket_inode(b"socket:[7]"), Some(7));
         assert_eq!(pipe_inode(b"/dev/null"), None);
         assert_eq!(pipe_inode(b"pipe:[x]"), None);
+    }
+
+    #[test]
+    fn sock_diag_request_and_reply_round_trip() {
+        let req = sock_diag::request(2, 7);
+        assert_eq!(req.len(), 72);
+        assert_eq!(u32::from_ne_bytes(req[0..4].try_into().unwrap()), 72);
+        assert_eq!(&req[16..20], &[2, 6, 2, 0]);
+        // A reply: one socket (inode 4242, last data 1500 ms ago), then NLMSG_DONE.
+        let mut msg = vec![0u8; 72];
+        msg[68..72].copy_from_slice(&4242u32.to_ne_bytes());
+        let mut info = vec![0u8; 104];
+        info[52..56].copy_from_slice(&1500u32.to_ne_bytes());
+        let mut attr = Vec::new();
+        attr.extend_from_slice(&((4 + info.len()) as u16).to_ne_bytes());
+        attr.extend_from_slice(&2u16.to_ne_bytes());
+        attr.extend_from_slice(&info);
+        msg.extend_from_slice(&attr);
+        let mut buf = Vec::new();
+        for (kind, payload) in [(20u16, msg.as_slice()), (3u16, &[0u8; 4][..])] {
+            buf.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+            buf.extend_from_slice(&kind.to_ne_bytes());
+            buf.extend_from_slice(&[0; 10]);
+            buf.extend_from_slice(payload);
+        }
+        let chunk = sock_diag::parse(&buf);
+        assert_eq!(chunk.sockets, vec![(4242, 1500)]);
+        assert!(chunk.done);
+        // Garbage and truncation end the dump quietly.
+        assert!(sock_diag::parse(&[0xff; 40]).done);
+        assert_eq!(sock_diag::parse(&buf[..30]).sockets, vec![]);
+        assert_eq!(sock_diag::parse(&[]), sock_diag::Chunk::default());
     }
 
     #[test]
