@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use super::macos_records::{self as rec, DiscoveredLock, FdRecord, LockAnswer, ProcRecord};
 use super::{Probe, ProbeError, Targets};
 use crate::core::catalog::LockKind;
-use crate::core::model::{Ancestor, FileKey, LockSighting, ProcessFacts};
+use crate::core::model::{Activity, Ancestor, ChildProcess, FileKey, LockSighting, ProcessFacts};
 
 /// How far up a parent chain is followed.
 const MAX_ANCESTORS: usize = 64;
@@ -65,6 +65,34 @@ struct VnodeFdInfoWithPath {
 /// `proc_pidfdinfo` flavor returning [`VnodeFdInfoWithPath`].
 const PROC_PIDFDVNODEPATHINFO: c_int = 2;
 
+/// `struct pipe_info`: one end of a pipe.
+#[allow(
+    dead_code,
+    reason = "mirrors the kernel's layout; only the handles are read"
+)]
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct PipeInfo {
+    pipe_stat: libc::vinfo_stat,
+    /// This end (an obfuscated kernel address, the same in every process).
+    pipe_handle: u64,
+    /// The other end.
+    pipe_peerhandle: u64,
+    pipe_status: c_int,
+    rfu_1: c_int,
+}
+
+/// `struct pipe_fdinfo`: the answer to `PROC_PIDFDPIPEINFO`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct PipeFdInfo {
+    pfi: ProcFileInfo,
+    pipeinfo: PipeInfo,
+}
+
+/// `proc_pidfdinfo` flavor returning [`PipeFdInfo`].
+const PROC_PIDFDPIPEINFO: c_int = 6;
+
 /// `struct mach_timebase_info` (`mach/mach_time.h`); `libc`'s copy is deprecated.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,6 +119,9 @@ const _: () = assert!(size_of::<libc::vnode_info>() == 152);
 const _: () = assert!(size_of::<libc::vnode_info_path>() == 1176);
 // vnode_fdinfowithpath = proc_fileinfo + vnode_info_path = 1200.
 const _: () = assert!(size_of::<VnodeFdInfoWithPath>() == 1200);
+// pipe_info = vinfo_stat + 2 × u64 + 2 × int = 160; pipe_fdinfo = proc_fileinfo + that = 184.
+const _: () = assert!(size_of::<PipeInfo>() == 160);
+const _: () = assert!(size_of::<PipeFdInfo>() == 184);
 // proc_vnodepathinfo = 2 × vnode_info_path = 2352.
 const _: () = assert!(size_of::<libc::proc_vnodepathinfo>() == 2352);
 // proc_bsdinfo = 12 × u32 + char[16] + char[32] + 6 × u32 + 2 × u64 = 136.
@@ -129,7 +160,14 @@ pub struct MacProbe {
     timebase: MachTimebaseInfo,
     argmax: usize,
     discovered: HashMap<FileKey, DiscoveredLock>,
+    /// blocker pid → (its start token, when its pipe writers were last searched, what was
+    /// found): the search reads every same-user process's descriptors, so it is not repeated
+    /// every pass.
+    culprits: HashMap<u32, (u64, std::time::Instant, Vec<u32>)>,
 }
+
+/// How long the answer to "who holds this blocker's pipes open" is trusted.
+const CULPRIT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A lock file examined in one pass.
 struct Watched {
@@ -160,7 +198,50 @@ impl MacProbe {
                 source,
             })?,
             discovered: HashMap::new(),
+            culprits: HashMap::new(),
         })
+    }
+
+    /// Same-user processes outside `pid`'s tree holding the write end of a pipe `pid` reads.
+    fn pipe_writers(&mut self, pid: u32, tree: &[u32]) -> Vec<ProcessFacts> {
+        let wanted = rec::awaited_write_ends(&pipe_ends(pid));
+        let Ok(me) = bsd_info(pid) else {
+            return Vec::new();
+        };
+        if wanted.is_empty() {
+            self.culprits.remove(&pid);
+            return Vec::new();
+        }
+        let cached = self.culprits.get(&pid).filter(|(token, at, found)| {
+            *token == me.start_token()
+                && at.elapsed() < CULPRIT_TTL
+                && found.iter().all(|p| pid_exists(*p))
+        });
+        let found = match cached {
+            Some((_, _, found)) => found.clone(),
+            None => {
+                let mut exclude = tree.to_vec();
+                exclude.extend([pid, self.self_pid]);
+                let ends: Vec<rec::PipeEnd> = list_all_pids()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|p| !exclude.contains(p))
+                    .filter(|p| bsd_info(*p).is_ok_and(|r| r.ruid == me.ruid))
+                    .flat_map(pipe_ends)
+                    .collect();
+                let found = rec::pipe_writers(&ends, &wanted, &exclude);
+                if self.culprits.len() > 256 {
+                    self.culprits.clear();
+                }
+                let entry = (me.start_token(), std::time::Instant::now(), found.clone());
+                self.culprits.insert(pid, entry);
+                found
+            }
+        };
+        found
+            .into_iter()
+            .filter_map(|p| self.process(p).ok())
+            .collect()
     }
 
     fn secs(&self, ticks: u64) -> f64 {
@@ -367,6 +448,32 @@ impl Probe for MacProbe {
             queue.extend(child_pids(p));
         }
         out
+    }
+
+    fn activity(&mut self, pid: u32) -> Activity {
+        let tree = self.descendants(pid);
+        let descendants: Vec<ChildProcess> = tree
+            .iter()
+            .filter_map(|p| self.process(*p).ok())
+            .filter(|f| f.state != crate::core::model::ProcState::Zombie)
+            .map(|f| ChildProcess {
+                pid: f.pid,
+                name: f.name,
+                cmd: f.cmd,
+            })
+            .collect();
+        if !descendants.is_empty() {
+            return Activity {
+                descendants,
+                ..Activity::default()
+            };
+        }
+        // Network peers need PROC_PIDFDSOCKETINFO, which this probe does not read yet.
+        Activity {
+            descendants,
+            peers: Vec::new(),
+            pipe_writers: self.pipe_writers(pid, &tree),
+        }
     }
 
     fn lock_fingerprint(&mut self, known: &[(PathBuf, LockKind)]) -> Option<u64> {
@@ -702,6 +809,50 @@ fn vnode_fd(pid: u32, fd: i32) -> io::Result<FdRecord> {
         path: rec::c_buf_to_path(&path_bytes(&info.pvip)),
         open_flags: info.pfi.fi_openflags,
     })
+}
+
+/// `proc_pidfdinfo(PROC_PIDFDPIPEINFO)` for one descriptor, as a [`rec::PipeEnd`].
+fn pipe_fd(pid: u32, fd: i32) -> io::Result<rec::PipeEnd> {
+    let cpid = c_pid(pid)?;
+    // SAFETY: PipeFdInfo is plain integers; all zeroes is valid.
+    let mut info: PipeFdInfo = unsafe { std::mem::zeroed() };
+    let size = size_of::<PipeFdInfo>() as c_int;
+    // SAFETY: `info` is `size` writable bytes laid out as XNU's pipe_fdinfo, the struct
+    // PROC_PIDFDPIPEINFO fills.
+    let n = unsafe {
+        libc::proc_pidfdinfo(
+            cpid,
+            fd,
+            PROC_PIDFDPIPEINFO,
+            (&mut info as *mut PipeFdInfo).cast::<c_void>(),
+            size,
+        )
+    };
+    if n != size {
+        return Err(if n <= 0 {
+            io::Error::last_os_error()
+        } else {
+            io::Error::new(io::ErrorKind::InvalidData, "short pipe_fdinfo")
+        });
+    }
+    Ok(rec::PipeEnd {
+        pid,
+        fd,
+        handle: info.pipeinfo.pipe_handle,
+        peer: info.pipeinfo.pipe_peerhandle,
+        open_flags: info.pfi.fi_openflags,
+    })
+}
+
+/// Pipe descriptors of `pid`; empty when it exited or may not be inspected.
+fn pipe_ends(pid: u32) -> Vec<rec::PipeEnd> {
+    let Ok(fds) = list_fds(pid) else {
+        return Vec::new();
+    };
+    fds.into_iter()
+        .filter(|f| f.proc_fdtype == libc::PROX_FDTYPE_PIPE as u32)
+        .filter_map(|f| pipe_fd(pid, f.proc_fd).ok())
+        .collect()
 }
 
 /// Vnode descriptors of `pid`; empty when it exited or may not be inspected.

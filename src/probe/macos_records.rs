@@ -620,6 +620,55 @@ pub fn file_name_str(path: &Path) -> Option<&str> {
     path.file_name().and_then(OsStr::to_str)
 }
 
+/// `FREAD` (XNU `bsd/sys/fcntl.h`): the descriptor was opened for reading.
+pub const FREAD: u32 = 0x0000_0001;
+/// `FWRITE`: the descriptor was opened for writing.
+pub const FWRITE: u32 = 0x0000_0002;
+
+/// One end of a pipe in some process's descriptor table, from `PROC_PIDFDPIPEINFO`. XNU gives
+/// each end its own handle (an obfuscated kernel address, the same in every process) and names
+/// the other end's handle as the peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipeEnd {
+    /// Process holding the descriptor.
+    pub pid: u32,
+    /// Descriptor number.
+    pub fd: i32,
+    /// `pipe_handle`: this end.
+    pub handle: u64,
+    /// `pipe_peerhandle`: the other end.
+    pub peer: u64,
+    /// `fi_openflags` (`FREAD`, `FWRITE` …).
+    pub open_flags: u32,
+}
+
+/// The write ends a process waits on: pipes it reads from (beyond stdin, stdout and stderr)
+/// whose write end it does not hold itself — someone else must close them for it to see EOF.
+pub fn awaited_write_ends(mine: &[PipeEnd]) -> Vec<u64> {
+    let held: Vec<u64> = mine.iter().map(|p| p.handle).collect();
+    let mut out: Vec<u64> = mine
+        .iter()
+        .filter(|p| p.fd > 2 && p.open_flags & FREAD != 0 && p.open_flags & FWRITE == 0)
+        .map(|p| p.peer)
+        .filter(|w| *w != 0 && !held.contains(w))
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The processes among `ends` (other than `exclude`) holding one of the `wanted` write ends.
+pub fn pipe_writers(ends: &[PipeEnd], wanted: &[u64], exclude: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = ends
+        .iter()
+        .filter(|e| wanted.contains(&e.handle) && !exclude.contains(&e.pid))
+        .map(|e| e.pid)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1202,5 +1251,36 @@ mod tests {
         assert!(f.has_tty);
         assert_eq!(f.tree_cpu_secs, 1.5);
         assert_eq!(f.ancestors.len(), 1);
+    }
+
+    #[test]
+    fn a_pipe_read_by_cargo_whose_write_end_lives_in_a_daemon_names_the_daemon() {
+        let end = |pid, fd, handle, peer, open_flags| PipeEnd {
+            pid,
+            fd,
+            handle,
+            peer,
+            open_flags,
+        };
+        // cargo (10): reads the build script's stdout (0xa0, writer 0xa1), holds both ends of
+        // its jobserver pipe (0xb0/0xb1), and its own stdin is a pipe (fd 0).
+        let cargo = [
+            end(10, 0, 0xc0, 0xc1, FREAD),
+            end(10, 7, 0xa0, 0xa1, FREAD),
+            end(10, 8, 0xb0, 0xb1, FREAD),
+            end(10, 9, 0xb1, 0xb0, FWRITE),
+        ];
+        let wanted = awaited_write_ends(&cargo);
+        assert_eq!(wanted, vec![0xa1]);
+        // sleep (30) kept the write end; the shell (20) writes cargo's stdin; the jobserver's
+        // write end in the daemon does not count.
+        let others = [
+            end(30, 1, 0xa1, 0xa0, FWRITE),
+            end(30, 4, 0xb1, 0xb0, FWRITE),
+            end(20, 5, 0xc1, 0xc0, FWRITE),
+            end(10, 7, 0xa0, 0xa1, FREAD),
+        ];
+        assert_eq!(pipe_writers(&others, &wanted, &[10]), vec![30]);
+        assert_eq!(pipe_writers(&others, &wanted, &[10, 30]), Vec::<u32>::new());
     }
 }
