@@ -22,7 +22,7 @@ pub mod status;
 pub mod uninstall;
 pub mod wait_cmd;
 
-/// Who holds Cargo's locks, who waits, and whether the holder looks stale.
+/// Who blocks whom on Cargo's locks, and whether the blocker looks stale.
 #[derive(Debug, Parser)]
 #[command(name = "cargo-lockwatch", bin_name = "cargo lockwatch", version, about, long_about = None)]
 pub struct Cli {
@@ -40,7 +40,7 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Show every Cargo lock that is held, who holds it, who waits, and a verdict.
+    /// Who blocks whom: who waits, for which blocker, what it does, a verdict and what to run.
     Status(status::Args),
     /// Run the background daemon (tray when there is a display, headless otherwise).
     Daemon(daemon_cmd::Args),
