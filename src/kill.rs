@@ -28,7 +28,12 @@ pub enum Refusal {
     /// The pid holds no watched Cargo lock and keeps no blocker stuck.
     NotAHolder,
     /// Owned by another user.
-    OtherUser(u32),
+    OtherUser {
+        /// Their uid.
+        uid: u32,
+        /// Their name, when known.
+        user: Option<String>,
+    },
     /// The pid now belongs to a different process than the one the caller saw.
     PidReused,
     /// The process is gone already.
@@ -59,8 +64,12 @@ impl Refusal {
                 "refusing: {pid} does not hold any watched Cargo lock (run `cargo lockwatch \
                  status` to see who does)"
             ),
-            Refusal::OtherUser(uid) => {
-                format!("refusing: {pid} belongs to uid {uid}, not to you; run this as that user")
+            Refusal::OtherUser { uid, user } => {
+                let who = match user {
+                    Some(name) => format!("{name} (uid {uid})"),
+                    None => format!("uid {uid}"),
+                };
+                format!("refusing: {pid} belongs to {who}, not to you; run this as that user")
             }
             Refusal::PidReused => format!(
                 "refusing: pid {pid} now belongs to a different process than the one you saw \
@@ -259,7 +268,11 @@ fn checked(
         return Err(Box::new(refused(pid, Refusal::Gone)));
     };
     if facts.uid != my_uid {
-        return Err(Box::new(refused(pid, Refusal::OtherUser(facts.uid))));
+        let refusal = Refusal::OtherUser {
+            uid: facts.uid,
+            user: facts.user.clone(),
+        };
+        return Err(Box::new(refused(pid, refusal)));
     }
     if start_token.is_some_and(|t| t != facts.start_token) {
         return Err(Box::new(refused(pid, Refusal::PidReused)));

@@ -18,6 +18,8 @@ pub struct Style {
     pub color: bool,
     /// List background and free lock files one by one.
     pub all: bool,
+    /// The user reading it: another user's process is marked with its owner.
+    pub viewer_uid: Option<u32>,
 }
 
 impl Style {
@@ -100,6 +102,9 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
                 words::origin(b.origin, b.origin_via.as_deref()),
                 state_word(b.process_state).to_string(),
             ];
+            if style.viewer_uid.is_some_and(|me| me != b.uid) {
+                facts.insert(0, words::owner(b));
+            }
             facts.extend(words::held(i, 0.0));
             facts.push(format!("cpu {:.1}s", b.tree_cpu_secs));
             let who = words::who(b);
@@ -300,8 +305,8 @@ mod tests {
         let all = report(
             &r,
             &Style {
-                color: false,
                 all: true,
+                ..Style::default()
             },
         );
         assert!(

@@ -98,6 +98,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let style = render::Style {
         color: ctx.color && !args.json,
         all: args.all,
+        // SAFETY: geteuid cannot fail and has no preconditions.
+        viewer_uid: Some(unsafe { libc::geteuid() }),
     };
     loop {
         let report = match fetch(ctx, &roots, args.no_daemon) {

@@ -158,6 +158,7 @@ mod tests {
             ppid: 5,
             pgid: 10,
             uid: 1000,
+            user: None,
             name: "cargo".into(),
             cmd: vec!["cargo".into(), "build".into()],
             cwd: None,

@@ -56,6 +56,9 @@ pub struct Graph {
     pub holds: Vec<Edge>,
     /// Every wait of a process whose facts are known.
     pub waits: Vec<Edge>,
+    /// Locks held (in this mode) by nobody this pass could name: another user's process, or
+    /// one hidden from this user.
+    unseen: Vec<(FileKey, LockMode)>,
     /// Waiter → the processes (or unseen holders) it waits for directly.
     waits_for: BTreeMap<u32, BTreeSet<Node>>,
     roles: BTreeMap<u32, Role>,
@@ -69,14 +72,31 @@ impl Graph {
     pub fn build(sightings: &[LockSighting], facts: &HashMap<u32, ProcessFacts>) -> Graph {
         let mut g = Graph::default();
         for s in sightings {
-            for h in s.holders.iter().filter(|h| facts.contains_key(&h.pid)) {
+            let visible: Vec<_> = s
+                .holders
+                .iter()
+                .filter(|h| facts.contains_key(&h.pid))
+                .collect();
+            for h in &visible {
                 g.holds.push(Edge {
                     pid: h.pid,
                     lock: s.key,
                     mode: h.mode,
                 });
             }
+            let hidden = s.holders.first().map(|h| h.mode).or(s.unseen);
+            if visible.is_empty()
+                && let Some(mode) = hidden
+            {
+                g.unseen.push((s.key, mode));
+            }
+            // A process listed as both holding and waiting for one lock is a table read while
+            // it was being granted (the kernel's table is read a page at a time): it holds.
+            let holds = |pid: u32| visible.iter().any(|h| h.pid == pid);
             for w in s.waiters.iter().filter(|w| facts.contains_key(&w.pid)) {
+                if holds(w.pid) {
+                    continue;
+                }
                 g.waits.push(Edge {
                     pid: w.pid,
                     lock: s.key,
@@ -370,6 +390,28 @@ impl Graph {
                 deadlock: None,
             });
         }
+        // Held exclusively by someone this user cannot see, and nobody waits (yet).
+        let unseen: Vec<FileKey> = self
+            .unseen
+            .iter()
+            .filter(|(_, mode)| *mode == LockMode::Exclusive)
+            .map(|(key, _)| *key)
+            .collect();
+        for key in unseen {
+            let known = self
+                .incidents
+                .iter()
+                .any(|i| i.blocker.is_none() && i.locks.contains(&key));
+            if !known {
+                self.incidents.push(Incident {
+                    blocker: None,
+                    blocked: Vec::new(),
+                    chain: Vec::new(),
+                    locks: vec![key],
+                    deadlock: None,
+                });
+            }
+        }
     }
 
     fn assign_roles(&mut self, facts: &HashMap<u32, ProcessFacts>) {
@@ -427,6 +469,7 @@ mod tests {
             ppid: ancestors.first().copied().unwrap_or(1),
             pgid: pid,
             uid: 1000,
+            user: None,
             name: "cargo".into(),
             cmd: vec!["cargo".into(), "build".into()],
             cwd: None,
@@ -463,6 +506,7 @@ mod tests {
             waiters,
             dead_locker: None,
             locker_gone: false,
+            unseen: None,
         }
     }
 
@@ -610,15 +654,30 @@ mod tests {
     }
 
     #[test]
-    fn waiting_on_a_lock_it_holds_itself_is_a_deadlock() {
-        let g = Graph::build(&[lock(BUILD, vec![p(1, S)], vec![p(1, X)])], &all(&[1]));
-        assert_eq!(
-            g.incidents[0].deadlock,
-            Some(Deadlock::SelfWait {
-                waiter: 1,
-                holder: 1
-            })
+    fn a_process_read_as_holding_and_waiting_for_one_lock_holds_it() {
+        // The kernel's table is read a page at a time: a waiter granted between two reads can
+        // show up on both sides. It is not a deadlock.
+        let g = Graph::build(
+            &[lock(BUILD, vec![p(1, X)], vec![p(1, X), p(2, X)])],
+            &all(&[1, 2]),
         );
+        assert_eq!(g.incidents.len(), 1);
+        assert_eq!(g.incidents[0].deadlock, None);
+        assert_eq!(g.incidents[0].blocked, vec![2]);
+        assert_eq!(g.role(1), Some(Role::Blocker));
+    }
+
+    #[test]
+    fn a_lock_held_by_an_unseen_process_is_an_incident_without_a_blocker() {
+        let mut s = lock(CACHE, vec![], vec![]);
+        s.unseen = Some(X);
+        let g = Graph::build(&[s.clone()], &all(&[]));
+        assert_eq!(g.incidents.len(), 1);
+        assert_eq!(g.incidents[0].blocker, None);
+        assert_eq!(g.incidents[0].locks, vec![CACHE]);
+        // Shared and nobody waits: background, no incident.
+        s.unseen = Some(S);
+        assert!(Graph::build(&[s], &all(&[])).incidents.is_empty());
     }
 
     #[test]

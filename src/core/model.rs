@@ -63,6 +63,10 @@ pub struct LockSighting {
     /// The process that took the lock no longer holds it: every holder holds through an
     /// inherited descriptor (set with or without knowing the locker's pid).
     pub locker_gone: bool,
+    /// The kernel says the lock is held (in this mode) but no holder could be identified: a
+    /// process of another user, or one hidden from this user (`hidepid`, another PID
+    /// namespace). Such a lock is held, never free.
+    pub unseen: Option<LockMode>,
 }
 
 /// Scheduler state of a process, in the words `ps` uses.
@@ -117,6 +121,9 @@ pub struct ProcessFacts {
     pub pgid: u32,
     /// Real user id of the owner.
     pub uid: u32,
+    /// The owner's user name, when the system knows it.
+    #[serde(default)]
+    pub user: Option<String>,
     /// Short name (`comm` on Linux, `pbi_name` on macOS).
     pub name: String,
     /// Full command line.
@@ -385,6 +392,8 @@ pub struct ProcessReport {
     pub cwd: Option<PathBuf>,
     /// Owner's user id.
     pub uid: u32,
+    /// Owner's user name, when known.
+    pub user: Option<String>,
     /// Scheduler state.
     pub process_state: ProcState,
     /// Where it came from.

@@ -139,6 +139,7 @@ mod tests {
             ppid,
             pgid: 100,
             uid: 1000,
+            user: None,
             name: "cargo".into(),
             cmd: vec!["cargo".into(), "build".into()],
             cwd: None,

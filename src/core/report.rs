@@ -175,6 +175,7 @@ fn process(f: &ProcessFacts, now: f64) -> ProcessReport {
         cmd: f.cmd.clone(),
         cwd: f.cwd.clone(),
         uid: f.uid,
+        user: f.user.clone(),
         process_state: f.state,
         origin,
         origin_via,
@@ -215,7 +216,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
     };
     let state = if !stale_reasons.is_empty() {
         IncidentState::Stale
-    } else if i.blocked.is_empty() && i.blocker.is_some() {
+    } else if i.blocked.is_empty() {
         IncidentState::Holding
     } else {
         IncidentState::Blocking
@@ -476,14 +477,19 @@ fn lock(
             })
         })
         .collect();
-    if holders.is_empty() && waiters.is_empty() {
+    // Held by nobody this user can see: the kernel's mode, else the holders' as listed.
+    let hidden = s.unseen.or_else(|| s.holders.first().map(|h| h.mode));
+    let hidden = if holders.is_empty() { hidden } else { None };
+    if holders.is_empty() && waiters.is_empty() && hidden.is_none() {
         return None;
     }
     let state = if holders.iter().any(|h| h.stale) {
         LockState::Stale
-    } else if !waiters.is_empty() || holders.is_empty() {
+    } else if !waiters.is_empty() {
         LockState::Contended
-    } else if holders.iter().all(|h| h.mode == LockMode::Shared) {
+    } else if hidden == Some(LockMode::Shared)
+        || (!holders.is_empty() && holders.iter().all(|h| h.mode == LockMode::Shared))
+    {
         LockState::Background
     } else {
         LockState::Held
@@ -540,6 +546,9 @@ fn lock_verdict(state: LockState, holders: &[HolderReport], waiters: &[WaiterRep
     let (blockers, blocked) = (names(Role::Blocker), names(Role::Blocked));
     match state {
         LockState::Free => "free".to_string(),
+        LockState::Background if holders.is_empty() => {
+            "shared by a process this user cannot inspect; nobody waits".to_string()
+        }
         LockState::Background => format!(
             "shared by {} process{}; nobody waits (normal while compiling)",
             holders.len(),
@@ -587,6 +596,7 @@ mod tests {
             ppid,
             pgid: pid,
             uid: 1000,
+            user: None,
             name: "cargo".into(),
             cmd: vec!["cargo".into(), "build".into()],
             cwd: Some(PathBuf::from("/src/app")),
@@ -636,6 +646,7 @@ mod tests {
             waiters,
             dead_locker: None,
             locker_gone: false,
+            unseen: None,
         }
     }
 
@@ -890,6 +901,19 @@ mod tests {
         assert_eq!(r.incidents[0].state, IncidentState::Blocking);
         assert!(r.incidents[0].verdict.contains("cannot inspect"));
         assert_eq!(r.locks[0].state, LockState::Contended);
+    }
+
+    #[test]
+    fn a_lock_the_kernel_says_is_held_by_someone_unseen_is_held_never_free() {
+        let mut s = sighting(CACHE, vec![], vec![]);
+        s.unseen = Some(LockMode::Exclusive);
+        let r = Case::new(vec![s], vec![]).report(&Knowledge::default());
+        assert_eq!(r.locks.len(), 1);
+        assert_eq!(r.locks[0].state, LockState::Held);
+        assert!(r.locks[0].verdict.contains("cannot inspect"), "{}", r.locks[0].verdict);
+        assert_eq!(r.incidents.len(), 1);
+        assert_eq!(r.incidents[0].state, IncidentState::Holding);
+        assert!(r.incidents[0].blocker.is_none());
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub fn who(p: &ProcessReport) -> String {
     format!("{} {}", p.name, p.pid)
 }
 
+/// `user root (uid 0)`: whose process it is, for one that is not the reader's.
+pub fn owner(p: &ProcessReport) -> String {
+    match &p.user {
+        Some(name) => format!("user {name} (uid {})", p.uid),
+        None => format!("uid {}", p.uid),
+    }
+}
+
 /// The project an incident is about: its first build lock's project, else the blocker's
 /// working directory.
 pub fn project(i: &IncidentReport) -> Option<&Path> {

@@ -51,6 +51,7 @@ pub struct LinuxProbe {
     inheritors: HashMap<u64, Inheritors>,
     /// blocker pid → (its start time, when its pipe writers were last searched, what was found).
     culprits: HashMap<u32, (u64, std::time::Instant, Vec<u32>)>,
+    users: super::UserNames,
 }
 
 /// How long the answer to "who holds this blocker's pipes open" is trusted.
@@ -68,6 +69,9 @@ const FULL_RESCAN: std::time::Duration = std::time::Duration::from_secs(30);
 enum LockerCheck {
     /// It has a descriptor on this very file with the lock.
     Holds,
+    /// It is alive but its descriptors cannot be read (another user's process): the kernel's
+    /// word that it holds the lock is taken.
+    Uninspectable,
     /// It holds a lock on another file with the same inode number (another filesystem).
     Foreign,
     /// It holds nothing there: it exited (and the pid may have been reused), or it is a zombie.
@@ -99,6 +103,7 @@ impl LinuxProbe {
             verified: HashMap::new(),
             inheritors: HashMap::new(),
             culprits: HashMap::new(),
+            users: super::UserNames::default(),
         })
     }
 
@@ -116,32 +121,52 @@ impl LinuxProbe {
     /// Whether the process `/proc/locks` names as locker really holds the lock on `path`: the
     /// pid may have been reused by an unrelated process after the locker exited, and the inode
     /// number alone may belong to a file on another filesystem.
-    fn check_locker(&mut self, pid: u32, ino: u64, path: &Path) -> LockerCheck {
+    ///
+    /// Files are compared by identity (device and inode of the open file), never by path: a
+    /// Cargo home reached through a symlink has another path than the one the kernel shows.
+    fn check_locker(&mut self, pid: u32, key: FileKey, path: &Path) -> LockerCheck {
         let Some(stat) = self.read_stat(pid) else {
             return LockerCheck::Gone;
         };
         if stat.state == crate::core::model::ProcState::Zombie {
             return LockerCheck::Gone;
         }
+        let ino = key.ino;
         if self.verified.get(&(ino, pid)) == Some(&stat.starttime) {
             return LockerCheck::Holds;
         }
-        let locks_ino = |me: &Self, fd: &str| {
-            fs::read_to_string(me.pid_dir(pid).join("fdinfo").join(fd))
-                .map(|t| linux_parse::parse_fdinfo(&t))
-                .is_ok_and(|i| i.ino == Some(ino) && i.locks.iter().any(|l| l.ino == ino))
+        let links = match self.fd_links_raw(pid) {
+            Ok(links) => links,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return LockerCheck::Uninspectable;
+            }
+            Err(_) => return LockerCheck::Gone,
         };
-        let links = self.fd_links(pid);
-        for (fd, link) in &links {
-            if Path::new(linux_parse::split_deleted(link).0) == path && locks_ino(self, fd) {
+        // Descriptors whose file name matches first (the usual case, a handful of fdinfo
+        // reads), then every descriptor (a lock file reached through a symlink to the file).
+        let name = path.file_name().map(|n| n.as_encoded_bytes().to_vec());
+        let named = |link: &[u8]| name.as_ref().is_some_and(|n| link.ends_with(n));
+        let (first, rest): (Vec<_>, Vec<_>) = links.iter().partition(|(_, l)| named(l));
+        let mut foreign = false;
+        for (fd, _) in first.into_iter().chain(rest) {
+            let info = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(fd))
+                .map(|t| linux_parse::parse_fdinfo(&t))
+                .unwrap_or_default();
+            if info.ino != Some(ino) || !info.locks.iter().any(|l| l.ino == ino) {
+                continue;
+            }
+            let dev = fs::metadata(self.pid_dir(pid).join("fd").join(fd))
+                .map(|m| std::os::unix::fs::MetadataExt::dev(&m));
+            if key.dev == 0 || dev.is_ok_and(|d| d == key.dev) {
                 if self.verified.len() > 4096 {
                     self.verified.clear();
                 }
                 self.verified.insert((ino, pid), stat.starttime);
                 return LockerCheck::Holds;
             }
+            foreign = true;
         }
-        if links.iter().any(|(fd, _)| locks_ino(self, fd)) {
+        if foreign {
             LockerCheck::Foreign
         } else {
             LockerCheck::Gone
@@ -156,6 +181,7 @@ impl LinuxProbe {
     /// Readlinks of every descriptor of `pid`: (fd number, link target), absolute paths only.
     fn fd_links(&self, pid: u32) -> Vec<(String, String)> {
         self.fd_links_raw(pid)
+            .unwrap_or_default()
             .into_iter()
             .filter(|(_, target)| target.first() == Some(&b'/'))
             .map(|(fd, target)| (fd, String::from_utf8_lossy(&target).into_owned()))
@@ -168,15 +194,14 @@ impl LinuxProbe {
     /// One open of `/proc/PID/fd` and one `readlinkat` per descriptor relative to it: the full
     /// scan calls this for every process, and resolving `/proc/PID/fd/N` from the root for
     /// each descriptor cost about a third of it.
-    fn fd_links_raw(&self, pid: u32) -> Vec<(String, Vec<u8>)> {
+    fn fd_links_raw(&self, pid: u32) -> std::io::Result<Vec<(String, Vec<u8>)>> {
         use std::ffi::{CStr, CString};
         use std::os::unix::ffi::OsStrExt;
 
         let mut out = Vec::new();
         let dir = self.pid_dir(pid).join("fd");
-        let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
-            return out;
-        };
+        let path = CString::new(dir.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         // SAFETY: `path` is a valid NUL-terminated string; the flags are plain constants.
         let fd = unsafe {
             libc::open(
@@ -185,15 +210,16 @@ impl LinuxProbe {
             )
         };
         if fd < 0 {
-            return out;
+            return Err(std::io::Error::last_os_error());
         }
         // SAFETY: `fd` is an open directory descriptor owned here; on success `fdopendir` takes
         // it over and `closedir` below closes both.
         let dirp = unsafe { libc::fdopendir(fd) };
         if dirp.is_null() {
+            let err = std::io::Error::last_os_error();
             // SAFETY: `fd` is still owned here because fdopendir failed.
             unsafe { libc::close(fd) };
-            return out;
+            return Err(err);
         }
         let mut buf = [0u8; 4096];
         loop {
@@ -219,7 +245,7 @@ impl LinuxProbe {
         }
         // SAFETY: `dirp` came from fdopendir and is closed exactly once.
         unsafe { libc::closedir(dirp) };
-        out
+        Ok(out)
     }
 
     /// Finds the Cargo lock file with inode `ino` among `pid`'s descriptors.
@@ -381,7 +407,7 @@ impl LinuxProbe {
     /// another process must close them before it sees end-of-file.
     fn pipes_read_only(&self, pid: u32) -> Vec<u64> {
         let (mut reads, mut writes) = (Vec::new(), Vec::new());
-        for (fd, link) in self.fd_links_raw(pid) {
+        for (fd, link) in self.fd_links_raw(pid).unwrap_or_default() {
             let Some(ino) = linux_parse::pipe_inode(&link) else {
                 continue;
             };
@@ -403,7 +429,7 @@ impl LinuxProbe {
     /// Processes among `pids` (other than `exclude`) holding the write end of one of `pipes`.
     fn pipe_writers_among(&self, pids: &[u32], pipes: &[u64], exclude: &[u32]) -> Vec<u32> {
         let writes = |p: u32| {
-            self.fd_links_raw(p).into_iter().any(|(fd, link)| {
+            self.fd_links_raw(p).unwrap_or_default().into_iter().any(|(fd, link)| {
                 linux_parse::pipe_inode(&link).is_some_and(|i| pipes.contains(&i))
                     && fs::read_to_string(self.pid_dir(p).join("fdinfo").join(&fd))
                         .is_ok_and(|t| linux_parse::parse_fdinfo(&t).writes())
@@ -464,6 +490,7 @@ impl LinuxProbe {
     fn peers(&self, pid: u32) -> Vec<Peer> {
         let sockets: Vec<u64> = self
             .fd_links_raw(pid)
+            .unwrap_or_default()
             .iter()
             .filter_map(|(_, link)| linux_parse::socket_inode(link))
             .collect();
@@ -663,8 +690,10 @@ impl Probe for LinuxProbe {
             let mut lockers: Vec<(u32, crate::core::model::LockMode)> = Vec::new();
             let mut dead: Vec<u32> = Vec::new();
             for l in &granted {
-                match self.check_locker(l.pid, ino, &path) {
-                    LockerCheck::Holds => lockers.push((l.pid, l.mode)),
+                match self.check_locker(l.pid, key, &path) {
+                    LockerCheck::Holds | LockerCheck::Uninspectable => {
+                        lockers.push((l.pid, l.mode));
+                    }
                     LockerCheck::Gone => {
                         lockers.push((l.pid, l.mode));
                         dead.push(l.pid);
@@ -732,7 +761,13 @@ impl Probe for LinuxProbe {
                     inherited: false,
                 })
                 .collect::<Vec<_>>();
-            if holders.is_empty() && waiters.is_empty() {
+            // The kernel lists a granted lock only while some descriptor holds it: if nobody
+            // could be named, the holder is hidden from this user, never absent.
+            let unseen = holders
+                .is_empty()
+                .then(|| granted.first().map(|l| l.mode))
+                .flatten();
+            if holders.is_empty() && waiters.is_empty() && unseen.is_none() {
                 continue;
             }
             out.push(LockSighting {
@@ -742,8 +777,9 @@ impl Probe for LinuxProbe {
                 deleted,
                 holders,
                 waiters,
-                locker_gone: dead_locker.is_some(),
+                locker_gone: dead_locker.is_some() && unseen.is_none(),
                 dead_locker,
+                unseen,
             });
         }
         self.inheritors.retain(|ino, _| seen_inodes.contains(ino));
@@ -794,6 +830,7 @@ impl Probe for LinuxProbe {
             ppid: stat.ppid,
             pgid: stat.pgrp,
             uid,
+            user: self.users.get(uid),
             name: stat.comm,
             cmd,
             cwd,

@@ -164,6 +164,7 @@ pub struct MacProbe {
     /// found): the search reads every same-user process's descriptors, so it is not repeated
     /// every pass.
     culprits: HashMap<u32, (u64, std::time::Instant, Vec<u32>)>,
+    users: super::UserNames,
 }
 
 /// How long the answer to "who holds this blocker's pipes open" is trusted.
@@ -199,6 +200,7 @@ impl MacProbe {
             })?,
             discovered: HashMap::new(),
             culprits: HashMap::new(),
+            users: super::UserNames::default(),
         })
     }
 
@@ -366,13 +368,8 @@ impl Probe for MacProbe {
                 }
                 roles = rec::choose_roles(answer, w.key, w.kind, &fds, &procs, self.self_pid);
             }
-            if roles.holders.is_empty() && roles.waiters.is_empty() {
-                if matches!(answer, LockAnswer::Held { .. }) {
-                    tracing::debug!(
-                        path = %w.path.display(),
-                        "held by a process this user cannot inspect"
-                    );
-                }
+            let unseen = rec::unseen_holder(answer, &roles);
+            if roles.holders.is_empty() && roles.waiters.is_empty() && unseen.is_none() {
                 continue;
             }
             // XNU does not record which process took a flock lock; when every holder holds an
@@ -388,6 +385,7 @@ impl Probe for MacProbe {
                 waiters: roles.waiters,
                 locker_gone,
                 dead_locker: None,
+                unseen,
             });
         }
         Ok(out)
@@ -420,7 +418,8 @@ impl Probe for MacProbe {
             tree_cpu_secs += self.own_cpu_secs(child);
         }
 
-        Ok(rec::facts_from(
+        let user = self.users.get(record.ruid);
+        let mut facts = rec::facts_from(
             &record,
             rec::FactsExtras {
                 cmd: self.cmdline(pid),
@@ -430,7 +429,9 @@ impl Probe for MacProbe {
                 ancestors,
                 parent_has_tty,
             },
-        ))
+        );
+        facts.user = user;
+        Ok(facts)
     }
 
     fn descendants(&mut self, pid: u32) -> Vec<u32> {

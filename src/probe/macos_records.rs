@@ -378,6 +378,16 @@ pub struct Roles {
     pub stale_flags: Vec<u32>,
 }
 
+/// The mode of a lock the kernel says is held while no inspectable process holds it (another
+/// user's process: `proc_pidfdinfo` answers for the same user only). Such a lock is held, not
+/// free.
+pub fn unseen_holder(answer: LockAnswer, roles: &Roles) -> Option<LockMode> {
+    match answer {
+        LockAnswer::Held { mode, .. } if roles.holders.is_empty() => Some(mode),
+        _ => None,
+    }
+}
+
 /// Decides holders and waiters of the file `key` from the kernel's answer and the descriptor
 /// records of the processes scanned.
 ///
@@ -598,6 +608,7 @@ pub fn facts_from(rec: &ProcRecord, extras: FactsExtras) -> ProcessFacts {
         ppid: rec.ppid,
         pgid: rec.pgid,
         uid: rec.ruid,
+        user: None,
         name: rec.short_name().to_owned(),
         cmd: extras.cmd,
         cwd: extras.cwd,
@@ -1282,5 +1293,29 @@ mod tests {
         ];
         assert_eq!(pipe_writers(&others, &wanted, &[10]), vec![30]);
         assert_eq!(pipe_writers(&others, &wanted, &[10, 30]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_lock_held_by_nobody_inspectable_is_held_by_an_unseen_process() {
+        let held = LockAnswer::Held {
+            mode: LockMode::Exclusive,
+            posix_owner: None,
+        };
+        let nobody = Roles {
+            holders: vec![],
+            waiters: vec![],
+            stale_flags: vec![],
+        };
+        assert_eq!(unseen_holder(held, &nobody), Some(LockMode::Exclusive));
+        assert_eq!(unseen_holder(LockAnswer::Free, &nobody), None);
+        let someone = Roles {
+            holders: vec![Participant {
+                pid: 5,
+                mode: LockMode::Exclusive,
+                inherited: false,
+            }],
+            ..nobody
+        };
+        assert_eq!(unseen_holder(held, &someone), None);
     }
 }

@@ -129,6 +129,45 @@ pub fn platform() -> Result<Box<dyn Probe>, ProbeError> {
     imp::new_probe()
 }
 
+/// The login name of `uid` from the password database (`getpwuid_r`), `None` when it has none.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: passwd is plain data; all zeroes is a valid value for getpwuid_r to overwrite.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: `pw`, `buf` and `result` are valid for writing for the sizes given; on success
+    // `pw.pw_name` points into `buf`, which outlives its use below.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pw,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pw.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pw.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// Remembers user names, so a pass asks the password database once per uid.
+#[derive(Debug, Default)]
+pub struct UserNames(std::collections::HashMap<u32, Option<String>>);
+
+impl UserNames {
+    /// The name of `uid`.
+    pub fn get(&mut self, uid: u32) -> Option<String> {
+        if self.0.len() > 1024 {
+            self.0.clear();
+        }
+        self.0.entry(uid).or_insert_with(|| user_name(uid)).clone()
+    }
+}
+
 /// `stat` a path into a [`FileKey`]; `None` when it does not exist.
 pub fn file_key(path: &std::path::Path) -> Option<FileKey> {
     use std::os::unix::fs::MetadataExt;

@@ -64,6 +64,7 @@ fn facts(pid: u32, token: u64, cmd: &[&str], parent: &str, age: f64, now: f64) -
         ppid: pid - 100,
         pgid: pid,
         uid: 501,
+        user: None,
         name: "cargo".into(),
         cmd: cmd.iter().map(|s| s.to_string()).collect(),
         cwd: Some(project_dir()),
@@ -94,6 +95,7 @@ fn sighting(key: FileKey, holders: Vec<Participant>, waiters: Vec<Participant>) 
         waiters,
         dead_locker: None,
         locker_gone: false,
+        unseen: None,
     }
 }
 
