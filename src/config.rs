@@ -401,9 +401,16 @@ impl Config {
     }
 }
 
+/// `LOCKWATCH_*` variables. Any bytes are accepted (`std::env::vars` panics on non-UTF-8,
+/// e.g. a Latin-1 `$PWD`): names that are not UTF-8 cannot be ours, and a value that is not
+/// is passed on lossily, so it fails to parse with a warning naming the variable.
 fn env_pairs() -> Vec<(String, String)> {
-    std::env::vars()
-        .filter(|(k, _)| k.starts_with("LOCKWATCH_"))
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let k = k.into_string().ok()?;
+            k.starts_with("LOCKWATCH_")
+                .then(|| (k, v.to_string_lossy().into_owned()))
+        })
         .collect()
 }
 

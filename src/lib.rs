@@ -2,6 +2,7 @@
 //! whether the holder looks stale; a daemon and menu-bar UI watch continuously, a CLI answers
 //! once. `main.rs` only parses arguments and maps errors to exit codes; everything lives here.
 
+pub mod cargo_dirs;
 pub mod cli;
 pub mod config;
 pub mod core;

@@ -1,7 +1,6 @@
 //! `cargo lockwatch status`: every held Cargo lock, its holder and waiters, and a verdict — from
 //! the daemon when it runs (real hold times), otherwise from a one-off scan.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{Context, render};
@@ -32,34 +31,27 @@ pub struct Args {
     pub no_daemon: bool,
 }
 
-/// The roots for a command run from a terminal: configured ones plus the project the user is in
-/// (and `CARGO_TARGET_DIR`), so its free build locks show too.
+/// The roots for a command run from a terminal: configured ones plus the target and build
+/// directories a cargo run here would use, so their free build locks show too.
 pub fn roots_here(ctx: &Context) -> WatchRoots {
     let mut roots = ctx.loaded.roots();
-    let mut extra: Vec<PathBuf> = Vec::new();
-    if let Some(project) = std::env::current_dir().ok().and_then(|c| project_root(&c)) {
-        extra.push(project);
-    }
-    if let Some(t) = std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
-        extra.push(PathBuf::from(t));
-    }
-    for p in extra {
-        if !roots.projects.contains(&p) {
-            roots.projects.push(p);
+    if let Some(dirs) = dirs_here(None) {
+        for p in [dirs.target_dir, dirs.build_dir] {
+            if !roots.projects.contains(&p) {
+                roots.projects.push(p);
+            }
         }
     }
     roots
 }
 
-/// The directory whose `target/` Cargo builds into from `dir`: the workspace root (the nearest
-/// ancestor whose `Cargo.toml` has a `[workspace]` table) or else the nearest package.
-pub fn project_root(dir: &std::path::Path) -> Option<PathBuf> {
-    let nearest = dir.ancestors().find(|d| d.join("Cargo.toml").is_file())?;
-    let workspace = nearest.ancestors().find(|d| {
-        std::fs::read_to_string(d.join("Cargo.toml"))
-            .is_ok_and(|t| t.lines().any(|l| l.trim() == "[workspace]"))
-    });
-    Some(workspace.unwrap_or(nearest).to_path_buf())
+/// Where a cargo started in the current directory would put its build locks (see
+/// [`crate::cargo_dirs`]); `None` outside a Cargo project.
+pub fn dirs_here(target_dir_flag: Option<&std::path::Path>) -> Option<crate::cargo_dirs::BuildDirs> {
+    let cwd = std::env::current_dir().ok()?;
+    let home = crate::config::default_cargo_home()?;
+    let env = |k: &str| std::env::var_os(k);
+    crate::cargo_dirs::resolve(&cwd, &home, target_dir_flag, &env)
 }
 
 /// One report: from the daemon if reachable (unless `no_daemon`), else a direct scan.

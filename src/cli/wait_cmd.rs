@@ -2,10 +2,11 @@
 //! who holds them on a live line — the safe version of "check before you build" scripts.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{Context, render};
+use crate::cargo_dirs::BuildDirs;
 use crate::core::catalog::LockKind;
 use crate::core::model::{LockMode, LockReport, LockState, Report, Role};
 use crate::exit;
@@ -14,8 +15,11 @@ use crate::exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Lock files to wait for (default: the Cargo home's package-cache locks held exclusively,
-    /// and every build lock of the project in the current directory).
+    /// and every build lock of the target and build directories a cargo run here would use).
     pub paths: Vec<PathBuf>,
+    /// The `--target-dir` the build you are about to start will get.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
     /// Give up after this long (exit 3).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub timeout: Option<Duration>,
@@ -29,59 +33,65 @@ pub struct Args {
 pub struct Here {
     /// Cargo homes this cargo would use.
     pub cargo_homes: Vec<PathBuf>,
-    /// Workspace (or package) root.
-    pub project: Option<PathBuf>,
-    /// Target directory (`CARGO_TARGET_DIR`, else `<project>/target`).
-    pub target_dir: Option<PathBuf>,
+    /// Its workspace root, target and build directories, resolved as cargo does.
+    pub dirs: Option<BuildDirs>,
+}
+
+/// A path as the kernel knows it (symlinks resolved), or as given when it cannot be resolved.
+fn real(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 /// The locks in `report` that block: given paths (any hold), else exclusive holds of this Cargo
-/// home's package-cache locks and any hold inside this project's target directory.
+/// home's package-cache locks and any hold in the target or build directory. Paths are compared
+/// as the kernel resolves them, so symlinked homes and target dirs match.
 pub fn blocking<'a>(report: &'a Report, paths: &[PathBuf], here: &Here) -> Vec<&'a LockReport> {
+    let wanted: Vec<PathBuf> = paths.iter().map(|p| real(p)).collect();
+    let homes: Vec<PathBuf> = here.cargo_homes.iter().map(|h| real(h)).collect();
+    let dirs: Vec<PathBuf> = here
+        .dirs
+        .iter()
+        .flat_map(|d| [real(&d.target_dir), real(&d.build_dir)])
+        .collect();
+    let root = here.dirs.as_ref().map(|d| real(&d.workspace_root));
     report
         .locks
         .iter()
-        .filter(|l| l.state != LockState::Free && !l.deleted)
+        .filter(|l| !matches!(l.state, LockState::Free | LockState::Background) && !l.deleted)
         .filter(|l| {
+            let path = real(&l.path);
             if !paths.is_empty() {
-                return paths
-                    .iter()
-                    .any(|p| p == &l.path || std::fs::canonicalize(p).is_ok_and(|c| c == l.path));
+                return wanted.contains(&path);
             }
-            let exclusive = l.holders.iter().any(|h| h.mode == LockMode::Exclusive);
-            let ours = l
-                .path
-                .parent()
-                .is_some_and(|d| here.cargo_homes.iter().any(|h| h == d));
+            let exclusive =
+                l.holders.is_empty() || l.holders.iter().any(|h| h.mode == LockMode::Exclusive);
+            let ours = path.parent().is_some_and(|d| homes.iter().any(|h| h == d));
             let home_lock = matches!(
                 l.kind,
                 LockKind::PackageCache | LockKind::PackageCacheMutate
             ) && exclusive
                 && ours;
-            let in_target = here
-                .target_dir
-                .as_ref()
-                .is_some_and(|t| l.path.starts_with(t));
-            let in_project = here.project.is_some() && l.project_dir == here.project;
-            home_lock || in_target || in_project
+            let in_dirs = dirs.iter().any(|d| path.starts_with(d));
+            let in_project = root.is_some() && l.project_dir.as_deref().map(real) == root;
+            home_lock || in_dirs || in_project
         })
         .collect()
 }
 
 /// Runs `wait`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let roots = super::status::roots_here(ctx);
-    let project = std::env::current_dir()
-        .ok()
-        .and_then(|c| super::status::project_root(&c));
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| project.as_ref().map(|p| p.join("target")));
+    let mut roots = super::status::roots_here(ctx);
+    let dirs = super::status::dirs_here(args.target_dir.as_deref());
+    if let Some(d) = &dirs {
+        for p in [&d.target_dir, &d.build_dir] {
+            if !roots.projects.contains(p) {
+                roots.projects.push(p.clone());
+            }
+        }
+    }
     let here = Here {
         cargo_homes: roots.cargo_homes.clone(),
-        project,
-        target_dir,
+        dirs,
     };
     for p in args.paths.iter().filter(|p| !p.exists()) {
         eprintln!(
@@ -195,8 +205,11 @@ mod tests {
         .unwrap();
         let here = Here {
             cargo_homes: vec!["/h".into()],
-            project: Some("/ws".into()),
-            target_dir: Some("/ws/target".into()),
+            dirs: Some(BuildDirs {
+                workspace_root: "/ws".into(),
+                target_dir: "/ws/target".into(),
+                build_dir: "/ws/target".into(),
+            }),
         };
         let paths: Vec<&str> = blocking(&report, &[], &here)
             .iter()

@@ -210,27 +210,17 @@ pub fn could_be_lock_name(name: &str) -> bool {
     ) || name.starts_with(".cargo-lock-")
 }
 
-/// The directory a user thinks of as "the project" for a build lock: the parent of `target`
-/// (or of whatever the target dir is called), found by walking up past the profile directories.
+/// The directory a user thinks of as "the project" for a build lock: the nearest ancestor of
+/// the lock file that holds a `Cargo.toml`. `None` when none does (a target dir on tmpfs or
+/// shared between projects): a guess would send the user to the wrong project.
 pub fn project_dir_of(path: &Path, kind: LockKind) -> Option<PathBuf> {
     if kind.in_cargo_home() {
         return None;
     }
-    if kind == LockKind::CargoLockFile {
-        return path.parent().map(Path::to_path_buf);
-    }
-    // Walk up to the first ancestor that holds a Cargo.toml; fall back to the parent of the
-    // directory named `target`.
-    let mut fallback = None;
-    for dir in path.ancestors().skip(1) {
-        if dir.join("Cargo.toml").is_file() {
-            return Some(dir.to_path_buf());
-        }
-        if fallback.is_none() && dir.file_name().is_some_and(|n| n == "target") {
-            fallback = dir.parent().map(Path::to_path_buf);
-        }
-    }
-    fallback
+    path.ancestors()
+        .skip(1)
+        .find(|dir| dir.join("Cargo.toml").is_file())
+        .map(Path::to_path_buf)
 }
 
 /// The directory whose writes show that the holder of this lock is making progress.
@@ -339,11 +329,16 @@ mod tests {
     }
 
     #[test]
-    fn project_dir_falls_back_to_parent_of_target() {
+    fn project_dir_only_where_a_manifest_shows_it() {
         let p = Path::new("/nonexistent/proj/target/debug/.cargo-lock");
+        assert_eq!(project_dir_of(p, LockKind::ProfileDirectory), None, "no guessing");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("app/target/debug")).unwrap();
+        std::fs::write(dir.path().join("app/Cargo.toml"), "").unwrap();
+        let lock = dir.path().join("app/target/debug/.cargo-lock");
         assert_eq!(
-            project_dir_of(p, LockKind::ProfileDirectory),
-            Some(PathBuf::from("/nonexistent/proj"))
+            project_dir_of(&lock, LockKind::ProfileDirectory),
+            Some(dir.path().join("app"))
         );
         assert_eq!(
             project_dir_of(Path::new("/h/.package-cache"), LockKind::PackageCache),

@@ -1,0 +1,306 @@
+//! Where a cargo started in a given directory puts its build locks, resolved the way cargo
+//! does: the workspace root, then the target dir from `--target-dir`, `CARGO_TARGET_DIR`,
+//! `CARGO_BUILD_TARGET_DIR` or `build.target-dir`, and the build dir from
+//! `CARGO_BUILD_BUILD_DIR` or `build.build-dir`, reading the `.cargo/config.toml` of the
+//! directory and each ancestor (the nearest wins) and `$CARGO_HOME/config.toml`.
+//!
+//! `wait` uses it to know which locks a build here needs, and `status` to list the project's
+//! free locks; a wrong answer makes `wait` say "free" while the build it guards is blocked.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The directories a cargo run here locks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildDirs {
+    /// The workspace root (or the package, outside any workspace).
+    pub workspace_root: PathBuf,
+    /// The artifact (target) directory.
+    pub target_dir: PathBuf,
+    /// The build directory (intermediate artifacts; the target dir unless configured). When
+    /// its configured template has a part this program cannot compute
+    /// (`{workspace-path-hash}`), this is the directory above that part.
+    pub build_dir: PathBuf,
+}
+
+/// One `build.*` value and the directory relative paths in it are relative to.
+#[derive(Debug, Clone)]
+struct Setting {
+    value: String,
+    base: PathBuf,
+}
+
+/// Resolves the build dirs of a cargo run in `cwd` (absolute), with `cargo_home` and the
+/// environment `env`; `target_dir_flag` is the `--target-dir` it would get. `None` when `cwd`
+/// is not inside a Cargo project.
+pub fn resolve(
+    cwd: &Path,
+    cargo_home: &Path,
+    target_dir_flag: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> Option<BuildDirs> {
+    let workspace_root = workspace_root(cwd)?;
+    let from_env = |name: &str| {
+        env(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| cwd.join(PathBuf::from(v)))
+    };
+    let configs = config_files(cwd, cargo_home);
+    let target_dir = target_dir_flag
+        .map(|p| cwd.join(p))
+        .or_else(|| from_env("CARGO_TARGET_DIR"))
+        .or_else(|| from_env("CARGO_BUILD_TARGET_DIR"))
+        .or_else(|| {
+            setting(&configs, "target-dir").map(|s| expand(&s, &workspace_root, cargo_home))
+        })
+        .unwrap_or_else(|| workspace_root.join("target"));
+    let build_dir = env("CARGO_BUILD_BUILD_DIR")
+        .filter(|v| !v.is_empty())
+        .map(|v| Setting {
+            value: v.to_string_lossy().into_owned(),
+            base: cwd.to_path_buf(),
+        })
+        .or_else(|| setting(&configs, "build-dir"))
+        .map(|s| expand(&s, &workspace_root, cargo_home))
+        .unwrap_or_else(|| target_dir.clone());
+    Some(BuildDirs {
+        workspace_root: normalize(&workspace_root),
+        target_dir: normalize(&target_dir),
+        build_dir: normalize(&build_dir),
+    })
+}
+
+/// The workspace root for `dir`: the nearest ancestor manifest that declares `[workspace]`
+/// (and does not exclude the package), or the package itself.
+pub fn workspace_root(dir: &Path) -> Option<PathBuf> {
+    let package = dir.ancestors().find(|d| d.join("Cargo.toml").is_file())?;
+    let manifest = read_toml(&package.join("Cargo.toml"));
+    if manifest.as_ref().is_some_and(|m| m.contains_key("workspace")) {
+        return Some(package.to_path_buf());
+    }
+    // `package.workspace = "path"` names the root explicitly.
+    if let Some(root) = manifest
+        .as_ref()
+        .and_then(|m| m.get("package")?.get("workspace")?.as_str().map(str::to_owned))
+    {
+        return Some(normalize(&package.join(root)));
+    }
+    for ancestor in package.ancestors().skip(1) {
+        let Some(m) = read_toml(&ancestor.join("Cargo.toml")) else {
+            continue;
+        };
+        let Some(ws) = m.get("workspace") else {
+            continue;
+        };
+        let rel = package.strip_prefix(ancestor).unwrap_or(package);
+        let excluded = ws
+            .get("exclude")
+            .and_then(|e| e.as_array())
+            .is_some_and(|ex| {
+                ex.iter()
+                    .filter_map(|e| e.as_str())
+                    .any(|e| rel.starts_with(e))
+            });
+        return Some(if excluded { package } else { ancestor }.to_path_buf());
+    }
+    Some(package.to_path_buf())
+}
+
+fn read_toml(path: &Path) -> Option<toml::Table> {
+    let text = std::fs::read_to_string(path).ok()?;
+    toml::from_str(&text).ok()
+}
+
+/// Config files in the order cargo gives them precedence: `cwd`'s and each ancestor's
+/// `.cargo/config.toml` (or the legacy `.cargo/config`), nearest first, then the Cargo home's.
+fn config_files(cwd: &Path, cargo_home: &Path) -> Vec<(PathBuf, toml::Table)> {
+    let mut dirs: Vec<PathBuf> = cwd.ancestors().map(|d| d.join(".cargo")).collect();
+    if !dirs
+        .iter()
+        .any(|d| same_dir(d, cargo_home))
+    {
+        dirs.push(cargo_home.to_path_buf());
+    }
+    let mut out = Vec::new();
+    for dir in dirs {
+        for name in ["config.toml", "config"] {
+            let file = dir.join(name);
+            if let Some(table) = read_toml(&file) {
+                out.push((file, table));
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// `build.<key>` from the nearest config file that sets it; relative paths in it are relative
+/// to the directory holding that file's `.cargo` (for the Cargo home's, the home's parent).
+fn setting(configs: &[(PathBuf, toml::Table)], key: &str) -> Option<Setting> {
+    configs.iter().find_map(|(file, table)| {
+        let value = table.get("build")?.get(key)?.as_str()?.to_string();
+        let base = file.parent()?.parent()?.to_path_buf();
+        Some(Setting { value, base })
+    })
+}
+
+/// Expands `{workspace-root}` and `{cargo-cache-home}`; a value with a part that cannot be
+/// computed here (`{workspace-path-hash}`) stops at the directory above it.
+fn expand(s: &Setting, workspace_root: &Path, cargo_home: &Path) -> PathBuf {
+    let mut value = s
+        .value
+        .replace("{workspace-root}", &workspace_root.to_string_lossy())
+        .replace("{cargo-cache-home}", &cargo_home.to_string_lossy());
+    if let Some(at) = value.find('{') {
+        value.truncate(value[..at].rfind('/').map_or(0, |slash| slash + 1));
+    }
+    s.base.join(value)
+}
+
+/// Removes `.` and `..` components without touching the file system (cargo does the same for
+/// configured paths; symlinks are compared by identity elsewhere).
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::fs;
+
+    struct World {
+        dir: tempfile::TempDir,
+        env: HashMap<String, OsString>,
+    }
+
+    impl World {
+        fn new() -> World {
+            let w = World {
+                dir: tempfile::tempdir().unwrap(),
+                env: HashMap::new(),
+            };
+            w.write("home/.keep", "");
+            w
+        }
+
+        fn p(&self, rel: &str) -> PathBuf {
+            self.dir.path().join(rel)
+        }
+
+        fn write(&self, rel: &str, text: &str) {
+            let p = self.p(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, text).unwrap();
+        }
+
+        fn resolve(&self, cwd: &str, flag: Option<&str>) -> BuildDirs {
+            let env = |k: &str| self.env.get(k).cloned();
+            resolve(&self.p(cwd), &self.p("home"), flag.map(Path::new), &env).unwrap()
+        }
+    }
+
+    const PKG: &str = "[package]\nname = \"x\"\nversion = \"0.1.0\"\n";
+
+    #[test]
+    fn default_is_the_workspace_roots_target() {
+        let w = World::new();
+        w.write("ws/Cargo.toml", "[workspace]\nmembers = [\"a\"]\n");
+        w.write("ws/a/Cargo.toml", PKG);
+        w.write("ws/a/src/main.rs", "");
+        let d = w.resolve("ws/a/src", None);
+        assert_eq!(d.workspace_root, w.p("ws"));
+        assert_eq!(d.target_dir, w.p("ws/target"));
+        assert_eq!(d.build_dir, w.p("ws/target"));
+    }
+
+    #[test]
+    fn an_excluded_package_is_its_own_root() {
+        let w = World::new();
+        w.write("ws/Cargo.toml", "[workspace]\nexclude = [\"tools\"]\n");
+        w.write("ws/tools/t/Cargo.toml", PKG);
+        assert_eq!(w.resolve("ws/tools/t", None).workspace_root, w.p("ws/tools/t"));
+    }
+
+    #[test]
+    fn flag_then_env_then_config_relative_to_their_own_bases() {
+        let mut w = World::new();
+        w.write("p/Cargo.toml", PKG);
+        w.write("p/sub/.keep", "");
+        w.write("p/.cargo/config.toml", "[build]\ntarget-dir = \"../cfg-target\"\n");
+        assert_eq!(w.resolve("p/sub", None).target_dir, w.p("cfg-target"));
+        w.env.insert("CARGO_BUILD_TARGET_DIR".into(), "../build-env".into());
+        assert_eq!(w.resolve("p/sub", None).target_dir, w.p("p/build-env"));
+        w.env.insert("CARGO_TARGET_DIR".into(), "../shared-target".into());
+        assert_eq!(w.resolve("p/sub", None).target_dir, w.p("p/shared-target"));
+        assert_eq!(w.resolve("p/sub", Some("flagged")).target_dir, w.p("p/sub/flagged"));
+    }
+
+    #[test]
+    fn nearest_config_wins_and_the_cargo_homes_is_last() {
+        let w = World::new();
+        w.write("home/config.toml", "[build]\ntarget-dir = \"from-home\"\n");
+        w.write("a/b/Cargo.toml", PKG);
+        assert_eq!(w.resolve("a/b", None).target_dir, w.p("from-home"));
+        w.write("a/.cargo/config", "[build]\ntarget-dir = \"legacy\"\n");
+        assert_eq!(w.resolve("a/b", None).target_dir, w.p("a/legacy"));
+        w.write("a/b/.cargo/config.toml", "[build]\ntarget-dir = \"near\"\n");
+        assert_eq!(w.resolve("a/b", None).target_dir, w.p("a/b/near"));
+    }
+
+    #[test]
+    fn build_dir_templates() {
+        let mut w = World::new();
+        w.write("p/Cargo.toml", PKG);
+        w.write(
+            "p/.cargo/config.toml",
+            "[build]\nbuild-dir = \"{workspace-root}/build-dir\"\n",
+        );
+        let d = w.resolve("p", None);
+        assert_eq!(d.build_dir, w.p("p/build-dir"));
+        assert_eq!(d.target_dir, w.p("p/target"));
+        w.write(
+            "p/.cargo/config.toml",
+            "[build]\nbuild-dir = \"{cargo-cache-home}/build/{workspace-path-hash}\"\n",
+        );
+        assert_eq!(w.resolve("p", None).build_dir, w.p("home/build"));
+        w.env.insert("CARGO_BUILD_BUILD_DIR".into(), "bd".into());
+        assert_eq!(w.resolve("p", None).build_dir, w.p("p/bd"));
+    }
+
+    #[test]
+    fn outside_a_project_there_is_nothing_to_resolve() {
+        let w = World::new();
+        let env = |_: &str| None;
+        assert_eq!(resolve(&w.p("home"), &w.p("home"), None, &env), None);
+    }
+
+    #[test]
+    fn garbage_configs_are_skipped() {
+        let w = World::new();
+        w.write("p/Cargo.toml", PKG);
+        w.write("p/.cargo/config.toml", "[build\ntarget-dir = ");
+        assert_eq!(w.resolve("p", None).target_dir, w.p("p/target"));
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+    }
+}
