@@ -170,6 +170,10 @@ pub struct HolderReport {
     pub inherited: bool,
     /// Seconds the lock is known to have been held (null when nobody was watching).
     pub held_for_secs: Option<f64>,
+    /// `held_for_secs` counts from the hold's real start; false when it was already held when
+    /// the daemon first looked (the hold is at least that long).
+    #[serde(default)]
+    pub held_since_known: bool,
     /// Seconds since the process started (an upper bound for the hold).
     pub running_for_secs: Option<f64>,
     /// CPU seconds of the whole process tree.
@@ -422,6 +426,10 @@ pub struct BlockedReport {
     pub waits_for: Vec<u32>,
     /// Seconds it is known to have been waiting (null when nobody was watching).
     pub waiting_for_secs: Option<f64>,
+    /// `waiting_for_secs` counts from the wait's real start; false when it was already waiting
+    /// when the daemon first looked.
+    #[serde(default)]
+    pub waiting_since_known: bool,
 }
 
 /// A lock the blocker holds in an incident.
@@ -443,6 +451,10 @@ pub struct IncidentLock {
     pub project_dir: Option<PathBuf>,
     /// Seconds the blocker is known to have held it (null when nobody was watching).
     pub held_for_secs: Option<f64>,
+    /// `held_for_secs` counts from the hold's real start; false when it was already held when
+    /// the daemon first looked.
+    #[serde(default)]
+    pub held_since_known: bool,
 }
 
 /// Why an incident can never end on its own.
@@ -579,6 +591,15 @@ impl IncidentReport {
             .iter()
             .filter_map(|l| l.held_for_secs)
             .reduce(f64::max)
+    }
+
+    /// Whether [`Self::held_for_secs`] is the real hold time (not a lower bound).
+    pub fn held_since_known(&self) -> bool {
+        let longest = self.held_for_secs();
+        self.locks
+            .iter()
+            .filter(|l| l.held_for_secs == longest)
+            .all(|l| l.held_since_known)
     }
 }
 

@@ -140,11 +140,19 @@ pub enum Event {
     },
     /// Hold and wait start times recovered from the history log after a restart.
     Recovered {
-        /// (lock, holder) → hold start.
-        holds: Vec<(FileKey, ProcId, f64)>,
-        /// (lock, waiter) → wait start.
-        waits: Vec<(FileKey, ProcId, f64)>,
+        /// (lock, holder, hold start, whether that start is the real one).
+        holds: Vec<Episode>,
+        /// (lock, waiter, wait start, whether that start is the real one).
+        waits: Vec<Episode>,
     },
+}
+
+/// (lock, process, start time, whether the start is the real one) of a hold or wait: a hold
+/// that was already there when the daemon first looked began some time before.
+pub type Episode = (FileKey, ProcId, f64, bool);
+
+fn yes() -> bool {
+    true
 }
 
 /// Something the shell should do.
@@ -183,6 +191,10 @@ pub enum HistoryEvent {
         cmd: Vec<String>,
         /// Mode.
         mode: LockMode,
+        /// `at` is when the hold began; false when it was already held when the daemon first
+        /// looked (it began earlier).
+        #[serde(default = "yes")]
+        since_known: bool,
     },
     /// A hold ended.
     Released {
@@ -221,6 +233,10 @@ pub enum HistoryEvent {
         /// Holder command lines.
         #[serde(default)]
         blocked_by_cmd: Vec<Vec<String>>,
+        /// `at` is when the wait began; false when it was already waiting when the daemon
+        /// first looked.
+        #[serde(default = "yes")]
+        since_known: bool,
     },
     /// A wait ended (the waiter got the lock, gave up or died).
     WaitEnded {
@@ -275,6 +291,7 @@ struct Hold {
     path: PathBuf,
     name: String,
     since: f64,
+    since_known: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +299,7 @@ struct Wait {
     path: PathBuf,
     name: String,
     since: f64,
+    since_known: bool,
     blocked_by: Vec<(String, u32)>,
 }
 
@@ -323,8 +341,10 @@ pub struct State {
     waits: HashMap<(FileKey, ProcId), Wait>,
     judges: HashMap<ProcId, Judge>,
     last_activity: HashMap<FileKey, f64>,
-    recovered_holds: HashMap<(FileKey, ProcId), f64>,
-    recovered_waits: HashMap<(FileKey, ProcId), f64>,
+    recovered_holds: HashMap<(FileKey, ProcId), (f64, bool)>,
+    recovered_waits: HashMap<(FileKey, ProcId), (f64, bool)>,
+    /// No pass observed yet: what the first one sees began before the daemon looked.
+    first_pass: bool,
 }
 
 impl State {
@@ -338,7 +358,19 @@ impl State {
             last_activity: HashMap::new(),
             recovered_holds: HashMap::new(),
             recovered_waits: HashMap::new(),
+            first_pass: true,
         }
+    }
+
+    /// Holds and waits (lock, pid) whose start is a lower bound only: they were there when the
+    /// daemon first looked.
+    pub fn since_unknown(&self) -> std::collections::HashSet<(FileKey, u32)> {
+        let holds = self.holds.iter().filter(|(_, h)| !h.since_known);
+        let waits = self.waits.iter().filter(|(_, w)| !w.since_known);
+        holds
+            .map(|((k, id), _)| (*k, id.pid))
+            .chain(waits.map(|((k, id), _)| (*k, id.pid)))
+            .collect()
     }
 
     /// When each current hold began.
@@ -391,11 +423,11 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             Vec::new()
         }
         Event::Recovered { holds, waits } => {
-            for (k, id, t) in holds {
-                state.recovered_holds.insert((k, id), t);
+            for (k, id, t, known) in holds {
+                state.recovered_holds.insert((k, id), (t, known));
             }
-            for (k, id, t) in waits {
-                state.recovered_waits.insert((k, id), t);
+            for (k, id, t, known) in waits {
+                state.recovered_waits.insert((k, id), (t, known));
             }
             Vec::new()
         }
@@ -410,6 +442,7 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             changed |= judge_blockers(state, now, &blockers, &mut fx);
             let live: Vec<FileKey> = locks.iter().map(|l| l.key).collect();
             state.last_activity.retain(|k, _| live.contains(k));
+            state.first_pass = false;
             if changed {
                 fx.push(Effect::UpdateUi);
             }
@@ -431,26 +464,27 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 continue;
             }
             changed = true;
-            let since = state.recovered_holds.remove(&id).unwrap_or(now);
+            let recovered = state.recovered_holds.remove(&id);
+            let (since, since_known) = recovered.unwrap_or((now, !state.first_pass));
             state.holds.insert(
                 id,
                 Hold {
                     path: lock.path.clone(),
                     name: h.name.clone(),
                     since,
+                    since_known,
                 },
             );
             let (who, path) = (format!("{} {}", h.name, h.id.pid), lock.path.display());
-            if since < now {
+            if recovered.is_some() {
                 fx.push(Effect::Log(format!(
                     "holding   {words}  {path}  by {who} (since before restart)"
                 )));
                 continue;
             }
             let mode = mode_word(h.mode);
-            fx.push(Effect::Log(format!(
-                "acquired  {words}  {path}  by {who} ({mode})"
-            )));
+            let verb = if since_known { "acquired " } else { "holding  " };
+            fx.push(Effect::Log(format!("{verb} {words}  {path}  by {who} ({mode})")));
             fx.push(Effect::RecordHistory(HistoryEvent::Acquired {
                 at: now,
                 path: lock.path.clone(),
@@ -461,6 +495,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 name: h.name.clone(),
                 cmd: h.cmd.clone(),
                 mode: h.mode,
+                since_known,
             }));
         }
     }
@@ -512,13 +547,15 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 continue;
             }
             changed = true;
-            let since = state.recovered_waits.remove(&id).unwrap_or(now);
+            let recovered = state.recovered_waits.remove(&id);
+            let (since, since_known) = recovered.unwrap_or((now, !state.first_pass));
             state.waits.insert(
                 id,
                 Wait {
                     path: lock.path.clone(),
                     name: w.name.clone(),
                     since,
+                    since_known,
                     blocked_by: w.blocked_by.clone(),
                 },
             );
@@ -538,7 +575,7 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 w.name,
                 w.id.pid
             )));
-            if since >= now {
+            if recovered.is_none() {
                 fx.push(Effect::RecordHistory(HistoryEvent::WaitStarted {
                     at: now,
                     path: lock.path.clone(),
@@ -549,6 +586,7 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     cmd: w.cmd.clone(),
                     blocked_by: w.blocked_by.clone(),
                     blocked_by_cmd: w.blocked_by_cmd.clone(),
+                    since_known,
                 }));
             }
         }
@@ -1120,7 +1158,7 @@ mod tests {
         apply(
             &mut s,
             Event::Recovered {
-                holds: vec![(KEY, id(10), 50.0)],
+                holds: vec![(KEY, id(10), 50.0, true)],
                 waits: vec![],
             },
         );
@@ -1134,6 +1172,32 @@ mod tests {
             !fx.iter()
                 .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Acquired { .. })))
         );
+    }
+
+    #[test]
+    fn what_the_first_pass_finds_began_earlier_and_is_marked_so() {
+        let mut s = state();
+        let fx = observe(&mut s, 100.0, lock(vec![holder(10, ProcState::Running, 0.0)], &[11]));
+        assert_eq!(s.hold_since()[&(KEY, 10)], 100.0);
+        let unknown = s.since_unknown();
+        assert!(unknown.contains(&(KEY, 10)) && unknown.contains(&(KEY, 11)));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::RecordHistory(HistoryEvent::Acquired {
+                since_known: false,
+                ..
+            })
+        )));
+        // A hold that begins later is timed from its real start.
+        let mut later = lock(vec![holder(20, ProcState::Running, 0.0)], &[]);
+        later.0[0].key = FileKey { dev: 1, ino: 7 };
+        later.1[0].locks = vec![later.0[0].key];
+        let mut both = lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        both.0.extend(later.0);
+        both.1.extend(later.1);
+        observe(&mut s, 105.0, both);
+        assert!(!s.since_unknown().contains(&(FileKey { dev: 1, ino: 7 }, 20)));
+        assert!(s.since_unknown().contains(&(KEY, 10)));
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub struct Knowledge {
     pub hold_since: HashMap<(FileKey, u32), f64>,
     /// Unix time each wait was first seen, by (lock file, pid).
     pub wait_since: HashMap<(FileKey, u32), f64>,
+    /// Holds and waits, by (lock file, pid), that were already there when the daemon first
+    /// looked: their times are lower bounds.
+    pub since_unknown: std::collections::HashSet<(FileKey, u32)>,
     /// Stale verdicts on root blockers from the policy, by pid; when `None`, instantaneous
     /// reasons are used.
     pub stale: Option<HashMap<u32, Vec<StaleReason>>>,
@@ -253,10 +256,9 @@ fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<B
         lock_description: s.kind.cargo_words().to_string(),
         mode: wait.mode,
         waits_for: obs.graph.waits_for(pid),
-        waiting_for_secs: k
-            .wait_since
-            .get(&(wait.lock, pid))
-            .map(|t| (now - t).max(0.0)),
+        waiting_for_secs: k.wait_since.get(&(wait.lock, pid)).map(|t| (now - t).max(0.0)),
+        waiting_since_known: k.wait_since.contains_key(&(wait.lock, pid))
+            && !k.since_unknown.contains(&(wait.lock, pid)),
     })
 }
 
@@ -280,6 +282,9 @@ fn incident_lock(
         held_for_secs: blocker
             .and_then(|p| k.hold_since.get(&(key, p)))
             .map(|t| (now - t).max(0.0)),
+        held_since_known: blocker.is_some_and(|p| {
+            k.hold_since.contains_key(&(key, p)) && !k.since_unknown.contains(&(key, p))
+        }),
     })
 }
 
@@ -448,6 +453,8 @@ fn lock(
                     .hold_since
                     .get(&(s.key, h.pid))
                     .map(|t| (now - t).max(0.0)),
+                held_since_known: k.hold_since.contains_key(&(s.key, h.pid))
+                    && !k.since_unknown.contains(&(s.key, h.pid)),
                 running_for_secs: Some((now - f.started_at).max(0.0)),
                 tree_cpu_secs: f.tree_cpu_secs,
                 ppid: f.ppid,

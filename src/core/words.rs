@@ -72,17 +72,26 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
         p.pid
     ));
     if let Some(w) = b.waiting_for_secs {
-        s.push_str(&format!(" {}", duration(w + elapsed)));
+        let at_least = if b.waiting_since_known { "" } else { "≥ " };
+        s.push_str(&format!(" {at_least}{}", duration(w + elapsed)));
     }
     s.push_str(&format!(" for the {}", b.lock_description));
     s
 }
 
-/// How long the blocker has held the incident's locks: `held 3m12s`, or `up 5m` (an upper
-/// bound) when nobody was watching when the hold began.
+/// How long the blocker has held the incident's locks: `held 3m12s`; `held ≥ 1m19s` when it was
+/// already held when the daemon first looked; `up 5m` (an upper bound) when nobody watched.
 pub fn held(i: &IncidentReport, elapsed: f64) -> Option<String> {
     match i.held_for_secs() {
-        Some(h) => Some(format!("held {}", duration(h + elapsed))),
+        Some(h) if i.held_since_known() => Some(format!("held {}", duration(h + elapsed))),
+        Some(h) => {
+            let up = i
+                .blocker
+                .as_ref()
+                .map(|b| format!(", up {}", duration(b.running_for_secs + elapsed)))
+                .unwrap_or_default();
+            Some(format!("held ≥ {}{up}", duration(h + elapsed)))
+        }
         None => i
             .blocker
             .as_ref()

@@ -322,6 +322,7 @@ impl Engine {
         let knowledge = Knowledge {
             hold_since: self.policy.hold_since(),
             wait_since: self.policy.wait_since(),
+            since_unknown: self.policy.since_unknown(),
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
         };

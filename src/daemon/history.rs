@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::core::model::FileKey;
+pub use crate::core::policy::Episode;
 use crate::core::policy::{HistoryEvent, ProcId};
 use crate::core::text::{duration, tilde};
 
@@ -123,14 +124,11 @@ pub fn event_time(e: &HistoryEvent) -> f64 {
     }
 }
 
-/// (lock, process, start time) of an episode.
-pub type Episode = (FileKey, ProcId, f64);
-
 /// Holds and waits that were open when the log ends (the daemon stopped mid-hold), with their
 /// start times, so a restarted daemon keeps counting from the real start.
 pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
-    let mut holds: HashMap<(u64, ProcId), (FileKey, f64)> = HashMap::new();
-    let mut waits: HashMap<(u64, ProcId), (FileKey, f64)> = HashMap::new();
+    let mut holds: HashMap<(u64, ProcId), (FileKey, f64, bool)> = HashMap::new();
+    let mut waits: HashMap<(u64, ProcId), (FileKey, f64, bool)> = HashMap::new();
     for e in events {
         match e {
             HistoryEvent::Acquired {
@@ -138,18 +136,14 @@ pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
                 dev,
                 ino,
                 holder,
+                since_known,
                 ..
             } => {
-                holds.insert(
-                    (*ino, *holder),
-                    (
-                        FileKey {
-                            dev: *dev,
-                            ino: *ino,
-                        },
-                        *at,
-                    ),
-                );
+                let key = FileKey {
+                    dev: *dev,
+                    ino: *ino,
+                };
+                holds.insert((*ino, *holder), (key, *at, *since_known));
             }
             HistoryEvent::Released { ino, holder, .. } => {
                 holds.remove(&(*ino, *holder));
@@ -159,18 +153,14 @@ pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
                 dev,
                 ino,
                 waiter,
+                since_known,
                 ..
             } => {
-                waits.insert(
-                    (*ino, *waiter),
-                    (
-                        FileKey {
-                            dev: *dev,
-                            ino: *ino,
-                        },
-                        *at,
-                    ),
-                );
+                let key = FileKey {
+                    dev: *dev,
+                    ino: *ino,
+                };
+                waits.insert((*ino, *waiter), (key, *at, *since_known));
             }
             HistoryEvent::WaitEnded { ino, waiter, .. } => {
                 waits.remove(&(*ino, *waiter));
@@ -178,8 +168,11 @@ pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
             _ => {}
         }
     }
-    let flat = |m: HashMap<(u64, ProcId), (FileKey, f64)>| {
-        let mut v: Vec<_> = m.into_iter().map(|((_, id), (k, t))| (k, id, t)).collect();
+    let flat = |m: HashMap<(u64, ProcId), (FileKey, f64, bool)>| {
+        let mut v: Vec<_> = m
+            .into_iter()
+            .map(|((_, id), (k, t, known))| (k, id, t, known))
+            .collect();
         v.sort_by(|a, b| a.2.total_cmp(&b.2));
         v
     };
@@ -375,6 +368,7 @@ mod tests {
             name: "cargo".into(),
             cmd: vec!["cargo".into(), "check".into()],
             mode: LockMode::Exclusive,
+            since_known: true,
         }
     }
 
@@ -449,8 +443,15 @@ mod tests {
             },
         ];
         let (holds, waits) = open_episodes(&events);
-        assert_eq!(holds, vec![(FileKey { dev: 3, ino: 9 }, id(10), 1.0)]);
+        assert_eq!(holds, vec![(FileKey { dev: 3, ino: 9 }, id(10), 1.0, true)]);
         assert!(waits.is_empty());
+    }
+
+    #[test]
+    fn old_lines_without_since_known_read_as_known() {
+        let line = r#"{"event":"acquired","at":1.0,"path":"/h/x","kind":"package-cache","ino":9,"holder":{"pid":1,"start_token":2},"name":"cargo","cmd":[],"mode":"exclusive"}"#;
+        let e: HistoryEvent = serde_json::from_str(line).unwrap();
+        assert!(matches!(e, HistoryEvent::Acquired { since_known: true, .. }));
     }
 
     #[test]

@@ -77,7 +77,8 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
             words::origin(b.origin, b.origin_via.as_deref())
         );
         if let Some(h) = i.held_for_secs() {
-            let _ = write!(body, " for {}", duration(h + elapsed));
+            let at_least = if i.held_since_known() { "" } else { "≥ " };
+            let _ = write!(body, " for {at_least}{}", duration(h + elapsed));
         }
         if let Some(p) = words::project(i) {
             let _ = write!(body, " in {}", tilde(p));
