@@ -75,14 +75,19 @@ pub fn resolve(
 pub fn workspace_root(dir: &Path) -> Option<PathBuf> {
     let package = dir.ancestors().find(|d| d.join("Cargo.toml").is_file())?;
     let manifest = read_toml(&package.join("Cargo.toml"));
-    if manifest.as_ref().is_some_and(|m| m.contains_key("workspace")) {
+    if manifest
+        .as_ref()
+        .is_some_and(|m| m.contains_key("workspace"))
+    {
         return Some(package.to_path_buf());
     }
     // `package.workspace = "path"` names the root explicitly.
-    if let Some(root) = manifest
-        .as_ref()
-        .and_then(|m| m.get("package")?.get("workspace")?.as_str().map(str::to_owned))
-    {
+    if let Some(root) = manifest.as_ref().and_then(|m| {
+        m.get("package")?
+            .get("workspace")?
+            .as_str()
+            .map(str::to_owned)
+    }) {
         return Some(normalize(&package.join(root)));
     }
     for ancestor in package.ancestors().skip(1) {
@@ -115,10 +120,7 @@ fn read_toml(path: &Path) -> Option<toml::Table> {
 /// `.cargo/config.toml` (or the legacy `.cargo/config`), nearest first, then the Cargo home's.
 fn config_files(cwd: &Path, cargo_home: &Path) -> Vec<(PathBuf, toml::Table)> {
     let mut dirs: Vec<PathBuf> = cwd.ancestors().map(|d| d.join(".cargo")).collect();
-    if !dirs
-        .iter()
-        .any(|d| same_dir(d, cargo_home))
-    {
+    if !dirs.iter().any(|d| same_dir(d, cargo_home)) {
         dirs.push(cargo_home.to_path_buf());
     }
     let mut out = Vec::new();
@@ -239,7 +241,10 @@ mod tests {
         let w = World::new();
         w.write("ws/Cargo.toml", "[workspace]\nexclude = [\"tools\"]\n");
         w.write("ws/tools/t/Cargo.toml", PKG);
-        assert_eq!(w.resolve("ws/tools/t", None).workspace_root, w.p("ws/tools/t"));
+        assert_eq!(
+            w.resolve("ws/tools/t", None).workspace_root,
+            w.p("ws/tools/t")
+        );
     }
 
     #[test]
@@ -247,13 +252,21 @@ mod tests {
         let mut w = World::new();
         w.write("p/Cargo.toml", PKG);
         w.write("p/sub/.keep", "");
-        w.write("p/.cargo/config.toml", "[build]\ntarget-dir = \"../cfg-target\"\n");
+        w.write(
+            "p/.cargo/config.toml",
+            "[build]\ntarget-dir = \"../cfg-target\"\n",
+        );
         assert_eq!(w.resolve("p/sub", None).target_dir, w.p("cfg-target"));
-        w.env.insert("CARGO_BUILD_TARGET_DIR".into(), "../build-env".into());
+        w.env
+            .insert("CARGO_BUILD_TARGET_DIR".into(), "../build-env".into());
         assert_eq!(w.resolve("p/sub", None).target_dir, w.p("p/build-env"));
-        w.env.insert("CARGO_TARGET_DIR".into(), "../shared-target".into());
+        w.env
+            .insert("CARGO_TARGET_DIR".into(), "../shared-target".into());
         assert_eq!(w.resolve("p/sub", None).target_dir, w.p("p/shared-target"));
-        assert_eq!(w.resolve("p/sub", Some("flagged")).target_dir, w.p("p/sub/flagged"));
+        assert_eq!(
+            w.resolve("p/sub", Some("flagged")).target_dir,
+            w.p("p/sub/flagged")
+        );
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::core::doing;
-use crate::core::model::{FileKey, LockSighting, ProcState, ProcessFacts};
+use crate::core::model::{FileKey, LockSighting, ProcState, ProcessFacts, Source};
+use crate::core::report::Knowledge;
 use crate::probe::Probe;
 use crate::scan::{self, Pass, WatchRoots};
 use crate::signal::{self, NotSent};
@@ -24,9 +25,19 @@ pub enum Refusal {
         blocker: Option<u32>,
         /// Its name.
         blocker_name: Option<String>,
+        /// What that blocker does and the one command to run, as `status` says it.
+        detail: String,
     },
     /// The pid holds no watched Cargo lock and keeps no blocker stuck.
     NotAHolder,
+    /// The pid is a child of a blocker (its rustc or build script): act on the blocker, which
+    /// takes its children with it.
+    PartOf {
+        /// The blocker.
+        parent: u32,
+        /// Its name.
+        parent_name: String,
+    },
     /// Owned by another user.
     OtherUser {
         /// Their uid.
@@ -44,26 +55,45 @@ pub enum Refusal {
     NotStopped,
 }
 
+/// What was asked: the words of a refusal depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    /// `kill`.
+    Kill,
+    /// `resume`.
+    Resume,
+}
+
 impl Refusal {
-    /// What to tell the user.
-    pub fn explain(&self, pid: u32) -> String {
+    /// What to tell the user who asked to `act` on `pid`.
+    pub fn explain(&self, pid: u32, act: Act) -> String {
+        let (doing, effect) = match act {
+            Act::Kill => ("stopping", "frees nothing"),
+            Act::Resume => ("resuming", "does nothing"),
+        };
         match self {
-            Refusal::Waiter {
-                blocker: Some(b),
-                blocker_name,
-            } => format!(
-                "refusing: {pid} is WAITING for a lock, not holding anyone up; stopping it frees \
-                 nothing. The one holding it up is {} {b}: `cargo lockwatch kill {b}`",
-                blocker_name.as_deref().unwrap_or("process")
-            ),
-            Refusal::Waiter { .. } => format!(
-                "refusing: {pid} is WAITING for a lock held by a process this user cannot \
-                 inspect; stopping it frees nothing"
+            Refusal::Waiter { detail, .. } => format!(
+                "refusing: {pid} is WAITING for a lock, not holding anyone up; {doing} it \
+                 {effect}. {detail}"
             ),
             Refusal::NotAHolder => format!(
                 "refusing: {pid} does not hold any watched Cargo lock (run `cargo lockwatch \
                  status` to see who does)"
             ),
+            Refusal::PartOf {
+                parent,
+                parent_name,
+            } => {
+                let verb = match act {
+                    Act::Kill => "kill",
+                    Act::Resume => "resume",
+                };
+                format!(
+                    "refusing: {pid} is part of {parent_name} {parent}'s build, which holds the \
+                     lock; act on that one (it takes its children with it): `cargo lockwatch \
+                     {verb} {parent}`"
+                )
+            }
             Refusal::OtherUser { uid, user } => {
                 let who = match user {
                     Some(name) => format!("{name} (uid {uid})"),
@@ -75,8 +105,13 @@ impl Refusal {
                 "refusing: pid {pid} now belongs to a different process than the one you saw \
                  (it exited and the pid was reused)"
             ),
-            Refusal::Gone => format!("{pid} has already exited"),
-            Refusal::Protected => format!("refusing to signal {pid}"),
+            Refusal::Gone => format!("there is no process {pid} (it may have exited)"),
+            Refusal::Protected if pid <= 1 => {
+                format!("refusing: {pid} is not a process lockwatch will ever signal")
+            }
+            Refusal::Protected => {
+                format!("refusing: {pid} is cargo-lockwatch itself (the daemon or this command)")
+            }
             Refusal::NotStopped => format!("{pid} is not stopped; there is nothing to resume"),
         }
     }
@@ -164,7 +199,11 @@ pub struct KillRequest {
 }
 
 fn refused(pid: u32, refusal: Refusal) -> KillReport {
-    let message = refusal.explain(pid);
+    refused_to(pid, refusal, Act::Kill)
+}
+
+fn refused_to(pid: u32, refusal: Refusal, act: Act) -> KillReport {
+    let message = refusal.explain(pid, act);
     KillReport::Refused {
         pid,
         refusal,
@@ -205,6 +244,7 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
             blocker_name: root
                 .and_then(|r| pass.facts.get(&r))
                 .map(|f| f.name.clone()),
+            detail: what_to_do_instead(pass, root),
         });
     }
     let held: Vec<&LockSighting> = pass
@@ -213,7 +253,7 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
         .filter(|s| s.holders.iter().any(|h| h.pid == pid))
         .collect();
     if held.is_empty() {
-        return Err(Refusal::NotAHolder);
+        return Err(part_of_a_blocker(pass, pid).unwrap_or(Refusal::NotAHolder));
     }
     // The locks that matter: those someone waits for; else those it holds exclusively; else
     // all it holds. Unrelated shared co-holders never make a kill "fail".
@@ -235,6 +275,59 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
         None => (held.iter().map(|s| s.key).collect(), Vec::new()),
     };
     Ok(Target::Holder { keys, waiters })
+}
+
+/// What `status` would advise about the incident rooted at `root`: what it does and the command
+/// to run, or that waiting is right.
+fn what_to_do_instead(pass: &Pass, root: Option<u32>) -> String {
+    let Some(root) = root else {
+        return "It waits for a process this user cannot inspect (another user's?).".into();
+    };
+    let report = scan::report(
+        pass,
+        &WatchRoots::default(),
+        Source::Scan,
+        &Knowledge::default(),
+        scan::now(),
+    );
+    let Some(i) = report
+        .incidents
+        .iter()
+        .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == root))
+    else {
+        return format!("It waits for process {root}; see `cargo lockwatch status`.");
+    };
+    let who = i
+        .blocker
+        .as_ref()
+        .map(crate::core::words::who)
+        .unwrap_or_default();
+    let what = crate::core::words::doing(i);
+    match &i.action {
+        Some(a) => format!("It waits for {who}: {what}. Run `{}`.", a.command),
+        None => format!(
+            "It waits for {who}: {what}. That looks alive: waiting is usually right \
+             (`cargo lockwatch wait` returns when it is done)."
+        ),
+    }
+}
+
+/// The blocker `pid` descends from, when it is one of a blocker's children.
+fn part_of_a_blocker(pass: &Pass, pid: u32) -> Option<Refusal> {
+    let mut probe_facts = None;
+    for i in &pass.graph.incidents {
+        let Some(b) = i.blocker else { continue };
+        let kids = pass.activity.get(&b).map(|a| &a.descendants);
+        if kids.is_some_and(|k| k.iter().any(|c| c.pid == pid)) {
+            probe_facts = pass.facts.get(&b).map(|f| (b, f.name.clone()));
+            break;
+        }
+    }
+    let (parent, parent_name) = probe_facts?;
+    Some(Refusal::PartOf {
+        parent,
+        parent_name,
+    })
 }
 
 /// Facts about the target as this pass saw it.
@@ -352,7 +445,18 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         Target::Culprit { blocker } => Some(blocker),
         Target::Holder { .. } => None,
     };
-    let message = kill_message(&facts, req, signal_name, &outcome, culprit_of);
+    let mut message = kill_message(&facts, req, signal_name, &outcome, culprit_of);
+    // Killing a cargo stuck on a leftover daemon frees its lock, but the daemon lives on and
+    // hangs the next build the same way.
+    if culprit_of.is_none()
+        && let Some(c) = pass.activity.get(&req.pid).and_then(doing::culprit)
+    {
+        message.push_str(&format!(
+            ". Note: {} {} (left by its build script) still runs and will hang the next build \
+             the same way: `cargo lockwatch kill {}`",
+            c.name, c.pid, c.pid
+        ));
+    }
     KillReport::Signalled {
         pid: req.pid,
         name: facts.name,
@@ -432,18 +536,25 @@ fn wait_for_release(
                 .map(|h| h.pid)
                 .collect();
             out.released = out.still_held_by.is_empty();
-            out.proceeded = waiters
+            // A waiter went on if it holds the lock now, or, the lock being free, is alive and
+            // no longer waiting. One that died with the target (its nested cargo) did not.
+            let live: Vec<u32> = waiters
+                .iter()
+                .copied()
+                .filter(|w| !signalled.contains(w))
+                .filter(|w| matches!(probe.process(*w), Ok(f) if f.state != ProcState::Zombie))
+                .collect();
+            out.proceeded = live
                 .iter()
                 .copied()
                 .find(|w| ours.iter().any(|s| s.holders.iter().any(|h| h.pid == *w)))
                 .or_else(|| {
-                    let still_waiting = |w: u32| after.graph.is_blocked(w);
-                    waiters
-                        .iter()
+                    live.iter()
                         .copied()
-                        .find(|w| out.released && !still_waiting(*w))
+                        .find(|w| out.released && !after.graph.is_blocked(*w))
                 });
-            if out.released && (out.proceeded.is_some() || waiters.is_empty()) {
+            let all_gone = live.is_empty();
+            if out.released && (out.proceeded.is_some() || all_gone) {
                 break;
             }
         }
@@ -540,10 +651,10 @@ pub fn resume(
         Err(report) => return *report,
     };
     if let Err(refusal) = target(&pass, pid) {
-        return refused(pid, refusal);
+        return refused_to(pid, refusal, Act::Resume);
     }
     if facts.state != ProcState::Stopped {
-        return refused(pid, Refusal::NotStopped);
+        return refused_to(pid, Refusal::NotStopped, Act::Resume);
     }
     let kids = descendants(probe, pid, facts.uid);
     if let Err(e) = signal::send_verified(probe, pid, facts.start_token, libc::SIGCONT) {

@@ -12,7 +12,7 @@ use crate::daemon::{
     protocol::{Request, Response},
 };
 use crate::exit;
-use crate::kill::{self, KillReport, KillRequest, Refusal};
+use crate::kill::{self, Act, KillReport, KillRequest, Refusal};
 
 /// Arguments of `kill`.
 #[derive(Debug, clap::Args)]
@@ -40,12 +40,18 @@ pub(super) fn verified_token(pid: u32) -> Result<u64, Box<KillReport>> {
             message,
         })
     };
+    if pid <= 1 {
+        return Err(refused(
+            Refusal::Protected,
+            Refusal::Protected.explain(pid, Act::Kill),
+        ));
+    }
     let mut probe =
         crate::probe::platform().map_err(|e| refused(Refusal::NotAHolder, e.to_string()))?;
     probe
         .process(pid)
         .map(|f| f.start_token)
-        .map_err(|_| refused(Refusal::Gone, Refusal::Gone.explain(pid)))
+        .map_err(|_| refused(Refusal::Gone, Refusal::Gone.explain(pid, Act::Kill)))
 }
 
 /// Sends `request` to the daemon; `None` when no daemon answers it.

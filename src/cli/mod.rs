@@ -143,11 +143,18 @@ fn init_logging() {
 
 /// Prints to stdout; a closed pipe (`| head`) is not an error.
 pub fn print(text: &str) -> std::io::Result<()> {
+    print_to_reader(text).map(drop)
+}
+
+/// Prints to stdout; `Ok(false)` when the reader has gone (a closed pipe), so a command that
+/// prints again and again can stop.
+pub fn print_to_reader(text: &str) -> std::io::Result<bool> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

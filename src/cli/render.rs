@@ -113,7 +113,12 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
             } else {
                 style.paint("1", &who)
             };
-            let _ = writeln!(out, "    blocker  {who} · {}", facts.join(" · "));
+            let role = if i.blocked.is_empty() {
+                "holder "
+            } else {
+                "blocker"
+            };
+            let _ = writeln!(out, "    {role}  {who} · {}", facts.join(" · "));
             let _ = writeln!(out, "             {}", command_line(&b.cmd, &b.name));
             if let Some(cwd) = &b.cwd {
                 let _ = writeln!(out, "             in {}", tilde(cwd));
@@ -166,7 +171,7 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
 fn lock_line(out: &mut String, l: &LockReport, style: &Style) {
     let (badge, code) = match l.state {
         LockState::Stale => ("stale", "1;31"),
-        LockState::Contended => ("waited", "1;33"),
+        LockState::Contended => ("blocking", "1;33"),
         LockState::Held => ("held", "1;32"),
         LockState::Background => ("shared", "2"),
         LockState::Free => ("free", "2"),
@@ -175,7 +180,7 @@ fn lock_line(out: &mut String, l: &LockReport, style: &Style) {
     let _ = writeln!(
         out,
         "{}  {}  {}{deleted}",
-        style.paint(code, &format!("{badge:<7}")),
+        style.paint(code, &format!("{badge:<8}")),
         l.description,
         tilde(&l.path)
     );

@@ -1,6 +1,7 @@
 //! `cargo lockwatch status`: every held Cargo lock, its holder and waiters, and a verdict — from
 //! the daemon when it runs (real hold times), otherwise from a one-off scan.
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use super::{Context, render};
@@ -47,7 +48,9 @@ pub fn roots_here(ctx: &Context) -> WatchRoots {
 
 /// Where a cargo started in the current directory would put its build locks (see
 /// [`crate::cargo_dirs`]); `None` outside a Cargo project.
-pub fn dirs_here(target_dir_flag: Option<&std::path::Path>) -> Option<crate::cargo_dirs::BuildDirs> {
+pub fn dirs_here(
+    target_dir_flag: Option<&std::path::Path>,
+) -> Option<crate::cargo_dirs::BuildDirs> {
     let cwd = std::env::current_dir().ok()?;
     let home = crate::config::default_cargo_home()?;
     let env = |k: &str| std::env::var_os(k);
@@ -78,6 +81,7 @@ pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Resu
         Source::Scan,
         &Knowledge {
             ignore_names: ctx.loaded.config.watch.ignore_process_names.clone(),
+            network_silence: Some(ctx.loaded.config.stale.stale_after.as_secs_f64()),
             ..Knowledge::default()
         },
         scan::now(),
@@ -111,14 +115,19 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 "{}\n",
                 serde_json::to_string_pretty(&report).expect("report serializes")
             )
-        } else if args.watch {
+        } else if args.watch && std::io::stdout().is_terminal() {
             // Home + clear, then the view: refreshes in place without scrolling.
             format!("\x1b[H\x1b[2J{}", render::report(&report, &style))
+        } else if args.watch {
+            // Into a pipe or file: one view after another, no terminal escapes.
+            format!("{}\n", render::report(&report, &style))
         } else {
             render::report(&report, &style)
         };
-        if super::print(&text).is_err() {
-            return exit::ERROR;
+        match super::print_to_reader(&text) {
+            Ok(true) => {}
+            Ok(false) => return exit::OK,
+            Err(_) => return exit::ERROR,
         }
         if !args.watch {
             return if report.any_stale() {

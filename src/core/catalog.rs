@@ -331,7 +331,11 @@ mod tests {
     #[test]
     fn project_dir_only_where_a_manifest_shows_it() {
         let p = Path::new("/nonexistent/proj/target/debug/.cargo-lock");
-        assert_eq!(project_dir_of(p, LockKind::ProfileDirectory), None, "no guessing");
+        assert_eq!(
+            project_dir_of(p, LockKind::ProfileDirectory),
+            None,
+            "no guessing"
+        );
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("app/target/debug")).unwrap();
         std::fs::write(dir.path().join("app/Cargo.toml"), "").unwrap();

@@ -3,9 +3,11 @@
 //! Locks alone mislead. Every compiling cargo holds `.package-cache-mutate` shared, including a
 //! cargo that is itself waiting for a build directory, so "the holders of a lock" mixes blockers
 //! with their victims. This module turns the kernel's holds and waits into *wait-for* edges
-//! (waiter → each holder whose mode conflicts), gives every process one role, and groups them
-//! into incidents: a root blocker and everyone transitively blocked by it. Cycles, and waiters
-//! whose own ancestor holds the lock they wait for, are deadlocks.
+//! (waiter → each holder whose mode conflicts), adds one edge from every lock-holding ancestor
+//! of a waiter to that waiter (a cargo waits for its build script, which waits for its nested
+//! cargo), gives every process one role, and groups them into incidents: a root blocker and
+//! everyone transitively blocked by it. Cycles — including a waiter whose own ancestor holds the
+//! lock it waits for — are deadlocks.
 //!
 //! Pure: it reads sightings and process facts, so every case is unit-tested without an OS.
 
@@ -61,6 +63,8 @@ pub struct Graph {
     unseen: Vec<(FileKey, LockMode)>,
     /// Waiter → the processes (or unseen holders) it waits for directly.
     waits_for: BTreeMap<u32, BTreeSet<Node>>,
+    /// (holder, its waiting descendant): the holder waits for that descendant to finish.
+    child_waits: BTreeSet<(u32, u32)>,
     roles: BTreeMap<u32, Role>,
     /// The incidents, ordered by blocker pid (unseen blockers last).
     pub incidents: Vec<Incident>,
@@ -115,9 +119,29 @@ impl Graph {
         self.roles.get(&pid).copied()
     }
 
-    /// Whether the process waits for any lock.
+    /// Whether the process waits: for a lock, or for a descendant that waits for one.
     pub fn is_blocked(&self, pid: u32) -> bool {
-        self.waits.iter().any(|w| w.pid == pid)
+        self.waits.iter().any(|w| w.pid == pid) || self.waits_on_child(pid).is_some()
+    }
+
+    /// The waiting descendant `pid` waits for, when it holds locks while a process it started
+    /// (a build script's nested cargo) waits for one.
+    pub fn waits_on_child(&self, pid: u32) -> Option<u32> {
+        self.child_waits
+            .iter()
+            .find(|(parent, _)| *parent == pid)
+            .map(|(_, child)| *child)
+    }
+
+    /// Whether `pid` holds `lock` only as part of a parent's tree (a child that inherited the
+    /// descriptor of a parent that holds it too).
+    pub fn part_of_parent(
+        &self,
+        pid: u32,
+        lock: FileKey,
+        facts: &HashMap<u32, ProcessFacts>,
+    ) -> bool {
+        self.covered(pid, lock, facts)
     }
 
     /// The processes `pid` waits for directly (holders whose mode conflicts with its request).
@@ -186,6 +210,21 @@ impl Graph {
             }
             targets.extend(chosen.iter().map(|h| Node::Pid(h.pid)));
         }
+        // A holder whose descendant waits is held up by that wait: its build cannot go on until
+        // the nested cargo gets its lock.
+        let waiters: BTreeSet<u32> = self.waits.iter().map(|w| w.pid).collect();
+        for w in waiters {
+            let Some(f) = facts.get(&w) else { continue };
+            for a in &f.ancestors {
+                if a.pid != w && self.holds.iter().any(|h| h.pid == a.pid) {
+                    self.child_waits.insert((a.pid, w));
+                    self.waits_for
+                        .entry(a.pid)
+                        .or_default()
+                        .insert(Node::Pid(w));
+                }
+            }
+        }
     }
 
     fn out(&self, n: Node) -> impl Iterator<Item = Node> + '_ {
@@ -224,8 +263,8 @@ impl Graph {
                 roots.push((*n, None));
             }
         }
-        // Cycles: each strongly connected set once, rooted at its youngest member, the one
-        // whose loss costs least.
+        // Cycles: each strongly connected set once, rooted at the member to stop (see
+        // `victim`).
         let mut done: BTreeSet<Node> = BTreeSet::new();
         for n in &nodes {
             if done.contains(n) || !reach[n].contains(n) {
@@ -240,20 +279,23 @@ impl Graph {
                 })
                 .collect();
             done.extend(members.iter().map(|p| Node::Pid(*p)));
-            let victim = youngest(&members, facts);
-            let deadlock = if members.len() == 1 {
-                Deadlock::SelfWait {
-                    waiter: victim,
-                    holder: victim,
-                }
-            } else {
-                Deadlock::Cycle { pids: members }
+            let victim = victim(&members, facts);
+            let nested = self
+                .child_waits
+                .iter()
+                .find(|(parent, child)| *parent == victim && members.contains(child));
+            let deadlock = match nested {
+                Some((holder, waiter)) => Deadlock::SelfWait {
+                    waiter: *waiter,
+                    holder: *holder,
+                },
+                None => Deadlock::Cycle { pids: members },
             };
             roots.push((Node::Pid(victim), Some(deadlock)));
         }
 
         for (root, deadlock) in roots {
-            let incident = self.incident(root, deadlock, &reach, facts);
+            let incident = self.incident(root, deadlock, &reach);
             self.incidents.push(incident);
         }
         self.add_holding_incidents(facts);
@@ -267,7 +309,6 @@ impl Graph {
         root: Node,
         deadlock: Option<Deadlock>,
         reach: &BTreeMap<Node, BTreeSet<Node>>,
-        facts: &HashMap<u32, ProcessFacts>,
     ) -> Incident {
         // Breadth-first search against the edges: distance to the root and the next hop.
         let mut next_hop: BTreeMap<u32, Node> = BTreeMap::new();
@@ -315,7 +356,6 @@ impl Graph {
             Node::Unseen(key) => vec![key],
             Node::Pid(p) => self.blocker_locks(p, &waited),
         };
-        let deadlock = deadlock.or_else(|| self.self_wait(&order, blocker, facts));
         Incident {
             blocker,
             blocked: order,
@@ -343,28 +383,6 @@ impl Graph {
         rest.dedup();
         contended.extend(rest);
         contended
-    }
-
-    /// A blocked process whose own ancestor is the blocker (or a blocked process in between):
-    /// the ancestor waits for it to finish, it waits for the ancestor's lock.
-    fn self_wait(
-        &self,
-        blocked: &[u32],
-        blocker: Option<u32>,
-        facts: &HashMap<u32, ProcessFacts>,
-    ) -> Option<Deadlock> {
-        for w in blocked {
-            let Some(ancestors) = facts.get(w).map(|f| &f.ancestors) else {
-                continue;
-            };
-            for holder in self.waits_for(*w) {
-                let in_incident = Some(holder) == blocker || blocked.contains(&holder);
-                if in_incident && ancestors.iter().any(|a| a.pid == holder) {
-                    return Some(Deadlock::SelfWait { waiter: *w, holder });
-                }
-            }
-        }
-        None
     }
 
     /// A process that waits for nothing and holds a lock exclusively, with nobody waiting yet,
@@ -435,17 +453,39 @@ impl Graph {
                 self.roles.insert(h.pid, Role::Blocker);
             }
         }
-        // Last, so it wins: a waiter is a waiter everywhere, whatever it also holds.
+        // Last, so it wins: a waiter is a waiter everywhere, whatever it also holds; so is a
+        // holder waiting for its own nested cargo (unless it is the deadlock's one to stop).
         for w in &self.waits {
             self.roles.insert(w.pid, Role::Blocked);
+        }
+        for (parent, _) in &self.child_waits {
+            if self.incident_of(*parent).is_none() {
+                self.roles.insert(*parent, Role::Blocked);
+            }
         }
     }
 }
 
-/// The most recently started of `pids` (the largest pid on a tie).
-fn youngest(pids: &[u32], facts: &HashMap<u32, ProcessFacts>) -> u32 {
+/// The member of a deadlock to stop: the outermost one (no ancestor of it is in the cycle: a
+/// cargo whose nested cargo waits for it goes with its whole tree), and among those the most
+/// recently started, whose loss costs least (the largest pid on a tie).
+fn victim(pids: &[u32], facts: &HashMap<u32, ProcessFacts>) -> u32 {
+    let outermost: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| {
+            facts
+                .get(p)
+                .is_none_or(|f| !f.ancestors.iter().any(|a| pids.contains(&a.pid)))
+        })
+        .collect();
+    let pool = if outermost.is_empty() {
+        pids
+    } else {
+        &outermost
+    };
     let started = |p: &u32| facts.get(p).map_or(f64::NEG_INFINITY, |f| f.started_at);
-    pids.iter()
+    pool.iter()
         .copied()
         .max_by(|a, b| started(a).total_cmp(&started(b)).then(a.cmp(b)))
         .unwrap_or(0)

@@ -243,6 +243,8 @@ pub enum StaleReason {
     Deadlock,
     /// It waits for another process to close an output pipe (a daemon left by a build script).
     PipeHeldOpen,
+    /// It only waits on the network, and nothing has arrived for longer than `stale_after`.
+    NetworkSilent,
 }
 
 impl StaleReason {
@@ -264,6 +266,9 @@ impl StaleReason {
             StaleReason::Deadlock => "it is deadlocked: it can never proceed on its own",
             StaleReason::PipeHeldOpen => {
                 "it waits for another process to close its output pipe (a leftover daemon)"
+            }
+            StaleReason::NetworkSilent => {
+                "it waits on the network and nothing has arrived for a long time (a hung fetch?)"
             }
         }
     }
@@ -430,6 +435,10 @@ pub struct BlockedReport {
     /// when the daemon first looked.
     #[serde(default)]
     pub waiting_since_known: bool,
+    /// It waits for no lock itself but for this descendant (a build script's nested cargo),
+    /// which waits for `lock`.
+    #[serde(default)]
+    pub via_child: Option<u32>,
 }
 
 /// A lock the blocker holds in an incident.

@@ -115,6 +115,8 @@ pub struct BlockerSample {
     pub deadlock: bool,
     /// It waits for a process outside its tree to close its output pipe.
     pub pipe_held_open: bool,
+    /// It only waits on the network, and nothing has arrived for this long (the kernel says).
+    pub network_silent_secs: Option<f64>,
     /// Ignored by configuration (never stale).
     pub ignored: bool,
 }
@@ -483,8 +485,14 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 continue;
             }
             let mode = mode_word(h.mode);
-            let verb = if since_known { "acquired " } else { "holding  " };
-            fx.push(Effect::Log(format!("{verb} {words}  {path}  by {who} ({mode})")));
+            let verb = if since_known {
+                "acquired "
+            } else {
+                "holding  "
+            };
+            fx.push(Effect::Log(format!(
+                "{verb} {words}  {path}  by {who} ({mode})"
+            )));
             fx.push(Effect::RecordHistory(HistoryEvent::Acquired {
                 at: now,
                 path: lock.path.clone(),
@@ -700,11 +708,15 @@ fn reasons_now(
     if b.state == ProcState::Zombie {
         reasons.push(StaleReason::Zombie);
     }
+    let silent = b
+        .network_silent_secs
+        .is_some_and(|s| s >= cfg.stale_after.as_secs_f64());
     for (on, reason) in [
         (b.locker_dead, StaleReason::LockerDead),
         (b.deleted_lock, StaleReason::DeletedLockFile),
         (b.deadlock, StaleReason::Deadlock),
         (b.pipe_held_open, StaleReason::PipeHeldOpen),
+        (silent, StaleReason::NetworkSilent),
     ] {
         if on {
             reasons.push(reason);
@@ -832,6 +844,7 @@ mod tests {
             deleted_lock: false,
             deadlock: false,
             pipe_held_open: false,
+            network_silent_secs: None,
             ignored: false,
         }
     }
@@ -1177,7 +1190,11 @@ mod tests {
     #[test]
     fn what_the_first_pass_finds_began_earlier_and_is_marked_so() {
         let mut s = state();
-        let fx = observe(&mut s, 100.0, lock(vec![holder(10, ProcState::Running, 0.0)], &[11]));
+        let fx = observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
+        );
         assert_eq!(s.hold_since()[&(KEY, 10)], 100.0);
         let unknown = s.since_unknown();
         assert!(unknown.contains(&(KEY, 10)) && unknown.contains(&(KEY, 11)));
@@ -1196,7 +1213,10 @@ mod tests {
         both.0.extend(later.0);
         both.1.extend(later.1);
         observe(&mut s, 105.0, both);
-        assert!(!s.since_unknown().contains(&(FileKey { dev: 1, ino: 7 }, 20)));
+        assert!(
+            !s.since_unknown()
+                .contains(&(FileKey { dev: 1, ino: 7 }, 20))
+        );
         assert!(s.since_unknown().contains(&(KEY, 10)));
     }
 

@@ -35,6 +35,9 @@ pub struct Knowledge {
     pub stale: Option<HashMap<u32, Vec<StaleReason>>>,
     /// Process names never called stale (configuration).
     pub ignore_names: Vec<String>,
+    /// How long silence on the network makes a one-off scan call a blocker stale (the
+    /// configured `stale_after`); `None` never does.
+    pub network_silence: Option<f64>,
 }
 
 /// Everything one pass saw.
@@ -59,7 +62,7 @@ const ORPHAN_BUSY_SHARE: f64 = 0.01;
 
 /// The signals about a root blocker that one pass can see, shared by the one-off verdict and
 /// the daemon's policy samples.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Signals {
     /// It holds one of the incident's locks through a descriptor inherited from a dead locker.
     pub locker_dead: bool,
@@ -69,6 +72,9 @@ pub struct Signals {
     pub deadlock: bool,
     /// It waits for a process outside its tree to close its output pipe.
     pub pipe_held_open: bool,
+    /// It does nothing but wait on the network, and nothing has arrived on any of its
+    /// connections for this long (the kernel's count; `None` when unknown or not so).
+    pub network_silent_secs: Option<f64>,
 }
 
 /// Reads the [`Signals`] of an incident's blocker.
@@ -90,11 +96,30 @@ pub fn signals(obs: &Observed, incident: &Incident) -> Signals {
             .activity
             .get(&pid)
             .is_some_and(|a| doing::culprit(a).is_some()),
+        network_silent_secs: obs.activity.get(&pid).and_then(network_silence),
     }
 }
 
+/// How long nothing has arrived on any of a childless process's connections.
+fn network_silence(a: &Activity) -> Option<f64> {
+    if !a.descendants.is_empty() || a.peers.is_empty() {
+        return None;
+    }
+    a.peers
+        .iter()
+        .map(|p| p.idle_for_secs)
+        .collect::<Option<Vec<f64>>>()?
+        .into_iter()
+        .reduce(f64::min)
+}
+
 /// Reasons a blocker looks stale that need no history.
-pub fn instant_reasons(facts: &ProcessFacts, signals: Signals, now: f64) -> Vec<StaleReason> {
+pub fn instant_reasons(
+    facts: &ProcessFacts,
+    signals: Signals,
+    network_silence: Option<f64>,
+    now: f64,
+) -> Vec<StaleReason> {
     let mut reasons = Vec::new();
     match facts.state {
         ProcState::Stopped => reasons.push(StaleReason::Stopped),
@@ -107,11 +132,16 @@ pub fn instant_reasons(facts: &ProcessFacts, signals: Signals, now: f64) -> Vec<
     {
         reasons.push(StaleReason::Orphan);
     }
+    let silent = signals
+        .network_silent_secs
+        .zip(network_silence)
+        .is_some_and(|(silent, limit)| silent >= limit);
     for (on, reason) in [
         (signals.locker_dead, StaleReason::LockerDead),
         (signals.deleted_lock, StaleReason::DeletedLockFile),
         (signals.deadlock, StaleReason::Deadlock),
         (signals.pipe_held_open, StaleReason::PipeHeldOpen),
+        (silent, StaleReason::NetworkSilent),
     ] {
         if on {
             reasons.push(reason);
@@ -119,6 +149,20 @@ pub fn instant_reasons(facts: &ProcessFacts, signals: Signals, now: f64) -> Vec<
     }
     reasons.sort();
     reasons
+}
+
+/// The policy's verdict, without what no longer holds this instant: a blocker resumed since
+/// the policy last judged it is not "stopped", whatever the hysteresis still says.
+fn still_true(reasons: &[StaleReason], facts: &ProcessFacts) -> Vec<StaleReason> {
+    reasons
+        .iter()
+        .copied()
+        .filter(|r| match r {
+            StaleReason::Stopped => facts.state == ProcState::Stopped,
+            StaleReason::Zombie => facts.state == ProcState::Zombie,
+            _ => true,
+        })
+        .collect()
 }
 
 /// Builds the report.
@@ -213,9 +257,9 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
     let culprit = activity.and_then(doing::culprit).map(|f| process(f, now));
     let stale_reasons = match (blocker_facts, &k.stale) {
         (None, _) => Vec::new(),
-        (Some(f), Some(map)) => map.get(&f.pid).cloned().unwrap_or_default(),
+        (Some(f), Some(map)) => still_true(map.get(&f.pid).map_or(&[], Vec::as_slice), f),
         (Some(f), None) if k.ignore_names.contains(&f.name) => Vec::new(),
-        (Some(f), None) => instant_reasons(f, signals(obs, i), now),
+        (Some(f), None) => instant_reasons(f, signals(obs, i), k.network_silence, now),
     };
     let state = if !stale_reasons.is_empty() {
         IncidentState::Stale
@@ -248,7 +292,13 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
 
 fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<BlockedReport> {
     let f = obs.facts.get(&pid)?;
-    let wait = obs.graph.waits.iter().find(|w| w.pid == pid)?;
+    let own = obs.graph.waits.iter().find(|w| w.pid == pid);
+    let via_child = own
+        .is_none()
+        .then(|| obs.graph.waits_on_child(pid))
+        .flatten();
+    let waiter = via_child.unwrap_or(pid);
+    let wait = own.or_else(|| obs.graph.waits.iter().find(|w| w.pid == waiter))?;
     let s = sighting(obs, wait.lock)?;
     Some(BlockedReport {
         process: process(f, now),
@@ -256,9 +306,13 @@ fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<B
         lock_description: s.kind.cargo_words().to_string(),
         mode: wait.mode,
         waits_for: obs.graph.waits_for(pid),
-        waiting_for_secs: k.wait_since.get(&(wait.lock, pid)).map(|t| (now - t).max(0.0)),
-        waiting_since_known: k.wait_since.contains_key(&(wait.lock, pid))
-            && !k.since_unknown.contains(&(wait.lock, pid)),
+        waiting_for_secs: k
+            .wait_since
+            .get(&(wait.lock, waiter))
+            .map(|t| (now - t).max(0.0)),
+        waiting_since_known: k.wait_since.contains_key(&(wait.lock, waiter))
+            && !k.since_unknown.contains(&(wait.lock, waiter)),
+        via_child,
     })
 }
 
@@ -289,9 +343,10 @@ fn incident_lock(
 }
 
 /// The one thing to do about a stale incident: stop the culprit when there is one, else resume
-/// a stopped blocker or stop it (a deadlock's blocker is the one chosen to stop).
+/// a stopped blocker or stop it (a deadlock's blocker is the one chosen to stop). A stopped
+/// blocker is offered its resume even before the policy calls it stale.
 fn action(i: &IncidentReport) -> Option<Action> {
-    if i.state != IncidentState::Stale {
+    if i.state != IncidentState::Stale && i.doing != Doing::Stopped {
         return None;
     }
     if let Some(c) = &i.culprit {
@@ -348,24 +403,34 @@ fn verdict(i: &IncidentReport) -> String {
             b.name
         );
     }
-    match i.state {
-        IncidentState::Stale => {
+    let resume = " Resume it (`fg` in its terminal), or stop it.";
+    match (i.state, &i.doing) {
+        (IncidentState::Stale, _) => {
             let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
             let mut v = format!("{} looks stale: {}; {waiting}.", who(b), why.join("; "));
             if i.stale_reasons.contains(&StaleReason::Stopped) {
-                v.push_str(" Resume it (`fg` in its terminal), or stop it.");
+                v.push_str(resume);
             }
             v
         }
-        IncidentState::Blocking => format!(
-            "{} is busy ({}); {waiting}. Waiting is usually right.",
-            who(b),
-            doing::describe(&i.doing)
+        (_, Doing::Stopped) => format!(
+            "{} is stopped (suspended with Ctrl-Z?); {waiting}.{resume}",
+            who(b)
         ),
-        IncidentState::Holding => format!(
-            "{} holds it ({}); nobody waits.",
+        (_, Doing::Unknown) => format!(
+            "{} holds it and shows no child or network activity; {waiting}. If that lasts, \
+             it may be stuck.",
+            who(b)
+        ),
+        (IncidentState::Blocking, doing) => format!(
+            "{} is busy: {}; {waiting}. Waiting is usually right.",
             who(b),
-            doing::describe(&i.doing)
+            doing::describe(doing)
+        ),
+        (IncidentState::Holding, doing) => format!(
+            "{} holds it: {}; nobody waits.",
+            who(b),
+            doing::describe(doing)
         ),
     }
 }
@@ -719,7 +784,12 @@ mod tests {
         assert_eq!(i.blocked[0].waits_for, vec![10]);
         assert_eq!(i.chain, vec![11, 10]);
         assert_eq!(i.action, None);
-        assert!(i.verdict.starts_with("cargo 10 is busy"), "{}", i.verdict);
+        assert!(
+            i.verdict
+                .starts_with("cargo 10 holds it and shows no child or network activity"),
+            "{}",
+            i.verdict
+        );
         assert!(!r.any_stale());
         let mutate = r
             .locks
@@ -793,6 +863,66 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_blocker_is_not_called_stopped_while_the_policy_catches_up() {
+        let mut k = Knowledge::default();
+        k.stale = Some(HashMap::from([(10, vec![StaleReason::Stopped])]));
+        let r = two_builds(ProcState::Running).report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Blocking, "{}", i.verdict);
+        assert!(i.stale_reasons.is_empty());
+        assert_eq!(i.action, None);
+    }
+
+    #[test]
+    fn a_stopped_blocker_gets_resume_before_the_policy_calls_it_stale() {
+        let k = Knowledge {
+            stale: Some(HashMap::new()),
+            ..Knowledge::default()
+        };
+        let r = two_builds(ProcState::Stopped).report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Blocking);
+        assert_eq!(
+            i.action.as_ref().unwrap().command,
+            "cargo lockwatch resume 10"
+        );
+        assert!(
+            i.verdict.starts_with("cargo 10 is stopped"),
+            "{}",
+            i.verdict
+        );
+        assert!(!i.verdict.contains("Waiting is usually right"));
+    }
+
+    #[test]
+    fn a_scan_calls_a_long_network_silence_stale() {
+        use crate::core::model::Peer;
+        let mut c = two_builds(ProcState::Sleeping);
+        c.activity.insert(
+            10,
+            Activity {
+                peers: vec![Peer {
+                    remote: "127.0.0.1:1".into(),
+                    idle_for_secs: Some(150.0),
+                }],
+                ..Activity::default()
+            },
+        );
+        let k = Knowledge {
+            network_silence: Some(120.0),
+            ..Knowledge::default()
+        };
+        let i = c.report(&k).incidents.remove(0);
+        assert_eq!(i.stale_reasons, vec![StaleReason::NetworkSilent]);
+        assert_eq!(i.action.unwrap().command, "cargo lockwatch kill 10");
+        let quiet = Knowledge {
+            network_silence: Some(300.0),
+            ..Knowledge::default()
+        };
+        assert!(c.report(&quiet).incidents[0].stale_reasons.is_empty());
+    }
+
+    #[test]
     fn a_culprit_holding_the_pipe_is_the_action_target() {
         let mut c = two_builds(ProcState::Sleeping);
         let mut sleep = facts(77, ProcState::Sleeping, 1);
@@ -837,7 +967,7 @@ mod tests {
         let r = c.report(&Knowledge::default());
         assert_eq!(
             r.incidents[0].verdict,
-            "cargo 10 is busy (compiling serde); 1 process waits. Waiting is usually right."
+            "cargo 10 is busy: compiling serde; 1 process waits. Waiting is usually right."
         );
     }
 
@@ -917,7 +1047,11 @@ mod tests {
         let r = Case::new(vec![s], vec![]).report(&Knowledge::default());
         assert_eq!(r.locks.len(), 1);
         assert_eq!(r.locks[0].state, LockState::Held);
-        assert!(r.locks[0].verdict.contains("cannot inspect"), "{}", r.locks[0].verdict);
+        assert!(
+            r.locks[0].verdict.contains("cannot inspect"),
+            "{}",
+            r.locks[0].verdict
+        );
         assert_eq!(r.incidents.len(), 1);
         assert_eq!(r.incidents[0].state, IncidentState::Holding);
         assert!(r.incidents[0].blocker.is_none());

@@ -75,7 +75,13 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
         let at_least = if b.waiting_since_known { "" } else { "≥ " };
         s.push_str(&format!(" {at_least}{}", duration(w + elapsed)));
     }
-    s.push_str(&format!(" for the {}", b.lock_description));
+    match b.via_child {
+        Some(child) => s.push_str(&format!(
+            " for its nested process {child}, which waits for the {}",
+            b.lock_description
+        )),
+        None => s.push_str(&format!(" for the {}", b.lock_description)),
+    }
     s
 }
 

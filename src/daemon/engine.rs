@@ -323,6 +323,7 @@ impl Engine {
             hold_since: self.policy.hold_since(),
             wait_since: self.policy.wait_since(),
             since_unknown: self.policy.since_unknown(),
+            network_silence: None,
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
         };
@@ -379,6 +380,7 @@ impl Engine {
                     deleted_lock: signals.deleted_lock,
                     deadlock: signals.deadlock,
                     pipe_held_open: signals.pipe_held_open,
+                    network_silent_secs: signals.network_silent_secs,
                     ignored: ignore.iter().any(|n| n == &f.name),
                 })
             })
@@ -495,9 +497,11 @@ fn lock_samples(pass: &scan::Pass) -> Vec<LockSample> {
             key: s.key,
             path: s.path.clone(),
             kind: s.kind,
+            // A child sharing its parent's descriptor is the parent's hold, not one of its own.
             holders: s
                 .holders
                 .iter()
+                .filter(|h| !pass.graph.part_of_parent(h.pid, s.key, &pass.facts))
                 .filter_map(|h| {
                     let f = pass.facts.get(&h.pid)?;
                     Some(HolderSample {

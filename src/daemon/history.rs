@@ -451,7 +451,13 @@ mod tests {
     fn old_lines_without_since_known_read_as_known() {
         let line = r#"{"event":"acquired","at":1.0,"path":"/h/x","kind":"package-cache","ino":9,"holder":{"pid":1,"start_token":2},"name":"cargo","cmd":[],"mode":"exclusive"}"#;
         let e: HistoryEvent = serde_json::from_str(line).unwrap();
-        assert!(matches!(e, HistoryEvent::Acquired { since_known: true, .. }));
+        assert!(matches!(
+            e,
+            HistoryEvent::Acquired {
+                since_known: true,
+                ..
+            }
+        ));
     }
 
     #[test]

@@ -429,11 +429,14 @@ impl LinuxProbe {
     /// Processes among `pids` (other than `exclude`) holding the write end of one of `pipes`.
     fn pipe_writers_among(&self, pids: &[u32], pipes: &[u64], exclude: &[u32]) -> Vec<u32> {
         let writes = |p: u32| {
-            self.fd_links_raw(p).unwrap_or_default().into_iter().any(|(fd, link)| {
-                linux_parse::pipe_inode(&link).is_some_and(|i| pipes.contains(&i))
-                    && fs::read_to_string(self.pid_dir(p).join("fdinfo").join(&fd))
-                        .is_ok_and(|t| linux_parse::parse_fdinfo(&t).writes())
-            })
+            self.fd_links_raw(p)
+                .unwrap_or_default()
+                .into_iter()
+                .any(|(fd, link)| {
+                    linux_parse::pipe_inode(&link).is_some_and(|i| pipes.contains(&i))
+                        && fs::read_to_string(self.pid_dir(p).join("fdinfo").join(&fd))
+                            .is_ok_and(|t| linux_parse::parse_fdinfo(&t).writes())
+                })
         };
         pids.iter()
             .copied()
