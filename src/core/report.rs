@@ -864,8 +864,10 @@ mod tests {
 
     #[test]
     fn a_resumed_blocker_is_not_called_stopped_while_the_policy_catches_up() {
-        let mut k = Knowledge::default();
-        k.stale = Some(HashMap::from([(10, vec![StaleReason::Stopped])]));
+        let k = Knowledge {
+            stale: Some(HashMap::from([(10, vec![StaleReason::Stopped])])),
+            ..Knowledge::default()
+        };
         let r = two_builds(ProcState::Running).report(&k);
         let i = &r.incidents[0];
         assert_eq!(i.state, IncidentState::Blocking, "{}", i.verdict);
