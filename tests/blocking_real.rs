@@ -164,7 +164,7 @@ fn two_builds_the_waiter_is_never_a_holder_never_stale_never_offered() {
     );
     assert!(
         i.verdict.starts_with(&format!(
-            "cargo {} is busy (running the build script of app)",
+            "cargo {} is busy: running the build script of app",
             first.pid
         )),
         "{}",
@@ -207,13 +207,19 @@ fn two_builds_the_waiter_is_never_a_holder_never_stale_never_offered() {
         "the daemon times the wait"
     );
 
-    // kill refuses the waiter and names the build to stop instead; nothing is signalled.
+    // kill refuses the waiter, names the build it waits for and says waiting is right (that
+    // build is busy); nothing is signalled.
     let (code, out) = d.cli(&dir, &["kill", &second.pid.to_string()]);
     assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
     assert!(
-        out.contains("WAITING") && out.contains(&format!("cargo lockwatch kill {}", first.pid)),
+        out.contains("WAITING")
+            && out.contains(&format!("It waits for cargo {}", first.pid))
+            && out.contains("waiting is usually right"),
         "{out}"
     );
+    let (code, out) = d.cli(&dir, &["resume", &second.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(out.contains("resuming it does nothing"), "{out}");
     assert_ne!(util::proc_state(second.pid), Some('Z'));
 
     // The menu model, built from the daemon's snapshot, offers the waiter nothing.
