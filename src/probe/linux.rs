@@ -358,6 +358,27 @@ impl LinuxProbe {
         found
     }
 
+    /// The flock lines of `/proc/locks`, read twice and merged when the table spans pages (see
+    /// [`linux_parse::merge_reads`]).
+    fn lock_table(&self) -> Result<Vec<KernelLock>, ProbeError> {
+        let path = self.proc_root.join("locks");
+        let read = || {
+            fs::read_to_string(&path).map_err(|source| ProbeError::LockTable {
+                path: path.clone(),
+                source,
+            })
+        };
+        let first = read()?;
+        // SAFETY: sysconf has no preconditions; it only reads a constant.
+        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+        let lines = linux_parse::parse_proc_locks(&first);
+        if first.len() < page {
+            return Ok(lines);
+        }
+        let second = linux_parse::parse_proc_locks(&read()?);
+        Ok(linux_parse::merge_reads(lines, second))
+    }
+
     fn read_stat(&self, pid: u32) -> Option<linux_parse::Stat> {
         let text = fs::read_to_string(self.pid_dir(pid).join("stat")).ok()?;
         linux_parse::parse_stat(&text)
@@ -601,12 +622,7 @@ fn tcp_last_data_recv(inodes: &[u64]) -> HashMap<u64, u32> {
 
 impl Probe for LinuxProbe {
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
-        let path = self.proc_root.join("locks");
-        let text = fs::read_to_string(&path).map_err(|source| ProbeError::LockTable {
-            path: path.clone(),
-            source,
-        })?;
-        let lines = linux_parse::parse_proc_locks(&text);
+        let lines = self.lock_table()?;
         if lines.is_empty() {
             return Ok(Vec::new());
         }
