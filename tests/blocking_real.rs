@@ -21,7 +21,7 @@ use lockwatch::core::model::{
 };
 use lockwatch::ui::menu::{Entry, MenuModel, MenuState};
 use util::daemon::Daemon;
-use util::{Dir, Proc, serial, touch, wait_file, wait_status};
+use util::{Dir, Proc, serial, touch, wait_file, wait_output, wait_status};
 
 /// Every holder row of `pid` in the report is a waiter's row: blocked, never stale.
 fn assert_waiter_everywhere(r: &Report, pid: u32) {
@@ -118,19 +118,6 @@ fn build(dir: &Dir, name: &str, project: &Path, target: &Path) -> Proc {
     cmd.args(["build", "--offline"])
         .env("CARGO_TARGET_DIR", target);
     dir.spawn(name, &mut cmd)
-}
-
-/// Waits until a process printed `text` (cargo's own account of what it does).
-fn wait_output(p: &Proc, text: &str) {
-    let start = std::time::Instant::now();
-    while !p.output().contains(text) {
-        assert!(
-            start.elapsed() < util::POLL_TIMEOUT,
-            "timed out waiting for {text:?} from {}",
-            p.describe()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 // 1. Two real builds on one project: the second waits for the build directory and holds the

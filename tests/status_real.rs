@@ -19,57 +19,15 @@ use lockwatch::core::model::{
     Doing, LockMode, LockReport, LockState, ProcState, Report, Role, StaleReason,
 };
 
-use util::{BUILD_KINDS, Dir, HangServer, Proc, Status, serial, touch, wait_holder, wait_status};
+use util::{
+    BUILD_KINDS, Dir, HangServer, Proc, Status, hung_project, serial, start_hung_cargo, touch,
+    wait_holder, wait_output, wait_status,
+};
 
 /// What `status` must exit with for this report: 1 if any lock on the machine looks stale,
 /// else 0 (other cargos may run on this machine; the test's own locks are checked separately).
 fn expected_exit(report: &Report) -> i32 {
     if report.any_stale() { 1 } else { 0 }
-}
-
-/// A project that depends on one crate from the `hang` registry.
-fn hung_project(dir: &Dir, server: &HangServer) -> std::path::PathBuf {
-    dir.write(
-        "cargo-home/config.toml",
-        &format!(
-            "[registries.hang]\nindex = \"sparse+http://127.0.0.1:{}/\"\n\n\
-             [net]\nretry = 0\n\n[http]\ntimeout = 600\n",
-            server.port
-        ),
-    );
-    dir.write(
-        "hung/Cargo.toml",
-        "[package]\nname = \"hung\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-         [dependencies]\nfoo = { version = \"1\", registry = \"hang\" }\n\n[workspace]\n",
-    );
-    dir.write("hung/src/main.rs", "fn main() {}\n");
-    dir.path("hung")
-}
-
-/// Starts `cargo generate-lockfile` against the hung registry and waits until status names it
-/// as the holder of `$CARGO_HOME/.package-cache`.
-fn start_hung_cargo(dir: &Dir, project: &Path, name: &str) -> Proc {
-    let cargo = dir.spawn(name, dir.cargo(project).arg("generate-lockfile"));
-    wait_holder(
-        dir,
-        &dir.cargo_home.join(".package-cache"),
-        cargo.pid,
-        &[&cargo],
-    );
-    cargo
-}
-
-/// Waits until a process's output contains `text` (cargo's own account of what it does).
-fn wait_output(p: &Proc, text: &str) {
-    let start = std::time::Instant::now();
-    while !p.output().contains(text) {
-        assert!(
-            start.elapsed() < util::POLL_TIMEOUT,
-            "timed out waiting for {text:?} from {}",
-            p.describe()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The build lock under `target` that `pid` holds, if status shows one.

@@ -343,14 +343,27 @@ impl TestCommand {
         self
     }
 
+    /// Sets an environment variable for the run.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> TestCommand {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Runs in `dir` instead of the test's temp dir.
+    pub fn current_dir(mut self, dir: &Path) -> TestCommand {
+        self.cmd.current_dir(dir);
+        self
+    }
+
     /// Runs `status` with extra arguments and returns the raw output.
     pub fn run_raw(&mut self, args: &[&str]) -> RawOutput {
-        let out = self
-            .cmd
-            .arg("status")
-            .args(args)
-            .output()
-            .expect("run cargo-lockwatch");
+        self.cmd.arg("status");
+        self.run(args)
+    }
+
+    /// Runs `cargo-lockwatch ARGS…` and returns the raw output.
+    pub fn run(&mut self, args: &[&str]) -> RawOutput {
+        let out = self.cmd.args(args).output().expect("run cargo-lockwatch");
         RawOutput {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -611,4 +624,49 @@ pub fn wait_file(path: &Path, procs: &[&Proc]) {
 /// Creates `path` (an empty file, like the markers that end build-script sleeps).
 pub fn touch(path: &Path) {
     fs::write(path, "").expect("touch marker");
+}
+
+/// A project that depends on one crate from the `hang` registry.
+pub fn hung_project(dir: &Dir, server: &HangServer) -> std::path::PathBuf {
+    dir.write(
+        "cargo-home/config.toml",
+        &format!(
+            "[registries.hang]\nindex = \"sparse+http://127.0.0.1:{}/\"\n\n\
+             [net]\nretry = 0\n\n[http]\ntimeout = 600\n",
+            server.port
+        ),
+    );
+    dir.write(
+        "hung/Cargo.toml",
+        "[package]\nname = \"hung\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nfoo = { version = \"1\", registry = \"hang\" }\n\n[workspace]\n",
+    );
+    dir.write("hung/src/main.rs", "fn main() {}\n");
+    dir.path("hung")
+}
+
+/// Starts `cargo generate-lockfile` against the hung registry and waits until status names it
+/// as the holder of `$CARGO_HOME/.package-cache`.
+pub fn start_hung_cargo(dir: &Dir, project: &Path, name: &str) -> Proc {
+    let cargo = dir.spawn(name, dir.cargo(project).arg("generate-lockfile"));
+    wait_holder(
+        dir,
+        &dir.cargo_home.join(".package-cache"),
+        cargo.pid,
+        &[&cargo],
+    );
+    cargo
+}
+
+/// Waits until a process's output contains `text` (cargo's own account of what it does).
+pub fn wait_output(p: &Proc, text: &str) {
+    let start = std::time::Instant::now();
+    while !p.output().contains(text) {
+        assert!(
+            start.elapsed() < POLL_TIMEOUT,
+            "timed out waiting for {text:?} from {}",
+            p.describe()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

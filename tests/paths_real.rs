@@ -1,0 +1,601 @@
+//! Paths and visibility with real processes: a Cargo home reached through a symlink, target and
+//! build directories resolved as a real cargo resolves them (compared with where it puts its
+//! lock files), `wait` behind relative and symlinked target dirs, a lock held by another user's
+//! cargo seen by an ordinary user, odd bytes in the environment and the working directory,
+//! hold times that began before the daemon looked, and `project_dir` only where a manifest is.
+//!
+//! Every process is started by the test and killed and reaped when its guard drops; every cargo
+//! runs `--offline` (or against a loopback registry) with a Cargo home inside the test's temp
+//! dir. The other-user test runs as root and creates the ordinary user `lwtest` if missing
+//! (`.ci/test` runs as root).
+
+#![cfg(target_os = "linux")]
+
+mod util;
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lockwatch::core::model::{LockState, Report};
+use util::daemon::Daemon;
+use util::{
+    Dir, HangServer, POLL_TIMEOUT, Proc, hung_project, serial, sleepy_project, touch, wait_file,
+    wait_output,
+};
+
+fn blocks(r: &Report, blocker: u32, waiter: u32) -> bool {
+    r.incidents.iter().any(|i| {
+        i.blocker.as_ref().is_some_and(|b| b.pid == blocker)
+            && i.blocked.iter().any(|b| b.process.pid == waiter)
+    })
+}
+
+/// Polls `status --json` (run by `make`) until `pred` holds.
+fn poll(
+    what: &str,
+    procs: &[&Proc],
+    make: impl Fn() -> util::TestCommand,
+    pred: impl Fn(&Report) -> bool,
+) -> Report {
+    let start = Instant::now();
+    loop {
+        let raw = make().run(&["status", "--json"]);
+        if let Ok(r) = serde_json::from_str::<Report>(&raw.stdout)
+            && pred(&r)
+        {
+            return r;
+        }
+        if start.elapsed() > POLL_TIMEOUT {
+            let who: Vec<String> = procs.iter().map(|p| p.describe()).collect();
+            panic!(
+                "timed out waiting for {what}\n{}\nlast: {}\n{}",
+                who.join("\n"),
+                raw.stdout,
+                raw.stderr
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+// 1. A Cargo home reached through a symlink: the held package cache, with a real cargo waiting,
+// is held (not free), shown under the path the user knows, and `wait` waits for it.
+#[test]
+fn a_symlinked_cargo_home_is_seen_held() {
+    let _serial = serial();
+    let dir = Dir::new("symlink-home");
+    let link = dir.path("link-home");
+    symlink(&dir.cargo_home, &link).unwrap();
+    let server = HangServer::start();
+    let project = hung_project(&dir, &server);
+    let cargo = |name: &str| {
+        let mut cmd = dir.cargo(&project);
+        cmd.env("CARGO_HOME", &link).arg("generate-lockfile");
+        dir.spawn(name, &mut cmd)
+    };
+    let first = cargo("cargo-1");
+    std::thread::sleep(Duration::from_millis(500));
+    let second = cargo("cargo-2");
+    wait_output(&second, "Blocking waiting for file lock on package cache");
+    let r = poll(
+        "the blocked cargo",
+        &[&first, &second],
+        || dir.lockwatch().cargo_home(&link),
+        |r| blocks(r, first.pid, second.pid),
+    );
+    let cache = link.join(".package-cache");
+    let lock = r
+        .locks
+        .iter()
+        .find(|l| l.path == cache)
+        .unwrap_or_else(|| panic!("shown as {}: {:#?}", cache.display(), r.locks));
+    assert_eq!(lock.state, LockState::Contended);
+    let raw = dir
+        .lockwatch()
+        .cargo_home(&link)
+        .current_dir(&project)
+        .run(&["wait", "--timeout", "500ms"]);
+    assert_eq!(raw.code, lockwatch::exit::TIMEOUT, "{raw:?}");
+    assert!(
+        raw.stderr.contains(&format!("cargo {}", first.pid)),
+        "{raw:?}"
+    );
+}
+
+/// Where a real cargo run in `cwd` put its `.cargo-lock` files, below `root`.
+fn cargo_lock_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) && !p.ends_with("deps") {
+                stack.push(p);
+            } else if p
+                .file_name()
+                .is_some_and(|n| n == ".cargo-lock" || n == ".cargo-build-lock")
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+// 2. For each way of moving the target or build dir, a real `cargo build` puts its lock files
+// where `cargo_dirs::resolve` (what `wait` uses) says.
+#[test]
+fn build_dirs_resolve_where_a_real_cargo_puts_its_locks() {
+    let _serial = serial();
+    const PKG: &str = "[package]\nname = \"p\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+    struct Case {
+        name: &'static str,
+        files: &'static [(&'static str, &'static str)],
+        cwd: &'static str,
+        env: &'static [(&'static str, &'static str)],
+        flag: Option<&'static str>,
+    }
+    let cases = [
+        Case {
+            name: "workspace member",
+            files: &[
+                (
+                    "ws/Cargo.toml",
+                    "[workspace]\nmembers = [\"a\"]\nresolver = \"2\"\n",
+                ),
+                ("ws/a/Cargo.toml", PKG),
+            ],
+            cwd: "ws/a",
+            env: &[],
+            flag: None,
+        },
+        Case {
+            name: "relative CARGO_TARGET_DIR",
+            files: &[("p/Cargo.toml", PKG)],
+            cwd: "p",
+            env: &[("CARGO_TARGET_DIR", "../shared-target")],
+            flag: None,
+        },
+        Case {
+            name: "relative CARGO_BUILD_TARGET_DIR",
+            files: &[("p/Cargo.toml", PKG)],
+            cwd: "p",
+            env: &[("CARGO_BUILD_TARGET_DIR", "from-env")],
+            flag: None,
+        },
+        Case {
+            name: "project config",
+            files: &[
+                ("p/Cargo.toml", PKG),
+                ("p/.cargo/config.toml", "[build]\ntarget-dir = \"../x\"\n"),
+            ],
+            cwd: "p",
+            env: &[],
+            flag: None,
+        },
+        Case {
+            name: "ancestor config",
+            files: &[
+                ("a/b/Cargo.toml", PKG),
+                ("a/.cargo/config.toml", "[build]\ntarget-dir = \"up\"\n"),
+            ],
+            cwd: "a/b",
+            env: &[],
+            flag: None,
+        },
+        Case {
+            name: "Cargo home config",
+            files: &[
+                ("p/Cargo.toml", PKG),
+                (
+                    "cargo-home/config.toml",
+                    "[build]\ntarget-dir = \"home-target\"\n",
+                ),
+            ],
+            cwd: "p",
+            env: &[],
+            flag: None,
+        },
+        Case {
+            name: "build-dir template",
+            files: &[
+                ("p/Cargo.toml", PKG),
+                (
+                    "p/.cargo/config.toml",
+                    "[build]\nbuild-dir = \"{workspace-root}/bd\"\n",
+                ),
+            ],
+            cwd: "p",
+            env: &[],
+            flag: None,
+        },
+        Case {
+            name: "--target-dir",
+            files: &[("p/Cargo.toml", PKG)],
+            cwd: "p",
+            env: &[],
+            flag: Some("flagged"),
+        },
+    ];
+    for case in cases {
+        let dir = Dir::new("dirs");
+        for (path, text) in case.files {
+            dir.write(path, text);
+        }
+        // Every case runs in the package's own directory.
+        dir.write(&format!("{}/src/main.rs", case.cwd), "fn main() {}\n");
+        let cwd = dir.path(case.cwd);
+        let mut cmd = dir.cargo(&cwd);
+        cmd.args(["build", "--offline", "-q"])
+            .envs(case.env.iter().copied());
+        if let Some(flag) = case.flag {
+            cmd.args(["--target-dir", flag]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            case.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = |k: &str| {
+            case.env
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| std::ffi::OsString::from(v))
+        };
+        let d =
+            lockwatch::cargo_dirs::resolve(&cwd, &dir.cargo_home, case.flag.map(Path::new), &env)
+                .expect("a project");
+        let locks = cargo_lock_files(&dir.root);
+        assert!(!locks.is_empty(), "{}: no lock files", case.name);
+        for l in &locks {
+            assert!(
+                l.starts_with(&d.target_dir) || l.starts_with(&d.build_dir),
+                "{}: cargo locked {} but resolve says {:?}",
+                case.name,
+                l.display(),
+                d
+            );
+        }
+        assert!(
+            locks.iter().any(|l| l.starts_with(&d.build_dir)),
+            "{}: nothing in the build dir {:?}: {locks:?}",
+            case.name,
+            d.build_dir
+        );
+    }
+}
+
+// 3. `wait` behind a relative CARGO_TARGET_DIR and behind a symlinked target dir: blocked while
+// a real build holds the lock, free once it is done.
+#[test]
+fn wait_waits_behind_relative_and_symlinked_target_dirs() {
+    let _serial = serial();
+    let dir = Dir::new("wait-dirs");
+    let marker = dir.path("marker");
+    let project = sleepy_project(&dir, "app", &marker);
+    let mut build = dir.cargo(&project);
+    build
+        .args(["build", "--offline"])
+        .env("CARGO_TARGET_DIR", "../shared-target");
+    let first = dir.spawn("build", &mut build);
+    wait_file(&util::started_file(&marker), &[&first]);
+    let wait = |env: Option<(&str, &str)>| {
+        let mut cmd = dir.lockwatch().current_dir(&project);
+        if let Some((k, v)) = env {
+            cmd = cmd.env(k, v);
+        }
+        cmd.run(&["wait", "--timeout", "500ms"])
+    };
+    let raw = wait(Some(("CARGO_TARGET_DIR", "../shared-target")));
+    assert_eq!(raw.code, lockwatch::exit::TIMEOUT, "{raw:?}");
+    touch(&marker);
+    let mut first = first;
+    assert_eq!(first.wait_exit(), 0);
+    let raw = wait(Some(("CARGO_TARGET_DIR", "../shared-target")));
+    assert_eq!(raw.code, 0, "{raw:?}");
+
+    // The project's target dir is a symlink to a directory elsewhere.
+    fs::remove_file(&marker).unwrap();
+    fs::remove_file(util::started_file(&marker)).unwrap();
+    fs::create_dir_all(dir.path("elsewhere")).unwrap();
+    symlink(dir.path("elsewhere"), project.join("target")).unwrap();
+    let mut build = dir.cargo(&project);
+    build.args(["build", "--offline"]);
+    let mut second = dir.spawn("build-2", &mut build);
+    wait_file(&util::started_file(&marker), &[&second]);
+    let raw = wait(None);
+    assert_eq!(raw.code, lockwatch::exit::TIMEOUT, "{raw:?}");
+    touch(&marker);
+    assert_eq!(second.wait_exit(), 0);
+}
+
+/// Runs `program args…` as the ordinary user `lwtest` with a clean environment plus `env`.
+fn as_lwtest(program: &Path, args: &[&str], cwd: &Path, env: &[(&str, &OsStr)]) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=lwtest", "--regid=lwtest", "--clear-groups", "--"])
+        .arg(program)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+fn ensure_lwtest() {
+    if Command::new("id")
+        .arg("lwtest")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test needs the ordinary user lwtest; run it as root (`bash .ci/test` creates it)"
+    );
+    let ok = Command::new("useradd")
+        .args(["-M", "-s", "/usr/sbin/nologin", "lwtest"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "useradd lwtest failed");
+}
+
+// 4. Root's cargo, hung on a registry, holds a shared Cargo home's package cache; an ordinary
+// user's cargo waits. The ordinary user's status names the holder's pid and user, wait waits,
+// and kill refuses, saying whose process it is.
+#[test]
+fn another_users_lock_is_held_and_named() {
+    let _serial = serial();
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "run as root: it starts root's cargo and an ordinary user's"
+    );
+    ensure_lwtest();
+    let dir = Dir::new("other-user");
+    let open =
+        |p: &Path, mode: u32| fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
+    open(&dir.root, 0o755);
+    let server = HangServer::start();
+    let project = hung_project(&dir, &server);
+    open(&dir.cargo_home, 0o777);
+    let root_cargo = util::start_hung_cargo(&dir, &project, "root-cargo");
+    open(&dir.cargo_home.join(".package-cache"), 0o666);
+    if dir.cargo_home.join(".package-cache-mutate").exists() {
+        open(&dir.cargo_home.join(".package-cache-mutate"), 0o666);
+    }
+
+    // The ordinary user's own copy of cargo (root's toolchain is not readable to it) and a
+    // project of its own.
+    let bin = dir.path("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let toolchain_cargo =
+        PathBuf::from(std::env::var_os("CARGO").expect("cargo tells tests where it is"));
+    fs::copy(&toolchain_cargo, bin.join("cargo")).unwrap();
+    open(&bin, 0o755);
+    open(&bin.join("cargo"), 0o755);
+    let mine = dir.write(
+        "mine/Cargo.toml",
+        "[package]\nname = \"mine\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    dir.write("mine/src/main.rs", "fn main() {}\n");
+    let mine = mine.parent().unwrap().to_path_buf();
+    let scratch = dir.path("lw");
+    fs::create_dir_all(&scratch).unwrap();
+    for p in [&mine, &mine.join("src"), &scratch] {
+        open(p, 0o777);
+    }
+    let home = dir.cargo_home.clone();
+    let env: Vec<(&str, &OsStr)> = vec![
+        ("HOME", scratch.as_os_str()),
+        ("CARGO_HOME", home.as_os_str()),
+        ("LOCKWATCH_CONFIG_DIR", scratch.as_os_str()),
+        ("LOCKWATCH_DATA_DIR", scratch.as_os_str()),
+        (
+            "LOCKWATCH_RUNTIME_DIR",
+            OsStr::new("/tmp/lockwatch-lwtest-run"),
+        ),
+    ];
+    let waiter = dir.spawn(
+        "lwtest-cargo",
+        &mut as_lwtest(
+            &bin.join("cargo"),
+            &["generate-lockfile", "--offline"],
+            &mine,
+            &env,
+        ),
+    );
+    wait_output(&waiter, "Blocking waiting for file lock on package cache");
+    let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    let run = |args: &[&str]| {
+        let out = as_lwtest(lockwatch, args, &mine, &env).output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let start = Instant::now();
+    let report = loop {
+        let (_, out, err) = run(&["status", "--json"]);
+        let r: Report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        if r.incidents
+            .iter()
+            .any(|i| i.blocker.as_ref().is_some_and(|b| b.pid == root_cargo.pid))
+        {
+            break r;
+        }
+        assert!(
+            start.elapsed() < POLL_TIMEOUT,
+            "the ordinary user never saw root's cargo: {out}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let i = report
+        .incidents
+        .iter()
+        .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == root_cargo.pid))
+        .unwrap();
+    let b = i.blocker.as_ref().unwrap();
+    assert_eq!((b.uid, b.user.as_deref()), (0, Some("root")));
+    let cache = home.join(".package-cache");
+    assert!(
+        report
+            .locks
+            .iter()
+            .any(|l| l.path == cache && l.state != LockState::Free),
+        "{:#?}",
+        report.locks
+    );
+    let (_, text, _) = run(&["status"]);
+    assert!(text.contains("user root (uid 0)"), "{text}");
+    let (code, _, err) = run(&["wait", "--timeout", "500ms"]);
+    assert_eq!(code, lockwatch::exit::TIMEOUT, "{err}");
+    let (code, out, _) = run(&["kill", &root_cargo.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(out.contains("belongs to root (uid 0)"), "{out}");
+    assert_ne!(
+        util::proc_state(root_cargo.pid),
+        Some('Z'),
+        "nothing was signalled"
+    );
+    drop((waiter, root_cargo, server));
+}
+
+// 5. A Latin-1 `$PWD`, a non-UTF-8 LOCKWATCH_* value and a working directory whose name is not
+// UTF-8: every command answers, none panics.
+#[test]
+fn odd_bytes_in_the_environment_and_paths_do_not_panic() {
+    let _serial = serial();
+    let dir = Dir::new("bytes");
+    let odd = dir.root.join(OsStr::from_bytes(b"caf\xe9"));
+    fs::create_dir_all(odd.join("src")).unwrap();
+    fs::write(
+        odd.join("Cargo.toml"),
+        "[package]\nname = \"x\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    for args in [
+        &["status"][..],
+        &["status", "--json"],
+        &["wait", "--timeout", "100ms"],
+        &["config"],
+    ] {
+        let raw = dir
+            .lockwatch()
+            .current_dir(&odd)
+            .env("PWD", OsStr::from_bytes(b"/tmp/\xe9t\xe9"))
+            .env(
+                "LOCKWATCH_WATCH_POLL_INTERVAL",
+                OsStr::from_bytes(b"\xff\xfe"),
+            )
+            .env("LOCKWATCH_ODD_\u{e9}", OsStr::from_bytes(b"\x80"))
+            .run(args);
+        assert!(
+            matches!(raw.code, 0 | 1),
+            "{args:?} exited {}: {}{}",
+            raw.code,
+            raw.stdout,
+            raw.stderr
+        );
+        assert!(!raw.stderr.contains("panicked"), "{args:?}: {}", raw.stderr);
+        assert!(
+            raw.stderr.contains("LOCKWATCH_WATCH_POLL_INTERVAL") || args[0] == "config",
+            "{args:?}: {}",
+            raw.stderr
+        );
+    }
+}
+
+// 6. A hold that began before the daemon looked is marked (held ≥), one that began after is
+// timed exactly.
+#[test]
+fn holds_before_the_daemon_started_are_lower_bounds() {
+    let _serial = serial();
+    let dir = Dir::new("before");
+    let early_lock = dir.write("cargo-home/.package-cache", "");
+    let early = util::daemon::flock_holder(&dir, "early", &early_lock);
+    std::thread::sleep(Duration::from_millis(1500));
+    let d = Daemon::start(&dir, "daemon");
+    let r = d.wait_for("the early hold", |r| {
+        util::daemon::holder_of(r, &early_lock).is_some()
+    });
+    let l = util::daemon::holder_of(&r, &early_lock).unwrap();
+    let h = l.holders.iter().find(|h| h.pid == early.pid).unwrap();
+    assert!(!h.held_since_known, "{h:#?}");
+    let i = r
+        .incidents
+        .iter()
+        .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == early.pid))
+        .unwrap();
+    assert!(!i.held_since_known());
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(text.contains("held ≥ "), "{text}");
+
+    let late_lock = dir.write("cargo-home/.package-cache-mutate", "");
+    let late = util::daemon::flock_holder(&dir, "late", &late_lock);
+    let r = d.wait_for("the late hold", |r| {
+        util::daemon::holder_of(r, &late_lock).is_some()
+    });
+    let l = util::daemon::holder_of(&r, &late_lock).unwrap();
+    assert!(
+        l.holders
+            .iter()
+            .find(|h| h.pid == late.pid)
+            .unwrap()
+            .held_since_known
+    );
+}
+
+// 7. A target dir outside any project has no project_dir (no guess); the project's own target
+// dir does.
+#[test]
+fn project_dir_only_where_a_manifest_shows_it() {
+    let _serial = serial();
+    let dir = Dir::new("project-dir");
+    let marker = dir.path("marker");
+    let project = sleepy_project(&dir, "app", &marker);
+    let outside = dir.path("scratch-target");
+    let mut build = dir.cargo(&project);
+    build
+        .args(["build", "--offline"])
+        .env("CARGO_TARGET_DIR", &outside);
+    let b = dir.spawn("build", &mut build);
+    wait_file(&util::started_file(&marker), &[&b]);
+    let s = util::wait_status(&dir, "the build's lock", &[&b], |s| {
+        !s.locks_under(&outside).is_empty()
+    });
+    for l in s.locks_under(&outside) {
+        assert_eq!(l.project_dir, None, "{}", l.path.display());
+    }
+    touch(&marker);
+    let mut b = b;
+    assert_eq!(b.wait_exit(), 0);
+    fs::remove_file(&marker).unwrap();
+    fs::remove_file(util::started_file(&marker)).unwrap();
+    let mut build = dir.cargo(&project);
+    build.args(["build", "--offline"]);
+    let b = dir.spawn("build-2", &mut build);
+    wait_file(&util::started_file(&marker), &[&b]);
+    let s = util::wait_status(&dir, "the build's lock", &[&b], |s| {
+        !s.locks_under(&project.join("target")).is_empty()
+    });
+    for l in s.locks_under(&project.join("target")) {
+        assert_eq!(l.project_dir.as_deref(), Some(project.as_path()));
+    }
+    touch(&marker);
+}
