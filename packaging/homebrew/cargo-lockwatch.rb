@@ -21,7 +21,9 @@ class CargoLockwatch < Formula
     # The menu-bar icon needs no extra libraries on macOS; on Linux it needs GTK, so the
     # Linux build is headless (notifications and the CLI still work).
     features = OS.mac? ? ["--features", "tray"] : []
-    system "cargo", "install", *features, *std_cargo_args
+    system "cargo", "install", "--locked", *features, *std_cargo_args
+    generate_completions_from_executable(bin/"cargo-lockwatch", "completions")
+    (man1/"cargo-lockwatch.1").write Utils.safe_popen_read(bin/"cargo-lockwatch", "man")
   end
 
   service do
@@ -45,6 +47,7 @@ class CargoLockwatch < Formula
 
   test do
     assert_match version.to_s, shell_output("#{bin}/cargo-lockwatch --version")
+    assert_match "cargo-lockwatch", shell_output("#{bin}/cargo-lockwatch completions zsh")
     # Renders the login agent/unit without installing anything.
     output = shell_output("#{bin}/cargo-lockwatch install --print")
     assert_match(OS.mac? ? "<string>daemon</string>" : "cargo-lockwatch\" daemon", output)

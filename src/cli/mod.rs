@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Dirs, FlagOverrides, Loaded};
 use crate::exit;
 
+pub mod completions_cmd;
 pub mod config_cmd;
 pub mod daemon_cmd;
 pub mod doctor;
@@ -60,6 +61,10 @@ pub enum Command {
     Uninstall(uninstall::Args),
     /// Report what is installed and running, and any missing permission.
     Doctor(doctor::Args),
+    /// Print shell completions (bash, zsh, fish, powershell, elvish) to stdout.
+    Completions(completions_cmd::Args),
+    /// Print the man page (roff) to stdout.
+    Man(completions_cmd::ManArgs),
 }
 
 /// What every command gets: the loaded configuration and the per-user directories.
@@ -127,6 +132,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::Install(a) => install::run(&ctx, a),
         Command::Uninstall(a) => uninstall::run(&ctx, a),
         Command::Doctor(a) => doctor::run(&ctx, a),
+        Command::Completions(a) => completions_cmd::run(a),
+        Command::Man(a) => completions_cmd::run_man(a),
     }
 }
 
