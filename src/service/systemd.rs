@@ -26,6 +26,9 @@ pub struct Params<'a> {
     pub binary: &'a Path,
     /// `CARGO_HOME` to pass on, when it was set at install time.
     pub cargo_home: Option<&'a Path>,
+    /// The binary has the tray: start with the graphical session, after it, so the desktop is
+    /// there (started at `default.target` it could come up headless before the desktop).
+    pub graphical: bool,
 }
 
 /// `$XDG_CONFIG_HOME/systemd/user`, or `~/.config/systemd/user` when it is unset or relative
@@ -92,13 +95,33 @@ pub fn render(p: &Params<'_>) -> Result<String, ServiceError> {
         ),
         None => String::new(),
     };
-    Ok(fill(
+    let (ordering, wanted_by) = if p.graphical {
+        (
+            "After=graphical-session.target\nPartOf=graphical-session.target\n",
+            "graphical-session.target",
+        )
+    } else {
+        ("", "default.target")
+    };
+    let unit = fill(
         TEMPLATE,
         &[
             ("EXEC_START", &format!("{} daemon", quote(binary))),
             ("ENVIRONMENT", &environment),
+            ("ORDERING", ordering),
+            ("WANTED_BY", wanted_by),
         ],
-    ))
+    );
+    Ok(installed_header(&unit))
+}
+
+/// The template's comment says how it is filled in; the installed unit says who wrote it.
+fn installed_header(unit: &str) -> String {
+    let body = unit.trim_start_matches(|c| c != '[');
+    format!(
+        "# Written by `cargo lockwatch install`; `cargo lockwatch uninstall` removes it.\n\
+         # Restart=on-failure: a crash is restarted, \"Quit\" (exit 0) stays quit.\n{body}"
+    )
 }
 
 /// The value of the first `key=` line of a unit file.
@@ -307,8 +330,34 @@ mod tests {
         render(&Params {
             binary: Path::new(binary),
             cargo_home: cargo_home.map(Path::new),
+            graphical: false,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn the_installed_unit_is_clean_and_a_tray_build_starts_with_the_desktop() {
+        let text = unit("/b/cargo-lockwatch", None);
+        assert!(
+            !text.contains("template") && !text.contains("placeholder"),
+            "{text}"
+        );
+        assert!(
+            text.starts_with("# Written by `cargo lockwatch install`"),
+            "{text}"
+        );
+        assert_eq!(setting(&text, "After"), None);
+        let tray = render(&Params {
+            binary: Path::new("/b/cargo-lockwatch"),
+            cargo_home: None,
+            graphical: true,
+        })
+        .unwrap();
+        assert_eq!(setting(&tray, "After"), Some("graphical-session.target"));
+        assert_eq!(setting(&tray, "PartOf"), Some("graphical-session.target"));
+        assert_eq!(setting(&tray, "WantedBy"), Some("graphical-session.target"));
+        let after = tray.find("After=").unwrap();
+        assert!(tray.find("[Unit]").unwrap() < after && after < tray.find("[Service]").unwrap());
     }
 
     #[test]
