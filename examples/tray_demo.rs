@@ -74,7 +74,7 @@ fn main() {
     };
     let (commands_tx, commands_rx) = tokio::sync::mpsc::unbounded_channel();
     let notify_tx = commands_tx.clone();
-    tray::run(commands_tx, move |ui| {
+    tray::run(commands_tx, None, move |ui| {
         let spawned = std::thread::Builder::new()
             .name("demo-runtime".into())
             .spawn(move || {

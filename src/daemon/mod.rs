@@ -117,7 +117,8 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         // The main thread becomes the tray's event loop and never returns: the process ends
         // through the UI handle once the engine has stopped and the socket is removed.
         let runtime = Box::leak(Box::new(runtime));
-        crate::ui::tray::run(ui_tx, move |handle| {
+        let icon_dir = dirs.runtime.join("tray-icons");
+        crate::ui::tray::run(ui_tx, Some(icon_dir), move |handle| {
             let mut rx = snapshots;
             let show = handle.clone();
             runtime.spawn(async move {

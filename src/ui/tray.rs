@@ -81,7 +81,14 @@ impl UiHandle {
 /// threads use to push snapshots; it must not block (spawn the daemon's runtime there). Clicks
 /// and notification actions come back on `commands`. If no tray can be shown (no status-notifier
 /// host, say), the loop keeps running without an icon so the daemon is unaffected.
-pub fn run(commands: UnboundedSender<UiCommand>, start: impl FnOnce(UiHandle) + 'static) -> ! {
+///
+/// `icon_dir` is where the Linux AppIndicator backend writes its icon files (a private
+/// directory of ours; by default it would use a shared `/tmp/tray-icon`).
+pub fn run(
+    commands: UnboundedSender<UiCommand>,
+    icon_dir: Option<std::path::PathBuf>,
+    start: impl FnOnce(UiHandle) + 'static,
+) -> ! {
     #[allow(
         unused_mut,
         reason = "only macOS changes the event loop before running it"
@@ -100,7 +107,7 @@ pub fn run(commands: UnboundedSender<UiCommand>, start: impl FnOnce(UiHandle) + 
     }));
 
     let mut start = Some(start);
-    let mut tray = Tray::new(commands);
+    let mut tray = Tray::new(commands, icon_dir);
     event_loop.run(move |event, _target, control_flow| {
         *control_flow = ControlFlow::Wait;
         match event {
@@ -151,11 +158,17 @@ struct Tray {
     natives: Vec<Native>,
     shown_icon: Option<IconState>,
     clipboard: Option<arboard::Clipboard>,
+    icon_dir: Option<std::path::PathBuf>,
 }
 
+/// The StatusNotifierItem backend shows a title (the host's name for the item); the
+/// AppIndicator one would show it as a text label beside the icon, so it gets none.
+const SHOWS_TITLE: bool = cfg!(feature = "tray-sni");
+
 impl Tray {
-    fn new(commands: UnboundedSender<UiCommand>) -> Tray {
+    fn new(commands: UnboundedSender<UiCommand>, icon_dir: Option<std::path::PathBuf>) -> Tray {
         Tray {
+            icon_dir,
             commands,
             icon: None,
             state: MenuState::new(),
@@ -181,10 +194,16 @@ impl Tray {
         };
         let model = self.state.build(&first, now());
         let (menu, natives) = build_menu(&model);
-        let builder = TrayIconBuilder::new()
+        let mut builder = TrayIconBuilder::new()
             .with_id("cargo-lockwatch")
             .with_menu(Box::new(menu))
             .with_tooltip(&model.tooltip);
+        if SHOWS_TITLE {
+            builder = builder.with_title(&model.tooltip);
+        }
+        if let Some(dir) = &self.icon_dir {
+            builder = builder.with_temp_dir_path(dir);
+        }
         let builder = match native_icon(model.icon) {
             Some(icon) => with_icon(builder, icon),
             None => builder,
@@ -231,10 +250,13 @@ impl Tray {
             }
         }
         let old = self.model.as_ref();
-        if old.map(|m| &m.tooltip) != Some(&model.tooltip)
-            && let Err(e) = tray.set_tooltip(Some(&model.tooltip))
-        {
-            tracing::debug!("cannot set the tray tooltip: {e}");
+        if old.map(|m| &m.tooltip) != Some(&model.tooltip) {
+            if let Err(e) = tray.set_tooltip(Some(&model.tooltip)) {
+                tracing::debug!("cannot set the tray tooltip: {e}");
+            }
+            if SHOWS_TITLE {
+                tray.set_title(Some(&model.tooltip));
+            }
         }
         if old == Some(&model) {
             return;

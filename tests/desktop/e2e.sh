@@ -46,6 +46,8 @@ grep -q 'string "cargo generate-lockfile in .* waits .*blocked by flock' "$work/
   || fail "no notification naming the waiting cargo and the blocker"
 grep -q '"terminate"' "$work/mon.log" || fail "notification has no Terminate action"
 [ -e "$work/app/Cargo.lock" ] || fail "the waiting cargo did not proceed after Terminate"
+[ -n "$(find "$work/run" -name '*.png' 2>/dev/null)" ] || [ -n "$(find "$work/run" -path '*tray-icons*' 2>/dev/null)" ] \
+  || fail "the tray's icon files are not in our runtime dir"
 . "$work/pids"; ! kill -0 "$holder" 2>/dev/null || fail "holder $holder still alive"
 if [ "$shots" = --screenshots ]; then
   convert "$work/stale.png" -crop 640x40+0+0 "$root/docs/tray-stale.png"
