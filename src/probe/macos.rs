@@ -126,6 +126,8 @@ const _: () = assert!(size_of::<PipeFdInfo>() == 184);
 const _: () = assert!(size_of::<libc::proc_vnodepathinfo>() == 2352);
 // proc_bsdinfo = 12 × u32 + char[16] + char[32] + 6 × u32 + 2 × u64 = 136.
 const _: () = assert!(size_of::<libc::proc_bsdinfo>() == 136);
+// proc_bsdshortinfo = 4 × u32 + char[16] + 8 × u32 = 64.
+const _: () = assert!(size_of::<libc::proc_bsdshortinfo>() == 64);
 // proc_taskinfo = 6 × u64 + 12 × i32 = 96.
 const _: () = assert!(size_of::<libc::proc_taskinfo>() == 96);
 // proc_fdinfo = i32 + u32 = 8.
@@ -187,6 +189,15 @@ impl MacProbe {
         if kr != 0 || timebase.denom == 0 {
             timebase = MachTimebaseInfo { numer: 1, denom: 1 };
         }
+        // Under Rosetta mach_timebase_info answers for Intel while the kernel's task times
+        // count native ticks: take the native rate then.
+        let translated = sysctl_u64(c"sysctl.proc_translated").is_some_and(|v| v == 1);
+        let (numer, denom) = rec::task_timebase(
+            (timebase.numer, timebase.denom),
+            translated,
+            sysctl_u64(c"hw.tbfrequency"),
+        );
+        timebase = MachTimebaseInfo { numer, denom };
         Ok(MacProbe {
             self_pid: std::process::id(),
             // SAFETY: geteuid and getuid cannot fail and have no preconditions.
@@ -399,7 +410,11 @@ impl Probe for MacProbe {
         let mut parent_has_tty = false;
         let mut next = record.ppid;
         while next > 0 && ancestors.len() < MAX_ANCESTORS {
-            let Ok(parent) = bsd_info(next) else { break };
+            // The short record answers for every user's processes (PROC_PIDTBSDINFO only for
+            // one's own), so the chain does not stop at `login` under Terminal.
+            let Ok(parent) = bsd_info(next).or_else(|_| bsd_short_info(next)) else {
+                break;
+            };
             if ancestors.is_empty() {
                 parent_has_tty = parent.has_tty();
             }
@@ -542,9 +557,11 @@ fn ask_kernel(path: &Path, key: FileKey, deleted: bool) -> (LockAnswer, bool) {
 /// Opens `path` read-only (never creating it, never blocking on a FIFO) and asks whether a
 /// whole-file write lock could be taken; returns the answer and the opened file's identity.
 fn getlk(path: &Path) -> io::Result<(LockAnswer, FileKey)> {
+    // O_EVTONLY: an event-only descriptor, so this very open never makes the file look in use
+    // (and never keeps a volume from unmounting); F_GETLK works through it.
     let file: File = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW | libc::O_EVTONLY)
         .open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
@@ -644,6 +661,29 @@ fn bsd_info(pid: u32) -> io::Result<ProcRecord> {
         start_sec: info.pbi_start_tvsec,
         start_usec: info.pbi_start_tvusec,
         tty_dev: info.e_tdev,
+    })
+}
+
+/// `proc_pidinfo(PROC_PIDT_SHORTBSDINFO)`: what any user may learn of any process (no start
+/// time, name cut at 16 bytes, no terminal), as a [`ProcRecord`] with those fields empty.
+fn bsd_short_info(pid: u32) -> io::Result<ProcRecord> {
+    // SAFETY: proc_bsdshortinfo is plain integers and a byte array; all zeroes is valid.
+    let mut info: libc::proc_bsdshortinfo = unsafe { std::mem::zeroed() };
+    // SAFETY: proc_bsdshortinfo is the struct PROC_PIDT_SHORTBSDINFO fills.
+    unsafe { pidinfo_into(pid, libc::PROC_PIDT_SHORTBSDINFO, &mut info)? };
+    Ok(ProcRecord {
+        pid: info.pbsi_pid,
+        ppid: info.pbsi_ppid,
+        pgid: info.pbsi_pgid,
+        uid: info.pbsi_uid,
+        ruid: info.pbsi_ruid,
+        status: info.pbsi_status,
+        flags: info.pbsi_flags,
+        comm: rec::c_buf_to_string(&c_chars(&info.pbsi_comm)),
+        name: String::new(),
+        start_sec: 0,
+        start_usec: 0,
+        tty_dev: rec::NODEV,
     })
 }
 
@@ -865,6 +905,31 @@ fn fd_records(pid: u32) -> Vec<FdRecord> {
         .filter(|f| f.proc_fdtype == libc::PROX_FDTYPE_VNODE as u32)
         .filter_map(|f| vnode_fd(pid, f.proc_fd).ok())
         .collect()
+}
+
+/// An integer sysctl by name (4 or 8 bytes); `None` when it does not exist (`ENOENT`, e.g.
+/// `sysctl.proc_translated` on Intel) or is not an integer.
+fn sysctl_u64(name: &std::ffi::CStr) -> Option<u64> {
+    let mut buf = [0u8; 8];
+    let mut len = buf.len();
+    // SAFETY: `name` is NUL-terminated; `buf`/`len` describe 8 writable bytes and the kernel
+    // stores the size it wrote back into `len`.
+    let rc = unsafe {
+        libc::sysctlbyname(
+            name.as_ptr(),
+            buf.as_mut_ptr().cast::<c_void>(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    match (rc, len) {
+        (0, 4) => Some(u64::from(u32::from_ne_bytes([
+            buf[0], buf[1], buf[2], buf[3],
+        ]))),
+        (0, 8) => Some(u64::from_ne_bytes(buf)),
+        _ => None,
+    }
 }
 
 /// `sysctl kern.argmax`: the size of the largest argument area, which bounds KERN_PROCARGS2.

@@ -279,16 +279,13 @@ const CANDIDATE_PREFIXES: &[&str] = &[
     "rustc-",
 ];
 
-/// Whether a process with this short name takes Cargo's locks itself: cargo, and cargo
-/// subcommands built on the cargo library. Any other holder (sccache, a build script's daemon,
-/// an editor) can only have inherited a descriptor that a cargo locked.
-pub fn takes_cargo_locks(name: &str) -> bool {
-    name == "cargo" || name.starts_with("cargo-")
-}
-
 /// Whether a process with this short name is scanned first for Cargo lock descriptors.
 pub fn is_candidate(name: &str) -> bool {
-    CANDIDATE_NAMES.contains(&name) || CANDIDATE_PREFIXES.iter().any(|p| name.starts_with(p))
+    // This program is called `cargo-lockwatch`: its own descriptors on a lock file (the CLI's
+    // or the daemon's F_GETLK) must never make it a waiter.
+    name != "cargo-lockwatch"
+        && (CANDIDATE_NAMES.contains(&name)
+            || CANDIDATE_PREFIXES.iter().any(|p| name.starts_with(p)))
 }
 
 /// Text of a NUL-terminated fixed-size C buffer (`pbi_comm`, `pbi_name`), lossily decoded.
@@ -341,6 +338,28 @@ pub fn parse_procargs2(buf: &[u8]) -> Option<ProcArgs> {
         rest = rest.get(end + 1..).unwrap_or(&[]);
     }
     Some(ProcArgs { exec_path, argv })
+}
+
+/// The timebase to convert the kernel's task times with. `mach_timebase_info` is right for a
+/// native process; under Rosetta it answers 1/1 (Intel's) while the kernel still counts native
+/// ticks, which would make a busy build look about 42 times idler: then the native tick
+/// frequency (`hw.tbfrequency`, 24 MHz on Apple silicon) decides, or 125/3 if unknown.
+pub fn task_timebase(mach: (u32, u32), translated: bool, tb_frequency: Option<u64>) -> (u32, u32) {
+    if !translated {
+        return mach;
+    }
+    match tb_frequency.filter(|f| *f > 0) {
+        Some(f) => {
+            let (mut a, mut b) = (1_000_000_000u64, f);
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            let numer = u32::try_from(1_000_000_000 / a).unwrap_or(125);
+            let denom = u32::try_from(f / a).unwrap_or(3);
+            (numer, denom)
+        }
+        None => (125, 3),
+    }
 }
 
 /// Converts Mach absolute-time units (what `pti_total_user`/`pti_total_system` and the
@@ -399,8 +418,8 @@ pub fn unseen_holder(answer: LockAnswer, roles: &Roles) -> Option<LockMode> {
 /// * Unverifiable (the file was deleted while open): flagged descriptors are taken as holders of
 ///   an exclusive lock, since the mode cannot be asked.
 ///
-/// A holder whose ancestor also holds the lock got its descriptor by inheritance, and so did a
-/// holder that does not take Cargo locks itself (see [`takes_cargo_locks`]).
+/// A holder whose ancestor also holds the lock got its descriptor by inheritance; its name
+/// proves nothing (Nix runs cargo as `.cargo-wrapped`).
 pub fn choose_roles(
     answer: LockAnswer,
     key: FileKey,
@@ -457,10 +476,10 @@ pub fn choose_roles(
         .map(|pid| Participant {
             pid: *pid,
             mode: held_mode,
-            inherited: has_ancestor_in(*pid, &holder_pids, procs)
-                || procs
-                    .get(pid)
-                    .is_some_and(|p| !takes_cargo_locks(p.short_name())),
+            // Only a holding ancestor proves the descriptor was inherited (and, when every
+            // holder inherited, that the locker is gone): a holder with another name may be
+            // the locker itself (Nix's `.cargo-wrapped`, `flock`, an IDE's helper).
+            inherited: has_ancestor_in(*pid, &holder_pids, procs),
         })
         .collect();
     // A POSIX (fcntl) lock names its owner outright; Cargo never takes one, but a tool that
@@ -866,14 +885,25 @@ mod tests {
     }
 
     #[test]
-    fn flagged_descriptor_of_any_process_holds() {
+    fn flagged_descriptor_of_any_process_holds_and_only_a_holding_ancestor_means_inherited() {
         // A daemon spawned by a build script kept the lock descriptor: not cargo-like, still
-        // the holder.
-        let procs: HashMap<_, _> = [proc_(700, 1, "some-daemon")].into();
+        // the holder. Its name alone does not prove the locker died: Nix runs cargo as
+        // `.cargo-wrapped`, and that one took the lock itself.
+        let procs: HashMap<_, _> = [
+            proc_(700, 1, "some-daemon"),
+            proc_(800, 1, ".cargo-wrapped"),
+        ]
+        .into();
         let fds = [fd(700, 3, RW | FWASLOCKED)];
         let r = choose_roles(HELD_EX, key(), LockKind::BuildDirectory, &fds, &procs, 1);
         assert_eq!(pids(&r.holders), vec![700]);
-        assert!(r.holders[0].inherited, "only cargo takes Cargo locks");
+        assert!(!r.holders[0].inherited);
+        let fds = [fd(800, 3, RW | FWASLOCKED)];
+        let r = choose_roles(HELD_EX, key(), LockKind::BuildDirectory, &fds, &procs, 1);
+        assert!(
+            !r.holders[0].inherited,
+            "a wrapped cargo is the locker, not an heir"
+        );
     }
 
     #[test]
@@ -1053,10 +1083,6 @@ mod tests {
         for n in ["cargo2", "Finder", "zsh", "rust", "launchd", ""] {
             assert!(!is_candidate(n), "{n}");
         }
-        assert!(takes_cargo_locks("cargo"));
-        assert!(takes_cargo_locks("cargo-nextest"));
-        assert!(!takes_cargo_locks("sccache"));
-        assert!(!takes_cargo_locks("rust-analyzer"));
     }
 
     #[test]
@@ -1317,5 +1343,22 @@ mod tests {
             ..nobody
         };
         assert_eq!(unseen_holder(held, &someone), None);
+    }
+
+    #[test]
+    fn rosetta_uses_the_native_tick_rate() {
+        assert_eq!(task_timebase((125, 3), false, Some(24_000_000)), (125, 3));
+        assert_eq!(task_timebase((1, 1), false, None), (1, 1), "Intel, native");
+        let (n, d) = task_timebase((1, 1), true, Some(24_000_000));
+        assert_eq!((n, d), (125, 3));
+        assert!((mach_to_secs(24_000_000, n, d) - 1.0).abs() < 1e-9);
+        assert_eq!(task_timebase((1, 1), true, None), (125, 3));
+        assert_eq!(task_timebase((1, 1), true, Some(1_000_000_000)), (1, 1));
+    }
+
+    #[test]
+    fn this_program_is_never_a_candidate_waiter() {
+        assert!(!is_candidate("cargo-lockwatch"));
+        assert!(is_candidate("cargo-nextest"));
     }
 }
