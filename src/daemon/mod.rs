@@ -59,7 +59,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
 
     let history = history::History::new(&dirs.data);
     let probe = crate::probe::platform()?;
-    let tray = !opts.headless && cfg!(feature = "tray") && gui_available();
+    let tray = !opts.headless && cfg!(tray) && gui_available();
     let (ui_tx, ui_rx) = mpsc::unbounded_channel();
     let notifier =
         ui_bridge::DesktopNotifier::new(config.notify.clone(), tray.then(|| ui_tx.clone()));
@@ -112,7 +112,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     ));
     let engine_task = runtime.spawn(engine.run(cmd_rx));
 
-    #[cfg(feature = "tray")]
+    #[cfg(tray)]
     if tray {
         // The main thread becomes the tray's event loop and never returns: the process ends
         // through the UI handle once the engine has stopped and the socket is removed.

@@ -245,7 +245,7 @@ impl Setup {
             Manager::Systemd => systemd::render(&systemd::Params {
                 binary: &self.binary,
                 cargo_home: self.cargo_home.as_deref(),
-                graphical: cfg!(feature = "tray"),
+                graphical: cfg!(tray),
             }),
         }
     }

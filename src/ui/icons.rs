@@ -166,7 +166,7 @@ pub fn png(state: IconState, kind: IconKind) -> &'static [u8] {
 }
 
 /// A decoded image: 8-bit RGBA, row-major, no padding.
-#[cfg(feature = "tray")]
+#[cfg(tray)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rgba {
     /// Width in pixels.
@@ -178,7 +178,7 @@ pub struct Rgba {
 }
 
 /// Why a PNG could not be decoded.
-#[cfg(feature = "tray")]
+#[cfg(tray)]
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// The bytes are not a PNG the decoder understands.
@@ -193,7 +193,7 @@ pub enum DecodeError {
 }
 
 /// Decodes any 8/16-bit PNG (grey, grey+alpha, RGB, RGBA, palette) to RGBA.
-#[cfg(feature = "tray")]
+#[cfg(tray)]
 pub fn decode(bytes: &[u8]) -> Result<Rgba, DecodeError> {
     let mut decoder = png::Decoder::new(std::io::Cursor::new(bytes));
     decoder.set_transformations(png::Transformations::normalize_to_color8());
@@ -230,7 +230,7 @@ pub fn decode(bytes: &[u8]) -> Result<Rgba, DecodeError> {
 }
 
 /// The decoded icon for a state.
-#[cfg(feature = "tray")]
+#[cfg(tray)]
 pub fn rgba(state: IconState, kind: IconKind) -> Result<Rgba, DecodeError> {
     decode(png(state, kind))
 }
@@ -292,7 +292,7 @@ mod tests {
         assert_eq!(IconState::of(&snap), IconState::Paused);
     }
 
-    #[cfg(feature = "tray")]
+    #[cfg(tray)]
     #[test]
     fn icons_decode_to_rgba_and_templates_are_black_with_alpha() {
         for state in IconState::ALL {
@@ -314,7 +314,7 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "tray")]
+    #[cfg(tray)]
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(decode(b"not a png").is_err());

@@ -16,7 +16,7 @@ pub mod demo;
 pub mod icons;
 pub mod menu;
 pub mod notify;
-#[cfg(feature = "tray")]
+#[cfg(tray)]
 pub mod tray;
 
 /// Everything the tray needs to draw itself.
