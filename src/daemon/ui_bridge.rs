@@ -95,8 +95,17 @@ fn open_path(path: &std::path::Path) {
     } else {
         "xdg-open"
     };
-    if let Err(e) = std::process::Command::new(opener).arg(path).spawn() {
-        tracing::warn!("cannot run {opener} {}: {e}", path.display());
+    match std::process::Command::new(opener).arg(path).spawn() {
+        // Reaped on a thread of its own, so no zombie is left behind per click.
+        Ok(mut child) => {
+            let reaper = std::thread::Builder::new()
+                .name("lockwatch-open".into())
+                .spawn(move || child.wait());
+            if let Err(e) = reaper {
+                tracing::warn!("cannot wait for {opener}: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("cannot run {opener} {}: {e}", path.display()),
     }
 }
 

@@ -139,12 +139,14 @@ fn now() -> f64 {
     crate::scan::now()
 }
 
-/// A native item, in the order [`MenuModel::shape`] lists them.
+/// A native item, in the order [`MenuModel::shape`] lists them, with the label last given to
+/// it (compared with the model's instead of the item's own text, which muda returns with
+/// mnemonic escapes resolved: a label with `&` would otherwise be set again every second).
 enum Native {
-    Item(MenuItem),
-    Check(CheckMenuItem),
+    Item(MenuItem, std::cell::RefCell<String>),
+    Check(CheckMenuItem, std::cell::RefCell<String>),
     Separator,
-    Submenu(Submenu),
+    Submenu(Submenu, std::cell::RefCell<String>),
     End,
 }
 
@@ -360,12 +362,12 @@ fn build_entry(entry: &Entry, natives: &mut Vec<Native>) -> Option<Box<dyn IsMen
     match entry {
         Entry::Item { id, label, enabled } => {
             let item = MenuItem::with_id(id.as_str(), text(label), *enabled, None);
-            natives.push(Native::Item(item.clone()));
+            natives.push(Native::Item(item.clone(), label.clone().into()));
             Some(Box::new(item))
         }
         Entry::Check { id, label, checked } => {
             let item = CheckMenuItem::with_id(id.as_str(), text(label), true, *checked, None);
-            natives.push(Native::Check(item.clone()));
+            natives.push(Native::Check(item.clone(), label.clone().into()));
             Some(Box::new(item))
         }
         Entry::Separator => {
@@ -374,7 +376,7 @@ fn build_entry(entry: &Entry, natives: &mut Vec<Native>) -> Option<Box<dyn IsMen
         }
         Entry::Submenu { id, label, entries } => {
             let sub = Submenu::with_id(id.as_str(), text(label), true);
-            natives.push(Native::Submenu(sub.clone()));
+            natives.push(Native::Submenu(sub.clone(), label.clone().into()));
             for e in entries {
                 if let Some(item) = build_entry(e, natives)
                     && let Err(err) = sub.append(item.as_ref())
@@ -392,29 +394,29 @@ fn build_entry(entry: &Entry, natives: &mut Vec<Native>) -> Option<Box<dyn IsMen
 fn update_in_place<'a>(entries: &[Entry], natives: &mut impl Iterator<Item = &'a Native>) {
     for e in entries {
         match (e, natives.next()) {
-            (Entry::Item { label, enabled, .. }, Some(Native::Item(item))) => {
-                let label = text(label);
-                if item.text() != label {
-                    item.set_text(label);
+            (Entry::Item { label, enabled, .. }, Some(Native::Item(item, shown))) => {
+                if *shown.borrow() != *label {
+                    item.set_text(text(label));
+                    shown.replace(label.clone());
                 }
                 if item.is_enabled() != *enabled {
                     item.set_enabled(*enabled);
                 }
             }
-            (Entry::Check { label, checked, .. }, Some(Native::Check(item))) => {
-                let label = text(label);
-                if item.text() != label {
-                    item.set_text(label);
+            (Entry::Check { label, checked, .. }, Some(Native::Check(item, shown))) => {
+                if *shown.borrow() != *label {
+                    item.set_text(text(label));
+                    shown.replace(label.clone());
                 }
                 if item.is_checked() != *checked {
                     item.set_checked(*checked);
                 }
             }
             (Entry::Separator, Some(Native::Separator)) => {}
-            (Entry::Submenu { label, entries, .. }, Some(Native::Submenu(sub))) => {
-                let label = text(label);
-                if sub.text() != label {
-                    sub.set_text(label);
+            (Entry::Submenu { label, entries, .. }, Some(Native::Submenu(sub, shown))) => {
+                if *shown.borrow() != *label {
+                    sub.set_text(text(label));
+                    shown.replace(label.clone());
                 }
                 update_in_place(entries, natives);
                 natives.next(); // its End marker
