@@ -46,7 +46,10 @@ fn helper_process() {
             use std::os::fd::AsRawFd;
             // SAFETY: clears FD_CLOEXEC on a descriptor this process owns.
             unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFD, 0) };
-            Command::new("/bin/sleep").arg("600").spawn().expect("spawn sleep");
+            Command::new("/bin/sleep")
+                .arg("600")
+                .spawn()
+                .expect("spawn sleep");
             std::process::exit(0);
         }
         other => panic!("unknown helper role {other}"),
@@ -58,9 +61,14 @@ fn helper_process() {
 /// Starts this test binary as a helper holding (or waiting for) `file`.
 fn helper(dir: &Dir, name: &str, role: &str, file: &Path) -> Proc {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "helper_process", "--nocapture", "--test-threads=1"])
-        .env("LOCKWATCH_HELPER", role)
-        .env("LOCKWATCH_HELPER_FILE", file);
+    cmd.args([
+        "--exact",
+        "helper_process",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("LOCKWATCH_HELPER", role)
+    .env("LOCKWATCH_HELPER_FILE", file);
     dir.spawn(name, &mut cmd)
 }
 
@@ -122,7 +130,9 @@ fn shared_holders_are_all_named() {
     let file = dir.write("cargo-home/.package-cache", "");
     let a = helper(&dir, "a", "shared", &file);
     let b = helper(&dir, "b", "shared", &file);
-    let s = wait_sighting("two shared holders", &file, &[&a, &b], |s| s.holders.len() == 2);
+    let s = wait_sighting("two shared holders", &file, &[&a, &b], |s| {
+        s.holders.len() == 2
+    });
     let mut got = pids(&s);
     got.sort_unstable();
     let mut want = vec![a.pid, b.pid];
@@ -137,9 +147,12 @@ fn a_descriptor_inherited_from_an_exited_locker() {
     let dir = Dir::new("mac-inherit");
     let file = dir.write("cargo-home/.package-cache", "");
     let locker = helper(&dir, "locker", "hand-off", &file);
-    let s = wait_sighting("the child holding the inherited lock", &file, &[&locker], |s| {
-        !s.holders.is_empty() && s.holders.iter().all(|h| h.pid != locker.pid)
-    });
+    let s = wait_sighting(
+        "the child holding the inherited lock",
+        &file,
+        &[&locker],
+        |s| !s.holders.is_empty() && s.holders.iter().all(|h| h.pid != locker.pid),
+    );
     // The sleep the helper left behind holds it; macOS does not say which process took the
     // lock, so "locker gone" cannot be told without a holding ancestor.
     let mut p = probe::platform().unwrap();
@@ -196,19 +209,19 @@ fn a_real_cargo_hung_on_a_loopback_registry_holds_the_package_cache() {
     let dir = Dir::new("mac-hung");
     let server = HangServer::start();
     let project = hung_project(&dir, &server);
-    let cargo = dir.spawn(
-        "cargo",
-        dir.cargo(&project).arg("generate-lockfile"),
-    );
+    let cargo = dir.spawn("cargo", dir.cargo(&project).arg("generate-lockfile"));
     let cache = dir.cargo_home.join(".package-cache");
     let s = wait_sighting("cargo holding the package cache", &cache, &[&cargo], |s| {
         pids(s) == [cargo.pid]
     });
     assert_eq!(s.holders[0].mode, LockMode::Exclusive);
     let second = dir.spawn("cargo-2", dir.cargo(&project).arg("generate-lockfile"));
-    let s = wait_sighting("the second cargo waiting", &cache, &[&cargo, &second], |s| {
-        s.waiters.iter().any(|w| w.pid == second.pid)
-    });
+    let s = wait_sighting(
+        "the second cargo waiting",
+        &cache,
+        &[&cargo, &second],
+        |s| s.waiters.iter().any(|w| w.pid == second.pid),
+    );
     assert_eq!(pids(&s), [cargo.pid]);
     let status = dir.lockwatch().status();
     let i = status

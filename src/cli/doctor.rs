@@ -551,6 +551,8 @@ mod tests {
             service_dir: "/home/me/agents".into(),
             cargo_home: None,
             uid: 1000,
+            apps_dir: "/home/me/Applications".into(),
+            under_our_agent: false,
         }
     }
 

@@ -139,14 +139,31 @@ fn not_runnable(cmd: &Cmd, e: &std::io::Error) -> ServiceError {
     }
 }
 
-/// Writes the agent, unloads any running copy, loads the new one.
+/// Wraps the binary in our app bundle (unless it already runs from one), writes the agent
+/// pointing at the bundled executable, unloads any running copy, loads the new one.
 pub(super) fn install(
     setup: &Setup,
-    text: &str,
     runner: &mut dyn Runner,
     dry_run: bool,
 ) -> Result<Outcome, ServiceError> {
     let mut out = Outcome::default();
+    let mut setup = setup.clone();
+    if !super::bundle::is_bundled(&setup.binary) {
+        let app = setup.app();
+        if dry_run {
+            out.step(format!("would wrap the binary in {}", app.display()));
+        } else {
+            match super::bundle::create(&app, &setup.binary, &setup.label, runner, &mut out) {
+                Ok(exe) => setup.binary = exe,
+                Err(e) => out.step(format!(
+                    "no app bundle ({e}); the agent runs the binary as it is, and macOS shows \
+                     its notifications as Terminal's"
+                )),
+            }
+        }
+    }
+    let text = &setup.render()?;
+    let setup = &setup;
     let file = setup.service_file();
     let logs = log_dir(&setup.home);
     let file_text = path_text(&file, FORMAT)?;
@@ -217,7 +234,9 @@ pub(super) fn install(
     })
 }
 
-/// Unloads the agent and removes its file.
+/// Removes the agent's file (and our app bundle), then unloads the agent — last, because
+/// unloading stops the daemon, which may be this very process (unticking "Launch at login" in
+/// the menu): then it is not unloaded at all, and simply will not start at the next login.
 pub(super) fn uninstall(
     setup: &Setup,
     runner: &mut dyn Runner,
@@ -230,14 +249,30 @@ pub(super) fn uninstall(
         &["bootout", &service_target(setup.uid, &setup.label)],
     );
     if dry_run {
-        out.ran(true, &bootout, " (\"not loaded\" is fine)");
         if file.exists() {
             out.step(format!("would remove {}", file.display()));
         } else {
             out.step(format!("no agent file at {}", file.display()));
         }
+        out.ran(true, &bootout, " (\"not loaded\" is fine)");
         return Ok(out);
     }
+    if remove_file(&file)? {
+        out.step(format!("removed {}", file.display()));
+    } else {
+        out.step(format!(
+            "no agent file at {} (nothing to remove)",
+            file.display()
+        ));
+    }
+    if setup.under_our_agent {
+        out.step(
+            "the running daemon is this agent: it stays until you quit it, and will not start \
+             at the next login",
+        );
+        return Ok(out);
+    }
+    super::bundle::remove(&setup.app(), &setup.label, &mut out)?;
     match runner.run(&bootout) {
         Ok(r) if r.success() => out.ran(false, &bootout, " (stopped and unloaded the agent)"),
         Ok(r) if means_not_loaded(&r) => out.step("the agent was not loaded"),
@@ -250,14 +285,6 @@ pub(super) fn uninstall(
             "could not run {bootout}: {e}; the file is removed anyway, so it will not start at \
              the next login"
         )),
-    }
-    if remove_file(&file)? {
-        out.step(format!("removed {}", file.display()));
-    } else {
-        out.step(format!(
-            "no agent file at {} (nothing to remove)",
-            file.display()
-        ));
     }
     Ok(out)
 }
@@ -473,10 +500,18 @@ mod tests {
         assert_eq!(app_bundle_id(Path::new("cargo-lockwatch")), None);
     }
 
+    /// A setup whose binary exists, so install can wrap it in the app bundle.
+    fn setup_with_binary(root: &Path) -> Setup {
+        let setup = setup(Manager::Launchd, root);
+        std::fs::create_dir_all(setup.binary.parent().unwrap()).unwrap();
+        std::fs::write(&setup.binary, b"binary").unwrap();
+        setup
+    }
+
     #[test]
-    fn install_writes_boots_out_and_bootstraps() {
+    fn install_wraps_the_binary_in_the_bundle_writes_boots_out_and_bootstraps() {
         let dir = tempfile::tempdir().unwrap();
-        let setup = setup(Manager::Launchd, dir.path());
+        let setup = setup_with_binary(dir.path());
         let mut fake = FakeRunner::default();
         fake.answer(
             "launchctl bootout",
@@ -486,11 +521,20 @@ mod tests {
         let file = dir.path().join(format!("agents/{LABEL}.plist"));
         assert_eq!(setup.service_file(), file);
         let text = std::fs::read_to_string(&file).unwrap();
-        assert_eq!(program(&text).unwrap(), setup.binary);
+        let exe = super::super::bundle::executable(&setup.app());
+        assert_eq!(
+            program(&text).unwrap(),
+            exe,
+            "the agent runs the bundled copy"
+        );
+        assert_eq!(std::fs::read(&exe).unwrap(), b"binary");
         assert!(log_dir(&setup.home).is_dir());
         assert_eq!(
             fake.log,
             [
+                super::super::shell_quote(super::super::bundle::LSREGISTER)
+                    + " -f "
+                    + &super::super::shell_quote(setup.app().to_str().unwrap()),
                 format!("launchctl bootout gui/501/{LABEL}"),
                 format!(
                     "launchctl bootstrap gui/501 {}",
@@ -512,9 +556,11 @@ mod tests {
         )
         .answer("launchctl bootstrap", exited(0, "", ""));
         let out = install_any(&setup, &mut fake, false).unwrap();
-        assert_eq!(fake.log.len(), 3, "{:?}", fake.log);
+        assert_eq!(fake.log.len(), 4, "{:?}", fake.log);
         assert!(
-            out.steps[1].contains("unloaded the previous agent"),
+            out.steps
+                .iter()
+                .any(|l| l.contains("unloaded the previous agent")),
             "{out:?}"
         );
         assert_eq!(
@@ -522,6 +568,24 @@ mod tests {
             1
         );
         assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    }
+
+    #[test]
+    fn unticking_launch_at_login_in_the_agents_own_daemon_does_not_stop_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut setup = setup_with_binary(dir.path());
+        install_any(&setup, &mut FakeRunner::default(), false).unwrap();
+        setup.under_our_agent = true;
+        let mut fake = FakeRunner::default();
+        let out = uninstall_any(&setup, &mut fake, false).unwrap();
+        assert!(fake.log.is_empty(), "no bootout: {:?}", fake.log);
+        assert!(!setup.service_file().exists(), "the file is gone first");
+        assert!(
+            out.steps
+                .iter()
+                .any(|l| l.contains("stays until you quit it")),
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -565,14 +629,16 @@ mod tests {
     }
 
     #[test]
-    fn uninstall_unloads_removes_and_tolerates_nothing_installed() {
+    fn uninstall_removes_then_unloads_and_tolerates_nothing_installed() {
         let dir = tempfile::tempdir().unwrap();
-        let setup = setup(Manager::Launchd, dir.path());
+        let setup = setup_with_binary(dir.path());
         install_any(&setup, &mut FakeRunner::default(), false).unwrap();
+        assert!(setup.app().is_dir());
         let mut fake = FakeRunner::default();
         let out = uninstall_any(&setup, &mut fake, false).unwrap();
         assert_eq!(fake.log, [format!("launchctl bootout gui/501/{LABEL}")]);
         assert!(!setup.service_file().exists());
+        assert!(!setup.app().exists(), "the bundle goes too");
         assert!(
             out.steps.iter().any(|l| l.starts_with("removed ")),
             "{out:?}"
@@ -587,11 +653,11 @@ mod tests {
         assert_eq!(
             out.steps,
             [
-                "the agent was not loaded".to_string(),
                 format!(
                     "no agent file at {} (nothing to remove)",
                     setup.service_file().display()
-                )
+                ),
+                "the agent was not loaded".to_string(),
             ]
         );
     }

@@ -13,6 +13,7 @@ use std::process::Stdio;
 
 use thiserror::Error;
 
+pub mod bundle;
 pub mod launchd;
 pub mod systemd;
 
@@ -190,6 +191,11 @@ pub struct Setup {
     pub cargo_home: Option<PathBuf>,
     /// The user id (launchd's `gui/$UID` domain).
     pub uid: u32,
+    /// Where the macOS app bundle goes (`~/Applications`, or `LOCKWATCH_APPS_DIR`).
+    pub apps_dir: PathBuf,
+    /// This process is the daemon launchd started under our label (`XPC_SERVICE_NAME`):
+    /// booting the agent out would stop it.
+    pub under_our_agent: bool,
 }
 
 impl Setup {
@@ -214,14 +220,21 @@ impl Setup {
         let cargo_home = env("CARGO_HOME").map(|h| absolute(PathBuf::from(h)));
         // SAFETY: getuid cannot fail and has no preconditions.
         let uid = unsafe { libc::getuid() };
+        let label = label();
+        let apps_dir = env("LOCKWATCH_APPS_DIR")
+            .map(|d| absolute(PathBuf::from(d)))
+            .unwrap_or_else(|| home.join("Applications"));
+        let under_our_agent = env("XPC_SERVICE_NAME").is_some_and(|n| n == label.as_str());
         Ok(Setup {
             manager,
-            label: label(),
+            label,
             binary,
             home,
             service_dir,
             cargo_home,
             uid,
+            apps_dir,
+            under_our_agent,
         })
     }
 
@@ -231,6 +244,11 @@ impl Setup {
             Manager::Launchd => launchd::file_name(&self.label),
             Manager::Systemd => systemd::UNIT.to_string(),
         })
+    }
+
+    /// The macOS app bundle `install` creates.
+    pub fn app(&self) -> PathBuf {
+        self.apps_dir.join(bundle::APP_NAME)
     }
 
     /// The agent/unit file's contents for this setup.
@@ -391,7 +409,7 @@ pub struct NextSteps {
 }
 
 impl Outcome {
-    fn step(&mut self, line: impl Into<String>) {
+    pub(crate) fn step(&mut self, line: impl Into<String>) {
         self.steps.push(line.into());
     }
 
@@ -420,10 +438,9 @@ pub fn install(
     runner: &mut dyn Runner,
     dry_run: bool,
 ) -> Result<Outcome, ServiceError> {
-    let text = setup.render()?;
     match setup.manager {
-        Manager::Launchd => launchd::install(setup, &text, runner, dry_run),
-        Manager::Systemd => systemd::install(setup, &text, runner, dry_run),
+        Manager::Launchd => launchd::install(setup, runner, dry_run),
+        Manager::Systemd => systemd::install(setup, &setup.render()?, runner, dry_run),
     }
 }
 
@@ -621,6 +638,8 @@ pub(crate) mod testing {
             service_dir: root.join("agents"),
             cargo_home: None,
             uid: 501,
+            apps_dir: root.join("Applications"),
+            under_our_agent: false,
         }
     }
 }
