@@ -178,7 +178,14 @@ impl History {
             let Ok(mut file) = fs::File::open(&path) else {
                 continue;
             };
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            // A directory, a device (/dev/full reads zeros forever): not a log.
+            let len = match file.metadata() {
+                Ok(m) if m.is_file() => m.len(),
+                _ => {
+                    stats.unreadable += 1;
+                    continue;
+                }
+            };
             let mut skip_first = false;
             if len > self.read_cap() {
                 if file.seek(SeekFrom::Start(len - self.read_cap())).is_err() {
@@ -772,6 +779,107 @@ mod tests {
         let (events, bad) = h.read();
         assert_eq!(events.len(), 2);
         assert_eq!(bad, 2);
+    }
+
+    #[test]
+    fn a_torn_last_line_does_not_swallow_the_next_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        h.append(&[acquired(1.0, 10)]).unwrap();
+        // A crash (or a full disk) mid-write: the last line has no newline.
+        let mut f = OpenOptions::new().append(true).open(h.path()).unwrap();
+        f.write_all(b"{\"event\":\"acquired\",\"at\":2").unwrap();
+        h.append(&[wait_ended(5.0, 11, 4.0)]).unwrap();
+        let (events, bad) = h.read();
+        assert_eq!(events.len(), 2, "the event after the fragment is readable");
+        assert_eq!(bad, 1, "only the fragment is lost");
+        assert!(fs::read(h.path()).unwrap().ends_with(b"\n"));
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped_without_being_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        let mut text = vec![b'x'; 3 * MAX_LINE_BYTES];
+        text.push(b'\n');
+        fs::write(h.path(), &text).unwrap();
+        h.append(&[acquired(1.0, 10)]).unwrap();
+        let mut buf = Vec::new();
+        let mut r = BufReader::new(fs::File::open(h.path()).unwrap());
+        assert_eq!(
+            read_bounded_line(&mut r, &mut buf, MAX_LINE_BYTES).unwrap(),
+            Line::Overlong
+        );
+        assert!(buf.capacity() <= 2 * MAX_LINE_BYTES, "never held whole");
+        let (events, bad) = h.read();
+        assert_eq!((events.len(), bad), (1, 1));
+    }
+
+    #[test]
+    fn reads_only_the_newest_part_of_a_huge_file_and_rotation_trims_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::with_limit(dir.path(), 4096);
+        let mut text = String::new();
+        for i in 0..2000 {
+            text.push_str(&serde_json::to_string(&acquired(i as f64, i)).unwrap());
+            text.push('\n');
+        }
+        fs::write(h.path(), &text).unwrap();
+        let mut n = 0;
+        let mut last = 0.0;
+        let stats = h.scan(|e| {
+            n += 1;
+            last = event_time(&e);
+        });
+        assert_eq!(stats.unreadable, 0);
+        assert!(
+            stats.skipped_bytes > 0 && n < 2000 && n > 10,
+            "{stats:?} {n}"
+        );
+        assert_eq!(last, 1999.0, "the newest events are read");
+        let (summary, _) = h.summary(0.0);
+        assert_eq!(summary.skipped_bytes, stats.skipped_bytes);
+        assert!(render(&summary, "1 day").contains("were not read"));
+
+        h.append(&[acquired(5000.0, 1)]).unwrap();
+        let rotated = fs::metadata(h.rotated()).unwrap().len();
+        assert!(
+            rotated <= 4096,
+            "a huge file keeps only its newest part: {rotated}"
+        );
+        let (events, bad) = h.read();
+        assert_eq!(bad, 0);
+        assert_eq!(event_time(events.last().unwrap()), 5000.0);
+    }
+
+    #[test]
+    fn huge_command_lines_are_shortened_never_dropped() {
+        let mut e = acquired(1.0, 10);
+        if let HistoryEvent::Acquired { cmd, .. } = &mut e {
+            *cmd = vec!["--flag=".repeat(40); 10_000];
+        }
+        let line = bounded_line(&e);
+        assert!(line.len() < MAX_LINE_BYTES, "{}", line.len());
+        let back: HistoryEvent = serde_json::from_str(&line).unwrap();
+        assert_eq!(event_time(&back), 1.0);
+        assert_eq!(
+            bounded_line(&acquired(2.0, 3)),
+            serde_json::to_string(&acquired(2.0, 3)).unwrap()
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_an_error_with_nothing_written() {
+        // /dev/full takes nothing: every write fails with ENOSPC, as on a full disk.
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        std::os::unix::fs::symlink("/dev/full", h.path()).unwrap();
+        let err = h
+            .append(&[acquired(1.0, 10), acquired(2.0, 11)])
+            .unwrap_err();
+        assert_eq!(err.written, 0);
+        assert_eq!(err.error.raw_os_error(), Some(libc::ENOSPC));
     }
 
     #[test]
