@@ -252,7 +252,7 @@ proptest! {
                 f.write_all(j).unwrap();
             }
             h.append(batch).unwrap();
-            written.extend(batch.iter().map(|e| history::bounded_line(e)));
+            written.extend(batch.iter().map(history::bounded_line));
         }
         let (events, _) = h.read();
         let read: Vec<String> = events
