@@ -3,20 +3,27 @@
 # taken and released every 100 ms and 2,000 clients subscribe and leave (half read a snapshot
 # first, half hang up at once; a few send half a request and go silent). Every --every seconds it
 # prints the daemon's RSS, open descriptors, and the sizes of its history and log files, so you
-# can see they stay flat. Prints figures; asserts nothing. Not run in CI.
-#   bash bench/soak.sh [--minutes 10] [--clients 2000] [--every 30]
+# can see they stay flat. The history and log bounds are set low (512 kB, 256 kB) so that ten
+# minutes of churn crosses them several times. Prints figures; asserts nothing. Not run in CI.
+#   bash bench/soak.sh [--minutes 10] [--clients 2000] [--every 30] [--history-max B] [--log-max B]
 # Everything lives in a temp dir (its own CARGO_HOME, config, data and runtime dirs); only
 # processes this script started are signalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-minutes=10 clients=2000 every=30
+minutes=10 clients=2000 every=30 history_max=524288 log_max=262144
 while (($#)); do
   case "$1" in
     --minutes) minutes=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --every) every=$2; shift 2 ;;
-    *) echo "usage: bash bench/soak.sh [--minutes N] [--clients N] [--every SECS]" >&2; exit 2 ;;
+    --history-max) history_max=$2; shift 2 ;;
+    --log-max) log_max=$2; shift 2 ;;
+    *)
+      echo "usage: bash bench/soak.sh [--minutes N] [--clients N] [--every SECS]" \
+        "[--history-max BYTES] [--log-max BYTES]" >&2
+      exit 2
+      ;;
   esac
 done
 command -v flock >/dev/null || { echo "needs flock (util-linux)" >&2; exit 2; }
@@ -36,6 +43,7 @@ trap cleanup EXIT
 
 export CARGO_HOME=$tmp/cargo-home LOCKWATCH_CONFIG_DIR=$tmp/config LOCKWATCH_DATA_DIR=$tmp/data
 export LOCKWATCH_RUNTIME_DIR=$tmp/run LOCKWATCH_NOTIFY_ENABLED=false
+export LOCKWATCH_DAEMON_HISTORY_MAX_BYTES=$history_max LOCKWATCH_DAEMON_LOG_MAX_BYTES=$log_max
 mkdir -p "$CARGO_HOME"
 lock=$CARGO_HOME/.package-cache
 : >"$lock"
@@ -95,6 +103,8 @@ pids+=("$!")
 
 size() { stat -c %s "$1" 2>/dev/null || echo 0; }
 hist_size() { echo $(($(size "$tmp/data/history.jsonl") + $(size "$tmp/data/history.1.jsonl"))); }
+echo "soak: ${minutes} min, lock churn every 100 ms, $clients clients;" \
+  "history bound $history_max B (x2 with the rotated file), log bound $log_max B"
 printf '%8s %10s %6s %12s %12s\n' "elapsed" "rss_kB" "fds" "history_B" "log_B"
 start=$(date +%s)
 sample() {

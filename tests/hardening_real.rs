@@ -487,7 +487,11 @@ fn huge_history_and_chatty_logs_stay_bounded() {
     eventually("the last resume in the log, after a cut", || {
         let out = d.proc.output();
         out.contains("cut to its newest")
-            && out.lines().rev().take(5).any(|l| l.contains("resumed   watching"))
+            && out
+                .lines()
+                .rev()
+                .take(5)
+                .any(|l| l.contains("resumed   watching"))
     });
     let out = d.proc.output();
     assert!(out.len() < 8192 + 2048, "log is {} bytes", out.len());

@@ -49,10 +49,10 @@ impl Notifier for DesktopNotifier {
         };
         tracing::info!("notify: {} — {}", notice.summary, notice.body);
         if self.log_only {
-            println!(
+            super::logcap::println(&format!(
                 "notification (no notification service): {} — {}",
                 notice.summary, notice.body
-            );
+            ));
             return;
         }
         if let Err(e) = notify::show(notice, self.commands.clone()) {
