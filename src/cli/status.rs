@@ -62,6 +62,9 @@ pub fn project_root(dir: &std::path::Path) -> Option<PathBuf> {
     Some(workspace.unwrap_or(nearest).to_path_buf())
 }
 
+/// Whether this run already said why the daemon was not asked.
+static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// One report: from the daemon if reachable (unless `no_daemon`), else a direct scan.
 ///
 /// The daemon knows when each hold began; a scan cannot. The daemon's view is merged with the
@@ -84,7 +87,11 @@ pub fn fetch_with_problems(
                 other => tracing::warn!("daemon status failed ({other:?}); scanning directly"),
             },
             Err(ClientError::NotRunning(_)) => {}
-            Err(e) => eprintln!("cargo-lockwatch: warning: {e}; scanning directly"),
+            // Once per run: `--watch` and `wait` fetch again and again.
+            Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+                eprintln!("cargo-lockwatch: warning: {e}; scanning directly")
+            }
+            Err(_) => {}
         }
     }
     let mut probe = crate::probe::platform()?;

@@ -148,8 +148,8 @@ pub async fn serve(listener: UnixListener, shared: Shared) {
 enum ReadEnd {
     /// The client closed its end.
     Closed,
-    /// Nothing (or only half a request) arrived in time.
-    TimedOut(&'static str),
+    /// Nothing arrived in time (true: half a request had arrived).
+    TimedOut { half: bool },
     /// A socket error.
     Io(std::io::Error),
 }
@@ -184,13 +184,16 @@ impl Reader {
             }
             self.pending.clear();
             self.start = 0;
-            let (deadline, what) = match self.line_started {
-                Some(t) => (t + self.request_timeout, "half a request"),
-                None => (first_by, "no request"),
+            let deadline = match self.line_started {
+                Some(t) => t + self.request_timeout,
+                None => first_by,
             };
             let read = tokio::time::timeout_at(deadline, self.half.read(&mut chunk)).await;
             match read {
-                Err(_) => return Err(ReadEnd::TimedOut(what)),
+                Err(_) => {
+                    let half = self.line_started.is_some();
+                    return Err(ReadEnd::TimedOut { half });
+                }
                 Ok(Err(e)) => return Err(ReadEnd::Io(e)),
                 Ok(Ok(0)) => {
                     return self.framer.finish().ok_or(ReadEnd::Closed);
@@ -255,11 +258,11 @@ async fn connection(
             Ok(f) => f,
             Err(ReadEnd::Closed) => return Ok(()),
             Err(ReadEnd::Io(e)) => return Err(e),
-            Err(ReadEnd::TimedOut(what)) => {
-                let limit = if greeted && what == "no request" {
-                    IDLE_TIMEOUT
-                } else {
-                    request_timeout
+            Err(ReadEnd::TimedOut { half }) => {
+                let (what, limit) = match (half, greeted) {
+                    (true, _) => ("half a request", request_timeout),
+                    (false, true) => ("no request", IDLE_TIMEOUT),
+                    (false, false) => ("no request", request_timeout),
                 };
                 let msg = error(format!(
                     "{what} arrived within {}; closing (send whole lines promptly)",

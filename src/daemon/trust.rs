@@ -358,13 +358,12 @@ pub fn verify_private(dir: &Path) -> Result<(), RunDirError> {
         Ok(f) => f,
         // O_NOFOLLOW on a symlink: ELOOP; O_DIRECTORY on something else: ENOTDIR.
         Err(e) => {
-            return match lstat(dir) {
-                Ok(Some(entry)) if judge_private_dir(entry, me()).is_err() => {
-                    let why = judge_private_dir(entry, me()).unwrap_err();
-                    Err(Untrusted::new(dir, why).into())
-                }
-                _ => Err(io_err(dir)(e)),
-            };
+            if let Ok(Some(entry)) = lstat(dir)
+                && let Err(why) = judge_private_dir(entry, me())
+            {
+                return Err(Untrusted::new(dir, why).into());
+            }
+            return Err(io_err(dir)(e));
         }
     };
     let meta = file.metadata().map_err(io_err(dir))?;
