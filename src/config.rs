@@ -16,6 +16,11 @@ use crate::scan::WatchRoots;
 /// The default config file, also shipped as `assets/config.toml`.
 pub const DEFAULT_TOML: &str = include_str!("../assets/config.toml");
 
+/// The most clients `daemon.max_clients` may allow (each costs a descriptor).
+pub const MAX_CLIENTS_LIMIT: usize = 512;
+/// The smallest history or log size bound.
+pub const MIN_FILE_BYTES: u64 = 4096;
+
 /// What to watch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +55,22 @@ pub struct NotifyConfig {
     pub stale_without_waiters_after: Duration,
 }
 
+/// The daemon's own limits: connections, request time, log and history sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Clients served at once (CLI calls, subscribers); more get a polite refusal.
+    pub max_clients: usize,
+    /// A request must arrive whole within this time (a hello within this time of connecting).
+    #[serde(with = "crate::core::text::duration_serde")]
+    pub request_timeout: Duration,
+    /// The history file rotates past this size (one older file is kept).
+    pub history_max_bytes: u64,
+    /// When stdout or stderr is a file (launchd's log, a `>>` redirect), it is cut to its newest
+    /// half past this size.
+    pub log_max_bytes: u64,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -60,6 +81,8 @@ pub struct Config {
     pub stale: StaleConfig,
     /// Notifications.
     pub notify: NotifyConfig,
+    /// The daemon's limits.
+    pub daemon: DaemonConfig,
 }
 
 /// Where a value came from.
@@ -329,6 +352,24 @@ impl Config {
         if self.stale.idle_cpu_secs.is_nan() || self.stale.idle_cpu_secs < 0.0 {
             return Err("stale.idle_cpu_secs must be zero or more".into());
         }
+        if !(1..=MAX_CLIENTS_LIMIT).contains(&self.daemon.max_clients) {
+            return Err(format!(
+                "daemon.max_clients must be between 1 and {MAX_CLIENTS_LIMIT}"
+            ));
+        }
+        if self.daemon.request_timeout < Duration::from_millis(100) {
+            return Err("daemon.request_timeout must be at least 100ms".into());
+        }
+        if self.daemon.history_max_bytes < MIN_FILE_BYTES {
+            return Err(format!(
+                "daemon.history_max_bytes must be at least {MIN_FILE_BYTES}"
+            ));
+        }
+        if self.daemon.log_max_bytes < MIN_FILE_BYTES {
+            return Err(format!(
+                "daemon.log_max_bytes must be at least {MIN_FILE_BYTES}"
+            ));
+        }
         let day = Duration::from_secs(86_400);
         for (name, d) in self.durations() {
             if d > day {
@@ -339,7 +380,7 @@ impl Config {
     }
 
     /// Every duration setting, by name.
-    fn durations(&self) -> [(&'static str, Duration); 8] {
+    fn durations(&self) -> [(&'static str, Duration); 9] {
         [
             ("watch.poll_interval", self.watch.poll_interval),
             ("watch.idle_poll_interval", self.watch.idle_poll_interval),
@@ -352,6 +393,7 @@ impl Config {
                 "notify.stale_without_waiters_after",
                 self.notify.stale_without_waiters_after,
             ),
+            ("daemon.request_timeout", self.daemon.request_timeout),
         ]
     }
 
@@ -388,6 +430,19 @@ impl Config {
         }
         if self.stale.idle_cpu_secs.is_nan() || self.stale.idle_cpu_secs < 0.0 {
             self.stale.idle_cpu_secs = d.stale.idle_cpu_secs;
+        }
+        clamp(&mut self.daemon.request_timeout, d.daemon.request_timeout);
+        if self.daemon.request_timeout < Duration::from_millis(100) {
+            self.daemon.request_timeout = d.daemon.request_timeout;
+        }
+        if !(1..=MAX_CLIENTS_LIMIT).contains(&self.daemon.max_clients) {
+            self.daemon.max_clients = d.daemon.max_clients;
+        }
+        if self.daemon.history_max_bytes < MIN_FILE_BYTES {
+            self.daemon.history_max_bytes = d.daemon.history_max_bytes;
+        }
+        if self.daemon.log_max_bytes < MIN_FILE_BYTES {
+            self.daemon.log_max_bytes = d.daemon.log_max_bytes;
         }
     }
 

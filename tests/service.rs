@@ -31,6 +31,8 @@ impl Sandbox {
         for d in ["home", "bin", "config", "data", "run"] {
             fs::create_dir_all(root.join(d)).unwrap();
         }
+        // Private, as a real runtime dir is (a shared one gets a per-user subdirectory).
+        fs::set_permissions(root.join("run"), fs::Permissions::from_mode(0o700)).unwrap();
         Sandbox {
             binary: PathBuf::from(env!("CARGO_BIN_EXE_cargo-lockwatch")),
             bin: root.join("bin"),

@@ -64,9 +64,18 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let opts = daemon::Options {
         headless: args.headless,
         kill_grace: args.kill_grace,
+        flags: ctx.flags.clone(),
     };
     match daemon::run(&ctx.dirs, ctx.loaded.config.clone(), roots, opts) {
         Ok(()) => exit::OK,
+        // Not a failure: a service manager restarting on failure must not loop.
+        Err(e)
+            if e.downcast_ref::<daemon::instance::AlreadyRunning>()
+                .is_some() =>
+        {
+            println!("{e}");
+            exit::OK
+        }
         Err(e) => {
             eprintln!("cargo-lockwatch: {e:#}");
             exit::ERROR

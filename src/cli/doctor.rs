@@ -74,6 +74,10 @@ pub struct Facts {
     pub socket: SocketFact,
     /// When it is a socket: the pid of the daemon that answered the handshake, or why none did.
     pub daemon: Option<Result<u32, String>>,
+    /// Why the socket, its directory or the process answering is not trusted (not this user's).
+    pub untrusted: Option<String>,
+    /// What the daemon says it cannot do right now (e.g. write its history).
+    pub daemon_problems: Vec<String>,
     /// Whether `/proc/locks` is readable (Linux only).
     pub proc_locks: Option<Result<(), String>>,
     /// The config file and the warnings from loading it.
@@ -106,11 +110,27 @@ impl Facts {
         let state = setup.as_ref().ok().map(|s| service::state(s, runner));
         let socket_path = crate::daemon::socket_path(&ctx.dirs);
         let socket = socket_fact(&socket_path);
-        let daemon = (socket == SocketFact::Socket).then(|| {
-            crate::daemon::client::Client::connect(&socket_path, Duration::from_secs(2))
-                .map(|c| c.daemon_pid)
-                .map_err(|e| e.to_string())
-        });
+        let mut untrusted = None;
+        let mut daemon_problems = Vec::new();
+        let daemon = if socket == SocketFact::Socket {
+            use crate::daemon::client::{Client, ClientError};
+            use crate::daemon::protocol::{Request, Response};
+            match Client::connect(&socket_path, Duration::from_secs(2)) {
+                Ok(mut c) => {
+                    if let Ok(Response::Snapshot(snap)) = c.request(&Request::Status) {
+                        daemon_problems = snap.problems;
+                    }
+                    Some(Ok(c.daemon_pid))
+                }
+                Err(ClientError::Untrusted(u)) => {
+                    untrusted = Some(u.message);
+                    None
+                }
+                Err(e) => Some(Err(e.to_string())),
+            }
+        } else {
+            None
+        };
         let proc_locks = cfg!(target_os = "linux").then(|| {
             std::fs::read_to_string("/proc/locks")
                 .map(|_| ())
@@ -135,6 +155,8 @@ impl Facts {
             socket_path,
             socket,
             daemon,
+            untrusted,
+            daemon_problems,
             proc_locks,
             config_file: ctx.loaded.file.clone(),
             config_warnings: ctx.loaded.warnings.clone(),
@@ -339,6 +361,16 @@ pub fn checks(f: &Facts) -> Vec<Check> {
 fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
     let sock = f.socket_path.display();
     out.push(match (&f.socket, &f.daemon) {
+        _ if f.untrusted.is_some() => check(
+            "daemon socket",
+            Status::Problem,
+            f.untrusted.clone().unwrap_or_default(),
+            Some(
+                "until then every command scans directly; after removing it (or setting \
+                 LOCKWATCH_RUNTIME_DIR) start your daemon again"
+                    .into(),
+            ),
+        ),
         (SocketFact::Socket, None | Some(Ok(_))) => check(
             "daemon socket",
             Status::Ok,
@@ -381,6 +413,19 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
             Some("fix the permissions of the runtime directory (it should be yours, 0700)".into()),
         ),
     });
+
+    for p in &f.daemon_problems {
+        out.push(check(
+            "daemon",
+            Status::Problem,
+            p.clone(),
+            Some(
+                "the daemon retries on its own and keeps the events meanwhile; this clears \
+                 once a write succeeds"
+                    .into(),
+            ),
+        ));
+    }
 
     match &f.proc_locks {
         None => {}
@@ -570,6 +615,8 @@ mod tests {
             socket_path: "/run/user/1000/cargo-lockwatch/lockwatch.sock".into(),
             socket: SocketFact::Socket,
             daemon: Some(Ok(4242)),
+            untrusted: None,
+            daemon_problems: vec![],
             proc_locks: Some(Ok(())),
             config_file: "/nonexistent/config.toml".into(),
             config_warnings: vec![],
@@ -728,6 +775,20 @@ mod tests {
             sock.detail.ends_with("the daemon answers (pid 7)"),
             "{sock:?}"
         );
+    }
+
+    #[test]
+    fn an_impostor_socket_and_a_failing_history_are_problems() {
+        let mut f = healthy(Manager::Systemd);
+        f.daemon = None;
+        f.untrusted = Some("/tmp/x belongs to uid 1001 (eve), not to you (uid 1000)".into());
+        f.daemon_problems = vec!["cannot write the history /d/history.jsonl: disk full".into()];
+        let c = checks(&f);
+        let p = problems(&c);
+        assert_eq!(p.len(), 2, "{c:#?}");
+        assert!(p[0].1.contains("uid 1001 (eve)"), "{p:?}");
+        assert_eq!(p[1].0, "daemon");
+        assert!(p[1].1.contains("disk full"), "{p:?}");
     }
 
     #[test]

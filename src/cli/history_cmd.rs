@@ -20,16 +20,16 @@ pub struct Args {
 
 /// Runs `history`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let h = History::new(&ctx.dirs.data);
-    let (events, bad) = h.read();
+    let h = History::with_limit(&ctx.dirs.data, ctx.loaded.config.daemon.history_max_bytes);
     let since = crate::scan::now() - args.since.as_secs_f64();
-    let summary = history::summarize(&events, since, bad);
+    // Streamed: memory stays bounded whatever the file's size.
+    let (summary, stats) = h.summary(since);
     let text = if args.json {
         format!(
             "{}\n",
             serde_json::to_string_pretty(&summary).expect("summary serializes")
         )
-    } else if events.is_empty() {
+    } else if stats.events == 0 && stats.unreadable == 0 {
         format!(
             "No history yet ({} is empty); the daemon records it: cargo lockwatch daemon\n",
             h.path().display()

@@ -57,7 +57,14 @@ pub(super) fn verified_token(pid: u32) -> Result<u64, Box<KillReport>> {
 /// Sends `request` to the daemon; `None` when no daemon answers it.
 pub(super) fn via_daemon(ctx: &Context, request: &Request, wait: Duration) -> Option<KillReport> {
     let socket = daemon::socket_path(&ctx.dirs);
-    let mut c = Client::connect(&socket, Duration::from_secs(2)).ok()?;
+    let mut c = match Client::connect(&socket, Duration::from_secs(2)) {
+        Ok(c) => c,
+        Err(e @ crate::daemon::client::ClientError::Untrusted(_)) => {
+            eprintln!("cargo-lockwatch: warning: {e}; acting on a direct scan instead");
+            return None;
+        }
+        Err(_) => return None,
+    };
     c.set_timeout(Some(wait + Duration::from_secs(10)));
     match c.request(request) {
         Ok(Response::Kill(r)) => Some(r),

@@ -75,6 +75,8 @@ pub struct Context {
     pub loaded: Loaded,
     /// Colours on stdout.
     pub color: bool,
+    /// `--cargo-home` / `--project` (the daemon applies them again on a reload).
+    pub flags: FlagOverrides,
 }
 
 /// Strips the `lockwatch` word cargo inserts when run as `cargo lockwatch …`.
@@ -112,6 +114,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         dirs,
         loaded,
         color,
+        flags,
     };
     let command = cli
         .command

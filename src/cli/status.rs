@@ -57,25 +57,41 @@ pub fn dirs_here(
     crate::cargo_dirs::resolve(&cwd, &home, target_dir_flag, &env)
 }
 
+/// Whether this run already said why the daemon was not asked.
+static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// One report: from the daemon if reachable (unless `no_daemon`), else a direct scan.
 ///
 /// The daemon knows when each hold began; a scan cannot. The daemon's view is merged with the
 /// project the user is in, whose free build locks a scan lists too.
 pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Result<Report> {
+    fetch_with_problems(ctx, roots, no_daemon).map(|(r, _)| r)
+}
+
+/// [`fetch`], with what the daemon says it cannot do right now (for the footer).
+pub fn fetch_with_problems(
+    ctx: &Context,
+    roots: &WatchRoots,
+    no_daemon: bool,
+) -> anyhow::Result<(Report, Vec<String>)> {
     if !no_daemon {
         let socket = crate::daemon::socket_path(&ctx.dirs);
         match Client::connect(&socket, Duration::from_secs(2)) {
             Ok(mut c) => match c.request(&Request::Status) {
-                Ok(Response::Snapshot(snap)) => return Ok(snap.report),
+                Ok(Response::Snapshot(snap)) => return Ok((snap.report, snap.problems)),
                 other => tracing::warn!("daemon status failed ({other:?}); scanning directly"),
             },
             Err(ClientError::NotRunning(_)) => {}
-            Err(e) => eprintln!("cargo-lockwatch: warning: {e}; scanning directly"),
+            // Once per run: `--watch` and `wait` fetch again and again.
+            Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+                eprintln!("cargo-lockwatch: warning: {e}; scanning directly")
+            }
+            Err(_) => {}
         }
     }
     let mut probe = crate::probe::platform()?;
     let pass = scan::pass(probe.as_mut(), roots, true)?;
-    Ok(scan::report(
+    let report = scan::report(
         &pass,
         roots,
         Source::Scan,
@@ -85,7 +101,8 @@ pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Resu
             ..Knowledge::default()
         },
         scan::now(),
-    ))
+    );
+    Ok((report, Vec::new()))
 }
 
 /// Runs `status`.
@@ -98,7 +115,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         viewer_uid: Some(unsafe { libc::geteuid() }),
     };
     loop {
-        let report = match fetch(ctx, &roots, args.no_daemon) {
+        let (report, problems) = match fetch_with_problems(ctx, &roots, args.no_daemon) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("cargo-lockwatch: error: {e:#}");
@@ -123,6 +140,21 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             format!("{}\n", render::report(&report, &style))
         } else {
             render::report(&report, &style)
+        };
+        // The footer: what the daemon cannot do (JSON keeps stdout to the schema: stderr).
+        let text = if problems.is_empty() {
+            text
+        } else if args.json {
+            for p in &problems {
+                eprintln!("cargo-lockwatch: warning: the daemon {p}");
+            }
+            text
+        } else {
+            let mut text = text;
+            for p in &problems {
+                text.push_str(&format!("daemon problem: {p}\n"));
+            }
+            text
         };
         match super::print_to_reader(&text) {
             Ok(true) => {}

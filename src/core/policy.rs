@@ -375,6 +375,11 @@ impl State {
             .collect()
     }
 
+    /// New thresholds (after a config reload); holds, waits and verdicts carry on.
+    pub fn set_config(&mut self, cfg: StaleConfig) {
+        self.cfg = cfg;
+    }
+
     /// When each current hold began.
     pub fn hold_since(&self) -> HashMap<(FileKey, u32), f64> {
         self.holds

@@ -1,5 +1,6 @@
-//! The CLI side of the socket: connect, greet, ask, read the answer. Blocking std I/O with
-//! timeouts, because a command-line tool has no use for an async runtime.
+//! The CLI side of the socket: check that the socket and whoever answers on it are this user's,
+//! connect, greet, ask, read the answer. Blocking std I/O with timeouts, because a command-line
+//! tool has no use for an async runtime.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use super::protocol::{self, PROTOCOL_VERSION, Request, Response};
+use super::trust;
 
 /// Why the daemon could not be asked.
 #[derive(Debug, Error)]
@@ -16,6 +18,10 @@ pub enum ClientError {
     /// No daemon listens (no socket, or connection refused).
     #[error("the lockwatch daemon is not running (no socket at {0})")]
     NotRunning(PathBuf),
+    /// The socket, its directory or the process answering is not this user's: it is not
+    /// talked to (the CLI scans directly instead).
+    #[error("not trusting the daemon socket: {0}")]
+    Untrusted(#[from] trust::Untrusted),
     /// It answered something unexpected or not at all.
     #[error("the lockwatch daemon at {path} is unreachable or needs a restart: {why}")]
     Unreachable {
@@ -36,8 +42,12 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects and performs the handshake.
+    /// Checks the socket is this user's, connects, checks the peer is this user, and performs
+    /// the handshake.
     pub fn connect(socket: &Path, timeout: Duration) -> Result<Client, ClientError> {
+        if !trust::check_socket(socket)? {
+            return Err(ClientError::NotRunning(socket.to_path_buf()));
+        }
         let stream = match UnixStream::connect(socket) {
             Ok(s) => s,
             Err(e)
@@ -50,6 +60,7 @@ impl Client {
             }
             Err(e) => return Err(unreachable(socket, e.to_string())),
         };
+        trust::check_peer(&stream, socket)?;
         let _ = stream.set_read_timeout(Some(timeout));
         let _ = stream.set_write_timeout(Some(timeout));
         let writer = stream

@@ -4,15 +4,20 @@
 //!
 //! Watching adapts: while nothing is held the only work is a cheap lock-table read per poll;
 //! holder processes are sampled only while they hold.
+//!
+//! History is never silently dropped: events that cannot be written (a full disk) are kept in a
+//! bounded queue and retried every pass, and the failure is published in the snapshot, so
+//! `status` and `doctor` say so. SIGHUP reloads the configuration in place.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::history::{self, History};
+use super::history::History;
 use super::watcher::{FsWatcher, PlatformWakes, Wake};
-use crate::config::Config;
+use crate::config::{Config, DaemonConfig, Loaded};
 use crate::core::catalog;
 use crate::core::model::{FileKey, Report, Source};
 use crate::core::policy::{
@@ -31,6 +36,9 @@ const KNOWN_REFRESH: Duration = Duration::from_secs(15);
 const FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(15), Duration::from_millis(120)];
 /// How often the cheap lock fingerprint is checked where file events miss acquisitions (macOS).
 const QUICK_CHECK: Duration = Duration::from_millis(500);
+/// History events kept in memory while the file cannot be written; past this the oldest go,
+/// and how many is said.
+pub const MAX_PENDING_HISTORY: usize = 10_000;
 
 /// A finished kill and the requester waiting for its report.
 type KillDone = (KillReport, oneshot::Sender<KillReport>);
@@ -48,6 +56,8 @@ pub enum Command {
     Pause(bool),
     /// The login agent was installed or removed.
     SetLaunchAtLogin(bool),
+    /// A reloaded configuration (SIGHUP) and the roots it implies.
+    Reload(Box<Loaded>, WatchRoots),
     /// Exit cleanly.
     Shutdown,
 }
@@ -56,6 +66,18 @@ pub enum Command {
 pub trait Notifier: Send {
     /// Called with every published snapshot at Unix time `now`.
     fn snapshot(&mut self, snapshot: &UiSnapshot, now: f64);
+    /// New settings after a config reload.
+    fn reconfigure(&mut self, _config: &crate::config::NotifyConfig) {}
+}
+
+/// History events waiting to be written, and why they are waiting.
+#[derive(Debug, Default)]
+struct PendingHistory {
+    events: VecDeque<HistoryEvent>,
+    /// The last write error, while writes fail.
+    failing: Option<String>,
+    /// Events dropped because the queue was full.
+    lost: u64,
 }
 
 /// Everything the loop owns.
@@ -77,6 +99,8 @@ pub struct Engine {
     platform_wakes: Option<PlatformWakes>,
     fingerprint: Option<u64>,
     last_report: Option<Report>,
+    pending: PendingHistory,
+    limits: Option<watch::Sender<DaemonConfig>>,
 }
 
 /// Knobs that are not configuration.
@@ -85,6 +109,8 @@ pub struct EngineOptions {
     pub log_lines: bool,
     /// The login agent is installed (shown in the menu).
     pub launch_at_login: bool,
+    /// Where the server's limits are published, so a reload reaches it.
+    pub limits: Option<watch::Sender<DaemonConfig>>,
 }
 
 impl Engine {
@@ -98,14 +124,15 @@ impl Engine {
         opts: EngineOptions,
     ) -> (Engine, watch::Receiver<UiSnapshot>) {
         let mut policy = policy::State::new(config.stale.clone());
-        let (events, _) = history.read();
-        let (holds, waits) = history::open_episodes(&events);
+        // Streamed: a huge log costs no memory at start.
+        let (holds, waits) = history.open_episodes();
         policy::apply(&mut policy, Event::Recovered { holds, waits });
         let empty = UiSnapshot {
             report: Report::empty(Source::Daemon, scan::now(), roots.cargo_homes.clone()),
             paused: false,
             snoozed_until: None,
             launch_at_login: opts.launch_at_login,
+            problems: Vec::new(),
         };
         let (snapshot_tx, snapshot_rx) = watch::channel(empty);
         (
@@ -127,6 +154,8 @@ impl Engine {
                 platform_wakes: None,
                 fingerprint: None,
                 last_report: None,
+                pending: PendingHistory::default(),
+                limits: opts.limits,
             },
             snapshot_rx,
         )
@@ -198,6 +227,20 @@ impl Engine {
                 }
             }
         }
+        // Last chance for events still queued; say how many are lost if the disk still refuses.
+        self.flush_history();
+        if !self.pending.events.is_empty() {
+            self.log(&format!(
+                "history   {} event{} could not be written before exit: {}",
+                self.pending.events.len(),
+                if self.pending.events.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                self.pending.failing.as_deref().unwrap_or("unknown error")
+            ));
+        }
     }
 
     fn command(&mut self, cmd: Command, done: &mpsc::UnboundedSender<KillDone>) {
@@ -234,6 +277,7 @@ impl Engine {
                 self.launch_at_login = on;
                 self.publish();
             }
+            Command::Reload(loaded, roots) => self.reload(*loaded, roots),
             Command::Shutdown => {}
         }
     }
@@ -292,8 +336,120 @@ impl Engine {
         })
     }
 
+    /// Applies a reloaded configuration in place: thresholds, roots, notifications, limits.
+    /// Holds, waits and verdicts carry on.
+    fn reload(&mut self, loaded: Loaded, roots: WatchRoots) {
+        let old: std::collections::BTreeMap<String, String> =
+            self.config.flatten().into_iter().collect();
+        let changed: Vec<String> = loaded
+            .config
+            .flatten()
+            .into_iter()
+            .filter(|(k, v)| old.get(k) != Some(v))
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        for w in &loaded.warnings {
+            self.log(&format!("config    {w}"));
+        }
+        let config = loaded.config;
+        self.policy.set_config(config.stale.clone());
+        self.notifier.reconfigure(&config.notify);
+        self.history.set_limit(config.daemon.history_max_bytes);
+        super::logcap::set_max(config.daemon.log_max_bytes);
+        if let Some(l) = &self.limits {
+            l.send_replace(config.daemon.clone());
+        }
+        let roots_changed =
+            roots.cargo_homes != self.roots.cargo_homes || roots.projects != self.roots.projects;
+        self.roots = roots;
+        self.known_at = None;
+        self.config = config;
+        self.log(&format!(
+            "reloaded  {}: {}",
+            loaded.file.display(),
+            if changed.is_empty() && !roots_changed {
+                "nothing changed".to_string()
+            } else if changed.is_empty() {
+                "watched roots changed".to_string()
+            } else {
+                changed.join(", ")
+            }
+        ));
+        self.pass();
+        self.publish();
+    }
+
+    /// What the daemon cannot do right now, for the status footer and `doctor`.
+    fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.pending.failing {
+            let mut text = format!(
+                "cannot write the history {}: {e}; {} event{} kept in memory and retried every pass",
+                self.history.path().display(),
+                self.pending.events.len(),
+                if self.pending.events.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
+            );
+            if self.pending.lost > 0 {
+                text.push_str(&format!(
+                    " ({} older event{} lost: the queue holds {MAX_PENDING_HISTORY})",
+                    self.pending.lost,
+                    if self.pending.lost == 1 { "" } else { "s" }
+                ));
+            }
+            text.push_str(". Free disk space or fix the file's permissions");
+            out.push(text);
+        }
+        out
+    }
+
+    /// Writes queued history events; on failure keeps them (bounded) and says so once.
+    fn flush_history(&mut self) {
+        if self.pending.events.is_empty() {
+            return;
+        }
+        let batch = self.pending.events.make_contiguous();
+        match self.history.append(batch) {
+            Ok(()) => {
+                let n = self.pending.events.len();
+                self.pending.events.clear();
+                if self.pending.failing.take().is_some() {
+                    self.log(&format!(
+                        "history   writing {} again ({n} queued event{} written)",
+                        self.history.path().display(),
+                        if n == 1 { "" } else { "s" }
+                    ));
+                    self.pending.lost = 0;
+                    self.publish();
+                }
+            }
+            Err(e) => {
+                self.pending.events.drain(..e.written);
+                let first = self.pending.failing.is_none();
+                self.pending.failing = Some(e.error.to_string());
+                if first {
+                    self.log(&format!(
+                        "history   cannot write {}: {}; keeping events in memory and retrying",
+                        self.history.path().display(),
+                        e.error
+                    ));
+                    tracing::warn!(
+                        "cannot write history {}: {}",
+                        self.history.path().display(),
+                        e.error
+                    );
+                }
+                self.publish();
+            }
+        }
+    }
+
     /// One probe pass, policy update and publication.
     pub fn pass(&mut self) {
+        self.flush_history();
         if self.paused {
             return;
         }
@@ -423,6 +579,7 @@ impl Engine {
             paused: self.paused,
             snoozed_until: self.snoozed_until.filter(|t| *t > scan::now()),
             launch_at_login: self.launch_at_login,
+            problems: self.problems(),
         };
         let busy = self.policy.busy();
         self.snapshot_tx.send_if_modified(|old| {
@@ -430,25 +587,28 @@ impl Engine {
                 || old.report.incidents != snap.report.incidents
                 || old.paused != snap.paused
                 || old.snoozed_until != snap.snoozed_until
+                || old.problems != snap.problems
                 || busy;
             *old = snap;
             changed
         });
     }
 
-    fn record(&self, events: Vec<HistoryEvent>) {
-        if let Err(e) = self.history.append(&events) {
-            tracing::warn!(
-                "cannot write history {}: {e}",
-                self.history.path().display()
-            );
+    fn record(&mut self, events: Vec<HistoryEvent>) {
+        if events.is_empty() {
+            return;
         }
+        self.pending.events.extend(events);
+        while self.pending.events.len() > MAX_PENDING_HISTORY {
+            self.pending.events.pop_front();
+            self.pending.lost += 1;
+        }
+        self.flush_history();
     }
 
     fn log(&self, line: &str) {
         if self.log_lines {
-            let t = chrono_like_now();
-            println!("{t}  {line}");
+            super::logcap::println(&format!("{}  {line}", super::logcap::now_text()));
         }
         tracing::info!("{line}");
     }
@@ -529,15 +689,4 @@ fn lock_samples(pass: &scan::Pass) -> Vec<LockSample> {
                 .collect(),
         })
         .collect()
-}
-
-/// `HH:MM:SS` in local time without pulling in a date crate.
-fn chrono_like_now() -> String {
-    // SAFETY: time/localtime_r write only into the struct we pass.
-    unsafe {
-        let t = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
-    }
 }

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -15,9 +16,13 @@ pub use crate::core::policy::Episode;
 use crate::core::policy::{HistoryEvent, ProcId};
 use crate::core::text::{duration, tilde};
 
-/// The log rotates when it grows past this; one rotated file is kept, so the total stays under
-/// twice this.
+/// The log rotates when it grows past this (unless configured otherwise); one rotated file is
+/// kept, so the total stays under about twice this.
 pub const MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The longest line written or read. A writer shortens command lines to fit; a reader skips a
+/// longer line (counted as unreadable) without holding it in memory.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// The append-only log.
 #[derive(Debug, Clone)]
@@ -26,21 +31,49 @@ pub struct History {
     max_bytes: u64,
 }
 
+/// A batch that could not be written whole.
+#[derive(Debug)]
+pub struct AppendError {
+    /// How many events of the batch, from its start, are safely in the file.
+    pub written: usize,
+    /// What went wrong.
+    pub error: io::Error,
+}
+
+impl std::fmt::Display for AppendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.error)
+    }
+}
+
+/// What reading the log met besides events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanStats {
+    /// Events read.
+    pub events: u64,
+    /// Lines that could not be read (torn by a crash, overlong, hand-edited).
+    pub unreadable: usize,
+    /// Bytes of older history not read because a file was over the read bound.
+    pub skipped_bytes: u64,
+}
+
 impl History {
     /// The log in `data_dir` (created on first write).
     pub fn new(data_dir: &Path) -> History {
-        History {
-            path: data_dir.join("history.jsonl"),
-            max_bytes: MAX_BYTES,
-        }
+        History::with_limit(data_dir, MAX_BYTES)
     }
 
-    /// A log with a custom size bound (tests).
+    /// A log that rotates past `max_bytes` (`daemon.history_max_bytes`).
     pub fn with_limit(data_dir: &Path, max_bytes: u64) -> History {
         History {
             path: data_dir.join("history.jsonl"),
-            max_bytes,
+            max_bytes: max_bytes.max(1),
         }
+    }
+
+    /// Changes the rotation size (after a config reload).
+    pub fn set_limit(&mut self, max_bytes: u64) {
+        self.max_bytes = max_bytes.max(1);
     }
 
     /// The current file.
@@ -52,63 +85,337 @@ impl History {
         self.path.with_extension("1.jsonl")
     }
 
-    /// Appends events, one line each, rotating first when the file is too big.
-    pub fn append(&self, events: &[HistoryEvent]) -> std::io::Result<()> {
+    /// The most a reader reads of one file: its newest part, twice the rotation size.
+    fn read_cap(&self) -> u64 {
+        self.max_bytes.saturating_mul(2)
+    }
+
+    /// Appends events, one whole line each, rotating first when the file is too big. When the
+    /// file does not end with a newline (a write torn by a crash or a full disk) a new line is
+    /// started, so the torn fragment never swallows the next event.
+    pub fn append(&self, events: &[HistoryEvent]) -> Result<(), AppendError> {
         if events.is_empty() {
             return Ok(());
         }
+        let nothing = |error: io::Error| AppendError { written: 0, error };
         if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir)?;
+            fs::create_dir_all(dir).map_err(nothing)?;
         }
-        if fs::metadata(&self.path).is_ok_and(|m| m.len() >= self.max_bytes) {
-            fs::rename(&self.path, self.rotated())?;
-        }
-        let mut text = String::new();
-        for e in events {
-            text.push_str(&serde_json::to_string(e).map_err(std::io::Error::other)?);
-            text.push('\n');
+        if fs::metadata(&self.path).is_ok_and(|m| m.is_file() && m.len() >= self.max_bytes) {
+            self.rotate().map_err(nothing)?;
         }
         let mut f = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
-            .open(&self.path)?;
-        // One write per batch: lines from concurrent writers do not interleave mid-line.
-        f.write_all(text.as_bytes())
-    }
-
-    /// Reads every event, oldest first; returns them and how many lines could not be read
-    /// (a torn last line after a crash, a hand edit) — those are skipped, never fatal.
-    pub fn read(&self) -> (Vec<HistoryEvent>, usize) {
-        let mut events = Vec::new();
-        let mut bad = 0;
-        for path in [self.rotated(), self.path.clone()] {
-            let Ok(f) = fs::File::open(&path) else {
-                continue;
-            };
-            for line in BufReader::new(f).lines() {
-                let line = match line {
-                    Ok(l) => l,
-                    // Bad UTF-8 in one line: skip it. Any other error repeats forever (a
-                    // directory, EIO): stop reading this file.
-                    Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                        bad += 1;
-                        continue;
-                    }
-                    Err(_) => {
-                        bad += 1;
-                        break;
-                    }
-                };
-                if line.trim().is_empty() {
-                    continue;
+            .open(&self.path)
+            .map_err(nothing)?;
+        let len = f.metadata().map_err(nothing)?.len();
+        let mut last = [0u8; 1];
+        let torn = len > 0
+            && f.read_at(&mut last, len - 1)
+                .is_ok_and(|n| n == 1 && last[0] != b'\n');
+        let mut text = Vec::new();
+        if torn {
+            text.push(b'\n');
+        }
+        // Where each event's line ends in `text`, to tell how many made it on a short write.
+        let mut ends = Vec::with_capacity(events.len());
+        for e in events {
+            text.extend_from_slice(bounded_line(e).as_bytes());
+            text.push(b'\n');
+            ends.push(text.len());
+        }
+        // One write per batch where possible: lines from concurrent writers do not interleave.
+        let mut done = 0;
+        while done < text.len() {
+            match f.write(&text[done..]) {
+                Ok(0) => {
+                    let error = io::Error::new(io::ErrorKind::WriteZero, "the disk took nothing");
+                    return Err(AppendError {
+                        written: ends.iter().take_while(|e| **e <= done).count(),
+                        error,
+                    });
                 }
-                match serde_json::from_str::<HistoryEvent>(&line) {
-                    Ok(e) => events.push(e),
-                    Err(_) => bad += 1,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => {
+                    return Err(AppendError {
+                        written: ends.iter().take_while(|e| **e <= done).count(),
+                        error,
+                    });
                 }
             }
         }
-        (events, bad)
+        Ok(())
+    }
+
+    /// Moves the current file aside. A file far over the bound (from an older version, or a
+    /// hand edit) keeps only its newest part, so the two files stay bounded.
+    fn rotate(&self) -> io::Result<()> {
+        let len = fs::metadata(&self.path)?.len();
+        if len <= self.read_cap() {
+            return fs::rename(&self.path, self.rotated());
+        }
+        let mut src = fs::File::open(&self.path)?;
+        src.seek(SeekFrom::Start(len - self.max_bytes))?;
+        let mut reader = BufReader::new(src.take(self.max_bytes));
+        // Drop the partial first line.
+        let mut skip = Vec::new();
+        let _ = read_bounded_line(&mut reader, &mut skip, MAX_LINE_BYTES)?;
+        let tmp = self.path.with_extension("1.jsonl.tmp");
+        let mut out = fs::File::create(&tmp)?;
+        io::copy(&mut reader, &mut out)?;
+        out.sync_all()?;
+        fs::rename(&tmp, self.rotated())?;
+        fs::remove_file(&self.path)
+    }
+
+    /// Streams every event, oldest first, to `f`, reading at most the newest part of each file
+    /// and never holding more than one line in memory. Unreadable lines are counted, never fatal.
+    pub fn scan(&self, mut f: impl FnMut(HistoryEvent)) -> ScanStats {
+        let mut stats = ScanStats::default();
+        for path in [self.rotated(), self.path.clone()] {
+            let Ok(mut file) = fs::File::open(&path) else {
+                continue;
+            };
+            // A directory, a device (/dev/full reads zeros forever): not a log.
+            let len = match file.metadata() {
+                Ok(m) if m.is_file() => m.len(),
+                _ => {
+                    stats.unreadable += 1;
+                    continue;
+                }
+            };
+            let mut skip_first = false;
+            if len > self.read_cap() {
+                if file.seek(SeekFrom::Start(len - self.read_cap())).is_err() {
+                    stats.unreadable += 1;
+                    continue;
+                }
+                stats.skipped_bytes += len - self.read_cap();
+                skip_first = true;
+            }
+            // The file may grow while it is read: never read more than the bound.
+            let budget = self.read_cap() + MAX_LINE_BYTES as u64;
+            let mut reader = BufReader::new(file.take(budget));
+            let mut line = Vec::new();
+            loop {
+                match read_bounded_line(&mut reader, &mut line, MAX_LINE_BYTES) {
+                    Ok(Line::End) => break,
+                    Ok(_) if skip_first => {
+                        skip_first = false;
+                        stats.skipped_bytes += line.len() as u64;
+                    }
+                    Ok(Line::Overlong) => stats.unreadable += 1,
+                    Ok(Line::Complete | Line::Unterminated) => {
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        match serde_json::from_slice::<HistoryEvent>(&line) {
+                            Ok(e) => {
+                                stats.events += 1;
+                                f(e);
+                            }
+                            Err(_) => stats.unreadable += 1,
+                        }
+                    }
+                    // A directory, EIO: it would repeat forever; stop reading this file.
+                    Err(_) => {
+                        stats.unreadable += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        stats
+    }
+
+    /// Reads every event into memory, oldest first, with the number of unreadable lines (the
+    /// read is bounded as in [`History::scan`]).
+    pub fn read(&self) -> (Vec<HistoryEvent>, usize) {
+        let mut events = Vec::new();
+        let stats = self.scan(|e| events.push(e));
+        (events, stats.unreadable)
+    }
+
+    /// The summary of events at or after `since`, streamed from the files.
+    pub fn summary(&self, since: f64) -> (Summary, ScanStats) {
+        let mut s = Summarizer::new(since);
+        let stats = self.scan(|e| s.add(&e));
+        let mut summary = s.finish(stats.unreadable);
+        summary.skipped_bytes = stats.skipped_bytes;
+        (summary, stats)
+    }
+
+    /// Holds and waits still open when the log ends (see [`open_episodes`]), streamed.
+    pub fn open_episodes(&self) -> (Vec<Episode>, Vec<Episode>) {
+        let mut t = EpisodeTracker::default();
+        self.scan(|e| t.add(&e));
+        t.finish()
+    }
+}
+
+/// How a bounded line read ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Line {
+    /// A line ending in a newline (not included).
+    Complete,
+    /// The last line, without a newline.
+    Unterminated,
+    /// Longer than the bound: skipped up to its newline; the buffer is empty.
+    Overlong,
+    /// Nothing more.
+    End,
+}
+
+/// Reads one line of at most `max` bytes into `buf` (cleared first); an overlong line is read
+/// past and dropped, so memory never exceeds `max` whatever the input.
+pub fn read_bounded_line(r: &mut impl BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
+    buf.clear();
+    let mut overlong = false;
+    let mut any = false;
+    loop {
+        let available = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (any, overlong) {
+                (false, _) => Line::End,
+                (true, true) => Line::Overlong,
+                (true, false) => Line::Unterminated,
+            });
+        }
+        any = true;
+        let (take, complete) = match available.iter().position(|b| *b == b'\n') {
+            Some(pos) => (pos, true),
+            None => (available.len(), false),
+        };
+        if !overlong {
+            if buf.len() + take > max {
+                overlong = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(&available[..take]);
+            }
+        }
+        r.consume(take + usize::from(complete));
+        if complete {
+            return Ok(if overlong {
+                Line::Overlong
+            } else {
+                Line::Complete
+            });
+        }
+    }
+}
+
+/// The event as one JSON line of at most [`MAX_LINE_BYTES`] (newline not included): command
+/// lines and lists are shortened when needed, the event itself is never dropped.
+pub fn bounded_line(e: &HistoryEvent) -> String {
+    let fits = |s: &String| s.len() < MAX_LINE_BYTES;
+    let line = serde_json::to_string(e).unwrap_or_default();
+    if fits(&line) {
+        return line;
+    }
+    for (items, chars) in [(16, 512), (4, 64), (0, 32)] {
+        let mut short = e.clone();
+        shorten(&mut short, items, chars);
+        let line = serde_json::to_string(&short).unwrap_or_default();
+        if fits(&line) {
+            return line;
+        }
+    }
+    // Only a path longer than any file system allows could get here.
+    let mut short = e.clone();
+    shorten(&mut short, 0, 32);
+    strip_paths(&mut short);
+    serde_json::to_string(&short).unwrap_or_default()
+}
+
+fn cut(s: &mut String, chars: usize) {
+    if let Some((i, _)) = s.char_indices().nth(chars) {
+        s.truncate(i);
+        s.push('…');
+    }
+}
+
+fn cut_all(v: &mut Vec<String>, items: usize, chars: usize) {
+    v.truncate(items);
+    v.iter_mut().for_each(|s| cut(s, chars));
+}
+
+fn cut_pairs(v: &mut Vec<(String, u32)>, items: usize, chars: usize) {
+    v.truncate(items.max(1));
+    v.iter_mut().for_each(|(s, _)| cut(s, chars));
+}
+
+fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
+    match e {
+        HistoryEvent::Acquired { name, cmd, .. } => {
+            cut(name, chars);
+            cut_all(cmd, items, chars);
+        }
+        HistoryEvent::Released { name, .. } => cut(name, chars),
+        HistoryEvent::WaitStarted {
+            name,
+            cmd,
+            blocked_by,
+            blocked_by_cmd,
+            ..
+        } => {
+            cut(name, chars);
+            cut_all(cmd, items, chars);
+            cut_pairs(blocked_by, items, chars);
+            blocked_by_cmd.truncate(items);
+            blocked_by_cmd
+                .iter_mut()
+                .for_each(|c| cut_all(c, items, chars));
+        }
+        HistoryEvent::WaitEnded {
+            name, blocked_by, ..
+        } => {
+            cut(name, chars);
+            cut_pairs(blocked_by, items, chars);
+        }
+        HistoryEvent::Stale {
+            name,
+            reasons,
+            blocked,
+            ..
+        } => {
+            cut(name, chars);
+            reasons.truncate(items.max(1));
+            cut_pairs(blocked, items, chars);
+        }
+        HistoryEvent::Killed {
+            name,
+            signal,
+            paths,
+            ..
+        } => {
+            cut(name, chars);
+            cut(signal, chars);
+            paths.truncate(items.max(1));
+        }
+    }
+}
+
+fn strip_paths(e: &mut HistoryEvent) {
+    let short = |p: &mut PathBuf| {
+        let mut s = p.to_string_lossy().into_owned();
+        cut(&mut s, 1024);
+        *p = PathBuf::from(s);
+    };
+    match e {
+        HistoryEvent::Acquired { path, .. }
+        | HistoryEvent::Released { path, .. }
+        | HistoryEvent::WaitStarted { path, .. }
+        | HistoryEvent::WaitEnded { path, .. }
+        | HistoryEvent::Stale { path, .. } => short(path),
+        HistoryEvent::Killed { paths, .. } => paths.iter_mut().for_each(short),
     }
 }
 
@@ -127,9 +434,21 @@ pub fn event_time(e: &HistoryEvent) -> f64 {
 /// Holds and waits that were open when the log ends (the daemon stopped mid-hold), with their
 /// start times, so a restarted daemon keeps counting from the real start.
 pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
-    let mut holds: HashMap<(u64, ProcId), (FileKey, f64, bool)> = HashMap::new();
-    let mut waits: HashMap<(u64, ProcId), (FileKey, f64, bool)> = HashMap::new();
-    for e in events {
+    let mut t = EpisodeTracker::default();
+    events.iter().for_each(|e| t.add(e));
+    t.finish()
+}
+
+/// Folds events one at a time into the holds and waits still open (see [`open_episodes`]).
+#[derive(Debug, Default)]
+pub struct EpisodeTracker {
+    holds: HashMap<(u64, ProcId), (FileKey, f64, bool)>,
+    waits: HashMap<(u64, ProcId), (FileKey, f64, bool)>,
+}
+
+impl EpisodeTracker {
+    /// Takes one event.
+    pub fn add(&mut self, e: &HistoryEvent) {
         match e {
             HistoryEvent::Acquired {
                 at,
@@ -143,10 +462,10 @@ pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
                     dev: *dev,
                     ino: *ino,
                 };
-                holds.insert((*ino, *holder), (key, *at, *since_known));
+                self.holds.insert((*ino, *holder), (key, *at, *since_known));
             }
             HistoryEvent::Released { ino, holder, .. } => {
-                holds.remove(&(*ino, *holder));
+                self.holds.remove(&(*ino, *holder));
             }
             HistoryEvent::WaitStarted {
                 at,
@@ -160,23 +479,27 @@ pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
                     dev: *dev,
                     ino: *ino,
                 };
-                waits.insert((*ino, *waiter), (key, *at, *since_known));
+                self.waits.insert((*ino, *waiter), (key, *at, *since_known));
             }
             HistoryEvent::WaitEnded { ino, waiter, .. } => {
-                waits.remove(&(*ino, *waiter));
+                self.waits.remove(&(*ino, *waiter));
             }
             _ => {}
         }
     }
-    let flat = |m: HashMap<(u64, ProcId), (FileKey, f64, bool)>| {
-        let mut v: Vec<_> = m
-            .into_iter()
-            .map(|((_, id), (k, t, known))| (k, id, t, known))
-            .collect();
-        v.sort_by(|a, b| a.2.total_cmp(&b.2));
-        v
-    };
-    (flat(holds), flat(waits))
+
+    /// The open holds and waits, oldest first.
+    pub fn finish(self) -> (Vec<Episode>, Vec<Episode>) {
+        let flat = |m: HashMap<(u64, ProcId), (FileKey, f64, bool)>| {
+            let mut v: Vec<_> = m
+                .into_iter()
+                .map(|((_, id), (k, t, known))| (k, id, t, known))
+                .collect();
+            v.sort_by(|a, b| a.2.total_cmp(&b.2));
+            v
+        };
+        (flat(self.holds), flat(self.waits))
+    }
 }
 
 /// One "who blocked whom" row.
@@ -219,24 +542,54 @@ pub struct Summary {
     pub killed: u32,
     /// Lines that could not be read.
     pub unreadable_lines: usize,
+    /// Bytes of older history not read (a file over the read bound).
+    #[serde(default)]
+    pub skipped_bytes: u64,
 }
 
 /// Summarises events at or after `since`.
 pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -> Summary {
-    let mut s = Summary {
-        since,
-        holds: 0,
-        total_held_secs: 0.0,
-        longest_hold: None,
-        waits: 0,
-        total_wait_secs: 0.0,
-        blocked: Vec::new(),
-        stale: 0,
-        killed: 0,
-        unreadable_lines,
-    };
-    let mut rows: BTreeMap<(String, String, PathBuf), BlockRow> = BTreeMap::new();
-    for e in events.iter().filter(|e| event_time(e) >= since) {
+    let mut s = Summarizer::new(since);
+    events.iter().for_each(|e| s.add(e));
+    s.finish(unreadable_lines)
+}
+
+/// Folds events one at a time into a [`Summary`], so a summary never needs the whole log in
+/// memory.
+#[derive(Debug)]
+pub struct Summarizer {
+    s: Summary,
+    rows: BTreeMap<(String, String, PathBuf), BlockRow>,
+}
+
+impl Summarizer {
+    /// An empty summary of the period starting at `since`.
+    pub fn new(since: f64) -> Summarizer {
+        Summarizer {
+            s: Summary {
+                since,
+                holds: 0,
+                total_held_secs: 0.0,
+                longest_hold: None,
+                waits: 0,
+                total_wait_secs: 0.0,
+                blocked: Vec::new(),
+                stale: 0,
+                killed: 0,
+                unreadable_lines: 0,
+                skipped_bytes: 0,
+            },
+            rows: BTreeMap::new(),
+        }
+    }
+
+    /// Takes one event (ignored when before the period).
+    pub fn add(&mut self, e: &HistoryEvent) {
+        if event_time(e) < self.s.since || event_time(e).is_nan() {
+            return;
+        }
+        let s = &mut self.s;
+        let rows = &mut self.rows;
         match e {
             HistoryEvent::Acquired { .. } => s.holds += 1,
             HistoryEvent::Released {
@@ -290,10 +643,27 @@ pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -
             HistoryEvent::WaitStarted { .. } => {}
         }
     }
-    s.blocked = rows.into_values().collect();
-    s.blocked
-        .sort_by(|a, b| b.total_wait_secs.total_cmp(&a.total_wait_secs));
-    s
+
+    /// The summary, with the number of unreadable lines met.
+    pub fn finish(self, unreadable_lines: usize) -> Summary {
+        let mut s = self.s;
+        s.unreadable_lines = unreadable_lines;
+        s.blocked = self.rows.into_values().collect();
+        s.blocked
+            .sort_by(|a, b| b.total_wait_secs.total_cmp(&a.total_wait_secs));
+        s
+    }
+}
+
+/// "12.0 MiB", "512 kB", "40 B".
+pub fn bytes(n: u64) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    } else if n >= 1024 {
+        format!("{} kB", n / 1024)
+    } else {
+        format!("{n} B")
+    }
 }
 
 /// Renders a summary for people.
@@ -332,6 +702,13 @@ pub fn render(s: &Summary, period: &str) -> String {
                 tilde(&r.lock)
             );
         }
+    }
+    if s.skipped_bytes > 0 {
+        let _ = writeln!(
+            out,
+            "\n(the oldest {} of history were not read: the log is over its size bound)",
+            bytes(s.skipped_bytes)
+        );
     }
     if s.unreadable_lines > 0 {
         let _ = writeln!(
@@ -396,6 +773,107 @@ mod tests {
         let (events, bad) = h.read();
         assert_eq!(events.len(), 2);
         assert_eq!(bad, 2);
+    }
+
+    #[test]
+    fn a_torn_last_line_does_not_swallow_the_next_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        h.append(&[acquired(1.0, 10)]).unwrap();
+        // A crash (or a full disk) mid-write: the last line has no newline.
+        let mut f = OpenOptions::new().append(true).open(h.path()).unwrap();
+        f.write_all(b"{\"event\":\"acquired\",\"at\":2").unwrap();
+        h.append(&[wait_ended(5.0, 11, 4.0)]).unwrap();
+        let (events, bad) = h.read();
+        assert_eq!(events.len(), 2, "the event after the fragment is readable");
+        assert_eq!(bad, 1, "only the fragment is lost");
+        assert!(fs::read(h.path()).unwrap().ends_with(b"\n"));
+    }
+
+    #[test]
+    fn overlong_lines_are_skipped_without_being_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        let mut text = vec![b'x'; 3 * MAX_LINE_BYTES];
+        text.push(b'\n');
+        fs::write(h.path(), &text).unwrap();
+        h.append(&[acquired(1.0, 10)]).unwrap();
+        let mut buf = Vec::new();
+        let mut r = BufReader::new(fs::File::open(h.path()).unwrap());
+        assert_eq!(
+            read_bounded_line(&mut r, &mut buf, MAX_LINE_BYTES).unwrap(),
+            Line::Overlong
+        );
+        assert!(buf.capacity() <= 2 * MAX_LINE_BYTES, "never held whole");
+        let (events, bad) = h.read();
+        assert_eq!((events.len(), bad), (1, 1));
+    }
+
+    #[test]
+    fn reads_only_the_newest_part_of_a_huge_file_and_rotation_trims_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::with_limit(dir.path(), 4096);
+        let mut text = String::new();
+        for i in 0..2000 {
+            text.push_str(&serde_json::to_string(&acquired(i as f64, i)).unwrap());
+            text.push('\n');
+        }
+        fs::write(h.path(), &text).unwrap();
+        let mut n = 0;
+        let mut last = 0.0;
+        let stats = h.scan(|e| {
+            n += 1;
+            last = event_time(&e);
+        });
+        assert_eq!(stats.unreadable, 0);
+        assert!(
+            stats.skipped_bytes > 0 && n < 2000 && n > 10,
+            "{stats:?} {n}"
+        );
+        assert_eq!(last, 1999.0, "the newest events are read");
+        let (summary, _) = h.summary(0.0);
+        assert_eq!(summary.skipped_bytes, stats.skipped_bytes);
+        assert!(render(&summary, "1 day").contains("were not read"));
+
+        h.append(&[acquired(5000.0, 1)]).unwrap();
+        let rotated = fs::metadata(h.rotated()).unwrap().len();
+        assert!(
+            rotated <= 4096,
+            "a huge file keeps only its newest part: {rotated}"
+        );
+        let (events, bad) = h.read();
+        assert_eq!(bad, 0);
+        assert_eq!(event_time(events.last().unwrap()), 5000.0);
+    }
+
+    #[test]
+    fn huge_command_lines_are_shortened_never_dropped() {
+        let mut e = acquired(1.0, 10);
+        if let HistoryEvent::Acquired { cmd, .. } = &mut e {
+            *cmd = vec!["--flag=".repeat(40); 10_000];
+        }
+        let line = bounded_line(&e);
+        assert!(line.len() < MAX_LINE_BYTES, "{}", line.len());
+        let back: HistoryEvent = serde_json::from_str(&line).unwrap();
+        assert_eq!(event_time(&back), 1.0);
+        assert_eq!(
+            bounded_line(&acquired(2.0, 3)),
+            serde_json::to_string(&acquired(2.0, 3)).unwrap()
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_is_an_error_with_nothing_written() {
+        // /dev/full takes nothing: every write fails with ENOSPC, as on a full disk.
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        std::os::unix::fs::symlink("/dev/full", h.path()).unwrap();
+        let err = h
+            .append(&[acquired(1.0, 10), acquired(2.0, 11)])
+            .unwrap_err();
+        assert_eq!(err.written, 0);
+        assert_eq!(err.error.raw_os_error(), Some(libc::ENOSPC));
     }
 
     #[test]

@@ -1,97 +1,144 @@
-//! One daemon per user: an exclusive `flock` on a pid file in the runtime directory, held for
-//! the daemon's life (released by the kernel even after a crash, so it is never stale).
+//! One daemon per user: an exclusive `flock` on a pid file in the private runtime directory,
+//! held for the daemon's life (released by the kernel even after a crash, so it is never stale).
+//! A second daemon is not an error: it says where the running one is and exits 0, so a service
+//! manager that restarts on failure does not loop.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
+use thiserror::Error;
+
+use super::trust;
+
+/// How long a second daemon waits for the first one to write its pid (they may start together).
+const PID_WAIT: Duration = Duration::from_secs(2);
 
 /// The held instance lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct InstanceLock {
     _file: File,
     path: PathBuf,
+    dir: PathBuf,
 }
 
-/// Creates the runtime dir with mode 0700, or checks that an existing one is ours and private.
-pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
-    if !dir.exists() {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let meta = fs::metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        bail!(
-            "{} belongs to uid {}, not to you; set LOCKWATCH_RUNTIME_DIR to a directory of your own",
-            dir.display(),
-            meta.uid()
-        );
-    }
-    if meta.mode() & 0o077 != 0 {
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("cannot make {} private (chmod 700)", dir.display()))?;
-    }
-    Ok(())
+/// Another daemon already runs for this user: not a failure, nothing to do.
+#[derive(Debug, Clone, Error)]
+#[error(
+    "a lockwatch daemon is already running ({}, socket {}); nothing to do. Stop it with `cargo lockwatch daemon --stop`",
+    match .pid { Some(p) => format!("pid {p}"), None => "pid not written yet: it is starting".to_string() },
+    .socket.display()
+)]
+pub struct AlreadyRunning {
+    /// Its pid, when it has written it.
+    pub pid: Option<u32>,
+    /// Its socket.
+    pub socket: PathBuf,
+}
+
+/// Reads a pid file's text: a pid, or None while it is empty (being written) or garbage.
+pub fn parse_pid(text: &str) -> Option<u32> {
+    text.trim().parse().ok().filter(|p| *p > 0)
 }
 
 impl InstanceLock {
-    /// Takes the lock or says which daemon already runs.
-    pub fn acquire(runtime_dir: &Path) -> anyhow::Result<InstanceLock> {
-        private_dir(runtime_dir)?;
-        let path = runtime_dir.join("daemon.pid");
+    /// Makes the private runtime directory for `runtime_base` and takes the lock there, or
+    /// says which daemon already runs ([`AlreadyRunning`] inside the error).
+    pub fn acquire(runtime_base: &Path) -> anyhow::Result<InstanceLock> {
+        let dir = trust::ensure_private(runtime_base)?;
+        let path = dir.join("daemon.pid");
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
+            .with_context(|| {
+                format!(
+                    "cannot open {} (a symlink there is refused; remove it)",
+                    path.display()
+                )
+            })?;
         // SAFETY: flock on a descriptor we own; LOCK_NB makes it return at once.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            bail!(
-                "a lockwatch daemon is already running (pid {}, socket {}); stop it with `cargo lockwatch daemon --stop`",
-                pid.trim(),
-                runtime_dir.join(super::SOCKET_NAME).display()
-            );
+            // The winner writes its pid right after locking: give it a moment.
+            let deadline = Instant::now() + PID_WAIT;
+            let pid = loop {
+                let mut text = String::new();
+                let _ = file.rewind();
+                let _ = file.read_to_string(&mut text);
+                match parse_pid(&text) {
+                    Some(p) => break Some(p),
+                    None if Instant::now() >= deadline => break None,
+                    None => std::thread::sleep(Duration::from_millis(20)),
+                }
+            };
+            return Err(AlreadyRunning {
+                pid,
+                socket: dir.join(super::SOCKET_NAME),
+            }
+            .into());
         }
         file.set_len(0)?;
         file.rewind()?;
         writeln!(file, "{}", std::process::id())?;
-        Ok(InstanceLock { _file: file, path })
+        Ok(InstanceLock {
+            _file: file,
+            path,
+            dir,
+        })
     }
 
     /// The pid file.
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The private directory the socket goes in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
-    fn second_instance_is_refused_with_the_first_pid() {
+    fn second_instance_is_told_where_the_first_runs() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
         let first = InstanceLock::acquire(&run).unwrap();
-        let err = InstanceLock::acquire(&run).unwrap_err().to_string();
-        assert!(err.contains(&std::process::id().to_string()), "{err}");
-        assert!(err.contains("already running"));
-        let mode = fs::metadata(&run).unwrap().mode() & 0o777;
+        let err = InstanceLock::acquire(&run).unwrap_err();
+        let running = err
+            .downcast_ref::<AlreadyRunning>()
+            .expect("AlreadyRunning");
+        assert_eq!(running.pid, Some(std::process::id()));
+        assert_eq!(running.socket, run.join(super::super::SOCKET_NAME));
+        let text = err.to_string();
+        assert!(
+            text.contains("already running") && text.contains("socket"),
+            "{text}"
+        );
+        let mode = std::fs::metadata(&run).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o700);
         drop(first);
         InstanceLock::acquire(&run).unwrap();
+    }
+
+    #[test]
+    fn pid_text_is_parsed_strictly() {
+        assert_eq!(parse_pid("42\n"), Some(42));
+        assert_eq!(parse_pid(""), None);
+        assert_eq!(parse_pid("0"), None);
+        assert_eq!(parse_pid("4x"), None);
     }
 }

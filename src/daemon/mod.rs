@@ -1,6 +1,6 @@
 //! The background daemon: single instance per user, a tokio runtime built by hand on worker
-//! threads (the main thread belongs to the tray), the engine loop, the IPC server, and clean
-//! shutdown on SIGINT/SIGTERM or a Quit.
+//! threads (the main thread belongs to the tray), the engine loop, the IPC server, clean
+//! shutdown (socket removed) on SIGINT/SIGTERM or a Quit, and a config reload on SIGHUP.
 
 use std::time::Duration;
 
@@ -11,12 +11,14 @@ pub mod client;
 pub mod engine;
 pub mod history;
 pub mod instance;
+pub mod logcap;
 pub mod protocol;
 pub mod server;
+pub mod trust;
 pub mod ui_bridge;
 pub mod watcher;
 
-use crate::config::{Config, Dirs};
+use crate::config::{Config, Dirs, FlagOverrides, Loaded};
 use crate::scan::WatchRoots;
 
 /// File name of the socket in the runtime dir.
@@ -29,6 +31,8 @@ pub struct Options {
     pub headless: bool,
     /// Grace period a kill waits for the release.
     pub kill_grace: Duration,
+    /// The command-line overrides, applied again when SIGHUP reloads the config.
+    pub flags: FlagOverrides,
 }
 
 /// Whether a graphical session is available for a tray.
@@ -42,25 +46,31 @@ pub fn gui_available() -> bool {
         || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty())
 }
 
-/// The socket path for these directories.
+/// The socket path for these directories: in the runtime directory, or in the private per-user
+/// directory inside it when it is shared (nothing is created or changed to find out).
 pub fn socket_path(dirs: &Dirs) -> std::path::PathBuf {
-    dirs.runtime.join(SOCKET_NAME)
+    trust::socket_dir(&dirs.runtime).join(SOCKET_NAME)
 }
 
 /// Runs the daemon until it is told to stop. Returns when it has shut down cleanly.
 pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> anyhow::Result<()> {
-    let _instance = instance::InstanceLock::acquire(&dirs.runtime)?;
+    let instance = instance::InstanceLock::acquire(&dirs.runtime)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("lockwatch-worker")
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Before the socket exists: from here on a signal ends (or reloads) the daemon cleanly
+    // instead of killing it with its socket left behind.
+    let signals = runtime.block_on(async { Signals::new() })?;
+    logcap::set_max(config.daemon.log_max_bytes);
 
-    let history = history::History::new(&dirs.data);
+    let history = history::History::with_limit(&dirs.data, config.daemon.history_max_bytes);
     let probe = crate::probe::platform()?;
     let tray = !opts.headless && cfg!(tray) && gui_available();
     let (ui_tx, ui_rx) = mpsc::unbounded_channel();
+    let (limits_tx, limits) = tokio::sync::watch::channel(config.daemon.clone());
     let notifier =
         ui_bridge::DesktopNotifier::new(config.notify.clone(), tray.then(|| ui_tx.clone()));
     let (engine, snapshots) = engine::Engine::new(
@@ -73,37 +83,35 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
             // Always: under launchd/systemd stdout is the log file.
             log_lines: true,
             launch_at_login: crate::service::is_installed(),
+            limits: Some(limits_tx),
         },
     );
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let socket = socket_path(dirs);
+    let socket = instance.dir().join(SOCKET_NAME);
     let (listener, guard) = runtime.block_on(async { server::bind(&socket) })?;
     let shared = server::Shared {
         snapshots: snapshots.clone(),
         commands: cmd_tx.clone(),
         history,
         kill_grace: opts.kill_grace,
+        limits,
     };
     let homes: Vec<String> = roots
         .cargo_homes
         .iter()
         .map(|h| h.display().to_string())
         .collect();
-    println!(
+    logcap::println(&format!(
         "cargo-lockwatch daemon {} ({}, pid {}) watching {}; socket {}",
         env!("CARGO_PKG_VERSION"),
         if tray { "tray" } else { "headless" },
         std::process::id(),
         homes.join(", "),
         socket.display()
-    );
+    ));
 
     runtime.spawn(server::serve(listener, shared));
-    let signals = cmd_tx.clone();
-    runtime.spawn(async move {
-        wait_for_signal().await;
-        let _ = signals.send(engine::Command::Shutdown);
-    });
+    runtime.spawn(signals.run(cmd_tx.clone(), dirs.clone(), opts.flags.clone()));
     runtime.spawn(ui_bridge::run_commands(
         ui_rx,
         cmd_tx.clone(),
@@ -145,22 +153,53 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     drop((snapshots, ui_tx));
     let outcome = runtime.block_on(engine_task);
     drop(guard);
+    drop(instance);
     runtime.shutdown_timeout(Duration::from_secs(1));
     // A crash must not look like a Quit: launchd/systemd restart only on a non-zero exit.
     outcome.map_err(|e| anyhow::anyhow!("the daemon's engine failed: {e}"))
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = int.recv() => {},
-        _ = term.recv() => {},
+/// The signals the daemon handles, registered before the socket is bound.
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let get = |kind: SignalKind, name: &str| {
+            signal(kind).with_context(|| format!("cannot handle {name}"))
+        };
+        Ok(Signals {
+            int: get(SignalKind::interrupt(), "SIGINT")?,
+            term: get(SignalKind::terminate(), "SIGTERM")?,
+            hup: get(SignalKind::hangup(), "SIGHUP")?,
+        })
+    }
+
+    /// SIGINT/SIGTERM: a clean shutdown. SIGHUP: reload the config file and environment.
+    async fn run(
+        mut self,
+        commands: mpsc::UnboundedSender<engine::Command>,
+        dirs: Dirs,
+        flags: FlagOverrides,
+    ) {
+        loop {
+            tokio::select! {
+                _ = self.int.recv() => break,
+                _ = self.term.recv() => break,
+                _ = self.hup.recv() => {
+                    let (dirs, flags) = (dirs.clone(), flags.clone());
+                    let loaded = tokio::task::spawn_blocking(move || Loaded::load(&dirs, &flags)).await;
+                    if let Ok(loaded) = loaded {
+                        let roots = loaded.roots();
+                        let _ = commands.send(engine::Command::Reload(Box::new(loaded), roots));
+                    }
+                }
+            }
+        }
+        let _ = commands.send(engine::Command::Shutdown);
     }
 }

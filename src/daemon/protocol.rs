@@ -99,6 +99,79 @@ pub enum Response {
     },
 }
 
+/// One frame cut from the byte stream a client sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A complete line (without its newline), at most [`MAX_REQUEST_BYTES`] long.
+    Line(Vec<u8>),
+    /// The line grew past [`MAX_REQUEST_BYTES`]: the connection is answered and closed.
+    TooLong,
+}
+
+/// Cuts a byte stream into request lines, never buffering more than [`MAX_REQUEST_BYTES`] (the
+/// daemon's decoder, kept free of I/O so it can be fuzzed).
+#[derive(Debug, Default)]
+pub struct LineFramer {
+    buf: Vec<u8>,
+    started: bool,
+}
+
+impl LineFramer {
+    /// Feeds bytes; returns how many were consumed and the frame they completed, if any.
+    /// Bytes after a complete frame are not consumed: feed them again.
+    pub fn feed(&mut self, bytes: &[u8]) -> (usize, Option<Frame>) {
+        if bytes.is_empty() {
+            return (0, None);
+        }
+        self.started = true;
+        let (take, complete) = match bytes.iter().position(|b| *b == b'\n') {
+            Some(pos) => (pos, true),
+            None => (bytes.len(), false),
+        };
+        if self.buf.len() + take > MAX_REQUEST_BYTES {
+            self.reset();
+            return (take + usize::from(complete), Some(Frame::TooLong));
+        }
+        self.buf.extend_from_slice(&bytes[..take]);
+        if !complete {
+            return (take, None);
+        }
+        let line = std::mem::take(&mut self.buf);
+        self.reset();
+        (take + 1, Some(Frame::Line(line)))
+    }
+
+    /// At the end of the stream: the unterminated last line, if any.
+    pub fn finish(&mut self) -> Option<Frame> {
+        let had = self.started && !self.buf.is_empty();
+        let line = std::mem::take(&mut self.buf);
+        self.reset();
+        had.then_some(Frame::Line(line))
+    }
+
+    /// Whether part of a line has arrived (a request is half-sent).
+    pub fn partial(&self) -> bool {
+        self.started
+    }
+
+    fn reset(&mut self) {
+        self.buf.clear();
+        self.started = false;
+    }
+}
+
+/// Decodes one request line: `Ok(None)` for a blank line, `Err` with a message for the client
+/// when it is not a request. Never panics, whatever the bytes.
+pub fn decode_request(line: &[u8]) -> Result<Option<Request>, String> {
+    let text = String::from_utf8_lossy(line);
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str::<Request>(&text)
+        .map(Some)
+        .map_err(|e| format!("malformed request ({e}); expected one JSON object per line"))
+}
+
 /// Encodes one message as a JSON line.
 pub fn encode<T: Serialize>(msg: &T) -> String {
     let mut s = serde_json::to_string(msg).expect("protocol messages serialize");
@@ -154,6 +227,27 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_framer_cuts_lines_and_bounds_them() {
+        let mut f = LineFramer::default();
+        assert_eq!(f.feed(b"ab"), (2, None));
+        assert!(f.partial());
+        assert_eq!(f.feed(b"c\nde"), (2, Some(Frame::Line(b"abc".to_vec()))));
+        assert!(!f.partial());
+        assert_eq!(f.feed(b"de"), (2, None));
+        assert_eq!(f.finish(), Some(Frame::Line(b"de".to_vec())));
+        assert_eq!(f.finish(), None);
+        let big = vec![b'x'; MAX_REQUEST_BYTES + 1];
+        assert_eq!(f.feed(&big).1, Some(Frame::TooLong));
+        assert!(!f.partial());
+        assert_eq!(decode_request(b"  "), Ok(None));
+        assert!(decode_request(b"nope").unwrap_err().contains("malformed"));
+        assert_eq!(
+            decode_request(br#"{"type":"status"}"#),
+            Ok(Some(Request::Status))
+        );
     }
 
     #[test]

@@ -1,20 +1,36 @@
-//! The daemon's Unix socket: per-user directory (0700), socket (0600), peer uid checked, a
-//! protocol version handshake, newline-delimited JSON. Malformed or oversized messages get an
-//! error reply and never take the daemon down. The socket file is removed on drop.
+//! The daemon's Unix socket: in the private runtime directory (0700), socket 0600, peer uid
+//! checked, a protocol version handshake, newline-delimited JSON. Malformed or oversized
+//! messages get an error reply and never take the daemon down.
+//!
+//! Abuse is bounded: at most `daemon.max_clients` connections (more get a polite refusal), a
+//! request must arrive whole within `daemon.request_timeout`, a subscriber is dropped the moment
+//! it hangs up (its read side is polled, not only the next write) or stops reading, and an idle
+//! greeted connection is closed after [`IDLE_TIMEOUT`]. The socket file is removed on drop.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
 
 use super::engine::Command;
-use super::history::{self, History};
-use super::protocol::{self, MAX_REQUEST_BYTES, PROTOCOL_VERSION, Request, Response};
+use super::history::History;
+use super::protocol::{
+    self, Frame, LineFramer, MAX_REQUEST_BYTES, PROTOCOL_VERSION, Request, Response,
+};
+use crate::config::DaemonConfig;
 use crate::kill::KillRequest;
 use crate::ui::UiSnapshot;
+
+/// A greeted connection that sends nothing for this long is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Removes the socket file when the server goes away.
 pub struct SocketGuard(PathBuf);
@@ -27,7 +43,7 @@ impl Drop for SocketGuard {
 
 /// Binds the socket, replacing a stale one left by a crashed daemon.
 pub fn bind(path: &Path) -> anyhow::Result<(UnixListener, SocketGuard)> {
-    if path.exists() {
+    if std::fs::symlink_metadata(path).is_ok() {
         // The instance lock is held, so nobody else serves it: it is stale.
         std::fs::remove_file(path)
             .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
@@ -49,93 +65,228 @@ pub struct Shared {
     /// History log (read directly).
     pub history: History,
     /// Grace period for kills.
-    pub kill_grace: std::time::Duration,
+    pub kill_grace: Duration,
+    /// Connection limits (follow a config reload).
+    pub limits: watch::Receiver<DaemonConfig>,
+}
+
+/// Counts a live connection; the count drops with it.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Takes a connection slot, or None when `max` are in use.
+fn take_slot(active: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
+    active
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+            (n < max).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Slot(active.clone()))
+}
+
+/// The refusal a client gets when the daemon is full.
+pub fn busy_message(max: usize) -> String {
+    format!(
+        "the lockwatch daemon is already serving {max} connections (daemon.max_clients); \
+         try again in a moment, or close the status-bar widgets that keep subscribing"
+    )
+}
+
+/// Writes a short reply without waiting (the socket buffer of a fresh connection has room) and
+/// closes: refusals never hold a slot or a task.
+fn refuse(stream: UnixStream, message: String) {
+    let _ = stream.try_write(protocol::encode(&Response::Error { message }).as_bytes());
 }
 
 /// Accepts connections until the listener fails.
 pub async fn serve(listener: UnixListener, shared: Shared) {
-    // SAFETY: geteuid has no preconditions.
-    let me = unsafe { libc::geteuid() };
+    let me = super::trust::me();
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut accept_failures: u64 = 0;
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                // Out of descriptors, most likely: say so now and then, never spin.
+                if accept_failures.is_multiple_of(100) {
+                    tracing::warn!("accept failed ({accept_failures} times so far): {e}");
+                }
+                accept_failures += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
+        let peer = stream.peer_cred().map(|c| c.uid());
+        if peer.as_ref().map_or(true, |uid| *uid != me) {
+            refuse(
+                stream,
+                "refused: the lockwatch daemon only talks to its own user".into(),
+            );
+            continue;
+        }
+        let limits = shared.limits.borrow().clone();
+        let Some(slot) = take_slot(&active, limits.max_clients) else {
+            refuse(stream, busy_message(limits.max_clients));
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
-            let peer = stream.peer_cred().map(|c| c.uid());
-            if peer.as_ref().map_or(true, |uid| *uid != me) {
-                let mut stream = stream;
-                let msg = Response::Error {
-                    message: "refused: the lockwatch daemon only talks to its own user".into(),
-                };
-                let _ = stream.write_all(protocol::encode(&msg).as_bytes()).await;
-                return;
-            }
-            if let Err(e) = connection(stream, shared).await {
+            let _slot = slot;
+            if let Err(e) = connection(stream, shared, limits.request_timeout).await {
                 tracing::debug!("client connection ended: {e}");
             }
         });
     }
 }
 
-/// Reads one line of at most `MAX_REQUEST_BYTES`; `Ok(None)` on a clean end of stream.
-async fn read_line(
-    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
-) -> std::io::Result<Option<Result<String, ()>>> {
-    let mut buf = Vec::new();
-    loop {
-        let available = reader.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(if buf.is_empty() {
-                None
-            } else {
-                Some(Ok(String::from_utf8_lossy(&buf).into_owned()))
-            });
-        }
-        if let Some(pos) = available.iter().position(|b| *b == b'\n') {
-            buf.extend_from_slice(&available[..pos]);
-            reader.consume(pos + 1);
-            if buf.len() > MAX_REQUEST_BYTES {
-                return Ok(Some(Err(())));
+/// Why reading a request stopped.
+enum ReadEnd {
+    /// The client closed its end.
+    Closed,
+    /// Nothing arrived in time (true: half a request had arrived).
+    TimedOut { half: bool },
+    /// A socket error.
+    Io(std::io::Error),
+}
+
+/// The read side of a connection: frames with deadlines.
+struct Reader {
+    half: OwnedReadHalf,
+    framer: LineFramer,
+    pending: Vec<u8>,
+    start: usize,
+    line_started: Option<Instant>,
+    request_timeout: Duration,
+}
+
+impl Reader {
+    /// The next frame. `first_by` bounds the wait for a request to begin; once one has begun it
+    /// must end within the request timeout.
+    async fn next(&mut self, first_by: Instant) -> Result<Frame, ReadEnd> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if self.start < self.pending.len() {
+                let (n, frame) = self.framer.feed(&self.pending[self.start..]);
+                self.start += n;
+                if self.framer.partial() && self.line_started.is_none() {
+                    self.line_started = Some(Instant::now());
+                }
+                if let Some(frame) = frame {
+                    self.line_started = None;
+                    return Ok(frame);
+                }
+                continue;
             }
-            return Ok(Some(Ok(String::from_utf8_lossy(&buf).into_owned())));
+            self.pending.clear();
+            self.start = 0;
+            let deadline = match self.line_started {
+                Some(t) => t + self.request_timeout,
+                None => first_by,
+            };
+            let read = tokio::time::timeout_at(deadline, self.half.read(&mut chunk)).await;
+            match read {
+                Err(_) => {
+                    let half = self.line_started.is_some();
+                    return Err(ReadEnd::TimedOut { half });
+                }
+                Ok(Err(e)) => return Err(ReadEnd::Io(e)),
+                Ok(Ok(0)) => {
+                    return self.framer.finish().ok_or(ReadEnd::Closed);
+                }
+                Ok(Ok(n)) => self.pending.extend_from_slice(&chunk[..n]),
+            }
         }
-        let n = available.len();
-        buf.extend_from_slice(available);
-        reader.consume(n);
-        if buf.len() > MAX_REQUEST_BYTES {
-            return Ok(Some(Err(())));
+    }
+
+    /// Resolves when the client hangs up (end of stream or an error); whatever it sends in the
+    /// meantime is read and dropped, so it costs no memory.
+    async fn hangup(&mut self) {
+        let mut scratch = [0u8; 1024];
+        loop {
+            match self.half.read(&mut scratch).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
         }
     }
 }
 
-async fn connection(stream: UnixStream, shared: Shared) -> std::io::Result<()> {
+/// Writes one message, giving up on a client that does not read for `timeout`.
+async fn send_to(
+    write: &mut OwnedWriteHalf,
+    msg: &Response,
+    timeout: Duration,
+) -> std::io::Result<()> {
+    match tokio::time::timeout(timeout, write.write_all(protocol::encode(msg).as_bytes())).await {
+        Ok(r) => r,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the client stopped reading",
+        )),
+    }
+}
+
+async fn connection(
+    stream: UnixStream,
+    shared: Shared,
+    request_timeout: Duration,
+) -> std::io::Result<()> {
+    let connected = Instant::now();
     let (read, mut write) = stream.into_split();
-    let mut reader = BufReader::new(read);
+    let mut reader = Reader {
+        half: read,
+        framer: LineFramer::default(),
+        pending: Vec::new(),
+        start: 0,
+        line_started: None,
+        request_timeout,
+    };
     let mut greeted = false;
-    while let Some(line) = read_line(&mut reader).await? {
-        let Ok(line) = line else {
-            let msg = Response::Error {
-                message: format!("message longer than {MAX_REQUEST_BYTES} bytes; closing"),
-            };
-            write.write_all(protocol::encode(&msg).as_bytes()).await?;
-            return Ok(());
+    let error = |message: String| Response::Error { message };
+    loop {
+        let first_by = if greeted {
+            Instant::now() + IDLE_TIMEOUT
+        } else {
+            connected + request_timeout
         };
-        if line.trim().is_empty() {
-            continue;
-        }
-        let request = match serde_json::from_str::<Request>(&line) {
-            Ok(r) => r,
-            Err(e) => {
-                let msg = Response::Error {
-                    message: format!("malformed request ({e}); expected one JSON object per line"),
+        let frame = match reader.next(first_by).await {
+            Ok(f) => f,
+            Err(ReadEnd::Closed) => return Ok(()),
+            Err(ReadEnd::Io(e)) => return Err(e),
+            Err(ReadEnd::TimedOut { half }) => {
+                let (what, limit) = match (half, greeted) {
+                    (true, _) => ("half a request", request_timeout),
+                    (false, true) => ("no request", IDLE_TIMEOUT),
+                    (false, false) => ("no request", request_timeout),
                 };
-                write.write_all(protocol::encode(&msg).as_bytes()).await?;
+                let msg = error(format!(
+                    "{what} arrived within {}; closing (send whole lines promptly)",
+                    humantime::format_duration(limit)
+                ));
+                let _ = send_to(&mut write, &msg, request_timeout).await;
+                return Ok(());
+            }
+        };
+        let line = match frame {
+            Frame::Line(l) => l,
+            Frame::TooLong => {
+                let msg = error(format!(
+                    "message longer than {MAX_REQUEST_BYTES} bytes; closing"
+                ));
+                send_to(&mut write, &msg, request_timeout).await?;
+                return Ok(());
+            }
+        };
+        let request = match protocol::decode_request(&line) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(message) => {
+                send_to(&mut write, &error(message), request_timeout).await?;
                 continue;
             }
         };
@@ -148,47 +299,53 @@ async fn connection(stream: UnixStream, shared: Shared) -> std::io::Result<()> {
                         daemon_pid: std::process::id(),
                         daemon_version: env!("CARGO_PKG_VERSION").to_string(),
                     };
-                    write.write_all(protocol::encode(&msg).as_bytes()).await?;
+                    send_to(&mut write, &msg, request_timeout).await?;
                 }
                 Request::Hello { version, .. } => {
-                    let msg = Response::Error {
-                        message: format!(
-                            "protocol version mismatch: daemon speaks {PROTOCOL_VERSION}, client {version}; restart the daemon after upgrading (cargo lockwatch daemon --stop)"
-                        ),
-                    };
-                    write.write_all(protocol::encode(&msg).as_bytes()).await?;
+                    let msg = error(format!(
+                        "protocol version mismatch: daemon speaks {PROTOCOL_VERSION}, client {version}; restart the daemon after upgrading (cargo lockwatch daemon --stop)"
+                    ));
+                    send_to(&mut write, &msg, request_timeout).await?;
                     return Ok(());
                 }
                 _ => {
-                    let msg = Response::Error {
-                        message: "the first message must be a hello with the protocol version"
-                            .into(),
-                    };
-                    write.write_all(protocol::encode(&msg).as_bytes()).await?;
+                    let msg =
+                        error("the first message must be a hello with the protocol version".into());
+                    send_to(&mut write, &msg, request_timeout).await?;
                 }
             }
             continue;
         }
         match request {
             Request::Subscribe => {
-                let mut rx = shared.snapshots.clone();
-                loop {
-                    let snap = rx.borrow_and_update().clone();
-                    write
-                        .write_all(protocol::encode(&Response::Snapshot(Box::new(snap))).as_bytes())
-                        .await?;
-                    if rx.changed().await.is_err() {
-                        return Ok(());
-                    }
-                }
+                return subscribe(&mut reader, &mut write, &shared, request_timeout).await;
             }
             other => {
                 let reply = respond(other, &shared).await;
-                write.write_all(protocol::encode(&reply).as_bytes()).await?;
+                send_to(&mut write, &reply, request_timeout).await?;
             }
         }
     }
-    Ok(())
+}
+
+/// Streams snapshots until the client hangs up, stops reading, or the daemon stops.
+async fn subscribe(
+    reader: &mut Reader,
+    write: &mut OwnedWriteHalf,
+    shared: &Shared,
+    write_timeout: Duration,
+) -> std::io::Result<()> {
+    let mut rx = shared.snapshots.clone();
+    loop {
+        let snap = rx.borrow_and_update().clone();
+        send_to(write, &Response::Snapshot(Box::new(snap)), write_timeout).await?;
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() {
+                return Ok(());
+            },
+            () = reader.hangup() => return Ok(()),
+        }
+    }
 }
 
 async fn respond(request: Request, shared: &Shared) -> Response {
@@ -197,7 +354,9 @@ async fn respond(request: Request, shared: &Shared) -> Response {
             message: "already greeted".into(),
         },
         Request::Status => Response::Snapshot(Box::new(shared.snapshots.borrow().clone())),
-        Request::Subscribe => unreachable!("handled by the connection loop"),
+        Request::Subscribe => Response::Error {
+            message: "subscribe is answered by the connection loop".into(),
+        },
         Request::Kill {
             pid,
             start_token,
@@ -206,7 +365,7 @@ async fn respond(request: Request, shared: &Shared) -> Response {
         } => {
             let (tx, rx) = oneshot::channel();
             let grace = grace_ms.map_or(shared.kill_grace, |ms| {
-                std::time::Duration::from_millis(ms.min(protocol::MAX_GRACE_MS))
+                Duration::from_millis(ms.min(protocol::MAX_GRACE_MS))
             });
             let req = KillRequest {
                 pid,
@@ -248,12 +407,8 @@ async fn respond(request: Request, shared: &Shared) -> Response {
         Request::Pause { paused } => send(shared, Command::Pause(paused)),
         Request::History { since } => {
             let h = shared.history.clone();
-            match tokio::task::spawn_blocking(move || {
-                let (events, bad) = h.read();
-                history::summarize(&events, since, bad)
-            })
-            .await
-            {
+            // Streams the file: memory stays bounded whatever its size.
+            match tokio::task::spawn_blocking(move || h.summary(since).0).await {
                 Ok(s) => Response::History(s),
                 Err(e) => Response::Error {
                     message: format!("cannot read history: {e}"),
@@ -270,5 +425,21 @@ fn send(shared: &Shared, cmd: Command) -> Response {
         Err(_) => Response::Error {
             message: "the daemon is shutting down".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_capped_and_given_back() {
+        let active = Arc::new(AtomicUsize::new(0));
+        let a = take_slot(&active, 2).unwrap();
+        let _b = take_slot(&active, 2).unwrap();
+        assert!(take_slot(&active, 2).is_none());
+        drop(a);
+        assert!(take_slot(&active, 2).is_some());
+        assert!(busy_message(64).contains("64"));
     }
 }

@@ -39,16 +39,20 @@ impl DesktopNotifier {
 }
 
 impl Notifier for DesktopNotifier {
+    fn reconfigure(&mut self, config: &NotifyConfig) {
+        self.decider.set_config(config.clone());
+    }
+
     fn snapshot(&mut self, snapshot: &UiSnapshot, now: f64) {
         let Some(notice) = self.decider.observe(snapshot, now) else {
             return;
         };
         tracing::info!("notify: {} — {}", notice.summary, notice.body);
         if self.log_only {
-            println!(
+            super::logcap::println(&format!(
                 "notification (no notification service): {} — {}",
                 notice.summary, notice.body
-            );
+            ));
             return;
         }
         if let Err(e) = notify::show(notice, self.commands.clone()) {
@@ -190,12 +194,8 @@ pub async fn run_commands(
                 let dir = data_dir.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     let h = super::history::History::new(&dir);
-                    let (events, bad) = h.read();
                     let since = crate::scan::now() - 7.0 * 86400.0;
-                    let text = super::history::render(
-                        &super::history::summarize(&events, since, bad),
-                        "7 days",
-                    );
+                    let text = super::history::render(&h.summary(since).0, "7 days");
                     let file = dir.join("history-summary.txt");
                     if std::fs::create_dir_all(&dir)
                         .and_then(|_| std::fs::write(&file, text))

@@ -107,6 +107,15 @@ impl LinuxProbe {
         })
     }
 
+    /// Forgets discovered lock files that are gone: not in the lock table, and no file with
+    /// that inode at that path any more (a long-lived daemon sees many short-lived projects).
+    fn prune_discovered(&mut self, lines: &[KernelLock]) {
+        let table: HashSet<u64> = lines.iter().map(|l| l.ino).collect();
+        self.discovered.retain(|ino, d| {
+            table.contains(ino) || super::file_key(&d.path).is_some_and(|k| k.ino == *ino)
+        });
+    }
+
     fn pid_dir(&self, pid: u32) -> PathBuf {
         self.proc_root.join(pid.to_string())
     }
@@ -623,6 +632,7 @@ fn tcp_last_data_recv(inodes: &[u64]) -> HashMap<u64, u32> {
 impl Probe for LinuxProbe {
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
         let lines = self.lock_table()?;
+        self.prune_discovered(&lines);
         if lines.is_empty() {
             return Ok(Vec::new());
         }
@@ -1161,5 +1171,36 @@ mod tests {
         targets.deep_on_contention = false;
         let s = probe.sightings(&targets).unwrap();
         assert_eq!(s[0].holders.len(), 1, "no descriptor scan unless asked");
+    }
+
+    #[test]
+    fn discovered_lock_files_that_are_gone_are_forgotten() {
+        let files = tempfile::tempdir().unwrap();
+        let (lock, ino) = real_file(files.path(), "app/target/debug/.cargo-lock");
+        let (kept, kept_ino) = real_file(files.path(), "other/target/debug/.cargo-lock");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n\
+             2: FLOCK  ADVISORY  WRITE 301 fe:00:{kept_ino} 0 EOF\n"
+        ));
+        fake.process(300, "cargo", 'S');
+        fake.holding_fd(300, lock.to_str().unwrap(), ino, 300);
+        fake.process(301, "cargo", 'S');
+        fake.holding_fd(301, kept.to_str().unwrap(), kept_ino, 301);
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        let targets = Targets::default();
+        assert_eq!(probe.sightings(&targets).unwrap().len(), 2);
+        assert_eq!(probe.discovered.len(), 2);
+        // Both released; one project deleted (`rm -rf` of a temp checkout).
+        fs::write(fake.root().join("locks"), "").unwrap();
+        fs::remove_file(&lock).unwrap();
+        assert!(probe.sightings(&targets).unwrap().is_empty());
+        assert!(
+            !probe.discovered.contains_key(&ino),
+            "a deleted project is forgotten"
+        );
+        assert!(
+            probe.discovered.contains_key(&kept_ino),
+            "an existing one is kept"
+        );
     }
 }

@@ -30,6 +30,10 @@ pub struct UiSnapshot {
     pub snoozed_until: Option<f64>,
     /// The login agent/unit is installed.
     pub launch_at_login: bool,
+    /// What the daemon cannot do right now (e.g. write its history), each with what to do;
+    /// shown in the `status` footer and by `doctor`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// How long to snooze notifications.

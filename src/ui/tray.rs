@@ -193,6 +193,7 @@ impl Tray {
             paused: false,
             snoozed_until: None,
             launch_at_login: false,
+            problems: Vec::new(),
         };
         let model = self.state.build(&first, now());
         let (menu, natives) = build_menu(&model);

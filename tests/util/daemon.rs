@@ -54,7 +54,13 @@ pub fn daemon_env(dir: &Dir) -> Vec<(String, String)> {
 impl Daemon {
     /// Starts a headless daemon and waits until it answers.
     pub fn start(dir: &Dir, name: &str) -> Daemon {
-        let env = daemon_env(dir);
+        Daemon::start_with(dir, name, &[])
+    }
+
+    /// [`Daemon::start`] with extra environment (e.g. `LOCKWATCH_DAEMON_*` limits).
+    pub fn start_with(dir: &Dir, name: &str, extra: &[(&str, &str)]) -> Daemon {
+        let mut env = daemon_env(dir);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut cmd = dir.command(env!("CARGO_BIN_EXE_cargo-lockwatch"));
         cmd.args(["daemon", "--headless", "--kill-grace", "5s"])
             .envs(env.iter().map(|(k, v)| (k, v)));

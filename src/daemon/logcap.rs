@@ -1,0 +1,203 @@
+//! Keeps the daemon's own log bounded. Under launchd (or a `>> file` redirect) stdout is a plain
+//! file nobody rotates, and a day of lock churn grows it by ~166 MB. When stdout or stderr is a
+//! regular file past `daemon.log_max_bytes`, it is cut to its newest half (from a line start)
+//! behind a note saying so. A pipe, a terminal or the journal is left alone: they have their
+//! own bounds.
+
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::sync::Mutex;
+
+use crate::config::Config;
+
+struct State {
+    max: u64,
+    since_check: u64,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    max: 8 * 1024 * 1024,
+    since_check: 0,
+});
+
+/// Sets the bound (at start and after a config reload) and checks the files at once.
+pub fn set_max(max: u64) {
+    if let Ok(mut s) = STATE.lock() {
+        s.max = max.max(1);
+        s.since_check = 0;
+    }
+    check_now();
+}
+
+/// The bound of the default configuration.
+pub fn default_max() -> u64 {
+    Config::defaults().daemon.log_max_bytes
+}
+
+/// Prints one log line on stdout and keeps the files bounded.
+pub fn println(line: &str) {
+    {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+    wrote(line.len() as u64 + 1);
+}
+
+/// Accounts for `n` bytes written to stdout or stderr; the files are looked at every eighth of
+/// the bound, so the cost is one `fstat` per many lines.
+pub fn wrote(n: u64) {
+    let due = match STATE.lock() {
+        Ok(mut s) => {
+            s.since_check += n;
+            s.since_check >= (s.max / 8).max(512)
+        }
+        Err(_) => false,
+    };
+    if due {
+        check_now();
+    }
+}
+
+/// Cuts stdout and stderr now when they are files over the bound.
+pub fn check_now() {
+    let max = match STATE.lock() {
+        Ok(mut s) => {
+            s.since_check = 0;
+            s.max
+        }
+        Err(_) => return,
+    };
+    // Holding stdout's lock keeps our own lines from landing mid-cut.
+    let out = io::stdout();
+    let guard = out.lock();
+    for fd in [out.as_fd(), io::stderr().as_fd()] {
+        let Ok(owned) = fd.try_clone_to_owned() else {
+            continue;
+        };
+        let file = File::from(owned);
+        if let Err(e) = cap_file(&file, max, now_text()) {
+            tracing::debug!("cannot bound the log: {e}");
+        }
+    }
+    drop(guard);
+}
+
+/// Where to cut a file of `len` bytes with bound `max`: keep from this offset (moved on to the
+/// next line start by [`line_start`]). None when it is within the bound.
+pub fn keep_from(len: u64, max: u64) -> Option<u64> {
+    (len > max).then(|| len - max / 2)
+}
+
+/// The offset of the first whole line in `tail` (after its first newline); 0 when it has none.
+pub fn line_start(tail: &[u8]) -> usize {
+    tail.iter().position(|b| *b == b'\n').map_or(0, |p| p + 1)
+}
+
+/// Cuts `file` (stdout or stderr, maybe write-only, maybe `O_APPEND`) to its newest half when
+/// it is a regular file over `max`. Returns whether it was cut.
+pub fn cap_file(file: &File, max: u64, when: String) -> io::Result<bool> {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(false);
+    }
+    let len = meta.len();
+    let Some(from) = keep_from(len, max) else {
+        return Ok(false);
+    };
+    let mut tail = vec![0u8; usize::try_from(len - from).unwrap_or(0)];
+    let kept = match read_at(file, &mut tail, from) {
+        Ok(()) => &tail[line_start(&tail)..],
+        // A write-only descriptor we cannot reopen: keep only the note.
+        Err(_) => &[][..],
+    };
+    let note = format!(
+        "{when}  log      cut to its newest {} (daemon.log_max_bytes is {})\n",
+        super::history::bytes(kept.len() as u64),
+        super::history::bytes(max)
+    );
+    let mut f = file;
+    f.set_len(0)?;
+    // Without O_APPEND the next write would land at the old offset, leaving a hole.
+    f.seek(SeekFrom::Start(0))?;
+    f.write_all(note.as_bytes())?;
+    f.write_all(kept)?;
+    Ok(true)
+}
+
+/// Reads at `offset` through the descriptor, or (Linux) through a read-only reopening of it
+/// when it was opened write-only, as launchd and shell redirects do.
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    match file.read_exact_at(buf, offset) {
+        Ok(()) => Ok(()),
+        Err(e) => reopen_read_at(file, buf, offset).map_err(|_| e),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn reopen_read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let again = File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    again.read_exact_at(buf, offset)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn reopen_read_at(_file: &File, _buf: &mut [u8], _offset: u64) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "a write-only log cannot be reread here",
+    ))
+}
+
+/// `HH:MM:SS` local time, as the daemon's log lines start.
+pub fn now_text() -> String {
+    // SAFETY: time/localtime_r write only into the struct we pass.
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn the_cut_keeps_the_newest_half_from_a_line_start() {
+        assert_eq!(keep_from(100, 200), None);
+        assert_eq!(keep_from(300, 200), Some(200));
+        assert_eq!(line_start(b"tail\nwhole\n"), 5);
+        assert_eq!(line_start(b"no newline"), 0);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.log");
+        let mut text = String::new();
+        for i in 0..400 {
+            text.push_str(&format!("line {i:04} of the log\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        // Write-only and not O_APPEND, like a shell's `>` or a test harness's log file.
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        assert!(cap_file(&f, 4096, "12:00:00".into()).unwrap());
+        let mut after = String::new();
+        std::fs::File::open(&path)
+            .unwrap()
+            .read_to_string(&mut after)
+            .unwrap();
+        assert!(after.len() <= 2048 + 200, "{}", after.len());
+        assert!(
+            after.starts_with("12:00:00  log      cut to its newest"),
+            "{after}"
+        );
+        assert!(after.ends_with("line 0399 of the log\n"));
+        let second = after.lines().nth(1).unwrap();
+        assert!(second.starts_with("line "), "cut at a line start: {second}");
+        // Within the bound: untouched.
+        assert!(!cap_file(&f, 1 << 20, "x".into()).unwrap());
+    }
+}

@@ -1,0 +1,610 @@
+//! Who may be trusted with the daemon's socket. The runtime directory is created private (0700)
+//! and never chmodded when it already exists; a symlink or another user's directory there is
+//! refused, and a shared directory (like `/tmp`) gets a private per-user subdirectory instead.
+//! The CLI trusts a socket only when it, its directory and the process answering on it belong to
+//! this user, so another local user cannot impersonate the daemon.
+//!
+//! The decisions are pure functions over `lstat`-like facts, unit-tested on every platform; the
+//! syscalls around them (`lstat`, `open(O_NOFOLLOW)`, `SO_PEERCRED` / `getpeereid`,
+//! `getpwuid_r`) are thin and `cfg`-gated.
+
+use std::fs;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// What a path is, as `lstat` sees it: a symlink is never followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A Unix socket.
+    Socket,
+    /// A symbolic link.
+    Symlink,
+    /// Anything else (regular file, fifo …).
+    Other,
+}
+
+/// The facts the decisions need about one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// What it is.
+    pub kind: Kind,
+    /// Its owner.
+    pub uid: u32,
+    /// Its permission bits (including setuid/setgid/sticky).
+    pub mode: u32,
+}
+
+impl Entry {
+    /// The facts of `lstat` (or `fstat`) metadata.
+    pub fn of(m: &fs::Metadata) -> Entry {
+        let t = m.file_type();
+        let kind = if t.is_symlink() {
+            Kind::Symlink
+        } else if t.is_dir() {
+            Kind::Dir
+        } else if t.is_socket() {
+            Kind::Socket
+        } else {
+            Kind::Other
+        };
+        Entry {
+            kind,
+            uid: m.uid(),
+            mode: m.mode() & 0o7777,
+        }
+    }
+}
+
+/// Why a path is not trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distrust {
+    /// It is a symbolic link (never followed: another user may have planted it).
+    Symlink,
+    /// It should be a directory and is not.
+    NotDir,
+    /// It should be a socket and is not.
+    NotSocket,
+    /// It belongs to another user.
+    Owner(u32),
+    /// Other users can reach into it (mode).
+    Open(u32),
+    /// A shared directory others can write without the sticky bit (mode): a subdirectory in it
+    /// could be renamed away and replaced.
+    Unsticky(u32),
+    /// The process answering on the socket runs as another user (None: it cannot be told).
+    Peer(Option<u32>),
+}
+
+/// A directory the socket may live in: a real directory of ours that nobody else can enter.
+pub fn judge_private_dir(e: Entry, me: u32) -> Result<(), Distrust> {
+    match e.kind {
+        Kind::Dir => {}
+        Kind::Symlink => return Err(Distrust::Symlink),
+        Kind::Socket | Kind::Other => return Err(Distrust::NotDir),
+    }
+    if e.uid != me {
+        return Err(Distrust::Owner(e.uid));
+    }
+    if e.mode & 0o077 != 0 {
+        return Err(Distrust::Open(e.mode));
+    }
+    Ok(())
+}
+
+/// A socket the CLI may talk to: a real socket of ours, closed to others.
+pub fn judge_socket(e: Entry, me: u32) -> Result<(), Distrust> {
+    match e.kind {
+        Kind::Socket => {}
+        Kind::Symlink => return Err(Distrust::Symlink),
+        Kind::Dir | Kind::Other => return Err(Distrust::NotSocket),
+    }
+    if e.uid != me {
+        return Err(Distrust::Owner(e.uid));
+    }
+    if e.mode & 0o077 != 0 {
+        return Err(Distrust::Open(e.mode));
+    }
+    Ok(())
+}
+
+/// The process on the other end of the socket must be this user.
+pub fn judge_peer(peer: Option<u32>, me: u32) -> Result<(), Distrust> {
+    match peer {
+        Some(uid) if uid == me => Ok(()),
+        other => Err(Distrust::Peer(other)),
+    }
+}
+
+/// What to do with the configured runtime directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// It does not exist: create it, 0700.
+    Create,
+    /// It is ours and private already: use it as it is.
+    Use,
+    /// It is shared (e.g. `/tmp`, or a directory of ours others can read): use a private
+    /// per-user subdirectory inside it, never changing its mode.
+    Subdir,
+    /// It cannot be used safely.
+    Refuse(Distrust),
+}
+
+/// Decides how to use the runtime directory `base` (None: it does not exist).
+pub fn plan(base: Option<Entry>, me: u32) -> Plan {
+    let Some(e) = base else {
+        return Plan::Create;
+    };
+    match e.kind {
+        Kind::Dir => {}
+        Kind::Symlink => return Plan::Refuse(Distrust::Symlink),
+        Kind::Socket | Kind::Other => return Plan::Refuse(Distrust::NotDir),
+    }
+    if judge_private_dir(e, me).is_ok() {
+        return Plan::Use;
+    }
+    // Only this user or root may own a directory we nest in: its owner can always replace
+    // what is inside.
+    if e.uid != me && e.uid != 0 {
+        return Plan::Refuse(Distrust::Owner(e.uid));
+    }
+    if e.mode & 0o022 != 0 && e.mode & 0o1000 == 0 {
+        return Plan::Refuse(Distrust::Unsticky(e.mode));
+    }
+    Plan::Subdir
+}
+
+/// The private subdirectory made inside a shared runtime directory.
+pub fn subdir_name(me: u32) -> String {
+    format!("cargo-lockwatch-{me}")
+}
+
+/// A path that is not trusted, and a message that says why and what to do.
+#[derive(Debug, Clone, Error)]
+#[error("{message}")]
+pub struct Untrusted {
+    /// The path in question.
+    pub path: PathBuf,
+    /// Why.
+    pub why: Distrust,
+    /// For people: the path, its owner and what to do.
+    pub message: String,
+}
+
+impl Untrusted {
+    fn new(path: &Path, why: Distrust) -> Untrusted {
+        Untrusted {
+            path: path.to_path_buf(),
+            why,
+            message: explain(path, why),
+        }
+    }
+}
+
+/// The sentence for a distrusted path, naming its owner.
+pub fn explain(path: &Path, why: Distrust) -> String {
+    let p = path.display();
+    let own = "set LOCKWATCH_RUNTIME_DIR to a directory of your own";
+    match why {
+        Distrust::Symlink => {
+            let to = fs::read_link(path)
+                .map(|t| format!(" (to {})", t.display()))
+                .unwrap_or_default();
+            let owner = fs::symlink_metadata(path)
+                .map(|m| format!(", owned by {}", who(m.uid())))
+                .unwrap_or_default();
+            format!(
+                "{p} is a symbolic link{to}{owner}; lockwatch never follows one there (it may \
+                 have been planted by another user): remove it, or {own}"
+            )
+        }
+        Distrust::NotDir => format!("{p} is not a directory: remove it, or {own}"),
+        Distrust::NotSocket => format!("{p} is not a socket: remove it and start the daemon"),
+        Distrust::Owner(uid) => format!(
+            "{p} belongs to {}, not to you ({}): someone else may be posing as your daemon; \
+             remove it (as its owner or root), or {own}",
+            who(uid),
+            who(me())
+        ),
+        Distrust::Open(mode) => format!(
+            "{p} is open to other users (mode {mode:o}) and lockwatch will not change it: \
+             `chmod 700` it yourself if it is yours, or {own}"
+        ),
+        Distrust::Unsticky(mode) => format!(
+            "{p} is writable by other users without the sticky bit (mode {mode:o}), so a \
+             private directory in it could be replaced: {own}"
+        ),
+        Distrust::Peer(Some(uid)) => format!(
+            "the process answering on {p} runs as {}, not as you ({}): someone else may be \
+             posing as your daemon; remove the socket, or {own}",
+            who(uid),
+            who(me())
+        ),
+        Distrust::Peer(None) => format!(
+            "cannot tell which user answers on {p}, so it is not trusted; {own} and restart \
+             the daemon"
+        ),
+    }
+}
+
+/// This process's effective user.
+pub fn me() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// "uid 1001 (alice)", or "uid 1001" when the name is unknown.
+pub fn who(uid: u32) -> String {
+    match user_name(uid) {
+        Some(name) => format!("uid {uid} ({name})"),
+        None => format!("uid {uid}"),
+    }
+}
+
+/// The login name of `uid`, from the password database.
+pub fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: an all-zero passwd is a valid value to be overwritten by getpwuid_r.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; `buf` outlives the use of `pwd`'s strings.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+/// `lstat`: None when nothing is there.
+pub fn lstat(path: &Path) -> io::Result<Option<Entry>> {
+    match fs::symlink_metadata(path) {
+        Ok(m) => Ok(Some(Entry::of(&m))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Why the runtime directory could not be made ready.
+#[derive(Debug, Error)]
+pub enum RunDirError {
+    /// It (or what is in it) is not safe to use.
+    #[error("{0}")]
+    Untrusted(#[from] Untrusted),
+    /// A system call failed.
+    #[error("cannot prepare the runtime directory {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RunDirError + '_ {
+    move |source| RunDirError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where the socket lives for runtime directory `base`, without creating or changing anything
+/// (what the CLI uses). A refused `base` is returned as is: connecting then says why.
+pub fn socket_dir(base: &Path) -> PathBuf {
+    match lstat(base).map(|e| plan(e, me())) {
+        Ok(Plan::Subdir) => base.join(subdir_name(me())),
+        _ => base.to_path_buf(),
+    }
+}
+
+/// Makes the private directory for `base` (the daemon's side): creates what is missing with
+/// mode 0700, never chmods what exists, never follows a symlink; returns the directory the
+/// socket and pid file go in.
+pub fn ensure_private(base: &Path) -> Result<PathBuf, RunDirError> {
+    let me = me();
+    // Two tries: another process may create it between our look and our mkdir.
+    for _ in 0..2 {
+        let entry = lstat(base).map_err(io_err(base))?;
+        let dir = match plan(entry, me) {
+            Plan::Refuse(why) => return Err(Untrusted::new(base, why).into()),
+            Plan::Use => base.to_path_buf(),
+            Plan::Create => {
+                if let Some(parent) = base.parent() {
+                    fs::create_dir_all(parent).map_err(io_err(parent))?;
+                }
+                match mkdir_private(base) {
+                    Ok(()) => base.to_path_buf(),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(io_err(base)(e)),
+                }
+            }
+            Plan::Subdir => {
+                let sub = base.join(subdir_name(me));
+                match mkdir_private(&sub) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io_err(&sub)(e)),
+                }
+                sub
+            }
+        };
+        verify_private(&dir)?;
+        return Ok(dir);
+    }
+    Err(io_err(base)(io::Error::other(
+        "it keeps appearing and disappearing; is another process replacing it?",
+    )))
+}
+
+/// `mkdir(path, 0700)`: fails when anything (a symlink too) is already there.
+fn mkdir_private(path: &Path) -> io::Result<()> {
+    fs::DirBuilder::new().mode(0o700).create(path)
+}
+
+/// Opens `dir` without following a symlink and checks the opened directory itself is ours and
+/// private (no window between the check and the use of the name's target).
+pub fn verify_private(dir: &Path) -> Result<(), RunDirError> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir);
+    let file = match file {
+        Ok(f) => f,
+        // O_NOFOLLOW on a symlink: ELOOP; O_DIRECTORY on something else: ENOTDIR.
+        Err(e) => {
+            if let Ok(Some(entry)) = lstat(dir)
+                && let Err(why) = judge_private_dir(entry, me())
+            {
+                return Err(Untrusted::new(dir, why).into());
+            }
+            return Err(io_err(dir)(e));
+        }
+    };
+    let meta = file.metadata().map_err(io_err(dir))?;
+    judge_private_dir(Entry::of(&meta), me()).map_err(|why| Untrusted::new(dir, why).into())
+}
+
+/// Checks a socket path before the CLI connects: its directory is ours and private and the
+/// socket is ours. `Ok(false)` when there is no socket (no daemon).
+pub fn check_socket(socket: &Path) -> Result<bool, Untrusted> {
+    let me = me();
+    let dir = socket.parent().unwrap_or(Path::new("."));
+    match lstat(dir) {
+        Ok(None) => return Ok(false),
+        Ok(Some(e)) => judge_private_dir(e, me).map_err(|why| Untrusted::new(dir, why))?,
+        Err(e) => {
+            return Err(Untrusted {
+                path: dir.to_path_buf(),
+                why: Distrust::NotDir,
+                message: format!("cannot examine {}: {e}", dir.display()),
+            });
+        }
+    }
+    match lstat(socket) {
+        Ok(None) => Ok(false),
+        Ok(Some(e)) => judge_socket(e, me)
+            .map(|()| true)
+            .map_err(|why| Untrusted::new(socket, why)),
+        Err(e) => Err(Untrusted {
+            path: socket.to_path_buf(),
+            why: Distrust::NotSocket,
+            message: format!("cannot examine {}: {e}", socket.display()),
+        }),
+    }
+}
+
+/// Checks that the process on the other end of a connected socket is this user.
+pub fn check_peer(stream: &impl AsRawFd, socket: &Path) -> Result<(), Untrusted> {
+    let peer = peer_uid(stream.as_raw_fd()).ok();
+    judge_peer(peer, me()).map_err(|why| Untrusted::new(socket, why))
+}
+
+/// The effective uid of the peer of a connected Unix socket (Linux: `SO_PEERCRED`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub fn peer_uid(fd: std::os::fd::RawFd) -> io::Result<u32> {
+    // SAFETY: an all-zero ucred is a valid value for getsockopt to overwrite.
+    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid for writes of the sizes given; `fd` is a socket the
+    // caller owns for the duration of the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(cred.uid)
+}
+
+/// The effective uid of the peer of a connected Unix socket (macOS and BSDs: `getpeereid`).
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+pub fn peer_uid(fd: std::os::fd::RawFd) -> io::Result<u32> {
+    let mut uid: libc::uid_t = 0;
+    let mut gid: libc::gid_t = 0;
+    // SAFETY: `uid` and `gid` are valid for writes; `fd` is a socket the caller owns.
+    let rc = unsafe { libc::getpeereid(fd, &mut uid, &mut gid) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(uid)
+}
+
+/// Elsewhere the peer cannot be told, so it is never trusted.
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+)))]
+pub fn peer_uid(_fd: std::os::fd::RawFd) -> io::Result<u32> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "peer credentials are not supported on this platform",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ME: u32 = 1000;
+
+    fn e(kind: Kind, uid: u32, mode: u32) -> Entry {
+        Entry { kind, uid, mode }
+    }
+
+    #[test]
+    fn a_private_dir_is_ours_real_and_closed() {
+        assert_eq!(judge_private_dir(e(Kind::Dir, ME, 0o700), ME), Ok(()));
+        assert_eq!(
+            judge_private_dir(e(Kind::Dir, 1001, 0o700), ME),
+            Err(Distrust::Owner(1001))
+        );
+        assert_eq!(
+            judge_private_dir(e(Kind::Dir, ME, 0o1777), ME),
+            Err(Distrust::Open(0o1777))
+        );
+        assert_eq!(
+            judge_private_dir(e(Kind::Symlink, ME, 0o777), ME),
+            Err(Distrust::Symlink)
+        );
+        assert_eq!(
+            judge_private_dir(e(Kind::Other, ME, 0o700), ME),
+            Err(Distrust::NotDir)
+        );
+    }
+
+    #[test]
+    fn a_socket_is_trusted_only_when_ours() {
+        assert_eq!(judge_socket(e(Kind::Socket, ME, 0o600), ME), Ok(()));
+        assert_eq!(
+            judge_socket(e(Kind::Socket, 0, 0o600), ME),
+            Err(Distrust::Owner(0))
+        );
+        assert_eq!(
+            judge_socket(e(Kind::Socket, ME, 0o666), ME),
+            Err(Distrust::Open(0o666))
+        );
+        assert_eq!(
+            judge_socket(e(Kind::Symlink, ME, 0o777), ME),
+            Err(Distrust::Symlink)
+        );
+        assert_eq!(
+            judge_socket(e(Kind::Other, ME, 0o600), ME),
+            Err(Distrust::NotSocket)
+        );
+        assert_eq!(judge_peer(Some(ME), ME), Ok(()));
+        assert_eq!(judge_peer(Some(0), ME), Err(Distrust::Peer(Some(0))));
+        assert_eq!(judge_peer(None, ME), Err(Distrust::Peer(None)));
+    }
+
+    #[test]
+    fn the_runtime_dir_plan_never_adopts_what_others_control() {
+        assert_eq!(plan(None, ME), Plan::Create);
+        assert_eq!(plan(Some(e(Kind::Dir, ME, 0o700)), ME), Plan::Use);
+        // /tmp: root's, sticky, world-writable: a private subdirectory inside.
+        assert_eq!(plan(Some(e(Kind::Dir, 0, 0o1777)), ME), Plan::Subdir);
+        // Ours but readable by others: not chmodded, a subdirectory instead.
+        assert_eq!(plan(Some(e(Kind::Dir, ME, 0o755)), ME), Plan::Subdir);
+        assert_eq!(
+            plan(Some(e(Kind::Dir, 1001, 0o777)), ME),
+            Plan::Refuse(Distrust::Owner(1001))
+        );
+        assert_eq!(
+            plan(Some(e(Kind::Dir, 0, 0o777)), ME),
+            Plan::Refuse(Distrust::Unsticky(0o777))
+        );
+        assert_eq!(
+            plan(Some(e(Kind::Symlink, ME, 0o777)), ME),
+            Plan::Refuse(Distrust::Symlink)
+        );
+        assert_eq!(
+            plan(Some(e(Kind::Other, ME, 0o600)), ME),
+            Plan::Refuse(Distrust::NotDir)
+        );
+        // Root is "me" for root.
+        assert_eq!(plan(Some(e(Kind::Dir, 0, 0o700)), 0), Plan::Use);
+    }
+
+    #[test]
+    fn messages_name_the_path_and_the_owner() {
+        let m = explain(Path::new("/tmp/x"), Distrust::Owner(0));
+        assert!(m.contains("/tmp/x") && m.contains("uid 0"), "{m}");
+        assert!(m.contains("LOCKWATCH_RUNTIME_DIR"), "{m}");
+        let m = explain(Path::new("/tmp/x"), Distrust::Peer(None));
+        assert!(m.contains("/tmp/x"), "{m}");
+    }
+
+    #[test]
+    fn ensure_creates_private_and_nests_in_shared_dirs_without_chmod() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let fresh = tmp.path().join("a/run");
+        assert_eq!(ensure_private(&fresh).unwrap(), fresh);
+        let mode = fs::metadata(&fresh).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        assert_eq!(socket_dir(&fresh), fresh);
+
+        let shared = tmp.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        let got = ensure_private(&shared).unwrap();
+        assert_eq!(got, shared.join(subdir_name(me())));
+        assert_eq!(socket_dir(&shared), got);
+        let mode = fs::metadata(&shared).unwrap().mode() & 0o7777;
+        assert_eq!(mode, 0o1777, "an existing directory is never chmodded");
+
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        let err = ensure_private(&link).unwrap_err().to_string();
+        assert!(
+            err.contains("symbolic link") && err.contains("link"),
+            "{err}"
+        );
+        assert!(!fresh.join("daemon.pid").exists());
+    }
+
+    #[test]
+    fn a_socket_check_refuses_open_dirs_and_finds_missing_ones() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("run");
+        assert!(!check_socket(&dir.join("s.sock")).unwrap());
+        ensure_private(&dir).unwrap();
+        assert!(!check_socket(&dir.join("s.sock")).unwrap());
+        let sock = dir.join("s.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        fs::set_permissions(&sock, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(check_socket(&sock).unwrap());
+        let client = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        check_peer(&client, &sock).unwrap();
+        drop(listener);
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = check_socket(&sock).unwrap_err();
+        assert_eq!(err.why, Distrust::Open(0o755));
+        assert!(err.message.contains(&dir.display().to_string()));
+    }
+}

@@ -1,0 +1,575 @@
+//! The daemon under abuse, one test per defect of issue 10, each with a real daemon: an
+//! impostor daemon run by another local user, a planted symlink and a shared runtime dir,
+//! subscribers that leave, a connection flood and half-sent requests, a torn history line, a
+//! full disk, a huge history file, a chatty log, SIGHUP, and two daemons racing to start.
+//!
+//! A second user is needed for the impostor: `.ci/test` creates `lockwatch-other` when it can;
+//! without it a bare uid is used (the messages then name only the uid). Running a process as
+//! another user needs root, as CI has.
+
+mod util;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lockwatch::daemon::client::Client;
+use lockwatch::daemon::protocol::{PROTOCOL_VERSION, Request, Response};
+use util::daemon::{Daemon, daemon_env, flock_holder, holder_of};
+use util::{Dir, POLL_TIMEOUT, Proc};
+
+/// The other local user's uid: `lockwatch-other` when `.ci/test` created it, else a bare uid.
+fn other_uid() -> u32 {
+    let out = Command::new("id").args(["-u", "lockwatch-other"]).output();
+    out.ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(64_123)
+}
+
+fn assert_root() {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    assert_eq!(
+        me, 0,
+        "this test runs a process as another user, which needs root (CI runs as root)"
+    );
+}
+
+/// Polls `pred` until it holds or the poll timeout passes.
+fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the CLI with `env` (and extra variables); (exit code, stdout, stderr).
+fn cli(dir: &Dir, env: &[(String, String)], args: &[&str]) -> (i32, String, String) {
+    let out = dir
+        .command(env!("CARGO_BIN_EXE_cargo-lockwatch"))
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run cli");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The environment with the runtime dir moved to `run`.
+fn with_runtime(env: &[(String, String)], run: &Path) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| k != "LOCKWATCH_RUNTIME_DIR")
+        .cloned()
+        .collect();
+    env.push(("LOCKWATCH_RUNTIME_DIR".into(), run.display().to_string()));
+    env
+}
+
+/// Descriptors the process has open.
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A `/proc/PID/status` figure in kB (`VmHWM`, `VmRSS`).
+fn status_kb(pid: u32, key: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim_start_matches(':').split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A greeted raw connection for protocol-level tests.
+fn greeted(socket: &Path) -> BufReader<UnixStream> {
+    let mut s = UnixStream::connect(socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let hello =
+        format!("{{\"type\":\"hello\",\"version\":{PROTOCOL_VERSION},\"client\":\"test\"}}\n");
+    s.write_all(hello.as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert!(line.contains("\"hello\""), "{line}");
+    r
+}
+
+/// The lockwatch binary where another user can run it (a copy when ours is out of its reach).
+fn binary_for(dir: &Dir, uid: u32) -> PathBuf {
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    let can_run = Command::new("setpriv")
+        .arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg("--clear-groups")
+        .arg(&ours)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if can_run {
+        return ours;
+    }
+    let copy = dir.path("other-bin/cargo-lockwatch");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(&ours, &copy).unwrap();
+    std::fs::set_permissions(
+        copy.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    copy
+}
+
+/// Defect 1: another user serves a socket where the CLI looks; the CLI names the path and the
+/// owner, does not talk to it, and scans directly. The peer check alone catches a socket and
+/// directory that look like ours but are served by someone else.
+#[test]
+fn an_impostor_daemon_of_another_user_is_never_trusted() {
+    assert_root();
+    let dir = Dir::new("impostor");
+    let uid = other_uid();
+    // The other user needs to reach its own corner of this test's directory.
+    std::fs::set_permissions(&dir.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = dir.path("other");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(uid), Some(uid)).unwrap();
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let holder = flock_holder(&dir, "holder", &lock);
+
+    let their_run = theirs.join("run");
+    let mut env = daemon_env(&dir);
+    for (k, sub) in [
+        ("LOCKWATCH_RUNTIME_DIR", "run"),
+        ("LOCKWATCH_DATA_DIR", "data"),
+        ("LOCKWATCH_CONFIG_DIR", "config"),
+    ] {
+        env.retain(|(key, _)| key != k);
+        env.push((k.into(), theirs.join(sub).display().to_string()));
+    }
+    env.push(("HOME".into(), theirs.display().to_string()));
+    let bin = binary_for(&dir, uid);
+    let mut cmd = dir.command("setpriv");
+    cmd.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg("--clear-groups")
+        .arg(&bin)
+        .args(["daemon", "--headless"])
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let impostor = dir.spawn("impostor", &mut cmd);
+    let their_socket = their_run.join("lockwatch.sock");
+    eventually("the impostor's socket", || their_socket.exists());
+
+    // The CLI pointed at their directory: a warning naming path and owner, then a scan.
+    let ours = with_runtime(&daemon_env(&dir), &their_run);
+    let (_, out, err) = cli(&dir, &ours, &["status", "--json"]);
+    assert!(err.contains("not trusting the daemon socket"), "{err}");
+    assert!(err.contains(&their_run.display().to_string()), "{err}");
+    assert!(
+        err.contains(&format!("uid {uid}")),
+        "names the owner: {err}"
+    );
+    assert!(err.contains("scanning directly"), "{err}");
+    let report: lockwatch::core::model::Report = serde_json::from_str(&out).expect(&out);
+    assert_eq!(report.source, lockwatch::core::model::Source::Scan);
+    assert!(
+        holder_of(&report, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid)),
+        "the scan shows the real holder: {out}"
+    );
+    let (code, _, err) = cli(&dir, &ours, &["daemon", "--check"]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{err}");
+    assert!(err.contains("not trusting"), "{err}");
+    let (_, out, err) = cli(&dir, &ours, &["kill", &holder.pid.to_string(), "--json"]);
+    assert!(
+        err.contains("not trusting") && err.contains("direct scan"),
+        "kill never asks the impostor: {err}{out}"
+    );
+
+    // A directory and socket of ours, but the process answering is theirs: the peer check.
+    let run = dir.path("run");
+    std::fs::create_dir(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = run.join("lockwatch.sock");
+    std::fs::rename(&their_socket, &socket).unwrap();
+    std::os::unix::fs::lchown(&socket, Some(0), Some(0)).unwrap();
+    let err = match Client::connect(&socket, Duration::from_secs(2)) {
+        Ok(_) => panic!("connected to another user's daemon"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        err.contains("runs as") && err.contains(&format!("uid {uid}")),
+        "{err}"
+    );
+    drop(impostor);
+}
+
+/// Defect 2: a shared runtime dir (1777) is never chmodded (a private subdirectory is used), a
+/// symlink planted there is refused and its target untouched, and another user's directory is
+/// refused by name.
+#[test]
+fn the_runtime_dir_is_never_chmodded_and_symlinks_are_refused() {
+    let dir = Dir::new("rundir");
+    let shared = dir.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let env = with_runtime(&daemon_env(&dir), &shared);
+    let mut cmd = dir.command(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    cmd.args(["daemon", "--headless"])
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    let daemon = dir.spawn("daemon", &mut cmd);
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let private = shared.join(format!("cargo-lockwatch-{me}"));
+    eventually("the socket in the private subdirectory", || {
+        private.join("lockwatch.sock").exists()
+    });
+    let mode = std::fs::metadata(&shared).unwrap().mode() & 0o7777;
+    assert_eq!(mode, 0o1777, "the shared directory keeps its mode");
+    assert_eq!(std::fs::metadata(&private).unwrap().mode() & 0o777, 0o700);
+    let (code, out, err) = cli(&dir, &env, &["daemon", "--check"]);
+    assert_eq!(
+        code, 0,
+        "the CLI finds the daemon in the subdirectory: {out}{err}"
+    );
+    drop(daemon);
+
+    // A symlink planted by another user, pointing at a directory of ours.
+    let target = dir.path("mine");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let link = dir.path("planted");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(other_uid()), None).unwrap();
+    let env = with_runtime(&daemon_env(&dir), &link);
+    let (code, out, err) = cli(&dir, &env, &["daemon", "--headless"]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{out}{err}");
+    assert!(
+        err.contains("symbolic link") && err.contains(&link.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(std::fs::metadata(&target).unwrap().mode() & 0o777, 0o755);
+    assert_eq!(
+        std::fs::read_dir(&target).unwrap().count(),
+        0,
+        "nothing written there"
+    );
+
+    // Another user's directory.
+    let foreign = dir.path("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&foreign, Some(other_uid()), None).unwrap();
+    let env = with_runtime(&daemon_env(&dir), &foreign);
+    let (code, out, err) = cli(&dir, &env, &["daemon", "--headless"]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{out}{err}");
+    assert!(
+        err.contains(&format!("uid {}", other_uid())) && err.contains("not to you"),
+        "{err}"
+    );
+}
+
+/// Defect 3: subscribers that disconnect are reaped while nothing changes; a flood past the cap
+/// gets a polite refusal; half-sent and silent connections time out.
+#[test]
+fn leaving_subscribers_are_reaped_and_connections_are_bounded() {
+    let dir = Dir::new("conns");
+    let d = Daemon::start_with(
+        &dir,
+        "daemon",
+        &[
+            ("LOCKWATCH_DAEMON_MAX_CLIENTS", "16"),
+            ("LOCKWATCH_DAEMON_REQUEST_TIMEOUT", "1s"),
+        ],
+    );
+    let pid = d.proc.pid;
+    let before = fd_count(pid);
+    // A status-bar widget polling through subscribe: connect, subscribe, read one, leave.
+    for _ in 0..300 {
+        let mut r = greeted(&d.socket);
+        r.get_mut()
+            .write_all(b"{\"type\":\"subscribe\"}\n")
+            .unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert!(line.contains("\"snapshot\""), "{line}");
+    }
+    eventually("the subscribers' descriptors to be closed", || {
+        fd_count(pid) <= before + 2
+    });
+
+    // The cap: 16 held connections, the 17th is refused politely, and one freed slot serves.
+    let mut held: Vec<_> = (0..16).map(|_| greeted(&d.socket)).collect();
+    let mut refused = String::new();
+    let mut s = UnixStream::connect(&d.socket).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.read_to_string(&mut refused).unwrap();
+    assert!(
+        refused.contains("already serving 16 connections") && refused.contains("try again"),
+        "{refused}"
+    );
+    held.pop();
+    eventually("a slot to free up", || {
+        Client::connect(&d.socket, Duration::from_secs(2))
+            .and_then(|mut c| c.request(&Request::Status))
+            .is_ok()
+    });
+    drop(held);
+    eventually("the held connections to be closed", || {
+        fd_count(pid) <= before + 2
+    });
+
+    // Half a request, then silence: an error and the connection closed within the timeout.
+    for (payload, said) in [
+        (&b"{\"type\":\"hel"[..], "half a request"),
+        (&b""[..], "no request"),
+    ] {
+        let start = Instant::now();
+        let mut s = UnixStream::connect(&d.socket).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(payload).unwrap();
+        let mut r = BufReader::new(s);
+        let mut reply = String::new();
+        r.read_line(&mut reply).unwrap();
+        assert!(reply.contains(said) && reply.contains("closing"), "{reply}");
+        let mut rest = String::new();
+        assert_eq!(r.read_line(&mut rest).unwrap_or(0), 0, "closed: {rest}");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+    assert!(d.report().source == lockwatch::core::model::Source::Daemon);
+}
+
+/// Defect 4a: a torn last history line (crash mid-write) does not swallow the next event.
+#[test]
+fn a_torn_history_line_never_swallows_the_next_event() {
+    let dir = Dir::new("torn");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    dir.write(
+        "lockwatch/data/history.jsonl",
+        "{\"event\":\"released\",\"at\":1.0,\"pa",
+    );
+    let d = Daemon::start(&dir, "daemon");
+    let holder = flock_holder(&dir, "holder", &lock);
+    d.wait_for("the hold", |r| {
+        holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid))
+    });
+    // Other cargos on the machine add events too: look for this holder's own.
+    let log = dir.path("lockwatch/data/history.jsonl");
+    let ours = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .is_ok_and(|v| v["event"] == "acquired" && v["holder"]["pid"] == u64::from(holder.pid))
+    };
+    eventually("this hold's event, readable, in the history", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.lines().any(ours))
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    let bad: Vec<&str> = text
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_err())
+        .collect();
+    assert_eq!(
+        bad,
+        ["{\"event\":\"released\",\"at\":1.0,\"pa"],
+        "only the fragment is lost"
+    );
+    let (_, out, _) = cli(&dir, &d.env, &["history", "--json", "--since", "1h"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["unreadable_lines"], 1, "{out}");
+    assert!(v["holds"].as_u64() >= Some(1), "{out}");
+}
+
+/// Defect 4b: on a full disk events are kept and retried, and `status` and `doctor` say so;
+/// once the disk takes writes again the queued events land in the file.
+#[test]
+fn a_full_disk_is_shown_in_status_and_doctor_and_nothing_is_lost() {
+    let dir = Dir::new("full");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let data = dir.path("lockwatch/data");
+    std::fs::create_dir_all(&data).unwrap();
+    let log = data.join("history.jsonl");
+    // /dev/full: every write fails with "No space left on device".
+    std::os::unix::fs::symlink("/dev/full", &log).unwrap();
+    let d = Daemon::start(&dir, "daemon");
+    let holder = flock_holder(&dir, "holder", &lock);
+    d.wait_for("the hold", |r| {
+        holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid))
+    });
+    eventually("the problem in the snapshot", || {
+        !d.snapshot().problems.is_empty()
+    });
+    let (_, out, _) = cli(&dir, &d.env, &["status"]);
+    assert!(
+        out.contains("daemon problem: cannot write the history")
+            && out.contains("No space left on device")
+            && out.contains("retried"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&dir, &d.env, &["doctor"]);
+    assert_eq!(code, lockwatch::exit::ERROR);
+    assert!(
+        out.contains("cannot write the history") && out.contains(&log.display().to_string()),
+        "{out}"
+    );
+    assert!(
+        d.proc.output().contains("cannot write"),
+        "{}",
+        d.proc.describe()
+    );
+
+    // Space again: the queued events are written, the problem clears.
+    std::fs::remove_file(&log).unwrap();
+    eventually("the problem to clear", || d.snapshot().problems.is_empty());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("\"acquired\"") && text.contains(&holder.pid.to_string()),
+        "{text}"
+    );
+    assert!(d.proc.output().contains("again"), "{}", d.proc.describe());
+}
+
+/// Defect 5: a huge history file costs bounded memory at start and per `history` request, and
+/// the daemon's stdout log stays under its cap.
+#[test]
+fn huge_history_and_chatty_logs_stay_bounded() {
+    let dir = Dir::new("bounded");
+    let data = dir.path("lockwatch/data");
+    std::fs::create_dir_all(&data).unwrap();
+    {
+        // 64 MB: one endless line, then real events.
+        let mut f = std::fs::File::create(data.join("history.jsonl")).unwrap();
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            f.write_all(&chunk).unwrap();
+        }
+        f.write_all(b"\n").unwrap();
+        for i in 0..100 {
+            writeln!(
+                f,
+                "{{\"event\":\"stale\",\"at\":{}.0,\"path\":\"/x\",\"holder\":{{\"pid\":{i},\"start_token\":1}},\"name\":\"cargo\",\"reasons\":[]}}",
+                4_000_000_000u64 + i
+            )
+            .unwrap();
+        }
+    }
+    let d = Daemon::start_with(
+        &dir,
+        "daemon",
+        &[("LOCKWATCH_DAEMON_LOG_MAX_BYTES", "8192")],
+    );
+    let pid = d.proc.pid;
+    // Three history requests at once.
+    let socket = d.socket.clone();
+    let askers: Vec<_> = (0..3)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(&socket, Duration::from_secs(30)).unwrap();
+                match c.request(&Request::History { since: 0.0 }).unwrap() {
+                    Response::History(s) => s,
+                    other => panic!("{other:?}"),
+                }
+            })
+        })
+        .collect();
+    for a in askers {
+        let s = a.join().unwrap();
+        assert_eq!(s.stale, 100, "the newest events are read");
+        assert!(s.skipped_bytes > 0, "{s:?}");
+    }
+    let peak_kb = status_kb(pid, "VmHWM");
+    assert!(peak_kb > 0 && peak_kb < 48 * 1024, "peak RSS {peak_kb} kB");
+
+    // A chatty log: every pause and resume is a line; the file stays near its 8 kB cap.
+    let mut c = d.client();
+    for i in 0..400 {
+        let r = c.request(&Request::Pause { paused: i % 2 == 0 }).unwrap();
+        assert_eq!(r, Response::Ok);
+    }
+    // The engine logs them as it gets to them: wait for the last one.
+    eventually("the last resume in the log, after a cut", || {
+        let out = d.proc.output();
+        out.contains("cut to its newest")
+            && out
+                .lines()
+                .rev()
+                .take(5)
+                .any(|l| l.contains("resumed   watching"))
+    });
+    let out = d.proc.output();
+    assert!(out.len() < 8192 + 2048, "log is {} bytes", out.len());
+}
+
+/// Defect 6a: SIGHUP reloads the config (the daemon stays, its socket too); SIGTERM then stops
+/// it cleanly with the socket removed.
+#[test]
+fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
+    let dir = Dir::new("hup");
+    let mut d = Daemon::start(&dir, "daemon");
+    dir.write(
+        "lockwatch/config/config.toml",
+        "[stale]\nidle_cpu_secs = 0.5\n",
+    );
+    // SAFETY: kill only sends a signal, to the daemon this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(d.proc.pid as i32, libc::SIGHUP) }, 0);
+    eventually("the reload line", || d.proc.output().contains("reloaded"));
+    let out = d.proc.output();
+    assert!(out.contains("stale.idle_cpu_secs = 0.5"), "{out}");
+    assert!(d.socket.exists());
+    let (code, _, _) = cli(&dir, &d.env, &["daemon", "--check"]);
+    assert_eq!(code, 0, "still running after SIGHUP");
+    d.report();
+
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(d.proc.pid as i32, libc::SIGTERM) }, 0);
+    assert_eq!(d.proc.wait_exit(), 0);
+    assert!(!d.socket.exists(), "the socket is removed on a clean stop");
+}
+
+/// Defect 6b: two daemons started at once: one runs, the other exits 0 naming its pid and
+/// socket (a service manager restarting on failure does not loop).
+#[test]
+fn a_second_daemon_exits_0_and_says_where_the_first_runs() {
+    let dir = Dir::new("race");
+    let env = daemon_env(&dir);
+    for round in 0..3 {
+        let start = |name: String| {
+            let mut cmd = dir.command(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+            cmd.args(["daemon", "--headless"])
+                .envs(env.iter().map(|(k, v)| (k, v)));
+            dir.spawn(&name, &mut cmd)
+        };
+        let mut a = start(format!("a{round}"));
+        let mut b = start(format!("b{round}"));
+        let exited = |p: &Proc| util::proc_state(p.pid) == Some('Z');
+        eventually("one of the two to exit", || exited(&a) || exited(&b));
+        let (loser, winner) = if exited(&a) {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        assert_eq!(loser.wait_exit(), 0, "{}", loser.describe());
+        let said = loser.output();
+        assert!(
+            said.contains("already running")
+                && said.contains(&format!("pid {}", winner.pid))
+                && said.contains("lockwatch.sock"),
+            "{said}"
+        );
+        let (code, _, _) = cli(&dir, &env, &["daemon", "--stop"]);
+        assert_eq!(code, 0);
+        assert_eq!(winner.wait_exit(), 0, "{}", winner.describe());
+    }
+}
