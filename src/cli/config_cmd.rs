@@ -13,6 +13,9 @@ pub struct Args {
     /// Print the default config file (a starting point for your own).
     #[arg(long)]
     pub default: bool,
+    /// Where to look beyond the defaults.
+    #[command(flatten)]
+    pub roots: super::RootArgs,
 }
 
 /// Runs `config`.

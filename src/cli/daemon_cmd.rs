@@ -26,6 +26,9 @@ pub struct Args {
     /// How long `kill` waits for a terminated holder to release its lock.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub kill_grace: Duration,
+    /// Where to look beyond the defaults.
+    #[command(flatten)]
+    pub roots: super::RootArgs,
 }
 
 /// Runs `daemon`.

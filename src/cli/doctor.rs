@@ -19,6 +19,9 @@ pub struct Args {
     /// Print JSON: `{"ok": bool, "checks": [{"name", "status", "detail", "fix"}]}`.
     #[arg(long)]
     pub json: bool,
+    /// When to colour the output.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: super::ColorWhen,
 }
 
 /// How one check came out.

@@ -16,6 +16,9 @@ pub struct Args {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// When to colour the output.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: super::ColorWhen,
 }
 
 /// Runs `history`.

@@ -28,6 +28,9 @@ pub struct Args {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Where to look beyond the defaults.
+    #[command(flatten)]
+    pub roots: super::RootArgs,
 }
 
 /// The start token of `pid` as this command sees it now: the daemon acts on that very process

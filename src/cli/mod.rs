@@ -24,18 +24,72 @@ pub mod uninstall;
 pub mod wait_cmd;
 
 /// Who blocks whom on Cargo's locks, and whether the blocker looks stale.
+///
+/// Without a command it runs `status`, and takes status's flags: `cargo lockwatch --json`.
 #[derive(Debug, Parser)]
-#[command(name = "cargo-lockwatch", bin_name = "cargo lockwatch", version, about, long_about = None)]
+#[command(
+    name = "cargo-lockwatch",
+    bin_name = "cargo lockwatch",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
-    /// Also watch this Cargo home (repeatable; `$CARGO_HOME` or ~/.cargo is always watched).
-    #[arg(long = "cargo-home", value_name = "DIR", global = true)]
-    pub cargo_home: Vec<PathBuf>,
-    /// Also list the build locks of this project or target dir, even while free (repeatable).
-    #[arg(long = "project", value_name = "DIR", global = true)]
-    pub project: Vec<PathBuf>,
+    /// `status`'s flags, for the bare command.
+    #[command(flatten)]
+    pub status: status::Args,
     /// What to do (default: status).
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Where to look beyond the defaults, for the commands that scan.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RootArgs {
+    /// Also watch this Cargo home (repeatable; `$CARGO_HOME` or ~/.cargo is always watched).
+    #[arg(long = "cargo-home", value_name = "DIR")]
+    pub cargo_home: Vec<PathBuf>,
+    /// Also list the build locks of this project or target dir, even while free (repeatable).
+    #[arg(long = "project", value_name = "DIR")]
+    pub project: Vec<PathBuf>,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set (`CLICOLOR_FORCE` forces it).
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Command {
+    /// The `--cargo-home` / `--project` flags of the commands that take them.
+    fn roots(&self) -> RootArgs {
+        match self {
+            Command::Status(a) => a.roots.clone(),
+            Command::Daemon(a) => a.roots.clone(),
+            Command::Kill(a) => a.roots.clone(),
+            Command::Resume(a) => a.roots.clone(),
+            Command::Wait(a) => a.roots.clone(),
+            Command::Config(a) => a.roots.clone(),
+            _ => RootArgs::default(),
+        }
+    }
+
+    /// The `--color` choice of the commands that take one.
+    fn color(&self) -> ColorWhen {
+        match self {
+            Command::Status(a) => a.color,
+            Command::History(a) => a.color,
+            Command::Doctor(a) => a.color,
+            _ => ColorWhen::Auto,
+        }
+    }
 }
 
 /// Subcommands.
@@ -102,23 +156,21 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
     };
     init_logging();
+    let command = cli.command.unwrap_or(Command::Status(cli.status));
+    let roots = command.roots();
     let dirs = Dirs::from_env();
     let flags = FlagOverrides {
-        cargo_homes: cli.cargo_home.clone(),
-        projects: cli.project.clone(),
+        cargo_homes: roots.cargo_home,
+        projects: roots.project,
     };
     let loaded = Loaded::load(&dirs, &flags);
-    let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = use_color(command.color());
     let ctx = Context {
         dirs,
         loaded,
         color,
         flags,
     };
-    let command = cli
-        .command
-        .unwrap_or(Command::Status(status::Args::default()));
     if !matches!(command, Command::Config(_)) {
         for w in &ctx.loaded.warnings {
             eprintln!("cargo-lockwatch: warning: {w}");
@@ -156,11 +208,40 @@ pub fn print(text: &str) -> std::io::Result<()> {
     print_to_reader(text).map(drop)
 }
 
+/// The terminal's width when stdout is one (`COLUMNS` wins, as for other tools); `None` for a
+/// pipe, which gets unwrapped lines.
+pub fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .or_else(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+}
+
+/// Decides colour once for the run, for anstream (which every print goes through) and for the
+/// views that build styled text: `--color`, then `CLICOLOR_FORCE`, `NO_COLOR` and whether
+/// stdout is a terminal.
+fn use_color(when: ColorWhen) -> bool {
+    let choice = match when {
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+    };
+    choice.write_global();
+    match anstream::AutoStream::choice(&std::io::stdout()) {
+        anstream::ColorChoice::Never => false,
+        anstream::ColorChoice::Auto => std::io::stdout().is_terminal(),
+        _ => true,
+    }
+}
+
 /// Prints to stdout; `Ok(false)` when the reader has gone (a closed pipe), so a command that
-/// prints again and again can stop.
+/// prints again and again can stop. Colour escapes are dropped when colour is off.
 pub fn print_to_reader(text: &str) -> std::io::Result<bool> {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
+    let mut out = anstream::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),

@@ -20,6 +20,32 @@ pub struct Style {
     pub all: bool,
     /// The user reading it: another user's process is marked with its owner.
     pub viewer_uid: Option<u32>,
+    /// Terminal width to wrap at (with a hanging indent); `None` does not wrap (a pipe).
+    pub width: Option<usize>,
+}
+
+/// The indent of a field's text (`    verdict  …`), and of its continuation lines.
+const FIELD_INDENT: usize = 13;
+
+/// Writes one field, `    label    text`, wrapped at the terminal's width with the text's
+/// continuation lines under its first word.
+fn field(out: &mut String, style: &Style, label: &str, text: &str) {
+    let first = format!("    {label:<8} ");
+    let rest = " ".repeat(FIELD_INDENT);
+    match style.width.filter(|w| *w > FIELD_INDENT + 20) {
+        Some(width) => {
+            let opts = textwrap::Options::new(width)
+                .initial_indent(&first)
+                .subsequent_indent(&rest)
+                .break_words(false);
+            out.push_str(&textwrap::fill(text, opts));
+        }
+        None => {
+            out.push_str(&first);
+            out.push_str(text);
+        }
+    }
+    out.push('\n');
 }
 
 impl Style {
@@ -47,7 +73,8 @@ fn command_line(cmd: &[String], name: &str) -> String {
     {
         *first = base.to_string();
     }
-    let line = parts.join(" ");
+    // Quoted as a shell would need it, so the line can be copied and run.
+    let line = shell_words::join(&parts);
     if line.chars().count() > 100 {
         format!("{}…", line.chars().take(99).collect::<String>())
     } else {
@@ -86,15 +113,12 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
         style.paint("1", &words::headline(i, Some(0.0)))
     );
     for b in &i.blocked {
-        let _ = writeln!(out, "    waiting  {}", words::blocked(b, 0.0));
+        field(out, style, "waiting", &words::blocked(b, 0.0));
     }
     if i.chain.len() > 2 {
         let chain: Vec<String> = i.chain.iter().map(u32::to_string).collect();
-        let _ = writeln!(
-            out,
-            "    chain    {} (each waits for the next)",
-            chain.join(" → ")
-        );
+        let text = format!("{} (each waits for the next)", chain.join(" → "));
+        field(out, style, "chain", &text);
     }
     match &i.blocker {
         Some(b) => {
@@ -114,22 +138,22 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
                 style.paint("1", &who)
             };
             let role = if i.blocked.is_empty() {
-                "holder "
+                "holder"
             } else {
                 "blocker"
             };
-            let _ = writeln!(out, "    {role}  {who} · {}", facts.join(" · "));
-            let _ = writeln!(out, "             {}", command_line(&b.cmd, &b.name));
+            field(out, style, role, &format!("{who} · {}", facts.join(" · ")));
+            field(out, style, "", &command_line(&b.cmd, &b.name));
             if let Some(cwd) = &b.cwd {
-                let _ = writeln!(out, "             in {}", tilde(cwd));
+                field(out, style, "", &format!("in {}", tilde(cwd)));
             }
         }
-        None => {
-            let _ = writeln!(
-                out,
-                "    blocker  a process you cannot inspect (another user's?)"
-            );
-        }
+        None => field(
+            out,
+            style,
+            "blocker",
+            "a process you cannot inspect (another user's?)",
+        ),
     }
     let locks: Vec<String> = i
         .locks
@@ -140,29 +164,36 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
         })
         .collect();
     if !locks.is_empty() {
-        let _ = writeln!(out, "    holds    {}", locks.join(", "));
+        field(out, style, "holds", &locks.join(", "));
     }
-    let _ = writeln!(out, "    doing    {}", words::doing(i));
+    field(out, style, "doing", &words::doing(i));
     if let Some(c) = &i.culprit {
-        let _ = writeln!(
-            out,
-            "    culprit  {} · holds its output pipe open · up {}",
+        let text = format!(
+            "{} · holds its output pipe open · up {}",
             style.paint("1;31", &words::who(c)),
             duration(c.running_for_secs)
         );
-        let _ = writeln!(out, "             {}", command_line(&c.cmd, &c.name));
+        field(out, style, "culprit", &text);
+        field(out, style, "", &command_line(&c.cmd, &c.name));
     }
-    let _ = writeln!(out, "    verdict  {}", i.verdict);
+    field(out, style, "verdict", &i.verdict);
     if let Some(a) = &i.action {
         let also = if a.resume {
             format!("   (or stop it: cargo lockwatch kill {})", a.pid)
         } else {
             String::new()
         };
-        let _ = writeln!(out, "    run      {}{also}", style.paint("1", &a.command));
-        let _ = writeln!(
+        field(
             out,
-            "             (never delete the lock file: that breaks Cargo's locking and frees nothing)"
+            style,
+            "run",
+            &format!("{}{also}", style.paint("1", &a.command)),
+        );
+        field(
+            out,
+            style,
+            "",
+            "(never delete the lock file: that breaks Cargo's locking and frees nothing)",
         );
     }
     out.push('\n');
@@ -318,5 +349,36 @@ mod tests {
             all.contains("shared cargo 4250 (IDE: rust-analyzer, itself waiting)"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn at_80_columns_fields_wrap_between_words_under_their_text() {
+        use crate::ui::demo::{self, Stage};
+        let r = demo::snapshot(Stage::Stale, 1000.0).report;
+        let style = Style {
+            width: Some(80),
+            ..Style::default()
+        };
+        let text = report(&r, &style);
+        for line in text.lines() {
+            assert!(
+                textwrap::core::display_width(line) <= 80,
+                "longer than 80 columns: {line:?}"
+            );
+        }
+        let verdict: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("    verdict  "))
+            .take(3)
+            .collect();
+        assert!(verdict[1].starts_with("             ") && !verdict[1][13..].starts_with(' '));
+        assert!(!text.contains("(suspended\n"), "no word cut: {text}");
+        // A command with a space in an argument is quoted, ready to paste.
+        let cmd = vec![
+            "/usr/bin/cargo".to_string(),
+            "build".into(),
+            "my file".into(),
+        ];
+        assert_eq!(command_line(&cmd, "cargo"), "cargo build 'my file'");
     }
 }

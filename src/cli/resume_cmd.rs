@@ -17,6 +17,9 @@ pub struct Args {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Where to look beyond the defaults.
+    #[command(flatten)]
+    pub roots: super::RootArgs,
 }
 
 /// Runs `resume`.

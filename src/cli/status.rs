@@ -30,6 +30,12 @@ pub struct Args {
     /// Scan directly even if the daemon is running.
     #[arg(long)]
     pub no_daemon: bool,
+    /// When to colour the output.
+    #[arg(long, value_enum, default_value_t)]
+    pub color: super::ColorWhen,
+    /// Where to look beyond the defaults.
+    #[command(flatten)]
+    pub roots: super::RootArgs,
 }
 
 /// The roots for a command run from a terminal: configured ones plus the target and build
@@ -113,6 +119,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         all: args.all,
         // SAFETY: geteuid cannot fail and has no preconditions.
         viewer_uid: Some(unsafe { libc::geteuid() }),
+        width: super::terminal_width(),
     };
     loop {
         let (report, problems) = match fetch_with_problems(ctx, &roots, args.no_daemon) {

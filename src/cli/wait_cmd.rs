@@ -26,6 +26,9 @@ pub struct Args {
     /// How often to look.
     #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
     pub interval: Duration,
+    /// Where to look beyond the defaults.
+    #[command(flatten)]
+    pub roots: super::RootArgs,
 }
 
 /// Where a build started here would need to take locks.
