@@ -335,9 +335,9 @@ esac"#,
         let stdout = text(&out.stdout);
         assert_eq!(out.status.code(), Some(2), "{stdout}");
         for expected in [
-            "PROBLEM service file",
-            "→ run `cargo lockwatch install`",
-            "PROBLEM daemon socket",
+            "info    service file   not installed",
+            "→ to start it at login, run `cargo lockwatch install`",
+            "info    daemon socket",
             "PROBLEM notifications",
             "DBUS_SESSION_BUS_ADDRESS is not set",
         ] {
@@ -358,6 +358,14 @@ esac"#,
             "{names:?}"
         );
 
+        // A fresh machine with a session bus: nothing is wrong, only not set up yet.
+        sb.env.push((
+            "DBUS_SESSION_BUS_ADDRESS".into(),
+            "unix:path=/dev/null".into(),
+        ));
+        let (stdout, _) = ok(&sb.run(&["doctor"]));
+        assert!(stdout.ends_with("all is well\n"), "{stdout}");
+
         // Installed, loaded, running, socket present, session bus known: all is well.
         sb.copy_binary_to("installed/cargo-lockwatch");
         sb.fake(
@@ -367,10 +375,6 @@ esac"#,
   is-active) echo active ;;
 esac"#,
         );
-        sb.env.push((
-            "DBUS_SESSION_BUS_ADDRESS".into(),
-            "unix:path=/dev/null".into(),
-        ));
         ok(&sb.run(&["install"]));
         let daemon = sb.start_daemon();
         let (stdout, _) = ok(&sb.run(&["doctor"]));

@@ -34,6 +34,8 @@ pub enum Status {
     Warn,
     /// Something the user has to fix; makes `doctor` exit non-zero.
     Problem,
+    /// Neither good nor bad: how things are set up (e.g. not started at login).
+    Info,
 }
 
 /// One line of the report.
@@ -95,6 +97,11 @@ pub struct Facts {
     pub bundle_id: Option<String>,
     /// Other login agents that also start cargo-lockwatch (e.g. `brew services`).
     pub other_agents: Vec<PathBuf>,
+    /// Whether a daemon started now would show the menu bar icon, and why.
+    pub ui: crate::daemon::UiMode,
+    /// When the login agent starts an app bundle's copy of the binary: whether that copy is
+    /// the same as this binary (`Err` when they could not be compared).
+    pub bundle_copy_current: Option<Result<bool, String>>,
 }
 
 impl Facts {
@@ -143,6 +150,13 @@ impl Facts {
             .as_ref()
             .ok()
             .and_then(|s| service::launchd::app_bundle_id(&s.binary));
+        let bundle_copy_current = match (&setup, &installed) {
+            (Ok(s), Some(Ok(text))) => s
+                .installed_binary(text)
+                .filter(|p| *p != s.binary && service::bundle::is_bundled(p))
+                .map(|copy| same_contents(&copy, &s.binary)),
+            _ => None,
+        };
         let other_agents = match &setup {
             Ok(s) if s.manager == Manager::Launchd => {
                 let brew = service::launchd::default_dir(&s.home)
@@ -167,8 +181,16 @@ impl Facts {
             dbus: std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()),
             bundle_id,
             other_agents,
+            ui: crate::daemon::ui_mode(false, cfg!(tray), crate::daemon::gui_available()),
+            bundle_copy_current,
         }
     }
+}
+
+/// Whether two files have the same bytes.
+fn same_contents(a: &Path, b: &Path) -> Result<bool, String> {
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    Ok(read(a)? == read(b)?)
 }
 
 /// What is at `path`: a socket, nothing, or something else.
@@ -257,13 +279,13 @@ pub fn checks(f: &Facts) -> Vec<Check> {
         None => {
             out.push(check(
                 "service file",
-                Status::Problem,
+                Status::Info,
                 format!(
-                    "no {} at {}: the daemon does not start at login",
+                    "not installed (no {} at {}): the daemon does not start at login",
                     setup.manager.file_kind(),
                     file.display()
                 ),
-                Some("run `cargo lockwatch install`".into()),
+                Some("to start it at login, run `cargo lockwatch install`".into()),
             ));
             false
         }
@@ -284,6 +306,9 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                     format!("{} starts this binary", file.display()),
                     None,
                 )),
+                Some(p) if f.bundle_copy_current.is_some() => {
+                    out.push(bundle_copy_check(&file, &p, setup, f))
+                }
                 Some(p) => out.push(check(
                     "service file",
                     Status::Problem,
@@ -322,7 +347,7 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                 (Some(_), Some(true)) => check("service", Status::Ok, st.detail.clone(), None),
                 (Some(false), Some(false)) if !installed => check(
                     "service",
-                    Status::Ok,
+                    Status::Info,
                     format!("not loaded ({})", st.detail),
                     None,
                 ),
@@ -360,6 +385,45 @@ pub fn checks(f: &Facts) -> Vec<Check> {
     finish(out, f)
 }
 
+/// The login agent starts the app bundle's copy of a binary: fine while it is this one.
+fn bundle_copy_check(file: &Path, copy: &Path, setup: &Setup, f: &Facts) -> Check {
+    match &f.bundle_copy_current {
+        Some(Ok(true)) => check(
+            "service file",
+            Status::Ok,
+            format!(
+                "{} starts {}, the app bundle's copy of this binary",
+                file.display(),
+                copy.display()
+            ),
+            None,
+        ),
+        Some(Ok(false)) => check(
+            "service file",
+            Status::Warn,
+            format!(
+                "{} starts {}, an older copy than {}",
+                file.display(),
+                copy.display(),
+                setup.binary.display()
+            ),
+            Some("run `cargo lockwatch install` again to refresh the app bundle".into()),
+        ),
+        Some(Err(e)) => check(
+            "service file",
+            Status::Warn,
+            format!("{} starts {}: {e}", file.display(), copy.display()),
+            Some("run `cargo lockwatch install` again to refresh the app bundle".into()),
+        ),
+        None => check(
+            "service file",
+            Status::Ok,
+            format!("{} starts {}", file.display(), copy.display()),
+            None,
+        ),
+    }
+}
+
 /// The checks that do not depend on the service setup.
 fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
     let sock = f.socket_path.display();
@@ -392,6 +456,15 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
                  (or log out and in when it runs at login)"
                     .into(),
             ),
+        ),
+        (SocketFact::Missing, _) if f.installed.is_none() => check(
+            "daemon socket",
+            Status::Info,
+            format!(
+                "no daemon runs for this runtime directory ({sock}): every command scans \
+                 directly, and nothing notifies you of a stuck blocker"
+            ),
+            Some("start one with `cargo lockwatch daemon`".into()),
         ),
         (SocketFact::Missing, _) => check(
             "daemon socket",
@@ -467,6 +540,7 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
         ));
     }
 
+    out.push(menu_bar(f));
     out.push(notifications(f));
     out
 }
@@ -481,27 +555,7 @@ fn notifications(f: &Facts) -> Check {
         );
     }
     if cfg!(target_os = "macos") {
-        match &f.bundle_id {
-            Some(id) => check(
-                "notifications",
-                Status::Ok,
-                format!("running from an app bundle ({id})"),
-                None,
-            ),
-            None => check(
-                "notifications",
-                Status::Problem,
-                "not running from an .app bundle: macOS only shows notifications from apps \
-                 with a bundle identifier"
-                    .into(),
-                Some(
-                    "build Lockwatch.app with packaging/macos/build-app.sh, move it to \
-                     /Applications and run `/Applications/Lockwatch.app/Contents/MacOS/\
-                     cargo-lockwatch install`"
-                        .into(),
-                ),
-            ),
-        }
+        macos_notifications(f)
     } else if f.dbus {
         check(
             "notifications",
@@ -523,6 +577,55 @@ fn notifications(f: &Facts) -> Check {
     }
 }
 
+/// macOS shows a notification as the app that sent it: the daemon needs a bundle.
+fn macos_notifications(f: &Facts) -> Check {
+    let agent_program = match (&f.setup, &f.installed) {
+        (Ok(s), Some(Ok(text))) => s.installed_binary(text),
+        _ => None,
+    };
+    if let Some(p) = agent_program.filter(|p| service::bundle::is_bundled(p)) {
+        return check(
+            "notifications",
+            Status::Ok,
+            format!("the login agent runs {} from an app bundle", p.display()),
+            None,
+        );
+    }
+    match &f.bundle_id {
+        Some(id) => check(
+            "notifications",
+            Status::Ok,
+            format!("running from an app bundle ({id})"),
+            None,
+        ),
+        None => check(
+            "notifications",
+            Status::Warn,
+            "this binary is not in an app bundle: a daemon started from it shows its \
+             notifications as Terminal's, or macOS drops them"
+                .into(),
+            Some(
+                "run `cargo lockwatch install`: it wraps the binary in \
+                 ~/Applications/Cargo Lockwatch.app and starts that at login"
+                    .into(),
+            ),
+        ),
+    }
+}
+
+/// The menu bar icon: there or not, and why.
+fn menu_bar(f: &Facts) -> Check {
+    let (status, detail) = if f.ui.tray {
+        (Status::Ok, format!("shown: {}", f.ui.why))
+    } else {
+        (
+            Status::Info,
+            format!("none, the daemon runs headless: {}", f.ui.why),
+        )
+    };
+    check("menu bar", status, detail, None)
+}
+
 /// The human report.
 pub fn render(checks: &[Check], color: bool) -> String {
     let mut s = String::new();
@@ -531,6 +634,7 @@ pub fn render(checks: &[Check], color: bool) -> String {
             Status::Ok => ("ok", "32"),
             Status::Warn => ("warn", "33"),
             Status::Problem => ("PROBLEM", "31;1"),
+            Status::Info => ("info", "36"),
         };
         let word = format!("{word:<7}");
         let word = if color {
@@ -627,6 +731,8 @@ mod tests {
             dbus: true,
             bundle_id: Some(LABEL.into()),
             other_agents: vec![],
+            ui: crate::daemon::ui_mode(false, true, true),
+            bundle_copy_current: None,
         }
     }
 
@@ -654,6 +760,7 @@ mod tests {
                     "daemon socket",
                     "lock table",
                     "config",
+                    "menu bar",
                     "notifications"
                 ]
             );
@@ -678,17 +785,7 @@ mod tests {
         let c = checks(&f);
         let p = problems(&c);
         let names: Vec<_> = p.iter().map(|(n, _)| *n).collect();
-        assert_eq!(
-            names,
-            [
-                "service file",
-                "daemon socket",
-                "lock table",
-                "config",
-                "notifications"
-            ],
-            "{c:#?}"
-        );
+        assert_eq!(names, ["lock table", "config", "notifications"], "{c:#?}");
         assert!(
             c.iter()
                 .filter(|c| c.status == Status::Problem)
@@ -697,12 +794,80 @@ mod tests {
         let service = c.iter().find(|c| c.name == "service").unwrap();
         assert_eq!(
             service.status,
-            Status::Ok,
+            Status::Info,
             "not installed and not loaded is consistent"
         );
         let text = render(&c, false);
-        assert!(text.contains("→ run `cargo lockwatch install`"), "{text}");
-        assert!(text.ends_with("5 problems\n"), "{text}");
+        assert!(
+            text.contains("→ to start it at login, run `cargo lockwatch install`"),
+            "{text}"
+        );
+        assert!(text.ends_with("3 problems\n"), "{text}");
+    }
+
+    #[test]
+    fn a_fresh_install_is_information_not_a_problem() {
+        let mut f = healthy(Manager::Systemd);
+        f.installed = None;
+        f.state = Some(ServiceState {
+            loaded: Some(false),
+            running: Some(false),
+            detail: "not-found, inactive".into(),
+        });
+        f.ui = crate::daemon::ui_mode(false, false, true);
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        let file = c.iter().find(|c| c.name == "service file").unwrap();
+        assert_eq!(file.status, Status::Info);
+        assert!(file.detail.starts_with("not installed"), "{file:?}");
+        f.socket = SocketFact::Missing;
+        f.daemon = None;
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        let sock = c.iter().find(|c| c.name == "daemon socket").unwrap();
+        assert_eq!(sock.status, Status::Info, "{sock:?}");
+        let bar = c.iter().find(|c| c.name == "menu bar").unwrap();
+        assert_eq!(bar.status, Status::Info);
+        assert!(bar.detail.contains("--features tray"), "{bar:?}");
+        let text = render(&c, false);
+        assert!(text.contains("info    service file"), "{text}");
+        assert!(text.ends_with("all is well\n"), "{text}");
+    }
+
+    #[test]
+    fn an_agent_running_the_app_bundle_copy_is_fine_while_current() {
+        let mut f = healthy(Manager::Launchd);
+        let mut bundled = setup(Manager::Launchd);
+        bundled.binary = service::bundle::executable(&bundled.app());
+        f.installed = Some(Ok(bundled.render().unwrap()));
+        f.bundle_copy_current = Some(Ok(true));
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        let file = c.iter().find(|c| c.name == "service file").unwrap();
+        assert_eq!(file.status, Status::Ok, "{file:?}");
+        assert!(file.detail.contains("app bundle's copy"), "{file:?}");
+        let note = macos_notifications(&Facts {
+            bundle_id: None,
+            ..f.clone()
+        });
+        assert_eq!(note.status, Status::Ok, "{note:?}");
+
+        f.bundle_copy_current = Some(Ok(false));
+        let file = checks(&f)
+            .into_iter()
+            .find(|c| c.name == "service file")
+            .unwrap();
+        assert_eq!(file.status, Status::Warn, "{file:?}");
+        assert!(file.fix.unwrap().contains("install` again"));
+    }
+
+    #[test]
+    fn macos_notifications_outside_a_bundle_warn_with_the_fix() {
+        let mut f = healthy(Manager::Launchd);
+        f.bundle_id = None;
+        let note = macos_notifications(&f);
+        assert_eq!(note.status, Status::Warn, "{note:?}");
+        assert!(note.fix.unwrap().contains("Cargo Lockwatch.app"));
     }
 
     #[test]

@@ -35,6 +35,39 @@ pub struct Options {
     pub flags: FlagOverrides,
 }
 
+/// Whether the daemon shows a menu-bar/tray icon, and why (or why not), for its first log
+/// line and `doctor`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UiMode {
+    /// The tray runs.
+    pub tray: bool,
+    /// Why, in a few words.
+    pub why: &'static str,
+}
+
+/// Decides [`UiMode`] from plain facts: `--headless`, whether the tray is built in and whether
+/// a graphical session is there.
+pub fn ui_mode(headless_flag: bool, built_with_tray: bool, gui: bool) -> UiMode {
+    let (tray, why) = if headless_flag {
+        (false, "--headless was given")
+    } else if !built_with_tray {
+        (
+            false,
+            "this build has no menu bar (build with `--features tray` for one)",
+        )
+    } else if !gui && cfg!(target_os = "macos") {
+        (false, "no menu bar to draw into over SSH")
+    } else if !gui {
+        (
+            false,
+            "no graphical session (DISPLAY and WAYLAND_DISPLAY are unset)",
+        )
+    } else {
+        (true, "a graphical session is there")
+    };
+    UiMode { tray, why }
+}
+
 /// Whether a graphical session is available for a tray.
 pub fn gui_available() -> bool {
     if cfg!(target_os = "macos") {
@@ -68,7 +101,8 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
 
     let history = history::History::with_limit(&dirs.data, config.daemon.history_max_bytes);
     let probe = crate::probe::platform()?;
-    let tray = !opts.headless && cfg!(tray) && gui_available();
+    let mode = ui_mode(opts.headless, cfg!(tray), gui_available());
+    let tray = mode.tray;
     let (ui_tx, ui_rx) = mpsc::unbounded_channel();
     let (limits_tx, limits) = tokio::sync::watch::channel(config.daemon.clone());
     let notifier =
@@ -102,9 +136,10 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         .map(|h| h.display().to_string())
         .collect();
     logcap::println(&format!(
-        "cargo-lockwatch daemon {} ({}, pid {}) watching {}; socket {}",
+        "cargo-lockwatch daemon {} ({}: {}, pid {}) watching {}; socket {}",
         env!("CARGO_PKG_VERSION"),
-        if tray { "tray" } else { "headless" },
+        if tray { "menu bar" } else { "headless" },
+        mode.why,
         std::process::id(),
         homes.join(", "),
         socket.display()
@@ -201,5 +236,30 @@ impl Signals {
             }
         }
         let _ = commands.send(engine::Command::Shutdown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ui_mode_says_why() {
+        assert_eq!(
+            ui_mode(true, true, true),
+            UiMode {
+                tray: false,
+                why: "--headless was given"
+            }
+        );
+        assert!(ui_mode(false, false, true).why.contains("--features tray"));
+        let no_gui = ui_mode(false, true, false);
+        assert!(!no_gui.tray);
+        assert!(no_gui.why.contains(if cfg!(target_os = "macos") {
+            "SSH"
+        } else {
+            "DISPLAY"
+        }));
+        assert!(ui_mode(false, true, true).tray);
     }
 }

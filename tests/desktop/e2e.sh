@@ -38,7 +38,7 @@ dbus-run-session -- bash -c '
   sleep 0.5; "'"$bin"'" daemon --stop >/dev/null || true; sleep 1
 '
 fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- notifications"; cat "$work/mon.log" | head -40; exit 1; }
-grep -q "(tray," "$work/daemon.log" || fail "the daemon ran headless: build the binary with --features tray"
+grep -q "(menu bar:" "$work/daemon.log" || fail "the daemon ran headless: build the binary with --features tray"
 idle=$(mean "$work/idle.png"); stale=$(mean "$work/stale.png")
 echo "tray icon mean colour: idle [$idle] stale [$stale]"
 [ "$idle" != "$stale" ] || fail "tray icon did not change"

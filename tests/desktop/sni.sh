@@ -52,7 +52,7 @@ dbus-run-session -- bash -c '
   "$BIN" daemon --stop >/dev/null || true; sleep 1
 '
 fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- tooltip"; cat "$work/tooltip" 2>/dev/null; exit 1; }
-grep -q "(tray," "$work/daemon.log" || fail "the daemon ran headless: build the binary with --features tray-sni"
+grep -q "(menu bar:" "$work/daemon.log" || fail "the daemon ran headless: build the binary with --features tray-sni"
 grep -q "'cargo-lockwatch'" "$work/id" || fail "the item's id is $(cat "$work/id"), not cargo-lockwatch"
 . "$work/pids"
 grep -q "STALE: flock $holder" "$work/tooltip" || fail "the tooltip does not give the verdict"
