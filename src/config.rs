@@ -208,7 +208,9 @@ impl Loaded {
                 return l;
             }
         };
-        Self::from_sources(text.as_deref(), &file, env_pairs(), flags)
+        let mut loaded = Self::from_sources(text.as_deref(), &file, env_pairs(), flags);
+        loaded.warnings.extend(missing_flag_dirs(flags));
+        loaded
     }
 
     /// Layers the given sources (pure, for tests).
@@ -239,11 +241,17 @@ impl Loaded {
                                 provenance.insert(k, Provenance::File(file.to_path_buf()));
                             }
                         }
-                        Err(e) => warnings.push(format!(
-                            "{}: {}; ignoring the whole file and using defaults",
-                            file.display(),
-                            one_line(&e.to_string())
-                        )),
+                        Err(e) => {
+                            let why = one_line(&e.to_string());
+                            let place = match locate(text, &why) {
+                                Some((line, column)) => format!(", line {line}, column {column}"),
+                                None => String::new(),
+                            };
+                            warnings.push(format!(
+                                "{}{place}: {why}; ignoring the whole file and using defaults",
+                                file.display(),
+                            ))
+                        }
                     }
                 }
                 Err(e) => warnings.push(format!(
@@ -488,6 +496,22 @@ fn env_value(current: &toml::Value, raw: &str) -> Option<toml::Value> {
     })
 }
 
+/// `--cargo-home` / `--project` directories that do not exist (a typo shows nothing, silently).
+fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
+    let homes = flags.cargo_homes.iter().map(|p| ("--cargo-home", p));
+    let projects = flags.projects.iter().map(|p| ("--project", p));
+    homes
+        .chain(projects)
+        .filter(|(_, p)| !p.exists())
+        .map(|(flag, p)| {
+            format!(
+                "{flag} {} does not exist; it is watched in case it appears",
+                p.display()
+            )
+        })
+        .collect()
+}
+
 /// Overlays `user` onto `base`, returning the dotted keys it set.
 fn overlay(base: &mut toml::Table, user: &toml::Table) -> Vec<String> {
     let mut keys = Vec::new();
@@ -521,6 +545,37 @@ fn leaves(table: &toml::Table) -> Vec<(String, toml::Value)> {
         }
     }
     out
+}
+
+/// Where in `text` the key a deserialization error names is (1-based line and column): the
+/// error of a merged table knows the key (`… in `stale.samples``, `unknown field `x``) but not
+/// the place, the spanned parse of the user's own text does.
+fn locate(text: &str, error: &str) -> Option<(usize, usize)> {
+    let quoted = |marker: &str| {
+        let rest = &error[error.find(marker)? + marker.len()..];
+        rest.find('`').map(|end| rest[..end].to_string())
+    };
+    let mut path: Vec<String> = quoted(" in `")
+        .map(|p| p.split('.').map(str::to_string).collect())
+        .unwrap_or_default();
+    if let Some(field) = quoted("unknown field `") {
+        path.push(field);
+    }
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut at = None;
+    for part in &path {
+        let (key, value) = table.iter().find(|(k, _)| k.get_ref() == part)?;
+        at = Some(key.span().start);
+        match value.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => break,
+        }
+    }
+    let before = &text[..at?];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+    Some((line, column))
 }
 
 fn one_line(s: &str) -> String {
@@ -588,6 +643,19 @@ mod tests {
     }
 
     #[test]
+    fn flag_directories_that_do_not_exist_are_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let flags = FlagOverrides {
+            cargo_homes: vec![dir.path().to_path_buf(), dir.path().join("typo")],
+            projects: vec![dir.path().join("nope")],
+        };
+        let w = missing_flag_dirs(&flags);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("--cargo-home ") && w[0].contains("typo does not exist"));
+        assert!(w[1].starts_with("--project ") && w[1].contains("nope"));
+    }
+
+    #[test]
     fn broken_file_falls_back_to_defaults_with_line() {
         let l = load(Some("[stale]\nstale_after = \n"), &[]);
         assert_eq!(l.config, Config::defaults());
@@ -601,9 +669,31 @@ mod tests {
         let l = load(Some("[stale]\nstale_after = \"soon\"\n"), &[]);
         assert_eq!(l.config, Config::defaults());
         assert!(l.warnings[0].contains("soon"), "{}", l.warnings[0]);
+        assert!(
+            l.warnings[0].contains("config.toml, line 2, column 1:"),
+            "{}",
+            l.warnings[0]
+        );
 
         let l = load(Some("[stale]\nbogus = 1\n"), &[]);
         assert!(l.warnings[0].contains("bogus"), "{}", l.warnings[0]);
+        assert!(
+            l.warnings[0].contains("line 2, column 1"),
+            "{}",
+            l.warnings[0]
+        );
+
+        // A type error names its line and column too.
+        let l = load(
+            Some("# mine\n[notify]\nenabled = true\n[stale]\n  samples = \"x\"\n"),
+            &[],
+        );
+        assert_eq!(l.config, Config::defaults());
+        assert!(
+            l.warnings[0].contains("line 5, column 3") && l.warnings[0].contains("stale.samples"),
+            "{}",
+            l.warnings[0]
+        );
     }
 
     #[test]

@@ -608,7 +608,7 @@ impl Engine {
 
     fn log(&self, line: &str) {
         if self.log_lines {
-            super::logcap::println(&format!("{}  {line}", super::logcap::now_text()));
+            super::logcap::println(line);
         }
         tracing::info!("{line}");
     }

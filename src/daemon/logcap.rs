@@ -36,8 +36,9 @@ pub fn default_max() -> u64 {
     Config::defaults().daemon.log_max_bytes
 }
 
-/// Prints one log line on stdout and keeps the files bounded.
+/// Prints one log line on stdout, dated, and keeps the files bounded.
 pub fn println(line: &str) {
+    let line = format!("{}  {line}", now_text());
     {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{line}");
@@ -151,21 +152,51 @@ fn reopen_read_at(_file: &File, _buf: &mut [u8], _offset: u64) -> io::Result<()>
     ))
 }
 
-/// `HH:MM:SS` local time, as the daemon's log lines start.
+/// `YYYY-MM-DD HH:MM:SS` local time, as the daemon's log lines start.
 pub fn now_text() -> String {
     // SAFETY: time/localtime_r write only into the struct we pass.
-    unsafe {
+    let tm = unsafe {
         let t = libc::time(std::ptr::null_mut());
         let mut tm: libc::tm = std::mem::zeroed();
         libc::localtime_r(&t, &mut tm);
-        format!("{:02}:{:02}:{:02}", tm.tm_hour, tm.tm_min, tm.tm_sec)
-    }
+        tm
+    };
+    date_time(&tm)
+}
+
+/// A broken-down time as `YYYY-MM-DD HH:MM:SS`.
+fn date_time(tm: &libc::tm) -> String {
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Read;
+
+    #[test]
+    fn log_lines_are_dated() {
+        // SAFETY: an all-zero tm is a valid value to fill in.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        tm.tm_year = 126;
+        tm.tm_mon = 10;
+        tm.tm_mday = 25;
+        tm.tm_hour = 9;
+        tm.tm_min = 5;
+        tm.tm_sec = 7;
+        assert_eq!(date_time(&tm), "2026-11-25 09:05:07");
+        let now = now_text();
+        assert_eq!(now.len(), "2026-11-25 09:05:07".len(), "{now}");
+        assert!(now.starts_with("20"), "{now}");
+    }
 
     #[test]
     fn the_cut_keeps_the_newest_half_from_a_line_start() {
