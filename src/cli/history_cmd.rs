@@ -38,10 +38,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             h.path().display()
         )
     } else {
-        history::render(
-            &summary,
-            &humantime::format_duration(args.since).to_string(),
-        )
+        history::render(&summary, args.since.as_secs(), super::terminal_width())
     };
     match super::print(&text) {
         Ok(()) => exit::OK,

@@ -167,6 +167,9 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
         field(out, style, "holds", &locks.join(", "));
     }
     field(out, style, "doing", &words::doing(i));
+    if let Some(t) = words::typical(i, 0.0) {
+        field(out, style, "history", &t);
+    }
     if let Some(c) = &i.culprit {
         let text = format!(
             "{} · holds its output pipe open · up {}",

@@ -108,7 +108,25 @@ pub fn fetch_with_problems(
         },
         scan::now(),
     );
+    let mut report = report;
+    if !report.incidents.is_empty() {
+        hold_times(ctx).annotate(&mut report);
+    }
     Ok((report, Vec::new()))
+}
+
+/// What the history says of typical hold times, read once per run (`wait` fetches repeatedly).
+fn hold_times(ctx: &Context) -> &'static crate::core::eta::HoldTimes {
+    static TIMES: std::sync::OnceLock<crate::core::eta::HoldTimes> = std::sync::OnceLock::new();
+    TIMES.get_or_init(|| {
+        let history = crate::daemon::history::History::with_limit(
+            &ctx.dirs.data,
+            ctx.loaded.config.daemon.history_max_bytes,
+        );
+        let mut times = crate::core::eta::HoldTimes::default();
+        history.scan(|e| times.add(&e));
+        times
+    })
 }
 
 /// Runs `status`.

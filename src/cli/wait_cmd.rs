@@ -128,11 +128,12 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         }
         let l = blockers[0];
         // Name the holder that is holding things up; one that is itself waiting says so.
-        let who = l
+        let holder = l
             .holders
             .iter()
             .find(|h| h.role == Role::Blocker)
-            .or(l.holders.first())
+            .or(l.holders.first());
+        let who = holder
             .map(|h| {
                 let held = match (h.held_for_secs, h.running_for_secs) {
                     (Some(s), _) => format!("held {}", render::duration(s)),
@@ -152,8 +153,19 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         } else {
             ""
         };
+        // What the history says this blocker's command usually takes here.
+        let usually = holder
+            .and_then(|h| {
+                report
+                    .incidents
+                    .iter()
+                    .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == h.pid))
+            })
+            .and_then(|i| i.typical_hold)
+            .map(|t| format!(" · usually {} here", render::duration(t.median_secs)))
+            .unwrap_or_default();
         let line = format!(
-            "waiting {} for {} held by {who}{stale}",
+            "waiting {} for {} held by {who}{usually}{stale}",
             render::duration(start.elapsed().as_secs_f64()),
             l.description
         );

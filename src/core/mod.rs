@@ -3,7 +3,9 @@
 
 pub mod catalog;
 pub mod doing;
+pub mod eta;
 pub mod graph;
+pub mod insight;
 pub mod model;
 pub mod origin;
 pub mod policy;

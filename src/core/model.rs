@@ -88,7 +88,7 @@ pub enum ProcState {
 }
 
 /// Where a process came from, judged from its ancestors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Origin {
     /// Started from a shell in a terminal.
@@ -591,6 +591,19 @@ pub struct IncidentReport {
     pub verdict: String,
     /// What to do, when something should be done.
     pub action: Option<Action>,
+    /// How long the blocker's command usually holds its locks in this project (from the
+    /// history), when it has run here often enough to say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typical_hold: Option<TypicalHold>,
+}
+
+/// "usually takes 3m10s here": the median of the last holds of a command in a project.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct TypicalHold {
+    /// The median hold, in seconds.
+    pub median_secs: f64,
+    /// How many holds it is the median of.
+    pub holds: u32,
 }
 
 impl IncidentReport {

@@ -43,6 +43,29 @@ pub struct ProcId {
     pub start_token: u64,
 }
 
+/// Who a process in the history was: where it came from and which project it worked on, so
+/// `history` can say "rust-analyzer (IDE) blocked your terminal builds in ~/src/app" and
+/// estimate how long a command usually holds a lock there. Empty in lines from older versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    /// Terminal, IDE, orphan …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// What made it that origin (`rust-analyzer`, `zsh` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// The project: the build lock's project, else the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<PathBuf>,
+}
+
+impl Party {
+    /// Whether nothing is known (old history lines).
+    pub fn is_empty(&self) -> bool {
+        *self == Party::default()
+    }
+}
+
 /// One holder of a lock as sampled in a pass (for hold times and history).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HolderSample {
@@ -54,6 +77,8 @@ pub struct HolderSample {
     pub cmd: Vec<String>,
     /// Shared or exclusive.
     pub mode: LockMode,
+    /// Origin and project (for history).
+    pub party: Party,
 }
 
 /// One waiter as sampled in a pass.
@@ -70,6 +95,10 @@ pub struct WaiterSample {
     pub blocked_by: Vec<(String, u32)>,
     /// Their command lines.
     pub blocked_by_cmd: Vec<Vec<String>>,
+    /// Origin and project (for history).
+    pub party: Party,
+    /// The first root blocker's origin and project.
+    pub blocker: Party,
 }
 
 /// One lock as sampled in a pass.
@@ -197,6 +226,9 @@ pub enum HistoryEvent {
         /// looked (it began earlier).
         #[serde(default = "yes")]
         since_known: bool,
+        /// Origin and project.
+        #[serde(default, skip_serializing_if = "Party::is_empty")]
+        party: Party,
     },
     /// A hold ended.
     Released {
@@ -212,6 +244,15 @@ pub enum HistoryEvent {
         name: String,
         /// How long it was held (as observed).
         held_secs: f64,
+        /// Holder command line.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cmd: Vec<String>,
+        /// `held_secs` counts from the hold's real start.
+        #[serde(default = "yes")]
+        since_known: bool,
+        /// Origin and project.
+        #[serde(default, skip_serializing_if = "Party::is_empty")]
+        party: Party,
     },
     /// A process started waiting.
     WaitStarted {
@@ -239,6 +280,12 @@ pub enum HistoryEvent {
         /// first looked.
         #[serde(default = "yes")]
         since_known: bool,
+        /// Origin and project.
+        #[serde(default, skip_serializing_if = "Party::is_empty")]
+        party: Party,
+        /// The first root blocker's origin and project.
+        #[serde(default, skip_serializing_if = "Party::is_empty")]
+        blocker: Party,
     },
     /// A wait ended (the waiter got the lock, gave up or died).
     WaitEnded {
@@ -256,6 +303,18 @@ pub enum HistoryEvent {
         waited_secs: f64,
         /// Whom it waited for (name, pid) — the holders while it waited.
         blocked_by: Vec<(String, u32)>,
+        /// Waiter command line.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        cmd: Vec<String>,
+        /// Its root blockers' command lines.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        blocked_by_cmd: Vec<Vec<String>>,
+        /// Origin and project.
+        #[serde(default, skip_serializing_if = "Party::is_empty")]
+        party: Party,
+        /// The first root blocker's origin and project.
+        #[serde(default, skip_serializing_if = "Party::is_empty")]
+        blocker: Party,
     },
     /// A blocker started to look stale.
     Stale {
@@ -286,12 +345,45 @@ pub enum HistoryEvent {
         /// Lock paths it held.
         paths: Vec<PathBuf>,
     },
+    /// `policy.yield_ide`: an IDE's check was stopped so a terminal build could run.
+    Yielded {
+        /// Unix time.
+        at: f64,
+        /// The IDE's check that was stopped.
+        holder: ProcId,
+        /// Its name.
+        name: String,
+        /// Its command line.
+        cmd: Vec<String>,
+        /// Its origin and project.
+        #[serde(default, skip_serializing_if = "Party::is_empty")]
+        party: Party,
+        /// The terminal build it made way for (name, pid).
+        for_waiter: (String, u32),
+        /// The locks it held.
+        paths: Vec<PathBuf>,
+    },
+}
+
+/// The time of an event.
+pub fn event_time(e: &HistoryEvent) -> f64 {
+    match e {
+        HistoryEvent::Acquired { at, .. }
+        | HistoryEvent::Released { at, .. }
+        | HistoryEvent::WaitStarted { at, .. }
+        | HistoryEvent::WaitEnded { at, .. }
+        | HistoryEvent::Stale { at, .. }
+        | HistoryEvent::Killed { at, .. }
+        | HistoryEvent::Yielded { at, .. } => *at,
+    }
 }
 
 #[derive(Debug, Clone)]
 struct Hold {
     path: PathBuf,
     name: String,
+    cmd: Vec<String>,
+    party: Party,
     since: f64,
     since_known: bool,
 }
@@ -300,9 +392,13 @@ struct Hold {
 struct Wait {
     path: PathBuf,
     name: String,
+    cmd: Vec<String>,
     since: f64,
     since_known: bool,
     blocked_by: Vec<(String, u32)>,
+    blocked_by_cmd: Vec<Vec<String>>,
+    party: Party,
+    blocker: Party,
 }
 
 /// The verdict on one root blocker, kept while it stays a blocker.
@@ -478,6 +574,8 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 Hold {
                     path: lock.path.clone(),
                     name: h.name.clone(),
+                    cmd: h.cmd.clone(),
+                    party: h.party.clone(),
                     since,
                     since_known,
                 },
@@ -509,6 +607,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 cmd: h.cmd.clone(),
                 mode: h.mode,
                 since_known,
+                party: h.party.clone(),
             }));
         }
     }
@@ -537,6 +636,9 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             holder: id.1,
             name: hold.name,
             held_secs: held,
+            cmd: hold.cmd,
+            since_known: hold.since_known,
+            party: hold.party,
         }));
     }
     changed
@@ -567,9 +669,13 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 Wait {
                     path: lock.path.clone(),
                     name: w.name.clone(),
+                    cmd: w.cmd.clone(),
                     since,
                     since_known,
                     blocked_by: w.blocked_by.clone(),
+                    blocked_by_cmd: w.blocked_by_cmd.clone(),
+                    party: w.party.clone(),
+                    blocker: w.blocker.clone(),
                 },
             );
             let blockers = if w.blocked_by.is_empty() {
@@ -600,6 +706,8 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     blocked_by: w.blocked_by.clone(),
                     blocked_by_cmd: w.blocked_by_cmd.clone(),
                     since_known,
+                    party: w.party.clone(),
+                    blocker: w.blocker.clone(),
                 }));
             }
         }
@@ -622,6 +730,10 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             name: wait.name,
             waited_secs: now - wait.since,
             blocked_by: wait.blocked_by,
+            cmd: wait.cmd,
+            blocked_by_cmd: wait.blocked_by_cmd,
+            party: wait.party,
+            blocker: wait.blocker,
         }));
     }
     changed
@@ -869,6 +981,7 @@ mod tests {
                     name: b.name.clone(),
                     cmd: vec!["cargo".into(), "build".into()],
                     mode: LockMode::Exclusive,
+                    party: Party::default(),
                 })
                 .collect(),
             waiters: waiters
@@ -885,6 +998,8 @@ mod tests {
                         .map(|b| (b.name.clone(), b.id.pid))
                         .collect(),
                     blocked_by_cmd: vec![],
+                    party: Party::default(),
+                    blocker: Party::default(),
                 })
                 .collect(),
         };
@@ -994,6 +1109,7 @@ mod tests {
                     name: "cargo".into(),
                     cmd: vec![],
                     mode: LockMode::Shared,
+                    party: Party::default(),
                 }],
                 waiters: vec![],
             });

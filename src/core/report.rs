@@ -284,6 +284,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         stale_reasons,
         verdict: String::new(),
         action: None,
+        typical_hold: None,
     };
     report.action = action(&report);
     report.verdict = verdict(&report);

@@ -105,6 +105,22 @@ pub fn held(i: &IncidentReport, elapsed: f64) -> Option<String> {
     }
 }
 
+/// What the history says of the blocker's command here: `usually takes 3m10s here (median of
+/// the last 12 holds); 1m40s so far`.
+pub fn typical(i: &IncidentReport, elapsed: f64) -> Option<String> {
+    let t = i.typical_hold?;
+    let so_far = match i.held_for_secs() {
+        Some(h) if i.held_since_known() => format!("; {} so far", duration(h + elapsed)),
+        Some(h) => format!("; ≥ {} so far", duration(h + elapsed)),
+        None => String::new(),
+    };
+    Some(format!(
+        "usually takes {} here (median of the last {} holds){so_far}",
+        duration(t.median_secs),
+        t.holds
+    ))
+}
+
 /// The short badge of an incident state.
 pub fn badge(state: IncidentState) -> &'static str {
     match state {
@@ -196,6 +212,26 @@ mod tests {
             "cargo"
         );
         assert_eq!(short_command(&[], "kworker"), "kworker");
+    }
+
+    #[test]
+    fn typical_hold_times_read_with_the_time_so_far() {
+        use crate::core::model::TypicalHold;
+        use crate::ui::demo::{Stage, snapshot};
+        let mut i = snapshot(Stage::Stale, 1000.0).report.incidents[0].clone();
+        assert_eq!(typical(&i, 0.0), None);
+        i.typical_hold = Some(TypicalHold {
+            median_secs: 190.0,
+            holds: 12,
+        });
+        i.locks[0].held_for_secs = Some(100.0);
+        i.locks[0].held_since_known = true;
+        assert_eq!(
+            typical(&i, 0.0).unwrap(),
+            "usually takes 3m10s here (median of the last 12 holds); 1m40s so far"
+        );
+        i.locks[0].held_since_known = false;
+        assert!(typical(&i, 0.0).unwrap().ends_with("; ≥ 1m40s so far"));
     }
 
     #[test]

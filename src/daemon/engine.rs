@@ -19,9 +19,10 @@ use super::history::History;
 use super::watcher::{FsWatcher, PlatformWakes, Wake};
 use crate::config::{Config, DaemonConfig, Loaded};
 use crate::core::catalog;
+use crate::core::eta::HoldTimes;
 use crate::core::model::{FileKey, Report, Source};
 use crate::core::policy::{
-    self, BlockerSample, Effect, Event, HistoryEvent, HolderSample, LockSample, ProcId,
+    self, BlockerSample, Effect, Event, HistoryEvent, HolderSample, LockSample, Party, ProcId,
     WaiterSample,
 };
 use crate::core::report::{self as core_report, Knowledge};
@@ -101,6 +102,7 @@ pub struct Engine {
     last_report: Option<Report>,
     pending: PendingHistory,
     limits: Option<watch::Sender<DaemonConfig>>,
+    hold_times: HoldTimes,
 }
 
 /// Knobs that are not configuration.
@@ -124,8 +126,14 @@ impl Engine {
         opts: EngineOptions,
     ) -> (Engine, watch::Receiver<UiSnapshot>) {
         let mut policy = policy::State::new(config.stale.clone());
-        // Streamed: a huge log costs no memory at start.
-        let (holds, waits) = history.open_episodes();
+        // Streamed, once: a huge log costs no memory at start.
+        let mut episodes = super::history::EpisodeTracker::default();
+        let mut hold_times = HoldTimes::default();
+        history.scan(|e| {
+            episodes.add(&e);
+            hold_times.add(&e);
+        });
+        let (holds, waits) = episodes.finish();
         policy::apply(&mut policy, Event::Recovered { holds, waits });
         let empty = UiSnapshot {
             report: Report::empty(Source::Daemon, scan::now(), roots.cargo_homes.clone()),
@@ -156,6 +164,7 @@ impl Engine {
                 last_report: None,
                 pending: PendingHistory::default(),
                 limits: opts.limits,
+                hold_times,
             },
             snapshot_rx,
         )
@@ -483,17 +492,21 @@ impl Engine {
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
         };
-        let report = scan::report(&pass, &self.roots, Source::Daemon, &knowledge, now);
+        let mut report = scan::report(&pass, &self.roots, Source::Daemon, &knowledge, now);
         self.update_watches(&pass);
         let mut history = Vec::new();
         for e in effects {
             match e {
                 Effect::Log(line) => self.log(&line),
-                Effect::RecordHistory(h) => history.push(h),
+                Effect::RecordHistory(h) => {
+                    self.hold_times.add(&h);
+                    history.push(h);
+                }
                 Effect::UpdateUi => {}
             }
         }
         self.record(history);
+        self.hold_times.annotate(&mut report);
         self.last_report = Some(report);
         // Publish every pass while something is held (times tick), otherwise only on change.
         self.publish();
@@ -651,9 +664,18 @@ fn lock_samples(pass: &scan::Pass) -> Vec<LockSample> {
             .filter_map(|i| pass.facts.get(&i.blocker?))
             .collect()
     };
+    let party = |f: &crate::core::model::ProcessFacts, project: &Option<std::path::PathBuf>| {
+        let (origin, via) = crate::core::origin::classify(f);
+        Party {
+            origin: Some(origin),
+            via,
+            project: project.clone().or_else(|| f.cwd.clone()),
+        }
+    };
     pass.sightings
         .iter()
-        .map(|s| LockSample {
+        .map(|s| (s, catalog::project_dir_of(&s.path, s.kind)))
+        .map(|(s, project)| LockSample {
             key: s.key,
             path: s.path.clone(),
             kind: s.kind,
@@ -669,6 +691,7 @@ fn lock_samples(pass: &scan::Pass) -> Vec<LockSample> {
                         name: f.name.clone(),
                         cmd: f.cmd.clone(),
                         mode: h.mode,
+                        party: party(f, &project),
                     })
                 })
                 .collect(),
@@ -684,6 +707,11 @@ fn lock_samples(pass: &scan::Pass) -> Vec<LockSample> {
                         cmd: f.cmd.clone(),
                         blocked_by: roots.iter().map(|r| (r.name.clone(), r.pid)).collect(),
                         blocked_by_cmd: roots.iter().map(|r| r.cmd.clone()).collect(),
+                        party: party(f, &project),
+                        blocker: roots
+                            .first()
+                            .map(|r| party(r, &project))
+                            .unwrap_or_default(),
                     })
                 })
                 .collect(),

@@ -2,19 +2,16 @@
 //! and kills, and the summary `cargo lockwatch history` prints from it — who blocked whom, how
 //! often, and for how long. It also lets a restarted daemon remember when a hold began.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::core::insight::{Summarizer, Summary, bytes, render, summarize};
 use crate::core::model::FileKey;
-pub use crate::core::policy::Episode;
+pub use crate::core::policy::{Episode, event_time};
 use crate::core::policy::{HistoryEvent, ProcId};
-use crate::core::text::{duration, tilde};
 
 /// The log rotates when it grows past this (unless configured otherwise); one rotated file is
 /// kept, so the total stays under about twice this.
@@ -358,7 +355,10 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             cut(name, chars);
             cut_all(cmd, items, chars);
         }
-        HistoryEvent::Released { name, .. } => cut(name, chars),
+        HistoryEvent::Released { name, cmd, .. } => {
+            cut(name, chars);
+            cut_all(cmd, items, chars);
+        }
         HistoryEvent::WaitStarted {
             name,
             cmd,
@@ -375,10 +375,19 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
                 .for_each(|c| cut_all(c, items, chars));
         }
         HistoryEvent::WaitEnded {
-            name, blocked_by, ..
+            name,
+            cmd,
+            blocked_by,
+            blocked_by_cmd,
+            ..
         } => {
             cut(name, chars);
+            cut_all(cmd, items, chars);
             cut_pairs(blocked_by, items, chars);
+            blocked_by_cmd.truncate(items);
+            blocked_by_cmd
+                .iter_mut()
+                .for_each(|c| cut_all(c, items, chars));
         }
         HistoryEvent::Stale {
             name,
@@ -400,6 +409,18 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             cut(signal, chars);
             paths.truncate(items.max(1));
         }
+        HistoryEvent::Yielded {
+            name,
+            cmd,
+            for_waiter,
+            paths,
+            ..
+        } => {
+            cut(name, chars);
+            cut_all(cmd, items, chars);
+            cut(&mut for_waiter.0, chars);
+            paths.truncate(items.max(1));
+        }
     }
 }
 
@@ -415,19 +436,9 @@ fn strip_paths(e: &mut HistoryEvent) {
         | HistoryEvent::WaitStarted { path, .. }
         | HistoryEvent::WaitEnded { path, .. }
         | HistoryEvent::Stale { path, .. } => short(path),
-        HistoryEvent::Killed { paths, .. } => paths.iter_mut().for_each(short),
-    }
-}
-
-/// The time of an event.
-pub fn event_time(e: &HistoryEvent) -> f64 {
-    match e {
-        HistoryEvent::Acquired { at, .. }
-        | HistoryEvent::Released { at, .. }
-        | HistoryEvent::WaitStarted { at, .. }
-        | HistoryEvent::WaitEnded { at, .. }
-        | HistoryEvent::Stale { at, .. }
-        | HistoryEvent::Killed { at, .. } => *at,
+        HistoryEvent::Killed { paths, .. } | HistoryEvent::Yielded { paths, .. } => {
+            paths.iter_mut().for_each(short)
+        }
     }
 }
 
@@ -502,230 +513,12 @@ impl EpisodeTracker {
     }
 }
 
-/// One "who blocked whom" row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BlockRow {
-    /// The holder's name.
-    pub holder: String,
-    /// The waiter's name.
-    pub waiter: String,
-    /// The lock (Cargo's words are in the path's kind; the path is shown).
-    pub lock: PathBuf,
-    /// How many waits.
-    pub times: u32,
-    /// Total seconds waited.
-    pub total_wait_secs: f64,
-    /// Longest single wait.
-    pub longest_wait_secs: f64,
-}
-
-/// What `history` prints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// Start of the period (Unix time).
-    pub since: f64,
-    /// Holds that began in the period.
-    pub holds: u32,
-    /// Total seconds held (released holds).
-    pub total_held_secs: f64,
-    /// Longest released hold: (holder name, seconds, lock).
-    pub longest_hold: Option<(String, f64, PathBuf)>,
-    /// Completed waits.
-    pub waits: u32,
-    /// Total seconds waited.
-    pub total_wait_secs: f64,
-    /// Who blocked whom, most total waiting first.
-    pub blocked: Vec<BlockRow>,
-    /// Stale verdicts.
-    pub stale: u32,
-    /// Holders terminated by the user.
-    pub killed: u32,
-    /// Lines that could not be read.
-    pub unreadable_lines: usize,
-    /// Bytes of older history not read (a file over the read bound).
-    #[serde(default)]
-    pub skipped_bytes: u64,
-}
-
-/// Summarises events at or after `since`.
-pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -> Summary {
-    let mut s = Summarizer::new(since);
-    events.iter().for_each(|e| s.add(e));
-    s.finish(unreadable_lines)
-}
-
-/// Folds events one at a time into a [`Summary`], so a summary never needs the whole log in
-/// memory.
-#[derive(Debug)]
-pub struct Summarizer {
-    s: Summary,
-    rows: BTreeMap<(String, String, PathBuf), BlockRow>,
-}
-
-impl Summarizer {
-    /// An empty summary of the period starting at `since`.
-    pub fn new(since: f64) -> Summarizer {
-        Summarizer {
-            s: Summary {
-                since,
-                holds: 0,
-                total_held_secs: 0.0,
-                longest_hold: None,
-                waits: 0,
-                total_wait_secs: 0.0,
-                blocked: Vec::new(),
-                stale: 0,
-                killed: 0,
-                unreadable_lines: 0,
-                skipped_bytes: 0,
-            },
-            rows: BTreeMap::new(),
-        }
-    }
-
-    /// Takes one event (ignored when before the period).
-    pub fn add(&mut self, e: &HistoryEvent) {
-        if event_time(e) < self.s.since || event_time(e).is_nan() {
-            return;
-        }
-        let s = &mut self.s;
-        let rows = &mut self.rows;
-        match e {
-            HistoryEvent::Acquired { .. } => s.holds += 1,
-            HistoryEvent::Released {
-                held_secs,
-                name,
-                path,
-                ..
-            } => {
-                s.total_held_secs += held_secs;
-                if s.longest_hold
-                    .as_ref()
-                    .is_none_or(|(_, l, _)| held_secs > l)
-                {
-                    s.longest_hold = Some((name.clone(), *held_secs, path.clone()));
-                }
-            }
-            HistoryEvent::WaitEnded {
-                name,
-                waited_secs,
-                blocked_by,
-                path,
-                ..
-            } => {
-                s.waits += 1;
-                s.total_wait_secs += waited_secs;
-                let holder = if blocked_by.is_empty() {
-                    "(unseen holder)".to_string()
-                } else {
-                    blocked_by
-                        .iter()
-                        .map(|(n, _)| n.clone())
-                        .collect::<Vec<_>>()
-                        .join("+")
-                };
-                let row = rows
-                    .entry((holder.clone(), name.clone(), path.clone()))
-                    .or_insert(BlockRow {
-                        holder,
-                        waiter: name.clone(),
-                        lock: path.clone(),
-                        times: 0,
-                        total_wait_secs: 0.0,
-                        longest_wait_secs: 0.0,
-                    });
-                row.times += 1;
-                row.total_wait_secs += waited_secs;
-                row.longest_wait_secs = row.longest_wait_secs.max(*waited_secs);
-            }
-            HistoryEvent::Stale { .. } => s.stale += 1,
-            HistoryEvent::Killed { .. } => s.killed += 1,
-            HistoryEvent::WaitStarted { .. } => {}
-        }
-    }
-
-    /// The summary, with the number of unreadable lines met.
-    pub fn finish(self, unreadable_lines: usize) -> Summary {
-        let mut s = self.s;
-        s.unreadable_lines = unreadable_lines;
-        s.blocked = self.rows.into_values().collect();
-        s.blocked
-            .sort_by(|a, b| b.total_wait_secs.total_cmp(&a.total_wait_secs));
-        s
-    }
-}
-
-/// "12.0 MiB", "512 kB", "40 B".
-pub fn bytes(n: u64) -> String {
-    if n >= 1024 * 1024 {
-        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
-    } else if n >= 1024 {
-        format!("{} kB", n / 1024)
-    } else {
-        format!("{n} B")
-    }
-}
-
-/// Renders a summary for people.
-pub fn render(s: &Summary, period: &str) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Last {period}: {} hold{}, {} wait{} ({} waited in all), {} stale, {} killed",
-        s.holds,
-        if s.holds == 1 { "" } else { "s" },
-        s.waits,
-        if s.waits == 1 { "" } else { "s" },
-        duration(s.total_wait_secs),
-        s.stale,
-        s.killed
-    );
-    if let Some((name, secs, path)) = &s.longest_hold {
-        let _ = writeln!(
-            out,
-            "Longest hold: {name} held {} for {}",
-            tilde(path),
-            duration(*secs)
-        );
-    }
-    if !s.blocked.is_empty() {
-        let _ = writeln!(out, "\nWho blocked whom:");
-        for r in &s.blocked {
-            let _ = writeln!(
-                out,
-                "  {:<20} blocked {:<16} {:>3}× · {} in all (longest {}) on {}",
-                r.holder,
-                r.waiter,
-                r.times,
-                duration(r.total_wait_secs),
-                duration(r.longest_wait_secs),
-                tilde(&r.lock)
-            );
-        }
-    }
-    if s.skipped_bytes > 0 {
-        let _ = writeln!(
-            out,
-            "\n(the oldest {} of history were not read: the log is over its size bound)",
-            bytes(s.skipped_bytes)
-        );
-    }
-    if s.unreadable_lines > 0 {
-        let _ = writeln!(
-            out,
-            "\n({} unreadable line{} skipped)",
-            s.unreadable_lines,
-            if s.unreadable_lines == 1 { "" } else { "s" }
-        );
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::catalog::LockKind;
     use crate::core::model::LockMode;
+    use crate::core::policy::Party;
 
     fn id(pid: u32) -> ProcId {
         ProcId {
@@ -746,6 +539,7 @@ mod tests {
             cmd: vec!["cargo".into(), "check".into()],
             mode: LockMode::Exclusive,
             since_known: true,
+            party: Party::default(),
         }
     }
 
@@ -758,6 +552,10 @@ mod tests {
             name: "cargo".into(),
             waited_secs: secs,
             blocked_by: vec![("rust-analyzer".into(), 10)],
+            cmd: vec![],
+            blocked_by_cmd: vec![],
+            party: Party::default(),
+            blocker: Party::default(),
         }
     }
 
@@ -833,7 +631,7 @@ mod tests {
         assert_eq!(last, 1999.0, "the newest events are read");
         let (summary, _) = h.summary(0.0);
         assert_eq!(summary.skipped_bytes, stats.skipped_bytes);
-        assert!(render(&summary, "1 day").contains("were not read"));
+        assert!(render(&summary, 86_400, None).contains("were not read"));
 
         h.append(&[acquired(5000.0, 1)]).unwrap();
         let rotated = fs::metadata(h.rotated()).unwrap().len();
@@ -918,6 +716,9 @@ mod tests {
                 holder: id(12),
                 name: "cargo".into(),
                 held_secs: 1.0,
+                cmd: vec![],
+                since_known: true,
+                party: Party::default(),
             },
         ];
         let (holds, waits) = open_episodes(&events);
@@ -936,36 +737,5 @@ mod tests {
                 ..
             }
         ));
-    }
-
-    #[test]
-    fn summary_says_who_blocked_whom() {
-        let events = vec![
-            acquired(100.0, 10),
-            wait_ended(150.0, 11, 40.0),
-            wait_ended(160.0, 13, 20.0),
-            wait_ended(10.0, 14, 999.0), // before the period
-            HistoryEvent::Released {
-                at: 170.0,
-                path: "/h/.package-cache".into(),
-                ino: 9,
-                holder: id(10),
-                name: "rust-analyzer".into(),
-                held_secs: 70.0,
-            },
-        ];
-        let s = summarize(&events, 50.0, 0);
-        assert_eq!((s.holds, s.waits), (1, 2));
-        assert_eq!(s.total_wait_secs, 60.0);
-        assert_eq!(s.blocked.len(), 1);
-        assert_eq!(s.blocked[0].holder, "rust-analyzer");
-        assert_eq!(
-            (s.blocked[0].times, s.blocked[0].longest_wait_secs),
-            (2, 40.0)
-        );
-        assert_eq!(
-            s.longest_hold,
-            Some(("rust-analyzer".into(), 70.0, "/h/.package-cache".into()))
-        );
     }
 }

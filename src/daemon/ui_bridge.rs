@@ -195,7 +195,7 @@ pub async fn run_commands(
                 let _ = tokio::task::spawn_blocking(move || {
                     let h = super::history::History::new(&dir);
                     let since = crate::scan::now() - 7.0 * 86400.0;
-                    let text = super::history::render(&h.summary(since).0, "7 days");
+                    let text = super::history::render(&h.summary(since).0, 7 * 86_400, Some(100));
                     let file = dir.join("history-summary.txt");
                     if std::fs::create_dir_all(&dir)
                         .and_then(|_| std::fs::write(&file, text))

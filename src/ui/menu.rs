@@ -384,6 +384,9 @@ impl MenuState {
             )),
         }
         entries.push(info("doing", format!("doing: {}", words::doing(i))));
+        if let Some(t) = words::typical(i, elapsed) {
+            entries.push(info("typical", t));
+        }
         if let Some(p) = words::project(i) {
             entries.push(info("project", format!("in {}", tilde(p))));
         }

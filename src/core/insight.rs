@@ -1,0 +1,674 @@
+//! History as advice: folds the history log into who blocked whom — grouped by the blocker's
+//! origin and the project ("rust-analyzer (IDE) blocked your terminal builds in ~/src/app 14
+//! times, 23m in all") — and says how to end recurring contention for good. Pure: the daemon
+//! streams events in, `history`, the menu and JSON read the result.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{self, LockKind};
+use super::model::{Origin, StaleReason};
+use super::policy::{HistoryEvent, Party, ProcId};
+use super::text::{duration, tilde};
+use super::words::short_command;
+
+/// One "who blocked whom" row: a blocker (by origin and command), whom it blocked, where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockRow {
+    /// The blocker as a person names it: `rust-analyzer`, `cargo build`.
+    pub blocker: String,
+    /// Where the blocker came from, when recorded.
+    #[serde(default)]
+    pub blocker_origin: Option<Origin>,
+    /// Whom it blocked: `your terminal builds`, `your editor's checks`, `cargo test`.
+    pub waiter: String,
+    /// Where the blocked processes came from, when recorded.
+    #[serde(default)]
+    pub waiter_origin: Option<Origin>,
+    /// The project the waits were about, when known.
+    #[serde(default)]
+    pub project: Option<PathBuf>,
+    /// The lock (the first one seen for this row).
+    pub lock: PathBuf,
+    /// What the lock guards, when the path says.
+    #[serde(default)]
+    pub lock_kind: Option<LockKind>,
+    /// How many waits.
+    pub times: u32,
+    /// Total seconds waited.
+    pub total_wait_secs: f64,
+    /// Longest single wait.
+    pub longest_wait_secs: f64,
+}
+
+/// What the advice is about (stable, for JSON readers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Topic {
+    /// The IDE's checks and terminal builds share a build directory.
+    IdeTargetDir,
+    /// The IDE's checks hold the package cache while terminal builds wait.
+    YieldIde,
+    /// A cargo hung on the network.
+    Network,
+    /// A build suspended with Ctrl-Z kept its lock.
+    Suspended,
+}
+
+/// One piece of advice that ends a recurring kind of contention.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Advice {
+    /// What it is about.
+    pub topic: Topic,
+    /// What to do, in words (may span lines; snippets are indented).
+    pub text: String,
+}
+
+/// What `history` prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Start of the period (Unix time).
+    pub since: f64,
+    /// Holds that began in the period.
+    pub holds: u32,
+    /// Total seconds held (released holds).
+    pub total_held_secs: f64,
+    /// Longest released hold: (holder name, seconds, lock).
+    pub longest_hold: Option<(String, f64, PathBuf)>,
+    /// Completed waits.
+    pub waits: u32,
+    /// Total seconds waited.
+    pub total_wait_secs: f64,
+    /// Who blocked whom, most total waiting first.
+    pub blocked: Vec<BlockRow>,
+    /// Blockers that looked stale (each counted once, however often its verdict changed).
+    pub stale: u32,
+    /// Of those, blockers hung on the network.
+    #[serde(default)]
+    pub network_stalls: u32,
+    /// Of those, blockers suspended (Ctrl-Z).
+    #[serde(default)]
+    pub suspended: u32,
+    /// IDE checks stopped so a terminal build could run (`policy.yield_ide`).
+    #[serde(default)]
+    pub yielded: u32,
+    /// Holders terminated by the user.
+    pub killed: u32,
+    /// How to end what recurs.
+    #[serde(default)]
+    pub advice: Vec<Advice>,
+    /// Lines that could not be read.
+    pub unreadable_lines: usize,
+    /// Bytes of older history not read (a file over the read bound).
+    #[serde(default)]
+    pub skipped_bytes: u64,
+}
+
+/// Summarises events at or after `since`.
+pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -> Summary {
+    let mut s = Summarizer::new(since);
+    events.iter().for_each(|e| s.add(e));
+    s.finish(unreadable_lines)
+}
+
+type RowKey = (String, Option<Origin>, String, Option<PathBuf>);
+
+/// Folds events one at a time into a [`Summary`], so a summary never needs the whole log in
+/// memory.
+#[derive(Debug)]
+pub struct Summarizer {
+    s: Summary,
+    rows: BTreeMap<RowKey, BlockRow>,
+    stale: BTreeSet<ProcId>,
+    network: BTreeSet<ProcId>,
+    suspended: BTreeSet<ProcId>,
+}
+
+impl Summarizer {
+    /// An empty summary of the period starting at `since`.
+    pub fn new(since: f64) -> Summarizer {
+        Summarizer {
+            s: Summary {
+                since,
+                holds: 0,
+                total_held_secs: 0.0,
+                longest_hold: None,
+                waits: 0,
+                total_wait_secs: 0.0,
+                blocked: Vec::new(),
+                stale: 0,
+                network_stalls: 0,
+                suspended: 0,
+                yielded: 0,
+                killed: 0,
+                advice: Vec::new(),
+                unreadable_lines: 0,
+                skipped_bytes: 0,
+            },
+            rows: BTreeMap::new(),
+            stale: BTreeSet::new(),
+            network: BTreeSet::new(),
+            suspended: BTreeSet::new(),
+        }
+    }
+
+    /// Takes one event (ignored when before the period).
+    pub fn add(&mut self, e: &HistoryEvent) {
+        let at = super::policy::event_time(e);
+        if at < self.s.since || at.is_nan() {
+            return;
+        }
+        match e {
+            HistoryEvent::Acquired { .. } => self.s.holds += 1,
+            HistoryEvent::Released {
+                held_secs,
+                name,
+                path,
+                ..
+            } => {
+                let s = &mut self.s;
+                s.total_held_secs += held_secs;
+                if s.longest_hold
+                    .as_ref()
+                    .is_none_or(|(_, l, _)| held_secs > l)
+                {
+                    s.longest_hold = Some((name.clone(), *held_secs, path.clone()));
+                }
+            }
+            HistoryEvent::WaitEnded {
+                name,
+                waited_secs,
+                blocked_by,
+                blocked_by_cmd,
+                cmd,
+                path,
+                party,
+                blocker,
+                ..
+            } => {
+                self.s.waits += 1;
+                self.s.total_wait_secs += waited_secs;
+                let row = BlockRow {
+                    blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
+                    blocker_origin: blocker.origin,
+                    waiter: waiter_label(party.origin, cmd, name),
+                    waiter_origin: party.origin,
+                    project: party.project.clone().or_else(|| blocker.project.clone()),
+                    lock: path.clone(),
+                    lock_kind: catalog::classify(path),
+                    times: 0,
+                    total_wait_secs: 0.0,
+                    longest_wait_secs: 0.0,
+                };
+                let key = (
+                    row.blocker.clone(),
+                    row.blocker_origin,
+                    row.waiter.clone(),
+                    row.project.clone(),
+                );
+                let row = self.rows.entry(key).or_insert(row);
+                row.times += 1;
+                row.total_wait_secs += waited_secs;
+                row.longest_wait_secs = row.longest_wait_secs.max(*waited_secs);
+            }
+            HistoryEvent::Stale {
+                holder, reasons, ..
+            } => {
+                self.stale.insert(*holder);
+                if reasons.contains(&StaleReason::NetworkSilent) {
+                    self.network.insert(*holder);
+                }
+                if reasons.contains(&StaleReason::Stopped) {
+                    self.suspended.insert(*holder);
+                }
+            }
+            HistoryEvent::Killed { .. } => self.s.killed += 1,
+            HistoryEvent::Yielded { .. } => self.s.yielded += 1,
+            HistoryEvent::WaitStarted { .. } => {}
+        }
+    }
+
+    /// The summary, with the number of unreadable lines met.
+    pub fn finish(self, unreadable_lines: usize) -> Summary {
+        let mut s = self.s;
+        s.unreadable_lines = unreadable_lines;
+        s.stale = self.stale.len() as u32;
+        s.network_stalls = self.network.len() as u32;
+        s.suspended = self.suspended.len() as u32;
+        s.blocked = self.rows.into_values().collect();
+        s.blocked
+            .sort_by(|a, b| b.total_wait_secs.total_cmp(&a.total_wait_secs));
+        s.advice = advise(&s);
+        s
+    }
+}
+
+/// The blocker as a person names it: the IDE's language server for an IDE's check, else the
+/// command (`cargo build`); old lines without command lines give the names.
+fn blocker_label(blocked_by: &[(String, u32)], cmds: &[Vec<String>], party: &Party) -> String {
+    if party.origin == Some(Origin::Ide)
+        && let Some(via) = &party.via
+    {
+        return via.clone();
+    }
+    match (blocked_by, cmds.first()) {
+        ([], _) => "an unseen holder".into(),
+        ([(name, _)], Some(cmd)) => short_command(cmd, name),
+        (many, _) => many
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join("+"),
+    }
+}
+
+/// Whom a row's waits blocked, grouped by origin where it is known.
+fn waiter_label(origin: Option<Origin>, cmd: &[String], name: &str) -> String {
+    match origin {
+        Some(Origin::Terminal) => "your terminal builds".into(),
+        Some(Origin::Ide) => "your editor's checks".into(),
+        _ => short_command(cmd, name),
+    }
+}
+
+/// Waits of the IDE blocking the terminal: (times, seconds) on build locks and on the package
+/// cache.
+fn ide_over_terminal(s: &Summary) -> ((u32, f64), (u32, f64)) {
+    let mut build = (0, 0.0);
+    let mut cache = (0, 0.0);
+    for r in &s.blocked {
+        if r.blocker_origin != Some(Origin::Ide) || r.waiter_origin != Some(Origin::Terminal) {
+            continue;
+        }
+        let slot = if r.lock_kind.is_some_and(LockKind::in_cargo_home) {
+            &mut cache
+        } else {
+            &mut build
+        };
+        slot.0 += r.times;
+        slot.1 += r.total_wait_secs;
+    }
+    (build, cache)
+}
+
+/// Whether contention of this size recurs enough to be worth a change of setup: at least
+/// twice, half a minute in all, and at least a third of all the waiting.
+fn recurs(times: u32, secs: f64, all_secs: f64) -> bool {
+    times >= 2 && secs >= 30.0 && secs * 3.0 >= all_secs
+}
+
+/// The IDE's language server named in the rows, for the advice's wording.
+fn ide_name(s: &Summary) -> String {
+    s.blocked
+        .iter()
+        .find(|r| r.blocker_origin == Some(Origin::Ide))
+        .map_or_else(|| "your editor".into(), |r| r.blocker.clone())
+}
+
+/// How to end each kind of contention that recurs in the summary.
+pub fn advise(s: &Summary) -> Vec<Advice> {
+    let mut out = Vec::new();
+    let ((bt, bs), (ct, cs)) = ide_over_terminal(s);
+    let ide = ide_name(s);
+    if recurs(bt, bs, s.total_wait_secs) {
+        out.push(Advice {
+            topic: Topic::IdeTargetDir,
+            text: format!(
+                "{ide}'s checks blocked your terminal builds {bt} times ({} in all): they share \
+                 one build directory. Give {ide} its own (a second build cache on disk) and \
+                 they stop waiting for each other:\n\
+                 \x20 VS Code, settings.json:  \"rust-analyzer.cargo.targetDir\": true\n\
+                 \x20 Zed, settings.json:      \"lsp\": {{ \"rust-analyzer\": {{ \"initialization_options\": \
+                 {{ \"cargo\": {{ \"targetDir\": true }} }} }} }}\n\
+                 \x20 Neovim (rustaceanvim):   default_settings = {{ [\"rust-analyzer\"] = \
+                 {{ cargo = {{ targetDir = true }} }} }}",
+                duration(bs)
+            ),
+        });
+    }
+    if recurs(ct, cs, s.total_wait_secs) || recurs(bt, bs, s.total_wait_secs) {
+        out.push(Advice {
+            topic: Topic::YieldIde,
+            text: format!(
+                "To let your build go first, set `yield_ide = true` under [policy] in the \
+                 config (`cargo lockwatch config` shows where) or tick \"Your build first\" in \
+                 the menu: when a terminal build waits behind {ide}'s check, lockwatch stops \
+                 the check; {ide} runs it again on the next save."
+            ),
+        });
+    }
+    if s.network_stalls > 0 {
+        out.push(Advice {
+            topic: Topic::Network,
+            text: format!(
+                "A cargo hung on the network {} (nothing arrived for minutes). Make Cargo give \
+                 up sooner instead of holding the package cache: in ~/.cargo/config.toml\n\
+                 \x20 [http]\n\x20 timeout = 30\n\x20 [net]\n\x20 retry = 2\n\
+                 or export CARGO_HTTP_TIMEOUT=30 CARGO_NET_RETRY=2.",
+                times(s.network_stalls)
+            ),
+        });
+    }
+    if s.suspended > 0 {
+        out.push(Advice {
+            topic: Topic::Suspended,
+            text: format!(
+                "A build suspended with Ctrl-Z kept its lock {}. Bring it back with `fg` in \
+                 its terminal, or `cargo lockwatch resume` (also in the menu).",
+                times(s.suspended)
+            ),
+        });
+    }
+    out
+}
+
+fn times(n: u32) -> String {
+    match n {
+        1 => "once".into(),
+        2 => "twice".into(),
+        n => format!("{n} times"),
+    }
+}
+
+/// A period as words: `day`, `7 days`, `hour`, `12 hours`, else humantime's `1h 30m`.
+pub fn period_words(secs: u64) -> String {
+    const DAY: u64 = 86_400;
+    const HOUR: u64 = 3_600;
+    match secs {
+        DAY => "day".into(),
+        s if s > 0 && s % DAY == 0 => format!("{} days", s / DAY),
+        HOUR => "hour".into(),
+        s if s > 0 && s % HOUR == 0 => format!("{} hours", s / HOUR),
+        s => humantime::format_duration(std::time::Duration::from_secs(s)).to_string(),
+    }
+}
+
+/// "12.0 MiB", "512 kB", "40 B".
+pub fn bytes(n: u64) -> String {
+    if n >= 1024 * 1024 {
+        format!("{:.1} MiB", n as f64 / (1024.0 * 1024.0))
+    } else if n >= 1024 {
+        format!("{} kB", n / 1024)
+    } else {
+        format!("{n} B")
+    }
+}
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn origin_suffix(o: Option<Origin>) -> &'static str {
+    match o {
+        Some(Origin::Ide) => " (IDE)",
+        Some(Origin::Terminal) => " (terminal)",
+        Some(Origin::Orphan) => " (orphan)",
+        _ => "",
+    }
+}
+
+fn lock_words(kind: Option<LockKind>, path: &Path) -> String {
+    match kind {
+        Some(k) => k.cargo_words().to_string(),
+        None => tilde(path),
+    }
+}
+
+/// Renders a summary for people; `period_secs` is the `--since` span, `width` the terminal's
+/// (`None`: a pipe, lines unwrapped).
+pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Last {}: {}, {} ({} waited in all), {} looked stale, {} killed",
+        period_words(period_secs),
+        plural(s.holds, "hold", "holds"),
+        plural(s.waits, "wait", "waits"),
+        duration(s.total_wait_secs),
+        s.stale,
+        s.killed
+    );
+    if s.yielded > 0 {
+        let _ = writeln!(
+            out,
+            "Your build went first {}: IDE checks stopped for it",
+            times(s.yielded)
+        );
+    }
+    if let Some((name, secs, path)) = &s.longest_hold {
+        let _ = writeln!(
+            out,
+            "Longest hold: {name} held {} for {}",
+            tilde(path),
+            duration(*secs)
+        );
+    }
+    if !s.blocked.is_empty() {
+        let _ = writeln!(out, "\nWho blocked whom:");
+        for r in &s.blocked {
+            let place = r
+                .project
+                .as_ref()
+                .map(|p| format!(" in {}", tilde(p)))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {}{} blocked {}{place}\n      {}, {} in all (longest {}) · {}",
+                r.blocker,
+                origin_suffix(r.blocker_origin),
+                r.waiter,
+                times(r.times),
+                duration(r.total_wait_secs),
+                duration(r.longest_wait_secs),
+                lock_words(r.lock_kind, &r.lock)
+            );
+        }
+    }
+    if !s.advice.is_empty() {
+        let _ = writeln!(out, "\nTo end it:");
+        for a in &s.advice {
+            for (i, line) in a.text.lines().enumerate() {
+                // Snippets (indented lines) stay whole so they can be copied.
+                if line.starts_with(' ') {
+                    let _ = writeln!(out, "    {line}");
+                    continue;
+                }
+                let first = if i == 0 { "  • " } else { "    " };
+                let Some(width) = width else {
+                    let _ = writeln!(out, "{first}{line}");
+                    continue;
+                };
+                let opts = textwrap::Options::new(width.max(40))
+                    .initial_indent(first)
+                    .subsequent_indent("    ");
+                let _ = writeln!(out, "{}", textwrap::fill(line, opts));
+            }
+        }
+    }
+    if s.skipped_bytes > 0 {
+        let _ = writeln!(
+            out,
+            "\n(the oldest {} of history were not read: the log is over its size bound)",
+            bytes(s.skipped_bytes)
+        );
+    }
+    if s.unreadable_lines > 0 {
+        let _ = writeln!(
+            out,
+            "\n({} unreadable line{} skipped)",
+            s.unreadable_lines,
+            if s.unreadable_lines == 1 { "" } else { "s" }
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(pid: u32) -> ProcId {
+        ProcId {
+            pid,
+            start_token: 7,
+        }
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    fn party(origin: Origin, via: &str, project: &str) -> Party {
+        Party {
+            origin: Some(origin),
+            via: Some(via.into()),
+            project: Some(project.into()),
+        }
+    }
+
+    /// A terminal `cargo build` in /src/app that waited `secs` for an IDE's `cargo check`.
+    fn ide_blocked_terminal(at: f64, secs: f64, lock: &str) -> HistoryEvent {
+        HistoryEvent::WaitEnded {
+            at,
+            path: lock.into(),
+            ino: 9,
+            waiter: id(at as u32),
+            name: "cargo".into(),
+            waited_secs: secs,
+            blocked_by: vec![("cargo".into(), 10)],
+            cmd: s(&["cargo", "build"]),
+            blocked_by_cmd: vec![s(&["/usr/bin/cargo", "check", "--message-format=json"])],
+            party: party(Origin::Terminal, "zsh", "/src/app"),
+            blocker: party(Origin::Ide, "rust-analyzer", "/src/app"),
+        }
+    }
+
+    fn stale(at: f64, pid: u32, reasons: Vec<StaleReason>) -> HistoryEvent {
+        HistoryEvent::Stale {
+            at,
+            path: "/h/.package-cache".into(),
+            holder: id(pid),
+            name: "cargo".into(),
+            reasons,
+            blocked: vec![],
+        }
+    }
+
+    const BUILD_LOCK: &str = "/src/app/target/debug/.cargo-lock";
+
+    #[test]
+    fn groups_by_blocker_origin_and_project() {
+        let mut events: Vec<HistoryEvent> = (0..14)
+            .map(|i| ide_blocked_terminal(100.0 + f64::from(i), 100.0, BUILD_LOCK))
+            .collect();
+        // An old line without origins: grouped by names, as before.
+        events.push(HistoryEvent::WaitEnded {
+            at: 200.0,
+            path: "/h/.package-cache".into(),
+            ino: 3,
+            waiter: id(50),
+            name: "cargo".into(),
+            waited_secs: 5.0,
+            blocked_by: vec![("cargo".into(), 51)],
+            cmd: vec![],
+            blocked_by_cmd: vec![],
+            party: Party::default(),
+            blocker: Party::default(),
+        });
+        events.push(ide_blocked_terminal(10.0, 999.0, BUILD_LOCK)); // before the period
+        let sum = summarize(&events, 50.0, 0);
+        assert_eq!(sum.waits, 15);
+        assert_eq!(sum.blocked.len(), 2, "{:#?}", sum.blocked);
+        let top = &sum.blocked[0];
+        assert_eq!(top.blocker, "rust-analyzer");
+        assert_eq!(top.blocker_origin, Some(Origin::Ide));
+        assert_eq!(top.waiter, "your terminal builds");
+        assert_eq!(top.project.as_deref(), Some(Path::new("/src/app")));
+        assert_eq!((top.times, top.total_wait_secs), (14, 1400.0));
+        assert_eq!(sum.blocked[1].blocker, "cargo");
+
+        let text = render(&sum, 7 * 86_400, None);
+        assert!(text.starts_with("Last 7 days: 0 holds, 15 waits"), "{text}");
+        assert!(
+            text.contains(
+                "  rust-analyzer (IDE) blocked your terminal builds in /src/app\n      \
+                 14 times, 23m20s in all (longest 1m40s) · artifact directory"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn ide_contention_on_the_build_directory_advises_a_target_dir_with_snippets() {
+        let events: Vec<HistoryEvent> = (0..3)
+            .map(|i| ide_blocked_terminal(100.0 + f64::from(i), 40.0, BUILD_LOCK))
+            .collect();
+        let sum = summarize(&events, 0.0, 0);
+        let topics: Vec<Topic> = sum.advice.iter().map(|a| a.topic).collect();
+        assert_eq!(topics, [Topic::IdeTargetDir, Topic::YieldIde]);
+        let text = render(&sum, 86_400, Some(80));
+        for snippet in [
+            "\"rust-analyzer.cargo.targetDir\": true",
+            "\"initialization_options\": { \"cargo\": { \"targetDir\": true } }",
+            "cargo = { targetDir = true }",
+            "yield_ide = true",
+        ] {
+            assert!(text.contains(snippet), "{snippet}:\n{text}");
+        }
+        // Prose wraps at the width; snippet lines stay whole.
+        for line in text.lines().filter(|l| !l.contains("targetDir")) {
+            assert!(line.chars().count() <= 80, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn ide_contention_on_the_package_cache_suggests_yielding_only() {
+        let events: Vec<HistoryEvent> = (0..3)
+            .map(|i| ide_blocked_terminal(100.0 + f64::from(i), 40.0, "/h/.package-cache"))
+            .collect();
+        let topics: Vec<Topic> = summarize(&events, 0.0, 0)
+            .advice
+            .iter()
+            .map(|a| a.topic)
+            .collect();
+        assert_eq!(topics, [Topic::YieldIde], "a target dir does not help here");
+    }
+
+    #[test]
+    fn rare_or_minor_contention_gives_no_advice() {
+        let once = vec![ide_blocked_terminal(1.0, 500.0, BUILD_LOCK)];
+        assert!(summarize(&once, 0.0, 0).advice.is_empty());
+        let short: Vec<_> = (0..5)
+            .map(|i| ide_blocked_terminal(f64::from(i), 2.0, BUILD_LOCK))
+            .collect();
+        assert!(summarize(&short, 0.0, 0).advice.is_empty());
+    }
+
+    #[test]
+    fn stale_blockers_count_once_and_hung_networks_get_timeout_advice() {
+        let events = vec![
+            stale(1.0, 7, vec![StaleReason::NetworkSilent]),
+            stale(2.0, 7, vec![StaleReason::NetworkSilent, StaleReason::Idle]),
+            stale(3.0, 8, vec![StaleReason::Stopped]),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!((sum.stale, sum.network_stalls, sum.suspended), (2, 1, 1));
+        let text = render(&sum, 3600, None);
+        assert!(text.starts_with("Last hour:"), "{text}");
+        assert!(text.contains("2 looked stale"), "{text}");
+        assert!(text.contains("timeout = 30") && text.contains("CARGO_HTTP_TIMEOUT=30"));
+        assert!(text.contains("`cargo lockwatch resume`"), "{text}");
+    }
+
+    #[test]
+    fn periods_read_as_words() {
+        assert_eq!(period_words(86_400), "day");
+        assert_eq!(period_words(7 * 86_400), "7 days");
+        assert_eq!(period_words(3_600), "hour");
+        assert_eq!(period_words(2 * 3_600), "2 hours");
+        assert_eq!(period_words(90 * 60), "1h 30m");
+    }
+}
