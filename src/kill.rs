@@ -270,7 +270,14 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
             } else {
                 contended
             };
-            (keys, i.blocked.clone())
+            // Its own nested processes die with it: they never "proceed".
+            let descendant = |w: &u32| {
+                pass.facts
+                    .get(w)
+                    .is_some_and(|f| f.ancestors.iter().any(|a| a.pid == pid))
+            };
+            let waiters = i.blocked.iter().copied().filter(|w| !descendant(w));
+            (keys, waiters.collect())
         }
         None => (held.iter().map(|s| s.key).collect(), Vec::new()),
     };
@@ -537,13 +544,13 @@ fn wait_for_release(
                 .collect();
             out.released = out.still_held_by.is_empty();
             // A waiter went on if it holds the lock now, or, the lock being free, is alive and
-            // no longer waiting. One that died with the target (its nested cargo) did not.
-            let live: Vec<u32> = waiters
+            // no longer waiting, or has already finished (a process blocked on a lock does not
+            // exit by itself, and the target's own nested processes are not listed).
+            let (live, finished): (Vec<u32>, Vec<u32>) = waiters
                 .iter()
                 .copied()
                 .filter(|w| !signalled.contains(w))
-                .filter(|w| matches!(probe.process(*w), Ok(f) if f.state != ProcState::Zombie))
-                .collect();
+                .partition(|w| matches!(probe.process(*w), Ok(f) if f.state != ProcState::Zombie));
             out.proceeded = live
                 .iter()
                 .copied()
@@ -552,7 +559,8 @@ fn wait_for_release(
                     live.iter()
                         .copied()
                         .find(|w| out.released && !after.graph.is_blocked(*w))
-                });
+                })
+                .or_else(|| finished.first().copied().filter(|_| out.released));
             let all_gone = live.is_empty();
             if out.released && (out.proceeded.is_some() || all_gone) {
                 break;

@@ -12,8 +12,8 @@ use std::path::Path;
 
 use lockwatch::config::{Config, FlagOverrides, Loaded};
 use lockwatch::core::catalog::LockKind;
-use lockwatch::core::model::LockMode;
-use lockwatch::core::policy::{HistoryEvent, ProcId};
+use lockwatch::core::model::{LockMode, Origin};
+use lockwatch::core::policy::{HistoryEvent, Party, ProcId};
 use lockwatch::daemon::history::{self, History, Line};
 use lockwatch::daemon::protocol::{
     self, Frame, LineFramer, MAX_REQUEST_BYTES, PROTOCOL_VERSION, Request,
@@ -111,6 +111,11 @@ fn event() -> impl Strategy<Value = HistoryEvent> {
                 cmd,
                 mode: LockMode::Exclusive,
                 since_known: true,
+                party: Party {
+                    origin: Some(Origin::Ide),
+                    via: Some("rust-analyzer".into()),
+                    project: Some("/src/app".into()),
+                },
             }),
         (time(), any::<String>(), any::<u64>(), id, 0u32..100_000).prop_map(
             |(at, name, ino, holder, secs)| HistoryEvent::Released {
@@ -118,8 +123,11 @@ fn event() -> impl Strategy<Value = HistoryEvent> {
                 path: "/t/debug/.cargo-lock".into(),
                 ino,
                 holder,
-                name,
+                name: name.clone(),
                 held_secs: f64::from(secs) / 2.0,
+                cmd: vec![name, "build".into()],
+                since_known: true,
+                party: Party::default(),
             }
         ),
     ]

@@ -91,7 +91,7 @@ impl HoldTimes {
         let mut secs: Vec<f64> = list.iter().map(|(_, s)| *s).collect();
         secs.sort_by(f64::total_cmp);
         let mid = secs.len() / 2;
-        let median = if secs.len() % 2 == 0 {
+        let median = if secs.len().is_multiple_of(2) {
             (secs[mid - 1] + secs[mid]) / 2.0
         } else {
             secs[mid]

@@ -187,6 +187,8 @@ fn yes() -> bool {
 }
 
 /// Something the shell should do.
+// A few effects per pass, consumed at once: boxing the history event would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// The visible state changed: redraw the tray, push to subscribers.
