@@ -55,6 +55,17 @@ pub struct NotifyConfig {
     pub stale_without_waiters_after: Duration,
 }
 
+/// What the daemon does on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Stop an IDE's background check when a terminal build waits behind it.
+    pub yield_ide: bool,
+    /// How long the terminal build waits first.
+    #[serde(with = "crate::core::text::duration_serde")]
+    pub yield_after: Duration,
+}
+
 /// The daemon's own limits: connections, request time, log and history sizes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +92,8 @@ pub struct Config {
     pub stale: StaleConfig,
     /// Notifications.
     pub notify: NotifyConfig,
+    /// What the daemon does on its own.
+    pub policy: PolicyConfig,
     /// The daemon's limits.
     pub daemon: DaemonConfig,
 }
@@ -423,6 +436,7 @@ impl Config {
         clamp(&mut self.stale.idle_window, d.stale.idle_window);
         clamp(&mut self.stale.sample_interval, d.stale.sample_interval);
         clamp(&mut self.notify.cooldown, d.notify.cooldown);
+        clamp(&mut self.policy.yield_after, d.policy.yield_after);
         clamp(
             &mut self.notify.stale_without_waiters_after,
             d.notify.stale_without_waiters_after,
@@ -494,6 +508,78 @@ fn env_value(current: &toml::Value, raw: &str) -> Option<toml::Value> {
         ),
         _ => toml::Value::String(raw.to_string()),
     })
+}
+
+/// Sets `section.key` in the config file's text, keeping every other line (comments included):
+/// the key's line is replaced, or added under the section's header, or the section is added.
+/// `None` when the result would not read back with that value (an unusual layout, such as an
+/// inline table): the caller says to edit the file by hand.
+pub fn set_value(text: &str, section: &str, key: &str, value: &toml::Value) -> Option<String> {
+    let line = format!("{key} = {value}");
+    let mut out: Vec<String> = Vec::new();
+    let (mut current, mut header, mut done) = (String::new(), None, false);
+    for l in text.lines() {
+        let t = l.trim();
+        if t.starts_with('[') && !t.starts_with("[[") {
+            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            if current == section {
+                header = Some(out.len());
+            }
+        } else if !done
+            && current == section
+            && t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            let indent = &l[..l.len() - l.trim_start().len()];
+            out.push(format!("{indent}{line}"));
+            done = true;
+            continue;
+        }
+        out.push(l.to_string());
+    }
+    match (done, header) {
+        (true, _) => {}
+        (false, Some(h)) => out.insert(h + 1, line),
+        (false, None) => {
+            if out.last().is_some_and(|l| !l.trim().is_empty()) {
+                out.push(String::new());
+            }
+            out.push(format!("[{section}]"));
+            out.push(line);
+        }
+    }
+    let new = out.join("\n") + "\n";
+    let table: toml::Table = toml::from_str(&new).ok()?;
+    (table.get(section)?.get(key)? == value).then_some(new)
+}
+
+/// Writes `section.key = value` into the user's config file (created when missing), atomically;
+/// the running daemon applies it itself, other readers on their next load.
+pub fn persist(
+    dirs: &Dirs,
+    section: &str,
+    key: &str,
+    value: toml::Value,
+) -> Result<PathBuf, String> {
+    let file = dirs.config_file();
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    };
+    let Some(new) = set_value(&text, section, key, &value) else {
+        return Err(format!(
+            "cannot set {section}.{key} in {}: edit it there by hand",
+            file.display()
+        ));
+    };
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(".config.toml.new");
+    std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&tmp, new))
+        .and_then(|()| std::fs::rename(&tmp, &file))
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    Ok(file)
 }
 
 /// `--cargo-home` / `--project` directories that do not exist (a typo shows nothing, silently).
@@ -639,6 +725,67 @@ mod tests {
         assert_eq!(
             l.provenance["watch.cargo_homes"],
             Provenance::Flag("--cargo-home".into())
+        );
+    }
+
+    #[test]
+    fn a_setting_is_written_keeping_the_rest_of_the_file() {
+        let on = toml::Value::Boolean(true);
+        // Missing file: the section is created.
+        assert_eq!(
+            set_value("", "policy", "yield_ide", &on).unwrap(),
+            "[policy]\nyield_ide = true\n"
+        );
+        // Existing key: replaced in place, comments and order kept.
+        let text = "# mine\n[policy]\n  yield_ide = false # no\nyield_after = \"5s\"\n";
+        assert_eq!(
+            set_value(text, "policy", "yield_ide", &on).unwrap(),
+            "# mine\n[policy]\n  yield_ide = true\nyield_after = \"5s\"\n"
+        );
+        // A section without the key: added under the header, not in another section.
+        let text = "[policy]\nyield_after = \"5s\"\n[notify]\nenabled = false\n";
+        let new = set_value(text, "policy", "yield_ide", &on).unwrap();
+        assert_eq!(
+            new,
+            "[policy]\nyield_ide = true\nyield_after = \"5s\"\n[notify]\nenabled = false\n"
+        );
+        let l = load(Some(&new), &[]);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert!(l.config.policy.yield_ide && !l.config.notify.enabled);
+        // Another section only: appended.
+        let new = set_value("[notify]\nenabled = false", "policy", "yield_ide", &on).unwrap();
+        assert_eq!(
+            new,
+            "[notify]\nenabled = false\n\n[policy]\nyield_ide = true\n"
+        );
+        // A layout it cannot edit safely is refused, not broken.
+        assert_eq!(
+            set_value(
+                "policy = { yield_ide = false }\n",
+                "policy",
+                "yield_ide",
+                &on
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn persisting_a_setting_creates_or_edits_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = Dirs {
+            config: dir.path().join("cfg"),
+            ..Dirs::from_env()
+        };
+        let file = persist(&dirs, "policy", "yield_ide", toml::Value::Boolean(true)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "[policy]\nyield_ide = true\n"
+        );
+        persist(&dirs, "policy", "yield_ide", toml::Value::Boolean(false)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "[policy]\nyield_ide = false\n"
         );
     }
 

@@ -448,6 +448,7 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
         paused: false,
         snoozed_until: None,
         launch_at_login: false,
+        yield_ide: false,
         problems: Vec::new(),
     };
     let m = MenuState::new().build(&snap, snap.report.observed_at);

@@ -12,3 +12,4 @@ pub mod policy;
 pub mod report;
 pub mod text;
 pub mod words;
+pub mod yield_ide;

@@ -9,7 +9,7 @@
 //! bounded queue and retried every pass, and the failure is published in the snapshot, so
 //! `status` and `doctor` say so. SIGHUP reloads the configuration in place.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ use crate::core::policy::{
     WaiterSample,
 };
 use crate::core::report::{self as core_report, Knowledge};
+use crate::core::words;
+use crate::core::yield_ide::{self, Yield};
 use crate::kill::{KillReport, KillRequest};
 use crate::probe::Probe;
 use crate::scan::{self, WatchRoots};
@@ -37,6 +39,8 @@ const KNOWN_REFRESH: Duration = Duration::from_secs(15);
 const FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(15), Duration::from_millis(120)];
 /// How often the cheap lock fingerprint is checked where file events miss acquisitions (macOS).
 const QUICK_CHECK: Duration = Duration::from_millis(500);
+/// How long a yielding IDE check gets to let go after SIGTERM before it is reported as not.
+const YIELD_GRACE: Duration = Duration::from_secs(5);
 /// History events kept in memory while the file cannot be written; past this the oldest go,
 /// and how many is said.
 pub const MAX_PENDING_HISTORY: usize = 10_000;
@@ -57,6 +61,8 @@ pub enum Command {
     Pause(bool),
     /// The login agent was installed or removed.
     SetLaunchAtLogin(bool),
+    /// "Your build first" was turned on or off (already written to the config file).
+    SetYieldIde(bool),
     /// A reloaded configuration (SIGHUP) and the roots it implies.
     Reload(Box<Loaded>, WatchRoots),
     /// Exit cleanly.
@@ -103,6 +109,11 @@ pub struct Engine {
     pending: PendingHistory,
     limits: Option<watch::Sender<DaemonConfig>>,
     hold_times: HoldTimes,
+    /// Where kills run aside report back (set when the loop starts).
+    done: Option<mpsc::UnboundedSender<KillDone>>,
+    /// IDE checks stopped for a terminal build (never twice the same), and those in flight.
+    yielded: HashSet<ProcId>,
+    yielding: HashMap<u32, Yield>,
 }
 
 /// Knobs that are not configuration.
@@ -140,6 +151,7 @@ impl Engine {
             paused: false,
             snoozed_until: None,
             launch_at_login: opts.launch_at_login,
+            yield_ide: config.policy.yield_ide,
             problems: Vec::new(),
         };
         let (snapshot_tx, snapshot_rx) = watch::channel(empty);
@@ -165,6 +177,9 @@ impl Engine {
                 pending: PendingHistory::default(),
                 limits: opts.limits,
                 hold_times,
+                done: None,
+                yielded: HashSet::new(),
+                yielding: HashMap::new(),
             },
             snapshot_rx,
         )
@@ -174,6 +189,7 @@ impl Engine {
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<KillDone>();
+        self.done = Some(done_tx.clone());
         match FsWatcher::new(wake_tx.clone()) {
             Ok(w) => self.watcher = Some(w),
             Err(e) => tracing::warn!("file events unavailable ({e}); polling only"),
@@ -286,6 +302,15 @@ impl Engine {
                 self.launch_at_login = on;
                 self.publish();
             }
+            Command::SetYieldIde(on) => {
+                self.config.policy.yield_ide = on;
+                self.log(if on {
+                    "policy    your build first: IDE checks that block a terminal build are stopped"
+                } else {
+                    "policy    your build first: off"
+                });
+                self.publish();
+            }
             Command::Reload(loaded, roots) => self.reload(*loaded, roots),
             Command::Shutdown => {}
         }
@@ -293,6 +318,11 @@ impl Engine {
 
     /// Records a finished kill or resume, answers its requester and rescans.
     fn kill_done(&mut self, report: KillReport, reply: oneshot::Sender<KillReport>) {
+        if let Some(y) = self.yielding.remove(&report_pid(&report)) {
+            self.yield_done(y, &report);
+            self.pass();
+            return;
+        }
         if let KillReport::Resumed { message, .. } = &report {
             self.log(&format!("resumed   {message}"));
         }
@@ -507,6 +537,9 @@ impl Engine {
         }
         self.record(history);
         self.hold_times.annotate(&mut report);
+        if self.config.policy.yield_ide {
+            self.yield_to_terminal(&report);
+        }
         self.last_report = Some(report);
         // Publish every pass while something is held (times tick), otherwise only on change.
         self.publish();
@@ -514,6 +547,84 @@ impl Engine {
             let snapshot = self.snapshot_tx.borrow().clone();
             self.notifier.snapshot(&snapshot, now);
         }
+    }
+
+    /// "Your build first": stops the IDE checks a terminal build has waited behind long enough,
+    /// through the same verified path as a user's kill.
+    fn yield_to_terminal(&mut self, report: &Report) {
+        let Some(done) = self.done.clone() else {
+            return;
+        };
+        // SAFETY: getuid cannot fail and has no preconditions.
+        let uid = unsafe { libc::getuid() };
+        let after = self.config.policy.yield_after.as_secs_f64();
+        for y in yield_ide::decide(report, uid, after, &self.yielded) {
+            let (pid, start_token) = (y.check.pid, y.check.start_token);
+            self.yielded.insert(ProcId { pid, start_token });
+            self.yielding.insert(pid, y);
+            let req = KillRequest {
+                pid,
+                start_token: Some(start_token),
+                force: false,
+                grace: YIELD_GRACE,
+            };
+            let roots = self.roots.clone();
+            let (reply, _) = oneshot::channel();
+            aside(pid, &done, reply, move |p| {
+                crate::kill::kill(p, &roots, req)
+            });
+        }
+        // Forget checks that are gone, so the set stays small.
+        let live: HashSet<ProcId> = report
+            .incidents
+            .iter()
+            .filter_map(|i| i.blocker.as_ref())
+            .map(|b| ProcId {
+                pid: b.pid,
+                start_token: b.start_token,
+            })
+            .collect();
+        let yielding = &self.yielding;
+        self.yielded
+            .retain(|id| live.contains(id) || yielding.contains_key(&id.pid));
+    }
+
+    /// Logs and records an IDE check stopped for a terminal build.
+    fn yield_done(&mut self, y: Yield, report: &KillReport) {
+        let check = words::short_command(&y.check.cmd, &y.check.name);
+        let build = words::short_command(&y.for_waiter.cmd, &y.for_waiter.name);
+        let via = y.check.origin_via.as_deref().unwrap_or("the IDE");
+        let KillReport::Signalled { locks, .. } = report else {
+            self.log(&format!(
+                "yield     could not stop {via}'s {check} {} for {build} {}: {}",
+                y.check.pid,
+                y.for_waiter.pid,
+                report_message(report)
+            ));
+            return;
+        };
+        self.log(&format!(
+            "yielded   stopped {via}'s {check} {} so {build} {} could run (it waited {})",
+            y.check.pid,
+            y.for_waiter.pid,
+            crate::core::text::duration(y.waited_secs)
+        ));
+        self.record(vec![HistoryEvent::Yielded {
+            at: scan::now(),
+            holder: ProcId {
+                pid: y.check.pid,
+                start_token: y.check.start_token,
+            },
+            name: y.check.name.clone(),
+            cmd: y.check.cmd.clone(),
+            party: Party {
+                origin: Some(y.check.origin),
+                via: y.check.origin_via.clone(),
+                project: y.check.cwd.clone(),
+            },
+            for_waiter: (y.for_waiter.name.clone(), y.for_waiter.pid),
+            paths: locks.clone(),
+        }]);
     }
 
     /// The root blockers of this pass, with what one pass can see about them.
@@ -592,6 +703,7 @@ impl Engine {
             paused: self.paused,
             snoozed_until: self.snoozed_until.filter(|t| *t > scan::now()),
             launch_at_login: self.launch_at_login,
+            yield_ide: self.config.policy.yield_ide,
             problems: self.problems(),
         };
         let busy = self.policy.busy();
@@ -599,6 +711,7 @@ impl Engine {
             let changed = old.report.locks != snap.report.locks
                 || old.report.incidents != snap.report.incidents
                 || old.paused != snap.paused
+                || old.yield_ide != snap.yield_ide
                 || old.snoozed_until != snap.snoozed_until
                 || old.problems != snap.problems
                 || busy;
@@ -624,6 +737,24 @@ impl Engine {
             super::logcap::println(line);
         }
         tracing::info!("{line}");
+    }
+}
+
+/// The pid a kill or resume report is about.
+fn report_pid(r: &KillReport) -> u32 {
+    match r {
+        KillReport::Signalled { pid, .. }
+        | KillReport::Refused { pid, .. }
+        | KillReport::Resumed { pid, .. } => *pid,
+    }
+}
+
+/// The words of a kill or resume report.
+fn report_message(r: &KillReport) -> &str {
+    match r {
+        KillReport::Signalled { message, .. }
+        | KillReport::Refused { message, .. }
+        | KillReport::Resumed { message, .. } => message,
     }
 }
 

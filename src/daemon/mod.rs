@@ -150,7 +150,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     runtime.spawn(ui_bridge::run_commands(
         ui_rx,
         cmd_tx.clone(),
-        dirs.data.clone(),
+        dirs.clone(),
         opts.kill_grace,
     ));
     let engine_task = runtime.spawn(engine.run(cmd_rx));

@@ -132,9 +132,10 @@ fn tell(report: Result<KillReport, &str>) {
 pub async fn run_commands(
     mut ui: mpsc::UnboundedReceiver<UiCommand>,
     engine: mpsc::UnboundedSender<Command>,
-    data_dir: std::path::PathBuf,
+    dirs: crate::config::Dirs,
     kill_grace: Duration,
 ) {
+    let data_dir = dirs.data.clone();
     while let Some(cmd) = ui.recv().await {
         match cmd {
             UiCommand::Terminate { pid, start_token }
@@ -167,6 +168,20 @@ pub async fn run_commands(
             }
             UiCommand::SetPaused(p) => {
                 let _ = engine.send(Command::Pause(p));
+            }
+            UiCommand::SetYieldIde(on) => {
+                let dirs = dirs.clone();
+                let written = tokio::task::spawn_blocking(move || {
+                    crate::config::persist(&dirs, "policy", "yield_ide", toml::Value::Boolean(on))
+                })
+                .await;
+                match written {
+                    Ok(Ok(file)) => tracing::info!("policy.yield_ide = {on} in {}", file.display()),
+                    // Still applied for this session; the file is the user's to fix.
+                    Ok(Err(e)) => tracing::warn!("{e}"),
+                    Err(e) => tracing::warn!("cannot save policy.yield_ide: {e}"),
+                }
+                let _ = engine.send(Command::SetYieldIde(on));
             }
             UiCommand::SetLaunchAtLogin(on) => {
                 let result = tokio::task::spawn_blocking(move || {

@@ -188,6 +188,7 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
         paused: false,
         snoozed_until: None,
         launch_at_login: true,
+        yield_ide: false,
         problems: Vec::new(),
     }
 }

@@ -286,6 +286,7 @@ mod tests {
             paused: false,
             snoozed_until: None,
             launch_at_login: false,
+            yield_ide: false,
             problems: Vec::new(),
         };
         assert_eq!(IconState::of(&snap), IconState::Idle);

@@ -175,6 +175,8 @@ pub enum Action {
     OpenHistory,
     /// Install or remove the login agent.
     ToggleLaunchAtLogin,
+    /// Turn "Your build first" (`policy.yield_ide`) on or off.
+    ToggleYieldIde,
     /// Quit the daemon.
     Quit,
 }
@@ -199,6 +201,7 @@ impl Action {
             Action::TogglePaused => "pause".into(),
             Action::OpenHistory => "history".into(),
             Action::ToggleLaunchAtLogin => "launch-at-login".into(),
+            Action::ToggleYieldIde => "yield-ide".into(),
             Action::Quit => "quit".into(),
         }
     }
@@ -242,6 +245,7 @@ impl Action {
             "pause" => simple(Action::TogglePaused),
             "history" => simple(Action::OpenHistory),
             "launch-at-login" => simple(Action::ToggleLaunchAtLogin),
+            "yield-ide" => simple(Action::ToggleYieldIde),
             "quit" => simple(Action::Quit),
             _ => None,
         }
@@ -280,6 +284,7 @@ pub struct MenuState {
     armed: Option<Armed>,
     paused: bool,
     launch_at_login: bool,
+    yield_ide: bool,
     known: HashMap<(u32, u64), Known>,
     /// Action targets that left the report, with the time they left.
     gone: HashMap<(u32, u64), (Known, f64)>,
@@ -299,6 +304,7 @@ impl MenuState {
         }
         self.paused = snapshot.paused;
         self.launch_at_login = snapshot.launch_at_login;
+        self.yield_ide = snapshot.yield_ide;
 
         let report = &snapshot.report;
         let elapsed = (now - report.observed_at).max(0.0);
@@ -341,6 +347,11 @@ impl MenuState {
             id: Action::TogglePaused.id(),
             label: "Pause watching".into(),
             checked: snapshot.paused,
+        });
+        entries.push(Entry::Check {
+            id: Action::ToggleYieldIde.id(),
+            label: "Your build first (stop IDE checks blocking it)".into(),
+            checked: snapshot.yield_ide,
         });
         entries.push(item(Action::OpenHistory, "Open history"));
         entries.push(Entry::Check {
@@ -502,6 +513,7 @@ impl MenuState {
             Action::TogglePaused => send(UiCommand::SetPaused(!self.paused)),
             Action::OpenHistory => send(UiCommand::OpenHistory),
             Action::ToggleLaunchAtLogin => send(UiCommand::SetLaunchAtLogin(!self.launch_at_login)),
+            Action::ToggleYieldIde => send(UiCommand::SetYieldIde(!self.yield_ide)),
             Action::Quit => send(UiCommand::Quit),
         }
     }
@@ -681,6 +693,7 @@ mod tests {
                 "For 1 hour",
                 "Until tomorrow",
                 "Pause watching",
+                "Your build first (stop IDE checks blocking it)",
                 "Open history",
                 "Launch at login",
                 "---",
@@ -849,6 +862,31 @@ mod tests {
     }
 
     #[test]
+    fn your_build_first_is_a_toggle() {
+        let mut st = MenuState::new();
+        let mut snap = demo::snapshot(Stage::Idle, T0);
+        let m = st.build(&snap, T0);
+        assert!(matches!(
+            m.find("yield-ide"),
+            Some(Entry::Check { checked: false, label, .. }) if label.starts_with("Your build first")
+        ));
+        assert_eq!(
+            st.click("yield-ide", T0),
+            [Effect::Send(UiCommand::SetYieldIde(true))]
+        );
+        snap.yield_ide = true;
+        let m = st.build(&snap, T0);
+        assert!(matches!(
+            m.find("yield-ide"),
+            Some(Entry::Check { checked: true, .. })
+        ));
+        assert_eq!(
+            st.click("yield-ide", T0),
+            [Effect::Send(UiCommand::SetYieldIde(false))]
+        );
+    }
+
+    #[test]
     fn snooze_submenu_offers_resume_while_snoozed() {
         let mut st = MenuState::new();
         let mut snap = demo::snapshot(Stage::Idle, T0);
@@ -998,6 +1036,7 @@ mod tests {
             Action::TogglePaused,
             Action::OpenHistory,
             Action::ToggleLaunchAtLogin,
+            Action::ToggleYieldIde,
             Action::Quit,
         ];
         for a in actions {

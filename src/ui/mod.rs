@@ -30,6 +30,9 @@ pub struct UiSnapshot {
     pub snoozed_until: Option<f64>,
     /// The login agent/unit is installed.
     pub launch_at_login: bool,
+    /// "Your build first" (`policy.yield_ide`) is on.
+    #[serde(default)]
+    pub yield_ide: bool,
     /// What the daemon cannot do right now (e.g. write its history), each with what to do;
     /// shown in the `status` footer and by `doctor`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -81,6 +84,8 @@ pub enum UiCommand {
     SetPaused(bool),
     /// Install or remove the login agent/unit.
     SetLaunchAtLogin(bool),
+    /// Turn "Your build first" (`policy.yield_ide`) on or off, in the config file too.
+    SetYieldIde(bool),
     /// Open the history summary (a terminal or text viewer).
     OpenHistory,
     /// Open the project folder in the file manager.

@@ -193,6 +193,7 @@ impl Tray {
             paused: false,
             snoozed_until: None,
             launch_at_login: false,
+            yield_ide: false,
             problems: Vec::new(),
         };
         let model = self.state.build(&first, now());

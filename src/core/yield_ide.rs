@@ -1,0 +1,170 @@
+//! "Your build first" (`policy.yield_ide`): when a terminal build waits behind an IDE's
+//! background `cargo check`/`cargo clippy`, that check is the one to stop — the IDE runs it again
+//! on the next save, while the person at the terminal is waiting now. This module only decides;
+//! the daemon stops the check through the same pid-reuse-proof path as a user's kill.
+
+use std::collections::HashSet;
+
+use super::model::{IncidentReport, Origin, ProcessReport, Report};
+use super::policy::ProcId;
+
+/// An IDE's check to stop, and the terminal build it makes way for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Yield {
+    /// The IDE's check.
+    pub check: ProcessReport,
+    /// The terminal build that waits for it.
+    pub for_waiter: ProcessReport,
+    /// How long that build has waited.
+    pub waited_secs: f64,
+}
+
+/// Whether `cmd` is a background check an IDE runs on save: `cargo check`, `cargo clippy`
+/// (toolchain overrides and flags before the subcommand allowed).
+pub fn is_background_check(cmd: &[String]) -> bool {
+    let Some((program, args)) = cmd.split_first() else {
+        return false;
+    };
+    let base = std::path::Path::new(program)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if base != "cargo" {
+        return false;
+    }
+    args.iter()
+        .find(|a| !a.starts_with('-') && !a.starts_with('+'))
+        .is_some_and(|sub| sub == "check" || sub == "clippy")
+}
+
+/// The checks to stop now: in each incident whose root blocker is an IDE's background check
+/// owned by `uid`, a terminal process that has waited at least `after_secs`. Never a terminal
+/// build, never twice the same process (`done`).
+pub fn decide(report: &Report, uid: u32, after_secs: f64, done: &HashSet<ProcId>) -> Vec<Yield> {
+    report
+        .incidents
+        .iter()
+        .filter_map(|i| one(i, uid, after_secs, done))
+        .collect()
+}
+
+fn one(i: &IncidentReport, uid: u32, after_secs: f64, done: &HashSet<ProcId>) -> Option<Yield> {
+    let check = i.blocker.as_ref()?;
+    let id = ProcId {
+        pid: check.pid,
+        start_token: check.start_token,
+    };
+    if check.origin != Origin::Ide
+        || check.uid != uid
+        || !is_background_check(&check.cmd)
+        || i.culprit.is_some()
+        || done.contains(&id)
+    {
+        return None;
+    }
+    let (waiter, waited) = i
+        .blocked
+        .iter()
+        .filter(|b| b.process.origin == Origin::Terminal)
+        .filter_map(|b| Some((b, b.waiting_for_secs?)))
+        .find(|(_, w)| *w >= after_secs)?;
+    Some(Yield {
+        check: check.clone(),
+        for_waiter: waiter.process.clone(),
+        waited_secs: waited,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::demo::{Stage, snapshot};
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    /// The demo's contended incident turned around: rust-analyzer's check (pid 4242) blocks a
+    /// terminal `cargo build` (pid 4250) that has waited `waited` seconds.
+    fn ide_blocks_terminal(waited: f64) -> Report {
+        let mut r = snapshot(Stage::Contended, 1000.0).report;
+        let i = &mut r.incidents[0];
+        let b = i.blocker.as_mut().unwrap();
+        b.origin = Origin::Ide;
+        b.origin_via = Some("rust-analyzer".into());
+        b.cmd = s(&[
+            "/home/me/.cargo/bin/cargo",
+            "check",
+            "--message-format=json",
+        ]);
+        b.uid = 1000;
+        let w = &mut i.blocked[0];
+        w.process.origin = Origin::Terminal;
+        w.process.cmd = s(&["cargo", "build"]);
+        w.waiting_for_secs = Some(waited);
+        r
+    }
+
+    #[test]
+    fn a_terminal_build_waiting_behind_an_ide_check_makes_it_yield() {
+        let r = ide_blocks_terminal(5.0);
+        let y = decide(&r, 1000, 3.0, &HashSet::new());
+        assert_eq!(y.len(), 1);
+        assert_eq!(y[0].check.pid, r.incidents[0].blocker.as_ref().unwrap().pid);
+        assert_eq!(y[0].for_waiter.cmd, s(&["cargo", "build"]));
+        assert_eq!(y[0].waited_secs, 5.0);
+    }
+
+    #[test]
+    fn never_before_the_wait_is_long_enough_nor_twice() {
+        assert!(decide(&ide_blocks_terminal(1.0), 1000, 3.0, &HashSet::new()).is_empty());
+        let r = ide_blocks_terminal(5.0);
+        let b = r.incidents[0].blocker.as_ref().unwrap();
+        let done = HashSet::from([ProcId {
+            pid: b.pid,
+            start_token: b.start_token,
+        }]);
+        assert!(decide(&r, 1000, 3.0, &done).is_empty());
+    }
+
+    #[test]
+    fn never_a_terminal_build_another_users_process_or_a_non_check() {
+        let mut r = ide_blocks_terminal(60.0);
+        r.incidents[0].blocker.as_mut().unwrap().origin = Origin::Terminal;
+        assert!(
+            decide(&r, 1000, 3.0, &HashSet::new()).is_empty(),
+            "a terminal build"
+        );
+
+        assert!(
+            decide(&ide_blocks_terminal(60.0), 0, 3.0, &HashSet::new()).is_empty(),
+            "not this user's"
+        );
+
+        let mut r = ide_blocks_terminal(60.0);
+        r.incidents[0].blocker.as_mut().unwrap().cmd = s(&["cargo", "metadata"]);
+        assert!(
+            decide(&r, 1000, 3.0, &HashSet::new()).is_empty(),
+            "metadata"
+        );
+
+        let mut r = ide_blocks_terminal(60.0);
+        r.incidents[0].blocked[0].process.origin = Origin::Ide;
+        assert!(
+            decide(&r, 1000, 3.0, &HashSet::new()).is_empty(),
+            "only a terminal build is worth it"
+        );
+    }
+
+    #[test]
+    fn background_checks_are_recognised() {
+        assert!(is_background_check(&s(&["cargo", "check"])));
+        assert!(is_background_check(&s(&[
+            "/x/cargo", "+nightly", "clippy", "--all"
+        ])));
+        assert!(is_background_check(&s(&["cargo", "--offline", "check"])));
+        assert!(!is_background_check(&s(&["cargo", "build"])));
+        assert!(!is_background_check(&s(&["rust-analyzer"])));
+        assert!(!is_background_check(&[]));
+    }
+}
