@@ -626,8 +626,30 @@ fn menu_bar(f: &Facts) -> Check {
     check("menu bar", status, detail, None)
 }
 
-/// The human report.
-pub fn render(checks: &[Check], color: bool) -> String {
+/// The width of `word   name           ` before a check's text.
+const TEXT_INDENT: usize = 23;
+
+/// `text` after a `lead` of [`TEXT_INDENT`] columns, wrapped at `width` under itself.
+fn wrapped(lead: &str, text: &str, width: Option<usize>) -> String {
+    let rest = " ".repeat(TEXT_INDENT);
+    match width.filter(|w| *w > TEXT_INDENT + 20) {
+        Some(w) => {
+            let opts = textwrap::Options::new(w - TEXT_INDENT)
+                .break_words(false)
+                .word_separator(textwrap::WordSeparator::AsciiSpace);
+            let lines = textwrap::wrap(text, opts);
+            let mut out = String::new();
+            for (i, l) in lines.iter().enumerate() {
+                let _ = writeln!(out, "{}{l}", if i == 0 { lead } else { &rest });
+            }
+            out
+        }
+        None => format!("{lead}{text}\n"),
+    }
+}
+
+/// The human report, wrapped at `width` (`None`: a pipe, unwrapped).
+pub fn render(checks: &[Check], color: bool, width: Option<usize>) -> String {
     let mut s = String::new();
     for c in checks {
         let (word, code) = match c.status {
@@ -642,9 +664,17 @@ pub fn render(checks: &[Check], color: bool) -> String {
         } else {
             word
         };
-        let _ = writeln!(s, "{word} {:<14} {}", c.name, c.detail);
+        s.push_str(&wrapped(
+            &format!("{word} {:<14} ", c.name),
+            &c.detail,
+            width,
+        ));
         if let Some(fix) = &c.fix {
-            let _ = writeln!(s, "{:<7} {:<14} → {fix}", "", "");
+            s.push_str(&wrapped(
+                &" ".repeat(TEXT_INDENT),
+                &format!("→ {fix}"),
+                width,
+            ));
         }
     }
     let problems = checks
@@ -681,7 +711,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
         }
     } else {
-        render(&checks, ctx.color)
+        render(&checks, ctx.color, super::terminal_width())
     };
     if super::print(&text).is_err() {
         return exit::ERROR;
@@ -764,7 +794,7 @@ mod tests {
                     "notifications"
                 ]
             );
-            assert!(render(&c, false).ends_with("all is well\n"));
+            assert!(render(&c, false, None).ends_with("all is well\n"));
         }
     }
 
@@ -797,12 +827,33 @@ mod tests {
             Status::Info,
             "not installed and not loaded is consistent"
         );
-        let text = render(&c, false);
+        let text = render(&c, false, None);
         assert!(
             text.contains("→ to start it at login, run `cargo lockwatch install`"),
             "{text}"
         );
         assert!(text.ends_with("3 problems\n"), "{text}");
+    }
+
+    #[test]
+    fn a_fresh_machine_at_80_columns() {
+        let mut f = healthy(Manager::Systemd);
+        f.installed = None;
+        f.state = Some(ServiceState {
+            loaded: Some(false),
+            running: Some(false),
+            detail: "not-found, inactive".into(),
+        });
+        f.socket = SocketFact::Missing;
+        f.daemon = None;
+        f.ui = crate::daemon::ui_mode(false, false, true);
+        let text = render(&checks(&f), false, Some(80));
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}");
+        }
+        // The platform line names this machine's architecture: keep it out of the snapshot.
+        let text = text.replace(std::env::consts::ARCH, "ARCH");
+        insta::assert_snapshot!("doctor_80_fresh", text);
     }
 
     #[test]
@@ -829,7 +880,7 @@ mod tests {
         let bar = c.iter().find(|c| c.name == "menu bar").unwrap();
         assert_eq!(bar.status, Status::Info);
         assert!(bar.detail.contains("--features tray"), "{bar:?}");
-        let text = render(&c, false);
+        let text = render(&c, false, None);
         assert!(text.contains("info    service file"), "{text}");
         assert!(text.ends_with("all is well\n"), "{text}");
     }

@@ -35,6 +35,7 @@ fn field(out: &mut String, style: &Style, label: &str, text: &str) {
     match style.width.filter(|w| *w > FIELD_INDENT + 20) {
         Some(width) => {
             let opts = textwrap::Options::new(width)
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
                 .initial_indent(&first)
                 .subsequent_indent(&rest)
                 .break_words(false);
@@ -181,17 +182,11 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
     }
     field(out, style, "verdict", &i.verdict);
     if let Some(a) = &i.action {
-        let also = if a.resume {
-            format!("   (or stop it: cargo lockwatch kill {})", a.pid)
-        } else {
-            String::new()
-        };
-        field(
-            out,
-            style,
-            "run",
-            &format!("{}{also}", style.paint("1", &a.command)),
-        );
+        field(out, style, "run", &style.paint("1", &a.command));
+        if a.resume {
+            let also = format!("or stop it: cargo lockwatch kill {}", a.pid);
+            field(out, style, "", &also);
+        }
         field(
             out,
             style,
@@ -304,6 +299,36 @@ pub fn report(r: &Report, style: &Style) -> String {
 mod tests {
     use super::*;
 
+    /// What a tired developer reads at 80 columns, for each stage of the demo (the wrapping,
+    /// the hanging indent and the wording are all in the snapshot).
+    #[test]
+    fn status_text_at_80_columns() {
+        use crate::core::model::TypicalHold;
+        use crate::ui::demo::{self, Stage};
+        let style = Style {
+            width: Some(80),
+            ..Style::default()
+        };
+        for (name, stage) in [
+            ("held", Stage::Held),
+            ("contended", Stage::Contended),
+            ("stale", Stage::Stale),
+        ] {
+            let mut r = demo::snapshot(stage, 1000.0).report;
+            if stage == Stage::Contended {
+                r.incidents[0].typical_hold = Some(TypicalHold {
+                    median_secs: 190.0,
+                    holds: 12,
+                });
+            }
+            let text = report(&r, &style);
+            for line in text.lines() {
+                assert!(line.chars().count() <= 80, "{name}: {line:?}");
+            }
+            insta::assert_snapshot!(format!("status_80_{name}"), text);
+        }
+    }
+
     #[test]
     fn command_lines_are_short() {
         let cmd = vec![
@@ -334,7 +359,9 @@ mod tests {
         );
         assert!(text.starts_with(&expected), "{text}");
         assert!(
-            text.contains("    run      cargo lockwatch resume 4242   (or stop it: cargo lockwatch kill 4242)\n"),
+            text.contains(
+                "    run      cargo lockwatch resume 4242\n             or stop it: cargo lockwatch kill 4242\n"
+            ),
             "{text}"
         );
         assert!(

@@ -320,11 +320,14 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
                 "{ide}'s checks blocked your terminal builds {bt} times ({} in all): they share \
                  one build directory. Give {ide} its own (a second build cache on disk) and \
                  they stop waiting for each other:\n\
-                 \x20 VS Code, settings.json:  \"rust-analyzer.cargo.targetDir\": true\n\
-                 \x20 Zed, settings.json:      \"lsp\": {{ \"rust-analyzer\": {{ \"initialization_options\": \
-                 {{ \"cargo\": {{ \"targetDir\": true }} }} }} }}\n\
-                 \x20 Neovim (rustaceanvim):   default_settings = {{ [\"rust-analyzer\"] = \
-                 {{ cargo = {{ targetDir = true }} }} }}",
+                 \x20 VS Code, settings.json:\n\
+                 \x20   \"rust-analyzer.cargo.targetDir\": true\n\
+                 \x20 Zed, settings.json:\n\
+                 \x20   \"lsp\": {{ \"rust-analyzer\": {{ \"initialization_options\":\n\
+                 \x20            {{ \"cargo\": {{ \"targetDir\": true }} }} }} }}\n\
+                 \x20 Neovim with rustaceanvim, init.lua:\n\
+                 \x20   vim.g.rustaceanvim = {{ server = {{ default_settings =\n\
+                 \x20     {{ [\"rust-analyzer\"] = {{ cargo = {{ targetDir = true }} }} }} }} }}",
                 duration(bs)
             ),
         });
@@ -482,6 +485,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                     continue;
                 };
                 let opts = textwrap::Options::new(width.max(40))
+                    .word_separator(textwrap::WordSeparator::AsciiSpace)
                     .initial_indent(first)
                     .subsequent_indent("    ");
                 let _ = writeln!(out, "{}", textwrap::fill(line, opts));
@@ -612,14 +616,15 @@ mod tests {
         let text = render(&sum, 86_400, Some(80));
         for snippet in [
             "\"rust-analyzer.cargo.targetDir\": true",
-            "\"initialization_options\": { \"cargo\": { \"targetDir\": true } }",
-            "cargo = { targetDir = true }",
+            "{ \"cargo\": { \"targetDir\": true } } } }",
+            "{ [\"rust-analyzer\"] = { cargo = { targetDir = true } } } } }",
             "yield_ide = true",
         ] {
             assert!(text.contains(snippet), "{snippet}:\n{text}");
         }
-        // Prose wraps at the width; snippet lines stay whole.
-        for line in text.lines().filter(|l| !l.contains("targetDir")) {
+        insta::assert_snapshot!("history_80_ide_advice", text);
+        // Prose wraps at the width; snippet lines stay whole, and fit.
+        for line in text.lines() {
             assert!(line.chars().count() <= 80, "{line:?}");
         }
     }
