@@ -835,6 +835,8 @@ mod tests {
         assert!(text.ends_with("3 problems\n"), "{text}");
     }
 
+    // The notifications line is platform-specific.
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_fresh_machine_at_80_columns() {
         let mut f = healthy(Manager::Systemd);
