@@ -485,7 +485,7 @@ fn nothing_held_lists_free_locks() {
     assert!(text.stdout.contains("free"), "{}", text.stdout);
     assert!(
         text.stdout
-            .contains(&format!("watching {}", dir.cargo_home.display())),
+            .contains(&format!("Cargo home {}", dir.cargo_home.display())),
         "{}",
         text.stdout
     );
@@ -506,7 +506,7 @@ fn missing_cargo_home_is_not_an_error() {
     assert!(!text.stderr.contains("panicked"), "{}", text.stderr);
     assert!(
         text.stdout
-            .contains(&format!("watching {}", missing.display())),
+            .contains(&format!("Cargo home {}", missing.display())),
         "{}",
         text.stdout
     );

@@ -289,7 +289,10 @@ pub fn report(r: &Report, style: &Style) -> String {
         "{}",
         style.paint(
             "2",
-            &format!("watching {} · from {source}", homes.join(", "))
+            &format!(
+                "every Cargo lock on this machine; Cargo home {} · from {source}",
+                homes.join(", ")
+            )
         )
     );
     out
