@@ -284,17 +284,18 @@ pub fn report(r: &Report, style: &Style) -> String {
             "a one-off scan; hold times need the daemon: cargo lockwatch daemon".to_string()
         }
     };
-    let _ = writeln!(
-        out,
-        "{}",
-        style.paint(
-            "2",
-            &format!(
-                "every Cargo lock on this machine; Cargo home {} · from {source}",
-                homes.join(", ")
-            )
-        )
+    let footer = format!(
+        "every Cargo lock here · Cargo home {} · from {source}",
+        homes.join(", ")
     );
+    let footer = match style.width {
+        Some(w) => textwrap::fill(
+            &footer,
+            textwrap::Options::new(w).word_separator(textwrap::WordSeparator::AsciiSpace),
+        ),
+        None => footer,
+    };
+    let _ = writeln!(out, "{}", style.paint("2", &footer));
     out
 }
 
