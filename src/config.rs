@@ -166,13 +166,19 @@ impl Dirs {
         let data = env("LOCKWATCH_DATA_DIR")
             .or_else(|| proj.as_ref().map(|p| p.data_dir().to_path_buf()))
             .unwrap_or_else(|| home.join(".local/share/cargo-lockwatch"));
-        // Sockets want short paths (104 bytes on macOS): XDG_RUNTIME_DIR on Linux, a per-user
-        // directory under the temp dir otherwise.
         // SAFETY: getuid cannot fail and has no preconditions.
         let uid = unsafe { libc::getuid() };
-        let runtime = env("LOCKWATCH_RUNTIME_DIR")
-            .or_else(|| env("XDG_RUNTIME_DIR").map(|d| d.join("cargo-lockwatch")))
-            .unwrap_or_else(|| std::env::temp_dir().join(format!("cargo-lockwatch-{uid}")));
+        let runtime = runtime_dir(&RuntimeSources {
+            explicit: env("LOCKWATCH_RUNTIME_DIR"),
+            darwin_user_temp: if cfg!(target_os = "macos") {
+                darwin_user_temp_dir()
+            } else {
+                None
+            },
+            xdg_runtime: env("XDG_RUNTIME_DIR"),
+            temp_dir: std::env::temp_dir(),
+            uid,
+        });
         Dirs {
             config,
             data,
@@ -186,6 +192,107 @@ impl Dirs {
             .map(PathBuf::from)
             .unwrap_or_else(|| self.config.join("config.toml"))
     }
+}
+
+/// What the runtime directory is chosen from (see [`runtime_dir`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuntimeSources {
+    /// `LOCKWATCH_RUNTIME_DIR`, when set and not empty.
+    pub explicit: Option<PathBuf>,
+    /// macOS: the per-user temporary directory the OS assigns
+    /// (`confstr(_CS_DARWIN_USER_TEMP_DIR)`, `/var/folders/…/T/`); `None` elsewhere.
+    pub darwin_user_temp: Option<PathBuf>,
+    /// `XDG_RUNTIME_DIR`, when set and not empty.
+    pub xdg_runtime: Option<PathBuf>,
+    /// The process's temporary directory (`$TMPDIR`, else `/tmp`).
+    pub temp_dir: PathBuf,
+    /// The real user id.
+    pub uid: u32,
+}
+
+/// Where the socket and instance lock live. Sockets want short paths (104 bytes on macOS).
+///
+/// `LOCKWATCH_RUNTIME_DIR` wins. On macOS the OS's per-user temporary directory comes next:
+/// it is the same for the launchd agent and every shell of the user, while `$TMPDIR` may be
+/// unset or different in one of them, and then the CLI would not find the daemon's socket.
+/// Then `XDG_RUNTIME_DIR`, then a per-user directory under the temporary directory.
+pub fn runtime_dir(s: &RuntimeSources) -> PathBuf {
+    if let Some(dir) = &s.explicit {
+        return dir.clone();
+    }
+    if let Some(dir) = &s.darwin_user_temp {
+        return dir.join("cargo-lockwatch");
+    }
+    if let Some(dir) = &s.xdg_runtime {
+        return dir.join("cargo-lockwatch");
+    }
+    s.temp_dir.join(format!("cargo-lockwatch-{}", s.uid))
+}
+
+/// The text `confstr(name)` answers, `None` when the name is unknown or has no value.
+#[cfg(not(target_os = "android"))]
+pub fn confstr(name: libc::c_int) -> Option<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut buf = vec![0u8; 1024];
+    for _ in 0..2 {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes; confstr writes at most that
+        // many (NUL included) and returns the size the whole value needs.
+        let needed = unsafe { libc::confstr(name, buf.as_mut_ptr().cast(), buf.len()) };
+        match confstr_value(&buf, needed) {
+            ConfstrValue::Text(len) => {
+                buf.truncate(len);
+                return Some(std::ffi::OsString::from_vec(buf));
+            }
+            ConfstrValue::Missing => return None,
+            ConfstrValue::Larger(size) => buf = vec![0u8; size],
+        }
+    }
+    None
+}
+
+/// What a `confstr` call answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfstrValue {
+    /// The value is the first this many bytes of the buffer.
+    Text(usize),
+    /// No value (0: unknown name, or no value defined).
+    Missing,
+    /// The buffer was too small: this many bytes are needed (NUL included).
+    Larger(usize),
+}
+
+/// Reads `confstr`'s return value `needed` for a buffer `buf` it wrote into.
+pub fn confstr_value(buf: &[u8], needed: usize) -> ConfstrValue {
+    if needed == 0 {
+        return ConfstrValue::Missing;
+    }
+    if needed > buf.len() {
+        return ConfstrValue::Larger(needed);
+    }
+    // `needed` counts the terminating NUL.
+    let len = buf[..needed]
+        .iter()
+        .position(|b| *b == 0)
+        .unwrap_or(needed - 1);
+    if len == 0 {
+        ConfstrValue::Missing
+    } else {
+        ConfstrValue::Text(len)
+    }
+}
+
+/// macOS: the per-user temporary directory (`/var/folders/…/T/`), the same for the launchd
+/// agent and the user's shells; the OS creates it private to the user.
+#[cfg(target_os = "macos")]
+fn darwin_user_temp_dir() -> Option<PathBuf> {
+    confstr(libc::_CS_DARWIN_USER_TEMP_DIR)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+}
+
+#[cfg(not(target_os = "macos"))]
+fn darwin_user_temp_dir() -> Option<PathBuf> {
+    None
 }
 
 /// Flags that override config values (from the command line).
@@ -841,6 +948,61 @@ mod tests {
             "{}",
             l.warnings[0]
         );
+    }
+
+    #[test]
+    fn the_runtime_dir_comes_from_the_override_then_the_os_then_xdg_then_tmp() {
+        let all = RuntimeSources {
+            explicit: Some("/mine".into()),
+            darwin_user_temp: Some("/var/folders/ab/xyz/T/".into()),
+            xdg_runtime: Some("/run/user/501".into()),
+            temp_dir: "/tmp/shell-only".into(),
+            uid: 501,
+        };
+        assert_eq!(runtime_dir(&all), Path::new("/mine"));
+        // macOS: the OS's per-user temp dir, whatever $TMPDIR or XDG_RUNTIME_DIR say, so the
+        // launchd agent and a shell agree.
+        let mac = RuntimeSources {
+            explicit: None,
+            ..all.clone()
+        };
+        assert_eq!(
+            runtime_dir(&mac),
+            Path::new("/var/folders/ab/xyz/T/cargo-lockwatch")
+        );
+        let mut agent = mac.clone();
+        agent.temp_dir = "/private/tmp".into();
+        agent.xdg_runtime = None;
+        assert_eq!(runtime_dir(&agent), runtime_dir(&mac));
+        // Linux: XDG_RUNTIME_DIR, else a per-user directory in the temp dir.
+        let linux = RuntimeSources {
+            darwin_user_temp: None,
+            ..mac.clone()
+        };
+        assert_eq!(
+            runtime_dir(&linux),
+            Path::new("/run/user/501/cargo-lockwatch")
+        );
+        let bare = RuntimeSources {
+            xdg_runtime: None,
+            ..linux
+        };
+        assert_eq!(
+            runtime_dir(&bare),
+            Path::new("/tmp/shell-only/cargo-lockwatch-501")
+        );
+    }
+
+    #[test]
+    fn confstr_answers_are_read_with_their_nul_and_sizes() {
+        assert_eq!(confstr_value(b"/var/x/T/\0junk", 10), ConfstrValue::Text(9));
+        assert_eq!(confstr_value(b"abc", 0), ConfstrValue::Missing);
+        assert_eq!(confstr_value(b"\0", 1), ConfstrValue::Missing);
+        assert_eq!(confstr_value(b"ab", 40), ConfstrValue::Larger(40));
+        // The real call, with a name every libc defines: the default PATH.
+        let path = confstr(libc::_CS_PATH).expect("_CS_PATH has a value");
+        assert!(path.to_string_lossy().contains("/bin"), "{path:?}");
+        assert_eq!(confstr(-12345), None);
     }
 
     #[test]

@@ -121,6 +121,36 @@ fn an_exclusive_holder_and_a_blocked_waiter() {
     assert_eq!(s.holders[0].mode, LockMode::Exclusive);
     assert!(!s.holders[0].inherited && !s.locker_gone);
     assert_eq!(s.unseen, None);
+
+    // The process facts read through libproc and KERN_PROCARGS2 (kept instead of sysinfo, see
+    // docs/macos.md): the command line as started, the cwd, the parent, a start time.
+    let mut p = probe::platform().expect("the macOS probe");
+    let facts = p.process(holder.pid).expect("the holder's facts");
+    assert_eq!(
+        facts.cmd[1..],
+        [
+            "--exact",
+            "helper_process",
+            "--nocapture",
+            "--test-threads=1"
+        ],
+        "{facts:?}"
+    );
+    let exe = std::env::current_exe().unwrap();
+    assert_eq!(
+        Path::new(&facts.cmd[0]).file_name(),
+        exe.file_name(),
+        "{facts:?}"
+    );
+    assert_eq!(facts.ppid, std::process::id(), "{facts:?}");
+    assert_eq!(
+        facts.cwd.as_deref().map(|c| c.canonicalize().unwrap()),
+        Some(std::env::current_dir().unwrap().canonicalize().unwrap()),
+        "{facts:?}"
+    );
+    assert!(facts.start_token > 0 && facts.started_at > 0.0, "{facts:?}");
+    // SAFETY: getuid has no preconditions.
+    assert_eq!(facts.uid, unsafe { libc::getuid() }, "{facts:?}");
 }
 
 #[test]

@@ -423,6 +423,33 @@ esac"#,
             !stdout.contains("no app icon") && !stderr.contains("no app icon"),
             "{stdout}\n{stderr}"
         );
+        // Not macOS: no LaunchServices to register with, and the script says so.
+        assert!(
+            stdout.contains("not registered with LaunchServices: this is not macOS"),
+            "{stdout}"
+        );
+
+        // Where a registration tool exists (a fake one here), the built bundle is registered.
+        sb.fake("lsregister", "");
+        let out = Command::new("bash")
+            .arg(&script)
+            .arg("--binary")
+            .arg(&sb.binary)
+            .arg("--out")
+            .arg(&out_dir)
+            .env("LSREGISTER", sb.bin.join("lsregister"))
+            .output()
+            .unwrap();
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(
+            stdout.contains("registered with LaunchServices"),
+            "{stdout}"
+        );
+        assert_eq!(
+            sb.calls("lsregister"),
+            [format!("-f {}", out_dir.join("Lockwatch.app").display())]
+        );
     }
 }
 

@@ -14,7 +14,12 @@
 #   --sign IDENTITY  codesign identity ("Developer ID Application: …"); default: ad-hoc ("-")
 #                    when codesign exists. A real identity also enables the hardened runtime
 #                    and a secure timestamp, as notarization requires.
-# Environment: FEATURES (default "tray"), CARGO_TARGET_DIR.
+# Environment: FEATURES (default "tray"), CARGO_TARGET_DIR, LSREGISTER (LaunchServices'
+#   registration tool; default: the system's, which exists on macOS only).
+#
+# On macOS the bundle is registered with LaunchServices (`lsregister -f`): macOS shows a
+# notification as the app whose bundle id LaunchServices knows, else as Terminal's (or drops
+# it). Elsewhere the registration is skipped with a message.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +34,7 @@ while [ $# -gt 0 ]; do
     --binary) binary=${2:?--binary needs a path}; shift 2 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
     --sign) identity=${2:?--sign needs an identity}; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-app.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -98,6 +103,18 @@ if command -v codesign >/dev/null; then
   echo "signed with ${identity/#-/an ad-hoc signature}"
 fi
 
+lsregister=${LSREGISTER:-/System/Library/Frameworks/CoreServices.framework/Frameworks/LaunchServices.framework/Support/lsregister}
+if [ -x "$lsregister" ]; then
+  "$lsregister" -f "$app"
+  echo "registered with LaunchServices ($lsregister -f): notifications show as Lockwatch"
+elif [ "$(uname -s)" = Darwin ]; then
+  echo "warning: $lsregister is missing, so the bundle is not registered with LaunchServices;" \
+       "notifications may show as Terminal's until the app is opened once in Finder" >&2
+else
+  echo "not registered with LaunchServices: this is not macOS (there, lsregister -f registers it)"
+fi
+
 echo "built $app (version $version)"
 echo "next: move it to /Applications, then run" \
-     "/Applications/Lockwatch.app/Contents/MacOS/cargo-lockwatch install"
+     "/Applications/Lockwatch.app/Contents/MacOS/cargo-lockwatch install" \
+     "(after a move, \`lsregister -f /Applications/Lockwatch.app\` updates the registration)"

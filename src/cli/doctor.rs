@@ -102,6 +102,39 @@ pub struct Facts {
     /// When the login agent starts an app bundle's copy of the binary: whether that copy is
     /// the same as this binary (`Err` when they could not be compared).
     pub bundle_copy_current: Option<Result<bool, String>>,
+    /// macOS: watched Cargo homes and projects in places guarded by privacy consent (TCC).
+    pub guarded: Vec<Guarded>,
+}
+
+/// A watched directory in a place macOS guards with a privacy consent (TCC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guarded {
+    /// "project" or "Cargo home".
+    pub what: &'static str,
+    /// The directory as configured.
+    pub path: PathBuf,
+    /// Where it lies.
+    pub place: crate::probe::tcc::Protected,
+}
+
+/// The watched directories (`(what, as configured, canonical if it resolves)`) that lie in
+/// places macOS guards with a privacy consent.
+pub fn guarded_roots(
+    roots: &[(&'static str, PathBuf, Option<PathBuf>)],
+    home: &Path,
+) -> Vec<Guarded> {
+    roots
+        .iter()
+        .filter_map(|(what, given, canonical)| {
+            crate::probe::tcc::protected_either(given, canonical.as_deref(), home).map(|place| {
+                Guarded {
+                    what,
+                    path: given.clone(),
+                    place,
+                }
+            })
+        })
+        .collect()
 }
 
 impl Facts {
@@ -165,6 +198,20 @@ impl Facts {
             }
             _ => Vec::new(),
         };
+        let guarded = match directories::BaseDirs::new() {
+            Some(b) if cfg!(target_os = "macos") => {
+                let roots = ctx.loaded.roots();
+                let listed: Vec<(&'static str, PathBuf, Option<PathBuf>)> = roots
+                    .cargo_homes
+                    .iter()
+                    .map(|p| ("Cargo home", p))
+                    .chain(roots.projects.iter().map(|p| ("project", p)))
+                    .map(|(what, p)| (what, p.clone(), p.canonicalize().ok()))
+                    .collect();
+                guarded_roots(&listed, b.home_dir())
+            }
+            _ => Vec::new(),
+        };
         Facts {
             setup,
             installed,
@@ -183,6 +230,7 @@ impl Facts {
             other_agents,
             ui: crate::daemon::ui_mode(false, cfg!(tray), crate::daemon::gui_available()),
             bundle_copy_current,
+            guarded,
         }
     }
 }
@@ -540,9 +588,36 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
         ));
     }
 
+    out.extend(f.guarded.iter().map(|g| privacy(g, f)));
     out.push(menu_bar(f));
     out.push(notifications(f));
     out
+}
+
+/// A watched directory where macOS asks for consent before the login agent may open files, or
+/// refuses them.
+fn privacy(g: &Guarded, f: &Facts) -> Check {
+    let app = match &f.setup {
+        Ok(s) => crate::core::text::tilde(&s.app()),
+        Err(_) => format!("~/Applications/{}", service::bundle::APP_NAME),
+    };
+    let elsewhere = match g.what {
+        "Cargo home" => "set CARGO_HOME to a directory outside it",
+        _ => "move the project out of it",
+    };
+    check(
+        "privacy",
+        Status::Warn,
+        format!(
+            "{} {} is in {}: macOS may ask before the login agent opens its lock files, or              refuse them (EPERM); its locks then show as held by a process you cannot inspect",
+            g.what,
+            crate::core::text::tilde(&g.path),
+            g.place.describe()
+        ),
+        Some(format!(
+            "grant Full Disk Access to {app} (System Settings → Privacy & Security → Full Disk              Access; `cargo lockwatch install` creates the app), or {elsewhere}"
+        )),
+    )
 }
 
 fn notifications(f: &Facts) -> Check {
@@ -763,6 +838,7 @@ mod tests {
             other_agents: vec![],
             ui: crate::daemon::ui_mode(false, true, true),
             bundle_copy_current: None,
+            guarded: vec![],
         }
     }
 
@@ -912,6 +988,67 @@ mod tests {
             .unwrap();
         assert_eq!(file.status, Status::Warn, "{file:?}");
         assert!(file.fix.unwrap().contains("install` again"));
+    }
+
+    #[test]
+    fn watched_dirs_under_privacy_protection_warn_with_both_ways_out() {
+        use crate::probe::tcc::Protected;
+        let home = Path::new("/Users/me");
+        let roots = [
+            ("Cargo home", PathBuf::from("/Users/me/.cargo"), None),
+            (
+                "project",
+                PathBuf::from("/Users/me/code/app"),
+                Some(PathBuf::from("/Users/me/Documents/code/app")),
+            ),
+            ("project", PathBuf::from("/Volumes/Ext/app"), None),
+            ("project", PathBuf::from("/Users/me/src/ok"), None),
+        ];
+        let g = guarded_roots(&roots, home);
+        assert_eq!(
+            g,
+            vec![
+                Guarded {
+                    what: "project",
+                    path: "/Users/me/code/app".into(),
+                    place: Protected::Documents,
+                },
+                Guarded {
+                    what: "project",
+                    path: "/Volumes/Ext/app".into(),
+                    place: Protected::Volume("Ext".into()),
+                },
+            ]
+        );
+
+        let mut f = healthy(Manager::Launchd);
+        f.guarded = g;
+        f.guarded.push(Guarded {
+            what: "Cargo home",
+            path: "/Users/me/Library/Mobile Documents/cargo".into(),
+            place: Protected::ICloud,
+        });
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "a warning, not a problem: {c:#?}");
+        let privacy: Vec<&Check> = c.iter().filter(|c| c.name == "privacy").collect();
+        assert_eq!(privacy.len(), 3, "{c:#?}");
+        assert!(privacy.iter().all(|c| c.status == Status::Warn));
+        assert!(
+            privacy[0].detail.contains("/Users/me/code/app")
+                && privacy[0].detail.contains("Documents")
+                && privacy[0].detail.contains("cannot inspect"),
+            "{:?}",
+            privacy[0]
+        );
+        let fix = privacy[0].fix.clone().unwrap();
+        assert!(
+            fix.contains("Full Disk Access")
+                && fix.contains("Cargo Lockwatch.app")
+                && fix.contains("move the project"),
+            "{fix}"
+        );
+        assert!(privacy[2].fix.clone().unwrap().contains("CARGO_HOME"));
+        assert!(privacy[2].detail.contains("iCloud Drive"));
     }
 
     #[test]

@@ -193,13 +193,13 @@ pub fn main(args: Vec<OsString>) -> i32 {
 }
 
 /// Logging is configured before anything else runs (`LOCKWATCH_LOG`, e.g. `debug`); it goes to
-/// stderr so stdout stays clean for `--json`.
+/// stderr so stdout stays clean for `--json` (in the daemon, counted toward its log bound).
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LOCKWATCH_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(crate::daemon::logcap::stderr)
         .try_init();
 }
 

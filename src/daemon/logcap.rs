@@ -3,6 +3,14 @@
 //! regular file past `daemon.log_max_bytes`, it is cut to its newest half (from a line start)
 //! behind a note saying so. A pipe, a terminal or the journal is left alone: they have their
 //! own bounds.
+//!
+//! This is what bounds the launchd agent's `StandardOutPath` / `StandardErrorPath`
+//! (`~/Library/Logs/cargo-lockwatch/daemon.{out,err}.log`): launchd opens them
+//! `O_WRONLY|O_APPEND|O_CREAT` as the daemon's stdout and stderr and never rotates them. A
+//! write-only descriptor cannot be read back, so the newest half is read through a read-only
+//! reopening of the same file (`/proc/self/fd` on Linux, `F_GETPATH` on macOS). Lines on stderr
+//! (warnings through `tracing`) are counted like those on stdout. Only the daemon cuts: a CLI
+//! run with `2>>file` never touches the user's file.
 
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
@@ -15,20 +23,47 @@ use crate::config::Config;
 struct State {
     max: u64,
     since_check: u64,
+    /// Set by the daemon ([`set_max`]); until then nothing is counted or cut.
+    active: bool,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
     max: 8 * 1024 * 1024,
     since_check: 0,
+    active: false,
 });
 
-/// Sets the bound (at start and after a config reload) and checks the files at once.
+/// Sets the bound (at start and after a config reload) and checks the files at once. The
+/// daemon calls it; from then on stdout and stderr are kept within the bound.
 pub fn set_max(max: u64) {
     if let Ok(mut s) = STATE.lock() {
         s.max = max.max(1);
         s.since_check = 0;
+        s.active = true;
     }
     check_now();
+}
+
+/// stderr for `tracing`, counted like the daemon's own lines so a stream of warnings cannot
+/// grow the launchd agent's `StandardErrorPath` without bound.
+pub fn stderr() -> CountedStderr {
+    CountedStderr
+}
+
+/// What [`stderr`] returns: writes to stderr and accounts for the bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct CountedStderr;
+
+impl Write for CountedStderr {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = io::stderr().write(buf)?;
+        wrote(n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
 }
 
 /// The bound of the default configuration.
@@ -51,10 +86,7 @@ pub fn println(line: &str) {
 /// the bound, so the cost is one `fstat` per many lines.
 pub fn wrote(n: u64) {
     let due = match STATE.lock() {
-        Ok(mut s) => {
-            s.since_check += n;
-            s.since_check >= (s.max / 8).max(512)
-        }
+        Ok(mut s) => account(&mut s, n),
         Err(_) => false,
     };
     if due {
@@ -62,9 +94,20 @@ pub fn wrote(n: u64) {
     }
 }
 
+/// Adds `n` written bytes; true when the files are due to be looked at. Nothing counts until
+/// the daemon has set a bound.
+fn account(s: &mut State, n: u64) -> bool {
+    if !s.active {
+        return false;
+    }
+    s.since_check += n;
+    s.since_check >= (s.max / 8).max(512)
+}
+
 /// Cuts stdout and stderr now when they are files over the bound.
 pub fn check_now() {
     let max = match STATE.lock() {
+        Ok(s) if !s.active => return,
         Ok(mut s) => {
             s.since_check = 0;
             s.max
@@ -128,8 +171,8 @@ pub fn cap_file(file: &File, max: u64, when: String) -> io::Result<bool> {
     Ok(true)
 }
 
-/// Reads at `offset` through the descriptor, or (Linux) through a read-only reopening of it
-/// when it was opened write-only, as launchd and shell redirects do.
+/// Reads at `offset` through the descriptor, or through a read-only reopening of it when it
+/// was opened write-only, as launchd and shell redirects do.
 fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     match file.read_exact_at(buf, offset) {
         Ok(()) => Ok(()),
@@ -137,14 +180,46 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     }
 }
 
+/// A file's identity: device and inode.
+fn identity(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
+}
+
+/// Reads through `again`, a read-only opening of what should be the same file as `file`; a
+/// name that now leads elsewhere (the log was renamed or replaced) is not read.
+fn read_same_file_at(file: &File, again: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    if identity(&file.metadata()?) != identity(&again.metadata()?) {
+        return Err(io::Error::other("the log's name leads to another file now"));
+    }
+    again.read_exact_at(buf, offset)
+}
+
 #[cfg(target_os = "linux")]
 fn reopen_read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let again = File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
-    again.read_exact_at(buf, offset)
+    read_same_file_at(file, &again, buf, offset)
 }
 
-#[cfg(not(target_os = "linux"))]
+/// macOS has no `/proc`: `F_GETPATH` names the file the descriptor is open on.
+#[cfg(target_os = "macos")]
+fn reopen_read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let mut path = vec![0u8; libc::MAXPATHLEN as usize];
+    // SAFETY: F_GETPATH writes at most MAXPATHLEN bytes (NUL included) into the buffer, which
+    // is that long and lives for the call; `file` is an open descriptor.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETPATH, path.as_mut_ptr()) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = path.iter().position(|b| *b == 0).unwrap_or(path.len());
+    let again = File::open(std::ffi::OsStr::from_bytes(&path[..len]))?;
+    read_same_file_at(file, &again, buf, offset)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 fn reopen_read_at(_file: &File, _buf: &mut [u8], _offset: u64) -> io::Result<()> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
@@ -230,5 +305,54 @@ mod tests {
         assert!(second.starts_with("line "), "cut at a line start: {second}");
         // Within the bound: untouched.
         assert!(!cap_file(&f, 1 << 20, "x".into()).unwrap());
+    }
+
+    #[test]
+    fn a_launchd_log_opened_write_only_for_appending_keeps_its_newest_lines() {
+        // launchd opens StandardOutPath / StandardErrorPath O_WRONLY|O_APPEND|O_CREAT and
+        // never rotates them: the cut reads the tail back through a read-only reopening and
+        // the next line lands after what was kept.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("daemon.err.log");
+        let text: String = (0..500).map(|i| format!("warning {i:04}\n")).collect();
+        std::fs::write(&path, &text).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .unwrap();
+        assert!(cap_file(&f, 2048, "d".into()).unwrap());
+        writeln!(f, "after the cut").unwrap();
+        let after = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = after.lines().collect();
+        assert!(
+            lines[0].starts_with("d  log      cut to its newest"),
+            "{after}"
+        );
+        assert!(lines[1].starts_with("warning "), "{after}");
+        assert_eq!(lines[lines.len() - 2], "warning 0499");
+        assert_eq!(lines[lines.len() - 1], "after the cut");
+        assert!(after.len() < 2048, "{}", after.len());
+
+        // A reopening that leads to another file is never read from.
+        let other = std::fs::File::open(dir.path()).unwrap();
+        let mut buf = [0u8; 4];
+        assert!(read_same_file_at(&f, &other, &mut buf, 0).is_err());
+    }
+
+    #[test]
+    fn nothing_is_counted_before_the_daemon_sets_a_bound() {
+        // The CLI shares this module through `tracing`'s writer; only the daemon activates it,
+        // so a CLI run with `2>>file` never cuts the user's file.
+        let mut s = State {
+            max: 8192,
+            since_check: 0,
+            active: false,
+        };
+        assert!(!account(&mut s, 1 << 20));
+        assert_eq!(s.since_check, 0);
+        s.active = true;
+        assert!(!account(&mut s, 1000));
+        assert!(account(&mut s, 24), "due at an eighth of the bound");
     }
 }

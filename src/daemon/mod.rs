@@ -105,8 +105,10 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     let tray = mode.tray;
     let (ui_tx, ui_rx) = mpsc::unbounded_channel();
     let (limits_tx, limits) = tokio::sync::watch::channel(config.daemon.clone());
-    let notifier =
-        ui_bridge::DesktopNotifier::new(config.notify.clone(), tray.then(|| ui_tx.clone()));
+    let notifier = ui_bridge::DesktopNotifier::new(
+        config.notify.clone(),
+        ui_bridge::buttons_deliverable(tray, cfg!(target_os = "macos")).then(|| ui_tx.clone()),
+    );
     let (engine, snapshots) = engine::Engine::new(
         probe,
         config,

@@ -61,6 +61,14 @@ impl Notifier for DesktopNotifier {
     }
 }
 
+/// Whether a notification's button press can reach the daemon: on macOS the answer comes
+/// through the main run loop, which only the tray's event loop runs, so a headless daemon there
+/// offers no button (its notifications name the command to run instead). On Linux the press
+/// comes back over D-Bus to the thread that waits for it, tray or not.
+pub fn buttons_deliverable(tray: bool, macos: bool) -> bool {
+    tray || !macos
+}
+
 /// Seconds from now until the snooze ends.
 fn snooze_until(s: SnoozeFor, now: f64) -> Option<f64> {
     match s {
@@ -124,6 +132,7 @@ fn tell(report: Result<KillReport, &str>) {
         summary: "cargo-lockwatch".into(),
         body: text,
         terminate: None,
+        command: None,
     };
     let _ = notify::show(n, None);
 }
@@ -233,6 +242,14 @@ pub async fn run_commands(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headless_macos_offers_no_button_nothing_could_answer() {
+        assert!(!buttons_deliverable(false, true));
+        assert!(buttons_deliverable(true, true));
+        assert!(buttons_deliverable(false, false));
+        assert!(buttons_deliverable(true, false));
+    }
 
     #[test]
     fn snoozes_end_when_expected() {

@@ -5,6 +5,11 @@
 //!
 //! The callback classifies at the boundary: noise is dropped there, and only two kinds of
 //! message reach the engine.
+//!
+//! Event paths may not be spelled as the watched paths were: FSEvents reports canonical paths
+//! (`/private/var/…` for `/var/…`, `/private/tmp/…` for `/tmp/…`, a symlinked home or target dir
+//! resolved), so each watched path is canonicalized once when it is added and an event under
+//! the canonical form is mapped back to the watched form ([`Aliases`]).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -104,11 +109,106 @@ impl PlatformWakes {
     }
 }
 
-#[derive(Default)]
+/// Watched paths whose canonical form differs from the form they were given in, so events
+/// reported under either form reach the same route.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Aliases {
+    /// (canonical, given), longest canonical path first.
+    pairs: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Aliases {
+    /// From (given, canonical) pairs; pairs that are the same path are dropped.
+    pub fn new(pairs: impl IntoIterator<Item = (PathBuf, PathBuf)>) -> Aliases {
+        let mut pairs: Vec<(PathBuf, PathBuf)> = pairs
+            .into_iter()
+            .filter(|(given, canonical)| given != canonical)
+            .map(|(given, canonical)| (canonical, given))
+            .collect();
+        // The most specific root wins when one watched path lies inside another.
+        pairs.sort_by(|a, b| {
+            b.0.components()
+                .count()
+                .cmp(&a.0.components().count())
+                .then_with(|| a.cmp(b))
+        });
+        pairs.dedup();
+        Aliases { pairs }
+    }
+
+    /// The event path in the form the watched paths were given in: the same path when it is
+    /// not under a canonical form that differs (Linux inotify reports watched paths as given),
+    /// else the given root joined with the rest of the path.
+    pub fn to_given<'a>(&self, event: &'a Path) -> std::borrow::Cow<'a, Path> {
+        for (canonical, given) in &self.pairs {
+            if let Ok(rest) = event.strip_prefix(canonical) {
+                return if rest.as_os_str().is_empty() {
+                    std::borrow::Cow::Owned(given.clone())
+                } else {
+                    std::borrow::Cow::Owned(given.join(rest))
+                };
+            }
+        }
+        std::borrow::Cow::Borrowed(event)
+    }
+}
+
+#[derive(Debug, Default)]
 struct Routes {
     lock_files: HashSet<PathBuf>,
     /// Directory → locks whose domain it belongs to.
     domains: HashMap<PathBuf, Vec<FileKey>>,
+    aliases: Aliases,
+}
+
+/// Where one event goes, before rate limiting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Routed {
+    /// A watched lock file (as it was given) changed.
+    LockFile(PathBuf),
+    /// Something was written in the domain of these locks.
+    Activity(Vec<FileKey>),
+}
+
+/// Classifies one OS event against the routes (pure: no I/O, no clock).
+fn route(routes: &Routes, kind: &EventKind, paths: &[PathBuf]) -> Vec<Routed> {
+    let mut out = Vec::new();
+    for raw in paths {
+        let path = routes.aliases.to_given(raw);
+        if routes.lock_files.contains(path.as_ref()) {
+            if matches!(
+                kind,
+                EventKind::Access(_)
+                    | EventKind::Create(_)
+                    | EventKind::Remove(_)
+                    | EventKind::Modify(_)
+            ) {
+                out.push(Routed::LockFile(path.into_owned()));
+            }
+            continue;
+        }
+        let is_write = matches!(
+            kind,
+            EventKind::Create(_)
+                | EventKind::Modify(_)
+                | EventKind::Remove(_)
+                | EventKind::Access(notify::event::AccessKind::Close(
+                    notify::event::AccessMode::Write
+                ))
+        );
+        if !is_write {
+            continue;
+        }
+        let dir = if routes.domains.contains_key(path.as_ref()) {
+            Some(path.as_ref())
+        } else {
+            path.parent()
+        };
+        if let Some(keys) = dir.and_then(|d| routes.domains.get(d)) {
+            out.push(Routed::Activity(keys.clone()));
+        }
+    }
+    out
 }
 
 /// Keeps the OS watcher alive and its watch set in line with what is held.
@@ -116,6 +216,8 @@ pub struct FsWatcher {
     watcher: notify::RecommendedWatcher,
     routes: Arc<Mutex<Routes>>,
     watched: HashSet<PathBuf>,
+    /// Watched path → its canonical form, worked out once when it was first watched.
+    canonical: HashMap<PathBuf, PathBuf>,
 }
 
 impl FsWatcher {
@@ -134,50 +236,29 @@ impl FsWatcher {
                     return;
                 }
             };
-            let routes = r.lock().unwrap_or_else(|p| p.into_inner());
-            for path in &event.paths {
-                if routes.lock_files.contains(path) {
-                    if matches!(
-                        event.kind,
-                        EventKind::Access(_)
-                            | EventKind::Create(_)
-                            | EventKind::Remove(_)
-                            | EventKind::Modify(_)
-                    ) {
-                        let _ = tx.send(Wake::LockFile(path.clone()));
+            let routed = {
+                let routes = r.lock().unwrap_or_else(|p| p.into_inner());
+                route(&routes, &event.kind, &event.paths)
+            };
+            for r in routed {
+                match r {
+                    Routed::LockFile(path) => {
+                        let _ = tx.send(Wake::LockFile(path));
                     }
-                    continue;
-                }
-                let is_write = matches!(
-                    event.kind,
-                    EventKind::Create(_)
-                        | EventKind::Modify(_)
-                        | EventKind::Remove(_)
-                        | EventKind::Access(notify::event::AccessKind::Close(
-                            notify::event::AccessMode::Write
-                        ))
-                );
-                if !is_write {
-                    continue;
-                }
-                let dir = if routes.domains.contains_key(path) {
-                    Some(path.as_path())
-                } else {
-                    path.parent()
-                };
-                if let Some(keys) = dir.and_then(|d| routes.domains.get(d)) {
-                    let now = Instant::now();
-                    for k in keys {
-                        if last_sent
-                            .get(k)
-                            .is_none_or(|t| now.duration_since(*t) >= ACTIVITY_EVERY)
-                        {
-                            last_sent.insert(*k, now);
-                            let _ = tx.send(Wake::Activity(*k));
+                    Routed::Activity(keys) => {
+                        let now = Instant::now();
+                        for k in keys {
+                            if last_sent
+                                .get(&k)
+                                .is_none_or(|t| now.duration_since(*t) >= ACTIVITY_EVERY)
+                            {
+                                last_sent.insert(k, now);
+                                let _ = tx.send(Wake::Activity(k));
+                            }
                         }
-                    }
-                    if last_sent.len() > 1024 {
-                        last_sent.retain(|_, t| now.duration_since(*t) < ACTIVITY_EVERY);
+                        if last_sent.len() > 1024 {
+                            last_sent.retain(|_, t| now.duration_since(*t) < ACTIVITY_EVERY);
+                        }
                     }
                 }
             }
@@ -186,6 +267,7 @@ impl FsWatcher {
             watcher,
             routes,
             watched: HashSet::new(),
+            canonical: HashMap::new(),
         })
     }
 
@@ -210,6 +292,19 @@ impl FsWatcher {
                 want.insert(d);
             }
         }
+        self.canonical.retain(|p, _| want.contains(p));
+        for p in &want {
+            if !self.canonical.contains_key(p)
+                && let Ok(c) = p.canonicalize()
+            {
+                self.canonical.insert(p.clone(), c);
+            }
+        }
+        routes.aliases = Aliases::new(
+            self.canonical
+                .iter()
+                .map(|(given, canonical)| (given.clone(), canonical.clone())),
+        );
         *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
         let mut failed = Vec::new();
         for gone in self.watched.difference(&want).cloned().collect::<Vec<_>>() {
@@ -285,6 +380,100 @@ mod tests {
         assert!(dirs.contains(&reg.join("src")));
         assert!(!dirs.iter().any(|d| d.ends_with("serde-1.0/src")));
         assert!(domain_dirs(&dir.path().join("missing")).is_empty());
+    }
+
+    #[test]
+    fn canonical_event_paths_map_back_to_the_watched_form() {
+        let a = Aliases::new([
+            (
+                "/var/folders/x/T/p".into(),
+                "/private/var/folders/x/T/p".into(),
+            ),
+            ("/tmp/lock".into(), "/private/tmp/lock".into()),
+            ("/same".into(), "/same".into()),
+            // A watched dir inside another one: the more specific root wins.
+            (
+                "/var/folders/x/T/p/target/debug".into(),
+                "/Volumes/fast/target/debug".into(),
+            ),
+        ]);
+        let given = |p: &str| a.to_given(Path::new(p)).into_owned();
+        assert_eq!(given("/private/tmp/lock"), Path::new("/tmp/lock"));
+        assert_eq!(
+            given("/private/var/folders/x/T/p/registry/cache/a.crate"),
+            Path::new("/var/folders/x/T/p/registry/cache/a.crate")
+        );
+        assert_eq!(
+            given("/Volumes/fast/target/debug/deps/x.rmeta"),
+            Path::new("/var/folders/x/T/p/target/debug/deps/x.rmeta")
+        );
+        // Already in the watched form (inotify), or unrelated: unchanged, not copied.
+        assert!(matches!(
+            a.to_given(Path::new("/tmp/lock")),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(given("/same/x"), Path::new("/same/x"));
+        // A path that merely shares a prefix string is not under the root.
+        assert_eq!(
+            given("/private/tmp/lockfile"),
+            Path::new("/private/tmp/lockfile")
+        );
+    }
+
+    #[test]
+    fn events_under_a_symlinked_dir_reach_the_routes_in_both_forms() {
+        // A symlinked Cargo home (a symlinked $HOME does the same): watched through the link,
+        // reported by FSEvents through the real directory.
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real-home");
+        std::fs::create_dir_all(real.join("registry/cache")).unwrap();
+        std::fs::write(real.join(".package-cache"), "").unwrap();
+        let link = dir.path().join("home");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+
+        let lock = link.join(".package-cache");
+        let registry = link.join("registry");
+        let key = FileKey { dev: 1, ino: 2 };
+        let watched = [lock.clone(), registry.clone(), registry.join("cache")];
+        let mut routes = Routes {
+            lock_files: HashSet::from([lock.clone()]),
+            aliases: Aliases::new(
+                watched
+                    .iter()
+                    .map(|p| (p.clone(), p.canonicalize().unwrap())),
+            ),
+            ..Routes::default()
+        };
+        routes.domains.insert(registry.clone(), vec![key]);
+        routes.domains.insert(registry.join("cache"), vec![key]);
+        let canonical_lock = lock.canonicalize().unwrap();
+        assert_ne!(canonical_lock, lock);
+
+        let open = EventKind::Access(notify::event::AccessKind::Open(
+            notify::event::AccessMode::Any,
+        ));
+        for seen in [&canonical_lock, &lock] {
+            assert_eq!(
+                route(&routes, &open, std::slice::from_ref(seen)),
+                vec![Routed::LockFile(lock.clone())],
+                "{}",
+                seen.display()
+            );
+        }
+        let write = EventKind::Create(notify::event::CreateKind::File);
+        let canonical_crate = real.canonicalize().unwrap().join("registry/cache/x.crate");
+        assert_eq!(
+            route(&routes, &write, &[canonical_crate]),
+            vec![Routed::Activity(vec![key])]
+        );
+        assert_eq!(
+            route(&routes, &write, &[registry.join("cache/y.crate")]),
+            vec![Routed::Activity(vec![key])]
+        );
+        // Outside every route: nothing.
+        assert!(route(&routes, &write, &[dir.path().join("elsewhere")]).is_empty());
+        // Reads in a domain are not progress.
+        assert!(route(&routes, &open, &[registry.join("cache/z.crate")]).is_empty());
     }
 
     #[tokio::test]

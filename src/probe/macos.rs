@@ -547,6 +547,12 @@ fn ask_kernel(path: &Path, key: FileKey, deleted: bool) -> (LockAnswer, bool) {
         Ok((answer, now)) if rec::path_still_names(Some(now), key) => (answer, false),
         Ok(_) => (LockAnswer::Unverifiable, true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => (LockAnswer::Unverifiable, true),
+        // EPERM/EACCES: privacy protection (TCC) in ~/Documents, ~/Desktop, iCloud Drive or
+        // on another volume. Descriptors still tell who holds and who waits.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            tracing::debug!(path = %path.display(), error = %e, "F_GETLK open refused");
+            (LockAnswer::Denied, false)
+        }
         Err(e) => {
             tracing::debug!(path = %path.display(), error = %e, "F_GETLK failed");
             (LockAnswer::Unverifiable, false)

@@ -99,6 +99,11 @@ pub enum LockAnswer {
     /// The file could not be asked (deleted while open, or unreadable): only the descriptor
     /// flags are known.
     Unverifiable,
+    /// Opening the file to ask was refused (`EPERM`/`EACCES`): macOS privacy protection (TCC)
+    /// in `~/Documents`, `~/Desktop`, iCloud Drive or on another volume, see
+    /// [`crate::probe::tcc`]. Descriptor flags name holders; a cargo waiting on the file with
+    /// no inspectable holder means a holder this user cannot see.
+    Denied,
 }
 
 /// Decodes the `l_type` and `l_pid` that `fcntl(F_GETLK)` wrote back; `None` when `l_type` is
@@ -400,9 +405,15 @@ pub struct Roles {
 /// The mode of a lock the kernel says is held while no inspectable process holds it (another
 /// user's process: `proc_pidfdinfo` answers for the same user only). Such a lock is held, not
 /// free.
+///
+/// When the file could not be asked ([`LockAnswer::Denied`]), a cargo waiting on it with no
+/// inspectable holder is the sign that someone holds it; the mode is then a guess (exclusive).
 pub fn unseen_holder(answer: LockAnswer, roles: &Roles) -> Option<LockMode> {
     match answer {
         LockAnswer::Held { mode, .. } if roles.holders.is_empty() => Some(mode),
+        LockAnswer::Denied if roles.holders.is_empty() && !roles.waiters.is_empty() => {
+            Some(LockMode::Exclusive)
+        }
         _ => None,
     }
 }
@@ -417,6 +428,10 @@ pub fn unseen_holder(answer: LockAnswer, roles: &Roles) -> Option<LockMode> {
 ///   `self_pid` (this program's own `F_GETLK` descriptor) are ignored.
 /// * Unverifiable (the file was deleted while open): flagged descriptors are taken as holders of
 ///   an exclusive lock, since the mode cannot be asked.
+/// * Denied (macOS would not let this process open the file to ask): flagged descriptors hold
+///   it (exclusive, a guess) and candidates with it open wait, as if it were held; with no
+///   flagged descriptor the waiters wait for a holder this user cannot see
+///   ([`unseen_holder`]).
 ///
 /// A holder whose ancestor also holds the lock got its descriptor by inheritance; its name
 /// proves nothing (Nix runs cargo as `.cargo-wrapped`).
@@ -464,6 +479,7 @@ pub fn choose_roles(
             }
             LockMode::Exclusive
         }
+        LockAnswer::Denied => LockMode::Exclusive,
     };
 
     let holder_pids: Vec<u32> = per_pid
@@ -525,7 +541,7 @@ pub fn descriptor_holds(answer: LockAnswer, key: FileKey, fds: &[FdRecord]) -> b
         .any(|f| f.refers_to(key) && f.was_locked() && !f.event_only());
     match answer {
         LockAnswer::Free => false,
-        LockAnswer::Held { .. } | LockAnswer::Unverifiable => flagged,
+        LockAnswer::Held { .. } | LockAnswer::Unverifiable | LockAnswer::Denied => flagged,
     }
 }
 
@@ -558,6 +574,8 @@ pub fn needs_wide_scan(answer: LockAnswer, roles: &Roles, deep_on_contention: bo
         LockAnswer::Held { .. } => {
             roles.holders.is_empty() || (deep_on_contention && !roles.waiters.is_empty())
         }
+        // Someone waits and no cargo-like process holds it: look at every process.
+        LockAnswer::Denied => roles.holders.is_empty() && !roles.waiters.is_empty(),
         LockAnswer::Free | LockAnswer::Unverifiable => false,
     }
 }
@@ -983,6 +1001,61 @@ mod tests {
             ),
             Roles::default()
         );
+    }
+
+    #[test]
+    fn a_lock_macos_will_not_let_us_ask_about_degrades_to_unseen() {
+        // TCC: the agent may not open ~/Documents/app/target/debug/.cargo-lock (EPERM).
+        let procs: HashMap<_, _> = [
+            proc_(100, 1, "cargo"),
+            proc_(200, 1, "cargo"),
+            proc_(300, 1, "mdworker_shared"),
+        ]
+        .into();
+        let kind = LockKind::ProfileDirectory;
+        // A flagged holder is still named, and a cargo with it open waits for it.
+        let fds = [fd(100, 7, RW | FWASLOCKED), fd(200, 7, RW)];
+        let r = choose_roles(LockAnswer::Denied, key(), kind, &fds, &procs, 1);
+        assert_eq!(pids(&r.holders), vec![100]);
+        assert_eq!(pids(&r.waiters), vec![200]);
+        assert_eq!(unseen_holder(LockAnswer::Denied, &r), None);
+        assert!(!needs_wide_scan(LockAnswer::Denied, &r, false));
+        // Only a waiter: someone this user cannot inspect holds it; look wider first.
+        let fds = [fd(200, 7, RW)];
+        let r = choose_roles(LockAnswer::Denied, key(), kind, &fds, &procs, 1);
+        assert!(r.holders.is_empty());
+        assert_eq!(pids(&r.waiters), vec![200]);
+        assert!(needs_wide_scan(LockAnswer::Denied, &r, false));
+        assert_eq!(
+            unseen_holder(LockAnswer::Denied, &r),
+            Some(LockMode::Exclusive)
+        );
+        // Nobody has it open: nothing is known, nothing is reported (never "held" by guess).
+        let r = choose_roles(LockAnswer::Denied, key(), kind, &[], &procs, 1);
+        assert_eq!(r, Roles::default());
+        assert_eq!(unseen_holder(LockAnswer::Denied, &r), None);
+        assert!(!needs_wide_scan(LockAnswer::Denied, &r, true));
+        // A non-cargo process with it open is not a waiter.
+        let r = choose_roles(
+            LockAnswer::Denied,
+            key(),
+            kind,
+            &[fd(300, 7, RW)],
+            &procs,
+            1,
+        );
+        assert_eq!(unseen_holder(LockAnswer::Denied, &r), None);
+        // Re-verifying a holder before a signal: the flag decides.
+        assert!(descriptor_holds(
+            LockAnswer::Denied,
+            key(),
+            &[fd(100, 7, RW | FWASLOCKED)]
+        ));
+        assert!(!descriptor_holds(
+            LockAnswer::Denied,
+            key(),
+            &[fd(100, 7, RW)]
+        ));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod linux_parse;
 #[cfg(target_os = "macos")]
 pub mod macos_events;
 pub mod macos_records;
+pub mod tcc;
 
 #[cfg(target_os = "linux")]
 #[path = "linux.rs"]

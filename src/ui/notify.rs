@@ -7,6 +7,12 @@
 //! snoozed or paused, and several due at once are coalesced into one. Waiters and background
 //! locks never notify. [`show`] sends it with notify-rust on its own thread and turns the
 //! "Terminate" button into a [`UiCommand`] aimed at the incident's action target.
+//!
+//! Waiting for a button press parks a thread until the user acts (on macOS the answer comes
+//! through the main run loop, which only the tray runs). So a button is offered only when a
+//! command channel exists (the tray runs) and no other notification is already waiting
+//! ([`MAX_WAITING_FOR_ACTION`]); otherwise the notification is plain and its body names the
+//! command to run ([`delivery`]).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -32,6 +38,10 @@ pub const COALESCE_SECS: f64 = 30.0;
 /// Incidents named one by one in a coalesced notification before the rest are counted.
 const MAX_LISTED: usize = 4;
 
+/// Notifications whose button may be waited for at once: each parks a thread until the user
+/// acts, which may be never (an alert left in Notification Center).
+pub const MAX_WAITING_FOR_ACTION: usize = 1;
+
 /// A notification ready to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
@@ -41,6 +51,31 @@ pub struct Notice {
     pub body: String,
     /// What the "Terminate" button does; only offered when the notice is about one incident.
     pub terminate: Option<UiCommand>,
+    /// The command line that does what the notice suggests (`cargo lockwatch kill 4242`),
+    /// named in the body when no button is offered.
+    pub command: Option<String>,
+}
+
+/// How one notice goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// Offer the "Terminate" button and wait (on a thread) for the user to press it.
+    pub button: bool,
+    /// The body to show.
+    pub body: String,
+}
+
+/// Decides how `notice` is shown: with its button only when someone can receive the press
+/// (`commands`: the tray runs; on macOS also what runs the main run loop the answer arrives
+/// through) and fewer than [`MAX_WAITING_FOR_ACTION`] notifications are already waiting.
+/// Without a button the body ends with the command to run instead.
+pub fn delivery(notice: &Notice, commands: bool, waiting: usize) -> Delivery {
+    let button = notice.terminate.is_some() && commands && waiting < MAX_WAITING_FOR_ACTION;
+    let body = match (&notice.command, button) {
+        (Some(cmd), false) => format!("{}\nRun: {cmd}", notice.body),
+        _ => notice.body.clone(),
+    };
+    Delivery { button, body }
 }
 
 impl Notice {
@@ -103,6 +138,7 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
             pid: a.pid,
             start_token: a.start_token,
         }),
+        command: i.action.as_ref().map(|a| a.command.clone()),
     }
 }
 
@@ -128,6 +164,7 @@ pub fn notice_many(items: &[&IncidentReport], elapsed: f64) -> Notice {
         summary: format!("{} stale Cargo locks", items.len()),
         body,
         terminate: None,
+        command: Some("cargo lockwatch".into()),
     }
 }
 
@@ -266,14 +303,51 @@ fn prepare_platform() {
 #[cfg(not(target_os = "macos"))]
 fn prepare_platform() {}
 
+/// How many shown notifications are waiting for a button press right now.
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Holds one of the [`MAX_WAITING_FOR_ACTION`] places while a thread waits.
+struct WaitSlot;
+
+impl WaitSlot {
+    /// Takes a place if [`delivery`] allows a button now.
+    fn take(notice: &Notice, commands: bool) -> (Delivery, Option<WaitSlot>) {
+        use std::sync::atomic::Ordering;
+        let mut waiting = WAITING.load(Ordering::Acquire);
+        loop {
+            let d = delivery(notice, commands, waiting);
+            if !d.button {
+                return (d, None);
+            }
+            match WAITING.compare_exchange(
+                waiting,
+                waiting + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return (d, Some(WaitSlot)),
+                Err(now) => waiting = now,
+            }
+        }
+    }
+}
+
+impl Drop for WaitSlot {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// Shows `notice` on a background thread. With `commands`, a "Terminate" button is offered
-/// (when the notice has one) and pressing it sends the command; without, the notice is
-/// informational. Failures to reach the notification service are logged, not returned: the
-/// menu still shows everything.
+/// (when the notice has one and no other notification waits for a press) and pressing it
+/// sends the command; otherwise the notice is plain and names the command to run. Failures to
+/// reach the notification service are logged, not returned: the menu still shows everything.
 ///
-/// On macOS the button needs the main run loop running (the tray's event loop does that); in
-/// headless mode pass `None`.
+/// On macOS the button's answer arrives through the main run loop, which the tray's event loop
+/// runs; in headless mode pass `None` (nothing would ever answer, and the thread would wait
+/// forever).
 pub fn show(notice: Notice, commands: Option<UnboundedSender<UiCommand>>) -> std::io::Result<()> {
+    let (delivery, slot) = WaitSlot::take(&notice, commands.is_some());
     std::thread::Builder::new()
         .name("lockwatch-notify".into())
         .spawn(move || {
@@ -281,16 +355,15 @@ pub fn show(notice: Notice, commands: Option<UnboundedSender<UiCommand>>) -> std
             let mut n = notify_rust::Notification::new();
             n.appname("cargo-lockwatch")
                 .summary(&notice.summary)
-                .body(&notice.body);
+                .body(&delivery.body);
             #[cfg(all(unix, not(target_os = "macos")))]
             n.icon("dialog-warning");
-            let wants_action = notice.terminate.is_some() && commands.is_some();
-            if wants_action {
+            if delivery.button {
                 n.action(ACTION_TERMINATE, "Terminate");
             }
             match n.show() {
                 Ok(handle) => {
-                    if let (true, Some(tx)) = (wants_action, commands) {
+                    if let (Some(_slot), Some(tx)) = (slot, commands) {
                         handle.wait_for_action(|action| {
                             if let Some(cmd) = notice.command_for_action(action) {
                                 tracing::info!("notification action {action}: {cmd:?}");
@@ -356,6 +429,77 @@ mod tests {
         );
         assert_eq!(n.command_for_action("default"), None);
         assert_eq!(n.command_for_action("__closed"), None);
+    }
+
+    #[test]
+    fn a_button_only_where_a_press_can_arrive_and_one_waiter_at_a_time() {
+        let s = demo::snapshot(Stage::Stale, T0);
+        let one = notice_one(&s.report.incidents[0], 0.0);
+        assert_eq!(one.command.as_deref(), Some("cargo lockwatch resume 4242"));
+
+        // The tray runs and nothing else waits: the button, the body as it is.
+        let d = delivery(&one, true, 0);
+        assert!(d.button);
+        assert_eq!(d.body, one.body);
+        // Headless (macOS: nothing runs the main run loop the answer would come through):
+        // plain, and the body says what to run.
+        let d = delivery(&one, false, 0);
+        assert!(!d.button);
+        assert_eq!(
+            d.body,
+            format!("{}\nRun: cargo lockwatch resume 4242", one.body)
+        );
+        // Another notification already waits for a press: no second parked thread.
+        let d = delivery(&one, true, MAX_WAITING_FOR_ACTION);
+        assert!(!d.button);
+        assert!(
+            d.body.ends_with("Run: cargo lockwatch resume 4242"),
+            "{}",
+            d.body
+        );
+
+        // Several at once never have a button; they point at the full list.
+        let items = [&s.report.incidents[0], &s.report.incidents[0]];
+        let many = notice_many(&items, 0.0);
+        let d = delivery(&many, true, 0);
+        assert!(!d.button);
+        assert!(d.body.ends_with("\nRun: cargo lockwatch"), "{}", d.body);
+
+        // A notice with nothing to do (a kill's outcome) is shown as it is.
+        let plain = Notice {
+            summary: "cargo-lockwatch".into(),
+            body: "done".into(),
+            terminate: None,
+            command: None,
+        };
+        assert_eq!(
+            delivery(&plain, false, 0),
+            Delivery {
+                button: false,
+                body: "done".into()
+            }
+        );
+    }
+
+    #[test]
+    fn wait_slots_are_bounded_and_given_back() {
+        let s = demo::snapshot(Stage::Stale, T0);
+        let one = notice_one(&s.report.incidents[0], 0.0);
+        let before = WAITING.load(std::sync::atomic::Ordering::Acquire);
+        // No notification thread runs in unit tests; a leftover place would be a leak.
+        assert!(before < MAX_WAITING_FOR_ACTION, "{before} places taken");
+        let (d, slot) = WaitSlot::take(&one, true);
+        assert!(d.button && slot.is_some());
+        let (d2, slot2) = WaitSlot::take(&one, true);
+        assert!(!d2.button && slot2.is_none(), "a second waiter is refused");
+        drop(slot);
+        let (d3, slot3) = WaitSlot::take(&one, true);
+        assert!(d3.button && slot3.is_some(), "the place is given back");
+        drop(slot3);
+        // Headless never takes a place.
+        let (d4, slot4) = WaitSlot::take(&one, false);
+        assert!(!d4.button && slot4.is_none());
+        assert_eq!(WAITING.load(std::sync::atomic::Ordering::Acquire), before);
     }
 
     #[test]

@@ -109,6 +109,10 @@ CONSTS = [
     ("MAXCOMLEN", "libc::MAXCOMLEN"), ("MAXPATHLEN", "libc::MAXPATHLEN"),
     ("ESRCH", "libc::ESRCH"), ("EPERM", "libc::EPERM"),
     ("SIGTERM", "libc::SIGTERM"), ("SIGKILL", "libc::SIGKILL"), ("SIGCONT", "libc::SIGCONT"),
+    # src/config.rs: the runtime directory on macOS.
+    ("_CS_DARWIN_USER_TEMP_DIR", "libc::_CS_DARWIN_USER_TEMP_DIR"),
+    # src/daemon/logcap.rs: rereading launchd's write-only log files.
+    ("F_GETPATH", "libc::F_GETPATH"),
 ]
 
 def ident(s):
