@@ -114,6 +114,7 @@ async fn script(
     let mut paused = false;
     let mut snoozed_until = None;
     let mut launch_at_login = true;
+    let mut yield_ide = false;
     let mut notifier = Notifier::new(Config::defaults().notify);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -125,6 +126,7 @@ async fn script(
                 match cmd {
                     UiCommand::SetPaused(p) => paused = p,
                     UiCommand::SetLaunchAtLogin(b) => launch_at_login = b,
+                    UiCommand::SetYieldIde(b) => yield_ide = b,
                     UiCommand::Snooze(s) => {
                         let now = lockwatch::scan::now();
                         snoozed_until = match s {
@@ -158,6 +160,7 @@ async fn script(
         let mut snapshot = demo::snapshot(stage, stage_start);
         snapshot.paused = paused;
         snapshot.snoozed_until = snoozed_until;
+        snapshot.yield_ide = yield_ide;
         snapshot.launch_at_login = launch_at_login;
         if let Some(notice) = notifier.observe(&snapshot, now) {
             eprintln!("notify: {} — {}", notice.summary, notice.body);
