@@ -23,7 +23,7 @@ class CargoLockwatch < Formula
     features = OS.mac? ? ["--features", "tray"] : []
     system "cargo", "install", "--locked", *features, *std_cargo_args
     generate_completions_from_executable(bin/"cargo-lockwatch", "completions")
-    (man1/"cargo-lockwatch.1").write Utils.safe_popen_read(bin/"cargo-lockwatch", "man")
+    system bin/"cargo-lockwatch", "man", "--dir", man1
   end
 
   service do

@@ -17,16 +17,18 @@ pub struct Args {
 
 /// Arguments of `man`.
 #[derive(Debug, clap::Args)]
-pub struct ManArgs {}
+pub struct ManArgs {
+    /// Write every page (the main one and one per subcommand, which it refers to) into this
+    /// directory instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+}
 
 /// Writes the completion script for `shell` to stdout.
 pub fn run(args: Args) -> i32 {
     // For the binary itself: `cargo lockwatch` goes through cargo, whose completion does not
     // delegate to subcommands.
-    let mut cmd = Cli::command().bin_name("cargo-lockwatch");
-    let mut out = Vec::new();
-    clap_complete::generate(args.shell, &mut cmd, "cargo-lockwatch", &mut out);
-    let text = String::from_utf8_lossy(&out);
+    let text = script(args.shell);
     match super::print(&text) {
         Ok(()) => exit::OK,
         Err(e) => {
@@ -36,15 +38,98 @@ pub fn run(args: Args) -> i32 {
     }
 }
 
-/// Writes the man page (roff) to stdout: `cargo lockwatch man > cargo-lockwatch.1`.
-pub fn run_man(_: ManArgs) -> i32 {
+/// The completion script for `shell`.
+pub fn script(shell: clap_complete::Shell) -> String {
+    let mut cmd = Cli::command().bin_name("cargo-lockwatch");
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "cargo-lockwatch", &mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    match shell {
+        // clap_complete's bash script names a hyphenated program's subcommands two ways
+        // (`cargo__lockwatch__subcmd__kill` where it tracks the words typed,
+        // `cargo__subcmd__lockwatch__subcmd__kill` in the option lists), so no subcommand's
+        // options would ever complete: use the first spelling throughout.
+        clap_complete::Shell::Bash => text.replace("cargo__subcmd__lockwatch", "cargo__lockwatch"),
+        _ => text,
+    }
+}
+
+/// The exit codes, as a man page section.
+const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"
+.TP
+0
+nothing stale (status); the lock is free (wait); the action succeeded
+.TP
+1
+status: a blocker looks stale
+.TP
+2
+an error (unreadable /proc, bad arguments, an unreachable daemon); doctor: a problem
+.TP
+3
+wait: the timeout passed while a lock was still held
+.TP
+4
+kill, resume: refused (a waiter, not a holder, another user's process, a reused pid)
+.TP
+5
+daemon \\-\\-check: no daemon runs
+";
+
+/// The main page (roff), with the exit codes.
+pub fn main_page() -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     let cmd = Cli::command().bin_name("cargo-lockwatch");
-    if let Err(e) = clap_mangen::Man::new(cmd).render(&mut out) {
-        eprintln!("cargo-lockwatch: error: cannot render the man page: {e}");
-        return exit::ERROR;
+    clap_mangen::Man::new(cmd).render(&mut out)?;
+    out.extend_from_slice(EXIT_STATUS.as_bytes());
+    Ok(out)
+}
+
+/// Writes the main page and one page per subcommand (`cargo-lockwatch-kill.1` …) into `dir`;
+/// returns the files written.
+pub fn write_pages(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let main = dir.join("cargo-lockwatch.1");
+    std::fs::write(&main, main_page()?)?;
+    let mut written = vec![main];
+    let mut cmd = Cli::command()
+        .bin_name("cargo-lockwatch")
+        .disable_help_subcommand(true);
+    cmd.build();
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        written.push(clap_mangen::Man::new(sub.clone()).generate_to(dir)?);
     }
-    match super::print(&String::from_utf8_lossy(&out)) {
+    Ok(written)
+}
+
+/// `man`: prints the main page (`cargo lockwatch man > cargo-lockwatch.1`), or with `--dir`
+/// writes every page.
+pub fn run_man(args: ManArgs) -> i32 {
+    if let Some(dir) = args.dir {
+        return match write_pages(&dir) {
+            Ok(files) => {
+                for f in files {
+                    println!("{}", f.display());
+                }
+                exit::OK
+            }
+            Err(e) => {
+                eprintln!(
+                    "cargo-lockwatch: error: cannot write the man pages into {}: {e}",
+                    dir.display()
+                );
+                exit::ERROR
+            }
+        };
+    }
+    let page = match main_page() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cargo-lockwatch: error: cannot render the man page: {e}");
+            return exit::ERROR;
+        }
+    };
+    match super::print(&String::from_utf8_lossy(&page)) {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("cargo-lockwatch: error: cannot write the man page: {e}");
@@ -72,6 +157,46 @@ mod tests {
             for sub in ["status", "kill", "resume", "wait", "daemon", "history"] {
                 assert!(text.contains(sub), "{shell:?} lacks {sub}");
             }
+        }
+    }
+
+    #[test]
+    fn bash_completes_every_subcommands_options() {
+        let text = script(clap_complete::Shell::Bash);
+        // Every state the word tracker can reach has its option list.
+        let states: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("cmd=\""))
+            .filter_map(|l| l.strip_suffix('"'))
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert!(
+            states.contains(&"cargo__lockwatch__subcmd__history"),
+            "{states:?}"
+        );
+        for state in states {
+            assert!(
+                text.lines().any(|l| l.trim() == format!("{state})")),
+                "no options for {state}"
+            );
+        }
+        assert!(text.contains("--since"), "history's options are listed");
+    }
+
+    #[test]
+    fn every_page_the_main_page_refers_to_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_pages(dir.path()).unwrap();
+        let main = String::from_utf8(main_page().unwrap()).unwrap();
+        assert!(main.contains("EXIT STATUS"), "{main}");
+        for name in ["kill", "status", "history", "wait", "resume"] {
+            let page = format!("cargo-lockwatch-{name}");
+            let roff = page.replace('-', "\\-");
+            assert!(main.contains(&roff), "the main page refers to {page}");
+            let file = dir.path().join(format!("{page}.1"));
+            assert!(files.contains(&file), "{files:?}");
+            let text = std::fs::read_to_string(&file).unwrap();
+            assert!(text.contains(".SH OPTIONS"), "{page}: {text}");
         }
     }
 
