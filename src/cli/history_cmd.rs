@@ -11,7 +11,7 @@ use crate::exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Period to summarise, e.g. `1h`, `1d`, `7d`.
-    #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1d", value_parser = super::duration_arg)]
     pub since: Duration,
     /// Print JSON.
     #[arg(long)]

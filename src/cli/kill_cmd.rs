@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long)]
     pub force: bool,
     /// How long to wait for the lock to be released.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = super::duration_arg)]
     pub grace: Duration,
     /// Print the outcome as JSON.
     #[arg(long)]

@@ -203,6 +203,30 @@ fn init_logging() {
         .try_init();
 }
 
+/// A duration argument (`30s`, `10m`, `1h 30m`, `7d`), with an error that shows the form.
+pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim())
+        .map_err(|e| format!("{e}: expected a duration such as 500ms, 30s, 10m, 1h or 7d"))
+}
+
+/// A refresh interval: a duration of at least 100 ms (a smaller one would only burn CPU).
+pub fn interval_arg(text: &str) -> Result<std::time::Duration, String> {
+    let d = duration_arg(text)?;
+    if d < std::time::Duration::from_millis(100) {
+        return Err("the interval must be at least 100ms".into());
+    }
+    Ok(d)
+}
+
+/// Homes the cursor and clears a terminal (`--watch`), written past anstream, which would strip
+/// these escapes along with colours under NO_COLOR.
+pub fn clear_screen() -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(b"\x1b[H\x1b[2J")?;
+    out.flush()
+}
+
 /// Prints to stdout; a closed pipe (`| head`) is not an error.
 pub fn print(text: &str) -> std::io::Result<()> {
     print_to_reader(text).map(drop)
@@ -253,6 +277,24 @@ pub fn print_to_reader(text: &str) -> std::io::Result<bool> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn durations_and_intervals_say_what_they_expect() {
+        assert_eq!(
+            duration_arg("7d"),
+            Ok(std::time::Duration::from_secs(7 * 86_400))
+        );
+        assert!(
+            duration_arg("abc")
+                .unwrap_err()
+                .contains("such as 500ms, 30s")
+        );
+        assert_eq!(
+            interval_arg("250ms"),
+            Ok(std::time::Duration::from_millis(250))
+        );
+        assert!(interval_arg("0s").unwrap_err().contains("at least 100ms"));
+    }
 
     #[test]
     fn cli_definition_is_valid() {

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     pub watch: bool,
     /// Refresh interval for --watch.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = super::interval_arg)]
     pub interval: Duration,
     /// List free lock files too.
     #[arg(long)]
@@ -159,7 +159,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             )
         } else if args.watch && std::io::stdout().is_terminal() {
             // Home + clear, then the view: refreshes in place without scrolling.
-            format!("\x1b[H\x1b[2J{}", render::report(&report, &style))
+            if super::clear_screen().is_err() {
+                return exit::OK;
+            }
+            render::report(&report, &style)
         } else if args.watch {
             // Into a pipe or file: one view after another, no terminal escapes.
             format!("{}\n", render::report(&report, &style))

@@ -21,10 +21,10 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
     /// Give up after this long (exit 3).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = super::duration_arg)]
     pub timeout: Option<Duration>,
     /// How often to look.
-    #[arg(long, default_value = "250ms", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "250ms", value_parser = super::interval_arg)]
     pub interval: Duration,
     /// Where to look beyond the defaults.
     #[command(flatten)]
@@ -164,13 +164,20 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .and_then(|i| i.typical_hold)
             .map(|t| format!(" · usually {} here", render::duration(t.median_secs)))
             .unwrap_or_default();
+        // Live: one line rewritten in place, so it must fit the terminal (a wrapped line
+        // would scroll). Piped: printed once, without a time that would always read 0s.
+        let waited = if live {
+            format!(" {}", render::duration(start.elapsed().as_secs_f64()))
+        } else {
+            String::new()
+        };
         let line = format!(
-            "waiting {} for {} held by {who}{usually}{stale}",
-            render::duration(start.elapsed().as_secs_f64()),
+            "waiting{waited} for {} held by {who}{usually}{stale}",
             l.description
         );
         if live {
-            eprint!("\r\x1b[2K{line}");
+            let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
+            eprint!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
         } else if !printed {
             eprintln!("{line}");
         }
@@ -183,6 +190,18 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             return exit::TIMEOUT;
         }
         std::thread::sleep(args.interval);
+    }
+}
+
+/// `line` cut to fit in `width` columns (less one, so the cursor stays on the line), with `…`.
+fn fit(line: &str, width: Option<usize>) -> String {
+    match width {
+        Some(w) if w > 1 && line.chars().count() >= w => {
+            let mut cut: String = line.chars().take(w - 2).collect();
+            cut.push('…');
+            cut
+        }
+        _ => line.to_string(),
     }
 }
 
@@ -237,5 +256,17 @@ mod tests {
             &here,
         );
         assert_eq!(given.len(), 1);
+    }
+
+    #[test]
+    fn the_live_line_fits_the_terminal() {
+        let line =
+            "waiting 0s for artifact directory held by cargo 15762 (held 3s) · usually 2s here";
+        assert_eq!(line.chars().count(), 81);
+        let cut = fit(line, Some(80));
+        assert_eq!(cut.chars().count(), 79);
+        assert!(cut.ends_with('…'));
+        assert_eq!(fit("short", Some(80)), "short");
+        assert_eq!(fit(line, None), line);
     }
 }
