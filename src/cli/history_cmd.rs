@@ -26,16 +26,21 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let h = History::with_limit(&ctx.dirs.data, ctx.loaded.config.daemon.history_max_bytes);
     let since = crate::scan::now() - args.since.as_secs_f64();
     // Streamed: memory stays bounded whatever the file's size.
-    let (summary, stats) = h.summary(since);
+    let (mut summary, stats) = h.summary(since);
+    crate::core::insight::drop_taken_advice(&mut summary, &ctx.loaded.config);
     let text = if args.json {
         format!(
             "{}\n",
             serde_json::to_string_pretty(&summary).expect("summary serializes")
         )
     } else if stats.events == 0 && stats.unreadable == 0 {
+        let why = if h.path().exists() {
+            format!("{} is empty", h.path().display())
+        } else {
+            format!("no {} yet", h.path().display())
+        };
         format!(
-            "No history yet ({} is empty); the daemon records it: cargo lockwatch daemon\n",
-            h.path().display()
+            "No history yet ({why}): the daemon records it; start it with `cargo lockwatch daemon`\n"
         )
     } else {
         history::render(&summary, args.since.as_secs(), super::terminal_width())

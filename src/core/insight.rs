@@ -169,6 +169,11 @@ impl Summarizer {
                 path,
                 ..
             } => {
+                // Every compile holds the shared package cache for its whole run: not a hold
+                // anyone waits for.
+                if catalog::classify(path) == Some(LockKind::PackageCacheMutate) {
+                    return;
+                }
                 let s = &mut self.s;
                 s.total_held_secs += held_secs;
                 if s.longest_hold
@@ -308,6 +313,13 @@ fn ide_name(s: &Summary) -> String {
         .map_or_else(|| "your editor".into(), |r| r.blocker.clone())
 }
 
+/// Drops advice the configuration already follows (`yield_ide` on).
+pub fn drop_taken_advice(s: &mut Summary, config: &crate::config::Config) {
+    if config.policy.yield_ide {
+        s.advice.retain(|a| a.topic != Topic::YieldIde);
+    }
+}
+
 /// How to end each kind of contention that recurs in the summary.
 pub fn advise(s: &Summary) -> Vec<Advice> {
     let mut out = Vec::new();
@@ -424,9 +436,17 @@ fn lock_words(kind: Option<LockKind>, path: &Path) -> String {
 /// (`None`: a pipe, lines unwrapped).
 pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Last {}: {}, {} ({} waited in all), {} looked stale, {} killed",
+    let fill = |line: String| match width {
+        Some(w) => textwrap::fill(
+            &line,
+            textwrap::Options::new(w.max(40))
+                .subsequent_indent("  ")
+                .word_separator(textwrap::WordSeparator::AsciiSpace),
+        ),
+        None => line,
+    };
+    let header = format!(
+        "Last {}: {}, {} ({} waited, added up), {} stale, {} killed",
         period_words(period_secs),
         plural(s.holds, "hold", "holds"),
         plural(s.waits, "wait", "waits"),
@@ -434,6 +454,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         s.stale,
         s.killed
     );
+    let _ = writeln!(out, "{}", fill(header));
     if s.yielded > 0 {
         let _ = writeln!(
             out,
@@ -442,12 +463,12 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         );
     }
     if let Some((name, secs, path)) = &s.longest_hold {
-        let _ = writeln!(
-            out,
+        let line = format!(
             "Longest hold: {name} held {} for {}",
             tilde(path),
             duration(*secs)
         );
+        let _ = writeln!(out, "{}", fill(line));
     }
     if !s.blocked.is_empty() {
         let _ = writeln!(out, "\nWho blocked whom:");
@@ -630,6 +651,19 @@ mod tests {
     }
 
     #[test]
+    fn advice_already_followed_is_not_given() {
+        let events: Vec<HistoryEvent> = (0..3)
+            .map(|i| ide_blocked_terminal(100.0 + f64::from(i), 40.0, BUILD_LOCK))
+            .collect();
+        let mut sum = summarize(&events, 0.0, 0);
+        let mut config = crate::config::Config::defaults();
+        config.policy.yield_ide = true;
+        drop_taken_advice(&mut sum, &config);
+        let topics: Vec<Topic> = sum.advice.iter().map(|a| a.topic).collect();
+        assert_eq!(topics, [Topic::IdeTargetDir]);
+    }
+
+    #[test]
     fn ide_contention_on_the_package_cache_suggests_yielding_only() {
         let events: Vec<HistoryEvent> = (0..3)
             .map(|i| ide_blocked_terminal(100.0 + f64::from(i), 40.0, "/h/.package-cache"))
@@ -663,7 +697,7 @@ mod tests {
         assert_eq!((sum.stale, sum.network_stalls, sum.suspended), (2, 1, 1));
         let text = render(&sum, 3600, None);
         assert!(text.starts_with("Last hour:"), "{text}");
-        assert!(text.contains("2 looked stale"), "{text}");
+        assert!(text.contains("2 stale"), "{text}");
         assert!(text.contains("timeout = 30") && text.contains("CARGO_HTTP_TIMEOUT=30"));
         assert!(text.contains("`cargo lockwatch resume`"), "{text}");
     }

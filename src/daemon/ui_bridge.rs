@@ -216,10 +216,15 @@ pub async fn run_commands(
             }
             UiCommand::OpenHistory => {
                 let dir = data_dir.clone();
+                let dirs = dirs.clone();
                 let _ = tokio::task::spawn_blocking(move || {
                     let h = super::history::History::new(&dir);
                     let since = crate::scan::now() - 7.0 * 86400.0;
-                    let text = super::history::render(&h.summary(since).0, 7 * 86_400, Some(100));
+                    let mut summary = h.summary(since).0;
+                    // The file as it is now (the menu's toggles write to it).
+                    let loaded = crate::config::Loaded::load(&dirs, &Default::default());
+                    crate::core::insight::drop_taken_advice(&mut summary, &loaded.config);
+                    let text = super::history::render(&summary, 7 * 86_400, Some(100));
                     let file = dir.join("history-summary.txt");
                     if std::fs::create_dir_all(&dir)
                         .and_then(|_| std::fs::write(&file, text))
