@@ -351,26 +351,35 @@ impl Loaded {
         if let Some(text) = file_text {
             match toml::from_str::<toml::Table>(text) {
                 Ok(user) => {
-                    // Validate the file on its own so one bad value is reported, not silently merged.
                     let mut merged = table.clone();
                     let keys = overlay(&mut merged, &user);
-                    match merged.clone().try_into::<Config>() {
-                        Ok(_) => {
-                            table = merged;
-                            for k in keys {
-                                provenance.insert(k, Provenance::File(file.to_path_buf()));
-                            }
+                    if merged.clone().try_into::<Config>().is_ok() {
+                        table = merged;
+                        for k in keys {
+                            provenance.insert(k, Provenance::File(file.to_path_buf()));
                         }
-                        Err(e) => {
-                            let why = one_line(&e.to_string());
-                            let place = match locate(text, &why) {
-                                Some((line, column)) => format!(", line {line}, column {column}"),
-                                None => String::new(),
+                    } else {
+                        // Some value is wrong: take the others, one by one, and say which
+                        // are ignored (a typo must not turn every other setting off).
+                        for (key, why) in apply_each(&mut table, &user) {
+                            match why {
+                                None => {
+                                    provenance.insert(key, Provenance::File(file.to_path_buf()))
+                                }
+                                Some(why) => {
+                                    let place = match locate(text, &why) {
+                                        Some((line, column)) => {
+                                            format!(", line {line}, column {column}")
+                                        }
+                                        None => String::new(),
+                                    };
+                                    warnings.push(format!(
+                                        "{}{place}: {why}; ignored, the default is used",
+                                        file.display()
+                                    ));
+                                    None
+                                }
                             };
-                            warnings.push(format!(
-                                "{}{place}: {why}; ignoring the whole file and using defaults",
-                                file.display(),
-                            ))
                         }
                     }
                 }
@@ -408,10 +417,16 @@ impl Loaded {
                         table = trial;
                         provenance.insert(dotted, Provenance::Env(name.clone()));
                     } else {
-                        warnings.push(format!("{name}={value} is not a valid {dotted}; ignored"));
+                        warnings.push(format!(
+                            "{name}={value} is not a valid {dotted} (expected {}); ignored",
+                            expected_form(&current)
+                        ));
                     }
                 }
-                None => warnings.push(format!("{name}={value} is not a valid {dotted}; ignored")),
+                None => warnings.push(format!(
+                    "{name}={value} is not a valid {dotted} (expected {}); ignored",
+                    expected_form(&current)
+                )),
             }
         }
 
@@ -433,9 +448,10 @@ impl Loaded {
                 Provenance::Flag("--project".into()),
             );
         }
-        if let Err(e) = config.check() {
-            warnings.push(format!("{e}; using the default for it"));
-            config.repair();
+        for (key, why) in config.problems() {
+            warnings.push(format!("{why}; using the default for it"));
+            config.reset(key);
+            provenance.insert(key.to_string(), Provenance::Default);
         }
         Loaded {
             config,
@@ -466,45 +482,90 @@ impl Config {
         toml::from_str(DEFAULT_TOML).expect("built-in default config parses")
     }
 
-    /// Checks values that parse but make no sense.
-    pub fn check(&self) -> Result<(), String> {
-        if self.stale.samples == 0 {
-            return Err("stale.samples must be at least 1".into());
-        }
-        if self.watch.poll_interval < Duration::from_millis(50) {
-            return Err("watch.poll_interval must be at least 50ms".into());
-        }
-        if self.stale.sample_interval < Duration::from_millis(100) {
-            return Err("stale.sample_interval must be at least 100ms".into());
-        }
-        if self.stale.idle_cpu_secs.is_nan() || self.stale.idle_cpu_secs < 0.0 {
-            return Err("stale.idle_cpu_secs must be zero or more".into());
-        }
-        if !(1..=MAX_CLIENTS_LIMIT).contains(&self.daemon.max_clients) {
-            return Err(format!(
-                "daemon.max_clients must be between 1 and {MAX_CLIENTS_LIMIT}"
-            ));
-        }
-        if self.daemon.request_timeout < Duration::from_millis(100) {
-            return Err("daemon.request_timeout must be at least 100ms".into());
-        }
-        if self.daemon.history_max_bytes < MIN_FILE_BYTES {
-            return Err(format!(
-                "daemon.history_max_bytes must be at least {MIN_FILE_BYTES}"
-            ));
-        }
-        if self.daemon.log_max_bytes < MIN_FILE_BYTES {
-            return Err(format!(
-                "daemon.log_max_bytes must be at least {MIN_FILE_BYTES}"
-            ));
-        }
+    /// Every value out of its range, as (dotted key, what is wrong); empty when all are fine.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut bad = |key: &'static str, ok: bool, why: String| {
+            if !ok {
+                out.push((key, format!("{key} {why}")));
+            }
+        };
+        bad(
+            "stale.samples",
+            self.stale.samples >= 1,
+            "must be at least 1".into(),
+        );
+        bad(
+            "watch.poll_interval",
+            self.watch.poll_interval >= Duration::from_millis(50),
+            "must be at least 50ms".into(),
+        );
+        bad(
+            "stale.sample_interval",
+            self.stale.sample_interval >= Duration::from_millis(100),
+            "must be at least 100ms".into(),
+        );
+        bad(
+            "stale.idle_cpu_secs",
+            self.stale.idle_cpu_secs >= 0.0,
+            "must be zero or more".into(),
+        );
+        bad(
+            "daemon.max_clients",
+            (1..=MAX_CLIENTS_LIMIT).contains(&self.daemon.max_clients),
+            format!("must be between 1 and {MAX_CLIENTS_LIMIT}"),
+        );
+        bad(
+            "daemon.request_timeout",
+            self.daemon.request_timeout >= Duration::from_millis(100),
+            "must be at least 100ms".into(),
+        );
+        bad(
+            "daemon.history_max_bytes",
+            self.daemon.history_max_bytes >= MIN_FILE_BYTES,
+            format!("must be at least {MIN_FILE_BYTES}"),
+        );
+        bad(
+            "daemon.log_max_bytes",
+            self.daemon.log_max_bytes >= MIN_FILE_BYTES,
+            format!("must be at least {MIN_FILE_BYTES}"),
+        );
         let day = Duration::from_secs(86_400);
         for (name, d) in self.durations() {
-            if d > day {
-                return Err(format!("{name} must be at most one day"));
-            }
+            bad(name, d <= day, "must be at most one day".into());
         }
-        Ok(())
+        out
+    }
+
+    /// The problems as one message, or `Ok` (for callers that only need a yes or no).
+    pub fn check(&self) -> Result<(), String> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(problems
+            .into_iter()
+            .map(|(_, why)| why)
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
+
+    /// Sets the value at dotted `key` back to its default.
+    fn reset(&mut self, key: &str) {
+        let Some((section, name)) = key.split_once('.') else {
+            return;
+        };
+        let defaults = toml::Table::try_from(Config::defaults()).expect("defaults serialize");
+        let Some(default) = defaults.get(section).and_then(|t| t.get(name)) else {
+            return;
+        };
+        let mut table = toml::Table::try_from(&*self).expect("config serializes");
+        if let Some(toml::Value::Table(t)) = table.get_mut(section) {
+            t.insert(name.to_string(), default.clone());
+        }
+        if let Ok(fixed) = table.try_into() {
+            *self = fixed;
+        }
     }
 
     /// Every duration setting, by name.
@@ -523,56 +584,6 @@ impl Config {
             ),
             ("daemon.request_timeout", self.daemon.request_timeout),
         ]
-    }
-
-    fn repair(&mut self) {
-        let d = Config::defaults();
-        let day = Duration::from_secs(86_400);
-        let clamp = |v: &mut Duration, default: Duration| {
-            if *v > day {
-                *v = default;
-            }
-        };
-        clamp(&mut self.watch.poll_interval, d.watch.poll_interval);
-        clamp(
-            &mut self.watch.idle_poll_interval,
-            d.watch.idle_poll_interval,
-        );
-        clamp(&mut self.stale.stopped_grace, d.stale.stopped_grace);
-        clamp(&mut self.stale.stale_after, d.stale.stale_after);
-        clamp(&mut self.stale.idle_window, d.stale.idle_window);
-        clamp(&mut self.stale.sample_interval, d.stale.sample_interval);
-        clamp(&mut self.notify.cooldown, d.notify.cooldown);
-        clamp(&mut self.policy.yield_after, d.policy.yield_after);
-        clamp(
-            &mut self.notify.stale_without_waiters_after,
-            d.notify.stale_without_waiters_after,
-        );
-        if self.stale.samples == 0 {
-            self.stale.samples = d.stale.samples;
-        }
-        if self.watch.poll_interval < Duration::from_millis(50) {
-            self.watch.poll_interval = d.watch.poll_interval;
-        }
-        if self.stale.sample_interval < Duration::from_millis(100) {
-            self.stale.sample_interval = d.stale.sample_interval;
-        }
-        if self.stale.idle_cpu_secs.is_nan() || self.stale.idle_cpu_secs < 0.0 {
-            self.stale.idle_cpu_secs = d.stale.idle_cpu_secs;
-        }
-        clamp(&mut self.daemon.request_timeout, d.daemon.request_timeout);
-        if self.daemon.request_timeout < Duration::from_millis(100) {
-            self.daemon.request_timeout = d.daemon.request_timeout;
-        }
-        if !(1..=MAX_CLIENTS_LIMIT).contains(&self.daemon.max_clients) {
-            self.daemon.max_clients = d.daemon.max_clients;
-        }
-        if self.daemon.history_max_bytes < MIN_FILE_BYTES {
-            self.daemon.history_max_bytes = d.daemon.history_max_bytes;
-        }
-        if self.daemon.log_max_bytes < MIN_FILE_BYTES {
-            self.daemon.log_max_bytes = d.daemon.log_max_bytes;
-        }
     }
 
     /// Dotted key → displayed value, for `cargo lockwatch config`.
@@ -705,6 +716,55 @@ fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
         .collect()
 }
 
+/// What a value like `current` looks like in an environment variable, for error messages.
+fn expected_form(current: &toml::Value) -> &'static str {
+    match current {
+        toml::Value::Boolean(_) => "true or false",
+        toml::Value::Integer(_) => "a whole number",
+        toml::Value::Float(_) => "a number",
+        toml::Value::Array(_) => "a list separated by ':'",
+        _ => "a duration such as 30s, 5m or 1h",
+    }
+}
+
+/// Overlays `user`'s values onto `base` one at a time, keeping each that still makes a valid
+/// configuration: (dotted key, `None` when taken or why it was not).
+fn apply_each(base: &mut toml::Table, user: &toml::Table) -> Vec<(String, Option<String>)> {
+    let try_one = |base: &toml::Table, section: &str, value: toml::Value| {
+        let mut trial = base.clone();
+        let one = toml::Table::from_iter([(section.to_string(), value)]);
+        overlay(&mut trial, &one);
+        match trial.clone().try_into::<Config>() {
+            Ok(_) => Ok(trial),
+            Err(e) => Err(one_line(&e.to_string())),
+        }
+    };
+    let mut out = Vec::new();
+    for (section, value) in user {
+        let singles: Vec<(String, toml::Value)> = match value {
+            toml::Value::Table(t) => t
+                .iter()
+                .map(|(k, v)| {
+                    let one = toml::Table::from_iter([(k.clone(), v.clone())]);
+                    (format!("{section}.{k}"), toml::Value::Table(one))
+                })
+                .collect(),
+            // A value where a section belongs: tried as it is, and refused.
+            other => vec![(section.clone(), other.clone())],
+        };
+        for (key, single) in singles {
+            match try_one(base, section, single) {
+                Ok(trial) => {
+                    *base = trial;
+                    out.push((key, None));
+                }
+                Err(why) => out.push((key, Some(why))),
+            }
+        }
+    }
+    out
+}
+
 /// Overlays `user` onto `base`, returning the dotted keys it set.
 fn overlay(base: &mut toml::Table, user: &toml::Table) -> Vec<String> {
     let mut keys = Vec::new();
@@ -754,15 +814,26 @@ fn locate(text: &str, error: &str) -> Option<(usize, usize)> {
     if let Some(field) = quoted("unknown field `") {
         path.push(field);
     }
+    let unknown_key = error.contains("unknown field `");
     let doc = toml::de::DeTable::parse(text).ok()?;
     let mut table = doc.get_ref();
     let mut at = None;
     for part in &path {
         let (key, value) = table.iter().find(|(k, _)| k.get_ref() == part)?;
-        at = Some(key.span().start);
         match value.get_ref() {
-            toml::de::DeValue::Table(t) => table = t,
-            _ => break,
+            toml::de::DeValue::Table(t) => {
+                at = Some(key.span().start);
+                table = t;
+            }
+            // A wrong value points at the value; an unknown key at the key.
+            _ if unknown_key => {
+                at = Some(key.span().start);
+                break;
+            }
+            _ => {
+                at = Some(value.span().start);
+                break;
+            }
         }
     }
     let before = &text[..at?];
@@ -910,7 +981,7 @@ mod tests {
     }
 
     #[test]
-    fn broken_file_falls_back_to_defaults_with_line() {
+    fn a_broken_file_is_reported_with_line_and_column() {
         let l = load(Some("[stale]\nstale_after = \n"), &[]);
         assert_eq!(l.config, Config::defaults());
         assert_eq!(l.warnings.len(), 1);
@@ -924,8 +995,8 @@ mod tests {
         assert_eq!(l.config, Config::defaults());
         assert!(l.warnings[0].contains("soon"), "{}", l.warnings[0]);
         assert!(
-            l.warnings[0].contains("config.toml, line 2, column 1:"),
-            "{}",
+            l.warnings[0].contains("config.toml, line 2, column 15:"),
+            "the value: {}",
             l.warnings[0]
         );
 
@@ -937,17 +1008,64 @@ mod tests {
             l.warnings[0]
         );
 
-        // A type error names its line and column too.
+        // A type error names its line and column too; the file's good values are kept.
         let l = load(
-            Some("# mine\n[notify]\nenabled = true\n[stale]\n  samples = \"x\"\n"),
+            Some("# mine\n[notify]\nenabled = false\n[stale]\n  samples = \"x\"\n"),
             &[],
         );
-        assert_eq!(l.config, Config::defaults());
+        assert!(!l.config.notify.enabled, "the good value is kept");
+        assert_eq!(l.config.stale.samples, Config::defaults().stale.samples);
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
         assert!(
-            l.warnings[0].contains("line 5, column 3") && l.warnings[0].contains("stale.samples"),
+            l.warnings[0].contains("line 5, column 13") && l.warnings[0].contains("stale.samples"),
             "{}",
             l.warnings[0]
         );
+        assert_eq!(
+            l.provenance["notify.enabled"],
+            Provenance::File("/cfg/config.toml".into())
+        );
+        assert_eq!(l.provenance["stale.samples"], Provenance::Default);
+    }
+
+    #[test]
+    fn a_typo_turns_off_nothing_else() {
+        let l = load(
+            Some(
+                "[policy]\nyield_ide = true\n[watch]\npol_interval = \"1s\"\nprojects = [\"/p\"]\n",
+            ),
+            &[],
+        );
+        assert!(l.config.policy.yield_ide);
+        assert_eq!(l.config.watch.projects, [PathBuf::from("/p")]);
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(
+            l.warnings[0].contains("pol_interval") && l.warnings[0].contains("line 4, column 1"),
+            "{}",
+            l.warnings[0]
+        );
+        // A value where a section belongs.
+        let l = load(Some("stale = 3\n[notify]\nenabled = false\n"), &[]);
+        assert!(!l.config.notify.enabled);
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+    }
+
+    #[test]
+    fn every_out_of_range_value_is_named_and_shown_as_the_default() {
+        let l = load(
+            Some("[stale]\nsamples = 0\nsample_interval = \"0s\"\n[daemon]\nmax_clients = 0\n"),
+            &[],
+        );
+        assert_eq!(l.warnings.len(), 3, "{:?}", l.warnings);
+        assert_eq!(l.config, Config::defaults());
+        for key in [
+            "stale.samples",
+            "stale.sample_interval",
+            "daemon.max_clients",
+        ] {
+            assert_eq!(l.provenance[key], Provenance::Default, "{key}");
+            assert!(l.warnings.iter().any(|w| w.contains(key)), "{key}");
+        }
     }
 
     #[test]
@@ -1016,6 +1134,11 @@ mod tests {
         );
         assert_eq!(l.config, Config::defaults());
         assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(
+            l.warnings[0].contains("(expected a whole number)"),
+            "{:?}",
+            l.warnings
+        );
         let l = load(Some("[stale]\nsamples = 0\n"), &[]);
         assert_eq!(l.config.stale.samples, Config::defaults().stale.samples);
         assert!(l.warnings[0].contains("samples"));
