@@ -331,13 +331,24 @@ esac"#,
     #[test]
     fn doctor_lists_problems_then_all_is_well() {
         let mut sb = Sandbox::new();
+        // A fresh headless machine: nothing is wrong, things are only not set up.
         let out = sb.run(&["doctor"]);
         let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(2), "{stdout}");
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
         for expected in [
             "info    service file   not installed",
             "→ to start it at login, run `cargo lockwatch install`",
             "info    daemon socket",
+            "info    notifications  no desktop session here",
+        ] {
+            assert!(stdout.contains(expected), "{expected}:\n{stdout}");
+        }
+        // A desktop session without its session bus: notifications cannot go out.
+        sb.env.push(("DISPLAY".into(), ":99".into()));
+        let out = sb.run(&["doctor"]);
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(2), "{stdout}");
+        for expected in [
             "PROBLEM notifications",
             "DBUS_SESSION_BUS_ADDRESS is not set",
         ] {

@@ -99,6 +99,8 @@ pub struct Facts {
     pub other_agents: Vec<PathBuf>,
     /// Whether a daemon started now would show the menu bar icon, and why.
     pub ui: crate::daemon::UiMode,
+    /// A graphical session is there (`DISPLAY`/`WAYLAND_DISPLAY`; on macOS not over SSH).
+    pub gui: bool,
     /// When the login agent starts an app bundle's copy of the binary: whether that copy is
     /// the same as this binary (`Err` when they could not be compared).
     pub bundle_copy_current: Option<Result<bool, String>>,
@@ -229,6 +231,7 @@ impl Facts {
             bundle_id,
             other_agents,
             ui: crate::daemon::ui_mode(false, cfg!(tray), crate::daemon::gui_available()),
+            gui: crate::daemon::gui_available(),
             bundle_copy_current,
             guarded,
         }
@@ -386,12 +389,23 @@ pub fn checks(f: &Facts) -> Vec<Check> {
         None => {}
         Some(st) => {
             let c = match (st.loaded, st.running) {
-                (None, _) | (_, None) => check(
-                    "service",
-                    Status::Warn,
-                    format!("could not ask the service manager: {}", st.detail),
-                    Some("start the daemon yourself with `cargo lockwatch daemon`".into()),
-                ),
+                (None, _) | (_, None) => match &f.daemon {
+                    Some(Ok(pid)) => check(
+                        "service",
+                        Status::Info,
+                        format!(
+                            "no service manager to ask ({}); the daemon runs (pid {pid})",
+                            st.detail
+                        ),
+                        None,
+                    ),
+                    _ => check(
+                        "service",
+                        Status::Warn,
+                        format!("could not ask the service manager: {}", st.detail),
+                        Some("start the daemon yourself with `cargo lockwatch daemon`".into()),
+                    ),
+                },
                 (Some(_), Some(true)) => check("service", Status::Ok, st.detail.clone(), None),
                 (Some(false), Some(false)) if !installed => check(
                     "service",
@@ -638,6 +652,15 @@ fn notifications(f: &Facts) -> Check {
             "DBUS_SESSION_BUS_ADDRESS is set".into(),
             None,
         )
+    } else if !f.gui {
+        check(
+            "notifications",
+            Status::Info,
+            "no desktop session here, so no desktop notifications; `status`, `wait` and the \
+             history work as ever"
+                .into(),
+            None,
+        )
     } else {
         check(
             "notifications",
@@ -837,6 +860,7 @@ mod tests {
             bundle_id: Some(LABEL.into()),
             other_agents: vec![],
             ui: crate::daemon::ui_mode(false, true, true),
+            gui: true,
             bundle_copy_current: None,
             guarded: vec![],
         }
@@ -1115,7 +1139,29 @@ mod tests {
                 .unwrap()
                 .contains("cargo install --path .")
         );
+        // The daemon answers: no service manager is worth knowing, nothing to do.
+        assert_eq!(c[3].status, Status::Info, "{:?}", c[3]);
+        assert!(c[3].detail.contains("the daemon runs (pid 4242)"), "{:?}", c[3]);
+        f.daemon = None;
+        f.socket = SocketFact::Missing;
+        let c = checks(&f);
         assert_eq!(c[3].status, Status::Warn);
+        assert!(c[3].fix.as_deref().unwrap().contains("cargo lockwatch daemon"));
+    }
+
+    #[test]
+    fn no_desktop_session_means_no_notifications_and_that_is_fine() {
+        let mut f = healthy(Manager::Systemd);
+        f.dbus = false;
+        f.gui = false;
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        let n = c.iter().find(|c| c.name == "notifications").unwrap();
+        assert_eq!(n.status, Status::Info, "{n:?}");
+        f.gui = true;
+        let c = checks(&f);
+        let n = c.iter().find(|c| c.name == "notifications").unwrap();
+        assert_eq!(n.status, Status::Problem, "a desktop without a session bus: {n:?}");
     }
 
     #[test]
