@@ -349,3 +349,32 @@ fn wait_times_out_while_held_and_returns_when_freed() {
     let status = waiting.wait().unwrap();
     assert_eq!(status.code(), Some(lockwatch::exit::OK));
 }
+
+/// `--cargo-home` and `--project` add to what the daemon reports: their Cargo homes and their
+/// free lock files (held ones the daemon sees anyway).
+#[test]
+fn extra_roots_are_added_to_the_daemons_report() {
+    let _serial = util::serial();
+    let dir = Dir::new("extra-roots");
+    let d = Daemon::start(&dir, "daemon");
+    let other_home = dir.path("other-home");
+    let lock = dir.write("other-home/.package-cache", "");
+    let home_arg = other_home.display().to_string();
+    let (code, out) = d.cli(&dir, &["--json", "--all", "--cargo-home", &home_arg]);
+    assert_eq!(code, 0, "{out}");
+    let r: lockwatch::core::model::Report = serde_json::from_str(&out).unwrap();
+    assert_eq!(r.source, lockwatch::core::model::Source::Daemon);
+    assert!(r.cargo_homes.contains(&other_home), "{:?}", r.cargo_homes);
+    let l = r
+        .locks
+        .iter()
+        .find(|l| l.path == lock)
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(l.state, LockState::Free);
+    let (_, text) = d.cli(&dir, &["--cargo-home", &home_arg]);
+    assert!(
+        text.contains(&format!("Cargo home {}", dir.cargo_home.display())),
+        "{text}"
+    );
+    assert!(text.contains(&home_arg), "the footer names it: {text}");
+}

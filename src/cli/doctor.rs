@@ -1141,12 +1141,21 @@ mod tests {
         );
         // The daemon answers: no service manager is worth knowing, nothing to do.
         assert_eq!(c[3].status, Status::Info, "{:?}", c[3]);
-        assert!(c[3].detail.contains("the daemon runs (pid 4242)"), "{:?}", c[3]);
+        assert!(
+            c[3].detail.contains("the daemon runs (pid 4242)"),
+            "{:?}",
+            c[3]
+        );
         f.daemon = None;
         f.socket = SocketFact::Missing;
         let c = checks(&f);
         assert_eq!(c[3].status, Status::Warn);
-        assert!(c[3].fix.as_deref().unwrap().contains("cargo lockwatch daemon"));
+        assert!(
+            c[3].fix
+                .as_deref()
+                .unwrap()
+                .contains("cargo lockwatch daemon")
+        );
     }
 
     #[test]
@@ -1161,7 +1170,11 @@ mod tests {
         f.gui = true;
         let c = checks(&f);
         let n = c.iter().find(|c| c.name == "notifications").unwrap();
-        assert_eq!(n.status, Status::Problem, "a desktop without a session bus: {n:?}");
+        assert_eq!(
+            n.status,
+            Status::Problem,
+            "a desktop without a session bus: {n:?}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{Context, render};
 use crate::core::model::{Report, Source};
-use crate::core::report::Knowledge;
+use crate::core::report::{self as core_report, Knowledge};
 use crate::daemon::client::{Client, ClientError};
 use crate::daemon::protocol::{Request, Response};
 use crate::exit;
@@ -84,7 +84,13 @@ pub fn fetch_with_problems(
         let socket = crate::daemon::socket_path(&ctx.dirs);
         match Client::connect(&socket, Duration::from_secs(2)) {
             Ok(mut c) => match c.request(&Request::Status) {
-                Ok(Response::Snapshot(snap)) => return Ok((snap.report, snap.problems)),
+                Ok(Response::Snapshot(snap)) => {
+                    let mut report = snap.report;
+                    // The daemon watches its own roots: add this caller's.
+                    let known = scan::known_locks(roots);
+                    core_report::add_roots(&mut report, &known, &roots.cargo_homes);
+                    return Ok((report, snap.problems));
+                }
                 other => tracing::warn!("daemon status failed ({other:?}); scanning directly"),
             },
             Err(ClientError::NotRunning(_)) => {}

@@ -591,6 +591,22 @@ fn lock(
     })
 }
 
+/// Adds what a daemon's report does not know of this caller's roots (`--cargo-home`,
+/// `--project`, the project here): their Cargo homes, and their lock files that are free. Held
+/// ones are in the report already: the daemon sees every lock on the machine.
+pub fn add_roots(report: &mut Report, known: &[(PathBuf, LockKind)], homes: &[PathBuf]) {
+    for h in homes {
+        if !report.cargo_homes.contains(h) {
+            report.cargo_homes.push(h.clone());
+        }
+    }
+    for (path, kind) in known {
+        if !report.locks.iter().any(|l| &l.path == path) {
+            report.locks.push(free_lock(path, *kind));
+        }
+    }
+}
+
 fn free_lock(path: &std::path::Path, kind: LockKind) -> LockReport {
     LockReport {
         path: path.to_path_buf(),
