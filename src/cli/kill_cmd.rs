@@ -71,8 +71,16 @@ pub(super) fn via_daemon(ctx: &Context, request: &Request, wait: Duration) -> Op
     c.set_timeout(Some(wait + Duration::from_secs(10)));
     match c.request(request) {
         Ok(Response::Kill(r)) => Some(r),
-        other => {
-            tracing::warn!("daemon did not act ({other:?}); scanning directly");
+        Ok(_) => {
+            eprintln!(
+                "cargo-lockwatch: warning: the daemon answered oddly; acting on a direct scan"
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!(
+                "cargo-lockwatch: warning: the daemon did not answer ({e}); acting on a direct scan"
+            );
             None
         }
     }

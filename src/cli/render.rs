@@ -27,25 +27,26 @@ pub struct Style {
 /// The indent of a field's text (`    verdict  …`), and of its continuation lines.
 const FIELD_INDENT: usize = 13;
 
+/// Between words that must stay on one line when a field wraps; printed as a space.
+const KEEP: char = '\u{a0}';
+
 /// Writes one field, `    label    text`, wrapped at the terminal's width with the text's
-/// continuation lines under its first word.
+/// continuation lines under its first word; [`KEEP`] joins words that must not be split.
 fn field(out: &mut String, style: &Style, label: &str, text: &str) {
     let first = format!("    {label:<8} ");
     let rest = " ".repeat(FIELD_INDENT);
-    match style.width.filter(|w| *w > FIELD_INDENT + 20) {
+    let text = match style.width.filter(|w| *w > FIELD_INDENT + 20) {
         Some(width) => {
             let opts = textwrap::Options::new(width)
                 .word_separator(textwrap::WordSeparator::AsciiSpace)
                 .initial_indent(&first)
                 .subsequent_indent(&rest)
                 .break_words(false);
-            out.push_str(&textwrap::fill(text, opts));
+            textwrap::fill(text, opts)
         }
-        None => {
-            out.push_str(&first);
-            out.push_str(text);
-        }
-    }
+        None => format!("{first}{text}"),
+    };
+    out.push_str(&text.replace(KEEP, " "));
     out.push('\n');
 }
 
@@ -143,6 +144,11 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
             } else {
                 "blocker"
             };
+            // Each fact stays whole when the line wraps ("cpu 0.4s", never "cpu" / "0.4s").
+            let facts: Vec<String> = facts
+                .iter()
+                .map(|f| f.replace(' ', &KEEP.to_string()))
+                .collect();
             field(out, style, role, &format!("{who} · {}", facts.join(" · ")));
             field(out, style, "", &command_line(&b.cmd, &b.name));
             if let Some(cwd) = &b.cwd {
@@ -170,6 +176,9 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
     field(out, style, "doing", &words::doing(i));
     if let Some(t) = words::typical(i, 0.0) {
         field(out, style, "history", &t);
+    }
+    if let Some(tip) = words::ide_tip(i) {
+        field(out, style, "tip", &tip);
     }
     if let Some(c) = &i.culprit {
         let text = format!(
@@ -331,6 +340,23 @@ mod tests {
             }
             insta::assert_snapshot!(format!("status_80_{name}"), text);
         }
+        // rust-analyzer's check holding up a terminal build gets the tip that ends it.
+        let mut r = demo::snapshot(Stage::Contended, 1000.0).report;
+        let i = &mut r.incidents[0];
+        let b = i.blocker.as_mut().unwrap();
+        b.origin = crate::core::model::Origin::Ide;
+        b.origin_via = Some("rust-analyzer".into());
+        b.cmd = vec!["cargo".into(), "check".into()];
+        let w = &mut i.blocked[0].process;
+        w.origin = crate::core::model::Origin::Terminal;
+        w.origin_via = Some("zsh".into());
+        w.cmd = vec!["cargo".into(), "build".into()];
+        let text = report(&r, &style);
+        assert!(
+            text.contains("    tip      rust-analyzer's check holds up your build"),
+            "{text}"
+        );
+        insta::assert_snapshot!("status_80_ide_blocks_terminal", text);
     }
 
     #[test]

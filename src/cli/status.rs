@@ -91,7 +91,15 @@ pub fn fetch_with_problems(
                     core_report::add_roots(&mut report, &known, &roots.cargo_homes);
                     return Ok((report, snap.problems));
                 }
-                other => tracing::warn!("daemon status failed ({other:?}); scanning directly"),
+                Ok(_) => eprintln!(
+                    "cargo-lockwatch: warning: the daemon answered oddly; scanning directly"
+                ),
+                Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+                    eprintln!(
+                        "cargo-lockwatch: warning: the daemon did not answer ({e}); scanning directly"
+                    )
+                }
+                Err(_) => {}
             },
             Err(ClientError::NotRunning(_)) => {}
             // Once per run: `--watch` and `wait` fetch again and again.

@@ -109,16 +109,37 @@ pub fn held(i: &IncidentReport, elapsed: f64) -> Option<String> {
 /// the last 12 holds); 1m40s so far`.
 pub fn typical(i: &IncidentReport, elapsed: f64) -> Option<String> {
     let t = i.typical_hold?;
-    let so_far = match i.held_for_secs() {
-        Some(h) if i.held_since_known() => format!("; {} so far", duration(h + elapsed)),
-        Some(h) => format!("; ≥ {} so far", duration(h + elapsed)),
+    let held = i.held_for_secs().map(|h| h + elapsed);
+    let so_far = match held {
+        Some(h) if i.held_since_known() => format!("; {} so far", duration(h)),
+        Some(h) => format!("; ≥ {} so far", duration(h)),
         None => String::new(),
     };
+    let longer = match held {
+        Some(h) if h > 2.0 * t.median_secs && h - t.median_secs > 30.0 => ", longer than usual",
+        _ => "",
+    };
     Some(format!(
-        "usually takes {} here (median of the last {} holds){so_far}",
+        "usually takes {} here (median of the last {} holds){so_far}{longer}",
         duration(t.median_secs),
         t.holds
     ))
+}
+
+/// For an IDE's check that blocks a terminal build: how to stop it happening.
+pub fn ide_tip(i: &IncidentReport) -> Option<String> {
+    let b = i.blocker.as_ref().filter(|b| b.origin == Origin::Ide)?;
+    i.blocked
+        .iter()
+        .any(|w| w.process.origin == Origin::Terminal)
+        .then(|| {
+            let ide = b.origin_via.as_deref().unwrap_or("the IDE");
+            format!(
+                "{ide}'s check holds up your build: `yield_ide = true` under [policy] lets \
+                 your build go first; `cargo lockwatch history` says how often this happens \
+                 and how to end it"
+            )
+        })
 }
 
 /// The short badge of an incident state.
@@ -232,6 +253,14 @@ mod tests {
         );
         i.locks[0].held_since_known = false;
         assert!(typical(&i, 0.0).unwrap().ends_with("; ≥ 1m40s so far"));
+        i.locks[0].held_since_known = true;
+        assert!(
+            typical(&i, 300.0)
+                .unwrap()
+                .ends_with("; 6m40s so far, longer than usual"),
+            "{:?}",
+            typical(&i, 300.0)
+        );
     }
 
     #[test]
