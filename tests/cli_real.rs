@@ -103,3 +103,33 @@ fn completions_and_the_man_page_come_from_the_binary() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH cargo-lockwatch 1"));
 }
+
+#[test]
+fn config_json_has_typed_values_and_names_where_each_came_from() {
+    let dir = Dir::new("config-json");
+    dir.write(
+        "lockwatch/config/config.toml",
+        "[policy]\nyield_ide = true\n[stale]\nsamples = 0\n",
+    );
+    let out = lockwatch(&dir).args(["config", "--json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = &doc["values"];
+    assert_eq!(v["policy.yield_ide"]["value"], true);
+    assert!(
+        v["policy.yield_ide"]["from"]
+            .as_str()
+            .unwrap()
+            .starts_with("file ")
+    );
+    assert_eq!(v["stale.samples"]["value"], 3, "the default replaces 0");
+    assert_eq!(v["stale.samples"]["from"], "default");
+    assert_eq!(v["stale.stale_after"]["value"], "2m");
+    assert!(doc["socket"].as_str().unwrap().ends_with("lockwatch.sock"));
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("stale.samples"))
+    );
+}

@@ -28,24 +28,26 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
     let l = &ctx.loaded;
     let text = if args.json {
-        let values: serde_json::Map<String, serde_json::Value> = l
-            .config
-            .flatten()
-            .into_iter()
-            .map(|(k, v)| {
+        // Values as JSON values (durations as their text, "10s"), keyed `section.key`.
+        let sections = serde_json::to_value(&l.config).expect("config serializes");
+        let mut values = serde_json::Map::new();
+        for (section, keys) in sections.as_object().into_iter().flatten() {
+            for (key, value) in keys.as_object().into_iter().flatten() {
+                let dotted = format!("{section}.{key}");
                 let from = l
                     .provenance
-                    .get(&k)
+                    .get(&dotted)
                     .map(|p| p.to_string())
                     .unwrap_or_else(|| "default".into());
-                (k, serde_json::json!({ "value": v, "from": from }))
-            })
-            .collect();
+                values.insert(dotted, serde_json::json!({ "value": value, "from": from }));
+            }
+        }
         let doc = serde_json::json!({
             "file": l.file,
             "config_dir": ctx.dirs.config,
             "data_dir": ctx.dirs.data,
             "runtime_dir": ctx.dirs.runtime,
+            "socket": crate::daemon::socket_path(&ctx.dirs),
             "watched_cargo_homes": l.roots().cargo_homes,
             "values": values,
             "warnings": l.warnings,
@@ -64,6 +66,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         out.push_str(&format!("config file   {}{exists}\n", l.file.display()));
         out.push_str(&format!("data dir      {}\n", ctx.dirs.data.display()));
         out.push_str(&format!("runtime dir   {}\n", ctx.dirs.runtime.display()));
+        let socket = crate::daemon::socket_path(&ctx.dirs);
+        out.push_str(&format!("socket        {}\n", socket.display()));
         let homes: Vec<String> = l
             .roots()
             .cargo_homes
