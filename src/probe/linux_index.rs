@@ -6,7 +6,8 @@
 //! `getdents64`: opening a `/proc` file costs a few microseconds on its own, and the extra
 //! `statx` and the final empty `read` of the standard library's helpers added a third to it.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -18,10 +19,22 @@ use crate::core::catalog;
 /// How many descendants are followed from one process (a huge build has a few dozen).
 pub(super) const MAX_DESCENDANTS: usize = 4096;
 
+/// How many `/proc/PID/fd` directories a pass keeps open, so that links are read relative to
+/// them (a path walk through `/proc/PID` for each link cost as much as the link itself).
+const MAX_OPEN_DIRS: usize = 64;
+
 /// A procfs mount, read relative to one open directory descriptor.
 pub(super) struct Procfs {
     root: PathBuf,
     dir: OwnedFd,
+    /// Buffers reused across reads: zeroing fresh ones for each process cost more than the
+    /// reads themselves.
+    scratch: RefCell<Scratch>,
+}
+
+struct Scratch {
+    dirents: Vec<u8>,
+    link: Vec<u8>,
 }
 
 /// How a read of a file ends.
@@ -52,7 +65,11 @@ impl Procfs {
         }
         // SAFETY: `fd` was just opened and is owned by nobody else.
         let dir = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Procfs { root, dir })
+        let scratch = RefCell::new(Scratch {
+            dirents: vec![0; 32 * 1024],
+            link: vec![0; 4096],
+        });
+        Ok(Procfs { root, dir, scratch })
     }
 
     /// The mount point.
@@ -97,35 +114,42 @@ impl Procfs {
 
     /// The target of a symbolic link below the root.
     pub fn read_link(&self, rel: &str) -> io::Result<Vec<u8>> {
-        let path = c_path(rel)?;
-        let mut buf = vec![0u8; 4096];
-        // SAFETY: `self.dir` is an open directory, `path` NUL-terminated, `buf` writable.
-        let n = unsafe {
-            libc::readlinkat(
-                self.dir.as_raw_fd(),
-                path.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
-        buf.truncate(n);
-        Ok(buf)
+        self.read_link_at(self.dir.as_raw_fd(), rel)
     }
 
-    /// The numeric entries of a directory below the root (pids of `/proc`, descriptors of
-    /// `/proc/PID/fd`), in directory order.
+    /// The target of the symbolic link `rel` in the open directory `dir`.
+    fn read_link_at(&self, dir: libc::c_int, rel: &str) -> io::Result<Vec<u8>> {
+        let path = c_path(rel)?;
+        let mut scratch = self.scratch.borrow_mut();
+        let buf = &mut scratch.link;
+        // SAFETY: `dir` is an open directory, `path` NUL-terminated, `buf` writable.
+        let n = unsafe { libc::readlinkat(dir, path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        let n = usize::try_from(n).map_err(|_| io::Error::last_os_error())?;
+        Ok(buf[..n.min(buf.len())].to_vec())
+    }
+
+    /// Opens a directory below the root.
+    pub fn open_dir(&self, rel: &str) -> io::Result<OwnedFd> {
+        self.open_at(rel, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC)
+    }
+
+    /// The numeric entries of a directory below the root (pids of `/proc`, threads of
+    /// `/proc/PID/task`), in directory order.
     pub fn numbers(&self, rel: &str) -> io::Result<Vec<u32>> {
-        let flags = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
-        let fd = self.open_at(rel, flags)?;
-        let mut buf = vec![0u8; 32 * 1024];
+        self.list(&self.open_dir(rel)?)
+    }
+
+    /// The numeric entries of the open directory `dir`.
+    pub fn list(&self, dir: &OwnedFd) -> io::Result<Vec<u32>> {
+        let mut scratch = self.scratch.borrow_mut();
+        let buf = &mut scratch.dirents;
         let mut out = Vec::new();
         loop {
-            // SAFETY: `fd` is an open directory and `buf` is writable for its whole length.
+            // SAFETY: `dir` is an open directory and `buf` is writable for its whole length.
             let got = unsafe {
                 libc::syscall(
                     libc::SYS_getdents64,
-                    fd.as_raw_fd(),
+                    dir.as_raw_fd(),
                     buf.as_mut_ptr(),
                     buf.len(),
                 )
@@ -208,6 +232,32 @@ struct Fd {
 struct Table {
     access: Access,
     fds: Vec<Fd>,
+    /// `/proc/PID/fd`, while open (see [`MAX_OPEN_DIRS`]).
+    dir: Option<OwnedFd>,
+}
+
+impl Table {
+    fn read(fs: &Procfs, pid: u32) -> Table {
+        let listed = fs
+            .open_dir(&format!("{pid}/fd"))
+            .and_then(|dir| Ok((fs.list(&dir)?, dir)));
+        let (access, nums, dir) = match listed {
+            Ok((nums, dir)) => (Access::Open, nums, Some(dir)),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                (Access::Denied, Vec::new(), None)
+            }
+            Err(_) => (Access::Gone, Vec::new(), None),
+        };
+        let fds = nums
+            .into_iter()
+            .map(|num| Fd {
+                num,
+                link: None,
+                info: None,
+            })
+            .collect();
+        Table { access, fds, dir }
+    }
 }
 
 /// What one pass has read about one process.
@@ -224,6 +274,8 @@ struct Entry {
 pub(super) struct Index {
     procs: HashMap<u32, Entry>,
     pids: Option<Vec<u32>>,
+    /// Processes whose table keeps its directory open, oldest first.
+    open: VecDeque<u32>,
 }
 
 impl Index {
@@ -231,6 +283,7 @@ impl Index {
     pub fn clear(&mut self) {
         self.procs.clear();
         self.pids = None;
+        self.open.clear();
     }
 }
 
@@ -321,23 +374,29 @@ impl View<'_> {
     }
 
     fn table(&mut self, pid: u32) -> &mut Table {
-        let fs = self.fs;
-        self.entry(pid).table.get_or_insert_with(|| {
-            let (access, nums) = match fs.numbers(&format!("{pid}/fd")) {
-                Ok(nums) => (Access::Open, nums),
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => (Access::Denied, vec![]),
-                Err(_) => (Access::Gone, Vec::new()),
-            };
-            let fds = nums
-                .into_iter()
-                .map(|num| Fd {
-                    num,
-                    link: None,
-                    info: None,
-                })
-                .collect();
-            Table { access, fds }
+        if !self.idx.procs.get(&pid).is_some_and(|e| e.table.is_some()) {
+            let table = Table::read(self.fs, pid);
+            if table.dir.is_some() {
+                self.keep_open(pid);
+            }
+            self.entry(pid).table = Some(table);
+        }
+        self.entry(pid).table.get_or_insert_with(|| Table {
+            access: Access::Gone,
+            fds: Vec::new(),
+            dir: None,
         })
+    }
+
+    /// Notes that `pid`'s table holds its directory open, closing the oldest beyond the cap.
+    fn keep_open(&mut self, pid: u32) {
+        self.idx.open.push_back(pid);
+        if self.idx.open.len() > MAX_OPEN_DIRS
+            && let Some(old) = self.idx.open.pop_front()
+            && let Some(t) = self.idx.procs.get_mut(&old).and_then(|e| e.table.as_mut())
+        {
+            t.dir = None;
+        }
     }
 
     /// Whether `pid`'s descriptors can be read, and how many it has.
@@ -349,10 +408,18 @@ impl View<'_> {
     /// The link of the `i`th descriptor of `pid` (`None` if it closed meanwhile).
     pub fn link(&mut self, pid: u32, i: usize) -> Option<&[u8]> {
         let fs = self.fs;
-        let fd = self.table(pid).fds.get_mut(i)?;
+        let table = self.table(pid);
+        let dir = table.dir.as_ref().map(AsRawFd::as_raw_fd);
+        let fd = table.fds.get_mut(i)?;
         let num = fd.num;
         fd.link
-            .get_or_insert_with(|| fs.read_link(&format!("{pid}/fd/{num}")).ok())
+            .get_or_insert_with(|| {
+                match dir {
+                    Some(dir) => fs.read_link_at(dir, &num.to_string()),
+                    None => fs.read_link(&format!("{pid}/fd/{num}")),
+                }
+                .ok()
+            })
             .as_deref()
     }
 
