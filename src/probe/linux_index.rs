@@ -374,7 +374,7 @@ impl View<'_> {
     }
 
     fn table(&mut self, pid: u32) -> &mut Table {
-        if !self.idx.procs.get(&pid).is_some_and(|e| e.table.is_some()) {
+        if self.idx.procs.get(&pid).is_none_or(|e| e.table.is_none()) {
             let table = Table::read(self.fs, pid);
             if table.dir.is_some() {
                 self.keep_open(pid);
