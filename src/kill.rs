@@ -385,6 +385,11 @@ fn descendants(probe: &mut dyn Probe, pid: u32, uid: u32) -> Vec<(u32, u64, Proc
         .collect()
 }
 
+/// How often a kill looks again for the release and the waiter going on: a waiter that got the
+/// lock may finish and exit within tens of milliseconds, and one that has gone cannot be
+/// seen to have proceeded.
+const RECHECK: Duration = Duration::from_millis(10);
+
 /// Checks, signals and waits. Every check is repeated right before each signal.
 pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> KillReport {
     let (pass, facts) = match checked(probe, roots, req.pid, req.start_token) {
@@ -561,7 +566,7 @@ fn wait_for_release(
         if Instant::now() >= deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(RECHECK);
     }
     out
 }
@@ -594,7 +599,7 @@ fn wait_for_culprit(
         if Instant::now() >= deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(RECHECK);
     }
     out
 }

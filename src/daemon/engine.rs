@@ -2,8 +2,11 @@
 //! the policy fed with samples, and its effects performed — history appended, log lines written,
 //! notifications handed to the notifier, the snapshot published to the UI and IPC subscribers.
 //!
-//! Watching adapts: while nothing is held the only work is a cheap lock-table read per poll;
-//! holder processes are sampled only while they hold.
+//! The daemon sleeps when nothing changes: file events (inotify on Linux, FSEvents and kqueue on
+//! macOS) wake it for lock files and progress, a status request reads afresh, and processes are
+//! sampled at the poll interval only while an incident is open (someone waits, or a blocker is
+//! suspect). Otherwise a pass runs once per idle interval: the safety net for lock files nobody
+//! listed, and enough samples of a quiet hold to see it go stale.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,7 +28,8 @@ use crate::probe::Probe;
 use crate::scan::{self, WatchRoots};
 use crate::ui::UiSnapshot;
 
-/// How often the list of known lock files is refreshed (a few `read_dir`s).
+/// How often the list of known lock files is refreshed (a few `read_dir`s), while nothing is
+/// held: reading a watched directory would wake the watcher for nothing.
 const KNOWN_REFRESH: Duration = Duration::from_secs(15);
 /// Follow-up passes after a file event: `open` precedes `flock` by a moment.
 const FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(15), Duration::from_millis(120)];
@@ -48,6 +52,9 @@ pub enum Command {
     Pause(bool),
     /// The login agent was installed or removed.
     SetLaunchAtLogin(bool),
+    /// Read afresh and publish, then answer (a status request: times and states are of now,
+    /// not of the last pass).
+    Refresh(oneshot::Sender<()>),
     /// Exit cleanly.
     Shutdown,
 }
@@ -77,6 +84,8 @@ pub struct Engine {
     platform_wakes: Option<PlatformWakes>,
     fingerprint: Option<u64>,
     last_report: Option<Report>,
+    /// When the last pass ran (the next sample is due a cadence later).
+    last_pass: tokio::time::Instant,
 }
 
 /// Knobs that are not configuration.
@@ -127,6 +136,7 @@ impl Engine {
                 platform_wakes: None,
                 fingerprint: None,
                 last_report: None,
+                last_pass: tokio::time::Instant::now(),
             },
             snapshot_rx,
         )
@@ -143,12 +153,12 @@ impl Engine {
         self.platform_wakes = Some(PlatformWakes::new(wake_tx.clone()));
         let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
         self.pass();
-        let mut next_poll = tokio::time::Instant::now() + self.config.watch.poll_interval;
         let quick = self.probe.lock_fingerprint(&self.known).is_some();
         let mut next_quick = tokio::time::Instant::now() + QUICK_CHECK;
         loop {
+            let next_sample = self.next_sample();
             let next_follow = follow_ups.iter().min().copied();
-            let mut deadline = next_follow.map_or(next_poll, |f| f.min(next_poll));
+            let mut deadline = next_follow.map_or(next_sample, |f| f.min(next_sample));
             if quick {
                 deadline = deadline.min(next_quick);
             }
@@ -176,7 +186,7 @@ impl Engine {
                     let now = tokio::time::Instant::now();
                     let follow_up_due = follow_ups.iter().any(|t| *t <= now);
                     follow_ups.retain(|t| *t > now);
-                    if quick && now >= next_quick && now < next_poll && !follow_up_due {
+                    if quick && now >= next_quick && now < next_sample && !follow_up_due {
                         // Only the cheap check: a full pass when the held state changed.
                         next_quick = now + QUICK_CHECK;
                         if !self.paused && self.fingerprint_changed() {
@@ -184,20 +194,22 @@ impl Engine {
                         }
                         continue;
                     }
-                    if now >= next_poll {
-                        // Nothing held: only a lock-table read now and then (file events wake us
-                        // for known lock files at once). Held: sample every poll interval.
-                        let every = if self.policy.busy() {
-                            self.config.watch.poll_interval
-                        } else {
-                            self.config.watch.idle_poll_interval.max(self.config.watch.poll_interval)
-                        };
-                        next_poll = now + every;
-                    }
                     self.pass();
                 }
             }
         }
+    }
+
+    /// When the next pass is due without any event: a poll interval after the last pass while
+    /// an incident is open, an idle interval after it otherwise.
+    fn next_sample(&self) -> tokio::time::Instant {
+        let watch = &self.config.watch;
+        let every = if self.policy.incident_open() {
+            watch.poll_interval
+        } else {
+            watch.idle_poll_interval.max(watch.poll_interval)
+        };
+        self.last_pass + every
     }
 
     fn command(&mut self, cmd: Command, done: &mpsc::UnboundedSender<KillDone>) {
@@ -233,6 +245,10 @@ impl Engine {
             Command::SetLaunchAtLogin(on) => {
                 self.launch_at_login = on;
                 self.publish();
+            }
+            Command::Refresh(reply) => {
+                self.pass();
+                let _ = reply.send(());
             }
             Command::Shutdown => {}
         }
@@ -294,10 +310,12 @@ impl Engine {
 
     /// One probe pass, policy update and publication.
     pub fn pass(&mut self) {
+        self.last_pass = tokio::time::Instant::now();
         if self.paused {
             return;
         }
-        if self.known_at.is_none_or(|t| t.elapsed() >= KNOWN_REFRESH) {
+        let due = self.known_at.is_none_or(|t| t.elapsed() >= KNOWN_REFRESH);
+        if self.known_at.is_none() || (due && !self.policy.busy()) {
             self.known = scan::known_locks(&self.roots);
             self.known_at = Some(std::time::Instant::now());
         }

@@ -111,11 +111,21 @@ struct Routes {
     domains: HashMap<PathBuf, Vec<FileKey>>,
 }
 
+/// What the watch set was made from: lock files and (lock, activity domain) pairs.
+type Inputs = (Vec<PathBuf>, Vec<(FileKey, PathBuf)>);
+
 /// Keeps the OS watcher alive and its watch set in line with what is held.
 pub struct FsWatcher {
     watcher: notify::RecommendedWatcher,
     routes: Arc<Mutex<Routes>>,
     watched: HashSet<PathBuf>,
+    /// The last update's inputs: an update with the same ones touches nothing.
+    last: Option<Inputs>,
+    /// Each domain's directories, read once when the domain appears: reading a watched
+    /// directory on every pass made the watcher report its own reads.
+    dirs_of: HashMap<PathBuf, Vec<PathBuf>>,
+    /// Watched paths the OS stopped watching (deleted or moved), to watch again.
+    lost: Arc<Mutex<HashSet<PathBuf>>>,
 }
 
 impl FsWatcher {
@@ -123,6 +133,8 @@ impl FsWatcher {
     pub fn new(tx: UnboundedSender<Wake>) -> notify::Result<FsWatcher> {
         let routes = Arc::new(Mutex::new(Routes::default()));
         let r = Arc::clone(&routes);
+        let lost = Arc::new(Mutex::new(HashSet::new()));
+        let lost_paths = Arc::clone(&lost);
         // A build writes thousands of files; the policy needs to know only that something was
         // written recently, so each lock's activity is forwarded at most once per interval.
         let mut last_sent: HashMap<FileKey, Instant> = HashMap::new();
@@ -135,6 +147,10 @@ impl FsWatcher {
                 }
             };
             let routes = r.lock().unwrap_or_else(|p| p.into_inner());
+            if matches!(event.kind, EventKind::Remove(_)) {
+                let mut lost = lost_paths.lock().unwrap_or_else(|p| p.into_inner());
+                lost.extend(event.paths.iter().cloned());
+            }
             for path in &event.paths {
                 if routes.lock_files.contains(path) {
                     if matches!(
@@ -186,16 +202,43 @@ impl FsWatcher {
             watcher,
             routes,
             watched: HashSet::new(),
+            last: None,
+            dirs_of: HashMap::new(),
+            lost,
         })
     }
 
     /// Sets the watch set: lock files (always) and activity directories of held locks.
-    /// Returns the paths that could not be watched (the poll still covers them).
+    /// Returns the paths that could not be watched (the poll still covers them). Does nothing
+    /// when nothing changed since the last call.
     pub fn update(
         &mut self,
         lock_files: &[PathBuf],
         domains: &[(FileKey, PathBuf)],
     ) -> Vec<(PathBuf, String)> {
+        let lost = std::mem::take(&mut *self.lost.lock().unwrap_or_else(|p| p.into_inner()));
+        let inputs = (lock_files.to_vec(), domains.to_vec());
+        if lost.is_empty() && self.last.as_ref() == Some(&inputs) {
+            return Vec::new();
+        }
+        for path in &lost {
+            self.watched.remove(path);
+        }
+        let (routes, want) = self.routes_for(lock_files, domains);
+        *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
+        let failed = self.apply(&want);
+        // A lock file missing now (or not watchable) is looked for again next time.
+        let complete = failed.is_empty() && lock_files.iter().all(|f| want.contains(f));
+        self.last = complete.then_some(inputs);
+        failed
+    }
+
+    /// The routes for the callback and the paths to watch.
+    fn routes_for(
+        &mut self,
+        lock_files: &[PathBuf],
+        domains: &[(FileKey, PathBuf)],
+    ) -> (Routes, HashSet<PathBuf>) {
         let mut routes = Routes::default();
         let mut want: HashSet<PathBuf> = HashSet::new();
         for f in lock_files {
@@ -204,15 +247,25 @@ impl FsWatcher {
                 want.insert(f.clone());
             }
         }
+        self.dirs_of
+            .retain(|dir, _| domains.iter().any(|(_, d)| d == dir));
         for (key, dir) in domains {
-            for d in domain_dirs(dir) {
+            let dirs = self
+                .dirs_of
+                .entry(dir.clone())
+                .or_insert_with(|| domain_dirs(dir));
+            for d in dirs.iter() {
                 routes.domains.entry(d.clone()).or_default().push(*key);
-                want.insert(d);
+                want.insert(d.clone());
             }
         }
-        *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
+        (routes, want)
+    }
+
+    /// Watches exactly `want`; returns what could not be watched.
+    fn apply(&mut self, want: &HashSet<PathBuf>) -> Vec<(PathBuf, String)> {
         let mut failed = Vec::new();
-        for gone in self.watched.difference(&want).cloned().collect::<Vec<_>>() {
+        for gone in self.watched.difference(want).cloned().collect::<Vec<_>>() {
             let _ = self.watcher.unwatch(&gone);
             self.watched.remove(&gone);
         }
@@ -324,5 +377,52 @@ mod tests {
                 break;
             }
         }
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_watch_set_reads_no_directory_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".package-cache");
+        let registry = dir.path().join("registry");
+        std::fs::create_dir_all(registry.join("cache")).unwrap();
+        std::fs::write(&lock, "").unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        let domains = [(FileKey { dev: 1, ino: 2 }, registry.clone())];
+        assert!(w.update(std::slice::from_ref(&lock), &domains).is_empty());
+        assert_eq!(w.watched(), 3, "the lock, registry/ and registry/cache/");
+        // A directory made since is not seen: the same inputs read nothing again...
+        std::fs::create_dir_all(registry.join("src")).unwrap();
+        assert!(w.update(std::slice::from_ref(&lock), &domains).is_empty());
+        assert_eq!(w.watched(), 3);
+        // ...while a new domain is read when it appears.
+        let other = [(FileKey { dev: 1, ino: 3 }, registry.clone())];
+        w.update(std::slice::from_ref(&lock), &other);
+        assert_eq!(w.watched(), 3, "same directory, read once");
+    }
+
+    #[tokio::test]
+    async fn a_lock_file_deleted_and_made_again_is_watched_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".package-cache");
+        std::fs::write(&lock, "").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        let files = std::slice::from_ref(&lock);
+        assert!(w.update(files, &[]).is_empty());
+        std::fs::remove_file(&lock).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !w.lost.lock().unwrap().contains(&lock) {
+            let _ = tokio::time::timeout_at(deadline, rx.recv()).await.unwrap();
+        }
+        std::fs::write(&lock, "").unwrap();
+        w.update(files, &[]);
+        while rx.try_recv().is_ok() {}
+        let _f = std::fs::File::open(&lock).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Wake::LockFile(lock.clone()));
     }
 }
