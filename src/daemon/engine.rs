@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::alarm::Alarm;
 use super::history::{self, History};
 use super::watcher::{FsWatcher, PlatformWakes, Wake};
 use crate::config::Config;
@@ -152,6 +153,7 @@ impl Engine {
         }
         self.platform_wakes = Some(PlatformWakes::new(wake_tx.clone()));
         let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
+        let mut alarm = Alarm::new();
         self.pass();
         let quick = self.probe.lock_fingerprint(&self.known).is_some();
         let mut next_quick = tokio::time::Instant::now() + QUICK_CHECK;
@@ -171,7 +173,7 @@ impl Engine {
                     self.kill_done(report, reply);
                 },
                 wake = wake_rx.recv() => match wake {
-                    Some(Wake::LockFile(_) | Wake::ProcessExited(_)) => {
+                    Some(Wake::LockFile(_) | Wake::ProcessExited(_) | Wake::Overflow) => {
                         let now = tokio::time::Instant::now();
                         follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
                         self.pass();
@@ -182,7 +184,7 @@ impl Engine {
                     Some(Wake::Failed(e)) => tracing::warn!("file watcher: {e}; polling continues"),
                     None => {}
                 },
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = alarm.until(deadline) => {
                     let now = tokio::time::Instant::now();
                     let follow_up_due = follow_ups.iter().any(|t| *t <= now);
                     follow_ups.retain(|t| *t > now);
