@@ -1,23 +1,31 @@
 //! Filesystem events that make the daemon react at once instead of waiting for its poll:
-//! opens and closes of watched lock files (inotify `OPEN`/`CLOSE_WRITE`; on macOS FSEvents only
-//! sees creation and deletion, and kqueue fills the gap) wake a rescan, and writes under a held
+//! opens and closes of watched lock files (inotify on Linux; on macOS FSEvents only sees
+//! creation and deletion, and kqueue fills the gap) wake a rescan, and writes under a held
 //! lock's domain (registry, target dir) count as progress for the stale policy.
 //!
-//! The callback classifies at the boundary: noise is dropped there, and only two kinds of
-//! message reach the engine.
+//! The event side classifies at the boundary: noise is dropped there, and only two kinds of
+//! message reach the engine. On Linux the kernel is asked only for what is used (no opens of
+//! directories, whose reads by anyone — an IDE, `ls`, another daemon — would wake this one).
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::core::model::FileKey;
 
 /// At most one activity message per lock in this time.
 const ACTIVITY_EVERY: Duration = Duration::from_millis(500);
+
+#[cfg(target_os = "linux")]
+#[path = "watcher_inotify.rs"]
+mod imp;
+
+#[cfg(not(target_os = "linux"))]
+#[path = "watcher_notify.rs"]
+mod imp;
 
 /// What the watcher tells the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +38,8 @@ pub enum Wake {
     ProcessExited(u32),
     /// The OS watcher failed (e.g. too many inotify watches); polling continues.
     Failed(String),
+    /// Events were lost (the kernel's queue overflowed): rescan now.
+    Overflow,
 }
 
 /// Event sources beyond `notify`: on macOS a kqueue thread reporting flock unlocks on watched
@@ -104,11 +114,48 @@ impl PlatformWakes {
     }
 }
 
+/// Where an event on a watched path leads.
 #[derive(Default)]
-struct Routes {
-    lock_files: HashSet<PathBuf>,
+pub(super) struct Routes {
+    pub lock_files: HashSet<PathBuf>,
     /// Directory → locks whose domain it belongs to.
-    domains: HashMap<PathBuf, Vec<FileKey>>,
+    pub domains: HashMap<PathBuf, Vec<FileKey>>,
+}
+
+/// Forwards writes under a domain as activity of its locks. A build writes thousands of files;
+/// the policy needs to know only that something was written recently, so each lock's activity
+/// is forwarded at most once per [`ACTIVITY_EVERY`].
+#[derive(Default)]
+pub(super) struct Throttle(HashMap<FileKey, Instant>);
+
+impl Throttle {
+    /// Sends the activity of `keys` that was not sent lately.
+    pub fn activity(&mut self, keys: &[FileKey], tx: &UnboundedSender<Wake>) {
+        let now = Instant::now();
+        for k in keys {
+            if self
+                .0
+                .get(k)
+                .is_none_or(|t| now.duration_since(*t) >= ACTIVITY_EVERY)
+            {
+                self.0.insert(*k, now);
+                let _ = tx.send(Wake::Activity(*k));
+            }
+        }
+        if self.0.len() > 1024 {
+            self.0
+                .retain(|_, t| now.duration_since(*t) < ACTIVITY_EVERY);
+        }
+    }
+}
+
+/// What a watch is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// A lock file: opens, closes and removal wake a pass.
+    LockFile,
+    /// A directory of a held lock's domain: writes in it are progress.
+    Domain,
 }
 
 /// What the watch set was made from: lock files and (lock, activity domain) pairs.
@@ -116,9 +163,10 @@ type Inputs = (Vec<PathBuf>, Vec<(FileKey, PathBuf)>);
 
 /// Keeps the OS watcher alive and its watch set in line with what is held.
 pub struct FsWatcher {
-    watcher: notify::RecommendedWatcher,
+    backend: imp::Backend,
     routes: Arc<Mutex<Routes>>,
-    watched: HashSet<PathBuf>,
+    /// Watched path → what for.
+    watched: HashMap<PathBuf, Role>,
     /// The last update's inputs: an update with the same ones touches nothing.
     last: Option<Inputs>,
     /// Each domain's directories, read once when the domain appears: reading a watched
@@ -129,79 +177,15 @@ pub struct FsWatcher {
 }
 
 impl FsWatcher {
-    /// Starts the OS watcher; events go to `tx`.
-    pub fn new(tx: UnboundedSender<Wake>) -> notify::Result<FsWatcher> {
+    /// Starts the OS watcher; events go to `tx`. On Linux it must be made inside the runtime.
+    pub fn new(tx: UnboundedSender<Wake>) -> std::io::Result<FsWatcher> {
         let routes = Arc::new(Mutex::new(Routes::default()));
-        let r = Arc::clone(&routes);
         let lost = Arc::new(Mutex::new(HashSet::new()));
-        let lost_paths = Arc::clone(&lost);
-        // A build writes thousands of files; the policy needs to know only that something was
-        // written recently, so each lock's activity is forwarded at most once per interval.
-        let mut last_sent: HashMap<FileKey, Instant> = HashMap::new();
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            let event = match res {
-                Ok(e) => e,
-                Err(e) => {
-                    let _ = tx.send(Wake::Failed(e.to_string()));
-                    return;
-                }
-            };
-            let routes = r.lock().unwrap_or_else(|p| p.into_inner());
-            if matches!(event.kind, EventKind::Remove(_)) {
-                let mut lost = lost_paths.lock().unwrap_or_else(|p| p.into_inner());
-                lost.extend(event.paths.iter().cloned());
-            }
-            for path in &event.paths {
-                if routes.lock_files.contains(path) {
-                    if matches!(
-                        event.kind,
-                        EventKind::Access(_)
-                            | EventKind::Create(_)
-                            | EventKind::Remove(_)
-                            | EventKind::Modify(_)
-                    ) {
-                        let _ = tx.send(Wake::LockFile(path.clone()));
-                    }
-                    continue;
-                }
-                let is_write = matches!(
-                    event.kind,
-                    EventKind::Create(_)
-                        | EventKind::Modify(_)
-                        | EventKind::Remove(_)
-                        | EventKind::Access(notify::event::AccessKind::Close(
-                            notify::event::AccessMode::Write
-                        ))
-                );
-                if !is_write {
-                    continue;
-                }
-                let dir = if routes.domains.contains_key(path) {
-                    Some(path.as_path())
-                } else {
-                    path.parent()
-                };
-                if let Some(keys) = dir.and_then(|d| routes.domains.get(d)) {
-                    let now = Instant::now();
-                    for k in keys {
-                        if last_sent
-                            .get(k)
-                            .is_none_or(|t| now.duration_since(*t) >= ACTIVITY_EVERY)
-                        {
-                            last_sent.insert(*k, now);
-                            let _ = tx.send(Wake::Activity(*k));
-                        }
-                    }
-                    if last_sent.len() > 1024 {
-                        last_sent.retain(|_, t| now.duration_since(*t) < ACTIVITY_EVERY);
-                    }
-                }
-            }
-        })?;
+        let backend = imp::Backend::start(tx, Arc::clone(&routes), Arc::clone(&lost))?;
         Ok(FsWatcher {
-            watcher,
+            backend,
             routes,
-            watched: HashSet::new(),
+            watched: HashMap::new(),
             last: None,
             dirs_of: HashMap::new(),
             lost,
@@ -228,23 +212,23 @@ impl FsWatcher {
         *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
         let failed = self.apply(&want);
         // A lock file missing now (or not watchable) is looked for again next time.
-        let complete = failed.is_empty() && lock_files.iter().all(|f| want.contains(f));
+        let complete = failed.is_empty() && lock_files.iter().all(|f| want.contains_key(f));
         self.last = complete.then_some(inputs);
         failed
     }
 
-    /// The routes for the callback and the paths to watch.
+    /// The routes for the event side and the paths to watch.
     fn routes_for(
         &mut self,
         lock_files: &[PathBuf],
         domains: &[(FileKey, PathBuf)],
-    ) -> (Routes, HashSet<PathBuf>) {
+    ) -> (Routes, HashMap<PathBuf, Role>) {
         let mut routes = Routes::default();
-        let mut want: HashSet<PathBuf> = HashSet::new();
+        let mut want: HashMap<PathBuf, Role> = HashMap::new();
         for f in lock_files {
             if f.exists() {
                 routes.lock_files.insert(f.clone());
-                want.insert(f.clone());
+                want.insert(f.clone(), Role::LockFile);
             }
         }
         self.dirs_of
@@ -256,29 +240,34 @@ impl FsWatcher {
                 .or_insert_with(|| domain_dirs(dir));
             for d in dirs.iter() {
                 routes.domains.entry(d.clone()).or_default().push(*key);
-                want.insert(d.clone());
+                want.entry(d.clone()).or_insert(Role::Domain);
             }
         }
         (routes, want)
     }
 
     /// Watches exactly `want`; returns what could not be watched.
-    fn apply(&mut self, want: &HashSet<PathBuf>) -> Vec<(PathBuf, String)> {
-        let mut failed = Vec::new();
-        for gone in self.watched.difference(want).cloned().collect::<Vec<_>>() {
-            let _ = self.watcher.unwatch(&gone);
-            self.watched.remove(&gone);
+    fn apply(&mut self, want: &HashMap<PathBuf, Role>) -> Vec<(PathBuf, String)> {
+        let gone: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|(p, role)| want.get(*p) != Some(role))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in gone {
+            self.backend.unwatch(&path);
+            self.watched.remove(&path);
         }
-        for new in want
-            .difference(&self.watched.clone())
-            .cloned()
-            .collect::<Vec<_>>()
-        {
-            match self.watcher.watch(&new, RecursiveMode::NonRecursive) {
+        let mut failed = Vec::new();
+        for (path, role) in want {
+            if self.watched.contains_key(path) {
+                continue;
+            }
+            match self.backend.watch(path, *role) {
                 Ok(()) => {
-                    self.watched.insert(new);
+                    self.watched.insert(path.clone(), *role);
                 }
-                Err(e) => failed.push((new, e.to_string())),
+                Err(e) => failed.push((path.clone(), e)),
             }
         }
         failed
@@ -424,5 +413,30 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(got, Wake::LockFile(lock.clone()));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn listing_a_watched_directory_wakes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".cargo-lock");
+        std::fs::write(&lock, "").unwrap();
+        std::fs::write(dir.path().join("readme"), "").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        let domains = [(FileKey { dev: 1, ino: 2 }, dir.path().to_path_buf())];
+        assert!(w.update(std::slice::from_ref(&lock), &domains).is_empty());
+        // Someone lists the target directory and reads a file in it, then a cargo opens the
+        // lock: the kernel reports the open only, as the first and only event.
+        let before = w.backend.events();
+        let _ = std::fs::read(dir.path().join("readme")).unwrap();
+        let _ = std::fs::read_dir(dir.path()).unwrap().count();
+        let _f = std::fs::File::open(&lock).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Wake::LockFile(lock.clone()));
+        assert_eq!(w.backend.events() - before, 1);
     }
 }
