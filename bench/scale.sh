@@ -3,22 +3,43 @@
 #
 #  1. `status --json --no-daemon` beside `lslocks -J` and `lsof FILE...` (and, with BASELINE=path,
 #     an older cargo-lockwatch binary): 1/10/30/100 locks held by one process (fine-grained
-#     locking) with a waiter on each, among 0/500/2,000 extra processes; and a dead locker whose
-#     inherited descriptor lives on in a likely process ("candidate": a build script adopted by
-#     pid 1, in the waiter's session) or in an unlikely one ("other": another session, under a
-#     subreaper with 2,000 children, forked after all of them).
+#     locking) with a waiter on each, among 0/500/2,000 extra processes.
+#  2. The same with a dead locker whose inherited descriptor lives on in a likely process
+#     ("candidate": a build script adopted by pid 1, in the waiter's session) or an unlikely one
+#     ("other": another session, under a subreaper with 500/2,000 children, forked after all of
+#     them), among 500/2,000 extra processes.
 #     hyperfine, ROUNDS rounds with the commands in alternating order; medians over all runs.
-#  2. The daemon (and BASELINE's) per state — idle, held, contended, 100 held, 100 contended —
+#  3. The daemon (and BASELINE's) per state — idle, held, contended, 100 held, 100 contended —
 #     over DAEMON_SECS each: wakeups per second and CPU seconds per hour of every thread, from
-#     /proc/PID/task/*/schedstat (nanoseconds and run counts, not clock ticks).
+#     /proc/PID/task/*/{schedstat,status} (nanoseconds and switch counts, not clock ticks).
 #
 #   bash bench/scale.sh
 #   BASELINE=/tmp/old-cargo-lockwatch RUNS=20 ROUNDS=2 DAEMON_SECS=60 bash bench/scale.sh
-#   PROCS="0 500" LOCKS="1 10" NO_DAEMON=1 bash bench/scale.sh   # a quick partial run
+#   PARTS=held PROCS="0 500" LOCKS="1 10" bash bench/scale.sh   # a quick partial run
 #
 # Everything runs in a temp CARGO_HOME and temp projects; every process started here is ended
-# on exit (by pid; nothing else is signalled). Prints a Markdown table; asserts nothing.
+# on exit (by pid; nothing else is signalled). Prints Markdown tables; asserts nothing.
+#
+# Unless ISOLATE=0, parts 1 and 3 run in a new PID namespace (unshare --pid --mount-proc, as
+# root or with user namespaces): /proc and /proc/locks then show only the processes and locks
+# made here, so other people's builds on a shared machine neither add work to `status` nor wake
+# the daemons being measured; the namespace's end kills whatever is left. Part 2 cannot: inside
+# a PID namespace the kernel hides a lock whose locker is gone (its pid translates to none), so
+# it runs beside whatever else the machine runs.
 set -euo pipefail
+
+PARTS=${PARTS:-held dead daemon}
+if [[ -z "${LOCKWATCH_SCALE_INSIDE:-}" && "${ISOLATE:-1}" != 0 ]] &&
+	unshare --pid --fork --mount-proc true 2>/dev/null; then
+	inside=$(tr ' ' '\n' <<<"$PARTS" | grep -v '^dead$' | tr '\n' ' ')
+	if [[ -n "${inside// /}" ]]; then
+		env LOCKWATCH_SCALE_INSIDE=1 PARTS="$inside" \
+			unshare --pid --fork --mount-proc bash "$0" "$@"
+	fi
+	[[ " $PARTS " == *" dead "* ]] || exit 0
+	PARTS=dead
+fi
+has_part() { [[ " $PARTS " == *" $1 "* ]]; }
 
 RUNS=${RUNS:-20}
 ROUNDS=${ROUNDS:-2}
@@ -163,7 +184,10 @@ measure() { # $1: case label; then name=command pairs
 			args+=(-n "${names[$j]}" "${cmds[$j]}")
 		done
 		hyperfine -N -i --warmup "$WARMUP" --runs "$RUNS" --style none \
-			--export-json "$WORK/hf-$r.json" "${args[@]}" >/dev/null
+			--export-json "$WORK/hf-$r.json" "${args[@]}" >/dev/null 2>"$WORK/hf.log" || {
+			cat "$WORK/hf.log" >&2
+			exit 2
+		}
 	done
 	while IFS='=' read -r name ms; do MEDIAN[$name]=$ms; done < <(python3 - "$WORK" "$ROUNDS" <<'EOF'
 import json, statistics, sys
@@ -194,8 +218,10 @@ status_cmds() {
 	for b in "${BINS[@]}"; do echo "$b=$WORK/$b status --json --no-daemon"; done
 }
 
+BASE_PROCS=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
+
 # 1. Held and contended locks among idle processes.
-for procs in $PROCS; do
+has_part held && for procs in $PROCS; do
 	start_world "$procs"
 	for n in $LOCKS; do
 		start_holder "$n" wait
@@ -209,7 +235,7 @@ for procs in $PROCS; do
 done
 
 # 2. A dead locker: its heir likely ("candidate") or not ("other").
-for procs in $DEAD_PROCS; do
+has_part dead && for procs in $DEAD_PROCS; do
 	for heir in candidate other; do
 		if [[ $heir == candidate ]]; then
 			start_world "$procs"
@@ -232,9 +258,11 @@ for procs in $DEAD_PROCS; do
 	done
 done
 
+if ((${#ROWS[@]})); then
 echo
 echo "## status --json vs lslocks -J and lsof (median ms; $ROUNDS rounds x $RUNS runs, alternating order)"
-echo "machine: $(nproc) cores, $(uname -r); base processes: $(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)"
+echo "machine: $(nproc) cores, $(uname -r); processes besides the extra ones: $BASE_PROCS;" \
+	"isolated in a PID namespace: ${LOCKWATCH_SCALE_INSIDE:-no}"
 header="| case |"
 sep="|---|"
 for b in "${BINS[@]}"; do
@@ -244,12 +272,18 @@ done
 echo "$header lslocks -J | lsof | status/lslocks |"
 echo "$sep---|---|---|"
 printf '%s\n' "${ROWS[@]}"
+fi
 
-[[ -n "${NO_DAEMON:-}" ]] && exit 0
+has_part daemon || exit 0
 
-# 3. The daemon per state: wakeups/s and CPU from schedstat over every thread.
-schedstat() { # $1: pid -> "ns runs"
-	cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ ns += $1; runs += $3 } END { print ns, runs }'
+# 3. The daemon per state. Over every thread: CPU nanoseconds and run count from
+# /proc/PID/task/*/schedstat, and voluntary context switches from .../status (each one is a
+# sleep, so the wakeup that ends it is counted once; involuntary switches are preemptions).
+schedstat() { # $1: pid -> "ns runs voluntary"
+	{
+		cat /proc/"$1"/task/*/schedstat
+		grep -h '^voluntary_ctxt_switches' /proc/"$1"/task/*/status
+	} 2>/dev/null | awk '/^voluntary/ { vol += $2; next } { ns += $1; runs += $3 } END { print ns, runs, vol }'
 }
 declare -A DPID
 for b in "${BINS[@]}"; do
@@ -280,8 +314,9 @@ daemon_state() { # $1: label
 		s0=${before[$b]}
 		cells+=$(awk -v a="$s0" -v b="$s1" -v t="$DAEMON_SECS" 'BEGIN {
 			split(a, x, " "); split(b, y, " ")
-			ns = y[1] - x[1]; runs = y[2] - x[2]
-			printf " %.2f/s, %.2f CPU-s/h (%.3f%% of a core) |", runs / t, ns / 1e9 * 3600 / t, ns / 1e7 / t }')
+			ns = y[1] - x[1]; runs = y[2] - x[2]; vol = y[3] - x[3]
+			printf " %.2f/s (%.2f runs/s) | %.2f CPU-s/h (%.3f%% of a core) |",
+				vol / t, runs / t, ns / 1e9 * 3600 / t, ns / 1e7 / t }')
 	done
 	DROWS+=("| $1 |$cells")
 	echo "${DROWS[-1]}" >&2
@@ -304,12 +339,13 @@ daemon_state "100 held + contended"
 stop_started
 
 echo
-echo "## daemon: wakeups per second and CPU per hour, every thread, from schedstat ($DAEMON_SECS s per state)"
+echo "## daemon: wakeups per second and CPU per hour, every thread ($DAEMON_SECS s per state)"
+echo "wakeups: voluntary context switches (runs: schedstat run count); CPU: schedstat ns"
 header="| state |"
 sep="|---|"
 for b in "${BINS[@]}"; do
-	header+=" $b |"
-	sep+="---|"
+	header+=" $b wakeups | $b CPU |"
+	sep+="---|---|"
 done
 echo "$header"
 echo "$sep"

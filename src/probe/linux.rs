@@ -1154,6 +1154,32 @@ mod tests {
     }
 
     #[test]
+    fn an_inheritor_adopted_by_the_waiters_subreaper_is_found_before_everyone_else_is_read() {
+        let files = tempfile::tempdir().unwrap();
+        let (cache, ino) = real_file(files.path(), "home/.package-cache");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n\
+             1: -> FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
+        ));
+        let path = cache.to_str().unwrap();
+        // systemd --user (50) adopted the orphan 260 (its own session); the waiter runs below
+        // it too. 150 shares the descriptor but is nobody's likely heir.
+        fake.process_in(50, "systemd", 1, 50);
+        fake.children(50, &[300, 260]);
+        fake.process_in(300, "cargo", 50, 300);
+        fake.process_in(260, "sleep", 50, 260);
+        fake.holding_fd(260, path, ino, 100);
+        fake.process_in(150, "sleep", 1, 150);
+        fake.holding_fd(150, path, ino, 100);
+        let targets = Targets {
+            known: vec![(cache.clone(), LockKind::PackageCache)],
+            deep_on_contention: true,
+        };
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&targets).unwrap()), [260]);
+    }
+
+    #[test]
     fn a_build_tool_inheritor_is_found_before_everyone_else_is_read() {
         let d = dead_locker_with_a_waiter();
         let path = d.cache.to_str().unwrap();

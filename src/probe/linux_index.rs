@@ -321,6 +321,11 @@ impl View<'_> {
             .clone()
     }
 
+    /// `pid`'s stat if this pass has read it already (never reads).
+    pub fn stat_read(&self, pid: u32) -> Option<&Stat> {
+        self.idx.procs.get(&pid)?.stat.as_ref()?.as_ref()
+    }
+
     /// Whether `pid` has a descriptor table (exists and is not a zombie).
     pub fn has_descriptors(&mut self, pid: u32) -> bool {
         self.stat(pid)

@@ -106,7 +106,9 @@ fn candidates(v: &mut View, tier: Tier, clues: &Clues, checked: &HashSet<u32>) -
 }
 
 /// Descendants of the lock table's processes, the waiters' sessions (followed down from each
-/// session leader) and the children of pid 1.
+/// session leader), and the children of pid 1 and of the waiters' ancestors: an orphan is
+/// adopted by pid 1 or by the nearest subreaper above it (a `systemd --user`), which is
+/// usually above the waiters too.
 fn related(v: &mut View, clues: &Clues) -> Vec<u32> {
     let mut out = Vec::new();
     for &p in clues.table {
@@ -117,6 +119,22 @@ fn related(v: &mut View, clues: &Clues) -> Vec<u32> {
         out.extend(session_tree(v, sid));
     }
     out.extend(v.children(1));
+    for a in ancestors(v, clues.waiters) {
+        out.extend(v.children(a));
+    }
+    out
+}
+
+/// The ancestors of `pids` below pid 1, nearest first, each once.
+fn ancestors(v: &mut View, pids: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for &p in pids {
+        let mut next = v.stat(p).map_or(0, |s| s.ppid);
+        while next > 1 && !out.contains(&next) && out.len() < 256 {
+            out.push(next);
+            next = v.stat(next).map_or(0, |s| s.ppid);
+        }
+    }
     out
 }
 
@@ -172,10 +190,16 @@ fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
 }
 
 /// Every process: those above the first dead locker in ascending order (it forked its
-/// descendants after it started), then those below it, nearest first.
+/// descendants after it started), then those below it, nearest first. Kernel threads, known
+/// as such from the stat read for the named tier, have no descriptors to read.
 fn rest(v: &mut View, clues: &Clues) -> Vec<u32> {
     let pivot = clues.dead.iter().copied().min().unwrap_or(0);
-    let (mut below, above): (Vec<u32>, Vec<u32>) = v.pids().into_iter().partition(|p| *p < pivot);
+    let pids: Vec<u32> = v
+        .pids()
+        .into_iter()
+        .filter(|p| !v.stat_read(*p).is_some_and(|s| s.kernel_thread))
+        .collect();
+    let (mut below, above): (Vec<u32>, Vec<u32>) = pids.into_iter().partition(|p| *p < pivot);
     below.sort_unstable_by(|a, b| b.cmp(a));
     let mut out = above;
     out.sort_unstable();
