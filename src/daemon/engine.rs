@@ -32,8 +32,16 @@ use crate::ui::UiSnapshot;
 /// How often the list of known lock files is refreshed (a few `read_dir`s), while nothing is
 /// held: reading a watched directory would wake the watcher for nothing.
 const KNOWN_REFRESH: Duration = Duration::from_secs(15);
-/// Follow-up passes after a file event: `open` precedes `flock` by a moment.
-const FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(15), Duration::from_millis(120)];
+/// Passes after a file event. Not at once: `open` precedes `flock` by a moment, the kernel
+/// reports a `close` just before it drops the lock, and reading `/proc/locks` holds off every
+/// `flock` on the machine while it runs (a pass started at once kept the lock it came to see
+/// from being taken, and saw it free). A fifth of a millisecond later the lock has moved; the
+/// later passes catch a slow one, and events in a burst share their passes.
+const FOLLOW_UPS: [Duration; 3] = [
+    Duration::from_micros(200),
+    Duration::from_millis(15),
+    Duration::from_millis(120),
+];
 /// How often the cheap lock fingerprint is checked where file events miss acquisitions (macOS).
 const QUICK_CHECK: Duration = Duration::from_millis(500);
 
@@ -176,7 +184,6 @@ impl Engine {
                     Some(Wake::LockFile(_) | Wake::ProcessExited(_) | Wake::Overflow) => {
                         let now = tokio::time::Instant::now();
                         follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
-                        self.pass();
                     }
                     Some(Wake::Activity(key)) => {
                         policy::apply(&mut self.policy, Event::Activity { now: scan::now(), key });
