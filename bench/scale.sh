@@ -31,10 +31,11 @@ set -euo pipefail
 PARTS=${PARTS:-held dead daemon}
 if [[ -z "${LOCKWATCH_SCALE_INSIDE:-}" && "${ISOLATE:-1}" != 0 ]] &&
 	unshare --pid --fork --mount-proc true 2>/dev/null; then
-	inside=$(tr ' ' '\n' <<<"$PARTS" | grep -v '^dead$' | tr '\n' ' ')
+	inside=$(tr ' ' '\n' <<<"$PARTS" | { grep -v '^dead$' || true; } | tr '\n' ' ')
 	if [[ -n "${inside// /}" ]]; then
 		env LOCKWATCH_SCALE_INSIDE=1 PARTS="$inside" \
-			unshare --pid --fork --mount-proc bash "$0" "$@"
+			unshare --pid --fork --mount-proc bash "$0" "$@" ||
+			echo "bench/scale.sh: the isolated part failed" >&2
 	fi
 	[[ " $PARTS " == *" dead "* ]] || exit 0
 	PARTS=dead
@@ -89,7 +90,7 @@ cleanup() {
 		[[ -n "$p" ]] && kill -KILL -- "-$p" 2>/dev/null || true
 	done <"$WORK/groups" 2>/dev/null || true
 	stop_started
-	rm -rf "$WORK"
+	rm -rf "$WORK" || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -297,6 +298,7 @@ done
 stop_daemons() {
 	local p
 	while read -r p; do kill -TERM "$p" 2>/dev/null || true; done <"$WORK/daemons"
+	while read -r p; do wait "$p" 2>/dev/null || true; done <"$WORK/daemons"
 }
 trap 'stop_daemons; cleanup' EXIT
 sleep 2
