@@ -228,17 +228,7 @@ impl Lookup<'_> {
         let waiter_pids: Vec<u32> = waiting.iter().map(|l| l.pid).collect();
         let mut dead_locker = None;
         if !dead.is_empty() || (!waiting.is_empty() && deep) {
-            // A dead locker's descriptor lives on in whoever inherited it. A live locker shares
-            // its descriptor with the children it forked: those are the co-holders worth
-            // naming when others wait, and reading only that subtree keeps `status` on a
-            // contended lock as cheap as `lslocks`.
-            let name = path.file_name().and_then(|n| n.to_str());
-            let pick = name.map_or(Pick::LockNames, Pick::Named);
-            let found = if dead.is_empty() {
-                self.co_holders(ino, pick, &lockers)
-            } else {
-                self.inheritors_of(ino, &dead, pick, &waiter_pids)
-            };
+            let found = self.sharers(ino, &path, &lockers, &dead, &waiter_pids);
             dead_locker = add_found(&mut holders, found, &dead);
         }
         let waiters: Vec<Participant> = waiting
@@ -266,6 +256,27 @@ impl Lookup<'_> {
             dead_locker,
             unseen,
         })
+    }
+
+    /// Who else holds the lock through a descriptor. A dead locker's descriptor lives on in
+    /// whoever inherited it. A live locker shares its descriptor with the children it forked:
+    /// those are the co-holders worth naming when others wait, and reading only that subtree
+    /// keeps `status` on a contended lock as cheap as `lslocks`.
+    fn sharers(
+        &mut self,
+        ino: u64,
+        path: &Path,
+        lockers: &[(u32, LockMode)],
+        dead: &[u32],
+        waiters: &[u32],
+    ) -> Vec<(u32, KernelLock)> {
+        let name = path.file_name().and_then(|n| n.to_str());
+        let pick = name.map_or(Pick::LockNames, Pick::Named);
+        if dead.is_empty() {
+            self.co_holders(ino, pick, lockers)
+        } else {
+            self.inheritors_of(ino, dead, pick, waiters)
+        }
     }
 
     /// Which file an inode is: a known one, one discovered earlier, or one discovered now
