@@ -41,16 +41,20 @@ cp "$BIN" "$WORK/cargo-lockwatch"
 BIN="$WORK/cargo-lockwatch"
 
 PIDS=()
+# Never fails: under `set -e` one `kill` of a process that had just exited (the waiter's `true`)
+# used to end the cleanup there and leave the 400 sleeps running.
 cleanup() {
+	set +e
 	local p kids
 	for p in "${PIDS[@]}"; do
 		# flock's own child (the sleep it runs) first, then flock; only processes started here.
-		kids=$(cat "/proc/$p/task/$p/children" 2>/dev/null || true)
+		kids=$(cat "/proc/$p/task/$p/children" 2>/dev/null)
 		# shellcheck disable=SC2086
 		[[ -n "$kids" ]] && kill -KILL $kids 2>/dev/null
-		kill -KILL "$p" 2>/dev/null || true
+		kill -KILL "$p" 2>/dev/null
 	done
 	rm -rf "$WORK"
+	return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

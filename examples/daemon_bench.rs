@@ -1,6 +1,6 @@
 //! Benchmark of the running daemon, printing figures (no assertions): detection latency from a
 //! lock's acquisition/release to the state visible over IPC, and the daemon's idle cost (CPU
-//! seconds per idle hour, RSS). Run by `bench/daemon.sh`, which builds in release and passes the
+//! seconds per idle hour from schedstat nanoseconds, wakeups per second, RSS). Run by `bench/daemon.sh`, which builds in release and passes the
 //! binary path; with `--tray` the daemon runs with its tray (needs a display).
 
 use std::fs::OpenOptions;
@@ -12,23 +12,37 @@ use lockwatch::core::model::LockState;
 use lockwatch::daemon::client::Client;
 use lockwatch::daemon::protocol::{Request, Response};
 
-fn cpu_and_rss(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after = stat.rfind(')').map(|i| &stat[i + 2..]).unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let cpu = (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
-        / hz;
+/// CPU seconds (from the scheduler's nanoseconds, not 10 ms clock ticks) and wakeups
+/// (voluntary context switches: each one is a sleep) of every thread of `pid`, and its RSS in
+/// KiB.
+fn cost(pid: u32) -> (f64, u64, u64) {
+    let mut ns = 0u64;
+    let mut wakeups = 0u64;
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten();
+    for task in tasks.flatten() {
+        let sched = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        ns += sched
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        wakeups += field(&status, "voluntary_ctxt_switches:");
+    }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
+    (ns as f64 / 1e9, wakeups, field(&status, "VmRSS:"))
+}
+
+/// The number after `name` in a `/proc/PID/status` text.
+fn field(status: &str, name: &str) -> u64 {
+    status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|l| l.split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    (cpu, rss)
+        .unwrap_or(0)
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
@@ -121,10 +135,11 @@ fn main() {
     }
     drop(sub);
 
-    let (cpu0, _) = cpu_and_rss(daemon.id());
+    let (cpu0, wake0, _) = cost(daemon.id());
     std::thread::sleep(Duration::from_secs(idle_secs));
-    let (cpu1, rss) = cpu_and_rss(daemon.id());
+    let (cpu1, wake1, rss) = cost(daemon.id());
     let per_hour = (cpu1 - cpu0) * 3600.0 / idle_secs as f64;
+    let wakeups = (wake1 - wake0) as f64 / idle_secs as f64;
 
     println!(
         "daemon benchmark ({}; {rounds} rounds; idle window {idle_secs}s)",
@@ -151,6 +166,10 @@ fn main() {
     println!(
         "{:<34} {:>10.2} (target <= 1.0)",
         "idle CPU seconds per hour", per_hour
+    );
+    println!(
+        "{:<34} {:>10.2} (target <= 0.2)",
+        "idle wakeups per second", wakeups
     );
     println!(
         "{:<34} {:>8.1}MB (target <= 20)",

@@ -30,11 +30,13 @@ pub struct WatchConfig {
     /// Project roots (or target dirs) whose build locks are listed up front; others are
     /// discovered when a cargo locks them.
     pub projects: Vec<PathBuf>,
-    /// The cheap safety-net poll of the kernel's lock table.
+    /// How often processes are sampled while an incident is open (someone waits, or a blocker
+    /// looks suspect).
     #[serde(with = "crate::core::text::duration_serde")]
     pub poll_interval: Duration,
-    /// The poll while nothing is held (new projects are discovered within this time; known lock
-    /// files wake the daemon at once through file events).
+    /// The safety-net poll of the kernel's lock table otherwise: nothing held, or a quiet hold
+    /// (locks of unlisted projects are discovered within this time; known lock files wake the
+    /// daemon at once through file events).
     #[serde(with = "crate::core::text::duration_serde")]
     pub idle_poll_interval: Duration,
     /// Process names never reported as stale nor offered for termination.

@@ -392,6 +392,11 @@ fn descendants(probe: &mut dyn Probe, pid: u32, uid: u32) -> Vec<(u32, u64, Proc
         .collect()
 }
 
+/// How often a kill looks again for the release and the waiter going on: a waiter that got the
+/// lock may finish and exit within tens of milliseconds, and one that has gone cannot be
+/// seen to have proceeded.
+const RECHECK: Duration = Duration::from_millis(10);
+
 /// Checks, signals and waits. Every check is repeated right before each signal.
 pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> KillReport {
     let (pass, facts) = match checked(probe, roots, req.pid, req.start_token) {
@@ -515,63 +520,85 @@ fn wait_for_release(
 ) -> Outcome {
     let deadline = Instant::now() + req.grace;
     let mut out = Outcome::default();
+    // The waiters still waiting when the target let go (one gone before that gave up).
+    let mut waiting: Vec<u32> = waiters
+        .iter()
+        .copied()
+        .filter(|w| !signalled.contains(w))
+        .collect();
     loop {
         out.target_done = !alive(probe, req.pid, token)
             || !keys
                 .iter()
                 .any(|k| probe.holds(req.pid, *k).unwrap_or(true));
-        if out.target_done
-            && let Ok(after) = scan::pass(probe, roots, true)
-        {
-            let ours: Vec<&LockSighting> = after
-                .sightings
-                .iter()
-                .filter(|s| keys.contains(&s.key))
-                .collect();
-            // What the kill should have freed: held by the target, its children, or whoever
-            // inherited its descriptor. Other holders (former waiters, unrelated shared
-            // co-holders) do not count against it.
-            out.still_held_by = ours
-                .iter()
-                .flat_map(|s| {
-                    s.holders.iter().filter(|h| {
-                        h.pid == req.pid
-                            || signalled.contains(&h.pid)
-                            || (h.inherited && s.dead_locker == Some(req.pid))
-                    })
-                })
-                .map(|h| h.pid)
-                .collect();
+        if !out.target_done {
+            waiting.retain(|w| is_live(probe, *w));
+        } else if let Ok(after) = scan::pass(probe, roots, true) {
+            out.still_held_by = still_held_by(&after, req.pid, keys, signalled);
             out.released = out.still_held_by.is_empty();
-            // A waiter went on if it holds the lock now, or, the lock being free, is alive and
-            // no longer waiting, or has already finished (a process blocked on a lock does not
-            // exit by itself, and the target's own nested processes are not listed).
-            let (live, finished): (Vec<u32>, Vec<u32>) = waiters
+            let live: Vec<u32> = waiting
                 .iter()
                 .copied()
-                .filter(|w| !signalled.contains(w))
-                .partition(|w| matches!(probe.process(*w), Ok(f) if f.state != ProcState::Zombie));
-            out.proceeded = live
-                .iter()
-                .copied()
-                .find(|w| ours.iter().any(|s| s.holders.iter().any(|h| h.pid == *w)))
-                .or_else(|| {
-                    live.iter()
-                        .copied()
-                        .find(|w| out.released && !after.graph.is_blocked(*w))
-                })
-                .or_else(|| finished.first().copied().filter(|_| out.released));
-            let all_gone = live.is_empty();
-            if out.released && (out.proceeded.is_some() || all_gone) {
+                .filter(|w| is_live(probe, *w))
+                .collect();
+            out.proceeded = went_on(&after, keys, &live, &waiting, out.released);
+            if out.released && (out.proceeded.is_some() || live.is_empty()) {
                 break;
             }
         }
         if Instant::now() >= deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(RECHECK);
     }
     out
+}
+
+/// Alive and not a zombie.
+fn is_live(probe: &mut dyn Probe, pid: u32) -> bool {
+    matches!(probe.process(pid), Ok(f) if f.state != ProcState::Zombie)
+}
+
+/// What the kill should have freed and is still held: by the target, its children, or whoever
+/// inherited its descriptor. Other holders (former waiters, unrelated shared co-holders) do
+/// not count against it.
+fn still_held_by(after: &Pass, target: u32, keys: &[FileKey], signalled: &[u32]) -> Vec<u32> {
+    let ours = after.sightings.iter().filter(|s| keys.contains(&s.key));
+    ours.flat_map(|s| {
+        s.holders.iter().filter(|h| {
+            h.pid == target
+                || signalled.contains(&h.pid)
+                || (h.inherited && s.dead_locker == Some(target))
+        })
+    })
+    .map(|h| h.pid)
+    .collect()
+}
+
+/// The waiter that went on: one holding the lock now; or, the lock being free, one alive and
+/// no longer waiting; or one that waited until the target let go and has exited since (it got
+/// the lock and finished: a cargo with little left to do takes milliseconds). One that died
+/// with the target (its nested cargo) was signalled, so it is not among `waiting`.
+fn went_on(
+    after: &Pass,
+    keys: &[FileKey],
+    live: &[u32],
+    waiting: &[u32],
+    released: bool,
+) -> Option<u32> {
+    let ours: Vec<&LockSighting> = after
+        .sightings
+        .iter()
+        .filter(|s| keys.contains(&s.key))
+        .collect();
+    let holds = |w: u32| ours.iter().any(|s| s.holders.iter().any(|h| h.pid == w));
+    let unblocked = |w: &u32| released && !after.graph.is_blocked(*w);
+    let finished = |w: &u32| released && !live.contains(w);
+    let live_ones = || live.iter().copied();
+    live_ones()
+        .find(|w| holds(*w))
+        .or_else(|| live_ones().find(unblocked))
+        .or_else(|| waiting.iter().copied().find(finished))
 }
 
 fn wait_for_culprit(
@@ -602,7 +629,7 @@ fn wait_for_culprit(
         if Instant::now() >= deadline {
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(RECHECK);
     }
     out
 }

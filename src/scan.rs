@@ -121,6 +121,18 @@ pub fn pass_with_known(
     known: Vec<(PathBuf, LockKind)>,
     deep_on_contention: bool,
 ) -> Result<Pass, ProbeError> {
+    probe.begin_pass();
+    let pass = read_pass(probe, known, deep_on_contention);
+    probe.end_pass();
+    pass
+}
+
+/// The body of [`pass_with_known`], inside the probe's pass.
+fn read_pass(
+    probe: &mut dyn Probe,
+    known: Vec<(PathBuf, LockKind)>,
+    deep_on_contention: bool,
+) -> Result<Pass, ProbeError> {
     let targets = Targets {
         known: known.clone(),
         deep_on_contention,

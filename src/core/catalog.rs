@@ -4,6 +4,7 @@
 //! the same table serves discovery on every platform. The facts come from Cargo's source and are
 //! written up in `docs/cargo-locks.md`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -214,12 +215,26 @@ pub fn could_be_lock_name(name: &str) -> bool {
 /// the lock file that holds a `Cargo.toml`. `None` when none does (a target dir on tmpfs or
 /// shared between projects): a guess would send the user to the wrong project.
 pub fn project_dir_of(path: &Path, kind: LockKind) -> Option<PathBuf> {
+    project_dir_seen(path, kind, &mut HashMap::new())
+}
+
+/// [`project_dir_of`], remembering in `seen` which directories hold a manifest, so that the
+/// locks of one report look at each directory once.
+pub fn project_dir_seen(
+    path: &Path,
+    kind: LockKind,
+    seen: &mut HashMap<PathBuf, bool>,
+) -> Option<PathBuf> {
     if kind.in_cargo_home() {
         return None;
     }
     path.ancestors()
         .skip(1)
-        .find(|dir| dir.join("Cargo.toml").is_file())
+        .find(|dir| {
+            *seen
+                .entry(dir.to_path_buf())
+                .or_insert_with(|| dir.join("Cargo.toml").is_file())
+        })
         .map(Path::to_path_buf)
 }
 

@@ -128,10 +128,23 @@ pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
     (Origin::Unknown, None)
 }
 
+/// Whether a process of this name is an editor or IDE that runs cargo in the background
+/// (`java` included: the JetBrains IDEs on Linux).
+pub fn is_ide_name(name: &str) -> bool {
+    IDE_NAMES.contains(&name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::model::{Ancestor, ProcState};
+
+    #[test]
+    fn ide_names_are_known_by_name() {
+        assert!(is_ide_name("rust-analyzer"));
+        assert!(is_ide_name("java"));
+        assert!(!is_ide_name("bash"));
+    }
 
     fn facts(ppid: u32, tty: bool, chain: &[&str]) -> ProcessFacts {
         ProcessFacts {

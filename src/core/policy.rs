@@ -420,6 +420,12 @@ struct Judge {
 }
 
 impl Judge {
+    /// Its verdict may be about to change: the last samples disagree with it, or the
+    /// blocker is stopped (the grace runs, or a resume must be noticed).
+    fn pending(&self) -> bool {
+        self.streak > 0 || self.stopped_since.is_some()
+    }
+
     fn new(now: f64) -> Judge {
         Judge {
             since: now,
@@ -512,6 +518,13 @@ impl State {
     /// Whether anything is held or waited on (the daemon samples faster then).
     pub fn busy(&self) -> bool {
         !self.holds.is_empty() || !self.waits.is_empty()
+    }
+
+    /// Whether an incident is open: someone waits, or a blocker is suspect (its verdict may be
+    /// about to change). Only then does the daemon sample processes at its poll interval; a
+    /// quiet hold is sampled at the idle interval, enough to see it go stale in time.
+    pub fn incident_open(&self) -> bool {
+        !self.waits.is_empty() || self.judges.values().any(Judge::pending)
     }
 
     /// Whether the blocker is currently judged stale.
@@ -1050,6 +1063,48 @@ mod tests {
         fx.iter()
             .filter(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Stale { .. })))
             .count()
+    }
+
+    #[test]
+    fn an_incident_is_open_while_someone_waits_or_a_verdict_is_pending() {
+        let mut s = state();
+        observe(
+            &mut s,
+            0.0,
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[]),
+        );
+        assert!(s.busy());
+        assert!(!s.incident_open(), "a quiet hold nobody waits for");
+        observe(
+            &mut s,
+            2.0,
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11]),
+        );
+        assert!(s.incident_open(), "someone waits");
+        observe(
+            &mut s,
+            4.0,
+            lock(vec![holder(10, ProcState::Stopped, 5.0)], &[]),
+        );
+        assert!(s.incident_open(), "a stopped blocker is suspect");
+        let fx = run(&mut s, 6.0, 40.0, 2.0, |_| {
+            lock(vec![holder(10, ProcState::Stopped, 5.0)], &[])
+        });
+        assert_eq!(notices(&fx), 1);
+        observe(
+            &mut s,
+            42.0,
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[]),
+        );
+        assert!(
+            s.incident_open(),
+            "resumed: the stale verdict is about to clear"
+        );
+        run(&mut s, 44.0, 60.0, 2.0, |_| {
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[])
+        });
+        assert!(!stale_now(&s, 10));
+        assert!(!s.incident_open(), "quiet again");
     }
 
     #[test]

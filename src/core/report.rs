@@ -203,6 +203,7 @@ pub fn build(
     }
     // Worst first, then by path, so the eye lands on what matters.
     locks.sort_by(|a, b| b.state.cmp(&a.state).then_with(|| a.path.cmp(&b.path)));
+    project_dirs(&mut incidents, &mut locks);
     Report {
         schema_version: SCHEMA_VERSION,
         source,
@@ -333,7 +334,8 @@ fn incident_lock(
         mode: mine.map_or(LockMode::Exclusive, |h| h.mode),
         contended: !s.waiters.is_empty(),
         deleted: s.deleted,
-        project_dir: catalog::project_dir_of(&s.path, s.kind),
+        // Filled in by `project_dirs` once the report is built.
+        project_dir: None,
         held_for_secs: blocker
             .and_then(|p| k.hold_since.get(&(key, p)))
             .map(|t| (now - t).max(0.0)),
@@ -584,7 +586,8 @@ fn lock(
         verdict: lock_verdict(state, &holders, &waiters),
         state,
         deleted: s.deleted,
-        project_dir: catalog::project_dir_of(&s.path, s.kind),
+        // Filled in by `project_dirs` once the report is built.
+        project_dir: None,
         holders,
         waiters,
         stop_command,
@@ -607,6 +610,18 @@ pub fn add_roots(report: &mut Report, known: &[(PathBuf, LockKind)], homes: &[Pa
     }
 }
 
+/// The project of every build lock, each directory looked at once for a manifest (a hundred
+/// locks of one tree made a thousand lookups).
+fn project_dirs(incidents: &mut [IncidentReport], locks: &mut [LockReport]) {
+    let mut seen = HashMap::new();
+    for l in locks.iter_mut() {
+        l.project_dir = catalog::project_dir_seen(&l.path, l.kind, &mut seen);
+    }
+    for l in incidents.iter_mut().flat_map(|i| i.locks.iter_mut()) {
+        l.project_dir = catalog::project_dir_seen(&l.path, l.kind, &mut seen);
+    }
+}
+
 fn free_lock(path: &std::path::Path, kind: LockKind) -> LockReport {
     LockReport {
         path: path.to_path_buf(),
@@ -614,7 +629,7 @@ fn free_lock(path: &std::path::Path, kind: LockKind) -> LockReport {
         description: kind.cargo_words().to_string(),
         state: LockState::Free,
         deleted: false,
-        project_dir: catalog::project_dir_of(path, kind),
+        project_dir: None,
         holders: Vec::new(),
         waiters: Vec::new(),
         verdict: "free".to_string(),

@@ -2,8 +2,11 @@
 //! the policy fed with samples, and its effects performed — history appended, log lines written,
 //! notifications handed to the notifier, the snapshot published to the UI and IPC subscribers.
 //!
-//! Watching adapts: while nothing is held the only work is a cheap lock-table read per poll;
-//! holder processes are sampled only while they hold.
+//! The daemon sleeps when nothing changes: file events (inotify on Linux, FSEvents and kqueue on
+//! macOS) wake it for lock files and progress, a status request reads afresh, and processes are
+//! sampled at the poll interval only while an incident is open (someone waits, or a blocker is
+//! suspect). Otherwise a pass runs once per idle interval: the safety net for lock files nobody
+//! listed, and enough samples of a quiet hold to see it go stale.
 //!
 //! History is never silently dropped: events that cannot be written (a full disk) are kept in a
 //! bounded queue and retried every pass, and the failure is published in the snapshot, so
@@ -15,6 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::alarm::Alarm;
 use super::history::History;
 use super::watcher::{FsWatcher, PlatformWakes, Wake};
 use crate::config::{Config, DaemonConfig, Loaded};
@@ -33,10 +37,19 @@ use crate::probe::Probe;
 use crate::scan::{self, WatchRoots};
 use crate::ui::UiSnapshot;
 
-/// How often the list of known lock files is refreshed (a few `read_dir`s).
+/// How often the list of known lock files is refreshed (a few `read_dir`s), while nothing is
+/// held: reading a watched directory would wake the watcher for nothing.
 const KNOWN_REFRESH: Duration = Duration::from_secs(15);
-/// Follow-up passes after a file event: `open` precedes `flock` by a moment.
-const FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(15), Duration::from_millis(120)];
+/// Passes after a file event. Not at once: `open` precedes `flock` by a moment, the kernel
+/// reports a `close` just before it drops the lock, and reading `/proc/locks` holds off every
+/// `flock` on the machine while it runs (a pass started at once kept the lock it came to see
+/// from being taken, and saw it free). A fifth of a millisecond later the lock has moved; the
+/// later passes catch a slow one, and events in a burst share their passes.
+const FOLLOW_UPS: [Duration; 3] = [
+    Duration::from_micros(200),
+    Duration::from_millis(15),
+    Duration::from_millis(120),
+];
 /// How often the cheap lock fingerprint is checked where file events miss acquisitions (macOS).
 const QUICK_CHECK: Duration = Duration::from_millis(500);
 /// How long a yielding IDE check gets to let go after SIGTERM before it is reported as not.
@@ -65,6 +78,9 @@ pub enum Command {
     SetYieldIde(bool),
     /// A reloaded configuration (SIGHUP) and the roots it implies.
     Reload(Box<Loaded>, WatchRoots),
+    /// Read afresh and publish, then answer (a status request: times and states are of now,
+    /// not of the last pass).
+    Refresh(oneshot::Sender<()>),
     /// Exit cleanly.
     Shutdown,
 }
@@ -114,6 +130,8 @@ pub struct Engine {
     /// IDE checks stopped for a terminal build (never twice the same), and those in flight.
     yielded: HashSet<ProcId>,
     yielding: HashMap<u32, Yield>,
+    /// When the last pass ran (the next sample is due a cadence later).
+    last_pass: tokio::time::Instant,
 }
 
 /// Knobs that are not configuration.
@@ -180,6 +198,7 @@ impl Engine {
                 done: None,
                 yielded: HashSet::new(),
                 yielding: HashMap::new(),
+                last_pass: tokio::time::Instant::now(),
             },
             snapshot_rx,
         )
@@ -196,13 +215,14 @@ impl Engine {
         }
         self.platform_wakes = Some(PlatformWakes::new(wake_tx.clone()));
         let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
+        let mut alarm = Alarm::new();
         self.pass();
-        let mut next_poll = tokio::time::Instant::now() + self.config.watch.poll_interval;
         let quick = self.probe.lock_fingerprint(&self.known).is_some();
         let mut next_quick = tokio::time::Instant::now() + QUICK_CHECK;
         loop {
+            let next_sample = self.next_sample();
             let next_follow = follow_ups.iter().min().copied();
-            let mut deadline = next_follow.map_or(next_poll, |f| f.min(next_poll));
+            let mut deadline = next_follow.map_or(next_sample, |f| f.min(next_sample));
             if quick {
                 deadline = deadline.min(next_quick);
             }
@@ -215,10 +235,9 @@ impl Engine {
                     self.kill_done(report, reply);
                 },
                 wake = wake_rx.recv() => match wake {
-                    Some(Wake::LockFile(_) | Wake::ProcessExited(_)) => {
+                    Some(Wake::LockFile(_) | Wake::ProcessExited(_) | Wake::Overflow) => {
                         let now = tokio::time::Instant::now();
                         follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
-                        self.pass();
                     }
                     Some(Wake::Activity(key)) => {
                         policy::apply(&mut self.policy, Event::Activity { now: scan::now(), key });
@@ -226,27 +245,17 @@ impl Engine {
                     Some(Wake::Failed(e)) => tracing::warn!("file watcher: {e}; polling continues"),
                     None => {}
                 },
-                _ = tokio::time::sleep_until(deadline) => {
+                _ = alarm.until(deadline) => {
                     let now = tokio::time::Instant::now();
                     let follow_up_due = follow_ups.iter().any(|t| *t <= now);
                     follow_ups.retain(|t| *t > now);
-                    if quick && now >= next_quick && now < next_poll && !follow_up_due {
+                    if quick && now >= next_quick && now < next_sample && !follow_up_due {
                         // Only the cheap check: a full pass when the held state changed.
                         next_quick = now + QUICK_CHECK;
                         if !self.paused && self.fingerprint_changed() {
                             self.pass();
                         }
                         continue;
-                    }
-                    if now >= next_poll {
-                        // Nothing held: only a lock-table read now and then (file events wake us
-                        // for known lock files at once). Held: sample every poll interval.
-                        let every = if self.policy.busy() {
-                            self.config.watch.poll_interval
-                        } else {
-                            self.config.watch.idle_poll_interval.max(self.config.watch.poll_interval)
-                        };
-                        next_poll = now + every;
                     }
                     self.pass();
                 }
@@ -266,6 +275,18 @@ impl Engine {
                 self.pending.failing.as_deref().unwrap_or("unknown error")
             ));
         }
+    }
+
+    /// When the next pass is due without any event: a poll interval after the last pass while
+    /// an incident is open, an idle interval after it otherwise.
+    fn next_sample(&self) -> tokio::time::Instant {
+        let watch = &self.config.watch;
+        let every = if self.policy.incident_open() {
+            watch.poll_interval
+        } else {
+            watch.idle_poll_interval.max(watch.poll_interval)
+        };
+        self.last_pass + every
     }
 
     fn command(&mut self, cmd: Command, done: &mpsc::UnboundedSender<KillDone>) {
@@ -312,6 +333,10 @@ impl Engine {
                 self.publish();
             }
             Command::Reload(loaded, roots) => self.reload(*loaded, roots),
+            Command::Refresh(reply) => {
+                self.pass();
+                let _ = reply.send(());
+            }
             Command::Shutdown => {}
         }
     }
@@ -489,10 +514,12 @@ impl Engine {
     /// One probe pass, policy update and publication.
     pub fn pass(&mut self) {
         self.flush_history();
+        self.last_pass = tokio::time::Instant::now();
         if self.paused {
             return;
         }
-        if self.known_at.is_none_or(|t| t.elapsed() >= KNOWN_REFRESH) {
+        let due = self.known_at.is_none_or(|t| t.elapsed() >= KNOWN_REFRESH);
+        if self.known_at.is_none() || (due && !self.policy.busy()) {
             self.known = scan::known_locks(&self.roots);
             self.known_at = Some(std::time::Instant::now());
         }

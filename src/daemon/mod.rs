@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::mpsc;
 
+mod alarm;
 pub mod client;
 pub mod engine;
 pub mod history;

@@ -353,7 +353,14 @@ async fn respond(request: Request, shared: &Shared) -> Response {
         Request::Hello { .. } => Response::Error {
             message: "already greeted".into(),
         },
-        Request::Status => Response::Snapshot(Box::new(shared.snapshots.borrow().clone())),
+        Request::Status => {
+            // A fresh pass: the daemon may have slept since its last one.
+            let (tx, rx) = oneshot::channel();
+            if shared.commands.send(Command::Refresh(tx)).is_ok() {
+                let _ = rx.await;
+            }
+            Response::Snapshot(Box::new(shared.snapshots.borrow().clone()))
+        }
         Request::Subscribe => Response::Error {
             message: "subscribe is answered by the connection loop".into(),
         },

@@ -1,10 +1,11 @@
 //! Filesystem events that make the daemon react at once instead of waiting for its poll:
-//! opens and closes of watched lock files (inotify `OPEN`/`CLOSE_WRITE`; on macOS FSEvents only
-//! sees creation and deletion, and kqueue fills the gap) wake a rescan, and writes under a held
+//! opens and closes of watched lock files (inotify on Linux; on macOS FSEvents only sees
+//! creation and deletion, and kqueue fills the gap) wake a rescan, and writes under a held
 //! lock's domain (registry, target dir) count as progress for the stale policy.
 //!
-//! The callback classifies at the boundary: noise is dropped there, and only two kinds of
-//! message reach the engine.
+//! The event side classifies at the boundary: noise is dropped there, and only two kinds of
+//! message reach the engine. On Linux the kernel is asked only for what is used (no opens of
+//! directories, whose reads by anyone — an IDE, `ls`, another daemon — would wake this one).
 //!
 //! Event paths may not be spelled as the watched paths were: FSEvents reports canonical paths
 //! (`/private/var/…` for `/var/…`, `/private/tmp/…` for `/tmp/…`, a symlinked home or target dir
@@ -16,13 +17,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use notify::{EventKind, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::core::model::FileKey;
+#[cfg(any(not(target_os = "linux"), test))]
+use notify::EventKind;
 
 /// At most one activity message per lock in this time.
 const ACTIVITY_EVERY: Duration = Duration::from_millis(500);
+
+#[cfg(target_os = "linux")]
+#[path = "watcher_inotify.rs"]
+mod imp;
+
+#[cfg(not(target_os = "linux"))]
+#[path = "watcher_notify.rs"]
+mod imp;
 
 /// What the watcher tells the engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +45,8 @@ pub enum Wake {
     ProcessExited(u32),
     /// The OS watcher failed (e.g. too many inotify watches); polling continues.
     Failed(String),
+    /// Events were lost (the kernel's queue overflowed): rescan now.
+    Overflow,
 }
 
 /// Event sources beyond `notify`: on macOS a kqueue thread reporting flock unlocks on watched
@@ -153,25 +165,30 @@ impl Aliases {
     }
 }
 
+/// Where an event on a watched path leads.
 #[derive(Debug, Default)]
-struct Routes {
-    lock_files: HashSet<PathBuf>,
+pub(super) struct Routes {
+    pub lock_files: HashSet<PathBuf>,
     /// Directory → locks whose domain it belongs to.
-    domains: HashMap<PathBuf, Vec<FileKey>>,
-    aliases: Aliases,
+    pub domains: HashMap<PathBuf, Vec<FileKey>>,
+    /// Canonical forms of watched paths (FSEvents reports those).
+    pub aliases: Aliases,
 }
 
 /// Where one event goes, before rate limiting.
+#[cfg(any(not(target_os = "linux"), test))]
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Routed {
+pub(super) enum Routed {
     /// A watched lock file (as it was given) changed.
     LockFile(PathBuf),
     /// Something was written in the domain of these locks.
     Activity(Vec<FileKey>),
 }
 
-/// Classifies one OS event against the routes (pure: no I/O, no clock).
-fn route(routes: &Routes, kind: &EventKind, paths: &[PathBuf]) -> Vec<Routed> {
+#[cfg(any(not(target_os = "linux"), test))]
+/// Classifies one `notify` event against the routes (pure: no I/O, no clock). Linux's
+/// inotify side classifies its own events; this one serves FSEvents.
+pub(super) fn route(routes: &Routes, kind: &EventKind, paths: &[PathBuf]) -> Vec<Routed> {
     let mut out = Vec::new();
     for raw in paths {
         let path = routes.aliases.to_given(raw);
@@ -211,89 +228,132 @@ fn route(routes: &Routes, kind: &EventKind, paths: &[PathBuf]) -> Vec<Routed> {
     out
 }
 
+/// Forwards writes under a domain as activity of its locks. A build writes thousands of files;
+/// the policy needs to know only that something was written recently, so each lock's activity
+/// is forwarded at most once per [`ACTIVITY_EVERY`].
+#[derive(Default)]
+pub(super) struct Throttle(HashMap<FileKey, Instant>);
+
+impl Throttle {
+    /// Sends the activity of `keys` that was not sent lately.
+    pub fn activity(&mut self, keys: &[FileKey], tx: &UnboundedSender<Wake>) {
+        let now = Instant::now();
+        for k in keys {
+            if self
+                .0
+                .get(k)
+                .is_none_or(|t| now.duration_since(*t) >= ACTIVITY_EVERY)
+            {
+                self.0.insert(*k, now);
+                let _ = tx.send(Wake::Activity(*k));
+            }
+        }
+        if self.0.len() > 1024 {
+            self.0
+                .retain(|_, t| now.duration_since(*t) < ACTIVITY_EVERY);
+        }
+    }
+}
+
+/// What a watch is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Role {
+    /// A lock file: opens, closes and removal wake a pass.
+    LockFile,
+    /// A directory of a held lock's domain: writes in it are progress.
+    Domain,
+}
+
+/// What the watch set was made from: lock files and (lock, activity domain) pairs.
+type Inputs = (Vec<PathBuf>, Vec<(FileKey, PathBuf)>);
+
 /// Keeps the OS watcher alive and its watch set in line with what is held.
 pub struct FsWatcher {
-    watcher: notify::RecommendedWatcher,
+    backend: imp::Backend,
     routes: Arc<Mutex<Routes>>,
-    watched: HashSet<PathBuf>,
+    /// Watched path → what for.
+    watched: HashMap<PathBuf, Role>,
+    /// The last update's inputs: an update with the same ones touches nothing.
+    last: Option<Inputs>,
+    /// Each domain's directories, read once when the domain appears: reading a watched
+    /// directory on every pass made the watcher report its own reads.
+    dirs_of: HashMap<PathBuf, Vec<PathBuf>>,
+    /// Watched paths the OS stopped watching (deleted or moved), to watch again.
+    lost: Arc<Mutex<HashSet<PathBuf>>>,
     /// Watched path → its canonical form, worked out once when it was first watched.
     canonical: HashMap<PathBuf, PathBuf>,
 }
 
 impl FsWatcher {
-    /// Starts the OS watcher; events go to `tx`.
-    pub fn new(tx: UnboundedSender<Wake>) -> notify::Result<FsWatcher> {
+    /// Starts the OS watcher; events go to `tx`. On Linux it must be made inside the runtime.
+    pub fn new(tx: UnboundedSender<Wake>) -> std::io::Result<FsWatcher> {
         let routes = Arc::new(Mutex::new(Routes::default()));
-        let r = Arc::clone(&routes);
-        // A build writes thousands of files; the policy needs to know only that something was
-        // written recently, so each lock's activity is forwarded at most once per interval.
-        let mut last_sent: HashMap<FileKey, Instant> = HashMap::new();
-        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            let event = match res {
-                Ok(e) => e,
-                Err(e) => {
-                    let _ = tx.send(Wake::Failed(e.to_string()));
-                    return;
-                }
-            };
-            let routed = {
-                let routes = r.lock().unwrap_or_else(|p| p.into_inner());
-                route(&routes, &event.kind, &event.paths)
-            };
-            for r in routed {
-                match r {
-                    Routed::LockFile(path) => {
-                        let _ = tx.send(Wake::LockFile(path));
-                    }
-                    Routed::Activity(keys) => {
-                        let now = Instant::now();
-                        for k in keys {
-                            if last_sent
-                                .get(&k)
-                                .is_none_or(|t| now.duration_since(*t) >= ACTIVITY_EVERY)
-                            {
-                                last_sent.insert(k, now);
-                                let _ = tx.send(Wake::Activity(k));
-                            }
-                        }
-                        if last_sent.len() > 1024 {
-                            last_sent.retain(|_, t| now.duration_since(*t) < ACTIVITY_EVERY);
-                        }
-                    }
-                }
-            }
-        })?;
+        let lost = Arc::new(Mutex::new(HashSet::new()));
+        let backend = imp::Backend::start(tx, Arc::clone(&routes), Arc::clone(&lost))?;
         Ok(FsWatcher {
-            watcher,
+            backend,
             routes,
-            watched: HashSet::new(),
+            watched: HashMap::new(),
+            last: None,
+            dirs_of: HashMap::new(),
+            lost,
             canonical: HashMap::new(),
         })
     }
 
     /// Sets the watch set: lock files (always) and activity directories of held locks.
-    /// Returns the paths that could not be watched (the poll still covers them).
+    /// Returns the paths that could not be watched (the poll still covers them). Does nothing
+    /// when nothing changed since the last call.
     pub fn update(
         &mut self,
         lock_files: &[PathBuf],
         domains: &[(FileKey, PathBuf)],
     ) -> Vec<(PathBuf, String)> {
+        let lost = std::mem::take(&mut *self.lost.lock().unwrap_or_else(|p| p.into_inner()));
+        let inputs = (lock_files.to_vec(), domains.to_vec());
+        if lost.is_empty() && self.last.as_ref() == Some(&inputs) {
+            return Vec::new();
+        }
+        for path in &lost {
+            self.watched.remove(path);
+        }
+        let (routes, want) = self.routes_for(lock_files, domains);
+        *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
+        let failed = self.apply(&want);
+        // A lock file missing now (or not watchable) is looked for again next time.
+        let complete = failed.is_empty() && lock_files.iter().all(|f| want.contains_key(f));
+        self.last = complete.then_some(inputs);
+        failed
+    }
+
+    /// The routes for the event side and the paths to watch.
+    fn routes_for(
+        &mut self,
+        lock_files: &[PathBuf],
+        domains: &[(FileKey, PathBuf)],
+    ) -> (Routes, HashMap<PathBuf, Role>) {
         let mut routes = Routes::default();
-        let mut want: HashSet<PathBuf> = HashSet::new();
+        let mut want: HashMap<PathBuf, Role> = HashMap::new();
         for f in lock_files {
             if f.exists() {
                 routes.lock_files.insert(f.clone());
-                want.insert(f.clone());
+                want.insert(f.clone(), Role::LockFile);
             }
         }
+        self.dirs_of
+            .retain(|dir, _| domains.iter().any(|(_, d)| d == dir));
         for (key, dir) in domains {
-            for d in domain_dirs(dir) {
+            let dirs = self
+                .dirs_of
+                .entry(dir.clone())
+                .or_insert_with(|| domain_dirs(dir));
+            for d in dirs.iter() {
                 routes.domains.entry(d.clone()).or_default().push(*key);
-                want.insert(d);
+                want.entry(d.clone()).or_insert(Role::Domain);
             }
         }
-        self.canonical.retain(|p, _| want.contains(p));
-        for p in &want {
+        self.canonical.retain(|p, _| want.contains_key(p));
+        for p in want.keys() {
             if !self.canonical.contains_key(p)
                 && let Ok(c) = p.canonicalize()
             {
@@ -305,22 +365,31 @@ impl FsWatcher {
                 .iter()
                 .map(|(given, canonical)| (given.clone(), canonical.clone())),
         );
-        *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
-        let mut failed = Vec::new();
-        for gone in self.watched.difference(&want).cloned().collect::<Vec<_>>() {
-            let _ = self.watcher.unwatch(&gone);
-            self.watched.remove(&gone);
+        (routes, want)
+    }
+
+    /// Watches exactly `want`; returns what could not be watched.
+    fn apply(&mut self, want: &HashMap<PathBuf, Role>) -> Vec<(PathBuf, String)> {
+        let gone: Vec<PathBuf> = self
+            .watched
+            .iter()
+            .filter(|(p, role)| want.get(*p) != Some(role))
+            .map(|(p, _)| p.clone())
+            .collect();
+        for path in gone {
+            self.backend.unwatch(&path);
+            self.watched.remove(&path);
         }
-        for new in want
-            .difference(&self.watched.clone())
-            .cloned()
-            .collect::<Vec<_>>()
-        {
-            match self.watcher.watch(&new, RecursiveMode::NonRecursive) {
+        let mut failed = Vec::new();
+        for (path, role) in want {
+            if self.watched.contains_key(path) {
+                continue;
+            }
+            match self.backend.watch(path, *role) {
                 Ok(()) => {
-                    self.watched.insert(new);
+                    self.watched.insert(path.clone(), *role);
                 }
-                Err(e) => failed.push((new, e.to_string())),
+                Err(e) => failed.push((path.clone(), e)),
             }
         }
         failed
@@ -513,5 +582,77 @@ mod tests {
                 break;
             }
         }
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_watch_set_reads_no_directory_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".package-cache");
+        let registry = dir.path().join("registry");
+        std::fs::create_dir_all(registry.join("cache")).unwrap();
+        std::fs::write(&lock, "").unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        let domains = [(FileKey { dev: 1, ino: 2 }, registry.clone())];
+        assert!(w.update(std::slice::from_ref(&lock), &domains).is_empty());
+        assert_eq!(w.watched(), 3, "the lock, registry/ and registry/cache/");
+        // A directory made since is not seen: the same inputs read nothing again...
+        std::fs::create_dir_all(registry.join("src")).unwrap();
+        assert!(w.update(std::slice::from_ref(&lock), &domains).is_empty());
+        assert_eq!(w.watched(), 3);
+        // ...while a new domain is read when it appears.
+        let other = [(FileKey { dev: 1, ino: 3 }, registry.clone())];
+        w.update(std::slice::from_ref(&lock), &other);
+        assert_eq!(w.watched(), 3, "same directory, read once");
+    }
+
+    #[tokio::test]
+    async fn a_lock_file_deleted_and_made_again_is_watched_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".package-cache");
+        std::fs::write(&lock, "").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        let files = std::slice::from_ref(&lock);
+        assert!(w.update(files, &[]).is_empty());
+        std::fs::remove_file(&lock).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !w.lost.lock().unwrap().contains(&lock) {
+            let _ = tokio::time::timeout_at(deadline, rx.recv()).await.unwrap();
+        }
+        std::fs::write(&lock, "").unwrap();
+        w.update(files, &[]);
+        while rx.try_recv().is_ok() {}
+        let _f = std::fs::File::open(&lock).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Wake::LockFile(lock.clone()));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn listing_a_watched_directory_wakes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = dir.path().join(".cargo-lock");
+        std::fs::write(&lock, "").unwrap();
+        std::fs::write(dir.path().join("readme"), "").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        let domains = [(FileKey { dev: 1, ino: 2 }, dir.path().to_path_buf())];
+        assert!(w.update(std::slice::from_ref(&lock), &domains).is_empty());
+        // Someone lists the target directory and reads a file in it, then a cargo opens the
+        // lock: the kernel reports the open only, as the first and only event.
+        let before = w.backend.events();
+        let _ = std::fs::read(dir.path().join("readme")).unwrap();
+        let _ = std::fs::read_dir(dir.path()).unwrap().count();
+        let _f = std::fs::File::open(&lock).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Wake::LockFile(lock.clone()));
+        assert_eq!(w.backend.events() - before, 1);
     }
 }

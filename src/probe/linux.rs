@@ -2,24 +2,32 @@
 //! really holds it when the locker is gone, `/proc/PID/{stat,cmdline,cwd}` for process facts.
 //!
 //! The cheap path is one read of `/proc/locks` (about a millisecond) plus `stat` of the known lock
-//! files. Descriptor scans cost about a hundred times more, so they run only when the answer
-//! depends on them: an unknown inode (discovery), a dead locker, or a contended lock.
+//! files. Descriptor reads cost far more, so they run only when the answer depends on them: an
+//! unknown inode (discovery), a dead locker, or a contended lock; and within a pass each process
+//! is read at most once ([`linux_index`](super::linux_index)).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use super::linux_index::{Access, Index, Pick, Procfs, Shape, View};
 use super::linux_parse::{self, KernelLock};
-use super::{Probe, ProbeError, Targets};
+use super::linux_search::{self, Clues};
+use super::{Probe, ProbeError, Targets, UserNames};
 use crate::core::catalog::{self, LockKind};
 use crate::core::model::{
-    Activity, Ancestor, ChildProcess, FileKey, LockSighting, Participant, Peer, ProcessFacts,
+    Activity, Ancestor, ChildProcess, FileKey, LockMode, LockSighting, Participant, Peer,
+    ProcState, ProcessFacts,
 };
 
 /// How far up a parent chain is followed.
 const MAX_ANCESTORS: usize = 64;
-/// How many descendants are summed for tree CPU (a huge build has a few dozen).
-const MAX_DESCENDANTS: usize = 4096;
+
+/// How long the answer to "who holds this blocker's pipes open" is trusted.
+const CULPRIT_TTL: Duration = Duration::from_secs(10);
+
+/// How long "nobody visible holds this dead locker's lock" is trusted before searching again.
+const NOBODY_RETRY: Duration = Duration::from_secs(30);
 
 pub(super) fn new_probe() -> Result<Box<dyn Probe>, ProbeError> {
     Ok(Box::new(LinuxProbe::new(PathBuf::from("/proc"))?))
@@ -33,12 +41,20 @@ struct Discovered {
     deleted: bool,
 }
 
-/// The Linux probe. It remembers discovered lock files between passes so a daemon pays for
-/// discovery once per file, not once per tick.
-pub struct LinuxProbe {
-    proc_root: PathBuf,
-    boot_time: f64,
-    ticks_per_sec: f64,
+/// The holders of a dead locker's lock as last found.
+#[derive(Debug, Clone)]
+struct Learned {
+    /// The dead lockers they were found for.
+    dead: Vec<u32>,
+    /// The holders (empty: nobody visible).
+    holders: Vec<(u32, KernelLock)>,
+    /// When they were found.
+    at: Instant,
+}
+
+/// What the probe learns and keeps between passes, so a daemon pays for each discovery once.
+#[derive(Debug, Default)]
+struct Memory {
     /// inode → lock file discovered through a descriptor (build directories of any project).
     discovered: HashMap<u64, Discovered>,
     /// (inode, locker pid) pairs already resolved to "not a Cargo lock".
@@ -46,23 +62,30 @@ pub struct LinuxProbe {
     /// (inode, pid) → start time of a locker whose own descriptor was seen holding the lock, so
     /// the check is paid once per hold, not once per pass.
     verified: HashMap<(u64, u32), u64>,
-    /// inode → (dead lockers, inheritors found, when every process was last scanned): a dead
-    /// locker's lock is re-checked through its known inheritors, not a full scan per tick.
-    inheritors: HashMap<u64, Inheritors>,
+    /// inode → who holds it now that its lockers are dead, re-checked each pass instead of
+    /// searched again.
+    inheritors: HashMap<u64, Learned>,
     /// blocker pid → (its start time, when its pipe writers were last searched, what was found).
-    culprits: HashMap<u32, (u64, std::time::Instant, Vec<u32>)>,
-    users: super::UserNames,
+    culprits: HashMap<u32, (u64, Instant, Vec<u32>)>,
 }
 
-/// How long the answer to "who holds this blocker's pipes open" is trusted.
-const CULPRIT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+/// The Linux probe.
+pub struct LinuxProbe {
+    fs: Procfs,
+    clock: Clock,
+    /// What the current pass has read (cleared before each question outside a pass).
+    index: Index,
+    in_pass: bool,
+    mem: Memory,
+    users: UserNames,
+}
 
-/// Inheritors of a dead locker's lock, as last found by a full scan.
-type Inheritors = (Vec<u32>, Vec<(u32, KernelLock)>, std::time::Instant);
-
-/// How long a full descriptor scan's answer about a dead locker's inheritors is trusted while
-/// they all still hold the lock.
-const FULL_RESCAN: std::time::Duration = std::time::Duration::from_secs(30);
+/// Converts the kernel's clock ticks since boot.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    boot_time: f64,
+    ticks_per_sec: f64,
+}
 
 /// What a locker's own descriptors say about a lock line that names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,301 +104,56 @@ enum LockerCheck {
 impl LinuxProbe {
     /// A probe reading the given procfs mount.
     pub fn new(proc_root: PathBuf) -> Result<Self, ProbeError> {
-        let stat_path = proc_root.join("stat");
-        let stat = fs::read_to_string(&stat_path).map_err(|source| ProbeError::LockTable {
-            path: stat_path,
+        let table_error = |source| ProbeError::LockTable {
+            path: proc_root.join("stat"),
             source,
-        })?;
-        let boot_time = stat
+        };
+        let fs = Procfs::open(proc_root.clone()).map_err(table_error)?;
+        let stat = fs.read("stat", Shape::Table).map_err(table_error)?;
+        let boot_time = String::from_utf8_lossy(&stat)
             .lines()
-            .find_map(|l| l.strip_prefix("btime "))
+            .find_map(|l| l.strip_prefix("btime ").map(str::to_owned))
             .and_then(|v| v.trim().parse::<f64>().ok())
             .unwrap_or(0.0);
         // SAFETY: sysconf has no preconditions; it only reads a constant.
         let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
         let ticks_per_sec = if ticks > 0 { ticks as f64 } else { 100.0 };
         Ok(LinuxProbe {
-            proc_root,
-            boot_time,
-            ticks_per_sec,
-            discovered: HashMap::new(),
-            not_cargo: HashSet::new(),
-            verified: HashMap::new(),
-            inheritors: HashMap::new(),
-            culprits: HashMap::new(),
-            users: super::UserNames::default(),
+            fs,
+            clock: Clock {
+                boot_time,
+                ticks_per_sec,
+            },
+            index: Index::default(),
+            in_pass: false,
+            mem: Memory::default(),
+            users: UserNames::default(),
         })
     }
 
-    /// Forgets discovered lock files that are gone: not in the lock table, and no file with
-    /// that inode at that path any more (a long-lived daemon sees many short-lived projects).
-    fn prune_discovered(&mut self, lines: &[KernelLock]) {
-        let table: HashSet<u64> = lines.iter().map(|l| l.ino).collect();
-        self.discovered.retain(|ino, d| {
-            table.contains(ino) || super::file_key(&d.path).is_some_and(|k| k.ino == *ino)
-        });
-    }
-
-    fn pid_dir(&self, pid: u32) -> PathBuf {
-        self.proc_root.join(pid.to_string())
-    }
-
-    fn alive(&self, pid: u32) -> bool {
-        self.pid_dir(pid).exists()
-    }
-
-    /// Whether `pid` still has a descriptor table. A zombie keeps its `/proc` entry until it is
-    /// reaped but has closed every descriptor, so it holds no lock: a lock the kernel still
-    /// credits to it lives on in a process that inherited the descriptor.
-    /// Whether the process `/proc/locks` names as locker really holds the lock on `path`: the
-    /// pid may have been reused by an unrelated process after the locker exited, and the inode
-    /// number alone may belong to a file on another filesystem.
-    ///
-    /// Files are compared by identity (device and inode of the open file), never by path: a
-    /// Cargo home reached through a symlink has another path than the one the kernel shows.
-    fn check_locker(&mut self, pid: u32, key: FileKey, path: &Path) -> LockerCheck {
-        let Some(stat) = self.read_stat(pid) else {
-            return LockerCheck::Gone;
+    /// The pass's index (a fresh one outside a pass), what the probe remembers, user names.
+    fn split(&mut self) -> (View<'_>, &mut Memory, &mut UserNames) {
+        if !self.in_pass {
+            self.index.clear();
+        }
+        let view = View {
+            fs: &self.fs,
+            idx: &mut self.index,
         };
-        if stat.state == crate::core::model::ProcState::Zombie {
-            return LockerCheck::Gone;
-        }
-        let ino = key.ino;
-        if self.verified.get(&(ino, pid)) == Some(&stat.starttime) {
-            return LockerCheck::Holds;
-        }
-        let links = match self.fd_links_raw(pid) {
-            Ok(links) => links,
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                return LockerCheck::Uninspectable;
-            }
-            Err(_) => return LockerCheck::Gone,
-        };
-        // Descriptors whose file name matches first (the usual case, a handful of fdinfo
-        // reads), then every descriptor (a lock file reached through a symlink to the file).
-        let name = path.file_name().map(|n| n.as_encoded_bytes().to_vec());
-        let named = |link: &[u8]| name.as_ref().is_some_and(|n| link.ends_with(n));
-        let (first, rest): (Vec<_>, Vec<_>) = links.iter().partition(|(_, l)| named(l));
-        let mut foreign = false;
-        for (fd, _) in first.into_iter().chain(rest) {
-            let info = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(fd))
-                .map(|t| linux_parse::parse_fdinfo(&t))
-                .unwrap_or_default();
-            if info.ino != Some(ino) || !info.locks.iter().any(|l| l.ino == ino) {
-                continue;
-            }
-            let dev = fs::metadata(self.pid_dir(pid).join("fd").join(fd))
-                .map(|m| std::os::unix::fs::MetadataExt::dev(&m));
-            if key.dev == 0 || dev.is_ok_and(|d| d == key.dev) {
-                if self.verified.len() > 4096 {
-                    self.verified.clear();
-                }
-                self.verified.insert((ino, pid), stat.starttime);
-                return LockerCheck::Holds;
-            }
-            foreign = true;
-        }
-        if foreign {
-            LockerCheck::Foreign
-        } else {
-            LockerCheck::Gone
-        }
-    }
-
-    fn has_descriptors(&self, pid: u32) -> bool {
-        self.read_stat(pid)
-            .is_some_and(|s| s.state != crate::core::model::ProcState::Zombie)
-    }
-
-    /// Readlinks of every descriptor of `pid`: (fd number, link target), absolute paths only.
-    fn fd_links(&self, pid: u32) -> Vec<(String, String)> {
-        self.fd_links_raw(pid)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(_, target)| target.first() == Some(&b'/'))
-            .map(|(fd, target)| (fd, String::from_utf8_lossy(&target).into_owned()))
-            .collect()
-    }
-
-    /// Readlinks of every descriptor of `pid`: (fd number, raw link target), pipes and sockets
-    /// included.
-    ///
-    /// One open of `/proc/PID/fd` and one `readlinkat` per descriptor relative to it: the full
-    /// scan calls this for every process, and resolving `/proc/PID/fd/N` from the root for
-    /// each descriptor cost about a third of it.
-    fn fd_links_raw(&self, pid: u32) -> std::io::Result<Vec<(String, Vec<u8>)>> {
-        use std::ffi::{CStr, CString};
-        use std::os::unix::ffi::OsStrExt;
-
-        let mut out = Vec::new();
-        let dir = self.pid_dir(pid).join("fd");
-        let path = CString::new(dir.as_os_str().as_bytes())
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        // SAFETY: `path` is a valid NUL-terminated string; the flags are plain constants.
-        let fd = unsafe {
-            libc::open(
-                path.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is an open directory descriptor owned here; on success `fdopendir` takes
-        // it over and `closedir` below closes both.
-        let dirp = unsafe { libc::fdopendir(fd) };
-        if dirp.is_null() {
-            let err = std::io::Error::last_os_error();
-            // SAFETY: `fd` is still owned here because fdopendir failed.
-            unsafe { libc::close(fd) };
-            return Err(err);
-        }
-        let mut buf = [0u8; 4096];
-        loop {
-            // SAFETY: `dirp` is a valid directory stream until `closedir` below.
-            let ent = unsafe { libc::readdir(dirp) };
-            if ent.is_null() {
-                break;
-            }
-            // SAFETY: `d_name` of an entry returned by readdir is NUL-terminated and lives until
-            // the next readdir call on this stream; it is copied before that.
-            let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-            if name.to_bytes().first() == Some(&b'.') {
-                continue;
-            }
-            // SAFETY: `fd` stays open while `dirp` is; `buf` is writable for its whole length.
-            let n =
-                unsafe { libc::readlinkat(fd, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-            let Ok(n) = usize::try_from(n) else { continue };
-            out.push((
-                name.to_string_lossy().into_owned(),
-                buf[..n.min(buf.len())].to_vec(),
-            ));
-        }
-        // SAFETY: `dirp` came from fdopendir and is closed exactly once.
-        unsafe { libc::closedir(dirp) };
-        Ok(out)
-    }
-
-    /// Finds the Cargo lock file with inode `ino` among `pid`'s descriptors.
-    fn resolve_through(&self, pid: u32, ino: u64) -> Option<Discovered> {
-        for (fd, link) in self.fd_links(pid) {
-            let (path, deleted) = linux_parse::split_deleted(&link);
-            let name = Path::new(path)
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("");
-            if !catalog::could_be_lock_name(name) {
-                continue;
-            }
-            let Some(kind) = catalog::classify(Path::new(path)) else {
-                continue;
-            };
-            if self.fd_inode(pid, &fd) == Some(ino) {
-                return Some(Discovered {
-                    path: PathBuf::from(path),
-                    kind,
-                    deleted,
-                });
-            }
-        }
-        None
-    }
-
-    fn fd_inode(&self, pid: u32, fd: &str) -> Option<u64> {
-        let text = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(fd)).ok()?;
-        linux_parse::parse_fdinfo(&text).ino
-    }
-
-    /// Every visible process id.
-    fn all_pids(&self) -> Vec<u32> {
-        let Ok(entries) = fs::read_dir(&self.proc_root) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
-            .collect()
-    }
-
-    /// Every process among `pids` whose descriptor holds a granted flock on `ino`, with the
-    /// mode. With every pid this is the expensive scan: it reads each process's descriptor table.
-    fn real_holders(
-        &self,
-        ino: u64,
-        name_hint: Option<&str>,
-        pids: &[u32],
-    ) -> Vec<(u32, KernelLock)> {
-        let mut out = Vec::new();
-        for &pid in pids {
-            for (fd, link) in self.fd_links(pid) {
-                let (path, _) = linux_parse::split_deleted(&link);
-                let name = Path::new(path)
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .unwrap_or("");
-                let plausible = match name_hint {
-                    Some(hint) => name == hint,
-                    None => catalog::could_be_lock_name(name),
-                };
-                if !plausible {
-                    continue;
-                }
-                let Ok(text) = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(&fd))
-                else {
-                    continue;
-                };
-                let info = linux_parse::parse_fdinfo(&text);
-                if info.ino != Some(ino) {
-                    continue;
-                }
-                if let Some(lock) = info.locks.into_iter().find(|l| l.ino == ino) {
-                    out.push((pid, lock));
-                }
-            }
-        }
-        out.sort_by_key(|(pid, _)| *pid);
-        out.dedup_by_key(|(pid, _)| *pid);
-        out
-    }
-
-    /// Who holds `ino` now that its lockers (`dead`) are gone: the inheritors found last time
-    /// if they all still hold it and the answer is recent, else a scan of every process.
-    fn inheritors_of(
-        &mut self,
-        ino: u64,
-        dead: &[u32],
-        hint: Option<&str>,
-    ) -> Vec<(u32, KernelLock)> {
-        if let Some((lockers, found, at)) = self.inheritors.get(&ino)
-            && lockers == dead
-            && !found.is_empty()
-            && at.elapsed() < FULL_RESCAN
-        {
-            let pids: Vec<u32> = found.iter().map(|(p, _)| *p).collect();
-            let again = self.real_holders(ino, hint, &pids);
-            if again.len() == pids.len() {
-                return again;
-            }
-        }
-        let everyone = self.all_pids();
-        let found = self.real_holders(ino, hint, &everyone);
-        self.inheritors.insert(
-            ino,
-            (dead.to_vec(), found.clone(), std::time::Instant::now()),
-        );
-        found
+        (view, &mut self.mem, &mut self.users)
     }
 
     /// The flock lines of `/proc/locks`, read twice and merged when the table spans pages (see
     /// [`linux_parse::merge_reads`]).
     fn lock_table(&self) -> Result<Vec<KernelLock>, ProbeError> {
-        let path = self.proc_root.join("locks");
         let read = || {
-            fs::read_to_string(&path).map_err(|source| ProbeError::LockTable {
-                path: path.clone(),
-                source,
-            })
+            self.fs
+                .read("locks", Shape::Table)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|source| ProbeError::LockTable {
+                    path: self.fs.root().join("locks"),
+                    source,
+                })
         };
         let first = read()?;
         // SAFETY: sysconf has no preconditions; it only reads a constant.
@@ -387,172 +165,544 @@ impl LinuxProbe {
         let second = linux_parse::parse_proc_locks(&read()?);
         Ok(linux_parse::merge_reads(lines, second))
     }
+}
 
-    fn read_stat(&self, pid: u32) -> Option<linux_parse::Stat> {
-        let text = fs::read_to_string(self.pid_dir(pid).join("stat")).ok()?;
-        linux_parse::parse_stat(&text)
+/// Forgets discovered lock files that are gone: not in the lock table, and no file with that
+/// inode at that path any more (a long-lived daemon sees many short-lived projects).
+fn prune_discovered(discovered: &mut HashMap<u64, Discovered>, lines: &[KernelLock]) {
+    let table: HashSet<u64> = lines.iter().map(|l| l.ino).collect();
+    discovered.retain(|ino, d| {
+        table.contains(ino) || super::file_key(&d.path).is_some_and(|k| k.ino == *ino)
+    });
+}
+
+/// The known lock files by inode (the kernel's device number is the superblock's, which differs
+/// from stat's on btrfs and overlayfs, so the inode is the key).
+type Known = HashMap<u64, (PathBuf, LockKind, FileKey)>;
+
+fn known_by_inode(known: &[(PathBuf, LockKind)]) -> Known {
+    let mut out = Known::new();
+    for (p, kind) in known {
+        if let Some(key) = super::file_key(p) {
+            out.insert(key.ino, (p.clone(), *kind, key));
+        }
+    }
+    out
+}
+
+/// A descriptor's link as a path, and whether the file was deleted.
+fn link_path(link: &[u8]) -> (PathBuf, bool) {
+    use std::os::unix::ffi::OsStrExt;
+    let (path, deleted) = match link.strip_suffix(b" (deleted)") {
+        Some(p) => (p, true),
+        None => (link, false),
+    };
+    (PathBuf::from(std::ffi::OsStr::from_bytes(path)), deleted)
+}
+
+/// One pass over the lock table: the pass's index and the probe's memory, borrowed together.
+struct Lookup<'a> {
+    v: View<'a>,
+    mem: &'a mut Memory,
+    /// Every pid in the lock table.
+    table: Vec<u32>,
+    /// Inodes whose lockers are dead this pass (their learned inheritors are kept).
+    orphaned: Vec<u64>,
+}
+
+impl Lookup<'_> {
+    /// The sighting of one inode's lock lines, `None` when it is not a Cargo lock (or nobody
+    /// holds or waits for it).
+    fn sighting(
+        &mut self,
+        ino: u64,
+        locks: &[KernelLock],
+        known: &Known,
+        deep: bool,
+    ) -> Option<LockSighting> {
+        let granted: Vec<&KernelLock> = locks.iter().filter(|l| l.is_granted()).collect();
+        let waiting: Vec<&KernelLock> = locks.iter().filter(|l| !l.is_granted()).collect();
+        let (path, kind, key, deleted) = self.identify(ino, &granted, &waiting, known)?;
+        // Trust a locker only if its own descriptor shows the lock on this file; a lock on a
+        // same-numbered inode elsewhere is not ours at all.
+        let (lockers, dead) = self.lockers(&granted, key, &path);
+        if lockers.is_empty() && !granted.is_empty() {
+            return None;
+        }
+        let mut holders: Vec<Participant> = lockers
+            .iter()
+            .filter(|(p, _)| !dead.contains(p))
+            .map(|(pid, mode)| participant(*pid, *mode, false))
+            .collect();
+        let waiter_pids: Vec<u32> = waiting.iter().map(|l| l.pid).collect();
+        let mut dead_locker = None;
+        if !dead.is_empty() || (!waiting.is_empty() && deep) {
+            let found = self.sharers(ino, &path, &lockers, &dead, &waiter_pids);
+            dead_locker = add_found(&mut holders, found, &dead);
+        }
+        let waiters: Vec<Participant> = waiting
+            .iter()
+            .filter(|l| self.v.stat(l.pid).is_some())
+            .map(|l| participant(l.pid, l.mode, false))
+            .collect();
+        // The kernel lists a granted lock only while some descriptor holds it: if nobody
+        // could be named, the holder is hidden from this user, never absent.
+        let unseen = holders
+            .is_empty()
+            .then(|| granted.first().map(|l| l.mode))
+            .flatten();
+        if holders.is_empty() && waiters.is_empty() && unseen.is_none() {
+            return None;
+        }
+        Some(LockSighting {
+            path,
+            key,
+            kind,
+            deleted,
+            holders,
+            waiters,
+            locker_gone: dead_locker.is_some() && unseen.is_none(),
+            dead_locker,
+            unseen,
+        })
     }
 
-    fn children(&self, pid: u32) -> Vec<u32> {
-        let mut kids = Vec::new();
-        let Ok(tasks) = fs::read_dir(self.pid_dir(pid).join("task")) else {
-            return kids;
+    /// Who else holds the lock through a descriptor. A dead locker's descriptor lives on in
+    /// whoever inherited it. A live locker shares its descriptor with the children it forked:
+    /// those are the co-holders worth naming when others wait, and reading only that subtree
+    /// keeps `status` on a contended lock as cheap as `lslocks`.
+    fn sharers(
+        &mut self,
+        ino: u64,
+        path: &Path,
+        lockers: &[(u32, LockMode)],
+        dead: &[u32],
+        waiters: &[u32],
+    ) -> Vec<(u32, KernelLock)> {
+        let name = path.file_name().and_then(|n| n.to_str());
+        let pick = name.map_or(Pick::LockNames, Pick::Named);
+        if dead.is_empty() {
+            self.co_holders(ino, pick, lockers)
+        } else {
+            self.inheritors_of(ino, dead, pick, waiters)
+        }
+    }
+
+    /// Which file an inode is: a known one, one discovered earlier, or one discovered now
+    /// through a process's descriptor. (path, kind, identity, deleted).
+    fn identify(
+        &mut self,
+        ino: u64,
+        granted: &[&KernelLock],
+        waiting: &[&KernelLock],
+        known: &Known,
+    ) -> Option<(PathBuf, LockKind, FileKey, bool)> {
+        if let Some((p, k, key)) = known.get(&ino) {
+            return Some((p.clone(), *k, *key, false));
+        }
+        let d = match self.mem.discovered.get(&ino) {
+            Some(d) => d.clone(),
+            None => {
+                let d = self.discover(ino, granted, waiting)?;
+                if self.mem.discovered.len() > 4096 {
+                    self.mem.discovered.clear();
+                }
+                self.mem.discovered.insert(ino, d.clone());
+                d
+            }
         };
-        for task in tasks.flatten() {
-            if let Ok(text) = fs::read_to_string(task.path().join("children")) {
-                kids.extend(
-                    text.split_whitespace()
-                        .filter_map(|p| p.parse::<u32>().ok()),
-                );
+        let now = super::file_key(&d.path).filter(|k| k.ino == ino);
+        let key = now.unwrap_or(FileKey { dev: 0, ino });
+        // A discovered path whose file now has another inode (or none) was deleted.
+        Some((d.path, d.kind, key, d.deleted || now.is_none()))
+    }
+
+    /// Finds the Cargo lock file with inode `ino` through its lockers' or waiters' descriptors,
+    /// or, when every locker is gone, through whoever inherited the descriptor. Remembered as
+    /// "not Cargo's" when that fails, so a daemon pays once.
+    fn discover(
+        &mut self,
+        ino: u64,
+        granted: &[&KernelLock],
+        waiting: &[&KernelLock],
+    ) -> Option<Discovered> {
+        for l in granted.iter().chain(waiting) {
+            if self.mem.not_cargo.contains(&(ino, l.pid)) || !self.v.has_descriptors(l.pid) {
+                continue;
+            }
+            match self.resolve_through(l.pid, ino) {
+                Some(d) => return Some(d),
+                None => {
+                    self.mem.not_cargo.insert((ino, l.pid));
+                }
             }
         }
-        kids
+        let orphaned: Vec<u32> = granted
+            .iter()
+            .map(|l| l.pid)
+            .filter(|p| !self.v.has_descriptors(*p))
+            .collect();
+        if orphaned.is_empty()
+            || orphaned
+                .iter()
+                .all(|p| self.mem.not_cargo.contains(&(ino, *p)))
+        {
+            return None;
+        }
+        let waiters: Vec<u32> = waiting.iter().map(|l| l.pid).collect();
+        let clues = Clues {
+            dead: &orphaned,
+            waiters: &waiters,
+            table: &self.table,
+        };
+        let holders = linux_search::inheritors(&mut self.v, ino, Pick::LockNames, &clues);
+        let found = holders
+            .iter()
+            .find_map(|(pid, _)| self.resolve_through(*pid, ino));
+        if found.is_none() {
+            self.mem
+                .not_cargo
+                .extend(orphaned.iter().map(|p| (ino, *p)));
+        }
+        found
+    }
+
+    /// The Cargo lock file with inode `ino` among `pid`'s descriptors.
+    fn resolve_through(&mut self, pid: u32, ino: u64) -> Option<Discovered> {
+        for hit in self.v.on_inode(pid, ino, Pick::LockNames) {
+            let (path, deleted) = link_path(self.v.link(pid, hit.i)?);
+            if let Some(kind) = catalog::classify(&path) {
+                return Some(Discovered {
+                    path,
+                    kind,
+                    deleted,
+                });
+            }
+        }
+        None
+    }
+
+    /// The lockers the kernel names that really hold the lock (or cannot be checked), and
+    /// those of them that are gone.
+    fn lockers(
+        &mut self,
+        granted: &[&KernelLock],
+        key: FileKey,
+        path: &Path,
+    ) -> (Vec<(u32, LockMode)>, Vec<u32>) {
+        let (mut lockers, mut dead) = (Vec::new(), Vec::new());
+        for l in granted {
+            match self.check_locker(l.pid, key, path) {
+                LockerCheck::Holds | LockerCheck::Uninspectable => lockers.push((l.pid, l.mode)),
+                LockerCheck::Gone => {
+                    lockers.push((l.pid, l.mode));
+                    dead.push(l.pid);
+                }
+                LockerCheck::Foreign => {}
+            }
+        }
+        (lockers, dead)
+    }
+
+    /// Whether the process `/proc/locks` names as locker really holds the lock on `path`: the
+    /// pid may have been reused by an unrelated process after the locker exited, and the inode
+    /// number alone may belong to a file on another filesystem. A zombie has closed every
+    /// descriptor, so it holds nothing: its lock lives on in a process that inherited it.
+    ///
+    /// Files are compared by identity (device and inode of the open file), never by path: a
+    /// Cargo home reached through a symlink has another path than the one the kernel shows.
+    fn check_locker(&mut self, pid: u32, key: FileKey, path: &Path) -> LockerCheck {
+        let Some(stat) = self.v.stat(pid) else {
+            return LockerCheck::Gone;
+        };
+        if stat.state == ProcState::Zombie {
+            return LockerCheck::Gone;
+        }
+        if self.mem.verified.get(&(key.ino, pid)) == Some(&stat.starttime) {
+            return LockerCheck::Holds;
+        }
+        match self.v.access(pid).0 {
+            Access::Denied => return LockerCheck::Uninspectable,
+            Access::Gone => return LockerCheck::Gone,
+            Access::Open => {}
+        }
+        // Descriptors on a file of the same name first (the usual case), then every file (a
+        // lock file reached through a symlink to it).
+        let name = path.file_name().and_then(|n| n.to_str());
+        let mut hits = name
+            .map(|n| self.v.on_inode(pid, key.ino, Pick::Named(n)))
+            .unwrap_or_default();
+        if !hits.iter().any(|h| h.lock.is_some()) {
+            hits = self.v.on_inode(pid, key.ino, Pick::AnyFile);
+        }
+        let mut foreign = false;
+        for hit in hits.iter().filter(|h| h.lock.is_some()) {
+            if key.dev == 0 || self.v.fd_dev(pid, hit.fd) == Some(key.dev) {
+                if self.mem.verified.len() > 4096 {
+                    self.mem.verified.clear();
+                }
+                self.mem.verified.insert((key.ino, pid), stat.starttime);
+                return LockerCheck::Holds;
+            }
+            foreign = true;
+        }
+        if foreign {
+            LockerCheck::Foreign
+        } else {
+            LockerCheck::Gone
+        }
+    }
+
+    /// The live lockers' descendants sharing their descriptor (the lockers included).
+    fn co_holders(
+        &mut self,
+        ino: u64,
+        pick: Pick,
+        lockers: &[(u32, LockMode)],
+    ) -> Vec<(u32, KernelLock)> {
+        let mut scope: Vec<u32> = Vec::new();
+        for (pid, _) in lockers {
+            scope.push(*pid);
+            scope.extend(self.v.descendants(*pid));
+        }
+        scope.sort_unstable();
+        scope.dedup();
+        linux_search::holders_among(&mut self.v, ino, pick, &scope, &mut HashSet::new())
+    }
+
+    /// Who holds `ino` now that its lockers (`dead`) are gone: the holders found on an earlier
+    /// pass and their descendants while one of them still holds it, else a search (nearest
+    /// candidates first). "Nobody visible" is trusted for [`NOBODY_RETRY`].
+    fn inheritors_of(
+        &mut self,
+        ino: u64,
+        dead: &[u32],
+        pick: Pick,
+        waiters: &[u32],
+    ) -> Vec<(u32, KernelLock)> {
+        self.orphaned.push(ino);
+        let learned = self.mem.inheritors.get(&ino).filter(|l| l.dead == dead);
+        if let Some(learned) = learned.cloned() {
+            if learned.holders.is_empty() && learned.at.elapsed() < NOBODY_RETRY {
+                return Vec::new();
+            }
+            let again = self.recheck(ino, pick, &learned.holders);
+            if !again.is_empty() {
+                self.learn(ino, dead, again.clone(), learned.at);
+                return again;
+            }
+        }
+        let clues = Clues {
+            dead,
+            waiters,
+            table: &self.table,
+        };
+        let found = linux_search::inheritors(&mut self.v, ino, pick, &clues);
+        self.learn(ino, dead, found.clone(), Instant::now());
+        found
+    }
+
+    /// Which of `holders` (and their descendants, which may have forked since) still hold `ino`.
+    fn recheck(
+        &mut self,
+        ino: u64,
+        pick: Pick,
+        holders: &[(u32, KernelLock)],
+    ) -> Vec<(u32, KernelLock)> {
+        let mut pids = Vec::new();
+        for (pid, _) in holders {
+            pids.push(*pid);
+            pids.extend(self.v.descendants(*pid));
+        }
+        let mut found =
+            linux_search::holders_among(&mut self.v, ino, pick, &pids, &mut HashSet::new());
+        found.sort_by_key(|(pid, _)| *pid);
+        found
+    }
+
+    fn learn(&mut self, ino: u64, dead: &[u32], holders: Vec<(u32, KernelLock)>, at: Instant) {
+        let learned = Learned {
+            dead: dead.to_vec(),
+            holders,
+            at,
+        };
+        self.mem.inheritors.insert(ino, learned);
+    }
+
+    /// Ends the pass: drops what no longer applies and bounds the caches.
+    fn finish(self) {
+        let orphaned = self.orphaned;
+        self.mem.inheritors.retain(|ino, _| orphaned.contains(ino));
+        if self.mem.not_cargo.len() > 4096 {
+            self.mem.not_cargo.clear();
+        }
     }
 }
 
-/// What a blocker does: live descendants, network peers, pipe writers outside its tree.
-impl LinuxProbe {
-    fn live_descendants(&mut self, pid: u32) -> Vec<ChildProcess> {
-        let mut out = Vec::new();
-        for p in self.descendants(pid) {
-            let Some(st) = self.read_stat(p) else {
-                continue;
-            };
-            if st.state == crate::core::model::ProcState::Zombie {
-                continue;
-            }
-            let cmd = fs::read(self.pid_dir(p).join("cmdline"))
-                .map(|b| linux_parse::parse_cmdline(&b))
-                .unwrap_or_default();
-            out.push(ChildProcess {
+fn participant(pid: u32, mode: LockMode, inherited: bool) -> Participant {
+    Participant {
+        pid,
+        mode,
+        inherited,
+    }
+}
+
+/// Adds the holders found by a descriptor search; returns the dead locker whose descriptor
+/// they hold (or the first dead locker, when nobody could be named).
+fn add_found(
+    holders: &mut Vec<Participant>,
+    found: Vec<(u32, KernelLock)>,
+    dead: &[u32],
+) -> Option<u32> {
+    let mut dead_locker = None;
+    for (pid, lock) in found {
+        if holders.iter().any(|h| h.pid == pid) {
+            continue;
+        }
+        holders.push(participant(pid, lock.mode, pid != lock.pid));
+        if dead.contains(&lock.pid) {
+            dead_locker = Some(lock.pid);
+        }
+    }
+    dead_locker.or(dead.first().copied())
+}
+
+/// Facts about one process, from the pass's index.
+fn facts(
+    v: &mut View,
+    users: &mut UserNames,
+    clock: Clock,
+    pid: u32,
+) -> Result<ProcessFacts, ProbeError> {
+    let stat = v.stat(pid).ok_or(ProbeError::NoSuchProcess(pid))?;
+    let uid =
+        v.fs.read(&format!("{pid}/status"), Shape::Record)
+            .ok()
+            .and_then(|b| linux_parse::parse_status_uid(&String::from_utf8_lossy(&b)))
+            .ok_or(ProbeError::NoSuchProcess(pid))?;
+    let cwd = v.fs.read_link(&format!("{pid}/cwd")).ok().map(|b| {
+        use std::os::unix::ffi::OsStringExt;
+        PathBuf::from(std::ffi::OsString::from_vec(b))
+    });
+    let (ancestors, has_tty) = ancestors(v, &stat);
+    let mut cpu_ticks = stat.cpu_ticks;
+    for child in v.descendants(pid) {
+        cpu_ticks += v.stat(child).map_or(0, |s| s.cpu_ticks);
+    }
+    Ok(ProcessFacts {
+        pid,
+        ppid: stat.ppid,
+        pgid: stat.pgrp,
+        uid,
+        user: users.get(uid),
+        name: stat.comm,
+        cmd: v.cmdline(pid),
+        cwd,
+        start_token: stat.starttime,
+        started_at: clock.boot_time + stat.starttime as f64 / clock.ticks_per_sec,
+        state: stat.state,
+        tree_cpu_secs: cpu_ticks as f64 / clock.ticks_per_sec,
+        has_tty,
+        ancestors,
+    })
+}
+
+/// The parent chain up to pid 1, and whether the process or its parent has a terminal.
+fn ancestors(v: &mut View, stat: &linux_parse::Stat) -> (Vec<Ancestor>, bool) {
+    let mut ancestors = Vec::new();
+    let mut has_tty = stat.tty_nr != 0;
+    let mut next = stat.ppid;
+    while next > 0 && ancestors.len() < MAX_ANCESTORS {
+        let Some(s) = v.stat(next) else { break };
+        has_tty |= s.tty_nr != 0 && ancestors.is_empty();
+        ancestors.push(Ancestor {
+            pid: next,
+            name: s.comm,
+        });
+        if next == 1 {
+            break;
+        }
+        next = s.ppid;
+    }
+    (ancestors, has_tty)
+}
+
+/// Live (not zombie) descendants of `pid` with their command lines.
+fn live_descendants(v: &mut View, pid: u32) -> Vec<ChildProcess> {
+    v.descendants(pid)
+        .into_iter()
+        .filter_map(|p| {
+            let st = v.stat(p).filter(|s| s.state != ProcState::Zombie)?;
+            Some(ChildProcess {
                 pid: p,
                 name: st.comm,
-                cmd,
-            });
-        }
-        out
-    }
-
-    /// Pipes `pid` reads from (beyond its stdin, stdout and stderr) and has no write end of:
-    /// another process must close them before it sees end-of-file.
-    fn pipes_read_only(&self, pid: u32) -> Vec<u64> {
-        let (mut reads, mut writes) = (Vec::new(), Vec::new());
-        for (fd, link) in self.fd_links_raw(pid).unwrap_or_default() {
-            let Some(ino) = linux_parse::pipe_inode(&link) else {
-                continue;
-            };
-            let info = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(&fd))
-                .map(|t| linux_parse::parse_fdinfo(&t))
-                .unwrap_or_default();
-            if info.writes() {
-                writes.push(ino);
-            } else if !matches!(fd.as_str(), "0" | "1" | "2") {
-                reads.push(ino);
-            }
-        }
-        reads.retain(|i| !writes.contains(i));
-        reads.sort_unstable();
-        reads.dedup();
-        reads
-    }
-
-    /// Processes among `pids` (other than `exclude`) holding the write end of one of `pipes`.
-    fn pipe_writers_among(&self, pids: &[u32], pipes: &[u64], exclude: &[u32]) -> Vec<u32> {
-        let writes = |p: u32| {
-            self.fd_links_raw(p)
-                .unwrap_or_default()
-                .into_iter()
-                .any(|(fd, link)| {
-                    linux_parse::pipe_inode(&link).is_some_and(|i| pipes.contains(&i))
-                        && fs::read_to_string(self.pid_dir(p).join("fdinfo").join(&fd))
-                            .is_ok_and(|t| linux_parse::parse_fdinfo(&t).writes())
-                })
-        };
-        pids.iter()
-            .copied()
-            .filter(|p| !exclude.contains(p) && writes(*p))
-            .collect()
-    }
-
-    /// The processes outside `pid`'s tree that keep its output pipes open. Searched in its
-    /// session first (a daemon left by a build script stays there), then everywhere; the
-    /// answer is kept for [`CULPRIT_TTL`] so a daemon does not search every pass.
-    fn pipe_writers(&mut self, pid: u32, tree: &[u32]) -> Vec<ProcessFacts> {
-        let pipes = self.pipes_read_only(pid);
-        let Some(me) = self.read_stat(pid) else {
-            return Vec::new();
-        };
-        if pipes.is_empty() {
-            self.culprits.remove(&pid);
-            return Vec::new();
-        }
-        let cached = self.culprits.get(&pid).filter(|(token, at, found)| {
-            *token == me.starttime
-                && at.elapsed() < CULPRIT_TTL
-                && found.iter().all(|p| self.has_descriptors(*p))
-        });
-        let found = match cached {
-            Some((_, _, found)) => found.clone(),
-            None => {
-                let mut exclude = tree.to_vec();
-                exclude.push(pid);
-                let everyone = self.all_pids();
-                let (session, rest): (Vec<u32>, Vec<u32>) = everyone
-                    .into_iter()
-                    .partition(|p| self.read_stat(*p).is_some_and(|s| s.session == me.session));
-                let mut found = self.pipe_writers_among(&session, &pipes, &exclude);
-                if found.is_empty() {
-                    found = self.pipe_writers_among(&rest, &pipes, &exclude);
-                }
-                if self.culprits.len() > 256 {
-                    self.culprits.clear();
-                }
-                let entry = (me.starttime, std::time::Instant::now(), found.clone());
-                self.culprits.insert(pid, entry);
-                found
-            }
-        };
-        found
-            .into_iter()
-            .filter_map(|p| self.process(p).ok())
-            .collect()
-    }
-
-    /// Established or connecting TCP connections of `pid`, with how long ago data last
-    /// arrived on each when the kernel says (sock_diag, for sockets in this network namespace).
-    fn peers(&self, pid: u32) -> Vec<Peer> {
-        let sockets: Vec<u64> = self
-            .fd_links_raw(pid)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|(_, link)| linux_parse::socket_inode(link))
-            .collect();
-        if sockets.is_empty() {
-            return Vec::new();
-        }
-        let mut live = Vec::new();
-        for table in ["tcp", "tcp6"] {
-            let Ok(text) = fs::read_to_string(self.pid_dir(pid).join("net").join(table)) else {
-                continue;
-            };
-            live.extend(
-                linux_parse::parse_net_tcp(&text)
-                    .into_iter()
-                    .filter(|e| e.is_live() && sockets.contains(&e.inode)),
-            );
-        }
-        if live.is_empty() {
-            return Vec::new();
-        }
-        let inodes: Vec<u64> = live.iter().map(|e| e.inode).collect();
-        let idle = tcp_last_data_recv(&inodes);
-        live.into_iter()
-            .map(|e| Peer {
-                remote: e.remote.to_string(),
-                idle_for_secs: idle.get(&e.inode).map(|ms| f64::from(*ms) / 1000.0),
+                cmd: v.cmdline(p),
             })
-            .collect()
+        })
+        .collect()
+}
+
+/// The processes outside `pid`'s tree that keep its output pipes open. The answer is kept
+/// for [`CULPRIT_TTL`] so a daemon does not search every pass.
+fn culprits(v: &mut View, mem: &mut Memory, pid: u32, tree: &[u32]) -> Vec<u32> {
+    let pipes = linux_search::pipes_read_only(v, pid);
+    let Some(me) = v.stat(pid) else {
+        return Vec::new();
+    };
+    if pipes.is_empty() {
+        mem.culprits.remove(&pid);
+        return Vec::new();
     }
+    if let Some((token, at, found)) = mem.culprits.get(&pid)
+        && *token == me.starttime
+        && at.elapsed() < CULPRIT_TTL
+        && found.iter().all(|p| v.has_descriptors(*p))
+    {
+        return found.clone();
+    }
+    let mut exclude = tree.to_vec();
+    exclude.push(pid);
+    let found = linux_search::pipe_writers(v, &pipes, me.session, &exclude);
+    if mem.culprits.len() > 256 {
+        mem.culprits.clear();
+    }
+    mem.culprits
+        .insert(pid, (me.starttime, Instant::now(), found.clone()));
+    found
+}
+
+/// Established or connecting TCP connections of `pid`, with how long ago data last
+/// arrived on each when the kernel says (sock_diag, for sockets in this network namespace).
+fn peers(v: &mut View, pid: u32) -> Vec<Peer> {
+    let (_, n) = v.access(pid);
+    let sockets: Vec<u64> = (0..n)
+        .filter_map(|i| v.link(pid, i).and_then(linux_parse::socket_inode))
+        .collect();
+    if sockets.is_empty() {
+        return Vec::new();
+    }
+    let mut live = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let Ok(text) = v.fs.read(&format!("{pid}/net/{table}"), Shape::Table) else {
+            continue;
+        };
+        live.extend(
+            linux_parse::parse_net_tcp(&String::from_utf8_lossy(&text))
+                .into_iter()
+                .filter(|e| e.is_live() && sockets.contains(&e.inode)),
+        );
+    }
+    if live.is_empty() {
+        return Vec::new();
+    }
+    let inodes: Vec<u64> = live.iter().map(|e| e.inode).collect();
+    let idle = tcp_last_data_recv(&inodes);
+    live.into_iter()
+        .map(|e| Peer {
+            remote: e.remote.to_string(),
+            idle_for_secs: idle.get(&e.inode).map(|ms| f64::from(*ms) / 1000.0),
+        })
+        .collect()
 }
 
 /// Milliseconds since data last arrived on each of `inodes` (TCP sockets of this network
@@ -630,263 +780,59 @@ fn tcp_last_data_recv(inodes: &[u64]) -> HashMap<u64, u32> {
 }
 
 impl Probe for LinuxProbe {
+    fn begin_pass(&mut self) {
+        self.index.clear();
+        self.in_pass = true;
+    }
+
+    fn end_pass(&mut self) {
+        self.in_pass = false;
+        self.index.clear();
+    }
+
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
         let lines = self.lock_table()?;
-        self.prune_discovered(&lines);
-        if lines.is_empty() {
-            return Ok(Vec::new());
-        }
-
-        // Known files by inode (the kernel's device number is the superblock's, which differs
-        // from stat's on btrfs and overlayfs, so the inode is the key).
-        let mut known: HashMap<u64, (PathBuf, LockKind, FileKey)> = HashMap::new();
-        for (p, kind) in &targets.known {
-            if let Some(key) = super::file_key(p) {
-                known.insert(key.ino, (p.clone(), *kind, key));
-            }
-        }
-
+        prune_discovered(&mut self.mem.discovered, &lines);
+        let known = known_by_inode(&targets.known);
+        let mut table: Vec<u32> = lines.iter().map(|l| l.pid).collect();
+        table.sort_unstable();
+        table.dedup();
         // Group lines by inode, keeping the kernel's order.
         let mut by_ino: BTreeMap<u64, Vec<KernelLock>> = BTreeMap::new();
         for l in lines {
             by_ino.entry(l.ino).or_default().push(l);
         }
-
-        let mut out = Vec::new();
-        let mut seen_inodes: Vec<u64> = Vec::new();
-        for (ino, locks) in by_ino {
-            let granted: Vec<&KernelLock> = locks.iter().filter(|l| l.is_granted()).collect();
-            let waiting: Vec<&KernelLock> = locks.iter().filter(|l| !l.is_granted()).collect();
-
-            // Which file is this?
-            let (path, kind, key, mut deleted) = if let Some((p, k, key)) = known.get(&ino) {
-                (p.clone(), *k, *key, false)
-            } else if let Some(d) = self.discovered.get(&ino).cloned() {
-                let key = FileKey { dev: 0, ino };
-                (d.path, d.kind, key, d.deleted)
-            } else {
-                let mut found = None;
-                for l in granted.iter().chain(waiting.iter()) {
-                    if self.not_cargo.contains(&(ino, l.pid)) || !self.has_descriptors(l.pid) {
-                        continue;
-                    }
-                    match self.resolve_through(l.pid, ino) {
-                        Some(d) => {
-                            found = Some(d);
-                            break;
-                        }
-                        None => {
-                            self.not_cargo.insert((ino, l.pid));
-                        }
-                    }
-                }
-                // Every locker is gone (exited, or a zombie) and nobody waits: only the process
-                // that inherited the descriptor can say which file this is, and only the full
-                // scan finds it. Remembered as "not Cargo's" when it fails, so a daemon pays once.
-                let orphaned = granted.iter().filter(|l| !self.has_descriptors(l.pid));
-                let orphaned: Vec<u32> = orphaned.map(|l| l.pid).collect();
-                if found.is_none()
-                    && !orphaned.is_empty()
-                    && !orphaned.iter().all(|p| self.not_cargo.contains(&(ino, *p)))
-                {
-                    let everyone = self.all_pids();
-                    found = self
-                        .real_holders(ino, None, &everyone)
-                        .into_iter()
-                        .find_map(|(pid, _)| self.resolve_through(pid, ino));
-                    if found.is_none() {
-                        self.not_cargo.extend(orphaned.iter().map(|p| (ino, *p)));
-                    }
-                }
-                let Some(d) = found else { continue };
-                self.discovered.insert(ino, d.clone());
-                (d.path, d.kind, FileKey { dev: 0, ino }, d.deleted)
-            };
-            let key = if key.dev == 0 {
-                super::file_key(&path)
-                    .filter(|k| k.ino == ino)
-                    .unwrap_or(key)
-            } else {
-                key
-            };
-            // A discovered path whose file now has another inode (or none) was deleted.
-            if !deleted && super::file_key(&path).is_none_or(|k| k.ino != ino) {
-                deleted = true;
-            }
-
-            // Trust a locker only if its own descriptor shows the lock on this file; a lock on a
-            // same-numbered inode elsewhere is not ours at all.
-            let mut lockers: Vec<(u32, crate::core::model::LockMode)> = Vec::new();
-            let mut dead: Vec<u32> = Vec::new();
-            for l in &granted {
-                match self.check_locker(l.pid, key, &path) {
-                    LockerCheck::Holds | LockerCheck::Uninspectable => {
-                        lockers.push((l.pid, l.mode));
-                    }
-                    LockerCheck::Gone => {
-                        lockers.push((l.pid, l.mode));
-                        dead.push(l.pid);
-                    }
-                    LockerCheck::Foreign => {}
-                }
-            }
-            if lockers.is_empty() && !granted.is_empty() {
-                continue;
-            }
-            let contended = !waiting.is_empty();
-            let mut holders: Vec<Participant> = lockers
-                .iter()
-                .filter(|(p, _)| !dead.contains(p))
-                .map(|(pid, mode)| Participant {
-                    pid: *pid,
-                    mode: *mode,
-                    inherited: false,
-                })
-                .collect();
-            let mut dead_locker = None;
-            if !dead.is_empty() || (contended && targets.deep_on_contention) {
-                // A dead locker's descriptor may live anywhere: scan every process. A live
-                // locker shares its descriptor with the children it forked; those are the
-                // co-holders worth naming when others wait, and scanning only that subtree
-                // keeps `status` on a contended lock as cheap as `lslocks`.
-                let hint = path.file_name().and_then(|n| n.to_str()).map(str::to_owned);
-                let found = if dead.is_empty() {
-                    let mut scope: Vec<u32> = Vec::new();
-                    for (pid, _) in &lockers {
-                        scope.push(*pid);
-                        scope.extend(self.descendants(*pid));
-                    }
-                    scope.sort_unstable();
-                    scope.dedup();
-                    self.real_holders(ino, hint.as_deref(), &scope)
-                } else {
-                    self.inheritors_of(ino, &dead, hint.as_deref())
-                };
-                seen_inodes.push(ino);
-                for (pid, lock) in found {
-                    if holders.iter().any(|h| h.pid == pid) {
-                        continue;
-                    }
-                    let locker_alive = !dead.contains(&lock.pid);
-                    holders.push(Participant {
-                        pid,
-                        mode: lock.mode,
-                        inherited: pid != lock.pid,
-                    });
-                    if !locker_alive {
-                        dead_locker = Some(lock.pid);
-                    }
-                }
-                if dead_locker.is_none() {
-                    dead_locker = dead.first().copied();
-                }
-            }
-            let waiters = waiting
-                .iter()
-                .filter(|l| self.alive(l.pid))
-                .map(|l| Participant {
-                    pid: l.pid,
-                    mode: l.mode,
-                    inherited: false,
-                })
-                .collect::<Vec<_>>();
-            // The kernel lists a granted lock only while some descriptor holds it: if nobody
-            // could be named, the holder is hidden from this user, never absent.
-            let unseen = holders
-                .is_empty()
-                .then(|| granted.first().map(|l| l.mode))
-                .flatten();
-            if holders.is_empty() && waiters.is_empty() && unseen.is_none() {
-                continue;
-            }
-            out.push(LockSighting {
-                path,
-                key,
-                kind,
-                deleted,
-                holders,
-                waiters,
-                locker_gone: dead_locker.is_some() && unseen.is_none(),
-                dead_locker,
-                unseen,
-            });
-        }
-        self.inheritors.retain(|ino, _| seen_inodes.contains(ino));
-        // Forget discoveries whose inode no longer appears, so the cache stays small.
-        if self.not_cargo.len() > 4096 {
-            self.not_cargo.clear();
-        }
+        let (v, mem, _) = self.split();
+        let mut lookup = Lookup {
+            v,
+            mem,
+            table,
+            orphaned: Vec::new(),
+        };
+        let out = by_ino
+            .iter()
+            .filter_map(|(ino, locks)| {
+                lookup.sighting(*ino, locks, &known, targets.deep_on_contention)
+            })
+            .collect();
+        lookup.finish();
         Ok(out)
     }
 
     fn process(&mut self, pid: u32) -> Result<ProcessFacts, ProbeError> {
-        let dir = self.pid_dir(pid);
-        let stat = self.read_stat(pid).ok_or(ProbeError::NoSuchProcess(pid))?;
-        let uid = fs::read_to_string(dir.join("status"))
-            .ok()
-            .and_then(|s| linux_parse::parse_status_uid(&s))
-            .ok_or(ProbeError::NoSuchProcess(pid))?;
-        let cmd = fs::read(dir.join("cmdline"))
-            .map(|b| linux_parse::parse_cmdline(&b))
-            .unwrap_or_default();
-        let cwd = fs::read_link(dir.join("cwd")).ok();
-
-        let mut ancestors = Vec::new();
-        let mut has_tty = stat.tty_nr != 0;
-        let mut next = stat.ppid;
-        while next > 0 && ancestors.len() < MAX_ANCESTORS {
-            let Some(s) = self.read_stat(next) else { break };
-            has_tty |= s.tty_nr != 0 && ancestors.is_empty();
-            ancestors.push(Ancestor {
-                pid: next,
-                name: s.comm.clone(),
-            });
-            if next == 1 {
-                break;
-            }
-            next = s.ppid;
-        }
-
-        let mut cpu_ticks = stat.cpu_ticks;
-        for child in self.descendants(pid) {
-            if let Some(s) = self.read_stat(child) {
-                cpu_ticks += s.cpu_ticks;
-            }
-        }
-
-        Ok(ProcessFacts {
-            pid,
-            ppid: stat.ppid,
-            pgid: stat.pgrp,
-            uid,
-            user: self.users.get(uid),
-            name: stat.comm,
-            cmd,
-            cwd,
-            start_token: stat.starttime,
-            started_at: self.boot_time + stat.starttime as f64 / self.ticks_per_sec,
-            state: stat.state,
-            tree_cpu_secs: cpu_ticks as f64 / self.ticks_per_sec,
-            has_tty,
-            ancestors,
-        })
+        let clock = self.clock;
+        let (mut v, _, users) = self.split();
+        facts(&mut v, users, clock, pid)
     }
 
     fn descendants(&mut self, pid: u32) -> Vec<u32> {
-        let mut out = Vec::new();
-        let mut queue = std::collections::VecDeque::from(self.children(pid));
-        while let Some(p) = queue.pop_front() {
-            if out.len() >= MAX_DESCENDANTS || out.contains(&p) {
-                continue;
-            }
-            out.push(p);
-            queue.extend(self.children(p));
-        }
-        out
+        self.split().0.descendants(pid)
     }
 
     fn activity(&mut self, pid: u32) -> Activity {
-        let descendants = self.live_descendants(pid);
+        let clock = self.clock;
+        let (mut v, mem, users) = self.split();
+        let descendants = live_descendants(&mut v, pid);
         if !descendants.is_empty() {
             // At work through its children: no culprit to look for, no network to blame.
             return Activity {
@@ -894,37 +840,33 @@ impl Probe for LinuxProbe {
                 ..Activity::default()
             };
         }
-        let tree: Vec<u32> = self.descendants(pid);
+        let tree = v.descendants(pid);
+        let peers = peers(&mut v, pid);
+        let writers = culprits(&mut v, mem, pid, &tree);
+        let pipe_writers = writers
+            .into_iter()
+            .filter_map(|p| facts(&mut v, users, clock, p).ok())
+            .collect();
         Activity {
             descendants,
-            peers: self.peers(pid),
-            pipe_writers: self.pipe_writers(pid, &tree),
+            peers,
+            pipe_writers,
         }
     }
 
     fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError> {
-        if !self.has_descriptors(pid) {
+        let (mut v, _, _) = self.split();
+        if !v.has_descriptors(pid) {
             return Ok(false);
         }
         // Only the process's own descriptors count: `/proc/locks` names whoever *took* the lock,
         // which may be a dead process whose pid now belongs to someone else.
-        for (fd, _) in self.fd_links(pid) {
-            let Ok(text) = fs::read_to_string(self.pid_dir(pid).join("fdinfo").join(&fd)) else {
-                continue;
-            };
-            let info = linux_parse::parse_fdinfo(&text);
-            if info.ino != Some(key.ino) || !info.locks.iter().any(|l| l.ino == key.ino) {
-                continue;
-            }
-            // Same inode number on another filesystem is another file.
-            let same_dev = key.dev == 0
-                || fs::metadata(self.pid_dir(pid).join("fd").join(&fd))
-                    .map_or(true, |m| std::os::unix::fs::MetadataExt::dev(&m) == key.dev);
-            if same_dev {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let hits = v.on_inode(pid, key.ino, Pick::AnyFile);
+        // Same inode number on another filesystem is another file.
+        Ok(hits
+            .iter()
+            .filter(|h| h.lock.is_some())
+            .any(|h| key.dev == 0 || v.fd_dev(pid, h.fd).is_none_or(|d| d == key.dev)))
     }
 }
 
@@ -932,6 +874,7 @@ impl Probe for LinuxProbe {
 mod tests {
     use super::*;
     use crate::core::model::LockMode;
+    use std::fs;
     use std::os::unix::fs::{MetadataExt, symlink};
 
     /// A fake procfs: `stat`, `locks`, and per-process `stat`, `fd/N` links and `fdinfo/N`.
@@ -984,6 +927,18 @@ mod tests {
             fs::create_dir_all(&t).unwrap();
             let list: Vec<String> = kids.iter().map(u32::to_string).collect();
             fs::write(t.join("children"), list.join(" ")).unwrap();
+        }
+
+        /// A process with this parent and session.
+        fn process_in(&self, pid: u32, name: &str, ppid: u32, session: u32) {
+            let p = self.process(pid, name, 'S');
+            fs::write(
+                p.join("stat"),
+                format!(
+                    "{pid} ({name}) S {ppid} {pid} {session} 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 500"
+                ),
+            )
+            .unwrap();
         }
     }
 
@@ -1083,7 +1038,7 @@ mod tests {
         let first = probe.sightings(&d.targets).unwrap();
         assert_eq!(first[0].holders[0].pid, 200);
         assert!(
-            probe.inheritors.contains_key(&d.ino),
+            probe.mem.inheritors.contains_key(&d.ino),
             "the full scan's answer is kept"
         );
         // 200 lets go and 201 turns out to hold it: the cached answer fails its re-check and
@@ -1140,7 +1095,7 @@ mod tests {
         assert!(s[0].holders[0].inherited);
         assert_eq!(s[0].dead_locker, Some(100));
         // The unrelated lock is remembered, so a daemon does not rescan for it every tick.
-        assert!(probe.not_cargo.contains(&(other_ino, 101)));
+        assert!(probe.mem.not_cargo.contains(&(other_ino, 101)));
     }
 
     #[test]
@@ -1173,6 +1128,106 @@ mod tests {
         assert_eq!(s[0].holders.len(), 1, "no descriptor scan unless asked");
     }
 
+    /// `.package-cache` locked by 100, which is gone; cargo 300 (its own session) waits.
+    fn dead_locker_with_a_waiter() -> DeadLocker {
+        let files = tempfile::tempdir().unwrap();
+        let (cache, ino) = real_file(files.path(), "home/.package-cache");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n\
+             1: -> FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
+        ));
+        fake.process_in(300, "cargo", 1, 300);
+        let targets = Targets {
+            known: vec![(cache.clone(), LockKind::PackageCache)],
+            deep_on_contention: true,
+        };
+        DeadLocker {
+            _files: files,
+            fake,
+            cache,
+            ino,
+            targets,
+        }
+    }
+
+    fn holder_pids(s: &[LockSighting]) -> Vec<u32> {
+        s[0].holders.iter().map(|h| h.pid).collect()
+    }
+
+    #[test]
+    fn an_inheritor_in_the_waiters_session_is_found_before_everyone_else_is_read() {
+        let d = dead_locker_with_a_waiter();
+        let path = d.cache.to_str().unwrap();
+        // 250 left the tree (its parent is 1) but kept the waiter's session; 150, another
+        // session's process nearer the dead locker, shares the descriptor too but is not read.
+        d.fake.process_in(250, "sleep", 1, 300);
+        d.fake.holding_fd(250, path, d.ino, 100);
+        d.fake.process_in(150, "sleep", 1, 150);
+        d.fake.holding_fd(150, path, d.ino, 100);
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        let s = probe.sightings(&d.targets).unwrap();
+        assert_eq!(holder_pids(&s), [250]);
+        assert_eq!(s[0].dead_locker, Some(100));
+        // Once nobody likely holds it any more, everyone is read.
+        fs::remove_file(d.fake.root().join("250/fd/9")).unwrap();
+        let s = probe.sightings(&d.targets).unwrap();
+        assert_eq!(holder_pids(&s), [150]);
+    }
+
+    #[test]
+    fn an_inheritor_adopted_by_the_waiters_subreaper_is_found_before_everyone_else_is_read() {
+        let files = tempfile::tempdir().unwrap();
+        let (cache, ino) = real_file(files.path(), "home/.package-cache");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n\
+             1: -> FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
+        ));
+        let path = cache.to_str().unwrap();
+        // systemd --user (50) adopted the orphan 260 (its own session); the waiter runs below
+        // it too. 150 shares the descriptor but is nobody's likely heir.
+        fake.process_in(50, "systemd", 1, 50);
+        fake.children(50, &[300, 260]);
+        fake.process_in(300, "cargo", 50, 300);
+        fake.process_in(260, "sleep", 50, 260);
+        fake.holding_fd(260, path, ino, 100);
+        fake.process_in(150, "sleep", 1, 150);
+        fake.holding_fd(150, path, ino, 100);
+        let targets = Targets {
+            known: vec![(cache.clone(), LockKind::PackageCache)],
+            deep_on_contention: true,
+        };
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&targets).unwrap()), [260]);
+    }
+
+    #[test]
+    fn a_build_tool_inheritor_is_found_before_everyone_else_is_read() {
+        let d = dead_locker_with_a_waiter();
+        let path = d.cache.to_str().unwrap();
+        d.fake.process_in(220, "sleep", 1, 220);
+        d.fake.holding_fd(220, path, d.ino, 100);
+        d.fake.process_in(280, "sccache", 1, 280);
+        d.fake.holding_fd(280, path, d.ino, 100);
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [280]);
+    }
+
+    #[test]
+    fn a_pass_reads_each_process_once_and_questions_outside_a_pass_read_afresh() {
+        let d = dead_locker();
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        probe.begin_pass();
+        let s = probe.sightings(&d.targets).unwrap();
+        assert_eq!(holder_pids(&s), [200]);
+        // 200 lets go: within the pass the answer read once stands...
+        fs::remove_file(d.fake.root().join("200/fdinfo/9")).unwrap();
+        fs::write(d.fake.root().join("200/fdinfo/9"), "pos:\t0\nflags:\t02\n").unwrap();
+        assert!(probe.holds(200, s[0].key).unwrap());
+        probe.end_pass();
+        // ...and a question after it (a kill's re-check) sees the release.
+        assert!(!probe.holds(200, s[0].key).unwrap());
+    }
+
     #[test]
     fn discovered_lock_files_that_are_gone_are_forgotten() {
         let files = tempfile::tempdir().unwrap();
@@ -1189,17 +1244,17 @@ mod tests {
         let mut probe = LinuxProbe::new(fake.root()).unwrap();
         let targets = Targets::default();
         assert_eq!(probe.sightings(&targets).unwrap().len(), 2);
-        assert_eq!(probe.discovered.len(), 2);
+        assert_eq!(probe.mem.discovered.len(), 2);
         // Both released; one project deleted (`rm -rf` of a temp checkout).
         fs::write(fake.root().join("locks"), "").unwrap();
         fs::remove_file(&lock).unwrap();
         assert!(probe.sightings(&targets).unwrap().is_empty());
         assert!(
-            !probe.discovered.contains_key(&ino),
+            !probe.mem.discovered.contains_key(&ino),
             "a deleted project is forgotten"
         );
         assert!(
-            probe.discovered.contains_key(&kept_ino),
+            probe.mem.discovered.contains_key(&kept_ino),
             "an existing one is kept"
         );
     }

@@ -185,7 +185,12 @@ pub struct Stat {
     pub cpu_ticks: u64,
     /// Start time in clock ticks after boot.
     pub starttime: u64,
+    /// A kernel thread (`PF_KTHREAD`): it has no descriptors.
+    pub kernel_thread: bool,
 }
+
+/// `PF_KTHREAD` in the `flags` field of `/proc/PID/stat`.
+const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// Parses `/proc/PID/stat`. The name may contain spaces and parentheses, so the fields after it
 /// are found from the last `)`.
@@ -214,6 +219,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         tty_nr: field(7)?.parse().ok()?,
         cpu_ticks: num(14)? + num(15)? + num(16)? + num(17)?,
         starttime: num(22)?,
+        kernel_thread: num(9).is_some_and(|f| f & PF_KTHREAD != 0),
     })
 }
 
@@ -599,7 +605,10 @@ mod tests {
         assert_eq!(s.tty_nr, 34816);
         assert_eq!(s.cpu_ticks, 210);
         assert_eq!(s.starttime, 987654);
+        assert!(!s.kernel_thread);
         assert_eq!(parse_stat("12 (x"), None);
+        let kthread = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0";
+        assert!(parse_stat(kthread).expect("stat parses").kernel_thread);
     }
 
     #[test]

@@ -12,7 +12,11 @@ use thiserror::Error;
 use crate::core::catalog::LockKind;
 use crate::core::model::{Activity, ChildProcess, FileKey, LockSighting, ProcState, ProcessFacts};
 
+#[cfg(target_os = "linux")]
+mod linux_index;
 pub mod linux_parse;
+#[cfg(target_os = "linux")]
+mod linux_search;
 #[cfg(target_os = "macos")]
 pub mod macos_events;
 pub mod macos_records;
@@ -36,10 +40,10 @@ pub struct Targets {
     /// Lock files known up front (Cargo homes, configured projects, earlier discoveries).
     pub known: Vec<(PathBuf, LockKind)>,
     /// On contention, look for every real holder of the lock: on Linux the live locker's own
-    /// process subtree is scanned (a child may share its descriptor); a process outside that
+    /// process subtree is read (a child may share its descriptor); a process outside that
     /// subtree sharing it is not seen, which keeps `status` as cheap as `lslocks`. A dead
-    /// locker always triggers a scan of every process, because without it the holder is
-    /// unknown.
+    /// locker always triggers a search for whoever inherited its descriptor (likely processes
+    /// first, every process only when none of them holds it).
     pub deep_on_contention: bool,
 }
 
@@ -76,6 +80,14 @@ pub enum ProbeError {
 
 /// Sees locks and processes on one OS.
 pub trait Probe: Send {
+    /// Starts a pass: until [`Probe::end_pass`], what is read about a process is read once and
+    /// reused by every question. Outside a pass every question reads afresh (a kill's re-check
+    /// right before its signal must not see an old answer).
+    fn begin_pass(&mut self) {}
+
+    /// Ends the pass started by [`Probe::begin_pass`].
+    fn end_pass(&mut self) {}
+
     /// Every Cargo lock that is held or waited on, plus nothing for free ones.
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError>;
 

@@ -1,0 +1,130 @@
+//! The engine's one timer, waking its loop once, when due. On Linux it is a timerfd: one
+//! wakeup at the deadline. Tokio's timer wheel reaches a deadline seconds away through coarser
+//! slots, waking the runtime two or three times on the way, which was most of an idle
+//! daemon's wakeups. Elsewhere (and if a timerfd cannot be made) tokio's timer is used.
+
+use tokio::time::Instant;
+
+/// Wakes the loop at a deadline.
+pub struct Alarm {
+    #[cfg(target_os = "linux")]
+    timer: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+}
+
+impl Alarm {
+    /// An alarm; must be made inside the runtime.
+    #[cfg(target_os = "linux")]
+    pub fn new() -> Alarm {
+        let timer = linux::timerfd().and_then(linux::register);
+        if let Err(e) = &timer {
+            tracing::debug!("no timerfd ({e}); using tokio's timer");
+        }
+        Alarm { timer: timer.ok() }
+    }
+
+    /// An alarm; must be made inside the runtime.
+    #[cfg(not(target_os = "linux"))]
+    pub fn new() -> Alarm {
+        Alarm {}
+    }
+
+    /// Returns at `deadline` (at once if it has passed). Dropping the future before then is
+    /// fine: the next call sets the timer again.
+    pub async fn until(&mut self, deadline: Instant) {
+        #[cfg(target_os = "linux")]
+        if let Some(timer) = &self.timer
+            && linux::wait(timer, deadline).await.is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep_until(deadline).await;
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use tokio::io::unix::AsyncFd;
+    use tokio::time::Instant;
+
+    /// A non-blocking monotonic timerfd.
+    pub fn timerfd() -> io::Result<OwnedFd> {
+        let flags = libc::TFD_NONBLOCK | libc::TFD_CLOEXEC;
+        // SAFETY: timerfd_create takes plain constants and returns a new descriptor or -1.
+        let fd = unsafe { libc::timerfd_create(libc::CLOCK_MONOTONIC, flags) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just created and is owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Registers the timer with the runtime's reactor.
+    pub fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+        let interest = tokio::io::Interest::READABLE;
+        // SAFETY: an `OwnedFd` is an open descriptor whose `as_raw_fd` never changes, and it
+        // stays open until the `AsyncFd` owning it is dropped.
+        unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(io::Error::from)
+    }
+
+    /// Arms `timer` for `deadline` and waits until it fires.
+    pub async fn wait(timer: &AsyncFd<OwnedFd>, deadline: Instant) -> io::Result<()> {
+        // Zero would disarm the timer: a deadline already past fires a nanosecond from now.
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(std::time::Duration::from_nanos(1));
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: left.as_secs().try_into().unwrap_or(libc::time_t::MAX),
+                tv_nsec: left.subsec_nanos().into(),
+            },
+        };
+        // SAFETY: the descriptor is a timerfd; `spec` is a valid itimerspec and the old value
+        // is not asked for. Setting it also clears expirations not read yet.
+        let rc =
+            unsafe { libc::timerfd_settime(timer.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        loop {
+            let mut ready = timer.readable().await?;
+            let mut count = [0u8; 8];
+            // SAFETY: `count` is writable for its 8 bytes, what a timerfd read needs.
+            let n = unsafe { libc::read(timer.as_raw_fd(), count.as_mut_ptr().cast(), 8) };
+            if n == 8 {
+                return Ok(());
+            }
+            ready.clear_ready();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn fires_at_its_deadline_and_again_after_an_abandoned_wait() {
+        let mut alarm = Alarm::new();
+        let start = Instant::now();
+        alarm.until(start + Duration::from_millis(30)).await;
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        // A wait given up (another branch of a select won) leaves the next one intact.
+        tokio::select! {
+            _ = alarm.until(Instant::now() + Duration::from_secs(60)) => panic!("too early"),
+            _ = tokio::task::yield_now() => {}
+        }
+        let again = Instant::now();
+        alarm.until(again + Duration::from_millis(10)).await;
+        assert!(again.elapsed() >= Duration::from_millis(10));
+        // A deadline in the past returns at once.
+        alarm.until(start).await;
+    }
+}

@@ -1,0 +1,297 @@
+//! Where a dead locker's descriptor lives on, and who keeps a blocker's pipe open: the
+//! processes most likely to be the answer are read first, and every other process only when
+//! none of them is. Reading one process's descriptors costs tens of microseconds, so on a
+//! machine with thousands of processes the order decides the cost.
+
+use std::collections::HashSet;
+
+use super::linux_index::{Pick, View};
+use super::linux_parse::{self, KernelLock};
+use crate::core::origin;
+
+/// What is known about a lock whose lockers are gone, to guess who inherited it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Clues<'a> {
+    /// The lockers of this lock that are gone.
+    pub dead: &'a [u32],
+    /// Its waiters.
+    pub waiters: &'a [u32],
+    /// Every live process named in the lock table: the cargos, rustcs and build scripts
+    /// holding or waiting for some lock, whose children are likely inheritors.
+    pub table: &'a [u32],
+}
+
+/// The tiers of candidates, likeliest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    /// Found by following process trees: descendants of the processes in the lock table,
+    /// the waiters' sessions, and orphans adopted by pid 1 (where a dead locker's children go).
+    Related,
+    /// Found by reading every process's stat: Cargo's tools, children of editors, and the
+    /// waiters' sessions (a reparented process keeps its session).
+    Named,
+    /// Everyone else: pids above the dead locker first (its descendants), then below it.
+    Rest,
+}
+
+const TIERS: [Tier; 3] = [Tier::Related, Tier::Named, Tier::Rest];
+
+/// Who holds inode `ino` now that its lockers are gone: the first tier of candidates that
+/// holds it (with their parents and descendants, which may share the descriptor). What an
+/// earlier pass found is the caller's to re-check first.
+/// Returns (holder, its `lock:` line) by pid; empty when nobody visible holds it.
+pub(super) fn inheritors(
+    v: &mut View,
+    ino: u64,
+    pick: Pick,
+    clues: &Clues,
+) -> Vec<(u32, KernelLock)> {
+    let mut checked: HashSet<u32> = clues.dead.iter().copied().collect();
+    for tier in TIERS {
+        let pids = candidates(v, tier, clues, &checked);
+        let found = holders_among(v, ino, pick, &pids, &mut checked);
+        if !found.is_empty() {
+            return with_relatives(v, ino, pick, found, &mut checked);
+        }
+    }
+    Vec::new()
+}
+
+/// Every process among `pids` not yet checked with a descriptor holding a flock on `ino`.
+pub(super) fn holders_among(
+    v: &mut View,
+    ino: u64,
+    pick: Pick,
+    pids: &[u32],
+    checked: &mut HashSet<u32>,
+) -> Vec<(u32, KernelLock)> {
+    let mut out = Vec::new();
+    for &pid in pids {
+        if checked.insert(pid)
+            && let Some(lock) = v.find_lock(pid, ino, pick)
+        {
+            out.push((pid, lock));
+        }
+    }
+    out
+}
+
+/// `found`, plus their parents and descendants that hold the lock too.
+fn with_relatives(
+    v: &mut View,
+    ino: u64,
+    pick: Pick,
+    mut found: Vec<(u32, KernelLock)>,
+    checked: &mut HashSet<u32>,
+) -> Vec<(u32, KernelLock)> {
+    let mut kin = Vec::new();
+    for (pid, _) in &found {
+        kin.extend(v.stat(*pid).map(|s| s.ppid).filter(|p| *p > 1));
+        kin.extend(v.descendants(*pid));
+    }
+    found.extend(holders_among(v, ino, pick, &kin, checked));
+    found.sort_by_key(|(pid, _)| *pid);
+    found.dedup_by_key(|(pid, _)| *pid);
+    found
+}
+
+fn candidates(v: &mut View, tier: Tier, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
+    let mut out = match tier {
+        Tier::Related => related(v, clues),
+        Tier::Named => named(v, clues, checked),
+        Tier::Rest => rest(v, clues),
+    };
+    out.retain(|p| !checked.contains(p));
+    out
+}
+
+/// Descendants of the lock table's processes, the waiters' sessions (followed down from each
+/// session leader), and the children of pid 1 and of the waiters' ancestors: an orphan is
+/// adopted by pid 1 or by the nearest subreaper above it (a `systemd --user`), which is
+/// usually above the waiters too.
+fn related(v: &mut View, clues: &Clues) -> Vec<u32> {
+    let mut out = Vec::new();
+    for &p in clues.table {
+        out.push(p);
+        out.extend(v.descendants(p));
+    }
+    for sid in sessions(v, clues.waiters) {
+        out.extend(session_tree(v, sid));
+    }
+    out.extend(v.children(1));
+    for a in ancestors(v, clues.waiters) {
+        out.extend(v.children(a));
+    }
+    out
+}
+
+/// The ancestors of `pids` below pid 1, nearest first, each once.
+fn ancestors(v: &mut View, pids: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for &p in pids {
+        let mut next = v.stat(p).map_or(0, |s| s.ppid);
+        while next > 1 && !out.contains(&next) && out.len() < 256 {
+            out.push(next);
+            next = v.stat(next).map_or(0, |s| s.ppid);
+        }
+    }
+    out
+}
+
+/// The sessions of `pids`.
+fn sessions(v: &mut View, pids: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = pids
+        .iter()
+        .filter_map(|p| v.stat(*p))
+        .map(|s| s.session)
+        .filter(|s| *s > 1)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The session leader `sid` and its descendants that stayed in its session.
+fn session_tree(v: &mut View, sid: u32) -> Vec<u32> {
+    let mut out = vec![sid];
+    let mut queue = std::collections::VecDeque::from([sid]);
+    while let Some(p) = queue.pop_front() {
+        for c in v.children(p) {
+            if out.len() >= super::linux_index::MAX_DESCENDANTS {
+                return out;
+            }
+            if v.stat(c).is_some_and(|s| s.session == sid) && !out.contains(&c) {
+                out.push(c);
+                queue.push_back(c);
+            }
+        }
+    }
+    out
+}
+
+/// Processes not yet checked whose stat makes them likely: Cargo's tools, children of editors,
+/// members of the waiters' sessions.
+fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
+    let sessions = sessions(v, clues.waiters);
+    let mut out = Vec::new();
+    for pid in v.pids() {
+        if checked.contains(&pid) {
+            continue;
+        }
+        let Some(s) = v.stat(pid) else { continue };
+        let likely = is_build_tool(&s.comm)
+            || sessions.contains(&s.session)
+            || v.stat(s.ppid).is_some_and(|p| origin::is_ide_name(&p.comm));
+        if likely {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Every process: those above the first dead locker in ascending order (it forked its
+/// descendants after it started), then those below it, nearest first. Kernel threads, known
+/// as such from the stat read for the named tier, have no descriptors to read.
+fn rest(v: &mut View, clues: &Clues) -> Vec<u32> {
+    let pivot = clues.dead.iter().copied().min().unwrap_or(0);
+    let pids: Vec<u32> = v
+        .pids()
+        .into_iter()
+        .filter(|p| !v.stat_read(*p).is_some_and(|s| s.kernel_thread))
+        .collect();
+    let (mut below, above): (Vec<u32>, Vec<u32>) = pids.into_iter().partition(|p| *p < pivot);
+    below.sort_unstable_by(|a, b| b.cmp(a));
+    let mut out = above;
+    out.sort_unstable();
+    out.extend(below);
+    out
+}
+
+/// Names (`comm`, 15 bytes at most) of the processes a Cargo build runs.
+pub(super) fn is_build_tool(comm: &str) -> bool {
+    matches!(
+        comm,
+        "cargo" | "rustc" | "rustdoc" | "clippy-driver" | "sccache" | "rustup"
+    ) || ["build-script-", "build_script_", "cargo-", "rust-analyzer"]
+        .iter()
+        .any(|p| comm.starts_with(p))
+}
+
+/// Pipes `pid` reads from (beyond its stdin, stdout and stderr) and has no write end of:
+/// another process must close them before it sees end-of-file.
+pub(super) fn pipes_read_only(v: &mut View, pid: u32) -> Vec<u64> {
+    let (mut reads, mut writes) = (Vec::new(), Vec::new());
+    let (_, n) = v.access(pid);
+    for i in 0..n {
+        let Some(ino) = v.link(pid, i).and_then(linux_parse::pipe_inode) else {
+            continue;
+        };
+        let Some((fd, info)) = v.info(pid, i) else {
+            continue;
+        };
+        if info.writes() {
+            writes.push(ino);
+        } else if fd > 2 {
+            reads.push(ino);
+        }
+    }
+    reads.retain(|i| !writes.contains(i));
+    reads.sort_unstable();
+    reads.dedup();
+    reads
+}
+
+/// Whether `pid` holds the write end of one of `pipes` (stops at the first).
+fn writes_to(v: &mut View, pid: u32, pipes: &[u64]) -> bool {
+    let (_, n) = v.access(pid);
+    (0..n).any(|i| {
+        v.link(pid, i)
+            .and_then(linux_parse::pipe_inode)
+            .is_some_and(|ino| pipes.contains(&ino))
+            && v.info(pid, i).is_some_and(|(_, info)| info.writes())
+    })
+}
+
+/// The processes outside `exclude` holding the write end of one of `pipes`: those in `session`
+/// first (a daemon left by a build script stays there), then everyone else if none is.
+pub(super) fn pipe_writers(v: &mut View, pipes: &[u64], session: u32, exclude: &[u32]) -> Vec<u32> {
+    let everyone: Vec<u32> = v
+        .pids()
+        .into_iter()
+        .filter(|p| !exclude.contains(p))
+        .collect();
+    let (near, rest): (Vec<u32>, Vec<u32>) = everyone
+        .into_iter()
+        .partition(|p| v.stat(*p).is_some_and(|s| s.session == session));
+    let found: Vec<u32> = near
+        .into_iter()
+        .filter(|p| writes_to(v, *p, pipes))
+        .collect();
+    if !found.is_empty() {
+        return found;
+    }
+    rest.into_iter()
+        .filter(|p| writes_to(v, *p, pipes))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cargo_tools_are_candidates_by_name() {
+        for name in [
+            "cargo",
+            "rustc",
+            "build-script-bu",
+            "sccache",
+            "cargo-clippy",
+        ] {
+            assert!(is_build_tool(name), "{name}");
+        }
+        for name in ["sleep", "bash", "python3", "cargox"] {
+            assert!(!is_build_tool(name), "{name}");
+        }
+    }
+}
