@@ -181,6 +181,12 @@ fn a_busy_build_shows_how_long_it_usually_takes_here() {
     let dir = Dir::new("eta");
     let project = timed_project(&dir);
     let d = Daemon::start(&dir, "daemon");
+    // The first build compiles the build script too; whether the daemon saw it begin depends on
+    // how soon it found the new project, so the three timed builds come after it.
+    let mut warm = dir.cargo(&project);
+    warm.args(["build", "--offline"]);
+    let mut p = dir.spawn("warm-up", &mut warm);
+    assert_eq!(p.wait_exit(), 0, "{}", p.describe());
     for run in 0..3 {
         let mut b = dir.cargo(&project);
         b.args(["build", "--offline"])
@@ -205,14 +211,15 @@ fn a_busy_build_shows_how_long_it_usually_takes_here() {
         .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == busy.pid))
         .unwrap();
     let t = i.typical_hold.unwrap();
-    assert_eq!(t.holds, 3, "{t:?}");
+    assert!((3..=4).contains(&t.holds), "the three timed builds: {t:?}");
     assert!(
         (1.0..10.0).contains(&t.median_secs),
         "three holds of about 1.5 s: {t:?}"
     );
     let (_, text) = d.cli(&dir, &["status", "--all"]);
     assert!(
-        text.contains("usually takes") && text.contains("(median of the last 3 holds)"),
+        text.contains("usually takes")
+            && text.contains(&format!("(median of the last {} holds)", t.holds)),
         "{text}"
     );
 }

@@ -114,6 +114,10 @@ pub struct LockSample {
     pub holders: Vec<HolderSample>,
     /// Waiters.
     pub waiters: Vec<WaiterSample>,
+    /// Whether its file was watched before this pass (an open would have woken the daemon at
+    /// once): a hold or wait first seen on a file nobody watched began at some unknown time
+    /// before, found by a periodic pass.
+    pub watched: bool,
 }
 
 /// A root blocker of an incident as sampled in a pass: the only processes the policy judges.
@@ -583,7 +587,8 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             }
             changed = true;
             let recovered = state.recovered_holds.remove(&id);
-            let (since, since_known) = recovered.unwrap_or((now, !state.first_pass));
+            let (since, since_known) =
+                recovered.unwrap_or((now, !state.first_pass && lock.watched));
             state.holds.insert(
                 id,
                 Hold {
@@ -678,7 +683,8 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             }
             changed = true;
             let recovered = state.recovered_waits.remove(&id);
-            let (since, since_known) = recovered.unwrap_or((now, !state.first_pass));
+            let (since, since_known) =
+                recovered.unwrap_or((now, !state.first_pass && lock.watched));
             state.waits.insert(
                 id,
                 Wait {
@@ -989,6 +995,7 @@ mod tests {
             key: KEY,
             path: "/h/.package-cache".into(),
             kind: LockKind::PackageCache,
+            watched: true,
             holders: blockers
                 .iter()
                 .map(|b| HolderSample {
@@ -1158,6 +1165,7 @@ mod tests {
                 key: FileKey { dev: 1, ino: 100 },
                 path: "/h/.package-cache-mutate".into(),
                 kind: LockKind::PackageCacheMutate,
+                watched: true,
                 holders: vec![HolderSample {
                     id: ProcId {
                         pid: 11,
@@ -1396,6 +1404,38 @@ mod tests {
                 .contains(&(FileKey { dev: 1, ino: 7 }, 20))
         );
         assert!(s.since_unknown().contains(&(KEY, 10)));
+    }
+
+    #[test]
+    fn a_hold_first_seen_on_an_unwatched_file_began_earlier() {
+        // A project's build lock that no watch covered is found by a periodic pass: its hold
+        // and its wait began at some time before, not now.
+        let mut s = state();
+        observe(&mut s, 100.0, (Vec::new(), Vec::new()));
+        let mut found = lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        found.0[0].watched = false;
+        let fx = observe(&mut s, 115.0, found);
+        let unknown = s.since_unknown();
+        assert!(unknown.contains(&(KEY, 10)) && unknown.contains(&(KEY, 11)));
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Log(l) if l.starts_with("holding")))
+        );
+        // Once watched, the next hold on it is timed from its start.
+        let fx = observe(&mut s, 120.0, (Vec::new(), Vec::new()));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::RecordHistory(HistoryEvent::Released {
+                since_known: false,
+                ..
+            })
+        )));
+        observe(
+            &mut s,
+            121.0,
+            lock(vec![holder(20, ProcState::Running, 0.0)], &[]),
+        );
+        assert!(!s.since_unknown().contains(&(KEY, 20)));
     }
 
     #[test]

@@ -54,6 +54,8 @@ const FOLLOW_UPS: [Duration; 3] = [
 const QUICK_CHECK: Duration = Duration::from_millis(500);
 /// How long a yielding IDE check gets to let go after SIGTERM before it is reported as not.
 const YIELD_GRACE: Duration = Duration::from_secs(5);
+/// How many lock files outside the known roots stay watched after their holds end.
+const MAX_RECENT_LOCK_FILES: usize = 256;
 /// History events kept in memory while the file cannot be written; past this the oldest go,
 /// and how many is said.
 pub const MAX_PENDING_HISTORY: usize = 10_000;
@@ -117,6 +119,9 @@ pub struct Engine {
     launch_at_login: bool,
     snapshot_tx: watch::Sender<UiSnapshot>,
     known: Vec<(PathBuf, catalog::LockKind)>,
+    /// Lock files seen held lately outside the known roots (other projects' build dirs), newest
+    /// last: watched, so the next build there is seen the moment it opens its lock.
+    recent: Vec<PathBuf>,
     known_at: Option<std::time::Instant>,
     watcher: Option<FsWatcher>,
     platform_wakes: Option<PlatformWakes>,
@@ -187,6 +192,7 @@ impl Engine {
                 launch_at_login: opts.launch_at_login,
                 snapshot_tx,
                 known: Vec::new(),
+                recent: Vec::new(),
                 known_at: None,
                 watcher: None,
                 platform_wakes: None,
@@ -235,6 +241,12 @@ impl Engine {
                     self.kill_done(report, reply);
                 },
                 wake = wake_rx.recv() => match wake {
+                    Some(Wake::LockFile(path)) if !self.knows(&path) => {
+                        // A lock file made since the list was read (a new Cargo home).
+                        self.known_at = None;
+                        let now = tokio::time::Instant::now();
+                        follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
+                    }
                     Some(Wake::LockFile(_) | Wake::ProcessExited(_) | Wake::Overflow) => {
                         let now = tokio::time::Instant::now();
                         follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
@@ -522,6 +534,7 @@ impl Engine {
         if self.known_at.is_none() || (due && !self.policy.busy()) {
             self.known = scan::known_locks(&self.roots);
             self.known_at = Some(std::time::Instant::now());
+            self.recent.retain(|p| p.exists());
         }
         let deep = true;
         let pass = match scan::pass_with_known(self.probe.as_mut(), self.known.clone(), deep) {
@@ -537,7 +550,11 @@ impl Engine {
             &mut self.policy,
             Event::Observed {
                 now,
-                locks: lock_samples(&pass),
+                locks: lock_samples(&pass, |p| {
+                    self.watcher
+                        .as_ref()
+                        .is_some_and(|w| w.watches_lock_file(p))
+                }),
                 blockers,
             },
         );
@@ -695,13 +712,30 @@ impl Engine {
     }
 
     fn update_watches(&mut self, pass: &scan::Pass) {
-        let mut files: Vec<PathBuf> = self.known.iter().map(|(p, _)| p.clone()).collect();
+        self.remember_lock_files(pass);
+        // Known files, the Cargo homes' own even before they exist (watched through the home),
+        // those seen lately elsewhere, and those seen now.
+        let fixed = self.roots.cargo_homes.iter().flat_map(|h| {
+            catalog::fixed_cargo_home_locks(h)
+                .into_iter()
+                .filter(|(_, kind)| *kind != catalog::LockKind::LegacyGitCheckouts)
+                .map(|(p, _)| p)
+        });
+        let seen_now = pass
+            .sightings
+            .iter()
+            .filter(|s| !s.deleted)
+            .map(|s| s.path.clone());
+        let mut unique = HashSet::new();
+        let files: Vec<PathBuf> = (self.known.iter().map(|(p, _)| p.clone()))
+            .chain(fixed)
+            .chain(self.recent.iter().cloned())
+            .chain(seen_now)
+            .filter(|p| unique.insert(p.clone()))
+            .collect();
         let mut domains: Vec<(FileKey, PathBuf)> = Vec::new();
         let mut pids: Vec<u32> = Vec::new();
         for s in &pass.sightings {
-            if !s.deleted && !files.contains(&s.path) {
-                files.push(s.path.clone());
-            }
             if !s.holders.is_empty()
                 && let Some(d) = catalog::activity_domain(&s.path, s.kind)
             {
@@ -719,6 +753,24 @@ impl Engine {
         if let Some(p) = self.platform_wakes.as_mut() {
             p.update(&files, &pids);
         }
+    }
+
+    /// Whether a lock file is in the known list or was seen lately.
+    fn knows(&self, path: &PathBuf) -> bool {
+        self.known.iter().any(|(p, _)| p == path) || self.recent.contains(path)
+    }
+
+    /// Remembers lock files seen outside the known roots, the newest [`MAX_RECENT_LOCK_FILES`].
+    fn remember_lock_files(&mut self, pass: &scan::Pass) {
+        let known: HashSet<&PathBuf> = self.known.iter().map(|(p, _)| p).collect();
+        let mut recent: HashSet<PathBuf> = self.recent.iter().cloned().collect();
+        for s in pass.sightings.iter().filter(|s| !s.deleted) {
+            if !known.contains(&s.path) && recent.insert(s.path.clone()) {
+                self.recent.push(s.path.clone());
+            }
+        }
+        let extra = self.recent.len().saturating_sub(MAX_RECENT_LOCK_FILES);
+        self.recent.drain(..extra);
     }
 
     fn publish(&mut self) {
@@ -811,7 +863,7 @@ fn aside(
 }
 
 /// Every lock of the pass with its holders and waiters; each waiter names its root blockers.
-fn lock_samples(pass: &scan::Pass) -> Vec<LockSample> {
+fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -> Vec<LockSample> {
     let id = |f: &crate::core::model::ProcessFacts| ProcId {
         pid: f.pid,
         start_token: f.start_token,
@@ -837,6 +889,7 @@ fn lock_samples(pass: &scan::Pass) -> Vec<LockSample> {
             key: s.key,
             path: s.path.clone(),
             kind: s.kind,
+            watched: watched(&s.path),
             // A child sharing its parent's descriptor is the parent's hold, not one of its own.
             holders: s
                 .holders

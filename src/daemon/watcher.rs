@@ -169,6 +169,9 @@ impl Aliases {
 #[derive(Debug, Default)]
 pub(super) struct Routes {
     pub lock_files: HashSet<PathBuf>,
+    /// Lock files that do not exist yet (a new Cargo home): their creation in a watched parent
+    /// directory wakes a pass, as an open of a watched one does.
+    pub expected: HashSet<PathBuf>,
     /// Directory → locks whose domain it belongs to.
     pub domains: HashMap<PathBuf, Vec<FileKey>>,
     /// Canonical forms of watched paths (FSEvents reports those).
@@ -192,6 +195,12 @@ pub(super) fn route(routes: &Routes, kind: &EventKind, paths: &[PathBuf]) -> Vec
     let mut out = Vec::new();
     for raw in paths {
         let path = routes.aliases.to_given(raw);
+        if routes.expected.contains(path.as_ref()) {
+            if matches!(kind, EventKind::Create(_) | EventKind::Modify(_)) {
+                out.push(Routed::LockFile(path.into_owned()));
+            }
+            continue;
+        }
         if routes.lock_files.contains(path.as_ref()) {
             if matches!(
                 kind,
@@ -301,7 +310,8 @@ impl FsWatcher {
         })
     }
 
-    /// Sets the watch set: lock files (always) and activity directories of held locks.
+    /// Sets the watch set: lock files (those not made yet through their directory) and activity
+    /// directories of held locks.
     /// Returns the paths that could not be watched (the poll still covers them). Does nothing
     /// when nothing changed since the last call.
     pub fn update(
@@ -338,6 +348,9 @@ impl FsWatcher {
             if f.exists() {
                 routes.lock_files.insert(f.clone());
                 want.insert(f.clone(), Role::LockFile);
+            } else if let Some(parent) = f.parent().filter(|p| p.is_dir()) {
+                routes.expected.insert(f.clone());
+                want.entry(parent.to_path_buf()).or_insert(Role::Domain);
             }
         }
         self.dirs_of
@@ -393,6 +406,12 @@ impl FsWatcher {
             }
         }
         failed
+    }
+
+    /// Whether a lock file is watched: its opens wake the daemon at once, so a hold seen on it
+    /// began just before.
+    pub fn watches_lock_file(&self, path: &Path) -> bool {
+        self.watched.get(path) == Some(&Role::LockFile)
     }
 
     /// How many paths are watched (for the log and benchmarks).
@@ -541,6 +560,23 @@ mod tests {
         );
         // Outside every route: nothing.
         assert!(route(&routes, &write, &[dir.path().join("elsewhere")]).is_empty());
+        // A lock file that does not exist yet: its creation is a lock-file event.
+        // (watched through its home, whose canonical form is known too).
+        routes.expected.insert(link.join(".package-cache-mutate"));
+        routes.aliases = Aliases::new(
+            watched
+                .iter()
+                .chain([&link])
+                .map(|p| (p.clone(), p.canonicalize().unwrap())),
+        );
+        assert_eq!(
+            route(
+                &routes,
+                &write,
+                &[real.canonicalize().unwrap().join(".package-cache-mutate")]
+            ),
+            vec![Routed::LockFile(link.join(".package-cache-mutate"))]
+        );
         // Reads in a domain are not progress.
         assert!(route(&routes, &open, &[registry.join("cache/z.crate")]).is_empty());
     }
@@ -604,6 +640,32 @@ mod tests {
         let other = [(FileKey { dev: 1, ino: 3 }, registry.clone())];
         w.update(std::slice::from_ref(&lock), &other);
         assert_eq!(w.watched(), 3, "same directory, read once");
+    }
+
+    #[tokio::test]
+    async fn a_lock_file_made_in_a_watched_home_wakes_a_pass() {
+        // A new Cargo home: the first cargo makes its lock files.
+        let home = tempfile::tempdir().unwrap();
+        let lock = home.path().join(".package-cache-mutate");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        assert!(w.update(std::slice::from_ref(&lock), &[]).is_empty());
+        assert!(!w.watches_lock_file(&lock));
+        std::fs::write(home.path().join("unrelated"), "").unwrap();
+        std::fs::write(&lock, "").unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            got,
+            Wake::LockFile(lock.clone()),
+            "only the lock file's creation"
+        );
+        // Once it exists it is watched itself, and the home no longer.
+        w.update(std::slice::from_ref(&lock), &[]);
+        assert!(w.watches_lock_file(&lock));
+        assert_eq!(w.watched(), 1);
     }
 
     #[tokio::test]
