@@ -26,9 +26,11 @@ pub const MIN_FILE_BYTES: u64 = 4096;
 #[serde(deny_unknown_fields)]
 pub struct WatchConfig {
     /// Cargo homes watched besides `$CARGO_HOME` (or `~/.cargo`).
+    #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub cargo_homes: Vec<PathBuf>,
     /// Project roots (or target dirs) whose build locks are listed up front; others are
     /// discovered when a cargo locks them.
+    #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub projects: Vec<PathBuf>,
     /// How often processes are sampled while an incident is open (someone waits, or a blocker
     /// looks suspect).

@@ -141,6 +141,7 @@ pub enum KillReport {
         /// Descendants signalled too.
         descendants: Vec<u32>,
         /// Lock files others were waiting for (or that it held).
+        #[serde(serialize_with = "crate::core::text::lossy_path::list")]
         locks: Vec<std::path::PathBuf>,
         /// The blocker this culprit kept stuck (the target held its output pipe open).
         #[serde(default)]

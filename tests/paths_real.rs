@@ -521,6 +521,74 @@ fn odd_bytes_in_the_environment_and_paths_do_not_panic() {
     }
 }
 
+#[test]
+fn a_cargo_in_a_directory_with_odd_bytes_is_reported_and_recorded() {
+    // The project directory's name is not UTF-8: it is the cargo's working directory, so every
+    // report and history event carries it. Nothing may fail to encode.
+    let _serial = serial();
+    let dir = Dir::new("odd-cwd");
+    let marker = dir.path("marker");
+    let plain = sleepy_project(&dir, "oddcwd", &marker);
+    let odd = dir.root.join(OsStr::from_bytes(b"bad\xffname"));
+    fs::rename(&plain, &odd).unwrap();
+    let d = Daemon::start(&dir, "daemon");
+    let mut build = dir.cargo(&odd);
+    build
+        .args(["build", "--offline", "--target-dir"])
+        .arg(dir.path("odd-target"));
+    let mut cargo = dir.spawn("build", &mut build);
+    wait_file(&util::started_file(&marker), &[&cargo]);
+    d.wait_for("the odd cargo's hold", |r| {
+        r.locks
+            .iter()
+            .any(|l| l.holders.iter().any(|h| h.pid == cargo.pid))
+    });
+    for args in [
+        &["status", "--json"][..],
+        &["status", "--json", "--no-daemon"],
+    ] {
+        let (code, out) = d.cli(&dir, args);
+        assert!(matches!(code, 0 | 1), "{args:?} exited {code}: {out}");
+        let r: Report = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        let h = r
+            .locks
+            .iter()
+            .flat_map(|l| &l.holders)
+            .find(|h| h.pid == cargo.pid)
+            .unwrap_or_else(|| panic!("{args:?}: {out}"));
+        assert_eq!(
+            h.cwd.as_deref(),
+            Some(dir.root.join("bad\u{fffd}name").as_path()),
+            "shown with U+FFFD for the odd byte"
+        );
+    }
+    touch(&marker);
+    // Cargo 1.95 builds there and then fails on its own ("path … not utf-8"): only its locks
+    // matter here.
+    cargo.wait_exit();
+    let history = dir.root.join("lockwatch/data/history.jsonl");
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    loop {
+        let text = fs::read_to_string(&history).unwrap_or_default();
+        let ours = |event: &str| {
+            text.lines().any(|l| {
+                l.contains(&format!("\"event\":\"{event}\""))
+                    && l.contains(&format!("\"pid\":{}", cargo.pid))
+            })
+        };
+        if ours("acquired") && ours("released") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not recorded: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        util::proc_state(d.proc.pid).is_some_and(|s| s != 'Z'),
+        "the daemon kept serving"
+    );
+    d.report();
+}
+
 // 6. A hold that began before the daemon looked is marked (held ≥), one that began after is
 // timed exactly.
 #[test]

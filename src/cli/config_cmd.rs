@@ -29,7 +29,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let l = &ctx.loaded;
     let text = if args.json {
         // Values as JSON values (durations as their text, "10s"), keyed `section.key`.
-        let sections = serde_json::to_value(&l.config).expect("config serializes");
+        let sections = serde_json::to_value(&l.config).unwrap_or_default();
         let mut values = serde_json::Map::new();
         for (section, keys) in sections.as_object().into_iter().flatten() {
             for (key, value) in keys.as_object().into_iter().flatten() {
@@ -43,19 +43,16 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
         }
         let doc = serde_json::json!({
-            "file": l.file,
-            "config_dir": ctx.dirs.config,
-            "data_dir": ctx.dirs.data,
-            "runtime_dir": ctx.dirs.runtime,
-            "socket": crate::daemon::socket_path(&ctx.dirs),
-            "watched_cargo_homes": l.roots().cargo_homes,
+            "file": l.file.to_string_lossy(),
+            "config_dir": ctx.dirs.config.to_string_lossy(),
+            "data_dir": ctx.dirs.data.to_string_lossy(),
+            "runtime_dir": ctx.dirs.runtime.to_string_lossy(),
+            "socket": crate::daemon::socket_path(&ctx.dirs).to_string_lossy(),
+            "watched_cargo_homes": l.roots().cargo_homes.iter().map(|h| h.to_string_lossy()).collect::<Vec<_>>(),
             "values": values,
             "warnings": l.warnings,
         });
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&doc).expect("json serializes")
-        )
+        super::json_line(&doc, true)
     } else {
         let mut out = String::new();
         let exists = if l.file.exists() {

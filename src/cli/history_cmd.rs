@@ -29,10 +29,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let (mut summary, stats) = h.summary(since);
     crate::core::insight::drop_taken_advice(&mut summary, &ctx.loaded.config);
     let text = if args.json {
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(&summary).expect("summary serializes")
-        )
+        super::json_line(&summary, true)
     } else if stats.events == 0 && stats.unreadable == 0 {
         let why = if h.path().exists() {
             format!("{} is empty", h.path().display())

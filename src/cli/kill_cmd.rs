@@ -147,10 +147,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
 /// Prints the outcome and maps it to the exit code.
 pub(super) fn finish(report: &KillReport, json: bool) -> i32 {
     let text = if json {
-        format!(
-            "{}\n",
-            serde_json::to_string_pretty(report).expect("report serializes")
-        )
+        super::json_line(report, true)
     } else {
         format!("{}\n", report.message())
     };

@@ -228,6 +228,21 @@ pub fn clear_screen() -> std::io::Result<()> {
     out.flush()
 }
 
+/// A value as JSON text and a newline (pretty for a person, one line for a stream). A value
+/// that cannot be encoded becomes a JSON error object rather than a crash.
+pub fn json_line<T: serde::Serialize>(value: &T, pretty: bool) -> String {
+    let text = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    let mut text = text.unwrap_or_else(|e| {
+        serde_json::json!({ "error": format!("cannot encode the answer as JSON: {e}") }).to_string()
+    });
+    text.push('\n');
+    text
+}
+
 /// Prints to stdout; a closed pipe (`| head`) is not an error.
 pub fn print(text: &str) -> std::io::Result<()> {
     print_to_reader(text).map(drop)

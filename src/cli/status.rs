@@ -162,15 +162,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
         };
         let text = if args.json && args.watch {
-            format!(
-                "{}\n",
-                serde_json::to_string(&report).expect("report serializes")
-            )
+            super::json_line(&report, false)
         } else if args.json {
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(&report).expect("report serializes")
-            )
+            super::json_line(&report, true)
         } else if args.watch && std::io::stdout().is_terminal() {
             // Home + clear, then the view: refreshes in place without scrolling.
             if super::clear_screen().is_err() {

@@ -30,8 +30,10 @@ pub struct BlockRow {
     pub waiter_origin: Option<Origin>,
     /// The project the waits were about, when known.
     #[serde(default)]
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project: Option<PathBuf>,
     /// The lock (the first one seen for this row).
+    #[serde(serialize_with = "crate::core::text::lossy_path::path")]
     pub lock: PathBuf,
     /// What the lock guards, when the path says.
     #[serde(default)]
@@ -77,6 +79,7 @@ pub struct Summary {
     /// Total seconds held (released holds).
     pub total_held_secs: f64,
     /// Longest released hold: (holder name, seconds, lock).
+    #[serde(serialize_with = "longest_hold_lossy")]
     pub longest_hold: Option<(String, f64, PathBuf)>,
     /// Completed waits.
     pub waits: u32,
@@ -529,6 +532,17 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         );
     }
     out
+}
+
+/// [`Summary::longest_hold`] with its path as text even when it is not UTF-8.
+fn longest_hold_lossy<S: serde::Serializer>(
+    v: &Option<(String, f64, PathBuf)>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    let text = v
+        .as_ref()
+        .map(|(name, secs, path)| (name, secs, path.to_string_lossy()));
+    serde::Serialize::serialize(&text, s)
 }
 
 #[cfg(test)]

@@ -129,6 +129,7 @@ pub struct ProcessFacts {
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory, when readable.
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub cwd: Option<PathBuf>,
     /// Opaque start-time token that, with the pid, identifies this process across pid reuse.
     pub start_token: u64,
@@ -159,6 +160,7 @@ pub struct HolderReport {
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub cwd: Option<PathBuf>,
     /// Scheduler state.
     pub process_state: ProcState,
@@ -215,6 +217,7 @@ pub struct WaiterReport {
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub cwd: Option<PathBuf>,
     /// Where it came from.
     pub origin: Origin,
@@ -295,6 +298,7 @@ pub enum LockState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LockReport {
     /// Path of the lock file.
+    #[serde(serialize_with = "crate::core::text::lossy_path::path")]
     pub path: PathBuf,
     /// What it guards.
     pub kind: LockKind,
@@ -305,6 +309,7 @@ pub struct LockReport {
     /// The locked inode was deleted.
     pub deleted: bool,
     /// Project directory for build locks.
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project_dir: Option<PathBuf>,
     /// Holders.
     pub holders: Vec<HolderReport>,
@@ -340,6 +345,7 @@ pub struct Report {
     /// Unix time of the observation.
     pub observed_at: f64,
     /// Cargo homes that were watched.
+    #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub cargo_homes: Vec<PathBuf>,
     /// Who blocks whom: one entry per root blocker, worst first. Every view reads these.
     pub incidents: Vec<IncidentReport>,
@@ -398,6 +404,7 @@ pub struct ProcessReport {
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub cwd: Option<PathBuf>,
     /// Owner's user id.
     pub uid: u32,
@@ -421,6 +428,7 @@ pub struct BlockedReport {
     /// The waiting process.
     pub process: ProcessReport,
     /// The lock it waits for.
+    #[serde(serialize_with = "crate::core::text::lossy_path::path")]
     pub lock: PathBuf,
     /// Cargo's words for that lock (what the waiting cargo printed).
     pub lock_description: String,
@@ -445,6 +453,7 @@ pub struct BlockedReport {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentLock {
     /// Path of the lock file.
+    #[serde(serialize_with = "crate::core::text::lossy_path::path")]
     pub path: PathBuf,
     /// What it guards.
     pub kind: LockKind,
@@ -457,6 +466,7 @@ pub struct IncidentLock {
     /// The locked inode was deleted.
     pub deleted: bool,
     /// Project directory for build locks.
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project_dir: Option<PathBuf>,
     /// Seconds the blocker is known to have held it (null when nobody was watching).
     pub held_for_secs: Option<f64>,

@@ -56,6 +56,7 @@ pub struct Party {
     pub via: Option<String>,
     /// The project: the build lock's project, else the working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project: Option<PathBuf>,
 }
 
@@ -212,6 +213,7 @@ pub enum HistoryEvent {
         /// Unix time.
         at: f64,
         /// Lock path.
+        #[serde(serialize_with = "crate::core::text::lossy_path::path")]
         path: PathBuf,
         /// Lock kind.
         kind: LockKind,
@@ -241,6 +243,7 @@ pub enum HistoryEvent {
         /// Unix time.
         at: f64,
         /// Lock path.
+        #[serde(serialize_with = "crate::core::text::lossy_path::path")]
         path: PathBuf,
         /// Inode.
         ino: u64,
@@ -265,6 +268,7 @@ pub enum HistoryEvent {
         /// Unix time.
         at: f64,
         /// Lock path.
+        #[serde(serialize_with = "crate::core::text::lossy_path::path")]
         path: PathBuf,
         /// Device of the lock file.
         #[serde(default)]
@@ -298,6 +302,7 @@ pub enum HistoryEvent {
         /// Unix time.
         at: f64,
         /// Lock path.
+        #[serde(serialize_with = "crate::core::text::lossy_path::path")]
         path: PathBuf,
         /// Inode.
         ino: u64,
@@ -327,6 +332,7 @@ pub enum HistoryEvent {
         /// Unix time.
         at: f64,
         /// Lock path.
+        #[serde(serialize_with = "crate::core::text::lossy_path::path")]
         path: PathBuf,
         /// The blocker.
         holder: ProcId,
@@ -349,6 +355,7 @@ pub enum HistoryEvent {
         /// Signal name.
         signal: String,
         /// Lock paths it held.
+        #[serde(serialize_with = "crate::core::text::lossy_path::list")]
         paths: Vec<PathBuf>,
     },
     /// `policy.yield_ide`: an IDE's check was stopped so a terminal build could run.
@@ -367,6 +374,7 @@ pub enum HistoryEvent {
         /// The terminal build it made way for (name, pid).
         for_waiter: (String, u32),
         /// The locks it held.
+        #[serde(serialize_with = "crate::core::text::lossy_path::list")]
         paths: Vec<PathBuf>,
     },
 }

@@ -24,6 +24,38 @@ pub fn tilde(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// Paths serialized as text even when they are not UTF-8 (a directory named with odd bytes):
+/// serde's own impl refuses those, which would lose a whole report or history event. The bytes
+/// that are not UTF-8 become U+FFFD; such a path is for reading, not for opening.
+pub mod lossy_path {
+    use std::path::PathBuf;
+
+    use serde::Serializer;
+    use serde::ser::SerializeSeq;
+
+    /// One path.
+    pub fn path<S: Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&p.to_string_lossy())
+    }
+
+    /// An optional path.
+    pub fn opt<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => s.serialize_some(&p.to_string_lossy()),
+            None => s.serialize_none(),
+        }
+    }
+
+    /// A list of paths.
+    pub fn list<S: Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(ps.len()))?;
+        for p in ps {
+            seq.serialize_element(&p.to_string_lossy())?;
+        }
+        seq.end()
+    }
+}
+
 /// `humantime` (de)serialization of `Duration` fields ("10s", "5m", "1h 30m"), for the
 /// configuration file.
 pub mod duration_serde {

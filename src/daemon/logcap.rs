@@ -73,13 +73,33 @@ pub fn default_max() -> u64 {
 
 /// Prints one log line on stdout, dated, and keeps the files bounded.
 pub fn println(line: &str) {
-    let line = format!("{}  {line}", now_text());
+    let line = format!("{}  {}", now_text(), printable(line));
     {
         let mut out = io::stdout().lock();
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     }
     wrote(line.len() as u64 + 1);
+}
+
+/// One log line as it may be shown: control characters from paths and command lines (a newline
+/// or an escape sequence in a directory name) are written escaped, so a `tail -f` of the log
+/// shows them and is not driven by them.
+fn printable(line: &str) -> std::borrow::Cow<'_, str> {
+    if !line.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let escaped = line
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// Accounts for `n` bytes written to stdout or stderr; the files are looked at every eighth of
@@ -255,6 +275,15 @@ fn date_time(tm: &libc::tm) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_a_line_are_escaped() {
+        assert_eq!(printable("held  /p/ok"), "held  /p/ok");
+        assert_eq!(
+            printable("held  /p/odd\x1b[31mRED\nx\ty"),
+            "held  /p/odd\\u{1b}[31mRED\\nx\\ty"
+        );
+    }
     use std::io::Read;
 
     #[test]

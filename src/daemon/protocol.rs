@@ -172,9 +172,18 @@ pub fn decode_request(line: &[u8]) -> Result<Option<Request>, String> {
         .map_err(|e| format!("malformed request ({e}); expected one JSON object per line"))
 }
 
-/// Encodes one message as a JSON line.
+/// Encodes one message as a JSON line. A message that cannot be encoded (nothing known should
+/// fail: paths are encoded lossily) becomes an error message, so the connection stays usable.
 pub fn encode<T: Serialize>(msg: &T) -> String {
-    let mut s = serde_json::to_string(msg).expect("protocol messages serialize");
+    let mut s = serde_json::to_string(msg).unwrap_or_else(|e| {
+        tracing::error!("cannot encode a message: {e}");
+        let error = Response::Error {
+            message: format!("the daemon could not encode its answer ({e})"),
+        };
+        serde_json::to_string(&error).unwrap_or_else(|_| {
+            r#"{"type":"error","message":"the daemon could not encode its answer"}"#.into()
+        })
+    });
     s.push('\n');
     s
 }
