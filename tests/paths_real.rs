@@ -295,6 +295,15 @@ fn wait_waits_behind_relative_and_symlinked_target_dirs() {
     };
     let raw = wait(Some(("CARGO_TARGET_DIR", "../shared-target")));
     assert_eq!(raw.code, lockwatch::exit::TIMEOUT, "{raw:?}");
+    // Named from elsewhere: the target dir itself, and with --target-dir outside a project.
+    let shared = dir.path("shared-target");
+    let shared = shared.to_str().unwrap();
+    for args in [&[shared][..], &["--target-dir", shared]] {
+        let mut all = vec!["wait", "--timeout", "500ms"];
+        all.extend(args);
+        let raw = dir.lockwatch().current_dir(&dir.root).run(&all);
+        assert_eq!(raw.code, lockwatch::exit::TIMEOUT, "{all:?}: {raw:?}");
+    }
     touch(&marker);
     let mut first = first;
     assert_eq!(first.wait_exit(), 0);
@@ -312,8 +321,27 @@ fn wait_waits_behind_relative_and_symlinked_target_dirs() {
     wait_file(&util::started_file(&marker), &[&second]);
     let raw = wait(None);
     assert_eq!(raw.code, lockwatch::exit::TIMEOUT, "{raw:?}");
+    // Named from elsewhere: the project, its manifest, --project, its (symlinked) target dir.
+    let manifest = project.join("Cargo.toml");
+    let target = project.join("target");
+    let (p, m, t) = (
+        project.to_str().unwrap(),
+        manifest.to_str().unwrap(),
+        target.to_str().unwrap(),
+    );
+    for args in [&[p][..], &[m], &["--project", p], &[t]] {
+        let mut all = vec!["wait", "--timeout", "500ms"];
+        all.extend(args);
+        let raw = dir.lockwatch().current_dir(&dir.root).run(&all);
+        assert_eq!(raw.code, lockwatch::exit::TIMEOUT, "{all:?}: {raw:?}");
+    }
     touch(&marker);
     assert_eq!(second.wait_exit(), 0);
+    let raw = dir
+        .lockwatch()
+        .current_dir(&dir.root)
+        .run(&["wait", "--timeout", "5s", p]);
+    assert_eq!(raw.code, 0, "free once the build is done: {raw:?}");
 }
 
 /// Runs `program args…` as the ordinary user `lwtest` with a clean environment plus `env`.

@@ -57,7 +57,15 @@ pub fn roots_here(ctx: &Context) -> WatchRoots {
 pub fn dirs_here(
     target_dir_flag: Option<&std::path::Path>,
 ) -> Option<crate::cargo_dirs::BuildDirs> {
-    let cwd = std::env::current_dir().ok()?;
+    dirs_in(&std::env::current_dir().ok()?, target_dir_flag)
+}
+
+/// The build dirs a cargo run in `dir` would use (`None` outside a Cargo project).
+pub fn dirs_in(
+    dir: &std::path::Path,
+    target_dir_flag: Option<&std::path::Path>,
+) -> Option<crate::cargo_dirs::BuildDirs> {
+    let cwd = std::path::absolute(dir).ok()?;
     let home = crate::config::default_cargo_home()?;
     let env = |k: &str| std::env::var_os(k);
     crate::cargo_dirs::resolve(&cwd, &home, target_dir_flag, &env)

@@ -14,8 +14,10 @@ use crate::exit;
 /// Arguments of `wait`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Lock files to wait for (default: the Cargo home's package-cache locks held exclusively,
-    /// and every build lock of the target and build directories a cargo run here would use).
+    /// What to wait for: lock files, projects (a directory or its Cargo.toml: the build locks a
+    /// cargo run there would need) or directories (any lock under them). Default: the Cargo
+    /// home's package-cache locks held exclusively, and every build lock of the target and
+    /// build directories a cargo run here would use.
     pub paths: Vec<PathBuf>,
     /// The `--target-dir` the build you are about to start will get.
     #[arg(long, value_name = "DIR")]
@@ -40,16 +42,75 @@ pub struct Here {
     pub dirs: Option<BuildDirs>,
 }
 
+/// What `wait` was asked to wait for, when not the build here.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Wanted {
+    /// Lock files (any hold).
+    pub files: Vec<PathBuf>,
+    /// Directories: any hold of a lock under them.
+    pub under: Vec<PathBuf>,
+}
+
+impl Wanted {
+    /// Whether anything was named (else `wait` is about a build here).
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.under.is_empty()
+    }
+
+    /// Sorts the arguments: a lock file is waited for itself; a project (a directory in a Cargo
+    /// project but not in its target or build dir, or a `Cargo.toml`) for the build dirs a
+    /// cargo run there would use; any other directory for every lock under it. `--project`
+    /// dirs count as arguments; `--target-dir` outside a project names a directory too.
+    /// `dirs_in` resolves the build dirs of a cargo run in a directory.
+    pub fn from_args(
+        paths: &[PathBuf],
+        projects: &[PathBuf],
+        target_dir: Option<&Path>,
+        here: bool,
+        dirs_in: &dyn Fn(&Path) -> Option<BuildDirs>,
+    ) -> Wanted {
+        let mut w = Wanted::default();
+        for p in paths.iter().chain(projects) {
+            let is_manifest = p.file_name().is_some_and(|n| n == "Cargo.toml") && p.is_file();
+            if !p.is_dir() && !is_manifest {
+                w.files.push(p.clone());
+                continue;
+            }
+            let dir = if is_manifest {
+                p.parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            } else {
+                p.clone()
+            };
+            let dir = std::path::absolute(&dir).unwrap_or(dir);
+            match dirs_in(&dir) {
+                Some(d) if !dir.starts_with(&d.target_dir) && !dir.starts_with(&d.build_dir) => {
+                    w.under.push(d.target_dir);
+                    w.under.push(d.build_dir);
+                }
+                _ => w.under.push(dir),
+            }
+        }
+        if let Some(t) = target_dir.filter(|_| !here && w.is_empty()) {
+            w.under
+                .push(std::path::absolute(t).unwrap_or_else(|_| t.to_path_buf()));
+        }
+        w.under.dedup();
+        w
+    }
+}
+
 /// A path as the kernel knows it (symlinks resolved), or as given when it cannot be resolved.
 fn real(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-/// The locks in `report` that block: given paths (any hold), else exclusive holds of this Cargo
+/// The locks in `report` that block: named files and directories (any hold), else exclusive holds of this Cargo
 /// home's package-cache locks and any hold in the target or build directory. Paths are compared
 /// as the kernel resolves them, so symlinked homes and target dirs match.
-pub fn blocking<'a>(report: &'a Report, paths: &[PathBuf], here: &Here) -> Vec<&'a LockReport> {
-    let wanted: Vec<PathBuf> = paths.iter().map(|p| real(p)).collect();
+pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a LockReport> {
+    let wanted: Vec<PathBuf> = named.files.iter().map(|p| real(p)).collect();
+    let under: Vec<PathBuf> = named.under.iter().map(|p| real(p)).collect();
     let homes: Vec<PathBuf> = here.cargo_homes.iter().map(|h| real(h)).collect();
     let dirs: Vec<PathBuf> = here
         .dirs
@@ -63,8 +124,8 @@ pub fn blocking<'a>(report: &'a Report, paths: &[PathBuf], here: &Here) -> Vec<&
         .filter(|l| !matches!(l.state, LockState::Free | LockState::Background) && !l.deleted)
         .filter(|l| {
             let path = real(&l.path);
-            if !paths.is_empty() {
-                return wanted.contains(&path);
+            if !named.is_empty() {
+                return wanted.contains(&path) || under.iter().any(|d| path.starts_with(d));
             }
             let exclusive =
                 l.holders.is_empty() || l.holders.iter().any(|h| h.mode == LockMode::Exclusive);
@@ -85,11 +146,17 @@ pub fn blocking<'a>(report: &'a Report, paths: &[PathBuf], here: &Here) -> Vec<&
 pub fn run(ctx: &Context, args: Args) -> i32 {
     let mut roots = super::status::roots_here(ctx);
     let dirs = super::status::dirs_here(args.target_dir.as_deref());
-    if let Some(d) = &dirs {
-        for p in [&d.target_dir, &d.build_dir] {
-            if !roots.projects.contains(p) {
-                roots.projects.push(p.clone());
-            }
+    let named = Wanted::from_args(
+        &args.paths,
+        &args.roots.project,
+        args.target_dir.as_deref(),
+        dirs.is_some(),
+        &|d| super::status::dirs_in(d, args.target_dir.as_deref()),
+    );
+    let build_dirs = dirs.iter().flat_map(|d| [&d.target_dir, &d.build_dir]);
+    for p in build_dirs.chain(&named.under) {
+        if !roots.projects.contains(p) {
+            roots.projects.push(p.clone());
         }
     }
     let here = Here {
@@ -113,7 +180,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 return exit::ERROR;
             }
         };
-        let blockers = blocking(&report, &args.paths, &here);
+        let blockers = blocking(&report, &named, &here);
         if blockers.is_empty() {
             if printed && live {
                 eprint!("\r\x1b[2K");
@@ -245,17 +312,68 @@ mod tests {
                 build_dir: "/ws/target".into(),
             }),
         };
-        let paths: Vec<&str> = blocking(&report, &[], &here)
+        let paths: Vec<&str> = blocking(&report, &Wanted::default(), &here)
             .iter()
             .map(|l| l.path.to_str().unwrap())
             .collect();
         assert_eq!(paths, ["/h/.package-cache", "/ws/target/debug/.cargo-lock"]);
-        let given = blocking(
-            &report,
-            &["/elsewhere/target/debug/.cargo-lock".into()],
-            &here,
+        let file = Wanted {
+            files: vec!["/elsewhere/target/debug/.cargo-lock".into()],
+            under: vec![],
+        };
+        assert_eq!(blocking(&report, &file, &here).len(), 1);
+        let dir = Wanted {
+            files: vec![],
+            under: vec!["/elsewhere/target".into()],
+        };
+        let named = blocking(&report, &dir, &here);
+        assert_eq!(named.len(), 1);
+        assert_eq!(
+            named[0].path,
+            Path::new("/elsewhere/target/debug/.cargo-lock")
         );
-        assert_eq!(given.len(), 1);
+    }
+
+    #[test]
+    fn a_project_a_manifest_or_a_target_dir_named_means_its_build_dirs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("p");
+        std::fs::create_dir_all(p.join("src")).unwrap();
+        std::fs::create_dir_all(p.join("target/debug")).unwrap();
+        std::fs::write(p.join("Cargo.toml"), "[package]\nname = \"p\"\n").unwrap();
+        std::fs::write(p.join("target/debug/.cargo-lock"), "").unwrap();
+        let target = p.join("target");
+        // A Cargo home of its own and no environment: the machine's config is not read.
+        let home = tmp.path().join("cargo-home");
+        let dirs = |d: &Path| crate::cargo_dirs::resolve(d, &home, None, &|_| None);
+        let project = Wanted {
+            files: vec![],
+            under: vec![target.clone()],
+        };
+        for named in [&p, &p.join("src"), &p.join("Cargo.toml")] {
+            let w = Wanted::from_args(std::slice::from_ref(named), &[], None, false, &dirs);
+            assert_eq!(w, project, "{}", named.display());
+        }
+        assert_eq!(
+            Wanted::from_args(&[], &[p.clone()], None, false, &dirs),
+            project
+        );
+        assert_eq!(
+            Wanted::from_args(std::slice::from_ref(&target), &[], None, false, &dirs),
+            project,
+            "the target dir itself"
+        );
+        assert_eq!(
+            Wanted::from_args(&[], &[], Some(&target), false, &dirs),
+            project
+        );
+        assert!(
+            Wanted::from_args(&[], &[], Some(&target), true, &dirs).is_empty(),
+            "a build here"
+        );
+        let lock = p.join("target/debug/.cargo-lock");
+        let w = Wanted::from_args(std::slice::from_ref(&lock), &[], None, false, &dirs);
+        assert_eq!(w.files, [lock]);
     }
 
     #[test]
