@@ -355,7 +355,7 @@ mod tests {
             assert_eq!(w, project, "{}", named.display());
         }
         assert_eq!(
-            Wanted::from_args(&[], &[p.clone()], None, false, &dirs),
+            Wanted::from_args(&[], std::slice::from_ref(&p), None, false, &dirs),
             project
         );
         assert_eq!(
