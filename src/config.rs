@@ -138,6 +138,9 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// The file that was (or would be) read.
     pub file: PathBuf,
+    /// Why the file was not used at all (unreadable, not TOML): a reload keeps the settings in
+    /// use instead of falling back to the defaults.
+    pub file_unusable: Option<String>,
 }
 
 /// Per-user directories, overridable for tests and unusual setups.
@@ -325,10 +328,9 @@ impl Loaded {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
                 let mut l = Self::from_sources(None, &file, env_pairs(), flags);
-                l.warnings.insert(
-                    0,
-                    format!("cannot read {}: {e}; using defaults", file.display()),
-                );
+                let why = format!("cannot read {}: {e}", file.display());
+                l.warnings.insert(0, format!("{why}; using defaults"));
+                l.file_unusable = Some(why);
                 return l;
             }
         };
@@ -345,6 +347,7 @@ impl Loaded {
         flags: &FlagOverrides,
     ) -> Loaded {
         let mut warnings = Vec::new();
+        let mut file_unusable = None;
         let mut table: toml::Table =
             toml::from_str(DEFAULT_TOML).expect("built-in default config parses");
         let mut provenance = BTreeMap::new();
@@ -387,11 +390,15 @@ impl Loaded {
                         }
                     }
                 }
-                Err(e) => warnings.push(format!(
-                    "{} is not valid TOML ({}); ignoring it and using defaults",
-                    file.display(),
-                    one_line(&e.to_string())
-                )),
+                Err(e) => {
+                    let why = format!(
+                        "{} is not valid TOML ({})",
+                        file.display(),
+                        one_line(&e.to_string())
+                    );
+                    warnings.push(format!("{why}; ignoring it and using defaults"));
+                    file_unusable = Some(why);
+                }
             }
         }
 
@@ -462,6 +469,7 @@ impl Loaded {
             provenance,
             warnings,
             file: file.to_path_buf(),
+            file_unusable,
         }
     }
 

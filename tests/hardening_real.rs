@@ -528,6 +528,32 @@ fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
     let out = d.proc.output();
     assert!(out.contains("stale.idle_cpu_secs = 0.5"), "{out}");
     assert!(d.socket.exists());
+    // A broken file on the next reload keeps the settings in use, not the defaults.
+    dir.write(
+        "lockwatch/config/config.toml",
+        "[stale\nidle_cpu_secs = 0.7\n",
+    );
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(d.proc.pid as i32, libc::SIGHUP) }, 0);
+    eventually("the refusal", || {
+        d.proc.output().contains("keeping the settings in use")
+    });
+    dir.write(
+        "lockwatch/config/config.toml",
+        "[stale]\nidle_cpu_secs = 0.5\n",
+    );
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(d.proc.pid as i32, libc::SIGHUP) }, 0);
+    eventually("the second reload", || {
+        d.proc.output().matches("reloaded").count() == 2
+    });
+    let out = d.proc.output();
+    assert!(
+        out.lines()
+            .last()
+            .is_some_and(|l| l.ends_with("nothing changed")),
+        "the broken file changed nothing: {out}"
+    );
     let (code, _, _) = cli(&dir, &d.env, &["daemon", "--check"]);
     assert_eq!(code, 0, "still running after SIGHUP");
     d.report();

@@ -415,6 +415,12 @@ impl Engine {
     /// Applies a reloaded configuration in place: thresholds, roots, notifications, limits.
     /// Holds, waits and verdicts carry on.
     fn reload(&mut self, loaded: Loaded, roots: WatchRoots) {
+        if let Some(why) = &loaded.file_unusable {
+            self.log(&format!(
+                "config    {why}; keeping the settings in use (fix the file and send SIGHUP again)"
+            ));
+            return;
+        }
         let old: std::collections::BTreeMap<String, String> =
             self.config.flatten().into_iter().collect();
         let changed: Vec<String> = loaded
