@@ -14,6 +14,9 @@ use super::words;
 pub const KEEP: usize = 12;
 /// Fewer holds than this say nothing typical.
 pub const MIN_HOLDS: usize = 3;
+/// Holds shorter than this (seconds) are not builds to wait for: a build that waited and then
+/// found everything fresh holds its lock for a moment, and would pull the estimate down.
+pub const MIN_HOLD_SECS: f64 = 1.0;
 
 /// The command as the estimate tells commands apart: `cargo build` and `cargo build --release`
 /// take very different times; other flags rarely matter.
@@ -58,6 +61,9 @@ impl HoldTimes {
         else {
             return;
         };
+        if *held_secs < MIN_HOLD_SECS {
+            return;
+        }
         let build_lock = catalog::classify(path).is_some_and(|k| !k.in_cargo_home());
         let Some(project) = party
             .project
@@ -181,8 +187,10 @@ mod tests {
         let mut t = HoldTimes::default();
         let p = Path::new("/src/app");
         for pid in 0..5 {
-            // A start nobody saw, the package cache, another profile.
+            // A start nobody saw, the package cache, a build with nothing to do, another
+            // profile.
             t.add(&released(pid, 9.0, BUILD, LOCK, false));
+            t.add(&released(pid + 100, 0.3, BUILD, LOCK, true));
             t.add(&released(pid, 9.0, BUILD, "/h/.package-cache", true));
             t.add(&released(
                 pid,
