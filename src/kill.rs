@@ -689,11 +689,18 @@ pub fn resume(
     if let Err(refusal) = target(&pass, pid) {
         return refused_to(pid, refusal, Act::Resume);
     }
-    if facts.state != ProcState::Stopped {
+    let kids = descendants(probe, pid, facts.uid);
+    let stopped_kid = kids
+        .iter()
+        .any(|(_, _, state)| *state == ProcState::Stopped);
+    if facts.state != ProcState::Stopped && !stopped_kid {
         return refused_to(pid, Refusal::NotStopped, Act::Resume);
     }
-    let kids = descendants(probe, pid, facts.uid);
-    if let Err(e) = signal::send_verified(probe, pid, facts.start_token, libc::SIGCONT) {
+    // The blocker itself when it is stopped; a stopped build script under a running cargo is
+    // continued alone.
+    if facts.state == ProcState::Stopped
+        && let Err(e) = signal::send_verified(probe, pid, facts.start_token, libc::SIGCONT)
+    {
         let refusal = match e {
             NotSent::Reused => Refusal::PidReused,
             NotSent::Gone => Refusal::Gone,
@@ -706,15 +713,28 @@ pub fn resume(
         .filter(|(p, t, _)| signal::send_verified(probe, *p, *t, libc::SIGCONT).is_ok())
         .map(|(p, _, _)| *p)
         .collect();
-    let children = match resumed.len() {
-        0 => String::new(),
-        1 => " and 1 stopped child".to_string(),
-        n => format!(" and {n} stopped children"),
+    let message = if facts.state == ProcState::Stopped {
+        let children = match resumed.len() {
+            0 => String::new(),
+            1 => " and 1 stopped child".to_string(),
+            n => format!(" and {n} stopped children"),
+        };
+        format!("{} {pid}{children} resumed (SIGCONT)", facts.name)
+    } else {
+        let children = match resumed.as_slice() {
+            [] => "none of its stopped children could be".to_string(),
+            [one] => format!("its stopped child {one}"),
+            many => format!("its {} stopped children", many.len()),
+        };
+        format!(
+            "{} {pid} was running; {children} resumed (SIGCONT)",
+            facts.name
+        )
     };
     KillReport::Resumed {
         pid,
         name: facts.name.clone(),
         descendants: resumed,
-        message: format!("{} {pid}{children} resumed (SIGCONT)", facts.name),
+        message,
     }
 }

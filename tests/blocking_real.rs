@@ -288,6 +288,64 @@ fn killing_a_stopped_blocker_succeeds_beside_another_projects_shared_hold() {
     touch(&other_marker);
 }
 
+/// The build script a cargo is running (its child named `build-script-*`).
+fn build_script_of(cargo: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+        let ppid: u32 = rest.split(' ').nth(1)?.parse().ok()?;
+        (ppid == cargo && comm.starts_with("build-script")).then_some(pid)
+    })
+}
+
+#[test]
+fn a_stopped_build_script_is_named_and_resume_continues_it() {
+    // Only the build script is stopped (a SIGTTIN from reading the terminal in the background
+    // does this): cargo runs on, waiting for it, and holds the build directory meanwhile.
+    let _serial = serial();
+    let dir = Dir::new("stopped-script");
+    let marker = dir.path("marker");
+    let app = project(&dir, "app", &marker, false);
+    let d = Daemon::start(&dir, "daemon");
+    let mut first = build(&dir, "build-1", &app, &app.join("target"));
+    wait_file(&util::started_file(&marker), &[&first]);
+    let script = build_script_of(first.pid).expect("the build script runs");
+    // SAFETY: kill only sends a signal, to a process of the build this test started.
+    assert_eq!(unsafe { libc::kill(script as i32, libc::SIGSTOP) }, 0);
+    let mut second = build(&dir, "build-2", &app, &app.join("target"));
+    wait_output(&second, "Blocking waiting for file lock on");
+    let r = d.wait_for("a stale blocker held up by its stopped build script", |r| {
+        blocks(r, first.pid, second.pid)
+            && incident_of(r, first.pid).unwrap().state == IncidentState::Stale
+    });
+    let i = incident_of(&r, first.pid).unwrap();
+    assert_eq!(i.stale_reasons, vec![StaleReason::Stopped], "{i:#?}");
+    assert!(
+        matches!(&i.doing, Doing::ChildStopped { pid, crate_name: Some(c), .. } if *pid == script && c == "app"),
+        "{:?}",
+        i.doing
+    );
+    let a = i.action.as_ref().unwrap();
+    assert!(
+        a.resume && a.command == format!("cargo lockwatch resume {}", first.pid),
+        "{a:?}"
+    );
+    assert!(i.verdict.contains("build script of app"), "{}", i.verdict);
+    assert_waiter_everywhere(&r, second.pid);
+
+    let (code, out) = d.cli(&dir, &["resume", &first.pid.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("its stopped child {script} resumed")),
+        "{out}"
+    );
+    assert_ne!(util::proc_state(script), Some('T'), "the script runs again");
+    touch(&marker);
+    assert_eq!(first.wait_exit(), 0, "{}", first.describe());
+    assert_eq!(second.wait_exit(), 0, "{}", second.describe());
+}
+
 // 3. A waiter whose shell exited (reparented to whatever adopts orphans here) is a waiter, not
 // a stale orphan.
 #[test]

@@ -18,6 +18,13 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
     if deadlocked {
         return Doing::Deadlocked;
     }
+    if let Some(c) = activity.descendants.iter().find(|c| c.stopped) {
+        return Doing::ChildStopped {
+            pid: c.pid,
+            name: c.name.clone(),
+            crate_name: build_script_crate(c),
+        };
+    }
     if let Some(c) = culprit(activity) {
         return Doing::WaitingForPipe {
             culprit: c.pid,
@@ -64,6 +71,14 @@ pub fn describe(doing: &Doing) -> String {
     match doing {
         Doing::Stopped => "stopped (suspended with Ctrl-Z?)".into(),
         Doing::Deadlocked => "deadlocked".into(),
+        Doing::ChildStopped {
+            pid,
+            name,
+            crate_name,
+        } => match crate_name {
+            Some(c) => format!("stuck: the build script of {c} ({pid}) is stopped"),
+            None => format!("stuck: its child {name} {pid} is stopped"),
+        },
         Doing::WaitingForPipe {
             culprit,
             culprit_name,
@@ -182,6 +197,7 @@ mod tests {
                 .take(15)
                 .collect(),
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
+            stopped: false,
         }
     }
 
@@ -220,6 +236,35 @@ mod tests {
         );
         let nested = child(&["/b/debug/build/ring/0123456789abcdef/build-script-build"]);
         assert_eq!(build_script_crate(&nested).as_deref(), Some("ring"));
+    }
+
+    #[test]
+    fn a_stopped_build_script_is_what_holds_the_build_up() {
+        let mut script = child(&["/t/debug/build/x-1f2e3d4c5b6a7980/build-script-build"]);
+        script.stopped = true;
+        let a = Activity {
+            descendants: vec![child(&["rustc", "--crate-name", "y"]), script],
+            ..Activity::default()
+        };
+        let doing = classify(&facts(ProcState::Sleeping), &a, false);
+        assert_eq!(
+            doing,
+            Doing::ChildStopped {
+                pid: 20,
+                name: "build-script-bu".into(),
+                crate_name: Some("x".into())
+            }
+        );
+        assert!(doing.is_suspended());
+        assert_eq!(
+            describe(&doing),
+            "stuck: the build script of x (20) is stopped"
+        );
+        // A deadlock still says deadlock.
+        assert_eq!(
+            classify(&facts(ProcState::Sleeping), &a, true),
+            Doing::Deadlocked
+        );
     }
 
     #[test]

@@ -510,6 +510,16 @@ pub enum Doing {
         /// Its name.
         culprit_name: String,
     },
+    /// A process of its build is suspended (a build script stopped by SIGSTOP, or by SIGTTIN
+    /// reading the terminal from the background): the build waits for it forever.
+    ChildStopped {
+        /// The stopped process.
+        pid: u32,
+        /// Its name.
+        name: String,
+        /// The package, when it is a build script.
+        crate_name: Option<String>,
+    },
     /// Running crate X's build script.
     BuildScript {
         /// The package whose build script runs.
@@ -562,6 +572,16 @@ pub struct ChildProcess {
     pub name: String,
     /// Full command line.
     pub cmd: Vec<String>,
+    /// Suspended (SIGSTOP, or SIGTTIN/SIGTTOU: a background job touching the terminal).
+    #[serde(default)]
+    pub stopped: bool,
+}
+
+impl Doing {
+    /// Stopped itself, or held up by a stopped process of its build: `resume` is the fix.
+    pub fn is_suspended(&self) -> bool {
+        matches!(self, Doing::Stopped | Doing::ChildStopped { .. })
+    }
 }
 
 /// One network connection.

@@ -75,6 +75,9 @@ pub struct Signals {
     /// It does nothing but wait on the network, and nothing has arrived on any of its
     /// connections for this long (the kernel's count; `None` when unknown or not so).
     pub network_silent_secs: Option<f64>,
+    /// A process of its build is suspended: the blocker waits for it, so it is as stuck as if it
+    /// were stopped itself.
+    pub child_stopped: bool,
 }
 
 /// Reads the [`Signals`] of an incident's blocker.
@@ -97,6 +100,10 @@ pub fn signals(obs: &Observed, incident: &Incident) -> Signals {
             .get(&pid)
             .is_some_and(|a| doing::culprit(a).is_some()),
         network_silent_secs: obs.activity.get(&pid).and_then(network_silence),
+        child_stopped: obs
+            .activity
+            .get(&pid)
+            .is_some_and(|a| a.descendants.iter().any(|c| c.stopped)),
     }
 }
 
@@ -124,6 +131,7 @@ pub fn instant_reasons(
     match facts.state {
         ProcState::Stopped => reasons.push(StaleReason::Stopped),
         ProcState::Zombie => reasons.push(StaleReason::Zombie),
+        _ if signals.child_stopped => reasons.push(StaleReason::Stopped),
         _ => {}
     }
     let lifetime = (now - facts.started_at).max(1.0);
@@ -152,13 +160,18 @@ pub fn instant_reasons(
 }
 
 /// The policy's verdict, without what no longer holds this instant: a blocker resumed since
-/// the policy last judged it is not "stopped", whatever the hysteresis still says.
-fn still_true(reasons: &[StaleReason], facts: &ProcessFacts) -> Vec<StaleReason> {
+/// the policy last judged it (or whose stopped child was) is not "stopped", whatever the
+/// hysteresis still says.
+fn still_true(
+    reasons: &[StaleReason],
+    facts: &ProcessFacts,
+    child_stopped: bool,
+) -> Vec<StaleReason> {
     reasons
         .iter()
         .copied()
         .filter(|r| match r {
-            StaleReason::Stopped => facts.state == ProcState::Stopped,
+            StaleReason::Stopped => facts.state == ProcState::Stopped || child_stopped,
             StaleReason::Zombie => facts.state == ProcState::Zombie,
             _ => true,
         })
@@ -258,7 +271,11 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
     let culprit = activity.and_then(doing::culprit).map(|f| process(f, now));
     let stale_reasons = match (blocker_facts, &k.stale) {
         (None, _) => Vec::new(),
-        (Some(f), Some(map)) => still_true(map.get(&f.pid).map_or(&[], Vec::as_slice), f),
+        (Some(f), Some(map)) => still_true(
+            map.get(&f.pid).map_or(&[], Vec::as_slice),
+            f,
+            signals(obs, i).child_stopped,
+        ),
         (Some(f), None) if k.ignore_names.contains(&f.name) => Vec::new(),
         (Some(f), None) => instant_reasons(f, signals(obs, i), k.network_silence, now),
     };
@@ -349,7 +366,7 @@ fn incident_lock(
 /// a stopped blocker or stop it (a deadlock's blocker is the one chosen to stop). A stopped
 /// blocker is offered its resume even before the policy calls it stale.
 fn action(i: &IncidentReport) -> Option<Action> {
-    if i.state != IncidentState::Stale && i.doing != Doing::Stopped {
+    if i.state != IncidentState::Stale && !i.doing.is_suspended() {
         return None;
     }
     if let Some(c) = &i.culprit {
@@ -362,7 +379,9 @@ fn action(i: &IncidentReport) -> Option<Action> {
         });
     }
     let b = i.blocker.as_ref()?;
-    let resume = b.process_state == ProcState::Stopped && i.deadlock.is_none();
+    let resume = (b.process_state == ProcState::Stopped
+        || matches!(i.doing, Doing::ChildStopped { .. }))
+        && i.deadlock.is_none();
     let verb = if resume { "resume" } else { "kill" };
     Some(Action {
         pid: b.pid,
@@ -408,6 +427,13 @@ fn verdict(i: &IncidentReport) -> String {
     }
     let resume = " Resume it (`fg` in its terminal), or stop it.";
     match (i.state, &i.doing) {
+        (_, doing @ Doing::ChildStopped { .. }) => format!(
+            "{} cannot go on: {} (SIGSTOP, or reading the terminal from the background); \
+             {waiting}. Resume it with `cargo lockwatch resume {}`, or stop the build.",
+            who(b),
+            doing::describe(doing).trim_start_matches("stuck: "),
+            b.pid
+        ),
         (IncidentState::Stale, _) => {
             let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
             let mut v = format!("{} looks stale: {}; {waiting}.", who(b), why.join("; "));
@@ -994,6 +1020,7 @@ mod tests {
                     pid: 30,
                     name: "rustc".into(),
                     cmd: vec!["rustc".into(), "--crate-name".into(), "serde".into()],
+                    stopped: false,
                 }],
                 ..Activity::default()
             },

@@ -175,6 +175,7 @@ pub fn headline(i: &IncidentReport, elapsed: Option<f64>) -> String {
     };
     let state = match &i.doing {
         Doing::Stopped => " (stopped)".to_string(),
+        Doing::ChildStopped { .. } => " (a child is stopped)".to_string(),
         Doing::Deadlocked => " (deadlocked)".to_string(),
         Doing::WaitingForPipe { culprit_name, .. } => format!(" (stuck on {culprit_name})"),
         _ => String::new(),

@@ -703,7 +703,12 @@ impl Engine {
                     paths,
                     locks: i.locks.clone(),
                     blocked: i.blocked.iter().filter_map(name).collect(),
-                    state: f.state,
+                    // A stopped build script holds its cargo as surely as a stopped cargo.
+                    state: if signals.child_stopped {
+                        crate::core::model::ProcState::Stopped
+                    } else {
+                        f.state
+                    },
                     tree_cpu_secs: f.tree_cpu_secs,
                     origin: crate::core::origin::classify(f).0,
                     locker_dead: signals.locker_dead,

@@ -635,6 +635,7 @@ fn live_descendants(v: &mut View, pid: u32) -> Vec<ChildProcess> {
             let st = v.stat(p).filter(|s| s.state != ProcState::Zombie)?;
             Some(ChildProcess {
                 pid: p,
+                stopped: st.state == ProcState::Stopped,
                 name: st.comm,
                 cmd: v.cmdline(p),
             })

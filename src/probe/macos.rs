@@ -474,6 +474,7 @@ impl Probe for MacProbe {
             .filter(|f| f.state != crate::core::model::ProcState::Zombie)
             .map(|f| ChildProcess {
                 pid: f.pid,
+                stopped: f.state == crate::core::model::ProcState::Stopped,
                 name: f.name,
                 cmd: f.cmd,
             })

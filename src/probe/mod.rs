@@ -113,6 +113,7 @@ pub trait Probe: Send {
             .filter(|f| f.state != ProcState::Zombie)
             .map(|f| ChildProcess {
                 pid: f.pid,
+                stopped: f.state == ProcState::Stopped,
                 name: f.name,
                 cmd: f.cmd,
             })

@@ -165,6 +165,7 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
                 pid: 4300 + i as u32,
                 name: "rustc".into(),
                 cmd: vec!["rustc".into(), "--crate-name".into(), c.to_string()],
+                stopped: false,
             })
             .collect(),
         ..Activity::default()

@@ -429,7 +429,7 @@ impl MenuState {
         let (pid, start_token) = (target.pid, target.start_token);
         let name = &target.name;
         let mut out = Vec::new();
-        if i.culprit.is_none() && i.doing == Doing::Stopped {
+        if i.culprit.is_none() && i.doing.is_suspended() {
             out.push(item(
                 Action::Resume { pid, start_token },
                 &format!("Resume {name} {pid}"),
@@ -569,6 +569,9 @@ fn blocker_line(i: &IncidentReport, b: &ProcessReport, elapsed: f64) -> String {
     parts.extend(words::held(i, elapsed));
     if i.doing == Doing::Stopped {
         parts.push("STOPPED".into());
+    }
+    if let Doing::ChildStopped { pid, .. } = &i.doing {
+        parts.push(format!("CHILD {pid} STOPPED"));
     }
     parts.join(" · ")
 }
