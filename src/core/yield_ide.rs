@@ -15,7 +15,8 @@ pub struct Yield {
     pub check: ProcessReport,
     /// The terminal build that waits for it.
     pub for_waiter: ProcessReport,
-    /// How long that build has waited.
+    /// How long that build has waited behind this check (not behind whoever held the lock
+    /// before it).
     pub waited_secs: f64,
 }
 
@@ -38,7 +39,8 @@ pub fn is_background_check(cmd: &[String]) -> bool {
 }
 
 /// The checks to stop now: in each incident whose root blocker is an IDE's background check
-/// owned by `uid`, a terminal process that has waited at least `after_secs`. Never a terminal
+/// owned by `uid`, a terminal process that has waited behind it at least `after_secs` (since it
+/// began waiting or since the check took the lock, whichever is later). Never a terminal
 /// build, never twice the same process (`done`).
 pub fn decide(report: &Report, uid: u32, after_secs: f64, done: &HashSet<ProcId>) -> Vec<Yield> {
     report
@@ -62,11 +64,17 @@ fn one(i: &IncidentReport, uid: u32, after_secs: f64, done: &HashSet<ProcId>) ->
     {
         return None;
     }
+    // Behind the check since the later of: the wait began, the check took that lock.
+    let held = |lock: &std::path::Path| {
+        let l = i.locks.iter().find(|l| l.path == lock)?;
+        l.held_for_secs
+    };
     let (waiter, waited) = i
         .blocked
         .iter()
         .filter(|b| b.process.origin == Origin::Terminal)
         .filter_map(|b| Some((b, b.waiting_for_secs?)))
+        .map(|(b, w)| (b, held(&b.lock).map_or(w, |h| w.min(h))))
         .find(|(_, w)| *w >= after_secs)?;
     Some(Yield {
         check: check.clone(),
@@ -113,6 +121,24 @@ mod tests {
         assert_eq!(y[0].check.pid, r.incidents[0].blocker.as_ref().unwrap().pid);
         assert_eq!(y[0].for_waiter.cmd, s(&["cargo", "build"]));
         assert_eq!(y[0].waited_secs, 5.0);
+    }
+
+    #[test]
+    fn the_wait_counts_from_when_the_check_took_the_lock() {
+        // The build waited 20 s, first behind another terminal build; the check has held the
+        // lock for one second.
+        let mut r = ide_blocks_terminal(20.0);
+        let lock = r.incidents[0].blocked[0].lock.clone();
+        for l in r.incidents[0].locks.iter_mut().filter(|l| l.path == lock) {
+            l.held_for_secs = Some(1.0);
+        }
+        assert!(decide(&r, 1000, 3.0, &HashSet::new()).is_empty());
+        for l in r.incidents[0].locks.iter_mut().filter(|l| l.path == lock) {
+            l.held_for_secs = Some(4.0);
+        }
+        let y = decide(&r, 1000, 3.0, &HashSet::new());
+        assert_eq!(y.len(), 1);
+        assert_eq!(y[0].waited_secs, 4.0, "behind the check, not in all");
     }
 
     #[test]
