@@ -265,11 +265,11 @@ fn blocker_label(blocked_by: &[(String, u32)], cmds: &[Vec<String>], party: &Par
     match (blocked_by, cmds.first()) {
         ([], _) => "an unseen holder".into(),
         ([(name, _)], Some(cmd)) => short_command(cmd, name),
-        (many, _) => many
-            .iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join("+"),
+        (many, _) => {
+            let mut names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
+            names.dedup();
+            names.join(" and ")
+        }
     }
 }
 

@@ -681,18 +681,28 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         for w in &lock.waiters {
             let id = (lock.key, w.id);
             seen.push(id);
+            let mut switched = false;
             if let Some(wait) = state.waits.get_mut(&id) {
-                for b in &w.blocked_by {
-                    if !wait.blocked_by.contains(b) {
-                        wait.blocked_by.push(b.clone());
+                // Behind someone else now (the holder let go, another took the lock first):
+                // the time so far is the old blocker's, and a new wait begins behind the new one.
+                let moved_on = !w.blocked_by.is_empty()
+                    && !w.blocked_by.iter().any(|b| wait.blocked_by.contains(b));
+                if !moved_on {
+                    for b in &w.blocked_by {
+                        if !wait.blocked_by.contains(b) {
+                            wait.blocked_by.push(b.clone());
+                        }
                     }
+                    continue;
                 }
-                continue;
+                let old = state.waits.remove(&id).expect("found above");
+                fx.push(Effect::RecordHistory(wait_ended(id, old, now)));
+                switched = true;
             }
             changed = true;
             let recovered = state.recovered_waits.remove(&id);
             let (since, since_known) =
-                recovered.unwrap_or((now, !state.first_pass && lock.watched));
+                recovered.unwrap_or((now, switched || (!state.first_pass && lock.watched)));
             state.waits.insert(
                 id,
                 Wait {
@@ -718,10 +728,11 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 names.join(", ")
             };
             fx.push(Effect::Log(format!(
-                "waiting   {words}  {}  {} {} waits for {blockers}",
+                "waiting   {words}  {}  {} {} {}waits for {blockers}",
                 lock.path.display(),
                 w.name,
-                w.id.pid
+                w.id.pid,
+                if switched { "now " } else { "" }
             )));
             if recovered.is_none() {
                 fx.push(Effect::RecordHistory(HistoryEvent::WaitStarted {
@@ -751,21 +762,26 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
     for id in ended {
         let wait = state.waits.remove(&id).expect("key listed above");
         changed = true;
-        fx.push(Effect::RecordHistory(HistoryEvent::WaitEnded {
-            at: now,
-            path: wait.path,
-            ino: id.0.ino,
-            waiter: id.1,
-            name: wait.name,
-            waited_secs: now - wait.since,
-            blocked_by: wait.blocked_by,
-            cmd: wait.cmd,
-            blocked_by_cmd: wait.blocked_by_cmd,
-            party: wait.party,
-            blocker: wait.blocker,
-        }));
+        fx.push(Effect::RecordHistory(wait_ended(id, wait, now)));
     }
     changed
+}
+
+/// The history event of a wait that ended (or that goes on behind another blocker).
+fn wait_ended(id: (FileKey, ProcId), wait: Wait, now: f64) -> HistoryEvent {
+    HistoryEvent::WaitEnded {
+        at: now,
+        path: wait.path,
+        ino: id.0.ino,
+        waiter: id.1,
+        name: wait.name,
+        waited_secs: now - wait.since,
+        blocked_by: wait.blocked_by,
+        cmd: wait.cmd,
+        blocked_by_cmd: wait.blocked_by_cmd,
+        party: wait.party,
+        blocker: wait.blocker,
+    }
 }
 
 /// Samples every root blocker; a process that stopped being one (it finished, or it now waits
@@ -1412,6 +1428,43 @@ mod tests {
                 .contains(&(FileKey { dev: 1, ino: 7 }, 20))
         );
         assert!(s.since_unknown().contains(&(KEY, 10)));
+    }
+
+    #[test]
+    fn a_wait_behind_a_new_blocker_is_credited_to_each_in_turn() {
+        let mut s = state();
+        observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
+        );
+        let fx = observe(
+            &mut s,
+            103.0,
+            lock(vec![holder(20, ProcState::Running, 0.0)], &[11]),
+        );
+        let ended: Vec<(f64, Vec<u32>)> = fx
+            .iter()
+            .filter_map(|e| match e {
+                Effect::RecordHistory(HistoryEvent::WaitEnded {
+                    waited_secs,
+                    blocked_by,
+                    ..
+                }) => Some((*waited_secs, blocked_by.iter().map(|b| b.1).collect())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended, [(3.0, vec![10])], "three seconds behind 10");
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Log(l) if l.contains("now waits for")))
+        );
+        let fx = observe(&mut s, 117.0, (Vec::new(), Vec::new()));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::RecordHistory(HistoryEvent::WaitEnded { waited_secs, blocked_by, .. })
+                if *waited_secs == 14.0 && blocked_by.iter().map(|b| b.1).eq([20])
+        )));
     }
 
     #[test]
