@@ -725,7 +725,21 @@ fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
                 p.display()
             )
         })
+        .chain(missing_cargo_home())
         .collect()
+}
+
+/// `CARGO_HOME` naming a directory that is not there (a typo, or no cargo has run with it).
+fn missing_cargo_home() -> Option<String> {
+    let home = std::env::var_os("CARGO_HOME").filter(|h| !h.is_empty())?;
+    let path = Path::new(&home);
+    (!path.exists()).then(|| {
+        format!(
+            "CARGO_HOME={} does not exist (no cargo has run with it yet); it is watched in case \
+             it appears",
+            path.display()
+        )
+    })
 }
 
 /// What a value like `current` looks like in an environment variable, for error messages.
