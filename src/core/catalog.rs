@@ -84,6 +84,19 @@ impl LockKind {
         }
     }
 
+    /// The words a cargo running `cmd` prints while it waits for this lock: cargo ≤ 1.95 says
+    /// "build directory" for a `.cargo-lock` when it only checks (`check`, `clippy`).
+    pub fn cargo_words_for(self, cmd: &[String]) -> &'static str {
+        let subcommand = cmd
+            .iter()
+            .skip(1)
+            .find(|a| !a.starts_with('-') && !a.starts_with('+'));
+        match (self, subcommand.map(String::as_str)) {
+            (LockKind::ProfileDirectory, Some("check" | "clippy")) => "build directory",
+            _ => self.cargo_words(),
+        }
+    }
+
     /// One sentence saying what holding this lock means, for a user deciding whether to wait.
     pub fn explanation(self) -> &'static str {
         match self {
@@ -255,6 +268,28 @@ pub fn activity_domain(path: &Path, kind: LockKind) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_check_waits_for_the_build_directory_in_cargos_words() {
+        let cmd = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let k = LockKind::ProfileDirectory;
+        assert_eq!(
+            k.cargo_words_for(&cmd(&["cargo", "build"])),
+            "artifact directory"
+        );
+        assert_eq!(
+            k.cargo_words_for(&cmd(&["cargo", "+1.90", "check"])),
+            "build directory"
+        );
+        assert_eq!(
+            k.cargo_words_for(&cmd(&["/x/cargo", "clippy", "--all"])),
+            "build directory"
+        );
+        assert_eq!(
+            LockKind::PackageCache.cargo_words_for(&cmd(&["cargo", "check"])),
+            "package cache"
+        );
+    }
 
     fn kind(p: &str) -> Option<LockKind> {
         classify(Path::new(p))

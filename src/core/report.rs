@@ -322,7 +322,10 @@ fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<B
     Some(BlockedReport {
         process: process(f, now),
         lock: s.path.clone(),
-        lock_description: s.kind.cargo_words().to_string(),
+        lock_description: s
+            .kind
+            .cargo_words_for(obs.facts.get(&waiter).map_or(&[], |w| w.cmd.as_slice()))
+            .to_string(),
         mode: wait.mode,
         waits_for: obs.graph.waits_for(pid),
         waiting_for_secs: k
