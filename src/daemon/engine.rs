@@ -287,6 +287,7 @@ impl Engine {
                 self.pending.failing.as_deref().unwrap_or("unknown error")
             ));
         }
+        self.log("stopped   watching ends (the daemon was asked to stop)");
     }
 
     /// When the next pass is due without any event: a poll interval after the last pass while
