@@ -276,6 +276,7 @@ fn blocker_label(blocked_by: &[(String, u32)], cmds: &[Vec<String>], party: &Par
 /// Whom a row's waits blocked, grouped by origin where it is known.
 fn waiter_label(origin: Option<Origin>, cmd: &[String], name: &str) -> String {
     match origin {
+        _ if name != "cargo" => short_command(cmd, name),
         Some(Origin::Terminal) => "your terminal builds".into(),
         Some(Origin::Ide) => "your editor's checks".into(),
         _ => short_command(cmd, name),
