@@ -54,6 +54,8 @@ const FOLLOW_UPS: [Duration; 3] = [
 const QUICK_CHECK: Duration = Duration::from_millis(500);
 /// How long a yielding IDE check gets to let go after SIGTERM before it is reported as not.
 const YIELD_GRACE: Duration = Duration::from_secs(5);
+/// How often freed heap memory is handed back to the OS, at most.
+const HEAP_TRIM_EVERY: Duration = Duration::from_secs(60);
 /// How many lock files outside the known roots stay watched after their holds end.
 const MAX_RECENT_LOCK_FILES: usize = 256;
 /// History events kept in memory while the file cannot be written; past this the oldest go,
@@ -137,6 +139,8 @@ pub struct Engine {
     yielding: HashMap<u32, Yield>,
     /// When the last pass ran (the next sample is due a cadence later).
     last_pass: tokio::time::Instant,
+    /// When freed heap memory was last handed back to the OS.
+    last_trim: std::time::Instant,
 }
 
 /// Knobs that are not configuration.
@@ -205,6 +209,7 @@ impl Engine {
                 yielded: HashSet::new(),
                 yielding: HashMap::new(),
                 last_pass: tokio::time::Instant::now(),
+                last_trim: std::time::Instant::now(),
             },
             snapshot_rx,
         )
@@ -533,6 +538,7 @@ impl Engine {
     /// One probe pass, policy update and publication.
     pub fn pass(&mut self) {
         self.flush_history();
+        self.trim_heap();
         self.last_pass = tokio::time::Instant::now();
         if self.paused {
             return;
@@ -783,6 +789,21 @@ impl Engine {
         }
         let extra = self.recent.len().saturating_sub(MAX_RECENT_LOCK_FILES);
         self.recent.drain(..extra);
+    }
+
+    /// Hands freed heap memory back to the OS, at most once a minute: a pass that read a
+    /// machine's thousands of processes (a dead locker's heir search) leaves the heap at its
+    /// high-water mark, which glibc keeps unless asked.
+    fn trim_heap(&mut self) {
+        if self.last_trim.elapsed() < HEAP_TRIM_EVERY {
+            return;
+        }
+        self.last_trim = std::time::Instant::now();
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free memory of the allocator's own heaps.
+        unsafe {
+            libc::malloc_trim(0);
+        }
     }
 
     fn publish(&mut self) {
