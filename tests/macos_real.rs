@@ -122,7 +122,7 @@ fn an_exclusive_holder_and_a_blocked_waiter() {
     assert!(!s.holders[0].inherited && !s.locker_gone);
     assert_eq!(s.unseen, None);
 
-    // The process facts read through libproc and KERN_PROCARGS2 (kept instead of sysinfo, see
+    // The process facts: the command line through sysinfo, the rest through libproc (see
     // docs/macos.md): the command line as started, the cwd, the parent, a start time.
     let mut p = probe::platform().expect("the macOS probe");
     let facts = p.process(holder.pid).expect("the holder's facts");

@@ -160,7 +160,8 @@ pub struct MacProbe {
     euid: u32,
     uid: u32,
     timebase: MachTimebaseInfo,
-    argmax: usize,
+    /// sysinfo, for command lines only (refreshed one pid at a time).
+    sysinfo: std::cell::RefCell<sysinfo::System>,
     discovered: HashMap<FileKey, DiscoveredLock>,
     /// blocker pid → (its start token, when its pipe writers were last searched, what was
     /// found): the search reads every same-user process's descriptors, so it is not repeated
@@ -205,10 +206,7 @@ impl MacProbe {
             // SAFETY: as above.
             uid: unsafe { libc::getuid() },
             timebase,
-            argmax: read_argmax().map_err(|source| ProbeError::Os {
-                what: "sysctl kern.argmax".into(),
-                source,
-            })?,
+            sysinfo: std::cell::RefCell::new(sysinfo::System::new()),
             discovered: HashMap::new(),
             culprits: HashMap::new(),
             users: super::UserNames::default(),
@@ -272,10 +270,21 @@ impl MacProbe {
         self.secs(live.saturating_add(reaped))
     }
 
+    /// The command line, through sysinfo's `KERN_PROCARGS2` reading (code that runs on Macs
+    /// every day); empty for a process this user cannot inspect.
     fn cmdline(&self, pid: u32) -> Vec<String> {
-        procargs(pid, self.argmax)
-            .and_then(|buf| rec::parse_procargs2(&buf))
-            .map(|a| a.argv)
+        use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, UpdateKind};
+        let pid = Pid::from_u32(pid);
+        let mut sys = self.sysinfo.borrow_mut();
+        let only_cmd = ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always);
+        sys.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, only_cmd);
+        sys.process(pid)
+            .map(|p| {
+                p.cmd()
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -937,52 +946,6 @@ fn sysctl_u64(name: &std::ffi::CStr) -> Option<u64> {
         (0, 8) => Some(u64::from_ne_bytes(buf)),
         _ => None,
     }
-}
-
-/// `sysctl kern.argmax`: the size of the largest argument area, which bounds KERN_PROCARGS2.
-fn read_argmax() -> io::Result<usize> {
-    let mut mib = [libc::CTL_KERN, libc::KERN_ARGMAX];
-    let mut value: c_int = 0;
-    let mut len = size_of::<c_int>();
-    // SAFETY: `mib` names an int-valued sysctl; `value`/`len` describe a writable int.
-    let rc = unsafe {
-        libc::sysctl(
-            mib.as_mut_ptr(),
-            mib.len() as libc::c_uint,
-            (&mut value as *mut c_int).cast::<c_void>(),
-            &mut len,
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(usize::try_from(value).unwrap_or(0).max(4096))
-}
-
-/// Raw `KERN_PROCARGS2` buffer of `pid` (argc, exec path, argv, environment).
-fn procargs(pid: u32, argmax: usize) -> Option<Vec<u8>> {
-    let mut mib = [libc::CTL_KERN, libc::KERN_PROCARGS2, c_pid(pid).ok()?];
-    let mut buf = vec![0u8; argmax];
-    let mut len = buf.len();
-    // SAFETY: `buf` has `len` writable bytes; the kernel writes at most `len` and stores the
-    // count back into `len`.
-    let rc = unsafe {
-        libc::sysctl(
-            mib.as_mut_ptr(),
-            mib.len() as libc::c_uint,
-            buf.as_mut_ptr().cast::<c_void>(),
-            &mut len,
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    if rc != 0 {
-        return None;
-    }
-    buf.truncate(len.min(argmax));
-    Some(buf)
 }
 
 /// A `c_char` array as bytes (`c_char` is signed on x86_64 and unsigned on arm64).

@@ -1,8 +1,8 @@
 //! Pure decisions for the macOS probe over plain records (descriptor flags, vnode identities,
 //! process status), compiled everywhere so Linux CI tests them.
 //!
-//! The macOS shell (`macos.rs`) copies what `proc_pidinfo`, `proc_pidfdinfo`, `fcntl(F_GETLK)` and
-//! `sysctl(KERN_PROCARGS2)` return into the records here and asks these functions what it means:
+//! The macOS shell (`macos.rs`) copies what `proc_pidinfo`, `proc_pidfdinfo` and `fcntl(F_GETLK)`
+//! return into the records here and asks these functions what it means:
 //! who holds a lock, who waits, which process is worth scanning, what state it is in. Nothing in
 //! this module calls the OS, and the XNU constants it needs are spelled out here (with the header
 //! they come from) because the `libc` crate only has them on Apple targets; `macos.rs` asserts at
@@ -313,36 +313,6 @@ fn until_nul(buf: &[u8]) -> &[u8] {
         Some(end) => &buf[..end],
         None => buf,
     }
-}
-
-/// A process's arguments from `sysctl(KERN_PROCARGS2)`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ProcArgs {
-    /// The path that was executed.
-    pub exec_path: Option<PathBuf>,
-    /// `argv`, lossily decoded.
-    pub argv: Vec<String>,
-}
-
-/// Parses the `KERN_PROCARGS2` buffer: a native-endian `int argc`, the executable path and its
-/// NUL padding, then `argc` NUL-terminated arguments (then the environment, which is ignored).
-/// `None` when the buffer is too short to hold `argc`.
-pub fn parse_procargs2(buf: &[u8]) -> Option<ProcArgs> {
-    let argc_bytes: [u8; 4] = buf.get(..4)?.try_into().ok()?;
-    let argc = usize::try_from(i32::from_ne_bytes(argc_bytes)).unwrap_or(0);
-    let mut rest = &buf[4..];
-    let exec_end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-    let exec_path = c_buf_to_path(&rest[..exec_end]);
-    rest = &rest[exec_end..];
-    let padding = rest.iter().take_while(|b| **b == 0).count();
-    rest = &rest[padding..];
-    let mut argv = Vec::with_capacity(argc.min(4096));
-    while argv.len() < argc && !rest.is_empty() {
-        let end = rest.iter().position(|b| *b == 0).unwrap_or(rest.len());
-        argv.push(String::from_utf8_lossy(&rest[..end]).into_owned());
-        rest = rest.get(end + 1..).unwrap_or(&[]);
-    }
-    Some(ProcArgs { exec_path, argv })
 }
 
 /// The timebase to convert the kernel's task times with. `mach_timebase_info` is right for a
@@ -1233,39 +1203,6 @@ mod tests {
         assert_eq!(c_buf_to_path(&[0u8; 16]), None);
         // No terminator: the whole buffer.
         assert_eq!(c_buf_to_string(b"cargo"), "cargo");
-    }
-
-    fn procargs(argc: i32, body: &[u8]) -> Vec<u8> {
-        let mut v = argc.to_ne_bytes().to_vec();
-        v.extend_from_slice(body);
-        v
-    }
-
-    #[test]
-    fn procargs2_yields_argv_without_environment() {
-        let buf = procargs(
-            3,
-            b"/Users/u/.cargo/bin/cargo\0\0\0\0\0cargo\0build\0--release\0HOME=/Users/u\0PATH=/bin\0",
-        );
-        let a = parse_procargs2(&buf).unwrap();
-        assert_eq!(
-            a.exec_path,
-            Some(PathBuf::from("/Users/u/.cargo/bin/cargo"))
-        );
-        assert_eq!(a.argv, vec!["cargo", "build", "--release"]);
-    }
-
-    #[test]
-    fn procargs2_tolerates_truncation_and_odd_bytes() {
-        assert_eq!(parse_procargs2(&[1, 0]), None);
-        let a = parse_procargs2(&procargs(5, b"/bin/x\0x\0caf\xc3\xa9\0")).unwrap();
-        assert_eq!(a.argv, vec!["x", "café"]);
-        let a = parse_procargs2(&procargs(2, b"/bin/x\0\0x\0\xff")).unwrap();
-        assert_eq!(a.argv, vec!["x", "\u{fffd}"]);
-        let a = parse_procargs2(&procargs(-1, b"/bin/x\0a\0")).unwrap();
-        assert!(a.argv.is_empty());
-        let a = parse_procargs2(&procargs(0, b"")).unwrap();
-        assert_eq!(a, ProcArgs::default());
     }
 
     #[test]

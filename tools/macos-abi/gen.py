@@ -101,8 +101,6 @@ CONSTS = [
     ("NOTE_DELETE", "rec::note::NOTE_DELETE"), ("NOTE_RENAME", "rec::note::NOTE_RENAME"),
     ("NOTE_REVOKE", "rec::note::NOTE_REVOKE"), ("NOTE_FUNLOCK", "rec::note::NOTE_FUNLOCK"),
     ("NOTE_FUNLOCK", "libc::NOTE_FUNLOCK"),
-    ("CTL_KERN", "libc::CTL_KERN"), ("KERN_ARGMAX", "libc::KERN_ARGMAX"),
-    ("KERN_PROCARGS2", "libc::KERN_PROCARGS2"),
     ("SIDL", "rec::pstat::SIDL"), ("SRUN", "rec::pstat::SRUN"), ("SSLEEP", "rec::pstat::SSLEEP"),
     ("SSTOP", "rec::pstat::SSTOP"), ("SZOMB", "rec::pstat::SZOMB"),
     ("NODEV", "rec::NODEV"),
