@@ -780,13 +780,15 @@ impl Engine {
 
     /// Remembers lock files seen outside the known roots, the newest [`MAX_RECENT_LOCK_FILES`].
     fn remember_lock_files(&mut self, pass: &scan::Pass) {
-        let known: HashSet<&PathBuf> = self.known.iter().map(|(p, _)| p).collect();
-        let mut recent: HashSet<PathBuf> = self.recent.iter().cloned().collect();
-        for s in pass.sightings.iter().filter(|s| !s.deleted) {
-            if !known.contains(&s.path) && recent.insert(s.path.clone()) {
-                self.recent.push(s.path.clone());
-            }
-        }
+        let mut seen: HashSet<&PathBuf> = self.known.iter().map(|(p, _)| p).collect();
+        seen.extend(&self.recent);
+        let new: Vec<PathBuf> = pass
+            .sightings
+            .iter()
+            .filter(|s| !s.deleted && seen.insert(&s.path))
+            .map(|s| s.path.clone())
+            .collect();
+        self.recent.extend(new);
         let extra = self.recent.len().saturating_sub(MAX_RECENT_LOCK_FILES);
         self.recent.drain(..extra);
     }
