@@ -8,6 +8,8 @@
 #     ("candidate": a build script adopted by pid 1, in the waiter's session) or an unlikely one
 #     ("other": another session, under a subreaper with 500/2,000 children, forked after all of
 #     them), among 500/2,000 extra processes.
+#     Measured twice: a first run (nothing written down: the search) and the next runs (which
+#     check the heir the last run wrote in the runtime directory).
 #     hyperfine, ROUNDS rounds with the commands in alternating order; medians over all runs.
 #  3. The daemon (and BASELINE's) per state — idle, held, contended, 100 held, 100 contended —
 #     over DAEMON_SECS each: wakeups per second and CPU seconds per hour of every thread, from
@@ -118,6 +120,7 @@ wait_ready() { # $1: ready file
 # A background process whose pid is recorded for the cleanup.
 start() {
 	"$@" &
+	disown "$!" # ended by pid; no "Killed" notice from bash
 	echo "$!" >>"$PIDFILE"
 }
 
@@ -127,6 +130,7 @@ start_world() {
 	rm -f "$ready"
 	[[ -n "${2:-}" ]] && extra=(--dead-lock "$2")
 	python3 "$LOAD" world --pids "$PIDFILE" --ready "$ready" --idle "$1" "${extra[@]}" &
+	disown "$!" # ended by pid; no "Killed" notice from bash
 	echo "$!" >>"$WORK/groups"
 	wait_ready "$ready"
 }
@@ -169,10 +173,11 @@ wait_waiters() { # $1: how many blocked requests must show in /proc/locks
 }
 
 declare -A MEDIAN
-# Times the commands of one case; sets MEDIAN[name] (ms).
+# Times the commands of one case; sets MEDIAN[name] (ms). PREPARE=cmd runs before each run.
 measure() { # $1: case label; then name=command pairs
-	local label=$1 r i names=() cmds=() args
+	local label=$1 r i names=() cmds=() args prep=()
 	shift
+	[[ -n "${PREPARE:-}" ]] && prep=(--prepare "$PREPARE")
 	for pair in "$@"; do
 		names+=("${pair%%=*}")
 		cmds+=("${pair#*=}")
@@ -184,7 +189,7 @@ measure() { # $1: case label; then name=command pairs
 			((r % 2)) && j=$((${#names[@]} - 1 - i))
 			args+=(-n "${names[$j]}" "${cmds[$j]}")
 		done
-		hyperfine -N -i --warmup "$WARMUP" --runs "$RUNS" --style none \
+		hyperfine -N -i --warmup "$WARMUP" --runs "$RUNS" --style none "${prep[@]}" \
 			--export-json "$WORK/hf-$r.json" "${args[@]}" >/dev/null 2>"$WORK/hf.log" || {
 			cat "$WORK/hf.log" >&2
 			exit 2
@@ -251,7 +256,11 @@ has_part dead && for procs in $DEAD_PROCS; do
 		grep -q '"locker-dead"' <<<"$json" ||
 			echo "note: status did not report the dead locker: $json" >&2
 		mapfile -t cmds < <(status_cmds)
-		measure "dead locker, heir $heir, $procs extra processes" "${cmds[@]}" \
+		# A run writes down the heir it found; the next checks it before any search.
+		PREPARE="rm -f $LOCKWATCH_RUNTIME_DIR/heirs.json" \
+			measure "dead locker, heir $heir, $procs extra processes, first run" "${cmds[@]}" \
+			"lslocks=lslocks -J" "lsof=lsof -- $CACHE"
+		measure "dead locker, heir $heir, $procs extra processes, next runs" "${cmds[@]}" \
 			"lslocks=lslocks -J" "lsof=lsof -- $CACHE"
 		stop_started
 		stop_worlds

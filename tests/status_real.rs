@@ -290,6 +290,17 @@ fn assert_inherited_holder(s: &Status, lock_path: &Path, pid: u32) {
     assert_eq!(s.code(), 1, "{}", s.pretty());
 }
 
+/// The pid the kernel's lock table names as the locker of `lock`.
+fn kernel_locker(lock: &Path) -> u32 {
+    let table = fs::read_to_string("/proc/locks").unwrap();
+    let ino = util::inode(lock);
+    table
+        .lines()
+        .find(|l| l.contains(&format!(":{ino} ")) && !l.contains("->"))
+        .and_then(|l| l.split_whitespace().nth(4)?.parse().ok())
+        .expect("lock line")
+}
+
 /// A shell that opens `lock` as fd 9, has `flock` (which then exits) lock it, leaves a
 /// background `sleep` with the descriptor and exits; returns the shell and the sleep's pid.
 fn hand_lock_to_background_child(dir: &Dir, lock: &Path) -> (Proc, u32) {
@@ -317,13 +328,7 @@ fn inherited_descriptor_of_an_exited_locker() {
     let s = wait_holder(&dir, &lock, sleeper, &[&shell]);
     assert_inherited_holder(&s, &lock, sleeper);
     // The kernel still names the `flock` that took the lock, and it is gone.
-    let table = fs::read_to_string("/proc/locks").unwrap();
-    let ino = util::inode(&lock);
-    let locker: u32 = table
-        .lines()
-        .find(|l| l.contains(&format!(":{ino} ")) && !l.contains("->"))
-        .and_then(|l| l.split_whitespace().nth(4)?.parse().ok())
-        .expect("lock line");
+    let locker = kernel_locker(&lock);
     assert_ne!(locker, sleeper);
     assert!(
         util::proc_state(locker).is_none(),
@@ -382,6 +387,64 @@ fn inherited_descriptor_of_a_zombie_locker() {
     assert_inherited_holder(&s, &lock, sleeper);
     assert!(!s.pids().contains(&locker.pid), "{}", s.pretty());
     drop(locker);
+}
+
+/// What the last run wrote down of who holds `lock` after its locker died (holder pids).
+fn remembered_heirs(dir: &Dir, lock: &Path) -> Option<Vec<u64>> {
+    let text = fs::read_to_string(dir.path("lockwatch/run/heirs.json")).ok()?;
+    let all: serde_json::Value = serde_json::from_str(&text).expect("heirs.json is JSON");
+    let ino = util::inode(lock);
+    let entry = all.as_array()?.iter().find(|h| h["ino"] == ino)?;
+    Some(
+        entry["holders"]
+            .as_array()?
+            .iter()
+            .filter_map(|p| p.as_u64())
+            .collect(),
+    )
+}
+
+// d'''. Finding who inherited a dead locker's descriptor may read every process on the machine,
+// so a run writes down the heir it found and the next checks it first; a wrong note costs a
+// search, never a wrong answer; a lock that is free again is forgotten.
+#[test]
+fn the_next_run_checks_the_heir_the_last_one_found() {
+    let _serial = serial();
+    let dir = Dir::new("heir-memo");
+    let lock = dir.cargo_home.join(".package-cache");
+    let (shell, sleeper) = hand_lock_to_background_child(&dir, &lock);
+    let s = wait_holder(&dir, &lock, sleeper, &[&shell]);
+    assert_inherited_holder(&s, &lock, sleeper);
+    assert_eq!(
+        remembered_heirs(&dir, &lock),
+        Some(vec![u64::from(sleeper)])
+    );
+    assert_inherited_holder(&dir.lockwatch().status(), &lock, sleeper);
+
+    // A note naming a process that holds nothing (this test) is checked and replaced.
+    let memo = dir.path("lockwatch/run/heirs.json");
+    let wrong = format!(
+        "[{{\"ino\":{},\"dead\":[{}],\"holders\":[{}]}}]",
+        util::inode(&lock),
+        kernel_locker(&lock),
+        std::process::id()
+    );
+    fs::write(&memo, &wrong).unwrap();
+    assert_inherited_holder(&dir.lockwatch().status(), &lock, sleeper);
+    assert_eq!(
+        remembered_heirs(&dir, &lock),
+        Some(vec![u64::from(sleeper)])
+    );
+
+    // A note that is not understood is no note.
+    fs::write(&memo, "\u{0}not json").unwrap();
+    assert_inherited_holder(&dir.lockwatch().status(), &lock, sleeper);
+
+    drop(shell); // kills the whole group, the background sleep included
+    let s = wait_status(&dir, "lock free again", &[], |s| {
+        s.lock(&lock).is_none_or(|l| l.holders.is_empty())
+    });
+    assert_eq!(remembered_heirs(&dir, &lock), None, "{}", s.pretty());
 }
 
 // e. `cargo clean` under a running build: the holder keeps a deleted lock file.

@@ -96,8 +96,9 @@ fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
     if let Some(r) = via_daemon(ctx, &request, req.grace) {
         return r;
     }
-    match crate::probe::platform() {
-        Ok(mut p) => kill::kill(p.as_mut(), &super::status::roots_here(ctx), req),
+    let roots = super::status::roots_here(ctx);
+    match super::run_probe::with_probe(&ctx.dirs.runtime, |p| kill::kill(p, &roots, req)) {
+        Ok(report) => report,
         Err(e) => KillReport::Refused {
             pid: req.pid,
             refusal: Refusal::NotAHolder,

@@ -19,6 +19,7 @@ pub mod install;
 pub mod kill_cmd;
 pub mod render;
 pub mod resume_cmd;
+mod run_probe;
 pub mod status;
 pub mod uninstall;
 pub mod wait_cmd;

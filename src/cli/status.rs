@@ -117,8 +117,8 @@ pub fn fetch_with_problems(
             Err(_) => {}
         }
     }
-    let mut probe = crate::probe::platform()?;
-    let pass = scan::pass(probe.as_mut(), roots, true)?;
+    let pass =
+        super::run_probe::with_probe(&ctx.dirs.runtime, |probe| scan::pass(probe, roots, true))??;
     let report = scan::report(
         &pass,
         roots,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use super::linux_index::{Access, Index, Pick, Procfs, Shape, View};
 use super::linux_parse::{self, KernelLock};
 use super::linux_search::{self, Clues};
-use super::{Probe, ProbeError, Targets, UserNames};
+use super::{Heirs, Probe, ProbeError, Targets, UserNames};
 use crate::core::catalog::{self, LockKind};
 use crate::core::model::{
     Activity, Ancestor, ChildProcess, FileKey, LockMode, LockSighting, Participant, Peer,
@@ -46,8 +46,8 @@ struct Discovered {
 struct Learned {
     /// The dead lockers they were found for.
     dead: Vec<u32>,
-    /// The holders (empty: nobody visible).
-    holders: Vec<(u32, KernelLock)>,
+    /// The holders' pids (empty: nobody visible).
+    holders: Vec<u32>,
     /// When they were found.
     at: Instant,
 }
@@ -349,6 +349,13 @@ impl Lookup<'_> {
         {
             return None;
         }
+        let learned = self.mem.inheritors.get(&ino).filter(|l| l.dead == orphaned);
+        if let Some(found) = learned
+            .map(|l| l.holders.clone())
+            .and_then(|h| h.iter().find_map(|pid| self.resolve_through(*pid, ino)))
+        {
+            return Some(found);
+        }
         let waiters: Vec<u32> = waiting.iter().map(|l| l.pid).collect();
         let clues = Clues {
             dead: &orphaned,
@@ -359,6 +366,10 @@ impl Lookup<'_> {
         let found = holders
             .iter()
             .find_map(|(pid, _)| self.resolve_through(*pid, ino));
+        if found.is_some() {
+            // The sighting's own search for this lock's inheritors re-checks these instead.
+            self.learn(ino, &orphaned, &holders, Instant::now());
+        }
         if found.is_none() {
             self.mem
                 .not_cargo
@@ -488,7 +499,7 @@ impl Lookup<'_> {
             }
             let again = self.recheck(ino, pick, &learned.holders);
             if !again.is_empty() {
-                self.learn(ino, dead, again.clone(), learned.at);
+                self.learn(ino, dead, &again, learned.at);
                 return again;
             }
         }
@@ -498,19 +509,14 @@ impl Lookup<'_> {
             table: &self.table,
         };
         let found = linux_search::inheritors(&mut self.v, ino, pick, &clues);
-        self.learn(ino, dead, found.clone(), Instant::now());
+        self.learn(ino, dead, &found, Instant::now());
         found
     }
 
     /// Which of `holders` (and their descendants, which may have forked since) still hold `ino`.
-    fn recheck(
-        &mut self,
-        ino: u64,
-        pick: Pick,
-        holders: &[(u32, KernelLock)],
-    ) -> Vec<(u32, KernelLock)> {
+    fn recheck(&mut self, ino: u64, pick: Pick, holders: &[u32]) -> Vec<(u32, KernelLock)> {
         let mut pids = Vec::new();
-        for (pid, _) in holders {
+        for pid in holders {
             pids.push(*pid);
             pids.extend(self.v.descendants(*pid));
         }
@@ -520,10 +526,10 @@ impl Lookup<'_> {
         found
     }
 
-    fn learn(&mut self, ino: u64, dead: &[u32], holders: Vec<(u32, KernelLock)>, at: Instant) {
+    fn learn(&mut self, ino: u64, dead: &[u32], holders: &[(u32, KernelLock)], at: Instant) {
         let learned = Learned {
             dead: dead.to_vec(),
-            holders,
+            holders: holders.iter().map(|(pid, _)| *pid).collect(),
             at,
         };
         self.mem.inheritors.insert(ino, learned);
@@ -789,6 +795,30 @@ impl Probe for LinuxProbe {
     fn end_pass(&mut self) {
         self.in_pass = false;
         self.index.clear();
+    }
+
+    fn heirs(&self) -> Vec<Heirs> {
+        let mut out: Vec<Heirs> = (self.mem.inheritors.iter())
+            .filter(|(_, l)| !l.holders.is_empty())
+            .map(|(ino, l)| Heirs {
+                ino: *ino,
+                dead: l.dead.clone(),
+                holders: l.holders.clone(),
+            })
+            .collect();
+        out.sort_by_key(|h| h.ino);
+        out
+    }
+
+    fn recall_heirs(&mut self, heirs: Vec<Heirs>) {
+        for h in heirs.into_iter().filter(|h| !h.holders.is_empty()) {
+            let learned = Learned {
+                dead: h.dead,
+                holders: h.holders,
+                at: Instant::now(),
+            };
+            self.mem.inheritors.entry(h.ino).or_insert(learned);
+        }
     }
 
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {

@@ -47,6 +47,18 @@ pub struct Targets {
     pub deep_on_contention: bool,
 }
 
+/// Who holds a lock's descriptor after every process that took it exited: a hint, always
+/// checked against the process's descriptors before it is believed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Heirs {
+    /// The lock file's inode.
+    pub ino: u64,
+    /// The dead lockers the kernel still names.
+    pub dead: Vec<u32>,
+    /// The processes found holding it.
+    pub holders: Vec<u32>,
+}
+
 /// Errors a probe reports. Each says what the user can do about it.
 #[derive(Debug, Error)]
 pub enum ProbeError {
@@ -87,6 +99,19 @@ pub trait Probe: Send {
 
     /// Ends the pass started by [`Probe::begin_pass`].
     fn end_pass(&mut self) {}
+
+    /// Who inherited the descriptors of dead lockers, as learned by the passes so far (locks
+    /// whose lockers are all gone, in the last pass). Finding them may read every process on
+    /// the machine; checking a remembered one reads one, so one-off runs hand them on.
+    fn heirs(&self) -> Vec<Heirs> {
+        Vec::new()
+    }
+
+    /// Takes [`Probe::heirs`] learned by an earlier probe: each is checked before any search,
+    /// and a search still runs when none of them holds the lock any more.
+    fn recall_heirs(&mut self, heirs: Vec<Heirs>) {
+        let _ = heirs;
+    }
 
     /// Every Cargo lock that is held or waited on, plus nothing for free ones.
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError>;
