@@ -133,3 +133,65 @@ fn config_json_has_typed_values_and_names_where_each_came_from() {
             .any(|w| w.as_str().unwrap().contains("stale.samples"))
     );
 }
+
+/// Runs `cargo-lockwatch ARGS` on a pseudo-terminal (`script` from util-linux), typing
+/// `answer` once the question is on the screen; (exit code, what the terminal showed).
+fn at_a_terminal(dir: &Dir, args: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let line = format!("{} {args}", env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    let env = lockwatch(dir);
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &line, "/dev/null"])
+        .envs(env.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("NO_COLOR", "1")
+        .current_dir(&dir.root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = script.spawn().expect("script(1) from util-linux");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut shown = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&shown).contains("[y/N]") {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no question: {shown:?}"
+        );
+        match std::io::Read::read(&mut stdout, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => shown.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = stdin.write_all(answer.as_bytes());
+    let _ = std::io::Read::read_to_end(&mut stdout, &mut shown);
+    let code = child.wait().unwrap().code();
+    drop(stdin);
+    (code, String::from_utf8_lossy(&shown).into_owned())
+}
+
+#[test]
+fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
+    let dir = Dir::new("kill-asks");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).args(["sleep", "300"]);
+    let holder = dir.spawn("holder", &mut cmd);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+
+    let (code, out) = at_a_terminal(&dir, &format!("kill {}", holder.pid), "n\n");
+    assert!(out.contains("nobody waits for it"), "{out}");
+    assert!(out.contains("Nothing was signalled"), "{out}");
+    assert_eq!(code, Some(4), "{out}");
+    assert!(
+        util::proc_state(holder.pid).is_some(),
+        "the holder was spared"
+    );
+
+    let (code, out) = at_a_terminal(&dir, &format!("kill {}", holder.pid), "y\n");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("SIGTERM"), "{out}");
+}

@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use super::Context;
+use crate::core::model::{LockReport, Report};
 use crate::daemon::{
     self,
     client::Client,
@@ -107,10 +108,53 @@ fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
     }
 }
 
+/// The locks `pid` holds when none of them has a waiter and it does not look stuck: stopping
+/// it then helps nobody (a mistyped pid, or a build that is only slow). Empty otherwise.
+pub(super) fn held_unneeded(report: &Report, pid: u32) -> Vec<&str> {
+    let held: Vec<&LockReport> = (report.locks.iter())
+        .filter(|l| l.holders.iter().any(|h| h.pid == pid))
+        .collect();
+    let needed = held
+        .iter()
+        .any(|l| !l.waiters.is_empty() || l.holders.iter().any(|h| h.pid == pid && h.stale));
+    if needed {
+        return Vec::new();
+    }
+    held.iter().map(|l| l.description.as_str()).collect()
+}
+
+/// Asks a person at a terminal before stopping a holder nobody waits for that looks healthy;
+/// `true` to go on (scripts and `--json` are taken at their word).
+fn confirmed(ctx: &Context, pid: u32, json: bool) -> bool {
+    if json || !std::io::stdin().is_terminal() {
+        return true;
+    }
+    let roots = super::status::roots_here(ctx);
+    let Ok(report) = super::status::fetch(ctx, &roots, false) else {
+        return true;
+    };
+    let locks = held_unneeded(&report, pid);
+    if locks.is_empty() {
+        return true;
+    }
+    print!(
+        "{pid} holds the {}, nobody waits for it and it does not look stuck. Terminate it \
+         anyway? [y/N] ",
+        locks.join(" and the ")
+    );
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+}
+
 /// Runs `kill`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
     let report = match verified_token(args.pid) {
         Err(r) => *r,
+        Ok(_) if !confirmed(ctx, args.pid, args.json) => {
+            println!("Nothing was signalled.");
+            return exit::REFUSED;
+        }
         Ok(token) => {
             let mut req = KillRequest {
                 pid: args.pid,

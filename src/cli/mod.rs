@@ -134,12 +134,52 @@ pub struct Context {
     pub flags: FlagOverrides,
 }
 
-/// Strips the `lockwatch` word cargo inserts when run as `cargo lockwatch …`.
+/// Strips the `lockwatch` word cargo inserts when run as `cargo lockwatch …`, and moves a
+/// command written after flags to the front (`cargo lockwatch --cargo-home X status`): the
+/// bare command takes `status`'s flags, so clap alone would reject the command word there.
 pub fn normalize_args(mut args: Vec<OsString>) -> Vec<OsString> {
     if args.get(1).is_some_and(|a| a == "lockwatch") {
         args.remove(1);
     }
+    if let Some(i) = command_after_flags(&args) {
+        let word = args.remove(i);
+        args.insert(1, word);
+    }
     args
+}
+
+/// Where the command word is when flags come before it (`None` when it is first, or absent).
+fn command_after_flags(args: &[OsString]) -> Option<usize> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let takes_value = |flag: &str| {
+        cli.get_arguments().any(|a| {
+            let named = match flag.strip_prefix("--") {
+                Some(long) => a.get_long() == Some(long),
+                None => flag.len() == 2 && a.get_short() == flag.chars().nth(1),
+            };
+            named && a.get_action().takes_values()
+        })
+    };
+    let mut i = 1;
+    while let Some(arg) = args.get(i) {
+        let arg = arg.to_str()?;
+        if arg == "--" {
+            return None;
+        }
+        if !arg.starts_with('-') {
+            let known = cli
+                .get_subcommands()
+                .any(|c| c.get_name() == arg || c.get_all_aliases().any(|a| a == arg));
+            return (known && i > 1).then_some(i);
+        }
+        i += if !arg.contains('=') && takes_value(arg) {
+            2
+        } else {
+            1
+        };
+    }
+    None
 }
 
 /// Runs the program; returns the exit code.
@@ -316,6 +356,38 @@ mod tests {
     #[test]
     fn cli_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_command_after_flags_moves_to_the_front() {
+        let args = |v: &[&str]| -> Vec<OsString> {
+            std::iter::once("cargo-lockwatch")
+                .chain(v.iter().copied())
+                .map(OsString::from)
+                .collect()
+        };
+        for (given, wanted) in [
+            (
+                &["lockwatch", "--cargo-home", "/h", "status", "--json"][..],
+                &["status", "--cargo-home", "/h", "--json"][..],
+            ),
+            (&["--project=/p", "wait"], &["wait", "--project=/p"]),
+            (&["--json", "kill", "12"], &["kill", "--json", "12"]),
+            // A flag's value named like a command stays a value.
+            (&["--project", "status"], &["--project", "status"]),
+            (
+                &["--project", "status", "wait"],
+                &["wait", "--project", "status"],
+            ),
+            (&["status", "--json"], &["status", "--json"]),
+            (&["--json"], &["--json"]),
+            (&["--", "status"], &["--", "status"]),
+        ] {
+            assert_eq!(normalize_args(args(given)), args(wanted), "{given:?}");
+        }
+        let parsed = Cli::try_parse_from(normalize_args(args(&["--cargo-home", "/h", "status"])))
+            .expect("parses");
+        assert!(matches!(parsed.command, Some(Command::Status(_))));
     }
 
     #[test]

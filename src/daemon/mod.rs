@@ -25,6 +25,11 @@ use crate::scan::WatchRoots;
 /// File name of the socket in the runtime dir.
 pub const SOCKET_NAME: &str = "lockwatch.sock";
 
+/// How long the tray waits after a change before it redraws: too short for a person to see,
+/// long enough for the socket's clients to be answered before the tray takes the main thread.
+#[cfg(tray)]
+const TRAY_REDRAW_DELAY: Duration = Duration::from_millis(5);
+
 /// How the daemon runs.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -173,6 +178,10 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
                     if show.show(snap).is_err() || rx.changed().await.is_err() {
                         break;
                     }
+                    // Redrawing the tray costs milliseconds of the main thread (an icon written
+                    // out, a menu rebuilt): clients waiting on the socket (`wait`, `status`)
+                    // are answered first, and a burst of passes redraws once.
+                    tokio::time::sleep(TRAY_REDRAW_DELAY).await;
                 }
             });
             runtime.spawn(async move {
