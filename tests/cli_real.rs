@@ -104,6 +104,57 @@ fn completions_and_the_man_page_come_from_the_binary() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH cargo-lockwatch 1"));
 }
 
+/// What bash offers for `line` (completing its last word) with the binary's bash script
+/// sourced, and a stand-in for cargo's own completion that offers `build`.
+fn bash_completes(dir: &Dir, line: &str) -> String {
+    let words: Vec<&str> = line.split(' ').collect();
+    let script = format!(
+        r#"_cargo() {{ COMPREPLY=(build); }}
+source <("$BIN" completions bash)
+COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE="{line}"; COMP_POINT=${{#COMP_LINE}}
+spec=$(complete -p {cmd}); fn=${{spec#*-F }}; fn=${{fn%% *}}
+"$fn" {cmd} "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD - 1]}}"
+echo "${{COMPREPLY[*]}}""#,
+        words = words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        cword = words.len() - 1,
+        cmd = words[0],
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "-c", &script])
+        .env("BIN", env!("CARGO_BIN_EXE_cargo-lockwatch"))
+        .current_dir(&dir.root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn bash_completes_cargo_lockwatch_through_cargo_and_leaves_cargo_alone() {
+    let dir = Dir::new("bash-completion");
+    let offered = |line| bash_completes(&dir, line);
+    assert!(
+        offered("cargo lockwatch ki")
+            .split(' ')
+            .any(|w| w == "kill")
+    );
+    assert!(offered("cargo lockwatch kill --gr").contains("--grace"));
+    assert!(
+        offered("cargo-lockwatch res")
+            .split(' ')
+            .any(|w| w == "resume")
+    );
+    assert_eq!(
+        offered("cargo bu"),
+        "build",
+        "cargo's own completion answers the rest"
+    );
+}
+
 #[test]
 fn config_json_has_typed_values_and_names_where_each_came_from() {
     let dir = Dir::new("config-json");

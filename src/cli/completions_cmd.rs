@@ -49,10 +49,34 @@ pub fn script(shell: clap_complete::Shell) -> String {
         // (`cargo__lockwatch__subcmd__kill` where it tracks the words typed,
         // `cargo__subcmd__lockwatch__subcmd__kill` in the option lists), so no subcommand's
         // options would ever complete: use the first spelling throughout.
-        clap_complete::Shell::Bash => text.replace("cargo__subcmd__lockwatch", "cargo__lockwatch"),
+        clap_complete::Shell::Bash => {
+            text.replace("cargo__subcmd__lockwatch", "cargo__lockwatch") + THROUGH_CARGO
+        }
         _ => text,
     }
 }
+
+/// Bash: `cargo lockwatch <TAB>`. Cargo's own completion (`_cargo`, loaded lazily by
+/// bash-completion) does not hand a subcommand's words on, so `cargo` completes through this:
+/// words after `cargo lockwatch` as cargo-lockwatch's, everything else by `_cargo` as before.
+const THROUGH_CARGO: &str = r#"
+_cargo_lockwatch_through_cargo() {
+    if [[ ${COMP_WORDS[1]-} == lockwatch && $COMP_CWORD -ge 2 ]]; then
+        local COMP_WORDS=(cargo-lockwatch "${COMP_WORDS[@]:2}")
+        local COMP_CWORD=$((COMP_CWORD - 1))
+        _cargo__lockwatch cargo-lockwatch "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+        return
+    fi
+    if ! declare -F _cargo >/dev/null && declare -F _completion_loader >/dev/null; then
+        _completion_loader cargo >/dev/null 2>&1
+        complete -F _cargo_lockwatch_through_cargo -o bashdefault -o default cargo
+    fi
+    if declare -F _cargo >/dev/null; then
+        _cargo "$@"
+    fi
+}
+complete -F _cargo_lockwatch_through_cargo -o bashdefault -o default cargo
+"#;
 
 /// The exit codes, as a man page section.
 const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"
