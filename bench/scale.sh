@@ -156,6 +156,7 @@ start_holder() { # $1: N; $2: "wait" for a waiter on each
 	rm -f "$ready"
 	mapfile -t FILES < <(lock_files "$1")
 	python3 "$LOAD" hold --pids "$PIDFILE" --ready "$ready" "${FILES[@]}" &
+	disown "$!" # ended by pid; no "Killed" notice from bash
 	wait_ready "$ready"
 	if [[ "${2:-}" == wait ]]; then
 		for f in "${FILES[@]}"; do start flock -x "$f" true; done
