@@ -144,6 +144,11 @@ fn bash_completes_cargo_lockwatch_through_cargo_and_leaves_cargo_alone() {
     );
     assert!(offered("cargo lockwatch kill --gr").contains("--grace"));
     assert!(
+        offered("cargo +stable lockwatch ki")
+            .split(' ')
+            .any(|w| w == "kill")
+    );
+    assert!(
         offered("cargo-lockwatch res")
             .split(' ')
             .any(|w| w == "resume")
@@ -241,6 +246,11 @@ fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
         util::proc_state(holder.pid).is_some(),
         "the holder was spared"
     );
+
+    // A redirected stdout never hides the question: it is asked on stderr.
+    let (code, out) = at_a_terminal(&dir, &format!("kill {} > kill.out", holder.pid), "n\n");
+    assert!(out.contains("Terminate it anyway? [y/N]"), "{out}");
+    assert_eq!(code, Some(4), "{out}");
 
     let (code, out) = at_a_terminal(&dir, &format!("kill {}", holder.pid), "y\n");
     assert_eq!(code, Some(0), "{out}");

@@ -58,12 +58,15 @@ pub fn script(shell: clap_complete::Shell) -> String {
 
 /// Bash: `cargo lockwatch <TAB>`. Cargo's own completion (`_cargo`, loaded lazily by
 /// bash-completion) does not hand a subcommand's words on, so `cargo` completes through this:
-/// words after `cargo lockwatch` as cargo-lockwatch's, everything else by `_cargo` as before.
+/// words after `cargo [+toolchain] lockwatch` as cargo-lockwatch's, everything else by `_cargo`
+/// as before. A cargo completion sourced after this one replaces it (hence the README's order).
 const THROUGH_CARGO: &str = r#"
 _cargo_lockwatch_through_cargo() {
-    if [[ ${COMP_WORDS[1]-} == lockwatch && $COMP_CWORD -ge 2 ]]; then
-        local COMP_WORDS=(cargo-lockwatch "${COMP_WORDS[@]:2}")
-        local COMP_CWORD=$((COMP_CWORD - 1))
+    local at=1
+    [[ ${COMP_WORDS[1]-} == +* ]] && at=2 # cargo +toolchain lockwatch
+    if [[ ${COMP_WORDS[at]-} == lockwatch && $COMP_CWORD -gt $at ]]; then
+        local COMP_WORDS=(cargo-lockwatch "${COMP_WORDS[@]:at+1}")
+        local COMP_CWORD=$((COMP_CWORD - at))
         _cargo__lockwatch cargo-lockwatch "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
         return
     fi

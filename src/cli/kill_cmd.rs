@@ -108,25 +108,40 @@ fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
     }
 }
 
-/// The locks `pid` holds when none of them has a waiter and it does not look stuck: stopping
-/// it then helps nobody (a mistyped pid, or a build that is only slow). Empty otherwise.
+/// The locks `pid` holds when none of them has a waiter and it does not look stuck (not stale,
+/// not holding a dead locker's descriptor): stopping it then helps nobody (a mistyped pid, or
+/// a build that is only slow). Empty otherwise.
 pub(super) fn held_unneeded(report: &Report, pid: u32) -> Vec<&str> {
     let held: Vec<&LockReport> = (report.locks.iter())
         .filter(|l| l.holders.iter().any(|h| h.pid == pid))
         .collect();
-    let needed = held
-        .iter()
-        .any(|l| !l.waiters.is_empty() || l.holders.iter().any(|h| h.pid == pid && h.stale));
+    let needed = held.iter().any(|l| {
+        !l.waiters.is_empty()
+            || (l.holders.iter()).any(|h| h.pid == pid && (h.stale || h.inherited))
+    });
     if needed {
         return Vec::new();
     }
     held.iter().map(|l| l.description.as_str()).collect()
 }
 
+/// Whether a person is there to answer a question: stdin and stderr (where questions go, so
+/// a redirected stdout never hides one) are a terminal.
+fn can_ask() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks `question` on stderr and reads the answer; `true` for yes.
+fn ask(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+}
+
 /// Asks a person at a terminal before stopping a holder nobody waits for that looks healthy;
 /// `true` to go on (scripts and `--json` are taken at their word).
 fn confirmed(ctx: &Context, pid: u32, json: bool) -> bool {
-    if json || !std::io::stdin().is_terminal() {
+    if json || !can_ask() {
         return true;
     }
     let roots = super::status::roots_here(ctx);
@@ -137,14 +152,11 @@ fn confirmed(ctx: &Context, pid: u32, json: bool) -> bool {
     if locks.is_empty() {
         return true;
     }
-    print!(
+    ask(&format!(
         "{pid} holds the {}, nobody waits for it and it does not look stuck. Terminate it \
-         anyway? [y/N] ",
+         anyway?",
         locks.join(" and the ")
-    );
-    let _ = std::io::Write::flush(&mut std::io::stdout());
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+    ))
 }
 
 /// Runs `kill`.
@@ -152,7 +164,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let report = match verified_token(args.pid) {
         Err(r) => *r,
         Ok(_) if !confirmed(ctx, args.pid, args.json) => {
-            println!("Nothing was signalled.");
+            eprintln!("Nothing was signalled.");
             return exit::REFUSED;
         }
         Ok(token) => {
@@ -170,15 +182,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             } = &report
                 && !args.force
                 && !args.json
-                && std::io::stdin().is_terminal()
+                && can_ask()
             {
-                println!("{}", report.message());
-                print!("Send SIGKILL to {}? [y/N] ", args.pid);
-                let _ = std::io::Write::flush(&mut std::io::stdout());
-                let mut answer = String::new();
-                if std::io::stdin().read_line(&mut answer).is_ok()
-                    && answer.trim().eq_ignore_ascii_case("y")
-                {
+                eprintln!("{}", report.message());
+                if ask(&format!("Send SIGKILL to {}?", args.pid)) {
                     req.force = true;
                     report = attempt(ctx, req);
                 }
