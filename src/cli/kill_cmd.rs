@@ -111,7 +111,7 @@ fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
 /// The locks `pid` holds when none of them has a waiter and it does not look stuck (not stale,
 /// not holding a dead locker's descriptor): stopping it then helps nobody (a mistyped pid, or
 /// a build that is only slow). Empty otherwise.
-pub(super) fn held_unneeded(report: &Report, pid: u32) -> Vec<&str> {
+fn held_unneeded(report: &Report, pid: u32) -> Vec<&str> {
     let held: Vec<&LockReport> = (report.locks.iter())
         .filter(|l| l.holders.iter().any(|h| h.pid == pid))
         .collect();

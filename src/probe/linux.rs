@@ -349,10 +349,14 @@ impl Lookup<'_> {
         {
             return None;
         }
-        let learned = self.mem.inheritors.get(&ino).filter(|l| l.dead == orphaned);
-        if let Some(found) = learned
+        // Heirs learned earlier (or handed on by an earlier run) are asked before any search.
+        let learned = (self.mem.inheritors.get(&ino))
+            .filter(|l| l.dead == orphaned)
             .map(|l| l.holders.clone())
-            .and_then(|h| h.iter().find_map(|pid| self.resolve_through(*pid, ino)))
+            .unwrap_or_default();
+        if let Some(found) = learned
+            .iter()
+            .find_map(|pid| self.resolve_through(*pid, ino))
         {
             return Some(found);
         }
@@ -366,14 +370,10 @@ impl Lookup<'_> {
         let found = holders
             .iter()
             .find_map(|(pid, _)| self.resolve_through(*pid, ino));
-        if found.is_some() {
+        match found {
             // The sighting's own search for this lock's inheritors re-checks these instead.
-            self.learn(ino, &orphaned, &holders, Instant::now());
-        }
-        if found.is_none() {
-            self.mem
-                .not_cargo
-                .extend(orphaned.iter().map(|p| (ino, *p)));
+            Some(_) => self.learn(ino, &orphaned, &holders, Instant::now()),
+            None => (self.mem.not_cargo).extend(orphaned.iter().map(|p| (ino, *p))),
         }
         found
     }
