@@ -5,10 +5,11 @@ Every process started here writes its pid to --pids (one per line) so the benchm
 exactly the processes it started, and nothing else.
 
   scale_load.py hold --pids F --ready R FILE...   # one process holding every FILE (flock -x)
-  scale_load.py world --pids F --ready R --idle N [--dead-lock FILE]
+  scale_load.py world --pids F --ready R --idle N [--dead-lock FILE [--heir-after K]]
       # a session of N idle processes under one subreaper; with --dead-lock, a locker started
-      # before them hands FILE's lock to a child forked after them (pid above all of them,
-      # in another session, parented by the subreaper: no cheap clue leads to it) and exits
+      # before them hands FILE's lock to a child (in another session, parented by the
+      # subreaper: no name, session or parent leads to it) and exits. The child is forked after
+      # K of the idle processes (default N: the newest process; N/2 hides it among them).
   scale_load.py dead --pids F --ready R --name NAME FILE
       # a locker that forks a child named NAME (same session), hands it the lock and exits;
       # the child is adopted by pid 1
@@ -85,10 +86,13 @@ def world(args):
         if locker == 0:
             lock_and_hand_over(args.dead_lock, args.pids, None, True, True)
         time.sleep(0.2)
-    for _ in range(args.idle):
-        os.posix_spawnp("sleep", ["sleep", "3600"], os.environ)
-    if locker:
-        os.kill(locker, signal.SIGUSR1)
+    heir_after = args.idle if args.heir_after is None else args.heir_after
+    for i in range(args.idle + 1):
+        if locker and i == heir_after:
+            os.kill(locker, signal.SIGUSR1)
+            os.waitpid(locker, 0)  # the heir is forked before the next idle process
+        if i < args.idle:
+            os.posix_spawnp("sleep", ["sleep", "3600"], os.environ)
     time.sleep(0.5)
     ready(args.ready)
     while True:
@@ -118,6 +122,7 @@ def main():
     sub.choices["hold"].add_argument("files", nargs="+")
     sub.choices["world"].add_argument("--idle", type=int, default=0)
     sub.choices["world"].add_argument("--dead-lock")
+    sub.choices["world"].add_argument("--heir-after", type=int)
     sub.choices["dead"].add_argument("--name", default="build-script-build")
     sub.choices["dead"].add_argument("file")
     args = p.parse_args()

@@ -960,6 +960,13 @@ mod tests {
             fs::write(t.join("children"), list.join(" ")).unwrap();
         }
 
+        /// Idle processes, each its own session, with no descriptor on any lock.
+        fn idle(&self, pids: std::ops::RangeInclusive<u32>) {
+            for pid in pids {
+                self.process_in(pid, "sleep", 1, pid);
+            }
+        }
+
         /// A process with this parent and session.
         fn process_in(&self, pid: u32, name: &str, ppid: u32, session: u32) {
             let p = self.process(pid, name, 'S');
@@ -1190,7 +1197,9 @@ mod tests {
         let d = dead_locker_with_a_waiter();
         let path = d.cache.to_str().unwrap();
         // 250 left the tree (its parent is 1) but kept the waiter's session; 150, another
-        // session's process nearer the dead locker, shares the descriptor too but is not read.
+        // session's process nearer the dead locker, shares the descriptor too but is not read
+        // (nor is it among the first processes forked after the dead locker, 101 to 120).
+        d.fake.idle(101..=120);
         d.fake.process_in(250, "sleep", 1, 300);
         d.fake.holding_fd(250, path, d.ino, 100);
         d.fake.process_in(150, "sleep", 1, 150);
@@ -1235,12 +1244,38 @@ mod tests {
     fn a_build_tool_inheritor_is_found_before_everyone_else_is_read() {
         let d = dead_locker_with_a_waiter();
         let path = d.cache.to_str().unwrap();
+        d.fake.idle(101..=120);
         d.fake.process_in(220, "sleep", 1, 220);
         d.fake.holding_fd(220, path, d.ino, 100);
         d.fake.process_in(280, "sccache", 1, 280);
         d.fake.holding_fd(280, path, d.ino, 100);
         let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
         assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [280]);
+    }
+
+    #[test]
+    fn the_newest_process_and_the_first_forked_after_the_dead_locker_are_tried_before_anyone_is_named()
+     {
+        let d = dead_locker_with_a_waiter();
+        let path = d.cache.to_str().unwrap();
+        // Pids 101 to 160 are idle; sccache 130 shares the descriptor but is neither among the
+        // first 16 after the dead locker nor the 16 newest (the last pid handed out is 900).
+        fs::write(d.fake.root().join("loadavg"), "0.10 0.20 0.30 1/80 900\n").unwrap();
+        d.fake.idle(101..=160);
+        d.fake.process_in(130, "sccache", 1, 130);
+        d.fake.holding_fd(130, path, d.ino, 100);
+        // 700, in a session of its own, is the newest process: a daemon forked it and left.
+        d.fake.process_in(700, "python3", 1, 700);
+        d.fake.holding_fd(700, path, d.ino, 100);
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [700]);
+        // 700 lets go; 104, forked right after the dead locker, holds it too.
+        fs::remove_file(d.fake.root().join("700/fd/9")).unwrap();
+        d.fake.holding_fd(104, path, d.ino, 100);
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [104]);
+        // Once neither end holds it, the named build tool is found.
+        fs::remove_file(d.fake.root().join("104/fd/9")).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [130]);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::CString;
 use std::io;
+use std::ops::RangeInclusive;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -167,18 +168,107 @@ impl Procfs {
     }
 }
 
+/// Where the listing of `/proc` reaches pid 0: procfs numbers a process's entry
+/// `FIRST_PROCESS_ENTRY` (256) + 2 + pid (`TGID_OFFSET` in the kernel's fs/proc/base.c), so a
+/// seek there lists processes from a pid on, without the ones below it.
+const TGID_OFFSET: u32 = 258;
+
+/// Bytes of a `linux_dirent64` record named by a pid (19 + up to 7 digits and a NUL, aligned).
+const PID_DIRENT: usize = 32;
+
+/// Processes read per `getdents64` by [`Procfs::pids_in`].
+const PIDS_PER_READ: usize = 32;
+
+impl Procfs {
+    /// Up to `max` processes with pids in `range`, ascending, reading only their part of the
+    /// `/proc` listing (see [`TGID_OFFSET`]; where entries are numbered otherwise, as in a
+    /// directory standing in for procfs, from the whole listing).
+    pub fn pids_in(&self, range: RangeInclusive<u32>, max: usize) -> io::Result<Vec<u32>> {
+        if let Some(out) = self.pids_from_seek(&range, max)? {
+            return Ok(out);
+        }
+        let mut out = self.numbers(".")?;
+        out.retain(|p| range.contains(p));
+        out.sort_unstable();
+        out.truncate(max);
+        Ok(out)
+    }
+
+    /// [`Procfs::pids_in`] by a seek; `None` when the listing is not numbered by pid.
+    fn pids_from_seek(
+        &self,
+        range: &RangeInclusive<u32>,
+        max: usize,
+    ) -> io::Result<Option<Vec<u32>>> {
+        let dir = self.open_dir(".")?;
+        let at = libc::off_t::from(TGID_OFFSET) + libc::off_t::from(*range.start());
+        // SAFETY: `dir` is an open directory; seeking it only moves where the listing resumes.
+        if unsafe { libc::lseek(dir.as_raw_fd(), at, libc::SEEK_SET) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut scratch = self.scratch.borrow_mut();
+        // A few records at a time: the listing stops at the first pid past the range, and
+        // the kernel fills whatever room it is given.
+        let len = max.clamp(1, PIDS_PER_READ) * PID_DIRENT;
+        let buf = &mut scratch.dirents[..len];
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: `dir` is an open directory and `buf` is writable for its whole length.
+            let got = unsafe {
+                libc::syscall(
+                    libc::SYS_getdents64,
+                    dir.as_raw_fd(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                )
+            };
+            let Ok(got) = usize::try_from(got) else {
+                return Err(io::Error::last_os_error());
+            };
+            let mut chunk = Vec::new();
+            dirents(&buf[..got.min(buf.len())], |off, pid| {
+                chunk.push((off, pid))
+            });
+            if !numbered_by_pid(&chunk) {
+                return Ok(None);
+            }
+            let before = out.len();
+            out.extend(chunk.iter().map(|(_, pid)| *pid));
+            let past_end = out[before..].iter().any(|p| p > range.end());
+            out.retain(|p| range.contains(p));
+            if got == 0 || past_end || out.len() >= max {
+                out.truncate(max);
+                return Ok(Some(out));
+            }
+        }
+    }
+}
+
+/// Whether `(d_off, pid)` records are procfs's: each one's `d_off` is where the listing
+/// resumes, the position of the next pid (see [`TGID_OFFSET`]).
+fn numbered_by_pid(chunk: &[(i64, u32)]) -> bool {
+    let at = |pid: u32| i64::from(TGID_OFFSET) + i64::from(pid);
+    chunk.iter().all(|(off, pid)| *off > at(*pid)) && chunk.windows(2).all(|w| w[0].0 == at(w[1].1))
+}
+
 /// Appends the numeric names among `linux_dirent64` records.
-fn dirent_numbers(mut buf: &[u8], out: &mut Vec<u32>) {
+fn dirent_numbers(buf: &[u8], out: &mut Vec<u32>) {
+    dirents(buf, |_, n| out.push(n));
+}
+
+/// Calls `f(d_off, number)` for each numerically named `linux_dirent64` record in `buf`.
+fn dirents(mut buf: &[u8], mut f: impl FnMut(i64, u32)) {
     // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
     while buf.len() >= 19 {
         let reclen = usize::from(u16::from_ne_bytes([buf[16], buf[17]]));
         if reclen < 19 || reclen > buf.len() {
             return;
         }
+        let off = i64::from_ne_bytes(buf[8..16].try_into().unwrap_or_default());
         let name = &buf[19..reclen];
         let name = &name[..name.iter().position(|b| *b == 0).unwrap_or(name.len())];
         if let Some(n) = std::str::from_utf8(name).ok().and_then(|s| s.parse().ok()) {
-            out.push(n);
+            f(off, n);
         }
         buf = &buf[reclen..];
     }
@@ -319,6 +409,42 @@ impl View<'_> {
                 linux_parse::parse_stat(&String::from_utf8_lossy(&text))
             })
             .clone()
+    }
+
+    /// The process (thread group) a pid belongs to: itself, or the process of which it is a
+    /// thread; `None` when it is gone.
+    pub fn process_of(&self, pid: u32) -> Option<u32> {
+        let text = self.fs.read(&format!("{pid}/status"), Shape::Record).ok()?;
+        linux_parse::parse_status_tgid(&String::from_utf8_lossy(&text))
+    }
+
+    /// The pid the kernel handed out last in this pid namespace (`/proc/loadavg`).
+    pub fn last_pid(&self) -> Option<u32> {
+        let text = self.fs.read("loadavg", Shape::Record).ok()?;
+        linux_parse::parse_loadavg_last_pid(&String::from_utf8_lossy(&text))
+    }
+
+    /// Up to `max` processes with pids in `range`, ascending: from the pass's listing of every
+    /// process when it has one, else by reading only that part of `/proc`.
+    pub fn pids_in(&mut self, range: RangeInclusive<u32>, max: usize) -> Vec<u32> {
+        if let Some(all) = &self.idx.pids {
+            let mut out: Vec<u32> = all.iter().copied().filter(|p| range.contains(p)).collect();
+            out.sort_unstable();
+            out.truncate(max);
+            return out;
+        }
+        self.fs.pids_in(range, max).unwrap_or_default()
+    }
+
+    /// The highest pid the kernel hands out (`/proc/sys/kernel/pid_max`; its limit when
+    /// unreadable).
+    pub fn pid_max(&self) -> u32 {
+        const PID_MAX_LIMIT: u32 = 4 * 1024 * 1024;
+        self.fs
+            .read("sys/kernel/pid_max", Shape::Record)
+            .ok()
+            .and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok())
+            .unwrap_or(PID_MAX_LIMIT)
     }
 
     /// `pid`'s stat if this pass has read it already (never reads).
@@ -501,6 +627,81 @@ fn read_children(fs: &Procfs, pid: u32) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn real_proc_lists_a_range_of_pids_by_seeking_and_names_a_thread_s_process() {
+        let fs = Procfs::open(PathBuf::from("/proc")).unwrap();
+        let mut kids: Vec<std::process::Child> = (0..3)
+            .map(|_| {
+                std::process::Command::new("sleep")
+                    .arg("30")
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let mut pids: Vec<u32> = kids.iter().map(std::process::Child::id).collect();
+        pids.sort_unstable();
+        let (lo, hi) = (pids[0], pids[2]);
+        let listed = fs.pids_from_seek(&(lo..=hi), usize::MAX).unwrap();
+        let listed = listed.expect("procfs numbers its listing by pid");
+        assert!(
+            pids.iter().all(|p| listed.contains(p)),
+            "{listed:?} {pids:?}"
+        );
+        assert!(listed.is_sorted() && listed.iter().all(|p| (lo..=hi).contains(p)));
+        assert_eq!(fs.pids_in(lo..=hi, 1).unwrap(), [lo]);
+        assert_eq!(fs.pids_in(hi..=hi, 5).unwrap(), [hi]);
+        assert!(fs.pids_in(hi + 1..=hi, 5).unwrap().is_empty());
+        // A thread's id opens its process's directory; `process_of` names the process.
+        let mut idx = Index::default();
+        let v = View {
+            fs: &fs,
+            idx: &mut idx,
+        };
+        let me = std::process::id();
+        let (tid, process) = std::thread::scope(|s| {
+            let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            s.spawn(move || {
+                // SAFETY: gettid has no preconditions.
+                tid_tx
+                    .send(unsafe { libc::gettid() }.cast_unsigned())
+                    .unwrap();
+                let _ = done_rx.recv();
+            });
+            let tid = tid_rx.recv().unwrap();
+            let process = v.process_of(tid);
+            done_tx.send(()).unwrap();
+            (tid, process)
+        });
+        assert_ne!(tid, me);
+        assert_eq!(process, Some(me), "thread {tid} belongs to {me}");
+        assert_eq!(v.process_of(me), Some(me));
+        assert!(v.last_pid().is_some_and(|l| l > 0));
+        for k in &mut kids {
+            k.kill().unwrap();
+            k.wait().unwrap();
+        }
+    }
+
+    #[test]
+    fn only_a_listing_numbered_by_pid_is_seeked() {
+        // procfs: each record says where the listing resumes, the next pid's position.
+        let at = |pid: i64| i64::from(TGID_OFFSET) + pid;
+        assert!(numbered_by_pid(&[
+            (at(107), 100),
+            (at(230), 107),
+            (at(231), 230)
+        ]));
+        assert!(numbered_by_pid(&[]));
+        // A plain directory (tmpfs, ext4) numbers its records otherwise.
+        assert!(!numbered_by_pid(&[(3, 100), (4, 107)]));
+        assert!(!numbered_by_pid(&[
+            (at(107), 100),
+            (at(300), 107),
+            (at(231), 230)
+        ]));
+    }
 
     #[test]
     fn real_proc_lists_this_process_and_its_descriptors_once() {

@@ -229,6 +229,17 @@ pub fn parse_status_uid(text: &str) -> Option<u32> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Thread-group id (the process's pid) from `/proc/PID/status`.
+pub fn parse_status_tgid(text: &str) -> Option<u32> {
+    let line = text.lines().find(|l| l.starts_with("Tgid:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The last pid handed out, the fifth field of `/proc/loadavg` ("0.57 0.99 1.18 1/2082 30177").
+pub fn parse_loadavg_last_pid(text: &str) -> Option<u32> {
+    text.split_whitespace().nth(4)?.parse().ok()
+}
+
 /// Splits a NUL-separated `/proc/PID/cmdline`.
 pub fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
     bytes
@@ -609,6 +620,20 @@ mod tests {
         assert_eq!(parse_stat("12 (x"), None);
         let kthread = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0";
         assert!(parse_stat(kthread).expect("stat parses").kernel_thread);
+    }
+
+    #[test]
+    fn reads_the_process_of_a_thread_and_the_last_pid() {
+        let thread =
+            "Name:\tcargo\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t4100\nNgid:\t0\nPid:\t4107\n";
+        assert_eq!(parse_status_tgid(thread), Some(4100));
+        assert_eq!(parse_status_tgid("Name:\tcargo\n"), None);
+        assert_eq!(
+            parse_loadavg_last_pid("0.57 0.99 1.18 1/2082 30177\n"),
+            Some(30177)
+        );
+        assert_eq!(parse_loadavg_last_pid("0.57 0.99"), None);
+        assert_eq!(parse_loadavg_last_pid("0.57 0.99 1.18 1/2082 x"), None);
     }
 
     #[test]

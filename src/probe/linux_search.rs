@@ -4,6 +4,7 @@
 //! machine with thousands of processes the order decides the cost.
 
 use std::collections::HashSet;
+use std::ops::RangeInclusive;
 
 use super::linux_index::{Pick, View};
 use super::linux_parse::{self, KernelLock};
@@ -27,6 +28,10 @@ enum Tier {
     /// Found by following process trees: descendants of the processes in the lock table,
     /// the waiters' sessions, and orphans adopted by pid 1 (where a dead locker's children go).
     Related,
+    /// Found by pid alone: the first processes forked after the dead locker (its first
+    /// children) and the newest (a process that hands its lock to a child and exits, as a
+    /// daemon does, forks that child last).
+    Ends,
     /// Found by reading every process's stat: Cargo's tools, children of editors, and the
     /// waiters' sessions (a reparented process keeps its session).
     Named,
@@ -34,7 +39,10 @@ enum Tier {
     Rest,
 }
 
-const TIERS: [Tier; 3] = [Tier::Related, Tier::Named, Tier::Rest];
+const TIERS: [Tier; 4] = [Tier::Related, Tier::Ends, Tier::Named, Tier::Rest];
+
+/// How many processes at each end of the dead locker's range the `Ends` tier reads.
+const ENDS: usize = 16;
 
 /// Who holds inode `ino` now that its lockers are gone: the first tier of candidates that
 /// holds it (with their parents and descendants, which may share the descriptor). What an
@@ -49,7 +57,10 @@ pub(super) fn inheritors(
     let mut checked: HashSet<u32> = clues.dead.iter().copied().collect();
     for tier in TIERS {
         let pids = candidates(v, tier, clues, &checked);
-        let found = holders_among(v, ino, pick, &pids, &mut checked);
+        let mut found = holders_among(v, ino, pick, &pids, &mut checked);
+        if tier == Tier::Ends {
+            found = by_process(v, found);
+        }
         if !found.is_empty() {
             return with_relatives(v, ino, pick, found, &mut checked);
         }
@@ -98,6 +109,7 @@ fn with_relatives(
 fn candidates(v: &mut View, tier: Tier, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
     let mut out = match tier {
         Tier::Related => related(v, clues),
+        Tier::Ends => ends(v, clues),
         Tier::Named => named(v, clues, checked),
         Tier::Rest => rest(v, clues),
     };
@@ -169,6 +181,84 @@ fn session_tree(v: &mut View, sid: u32) -> Vec<u32> {
     out
 }
 
+/// The first `ENDS` processes forked after the first dead locker (pids ascend until they wrap)
+/// and the `ENDS` newest, read from their parts of the `/proc` listing only: listing it whole
+/// costs milliseconds among thousands of processes.
+fn ends(v: &mut View, clues: &Clues) -> Vec<u32> {
+    let floor = first_dead(clues).saturating_add(1);
+    let mut out = v.pids_in(floor..=u32::MAX, ENDS);
+    out.extend(newest(v, floor, ENDS));
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The `n` living processes handed out last among the pids from `floor` on, newest first:
+/// down from the last pid handed out, and past a wrap of the pid counter, from the highest
+/// pid down to `floor`.
+fn newest(v: &mut View, floor: u32, n: usize) -> Vec<u32> {
+    let Some(last) = v.last_pid() else {
+        return Vec::new();
+    };
+    let pid_max = if last >= floor { last } else { v.pid_max() };
+    let mut out = Vec::new();
+    for span in spans_after(floor, last, pid_max) {
+        out.extend(newest_in(v, span, n));
+    }
+    out
+}
+
+/// The pids handed out after `floor - 1`, newest first as spans: `floor..=last`, or once the
+/// counter wrapped (`last` below `floor`), `1..=last` and then `floor..=pid_max`.
+fn spans_after(floor: u32, last: u32, pid_max: u32) -> Vec<RangeInclusive<u32>> {
+    let floor = floor.max(1);
+    if last >= floor {
+        vec![floor..=last]
+    } else {
+        vec![1..=last, floor..=pid_max]
+    }
+}
+
+/// `span`'s `n` living processes with the highest pids: listed in windows going down, narrow
+/// where processes live, doubling across pids nobody uses any more (a busy build leaves
+/// thousands).
+fn newest_in(v: &mut View, span: RangeInclusive<u32>, n: usize) -> Vec<u32> {
+    const NARROW: u32 = 64;
+    let (mut out, mut end, mut width) = (Vec::new(), *span.end(), NARROW);
+    while out.len() < n && end >= *span.start() {
+        let start = end.saturating_sub(width - 1).max(*span.start());
+        let window = v.pids_in(start..=end, usize::MAX);
+        width = if window.is_empty() {
+            width.saturating_mul(2)
+        } else {
+            NARROW
+        };
+        out.extend(window.into_iter().rev());
+        let Some(below) = start.checked_sub(1) else {
+            break;
+        };
+        end = below;
+    }
+    out.truncate(n);
+    out
+}
+
+/// `found` by process: a pid tried directly may be one of a process's threads, which shares
+/// its descriptors; the holder is the process (a pid whose status cannot be read stays).
+fn by_process(v: &mut View, found: Vec<(u32, KernelLock)>) -> Vec<(u32, KernelLock)> {
+    let mut out: Vec<(u32, KernelLock)> = found
+        .into_iter()
+        .map(|(pid, lock)| (v.process_of(pid).unwrap_or(pid), lock))
+        .collect();
+    out.sort_by_key(|(pid, _)| *pid);
+    out.dedup_by_key(|(pid, _)| *pid);
+    out
+}
+
+fn first_dead(clues: &Clues) -> u32 {
+    clues.dead.iter().copied().min().unwrap_or(0)
+}
+
 /// Processes not yet checked whose stat makes them likely: Cargo's tools, children of editors,
 /// members of the waiters' sessions.
 fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
@@ -193,7 +283,7 @@ fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
 /// descendants after it started), then those below it, nearest first. Kernel threads, known
 /// as such from the stat read for the named tier, have no descriptors to read.
 fn rest(v: &mut View, clues: &Clues) -> Vec<u32> {
-    let pivot = clues.dead.iter().copied().min().unwrap_or(0);
+    let pivot = first_dead(clues);
     let pids: Vec<u32> = v
         .pids()
         .into_iter()
@@ -278,6 +368,15 @@ pub(super) fn pipe_writers(v: &mut View, pipes: &[u64], session: u32, exclude: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pids_after_a_dead_locker_run_up_to_the_last_or_wrap_around() {
+        assert_eq!(spans_after(101, 900, 900), [101..=900]);
+        assert_eq!(spans_after(101, 101, 101), [101..=101]);
+        // The counter wrapped: 1..=40 came after everything from the locker on.
+        assert_eq!(spans_after(30_001, 40, 32_768), [1..=40, 30_001..=32_768]);
+        assert_eq!(spans_after(0, 5, 5), [1..=5]);
+    }
 
     #[test]
     fn cargo_tools_are_candidates_by_name() {
