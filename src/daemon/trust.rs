@@ -6,7 +6,7 @@
 //!
 //! The decisions are pure functions over `lstat`-like facts, unit-tested on every platform; the
 //! syscalls around them (`lstat`, `open(O_NOFOLLOW)`, `SO_PEERCRED` / `getpeereid`,
-//! `getpwuid_r`) are thin and `cfg`-gated.
+//! `getpwuid_r` via `probe::user_name`) are thin and `cfg`-gated.
 
 use std::fs;
 use std::io;
@@ -240,26 +240,10 @@ pub fn me() -> u32 {
 
 /// "uid 1001 (alice)", or "uid 1001" when the name is unknown.
 pub fn who(uid: u32) -> String {
-    match user_name(uid) {
+    match crate::probe::user_name(uid) {
         Some(name) => format!("uid {uid} ({name})"),
         None => format!("uid {uid}"),
     }
-}
-
-/// The login name of `uid`, from the password database.
-pub fn user_name(uid: u32) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    // SAFETY: an all-zero passwd is a valid value to be overwritten by getpwuid_r.
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: every pointer is valid for the call; `buf` outlives the use of `pwd`'s strings.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-        return None;
-    }
-    // SAFETY: getpwuid_r succeeded, so pw_name is a NUL-terminated string inside `buf`.
-    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    Some(name.to_string_lossy().into_owned())
 }
 
 /// `lstat`: None when nothing is there.

@@ -1241,29 +1241,17 @@ mod tests {
     }
 
     #[test]
-    fn a_build_tool_inheritor_is_found_before_everyone_else_is_read() {
+    fn the_newest_and_the_first_after_the_dead_locker_are_tried_before_build_tools_then_all() {
         let d = dead_locker_with_a_waiter();
         let path = d.cache.to_str().unwrap();
-        d.fake.idle(101..=120);
-        d.fake.process_in(220, "sleep", 1, 220);
-        d.fake.holding_fd(220, path, d.ino, 100);
-        d.fake.process_in(280, "sccache", 1, 280);
-        d.fake.holding_fd(280, path, d.ino, 100);
-        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
-        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [280]);
-    }
-
-    #[test]
-    fn the_newest_process_and_the_first_forked_after_the_dead_locker_are_tried_before_anyone_is_named()
-     {
-        let d = dead_locker_with_a_waiter();
-        let path = d.cache.to_str().unwrap();
-        // Pids 101 to 160 are idle; sccache 130 shares the descriptor but is neither among the
-        // first 16 after the dead locker nor the 16 newest (the last pid handed out is 900).
+        // Pids 101 to 160 are idle; sccache 130 and sleep 140 share the descriptor but are
+        // neither among the first 16 after the dead locker nor the 16 newest (the last pid
+        // handed out is 900).
         fs::write(d.fake.root().join("loadavg"), "0.10 0.20 0.30 1/80 900\n").unwrap();
         d.fake.idle(101..=160);
         d.fake.process_in(130, "sccache", 1, 130);
         d.fake.holding_fd(130, path, d.ino, 100);
+        d.fake.holding_fd(140, path, d.ino, 100);
         // 700, in a session of its own, is the newest process: a daemon forked it and left.
         d.fake.process_in(700, "python3", 1, 700);
         d.fake.holding_fd(700, path, d.ino, 100);
@@ -1273,9 +1261,12 @@ mod tests {
         fs::remove_file(d.fake.root().join("700/fd/9")).unwrap();
         d.fake.holding_fd(104, path, d.ino, 100);
         assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [104]);
-        // Once neither end holds it, the named build tool is found.
+        // Once neither end holds it, the build tool is found by its name, before 140.
         fs::remove_file(d.fake.root().join("104/fd/9")).unwrap();
         assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [130]);
+        // Then everyone else is read.
+        fs::remove_file(d.fake.root().join("130/fd/9")).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [140]);
     }
 
     #[test]

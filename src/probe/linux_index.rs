@@ -146,18 +146,7 @@ impl Procfs {
         let buf = &mut scratch.dirents;
         let mut out = Vec::new();
         loop {
-            // SAFETY: `dir` is an open directory and `buf` is writable for its whole length.
-            let got = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
-                    dir.as_raw_fd(),
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                )
-            };
-            let Ok(got) = usize::try_from(got) else {
-                return Err(io::Error::last_os_error());
-            };
+            let got = getdents(dir, buf)?;
             dirent_numbers(&buf[..got.min(buf.len())], &mut out);
             // Every filesystem here fills the buffer while entries remain: a half-empty one
             // was the last.
@@ -213,18 +202,7 @@ impl Procfs {
         let buf = &mut scratch.dirents[..len];
         let mut out = Vec::new();
         loop {
-            // SAFETY: `dir` is an open directory and `buf` is writable for its whole length.
-            let got = unsafe {
-                libc::syscall(
-                    libc::SYS_getdents64,
-                    dir.as_raw_fd(),
-                    buf.as_mut_ptr(),
-                    buf.len(),
-                )
-            };
-            let Ok(got) = usize::try_from(got) else {
-                return Err(io::Error::last_os_error());
-            };
+            let got = getdents(&dir, buf)?;
             let mut chunk = Vec::new();
             dirents(&buf[..got.min(buf.len())], |off, pid| {
                 chunk.push((off, pid))
@@ -249,6 +227,21 @@ impl Procfs {
 fn numbered_by_pid(chunk: &[(i64, u32)]) -> bool {
     let at = |pid: u32| i64::from(TGID_OFFSET) + i64::from(pid);
     chunk.iter().all(|(off, pid)| *off > at(*pid)) && chunk.windows(2).all(|w| w[0].0 == at(w[1].1))
+}
+
+/// Reads the next `linux_dirent64` records of the open directory `dir` into `buf`; 0 at the
+/// end.
+fn getdents(dir: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `dir` is an open directory and `buf` is writable for its whole length.
+    let got = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            dir.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    usize::try_from(got).map_err(|_| io::Error::last_os_error())
 }
 
 /// Appends the numeric names among `linux_dirent64` records.
