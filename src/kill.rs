@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::core::doing;
-use crate::core::model::{FileKey, LockSighting, ProcState, ProcessFacts, Source};
+use crate::core::model::{
+    FileKey, LockMode, LockSighting, Participant, ProcState, ProcessFacts, Source,
+};
 use crate::core::report::Knowledge;
 use crate::probe::Probe;
 use crate::scan::{self, Pass, WatchRoots};
@@ -219,6 +221,10 @@ enum Target {
     Holder {
         keys: Vec<FileKey>,
         waiters: Vec<u32>,
+        /// Other processes holding one of `keys` exclusively, as it does: an exclusive flock
+        /// has one open file description, so they share its descriptor (two children that
+        /// inherited it) and the lock is free only once they all let go.
+        sharers: Vec<u32>,
     },
     /// Holds the output pipe of this blocker open.
     Culprit { blocker: u32 },
@@ -282,7 +288,27 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
         }
         None => (held.iter().map(|s| s.key).collect(), Vec::new()),
     };
-    Ok(Target::Holder { keys, waiters })
+    let sharers = sharers(&held, pid, &keys);
+    Ok(Target::Holder {
+        keys,
+        waiters,
+        sharers,
+    })
+}
+
+/// The other processes holding one of `keys` exclusively where `pid` holds it exclusively too.
+fn sharers(held: &[&LockSighting], pid: u32, keys: &[FileKey]) -> Vec<u32> {
+    let exclusive = |h: &&Participant| h.mode == LockMode::Exclusive;
+    let mut out: Vec<u32> = held
+        .iter()
+        .filter(|s| keys.contains(&s.key))
+        .filter(|s| s.holders.iter().filter(exclusive).any(|h| h.pid == pid))
+        .flat_map(|s| s.holders.iter().filter(exclusive).map(|h| h.pid))
+        .filter(|p| *p != pid)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// What `status` would advise about the incident rooted at `root`: what it does and the command
@@ -427,14 +453,38 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         Err(NotSent::Reused) => return refused(req.pid, Refusal::PidReused),
         Err(NotSent::Gone) => return refused(req.pid, Refusal::Gone),
     }
-    let signalled: Vec<u32> = kids
+    let mut signalled: Vec<u32> = kids
         .iter()
         .filter(|(p, t, _)| send(probe, *p, *t, signal).is_ok())
         .map(|(p, _, _)| *p)
         .collect();
+    let mut shared_with = Vec::new();
+    if let Target::Holder { sharers, .. } = &target {
+        let unsignalled: Vec<u32> = sharers
+            .iter()
+            .copied()
+            .filter(|p| !signalled.contains(p))
+            .collect();
+        for p in unsignalled {
+            // The same checks as for the target: this user's, and the very process seen.
+            let seen = pass.facts.get(&p).filter(|f| f.uid == facts.uid);
+            if let Some(f) = seen
+                && send(probe, p, f.start_token, signal).is_ok()
+            {
+                signalled.push(p);
+                shared_with.push(format!("{} {p}", f.name));
+            }
+        }
+    }
     let outcome = match &target {
-        Target::Holder { keys, waiters } => {
-            wait_for_release(probe, roots, &req, token, keys, waiters, &signalled)
+        Target::Holder {
+            keys,
+            waiters,
+            sharers,
+        } => {
+            // A sharer not signalled (another user's) keeps the lock too.
+            let ours: Vec<u32> = signalled.iter().chain(sharers).copied().collect();
+            wait_for_release(probe, roots, &req, token, keys, waiters, &ours)
         }
         Target::Culprit { blocker } => wait_for_culprit(probe, roots, &req, token, *blocker),
     };
@@ -458,7 +508,14 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         Target::Culprit { blocker } => Some(blocker),
         Target::Holder { .. } => None,
     };
-    let mut message = kill_message(&facts, req, signal_name, &outcome, culprit_of);
+    let mut who = format!("{} {}", facts.name, req.pid);
+    if !shared_with.is_empty() {
+        who = format!(
+            "{who} (with {}, sharing its descriptor)",
+            shared_with.join(", ")
+        );
+    }
+    let mut message = kill_message(&who, req, signal_name, &outcome, culprit_of);
     // Killing a cargo stuck on a leftover daemon frees its lock, but the daemon lives on and
     // hangs the next build the same way.
     if culprit_of.is_none()
@@ -517,7 +574,7 @@ fn wait_for_release(
     token: u64,
     keys: &[FileKey],
     waiters: &[u32],
-    signalled: &[u32],
+    ours: &[u32],
 ) -> Outcome {
     let deadline = Instant::now() + req.grace;
     let mut out = Outcome::default();
@@ -525,7 +582,7 @@ fn wait_for_release(
     let mut waiting: Vec<u32> = waiters
         .iter()
         .copied()
-        .filter(|w| !signalled.contains(w))
+        .filter(|w| !ours.contains(w))
         .collect();
     loop {
         out.target_done = !alive(probe, req.pid, token)
@@ -535,7 +592,7 @@ fn wait_for_release(
         if !out.target_done {
             waiting.retain(|w| is_live(probe, *w));
         } else if let Ok(after) = scan::pass(probe, roots, true) {
-            out.still_held_by = still_held_by(&after, req.pid, keys, signalled);
+            out.still_held_by = still_held_by(&after, req.pid, keys, ours);
             out.released = out.still_held_by.is_empty();
             let live: Vec<u32> = waiting
                 .iter()
@@ -560,20 +617,21 @@ fn is_live(probe: &mut dyn Probe, pid: u32) -> bool {
     matches!(probe.process(pid), Ok(f) if f.state != ProcState::Zombie)
 }
 
-/// What the kill should have freed and is still held: by the target, its children, or whoever
-/// inherited its descriptor. Other holders (former waiters, unrelated shared co-holders) do
-/// not count against it.
-fn still_held_by(after: &Pass, target: u32, keys: &[FileKey], signalled: &[u32]) -> Vec<u32> {
-    let ours = after.sightings.iter().filter(|s| keys.contains(&s.key));
-    ours.flat_map(|s| {
-        s.holders.iter().filter(|h| {
-            h.pid == target
-                || signalled.contains(&h.pid)
-                || (h.inherited && s.dead_locker == Some(target))
+/// What the kill should have freed and is still held: by the target, `ours` (its children and
+/// the processes sharing its descriptor), or whoever inherited its descriptor. Other holders
+/// (former waiters, unrelated shared co-holders) do not count against it.
+fn still_held_by(after: &Pass, target: u32, keys: &[FileKey], ours: &[u32]) -> Vec<u32> {
+    let locks = after.sightings.iter().filter(|s| keys.contains(&s.key));
+    locks
+        .flat_map(|s| {
+            s.holders.iter().filter(|h| {
+                h.pid == target
+                    || ours.contains(&h.pid)
+                    || (h.inherited && s.dead_locker == Some(target))
+            })
         })
-    })
-    .map(|h| h.pid)
-    .collect()
+        .map(|h| h.pid)
+        .collect()
 }
 
 /// The waiter that went on: one holding the lock now; or, the lock being free, one alive and
@@ -636,13 +694,12 @@ fn wait_for_culprit(
 }
 
 fn kill_message(
-    facts: &ProcessFacts,
+    who: &str,
     req: KillRequest,
     signal_name: &str,
     out: &Outcome,
     culprit_of: Option<u32>,
 ) -> String {
-    let who = format!("{} {}", facts.name, req.pid);
     let grace = humantime::format_duration(req.grace);
     match (out.released, out.proceeded, culprit_of) {
         (true, Some(b), Some(_)) => {
@@ -659,8 +716,8 @@ fn kill_message(
         (false, _, _) if out.target_done => {
             let others: Vec<String> = out.still_held_by.iter().map(u32::to_string).collect();
             format!(
-                "{who} got {signal_name} and let go, but the lock is still held by {} (a \
-                 process that inherited its descriptor); see `cargo lockwatch status`",
+                "{who} got {signal_name} and let go, but the lock is still held by {} (sharing \
+                 its descriptor); see `cargo lockwatch status`",
                 others.join(", ")
             )
         }

@@ -447,6 +447,77 @@ fn the_next_run_checks_the_heir_the_last_one_found() {
     assert_eq!(remembered_heirs(&dir, &lock), None, "{}", s.pretty());
 }
 
+// d''''. Two children inherited the descriptor: the lock is free only once both let go. Each
+// incident says so, and `kill` of either stops both; the waiting real cargo then finishes.
+#[test]
+fn two_heirs_of_one_descriptor_are_named_together_and_stopped_together() {
+    let _serial = serial();
+    let dir = Dir::new("two-heirs");
+    let lock = dir.cargo_home.join(".package-cache");
+    let (first_file, second_file) = (dir.path("first.pid"), dir.path("second.pid"));
+    let mut cmd = dir.command("bash");
+    cmd.args([
+        "-c",
+        r#"exec 9>"$LOCK"; flock -x 9; sleep 300 & echo $! > "$FIRST"; sleep 300 & echo $! > "$SECOND"; exit"#,
+    ])
+    .env("LOCK", &lock)
+    .env("FIRST", &first_file)
+    .env("SECOND", &second_file);
+    let shell = dir.spawn("bash", &mut cmd);
+    let (first, second) = (read_pid(&first_file), read_pid(&second_file));
+    let project = dir.path("app");
+    fs::create_dir_all(project.join("src")).unwrap();
+    fs::write(
+        project.join("Cargo.toml"),
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    fs::write(project.join("src/lib.rs"), "").unwrap();
+    let mut cargo = dir.spawn(
+        "cargo",
+        dir.cargo(&project).args(["generate-lockfile", "--offline"]),
+    );
+    let s = wait_status(
+        &dir,
+        "cargo waiting behind both heirs",
+        &[&shell, &cargo],
+        |s| {
+            s.waits(&lock, cargo.pid)
+                && [first, second]
+                    .iter()
+                    .all(|p| s.incident_of(*p).is_some_and(|i| !i.locks.is_empty()))
+        },
+    );
+    for (me, other) in [(first, second), (second, first)] {
+        let i = s.incident_of(me).unwrap();
+        assert_eq!(i.locks[0].shared_with, [other], "{}", s.pretty());
+        assert!(
+            i.verdict.contains(&format!(
+                "Process {other} holds the same lock through the same descriptor"
+            )),
+            "{}",
+            s.pretty()
+        );
+    }
+
+    let out = dir.lockwatch().run(&["kill", &first.to_string()]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains(&format!("(with sleep {second}, sharing its descriptor)"))
+            && out.stdout.contains("released its lock"),
+        "{out:?}"
+    );
+    for p in [first, second] {
+        assert!(
+            matches!(util::proc_state(p), None | Some('Z')),
+            "{p} still runs"
+        );
+    }
+    assert_eq!(cargo.wait_exit(), 0, "{}", cargo.describe());
+    drop(shell);
+}
+
 // e. `cargo clean` under a running build: the holder keeps a deleted lock file.
 #[test]
 fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {

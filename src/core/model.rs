@@ -474,6 +474,11 @@ pub struct IncidentLock {
     /// the daemon first looked.
     #[serde(default)]
     pub held_since_known: bool,
+    /// Other processes holding it exclusively as the blocker does: an exclusive flock has one
+    /// open file description, so they share the blocker's descriptor (children that inherited
+    /// it) and it is free only once they all let go.
+    #[serde(default)]
+    pub shared_with: Vec<u32>,
 }
 
 /// Why an incident can never end on its own.

@@ -305,7 +305,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         typical_hold: None,
     };
     report.action = action(&report);
-    report.verdict = verdict(&report);
+    report.verdict = verdict(&report) + &sharers_clause(&report);
     report
 }
 
@@ -362,6 +362,15 @@ fn incident_lock(
         held_since_known: blocker.is_some_and(|p| {
             k.hold_since.contains_key(&(key, p)) && !k.since_unknown.contains(&(key, p))
         }),
+        shared_with: match mine {
+            Some(m) if m.mode == LockMode::Exclusive => s
+                .holders
+                .iter()
+                .filter(|h| h.mode == LockMode::Exclusive && h.pid != m.pid)
+                .map(|h| h.pid)
+                .collect(),
+            _ => Vec::new(),
+        },
     })
 }
 
@@ -464,6 +473,28 @@ fn verdict(i: &IncidentReport) -> String {
             who(b),
             doing::describe(doing)
         ),
+    }
+}
+
+/// Who shares the blocker's descriptor, when anyone does: stopping the blocker alone frees
+/// nothing.
+fn sharers_clause(i: &IncidentReport) -> String {
+    let mut pids: Vec<u32> = i.locks.iter().flat_map(|l| l.shared_with.clone()).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    match pids.as_slice() {
+        [] => String::new(),
+        [p] => format!(
+            " Process {p} holds the same lock through the same descriptor: both must stop (`kill` stops both)."
+        ),
+        ps => {
+            let list: Vec<String> = ps.iter().map(u32::to_string).collect();
+            format!(
+                " Processes {} hold the same lock through the same descriptor: all must stop \
+                 (`kill` stops them all).",
+                list.join(", ")
+            )
+        }
     }
 }
 
