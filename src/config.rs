@@ -141,6 +141,9 @@ pub struct Loaded {
     /// Why the file was not used at all (unreadable, not TOML): a reload keeps the settings in
     /// use instead of falling back to the defaults.
     pub file_unusable: Option<String>,
+    /// Of `warnings`, those about directories to watch that are not there (yet) or are not
+    /// directories: worth knowing, not a broken configuration.
+    pub missing_dirs: Vec<String>,
 }
 
 /// Per-user directories, overridable for tests and unusual setups.
@@ -335,7 +338,8 @@ impl Loaded {
             }
         };
         let mut loaded = Self::from_sources(text.as_deref(), &file, env_pairs(), flags);
-        loaded.warnings.extend(missing_flag_dirs(flags));
+        loaded.missing_dirs = missing_flag_dirs(flags);
+        loaded.warnings.extend(loaded.missing_dirs.clone());
         loaded
     }
 
@@ -470,6 +474,7 @@ impl Loaded {
             warnings,
             file: file.to_path_buf(),
             file_unusable,
+            missing_dirs: Vec::new(),
         }
     }
 
@@ -712,18 +717,24 @@ pub fn persist(
     Ok(file)
 }
 
-/// `--cargo-home` / `--project` directories that do not exist (a typo shows nothing, silently).
+/// `--cargo-home` / `--project` directories that do not exist or are not directories (a typo
+/// shows nothing, silently).
 fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
     let homes = flags.cargo_homes.iter().map(|p| ("--cargo-home", p));
     let projects = flags.projects.iter().map(|p| ("--project", p));
     homes
         .chain(projects)
-        .filter(|(_, p)| !p.exists())
-        .map(|(flag, p)| {
-            format!(
-                "{flag} {} does not exist; it is watched in case it appears",
-                p.display()
-            )
+        .filter_map(|(flag, p)| {
+            let p_ = p.display();
+            match std::fs::metadata(p) {
+                Ok(m) if m.is_dir() => None,
+                Ok(_) => Some(format!(
+                    "{flag} {p_} is not a directory; nothing is watched there"
+                )),
+                Err(_) => Some(format!(
+                    "{flag} {p_} does not exist; it is watched in case it appears"
+                )),
+            }
         })
         .chain(missing_cargo_home())
         .collect()
@@ -1004,6 +1015,15 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].starts_with("--cargo-home ") && w[0].contains("typo does not exist"));
         assert!(w[1].starts_with("--project ") && w[1].contains("nope"));
+        let file = dir.path().join("a-file");
+        std::fs::write(&file, "").unwrap();
+        let flags = FlagOverrides {
+            cargo_homes: vec![file],
+            projects: vec![dir.path().to_path_buf()],
+        };
+        let w = missing_flag_dirs(&flags);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].ends_with("a-file is not a directory; nothing is watched there"));
     }
 
     #[test]

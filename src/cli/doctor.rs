@@ -89,6 +89,8 @@ pub struct Facts {
     pub config_file: PathBuf,
     /// Problems found while loading the config.
     pub config_warnings: Vec<String>,
+    /// Directories to watch that are not there (yet) or are not directories.
+    pub missing_dirs: Vec<String>,
     /// Notifications are enabled in the config.
     pub notify_enabled: bool,
     /// Linux: `DBUS_SESSION_BUS_ADDRESS` is set.
@@ -225,7 +227,11 @@ impl Facts {
             daemon_problems,
             proc_locks,
             config_file: ctx.loaded.file.clone(),
-            config_warnings: ctx.loaded.warnings.clone(),
+            config_warnings: (ctx.loaded.warnings.iter())
+                .filter(|w| !ctx.loaded.missing_dirs.contains(w))
+                .cloned()
+                .collect(),
+            missing_dirs: ctx.loaded.missing_dirs.clone(),
             notify_enabled: ctx.loaded.config.notify.enabled,
             dbus: std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()),
             bundle_id,
@@ -590,16 +596,16 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
         out.push(check("config", Status::Ok, detail, None));
     }
     for w in &f.config_warnings {
-        out.push(check(
-            "config",
-            Status::Problem,
-            w.clone(),
-            Some(format!(
-                "edit {} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows \
-                 the effective values",
-                f.config_file.display()
-            )),
-        ));
+        let fix = format!(
+            "edit {} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows the \
+             effective values",
+            f.config_file.display()
+        );
+        out.push(check("config", Status::Problem, w.clone(), Some(fix)));
+    }
+    for w in &f.missing_dirs {
+        let fix = "check the path for a typo; a Cargo home appears once a cargo runs with it";
+        out.push(check("watched", Status::Warn, w.clone(), Some(fix.into())));
     }
 
     out.extend(f.guarded.iter().map(|g| privacy(g, f)));
@@ -855,6 +861,7 @@ mod tests {
             proc_locks: Some(Ok(())),
             config_file: "/nonexistent/config.toml".into(),
             config_warnings: vec![],
+            missing_dirs: vec![],
             notify_enabled: true,
             dbus: true,
             bundle_id: Some(LABEL.into()),
@@ -910,12 +917,21 @@ mod tests {
         f.socket = SocketFact::Missing;
         f.proc_locks = Some(Err("Permission denied".into()));
         f.config_warnings = vec!["LOCKWATCH_STALE_SAMPLES=x is not a valid stale.samples".into()];
+        f.missing_dirs =
+            vec!["CARGO_HOME=/tmp/x does not exist (no cargo has run with it yet)".into()];
         f.dbus = false;
         f.bundle_id = None;
         let c = checks(&f);
         let p = problems(&c);
         let names: Vec<_> = p.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["lock table", "config", "notifications"], "{c:#?}");
+        let watched = c.iter().find(|c| c.name == "watched").unwrap();
+        assert_eq!(
+            watched.status,
+            Status::Warn,
+            "a missing Cargo home is no problem"
+        );
+        assert!(watched.fix.as_deref().is_some_and(|f| f.contains("typo")));
         assert!(
             c.iter()
                 .filter(|c| c.status == Status::Problem)

@@ -173,7 +173,10 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
     if !locks.is_empty() {
         field(out, style, "holds", &locks.join(", "));
     }
-    field(out, style, "doing", &words::doing(i));
+    // What a process nobody here can inspect is doing is unknown: say nothing about it.
+    if i.blocker.is_some() {
+        field(out, style, "doing", &words::doing(i));
+    }
     if let Some(t) = words::typical(i, 0.0) {
         field(out, style, "history", &t);
     }
@@ -409,6 +412,18 @@ mod tests {
             all.contains("shared cargo 4250 (IDE: rust-analyzer, itself waiting)"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn a_blocker_nobody_can_inspect_gets_no_doing_line() {
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Contended, 1000.0).report;
+        let text = report(&r, &Style::default());
+        assert!(text.contains("    doing    "), "{text}");
+        r.incidents[0].blocker = None;
+        let text = report(&r, &Style::default());
+        assert!(text.contains("a process you cannot inspect"), "{text}");
+        assert!(!text.contains("    doing    "), "{text}");
     }
 
     #[test]

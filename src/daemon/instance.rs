@@ -10,7 +10,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use thiserror::Error;
 
 use super::trust;
@@ -59,12 +58,7 @@ impl InstanceLock {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
-            .with_context(|| {
-                format!(
-                    "cannot open {} (a symlink there is refused; remove it)",
-                    path.display()
-                )
-            })?;
+            .map_err(|e| open_error(&path, &e))?;
         // SAFETY: flock on a descriptor we own; LOCK_NB makes it return at once.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -104,6 +98,19 @@ impl InstanceLock {
     /// The private directory the socket goes in.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+/// Why the pid file could not be opened, and what to do about it.
+fn open_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
+    let p = path.display();
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => anyhow::anyhow!("{p} is a symbolic link, which is refused: remove it"),
+        Some(libc::EACCES | libc::EROFS | libc::EPERM) => anyhow::anyhow!(
+            "cannot open {p}: {e}; the runtime directory must be writable by you (set \
+             LOCKWATCH_RUNTIME_DIR to a directory you own)"
+        ),
+        _ => anyhow::anyhow!("cannot open {p}: {e}"),
     }
 }
 

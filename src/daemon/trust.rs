@@ -259,22 +259,25 @@ pub fn lstat(path: &Path) -> io::Result<Option<Entry>> {
 #[derive(Debug, Error)]
 pub enum RunDirError {
     /// It (or what is in it) is not safe to use.
-    #[error("{0}")]
+    #[error(transparent)]
     Untrusted(#[from] Untrusted),
     /// A system call failed.
-    #[error("cannot prepare the runtime directory {path}: {source}")]
+    #[error(
+        "cannot prepare the runtime directory {path}: {error}; set LOCKWATCH_RUNTIME_DIR to a \
+         directory of your own"
+    )]
     Io {
         /// The path.
         path: PathBuf,
-        /// The error.
-        source: io::Error,
+        /// The error (said in the message, so not a `source` an error chain would repeat).
+        error: io::Error,
     },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RunDirError + '_ {
-    move |source| RunDirError::Io {
+    move |error| RunDirError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
