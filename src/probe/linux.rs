@@ -39,6 +39,9 @@ struct Discovered {
     path: PathBuf,
     kind: LockKind,
     deleted: bool,
+    /// The device of the file open there (0 when unknown): the lock keeps its identity once
+    /// its path is gone (`cargo clean` under a build), and with it its hold times.
+    dev: u64,
 }
 
 /// The holders of a dead locker's lock as last found.
@@ -312,7 +315,7 @@ impl Lookup<'_> {
             }
         };
         let now = super::file_key(&d.path).filter(|k| k.ino == ino);
-        let key = now.unwrap_or(FileKey { dev: 0, ino });
+        let key = now.unwrap_or(FileKey { dev: d.dev, ino });
         // A discovered path whose file now has another inode (or none) was deleted.
         Some((d.path, d.kind, key, d.deleted || now.is_none()))
     }
@@ -383,10 +386,12 @@ impl Lookup<'_> {
         for hit in self.v.on_inode(pid, ino, Pick::LockNames) {
             let (path, deleted) = link_path(self.v.link(pid, hit.i)?);
             if let Some(kind) = catalog::classify(&path) {
+                let dev = self.v.fd_dev(pid, hit.fd).unwrap_or(0);
                 return Some(Discovered {
                     path,
                     kind,
                     deleted,
+                    dev,
                 });
             }
         }
@@ -1283,6 +1288,29 @@ mod tests {
         probe.end_pass();
         // ...and a question after it (a kill's re-check) sees the release.
         assert!(!probe.holds(200, s[0].key).unwrap());
+    }
+
+    #[test]
+    fn a_held_lock_file_deleted_under_its_holder_keeps_its_identity() {
+        let files = tempfile::tempdir().unwrap();
+        let (lock, ino) = real_file(files.path(), "app/target/debug/.cargo-lock");
+        let fake = FakeProc::new(&format!(
+            "1: FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
+        ));
+        fake.process(300, "cargo", 'S');
+        fake.holding_fd(300, lock.to_str().unwrap(), ino, 300);
+        let mut probe = LinuxProbe::new(fake.root()).unwrap();
+        let targets = Targets::default();
+        let before = probe.sightings(&targets).unwrap();
+        assert!(!before[0].deleted && before[0].key.dev != 0);
+        // `cargo clean` removes the file; cargo still holds the inode.
+        fs::remove_file(&lock).unwrap();
+        let after = probe.sightings(&targets).unwrap();
+        assert!(after[0].deleted);
+        assert_eq!(
+            after[0].key, before[0].key,
+            "the same lock, so the same hold"
+        );
     }
 
     #[test]
