@@ -466,8 +466,10 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
             .filter(|p| !signalled.contains(p))
             .collect();
         for p in unsignalled {
-            // The same checks as for the target: this user's, and the very process seen.
-            let seen = pass.facts.get(&p).filter(|f| f.uid == facts.uid);
+            // The same checks as for the target: this user's, the very process seen, and never
+            // one waiting for a lock (it is counted as still holding instead).
+            let seen =
+                (pass.facts.get(&p)).filter(|f| f.uid == facts.uid && !pass.graph.is_blocked(p));
             if let Some(f) = seen
                 && send(probe, p, f.start_token, signal).is_ok()
             {
