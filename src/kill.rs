@@ -458,26 +458,12 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         .filter(|(p, t, _)| send(probe, *p, *t, signal).is_ok())
         .map(|(p, _, _)| *p)
         .collect();
-    let mut shared_with = Vec::new();
-    if let Target::Holder { sharers, .. } = &target {
-        let unsignalled: Vec<u32> = sharers
-            .iter()
-            .copied()
-            .filter(|p| !signalled.contains(p))
-            .collect();
-        for p in unsignalled {
-            // The same checks as for the target: this user's, the very process seen, and never
-            // one waiting for a lock (it is counted as still holding instead).
-            let seen =
-                (pass.facts.get(&p)).filter(|f| f.uid == facts.uid && !pass.graph.is_blocked(p));
-            if let Some(f) = seen
-                && send(probe, p, f.start_token, signal).is_ok()
-            {
-                signalled.push(p);
-                shared_with.push(format!("{} {p}", f.name));
-            }
+    let shared_with = match &target {
+        Target::Holder { sharers, .. } => {
+            signal_sharers(probe, &pass, &facts, sharers, signal, &mut signalled)
         }
-    }
+        Target::Culprit { .. } => Vec::new(),
+    };
     let outcome = match &target {
         Target::Holder {
             keys,
@@ -540,6 +526,32 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         waiter_proceeded: outcome.proceeded,
         message,
     }
+}
+
+/// Signals the processes sharing the target's descriptor that are not `signalled` yet, with
+/// the same checks as the target: this user's, the very process seen, and never one waiting for
+/// a lock (it is counted as still holding instead). Returns them as "name pid".
+fn signal_sharers(
+    probe: &mut dyn Probe,
+    pass: &Pass,
+    target: &ProcessFacts,
+    sharers: &[u32],
+    signal: libc::c_int,
+    signalled: &mut Vec<u32>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for &p in sharers {
+        let seen = (pass.facts.get(&p)).filter(|f| {
+            f.uid == target.uid && !pass.graph.is_blocked(p) && !signalled.contains(&p)
+        });
+        if let Some(f) = seen
+            && send(probe, p, f.start_token, signal).is_ok()
+        {
+            signalled.push(p);
+            out.push(format!("{} {p}", f.name));
+        }
+    }
+    out
 }
 
 /// Sends `signal`, and wakes a stopped process so a SIGTERM is not left pending.
