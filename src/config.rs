@@ -740,17 +740,23 @@ fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
         .collect()
 }
 
-/// `CARGO_HOME` naming a directory that is not there (a typo, or no cargo has run with it).
+/// `CARGO_HOME` naming a directory that is not there (a typo, or no cargo has run with it), or
+/// something that is not a directory.
 fn missing_cargo_home() -> Option<String> {
     let home = std::env::var_os("CARGO_HOME").filter(|h| !h.is_empty())?;
     let path = Path::new(&home);
-    (!path.exists()).then(|| {
-        format!(
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => None,
+        Ok(_) => Some(format!(
+            "CARGO_HOME={} is not a directory; nothing is watched there",
+            path.display()
+        )),
+        Err(_) => Some(format!(
             "CARGO_HOME={} does not exist (no cargo has run with it yet); it is watched in case \
              it appears",
             path.display()
-        )
-    })
+        )),
+    }
 }
 
 /// What a value like `current` looks like in an environment variable, for error messages.

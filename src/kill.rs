@@ -142,6 +142,10 @@ pub enum KillReport {
         signal: String,
         /// Descendants signalled too.
         descendants: Vec<u32>,
+        /// Processes sharing its lock's descriptor, signalled too (the lock is free only once
+        /// they all let go).
+        #[serde(default)]
+        sharing: Vec<u32>,
         /// Lock files others were waiting for (or that it held).
         #[serde(serialize_with = "crate::core::text::lossy_path::list")]
         locks: Vec<std::path::PathBuf>,
@@ -458,12 +462,12 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         .filter(|(p, t, _)| send(probe, *p, *t, signal).is_ok())
         .map(|(p, _, _)| *p)
         .collect();
-    let shared_with = match &target {
-        Target::Holder { sharers, .. } => {
-            signal_sharers(probe, &pass, &facts, sharers, signal, &mut signalled)
-        }
+    let sharing = match &target {
+        Target::Holder { sharers, .. } => signal_sharers(probe, &pass, &facts, sharers, signal),
         Target::Culprit { .. } => Vec::new(),
     };
+    let descendants = signalled.clone();
+    signalled.extend(sharing.iter().map(|(p, _)| *p));
     let outcome = match &target {
         Target::Holder {
             keys,
@@ -497,11 +501,9 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         Target::Holder { .. } => None,
     };
     let mut who = format!("{} {}", facts.name, req.pid);
-    if !shared_with.is_empty() {
-        who = format!(
-            "{who} (with {}, sharing its descriptor)",
-            shared_with.join(", ")
-        );
+    if !sharing.is_empty() {
+        let names: Vec<&str> = sharing.iter().map(|(_, n)| n.as_str()).collect();
+        who = format!("{who} (with {}, sharing its descriptor)", names.join(", "));
     }
     let mut message = kill_message(&who, req, signal_name, &outcome, culprit_of);
     // Killing a cargo stuck on a leftover daemon frees its lock, but the daemon lives on and
@@ -519,7 +521,8 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         pid: req.pid,
         name: facts.name,
         signal: signal_name.to_string(),
-        descendants: signalled,
+        descendants,
+        sharing: sharing.into_iter().map(|(p, _)| p).collect(),
         locks,
         culprit_of,
         released: outcome.released,
@@ -528,27 +531,26 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
     }
 }
 
-/// Signals the processes sharing the target's descriptor that are not `signalled` yet, with
-/// the same checks as the target: this user's, the very process seen, and never one waiting for
-/// a lock (it is counted as still holding instead). Returns them as "name pid".
+/// Signals the processes sharing the target's descriptor that are not among its descendants
+/// (signalled with it), with the same checks as the target: this user's, the very process seen,
+/// and never one waiting for a lock (it is counted as still holding instead).
+/// Returns them with "name pid".
 fn signal_sharers(
     probe: &mut dyn Probe,
     pass: &Pass,
     target: &ProcessFacts,
     sharers: &[u32],
     signal: libc::c_int,
-    signalled: &mut Vec<u32>,
-) -> Vec<String> {
+) -> Vec<(u32, String)> {
+    let descendant = |f: &ProcessFacts| f.ancestors.iter().any(|a| a.pid == target.pid);
     let mut out = Vec::new();
     for &p in sharers {
-        let seen = (pass.facts.get(&p)).filter(|f| {
-            f.uid == target.uid && !pass.graph.is_blocked(p) && !signalled.contains(&p)
-        });
+        let seen = (pass.facts.get(&p))
+            .filter(|f| f.uid == target.uid && !pass.graph.is_blocked(p) && !descendant(f));
         if let Some(f) = seen
             && send(probe, p, f.start_token, signal).is_ok()
         {
-            signalled.push(p);
-            out.push(format!("{} {p}", f.name));
+            out.push((p, format!("{} {p}", f.name)));
         }
     }
     out

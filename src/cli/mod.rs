@@ -212,7 +212,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         color,
         flags,
     };
-    if !matches!(command, Command::Config(_)) {
+    // `config` and `doctor` show the warnings in their own report.
+    if !matches!(command, Command::Config(_) | Command::Doctor(_)) {
         for w in &ctx.loaded.warnings {
             eprintln!("cargo-lockwatch: warning: {w}");
         }
