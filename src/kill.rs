@@ -457,7 +457,7 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         Err(NotSent::Reused) => return refused(req.pid, Refusal::PidReused),
         Err(NotSent::Gone) => return refused(req.pid, Refusal::Gone),
     }
-    let mut signalled: Vec<u32> = kids
+    let signalled: Vec<u32> = kids
         .iter()
         .filter(|(p, t, _)| send(probe, *p, *t, signal).is_ok())
         .map(|(p, _, _)| *p)
@@ -466,15 +466,13 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         Target::Holder { sharers, .. } => signal_sharers(probe, &pass, &facts, sharers, signal),
         Target::Culprit { .. } => Vec::new(),
     };
-    let descendants = signalled.clone();
-    signalled.extend(sharing.iter().map(|(p, _)| *p));
     let outcome = match &target {
         Target::Holder {
             keys,
             waiters,
             sharers,
         } => {
-            // A sharer not signalled (another user's) keeps the lock too.
+            // Its sharers count, signalled or not (another user's keeps the lock too).
             let ours: Vec<u32> = signalled.iter().chain(sharers).copied().collect();
             wait_for_release(probe, roots, &req, token, keys, waiters, &ours)
         }
@@ -521,7 +519,7 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         pid: req.pid,
         name: facts.name,
         signal: signal_name.to_string(),
-        descendants,
+        descendants: signalled,
         sharing: sharing.into_iter().map(|(p, _)| p).collect(),
         locks,
         culprit_of,
