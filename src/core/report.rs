@@ -485,7 +485,8 @@ fn sharers_clause(i: &IncidentReport) -> String {
     match pids.as_slice() {
         [] => String::new(),
         [p] => format!(
-            " Process {p} holds the same lock through the same descriptor: both must stop (`kill` stops both)."
+            " Process {p} holds the same lock through the same descriptor: both must stop \
+             (`kill` stops both)."
         ),
         ps => {
             let list: Vec<String> = ps.iter().map(u32::to_string).collect();
