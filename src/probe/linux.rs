@@ -1275,6 +1275,28 @@ mod tests {
     }
 
     #[test]
+    fn among_many_processes_every_one_sharing_the_descriptor_is_found_by_the_parallel_scan() {
+        let d = dead_locker_with_a_waiter();
+        let path = d.cache.to_str().unwrap();
+        // 1,200 idle processes (enough for the scan to run on several threads where there are
+        // several cores); two far apart share the descriptor, neither at an end of the range.
+        fs::write(
+            d.fake.root().join("loadavg"),
+            "0.10 0.20 0.30 1/80 1400
+",
+        )
+        .unwrap();
+        d.fake.idle(101..=1300);
+        d.fake.holding_fd(333, path, d.ino, 100);
+        d.fake.holding_fd(1111, path, d.ino, 100);
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(
+            holder_pids(&probe.sightings(&d.targets).unwrap()),
+            [333, 1111]
+        );
+    }
+
+    #[test]
     fn a_pass_reads_each_process_once_and_questions_outside_a_pass_read_afresh() {
         let d = dead_locker();
         let mut probe = LinuxProbe::new(d.fake.root()).unwrap();

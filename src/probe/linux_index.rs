@@ -603,6 +603,71 @@ impl View<'_> {
     }
 }
 
+/// Below this many processes a scan runs on the calling thread: starting workers would cost
+/// more than it saves.
+const PARALLEL_FROM: usize = 256;
+
+impl View<'_> {
+    /// `ask` of each of `pids`, in their order, read on every core at once when there are
+    /// many: a scan of thousands of processes is bound by system calls, which run in parallel.
+    /// Each worker reads through its own procfs descriptor into its own index, which is
+    /// dropped: what is asked here must be all that is kept (few are asked again).
+    pub fn par_map<T: Send>(
+        &mut self,
+        pids: &[u32],
+        ask: impl Fn(&mut View, u32) -> T + Sync,
+    ) -> Vec<T> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = cores.min(pids.len() / PARALLEL_FROM).max(1);
+        if workers == 1 {
+            return pids.iter().map(|p| ask(self, *p)).collect();
+        }
+        let root = self.fs.root();
+        let chunks: Vec<&[u32]> = pids.chunks(pids.len().div_ceil(workers)).collect();
+        let answers: Vec<Option<Vec<T>>> = std::thread::scope(|s| {
+            let ask = &ask;
+            let running: Vec<_> = (chunks.iter())
+                .map(|chunk| s.spawn(move || ask_apart(root, chunk, ask)))
+                .collect();
+            running
+                .into_iter()
+                .map(|w| w.join().ok().flatten())
+                .collect()
+        });
+        let mut out = Vec::with_capacity(pids.len());
+        for (chunk, answer) in chunks.iter().zip(answers) {
+            // A worker that could not open procfs (or failed) leaves its share to this thread.
+            match answer {
+                Some(answer) => out.extend(answer),
+                None => out.extend(chunk.iter().map(|p| ask(self, *p))),
+            }
+        }
+        out
+    }
+
+    /// Reads the stat of each of `pids` not read yet, on every core when there are many.
+    pub fn read_stats(&mut self, pids: &[u32]) {
+        let unread: Vec<u32> = (pids.iter().copied())
+            .filter(|p| self.idx.procs.get(p).is_none_or(|e| e.stat.is_none()))
+            .collect();
+        let stats = self.par_map(&unread, |w, pid| w.stat(pid));
+        for (pid, stat) in unread.into_iter().zip(stats) {
+            self.entry(pid).stat = Some(stat);
+        }
+    }
+}
+
+/// One worker of [`View::par_map`]; `None` when procfs cannot be opened again.
+fn ask_apart<T>(root: &Path, pids: &[u32], ask: &impl Fn(&mut View, u32) -> T) -> Option<Vec<T>> {
+    let fs = Procfs::open(root.to_path_buf()).ok()?;
+    let mut idx = Index::default();
+    let mut v = View {
+        fs: &fs,
+        idx: &mut idx,
+    };
+    Some(pids.iter().map(|p| ask(&mut v, *p)).collect())
+}
+
 fn read_children(fs: &Procfs, pid: u32) -> Vec<u32> {
     let mut kids = Vec::new();
     for tid in fs.numbers(&format!("{pid}/task")).unwrap_or_default() {

@@ -76,15 +76,15 @@ pub(super) fn holders_among(
     pids: &[u32],
     checked: &mut HashSet<u32>,
 ) -> Vec<(u32, KernelLock)> {
-    let mut out = Vec::new();
-    for &pid in pids {
-        if checked.insert(pid)
-            && let Some(lock) = v.find_lock(pid, ino, pick)
-        {
-            out.push((pid, lock));
-        }
-    }
-    out
+    let unchecked: Vec<u32> = pids
+        .iter()
+        .copied()
+        .filter(|p| checked.insert(*p))
+        .collect();
+    let locks = v.par_map(&unchecked, |w, pid| w.find_lock(pid, ino, pick));
+    (unchecked.into_iter().zip(locks))
+        .filter_map(|(pid, lock)| Some((pid, lock?)))
+        .collect()
 }
 
 /// `found`, plus their parents and descendants that hold the lock too.
@@ -263,8 +263,10 @@ fn first_dead(clues: &Clues) -> u32 {
 /// members of the waiters' sessions.
 fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
     let sessions = sessions(v, clues.waiters);
+    let pids = v.pids();
+    v.read_stats(&pids);
     let mut out = Vec::new();
-    for pid in v.pids() {
+    for pid in pids {
         if checked.contains(&pid) {
             continue;
         }
@@ -350,18 +352,21 @@ pub(super) fn pipe_writers(v: &mut View, pipes: &[u64], session: u32, exclude: &
         .into_iter()
         .filter(|p| !exclude.contains(p))
         .collect();
+    v.read_stats(&everyone);
     let (near, rest): (Vec<u32>, Vec<u32>) = everyone
         .into_iter()
         .partition(|p| v.stat(*p).is_some_and(|s| s.session == session));
-    let found: Vec<u32> = near
-        .into_iter()
-        .filter(|p| writes_to(v, *p, pipes))
-        .collect();
+    let found = writers_among(v, near, pipes);
     if !found.is_empty() {
         return found;
     }
-    rest.into_iter()
-        .filter(|p| writes_to(v, *p, pipes))
+    writers_among(v, rest, pipes)
+}
+
+fn writers_among(v: &mut View, pids: Vec<u32>, pipes: &[u64]) -> Vec<u32> {
+    let writes = v.par_map(&pids, |w, p| writes_to(w, p, pipes));
+    (pids.into_iter().zip(writes))
+        .filter_map(|(p, w)| w.then_some(p))
         .collect()
 }
 
