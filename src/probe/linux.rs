@@ -973,7 +973,7 @@ mod tests {
         }
 
         /// A process with this parent and session.
-        fn process_in(&self, pid: u32, name: &str, ppid: u32, session: u32) {
+        fn process_in(&self, pid: u32, name: &str, ppid: u32, session: u32) -> PathBuf {
             let p = self.process(pid, name, 'S');
             fs::write(
                 p.join("stat"),
@@ -982,6 +982,7 @@ mod tests {
                 ),
             )
             .unwrap();
+            p
         }
     }
 
@@ -1217,6 +1218,35 @@ mod tests {
         fs::remove_file(d.fake.root().join("250/fd/9")).unwrap();
         let s = probe.sightings(&d.targets).unwrap();
         assert_eq!(holder_pids(&s), [150]);
+    }
+
+    #[test]
+    fn an_inheritor_in_the_dead_locker_s_process_group_is_found_before_everyone_else_is_read() {
+        let d = dead_locker_with_a_waiter();
+        let path = d.cache.to_str().unwrap();
+        // The locker led a shell job (process group 100); 240, adopted by pid 1 in another
+        // session, kept the group. 150 shares the descriptor too but is read only after.
+        fs::write(
+            d.fake.root().join("loadavg"),
+            "0.10 0.20 0.30 1/80 900
+",
+        )
+        .unwrap();
+        d.fake.idle(101..=120);
+        d.fake.idle(241..=280);
+        let p = d.fake.process_in(240, "python3", 1, 7);
+        fs::write(
+            p.join("stat"),
+            "240 (python3) S 1 100 7 0 -1 0 0 0 0 0 1 1 0 0 20 0 1 0 500",
+        )
+        .unwrap();
+        d.fake.holding_fd(240, path, d.ino, 100);
+        d.fake.process_in(150, "sleep", 1, 150);
+        d.fake.holding_fd(150, path, d.ino, 100);
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [240]);
+        fs::remove_file(d.fake.root().join("240/fd/9")).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [150]);
     }
 
     #[test]

@@ -32,8 +32,9 @@ enum Tier {
     /// children) and the newest (a process that hands its lock to a child and exits, as a
     /// daemon does, forks that child last).
     Ends,
-    /// Found by reading every process's stat: Cargo's tools, children of editors, and the
-    /// waiters' sessions (a reparented process keeps its session).
+    /// Found by reading every process's stat: Cargo's tools, children of editors, the
+    /// waiters' sessions (a reparented process keeps its session), and the dead locker's
+    /// process group or session (its children keep them).
     Named,
     /// Everyone else: pids above the dead locker first (its descendants), then below it.
     Rest,
@@ -260,7 +261,8 @@ fn first_dead(clues: &Clues) -> u32 {
 }
 
 /// Processes not yet checked whose stat makes them likely: Cargo's tools, children of editors,
-/// members of the waiters' sessions.
+/// members of the waiters' sessions, and of a dead locker's process group or session (a child
+/// keeps them when its parent dies: `flock F cmd &` in a shell leads its own job's group).
 fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
     let sessions = sessions(v, clues.waiters);
     let pids = v.pids();
@@ -273,6 +275,8 @@ fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
         let Some(s) = v.stat(pid) else { continue };
         let likely = is_build_tool(&s.comm)
             || sessions.contains(&s.session)
+            || clues.dead.contains(&s.pgrp)
+            || clues.dead.contains(&s.session)
             || v.stat(s.ppid).is_some_and(|p| origin::is_ide_name(&p.comm));
         if likely {
             out.push(pid);
