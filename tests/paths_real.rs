@@ -22,7 +22,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lockwatch::core::model::{LockState, Report};
-use util::daemon::Daemon;
+use util::daemon::{Daemon, holder_of};
 use util::{
     Dir, HangServer, POLL_TIMEOUT, Proc, hung_project, serial, sleepy_project, touch, wait_file,
     wait_output,
@@ -342,6 +342,83 @@ fn wait_waits_behind_relative_and_symlinked_target_dirs() {
         .current_dir(&dir.root)
         .run(&["wait", "--timeout", "5s", p]);
     assert_eq!(raw.code, 0, "free once the build is done: {raw:?}");
+}
+
+// 3b. `wait` is about the locks the build here takes: an editor's check in a target dir nested
+// in the project's (`--target-dir target/rust-analyzer`, as `history` advises) does not hold a
+// build here up, but does hold up a build into that dir; and an ordinary user naming the lock
+// file root's check holds sees it held, though root's descriptors cannot be read.
+#[test]
+fn wait_waits_only_for_the_locks_the_build_here_takes() {
+    let _serial = serial();
+    ensure_lwtest();
+    let dir = Dir::new("wait-scope");
+    let marker = dir.path("marker");
+    let project = sleepy_project(&dir, "app", &marker);
+    let mut check = dir.cargo(&project);
+    check.args([
+        "check",
+        "--offline",
+        "--message-format=json",
+        "--target-dir",
+        "target/rust-analyzer",
+    ]);
+    let ide = dir.spawn("ide-check", &mut check);
+    wait_file(&util::started_file(&marker), &[&ide]);
+    let wait = |env: Option<(&str, &str)>, args: &[&str]| {
+        let mut cmd = dir.lockwatch().current_dir(&project);
+        if let Some((k, v)) = env {
+            cmd = cmd.env(k, v);
+        }
+        let mut all = vec!["wait", "--timeout", "500ms"];
+        all.extend(args);
+        cmd.run(&all)
+    };
+    let here = wait(None, &[]);
+    assert_eq!(
+        here.code, 0,
+        "a build into target/ is not held up: {here:?}"
+    );
+    for (env, args) in [
+        (Some(("CARGO_TARGET_DIR", "target/rust-analyzer")), &[][..]),
+        (None, &["--target-dir", "target/rust-analyzer"][..]),
+    ] {
+        let into = wait(env, args);
+        assert_eq!(
+            into.code,
+            lockwatch::exit::TIMEOUT,
+            "{env:?} {args:?}: {into:?}"
+        );
+    }
+
+    let lock = project.join("target/rust-analyzer/debug/.cargo-lock");
+    assert!(
+        lock.exists(),
+        "cargo 1.95 locks <target>/<profile>/.cargo-lock"
+    );
+    fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let scratch = dir.path("lw");
+    fs::create_dir_all(&scratch).unwrap();
+    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o777)).unwrap();
+    let runtime = scratch.join("run");
+    let env: Vec<(&str, &OsStr)> = vec![
+        ("HOME", scratch.as_os_str()),
+        ("CARGO_HOME", scratch.as_os_str()),
+        ("LOCKWATCH_CONFIG_DIR", scratch.as_os_str()),
+        ("LOCKWATCH_DATA_DIR", scratch.as_os_str()),
+        ("LOCKWATCH_RUNTIME_DIR", runtime.as_os_str()),
+    ];
+    let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    let args = ["wait", "--timeout", "500ms", lock.to_str().unwrap()];
+    let out = as_lwtest(lockwatch, &args, &scratch, &env)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::TIMEOUT), "{err}");
+    assert!(err.contains(&format!("cargo {}", ide.pid)), "{err}");
+    touch(&marker);
+    let mut ide = ide;
+    assert_eq!(ide.wait_exit(), 0);
 }
 
 /// Runs `program args…` as the ordinary user `lwtest` with a clean environment plus `env`.
@@ -694,4 +771,48 @@ fn project_dir_only_where_a_manifest_shows_it() {
         assert_eq!(l.project_dir.as_deref(), Some(project.as_path()));
     }
     touch(&marker);
+}
+
+// 8. Asked of the daemon, a project named relatively (`--project app`) whose target dir is a
+// symlink: the lock a real build holds there is listed once, held, under an absolute path (the
+// caller's lock files are compared with the daemon's as files, not as spellings).
+#[test]
+fn a_lock_named_relatively_or_through_a_symlink_is_listed_once() {
+    use std::os::unix::fs::MetadataExt;
+    let _serial = serial();
+    let dir = Dir::new("listed-once");
+    let marker = dir.path("marker");
+    let project = sleepy_project(&dir, "app", &marker);
+    fs::create_dir_all(dir.path("elsewhere")).unwrap();
+    symlink(dir.path("elsewhere"), project.join("target")).unwrap();
+    let d = Daemon::start(&dir, "daemon");
+    let mut build = dir.cargo(&project);
+    build.args(["build", "--offline"]);
+    let mut build = dir.spawn("build", &mut build);
+    wait_file(&util::started_file(&marker), &[&build]);
+    let lock = fs::canonicalize(dir.path("elsewhere"))
+        .unwrap()
+        .join("debug/.cargo-lock");
+    d.wait_for("the build's lock", |r| holder_of(r, &lock).is_some());
+    let out = dir
+        .command(env!("CARGO_BIN_EXE_cargo-lockwatch"))
+        .args(["status", "--json", "--all", "--project", "app"])
+        .envs(d.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: Report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert!(
+        r.locks.iter().all(|l| l.path.is_absolute()),
+        "{:#?}",
+        r.locks
+    );
+    let file = |p: &Path| fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let listed: Vec<_> = (r.locks.iter())
+        .filter(|l| file(&l.path) == file(&lock))
+        .map(|l| (l.path.clone(), l.state))
+        .collect();
+    assert_eq!(listed, [(lock.clone(), LockState::Held)]);
+    touch(&marker);
+    assert_eq!(build.wait_exit(), 0);
 }

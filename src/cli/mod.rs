@@ -200,9 +200,16 @@ pub fn main(args: Vec<OsString>) -> i32 {
     let command = cli.command.unwrap_or(Command::Status(cli.status));
     let roots = command.roots();
     let dirs = Dirs::from_env();
+    // Absolute: the daemon (which lists its own locks under its own working directory) and
+    // the footer must name the same files the caller meant.
+    let absolute = |ps: Vec<PathBuf>| -> Vec<PathBuf> {
+        (ps.into_iter())
+            .map(|p| std::path::absolute(&p).unwrap_or(p))
+            .collect()
+    };
     let flags = FlagOverrides {
-        cargo_homes: roots.cargo_home,
-        projects: roots.project,
+        cargo_homes: absolute(roots.cargo_home),
+        projects: absolute(roots.project),
     };
     let loaded = Loaded::load(&dirs, &flags);
     let color = use_color(command.color());

@@ -2,9 +2,11 @@
 //! the daemon when it runs (real hold times), otherwise from a one-off scan.
 
 use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::{Context, render};
+use crate::core::catalog::LockKind;
 use crate::core::model::{Report, Source};
 use crate::core::report::{self as core_report, Knowledge};
 use crate::daemon::client::{Client, ClientError};
@@ -82,6 +84,26 @@ pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Resu
     fetch_with_problems(ctx, roots, no_daemon).map(|(r, _)| r)
 }
 
+/// The lock files in `known` that `report` does not list, compared as files: the daemon may
+/// name one by its real path (a symlinked target dir) or with U+FFFD for bytes that are not
+/// UTF-8.
+fn not_listed(report: &Report, known: Vec<(PathBuf, LockKind)>) -> Vec<(PathBuf, LockKind)> {
+    use std::os::unix::fs::MetadataExt;
+    let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
+    let listed: Vec<(Option<(u64, u64)>, String)> = (report.locks.iter())
+        .map(|l| (id(&l.path), l.path.to_string_lossy().into_owned()))
+        .collect();
+    known
+        .into_iter()
+        .filter(|(p, _)| {
+            let (file, name) = (id(p), p.to_string_lossy());
+            !listed
+                .iter()
+                .any(|(f, n)| *n == name || (file.is_some() && *f == file))
+        })
+        .collect()
+}
+
 /// [`fetch`], with what the daemon says it cannot do right now (for the footer).
 pub fn fetch_with_problems(
     ctx: &Context,
@@ -95,7 +117,7 @@ pub fn fetch_with_problems(
                 Ok(Response::Snapshot(snap)) => {
                     let mut report = snap.report;
                     // The daemon watches its own roots: add this caller's.
-                    let known = scan::known_locks(roots);
+                    let known = not_listed(&report, scan::known_locks(roots));
                     core_report::add_roots(&mut report, &known, &roots.cargo_homes);
                     return Ok((report, snap.problems));
                 }

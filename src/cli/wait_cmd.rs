@@ -100,24 +100,41 @@ impl Wanted {
     }
 }
 
-/// A path as the kernel knows it (symlinks resolved), or as given when it cannot be resolved.
+/// A path as the kernel knows it (symlinks resolved), or as given when it cannot be resolved;
+/// bytes that are not UTF-8 as U+FFFD, as the daemon's report carries them.
 fn real(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    PathBuf::from(real.to_string_lossy().into_owned())
 }
 
-/// The locks in `report` that block: named files and directories (any hold), else exclusive holds of this Cargo
-/// home's package-cache locks and any hold in the target or build directory. Paths are compared
-/// as the kernel resolves them, so symlinked homes and target dirs match.
+/// Whether the lock `path` under `dir` is one a build with that target or build dir takes:
+/// not one inside a target dir nested in it (`--target-dir target/rust-analyzer`, as an
+/// editor is advised to use), which cargo marks with `CACHEDIR.TAG` or `.rustc_info.json`.
+fn taken_by_build_in(path: &Path, dir: &Path) -> bool {
+    path.starts_with(dir)
+        && !path
+            .ancestors()
+            .skip(1)
+            .take_while(|a| *a != dir && a.starts_with(dir))
+            .any(|a| a.join("CACHEDIR.TAG").exists() || a.join(".rustc_info.json").exists())
+}
+
+/// The locks in `report` that block: named files and directories (any hold), else exclusive
+/// holds of this Cargo home's package-cache locks and any hold in the target or build directory
+/// (not in another target dir nested there). Paths are compared as the kernel resolves them, so
+/// symlinked homes and target dirs match.
 pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a LockReport> {
     let wanted: Vec<PathBuf> = named.files.iter().map(|p| real(p)).collect();
     let under: Vec<PathBuf> = named.under.iter().map(|p| real(p)).collect();
     let homes: Vec<PathBuf> = here.cargo_homes.iter().map(|h| real(h)).collect();
-    let dirs: Vec<PathBuf> = here
-        .dirs
-        .iter()
-        .flat_map(|d| [real(&d.target_dir), real(&d.build_dir)])
+    // A separate build dir may stop above a part computed by cargo alone (a workspace hash):
+    // every build dir below it counts.
+    let dirs: Vec<(PathBuf, bool)> = (here.dirs.iter())
+        .flat_map(|d| {
+            let separate = d.build_dir != d.target_dir;
+            [(real(&d.target_dir), true), (real(&d.build_dir), !separate)]
+        })
         .collect();
-    let root = here.dirs.as_ref().map(|d| real(&d.workspace_root));
     report
         .locks
         .iter()
@@ -135,9 +152,14 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
                 LockKind::PackageCache | LockKind::PackageCacheMutate
             ) && exclusive
                 && ours;
-            let in_dirs = dirs.iter().any(|d| path.starts_with(d));
-            let in_project = root.is_some() && l.project_dir.as_deref().map(real) == root;
-            home_lock || in_dirs || in_project
+            home_lock
+                || (dirs.iter()).any(|(d, exact)| {
+                    if *exact {
+                        taken_by_build_in(&path, d)
+                    } else {
+                        path.starts_with(d)
+                    }
+                })
         })
         .collect()
 }
@@ -153,8 +175,13 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         dirs.is_some(),
         &|d| super::status::dirs_in(d, args.target_dir.as_deref()),
     );
+    // Listed up front, so a hold is seen even when its holder's descriptors cannot be read
+    // (another user's build): the build dirs, named directories, and named files' directories.
     let build_dirs = dirs.iter().flat_map(|d| [&d.target_dir, &d.build_dir]);
-    for p in build_dirs.chain(&named.under) {
+    let file_dirs: Vec<PathBuf> = (named.files.iter())
+        .filter_map(|f| std::path::absolute(f).ok()?.parent().map(Path::to_path_buf))
+        .collect();
+    for p in build_dirs.chain(&named.under).chain(&file_dirs) {
         if !roots.projects.contains(p) {
             roots.projects.push(p.clone());
         }
@@ -163,13 +190,14 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         cargo_homes: roots.cargo_homes.clone(),
         dirs,
     };
-    for p in args.paths.iter().filter(|p| !p.exists()) {
-        eprintln!(
-            "cargo-lockwatch: note: {} does not exist, so nothing holds it",
-            p.display()
-        );
+    if let Err(message) = check_paths(&args.paths) {
+        eprintln!("cargo-lockwatch: error: {message}");
+        return exit::ERROR;
     }
     let live = std::io::stderr().is_terminal();
+    if live {
+        end_line_on_interrupt();
+    }
     let start = Instant::now();
     let mut printed = false;
     loop {
@@ -256,7 +284,48 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             eprintln!("timed out; still held by {who}");
             return exit::TIMEOUT;
         }
-        std::thread::sleep(args.interval);
+        let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
+        std::thread::sleep(left.map_or(args.interval, |l| l.min(args.interval)));
+    }
+}
+
+/// Notes the named paths that do not exist: a lock file a build has not made yet is free, but
+/// a path whose directory does not exist either is a typo, not a free lock.
+fn check_paths(paths: &[PathBuf]) -> Result<(), String> {
+    for p in paths.iter().filter(|p| !p.exists()) {
+        let dir = std::path::absolute(p)
+            .ok()
+            .and_then(|a| Some(a.parent()?.to_path_buf()));
+        if !dir.is_some_and(|d| d.is_dir()) {
+            return Err(format!(
+                "{} does not exist, nor does its directory: check the path",
+                p.display()
+            ));
+        }
+        eprintln!(
+            "cargo-lockwatch: note: {} does not exist yet, so nothing holds it",
+            p.display()
+        );
+    }
+    Ok(())
+}
+
+/// Ctrl-C during the live line ends the line first, so the shell's prompt starts on its own.
+fn end_line_on_interrupt() {
+    extern "C" fn on_interrupt(_: libc::c_int) {
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is a static.
+        unsafe {
+            libc::write(2, b"\n".as_ptr().cast(), 1);
+            libc::_exit(130);
+        }
+    }
+    // SAFETY: the handler only makes async-signal-safe calls; `action` is fully initialised
+    // (zeroed, then the handler and an empty mask set) before sigaction reads it.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_interrupt as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
     }
 }
 
@@ -332,6 +401,55 @@ mod tests {
             named[0].path,
             Path::new("/elsewhere/target/debug/.cargo-lock")
         );
+    }
+
+    #[test]
+    fn a_build_into_another_target_dir_is_not_held_up_by_the_project_s_default_one() {
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
+            "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
+            "locks": [
+                lock("/ws/target/debug/.cargo-lock", "profile-directory", Some("/ws"), "exclusive"),
+            ]
+        }))
+        .unwrap();
+        // CARGO_TARGET_DIR=/env-target: the project is the same, the locks are not.
+        let here = Here {
+            cargo_homes: vec!["/h".into()],
+            dirs: Some(BuildDirs {
+                workspace_root: "/ws".into(),
+                target_dir: "/env-target".into(),
+                build_dir: "/env-target".into(),
+            }),
+        };
+        assert!(blocking(&report, &Wanted::default(), &here).is_empty());
+    }
+
+    #[test]
+    fn a_target_dir_nested_in_the_build_s_own_is_another_build_s() {
+        let tmp = tempfile::tempdir().unwrap();
+        let target = tmp.path().join("target");
+        let ours = target.join("debug/.cargo-lock");
+        let editors = target.join("rust-analyzer/debug/.cargo-lock");
+        let cross = target.join("x86_64-unknown-linux-gnu/debug/.cargo-lock");
+        for f in [&ours, &editors, &cross] {
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, "").unwrap();
+        }
+        std::fs::write(target.join("rust-analyzer/CACHEDIR.TAG"), "").unwrap();
+        assert!(taken_by_build_in(&ours, &target));
+        assert!(taken_by_build_in(&cross, &target));
+        assert!(!taken_by_build_in(&editors, &target));
+        assert!(taken_by_build_in(&editors, &target.join("rust-analyzer")));
+    }
+
+    #[test]
+    fn a_missing_lock_file_is_free_but_a_missing_directory_is_a_typo() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(check_paths(&[tmp.path().join(".cargo-lock")]).is_ok());
+        let typo = tmp.path().join("nope/target/debug/.cargo-lock");
+        let err = check_paths(&[typo]).unwrap_err();
+        assert!(err.contains("nor does its directory"), "{err}");
     }
 
     #[test]
