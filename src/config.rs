@@ -395,12 +395,12 @@ impl Loaded {
                     }
                 }
                 Err(e) => {
-                    let why = format!(
-                        "{} is not valid TOML ({})",
-                        file.display(),
-                        one_line(&e.to_string())
-                    );
-                    warnings.push(format!("{why}; ignoring it and using defaults"));
+                    let why = format!("{}{}", file.display(), syntax_error(text, &e));
+                    warnings.push(format!(
+                        "{why}; the whole file is ignored and the defaults are used until you \
+                         fix it (a running daemon keeps its settings until SIGHUP finds the file \
+                         valid)"
+                    ));
                     file_unusable = Some(why);
                 }
             }
@@ -879,10 +879,30 @@ fn locate(text: &str, error: &str) -> Option<(usize, usize)> {
             }
         }
     }
-    let before = &text[..at?];
+    Some(line_column(text, at?))
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `text`.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |n| n + 1) + 1;
-    Some((line, column))
+    let line_start = before.rfind('\n').map_or(0, |n| n + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+/// A TOML syntax error as one readable phrase to follow the file's path:
+/// `, line 3, column 7: not valid TOML: unclosed table, expected `]``. toml's own `Display`
+/// draws the line with a caret over several lines, which turns into noise once on one line.
+fn syntax_error(text: &str, error: &toml::de::Error) -> String {
+    let place = match error.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            format!(", line {line}, column {column}")
+        }
+        None => String::new(),
+    };
+    format!("{place}: not valid TOML: {}", one_line(error.message()))
 }
 
 fn one_line(s: &str) -> String {
@@ -1078,6 +1098,30 @@ mod tests {
             Provenance::File("/cfg/config.toml".into())
         );
         assert_eq!(l.provenance["stale.samples"], Provenance::Default);
+    }
+
+    #[test]
+    fn a_syntax_error_reads_as_one_sentence_with_its_place_and_what_to_do() {
+        let l = load(Some("# mine\n\n[stale\nx=1\n"), &[]);
+        assert_eq!(l.config, Config::defaults());
+        assert_eq!(
+            l.file_unusable.as_deref(),
+            Some(
+                "/cfg/config.toml, line 3, column 7: not valid TOML: unclosed table, expected `]`"
+            )
+        );
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        let w = &l.warnings[0];
+        assert!(
+            !w.contains('|') && !w.contains('\n'),
+            "no caret drawing: {w}"
+        );
+        assert!(w.contains("until you fix it"), "{w}");
+        assert!(w.contains("a running daemon keeps its settings"), "{w}");
+        // Columns count characters, not bytes.
+        let l = load(Some("# é\n[stale]\nk = \"é\" x\n"), &[]);
+        let why = l.file_unusable.expect("not TOML");
+        assert!(why.contains(", line 3, column 9: "), "{why}");
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub enum Refusal {
         uid: u32,
         /// Their name, when known.
         user: Option<String>,
+        /// It holds and waits for no lock this user can see, but a lock is held by a process
+        /// this user cannot inspect, which may be this one.
+        #[serde(default)]
+        maybe_unseen_holder: bool,
     },
     /// The pid now belongs to a different process than the one the caller saw.
     PidReused,
@@ -96,12 +100,24 @@ impl Refusal {
                      {verb} {parent}`"
                 )
             }
-            Refusal::OtherUser { uid, user } => {
+            Refusal::OtherUser {
+                uid,
+                user,
+                maybe_unseen_holder,
+            } => {
                 let who = match user {
                     Some(name) => format!("{name} (uid {uid})"),
                     None => format!("uid {uid}"),
                 };
-                format!("refusing: {pid} belongs to {who}, not to you; run this as that user")
+                if *maybe_unseen_holder {
+                    format!(
+                        "refusing: {pid} belongs to {who}, not to you, and holds no Cargo lock \
+                         you can see; if it holds one `cargo lockwatch status` shows held by a \
+                         process you cannot inspect, run this as that user"
+                    )
+                } else {
+                    format!("refusing: {pid} belongs to {who}, not to you; run this as that user")
+                }
             }
             Refusal::PidReused => format!(
                 "refusing: pid {pid} now belongs to a different process than the one you saw \
@@ -398,17 +414,34 @@ fn checked(
     let Some(facts) = target_facts(&pass, probe, pid) else {
         return Err(Box::new(refused(pid, Refusal::Gone)));
     };
-    if facts.uid != my_uid {
-        let refusal = Refusal::OtherUser {
-            uid: facts.uid,
-            user: facts.user.clone(),
-        };
+    if let Err(refusal) = ours(&pass, &facts, my_uid) {
         return Err(Box::new(refused(pid, refusal)));
     }
     if start_token.is_some_and(|t| t != facts.start_token) {
         return Err(Box::new(refused(pid, Refusal::PidReused)));
     }
     Ok((pass, facts))
+}
+
+/// Whether the process is this user's to act on. Another user's process that plays no part
+/// in any Cargo lock (holds none, waits for none, keeps no blocker stuck) is told that first:
+/// "run this as that user" would send someone to become root for a process that holds nothing.
+/// Any other process of another user is refused as theirs, and so is one that might hold a
+/// lock whose holder this user cannot inspect (said so).
+fn ours(pass: &Pass, facts: &ProcessFacts, my_uid: u32) -> Result<(), Refusal> {
+    if facts.uid == my_uid {
+        return Ok(());
+    }
+    let unseen_holder = pass.sightings.iter().any(|s| s.unseen.is_some());
+    let plays_no_part = matches!(target(pass, facts.pid), Err(Refusal::NotAHolder));
+    if plays_no_part && !unseen_holder {
+        return Err(Refusal::NotAHolder);
+    }
+    Err(Refusal::OtherUser {
+        uid: facts.uid,
+        user: facts.user.clone(),
+        maybe_unseen_holder: plays_no_part,
+    })
 }
 
 /// Live descendants of `pid` owned by this user, with their start tokens.
@@ -807,5 +840,213 @@ pub fn resume(
         name: facts.name.clone(),
         descendants: resumed,
         message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The refusals' order, on a made-up machine: every pid is far above any real `pid_max`, so
+    //! a check that let one through could signal nothing.
+
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::core::catalog::LockKind;
+    use crate::core::model::Ancestor;
+    use crate::probe::{ProbeError, Targets};
+
+    const CACHE: FileKey = FileKey { dev: 1, ino: 100 };
+    /// Holds the package cache; another cargo waits for it.
+    const HOLDER: u32 = 999_999_001;
+    const WAITER: u32 = 999_999_002;
+    /// Holds nothing, waits for nothing (a kernel thread, a shell).
+    const BYSTANDER: u32 = 999_999_003;
+
+    /// A machine as a probe sees it.
+    struct FakeProbe {
+        sightings: Vec<LockSighting>,
+        processes: HashMap<u32, ProcessFacts>,
+    }
+
+    impl Probe for FakeProbe {
+        fn sightings(&mut self, _targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
+            Ok(self.sightings.clone())
+        }
+        fn process(&mut self, pid: u32) -> Result<ProcessFacts, ProbeError> {
+            (self.processes.get(&pid).cloned()).ok_or(ProbeError::NoSuchProcess(pid))
+        }
+        fn descendants(&mut self, _pid: u32) -> Vec<u32> {
+            Vec::new()
+        }
+        fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError> {
+            let held = |s: &LockSighting| s.key == key && s.holders.iter().any(|h| h.pid == pid);
+            Ok(self.sightings.iter().any(held))
+        }
+    }
+
+    fn facts(pid: u32, uid: u32, name: &str) -> ProcessFacts {
+        ProcessFacts {
+            pid,
+            ppid: 1,
+            pgid: pid,
+            uid,
+            user: Some(format!("user{uid}")),
+            name: name.into(),
+            cmd: vec![name.into()],
+            cwd: None,
+            start_token: u64::from(pid),
+            started_at: 0.0,
+            state: ProcState::Sleeping,
+            tree_cpu_secs: 1.0,
+            has_tty: true,
+            ancestors: vec![Ancestor {
+                pid: 1,
+                name: "init".into(),
+            }],
+        }
+    }
+
+    /// This user's uid, and another one.
+    fn uids() -> (u32, u32) {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        (me, me.wrapping_add(1))
+    }
+
+    /// The holder, the waiter and the bystander, owned by `holder`, `waiter` and `bystander`.
+    fn machine(holder: u32, waiter: u32, bystander: u32) -> FakeProbe {
+        let part = |pid| Participant {
+            pid,
+            mode: LockMode::Exclusive,
+            inherited: false,
+        };
+        let cache = LockSighting {
+            path: "/nonexistent/cargo-home/.package-cache".into(),
+            key: CACHE,
+            kind: LockKind::PackageCache,
+            deleted: false,
+            holders: vec![part(HOLDER)],
+            waiters: vec![part(WAITER)],
+            dead_locker: None,
+            locker_gone: false,
+            unseen: None,
+        };
+        FakeProbe {
+            sightings: vec![cache],
+            processes: HashMap::from([
+                (HOLDER, facts(HOLDER, holder, "cargo")),
+                (WAITER, facts(WAITER, waiter, "cargo")),
+                (BYSTANDER, facts(BYSTANDER, bystander, "kthreadd")),
+            ]),
+        }
+    }
+
+    fn refusal(report: &KillReport) -> &Refusal {
+        match report {
+            KillReport::Refused { refusal, .. } => refusal,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    fn kill_it(probe: &mut FakeProbe, pid: u32) -> KillReport {
+        let req = KillRequest {
+            pid,
+            start_token: Some(u64::from(pid)),
+            force: false,
+            grace: Duration::ZERO,
+        };
+        kill(probe, &WatchRoots::default(), req)
+    }
+
+    fn resume_it(probe: &mut FakeProbe, pid: u32) -> KillReport {
+        resume(probe, &WatchRoots::default(), pid, Some(u64::from(pid)))
+    }
+
+    #[test]
+    fn another_users_process_that_holds_nothing_is_told_it_holds_nothing() {
+        let (me, other) = uids();
+        let mut probe = machine(me, me, other);
+        for report in [
+            kill_it(&mut probe, BYSTANDER),
+            resume_it(&mut probe, BYSTANDER),
+        ] {
+            assert_eq!(refusal(&report), &Refusal::NotAHolder, "{report:?}");
+            let message = report.message();
+            assert!(
+                message.contains("does not hold any watched Cargo lock")
+                    && !message.contains("run this as that user"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn another_users_holder_or_waiter_is_still_refused_as_theirs() {
+        let (me, other) = uids();
+        let mut probe = machine(other, other, me);
+        let theirs = Refusal::OtherUser {
+            uid: other,
+            user: Some(format!("user{other}")),
+            maybe_unseen_holder: false,
+        };
+        for pid in [HOLDER, WAITER] {
+            assert_eq!(refusal(&kill_it(&mut probe, pid)), &theirs, "{pid}");
+            assert_eq!(refusal(&resume_it(&mut probe, pid)), &theirs, "{pid}");
+        }
+        // This user's own bystander and waiter are refused as before.
+        let mut probe = machine(other, me, me);
+        assert_eq!(
+            refusal(&kill_it(&mut probe, BYSTANDER)),
+            &Refusal::NotAHolder
+        );
+        assert!(matches!(
+            refusal(&kill_it(&mut probe, WAITER)),
+            Refusal::Waiter {
+                blocker: Some(HOLDER),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn another_users_process_may_hold_a_lock_whose_holder_cannot_be_inspected() {
+        let (me, other) = uids();
+        let mut probe = machine(me, me, other);
+        // The kernel says the package cache is held; its holder is hidden from this user.
+        probe.sightings[0].holders.clear();
+        probe.sightings[0].waiters.clear();
+        probe.sightings[0].unseen = Some(LockMode::Exclusive);
+        let report = kill_it(&mut probe, BYSTANDER);
+        assert!(
+            matches!(
+                refusal(&report),
+                Refusal::OtherUser {
+                    maybe_unseen_holder: true,
+                    ..
+                }
+            ),
+            "{report:?}"
+        );
+        assert!(
+            report
+                .message()
+                .contains("holds no Cargo lock you can see; if it holds one"),
+            "{}",
+            report.message()
+        );
+    }
+
+    #[test]
+    fn a_reused_pid_is_refused_before_anything_else_of_this_user() {
+        let (me, _) = uids();
+        let mut probe = machine(me, me, me);
+        let req = KillRequest {
+            pid: HOLDER,
+            start_token: Some(7),
+            force: false,
+            grace: Duration::ZERO,
+        };
+        let report = kill(&mut probe, &WatchRoots::default(), req);
+        assert_eq!(refusal(&report), &Refusal::PidReused);
     }
 }

@@ -173,6 +173,13 @@ fn ok(out: &Output) -> (String, String) {
     (so, se)
 }
 
+/// The output of a run that exited 2 (an error, or a problem found).
+fn failed(out: &Output) -> (String, String) {
+    let (so, se) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "stdout:\n{so}\nstderr:\n{se}");
+    (so, se)
+}
+
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .map(|d| {
@@ -205,7 +212,10 @@ mod linux {
             "{stdout}"
         );
         assert!(
-            stdout.contains("systemctl is not installed; to finish, run:"),
+            stdout.contains(
+                "systemctl is not installed: the systemd user unit would be written, but nothing \
+                 would start the daemon at login."
+            ) && stdout.contains("\n  systemctl --user enable --now cargo-lockwatch.service\n"),
             "{stdout}"
         );
         // The built binary is a dev build when the target dir is called `target` (the default).
@@ -234,12 +244,19 @@ mod linux {
             cargo_home.to_string_lossy().into_owned(),
         ));
 
-        let (stdout, stderr) = ok(&sb.run(&["install"]));
+        // No systemctl: the unit is written, but that starts nothing at login (exit 2).
+        let (stdout, stderr) = failed(&sb.run(&["install"]));
         assert!(!stderr.contains("development build"), "{stderr}");
-        assert!(stdout.contains("systemctl is not installed"), "{stdout}");
+        assert!(stdout.starts_with("wrote "), "{stdout}");
         assert!(
-            stdout.contains("  systemctl --user enable --now cargo-lockwatch.service"),
-            "{stdout}"
+            stderr.contains(
+                "systemctl is not installed, so nothing will start the daemon at login yet"
+            ),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("  systemctl --user enable --now cargo-lockwatch.service"),
+            "{stderr}"
         );
         let file = sb.units.join(UNIT);
         let unit = fs::read_to_string(&file).unwrap();
@@ -255,7 +272,7 @@ mod linux {
             format!("\"CARGO_HOME={}\"", cargo_home.display())
         );
 
-        ok(&sb.run(&["install"]));
+        failed(&sb.run(&["install"]));
         assert_eq!(fs::read_to_string(&file).unwrap(), unit);
         assert_eq!(listing(&sb.units), [UNIT]);
 
@@ -281,12 +298,17 @@ mod linux {
             "systemctl",
             "echo 'Failed to connect to bus: No medium found' >&2; exit 1",
         );
-        let (stdout, _) = ok(&sb.run(&["install"]));
-        assert!(
-            stdout.contains("no systemd user manager answered")
-                && stdout.contains("No medium found"),
-            "{stdout}"
-        );
+        let (stdout, stderr) = failed(&sb.run(&["install"]));
+        assert!(stdout.starts_with("wrote "), "{stdout}");
+        for expected in [
+            "no systemd user instance answered",
+            "No medium found",
+            "nothing will start the daemon at login yet",
+            "start the daemon yourself with `cargo lockwatch daemon`",
+        ] {
+            assert!(stderr.contains(expected), "{expected}:\n{stderr}");
+        }
+        assert!(!stdout.contains("installed"), "{stdout}");
         assert_eq!(sb.calls("systemctl"), ["--user show-environment"]);
         assert!(sb.units.join(UNIT).is_file());
     }
@@ -331,18 +353,26 @@ esac"#,
     #[test]
     fn doctor_lists_problems_then_all_is_well() {
         let mut sb = Sandbox::new();
-        // A fresh headless machine: nothing is wrong, things are only not set up.
+        // A fresh headless machine without systemctl: nothing is wrong, but nothing can start
+        // the daemon at login, so `install` is not the advice and all is not well.
         let out = sb.run(&["doctor"]);
         let stdout = text(&out.stdout);
         assert_eq!(out.status.code(), Some(0), "{stdout}");
         for expected in [
             "info    service file   not installed",
-            "→ to start it at login, run `cargo lockwatch install`",
+            "warn    service        systemctl is not installed: nothing can start the daemon at \
+             login from here",
+            "→ start the daemon yourself with `cargo lockwatch daemon`",
             "info    daemon socket",
             "info    notifications  no desktop session here",
         ] {
             assert!(stdout.contains(expected), "{expected}:\n{stdout}");
         }
+        assert!(
+            !stdout.contains("to start it at login, run `cargo lockwatch install`"),
+            "{stdout}"
+        );
+        assert!(!stdout.ends_with("all is well\n"), "{stdout}");
         // A desktop session without its session bus: notifications cannot go out.
         sb.env.push(("DISPLAY".into(), ":99".into()));
         let out = sb.run(&["doctor"]);
@@ -369,16 +399,28 @@ esac"#,
             "{names:?}"
         );
 
-        // A fresh machine with a session bus: nothing is wrong, only not set up yet.
+        // A fresh machine with a session bus and a user manager: nothing is wrong, only not
+        // set up yet. (An installed copy of the binary: a development build would warn.)
         sb.env.push((
             "DBUS_SESSION_BUS_ADDRESS".into(),
             "unix:path=/dev/null".into(),
         ));
+        sb.copy_binary_to("installed/cargo-lockwatch");
+        sb.fake(
+            "systemctl",
+            r#"case "$2" in
+  is-enabled) echo not-found; exit 1 ;;
+  is-active) echo inactive; exit 3 ;;
+esac"#,
+        );
         let (stdout, _) = ok(&sb.run(&["doctor"]));
+        assert!(
+            stdout.contains("→ to start it at login, run `cargo lockwatch install`"),
+            "{stdout}"
+        );
         assert!(stdout.ends_with("all is well\n"), "{stdout}");
 
         // Installed, loaded, running, socket present, session bus known: all is well.
-        sb.copy_binary_to("installed/cargo-lockwatch");
         sb.fake(
             "systemctl",
             r#"case "$2" in

@@ -13,9 +13,9 @@ pub struct Args {
     /// Print the default config file (a starting point for your own).
     #[arg(long)]
     pub default: bool,
-    /// Where to look beyond the defaults.
+    /// Which extra roots the shown configuration adds.
     #[command(flatten)]
-    pub roots: super::RootArgs,
+    pub roots: super::ConfigRootArgs,
 }
 
 /// Runs `config`.

@@ -292,6 +292,12 @@ fn logs_hint(s: &Setup) -> String {
     }
 }
 
+/// Why no service manager could be asked (none answered, or its program is missing), when so.
+fn unmanaged(f: &Facts) -> Option<&str> {
+    let st = f.state.as_ref()?;
+    (st.loaded.is_none() || st.running.is_none()).then_some(st.detail.as_str())
+}
+
 /// Judges the facts: one check per line of the report.
 pub fn checks(f: &Facts) -> Vec<Check> {
     let mut out = Vec::new();
@@ -342,7 +348,11 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                     setup.manager.file_kind(),
                     file.display()
                 ),
-                Some("to start it at login, run `cargo lockwatch install`".into()),
+                // Without a service manager `install` cannot start it: the service line says
+                // what can.
+                unmanaged(f)
+                    .is_none()
+                    .then(|| "to start it at login, run `cargo lockwatch install`".into()),
             ));
             false
         }
@@ -408,8 +418,11 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                     _ => check(
                         "service",
                         Status::Warn,
-                        format!("could not ask the service manager: {}", st.detail),
-                        Some("start the daemon yourself with `cargo lockwatch daemon`".into()),
+                        format!(
+                            "{}: nothing can start the daemon at login from here",
+                            st.detail
+                        ),
+                        Some(service::START_BY_HAND.into()),
                     ),
                 },
                 (Some(_), Some(true)) => check("service", Status::Ok, st.detail.clone(), None),
@@ -538,11 +551,14 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
             "daemon socket",
             Status::Problem,
             format!("no socket at {sock}: the daemon is not running for this runtime directory"),
-            Some(
-                "start it with `cargo lockwatch daemon` (or install the login service); if it \
-                 runs, check that it sees the same LOCKWATCH_RUNTIME_DIR / XDG_RUNTIME_DIR"
-                    .into(),
-            ),
+            Some(format!(
+                "start it with `cargo lockwatch daemon`{}; if it runs, check that it sees the \
+                 same LOCKWATCH_RUNTIME_DIR / XDG_RUNTIME_DIR",
+                match unmanaged(f) {
+                    None => " (or install the login service)",
+                    Some(_) => "",
+                }
+            )),
         ),
         (SocketFact::NotSocket, _) => check(
             "daemon socket",
@@ -781,16 +797,23 @@ pub fn render(checks: &[Check], color: bool, width: Option<usize>) -> String {
             ));
         }
     }
-    let problems = checks
-        .iter()
-        .filter(|c| c.status == Status::Problem)
-        .count();
-    let _ = match problems {
-        0 => writeln!(s, "all is well"),
-        1 => writeln!(s, "1 problem"),
-        n => writeln!(s, "{n} problems"),
-    };
+    let _ = writeln!(s, "{}", summary(checks));
     s
+}
+
+/// The report's last line: "all is well" only when nothing is a problem or a warning.
+fn summary(checks: &[Check]) -> String {
+    let count = |status| checks.iter().filter(|c| c.status == status).count();
+    let counted = |n: usize, one: &str| match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {one}s"),
+    };
+    match (count(Status::Problem), count(Status::Warn)) {
+        (0, 0) => "all is well".into(),
+        (0, w) => format!("no problem, {}", counted(w, "warning")),
+        (p, 0) => counted(p, "problem"),
+        (p, w) => format!("{}, {}", counted(p, "problem"), counted(w, "warning")),
+    }
 }
 
 /// Runs `doctor`.
@@ -948,7 +971,7 @@ mod tests {
             text.contains("→ to start it at login, run `cargo lockwatch install`"),
             "{text}"
         );
-        assert!(text.ends_with("3 problems\n"), "{text}");
+        assert!(text.ends_with("3 problems, 1 warning\n"), "{text}");
     }
 
     // The notifications line is platform-specific.
@@ -1171,6 +1194,59 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .contains("cargo lockwatch daemon")
+        );
+    }
+
+    #[test]
+    fn without_a_service_manager_install_is_not_the_advice_and_all_is_not_well() {
+        // A container or a session without a systemd user instance, nothing set up yet.
+        let mut f = healthy(Manager::Systemd);
+        f.installed = None;
+        f.state = Some(ServiceState {
+            loaded: None,
+            running: None,
+            detail: "no systemd user instance answered (`systemctl --user show-environment`: \
+                     Failed to connect to bus: No such file or directory)"
+                .into(),
+        });
+        f.socket = SocketFact::Missing;
+        f.daemon = None;
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        let file = c.iter().find(|c| c.name == "service file").unwrap();
+        assert_eq!(file.fix, None, "install cannot start it here: {file:?}");
+        let service = c.iter().find(|c| c.name == "service").unwrap();
+        assert_eq!(service.status, Status::Warn, "{service:?}");
+        assert!(
+            service
+                .detail
+                .ends_with("nothing can start the daemon at login from here"),
+            "{service:?}"
+        );
+        assert_eq!(service.fix.as_deref(), Some(service::START_BY_HAND));
+        let text = render(&c, false, None);
+        assert!(!text.contains("lockwatch install"), "{text}");
+        assert!(text.ends_with("\nno problem, 1 warning\n"), "{text}");
+
+        // The unit file is there but nobody takes it up: starting by hand is the advice.
+        f.installed = Some(Ok(setup(Manager::Systemd).render().unwrap()));
+        let c = checks(&f);
+        let sock = c.iter().find(|c| c.name == "daemon socket").unwrap();
+        assert_eq!(sock.status, Status::Problem);
+        let fix = sock.fix.as_deref().unwrap();
+        assert!(
+            fix.contains("cargo lockwatch daemon") && !fix.contains("install"),
+            "{fix}"
+        );
+        assert!(render(&c, false, None).ends_with("\n1 problem, 1 warning\n"));
+
+        // A daemon started by hand: nothing to do.
+        f.socket = SocketFact::Socket;
+        f.daemon = Some(Ok(77));
+        let c = checks(&f);
+        assert!(
+            render(&c, false, None).ends_with("\nall is well\n"),
+            "{c:#?}"
         );
     }
 

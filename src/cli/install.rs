@@ -42,37 +42,95 @@ pub fn run(_ctx: &Context, args: Args) -> i32 {
             return exit::OK;
         }
     }
-    match service::install(&setup, &mut SystemRunner, args.dry_run || args.print) {
+    let dry_run = args.dry_run || args.print;
+    match service::install(&setup, &mut SystemRunner, dry_run) {
         Ok(outcome) => {
-            let mut text = describe(&outcome);
-            if !args.dry_run && !args.print {
-                text.push_str(&match outcome.next {
-                    None => format!(
-                        "installed: {} starts at login ({})\n",
-                        setup.binary.display(),
-                        setup.manager.file_kind()
-                    ),
-                    Some(_) => "installed the file; the commands above start it\n".to_string(),
-                });
+            let said = report(&outcome, &setup, dry_run);
+            let printed = emit(&said.stdout, args.print);
+            eprint!("{}", said.stderr);
+            if printed == exit::OK {
+                said.code
+            } else {
+                printed
             }
-            emit(&text, args.print)
         }
         Err(e) => fail(&e),
     }
 }
 
-/// The lines of an outcome, then the commands left for the user.
+/// What `install` tells the user, and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Report {
+    /// What was done (stderr instead when stdout carries the printed file).
+    pub stdout: String,
+    /// Why the daemon will not start at login, when it will not.
+    pub stderr: String,
+    /// [`exit::OK`], or [`exit::ERROR`] when nothing will start the daemon at login.
+    pub code: i32,
+}
+
+/// Judges an install's outcome: an install no service manager took up is said plainly, with
+/// how to run the daemon without one, and is not a success (a dry run only reports it).
+pub(crate) fn report(outcome: &Outcome, setup: &Setup, dry_run: bool) -> Report {
+    let mut stdout = describe(outcome);
+    let kind = setup.manager.file_kind();
+    match (&outcome.unmanaged, dry_run) {
+        (None, true) => Report {
+            stdout,
+            stderr: String::new(),
+            code: exit::OK,
+        },
+        (None, false) => {
+            let binary = setup.binary.display();
+            stdout.push_str(&format!("installed: {binary} starts at login ({kind})\n"));
+            Report {
+                stdout,
+                stderr: String::new(),
+                code: exit::OK,
+            }
+        }
+        (Some(u), true) => {
+            stdout.push_str(&format!(
+                "{}: the {kind} would be written, but nothing would start the daemon at login.\n\
+                 In a session where a systemd user instance runs, run:\n{}\
+                 Without one, {}.\n",
+                u.why,
+                indented(&u.enable_later),
+                service::START_BY_HAND
+            ));
+            Report {
+                stdout,
+                stderr: String::new(),
+                code: exit::OK,
+            }
+        }
+        (Some(u), false) => Report {
+            stdout,
+            stderr: format!(
+                "cargo-lockwatch: {}, so nothing will start the daemon at login yet.\n\
+                 The {kind} is written for a session where a systemd user instance runs; \
+                 there, run:\n{}\
+                 Until then, {}.\n",
+                u.why,
+                indented(&u.enable_later),
+                service::START_BY_HAND
+            ),
+            code: exit::ERROR,
+        },
+    }
+}
+
+/// Commands to copy, one a line, indented.
+fn indented(commands: &[String]) -> String {
+    commands.iter().map(|c| format!("  {c}\n")).collect()
+}
+
+/// The lines of an outcome, one step each.
 pub(crate) fn describe(outcome: &Outcome) -> String {
     let mut text = String::new();
     for step in &outcome.steps {
         text.push_str(step);
         text.push('\n');
-    }
-    if let Some(next) = &outcome.next {
-        text.push_str(&format!("{}; to finish, run:\n", next.why));
-        for c in &next.commands {
-            text.push_str(&format!("  {c}\n"));
-        }
     }
     text
 }
@@ -94,4 +152,84 @@ pub(crate) fn emit(text: &str, to_stderr: bool) -> i32 {
 pub(crate) fn fail(e: &service::ServiceError) -> i32 {
     eprintln!("cargo-lockwatch: error: {e}");
     exit::ERROR
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::testing::setup;
+    use crate::service::{Manager, Unmanaged};
+
+    fn unmanaged(dir: &std::path::Path) -> Outcome {
+        Outcome {
+            steps: vec![format!(
+                "wrote {}/agents/cargo-lockwatch.service",
+                dir.display()
+            )],
+            unmanaged: Some(Unmanaged {
+                why: "no systemd user instance answered (`systemctl --user show-environment`: \
+                      Failed to connect to bus: No medium found)"
+                    .into(),
+                enable_later: vec![
+                    "systemctl --user daemon-reload".into(),
+                    "systemctl --user enable --now cargo-lockwatch.service".into(),
+                ],
+            }),
+        }
+    }
+
+    #[test]
+    fn an_install_no_service_manager_takes_up_is_no_success_and_says_how_to_run_the_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = setup(Manager::Systemd, dir.path());
+        let said = report(&unmanaged(dir.path()), &setup, false);
+        assert_eq!(said.code, exit::ERROR);
+        assert!(said.stdout.starts_with("wrote "), "{}", said.stdout);
+        assert!(!said.stdout.contains("installed"), "{}", said.stdout);
+        for expected in [
+            "no systemd user instance answered",
+            "nothing will start the daemon at login yet",
+            "is written for a session where a systemd user instance runs",
+            "\n  systemctl --user enable --now cargo-lockwatch.service\n",
+            "`cargo lockwatch daemon`, e.g. from your desktop session's autostart",
+        ] {
+            assert!(
+                said.stderr.contains(expected),
+                "{expected}: {}",
+                said.stderr
+            );
+        }
+        assert!(!said.stderr.contains("the commands above start it"));
+
+        // A dry run reports the same, and succeeds: it was asked only to say.
+        let said = report(&unmanaged(dir.path()), &setup, true);
+        assert_eq!(said.code, exit::OK);
+        assert!(said.stderr.is_empty());
+        assert!(
+            said.stdout
+                .contains("nothing would start the daemon at login")
+                && said.stdout.contains("cargo lockwatch daemon"),
+            "{}",
+            said.stdout
+        );
+    }
+
+    #[test]
+    fn an_install_a_service_manager_took_up_starts_at_login() {
+        let dir = tempfile::tempdir().unwrap();
+        let setup = setup(Manager::Systemd, dir.path());
+        let outcome = Outcome {
+            steps: vec!["ran: systemctl --user enable --now cargo-lockwatch.service".into()],
+            unmanaged: None,
+        };
+        let said = report(&outcome, &setup, false);
+        assert_eq!(said.code, exit::OK);
+        assert!(said.stderr.is_empty());
+        assert!(
+            said.stdout
+                .ends_with("starts at login (systemd user unit)\n"),
+            "{}",
+            said.stdout
+        );
+    }
 }

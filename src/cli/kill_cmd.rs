@@ -29,9 +29,9 @@ pub struct Args {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Where to look beyond the defaults.
+    /// Where else to recognise the lock the pid holds.
     #[command(flatten)]
-    pub roots: super::RootArgs,
+    pub roots: super::ActRootArgs,
 }
 
 /// The start token of `pid` as this command sees it now: the daemon acts on that very process

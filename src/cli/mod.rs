@@ -56,6 +56,56 @@ pub struct RootArgs {
     pub project: Vec<PathBuf>,
 }
 
+/// `--cargo-home` / `--project` for `kill` and `resume`: where else to recognise the lock the pid
+/// holds.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ActRootArgs {
+    /// Also recognise the locks of this Cargo home as ones the pid may hold (repeatable;
+    /// `$CARGO_HOME` or ~/.cargo always counts).
+    ///
+    /// Only a direct scan uses it: a running daemon acts on what it watches.
+    #[arg(long = "cargo-home", value_name = "DIR")]
+    pub cargo_home: Vec<PathBuf>,
+    /// Also recognise the build locks of this project or target dir as ones the pid may hold
+    /// (repeatable).
+    ///
+    /// A lock file listed this way is known by its inode even when the pid's descriptors
+    /// cannot be read. Only a direct scan uses it: a running daemon acts on what it watches.
+    #[arg(long = "project", value_name = "DIR")]
+    pub project: Vec<PathBuf>,
+}
+
+/// `--cargo-home` / `--project` for `config`: which roots the shown configuration adds.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConfigRootArgs {
+    /// Show the configuration with this Cargo home added to the watched ones, as the other
+    /// commands' `--cargo-home` adds it (repeatable).
+    #[arg(long = "cargo-home", value_name = "DIR")]
+    pub cargo_home: Vec<PathBuf>,
+    /// Show the configuration with this project or target dir added to `watch.projects`, as
+    /// the other commands' `--project` adds it (repeatable).
+    #[arg(long = "project", value_name = "DIR")]
+    pub project: Vec<PathBuf>,
+}
+
+impl From<ActRootArgs> for RootArgs {
+    fn from(a: ActRootArgs) -> RootArgs {
+        RootArgs {
+            cargo_home: a.cargo_home,
+            project: a.project,
+        }
+    }
+}
+
+impl From<ConfigRootArgs> for RootArgs {
+    fn from(a: ConfigRootArgs) -> RootArgs {
+        RootArgs {
+            cargo_home: a.cargo_home,
+            project: a.project,
+        }
+    }
+}
+
 /// When to colour the output.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorWhen {
@@ -74,10 +124,10 @@ impl Command {
         match self {
             Command::Status(a) => a.roots.clone(),
             Command::Daemon(a) => a.roots.clone(),
-            Command::Kill(a) => a.roots.clone(),
-            Command::Resume(a) => a.roots.clone(),
+            Command::Kill(a) => a.roots.clone().into(),
+            Command::Resume(a) => a.roots.clone().into(),
             Command::Wait(a) => a.roots.clone(),
-            Command::Config(a) => a.roots.clone(),
+            Command::Config(a) => a.roots.clone().into(),
             _ => RootArgs::default(),
         }
     }
@@ -396,6 +446,52 @@ mod tests {
         let parsed = Cli::try_parse_from(normalize_args(args(&["--cargo-home", "/h", "status"])))
             .expect("parses");
         assert!(matches!(parsed.command, Some(Command::Status(_))));
+    }
+
+    #[test]
+    fn project_help_fits_each_command_and_the_flag_still_works() {
+        let cli = Cli::command();
+        let help = |command: &str, flag: &str| {
+            let sub = cli.find_subcommand(command).expect(command);
+            let arg = sub.get_arguments().find(|a| a.get_long() == Some(flag));
+            let arg = arg.expect(flag);
+            let short = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            let long = arg
+                .get_long_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            format!("{short}\n{long}")
+        };
+        for command in ["status", "daemon", "wait"] {
+            assert!(
+                help(command, "project").contains("even while free"),
+                "{command}"
+            );
+        }
+        for command in ["kill", "resume"] {
+            let text = help(command, "project");
+            assert!(
+                !text.contains("even while free") && text.contains("the pid may hold"),
+                "{command}: {text}"
+            );
+            assert!(help(command, "cargo-home").contains("the pid may hold"));
+        }
+        let text = help("config", "project");
+        assert!(
+            !text.contains("even while free") && text.contains("added to `watch.projects`"),
+            "{text}"
+        );
+        assert!(help("config", "cargo-home").contains("added to the watched ones"));
+
+        for argv in [
+            &["cargo-lockwatch", "kill", "12", "--project", "/p"][..],
+            &["cargo-lockwatch", "resume", "12", "--project", "/p"],
+            &["cargo-lockwatch", "config", "--project", "/p"],
+        ] {
+            let parsed = Cli::try_parse_from(argv).expect("parses");
+            let roots = parsed.command.expect("a command").roots();
+            assert_eq!(roots.project, [PathBuf::from("/p")], "{argv:?}");
+        }
     }
 
     #[test]

@@ -17,9 +17,9 @@ pub struct Args {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Where to look beyond the defaults.
+    /// Where else to recognise the lock the pid holds.
     #[command(flatten)]
-    pub roots: super::RootArgs,
+    pub roots: super::ActRootArgs,
 }
 
 /// Runs `resume`.

@@ -204,11 +204,19 @@ pub async fn run_commands(
                 })
                 .await;
                 match result {
-                    Ok(Ok(outcome)) => tracing::info!(
-                        "launch at login {}: {:?}",
-                        if on { "on" } else { "off" },
-                        outcome.steps
-                    ),
+                    Ok(Ok(outcome)) => {
+                        tracing::info!(
+                            "launch at login {}: {:?}",
+                            if on { "on" } else { "off" },
+                            outcome.steps
+                        );
+                        if let Some(u) = &outcome.unmanaged {
+                            tracing::warn!(
+                                "launch at login: {}, so nothing will start the daemon at login",
+                                u.why
+                            );
+                        }
+                    }
                     Ok(Err(e)) => tracing::warn!("launch at login: {e}"),
                     Err(e) => tracing::warn!("launch at login: {e}"),
                 }

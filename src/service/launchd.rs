@@ -546,7 +546,7 @@ mod tests {
             out.steps.iter().any(|l| l.contains("not loaded")),
             "{out:?}"
         );
-        assert!(out.next.is_none());
+        assert!(out.unmanaged.is_none());
 
         // Again: the loaded agent is booted out and the file replaced, not duplicated.
         let mut fake = FakeRunner::default();

@@ -395,18 +395,25 @@ impl Runner for SystemRunner {
 pub struct Outcome {
     /// What was done (or, in a dry run, what would be done), one line each.
     pub steps: Vec<String>,
-    /// Commands the user still has to run, and why.
-    pub next: Option<NextSteps>,
+    /// Set when no service manager answered: the file is written, but nothing starts the
+    /// daemon at login.
+    pub unmanaged: Option<Unmanaged>,
 }
 
-/// Commands left for the user.
+/// An install no service manager took up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NextSteps {
-    /// Why they were not run.
+pub struct Unmanaged {
+    /// Why no manager answered (`systemctl` missing, no user instance on the bus …).
     pub why: String,
-    /// The commands, ready to copy.
-    pub commands: Vec<String>,
+    /// The commands that enable the written file from a session where a manager runs, ready to
+    /// copy.
+    pub enable_later: Vec<String>,
 }
+
+/// How to run the daemon where no service manager starts it, for `install` and `doctor`.
+pub const START_BY_HAND: &str = "start the daemon yourself with `cargo lockwatch daemon`, e.g. \
+     from your desktop session's autostart or in the background from your shell profile (a \
+     second one finds the first running and exits)";
 
 impl Outcome {
     pub(crate) fn step(&mut self, line: impl Into<String>) {

@@ -7,7 +7,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::{
-    Cmd, NextSteps, Outcome, Runner, ServiceError, ServiceState, Setup, fill, means_not_loaded,
+    Cmd, Outcome, Runner, ServiceError, ServiceState, Setup, Unmanaged, fill, means_not_loaded,
     path_text, remove_file, write_file,
 };
 
@@ -153,7 +153,7 @@ fn probe(runner: &mut dyn Runner) -> Result<(), String> {
     match runner.run(&cmd) {
         Ok(r) if r.success() => Ok(()),
         Ok(r) => Err(format!(
-            "no systemd user manager answered (`{cmd}`: {})",
+            "no systemd user instance answered (`{cmd}`: {})",
             r.detail()
         )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -208,9 +208,9 @@ pub(super) fn install(
         out.step(format!("wrote {}", file.display()));
     }
     if let Err(why) = probe(runner) {
-        out.next = Some(NextSteps {
+        out.unmanaged = Some(Unmanaged {
             why,
-            commands: vec![reload.to_string(), enable.to_string()],
+            enable_later: vec![reload.to_string(), enable.to_string()],
         });
         return Ok(out);
     }
@@ -446,10 +446,17 @@ mod tests {
         let out = install_any(&setup, &mut fake, false).unwrap();
         assert_eq!(fake.log, ["systemctl --user show-environment"]);
         assert!(setup.service_file().is_file());
-        let next = out.next.unwrap();
-        assert!(next.why.contains("No medium found"), "{}", next.why);
+        let unmanaged = out.unmanaged.unwrap();
+        assert!(
+            unmanaged
+                .why
+                .starts_with("no systemd user instance answered")
+                && unmanaged.why.contains("No medium found"),
+            "{}",
+            unmanaged.why
+        );
         assert_eq!(
-            next.commands,
+            unmanaged.enable_later,
             [
                 "systemctl --user daemon-reload",
                 "systemctl --user enable --now cargo-lockwatch.service"
@@ -459,7 +466,7 @@ mod tests {
         let mut fake = FakeRunner::default();
         fake.answer("systemctl", None);
         let out = install_any(&setup, &mut fake, false).unwrap();
-        assert_eq!(out.next.unwrap().why, "systemctl is not installed");
+        assert_eq!(out.unmanaged.unwrap().why, "systemctl is not installed");
     }
 
     #[test]
@@ -478,7 +485,7 @@ mod tests {
                 "systemctl --user enable --now cargo-lockwatch.service",
             ]
         );
-        assert!(out.next.is_none());
+        assert!(out.unmanaged.is_none());
         let first = std::fs::read_to_string(setup.service_file()).unwrap();
         assert_eq!(program(&first).unwrap(), setup.binary);
 
