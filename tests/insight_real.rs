@@ -22,8 +22,16 @@ fn fake_ide(dir: &Dir) -> PathBuf {
 }
 
 /// `shell -c "cargo <args>; true"` in `project`: the shell stays cargo's parent, as an
-/// editor or a terminal does, with the environment of the test's cargo.
-fn cargo_under(dir: &Dir, name: &str, shell: &Path, project: &Path, args: &str) -> Proc {
+/// editor or a terminal does, with the environment of the test's cargo. With `inner`, `shell`
+/// runs `inner -c "cargo <args>; true"` instead (a shell in an editor's terminal).
+fn cargo_under(
+    dir: &Dir,
+    name: &str,
+    shell: &Path,
+    project: &Path,
+    args: &str,
+    inner: Option<&Path>,
+) -> Proc {
     let template = dir.cargo(project);
     let mut cmd = Command::new(shell);
     for (k, v) in template.get_envs() {
@@ -33,9 +41,14 @@ fn cargo_under(dir: &Dir, name: &str, shell: &Path, project: &Path, args: &str) 
         };
     }
     let cargo = template.get_program().to_owned();
+    let command = format!("\"$THE_CARGO\" {args}; true");
+    let command = match inner {
+        Some(inner) => format!("{} -c '{command}'; true", inner.display()),
+        None => command,
+    };
     cmd.env("THE_CARGO", cargo)
         .arg("-c")
-        .arg(format!("\"$THE_CARGO\" {args}; true"))
+        .arg(command)
         .current_dir(project);
     dir.spawn(name, &mut cmd)
 }
@@ -62,7 +75,7 @@ fn history(d: &Daemon, dir: &Dir, args: &[&str]) -> String {
 /// build behind it; returns both and the (check, build) cargo pids the daemon sees.
 fn contention(dir: &Dir, d: &Daemon, project: &Path, marker: &Path) -> (Proc, Proc, u32, u32) {
     let ide = fake_ide(dir);
-    let check = cargo_under(dir, "ide", &ide, project, "check --offline");
+    let check = cargo_under(dir, "ide", &ide, project, "check --offline", None);
     wait_file(&started_file(marker), &[&check]);
     let build = cargo_under(
         dir,
@@ -70,6 +83,7 @@ fn contention(dir: &Dir, d: &Daemon, project: &Path, marker: &Path) -> (Proc, Pr
         Path::new("/bin/bash"),
         project,
         "build --offline",
+        None,
     );
     let r = d.wait_for("the IDE's check blocking the terminal build", |r| {
         ide_over_terminal(r).is_some()
@@ -155,6 +169,65 @@ fn your_build_first_stops_the_ide_check_and_the_terminal_build_runs() {
     assert_eq!(json["yielded"], 1, "{json:#}");
     let text = history(&d, &dir, &["history", "--since", "1h"]);
     assert!(text.contains("Your build went first once"), "{text}");
+}
+
+#[test]
+fn a_cargo_typed_in_an_editor_s_terminal_is_never_stopped_for_a_build() {
+    let _serial = serial();
+    let dir = Dir::new("editor-terminal");
+    let marker = dir.path("marker");
+    let project = util::sleepy_project(&dir, "app", &marker);
+    let d = Daemon::start_with(
+        &dir,
+        "daemon",
+        &[
+            ("LOCKWATCH_POLICY_YIELD_IDE", "true"),
+            ("LOCKWATCH_POLICY_YIELD_AFTER", "1s"),
+        ],
+    );
+    // VS Code's integrated terminal: a shell under the editor's pty host (`code`).
+    let editor = dir.path("bin/code");
+    std::fs::create_dir_all(editor.parent().unwrap()).unwrap();
+    std::fs::copy("/bin/bash", &editor).expect("copy bash");
+    let typed = cargo_under(
+        &dir,
+        "typed",
+        &editor,
+        &project,
+        "check --offline",
+        Some(Path::new("/bin/bash")),
+    );
+    wait_file(&started_file(&marker), &[&typed]);
+    let mut build = cargo_under(
+        &dir,
+        "terminal",
+        Path::new("/bin/bash"),
+        &project,
+        "build --offline",
+        None,
+    );
+    let blocker_of_build = |r: &Report| {
+        r.incidents.iter().find_map(|i| {
+            let b = i.blocker.as_ref()?;
+            (!i.blocked.is_empty()).then_some((b.pid, b.origin))
+        })
+    };
+    let r = d.wait_for("the typed check blocking the build", |r| {
+        blocker_of_build(r).is_some()
+    });
+    let (check_pid, origin) = blocker_of_build(&r).unwrap();
+    assert_eq!(origin, Origin::Terminal, "typed in a shell: the user's own");
+    // Well past yield_after: the daemon would have stopped an IDE's check by now.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        matches!(util::proc_state(check_pid), Some('R' | 'S' | 'D')),
+        "the typed cargo {check_pid} was left alone"
+    );
+    assert!(!d.proc.output().contains("yielded"), "{}", d.proc.output());
+    touch(&marker);
+    let mut typed = typed;
+    assert_eq!(typed.wait_exit(), 0, "{}", typed.describe());
+    assert_eq!(build.wait_exit(), 0, "{}", build.describe());
 }
 
 /// A project whose build script sleeps `SLEEP_MS` and runs again whenever `RUN` changes: each

@@ -99,6 +99,9 @@ pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
     {
         return (Origin::Orphan, Some(parent.name.clone()));
     }
+    // The nearest editor or shell decides: a cargo typed into an editor's own terminal runs
+    // under a shell under the editor, and is the user's (never an IDE check to stop for a
+    // build); rust-analyzer runs its checks directly, or under an editor in a terminal.
     for a in &facts.ancestors {
         if a.name == "java" {
             // Only a JetBrains IDE runs cargo from a JVM in practice.
@@ -107,23 +110,12 @@ pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
         if IDE_NAMES.contains(&a.name.as_str()) {
             return (Origin::Ide, Some(a.name.clone()));
         }
+        if TERMINAL_NAMES.contains(&a.name.as_str()) {
+            return (Origin::Terminal, Some(a.name.clone()));
+        }
     }
     if facts.has_tty {
-        let shell = facts
-            .ancestors
-            .iter()
-            .find(|a| TERMINAL_NAMES.contains(&a.name.as_str()));
-        return (
-            Origin::Terminal,
-            Some(shell.map_or("tty".to_string(), |a| a.name.clone())),
-        );
-    }
-    if let Some(a) = facts
-        .ancestors
-        .iter()
-        .find(|a| TERMINAL_NAMES.contains(&a.name.as_str()))
-    {
-        return (Origin::Terminal, Some(a.name.clone()));
+        return (Origin::Terminal, Some("tty".to_string()));
     }
     (Origin::Unknown, None)
 }
@@ -204,6 +196,24 @@ mod tests {
         assert_eq!(
             classify(&facts(300, false, &["java", "bash"])).1.as_deref(),
             Some("JetBrains IDE")
+        );
+    }
+
+    #[test]
+    fn a_command_typed_in_an_editor_s_terminal_is_the_user_s() {
+        // VS Code's integrated terminal: bash under its pty host (`code`).
+        assert_eq!(
+            classify(&facts(300, true, &["bash", "code", "code"])),
+            (Origin::Terminal, Some("bash".into()))
+        );
+        // `:!cargo build` in vim runs through a shell; vim's language server does not.
+        assert_eq!(
+            classify(&facts(300, true, &["sh", "vim", "zsh"])).0,
+            Origin::Terminal
+        );
+        assert_eq!(
+            classify(&facts(300, true, &["rust-analyzer", "nvim", "zsh"])).0,
+            Origin::Ide
         );
     }
 
