@@ -816,3 +816,57 @@ fn a_lock_named_relatively_or_through_a_symlink_is_listed_once() {
     touch(&marker);
     assert_eq!(build.wait_exit(), 0);
 }
+
+// 9. An ordinary user's lock in a Cargo home it may no longer search (mode 000): the lock is
+// held, not "deleted", and its holder is not called stale for guarding nothing.
+#[test]
+fn a_lock_in_a_directory_nobody_may_search_is_not_deleted() {
+    let _serial = serial();
+    ensure_lwtest();
+    let dir = Dir::new("unsearchable");
+    fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let home = dir.path("home");
+    fs::create_dir_all(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o777)).unwrap();
+    let cache = home.join(".package-cache");
+    let env: Vec<(&str, &OsStr)> = vec![
+        ("HOME", home.as_os_str()),
+        ("CARGO_HOME", home.as_os_str()),
+        ("LOCKWATCH_CONFIG_DIR", home.as_os_str()),
+        ("LOCKWATCH_DATA_DIR", home.as_os_str()),
+        ("LOCKWATCH_RUNTIME_DIR", OsStr::new("/nonexistent/run")),
+    ];
+    let args = ["-x", cache.to_str().unwrap(), "sleep", "600"];
+    let flock = Path::new("/usr/bin/flock");
+    let holder = dir.spawn("flock", &mut as_lwtest(flock, &args, &dir.root, &env));
+    let start = Instant::now();
+    while !fs::read_to_string("/proc/locks")
+        .unwrap()
+        .contains(&format!(" {} ", holder.pid))
+    {
+        assert!(start.elapsed() < POLL_TIMEOUT, "{}", holder.describe());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o000)).unwrap();
+    let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    let args = ["status", "--json", "--no-daemon"];
+    let out = as_lwtest(lockwatch, &args, &dir.root, &env)
+        .output()
+        .unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o777)).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let r: Report = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let i = r
+        .incidents
+        .iter()
+        .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == holder.pid))
+        .unwrap_or_else(|| panic!("{text}"));
+    let lock = i
+        .locks
+        .iter()
+        .find(|l| l.path == cache)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(!lock.deleted, "{text}");
+    assert!(!i.verdict.contains("deleted"), "{}", i.verdict);
+    drop(holder);
+}

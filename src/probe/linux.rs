@@ -314,10 +314,17 @@ impl Lookup<'_> {
                 d
             }
         };
-        let now = super::file_key(&d.path).filter(|k| k.ino == ino);
-        let key = now.unwrap_or(FileKey { dev: d.dev, ino });
-        // A discovered path whose file now has another inode (or none) was deleted.
-        Some((d.path, d.kind, key, d.deleted || now.is_none()))
+        let now = super::looked_up(&d.path);
+        let key = (now.as_ref().ok().copied())
+            .filter(|k| k.ino == ino)
+            .unwrap_or(FileKey { dev: d.dev, ino });
+        // A discovered path whose file now has another inode (or none) was deleted; one in a
+        // directory this user may not search was not.
+        let gone = match &now {
+            Ok(k) => k.ino != ino,
+            Err(e) => super::is_gone(e),
+        };
+        Some((d.path, d.kind, key, d.deleted || gone))
     }
 
     /// Finds the Cargo lock file with inode `ino` through its lockers' or waiters' descriptors,

@@ -207,14 +207,28 @@ impl UserNames {
     }
 }
 
-/// `stat` a path into a [`FileKey`]; `None` when it does not exist.
+/// `stat` a path into a [`FileKey`]; `None` when it does not exist (or cannot be looked at).
 pub fn file_key(path: &std::path::Path) -> Option<FileKey> {
+    looked_up(path).ok()
+}
+
+/// `stat` a path into a [`FileKey`], with why it failed: a file that is gone is not one in a
+/// directory this user may not search.
+pub fn looked_up(path: &std::path::Path) -> std::io::Result<FileKey> {
     use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).ok()?;
-    Some(FileKey {
+    let m = std::fs::metadata(path)?;
+    Ok(FileKey {
         dev: normalize_dev(m.dev()),
         ino: m.ino(),
     })
+}
+
+/// Whether a lookup failed because nothing is at the path (any more).
+pub fn is_gone(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
 /// macOS's `dev_t` is a signed 32-bit value that `MetadataExt::dev` sign-extends, while libproc
