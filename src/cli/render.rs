@@ -75,8 +75,9 @@ fn command_line(cmd: &[String], name: &str) -> String {
     {
         *first = base.to_string();
     }
-    // Quoted as a shell would need it, so the line can be copied and run.
-    let line = shell_words::join(&parts);
+    // Quoted as a shell would need it, so the line can be copied and run; control characters
+    // escaped, so it stays one line and cannot drive the terminal.
+    let line = crate::core::text::printable(&shell_words::join(&parts));
     if line.chars().count() > 100 {
         format!("{}…", line.chars().take(99).collect::<String>())
     } else {

@@ -14,14 +14,28 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-/// Shortens a path under the home directory to `~/…`.
+/// Shortens a path under the home directory to `~/…`, with control characters escaped.
 pub fn tilde(path: &Path) -> String {
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
         && let Ok(rest) = path.strip_prefix(&home)
     {
-        return format!("~/{}", rest.display());
+        return printable(&format!("~/{}", rest.display()));
     }
-    path.display().to_string()
+    printable(&path.display().to_string())
+}
+
+/// `s` with control characters escaped (`\n`, `\x1b`): a directory named with a newline
+/// would break a report's layout, one with an escape sequence would drive the terminal.
+pub fn printable(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| match c {
+            c if c.is_control() => c.escape_default().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// Paths serialized as text even when they are not UTF-8 (a directory named with odd bytes):
@@ -91,5 +105,15 @@ mod tests {
         assert_eq!(duration(192.0), "3m12s");
         assert_eq!(duration(7500.0), "2h05m");
         assert_eq!(duration(3.0 * 86400.0 + 4.0 * 3600.0), "3d04h");
+    }
+
+    #[test]
+    fn control_characters_in_paths_are_shown_escaped() {
+        let p = Path::new("/src/new\nline/\x1b[31mred/target/debug/.cargo-lock");
+        assert_eq!(
+            tilde(p),
+            "/src/new\\nline/\\u{1b}[31mred/target/debug/.cargo-lock"
+        );
+        assert_eq!(printable("plain ünïcode"), "plain ünïcode");
     }
 }
