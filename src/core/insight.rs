@@ -81,6 +81,8 @@ pub struct Summary {
     /// Longest released hold: (holder name, seconds, lock).
     #[serde(serialize_with = "longest_hold_lossy")]
     pub longest_hold: Option<(String, f64, PathBuf)>,
+    /// The longest hold began before the daemon looked: it lasted at least that long.
+    pub longest_hold_at_least: bool,
     /// Completed waits.
     pub waits: u32,
     /// Total seconds waited.
@@ -139,6 +141,7 @@ impl Summarizer {
                 holds: 0,
                 total_held_secs: 0.0,
                 longest_hold: None,
+                longest_hold_at_least: false,
                 waits: 0,
                 total_wait_secs: 0.0,
                 blocked: Vec::new(),
@@ -170,6 +173,7 @@ impl Summarizer {
                 held_secs,
                 name,
                 path,
+                since_known,
                 ..
             } => {
                 // Every compile holds the shared package cache for its whole run: not a hold
@@ -184,6 +188,7 @@ impl Summarizer {
                     .is_none_or(|(_, l, _)| held_secs > l)
                 {
                     s.longest_hold = Some((name.clone(), *held_secs, path.clone()));
+                    s.longest_hold_at_least = !since_known;
                 }
             }
             HistoryEvent::WaitEnded {
@@ -467,8 +472,9 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         );
     }
     if let Some((name, secs, path)) = &s.longest_hold {
+        let at_least = if s.longest_hold_at_least { "≥ " } else { "" };
         let line = format!(
-            "Longest hold: {name} held {} for {}",
+            "Longest hold: {name} held {} for {at_least}{}",
             tilde(path),
             duration(*secs)
         );
@@ -598,6 +604,31 @@ mod tests {
     }
 
     const BUILD_LOCK: &str = "/src/app/target/debug/.cargo-lock";
+
+    #[test]
+    fn a_longest_hold_that_began_before_the_daemon_looked_is_at_least_that_long() {
+        let released = |at: f64, secs: f64, since_known: bool| HistoryEvent::Released {
+            at,
+            path: BUILD_LOCK.into(),
+            ino: 9,
+            holder: id(at as u32),
+            name: "cargo".into(),
+            held_secs: secs,
+            cmd: vec![],
+            since_known,
+            party: Party::default(),
+        };
+        let sum = summarize(
+            &[released(100.0, 18.0, false), released(200.0, 5.0, true)],
+            50.0,
+            0,
+        );
+        assert!(sum.longest_hold_at_least);
+        let text = render(&sum, 86_400, None);
+        assert!(text.contains("for ≥ 18s"), "{text}");
+        let sum = summarize(&[released(100.0, 18.0, true)], 50.0, 0);
+        assert!(render(&sum, 86_400, None).contains("for 18s"));
+    }
 
     #[test]
     fn groups_by_blocker_origin_and_project() {
