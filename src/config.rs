@@ -326,18 +326,19 @@ impl Loaded {
     /// Loads defaults, the file, the environment and flags, in that order.
     pub fn load(dirs: &Dirs, flags: &FlagOverrides) -> Loaded {
         let file = dirs.config_file();
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => Some(t),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        let mut loaded = match std::fs::read_to_string(&file) {
+            Ok(t) => Self::from_sources(Some(&t), &file, env_pairs(), flags),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Self::from_sources(None, &file, env_pairs(), flags)
+            }
             Err(e) => {
                 let mut l = Self::from_sources(None, &file, env_pairs(), flags);
                 let why = format!("cannot read {}: {e}", file.display());
                 l.warnings.insert(0, format!("{why}; using defaults"));
                 l.file_unusable = Some(why);
-                return l;
+                l
             }
         };
-        let mut loaded = Self::from_sources(text.as_deref(), &file, env_pairs(), flags);
         loaded.missing_dirs = missing_flag_dirs(flags);
         loaded.warnings.extend(loaded.missing_dirs.clone());
         loaded
@@ -725,19 +726,49 @@ fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
     homes
         .chain(projects)
         .filter_map(|(flag, p)| {
-            let p_ = p.display();
-            match std::fs::metadata(p) {
-                Ok(m) if m.is_dir() => None,
-                Ok(_) => Some(format!(
-                    "{flag} {p_} is not a directory; nothing is watched there"
-                )),
-                Err(_) => Some(format!(
-                    "{flag} {p_} does not exist; it is watched in case it appears"
-                )),
-            }
+            let why = match dir_problem(p)? {
+                DirProblem::Missing => "does not exist; it is watched in case it appears",
+                other => other.words(),
+            };
+            Some(format!("{flag} {} {why}", p.display()))
         })
         .chain(missing_cargo_home())
         .collect()
+}
+
+/// Why a directory to watch cannot be watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirProblem {
+    Missing,
+    NotADirectory,
+    Unreadable,
+}
+
+impl DirProblem {
+    fn words(self) -> &'static str {
+        match self {
+            DirProblem::Missing => "does not exist",
+            DirProblem::NotADirectory => "is not a directory; nothing is watched there",
+            DirProblem::Unreadable => {
+                "cannot be read by you (permission denied): its locks are not seen; run as its \
+                 owner or fix its permissions"
+            }
+        }
+    }
+}
+
+/// What keeps `p` from being watched, if anything.
+fn dir_problem(p: &Path) -> Option<DirProblem> {
+    let denied = |e: &std::io::Error| e.kind() == std::io::ErrorKind::PermissionDenied;
+    match std::fs::metadata(p) {
+        Ok(m) if !m.is_dir() => Some(DirProblem::NotADirectory),
+        Ok(_) => match std::fs::read_dir(p) {
+            Err(e) if denied(&e) => Some(DirProblem::Unreadable),
+            _ => None,
+        },
+        Err(e) if denied(&e) => Some(DirProblem::Unreadable),
+        Err(_) => Some(DirProblem::Missing),
+    }
 }
 
 /// `CARGO_HOME` naming a directory that is not there (a typo, or no cargo has run with it), or
@@ -745,18 +776,13 @@ fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
 fn missing_cargo_home() -> Option<String> {
     let home = std::env::var_os("CARGO_HOME").filter(|h| !h.is_empty())?;
     let path = Path::new(&home);
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => None,
-        Ok(_) => Some(format!(
-            "CARGO_HOME={} is not a directory; nothing is watched there",
-            path.display()
-        )),
-        Err(_) => Some(format!(
-            "CARGO_HOME={} does not exist (no cargo has run with it yet); it is watched in case \
-             it appears",
-            path.display()
-        )),
-    }
+    let why = match dir_problem(path)? {
+        DirProblem::Missing => {
+            "does not exist (no cargo has run with it yet); it is watched in case it appears"
+        }
+        other => other.words(),
+    };
+    Some(format!("CARGO_HOME={} {why}", path.display()))
 }
 
 /// What a value like `current` looks like in an environment variable, for error messages.

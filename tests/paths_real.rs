@@ -868,5 +868,9 @@ fn a_lock_in_a_directory_nobody_may_search_is_not_deleted() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!(!lock.deleted, "{text}");
     assert!(!i.verdict.contains("deleted"), "{}", i.verdict);
+    // And the user is told why nothing else there is seen.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let told = format!("CARGO_HOME={} cannot be read by you", home.display());
+    assert!(err.contains(&told), "{err}");
     drop(holder);
 }
