@@ -234,6 +234,27 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 exit::OK
             };
         }
-        std::thread::sleep(args.interval);
+        if !sleep_unless_reader_leaves(args.interval) {
+            return exit::OK;
+        }
     }
+}
+
+/// Sleeps for `interval`, waking early when stdout's reader goes away (`--watch | head`):
+/// false then. A pipe's writer end reports an error once its reader closed.
+fn sleep_unless_reader_leaves(interval: Duration) -> bool {
+    let mut out = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(interval.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `out` is one valid pollfd for the duration of the call.
+    let ready = unsafe { libc::poll(&mut out, 1, ms) };
+    if ready < 0 {
+        // Interrupted or unsupported: sleep as before.
+        std::thread::sleep(interval);
+        return true;
+    }
+    out.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
 }
