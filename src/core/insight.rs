@@ -91,6 +91,9 @@ pub struct Summary {
     pub blocked: Vec<BlockRow>,
     /// Blockers that looked stale (each counted once, however often its verdict changed).
     pub stale: u32,
+    /// Who they were: by name, with why, most first.
+    #[serde(default)]
+    pub stale_blockers: Vec<StaleRow>,
     /// Of those, blockers hung on the network.
     #[serde(default)]
     pub network_stalls: u32,
@@ -112,6 +115,17 @@ pub struct Summary {
     pub skipped_bytes: u64,
 }
 
+/// Stale blockers of one name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaleRow {
+    /// Process name (`cargo`, `build-script-build`).
+    pub name: String,
+    /// How many such blockers looked stale.
+    pub blockers: u32,
+    /// Why, each reason once (the first reason each blocker was stale for).
+    pub reasons: Vec<StaleReason>,
+}
+
 /// Summarises events at or after `since`.
 pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -> Summary {
     let mut s = Summarizer::new(since);
@@ -127,7 +141,7 @@ type RowKey = (String, Option<Origin>, String, Option<PathBuf>);
 pub struct Summarizer {
     s: Summary,
     rows: BTreeMap<RowKey, BlockRow>,
-    stale: BTreeSet<ProcId>,
+    stale: BTreeMap<ProcId, (String, Option<StaleReason>)>,
     network: BTreeSet<ProcId>,
     suspended: BTreeSet<ProcId>,
 }
@@ -146,6 +160,7 @@ impl Summarizer {
                 total_wait_secs: 0.0,
                 blocked: Vec::new(),
                 stale: 0,
+                stale_blockers: Vec::new(),
                 network_stalls: 0,
                 suspended: 0,
                 yielded: 0,
@@ -155,7 +170,7 @@ impl Summarizer {
                 skipped_bytes: 0,
             },
             rows: BTreeMap::new(),
-            stale: BTreeSet::new(),
+            stale: BTreeMap::new(),
             network: BTreeSet::new(),
             suspended: BTreeSet::new(),
         }
@@ -228,9 +243,12 @@ impl Summarizer {
                 row.longest_wait_secs = row.longest_wait_secs.max(*waited_secs);
             }
             HistoryEvent::Stale {
-                holder, reasons, ..
+                holder,
+                reasons,
+                name,
+                ..
             } => {
-                self.stale.insert(*holder);
+                (self.stale.entry(*holder)).or_insert((name.clone(), reasons.first().copied()));
                 if reasons.contains(&StaleReason::NetworkSilent) {
                     self.network.insert(*holder);
                 }
@@ -249,6 +267,7 @@ impl Summarizer {
         let mut s = self.s;
         s.unreadable_lines = unreadable_lines;
         s.stale = self.stale.len() as u32;
+        s.stale_blockers = stale_rows(self.stale.into_values());
         s.network_stalls = self.network.len() as u32;
         s.suspended = self.suspended.len() as u32;
         s.blocked = self.rows.into_values().collect();
@@ -256,6 +275,40 @@ impl Summarizer {
             .sort_by(|a, b| b.total_wait_secs.total_cmp(&a.total_wait_secs));
         s.advice = advise(&s);
         s
+    }
+}
+
+/// Stale blockers grouped by name, most first.
+fn stale_rows(blockers: impl Iterator<Item = (String, Option<StaleReason>)>) -> Vec<StaleRow> {
+    let mut rows: BTreeMap<String, StaleRow> = BTreeMap::new();
+    for (name, reason) in blockers {
+        let row = rows.entry(name.clone()).or_insert(StaleRow {
+            name,
+            blockers: 0,
+            reasons: Vec::new(),
+        });
+        row.blockers += 1;
+        if let Some(r) = reason.filter(|r| !row.reasons.contains(r)) {
+            row.reasons.push(r);
+        }
+    }
+    let mut out: Vec<StaleRow> = rows.into_values().collect();
+    out.sort_by(|a, b| b.blockers.cmp(&a.blockers));
+    out
+}
+
+/// A few words for why a blocker looked stale, for the summary's one line.
+fn reason_words(r: StaleReason) -> &'static str {
+    match r {
+        StaleReason::Stopped => "stopped",
+        StaleReason::LockerDead => "locker gone",
+        StaleReason::Orphan => "orphaned",
+        StaleReason::DeletedLockFile => "lock file deleted",
+        StaleReason::Zombie => "zombie",
+        StaleReason::Idle => "idle",
+        StaleReason::Deadlock => "deadlocked",
+        StaleReason::PipeHeldOpen => "output pipe held open",
+        StaleReason::NetworkSilent => "network silent",
     }
 }
 
@@ -464,6 +517,20 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         s.killed
     );
     let _ = writeln!(out, "{}", fill(header));
+    if !s.stale_blockers.is_empty() {
+        let who: Vec<String> = (s.stale_blockers.iter())
+            .map(|r| {
+                let why: Vec<&str> = r.reasons.iter().map(|r| reason_words(*r)).collect();
+                let many = if r.blockers > 1 {
+                    format!(" ×{}", r.blockers)
+                } else {
+                    String::new()
+                };
+                format!("{}{many} ({})", r.name, why.join(", "))
+            })
+            .collect();
+        let _ = writeln!(out, "{}", fill(format!("Stale: {}", who.join(", "))));
+    }
     if s.yielded > 0 {
         let _ = writeln!(
             out,
@@ -744,6 +811,10 @@ mod tests {
         let text = render(&sum, 3600, None);
         assert!(text.starts_with("Last hour:"), "{text}");
         assert!(text.contains("2 stale"), "{text}");
+        assert!(
+            text.contains("Stale: cargo ×2 (network silent, stopped)"),
+            "the blockers are named, with why: {text}"
+        );
         assert!(text.contains("timeout = 30") && text.contains("CARGO_HTTP_TIMEOUT=30"));
         assert!(text.contains("`cargo lockwatch resume`"), "{text}");
     }
