@@ -293,7 +293,7 @@ fn stale_rows(blockers: impl Iterator<Item = (String, Option<StaleReason>)>) -> 
         }
     }
     let mut out: Vec<StaleRow> = rows.into_values().collect();
-    out.sort_by(|a, b| b.blockers.cmp(&a.blockers));
+    out.sort_by_key(|r| std::cmp::Reverse(r.blockers));
     out
 }
 
