@@ -396,6 +396,22 @@ fn wait_waits_only_for_the_locks_the_build_here_takes() {
         lock.exists(),
         "cargo 1.95 locks <target>/<profile>/.cargo-lock"
     );
+    // --json says how it ended, on stdout.
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend(args);
+        let raw = wait(None, &all);
+        serde_json::from_str(&raw.stdout).unwrap_or_else(|e| panic!("{e}: {raw:?}"))
+    };
+    let v = json(&["--target-dir", "target/rust-analyzer"]);
+    assert_eq!(v["free"], false, "{v}");
+    assert_eq!(v["held_by"]["pid"], ide.pid, "{v}");
+    let held = PathBuf::from(v["lock"].as_str().unwrap());
+    assert_eq!(
+        fs::canonicalize(held).unwrap(),
+        fs::canonicalize(&lock).unwrap()
+    );
+    assert_eq!(json(&[])["free"], true);
     fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
     let scratch = dir.path("lw");
     fs::create_dir_all(&scratch).unwrap();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Context, render};
 use crate::cargo_dirs::BuildDirs;
 use crate::core::catalog::LockKind;
-use crate::core::model::{LockMode, LockReport, LockState, Report, Role};
+use crate::core::model::{HolderReport, LockMode, LockReport, LockState, Report, Role};
 use crate::exit;
 
 /// Arguments of `wait`.
@@ -28,6 +28,9 @@ pub struct Args {
     /// How often to look.
     #[arg(long, default_value = "250ms", value_parser = super::interval_arg)]
     pub interval: Duration,
+    /// Print how it ended as JSON on stdout (the live line stays on stderr).
+    #[arg(long)]
+    pub json: bool,
     /// Where to look beyond the defaults.
     #[command(flatten)]
     pub roots: super::RootArgs,
@@ -219,6 +222,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                     render::duration(start.elapsed().as_secs_f64())
                 );
             }
+            print_outcome(args.json, start, None);
             return exit::OK;
         }
         let l = blockers[0];
@@ -282,10 +286,50 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 eprintln!();
             }
             eprintln!("timed out; still held by {who}");
+            print_outcome(args.json, start, Some((l, holder)));
             return exit::TIMEOUT;
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
         std::thread::sleep(left.map_or(args.interval, |l| l.min(args.interval)));
+    }
+}
+
+/// How `wait` ended, for `--json`.
+#[derive(Debug, serde::Serialize)]
+struct Outcome {
+    /// Every lock waited for is free.
+    free: bool,
+    /// Seconds waited.
+    waited_secs: f64,
+    /// On a timeout: the lock still held.
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
+    lock: Option<PathBuf>,
+    /// And who holds it (`null` when nobody can be inspected).
+    held_by: Option<HeldBy>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct HeldBy {
+    pid: u32,
+    name: String,
+}
+
+/// Prints the outcome as one JSON line when `json`; `still` is the lock still held.
+fn print_outcome(json: bool, start: Instant, still: Option<(&LockReport, Option<&HolderReport>)>) {
+    if !json {
+        return;
+    }
+    let outcome = Outcome {
+        free: still.is_none(),
+        waited_secs: start.elapsed().as_secs_f64(),
+        lock: still.map(|(l, _)| l.path.clone()),
+        held_by: still.and_then(|(_, h)| h).map(|h| HeldBy {
+            pid: h.pid,
+            name: h.name.clone(),
+        }),
+    };
+    if let Ok(line) = serde_json::to_string(&outcome) {
+        println!("{line}");
     }
 }
 
