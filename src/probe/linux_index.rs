@@ -605,7 +605,7 @@ impl View<'_> {
 
 /// Below this many processes a scan runs on the calling thread: starting workers would cost
 /// more than it saves.
-const PARALLEL_FROM: usize = 256;
+const PARALLEL_FROM: usize = 64;
 
 impl View<'_> {
     /// `ask` of each of `pids`, in their order, read on every core at once when there are
