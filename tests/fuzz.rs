@@ -115,6 +115,7 @@ fn event() -> impl Strategy<Value = HistoryEvent> {
                     origin: Some(Origin::Ide),
                     via: Some("rust-analyzer".into()),
                     project: Some("/src/app".into()),
+                    user: None,
                 },
             }),
         (time(), any::<String>(), any::<u64>(), id, 0u32..100_000).prop_map(

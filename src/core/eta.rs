@@ -148,6 +148,7 @@ mod tests {
                 origin: None,
                 via: None,
                 project: Some("/src/app".into()),
+                user: None,
             },
         }
     }

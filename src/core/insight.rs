@@ -28,6 +28,9 @@ pub struct BlockRow {
     /// Where the blocked processes came from, when recorded.
     #[serde(default)]
     pub waiter_origin: Option<Origin>,
+    /// Whose the waiters were, when another user's (a daemon run as root sees everyone's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiter_user: Option<String>,
     /// The project the waits were about, when known.
     #[serde(default)]
     #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
@@ -222,8 +225,9 @@ impl Summarizer {
                 let row = BlockRow {
                     blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
                     blocker_origin: blocker.origin,
-                    waiter: waiter_label(party.origin, cmd, name),
+                    waiter: waiter_label(party, cmd, name),
                     waiter_origin: party.origin,
+                    waiter_user: party.user.clone(),
                     project: party.project.clone().or_else(|| blocker.project.clone()),
                     lock: path.clone(),
                     lock_kind: catalog::classify(path),
@@ -331,12 +335,17 @@ fn blocker_label(blocked_by: &[(String, u32)], cmds: &[Vec<String>], party: &Par
     }
 }
 
-/// Whom a row's waits blocked, grouped by origin where it is known.
-fn waiter_label(origin: Option<Origin>, cmd: &[String], name: &str) -> String {
-    match origin {
+/// Whom a row's waits blocked, grouped by origin where it is known, and by user when they
+/// were another user's.
+fn waiter_label(party: &Party, cmd: &[String], name: &str) -> String {
+    let whose = party
+        .user
+        .as_ref()
+        .map_or("your".into(), |u| format!("{u}'s"));
+    match party.origin {
         _ if name != "cargo" => short_command(cmd, name),
-        Some(Origin::Terminal) => "your terminal builds".into(),
-        Some(Origin::Ide) => "your editor's checks".into(),
+        Some(Origin::Terminal) => format!("{whose} terminal builds"),
+        Some(Origin::Ide) => format!("{whose} editor's checks"),
         _ => short_command(cmd, name),
     }
 }
@@ -347,7 +356,10 @@ fn ide_over_terminal(s: &Summary) -> ((u32, f64), (u32, f64)) {
     let mut build = (0, 0.0);
     let mut cache = (0, 0.0);
     for r in &s.blocked {
-        if r.blocker_origin != Some(Origin::Ide) || r.waiter_origin != Some(Origin::Terminal) {
+        if r.blocker_origin != Some(Origin::Ide)
+            || r.waiter_origin != Some(Origin::Terminal)
+            || r.waiter_user.is_some()
+        {
             continue;
         }
         let slot = if r.lock_kind.is_some_and(LockKind::in_cargo_home) {
@@ -639,6 +651,7 @@ mod tests {
             origin: Some(origin),
             via: Some(via.into()),
             project: Some(project.into()),
+            user: None,
         }
     }
 
@@ -671,6 +684,27 @@ mod tests {
     }
 
     const BUILD_LOCK: &str = "/src/app/target/debug/.cargo-lock";
+
+    #[test]
+    fn another_user_s_waits_are_theirs_not_yours_and_get_no_advice_for_you() {
+        let events: Vec<HistoryEvent> = (0..6)
+            .map(|i| {
+                let mut e = ide_blocked_terminal(100.0 + f64::from(i), 100.0, BUILD_LOCK);
+                if let HistoryEvent::WaitEnded { party, .. } = &mut e {
+                    party.user = Some("lwtest".into());
+                }
+                e
+            })
+            .collect();
+        let sum = summarize(&events, 50.0, 0);
+        assert_eq!(sum.blocked[0].waiter, "lwtest's terminal builds");
+        assert_eq!(sum.blocked[0].waiter_user.as_deref(), Some("lwtest"));
+        assert!(
+            !sum.advice.iter().any(|a| a.topic == Topic::IdeTargetDir),
+            "{:#?}",
+            sum.advice
+        );
+    }
 
     #[test]
     fn a_longest_hold_that_began_before_the_daemon_looked_is_at_least_that_long() {

@@ -58,6 +58,9 @@ pub struct Party {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project: Option<PathBuf>,
+    /// Whose process it was, when not the daemon's user's (a daemon run as root sees everyone's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl Party {

@@ -678,6 +678,7 @@ impl Engine {
                 origin: Some(y.check.origin),
                 via: y.check.origin_via.clone(),
                 project: y.check.cwd.clone(),
+                user: None,
             },
             for_waiter: (y.for_waiter.name.clone(), y.for_waiter.pid),
             paths: locks.clone(),
@@ -897,6 +898,13 @@ fn aside(
     });
 }
 
+/// The user a process belongs to, when it is not the daemon's own (its name, else `uid N`).
+fn someone_else(f: &crate::core::model::ProcessFacts) -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    (f.uid != me).then(|| f.user.clone().unwrap_or_else(|| format!("uid {}", f.uid)))
+}
+
 /// Every lock of the pass with its holders and waiters; each waiter names its root blockers.
 fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -> Vec<LockSample> {
     let id = |f: &crate::core::model::ProcessFacts| ProcId {
@@ -915,6 +923,7 @@ fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -
             origin: Some(origin),
             via,
             project: project.clone().or_else(|| f.cwd.clone()),
+            user: someone_else(f),
         }
     };
     pass.sightings
