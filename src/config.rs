@@ -750,8 +750,8 @@ impl DirProblem {
             DirProblem::Missing => "does not exist",
             DirProblem::NotADirectory => "is not a directory; nothing is watched there",
             DirProblem::Unreadable => {
-                "cannot be read by you (permission denied): its locks are not seen; run as its \
-                 owner or fix its permissions"
+                "cannot be read by you (permission denied): only locks your own processes hold \
+                 there are seen; run as its owner or fix its permissions"
             }
         }
     }

@@ -683,6 +683,9 @@ fn a_cargo_in_a_directory_with_odd_bytes_is_reported_and_recorded() {
             "shown with U+FFFD for the odd byte"
         );
     }
+    // In text, a direct scan shows the byte itself, escaped.
+    let (_, text) = d.cli(&dir, &["status", "--no-daemon"]);
+    assert!(text.contains("bad\\xffname"), "{text}");
     touch(&marker);
     // Cargo 1.95 builds there and then fails on its own ("path … not utf-8"): only its locks
     // matter here.

@@ -620,7 +620,8 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
         out.push(check("config", Status::Problem, w.clone(), Some(fix)));
     }
     for w in &f.missing_dirs {
-        let fix = "check the path for a typo; a Cargo home appears once a cargo runs with it";
+        let fix = "check the path for a typo and its permissions; a Cargo home appears once a \
+                   cargo runs with it";
         out.push(check("watched", Status::Warn, w.clone(), Some(fix.into())));
     }
 

@@ -19,9 +19,34 @@ pub fn tilde(path: &Path) -> String {
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
         && let Ok(rest) = path.strip_prefix(&home)
     {
-        return printable(&format!("~/{}", rest.display()));
+        return format!("~/{}", escaped(rest));
     }
-    printable(&path.display().to_string())
+    escaped(path)
+}
+
+/// A path as text: control characters escaped (see [`printable`]) and bytes that are not UTF-8
+/// as `\xff`, so the path shown is the path on disk.
+fn escaped(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut rest = path.as_os_str().as_bytes();
+    let mut out = String::new();
+    loop {
+        match std::str::from_utf8(rest) {
+            Ok(text) => {
+                out.push_str(&printable(text));
+                return out;
+            }
+            Err(e) => {
+                let (valid, bad) = rest.split_at(e.valid_up_to());
+                out.push_str(&printable(&String::from_utf8_lossy(valid)));
+                let n = e.error_len().unwrap_or(bad.len());
+                for b in &bad[..n] {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+                rest = &bad[n..];
+            }
+        }
+    }
 }
 
 /// `s` with control characters escaped (`\n`, `\x1b`): a directory named with a newline
@@ -115,5 +140,8 @@ mod tests {
             "/src/new\\nline/\\u{1b}[31mred/target/debug/.cargo-lock"
         );
         assert_eq!(printable("plain ünïcode"), "plain ünïcode");
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"/src/bad\xff\xfe-\xc3\xa9/x"));
+        assert_eq!(tilde(odd), "/src/bad\\xff\\xfe-é/x");
     }
 }
