@@ -305,7 +305,8 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         typical_hold: None,
     };
     report.action = action(&report);
-    report.verdict = verdict(&report) + &sharers_clause(&report);
+    let heir = signals(obs, i).locker_dead;
+    report.verdict = verdict(&report, heir) + &sharers_clause(&report);
     report
 }
 
@@ -416,8 +417,9 @@ fn waiting_clause(n: usize) -> String {
     }
 }
 
-/// The one-line verdict. It names the blocker, never a waiter, as the one holding things up.
-fn verdict(i: &IncidentReport) -> String {
+/// The one-line verdict. It names the blocker, never a waiter, as the one holding things up;
+/// `heir`: it holds a lock through a descriptor its exited locker left it.
+fn verdict(i: &IncidentReport, heir: bool) -> String {
     let waiting = waiting_clause(i.blocked.len());
     let Some(b) = &i.blocker else {
         return format!(
@@ -456,6 +458,11 @@ fn verdict(i: &IncidentReport) -> String {
         }
         (_, Doing::Stopped) => format!(
             "{} is stopped (suspended with Ctrl-Z?); {waiting}.{resume}",
+            who(b)
+        ),
+        (_, Doing::Unknown) if heir => format!(
+            "{} holds it through a descriptor inherited from a process that has exited, and \
+             shows no child or network activity; {waiting}. If that lasts, it may be stuck.",
             who(b)
         ),
         (_, Doing::Unknown) => format!(
@@ -863,6 +870,28 @@ mod tests {
                 facts(11, ProcState::Sleeping, 5),
             ],
         )
+    }
+
+    #[test]
+    fn an_heir_not_yet_judged_stale_is_said_to_hold_an_exited_locker_s_descriptor() {
+        let mut case = two_builds(ProcState::Sleeping);
+        case.sightings[0].holders[0].inherited = true;
+        case.sightings[0].locker_gone = true;
+        // The daemon's policy has not called it stale yet (hysteresis).
+        let k = Knowledge {
+            stale: Some(HashMap::new()),
+            ..Knowledge::default()
+        };
+        let r = case.report(&k);
+        let i = &r.incidents[0];
+        assert_ne!(i.state, IncidentState::Stale);
+        assert!(
+            i.verdict.starts_with(
+                "cargo 10 holds it through a descriptor inherited from a process that has exited"
+            ),
+            "{}",
+            i.verdict
+        );
     }
 
     #[test]
