@@ -127,20 +127,25 @@ fn history_names_the_ide_blocking_terminal_builds_and_advises() {
     assert_eq!(json["yielded"], 0);
 }
 
+/// A daemon with "your build first" on, yielding after 1 s.
+fn yielding_daemon(dir: &Dir) -> Daemon {
+    Daemon::start_with(
+        dir,
+        "daemon",
+        &[
+            ("LOCKWATCH_POLICY_YIELD_IDE", "true"),
+            ("LOCKWATCH_POLICY_YIELD_AFTER", "1s"),
+        ],
+    )
+}
+
 #[test]
 fn your_build_first_stops_the_ide_check_and_the_terminal_build_runs() {
     let _serial = serial();
     let dir = Dir::new("yield");
     let marker = dir.path("marker");
     let project = util::sleepy_project(&dir, "app", &marker);
-    let d = Daemon::start_with(
-        &dir,
-        "daemon",
-        &[
-            ("LOCKWATCH_POLICY_YIELD_IDE", "true"),
-            ("LOCKWATCH_POLICY_YIELD_AFTER", "1s"),
-        ],
-    );
+    let d = yielding_daemon(&dir);
     assert!(d.snapshot().yield_ide, "the menu shows it on");
     let (_check, mut build, check_pid, build_pid) = contention(&dir, &d, &project, &marker);
     // The daemon stops the IDE's check; the terminal build takes the lock and runs its build
@@ -177,14 +182,7 @@ fn a_cargo_typed_in_an_editor_s_terminal_is_never_stopped_for_a_build() {
     let dir = Dir::new("editor-terminal");
     let marker = dir.path("marker");
     let project = util::sleepy_project(&dir, "app", &marker);
-    let d = Daemon::start_with(
-        &dir,
-        "daemon",
-        &[
-            ("LOCKWATCH_POLICY_YIELD_IDE", "true"),
-            ("LOCKWATCH_POLICY_YIELD_AFTER", "1s"),
-        ],
-    );
+    let d = yielding_daemon(&dir);
     // VS Code's integrated terminal: a shell under the editor's pty host (`code`).
     let editor = dir.path("bin/code");
     std::fs::create_dir_all(editor.parent().unwrap()).unwrap();
