@@ -169,7 +169,11 @@ fn config_json_has_typed_values_and_names_where_each_came_from() {
         "[policy]\nyield_ide = true\n[stale]\nsamples = 0\n",
     );
     let out = lockwatch(&dir).args(["config", "--json"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a value replaced by its default is a mistake"
+    );
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let v = &doc["values"];
     assert_eq!(v["policy.yield_ide"]["value"], true);
@@ -189,6 +193,29 @@ fn config_json_has_typed_values_and_names_where_each_came_from() {
             .iter()
             .any(|w| w.as_str().unwrap().contains("stale.samples"))
     );
+}
+
+#[test]
+fn config_exits_2_on_a_broken_file_and_0_when_only_a_watched_directory_is_missing() {
+    let dir = Dir::new("config-exit");
+    let out = lockwatch(&dir)
+        .args(["config", "--project", "/nonexistent/lockwatch-project"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("warning: --project /nonexistent/lockwatch-project does not exist"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    dir.write(
+        "lockwatch/config/config.toml",
+        "[policy\nyield_ide = true\n",
+    );
+    let out = lockwatch(&dir).arg("config").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("warning:"), "{text}");
+    assert_eq!(out.status.code(), Some(2), "{text}");
 }
 
 /// Runs `cargo-lockwatch ARGS` on a pseudo-terminal (`script` from util-linux), typing

@@ -88,7 +88,14 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         out
     };
     match super::print(&text) {
+        Ok(()) if has_problems(l) => exit::ERROR,
         Ok(()) => exit::OK,
         Err(_) => exit::ERROR,
     }
+}
+
+/// Whether the file or the environment holds a mistake (`config && …` in a script then stops):
+/// a directory to watch that is not there yet is worth a warning, not a broken configuration.
+fn has_problems(l: &crate::config::Loaded) -> bool {
+    l.file_unusable.is_some() || l.warnings.iter().any(|w| !l.missing_dirs.contains(w))
 }

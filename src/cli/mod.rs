@@ -158,7 +158,8 @@ pub enum Command {
     Wait(wait_cmd::Args),
     /// Who blocked whom, how often, and for how long.
     History(history_cmd::Args),
-    /// Show the effective configuration and where each value came from.
+    /// Show the effective configuration and where each value came from (exit 2 when the file or
+    /// a value is wrong).
     Config(config_cmd::Args),
     /// Start the daemon at login (launchd agent on macOS, systemd user unit on Linux).
     Install(install::Args),
