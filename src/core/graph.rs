@@ -63,6 +63,9 @@ pub struct Graph {
     unseen: Vec<(FileKey, LockMode)>,
     /// Waiter → the processes (or unseen holders) it waits for directly.
     waits_for: BTreeMap<u32, BTreeSet<Node>>,
+    /// A process holding a lock exclusively beside another that no ancestor explains → the
+    /// one that stands for both (see `pair_partners`).
+    partners: BTreeMap<u32, u32>,
     /// (holder, its waiting descendant): the holder waits for that descendant to finish.
     child_waits: BTreeSet<(u32, u32)>,
     roles: BTreeMap<u32, Role>,
@@ -108,6 +111,7 @@ impl Graph {
                 });
             }
         }
+        g.pair_partners(facts);
         g.link(facts);
         g.find_incidents(facts);
         g.assign_roles(facts);
@@ -157,9 +161,16 @@ impl Graph {
             .collect()
     }
 
-    /// The incident whose blocker is `pid`.
+    /// The incident whose blocker is `pid`, or the process `pid` shares its descriptor with.
     pub fn incident_of(&self, pid: u32) -> Option<&Incident> {
-        self.incidents.iter().find(|i| i.blocker == Some(pid))
+        let blocker = self.partner_of(pid).unwrap_or(pid);
+        self.incidents.iter().find(|i| i.blocker == Some(blocker))
+    }
+
+    /// The process standing for `pid` as a blocker when both hold one lock exclusively
+    /// through the same descriptor.
+    pub fn partner_of(&self, pid: u32) -> Option<u32> {
+        self.partners.get(&pid).copied()
     }
 
     /// The incidents in which `pid` is blocked.
@@ -184,6 +195,33 @@ impl Graph {
         })
     }
 
+    /// Processes holding one lock exclusively where no ancestor of theirs holds it share one
+    /// open file description (two exclusive flocks cannot coexist): two children that
+    /// inherited a dead locker's descriptor, say. They are one blocker, not two incidents
+    /// with the same waiters: the first not waiting itself, then the lowest pid, stands for
+    /// them; the report names the others as sharing its descriptor.
+    fn pair_partners(&mut self, facts: &HashMap<u32, ProcessFacts>) {
+        let mut by_lock: BTreeMap<FileKey, Vec<(bool, u32)>> = BTreeMap::new();
+        for h in &self.holds {
+            if h.mode == LockMode::Exclusive && !self.covered(h.pid, h.lock, facts) {
+                let waits = self.waits.iter().any(|w| w.pid == h.pid);
+                by_lock.entry(h.lock).or_default().push((waits, h.pid));
+            }
+        }
+        for mut holders in by_lock.into_values() {
+            holders.sort_unstable();
+            holders.dedup();
+            let Some(&(_, first)) = holders.first() else {
+                continue;
+            };
+            for &(_, pid) in &holders[1..] {
+                if pid != first && !self.partners.contains_key(&first) {
+                    self.partners.entry(pid).or_insert(first);
+                }
+            }
+        }
+    }
+
     /// Turns each wait into edges to the holders whose mode conflicts with it.
     fn link(&mut self, facts: &HashMap<u32, ProcessFacts>) {
         for w in &self.waits {
@@ -204,11 +242,15 @@ impl Graph {
             } else {
                 conflicting
             };
+            let chosen: Vec<Node> = chosen
+                .iter()
+                .map(|h| Node::Pid(self.partner_of(h.pid).unwrap_or(h.pid)))
+                .collect();
             let targets = self.waits_for.entry(w.pid).or_default();
             if chosen.is_empty() {
                 targets.insert(Node::Unseen(w.lock));
             }
-            targets.extend(chosen.iter().map(|h| Node::Pid(h.pid)));
+            targets.extend(chosen);
         }
         // A holder whose descendant waits is held up by that wait: its build cannot go on until
         // the nested cargo gets its lock.
@@ -395,6 +437,7 @@ impl Graph {
             .filter(|h| h.mode == LockMode::Exclusive && !self.covered(h.pid, h.lock, facts))
             .map(|h| h.pid)
             .filter(|p| !roots.contains(p) && !self.is_blocked(*p))
+            .filter(|p| !self.partners.contains_key(p))
             .collect();
         holders.sort_unstable();
         holders.dedup();
@@ -451,6 +494,12 @@ impl Graph {
         for h in &self.holds {
             if incident_locks.contains(&h.lock) && self.covered(h.pid, h.lock, facts) {
                 self.roles.insert(h.pid, Role::Blocker);
+            }
+        }
+        // So is a process sharing a blocker's descriptor.
+        for (partner, first) in &self.partners {
+            if self.incident_of(*first).is_some() {
+                self.roles.insert(*partner, Role::Blocker);
             }
         }
         // Last, so it wins: a waiter is a waiter everywhere, whatever it also holds; so is a
@@ -582,6 +631,32 @@ mod tests {
             "mutate is background, not the incident's"
         );
         assert_eq!(i.deadlock, None);
+    }
+
+    #[test]
+    fn two_processes_sharing_one_exclusive_descriptor_are_one_blocker() {
+        // A dead locker's two children both inherited its descriptor; 9 waits.
+        let sharing = |waiters| {
+            let mut l = lock(CACHE, vec![p(5, X), p(4, X)], waiters);
+            l.locker_gone = true;
+            l
+        };
+        let g = Graph::build(&[sharing(vec![p(9, X)])], &all(&[4, 5, 9]));
+        assert_eq!(g.incidents.len(), 1, "{:?}", g.incidents);
+        let i = &g.incidents[0];
+        assert_eq!((i.blocker, i.blocked.clone()), (Some(4), vec![9]));
+        assert_eq!(g.waits_for(9), vec![4]);
+        assert_eq!(g.partner_of(5), Some(4));
+        assert_eq!(g.incident_of(5), Some(i), "either pid finds the incident");
+        assert_eq!(
+            (g.role(4), g.role(5)),
+            (Some(Role::Blocker), Some(Role::Blocker))
+        );
+        assert_eq!(g.role(9), Some(Role::Blocked));
+
+        let quiet = Graph::build(&[sharing(vec![])], &all(&[4, 5]));
+        let blockers: Vec<Option<u32>> = quiet.incidents.iter().map(|i| i.blocker).collect();
+        assert_eq!(blockers, vec![Some(4)], "one holding incident, not two");
     }
 
     #[test]
