@@ -56,16 +56,14 @@ fn watch_into_a_pipe_writes_no_escapes_and_stops_when_the_reader_leaves() {
 #[test]
 fn the_bare_command_takes_status_flags_and_colour_is_chosen_as_asked() {
     let dir = Dir::new("bare");
+    // 0 or 1: `status` sees every lock on the machine, and one elsewhere may look stale.
+    let answered = |out: &std::process::Output| matches!(out.status.code(), Some(0 | 1));
     let out = lockwatch(&dir).arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(answered(&out), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["schema_version"], 2);
     let out = lockwatch(&dir).arg("--all").output().unwrap();
-    assert!(out.status.success());
+    assert!(answered(&out), "{}", String::from_utf8_lossy(&out.stderr));
     let plain = String::from_utf8_lossy(&out.stdout);
     assert!(!plain.contains('\u{1b}'), "no colour into a pipe: {plain}");
     let out = lockwatch(&dir)
