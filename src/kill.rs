@@ -59,6 +59,12 @@ pub enum Refusal {
     Protected,
     /// `resume` of a process that is not stopped.
     NotStopped,
+    /// `kill`, not at a terminal and without `--yes`, of a holder nobody waits for that does
+    /// not look stuck: stopping it helps nobody (a mistyped pid, or a build that is only slow).
+    NotNeeded {
+        /// What it holds, in Cargo's words ("artifact directory").
+        locks: Vec<String>,
+    },
 }
 
 /// What was asked: the words of a refusal depend on it.
@@ -131,6 +137,12 @@ impl Refusal {
                 format!("refusing: {pid} is cargo-lockwatch itself (the daemon or this command)")
             }
             Refusal::NotStopped => format!("{pid} is not stopped; there is nothing to resume"),
+            Refusal::NotNeeded { locks } => format!(
+                "refusing: {pid} holds the {}, nobody waits for it and it does not look stuck \
+                 (a mistyped pid, or a build that is only slow); nothing was signalled. To stop \
+                 it anyway: `cargo lockwatch kill {pid} --yes`",
+                locks.join(" and the ")
+            ),
         }
     }
 }

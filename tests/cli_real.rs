@@ -266,7 +266,7 @@ fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
 
     let (code, out) = at_a_terminal(&dir, &format!("kill {}", holder.pid), "n\n");
     assert!(out.contains("nobody waits for it"), "{out}");
-    assert!(out.contains("Nothing was signalled"), "{out}");
+    assert!(out.contains("nothing was signalled"), "{out}");
     assert_eq!(code, Some(4), "{out}");
     assert!(
         util::proc_state(holder.pid).is_some(),
@@ -278,7 +278,44 @@ fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
     assert!(out.contains("Terminate it anyway? [y/N]"), "{out}");
     assert_eq!(code, Some(4), "{out}");
 
+    // A script is not asked: it is refused, told about `--yes`, and its JSON says why.
+    let pid = holder.pid.to_string();
+    let out = lockwatch(&dir).args(["kill", &pid]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(text.contains(&format!("kill {pid} --yes")), "{text}");
+    let out = lockwatch(&dir)
+        .args(["kill", &pid, "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["refusal"]["reason"], "not-needed", "{doc}");
+    assert_eq!(
+        util::proc_state(holder.pid).map(|s| s != 'Z'),
+        Some(true),
+        "still spared"
+    );
+
     let (code, out) = at_a_terminal(&dir, &format!("kill {}", holder.pid), "y\n");
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("SIGTERM"), "{out}");
+}
+
+#[test]
+fn a_script_stops_a_holder_nobody_waits_for_only_with_yes() {
+    let dir = Dir::new("kill-yes");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).args(["sleep", "300"]);
+    let holder = dir.spawn("holder", &mut cmd);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let pid = holder.pid.to_string();
+    let out = lockwatch(&dir)
+        .args(["kill", &pid, "--yes"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("released its lock"), "{text}");
 }

@@ -189,7 +189,11 @@ fn an_impostor_daemon_of_another_user_is_never_trusted() {
     let (code, _, err) = cli(&dir, &ours, &["daemon", "--check"]);
     assert_eq!(code, lockwatch::exit::ERROR, "{err}");
     assert!(err.contains("not trusting"), "{err}");
-    let (_, out, err) = cli(&dir, &ours, &["kill", &holder.pid.to_string(), "--json"]);
+    let (_, out, err) = cli(
+        &dir,
+        &ours,
+        &["kill", &holder.pid.to_string(), "--json", "--yes"],
+    );
     assert!(
         err.contains("not trusting") && err.contains("direct scan"),
         "kill never asks the impostor: {err}{out}"

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use super::Context;
-use crate::core::model::{LockReport, Report};
+use crate::core::model::{HolderReport, LockReport, ProcState, ProcessFacts, Report, Role};
 use crate::daemon::{
     self,
     client::Client,
@@ -23,6 +23,10 @@ pub struct Args {
     /// Send SIGKILL instead of SIGTERM.
     #[arg(long)]
     pub force: bool,
+    /// Stop a holder nobody waits for that does not look stuck without asking (at a terminal
+    /// you are asked; otherwise such a kill is refused without it).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// How long to wait for the lock to be released.
     #[arg(long, default_value = "5s", value_parser = super::duration_arg)]
     pub grace: Duration,
@@ -37,6 +41,11 @@ pub struct Args {
 /// The start token of `pid` as this command sees it now: the daemon acts on that very process
 /// or refuses, so a pid reused between this check and the signal is never hit.
 pub(super) fn verified_token(pid: u32) -> Result<u64, Box<KillReport>> {
+    verified(pid).map(|f| f.start_token)
+}
+
+/// The process `pid` as this command sees it now (see [`verified_token`]).
+fn verified(pid: u32) -> Result<ProcessFacts, Box<KillReport>> {
     let refused = |refusal: Refusal, message: String| {
         Box::new(KillReport::Refused {
             pid,
@@ -54,7 +63,6 @@ pub(super) fn verified_token(pid: u32) -> Result<u64, Box<KillReport>> {
         crate::probe::platform().map_err(|e| refused(Refusal::NotAHolder, e.to_string()))?;
     probe
         .process(pid)
-        .map(|f| f.start_token)
         .map_err(|_| refused(Refusal::Gone, Refusal::Gone.explain(pid, Act::Kill)))
 }
 
@@ -109,17 +117,22 @@ fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
 }
 
 /// The locks `pid` holds when none of them has a waiter and it does not look stuck (not stale,
-/// not holding a dead locker's descriptor): stopping it then helps nobody (a mistyped pid, or
-/// a build that is only slow). Empty otherwise.
+/// not stopped, not holding a dead locker's descriptor): stopping it then helps nobody (a
+/// mistyped pid, or a build that is only slow). Empty otherwise, and for a waiter (which
+/// `kill` refuses as such, naming its blocker).
 fn held_unneeded(report: &Report, pid: u32) -> Vec<&str> {
     let held: Vec<&LockReport> = (report.locks.iter())
         .filter(|l| l.holders.iter().any(|h| h.pid == pid))
         .collect();
-    let needed = held.iter().any(|l| {
-        !l.waiters.is_empty()
-            || (l.holders.iter()).any(|h| h.pid == pid && (h.stale || h.inherited))
+    let stuck = |h: &HolderReport| {
+        h.pid == pid && (h.stale || h.inherited || h.process_state == ProcState::Stopped)
+    };
+    let waiter = (report.locks.iter()).any(|l| {
+        l.waiters.iter().any(|w| w.pid == pid)
+            || (l.holders.iter()).any(|h| h.pid == pid && h.role == Role::Blocked)
     });
-    if needed {
+    let needed = (held.iter()).any(|l| !l.waiters.is_empty() || l.holders.iter().any(stuck));
+    if waiter || needed {
         return Vec::new();
     }
     held.iter().map(|l| l.description.as_str()).collect()
@@ -138,39 +151,51 @@ fn ask(question: &str) -> bool {
     std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
 }
 
-/// Asks a person at a terminal before stopping a holder nobody waits for that looks healthy;
-/// `true` to go on (scripts and `--json` are taken at their word).
-fn confirmed(ctx: &Context, pid: u32, json: bool) -> bool {
-    if json || !can_ask() {
-        return true;
+/// Whether to go on with stopping `target`: yes unless it holds locks nobody waits for and
+/// does not look stuck; then a person at a terminal is asked, and a script needs `--yes`.
+/// Another user's process goes on to be refused as such.
+fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), KillReport> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if args.yes || target.uid != unsafe { libc::geteuid() } {
+        return Ok(());
     }
     let roots = super::status::roots_here(ctx);
     let Ok(report) = super::status::fetch(ctx, &roots, false) else {
-        return true;
+        return Ok(());
     };
-    let locks = held_unneeded(&report, pid);
+    let locks = held_unneeded(&report, args.pid);
     if locks.is_empty() {
-        return true;
+        return Ok(());
     }
-    ask(&format!(
-        "{pid} holds the {}, nobody waits for it and it does not look stuck. Terminate it \
-         anyway?",
+    let refusal = Refusal::NotNeeded {
+        locks: locks.iter().map(|l| l.to_string()).collect(),
+    };
+    let question = format!(
+        "{} holds the {}, nobody waits for it and it does not look stuck. Terminate it anyway?",
+        args.pid,
         locks.join(" and the ")
-    ))
+    );
+    if !args.json && can_ask() {
+        if ask(&question) {
+            return Ok(());
+        }
+    }
+    Err(KillReport::Refused {
+        pid: args.pid,
+        message: refusal.explain(args.pid, Act::Kill),
+        refusal,
+    })
 }
 
 /// Runs `kill`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let report = match verified_token(args.pid) {
+    let report = match verified(args.pid) {
         Err(r) => *r,
-        Ok(_) if !confirmed(ctx, args.pid, args.json) => {
-            eprintln!("Nothing was signalled.");
-            return exit::REFUSED;
-        }
-        Ok(token) => {
+        Ok(target) if let Err(refused) = confirmed(ctx, &args, &target) => refused,
+        Ok(target) => {
             let mut req = KillRequest {
                 pid: args.pid,
-                start_token: Some(token),
+                start_token: Some(target.start_token),
                 force: args.force,
                 grace: args.grace,
             };
