@@ -154,7 +154,7 @@ fn ask(question: &str) -> bool {
 /// Whether to go on with stopping `target`: yes unless it holds locks nobody waits for and
 /// does not look stuck; then a person at a terminal is asked, and a script needs `--yes`.
 /// Another user's process goes on to be refused as such.
-fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), KillReport> {
+fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Box<KillReport>> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if args.yes || target.uid != unsafe { libc::geteuid() } {
         return Ok(());
@@ -175,23 +175,21 @@ fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Ki
         args.pid,
         locks.join(" and the ")
     );
-    if !args.json && can_ask() {
-        if ask(&question) {
-            return Ok(());
-        }
+    if !args.json && can_ask() && ask(&question) {
+        return Ok(());
     }
-    Err(KillReport::Refused {
+    Err(Box::new(KillReport::Refused {
         pid: args.pid,
         message: refusal.explain(args.pid, Act::Kill),
         refusal,
-    })
+    }))
 }
 
 /// Runs `kill`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
     let report = match verified(args.pid) {
         Err(r) => *r,
-        Ok(target) if let Err(refused) = confirmed(ctx, &args, &target) => refused,
+        Ok(target) if let Err(refused) = confirmed(ctx, &args, &target) => *refused,
         Ok(target) => {
             let mut req = KillRequest {
                 pid: args.pid,
