@@ -235,7 +235,11 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         let who = holder
             .map(|h| {
                 let held = match (h.held_for_secs, h.running_for_secs) {
-                    (Some(s), _) => format!("held {}", render::duration(s)),
+                    (Some(s), _) if h.held_since_known => {
+                        format!("held {}", render::duration(s))
+                    }
+                    // Already held when the daemon first looked: a lower bound.
+                    (Some(s), _) => format!("held ≥ {}", render::duration(s)),
                     (None, Some(up)) => format!("up {}", render::duration(up)),
                     (None, None) => "held".into(),
                 };

@@ -47,6 +47,12 @@ pub struct BlockRow {
     pub total_wait_secs: f64,
     /// Longest single wait.
     pub longest_wait_secs: f64,
+    /// Some of these waits began before the daemon looked: the total is a lower bound.
+    #[serde(default)]
+    pub total_wait_at_least: bool,
+    /// The longest began before the daemon looked: it lasted at least that long.
+    #[serde(default)]
+    pub longest_wait_at_least: bool,
 }
 
 /// What the advice is about (stable, for JSON readers).
@@ -90,6 +96,9 @@ pub struct Summary {
     pub waits: u32,
     /// Total seconds waited.
     pub total_wait_secs: f64,
+    /// Some waits began before the daemon looked: the total is a lower bound.
+    #[serde(default)]
+    pub total_wait_at_least: bool,
     /// Who blocked whom, most total waiting first.
     pub blocked: Vec<BlockRow>,
     /// Blockers that looked stale (each counted once, however often its verdict changed).
@@ -159,6 +168,7 @@ impl Summarizer {
                 total_held_secs: 0.0,
                 longest_hold: None,
                 longest_hold_at_least: false,
+                total_wait_at_least: false,
                 waits: 0,
                 total_wait_secs: 0.0,
                 blocked: Vec::new(),
@@ -218,10 +228,12 @@ impl Summarizer {
                 path,
                 party,
                 blocker,
+                since_known,
                 ..
             } => {
                 self.s.waits += 1;
                 self.s.total_wait_secs += waited_secs;
+                self.s.total_wait_at_least |= !since_known;
                 let row = BlockRow {
                     blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
                     blocker_origin: blocker.origin,
@@ -234,6 +246,8 @@ impl Summarizer {
                     times: 0,
                     total_wait_secs: 0.0,
                     longest_wait_secs: 0.0,
+                    total_wait_at_least: false,
+                    longest_wait_at_least: false,
                 };
                 let key = (
                     row.blocker.clone(),
@@ -244,7 +258,11 @@ impl Summarizer {
                 let row = self.rows.entry(key).or_insert(row);
                 row.times += 1;
                 row.total_wait_secs += waited_secs;
-                row.longest_wait_secs = row.longest_wait_secs.max(*waited_secs);
+                row.total_wait_at_least |= !since_known;
+                if *waited_secs > row.longest_wait_secs {
+                    row.longest_wait_secs = *waited_secs;
+                    row.longest_wait_at_least = !since_known;
+                }
             }
             HistoryEvent::Stale {
                 holder,
@@ -486,6 +504,11 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// `≥ ` before a duration that is a lower bound (it began before the daemon looked).
+fn at_least(lower_bound: bool) -> &'static str {
+    if lower_bound { "≥ " } else { "" }
+}
+
 fn plural(n: u32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
@@ -520,10 +543,11 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         None => line,
     };
     let header = format!(
-        "Last {}: {}, {} ({} waited, added up), {} stale, {} killed",
+        "Last {}: {}, {} ({}{} waited, added up), {} stale, {} killed",
         period_words(period_secs),
         plural(s.holds, "hold", "holds"),
         plural(s.waits, "wait", "waits"),
+        at_least(s.total_wait_at_least),
         duration(s.total_wait_secs),
         s.stale,
         s.killed
@@ -551,10 +575,10 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         );
     }
     if let Some((name, secs, path)) = &s.longest_hold {
-        let at_least = if s.longest_hold_at_least { "≥ " } else { "" };
         let line = format!(
-            "Longest hold: {name} held {} for {at_least}{}",
+            "Longest hold: {name} held {} for {}{}",
             tilde(path),
+            at_least(s.longest_hold_at_least),
             duration(*secs)
         );
         let _ = writeln!(out, "{}", fill(line));
@@ -569,12 +593,14 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {}{} blocked {}{place}\n      {}, {} in all (longest {}) · {}",
+                "  {}{} blocked {}{place}\n      {}, {}{} in all (longest {}{}) · {}",
                 r.blocker,
                 origin_suffix(r.blocker_origin),
                 r.waiter,
                 times(r.times),
+                at_least(r.total_wait_at_least),
                 duration(r.total_wait_secs),
+                at_least(r.longest_wait_at_least),
                 duration(r.longest_wait_secs),
                 lock_words(r.lock_kind, &r.lock)
             );
@@ -664,6 +690,7 @@ mod tests {
             waiter: id(at as u32),
             name: "cargo".into(),
             waited_secs: secs,
+            since_known: true,
             blocked_by: vec![("cargo".into(), 10)],
             cmd: s(&["cargo", "build"]),
             blocked_by_cmd: vec![s(&["/usr/bin/cargo", "check", "--message-format=json"])],
@@ -707,6 +734,38 @@ mod tests {
     }
 
     #[test]
+    fn waits_that_began_before_the_daemon_looked_are_at_least_that_long() {
+        let wait = |at: f64, secs: f64, since_known: bool| {
+            let mut e = ide_blocked_terminal(at, secs, BUILD_LOCK);
+            if let HistoryEvent::WaitEnded { since_known: k, .. } = &mut e {
+                *k = since_known;
+            }
+            e
+        };
+        let sum = summarize(&[wait(100.0, 65.0, false), wait(200.0, 5.0, true)], 50.0, 0);
+        assert!(sum.total_wait_at_least);
+        let row = &sum.blocked[0];
+        assert!(
+            row.total_wait_at_least && row.longest_wait_at_least,
+            "{row:?}"
+        );
+        let text = render(&sum, 86_400, None);
+        assert!(text.contains("(≥ 1m10s waited, added up)"), "{text}");
+        assert!(
+            text.contains("twice, ≥ 1m10s in all (longest ≥ 1m05s)"),
+            "{text}"
+        );
+
+        let sum = summarize(&[wait(100.0, 65.0, true), wait(200.0, 5.0, false)], 50.0, 0);
+        let text = render(&sum, 86_400, None);
+        assert!(text.contains("≥ 1m10s in all (longest 1m05s)"), "{text}");
+        let sum = summarize(&[wait(100.0, 65.0, true)], 50.0, 0);
+        let text = render(&sum, 86_400, None);
+        assert!(text.contains("(1m05s waited, added up)"), "{text}");
+        assert!(!text.contains('≥'), "{text}");
+    }
+
+    #[test]
     fn a_longest_hold_that_began_before_the_daemon_looked_is_at_least_that_long() {
         let released = |at: f64, secs: f64, since_known: bool| HistoryEvent::Released {
             at,
@@ -744,6 +803,7 @@ mod tests {
             waiter: id(50),
             name: "cargo".into(),
             waited_secs: 5.0,
+            since_known: true,
             blocked_by: vec![("cargo".into(), 51)],
             cmd: vec![],
             blocked_by_cmd: vec![],

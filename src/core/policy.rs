@@ -315,6 +315,10 @@ pub enum HistoryEvent {
         name: String,
         /// How long it waited.
         waited_secs: f64,
+        /// `waited_secs` counts from the wait's real start; false when it was already waiting
+        /// when the daemon first looked (a lower bound).
+        #[serde(default = "yes")]
+        since_known: bool,
         /// Whom it waited for (name, pid) — the holders while it waited.
         blocked_by: Vec<(String, u32)>,
         /// Waiter command line.
@@ -653,8 +657,9 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         let hold = state.holds.remove(&id).expect("key listed above");
         changed = true;
         let held = now - hold.since;
+        let at_least = if hold.since_known { "" } else { "≥ " };
         fx.push(Effect::Log(format!(
-            "released  {}  by {} {} after {}",
+            "released  {}  by {} {} after {at_least}{}",
             hold.path.display(),
             hold.name,
             id.1.pid,
@@ -779,6 +784,7 @@ fn wait_ended(id: (FileKey, ProcId), wait: Wait, now: f64) -> HistoryEvent {
         waiter: id.1,
         name: wait.name,
         waited_secs: now - wait.since,
+        since_known: wait.since_known,
         blocked_by: wait.blocked_by,
         cmd: wait.cmd,
         blocked_by_cmd: wait.blocked_by_cmd,
@@ -1494,6 +1500,18 @@ mod tests {
                 ..
             })
         )));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::RecordHistory(HistoryEvent::WaitEnded {
+                since_known: false,
+                ..
+            })
+        )));
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Log(l) if l.contains("after ≥ 5s"))),
+            "the log says it lasted at least that long: {fx:?}"
+        );
         observe(
             &mut s,
             121.0,

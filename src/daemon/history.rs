@@ -551,6 +551,7 @@ mod tests {
             waiter: id(pid),
             name: "cargo".into(),
             waited_secs: secs,
+            since_known: true,
             blocked_by: vec![("rust-analyzer".into(), 10)],
             cmd: vec![],
             blocked_by_cmd: vec![],
