@@ -205,7 +205,8 @@ fn two_builds_contend_for_the_build_directory() {
     assert!(!s.pids().contains(&first.pid) && !s.pids().contains(&second.pid));
 }
 
-// c. A suspended holder is stale, with exit code 1; resumed, it is busy again.
+// c. A suspended holder is stale, with exit code 1; resumed, it is busy again. Younger than
+// `stopped_grace` it cannot have been stopped that long: STOPPED, not yet stale.
 #[test]
 fn stopped_holder_is_stale() {
     let _serial = serial();
@@ -216,6 +217,14 @@ fn stopped_holder_is_stale() {
     let cargo = start_hung_cargo(&dir, &project, "cargo");
 
     cargo.stop();
+    let young = dir
+        .lockwatch()
+        .env("LOCKWATCH_STALE_STOPPED_GRACE", "1h")
+        .run_raw(&[]);
+    let headline = (young.stdout.lines())
+        .find(|l| l.contains(&format!("cargo {} ", cargo.pid)) && !l.starts_with(' '))
+        .unwrap_or_else(|| panic!("no incident of {}: {young:?}", cargo.pid));
+    assert!(headline.starts_with("STOPPED "), "{}", young.stdout);
     let s = wait_status(&dir, "holder stopped", &[&cargo], |s| {
         s.lock(&cache).is_some_and(|l| l.state == LockState::Stale)
     });

@@ -104,10 +104,12 @@ fn mode_word(m: LockMode) -> &'static str {
 }
 
 fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
-    let (code, label) = match i.state {
-        IncidentState::Stale => ("1;31", "STALE"),
-        IncidentState::Blocking => ("1;33", "WAITING"),
-        IncidentState::Holding => ("1;32", "BUSY"),
+    let label = words::badge(i);
+    let code = match i.state {
+        IncidentState::Stale => "1;31",
+        IncidentState::Blocking => "1;33",
+        IncidentState::Holding if label == "STOPPED" => "1;33",
+        IncidentState::Holding => "1;32",
     };
     let _ = writeln!(
         out,

@@ -148,6 +148,7 @@ pub fn fetch_with_problems(
         &Knowledge {
             ignore_names: ctx.loaded.config.watch.ignore_process_names.clone(),
             network_silence: Some(ctx.loaded.config.stale.stale_after.as_secs_f64()),
+            stopped_grace: ctx.loaded.config.stale.stopped_grace.as_secs_f64(),
             ..Knowledge::default()
         },
         scan::now(),

@@ -38,6 +38,10 @@ pub struct Knowledge {
     /// How long silence on the network makes a one-off scan call a blocker stale (the
     /// configured `stale_after`); `None` never does.
     pub network_silence: Option<f64>,
+    /// How long a one-off scan lets a blocker (or a process of its build) stay stopped before
+    /// calling it stale (the configured `stopped_grace`). A scan cannot tell when it stopped,
+    /// only that it cannot have been stopped longer than it has lived.
+    pub stopped_grace: f64,
 }
 
 /// Everything one pass saw.
@@ -277,7 +281,13 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
             signals(obs, i).child_stopped,
         ),
         (Some(f), None) if k.ignore_names.contains(&f.name) => Vec::new(),
-        (Some(f), None) => instant_reasons(f, signals(obs, i), k.network_silence, now),
+        (Some(f), None) => {
+            let mut reasons = instant_reasons(f, signals(obs, i), k.network_silence, now);
+            if now - f.started_at < k.stopped_grace {
+                reasons.retain(|r| *r != StaleReason::Stopped);
+            }
+            reasons
+        }
     };
     let state = if !stale_reasons.is_empty() {
         IncidentState::Stale
@@ -929,6 +939,28 @@ mod tests {
             .unwrap();
         assert_eq!(cache.state, LockState::Contended);
         assert_eq!(cache.verdict, "held by cargo 10; 1 process waits");
+    }
+
+    #[test]
+    fn a_one_off_scan_gives_a_process_younger_than_the_grace_its_ctrl_z() {
+        let mut case = two_builds(ProcState::Stopped);
+        let young = case.facts.get_mut(&10).unwrap();
+        young.started_at = NOW - 3.0;
+        let k = Knowledge {
+            stopped_grace: 10.0,
+            ..Knowledge::default()
+        };
+        let r = case.report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Blocking, "stopped 3s at most");
+        assert!(i.stale_reasons.is_empty());
+        assert_eq!(i.doing, Doing::Stopped);
+        assert_eq!(crate::core::words::badge(i), "STOPPED");
+        assert!(!r.any_stale());
+        // Older than the grace: it may have been stopped that long, as a scan cannot tell.
+        let r = two_builds(ProcState::Stopped).report(&k);
+        assert_eq!(r.incidents[0].stale_reasons, vec![StaleReason::Stopped]);
+        assert_eq!(crate::core::words::badge(&r.incidents[0]), "STALE");
     }
 
     #[test]

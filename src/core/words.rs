@@ -142,10 +142,12 @@ pub fn ide_tip(i: &IncidentReport) -> Option<String> {
         })
 }
 
-/// The short badge of an incident state.
-pub fn badge(state: IncidentState) -> &'static str {
-    match state {
+/// The short badge of an incident: its state, or `STOPPED` for a suspended blocker that does
+/// not look stale yet (a Ctrl-Z about to be `fg`-ed is neither busy nor stuck).
+pub fn badge(i: &IncidentReport) -> &'static str {
+    match i.state {
         IncidentState::Stale => "STALE",
+        _ if i.doing.is_suspended() => "STOPPED",
         IncidentState::Blocking => "WAITING",
         IncidentState::Holding => "BUSY",
     }

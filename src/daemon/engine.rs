@@ -576,6 +576,7 @@ impl Engine {
             wait_since: self.policy.wait_since(),
             since_unknown: self.policy.since_unknown(),
             network_silence: None,
+            stopped_grace: 0.0,
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
         };

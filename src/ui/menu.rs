@@ -413,7 +413,7 @@ impl MenuState {
             id: format!("incident/{}", i.id),
             label: clip(&format!(
                 "{} · {}",
-                words::badge(i.state),
+                words::badge(i),
                 words::headline(i, None)
             )),
             entries,
