@@ -1,7 +1,8 @@
 //! Paths and visibility with real processes: a Cargo home reached through a symlink, target and
 //! build directories resolved as a real cargo resolves them (compared with where it puts its
 //! lock files), `wait` behind relative and symlinked target dirs, a lock held by another user's
-//! cargo seen by an ordinary user, odd bytes in the environment and the working directory,
+//! cargo seen by an ordinary user, odd bytes in the environment, the working directory and process
+//! names,
 //! hold times that began before the daemon looked, and `project_dir` only where a manifest is.
 //!
 //! Every process is started by the test and killed and reaped when its guard drops; every cargo
@@ -893,4 +894,27 @@ fn a_lock_in_a_directory_nobody_may_search_is_not_deleted() {
     let told = format!("CARGO_HOME={} cannot be read by you", home.display());
     assert!(err.contains(&told), "{err}");
     drop(holder);
+}
+
+// 6. Anyone may name a process with escape sequences (a copied binary named so): `status` shows
+// the name, escaped, and never writes the sequences to the terminal.
+#[test]
+fn a_process_named_with_escape_sequences_is_shown_not_obeyed() {
+    let _serial = serial();
+    let dir = Dir::new("escapes");
+    let lock = dir.cargo_home.join(".package-cache");
+    fs::write(&lock, "").unwrap();
+    let odd = dir.root.join("fl\u{1b}]0;PWNED\u{7}\u{1b}[2Jx");
+    fs::copy("/usr/bin/flock", &odd).unwrap();
+    let mut cmd = dir.command(odd.to_str().unwrap());
+    cmd.arg("-x").arg(&lock).args(["sleep", "300"]);
+    let holder = dir.spawn("holder", &mut cmd);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let out = dir.lockwatch().run_raw(&[]);
+    let line = (out.stdout.lines())
+        .find(|l| l.contains(&format!(" {} ", holder.pid)) && !l.starts_with(' '))
+        .unwrap_or_else(|| panic!("no headline names {}: {out:?}", holder.pid));
+    assert!(line.contains("fl\\u{1b}]0;PWNED\\u{7}\\u{1b}[2"), "{line}");
+    assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
+    assert!(!out.stdout.contains('\u{7}'), "{:?}", out.stdout);
 }
