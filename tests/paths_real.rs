@@ -1,9 +1,9 @@
 //! Paths and visibility with real processes: a Cargo home reached through a symlink, target and
 //! build directories resolved as a real cargo resolves them (compared with where it puts its
 //! lock files), `wait` behind relative and symlinked target dirs, a lock held by another user's
-//! cargo seen by an ordinary user, odd bytes in the environment, the working directory and process
-//! names,
-//! hold times that began before the daemon looked, and `project_dir` only where a manifest is.
+//! cargo seen by an ordinary user, odd bytes in the environment, the working directory and
+//! process names, hold times that began before the daemon looked, and `project_dir` only where
+//! a manifest is.
 //!
 //! Every process is started by the test and killed and reaped when its guard drops; every cargo
 //! runs `--offline` (or against a loopback registry) with a Cargo home inside the test's temp
