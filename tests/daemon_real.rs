@@ -378,3 +378,45 @@ fn extra_roots_are_added_to_the_daemons_report() {
     );
     assert!(text.contains(&home_arg), "the footer names it: {text}");
 }
+
+/// Paused ("Pause watching" in the menu), the daemon still answers with what it saw before:
+/// `wait` and `status` look for themselves instead, and say why, so a held lock is never "free".
+#[test]
+fn a_paused_daemon_never_makes_a_held_lock_look_free() {
+    let _serial = util::serial();
+    let dir = Dir::new("paused");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(&dir, "daemon");
+    d.snapshot();
+    d.client()
+        .request(&Request::Pause { paused: true })
+        .expect("pause");
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while !d.snapshot().paused {
+        assert!(Instant::now() < deadline, "never paused");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let holder = flock_holder(&dir, "holder", &lock);
+    util::wait_proc_locks("the flock holder", |t| {
+        t.contains(&format!(" {} ", holder.pid))
+    });
+    let lock_arg = lock.display().to_string();
+    let (code, out) = d.cli(&dir, &["wait", "--timeout", "600ms", &lock_arg]);
+    assert_eq!(code, lockwatch::exit::TIMEOUT, "{out}");
+    assert!(
+        out.contains("paused") && out.contains(&holder.pid.to_string()),
+        "{out}"
+    );
+    let (_, out) = d.cli(&dir, &["status", "--json"]);
+    let json = &out[out.find('{').expect(&out)..];
+    let report: Report = serde_json::Deserializer::from_str(json)
+        .into_iter()
+        .next()
+        .expect(&out)
+        .expect(&out);
+    assert_eq!(report.source, lockwatch::core::model::Source::Scan, "{out}");
+    assert!(
+        holder_of(&report, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid)),
+        "{out}"
+    );
+}

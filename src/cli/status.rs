@@ -114,6 +114,15 @@ pub fn fetch_with_problems(
         let socket = crate::daemon::socket_path(&ctx.dirs);
         match Client::connect(&socket, Duration::from_secs(2)) {
             Ok(mut c) => match c.request(&Request::Status) {
+                // Paused, it answers with what it saw before: look now instead.
+                Ok(Response::Snapshot(snap)) if snap.paused => {
+                    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        eprintln!(
+                            "cargo-lockwatch: note: the daemon's watching is paused (menu → \
+                             Resume watching); scanning directly"
+                        );
+                    }
+                }
                 Ok(Response::Snapshot(snap)) => {
                     let mut report = snap.report;
                     // The daemon watches its own roots: add this caller's.
