@@ -29,6 +29,10 @@ pub enum Refusal {
         blocker_name: Option<String>,
         /// What that blocker does and the one command to run, as `status` says it.
         detail: String,
+        /// It waits in a deadlock (a nested cargo waiting for its ancestor's lock): stopping
+        /// it would end the deadlock by failing the build; the blocker is the one to stop.
+        #[serde(default)]
+        deadlocked: bool,
     },
     /// The pid holds no watched Cargo lock and keeps no blocker stuck.
     NotAHolder,
@@ -84,6 +88,23 @@ impl Refusal {
             Act::Resume => ("resuming", "does nothing"),
         };
         match self {
+            Refusal::Waiter {
+                detail,
+                deadlocked: true,
+                blocker,
+                ..
+            } => {
+                let instead = blocker.map_or_else(String::new, |b| {
+                    format!(
+                        " Stop {b} instead (it takes {pid} with it): `cargo lockwatch kill {b}`."
+                    )
+                });
+                format!(
+                    "refusing: {pid} is the waiting side of a deadlock; stopping it would fail \
+                     the build it belongs to, and the lock is held by the one above it. \
+                     {detail}{instead}"
+                )
+            }
             Refusal::Waiter { detail, .. } => format!(
                 "refusing: {pid} is WAITING for a lock, not holding anyone up; {doing} it \
                  {effect}. {detail}"
@@ -274,16 +295,16 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
     }
     let victim = g.incident_of(pid).is_some_and(|i| i.deadlock.is_some());
     if g.is_blocked(pid) && !victim {
-        let root = g
-            .incidents_blocking(pid)
-            .into_iter()
-            .find_map(|i| i.blocker);
+        let blocking = g.incidents_blocking(pid);
+        let root = blocking.iter().find_map(|i| i.blocker);
+        let deadlocked = blocking.iter().any(|i| i.deadlock.is_some());
         return Err(Refusal::Waiter {
             blocker: root,
             blocker_name: root
                 .and_then(|r| pass.facts.get(&r))
                 .map(|f| f.name.clone()),
             detail: what_to_do_instead(pass, root),
+            deadlocked,
         });
     }
     let held: Vec<&LockSighting> = pass

@@ -602,6 +602,16 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
         vec![StaleReason::Deadlock]
     );
 
+    // The nested cargo is refused, as the deadlock's waiting side, naming the one to stop.
+    let (code, out) = d.cli(&dir, &["kill", &nested.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(
+        out.contains("waiting side of a deadlock")
+            && out.contains(&format!("cargo lockwatch kill {}", cargo.pid))
+            && !out.contains("frees nothing"),
+        "{out}"
+    );
+
     let (code, out) = d.cli(&dir, &["kill", &cargo.pid.to_string()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("released its lock"), "{out}");
