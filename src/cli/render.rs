@@ -202,6 +202,14 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
             let also = format!("or stop it: cargo lockwatch kill {}", a.pid);
             field(out, style, "", &also);
         }
+        let target = (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid);
+        if let Some(p) = target.filter(|p| style.viewer_uid.is_some_and(|me| me != p.uid)) {
+            let whose = format!(
+                "(it belongs to {}, not to you: run it as that user, or ask them)",
+                words::owner(p)
+            );
+            field(out, style, "", &whose);
+        }
         field(
             out,
             style,
@@ -375,6 +383,24 @@ mod tests {
         assert_eq!(command_line(&[], "kworker"), "[kworker]");
         let long = vec!["x".repeat(300)];
         assert_eq!(command_line(&long, "x").chars().count(), 100);
+    }
+
+    #[test]
+    fn a_blocker_of_another_user_is_said_to_be_theirs_beside_the_command() {
+        use crate::ui::demo::{self, Stage};
+        let r = demo::snapshot(Stage::Stale, 1000.0).report;
+        let b = r.incidents[0].blocker.as_ref().unwrap();
+        let theirs = Style {
+            viewer_uid: Some(b.uid + 1),
+            ..Style::default()
+        };
+        let text = report(&r, &theirs);
+        assert!(text.contains("run it as that user, or ask them"), "{text}");
+        let mine = Style {
+            viewer_uid: Some(b.uid),
+            ..Style::default()
+        };
+        assert!(!report(&r, &mine).contains("run it as that user"));
     }
 
     #[test]
