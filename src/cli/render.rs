@@ -22,6 +22,8 @@ pub struct Style {
     pub viewer_uid: Option<u32>,
     /// Terminal width to wrap at (with a hanging indent); `None` does not wrap (a pipe).
     pub width: Option<usize>,
+    /// `policy.yield_after` in seconds when `policy.yield_ide` is on: the IDE tip says so.
+    pub yield_after: Option<f64>,
 }
 
 /// The indent of a field's text (`    verdict  …`), and of its continuation lines.
@@ -103,7 +105,7 @@ fn mode_word(m: LockMode) -> &'static str {
     }
 }
 
-fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
+fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daemon: bool) {
     let label = words::badge(i);
     let code = match i.state {
         IncidentState::Stale => "1;31",
@@ -183,7 +185,7 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style) {
     if let Some(t) = words::typical(i, 0.0) {
         field(out, style, "history", &t);
     }
-    if let Some(tip) = words::ide_tip(i) {
+    if let Some(tip) = words::ide_tip(i, style.yield_after, from_daemon) {
         field(out, style, "tip", &tip);
     }
     if let Some(c) = &i.culprit {
@@ -273,8 +275,9 @@ pub fn report(r: &Report, style: &Style) -> String {
         };
         let _ = writeln!(out, "{} {line}", style.paint("1;32", "✓"));
     }
+    let from_daemon = r.source == Source::Daemon;
     for i in &r.incidents {
-        incident_block(&mut out, i, style);
+        incident_block(&mut out, i, style, from_daemon);
     }
     if style.all {
         let mut locks: Vec<&LockReport> = r.locks.iter().collect();
@@ -371,6 +374,28 @@ mod tests {
             "{text}"
         );
         insta::assert_snapshot!("status_80_ide_blocks_terminal", text);
+        // With yield_ide on, the tip says what the daemon will do, or that none runs.
+        let on = Style {
+            yield_after: Some(3.0),
+            ..style
+        };
+        let from = |source| {
+            let mut r = r.clone();
+            r.source = source;
+            let text = report(&r, &on);
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        let daemon = from(crate::core::model::Source::Daemon);
+        assert!(
+            daemon.contains("the daemon stops it once your build has waited 3s"),
+            "{daemon}"
+        );
+        assert!(!daemon.contains("`yield_ide = true`"), "{daemon}");
+        let scan = from(crate::core::model::Source::Scan);
+        assert!(
+            scan.contains("start one with `cargo lockwatch daemon`"),
+            "{scan}"
+        );
     }
 
     #[test]

@@ -192,6 +192,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         // SAFETY: geteuid cannot fail and has no preconditions.
         viewer_uid: Some(unsafe { libc::geteuid() }),
         width: super::terminal_width(),
+        yield_after: (ctx.loaded.config.policy.yield_ide)
+            .then_some(ctx.loaded.config.policy.yield_after.as_secs_f64()),
     };
     loop {
         let (report, problems) = match fetch_with_problems(ctx, &roots, args.no_daemon) {

@@ -126,20 +126,32 @@ pub fn typical(i: &IncidentReport, elapsed: f64) -> Option<String> {
     ))
 }
 
-/// For an IDE's check that blocks a terminal build: how to stop it happening.
-pub fn ide_tip(i: &IncidentReport) -> Option<String> {
+/// For an IDE's check that blocks a terminal build: how to stop it happening. `yield_after`
+/// is the policy's delay when `yield_ide` is on (`None`: off); only the daemon acts on it, so
+/// a report from a direct scan (`from_daemon` false) says to start one.
+pub fn ide_tip(i: &IncidentReport, yield_after: Option<f64>, from_daemon: bool) -> Option<String> {
     let b = i.blocker.as_ref().filter(|b| b.origin == Origin::Ide)?;
-    i.blocked
-        .iter()
-        .any(|w| w.process.origin == Origin::Terminal)
-        .then(|| {
-            let ide = b.origin_via.as_deref().unwrap_or("the IDE");
-            format!(
-                "{ide}'s check holds up your build: `yield_ide = true` under [policy] lets \
-                 your build go first; `cargo lockwatch history` says how often this happens \
-                 and how to end it"
-            )
-        })
+    let blocks_terminal = (i.blocked.iter()).any(|w| w.process.origin == Origin::Terminal);
+    if !blocks_terminal {
+        return None;
+    }
+    let ide = b.origin_via.as_deref().unwrap_or("the IDE");
+    let history = "`cargo lockwatch history` says how often this happens and how to end it";
+    Some(match yield_after {
+        None => format!(
+            "{ide}'s check holds up your build: `yield_ide = true` under [policy] lets your \
+             build go first; {history}"
+        ),
+        Some(after) if from_daemon => format!(
+            "{ide}'s check holds up your build: yield_ide is on, so the daemon stops it once \
+             your build has waited {} (the IDE checks again on the next save); {history}",
+            duration(after)
+        ),
+        Some(_) => format!(
+            "{ide}'s check holds up your build: yield_ide is on, but only the daemon acts on \
+             it and none answered: start one with `cargo lockwatch daemon`; {history}"
+        ),
+    })
 }
 
 /// The short badge of an incident: its state, or `STOPPED` for a suspended blocker that does
