@@ -20,6 +20,12 @@ pub const DEFAULT_TOML: &str = include_str!("../assets/config.toml");
 pub const MAX_CLIENTS_LIMIT: usize = 512;
 /// The smallest history or log size bound.
 pub const MIN_FILE_BYTES: u64 = 4096;
+/// The largest history or log size bound (1 GiB): past it rotation would never come.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+/// The most consecutive samples `stale.samples` may ask for before a verdict changes.
+pub const MAX_SAMPLES: u32 = 100;
+/// The largest `stale.idle_cpu_secs`: an hour of CPU (more would call every holder idle).
+pub const MAX_IDLE_CPU_SECS: f64 = 3600.0;
 
 /// What to watch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -510,8 +516,8 @@ impl Config {
         };
         bad(
             "stale.samples",
-            self.stale.samples >= 1,
-            "must be at least 1".into(),
+            (1..=MAX_SAMPLES).contains(&self.stale.samples),
+            format!("must be between 1 and {MAX_SAMPLES}"),
         );
         bad(
             "watch.poll_interval",
@@ -525,8 +531,9 @@ impl Config {
         );
         bad(
             "stale.idle_cpu_secs",
-            self.stale.idle_cpu_secs >= 0.0,
-            "must be zero or more".into(),
+            // NaN and infinity fail this too.
+            (0.0..=MAX_IDLE_CPU_SECS).contains(&self.stale.idle_cpu_secs),
+            format!("must be between 0 and {MAX_IDLE_CPU_SECS}"),
         );
         bad(
             "daemon.max_clients",
@@ -540,13 +547,13 @@ impl Config {
         );
         bad(
             "daemon.history_max_bytes",
-            self.daemon.history_max_bytes >= MIN_FILE_BYTES,
-            format!("must be at least {MIN_FILE_BYTES}"),
+            (MIN_FILE_BYTES..=MAX_FILE_BYTES).contains(&self.daemon.history_max_bytes),
+            format!("must be between {MIN_FILE_BYTES} and {MAX_FILE_BYTES} (1 GiB)"),
         );
         bad(
             "daemon.log_max_bytes",
-            self.daemon.log_max_bytes >= MIN_FILE_BYTES,
-            format!("must be at least {MIN_FILE_BYTES}"),
+            (MIN_FILE_BYTES..=MAX_FILE_BYTES).contains(&self.daemon.log_max_bytes),
+            format!("must be between {MIN_FILE_BYTES} and {MAX_FILE_BYTES} (1 GiB)"),
         );
         let day = Duration::from_secs(86_400);
         for (name, d) in self.durations() {
@@ -1188,6 +1195,50 @@ mod tests {
             assert_eq!(l.provenance[key], Provenance::Default, "{key}");
             assert!(l.warnings.iter().any(|w| w.contains(key)), "{key}");
         }
+    }
+
+    #[test]
+    fn values_past_their_upper_bound_fall_back_to_the_default() {
+        let l = load(
+            Some(
+                "[stale]\nsamples = 4294967295\nidle_cpu_secs = 1e308\n\
+                 [daemon]\nhistory_max_bytes = 9223372036854775807\nlog_max_bytes = 1073741825\n",
+            ),
+            &[],
+        );
+        assert_eq!(l.config, Config::defaults(), "{:?}", l.warnings);
+        assert_eq!(l.warnings.len(), 4, "{:?}", l.warnings);
+        for (key, bound) in [
+            ("stale.samples", "between 1 and 100"),
+            ("stale.idle_cpu_secs", "between 0 and 3600"),
+            ("daemon.history_max_bytes", "between 4096 and 1073741824"),
+            ("daemon.log_max_bytes", "between 4096 and 1073741824"),
+        ] {
+            assert_eq!(l.provenance[key], Provenance::Default, "{key}");
+            assert!(
+                l.warnings
+                    .iter()
+                    .any(|w| w.contains(key) && w.contains(bound) && w.contains("default")),
+                "{key}: {:?}",
+                l.warnings
+            );
+        }
+        // Infinity and NaN are no numbers of seconds either; the bounds themselves are fine.
+        for bad in ["inf", "nan"] {
+            let l = load(None, &[("LOCKWATCH_STALE_IDLE_CPU_SECS", bad)]);
+            assert_eq!(l.config.stale.idle_cpu_secs, 0.2, "{bad}: {:?}", l.warnings);
+            assert_eq!(l.warnings.len(), 1, "{bad}: {:?}", l.warnings);
+        }
+        let l = load(
+            Some(
+                "[stale]\nsamples = 100\nidle_cpu_secs = 3600.0\n\
+                 [daemon]\nhistory_max_bytes = 1073741824\n",
+            ),
+            &[],
+        );
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.stale.samples, 100);
+        assert_eq!(l.config.daemon.history_max_bytes, MAX_FILE_BYTES);
     }
 
     #[test]
