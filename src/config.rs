@@ -332,15 +332,12 @@ impl Loaded {
     /// Loads defaults, the file, the environment and flags, in that order.
     pub fn load(dirs: &Dirs, flags: &FlagOverrides) -> Loaded {
         let file = dirs.config_file();
-        let mut loaded = match std::fs::read_to_string(&file) {
-            Ok(t) => Self::from_sources(Some(&t), &file, env_pairs(), flags),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Self::from_sources(None, &file, env_pairs(), flags)
-            }
-            Err(e) => {
+        let mut loaded = match read_config(&file) {
+            Ok(Some(t)) => Self::from_sources(Some(&t), &file, env_pairs(), flags),
+            Ok(None) => Self::from_sources(None, &file, env_pairs(), flags),
+            Err(why) => {
                 let mut l = Self::from_sources(None, &file, env_pairs(), flags);
-                let why = format!("cannot read {}: {e}", file.display());
-                l.warnings.insert(0, format!("{why}; using defaults"));
+                l.warnings.insert(0, format!("{why}; defaults apply"));
                 l.file_unusable = Some(why);
                 l
             }
@@ -619,6 +616,36 @@ impl Config {
             .map(|(k, v)| (k, v.to_string()))
             .collect()
     }
+}
+
+/// The config file's text: `None` when there is none, `Err` with what is wrong when it cannot
+/// be used (unreadable, not UTF-8, a symlink to nothing: a dotfiles link whose target moved must
+/// not drop the settings silently).
+fn read_config(file: &Path) -> Result<Option<String>, String> {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match std::fs::read_link(file) {
+                Ok(target) => Err(format!(
+                    "{} is a symlink to {}, which does not exist",
+                    file.display(),
+                    target.display()
+                )),
+                Err(_) => Ok(None),
+            };
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    };
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let (line, column) = line_column(&String::from_utf8_lossy(&bytes[..valid]), valid);
+        format!(
+            "cannot read {}: not UTF-8 at line {line}, column {column} (byte {valid}); save it \
+             as UTF-8",
+            file.display()
+        )
+    })
 }
 
 /// `LOCKWATCH_*` variables. Any bytes are accepted (`std::env::vars` panics on non-UTF-8,
@@ -1195,6 +1222,38 @@ mod tests {
             assert_eq!(l.provenance[key], Provenance::Default, "{key}");
             assert!(l.warnings.iter().any(|w| w.contains(key)), "{key}");
         }
+    }
+
+    #[test]
+    fn a_dangling_symlink_or_a_file_not_in_utf8_is_said_not_taken_for_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = Dirs {
+            config: dir.path().to_path_buf(),
+            ..Dirs::from_env()
+        };
+        let file = dir.path().join("config.toml");
+        std::os::unix::fs::symlink("/nonexistent/x", &file).unwrap();
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        assert_eq!(l.config, Config::defaults());
+        let said = format!(
+            "{} is a symlink to /nonexistent/x, which does not exist; defaults apply",
+            file.display()
+        );
+        assert_eq!(l.warnings.first(), Some(&said), "{:?}", l.warnings);
+        assert!(l.file_unusable.is_some(), "a reload keeps the settings in use");
+
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&file, b"[stale]\nsamples = 4 # caf\xe9\n").unwrap();
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        let w = l.warnings.first().unwrap();
+        assert!(
+            w.contains("not UTF-8 at line 2, column 18 (byte 25)") && w.contains("save it as"),
+            "{w}"
+        );
+
+        std::fs::remove_file(&file).unwrap();
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        assert!(l.file_unusable.is_none() && !l.warnings.iter().any(|w| w.contains("config.toml")));
     }
 
     #[test]

@@ -612,11 +612,20 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
         out.push(check("config", Status::Ok, detail, None));
     }
     for w in &f.config_warnings {
-        let fix = format!(
-            "edit {} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows the \
-             effective values",
-            f.config_file.display()
-        );
+        let fix = if w.contains(" is a symlink to ") {
+            format!(
+                "point {} at where the file is now (`ln -sf FILE {}`), or remove the link to \
+                 use the defaults",
+                f.config_file.display(),
+                f.config_file.display()
+            )
+        } else {
+            format!(
+                "edit {} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows the \
+                 effective values",
+                f.config_file.display()
+            )
+        };
         out.push(check("config", Status::Problem, w.clone(), Some(fix)));
     }
     for w in &f.missing_dirs {
@@ -1299,6 +1308,22 @@ mod tests {
         assert!(p[0].1.contains("uid 1001 (eve)"), "{p:?}");
         assert_eq!(p[1].0, "daemon");
         assert!(p[1].1.contains("disk full"), "{p:?}");
+    }
+
+    #[test]
+    fn a_config_symlink_to_nothing_says_to_repoint_it() {
+        let mut f = healthy(Manager::Systemd);
+        f.config_file = "/home/me/.config/cargo-lockwatch/config.toml".into();
+        f.config_warnings = vec![
+            "/home/me/.config/cargo-lockwatch/config.toml is a symlink to /gone/x, which does \
+             not exist; defaults apply"
+                .into(),
+        ];
+        let c = checks(&f);
+        let config = c.iter().find(|c| c.name == "config").unwrap();
+        assert_eq!(config.status, Status::Problem, "{config:?}");
+        assert!(config.detail.contains("/gone/x"), "{config:?}");
+        assert!(config.fix.as_deref().unwrap().contains("ln -sf"), "{config:?}");
     }
 
     #[test]
