@@ -1240,7 +1240,10 @@ mod tests {
             file.display()
         );
         assert_eq!(l.warnings.first(), Some(&said), "{:?}", l.warnings);
-        assert!(l.file_unusable.is_some(), "a reload keeps the settings in use");
+        assert!(
+            l.file_unusable.is_some(),
+            "a reload keeps the settings in use"
+        );
 
         std::fs::remove_file(&file).unwrap();
         std::fs::write(&file, b"[stale]\nsamples = 4 # caf\xe9\n").unwrap();
