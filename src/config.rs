@@ -20,6 +20,12 @@ pub const DEFAULT_TOML: &str = include_str!("../assets/config.toml");
 pub const MAX_CLIENTS_LIMIT: usize = 512;
 /// The smallest history or log size bound.
 pub const MIN_FILE_BYTES: u64 = 4096;
+/// The largest history or log size bound (1 GiB): past it rotation would never come.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+/// The most consecutive samples `stale.samples` may ask for before a verdict changes.
+pub const MAX_SAMPLES: u32 = 100;
+/// The largest `stale.idle_cpu_secs`: an hour of CPU (more would call every holder idle).
+pub const MAX_IDLE_CPU_SECS: f64 = 3600.0;
 
 /// What to watch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -326,15 +332,12 @@ impl Loaded {
     /// Loads defaults, the file, the environment and flags, in that order.
     pub fn load(dirs: &Dirs, flags: &FlagOverrides) -> Loaded {
         let file = dirs.config_file();
-        let mut loaded = match std::fs::read_to_string(&file) {
-            Ok(t) => Self::from_sources(Some(&t), &file, env_pairs(), flags),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Self::from_sources(None, &file, env_pairs(), flags)
-            }
-            Err(e) => {
+        let mut loaded = match read_config(&file) {
+            Ok(Some(t)) => Self::from_sources(Some(&t), &file, env_pairs(), flags),
+            Ok(None) => Self::from_sources(None, &file, env_pairs(), flags),
+            Err(why) => {
                 let mut l = Self::from_sources(None, &file, env_pairs(), flags);
-                let why = format!("cannot read {}: {e}", file.display());
-                l.warnings.insert(0, format!("{why}; using defaults"));
+                l.warnings.insert(0, format!("{why}; defaults apply"));
                 l.file_unusable = Some(why);
                 l
             }
@@ -510,8 +513,8 @@ impl Config {
         };
         bad(
             "stale.samples",
-            self.stale.samples >= 1,
-            "must be at least 1".into(),
+            (1..=MAX_SAMPLES).contains(&self.stale.samples),
+            format!("must be between 1 and {MAX_SAMPLES}"),
         );
         bad(
             "watch.poll_interval",
@@ -525,8 +528,9 @@ impl Config {
         );
         bad(
             "stale.idle_cpu_secs",
-            self.stale.idle_cpu_secs >= 0.0,
-            "must be zero or more".into(),
+            // NaN and infinity fail this too.
+            (0.0..=MAX_IDLE_CPU_SECS).contains(&self.stale.idle_cpu_secs),
+            format!("must be between 0 and {MAX_IDLE_CPU_SECS}"),
         );
         bad(
             "daemon.max_clients",
@@ -540,13 +544,13 @@ impl Config {
         );
         bad(
             "daemon.history_max_bytes",
-            self.daemon.history_max_bytes >= MIN_FILE_BYTES,
-            format!("must be at least {MIN_FILE_BYTES}"),
+            (MIN_FILE_BYTES..=MAX_FILE_BYTES).contains(&self.daemon.history_max_bytes),
+            format!("must be between {MIN_FILE_BYTES} and {MAX_FILE_BYTES} (1 GiB)"),
         );
         bad(
             "daemon.log_max_bytes",
-            self.daemon.log_max_bytes >= MIN_FILE_BYTES,
-            format!("must be at least {MIN_FILE_BYTES}"),
+            (MIN_FILE_BYTES..=MAX_FILE_BYTES).contains(&self.daemon.log_max_bytes),
+            format!("must be between {MIN_FILE_BYTES} and {MAX_FILE_BYTES} (1 GiB)"),
         );
         let day = Duration::from_secs(86_400);
         for (name, d) in self.durations() {
@@ -612,6 +616,36 @@ impl Config {
             .map(|(k, v)| (k, v.to_string()))
             .collect()
     }
+}
+
+/// The config file's text: `None` when there is none, `Err` with what is wrong when it cannot
+/// be used (unreadable, not UTF-8, a symlink to nothing: a dotfiles link whose target moved must
+/// not drop the settings silently).
+fn read_config(file: &Path) -> Result<Option<String>, String> {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match std::fs::read_link(file) {
+                Ok(target) => Err(format!(
+                    "{} is a symlink to {}, which does not exist",
+                    file.display(),
+                    target.display()
+                )),
+                Err(_) => Ok(None),
+            };
+        }
+        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
+    };
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let (line, column) = line_column(&String::from_utf8_lossy(&bytes[..valid]), valid);
+        format!(
+            "cannot read {}: not UTF-8 at line {line}, column {column} (byte {valid}); save it \
+             as UTF-8",
+            file.display()
+        )
+    })
 }
 
 /// `LOCKWATCH_*` variables. Any bytes are accepted (`std::env::vars` panics on non-UTF-8,
@@ -1188,6 +1222,85 @@ mod tests {
             assert_eq!(l.provenance[key], Provenance::Default, "{key}");
             assert!(l.warnings.iter().any(|w| w.contains(key)), "{key}");
         }
+    }
+
+    #[test]
+    fn a_dangling_symlink_or_a_file_not_in_utf8_is_said_not_taken_for_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = Dirs {
+            config: dir.path().to_path_buf(),
+            ..Dirs::from_env()
+        };
+        let file = dir.path().join("config.toml");
+        std::os::unix::fs::symlink("/nonexistent/x", &file).unwrap();
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        assert_eq!(l.config, Config::defaults());
+        let said = format!(
+            "{} is a symlink to /nonexistent/x, which does not exist; defaults apply",
+            file.display()
+        );
+        assert_eq!(l.warnings.first(), Some(&said), "{:?}", l.warnings);
+        assert!(
+            l.file_unusable.is_some(),
+            "a reload keeps the settings in use"
+        );
+
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&file, b"[stale]\nsamples = 4 # caf\xe9\n").unwrap();
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        let w = l.warnings.first().unwrap();
+        assert!(
+            w.contains("not UTF-8 at line 2, column 18 (byte 25)") && w.contains("save it as"),
+            "{w}"
+        );
+
+        std::fs::remove_file(&file).unwrap();
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        assert!(l.file_unusable.is_none() && !l.warnings.iter().any(|w| w.contains("config.toml")));
+    }
+
+    #[test]
+    fn values_past_their_upper_bound_fall_back_to_the_default() {
+        let l = load(
+            Some(
+                "[stale]\nsamples = 4294967295\nidle_cpu_secs = 1e308\n\
+                 [daemon]\nhistory_max_bytes = 9223372036854775807\nlog_max_bytes = 1073741825\n",
+            ),
+            &[],
+        );
+        assert_eq!(l.config, Config::defaults(), "{:?}", l.warnings);
+        assert_eq!(l.warnings.len(), 4, "{:?}", l.warnings);
+        for (key, bound) in [
+            ("stale.samples", "between 1 and 100"),
+            ("stale.idle_cpu_secs", "between 0 and 3600"),
+            ("daemon.history_max_bytes", "between 4096 and 1073741824"),
+            ("daemon.log_max_bytes", "between 4096 and 1073741824"),
+        ] {
+            assert_eq!(l.provenance[key], Provenance::Default, "{key}");
+            assert!(
+                l.warnings
+                    .iter()
+                    .any(|w| w.contains(key) && w.contains(bound) && w.contains("default")),
+                "{key}: {:?}",
+                l.warnings
+            );
+        }
+        // Infinity and NaN are no numbers of seconds either; the bounds themselves are fine.
+        for bad in ["inf", "nan"] {
+            let l = load(None, &[("LOCKWATCH_STALE_IDLE_CPU_SECS", bad)]);
+            assert_eq!(l.config.stale.idle_cpu_secs, 0.2, "{bad}: {:?}", l.warnings);
+            assert_eq!(l.warnings.len(), 1, "{bad}: {:?}", l.warnings);
+        }
+        let l = load(
+            Some(
+                "[stale]\nsamples = 100\nidle_cpu_secs = 3600.0\n\
+                 [daemon]\nhistory_max_bytes = 1073741824\n",
+            ),
+            &[],
+        );
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.stale.samples, 100);
+        assert_eq!(l.config.daemon.history_max_bytes, MAX_FILE_BYTES);
     }
 
     #[test]

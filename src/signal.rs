@@ -30,6 +30,22 @@ pub fn send_verified(
     handle.send(pid, signal)
 }
 
+/// Sends `signal` to `pid` if it holds a lock on the file `key` right now (a daemon found
+/// through its pid file: the lock, held for its whole life, proves the pid is still it).
+pub fn send_if_holding(
+    probe: &mut dyn Probe,
+    pid: u32,
+    key: crate::core::model::FileKey,
+    signal: libc::c_int,
+) -> Result<(), NotSent> {
+    let handle = imp::Handle::open(pid);
+    match probe.holds(pid, key) {
+        Ok(true) => handle.send(pid, signal),
+        Ok(false) => Err(NotSent::Reused),
+        Err(_) => Err(NotSent::Gone),
+    }
+}
+
 #[cfg(target_os = "linux")]
 mod imp {
     use super::NotSent;

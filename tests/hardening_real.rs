@@ -607,3 +607,137 @@ fn a_second_daemon_exits_0_and_says_where_the_first_runs() {
         assert_eq!(winner.wait_exit(), 0, "{}", winner.describe());
     }
 }
+
+/// A daemon serving its `daemon.max_clients` (here 3, from the config file) is busy, not dead:
+/// every refusal reaches the client, `--check` says it runs, `status` scans with a note that
+/// says busy, `doctor` warns instead of advising a restart, and `--stop` still stops it.
+#[test]
+fn a_daemon_at_max_clients_is_busy_not_dead() {
+    let dir = Dir::new("busy");
+    let config = dir.write(
+        "lockwatch/config/config.toml",
+        "[daemon]\nmax_clients = 3\n",
+    );
+    let mut d = Daemon::start(&dir, "daemon");
+    // Subscribers that never read: they keep their slots.
+    let held: Vec<_> = (0..3)
+        .map(|_| {
+            let mut r = greeted(&d.socket);
+            r.get_mut()
+                .write_all(b"{\"type\":\"subscribe\"}\n")
+                .unwrap();
+            r
+        })
+        .collect();
+    let busy = format!(
+        "the lockwatch daemon (pid {}) is busy: 3 clients are connected (daemon.max_clients); \
+         try again, or raise max_clients in {}",
+        d.proc.pid,
+        config.display()
+    );
+    // The refusal races with the client's hello; it must win every time.
+    for _ in 0..20 {
+        let (code, out, err) = cli(&dir, &d.env, &["daemon", "--check"]);
+        assert_eq!(code, 0, "it runs: {out}{err}");
+        assert_eq!(out.trim(), format!("running, but busy: {busy}"), "{err}");
+    }
+    let (_, out, err) = cli(&dir, &d.env, &["status", "--json"]);
+    assert_eq!(
+        err.trim(),
+        format!("cargo-lockwatch: note: {busy}; scanning directly meanwhile")
+    );
+    let report: lockwatch::core::model::Report = serde_json::from_str(&out).expect(&out);
+    assert_eq!(report.source, lockwatch::core::model::Source::Scan);
+    let (_, out, _) = cli(&dir, &d.env, &["doctor"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("daemon socket"))
+        .expect(&out);
+    assert!(
+        line.starts_with("warn") && line.contains("is busy"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("restart the daemon") && !out.contains("no daemon answers"),
+        "{out}"
+    );
+
+    let (code, out, err) = cli(&dir, &d.env, &["daemon", "--stop"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("the daemon (pid {})", d.proc.pid)) && out.contains("SIGTERM"),
+        "{out}"
+    );
+    assert_eq!(d.proc.wait_exit(), 0, "{}", d.proc.describe());
+    assert!(!d.socket.exists(), "a clean stop removes the socket");
+    drop(held);
+}
+
+/// A runtime directory so deep the socket path does not fit `sun_path`: the daemon, every client
+/// and `doctor` name the length, the limit and LOCKWATCH_RUNTIME_DIR; nothing is created. A
+/// runtime directory behind a file is reported by `doctor` the same way.
+#[test]
+fn a_socket_path_too_long_for_sun_path_is_said_with_the_fix() {
+    let dir = Dir::new("sunpath");
+    let deep = dir.path(&format!("{}/{}", "d".repeat(60), "e".repeat(60)));
+    let env = with_runtime(&daemon_env(&dir), &deep);
+    let socket = deep.join("lockwatch.sock");
+    let len = socket.as_os_str().len();
+    let said = format!(
+        "the socket path {} is {len} bytes long, but a Unix socket path can have at most {} bytes",
+        socket.display(),
+        lockwatch::daemon::SUN_PATH_BYTES - 1
+    );
+    let fix = "LOCKWATCH_RUNTIME_DIR=<a short directory of your own>";
+    let (code, out, err) = cli(&dir, &env, &["daemon", "--headless"]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{out}{err}");
+    assert!(err.contains(&said) && err.contains(fix), "{err}");
+    assert!(!deep.exists(), "nothing created");
+    let (code, out, err) = cli(&dir, &env, &["daemon", "--check"]);
+    assert_eq!(code, lockwatch::exit::NOT_RUNNING, "{out}{err}");
+    assert!(out.contains(&said) && out.contains(fix), "{out}");
+    let (_, _, err) = cli(&dir, &env, &["status", "--json"]);
+    assert!(
+        err.contains(&said) && err.contains("scanning directly"),
+        "{err}"
+    );
+    let (code, out, _) = cli(&dir, &env, &["doctor"]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{out}");
+    let line = out.lines().find(|l| l.contains("daemon socket")).unwrap();
+    assert!(line.starts_with("PROBLEM") && line.contains(&said), "{out}");
+    assert!(out.contains(&format!("→ set {fix}")), "{out}");
+
+    // A file where the runtime directory should go.
+    let file = dir.write("a-file", "");
+    let env = with_runtime(&daemon_env(&dir), &file.join("run"));
+    let (_, out, _) = cli(&dir, &env, &["doctor"]);
+    let line = out.lines().find(|l| l.contains("daemon socket")).unwrap();
+    assert!(
+        line.starts_with("PROBLEM")
+            && line.contains(&format!("{} is not a directory", file.display())),
+        "{out}"
+    );
+    assert!(!out.contains("start one with"), "{out}");
+}
+
+/// A config file that is a symlink to nothing (a dotfiles link whose target moved) is said, not
+/// taken for no file: `config` exits 2, `status` warns, `doctor` says how to repoint it.
+#[test]
+fn a_config_symlink_to_nothing_is_a_warning_everywhere() {
+    let dir = Dir::new("dangling");
+    let env = daemon_env(&dir);
+    let file = dir.path("lockwatch/config/config.toml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/x", &file).unwrap();
+    let said = format!(
+        "{} is a symlink to /nonexistent/x, which does not exist; defaults apply",
+        file.display()
+    );
+    let (code, out, _) = cli(&dir, &env, &["config"]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{out}");
+    assert!(out.contains(&said) && !out.contains("not present"), "{out}");
+    let (_, _, err) = cli(&dir, &env, &["status", "--json"]);
+    assert!(err.contains(&said), "{err}");
+    let (_, out, _) = cli(&dir, &env, &["doctor"]);
+    assert!(out.contains(&said) && out.contains("ln -sf"), "{out}");
+}

@@ -55,7 +55,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         super::json_line(&doc, true)
     } else {
         let mut out = String::new();
-        let exists = if l.file.exists() {
+        let exists = if l.file_unusable.is_some() {
+            " (not used: see the warning below)"
+        } else if l.file.exists() {
             ""
         } else {
             " (not present: defaults apply)"

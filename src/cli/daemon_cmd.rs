@@ -50,6 +50,17 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 println!("running: pid {}, socket {}", c.daemon_pid, socket.display());
                 exit::OK
             }
+            // It runs: too busy to talk is no reason to start or restart it.
+            Err(ClientError::Busy(b)) if args.check => {
+                println!("running, but busy: {b}");
+                exit::OK
+            }
+            Err(ClientError::Busy(b)) => stop_busy(&b),
+            // No daemon can listen there: it does not run, and says why.
+            Err(e @ ClientError::PathTooLong(_)) => {
+                println!("not running: {e}");
+                exit::NOT_RUNNING
+            }
             Err(ClientError::NotRunning(p)) => {
                 println!(
                     "not running (no daemon listens on {}); start it with `cargo lockwatch daemon`",
@@ -81,6 +92,40 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         }
         Err(e) => {
             eprintln!("cargo-lockwatch: {e:#}");
+            exit::ERROR
+        }
+    }
+}
+
+/// `--stop` for a daemon too busy to take the request: a SIGTERM to the process that holds its
+/// instance lock (never to a pid that merely sits in a file), then a wait for its socket to go.
+fn stop_busy(busy: &daemon::client::BusyDaemon) -> i32 {
+    let dir = busy.socket.parent().unwrap_or(std::path::Path::new("."));
+    match daemon::instance::terminate(dir) {
+        Ok(pid) => {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while busy.socket.exists() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if busy.socket.exists() {
+                println!(
+                    "the daemon (pid {pid}) was too busy for a request, so it was sent SIGTERM; \
+                     it has not exited yet (see its log)"
+                );
+            } else {
+                println!(
+                    "the daemon (pid {pid}) was too busy for a request, so it was sent SIGTERM; \
+                     it has exited"
+                );
+            }
+            exit::OK
+        }
+        Err(why) => {
+            eprintln!(
+                "cargo-lockwatch: {busy}; it could not be stopped without the socket ({why}): \
+                 try again once a client leaves, or end it with `kill PID` for the pid \
+                 `cargo lockwatch daemon --check` names"
+            );
             exit::ERROR
         }
     }

@@ -81,6 +81,11 @@ pub struct Facts {
     pub daemon: Option<Result<u32, String>>,
     /// Why the socket, its directory or the process answering is not trusted (not this user's).
     pub untrusted: Option<String>,
+    /// The daemon runs but refused the connection: it serves its maximum of clients.
+    pub busy: Option<String>,
+    /// What would stop a daemon from listening here (a socket path too long for `sun_path`, a
+    /// runtime directory it cannot write), found before anything is started.
+    pub runtime_problem: Option<String>,
     /// What the daemon says it cannot do right now (e.g. write its history).
     pub daemon_problems: Vec<String>,
     /// Whether `/proc/locks` is readable (Linux only).
@@ -158,7 +163,12 @@ impl Facts {
         let socket_path = crate::daemon::socket_path(&ctx.dirs);
         let socket = socket_fact(&socket_path);
         let mut untrusted = None;
+        let mut busy = None;
         let mut daemon_problems = Vec::new();
+        let runtime_problem = match crate::daemon::check_socket_path(&socket_path) {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => crate::daemon::trust::preflight(&ctx.dirs.runtime),
+        };
         let daemon = if socket == SocketFact::Socket {
             use crate::daemon::client::{Client, ClientError};
             use crate::daemon::protocol::{Request, Response};
@@ -171,6 +181,10 @@ impl Facts {
                 }
                 Err(ClientError::Untrusted(u)) => {
                     untrusted = Some(u.message);
+                    None
+                }
+                Err(ClientError::Busy(b)) => {
+                    busy = Some(b.to_string());
                     None
                 }
                 Err(e) => Some(Err(e.to_string())),
@@ -224,6 +238,8 @@ impl Facts {
             socket,
             daemon,
             untrusted,
+            busy,
+            runtime_problem,
             daemon_problems,
             proc_locks,
             config_file: ctx.loaded.file.clone(),
@@ -406,6 +422,15 @@ pub fn checks(f: &Facts) -> Vec<Check> {
         Some(st) => {
             let c = match (st.loaded, st.running) {
                 (None, _) | (_, None) => match &f.daemon {
+                    _ if f.busy.is_some() => check(
+                        "service",
+                        Status::Info,
+                        format!(
+                            "no service manager to ask ({}); the daemon runs (busy)",
+                            st.detail
+                        ),
+                        None,
+                    ),
                     Some(Ok(pid)) => check(
                         "service",
                         Status::Info,
@@ -519,15 +544,38 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
                     .into(),
             ),
         ),
-        (SocketFact::Socket, None | Some(Ok(_))) => check(
+        _ if f.busy.is_some() => check(
+            "daemon socket",
+            Status::Warn,
+            f.busy.clone().unwrap_or_default(),
+            Some(
+                "it runs, nothing to restart: try again in a moment; if it stays busy, close \
+                 the status-bar widgets or scripts that keep connections open, or raise \
+                 daemon.max_clients (`kill -HUP` the daemon to apply it)"
+                    .into(),
+            ),
+        ),
+        (SocketFact::Socket, Some(Ok(pid))) => check(
             "daemon socket",
             Status::Ok,
-            match &f.daemon {
-                Some(Ok(pid)) => format!("{sock}: the daemon answers (pid {pid})"),
-                _ => sock.to_string(),
-            },
+            format!("{sock}: the daemon answers (pid {pid})"),
             None,
         ),
+        // Said before any advice to start a daemon, which would fail the same way.
+        _ if f.runtime_problem.is_some() => check(
+            "daemon socket",
+            Status::Problem,
+            format!(
+                "no daemon can run here: {}",
+                f.runtime_problem.clone().unwrap_or_default()
+            ),
+            Some(
+                "set LOCKWATCH_RUNTIME_DIR=<a short directory of your own> where the daemon \
+                 starts and in your shells, then start it with `cargo lockwatch daemon`"
+                    .into(),
+            ),
+        ),
+        (SocketFact::Socket, None) => check("daemon socket", Status::Ok, sock.to_string(), None),
         (SocketFact::Socket, Some(Err(e))) => check(
             "daemon socket",
             Status::Problem,
@@ -612,11 +660,20 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
         out.push(check("config", Status::Ok, detail, None));
     }
     for w in &f.config_warnings {
-        let fix = format!(
-            "edit {} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows the \
-             effective values",
-            f.config_file.display()
-        );
+        let fix = if w.contains(" is a symlink to ") {
+            format!(
+                "point {} at where the file is now (`ln -sf FILE {}`), or remove the link to \
+                 use the defaults",
+                f.config_file.display(),
+                f.config_file.display()
+            )
+        } else {
+            format!(
+                "edit {} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows the \
+                 effective values",
+                f.config_file.display()
+            )
+        };
         out.push(check("config", Status::Problem, w.clone(), Some(fix)));
     }
     for w in &f.missing_dirs {
@@ -881,6 +938,8 @@ mod tests {
             socket: SocketFact::Socket,
             daemon: Some(Ok(4242)),
             untrusted: None,
+            busy: None,
+            runtime_problem: None,
             daemon_problems: vec![],
             proc_locks: Some(Ok(())),
             config_file: "/nonexistent/config.toml".into(),
@@ -1299,6 +1358,76 @@ mod tests {
         assert!(p[0].1.contains("uid 1001 (eve)"), "{p:?}");
         assert_eq!(p[1].0, "daemon");
         assert!(p[1].1.contains("disk full"), "{p:?}");
+    }
+
+    #[test]
+    fn a_busy_daemon_is_a_warning_not_a_restart() {
+        let mut f = healthy(Manager::Systemd);
+        f.daemon = None;
+        f.busy = Some(
+            "the lockwatch daemon (pid 7) is busy: 64 clients are connected \
+             (daemon.max_clients); try again, or raise max_clients in /c/config.toml"
+                .into(),
+        );
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        let sock = c.iter().find(|c| c.name == "daemon socket").unwrap();
+        assert_eq!(sock.status, Status::Warn, "{sock:?}");
+        assert!(sock.detail.contains("is busy"), "{sock:?}");
+        let fix = sock.fix.as_deref().unwrap();
+        assert!(
+            !fix.contains("--stop") && fix.contains("max_clients"),
+            "{fix}"
+        );
+    }
+
+    #[test]
+    fn a_runtime_dir_no_daemon_can_use_is_a_problem_before_any_start_advice() {
+        for installed in [false, true] {
+            let mut f = healthy(Manager::Systemd);
+            if !installed {
+                f.installed = None;
+            }
+            f.socket = SocketFact::Missing;
+            f.daemon = None;
+            f.runtime_problem = Some(
+                "the socket path /very/long/lockwatch.sock is 130 bytes long, but a Unix \
+                 socket path must be shorter than 108 bytes on linux"
+                    .into(),
+            );
+            let c = checks(&f);
+            let sock = c.iter().find(|c| c.name == "daemon socket").unwrap();
+            assert_eq!(sock.status, Status::Problem, "{sock:?}");
+            assert!(sock.detail.contains("130 bytes"), "{sock:?}");
+            let fix = sock.fix.as_deref().unwrap();
+            assert!(
+                fix.starts_with("set LOCKWATCH_RUNTIME_DIR=<a short directory of your own>"),
+                "{fix}"
+            );
+        }
+        // A daemon that answers shows the directory works, whatever was guessed.
+        let mut f = healthy(Manager::Systemd);
+        f.runtime_problem = Some("cannot prepare the runtime directory".into());
+        assert!(problems(&checks(&f)).is_empty());
+    }
+
+    #[test]
+    fn a_config_symlink_to_nothing_says_to_repoint_it() {
+        let mut f = healthy(Manager::Systemd);
+        f.config_file = "/home/me/.config/cargo-lockwatch/config.toml".into();
+        f.config_warnings = vec![
+            "/home/me/.config/cargo-lockwatch/config.toml is a symlink to /gone/x, which does \
+             not exist; defaults apply"
+                .into(),
+        ];
+        let c = checks(&f);
+        let config = c.iter().find(|c| c.name == "config").unwrap();
+        assert_eq!(config.status, Status::Problem, "{config:?}");
+        assert!(config.detail.contains("/gone/x"), "{config:?}");
+        assert!(
+            config.fix.as_deref().unwrap().contains("ln -sf"),
+            "{config:?}"
+        );
     }
 
     #[test]

@@ -71,7 +71,10 @@ pub(super) fn via_daemon(ctx: &Context, request: &Request, wait: Duration) -> Op
     let socket = daemon::socket_path(&ctx.dirs);
     let mut c = match Client::connect(&socket, Duration::from_secs(2)) {
         Ok(c) => c,
-        Err(e @ crate::daemon::client::ClientError::Untrusted(_)) => {
+        Err(
+            e @ (crate::daemon::client::ClientError::Untrusted(_)
+            | crate::daemon::client::ClientError::Busy(_)),
+        ) => {
             eprintln!("cargo-lockwatch: warning: {e}; acting on a direct scan instead");
             return None;
         }

@@ -141,6 +141,12 @@ pub fn fetch_with_problems(
                 Err(_) => {}
             },
             Err(ClientError::NotRunning(_)) => {}
+            // It runs, but has no slot free: say so once and scan (not "needs a restart").
+            Err(e @ ClientError::Busy(_))
+                if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) =>
+            {
+                eprintln!("cargo-lockwatch: note: {e}; scanning directly meanwhile")
+            }
             // Once per run: `--watch` and `wait` fetch again and again.
             Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
                 eprintln!("cargo-lockwatch: warning: {e}; scanning directly")

@@ -22,6 +22,12 @@ pub enum ClientError {
     /// talked to (the CLI scans directly instead).
     #[error("not trusting the daemon socket: {0}")]
     Untrusted(#[from] trust::Untrusted),
+    /// It runs, but serves its maximum of clients and refused this one.
+    #[error("{0}")]
+    Busy(BusyDaemon),
+    /// The socket path is too long for this platform: no daemon can listen there.
+    #[error(transparent)]
+    PathTooLong(#[from] super::SocketPathTooLong),
     /// It answered something unexpected or not at all.
     #[error("the lockwatch daemon at {path} is unreachable or needs a restart: {why}")]
     Unreachable {
@@ -30,6 +36,64 @@ pub enum ClientError {
         /// What went wrong.
         why: String,
     },
+}
+
+/// A daemon that runs but refused a connection: it serves `daemon.max_clients` already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BusyDaemon {
+    /// Its socket.
+    pub socket: PathBuf,
+    /// Its pid, when it said it or its pid file does.
+    pub pid: Option<u32>,
+    /// The limit it is at, when known.
+    pub max_clients: Option<usize>,
+    /// The config file it reads, when it said so.
+    pub config_file: Option<PathBuf>,
+}
+
+impl std::fmt::Display for BusyDaemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the lockwatch daemon")?;
+        if let Some(pid) = self.pid {
+            write!(f, " (pid {pid})")?;
+        }
+        write!(f, " is busy: ")?;
+        match self.max_clients {
+            Some(n) => write!(f, "{n} clients are connected (daemon.max_clients)")?,
+            None => write!(f, "it serves as many clients as daemon.max_clients allows")?,
+        }
+        write!(f, "; try again, or raise max_clients in ")?;
+        match &self.config_file {
+            Some(p) => write!(f, "{}", p.display()),
+            None => write!(f, "its config file (`cargo lockwatch config` shows where)"),
+        }
+    }
+}
+
+/// The start of an older daemon's busy refusal, which has no [`protocol::Busy`] facts.
+const OLD_BUSY: &str = "the lockwatch daemon is already serving ";
+
+/// Reads a refusal: a daemon at its limit is busy (with its facts, or for an older daemon its
+/// message), anything else is unreachable with the daemon's words.
+fn refusal(socket: &Path, message: String, busy: Option<protocol::Busy>) -> ClientError {
+    let busy = match busy {
+        Some(b) => BusyDaemon {
+            socket: socket.to_path_buf(),
+            pid: Some(b.daemon_pid),
+            max_clients: Some(b.max_clients),
+            config_file: Some(PathBuf::from(b.config_file)),
+        },
+        None => match message.strip_prefix(OLD_BUSY) {
+            Some(rest) => BusyDaemon {
+                socket: socket.to_path_buf(),
+                pid: socket.parent().and_then(super::instance::read_pid),
+                max_clients: rest.split(' ').next().and_then(|n| n.parse().ok()),
+                config_file: None,
+            },
+            None => return unreachable(socket, message),
+        },
+    };
+    ClientError::Busy(busy)
 }
 
 /// A greeted connection.
@@ -45,6 +109,7 @@ impl Client {
     /// Checks the socket is this user's, connects, checks the peer is this user, and performs
     /// the handshake.
     pub fn connect(socket: &Path, timeout: Duration) -> Result<Client, ClientError> {
+        super::check_socket_path(socket)?;
         if !trust::check_socket(socket)? {
             return Err(ClientError::NotRunning(socket.to_path_buf()));
         }
@@ -77,7 +142,7 @@ impl Client {
             client: "cli".into(),
         })? {
             Response::Hello { daemon_pid, .. } => client.daemon_pid = daemon_pid,
-            Response::Error { message } => return Err(unreachable(socket, message)),
+            Response::Error { message, busy } => return Err(refusal(socket, message, busy)),
             other => return Err(unreachable(socket, format!("unexpected reply {other:?}"))),
         }
         Ok(client)
@@ -85,9 +150,18 @@ impl Client {
 
     /// Sends one request and reads one response.
     pub fn request(&mut self, req: &Request) -> Result<Response, ClientError> {
-        self.writer
-            .write_all(protocol::encode(req).as_bytes())
-            .map_err(|e| unreachable(&self.path, e.to_string()))?;
+        if let Err(e) = self.writer.write_all(protocol::encode(req).as_bytes()) {
+            // The daemon closed the connection: it may have said why first (a refusal written
+            // before our hello arrived). Its end is closed, so this read cannot wait.
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ) && let Ok(said) = self.read_response()
+            {
+                return Ok(said);
+            }
+            return Err(unreachable(&self.path, e.to_string()));
+        }
         self.read_response()
     }
 
@@ -115,5 +189,50 @@ fn unreachable(path: &Path, why: String) -> ClientError {
     ClientError::Unreachable {
         path: path.to_path_buf(),
         why,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_at_the_limit_is_busy_and_says_what_to_do() {
+        let socket = Path::new("/nonexistent/run/lockwatch.sock");
+        let facts = protocol::Busy {
+            max_clients: 64,
+            daemon_pid: 4242,
+            config_file: "/home/me/.config/cargo-lockwatch/config.toml".into(),
+        };
+        let e = refusal(socket, "whatever".into(), Some(facts));
+        assert_eq!(
+            e.to_string(),
+            "the lockwatch daemon (pid 4242) is busy: 64 clients are connected \
+             (daemon.max_clients); try again, or raise max_clients in \
+             /home/me/.config/cargo-lockwatch/config.toml"
+        );
+        // An older daemon's words: still busy, not "needs a restart".
+        let old = "the lockwatch daemon is already serving 16 connections (daemon.max_clients); \
+                   try again in a moment, or close the status-bar widgets that keep subscribing";
+        match refusal(socket, old.into(), None) {
+            ClientError::Busy(b) => {
+                assert_eq!((b.pid, b.max_clients), (None, Some(16)));
+                let text = b.to_string();
+                assert!(
+                    text.starts_with("the lockwatch daemon is busy: 16 clients"),
+                    "{text}"
+                );
+                assert!(
+                    text.contains("`cargo lockwatch config` shows where"),
+                    "{text}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let other = refusal(socket, "protocol version mismatch".into(), None);
+        assert!(
+            matches!(other, ClientError::Unreachable { .. }),
+            "{other:?}"
+        );
     }
 }

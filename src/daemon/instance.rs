@@ -14,6 +14,9 @@ use thiserror::Error;
 
 use super::trust;
 
+/// The pid file in the private runtime directory, locked for the daemon's life.
+pub const PID_FILE: &str = "daemon.pid";
+
 /// How long a second daemon waits for the first one to write its pid (they may start together).
 const PID_WAIT: Duration = Duration::from_secs(2);
 
@@ -49,7 +52,7 @@ impl InstanceLock {
     /// says which daemon already runs ([`AlreadyRunning`] inside the error).
     pub fn acquire(runtime_base: &Path) -> anyhow::Result<InstanceLock> {
         let dir = trust::ensure_private(runtime_base)?;
-        let path = dir.join("daemon.pid");
+        let path = dir.join(PID_FILE);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -101,6 +104,41 @@ impl InstanceLock {
     }
 }
 
+/// The pid written in the pid file in `dir` (the socket's directory), if any. A symlink there is
+/// not followed.
+pub fn read_pid(dir: &Path) -> Option<u32> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(dir.join(PID_FILE))
+        .ok()?;
+    let mut text = String::new();
+    // A pid and a newline; anything longer is not a pid file.
+    (&mut file).take(32).read_to_string(&mut text).ok()?;
+    parse_pid(&text)
+}
+
+/// Asks the daemon whose pid file is in `dir` to exit (SIGTERM: it removes its socket and
+/// quits cleanly) without a socket request, for a daemon too busy to take one. The pid is
+/// believed only while that process holds the pid file's lock, which the daemon holds for its
+/// whole life; on Linux the signal goes through a pidfd opened before that check, so a pid
+/// reused meanwhile never receives it (elsewhere the check runs right before `kill(2)`).
+pub fn terminate(dir: &Path) -> Result<u32, String> {
+    let path = dir.join(PID_FILE);
+    let pid = read_pid(dir).ok_or_else(|| format!("no daemon pid in {}", path.display()))?;
+    let key = crate::probe::file_key(&path)
+        .ok_or_else(|| format!("cannot examine {}", path.display()))?;
+    let mut probe = crate::probe::platform().map_err(|e| e.to_string())?;
+    match crate::signal::send_if_holding(probe.as_mut(), pid, key, libc::SIGTERM) {
+        Ok(()) => Ok(pid),
+        Err(_) => Err(format!(
+            "pid {pid} (from {}) does not hold the daemon's lock: it is not the daemon, so it \
+             was not signalled",
+            path.display()
+        )),
+    }
+}
+
 /// Why the pid file could not be opened, and what to do about it.
 fn open_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
     let p = path.display();
@@ -139,6 +177,22 @@ mod tests {
         assert_eq!(mode, 0o700);
         drop(first);
         InstanceLock::acquire(&run).unwrap();
+    }
+
+    #[test]
+    fn the_pid_file_is_read_and_a_process_without_its_lock_is_never_signalled() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let lock = InstanceLock::acquire(&run).unwrap();
+        assert_eq!(read_pid(lock.dir()), Some(std::process::id()));
+        drop(lock);
+        // The lock is gone: the pid written there (this test) is never signalled.
+        let err = terminate(&run).unwrap_err();
+        assert!(err.contains("does not hold the daemon's lock"), "{err}");
+        assert_eq!(read_pid(&dir.path().join("nothing")), None);
+        std::fs::write(run.join(PID_FILE), "garbage").unwrap();
+        assert_eq!(read_pid(&run), None);
+        assert!(terminate(&run).unwrap_err().contains("no daemon pid"));
     }
 
     #[test]

@@ -85,6 +85,67 @@ pub fn gui_available() -> bool {
         || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|v| !v.is_empty())
 }
 
+/// The size of `sockaddr_un.sun_path` on this platform: a socket's path and its terminating
+/// NUL must fit in it.
+#[cfg(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+))]
+pub const SUN_PATH_BYTES: usize = 104;
+/// The size of `sockaddr_un.sun_path` on this platform: a socket's path and its terminating
+/// NUL must fit in it.
+#[cfg(not(any(
+    target_os = "macos",
+    target_os = "ios",
+    target_os = "freebsd",
+    target_os = "openbsd",
+    target_os = "netbsd",
+    target_os = "dragonfly"
+)))]
+pub const SUN_PATH_BYTES: usize = 108;
+
+/// Whether a socket path of `len` bytes fits a `sun_path` of `limit` bytes (with its NUL).
+pub fn socket_path_fits(len: usize, limit: usize) -> bool {
+    len < limit
+}
+
+/// A socket path too long for `bind`/`connect`: the daemon cannot listen there, nor a client
+/// reach it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the socket path {} is {len} bytes long, but a Unix socket path can have at most {max} \
+     bytes on {os} (sun_path holds {limit} with the terminating NUL); set \
+     LOCKWATCH_RUNTIME_DIR=<a short directory of your own> for the daemon and your shells",
+    .path.display(),
+    max = .limit - 1,
+    os = std::env::consts::OS
+)]
+pub struct SocketPathTooLong {
+    /// The socket path.
+    pub path: std::path::PathBuf,
+    /// Its length in bytes.
+    pub len: usize,
+    /// This platform's `sun_path` size ([`SUN_PATH_BYTES`]).
+    pub limit: usize,
+}
+
+/// Checks that `socket` fits this platform's `sun_path`.
+pub fn check_socket_path(socket: &std::path::Path) -> Result<(), SocketPathTooLong> {
+    let len = socket.as_os_str().len();
+    if socket_path_fits(len, SUN_PATH_BYTES) {
+        return Ok(());
+    }
+    Err(SocketPathTooLong {
+        path: socket.to_path_buf(),
+        len,
+        limit: SUN_PATH_BYTES,
+    })
+}
+
 /// The socket path for these directories: in the runtime directory, or in the private per-user
 /// directory inside it when it is shared (nothing is created or changed to find out).
 pub fn socket_path(dirs: &Dirs) -> std::path::PathBuf {
@@ -93,6 +154,8 @@ pub fn socket_path(dirs: &Dirs) -> std::path::PathBuf {
 
 /// Runs the daemon until it is told to stop. Returns when it has shut down cleanly.
 pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> anyhow::Result<()> {
+    // Before anything is created: a socket path too long for `bind` is said with its fix.
+    check_socket_path(&socket_path(dirs))?;
     let instance = instance::InstanceLock::acquire(&dirs.runtime)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -137,6 +200,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         history,
         kill_grace: opts.kill_grace,
         limits,
+        config_file: dirs.config_file(),
     };
     let homes: Vec<String> = roots
         .cargo_homes
@@ -254,6 +318,30 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn socket_paths_must_leave_room_for_the_nul() {
+        assert!(socket_path_fits(107, 108));
+        assert!(!socket_path_fits(108, 108));
+        assert!(socket_path_fits(103, 104) && !socket_path_fits(104, 104));
+        // The limit is this platform's own `sun_path`.
+        // SAFETY: an all-zero sockaddr_un is a valid value.
+        let addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        assert_eq!(addr.sun_path.len(), SUN_PATH_BYTES);
+        let long = std::path::PathBuf::from(format!("/{}/lockwatch.sock", "d".repeat(200)));
+        let e = check_socket_path(&long).unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("is {} bytes long", long.as_os_str().len()))
+                && text.contains(&format!("at most {} bytes", SUN_PATH_BYTES - 1))
+                && text.contains("LOCKWATCH_RUNTIME_DIR=<a short directory of your own>"),
+            "{text}"
+        );
+        check_socket_path(std::path::Path::new(
+            "/run/user/1000/cargo-lockwatch/lockwatch.sock",
+        ))
+        .unwrap();
+    }
 
     #[test]
     fn ui_mode_says_why() {

@@ -96,7 +96,32 @@ pub enum Response {
     Error {
         /// Human-readable message.
         message: String,
+        /// Set when the connection was refused because the daemon serves its maximum of
+        /// clients: it runs, it is busy (absent from older daemons and every other error).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        busy: Option<Busy>,
     },
+}
+
+impl Response {
+    /// An error reply with a message that says why and what to do.
+    pub fn error(message: impl Into<String>) -> Response {
+        Response::Error {
+            message: message.into(),
+            busy: None,
+        }
+    }
+}
+
+/// Why a connection was refused for want of a free slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Busy {
+    /// `daemon.max_clients` in effect.
+    pub max_clients: usize,
+    /// The daemon's pid.
+    pub daemon_pid: u32,
+    /// The config file the daemon reads (where to raise the limit).
+    pub config_file: String,
 }
 
 /// One frame cut from the byte stream a client sends.
@@ -177,9 +202,7 @@ pub fn decode_request(line: &[u8]) -> Result<Option<Request>, String> {
 pub fn encode<T: Serialize>(msg: &T) -> String {
     let mut s = serde_json::to_string(msg).unwrap_or_else(|e| {
         tracing::error!("cannot encode a message: {e}");
-        let error = Response::Error {
-            message: format!("the daemon could not encode its answer ({e})"),
-        };
+        let error = Response::error(format!("the daemon could not encode its answer ({e})"));
         serde_json::to_string(&error).unwrap_or_else(|_| {
             r#"{"type":"error","message":"the daemon could not encode its answer"}"#.into()
         })
@@ -261,12 +284,22 @@ mod tests {
 
     #[test]
     fn responses_round_trip_and_are_tagged() {
-        let r = Response::Error {
-            message: "nope".into(),
-        };
+        let r = Response::error("nope");
         let line = encode(&r);
         assert_eq!(line, "{\"type\":\"error\",\"message\":\"nope\"}\n");
         assert_eq!(serde_json::from_str::<Response>(&line).unwrap(), r);
+        // A busy refusal: older clients see an error with a message, newer ones the facts.
+        let busy = Response::Error {
+            message: "busy".into(),
+            busy: Some(Busy {
+                max_clients: 64,
+                daemon_pid: 9,
+                config_file: "/c/config.toml".into(),
+            }),
+        };
+        let line = encode(&busy);
+        assert!(line.contains("\"max_clients\":64"), "{line}");
+        assert_eq!(serde_json::from_str::<Response>(&line).unwrap(), busy);
         let hello = Response::Hello {
             version: 1,
             daemon_pid: 9,

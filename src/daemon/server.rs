@@ -43,6 +43,7 @@ impl Drop for SocketGuard {
 
 /// Binds the socket, replacing a stale one left by a crashed daemon.
 pub fn bind(path: &Path) -> anyhow::Result<(UnixListener, SocketGuard)> {
+    super::check_socket_path(path)?;
     if std::fs::symlink_metadata(path).is_ok() {
         // The instance lock is held, so nobody else serves it: it is stale.
         std::fs::remove_file(path)
@@ -68,6 +69,8 @@ pub struct Shared {
     pub kill_grace: Duration,
     /// Connection limits (follow a config reload).
     pub limits: watch::Receiver<DaemonConfig>,
+    /// The config file the daemon reads (named when it is busy).
+    pub config_file: PathBuf,
 }
 
 /// Counts a live connection; the count drops with it.
@@ -89,18 +92,35 @@ fn take_slot(active: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
         .map(|_| Slot(active.clone()))
 }
 
-/// The refusal a client gets when the daemon is full.
-pub fn busy_message(max: usize) -> String {
-    format!(
-        "the lockwatch daemon is already serving {max} connections (daemon.max_clients); \
-         try again in a moment, or close the status-bar widgets that keep subscribing"
-    )
+/// The refusal a client gets when the daemon is full: a message for people (and older
+/// clients) and the facts a client turns into "busy", never "needs a restart".
+pub fn busy_reply(max: usize, config_file: &Path) -> Response {
+    Response::Error {
+        message: format!(
+            "the lockwatch daemon is already serving {max} connections (daemon.max_clients); \
+             try again in a moment, or raise max_clients in {}",
+            config_file.display()
+        ),
+        busy: Some(protocol::Busy {
+            max_clients: max,
+            daemon_pid: std::process::id(),
+            config_file: config_file.to_string_lossy().into_owned(),
+        }),
+    }
 }
 
-/// Writes a short reply without waiting (the socket buffer of a fresh connection has room) and
-/// closes: refusals never hold a slot or a task.
-fn refuse(stream: UnixStream, message: String) {
-    let _ = stream.try_write(protocol::encode(&Response::Error { message }).as_bytes());
+/// Writes a short reply and closes: refusals never hold a slot, a task or the accept loop.
+///
+/// The reply is written with one non-blocking `write(2)` straight away (not tokio's
+/// `try_write`, which refuses until the reactor has seen the new socket writable): a fresh
+/// connection's buffer has room for it, so it is in the client's queue before the close, and
+/// a client whose hello then fails with EPIPE still reads it (see `client.rs`).
+fn refuse(stream: UnixStream, reply: &Response) {
+    use std::io::Write as _;
+    let Ok(stream) = stream.into_std() else {
+        return;
+    };
+    let _ = (&stream).write(protocol::encode(reply).as_bytes());
 }
 
 /// Accepts connections until the listener fails.
@@ -125,13 +145,13 @@ pub async fn serve(listener: UnixListener, shared: Shared) {
         if peer.as_ref().map_or(true, |uid| *uid != me) {
             refuse(
                 stream,
-                "refused: the lockwatch daemon only talks to its own user".into(),
+                &Response::error("refused: the lockwatch daemon only talks to its own user"),
             );
             continue;
         }
         let limits = shared.limits.borrow().clone();
         let Some(slot) = take_slot(&active, limits.max_clients) else {
-            refuse(stream, busy_message(limits.max_clients));
+            refuse(stream, &busy_reply(limits.max_clients, &shared.config_file));
             continue;
         };
         let shared = shared.clone();
@@ -247,7 +267,7 @@ async fn connection(
         request_timeout,
     };
     let mut greeted = false;
-    let error = |message: String| Response::Error { message };
+    let error = |message: String| Response::error(message);
     loop {
         let first_by = if greeted {
             Instant::now() + IDLE_TIMEOUT
@@ -350,9 +370,7 @@ async fn subscribe(
 
 async fn respond(request: Request, shared: &Shared) -> Response {
     match request {
-        Request::Hello { .. } => Response::Error {
-            message: "already greeted".into(),
-        },
+        Request::Hello { .. } => Response::error("already greeted"),
         Request::Status => {
             // A fresh pass: the daemon may have slept since its last one.
             let (tx, rx) = oneshot::channel();
@@ -361,9 +379,7 @@ async fn respond(request: Request, shared: &Shared) -> Response {
             }
             Response::Snapshot(Box::new(shared.snapshots.borrow().clone()))
         }
-        Request::Subscribe => Response::Error {
-            message: "subscribe is answered by the connection loop".into(),
-        },
+        Request::Subscribe => Response::error("subscribe is answered by the connection loop"),
         Request::Kill {
             pid,
             start_token,
@@ -381,15 +397,11 @@ async fn respond(request: Request, shared: &Shared) -> Response {
                 grace,
             };
             if shared.commands.send(Command::Kill(req, tx)).is_err() {
-                return Response::Error {
-                    message: "the daemon is shutting down".into(),
-                };
+                return Response::error("the daemon is shutting down");
             }
             match rx.await {
                 Ok(report) => Response::Kill(report),
-                Err(_) => Response::Error {
-                    message: "the kill did not complete (daemon shutting down)".into(),
-                },
+                Err(_) => Response::error("the kill did not complete (daemon shutting down)"),
             }
         }
         Request::Resume { pid, start_token } => {
@@ -399,15 +411,11 @@ async fn respond(request: Request, shared: &Shared) -> Response {
                 .send(Command::Resume(pid, start_token, tx))
                 .is_err()
             {
-                return Response::Error {
-                    message: "the daemon is shutting down".into(),
-                };
+                return Response::error("the daemon is shutting down");
             }
             match rx.await {
                 Ok(report) => Response::Kill(report),
-                Err(_) => Response::Error {
-                    message: "the resume did not complete (daemon shutting down)".into(),
-                },
+                Err(_) => Response::error("the resume did not complete (daemon shutting down)"),
             }
         }
         Request::Snooze { until } => send(shared, Command::Snooze(until)),
@@ -417,9 +425,7 @@ async fn respond(request: Request, shared: &Shared) -> Response {
             // Streams the file: memory stays bounded whatever its size.
             match tokio::task::spawn_blocking(move || h.summary(since).0).await {
                 Ok(s) => Response::History(s),
-                Err(e) => Response::Error {
-                    message: format!("cannot read history: {e}"),
-                },
+                Err(e) => Response::error(format!("cannot read history: {e}")),
             }
         }
         Request::Shutdown => send(shared, Command::Shutdown),
@@ -429,9 +435,7 @@ async fn respond(request: Request, shared: &Shared) -> Response {
 fn send(shared: &Shared, cmd: Command) -> Response {
     match shared.commands.send(cmd) {
         Ok(()) => Response::Ok,
-        Err(_) => Response::Error {
-            message: "the daemon is shutting down".into(),
-        },
+        Err(_) => Response::error("the daemon is shutting down"),
     }
 }
 
@@ -447,6 +451,15 @@ mod tests {
         assert!(take_slot(&active, 2).is_none());
         drop(a);
         assert!(take_slot(&active, 2).is_some());
-        assert!(busy_message(64).contains("64"));
+        match busy_reply(64, Path::new("/c/config.toml")) {
+            Response::Error {
+                message,
+                busy: Some(b),
+            } => {
+                assert!(message.contains("64") && message.contains("/c/config.toml"));
+                assert_eq!((b.max_clients, b.daemon_pid), (64, std::process::id()));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -329,6 +329,78 @@ pub fn ensure_private(base: &Path) -> Result<PathBuf, RunDirError> {
     )))
 }
 
+/// What would keep a daemon from making its private directory in `base` and its files in
+/// there, said as the daemon would say it; `None` when nothing would. Creates and changes
+/// nothing (what `doctor` asks before it suggests starting a daemon).
+pub fn preflight(base: &Path) -> Option<String> {
+    let me = me();
+    let entry = match lstat(base) {
+        Ok(e) => e,
+        // A file where a directory belongs on the way: found and named below.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => None,
+        Err(e) => return Some(io_err(base)(e).to_string()),
+    };
+    let writable_dir = match plan(entry, me) {
+        Plan::Refuse(why) => return Some(explain(base, why)),
+        Plan::Use => base.to_path_buf(),
+        Plan::Subdir => {
+            let sub = base.join(subdir_name(me));
+            match lstat(&sub) {
+                Ok(Some(e)) => match judge_private_dir(e, me) {
+                    Ok(()) => sub,
+                    Err(why) => return Some(explain(&sub, why)),
+                },
+                Ok(None) => base.to_path_buf(),
+                Err(e) => return Some(io_err(&sub)(e).to_string()),
+            }
+        }
+        // The nearest directory that exists is where the first mkdir happens.
+        Plan::Create => {
+            let mut at = base;
+            loop {
+                match at.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => at = p,
+                    _ => break at.to_path_buf(),
+                }
+                match fs::metadata(at) {
+                    Ok(m) if m.is_dir() => break at.to_path_buf(),
+                    Ok(_) => {
+                        let error =
+                            io::Error::other(format!("{} is not a directory", at.display()));
+                        return Some(io_err(base)(error).to_string());
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Some(io_err(base)(e).to_string()),
+                }
+            }
+        }
+    };
+    match writable(&writable_dir) {
+        Ok(()) => None,
+        Err(e) => {
+            let error = io::Error::new(
+                e.kind(),
+                format!("{} is not writable by you ({e})", writable_dir.display()),
+            );
+            Some(io_err(base)(error).to_string())
+        }
+    }
+}
+
+/// Whether this user may create entries in `dir` (`access(W_OK | X_OK)`; a read-only
+/// filesystem says so even to root).
+fn writable(dir: &Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: `c` is a NUL-terminated path that lives across the call; access reads it only.
+    let rc = unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// `mkdir(path, 0700)`: fails when anything (a symlink too) is already there.
 fn mkdir_private(path: &Path) -> io::Result<()> {
     fs::DirBuilder::new().mode(0o700).create(path)
@@ -456,6 +528,44 @@ pub fn peer_uid(_fd: std::os::fd::RawFd) -> io::Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn preflight_says_what_the_daemon_would_hit_and_creates_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("a/b/run");
+        assert_eq!(preflight(&fresh), None);
+        assert!(!dir.path().join("a").exists(), "nothing created");
+        assert_eq!(preflight(dir.path()), None, "a directory of ours");
+
+        let file = dir.path().join("file");
+        fs::write(&file, "").unwrap();
+        let under_file = preflight(&file.join("run")).expect("a file is in the way");
+        assert!(
+            under_file.contains(&format!("{} is not a directory", file.display()))
+                && under_file.contains("LOCKWATCH_RUNTIME_DIR"),
+            "{under_file}"
+        );
+        let not_dir = preflight(&file).expect("a file is no directory");
+        assert!(not_dir.contains("is not a directory"), "{not_dir}");
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path(), &link).unwrap();
+        assert!(preflight(&link).unwrap().contains("symbolic link"));
+
+        // Permission bits stop everyone but root.
+        let locked = dir.path().join("locked");
+        fs::create_dir(&locked).unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o500)).unwrap();
+        let said = preflight(&locked.join("run"));
+        if me() == 0 {
+            assert_eq!(said, None, "root may write there");
+        } else {
+            let said = said.expect("not writable");
+            assert!(said.contains("is not writable by you"), "{said}");
+        }
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    }
 
     const ME: u32 = 1000;
 
