@@ -621,8 +621,45 @@ impl Config {
 /// The config file's text: `None` when there is none, `Err` with what is wrong when it cannot
 /// be used (unreadable, not UTF-8, a symlink to nothing: a dotfiles link whose target moved must
 /// not drop the settings silently).
+/// The largest config file read: a real one is a few hundred bytes; a device (`/dev/zero`)
+/// or a runaway file must not eat the memory of every command.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Reads a config file that must be a regular file of at most [`MAX_CONFIG_BYTES`]: opened
+/// without blocking (a FIFO in its place would otherwise hang every command and the daemon's
+/// reload until someone writes to it), checked, then read.
+fn read_regular(file: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)?;
+    let meta = f.metadata()?;
+    let kind = meta.file_type();
+    let not_a_file = |what: &str| Error::other(format!("it is {what}, not a file"));
+    if kind.is_fifo() {
+        return Err(not_a_file("a FIFO"));
+    } else if kind.is_char_device() || kind.is_block_device() {
+        return Err(not_a_file("a device"));
+    } else if kind.is_socket() {
+        return Err(not_a_file("a socket"));
+    } else if kind.is_dir() {
+        return Err(Error::new(ErrorKind::IsADirectory, "it is a directory"));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(Error::other(format!(
+            "it is larger than {} KiB; a config file is a few lines",
+            MAX_CONFIG_BYTES / 1024
+        )));
+    }
+    Ok(bytes)
+}
+
 fn read_config(file: &Path) -> Result<Option<String>, String> {
-    let bytes = match std::fs::read(file) {
+    let bytes = match read_regular(file) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return match std::fs::read_link(file) {
@@ -732,11 +769,7 @@ pub fn persist(
     value: toml::Value,
 ) -> Result<PathBuf, String> {
     let file = dirs.config_file();
-    let text = match std::fs::read_to_string(&file) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(format!("cannot read {}: {e}", file.display())),
-    };
+    let text = read_config(&file)?.unwrap_or_default();
     let Some(new) = set_value(&text, section, key, &value) else {
         return Err(format!(
             "cannot set {section}.{key} in {}: edit it there by hand",
@@ -1222,6 +1255,48 @@ mod tests {
             assert_eq!(l.provenance[key], Provenance::Default, "{key}");
             assert!(l.warnings.iter().any(|w| w.contains(key)), "{key}");
         }
+    }
+
+    #[test]
+    fn a_fifo_a_device_or_a_huge_file_in_place_of_the_config_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let dirs = Dirs {
+            config: dir.path().to_path_buf(),
+            ..Dirs::from_env()
+        };
+        let file = dir.path().join("config.toml");
+        let fifo = std::ffi::CString::new(file.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo reads a NUL-terminated path; nothing else.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        // Nobody writes to it: a blocking open would never return.
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        assert_eq!(l.config, Config::defaults());
+        let w = l.warnings.first().unwrap();
+        assert!(
+            w.contains("it is a FIFO, not a file") && w.contains("defaults apply"),
+            "{w}"
+        );
+        let persisted = persist(&dirs, "policy", "yield_ide", toml::Value::Boolean(true));
+        assert!(persisted.is_err_and(|e| e.contains("FIFO")));
+
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        assert!(
+            l.warnings[0].contains("it is a device, not a file"),
+            "{:?}",
+            l.warnings
+        );
+
+        std::fs::remove_file(&file).unwrap();
+        let comment = format!("# {}\n", "x".repeat(1 << 20));
+        std::fs::write(&file, comment).unwrap();
+        let l = Loaded::load(&dirs, &FlagOverrides::default());
+        assert!(
+            l.warnings[0].contains("larger than 1024 KiB"),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]
