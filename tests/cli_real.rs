@@ -319,3 +319,35 @@ fn a_script_stops_a_holder_nobody_waits_for_only_with_yes() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("released its lock"), "{text}");
 }
+
+/// A warning or a line that cannot be written (a full disk behind `2>>log`, a reader that left)
+/// is lost, never a panic: the exit code still says what happened.
+#[test]
+fn a_full_disk_behind_stdout_or_stderr_is_never_a_panic() {
+    let dir = Dir::new("dev-full");
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for args in [
+        &["status"][..],
+        &["wait", "--timeout", "100ms"],
+        &["config"],
+        &["daemon", "--check"],
+    ] {
+        let out = lockwatch(&dir)
+            .args(args)
+            .env("LOCKWATCH_STALE_SAMPLES", "x")
+            .stdout(full())
+            .stderr(full())
+            .output()
+            .unwrap();
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0..=5)),
+            "{args:?} exited {code:?} (101 is a panic)"
+        );
+    }
+}

@@ -32,7 +32,7 @@ pub fn run(args: Args) -> i32 {
     match super::print(&text) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("cargo-lockwatch: error: cannot write the completions: {e}");
+            crate::say!("cargo-lockwatch: error: cannot write the completions: {e}");
             exit::ERROR
         }
     }
@@ -136,12 +136,12 @@ pub fn run_man(args: ManArgs) -> i32 {
         return match write_pages(&dir) {
             Ok(files) => {
                 for f in files {
-                    println!("{}", f.display());
+                    crate::tell!("{}", f.display());
                 }
                 exit::OK
             }
             Err(e) => {
-                eprintln!(
+                crate::say!(
                     "cargo-lockwatch: error: cannot write the man pages into {}: {e}",
                     dir.display()
                 );
@@ -152,14 +152,14 @@ pub fn run_man(args: ManArgs) -> i32 {
     let page = match main_page() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("cargo-lockwatch: error: cannot render the man page: {e}");
+            crate::say!("cargo-lockwatch: error: cannot render the man page: {e}");
             return exit::ERROR;
         }
     };
     match super::print(&String::from_utf8_lossy(&page)) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("cargo-lockwatch: error: cannot write the man page: {e}");
+            crate::say!("cargo-lockwatch: error: cannot write the man page: {e}");
             exit::ERROR
         }
     }

@@ -38,38 +38,38 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         return match Client::connect(&socket, Duration::from_secs(2)) {
             Ok(mut c) if args.stop => match c.request(&Request::Shutdown) {
                 Ok(Response::Ok) => {
-                    println!("asked the daemon (pid {}) to exit", c.daemon_pid);
+                    crate::tell!("asked the daemon (pid {}) to exit", c.daemon_pid);
                     exit::OK
                 }
                 other => {
-                    eprintln!("cargo-lockwatch: the daemon did not accept shutdown: {other:?}");
+                    crate::say!("cargo-lockwatch: the daemon did not accept shutdown: {other:?}");
                     exit::ERROR
                 }
             },
             Ok(c) => {
-                println!("running: pid {}, socket {}", c.daemon_pid, socket.display());
+                crate::tell!("running: pid {}, socket {}", c.daemon_pid, socket.display());
                 exit::OK
             }
             // It runs: too busy to talk is no reason to start or restart it.
             Err(ClientError::Busy(b)) if args.check => {
-                println!("running, but busy: {b}");
+                crate::tell!("running, but busy: {b}");
                 exit::OK
             }
             Err(ClientError::Busy(b)) => stop_busy(&b),
             // No daemon can listen there: it does not run, and says why.
             Err(e @ ClientError::PathTooLong(_)) => {
-                println!("not running: {e}");
+                crate::tell!("not running: {e}");
                 exit::NOT_RUNNING
             }
             Err(ClientError::NotRunning(p)) => {
-                println!(
+                crate::tell!(
                     "not running (no daemon listens on {}); start it with `cargo lockwatch daemon`",
                     p.display()
                 );
                 exit::NOT_RUNNING
             }
             Err(e) => {
-                eprintln!("cargo-lockwatch: {e}");
+                crate::say!("cargo-lockwatch: {e}");
                 exit::ERROR
             }
         };
@@ -87,11 +87,11 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if e.downcast_ref::<daemon::instance::AlreadyRunning>()
                 .is_some() =>
         {
-            println!("{e}");
+            crate::tell!("{e}");
             exit::OK
         }
         Err(e) => {
-            eprintln!("cargo-lockwatch: {e:#}");
+            crate::say!("cargo-lockwatch: {e:#}");
             exit::ERROR
         }
     }
@@ -108,12 +108,12 @@ fn stop_busy(busy: &daemon::client::BusyDaemon) -> i32 {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if busy.socket.exists() {
-                println!(
+                crate::tell!(
                     "the daemon (pid {pid}) was too busy for a request, so it was sent SIGTERM; \
                      it has not exited yet (see its log)"
                 );
             } else {
-                println!(
+                crate::tell!(
                     "the daemon (pid {pid}) was too busy for a request, so it was sent SIGTERM; \
                      it has exited"
                 );
@@ -121,7 +121,7 @@ fn stop_busy(busy: &daemon::client::BusyDaemon) -> i32 {
             exit::OK
         }
         Err(why) => {
-            eprintln!(
+            crate::say!(
                 "cargo-lockwatch: {busy}; it could not be stopped without the socket ({why}): \
                  try again once a client leaves, or end it with `kill PID` for the pid \
                  `cargo lockwatch daemon --check` names"

@@ -891,7 +891,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         }) {
             Ok(j) => j + "\n",
             Err(e) => {
-                eprintln!("cargo-lockwatch: error: cannot write JSON: {e}");
+                crate::say!("cargo-lockwatch: error: cannot write JSON: {e}");
                 return exit::ERROR;
             }
         }

@@ -23,7 +23,7 @@ pub fn run(_ctx: &Context, args: Args) -> i32 {
         Err(e) => return fail(&e),
     };
     if service::is_dev_build(&setup.binary) {
-        eprintln!(
+        crate::say!(
             "cargo-lockwatch: warning: {} is a development build (it lives under a target/ \
              directory, which `cargo clean` deletes); install it with `cargo install --path .` \
              and run `cargo lockwatch install` from the installed binary",
@@ -47,7 +47,7 @@ pub fn run(_ctx: &Context, args: Args) -> i32 {
         Ok(outcome) => {
             let said = report(&outcome, &setup, dry_run);
             let printed = emit(&said.stdout, args.print);
-            eprint!("{}", said.stderr);
+            crate::say_inline!("{}", said.stderr);
             if printed == exit::OK {
                 said.code
             } else {
@@ -138,7 +138,7 @@ pub(crate) fn describe(outcome: &Outcome) -> String {
 /// Writes human output to stdout, or to stderr when stdout carries a printed file.
 pub(crate) fn emit(text: &str, to_stderr: bool) -> i32 {
     if to_stderr {
-        eprint!("{text}");
+        crate::say_inline!("{text}");
         exit::OK
     } else {
         match super::print(text) {
@@ -150,7 +150,7 @@ pub(crate) fn emit(text: &str, to_stderr: bool) -> i32 {
 
 /// Reports an error and returns the exit code for it.
 pub(crate) fn fail(e: &service::ServiceError) -> i32 {
-    eprintln!("cargo-lockwatch: error: {e}");
+    crate::say!("cargo-lockwatch: error: {e}");
     exit::ERROR
 }
 

@@ -75,7 +75,7 @@ pub(super) fn via_daemon(ctx: &Context, request: &Request, wait: Duration) -> Op
             e @ (crate::daemon::client::ClientError::Untrusted(_)
             | crate::daemon::client::ClientError::Busy(_)),
         ) => {
-            eprintln!("cargo-lockwatch: warning: {e}; acting on a direct scan instead");
+            crate::say!("cargo-lockwatch: warning: {e}; acting on a direct scan instead");
             return None;
         }
         Err(_) => return None,
@@ -84,13 +84,13 @@ pub(super) fn via_daemon(ctx: &Context, request: &Request, wait: Duration) -> Op
     match c.request(request) {
         Ok(Response::Kill(r)) => Some(r),
         Ok(_) => {
-            eprintln!(
+            crate::say!(
                 "cargo-lockwatch: warning: the daemon answered oddly; acting on a direct scan"
             );
             None
         }
         Err(e) => {
-            eprintln!(
+            crate::say!(
                 "cargo-lockwatch: warning: the daemon did not answer ({e}); acting on a direct scan"
             );
             None
@@ -149,7 +149,7 @@ fn can_ask() -> bool {
 
 /// Asks `question` on stderr and reads the answer; `true` for yes.
 fn ask(question: &str) -> bool {
-    eprint!("{question} [y/N] ");
+    crate::say_inline!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
 }
@@ -210,7 +210,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 && !args.json
                 && can_ask()
             {
-                eprintln!("{}", report.message());
+                crate::say!("{}", report.message());
                 if ask(&format!("Send SIGKILL to {}?", args.pid)) {
                     req.force = true;
                     report = attempt(ctx, req);

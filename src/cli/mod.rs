@@ -273,7 +273,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     // `config` and `doctor` show the warnings in their own report.
     if !matches!(command, Command::Config(_) | Command::Doctor(_)) {
         for w in &ctx.loaded.warnings {
-            eprintln!("cargo-lockwatch: warning: {w}");
+            crate::say!("cargo-lockwatch: warning: {w}");
         }
     }
     match command {

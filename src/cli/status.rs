@@ -117,7 +117,7 @@ pub fn fetch_with_problems(
                 // Paused, it answers with what it saw before: look now instead.
                 Ok(Response::Snapshot(snap)) if snap.paused => {
                     if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        eprintln!(
+                        crate::say!(
                             "cargo-lockwatch: note: the daemon's watching is paused (menu → \
                              Resume watching); scanning directly"
                         );
@@ -130,11 +130,11 @@ pub fn fetch_with_problems(
                     core_report::add_roots(&mut report, &known, &roots.cargo_homes);
                     return Ok((report, snap.problems));
                 }
-                Ok(_) => eprintln!(
+                Ok(_) => crate::say!(
                     "cargo-lockwatch: warning: the daemon answered oddly; scanning directly"
                 ),
                 Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
-                    eprintln!(
+                    crate::say!(
                         "cargo-lockwatch: warning: the daemon did not answer ({e}); scanning directly"
                     )
                 }
@@ -145,11 +145,11 @@ pub fn fetch_with_problems(
             Err(e @ ClientError::Busy(_))
                 if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) =>
             {
-                eprintln!("cargo-lockwatch: note: {e}; scanning directly meanwhile")
+                crate::say!("cargo-lockwatch: note: {e}; scanning directly meanwhile")
             }
             // Once per run: `--watch` and `wait` fetch again and again.
             Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
-                eprintln!("cargo-lockwatch: warning: {e}; scanning directly")
+                crate::say!("cargo-lockwatch: warning: {e}; scanning directly")
             }
             Err(_) => {}
         }
@@ -205,7 +205,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         let (report, problems) = match fetch_with_problems(ctx, &roots, args.no_daemon) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("cargo-lockwatch: error: {e:#}");
+                crate::say!("cargo-lockwatch: error: {e:#}");
                 return exit::ERROR;
             }
         };
@@ -230,7 +230,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             text
         } else if args.json {
             for p in &problems {
-                eprintln!("cargo-lockwatch: warning: the daemon {p}");
+                crate::say!("cargo-lockwatch: warning: the daemon {p}");
             }
             text
         } else {

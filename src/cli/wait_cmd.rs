@@ -194,7 +194,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         dirs,
     };
     if let Err(message) = check_paths(&args.paths) {
-        eprintln!("cargo-lockwatch: error: {message}");
+        crate::say!("cargo-lockwatch: error: {message}");
         return exit::ERROR;
     }
     let live = std::io::stderr().is_terminal();
@@ -207,17 +207,17 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         let report = match super::status::fetch(ctx, &roots, false) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("cargo-lockwatch: error: {e:#}");
+                crate::say!("cargo-lockwatch: error: {e:#}");
                 return exit::ERROR;
             }
         };
         let blockers = blocking(&report, &named, &here);
         if blockers.is_empty() {
             if printed && live {
-                eprint!("\r\x1b[2K");
+                crate::say_inline!("\r\x1b[2K");
             }
             if printed {
-                eprintln!(
+                crate::say!(
                     "free after {}",
                     render::duration(start.elapsed().as_secs_f64())
                 );
@@ -280,16 +280,16 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         );
         if live {
             let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
-            eprint!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
+            crate::say_inline!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
         } else if !printed {
-            eprintln!("{line}");
+            crate::say!("{line}");
         }
         printed = true;
         if args.timeout.is_some_and(|t| start.elapsed() >= t) {
             if live {
-                eprintln!();
+                crate::say!();
             }
-            eprintln!("timed out; still held by {who}");
+            crate::say!("timed out; still held by {who}");
             print_outcome(args.json, start, Some((l, holder)));
             return exit::TIMEOUT;
         }
@@ -333,7 +333,7 @@ fn print_outcome(json: bool, start: Instant, still: Option<(&LockReport, Option<
         }),
     };
     if let Ok(line) = serde_json::to_string(&outcome) {
-        println!("{line}");
+        crate::tell!("{line}");
     }
 }
 
@@ -350,7 +350,7 @@ fn check_paths(paths: &[PathBuf]) -> Result<(), String> {
                 p.display()
             ));
         }
-        eprintln!(
+        crate::say!(
             "cargo-lockwatch: note: {} does not exist yet, so nothing holds it",
             p.display()
         );
