@@ -570,14 +570,17 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         who = format!("{who} (with {}, sharing its descriptor)", names.join(", "));
     }
     let mut message = kill_message(&who, req, signal_name, &outcome, culprit_of);
-    // Killing a cargo stuck on a leftover daemon frees its lock, but the daemon lives on and
-    // hangs the next build the same way.
+    // Killing a cargo stuck on a leftover daemon frees its lock; the daemon lives on, harmless
+    // now (its pipe has no reader), but the build script that started it hangs the next build
+    // the same way. It holds no lock, so `cargo lockwatch kill` would refuse it: say what does.
     if culprit_of.is_none()
         && let Some(c) = pass.activity.get(&req.pid).and_then(doing::culprit)
     {
         message.push_str(&format!(
-            ". Note: {} {} (left by its build script) still runs and will hang the next build \
-             the same way: `cargo lockwatch kill {}`",
+            ". Note: {} {}, started by its build script, still runs; it blocks nothing now \
+             (stop it with `kill {}` if it is not wanted), but a build script that leaves a \
+             process attached to cargo's output hangs every build this way: it should start \
+             it with its output redirected",
             c.name, c.pid, c.pid
         ));
     }
