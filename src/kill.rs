@@ -569,7 +569,10 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         let names: Vec<&str> = sharing.iter().map(|(_, n)| n.as_str()).collect();
         who = format!("{who} (with {}, sharing its descriptor)", names.join(", "));
     }
-    let mut message = kill_message(&who, req, signal_name, &outcome, culprit_of);
+    let got_it: Vec<u32> = (signalled.iter().copied())
+        .chain(sharing.iter().map(|(p, _)| *p))
+        .collect();
+    let mut message = kill_message(&who, req, signal_name, &outcome, (culprit_of, &got_it));
     // Killing a cargo stuck on a leftover daemon frees its lock; the daemon lives on, harmless
     // now (its pipe has no reader), but the build script that started it hangs the next build
     // the same way. It holds no lock, so `cargo lockwatch kill` would refuse it: say what does.
@@ -781,7 +784,7 @@ fn kill_message(
     req: KillRequest,
     signal_name: &str,
     out: &Outcome,
-    culprit_of: Option<u32>,
+    (culprit_of, signalled): (Option<u32>, &[u32]),
 ) -> String {
     let grace = humantime::format_duration(req.grace);
     match (out.released, out.proceeded, culprit_of) {
@@ -798,9 +801,19 @@ fn kill_message(
         ),
         (false, _, _) if out.target_done => {
             let others: Vec<String> = out.still_held_by.iter().map(u32::to_string).collect();
+            // They got the same SIGTERM and did not exit: only SIGKILL ends them. The lowest
+            // pid is the eldest (the others are usually its children, which go with it).
+            let all_signalled = out.still_held_by.iter().all(|p| signalled.contains(p));
+            let next = match out.still_held_by.iter().min() {
+                Some(first) if !req.force && all_signalled => format!(
+                    ", which did not exit on SIGTERM within {grace}: `cargo lockwatch kill \
+                     --force {first}` sends SIGKILL"
+                ),
+                _ => "; see `cargo lockwatch status`".into(),
+            };
             format!(
                 "{who} got {signal_name} and let go, but the lock is still held by {} (sharing \
-                 its descriptor); see `cargo lockwatch status`",
+                 its descriptor){next}",
                 others.join(", ")
             )
         }

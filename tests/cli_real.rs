@@ -351,3 +351,47 @@ fn a_full_disk_behind_stdout_or_stderr_is_never_a_panic() {
         );
     }
 }
+
+/// A holder whose child ignores SIGTERM: `kill` says the child kept the lock and that only
+/// `--force` (SIGKILL) ends it; with `--force` the waiter proceeds.
+#[test]
+fn a_child_that_ignores_sigterm_is_said_to_need_force() {
+    let dir = Dir::new("ignores-term");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x")
+        .arg(&lock)
+        .args(["bash", "-c", "trap '' TERM; sleep 300; true"]);
+    let holder = dir.spawn("holder", &mut cmd);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).arg("true");
+    let waiter = dir.spawn("waiter", &mut cmd);
+    let pid = holder.pid.to_string();
+    let out = lockwatch(&dir)
+        .args(["kill", &pid, "--grace", "1s"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("did not exit on SIGTERM"), "{text}");
+    let left: u32 = text
+        .split("`cargo lockwatch kill --force ")
+        .nth(1)
+        .and_then(|t| t.split('`').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("says to use --force: {text}"));
+    assert!(text.contains(&format!("still held by {left}")), "{text}");
+    let left = left.to_string();
+    let out = lockwatch(&dir)
+        .args(["kill", &left, "--force"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains(&format!("waiter {} proceeded", waiter.pid)),
+        "{text}"
+    );
+}
