@@ -405,6 +405,7 @@ struct Hold {
     name: String,
     cmd: Vec<String>,
     party: Party,
+    mode: LockMode,
     since: f64,
     since_known: bool,
 }
@@ -611,6 +612,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     name: h.name.clone(),
                     cmd: h.cmd.clone(),
                     party: h.party.clone(),
+                    mode: h.mode,
                     since,
                     since_known,
                 },
@@ -793,6 +795,19 @@ fn wait_ended(id: (FileKey, ProcId), wait: Wait, now: f64) -> HistoryEvent {
     }
 }
 
+/// Since when `b` has held its incident's locks: its exclusive holds when it has any (a cargo
+/// holds `.package-cache-mutate` shared from its start, through any time it spent waiting for
+/// the build directory, and that wait must not count toward `stale_after`), else its shared
+/// ones.
+fn blocking_since(state: &State, b: &BlockerSample) -> Option<f64> {
+    let mine = (state.holds.iter()).filter(|((k, id), _)| *id == b.id && b.locks.contains(k));
+    let exclusive = (mine.clone())
+        .filter(|(_, h)| h.mode == LockMode::Exclusive)
+        .map(|(_, h)| h.since)
+        .reduce(f64::min);
+    exclusive.or_else(|| mine.map(|(_, h)| h.since).reduce(f64::min))
+}
+
 /// Samples every root blocker; a process that stopped being one (it finished, or it now waits
 /// itself) is forgotten, so a waiter never carries a verdict. Returns whether a verdict changed.
 fn judge_blockers(
@@ -807,12 +822,7 @@ fn judge_blockers(
     state.judges.retain(|id, _| ids.contains(id));
     changed |= state.judges.len() != before;
     for b in blockers {
-        let held_since = state
-            .holds
-            .iter()
-            .filter(|((k, id), _)| *id == b.id && b.locks.contains(k))
-            .map(|(_, h)| h.since)
-            .reduce(f64::min);
+        let held_since = blocking_since(state, b);
         let last_activity = b
             .locks
             .iter()
@@ -1103,6 +1113,57 @@ mod tests {
         fx.iter()
             .filter(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Stale { .. })))
             .count()
+    }
+
+    #[test]
+    fn the_time_a_cargo_waited_holding_mutate_shared_does_not_count_toward_stale_after() {
+        // Cargo 10 holds the package-cache mutation lock shared from t=0 while it waits for
+        // the build directory (held by 20); at t=90 it takes the build directory and runs an
+        // idle build script; meanwhile a gc waits for the mutation lock exclusively.
+        const MUTATE: FileKey = FileKey { dev: 1, ino: 98 };
+        let mut s = state();
+        let mutate = |holders: &[(u32, LockMode)], waiters: &[u32]| {
+            let mut l = lock(vec![], waiters).0.remove(0);
+            l.key = MUTATE;
+            l.path = "/h/.package-cache-mutate".into();
+            l.kind = LockKind::PackageCacheMutate;
+            l.holders = (lock(
+                holders
+                    .iter()
+                    .map(|(p, _)| holder(*p, ProcState::Sleeping, 1.0))
+                    .collect(),
+                &[],
+            )
+            .0)
+                .remove(0)
+                .holders;
+            for (h, (_, mode)) in l.holders.iter_mut().zip(holders) {
+                h.mode = *mode;
+            }
+            l
+        };
+        let building = |t: f64| {
+            let (mut locks, blockers) = if t < 90.0 {
+                lock(vec![holder(20, ProcState::Running, t)], &[10])
+            } else {
+                let mut b = holder(10, ProcState::Sleeping, 1.0);
+                b.locks = vec![MUTATE, KEY];
+                lock(vec![b], &[])
+            };
+            let gc = if t >= 90.0 { vec![30] } else { vec![] };
+            locks.push(mutate(&[(10, LockMode::Shared)], &gc));
+            (locks, blockers)
+        };
+        run(&mut s, 0.0, 200.0, 1.0, building);
+        assert!(
+            !stale_now(&s, 10),
+            "held the build dir 110s, under stale_after (120s), however long it waited before"
+        );
+        run(&mut s, 201.0, 260.0, 1.0, building);
+        assert!(
+            stale_now(&s, 10),
+            "idle for longer than stale_after since it took it"
+        );
     }
 
     #[test]
