@@ -1630,9 +1630,9 @@ mod tests {
         // work, whatever the sockets open now say.
         let mut s = state();
         let mut fx = Vec::new();
-        for t in 0..400 {
-            let t = f64::from(t);
-            if t as u64 % 20 == 0 {
+        for n in 0..400u32 {
+            let t = f64::from(n);
+            if n.is_multiple_of(20) {
                 fx.extend(apply(&mut s, Event::Activity { now: t, key: KEY }));
             }
             fx.extend(observe(&mut s, t, lock(vec![hung_registry(t)], &[11])));
