@@ -92,6 +92,7 @@ fn hung_fetch_holds_package_cache_and_second_cargo_waits() {
         Doing::Network {
             peer,
             idle_for_secs: Some(idle),
+            ..
         } => {
             assert_eq!(peer, &format!("127.0.0.1:{}", server.port));
             assert!(*idle >= 0.0 && *idle < 600.0, "{idle}");

@@ -219,7 +219,23 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
             "(never delete the lock file: that breaks Cargo's locking and frees nothing)",
         );
     }
+    if let Some(a) = &i.advice {
+        advice(out, style, &a.text);
+    }
     out.push('\n');
+}
+
+/// Advice under its label: prose wrapped like any field, snippets (indented lines) kept whole so
+/// they can be copied.
+fn advice(out: &mut String, style: &Style, text: &str) {
+    for (n, line) in text.lines().enumerate() {
+        let label = if n == 0 { "advice" } else { "" };
+        if line.starts_with(' ') {
+            let _ = writeln!(out, "{}{line}", " ".repeat(FIELD_INDENT));
+        } else {
+            field(out, style, label, line);
+        }
+    }
 }
 
 fn lock_line(out: &mut String, l: &LockReport, style: &Style) {
@@ -396,6 +412,38 @@ mod tests {
             scan.contains("start one with `cargo lockwatch daemon`"),
             "{scan}"
         );
+    }
+
+    #[test]
+    fn a_hung_registry_s_advice_is_in_status_with_its_snippet_whole() {
+        use crate::core::insight::{Advice, Topic, network_advice};
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Stale, 1000.0).report;
+        r.incidents[0].advice = Some(Advice {
+            topic: Topic::Network,
+            text: network_advice(&["/tmp/rva/home".into()]),
+        });
+        let style = Style {
+            width: Some(80),
+            ..Style::default()
+        };
+        let text = report(&r, &style);
+        assert!(
+            text.contains("    advice   Make Cargo give up sooner"),
+            "{text}"
+        );
+        assert!(text.contains(" /tmp/rva/home/config.toml:\n"), "{text}");
+        assert!(
+            text.contains("\n               [http]\n               timeout = 10\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1"),
+            "{text}"
+        );
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}");
+        }
     }
 
     #[test]

@@ -150,6 +150,17 @@ impl LockKind {
     }
 }
 
+/// The Cargo home a lock lives in, for the locks that sit at its top (the package cache and
+/// its mutation lock, the credentials): where that Cargo's `config.toml` is read.
+pub fn cargo_home_of(path: &Path, kind: LockKind) -> Option<PathBuf> {
+    match kind {
+        LockKind::PackageCache | LockKind::PackageCacheMutate | LockKind::Credentials => {
+            path.parent().map(Path::to_path_buf)
+        }
+        _ => None,
+    }
+}
+
 /// Lock files that sit at fixed places under a Cargo home; their paths are known up front.
 pub fn fixed_cargo_home_locks(cargo_home: &Path) -> Vec<(PathBuf, LockKind)> {
     vec![

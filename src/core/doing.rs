@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::model::{Activity, ChildProcess, Doing, ProcState, ProcessFacts};
+use super::model::{Activity, ChildProcess, Doing, NetSilence, ProcState, ProcessFacts};
 
 /// Classifies what `facts`'s process is doing from its `activity`.
 pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> Doing {
@@ -61,6 +61,7 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
         return Doing::Network {
             peer: peer.remote.clone(),
             idle_for_secs: peer.idle_for_secs,
+            silence: None,
         };
     }
     Doing::Unknown
@@ -94,7 +95,13 @@ pub fn describe(doing: &Doing) -> String {
         }
         Doing::Network {
             peer,
+            silence: Some(s),
+            ..
+        } => format!("waiting on the network ({peer}: {})", silence_words(s)),
+        Doing::Network {
+            peer,
             idle_for_secs: Some(idle),
+            ..
         } => format!(
             "waiting on the network ({peer}, nothing received for {})",
             super::text::duration(*idle)
@@ -104,6 +111,24 @@ pub fn describe(doing: &Doing) -> String {
         Doing::Exited => "exited, not yet reaped".into(),
         Doing::Unknown => "no child, no network connection".into(),
     }
+}
+
+/// A network wait followed across connections, in words: "nothing received since the hold
+/// began 1m09s ago, 3 connections", and "none open now: pausing before a retry" between tries.
+pub fn silence_words(s: &NetSilence) -> String {
+    let quiet = super::text::duration(s.silent_for_secs);
+    let mut parts = vec![match (s.nothing_received, s.since_hold_began) {
+        (true, true) => format!("nothing received since the hold began {quiet} ago"),
+        (true, false) => format!("nothing received since its first try {quiet} ago"),
+        (false, _) => format!("nothing received for {quiet}"),
+    }];
+    if s.connections > 1 {
+        parts.push(format!("{} connections", s.connections));
+    }
+    if !s.open {
+        parts.push("none open now: pausing before a retry".into());
+    }
+    parts.join(", ")
 }
 
 /// The process to stop instead of the blocker: one that holds the write end of a pipe the
@@ -321,7 +346,8 @@ mod tests {
         assert_eq!(
             describe(&Doing::Network {
                 peer: "10.0.0.1:443".into(),
-                idle_for_secs: Some(90.0)
+                idle_for_secs: Some(90.0),
+                silence: None,
             }),
             "waiting on the network (10.0.0.1:443, nothing received for 1m30s)"
         );
@@ -340,6 +366,8 @@ mod tests {
             peers: vec![Peer {
                 remote: "127.0.0.1:8080".into(),
                 idle_for_secs: Some(42.0),
+                socket: Some(7),
+                received_bytes: Some(0),
             }],
             ..Activity::default()
         };
@@ -347,12 +375,63 @@ mod tests {
             classify(&facts(ProcState::Sleeping), &a, false),
             Doing::Network {
                 peer: "127.0.0.1:8080".into(),
-                idle_for_secs: Some(42.0)
+                idle_for_secs: Some(42.0),
+                silence: None,
             }
         );
         assert_eq!(
             classify(&facts(ProcState::Sleeping), &Activity::default(), false),
             Doing::Unknown
+        );
+    }
+
+    #[test]
+    fn a_wait_followed_across_tries_says_since_when_and_how_many_connections() {
+        let s = NetSilence {
+            silent_for_secs: 69.0,
+            nothing_received: true,
+            since_hold_began: true,
+            first_try_secs: 69.0,
+            connections: 3,
+            open: true,
+        };
+        let network = |s: &NetSilence| Doing::Network {
+            peer: "127.0.0.1:18765".into(),
+            idle_for_secs: Some(4.0),
+            silence: Some(s.clone()),
+        };
+        assert_eq!(
+            describe(&network(&s)),
+            "waiting on the network (127.0.0.1:18765: nothing received since the hold began \
+             1m09s ago, 3 connections)"
+        );
+        let paused = NetSilence {
+            open: false,
+            ..s.clone()
+        };
+        assert_eq!(
+            describe(&network(&paused)),
+            "waiting on the network (127.0.0.1:18765: nothing received since the hold began \
+             1m09s ago, 3 connections, none open now: pausing before a retry)"
+        );
+        let late = NetSilence {
+            since_hold_began: false,
+            connections: 1,
+            ..s.clone()
+        };
+        assert_eq!(
+            silence_words(&late),
+            "nothing received since its first try 1m09s ago"
+        );
+        let answered = NetSilence {
+            nothing_received: false,
+            since_hold_began: false,
+            silent_for_secs: 20.0,
+            ..s
+        };
+        assert_eq!(
+            silence_words(&answered),
+            "nothing received for 20s, 3 connections"
         );
     }
 }

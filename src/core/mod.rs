@@ -7,6 +7,7 @@ pub mod eta;
 pub mod graph;
 pub mod insight;
 pub mod model;
+pub mod netwait;
 pub mod origin;
 pub mod policy;
 pub mod report;

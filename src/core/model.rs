@@ -271,7 +271,8 @@ impl StaleReason {
                 "it waits for another process to close its output pipe (a leftover daemon)"
             }
             StaleReason::NetworkSilent => {
-                "it waits on the network and nothing has arrived for a long time (a hung fetch?)"
+                "it waits on the network and nothing has arrived for a long time, across its \
+                 retries (a hung registry?)"
             }
         }
     }
@@ -542,12 +543,17 @@ pub enum Doing {
         /// Its name.
         name: String,
     },
-    /// Talking to the network and nothing else.
+    /// Talking to the network and nothing else (or pausing between tries of a request that
+    /// got no answer).
     Network {
         /// Remote `host:port`.
         peer: String,
-        /// Seconds since data last arrived, where the kernel says it.
+        /// Seconds since data last arrived on the connection open now, where the kernel says it.
         idle_for_secs: Option<f64>,
+        /// The wait followed across connections and the pauses between them (the daemon's
+        /// count); absent from a one-off scan.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        silence: Option<NetSilence>,
     },
     /// Exited, not yet reaped.
     Exited,
@@ -596,6 +602,30 @@ pub struct Peer {
     pub remote: String,
     /// Seconds since data last arrived on it, when the kernel says.
     pub idle_for_secs: Option<f64>,
+    /// The socket's inode: tells one connection from the next to the same peer.
+    #[serde(default)]
+    pub socket: Option<u64>,
+    /// Bytes received on it so far, when the kernel says (`tcpi_bytes_received`).
+    #[serde(default)]
+    pub received_bytes: Option<u64>,
+}
+
+/// How long a blocker has waited on the network with nothing arriving, followed across the
+/// connections it opened (Cargo opens a new one for each try) and the pauses between them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetSilence {
+    /// Seconds since anything arrived (or, when nothing did, since its first connection).
+    pub silent_for_secs: f64,
+    /// Nothing has arrived at all since the first connection of the wait.
+    pub nothing_received: bool,
+    /// And that first connection came with the hold: silence is as old as the hold.
+    pub since_hold_began: bool,
+    /// Seconds since the first connection of the wait (its first try).
+    pub first_try_secs: f64,
+    /// Connections opened during the wait.
+    pub connections: u32,
+    /// A connection is open now; false between tries (Cargo's pause before a retry).
+    pub open: bool,
 }
 
 /// One incident: a root blocker and everyone transitively blocked by it.
@@ -626,6 +656,10 @@ pub struct IncidentReport {
     pub verdict: String,
     /// What to do, when something should be done.
     pub action: Option<Action>,
+    /// How to keep this from happening again, when there is a setting for it (a hung
+    /// registry: make Cargo give up sooner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advice: Option<super::insight::Advice>,
     /// How long the blocker's command usually holds its locks in this project (from the
     /// history), when it has run here often enough to say.
     #[serde(default, skip_serializing_if = "Option::is_none")]

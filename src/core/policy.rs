@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::LockKind;
-use super::model::{FileKey, LockMode, Origin, ProcState, StaleReason};
+use super::model::{FileKey, LockMode, NetSilence, Origin, Peer, ProcState, StaleReason};
+use super::netwait::NetTrack;
 
 /// Thresholds of the stale policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,6 +155,10 @@ pub struct BlockerSample {
     pub pipe_held_open: bool,
     /// It only waits on the network, and nothing has arrived for this long (the kernel says).
     pub network_silent_secs: Option<f64>,
+    /// Its connections open now when it has no child (none: maybe a pause between tries);
+    /// `None` when it has children. Followed across passes, so the silence of a registry that
+    /// never answers spans Cargo's retries.
+    pub network: Option<Vec<Peer>>,
     /// Ignored by configuration (never stale).
     pub ignored: bool,
 }
@@ -437,6 +442,10 @@ struct Judge {
     reasons: Vec<StaleReason>,
     /// When the last sample that counted toward the verdict was taken.
     last_sample: f64,
+    /// Its network wait, followed across connections.
+    net: NetTrack,
+    /// That wait as of the last pass: (peer, silence).
+    net_now: Option<(String, NetSilence)>,
 }
 
 impl Judge {
@@ -455,6 +464,8 @@ impl Judge {
             stale: false,
             reasons: Vec::new(),
             last_sample: f64::NEG_INFINITY,
+            net: NetTrack::default(),
+            net_now: None,
         }
     }
 }
@@ -538,6 +549,15 @@ impl State {
     /// Whether anything is held or waited on (the daemon samples faster then).
     pub fn busy(&self) -> bool {
         !self.holds.is_empty() || !self.waits.is_empty()
+    }
+
+    /// Each root blocker's network wait followed across its connections, by pid: (peer,
+    /// silence), as of the last pass.
+    pub fn net_waits(&self) -> HashMap<u32, (String, NetSilence)> {
+        self.judges
+            .iter()
+            .filter_map(|(id, j)| Some((id.pid, j.net_now.clone()?)))
+            .collect()
     }
 
     /// Whether an incident is open: someone waits, or a blocker is suspect (its verdict may be
@@ -833,6 +853,8 @@ fn judge_blockers(
         if let Some(t) = held_since {
             judge.since = judge.since.min(t);
         }
+        judge.net.observe(now, judge.since, b.network.as_deref());
+        judge.net_now = judge.net.silence(now, judge.since, last_activity);
         let (became, cleared) = sample(&cfg, judge, b, now, last_activity);
         let path = b
             .paths
@@ -889,9 +911,12 @@ fn reasons_now(
     if b.state == ProcState::Zombie {
         reasons.push(StaleReason::Zombie);
     }
-    let silent = b
-        .network_silent_secs
-        .is_some_and(|s| s >= cfg.stale_after.as_secs_f64());
+    // The silence across Cargo's retries, or one connection's as the kernel counts it.
+    let across = judge.net_now.as_ref().map(|(_, s)| s.silent_for_secs);
+    let silent = [b.network_silent_secs, across]
+        .into_iter()
+        .flatten()
+        .any(|s| s >= cfg.stale_after.as_secs_f64());
     for (on, reason) in [
         (b.locker_dead, StaleReason::LockerDead),
         (b.deleted_lock, StaleReason::DeletedLockFile),
@@ -903,7 +928,8 @@ fn reasons_now(
             reasons.push(reason);
         }
     }
-    let idle = is_idle(cfg, judge, now, last_activity);
+    // A network wait is judged by its silence, not by the idle tree that waiting makes.
+    let idle = is_idle(cfg, judge, now, last_activity) && across.is_none();
     let orphan = idle && b.origin == Origin::Orphan;
     if orphan {
         reasons.push(StaleReason::Orphan);
@@ -1026,6 +1052,7 @@ mod tests {
             deadlock: false,
             pipe_held_open: false,
             network_silent_secs: None,
+            network: None,
             ignored: false,
         }
     }
@@ -1610,5 +1637,86 @@ mod tests {
             fx.iter()
                 .any(|e| matches!(e, Effect::RecordHistory(HistoryEvent::Acquired { .. })))
         );
+    }
+
+    /// A blocker talking to 127.0.0.1:18765 and nothing else: `open` is (socket, seconds since
+    /// data last arrived, bytes received) of its connection; `None` in a pause between tries.
+    fn on_the_network(open: Option<(u64, f64, u64)>) -> BlockerSample {
+        let mut b = holder(10, ProcState::Sleeping, 5.0);
+        let peers = open.map(|(socket, idle, bytes)| Peer {
+            remote: "127.0.0.1:18765".into(),
+            idle_for_secs: Some(idle),
+            socket: Some(socket),
+            received_bytes: Some(bytes),
+        });
+        b.network_silent_secs = peers.as_ref().and_then(|p| p.idle_for_secs);
+        b.network = Some(peers.into_iter().collect());
+        b
+    }
+
+    /// Cargo against a registry that never answers: tries of 30 s (`http.timeout`), each on a
+    /// new connection, with pauses of 1.5 s between them.
+    fn hung_registry(t: f64) -> BlockerSample {
+        let k = (t / 31.5).floor();
+        let into = t - k * 31.5;
+        let open = (into < 30.0).then_some((100 + k as u64, into, 0));
+        on_the_network(open)
+    }
+
+    #[test]
+    fn a_registry_that_never_answers_goes_stale_across_cargo_s_retries() {
+        let mut s = state();
+        let stale_after = s.cfg.stale_after.as_secs_f64();
+        // No single connection is ever silent for `stale_after` (2 min): only the wait is.
+        let fx = run(&mut s, 0.0, stale_after - 5.0, 1.0, |t| {
+            lock(vec![hung_registry(t)], &[11])
+        });
+        assert_eq!(notices(&fx), 0);
+        let waits = s.net_waits();
+        let (peer, silence) = &waits[&10];
+        assert_eq!(peer, "127.0.0.1:18765");
+        assert!(silence.nothing_received && silence.since_hold_began);
+        assert_eq!(silence.connections, 4);
+        let fx = run(&mut s, stale_after - 4.0, 150.0, 1.0, |t| {
+            lock(vec![hung_registry(t)], &[11])
+        });
+        assert_eq!(notices(&fx), 1);
+        assert!(stale_now(&s, 10));
+        let reasons = &s.verdicts()[&10];
+        assert_eq!(
+            reasons,
+            &vec![StaleReason::NetworkSilent],
+            "not idle: waiting"
+        );
+    }
+
+    #[test]
+    fn a_download_whose_bytes_keep_arriving_never_goes_stale() {
+        let mut s = state();
+        // Its tree's CPU stands still and nothing is written yet: only the bytes say it works.
+        let fx = run(&mut s, 0.0, 600.0, 1.0, |t| {
+            let bytes = 20_000 + (t as u64) * 50_000;
+            lock(vec![on_the_network(Some((7, 0.1, bytes)))], &[11])
+        });
+        assert_eq!(notices(&fx), 0);
+        assert!(!stale_now(&s, 10));
+        assert!(s.net_waits()[&10].1.silent_for_secs < 1.0);
+    }
+
+    #[test]
+    fn writes_under_the_registry_end_a_network_silence() {
+        // Cargo writing what it fetched (a slow mirror answering on connections no pass saw):
+        // work, whatever the sockets open now say.
+        let mut s = state();
+        let mut fx = Vec::new();
+        for n in 0..400u32 {
+            let t = f64::from(n);
+            if n.is_multiple_of(20) {
+                fx.extend(apply(&mut s, Event::Activity { now: t, key: KEY }));
+            }
+            fx.extend(observe(&mut s, t, lock(vec![hung_registry(t)], &[11])));
+        }
+        assert_eq!(notices(&fx), 0);
+        assert!(s.net_waits()[&10].1.silent_for_secs < 20.0);
     }
 }

@@ -13,9 +13,9 @@ use super::doing;
 use super::graph::{Graph, Incident};
 use super::model::{
     Action, Activity, BlockedReport, Deadlock, Doing, FileKey, HolderReport, IncidentLock,
-    IncidentReport, IncidentState, LockMode, LockReport, LockSighting, LockState, Origin,
-    ProcState, ProcessFacts, ProcessReport, Report, Role, SCHEMA_VERSION, Source, StaleReason,
-    WaiterReport,
+    IncidentReport, IncidentState, LockMode, LockReport, LockSighting, LockState, NetSilence,
+    Origin, ProcState, ProcessFacts, ProcessReport, Report, Role, SCHEMA_VERSION, Source,
+    StaleReason, WaiterReport,
 };
 use super::origin;
 
@@ -42,6 +42,9 @@ pub struct Knowledge {
     /// calling it stale (the configured `stopped_grace`). A scan cannot tell when it stopped,
     /// only that it cannot have been stopped longer than it has lived.
     pub stopped_grace: f64,
+    /// Root blockers' network waits followed across connections and the pauses between
+    /// Cargo's tries (the daemon's), by pid: (peer, silence).
+    pub net_waits: HashMap<u32, (String, NetSilence)>,
 }
 
 /// Everything one pass saw.
@@ -272,6 +275,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         (Some(f), None) => doing::classify(f, &Activity::default(), i.deadlock.is_some()),
         (None, _) => Doing::Unknown,
     };
+    let doing = followed(doing, i.blocker.and_then(|p| k.net_waits.get(&p)));
     let culprit = activity.and_then(doing::culprit).map(|f| process(f, now));
     let stale_reasons = match (blocker_facts, &k.stale) {
         (None, _) => Vec::new(),
@@ -312,12 +316,56 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         stale_reasons,
         verdict: String::new(),
         action: None,
+        advice: None,
         typical_hold: None,
     };
     report.action = action(&report);
+    report.advice = advice(&report);
     let heir = signals(obs, i).locker_dead;
     report.verdict = verdict(&report, heir) + &sharers_clause(&report);
     report
+}
+
+/// What a blocker does, with its network wait followed across connections when the daemon
+/// follows it: a pause between Cargo's tries (no connection open) is still a wait on the
+/// network, not "no child, no network connection".
+fn followed(doing: Doing, wait: Option<&(String, NetSilence)>) -> Doing {
+    match (doing, wait) {
+        (
+            Doing::Network {
+                peer,
+                idle_for_secs,
+                ..
+            },
+            Some((_, s)),
+        ) => Doing::Network {
+            peer,
+            idle_for_secs,
+            silence: Some(s.clone()),
+        },
+        (Doing::Unknown, Some((peer, s))) => Doing::Network {
+            peer: peer.clone(),
+            idle_for_secs: None,
+            silence: Some(s.clone()),
+        },
+        (doing, _) => doing,
+    }
+}
+
+/// How to keep it from happening again: a cargo hung on the network is told how to make Cargo
+/// give up sooner, in the config of the Cargo home whose lock it holds.
+fn advice(i: &IncidentReport) -> Option<super::insight::Advice> {
+    if !i.stale_reasons.contains(&StaleReason::NetworkSilent) {
+        return None;
+    }
+    let home = i
+        .locks
+        .iter()
+        .find_map(|l| catalog::cargo_home_of(&l.path, l.kind));
+    Some(super::insight::Advice {
+        topic: super::insight::Topic::Network,
+        text: super::insight::network_advice(home.as_slice()),
+    })
 }
 
 fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<BlockedReport> {
@@ -458,6 +506,9 @@ fn verdict(i: &IncidentReport, heir: bool) -> String {
             doing::describe(doing).trim_start_matches("stuck: "),
             b.pid
         ),
+        (IncidentState::Stale, doing) if i.stale_reasons.contains(&StaleReason::NetworkSilent) => {
+            network_verdict(b, doing, &i.stale_reasons, &waiting)
+        }
         (IncidentState::Stale, _) => {
             let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
             let mut v = format!("{} looks stale: {}; {waiting}.", who(b), why.join("; "));
@@ -489,6 +540,70 @@ fn verdict(i: &IncidentReport, heir: bool) -> String {
             "{} holds it: {}; nobody waits.",
             who(b),
             doing::describe(doing)
+        ),
+    }
+}
+
+/// The verdict on a cargo hung on the network, the same from a one-off scan and from the
+/// daemon: which peer, how long nothing has arrived, that Cargo gives up by itself after its
+/// retries (and roughly when, if its settings are the defaults), and how to stop waiting.
+/// Idleness is not repeated: waiting on the network is why it is idle.
+fn network_verdict(
+    b: &ProcessReport,
+    doing: &Doing,
+    reasons: &[StaleReason],
+    waiting: &str,
+) -> String {
+    let (peer, silence) = match doing {
+        Doing::Network { peer, silence, .. } => (peer.as_str(), silence.as_ref()),
+        _ => ("its registry", None),
+    };
+    let quiet = match (doing, silence) {
+        (_, Some(s)) => doing::silence_words(s),
+        (
+            Doing::Network {
+                idle_for_secs: Some(idle),
+                ..
+            },
+            None,
+        ) => format!("nothing received for {}", super::text::duration(*idle)),
+        _ => "nothing received for a long time".into(),
+    };
+    let others: Vec<&str> = reasons
+        .iter()
+        .filter(|r| !matches!(r, StaleReason::NetworkSilent | StaleReason::Idle))
+        .map(|r| r.describe())
+        .collect();
+    let also = if others.is_empty() {
+        String::new()
+    } else {
+        format!(" Also: {}.", others.join("; "))
+    };
+    format!(
+        "{} looks stale: it waits on the network ({peer}: {quiet}), a registry that does not \
+         answer; {waiting}. Cargo gives up by itself after its retries{}. To free the lock \
+         now, stop it.{also}",
+        who(b),
+        give_up_words(silence)
+    )
+}
+
+/// When Cargo will give up by itself, as far as can be told.
+fn give_up_words(silence: Option<&NetSilence>) -> String {
+    let defaults = "Cargo's defaults (http.timeout 30 s, net.retry 3)";
+    match silence.map(|s| (s, super::netwait::give_up_in(s))) {
+        Some((_, Some(left))) => format!(
+            " — with {defaults}, in about {}",
+            super::text::duration(left)
+        ),
+        Some((s, None)) => format!(
+            " — with {defaults} it would have by now ({} since its first try): its settings \
+             wait longer",
+            super::text::duration(s.first_try_secs)
+        ),
+        None => format!(
+            " — with {defaults}, about {} after its first try",
+            super::text::duration(super::netwait::DEFAULT_GIVE_UP_SECS)
         ),
     }
 }
@@ -1050,8 +1165,8 @@ mod tests {
         assert!(!i.verdict.contains("Waiting is usually right"));
     }
 
-    #[test]
-    fn a_scan_calls_a_long_network_silence_stale() {
+    /// `two_builds` with its blocker talking to one silent peer, nothing received for `idle`.
+    fn on_the_network(idle: f64) -> Case {
         use crate::core::model::Peer;
         let mut c = two_builds(ProcState::Sleeping);
         c.activity.insert(
@@ -1059,11 +1174,19 @@ mod tests {
             Activity {
                 peers: vec![Peer {
                     remote: "127.0.0.1:1".into(),
-                    idle_for_secs: Some(150.0),
+                    idle_for_secs: Some(idle),
+                    socket: Some(7),
+                    received_bytes: Some(0),
                 }],
                 ..Activity::default()
             },
         );
+        c
+    }
+
+    #[test]
+    fn a_scan_calls_a_long_network_silence_stale() {
+        let c = on_the_network(150.0);
         let k = Knowledge {
             network_silence: Some(120.0),
             ..Knowledge::default()
@@ -1071,11 +1194,113 @@ mod tests {
         let i = c.report(&k).incidents.remove(0);
         assert_eq!(i.stale_reasons, vec![StaleReason::NetworkSilent]);
         assert_eq!(i.action.unwrap().command, "cargo lockwatch kill 10");
+        assert!(
+            i.verdict.starts_with(
+                "cargo 10 looks stale: it waits on the network (127.0.0.1:1: nothing received \
+                 for 2m30s)"
+            ),
+            "{}",
+            i.verdict
+        );
+        assert!(
+            i.verdict
+                .contains("Cargo gives up by itself after its retries"),
+            "{}",
+            i.verdict
+        );
         let quiet = Knowledge {
             network_silence: Some(300.0),
             ..Knowledge::default()
         };
         assert!(c.report(&quiet).incidents[0].stale_reasons.is_empty());
+    }
+
+    /// The daemon's wait on 127.0.0.1:1, followed across `connections` connections.
+    fn followed_wait(silent: f64, connections: u32, open: bool) -> Knowledge {
+        let s = NetSilence {
+            silent_for_secs: silent,
+            nothing_received: true,
+            since_hold_began: true,
+            first_try_secs: silent,
+            connections,
+            open,
+        };
+        Knowledge {
+            stale: Some(HashMap::new()),
+            net_waits: HashMap::from([(10, ("127.0.0.1:1".to_string(), s))]),
+            ..Knowledge::default()
+        }
+    }
+
+    #[test]
+    fn a_pause_between_cargo_s_tries_is_still_a_wait_on_the_network() {
+        // No connection open this instant (Cargo sleeps before a retry), but the daemon has
+        // followed the wait: not "no child, no network connection", not "may be stuck".
+        let r = two_builds(ProcState::Sleeping).report(&followed_wait(69.0, 3, false));
+        let i = &r.incidents[0];
+        assert_eq!(
+            crate::core::doing::describe(&i.doing),
+            "waiting on the network (127.0.0.1:1: nothing received since the hold began \
+             1m09s ago, 3 connections, none open now: pausing before a retry)"
+        );
+        assert!(
+            i.verdict
+                .starts_with("cargo 10 is busy: waiting on the network"),
+            "{}",
+            i.verdict
+        );
+        assert_eq!((i.action.as_ref(), i.advice.as_ref()), (None, None));
+    }
+
+    #[test]
+    fn the_daemon_s_network_verdict_names_the_peer_the_time_left_and_the_advice() {
+        let mut k = followed_wait(125.0, 4, true);
+        k.stale = Some(HashMap::from([(
+            10,
+            vec![StaleReason::Idle, StaleReason::NetworkSilent],
+        )]));
+        let r = on_the_network(20.0).report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.state, IncidentState::Stale);
+        assert_eq!(
+            i.verdict,
+            "cargo 10 looks stale: it waits on the network (127.0.0.1:1: nothing received since \
+             the hold began 2m05s ago, 4 connections), a registry that does not answer; 1 \
+             process waits. Cargo gives up by itself after its retries — with Cargo's defaults \
+             (http.timeout 30 s, net.retry 3), in about 6s. To free the lock now, stop it."
+        );
+        assert!(!i.verdict.contains("idle"), "idleness is why, not news");
+        assert_eq!(
+            i.action.as_ref().unwrap().command,
+            "cargo lockwatch kill 10"
+        );
+        let advice = i.advice.as_ref().expect("advice in status");
+        assert_eq!(advice.topic, crate::core::insight::Topic::Network);
+        // The Cargo home whose package cache is held, not ~/.cargo; values that change something.
+        assert!(
+            advice.text.contains("In /h/.cargo/config.toml:"),
+            "{}",
+            advice.text
+        );
+        assert!(
+            advice
+                .text
+                .contains("CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1"),
+            "{}",
+            advice.text
+        );
+        // Past the defaults' budget: its settings wait longer; said, not guessed.
+        let mut late = k.clone();
+        late.net_waits.get_mut(&10).unwrap().1.first_try_secs = 400.0;
+        let v = on_the_network(20.0)
+            .report(&late)
+            .incidents
+            .remove(0)
+            .verdict;
+        assert!(
+            v.contains("it would have by now (6m40s since its first try)"),
+            "{v}"
+        );
     }
 
     #[test]

@@ -577,6 +577,7 @@ impl Engine {
             since_unknown: self.policy.since_unknown(),
             network_silence: None,
             stopped_grace: 0.0,
+            net_waits: self.policy.net_waits(),
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
         };
@@ -725,6 +726,11 @@ impl Engine {
                     deadlock: signals.deadlock,
                     pipe_held_open: signals.pipe_held_open,
                     network_silent_secs: signals.network_silent_secs,
+                    network: obs
+                        .activity
+                        .get(&f.pid)
+                        .filter(|a| a.descendants.is_empty())
+                        .map(|a| a.peers.clone()),
                     ignored: ignore.iter().any(|n| n == &f.name),
                 })
             })

@@ -715,19 +715,24 @@ fn peers(v: &mut View, pid: u32) -> Vec<Peer> {
         return Vec::new();
     }
     let inodes: Vec<u64> = live.iter().map(|e| e.inode).collect();
-    let idle = tcp_last_data_recv(&inodes);
+    let info = tcp_info(&inodes);
     live.into_iter()
-        .map(|e| Peer {
-            remote: e.remote.to_string(),
-            idle_for_secs: idle.get(&e.inode).map(|ms| f64::from(*ms) / 1000.0),
+        .map(|e| {
+            let i = info.get(&e.inode);
+            Peer {
+                remote: e.remote.to_string(),
+                idle_for_secs: i.map(|s| f64::from(s.last_data_recv_ms) / 1000.0),
+                socket: Some(e.inode),
+                received_bytes: i.and_then(|s| s.bytes_received),
+            }
         })
         .collect()
 }
 
-/// Milliseconds since data last arrived on each of `inodes` (TCP sockets of this network
-/// namespace), from one sock_diag dump per address family. Sockets the kernel does not report
-/// (another namespace, closed meanwhile) are missing; any failure gives an empty answer.
-fn tcp_last_data_recv(inodes: &[u64]) -> HashMap<u64, u32> {
+/// Since when data last arrived, and how much did, on each of `inodes` (TCP sockets of this
+/// network namespace), from one sock_diag dump per address family. Sockets the kernel does not
+/// report (another namespace, closed meanwhile) are missing; any failure gives an empty answer.
+fn tcp_info(inodes: &[u64]) -> HashMap<u64, linux_parse::sock_diag::Socket> {
     use linux_parse::sock_diag;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -785,9 +790,9 @@ fn tcp_last_data_recv(inodes: &[u64]) -> HashMap<u64, u32> {
             let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
             let Ok(n) = usize::try_from(n) else { break };
             let chunk = sock_diag::parse(&buf[..n.min(buf.len())]);
-            for (inode, ms) in chunk.sockets {
-                if inodes.contains(&inode) {
-                    out.insert(inode, ms);
+            for s in chunk.sockets {
+                if inodes.contains(&s.inode) {
+                    out.insert(s.inode, s);
                 }
             }
             if chunk.done || n == 0 {

@@ -360,6 +360,9 @@ pub mod sock_diag {
     /// `rto`, `ato`, `snd_mss`, `rcv_mss`, `unacked`, `sacked`, `lost`, `retrans`, `fackets`,
     /// `last_data_sent`, `last_ack_sent`).
     const LAST_DATA_RECV_AT: usize = 52;
+    /// Offset of `tcpi_bytes_received` (a `u64`, Linux 4.1+): after the `u32` metrics up to
+    /// `total_retrans` (100) come `pacing_rate`, `max_pacing_rate`, `bytes_acked`.
+    const BYTES_RECEIVED_AT: usize = 128;
 
     /// The dump request for TCP sockets of `family` (`AF_INET` 2 or `AF_INET6` 10), asking for
     /// `tcp_info`: a `nlmsghdr` then an `inet_diag_req_v2`, in host byte order.
@@ -378,11 +381,22 @@ pub mod sock_diag {
         b
     }
 
+    /// One socket of the dump.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Socket {
+        /// Its inode.
+        pub inode: u64,
+        /// Milliseconds since data last arrived (since it connected, when none did).
+        pub last_data_recv_ms: u32,
+        /// Bytes received so far; `None` from kernels older than 4.1.
+        pub bytes_received: Option<u64>,
+    }
+
     /// What one datagram of the dump said.
     #[derive(Debug, Default, Clone, PartialEq, Eq)]
     pub struct Chunk {
-        /// (socket inode, milliseconds since data last arrived).
-        pub sockets: Vec<(u64, u32)>,
+        /// The sockets it described.
+        pub sockets: Vec<Socket>,
         /// The dump is over (`NLMSG_DONE`, or an error the kernel reported).
         pub done: bool,
     }
@@ -393,6 +407,10 @@ pub mod sock_diag {
 
     fn u32_at(b: &[u8], at: usize) -> Option<u32> {
         Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
+    }
+
+    fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+        Some(u64::from_ne_bytes(b.get(at..at + 8)?.try_into().ok()?))
     }
 
     /// Parses one datagram of replies; malformed messages end the dump instead of panicking.
@@ -425,8 +443,9 @@ pub mod sock_diag {
         out
     }
 
-    /// One `inet_diag_msg` and its attributes: the inode and `tcpi_last_data_recv`.
-    fn socket(msg: &[u8]) -> Option<(u64, u32)> {
+    /// One `inet_diag_msg` and its attributes: the inode, `tcpi_last_data_recv` and
+    /// `tcpi_bytes_received`.
+    fn socket(msg: &[u8]) -> Option<Socket> {
         let inode = u64::from(u32_at(msg, INODE_AT)?);
         let mut at = DIAG_MSG;
         while at + 4 <= msg.len() {
@@ -437,7 +456,11 @@ pub mod sock_diag {
             }
             if kind == INET_DIAG_INFO {
                 let info = &msg[at + 4..at + len];
-                return Some((inode, u32_at(info, LAST_DATA_RECV_AT)?));
+                return Some(Socket {
+                    inode,
+                    last_data_recv_ms: u32_at(info, LAST_DATA_RECV_AT)?,
+                    bytes_received: u64_at(info, BYTES_RECEIVED_AT),
+                });
             }
             at += (len + 3) & !3;
         }
@@ -564,17 +587,16 @@ mod tests {
         assert_eq!(pipe_inode(b"pipe:[x]"), None);
     }
 
-    #[test]
-    fn sock_diag_request_and_reply_round_trip() {
-        let req = sock_diag::request(2, 7);
-        assert_eq!(req.len(), 72);
-        assert_eq!(u32::from_ne_bytes(req[0..4].try_into().unwrap()), 72);
-        assert_eq!(&req[16..20], &[2, 6, 2, 0]);
-        // A reply: one socket (inode 4242, last data 1500 ms ago), then NLMSG_DONE.
+    /// A sock_diag reply: one socket (inode 4242, last data 1500 ms ago) whose `tcp_info` is
+    /// `info_len` bytes long (older kernels send less), then NLMSG_DONE.
+    fn diag_reply(info_len: usize, bytes_received: u64) -> Vec<u8> {
         let mut msg = vec![0u8; 72];
         msg[68..72].copy_from_slice(&4242u32.to_ne_bytes());
-        let mut info = vec![0u8; 104];
+        let mut info = vec![0u8; info_len];
         info[52..56].copy_from_slice(&1500u32.to_ne_bytes());
+        if info_len >= 136 {
+            info[128..136].copy_from_slice(&bytes_received.to_ne_bytes());
+        }
         let mut attr = Vec::new();
         attr.extend_from_slice(&((4 + info.len()) as u16).to_ne_bytes());
         attr.extend_from_slice(&2u16.to_ne_bytes());
@@ -587,9 +609,27 @@ mod tests {
             buf.extend_from_slice(&[0; 10]);
             buf.extend_from_slice(payload);
         }
-        let chunk = sock_diag::parse(&buf);
-        assert_eq!(chunk.sockets, vec![(4242, 1500)]);
+        buf
+    }
+
+    #[test]
+    fn sock_diag_request_and_reply_round_trip() {
+        let req = sock_diag::request(2, 7);
+        assert_eq!(req.len(), 72);
+        assert_eq!(u32::from_ne_bytes(req[0..4].try_into().unwrap()), 72);
+        assert_eq!(&req[16..20], &[2, 6, 2, 0]);
+        let socket = |bytes_received| sock_diag::Socket {
+            inode: 4242,
+            last_data_recv_ms: 1500,
+            bytes_received,
+        };
+        // Linux 6.x: a 232-byte tcp_info with the bytes received.
+        let chunk = sock_diag::parse(&diag_reply(232, 5120));
+        assert_eq!(chunk.sockets, vec![socket(Some(5120))]);
         assert!(chunk.done);
+        // An old kernel's short tcp_info: the count is unknown, not zero.
+        let buf = diag_reply(104, 0);
+        assert_eq!(sock_diag::parse(&buf).sockets, vec![socket(None)]);
         // Garbage and truncation end the dump quietly.
         assert!(sock_diag::parse(&[0xff; 40]).done);
         assert_eq!(sock_diag::parse(&buf[..30]).sockets, vec![]);

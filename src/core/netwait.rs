@@ -1,0 +1,316 @@
+//! A network wait followed across connections. Cargo opens a new connection for each try of a
+//! request (`http.timeout` 30 s, `net.retry` 3 by default) and pauses between tries, so the
+//! kernel's per-socket "nothing received for" restarts with every try and a pause shows no
+//! connection at all: a registry that never answers would never look hung. This keeps, per
+//! blocker, since when anything arrived and how many connections it opened, so the silence
+//! counts from the first try — while bytes that keep arriving (a download) are never silence.
+//!
+//! Pure: the policy feeds it each pass's connections and reads a [`NetSilence`].
+
+use super::model::{NetSilence, Peer};
+
+/// The longest pause between two tries that still counts as one wait: Cargo sleeps at most
+/// 10 s before a retry.
+pub const MAX_PAUSE_SECS: f64 = 15.0;
+/// Data within this long of a connection's start is its handshake (TLS), not an answer.
+const HANDSHAKE_SECS: f64 = 3.0;
+/// More than this many bytes on one connection is more than a handshake: an answer.
+const HANDSHAKE_BYTES: u64 = 16 * 1024;
+/// A first try this close to the hold's start came with the hold.
+const HOLD_START_SLACK_SECS: f64 = 5.0;
+/// Connections remembered, at most (their count goes on).
+const MAX_CONNS: usize = 64;
+
+/// One connection as first and last seen.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Conn {
+    socket: Option<u64>,
+    /// When it connected (the first sight when the kernel does not say).
+    connected_at: f64,
+    /// Bytes received at the last sight, when known.
+    bytes: Option<u64>,
+    /// The kernel has told its clock at least once (a pass it did not is a pass with no news,
+    /// not a blind connection).
+    clocked: bool,
+}
+
+/// What is known about one blocker's network wait.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NetTrack {
+    conns: Vec<Conn>,
+    connections: u32,
+    first_try: Option<f64>,
+    last_data: Option<f64>,
+    peer: String,
+    open: bool,
+    pause_since: Option<f64>,
+}
+
+impl NetTrack {
+    /// Takes one pass. `peers` is `None` when the blocker has children (it works, the wait is
+    /// over and forgotten), else its connections open now (none: a pause between tries).
+    pub fn observe(&mut self, now: f64, hold_since: f64, peers: Option<&[Peer]>) {
+        let Some(peers) = peers else {
+            *self = NetTrack::default();
+            return;
+        };
+        let Some(first) = peers.first() else {
+            self.pause(now);
+            return;
+        };
+        self.pause_since = None;
+        self.open = true;
+        self.peer = first.remote.clone();
+        for p in peers {
+            self.connection(now, hold_since, p);
+        }
+    }
+
+    /// No connection open: a pause between tries, until it lasts too long to be one.
+    fn pause(&mut self, now: f64) {
+        if self.first_try.is_none() {
+            return;
+        }
+        self.open = false;
+        let since = *self.pause_since.get_or_insert(now);
+        if now - since > MAX_PAUSE_SECS {
+            *self = NetTrack::default();
+        }
+    }
+
+    /// One open connection: counted when new, and what arrived on it since the last sight.
+    fn connection(&mut self, now: f64, hold_since: f64, p: &Peer) {
+        let idle = p
+            .idle_for_secs
+            .map(|i| i.clamp(0.0, (now - hold_since).max(0.0)));
+        let known = self.conns.iter().position(|c| c.socket == p.socket);
+        let prev = known.map(|i| self.conns[i]);
+        let conn = Conn {
+            socket: p.socket,
+            connected_at: match (prev, p.received_bytes, idle) {
+                (Some(c), _, _) => c.connected_at,
+                // Nothing received yet: the kernel's clock started when it connected.
+                (None, Some(0), Some(i)) => now - i,
+                _ => now,
+            },
+            bytes: p.received_bytes.or(prev.and_then(|c| c.bytes)),
+            clocked: idle.is_some() || prev.is_some_and(|c| c.clocked),
+        };
+        self.first_try = Some(
+            self.first_try
+                .map_or(conn.connected_at, |t| t.min(conn.connected_at)),
+        );
+        match known {
+            Some(i) => self.conns[i] = conn,
+            None => {
+                self.connections = self.connections.saturating_add(1);
+                if self.conns.len() >= MAX_CONNS {
+                    self.conns.remove(0);
+                }
+                self.conns.push(conn);
+            }
+        }
+        // One sock_diag dump that missed a known connection (a loaded machine) is no news.
+        if idle.is_none() && prev.is_some_and(|c| c.clocked) {
+            return;
+        }
+        if let Some(at) = answer_at(now, idle, prev, &conn) {
+            self.last_data = Some(self.last_data.map_or(at, |t| t.max(at)));
+        }
+    }
+
+    /// The wait at `now`, when there is one: nothing arriving (or a pause between tries) after
+    /// a first try. `progress_at`: the last sign of work elsewhere (a write under the lock's
+    /// domain), which ends the silence as surely as bytes do.
+    pub fn silence(
+        &self,
+        now: f64,
+        hold_since: f64,
+        progress_at: Option<f64>,
+    ) -> Option<(String, NetSilence)> {
+        let first_try = self.first_try?;
+        let last = [self.last_data, progress_at.filter(|t| *t >= first_try)]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max);
+        let nothing_received = last.is_none();
+        let silent = NetSilence {
+            silent_for_secs: (now - last.unwrap_or(first_try)).max(0.0),
+            nothing_received,
+            since_hold_began: nothing_received && first_try - hold_since <= HOLD_START_SLACK_SECS,
+            first_try_secs: (now - first_try).max(0.0),
+            connections: self.connections.max(1),
+            open: self.open,
+        };
+        Some((self.peer.clone(), silent))
+    }
+}
+
+/// When an answer (not a handshake) arrived on `conn`, if one did: bytes the kernel cannot
+/// count, more than a handshake's worth, or data well after it connected. A connection with
+/// no clock at all counts as busy: no false alarm from missing facts.
+fn answer_at(now: f64, idle: Option<f64>, prev: Option<Conn>, conn: &Conn) -> Option<f64> {
+    let Some(idle) = idle else {
+        return Some(now);
+    };
+    let at = now - idle;
+    match conn.bytes {
+        None => Some(at),
+        Some(0) => None,
+        Some(b) if b > HANDSHAKE_BYTES => Some(at),
+        Some(_) if prev.is_some() && at - conn.connected_at >= HANDSHAKE_SECS => Some(at),
+        Some(_) => None,
+    }
+}
+
+/// With Cargo's defaults — four tries of 30 s (`http.timeout`, `net.retry` 3) and about 11 s of
+/// pauses between them — a request nobody answers fails this long after its first try.
+pub const DEFAULT_GIVE_UP_SECS: f64 = 4.0 * 30.0 + 11.0;
+
+/// Roughly how long Cargo still has before it gives up, if its settings are the defaults;
+/// `None` when that time has passed (its settings are not the defaults).
+pub fn give_up_in(s: &NetSilence) -> Option<f64> {
+    let left = DEFAULT_GIVE_UP_SECS - s.first_try_secs;
+    (left > 0.0).then_some(left)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(socket: u64, idle: f64, bytes: u64) -> Peer {
+        Peer {
+            remote: "127.0.0.1:18765".into(),
+            idle_for_secs: Some(idle),
+            socket: Some(socket),
+            received_bytes: Some(bytes),
+        }
+    }
+
+    /// Feeds `passes` (time, connections open) to a fresh track of a hold that began at 0.
+    fn run(passes: &[(f64, Vec<Peer>)]) -> NetTrack {
+        let mut t = NetTrack::default();
+        for (now, peers) in passes {
+            t.observe(*now, 0.0, Some(peers));
+        }
+        t
+    }
+
+    #[test]
+    fn a_registry_that_never_answers_is_silent_across_tries_and_pauses() {
+        // Cargo's defaults: a try of 30 s, a pause of a second, the next try on a new socket.
+        let t = run(&[
+            (1.0, vec![peer(7, 1.0, 0)]),
+            (29.0, vec![peer(7, 29.0, 0)]),
+            (31.0, vec![]),
+            (33.0, vec![peer(8, 1.0, 0)]),
+            (60.0, vec![peer(8, 28.0, 0)]),
+            (66.0, vec![]),
+            (69.0, vec![peer(9, 0.5, 0)]),
+        ]);
+        let (peer, s) = t.silence(69.0, 0.0, None).expect("a wait");
+        assert_eq!(peer, "127.0.0.1:18765");
+        assert_eq!(s.silent_for_secs, 69.0);
+        assert!(s.nothing_received && s.since_hold_began && s.open);
+        assert_eq!(s.connections, 3);
+        // In a pause, still waiting on the network, the silence still growing.
+        let mut paused = t.clone();
+        paused.observe(99.0, 0.0, Some(&[]));
+        let (_, s) = paused
+            .silence(99.0, 0.0, None)
+            .expect("a pause is still a wait");
+        assert!(!s.open);
+        assert_eq!(s.silent_for_secs, 99.0);
+        // A pause longer than any of Cargo's is not one.
+        paused.observe(99.0 + MAX_PAUSE_SECS + 1.0, 0.0, Some(&[]));
+        assert_eq!(paused.silence(120.0, 0.0, None), None);
+    }
+
+    #[test]
+    fn bytes_that_keep_arriving_are_never_silence() {
+        // A download: one connection, a few MB, data a moment ago at every pass.
+        let t = run(&[
+            (10.0, vec![peer(7, 0.1, 40_000)]),
+            (100.0, vec![peer(7, 0.2, 9_000_000)]),
+            (200.0, vec![peer(7, 0.0, 20_000_000)]),
+        ]);
+        let (_, s) = t.silence(200.0, 0.0, None).unwrap();
+        assert!(s.silent_for_secs <= 0.2 && !s.nothing_received, "{s:?}");
+        // A slow answer, small but well after the connection began, is an answer too.
+        let t = run(&[
+            (5.0, vec![peer(7, 5.0, 0)]),
+            (60.0, vec![peer(7, 1.0, 900)]),
+        ]);
+        assert_eq!(t.silence(60.0, 0.0, None).unwrap().1.silent_for_secs, 1.0);
+    }
+
+    #[test]
+    fn a_handshake_is_not_an_answer() {
+        // HTTPS to a registry that accepts, shakes hands and never answers.
+        let t = run(&[
+            (1.0, vec![peer(7, 1.0, 0)]),
+            (2.0, vec![peer(7, 1.8, 4_000)]),
+            (40.0, vec![peer(8, 39.0, 4_000)]),
+        ]);
+        let (_, s) = t.silence(40.0, 0.0, None).unwrap();
+        assert!(s.nothing_received, "{s:?}");
+        assert_eq!((s.silent_for_secs, s.connections), (40.0, 2));
+    }
+
+    #[test]
+    fn work_elsewhere_or_children_end_the_silence() {
+        let t = run(&[(50.0, vec![peer(7, 50.0, 0)])]);
+        // A write under the registry 10 s ago: not hung.
+        let (_, s) = t.silence(50.0, 0.0, Some(40.0)).unwrap();
+        assert_eq!(s.silent_for_secs, 10.0);
+        assert!(!s.nothing_received && !s.since_hold_began);
+        // Writes before the first try say nothing about it.
+        assert!(t.silence(50.0, 0.0, Some(-5.0)).unwrap().1.nothing_received);
+        let mut t = t;
+        t.observe(51.0, 0.0, None);
+        assert_eq!(
+            t.silence(51.0, 0.0, None),
+            None,
+            "compiling: no network wait"
+        );
+    }
+
+    #[test]
+    fn missing_facts_never_make_silence() {
+        // No clock from the kernel (another namespace): busy as far as anyone can tell.
+        let blind = Peer {
+            idle_for_secs: None,
+            ..peer(7, 0.0, 0)
+        };
+        let t = run(&[(30.0, vec![blind.clone()]), (90.0, vec![blind.clone()])]);
+        assert_eq!(t.silence(90.0, 0.0, None).unwrap().1.silent_for_secs, 0.0);
+        // A known connection the kernel missed once (a dump that timed out) is no news: the
+        // silence goes on.
+        let t = run(&[(10.0, vec![peer(7, 10.0, 0)]), (20.0, vec![blind])]);
+        let (_, s) = t.silence(20.0, 0.0, None).unwrap();
+        assert!(s.nothing_received && s.silent_for_secs == 20.0, "{s:?}");
+        // An old kernel without byte counts: silence per connection, as the kernel counts it.
+        let old = Peer {
+            received_bytes: None,
+            ..peer(7, 20.0, 0)
+        };
+        let t = run(&[(90.0, vec![old])]);
+        assert_eq!(t.silence(90.0, 0.0, None).unwrap().1.silent_for_secs, 20.0);
+        // Nothing seen yet: no wait, however long the pauses.
+        assert_eq!(run(&[(5.0, vec![])]).silence(5.0, 0.0, None), None);
+    }
+
+    #[test]
+    fn a_first_try_long_after_the_hold_began_is_said_as_such() {
+        let t = run(&[(60.0, vec![peer(7, 2.0, 0)])]);
+        let (_, s) = t.silence(60.0, 0.0, None).unwrap();
+        assert!(s.nothing_received && !s.since_hold_began);
+        assert_eq!(s.first_try_secs, 2.0);
+        assert_eq!(give_up_in(&s), Some(DEFAULT_GIVE_UP_SECS - 2.0));
+        let late = NetSilence {
+            first_try_secs: 200.0,
+            ..s
+        };
+        assert_eq!(give_up_in(&late), None);
+    }
+}

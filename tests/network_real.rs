@@ -1,0 +1,207 @@
+//! Real cargo, real daemon, a registry that accepts and never answers: the wait is followed
+//! across Cargo's retries (a new connection per try, pauses between), so the doing line counts
+//! the silence from the hold's start and the pauses still read as waiting on the network; the
+//! blocker goes stale with the network verdict and status carries the advice for this Cargo
+//! home.
+#![cfg(target_os = "linux")]
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use lockwatch::core::model::{Doing, IncidentReport, IncidentState, NetSilence, StaleReason};
+use lockwatch::daemon::protocol::{Request, Response};
+use util::daemon::Daemon;
+use util::{Dir, HangServer, Proc, serial};
+
+/// Each try gives up after this long with nothing received (`http.timeout`); 3 retries follow.
+/// A stale verdict after 14 s of silence can only come from following the wait across
+/// connections: no single one lives that long.
+const TRY_SECS: u32 = 4;
+const STALE_AFTER: &str = "14s";
+
+/// A Cargo home whose crates.io is the hanging server (as a mirror would be), and two projects
+/// that depend on `itoa`.
+fn blackhole_registry(dir: &Dir, server: &HangServer) -> (PathBuf, PathBuf) {
+    dir.write(
+        "cargo-home/config.toml",
+        &format!(
+            "[source.crates-io]\nreplace-with = \"bh\"\n\n\
+             [source.bh]\nregistry = \"sparse+http://127.0.0.1:{}/index/\"\n\n\
+             [http]\ntimeout = {TRY_SECS}\n\n[net]\nretry = 3\n",
+            server.port
+        ),
+    );
+    let project = |name: &str| {
+        dir.write(
+            &format!("{name}/Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+                 [dependencies]\nitoa = \"1\"\n\n[workspace]\n"
+            ),
+        );
+        dir.write(&format!("{name}/src/main.rs"), "fn main() {}\n");
+        dir.path(name)
+    };
+    (project("first"), project("second"))
+}
+
+/// The incident whose blocker is `pid`, from the daemon's report; `None` too when one request
+/// goes unanswered (a loaded machine: the next poll asks again).
+fn incident_of(d: &Daemon, pid: u32) -> Option<IncidentReport> {
+    let Ok(Response::Snapshot(s)) = d.client().request(&Request::Status) else {
+        return None;
+    };
+    s.report
+        .incidents
+        .into_iter()
+        .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid))
+}
+
+/// What the daemon said the blocker was doing, pass after pass, until it was called stale.
+struct Watched {
+    stale: IncidentReport,
+    saw_pause: bool,
+    unknown_after_network: Vec<String>,
+    most_connections: u32,
+}
+
+fn watch_until_stale(d: &Daemon, cargo: &Proc) -> Watched {
+    let deadline = Instant::now() + Duration::from_secs(50);
+    let (mut saw_pause, mut seen_network, mut most_connections) = (false, false, 0);
+    let mut unknown_after_network = Vec::new();
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "never stale\n{}",
+            cargo.describe()
+        );
+        let Some(i) = incident_of(d, cargo.pid) else {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        };
+        match &i.doing {
+            Doing::Network {
+                silence: Some(s), ..
+            } => {
+                seen_network = true;
+                saw_pause |= !s.open;
+                most_connections = most_connections.max(s.connections);
+            }
+            Doing::Network { .. } => seen_network = true,
+            Doing::Unknown if seen_network => unknown_after_network.push(i.verdict.clone()),
+            _ => {}
+        }
+        if i.state == IncidentState::Stale {
+            return Watched {
+                stale: i,
+                saw_pause,
+                unknown_after_network,
+                most_connections,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn silence(i: &IncidentReport) -> &NetSilence {
+    match &i.doing {
+        Doing::Network {
+            silence: Some(s), ..
+        } => s,
+        other => panic!("expected a followed network wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_registry_that_never_answers_is_followed_across_cargo_s_retries() {
+    let _serial = serial();
+    let dir = Dir::new("netwait");
+    let server = HangServer::start();
+    let (first, second) = blackhole_registry(&dir, &server);
+    let d = Daemon::start_with(
+        &dir,
+        "daemon",
+        &[("LOCKWATCH_STALE_STALE_AFTER", STALE_AFTER)],
+    );
+    let cache = dir.cargo_home.join(".package-cache");
+    let blocker = dir.spawn("first", dir.cargo(&first).arg("generate-lockfile"));
+    d.wait_for("the first cargo holding the package cache", |r| {
+        util::daemon::holder_of(r, &cache)
+            .is_some_and(|l| l.holders.iter().any(|h| h.pid == blocker.pid))
+    });
+    let waiter = dir.spawn("second", dir.cargo(&second).arg("fetch"));
+
+    let w = watch_until_stale(&d, &blocker);
+    let i = &w.stale;
+    let peer = format!("127.0.0.1:{}", server.port);
+    // The doing line: silence since the hold began, across connections, never "no network".
+    let s = silence(i);
+    assert!(s.nothing_received && s.since_hold_began, "{s:?}");
+    assert!(s.silent_for_secs >= 14.0, "{s:?}");
+    assert!(w.most_connections >= 3, "{}", w.most_connections);
+    assert!(w.saw_pause, "a pause between tries was never seen as one");
+    assert!(
+        w.unknown_after_network.is_empty(),
+        "a pause read as no network: {:?}",
+        w.unknown_after_network
+    );
+    // The verdict: the network, the peer, Cargo gives up by itself; not "idle".
+    assert!(
+        i.stale_reasons.contains(&StaleReason::NetworkSilent),
+        "{i:?}"
+    );
+    let v = &i.verdict;
+    assert!(
+        v.contains(&format!(
+            "looks stale: it waits on the network ({peer}: nothing received since the hold began"
+        )),
+        "{v}"
+    );
+    assert!(
+        v.contains("Cargo gives up by itself after its retries"),
+        "{v}"
+    );
+    assert!(!v.contains("idle"), "{v}");
+    assert!(v.contains("1 process waits"), "{v}");
+    // The advice, in status, for this Cargo home.
+    let config = dir.cargo_home.join("config.toml");
+    let advice = i.advice.as_ref().expect("advice in the daemon's report");
+    assert!(
+        advice.text.contains(&format!("{}:", config.display())),
+        "{}",
+        advice.text
+    );
+    assert!(
+        advice
+            .text
+            .contains("CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1")
+    );
+    assert_status_text(&d, &dir, &config, blocker.pid);
+    drop((waiter, blocker, d, server));
+}
+
+/// `status` through the daemon: the advice, under its label, naming this Cargo home's config.
+fn assert_status_text(d: &Daemon, dir: &Dir, config: &Path, pid: u32) {
+    let (code, text) = d.cli(dir, &["status"]);
+    assert_eq!(code, 1, "a stale incident exits 1: {text}");
+    assert!(
+        text.contains("    advice   Make Cargo give up sooner"),
+        "{text}"
+    );
+    assert!(text.contains(&config.display().to_string()), "{text}");
+    assert!(
+        text.contains(&format!("cargo lockwatch kill {pid}")),
+        "{text}"
+    );
+    let (_, json) = d.cli(dir, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("status --json");
+    let stale = v["incidents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["blocker"]["pid"] == pid))
+        .expect("the incident in JSON");
+    assert_eq!(stale["advice"]["topic"], "network", "{stale}");
+    assert_eq!(stale["doing"]["kind"], "network", "{stale}");
+    assert!(stale["doing"]["silence"]["connections"].as_u64() >= Some(1));
+}
