@@ -76,11 +76,12 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if e.downcast_ref::<daemon::instance::AlreadyRunning>()
                 .is_some() =>
         {
-            println!("{e}");
+            // Not `println!`: it panics when stdout is already gone (a closed terminal).
+            daemon::logcap::outln(&e.to_string());
             exit::OK
         }
         Err(e) => {
-            eprintln!("cargo-lockwatch: {e:#}");
+            daemon::logcap::eprintln(&format!("cargo-lockwatch: {e:#}"));
             exit::ERROR
         }
     }

@@ -273,7 +273,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
     // `config` and `doctor` show the warnings in their own report.
     if !matches!(command, Command::Config(_) | Command::Doctor(_)) {
         for w in &ctx.loaded.warnings {
-            eprintln!("cargo-lockwatch: warning: {w}");
+            // Not `eprintln!`: a daemon started with its stderr already gone must not panic.
+            crate::daemon::logcap::eprintln(&format!("cargo-lockwatch: warning: {w}"));
         }
     }
     match command {

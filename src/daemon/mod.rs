@@ -188,7 +188,9 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
                 let code = match engine_task.await {
                     Ok(()) => 0,
                     Err(e) => {
-                        eprintln!("cargo-lockwatch: the daemon's engine failed: {e}");
+                        logcap::eprintln(&format!(
+                            "cargo-lockwatch: the daemon's engine failed: {e}"
+                        ));
                         crate::exit::ERROR
                     }
                 };
