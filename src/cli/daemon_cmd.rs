@@ -68,6 +68,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         headless: args.headless,
         kill_grace: args.kill_grace,
         flags: ctx.flags.clone(),
+        history_bound_in_doubt: daemon::history::bound_in_doubt(&ctx.loaded),
     };
     match daemon::run(&ctx.dirs, ctx.loaded.config.clone(), roots, opts) {
         Ok(()) => exit::OK,

@@ -39,6 +39,9 @@ pub struct Options {
     pub kill_grace: Duration,
     /// The command-line overrides, applied again when SIGHUP reloads the config.
     pub flags: FlagOverrides,
+    /// `daemon.history_max_bytes` is a default standing in for a setting that could not be
+    /// used ([`history::bound_in_doubt`]): rotate at no less than the previous generation.
+    pub history_bound_in_doubt: bool,
 }
 
 /// Whether the daemon shows a menu-bar/tray icon, and why (or why not), for its first log
@@ -105,7 +108,9 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     let signals = runtime.block_on(async { Signals::new() })?;
     logcap::set_max(config.daemon.log_max_bytes);
 
-    let history = history::History::with_limit(&dirs.data, config.daemon.history_max_bytes);
+    let mut history = history::History::with_limit(&dirs.data, config.daemon.history_max_bytes);
+    history.set_bound_in_doubt(opts.history_bound_in_doubt);
+    let history_problem = history.check().err();
     let probe = crate::probe::platform()?;
     let mode = ui_mode(opts.headless, cfg!(tray), gui_available());
     let tray = mode.tray;
@@ -152,6 +157,15 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         homes.join(", "),
         socket.display()
     ));
+    if let Some(e) = history_problem {
+        let meanwhile = if e.path == dirs.data.join("history.jsonl") {
+            "events are kept in memory and retried until then"
+        } else {
+            "history.jsonl is not rotated until then"
+        };
+        logcap::println(&format!("history   {e}; {meanwhile}"));
+        tracing::warn!("{e}; {meanwhile}");
+    }
 
     runtime.spawn(server::serve(listener, shared));
     runtime.spawn(signals.run(cmd_tx.clone(), dirs.clone(), opts.flags.clone()));
