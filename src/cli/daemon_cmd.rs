@@ -75,7 +75,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         // Not a failure: a service manager restarting on failure must not loop.
         Err(e)
             if e.downcast_ref::<daemon::instance::AlreadyRunning>()
-                .is_some() =>
+                .is_some()
+                || e.downcast_ref::<daemon::instance::HistoryOwned>().is_some() =>
         {
             // Not `println!`: it panics when stdout is already gone (a closed terminal).
             daemon::logcap::outln(&e.to_string());

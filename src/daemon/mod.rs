@@ -97,6 +97,16 @@ pub fn socket_path(dirs: &Dirs) -> std::path::PathBuf {
 /// Runs the daemon until it is told to stop. Returns when it has shut down cleanly.
 pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> anyhow::Result<()> {
     let instance = instance::InstanceLock::acquire(&dirs.runtime)?;
+    // A second daemon of this user with another runtime directory would write every event
+    // into the same history twice.
+    let history_lock = match instance::HistoryLock::acquire(&dirs.data, &dirs.runtime) {
+        Ok(lock) => Some(lock),
+        Err(instance::HistoryLockError::Owned(owned)) => return Err(owned.into()),
+        Err(instance::HistoryLockError::Unavailable(why)) => {
+            tracing::warn!("{why}; a second daemon writing this history would not be noticed");
+            None
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("lockwatch-worker")
@@ -216,6 +226,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     drop((snapshots, ui_tx));
     let outcome = runtime.block_on(engine_task);
     drop(guard);
+    drop(history_lock);
     drop(instance);
     runtime.shutdown_timeout(Duration::from_secs(1));
     // A crash must not look like a Quit: launchd/systemd restart only on a non-zero exit.
