@@ -301,6 +301,8 @@ impl History {
     /// and never holding more than one line in memory. Unreadable lines are counted, never fatal.
     pub fn scan(&self, mut f: impl FnMut(HistoryEvent)) -> ScanStats {
         let mut stats = ScanStats::default();
+        // Once per scan: while the bound is in doubt it costs a stat.
+        let cap = self.read_cap();
         for path in [self.rotated(), self.path.clone()] {
             // A FIFO (would block in open(2) forever), a directory, a device (/dev/full reads
             // zeros forever): not a log. Missing: nothing to read.
@@ -320,16 +322,16 @@ impl History {
                 }
             };
             let mut skip_first = false;
-            if len > self.read_cap() {
-                if file.seek(SeekFrom::Start(len - self.read_cap())).is_err() {
+            if len > cap {
+                if file.seek(SeekFrom::Start(len - cap)).is_err() {
                     stats.unreadable += 1;
                     continue;
                 }
-                stats.skipped_bytes += len - self.read_cap();
+                stats.skipped_bytes += len - cap;
                 skip_first = true;
             }
             // The file may grow while it is read: never read more than the bound.
-            let budget = self.read_cap() + MAX_LINE_BYTES as u64;
+            let budget = cap + MAX_LINE_BYTES as u64;
             let mut reader = BufReader::new(file.take(budget));
             let mut line = Vec::new();
             loop {
