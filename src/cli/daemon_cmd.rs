@@ -79,13 +79,15 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         headless: args.headless,
         kill_grace: args.kill_grace,
         flags: ctx.flags.clone(),
+        history_bound_in_doubt: daemon::history::bound_in_doubt(&ctx.loaded),
     };
     match daemon::run(&ctx.dirs, ctx.loaded.config.clone(), roots, opts) {
         Ok(()) => exit::OK,
         // Not a failure: a service manager restarting on failure must not loop.
         Err(e)
             if e.downcast_ref::<daemon::instance::AlreadyRunning>()
-                .is_some() =>
+                .is_some()
+                || e.downcast_ref::<daemon::instance::HistoryOwned>().is_some() =>
         {
             crate::tell!("{e}");
             exit::OK

@@ -23,7 +23,13 @@ pub struct Args {
 
 /// Runs `history`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let h = History::with_limit(&ctx.dirs.data, ctx.loaded.config.daemon.history_max_bytes);
+    let h = History::for_config(&ctx.dirs.data, &ctx.loaded);
+    // A FIFO or a directory in the log's place is never opened; say what to do instead of
+    // summarising around it.
+    if let Err(e) = h.check() {
+        crate::daemon::logcap::eprintln(&format!("cargo-lockwatch: {e}"));
+        return exit::ERROR;
+    }
     let since = crate::scan::now() - args.since.as_secs_f64();
     // Streamed: memory stays bounded whatever the file's size.
     let (mut summary, stats) = h.summary(since);

@@ -179,10 +179,7 @@ pub fn fetch_with_problems(
 fn hold_times(ctx: &Context) -> &'static crate::core::eta::HoldTimes {
     static TIMES: std::sync::OnceLock<crate::core::eta::HoldTimes> = std::sync::OnceLock::new();
     TIMES.get_or_init(|| {
-        let history = crate::daemon::history::History::with_limit(
-            &ctx.dirs.data,
-            ctx.loaded.config.daemon.history_max_bytes,
-        );
+        let history = crate::daemon::history::History::for_config(&ctx.dirs.data, &ctx.loaded);
         let mut times = crate::core::eta::HoldTimes::default();
         history.scan(|e| times.add(&e));
         times

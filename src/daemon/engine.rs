@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::alarm::Alarm;
-use super::history::History;
+use super::history::{History, Rotation};
 use super::watcher::{FsWatcher, PlatformWakes, Wake};
 use crate::config::{Config, DaemonConfig, Loaded};
 use crate::core::catalog;
@@ -105,6 +105,10 @@ struct PendingHistory {
     failing: Option<String>,
     /// Events dropped because the queue was full.
     lost: u64,
+    /// What to do about the write error, when it is not the usual (disk space, permissions).
+    advice: Option<String>,
+    /// Why the log cannot rotate (`history.1.jsonl` is not a regular file), while it cannot.
+    unrotated: Option<String>,
 }
 
 /// Everything the loop owns.
@@ -439,10 +443,10 @@ impl Engine {
         for w in &loaded.warnings {
             self.log(&format!("config    {w}"));
         }
+        self.history.configure(&loaded);
         let config = loaded.config;
         self.policy.set_config(config.stale.clone());
         self.notifier.reconfigure(&config.notify);
-        self.history.set_limit(config.daemon.history_max_bytes);
         super::logcap::set_max(config.daemon.log_max_bytes);
         if let Some(l) = &self.limits {
             l.send_replace(config.daemon.clone());
@@ -488,8 +492,15 @@ impl Engine {
                     if self.pending.lost == 1 { "" } else { "s" }
                 ));
             }
-            text.push_str(". Free disk space or fix the file's permissions");
+            match &self.pending.advice {
+                // The error already says what to do.
+                Some(_) => {}
+                None => text.push_str(". Free disk space or fix the file's permissions"),
+            }
             out.push(text);
+        }
+        if let Some(why) = &self.pending.unrotated {
+            out.push(format!("history {why}"));
         }
         out
     }
@@ -501,9 +512,10 @@ impl Engine {
         }
         let batch = self.pending.events.make_contiguous();
         match self.history.append(batch) {
-            Ok(()) => {
+            Ok(rotation) => {
                 let n = self.pending.events.len();
                 self.pending.events.clear();
+                self.rotated(rotation);
                 if self.pending.failing.take().is_some() {
                     self.log(&format!(
                         "history   writing {} again ({n} queued event{} written)",
@@ -518,6 +530,8 @@ impl Engine {
                 self.pending.events.drain(..e.written);
                 let first = self.pending.failing.is_none();
                 self.pending.failing = Some(e.error.to_string());
+                self.pending.advice =
+                    super::history::as_not_regular(&e.error).map(|n| n.to_string());
                 if first {
                     self.log(&format!(
                         "history   cannot write {}: {}; keeping events in memory and retrying",
@@ -531,6 +545,32 @@ impl Engine {
                     );
                 }
                 self.publish();
+            }
+        }
+    }
+
+    /// Logs what a rotation did: every move (with the sizes, so what was replaced is on
+    /// record), and a refusal once until it changes.
+    fn rotated(&mut self, rotation: Option<Rotation>) {
+        match rotation {
+            None => {}
+            Some(refused @ Rotation::Refused(_)) => {
+                let why = refused.to_string();
+                if self.pending.unrotated.as_deref() != Some(why.as_str()) {
+                    self.log(&format!("history   {why}"));
+                    tracing::warn!("history {why}");
+                    self.pending.unrotated = Some(why);
+                    self.publish();
+                }
+            }
+            Some(moved) => {
+                self.log(&format!(
+                    "history   {}: {moved}",
+                    self.history.path().display()
+                ));
+                if self.pending.unrotated.take().is_some() {
+                    self.publish();
+                }
             }
         }
     }

@@ -1,20 +1,36 @@
 //! The history log: an append-only, size-bounded JSON-lines file of holds, waits, stale verdicts
 //! and kills, and the summary `cargo lockwatch history` prints from it — who blocked whom, how
 //! often, and for how long. It also lets a restarted daemon remember when a hold began.
+//!
+//! Rotation and what it may discard: when `history.jsonl` reaches the bound it is renamed, whole,
+//! to `history.1.jsonl`, replacing the previous `history.1.jsonl`. That previous generation is
+//! the only history ever discarded; nothing is cut or truncated in place, whatever the file's
+//! size (one grown under a bound since lowered, or by an older version, is moved whole). While
+//! the bound in use is not the user's (the config file is unusable, or its
+//! `daemon.history_max_bytes` was rejected), the log rotates at no less than the size of
+//! `history.1.jsonl`, so a typo does not undo a raised bound.
+//!
+//! Only regular files are read (a FIFO would block `open(2)` forever, a device may read zeros
+//! forever); symbolic links to regular files are followed. Every open is `O_NONBLOCK`, so a FIFO
+//! put there between the check and the open cannot hang a reader either.
 
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use thiserror::Error;
+
+use crate::config::{Loaded, Provenance};
 pub use crate::core::insight::{Summarizer, Summary, bytes, render, summarize};
 use crate::core::model::FileKey;
 pub use crate::core::policy::{Episode, event_time};
 use crate::core::policy::{HistoryEvent, ProcId};
 
 /// The log rotates when it grows past this (unless configured otherwise); one rotated file is
-/// kept, so the total stays under about twice this.
+/// kept, so the total stays under about twice this (once a file that was already bigger has
+/// been replaced by the next rotation).
 pub const MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The longest line written or read. A writer shortens command lines to fit; a reader skips a
@@ -26,6 +42,64 @@ pub const MAX_LINE_BYTES: usize = 64 * 1024;
 pub struct History {
     path: PathBuf,
     max_bytes: u64,
+    /// The bound is the default standing in for a setting that could not be read: rotate at no
+    /// less than what the previous generation shows was in use.
+    bound_in_doubt: bool,
+}
+
+/// A history file that is not a regular file: it is never read (a FIFO would block `open(2)`
+/// forever) nor appended to (what a FIFO takes is lost).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{} is not a regular file ({kind}); move it aside", path.display())]
+pub struct NotRegular {
+    /// The file.
+    pub path: PathBuf,
+    /// What it is instead ("a FIFO", "a directory" …).
+    pub kind: &'static str,
+}
+
+/// What an append did besides appending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// `history.jsonl` was renamed, whole, to `history.1.jsonl`.
+    Moved {
+        /// The size of the file moved.
+        size: u64,
+        /// The bound it reached.
+        bound: u64,
+        /// The size of the previous `history.1.jsonl` it replaced, if there was one.
+        replaced: Option<u64>,
+    },
+    /// `history.jsonl` is past its bound but `history.1.jsonl` is not a regular file: the log
+    /// is not rotated (and grows) until it is moved aside.
+    Refused(NotRegular),
+}
+
+impl std::fmt::Display for Rotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rotation::Moved {
+                size,
+                bound,
+                replaced,
+            } => {
+                write!(
+                    f,
+                    "{} over the {} bound: moved to history.1.jsonl",
+                    bytes(*size),
+                    bytes(*bound)
+                )?;
+                match replaced {
+                    Some(old) => write!(f, ", replacing the previous one ({})", bytes(*old)),
+                    None => Ok(()),
+                }
+            }
+            Rotation::Refused(e) => write!(
+                f,
+                "cannot rotate: {e}; history.jsonl grows past its bound until then"
+            ),
+        }
+    }
 }
 
 /// A batch that could not be written whole.
@@ -65,7 +139,15 @@ impl History {
         History {
             path: data_dir.join("history.jsonl"),
             max_bytes: max_bytes.max(1),
+            bound_in_doubt: false,
         }
+    }
+
+    /// The log of `data_dir` with the bound of `loaded` (see [`bound_in_doubt`]).
+    pub fn for_config(data_dir: &Path, loaded: &Loaded) -> History {
+        let mut h = History::with_limit(data_dir, loaded.config.daemon.history_max_bytes);
+        h.bound_in_doubt = bound_in_doubt(loaded);
+        h
     }
 
     /// Changes the rotation size (after a config reload).
@@ -73,40 +155,86 @@ impl History {
         self.max_bytes = max_bytes.max(1);
     }
 
+    /// Marks the bound as a default standing in for a setting that could not be used (see
+    /// [`bound_in_doubt`]).
+    pub fn set_bound_in_doubt(&mut self, doubt: bool) {
+        self.bound_in_doubt = doubt;
+    }
+
+    /// Takes the bound of a reloaded configuration (see [`bound_in_doubt`]).
+    pub fn configure(&mut self, loaded: &Loaded) {
+        self.set_limit(loaded.config.daemon.history_max_bytes);
+        self.bound_in_doubt = bound_in_doubt(loaded);
+    }
+
     /// The current file.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn rotated(&self) -> PathBuf {
+    /// The previous generation, `history.1.jsonl`.
+    pub fn rotated(&self) -> PathBuf {
         self.path.with_extension("1.jsonl")
+    }
+
+    /// The size at which the log rotates: the configured bound, or, while that is in doubt, no
+    /// less than the previous generation's size (the bound it was rotated at).
+    pub fn bound(&self) -> u64 {
+        if !self.bound_in_doubt {
+            return self.max_bytes;
+        }
+        let previous =
+            fs::metadata(self.rotated()).map_or(0, |m| if m.is_file() { m.len() } else { 0 });
+        self.max_bytes.max(previous)
     }
 
     /// The most a reader reads of one file: its newest part, twice the rotation size.
     fn read_cap(&self) -> u64 {
-        self.max_bytes.saturating_mul(2)
+        self.bound().saturating_mul(2)
+    }
+
+    /// Whether both files are regular files (or absent). The first that is not is named.
+    pub fn check(&self) -> Result<(), NotRegular> {
+        for path in [self.path.clone(), self.rotated()] {
+            if let Ok(m) = fs::metadata(&path)
+                && !m.is_file()
+            {
+                return Err(not_regular(&path, m.file_type()));
+            }
+        }
+        Ok(())
     }
 
     /// Appends events, one whole line each, rotating first when the file is too big. When the
     /// file does not end with a newline (a write torn by a crash or a full disk) a new line is
     /// started, so the torn fragment never swallows the next event.
-    pub fn append(&self, events: &[HistoryEvent]) -> Result<(), AppendError> {
+    ///
+    /// Returns what rotation did, if anything, for the daemon's log. A file that is not a
+    /// regular file (a FIFO, a socket, a directory) is an error naming it; a character device
+    /// (`/dev/null`, to keep no history) is written to as it is.
+    pub fn append(&self, events: &[HistoryEvent]) -> Result<Option<Rotation>, AppendError> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let nothing = |error: io::Error| AppendError { written: 0, error };
         if let Some(dir) = self.path.parent() {
             fs::create_dir_all(dir).map_err(nothing)?;
         }
-        if fs::metadata(&self.path).is_ok_and(|m| m.is_file() && m.len() >= self.max_bytes) {
-            self.rotate().map_err(nothing)?;
+        let mut rotation = None;
+        if let Ok(m) = fs::metadata(&self.path)
+            && m.is_file()
+        {
+            let bound = self.bound();
+            if m.len() >= bound {
+                rotation = Some(self.rotate(m.len(), bound).map_err(nothing)?);
+            }
         }
-        let mut f = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(nothing)?;
+        let mut f = open_log(
+            &self.path,
+            OpenOptions::new().create(true).read(true).append(true),
+            Access::Append,
+        )
+        .map_err(nothing)?;
         let len = f.metadata().map_err(nothing)?.len();
         let mut last = [0u8; 1];
         let torn = len > 0
@@ -144,57 +272,66 @@ impl History {
                 }
             }
         }
-        Ok(())
+        Ok(rotation)
     }
 
-    /// Moves the current file aside. A file far over the bound (from an older version, or a
-    /// hand edit) keeps only its newest part, so the two files stay bounded.
-    fn rotate(&self) -> io::Result<()> {
-        let len = fs::metadata(&self.path)?.len();
-        if len <= self.read_cap() {
-            return fs::rename(&self.path, self.rotated());
-        }
-        let mut src = fs::File::open(&self.path)?;
-        src.seek(SeekFrom::Start(len - self.max_bytes))?;
-        let mut reader = BufReader::new(src.take(self.max_bytes));
-        // Drop the partial first line.
-        let mut skip = Vec::new();
-        let _ = read_bounded_line(&mut reader, &mut skip, MAX_LINE_BYTES)?;
-        let tmp = self.path.with_extension("1.jsonl.tmp");
-        let mut out = fs::File::create(&tmp)?;
-        io::copy(&mut reader, &mut out)?;
-        out.sync_all()?;
-        fs::rename(&tmp, self.rotated())?;
-        fs::remove_file(&self.path)
+    /// Renames the current file, whole, to `history.1.jsonl`, replacing the previous
+    /// generation: the only history a rotation discards. Never cuts or copies a file, whatever
+    /// its size. When `history.1.jsonl` is not a regular file it is left alone and the log is
+    /// not rotated: it grows instead of losing anything.
+    fn rotate(&self, size: u64, bound: u64) -> io::Result<Rotation> {
+        let to = self.rotated();
+        let replaced = match fs::symlink_metadata(&to) {
+            Ok(m) if m.is_file() => Some(m.len()),
+            // A symbolic link is replaced, not followed: what it leads to stays where it is.
+            Ok(m) if m.file_type().is_symlink() => None,
+            Ok(m) => return Ok(Rotation::Refused(not_regular(&to, m.file_type()))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        fs::rename(&self.path, &to)?;
+        Ok(Rotation::Moved {
+            size,
+            bound,
+            replaced,
+        })
     }
 
     /// Streams every event, oldest first, to `f`, reading at most the newest part of each file
     /// and never holding more than one line in memory. Unreadable lines are counted, never fatal.
     pub fn scan(&self, mut f: impl FnMut(HistoryEvent)) -> ScanStats {
         let mut stats = ScanStats::default();
+        // Once per scan: while the bound is in doubt it costs a stat.
+        let cap = self.read_cap();
         for path in [self.rotated(), self.path.clone()] {
-            let Ok(mut file) = fs::File::open(&path) else {
-                continue;
+            // A FIFO (would block in open(2) forever), a directory, a device (/dev/full reads
+            // zeros forever): not a log. Missing: nothing to read.
+            let mut file = match open_log(&path, OpenOptions::new().read(true), Access::Read) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(_) => {
+                    stats.unreadable += 1;
+                    continue;
+                }
             };
-            // A directory, a device (/dev/full reads zeros forever): not a log.
             let len = match file.metadata() {
-                Ok(m) if m.is_file() => m.len(),
-                _ => {
+                Ok(m) => m.len(),
+                Err(_) => {
                     stats.unreadable += 1;
                     continue;
                 }
             };
             let mut skip_first = false;
-            if len > self.read_cap() {
-                if file.seek(SeekFrom::Start(len - self.read_cap())).is_err() {
+            if len > cap {
+                if file.seek(SeekFrom::Start(len - cap)).is_err() {
                     stats.unreadable += 1;
                     continue;
                 }
-                stats.skipped_bytes += len - self.read_cap();
+                stats.skipped_bytes += len - cap;
                 skip_first = true;
             }
             // The file may grow while it is read: never read more than the bound.
-            let budget = self.read_cap() + MAX_LINE_BYTES as u64;
+            let budget = cap + MAX_LINE_BYTES as u64;
             let mut reader = BufReader::new(file.take(budget));
             let mut line = Vec::new();
             loop {
@@ -251,6 +388,86 @@ impl History {
         self.scan(|e| t.add(&e));
         t.finish()
     }
+}
+
+/// Whether the history bound of `loaded` is only the default standing in for a setting that
+/// could not be used: the config file is unusable, or its (or the environment's)
+/// `daemon.history_max_bytes` was rejected. The log then rotates at no less than its previous
+/// generation's size, so a typo never shrinks a bound the user raised.
+pub fn bound_in_doubt(loaded: &Loaded) -> bool {
+    const KEY: &str = "daemon.history_max_bytes";
+    let defaulted = loaded
+        .provenance
+        .get(KEY)
+        .is_none_or(|p| *p == Provenance::Default);
+    defaulted
+        && (loaded.file_unusable.is_some()
+            || loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains("history_max_bytes")))
+}
+
+/// What an opening is for: reading takes only a regular file; appending also takes a
+/// character device (`/dev/null` to keep no history, `/dev/full` in tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Append,
+}
+
+/// What a file type is, in words.
+fn kind_of(t: fs::FileType) -> &'static str {
+    if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a file"
+    }
+}
+
+fn not_regular(path: &Path, t: fs::FileType) -> NotRegular {
+    NotRegular {
+        path: path.to_path_buf(),
+        kind: kind_of(t),
+    }
+}
+
+fn accepted(t: fs::FileType, access: Access) -> bool {
+    t.is_file() || (access == Access::Append && t.is_char_device())
+}
+
+/// Opens a history file (following symbolic links) only when it is a file `access` takes: the
+/// type is checked before opening, and the open is `O_NONBLOCK` so a FIFO swapped in meanwhile
+/// cannot block it; the opened file is checked again.
+fn open_log(path: &Path, opts: &mut OpenOptions, access: Access) -> io::Result<fs::File> {
+    let refuse = |t| io::Error::other(not_regular(path, t));
+    match fs::metadata(path) {
+        Ok(m) if !accepted(m.file_type(), access) => return Err(refuse(m.file_type())),
+        _ => {}
+    }
+    let file = opts
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)?;
+    let t = file.metadata()?.file_type();
+    if !accepted(t, access) {
+        return Err(refuse(t));
+    }
+    Ok(file)
+}
+
+/// The [`NotRegular`] inside an I/O error from this module, if that is what it is.
+pub fn as_not_regular(e: &io::Error) -> Option<&NotRegular> {
+    e.get_ref().and_then(|r| r.downcast_ref::<NotRegular>())
 }
 
 /// How a bounded line read ended.
@@ -634,15 +851,164 @@ mod tests {
         assert_eq!(summary.skipped_bytes, stats.skipped_bytes);
         assert!(render(&summary, 86_400, None).contains("were not read"));
 
-        h.append(&[acquired(5000.0, 1)]).unwrap();
-        let rotated = fs::metadata(h.rotated()).unwrap().len();
-        assert!(
-            rotated <= 4096,
-            "a huge file keeps only its newest part: {rotated}"
+        let rotation = h.append(&[acquired(5000.0, 1)]).unwrap();
+        assert_eq!(
+            rotation,
+            Some(Rotation::Moved {
+                size: text.len() as u64,
+                bound: 4096,
+                replaced: None
+            })
+        );
+        assert_eq!(
+            fs::read_to_string(h.rotated()).unwrap(),
+            text,
+            "a huge file is moved whole, never cut"
         );
         let (events, bad) = h.read();
         assert_eq!(bad, 0);
         assert_eq!(event_time(events.last().unwrap()), 5000.0);
+    }
+
+    fn lines(from: u32, n: u32) -> String {
+        (from..from + n)
+            .map(|i| serde_json::to_string(&acquired(i as f64, i)).unwrap() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn rotation_discards_only_the_previous_generation_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file grown under a raised bound, then a small default bound: moved whole.
+        let h = History::with_limit(dir.path(), 1024);
+        let big = lines(0, 500);
+        let older = lines(10_000, 20);
+        fs::write(h.rotated(), &older).unwrap();
+        fs::write(h.path(), &big).unwrap();
+        let r = h.append(&[acquired(9000.0, 1)]).unwrap().expect("rotated");
+        assert_eq!(
+            r,
+            Rotation::Moved {
+                size: big.len() as u64,
+                bound: 1024,
+                replaced: Some(older.len() as u64)
+            }
+        );
+        let said = r.to_string();
+        assert!(
+            said.contains("over the 1 kB bound: moved to history.1.jsonl")
+                && said.contains("replacing the previous one"),
+            "{said}"
+        );
+        assert_eq!(fs::read_to_string(h.rotated()).unwrap(), big);
+        let now = fs::read_to_string(h.path()).unwrap();
+        assert_eq!(now.lines().count(), 1, "{now}");
+        // Under the bound: no rotation.
+        assert_eq!(h.append(&[acquired(9001.0, 1)]).unwrap(), None);
+    }
+
+    #[test]
+    fn a_bound_in_doubt_never_rotates_below_the_previous_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = History::with_limit(dir.path(), 1024);
+        let previous = lines(0, 300);
+        let current = lines(1000, 200);
+        fs::write(h.rotated(), &previous).unwrap();
+        fs::write(h.path(), &current).unwrap();
+        h.bound_in_doubt = true;
+        assert_eq!(h.bound(), previous.len() as u64);
+        assert_eq!(h.append(&[acquired(5000.0, 1)]).unwrap(), None);
+        assert_eq!(fs::read_to_string(h.rotated()).unwrap(), previous);
+        // Trusted again (the file fixed): the configured bound applies.
+        h.bound_in_doubt = false;
+        assert_eq!(h.bound(), 1024);
+        assert!(matches!(
+            h.append(&[acquired(5001.0, 1)]).unwrap(),
+            Some(Rotation::Moved { .. })
+        ));
+    }
+
+    #[test]
+    fn the_bound_is_in_doubt_only_when_the_setting_could_not_be_used() {
+        use crate::config::FlagOverrides;
+        let file = Path::new("/cfg/config.toml");
+        let load = |text: Option<&str>, env: &[(&str, &str)]| {
+            let env = env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Loaded::from_sources(text, file, env, &FlagOverrides::default())
+        };
+        assert!(!bound_in_doubt(&load(None, &[])));
+        let raised = "[daemon]\nhistory_max_bytes = 314572800\n";
+        assert!(!bound_in_doubt(&load(Some(raised), &[])));
+        // A typo anywhere: the whole file is ignored.
+        assert!(bound_in_doubt(&load(
+            Some("[daemon\nhistory_max_bytes = 3\n"),
+            &[]
+        )));
+        // One bad value of the bound itself.
+        assert!(bound_in_doubt(&load(
+            Some("[daemon]\nhistory_max_bytes = 3\n"),
+            &[]
+        )));
+        assert!(bound_in_doubt(&load(
+            Some("[daemon]\nhistory_max_bytes = \"big\"\n"),
+            &[]
+        )));
+        assert!(bound_in_doubt(&load(
+            None,
+            &[("LOCKWATCH_DAEMON_HISTORY_MAX_BYTES", "lots")]
+        )));
+        // Another bad value leaves the bound alone.
+        assert!(!bound_in_doubt(&load(
+            Some("[daemon]\nhistory_max_bytes = 314572800\nmax_clients = 0\n"),
+            &[]
+        )));
+        // A good environment value wins over a broken file.
+        assert!(!bound_in_doubt(&load(
+            Some("[daemon\n"),
+            &[("LOCKWATCH_DAEMON_HISTORY_MAX_BYTES", "314572800")]
+        )));
+    }
+
+    #[test]
+    fn a_fifo_is_never_opened_and_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        for fifo in [h.path().to_path_buf(), h.rotated()] {
+            let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: mkfifo reads a NUL-terminated path that lives for the call.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            let err = h.check().unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "{} is not a regular file (a FIFO); move it aside",
+                    fifo.display()
+                )
+            );
+            // Neither a reader nor a writer blocks.
+            let (events, bad) = h.read();
+            assert!(events.is_empty());
+            assert_eq!(bad, 1);
+            if fifo == h.path() {
+                let e = h.append(&[acquired(1.0, 1)]).unwrap_err();
+                assert_eq!(e.written, 0);
+                assert_eq!(as_not_regular(&e.error), Some(&err));
+            } else {
+                // history.jsonl past its bound with a FIFO as history.1: not rotated, kept.
+                let h = History::with_limit(dir.path(), 10);
+                h.append(&[acquired(1.0, 1)]).unwrap();
+                let r = h.append(&[acquired(2.0, 1)]).unwrap();
+                assert_eq!(r, Some(Rotation::Refused(err.clone())));
+                assert!(r.unwrap().to_string().contains("move it aside"));
+                let kept = fs::read_to_string(h.path()).unwrap();
+                assert_eq!(kept.lines().count(), 2, "{kept}");
+            }
+            fs::remove_file(&fifo).unwrap();
+        }
+        assert_eq!(h.check(), Ok(()));
     }
 
     #[test]
@@ -683,7 +1049,11 @@ mod tests {
         let (events, bad) = h.read();
         assert!(events.is_empty());
         assert_eq!(bad, 1);
-        assert!(h.append(&[acquired(1.0, 10)]).is_err());
+        let e = h.append(&[acquired(1.0, 10)]).unwrap_err();
+        assert!(
+            e.error.to_string().contains("(a directory); move it aside"),
+            "{e}"
+        );
     }
 
     #[test]

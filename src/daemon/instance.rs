@@ -2,6 +2,12 @@
 //! held for the daemon's life (released by the kernel even after a crash, so it is never stale).
 //! A second daemon is not an error: it says where the running one is and exits 0, so a service
 //! manager that restarts on failure does not loop.
+//!
+//! The runtime directory can differ between two sessions of one user (a desktop's
+//! `/run/user/UID` and a shell without `XDG_RUNTIME_DIR`) while the data directory is the same:
+//! a second lock, [`HistoryLock`] on `history.lock` beside the history, keeps a second daemon
+//! from writing every event into that history twice. It exits 0 the same way, saying which
+//! daemon owns the history and how to stop it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -139,6 +145,125 @@ pub fn terminate(dir: &Path) -> Result<u32, String> {
     }
 }
 
+/// The held history lock (`history.lock` in the data directory); dropping it releases it.
+#[derive(Debug)]
+pub struct HistoryLock {
+    _file: File,
+}
+
+/// Another daemon, started with another runtime directory, already writes this history: not a
+/// failure, nothing to do (as [`AlreadyRunning`]).
+#[derive(Debug, Clone, Error)]
+#[error(
+    "another lockwatch daemon ({}, runtime dir {}) already writes this history ({}); nothing to do. Stop it with `{}`",
+    match .pid { Some(p) => format!("pid {p}"), None => "pid not written yet: it is starting".to_string() },
+    .runtime.as_ref().map_or("unknown".to_string(), |r| r.display().to_string()),
+    .data.display(),
+    stop_command(.runtime.as_deref())
+)]
+pub struct HistoryOwned {
+    /// Its pid, when it has written it.
+    pub pid: Option<u32>,
+    /// Its runtime directory (`LOCKWATCH_RUNTIME_DIR` reaches it), when it has written it.
+    pub runtime: Option<PathBuf>,
+    /// The data directory both would write to.
+    pub data: PathBuf,
+}
+
+/// The command that stops the daemon using `runtime`.
+fn stop_command(runtime: Option<&Path>) -> String {
+    match runtime {
+        Some(r) => format!(
+            "LOCKWATCH_RUNTIME_DIR={} cargo lockwatch daemon --stop",
+            shell_words::quote(&r.to_string_lossy())
+        ),
+        None => "cargo lockwatch daemon --stop".to_string(),
+    }
+}
+
+/// Why the history lock was not taken.
+#[derive(Debug)]
+pub enum HistoryLockError {
+    /// Another daemon holds it.
+    Owned(HistoryOwned),
+    /// The lock file cannot be opened (the data directory is missing, a file, read-only): the
+    /// daemon runs without the check; writing the history will fail and say so anyway.
+    Unavailable(String),
+}
+
+/// What the history lock file holds: the owner's pid and runtime directory, one a line.
+pub fn parse_owner(text: &str) -> (Option<u32>, Option<PathBuf>) {
+    let mut lines = text.lines();
+    let pid = lines.next().and_then(parse_pid);
+    let runtime = lines
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .filter(|_| pid.is_some());
+    (pid, runtime)
+}
+
+impl HistoryLock {
+    /// Takes `history.lock` in `data_dir` for the daemon whose runtime directory is `runtime`,
+    /// or says which daemon holds it.
+    pub fn acquire(data_dir: &Path, runtime: &Path) -> Result<HistoryLock, HistoryLockError> {
+        let path = data_dir.join("history.lock");
+        let unavailable = |e: std::io::Error| {
+            HistoryLockError::Unavailable(format!("cannot open {}: {e}", path.display()))
+        };
+        std::fs::create_dir_all(data_dir).map_err(unavailable)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+            .open(&path)
+            .map_err(unavailable)?;
+        if !file.metadata().map_err(unavailable)?.is_file() {
+            return Err(HistoryLockError::Unavailable(format!(
+                "{} is not a regular file; move it aside",
+                path.display()
+            )));
+        }
+        // SAFETY: flock on a descriptor we own; LOCK_NB makes it return at once.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+                return Err(unavailable(err));
+            }
+            // The winner writes its pid right after locking: give it a moment.
+            let deadline = Instant::now() + PID_WAIT;
+            let (pid, runtime) = loop {
+                let mut text = String::new();
+                let _ = file.rewind();
+                let _ = file.read_to_string(&mut text);
+                match parse_owner(&text) {
+                    (Some(p), r) => break (Some(p), r),
+                    _ if Instant::now() >= deadline => break (None, None),
+                    _ => std::thread::sleep(Duration::from_millis(20)),
+                }
+            };
+            return Err(HistoryLockError::Owned(HistoryOwned {
+                pid,
+                runtime,
+                data: data_dir.to_path_buf(),
+            }));
+        }
+        let write = |file: &mut File| -> std::io::Result<()> {
+            file.set_len(0)?;
+            file.rewind()?;
+            let text = format!("{}\n{}\n", std::process::id(), runtime.display());
+            file.write_all(text.as_bytes())
+        };
+        // The lock is what counts; the text only helps the message of a second daemon.
+        let _ = write(&mut file);
+        Ok(HistoryLock { _file: file })
+    }
+}
+
 /// Why the pid file could not be opened, and what to do about it.
 fn open_error(path: &Path, e: &std::io::Error) -> anyhow::Error {
     let p = path.display();
@@ -193,6 +318,45 @@ mod tests {
         std::fs::write(run.join(PID_FILE), "garbage").unwrap();
         assert_eq!(read_pid(&run), None);
         assert!(terminate(&run).unwrap_err().contains("no daemon pid"));
+    }
+
+    #[test]
+    fn a_second_daemon_for_the_same_history_is_told_who_writes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let run = dir.path().join("run one");
+        let first = HistoryLock::acquire(&data, &run).unwrap();
+        let Err(HistoryLockError::Owned(owned)) =
+            HistoryLock::acquire(&data, &dir.path().join("run2"))
+        else {
+            panic!("the second lock must be refused");
+        };
+        assert_eq!(owned.pid, Some(std::process::id()));
+        assert_eq!(owned.runtime.as_deref(), Some(run.as_path()));
+        let text = owned.to_string();
+        assert!(
+            text.contains(&format!("pid {}", std::process::id()))
+                && text.contains("already writes this history")
+                && text.contains(&format!(
+                    "LOCKWATCH_RUNTIME_DIR='{}' cargo lockwatch daemon --stop",
+                    run.display()
+                )),
+            "{text}"
+        );
+        drop(first);
+        HistoryLock::acquire(&data, &run).unwrap();
+        // A data "directory" that is a file: no lock, no refusal.
+        let file = dir.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        assert!(matches!(
+            HistoryLock::acquire(&file, &run),
+            Err(HistoryLockError::Unavailable(_))
+        ));
+        assert_eq!(
+            parse_owner("12\n/run/x\n"),
+            (Some(12), Some("/run/x".into()))
+        );
+        assert_eq!(parse_owner(""), (None, None));
     }
 
     #[test]

@@ -51,19 +51,45 @@ pub fn stderr() -> CountedStderr {
 }
 
 /// What [`stderr`] returns: writes to stderr and accounts for the bytes.
+///
+/// A write that fails (the terminal was closed, `daemon 2>&1 | head` exited: EPIPE, EIO) is
+/// taken as done: there is nowhere left to say anything, and an error here would make
+/// `tracing-subscriber` fall back to `eprintln!`, which panics on the same broken pipe and
+/// takes the daemon's engine (and its queued history) down with it.
 #[derive(Debug, Clone, Copy)]
 pub struct CountedStderr;
 
 impl Write for CountedStderr {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = io::stderr().write(buf)?;
-        wrote(n as u64);
-        Ok(n)
+        match io::stderr().write(buf) {
+            Ok(n) => {
+                wrote(n as u64);
+                Ok(n)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(_) => Ok(buf.len()),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        io::stderr().flush()
+        let _ = io::stderr().flush();
+        Ok(())
     }
+}
+
+/// Prints one line on stderr without panicking when stderr is gone (`eprintln!` panics on a
+/// broken pipe). For lines written after the terminal may have been closed.
+pub fn eprintln(line: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{line}");
+    let _ = err.flush();
+}
+
+/// Prints one line on stdout (undated) without panicking when stdout is gone.
+pub fn outln(line: &str) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// The bound of the default configuration.

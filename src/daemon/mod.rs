@@ -39,6 +39,9 @@ pub struct Options {
     pub kill_grace: Duration,
     /// The command-line overrides, applied again when SIGHUP reloads the config.
     pub flags: FlagOverrides,
+    /// `daemon.history_max_bytes` is a default standing in for a setting that could not be
+    /// used ([`history::bound_in_doubt`]): rotate at no less than the previous generation.
+    pub history_bound_in_doubt: bool,
 }
 
 /// Whether the daemon shows a menu-bar/tray icon, and why (or why not), for its first log
@@ -157,6 +160,16 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     // Before anything is created: a socket path too long for `bind` is said with its fix.
     check_socket_path(&socket_path(dirs))?;
     let instance = instance::InstanceLock::acquire(&dirs.runtime)?;
+    // A second daemon of this user with another runtime directory would write every event
+    // into the same history twice.
+    let history_lock = match instance::HistoryLock::acquire(&dirs.data, &dirs.runtime) {
+        Ok(lock) => Some(lock),
+        Err(instance::HistoryLockError::Owned(owned)) => return Err(owned.into()),
+        Err(instance::HistoryLockError::Unavailable(why)) => {
+            tracing::warn!("{why}; a second daemon writing this history would not be noticed");
+            None
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("lockwatch-worker")
@@ -168,7 +181,9 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     let signals = runtime.block_on(async { Signals::new() })?;
     logcap::set_max(config.daemon.log_max_bytes);
 
-    let history = history::History::with_limit(&dirs.data, config.daemon.history_max_bytes);
+    let mut history = history::History::with_limit(&dirs.data, config.daemon.history_max_bytes);
+    history.set_bound_in_doubt(opts.history_bound_in_doubt);
+    let history_problem = history.check().err();
     let probe = crate::probe::platform()?;
     let mode = ui_mode(opts.headless, cfg!(tray), gui_available());
     let tray = mode.tray;
@@ -216,6 +231,15 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         homes.join(", "),
         socket.display()
     ));
+    if let Some(e) = history_problem {
+        let meanwhile = if e.path == dirs.data.join("history.jsonl") {
+            "events are kept in memory and retried until then"
+        } else {
+            "history.jsonl is not rotated until then"
+        };
+        logcap::println(&format!("history   {e}; {meanwhile}"));
+        tracing::warn!("{e}; {meanwhile}");
+    }
 
     runtime.spawn(server::serve(listener, shared));
     runtime.spawn(signals.run(cmd_tx.clone(), dirs.clone(), opts.flags.clone()));
@@ -264,6 +288,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     drop((snapshots, ui_tx));
     let outcome = runtime.block_on(engine_task);
     drop(guard);
+    drop(history_lock);
     drop(instance);
     runtime.shutdown_timeout(Duration::from_secs(1));
     // A crash must not look like a Quit: launchd/systemd restart only on a non-zero exit.

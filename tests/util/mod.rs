@@ -153,9 +153,16 @@ impl Dir {
         let log = self.root.join(format!("{name}.log"));
         let out = fs::File::create(&log).expect("create log");
         let err = out.try_clone().expect("clone log");
+        self.spawn_to(name, cmd, Stdio::from(out), Stdio::from(err))
+    }
+
+    /// [`Dir::spawn`] with stdout and stderr going where the test says (a pipe it closes);
+    /// `output()` then reads `NAME.log` only if the test writes one.
+    pub fn spawn_to(&self, name: &str, cmd: &mut Command, out: Stdio, err: Stdio) -> Proc {
+        let log = self.root.join(format!("{name}.log"));
         cmd.stdin(Stdio::null())
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
+            .stdout(out)
+            .stderr(err)
             .process_group(0);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
         Proc {
