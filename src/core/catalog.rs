@@ -242,6 +242,24 @@ pub fn project_dir_of(path: &Path, kind: LockKind) -> Option<PathBuf> {
     project_dir_seen(path, kind, &mut HashMap::new())
 }
 
+/// Which directories hold a `Cargo.toml`, remembered across reports by the daemon (which
+/// forgets them whenever it lists lock files again): thousands of watched projects would be
+/// thousands of `stat`s on every pass otherwise.
+#[derive(Debug, Default)]
+pub struct Manifests(std::sync::Mutex<HashMap<PathBuf, bool>>);
+
+impl Manifests {
+    /// Forgets what was seen (a manifest may have appeared or gone since).
+    pub fn clear(&self) {
+        self.seen().clear();
+    }
+
+    /// The remembered answers, to pass to [`project_dir_seen`].
+    pub fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, bool>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// [`project_dir_of`], remembering in `seen` which directories hold a manifest, so that the
 /// locks of one report look at each directory once.
 pub fn project_dir_seen(
@@ -254,10 +272,13 @@ pub fn project_dir_seen(
     }
     path.ancestors()
         .skip(1)
-        .find(|dir| {
-            *seen
-                .entry(dir.to_path_buf())
-                .or_insert_with(|| dir.join("Cargo.toml").is_file())
+        .find(|dir| match seen.get(*dir) {
+            Some(has) => *has,
+            None => {
+                let has = dir.join("Cargo.toml").is_file();
+                seen.insert(dir.to_path_buf(), has);
+                has
+            }
         })
         .map(Path::to_path_buf)
 }

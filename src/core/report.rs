@@ -5,7 +5,7 @@
 //! Pure: times and stale verdicts come in as data, so a one-shot scan (instantaneous reasons
 //! only) and the daemon (policy over time) share this code.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use super::catalog::{self, LockKind};
@@ -42,6 +42,8 @@ pub struct Knowledge {
     /// calling it stale (the configured `stopped_grace`). A scan cannot tell when it stopped,
     /// only that it cannot have been stopped longer than it has lived.
     pub stopped_grace: f64,
+    /// Which directories hold a manifest, remembered across the daemon's passes.
+    pub manifests: Option<std::sync::Arc<catalog::Manifests>>,
     /// Root blockers' network waits followed across connections and the pauses between
     /// Cargo's tries (the daemon's), by pid: (peer, silence).
     pub net_waits: HashMap<u32, (String, NetSilence)>,
@@ -215,15 +217,20 @@ pub fn build(
         .iter()
         .filter_map(|s| lock(obs, knowledge, &incidents, now, s))
         .collect();
+    // A set, not a scan of `locks` per file: thousands of watched projects are thousands of
+    // free lock files, every pass.
+    let mut listed: HashSet<PathBuf> = (locks.iter())
+        .filter(|l| !l.deleted)
+        .map(|l| l.path.clone())
+        .collect();
     for (path, kind) in obs.free {
-        if locks.iter().any(|l| &l.path == path && !l.deleted) {
-            continue;
+        if listed.insert(path.clone()) {
+            locks.push(free_lock(path, *kind));
         }
-        locks.push(free_lock(path, *kind));
     }
     // Worst first, then by path, so the eye lands on what matters.
     locks.sort_by(|a, b| b.state.cmp(&a.state).then_with(|| a.path.cmp(&b.path)));
-    project_dirs(&mut incidents, &mut locks);
+    project_dirs(&mut incidents, &mut locks, knowledge.manifests.as_deref());
     Report {
         schema_version: SCHEMA_VERSION,
         source,
@@ -796,8 +803,9 @@ pub fn add_roots(report: &mut Report, known: &[(PathBuf, LockKind)], homes: &[Pa
             report.cargo_homes.push(h.clone());
         }
     }
+    let mut listed: HashSet<PathBuf> = report.locks.iter().map(|l| l.path.clone()).collect();
     for (path, kind) in known {
-        if !report.locks.iter().any(|l| &l.path == path) {
+        if listed.insert(path.clone()) {
             report.locks.push(free_lock(path, *kind));
         }
     }
@@ -805,13 +813,19 @@ pub fn add_roots(report: &mut Report, known: &[(PathBuf, LockKind)], homes: &[Pa
 
 /// The project of every build lock, each directory looked at once for a manifest (a hundred
 /// locks of one tree made a thousand lookups).
-fn project_dirs(incidents: &mut [IncidentReport], locks: &mut [LockReport]) {
-    let mut seen = HashMap::new();
+fn project_dirs(
+    incidents: &mut [IncidentReport],
+    locks: &mut [LockReport],
+    remembered: Option<&catalog::Manifests>,
+) {
+    let mut fresh = HashMap::new();
+    let mut guard = remembered.map(catalog::Manifests::seen);
+    let seen = guard.as_deref_mut().unwrap_or(&mut fresh);
     for l in locks.iter_mut() {
-        l.project_dir = catalog::project_dir_seen(&l.path, l.kind, &mut seen);
+        l.project_dir = catalog::project_dir_seen(&l.path, l.kind, seen);
     }
     for l in incidents.iter_mut().flat_map(|i| i.locks.iter_mut()) {
-        l.project_dir = catalog::project_dir_seen(&l.path, l.kind, &mut seen);
+        l.project_dir = catalog::project_dir_seen(&l.path, l.kind, seen);
     }
 }
 

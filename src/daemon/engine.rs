@@ -129,6 +129,9 @@ pub struct Engine {
     /// last: watched, so the next build there is seen the moment it opens its lock.
     recent: Vec<PathBuf>,
     known_at: Option<std::time::Instant>,
+    /// Which directories hold a manifest (the project of each lock), forgotten whenever the
+    /// known lock files are listed again.
+    manifests: std::sync::Arc<crate::core::catalog::Manifests>,
     watcher: Option<FsWatcher>,
     platform_wakes: Option<PlatformWakes>,
     fingerprint: Option<u64>,
@@ -202,6 +205,7 @@ impl Engine {
                 known: Vec::new(),
                 recent: Vec::new(),
                 known_at: None,
+                manifests: Default::default(),
                 watcher: None,
                 platform_wakes: None,
                 fingerprint: None,
@@ -587,6 +591,7 @@ impl Engine {
         if self.known_at.is_none() || (due && !self.policy.busy()) {
             self.known = scan::known_locks(&self.roots);
             self.known_at = Some(std::time::Instant::now());
+            self.manifests.clear();
             self.recent.retain(|p| p.exists());
         }
         let deep = true;
@@ -617,6 +622,7 @@ impl Engine {
             since_unknown: self.policy.since_unknown(),
             network_silence: None,
             stopped_grace: 0.0,
+            manifests: Some(std::sync::Arc::clone(&self.manifests)),
             net_waits: self.policy.net_waits(),
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),

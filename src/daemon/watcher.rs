@@ -282,8 +282,12 @@ pub struct FsWatcher {
     routes: Arc<Mutex<Routes>>,
     /// Watched path → what for.
     watched: HashMap<PathBuf, Role>,
-    /// The last update's inputs: an update with the same ones touches nothing.
+    /// The last update's inputs: an update with the same ones touches nothing, unless one of
+    /// `awaited` has appeared since.
     last: Option<Inputs>,
+    /// Lock files of the last update that did not exist (a fresh Cargo home has no
+    /// `.package-cache-mutate` yet): their appearance is worth a new watch set.
+    awaited: Vec<PathBuf>,
     /// Each domain's directories, read once when the domain appears: reading a watched
     /// directory on every pass made the watcher report its own reads.
     dirs_of: HashMap<PathBuf, Vec<PathBuf>>,
@@ -304,6 +308,7 @@ impl FsWatcher {
             routes,
             watched: HashMap::new(),
             last: None,
+            awaited: Vec::new(),
             dirs_of: HashMap::new(),
             lost,
             canonical: HashMap::new(),
@@ -321,7 +326,8 @@ impl FsWatcher {
     ) -> Vec<(PathBuf, String)> {
         let lost = std::mem::take(&mut *self.lost.lock().unwrap_or_else(|p| p.into_inner()));
         let inputs = (lock_files.to_vec(), domains.to_vec());
-        if lost.is_empty() && self.last.as_ref() == Some(&inputs) {
+        let appeared = self.awaited.iter().any(|f| f.exists());
+        if lost.is_empty() && !appeared && self.last.as_ref() == Some(&inputs) {
             return Vec::new();
         }
         for path in &lost {
@@ -330,9 +336,15 @@ impl FsWatcher {
         let (routes, want) = self.routes_for(lock_files, domains);
         *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
         let failed = self.apply(&want);
-        // A lock file missing now (or not watchable) is looked for again next time.
-        let complete = failed.is_empty() && lock_files.iter().all(|f| want.contains_key(f));
-        self.last = complete.then_some(inputs);
+        // A lock file missing now is looked for again on each update (one `stat` each), and
+        // everything is worked out again once it appears; a path that could not be watched
+        // is tried again next time. Thousands of watched projects cost nothing per pass
+        // otherwise.
+        self.awaited = (lock_files.iter())
+            .filter(|f| !want.contains_key(*f))
+            .cloned()
+            .collect();
+        self.last = failed.is_empty().then_some(inputs);
         failed
     }
 
@@ -506,6 +518,37 @@ mod tests {
             given("/private/tmp/lockfile"),
             Path::new("/private/tmp/lockfile")
         );
+    }
+
+    #[test]
+    fn an_unchanged_watch_set_is_kept_until_an_awaited_lock_file_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let (made, later) = (
+            dir.path().join(".package-cache"),
+            dir.path().join(".package-cache-mutate"),
+        );
+        std::fs::write(&made, "").unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _in_runtime = rt.enter();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        let files = [made.clone(), later.clone()];
+        assert!(w.update(&files, &[]).is_empty());
+        assert!(w.watches_lock_file(&made) && !w.watches_lock_file(&later));
+        assert_eq!(w.awaited, std::slice::from_ref(&later));
+        // Nothing changed: the same update is not worked out again.
+        let last = w.last.clone();
+        w.watched.clear();
+        w.update(&files, &[]);
+        assert!(w.watched.is_empty(), "kept as it was, not recomputed");
+        assert_eq!(w.last, last);
+        // The awaited file appears: the set is worked out again and watches it.
+        std::fs::write(&later, "").unwrap();
+        w.update(&files, &[]);
+        assert!(w.watches_lock_file(&later) && w.awaited.is_empty());
     }
 
     #[test]

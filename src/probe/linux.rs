@@ -70,6 +70,43 @@ struct Memory {
     inheritors: HashMap<u64, Learned>,
     /// blocker pid → (its start time, when its pipe writers were last searched, what was found).
     culprits: HashMap<u32, (u64, Instant, Vec<u32>)>,
+    /// The known lock files by inode, kept while the list is the same.
+    known: KnownFiles,
+}
+
+/// How long the known lock files' inodes are trusted when the lock table holds an inode none
+/// of them has (most such locks are not Cargo's at all): then every file is looked at again,
+/// in case one was replaced.
+const KNOWN_FILES_FRESH: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The known lock files by inode, `stat`ed once per list rather than once per pass: a daemon
+/// watching thousands of projects would otherwise `stat` thousands of files every second an
+/// incident is open.
+#[derive(Debug, Default)]
+struct KnownFiles {
+    list: Vec<(PathBuf, LockKind)>,
+    by_ino: Known,
+    built: Option<Instant>,
+}
+
+impl KnownFiles {
+    /// The known files by inode for a pass whose lock table holds `locked`: looked at again
+    /// when the list changed, when a locked one is no longer the file it was, or when an
+    /// unknown inode is locked and the last look is old.
+    /// Taken for the pass (and put back after it).
+    fn for_pass(&mut self, list: &[(PathBuf, LockKind)], locked: &[u64]) -> Known {
+        let changed = |(ino, (p, _, key)): (&u64, &(PathBuf, LockKind, FileKey))| {
+            locked.contains(ino) && super::file_key(p) != Some(*key)
+        };
+        let unknown = locked.iter().any(|ino| !self.by_ino.contains_key(ino));
+        let old = self.built.is_none_or(|t| t.elapsed() >= KNOWN_FILES_FRESH);
+        if self.list != list || self.by_ino.iter().any(changed) || (unknown && old) {
+            self.list = list.to_vec();
+            self.by_ino = known_by_inode(list);
+            self.built = Some(Instant::now());
+        }
+        std::mem::take(&mut self.by_ino)
+    }
 }
 
 /// The Linux probe.
@@ -841,7 +878,8 @@ impl Probe for LinuxProbe {
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
         let lines = self.lock_table()?;
         prune_discovered(&mut self.mem.discovered, &lines);
-        let known = known_by_inode(&targets.known);
+        let locked: Vec<u64> = lines.iter().map(|l| l.ino).collect();
+        let known = self.mem.known.for_pass(&targets.known, &locked);
         let mut table: Vec<u32> = lines.iter().map(|l| l.pid).collect();
         table.sort_unstable();
         table.dedup();
@@ -864,6 +902,7 @@ impl Probe for LinuxProbe {
             })
             .collect();
         lookup.finish();
+        self.mem.known.by_ino = known;
         Ok(out)
     }
 
@@ -924,6 +963,48 @@ mod tests {
     use crate::core::model::LockMode;
     use std::fs;
     use std::os::unix::fs::{MetadataExt, symlink};
+
+    #[test]
+    fn known_files_are_looked_at_again_only_when_something_may_have_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a/.cargo-lock");
+        let b = dir.path().join("b/.cargo-lock");
+        for p in [&a, &b] {
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, "").unwrap();
+        }
+        let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+        let list = vec![
+            (a.clone(), LockKind::ProfileDirectory),
+            (b.clone(), LockKind::ProfileDirectory),
+        ];
+        let mut known = KnownFiles::default();
+        let by_ino = known.for_pass(&list, &[ino(&a)]);
+        assert_eq!(by_ino[&ino(&a)].0, a);
+        known.by_ino = by_ino;
+        let built = known.built;
+
+        // Same list, nothing locked that it does not know: nothing is looked at again.
+        known.by_ino = known.for_pass(&list, &[ino(&a)]);
+        assert_eq!(known.built, built);
+
+        // The locked file was replaced (`rm -rf target`, a new build): its new inode is found.
+        let old = ino(&a);
+        let fresh = dir.path().join("a/new");
+        fs::write(&fresh, "").unwrap();
+        fs::rename(&fresh, &a).unwrap();
+        assert_ne!(ino(&a), old);
+        let by_ino = known.for_pass(&list, &[old]);
+        assert_eq!(by_ino.get(&ino(&a)).map(|k| &k.0), Some(&a));
+        assert!(!by_ino.contains_key(&old));
+        known.by_ino = by_ino;
+
+        // A new list is read at once.
+        let fewer = vec![list[1].clone()];
+        let by_ino = known.for_pass(&fewer, &[]);
+        assert_eq!(by_ino.len(), 1);
+        assert_eq!(by_ino[&ino(&b)].0, b);
+    }
 
     /// A fake procfs: `stat`, `locks`, and per-process `stat`, `fd/N` links and `fdinfo/N`.
     struct FakeProc {
