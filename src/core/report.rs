@@ -293,9 +293,10 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         .iter()
         .filter_map(|key| incident_lock(obs, k, now, i.blocker, *key))
         .collect();
-    // The lock most of the blocked wait for first: it names the incident.
+    // The lock most of the blocked wait for first, one the blocker holds exclusively before a
+    // shared one: it names the incident.
     let waiting = |l: &IncidentLock| blocked.iter().filter(|b| b.lock == l.path).count();
-    locks.sort_by_key(|l| std::cmp::Reverse(waiting(l)));
+    locks.sort_by_key(|l| (std::cmp::Reverse(waiting(l)), l.mode != LockMode::Exclusive));
     let doing = match (blocker_facts, activity) {
         (Some(f), Some(a)) => doing::classify(f, a, i.deadlock.is_some()),
         (Some(f), None) => doing::classify(f, &Activity::default(), i.deadlock.is_some()),
@@ -1234,6 +1235,16 @@ mod tests {
             "cargo 10 blocks 4 processes, waiting up to 29s · package cache and shared package cache"
         );
         assert_eq!(crate::core::words::held(i, 0.0).unwrap(), "held 3s");
+
+        // One waiter each: the lock held exclusively names it.
+        let (mut c, k) = three_waiters_and_a_gc();
+        c.sightings[0].waiters.truncate(1);
+        c.sightings[1].holders.truncate(2);
+        c.facts.retain(|p, _| ![12, 13].contains(p));
+        let r = c.report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.blocked.len(), 2, "{i:#?}");
+        assert_eq!(i.locks[0].path, PathBuf::from("/h/.cargo/.package-cache"));
     }
 
     #[test]
