@@ -650,15 +650,14 @@ impl IncidentReport {
     pub fn main_locks(&self) -> Vec<&IncidentLock> {
         let waited = |l: &IncidentLock| self.blocked.iter().any(|b| b.lock == l.path);
         let exclusive = |l: &IncidentLock| l.mode == LockMode::Exclusive;
-        let tiers: [&dyn Fn(&IncidentLock) -> bool; 4] =
-            [&|l| waited(l) && exclusive(l), &waited, &exclusive, &|_| {
-                true
-            }];
-        tiers
-            .iter()
-            .map(|keep| self.locks.iter().filter(|l| keep(l)).collect::<Vec<_>>())
+        let pick = |keep: &dyn Fn(&IncidentLock) -> bool| -> Vec<&IncidentLock> {
+            self.locks.iter().filter(|l| keep(l)).collect()
+        };
+        let both = |l: &IncidentLock| waited(l) && exclusive(l);
+        [pick(&both), pick(&waited), pick(&exclusive)]
+            .into_iter()
             .find(|v| !v.is_empty())
-            .unwrap_or_default()
+            .unwrap_or_else(|| self.locks.iter().collect())
     }
 
     /// How long the blocker is known to have held the incident's [main
