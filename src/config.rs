@@ -71,7 +71,8 @@ pub struct NotifyConfig {
 pub struct PolicyConfig {
     /// Stop an IDE's background check when a terminal build waits behind it.
     pub yield_ide: bool,
-    /// How long the terminal build waits first.
+    /// How long the terminal build waits first (for the lock, whoever held it: a check that
+    /// takes the lock ahead of it does not restart the count).
     #[serde(with = "crate::core::text::duration_serde")]
     pub yield_after: Duration,
 }

@@ -1,10 +1,10 @@
 //! Who blocks whom, with real cargo processes: two builds on one project (the waiter also holds
 //! the package-cache mutation lock shared), a stopped holder killed while another project's build
 //! shares that lock, an orphaned waiter, a holder and a waiter inside a PID namespace whose init
-//! is a shell, a build script that leaves a daemon on cargo's stdout, and a build script running
-//! a nested `cargo build` on the same target dir. Each is checked through `status --json` (a
-//! one-off scan), and where time matters through a daemon with short thresholds and the menu
-//! model built from its snapshot.
+//! is a shell, a build script that leaves a daemon on cargo's stdout, a build script running a
+//! nested `cargo build` on the same target dir, and a build waiting behind successive holders.
+//! Each is checked through `status --json` (a one-off scan), and where time matters through a
+//! daemon with short thresholds and the menu model built from its snapshot.
 //!
 //! Every process is started by the test, in its own process group, and killed and reaped when
 //! its guard drops; every cargo runs `--offline` with a Cargo home inside the test's temp dir.
@@ -619,5 +619,186 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
     assert!(
         util::proc_state(nested).is_none_or(|s| s == 'Z'),
         "the nested cargo went too"
+    );
+}
+
+/// A project whose build script waits for the file named by `LW_GATE` (writing
+/// `<gate>.started` first). It reruns whenever `LW_GATE` changes, so each build given its own
+/// gate runs it again while holding the build directory.
+fn gated_project(dir: &Dir, name: &str) -> PathBuf {
+    dir.write(
+        &format!("{name}/Cargo.toml"),
+        &format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"
+        ),
+    );
+    dir.write(&format!("{name}/src/main.rs"), "fn main() {}\n");
+    dir.write(
+        &format!("{name}/build.rs"),
+        "fn main() {\n    println!(\"cargo:rerun-if-env-changed=LW_GATE\");\n    \
+         let gate = std::env::var(\"LW_GATE\").unwrap();\n    \
+         std::fs::write(format!(\"{gate}.started\"), \"\").unwrap();\n    \
+         let start = std::time::Instant::now();\n    \
+         while !std::path::Path::new(&gate).exists() && start.elapsed().as_secs() < 120 {\n        \
+         std::thread::sleep(std::time::Duration::from_millis(100));\n    }\n}\n",
+    );
+    dir.path(name)
+}
+
+// 7. Two builds queue behind a third; when it finishes, one takes the lock and the other waits
+// on behind it. The one still waiting has waited since it began, not since the lock changed
+// hands; the new holder's hold is that of the build directory, not of the mutation lock it
+// held shared all along (a `flock -x` on it stands in for `cargo clean gc`); and `history`
+// counts each waiting build once, the longest as long as its whole wait.
+#[test]
+fn a_build_waiting_behind_successive_holders_keeps_its_whole_wait() {
+    let _serial = serial();
+    let dir = Dir::new("successive");
+    let app = gated_project(&dir, "app");
+    let target = app.join("target");
+    let gate = |n: u32| dir.path(&format!("gate-{n}"));
+    let build = |n: u32| {
+        let mut cmd = dir.cargo(&app);
+        cmd.args(["build", "--offline"])
+            .env("CARGO_TARGET_DIR", &target)
+            .env("LW_GATE", gate(n));
+        dir.spawn(&format!("build-{n}"), &mut cmd)
+    };
+    let d = Daemon::start(&dir, "daemon");
+    let first = build(1);
+    wait_file(&util::started_file(&gate(1)), &[&first]);
+    let (second, third) = (build(2), build(3));
+    wait_output(&second, "Blocking waiting for file lock on");
+    wait_output(&third, "Blocking waiting for file lock on");
+    let r = d.wait_for("both builds blocked by the first", |r| {
+        blocks(r, first.pid, second.pid) && blocks(r, first.pid, third.pid)
+    });
+    let i = incident_of(&r, first.pid).unwrap();
+    assert!(
+        lockwatch::core::words::headline(i, Some(0.0))
+            .contains("blocks 2 processes, waiting up to"),
+        "{}",
+        lockwatch::core::words::headline(i, Some(0.0))
+    );
+    std::thread::sleep(Duration::from_secs(4));
+
+    touch(&gate(1));
+    assert_eq!({ first }.wait_exit(), 0);
+    // Whichever took the lock runs its build script; the other waits on behind it.
+    let start = std::time::Instant::now();
+    let (holder, waiter, holder_gate, waiter_gate) = loop {
+        if util::started_file(&gate(2)).exists() {
+            break (second, third, gate(2), gate(3));
+        }
+        if util::started_file(&gate(3)).exists() {
+            break (third, second, gate(3), gate(2));
+        }
+        assert!(
+            start.elapsed() < util::POLL_TIMEOUT,
+            "neither build took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let gc = dir.spawn(
+        "gc",
+        dir.command("flock")
+            .arg("-x")
+            .arg(dir.cargo_home.join(".package-cache-mutate"))
+            .arg("true"),
+    );
+    let r = d.wait_for("the other build waits behind the new holder, gc too", |r| {
+        blocks(r, holder.pid, waiter.pid) && blocks(r, holder.pid, gc.pid)
+    });
+    let i = incident_of(&r, holder.pid).unwrap();
+    let w = i
+        .blocked
+        .iter()
+        .find(|b| b.process.pid == waiter.pid)
+        .unwrap();
+    let waited = w.waiting_for_secs.unwrap();
+    assert!(
+        waited >= 4.0 && w.waiting_since_known,
+        "the wait counts from its start, whoever held the lock: {w:#?}"
+    );
+    assert!(
+        util::BUILD_KINDS.contains(&i.locks[0].kind),
+        "most of the blocked wait for the build directory: {i:#?}"
+    );
+    let mutate = r
+        .locks
+        .iter()
+        .find(|l| l.path == dir.cargo_home.join(".package-cache-mutate"))
+        .expect("mutation lock listed");
+    let mutate_held = (mutate.holders.iter())
+        .find(|h| h.pid == holder.pid)
+        .and_then(|h| h.held_for_secs)
+        .expect("the new holder holds mutate shared, timed");
+    let held = i.held_for_secs().unwrap();
+    assert!(
+        held + 3.0 < mutate_held && i.held_since_known(),
+        "the incident's hold is the build directory's ({held}), not mutate's ({mutate_held}): \
+         {i:#?}"
+    );
+    // Our incident's block only: the daemon sees every process on the machine.
+    let (_, text) = d.cli(&dir, &["status"]);
+    let ours = text
+        .split("\n\n")
+        .find(|b| b.contains(&format!("cargo {} blocks 2 processes", holder.pid)))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        ours.contains("waiting up to") && !ours.contains("held ≥"),
+        "{ours}"
+    );
+
+    touch(&holder_gate);
+    touch(&waiter_gate);
+    let (mut holder, mut waiter, mut gc) = (holder, waiter, gc);
+    assert_eq!(holder.wait_exit(), 0, "{}", holder.describe());
+    assert_eq!(waiter.wait_exit(), 0, "{}", waiter.describe());
+    assert_eq!(gc.wait_exit(), 0, "{}", gc.describe());
+    d.wait_for("the waiter gone from every lock", |r| {
+        r.locks.iter().all(|l| {
+            l.holders.iter().all(|h| h.pid != waiter.pid)
+                && l.waiters.iter().all(|x| x.pid != waiter.pid)
+        })
+    });
+
+    // History: the waiter's wait on that lock is in parts, one behind each holder, all but the
+    // last going on; `history` makes them one wait as long as all of them.
+    let log = std::fs::read_to_string(dir.root.join("lockwatch/data/history.jsonl")).unwrap();
+    let parts: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| {
+            e["event"] == "wait-ended"
+                && e["waiter"]["pid"] == waiter.pid
+                && e["path"] == w.lock.display().to_string()
+        })
+        .collect();
+    assert_eq!(parts.len(), 2, "{parts:#?}");
+    assert_eq!(parts[0]["goes_on"], true, "{parts:#?}");
+    assert!(parts[1].get("goes_on").is_none(), "{parts:#?}");
+    let whole: f64 = parts
+        .iter()
+        .map(|p| p["waited_secs"].as_f64().unwrap())
+        .sum();
+    let (code, out) = d.cli(&dir, &["history", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let rows: Vec<&serde_json::Value> = summary["blocked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["lock"] == w.lock.display().to_string())
+        .collect();
+    let times: u64 = rows.iter().map(|r| r["times"].as_u64().unwrap()).sum();
+    let longest = rows
+        .iter()
+        .map(|r| r["longest_wait_secs"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(times, 2, "two builds waited for it, each once: {summary:#}");
+    assert!(
+        (longest - whole).abs() < 0.01 && longest >= waited,
+        "the longest is the whole wait ({whole}): {summary:#}"
     );
 }

@@ -41,11 +41,13 @@ pub struct BlockRow {
     /// What the lock guards, when the path says.
     #[serde(default)]
     pub lock_kind: Option<LockKind>,
-    /// How many waits.
+    /// How many waits these blockers held up: a process that waited behind several of them in
+    /// turn (one let go, the next took the lock first) counts once.
     pub times: u32,
-    /// Total seconds waited.
+    /// Total seconds waited behind these blockers.
     pub total_wait_secs: f64,
-    /// Longest single wait.
+    /// The longest one process waited behind these blockers in one wait: its whole wait for the
+    /// lock when it waited behind no one else.
     pub longest_wait_secs: f64,
     /// Some of these waits began before the daemon looked: the total is a lower bound.
     #[serde(default)]
@@ -92,7 +94,8 @@ pub struct Summary {
     pub longest_hold: Option<(String, f64, PathBuf)>,
     /// The longest hold began before the daemon looked: it lasted at least that long.
     pub longest_hold_at_least: bool,
-    /// Completed waits.
+    /// Completed waits: each waiting process once per wait for a lock, however many holders
+    /// it waited behind in turn.
     pub waits: u32,
     /// Total seconds waited.
     pub total_wait_secs: f64,
@@ -151,12 +154,19 @@ pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -
 
 type RowKey = (String, Option<Origin>, String, Option<PathBuf>);
 
+/// What one wait still going on has spent behind each row's blockers so far: seconds, and
+/// whether that is a lower bound.
+type OpenWait = BTreeMap<RowKey, (f64, bool)>;
+
 /// Folds events one at a time into a [`Summary`], so a summary never needs the whole log in
 /// memory.
 #[derive(Debug)]
 pub struct Summarizer {
     s: Summary,
     rows: BTreeMap<RowKey, BlockRow>,
+    /// Waits whose part behind one holder ended but that went on behind another (`goes_on`),
+    /// by (waiter, lock inode): counted once, when the wait ends.
+    open: BTreeMap<(ProcId, u64), OpenWait>,
     stale: BTreeMap<ProcId, (String, Option<StaleReason>)>,
     network: BTreeSet<ProcId>,
     network_homes: BTreeSet<PathBuf>,
@@ -189,6 +199,7 @@ impl Summarizer {
                 skipped_bytes: 0,
             },
             rows: BTreeMap::new(),
+            open: BTreeMap::new(),
             stale: BTreeMap::new(),
             network: BTreeSet::new(),
             network_homes: BTreeSet::new(),
@@ -236,9 +247,11 @@ impl Summarizer {
                 party,
                 blocker,
                 since_known,
+                waiter,
+                ino,
+                goes_on,
                 ..
             } => {
-                self.s.waits += 1;
                 self.s.total_wait_secs += waited_secs;
                 self.s.total_wait_at_least |= !since_known;
                 let row = BlockRow {
@@ -262,13 +275,17 @@ impl Summarizer {
                     row.waiter.clone(),
                     row.project.clone(),
                 );
-                let row = self.rows.entry(key).or_insert(row);
-                row.times += 1;
+                let row = self.rows.entry(key.clone()).or_insert(row);
                 row.total_wait_secs += waited_secs;
                 row.total_wait_at_least |= !since_known;
-                if *waited_secs > row.longest_wait_secs {
-                    row.longest_wait_secs = *waited_secs;
-                    row.longest_wait_at_least = !since_known;
+                // One wait behind several holders in turn is one wait: its parts add up, and
+                // it is counted when it ends.
+                let open = self.open.entry((*waiter, *ino)).or_default();
+                let part = open.entry(key).or_insert((0.0, false));
+                part.0 += waited_secs;
+                part.1 |= !since_known;
+                if !goes_on && let Some(wait) = self.open.remove(&(*waiter, *ino)) {
+                    self.wait_ended(wait);
                 }
             }
             HistoryEvent::Stale {
@@ -295,8 +312,27 @@ impl Summarizer {
         }
     }
 
+    /// Counts a wait that ended, in each row it spent time in.
+    fn wait_ended(&mut self, wait: OpenWait) {
+        self.s.waits += 1;
+        for (key, (secs, at_least)) in wait {
+            let Some(row) = self.rows.get_mut(&key) else {
+                continue;
+            };
+            row.times += 1;
+            if secs > row.longest_wait_secs {
+                row.longest_wait_secs = secs;
+                row.longest_wait_at_least = at_least;
+            }
+        }
+    }
+
     /// The summary, with the number of unreadable lines met.
-    pub fn finish(self, unreadable_lines: usize) -> Summary {
+    pub fn finish(mut self, unreadable_lines: usize) -> Summary {
+        // Waits still going on when the log ends (or whose end was never written) count too.
+        for wait in std::mem::take(&mut self.open).into_values() {
+            self.wait_ended(wait);
+        }
         let mut s = self.s;
         s.unreadable_lines = unreadable_lines;
         s.stale = self.stale.len() as u32;
@@ -730,6 +766,7 @@ mod tests {
             blocked_by_cmd: vec![s(&["/usr/bin/cargo", "check", "--message-format=json"])],
             party: party(Origin::Terminal, "zsh", "/src/app"),
             blocker: party(Origin::Ide, "rust-analyzer", "/src/app"),
+            goes_on: false,
         }
     }
 
@@ -799,6 +836,117 @@ mod tests {
         assert!(!text.contains('≥'), "{text}");
     }
 
+    /// A part of pid 11's wait on the build lock behind a terminal `cargo build` (pid
+    /// `blocker`), or behind rust-analyzer's check when `ide`.
+    fn part(at: f64, secs: f64, blocker: u32, ide: bool, goes_on: bool) -> HistoryEvent {
+        let mut e = ide_blocked_terminal(at, secs, BUILD_LOCK);
+        if let HistoryEvent::WaitEnded {
+            waiter,
+            blocked_by,
+            blocked_by_cmd,
+            blocker: b,
+            goes_on: g,
+            ..
+        } = &mut e
+        {
+            *waiter = id(11);
+            *blocked_by = vec![("cargo".into(), blocker)];
+            *g = goes_on;
+            if !ide {
+                *blocked_by_cmd = vec![s(&["cargo", "build"])];
+                *b = party(Origin::Terminal, "zsh", "/src/app");
+            }
+        }
+        e
+    }
+
+    #[test]
+    fn one_cargo_behind_three_holders_in_turn_is_one_wait_as_long_as_all_of_it() {
+        let events = vec![
+            part(140.0, 40.0, 10, false, true),
+            part(190.0, 50.0, 12, false, true),
+            part(300.0, 110.0, 13, false, false),
+            // Another build waited once, behind one holder.
+            ide_blocked_terminal(400.0, 30.0, BUILD_LOCK),
+        ];
+        let sum = summarize(&events[..3], 0.0, 0);
+        assert_eq!(sum.waits, 1);
+        let row = &sum.blocked[0];
+        assert_eq!(row.blocker, "cargo build");
+        assert_eq!(
+            (row.times, row.total_wait_secs, row.longest_wait_secs),
+            (1, 200.0, 200.0),
+            "one waiting process; its whole wait is the longest"
+        );
+        let text = render(&sum, 86_400, None);
+        assert!(text.contains("1 wait (3m20s waited"), "{text}");
+        assert!(
+            text.contains("once, 3m20s in all (longest 3m20s)"),
+            "{text}"
+        );
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!(sum.waits, 2);
+    }
+
+    #[test]
+    fn a_wait_behind_an_ide_check_then_a_build_counts_once_in_each_row() {
+        let events = vec![
+            part(110.0, 10.0, 10, true, true),
+            part(160.0, 50.0, 12, false, false),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!(sum.waits, 1);
+        assert_eq!(sum.total_wait_secs, 60.0);
+        let rows: Vec<(&str, u32, f64, f64)> = (sum.blocked.iter())
+            .map(|r| {
+                let (t, total, longest) = (r.times, r.total_wait_secs, r.longest_wait_secs);
+                (r.blocker.as_str(), t, total, longest)
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("cargo build", 1, 50.0, 50.0),
+                ("rust-analyzer", 1, 10.0, 10.0)
+            ],
+            "each row says the time behind its own blockers"
+        );
+    }
+
+    #[test]
+    fn a_wait_still_going_on_when_the_log_ends_counts() {
+        let events = vec![part(140.0, 40.0, 10, false, true)];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!((sum.waits, sum.blocked[0].times), (1, 1));
+        assert_eq!(sum.blocked[0].longest_wait_secs, 40.0);
+    }
+
+    #[test]
+    fn history_lines_of_older_versions_read_as_whole_waits() {
+        let line = r#"{"event":"wait-ended","at":5.0,"path":"/h/.package-cache","ino":9,"waiter":{"pid":11,"start_token":2},"name":"cargo","waited_secs":4.0,"blocked_by":[["cargo",10]]}"#;
+        let e: HistoryEvent = serde_json::from_str(line).unwrap();
+        assert!(matches!(
+            e,
+            HistoryEvent::WaitEnded {
+                goes_on: false,
+                since_known: true,
+                ..
+            }
+        ));
+        let sum = summarize(&[e.clone(), e], 0.0, 0);
+        assert_eq!((sum.waits, sum.blocked[0].times), (2, 2));
+        let line = r#"{"event":"wait-started","at":1.0,"path":"/h/.package-cache","ino":9,"waiter":{"pid":11,"start_token":2},"name":"cargo","cmd":[],"blocked_by":[]}"#;
+        let e: HistoryEvent = serde_json::from_str(line).unwrap();
+        assert!(matches!(
+            e,
+            HistoryEvent::WaitStarted {
+                began: None,
+                began_known: true,
+                ..
+            }
+        ));
+    }
+
     #[test]
     fn a_longest_hold_that_began_before_the_daemon_looked_is_at_least_that_long() {
         let released = |at: f64, secs: f64, since_known: bool| HistoryEvent::Released {
@@ -843,6 +991,7 @@ mod tests {
             blocked_by_cmd: vec![],
             party: Party::default(),
             blocker: Party::default(),
+            goes_on: false,
         });
         events.push(ide_blocked_terminal(10.0, 999.0, BUILD_LOCK)); // before the period
         let sum = summarize(&events, 50.0, 0);

@@ -676,22 +676,53 @@ pub struct TypicalHold {
 }
 
 impl IncidentReport {
-    /// The longest the blocker is known to have held any of the incident's locks.
+    /// The locks the incident is about: those someone in it waits for that the blocker holds
+    /// exclusively; else those someone in it waits for; else those it holds exclusively; else
+    /// all. A lock the blocker also holds shared in the background (every cargo holds the
+    /// package cache's mutation lock so from its start, even while it waited for a build
+    /// directory) is not what its build directory's waiters wait for.
+    pub fn main_locks(&self) -> Vec<&IncidentLock> {
+        let waited = |l: &IncidentLock| self.blocked.iter().any(|b| b.lock == l.path);
+        let exclusive = |l: &IncidentLock| l.mode == LockMode::Exclusive;
+        let pick = |keep: &dyn Fn(&IncidentLock) -> bool| -> Vec<&IncidentLock> {
+            self.locks.iter().filter(|l| keep(l)).collect()
+        };
+        let both = |l: &IncidentLock| waited(l) && exclusive(l);
+        [pick(&both), pick(&waited), pick(&exclusive)]
+            .into_iter()
+            .find(|v| !v.is_empty())
+            .unwrap_or_else(|| self.locks.iter().collect())
+    }
+
+    /// How long the blocker is known to have held the incident's [main
+    /// locks](Self::main_locks) (the longest of them).
     pub fn held_for_secs(&self) -> Option<f64> {
-        self.locks
-            .iter()
-            .filter_map(|l| l.held_for_secs)
-            .reduce(f64::max)
+        longest_hold(self.main_locks()).map(|(h, _)| h)
     }
 
     /// Whether [`Self::held_for_secs`] is the real hold time (not a lower bound).
     pub fn held_since_known(&self) -> bool {
-        let longest = self.held_for_secs();
-        self.locks
-            .iter()
-            .filter(|l| l.held_for_secs == longest)
-            .all(|l| l.held_since_known)
+        longest_hold(self.main_locks()).is_none_or(|(_, known)| known)
     }
+
+    /// How long the blocker is known to have held its build locks (those a typical hold is
+    /// learned from), and whether that is the real hold time; else as
+    /// [`Self::held_for_secs`].
+    pub fn build_hold(&self) -> Option<(f64, bool)> {
+        let build = self.locks.iter().filter(|l| !l.kind.in_cargo_home());
+        longest_hold(build).or_else(|| longest_hold(self.main_locks()))
+    }
+}
+
+/// The longest known hold of these locks, and whether it is the real hold time (every lock
+/// held that long was timed from its start).
+fn longest_hold<'a>(locks: impl IntoIterator<Item = &'a IncidentLock>) -> Option<(f64, bool)> {
+    let timed: Vec<(f64, bool)> = (locks.into_iter())
+        .filter_map(|l| Some((l.held_for_secs?, l.held_since_known)))
+        .collect();
+    let longest = timed.iter().map(|(h, _)| *h).reduce(f64::max)?;
+    let known = timed.iter().filter(|(h, _)| *h == longest).all(|(_, k)| *k);
+    Some((longest, known))
 }
 
 /// The one thing to do about an incident.

@@ -186,8 +186,9 @@ pub enum Event {
     Recovered {
         /// (lock, holder, hold start, whether that start is the real one).
         holds: Vec<Episode>,
-        /// (lock, waiter, wait start, whether that start is the real one).
-        waits: Vec<Episode>,
+        /// Each open wait: its part behind the holder it waited for last, and when the whole
+        /// wait began.
+        waits: Vec<WaitEpisode>,
     },
 }
 
@@ -195,8 +196,23 @@ pub enum Event {
 /// that was already there when the daemon first looked began some time before.
 pub type Episode = (FileKey, ProcId, f64, bool);
 
+/// An open wait: its current part (behind the holder it waits for now), and when the whole wait
+/// for that lock began, whoever held it then, with whether that start is the real one.
+pub type WaitEpisode = (Episode, f64, bool);
+
+/// A start time and whether it is the real one.
+type Start = (f64, bool);
+
 fn yes() -> bool {
     true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Something the shell should do.
@@ -271,7 +287,7 @@ pub enum HistoryEvent {
         #[serde(default, skip_serializing_if = "Party::is_empty")]
         party: Party,
     },
-    /// A process started waiting.
+    /// A process started waiting, or went on waiting behind another holder (`began` set).
     WaitStarted {
         /// Unix time.
         at: f64,
@@ -304,8 +320,18 @@ pub enum HistoryEvent {
         /// The first root blocker's origin and project.
         #[serde(default, skip_serializing_if = "Party::is_empty")]
         blocker: Party,
+        /// Set when the process was already waiting for this lock behind another holder (that
+        /// one let go and a third process took the lock first): when that whole wait began.
+        /// `at` is then when it began waiting behind `blocked_by`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        began: Option<f64>,
+        /// `began` is the wait's real start; false when it was already waiting when the daemon
+        /// first looked.
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        began_known: bool,
     },
-    /// A wait ended (the waiter got the lock, gave up or died).
+    /// A wait ended (the waiter got the lock, gave up or died), or its part behind
+    /// `blocked_by` did (`goes_on`).
     WaitEnded {
         /// Unix time.
         at: f64,
@@ -318,7 +344,8 @@ pub enum HistoryEvent {
         waiter: ProcId,
         /// Waiter name.
         name: String,
-        /// How long it waited.
+        /// How long it waited behind `blocked_by`: the whole wait unless an earlier part of it
+        /// ended with `goes_on`.
         waited_secs: f64,
         /// `waited_secs` counts from the wait's real start; false when it was already waiting
         /// when the daemon first looked (a lower bound).
@@ -338,6 +365,11 @@ pub enum HistoryEvent {
         /// The first root blocker's origin and project.
         #[serde(default, skip_serializing_if = "Party::is_empty")]
         blocker: Party,
+        /// The wait did not end: `blocked_by` let go, another process took the lock first and
+        /// the waiter waits on behind it (a `wait-started` with `began` follows). This line is
+        /// the part of the wait spent behind `blocked_by`; the line without `goes_on` ends it.
+        #[serde(default, skip_serializing_if = "is_false")]
+        goes_on: bool,
     },
     /// A blocker started to look stale.
     Stale {
@@ -420,8 +452,12 @@ struct Wait {
     path: PathBuf,
     name: String,
     cmd: Vec<String>,
+    /// When it began waiting behind `blocked_by` (history attributes the time to them).
     since: f64,
     since_known: bool,
+    /// When it began waiting for this lock, whoever held it: the wait the user sees.
+    began: f64,
+    began_known: bool,
     blocked_by: Vec<(String, u32)>,
     blocked_by_cmd: Vec<Vec<String>>,
     party: Party,
@@ -479,7 +515,8 @@ pub struct State {
     judges: HashMap<ProcId, Judge>,
     last_activity: HashMap<FileKey, f64>,
     recovered_holds: HashMap<(FileKey, ProcId), (f64, bool)>,
-    recovered_waits: HashMap<(FileKey, ProcId), (f64, bool)>,
+    /// (start of the part behind the last holder, start of the whole wait).
+    recovered_waits: HashMap<(FileKey, ProcId), (Start, Start)>,
     /// No pass observed yet: what the first one sees began before the daemon looked.
     first_pass: bool,
 }
@@ -503,7 +540,7 @@ impl State {
     /// daemon first looked.
     pub fn since_unknown(&self) -> std::collections::HashSet<(FileKey, u32)> {
         let holds = self.holds.iter().filter(|(_, h)| !h.since_known);
-        let waits = self.waits.iter().filter(|(_, w)| !w.since_known);
+        let waits = self.waits.iter().filter(|(_, w)| !w.began_known);
         holds
             .map(|((k, id), _)| (*k, id.pid))
             .chain(waits.map(|((k, id), _)| (*k, id.pid)))
@@ -523,11 +560,12 @@ impl State {
             .collect()
     }
 
-    /// When each current wait began.
+    /// When each current wait began: when the process began waiting for that lock, whoever
+    /// held it then (a wait goes on when the holder changes).
     pub fn wait_since(&self) -> HashMap<(FileKey, u32), f64> {
         self.waits
             .iter()
-            .map(|((k, id), w)| ((*k, id.pid), w.since))
+            .map(|((k, id), w)| ((*k, id.pid), w.began))
             .collect()
     }
 
@@ -584,8 +622,9 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             for (k, id, t, known) in holds {
                 state.recovered_holds.insert((k, id), (t, known));
             }
-            for (k, id, t, known) in waits {
-                state.recovered_waits.insert((k, id), (t, known));
+            for ((k, id, t, known), began, began_known) in waits {
+                let whole = (began.min(t), began_known);
+                state.recovered_waits.insert((k, id), ((t, known), whole));
             }
             Vec::new()
         }
@@ -711,10 +750,12 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         for w in &lock.waiters {
             let id = (lock.key, w.id);
             seen.push(id);
-            let mut switched = false;
+            // When the whole wait began, if it goes on behind a new holder.
+            let mut went_on = None;
             if let Some(wait) = state.waits.get_mut(&id) {
-                // Behind someone else now (the holder let go, another took the lock first):
-                // the time so far is the old blocker's, and a new wait begins behind the new one.
+                // Behind someone else now (the holder let go, another took the lock first): the
+                // time so far is the old blocker's in the history, and a new part begins behind
+                // the new one. The wait itself goes on: its start does not move.
                 let moved_on = !w.blocked_by.is_empty()
                     && !w.blocked_by.iter().any(|b| wait.blocked_by.contains(b));
                 if !moved_on {
@@ -726,13 +767,16 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     continue;
                 }
                 let old = state.waits.remove(&id).expect("found above");
-                fx.push(Effect::RecordHistory(wait_ended(id, old, now)));
-                switched = true;
+                went_on = Some((old.began, old.began_known));
+                fx.push(Effect::RecordHistory(wait_ended(id, old, now, true)));
             }
             changed = true;
+            let switched = went_on.is_some();
             let recovered = state.recovered_waits.remove(&id);
-            let (since, since_known) =
-                recovered.unwrap_or((now, switched || (!state.first_pass && lock.watched)));
+            let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
+                let part = (now, switched || (!state.first_pass && lock.watched));
+                (part, went_on.unwrap_or(part))
+            });
             state.waits.insert(
                 id,
                 Wait {
@@ -741,6 +785,8 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     cmd: w.cmd.clone(),
                     since,
                     since_known,
+                    began,
+                    began_known,
                     blocked_by: w.blocked_by.clone(),
                     blocked_by_cmd: w.blocked_by_cmd.clone(),
                     party: w.party.clone(),
@@ -757,8 +803,16 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     .collect();
                 names.join(", ")
             };
+            let so_far = match went_on {
+                Some((t, known)) => format!(
+                    " (waiting {}{} in all)",
+                    if known { "" } else { "≥ " },
+                    super::text::duration(now - t)
+                ),
+                None => String::new(),
+            };
             fx.push(Effect::Log(format!(
-                "waiting   {words}  {}  {} {} {}waits for {blockers}",
+                "waiting   {words}  {}  {} {} {}waits for {blockers}{so_far}",
                 lock.path.display(),
                 w.name,
                 w.id.pid,
@@ -778,6 +832,8 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     since_known,
                     party: w.party.clone(),
                     blocker: w.blocker.clone(),
+                    began: went_on.map(|(t, _)| t),
+                    began_known: went_on.is_none_or(|(_, known)| known),
                 }));
             }
         }
@@ -792,13 +848,14 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
     for id in ended {
         let wait = state.waits.remove(&id).expect("key listed above");
         changed = true;
-        fx.push(Effect::RecordHistory(wait_ended(id, wait, now)));
+        fx.push(Effect::RecordHistory(wait_ended(id, wait, now, false)));
     }
     changed
 }
 
-/// The history event of a wait that ended (or that goes on behind another blocker).
-fn wait_ended(id: (FileKey, ProcId), wait: Wait, now: f64) -> HistoryEvent {
+/// The history event of a wait that ended, or of its part behind one blocker (`goes_on`: it
+/// waits on behind another).
+fn wait_ended(id: (FileKey, ProcId), wait: Wait, now: f64, goes_on: bool) -> HistoryEvent {
     HistoryEvent::WaitEnded {
         at: now,
         path: wait.path,
@@ -812,6 +869,7 @@ fn wait_ended(id: (FileKey, ProcId), wait: Wait, now: f64) -> HistoryEvent {
         blocked_by_cmd: wait.blocked_by_cmd,
         party: wait.party,
         blocker: wait.blocker,
+        goes_on,
     }
 }
 
@@ -1562,6 +1620,161 @@ mod tests {
             Effect::RecordHistory(HistoryEvent::WaitEnded { waited_secs, blocked_by, .. })
                 if *waited_secs == 14.0 && blocked_by.iter().map(|b| b.1).eq([20])
         )));
+    }
+
+    /// The waits of `pid` on `KEY`, as history lines, in order.
+    fn wait_lines(fx: &[Effect], pid: u32) -> Vec<&HistoryEvent> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::RecordHistory(
+                    h @ (HistoryEvent::WaitStarted { waiter, .. }
+                    | HistoryEvent::WaitEnded { waiter, .. }),
+                ) if waiter.pid == pid => Some(h),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_wait_goes_on_from_its_start_when_the_lock_passes_to_another_holder() {
+        // 11 and 12 queue behind 10; 10 finishes, 12 takes the lock, 11 waits on behind 12,
+        // then behind 13.
+        let mut s = state();
+        observe(&mut s, 0.0, (Vec::new(), Vec::new()));
+        let mut fx = observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[11, 12]),
+        );
+        fx.extend(observe(
+            &mut s,
+            140.0,
+            lock(vec![holder(12, ProcState::Running, 0.0)], &[11]),
+        ));
+        assert_eq!(
+            s.wait_since()[&(KEY, 11)],
+            100.0,
+            "the wait the user sees began when 11 began waiting for the lock"
+        );
+        assert!(!s.since_unknown().contains(&(KEY, 11)));
+        assert!(
+            fx.iter().any(|e| matches!(e, Effect::Log(l)
+                if l.contains("cargo 11 now waits for cargo 12 (waiting 40s in all)"))),
+            "{fx:?}"
+        );
+        fx.extend(observe(
+            &mut s,
+            150.0,
+            lock(vec![holder(13, ProcState::Running, 0.0)], &[11]),
+        ));
+        assert_eq!(s.wait_since()[&(KEY, 11)], 100.0);
+        fx.extend(observe(&mut s, 160.0, (Vec::new(), Vec::new())));
+        // History: one part behind each holder, each but the last going on; the parts add up
+        // to the whole wait, and each new part says when the wait began.
+        let parts: Vec<(f64, u32, bool)> = wait_lines(&fx, 11)
+            .into_iter()
+            .filter_map(|e| match e {
+                HistoryEvent::WaitEnded {
+                    waited_secs,
+                    blocked_by,
+                    goes_on,
+                    ..
+                } => Some((*waited_secs, blocked_by[0].1, *goes_on)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            parts,
+            [(40.0, 10, true), (10.0, 12, true), (10.0, 13, false)]
+        );
+        let began: Vec<Option<f64>> = wait_lines(&fx, 11)
+            .into_iter()
+            .filter_map(|e| match e {
+                HistoryEvent::WaitStarted { began, .. } => Some(*began),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(began, [None, Some(100.0), Some(100.0)]);
+        // 12's wait ended when it took the lock: not a wait that goes on.
+        assert!(wait_lines(&fx, 12).iter().any(|e| matches!(
+            e,
+            HistoryEvent::WaitEnded {
+                goes_on: false,
+                waited_secs: 40.0,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn a_wait_found_under_way_stays_a_lower_bound_behind_the_next_holder() {
+        let mut s = state();
+        observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
+        );
+        let fx = observe(
+            &mut s,
+            130.0,
+            lock(vec![holder(12, ProcState::Running, 0.0)], &[11]),
+        );
+        assert_eq!(s.wait_since()[&(KEY, 11)], 100.0);
+        assert!(
+            s.since_unknown().contains(&(KEY, 11)),
+            "it waited at least since 100"
+        );
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::RecordHistory(HistoryEvent::WaitStarted {
+                since_known: true,
+                began: Some(100.0),
+                began_known: false,
+                ..
+            })
+        )));
+    }
+
+    #[test]
+    fn a_recovered_wait_keeps_its_whole_start_and_its_part() {
+        let mut s = state();
+        apply(
+            &mut s,
+            Event::Recovered {
+                holds: vec![],
+                waits: vec![(
+                    (
+                        KEY,
+                        ProcId {
+                            pid: 11,
+                            start_token: 2,
+                        },
+                        80.0,
+                        true,
+                    ),
+                    50.0,
+                    true,
+                )],
+            },
+        );
+        observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
+        );
+        assert_eq!(s.wait_since()[&(KEY, 11)], 50.0);
+        assert!(!s.since_unknown().contains(&(KEY, 11)));
+        let fx = observe(&mut s, 110.0, (Vec::new(), Vec::new()));
+        assert!(
+            fx.iter().any(|e| matches!(
+                e,
+                Effect::RecordHistory(HistoryEvent::WaitEnded {
+                    waited_secs: 30.0,
+                    ..
+                })
+            )),
+            "the last part is timed from its own start: {fx:?}"
+        );
     }
 
     #[test]

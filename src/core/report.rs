@@ -49,6 +49,32 @@ pub struct Knowledge {
     pub net_waits: HashMap<u32, (String, NetSilence)>,
 }
 
+/// A hold or wait already under way when the daemon first looked is timed from then, a lower
+/// bound; but a process no older than that (within this many seconds: its start time and the
+/// pass's clock are read apart) began it then, and the time is exact.
+const SAME_AGE_SECS: f64 = 1.0;
+
+impl Knowledge {
+    /// How long `pid` has held (`since` = `hold_since`) or waited for (`wait_since`) `key`, and
+    /// whether that counts from the real start.
+    fn timed(
+        &self,
+        since: &HashMap<(FileKey, u32), f64>,
+        key: FileKey,
+        pid: u32,
+        facts: Option<&ProcessFacts>,
+        now: f64,
+    ) -> (Option<f64>, bool) {
+        let Some(t) = since.get(&(key, pid)) else {
+            return (None, false);
+        };
+        let secs = (now - t).max(0.0);
+        let known = !self.since_unknown.contains(&(key, pid))
+            || facts.is_some_and(|f| now - f.started_at - secs <= SAME_AGE_SECS);
+        (Some(secs), known)
+    }
+}
+
 /// Everything one pass saw.
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {
@@ -267,16 +293,20 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
     let blocker_facts = i.blocker.and_then(|p| obs.facts.get(&p));
     let blocker = blocker_facts.map(|f| process(f, now));
     let activity = i.blocker.and_then(|p| obs.activity.get(&p));
-    let blocked = i
+    let blocked: Vec<BlockedReport> = i
         .blocked
         .iter()
         .filter_map(|pid| blocked_report(obs, k, now, *pid))
         .collect();
-    let locks = i
+    let mut locks: Vec<IncidentLock> = i
         .locks
         .iter()
         .filter_map(|key| incident_lock(obs, k, now, i.blocker, *key))
         .collect();
+    // The lock most of the blocked wait for first, one the blocker holds exclusively before a
+    // shared one: it names the incident.
+    let waiting = |l: &IncidentLock| blocked.iter().filter(|b| b.lock == l.path).count();
+    locks.sort_by_key(|l| (std::cmp::Reverse(waiting(l)), l.mode != LockMode::Exclusive));
     let doing = match (blocker_facts, activity) {
         (Some(f), Some(a)) => doing::classify(f, a, i.deadlock.is_some()),
         (Some(f), None) => doing::classify(f, &Activity::default(), i.deadlock.is_some()),
@@ -385,6 +415,13 @@ fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<B
     let waiter = via_child.unwrap_or(pid);
     let wait = own.or_else(|| obs.graph.waits.iter().find(|w| w.pid == waiter))?;
     let s = sighting(obs, wait.lock)?;
+    let (waiting_for_secs, waiting_since_known) = k.timed(
+        &k.wait_since,
+        wait.lock,
+        waiter,
+        obs.facts.get(&waiter),
+        now,
+    );
     Some(BlockedReport {
         process: process(f, now),
         lock: s.path.clone(),
@@ -394,12 +431,8 @@ fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<B
             .to_string(),
         mode: wait.mode,
         waits_for: obs.graph.waits_for(pid),
-        waiting_for_secs: k
-            .wait_since
-            .get(&(wait.lock, waiter))
-            .map(|t| (now - t).max(0.0)),
-        waiting_since_known: k.wait_since.contains_key(&(wait.lock, waiter))
-            && !k.since_unknown.contains(&(wait.lock, waiter)),
+        waiting_for_secs,
+        waiting_since_known,
         via_child,
     })
 }
@@ -413,6 +446,10 @@ fn incident_lock(
 ) -> Option<IncidentLock> {
     let s = sighting(obs, key)?;
     let mine = blocker.and_then(|p| s.holders.iter().find(|h| h.pid == p));
+    let (held_for_secs, held_since_known) = match blocker {
+        Some(p) => k.timed(&k.hold_since, key, p, obs.facts.get(&p), now),
+        None => (None, false),
+    };
     Some(IncidentLock {
         path: s.path.clone(),
         kind: s.kind,
@@ -422,12 +459,8 @@ fn incident_lock(
         deleted: s.deleted,
         // Filled in by `project_dirs` once the report is built.
         project_dir: None,
-        held_for_secs: blocker
-            .and_then(|p| k.hold_since.get(&(key, p)))
-            .map(|t| (now - t).max(0.0)),
-        held_since_known: blocker.is_some_and(|p| {
-            k.hold_since.contains_key(&(key, p)) && !k.since_unknown.contains(&(key, p))
-        }),
+        held_for_secs,
+        held_since_known,
         shared_with: match mine {
             Some(m) if m.mode == LockMode::Exclusive => s
                 .holders
@@ -706,6 +739,8 @@ fn lock(
                 Vec::new()
             };
             let (origin, origin_via) = origin::classify(f);
+            let (held_for_secs, held_since_known) =
+                k.timed(&k.hold_since, s.key, h.pid, Some(f), now);
             Some(HolderReport {
                 pid: h.pid,
                 role,
@@ -717,12 +752,8 @@ fn lock(
                 origin,
                 origin_via,
                 inherited: h.inherited,
-                held_for_secs: k
-                    .hold_since
-                    .get(&(s.key, h.pid))
-                    .map(|t| (now - t).max(0.0)),
-                held_since_known: k.hold_since.contains_key(&(s.key, h.pid))
-                    && !k.since_unknown.contains(&(s.key, h.pid)),
+                held_for_secs,
+                held_since_known,
                 running_for_secs: Some((now - f.started_at).max(0.0)),
                 tree_cpu_secs: f.tree_cpu_secs,
                 ppid: f.ppid,
@@ -1382,6 +1413,121 @@ mod tests {
         );
         assert_eq!(i.held_for_secs(), Some(100.0));
         assert_eq!(i.blocked[0].waiting_for_secs, Some(50.0));
+    }
+
+    /// 10 holds the package cache and 11, 12, 13 wait for it; all four hold mutate shared, and
+    /// `flock` 20 waits for mutate exclusively (`cargo clean gc`). 10 held mutate shared for
+    /// 81 s (it waited for the cache meanwhile), the cache for 3.4 s.
+    fn three_waiters_and_a_gc() -> (Case, Knowledge) {
+        let shared = |pid| part(pid, LockMode::Shared);
+        let mut gc = facts(20, ProcState::Sleeping, 5);
+        gc.name = "flock".into();
+        let c = Case::new(
+            vec![
+                sighting(
+                    CACHE,
+                    vec![part(10, LockMode::Exclusive)],
+                    (11..=13).map(|p| part(p, LockMode::Exclusive)).collect(),
+                ),
+                sighting(
+                    MUTATE,
+                    (10..=13).map(shared).collect(),
+                    vec![part(20, LockMode::Exclusive)],
+                ),
+            ],
+            (10..=13)
+                .map(|p| facts(p, ProcState::Sleeping, 5))
+                .chain([gc])
+                .collect(),
+        );
+        let mut k = Knowledge::default();
+        k.hold_since.insert((MUTATE, 10), NOW - 81.0);
+        k.hold_since.insert((CACHE, 10), NOW - 3.4);
+        for p in 11..=13 {
+            k.wait_since.insert((CACHE, p), NOW - 40.0 + f64::from(p));
+        }
+        k.wait_since.insert((MUTATE, 20), NOW - 2.0);
+        k.stale = Some(HashMap::new());
+        (c, k)
+    }
+
+    #[test]
+    fn an_incident_is_held_as_long_as_the_lock_it_is_about_not_a_background_shared_one() {
+        let (c, k) = three_waiters_and_a_gc();
+        let r = c.report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.blocked.len(), 4, "{i:#?}");
+        assert!((i.held_for_secs().unwrap() - 3.4).abs() < 1e-9, "{i:#?}");
+        assert!(i.held_since_known());
+        assert!((i.build_hold().unwrap().0 - 3.4).abs() < 1e-9);
+        assert_eq!(
+            i.locks[0].path,
+            PathBuf::from("/h/.cargo/.package-cache"),
+            "three of the four wait for it: it names the incident"
+        );
+        assert_eq!(
+            crate::core::words::locks(i),
+            "package cache and shared package cache"
+        );
+        assert_eq!(
+            crate::core::words::headline(i, Some(0.0)),
+            "cargo 10 blocks 4 processes, waiting up to 29s · package cache and shared package cache"
+        );
+        assert_eq!(crate::core::words::held(i, 0.0).unwrap(), "held 3s");
+
+        // One waiter each: the lock held exclusively names it.
+        let (mut c, k) = three_waiters_and_a_gc();
+        c.sightings[0].waiters.truncate(1);
+        c.sightings[1].holders.truncate(2);
+        c.facts.retain(|p, _| ![12, 13].contains(p));
+        let r = c.report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.blocked.len(), 2, "{i:#?}");
+        assert_eq!(i.locks[0].path, PathBuf::from("/h/.cargo/.package-cache"));
+    }
+
+    #[test]
+    fn a_hold_or_wait_found_under_way_is_exact_for_a_process_no_older() {
+        let (c, mut k) = three_waiters_and_a_gc();
+        // The daemon first looked at NOW - 3.4 (the cache's hold) and NOW - 29 (11's wait).
+        k.since_unknown
+            .extend([(CACHE, 10), (CACHE, 11), (MUTATE, 10)]);
+        let r = c.report(&k);
+        let i = &r.incidents[0];
+        assert!(
+            !i.held_since_known(),
+            "10 is 1000 s old: it may have held it longer"
+        );
+        let w = i.blocked.iter().find(|b| b.process.pid == 11).unwrap();
+        assert!(!w.waiting_since_known);
+        let mut c = c;
+        for f in c.facts.values_mut() {
+            f.started_at = NOW - 29.5;
+        }
+        c.facts.get_mut(&10).unwrap().started_at = NOW - 4.0;
+        let r = c.report(&k);
+        let i = &r.incidents[0];
+        assert!(
+            i.held_since_known(),
+            "10 started 0.6 s before the hold was seen"
+        );
+        assert_eq!(crate::core::words::held(i, 0.0).unwrap(), "held 3s");
+        let w = i.blocked.iter().find(|b| b.process.pid == 11).unwrap();
+        assert!(w.waiting_since_known, "{w:#?}");
+        let lock = r
+            .locks
+            .iter()
+            .find(|l| l.path.ends_with(".package-cache"))
+            .unwrap();
+        assert!(lock.holders[0].held_since_known);
+        // Two seconds older than the hold: a lower bound still.
+        c.facts.get_mut(&10).unwrap().started_at = NOW - 5.0;
+        let i = c.report(&k).incidents[0].clone();
+        assert!(!i.held_since_known());
+        assert_eq!(
+            crate::core::words::held(&i, 0.0).unwrap(),
+            "held ≥ 3s, up 5s"
+        );
     }
 
     #[test]

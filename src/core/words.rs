@@ -109,10 +109,12 @@ pub fn held(i: &IncidentReport, elapsed: f64) -> Option<String> {
 /// the last 12 holds); 1m40s so far`.
 pub fn typical(i: &IncidentReport, elapsed: f64) -> Option<String> {
     let t = i.typical_hold?;
-    let held = i.held_for_secs().map(|h| h + elapsed);
-    let so_far = match held {
-        Some(h) if i.held_since_known() => format!("; {} so far", duration(h)),
-        Some(h) => format!("; ≥ {} so far", duration(h)),
+    // Typical holds are learned from build locks: compare like with like.
+    let hold = i.build_hold().map(|(h, known)| (h + elapsed, known));
+    let held = hold.map(|(h, _)| h);
+    let so_far = match hold {
+        Some((h, true)) => format!("; {} so far", duration(h)),
+        Some((h, false)) => format!("; ≥ {} so far", duration(h)),
         None => String::new(),
     };
     let longer = match held {
@@ -165,14 +167,22 @@ pub fn badge(i: &IncidentReport) -> &'static str {
     }
 }
 
-/// What the incident is about: `package cache`, or `build directory of ~/src/app`.
+/// What the incident is about: `package cache`, or `build directory of ~/src/app`; the lock
+/// most of the blocked wait for first, and a second one when others wait for it (`artifact
+/// directory of ~/src/app and shared package cache`).
 pub fn locks(i: &IncidentReport) -> String {
-    let Some(first) = i.locks.first() else {
-        return "a Cargo lock".into();
+    let name = |l: &super::model::IncidentLock| match &l.project_dir {
+        Some(p) => format!("{} of {}", l.description, tilde(p)),
+        None => l.description.clone(),
     };
-    match &first.project_dir {
-        Some(p) => format!("{} of {}", first.description, tilde(p)),
-        None => first.description.clone(),
+    let waited = |l: &&super::model::IncidentLock| i.blocked.iter().any(|b| b.lock == l.path);
+    let mut waited_for = i.locks.iter().filter(waited);
+    match (waited_for.next(), waited_for.next()) {
+        (Some(a), Some(b)) if a.description != b.description || a.project_dir != b.project_dir => {
+            format!("{} and {}", name(a), name(b))
+        }
+        (Some(a), _) => name(a),
+        (None, _) => i.locks.first().map_or_else(|| "a Cargo lock".into(), name),
     }
 }
 
@@ -213,7 +223,21 @@ pub fn headline(i: &IncidentReport, elapsed: Option<f64>) -> String {
                 short_command(&p.cmd, &p.name)
             )
         }
-        many => format!("{}{state} blocks {} processes · {what}", who(b), many.len()),
+        many => {
+            // The longest wait: the one the person waiting longest sees in their terminal.
+            let longest = (many.iter())
+                .filter_map(|w| Some((w.waiting_for_secs?, w.waiting_since_known)))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let waited = longest
+                .zip(elapsed)
+                .map(|((w, known), e)| {
+                    let at_least = if known { "" } else { "≥ " };
+                    format!(", waiting up to {at_least}{}", duration(w + e))
+                })
+                .unwrap_or_default();
+            let n = many.len();
+            format!("{}{state} blocks {n} processes{waited} · {what}", who(b))
+        }
     }
 }
 

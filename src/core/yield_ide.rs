@@ -15,8 +15,9 @@ pub struct Yield {
     pub check: ProcessReport,
     /// The terminal build that waits for it.
     pub for_waiter: ProcessReport,
-    /// How long that build has waited behind this check (not behind whoever held the lock
-    /// before it).
+    /// How long that build has waited for the lock, whoever held it: a check that took the
+    /// lock when the build's earlier blocker let go jumped the queue, and the build has waited
+    /// all that time already.
     pub waited_secs: f64,
 }
 
@@ -39,9 +40,9 @@ pub fn is_background_check(cmd: &[String]) -> bool {
 }
 
 /// The checks to stop now: in each incident whose root blocker is an IDE's background check
-/// owned by `uid`, a terminal process that has waited behind it at least `after_secs` (since it
-/// began waiting or since the check took the lock, whichever is later). Never a terminal
-/// build, never twice the same process (`done`).
+/// owned by `uid`, a terminal process that has waited at least `after_secs` for the lock, since
+/// it began waiting whoever held the lock then (the clock does not restart when the check
+/// takes the lock ahead of it). Never a terminal build, never twice the same process (`done`).
 pub fn decide(report: &Report, uid: u32, after_secs: f64, done: &HashSet<ProcId>) -> Vec<Yield> {
     report
         .incidents
@@ -64,17 +65,11 @@ fn one(i: &IncidentReport, uid: u32, after_secs: f64, done: &HashSet<ProcId>) ->
     {
         return None;
     }
-    // Behind the check since the later of: the wait began, the check took that lock.
-    let held = |lock: &std::path::Path| {
-        let l = i.locks.iter().find(|l| l.path == lock)?;
-        l.held_for_secs
-    };
     let (waiter, waited) = i
         .blocked
         .iter()
         .filter(|b| b.process.origin == Origin::Terminal)
         .filter_map(|b| Some((b, b.waiting_for_secs?)))
-        .map(|(b, w)| (b, held(&b.lock).map_or(w, |h| w.min(h))))
         .find(|(_, w)| *w >= after_secs)?;
     Some(Yield {
         check: check.clone(),
@@ -124,21 +119,27 @@ mod tests {
     }
 
     #[test]
-    fn the_wait_counts_from_when_the_check_took_the_lock() {
-        // The build waited 20 s, first behind another terminal build; the check has held the
-        // lock for one second.
+    fn a_check_that_took_the_lock_ahead_of_a_waiting_build_does_not_restart_its_clock() {
+        // The build waited 20 s behind another terminal build; when that one finished, the
+        // check took the lock first and has held it for one second. The build has waited long
+        // enough: the check goes at once.
         let mut r = ide_blocks_terminal(20.0);
         let lock = r.incidents[0].blocked[0].lock.clone();
         for l in r.incidents[0].locks.iter_mut().filter(|l| l.path == lock) {
             l.held_for_secs = Some(1.0);
         }
-        assert!(decide(&r, 1000, 3.0, &HashSet::new()).is_empty());
-        for l in r.incidents[0].locks.iter_mut().filter(|l| l.path == lock) {
-            l.held_for_secs = Some(4.0);
-        }
         let y = decide(&r, 1000, 3.0, &HashSet::new());
         assert_eq!(y.len(), 1);
-        assert_eq!(y[0].waited_secs, 4.0, "behind the check, not in all");
+        assert_eq!(
+            y[0].waited_secs, 20.0,
+            "the whole wait, not behind the check"
+        );
+        // A build that began waiting a moment ago still gives the check its `yield_after`.
+        let mut r = ide_blocks_terminal(1.0);
+        for l in r.incidents[0].locks.iter_mut() {
+            l.held_for_secs = Some(60.0);
+        }
+        assert!(decide(&r, 1000, 3.0, &HashSet::new()).is_empty());
     }
 
     #[test]

@@ -25,7 +25,7 @@ use thiserror::Error;
 use crate::config::{Loaded, Provenance};
 pub use crate::core::insight::{Summarizer, Summary, bytes, render, summarize};
 use crate::core::model::FileKey;
-pub use crate::core::policy::{Episode, event_time};
+pub use crate::core::policy::{Episode, WaitEpisode, event_time};
 use crate::core::policy::{HistoryEvent, ProcId};
 
 /// The log rotates when it grows past this (unless configured otherwise); one rotated file is
@@ -383,7 +383,7 @@ impl History {
     }
 
     /// Holds and waits still open when the log ends (see [`open_episodes`]), streamed.
-    pub fn open_episodes(&self) -> (Vec<Episode>, Vec<Episode>) {
+    pub fn open_episodes(&self) -> (Vec<Episode>, Vec<WaitEpisode>) {
         let mut t = EpisodeTracker::default();
         self.scan(|e| t.add(&e));
         t.finish()
@@ -661,7 +661,7 @@ fn strip_paths(e: &mut HistoryEvent) {
 
 /// Holds and waits that were open when the log ends (the daemon stopped mid-hold), with their
 /// start times, so a restarted daemon keeps counting from the real start.
-pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
+pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<WaitEpisode>) {
     let mut t = EpisodeTracker::default();
     events.iter().for_each(|e| t.add(e));
     t.finish()
@@ -671,7 +671,7 @@ pub fn open_episodes(events: &[HistoryEvent]) -> (Vec<Episode>, Vec<Episode>) {
 #[derive(Debug, Default)]
 pub struct EpisodeTracker {
     holds: HashMap<(u64, ProcId), (FileKey, f64, bool)>,
-    waits: HashMap<(u64, ProcId), (FileKey, f64, bool)>,
+    waits: HashMap<(u64, ProcId), WaitEpisode>,
 }
 
 impl EpisodeTracker {
@@ -701,13 +701,20 @@ impl EpisodeTracker {
                 ino,
                 waiter,
                 since_known,
+                began,
+                began_known,
                 ..
             } => {
                 let key = FileKey {
                     dev: *dev,
                     ino: *ino,
                 };
-                self.waits.insert((*ino, *waiter), (key, *at, *since_known));
+                let (began, began_known) = match began {
+                    Some(t) => (*t, *began_known),
+                    None => (*at, *since_known),
+                };
+                let open = ((key, *waiter, *at, *since_known), began, began_known);
+                self.waits.insert((*ino, *waiter), open);
             }
             HistoryEvent::WaitEnded { ino, waiter, .. } => {
                 self.waits.remove(&(*ino, *waiter));
@@ -717,16 +724,14 @@ impl EpisodeTracker {
     }
 
     /// The open holds and waits, oldest first.
-    pub fn finish(self) -> (Vec<Episode>, Vec<Episode>) {
-        let flat = |m: HashMap<(u64, ProcId), (FileKey, f64, bool)>| {
-            let mut v: Vec<_> = m
-                .into_iter()
-                .map(|((_, id), (k, t, known))| (k, id, t, known))
-                .collect();
-            v.sort_by(|a, b| a.2.total_cmp(&b.2));
-            v
-        };
-        (flat(self.holds), flat(self.waits))
+    pub fn finish(self) -> (Vec<Episode>, Vec<WaitEpisode>) {
+        let mut holds: Vec<Episode> = (self.holds.into_iter())
+            .map(|((_, id), (k, t, known))| (k, id, t, known))
+            .collect();
+        holds.sort_by(|a, b| a.2.total_cmp(&b.2));
+        let mut waits: Vec<WaitEpisode> = self.waits.into_values().collect();
+        waits.sort_by(|a, b| a.1.total_cmp(&b.1));
+        (holds, waits)
     }
 }
 
@@ -774,6 +779,7 @@ mod tests {
             blocked_by_cmd: vec![],
             party: Party::default(),
             blocker: Party::default(),
+            goes_on: false,
         }
     }
 
@@ -1095,6 +1101,42 @@ mod tests {
         let (holds, waits) = open_episodes(&events);
         assert_eq!(holds, vec![(FileKey { dev: 3, ino: 9 }, id(10), 1.0, true)]);
         assert!(waits.is_empty());
+    }
+
+    #[test]
+    fn a_wait_that_went_on_behind_another_holder_is_recovered_from_its_whole_start() {
+        let key = FileKey { dev: 3, ino: 9 };
+        let started = |at: f64, began: Option<f64>, since_known: bool| HistoryEvent::WaitStarted {
+            at,
+            path: "/h/.package-cache".into(),
+            dev: 3,
+            ino: 9,
+            waiter: id(11),
+            name: "cargo".into(),
+            cmd: vec![],
+            blocked_by: vec![("cargo".into(), 10)],
+            blocked_by_cmd: vec![],
+            since_known,
+            party: Party::default(),
+            blocker: Party::default(),
+            began,
+            began_known: false,
+        };
+        let mut part = wait_ended(40.0, 11, 30.0);
+        if let HistoryEvent::WaitEnded { goes_on, .. } = &mut part {
+            *goes_on = true;
+        }
+        // It was already waiting when the daemon looked at 10; behind another holder from 40.
+        let events = vec![
+            started(10.0, None, false),
+            part,
+            started(40.0, Some(10.0), true),
+        ];
+        let (_, waits) = open_episodes(&events);
+        assert_eq!(waits, vec![((key, id(11), 40.0, true), 10.0, false)]);
+        // A line from before `began` existed is a whole wait.
+        let (_, waits) = open_episodes(&[started(10.0, None, true)]);
+        assert_eq!(waits, vec![((key, id(11), 10.0, true), 10.0, true)]);
     }
 
     #[test]
