@@ -420,3 +420,24 @@ fn a_paused_daemon_never_makes_a_held_lock_look_free() {
         "{out}"
     );
 }
+
+/// A daemon stopped with SIGSTOP takes connections but answers nothing: `status` scans directly
+/// after its timeout and says how to continue it, not that it "needs a restart".
+#[test]
+fn a_stopped_daemon_is_said_to_be_silent_with_how_to_continue_it() {
+    let _serial = util::serial();
+    let dir = Dir::new("silent");
+    let d = Daemon::start(&dir, "daemon");
+    d.snapshot();
+    d.proc.stop();
+    let (code, out) = d.cli(&dir, &["status", "--json"]);
+    d.proc.resume();
+    assert!(matches!(code, 0 | 1), "{out}");
+    assert!(
+        out.contains("did not answer within")
+            && out.contains(&format!("kill -CONT {}", d.proc.pid))
+            && !out.contains("needs a restart"),
+        "{out}"
+    );
+    d.snapshot();
+}

@@ -147,25 +147,50 @@ impl Command {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Who blocks whom: who waits, for which blocker, what it does, a verdict and what to run.
+    #[command(
+        after_help = "Exit status: 0 nothing looks stale · 1 a blocker looks stale · 2 error"
+    )]
     Status(status::Args),
     /// Run the background daemon (tray when there is a display, headless otherwise).
+    #[command(
+        after_help = "Exit status: 0 ran and stopped, or another daemon already runs · 2 error; \
+                      --check: 0 running (or busy) · 5 not running · 2 unreachable"
+    )]
     Daemon(daemon_cmd::Args),
     /// Terminate a stuck blocker safely (SIGTERM; --force for SIGKILL). Never a waiter.
+    #[command(
+        after_help = "Exit status: 0 the locks others waited for are free · 4 refused (a waiter, \
+                      not a holder, another user's, a reused pid, nobody waits and it does not \
+                      look stuck without --yes) · 2 still held, or error"
+    )]
     Kill(kill_cmd::Args),
     /// Continue a stopped blocker (SIGCONT), e.g. one suspended with Ctrl-Z and forgotten.
+    #[command(
+        after_help = "Exit status: 0 resumed · 4 refused (not stopped, a waiter …) · 2 error"
+    )]
     Resume(resume_cmd::Args),
     /// Block until the locks a build here needs are free.
+    #[command(
+        after_help = "Exit status: 0 free · 3 the timeout passed while held · 2 error · \
+                            130 interrupted"
+    )]
     Wait(wait_cmd::Args),
     /// Who blocked whom, how often, and for how long.
+    #[command(after_help = "Exit status: 0 · 2 the history cannot be read")]
     History(history_cmd::Args),
     /// Show the effective configuration and where each value came from (exit 2 when the file or
     /// a value is wrong).
+    #[command(
+        after_help = "Exit status: 0 · 2 the file or a value is wrong (a watched directory \
+                            that does not exist yet is only a warning)"
+    )]
     Config(config_cmd::Args),
     /// Start the daemon at login (launchd agent on macOS, systemd user unit on Linux).
     Install(install::Args),
     /// Stop starting the daemon at login and remove the agent/unit file.
     Uninstall(uninstall::Args),
     /// Report what is installed and running, and any missing permission.
+    #[command(after_help = "Exit status: 0 no problem (warnings may be shown) · 2 a problem")]
     Doctor(doctor::Args),
     /// Print shell completions (bash, zsh, fish, powershell, elvish) to stdout.
     Completions(completions_cmd::Args),

@@ -28,6 +28,9 @@ pub enum ClientError {
     /// The socket path is too long for this platform: no daemon can listen there.
     #[error(transparent)]
     PathTooLong(#[from] super::SocketPathTooLong),
+    /// It took the connection but said nothing in time: stopped (SIGSTOP), or stuck.
+    #[error("{0}")]
+    Silent(SilentDaemon),
     /// It answered something unexpected or not at all.
     #[error("the lockwatch daemon at {path} is unreachable or needs a restart: {why}")]
     Unreachable {
@@ -36,6 +39,37 @@ pub enum ClientError {
         /// What went wrong.
         why: String,
     },
+}
+
+/// A daemon that took the connection but did not answer within the client's timeout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilentDaemon {
+    /// Its socket.
+    pub socket: PathBuf,
+    /// Its pid, when known (its hello, or its pid file).
+    pub pid: Option<u32>,
+    /// How long it was given.
+    pub after: Duration,
+}
+
+impl std::fmt::Display for SilentDaemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let after = humantime::format_duration(self.after);
+        match self.pid {
+            Some(pid) => write!(
+                f,
+                "the lockwatch daemon (pid {pid}) did not answer within {after}: if it is \
+                 stopped, `kill -CONT {pid}` continues it; if it is stuck, `cargo lockwatch \
+                 daemon --stop` (or `kill {pid}`) and start it again"
+            ),
+            None => write!(
+                f,
+                "the lockwatch daemon at {} did not answer within {after}: it may be stopped \
+                 or stuck (`cargo lockwatch daemon --stop`, then start it again)",
+                self.socket.display()
+            ),
+        }
+    }
 }
 
 /// A daemon that runs but refused a connection: it serves `daemon.max_clients` already.
@@ -175,6 +209,21 @@ impl Client {
             )),
             Ok(_) => serde_json::from_str(&line)
                 .map_err(|e| unreachable(&self.path, format!("bad reply: {e}"))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                let known = (self.daemon_pid != 0).then_some(self.daemon_pid);
+                let dir = self.path.parent().unwrap_or(Path::new("."));
+                Err(ClientError::Silent(SilentDaemon {
+                    socket: self.path.clone(),
+                    pid: known.or_else(|| super::instance::read_pid(dir)),
+                    after: (self.reader.get_ref().read_timeout().ok().flatten())
+                        .unwrap_or_default(),
+                }))
+            }
             Err(e) => Err(unreachable(&self.path, e.to_string())),
         }
     }
