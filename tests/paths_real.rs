@@ -918,3 +918,39 @@ fn a_process_named_with_escape_sequences_is_shown_not_obeyed() {
     assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
     assert!(!out.stdout.contains('\u{7}'), "{:?}", out.stdout);
 }
+
+// 7. A history the user may not read is an error with what to do, not "No history yet".
+#[test]
+fn a_history_this_user_cannot_read_is_an_error_not_an_empty_history() {
+    ensure_lwtest();
+    let dir = Dir::new("history-unreadable");
+    fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let scratch = dir.path("lw");
+    let data = scratch.join("data");
+    fs::create_dir_all(&data).unwrap();
+    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o777)).unwrap();
+    let log = data.join("history.jsonl");
+    fs::write(&log, "").unwrap();
+    fs::set_permissions(&log, fs::Permissions::from_mode(0o600)).unwrap(); // root's, not lwtest's
+    let env: Vec<(&str, &OsStr)> = vec![
+        ("HOME", scratch.as_os_str()),
+        ("LOCKWATCH_CONFIG_DIR", scratch.as_os_str()),
+        ("LOCKWATCH_DATA_DIR", data.as_os_str()),
+        ("LOCKWATCH_RUNTIME_DIR", scratch.as_os_str()),
+    ];
+    let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    for args in [&["history"][..], &["history", "--json"]] {
+        let out = as_lwtest(lockwatch, args, &scratch, &env).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(lockwatch::exit::ERROR),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("cannot read") && err.contains("chmod u+r"),
+            "{args:?}: {err}"
+        );
+    }
+}

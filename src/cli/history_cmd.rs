@@ -30,6 +30,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         crate::daemon::logcap::eprintln(&format!("cargo-lockwatch: {e}"));
         return exit::ERROR;
     }
+    if let Err(why) = readable(&h) {
+        crate::say!("cargo-lockwatch: {why}");
+        return exit::ERROR;
+    }
     let since = crate::scan::now() - args.since.as_secs_f64();
     // Streamed: memory stays bounded whatever the file's size.
     let (mut summary, stats) = h.summary(since);
@@ -52,4 +56,23 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         Ok(()) => exit::OK,
         Err(_) => exit::ERROR,
     }
+}
+
+/// The history files that exist can be read: one this user may not read is an error to fix,
+/// not an empty history.
+fn readable(h: &History) -> Result<(), String> {
+    for path in [h.path().to_path_buf(), h.rotated()] {
+        match std::fs::File::open(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(format!(
+                    "cannot read {}: {e}; it is the daemon's history: give yourself read access \
+                     (`chmod u+r {}`) or run this as its owner",
+                    path.display(),
+                    path.display()
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
