@@ -395,3 +395,20 @@ fn a_child_that_ignores_sigterm_is_said_to_need_force() {
         "{text}"
     );
 }
+
+/// `wait FILE` on a file that is not one of Cargo's lock files is an error: it would read as
+/// free whoever holds it.
+#[test]
+fn wait_refuses_a_file_that_is_not_a_cargo_lock() {
+    let dir = Dir::new("wait-not-a-lock");
+    let file = dir.root.join("my.lock");
+    std::fs::write(&file, "").unwrap();
+    let out = lockwatch(&dir)
+        .args(["wait", "--timeout", "1s"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not one of Cargo's lock files"), "{err}");
+}

@@ -340,6 +340,18 @@ fn print_outcome(json: bool, start: Instant, still: Option<(&LockReport, Option<
 /// Notes the named paths that do not exist: a lock file a build has not made yet is free, but
 /// a path whose directory does not exist either is a typo, not a free lock.
 fn check_paths(paths: &[PathBuf]) -> Result<(), String> {
+    // A file that is not one of Cargo's lock files is never in a report: it would read as
+    // free whoever holds it, and `wait FILE && cargo build` would go ahead.
+    if let Some(p) =
+        (paths.iter()).find(|p| p.is_file() && crate::core::catalog::classify(p).is_none())
+    {
+        return Err(format!(
+            "{} is not one of Cargo's lock files, which are all lockwatch watches: name a lock \
+             file (such as ~/.cargo/.package-cache or target/debug/.cargo-lock), a project or \
+             a directory",
+            p.display()
+        ));
+    }
     for p in paths.iter().filter(|p| !p.exists()) {
         let dir = std::path::absolute(p)
             .ok()
