@@ -235,7 +235,7 @@ pub enum StaleReason {
     LockerDead,
     /// Reparented to init/launchd: nobody is waiting for its result.
     Orphan,
-    /// The lock file was deleted under it: new cargos lock a new file, so it guards nothing.
+    /// The lock file was deleted under it: new cargos lock a new file and build beside it.
     DeletedLockFile,
     /// A zombie or otherwise finished process still listed as holder.
     Zombie,
@@ -262,7 +262,9 @@ impl StaleReason {
                 "its parent is gone (orphaned); nobody is waiting for its result"
             }
             StaleReason::DeletedLockFile => {
-                "the lock file was deleted (cargo clean?); it guards nothing any more"
+                "its lock file was deleted (cargo clean or rm -rf target?): a new build no \
+                 longer waits for it and may write the same directory at the same time; let it \
+                 finish before building again, or stop it"
             }
             StaleReason::Zombie => "it has exited but was not reaped",
             StaleReason::Idle => "its whole process tree has been idle, with no file activity",
