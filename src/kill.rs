@@ -157,7 +157,9 @@ impl Refusal {
             Refusal::Protected => {
                 format!("refusing: {pid} is cargo-lockwatch itself (the daemon or this command)")
             }
-            Refusal::NotStopped => format!("{pid} is not stopped; there is nothing to resume"),
+            Refusal::NotStopped => {
+                format!("refusing: {pid} is not stopped; there is nothing to resume")
+            }
             Refusal::NotNeeded { locks } => format!(
                 "refusing: {pid} holds the {}, nobody waits for it and it does not look stuck \
                  (a mistyped pid, or a build that is only slow); nothing was signalled. To stop \

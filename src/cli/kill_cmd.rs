@@ -27,8 +27,8 @@ pub struct Args {
     /// you are asked; otherwise such a kill is refused without it).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// How long to wait for the lock to be released.
-    #[arg(long, default_value = "5s", value_parser = super::duration_arg)]
+    /// How long to wait for the lock to be released (at most 60s).
+    #[arg(long, default_value = "5s", value_parser = grace_arg)]
     pub grace: Duration,
     /// Print the outcome as JSON.
     #[arg(long)]
@@ -36,6 +36,22 @@ pub struct Args {
     /// Where else to recognise the lock the pid holds.
     #[command(flatten)]
     pub roots: super::ActRootArgs,
+}
+
+/// A `--grace` of at most what the daemon grants ([`MAX_GRACE_MS`]): the same bound with or
+/// without a daemon, said at once rather than cut silently.
+///
+/// [`MAX_GRACE_MS`]: crate::daemon::protocol::MAX_GRACE_MS
+fn grace_arg(text: &str) -> Result<Duration, String> {
+    let d = super::duration_arg(text)?;
+    let max = Duration::from_millis(crate::daemon::protocol::MAX_GRACE_MS);
+    if d > max {
+        return Err(format!(
+            "at most {} (then `--force` sends SIGKILL)",
+            humantime::format_duration(max)
+        ));
+    }
+    Ok(d)
 }
 
 /// The start token of `pid` as this command sees it now: the daemon acts on that very process
