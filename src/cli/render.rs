@@ -39,8 +39,10 @@ fn field(out: &mut String, style: &Style, label: &str, text: &str) {
     let rest = " ".repeat(FIELD_INDENT);
     let text = match style.width.filter(|w| *w > FIELD_INDENT + 20) {
         Some(width) => {
+            // Never at a hyphen: paths and crate names (`build-script-build`) stay whole.
             let opts = textwrap::Options::new(width)
                 .word_separator(textwrap::WordSeparator::AsciiSpace)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation)
                 .initial_indent(&first)
                 .subsequent_indent(&rest)
                 .break_words(false);
@@ -105,6 +107,22 @@ fn mode_word(m: LockMode) -> &'static str {
     }
 }
 
+/// The headline wrapped at the terminal's width, its continuation under its first word (after
+/// the 9 columns of the state label).
+fn headline_lines(text: &str, style: &Style) -> String {
+    const LABEL: usize = 9;
+    match style.width.filter(|w| *w > LABEL + 20) {
+        Some(width) => {
+            let opts = textwrap::Options::new(width - LABEL)
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
+                .word_splitter(textwrap::WordSplitter::NoHyphenation)
+                .break_words(false);
+            textwrap::wrap(text, opts).join(&format!("\n{}", " ".repeat(LABEL)))
+        }
+        None => text.to_string(),
+    }
+}
+
 fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daemon: bool) {
     let label = words::badge(i);
     let code = match i.state {
@@ -117,7 +135,7 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
         out,
         "{}  {}",
         style.paint(code, &format!("{label:<7}")),
-        style.paint("1", &words::headline(i, Some(0.0)))
+        style.paint("1", &headline_lines(&words::headline(i, Some(0.0)), style))
     );
     for b in &i.blocked {
         field(out, style, "waiting", &words::blocked(b, 0.0));
@@ -347,6 +365,32 @@ mod tests {
 
     /// What a tired developer reads at 80 columns, for each stage of the demo (the wrapping,
     /// the hanging indent and the wording are all in the snapshot).
+    #[test]
+    fn a_long_headline_wraps_at_the_width_and_never_at_a_hyphen() {
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Contended, 1000.0).report;
+        let deep = "/home/someone/src/a-rather-long-project-name/with-a-nested-crate-dir";
+        for l in &mut r.incidents[0].locks {
+            l.project_dir = Some(deep.into());
+        }
+        let style = Style {
+            width: Some(80),
+            ..Style::default()
+        };
+        let text = report(&r, &style);
+        let head: Vec<&str> = text.lines().take(2).collect();
+        assert!(
+            !head[1].trim_start().starts_with("waiting"),
+            "wrapped: {text}"
+        );
+        assert!(head.iter().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(head[1].starts_with("         ") && !head[1].starts_with("          "));
+        assert!(
+            text.contains("a-rather-long-project-name/with-a-nested-crate-dir"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn status_text_at_80_columns() {
         use crate::core::model::TypicalHold;
