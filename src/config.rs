@@ -321,10 +321,12 @@ pub struct FlagOverrides {
     pub projects: Vec<PathBuf>,
 }
 
-/// The Cargo home Cargo itself would use: `$CARGO_HOME`, else `~/.cargo`.
+/// The Cargo home Cargo itself would use: `$CARGO_HOME` (a relative one from the working
+/// directory, as Cargo takes it), else `~/.cargo`.
 pub fn default_cargo_home() -> Option<PathBuf> {
     if let Some(h) = std::env::var_os("CARGO_HOME").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(h));
+        let h = PathBuf::from(h);
+        return Some(std::path::absolute(&h).unwrap_or(h));
     }
     directories::BaseDirs::new().map(|b| b.home_dir().join(".cargo"))
 }

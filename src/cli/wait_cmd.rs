@@ -274,8 +274,19 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         } else {
             String::new()
         };
+        // Where, when it is not here: a shared target dir, or a lock named from elsewhere.
+        let here = std::env::current_dir().ok();
+        let elsewhere = |p: &Option<PathBuf>| {
+            p.clone()
+                .filter(|p| Some(p) != here.as_ref())
+                .map(|p| crate::core::text::tilde(&p))
+        };
+        let of = elsewhere(&l.project_dir).map_or_else(String::new, |p| format!(" of {p}"));
+        let at = (holder.and_then(|h| elsewhere(&h.cwd)))
+            .filter(|_| l.project_dir.is_none())
+            .map_or_else(String::new, |c| format!(" in {c}"));
         let line = format!(
-            "waiting{waited} for {} held by {who}{usually}{stale}",
+            "waiting{waited} for {}{of} held by {who}{at}{usually}{stale}",
             l.description
         );
         if live {
