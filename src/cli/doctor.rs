@@ -83,6 +83,8 @@ pub struct Facts {
     pub untrusted: Option<String>,
     /// The daemon runs but refused the connection: it serves its maximum of clients.
     pub busy: Option<String>,
+    /// A socket is there but nothing listens on it: left by a daemon that is gone (killed).
+    pub stale_socket: bool,
     /// What would stop a daemon from listening here (a socket path too long for `sun_path`, a
     /// runtime directory it cannot write), found before anything is started.
     pub runtime_problem: Option<String>,
@@ -164,6 +166,7 @@ impl Facts {
         let socket = socket_fact(&socket_path);
         let mut untrusted = None;
         let mut busy = None;
+        let mut stale_socket = false;
         let mut daemon_problems = Vec::new();
         let runtime_problem = match crate::daemon::check_socket_path(&socket_path) {
             Err(e) => Some(e.to_string()),
@@ -185,6 +188,10 @@ impl Facts {
                 }
                 Err(ClientError::Busy(b)) => {
                     busy = Some(b.to_string());
+                    None
+                }
+                Err(ClientError::NotRunning(_)) => {
+                    stale_socket = true;
                     None
                 }
                 Err(e) => Some(Err(e.to_string())),
@@ -239,6 +246,7 @@ impl Facts {
             daemon,
             untrusted,
             busy,
+            stale_socket,
             runtime_problem,
             daemon_problems,
             proc_locks,
@@ -572,6 +580,15 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
             Some(
                 "set LOCKWATCH_RUNTIME_DIR=<a short directory of your own> where the daemon \
                  starts and in your shells, then start it with `cargo lockwatch daemon`"
+                    .into(),
+            ),
+        ),
+        (SocketFact::Socket, _) if f.stale_socket => check(
+            "daemon socket",
+            Status::Problem,
+            format!("{sock} is left by a daemon that is gone (killed?): nothing listens on it"),
+            Some(
+                "start the daemon: `cargo lockwatch daemon` (it replaces the left-over socket)"
                     .into(),
             ),
         ),
@@ -939,6 +956,7 @@ mod tests {
             daemon: Some(Ok(4242)),
             untrusted: None,
             busy: None,
+            stale_socket: false,
             runtime_problem: None,
             daemon_problems: vec![],
             proc_locks: Some(Ok(())),
@@ -1344,6 +1362,18 @@ mod tests {
             sock.detail.ends_with("the daemon answers (pid 7)"),
             "{sock:?}"
         );
+    }
+
+    #[test]
+    fn a_socket_nobody_listens_on_is_said_to_be_left_over() {
+        let mut f = healthy(Manager::Systemd);
+        f.daemon = None;
+        f.stale_socket = true;
+        let c = checks(&f);
+        let p = problems(&c);
+        assert_eq!(p.len(), 1, "{c:#?}");
+        assert!(p[0].1.contains("left by a daemon that is gone"), "{p:?}");
+        assert!(!p[0].1.contains("no socket"), "{p:?}");
     }
 
     #[test]
