@@ -53,9 +53,11 @@ fn cargo_under(
     dir.spawn(name, &mut cmd)
 }
 
-/// The incident whose blocker is an IDE's process and which blocks a terminal process.
-fn ide_over_terminal(r: &Report) -> Option<(u32, u32)> {
+/// The incident on a lock under `root` whose blocker is an IDE's process and which blocks a
+/// terminal process (the daemon sees every lock on the machine).
+fn ide_over_terminal(r: &Report, root: &Path) -> Option<(u32, u32)> {
     r.incidents.iter().find_map(|i| {
+        i.locks.iter().find(|l| l.path.starts_with(root))?;
         let b = i.blocker.as_ref().filter(|b| b.origin == Origin::Ide)?;
         let w = i
             .blocked
@@ -86,9 +88,9 @@ fn contention(dir: &Dir, d: &Daemon, project: &Path, marker: &Path) -> (Proc, Pr
         None,
     );
     let r = d.wait_for("the IDE's check blocking the terminal build", |r| {
-        ide_over_terminal(r).is_some()
+        ide_over_terminal(r, &dir.root).is_some()
     });
-    let (c, b) = ide_over_terminal(&r).unwrap();
+    let (c, b) = ide_over_terminal(&r, &dir.root).unwrap();
     (check, build, c, b)
 }
 
@@ -105,7 +107,9 @@ fn history_names_the_ide_blocking_terminal_builds_and_advises() {
     touch(&marker);
     assert_eq!(check.wait_exit(), 0, "{}", check.describe());
     assert_eq!(build.wait_exit(), 0, "{}", build.describe());
-    d.wait_for("everything released", |r| ide_over_terminal(r).is_none());
+    d.wait_for("everything released", |r| {
+        ide_over_terminal(r, &dir.root).is_none()
+    });
 
     let text = history(&d, &dir, &["history", "--since", "1h"]);
     let line = format!(
