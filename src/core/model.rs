@@ -679,10 +679,11 @@ pub struct TypicalHold {
 
 impl IncidentReport {
     /// The locks the incident is about: those someone in it waits for that the blocker holds
-    /// exclusively; else those someone in it waits for; else those it holds exclusively; else
+    /// exclusively; else those it holds exclusively; else those someone in it waits for; else
     /// all. A lock the blocker also holds shared in the background (every cargo holds the
     /// package cache's mutation lock so from its start, even while it waited for a build
-    /// directory) is not what its build directory's waiters wait for.
+    /// directory) is not what its hold is timed by, even when someone (a gc) waits for it:
+    /// the daemon's stale verdict counts from its exclusive holds too.
     pub fn main_locks(&self) -> Vec<&IncidentLock> {
         let waited = |l: &IncidentLock| self.blocked.iter().any(|b| b.lock == l.path);
         let exclusive = |l: &IncidentLock| l.mode == LockMode::Exclusive;
@@ -690,7 +691,7 @@ impl IncidentReport {
             self.locks.iter().filter(|l| keep(l)).collect()
         };
         let both = |l: &IncidentLock| waited(l) && exclusive(l);
-        [pick(&both), pick(&waited), pick(&exclusive)]
+        [pick(&both), pick(&exclusive), pick(&waited)]
             .into_iter()
             .find(|v| !v.is_empty())
             .unwrap_or_else(|| self.locks.iter().collect())

@@ -1484,6 +1484,17 @@ mod tests {
         let i = &r.incidents[0];
         assert_eq!(i.blocked.len(), 2, "{i:#?}");
         assert_eq!(i.locks[0].path, PathBuf::from("/h/.cargo/.package-cache"));
+
+        // Only the gc waits (for the shared lock): the hold is still the exclusive one's, as
+        // the daemon's stale verdict counts it.
+        let (mut c, k) = three_waiters_and_a_gc();
+        c.sightings[0].waiters.clear();
+        c.sightings[1].holders.truncate(1);
+        c.facts.retain(|p, _| ![11, 12, 13].contains(p));
+        let r = c.report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(i.blocked.len(), 1, "{i:#?}");
+        assert!((i.held_for_secs().unwrap() - 3.4).abs() < 1e-9, "{i:#?}");
     }
 
     #[test]
