@@ -211,10 +211,11 @@ pub fn headline(i: &IncidentReport, elapsed: Option<f64>) -> String {
     match i.blocked.as_slice() {
         [] => format!("{}{state} holds the {what}{time}", who(b)),
         [one] => {
+            let at_least = if one.waiting_since_known { "" } else { "≥ " };
             let waited = one
                 .waiting_for_secs
                 .zip(elapsed)
-                .map(|(w, e)| format!(" {}", duration(w + e)))
+                .map(|(w, e)| format!(" {at_least}{}", duration(w + e)))
                 .unwrap_or_default();
             let p = &one.process;
             format!(
@@ -299,6 +300,26 @@ mod tests {
                 .ends_with("; 6m40s so far, longer than usual"),
             "{:?}",
             typical(&i, 300.0)
+        );
+    }
+
+    #[test]
+    fn a_wait_found_under_way_reads_as_at_least_in_the_headline() {
+        use crate::ui::demo::{Stage, snapshot};
+        let mut i = snapshot(Stage::Stale, 1000.0).report.incidents[0].clone();
+        i.blocked.truncate(1);
+        i.blocked[0].waiting_for_secs = Some(45.0);
+        i.blocked[0].waiting_since_known = true;
+        assert!(
+            headline(&i, Some(0.0)).contains(" 45s · "),
+            "{}",
+            headline(&i, Some(0.0))
+        );
+        i.blocked[0].waiting_since_known = false;
+        assert!(
+            headline(&i, Some(0.0)).contains(" ≥ 45s · "),
+            "{}",
+            headline(&i, Some(0.0))
         );
     }
 
