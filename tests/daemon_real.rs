@@ -415,6 +415,8 @@ fn a_paused_daemon_never_makes_a_held_lock_look_free() {
         .expect(&out)
         .expect(&out);
     assert_eq!(report.source, lockwatch::core::model::Source::Scan, "{out}");
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(text.contains("daemon problem: is paused"), "{text}");
     assert!(
         holder_of(&report, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid)),
         "{out}"

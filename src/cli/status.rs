@@ -110,12 +110,16 @@ pub fn fetch_with_problems(
     roots: &WatchRoots,
     no_daemon: bool,
 ) -> anyhow::Result<(Report, Vec<String>)> {
+    // Why a daemon that runs did not give this answer, for the footer.
+    let mut why_not = Vec::new();
     if !no_daemon {
         let socket = crate::daemon::socket_path(&ctx.dirs);
         match Client::connect(&socket, Duration::from_secs(2)) {
             Ok(mut c) => match c.request(&Request::Status) {
                 // Paused, it answers with what it saw before: look now instead.
                 Ok(Response::Snapshot(snap)) if snap.paused => {
+                    why_not
+                        .push("is paused (menu → Resume watching): this is a one-off scan".into());
                     if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
                         crate::say!(
                             "cargo-lockwatch: note: the daemon's watching is paused (menu → \
@@ -142,10 +146,13 @@ pub fn fetch_with_problems(
             },
             Err(ClientError::NotRunning(_)) => {}
             // It runs, but has no slot free: say so once and scan (not "needs a restart").
-            Err(e @ ClientError::Busy(_))
-                if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) =>
-            {
-                crate::say!("cargo-lockwatch: note: {e}; scanning directly meanwhile")
+            Err(e @ ClientError::Busy(_)) => {
+                why_not.push(
+                    "is busy (all its client slots are taken): this is a one-off scan".into(),
+                );
+                if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    crate::say!("cargo-lockwatch: note: {e}; scanning directly meanwhile")
+                }
             }
             // Once per run: `--watch` and `wait` fetch again and again.
             Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
@@ -172,7 +179,7 @@ pub fn fetch_with_problems(
     if !report.incidents.is_empty() {
         hold_times(ctx).annotate(&mut report);
     }
-    Ok((report, Vec::new()))
+    Ok((report, why_not))
 }
 
 /// What the history says of typical hold times, read once per run (`wait` fetches repeatedly).
