@@ -230,8 +230,13 @@ fn two_runtime_dirs_one_history_one_daemon() {
             && said.contains(&stop),
         "{said}"
     );
-    let (code, _, _) = cli(&dir, &env_b, &["daemon", "--check"]);
-    assert_eq!(code, lockwatch::exit::NOT_RUNNING);
+    // From the second runtime dir: it runs, elsewhere (not "start one", which would only exit).
+    let (code, out, _) = cli(&dir, &env_b, &["daemon", "--check"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("running elsewhere") && out.contains(&stop),
+        "{out}"
+    );
 
     // The command it names stops the first; then the second may run.
     let (code, _, _) = cli(&dir, &a.env, &["daemon", "--stop"]);

@@ -61,6 +61,22 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 crate::tell!("not running: {e}");
                 exit::NOT_RUNNING
             }
+            // Not here, but one started with another runtime directory writes this history:
+            // it runs, and starting another would only say so.
+            Err(ClientError::NotRunning(p))
+                if let Some(owner) = daemon::instance::history_owner(&ctx.dirs.data)
+                    .filter(|o| o.runtime.as_ref() != Some(&ctx.dirs.runtime)) =>
+            {
+                crate::tell!(
+                    "running elsewhere: no daemon listens on {}, but {owner}",
+                    p.display()
+                );
+                if args.check {
+                    exit::OK
+                } else {
+                    exit::NOT_RUNNING
+                }
+            }
             Err(ClientError::NotRunning(p)) => {
                 crate::tell!(
                     "not running (no daemon listens on {}); start it with `cargo lockwatch daemon`",

@@ -203,6 +203,31 @@ pub fn parse_owner(text: &str) -> (Option<u32>, Option<PathBuf>) {
     (pid, runtime)
 }
 
+/// The daemon that writes the history in `data_dir` now, if one does (whatever its runtime
+/// directory): the lock is tried shared without waiting, and let go at once when free.
+pub fn history_owner(data_dir: &Path) -> Option<HistoryOwned> {
+    let path = data_dir.join("history.lock");
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(&path)
+        .ok()?;
+    // SAFETY: flock on a descriptor we own; LOCK_NB makes it return at once. A shared lock
+    // taken here is dropped with the descriptor.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+    if rc == 0 {
+        return None;
+    }
+    let mut text = String::new();
+    (&mut file).take(4096).read_to_string(&mut text).ok()?;
+    let (pid, runtime) = parse_owner(&text);
+    Some(HistoryOwned {
+        pid,
+        runtime,
+        data: data_dir.to_path_buf(),
+    })
+}
+
 impl HistoryLock {
     /// Takes `history.lock` in `data_dir` for the daemon whose runtime directory is `runtime`,
     /// or says which daemon holds it.
