@@ -94,11 +94,15 @@ impl Refusal {
                 blocker,
                 ..
             } => {
-                let instead = blocker.map_or_else(String::new, |b| {
-                    format!(
-                        " Stop {b} instead (it takes {pid} with it): `cargo lockwatch kill {b}`."
-                    )
-                });
+                // The detail names the command already when the blocker's incident has one.
+                let instead = blocker
+                    .filter(|b| !detail.contains(&format!("cargo lockwatch kill {b}`")))
+                    .map_or_else(String::new, |b| {
+                        format!(
+                            " Stop {b} instead (it takes {pid} with it): `cargo lockwatch kill \
+                             {b}`."
+                        )
+                    });
                 format!(
                     "refusing: {pid} is the waiting side of a deadlock; stopping it would fail \
                      the build it belongs to, and the lock is held by the one above it. \
