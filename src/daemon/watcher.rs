@@ -276,6 +276,39 @@ pub(super) enum Role {
 /// What the watch set was made from: lock files and (lock, activity domain) pairs.
 type Inputs = (Vec<PathBuf>, Vec<(FileKey, PathBuf)>);
 
+/// The routes and watches the lock files alone ask for.
+#[derive(Debug)]
+struct FilesPart {
+    list: Vec<PathBuf>,
+    lock_files: HashSet<PathBuf>,
+    expected: HashSet<PathBuf>,
+    want: HashMap<PathBuf, Role>,
+}
+
+impl FilesPart {
+    /// Existing lock files are watched themselves; one not made yet through its directory.
+    fn of(list: &[PathBuf]) -> FilesPart {
+        let mut part = FilesPart {
+            list: list.to_vec(),
+            lock_files: HashSet::new(),
+            expected: HashSet::new(),
+            want: HashMap::new(),
+        };
+        for f in list {
+            if f.exists() {
+                part.lock_files.insert(f.clone());
+                part.want.insert(f.clone(), Role::LockFile);
+            } else if let Some(parent) = f.parent().filter(|p| p.is_dir()) {
+                part.expected.insert(f.clone());
+                part.want
+                    .entry(parent.to_path_buf())
+                    .or_insert(Role::Domain);
+            }
+        }
+        part
+    }
+}
+
 /// Keeps the OS watcher alive and its watch set in line with what is held.
 pub struct FsWatcher {
     backend: imp::Backend,
@@ -288,6 +321,10 @@ pub struct FsWatcher {
     /// Lock files of the last update that did not exist (a fresh Cargo home has no
     /// `.package-cache-mutate` yet): their appearance is worth a new watch set.
     awaited: Vec<PathBuf>,
+    /// The lock files' half of the routes, kept while the list is the same: a hold starting or
+    /// ending changes only the domains, and thousands of watched projects would otherwise be
+    /// thousands of `stat`s on every lock event.
+    files_part: Option<FilesPart>,
     /// Each domain's directories, read once when the domain appears: reading a watched
     /// directory on every pass made the watcher report its own reads.
     dirs_of: HashMap<PathBuf, Vec<PathBuf>>,
@@ -309,6 +346,7 @@ impl FsWatcher {
             watched: HashMap::new(),
             last: None,
             awaited: Vec::new(),
+            files_part: None,
             dirs_of: HashMap::new(),
             lost,
             canonical: HashMap::new(),
@@ -333,6 +371,9 @@ impl FsWatcher {
         for path in &lost {
             self.watched.remove(path);
         }
+        if appeared || !lost.is_empty() {
+            self.files_part = None;
+        }
         let (routes, want) = self.routes_for(lock_files, domains);
         *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
         let failed = self.apply(&want);
@@ -354,17 +395,20 @@ impl FsWatcher {
         lock_files: &[PathBuf],
         domains: &[(FileKey, PathBuf)],
     ) -> (Routes, HashMap<PathBuf, Role>) {
-        let mut routes = Routes::default();
-        let mut want: HashMap<PathBuf, Role> = HashMap::new();
-        for f in lock_files {
-            if f.exists() {
-                routes.lock_files.insert(f.clone());
-                want.insert(f.clone(), Role::LockFile);
-            } else if let Some(parent) = f.parent().filter(|p| p.is_dir()) {
-                routes.expected.insert(f.clone());
-                want.entry(parent.to_path_buf()).or_insert(Role::Domain);
-            }
+        if self
+            .files_part
+            .as_ref()
+            .is_none_or(|p| p.list != lock_files)
+        {
+            self.files_part = Some(FilesPart::of(lock_files));
         }
+        let files = self.files_part.as_ref().expect("set just above");
+        let mut routes = Routes {
+            lock_files: files.lock_files.clone(),
+            expected: files.expected.clone(),
+            ..Routes::default()
+        };
+        let mut want = files.want.clone();
         self.dirs_of
             .retain(|dir, _| domains.iter().any(|(_, d)| d == dir));
         for (key, dir) in domains {
