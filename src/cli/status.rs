@@ -233,8 +233,11 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         let text = if problems.is_empty() {
             text
         } else if args.json {
-            for p in &problems {
-                crate::say!("cargo-lockwatch: warning: the daemon {p}");
+            // From a scan, they say why the daemon did not answer: stderr has said so already.
+            if report.source == Source::Daemon {
+                for p in &problems {
+                    crate::say!("cargo-lockwatch: warning: the daemon {p}");
+                }
             }
             text
         } else {
