@@ -259,9 +259,7 @@ fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
     let dir = Dir::new("kill-asks");
     let lock = dir.cargo_home.join(".package-cache");
     std::fs::write(&lock, "").unwrap();
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).args(["sleep", "300"]);
-    let holder = dir.spawn("holder", &mut cmd);
+    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
 
     let (code, out) = at_a_terminal(&dir, &format!("kill {}", holder.pid), "n\n");
@@ -306,9 +304,7 @@ fn a_script_stops_a_holder_nobody_waits_for_only_with_yes() {
     let dir = Dir::new("kill-yes");
     let lock = dir.cargo_home.join(".package-cache");
     std::fs::write(&lock, "").unwrap();
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).args(["sleep", "300"]);
-    let holder = dir.spawn("holder", &mut cmd);
+    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
     let pid = holder.pid.to_string();
     let out = lockwatch(&dir)
