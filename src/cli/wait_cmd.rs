@@ -353,9 +353,13 @@ fn print_outcome(json: bool, start: Instant, still: Option<(&LockReport, Option<
 fn check_paths(paths: &[PathBuf]) -> Result<(), String> {
     // A file that is not one of Cargo's lock files is never in a report: it would read as
     // free whoever holds it, and `wait FILE && cargo build` would go ahead.
-    if let Some(p) =
-        (paths.iter()).find(|p| p.is_file() && crate::core::catalog::classify(p).is_none())
-    {
+    // A manifest names its project.
+    let odd = |p: &&PathBuf| {
+        p.is_file()
+            && p.file_name() != Some(std::ffi::OsStr::new("Cargo.toml"))
+            && crate::core::catalog::classify(p).is_none()
+    };
+    if let Some(p) = paths.iter().find(odd) {
         return Err(format!(
             "{} is not one of Cargo's lock files, which are all lockwatch watches: name a lock \
              file (such as ~/.cargo/.package-cache or target/debug/.cargo-lock), a project or \
