@@ -517,6 +517,10 @@ pub struct State {
     recovered_holds: HashMap<(FileKey, ProcId), (f64, bool)>,
     /// (start of the part behind the last holder, start of the whole wait).
     recovered_waits: HashMap<(FileKey, ProcId), (Start, Start)>,
+    /// Waits that ended lately without their waiter getting the lock, with when the whole wait
+    /// began and when it ended: all waiters wake when a holder lets go and the losers block
+    /// again, so a pass may catch one between the two. Waiting again soon, it goes on.
+    just_ended: HashMap<(FileKey, ProcId), (Start, f64)>,
     /// No pass observed yet: what the first one sees began before the daemon looked.
     first_pass: bool,
 }
@@ -532,6 +536,7 @@ impl State {
             last_activity: HashMap::new(),
             recovered_holds: HashMap::new(),
             recovered_waits: HashMap::new(),
+            just_ended: HashMap::new(),
             first_pass: true,
         }
     }
@@ -745,6 +750,9 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
 fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<Effect>) -> bool {
     let mut changed = false;
     let mut seen = Vec::new();
+    state
+        .just_ended
+        .retain(|_, (_, at)| now - *at <= REBLOCK_SECS);
     for lock in locks {
         let words = lock.kind.cargo_words();
         for w in &lock.waiters {
@@ -769,6 +777,8 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 let old = state.waits.remove(&id).expect("found above");
                 went_on = Some((old.began, old.began_known));
                 fx.push(Effect::RecordHistory(wait_ended(id, old, now, true)));
+            } else if let Some((began, _)) = state.just_ended.remove(&id) {
+                went_on = Some(began);
             }
             changed = true;
             let switched = went_on.is_some();
@@ -845,13 +855,25 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         .copied()
         .collect();
     ended.sort();
+    let holds = |(key, who): (FileKey, ProcId)| {
+        (locks.iter()).any(|l| l.key == key && l.holders.iter().any(|h| h.id == who))
+    };
     for id in ended {
         let wait = state.waits.remove(&id).expect("key listed above");
         changed = true;
+        if !holds(id) {
+            state
+                .just_ended
+                .insert(id, ((wait.began, wait.began_known), now));
+        }
         fx.push(Effect::RecordHistory(wait_ended(id, wait, now, false)));
     }
     changed
 }
+
+/// How soon a waiter that blocks again on the same lock goes on with its wait (see
+/// `State::just_ended`).
+const REBLOCK_SECS: f64 = 2.0;
 
 /// The history event of a wait that ended, or of its part behind one blocker (`goes_on`: it
 /// waits on behind another).
@@ -1249,6 +1271,42 @@ mod tests {
             stale_now(&s, 10),
             "idle for longer than stale_after since it took it"
         );
+    }
+
+    #[test]
+    fn a_waiter_caught_between_waking_and_blocking_again_goes_on_with_its_wait() {
+        // 10 holds, 11 waits; 10 lets go, 12 takes the lock first, and a pass sees 11 in the
+        // moment between waking and blocking again.
+        let mut s = state();
+        observe(
+            &mut s,
+            0.0,
+            lock(vec![holder(10, ProcState::Sleeping, 1.0)], &[11]),
+        );
+        observe(
+            &mut s,
+            10.0,
+            lock(vec![holder(12, ProcState::Running, 1.0)], &[]),
+        );
+        observe(
+            &mut s,
+            10.5,
+            lock(vec![holder(12, ProcState::Running, 1.0)], &[11]),
+        );
+        let since = s.wait_since();
+        assert_eq!(since.get(&(KEY, 11)), Some(&0.0), "{since:?}");
+        // Blocking again much later is a new wait.
+        observe(
+            &mut s,
+            11.0,
+            lock(vec![holder(12, ProcState::Running, 1.0)], &[]),
+        );
+        observe(
+            &mut s,
+            20.0,
+            lock(vec![holder(12, ProcState::Running, 1.0)], &[11]),
+        );
+        assert_eq!(s.wait_since().get(&(KEY, 11)), Some(&20.0));
     }
 
     #[test]
