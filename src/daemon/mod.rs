@@ -89,27 +89,19 @@ pub fn gui_available() -> bool {
 }
 
 /// The size of `sockaddr_un.sun_path` on this platform: a socket's path and its terminating
-/// NUL must fit in it.
-#[cfg(any(
+/// NUL must fit in it (104 bytes on macOS and the BSDs, 108 elsewhere).
+pub const SUN_PATH_BYTES: usize = if cfg!(any(
     target_os = "macos",
     target_os = "ios",
     target_os = "freebsd",
     target_os = "openbsd",
     target_os = "netbsd",
     target_os = "dragonfly"
-))]
-pub const SUN_PATH_BYTES: usize = 104;
-/// The size of `sockaddr_un.sun_path` on this platform: a socket's path and its terminating
-/// NUL must fit in it.
-#[cfg(not(any(
-    target_os = "macos",
-    target_os = "ios",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd",
-    target_os = "dragonfly"
-)))]
-pub const SUN_PATH_BYTES: usize = 108;
+)) {
+    104
+} else {
+    108
+};
 
 /// Whether a socket path of `len` bytes fits a `sun_path` of `limit` bytes (with its NUL).
 pub fn socket_path_fits(len: usize, limit: usize) -> bool {
