@@ -1398,25 +1398,40 @@ mod tests {
     }
 
     #[test]
-    fn among_many_processes_every_one_sharing_the_descriptor_is_found_by_the_parallel_scan() {
+    fn among_many_processes_the_scan_stops_at_a_holder_and_adds_its_siblings_sharing_it() {
         let d = dead_locker_with_a_waiter();
         let path = d.cache.to_str().unwrap();
         // 1,200 idle processes (enough for the scan to run on several threads where there are
-        // several cores); two far apart share the descriptor, neither at an end of the range.
-        fs::write(
-            d.fake.root().join("loadavg"),
-            "0.10 0.20 0.30 1/80 1400
-",
-        )
-        .unwrap();
+        // several cores). The dead locker forked 333 and 1111 (far apart, neither at an end of
+        // the range), adopted by the subreaper 50, in its session 90; 1250, unrelated, shares
+        // it too, and so does 1260, a child of 50 in a session of its own.
+        fs::write(d.fake.root().join("loadavg"), "0.10 0.20 0.30 1/80 1400\n").unwrap();
         d.fake.idle(101..=1300);
-        d.fake.holding_fd(333, path, d.ino, 100);
-        d.fake.holding_fd(1111, path, d.ino, 100);
+        d.fake.process_in(50, "systemd", 1, 50);
+        d.fake.children(50, &[333, 1111, 1260]);
+        for pid in [333, 1111] {
+            d.fake.process_in(pid, "sleep", 50, 90);
+        }
+        d.fake.process_in(1260, "sleep", 50, 1260);
+        for pid in [333, 1111, 1250, 1260] {
+            d.fake.holding_fd(pid, path, d.ino, 100);
+        }
         let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        // The scan (pids after the dead locker, ascending) stops at 333: 1250 and 1260 are
+        // left unread.
         assert_eq!(
             holder_pids(&probe.sightings(&d.targets).unwrap()),
             [333, 1111]
         );
+        // Once both siblings let go, the next pass finds 1250 (and 1260 when another core
+        // was reading its run at the time).
+        for pid in [333, 1111] {
+            fs::remove_file(d.fake.root().join(format!("{pid}/fd/9"))).unwrap();
+        }
+        let next = holder_pids(&probe.sightings(&d.targets).unwrap());
+        assert!(next.starts_with(&[1250]) && next.len() <= 2, "{next:?}");
+        fs::remove_file(d.fake.root().join("1250/fd/9")).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [1260]);
     }
 
     #[test]

@@ -645,6 +645,36 @@ impl View<'_> {
         out
     }
 
+    /// `ask` of `pids` in their order until one answers, for a search where any answer will
+    /// do: the pids of a run that answer, with their answers, in the order of `pids`. Every
+    /// core takes short runs of the list from a shared cursor and stops once any run has
+    /// answered, so the reading ends a run or so past the first answer however far down the
+    /// list it is (a holder half-way through 2,000 processes costs half of them).
+    pub fn par_find<T: Send>(
+        &mut self,
+        pids: &[u32],
+        ask: impl Fn(&mut View, u32) -> Option<T> + Sync,
+    ) -> Vec<(u32, T)> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let helpers = cores.min(pids.len() / PARALLEL_FROM).saturating_sub(1);
+        let hunt = Hunt::new(pids);
+        let root = self.fs.root().to_path_buf();
+        let mut found = std::thread::scope(|s| {
+            let (ask, hunt, root) = (&ask, &hunt, &root);
+            let running: Vec<_> = (0..helpers)
+                .map(|_| s.spawn(move || hunt_apart(root, hunt, ask)))
+                .collect();
+            // This thread hunts too: a helper that cannot open procfs leaves the list to it.
+            let mut found = hunt.run(self, ask);
+            for h in running {
+                found.extend(h.join().unwrap_or_default());
+            }
+            found
+        });
+        found.sort_by_key(|(at, _, _)| *at);
+        found.into_iter().map(|(_, pid, t)| (pid, t)).collect()
+    }
+
     /// Reads the stat of each of `pids` not read yet, on every core when there are many.
     pub fn read_stats(&mut self, pids: &[u32]) {
         let unread: Vec<u32> = (pids.iter().copied())
@@ -655,6 +685,72 @@ impl View<'_> {
             self.entry(pid).stat = Some(stat);
         }
     }
+}
+
+/// A list of pids shared by the threads of [`View::par_find`].
+struct Hunt<'a> {
+    pids: &'a [u32],
+    /// The start of the next run nobody has taken.
+    next: std::sync::atomic::AtomicUsize,
+    /// Whether some run has answered.
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> Hunt<'a> {
+    /// Pids a thread takes at once: short, so that the others stop soon after an answer.
+    const RUN: usize = 8;
+
+    fn new(pids: &'a [u32]) -> Self {
+        Hunt {
+            pids,
+            next: 0.into(),
+            done: false.into(),
+        }
+    }
+
+    /// Takes runs until the list ends or some thread has an answer: (place in the list, pid,
+    /// answer) of each pid that answered.
+    fn run<T>(
+        &self,
+        v: &mut View,
+        ask: &impl Fn(&mut View, u32) -> Option<T>,
+    ) -> Vec<(usize, u32, T)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut found = Vec::new();
+        while !self.done.load(Relaxed) {
+            let start = self.next.fetch_add(Self::RUN, Relaxed);
+            let Some(run) = self
+                .pids
+                .get(start..(start + Self::RUN).min(self.pids.len()))
+            else {
+                break;
+            };
+            for (i, pid) in run.iter().enumerate() {
+                found.extend(ask(v, *pid).map(|t| (start + i, *pid, t)));
+            }
+            if !found.is_empty() {
+                self.done.store(true, Relaxed);
+            }
+        }
+        found
+    }
+}
+
+/// One helper of [`View::par_find`]; nothing when procfs cannot be opened again.
+fn hunt_apart<T>(
+    root: &Path,
+    hunt: &Hunt,
+    ask: &impl Fn(&mut View, u32) -> Option<T>,
+) -> Vec<(usize, u32, T)> {
+    let Ok(fs) = Procfs::open(root.to_path_buf()) else {
+        return Vec::new();
+    };
+    let mut idx = Index::default();
+    let mut v = View {
+        fs: &fs,
+        idx: &mut idx,
+    };
+    hunt.run(&mut v, ask)
 }
 
 /// One worker of [`View::par_map`]; `None` when procfs cannot be opened again.
@@ -740,6 +836,35 @@ mod tests {
             k.kill().unwrap();
             k.wait().unwrap();
         }
+    }
+
+    #[test]
+    fn a_hunt_stops_soon_after_the_first_answer_and_reads_the_whole_list_when_none_does() {
+        let fs = Procfs::open(PathBuf::from("/proc")).unwrap();
+        let mut idx = Index::default();
+        let mut v = View {
+            fs: &fs,
+            idx: &mut idx,
+        };
+        let pids: Vec<u32> = (1..=4_000).collect();
+        let asked = std::sync::atomic::AtomicUsize::new(0);
+        let ask = |target: u32| {
+            let asked = &asked;
+            move |_: &mut View, pid: u32| {
+                asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (pid % 1_000 == target).then_some(pid * 2)
+            }
+        };
+        // 500 is answered first; 1,500 and later are never reached.
+        let found = v.par_find(&pids, ask(500));
+        let reads = asked.swap(0, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(found.first(), Some(&(500, 1_000)), "{found:?}");
+        assert!(found.iter().all(|(pid, _)| *pid < 1_500), "{found:?}");
+        assert!(reads < 1_000, "{reads} of 4,000 read for an answer at 500");
+        // Nothing answers: every pid is asked once.
+        assert!(v.par_find(&pids, ask(5_000)).is_empty());
+        assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 4_000);
+        assert!(v.par_find(&[], ask(0)).is_empty());
     }
 
     #[test]

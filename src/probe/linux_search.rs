@@ -58,7 +58,7 @@ pub(super) fn inheritors(
     let mut checked: HashSet<u32> = clues.dead.iter().copied().collect();
     for tier in TIERS {
         let pids = candidates(v, tier, clues, &checked);
-        let mut found = holders_among(v, ino, pick, &pids, &mut checked);
+        let mut found = first_holders_among(v, ino, pick, &pids, &mut checked);
         if tier == Tier::Ends {
             found = by_process(v, found);
         }
@@ -77,18 +77,47 @@ pub(super) fn holders_among(
     pids: &[u32],
     checked: &mut HashSet<u32>,
 ) -> Vec<(u32, KernelLock)> {
-    let unchecked: Vec<u32> = pids
-        .iter()
-        .copied()
-        .filter(|p| checked.insert(*p))
-        .collect();
+    let unchecked = mark_checked(pids, checked);
     let locks = v.par_map(&unchecked, |w, pid| w.find_lock(pid, ino, pick));
     (unchecked.into_iter().zip(locks))
         .filter_map(|(pid, lock)| Some((pid, lock?)))
         .collect()
 }
 
-/// `found`, plus their parents and descendants that hold the lock too.
+/// The first of `pids` found holding a flock on `ino` (with any read beside it): a tier's
+/// search stops there, its relatives are [`with_relatives`]' to find. Only what was surely
+/// read counts as checked: everyone when nobody holds it, else the holders found.
+fn first_holders_among(
+    v: &mut View,
+    ino: u64,
+    pick: Pick,
+    pids: &[u32],
+    checked: &mut HashSet<u32>,
+) -> Vec<(u32, KernelLock)> {
+    let mut once = HashSet::new();
+    let unchecked: Vec<u32> = (pids.iter().copied())
+        .filter(|p| !checked.contains(p) && once.insert(*p))
+        .collect();
+    let found = v.par_find(&unchecked, |w, pid| w.find_lock(pid, ino, pick));
+    match found.is_empty() {
+        true => checked.extend(unchecked),
+        false => checked.extend(found.iter().map(|(pid, _)| *pid)),
+    }
+    found
+}
+
+/// Those of `pids` not in `checked`, now added to it.
+fn mark_checked(pids: &[u32], checked: &mut HashSet<u32>) -> Vec<u32> {
+    pids.iter()
+        .copied()
+        .filter(|p| checked.insert(*p))
+        .collect()
+}
+
+/// `found`, plus their parents, siblings and descendants that hold the lock too: a locker
+/// that forked several children before it died left its descriptor in each of them, all
+/// adopted by the same parent and kept in its session. (A tier's search stopped at the first
+/// holder it found; siblings in other sessions are left: a subreaper may have thousands.)
 fn with_relatives(
     v: &mut View,
     ino: u64,
@@ -98,13 +127,25 @@ fn with_relatives(
 ) -> Vec<(u32, KernelLock)> {
     let mut kin = Vec::new();
     for (pid, _) in &found {
-        kin.extend(v.stat(*pid).map(|s| s.ppid).filter(|p| *p > 1));
+        let Some(stat) = v.stat(*pid) else { continue };
+        if stat.ppid > 1 {
+            kin.push(stat.ppid);
+        }
+        kin.extend(siblings_in_session(v, stat.ppid, stat.session));
         kin.extend(v.descendants(*pid));
     }
     found.extend(holders_among(v, ino, pick, &kin, checked));
     found.sort_by_key(|(pid, _)| *pid);
     found.dedup_by_key(|(pid, _)| *pid);
     found
+}
+
+/// The children of `parent` in session `session`.
+fn siblings_in_session(v: &mut View, parent: u32, session: u32) -> Vec<u32> {
+    let mut kids = v.children(parent);
+    v.read_stats(&kids);
+    kids.retain(|k| v.stat(*k).is_some_and(|s| s.session == session));
+    kids
 }
 
 fn candidates(v: &mut View, tier: Tier, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
