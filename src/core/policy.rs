@@ -71,6 +71,18 @@ impl Party {
     }
 }
 
+/// A hold or wait already under way when the daemon first looked is timed from then, a lower
+/// bound; but a process no older than that (within this many seconds: its start time and the
+/// pass's clock are read apart) began it then, and the time is exact.
+pub const SAME_AGE_SECS: f64 = 1.0;
+
+/// Whether a hold or wait first seen at `seen` (Unix seconds) by a process started at
+/// `started_at` began then: it cannot be older than its process, so when the process is
+/// younger than [`SAME_AGE_SECS`] the sight is its start, even on a file nobody watched.
+pub fn began_when_seen(seen: f64, started_at: f64) -> bool {
+    seen - started_at <= SAME_AGE_SECS
+}
+
 /// One holder of a lock as sampled in a pass (for hold times and history).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HolderSample {
@@ -80,6 +92,8 @@ pub struct HolderSample {
     pub name: String,
     /// Command line (for history).
     pub cmd: Vec<String>,
+    /// When it started (Unix seconds): a hold first seen then began then.
+    pub started_at: f64,
     /// Shared or exclusive.
     pub mode: LockMode,
     /// Origin and project (for history).
@@ -93,6 +107,8 @@ pub struct WaiterSample {
     pub id: ProcId,
     /// Short name.
     pub name: String,
+    /// When it started (Unix seconds): a wait first seen then began then.
+    pub started_at: f64,
     /// Command line.
     pub cmd: Vec<String>,
     /// Its root blockers (name, pid), from the blocking graph: whom it really waits for, not
@@ -653,6 +669,13 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
     }
 }
 
+/// Whether a hold or wait first seen now on `lock` by a process started at `started_at`
+/// began now: the file was watched since an earlier pass (its open woke the daemon), or the
+/// process is as young as the sight.
+fn seen_begin(state: &State, lock: &LockSample, now: f64, started_at: f64) -> bool {
+    (!state.first_pass && lock.watched) || began_when_seen(now, started_at)
+}
+
 /// Starts and ends holds (with their history lines); returns whether anything changed.
 fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<Effect>) -> bool {
     let mut changed = false;
@@ -668,7 +691,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             changed = true;
             let recovered = state.recovered_holds.remove(&id);
             let (since, since_known) =
-                recovered.unwrap_or((now, !state.first_pass && lock.watched));
+                recovered.unwrap_or((now, seen_begin(state, lock, now, h.started_at)));
             state.holds.insert(
                 id,
                 Hold {
@@ -784,7 +807,7 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             let switched = went_on.is_some();
             let recovered = state.recovered_waits.remove(&id);
             let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
-                let part = (now, switched || (!state.first_pass && lock.watched));
+                let part = (now, switched || seen_begin(state, lock, now, w.started_at));
                 (part, went_on.unwrap_or(part))
             });
             state.waits.insert(
@@ -1139,6 +1162,9 @@ mod tests {
 
     type Obs = (Vec<LockSample>, Vec<BlockerSample>);
 
+    /// A process start long before any test's clock.
+    const LONG_AGO: f64 = -1.0e9;
+
     /// `KEY` held by these blockers, with these waiters.
     fn lock(blockers: Vec<BlockerSample>, waiters: &[u32]) -> Obs {
         let l = LockSample {
@@ -1152,6 +1178,7 @@ mod tests {
                     id: b.id,
                     name: b.name.clone(),
                     cmd: vec!["cargo".into(), "build".into()],
+                    started_at: LONG_AGO,
                     mode: LockMode::Exclusive,
                     party: Party::default(),
                 })
@@ -1164,6 +1191,7 @@ mod tests {
                         start_token: 2,
                     },
                     name: "cargo".into(),
+                    started_at: LONG_AGO,
                     cmd: vec![],
                     blocked_by: blockers
                         .iter()
@@ -1410,6 +1438,7 @@ mod tests {
                     },
                     name: "cargo".into(),
                     cmd: vec![],
+                    started_at: LONG_AGO,
                     mode: LockMode::Shared,
                     party: Party::default(),
                 }],
@@ -1877,6 +1906,45 @@ mod tests {
             lock(vec![holder(20, ProcState::Running, 0.0)], &[]),
         );
         assert!(!s.since_unknown().contains(&(KEY, 20)));
+    }
+
+    #[test]
+    fn a_hold_first_seen_on_an_unwatched_file_by_a_young_process_began_then() {
+        // The first build of a new project: cargo started half a second before the periodic
+        // pass found its build lock, so the hold (and its waiter's wait) began at that pass.
+        let mut s = state();
+        observe(&mut s, 100.0, (Vec::new(), Vec::new()));
+        let mut found = lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        found.0[0].watched = false;
+        found.0[0].holders[0].started_at = 114.5;
+        found.0[0].waiters[0].started_at = 114.8;
+        let fx = observe(&mut s, 115.0, found);
+        assert!(s.since_unknown().is_empty(), "{:?}", s.since_unknown());
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Log(l) if l.starts_with("acquired"))),
+            "{fx:?}"
+        );
+        let fx = observe(&mut s, 120.0, (Vec::new(), Vec::new()));
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Log(l) if l.contains("after 5s"))),
+            "the log says how long it lasted: {fx:?}"
+        );
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::RecordHistory(HistoryEvent::Released {
+                since_known: true,
+                ..
+            })
+        )));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::RecordHistory(HistoryEvent::WaitEnded {
+                since_known: true,
+                ..
+            })
+        )));
     }
 
     #[test]

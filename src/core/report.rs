@@ -18,6 +18,7 @@ use super::model::{
     StaleReason, WaiterReport,
 };
 use super::origin;
+use super::policy;
 
 /// What the caller knows beyond one pass: when holds and waits began, and which blockers the
 /// policy judged stale.
@@ -49,11 +50,6 @@ pub struct Knowledge {
     pub net_waits: HashMap<u32, (String, NetSilence)>,
 }
 
-/// A hold or wait already under way when the daemon first looked is timed from then, a lower
-/// bound; but a process no older than that (within this many seconds: its start time and the
-/// pass's clock are read apart) began it then, and the time is exact.
-const SAME_AGE_SECS: f64 = 1.0;
-
 impl Knowledge {
     /// How long `pid` has held (`since` = `hold_since`) or waited for (`wait_since`) `key`, and
     /// whether that counts from the real start.
@@ -70,7 +66,7 @@ impl Knowledge {
         };
         let secs = (now - t).max(0.0);
         let known = !self.since_unknown.contains(&(key, pid))
-            || facts.is_some_and(|f| now - f.started_at - secs <= SAME_AGE_SECS);
+            || facts.is_some_and(|f| policy::began_when_seen(*t, f.started_at));
         (Some(secs), known)
     }
 }

@@ -998,6 +998,7 @@ fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -
                         id: id(f),
                         name: f.name.clone(),
                         cmd: f.cmd.clone(),
+                        started_at: f.started_at,
                         mode: h.mode,
                         party: party(f, &project),
                     })
@@ -1012,6 +1013,7 @@ fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -
                     Some(WaiterSample {
                         id: id(f),
                         name: f.name.clone(),
+                        started_at: f.started_at,
                         cmd: f.cmd.clone(),
                         blocked_by: roots.iter().map(|r| (r.name.clone(), r.pid)).collect(),
                         blocked_by_cmd: roots.iter().map(|r| r.cmd.clone()).collect(),
