@@ -1881,20 +1881,7 @@ mod tests {
         );
         // Once watched, the next hold on it is timed from its start.
         let fx = observe(&mut s, 120.0, (Vec::new(), Vec::new()));
-        assert!(fx.iter().any(|e| matches!(
-            e,
-            Effect::RecordHistory(HistoryEvent::Released {
-                since_known: false,
-                ..
-            })
-        )));
-        assert!(fx.iter().any(|e| matches!(
-            e,
-            Effect::RecordHistory(HistoryEvent::WaitEnded {
-                since_known: false,
-                ..
-            })
-        )));
+        assert!(hold_and_wait_ended(&fx, false), "{fx:?}");
         assert!(
             fx.iter()
                 .any(|e| matches!(e, Effect::Log(l) if l.contains("after ≥ 5s"))),
@@ -1931,20 +1918,19 @@ mod tests {
                 .any(|e| matches!(e, Effect::Log(l) if l.contains("after 5s"))),
             "the log says how long it lasted: {fx:?}"
         );
-        assert!(fx.iter().any(|e| matches!(
-            e,
-            Effect::RecordHistory(HistoryEvent::Released {
-                since_known: true,
-                ..
-            })
-        )));
-        assert!(fx.iter().any(|e| matches!(
-            e,
-            Effect::RecordHistory(HistoryEvent::WaitEnded {
-                since_known: true,
-                ..
-            })
-        )));
+        assert!(hold_and_wait_ended(&fx, true), "{fx:?}");
+    }
+
+    /// Whether `fx` records a hold's and a wait's end, timed from their start (`known`) or
+    /// from the daemon's first look.
+    fn hold_and_wait_ended(fx: &[Effect], known: bool) -> bool {
+        let released = fx.iter().any(|e| {
+            matches!(e, Effect::RecordHistory(HistoryEvent::Released { since_known, .. }) if *since_known == known)
+        });
+        let wait_ended = fx.iter().any(|e| {
+            matches!(e, Effect::RecordHistory(HistoryEvent::WaitEnded { since_known, .. }) if *since_known == known)
+        });
+        released && wait_ended
     }
 
     #[test]
