@@ -131,7 +131,7 @@ fn with_relatives(
         if stat.ppid > 1 {
             kin.push(stat.ppid);
         }
-        kin.extend(siblings_in_session(v, stat.ppid, stat.session));
+        kin.extend(siblings_in_session(v, *pid, stat.ppid, stat.session));
         kin.extend(v.descendants(*pid));
     }
     found.extend(holders_among(v, ino, pick, &kin, checked));
@@ -140,9 +140,15 @@ fn with_relatives(
     found
 }
 
-/// The children of `parent` in session `session`.
-fn siblings_in_session(v: &mut View, parent: u32, session: u32) -> Vec<u32> {
+/// The children of `parent` in session `session`, other than `pid`: none when `pid` leads
+/// that session (only its descendants can be in it), so a session leader adopted by a parent
+/// of thousands costs no stat of theirs.
+fn siblings_in_session(v: &mut View, pid: u32, parent: u32, session: u32) -> Vec<u32> {
+    if session == pid {
+        return Vec::new();
+    }
     let mut kids = v.children(parent);
+    kids.retain(|k| *k != pid);
     v.read_stats(&kids);
     kids.retain(|k| v.stat(*k).is_some_and(|s| s.session == session));
     kids
