@@ -443,3 +443,112 @@ fn a_stopped_daemon_is_said_to_be_silent_with_how_to_continue_it() {
     );
     d.snapshot();
 }
+
+/// The incident whose blocker is `pid`, as `status --json` printed it (warnings may precede it).
+fn incident_json(out: &str, pid: u32) -> serde_json::Value {
+    let json = &out[out.find('{').expect(out)..];
+    let doc: serde_json::Value = serde_json::Deserializer::from_str(json)
+        .into_iter()
+        .next()
+        .expect(out)
+        .expect(out);
+    let incidents = doc["incidents"].as_array().expect(out);
+    (incidents.iter())
+        .find(|i| i["blocker"]["pid"] == pid)
+        .unwrap_or_else(|| panic!("no incident of {pid}: {out}"))
+        .clone()
+}
+
+/// A holder that ignores SIGTERM itself (`trap '' TERM` survives `exec`): once it looks stale,
+/// `status` offers `kill --force` and says why; `kill` says so at once and signals nothing
+/// (after the same checks: a waiter is still refused as a waiter); `kill --force` lets the
+/// waiter go on. An ordinary stale holder is offered the plain `kill`.
+#[test]
+fn a_holder_that_ignores_sigterm_is_offered_kill_force_up_front() {
+    let _serial = util::serial();
+    let dir = Dir::new("ignores-term");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(&dir, "daemon");
+    let mut cmd = dir.command("bash");
+    cmd.args(["-c", r#"trap '' TERM; exec flock -x "$0" sleep 600"#])
+        .arg(&lock);
+    let holder = dir.spawn("holder", &mut cmd);
+    d.wait_for("the hold", |r| {
+        holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid))
+    });
+    let waiter = dir.spawn(
+        "waiter",
+        dir.command("flock").arg("-x").arg(&lock).arg("true"),
+    );
+    d.wait_for("the stale holder with its waiter", |r| {
+        holder_of(r, &lock).is_some_and(|l| {
+            l.state == LockState::Stale && l.waiters.iter().any(|w| w.pid == waiter.pid)
+        })
+    });
+    let pid = holder.pid;
+    let (_, out) = d.cli(&dir, &["status", "--json"]);
+    let i = incident_json(&out, pid);
+    assert_eq!(i["blocker"]["sigterm"], "ignored", "{i:#}");
+    assert_eq!(i["action"]["force"], true, "{i:#}");
+    assert_eq!(
+        i["action"]["command"],
+        format!("cargo lockwatch kill --force {pid}"),
+        "{i:#}"
+    );
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(
+        text.contains(&format!(
+            "    run      cargo lockwatch kill --force {pid}\n"
+        )) && text.contains("(it ignores SIGTERM: only SIGKILL stops it"),
+        "{text}"
+    );
+
+    // `kill` without --force: said at once, nothing signalled; the waiter is still a waiter.
+    let (code, out) = d.cli(&dir, &["kill", &pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(
+        out.contains(&format!("refusing: {pid} ignores SIGTERM"))
+            && out.contains(&format!("`cargo lockwatch kill --force {pid}`")),
+        "{out}"
+    );
+    assert!(util::proc_state(pid).is_some_and(|s| s != 'Z'), "spared");
+    let (code, out) = d.cli(&dir, &["kill", "--force", &waiter.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(out.contains("WAITING"), "{out}");
+    let (code, out) = d.cli(&dir, &["kill", "--force", &pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::OK, "{out}");
+    assert!(out.contains("SIGKILL"), "{out}");
+    drop(holder);
+    drop(waiter);
+
+    // An ordinary holder: the plain `kill`.
+    let plain = flock_holder(&dir, "plain", &lock);
+    let waiter = dir.spawn(
+        "waiter2",
+        dir.command("flock").arg("-x").arg(&lock).arg("true"),
+    );
+    d.wait_for("the ordinary stale holder with its waiter", |r| {
+        holder_of(r, &lock).is_some_and(|l| {
+            l.state == LockState::Stale
+                && l.holders.iter().any(|h| h.pid == plain.pid)
+                && l.waiters.iter().any(|w| w.pid == waiter.pid)
+        })
+    });
+    let (_, out) = d.cli(&dir, &["status", "--json"]);
+    let i = incident_json(&out, plain.pid);
+    assert_eq!(i["blocker"]["sigterm"], "delivered", "{i:#}");
+    assert_eq!(i["action"]["force"], false, "{i:#}");
+    assert_eq!(
+        i["action"]["command"],
+        format!("cargo lockwatch kill {}", plain.pid),
+        "{i:#}"
+    );
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(
+        text.contains(&format!(
+            "    run      cargo lockwatch kill {}\n",
+            plain.pid
+        )),
+        "{text}"
+    );
+}

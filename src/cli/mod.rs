@@ -161,7 +161,8 @@ pub enum Command {
     #[command(
         after_help = "Exit status: 0 the locks others waited for are free · 4 refused (a waiter, \
                       not a holder, another user's, a reused pid, nobody waits and it does not \
-                      look stuck without --yes) · 2 still held, or error"
+                      look stuck without --yes, it ignores SIGTERM without --force) · 2 still \
+                      held, or error"
     )]
     Kill(kill_cmd::Args),
     /// Continue a stopped blocker (SIGCONT), e.g. one suspended with Ctrl-Z and forgotten.

@@ -208,6 +208,7 @@ mod tests {
             tree_cpu_secs: 0.0,
             has_tty: true,
             ancestors: vec![],
+            sigterm: Default::default(),
         }
     }
 

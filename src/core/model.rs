@@ -143,6 +143,53 @@ pub struct ProcessFacts {
     pub has_tty: bool,
     /// Parents, nearest first, up to init.
     pub ancestors: Vec<Ancestor>,
+    /// What a SIGTERM would do to it, as the kernel says up front.
+    #[serde(default)]
+    pub sigterm: Sigterm,
+}
+
+/// What a SIGTERM would do to a process, read from its signal disposition and mask (Linux:
+/// `SigIgn` and `SigBlk` in `/proc/PID/status`). `kill` sends SIGTERM first: a process that
+/// ignores or blocks it stays, and only SIGKILL (`kill --force`) stops it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sigterm {
+    /// Not known (macOS, an unreadable status, a thread mask that differs between threads):
+    /// nothing is claimed.
+    #[default]
+    Unknown,
+    /// Delivered: it ends the process, or runs the handler the process installed.
+    Delivered,
+    /// Ignored (`SIG_IGN`, which survives `exec`): a SIGTERM does nothing.
+    Ignored,
+    /// Blocked by its signal mask: a SIGTERM stays pending and does nothing for now.
+    Blocked,
+}
+
+impl Sigterm {
+    /// SIGTERM would not stop it: only SIGKILL does.
+    pub fn futile(self) -> bool {
+        matches!(self, Sigterm::Ignored | Sigterm::Blocked)
+    }
+
+    /// What to say about it, when SIGTERM is futile ("it ignores SIGTERM").
+    pub fn words(self) -> Option<&'static str> {
+        match self {
+            Sigterm::Ignored => Some("it ignores SIGTERM"),
+            Sigterm::Blocked => Some("it blocks SIGTERM"),
+            Sigterm::Unknown | Sigterm::Delivered => None,
+        }
+    }
+}
+
+/// The command that stops `pid`: `cargo lockwatch kill PID`, or with `--force` (SIGKILL) when
+/// SIGTERM would not stop it.
+pub fn kill_command(pid: u32, force: bool) -> String {
+    if force {
+        format!("cargo lockwatch kill --force {pid}")
+    } else {
+        format!("cargo lockwatch kill {pid}")
+    }
 }
 
 /// A holder, enriched for display and JSON.
@@ -423,6 +470,9 @@ pub struct ProcessReport {
     pub running_for_secs: f64,
     /// CPU seconds of its whole process tree.
     pub tree_cpu_secs: f64,
+    /// What a SIGTERM would do to it (`kill` without `--force` sends one).
+    #[serde(default)]
+    pub sigterm: Sigterm,
 }
 
 /// A process blocked in an incident, and what it waits for.
@@ -739,6 +789,11 @@ pub struct Action {
     pub name: String,
     /// It is stopped: resuming it is the gentle fix.
     pub resume: bool,
-    /// The command that does it (`cargo lockwatch resume N` or `cargo lockwatch kill N`).
+    /// It ignores or blocks SIGTERM: stopping it takes SIGKILL (`kill --force`), which the
+    /// command (or, for a resume, the way to stop it instead) says.
+    #[serde(default)]
+    pub force: bool,
+    /// The command that does it (`cargo lockwatch resume N`, `cargo lockwatch kill N`, or
+    /// `cargo lockwatch kill --force N` when `force`).
     pub command: String,
 }

@@ -161,6 +161,7 @@ mod tests {
                     name: n.to_string(),
                 })
                 .collect(),
+            sigterm: Default::default(),
         }
     }
 

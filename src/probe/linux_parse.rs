@@ -1,10 +1,10 @@
-//! Pure parsers for the Linux kernel's lock reports: `/proc/locks`, `/proc/PID/fdinfo/FD`
-//! and `/proc/PID/stat`.
+//! Pure parsers for the Linux kernel's lock reports: `/proc/locks`, `/proc/PID/fdinfo/FD`,
+//! `/proc/PID/stat` and `/proc/PID/status`.
 //!
 //! Kept free of I/O so they are unit-tested on every platform against lines captured from real
 //! kernels.
 
-use crate::core::model::{LockMode, ProcState};
+use crate::core::model::{LockMode, ProcState, Sigterm};
 
 /// The lock mechanism a `/proc/locks` line reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +228,32 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
 pub fn parse_status_uid(text: &str) -> Option<u32> {
     let line = text.lines().find(|l| l.starts_with("Uid:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What a SIGTERM would do, from `/proc/PID/status`: `SigIgn` (the process's dispositions)
+/// and `SigBlk` (the mask of the thread read, the main one), hexadecimal masks in which signal
+/// N is bit N-1. A SIGTERM blocked by the main thread of a process with other threads may be
+/// taken by one of them: that is not claimed (unknown).
+pub fn parse_status_sigterm(text: &str) -> Sigterm {
+    let field = |name: &str| {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        line.get(name.len()..).map(str::trim)
+    };
+    let mask = |name: &str| u64::from_str_radix(field(name)?, 16).ok();
+    let term = 1u64 << (libc::SIGTERM - 1);
+    let (Some(ignored), Some(blocked)) = (mask("SigIgn:"), mask("SigBlk:")) else {
+        return Sigterm::Unknown;
+    };
+    if ignored & term != 0 {
+        return Sigterm::Ignored;
+    }
+    if blocked & term == 0 {
+        return Sigterm::Delivered;
+    }
+    match field("Threads:").and_then(|t| t.parse::<u32>().ok()) {
+        Some(1) => Sigterm::Blocked,
+        _ => Sigterm::Unknown,
+    }
 }
 
 /// Thread-group id (the process's pid) from `/proc/PID/status`.
@@ -666,6 +692,52 @@ mod tests {
         assert_eq!(parse_stat("12 (x"), None);
         let kthread = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0";
         assert!(parse_stat(kthread).expect("stat parses").kernel_thread);
+    }
+
+    #[test]
+    fn sigterm_ignored_or_blocked_is_read_from_the_status_masks() {
+        // Captured from `bash -c 'trap "" TERM; exec sleep 600'`: SIGTERM (15) is bit 14.
+        let status = |ign: &str, blk: &str, threads: u32| {
+            format!(
+                "Name:\tsleep\nThreads:\t{threads}\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\n\
+                 ShdPnd:\t0000000000000000\nSigBlk:\t{blk}\nSigIgn:\t{ign}\n\
+                 SigCgt:\t0000000000000000\n"
+            )
+        };
+        let none = "0000000000000000";
+        let term = "0000000000004000";
+        assert_eq!(
+            parse_status_sigterm(&status("0000000000004004", none, 1)),
+            Sigterm::Ignored
+        );
+        assert_eq!(
+            parse_status_sigterm(&status(term, none, 8)),
+            Sigterm::Ignored
+        );
+        assert_eq!(
+            parse_status_sigterm(&status(none, term, 1)),
+            Sigterm::Blocked
+        );
+        // Another thread may take it: not claimed.
+        assert_eq!(
+            parse_status_sigterm(&status(none, term, 4)),
+            Sigterm::Unknown
+        );
+        // SIGINT and SIGQUIT ignored (a background job of a non-interactive shell), other
+        // signals blocked: SIGTERM still ends it.
+        assert_eq!(
+            parse_status_sigterm(&status("0000000000000006", "fffffffffffe3fff", 1)),
+            Sigterm::Delivered
+        );
+        assert_eq!(
+            parse_status_sigterm(&status("0000000000000006", none, 1)),
+            Sigterm::Delivered
+        );
+        assert_eq!(parse_status_sigterm("Name:\tx\n"), Sigterm::Unknown);
+        assert_eq!(
+            parse_status_sigterm("SigBlk:\tzz\nSigIgn:\t0\n"),
+            Sigterm::Unknown
+        );
     }
 
     #[test]

@@ -631,6 +631,8 @@ pub fn facts_from(rec: &ProcRecord, extras: FactsExtras) -> ProcessFacts {
         tree_cpu_secs: extras.tree_cpu_secs,
         has_tty: rec.has_tty() || extras.parent_has_tty,
         ancestors: extras.ancestors,
+        // Not read on macOS (proc_bsdinfo has no signal masks): unknown, never claimed.
+        sigterm: crate::core::model::Sigterm::Unknown,
     }
 }
 

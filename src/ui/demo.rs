@@ -11,7 +11,7 @@ use crate::core::catalog::LockKind;
 use crate::core::graph::Graph;
 use crate::core::model::{
     Activity, Ancestor, ChildProcess, FileKey, LockMode, LockSighting, Participant, ProcState,
-    ProcessFacts, Source, StaleReason,
+    ProcessFacts, Sigterm, Source, StaleReason,
 };
 use crate::core::report::{self, Knowledge, Observed};
 
@@ -77,6 +77,7 @@ fn facts(pid: u32, token: u64, cmd: &[&str], parent: &str, age: f64, now: f64) -
             pid: pid - 100,
             name: parent.into(),
         }],
+        sigterm: Default::default(),
     }
 }
 
@@ -109,6 +110,16 @@ fn part(pid: u32, mode: LockMode) -> Participant {
 
 /// A snapshot of `stage` observed at Unix time `now`.
 pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
+    build(stage, now, false)
+}
+
+/// The stale stage with a blocker that is not stopped but idle, and ignores SIGTERM (as a
+/// process started under `trap "" TERM` does): only `kill --force` stops it.
+pub fn stale_ignoring_sigterm(now: f64) -> UiSnapshot {
+    build(Stage::Stale, now, true)
+}
+
+fn build(stage: Stage, now: f64, ignores_sigterm: bool) -> UiSnapshot {
     let (held, waited) = match stage {
         Stage::Idle | Stage::Held => (192.0, 0.0),
         Stage::Contended => (215.0, 12.0),
@@ -170,7 +181,12 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
             .collect(),
         ..Activity::default()
     };
-    if stage == Stage::Stale {
+    if stage == Stage::Stale && ignores_sigterm {
+        blocker.sigterm = Sigterm::Ignored;
+        blocker.state = ProcState::Sleeping;
+        activity.descendants.clear();
+        k.stale = Some(HashMap::from([(pid, vec![StaleReason::Idle])]));
+    } else if stage == Stage::Stale {
         blocker.state = ProcState::Stopped;
         activity.descendants.clear();
         k.stale = Some(HashMap::from([(pid, vec![StaleReason::Stopped])]));

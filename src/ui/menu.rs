@@ -420,8 +420,9 @@ impl MenuState {
         }
     }
 
-    /// Resume (when stopped), Terminate, Force kill… with confirmation, Copy diagnostics,
-    /// Reveal project: on the culprit when there is one, else on the blocker.
+    /// Resume (when stopped), Terminate (unless it ignores SIGTERM: that is said instead), Force
+    /// kill… with confirmation, Copy diagnostics, Reveal project: on the culprit when there is
+    /// one, else on the blocker.
     fn actions(&self, i: &IncidentReport) -> Vec<Entry> {
         let Some(target) = i.culprit.as_ref().or(i.blocker.as_ref()) else {
             return Vec::new();
@@ -435,10 +436,18 @@ impl MenuState {
                 &format!("Resume {name} {pid}"),
             ));
         }
-        out.push(item(
-            Action::Terminate { pid, start_token },
-            &format!("Terminate {name} {pid}"),
-        ));
+        // SIGTERM would do nothing: say so where Terminate would be, and leave Force kill.
+        match target.sigterm.words() {
+            Some(words) => out.push(Entry::Item {
+                id: format!("info/{}/sigterm", i.id),
+                label: clip(&format!("{name} {pid}: {words}; only Force kill stops it")),
+                enabled: false,
+            }),
+            None => out.push(item(
+                Action::Terminate { pid, start_token },
+                &format!("Terminate {name} {pid}"),
+            )),
+        }
         let armed = self
             .armed
             .is_some_and(|a| a.pid == pid && a.start_token == start_token);
@@ -932,6 +941,23 @@ mod tests {
         // Back to the unarmed item.
         let m = st.build(&snap, T0 + 6.0);
         assert!(m.find("force-kill/4242/777").is_some());
+    }
+
+    #[test]
+    fn a_blocker_that_ignores_sigterm_offers_force_kill_and_says_why_not_terminate() {
+        let mut st = MenuState::new();
+        let snap = demo::stale_ignoring_sigterm(T0);
+        let m = st.build(&snap, T0);
+        assert!(m.find("terminate/4242/777").is_none());
+        let l = labels(&m);
+        assert!(
+            l.contains(&"cargo 4242: it ignores SIGTERM; only Force kill stops it".to_string()),
+            "{l:?}"
+        );
+        assert!(enabled(&m, "force-kill/4242/777"));
+        // A blocker SIGTERM stops keeps its Terminate.
+        let m = st.build(&demo::snapshot(Stage::Stale, T0), T0);
+        assert!(enabled(&m, "terminate/4242/777"));
     }
 
     #[test]
