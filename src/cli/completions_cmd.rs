@@ -102,6 +102,9 @@ without \\-\\-force: it ignores SIGTERM)
 .TP
 5
 daemon \\-\\-check: no daemon runs
+.TP
+6
+daemon \\-\\-check: the daemon is stopped (SIGSTOP or Ctrl\\-Z): kill \\-CONT PID continues it
 ";
 
 /// The main page (roff), with the exit codes.

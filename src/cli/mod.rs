@@ -154,7 +154,8 @@ pub enum Command {
     /// Run the background daemon (tray when there is a display, headless otherwise).
     #[command(
         after_help = "Exit status: 0 ran and stopped, or another daemon already runs · 2 error; \
-                      --check: 0 running (or busy) · 5 not running · 2 unreachable"
+                      --check: 0 running (or busy) · 5 not running · 6 stopped (SIGSTOP or Ctrl-Z: \
+                      `kill -CONT PID` continues it) · 2 unreachable"
     )]
     Daemon(daemon_cmd::Args),
     /// Terminate a stuck blocker safely (SIGTERM; --force for SIGKILL). Never a waiter.

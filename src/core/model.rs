@@ -381,6 +381,33 @@ pub enum Source {
     Daemon,
 }
 
+/// Whether the daemon gave the answer and, when it did not, why (`status` sets it; the daemon's
+/// own snapshots leave it out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DaemonAnswer {
+    /// The daemon answered: the report is its.
+    Answered,
+    /// It was not asked (`--no-daemon`).
+    NotAsked,
+    /// None runs for this runtime directory.
+    NotRunning,
+    /// It answers, but its watching is paused (menu → Pause watching): it has seen nothing new.
+    Paused,
+    /// Its process is stopped (SIGSTOP, Ctrl-Z): it takes connections and answers none until
+    /// continued (`kill -CONT PID`).
+    Stopped,
+    /// It took the connection but answered nothing in time, and is not stopped: stuck or
+    /// overloaded.
+    Silent,
+    /// It serves as many clients as `daemon.max_clients` allows.
+    Busy,
+    /// Its socket, the socket's directory or the process answering is not this user's.
+    Untrusted,
+    /// Anything else: an odd answer, a socket path too long, another protocol version.
+    Unreachable,
+}
+
 /// The version of the JSON document (`status --json`, IPC snapshots); bumped on any
 /// incompatible change. See `docs/json.md`.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -392,6 +419,9 @@ pub struct Report {
     pub schema_version: u32,
     /// Where this answer came from.
     pub source: Source,
+    /// Whether the daemon gave it and, when not, why (set by `status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<DaemonAnswer>,
     /// Unix time of the observation.
     pub observed_at: f64,
     /// Cargo homes that were watched.
@@ -409,6 +439,7 @@ impl Report {
         Report {
             schema_version: SCHEMA_VERSION,
             source,
+            daemon: None,
             observed_at,
             cargo_homes,
             incidents: Vec::new(),

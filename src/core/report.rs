@@ -260,6 +260,7 @@ pub fn build(
     Report {
         schema_version: SCHEMA_VERSION,
         source,
+        daemon: None,
         observed_at: now,
         cargo_homes,
         incidents,
