@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::doing;
 use crate::core::model::{
-    FileKey, LockMode, LockSighting, Participant, ProcState, ProcessFacts, Sigterm, Source,
+    FileKey, LockMode, LockSighting, Participant, ProcName, ProcState, ProcessFacts, Sigterm,
+    Source,
 };
 use crate::core::report::Knowledge;
 use crate::probe::Probe;
@@ -26,7 +27,7 @@ pub enum Refusal {
         /// The root blocker to act on instead, when one is visible.
         blocker: Option<u32>,
         /// Its name.
-        blocker_name: Option<String>,
+        blocker_name: Option<ProcName>,
         /// What that blocker does and the one command to run, as `status` says it.
         detail: String,
         /// It waits in a deadlock (a nested cargo waiting for its ancestor's lock): stopping
@@ -42,7 +43,7 @@ pub enum Refusal {
         /// The blocker.
         parent: u32,
         /// Its name.
-        parent_name: String,
+        parent_name: ProcName,
     },
     /// Owned by another user.
     OtherUser {
@@ -212,7 +213,7 @@ pub enum KillReport {
         /// The target.
         pid: u32,
         /// Its name.
-        name: String,
+        name: ProcName,
         /// `SIGTERM` or `SIGKILL`.
         signal: String,
         /// Descendants signalled too.
@@ -240,7 +241,7 @@ pub enum KillReport {
         /// The blocker.
         pid: u32,
         /// Its name.
-        name: String,
+        name: ProcName,
         /// Stopped descendants continued too.
         descendants: Vec<u32>,
         /// Human sentence.
@@ -1129,6 +1130,22 @@ mod tests {
         };
         let report = kill(&mut probe, &WatchRoots::default(), req);
         assert_eq!(refusal(&report), &Refusal::PidReused);
+    }
+
+    #[test]
+    fn a_refusal_names_the_blocker_escaped_and_its_json_the_real_name() {
+        let (me, _) = uids();
+        let mut probe = machine(me, me, me);
+        probe.processes.get_mut(&HOLDER).unwrap().name = "lw\u{1b}[31m\nx".into();
+        let report = kill_it(&mut probe, WAITER);
+        let message = report.message();
+        assert!(!message.chars().any(char::is_control), "{message}");
+        assert!(
+            message.contains(&format!("lw\\u{{1b}}[31m\\nx {HOLDER}")),
+            "{message}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["refusal"]["detail"]["blocker_name"], "lw\u{1b}[31m\nx");
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::core::model::{
-    IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcState, Report, Role,
-    Source, kill_command,
+    IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName, ProcState, Report,
+    Role, Source, kill_command,
 };
 use crate::core::words;
 
@@ -67,7 +67,7 @@ impl Style {
 
 pub use crate::core::text::{duration, tilde};
 
-fn command_line(cmd: &[String], name: &str) -> String {
+fn command_line(cmd: &[String], name: &ProcName) -> String {
     if cmd.is_empty() {
         return format!("[{name}]");
     }
@@ -503,10 +503,10 @@ mod tests {
             "/home/u/.rustup/toolchains/stable/bin/cargo".to_string(),
             "build".to_string(),
         ];
-        assert_eq!(command_line(&cmd, "cargo"), "cargo build");
-        assert_eq!(command_line(&[], "kworker"), "[kworker]");
+        assert_eq!(command_line(&cmd, &"cargo".into()), "cargo build");
+        assert_eq!(command_line(&[], &"kworker".into()), "[kworker]");
         let long = vec!["x".repeat(300)];
-        assert_eq!(command_line(&long, "x").chars().count(), 100);
+        assert_eq!(command_line(&long, &"x".into()).chars().count(), 100);
     }
 
     #[test]
@@ -613,6 +613,39 @@ mod tests {
     }
 
     #[test]
+    fn a_name_with_control_characters_is_shown_escaped_and_kept_real_in_json() {
+        use crate::ui::demo::{self, Stage};
+        let odd = "lw\u{1b}[31m\nx";
+        let all = Style {
+            all: true,
+            ..Style::default()
+        };
+        let plain = report(&demo::snapshot(Stage::Stale, 1000.0).report, &all);
+        let r = demo::snapshot_named(Stage::Stale, 1000.0, odd).report;
+        let text = report(&r, &all);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(text.lines().count(), plain.lines().count(), "{text}");
+        // The headline, the blocker line, the verdict, every lock's holder line.
+        let shown = "lw\\u{1b}[31m\\nx 4242";
+        assert!(
+            text.starts_with(&format!("STALE    {shown} (stopped)")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("    blocker  {shown} · ")), "{text}");
+        assert!(
+            text.contains(&format!("    verdict  {shown} looks stale")),
+            "{text}"
+        );
+        assert!(
+            text.contains("exclusive lw\\u{1b}[31m\\nx 4242 ("),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["incidents"][0]["blocker"]["name"], odd);
+        assert_eq!(json["incidents"][0]["action"]["name"], odd);
+    }
+
+    #[test]
     fn a_blocker_nobody_can_inspect_gets_no_doing_line() {
         use crate::ui::demo::{self, Stage};
         let mut r = demo::snapshot(Stage::Contended, 1000.0).report;
@@ -652,6 +685,6 @@ mod tests {
             "build".into(),
             "my file".into(),
         ];
-        assert_eq!(command_line(&cmd, "cargo"), "cargo build 'my file'");
+        assert_eq!(command_line(&cmd, &"cargo".into()), "cargo build 'my file'");
     }
 }

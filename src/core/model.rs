@@ -101,13 +101,66 @@ pub enum Origin {
     Unknown,
 }
 
+/// A process's short name exactly as the kernel gives it (`comm` on Linux, `pbi_name` on macOS).
+/// Anyone may name a process anything, escape sequences and newlines included, so shown it is
+/// escaped: its `Display` writes control characters as `\n`, `\u{1b}` (see
+/// [`printable`](super::text::printable)), and every terminal line, log line, notification and
+/// menu label that formats it gets that. JSON carries the real name (serde escapes control
+/// characters itself). The raw text is reached only through [`ProcName::raw`], for comparing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProcName(String);
+
+impl ProcName {
+    /// The name as the kernel gave it: compare it, never show it (show the name itself).
+    pub fn raw(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ProcName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&super::text::printable(&self.0))
+    }
+}
+
+impl From<&str> for ProcName {
+    fn from(s: &str) -> ProcName {
+        ProcName(s.to_string())
+    }
+}
+
+impl From<String> for ProcName {
+    fn from(s: String) -> ProcName {
+        ProcName(s)
+    }
+}
+
+impl PartialEq<str> for ProcName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<ProcName> for String {
+    fn eq(&self, other: &ProcName) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<&str> for ProcName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// One ancestor in a parent chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ancestor {
     /// Process id.
     pub pid: u32,
     /// Short process name.
-    pub name: String,
+    pub name: ProcName,
 }
 
 /// Everything the product needs to know about one process, read once per pass.
@@ -125,7 +178,7 @@ pub struct ProcessFacts {
     #[serde(default)]
     pub user: Option<String>,
     /// Short name (`comm` on Linux, `pbi_name` on macOS).
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory, when readable.
@@ -203,7 +256,7 @@ pub struct HolderReport {
     /// Shared or exclusive.
     pub mode: LockMode,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
@@ -260,7 +313,7 @@ pub struct WaiterReport {
     /// The mode it asked for.
     pub mode: LockMode,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
@@ -481,7 +534,7 @@ pub struct ProcessReport {
     /// Start-time token for pid-reuse checks.
     pub start_token: u64,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
@@ -597,7 +650,7 @@ pub enum Doing {
         /// The process holding the pipe open.
         culprit: u32,
         /// Its name.
-        culprit_name: String,
+        culprit_name: ProcName,
     },
     /// A process of its build is suspended (a build script stopped by SIGSTOP, or by SIGTTIN
     /// reading the terminal from the background): the build waits for it forever.
@@ -605,7 +658,7 @@ pub enum Doing {
         /// The stopped process.
         pid: u32,
         /// Its name.
-        name: String,
+        name: ProcName,
         /// The package, when it is a build script.
         crate_name: Option<String>,
     },
@@ -624,7 +677,7 @@ pub enum Doing {
         /// The child's pid.
         pid: u32,
         /// Its name.
-        name: String,
+        name: ProcName,
     },
     /// Talking to the network and nothing else (or pausing between tries of a request that
     /// got no answer).
@@ -663,7 +716,7 @@ pub struct ChildProcess {
     /// Process id.
     pub pid: u32,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Suspended (SIGSTOP, or SIGTTIN/SIGTTOU: a background job touching the terminal).
@@ -817,7 +870,7 @@ pub struct Action {
     /// Its start token (the pid-reuse guard).
     pub start_token: u64,
     /// Its name.
-    pub name: String,
+    pub name: ProcName,
     /// It is stopped: resuming it is the gentle fix.
     pub resume: bool,
     /// It ignores or blocks SIGTERM: stopping it takes SIGKILL (`kill --force`), which the
@@ -827,4 +880,30 @@ pub struct Action {
     /// The command that does it (`cargo lockwatch resume N`, `cargo lockwatch kill N`, or
     /// `cargo lockwatch kill --force N` when `force`).
     pub command: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name anyone could give a process: a colour escape, an OSC title, a newline.
+    const ODD: &str = "lw\u{1b}[31m\u{1b}]0;X\u{7}\nx";
+
+    #[test]
+    fn a_name_is_shown_escaped_and_kept_real_in_json() {
+        let name = ProcName::from(ODD);
+        let shown = name.to_string();
+        assert_eq!(shown, "lw\\u{1b}[31m\\u{1b}]0;X\\u{7}\\nx");
+        assert!(!shown.chars().any(char::is_control));
+        assert_eq!(format!("{name:<35}|"), format!("{shown}     |"));
+        assert_eq!(name.raw(), ODD);
+        let config_name = String::from(ODD);
+        assert!(name == ODD && config_name == name);
+        // JSON carries the real name, its control characters as JSON escapes.
+        let json = serde_json::to_string(&name).unwrap();
+        assert_eq!(json, r#""lw\u001b[31m\u001b]0;X\u0007\nx""#);
+        assert_eq!(serde_json::from_str::<ProcName>(&json).unwrap(), name);
+        // Debug (logs with LOCKWATCH_LOG=debug) escapes too.
+        assert!(!format!("{name:?}").chars().any(char::is_control));
+    }
 }

@@ -323,7 +323,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
             f,
             signals(obs, i).child_stopped,
         ),
-        (Some(f), None) if k.ignore_names.contains(&f.name) => Vec::new(),
+        (Some(f), None) if k.ignore_names.iter().any(|n| *n == f.name) => Vec::new(),
         (Some(f), None) => {
             let mut reasons = instant_reasons(f, signals(obs, i), k.network_silence, now);
             if now - f.started_at < k.stopped_grace {

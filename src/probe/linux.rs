@@ -651,7 +651,7 @@ fn facts(
         pgid: stat.pgrp,
         uid,
         user: users.get(uid),
-        name: stat.comm,
+        name: stat.comm.into(),
         cmd: v.cmdline(pid),
         cwd,
         start_token: stat.starttime,
@@ -674,7 +674,7 @@ fn ancestors(v: &mut View, stat: &linux_parse::Stat) -> (Vec<Ancestor>, bool) {
         has_tty |= s.tty_nr != 0 && ancestors.is_empty();
         ancestors.push(Ancestor {
             pid: next,
-            name: s.comm,
+            name: s.comm.into(),
         });
         if next == 1 {
             break;
@@ -693,7 +693,7 @@ fn live_descendants(v: &mut View, pid: u32) -> Vec<ChildProcess> {
             Some(ChildProcess {
                 pid: p,
                 stopped: st.state == ProcState::Stopped,
-                name: st.comm,
+                name: st.comm.into(),
                 cmd: v.cmdline(p),
             })
         })

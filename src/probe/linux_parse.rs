@@ -197,8 +197,9 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
-    // Anyone may name their process with escape sequences: never let them reach a terminal.
-    let comm = crate::core::text::printable(text.get(open + 1..close)?);
+    // Kept as it is (anyone may name a process with escape sequences): `ProcName` escapes it
+    // wherever it is shown.
+    let comm = text.get(open + 1..close)?.to_string();
     let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
     // fields[0] is field 3 (state) of proc(5).
     let field = |n: usize| fields.get(n - 3).copied();
@@ -677,11 +678,14 @@ mod tests {
         let s = parse_stat(text).expect("stat parses");
         assert_eq!(s.comm, "build-script (x) ");
         assert_eq!(s.state, ProcState::Stopped);
-        // A name made of escape sequences (OSC title, clear screen) is shown, never obeyed.
-        let odd = text.replace("build-script (x) ", "fl\u{1b}]0;PWNED\u{7}\u{1b}[2");
+        // A name made of escape sequences (OSC title, clear screen) is read as it is; shown,
+        // it is escaped (`ProcName`), never obeyed.
+        let odd = text.replace("build-script (x) ", "fl\u{1b}]0;PWNED\u{7}\n\u{1b}[2");
         let s = parse_stat(&odd).expect("stat parses");
-        assert_eq!(s.comm, "fl\\u{1b}]0;PWNED\\u{7}\\u{1b}[2");
-        assert!(!s.comm.chars().any(char::is_control));
+        assert_eq!(s.comm, "fl\u{1b}]0;PWNED\u{7}\n\u{1b}[2");
+        let shown = crate::core::model::ProcName::from(s.comm.as_str()).to_string();
+        assert_eq!(shown, "fl\\u{1b}]0;PWNED\\u{7}\\n\\u{1b}[2");
+        assert!(!shown.chars().any(char::is_control));
         assert_eq!(s.ppid, 4200);
         assert_eq!(s.pgrp, 4242);
         assert_eq!(s.session, 4200);

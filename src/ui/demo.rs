@@ -110,16 +110,21 @@ fn part(pid: u32, mode: LockMode) -> Participant {
 
 /// A snapshot of `stage` observed at Unix time `now`.
 pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
-    build(stage, now, false)
+    build(stage, now, false, None)
 }
 
 /// The stale stage with a blocker that is not stopped but idle, and ignores SIGTERM (as a
 /// process started under `trap "" TERM` does): only `kill --force` stops it.
 pub fn stale_ignoring_sigterm(now: f64) -> UiSnapshot {
-    build(Stage::Stale, now, true)
+    build(Stage::Stale, now, true, None)
 }
 
-fn build(stage: Stage, now: f64, ignores_sigterm: bool) -> UiSnapshot {
+/// `stage` with a blocker that named itself `name` (anyone may: escape sequences, newlines).
+pub fn snapshot_named(stage: Stage, now: f64, name: &str) -> UiSnapshot {
+    build(stage, now, false, Some(name))
+}
+
+fn build(stage: Stage, now: f64, ignores_sigterm: bool, name: Option<&str>) -> UiSnapshot {
     let (held, waited) = match stage {
         Stage::Idle | Stage::Held => (192.0, 0.0),
         Stage::Contended => (215.0, 12.0),
@@ -134,6 +139,9 @@ fn build(stage: Stage, now: f64, ignores_sigterm: bool) -> UiSnapshot {
         held + 3.0,
         now,
     );
+    if let Some(name) = name {
+        blocker.name = name.into();
+    }
     let waiter = facts(
         WAITER,
         778,

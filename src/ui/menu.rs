@@ -652,7 +652,10 @@ pub fn diagnostics(incident: &IncidentReport) -> String {
     let _ = writeln!(out, "blocked: {}", incident.blocked.len());
     for b in &incident.blocked {
         let p = &b.process;
-        let _ = writeln!(out, "  {} {} {}", p.pid, p.name, p.cmd.join(" "));
+        // Pasted somewhere (a terminal, a bug report): a command line's control characters
+        // escaped, as the name's are.
+        let cmd = crate::core::text::printable(&p.cmd.join(" "));
+        let _ = writeln!(out, "  {} {} {cmd}", p.pid, p.name);
     }
     let _ = writeln!(out, "incident:\n{json}");
     out
@@ -958,6 +961,24 @@ mod tests {
         // A blocker SIGTERM stops keeps its Terminate.
         let m = st.build(&demo::snapshot(Stage::Stale, T0), T0);
         assert!(enabled(&m, "terminate/4242/777"));
+    }
+
+    #[test]
+    fn a_name_with_control_characters_is_escaped_in_every_label_and_the_diagnostics() {
+        let mut st = MenuState::new();
+        let snap = demo::snapshot_named(Stage::Stale, T0, "lw\u{1b}[31m\nx");
+        let m = st.build(&snap, T0);
+        let l = labels(&m);
+        let control = |s: &String| s.chars().any(char::is_control);
+        assert!(!l.iter().any(control), "{l:?}");
+        assert!(!control(&m.title) && !control(&m.tooltip), "{}", m.title);
+        assert!(
+            l.contains(&"Terminate lw\\u{1b}[31m\\nx 4242".to_string()),
+            "{l:?}"
+        );
+        let text = diagnostics(&snap.report.incidents[0]);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains(r#""name": "lw\u001b[31m\nx""#), "{text}");
     }
 
     #[test]

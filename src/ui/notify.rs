@@ -458,6 +458,23 @@ mod tests {
     }
 
     #[test]
+    fn a_name_with_control_characters_is_escaped_in_the_notification() {
+        let s = demo::snapshot_named(Stage::Stale, T0, "lw\u{1b}[31m\nx");
+        let n = notice_one(&s.report.incidents[0], 0.0);
+        let control = |t: &str| t.chars().any(char::is_control);
+        assert!(!control(&n.summary) && !control(&n.body), "{n:?}");
+        assert!(
+            n.body.contains("blocked by lw\\u{1b}[31m\\nx 4242"),
+            "{}",
+            n.body
+        );
+        // Several: one line each.
+        let many = notice_many(&[&s.report.incidents[0], &s.report.incidents[0]], 0.0);
+        assert!(!many.body.contains('\u{1b}'), "{many:?}");
+        assert_eq!(many.body.lines().count(), 2, "{many:?}");
+    }
+
+    #[test]
     fn a_button_only_where_a_press_can_arrive_and_one_waiter_at_a_time() {
         let s = demo::snapshot(Stage::Stale, T0);
         let one = notice_one(&s.report.incidents[0], 0.0);
