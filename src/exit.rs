@@ -12,3 +12,6 @@ pub const TIMEOUT: i32 = 3;
 pub const REFUSED: i32 = 4;
 /// `daemon status`: the daemon is not running.
 pub const NOT_RUNNING: i32 = 5;
+/// `daemon --check`: the daemon's process is stopped (SIGSTOP, Ctrl-Z): it answers nothing until
+/// continued with `kill -CONT PID`.
+pub const DAEMON_STOPPED: i32 = 6;

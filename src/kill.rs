@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::doing;
 use crate::core::model::{
-    FileKey, LockMode, LockSighting, Participant, ProcState, ProcessFacts, Source,
+    FileKey, LockMode, LockSighting, Participant, ProcName, ProcState, ProcessFacts, Sigterm,
+    Source,
 };
 use crate::core::report::Knowledge;
 use crate::probe::Probe;
@@ -26,7 +27,7 @@ pub enum Refusal {
         /// The root blocker to act on instead, when one is visible.
         blocker: Option<u32>,
         /// Its name.
-        blocker_name: Option<String>,
+        blocker_name: Option<ProcName>,
         /// What that blocker does and the one command to run, as `status` says it.
         detail: String,
         /// It waits in a deadlock (a nested cargo waiting for its ancestor's lock): stopping
@@ -42,7 +43,7 @@ pub enum Refusal {
         /// The blocker.
         parent: u32,
         /// Its name.
-        parent_name: String,
+        parent_name: ProcName,
     },
     /// Owned by another user.
     OtherUser {
@@ -63,6 +64,14 @@ pub enum Refusal {
     Protected,
     /// `resume` of a process that is not stopped.
     NotStopped,
+    /// `kill` without `--force` of a process that ignores or blocks SIGTERM (the kernel says so
+    /// up front): SIGTERM would do nothing, so nothing was signalled; `--force` (SIGKILL) is what
+    /// stops it.
+    IgnoresSigterm {
+        /// It blocks SIGTERM (its signal mask) rather than ignoring it.
+        #[serde(default)]
+        blocked: bool,
+    },
     /// `kill`, not at a terminal and without `--yes`, of a holder nobody waits for that does
     /// not look stuck: stopping it helps nobody (a mistyped pid, or a build that is only slow).
     NotNeeded {
@@ -164,6 +173,18 @@ impl Refusal {
             Refusal::NotStopped => {
                 format!("refusing: {pid} is not stopped; there is nothing to resume")
             }
+            Refusal::IgnoresSigterm { blocked } => {
+                let (verb, why) = if *blocked {
+                    ("blocks", "it would stay pending")
+                } else {
+                    ("ignores", "it would do nothing")
+                };
+                format!(
+                    "refusing: {pid} {verb} SIGTERM (the kernel says so), so {why}; nothing was \
+                     signalled. `cargo lockwatch kill --force {pid}` sends SIGKILL, which it \
+                     cannot ignore (it gets no chance to clean up)"
+                )
+            }
             Refusal::NotNeeded { locks } => format!(
                 "refusing: {pid} holds the {}, nobody waits for it and it does not look stuck \
                  (a mistyped pid, or a build that is only slow); nothing was signalled. To stop \
@@ -192,7 +213,7 @@ pub enum KillReport {
         /// The target.
         pid: u32,
         /// Its name.
-        name: String,
+        name: ProcName,
         /// `SIGTERM` or `SIGKILL`.
         signal: String,
         /// Descendants signalled too.
@@ -220,7 +241,7 @@ pub enum KillReport {
         /// The blocker.
         pid: u32,
         /// Its name.
-        name: String,
+        name: ProcName,
         /// Stopped descendants continued too.
         descendants: Vec<u32>,
         /// Human sentence.
@@ -523,6 +544,11 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
             .any(|k| probe.holds(req.pid, *k).unwrap_or(false))
     {
         return refused(req.pid, Refusal::NotAHolder);
+    }
+    // A SIGTERM it ignores (or blocks) would only make this wait out its grace: say so now.
+    if !req.force && facts.sigterm.futile() {
+        let blocked = facts.sigterm == Sigterm::Blocked;
+        return refused(req.pid, Refusal::IgnoresSigterm { blocked });
     }
     match send(probe, req.pid, token, signal) {
         Ok(()) => {}
@@ -958,6 +984,7 @@ mod tests {
                 pid: 1,
                 name: "init".into(),
             }],
+            sigterm: Default::default(),
         }
     }
 
@@ -1103,5 +1130,73 @@ mod tests {
         };
         let report = kill(&mut probe, &WatchRoots::default(), req);
         assert_eq!(refusal(&report), &Refusal::PidReused);
+    }
+
+    #[test]
+    fn a_refusal_names_the_blocker_escaped_and_its_json_the_real_name() {
+        let (me, _) = uids();
+        let mut probe = machine(me, me, me);
+        probe.processes.get_mut(&HOLDER).unwrap().name = "lw\u{1b}[31m\nx".into();
+        let report = kill_it(&mut probe, WAITER);
+        let message = report.message();
+        assert!(!message.chars().any(char::is_control), "{message}");
+        assert!(
+            message.contains(&format!("lw\\u{{1b}}[31m\\nx {HOLDER}")),
+            "{message}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["refusal"]["detail"]["blocker_name"], "lw\u{1b}[31m\nx");
+    }
+
+    #[test]
+    fn a_holder_that_ignores_sigterm_is_told_to_use_force_after_every_other_check() {
+        let (me, _) = uids();
+        let mut probe = machine(me, me, me);
+        for pid in [HOLDER, WAITER] {
+            probe.processes.get_mut(&pid).unwrap().sigterm = Sigterm::Ignored;
+        }
+        let report = kill_it(&mut probe, HOLDER);
+        assert_eq!(
+            refusal(&report),
+            &Refusal::IgnoresSigterm { blocked: false }
+        );
+        let message = report.message();
+        assert!(
+            message.contains("ignores SIGTERM")
+                && message.contains(&format!("`cargo lockwatch kill --force {HOLDER}`")),
+            "{message}"
+        );
+        // Never a waiter, whatever it ignores; a reused pid is still a reused pid.
+        assert!(matches!(
+            refusal(&kill_it(&mut probe, WAITER)),
+            Refusal::Waiter { .. }
+        ));
+        let req = KillRequest {
+            pid: HOLDER,
+            start_token: Some(7),
+            force: false,
+            grace: Duration::ZERO,
+        };
+        let reused = kill(&mut probe, &WatchRoots::default(), req);
+        assert_eq!(refusal(&reused), &Refusal::PidReused);
+        // With --force it goes on to the signal (this made-up pid exists nowhere: gone).
+        let req = KillRequest { force: true, ..req };
+        let forced = kill(
+            &mut probe,
+            &WatchRoots::default(),
+            KillRequest {
+                start_token: Some(u64::from(HOLDER)),
+                ..req
+            },
+        );
+        assert_eq!(refusal(&forced), &Refusal::Gone);
+        // Blocked says so.
+        probe.processes.get_mut(&HOLDER).unwrap().sigterm = Sigterm::Blocked;
+        let blocked = kill_it(&mut probe, HOLDER);
+        assert_eq!(
+            refusal(&blocked),
+            &Refusal::IgnoresSigterm { blocked: true }
+        );
+        assert!(blocked.message().contains("blocks SIGTERM"));
     }
 }

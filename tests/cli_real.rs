@@ -392,6 +392,42 @@ fn a_child_that_ignores_sigterm_is_said_to_need_force() {
     );
 }
 
+/// A holder that ignores SIGTERM itself: `kill` says so at once, without waiting out its
+/// grace, and a person at a terminal is offered SIGKILL; saying yes lets the waiter go on.
+#[test]
+fn kill_of_a_holder_that_ignores_sigterm_says_so_at_once_and_offers_sigkill() {
+    let dir = Dir::new("holder-ignores-term");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let mut cmd = dir.command("bash");
+    cmd.args(["-c", r#"trap '' TERM; exec flock -x "$0" sleep 600"#])
+        .arg(&lock);
+    let holder = dir.spawn("holder", &mut cmd);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).arg("true");
+    let waiter = dir.spawn("waiter", &mut cmd);
+    util::wait_status(&dir, "the waiter", &[&holder, &waiter], |s| {
+        s.waits(&lock, waiter.pid)
+    });
+    let pid = holder.pid;
+    let (code, out) = at_a_terminal(&dir, &format!("kill {pid}"), "y\n");
+    assert!(
+        out.contains(&format!("refusing: {pid} ignores SIGTERM"))
+            && out.contains(&format!("Send SIGKILL to {pid}? [y/N]")),
+        "{out}"
+    );
+    assert!(!out.contains("did not exit on SIGTERM"), "{out}");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "got SIGKILL and released its lock; waiter {} proceeded",
+            waiter.pid
+        )),
+        "{out}"
+    );
+}
+
 /// `wait FILE` on a file that is not one of Cargo's lock files is an error: it would read as
 /// free whoever holds it.
 #[test]

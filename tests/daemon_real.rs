@@ -415,31 +415,224 @@ fn a_paused_daemon_never_makes_a_held_lock_look_free() {
         .expect(&out)
         .expect(&out);
     assert_eq!(report.source, lockwatch::core::model::Source::Scan, "{out}");
+    assert_eq!(
+        report.daemon,
+        Some(lockwatch::core::model::DaemonAnswer::Paused),
+        "{out}"
+    );
     let (_, text) = d.cli(&dir, &["status"]);
     assert!(text.contains("daemon problem: is paused"), "{text}");
+    // It runs (exit 0), and says its watching is paused; doctor warns.
+    let (code, check) = d.cli(&dir, &["daemon", "--check"]);
+    assert_eq!(code, lockwatch::exit::OK, "{check}");
+    assert!(check.contains("its watching is paused"), "{check}");
+    let doctor = doctor_socket_check(&d, &dir);
+    assert_eq!(doctor["status"], "warn", "{doctor:#}");
+    assert!(
+        doctor["detail"]
+            .as_str()
+            .is_some_and(|t| t.contains("its watching is paused")),
+        "{doctor:#}"
+    );
     assert!(
         holder_of(&report, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid)),
         "{out}"
     );
 }
 
+/// The first JSON document in a command's output (warnings on stderr may follow it).
+fn first_json(out: &str) -> serde_json::Value {
+    let json = &out[out.find('{').expect(out)..];
+    serde_json::Deserializer::from_str(json)
+        .into_iter()
+        .next()
+        .expect(out)
+        .expect(out)
+}
+
+/// `doctor --json`'s check of the daemon socket.
+fn doctor_socket_check(d: &Daemon, dir: &Dir) -> serde_json::Value {
+    let (_, out) = d.cli(dir, &["doctor", "--json"]);
+    let doc = first_json(&out);
+    (doc["checks"].as_array().expect(&out).iter())
+        .find(|c| c["name"] == "daemon socket")
+        .unwrap_or_else(|| panic!("no daemon socket check: {out}"))
+        .clone()
+}
+
 /// A daemon stopped with SIGSTOP takes connections but answers nothing: `status` scans directly
-/// after its timeout and says how to continue it, not that it "needs a restart".
+/// after its timeout and says it is stopped and how to continue it (the footer, stderr, and
+/// `daemon` in the JSON), `daemon --check` exits 6 with the fix, `doctor` warns; continued, all
+/// three recover.
 #[test]
-fn a_stopped_daemon_is_said_to_be_silent_with_how_to_continue_it() {
+fn a_stopped_daemon_is_said_to_be_stopped_with_how_to_continue_it() {
     let _serial = util::serial();
     let dir = Dir::new("silent");
     let d = Daemon::start(&dir, "daemon");
     d.snapshot();
+    let pid = d.proc.pid;
+    let cont = format!("kill -CONT {pid}");
     d.proc.stop();
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while util::proc_state(pid) != Some('T') {
+        assert!(Instant::now() < deadline, "never stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let (code, out) = d.cli(&dir, &["status", "--json"]);
+    let (text_code, text) = d.cli(&dir, &["status"]);
+    let (check_code, check) = d.cli(&dir, &["daemon", "--check"]);
+    let doctor = doctor_socket_check(&d, &dir);
     d.proc.resume();
     assert!(matches!(code, 0 | 1), "{out}");
+    let doc = first_json(&out);
+    assert_eq!(doc["source"], "scan", "{out}");
+    assert_eq!(doc["daemon"], "stopped", "{out}");
     assert!(
-        out.contains("did not answer within")
-            && out.contains(&format!("kill -CONT {}", d.proc.pid))
-            && !out.contains("needs a restart"),
+        out.contains(&format!("(pid {pid}) is stopped")) && out.contains(&cont),
         "{out}"
     );
+    assert!(!out.contains("needs a restart"), "{out}");
+    assert!(matches!(text_code, 0 | 1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "daemon problem: is stopped (SIGSTOP or Ctrl-Z; continue it: `{cont}`)"
+        )),
+        "{text}"
+    );
+    assert_eq!(check_code, lockwatch::exit::DAEMON_STOPPED, "{check}");
+    assert!(
+        check.starts_with("stopped: ") && check.contains(&cont),
+        "{check}"
+    );
+    assert_eq!(doctor["status"], "warn", "{doctor:#}");
+    assert_eq!(
+        doctor["fix"],
+        format!("continue it: `{cont}`"),
+        "{doctor:#}"
+    );
+
+    // Continued, it answers again, everywhere.
     d.snapshot();
+    let (_, out) = d.cli(&dir, &["status", "--json"]);
+    let doc = first_json(&out);
+    assert_eq!(
+        (&doc["source"], &doc["daemon"]),
+        (&"daemon".into(), &"answered".into()),
+        "{out}"
+    );
+    let (code, check) = d.cli(&dir, &["daemon", "--check"]);
+    assert_eq!(code, lockwatch::exit::OK, "{check}");
+    assert!(
+        check.starts_with(&format!("running: pid {pid}")) && !check.contains("paused"),
+        "{check}"
+    );
+    let doctor = doctor_socket_check(&d, &dir);
+    assert_eq!(doctor["status"], "ok", "{doctor:#}");
+    // Not asked: said so.
+    let (_, out) = d.cli(&dir, &["status", "--json", "--no-daemon"]);
+    assert_eq!(first_json(&out)["daemon"], "not-asked", "{out}");
+}
+
+/// The incident whose blocker is `pid`, as `status --json` printed it (warnings may precede it).
+fn incident_json(out: &str, pid: u32) -> serde_json::Value {
+    let doc = first_json(out);
+    let incidents = doc["incidents"].as_array().expect(out);
+    (incidents.iter())
+        .find(|i| i["blocker"]["pid"] == pid)
+        .unwrap_or_else(|| panic!("no incident of {pid}: {out}"))
+        .clone()
+}
+
+/// A holder that ignores SIGTERM itself (`trap '' TERM` survives `exec`): once it looks stale,
+/// `status` offers `kill --force` and says why; `kill` says so at once and signals nothing
+/// (after the same checks: a waiter is still refused as a waiter); `kill --force` lets the
+/// waiter go on. An ordinary stale holder is offered the plain `kill`.
+#[test]
+fn a_holder_that_ignores_sigterm_is_offered_kill_force_up_front() {
+    let _serial = util::serial();
+    let dir = Dir::new("ignores-term");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(&dir, "daemon");
+    let mut cmd = dir.command("bash");
+    cmd.args(["-c", r#"trap '' TERM; exec flock -x "$0" sleep 600"#])
+        .arg(&lock);
+    let holder = dir.spawn("holder", &mut cmd);
+    d.wait_for("the hold", |r| {
+        holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid))
+    });
+    let waiter = dir.spawn(
+        "waiter",
+        dir.command("flock").arg("-x").arg(&lock).arg("true"),
+    );
+    d.wait_for("the stale holder with its waiter", |r| {
+        holder_of(r, &lock).is_some_and(|l| {
+            l.state == LockState::Stale && l.waiters.iter().any(|w| w.pid == waiter.pid)
+        })
+    });
+    let pid = holder.pid;
+    let (_, out) = d.cli(&dir, &["status", "--json"]);
+    let i = incident_json(&out, pid);
+    assert_eq!(i["blocker"]["sigterm"], "ignored", "{i:#}");
+    assert_eq!(i["action"]["force"], true, "{i:#}");
+    assert_eq!(
+        i["action"]["command"],
+        format!("cargo lockwatch kill --force {pid}"),
+        "{i:#}"
+    );
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(
+        text.contains(&format!(
+            "    run      cargo lockwatch kill --force {pid}\n"
+        )) && text.contains("(it ignores SIGTERM: only SIGKILL stops it"),
+        "{text}"
+    );
+
+    // `kill` without --force: said at once, nothing signalled; the waiter is still a waiter.
+    let (code, out) = d.cli(&dir, &["kill", &pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(
+        out.contains(&format!("refusing: {pid} ignores SIGTERM"))
+            && out.contains(&format!("`cargo lockwatch kill --force {pid}`")),
+        "{out}"
+    );
+    assert!(util::proc_state(pid).is_some_and(|s| s != 'Z'), "spared");
+    let (code, out) = d.cli(&dir, &["kill", "--force", &waiter.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(out.contains("WAITING"), "{out}");
+    let (code, out) = d.cli(&dir, &["kill", "--force", &pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::OK, "{out}");
+    assert!(out.contains("SIGKILL"), "{out}");
+    drop(holder);
+    drop(waiter);
+
+    // An ordinary holder: the plain `kill`.
+    let plain = flock_holder(&dir, "plain", &lock);
+    let waiter = dir.spawn(
+        "waiter2",
+        dir.command("flock").arg("-x").arg(&lock).arg("true"),
+    );
+    d.wait_for("the ordinary stale holder with its waiter", |r| {
+        holder_of(r, &lock).is_some_and(|l| {
+            l.state == LockState::Stale
+                && l.holders.iter().any(|h| h.pid == plain.pid)
+                && l.waiters.iter().any(|w| w.pid == waiter.pid)
+        })
+    });
+    let (_, out) = d.cli(&dir, &["status", "--json"]);
+    let i = incident_json(&out, plain.pid);
+    assert_eq!(i["blocker"]["sigterm"], "delivered", "{i:#}");
+    assert_eq!(i["action"]["force"], false, "{i:#}");
+    assert_eq!(
+        i["action"]["command"],
+        format!("cargo lockwatch kill {}", plain.pid),
+        "{i:#}"
+    );
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(
+        text.contains(&format!(
+            "    run      cargo lockwatch kill {}\n",
+            plain.pid
+        )),
+        "{text}"
+    );
 }

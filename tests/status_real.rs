@@ -614,6 +614,69 @@ fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {
 
 // f. Nothing held: the test's lock files are listed free; exit 0 unless some other process on
 // this machine looks stale.
+/// A process that named itself with an escape sequence and a newline (anyone may, through
+/// `/proc/self/comm` or `prctl(PR_SET_NAME)`) holds the package cache and another waits:
+/// `status` shows the name escaped on one line, `status --json` and `wait --json` give the real
+/// name, `wait`'s line shows it escaped.
+#[test]
+fn a_name_with_control_characters_is_escaped_in_text_and_real_in_json() {
+    let _serial = serial();
+    let dir = Dir::new("odd-name");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let odd = "lw\u{1b}[31m\nx";
+    // perl takes the lock, then renames itself (the holder is the process with the odd name).
+    let script = r#"use Fcntl ":flock"; open(my $f, ">>", $ARGV[0]) or die "open: $!";
+        flock($f, LOCK_EX) or die "flock: $!";
+        open(my $c, ">", "/proc/self/comm") or die "comm: $!";
+        print $c "lw\e[31m\nx"; close($c) or die "comm: $!"; sleep 600"#;
+    let mut cmd = dir.command("perl");
+    cmd.args(["-e", script]).arg(&lock);
+    let holder = dir.spawn("holder", &mut cmd);
+    wait_status(&dir, "the renamed holder", &[&holder], |s| {
+        s.lock(&lock).is_some_and(|l| {
+            l.holders
+                .iter()
+                .any(|h| h.pid == holder.pid && h.name == odd)
+        })
+    });
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).arg("true");
+    let waiter = dir.spawn("waiter", &mut cmd);
+    let s = wait_status(&dir, "its waiter", &[&holder, &waiter], |s| {
+        s.waits(&lock, waiter.pid)
+    });
+    let i = s.incident_of(holder.pid).expect("an incident");
+    assert_eq!(i.blocker.as_ref().unwrap().name, odd, "{}", s.pretty());
+    assert!(
+        s.raw.stdout.contains(r#""name": "lw\u001b[31m\nx""#),
+        "{}",
+        s.raw.stdout
+    );
+
+    let text = dir.lockwatch().run_raw(&["--all"]).stdout;
+    assert!(!text.contains('\u{1b}'), "{text}");
+    let shown = format!("lw\\u{{1b}}[31m\\nx {}", holder.pid);
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(&shown)).collect();
+    // The headline, the blocker line, the verdict and the lock's holder line, each whole.
+    assert!(lines.len() >= 3, "{text}");
+    assert!(text.contains(&format!("    blocker  {shown} · ")), "{text}");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("x ")),
+        "a name's newline broke a line: {text}"
+    );
+
+    // `wait` says who holds it: escaped on its line, real in its JSON.
+    let lock_arg = lock.display().to_string();
+    let out = dir
+        .lockwatch()
+        .run(&["wait", "--json", "--timeout", "300ms", &lock_arg]);
+    assert_eq!(out.code, 3, "{out:?}");
+    let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect(&out.stdout);
+    assert_eq!(doc["held_by"]["name"], odd, "{doc}");
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+    assert!(out.stderr.contains(&shown), "{:?}", out.stderr);
+}
+
 #[test]
 fn nothing_held_lists_free_locks() {
     let _serial = serial();

@@ -97,10 +97,14 @@ an error (unreadable /proc, bad arguments, an unreachable daemon); doctor: a pro
 wait: the timeout passed while a lock was still held
 .TP
 4
-kill, resume: refused (a waiter, not a holder, another user's process, a reused pid)
+kill, resume: refused (a waiter, not a holder, another user's process, a reused pid; kill
+without \\-\\-force: it ignores SIGTERM)
 .TP
 5
 daemon \\-\\-check: no daemon runs
+.TP
+6
+daemon \\-\\-check: the daemon is stopped (SIGSTOP or Ctrl\\-Z): kill \\-CONT PID continues it
 ";
 
 /// The main page (roff), with the exit codes.

@@ -17,7 +17,7 @@ pub struct Args {
     /// Run without tray or menu: log state changes to the terminal (automatic without a GUI).
     #[arg(long)]
     pub headless: bool,
-    /// Do not run: say whether a daemon is running (exit 0) or not (exit 5).
+    /// Do not run: say whether a daemon is running (exit 0), not (exit 5) or stopped (exit 6).
     #[arg(long, conflicts_with_all = ["stop", "headless"])]
     pub check: bool,
     /// Do not run: ask the running daemon to exit.
@@ -46,14 +46,33 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                     exit::ERROR
                 }
             },
-            Ok(c) => {
-                crate::tell!("running: pid {}, socket {}", c.daemon_pid, socket.display());
+            Ok(mut c) => {
+                // Its first snapshot comes at once (no fresh pass): is its watching paused?
+                let paused = c
+                    .request(&Request::Subscribe)
+                    .is_ok_and(|r| matches!(r, Response::Snapshot(s) if s.paused));
+                let pause = if paused {
+                    ", but its watching is paused (menu → Resume watching): it sees nothing new \
+                     and `status` scans by itself"
+                } else {
+                    ""
+                };
+                crate::tell!(
+                    "running: pid {}, socket {}{pause}",
+                    c.daemon_pid,
+                    socket.display()
+                );
                 exit::OK
             }
             // It runs: too busy to talk is no reason to start or restart it.
             Err(ClientError::Busy(b)) if args.check => {
                 crate::tell!("running, but busy: {b}");
                 exit::OK
+            }
+            // Its process is stopped: it answers nothing until continued, and says so.
+            Err(ClientError::Silent(s)) if args.check && s.stopped => {
+                crate::tell!("stopped: {s}; meanwhile every command scans by itself");
+                exit::DAEMON_STOPPED
             }
             Err(ClientError::Busy(b)) => stop_busy(&b),
             // No daemon can listen there: it does not run, and says why.

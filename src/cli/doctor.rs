@@ -85,6 +85,10 @@ pub struct Facts {
     pub busy: Option<String>,
     /// A socket is there but nothing listens on it: left by a daemon that is gone (killed).
     pub stale_socket: bool,
+    /// The daemon's pid when its process is stopped (SIGSTOP, Ctrl-Z): it answers nothing.
+    pub stopped: Option<u32>,
+    /// The daemon answers but its watching is paused (menu → Pause watching).
+    pub paused: bool,
     /// What would stop a daemon from listening here (a socket path too long for `sun_path`, a
     /// runtime directory it cannot write), found before anything is started.
     pub runtime_problem: Option<String>,
@@ -167,6 +171,8 @@ impl Facts {
         let mut untrusted = None;
         let mut busy = None;
         let mut stale_socket = false;
+        let mut stopped = None;
+        let mut paused = false;
         let mut daemon_problems = Vec::new();
         let runtime_problem = match crate::daemon::check_socket_path(&socket_path) {
             Err(e) => Some(e.to_string()),
@@ -179,8 +185,13 @@ impl Facts {
                 Ok(mut c) => {
                     if let Ok(Response::Snapshot(snap)) = c.request(&Request::Status) {
                         daemon_problems = snap.problems;
+                        paused = snap.paused;
                     }
                     Some(Ok(c.daemon_pid))
+                }
+                Err(ClientError::Silent(s)) if s.stopped => {
+                    stopped = s.pid;
+                    Some(Err(s.to_string()))
                 }
                 Err(ClientError::Untrusted(u)) => {
                     untrusted = Some(u.message);
@@ -247,6 +258,8 @@ impl Facts {
             untrusted,
             busy,
             stale_socket,
+            stopped,
+            paused,
             runtime_problem,
             daemon_problems,
             proc_locks,
@@ -563,12 +576,35 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
                     .into(),
             ),
         ),
+        (SocketFact::Socket, Some(Ok(pid))) if f.paused => check(
+            "daemon socket",
+            Status::Warn,
+            format!(
+                "{sock}: the daemon answers (pid {pid}), but its watching is paused: it sees \
+                 nothing new, notifies nobody, and `status` scans by itself"
+            ),
+            Some("menu → Resume watching".into()),
+        ),
         (SocketFact::Socket, Some(Ok(pid))) => check(
             "daemon socket",
             Status::Ok,
             format!("{sock}: the daemon answers (pid {pid})"),
             None,
         ),
+        // Stopped, not stuck: continuing it is the fix, not a restart.
+        (SocketFact::Socket, _) if f.stopped.is_some() => {
+            let pid = f.stopped.unwrap_or_default();
+            check(
+                "daemon socket",
+                Status::Warn,
+                format!(
+                    "{sock}: the daemon (pid {pid}) is stopped (SIGSTOP or Ctrl-Z): it watches \
+                     nothing and answers nothing, so every command waits for it, then scans by \
+                     itself"
+                ),
+                Some(format!("continue it: `kill -CONT {pid}`")),
+            )
+        }
         // Said before any advice to start a daemon, which would fail the same way.
         _ if f.runtime_problem.is_some() => check(
             "daemon socket",
@@ -957,6 +993,8 @@ mod tests {
             untrusted: None,
             busy: None,
             stale_socket: false,
+            stopped: None,
+            paused: false,
             runtime_problem: None,
             daemon_problems: vec![],
             proc_locks: Some(Ok(())),
@@ -1362,6 +1400,26 @@ mod tests {
             sock.detail.ends_with("the daemon answers (pid 7)"),
             "{sock:?}"
         );
+    }
+
+    #[test]
+    fn a_stopped_or_paused_daemon_is_a_warning_with_its_fix_not_a_restart() {
+        let mut f = healthy(Manager::Systemd);
+        f.daemon = Some(Err("the lockwatch daemon (pid 7) is stopped".into()));
+        f.stopped = Some(7);
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        let sock = c.iter().find(|c| c.name == "daemon socket").unwrap();
+        assert_eq!(sock.status, Status::Warn, "{sock:?}");
+        assert!(sock.detail.contains("(pid 7) is stopped"), "{sock:?}");
+        assert_eq!(sock.fix.as_deref(), Some("continue it: `kill -CONT 7`"));
+        let mut f = healthy(Manager::Systemd);
+        f.paused = true;
+        let c = checks(&f);
+        assert!(problems(&c).is_empty(), "{c:#?}");
+        let sock = c.iter().find(|c| c.name == "daemon socket").unwrap();
+        assert_eq!(sock.status, Status::Warn, "{sock:?}");
+        assert!(sock.detail.contains("its watching is paused"), "{sock:?}");
     }
 
     #[test]

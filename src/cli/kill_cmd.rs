@@ -217,15 +217,19 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 grace: args.grace,
             };
             let mut report = attempt(ctx, req);
-            // SIGTERM was not enough: offer SIGKILL, but only to a person at a terminal who
-            // says yes.
-            if let KillReport::Signalled {
-                released: false, ..
-            } = &report
-                && !args.force
-                && !args.json
-                && can_ask()
-            {
+            // SIGTERM was not enough, or would not be (the process ignores it): offer SIGKILL,
+            // but only to a person at a terminal who says yes.
+            let sigterm_failed = matches!(
+                &report,
+                KillReport::Signalled {
+                    released: false,
+                    ..
+                } | KillReport::Refused {
+                    refusal: Refusal::IgnoresSigterm { .. },
+                    ..
+                }
+            );
+            if sigterm_failed && !args.force && !args.json && can_ask() {
                 crate::say!("{}", report.message());
                 if ask(&format!("Send SIGKILL to {}?", args.pid)) {
                     req.force = true;

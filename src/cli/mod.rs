@@ -154,14 +154,16 @@ pub enum Command {
     /// Run the background daemon (tray when there is a display, headless otherwise).
     #[command(
         after_help = "Exit status: 0 ran and stopped, or another daemon already runs · 2 error; \
-                      --check: 0 running (or busy) · 5 not running · 2 unreachable"
+                      --check: 0 running (or busy) · 5 not running · 6 stopped (SIGSTOP or Ctrl-Z: \
+                      `kill -CONT PID` continues it) · 2 unreachable"
     )]
     Daemon(daemon_cmd::Args),
     /// Terminate a stuck blocker safely (SIGTERM; --force for SIGKILL). Never a waiter.
     #[command(
         after_help = "Exit status: 0 the locks others waited for are free · 4 refused (a waiter, \
                       not a holder, another user's, a reused pid, nobody waits and it does not \
-                      look stuck without --yes) · 2 still held, or error"
+                      look stuck without --yes, it ignores SIGTERM without --force) · 2 still \
+                      held, or error"
     )]
     Kill(kill_cmd::Args),
     /// Continue a stopped blocker (SIGCONT), e.g. one suspended with Ctrl-Z and forgotten.

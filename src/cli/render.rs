@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::core::model::{
-    IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcState, Report, Role, Source,
+    IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName, ProcState, Report,
+    Role, Source, kill_command,
 };
 use crate::core::words;
 
@@ -66,7 +67,7 @@ impl Style {
 
 pub use crate::core::text::{duration, tilde};
 
-fn command_line(cmd: &[String], name: &str) -> String {
+fn command_line(cmd: &[String], name: &ProcName) -> String {
     if cmd.is_empty() {
         return format!("[{name}]");
     }
@@ -217,12 +218,18 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
     }
     field(out, style, "verdict", &i.verdict);
     if let Some(a) = &i.action {
+        let target = (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid);
         field(out, style, "run", &style.paint("1", &a.command));
         if a.resume {
-            let also = format!("or stop it: cargo lockwatch kill {}", a.pid);
+            let also = format!("or stop it: {}", kill_command(a.pid, a.force));
             field(out, style, "", &also);
         }
-        let target = (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid);
+        // Said up front: a plain `kill` would wait out its grace and then say this.
+        if let Some(words) = target.and_then(|p| p.sigterm.words()).filter(|_| a.force) {
+            let why =
+                format!("({words}: only SIGKILL stops it, and it gets no chance to clean up)");
+            field(out, style, "", &why);
+        }
         if let Some(p) = target.filter(|p| style.viewer_uid.is_some_and(|me| me != p.uid)) {
             let whose = format!(
                 "(it belongs to {}, not to you: run it as that user, or ask them)",
@@ -496,10 +503,10 @@ mod tests {
             "/home/u/.rustup/toolchains/stable/bin/cargo".to_string(),
             "build".to_string(),
         ];
-        assert_eq!(command_line(&cmd, "cargo"), "cargo build");
-        assert_eq!(command_line(&[], "kworker"), "[kworker]");
+        assert_eq!(command_line(&cmd, &"cargo".into()), "cargo build");
+        assert_eq!(command_line(&[], &"kworker".into()), "[kworker]");
         let long = vec!["x".repeat(300)];
-        assert_eq!(command_line(&long, "x").chars().count(), 100);
+        assert_eq!(command_line(&long, &"x".into()).chars().count(), 100);
     }
 
     #[test]
@@ -561,6 +568,84 @@ mod tests {
     }
 
     #[test]
+    fn a_blocker_that_ignores_sigterm_is_offered_kill_force_up_front() {
+        use crate::ui::demo::{self, Stage};
+        let r = demo::stale_ignoring_sigterm(1000.0).report;
+        let text = report(&r, &Style::default());
+        assert!(
+            text.contains(
+                "    run      cargo lockwatch kill --force 4242\n             (it ignores \
+                 SIGTERM: only SIGKILL stops it, and it gets no chance to clean up)\n"
+            ),
+            "{text}"
+        );
+        // The JSON says it too: the command, the flag and the fact.
+        let a = r.incidents[0].action.as_ref().unwrap();
+        assert!(a.force && !a.resume, "{a:?}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["incidents"][0]["blocker"]["sigterm"], "ignored");
+        assert_eq!(json["incidents"][0]["action"]["force"], true);
+        let stale = (r.locks.iter())
+            .find(|l| l.state == LockState::Stale)
+            .unwrap();
+        assert_eq!(
+            stale.stop_command.as_deref(),
+            Some("cargo lockwatch kill --force 4242")
+        );
+        // A stopped one offers its resume, and stopping it with --force when it ignores TERM.
+        let mut r = demo::snapshot(Stage::Stale, 1000.0).report;
+        let plain = report(&r, &Style::default());
+        assert!(
+            !plain.contains("--force") && !plain.contains("SIGTERM"),
+            "{plain}"
+        );
+        let a = r.incidents[0].action.as_mut().unwrap();
+        a.force = true;
+        r.incidents[0].blocker.as_mut().unwrap().sigterm = crate::core::model::Sigterm::Blocked;
+        let text = report(&r, &Style::default());
+        assert!(
+            text.contains(
+                "    run      cargo lockwatch resume 4242\n             or stop it: cargo \
+                 lockwatch kill --force 4242\n             (it blocks SIGTERM: only SIGKILL"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_name_with_control_characters_is_shown_escaped_and_kept_real_in_json() {
+        use crate::ui::demo::{self, Stage};
+        let odd = "lw\u{1b}[31m\nx";
+        let all = Style {
+            all: true,
+            ..Style::default()
+        };
+        let plain = report(&demo::snapshot(Stage::Stale, 1000.0).report, &all);
+        let r = demo::snapshot_named(Stage::Stale, 1000.0, odd).report;
+        let text = report(&r, &all);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert_eq!(text.lines().count(), plain.lines().count(), "{text}");
+        // The headline, the blocker line, the verdict, every lock's holder line.
+        let shown = "lw\\u{1b}[31m\\nx 4242";
+        assert!(
+            text.starts_with(&format!("STALE    {shown} (stopped)")),
+            "{text}"
+        );
+        assert!(text.contains(&format!("    blocker  {shown} · ")), "{text}");
+        assert!(
+            text.contains(&format!("    verdict  {shown} looks stale")),
+            "{text}"
+        );
+        assert!(
+            text.contains("exclusive lw\\u{1b}[31m\\nx 4242 ("),
+            "{text}"
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["incidents"][0]["blocker"]["name"], odd);
+        assert_eq!(json["incidents"][0]["action"]["name"], odd);
+    }
+
+    #[test]
     fn a_blocker_nobody_can_inspect_gets_no_doing_line() {
         use crate::ui::demo::{self, Stage};
         let mut r = demo::snapshot(Stage::Contended, 1000.0).report;
@@ -600,6 +685,6 @@ mod tests {
             "build".into(),
             "my file".into(),
         ];
-        assert_eq!(command_line(&cmd, "cargo"), "cargo build 'my file'");
+        assert_eq!(command_line(&cmd, &"cargo".into()), "cargo build 'my file'");
     }
 }

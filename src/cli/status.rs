@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{Context, render};
 use crate::core::catalog::LockKind;
-use crate::core::model::{Report, Source};
+use crate::core::model::{DaemonAnswer, Report, Source};
 use crate::core::report::{self as core_report, Knowledge};
 use crate::daemon::client::{Client, ClientError};
 use crate::daemon::protocol::{Request, Response};
@@ -104,7 +104,8 @@ fn not_listed(report: &Report, known: Vec<(PathBuf, LockKind)>) -> Vec<(PathBuf,
         .collect()
 }
 
-/// [`fetch`], with what the daemon says it cannot do right now (for the footer).
+/// [`fetch`], with what the daemon says it cannot do right now (for the footer). The report's
+/// `daemon` says whether the daemon answered and, when not, why.
 pub fn fetch_with_problems(
     ctx: &Context,
     roots: &WatchRoots,
@@ -112,55 +113,72 @@ pub fn fetch_with_problems(
 ) -> anyhow::Result<(Report, Vec<String>)> {
     // Why a daemon that runs did not give this answer, for the footer.
     let mut why_not = Vec::new();
-    if !no_daemon {
+    let warn_once = || !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed);
+    let answer = if no_daemon {
+        DaemonAnswer::NotAsked
+    } else {
         let socket = crate::daemon::socket_path(&ctx.dirs);
-        match Client::connect(&socket, Duration::from_secs(2)) {
-            Ok(mut c) => match c.request(&Request::Status) {
-                // Paused, it answers with what it saw before: look now instead.
-                Ok(Response::Snapshot(snap)) if snap.paused => {
-                    why_not
-                        .push("is paused (menu → Resume watching): this is a one-off scan".into());
-                    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                        crate::say!(
-                            "cargo-lockwatch: note: the daemon's watching is paused (menu → \
-                             Resume watching); scanning directly"
-                        );
-                    }
-                }
-                Ok(Response::Snapshot(snap)) => {
-                    let mut report = snap.report;
-                    // The daemon watches its own roots: add this caller's.
-                    let known = not_listed(&report, scan::known_locks(roots));
-                    core_report::add_roots(&mut report, &known, &roots.cargo_homes);
-                    return Ok((report, snap.problems));
-                }
-                Ok(_) => crate::say!(
-                    "cargo-lockwatch: warning: the daemon answered oddly; scanning directly"
-                ),
-                Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+        let asked = Client::connect(&socket, Duration::from_secs(2))
+            .and_then(|mut c| c.request(&Request::Status));
+        match asked {
+            // Paused, it answers with what it saw before: look now instead.
+            Ok(Response::Snapshot(snap)) if snap.paused => {
+                why_not.push("is paused (menu → Resume watching): this is a one-off scan".into());
+                if warn_once() {
                     crate::say!(
-                        "cargo-lockwatch: warning: the daemon did not answer ({e}); scanning directly"
-                    )
+                        "cargo-lockwatch: note: the daemon's watching is paused (menu → \
+                         Resume watching); scanning directly"
+                    );
                 }
-                Err(_) => {}
-            },
-            Err(ClientError::NotRunning(_)) => {}
+                DaemonAnswer::Paused
+            }
+            Ok(Response::Snapshot(snap)) => {
+                let mut report = snap.report;
+                // The daemon watches its own roots: add this caller's.
+                let known = not_listed(&report, scan::known_locks(roots));
+                core_report::add_roots(&mut report, &known, &roots.cargo_homes);
+                report.daemon = Some(DaemonAnswer::Answered);
+                return Ok((report, snap.problems));
+            }
+            Ok(_) => {
+                crate::say!(
+                    "cargo-lockwatch: warning: the daemon answered oddly; scanning directly"
+                );
+                DaemonAnswer::Unreachable
+            }
+            Err(ClientError::NotRunning(_)) => DaemonAnswer::NotRunning,
             // It runs, but has no slot free: say so once and scan (not "needs a restart").
             Err(e @ ClientError::Busy(_)) => {
                 why_not.push(
                     "is busy (all its client slots are taken): this is a one-off scan".into(),
                 );
-                if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                if warn_once() {
                     crate::say!("cargo-lockwatch: note: {e}; scanning directly meanwhile")
                 }
+                e.answer()
+            }
+            // Stopped (SIGSTOP, Ctrl-Z): it will not answer until continued.
+            Err(ClientError::Silent(s)) if s.stopped => {
+                let cont = s
+                    .pid
+                    .map_or_else(String::new, |p| format!(": `kill -CONT {p}`"));
+                why_not.push(format!(
+                    "is stopped (SIGSTOP or Ctrl-Z; continue it{cont}): this is a one-off scan"
+                ));
+                if warn_once() {
+                    crate::say!("cargo-lockwatch: warning: {s}; scanning directly")
+                }
+                DaemonAnswer::Stopped
             }
             // Once per run: `--watch` and `wait` fetch again and again.
-            Err(e) if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
-                crate::say!("cargo-lockwatch: warning: {e}; scanning directly")
+            Err(e) => {
+                if warn_once() {
+                    crate::say!("cargo-lockwatch: warning: {e}; scanning directly")
+                }
+                e.answer()
             }
-            Err(_) => {}
         }
-    }
+    };
     let pass =
         super::run_probe::with_probe(&ctx.dirs.runtime, |probe| scan::pass(probe, roots, true))??;
     let report = scan::report(
@@ -176,6 +194,7 @@ pub fn fetch_with_problems(
         scan::now(),
     );
     let mut report = report;
+    report.daemon = Some(answer);
     if !report.incidents.is_empty() {
         hold_times(ctx).annotate(&mut report);
     }

@@ -326,7 +326,7 @@ struct Outcome {
 #[derive(Debug, serde::Serialize)]
 struct HeldBy {
     pid: u32,
-    name: String,
+    name: crate::core::model::ProcName,
 }
 
 /// Prints the outcome as one JSON line when `json`; `still` is the lock still held.

@@ -67,8 +67,14 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
     Doing::Unknown
 }
 
-/// What a blocker is doing, in a few words ("compiling serde, tokio").
+/// What a blocker is doing, in a few words ("compiling serde, tokio"). Crate names come from
+/// command lines, which anyone may fill with escape sequences: control characters are escaped
+/// (names escape themselves).
 pub fn describe(doing: &Doing) -> String {
+    super::text::printable(&describe_as_read(doing))
+}
+
+fn describe_as_read(doing: &Doing) -> String {
     match doing {
         Doing::Stopped => "stopped (suspended with Ctrl-Z?)".into(),
         Doing::Deadlocked => "deadlocked".into(),
@@ -208,6 +214,7 @@ mod tests {
             tree_cpu_secs: 0.0,
             has_tty: true,
             ancestors: vec![],
+            sigterm: Default::default(),
         }
     }
 
@@ -220,7 +227,8 @@ mod tests {
                 .to_string_lossy()
                 .chars()
                 .take(15)
-                .collect(),
+                .collect::<String>()
+                .into(),
             cmd: cmd.iter().map(|s| s.to_string()).collect(),
             stopped: false,
         }
@@ -245,6 +253,21 @@ mod tests {
                 crates: vec!["serde".into(), "tokio".into()]
             }
         );
+    }
+
+    #[test]
+    fn what_it_does_is_said_with_names_and_crate_names_escaped() {
+        let a = Activity {
+            descendants: vec![child(&["rustc", "--crate-name", "x\u{1b}[2J"])],
+            ..Activity::default()
+        };
+        let doing = classify(&facts(ProcState::Running), &a, false);
+        assert_eq!(describe(&doing), "compiling x\\u{1b}[2J");
+        let child = Doing::RunningChild {
+            pid: 7,
+            name: "w\nx".into(),
+        };
+        assert_eq!(describe(&child), "running w\\nx 7");
     }
 
     #[test]

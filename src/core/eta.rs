@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use super::catalog;
-use super::model::{IncidentReport, Report, TypicalHold};
+use super::model::{IncidentReport, ProcName, Report, TypicalHold};
 use super::policy::{HistoryEvent, ProcId};
 use super::words;
 
@@ -20,7 +20,7 @@ pub const MIN_HOLD_SECS: f64 = 1.0;
 
 /// The command as the estimate tells commands apart: `cargo build` and `cargo build --release`
 /// take very different times; other flags rarely matter.
-pub fn command_key(cmd: &[String], name: &str) -> String {
+pub fn command_key(cmd: &[String], name: &ProcName) -> String {
     let mut key = words::short_command(cmd, name);
     let profile = cmd.iter().enumerate().find_map(|(i, a)| {
         if a == "--release" || a == "-r" {
@@ -87,7 +87,7 @@ impl HoldTimes {
     }
 
     /// The median of the last holds of `cmd` in `project`, when there are enough.
-    pub fn typical(&self, project: &Path, cmd: &[String], name: &str) -> Option<TypicalHold> {
+    pub fn typical(&self, project: &Path, cmd: &[String], name: &ProcName) -> Option<TypicalHold> {
         let list = self
             .holds
             .get(&(project.to_path_buf(), command_key(cmd, name)))?;
@@ -163,11 +163,11 @@ mod tests {
         t.add(&released(1, 100.0, BUILD, LOCK, true));
         t.add(&released(2, 200.0, BUILD, LOCK, true));
         assert_eq!(
-            t.typical(p, &["cargo".into(), "build".into()], "cargo"),
+            t.typical(p, &["cargo".into(), "build".into()], &"cargo".into()),
             None
         );
         t.add(&released(3, 400.0, BUILD, LOCK, true));
-        let typical = t.typical(p, &["/x/cargo".into(), "build".into()], "cargo");
+        let typical = t.typical(p, &["/x/cargo".into(), "build".into()], &"cargo".into());
         assert_eq!(
             typical,
             Some(TypicalHold {
@@ -179,7 +179,7 @@ mod tests {
         for pid in 10..30 {
             t.add(&released(pid, 50.0, BUILD, LOCK, true));
         }
-        let typical = t.typical(p, &["cargo".into(), "build".into()], "cargo");
+        let typical = t.typical(p, &["cargo".into(), "build".into()], &"cargo".into());
         assert_eq!(typical.map(|t| (t.median_secs, t.holds)), Some((50.0, 12)));
     }
 
@@ -202,11 +202,14 @@ mod tests {
             ));
         }
         assert_eq!(
-            t.typical(p, &["cargo".into(), "build".into()], "cargo"),
+            t.typical(p, &["cargo".into(), "build".into()], &"cargo".into()),
             None
         );
         let release = ["cargo".into(), "build".into(), "-r".into()];
-        assert_eq!(t.typical(p, &release, "cargo").map(|t| t.holds), Some(5));
+        assert_eq!(
+            t.typical(p, &release, &"cargo".into()).map(|t| t.holds),
+            Some(5)
+        );
     }
 
     #[test]
@@ -225,14 +228,19 @@ mod tests {
         let typical = t.typical(
             Path::new("/src/app"),
             &["cargo".into(), "build".into()],
-            "c",
+            &"c".into(),
         );
         assert_eq!(typical.map(|t| (t.median_secs, t.holds)), Some((12.0, 3)));
     }
 
     #[test]
     fn command_keys_tell_profiles_apart() {
-        let k = |v: &[&str]| command_key(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "c");
+        let k = |v: &[&str]| {
+            command_key(
+                &v.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                &"c".into(),
+            )
+        };
         assert_eq!(k(&["cargo", "build"]), "cargo build");
         assert_eq!(k(&["cargo", "build", "--release"]), "cargo build (release)");
         assert_eq!(

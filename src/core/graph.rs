@@ -574,6 +574,7 @@ mod tests {
                     name: "x".into(),
                 })
                 .collect(),
+            sigterm: Default::default(),
         }
     }
 

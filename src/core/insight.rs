@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, LockKind};
-use super::model::{Origin, StaleReason};
+use super::model::{Origin, ProcName, StaleReason};
 use super::policy::{HistoryEvent, Party, ProcId};
 use super::text::{duration, tilde};
 use super::words::short_command;
@@ -91,7 +91,7 @@ pub struct Summary {
     pub total_held_secs: f64,
     /// Longest released hold: (holder name, seconds, lock).
     #[serde(serialize_with = "longest_hold_lossy")]
-    pub longest_hold: Option<(String, f64, PathBuf)>,
+    pub longest_hold: Option<(ProcName, f64, PathBuf)>,
     /// The longest hold began before the daemon looked: it lasted at least that long.
     pub longest_hold_at_least: bool,
     /// Completed waits: each waiting process once per wait for a lock, however many holders
@@ -138,7 +138,7 @@ pub struct Summary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaleRow {
     /// Process name (`cargo`, `build-script-build`).
-    pub name: String,
+    pub name: ProcName,
     /// How many such blockers looked stale.
     pub blockers: u32,
     /// Why, each reason once (the first reason each blocker was stale for).
@@ -167,7 +167,7 @@ pub struct Summarizer {
     /// Waits whose part behind one holder ended but that went on behind another (`goes_on`),
     /// by (waiter, lock inode): counted once, when the wait ends.
     open: BTreeMap<(ProcId, u64), OpenWait>,
-    stale: BTreeMap<ProcId, (String, Option<StaleReason>)>,
+    stale: BTreeMap<ProcId, (ProcName, Option<StaleReason>)>,
     network: BTreeSet<ProcId>,
     network_homes: BTreeSet<PathBuf>,
     suspended: BTreeSet<ProcId>,
@@ -349,8 +349,8 @@ impl Summarizer {
 }
 
 /// Stale blockers grouped by name, most first.
-fn stale_rows(blockers: impl Iterator<Item = (String, Option<StaleReason>)>) -> Vec<StaleRow> {
-    let mut rows: BTreeMap<String, StaleRow> = BTreeMap::new();
+fn stale_rows(blockers: impl Iterator<Item = (ProcName, Option<StaleReason>)>) -> Vec<StaleRow> {
+    let mut rows: BTreeMap<ProcName, StaleRow> = BTreeMap::new();
     for (name, reason) in blockers {
         let row = rows.entry(name.clone()).or_insert(StaleRow {
             name,
@@ -384,7 +384,7 @@ fn reason_words(r: StaleReason) -> &'static str {
 
 /// The blocker as a person names it: the IDE's language server for an IDE's check, else the
 /// command (`cargo build`); old lines without command lines give the names.
-fn blocker_label(blocked_by: &[(String, u32)], cmds: &[Vec<String>], party: &Party) -> String {
+fn blocker_label(blocked_by: &[(ProcName, u32)], cmds: &[Vec<String>], party: &Party) -> String {
     if party.origin == Some(Origin::Ide)
         && let Some(via) = &party.via
     {
@@ -394,7 +394,7 @@ fn blocker_label(blocked_by: &[(String, u32)], cmds: &[Vec<String>], party: &Par
         ([], _) => "an unseen holder".into(),
         ([(name, _)], Some(cmd)) => short_command(cmd, name),
         (many, _) => {
-            let mut names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
+            let mut names: Vec<String> = many.iter().map(|(n, _)| n.to_string()).collect();
             names.dedup();
             names.join(" and ")
         }
@@ -403,13 +403,13 @@ fn blocker_label(blocked_by: &[(String, u32)], cmds: &[Vec<String>], party: &Par
 
 /// Whom a row's waits blocked, grouped by origin where it is known, and by user when they
 /// were another user's.
-fn waiter_label(party: &Party, cmd: &[String], name: &str) -> String {
+fn waiter_label(party: &Party, cmd: &[String], name: &ProcName) -> String {
     let whose = party
         .user
         .as_ref()
         .map_or("your".into(), |u| format!("{u}'s"));
     match party.origin {
-        _ if name != "cargo" => short_command(cmd, name),
+        _ if name.raw() != "cargo" => short_command(cmd, name),
         Some(Origin::Terminal) => format!("{whose} terminal builds"),
         Some(Origin::Ide) => format!("{whose} editor's checks"),
         _ => short_command(cmd, name),
@@ -718,7 +718,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
 
 /// [`Summary::longest_hold`] with its path as text even when it is not UTF-8.
 fn longest_hold_lossy<S: serde::Serializer>(
-    v: &Option<(String, f64, PathBuf)>,
+    v: &Option<(ProcName, f64, PathBuf)>,
     s: S,
 ) -> Result<S::Ok, S::Error> {
     let text = v
@@ -782,6 +782,53 @@ mod tests {
     }
 
     const BUILD_LOCK: &str = "/src/app/target/debug/.cargo-lock";
+
+    #[test]
+    fn names_with_control_characters_are_escaped_in_the_text_and_real_in_json() {
+        let odd = "lw\u{1b}[31m\nx";
+        let mut blocked = ide_blocked_terminal(100.0, 100.0, BUILD_LOCK);
+        if let HistoryEvent::WaitEnded {
+            blocked_by,
+            blocked_by_cmd,
+            blocker,
+            ..
+        } = &mut blocked
+        {
+            *blocked_by = vec![(odd.into(), 10), ("cargo".into(), 11)];
+            *blocked_by_cmd = vec![];
+            *blocker = Party::default();
+        }
+        let mut stuck = stale(100.0, 10, vec![StaleReason::Stopped]);
+        if let HistoryEvent::Stale { name, .. } = &mut stuck {
+            *name = odd.into();
+        }
+        let held = HistoryEvent::Released {
+            at: 100.0,
+            path: BUILD_LOCK.into(),
+            ino: 9,
+            holder: id(10),
+            name: odd.into(),
+            held_secs: 100.0,
+            cmd: vec![],
+            since_known: true,
+            party: Party::default(),
+        };
+        let sum = summarize(&[blocked, stuck, held], 50.0, 0);
+        let text = render(&sum, 86_400, None);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(
+            text.contains("Stale: lw\\u{1b}[31m\\nx (stopped)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Longest hold: lw\\u{1b}[31m\\nx held"),
+            "{text}"
+        );
+        assert!(text.contains("lw\\u{1b}[31m\\nx and cargo"), "{text}");
+        let json = serde_json::to_value(&sum).unwrap();
+        assert_eq!(json["stale_blockers"][0]["name"], odd);
+        assert_eq!(json["longest_hold"][0], odd);
+    }
 
     #[test]
     fn another_user_s_waits_are_theirs_not_yours_and_get_no_advice_for_you() {

@@ -101,13 +101,66 @@ pub enum Origin {
     Unknown,
 }
 
+/// A process's short name exactly as the kernel gives it (`comm` on Linux, `pbi_name` on macOS).
+/// Anyone may name a process anything, escape sequences and newlines included, so shown it is
+/// escaped: its `Display` writes control characters as `\n`, `\u{1b}` (see
+/// [`printable`](super::text::printable)), and every terminal line, log line, notification and
+/// menu label that formats it gets that. JSON carries the real name (serde escapes control
+/// characters itself). The raw text is reached only through [`ProcName::raw`], for comparing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProcName(String);
+
+impl ProcName {
+    /// The name as the kernel gave it: compare it, never show it (show the name itself).
+    pub fn raw(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ProcName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&super::text::printable(&self.0))
+    }
+}
+
+impl From<&str> for ProcName {
+    fn from(s: &str) -> ProcName {
+        ProcName(s.to_string())
+    }
+}
+
+impl From<String> for ProcName {
+    fn from(s: String) -> ProcName {
+        ProcName(s)
+    }
+}
+
+impl PartialEq<str> for ProcName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<ProcName> for String {
+    fn eq(&self, other: &ProcName) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<&str> for ProcName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// One ancestor in a parent chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ancestor {
     /// Process id.
     pub pid: u32,
     /// Short process name.
-    pub name: String,
+    pub name: ProcName,
 }
 
 /// Everything the product needs to know about one process, read once per pass.
@@ -125,7 +178,7 @@ pub struct ProcessFacts {
     #[serde(default)]
     pub user: Option<String>,
     /// Short name (`comm` on Linux, `pbi_name` on macOS).
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory, when readable.
@@ -143,6 +196,53 @@ pub struct ProcessFacts {
     pub has_tty: bool,
     /// Parents, nearest first, up to init.
     pub ancestors: Vec<Ancestor>,
+    /// What a SIGTERM would do to it, as the kernel says up front.
+    #[serde(default)]
+    pub sigterm: Sigterm,
+}
+
+/// What a SIGTERM would do to a process, read from its signal disposition and mask (Linux:
+/// `SigIgn` and `SigBlk` in `/proc/PID/status`). `kill` sends SIGTERM first: a process that
+/// ignores or blocks it stays, and only SIGKILL (`kill --force`) stops it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sigterm {
+    /// Not known (macOS, an unreadable status, a thread mask that differs between threads):
+    /// nothing is claimed.
+    #[default]
+    Unknown,
+    /// Delivered: it ends the process, or runs the handler the process installed.
+    Delivered,
+    /// Ignored (`SIG_IGN`, which survives `exec`): a SIGTERM does nothing.
+    Ignored,
+    /// Blocked by its signal mask: a SIGTERM stays pending and does nothing for now.
+    Blocked,
+}
+
+impl Sigterm {
+    /// SIGTERM would not stop it: only SIGKILL does.
+    pub fn futile(self) -> bool {
+        matches!(self, Sigterm::Ignored | Sigterm::Blocked)
+    }
+
+    /// What to say about it, when SIGTERM is futile ("it ignores SIGTERM").
+    pub fn words(self) -> Option<&'static str> {
+        match self {
+            Sigterm::Ignored => Some("it ignores SIGTERM"),
+            Sigterm::Blocked => Some("it blocks SIGTERM"),
+            Sigterm::Unknown | Sigterm::Delivered => None,
+        }
+    }
+}
+
+/// The command that stops `pid`: `cargo lockwatch kill PID`, or with `--force` (SIGKILL) when
+/// SIGTERM would not stop it.
+pub fn kill_command(pid: u32, force: bool) -> String {
+    if force {
+        format!("cargo lockwatch kill --force {pid}")
+    } else {
+        format!("cargo lockwatch kill {pid}")
+    }
 }
 
 /// A holder, enriched for display and JSON.
@@ -156,7 +256,7 @@ pub struct HolderReport {
     /// Shared or exclusive.
     pub mode: LockMode,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
@@ -213,7 +313,7 @@ pub struct WaiterReport {
     /// The mode it asked for.
     pub mode: LockMode,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
@@ -334,6 +434,33 @@ pub enum Source {
     Daemon,
 }
 
+/// Whether the daemon gave the answer and, when it did not, why (`status` sets it; the daemon's
+/// own snapshots leave it out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DaemonAnswer {
+    /// The daemon answered: the report is its.
+    Answered,
+    /// It was not asked (`--no-daemon`).
+    NotAsked,
+    /// None runs for this runtime directory.
+    NotRunning,
+    /// It answers, but its watching is paused (menu → Pause watching): it has seen nothing new.
+    Paused,
+    /// Its process is stopped (SIGSTOP, Ctrl-Z): it takes connections and answers none until
+    /// continued (`kill -CONT PID`).
+    Stopped,
+    /// It took the connection but answered nothing in time, and is not stopped: stuck or
+    /// overloaded.
+    Silent,
+    /// It serves as many clients as `daemon.max_clients` allows.
+    Busy,
+    /// Its socket, the socket's directory or the process answering is not this user's.
+    Untrusted,
+    /// Anything else: an odd answer, a socket path too long, another protocol version.
+    Unreachable,
+}
+
 /// The version of the JSON document (`status --json`, IPC snapshots); bumped on any
 /// incompatible change. See `docs/json.md`.
 pub const SCHEMA_VERSION: u32 = 2;
@@ -345,6 +472,9 @@ pub struct Report {
     pub schema_version: u32,
     /// Where this answer came from.
     pub source: Source,
+    /// Whether the daemon gave it and, when not, why (set by `status`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<DaemonAnswer>,
     /// Unix time of the observation.
     pub observed_at: f64,
     /// Cargo homes that were watched.
@@ -362,6 +492,7 @@ impl Report {
         Report {
             schema_version: SCHEMA_VERSION,
             source,
+            daemon: None,
             observed_at,
             cargo_homes,
             incidents: Vec::new(),
@@ -403,7 +534,7 @@ pub struct ProcessReport {
     /// Start-time token for pid-reuse checks.
     pub start_token: u64,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Working directory.
@@ -423,6 +554,9 @@ pub struct ProcessReport {
     pub running_for_secs: f64,
     /// CPU seconds of its whole process tree.
     pub tree_cpu_secs: f64,
+    /// What a SIGTERM would do to it (`kill` without `--force` sends one).
+    #[serde(default)]
+    pub sigterm: Sigterm,
 }
 
 /// A process blocked in an incident, and what it waits for.
@@ -516,7 +650,7 @@ pub enum Doing {
         /// The process holding the pipe open.
         culprit: u32,
         /// Its name.
-        culprit_name: String,
+        culprit_name: ProcName,
     },
     /// A process of its build is suspended (a build script stopped by SIGSTOP, or by SIGTTIN
     /// reading the terminal from the background): the build waits for it forever.
@@ -524,7 +658,7 @@ pub enum Doing {
         /// The stopped process.
         pid: u32,
         /// Its name.
-        name: String,
+        name: ProcName,
         /// The package, when it is a build script.
         crate_name: Option<String>,
     },
@@ -543,7 +677,7 @@ pub enum Doing {
         /// The child's pid.
         pid: u32,
         /// Its name.
-        name: String,
+        name: ProcName,
     },
     /// Talking to the network and nothing else (or pausing between tries of a request that
     /// got no answer).
@@ -582,7 +716,7 @@ pub struct ChildProcess {
     /// Process id.
     pub pid: u32,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// Full command line.
     pub cmd: Vec<String>,
     /// Suspended (SIGSTOP, or SIGTTIN/SIGTTOU: a background job touching the terminal).
@@ -736,9 +870,40 @@ pub struct Action {
     /// Its start token (the pid-reuse guard).
     pub start_token: u64,
     /// Its name.
-    pub name: String,
+    pub name: ProcName,
     /// It is stopped: resuming it is the gentle fix.
     pub resume: bool,
-    /// The command that does it (`cargo lockwatch resume N` or `cargo lockwatch kill N`).
+    /// It ignores or blocks SIGTERM: stopping it takes SIGKILL (`kill --force`), which the
+    /// command (or, for a resume, the way to stop it instead) says.
+    #[serde(default)]
+    pub force: bool,
+    /// The command that does it (`cargo lockwatch resume N`, `cargo lockwatch kill N`, or
+    /// `cargo lockwatch kill --force N` when `force`).
     pub command: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name anyone could give a process: a colour escape, an OSC title, a newline.
+    const ODD: &str = "lw\u{1b}[31m\u{1b}]0;X\u{7}\nx";
+
+    #[test]
+    fn a_name_is_shown_escaped_and_kept_real_in_json() {
+        let name = ProcName::from(ODD);
+        let shown = name.to_string();
+        assert_eq!(shown, "lw\\u{1b}[31m\\u{1b}]0;X\\u{7}\\nx");
+        assert!(!shown.chars().any(char::is_control));
+        assert_eq!(format!("{name:<35}|"), format!("{shown}     |"));
+        assert_eq!(name.raw(), ODD);
+        let config_name = String::from(ODD);
+        assert!(name == ODD && config_name == name);
+        // JSON carries the real name, its control characters as JSON escapes.
+        let json = serde_json::to_string(&name).unwrap();
+        assert_eq!(json, r#""lw\u001b[31m\u001b]0;X\u0007\nx""#);
+        assert_eq!(serde_json::from_str::<ProcName>(&json).unwrap(), name);
+        // Debug (logs with LOCKWATCH_LOG=debug) escapes too.
+        assert!(!format!("{name:?}").chars().any(char::is_control));
+    }
 }

@@ -95,9 +95,10 @@ const REAPER_NAMES: &[&str] = &[
 /// pid 1": in a container or a PID namespace whose pid 1 is a shell, everything has ppid 1.
 pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
     if let Some(parent) = facts.ancestors.first()
-        && REAPER_NAMES.contains(&parent.name.as_str())
+        && REAPER_NAMES.contains(&parent.name.raw())
     {
-        return (Origin::Orphan, Some(parent.name.clone()));
+        // A name from the lists here: nothing to escape.
+        return (Origin::Orphan, Some(parent.name.raw().to_string()));
     }
     // The nearest editor or shell decides: a cargo typed into an editor's own terminal runs
     // under a shell under the editor, and is the user's (never an IDE check to stop for a
@@ -107,11 +108,11 @@ pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
             // Only a JetBrains IDE runs cargo from a JVM in practice.
             return (Origin::Ide, Some("JetBrains IDE".to_string()));
         }
-        if IDE_NAMES.contains(&a.name.as_str()) {
-            return (Origin::Ide, Some(a.name.clone()));
+        if IDE_NAMES.contains(&a.name.raw()) {
+            return (Origin::Ide, Some(a.name.raw().to_string()));
         }
-        if TERMINAL_NAMES.contains(&a.name.as_str()) {
-            return (Origin::Terminal, Some(a.name.clone()));
+        if TERMINAL_NAMES.contains(&a.name.raw()) {
+            return (Origin::Terminal, Some(a.name.raw().to_string()));
         }
     }
     if facts.has_tty {
@@ -158,9 +159,10 @@ mod tests {
                 .enumerate()
                 .map(|(i, n)| Ancestor {
                     pid: if i == 0 { ppid } else { 50 - i as u32 },
-                    name: n.to_string(),
+                    name: (*n).into(),
                 })
                 .collect(),
+            sigterm: Default::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::LockKind;
-use super::model::{FileKey, LockMode, NetSilence, Origin, Peer, ProcState, StaleReason};
+use super::model::{FileKey, LockMode, NetSilence, Origin, Peer, ProcName, ProcState, StaleReason};
 use super::netwait::NetTrack;
 
 /// Thresholds of the stale policy.
@@ -89,7 +89,7 @@ pub struct HolderSample {
     /// Who.
     pub id: ProcId,
     /// Short name (for logs and history).
-    pub name: String,
+    pub name: ProcName,
     /// Command line (for history).
     pub cmd: Vec<String>,
     /// When it started (Unix seconds): a hold first seen then began then.
@@ -106,14 +106,14 @@ pub struct WaiterSample {
     /// Who.
     pub id: ProcId,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// When it started (Unix seconds): a wait first seen then began then.
     pub started_at: f64,
     /// Command line.
     pub cmd: Vec<String>,
     /// Its root blockers (name, pid), from the blocking graph: whom it really waits for, not
     /// every shared co-holder of the lock.
-    pub blocked_by: Vec<(String, u32)>,
+    pub blocked_by: Vec<(ProcName, u32)>,
     /// Their command lines.
     pub blocked_by_cmd: Vec<Vec<String>>,
     /// Origin and project (for history).
@@ -148,13 +148,13 @@ pub struct BlockerSample {
     /// Who.
     pub id: ProcId,
     /// Short name.
-    pub name: String,
+    pub name: ProcName,
     /// The incident's lock paths (the first one names it in logs).
     pub paths: Vec<PathBuf>,
     /// The incident's locks (file activity under their domains counts as progress).
     pub locks: Vec<FileKey>,
     /// Who it blocks (name, pid).
-    pub blocked: Vec<(String, u32)>,
+    pub blocked: Vec<(ProcName, u32)>,
     /// Scheduler state.
     pub state: ProcState,
     /// CPU seconds of its whole tree.
@@ -265,7 +265,7 @@ pub enum HistoryEvent {
         /// Holder.
         holder: ProcId,
         /// Holder name.
-        name: String,
+        name: ProcName,
         /// Holder command line.
         cmd: Vec<String>,
         /// Mode.
@@ -290,7 +290,7 @@ pub enum HistoryEvent {
         /// Holder.
         holder: ProcId,
         /// Holder name.
-        name: String,
+        name: ProcName,
         /// How long it was held (as observed).
         held_secs: f64,
         /// Holder command line.
@@ -318,11 +318,11 @@ pub enum HistoryEvent {
         /// Waiter.
         waiter: ProcId,
         /// Waiter name.
-        name: String,
+        name: ProcName,
         /// Waiter command line.
         cmd: Vec<String>,
         /// Holders at that moment (name, pid).
-        blocked_by: Vec<(String, u32)>,
+        blocked_by: Vec<(ProcName, u32)>,
         /// Holder command lines.
         #[serde(default)]
         blocked_by_cmd: Vec<Vec<String>>,
@@ -359,7 +359,7 @@ pub enum HistoryEvent {
         /// Waiter.
         waiter: ProcId,
         /// Waiter name.
-        name: String,
+        name: ProcName,
         /// How long it waited behind `blocked_by`: the whole wait unless an earlier part of it
         /// ended with `goes_on`.
         waited_secs: f64,
@@ -368,7 +368,7 @@ pub enum HistoryEvent {
         #[serde(default = "yes")]
         since_known: bool,
         /// Whom it waited for (name, pid) — the holders while it waited.
-        blocked_by: Vec<(String, u32)>,
+        blocked_by: Vec<(ProcName, u32)>,
         /// Waiter command line.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         cmd: Vec<String>,
@@ -397,12 +397,12 @@ pub enum HistoryEvent {
         /// The blocker.
         holder: ProcId,
         /// Its name.
-        name: String,
+        name: ProcName,
         /// Why.
         reasons: Vec<StaleReason>,
         /// Whom it blocked at that moment (name, pid).
         #[serde(default)]
-        blocked: Vec<(String, u32)>,
+        blocked: Vec<(ProcName, u32)>,
     },
     /// The user had a blocker (or its culprit) terminated.
     Killed {
@@ -411,7 +411,7 @@ pub enum HistoryEvent {
         /// Holder.
         holder: ProcId,
         /// Holder name.
-        name: String,
+        name: ProcName,
         /// Signal name.
         signal: String,
         /// Lock paths it held.
@@ -425,14 +425,14 @@ pub enum HistoryEvent {
         /// The IDE's check that was stopped.
         holder: ProcId,
         /// Its name.
-        name: String,
+        name: ProcName,
         /// Its command line.
         cmd: Vec<String>,
         /// Its origin and project.
         #[serde(default, skip_serializing_if = "Party::is_empty")]
         party: Party,
         /// The terminal build it made way for (name, pid).
-        for_waiter: (String, u32),
+        for_waiter: (ProcName, u32),
         /// The locks it held.
         #[serde(serialize_with = "crate::core::text::lossy_path::list")]
         paths: Vec<PathBuf>,
@@ -455,7 +455,7 @@ pub fn event_time(e: &HistoryEvent) -> f64 {
 #[derive(Debug, Clone)]
 struct Hold {
     path: PathBuf,
-    name: String,
+    name: ProcName,
     cmd: Vec<String>,
     party: Party,
     mode: LockMode,
@@ -466,7 +466,7 @@ struct Hold {
 #[derive(Debug, Clone)]
 struct Wait {
     path: PathBuf,
-    name: String,
+    name: ProcName,
     cmd: Vec<String>,
     /// When it began waiting behind `blocked_by` (history attributes the time to them).
     since: f64,
@@ -474,7 +474,7 @@ struct Wait {
     /// When it began waiting for this lock, whoever held it: the wait the user sees.
     began: f64,
     began_known: bool,
-    blocked_by: Vec<(String, u32)>,
+    blocked_by: Vec<(ProcName, u32)>,
     blocked_by_cmd: Vec<Vec<String>>,
     party: Party,
     blocker: Party,
@@ -1205,7 +1205,7 @@ mod tests {
         };
         let mut blockers = blockers;
         for b in &mut blockers {
-            b.blocked = waiters.iter().map(|p| ("cargo".to_string(), *p)).collect();
+            b.blocked = waiters.iter().map(|p| ("cargo".into(), *p)).collect();
         }
         (vec![l], blockers)
     }
@@ -1414,7 +1414,7 @@ mod tests {
         });
         assert_eq!(
             blocked,
-            Some(vec![("cargo".to_string(), 11)]),
+            Some(vec![("cargo".into(), 11)]),
             "names whom it blocks"
         );
     }
@@ -1612,7 +1612,7 @@ mod tests {
             }) => Some((*waited_secs, blocked_by.clone())),
             _ => None,
         });
-        assert_eq!(waited, Some((30.0, vec![("cargo".to_string(), 10)])));
+        assert_eq!(waited, Some((30.0, vec![("cargo".into(), 10)])));
         assert!(fx.contains(&Effect::UpdateUi));
         assert!(!s.busy());
     }

@@ -256,6 +256,7 @@ pub fn build(
     Report {
         schema_version: SCHEMA_VERSION,
         source,
+        daemon: None,
         observed_at: now,
         cargo_homes,
         incidents,
@@ -278,6 +279,7 @@ fn process(f: &ProcessFacts, now: f64) -> ProcessReport {
         origin_via,
         running_for_secs: (now - f.started_at).max(0.0),
         tree_cpu_secs: f.tree_cpu_secs,
+        sigterm: f.sigterm,
     }
 }
 
@@ -317,7 +319,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
             f,
             signals(obs, i).child_stopped,
         ),
-        (Some(f), None) if k.ignore_names.contains(&f.name) => Vec::new(),
+        (Some(f), None) if k.ignore_names.iter().any(|n| *n == f.name) => Vec::new(),
         (Some(f), None) => {
             let mut reasons = instant_reasons(f, signals(obs, i), k.network_silence, now);
             if now - f.started_at < k.stopped_grace {
@@ -471,7 +473,8 @@ fn incident_lock(
 
 /// The one thing to do about a stale incident: stop the culprit when there is one, else resume
 /// a stopped blocker or stop it (a deadlock's blocker is the one chosen to stop). A stopped
-/// blocker is offered its resume even before the policy calls it stale.
+/// blocker is offered its resume even before the policy calls it stale. One that ignores
+/// SIGTERM is stopped with `kill --force`.
 fn action(i: &IncidentReport) -> Option<Action> {
     if i.state != IncidentState::Stale && !i.doing.is_suspended() {
         return None;
@@ -482,20 +485,26 @@ fn action(i: &IncidentReport) -> Option<Action> {
             start_token: c.start_token,
             name: c.name.clone(),
             resume: false,
-            command: format!("cargo lockwatch kill {}", c.pid),
+            force: c.sigterm.futile(),
+            command: super::model::kill_command(c.pid, c.sigterm.futile()),
         });
     }
     let b = i.blocker.as_ref()?;
     let resume = (b.process_state == ProcState::Stopped
         || matches!(i.doing, Doing::ChildStopped { .. }))
         && i.deadlock.is_none();
-    let verb = if resume { "resume" } else { "kill" };
+    let force = b.sigterm.futile();
     Some(Action {
         pid: b.pid,
         start_token: b.start_token,
         name: b.name.clone(),
         resume,
-        command: format!("cargo lockwatch {verb} {}", b.pid),
+        force,
+        command: if resume {
+            format!("cargo lockwatch resume {}", b.pid)
+        } else {
+            super::model::kill_command(b.pid, force)
+        },
     })
 }
 
@@ -951,6 +960,7 @@ mod tests {
                     "bash".into()
                 },
             }],
+            sigterm: Default::default(),
         }
     }
 

@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use super::doing;
-use super::model::{BlockedReport, Doing, IncidentReport, IncidentState, Origin, ProcessReport};
+use super::model::{
+    BlockedReport, Doing, IncidentReport, IncidentState, Origin, ProcName, ProcessReport,
+};
 use super::text::{duration, tilde};
 
 /// Where a process came from: `terminal: zsh`, `IDE: rust-analyzer`, `orphan`, `origin unknown`.
@@ -22,18 +24,20 @@ pub fn origin(origin: Origin, via: Option<&str>) -> String {
 }
 
 /// The command as a person would say it: `cargo build` rather than
-/// `/home/u/.rustup/toolchains/…/bin/cargo build --release --message-format=json`.
-pub fn short_command(cmd: &[String], name: &str) -> String {
+/// `/home/u/.rustup/toolchains/…/bin/cargo build --release --message-format=json`. Control
+/// characters are escaped: a command line is anyone's to choose, as a name is.
+pub fn short_command(cmd: &[String], name: &ProcName) -> String {
     let Some(first) = cmd.first() else {
         return name.to_string();
     };
     let base = Path::new(first)
         .file_name()
         .map_or_else(|| first.clone(), |b| b.to_string_lossy().into_owned());
-    match cmd.get(1) {
+    let said = match cmd.get(1) {
         Some(sub) if !sub.starts_with('-') && sub.len() <= 24 => format!("{base} {sub}"),
         _ => base,
-    }
+    };
+    super::text::printable(&said)
 }
 
 /// `cargo 4242`.
@@ -265,14 +269,20 @@ mod tests {
     #[test]
     fn short_commands_keep_the_subcommand_only() {
         assert_eq!(
-            short_command(&s(&["/r/bin/cargo", "build", "--release"]), "cargo"),
+            short_command(&s(&["/r/bin/cargo", "build", "--release"]), &"cargo".into()),
             "cargo build"
         );
         assert_eq!(
-            short_command(&s(&["cargo", "--offline", "build"]), "c"),
+            short_command(&s(&["cargo", "--offline", "build"]), &"c".into()),
             "cargo"
         );
-        assert_eq!(short_command(&[], "kworker"), "kworker");
+        assert_eq!(short_command(&[], &"kworker".into()), "kworker");
+        // A command line is anyone's to choose, as a name is: shown escaped.
+        assert_eq!(
+            short_command(&s(&["/bin/x\u{1b}[2J", "a\nb"]), &"c".into()),
+            "x\\u{1b}[2J a\\nb"
+        );
+        assert_eq!(short_command(&[], &"k\u{1b}[2J".into()), "k\\u{1b}[2J");
     }
 
     #[test]

@@ -19,6 +19,17 @@ pub struct Yield {
     /// lock when the build's earlier blocker let go jumped the queue, and the build has waited
     /// all that time already.
     pub waited_secs: f64,
+    /// `waited_secs` counts from the wait's real start; false when the build was already
+    /// waiting when the daemon first looked (it has waited at least that long).
+    pub waited_since_known: bool,
+}
+
+impl Yield {
+    /// How long the build waited, as the log says it: `30s`, or `≥ 30s` for a lower bound.
+    pub fn waited_words(&self) -> String {
+        let at_least = if self.waited_since_known { "" } else { "≥ " };
+        format!("{at_least}{}", super::text::duration(self.waited_secs))
+    }
 }
 
 /// Whether `cmd` is a background check an IDE runs on save: `cargo check`, `cargo clippy`
@@ -75,6 +86,7 @@ fn one(i: &IncidentReport, uid: u32, after_secs: f64, done: &HashSet<ProcId>) ->
         check: check.clone(),
         for_waiter: waiter.process.clone(),
         waited_secs: waited,
+        waited_since_known: waiter.waiting_since_known,
     })
 }
 
@@ -140,6 +152,19 @@ mod tests {
             l.held_for_secs = Some(60.0);
         }
         assert!(decide(&r, 1000, 3.0, &HashSet::new()).is_empty());
+    }
+
+    #[test]
+    fn a_wait_found_under_way_is_logged_as_a_lower_bound() {
+        let mut r = ide_blocks_terminal(30.0);
+        r.incidents[0].blocked[0].waiting_since_known = true;
+        let y = decide(&r, 1000, 3.0, &HashSet::new());
+        assert_eq!(y[0].waited_words(), "30s");
+        // Already waiting when the daemon first looked: it waited at least that long.
+        r.incidents[0].blocked[0].waiting_since_known = false;
+        let y = decide(&r, 1000, 3.0, &HashSet::new());
+        assert!(!y[0].waited_since_known);
+        assert_eq!(y[0].waited_words(), "≥ 30s");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use thiserror::Error;
 
 use super::protocol::{self, PROTOCOL_VERSION, Request, Response};
 use super::trust;
+use crate::core::model::DaemonAnswer;
 
 /// Why the daemon could not be asked.
 #[derive(Debug, Error)]
@@ -41,6 +42,22 @@ pub enum ClientError {
     },
 }
 
+impl ClientError {
+    /// Why the daemon gave no answer, in the words of `status --json`'s `daemon` field.
+    pub fn answer(&self) -> DaemonAnswer {
+        match self {
+            ClientError::NotRunning(_) => DaemonAnswer::NotRunning,
+            ClientError::Untrusted(_) => DaemonAnswer::Untrusted,
+            ClientError::Busy(_) => DaemonAnswer::Busy,
+            ClientError::Silent(s) if s.stopped => DaemonAnswer::Stopped,
+            ClientError::Silent(_) => DaemonAnswer::Silent,
+            ClientError::PathTooLong(_) | ClientError::Unreachable { .. } => {
+                DaemonAnswer::Unreachable
+            }
+        }
+    }
+}
+
 /// A daemon that took the connection but did not answer within the client's timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SilentDaemon {
@@ -50,12 +67,19 @@ pub struct SilentDaemon {
     pub pid: Option<u32>,
     /// How long it was given.
     pub after: Duration,
+    /// Its process is stopped (SIGSTOP, Ctrl-Z): that is why, and `kill -CONT` the fix.
+    pub stopped: bool,
 }
 
 impl std::fmt::Display for SilentDaemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let after = humantime::format_duration(self.after);
         match self.pid {
+            Some(pid) if self.stopped => write!(
+                f,
+                "the lockwatch daemon (pid {pid}) is stopped (SIGSTOP or Ctrl-Z) and answers \
+                 nothing: `kill -CONT {pid}` continues it"
+            ),
             Some(pid) => write!(
                 f,
                 "the lockwatch daemon (pid {pid}) did not answer within {after}: if it is \
@@ -217,11 +241,13 @@ impl Client {
             {
                 let known = (self.daemon_pid != 0).then_some(self.daemon_pid);
                 let dir = self.path.parent().unwrap_or(Path::new("."));
+                let pid = known.or_else(|| super::instance::read_pid(dir));
                 Err(ClientError::Silent(SilentDaemon {
                     socket: self.path.clone(),
-                    pid: known.or_else(|| super::instance::read_pid(dir)),
+                    pid,
                     after: (self.reader.get_ref().read_timeout().ok().flatten())
                         .unwrap_or_default(),
+                    stopped: pid.is_some_and(|p| super::instance::is_stopped(dir, p)),
                 }))
             }
             Err(e) => Err(unreachable(&self.path, e.to_string())),

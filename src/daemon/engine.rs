@@ -712,7 +712,7 @@ impl Engine {
             "yielded   stopped {via}'s {check} {} so {build} {} could run (it waited {})",
             y.check.pid,
             y.for_waiter.pid,
-            crate::core::text::duration(y.waited_secs)
+            y.waited_words()
         ));
         self.record(vec![HistoryEvent::Yielded {
             at: scan::now(),

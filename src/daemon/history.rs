@@ -24,7 +24,7 @@ use thiserror::Error;
 
 use crate::config::{Loaded, Provenance};
 pub use crate::core::insight::{Summarizer, Summary, bytes, render, summarize};
-use crate::core::model::FileKey;
+use crate::core::model::{FileKey, ProcName};
 pub use crate::core::policy::{Episode, WaitEpisode, event_time};
 use crate::core::policy::{HistoryEvent, ProcId};
 
@@ -556,24 +556,30 @@ fn cut(s: &mut String, chars: usize) {
     }
 }
 
+fn cut_name(name: &mut ProcName, chars: usize) {
+    let mut s = name.raw().to_string();
+    cut(&mut s, chars);
+    *name = s.into();
+}
+
 fn cut_all(v: &mut Vec<String>, items: usize, chars: usize) {
     v.truncate(items);
     v.iter_mut().for_each(|s| cut(s, chars));
 }
 
-fn cut_pairs(v: &mut Vec<(String, u32)>, items: usize, chars: usize) {
+fn cut_pairs(v: &mut Vec<(ProcName, u32)>, items: usize, chars: usize) {
     v.truncate(items.max(1));
-    v.iter_mut().for_each(|(s, _)| cut(s, chars));
+    v.iter_mut().for_each(|(s, _)| cut_name(s, chars));
 }
 
 fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
     match e {
         HistoryEvent::Acquired { name, cmd, .. } => {
-            cut(name, chars);
+            cut_name(name, chars);
             cut_all(cmd, items, chars);
         }
         HistoryEvent::Released { name, cmd, .. } => {
-            cut(name, chars);
+            cut_name(name, chars);
             cut_all(cmd, items, chars);
         }
         HistoryEvent::WaitStarted {
@@ -583,7 +589,7 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             blocked_by_cmd,
             ..
         } => {
-            cut(name, chars);
+            cut_name(name, chars);
             cut_all(cmd, items, chars);
             cut_pairs(blocked_by, items, chars);
             blocked_by_cmd.truncate(items);
@@ -598,7 +604,7 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             blocked_by_cmd,
             ..
         } => {
-            cut(name, chars);
+            cut_name(name, chars);
             cut_all(cmd, items, chars);
             cut_pairs(blocked_by, items, chars);
             blocked_by_cmd.truncate(items);
@@ -612,7 +618,7 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             blocked,
             ..
         } => {
-            cut(name, chars);
+            cut_name(name, chars);
             reasons.truncate(items.max(1));
             cut_pairs(blocked, items, chars);
         }
@@ -622,7 +628,7 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             paths,
             ..
         } => {
-            cut(name, chars);
+            cut_name(name, chars);
             cut(signal, chars);
             paths.truncate(items.max(1));
         }
@@ -633,9 +639,9 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             paths,
             ..
         } => {
-            cut(name, chars);
+            cut_name(name, chars);
             cut_all(cmd, items, chars);
-            cut(&mut for_waiter.0, chars);
+            cut_name(&mut for_waiter.0, chars);
             paths.truncate(items.max(1));
         }
     }

@@ -145,6 +145,23 @@ pub fn terminate(dir: &Path) -> Result<u32, String> {
     }
 }
 
+/// Whether `pid` is the daemon whose pid file is in `dir` (it holds that file's lock, as the
+/// daemon does for its whole life) and is stopped (SIGSTOP, Ctrl-Z): it then takes connections
+/// (the kernel queues them) and answers none until continued. A pid that merely sits in the
+/// file is never said to be the daemon.
+pub fn is_stopped(dir: &Path, pid: u32) -> bool {
+    let Some(key) = crate::probe::file_key(&dir.join(PID_FILE)) else {
+        return false;
+    };
+    let Ok(mut probe) = crate::probe::platform() else {
+        return false;
+    };
+    probe.holds(pid, key).unwrap_or(false)
+        && probe
+            .process(pid)
+            .is_ok_and(|f| f.state == crate::core::model::ProcState::Stopped)
+}
+
 /// The held history lock (`history.lock` in the data directory); dropping it releases it.
 #[derive(Debug)]
 pub struct HistoryLock {
@@ -343,6 +360,37 @@ mod tests {
         std::fs::write(run.join(PID_FILE), "garbage").unwrap();
         assert_eq!(read_pid(&run), None);
         assert!(terminate(&run).unwrap_err().contains("no daemon pid"));
+    }
+
+    #[test]
+    fn only_the_process_holding_the_pid_file_s_lock_is_said_to_be_a_stopped_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        // A stopped child that holds nothing, named in the pid file: not the daemon.
+        let mut child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        std::fs::create_dir_all(&run).unwrap();
+        std::fs::write(run.join(PID_FILE), format!("{pid}\n")).unwrap();
+        // SAFETY: signalling the child this test started and has not reaped.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGSTOP) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s.contains(") T "))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!is_stopped(&run, pid));
+        // This process holds the lock and runs: not stopped.
+        let lock = InstanceLock::acquire(&run).unwrap();
+        assert!(!is_stopped(&run, std::process::id()));
+        assert!(!is_stopped(&dir.path().join("nothing"), std::process::id()));
+        drop(lock);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     #[test]

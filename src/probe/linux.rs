@@ -630,11 +630,12 @@ fn facts(
     pid: u32,
 ) -> Result<ProcessFacts, ProbeError> {
     let stat = v.stat(pid).ok_or(ProbeError::NoSuchProcess(pid))?;
-    let uid =
-        v.fs.read(&format!("{pid}/status"), Shape::Record)
-            .ok()
-            .and_then(|b| linux_parse::parse_status_uid(&String::from_utf8_lossy(&b)))
-            .ok_or(ProbeError::NoSuchProcess(pid))?;
+    let status = (v.fs.read(&format!("{pid}/status"), Shape::Record).ok())
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    let uid = (status.as_deref())
+        .and_then(linux_parse::parse_status_uid)
+        .ok_or(ProbeError::NoSuchProcess(pid))?;
+    let sigterm = status.as_deref().map(linux_parse::parse_status_sigterm);
     let cwd = v.fs.read_link(&format!("{pid}/cwd")).ok().map(|b| {
         use std::os::unix::ffi::OsStringExt;
         PathBuf::from(std::ffi::OsString::from_vec(b))
@@ -650,7 +651,7 @@ fn facts(
         pgid: stat.pgrp,
         uid,
         user: users.get(uid),
-        name: stat.comm,
+        name: stat.comm.into(),
         cmd: v.cmdline(pid),
         cwd,
         start_token: stat.starttime,
@@ -659,6 +660,7 @@ fn facts(
         tree_cpu_secs: cpu_ticks as f64 / clock.ticks_per_sec,
         has_tty,
         ancestors,
+        sigterm: sigterm.unwrap_or_default(),
     })
 }
 
@@ -672,7 +674,7 @@ fn ancestors(v: &mut View, stat: &linux_parse::Stat) -> (Vec<Ancestor>, bool) {
         has_tty |= s.tty_nr != 0 && ancestors.is_empty();
         ancestors.push(Ancestor {
             pid: next,
-            name: s.comm,
+            name: s.comm.into(),
         });
         if next == 1 {
             break;
@@ -691,7 +693,7 @@ fn live_descendants(v: &mut View, pid: u32) -> Vec<ChildProcess> {
             Some(ChildProcess {
                 pid: p,
                 stopped: st.state == ProcState::Stopped,
-                name: st.comm,
+                name: st.comm.into(),
                 cmd: v.cmdline(p),
             })
         })

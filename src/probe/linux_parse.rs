@@ -1,10 +1,10 @@
-//! Pure parsers for the Linux kernel's lock reports: `/proc/locks`, `/proc/PID/fdinfo/FD`
-//! and `/proc/PID/stat`.
+//! Pure parsers for the Linux kernel's lock reports: `/proc/locks`, `/proc/PID/fdinfo/FD`,
+//! `/proc/PID/stat` and `/proc/PID/status`.
 //!
 //! Kept free of I/O so they are unit-tested on every platform against lines captured from real
 //! kernels.
 
-use crate::core::model::{LockMode, ProcState};
+use crate::core::model::{LockMode, ProcState, Sigterm};
 
 /// The lock mechanism a `/proc/locks` line reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,8 +197,9 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 pub fn parse_stat(text: &str) -> Option<Stat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
-    // Anyone may name their process with escape sequences: never let them reach a terminal.
-    let comm = crate::core::text::printable(text.get(open + 1..close)?);
+    // Kept as it is (anyone may name a process with escape sequences): `ProcName` escapes it
+    // wherever it is shown.
+    let comm = text.get(open + 1..close)?.to_string();
     let fields: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
     // fields[0] is field 3 (state) of proc(5).
     let field = |n: usize| fields.get(n - 3).copied();
@@ -228,6 +229,32 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
 pub fn parse_status_uid(text: &str) -> Option<u32> {
     let line = text.lines().find(|l| l.starts_with("Uid:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What a SIGTERM would do, from `/proc/PID/status`: `SigIgn` (the process's dispositions)
+/// and `SigBlk` (the mask of the thread read, the main one), hexadecimal masks in which signal
+/// N is bit N-1. A SIGTERM blocked by the main thread of a process with other threads may be
+/// taken by one of them: that is not claimed (unknown).
+pub fn parse_status_sigterm(text: &str) -> Sigterm {
+    let field = |name: &str| {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        line.get(name.len()..).map(str::trim)
+    };
+    let mask = |name: &str| u64::from_str_radix(field(name)?, 16).ok();
+    let term = 1u64 << (libc::SIGTERM - 1);
+    let (Some(ignored), Some(blocked)) = (mask("SigIgn:"), mask("SigBlk:")) else {
+        return Sigterm::Unknown;
+    };
+    if ignored & term != 0 {
+        return Sigterm::Ignored;
+    }
+    if blocked & term == 0 {
+        return Sigterm::Delivered;
+    }
+    match field("Threads:").and_then(|t| t.parse::<u32>().ok()) {
+        Some(1) => Sigterm::Blocked,
+        _ => Sigterm::Unknown,
+    }
 }
 
 /// Thread-group id (the process's pid) from `/proc/PID/status`.
@@ -651,11 +678,14 @@ mod tests {
         let s = parse_stat(text).expect("stat parses");
         assert_eq!(s.comm, "build-script (x) ");
         assert_eq!(s.state, ProcState::Stopped);
-        // A name made of escape sequences (OSC title, clear screen) is shown, never obeyed.
-        let odd = text.replace("build-script (x) ", "fl\u{1b}]0;PWNED\u{7}\u{1b}[2");
+        // A name made of escape sequences (OSC title, clear screen) is read as it is; shown,
+        // it is escaped (`ProcName`), never obeyed.
+        let odd = text.replace("build-script (x) ", "fl\u{1b}]0;PWNED\u{7}\n\u{1b}[2");
         let s = parse_stat(&odd).expect("stat parses");
-        assert_eq!(s.comm, "fl\\u{1b}]0;PWNED\\u{7}\\u{1b}[2");
-        assert!(!s.comm.chars().any(char::is_control));
+        assert_eq!(s.comm, "fl\u{1b}]0;PWNED\u{7}\n\u{1b}[2");
+        let shown = crate::core::model::ProcName::from(s.comm.as_str()).to_string();
+        assert_eq!(shown, "fl\\u{1b}]0;PWNED\\u{7}\\n\\u{1b}[2");
+        assert!(!shown.chars().any(char::is_control));
         assert_eq!(s.ppid, 4200);
         assert_eq!(s.pgrp, 4242);
         assert_eq!(s.session, 4200);
@@ -666,6 +696,52 @@ mod tests {
         assert_eq!(parse_stat("12 (x"), None);
         let kthread = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0";
         assert!(parse_stat(kthread).expect("stat parses").kernel_thread);
+    }
+
+    #[test]
+    fn sigterm_ignored_or_blocked_is_read_from_the_status_masks() {
+        // Captured from `bash -c 'trap "" TERM; exec sleep 600'`: SIGTERM (15) is bit 14.
+        let status = |ign: &str, blk: &str, threads: u32| {
+            format!(
+                "Name:\tsleep\nThreads:\t{threads}\nSigQ:\t0/63432\nSigPnd:\t0000000000000000\n\
+                 ShdPnd:\t0000000000000000\nSigBlk:\t{blk}\nSigIgn:\t{ign}\n\
+                 SigCgt:\t0000000000000000\n"
+            )
+        };
+        let none = "0000000000000000";
+        let term = "0000000000004000";
+        assert_eq!(
+            parse_status_sigterm(&status("0000000000004004", none, 1)),
+            Sigterm::Ignored
+        );
+        assert_eq!(
+            parse_status_sigterm(&status(term, none, 8)),
+            Sigterm::Ignored
+        );
+        assert_eq!(
+            parse_status_sigterm(&status(none, term, 1)),
+            Sigterm::Blocked
+        );
+        // Another thread may take it: not claimed.
+        assert_eq!(
+            parse_status_sigterm(&status(none, term, 4)),
+            Sigterm::Unknown
+        );
+        // SIGINT and SIGQUIT ignored (a background job of a non-interactive shell), other
+        // signals blocked: SIGTERM still ends it.
+        assert_eq!(
+            parse_status_sigterm(&status("0000000000000006", "fffffffffffe3fff", 1)),
+            Sigterm::Delivered
+        );
+        assert_eq!(
+            parse_status_sigterm(&status("0000000000000006", none, 1)),
+            Sigterm::Delivered
+        );
+        assert_eq!(parse_status_sigterm("Name:\tx\n"), Sigterm::Unknown);
+        assert_eq!(
+            parse_status_sigterm("SigBlk:\tzz\nSigIgn:\t0\n"),
+            Sigterm::Unknown
+        );
     }
 
     #[test]

@@ -429,7 +429,7 @@ impl Probe for MacProbe {
             }
             ancestors.push(Ancestor {
                 pid: next,
-                name: parent.short_name().to_owned(),
+                name: parent.short_name().into(),
             });
             if next == 1 || parent.ppid == next {
                 break;
@@ -672,8 +672,8 @@ fn bsd_info(pid: u32) -> io::Result<ProcRecord> {
         ruid: info.pbi_ruid,
         status: info.pbi_status,
         flags: info.pbi_flags,
-        comm: rec::c_buf_to_name(&c_chars(&info.pbi_comm)),
-        name: rec::c_buf_to_name(&c_chars(&info.pbi_name)),
+        comm: rec::c_buf_to_string(&c_chars(&info.pbi_comm)),
+        name: rec::c_buf_to_string(&c_chars(&info.pbi_name)),
         start_sec: info.pbi_start_tvsec,
         start_usec: info.pbi_start_tvusec,
         tty_dev: info.e_tdev,
@@ -695,7 +695,7 @@ fn bsd_short_info(pid: u32) -> io::Result<ProcRecord> {
         ruid: info.pbsi_ruid,
         status: info.pbsi_status,
         flags: info.pbsi_flags,
-        comm: rec::c_buf_to_name(&c_chars(&info.pbsi_comm)),
+        comm: rec::c_buf_to_string(&c_chars(&info.pbsi_comm)),
         name: String::new(),
         start_sec: 0,
         start_usec: 0,

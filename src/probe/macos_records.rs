@@ -298,12 +298,6 @@ pub fn c_buf_to_string(buf: &[u8]) -> String {
     String::from_utf8_lossy(until_nul(buf)).into_owned()
 }
 
-/// A process name in a NUL-terminated C buffer, control characters escaped: anyone may name
-/// their process with escape sequences, and names are printed to terminals.
-pub fn c_buf_to_name(buf: &[u8]) -> String {
-    crate::core::text::printable(&c_buf_to_string(buf))
-}
-
 /// Path in a NUL-terminated fixed-size C buffer (`vip_path`); `None` when empty. Bytes are kept
 /// as they are (macOS paths are UTF-8, but nothing here needs them to be).
 pub fn c_buf_to_path(buf: &[u8]) -> Option<PathBuf> {
@@ -622,7 +616,7 @@ pub fn facts_from(rec: &ProcRecord, extras: FactsExtras) -> ProcessFacts {
         pgid: rec.pgid,
         uid: rec.ruid,
         user: None,
-        name: rec.short_name().to_owned(),
+        name: rec.short_name().into(),
         cmd: extras.cmd,
         cwd: extras.cwd,
         start_token: rec.start_token(),
@@ -631,6 +625,8 @@ pub fn facts_from(rec: &ProcRecord, extras: FactsExtras) -> ProcessFacts {
         tree_cpu_secs: extras.tree_cpu_secs,
         has_tty: rec.has_tty() || extras.parent_has_tty,
         ancestors: extras.ancestors,
+        // Not read on macOS (proc_bsdinfo has no signal masks): unknown, never claimed.
+        sigterm: crate::core::model::Sigterm::Unknown,
     }
 }
 
@@ -1209,8 +1205,8 @@ mod tests {
         assert_eq!(c_buf_to_path(&[0u8; 16]), None);
         // No terminator: the whole buffer.
         assert_eq!(c_buf_to_string(b"cargo"), "cargo");
-        assert_eq!(c_buf_to_name(b"cargo\0"), "cargo");
-        assert_eq!(c_buf_to_name(b"x\x1b[2J\0"), "x\\u{1b}[2J");
+        // A name is kept as it is (escaped where it is shown: see `ProcName`).
+        assert_eq!(c_buf_to_string(b"x\x1b[2J\0"), "x\u{1b}[2J");
     }
 
     #[test]

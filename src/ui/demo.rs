@@ -11,7 +11,7 @@ use crate::core::catalog::LockKind;
 use crate::core::graph::Graph;
 use crate::core::model::{
     Activity, Ancestor, ChildProcess, FileKey, LockMode, LockSighting, Participant, ProcState,
-    ProcessFacts, Source, StaleReason,
+    ProcessFacts, Sigterm, Source, StaleReason,
 };
 use crate::core::report::{self, Knowledge, Observed};
 
@@ -77,6 +77,7 @@ fn facts(pid: u32, token: u64, cmd: &[&str], parent: &str, age: f64, now: f64) -
             pid: pid - 100,
             name: parent.into(),
         }],
+        sigterm: Default::default(),
     }
 }
 
@@ -109,6 +110,21 @@ fn part(pid: u32, mode: LockMode) -> Participant {
 
 /// A snapshot of `stage` observed at Unix time `now`.
 pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
+    build(stage, now, false, None)
+}
+
+/// The stale stage with a blocker that is not stopped but idle, and ignores SIGTERM (as a
+/// process started under `trap "" TERM` does): only `kill --force` stops it.
+pub fn stale_ignoring_sigterm(now: f64) -> UiSnapshot {
+    build(Stage::Stale, now, true, None)
+}
+
+/// `stage` with a blocker that named itself `name` (anyone may: escape sequences, newlines).
+pub fn snapshot_named(stage: Stage, now: f64, name: &str) -> UiSnapshot {
+    build(stage, now, false, Some(name))
+}
+
+fn build(stage: Stage, now: f64, ignores_sigterm: bool, name: Option<&str>) -> UiSnapshot {
     let (held, waited) = match stage {
         Stage::Idle | Stage::Held => (192.0, 0.0),
         Stage::Contended => (215.0, 12.0),
@@ -123,6 +139,9 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
         held + 3.0,
         now,
     );
+    if let Some(name) = name {
+        blocker.name = name.into();
+    }
     let waiter = facts(
         WAITER,
         778,
@@ -170,7 +189,12 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
             .collect(),
         ..Activity::default()
     };
-    if stage == Stage::Stale {
+    if stage == Stage::Stale && ignores_sigterm {
+        blocker.sigterm = Sigterm::Ignored;
+        blocker.state = ProcState::Sleeping;
+        activity.descendants.clear();
+        k.stale = Some(HashMap::from([(pid, vec![StaleReason::Idle])]));
+    } else if stage == Stage::Stale {
         blocker.state = ProcState::Stopped;
         activity.descendants.clear();
         k.stale = Some(HashMap::from([(pid, vec![StaleReason::Stopped])]));

@@ -420,8 +420,9 @@ impl MenuState {
         }
     }
 
-    /// Resume (when stopped), Terminate, Force kill… with confirmation, Copy diagnostics,
-    /// Reveal project: on the culprit when there is one, else on the blocker.
+    /// Resume (when stopped), Terminate (unless it ignores SIGTERM: that is said instead), Force
+    /// kill… with confirmation, Copy diagnostics, Reveal project: on the culprit when there is
+    /// one, else on the blocker.
     fn actions(&self, i: &IncidentReport) -> Vec<Entry> {
         let Some(target) = i.culprit.as_ref().or(i.blocker.as_ref()) else {
             return Vec::new();
@@ -435,10 +436,18 @@ impl MenuState {
                 &format!("Resume {name} {pid}"),
             ));
         }
-        out.push(item(
-            Action::Terminate { pid, start_token },
-            &format!("Terminate {name} {pid}"),
-        ));
+        // SIGTERM would do nothing: say so where Terminate would be, and leave Force kill.
+        match target.sigterm.words() {
+            Some(words) => out.push(Entry::Item {
+                id: format!("info/{}/sigterm", i.id),
+                label: clip(&format!("{name} {pid}: {words}; only Force kill stops it")),
+                enabled: false,
+            }),
+            None => out.push(item(
+                Action::Terminate { pid, start_token },
+                &format!("Terminate {name} {pid}"),
+            )),
+        }
         let armed = self
             .armed
             .is_some_and(|a| a.pid == pid && a.start_token == start_token);
@@ -643,7 +652,10 @@ pub fn diagnostics(incident: &IncidentReport) -> String {
     let _ = writeln!(out, "blocked: {}", incident.blocked.len());
     for b in &incident.blocked {
         let p = &b.process;
-        let _ = writeln!(out, "  {} {} {}", p.pid, p.name, p.cmd.join(" "));
+        // Pasted somewhere (a terminal, a bug report): a command line's control characters
+        // escaped, as the name's are.
+        let cmd = crate::core::text::printable(&p.cmd.join(" "));
+        let _ = writeln!(out, "  {} {} {cmd}", p.pid, p.name);
     }
     let _ = writeln!(out, "incident:\n{json}");
     out
@@ -932,6 +944,41 @@ mod tests {
         // Back to the unarmed item.
         let m = st.build(&snap, T0 + 6.0);
         assert!(m.find("force-kill/4242/777").is_some());
+    }
+
+    #[test]
+    fn a_blocker_that_ignores_sigterm_offers_force_kill_and_says_why_not_terminate() {
+        let mut st = MenuState::new();
+        let snap = demo::stale_ignoring_sigterm(T0);
+        let m = st.build(&snap, T0);
+        assert!(m.find("terminate/4242/777").is_none());
+        let l = labels(&m);
+        assert!(
+            l.contains(&"cargo 4242: it ignores SIGTERM; only Force kill stops it".to_string()),
+            "{l:?}"
+        );
+        assert!(enabled(&m, "force-kill/4242/777"));
+        // A blocker SIGTERM stops keeps its Terminate.
+        let m = st.build(&demo::snapshot(Stage::Stale, T0), T0);
+        assert!(enabled(&m, "terminate/4242/777"));
+    }
+
+    #[test]
+    fn a_name_with_control_characters_is_escaped_in_every_label_and_the_diagnostics() {
+        let mut st = MenuState::new();
+        let snap = demo::snapshot_named(Stage::Stale, T0, "lw\u{1b}[31m\nx");
+        let m = st.build(&snap, T0);
+        let l = labels(&m);
+        let control = |s: &String| s.chars().any(char::is_control);
+        assert!(!l.iter().any(control), "{l:?}");
+        assert!(!control(&m.title) && !control(&m.tooltip), "{}", m.title);
+        assert!(
+            l.contains(&"Terminate lw\\u{1b}[31m\\nx 4242".to_string()),
+            "{l:?}"
+        );
+        let text = diagnostics(&snap.report.incidents[0]);
+        assert!(!text.contains('\u{1b}'), "{text}");
+        assert!(text.contains(r#""name": "lw\u001b[31m\nx""#), "{text}");
     }
 
     #[test]

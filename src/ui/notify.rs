@@ -126,6 +126,13 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
         let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
         let _ = write!(body, " Looks stale: {}.", why.join("; "));
     }
+    // A target that ignores SIGTERM: said, and no Terminate button (it would do nothing; the
+    // body names `kill --force` instead, which the menu's confirmed Force kill also does).
+    let target = (i.action.as_ref())
+        .and_then(|a| (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid));
+    if let Some((p, words)) = target.and_then(|p| Some((p, p.sigterm.words()?))) {
+        let _ = write!(body, " {} {}: {words}.", p.name, p.pid);
+    }
     let what = if i.deadlock.is_some() {
         "Cargo deadlock"
     } else {
@@ -134,7 +141,7 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
     Notice {
         summary: format!("{what}: {}", words::locks(i)),
         body: body.trim_start().to_string(),
-        terminate: i.action.as_ref().map(|a| UiCommand::Terminate {
+        terminate: (i.action.as_ref().filter(|a| !a.force)).map(|a| UiCommand::Terminate {
             pid: a.pid,
             start_token: a.start_token,
         }),
@@ -429,6 +436,42 @@ mod tests {
         );
         assert_eq!(n.command_for_action("default"), None);
         assert_eq!(n.command_for_action("__closed"), None);
+    }
+
+    #[test]
+    fn a_blocker_that_ignores_sigterm_gets_no_terminate_button_but_kill_force() {
+        let s = demo::stale_ignoring_sigterm(T0);
+        let n = notice_one(&s.report.incidents[0], 0.0);
+        assert_eq!(n.terminate, None);
+        assert!(
+            n.body.ends_with(" cargo 4242: it ignores SIGTERM."),
+            "{}",
+            n.body
+        );
+        let d = delivery(&n, true, 0);
+        assert!(!d.button);
+        assert!(
+            d.body.ends_with("\nRun: cargo lockwatch kill --force 4242"),
+            "{}",
+            d.body
+        );
+    }
+
+    #[test]
+    fn a_name_with_control_characters_is_escaped_in_the_notification() {
+        let s = demo::snapshot_named(Stage::Stale, T0, "lw\u{1b}[31m\nx");
+        let n = notice_one(&s.report.incidents[0], 0.0);
+        let control = |t: &str| t.chars().any(char::is_control);
+        assert!(!control(&n.summary) && !control(&n.body), "{n:?}");
+        assert!(
+            n.body.contains("blocked by lw\\u{1b}[31m\\nx 4242"),
+            "{}",
+            n.body
+        );
+        // Several: one line each.
+        let many = notice_many(&[&s.report.incidents[0], &s.report.incidents[0]], 0.0);
+        assert!(!many.body.contains('\u{1b}'), "{many:?}");
+        assert_eq!(many.body.lines().count(), 2, "{many:?}");
     }
 
     #[test]
