@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::core::catalog::{self, LockKind};
 use crate::core::graph::Graph;
@@ -85,7 +86,7 @@ pub struct Pass {
     /// Facts for every holder and waiter that still existed.
     pub facts: HashMap<u32, ProcessFacts>,
     /// Known lock files that exist.
-    pub known: Vec<(PathBuf, LockKind)>,
+    pub known: Arc<[(PathBuf, LockKind)]>,
     /// Who blocks whom.
     pub graph: Graph,
     /// What each root blocker is doing, by pid.
@@ -111,14 +112,14 @@ pub fn pass(
     roots: &WatchRoots,
     deep_on_contention: bool,
 ) -> Result<Pass, ProbeError> {
-    pass_with_known(probe, known_locks(roots), deep_on_contention)
+    pass_with_known(probe, known_locks(roots).into(), deep_on_contention)
 }
 
 /// Like [`pass`], with the list of known lock files already made (the daemon refreshes it
 /// only now and then).
 pub fn pass_with_known(
     probe: &mut dyn Probe,
-    known: Vec<(PathBuf, LockKind)>,
+    known: Arc<[(PathBuf, LockKind)]>,
     deep_on_contention: bool,
 ) -> Result<Pass, ProbeError> {
     probe.begin_pass();
@@ -130,11 +131,11 @@ pub fn pass_with_known(
 /// The body of [`pass_with_known`], inside the probe's pass.
 fn read_pass(
     probe: &mut dyn Probe,
-    known: Vec<(PathBuf, LockKind)>,
+    known: Arc<[(PathBuf, LockKind)]>,
     deep_on_contention: bool,
 ) -> Result<Pass, ProbeError> {
     let targets = Targets {
-        known: known.clone(),
+        known: Arc::clone(&known),
         deep_on_contention,
     };
     let sightings = probe.sightings(&targets)?;

@@ -191,6 +191,7 @@ pub fn snapshot(stage: Stage, now: f64) -> UiSnapshot {
         launch_at_login: true,
         yield_ide: false,
         problems: Vec::new(),
+        free_locks: None,
     }
 }
 
