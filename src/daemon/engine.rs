@@ -135,6 +135,8 @@ pub struct Engine {
     recent: Vec<PathBuf>,
     /// When the known lock files were last listed (`None`: list them on the next pass).
     known_at: Option<std::time::Instant>,
+    /// The roots' directories as last listed, read again only when they change.
+    listings: crate::listing::Listings,
     /// Which directories hold a manifest (the project of each lock), forgotten whenever the
     /// known lock files are listed again.
     manifests: std::sync::Arc<crate::core::catalog::Manifests>,
@@ -213,6 +215,7 @@ impl Engine {
                 watch_list: WatchList::default(),
                 recent: Vec::new(),
                 known_at: None,
+                listings: Default::default(),
                 manifests: Default::default(),
                 watcher: None,
                 platform_wakes: None,
@@ -347,7 +350,7 @@ impl Engine {
     /// appeared or gone since), and forgets lock files seen elsewhere that are gone.
     fn relist(&mut self) {
         self.manifests.clear();
-        let list = scan::known_locks(&self.roots);
+        let list = scan::known_locks_listed(&self.roots, &mut self.listings);
         self.known.relist(list, &mut self.manifests.seen());
         self.known_at = Some(std::time::Instant::now());
         self.recent.retain(|p| p.exists());
