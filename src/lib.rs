@@ -40,6 +40,7 @@ pub mod core;
 pub mod daemon;
 pub mod exit;
 pub mod kill;
+pub mod listing;
 pub mod probe;
 pub mod scan;
 pub mod service;

@@ -3,13 +3,14 @@
 //! and the report. Shared by `status`, `kill` and the daemon.
 
 use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::core::catalog::{self, LockKind};
 use crate::core::graph::Graph;
 use crate::core::model::{Activity, LockSighting, ProcessFacts, Report, Source};
 use crate::core::report::{self, Knowledge, Observed};
+use crate::listing::Listings;
 use crate::probe::{Probe, ProbeError, Targets};
 
 /// Where to look: Cargo homes and project (or target) directories.
@@ -23,6 +24,13 @@ pub struct WatchRoots {
 
 /// Lock files that exist under the watch roots (free or not). Cheap: a few `read_dir`s.
 pub fn known_locks(roots: &WatchRoots) -> Vec<(PathBuf, LockKind)> {
+    known_locks_listed(roots, &mut Listings::once())
+}
+
+/// [`known_locks`], reading only the directories that changed since `listings` read them (the
+/// daemon lists them again and again).
+pub fn known_locks_listed(roots: &WatchRoots, listings: &mut Listings) -> Vec<(PathBuf, LockKind)> {
+    listings.begin();
     let mut out = Vec::new();
     for home in &roots.cargo_homes {
         for (p, k) in catalog::fixed_cargo_home_locks(home) {
@@ -32,7 +40,7 @@ pub fn known_locks(roots: &WatchRoots) -> Vec<(PathBuf, LockKind)> {
         }
         // Old cargo (before 1.36): one lock per registry index and per git db/checkout.
         for (sub, depth) in [("registry/index", 1), ("git/db", 0), ("git/checkouts", 1)] {
-            collect_lock_files(&home.join(sub), depth, &mut out);
+            collect_lock_files(&home.join(sub), depth, listings, &mut out);
         }
     }
     for project in &roots.projects {
@@ -42,37 +50,28 @@ pub fn known_locks(roots: &WatchRoots) -> Vec<(PathBuf, LockKind)> {
             project.clone()
         };
         // <target>/<profile>/ and <target>/<triple>/<profile>/
-        collect_lock_files(&target, 2, &mut out);
+        collect_lock_files(&target, 2, listings, &mut out);
     }
+    listings.end();
     out.sort();
     out.dedup();
     out
 }
 
 /// Adds Cargo lock files found in `dir` and up to `depth` levels of subdirectories.
-fn collect_lock_files(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, LockKind)>) {
-    let Ok(entries) = fs::read_dir(dir) else {
+fn collect_lock_files(
+    dir: &Path,
+    depth: usize,
+    listings: &mut Listings,
+    out: &mut Vec<(PathBuf, LockKind)>,
+) {
+    let Some(found) = listings.locks_in(dir) else {
         return;
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(ft) = entry.file_type() else { continue };
-        if ft.is_file() {
-            if let Some(kind) = catalog::classify(&path)
-                && kind != LockKind::CargoLockFile
-            {
-                out.push((path, kind));
-            }
-        } else if ft.is_dir() && depth > 0 {
-            let name = entry.file_name();
-            // Skip the big artifact trees; profile directories hold the locks.
-            if matches!(
-                name.to_str(),
-                Some("deps" | "build" | "incremental" | ".fingerprint" | "examples")
-            ) {
-                continue;
-            }
-            collect_lock_files(&path, depth - 1, out);
+    out.extend(found.files);
+    if depth > 0 {
+        for sub in &found.subdirs {
+            collect_lock_files(sub, depth - 1, listings, out);
         }
     }
 }
@@ -85,7 +84,7 @@ pub struct Pass {
     /// Facts for every holder and waiter that still existed.
     pub facts: HashMap<u32, ProcessFacts>,
     /// Known lock files that exist.
-    pub known: Vec<(PathBuf, LockKind)>,
+    pub known: Arc<[(PathBuf, LockKind)]>,
     /// Who blocks whom.
     pub graph: Graph,
     /// What each root blocker is doing, by pid.
@@ -111,14 +110,14 @@ pub fn pass(
     roots: &WatchRoots,
     deep_on_contention: bool,
 ) -> Result<Pass, ProbeError> {
-    pass_with_known(probe, known_locks(roots), deep_on_contention)
+    pass_with_known(probe, known_locks(roots).into(), deep_on_contention)
 }
 
 /// Like [`pass`], with the list of known lock files already made (the daemon refreshes it
 /// only now and then).
 pub fn pass_with_known(
     probe: &mut dyn Probe,
-    known: Vec<(PathBuf, LockKind)>,
+    known: Arc<[(PathBuf, LockKind)]>,
     deep_on_contention: bool,
 ) -> Result<Pass, ProbeError> {
     probe.begin_pass();
@@ -130,11 +129,11 @@ pub fn pass_with_known(
 /// The body of [`pass_with_known`], inside the probe's pass.
 fn read_pass(
     probe: &mut dyn Probe,
-    known: Vec<(PathBuf, LockKind)>,
+    known: Arc<[(PathBuf, LockKind)]>,
     deep_on_contention: bool,
 ) -> Result<Pass, ProbeError> {
     let targets = Targets {
-        known: known.clone(),
+        known: Arc::clone(&known),
         deep_on_contention,
     };
     let sightings = probe.sightings(&targets)?;
@@ -192,6 +191,7 @@ pub fn now() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn known_locks_lists_existing_files_only() {

@@ -508,6 +508,7 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
         launch_at_login: false,
         yield_ide: false,
         problems: Vec::new(),
+        free_locks: None,
     };
     let m = MenuState::new().build(&snap, snap.report.observed_at);
     assert!(

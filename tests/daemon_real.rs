@@ -636,3 +636,63 @@ fn a_holder_that_ignores_sigterm_is_offered_kill_force_up_front() {
         "{text}"
     );
 }
+
+/// The free lock files of the watched projects are shared between the daemon's passes, and a
+/// client still gets them all: each once, free after the held ones, a held one listed only as
+/// held, each with its project; `status --all` lists and counts them.
+#[test]
+fn watched_projects_free_lock_files_reach_every_client_once() {
+    let _serial = util::serial();
+    let dir = Dir::new("free-projects");
+    let projects: Vec<std::path::PathBuf> = (0..3)
+        .map(|i| {
+            dir.write(&format!("p{i}/Cargo.toml"), "[package]\n");
+            dir.write(&format!("p{i}/target/debug/.cargo-lock"), "");
+            dir.path(&format!("p{i}"))
+        })
+        .collect();
+    let listed: Vec<String> = projects.iter().map(|p| format!("{p:?}")).collect();
+    dir.write(
+        "lockwatch/config/config.toml",
+        &format!("[watch]\nprojects = [{}]\n", listed.join(", ")),
+    );
+    let lock = |i: usize| projects[i].join("target/debug/.cargo-lock");
+    let d = Daemon::start(&dir, "daemon");
+    let ours = |r: &Report| -> Vec<(std::path::PathBuf, LockState)> {
+        (r.locks.iter())
+            .filter(|l| projects.iter().any(|p| l.path.starts_with(p)))
+            .map(|l| (l.path.clone(), l.state))
+            .collect()
+    };
+    let free = |i: usize| (lock(i), LockState::Free);
+    assert_eq!(ours(&d.report()), [free(0), free(1), free(2)]);
+
+    let holder = flock_holder(&dir, "holder", &lock(1));
+    let r = d.wait_for("the hold", |r| {
+        holder_of(r, &lock(1)).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid))
+    });
+    assert_eq!(
+        ours(&r),
+        [(lock(1), LockState::Held), free(0), free(2)],
+        "held first, then the others free; the held one not also free"
+    );
+    let (_, out) = d.cli(&dir, &["status", "--json"]);
+    let cli: Report = serde_json::from_str(&out).unwrap();
+    assert_eq!(ours(&cli), ours(&r));
+    let projects_of: Vec<Option<std::path::PathBuf>> = (cli.locks.iter())
+        .filter(|l| projects.iter().any(|p| l.path.starts_with(p)))
+        .map(|l| l.project_dir.clone())
+        .collect();
+    assert_eq!(
+        projects_of,
+        [&projects[1], &projects[0], &projects[2]].map(|p| Some(p.clone()))
+    );
+    let (_, text) = d.cli(&dir, &["status", "--all"]);
+    assert!(text.contains(&lock(2).display().to_string()), "{text}");
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(!text.contains(&lock(2).display().to_string()), "{text}");
+    assert!(text.contains("free (--all lists them)."), "{text}");
+
+    drop(holder);
+    d.wait_for("the release", |r| ours(r) == [free(0), free(1), free(2)]);
+}

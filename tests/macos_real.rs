@@ -81,7 +81,7 @@ fn wait_sighting(
 ) -> LockSighting {
     let mut p = probe::platform().expect("the macOS probe");
     let targets = Targets {
-        known: vec![(file.to_path_buf(), LockKind::PackageCache)],
+        known: vec![(file.to_path_buf(), LockKind::PackageCache)].into(),
         deep_on_contention: true,
     };
     let start = Instant::now();

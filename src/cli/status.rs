@@ -1,6 +1,7 @@
 //! `cargo lockwatch status`: every held Cargo lock, its holder and waiters, and a verdict — from
 //! the daemon when it runs (real hold times), otherwise from a one-off scan.
 
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -86,21 +87,23 @@ pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Resu
 
 /// The lock files in `known` that `report` does not list, compared as files: the daemon may
 /// name one by its real path (a symlinked target dir) or with U+FFFD for bytes that are not
-/// UTF-8.
+/// UTF-8. By name first, then the rest by file (thousands of watched projects are thousands
+/// of entries on both sides).
 fn not_listed(report: &Report, known: Vec<(PathBuf, LockKind)>) -> Vec<(PathBuf, LockKind)> {
     use std::os::unix::fs::MetadataExt;
     let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    let listed: Vec<(Option<(u64, u64)>, String)> = (report.locks.iter())
-        .map(|l| (id(&l.path), l.path.to_string_lossy().into_owned()))
+    let names: HashSet<std::borrow::Cow<str>> = (report.locks.iter())
+        .map(|l| l.path.to_string_lossy())
         .collect();
-    known
-        .into_iter()
-        .filter(|(p, _)| {
-            let (file, name) = (id(p), p.to_string_lossy());
-            !listed
-                .iter()
-                .any(|(f, n)| *n == name || (file.is_some() && *f == file))
-        })
+    let unnamed: Vec<(PathBuf, LockKind)> = (known.into_iter())
+        .filter(|(p, _)| !names.contains(&p.to_string_lossy()))
+        .collect();
+    if unnamed.is_empty() {
+        return unnamed;
+    }
+    let files: HashSet<(u64, u64)> = report.locks.iter().filter_map(|l| id(&l.path)).collect();
+    (unnamed.into_iter())
+        .filter(|(p, _)| id(p).is_none_or(|f| !files.contains(&f)))
         .collect()
 }
 

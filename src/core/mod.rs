@@ -4,6 +4,7 @@
 pub mod catalog;
 pub mod doing;
 pub mod eta;
+pub mod free_locks;
 pub mod graph;
 pub mod insight;
 pub mod model;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use super::catalog::{self, LockKind};
 use super::doing;
+use super::free_locks::{FreeLocks, free_lock};
 use super::graph::{Graph, Incident};
 use super::model::{
     Action, Activity, BlockedReport, Deadlock, Doing, FileKey, HolderReport, IncidentLock,
@@ -239,20 +240,15 @@ pub fn build(
         .iter()
         .filter_map(|s| lock(obs, knowledge, &incidents, now, s))
         .collect();
-    // A set, not a scan of `locks` per file: thousands of watched projects are thousands of
-    // free lock files, every pass.
-    let mut listed: HashSet<PathBuf> = (locks.iter())
-        .filter(|l| !l.deleted)
-        .map(|l| l.path.clone())
-        .collect();
-    for (path, kind) in obs.free {
-        if listed.insert(path.clone()) {
-            locks.push(free_lock(path, *kind));
-        }
-    }
-    // Worst first, then by path, so the eye lands on what matters.
+    // Worst first, then by path, so the eye lands on what matters; the free ones follow.
     locks.sort_by(|a, b| b.state.cmp(&a.state).then_with(|| a.path.cmp(&b.path)));
-    project_dirs(&mut incidents, &mut locks, knowledge.manifests.as_deref());
+    let mut fresh = HashMap::new();
+    let mut guard = knowledge.manifests.as_deref().map(catalog::Manifests::seen);
+    let seen = guard.as_deref_mut().unwrap_or(&mut fresh);
+    project_dirs(&mut incidents, &mut locks, seen);
+    if !obs.free.is_empty() {
+        FreeLocks::new(obs.free, seen).append_unlisted(&mut locks);
+    }
     Report {
         schema_version: SCHEMA_VERSION,
         source,
@@ -852,31 +848,13 @@ pub fn add_roots(report: &mut Report, known: &[(PathBuf, LockKind)], homes: &[Pa
 fn project_dirs(
     incidents: &mut [IncidentReport],
     locks: &mut [LockReport],
-    remembered: Option<&catalog::Manifests>,
+    seen: &mut HashMap<PathBuf, bool>,
 ) {
-    let mut fresh = HashMap::new();
-    let mut guard = remembered.map(catalog::Manifests::seen);
-    let seen = guard.as_deref_mut().unwrap_or(&mut fresh);
     for l in locks.iter_mut() {
         l.project_dir = catalog::project_dir_seen(&l.path, l.kind, seen);
     }
     for l in incidents.iter_mut().flat_map(|i| i.locks.iter_mut()) {
         l.project_dir = catalog::project_dir_seen(&l.path, l.kind, seen);
-    }
-}
-
-fn free_lock(path: &std::path::Path, kind: LockKind) -> LockReport {
-    LockReport {
-        path: path.to_path_buf(),
-        kind,
-        description: kind.cargo_words().to_string(),
-        state: LockState::Free,
-        deleted: false,
-        project_dir: None,
-        holders: Vec::new(),
-        waiters: Vec::new(),
-        verdict: "free".to_string(),
-        stop_command: None,
     }
 }
 

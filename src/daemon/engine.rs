@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::alarm::Alarm;
 use super::history::{History, Rotation};
+use super::known::{KnownLocks, WatchList};
 use super::watcher::{FsWatcher, PlatformWakes, Wake};
 use crate::config::{Config, DaemonConfig, Loaded};
 use crate::core::catalog;
@@ -37,8 +38,10 @@ use crate::probe::Probe;
 use crate::scan::{self, WatchRoots};
 use crate::ui::UiSnapshot;
 
-/// How often the list of known lock files is refreshed (a few `read_dir`s), while nothing is
-/// held: reading a watched directory would wake the watcher for nothing.
+/// How often the list of known lock files is refreshed (a few `read_dir`s per watched project),
+/// while nothing is held: reading a watched directory would wake the watcher for nothing. Only
+/// by a scheduled pass, never by one a lock event or a client asked for, which then costs what
+/// its locks cost however many projects are watched.
 const KNOWN_REFRESH: Duration = Duration::from_secs(15);
 /// Passes after a file event. Not at once: `open` precedes `flock` by a moment, the kernel
 /// reports a `close` just before it drops the lock, and reading `/proc/locks` holds off every
@@ -124,11 +127,16 @@ pub struct Engine {
     snoozed_until: Option<f64>,
     launch_at_login: bool,
     snapshot_tx: watch::Sender<UiSnapshot>,
-    known: Vec<(PathBuf, catalog::LockKind)>,
+    known: KnownLocks,
+    /// The lock files the watcher was last given.
+    watch_list: WatchList,
     /// Lock files seen held lately outside the known roots (other projects' build dirs), newest
     /// last: watched, so the next build there is seen the moment it opens its lock.
     recent: Vec<PathBuf>,
+    /// When the known lock files were last listed (`None`: list them on the next pass).
     known_at: Option<std::time::Instant>,
+    /// The roots' directories as last listed, read again only when they change.
+    listings: crate::listing::Listings,
     /// Which directories hold a manifest (the project of each lock), forgotten whenever the
     /// known lock files are listed again.
     manifests: std::sync::Arc<crate::core::catalog::Manifests>,
@@ -187,6 +195,7 @@ impl Engine {
             launch_at_login: opts.launch_at_login,
             yield_ide: config.policy.yield_ide,
             problems: Vec::new(),
+            free_locks: None,
         };
         let (snapshot_tx, snapshot_rx) = watch::channel(empty);
         (
@@ -202,9 +211,11 @@ impl Engine {
                 snoozed_until: None,
                 launch_at_login: opts.launch_at_login,
                 snapshot_tx,
-                known: Vec::new(),
+                known: KnownLocks::default(),
+                watch_list: WatchList::default(),
                 recent: Vec::new(),
                 known_at: None,
+                listings: Default::default(),
                 manifests: Default::default(),
                 watcher: None,
                 platform_wakes: None,
@@ -236,7 +247,7 @@ impl Engine {
         let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
         let mut alarm = Alarm::new();
         self.pass();
-        let quick = self.probe.lock_fingerprint(&self.known).is_some();
+        let quick = self.probe.lock_fingerprint(self.known.list()).is_some();
         let mut next_quick = tokio::time::Instant::now() + QUICK_CHECK;
         loop {
             let next_sample = self.next_sample();
@@ -274,6 +285,9 @@ impl Engine {
                     let now = tokio::time::Instant::now();
                     let follow_up_due = follow_ups.iter().any(|t| *t <= now);
                     follow_ups.retain(|t| *t > now);
+                    if now >= next_sample {
+                        self.relist_if_due();
+                    }
                     if quick && now >= next_quick && now < next_sample && !follow_up_due {
                         // Only the cheap check: a full pass when the held state changed.
                         next_quick = now + QUICK_CHECK;
@@ -304,7 +318,9 @@ impl Engine {
     }
 
     /// When the next pass is due without any event: a poll interval after the last pass while
-    /// an incident is open, an idle interval after it otherwise.
+    /// an incident is open, an idle interval after it otherwise; and while nothing is held,
+    /// when the known lock files are to be listed again (lock events may keep the idle
+    /// interval from ever passing).
     fn next_sample(&self) -> tokio::time::Instant {
         let watch = &self.config.watch;
         let every = if self.policy.incident_open() {
@@ -312,7 +328,32 @@ impl Engine {
         } else {
             watch.idle_poll_interval.max(watch.poll_interval)
         };
-        self.last_pass + every
+        let sample = self.last_pass + every;
+        match self.known_at {
+            Some(t) if !self.policy.busy() && !self.paused => {
+                sample.min(tokio::time::Instant::from_std(t + KNOWN_REFRESH))
+            }
+            _ => sample,
+        }
+    }
+
+    /// Lists the known lock files again when that is due and nothing is held (a scheduled
+    /// pass's first step).
+    fn relist_if_due(&mut self) {
+        let due = self.known_at.is_some_and(|t| t.elapsed() >= KNOWN_REFRESH);
+        if due && !self.paused && !self.policy.busy() {
+            self.relist();
+        }
+    }
+
+    /// Lists the known lock files, forgetting which directories hold a manifest (one may have
+    /// appeared or gone since), and forgets lock files seen elsewhere that are gone.
+    fn relist(&mut self) {
+        self.manifests.clear();
+        let list = scan::known_locks_listed(&self.roots, &mut self.listings);
+        self.known.relist(list, &mut self.manifests.seen());
+        self.known_at = Some(std::time::Instant::now());
+        self.recent.retain(|p| p.exists());
     }
 
     fn command(&mut self, cmd: Command, done: &mpsc::UnboundedSender<KillDone>) {
@@ -405,7 +446,7 @@ impl Engine {
 
     /// Whether the cheap lock fingerprint moved since the last look.
     fn fingerprint_changed(&mut self) -> bool {
-        let now = self.probe.lock_fingerprint(&self.known);
+        let now = self.probe.lock_fingerprint(self.known.list());
         let changed = now != self.fingerprint;
         self.fingerprint = now;
         changed
@@ -587,15 +628,12 @@ impl Engine {
         if self.paused {
             return;
         }
-        let due = self.known_at.is_none_or(|t| t.elapsed() >= KNOWN_REFRESH);
-        if self.known_at.is_none() || (due && !self.policy.busy()) {
-            self.known = scan::known_locks(&self.roots);
-            self.known_at = Some(std::time::Instant::now());
-            self.manifests.clear();
-            self.recent.retain(|p| p.exists());
+        if self.known_at.is_none() {
+            self.relist();
         }
         let deep = true;
-        let pass = match scan::pass_with_known(self.probe.as_mut(), self.known.clone(), deep) {
+        let known = std::sync::Arc::clone(self.known.list());
+        let pass = match scan::pass_with_known(self.probe.as_mut(), known, deep) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!("probe failed: {e}");
@@ -627,7 +665,13 @@ impl Engine {
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
         };
-        let mut report = scan::report(&pass, &self.roots, Source::Daemon, &knowledge, now);
+        // The free lock files are shared, not made again: see `publish`.
+        let observed = core_report::Observed {
+            free: &[],
+            ..pass.observed()
+        };
+        let homes = self.roots.cargo_homes.clone();
+        let mut report = core_report::build(Source::Daemon, now, homes, &observed, &knowledge);
         self.update_watches(&pass);
         let mut history = Vec::new();
         for e in effects {
@@ -785,26 +829,8 @@ impl Engine {
 
     fn update_watches(&mut self, pass: &scan::Pass) {
         self.remember_lock_files(pass);
-        // Known files, the Cargo homes' own even before they exist (watched through the home),
-        // those seen lately elsewhere, and those seen now.
-        let fixed = self.roots.cargo_homes.iter().flat_map(|h| {
-            catalog::fixed_cargo_home_locks(h)
-                .into_iter()
-                .filter(|(_, kind)| *kind != catalog::LockKind::LegacyGitCheckouts)
-                .map(|(p, _)| p)
-        });
-        let seen_now = pass
-            .sightings
-            .iter()
-            .filter(|s| !s.deleted)
-            .map(|s| s.path.clone());
-        let mut unique = HashSet::new();
-        let files: Vec<PathBuf> = (self.known.iter().map(|(p, _)| p.clone()))
-            .chain(fixed)
-            .chain(self.recent.iter().cloned())
-            .chain(seen_now)
-            .filter(|p| unique.insert(p.clone()))
-            .collect();
+        let extras = self.watch_extras(pass);
+        let files = self.watch_list.update(&self.known, extras);
         let mut domains: Vec<(FileKey, PathBuf)> = Vec::new();
         let mut pids: Vec<u32> = Vec::new();
         for s in &pass.sightings {
@@ -818,28 +844,50 @@ impl Engine {
         pids.sort_unstable();
         pids.dedup();
         if let Some(w) = self.watcher.as_mut() {
-            for (path, err) in w.update(&files, &domains) {
+            for (path, err) in w.update(files, &domains) {
                 tracing::debug!("cannot watch {}: {err}", path.display());
             }
         }
         if let Some(p) = self.platform_wakes.as_mut() {
-            p.update(&files, &pids);
+            p.update(files, &pids);
         }
+    }
+
+    /// The lock files to watch beyond the known ones, each once: the Cargo homes' own even
+    /// before they exist (watched through the home), those seen lately elsewhere, and those
+    /// seen now.
+    fn watch_extras(&self, pass: &scan::Pass) -> Vec<PathBuf> {
+        let fixed = self.roots.cargo_homes.iter().flat_map(|h| {
+            catalog::fixed_cargo_home_locks(h)
+                .into_iter()
+                .filter(|(_, kind)| *kind != catalog::LockKind::LegacyGitCheckouts)
+                .map(|(p, _)| p)
+        });
+        let seen_now = pass
+            .sightings
+            .iter()
+            .filter(|s| !s.deleted)
+            .map(|s| s.path.clone());
+        let mut unique = HashSet::new();
+        fixed
+            .chain(self.recent.iter().cloned())
+            .chain(seen_now)
+            .filter(|p| !self.known.contains(p) && unique.insert(p.clone()))
+            .collect()
     }
 
     /// Whether a lock file is in the known list or was seen lately.
     fn knows(&self, path: &PathBuf) -> bool {
-        self.known.iter().any(|(p, _)| p == path) || self.recent.contains(path)
+        self.known.contains(path) || self.recent.contains(path)
     }
 
     /// Remembers lock files seen outside the known roots, the newest [`MAX_RECENT_LOCK_FILES`].
     fn remember_lock_files(&mut self, pass: &scan::Pass) {
-        let mut seen: HashSet<&PathBuf> = self.known.iter().map(|(p, _)| p).collect();
-        seen.extend(&self.recent);
+        let mut seen: HashSet<&PathBuf> = self.recent.iter().collect();
         let new: Vec<PathBuf> = pass
             .sightings
             .iter()
-            .filter(|s| !s.deleted && seen.insert(&s.path))
+            .filter(|s| !s.deleted && !self.known.contains(&s.path) && seen.insert(&s.path))
             .map(|s| s.path.clone())
             .collect();
         self.recent.extend(new);
@@ -873,10 +921,16 @@ impl Engine {
             launch_at_login: self.launch_at_login,
             yield_ide: self.config.policy.yield_ide,
             problems: self.problems(),
+            free_locks: Some(std::sync::Arc::clone(self.known.free())),
         };
         let busy = self.policy.busy();
         self.snapshot_tx.send_if_modified(|old| {
+            let same_free = match (&old.free_locks, &snap.free_locks) {
+                (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+                (a, b) => a.is_none() && b.is_none(),
+            };
             let changed = old.report.locks != snap.report.locks
+                || !same_free
                 || old.report.incidents != snap.report.incidents
                 || old.paused != snap.paused
                 || old.yield_ide != snap.yield_ide

@@ -12,6 +12,7 @@ pub mod client;
 pub mod engine;
 pub mod history;
 pub mod instance;
+mod known;
 pub mod logcap;
 pub mod protocol;
 pub mod server;

@@ -358,7 +358,12 @@ async fn subscribe(
     let mut rx = shared.snapshots.clone();
     loop {
         let snap = rx.borrow_and_update().clone();
-        send_to(write, &Response::Snapshot(Box::new(snap)), write_timeout).await?;
+        send_to(
+            write,
+            &Response::Snapshot(Box::new(snap.whole())),
+            write_timeout,
+        )
+        .await?;
         tokio::select! {
             changed = rx.changed() => if changed.is_err() {
                 return Ok(());
@@ -377,7 +382,8 @@ async fn respond(request: Request, shared: &Shared) -> Response {
             if shared.commands.send(Command::Refresh(tx)).is_ok() {
                 let _ = rx.await;
             }
-            Response::Snapshot(Box::new(shared.snapshots.borrow().clone()))
+            let snap = shared.snapshots.borrow().clone();
+            Response::Snapshot(Box::new(snap.whole()))
         }
         Request::Subscribe => Response::error("subscribe is answered by the connection loop"),
         Request::Kill {

@@ -152,30 +152,83 @@ impl Aliases {
     /// not under a canonical form that differs (Linux inotify reports watched paths as given),
     /// else the given root joined with the rest of the path.
     pub fn to_given<'a>(&self, event: &'a Path) -> std::borrow::Cow<'a, Path> {
-        for (canonical, given) in &self.pairs {
-            if let Ok(rest) = event.strip_prefix(canonical) {
-                return if rest.as_os_str().is_empty() {
-                    std::borrow::Cow::Owned(given.clone())
-                } else {
-                    std::borrow::Cow::Owned(given.join(rest))
-                };
-            }
+        match self.lookup(event) {
+            Some((_, given)) => std::borrow::Cow::Owned(given),
+            None => std::borrow::Cow::Borrowed(event),
         }
-        std::borrow::Cow::Borrowed(event)
     }
+
+    /// The event path in the given form, with the number of components of the canonical root
+    /// it lies under (the most specific root wins), when it lies under one.
+    fn lookup(&self, event: &Path) -> Option<(usize, PathBuf)> {
+        self.pairs.iter().find_map(|(canonical, given)| {
+            let rest = event.strip_prefix(canonical).ok()?;
+            let depth = canonical.components().count();
+            Some(if rest.as_os_str().is_empty() {
+                (depth, given.clone())
+            } else {
+                (depth, given.join(rest))
+            })
+        })
+    }
+}
+
+/// The routes of the lock files alone: shared by every [`Routes`] made while their list is the
+/// same, so a hold starting or ending copies none of thousands of watched projects' paths.
+#[derive(Debug, Default)]
+pub(super) struct FileRoutes {
+    pub lock_files: HashSet<PathBuf>,
+    /// Lock files that do not exist yet (a new Cargo home): their creation in a watched parent
+    /// directory wakes a pass, as an open of a watched one does.
+    pub expected: HashSet<PathBuf>,
+    /// Canonical forms of the lock files and their watched parents (FSEvents reports those).
+    pub aliases: Aliases,
 }
 
 /// Where an event on a watched path leads.
 #[derive(Debug, Default)]
 pub(super) struct Routes {
-    pub lock_files: HashSet<PathBuf>,
-    /// Lock files that do not exist yet (a new Cargo home): their creation in a watched parent
-    /// directory wakes a pass, as an open of a watched one does.
-    pub expected: HashSet<PathBuf>,
+    /// The lock files' half.
+    pub files: Arc<FileRoutes>,
     /// Directory → locks whose domain it belongs to.
     pub domains: HashMap<PathBuf, Vec<FileKey>>,
-    /// Canonical forms of watched paths (FSEvents reports those).
-    pub aliases: Aliases,
+    /// Canonical forms of the domains' directories.
+    #[cfg_attr(
+        all(target_os = "linux", not(test)),
+        allow(
+            dead_code,
+            reason = "inotify reports paths as watched; FSEvents (macOS) does not"
+        )
+    )]
+    pub domain_aliases: Aliases,
+}
+
+impl Routes {
+    /// Whether `path` is a watched lock file.
+    pub fn is_lock_file(&self, path: &Path) -> bool {
+        self.files.lock_files.contains(path)
+    }
+
+    /// Whether `path` is a lock file awaited in a watched directory.
+    pub fn is_expected(&self, path: &Path) -> bool {
+        self.files.expected.contains(path)
+    }
+
+    /// [`Aliases::to_given`] over the lock files' and the domains' aliases together.
+    #[cfg(any(not(target_os = "linux"), test))]
+    pub fn to_given<'a>(&self, event: &'a Path) -> std::borrow::Cow<'a, Path> {
+        let found = match (
+            self.files.aliases.lookup(event),
+            self.domain_aliases.lookup(event),
+        ) {
+            (Some(f), Some(d)) => Some(if d.0 > f.0 { d } else { f }),
+            (f, d) => f.or(d),
+        };
+        match found {
+            Some((_, given)) => std::borrow::Cow::Owned(given),
+            None => std::borrow::Cow::Borrowed(event),
+        }
+    }
 }
 
 /// Where one event goes, before rate limiting.
@@ -194,14 +247,14 @@ pub(super) enum Routed {
 pub(super) fn route(routes: &Routes, kind: &EventKind, paths: &[PathBuf]) -> Vec<Routed> {
     let mut out = Vec::new();
     for raw in paths {
-        let path = routes.aliases.to_given(raw);
-        if routes.expected.contains(path.as_ref()) {
+        let path = routes.to_given(raw);
+        if routes.is_expected(&path) {
             if matches!(kind, EventKind::Create(_) | EventKind::Modify(_)) {
                 out.push(Routed::LockFile(path.into_owned()));
             }
             continue;
         }
-        if routes.lock_files.contains(path.as_ref()) {
+        if routes.is_lock_file(&path) {
             if matches!(
                 kind,
                 EventKind::Access(_)
@@ -273,40 +326,78 @@ pub(super) enum Role {
     Domain,
 }
 
-/// What the watch set was made from: lock files and (lock, activity domain) pairs.
-type Inputs = (Vec<PathBuf>, Vec<(FileKey, PathBuf)>);
-
-/// The routes and watches the lock files alone ask for.
+/// The routes and watches the lock files alone ask for, kept while their list is the same: a
+/// hold starting or ending changes only the domains, and thousands of watched projects would
+/// otherwise be thousands of `stat`s, copies and hash lookups on every lock event.
 #[derive(Debug)]
 struct FilesPart {
     list: Vec<PathBuf>,
-    lock_files: HashSet<PathBuf>,
-    expected: HashSet<PathBuf>,
+    routes: Arc<FileRoutes>,
+    /// Watched path → what for: each existing lock file, and the directory of each one not
+    /// made yet.
     want: HashMap<PathBuf, Role>,
+    /// Lock files that did not exist (a fresh Cargo home has no `.package-cache-mutate` yet):
+    /// their appearance is worth a new watch set.
+    awaited: Vec<PathBuf>,
+    /// Watched path → its canonical form, worked out once when it was first watched.
+    canonical: HashMap<PathBuf, PathBuf>,
 }
 
 impl FilesPart {
     /// Existing lock files are watched themselves; one not made yet through its directory.
-    fn of(list: &[PathBuf]) -> FilesPart {
-        let mut part = FilesPart {
-            list: list.to_vec(),
-            lock_files: HashSet::new(),
-            expected: HashSet::new(),
-            want: HashMap::new(),
-        };
+    /// Canonical forms already worked out in `previous` are kept.
+    fn of(list: &[PathBuf], previous: Option<FilesPart>) -> FilesPart {
+        let mut files = FileRoutes::default();
+        let mut want = HashMap::new();
+        let mut awaited = Vec::new();
         for f in list {
             if f.exists() {
-                part.lock_files.insert(f.clone());
-                part.want.insert(f.clone(), Role::LockFile);
-            } else if let Some(parent) = f.parent().filter(|p| p.is_dir()) {
-                part.expected.insert(f.clone());
-                part.want
-                    .entry(parent.to_path_buf())
-                    .or_insert(Role::Domain);
+                files.lock_files.insert(f.clone());
+                want.insert(f.clone(), Role::LockFile);
+                continue;
+            }
+            awaited.push(f.clone());
+            if let Some(parent) = f.parent().filter(|p| p.is_dir()) {
+                files.expected.insert(f.clone());
+                want.entry(parent.to_path_buf()).or_insert(Role::Domain);
             }
         }
-        part
+        let mut canonical = previous.map(|p| p.canonical).unwrap_or_default();
+        canonicalize(&mut canonical, want.keys());
+        files.aliases = aliases_of(&canonical);
+        FilesPart {
+            list: list.to_vec(),
+            routes: Arc::new(files),
+            want,
+            awaited,
+            canonical,
+        }
     }
+}
+
+/// Keeps `canonical` to exactly `paths`, working out the form of those it lacks.
+fn canonicalize<'a>(
+    canonical: &mut HashMap<PathBuf, PathBuf>,
+    paths: impl Iterator<Item = &'a PathBuf> + Clone,
+) {
+    let wanted: HashSet<&PathBuf> = paths.clone().collect();
+    canonical.retain(|p, _| wanted.contains(p));
+    for p in paths {
+        if !canonical.contains_key(p)
+            && let Ok(c) = p.canonicalize()
+        {
+            canonical.insert(p.clone(), c);
+        }
+    }
+}
+
+/// The aliases of the paths whose canonical form differs.
+fn aliases_of(canonical: &HashMap<PathBuf, PathBuf>) -> Aliases {
+    Aliases::new(
+        canonical
+            .iter()
+            .map(|(given, canonical)| (given.clone(), canonical.clone())),
+    )
 }
 
 /// Keeps the OS watcher alive and its watch set in line with what is held.
@@ -315,23 +406,24 @@ pub struct FsWatcher {
     routes: Arc<Mutex<Routes>>,
     /// Watched path → what for.
     watched: HashMap<PathBuf, Role>,
-    /// The last update's inputs: an update with the same ones touches nothing, unless one of
-    /// `awaited` has appeared since.
-    last: Option<Inputs>,
-    /// Lock files of the last update that did not exist (a fresh Cargo home has no
-    /// `.package-cache-mutate` yet): their appearance is worth a new watch set.
-    awaited: Vec<PathBuf>,
-    /// The lock files' half of the routes, kept while the list is the same: a hold starting or
-    /// ending changes only the domains, and thousands of watched projects would otherwise be
-    /// thousands of `stat`s on every lock event.
-    files_part: Option<FilesPart>,
+    /// The lock files' part of the last update.
+    files: Option<FilesPart>,
+    /// How many times the lock files' part was worked out (for tests and benchmarks).
+    files_built: u64,
+    /// The domains of the last update.
+    domains: Vec<(FileKey, PathBuf)>,
+    /// The directories those domains asked to watch beyond the lock files' part.
+    domain_want: HashSet<PathBuf>,
+    /// Canonical forms of `domain_want`.
+    domain_canonical: HashMap<PathBuf, PathBuf>,
+    /// Whether the last update watched all it wanted: if not, the next one tries everything
+    /// again (a path that could not be watched may be watchable now).
+    settled: bool,
     /// Each domain's directories, read once when the domain appears: reading a watched
     /// directory on every pass made the watcher report its own reads.
     dirs_of: HashMap<PathBuf, Vec<PathBuf>>,
     /// Watched paths the OS stopped watching (deleted or moved), to watch again.
     lost: Arc<Mutex<HashSet<PathBuf>>>,
-    /// Watched path → its canonical form, worked out once when it was first watched.
-    canonical: HashMap<PathBuf, PathBuf>,
 }
 
 impl FsWatcher {
@@ -344,71 +436,72 @@ impl FsWatcher {
             backend,
             routes,
             watched: HashMap::new(),
-            last: None,
-            awaited: Vec::new(),
-            files_part: None,
+            files: None,
+            files_built: 0,
+            domains: Vec::new(),
+            domain_want: HashSet::new(),
+            domain_canonical: HashMap::new(),
+            settled: false,
             dirs_of: HashMap::new(),
             lost,
-            canonical: HashMap::new(),
         })
     }
 
     /// Sets the watch set: lock files (those not made yet through their directory) and activity
     /// directories of held locks.
     /// Returns the paths that could not be watched (the poll still covers them). Does nothing
-    /// when nothing changed since the last call.
+    /// when nothing changed since the last call; when only the domains changed, touches only
+    /// their watches.
     pub fn update(
         &mut self,
         lock_files: &[PathBuf],
         domains: &[(FileKey, PathBuf)],
     ) -> Vec<(PathBuf, String)> {
         let lost = std::mem::take(&mut *self.lost.lock().unwrap_or_else(|p| p.into_inner()));
-        let inputs = (lock_files.to_vec(), domains.to_vec());
-        let appeared = self.awaited.iter().any(|f| f.exists());
-        if lost.is_empty() && !appeared && self.last.as_ref() == Some(&inputs) {
-            return Vec::new();
-        }
         for path in &lost {
             self.watched.remove(path);
         }
-        if appeared || !lost.is_empty() {
-            self.files_part = None;
-        }
-        let (routes, want) = self.routes_for(lock_files, domains);
-        *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = routes;
-        let failed = self.apply(&want);
         // A lock file missing now is looked for again on each update (one `stat` each), and
-        // everything is worked out again once it appears; a path that could not be watched
-        // is tried again next time. Thousands of watched projects cost nothing per pass
-        // otherwise.
-        self.awaited = (lock_files.iter())
-            .filter(|f| !want.contains_key(*f))
-            .cloned()
-            .collect();
-        self.last = failed.is_empty().then_some(inputs);
+        // everything is worked out again once it appears.
+        let appeared = (self.files.iter()).any(|f| f.awaited.iter().any(|a| a.exists()));
+        let same_files = lost.is_empty()
+            && !appeared
+            && self.files.as_ref().is_some_and(|f| f.list == lock_files);
+        if same_files && self.settled && self.domains == domains {
+            return Vec::new();
+        }
+        if !same_files {
+            self.files = Some(FilesPart::of(lock_files, self.files.take()));
+            self.files_built += 1;
+        }
+        let (domain_routes, domain_want) = self.domain_part(domains);
+        canonicalize(&mut self.domain_canonical, domain_want.iter());
+        let failed = if same_files && self.settled {
+            self.watch_domains(&domain_want)
+        } else {
+            self.watch_all(&domain_want)
+        };
+        let files = self.files.as_ref().map(|f| Arc::clone(&f.routes));
+        *self.routes.lock().unwrap_or_else(|p| p.into_inner()) = Routes {
+            files: files.unwrap_or_default(),
+            domains: domain_routes,
+            domain_aliases: aliases_of(&self.domain_canonical),
+        };
+        self.domain_want = domain_want;
+        self.domains = domains.to_vec();
+        self.settled = failed.is_empty();
         failed
     }
 
-    /// The routes for the event side and the paths to watch.
-    fn routes_for(
+    /// The domains' routes, and the directories they ask to watch that the lock files' part
+    /// does not.
+    fn domain_part(
         &mut self,
-        lock_files: &[PathBuf],
         domains: &[(FileKey, PathBuf)],
-    ) -> (Routes, HashMap<PathBuf, Role>) {
-        if self
-            .files_part
-            .as_ref()
-            .is_none_or(|p| p.list != lock_files)
-        {
-            self.files_part = Some(FilesPart::of(lock_files));
-        }
-        let files = self.files_part.as_ref().expect("set just above");
-        let mut routes = Routes {
-            lock_files: files.lock_files.clone(),
-            expected: files.expected.clone(),
-            ..Routes::default()
-        };
-        let mut want = files.want.clone();
+    ) -> (HashMap<PathBuf, Vec<FileKey>>, HashSet<PathBuf>) {
+        let files_want = self.files.as_ref().map(|f| &f.want);
+        let mut routes: HashMap<PathBuf, Vec<FileKey>> = HashMap::new();
+        let mut want = HashSet::new();
         self.dirs_of
             .retain(|dir, _| domains.iter().any(|(_, d)| d == dir));
         for (key, dir) in domains {
@@ -417,48 +510,61 @@ impl FsWatcher {
                 .entry(dir.clone())
                 .or_insert_with(|| domain_dirs(dir));
             for d in dirs.iter() {
-                routes.domains.entry(d.clone()).or_default().push(*key);
-                want.entry(d.clone()).or_insert(Role::Domain);
+                routes.entry(d.clone()).or_default().push(*key);
+                if !files_want.is_some_and(|w| w.contains_key(d)) {
+                    want.insert(d.clone());
+                }
             }
         }
-        self.canonical.retain(|p, _| want.contains_key(p));
-        for p in want.keys() {
-            if !self.canonical.contains_key(p)
-                && let Ok(c) = p.canonicalize()
-            {
-                self.canonical.insert(p.clone(), c);
-            }
-        }
-        routes.aliases = Aliases::new(
-            self.canonical
-                .iter()
-                .map(|(given, canonical)| (given.clone(), canonical.clone())),
-        );
         (routes, want)
     }
 
-    /// Watches exactly `want`; returns what could not be watched.
-    fn apply(&mut self, want: &HashMap<PathBuf, Role>) -> Vec<(PathBuf, String)> {
-        let gone: Vec<PathBuf> = self
-            .watched
-            .iter()
-            .filter(|(p, role)| want.get(*p) != Some(role))
+    /// Watches exactly the lock files' part and `domain_want`; returns what could not be
+    /// watched.
+    fn watch_all(&mut self, domain_want: &HashSet<PathBuf>) -> Vec<(PathBuf, String)> {
+        let empty = HashMap::new();
+        let files_want = self.files.as_ref().map_or(&empty, |f| &f.want);
+        let wants = |p: &PathBuf| {
+            (files_want.get(p).copied()).or_else(|| domain_want.contains(p).then_some(Role::Domain))
+        };
+        let gone: Vec<PathBuf> = (self.watched.iter())
+            .filter(|(p, role)| wants(p) != Some(**role))
             .map(|(p, _)| p.clone())
             .collect();
         for path in gone {
             self.backend.unwatch(&path);
             self.watched.remove(&path);
         }
+        let domains = domain_want.iter().map(|p| (p, &Role::Domain));
         let mut failed = Vec::new();
-        for (path, role) in want {
-            if self.watched.contains_key(path) {
-                continue;
+        for (path, role) in files_want.iter().chain(domains) {
+            if !self.watched.contains_key(path) {
+                watch(
+                    &mut self.backend,
+                    &mut self.watched,
+                    path,
+                    *role,
+                    &mut failed,
+                );
             }
-            match self.backend.watch(path, *role) {
-                Ok(()) => {
-                    self.watched.insert(path.clone(), *role);
-                }
-                Err(e) => failed.push((path.clone(), e)),
+        }
+        failed
+    }
+
+    /// Moves the domains' watches from the last update's to `domain_want`, leaving the lock
+    /// files' part as it is.
+    fn watch_domains(&mut self, domain_want: &HashSet<PathBuf>) -> Vec<(PathBuf, String)> {
+        for gone in self.domain_want.difference(domain_want) {
+            if self.watched.get(gone) == Some(&Role::Domain) {
+                self.backend.unwatch(gone);
+                self.watched.remove(gone);
+            }
+        }
+        let mut failed = Vec::new();
+        for path in domain_want.difference(&self.domain_want) {
+            if !self.watched.contains_key(path) {
+                let (backend, watched) = (&mut self.backend, &mut self.watched);
+                watch(backend, watched, path, Role::Domain, &mut failed);
             }
         }
         failed
@@ -473,6 +579,27 @@ impl FsWatcher {
     /// How many paths are watched (for the log and benchmarks).
     pub fn watched(&self) -> usize {
         self.watched.len()
+    }
+
+    /// How many times the lock files' part of the watch set was worked out.
+    pub fn files_built(&self) -> u64 {
+        self.files_built
+    }
+}
+
+/// Watches one path, noting it in `watched`, or its failure in `failed`.
+fn watch(
+    backend: &mut imp::Backend,
+    watched: &mut HashMap<PathBuf, Role>,
+    path: &Path,
+    role: Role,
+    failed: &mut Vec<(PathBuf, String)>,
+) {
+    match backend.watch(path, role) {
+        Ok(()) => {
+            watched.insert(path.to_path_buf(), role);
+        }
+        Err(e) => failed.push((path.to_path_buf(), e)),
     }
 }
 
@@ -582,17 +709,55 @@ mod tests {
         let files = [made.clone(), later.clone()];
         assert!(w.update(&files, &[]).is_empty());
         assert!(w.watches_lock_file(&made) && !w.watches_lock_file(&later));
-        assert_eq!(w.awaited, std::slice::from_ref(&later));
+        let awaited = |w: &FsWatcher| w.files.as_ref().unwrap().awaited.clone();
+        assert_eq!(awaited(&w), std::slice::from_ref(&later));
         // Nothing changed: the same update is not worked out again.
-        let last = w.last.clone();
         w.watched.clear();
         w.update(&files, &[]);
         assert!(w.watched.is_empty(), "kept as it was, not recomputed");
-        assert_eq!(w.last, last);
+        assert_eq!(w.files_built(), 1);
         // The awaited file appears: the set is worked out again and watches it.
         std::fs::write(&later, "").unwrap();
         w.update(&files, &[]);
-        assert!(w.watches_lock_file(&later) && w.awaited.is_empty());
+        assert!(w.watches_lock_file(&later) && awaited(&w).is_empty());
+        assert_eq!(w.files_built(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_hold_starting_or_ending_touches_only_its_domain() {
+        // Many free lock files; one of them is taken and let go again.
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = (0..50)
+            .map(|i| {
+                let target = dir.path().join(format!("p{i}/target/debug"));
+                std::fs::create_dir_all(target.join("deps")).unwrap();
+                std::fs::write(target.join(".cargo-lock"), "").unwrap();
+                target.join(".cargo-lock")
+            })
+            .collect();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        assert!(w.update(&files, &[]).is_empty());
+        let shared = Arc::clone(&w.routes.lock().unwrap().files);
+        let held = files[7].parent().unwrap().to_path_buf();
+        let domains = [(FileKey { dev: 1, ino: 2 }, held.clone())];
+        // The files' watches and routes stay as they are: only the domain's are touched.
+        w.watched.remove(&files[3]);
+        assert!(w.update(&files, &domains).is_empty());
+        assert!(!w.watched.contains_key(&files[3]), "not re-applied");
+        assert_eq!(w.watched.get(&held.join("deps")), Some(&Role::Domain));
+        let routes = w.routes.lock().unwrap();
+        assert!(Arc::ptr_eq(&routes.files, &shared), "shared, not copied");
+        assert!(routes.domains.contains_key(&held) && routes.is_lock_file(&files[49]));
+        drop(routes);
+        assert!(w.update(&files, &[]).is_empty());
+        assert!(!w.watched.contains_key(&held.join("deps")));
+        assert!(!w.watched.contains_key(&held) && w.routes.lock().unwrap().domains.is_empty());
+        assert_eq!(w.files_built(), 1);
+        // A new list is worked out again, watching everything it wants.
+        assert!(w.update(&files[..49], &[]).is_empty());
+        assert_eq!(w.files_built(), 2);
+        assert!(w.watches_lock_file(&files[3]) && !w.watches_lock_file(&files[49]));
     }
 
     #[test]
@@ -610,9 +775,16 @@ mod tests {
         let registry = link.join("registry");
         let key = FileKey { dev: 1, ino: 2 };
         let watched = [lock.clone(), registry.clone(), registry.join("cache")];
+        let files = |expected: HashSet<PathBuf>, aliases| {
+            Arc::new(FileRoutes {
+                lock_files: HashSet::from([lock.clone()]),
+                expected,
+                aliases,
+            })
+        };
         let mut routes = Routes {
-            lock_files: HashSet::from([lock.clone()]),
-            aliases: Aliases::new(
+            files: files(HashSet::new(), Aliases::default()),
+            domain_aliases: Aliases::new(
                 watched
                     .iter()
                     .map(|p| (p.clone(), p.canonicalize().unwrap())),
@@ -649,12 +821,9 @@ mod tests {
         assert!(route(&routes, &write, &[dir.path().join("elsewhere")]).is_empty());
         // A lock file that does not exist yet: its creation is a lock-file event.
         // (watched through its home, whose canonical form is known too).
-        routes.expected.insert(link.join(".package-cache-mutate"));
-        routes.aliases = Aliases::new(
-            watched
-                .iter()
-                .chain([&link])
-                .map(|p| (p.clone(), p.canonicalize().unwrap())),
+        routes.files = files(
+            HashSet::from([link.join(".package-cache-mutate")]),
+            Aliases::new([(link.clone(), link.canonicalize().unwrap())]),
         );
         assert_eq!(
             route(

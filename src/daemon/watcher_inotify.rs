@@ -205,14 +205,14 @@ impl Reader {
             (Role::Domain, Some(name)) => {
                 let routes = self.routes.lock().unwrap_or_else(|p| p.into_inner());
                 let entry = path.join(name);
-                if routes.expected.contains(&entry) {
+                if routes.is_expected(&entry) {
                     if e.mask & (libc::IN_CREATE | libc::IN_MOVED_TO) != 0 {
                         let _ = self.tx.send(Wake::LockFile(entry));
                     }
                     return;
                 }
                 // A lock file in its own domain speaks through its own watch.
-                if routes.lock_files.contains(&entry) {
+                if routes.is_lock_file(&entry) {
                     return;
                 }
                 if let Some(keys) = routes.domains.get(&path) {

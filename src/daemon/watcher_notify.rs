@@ -59,12 +59,7 @@ fn route(
     let routes = routes.lock().unwrap_or_else(|p| p.into_inner());
     if matches!(event.kind, EventKind::Remove(_)) {
         let mut lost = lost.lock().unwrap_or_else(|p| p.into_inner());
-        lost.extend(
-            event
-                .paths
-                .iter()
-                .map(|p| routes.aliases.to_given(p).into_owned()),
-        );
+        lost.extend(event.paths.iter().map(|p| routes.to_given(p).into_owned()));
     }
     for routed in super::route(&routes, &event.kind, &event.paths) {
         match routed {

@@ -84,26 +84,36 @@ const KNOWN_FILES_FRESH: std::time::Duration = std::time::Duration::from_secs(15
 /// incident is open.
 #[derive(Debug, Default)]
 struct KnownFiles {
-    list: Vec<(PathBuf, LockKind)>,
+    list: std::sync::Arc<[(PathBuf, LockKind)]>,
     by_ino: Known,
     built: Option<Instant>,
+    /// Locked inodes that were no known file's when the files were last looked at (another
+    /// program's locks, most likely), while they stay locked: they are no reason to look again.
+    foreign: HashSet<u64>,
 }
 
 impl KnownFiles {
     /// The known files by inode for a pass whose lock table holds `locked`: looked at again
     /// when the list changed, when a locked one is no longer the file it was, or when an
-    /// unknown inode is locked and the last look is old.
+    /// inode no known file had is locked (not one seen at the last look) and that look is old.
     /// Taken for the pass (and put back after it).
-    fn for_pass(&mut self, list: &[(PathBuf, LockKind)], locked: &[u64]) -> Known {
-        let changed = |(ino, (p, _, key)): (&u64, &(PathBuf, LockKind, FileKey))| {
-            locked.contains(ino) && super::file_key(p) != Some(*key)
-        };
-        let unknown = locked.iter().any(|ino| !self.by_ino.contains_key(ino));
+    fn for_pass(&mut self, list: &std::sync::Arc<[(PathBuf, LockKind)]>, locked: &[u64]) -> Known {
+        let locked: HashSet<u64> = locked.iter().copied().collect();
+        self.foreign.retain(|ino| locked.contains(ino));
+        let changed = (locked.iter())
+            .filter_map(|ino| self.by_ino.get(ino))
+            .any(|(p, _, key)| super::file_key(p) != Some(*key));
+        let unknown = (locked.iter())
+            .any(|ino| !self.by_ino.contains_key(ino) && !self.foreign.contains(ino));
         let old = self.built.is_none_or(|t| t.elapsed() >= KNOWN_FILES_FRESH);
-        if self.list != list || self.by_ino.iter().any(changed) || (unknown && old) {
-            self.list = list.to_vec();
+        let same_list = std::sync::Arc::ptr_eq(&self.list, list) || self.list == *list;
+        if !same_list || changed || (unknown && old) {
+            self.list = std::sync::Arc::clone(list);
             self.by_ino = known_by_inode(list);
             self.built = Some(Instant::now());
+            self.foreign = (locked.into_iter())
+                .filter(|ino| !self.by_ino.contains_key(ino))
+                .collect();
         }
         std::mem::take(&mut self.by_ino)
     }
@@ -976,10 +986,11 @@ mod tests {
             fs::write(p, "").unwrap();
         }
         let ino = |p: &Path| fs::metadata(p).unwrap().ino();
-        let list = vec![
+        let list: std::sync::Arc<[_]> = vec![
             (a.clone(), LockKind::ProfileDirectory),
             (b.clone(), LockKind::ProfileDirectory),
-        ];
+        ]
+        .into();
         let mut known = KnownFiles::default();
         let by_ino = known.for_pass(&list, &[ino(&a)]);
         assert_eq!(by_ino[&ino(&a)].0, a);
@@ -989,6 +1000,21 @@ mod tests {
         // Same list, nothing locked that it does not know: nothing is looked at again.
         known.by_ino = known.for_pass(&list, &[ino(&a)]);
         assert_eq!(known.built, built);
+
+        // Another program's lock, found no known file's at a look: not looked for again while
+        // it stays locked, even once that look is old.
+        let foreign = u64::MAX;
+        known.built = None;
+        known.by_ino = known.for_pass(&list, &[ino(&a), foreign]);
+        let built = known.built;
+        assert!(built.is_some() && known.foreign.contains(&foreign));
+        known.built = built.map(|t| t - KNOWN_FILES_FRESH);
+        let built = known.built;
+        known.by_ino = known.for_pass(&list, &[foreign]);
+        assert_eq!(known.built, built, "not looked at again");
+        // Let go, it is forgotten.
+        known.by_ino = known.for_pass(&list, &[]);
+        assert!(known.foreign.is_empty());
 
         // The locked file was replaced (`rm -rf target`, a new build): its new inode is found.
         let old = ino(&a);
@@ -1002,7 +1028,7 @@ mod tests {
         known.by_ino = by_ino;
 
         // A new list is read at once.
-        let fewer = vec![list[1].clone()];
+        let fewer: std::sync::Arc<[_]> = vec![list[1].clone()].into();
         let by_ino = known.for_pass(&fewer, &[]);
         assert_eq!(by_ino.len(), 1);
         assert_eq!(by_ino[&ino(&b)].0, b);
@@ -1101,7 +1127,7 @@ mod tests {
         fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
         let mut probe = LinuxProbe::new(fake.root()).unwrap();
         let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)],
+            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
             deep_on_contention: true,
         };
         let s = probe.sightings(&targets).unwrap();
@@ -1140,7 +1166,7 @@ mod tests {
         fake.process(200, "sleep", 'S');
         fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
         let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)],
+            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
             deep_on_contention: true,
         };
         DeadLocker {
@@ -1203,7 +1229,7 @@ mod tests {
         fake.holding_fd(100, "/mnt/other/some.lock", ino, 100);
         let mut probe = LinuxProbe::new(fake.root()).unwrap();
         let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)],
+            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
             deep_on_contention: true,
         };
         assert!(probe.sightings(&targets).unwrap().is_empty());
@@ -1254,7 +1280,7 @@ mod tests {
         fake.process(300, "cargo", 'S');
         let mut probe = LinuxProbe::new(fake.root()).unwrap();
         let mut targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)],
+            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
             deep_on_contention: true,
         };
         let s = probe.sightings(&targets).unwrap();
@@ -1277,7 +1303,7 @@ mod tests {
         ));
         fake.process_in(300, "cargo", 1, 300);
         let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)],
+            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
             deep_on_contention: true,
         };
         DeadLocker {
@@ -1363,7 +1389,7 @@ mod tests {
         fake.process_in(150, "sleep", 1, 150);
         fake.holding_fd(150, path, ino, 100);
         let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)],
+            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
             deep_on_contention: true,
         };
         let mut probe = LinuxProbe::new(fake.root()).unwrap();

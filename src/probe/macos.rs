@@ -291,7 +291,7 @@ impl MacProbe {
     /// The lock files to ask about this pass: known ones that exist, and discovered ones.
     fn watch_set(&mut self, targets: &Targets, fds: &[FdRecord]) -> Vec<Watched> {
         let mut out: BTreeMap<FileKey, Watched> = BTreeMap::new();
-        for (path, kind) in &targets.known {
+        for (path, kind) in targets.known.iter() {
             if let Some(key) = super::file_key(path) {
                 out.insert(
                     key,

@@ -38,7 +38,7 @@ mod imp;
 #[derive(Debug, Clone, Default)]
 pub struct Targets {
     /// Lock files known up front (Cargo homes, configured projects, earlier discoveries).
-    pub known: Vec<(PathBuf, LockKind)>,
+    pub known: std::sync::Arc<[(PathBuf, LockKind)]>,
     /// On contention, look for every real holder of the lock: on Linux the live locker's own
     /// process subtree is read (a child may share its descriptor); a process outside that
     /// subtree sharing it is not seen, which keeps `status` as cheap as `lslocks`. A dead

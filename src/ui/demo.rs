@@ -215,6 +215,7 @@ fn build(stage: Stage, now: f64, ignores_sigterm: bool, name: Option<&str>) -> U
         launch_at_login: true,
         yield_ide: false,
         problems: Vec::new(),
+        free_locks: None,
     }
 }
 

@@ -288,6 +288,7 @@ mod tests {
             launch_at_login: false,
             yield_ide: false,
             problems: Vec::new(),
+            free_locks: None,
         };
         assert_eq!(IconState::of(&snap), IconState::Idle);
         snap.paused = true;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::free_locks::FreeLocks;
 use crate::core::model::Report;
 
 pub mod demo;
@@ -37,6 +38,21 @@ pub struct UiSnapshot {
     /// shown in the `status` footer and by `doctor`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// The daemon's free lock files, shared between its snapshots while their list is the
+    /// same: `report.locks` lists only the others until [`UiSnapshot::whole`] adds these.
+    /// Never sent: a client is sent the whole report.
+    #[serde(skip)]
+    pub free_locks: Option<std::sync::Arc<FreeLocks>>,
+}
+
+impl UiSnapshot {
+    /// The snapshot with its report whole: the free lock files listed after the others.
+    pub fn whole(mut self) -> UiSnapshot {
+        if let Some(free) = self.free_locks.take() {
+            free.append_unlisted(&mut self.report.locks);
+        }
+        self
+    }
 }
 
 /// How long to snooze notifications.

@@ -195,6 +195,7 @@ impl Tray {
             launch_at_login: false,
             yield_ide: false,
             problems: Vec::new(),
+            free_locks: None,
         };
         let model = self.state.build(&first, now());
         let (menu, natives) = build_menu(&model);
