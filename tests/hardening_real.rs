@@ -741,3 +741,37 @@ fn a_config_symlink_to_nothing_is_a_warning_everywhere() {
     let (_, out, _) = cli(&dir, &env, &["doctor"]);
     assert!(out.contains(&said) && out.contains("ln -sf"), "{out}");
 }
+
+/// launchd starts agents with a soft limit of 256 open files, and on macOS kqueue holds one per
+/// watched lock file: the daemon raises its soft limit at start, as far as the hard limit allows
+/// (to 10,240 at most, macOS's `OPEN_MAX`).
+#[test]
+fn a_daemon_started_with_256_open_files_raises_its_limit() {
+    let dir = Dir::new("nofile");
+    let env = daemon_env(&dir);
+    let mut cmd = dir.command("sh");
+    cmd.args([
+        "-c",
+        "ulimit -Sn 256 && exec \"$0\" daemon --headless",
+        env!("CARGO_BIN_EXE_cargo-lockwatch"),
+    ])
+    .envs(env.iter().map(|(k, v)| (k, v)));
+    let mut d = dir.spawn("daemon", &mut cmd);
+    eventually("the daemon to answer", || {
+        cli(&dir, &env, &["daemon", "--check"]).0 == 0
+    });
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", d.pid)).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("a Max open files line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (soft, hard): (u64, u64) = (
+        words[3].parse().unwrap(),
+        words[4].parse().unwrap_or(u64::MAX),
+    );
+    assert_eq!(soft, hard.min(10_240), "{line}");
+    let (code, _, _) = cli(&dir, &env, &["daemon", "--stop"]);
+    assert_eq!(code, 0);
+    assert_eq!(d.wait_exit(), 0, "{}", d.describe());
+}

@@ -14,6 +14,7 @@ pub mod history;
 pub mod instance;
 mod known;
 pub mod logcap;
+mod open_files;
 pub mod protocol;
 pub mod server;
 pub mod trust;
@@ -152,6 +153,8 @@ pub fn socket_path(dirs: &Dirs) -> std::path::PathBuf {
 pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> anyhow::Result<()> {
     // Before anything is created: a socket path too long for `bind` is said with its fix.
     check_socket_path(&socket_path(dirs))?;
+    // Before kqueue or a client takes any descriptor (launchd gives agents 256).
+    open_files::raise();
     let instance = instance::InstanceLock::acquire(&dirs.runtime)?;
     // A second daemon of this user with another runtime directory would write every event
     // into the same history twice.

@@ -59,6 +59,12 @@ pub struct PlatformWakes {
     files: HashSet<PathBuf>,
     #[cfg(target_os = "macos")]
     pids: HashSet<u32>,
+    /// How many lock files kqueue may watch: each holds a descriptor open.
+    #[cfg(target_os = "macos")]
+    budget: usize,
+    /// Whether the log said that some lock files are polled instead.
+    #[cfg(target_os = "macos")]
+    said_over_budget: bool,
 }
 
 impl PlatformWakes {
@@ -75,10 +81,13 @@ impl PlatformWakes {
         if let Err(e) = &kqueue {
             tracing::warn!("kqueue unavailable ({e}); polling only");
         }
+        let soft = super::open_files::current().map_or(256, |(soft, _)| soft);
         PlatformWakes {
             kqueue: kqueue.ok(),
             files: HashSet::new(),
             pids: HashSet::new(),
+            budget: super::open_files::kqueue_budget(soft),
+            said_over_budget: false,
         }
     }
 
@@ -93,6 +102,16 @@ impl PlatformWakes {
     #[cfg(target_os = "macos")]
     pub fn update(&mut self, files: &[PathBuf], pids: &[u32]) {
         let Some(kq) = &self.kqueue else { return };
+        if files.len() > self.budget && !self.said_over_budget {
+            self.said_over_budget = true;
+            tracing::warn!(
+                "{} lock files are watched; the open-file limit lets kqueue follow {} of them \
+                 (the others' unlocks are seen by the periodic pass)",
+                files.len(),
+                self.budget
+            );
+        }
+        let files = &files[..files.len().min(self.budget)];
         let want: HashSet<PathBuf> = files.iter().cloned().collect();
         for gone in self.files.difference(&want) {
             kq.unwatch_file(gone);
