@@ -421,7 +421,7 @@ fn a_paused_daemon_never_makes_a_held_lock_look_free() {
         "{out}"
     );
     let (_, text) = d.cli(&dir, &["status"]);
-    assert!(text.contains("daemon problem: is paused"), "{text}");
+    assert!(text.contains("the daemon is paused"), "{text}");
     // It runs (exit 0), and says its watching is paused; doctor warns.
     let (code, check) = d.cli(&dir, &["daemon", "--check"]);
     assert_eq!(code, lockwatch::exit::OK, "{check}");
@@ -495,8 +495,9 @@ fn a_stopped_daemon_is_said_to_be_stopped_with_how_to_continue_it() {
     assert!(matches!(text_code, 0 | 1), "{text}");
     assert!(
         text.contains(&format!(
-            "daemon problem: is stopped (SIGSTOP or Ctrl-Z; continue it: `{cont}`)"
-        )),
+            "the daemon is stopped (SIGSTOP or Ctrl-Z; continue it: `{cont}`)"
+        )) && text.contains("from a one-off scan\n")
+            && !text.contains("hold times need the daemon"),
         "{text}"
     );
     assert_eq!(check_code, lockwatch::exit::DAEMON_STOPPED, "{check}");
@@ -531,6 +532,19 @@ fn a_stopped_daemon_is_said_to_be_stopped_with_how_to_continue_it() {
     // Not asked: said so.
     let (_, out) = d.cli(&dir, &["status", "--json", "--no-daemon"]);
     assert_eq!(first_json(&out)["daemon"], "not-asked", "{out}");
+
+    // Stopped again, `--stop` still ends it (SIGTERM, then SIGCONT to act on it).
+    let mut d = d;
+    d.proc.stop();
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while util::proc_state(pid) != Some('T') {
+        assert!(Instant::now() < deadline, "never stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (code, said) = d.cli(&dir, &["daemon", "--stop"]);
+    assert_eq!(code, lockwatch::exit::OK, "{said}");
+    assert!(said.contains("stopped for a request"), "{said}");
+    assert_eq!(d.proc.wait_exit(), 0, "{}", d.proc.describe());
 }
 
 /// The incident whose blocker is `pid`, as `status --json` printed it (warnings may precede it).

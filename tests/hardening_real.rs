@@ -416,7 +416,7 @@ fn a_full_disk_is_shown_in_status_and_doctor_and_nothing_is_lost() {
     });
     let (_, out, _) = cli(&dir, &d.env, &["status"]);
     assert!(
-        out.contains("daemon problem: cannot write the history")
+        out.contains("the daemon cannot write the history")
             && out.contains("No space left on device")
             && out.contains("retried"),
         "{out}"

@@ -74,7 +74,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 crate::tell!("stopped: {s}; meanwhile every command scans by itself");
                 exit::DAEMON_STOPPED
             }
-            Err(ClientError::Busy(b)) => stop_busy(&b),
+            Err(ClientError::Busy(b)) => stop_unasked(&b.socket, &b.to_string(), "too busy"),
+            Err(ClientError::Silent(s)) if args.stop && s.stopped => {
+                stop_unasked(&s.socket, &s.to_string(), "stopped")
+            }
             // No daemon can listen there: it does not run, and says why.
             Err(e @ ClientError::PathTooLong(_)) => {
                 crate::tell!("not running: {e}");
@@ -134,34 +137,32 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
 }
 
-/// `--stop` for a daemon too busy to take the request: a SIGTERM to the process that holds its
-/// instance lock (never to a pid that merely sits in a file), then a wait for its socket to go.
-fn stop_busy(busy: &daemon::client::BusyDaemon) -> i32 {
-    let dir = busy.socket.parent().unwrap_or(std::path::Path::new("."));
+/// `--stop` for a daemon that cannot take the request (`why`: too busy, or stopped): a SIGTERM
+/// (and a SIGCONT, so that a stopped one wakes to it) to the process that holds its instance
+/// lock (never to a pid that merely sits in a file), then a wait for its socket to go.
+fn stop_unasked(socket: &std::path::Path, problem: &str, why: &str) -> i32 {
+    let dir = socket.parent().unwrap_or(std::path::Path::new("."));
     match daemon::instance::terminate(dir) {
         Ok(pid) => {
             let deadline = std::time::Instant::now() + Duration::from_secs(5);
-            while busy.socket.exists() && std::time::Instant::now() < deadline {
+            while socket.exists() && std::time::Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            if busy.socket.exists() {
-                crate::tell!(
-                    "the daemon (pid {pid}) was too busy for a request, so it was sent SIGTERM; \
-                     it has not exited yet (see its log)"
-                );
+            let outcome = if socket.exists() {
+                "it has not exited yet (see its log)"
             } else {
-                crate::tell!(
-                    "the daemon (pid {pid}) was too busy for a request, so it was sent SIGTERM; \
-                     it has exited"
-                );
-            }
+                "it has exited"
+            };
+            crate::tell!(
+                "the daemon (pid {pid}) was {why} for a request, so it was sent SIGTERM; {outcome}"
+            );
             exit::OK
         }
-        Err(why) => {
+        Err(cannot) => {
             crate::say!(
-                "cargo-lockwatch: {busy}; it could not be stopped without the socket ({why}): \
-                 try again once a client leaves, or end it with `kill PID` for the pid \
-                 `cargo lockwatch daemon --check` names"
+                "cargo-lockwatch: {problem}; it could not be stopped without the socket \
+                 ({cannot}): end it with `kill PID` for the pid `cargo lockwatch daemon --check` \
+                 names"
             );
             exit::ERROR
         }

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::core::model::{
-    IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName, ProcState, Report,
-    Role, Source, kill_command,
+    DaemonAnswer, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
+    ProcState, Report, Role, Source, kill_command,
 };
 use crate::core::words;
 
@@ -347,6 +347,8 @@ pub fn report(r: &Report, style: &Style) -> String {
     let homes: Vec<String> = r.cargo_homes.iter().map(|h| tilde(h)).collect();
     let source = match r.source {
         Source::Daemon => "the lockwatch daemon".to_string(),
+        // A daemon that runs but did not answer is said below the footer, with its fix.
+        Source::Scan if r.daemon.is_some_and(DaemonAnswer::runs) => "a one-off scan".to_string(),
         Source::Scan => {
             "a one-off scan; hold times need the daemon: cargo lockwatch daemon".to_string()
         }

@@ -265,7 +265,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         } else {
             let mut text = text;
             for p in &problems {
-                text.push_str(&format!("daemon problem: {p}\n"));
+                text.push_str(&format!("the daemon {p}\n"));
             }
             text
         };

@@ -461,6 +461,14 @@ pub enum DaemonAnswer {
     Unreachable,
 }
 
+impl DaemonAnswer {
+    /// Whether a daemon runs (it answered, or runs but did not answer): not `NotRunning` or
+    /// `NotAsked` (whether one runs is then unknown).
+    pub fn runs(self) -> bool {
+        !matches!(self, DaemonAnswer::NotRunning | DaemonAnswer::NotAsked)
+    }
+}
+
 /// The version of the JSON document (`status --json`, IPC snapshots); bumped on any
 /// incompatible change. See `docs/json.md`.
 pub const SCHEMA_VERSION: u32 = 2;

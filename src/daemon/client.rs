@@ -154,6 +154,10 @@ fn refusal(socket: &Path, message: String, busy: Option<protocol::Busy>) -> Clie
     ClientError::Busy(busy)
 }
 
+/// How long a greeting may go unanswered before the client looks whether the daemon is stopped
+/// (a running daemon answers within a millisecond or two).
+const QUICK_LOOK: Duration = Duration::from_millis(150);
+
 /// A greeted connection.
 pub struct Client {
     reader: BufReader<UnixStream>,
@@ -195,15 +199,39 @@ impl Client {
             path: socket.to_path_buf(),
             daemon_pid: 0,
         };
-        match client.request(&Request::Hello {
+        let hello = Request::Hello {
             version: PROTOCOL_VERSION,
             client: "cli".into(),
-        })? {
+        };
+        match client.greet(&hello, timeout)? {
             Response::Hello { daemon_pid, .. } => client.daemon_pid = daemon_pid,
             Response::Error { message, busy } => return Err(refusal(socket, message, busy)),
             other => return Err(unreachable(socket, format!("unexpected reply {other:?}"))),
         }
         Ok(client)
+    }
+
+    /// Sends the hello and reads its answer within `timeout`, looking after a moment whether
+    /// the daemon is stopped (SIGSTOP, Ctrl-Z): then it never answers, and waiting out the whole
+    /// timeout would only delay saying so.
+    fn greet(&mut self, hello: &Request, timeout: Duration) -> Result<Response, ClientError> {
+        let first = timeout.min(QUICK_LOOK);
+        self.set_timeout(Some(first));
+        let answer = match self.request(hello) {
+            Err(ClientError::Silent(s)) if !s.stopped && timeout > first => {
+                self.set_timeout(Some(timeout - first));
+                self.read_response().map_err(|e| match e {
+                    ClientError::Silent(s) => ClientError::Silent(SilentDaemon {
+                        after: timeout,
+                        ..s
+                    }),
+                    e => e,
+                })
+            }
+            answer => answer,
+        };
+        self.set_timeout(Some(timeout));
+        answer
     }
 
     /// Sends one request and reads one response.

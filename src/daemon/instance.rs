@@ -125,7 +125,8 @@ pub fn read_pid(dir: &Path) -> Option<u32> {
 }
 
 /// Asks the daemon whose pid file is in `dir` to exit (SIGTERM: it removes its socket and
-/// quits cleanly) without a socket request, for a daemon too busy to take one. The pid is
+/// quits cleanly; then SIGCONT, which a stopped one needs to act on it) without a socket
+/// request, for a daemon too busy to take one or stopped. The pid is
 /// believed only while that process holds the pid file's lock, which the daemon holds for its
 /// whole life; on Linux the signal goes through a pidfd opened before that check, so a pid
 /// reused meanwhile never receives it (elsewhere the check runs right before `kill(2)`).
@@ -136,7 +137,11 @@ pub fn terminate(dir: &Path) -> Result<u32, String> {
         .ok_or_else(|| format!("cannot examine {}", path.display()))?;
     let mut probe = crate::probe::platform().map_err(|e| e.to_string())?;
     match crate::signal::send_if_holding(probe.as_mut(), pid, key, libc::SIGTERM) {
-        Ok(()) => Ok(pid),
+        Ok(()) => {
+            // A stopped daemon (SIGSTOP, Ctrl-Z) keeps the SIGTERM pending until it continues.
+            let _ = crate::signal::send_if_holding(probe.as_mut(), pid, key, libc::SIGCONT);
+            Ok(pid)
+        }
         Err(_) => Err(format!(
             "pid {pid} (from {}) does not hold the daemon's lock: it is not the daemon, so it \
              was not signalled",
