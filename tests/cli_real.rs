@@ -411,10 +411,17 @@ fn kill_of_a_holder_that_ignores_sigterm_says_so_at_once_and_offers_sigkill() {
         s.waits(&lock, waiter.pid)
     });
     let pid = holder.pid;
+    // No: said once, nothing signalled, refused.
+    let (code, out) = at_a_terminal(&dir, &format!("kill {pid}"), "n\n");
+    assert_eq!(out.matches("ignores SIGTERM").count(), 1, "{out}");
+    assert_eq!(code, Some(lockwatch::exit::REFUSED), "{out}");
+    assert_eq!(holder.state(), 'S', "{out}");
     let (code, out) = at_a_terminal(&dir, &format!("kill {pid}"), "y\n");
     assert!(
-        out.contains(&format!("refusing: {pid} ignores SIGTERM"))
-            && out.contains(&format!("Send SIGKILL to {pid}? [y/N]")),
+        out.contains(&format!(
+            "{pid} ignores SIGTERM (or blocks it), so only SIGKILL"
+        )) && out.contains(&format!("Send SIGKILL to {pid}? [y/N]"))
+            && !out.contains("refusing"),
         "{out}"
     );
     assert!(!out.contains("did not exit on SIGTERM"), "{out}");

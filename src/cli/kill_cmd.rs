@@ -230,16 +230,32 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 }
             );
             if sigterm_failed && !args.force && !args.json && can_ask() {
-                crate::say!("{}", report.message());
-                if ask(&format!("Send SIGKILL to {}?", args.pid)) {
-                    req.force = true;
-                    report = attempt(ctx, req);
+                crate::say!("{}", before_sigkill(&report, args.pid));
+                if !ask(&format!("Send SIGKILL to {}?", args.pid)) {
+                    // Said already: the answer is the outcome.
+                    return exit_code(&report);
                 }
+                req.force = true;
+                report = attempt(ctx, req);
             }
             report
         }
     };
     finish(&report, args.json)
+}
+
+/// What is said before SIGKILL is offered: what SIGTERM did, or why it is not sent.
+fn before_sigkill(report: &KillReport, pid: u32) -> String {
+    match report {
+        KillReport::Refused {
+            refusal: Refusal::IgnoresSigterm { .. },
+            ..
+        } => format!(
+            "{pid} ignores SIGTERM (or blocks it), so only SIGKILL stops it; it gets no chance \
+             to clean up, and Cargo's locks are freed by the kernel when it dies."
+        ),
+        _ => report.message().to_string(),
+    }
 }
 
 /// Prints the outcome and maps it to the exit code.
@@ -250,6 +266,11 @@ pub(super) fn finish(report: &KillReport, json: bool) -> i32 {
         format!("{}\n", report.message())
     };
     let _ = super::print(&text);
+    exit_code(report)
+}
+
+/// The exit code of an outcome.
+fn exit_code(report: &KillReport) -> i32 {
     match report {
         KillReport::Refused { .. } => exit::REFUSED,
         r if r.succeeded() => exit::OK,
