@@ -155,6 +155,8 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
             if style.viewer_uid.is_some_and(|me| me != b.uid) {
                 facts.insert(0, words::owner(b));
             }
+            // Said whether or not it looks stale: it decides how the blocker can be stopped.
+            facts.extend((b.sigterm.words()).map(|w| w.trim_start_matches("it ").to_string()));
             facts.extend(words::held(i, 0.0));
             facts.push(format!("cpu {:.1}s", b.tree_cpu_secs));
             let who = words::who(b);
@@ -579,6 +581,14 @@ mod tests {
                 "    run      cargo lockwatch kill --force 4242\n             (it ignores \
                  SIGTERM: only SIGKILL stops it, and it gets no chance to clean up)\n"
             ),
+            "{text}"
+        );
+        assert!(text.contains(" · ignores SIGTERM · "), "{text}");
+        // Not yet stale (no advice to stop it), the blocker line still says it.
+        let mut busy = r.clone();
+        busy.incidents[0].action = None;
+        assert!(
+            report(&busy, &Style::default()).contains(" · ignores SIGTERM · "),
             "{text}"
         );
         // The JSON says it too: the command, the flag and the fact.
