@@ -94,6 +94,9 @@ pub struct HolderSample {
     pub cmd: Vec<String>,
     /// When it started (Unix seconds): a hold first seen then began then.
     pub started_at: f64,
+    /// It holds through a descriptor inherited from a process that exited: it never took the
+    /// lock.
+    pub inherited: bool,
     /// Shared or exclusive.
     pub mode: LockMode,
     /// Origin and project (for history).
@@ -712,10 +715,10 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 continue;
             }
             let mode = mode_word(h.mode);
-            let verb = if since_known {
-                "acquired "
-            } else {
-                "holding  "
+            let verb = match (h.inherited, since_known) {
+                (true, _) => "inherited",
+                (false, true) => "acquired ",
+                (false, false) => "holding  ",
             };
             fx.push(Effect::Log(format!(
                 "{verb} {words}  {path}  by {who} ({mode})"
@@ -746,13 +749,12 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         let hold = state.holds.remove(&id).expect("key listed above");
         changed = true;
         let held = now - hold.since;
-        let at_least = if hold.since_known { "" } else { "≥ " };
         fx.push(Effect::Log(format!(
-            "released  {}  by {} {} after {at_least}{}",
+            "released  {}  by {} {} {}",
             hold.path.display(),
             hold.name,
             id.1.pid,
-            super::text::duration(held)
+            hold_length(held, hold.since_known)
         )));
         fx.push(Effect::RecordHistory(HistoryEvent::Released {
             at: now,
@@ -767,6 +769,16 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         }));
     }
     changed
+}
+
+/// How long a hold lasted, for the log: "after 5s", "after ≥ 5s" when it began before the
+/// daemon saw it, and no figure when that lower bound is under a second ("≥ 0s" says nothing).
+fn hold_length(held: f64, since_known: bool) -> String {
+    match (since_known, held < 1.0) {
+        (true, _) => format!("after {}", super::text::duration(held)),
+        (false, false) => format!("after ≥ {}", super::text::duration(held)),
+        (false, true) => "(held since before the daemon saw it)".to_string(),
+    }
 }
 
 /// Starts and ends waits (with their history lines); returns whether anything changed.
@@ -1179,6 +1191,7 @@ mod tests {
                     name: b.name.clone(),
                     cmd: vec!["cargo".into(), "build".into()],
                     started_at: LONG_AGO,
+                    inherited: false,
                     mode: LockMode::Exclusive,
                     party: Party::default(),
                 })
@@ -1439,6 +1452,7 @@ mod tests {
                     name: "cargo".into(),
                     cmd: vec![],
                     started_at: LONG_AGO,
+                    inherited: false,
                     mode: LockMode::Shared,
                     party: Party::default(),
                 }],
@@ -1919,6 +1933,31 @@ mod tests {
             "the log says how long it lasted: {fx:?}"
         );
         assert!(hold_and_wait_ended(&fx, true), "{fx:?}");
+    }
+
+    #[test]
+    fn a_dead_locker_s_heir_is_logged_as_inheriting_the_lock_not_acquiring_it() {
+        let mut s = state();
+        observe(&mut s, 100.0, (Vec::new(), Vec::new()));
+        let mut found = lock(vec![holder(10, ProcState::Sleeping, 0.0)], &[]);
+        found.0[0].holders[0].inherited = true;
+        let fx = observe(&mut s, 101.0, found);
+        assert!(
+            fx.iter().any(|e| matches!(e, Effect::Log(l)
+                if l.starts_with("inherited package cache") && l.contains("by cargo 10"))),
+            "{fx:?}"
+        );
+    }
+
+    #[test]
+    fn a_hold_s_length_is_said_as_a_lower_bound_only_when_it_says_something() {
+        assert_eq!(hold_length(5.0, true), "after 5s");
+        assert_eq!(hold_length(0.2, true), "after 0s");
+        assert_eq!(hold_length(65.0, false), "after ≥ 1m05s");
+        assert_eq!(
+            hold_length(0.4, false),
+            "(held since before the daemon saw it)"
+        );
     }
 
     /// Whether `fx` records a hold's and a wait's end, timed from their start (`known`) or

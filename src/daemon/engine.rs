@@ -1053,6 +1053,7 @@ fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -
                         name: f.name.clone(),
                         cmd: f.cmd.clone(),
                         started_at: f.started_at,
+                        inherited: h.inherited,
                         mode: h.mode,
                         party: party(f, &project),
                     })
