@@ -3,7 +3,7 @@
 //! signals over several consecutive samples, so a busy 20-minute release build, several shared
 //! holders or a short blip never cry wolf, and the verdict does not flap.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -542,6 +542,9 @@ pub struct State {
     just_ended: HashMap<(FileKey, ProcId), (Start, f64)>,
     /// No pass observed yet: what the first one sees began before the daemon looked.
     first_pass: bool,
+    /// Every holder and waiter the last pass saw: a hold or wait one of them starts now on a
+    /// lock it was not seen on then began since (every pass sees all of a Cargo's locks).
+    last_seen: HashSet<ProcId>,
 }
 
 impl State {
@@ -557,6 +560,7 @@ impl State {
             recovered_waits: HashMap::new(),
             just_ended: HashMap::new(),
             first_pass: true,
+            last_seen: HashSet::new(),
         }
     }
 
@@ -664,6 +668,11 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             let live: Vec<FileKey> = locks.iter().map(|l| l.key).collect();
             state.last_activity.retain(|k, _| live.contains(k));
             state.first_pass = false;
+            state.last_seen = (locks.iter())
+                .flat_map(|l| {
+                    (l.holders.iter().map(|h| h.id)).chain(l.waiters.iter().map(|w| w.id))
+                })
+                .collect();
             if changed {
                 fx.push(Effect::UpdateUi);
             }
@@ -672,11 +681,13 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
     }
 }
 
-/// Whether a hold or wait first seen now on `lock` by a process started at `started_at`
-/// began now: the file was watched since an earlier pass (its open woke the daemon), or the
-/// process is as young as the sight.
-fn seen_begin(state: &State, lock: &LockSample, now: f64, started_at: f64) -> bool {
-    (!state.first_pass && lock.watched) || began_when_seen(now, started_at)
+/// Whether a hold or wait first seen now on `lock` by `who`, started at `started_at`, began
+/// now: the file was watched since an earlier pass (its open woke the daemon), the last pass
+/// saw `who` hold or wait for another lock (a cargo that waited for the package cache, now
+/// taking its build directory), or the process is as young as the sight.
+fn seen_begin(state: &State, lock: &LockSample, who: ProcId, now: f64, started_at: f64) -> bool {
+    (!state.first_pass && (lock.watched || state.last_seen.contains(&who)))
+        || began_when_seen(now, started_at)
 }
 
 /// Starts and ends holds (with their history lines); returns whether anything changed.
@@ -694,7 +705,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             changed = true;
             let recovered = state.recovered_holds.remove(&id);
             let (since, since_known) =
-                recovered.unwrap_or((now, seen_begin(state, lock, now, h.started_at)));
+                recovered.unwrap_or((now, seen_begin(state, lock, h.id, now, h.started_at)));
             state.holds.insert(
                 id,
                 Hold {
@@ -819,7 +830,10 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             let switched = went_on.is_some();
             let recovered = state.recovered_waits.remove(&id);
             let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
-                let part = (now, switched || seen_begin(state, lock, now, w.started_at));
+                let part = (
+                    now,
+                    switched || seen_begin(state, lock, w.id, now, w.started_at),
+                );
                 (part, went_on.unwrap_or(part))
             });
             state.waits.insert(
@@ -1933,6 +1947,49 @@ mod tests {
             "the log says how long it lasted: {fx:?}"
         );
         assert!(hold_and_wait_ended(&fx, true), "{fx:?}");
+    }
+
+    #[test]
+    fn a_waiter_that_takes_an_unwatched_lock_took_it_since_the_last_pass() {
+        // cargo 11 waited for the package cache; now it holds its new project's build lock,
+        // a file no watch covered: the last pass saw 11 without it, so it took it since.
+        let mut s = state();
+        observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
+        );
+        let build = LockSample {
+            key: FileKey { dev: 1, ino: 200 },
+            path: "/p/target/debug/.cargo-lock".into(),
+            kind: LockKind::BuildDirectory,
+            watched: false,
+            holders: vec![HolderSample {
+                id: ProcId {
+                    pid: 11,
+                    start_token: 2,
+                },
+                name: "cargo".into(),
+                cmd: vec![],
+                started_at: LONG_AGO,
+                inherited: false,
+                mode: LockMode::Exclusive,
+                party: Party::default(),
+            }],
+            waiters: vec![],
+        };
+        let fx = observe(&mut s, 102.0, (vec![build.clone()], Vec::new()));
+        assert!(s.since_unknown().is_empty(), "{:?}", s.since_unknown());
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Log(l) if l.starts_with("acquired"))),
+            "{fx:?}"
+        );
+        // A process the last pass did not see at all: its hold may be older.
+        let mut s = state();
+        observe(&mut s, 100.0, (Vec::new(), Vec::new()));
+        observe(&mut s, 102.0, (vec![build], Vec::new()));
+        assert_eq!(s.since_unknown().len(), 1);
     }
 
     #[test]
