@@ -92,6 +92,16 @@ pub struct Observed<'a> {
 /// network is not. (The daemon judges orphans by the idle window instead.)
 const ORPHAN_BUSY_SHARE: f64 = 0.01;
 
+/// How long a wrapper must have run before a one-off scan calls its idle tree idle.
+const IDLE_HINT_SECS: f64 = 60.0;
+
+/// Whether a blocker that waits for a child has used almost no CPU over a minute or more of
+/// life (a `flock` around a `sleep`): a one-off scan cannot judge it over time as the daemon
+/// does, but it should not call it busy either.
+fn idle_so_far(b: &ProcessReport) -> bool {
+    b.running_for_secs >= IDLE_HINT_SECS && b.tree_cpu_secs < ORPHAN_BUSY_SHARE * b.running_for_secs
+}
+
 /// The signals about a root blocker that one pass can see, shared by the one-off verdict and
 /// the daemon's policy samples.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -572,6 +582,17 @@ fn verdict(i: &IncidentReport, heir: bool) -> String {
              it may be stuck.",
             who(b)
         ),
+        (IncidentState::Blocking, doing @ Doing::RunningChild { .. }) if idle_so_far(b) => {
+            format!(
+                "{} is {}, but its processes have used {:.1}s of CPU in {}: idle rather than \
+                 busy; {waiting}. If that lasts, it may be stuck: see what it waits for, or \
+                 stop it.",
+                who(b),
+                doing::describe(doing),
+                b.tree_cpu_secs,
+                super::text::duration(b.running_for_secs)
+            )
+        }
         (IncidentState::Blocking, doing) => format!(
             "{} is busy: {}; {waiting}. Waiting is usually right.",
             who(b),
@@ -1379,6 +1400,41 @@ mod tests {
         assert_eq!(
             r.incidents[0].verdict,
             "cargo 10 is busy: compiling serde; 1 process waits. Waiting is usually right."
+        );
+    }
+
+    #[test]
+    fn a_wrapper_whose_tree_used_almost_no_cpu_is_called_idle_not_busy() {
+        // `flock` around a `sleep`, up 1,000 s, 3.5 s of CPU: a one-off scan cannot judge it
+        // stale, but "busy … Waiting is usually right" would mislead.
+        let mut c = two_builds(ProcState::Sleeping);
+        c.activity.insert(
+            10,
+            Activity {
+                descendants: vec![ChildProcess {
+                    pid: 30,
+                    name: "sleep".into(),
+                    cmd: vec!["sleep".into(), "600".into()],
+                    stopped: false,
+                }],
+                ..Activity::default()
+            },
+        );
+        let r = c.report(&Knowledge::default());
+        let v = &r.incidents[0].verdict;
+        assert!(
+            v.starts_with("cargo 10 is running sleep 30, but its processes have used 3.5s of CPU")
+                && v.contains("idle rather than busy")
+                && !v.contains("Waiting is usually right"),
+            "{v}"
+        );
+        // A tree that works is busy.
+        c.facts.get_mut(&10).unwrap().tree_cpu_secs = 400.0;
+        let r = c.report(&Knowledge::default());
+        assert!(
+            r.incidents[0].verdict.contains("is busy: running sleep 30"),
+            "{}",
+            r.incidents[0].verdict
         );
     }
 
