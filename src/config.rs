@@ -616,8 +616,21 @@ impl Config {
         let table = toml::Table::try_from(self).expect("config serializes");
         leaves(&table)
             .into_iter()
-            .map(|(k, v)| (k, v.to_string()))
+            .map(|(k, v)| (k, shown(&v)))
             .collect()
+    }
+}
+
+/// A value as `config` shows it: as TOML, but a long list (hundreds of watched projects) as its
+/// first entries and how many more (`config --json` has them all).
+fn shown(v: &toml::Value) -> String {
+    const FIRST: usize = 3;
+    match v.as_array() {
+        Some(items) if items.len() > 2 * FIRST => {
+            let first: Vec<String> = items[..FIRST].iter().map(|i| i.to_string()).collect();
+            format!("[{}, … {} more]", first.join(", "), items.len() - FIRST)
+        }
+        _ => v.to_string(),
     }
 }
 
@@ -1008,6 +1021,19 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_shows_a_long_list_as_its_first_entries_and_how_many_more() {
+        let mut c = Config::defaults();
+        c.watch.projects = (0..500).map(|i| PathBuf::from(format!("/p{i}"))).collect();
+        let flat = c.flatten();
+        let (_, shown) = flat.iter().find(|(k, _)| k == "watch.projects").unwrap();
+        assert_eq!(shown, r#"["/p0", "/p1", "/p2", … 497 more]"#);
+        c.watch.projects.truncate(2);
+        let flat = c.flatten();
+        let (_, shown) = flat.iter().find(|(k, _)| k == "watch.projects").unwrap();
+        assert_eq!(shown, r#"["/p0", "/p1"]"#);
+    }
 
     fn load(file: Option<&str>, env: &[(&str, &str)]) -> Loaded {
         let env = env
