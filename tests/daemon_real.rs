@@ -472,12 +472,7 @@ fn a_stopped_daemon_is_said_to_be_stopped_with_how_to_continue_it() {
     d.snapshot();
     let pid = d.proc.pid;
     let cont = format!("kill -CONT {pid}");
-    d.proc.stop();
-    let deadline = Instant::now() + POLL_TIMEOUT;
-    while util::proc_state(pid) != Some('T') {
-        assert!(Instant::now() < deadline, "never stopped");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    stop_and_wait(&d.proc);
     let (code, out) = d.cli(&dir, &["status", "--json"]);
     let (text_code, text) = d.cli(&dir, &["status"]);
     let (check_code, check) = d.cli(&dir, &["daemon", "--check"]);
@@ -535,16 +530,21 @@ fn a_stopped_daemon_is_said_to_be_stopped_with_how_to_continue_it() {
 
     // Stopped again, `--stop` still ends it (SIGTERM, then SIGCONT to act on it).
     let mut d = d;
-    d.proc.stop();
-    let deadline = Instant::now() + POLL_TIMEOUT;
-    while util::proc_state(pid) != Some('T') {
-        assert!(Instant::now() < deadline, "never stopped");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    stop_and_wait(&d.proc);
     let (code, said) = d.cli(&dir, &["daemon", "--stop"]);
     assert_eq!(code, lockwatch::exit::OK, "{said}");
     assert!(said.contains("stopped for a request"), "{said}");
     assert_eq!(d.proc.wait_exit(), 0, "{}", d.proc.describe());
+}
+
+/// Stops `p` (SIGSTOP) and waits until the kernel says it is stopped.
+fn stop_and_wait(p: &util::Proc) {
+    p.stop();
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while util::proc_state(p.pid) != Some('T') {
+        assert!(Instant::now() < deadline, "never stopped");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// The incident whose blocker is `pid`, as `status --json` printed it (warnings may precede it).

@@ -1191,6 +1191,22 @@ mod tests {
     /// A process start long before any test's clock.
     const LONG_AGO: f64 = -1.0e9;
 
+    /// cargo 11 (the waiter of [`lock`]) holding another lock.
+    fn cargo_11(mode: LockMode) -> HolderSample {
+        HolderSample {
+            id: ProcId {
+                pid: 11,
+                start_token: 2,
+            },
+            name: "cargo".into(),
+            cmd: vec![],
+            started_at: LONG_AGO,
+            inherited: false,
+            mode,
+            party: Party::default(),
+        }
+    }
+
     /// `KEY` held by these blockers, with these waiters.
     fn lock(blockers: Vec<BlockerSample>, waiters: &[u32]) -> Obs {
         let l = LockSample {
@@ -1458,18 +1474,7 @@ mod tests {
                 path: "/h/.package-cache-mutate".into(),
                 kind: LockKind::PackageCacheMutate,
                 watched: true,
-                holders: vec![HolderSample {
-                    id: ProcId {
-                        pid: 11,
-                        start_token: 2,
-                    },
-                    name: "cargo".into(),
-                    cmd: vec![],
-                    started_at: LONG_AGO,
-                    inherited: false,
-                    mode: LockMode::Shared,
-                    party: Party::default(),
-                }],
+                holders: vec![cargo_11(LockMode::Shared)],
                 waiters: vec![],
             });
             (locks, blockers)
@@ -1964,18 +1969,7 @@ mod tests {
             path: "/p/target/debug/.cargo-lock".into(),
             kind: LockKind::BuildDirectory,
             watched: false,
-            holders: vec![HolderSample {
-                id: ProcId {
-                    pid: 11,
-                    start_token: 2,
-                },
-                name: "cargo".into(),
-                cmd: vec![],
-                started_at: LONG_AGO,
-                inherited: false,
-                mode: LockMode::Exclusive,
-                party: Party::default(),
-            }],
+            holders: vec![cargo_11(LockMode::Exclusive)],
             waiters: vec![],
         };
         let fx = observe(&mut s, 102.0, (vec![build.clone()], Vec::new()));

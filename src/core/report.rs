@@ -1381,21 +1381,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn compiling_blocker_says_what_it_compiles() {
-        let mut c = two_builds(ProcState::Sleeping);
+    /// The blocker (10) of `c` runs one child, pid 30.
+    fn with_child(c: &mut Case, name: &str, cmd: &[&str]) {
         c.activity.insert(
             10,
             Activity {
                 descendants: vec![ChildProcess {
                     pid: 30,
-                    name: "rustc".into(),
-                    cmd: vec!["rustc".into(), "--crate-name".into(), "serde".into()],
+                    name: name.into(),
+                    cmd: cmd.iter().map(|w| w.to_string()).collect(),
                     stopped: false,
                 }],
                 ..Activity::default()
             },
         );
+    }
+
+    #[test]
+    fn compiling_blocker_says_what_it_compiles() {
+        let mut c = two_builds(ProcState::Sleeping);
+        with_child(&mut c, "rustc", &["rustc", "--crate-name", "serde"]);
         let r = c.report(&Knowledge::default());
         assert_eq!(
             r.incidents[0].verdict,
@@ -1408,18 +1413,7 @@ mod tests {
         // `flock` around a `sleep`, up 1,000 s, 3.5 s of CPU: a one-off scan cannot judge it
         // stale, but "busy … Waiting is usually right" would mislead.
         let mut c = two_builds(ProcState::Sleeping);
-        c.activity.insert(
-            10,
-            Activity {
-                descendants: vec![ChildProcess {
-                    pid: 30,
-                    name: "sleep".into(),
-                    cmd: vec!["sleep".into(), "600".into()],
-                    stopped: false,
-                }],
-                ..Activity::default()
-            },
-        );
+        with_child(&mut c, "sleep", &["sleep", "600"]);
         let r = c.report(&Knowledge::default());
         let v = &r.incidents[0].verdict;
         assert!(
