@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use lockwatch::daemon::client::Client;
 use lockwatch::daemon::protocol::{PROTOCOL_VERSION, Request, Response};
 use util::daemon::{Daemon, daemon_env, flock_holder, holder_of};
-use util::{Dir, POLL_TIMEOUT, Proc};
+use util::{Dir, Proc, eventually};
 
 /// The other local user's uid: `lockwatch-other` when `.ci/test` created it, else a bare uid.
 fn other_uid() -> u32 {
@@ -37,15 +37,6 @@ fn assert_root() {
         me, 0,
         "this test runs a process as another user, which needs root (CI runs as root)"
     );
-}
-
-/// Polls `pred` until it holds or the poll timeout passes.
-fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
-    let deadline = Instant::now() + POLL_TIMEOUT;
-    while !pred() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Runs the CLI with `env` (and extra variables); (exit code, stdout, stderr).

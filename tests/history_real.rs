@@ -9,24 +9,15 @@ mod util;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lockwatch::daemon::client::Client;
 use lockwatch::daemon::protocol::{Request, Response};
 use util::daemon::{Daemon, daemon_env, flock_holder, holder_of};
-use util::{Dir, POLL_TIMEOUT};
+use util::{Dir, eventually};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cargo-lockwatch");
 const MIB: usize = 1024 * 1024;
-
-/// Polls `pred` until it holds or the poll timeout passes.
-fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
-    let deadline = Instant::now() + POLL_TIMEOUT;
-    while !pred() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Runs the CLI with `env` under `timeout` (a hang fails the test instead of stalling it);
 /// (exit code, stdout, stderr).

@@ -53,21 +53,26 @@ pub fn parse_pid(text: &str) -> Option<u32> {
     text.trim().parse().ok().filter(|p| *p > 0)
 }
 
+/// Opens (creating it readable by this user only) a lock file of the daemon's own, never
+/// through a symlink planted in its place, never inherited by a child; `flags` adds to that.
+fn open_private(path: &Path, flags: libc::c_int) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | flags)
+        .open(path)
+}
+
 impl InstanceLock {
     /// Makes the private runtime directory for `runtime_base` and takes the lock there, or
     /// says which daemon already runs ([`AlreadyRunning`] inside the error).
     pub fn acquire(runtime_base: &Path) -> anyhow::Result<InstanceLock> {
         let dir = trust::ensure_private(runtime_base)?;
         let path = dir.join(PID_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| open_error(&path, &e))?;
+        let mut file = open_private(&path, 0).map_err(|e| open_error(&path, &e))?;
         // SAFETY: flock on a descriptor we own; LOCK_NB makes it return at once.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         if rc != 0 {
@@ -259,15 +264,7 @@ impl HistoryLock {
             HistoryLockError::Unavailable(format!("cannot open {}: {e}", path.display()))
         };
         std::fs::create_dir_all(data_dir).map_err(unavailable)?;
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(unavailable)?;
+        let mut file = open_private(&path, libc::O_NONBLOCK).map_err(unavailable)?;
         if !file.metadata().map_err(unavailable)?.is_file() {
             return Err(HistoryLockError::Unavailable(format!(
                 "{} is not a regular file; move it aside",

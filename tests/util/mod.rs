@@ -32,6 +32,15 @@ use lockwatch::core::model::{IncidentReport, LockReport, Report};
 /// How long a poll waits for the kernel to show a state before the test fails.
 pub const POLL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Polls `pred` until it holds; fails the test when [`POLL_TIMEOUT`] passes first.
+pub fn eventually(what: &str, mut pred: impl FnMut() -> bool) {
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while !pred() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The build locks a cargo may hold on a target directory, across cargo versions.
 pub const BUILD_KINDS: [LockKind; 3] = [
     LockKind::BuildDirectory,
