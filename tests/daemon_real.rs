@@ -621,6 +621,10 @@ fn a_holder_that_ignores_sigterm_is_offered_kill_force_up_front() {
 
     // An ordinary holder: the plain `kill`.
     let plain = flock_holder(&dir, "plain", &lock);
+    // Held before the waiter starts: else the waiter may take the lock first and be gone.
+    d.wait_for("the plain hold", |r| {
+        holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == plain.pid))
+    });
     let waiter = dir.spawn(
         "waiter2",
         dir.command("flock").arg("-x").arg(&lock).arg("true"),
