@@ -22,6 +22,22 @@ pub struct WatchRoots {
     pub projects: Vec<PathBuf>,
 }
 
+impl WatchRoots {
+    /// These roots without the projects in `listed` (roots someone else lists already),
+    /// compared as written: the same configuration names them the same way.
+    pub fn without_projects(&self, listed: &[PathBuf]) -> WatchRoots {
+        let listed: std::collections::HashSet<&Path> =
+            listed.iter().map(PathBuf::as_path).collect();
+        WatchRoots {
+            cargo_homes: self.cargo_homes.clone(),
+            projects: (self.projects.iter())
+                .filter(|p| !listed.contains(p.as_path()))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
 /// Lock files that exist under the watch roots (free or not). Cheap: a few `read_dir`s.
 pub fn known_locks(roots: &WatchRoots) -> Vec<(PathBuf, LockKind)> {
     known_locks_listed(roots, &mut Listings::once())
@@ -192,6 +208,17 @@ pub fn now() -> f64 {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn without_projects_keeps_homes_and_the_projects_not_listed() {
+        let roots = WatchRoots {
+            cargo_homes: vec!["/h".into()],
+            projects: vec!["/a".into(), "/b".into(), "/c/target".into()],
+        };
+        let rest = roots.without_projects(&["/b".into(), "/c".into(), "/d".into()]);
+        assert_eq!(rest.cargo_homes, roots.cargo_homes);
+        assert_eq!(rest.projects, [PathBuf::from("/a"), "/c/target".into()]);
+    }
 
     #[test]
     fn known_locks_lists_existing_files_only() {

@@ -705,6 +705,21 @@ fn watched_projects_free_lock_files_reach_every_client_once() {
         projects_of,
         [&projects[1], &projects[0], &projects[2]].map(|p| Some(p.clone()))
     );
+    // The daemon says which roots it lists; the client lists only its own others.
+    let snap = d.snapshot();
+    let watched = snap
+        .watched_projects
+        .expect("the daemon names its watched projects");
+    assert_eq!(*watched.0, projects);
+    dir.write("extra/Cargo.toml", "[package]\n");
+    dir.write("extra/target/release/.cargo-lock", "");
+    let extra = dir.path("extra/target/release/.cargo-lock");
+    let extra_root = dir.path("extra").display().to_string();
+    let (_, out) = d.cli(&dir, &["status", "--json", "--project", &extra_root]);
+    let cli: Report = serde_json::from_str(&out).unwrap();
+    assert_eq!(ours(&cli), ours(&r), "each watched lock once");
+    let listed = cli.locks.iter().filter(|l| l.path == extra).count();
+    assert_eq!(listed, 1, "the caller's own project: {out}");
     let (_, text) = d.cli(&dir, &["status", "--all"]);
     assert!(text.contains(&lock(2).display().to_string()), "{text}");
     let (_, text) = d.cli(&dir, &["status"]);

@@ -137,8 +137,12 @@ pub fn fetch_with_problems(
             }
             Ok(Response::Snapshot(snap)) => {
                 let mut report = snap.report;
-                // The daemon watches its own roots: add this caller's.
-                let known = not_listed(&report, scan::known_locks(roots));
+                // The daemon lists its own roots: add this caller's others.
+                let others = match &snap.watched_projects {
+                    Some(watched) => roots.without_projects(&watched.0),
+                    None => roots.clone(),
+                };
+                let known = not_listed(&report, scan::known_locks(&others));
                 core_report::add_roots(&mut report, &known, &roots.cargo_homes);
                 report.daemon = Some(DaemonAnswer::Answered);
                 return Ok((report, snap.problems));

@@ -36,7 +36,7 @@ use crate::core::yield_ide::{self, Yield};
 use crate::kill::{KillReport, KillRequest};
 use crate::probe::Probe;
 use crate::scan::{self, WatchRoots};
-use crate::ui::UiSnapshot;
+use crate::ui::{UiSnapshot, WatchedProjects};
 
 /// How often the list of known lock files is refreshed (a few `read_dir`s per watched project),
 /// while nothing is held: reading a watched directory would wake the watcher for nothing. Only
@@ -119,6 +119,8 @@ pub struct Engine {
     probe: Box<dyn Probe>,
     config: Config,
     roots: WatchRoots,
+    /// `roots.projects`, shared with every snapshot.
+    watched_projects: WatchedProjects,
     policy: policy::State,
     history: History,
     notifier: Box<dyn Notifier>,
@@ -196,12 +198,14 @@ impl Engine {
             yield_ide: config.policy.yield_ide,
             problems: Vec::new(),
             free_locks: None,
+            watched_projects: None,
         };
         let (snapshot_tx, snapshot_rx) = watch::channel(empty);
         (
             Engine {
                 probe,
                 config,
+                watched_projects: WatchedProjects(std::sync::Arc::new(roots.projects.clone())),
                 roots,
                 policy,
                 history,
@@ -498,6 +502,7 @@ impl Engine {
         }
         let roots_changed =
             roots.cargo_homes != self.roots.cargo_homes || roots.projects != self.roots.projects;
+        self.watched_projects = WatchedProjects(std::sync::Arc::new(roots.projects.clone()));
         self.roots = roots;
         self.known_at = None;
         self.config = config;
@@ -922,6 +927,7 @@ impl Engine {
             yield_ide: self.config.policy.yield_ide,
             problems: self.problems(),
             free_locks: Some(std::sync::Arc::clone(self.known.free())),
+            watched_projects: Some(self.watched_projects.clone()),
         };
         let busy = self.policy.busy();
         self.snapshot_tx.send_if_modified(|old| {

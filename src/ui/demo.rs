@@ -216,6 +216,7 @@ fn build(stage: Stage, now: f64, ignores_sigterm: bool, name: Option<&str>) -> U
         yield_ide: false,
         problems: Vec::new(),
         free_locks: None,
+        watched_projects: None,
     }
 }
 

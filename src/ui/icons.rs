@@ -289,6 +289,7 @@ mod tests {
             yield_ide: false,
             problems: Vec::new(),
             free_locks: None,
+            watched_projects: None,
         };
         assert_eq!(IconState::of(&snap), IconState::Idle);
         snap.paused = true;

@@ -43,6 +43,27 @@ pub struct UiSnapshot {
     /// Never sent: a client is sent the whole report.
     #[serde(skip)]
     pub free_locks: Option<std::sync::Arc<FreeLocks>>,
+    /// The project roots whose lock files the daemon lists, free ones too, so that a client
+    /// lists only the roots the daemon does not watch (thousands of configured projects were
+    /// most of a `status`). `None` from a daemon that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watched_projects: Option<WatchedProjects>,
+}
+
+/// A daemon's watched project roots, shared between its snapshots.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WatchedProjects(pub std::sync::Arc<Vec<PathBuf>>);
+
+impl Serialize for WatchedProjects {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        crate::core::text::lossy_path::list(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for WatchedProjects {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<PathBuf>::deserialize(d).map(|v| WatchedProjects(std::sync::Arc::new(v)))
+    }
 }
 
 impl UiSnapshot {

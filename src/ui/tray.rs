@@ -196,6 +196,7 @@ impl Tray {
             yield_ide: false,
             problems: Vec::new(),
             free_locks: None,
+            watched_projects: None,
         };
         let model = self.state.build(&first, now());
         let (menu, natives) = build_menu(&model);
