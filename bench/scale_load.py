@@ -5,7 +5,7 @@ Every process started here writes its pid to --pids (one per line) so the benchm
 exactly the processes it started, and nothing else.
 
   scale_load.py hold --pids F --ready R FILE...   # one process holding every FILE (flock -x)
-  scale_load.py world --pids F --ready R --idle N [--dead-lock FILE [--heir-after K]]
+  scale_load.py world --pids F --ready R --idle N [--dead-lock FILE [--heir-after K] [--heir-session own|shared]]
       # a session of N idle processes under one subreaper; with --dead-lock, a locker started
       # before them hands FILE's lock to a child (in another session, parented by the
       # subreaper: no name, session or parent leads to it) and exits. The child is forked after
@@ -84,7 +84,7 @@ def world(args):
     if args.dead_lock:
         locker = os.fork()
         if locker == 0:
-            lock_and_hand_over(args.dead_lock, args.pids, None, True, True)
+            lock_and_hand_over(args.dead_lock, args.pids, None, args.heir_session == "own", True)
         time.sleep(0.2)
     heir_after = args.idle if args.heir_after is None else args.heir_after
     for i in range(args.idle + 1):
@@ -123,6 +123,7 @@ def main():
     sub.choices["world"].add_argument("--idle", type=int, default=0)
     sub.choices["world"].add_argument("--dead-lock")
     sub.choices["world"].add_argument("--heir-after", type=int)
+    sub.choices["world"].add_argument("--heir-session", choices=("own", "shared"), default="own")
     sub.choices["dead"].add_argument("--name", default="build-script-build")
     sub.choices["dead"].add_argument("file")
     args = p.parse_args()

@@ -1397,6 +1397,29 @@ mod tests {
     }
 
     #[test]
+    fn a_daemon_forked_since_the_dead_locker_is_found_before_everyone_else_is_read() {
+        let d = dead_locker_with_a_waiter();
+        let path = d.cache.to_str().unwrap();
+        fs::write(d.fake.root().join("loadavg"), "0.10 0.20 0.30 1/80 900\n").unwrap();
+        // A subreaper (50) runs 101 to 160 in its session. 140 left that session (a daemon's
+        // setsid) and kept the dead locker's descriptor; 130, in the session, shares it too,
+        // and so does 90, a daemon older than the locker: both are read only after 140.
+        d.fake.process_in(50, "python3", 1, 50);
+        for pid in 101..=160 {
+            d.fake.process_in(pid, "sleep", 50, 50);
+        }
+        d.fake.process_in(140, "sleep", 50, 140);
+        d.fake.holding_fd(140, path, d.ino, 100);
+        d.fake.holding_fd(130, path, d.ino, 100);
+        d.fake.process_in(90, "sleep", 50, 90);
+        d.fake.holding_fd(90, path, d.ino, 100);
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [140]);
+        fs::remove_file(d.fake.root().join("140/fd/9")).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [130]);
+    }
+
+    #[test]
     fn the_newest_and_the_first_after_the_dead_locker_are_tried_before_build_tools_then_all() {
         let d = dead_locker_with_a_waiter();
         let path = d.cache.to_str().unwrap();

@@ -33,8 +33,10 @@ enum Tier {
     /// daemon does, forks that child last).
     Ends,
     /// Found by reading every process's stat: Cargo's tools, children of editors, the
-    /// waiters' sessions (a reparented process keeps its session), and the dead locker's
-    /// process group or session (its children keep them).
+    /// waiters' sessions (a reparented process keeps its session), the dead locker's
+    /// process group or session (its children keep them), and daemons started since it (a
+    /// child that left its parent's session: a server a build script started keeps the
+    /// descriptors it was given).
     Named,
     /// Everyone else: pids above the dead locker first (its descendants), then below it.
     Rest,
@@ -309,11 +311,13 @@ fn first_dead(clues: &Clues) -> u32 {
 
 /// Processes not yet checked whose stat makes them likely: Cargo's tools, children of editors,
 /// members of the waiters' sessions, and of a dead locker's process group or session (a child
-/// keeps them when its parent dies: `flock F cmd &` in a shell leads its own job's group).
+/// keeps them when its parent dies: `flock F cmd &` in a shell leads its own job's group), and
+/// daemons forked since the dead locker (see [`detached_since`]).
 fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
     let sessions = sessions(v, clues.waiters);
     let pids = v.pids();
     v.read_stats(&pids);
+    let pivot = first_dead(clues);
     let mut out = Vec::new();
     for pid in pids {
         if checked.contains(&pid) {
@@ -324,12 +328,26 @@ fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
             || sessions.contains(&s.session)
             || clues.dead.contains(&s.pgrp)
             || clues.dead.contains(&s.session)
-            || v.stat(s.ppid).is_some_and(|p| origin::is_ide_name(&p.comm));
+            || v.stat(s.ppid).is_some_and(|p| origin::is_ide_name(&p.comm))
+            || detached_since(v, pid, pivot);
         if likely {
             out.push(pid);
         }
     }
     out
+}
+
+/// Whether `pid`, forked after `pivot` (a dead locker), leads a session its parent is not in:
+/// a daemon (`setsid` after a fork) keeps the descriptors it was given, and a locker that
+/// hands its lock over this way is gone by the time anyone looks. Terminal shells and
+/// services started since are such leaders too; they are few.
+fn detached_since(v: &View, pid: u32, pivot: u32) -> bool {
+    let Some(s) = v.stat_read(pid) else {
+        return false;
+    };
+    pid > pivot
+        && s.session == pid
+        && (v.stat_read(s.ppid)).is_some_and(|parent| parent.session != s.session)
 }
 
 /// Every process: those above the first dead locker in ascending order (it forked its
