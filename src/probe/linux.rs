@@ -1455,7 +1455,7 @@ mod tests {
         // 1,200 idle processes (enough for the scan to run on several threads where there are
         // several cores). The dead locker forked 333 and 1111 (far apart, neither at an end of
         // the range), adopted by the subreaper 50, in its session 90; 1250, unrelated, shares
-        // it too, and so does 1260, a child of 50 in a session of its own.
+        // it too, and so does 1260, a child of 50 in 1250's session.
         fs::write(d.fake.root().join("loadavg"), "0.10 0.20 0.30 1/80 1400\n").unwrap();
         d.fake.idle(101..=1300);
         d.fake.process_in(50, "systemd", 1, 50);
@@ -1463,7 +1463,7 @@ mod tests {
         for pid in [333, 1111] {
             d.fake.process_in(pid, "sleep", 50, 90);
         }
-        d.fake.process_in(1260, "sleep", 50, 1260);
+        d.fake.process_in(1260, "sleep", 50, 1250);
         for pid in [333, 1111, 1250, 1260] {
             d.fake.holding_fd(pid, path, d.ino, 100);
         }
@@ -1483,6 +1483,33 @@ mod tests {
         assert!(next.starts_with(&[1250]) && next.len() <= 2, "{next:?}");
         fs::remove_file(d.fake.root().join("1250/fd/9")).unwrap();
         assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [1260]);
+    }
+
+    #[test]
+    fn of_a_heir_s_many_siblings_in_its_session_only_the_nearest_are_read() {
+        let d = dead_locker_with_a_waiter();
+        let path = d.cache.to_str().unwrap();
+        // The subreaper 50 has 299 children in its session 90 (300 is the waiting cargo); the
+        // dead locker's descriptor lives on in 200, 230 (near it) and 360 (far from both, not among the newest).
+        fs::write(d.fake.root().join("loadavg"), "0.10 0.20 0.30 1/80 1400\n").unwrap();
+        d.fake.process_in(50, "systemd", 1, 50);
+        let kids: Vec<u32> = (101..=400).filter(|p| *p != 300).collect();
+        d.fake.children(50, &kids);
+        for pid in kids {
+            d.fake.process_in(pid, "sleep", 50, 90);
+        }
+        for pid in [200, 230, 360] {
+            d.fake.holding_fd(pid, path, d.ino, 100);
+        }
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(
+            holder_pids(&probe.sightings(&d.targets).unwrap()),
+            [200, 230]
+        );
+        for pid in [200, 230] {
+            fs::remove_file(d.fake.root().join(format!("{pid}/fd/9"))).unwrap();
+        }
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [360]);
     }
 
     #[test]

@@ -655,6 +655,16 @@ impl View<'_> {
         pids: &[u32],
         ask: impl Fn(&mut View, u32) -> Option<T> + Sync,
     ) -> Vec<(u32, T)> {
+        self.par_find_counted(pids, ask).0
+    }
+
+    /// [`View::par_find`], and how many of `pids`, from the first, were asked: every run a
+    /// thread takes is asked whole, and runs are taken in order.
+    pub fn par_find_counted<T: Send>(
+        &mut self,
+        pids: &[u32],
+        ask: impl Fn(&mut View, u32) -> Option<T> + Sync,
+    ) -> (Vec<(u32, T)>, usize) {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let helpers = cores.min(pids.len() / PARALLEL_FROM).saturating_sub(1);
         let hunt = Hunt::new(pids);
@@ -672,7 +682,11 @@ impl View<'_> {
             found
         });
         found.sort_by_key(|(at, _, _)| *at);
-        found.into_iter().map(|(_, pid, t)| (pid, t)).collect()
+        let asked = hunt.next.into_inner().min(pids.len());
+        (
+            found.into_iter().map(|(_, pid, t)| (pid, t)).collect(),
+            asked,
+        )
     }
 
     /// Reads the stat of each of `pids` not read yet, on every core when there are many.
@@ -865,6 +879,13 @@ mod tests {
         assert!(v.par_find(&pids, ask(5_000)).is_empty());
         assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 4_000);
         assert!(v.par_find(&[], ask(0)).is_empty());
+        // The count says how many were asked, from the first.
+        asked.store(0, std::sync::atomic::Ordering::Relaxed);
+        let (found, counted) = v.par_find_counted(&pids, ask(500));
+        let reads = asked.swap(0, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(found.first(), Some(&(500, 1_000)));
+        assert_eq!(counted, reads, "every pid asked is counted, once");
+        assert!(counted > 500);
     }
 
     #[test]

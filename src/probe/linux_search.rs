@@ -87,8 +87,8 @@ pub(super) fn holders_among(
 }
 
 /// The first of `pids` found holding a flock on `ino` (with any read beside it): a tier's
-/// search stops there, its relatives are [`with_relatives`]' to find. Only what was surely
-/// read counts as checked: everyone when nobody holds it, else the holders found.
+/// search stops there, its relatives are [`with_relatives`]' to find. What was read counts as
+/// checked: everyone when nobody holds it, else those up to where the search stopped.
 fn first_holders_among(
     v: &mut View,
     ino: u64,
@@ -100,11 +100,8 @@ fn first_holders_among(
     let unchecked: Vec<u32> = (pids.iter().copied())
         .filter(|p| !checked.contains(p) && once.insert(*p))
         .collect();
-    let found = v.par_find(&unchecked, |w, pid| w.find_lock(pid, ino, pick));
-    match found.is_empty() {
-        true => checked.extend(unchecked),
-        false => checked.extend(found.iter().map(|(pid, _)| *pid)),
-    }
+    let (found, asked) = v.par_find_counted(&unchecked, |w, pid| w.find_lock(pid, ino, pick));
+    checked.extend(&unchecked[..asked]);
     found
 }
 
@@ -142,19 +139,26 @@ fn with_relatives(
     found
 }
 
-/// The children of `parent` in session `session`, other than `pid`: none when `pid` leads
-/// that session (only its descendants can be in it), so a session leader adopted by a parent
-/// of thousands costs no stat of theirs.
+/// The children of `parent` in session `session`, other than `pid`, the [`SIBLINGS`] nearest
+/// to it by pid (children a locker forked one after another have pids near each other): none
+/// when `pid` leads that session (only its descendants can be in it), so a session leader
+/// adopted by a parent of thousands costs no stat of theirs, and one of thousands in their
+/// parent's session costs a few of their tables, not all.
 fn siblings_in_session(v: &mut View, pid: u32, parent: u32, session: u32) -> Vec<u32> {
     if session == pid {
         return Vec::new();
     }
     let mut kids = v.children(parent);
     kids.retain(|k| *k != pid);
+    kids.sort_by_key(|k| k.abs_diff(pid));
+    kids.truncate(SIBLINGS);
     v.read_stats(&kids);
     kids.retain(|k| v.stat(*k).is_some_and(|s| s.session == session));
     kids
 }
+
+/// How many siblings of a dead locker's heir are read for its descriptor.
+const SIBLINGS: usize = 64;
 
 fn candidates(v: &mut View, tier: Tier, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
     let mut out = match tier {
