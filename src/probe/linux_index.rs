@@ -646,21 +646,13 @@ impl View<'_> {
     }
 
     /// `ask` of `pids` in their order until one answers, for a search where any answer will
-    /// do: the pids of a run that answer, with their answers, in the order of `pids`. Every
-    /// core takes short runs of the list from a shared cursor and stops once any run has
-    /// answered, so the reading ends a run or so past the first answer however far down the
-    /// list it is (a holder half-way through 2,000 processes costs half of them).
+    /// do: the pids of a run that answer, with their answers, in the order of `pids`; and how
+    /// many of `pids`, from the first, were asked (every run a thread takes is asked whole, and
+    /// runs are taken in order). Every core takes short runs of the list from a shared cursor
+    /// and stops once any run has answered, so the reading ends a run or so past the first
+    /// answer however far down the list it is (a holder half-way through 2,000 processes costs
+    /// half of them).
     pub fn par_find<T: Send>(
-        &mut self,
-        pids: &[u32],
-        ask: impl Fn(&mut View, u32) -> Option<T> + Sync,
-    ) -> Vec<(u32, T)> {
-        self.par_find_counted(pids, ask).0
-    }
-
-    /// [`View::par_find`], and how many of `pids`, from the first, were asked: every run a
-    /// thread takes is asked whole, and runs are taken in order.
-    pub fn par_find_counted<T: Send>(
         &mut self,
         pids: &[u32],
         ask: impl Fn(&mut View, u32) -> Option<T> + Sync,
@@ -870,18 +862,18 @@ mod tests {
             }
         };
         // 500 is answered first; 1,500 and later are never reached.
-        let found = v.par_find(&pids, ask(500));
+        let (found, _) = v.par_find(&pids, ask(500));
         let reads = asked.swap(0, std::sync::atomic::Ordering::Relaxed);
         assert_eq!(found.first(), Some(&(500, 1_000)), "{found:?}");
         assert!(found.iter().all(|(pid, _)| *pid < 1_500), "{found:?}");
         assert!(reads < 1_000, "{reads} of 4,000 read for an answer at 500");
         // Nothing answers: every pid is asked once.
-        assert!(v.par_find(&pids, ask(5_000)).is_empty());
+        assert!(v.par_find(&pids, ask(5_000)).0.is_empty());
         assert_eq!(asked.load(std::sync::atomic::Ordering::Relaxed), 4_000);
-        assert!(v.par_find(&[], ask(0)).is_empty());
+        assert!(v.par_find(&[], ask(0)).0.is_empty());
         // The count says how many were asked, from the first.
         asked.store(0, std::sync::atomic::Ordering::Relaxed);
-        let (found, counted) = v.par_find_counted(&pids, ask(500));
+        let (found, counted) = v.par_find(&pids, ask(500));
         let reads = asked.swap(0, std::sync::atomic::Ordering::Relaxed);
         assert_eq!(found.first(), Some(&(500, 1_000)));
         assert_eq!(counted, reads, "every pid asked is counted, once");

@@ -100,7 +100,7 @@ fn first_holders_among(
     let unchecked: Vec<u32> = (pids.iter().copied())
         .filter(|p| !checked.contains(p) && once.insert(*p))
         .collect();
-    let (found, asked) = v.par_find_counted(&unchecked, |w, pid| w.find_lock(pid, ino, pick));
+    let (found, asked) = v.par_find(&unchecked, |w, pid| w.find_lock(pid, ino, pick));
     checked.extend(&unchecked[..asked]);
     found
 }
