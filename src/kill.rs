@@ -1141,7 +1141,7 @@ mod tests {
         let message = report.message();
         assert!(!message.chars().any(char::is_control), "{message}");
         assert!(
-            message.contains(&format!("lw\\u{{1b}}[31m\\nx {HOLDER}")),
+            message.contains(&format!("lw\\x1b[31m\\nx {HOLDER}")),
             "{message}"
         );
         let json = serde_json::to_value(&report).unwrap();

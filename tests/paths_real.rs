@@ -914,7 +914,7 @@ fn a_process_named_with_escape_sequences_is_shown_not_obeyed() {
     let line = (out.stdout.lines())
         .find(|l| l.contains(&format!(" {} ", holder.pid)) && !l.starts_with(' '))
         .unwrap_or_else(|| panic!("no headline names {}: {out:?}", holder.pid));
-    assert!(line.contains("fl\\u{1b}]0;PWNED\\u{7}\\u{1b}[2"), "{line}");
+    assert!(line.contains("fl\\x1b]0;PWNED\\x07\\x1b[2"), "{line}");
     assert!(!out.stdout.contains('\u{1b}'), "{:?}", out.stdout);
     assert!(!out.stdout.contains('\u{7}'), "{:?}", out.stdout);
 }

@@ -655,7 +655,7 @@ fn a_name_with_control_characters_is_escaped_in_text_and_real_in_json() {
 
     let text = dir.lockwatch().run_raw(&["--all"]).stdout;
     assert!(!text.contains('\u{1b}'), "{text}");
-    let shown = format!("lw\\u{{1b}}[31m\\nx {}", holder.pid);
+    let shown = format!("lw\\x1b[31m\\nx {}", holder.pid);
     let lines: Vec<&str> = text.lines().filter(|l| l.contains(&shown)).collect();
     // The headline, the blocker line, the verdict and the lock's holder line, each whole.
     assert!(lines.len() >= 3, "{text}");

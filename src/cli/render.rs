@@ -638,7 +638,7 @@ mod tests {
         assert!(!text.contains('\u{1b}'), "{text}");
         assert_eq!(text.lines().count(), plain.lines().count(), "{text}");
         // The headline, the blocker line, the verdict, every lock's holder line.
-        let shown = "lw\\u{1b}[31m\\nx 4242";
+        let shown = "lw\\x1b[31m\\nx 4242";
         assert!(
             text.starts_with(&format!("STALE    {shown} (stopped)")),
             "{text}"
@@ -649,7 +649,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("exclusive lw\\u{1b}[31m\\nx 4242 ("),
+            text.contains("exclusive lw\\x1b[31m\\nx 4242 ("),
             "{text}"
         );
         let json = serde_json::to_value(&r).unwrap();

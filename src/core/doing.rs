@@ -262,7 +262,7 @@ mod tests {
             ..Activity::default()
         };
         let doing = classify(&facts(ProcState::Running), &a, false);
-        assert_eq!(describe(&doing), "compiling x\\u{1b}[2J");
+        assert_eq!(describe(&doing), "compiling x\\x1b[2J");
         let child = Doing::RunningChild {
             pid: 7,
             name: "w\nx".into(),

@@ -817,14 +817,14 @@ mod tests {
         let text = render(&sum, 86_400, None);
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(
-            text.contains("Stale: lw\\u{1b}[31m\\nx (stopped)"),
+            text.contains("Stale: lw\\x1b[31m\\nx (stopped)"),
             "{text}"
         );
         assert!(
-            text.contains("Longest hold: lw\\u{1b}[31m\\nx held"),
+            text.contains("Longest hold: lw\\x1b[31m\\nx held"),
             "{text}"
         );
-        assert!(text.contains("lw\\u{1b}[31m\\nx and cargo"), "{text}");
+        assert!(text.contains("lw\\x1b[31m\\nx and cargo"), "{text}");
         let json = serde_json::to_value(&sum).unwrap();
         assert_eq!(json["stale_blockers"][0]["name"], odd);
         assert_eq!(json["longest_hold"][0], odd);

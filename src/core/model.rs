@@ -901,9 +901,10 @@ mod tests {
     fn a_name_is_shown_escaped_and_kept_real_in_json() {
         let name = ProcName::from(ODD);
         let shown = name.to_string();
-        assert_eq!(shown, "lw\\u{1b}[31m\\u{1b}]0;X\\u{7}\\nx");
+        assert_eq!(shown, "lw\\x1b[31m\\x1b]0;X\\x07\\nx");
         assert!(!shown.chars().any(char::is_control));
-        assert_eq!(format!("{name:<35}|"), format!("{shown}     |"));
+        assert_eq!(format!("{name:<35}|"), format!("{shown:<35}|"));
+        assert!(format!("{name:<35}|").ends_with(" |"), "padded by the shown width");
         assert_eq!(name.raw(), ODD);
         let config_name = String::from(ODD);
         assert!(name == ODD && config_name == name);

@@ -57,6 +57,8 @@ pub fn printable(s: &str) -> String {
     }
     s.chars()
         .map(|c| match c {
+            '\n' | '\t' | '\r' => c.escape_default().to_string(),
+            c if c.is_ascii_control() => format!("\\x{:02x}", u32::from(c)),
             c if c.is_control() => c.escape_default().to_string(),
             c => c.to_string(),
         })
@@ -137,8 +139,9 @@ mod tests {
         let p = Path::new("/src/new\nline/\x1b[31mred/target/debug/.cargo-lock");
         assert_eq!(
             tilde(p),
-            "/src/new\\nline/\\u{1b}[31mred/target/debug/.cargo-lock"
+            "/src/new\\nline/\\x1b[31mred/target/debug/.cargo-lock"
         );
+        assert_eq!(printable("a\tb\r\x07\x7f\u{85}"), "a\\tb\\r\\x07\\x7f\\u{85}");
         assert_eq!(printable("plain ünïcode"), "plain ünïcode");
         use std::os::unix::ffi::OsStrExt;
         let odd = Path::new(std::ffi::OsStr::from_bytes(b"/src/bad\xff\xfe-\xc3\xa9/x"));

@@ -280,9 +280,9 @@ mod tests {
         // A command line is anyone's to choose, as a name is: shown escaped.
         assert_eq!(
             short_command(&s(&["/bin/x\u{1b}[2J", "a\nb"]), &"c".into()),
-            "x\\u{1b}[2J a\\nb"
+            "x\\x1b[2J a\\nb"
         );
-        assert_eq!(short_command(&[], &"k\u{1b}[2J".into()), "k\\u{1b}[2J");
+        assert_eq!(short_command(&[], &"k\u{1b}[2J".into()), "k\\x1b[2J");
     }
 
     #[test]

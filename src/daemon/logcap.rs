@@ -115,17 +115,7 @@ fn printable(line: &str) -> std::borrow::Cow<'_, str> {
     if !line.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(line);
     }
-    let escaped = line
-        .chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    std::borrow::Cow::Owned(escaped)
+    std::borrow::Cow::Owned(crate::core::text::printable(line))
 }
 
 /// Accounts for `n` bytes written to stdout or stderr; the files are looked at every eighth of
@@ -307,7 +297,7 @@ mod tests {
         assert_eq!(printable("held  /p/ok"), "held  /p/ok");
         assert_eq!(
             printable("held  /p/odd\x1b[31mRED\nx\ty"),
-            "held  /p/odd\\u{1b}[31mRED\\nx\\ty"
+            "held  /p/odd\\x1b[31mRED\\nx\\ty"
         );
     }
     use std::io::Read;

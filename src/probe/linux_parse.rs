@@ -684,7 +684,7 @@ mod tests {
         let s = parse_stat(&odd).expect("stat parses");
         assert_eq!(s.comm, "fl\u{1b}]0;PWNED\u{7}\n\u{1b}[2");
         let shown = crate::core::model::ProcName::from(s.comm.as_str()).to_string();
-        assert_eq!(shown, "fl\\u{1b}]0;PWNED\\u{7}\\n\\u{1b}[2");
+        assert_eq!(shown, "fl\\x1b]0;PWNED\\x07\\n\\x1b[2");
         assert!(!shown.chars().any(char::is_control));
         assert_eq!(s.ppid, 4200);
         assert_eq!(s.pgrp, 4242);

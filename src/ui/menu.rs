@@ -973,7 +973,7 @@ mod tests {
         assert!(!l.iter().any(control), "{l:?}");
         assert!(!control(&m.title) && !control(&m.tooltip), "{}", m.title);
         assert!(
-            l.contains(&"Terminate lw\\u{1b}[31m\\nx 4242".to_string()),
+            l.contains(&"Terminate lw\\x1b[31m\\nx 4242".to_string()),
             "{l:?}"
         );
         let text = diagnostics(&snap.report.incidents[0]);

@@ -464,7 +464,7 @@ mod tests {
         let control = |t: &str| t.chars().any(char::is_control);
         assert!(!control(&n.summary) && !control(&n.body), "{n:?}");
         assert!(
-            n.body.contains("blocked by lw\\u{1b}[31m\\nx 4242"),
+            n.body.contains("blocked by lw\\x1b[31m\\nx 4242"),
             "{}",
             n.body
         );
