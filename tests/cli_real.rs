@@ -451,3 +451,54 @@ fn wait_refuses_a_file_that_is_not_a_cargo_lock() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("is not one of Cargo's lock files"), "{err}");
 }
+
+/// `kill PID` typed from what `status` showed acts on that very process: when the pid names
+/// another process since (the one shown ended; a new one took its number), it is refused and
+/// nothing is signalled, until `status` has shown the new one.
+#[test]
+fn kill_refuses_a_pid_that_status_showed_as_another_process() {
+    let dir = Dir::new("kill-shown");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).arg("true");
+    let waiter = dir.spawn("waiter", &mut cmd);
+    util::wait_status(&dir, "the waiter", &[&holder, &waiter], |s| {
+        s.waits(&lock, waiter.pid)
+    });
+    let status = lockwatch(&dir)
+        .args(["status", "--no-daemon"])
+        .output()
+        .unwrap();
+    assert!(status.status.code().is_some());
+    // As if the process shown under this pid had been another one: its token differs.
+    let memo = dir.root.join("lockwatch/run/shown.json");
+    let text = std::fs::read_to_string(&memo).expect("status notes what it showed");
+    let mut shown: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    let entry = (shown.iter_mut())
+        .find(|e| e["pid"] == holder.pid)
+        .expect("the holder was shown");
+    entry["start_token"] = (entry["start_token"].as_u64().unwrap() + 1).into();
+    std::fs::write(&memo, serde_json::to_vec(&shown).unwrap()).unwrap();
+    let pid = holder.pid.to_string();
+    let out = lockwatch(&dir).args(["kill", &pid]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    assert!(
+        said.contains(&format!("pid {pid} is no longer the flock `status` showed"))
+            && said.contains("Run `cargo lockwatch status` again"),
+        "{said}"
+    );
+    assert_eq!(holder.state(), 'S', "nothing was signalled");
+    // Shown again, it is the process the user knows: stopped.
+    lockwatch(&dir)
+        .args(["status", "--no-daemon"])
+        .output()
+        .unwrap();
+    let out = lockwatch(&dir).args(["kill", &pid]).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("released its lock"), "{said}");
+}

@@ -55,13 +55,30 @@ fn grace_arg(text: &str) -> Result<Duration, String> {
 }
 
 /// The start token of `pid` as this command sees it now: the daemon acts on that very process
-/// or refuses, so a pid reused between this check and the signal is never hit.
-pub(super) fn verified_token(pid: u32) -> Result<u64, Box<KillReport>> {
-    verified(pid).map(|f| f.start_token)
+/// or refuses, so a pid reused between this check and the signal is never hit. A pid that
+/// `status` showed as another process (within the last hour) is refused: the process the user
+/// read about ended and a new one took its number.
+pub(super) fn verified_token(ctx: &Context, pid: u32) -> Result<u64, Box<KillReport>> {
+    verified(ctx, pid).map(|f| f.start_token)
 }
 
 /// The process `pid` as this command sees it now (see [`verified_token`]).
-fn verified(pid: u32) -> Result<ProcessFacts, Box<KillReport>> {
+fn verified(ctx: &Context, pid: u32) -> Result<ProcessFacts, Box<KillReport>> {
+    let target = running(pid)?;
+    let at = crate::scan::now();
+    let shown = super::shown::load(&ctx.dirs.runtime);
+    match super::shown::reused(&shown, &target, at) {
+        Some(was) => Err(Box::new(KillReport::Refused {
+            pid,
+            refusal: Refusal::PidReused,
+            message: super::shown::refusal_text(was, &target, at),
+        })),
+        None => Ok(target),
+    }
+}
+
+/// The process `pid` now, if there is one lockwatch may signal.
+fn running(pid: u32) -> Result<ProcessFacts, Box<KillReport>> {
     let refused = |refusal: Refusal, message: String| {
         Box::new(KillReport::Refused {
             pid,
@@ -206,7 +223,7 @@ fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Bo
 
 /// Runs `kill`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let report = match verified(args.pid) {
+    let report = match verified(ctx, args.pid) {
         Err(r) => *r,
         Ok(target) if let Err(refused) = confirmed(ctx, &args, &target) => *refused,
         Ok(target) => {

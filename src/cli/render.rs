@@ -648,10 +648,7 @@ mod tests {
             text.contains(&format!("    verdict  {shown} looks stale")),
             "{text}"
         );
-        assert!(
-            text.contains("exclusive lw\\x1b[31m\\nx 4242 ("),
-            "{text}"
-        );
+        assert!(text.contains("exclusive lw\\x1b[31m\\nx 4242 ("), "{text}");
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["incidents"][0]["blocker"]["name"], odd);
         assert_eq!(json["incidents"][0]["action"]["name"], odd);

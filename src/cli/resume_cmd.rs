@@ -24,7 +24,7 @@ pub struct Args {
 
 /// Runs `resume`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let report = match verified_token(args.pid) {
+    let report = match verified_token(ctx, args.pid) {
         Err(r) => *r,
         Ok(token) => {
             let request = Request::Resume {

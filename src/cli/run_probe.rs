@@ -4,13 +4,10 @@
 //! heir may read every process on the machine (about 20 µs each); checking a remembered one
 //! reads one process, and a search still runs when it no longer holds the lock.
 
-use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use crate::daemon::trust;
+use super::memo;
 use crate::probe::{Heirs, Probe, ProbeError};
 
 /// The file in the runtime directory.
@@ -56,26 +53,13 @@ pub fn with_probe<T>(runtime: &Path, f: impl FnOnce(&mut dyn Probe) -> T) -> Res
 
 /// Where the heirs are written for runtime directory `base` (nothing is created).
 fn memo_path(base: &Path) -> PathBuf {
-    trust::socket_dir(base).join(FILE)
+    memo::path(base, FILE)
 }
 
 /// The heirs in `path`; none when it is missing, too big, not ours or not understood (it is
 /// only a hint: the next search writes it again).
 pub fn load(path: &Path) -> Vec<Heirs> {
-    let read = || -> std::io::Result<Vec<u8>> {
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-            .open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() || meta.len() > MAX_BYTES {
-            return Ok(Vec::new());
-        }
-        let mut bytes = Vec::new();
-        file.take(MAX_BYTES).read_to_end(&mut bytes)?;
-        Ok(bytes)
-    };
-    let Ok(bytes) = read() else {
+    let Some(bytes) = memo::read(path, MAX_BYTES) else {
         return Vec::new();
     };
     let mut heirs: Vec<Heirs> = serde_json::from_slice(&bytes).unwrap_or_default();
@@ -88,35 +72,17 @@ pub fn load(path: &Path) -> Vec<Heirs> {
 /// directory (made if missing).
 fn save(base: &Path, heirs: &[Heirs]) -> std::io::Result<()> {
     if heirs.is_empty() {
-        return match fs::remove_file(memo_path(base)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        };
+        return memo::remove(base, FILE);
     }
-    let dir = trust::ensure_private(base).map_err(std::io::Error::other)?;
     let kept = &heirs[..heirs.len().min(MAX_LOCKS)];
     let bytes = serde_json::to_vec(kept).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!("{FILE}.{}.tmp", std::process::id()));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(&bytes));
-    match written.and_then(|()| fs::rename(&tmp, dir.join(FILE))) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    memo::write(base, FILE, &bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn heirs(ino: u64) -> Heirs {
         Heirs {

@@ -904,7 +904,10 @@ mod tests {
         assert_eq!(shown, "lw\\x1b[31m\\x1b]0;X\\x07\\nx");
         assert!(!shown.chars().any(char::is_control));
         assert_eq!(format!("{name:<35}|"), format!("{shown:<35}|"));
-        assert!(format!("{name:<35}|").ends_with(" |"), "padded by the shown width");
+        assert!(
+            format!("{name:<35}|").ends_with(" |"),
+            "padded by the shown width"
+        );
         assert_eq!(name.raw(), ODD);
         let config_name = String::from(ODD);
         assert!(name == ODD && config_name == name);
