@@ -212,6 +212,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
         };
         let blockers = blocking(&report, &named, &here);
+        if !blockers.is_empty() {
+            super::shown::remember(&ctx.dirs.runtime, &report);
+        }
         if blockers.is_empty() {
             if printed && live {
                 crate::say_inline!("\r\x1b[2K");
