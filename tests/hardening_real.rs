@@ -766,3 +766,65 @@ fn a_daemon_started_with_256_open_files_raises_its_limit() {
     assert_eq!(code, 0);
     assert_eq!(d.wait_exit(), 0, "{}", d.describe());
 }
+
+/// Seen by another user, a blocker's descriptors cannot be read: what it does is "unseen", not
+/// "no child, no network connection", and nothing calls it stuck (it may be waiting on a
+/// registry this user cannot see it talk to).
+#[test]
+fn another_user_s_blocker_is_unseen_not_idle() {
+    assert_root();
+    let dir = Dir::new("unseen");
+    let uid = other_uid();
+    std::fs::set_permissions(&dir.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = dir.path("other");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(uid), Some(uid)).unwrap();
+    let lock = dir.write("cargo-home/.package-cache", "");
+    std::fs::set_permissions(
+        lock.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    // It holds the lock itself, with no child (a cargo waiting on a registry looks so).
+    let mut cmd = dir.command("python3");
+    cmd.args([
+        "-c",
+        "import fcntl, sys, time\nf = open(sys.argv[1], 'a')\nfcntl.flock(f, fcntl.LOCK_EX)\ntime.sleep(600)",
+    ])
+    .arg(&lock);
+    let holder = dir.spawn("holder", &mut cmd);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).arg("true");
+    let waiter = dir.spawn("waiter", &mut cmd);
+    util::wait_status(&dir, "the waiter", &[&holder, &waiter], |s| {
+        s.waits(&lock, waiter.pid)
+    });
+    let mut cmd = dir.command("setpriv");
+    cmd.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={uid}"))
+        .arg("--clear-groups")
+        .arg(binary_for(&dir, uid))
+        .args(["status", "--json", "--no-daemon"])
+        .env("HOME", &theirs)
+        .env("LOCKWATCH_CONFIG_DIR", theirs.join("config"))
+        .env("LOCKWATCH_DATA_DIR", theirs.join("data"))
+        .env("LOCKWATCH_RUNTIME_DIR", theirs.join("run"))
+        .stdin(std::process::Stdio::null());
+    let out = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let report: lockwatch::core::model::Report = serde_json::from_str(&text).expect(&text);
+    let incident = (report.incidents.iter())
+        .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == holder.pid))
+        .unwrap_or_else(|| panic!("the incident: {text}"));
+    assert_eq!(
+        incident.doing,
+        lockwatch::core::model::Doing::Unseen,
+        "{text}"
+    );
+    assert!(
+        incident.verdict.contains("belongs to another user") && !incident.verdict.contains("stuck"),
+        "{}",
+        incident.verdict
+    );
+}

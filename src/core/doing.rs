@@ -64,6 +64,9 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
             silence: None,
         };
     }
+    if activity.unseen {
+        return Doing::Unseen;
+    }
     Doing::Unknown
 }
 
@@ -115,6 +118,9 @@ fn describe_as_read(doing: &Doing) -> String {
         Doing::Network { peer, .. } => format!("waiting on the network ({peer})"),
         Doing::RunningChild { pid, name } => format!("running {name} {pid}"),
         Doing::Exited => "exited, not yet reaped".into(),
+        Doing::Unseen => {
+            "no child; another user's process, whose connections cannot be seen".into()
+        }
         Doing::Unknown => "no child, no network connection".into(),
     }
 }

@@ -701,6 +701,9 @@ pub enum Doing {
     },
     /// Exited, not yet reaped.
     Exited,
+    /// Another user's process with no child: its connections and pipes cannot be read, so
+    /// whether it waits on the network or on nothing cannot be told.
+    Unseen,
     /// Nothing more specific could be told.
     Unknown,
 }
@@ -716,6 +719,10 @@ pub struct Activity {
     pub peers: Vec<Peer>,
     /// Processes outside its tree holding the write end of a pipe it reads from.
     pub pipe_writers: Vec<ProcessFacts>,
+    /// Its descriptors could not be read (another user's process): its connections and pipes
+    /// are unknown, not absent.
+    #[serde(default)]
+    pub unseen: bool,
 }
 
 /// A live descendant of a blocker.

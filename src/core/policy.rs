@@ -180,6 +180,9 @@ pub struct BlockerSample {
     pub network: Option<Vec<Peer>>,
     /// Ignored by configuration (never stale).
     pub ignored: bool,
+    /// Its descriptors cannot be read (another user's process): its idle tree may be a network
+    /// wait this user cannot see, so it is never called stale for idleness.
+    pub unseen: bool,
 }
 
 /// What the policy is told.
@@ -1058,7 +1061,7 @@ fn reasons_now(
         }
     }
     // A network wait is judged by its silence, not by the idle tree that waiting makes.
-    let idle = is_idle(cfg, judge, now, last_activity) && across.is_none();
+    let idle = is_idle(cfg, judge, now, last_activity) && across.is_none() && !b.unseen;
     let orphan = idle && b.origin == Origin::Orphan;
     if orphan {
         reasons.push(StaleReason::Orphan);
@@ -1183,6 +1186,7 @@ mod tests {
             network_silent_secs: None,
             network: None,
             ignored: false,
+            unseen: false,
         }
     }
 
@@ -1431,6 +1435,25 @@ mod tests {
         });
         assert!(!stale_now(&s, 10));
         assert_eq!(notices(&fx), 0);
+    }
+
+    #[test]
+    fn another_user_s_idle_holder_is_never_stale_for_idleness_but_is_when_stopped() {
+        let mut s = state();
+        // Its descriptors cannot be read: its quiet tree may be a network wait.
+        let unseen = |state: ProcState| BlockerSample {
+            unseen: true,
+            ..holder(10, state, 5.0)
+        };
+        let fx = run(&mut s, 0.0, 600.0, 2.0, |_| {
+            lock(vec![unseen(ProcState::Sleeping)], &[11])
+        });
+        assert!(!stale_now(&s, 10), "{:?}", s.verdicts());
+        assert_eq!(notices(&fx), 0);
+        run(&mut s, 602.0, 700.0, 2.0, |_| {
+            lock(vec![unseen(ProcState::Stopped)], &[11])
+        });
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Stopped]);
     }
 
     #[test]

@@ -120,6 +120,9 @@ pub struct Signals {
     /// A process of its build is suspended: the blocker waits for it, so it is as stuck as if it
     /// were stopped itself.
     pub child_stopped: bool,
+    /// Its descriptors cannot be read (another user's process): an idle tree may be a network
+    /// wait this user cannot see, so idleness proves nothing.
+    pub unseen: bool,
 }
 
 /// Reads the [`Signals`] of an incident's blocker.
@@ -146,6 +149,7 @@ pub fn signals(obs: &Observed, incident: &Incident) -> Signals {
             .activity
             .get(&pid)
             .is_some_and(|a| a.descendants.iter().any(|c| c.stopped)),
+        unseen: obs.activity.get(&pid).is_some_and(|a| a.unseen),
     }
 }
 
@@ -362,8 +366,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
     };
     report.action = action(&report);
     report.advice = advice(&report);
-    let heir = signals(obs, i).locker_dead;
-    report.verdict = verdict(&report, heir) + &sharers_clause(&report);
+    report.verdict = verdict(&report, &signals(obs, i)) + &sharers_clause(&report);
     report
 }
 
@@ -528,7 +531,8 @@ fn waiting_clause(n: usize) -> String {
 
 /// The one-line verdict. It names the blocker, never a waiter, as the one holding things up;
 /// `heir`: it holds a lock through a descriptor its exited locker left it.
-fn verdict(i: &IncidentReport, heir: bool) -> String {
+fn verdict(i: &IncidentReport, sig: &Signals) -> String {
+    let heir = sig.locker_dead;
     let waiting = waiting_clause(i.blocked.len());
     let Some(b) = &i.blocker else {
         return format!(
@@ -572,6 +576,12 @@ fn verdict(i: &IncidentReport, heir: bool) -> String {
             "{} is stopped (suspended with Ctrl-Z?); {waiting}.{resume}",
             who(b)
         ),
+        (_, Doing::Unseen) => format!(
+            "{} holds it; it belongs to another user, so its connections and pipes cannot be \
+             seen from here and whether it is busy cannot be told; {waiting}. Its owner (or \
+             root) sees more with `cargo lockwatch status`.",
+            who(b)
+        ),
         (_, Doing::Unknown) if heir => format!(
             "{} holds it through a descriptor inherited from a process that has exited, and \
              shows no child or network activity; {waiting}. If that lasts, it may be stuck.",
@@ -582,7 +592,9 @@ fn verdict(i: &IncidentReport, heir: bool) -> String {
              it may be stuck.",
             who(b)
         ),
-        (IncidentState::Blocking, doing @ Doing::RunningChild { .. }) if idle_so_far(b) => {
+        (IncidentState::Blocking, doing @ Doing::RunningChild { .. })
+            if idle_so_far(b) && !sig.unseen =>
+        {
             format!(
                 "{} is {}, but its processes have used {:.1}s of CPU in {}: idle rather than \
                  busy; {waiting}. If that lasts, it may be stuck: see what it waits for, or \
@@ -1065,6 +1077,32 @@ mod tests {
             i.verdict.starts_with(
                 "cargo 10 holds it through a descriptor inherited from a process that has exited"
             ),
+            "{}",
+            i.verdict
+        );
+    }
+
+    #[test]
+    fn another_user_s_blocker_is_not_said_to_have_no_network_connection() {
+        let mut case = two_builds(ProcState::Sleeping);
+        case.activity.insert(
+            10,
+            Activity {
+                unseen: true,
+                ..Activity::default()
+            },
+        );
+        let r = case.report(&Knowledge::default());
+        let i = &r.incidents[0];
+        assert_eq!(i.doing, Doing::Unseen);
+        assert_eq!(
+            doing::describe(&i.doing),
+            "no child; another user's process, whose connections cannot be seen"
+        );
+        assert!(
+            i.verdict
+                .starts_with("cargo 10 holds it; it belongs to another user")
+                && !i.verdict.contains("stuck"),
             "{}",
             i.verdict
         );

@@ -827,6 +827,7 @@ impl Engine {
                         .filter(|a| a.descendants.is_empty())
                         .map(|a| a.peers.clone()),
                     ignored: ignore.iter().any(|n| n == &f.name),
+                    unseen: signals.unseen,
                 })
             })
             .collect()

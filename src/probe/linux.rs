@@ -932,10 +932,12 @@ impl Probe for LinuxProbe {
         let clock = self.clock;
         let (mut v, mem, users) = self.split();
         let descendants = live_descendants(&mut v, pid);
+        let unseen = v.access(pid).0 == Access::Denied;
         if !descendants.is_empty() {
             // At work through its children: no culprit to look for, no network to blame.
             return Activity {
                 descendants,
+                unseen,
                 ..Activity::default()
             };
         }
@@ -950,6 +952,7 @@ impl Probe for LinuxProbe {
             descendants,
             peers,
             pipe_writers,
+            unseen,
         }
     }
 

@@ -488,9 +488,12 @@ impl Probe for MacProbe {
                 cmd: f.cmd,
             })
             .collect();
+        // Another user's descriptors are not ours to list: what it waits on is unknown.
+        let unseen = list_fds(pid).is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
         if !descendants.is_empty() {
             return Activity {
                 descendants,
+                unseen,
                 ..Activity::default()
             };
         }
@@ -499,6 +502,7 @@ impl Probe for MacProbe {
             descendants,
             peers: Vec::new(),
             pipe_writers: self.pipe_writers(pid, &tree),
+            unseen,
         }
     }
 
