@@ -50,19 +50,38 @@ fn escaped(path: &Path) -> String {
 }
 
 /// `s` with control characters escaped (`\n`, `\x1b`): a directory named with a newline
-/// would break a report's layout, one with an escape sequence would drive the terminal.
+/// would break a report's layout, one with an escape sequence would drive the terminal. So are
+/// the characters that reorder or hide text (`\u{202e}`, a zero-width space, a line
+/// separator): another user's directory could otherwise make a line read as something else.
 pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    if !s.chars().any(needs_escape) {
         return s.to_string();
     }
     s.chars()
         .map(|c| match c {
             '\n' | '\t' | '\r' => c.escape_default().to_string(),
             c if c.is_ascii_control() => format!("\\x{:02x}", u32::from(c)),
-            c if c.is_control() => c.escape_default().to_string(),
+            c if needs_escape(c) => c.escape_unicode().to_string(),
             c => c.to_string(),
         })
         .collect()
+}
+
+/// Control characters, and the format and separator characters that reorder or hide text:
+/// bidirectional overrides, embeddings and isolates, zero-width characters, line and paragraph
+/// separators, the byte-order mark and interlinear annotations.
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{61c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
 }
 
 /// Paths serialized as text even when they are not UTF-8 (a directory named with odd bytes):
@@ -146,6 +165,10 @@ mod tests {
             "a\\tb\\r\\x07\\x7f\\u{85}"
         );
         assert_eq!(printable("plain ünïcode"), "plain ünïcode");
+        assert_eq!(
+            printable("p\u{202e}gpj.rs\u{200b}\u{2028}x\u{feff}"),
+            "p\\u{202e}gpj.rs\\u{200b}\\u{2028}x\\u{feff}"
+        );
         use std::os::unix::ffi::OsStrExt;
         let odd = Path::new(std::ffi::OsStr::from_bytes(b"/src/bad\xff\xfe-\xc3\xa9/x"));
         assert_eq!(tilde(odd), "/src/bad\\xff\\xfe-é/x");

@@ -112,7 +112,7 @@ pub fn println(line: &str) {
 /// or an escape sequence in a directory name) are written escaped, so a `tail -f` of the log
 /// shows them and is not driven by them.
 fn printable(line: &str) -> std::borrow::Cow<'_, str> {
-    if !line.chars().any(char::is_control) {
+    if !line.chars().any(crate::core::text::needs_escape) {
         return std::borrow::Cow::Borrowed(line);
     }
     std::borrow::Cow::Owned(crate::core::text::printable(line))
