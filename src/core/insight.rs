@@ -55,6 +55,11 @@ pub struct BlockRow {
     /// The longest began before the daemon looked: it lasted at least that long.
     #[serde(default)]
     pub longest_wait_at_least: bool,
+    /// The blocker built into a target dir of its own (`--target-dir`, as rust-analyzer's
+    /// `cargo.targetDir` passes it), so what it shared with the waiter was a build directory
+    /// (`build.build-dir`), not the target dir.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocker_own_target_dir: bool,
 }
 
 /// What the advice is about (stable, for JSON readers).
@@ -268,6 +273,10 @@ impl Summarizer {
                     longest_wait_secs: 0.0,
                     total_wait_at_least: false,
                     longest_wait_at_least: false,
+                    blocker_own_target_dir: blocked_by_cmd
+                        .iter()
+                        .flatten()
+                        .any(|a| a == "--target-dir" || a.starts_with("--target-dir=")),
                 };
                 let key = (
                     row.blocker.clone(),
@@ -439,6 +448,17 @@ fn ide_over_terminal(s: &Summary) -> ((u32, f64), (u32, f64)) {
     (build, cache)
 }
 
+/// Whether the IDE's checks that blocked terminal builds already built into a target dir of
+/// their own: then they shared a configured build directory, which `targetDir` does not move.
+fn ide_own_target_dir(s: &Summary) -> bool {
+    (s.blocked.iter()).any(|r| {
+        r.blocker_origin == Some(Origin::Ide)
+            && r.waiter_origin == Some(Origin::Terminal)
+            && r.blocker_own_target_dir
+            && !r.lock_kind.is_some_and(LockKind::in_cargo_home)
+    })
+}
+
 /// Whether contention of this size recurs enough to be worth a change of setup: at least
 /// twice, half a minute in all, and at least a third of all the waiting.
 fn recurs(times: u32, secs: f64, all_secs: f64) -> bool {
@@ -465,7 +485,22 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
     let mut out = Vec::new();
     let ((bt, bs), (ct, cs)) = ide_over_terminal(s);
     let ide = ide_name(s);
-    if recurs(bt, bs, s.total_wait_secs) {
+    if recurs(bt, bs, s.total_wait_secs) && ide_own_target_dir(s) {
+        out.push(Advice {
+            topic: Topic::IdeTargetDir,
+            text: format!(
+                "{ide}'s checks blocked your terminal builds {bt} times ({} in all), although \
+                 {ide} builds into its own target dir: they share one build directory \
+                 (`build.build-dir` in a Cargo config), which a target dir does not move. Give \
+                 {ide} its own build directory too (a second build cache on disk):\n\
+                 \x20 VS Code, settings.json:\n\
+                 \x20   \"rust-analyzer.cargo.extraEnv\":\n\
+                 \x20     {{ \"CARGO_BUILD_BUILD_DIR\": \"{{workspace-root}}/target/ra-build\" }}\n\
+                 \x20 Zed, Neovim: the same variable in rust-analyzer's `cargo.extraEnv`.",
+                duration(bs)
+            ),
+        });
+    } else if recurs(bt, bs, s.total_wait_secs) {
         out.push(Advice {
             topic: Topic::IdeTargetDir,
             text: format!(
@@ -1079,6 +1114,36 @@ mod tests {
         }
         insta::assert_snapshot!("history_80_ide_advice", text);
         // Prose wraps at the width; snippet lines stay whole, and fit.
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn an_ide_with_its_own_target_dir_is_advised_a_build_dir_of_its_own() {
+        // rust-analyzer's `cargo.targetDir` already passes a target dir: they shared the
+        // configured build-dir, which only a build dir of its own moves.
+        let events: Vec<HistoryEvent> = (0..3)
+            .map(|i| {
+                let mut e =
+                    ide_blocked_terminal(100.0 + f64::from(i), 40.0, "/b/debug/.cargo-lock");
+                if let HistoryEvent::WaitEnded { blocked_by_cmd, .. } = &mut e {
+                    blocked_by_cmd[0].extend(s(&["--target-dir", "/src/app/target/rust-analyzer"]));
+                }
+                e
+            })
+            .collect();
+        let sum = summarize(&events, 0.0, 0);
+        assert!(sum.blocked[0].blocker_own_target_dir);
+        let text = render(&sum, 86_400, Some(80));
+        assert!(
+            text.contains("although rust-analyzer builds into its own target dir")
+                && text.contains(
+                    "{ \"CARGO_BUILD_BUILD_DIR\": \"{workspace-root}/target/ra-build\" }"
+                )
+                && !text.contains("\"rust-analyzer.cargo.targetDir\": true"),
+            "{text}"
+        );
         for line in text.lines() {
             assert!(line.chars().count() <= 80, "{line:?}");
         }
