@@ -745,7 +745,7 @@ fn a_build_waiting_behind_successive_holders_keeps_its_whole_wait() {
     let (_, text) = d.cli(&dir, &["status"]);
     let ours = text
         .split("\n\n")
-        .find(|b| b.contains(&format!("cargo {} blocks 2 processes", holder.pid)))
+        .find(|b| b.contains(&format!(" {} blocks 2 processes", holder.pid)))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
         ours.contains("waiting up to") && !ours.contains("held ≥"),

@@ -223,7 +223,7 @@ fn stopped_holder_is_stale() {
         .env("LOCKWATCH_STALE_STOPPED_GRACE", "1h")
         .run_raw(&[]);
     let headline = (young.stdout.lines())
-        .find(|l| l.contains(&format!("cargo {} ", cargo.pid)) && !l.starts_with(' '))
+        .find(|l| l.contains(&format!(" {} (stopped)", cargo.pid)) && !l.starts_with(' '))
         .unwrap_or_else(|| panic!("no incident of {}: {young:?}", cargo.pid));
     assert!(headline.starts_with("STOPPED "), "{}", young.stdout);
     let s = wait_status(&dir, "holder stopped", &[&cargo], |s| {

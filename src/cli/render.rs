@@ -539,7 +539,7 @@ mod tests {
         let home = tilde(&demo::project_dir());
         let cache = tilde(&demo::cargo_home().join(".package-cache"));
         let expected = format!(
-            "STALE    cargo 4242 (stopped) blocks cargo check 45s · package cache\n\
+            "STALE    cargo build 4242 (stopped) blocks cargo check 45s · package cache\n\
              \x20   waiting  cargo check in {home} (IDE: rust-analyzer, pid 4250) waits 45s for the package cache\n\
              \x20   blocker  cargo 4242 · terminal: zsh · STOPPED · held 12m30s · cpu 41.5s\n\
              \x20            cargo build --release\n\

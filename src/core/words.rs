@@ -45,6 +45,15 @@ pub fn who(p: &ProcessReport) -> String {
     format!("{} {}", p.name, p.pid)
 }
 
+/// `cargo check 4242`: a cargo with its subcommand, so that the blocker of a headline is told
+/// from the cargo it blocks at a glance; any other process as [`who`] says it.
+pub fn who_with_command(p: &ProcessReport) -> String {
+    if p.name.raw() != "cargo" {
+        return who(p);
+    }
+    format!("{} {}", short_command(&p.cmd, &p.name), p.pid)
+}
+
 /// `user root (uid 0)`: whose process it is, for one that is not the reader's.
 pub fn owner(p: &ProcessReport) -> String {
     match &p.user {
@@ -212,8 +221,9 @@ pub fn headline(i: &IncidentReport, elapsed: Option<f64>) -> String {
         .and_then(|e| held(i, e))
         .map(|h| format!(", {h}"))
         .unwrap_or_default();
+    let blocker = who_with_command(b);
     match i.blocked.as_slice() {
-        [] => format!("{}{state} holds the {what}{time}", who(b)),
+        [] => format!("{blocker}{state} holds the {what}{time}"),
         [one] => {
             let at_least = if one.waiting_since_known { "" } else { "≥ " };
             let waited = one
@@ -223,8 +233,7 @@ pub fn headline(i: &IncidentReport, elapsed: Option<f64>) -> String {
                 .unwrap_or_default();
             let p = &one.process;
             format!(
-                "{}{state} blocks {}{waited} · {what}",
-                who(b),
+                "{blocker}{state} blocks {}{waited} · {what}",
                 short_command(&p.cmd, &p.name)
             )
         }
@@ -241,7 +250,7 @@ pub fn headline(i: &IncidentReport, elapsed: Option<f64>) -> String {
                 })
                 .unwrap_or_default();
             let n = many.len();
-            format!("{}{state} blocks {n} processes{waited} · {what}", who(b))
+            format!("{blocker}{state} blocks {n} processes{waited} · {what}")
         }
     }
 }

@@ -726,11 +726,14 @@ mod tests {
         let mut st = MenuState::new();
         let snap = demo::snapshot(Stage::Held, T0);
         let m = st.build(&snap, T0);
-        assert_eq!(m.title, "cargo 4242 holds the package cache, held 3m12s");
+        assert_eq!(
+            m.title,
+            "cargo build 4242 holds the package cache, held 3m12s"
+        );
         let later = st.build(&snap, T0 + 10.0);
         assert_eq!(
             later.title,
-            "cargo 4242 holds the package cache, held 3m22s"
+            "cargo build 4242 holds the package cache, held 3m22s"
         );
         assert_eq!(
             m.shape(),
@@ -743,7 +746,10 @@ mod tests {
     fn one_row_per_incident_naming_blocked_and_blocker_and_no_action_for_the_waiter() {
         let mut st = MenuState::new();
         let m = st.build(&demo::snapshot(Stage::Contended, T0), T0);
-        assert_eq!(m.title, "cargo 4242 blocks cargo check 12s · package cache");
+        assert_eq!(
+            m.title,
+            "cargo build 4242 blocks cargo check 12s · package cache"
+        );
         assert_eq!(m.icon, IconState::Contended);
         let l = labels(&m);
         let home = tilde(&demo::project_dir());
@@ -751,7 +757,7 @@ mod tests {
         assert_eq!(
             rows,
             [
-                "WAITING · cargo 4242 blocks cargo check · package cache >",
+                "WAITING · cargo build 4242 blocks cargo check · package cache >",
                 "Snooze notifications >"
             ],
             "one row for the incident, none for the shared mutation lock: {l:#?}"
@@ -792,13 +798,13 @@ mod tests {
         let m = st.build(&demo::snapshot(Stage::Stale, T0), T0);
         assert_eq!(
             m.title,
-            "STALE: cargo 4242 (stopped) blocks cargo check 45s · package cache"
+            "STALE: cargo build 4242 (stopped) blocks cargo check 45s · package cache"
         );
         assert_eq!(m.icon, IconState::Stale);
         let l = labels(&m);
         assert!(
             l.iter()
-                .any(|s| s.starts_with("STALE · cargo 4242 (stopped)")),
+                .any(|s| s.starts_with("STALE · cargo build 4242 (stopped)")),
             "{l:#?}"
         );
         assert!(l.iter().any(|s| s.ends_with("· STOPPED")), "{l:#?}");
@@ -830,7 +836,7 @@ mod tests {
         let m = MenuState::new().build(&snap, T0);
         assert_eq!(
             m.title,
-            "STALE: cargo 4242 (stopped) blocks cargo check 45s · package cache (+1 more)"
+            "STALE: cargo build 4242 (stopped) blocks cargo check 45s · package cache (+1 more)"
         );
     }
 

@@ -661,11 +661,12 @@ mod tests {
         let lines: Vec<&str> = notice.body.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(
-            lines[0].starts_with("cargo 4242 (stopped) blocks cargo check 45s · package cache"),
+            lines[0]
+                .starts_with("cargo build 4242 (stopped) blocks cargo check 45s · package cache"),
             "{lines:?}"
         );
         assert!(
-            lines[1].starts_with("cargo 5000 (stopped) blocks"),
+            lines[1].starts_with("cargo build 5000 (stopped) blocks"),
             "{lines:?}"
         );
         assert_eq!(notice.terminate, None);
