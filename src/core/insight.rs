@@ -816,10 +816,7 @@ mod tests {
         let sum = summarize(&[blocked, stuck, held], 50.0, 0);
         let text = render(&sum, 86_400, None);
         assert!(!text.contains('\u{1b}'), "{text}");
-        assert!(
-            text.contains("Stale: lw\\x1b[31m\\nx (stopped)"),
-            "{text}"
-        );
+        assert!(text.contains("Stale: lw\\x1b[31m\\nx (stopped)"), "{text}");
         assert!(
             text.contains("Longest hold: lw\\x1b[31m\\nx held"),
             "{text}"

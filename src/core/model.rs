@@ -414,6 +414,10 @@ pub struct LockReport {
     /// Project directory for build locks.
     #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project_dir: Option<PathBuf>,
+    /// The Cargo home, for the locks at its top (the package cache, its mutation lock, the
+    /// credentials); null for other locks.
+    #[serde(default, serialize_with = "crate::core::text::lossy_path::opt")]
+    pub cargo_home: Option<PathBuf>,
     /// Holders.
     pub holders: Vec<HolderReport>,
     /// Waiters.
@@ -613,6 +617,10 @@ pub struct IncidentLock {
     /// Project directory for build locks.
     #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project_dir: Option<PathBuf>,
+    /// The Cargo home, for the locks at its top (the package cache, its mutation lock, the
+    /// credentials); null for other locks.
+    #[serde(default, serialize_with = "crate::core::text::lossy_path::opt")]
+    pub cargo_home: Option<PathBuf>,
     /// Seconds the blocker is known to have held it (null when nobody was watching).
     pub held_for_secs: Option<f64>,
     /// `held_for_secs` counts from the hold's real start; false when it was already held when
@@ -904,7 +912,10 @@ mod tests {
         assert_eq!(shown, "lw\\x1b[31m\\x1b]0;X\\x07\\nx");
         assert!(!shown.chars().any(char::is_control));
         assert_eq!(format!("{name:<35}|"), format!("{shown:<35}|"));
-        assert!(format!("{name:<35}|").ends_with(" |"), "padded by the shown width");
+        assert!(
+            format!("{name:<35}|").ends_with(" |"),
+            "padded by the shown width"
+        );
         assert_eq!(name.raw(), ODD);
         let config_name = String::from(ODD);
         assert!(name == ODD && config_name == name);

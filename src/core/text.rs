@@ -141,7 +141,10 @@ mod tests {
             tilde(p),
             "/src/new\\nline/\\x1b[31mred/target/debug/.cargo-lock"
         );
-        assert_eq!(printable("a\tb\r\x07\x7f\u{85}"), "a\\tb\\r\\x07\\x7f\\u{85}");
+        assert_eq!(
+            printable("a\tb\r\x07\x7f\u{85}"),
+            "a\\tb\\r\\x07\\x7f\\u{85}"
+        );
         assert_eq!(printable("plain ünïcode"), "plain ünïcode");
         use std::os::unix::ffi::OsStrExt;
         let odd = Path::new(std::ffi::OsStr::from_bytes(b"/src/bad\xff\xfe-\xc3\xa9/x"));
