@@ -346,6 +346,9 @@ impl Loaded {
             }
         };
         loaded.missing_dirs = missing_flag_dirs(flags);
+        loaded
+            .missing_dirs
+            .extend(missing_configured_dirs(&loaded.config, flags));
         loaded.warnings.extend(loaded.missing_dirs.clone());
         loaded
     }
@@ -801,22 +804,62 @@ pub fn persist(
     Ok(file)
 }
 
-/// `--cargo-home` / `--project` directories that do not exist or are not directories (a typo
-/// shows nothing, silently).
+/// `--cargo-home` / `--project` directories that do not exist or are not directories, and
+/// `--project` directories that hold neither a Cargo project nor a build (a typo shows nothing,
+/// silently).
 fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
     let homes = flags.cargo_homes.iter().map(|p| ("--cargo-home", p));
     let projects = flags.projects.iter().map(|p| ("--project", p));
-    homes
-        .chain(projects)
-        .filter_map(|(flag, p)| {
-            let why = match dir_problem(p)? {
-                DirProblem::Missing => "does not exist; it is watched in case it appears",
-                other => other.words(),
-            };
-            Some(format!("{flag} {} {why}", p.display()))
-        })
+    let not_built = (flags.projects.iter())
+        .filter(|p| looks_unbuilt(p))
+        .map(|p| format!("--project {} {NOT_A_PROJECT}", p.display()));
+    dir_warnings(homes.chain(projects))
+        .chain(not_built)
         .chain(missing_cargo_home())
         .collect()
+}
+
+/// `watch.cargo_homes` / `watch.projects` entries of the file or the environment that do not
+/// exist or are not directories (the flags' own are [`missing_flag_dirs`]'s).
+fn missing_configured_dirs(config: &Config, flags: &FlagOverrides) -> Vec<String> {
+    let homes = (config.watch.cargo_homes.iter())
+        .filter(|p| !flags.cargo_homes.contains(p))
+        .map(|p| ("watch.cargo_homes entry", p));
+    let projects = (config.watch.projects.iter())
+        .filter(|p| !flags.projects.contains(p))
+        .map(|p| ("watch.projects entry", p));
+    dir_warnings(homes.chain(projects)).collect()
+}
+
+/// What a `--project` that exists is told when nothing in it is Cargo's.
+const NOT_A_PROJECT: &str = "has no Cargo.toml and no build output (CACHEDIR.TAG, debug/, \
+    release/): is it the project or target dir you meant? Its locks are looked for there in case \
+    a build writes them";
+
+/// One warning per directory that cannot be watched, named as `what` names it.
+fn dir_warnings<'a>(
+    dirs: impl Iterator<Item = (&'a str, &'a PathBuf)>,
+) -> impl Iterator<Item = String> {
+    dirs.filter_map(|(what, p)| {
+        let why = match dir_problem(p)? {
+            DirProblem::Missing => "does not exist; it is watched in case it appears",
+            other => other.words(),
+        };
+        Some(format!("{what} {} {why}", p.display()))
+    })
+}
+
+/// Whether `p` is a directory with nothing of Cargo's in it: no manifest (a project) and no
+/// build output (a target or build dir). A missing `p` is [`dir_problem`]'s to say.
+fn looks_unbuilt(p: &Path) -> bool {
+    let cargos = [
+        "Cargo.toml",
+        "CACHEDIR.TAG",
+        ".rustc_info.json",
+        "debug",
+        "release",
+    ];
+    p.is_dir() && !cargos.iter().any(|c| p.join(c).exists())
 }
 
 /// Why a directory to watch cannot be watched.
@@ -1165,13 +1208,61 @@ mod tests {
         assert!(w[1].starts_with("--project ") && w[1].contains("nope"));
         let file = dir.path().join("a-file");
         std::fs::write(&file, "").unwrap();
+        let project = dir.path().join("app");
+        std::fs::create_dir(&project).unwrap();
+        std::fs::write(project.join("Cargo.toml"), "").unwrap();
         let flags = FlagOverrides {
             cargo_homes: vec![file],
-            projects: vec![dir.path().to_path_buf()],
+            projects: vec![project],
         };
         let w = missing_flag_dirs(&flags);
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].ends_with("a-file is not a directory; nothing is watched there"));
+    }
+
+    #[test]
+    fn a_project_flag_naming_a_directory_with_nothing_of_cargos_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let (empty, target) = (dir.path().join("empty"), dir.path().join("target"));
+        std::fs::create_dir(&empty).unwrap();
+        std::fs::create_dir_all(target.join("debug")).unwrap();
+        let flags = FlagOverrides {
+            cargo_homes: vec![],
+            projects: vec![empty.clone(), target],
+        };
+        let w = missing_flag_dirs(&flags);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(&format!("--project {} has no Cargo.toml", empty.display())),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn configured_directories_that_do_not_exist_are_warned_about_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (gone, flagged) = (dir.path().join("gone"), dir.path().join("flagged"));
+        let mut config = Config::defaults();
+        config.watch.projects = vec![gone.clone(), flagged.clone()];
+        config.watch.cargo_homes = vec![dir.path().join("no-home"), dir.path().to_path_buf()];
+        // `flagged` came from --project: the flag's own warning says it.
+        let flags = FlagOverrides {
+            cargo_homes: vec![],
+            projects: vec![flagged],
+        };
+        let w = missing_configured_dirs(&config, &flags);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("watch.cargo_homes entry ") && w[0].contains("no-home does not exist"),
+            "{w:?}"
+        );
+        assert_eq!(
+            w[1],
+            format!(
+                "watch.projects entry {} does not exist; it is watched in case it appears",
+                gone.display()
+            )
+        );
     }
 
     #[test]

@@ -216,6 +216,48 @@ fn config_exits_2_on_a_broken_file_and_0_when_only_a_watched_directory_is_missin
     assert_eq!(out.status.code(), Some(2), "{text}");
 }
 
+// F8: a project that is not there, or holds nothing of Cargo's, is said on stderr, and so is a
+// configured one; status still answers.
+#[test]
+fn a_missing_or_empty_project_is_warned_about_from_the_flag_and_the_file() {
+    let dir = Dir::new("project-typo");
+    let empty = dir.path("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let gone = dir.path("gone");
+    let out = lockwatch(&dir)
+        .args(["status", "--no-daemon", "--project"])
+        .arg(&empty)
+        .arg("--project")
+        .arg(&gone)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said = |what: &str| err.contains(&format!("warning: {what}"));
+    assert!(
+        said(&format!("--project {} has no Cargo.toml", empty.display())),
+        "{err}"
+    );
+    assert!(
+        said(&format!("--project {} does not exist", gone.display())),
+        "{err}"
+    );
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    let file = format!("[watch]\nprojects = [{:?}]\n", gone.display().to_string());
+    dir.write("lockwatch/config/config.toml", &file);
+    let out = lockwatch(&dir)
+        .args(["status", "--no-daemon"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "watch.projects entry {} does not exist",
+            gone.display()
+        )),
+        "{err}"
+    );
+}
+
 /// Runs `cargo-lockwatch ARGS` on a pseudo-terminal (`script` from util-linux), typing
 /// `answer` once the question is on the screen; (exit code, what the terminal showed).
 fn at_a_terminal(dir: &Dir, args: &str, answer: &str) -> (Option<i32>, String) {
