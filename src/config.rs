@@ -420,16 +420,16 @@ impl Loaded {
             let Some(rest) = name.strip_prefix("LOCKWATCH_") else {
                 continue;
             };
-            let Some((section, key)) = rest
+            let (section, key) = rest
                 .to_ascii_lowercase()
                 .split_once('_')
                 .map(|(s, k)| (s.to_string(), k.to_string()))
-            else {
-                continue;
-            };
+                .unwrap_or_default();
             let dotted = format!("{section}.{key}");
             let Some(current) = table.get(&section).and_then(|s| s.get(&key)).cloned() else {
-                continue; // LOCKWATCH_CONFIG_DIR and friends are not config keys.
+                // LOCKWATCH_CONFIG_DIR and friends are not config keys; anything else is a typo.
+                warnings.extend(unknown_variable(&name, &table));
+                continue;
             };
             match env_value(&current, &value) {
                 Some(v) => {
@@ -715,6 +715,67 @@ fn env_pairs() -> Vec<(String, String)> {
                 .then(|| (k, v.to_string_lossy().into_owned()))
         })
         .collect()
+}
+
+/// The `LOCKWATCH_*` variables read besides the configuration's keys.
+pub const OTHER_VARIABLES: &[&str] = &[
+    "LOCKWATCH_CONFIG",
+    "LOCKWATCH_CONFIG_DIR",
+    "LOCKWATCH_DATA_DIR",
+    "LOCKWATCH_RUNTIME_DIR",
+    "LOCKWATCH_LOG",
+    crate::service::SERVICE_DIR_ENV,
+    "LOCKWATCH_APPS_DIR",
+];
+
+/// The warning for a `LOCKWATCH_*` variable that is neither a key of `table` nor one of
+/// [`OTHER_VARIABLES`], with the closest valid name when one is close; `None` for those.
+fn unknown_variable(name: &str, table: &toml::Table) -> Option<String> {
+    if OTHER_VARIABLES.contains(&name) {
+        return None;
+    }
+    let keys = leaves(table)
+        .into_iter()
+        .map(|(k, _)| format!("LOCKWATCH_{}", k.replacen('.', "_", 1).to_ascii_uppercase()));
+    let valid: Vec<String> = keys
+        .chain(OTHER_VARIABLES.iter().map(|v| v.to_string()))
+        .collect();
+    let hint = closest(name, &valid)
+        .map(|c| format!(" (did you mean {c}?)"))
+        .unwrap_or_default();
+    Some(format!(
+        "{name} is set, but it is no setting or variable of cargo-lockwatch; ignored{hint}"
+    ))
+}
+
+/// The name in `valid` nearest to `name` (letters compared case-blind), if it is near enough to
+/// be a typo of it: a few letters off, more for a longer name.
+fn closest<'a>(name: &str, valid: &'a [String]) -> Option<&'a str> {
+    let name = name.to_ascii_uppercase();
+    let rest = name.strip_prefix("LOCKWATCH_").unwrap_or(&name);
+    let near_enough = (rest.chars().count() / 4).max(2);
+    (valid.iter())
+        .map(|v| (edit_distance(&name, v), v.as_str()))
+        .filter(|(d, _)| *d <= near_enough)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+/// Levenshtein distance: the fewest one-character insertions, deletions and substitutions
+/// that turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let replaced = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replaced.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 /// Converts an environment string to the type the default has.
@@ -1572,6 +1633,49 @@ mod tests {
         let l = load(Some("[stale]\nsamples = 0\n"), &[]);
         assert_eq!(l.config.stale.samples, Config::defaults().stale.samples);
         assert!(l.warnings[0].contains("samples"));
+    }
+
+    #[test]
+    fn an_unknown_lockwatch_variable_is_named_with_the_closest_key() {
+        let other: Vec<(&str, &str)> = OTHER_VARIABLES.iter().map(|v| (*v, "/x")).collect();
+        let l = load(None, &other);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        for (typo, meant) in [
+            (
+                "LOCKWATCH_STALE_STALE_AFTERR",
+                "LOCKWATCH_STALE_STALE_AFTER",
+            ),
+            ("LOCKWATCH_POLCY_YIELD_IDE", "LOCKWATCH_POLICY_YIELD_IDE"),
+            ("LOCKWATCH_RUNTIME_DIRS", "LOCKWATCH_RUNTIME_DIR"),
+            ("LOCKWATCH_log", "LOCKWATCH_LOG"),
+        ] {
+            let l = load(None, &[(typo, "true")]);
+            assert_eq!(l.config, Config::defaults());
+            assert_eq!(
+                l.warnings,
+                [format!(
+                    "{typo} is set, but it is no setting or variable of cargo-lockwatch; \
+                     ignored (did you mean {meant}?)"
+                )]
+            );
+        }
+        // Nothing near: no guess.
+        let l = load(None, &[("LOCKWATCH_FROBNICATE", "1"), ("LOCKWATCH_", "1")]);
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(
+            l.warnings.iter().all(|w| w.ends_with("; ignored")),
+            "{:?}",
+            l.warnings
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("POLCY", "POLICY"), 1);
+        assert_eq!(edit_distance("é", "e"), 1);
     }
 
     #[test]

@@ -258,6 +258,36 @@ fn a_missing_or_empty_project_is_warned_about_from_the_flag_and_the_file() {
     );
 }
 
+// F7: a misspelled variable is named with the key meant; `config` exits 2 for it as for an
+// unknown key in the file, other commands go on.
+#[test]
+fn a_misspelled_lockwatch_variable_is_warned_about() {
+    let dir = Dir::new("env-typo");
+    let meant = "did you mean LOCKWATCH_STALE_STALE_AFTER?";
+    let out = lockwatch(&dir)
+        .env("LOCKWATCH_STALE_STALE_AFTERR", "5s")
+        .arg("config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("LOCKWATCH_STALE_STALE_AFTERR is set") && text.contains(meant),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let out = lockwatch(&dir)
+        .env("LOCKWATCH_STALE_STALE_AFTERR", "5s")
+        .args(["status", "--no-daemon"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: LOCKWATCH_STALE_STALE_AFTERR is set") && err.contains(meant),
+        "{err}"
+    );
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+}
+
 /// Runs `cargo-lockwatch ARGS` on a pseudo-terminal (`script` from util-linux), typing
 /// `answer` once the question is on the screen; (exit code, what the terminal showed).
 fn at_a_terminal(dir: &Dir, args: &str, answer: &str) -> (Option<i32>, String) {
