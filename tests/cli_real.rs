@@ -326,6 +326,26 @@ fn at_a_terminal(dir: &Dir, args: &str, answer: &str) -> (Option<i32>, String) {
     (code, String::from_utf8_lossy(&shown).into_owned())
 }
 
+// F11: `wait` with nothing to wait for says so at a terminal, and nothing into a pipe.
+#[test]
+fn wait_says_there_is_nothing_to_wait_for_only_at_a_terminal() {
+    let dir = Dir::new("wait-free");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let args = format!("wait --timeout 5s {}", lock.display());
+    let (code, out) = at_a_terminal(&dir, &args, "");
+    assert_eq!(code, Some(0), "{out}");
+    let said = format!("nothing to wait for: {} is free", lock.display());
+    assert!(out.contains(&said), "{out}");
+    let out = lockwatch(&dir)
+        .args(["wait", "--timeout", "5s"])
+        .arg(&lock)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+}
+
 #[test]
 fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
     let dir = Dir::new("kill-asks");

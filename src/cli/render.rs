@@ -391,6 +391,10 @@ pub fn report(r: &Report, style: &Style) -> String {
         Source::Daemon => "the lockwatch daemon".to_string(),
         // A daemon that runs but did not answer is said below the footer, with its fix.
         Source::Scan if r.daemon.is_some_and(DaemonAnswer::runs) => "a one-off scan".to_string(),
+        // Bypassed on purpose: whether one runs is unknown, and starting one is not the point.
+        Source::Scan if r.daemon == Some(DaemonAnswer::NotAsked) => {
+            "a one-off scan (--no-daemon)".to_string()
+        }
         Source::Scan => {
             "a one-off scan; hold times need the daemon: cargo lockwatch daemon".to_string()
         }
@@ -814,6 +818,32 @@ mod tests {
         assert!(
             text.contains("package cache of /tmp/x/home  /tmp/x/home/.package-cache"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_scan_asked_for_does_not_tell_to_start_a_daemon() {
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Held, 1000.0).report;
+        r.source = Source::Scan;
+        let footer = |r: &Report| {
+            report(r, &Style::default())
+                .lines()
+                .last()
+                .unwrap()
+                .to_string()
+        };
+        r.daemon = Some(DaemonAnswer::NotAsked);
+        assert!(
+            footer(&r).ends_with("from a one-off scan (--no-daemon)"),
+            "{}",
+            footer(&r)
+        );
+        r.daemon = Some(DaemonAnswer::NotRunning);
+        assert!(
+            footer(&r).ends_with("hold times need the daemon: cargo lockwatch daemon"),
+            "{}",
+            footer(&r)
         );
     }
 }
