@@ -346,6 +346,9 @@ impl Loaded {
             }
         };
         loaded.missing_dirs = missing_flag_dirs(flags);
+        loaded
+            .missing_dirs
+            .extend(missing_configured_dirs(&loaded.config, flags));
         loaded.warnings.extend(loaded.missing_dirs.clone());
         loaded
     }
@@ -417,16 +420,16 @@ impl Loaded {
             let Some(rest) = name.strip_prefix("LOCKWATCH_") else {
                 continue;
             };
-            let Some((section, key)) = rest
+            let (section, key) = rest
                 .to_ascii_lowercase()
                 .split_once('_')
                 .map(|(s, k)| (s.to_string(), k.to_string()))
-            else {
-                continue;
-            };
+                .unwrap_or_default();
             let dotted = format!("{section}.{key}");
             let Some(current) = table.get(&section).and_then(|s| s.get(&key)).cloned() else {
-                continue; // LOCKWATCH_CONFIG_DIR and friends are not config keys.
+                // LOCKWATCH_CONFIG_DIR and friends are not config keys; anything else is a typo.
+                warnings.extend(unknown_variable(&name, &table));
+                continue;
             };
             match env_value(&current, &value) {
                 Some(v) => {
@@ -714,6 +717,67 @@ fn env_pairs() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The `LOCKWATCH_*` variables read besides the configuration's keys.
+pub const OTHER_VARIABLES: &[&str] = &[
+    "LOCKWATCH_CONFIG",
+    "LOCKWATCH_CONFIG_DIR",
+    "LOCKWATCH_DATA_DIR",
+    "LOCKWATCH_RUNTIME_DIR",
+    "LOCKWATCH_LOG",
+    crate::service::SERVICE_DIR_ENV,
+    "LOCKWATCH_APPS_DIR",
+];
+
+/// The warning for a `LOCKWATCH_*` variable that is neither a key of `table` nor one of
+/// [`OTHER_VARIABLES`], with the closest valid name when one is close; `None` for those.
+fn unknown_variable(name: &str, table: &toml::Table) -> Option<String> {
+    if OTHER_VARIABLES.contains(&name) {
+        return None;
+    }
+    let keys = leaves(table)
+        .into_iter()
+        .map(|(k, _)| format!("LOCKWATCH_{}", k.replacen('.', "_", 1).to_ascii_uppercase()));
+    let valid: Vec<String> = keys
+        .chain(OTHER_VARIABLES.iter().map(|v| v.to_string()))
+        .collect();
+    let hint = closest(name, &valid)
+        .map(|c| format!(" (did you mean {c}?)"))
+        .unwrap_or_default();
+    Some(format!(
+        "{name} is set, but it is no setting or variable of cargo-lockwatch; ignored{hint}"
+    ))
+}
+
+/// The name in `valid` nearest to `name` (letters compared case-blind), if it is near enough to
+/// be a typo of it: a few letters off, more for a longer name.
+fn closest<'a>(name: &str, valid: &'a [String]) -> Option<&'a str> {
+    let name = name.to_ascii_uppercase();
+    let rest = name.strip_prefix("LOCKWATCH_").unwrap_or(&name);
+    let near_enough = (rest.chars().count() / 4).max(2);
+    (valid.iter())
+        .map(|v| (edit_distance(&name, v), v.as_str()))
+        .filter(|(d, _)| *d <= near_enough)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, v)| v)
+}
+
+/// Levenshtein distance: the fewest one-character insertions, deletions and substitutions
+/// that turn `a` into `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let replaced = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replaced.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
 /// Converts an environment string to the type the default has.
 fn env_value(current: &toml::Value, raw: &str) -> Option<toml::Value> {
     Some(match current {
@@ -801,22 +865,62 @@ pub fn persist(
     Ok(file)
 }
 
-/// `--cargo-home` / `--project` directories that do not exist or are not directories (a typo
-/// shows nothing, silently).
+/// `--cargo-home` / `--project` directories that do not exist or are not directories, and
+/// `--project` directories that hold neither a Cargo project nor a build (a typo shows nothing,
+/// silently).
 fn missing_flag_dirs(flags: &FlagOverrides) -> Vec<String> {
     let homes = flags.cargo_homes.iter().map(|p| ("--cargo-home", p));
     let projects = flags.projects.iter().map(|p| ("--project", p));
-    homes
-        .chain(projects)
-        .filter_map(|(flag, p)| {
-            let why = match dir_problem(p)? {
-                DirProblem::Missing => "does not exist; it is watched in case it appears",
-                other => other.words(),
-            };
-            Some(format!("{flag} {} {why}", p.display()))
-        })
+    let not_built = (flags.projects.iter())
+        .filter(|p| looks_unbuilt(p))
+        .map(|p| format!("--project {} {NOT_A_PROJECT}", p.display()));
+    dir_warnings(homes.chain(projects))
+        .chain(not_built)
         .chain(missing_cargo_home())
         .collect()
+}
+
+/// `watch.cargo_homes` / `watch.projects` entries of the file or the environment that do not
+/// exist or are not directories (the flags' own are [`missing_flag_dirs`]'s).
+fn missing_configured_dirs(config: &Config, flags: &FlagOverrides) -> Vec<String> {
+    let homes = (config.watch.cargo_homes.iter())
+        .filter(|p| !flags.cargo_homes.contains(p))
+        .map(|p| ("watch.cargo_homes entry", p));
+    let projects = (config.watch.projects.iter())
+        .filter(|p| !flags.projects.contains(p))
+        .map(|p| ("watch.projects entry", p));
+    dir_warnings(homes.chain(projects)).collect()
+}
+
+/// What a `--project` that exists is told when nothing in it is Cargo's.
+const NOT_A_PROJECT: &str = "has no Cargo.toml and no build output (CACHEDIR.TAG, debug/, \
+    release/): is it the project or target dir you meant? Its locks are looked for there in case \
+    a build writes them";
+
+/// One warning per directory that cannot be watched, named as `what` names it.
+fn dir_warnings<'a>(
+    dirs: impl Iterator<Item = (&'a str, &'a PathBuf)>,
+) -> impl Iterator<Item = String> {
+    dirs.filter_map(|(what, p)| {
+        let why = match dir_problem(p)? {
+            DirProblem::Missing => "does not exist; it is watched in case it appears",
+            other => other.words(),
+        };
+        Some(format!("{what} {} {why}", p.display()))
+    })
+}
+
+/// Whether `p` is a directory with nothing of Cargo's in it: no manifest (a project) and no
+/// build output (a target or build dir). A missing `p` is [`dir_problem`]'s to say.
+fn looks_unbuilt(p: &Path) -> bool {
+    let cargos = [
+        "Cargo.toml",
+        "CACHEDIR.TAG",
+        ".rustc_info.json",
+        "debug",
+        "release",
+    ];
+    p.is_dir() && !cargos.iter().any(|c| p.join(c).exists())
 }
 
 /// Why a directory to watch cannot be watched.
@@ -1165,13 +1269,61 @@ mod tests {
         assert!(w[1].starts_with("--project ") && w[1].contains("nope"));
         let file = dir.path().join("a-file");
         std::fs::write(&file, "").unwrap();
+        let project = dir.path().join("app");
+        std::fs::create_dir(&project).unwrap();
+        std::fs::write(project.join("Cargo.toml"), "").unwrap();
         let flags = FlagOverrides {
             cargo_homes: vec![file],
-            projects: vec![dir.path().to_path_buf()],
+            projects: vec![project],
         };
         let w = missing_flag_dirs(&flags);
         assert_eq!(w.len(), 1, "{w:?}");
         assert!(w[0].ends_with("a-file is not a directory; nothing is watched there"));
+    }
+
+    #[test]
+    fn a_project_flag_naming_a_directory_with_nothing_of_cargos_is_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        let (empty, target) = (dir.path().join("empty"), dir.path().join("target"));
+        std::fs::create_dir(&empty).unwrap();
+        std::fs::create_dir_all(target.join("debug")).unwrap();
+        let flags = FlagOverrides {
+            cargo_homes: vec![],
+            projects: vec![empty.clone(), target],
+        };
+        let w = missing_flag_dirs(&flags);
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with(&format!("--project {} has no Cargo.toml", empty.display())),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn configured_directories_that_do_not_exist_are_warned_about_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (gone, flagged) = (dir.path().join("gone"), dir.path().join("flagged"));
+        let mut config = Config::defaults();
+        config.watch.projects = vec![gone.clone(), flagged.clone()];
+        config.watch.cargo_homes = vec![dir.path().join("no-home"), dir.path().to_path_buf()];
+        // `flagged` came from --project: the flag's own warning says it.
+        let flags = FlagOverrides {
+            cargo_homes: vec![],
+            projects: vec![flagged],
+        };
+        let w = missing_configured_dirs(&config, &flags);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with("watch.cargo_homes entry ") && w[0].contains("no-home does not exist"),
+            "{w:?}"
+        );
+        assert_eq!(
+            w[1],
+            format!(
+                "watch.projects entry {} does not exist; it is watched in case it appears",
+                gone.display()
+            )
+        );
     }
 
     #[test]
@@ -1481,6 +1633,49 @@ mod tests {
         let l = load(Some("[stale]\nsamples = 0\n"), &[]);
         assert_eq!(l.config.stale.samples, Config::defaults().stale.samples);
         assert!(l.warnings[0].contains("samples"));
+    }
+
+    #[test]
+    fn an_unknown_lockwatch_variable_is_named_with_the_closest_key() {
+        let other: Vec<(&str, &str)> = OTHER_VARIABLES.iter().map(|v| (*v, "/x")).collect();
+        let l = load(None, &other);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        for (typo, meant) in [
+            (
+                "LOCKWATCH_STALE_STALE_AFTERR",
+                "LOCKWATCH_STALE_STALE_AFTER",
+            ),
+            ("LOCKWATCH_POLCY_YIELD_IDE", "LOCKWATCH_POLICY_YIELD_IDE"),
+            ("LOCKWATCH_RUNTIME_DIRS", "LOCKWATCH_RUNTIME_DIR"),
+            ("LOCKWATCH_log", "LOCKWATCH_LOG"),
+        ] {
+            let l = load(None, &[(typo, "true")]);
+            assert_eq!(l.config, Config::defaults());
+            assert_eq!(
+                l.warnings,
+                [format!(
+                    "{typo} is set, but it is no setting or variable of cargo-lockwatch; \
+                     ignored (did you mean {meant}?)"
+                )]
+            );
+        }
+        // Nothing near: no guess.
+        let l = load(None, &[("LOCKWATCH_FROBNICATE", "1"), ("LOCKWATCH_", "1")]);
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(
+            l.warnings.iter().all(|w| w.ends_with("; ignored")),
+            "{:?}",
+            l.warnings
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("", ""), 0);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("POLCY", "POLICY"), 1);
+        assert_eq!(edit_distance("é", "e"), 1);
     }
 
     #[test]

@@ -216,6 +216,78 @@ fn config_exits_2_on_a_broken_file_and_0_when_only_a_watched_directory_is_missin
     assert_eq!(out.status.code(), Some(2), "{text}");
 }
 
+// F8: a project that is not there, or holds nothing of Cargo's, is said on stderr, and so is a
+// configured one; status still answers.
+#[test]
+fn a_missing_or_empty_project_is_warned_about_from_the_flag_and_the_file() {
+    let dir = Dir::new("project-typo");
+    let empty = dir.path("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let gone = dir.path("gone");
+    let out = lockwatch(&dir)
+        .args(["status", "--no-daemon", "--project"])
+        .arg(&empty)
+        .arg("--project")
+        .arg(&gone)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let said = |what: &str| err.contains(&format!("warning: {what}"));
+    assert!(
+        said(&format!("--project {} has no Cargo.toml", empty.display())),
+        "{err}"
+    );
+    assert!(
+        said(&format!("--project {} does not exist", gone.display())),
+        "{err}"
+    );
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+    let file = format!("[watch]\nprojects = [{:?}]\n", gone.display().to_string());
+    dir.write("lockwatch/config/config.toml", &file);
+    let out = lockwatch(&dir)
+        .args(["status", "--no-daemon"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "watch.projects entry {} does not exist",
+            gone.display()
+        )),
+        "{err}"
+    );
+}
+
+// F7: a misspelled variable is named with the key meant; `config` exits 2 for it as for an
+// unknown key in the file, other commands go on.
+#[test]
+fn a_misspelled_lockwatch_variable_is_warned_about() {
+    let dir = Dir::new("env-typo");
+    let meant = "did you mean LOCKWATCH_STALE_STALE_AFTER?";
+    let out = lockwatch(&dir)
+        .env("LOCKWATCH_STALE_STALE_AFTERR", "5s")
+        .arg("config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("LOCKWATCH_STALE_STALE_AFTERR is set") && text.contains(meant),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let out = lockwatch(&dir)
+        .env("LOCKWATCH_STALE_STALE_AFTERR", "5s")
+        .args(["status", "--no-daemon"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: LOCKWATCH_STALE_STALE_AFTERR is set") && err.contains(meant),
+        "{err}"
+    );
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{out:?}");
+}
+
 /// Runs `cargo-lockwatch ARGS` on a pseudo-terminal (`script` from util-linux), typing
 /// `answer` once the question is on the screen; (exit code, what the terminal showed).
 fn at_a_terminal(dir: &Dir, args: &str, answer: &str) -> (Option<i32>, String) {
@@ -252,6 +324,26 @@ fn at_a_terminal(dir: &Dir, args: &str, answer: &str) -> (Option<i32>, String) {
     let code = child.wait().unwrap().code();
     drop(stdin);
     (code, String::from_utf8_lossy(&shown).into_owned())
+}
+
+// F11: `wait` with nothing to wait for says so at a terminal, and nothing into a pipe.
+#[test]
+fn wait_says_there_is_nothing_to_wait_for_only_at_a_terminal() {
+    let dir = Dir::new("wait-free");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let args = format!("wait --timeout 5s {}", lock.display());
+    let (code, out) = at_a_terminal(&dir, &args, "");
+    assert_eq!(code, Some(0), "{out}");
+    let said = format!("nothing to wait for: {} is free", lock.display());
+    assert!(out.contains(&said), "{out}");
+    let out = lockwatch(&dir)
+        .args(["wait", "--timeout", "5s"])
+        .arg(&lock)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
 }
 
 #[test]

@@ -272,6 +272,20 @@ mod linux {
             setting(&unit, "Environment").unwrap(),
             format!("\"CARGO_HOME={}\"", cargo_home.display())
         );
+        // The sandbox's own directories go along, so the daemon and this shell meet.
+        let runtime = format!("LOCKWATCH_RUNTIME_DIR={}", sb.runtime.display());
+        let data = format!("LOCKWATCH_DATA_DIR={}", sb.root.join("data").display());
+        for var in [&runtime, &data] {
+            assert!(
+                unit.lines().any(|l| l == format!("Environment=\"{var}\"")),
+                "{unit}"
+            );
+            assert!(stdout.contains(var.as_str()), "{stdout}");
+        }
+        assert!(
+            stdout.contains("the daemon gets this shell's CARGO_HOME="),
+            "{stdout}"
+        );
 
         failed(&sb.run(&["install"]));
         assert_eq!(fs::read_to_string(&file).unwrap(), unit);

@@ -677,6 +677,71 @@ fn a_name_with_control_characters_is_escaped_in_text_and_real_in_json() {
     assert!(out.stderr.contains(&shown), "{:?}", out.stderr);
 }
 
+/// Holds `lock` exclusively in a perl process until killed.
+fn perl_holder(dir: &Dir, name: &str, lock: &Path) -> Proc {
+    let script = r#"use Fcntl ":flock"; open(my $f, ">>", $ARGV[0]) or die "open: $!";
+        flock($f, LOCK_EX) or die "flock: $!"; sleep 600"#;
+    let mut cmd = dir.command("perl");
+    cmd.args(["-e", script]).arg(lock);
+    dir.spawn(name, &mut cmd)
+}
+
+// F5: another Cargo home's package cache is named by its home, and the reader's own comes first.
+#[test]
+fn another_homes_package_cache_is_named_and_comes_after_the_readers_own() {
+    let _serial = serial();
+    let dir = Dir::new("two-homes");
+    let theirs = dir.path("their-home");
+    let their_lock = dir.write("their-home/.package-cache", "");
+    let own_lock = dir.write("cargo-home/.package-cache", "");
+    // Theirs is taken first, so it would come first in the report's own order.
+    let them = perl_holder(&dir, "theirs", &their_lock);
+    wait_holder(&dir, &their_lock, them.pid, &[&them]);
+    let me = perl_holder(&dir, "mine", &own_lock);
+    wait_holder(&dir, &own_lock, me.pid, &[&them, &me]);
+
+    let their_arg = theirs.display().to_string();
+    let out = dir
+        .lockwatch()
+        .run_raw(&["--no-daemon", "--cargo-home", &their_arg]);
+    let head = |pid: u32| {
+        let pid = format!(" {pid} holds the ");
+        out.stdout.lines().position(|l| l.contains(&pid))
+    };
+    let (mine_at, theirs_at) = (head(me.pid), head(them.pid));
+    assert!(mine_at.is_some() && theirs_at.is_some(), "{}", out.stdout);
+    assert!(mine_at < theirs_at, "{}", out.stdout);
+    // The headline ends with how long it has been held: `…, up 0s`.
+    let what = |at: Option<usize>| {
+        let line = out.stdout.lines().nth(at.unwrap_or_default());
+        line.and_then(|l| l.split(',').next()).unwrap_or_default()
+    };
+    assert!(
+        what(mine_at).ends_with("holds the package cache"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        what(theirs_at).ends_with(&format!("holds the package cache of {their_arg}")),
+        "{}",
+        out.stdout
+    );
+
+    // JSON names each lock's Cargo home.
+    let s = dir
+        .lockwatch()
+        .env("LOCKWATCH_WATCH_CARGO_HOMES", &theirs)
+        .status();
+    let home = |p: &Path| s.lock(p).and_then(|l| l.cargo_home.clone());
+    assert_eq!(home(&their_lock), Some(theirs.clone()), "{}", s.pretty());
+    assert_eq!(
+        home(&own_lock),
+        Some(dir.cargo_home.clone()),
+        "{}",
+        s.pretty()
+    );
+}
+
 #[test]
 fn nothing_held_lists_free_locks() {
     let _serial = serial();

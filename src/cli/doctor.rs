@@ -969,7 +969,7 @@ mod tests {
             binary: "/home/me/.cargo/bin/cargo-lockwatch".into(),
             home: "/home/me".into(),
             service_dir: "/home/me/agents".into(),
-            cargo_home: None,
+            environment: Vec::new(),
             uid: 1000,
             apps_dir: "/home/me/Applications".into(),
             under_our_agent: false,

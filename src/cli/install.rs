@@ -73,6 +73,9 @@ pub(crate) struct Report {
 /// how to run the daemon without one, and is not a success (a dry run only reports it).
 pub(crate) fn report(outcome: &Outcome, setup: &Setup, dry_run: bool) -> Report {
     let mut stdout = describe(outcome);
+    if let Some(words) = service::passed_on_words(&setup.environment) {
+        stdout.push_str(&format!("{words}\n"));
+    }
     let kind = setup.manager.file_kind();
     match (&outcome.unmanaged, dry_run) {
         (None, true) => Report {
@@ -228,6 +231,30 @@ mod tests {
         assert!(
             said.stdout
                 .ends_with("starts at login (systemd user unit)\n"),
+            "{}",
+            said.stdout
+        );
+    }
+
+    #[test]
+    fn an_install_says_which_variables_the_daemon_gets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut setup = setup(Manager::Systemd, dir.path());
+        let outcome = Outcome {
+            steps: vec!["wrote: the unit".into()],
+            unmanaged: None,
+        };
+        assert!(!report(&outcome, &setup, false).stdout.contains("gets"));
+        setup.environment = vec![
+            ("CARGO_HOME", "/h".into()),
+            ("LOCKWATCH_RUNTIME_DIR", "/run/lw".into()),
+        ];
+        let said = report(&outcome, &setup, false);
+        assert!(
+            said.stdout.contains(
+                "\nthe daemon gets this shell's CARGO_HOME=/h, LOCKWATCH_RUNTIME_DIR=/run/lw \
+                 (install again after changing them)\n"
+            ),
             "{}",
             said.stdout
         );

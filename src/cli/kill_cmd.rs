@@ -19,6 +19,7 @@ use crate::kill::{self, Act, KillReport, KillRequest, Refusal};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The blocker's pid (see `cargo lockwatch status`).
+    #[arg(value_parser = super::pid_arg)]
     pub pid: u32,
     /// Send SIGKILL instead of SIGTERM.
     #[arg(long)]

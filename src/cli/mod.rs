@@ -339,6 +339,14 @@ pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
         .map_err(|e| format!("{e}: expected a duration such as 500ms, 30s, 10m, 1h or 7d"))
 }
 
+/// A process id argument (`kill`, `resume`), with an error that says what a pid is rather than
+/// the range of a `u32`.
+pub fn pid_arg(text: &str) -> Result<u32, String> {
+    text.trim().parse().map_err(|_| {
+        format!("{text} is not a pid: give the number `cargo lockwatch status` shows for it")
+    })
+}
+
 /// A refresh interval: a duration of at least 100 ms (a smaller one would only burn CPU).
 pub fn interval_arg(text: &str) -> Result<std::time::Duration, String> {
     let d = duration_arg(text)?;
@@ -476,6 +484,21 @@ mod tests {
         let parsed = Cli::try_parse_from(normalize_args(args(&["--cargo-home", "/h", "status"])))
             .expect("parses");
         assert!(matches!(parsed.command, Some(Command::Status(_))));
+    }
+
+    #[test]
+    fn a_pid_that_is_not_a_number_is_said_to_be_no_pid() {
+        assert_eq!(pid_arg("4242"), Ok(4242));
+        for bad in ["-5", "abc", "4294967296", ""] {
+            let e = pid_arg(bad).unwrap_err();
+            assert!(e.starts_with(&format!("{bad} is not a pid: ")), "{e}");
+        }
+        for command in ["kill", "resume"] {
+            let e = Cli::try_parse_from(["cargo-lockwatch", command, "--", "-5"]).unwrap_err();
+            let text = e.to_string();
+            assert!(text.contains("-5 is not a pid"), "{text}");
+            assert!(!text.contains("4294967295"), "{text}");
+        }
     }
 
     #[test]

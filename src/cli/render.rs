@@ -4,16 +4,42 @@
 //! snapshot-tested.
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::core::catalog::{self, LockKind};
 use crate::core::model::{
     DaemonAnswer, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
     ProcState, Report, Role, Source, kill_command,
 };
 use crate::core::words;
 
+/// What the reader calls theirs: their incidents come first, and another Cargo home's package
+/// cache is named by its home.
+#[derive(Debug, Clone, Default)]
+pub struct Mine {
+    /// `$CARGO_HOME` or `~/.cargo`, as given and as resolved; empty when unknown (no home is
+    /// then named).
+    pub cargo_homes: Vec<PathBuf>,
+    /// The target and build directories of the project in the current directory.
+    pub build_dirs: Vec<PathBuf>,
+}
+
+impl Mine {
+    /// Whether the incident touches the reader's own Cargo home or the project they are in.
+    pub fn touches(&self, i: &IncidentReport) -> bool {
+        let home = |p: &Path, kind: Option<LockKind>| {
+            kind.and_then(|k| catalog::cargo_home_of(p, k))
+                .is_some_and(|h| self.cargo_homes.contains(&h))
+        };
+        let here = |p: &Path| self.build_dirs.iter().any(|d| p.starts_with(d));
+        let mut locks = (i.locks.iter().map(|l| (l.path.as_path(), Some(l.kind))))
+            .chain((i.blocked.iter()).map(|b| (b.lock.as_path(), catalog::classify(&b.lock))));
+        locks.any(|(p, kind)| home(p, kind) || here(p))
+    }
+}
+
 /// Presentation options.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Style {
     /// ANSI colours.
     pub color: bool,
@@ -25,6 +51,8 @@ pub struct Style {
     pub width: Option<usize>,
     /// `policy.yield_after` in seconds when `policy.yield_ide` is on: the IDE tip says so.
     pub yield_after: Option<f64>,
+    /// The reader's own Cargo home and project.
+    pub mine: Mine,
 }
 
 /// The indent of a field's text (`    verdict  …`), and of its continuation lines.
@@ -136,7 +164,13 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
         out,
         "{}  {}",
         style.paint(code, &format!("{label:<7}")),
-        style.paint("1", &headline_lines(&words::headline(i, Some(0.0)), style))
+        style.paint(
+            "1",
+            &headline_lines(
+                &words::headline_for(i, Some(0.0), &style.mine.cargo_homes),
+                style
+            )
+        )
     );
     for b in &i.blocked {
         field(out, style, "waiting", &words::blocked(b, 0.0));
@@ -274,11 +308,14 @@ fn lock_line(out: &mut String, l: &LockReport, style: &Style) {
         LockState::Free => ("free", "2"),
     };
     let deleted = if l.deleted { " (deleted)" } else { "" };
+    let description = match words::foreign_home(&l.path, l.kind, &style.mine.cargo_homes) {
+        Some(h) => format!("{} of {}", l.description, tilde(&h)),
+        None => l.description.clone(),
+    };
     let _ = writeln!(
         out,
-        "{}  {}  {}{deleted}",
+        "{}  {description}  {}{deleted}",
         style.paint(code, &format!("{badge:<8}")),
-        l.description,
         tilde(&l.path)
     );
     for h in &l.holders {
@@ -319,7 +356,10 @@ pub fn report(r: &Report, style: &Style) -> String {
         let _ = writeln!(out, "{} {line}", style.paint("1;32", "✓"));
     }
     let from_daemon = r.source == Source::Daemon;
-    for i in &r.incidents {
+    // The reader's own first; otherwise as the report ranks them (worst first).
+    let mut incidents: Vec<&IncidentReport> = r.incidents.iter().collect();
+    incidents.sort_by_key(|i| !style.mine.touches(i));
+    for i in incidents {
         incident_block(&mut out, i, style, from_daemon);
     }
     if style.all {
@@ -351,6 +391,10 @@ pub fn report(r: &Report, style: &Style) -> String {
         Source::Daemon => "the lockwatch daemon".to_string(),
         // A daemon that runs but did not answer is said below the footer, with its fix.
         Source::Scan if r.daemon.is_some_and(DaemonAnswer::runs) => "a one-off scan".to_string(),
+        // Bypassed on purpose: whether one runs is unknown, and starting one is not the point.
+        Source::Scan if r.daemon == Some(DaemonAnswer::NotAsked) => {
+            "a one-off scan (--no-daemon)".to_string()
+        }
         Source::Scan => {
             "a one-off scan; hold times need the daemon: cargo lockwatch daemon".to_string()
         }
@@ -695,5 +739,111 @@ mod tests {
             "my file".into(),
         ];
         assert_eq!(command_line(&cmd, &"cargo".into()), "cargo build 'my file'");
+    }
+
+    /// The demo's incident moved to another Cargo home, as a second incident after the first.
+    fn two_homes() -> Report {
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Stale, 1000.0).report;
+        let mut other = r.incidents[0].clone();
+        let theirs = PathBuf::from("/tmp/x/home/.package-cache");
+        other.locks[0].path = theirs.clone();
+        other.locks[0].cargo_home = Some("/tmp/x/home".into());
+        for b in &mut other.blocked {
+            b.lock = theirs.clone();
+        }
+        r.incidents.insert(0, other);
+        let free = crate::core::free_locks::free_lock(&theirs, LockKind::PackageCache);
+        r.locks.push(free);
+        r
+    }
+
+    fn mine() -> Mine {
+        Mine {
+            cargo_homes: vec![crate::ui::demo::cargo_home()],
+            build_dirs: vec![],
+        }
+    }
+
+    #[test]
+    fn the_readers_own_cargo_home_comes_first_and_another_is_named() {
+        let r = two_homes();
+        let style = Style {
+            mine: mine(),
+            ..Style::default()
+        };
+        let text = report(&r, &style);
+        let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("STALE")).collect();
+        assert_eq!(heads.len(), 2, "{text}");
+        assert!(heads[0].ends_with("· package cache"), "{text}");
+        assert!(
+            heads[1].ends_with("· package cache of /tmp/x/home"),
+            "{text}"
+        );
+        // Nobody known as the reader: the report's order and short names, as before.
+        let text = report(&r, &Style::default());
+        let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("STALE")).collect();
+        assert!(
+            heads.iter().all(|h| h.ends_with("· package cache")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_project_here_counts_as_the_readers_own() {
+        let mut r = two_homes();
+        let target = PathBuf::from("/w/app/target");
+        r.incidents[1].locks[0].path = target.join("debug/.cargo-lock");
+        r.incidents[1].locks[0].kind = LockKind::ProfileDirectory;
+        let m = Mine {
+            cargo_homes: vec!["/me/.cargo".into()],
+            build_dirs: vec![target],
+        };
+        assert!(!m.touches(&r.incidents[0]));
+        assert!(m.touches(&r.incidents[1]));
+        // The waited-for lock alone is enough.
+        r.incidents[0].blocked[0].lock = "/me/.cargo/.package-cache".into();
+        assert!(m.touches(&r.incidents[0]));
+    }
+
+    #[test]
+    fn every_lock_names_another_homes_package_cache() {
+        let r = two_homes();
+        let style = Style {
+            all: true,
+            mine: mine(),
+            ..Style::default()
+        };
+        let text = report(&r, &style);
+        assert!(
+            text.contains("package cache of /tmp/x/home  /tmp/x/home/.package-cache"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_scan_asked_for_does_not_tell_to_start_a_daemon() {
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Held, 1000.0).report;
+        r.source = Source::Scan;
+        let footer = |r: &Report| {
+            report(r, &Style::default())
+                .lines()
+                .last()
+                .unwrap()
+                .to_string()
+        };
+        r.daemon = Some(DaemonAnswer::NotAsked);
+        assert!(
+            footer(&r).ends_with("from a one-off scan (--no-daemon)"),
+            "{}",
+            footer(&r)
+        );
+        r.daemon = Some(DaemonAnswer::NotRunning);
+        assert!(
+            footer(&r).ends_with("hold times need the daemon: cargo lockwatch daemon"),
+            "{}",
+            footer(&r)
+        );
     }
 }

@@ -13,6 +13,7 @@ use crate::kill::{self, KillReport, Refusal};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The stopped blocker's pid (see `cargo lockwatch status`).
+    #[arg(value_parser = super::pid_arg)]
     pub pid: u32,
     /// Print the outcome as JSON.
     #[arg(long)]

@@ -219,6 +219,20 @@ fn hold_times(ctx: &Context) -> &'static crate::core::eta::HoldTimes {
     })
 }
 
+/// The reader's own: the first Cargo home of `roots` (`$CARGO_HOME` or `~/.cargo`) as given
+/// and as resolved (the daemon names locks by their real paths), and the build dirs here.
+pub fn mine(roots: &WatchRoots) -> render::Mine {
+    let mut cargo_homes: Vec<PathBuf> = roots.cargo_homes.first().cloned().into_iter().collect();
+    cargo_homes.extend(cargo_homes.first().and_then(|h| h.canonicalize().ok()));
+    let build_dirs = dirs_here(None)
+        .map(|d| vec![d.target_dir, d.build_dir])
+        .unwrap_or_default();
+    render::Mine {
+        cargo_homes,
+        build_dirs,
+    }
+}
+
 /// Runs `status`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
     let roots = roots_here(ctx);
@@ -230,6 +244,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         width: super::terminal_width(),
         yield_after: (ctx.loaded.config.policy.yield_ide)
             .then_some(ctx.loaded.config.policy.yield_after.as_secs_f64()),
+        mine: mine(&roots),
     };
     loop {
         let (report, problems) = match fetch_with_problems(ctx, &roots, args.no_daemon) {

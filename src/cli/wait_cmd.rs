@@ -103,6 +103,21 @@ impl Wanted {
     }
 }
 
+/// The one line `wait` says at a terminal when nothing it waits for is held.
+fn nothing_to_wait_for(named: &Wanted, here: &Here) -> String {
+    let what = match (named.files.as_slice(), named.under.as_slice(), &here.dirs) {
+        ([one], [], _) => format!("{} is free", crate::core::text::tilde(one)),
+        ([], [one], _) => format!("no lock under {} is held", crate::core::text::tilde(one)),
+        ([], [], Some(d)) => format!(
+            "the package cache and the build locks of {} are free",
+            crate::core::text::tilde(&d.workspace_root)
+        ),
+        ([], [], None) => "the package cache is free".to_string(),
+        _ => "none of those locks is held".to_string(),
+    };
+    format!("nothing to wait for: {what}")
+}
+
 /// A path as the kernel knows it (symlinks resolved), or as given when it cannot be resolved;
 /// bytes that are not UTF-8 as U+FFFD, as the daemon's report carries them.
 fn real(path: &Path) -> PathBuf {
@@ -224,6 +239,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                     "free after {}",
                     render::duration(start.elapsed().as_secs_f64())
                 );
+            } else if live {
+                // Reassures a person; a script reads the exit code, and gets no line.
+                crate::say!("{}", nothing_to_wait_for(&named, &here));
             }
             print_outcome(args.json, start, None);
             return exit::OK;
@@ -582,5 +600,50 @@ mod tests {
         assert!(cut.ends_with('…'));
         assert_eq!(fit("short", Some(80)), "short");
         assert_eq!(fit(line, None), line);
+    }
+
+    #[test]
+    fn nothing_to_wait_for_names_what_was_looked_at() {
+        let file = Wanted {
+            files: vec!["/w/app/target/debug/.cargo-lock".into()],
+            under: vec![],
+        };
+        let none = Here::default();
+        assert_eq!(
+            nothing_to_wait_for(&file, &none),
+            "nothing to wait for: /w/app/target/debug/.cargo-lock is free"
+        );
+        let dir = Wanted {
+            files: vec![],
+            under: vec!["/w/shared".into()],
+        };
+        assert_eq!(
+            nothing_to_wait_for(&dir, &none),
+            "nothing to wait for: no lock under /w/shared is held"
+        );
+        let here = Here {
+            cargo_homes: vec!["/h".into()],
+            dirs: Some(BuildDirs {
+                workspace_root: "/w/app".into(),
+                target_dir: "/w/app/target".into(),
+                build_dir: "/w/app/target".into(),
+            }),
+        };
+        assert_eq!(
+            nothing_to_wait_for(&Wanted::default(), &here),
+            "nothing to wait for: the package cache and the build locks of /w/app are free"
+        );
+        assert_eq!(
+            nothing_to_wait_for(&Wanted::default(), &none),
+            "nothing to wait for: the package cache is free"
+        );
+        let two = Wanted {
+            under: vec!["/a".into()],
+            ..file
+        };
+        assert_eq!(
+            nothing_to_wait_for(&two, &none),
+            "nothing to wait for: none of those locks is held"
+        );
     }
 }

@@ -69,6 +69,7 @@ pub fn free_lock(path: &Path, kind: LockKind) -> LockReport {
         state: LockState::Free,
         deleted: false,
         project_dir: None,
+        cargo_home: crate::core::catalog::cargo_home_of(path, kind),
         holders: Vec::new(),
         waiters: Vec::new(),
         verdict: "free".to_string(),

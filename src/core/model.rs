@@ -414,6 +414,10 @@ pub struct LockReport {
     /// Project directory for build locks.
     #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project_dir: Option<PathBuf>,
+    /// The Cargo home, for the locks at its top (the package cache, its mutation lock, the
+    /// credentials); null for other locks.
+    #[serde(default, serialize_with = "crate::core::text::lossy_path::opt")]
+    pub cargo_home: Option<PathBuf>,
     /// Holders.
     pub holders: Vec<HolderReport>,
     /// Waiters.
@@ -613,6 +617,10 @@ pub struct IncidentLock {
     /// Project directory for build locks.
     #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub project_dir: Option<PathBuf>,
+    /// The Cargo home, for the locks at its top (the package cache, its mutation lock, the
+    /// credentials); null for other locks.
+    #[serde(default, serialize_with = "crate::core::text::lossy_path::opt")]
+    pub cargo_home: Option<PathBuf>,
     /// Seconds the blocker is known to have held it (null when nobody was watching).
     pub held_for_secs: Option<f64>,
     /// `held_for_secs` counts from the hold's real start; false when it was already held when

@@ -466,6 +466,7 @@ fn incident_lock(
         deleted: s.deleted,
         // Filled in by `project_dirs` once the report is built.
         project_dir: None,
+        cargo_home: catalog::cargo_home_of(&s.path, s.kind),
         held_for_secs,
         held_since_known,
         shared_with: match mine {
@@ -854,6 +855,7 @@ fn lock(
         deleted: s.deleted,
         // Filled in by `project_dirs` once the report is built.
         project_dir: None,
+        cargo_home: catalog::cargo_home_of(&s.path, s.kind),
         holders,
         waiters,
         stop_command,

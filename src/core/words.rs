@@ -3,11 +3,13 @@
 //!
 //! `elapsed` arguments advance a report's times to now (a menu redrawn between snapshots).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use super::catalog::LockKind;
 use super::doing;
 use super::model::{
-    BlockedReport, Doing, IncidentReport, IncidentState, Origin, ProcName, ProcessReport,
+    BlockedReport, Doing, IncidentLock, IncidentReport, IncidentState, Origin, ProcName,
+    ProcessReport,
 };
 use super::text::{duration, tilde};
 
@@ -182,15 +184,31 @@ pub fn badge(i: &IncidentReport) -> &'static str {
 
 /// What the incident is about: `package cache`, or `build directory of ~/src/app`; the lock
 /// most of the blocked wait for first, and a second one when others wait for it (`artifact
-/// directory of ~/src/app and shared package cache`).
+/// directory of ~/src/app and shared package cache`). No Cargo home is named: see [`locks_for`].
 pub fn locks(i: &IncidentReport) -> String {
-    let name = |l: &super::model::IncidentLock| match &l.project_dir {
-        Some(p) => format!("{} of {}", l.description, tilde(p)),
-        None => l.description.clone(),
+    locks_for(i, &[])
+}
+
+/// [`locks`] for a reader whose own Cargo homes are `own` (`$CARGO_HOME` or `~/.cargo`, as given
+/// and as resolved): a package cache elsewhere is named by its home (`package cache of
+/// /tmp/x/home`), as a build lock is by its project. With `own` empty no home is named.
+pub fn locks_for(i: &IncidentReport, own: &[PathBuf]) -> String {
+    let home = |l: &IncidentLock| foreign_home(&l.path, l.kind, own);
+    let name = |l: &IncidentLock| match (&l.project_dir, home(l)) {
+        (Some(p), _) => format!("{} of {}", l.description, tilde(p)),
+        (None, Some(h)) => format!("{} of {}", l.description, tilde(&h)),
+        (None, None) => l.description.clone(),
     };
-    let waited = |l: &&super::model::IncidentLock| i.blocked.iter().any(|b| b.lock == l.path);
+    let waited = |l: &&IncidentLock| i.blocked.iter().any(|b| b.lock == l.path);
     let mut waited_for = i.locks.iter().filter(waited);
     match (waited_for.next(), waited_for.next()) {
+        // Two locks of one other Cargo home: the home once, at the end.
+        (Some(a), Some(b))
+            if a.project_dir.is_none() && home(a).is_some() && home(a) == home(b) =>
+        {
+            let h = home(a).unwrap_or_default();
+            format!("{} and {} of {}", a.description, b.description, tilde(&h))
+        }
         (Some(a), Some(b)) if a.description != b.description || a.project_dir != b.project_dir => {
             format!("{} and {}", name(a), name(b))
         }
@@ -199,11 +217,25 @@ pub fn locks(i: &IncidentReport) -> String {
     }
 }
 
+/// The Cargo home of a lock at a Cargo home's top (the package cache …) when it is none of
+/// `own`; `None` for the reader's own, for other locks, and when `own` is unknown (empty).
+pub fn foreign_home(path: &Path, kind: LockKind, own: &[PathBuf]) -> Option<PathBuf> {
+    if own.is_empty() {
+        return None;
+    }
+    crate::core::catalog::cargo_home_of(path, kind).filter(|h| !own.contains(h))
+}
+
 /// One line naming blocked and blocker: `cargo 4242 (stopped) blocks cargo check 45s · package
 /// cache`, `cargo 4242 holds the package cache, held 3m12s`. With `elapsed` `None` the times are
 /// left out (a label that must not change every second).
 pub fn headline(i: &IncidentReport, elapsed: Option<f64>) -> String {
-    let what = locks(i);
+    headline_for(i, elapsed, &[])
+}
+
+/// [`headline`] for a reader whose own Cargo homes are `own` (see [`locks_for`]).
+pub fn headline_for(i: &IncidentReport, elapsed: Option<f64>, own: &[PathBuf]) -> String {
+    let what = locks_for(i, own);
     let Some(b) = &i.blocker else {
         return format!(
             "{what}: held by a process you cannot inspect, {}",
@@ -320,6 +352,69 @@ mod tests {
             "{:?}",
             typical(&i, 300.0)
         );
+    }
+
+    #[test]
+    fn another_cargo_homes_package_cache_is_named_by_its_home() {
+        use crate::ui::demo::{self, Stage};
+        let i = demo::snapshot(Stage::Contended, 1000.0).report.incidents[0].clone();
+        let home = demo::cargo_home();
+        let tilde_home = tilde(&home);
+        // The reader's own home, or an unknown reader: the short name, as before.
+        assert_eq!(locks_for(&i, std::slice::from_ref(&home)), "package cache");
+        assert_eq!(locks_for(&i, &[]), "package cache");
+        assert_eq!(locks(&i), "package cache");
+        // Someone else's: named, in the headline too.
+        let mine = [PathBuf::from("/elsewhere/.cargo")];
+        assert_eq!(
+            locks_for(&i, &mine),
+            format!("package cache of {tilde_home}")
+        );
+        let head = headline_for(&i, Some(0.0), &mine);
+        assert!(
+            head.ends_with(&format!("· package cache of {tilde_home}")),
+            "{head}"
+        );
+        assert!(!headline(&i, Some(0.0)).contains(" of "));
+    }
+
+    #[test]
+    fn two_locks_of_another_home_name_it_once() {
+        use crate::ui::demo::{self, Stage};
+        let mut i = demo::snapshot(Stage::Contended, 1000.0).report.incidents[0].clone();
+        let home = demo::cargo_home();
+        let mut mutate = i.locks[0].clone();
+        mutate.path = home.join(".package-cache-mutate");
+        mutate.kind = LockKind::PackageCacheMutate;
+        mutate.description = LockKind::PackageCacheMutate.cargo_words().into();
+        i.locks.push(mutate.clone());
+        let mut second = i.blocked[0].clone();
+        second.lock = mutate.path.clone();
+        i.blocked.push(second);
+        let mine = [PathBuf::from("/elsewhere/.cargo")];
+        assert_eq!(
+            locks_for(&i, &mine),
+            format!("package cache and shared package cache of {}", tilde(&home))
+        );
+        assert_eq!(
+            locks_for(&i, &[home]),
+            "package cache and shared package cache"
+        );
+    }
+
+    #[test]
+    fn only_locks_at_a_cargo_homes_top_have_a_foreign_home() {
+        let mine = [PathBuf::from("/me/.cargo")];
+        let theirs = Path::new("/tmp/x/home/.package-cache");
+        assert_eq!(
+            foreign_home(theirs, LockKind::PackageCache, &mine),
+            Some(PathBuf::from("/tmp/x/home"))
+        );
+        assert_eq!(foreign_home(theirs, LockKind::PackageCache, &[]), None);
+        let own = Path::new("/me/.cargo/.package-cache");
+        assert_eq!(foreign_home(own, LockKind::PackageCache, &mine), None);
+        let build = Path::new("/tmp/x/target/debug/.cargo-lock");
+        assert_eq!(foreign_home(build, LockKind::ProfileDirectory, &mine), None);
     }
 
     #[test]

@@ -29,8 +29,8 @@ pub struct Params<'a> {
     pub binary: &'a Path,
     /// The user's home (logs go under `~/Library/Logs/cargo-lockwatch`).
     pub home: &'a Path,
-    /// `CARGO_HOME` to pass on, when it was set at install time.
-    pub cargo_home: Option<&'a Path>,
+    /// The variables to pass on (`CARGO_HOME` …), as set at install time.
+    pub environment: &'a [(&'static str, PathBuf)],
 }
 
 /// `~/Library/LaunchAgents`.
@@ -69,13 +69,17 @@ pub fn render(p: &Params<'_>) -> Result<String, ServiceError> {
     let binary = path_text(p.binary, FORMAT)?;
     let logs = log_dir(p.home);
     let logs = path_text(&logs, FORMAT)?;
-    let environment = match p.cargo_home {
-        Some(h) => format!(
-            "\t<key>EnvironmentVariables</key>\n\t<dict>\n\t\t<key>CARGO_HOME</key>\n\
-             \t\t<string>{}</string>\n\t</dict>\n",
-            xml_escape(path_text(h, FORMAT)?)
-        ),
-        None => String::new(),
+    let mut entries = String::new();
+    for (k, v) in p.environment {
+        let value = xml_escape(path_text(v, FORMAT)?);
+        entries.push_str(&format!(
+            "\t\t<key>{k}</key>\n\t\t<string>{value}</string>\n"
+        ));
+    }
+    let environment = if entries.is_empty() {
+        entries
+    } else {
+        format!("\t<key>EnvironmentVariables</key>\n\t<dict>\n{entries}\t</dict>\n")
     };
     Ok(fill(
         TEMPLATE,
@@ -358,11 +362,15 @@ mod tests {
     }
 
     fn render_with(binary: &str, home: &str, cargo_home: Option<&str>) -> String {
+        let environment: Vec<(&str, PathBuf)> = cargo_home
+            .map(|h| ("CARGO_HOME", h.into()))
+            .into_iter()
+            .collect();
         render(&Params {
             label: &label(),
             binary: Path::new(binary),
             home: Path::new(home),
-            cargo_home: cargo_home.map(Path::new),
+            environment: &environment,
         })
         .unwrap()
     }
@@ -449,7 +457,7 @@ mod tests {
             label: &label(),
             binary: Path::new("/a\u{1}b/cargo-lockwatch"),
             home: Path::new("/Users/me"),
-            cargo_home: None,
+            environment: &[],
         })
         .unwrap_err();
         assert!(e.to_string().contains("control character"), "{e}");
@@ -690,5 +698,28 @@ mod tests {
         let mut fake = FakeRunner::default();
         fake.answer("launchctl print", None);
         assert_eq!(state(&setup, &mut fake).loaded, None);
+    }
+
+    #[test]
+    fn the_lockwatch_directories_are_passed_on_as_cargo_home_is() {
+        let environment: Vec<(&str, PathBuf)> = vec![
+            ("LOCKWATCH_CONFIG_DIR", "/c & d".into()),
+            ("LOCKWATCH_DATA_DIR", "/d".into()),
+            ("LOCKWATCH_RUNTIME_DIR", "/r".into()),
+            ("LOCKWATCH_CONFIG", "/c/x.toml".into()),
+        ];
+        let text = render(&Params {
+            label: &label(),
+            binary: Path::new("/b/cargo-lockwatch"),
+            home: Path::new("/Users/me"),
+            environment: &environment,
+        })
+        .unwrap();
+        let d = dict(&text);
+        let env = d["EnvironmentVariables"].as_dictionary().unwrap();
+        assert_eq!(env.len(), 4);
+        for (k, v) in &environment {
+            assert_eq!(s(env, k), v.to_str().unwrap(), "{k}");
+        }
     }
 }

@@ -187,8 +187,8 @@ pub struct Setup {
     pub home: PathBuf,
     /// Where the agent/unit file goes.
     pub service_dir: PathBuf,
-    /// `CARGO_HOME` at install time, passed on to the daemon.
-    pub cargo_home: Option<PathBuf>,
+    /// The [`PASSED_ON`] variables set at install time (absolute), passed on to the daemon.
+    pub environment: Vec<(&'static str, PathBuf)>,
     /// The user id (launchd's `gui/$UID` domain).
     pub uid: u32,
     /// Where the macOS app bundle goes (`~/Applications`, or `LOCKWATCH_APPS_DIR`).
@@ -198,8 +198,41 @@ pub struct Setup {
     pub under_our_agent: bool,
 }
 
+/// The variables `install` passes on to the daemon when they are set: where Cargo keeps its
+/// locks and where this program keeps its config, data and socket, so the daemon at login and
+/// the commands in this shell meet.
+pub const PASSED_ON: &[&str] = &[
+    "CARGO_HOME",
+    "LOCKWATCH_CONFIG_DIR",
+    "LOCKWATCH_DATA_DIR",
+    "LOCKWATCH_RUNTIME_DIR",
+    "LOCKWATCH_CONFIG",
+];
+
+/// The [`PASSED_ON`] variables `env` has a value for, in that order, made absolute (the daemon
+/// does not start in this directory).
+pub fn passed_on(env: impl Fn(&str) -> Option<PathBuf>) -> Vec<(&'static str, PathBuf)> {
+    (PASSED_ON.iter())
+        .filter_map(|k| Some((*k, absolute(env(k)?))))
+        .collect()
+}
+
+/// What `install` says of the environment it passed on; `None` when it passed none.
+pub fn passed_on_words(environment: &[(&'static str, PathBuf)]) -> Option<String> {
+    if environment.is_empty() {
+        return None;
+    }
+    let vars: Vec<String> = (environment.iter())
+        .map(|(k, v)| format!("{k}={}", v.display()))
+        .collect();
+    Some(format!(
+        "the daemon gets this shell's {} (install again after changing them)",
+        vars.join(", ")
+    ))
+}
+
 impl Setup {
-    /// Reads the running binary, `HOME`, `CARGO_HOME`, `XDG_CONFIG_HOME` and
+    /// Reads the running binary, `HOME`, the [`PASSED_ON`] variables, `XDG_CONFIG_HOME` and
     /// [`SERVICE_DIR_ENV`].
     pub fn from_env() -> Result<Setup, ServiceError> {
         let manager = Manager::native()?;
@@ -217,7 +250,7 @@ impl Setup {
                 Manager::Systemd => systemd::default_dir(&home, env("XDG_CONFIG_HOME").as_deref()),
             },
         };
-        let cargo_home = env("CARGO_HOME").map(|h| absolute(PathBuf::from(h)));
+        let environment = passed_on(|k| env(k).map(PathBuf::from));
         // SAFETY: getuid cannot fail and has no preconditions.
         let uid = unsafe { libc::getuid() };
         let label = label();
@@ -231,7 +264,7 @@ impl Setup {
             binary,
             home,
             service_dir,
-            cargo_home,
+            environment,
             uid,
             apps_dir,
             under_our_agent,
@@ -258,11 +291,11 @@ impl Setup {
                 label: &self.label,
                 binary: &self.binary,
                 home: &self.home,
-                cargo_home: self.cargo_home.as_deref(),
+                environment: &self.environment,
             }),
             Manager::Systemd => systemd::render(&systemd::Params {
                 binary: &self.binary,
-                cargo_home: self.cargo_home.as_deref(),
+                environment: &self.environment,
                 graphical: cfg!(tray),
             }),
         }
@@ -643,7 +676,7 @@ pub(crate) mod testing {
             binary: root.join("bin dir/cargo-lockwatch"),
             home: root.join("home"),
             service_dir: root.join("agents"),
-            cargo_home: None,
+            environment: Vec::new(),
             uid: 501,
             apps_dir: root.join("Applications"),
             under_our_agent: false,
@@ -654,6 +687,26 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_variables_set_are_passed_on_absolute_in_order() {
+        let env = |k: &str| match k {
+            "LOCKWATCH_RUNTIME_DIR" => Some(PathBuf::from("/run/lw")),
+            "CARGO_HOME" => Some(PathBuf::from("rel/home")),
+            _ => None,
+        };
+        let got = passed_on(env);
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            got,
+            [
+                ("CARGO_HOME", cwd.join("rel/home")),
+                ("LOCKWATCH_RUNTIME_DIR", PathBuf::from("/run/lw")),
+            ]
+        );
+        assert!(passed_on(|_| None).is_empty());
+        assert_eq!(passed_on_words(&[]), None);
+    }
 
     #[test]
     fn product_label_is_valid() {

@@ -24,8 +24,8 @@ const FORMAT: &str = "systemd unit";
 pub struct Params<'a> {
     /// The daemon binary (absolute).
     pub binary: &'a Path,
-    /// `CARGO_HOME` to pass on, when it was set at install time.
-    pub cargo_home: Option<&'a Path>,
+    /// The variables to pass on (`CARGO_HOME` …), as set at install time.
+    pub environment: &'a [(&'static str, PathBuf)],
     /// The binary has the tray: start with the graphical session, after it, so the desktop is
     /// there (started at `default.target` it could come up headless before the desktop).
     pub graphical: bool,
@@ -88,13 +88,11 @@ pub fn first_word(value: &str) -> Option<String> {
 /// The unit file.
 pub fn render(p: &Params<'_>) -> Result<String, ServiceError> {
     let binary = path_text(p.binary, FORMAT)?;
-    let environment = match p.cargo_home {
-        Some(h) => format!(
-            "Environment={}\n",
-            quote(&format!("CARGO_HOME={}", path_text(h, FORMAT)?))
-        ),
-        None => String::new(),
-    };
+    let mut environment = String::new();
+    for (k, v) in p.environment {
+        let line = quote(&format!("{k}={}", path_text(v, FORMAT)?));
+        environment.push_str(&format!("Environment={line}\n"));
+    }
     let (ordering, wanted_by) = if p.graphical {
         (
             "After=graphical-session.target\nPartOf=graphical-session.target\n",
@@ -327,9 +325,13 @@ mod tests {
     use super::*;
 
     fn unit(binary: &str, cargo_home: Option<&str>) -> String {
+        let environment: Vec<(&str, PathBuf)> = cargo_home
+            .map(|h| ("CARGO_HOME", h.into()))
+            .into_iter()
+            .collect();
         render(&Params {
             binary: Path::new(binary),
-            cargo_home: cargo_home.map(Path::new),
+            environment: &environment,
             graphical: false,
         })
         .unwrap()
@@ -349,7 +351,7 @@ mod tests {
         assert_eq!(setting(&text, "After"), None);
         let tray = render(&Params {
             binary: Path::new("/b/cargo-lockwatch"),
-            cargo_home: None,
+            environment: &[],
             graphical: true,
         })
         .unwrap();
@@ -604,5 +606,39 @@ mod tests {
         let st = state(&setup, &mut fake);
         assert_eq!((st.loaded, st.running), (None, None));
         assert_eq!(st.detail, "systemctl is not installed");
+    }
+
+    #[test]
+    fn the_lockwatch_directories_are_passed_on_as_cargo_home_is() {
+        let environment: Vec<(&str, PathBuf)> = vec![
+            ("CARGO_HOME", "/h".into()),
+            ("LOCKWATCH_CONFIG_DIR", "/c".into()),
+            ("LOCKWATCH_DATA_DIR", "/d 100%".into()),
+            ("LOCKWATCH_RUNTIME_DIR", "/r".into()),
+            ("LOCKWATCH_CONFIG", "/c/other.toml".into()),
+        ];
+        let text = render(&Params {
+            binary: Path::new("/b/cargo-lockwatch"),
+            environment: &environment,
+            graphical: false,
+        })
+        .unwrap();
+        let lines: Vec<&str> = (text.lines())
+            .filter_map(|l| l.strip_prefix("Environment="))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "\"CARGO_HOME=/h\"",
+                "\"LOCKWATCH_CONFIG_DIR=/c\"",
+                "\"LOCKWATCH_DATA_DIR=/d 100%%\"",
+                "\"LOCKWATCH_RUNTIME_DIR=/r\"",
+                "\"LOCKWATCH_CONFIG=/c/other.toml\"",
+            ]
+        );
+        // All in [Service], before Restart=.
+        let last = text.rfind("\nEnvironment=").unwrap();
+        assert!(text.find("[Service]").unwrap() < text.find("\nEnvironment=").unwrap());
+        assert!(last < text.find("\nRestart=").unwrap());
     }
 }
