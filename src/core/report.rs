@@ -6,7 +6,7 @@
 //! only) and the daemon (policy over time) share this code.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::catalog::{self, LockKind};
 use super::doing;
@@ -260,6 +260,7 @@ pub fn build(
     let mut guard = knowledge.manifests.as_deref().map(catalog::Manifests::seen);
     let seen = guard.as_deref_mut().unwrap_or(&mut fresh);
     project_dirs(&mut incidents, &mut locks, seen);
+    name_build_dirs(obs, &mut incidents, &mut locks);
     if !obs.free.is_empty() {
         FreeLocks::new(obs.free, seen).append_unlisted(&mut locks);
     }
@@ -894,6 +895,46 @@ fn project_dirs(
     }
 }
 
+/// A cargo (1.87 to 1.95) whose `build.build-dir` is not its target dir holds two profile
+/// locks: its target dir's ("artifact directory") and its build dir's, which cargo calls the
+/// "build directory". The one outside any project, held by a process that also holds one in its
+/// project, is that build directory: it is named so, as the waiting cargo prints it.
+fn name_build_dirs(obs: &Observed, incidents: &mut [IncidentReport], locks: &mut [LockReport]) {
+    let in_project: HashSet<&Path> = (locks.iter())
+        .filter(|l| l.kind == LockKind::ProfileDirectory && l.project_dir.is_some())
+        .map(|l| l.path.as_path())
+        .collect();
+    let holds_one_in_project = |pid: u32| {
+        (obs.sightings.iter()).any(|s| {
+            in_project.contains(s.path.as_path()) && s.holders.iter().any(|h| h.pid == pid)
+        })
+    };
+    let build_dirs: HashSet<PathBuf> = (obs.sightings.iter())
+        .filter(|s| s.kind == LockKind::ProfileDirectory && !in_project.contains(s.path.as_path()))
+        .filter(|s| s.holders.iter().any(|h| holds_one_in_project(h.pid)))
+        .map(|s| s.path.clone())
+        .collect();
+    if build_dirs.is_empty() {
+        return;
+    }
+    let words = LockKind::BuildDirectory.cargo_words();
+    for l in locks.iter_mut().filter(|l| build_dirs.contains(&l.path)) {
+        l.description = words.to_string();
+    }
+    for i in incidents.iter_mut() {
+        for l in i.locks.iter_mut().filter(|l| build_dirs.contains(&l.path)) {
+            l.description = words.to_string();
+        }
+        for b in i
+            .blocked
+            .iter_mut()
+            .filter(|b| build_dirs.contains(&b.lock))
+        {
+            b.lock_description = words.to_string();
+        }
+    }
+}
+
 /// A lock's own one-liner. Holders that are themselves waiting are said to be waiting.
 fn lock_verdict(state: LockState, holders: &[HolderReport], waiters: &[WaiterReport]) -> String {
     let waiting = waiting_clause(waiters.len());
@@ -1081,6 +1122,62 @@ mod tests {
             ),
             "{}",
             i.verdict
+        );
+    }
+
+    #[test]
+    fn a_shared_build_dir_outside_the_project_is_named_the_build_directory_with_its_path() {
+        // cargo 10 (build-dir ≠ target dir) holds its target dir's lock and the shared build
+        // dir's; cargo 11, of another project, waits for the build dir's.
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("p");
+        std::fs::create_dir_all(project.join("target/debug")).unwrap();
+        std::fs::write(project.join("Cargo.toml"), "[package]\n").unwrap();
+        let shared = dir.path().join("shared-bdir/debug");
+        let lock = |path: PathBuf, ino: u64, waiters: Vec<Participant>| LockSighting {
+            path,
+            key: FileKey { dev: 1, ino },
+            kind: LockKind::ProfileDirectory,
+            deleted: false,
+            holders: vec![part(10, LockMode::Exclusive)],
+            waiters,
+            dead_locker: None,
+            locker_gone: false,
+            unseen: None,
+        };
+        let case = Case::new(
+            vec![
+                lock(project.join("target/debug/.cargo-lock"), 21, vec![]),
+                lock(
+                    shared.join(".cargo-lock"),
+                    22,
+                    vec![part(11, LockMode::Exclusive)],
+                ),
+            ],
+            vec![
+                facts(10, ProcState::Sleeping, 5),
+                facts(11, ProcState::Sleeping, 5),
+            ],
+        );
+        let r = case.report(&Knowledge::default());
+        let i = &r.incidents[0];
+        assert_eq!(i.blocked[0].lock_description, "build directory");
+        let words = |p: &Path| {
+            r.locks
+                .iter()
+                .find(|l| l.path == p)
+                .unwrap()
+                .description
+                .clone()
+        };
+        assert_eq!(words(&shared.join(".cargo-lock")), "build directory");
+        assert_eq!(
+            words(&project.join("target/debug/.cargo-lock")),
+            "artifact directory"
+        );
+        assert_eq!(
+            crate::core::words::locks(i),
+            format!("build directory {}", shared.display())
         );
     }
 

@@ -197,6 +197,11 @@ pub fn locks_for(i: &IncidentReport, own: &[PathBuf]) -> String {
     let name = |l: &IncidentLock| match (&l.project_dir, home(l)) {
         (Some(p), _) => format!("{} of {}", l.description, tilde(p)),
         (None, Some(h)) => format!("{} of {}", l.description, tilde(&h)),
+        // A build lock outside any project (a shared `build.build-dir`): its directory.
+        (None, None) if !l.kind.in_cargo_home() => match l.path.parent() {
+            Some(dir) => format!("{} {}", l.description, tilde(dir)),
+            None => l.description.clone(),
+        },
         (None, None) => l.description.clone(),
     };
     let waited = |l: &&IncidentLock| i.blocked.iter().any(|b| b.lock == l.path);
