@@ -905,3 +905,64 @@ fn normalize(v: &mut serde_json::Value, root: &str, pids: &[u32]) {
         _ => {}
     }
 }
+
+/// Two projects share one `build.build-dir` (cargo 1.87+): the second build waits for the
+/// shared dir's lock, which cargo calls the "build directory" and so does status, with its
+/// directory, since no project owns it.
+#[test]
+fn two_projects_sharing_a_build_dir_wait_for_the_build_directory() {
+    let _serial = serial();
+    let dir = Dir::new("shared-build-dir");
+    let marker = dir.path("marker");
+    let shared = dir.path("shared-bdir");
+    let config = format!("[build]\nbuild-dir = {:?}\n", shared.display().to_string());
+    let projects: Vec<std::path::PathBuf> = ["pp", "qq"]
+        .iter()
+        .map(|name| {
+            let p = util::sleepy_project(&dir, name, &marker);
+            dir.write(&format!("{name}/.cargo/config.toml"), &config);
+            p
+        })
+        .collect();
+    let build = |p: &Path, name: &str| {
+        let mut cmd = dir.cargo(p);
+        cmd.args(["build", "--offline"])
+            .env_remove("CARGO_TARGET_DIR");
+        dir.spawn(name, &mut cmd)
+    };
+    let first = build(&projects[0], "build-pp");
+    let shared_lock = shared.join("debug/.cargo-lock");
+    wait_status(&dir, "pp holding the shared build dir", &[&first], |s| {
+        s.lock(&shared_lock)
+            .is_some_and(|l| l.holders.iter().any(|h| h.pid == first.pid))
+    });
+    let second = build(&projects[1], "build-qq");
+    wait_output(&second, "Blocking waiting for file lock on build directory");
+    let s = wait_status(&dir, "qq waiting", &[&first, &second], |s| {
+        s.lock(&shared_lock)
+            .is_some_and(|l| l.waiters.iter().any(|w| w.pid == second.pid))
+    });
+    let lock = s.lock(&shared_lock).unwrap();
+    assert_eq!(lock.description, "build directory", "{}", s.pretty());
+    let incident = (s.report.incidents.iter())
+        .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == first.pid))
+        .unwrap_or_else(|| panic!("{}", s.pretty()));
+    let waiter = (incident.blocked.iter())
+        .find(|b| b.process.pid == second.pid)
+        .unwrap_or_else(|| panic!("{}", s.pretty()));
+    assert_eq!(waiter.lock_description, "build directory");
+    let text = dir.lockwatch().run_raw(&["--no-daemon"]).stdout;
+    assert!(
+        text.contains(&format!(
+            "· build directory {}",
+            shared.join("debug").display()
+        )),
+        "{text}"
+    );
+    touch(&marker);
+    wait_status(&dir, "builds finished", &[&first, &second], |s| {
+        s.locks_under(&dir.root)
+            .iter()
+            .all(|l| l.state == LockState::Free)
+    });
+}
