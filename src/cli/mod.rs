@@ -36,7 +36,9 @@ pub mod wait_cmd;
     version,
     about,
     long_about = None,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    after_help = "Exit status (of the bare command, as of `status`): 0 nothing looks stale · \
+                  1 a blocker looks stale · 2 error. Each command's --help gives its own."
 )]
 pub struct Cli {
     /// `status`'s flags, for the bare command.

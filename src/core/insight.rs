@@ -489,7 +489,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
         out.push(Advice {
             topic: Topic::IdeTargetDir,
             text: format!(
-                "{ide}'s checks blocked your terminal builds {bt} times ({} in all), although \
+                "{ide}'s checks blocked your terminal builds {} ({} in all), although \
                  {ide} builds into its own target dir: they share one build directory \
                  (`build.build-dir` in a Cargo config), which a target dir does not move. Give \
                  {ide} its own build directory too (a second build cache on disk):\n\
@@ -497,6 +497,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
                  \x20   \"rust-analyzer.cargo.extraEnv\":\n\
                  \x20     {{ \"CARGO_BUILD_BUILD_DIR\": \"{{workspace-root}}/target/ra-build\" }}\n\
                  \x20 Zed, Neovim: the same variable in rust-analyzer's `cargo.extraEnv`.",
+                times(bt),
                 duration(bs)
             ),
         });
@@ -504,7 +505,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
         out.push(Advice {
             topic: Topic::IdeTargetDir,
             text: format!(
-                "{ide}'s checks blocked your terminal builds {bt} times ({} in all): they share \
+                "{ide}'s checks blocked your terminal builds {} ({} in all): they share \
                  one build directory. Give {ide} its own (a second build cache on disk) and \
                  they stop waiting for each other:\n\
                  \x20 VS Code, settings.json:\n\
@@ -515,6 +516,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
                  \x20 Neovim with rustaceanvim, init.lua:\n\
                  \x20   vim.g.rustaceanvim = {{ server = {{ default_settings =\n\
                  \x20     {{ [\"rust-analyzer\"] = {{ cargo = {{ targetDir = true }} }} }} }} }}",
+                times(bt),
                 duration(bs)
             ),
         });
