@@ -106,17 +106,39 @@ pub fn load(base: &std::path::Path) -> Vec<Shown> {
     shown
 }
 
+/// What is shown again within this many seconds is not written again.
+const RENOTE_SECS: f64 = 60.0;
+
+/// Whether this run noted the same processes within [`RENOTE_SECS`] (`--watch` and `wait` show
+/// them again and again: the file is then not even read).
+fn noted_lately(now: &[Shown], at: f64) -> bool {
+    use std::sync::{Mutex, PoisonError};
+    /// The (pid, start token) pairs last noted, and when.
+    type Noted = (Vec<(u32, u64)>, f64);
+    static LAST: Mutex<Option<Noted>> = Mutex::new(None);
+    let ids: Vec<(u32, u64)> = now.iter().map(|s| (s.pid, s.start_token)).collect();
+    let mut last = LAST.lock().unwrap_or_else(PoisonError::into_inner);
+    if last
+        .as_ref()
+        .is_some_and(|(l, t)| *l == ids && at - t < RENOTE_SECS)
+    {
+        return true;
+    }
+    *last = Some((ids, at));
+    false
+}
+
 /// Notes what `report` shows, for a later `kill`/`resume`; written only when it adds something.
 pub fn remember(base: &std::path::Path, report: &Report) {
     let at = crate::scan::now();
     let now = in_report(report, at);
-    if now.is_empty() {
+    if now.is_empty() || noted_lately(&now, at) {
         return;
     }
     let earlier = load(base);
     let same = |n: &Shown| {
         (earlier.iter())
-            .any(|e| e.pid == n.pid && e.start_token == n.start_token && at - e.at < 60.0)
+            .any(|e| e.pid == n.pid && e.start_token == n.start_token && at - e.at < RENOTE_SECS)
     };
     if now.iter().all(same) {
         return;
