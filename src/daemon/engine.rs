@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::alarm::Alarm;
 use super::history::{History, Rotation};
 use super::known::{KnownLocks, WatchList};
+use super::quick_check::{self, QuickCheck};
 use super::watcher::{FsWatcher, PlatformWakes, Wake};
 use crate::config::{Config, DaemonConfig, Loaded};
 use crate::core::catalog;
@@ -53,8 +54,9 @@ const FOLLOW_UPS: [Duration; 3] = [
     Duration::from_millis(15),
     Duration::from_millis(120),
 ];
-/// How often the cheap lock fingerprint is checked where file events miss acquisitions (macOS).
-const QUICK_CHECK: Duration = Duration::from_millis(500);
+/// Full passes after a cheap look saw a cargo start (macOS): by then it has usually taken its
+/// locks, which a pass finds through its descriptors even where no look went this tick.
+const CARGO_FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(300), Duration::from_millis(1500)];
 /// How long a yielding IDE check gets to let go after SIGTERM before it is reported as not.
 const YIELD_GRACE: Duration = Duration::from_secs(5);
 /// How often freed heap memory is handed back to the OS, at most.
@@ -144,7 +146,10 @@ pub struct Engine {
     manifests: std::sync::Arc<crate::core::catalog::Manifests>,
     watcher: Option<FsWatcher>,
     platform_wakes: Option<PlatformWakes>,
-    fingerprint: Option<u64>,
+    /// Whether the probe is asked cheaply between passes (its file events miss acquisitions:
+    /// macOS), and which files it is asked about, how often.
+    quick_enabled: bool,
+    quick: QuickCheck,
     last_report: Option<Report>,
     pending: PendingHistory,
     limits: Option<watch::Sender<DaemonConfig>>,
@@ -223,7 +228,8 @@ impl Engine {
                 manifests: Default::default(),
                 watcher: None,
                 platform_wakes: None,
-                fingerprint: None,
+                quick_enabled: false,
+                quick: QuickCheck::default(),
                 last_report: None,
                 pending: PendingHistory::default(),
                 limits: opts.limits,
@@ -250,9 +256,10 @@ impl Engine {
         self.platform_wakes = Some(PlatformWakes::new(wake_tx.clone()));
         let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
         let mut alarm = Alarm::new();
+        let quick = self.probe.quick_looks(&[]).is_some();
+        self.quick_enabled = quick;
         self.pass();
-        let quick = self.probe.lock_fingerprint(self.known.list()).is_some();
-        let mut next_quick = tokio::time::Instant::now() + QUICK_CHECK;
+        let mut next_quick = tokio::time::Instant::now() + self.quick_interval();
         loop {
             let next_sample = self.next_sample();
             let next_follow = follow_ups.iter().min().copied();
@@ -268,7 +275,12 @@ impl Engine {
                 finished = done_rx.recv() => if let Some((report, reply)) = finished {
                     self.kill_done(report, reply);
                 },
-                wake = wake_rx.recv() => match wake {
+                wake = wake_rx.recv() => {
+                if quick && let Some(w) = &wake {
+                    self.quick_event(w);
+                    next_quick = next_quick.min(tokio::time::Instant::now() + quick_check::LIVELY);
+                }
+                match wake {
                     Some(Wake::LockFile(path)) if !self.knows(&path) => {
                         // A lock file made since the list was read (a new Cargo home).
                         self.known_at = None;
@@ -284,7 +296,7 @@ impl Engine {
                     }
                     Some(Wake::Failed(e)) => tracing::warn!("file watcher: {e}; polling continues"),
                     None => {}
-                },
+                }},
                 _ = alarm.until(deadline) => {
                     let now = tokio::time::Instant::now();
                     let follow_up_due = follow_ups.iter().any(|t| *t <= now);
@@ -293,14 +305,25 @@ impl Engine {
                         self.relist_if_due();
                     }
                     if quick && now >= next_quick && now < next_sample && !follow_up_due {
-                        // Only the cheap check: a full pass when the held state changed.
-                        next_quick = now + QUICK_CHECK;
-                        if !self.paused && self.fingerprint_changed() {
-                            self.pass();
+                        // Only the cheap look: a full pass when a looked-at file changed, more
+                        // soon after when a cargo started.
+                        if !self.paused {
+                            let (changed, cargo_started) = self.quick_look();
+                            if cargo_started {
+                                follow_ups.extend(CARGO_FOLLOW_UPS.iter().map(|d| now + *d));
+                            }
+                            if changed {
+                                self.pass();
+                            }
                         }
+                        next_quick = tokio::time::Instant::now() + self.quick_interval();
                         continue;
                     }
                     self.pass();
+                    if quick {
+                        // A pass is a look at every file: the next cheap one is a cadence on.
+                        next_quick = tokio::time::Instant::now() + self.quick_interval();
+                    }
                 }
             }
         }
@@ -357,6 +380,13 @@ impl Engine {
         let list = scan::known_locks_listed(&self.roots, &mut self.listings);
         self.known.relist(list, &mut self.manifests.seen());
         self.known_at = Some(std::time::Instant::now());
+        if self.quick_enabled {
+            let roots: Vec<PathBuf> = (self.roots.cargo_homes.iter())
+                .chain(&self.roots.projects)
+                .cloned()
+                .collect();
+            self.quick.set_known(self.known.list(), &roots);
+        }
         self.recent.retain(|p| p.exists());
     }
 
@@ -448,12 +478,41 @@ impl Engine {
         self.pass();
     }
 
-    /// Whether the cheap lock fingerprint moved since the last look.
-    fn fingerprint_changed(&mut self) -> bool {
-        let now = self.probe.lock_fingerprint(self.known.list());
-        let changed = now != self.fingerprint;
-        self.fingerprint = now;
-        changed
+    /// One cheap look at the files the planner picks; returns whether one of them changed
+    /// since its last look (a full pass is due) and whether a cargo started.
+    fn quick_look(&mut self) -> (bool, bool) {
+        let now = std::time::Instant::now();
+        let plan = self.quick.plan(now);
+        let (checked, paths): (Vec<usize>, Vec<&std::path::Path>) = (plan.iter())
+            .filter_map(|i| Some((*i, self.quick.path(*i)?)))
+            .unzip();
+        let Some(answer) = self.probe.quick_looks(&paths) else {
+            return (false, false);
+        };
+        let changed = self.quick.observe(&checked, &answer.looks, now);
+        if answer.cargo_started {
+            self.quick.note_event(None, now);
+        }
+        (changed, answer.cargo_started)
+    }
+
+    /// How long until the next cheap look (see [`QuickCheck::interval`]).
+    fn quick_interval(&self) -> Duration {
+        let now = std::time::Instant::now();
+        (self.quick).interval(self.policy.incident_open(), self.policy.busy(), now)
+    }
+
+    /// Tells the planner about a wake: lock-file events make their root hot, and every event
+    /// makes the pace lively for a while.
+    fn quick_event(&mut self, wake: &Wake) {
+        let now = std::time::Instant::now();
+        match wake {
+            Wake::LockFile(path) => self.quick.note_event(Some(path), now),
+            Wake::Activity(_) | Wake::ProcessExited(_) | Wake::Overflow => {
+                self.quick.note_event(None, now)
+            }
+            Wake::Failed(_) => {}
+        }
     }
 
     fn last_token(&self, pid: u32) -> Option<u64> {
@@ -677,6 +736,12 @@ impl Engine {
         };
         let homes = self.roots.cargo_homes.clone();
         let mut report = core_report::build(Source::Daemon, now, homes, &observed, &knowledge);
+        if self.quick_enabled {
+            let held = (pass.sightings.iter())
+                .filter(|s| !s.holders.is_empty() || s.unseen.is_some())
+                .map(|s| s.path.as_path());
+            self.quick.passed(held, std::time::Instant::now());
+        }
         self.update_watches(&pass);
         let mut history = Vec::new();
         for e in effects {
