@@ -514,7 +514,7 @@ impl Probe for MacProbe {
                 bsd_short_info(pid).ok().map(|r| r.short_name().to_owned())
             }),
             Err(e) => {
-                tracing::debug!(error = %e, "proc_listallpids failed; cargo starts unseen this tick");
+                tracing::debug!(error = %e, "proc_listallpids failed: cargo starts unseen");
                 false
             }
         };
