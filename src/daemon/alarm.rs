@@ -10,6 +10,23 @@ use tokio::time::Instant;
 pub struct Alarm {
     #[cfg(any(target_os = "linux", target_os = "macos"))]
     timer: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+    /// Whether the kernel timer is known to wake the loop. Until it has once, tokio's timer
+    /// backs it up, [`PROOF_SLACK`] after the deadline, and takes over for good if it has to
+    /// (a kqueue watched through the reactor has not run on a Mac yet; a timerfd has, so
+    /// Linux starts proven).
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    proven: bool,
+}
+
+/// How late the kernel timer may be, on its first deadline, before tokio's takes over.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+const PROOF_SLACK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How the first wait on the kernel timer ended.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+enum Proof {
+    Fired,
+    Failed(String),
 }
 
 #[cfg(target_os = "linux")]
@@ -25,7 +42,10 @@ impl Alarm {
         if let Err(e) = &timer {
             tracing::debug!("no kernel timer ({e}); using tokio's timer");
         }
-        Alarm { timer: timer.ok() }
+        Alarm {
+            timer: timer.ok(),
+            proven: cfg!(target_os = "linux"),
+        }
     }
 
     /// An alarm; must be made inside the runtime.
@@ -38,10 +58,34 @@ impl Alarm {
     /// fine: the next call sets the timer again.
     pub async fn until(&mut self, deadline: Instant) {
         #[cfg(any(target_os = "linux", target_os = "macos"))]
-        if let Some(timer) = &self.timer
-            && native::wait(timer, deadline).await.is_ok()
-        {
-            return;
+        if let Some(timer) = &self.timer {
+            if self.proven {
+                if native::wait(timer, deadline).await.is_ok() {
+                    return;
+                }
+            } else {
+                let proof = tokio::select! {
+                    fired = native::wait(timer, deadline) => match fired {
+                        Ok(()) => Proof::Fired,
+                        Err(e) => Proof::Failed(e.to_string()),
+                    },
+                    _ = tokio::time::sleep_until(deadline + PROOF_SLACK) => {
+                        Proof::Failed(format!("it did not fire within {PROOF_SLACK:?}"))
+                    }
+                };
+                match proof {
+                    Proof::Fired => {
+                        self.proven = true;
+                        return;
+                    }
+                    Proof::Failed(why) => {
+                        tracing::warn!(
+                            "the kernel timer cannot wake the loop ({why}); using tokio's timer"
+                        );
+                        self.timer = None;
+                    }
+                }
+            }
         }
         tokio::time::sleep_until(deadline).await;
     }
@@ -236,5 +280,43 @@ mod tests {
         assert!(again.elapsed() >= Duration::from_millis(10));
         // A deadline in the past returns at once.
         alarm.until(start).await;
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    #[tokio::test]
+    async fn the_kernel_timer_is_trusted_once_it_fired_and_replaced_if_it_fails() {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let mut alarm = Alarm::new();
+        assert!(alarm.timer.is_some(), "the kernel timer is made");
+        alarm.proven = false;
+        let start = Instant::now();
+        alarm.until(start + Duration::from_millis(20)).await;
+        assert!(alarm.proven && alarm.timer.is_some(), "it fired: trusted");
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        // A descriptor that is no timer: the first wait fails, tokio's timer takes over.
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: both descriptors were just made and are owned by nobody else.
+        let (read, _write) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let mut broken = Alarm {
+            timer: Some(native::register(read).unwrap()),
+            proven: false,
+        };
+        let start = Instant::now();
+        broken.until(start + Duration::from_millis(20)).await;
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert!(
+            broken.timer.is_none() && !broken.proven,
+            "replaced for good"
+        );
+        broken
+            .until(Instant::now() + Duration::from_millis(5))
+            .await;
     }
 }
