@@ -211,6 +211,72 @@ fn a_stopped_holder_is_seen_stopped() {
 }
 
 #[test]
+fn a_holder_on_a_cold_file_among_many_is_seen_within_the_sweep() {
+    use lockwatch::daemon::quick_check::{COLD_PER_TICK, QuickCheck};
+    let _serial = util::serial();
+    let dir = Dir::new("mac-sweep");
+    // 300 watched projects with a build lock each, nobody holding any.
+    let projects: usize = 300;
+    let roots: Vec<PathBuf> = (0..projects)
+        .map(|i| dir.path(&format!("p{i:03}")))
+        .collect();
+    let known: std::sync::Arc<[(PathBuf, LockKind)]> = (0..projects)
+        .map(|i| {
+            let file = dir.write(&format!("p{i:03}/target/debug/.cargo-lock"), "");
+            (file, LockKind::ProfileDirectory)
+        })
+        .collect();
+    let mut q = QuickCheck::default();
+    q.set_known(&known, &roots);
+    let mut p = probe::platform().expect("the macOS probe");
+    // One tick as the daemon runs it: the plan, the kernel's answers, the comparison.
+    let mut tick = |q: &mut QuickCheck| -> (Vec<usize>, bool) {
+        let now = Instant::now();
+        let plan = q.plan(now);
+        let paths: Vec<&Path> = plan.iter().filter_map(|i| q.path(*i)).collect();
+        assert_eq!(paths.len(), plan.len());
+        let answer = p.quick_looks(&paths).expect("macOS answers cheap looks");
+        assert_eq!(answer.looks.len(), plan.len());
+        let changed = q.observe(&plan, &answer.looks, now);
+        (plan, changed)
+    };
+    let sweep = projects.div_ceil(COLD_PER_TICK);
+    for _ in 0..sweep * 2 {
+        let (plan, changed) = tick(&mut q);
+        assert!(
+            plan.len() <= COLD_PER_TICK,
+            "all cold: {} looked at",
+            plan.len()
+        );
+        assert!(!changed, "nothing is held: no change");
+    }
+    // A holder takes a file deep in the list; the cheap looks see it within one sweep.
+    let target = 211;
+    let file = known[target].0.clone();
+    let holder = helper(&dir, "holder", "exclusive", &file);
+    wait_sighting("the holder", &file, &[&holder], |s| pids(s) == [holder.pid]);
+    let seen_at = (1..=sweep).find(|_| tick(&mut q).1);
+    assert!(seen_at.is_some(), "not seen within {sweep} ticks");
+    // Held, it is looked at every tick, and a hold that stays is no change.
+    for _ in 0..sweep {
+        let (plan, changed) = tick(&mut q);
+        assert!(plan.contains(&target) && !changed);
+    }
+    // Its release is seen at the next tick.
+    drop(holder);
+    let start = Instant::now();
+    loop {
+        let (plan, changed) = tick(&mut q);
+        assert!(plan.contains(&target));
+        if changed {
+            break;
+        }
+        assert!(start.elapsed() < POLL_TIMEOUT, "the release was never seen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
 fn kqueue_wakes_on_release() {
     let _serial = util::serial();
     let dir = Dir::new("mac-kqueue");

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::alarm::Alarm;
 use super::history::{History, Rotation};
 use super::known::{KnownLocks, WatchList};
+use super::quick_check::{self, QuickCheck};
 use super::watcher::{FsWatcher, PlatformWakes, Wake};
 use crate::config::{Config, DaemonConfig, Loaded};
 use crate::core::catalog;
@@ -53,8 +54,9 @@ const FOLLOW_UPS: [Duration; 3] = [
     Duration::from_millis(15),
     Duration::from_millis(120),
 ];
-/// How often the cheap lock fingerprint is checked where file events miss acquisitions (macOS).
-const QUICK_CHECK: Duration = Duration::from_millis(500);
+/// Full passes after a cheap look saw a cargo start (macOS): by then it has usually taken its
+/// locks, which a pass finds through its descriptors even where no look went this tick.
+const CARGO_FOLLOW_UPS: [Duration; 2] = [Duration::from_millis(300), Duration::from_millis(1500)];
 /// How long a yielding IDE check gets to let go after SIGTERM before it is reported as not.
 const YIELD_GRACE: Duration = Duration::from_secs(5);
 /// How often freed heap memory is handed back to the OS, at most.
@@ -144,7 +146,10 @@ pub struct Engine {
     manifests: std::sync::Arc<crate::core::catalog::Manifests>,
     watcher: Option<FsWatcher>,
     platform_wakes: Option<PlatformWakes>,
-    fingerprint: Option<u64>,
+    /// Whether the probe is asked cheaply between passes (its file events miss acquisitions:
+    /// macOS), and which files it is asked about, how often.
+    quick_enabled: bool,
+    quick: QuickCheck,
     last_report: Option<Report>,
     pending: PendingHistory,
     limits: Option<watch::Sender<DaemonConfig>>,
@@ -223,7 +228,8 @@ impl Engine {
                 manifests: Default::default(),
                 watcher: None,
                 platform_wakes: None,
-                fingerprint: None,
+                quick_enabled: false,
+                quick: QuickCheck::default(),
                 last_report: None,
                 pending: PendingHistory::default(),
                 limits: opts.limits,
@@ -250,9 +256,10 @@ impl Engine {
         self.platform_wakes = Some(PlatformWakes::new(wake_tx.clone()));
         let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
         let mut alarm = Alarm::new();
+        let quick = self.probe.quick_looks(&[]).is_some();
+        self.quick_enabled = quick;
         self.pass();
-        let quick = self.probe.lock_fingerprint(self.known.list()).is_some();
-        let mut next_quick = tokio::time::Instant::now() + QUICK_CHECK;
+        let mut next_quick = tokio::time::Instant::now() + self.quick_interval();
         loop {
             let next_sample = self.next_sample();
             let next_follow = follow_ups.iter().min().copied();
@@ -268,23 +275,33 @@ impl Engine {
                 finished = done_rx.recv() => if let Some((report, reply)) = finished {
                     self.kill_done(report, reply);
                 },
-                wake = wake_rx.recv() => match wake {
-                    Some(Wake::LockFile(path)) if !self.knows(&path) => {
-                        // A lock file made since the list was read (a new Cargo home).
-                        self.known_at = None;
-                        let now = tokio::time::Instant::now();
-                        follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
+                wake = wake_rx.recv() => {
+                    if quick && let Some(w) = &wake {
+                        self.quick_event(w);
+                        let soon = tokio::time::Instant::now() + quick_check::LIVELY;
+                        next_quick = next_quick.min(soon);
                     }
-                    Some(Wake::LockFile(_) | Wake::ProcessExited(_) | Wake::Overflow) => {
-                        let now = tokio::time::Instant::now();
-                        follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
+                    match wake {
+                        Some(Wake::LockFile(path)) if !self.knows(&path) => {
+                            // A lock file made since the list was read (a new Cargo home).
+                            self.known_at = None;
+                            let now = tokio::time::Instant::now();
+                            follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
+                        }
+                        Some(Wake::LockFile(_) | Wake::ProcessExited(_) | Wake::Overflow) => {
+                            let now = tokio::time::Instant::now();
+                            follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
+                        }
+                        Some(Wake::Activity(key)) => {
+                            let event = Event::Activity { now: scan::now(), key };
+                            policy::apply(&mut self.policy, event);
+                        }
+                        Some(Wake::Failed(e)) => {
+                            tracing::warn!("file watcher: {e}; polling continues");
+                        }
+                        None => {}
                     }
-                    Some(Wake::Activity(key)) => {
-                        policy::apply(&mut self.policy, Event::Activity { now: scan::now(), key });
-                    }
-                    Some(Wake::Failed(e)) => tracing::warn!("file watcher: {e}; polling continues"),
-                    None => {}
-                },
+                }
                 _ = alarm.until(deadline) => {
                     let now = tokio::time::Instant::now();
                     let follow_up_due = follow_ups.iter().any(|t| *t <= now);
@@ -293,14 +310,25 @@ impl Engine {
                         self.relist_if_due();
                     }
                     if quick && now >= next_quick && now < next_sample && !follow_up_due {
-                        // Only the cheap check: a full pass when the held state changed.
-                        next_quick = now + QUICK_CHECK;
-                        if !self.paused && self.fingerprint_changed() {
-                            self.pass();
+                        // Only the cheap look: a full pass when a looked-at file changed, more
+                        // soon after when a cargo started.
+                        if !self.paused {
+                            let (changed, cargo_started) = self.quick_look();
+                            if cargo_started {
+                                follow_ups.extend(CARGO_FOLLOW_UPS.iter().map(|d| now + *d));
+                            }
+                            if changed {
+                                self.pass();
+                            }
                         }
+                        next_quick = tokio::time::Instant::now() + self.quick_interval();
                         continue;
                     }
                     self.pass();
+                    if quick {
+                        // A pass is a look at every file: the next cheap one is a cadence on.
+                        next_quick = tokio::time::Instant::now() + self.quick_interval();
+                    }
                 }
             }
         }
@@ -357,6 +385,13 @@ impl Engine {
         let list = scan::known_locks_listed(&self.roots, &mut self.listings);
         self.known.relist(list, &mut self.manifests.seen());
         self.known_at = Some(std::time::Instant::now());
+        if self.quick_enabled {
+            let roots: Vec<PathBuf> = (self.roots.cargo_homes.iter())
+                .chain(&self.roots.projects)
+                .cloned()
+                .collect();
+            self.quick.set_known(self.known.list(), &roots);
+        }
         self.recent.retain(|p| p.exists());
     }
 
@@ -448,12 +483,41 @@ impl Engine {
         self.pass();
     }
 
-    /// Whether the cheap lock fingerprint moved since the last look.
-    fn fingerprint_changed(&mut self) -> bool {
-        let now = self.probe.lock_fingerprint(self.known.list());
-        let changed = now != self.fingerprint;
-        self.fingerprint = now;
-        changed
+    /// One cheap look at the files the planner picks; returns whether one of them changed
+    /// since its last look (a full pass is due) and whether a cargo started.
+    fn quick_look(&mut self) -> (bool, bool) {
+        let now = std::time::Instant::now();
+        let plan = self.quick.plan(now);
+        let (checked, paths): (Vec<usize>, Vec<&std::path::Path>) = (plan.iter())
+            .filter_map(|i| Some((*i, self.quick.path(*i)?)))
+            .unzip();
+        let Some(answer) = self.probe.quick_looks(&paths) else {
+            return (false, false);
+        };
+        let changed = self.quick.observe(&checked, &answer.looks, now);
+        if answer.cargo_started {
+            self.quick.note_event(None, now);
+        }
+        (changed, answer.cargo_started)
+    }
+
+    /// How long until the next cheap look (see [`QuickCheck::interval`]).
+    fn quick_interval(&self) -> Duration {
+        let now = std::time::Instant::now();
+        (self.quick).interval(self.policy.incident_open(), self.policy.busy(), now)
+    }
+
+    /// Tells the planner about a wake: lock-file events make their root hot, and every event
+    /// makes the pace lively for a while.
+    fn quick_event(&mut self, wake: &Wake) {
+        let now = std::time::Instant::now();
+        match wake {
+            Wake::LockFile(path) => self.quick.note_event(Some(path), now),
+            Wake::Activity(_) | Wake::ProcessExited(_) | Wake::Overflow => {
+                self.quick.note_event(None, now)
+            }
+            Wake::Failed(_) => {}
+        }
     }
 
     fn last_token(&self, pid: u32) -> Option<u64> {
@@ -677,6 +741,12 @@ impl Engine {
         };
         let homes = self.roots.cargo_homes.clone();
         let mut report = core_report::build(Source::Daemon, now, homes, &observed, &knowledge);
+        if self.quick_enabled {
+            let held = (pass.sightings.iter())
+                .filter(|s| !s.holders.is_empty() || s.unseen.is_some())
+                .map(|s| s.path.as_path());
+            self.quick.passed(held, std::time::Instant::now());
+        }
         self.update_watches(&pass);
         let mut history = Vec::new();
         for e in effects {
@@ -1089,4 +1159,177 @@ fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -
                 .collect(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{LockSighting, ProcessFacts};
+    use crate::probe::{ProbeError, QuickLook, QuickLooks, Targets};
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    /// What the fake probe was asked, and what it answers.
+    #[derive(Default)]
+    struct Seen {
+        /// Full passes.
+        passes: usize,
+        /// Files asked about per cheap look (the first, empty question aside).
+        looks: Vec<Vec<PathBuf>>,
+        /// The file the kernel would say is held.
+        held: Option<PathBuf>,
+    }
+
+    /// A probe whose cheap looks answer from `Seen` (`quick`: as macOS does; else as Linux).
+    struct FakeProbe {
+        seen: Arc<Mutex<Seen>>,
+        quick: bool,
+    }
+
+    impl Probe for FakeProbe {
+        fn sightings(&mut self, _: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
+            self.seen.lock().unwrap().passes += 1;
+            Ok(Vec::new())
+        }
+        fn process(&mut self, pid: u32) -> Result<ProcessFacts, ProbeError> {
+            Err(ProbeError::NoSuchProcess(pid))
+        }
+        fn descendants(&mut self, _: u32) -> Vec<u32> {
+            Vec::new()
+        }
+        fn holds(&mut self, _: u32, _: FileKey) -> Result<bool, ProbeError> {
+            Ok(false)
+        }
+        fn quick_looks(&mut self, files: &[&Path]) -> Option<QuickLooks> {
+            let mut seen = self.seen.lock().unwrap();
+            seen.looks
+                .push(files.iter().map(|f| f.to_path_buf()).collect());
+            let looks = (files.iter())
+                .map(|f| match &seen.held {
+                    Some(h) if h == f => QuickLook::Held {
+                        ino: 1,
+                        exclusive: true,
+                    },
+                    _ => QuickLook::Free { ino: 1 },
+                })
+                .collect();
+            self.quick.then_some(QuickLooks {
+                looks,
+                cargo_started: false,
+            })
+        }
+    }
+
+    struct Silent;
+    impl Notifier for Silent {
+        fn snapshot(&mut self, _: &UiSnapshot, _: f64) {}
+    }
+
+    /// An engine over a Cargo home and `projects` projects with a build lock each.
+    fn engine(dir: &Path, projects: usize, quick: bool) -> (Engine, Arc<Mutex<Seen>>) {
+        let home = dir.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join(".package-cache"), "").unwrap();
+        let roots = WatchRoots {
+            cargo_homes: vec![home],
+            projects: (0..projects)
+                .map(|i| {
+                    let p = dir.join(format!("p{i:03}"));
+                    std::fs::create_dir_all(p.join("debug")).unwrap();
+                    std::fs::write(p.join("debug/.cargo-lock"), "").unwrap();
+                    p
+                })
+                .collect(),
+        };
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let probe = FakeProbe {
+            seen: Arc::clone(&seen),
+            quick,
+        };
+        let (engine, _) = Engine::new(
+            Box::new(probe),
+            Config::defaults(),
+            roots,
+            History::new(&dir.join("data")),
+            Box::new(Silent),
+            EngineOptions {
+                log_lines: false,
+                launch_at_login: false,
+                limits: None,
+            },
+        );
+        (engine, seen)
+    }
+
+    /// Waits (real time: the loop's timer is the kernel's) until `pred` holds.
+    async fn until(what: &str, within: Duration, pred: impl Fn() -> bool) {
+        let start = std::time::Instant::now();
+        while !pred() {
+            assert!(start.elapsed() < within, "{what}: not within {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cheap_looks_go_slowly_over_slices_and_a_change_runs_a_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mac, seen) = engine(&dir.path().join("mac"), 100, true);
+        let (linux, linux_seen) = engine(&dir.path().join("linux"), 100, false);
+        let (mac_tx, mac_rx) = mpsc::unbounded_channel();
+        let (linux_tx, linux_rx) = mpsc::unbounded_channel();
+        let start = std::time::Instant::now();
+        let mac_run = tokio::spawn(mac.run(mac_rx));
+        let linux_run = tokio::spawn(linux.run(linux_rx));
+        let looks = || seen.lock().unwrap().looks.len();
+        // The first question (no file) only asks whether to look at all; then the first pass.
+        until("the first pass", Duration::from_secs(5), || {
+            seen.lock().unwrap().passes == 1
+        })
+        .await;
+        // Idle: the next look comes at the slow interval, with at most 64 cold files besides
+        // the package cache lock, and finds nothing to pass for.
+        until("an idle look", Duration::from_secs(10), || looks() == 2).await;
+        assert!(
+            start.elapsed() >= quick_check::IDLE,
+            "{:?}",
+            start.elapsed()
+        );
+        {
+            let s = seen.lock().unwrap();
+            assert_eq!(s.looks[0].len(), 0);
+            assert_eq!(s.looks[1].len(), 1 + quick_check::COLD_PER_TICK);
+            assert_eq!(s.passes, 1, "nothing changed: no pass");
+        }
+        // A file of the next slice is taken: the next look sees it and a pass follows.
+        let taken = dir.path().join("mac/p090/debug/.cargo-lock");
+        assert!(!seen.lock().unwrap().looks[1].contains(&taken));
+        seen.lock().unwrap().held = Some(taken.clone());
+        until("the pass after the change", Duration::from_secs(10), || {
+            seen.lock().unwrap().passes == 2
+        })
+        .await;
+        {
+            let s = seen.lock().unwrap();
+            assert_eq!(s.looks.len(), 3);
+            assert!(s.looks[2].contains(&taken));
+            // The other 36 cold files, then round again: a slice is always full.
+            assert_eq!(s.looks[2].len(), 1 + quick_check::COLD_PER_TICK);
+            assert!(s.looks[2].contains(&dir.path().join("mac/p000/debug/.cargo-lock")));
+        }
+        // Something changed: the pace is lively, and the held file is looked at every time.
+        until("a lively look", quick_check::LIVELY * 4, || looks() == 4).await;
+        assert!(seen.lock().unwrap().looks[3].contains(&taken));
+        assert_eq!(
+            seen.lock().unwrap().passes,
+            2,
+            "a hold that stays is no change"
+        );
+        // A probe that answers None (Linux) was asked once, and never looked.
+        assert_eq!(linux_seen.lock().unwrap().looks.len(), 1);
+        assert_eq!(linux_seen.lock().unwrap().passes, 1);
+        mac_tx.send(Command::Shutdown).unwrap();
+        linux_tx.send(Command::Shutdown).unwrap();
+        mac_run.await.unwrap();
+        linux_run.await.unwrap();
+    }
 }

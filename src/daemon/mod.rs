@@ -16,6 +16,7 @@ mod known;
 pub mod logcap;
 mod open_files;
 pub mod protocol;
+pub mod quick_check;
 pub mod server;
 pub mod trust;
 pub mod ui_bridge;

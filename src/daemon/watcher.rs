@@ -55,8 +55,12 @@ pub enum Wake {
 pub struct PlatformWakes {
     #[cfg(target_os = "macos")]
     kqueue: Option<crate::probe::macos_events::KqueueWatcher>,
+    /// The lock files last wanted (cut to the budget).
     #[cfg(target_os = "macos")]
-    files: HashSet<PathBuf>,
+    files: Vec<PathBuf>,
+    /// Those of them without a live watch: not watchable last time, or whose watch ended.
+    #[cfg(target_os = "macos")]
+    unwatched: HashSet<PathBuf>,
     #[cfg(target_os = "macos")]
     pids: HashSet<u32>,
     /// How many lock files kqueue may watch: each holds a descriptor open.
@@ -84,7 +88,8 @@ impl PlatformWakes {
         let soft = super::open_files::current().map_or(256, |(soft, _)| soft);
         PlatformWakes {
             kqueue: kqueue.ok(),
-            files: HashSet::new(),
+            files: Vec::new(),
+            unwatched: HashSet::new(),
             pids: HashSet::new(),
             budget: super::open_files::kqueue_budget(soft),
             said_over_budget: false,
@@ -112,17 +117,23 @@ impl PlatformWakes {
             );
         }
         let files = &files[..files.len().min(self.budget)];
-        let want: HashSet<PathBuf> = files.iter().cloned().collect();
-        for gone in self.files.difference(&want) {
+        // A deleted, renamed or revoked file ended its watch: watch it again (once it exists).
+        self.unwatched.extend(kq.take_ended());
+        let diff = file_watch_diff(&self.files, files, &self.unwatched);
+        for gone in &diff.remove {
             kq.unwatch_file(gone);
+            self.unwatched.remove(gone);
         }
-        // A deleted or renamed file ends its watch: re-add every wanted file each time (the
-        // watcher ignores duplicates of a live watch).
-        self.files = want
-            .iter()
-            .filter(|f| kq.watch_file(f).is_ok())
-            .cloned()
-            .collect();
+        for new in diff.add {
+            if kq.watch_file(&new).is_ok() {
+                self.unwatched.remove(&new);
+            } else {
+                self.unwatched.insert(new);
+            }
+        }
+        if self.files != files {
+            self.files = files.to_vec();
+        }
         let want: HashSet<u32> = pids.iter().copied().collect();
         for gone in self.pids.difference(&want) {
             kq.unwatch_pid(*gone);
@@ -140,31 +151,81 @@ impl PlatformWakes {
     }
 }
 
+/// What to change in the lock files' kqueue watches between two updates.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct FileWatchDiff {
+    /// To watch: newly wanted, or wanted and without a live watch.
+    pub add: Vec<PathBuf>,
+    /// To stop watching: no longer wanted.
+    pub remove: Vec<PathBuf>,
+}
+
+/// The watches to add and remove to go from the files wanted `before` to those wanted `now`,
+/// when `unwatched` are the files of `before` that have no live watch (they could not be
+/// watched, or their watch ended). An unchanged list costs one comparison and touches only
+/// the unwatched ones, however many files there are.
+#[cfg_attr(
+    all(not(target_os = "macos"), not(test)),
+    allow(
+        dead_code,
+        reason = "only kqueue (macOS) watches files one by one this way"
+    )
+)]
+pub(super) fn file_watch_diff(
+    before: &[PathBuf],
+    now: &[PathBuf],
+    unwatched: &HashSet<PathBuf>,
+) -> FileWatchDiff {
+    if before == now {
+        let mut add: Vec<PathBuf> = unwatched.iter().cloned().collect();
+        add.sort();
+        return FileWatchDiff {
+            add,
+            remove: Vec::new(),
+        };
+    }
+    let was: HashSet<&PathBuf> = before.iter().collect();
+    let wanted: HashSet<&PathBuf> = now.iter().collect();
+    let mut seen = HashSet::new();
+    let add = (now.iter())
+        .filter(|p| !was.contains(p) || unwatched.contains(*p))
+        .filter(|p| seen.insert(*p))
+        .cloned()
+        .collect();
+    let mut seen = HashSet::new();
+    let remove = (before.iter())
+        .filter(|p| !wanted.contains(p))
+        .filter(|p| seen.insert(*p))
+        .cloned()
+        .collect();
+    FileWatchDiff { add, remove }
+}
+
 /// Watched paths whose canonical form differs from the form they were given in, so events
 /// reported under either form reach the same route.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Aliases {
-    /// (canonical, given), longest canonical path first.
-    pairs: Vec<(PathBuf, PathBuf)>,
+    /// Canonical root → the form it was given in. An event path is looked up ancestor by
+    /// ancestor, nearest first, so the most specific root wins and a lookup costs the depth
+    /// of the path, however many roots there are.
+    given: HashMap<PathBuf, PathBuf>,
 }
 
 impl Aliases {
-    /// From (given, canonical) pairs; pairs that are the same path are dropped.
+    /// From (given, canonical) pairs; pairs that are the same path are dropped. When two given
+    /// paths have the same canonical form, the one that sorts first is kept.
     pub fn new(pairs: impl IntoIterator<Item = (PathBuf, PathBuf)>) -> Aliases {
-        let mut pairs: Vec<(PathBuf, PathBuf)> = pairs
-            .into_iter()
-            .filter(|(given, canonical)| given != canonical)
-            .map(|(given, canonical)| (canonical, given))
-            .collect();
-        // The most specific root wins when one watched path lies inside another.
-        pairs.sort_by(|a, b| {
-            b.0.components()
-                .count()
-                .cmp(&a.0.components().count())
-                .then_with(|| a.cmp(b))
-        });
-        pairs.dedup();
-        Aliases { pairs }
+        let mut given: HashMap<PathBuf, PathBuf> = HashMap::new();
+        for (g, canonical) in pairs.into_iter().filter(|(g, c)| g != c) {
+            match given.get_mut(&canonical) {
+                Some(kept) if *kept <= g => {}
+                Some(kept) => *kept = g,
+                None => {
+                    given.insert(canonical, g);
+                }
+            }
+        }
+        Aliases { given }
     }
 
     /// The event path in the form the watched paths were given in: the same path when it is
@@ -180,14 +241,18 @@ impl Aliases {
     /// The event path in the given form, with the number of components of the canonical root
     /// it lies under (the most specific root wins), when it lies under one.
     fn lookup(&self, event: &Path) -> Option<(usize, PathBuf)> {
-        self.pairs.iter().find_map(|(canonical, given)| {
-            let rest = event.strip_prefix(canonical).ok()?;
-            let depth = canonical.components().count();
-            Some(if rest.as_os_str().is_empty() {
-                (depth, given.clone())
-            } else {
-                (depth, given.join(rest))
-            })
+        if self.given.is_empty() {
+            return None;
+        }
+        let (canonical, given) = event
+            .ancestors()
+            .find_map(|a| self.given.get(a).map(|g| (a, g)))?;
+        let rest = event.strip_prefix(canonical).ok()?;
+        let depth = canonical.components().count();
+        Some(if rest.as_os_str().is_empty() {
+            (depth, given.clone())
+        } else {
+            (depth, given.join(rest))
         })
     }
 }
@@ -708,6 +773,87 @@ mod tests {
             given("/private/tmp/lockfile"),
             Path::new("/private/tmp/lockfile")
         );
+    }
+
+    #[test]
+    fn kqueue_watches_change_only_where_the_wanted_files_do() {
+        let files = |r: std::ops::Range<usize>| -> Vec<PathBuf> {
+            r.map(|i| PathBuf::from(format!("/p/{i}/target/debug/.cargo-lock")))
+                .collect()
+        };
+        let none = HashSet::new();
+        // The first update watches everything.
+        let first = file_watch_diff(&[], &files(0..3000), &none);
+        assert_eq!((first.add.len(), first.remove.len()), (3000, 0));
+        // The same list again: nothing to do, not thousands of re-adds.
+        assert_eq!(
+            file_watch_diff(&files(0..3000), &files(0..3000), &none),
+            FileWatchDiff::default()
+        );
+        // A watch ended (the file was deleted and made again), another could not be made:
+        // only those two are watched again.
+        let ended = HashSet::from([files(7..8)[0].clone(), files(2999..3000)[0].clone()]);
+        let again = file_watch_diff(&files(0..3000), &files(0..3000), &ended);
+        assert_eq!(again.add, [files(2999..3000), files(7..8)].concat());
+        assert!(again.remove.is_empty());
+        // The list moves: the new ones are added, the gone ones removed, the rest untouched;
+        // an unwatched file no longer wanted is not added again.
+        let moved = file_watch_diff(&files(0..3000), &files(10..3010), &ended);
+        assert_eq!(moved.add, [files(2999..3000), files(3000..3010)].concat());
+        assert_eq!(moved.remove, files(0..10));
+        // Duplicates in a list are one watch.
+        let twice = [files(0..1), files(0..1)].concat();
+        assert_eq!(file_watch_diff(&[], &twice, &none).add, files(0..1));
+        assert_eq!(file_watch_diff(&twice, &[], &none).remove, files(0..1));
+    }
+
+    #[test]
+    fn thousands_of_roots_map_each_event_to_its_most_specific_one() {
+        // 3,000 projects linked from the watched form into /Volumes/src, and each one's
+        // target dir linked again elsewhere (a root inside another).
+        let mut pairs: Vec<(PathBuf, PathBuf)> = Vec::new();
+        for i in 0..3000 {
+            let given = PathBuf::from(format!("/Users/me/src/p{i}"));
+            pairs.push((given.clone(), PathBuf::from(format!("/Volumes/src/p{i}"))));
+            pairs.push((
+                given.join("target"),
+                PathBuf::from(format!("/Volumes/fast/t{i}")),
+            ));
+        }
+        // Two given forms of one canonical root: the one that sorts first, in any order.
+        pairs.push(("/b/dup".into(), "/Volumes/src/dup".into()));
+        pairs.push(("/a/dup".into(), "/Volumes/src/dup".into()));
+        let a = Aliases::new(pairs.iter().rev().cloned());
+        assert_eq!(a, Aliases::new(pairs));
+        let given = |p: &str| a.to_given(Path::new(p)).into_owned();
+        for i in [0, 1, 10, 1234, 2999] {
+            assert_eq!(
+                given(&format!("/Volumes/src/p{i}/src/lib.rs")),
+                PathBuf::from(format!("/Users/me/src/p{i}/src/lib.rs"))
+            );
+            assert_eq!(
+                given(&format!("/Volumes/fast/t{i}/debug/.cargo-lock")),
+                PathBuf::from(format!("/Users/me/src/p{i}/target/debug/.cargo-lock"))
+            );
+            assert_eq!(
+                given(&format!("/Volumes/src/p{i}")),
+                PathBuf::from(format!("/Users/me/src/p{i}"))
+            );
+        }
+        // A nested root's own canonical form: its given form, and its depth.
+        assert_eq!(
+            a.lookup(Path::new("/Volumes/fast/t7/debug")),
+            Some((4, PathBuf::from("/Users/me/src/p7/target/debug")))
+        );
+        assert_eq!(given("/Volumes/src/dup/x"), Path::new("/a/dup/x"));
+        assert_eq!(
+            given("/Volumes/src/p30000/x"),
+            Path::new("/Volumes/src/p30000/x")
+        );
+        assert!(matches!(
+            a.to_given(Path::new("relative/p1")),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

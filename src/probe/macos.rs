@@ -168,6 +168,8 @@ pub struct MacProbe {
     /// every pass.
     culprits: HashMap<u32, (u64, std::time::Instant, Vec<u32>)>,
     users: super::UserNames,
+    /// Which processes the cheap looks between passes have seen, to tell a cargo that started.
+    cargo_starts: rec::CargoStarts,
 }
 
 /// How long the answer to "who holds this blocker's pipes open" is trusted.
@@ -210,6 +212,7 @@ impl MacProbe {
             discovered: HashMap::new(),
             culprits: HashMap::new(),
             users: super::UserNames::default(),
+            cargo_starts: rec::CargoStarts::default(),
         })
     }
 
@@ -506,17 +509,23 @@ impl Probe for MacProbe {
         }
     }
 
-    fn lock_fingerprint(&mut self, known: &[(PathBuf, LockKind)]) -> Option<u64> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for (path, _) in known {
-            path.hash(&mut h);
-            match getlk(path) {
-                Ok((answer, key)) => format!("{answer:?}{}", key.ino).hash(&mut h),
-                Err(e) => e.kind().hash(&mut h),
+    fn quick_looks(&mut self, files: &[&Path]) -> Option<super::QuickLooks> {
+        let looks = (files.iter())
+            .map(|path| rec::quick_look(getlk(path).map_err(|e| e.kind())))
+            .collect();
+        let cargo_started = match list_all_pids() {
+            Ok(pids) => self.cargo_starts.update(&pids, |pid| {
+                bsd_short_info(pid).ok().map(|r| r.short_name().to_owned())
+            }),
+            Err(e) => {
+                tracing::debug!(error = %e, "proc_listallpids failed: cargo starts unseen");
+                false
             }
-        }
-        Some(h.finish())
+        };
+        Some(super::QuickLooks {
+            looks,
+            cargo_started,
+        })
     }
 
     fn holds(&mut self, pid: u32, key: FileKey) -> Result<bool, ProbeError> {

@@ -49,6 +49,10 @@ struct WatchState {
     by_path: HashMap<PathBuf, usize>,
     /// Processes watched for exit.
     pids: HashSet<u32>,
+    /// Paths whose watch ended (deleted, renamed, revoked) since [`KqueueWatcher::take_ended`]
+    /// was last called. Bounded by the number of watches: a watch ends once, and only a live
+    /// one (an unwatched path's events are no longer matched to it).
+    ended: Vec<PathBuf>,
     next_id: usize,
     stopping: bool,
 }
@@ -143,6 +147,12 @@ impl KqueueWatcher {
             },
         );
         Ok(())
+    }
+
+    /// The paths whose watch ended (the file was deleted, renamed or revoked) since the last
+    /// call: to be watched again once a file exists there.
+    pub fn take_ended(&self) -> Vec<PathBuf> {
+        std::mem::take(&mut lock(&self.state).ended)
     }
 
     /// Stops watching `path` (nothing happens when it was not watched).
@@ -296,6 +306,7 @@ fn run(kq: &OwnedFd, state: &Mutex<WatchState>, on_event: &(dyn Fn(KqueueEvent) 
                     {
                         st.by_path.remove(p);
                         st.files.remove(&id);
+                        st.ended.push(p.clone());
                     }
                     path.map(KqueueEvent::LockFileChanged)
                 }

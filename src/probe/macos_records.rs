@@ -13,6 +13,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::QuickLook;
 use crate::core::catalog::{self, LockKind};
 use crate::core::model::{Ancestor, FileKey, LockMode, Participant, ProcState, ProcessFacts};
 
@@ -291,6 +292,64 @@ pub fn is_candidate(name: &str) -> bool {
     name != "cargo-lockwatch"
         && (CANDIDATE_NAMES.contains(&name)
             || CANDIDATE_PREFIXES.iter().any(|p| name.starts_with(p)))
+}
+
+/// Whether a process with this short name takes Cargo's locks itself (cargo and its
+/// subcommands), rather than running under one (rustc, build scripts) or serving for hours
+/// (rust-analyzer, sccache, bacon), which start cargos of their own when they build.
+pub fn takes_locks(name: &str) -> bool {
+    is_candidate(name) && (name == "cargo" || name.starts_with("cargo-"))
+}
+
+/// The processes seen between passes, and which of them are cargos: a name is read once per
+/// pid, so knowing that a cargo started costs one `proc_listallpids` and a lookup per new pid.
+#[derive(Debug, Default)]
+pub struct CargoStarts {
+    /// pid → whether it takes locks, for the pids of the last list.
+    seen: HashMap<u32, bool>,
+    /// Whether a list was taken: the processes alive then were seen by the daemon's first
+    /// pass, so they started nothing new.
+    primed: bool,
+}
+
+impl CargoStarts {
+    /// Takes the current pid list, reading the short name of each pid not in the last one
+    /// with `name_of` (`None`: gone, or unreadable); returns whether one of them is a cargo.
+    /// A pid reused between two lists keeps its old answer (macOS hands out pids in order up
+    /// to 99,999, so a reuse within seconds is rare; the next pass sees that cargo anyway).
+    pub fn update(&mut self, pids: &[u32], mut name_of: impl FnMut(u32) -> Option<String>) -> bool {
+        let mut started = false;
+        let mut next = HashMap::with_capacity(pids.len());
+        for pid in pids {
+            let cargo = match self.seen.get(pid) {
+                Some(cargo) => *cargo,
+                None => {
+                    let cargo = name_of(*pid).is_some_and(|n| takes_locks(&n));
+                    started |= cargo;
+                    cargo
+                }
+            };
+            next.insert(*pid, cargo);
+        }
+        self.seen = next;
+        let first = !std::mem::replace(&mut self.primed, true);
+        started && !first
+    }
+}
+
+/// A cheap look's answer from `F_GETLK` on a fresh descriptor (the answer and the file opened),
+/// or from the error that kept it from being asked.
+pub fn quick_look(asked: Result<(LockAnswer, FileKey), std::io::ErrorKind>) -> QuickLook {
+    match asked {
+        Ok((LockAnswer::Free, key)) => QuickLook::Free { ino: key.ino },
+        Ok((LockAnswer::Held { mode, .. }, key)) => QuickLook::Held {
+            ino: key.ino,
+            exclusive: mode == LockMode::Exclusive,
+        },
+        Ok((LockAnswer::Denied, _)) => QuickLook::Failed(std::io::ErrorKind::PermissionDenied),
+        Ok((LockAnswer::Unverifiable, _)) => QuickLook::Failed(std::io::ErrorKind::Other),
+        Err(kind) => QuickLook::Failed(kind),
+    }
 }
 
 /// Text of a NUL-terminated fixed-size C buffer (`pbi_comm`, `pbi_name`), lossily decoded.
@@ -692,6 +751,69 @@ pub fn pipe_writers(ends: &[PipeEnd], wanted: &[u64], exclude: &[u32]) -> Vec<u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cargo_started_since_the_last_list_and_only_then() {
+        let names = |pid: u32| -> Option<String> {
+            match pid {
+                1 => Some("launchd".into()),
+                10 | 30 => Some("cargo".into()),
+                11 => Some("rust-analyzer".into()),
+                12 => Some("rustc".into()),
+                20 => Some("cargo-clippy".into()),
+                21 => Some("cargo-lockwatch".into()),
+                _ => None,
+            }
+        };
+        let mut starts = CargoStarts::default();
+        let mut asked = Vec::new();
+        let update = |s: &mut CargoStarts, pids: &[u32], asked: &mut Vec<u32>| {
+            s.update(pids, |p| {
+                asked.push(p);
+                names(p)
+            })
+        };
+        // The first list only learns: its processes were there before the daemon looked.
+        assert!(!update(&mut starts, &[1, 10, 11], &mut asked));
+        // The same processes again: no name is read, nothing started.
+        asked.clear();
+        assert!(!update(&mut starts, &[1, 10, 11], &mut asked));
+        assert!(asked.is_empty(), "names are read once per pid");
+        // rustc and a gone pid are no cargo; rust-analyzer's long life is no news.
+        assert!(!update(&mut starts, &[1, 10, 11, 12, 99], &mut asked));
+        assert_eq!(asked, [12, 99]);
+        // A cargo subcommand starts; this program's own name never counts.
+        assert!(update(&mut starts, &[1, 11, 20], &mut asked));
+        assert!(!update(&mut starts, &[1, 11, 20, 21], &mut asked));
+        // A pid that left and came back is read again.
+        assert!(update(&mut starts, &[1, 10], &mut asked));
+        assert!(takes_locks("cargo") && takes_locks("cargo-nextest"));
+        assert!(!takes_locks("rust-analyzer") && !takes_locks("build-script-build"));
+    }
+
+    #[test]
+    fn quick_looks_keep_the_inode_and_the_mode() {
+        let key = FileKey { dev: 1, ino: 7 };
+        assert_eq!(
+            quick_look(Ok((LockAnswer::Free, key))),
+            QuickLook::Free { ino: 7 }
+        );
+        let held = |mode| LockAnswer::Held {
+            mode,
+            posix_owner: None,
+        };
+        assert_eq!(
+            quick_look(Ok((held(LockMode::Shared), key))),
+            QuickLook::Held {
+                ino: 7,
+                exclusive: false
+            }
+        );
+        assert!(quick_look(Ok((held(LockMode::Exclusive), key))).is_held());
+        let gone = quick_look(Err(std::io::ErrorKind::NotFound));
+        assert_eq!(gone, QuickLook::Failed(std::io::ErrorKind::NotFound));
+        assert_ne!(gone, quick_look(Ok((LockAnswer::Denied, key))));
+    }
 
     const DEV: u32 = 0x0100_0010;
     const CACHE_INO: u64 = 4242;

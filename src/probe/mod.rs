@@ -154,12 +154,49 @@ pub trait Probe: Send {
         file_key(path)
     }
 
-    /// A cheap token that changes when the held state of any of `known` changes, for platforms
-    /// whose file events do not report acquisitions (macOS: one `F_GETLK` per file). `None`
-    /// means file events already do (Linux inotify sees every open), so the daemon skips this.
-    fn lock_fingerprint(&mut self, known: &[(PathBuf, LockKind)]) -> Option<u64> {
-        let _ = known;
+    /// The kernel's answer for each of `files`, in order, asked cheaply between passes on
+    /// platforms whose file events do not report acquisitions (macOS: one `F_GETLK` per file).
+    /// `None` means file events already do (Linux inotify sees every open), so the daemon never
+    /// asks; asking about no file tells which case this is.
+    fn quick_looks(&mut self, files: &[&std::path::Path]) -> Option<QuickLooks> {
+        let _ = files;
         None
+    }
+}
+
+/// The answer to [`Probe::quick_looks`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QuickLooks {
+    /// One answer per file asked about, in the same order.
+    pub looks: Vec<QuickLook>,
+    /// Whether a cargo (or a cargo subcommand) started since the last question: it is about
+    /// to take locks, possibly on files not looked at this time.
+    pub cargo_started: bool,
+}
+
+/// What a cheap look says about one lock file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuickLook {
+    /// Nobody holds the file with this inode.
+    Free {
+        /// The file's inode (a file replaced is a change).
+        ino: u64,
+    },
+    /// Someone holds the file with this inode.
+    Held {
+        /// The file's inode.
+        ino: u64,
+        /// Held exclusively (else shared).
+        exclusive: bool,
+    },
+    /// The file could not be asked (gone, refused …), for this reason.
+    Failed(std::io::ErrorKind),
+}
+
+impl QuickLook {
+    /// Whether the file was found held.
+    pub fn is_held(&self) -> bool {
+        matches!(self, QuickLook::Held { .. })
     }
 }
 

@@ -95,6 +95,8 @@ CONSTS = [
     ("LOCK_EX", "libc::LOCK_EX"), ("LOCK_NB", "libc::LOCK_NB"),
     ("EVFILT_VNODE", "libc::EVFILT_VNODE"), ("EVFILT_PROC", "libc::EVFILT_PROC"),
     ("EVFILT_USER", "libc::EVFILT_USER"),
+    ("EVFILT_TIMER", "libc::EVFILT_TIMER"), ("NOTE_USECONDS", "libc::NOTE_USECONDS"),
+    ("F_SETFD", "libc::F_SETFD"), ("FD_CLOEXEC", "libc::FD_CLOEXEC"),
     ("EV_ADD", "libc::EV_ADD"), ("EV_DELETE", "libc::EV_DELETE"), ("EV_CLEAR", "libc::EV_CLEAR"),
     ("EV_ONESHOT", "libc::EV_ONESHOT"), ("EV_ERROR", "libc::EV_ERROR"),
     ("NOTE_TRIGGER", "libc::NOTE_TRIGGER"), ("NOTE_EXIT", "libc::NOTE_EXIT"),
