@@ -194,15 +194,22 @@ pub fn locks(i: &IncidentReport) -> String {
 /// /tmp/x/home`), as a build lock is by its project. With `own` empty no home is named.
 pub fn locks_for(i: &IncidentReport, own: &[PathBuf]) -> String {
     let home = |l: &IncidentLock| foreign_home(&l.path, l.kind, own);
+    // In the words the waiting cargo printed (`build directory` for a check, `artifact
+    // directory` for a build, on one file), so the line matches its terminal.
+    let words = |l: &IncidentLock| {
+        (i.blocked.iter())
+            .find(|b| b.lock == l.path)
+            .map_or_else(|| l.description.clone(), |b| b.lock_description.clone())
+    };
     let name = |l: &IncidentLock| match (&l.project_dir, home(l)) {
-        (Some(p), _) => format!("{} of {}", l.description, tilde(p)),
-        (None, Some(h)) => format!("{} of {}", l.description, tilde(&h)),
+        (Some(p), _) => format!("{} of {}", words(l), tilde(p)),
+        (None, Some(h)) => format!("{} of {}", words(l), tilde(&h)),
         // A build lock outside any project (a shared `build.build-dir`): its directory.
         (None, None) if !l.kind.in_cargo_home() => match l.path.parent() {
-            Some(dir) => format!("{} {}", l.description, tilde(dir)),
-            None => l.description.clone(),
+            Some(dir) => format!("{} {}", words(l), tilde(dir)),
+            None => words(l),
         },
-        (None, None) => l.description.clone(),
+        (None, None) => words(l),
     };
     let waited = |l: &&IncidentLock| i.blocked.iter().any(|b| b.lock == l.path);
     let mut waited_for = i.locks.iter().filter(waited);
@@ -212,9 +219,9 @@ pub fn locks_for(i: &IncidentReport, own: &[PathBuf]) -> String {
             if a.project_dir.is_none() && home(a).is_some() && home(a) == home(b) =>
         {
             let h = home(a).unwrap_or_default();
-            format!("{} and {} of {}", a.description, b.description, tilde(&h))
+            format!("{} and {} of {}", words(a), words(b), tilde(&h))
         }
-        (Some(a), Some(b)) if a.description != b.description || a.project_dir != b.project_dir => {
+        (Some(a), Some(b)) if words(a) != words(b) || a.project_dir != b.project_dir => {
             format!("{} and {}", name(a), name(b))
         }
         (Some(a), _) => name(a),
@@ -384,6 +391,18 @@ mod tests {
     }
 
     #[test]
+    fn a_lock_is_named_in_the_words_its_waiting_cargo_printed() {
+        use crate::ui::demo::{self, Stage};
+        let mut i = demo::snapshot(Stage::Contended, 1000.0).report.incidents[0].clone();
+        // cargo ≤ 1.95: a build says "artifact directory", a waiting check "build directory".
+        i.locks[0].description = "artifact directory".into();
+        i.blocked[0].lock_description = "build directory".into();
+        assert!(locks(&i).starts_with("build directory"), "{}", locks(&i));
+        i.blocked.clear();
+        assert!(locks(&i).starts_with("artifact directory"), "{}", locks(&i));
+    }
+
+    #[test]
     fn two_locks_of_another_home_name_it_once() {
         use crate::ui::demo::{self, Stage};
         let mut i = demo::snapshot(Stage::Contended, 1000.0).report.incidents[0].clone();
@@ -395,6 +414,7 @@ mod tests {
         i.locks.push(mutate.clone());
         let mut second = i.blocked[0].clone();
         second.lock = mutate.path.clone();
+        second.lock_description = mutate.description.clone();
         i.blocked.push(second);
         let mine = [PathBuf::from("/elsewhere/.cargo")];
         assert_eq!(
