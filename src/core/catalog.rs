@@ -87,11 +87,7 @@ impl LockKind {
     /// The words a cargo running `cmd` prints while it waits for this lock: cargo ≤ 1.95 says
     /// "build directory" for a `.cargo-lock` when it only checks (`check`, `clippy`).
     pub fn cargo_words_for(self, cmd: &[String]) -> &'static str {
-        let subcommand = cmd
-            .iter()
-            .skip(1)
-            .find(|a| !a.starts_with('-') && !a.starts_with('+'));
-        match (self, subcommand.map(String::as_str)) {
+        match (self, cargo_subcommand(cmd)) {
             (LockKind::ProfileDirectory, Some("check" | "clippy")) => "build directory",
             _ => self.cargo_words(),
         }
@@ -297,9 +293,67 @@ pub fn activity_domain(path: &Path, kind: LockKind) -> Option<PathBuf> {
     }
 }
 
+/// The subcommand of a cargo command line (`build` in `cargo -v --color never build`): the
+/// first word after the program that is not a flag, a toolchain (`+nightly`) or the value of a
+/// global flag that takes one (`--color`, `--config`, `-Z`, `-C`).
+pub fn cargo_subcommand(cmd: &[String]) -> Option<&str> {
+    let mut args = cmd.iter().skip(1).map(String::as_str);
+    while let Some(a) = args.next() {
+        match a {
+            "--color" | "--config" | "-Z" | "-C" => {
+                args.next();
+            }
+            a if a.starts_with('-') || a.starts_with('+') => {}
+            a => return Some(a),
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subcommand_comes_after_global_flags_and_their_values() {
+        let cmd = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(cargo_subcommand(&cmd(&["cargo", "build"])), Some("build"));
+        assert_eq!(
+            cargo_subcommand(&cmd(&["cargo", "-v", "build"])),
+            Some("build")
+        );
+        assert_eq!(
+            cargo_subcommand(&cmd(&["cargo", "--offline", "--color", "never", "check"])),
+            Some("check")
+        );
+        assert_eq!(
+            cargo_subcommand(&cmd(&[
+                "cargo",
+                "+nightly",
+                "-Z",
+                "unstable-options",
+                "test"
+            ])),
+            Some("test")
+        );
+        assert_eq!(
+            cargo_subcommand(&cmd(&["cargo", "--config=a.toml", "clippy"])),
+            Some("clippy")
+        );
+        assert_eq!(cargo_subcommand(&cmd(&["cargo", "--version"])), None);
+        let check = cmd(&["cargo", "--color", "never", "check"]);
+        assert_eq!(
+            LockKind::ProfileDirectory.cargo_words_for(&check),
+            "build directory"
+        );
+        assert_eq!(
+            crate::core::words::short_command(
+                &cmd(&["/bin/cargo", "-v", "build"]),
+                &"cargo".into()
+            ),
+            "cargo build"
+        );
+    }
 
     #[test]
     fn a_check_waits_for_the_build_directory_in_cargos_words() {

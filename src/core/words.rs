@@ -35,8 +35,15 @@ pub fn short_command(cmd: &[String], name: &ProcName) -> String {
     let base = Path::new(first)
         .file_name()
         .map_or_else(|| first.clone(), |b| b.to_string_lossy().into_owned());
-    let said = match cmd.get(1) {
-        Some(sub) if !sub.starts_with('-') && sub.len() <= 24 => format!("{base} {sub}"),
+    let sub = if base.starts_with("cargo") {
+        crate::core::catalog::cargo_subcommand(cmd)
+    } else {
+        cmd.get(1)
+            .map(String::as_str)
+            .filter(|a| !a.starts_with('-'))
+    };
+    let said = match sub {
+        Some(sub) if sub.len() <= 24 => format!("{base} {sub}"),
         _ => base,
     };
     super::text::printable(&said)
@@ -327,7 +334,12 @@ mod tests {
         );
         assert_eq!(
             short_command(&s(&["cargo", "--offline", "build"]), &"c".into()),
-            "cargo"
+            "cargo build",
+            "global flags come before the subcommand"
+        );
+        assert_eq!(
+            short_command(&s(&["python3", "-c", "x"]), &"python3".into()),
+            "python3"
         );
         assert_eq!(short_command(&[], &"kworker".into()), "kworker");
         // A command line is anyone's to choose, as a name is: shown escaped.
