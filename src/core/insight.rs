@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -448,14 +448,17 @@ fn ide_over_terminal(s: &Summary) -> ((u32, f64), (u32, f64)) {
     (build, cache)
 }
 
-/// Whether the IDE's checks that blocked terminal builds already built into a target dir of
-/// their own: then they shared a configured build directory, which `targetDir` does not move.
-fn ide_own_target_dir(s: &Summary) -> bool {
+/// Whether the IDE's checks that blocked terminal builds shared a build directory that the
+/// IDE's own target dir does not move: the IDE already built into a target dir of its own
+/// (`--target-dir`), or the lock lies outside the project's `target` (a configured
+/// `build.build-dir`, or a target dir shared by several projects).
+fn ide_shares_a_build_dir(s: &Summary) -> bool {
     (s.blocked.iter()).any(|r| {
+        let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
         r.blocker_origin == Some(Origin::Ide)
             && r.waiter_origin == Some(Origin::Terminal)
-            && r.blocker_own_target_dir
             && !r.lock_kind.is_some_and(LockKind::in_cargo_home)
+            && (r.blocker_own_target_dir || r.project.as_ref().is_some_and(outside))
     })
 }
 
@@ -485,18 +488,21 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
     let mut out = Vec::new();
     let ((bt, bs), (ct, cs)) = ide_over_terminal(s);
     let ide = ide_name(s);
-    if recurs(bt, bs, s.total_wait_secs) && ide_own_target_dir(s) {
+    if recurs(bt, bs, s.total_wait_secs) && ide_shares_a_build_dir(s) {
         out.push(Advice {
             topic: Topic::IdeTargetDir,
             text: format!(
-                "{ide}'s checks blocked your terminal builds {} ({} in all), although \
-                 {ide} builds into its own target dir: they share one build directory \
-                 (`build.build-dir` in a Cargo config), which a target dir does not move. Give \
-                 {ide} its own build directory too (a second build cache on disk):\n\
+                "{ide}'s checks blocked your terminal builds {} ({} in all): they share a \
+                 build directory outside the project's target dir (`build.build-dir` in a \
+                 Cargo config, or a target dir shared by projects), which a target dir of \
+                 {ide}'s own does not move alone. Give {ide} its own target and build \
+                 directories (a second build cache on disk):\n\
                  \x20 VS Code, settings.json:\n\
+                 \x20   \"rust-analyzer.cargo.targetDir\": true,\n\
                  \x20   \"rust-analyzer.cargo.extraEnv\":\n\
                  \x20     {{ \"CARGO_BUILD_BUILD_DIR\": \"{{workspace-root}}/target/ra-build\" }}\n\
-                 \x20 Zed, Neovim: the same variable in rust-analyzer's `cargo.extraEnv`.",
+                 \x20 Zed, Neovim: `targetDir = true` and that variable in\n\
+                 \x20   rust-analyzer's `cargo.extraEnv`.",
                 times(bt),
                 duration(bs)
             ),
@@ -629,10 +635,16 @@ fn origin_suffix(o: Option<Origin>) -> &'static str {
     }
 }
 
-fn lock_words(kind: Option<LockKind>, path: &Path) -> String {
-    match kind {
+/// What a row's lock is, in cargo's words: a profile lock outside the project's `target` is a
+/// configured build directory's, which cargo calls the "build directory".
+fn lock_words(r: &BlockRow) -> String {
+    let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
+    match r.lock_kind {
+        Some(LockKind::ProfileDirectory) if r.project.as_ref().is_some_and(outside) => {
+            LockKind::BuildDirectory.cargo_words().to_string()
+        }
         Some(k) => k.cargo_words().to_string(),
-        None => tilde(path),
+        None => tilde(&r.lock),
     }
 }
 
@@ -709,7 +721,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 duration(r.total_wait_secs),
                 at_least(r.longest_wait_at_least),
                 duration(r.longest_wait_secs),
-                lock_words(r.lock_kind, &r.lock)
+                lock_words(r)
             );
         }
     }
@@ -1082,7 +1094,10 @@ mod tests {
         assert_eq!(top.blocker, "rust-analyzer");
         assert_eq!(top.blocker_origin, Some(Origin::Ide));
         assert_eq!(top.waiter, "your terminal builds");
-        assert_eq!(top.project.as_deref(), Some(Path::new("/src/app")));
+        assert_eq!(
+            top.project.as_deref(),
+            Some(std::path::Path::new("/src/app"))
+        );
         assert_eq!((top.times, top.total_wait_secs), (14, 1400.0));
         assert_eq!(sum.blocked[1].blocker, "cargo");
 
@@ -1122,33 +1137,47 @@ mod tests {
     }
 
     #[test]
-    fn an_ide_with_its_own_target_dir_is_advised_a_build_dir_of_its_own() {
-        // rust-analyzer's `cargo.targetDir` already passes a target dir: they shared the
-        // configured build-dir, which only a build dir of its own moves.
-        let events: Vec<HistoryEvent> = (0..3)
-            .map(|i| {
-                let mut e =
-                    ide_blocked_terminal(100.0 + f64::from(i), 40.0, "/b/debug/.cargo-lock");
-                if let HistoryEvent::WaitEnded { blocked_by_cmd, .. } = &mut e {
-                    blocked_by_cmd[0].extend(s(&["--target-dir", "/src/app/target/rust-analyzer"]));
-                }
-                e
-            })
-            .collect();
-        let sum = summarize(&events, 0.0, 0);
-        assert!(sum.blocked[0].blocker_own_target_dir);
-        let text = render(&sum, 86_400, Some(80));
-        assert!(
-            text.contains("although rust-analyzer builds into its own target dir")
-                && text.contains(
-                    "{ \"CARGO_BUILD_BUILD_DIR\": \"{workspace-root}/target/ra-build\" }"
-                )
-                && !text.contains("\"rust-analyzer.cargo.targetDir\": true"),
-            "{text}"
-        );
-        for line in text.lines() {
-            assert!(line.chars().count() <= 80, "{line:?}");
+    fn an_ide_sharing_a_build_dir_outside_the_target_dir_is_advised_one_of_its_own() {
+        // The shared lock lies outside the project's target (a configured build-dir): a plain
+        // check, and one with rust-analyzer's own target dir, are both told to move the
+        // build dir too; a lock in the project's target gets the target dir advice alone.
+        let waits = |lock: &str, own_target: bool| -> Vec<HistoryEvent> {
+            (0..3)
+                .map(|i| {
+                    let mut e = ide_blocked_terminal(100.0 + f64::from(i), 40.0, lock);
+                    if let HistoryEvent::WaitEnded { blocked_by_cmd, .. } = &mut e
+                        && own_target
+                    {
+                        blocked_by_cmd[0]
+                            .extend(s(&["--target-dir", "/src/app/target/rust-analyzer"]));
+                    }
+                    e
+                })
+                .collect()
+        };
+        for own_target in [false, true] {
+            let sum = summarize(&waits("/b/debug/.cargo-lock", own_target), 0.0, 0);
+            assert_eq!(sum.blocked[0].blocker_own_target_dir, own_target);
+            let text = render(&sum, 86_400, Some(80));
+            assert!(text.contains("(longest 40s) · build directory\n"), "{text}");
+            assert!(
+                text.contains("they share a build directory outside the project's target dir")
+                    && text.contains("\"rust-analyzer.cargo.targetDir\": true,")
+                    && text.contains(
+                        "{ \"CARGO_BUILD_BUILD_DIR\": \"{workspace-root}/target/ra-build\" }"
+                    ),
+                "{text}"
+            );
+            for line in text.lines() {
+                assert!(line.chars().count() <= 80, "{line:?}");
+            }
         }
+        let text = render(
+            &summarize(&waits(BUILD_LOCK, false), 0.0, 0),
+            86_400,
+            Some(80),
+        );
+        assert!(!text.contains("CARGO_BUILD_BUILD_DIR"), "{text}");
     }
 
     #[test]
