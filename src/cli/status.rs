@@ -247,13 +247,16 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         mine: mine(&roots),
     };
     loop {
-        let (report, problems) = match fetch_with_problems(ctx, &roots, args.no_daemon) {
+        let (mut report, problems) = match fetch_with_problems(ctx, &roots, args.no_daemon) {
             Ok(r) => r,
             Err(e) => {
                 crate::say!("cargo-lockwatch: error: {e:#}");
                 return exit::ERROR;
             }
         };
+        // The reader's own first (their Cargo home, the project they are in), in JSON as in
+        // the text: `incidents[0]` is what the person reads first.
+        report.incidents.sort_by_key(|i| !style.mine.touches(i));
         let text = if args.json && args.watch {
             super::json_line(&report, false)
         } else if args.json {
