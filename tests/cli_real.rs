@@ -579,7 +579,7 @@ fn kill_refuses_a_pid_that_status_showed_as_another_process() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
     assert!(
-        said.contains(&format!("pid {pid} is no longer the flock `status` showed"))
+        said.contains(&format!("pid {pid} is no longer the flock shown"))
             && said.contains("Run `cargo lockwatch status` again"),
         "{said}"
     );

@@ -27,6 +27,9 @@ pub struct Shown {
     pub start_token: u64,
     /// Its name, as shown.
     pub name: String,
+    /// Its command, short (`cargo build`), as shown.
+    #[serde(default)]
+    pub what: String,
     /// When it was last shown (Unix time).
     pub at: f64,
 }
@@ -35,16 +38,17 @@ pub struct Shown {
 pub fn in_report(report: &Report, at: f64) -> Vec<Shown> {
     let incidents = report.incidents.iter().flat_map(|i| {
         let people = i.blocker.iter().chain(i.culprit.iter());
-        people.map(|p| (p.pid, p.start_token, p.name.raw().to_string()))
+        people.map(|p| (p.pid, p.start_token, &p.name, p.cmd.as_slice()))
     });
     let holders = (report.locks.iter().flat_map(|l| &l.holders))
-        .map(|h| (h.pid, h.start_token, h.name.raw().to_string()));
+        .map(|h| (h.pid, h.start_token, &h.name, h.cmd.as_slice()));
     let mut out: Vec<Shown> = incidents
         .chain(holders)
-        .map(|(pid, start_token, name)| Shown {
+        .map(|(pid, start_token, name, cmd)| Shown {
             pid,
             start_token,
-            name,
+            name: name.raw().to_string(),
+            what: crate::core::words::short_command(cmd, name),
             at,
         })
         .collect();
@@ -77,11 +81,15 @@ pub fn refusal_text(was: &Shown, target: &ProcessFacts, at: f64) -> String {
         Some(dir) => format!("{} in {}", command_of(target), text::tilde(dir)),
         None => command_of(target),
     };
+    let was_what = if was.what.is_empty() {
+        text::printable(&was.name)
+    } else {
+        was.what.clone()
+    };
     format!(
-        "refusing: pid {pid} is no longer the {was} `status` showed {ago} ago: that one ended, \
-         and pid {pid} is now {now_is} (started {age} ago). Run `cargo lockwatch status` again.",
+        "refusing: pid {pid} is no longer the {was_what} shown {ago} ago: that one ended, and \
+         pid {pid} is now {now_is} (started {age} ago). Run `cargo lockwatch status` again.",
         pid = target.pid,
-        was = text::printable(&was.name),
         ago = text::duration(at - was.at),
         age = text::duration(at - target.started_at),
     )
@@ -148,7 +156,11 @@ pub fn remember(base: &std::path::Path, report: &Report) {
         .map_err(std::io::Error::other)
         .and_then(|bytes| memo::write(base, FILE, &bytes));
     if let Err(e) = written {
-        tracing::debug!("cannot note the processes status showed: {e}");
+        crate::say!(
+            "cargo-lockwatch: warning: cannot note the processes shown in {} ({e}), so a later \
+             `kill`/`resume` cannot tell them from a process that takes their pid; move it aside",
+            memo::path(base, FILE).display()
+        );
     }
 }
 
@@ -162,6 +174,7 @@ mod tests {
             pid,
             start_token,
             name: "cargo".into(),
+            what: "cargo build".into(),
             at,
         }
     }
@@ -204,8 +217,8 @@ mod tests {
         let text = refusal_text(&list[0], &process(4, 9), now);
         assert_eq!(
             text,
-            "refusing: pid 4 is no longer the cargo `status` showed 2m00s ago: that one ended, \
-             and pid 4 is now cargo build in /src/other (started 5s ago). Run `cargo lockwatch \
+            "refusing: pid 4 is no longer the cargo build shown 2m00s ago: that one ended, and \
+             pid 4 is now cargo build in /src/other (started 5s ago). Run `cargo lockwatch \
              status` again."
         );
     }
