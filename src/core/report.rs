@@ -895,10 +895,10 @@ fn project_dirs(
     }
 }
 
-/// A cargo (1.87 to 1.95) whose `build.build-dir` is not its target dir holds two profile
+/// A cargo (1.87 to 1.95) whose `build.build-dir` is not its target dir takes two profile
 /// locks: its target dir's ("artifact directory") and its build dir's, which cargo calls the
-/// "build directory". The one outside any project, held by a process that also holds one in its
-/// project, is that build directory: it is named so, as the waiting cargo prints it.
+/// "build directory". The one outside any project, held or awaited by a process that holds one
+/// in its project, is that build directory: it is named so, as the waiting cargo prints it.
 fn name_build_dirs(obs: &Observed, incidents: &mut [IncidentReport], locks: &mut [LockReport]) {
     let in_project: HashSet<&Path> = (locks.iter())
         .filter(|l| l.kind == LockKind::ProfileDirectory && l.project_dir.is_some())
@@ -909,9 +909,11 @@ fn name_build_dirs(obs: &Observed, incidents: &mut [IncidentReport], locks: &mut
             in_project.contains(s.path.as_path()) && s.holders.iter().any(|h| h.pid == pid)
         })
     };
+    // Its holders, or a cargo waiting for it while it holds its project's (a `cargo build`
+    // behind a `cargo check`, which takes only the build dir's).
     let build_dirs: HashSet<PathBuf> = (obs.sightings.iter())
         .filter(|s| s.kind == LockKind::ProfileDirectory && !in_project.contains(s.path.as_path()))
-        .filter(|s| s.holders.iter().any(|h| holds_one_in_project(h.pid)))
+        .filter(|s| (s.holders.iter().chain(&s.waiters)).any(|p| holds_one_in_project(p.pid)))
         .map(|s| s.path.clone())
         .collect();
     if build_dirs.is_empty() {
@@ -1179,6 +1181,13 @@ mod tests {
             crate::core::words::locks(i),
             format!("build directory {}", shared.display())
         );
+        // A `cargo check` (10) takes only the shared build dir's lock; the `cargo build` (11)
+        // waiting for it holds its project's.
+        let mut case = case;
+        case.sightings[0].holders = vec![part(11, LockMode::Exclusive)];
+        let r = case.report(&Knowledge::default());
+        let i = &r.incidents[0];
+        assert_eq!(i.blocked[0].lock_description, "build directory", "{i:#?}");
     }
 
     #[test]
