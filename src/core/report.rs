@@ -897,11 +897,15 @@ fn project_dirs(
 
 /// A cargo (1.87 to 1.95) whose `build.build-dir` is not its target dir takes two profile
 /// locks: its target dir's ("artifact directory") and its build dir's, which cargo calls the
-/// "build directory". The one outside any project, held or awaited by a process that holds one
-/// in its project, is that build directory: it is named so, as the waiting cargo prints it.
+/// "build directory". The one outside its project's `target`, held or awaited by a process that
+/// holds one in a project's `target`, is that build directory: it is named so, as the waiting
+/// cargo prints it.
 fn name_build_dirs(obs: &Observed, incidents: &mut [IncidentReport], locks: &mut [LockReport]) {
+    // Profile locks in a project's `target` (a build dir elsewhere, even inside the project,
+    // is not one).
     let in_project: HashSet<&Path> = (locks.iter())
-        .filter(|l| l.kind == LockKind::ProfileDirectory && l.project_dir.is_some())
+        .filter(|l| l.kind == LockKind::ProfileDirectory)
+        .filter(|l| (l.project_dir.as_ref()).is_some_and(|p| l.path.starts_with(p.join("target"))))
         .map(|l| l.path.as_path())
         .collect();
     let holds_one_in_project = |pid: u32| {
@@ -1188,6 +1192,12 @@ mod tests {
         let r = case.report(&Knowledge::default());
         let i = &r.incidents[0];
         assert_eq!(i.blocked[0].lock_description, "build directory", "{i:#?}");
+        // A build dir inside the project (`build-dir = "bd"`), beside its `target`.
+        let inside = project.join("bd/debug/.cargo-lock");
+        case.sightings[1].path = inside.clone();
+        let r = case.report(&Knowledge::default());
+        let l = r.locks.iter().find(|l| l.path == inside).unwrap();
+        assert_eq!(l.description, "build directory", "{r:#?}");
     }
 
     #[test]
