@@ -392,8 +392,18 @@ fn reason_words(r: StaleReason) -> &'static str {
 }
 
 /// The blocker as a person names it: the IDE's language server for an IDE's check, else the
-/// command (`cargo build`); old lines without command lines give the names.
+/// command (`cargo build`); old lines without command lines give the names. Another user's is
+/// said to be theirs (`cargo build (bob's)`).
 fn blocker_label(blocked_by: &[(ProcName, u32)], cmds: &[Vec<String>], party: &Party) -> String {
+    let label = blocker_words(blocked_by, cmds, party);
+    match &party.user {
+        Some(user) => format!("{label} ({user}'s)"),
+        None => label,
+    }
+}
+
+/// [`blocker_label`] without whose it is.
+fn blocker_words(blocked_by: &[(ProcName, u32)], cmds: &[Vec<String>], party: &Party) -> String {
     if party.origin == Some(Origin::Ide)
         && let Some(via) = &party.via
     {
@@ -1178,6 +1188,16 @@ mod tests {
             Some(80),
         );
         assert!(!text.contains("CARGO_BUILD_BUILD_DIR"), "{text}");
+    }
+
+    #[test]
+    fn another_user_s_blocker_is_named_as_theirs() {
+        let mut e = ide_blocked_terminal(100.0, 40.0, BUILD_LOCK);
+        if let HistoryEvent::WaitEnded { blocker, .. } = &mut e {
+            blocker.user = Some("bob".into());
+        }
+        let sum = summarize(&[e], 0.0, 0);
+        assert_eq!(sum.blocked[0].blocker, "rust-analyzer (bob's)");
     }
 
     #[test]
