@@ -729,3 +729,40 @@ fn watched_projects_free_lock_files_reach_every_client_once() {
     drop(holder);
     d.wait_for("the release", |r| ours(r) == [free(0), free(1), free(2)]);
 }
+
+/// The daemon notes the blockers its menu and notifications name, so that `kill PID` typed
+/// from a notification acts on that very process: a pid that names another process since is
+/// refused (the memo's token is made another process's here).
+#[test]
+fn the_daemon_notes_the_blockers_it_names_for_a_later_kill() {
+    let _serial = util::serial();
+    let dir = Dir::new("daemon-shown");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(&dir, "daemon");
+    let holder = flock_holder(&dir, "holder", &lock);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).arg("true");
+    let waiter = dir.spawn("waiter", &mut cmd);
+    d.wait_for("the incident", |r| {
+        (r.incidents.iter()).any(|i| i.blocker.as_ref().is_some_and(|b| b.pid == holder.pid))
+    });
+    let memo = dir.path("lockwatch/run/shown.json");
+    let noted = || {
+        let text = std::fs::read_to_string(&memo).unwrap_or_default();
+        serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap_or_default()
+    };
+    util::eventually("the blocker noted", || {
+        noted().iter().any(|e| e["pid"] == holder.pid)
+    });
+    let mut shown = noted();
+    for e in shown.iter_mut().filter(|e| e["pid"] == holder.pid) {
+        e["start_token"] = (e["start_token"].as_u64().unwrap() + 1).into();
+    }
+    std::fs::write(&memo, serde_json::to_vec(&shown).unwrap()).unwrap();
+    let (code, out) = d.cli(&dir, &["kill", &holder.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(out.contains("is no longer the flock shown"), "{out}");
+    assert_eq!(holder.state(), 'S', "nothing was signalled");
+    drop(waiter);
+}

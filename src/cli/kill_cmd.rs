@@ -67,12 +67,12 @@ pub(super) fn verified_token(ctx: &Context, pid: u32) -> Result<u64, Box<KillRep
 fn verified(ctx: &Context, pid: u32) -> Result<ProcessFacts, Box<KillReport>> {
     let target = running(pid)?;
     let at = crate::scan::now();
-    let shown = super::shown::load(&ctx.dirs.runtime);
-    match super::shown::reused(&shown, &target, at) {
+    let shown = crate::shown::load(&ctx.dirs.runtime);
+    match crate::shown::reused(&shown, &target, at) {
         Some(was) => Err(Box::new(KillReport::Refused {
             pid,
             refusal: Refusal::PidReused,
-            message: super::shown::refusal_text(was, &target, at),
+            message: crate::shown::refusal_text(was, &target, at),
         })),
         None => Ok(target),
     }

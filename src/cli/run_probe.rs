@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
-use super::memo;
+use crate::memo;
 use crate::probe::{Heirs, Probe, ProbeError};
 
 /// The file in the runtime directory.

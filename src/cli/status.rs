@@ -291,7 +291,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
             text
         };
-        super::shown::remember(&ctx.dirs.runtime, &report);
+        crate::shown::remember(&ctx.dirs.runtime, &report);
         match super::print_to_reader(&text) {
             Ok(true) => {}
             Ok(false) => return exit::OK,

@@ -228,7 +228,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         };
         let blockers = blocking(&report, &named, &here);
         if !blockers.is_empty() {
-            super::shown::remember(&ctx.dirs.runtime, &report);
+            crate::shown::remember(&ctx.dirs.runtime, &report);
         }
         if blockers.is_empty() {
             if printed && live {

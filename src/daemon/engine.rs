@@ -153,6 +153,7 @@ pub struct Engine {
     last_report: Option<Report>,
     pending: PendingHistory,
     limits: Option<watch::Sender<DaemonConfig>>,
+    runtime_dir: Option<PathBuf>,
     hold_times: HoldTimes,
     /// Where kills run aside report back (set when the loop starts).
     done: Option<mpsc::UnboundedSender<KillDone>>,
@@ -173,6 +174,9 @@ pub struct EngineOptions {
     pub launch_at_login: bool,
     /// Where the server's limits are published, so a reload reaches it.
     pub limits: Option<watch::Sender<DaemonConfig>>,
+    /// The runtime directory, where the blockers named in the menu and notifications are
+    /// noted for a later `kill PID` ([`crate::shown`]).
+    pub runtime_dir: Option<PathBuf>,
 }
 
 impl Engine {
@@ -233,6 +237,7 @@ impl Engine {
                 last_report: None,
                 pending: PendingHistory::default(),
                 limits: opts.limits,
+                runtime_dir: opts.runtime_dir,
                 hold_times,
                 done: None,
                 yielded: HashSet::new(),
@@ -767,6 +772,9 @@ impl Engine {
         self.last_report = Some(report);
         // Publish every pass while something is held (times tick), otherwise only on change.
         self.publish();
+        if let (Some(dir), Some(report)) = (&self.runtime_dir, &self.last_report) {
+            crate::shown::remember_incidents(dir, report);
+        }
         if self.config.notify.enabled {
             let snapshot = self.snapshot_tx.borrow().clone();
             self.notifier.snapshot(&snapshot, now);
@@ -1256,6 +1264,7 @@ mod tests {
                 log_lines: false,
                 launch_at_login: false,
                 limits: None,
+                runtime_dir: None,
             },
         );
         (engine, seen)

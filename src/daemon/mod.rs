@@ -201,6 +201,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
             log_lines: true,
             launch_at_login: crate::service::is_installed(),
             limits: Some(limits_tx),
+            runtime_dir: Some(dirs.runtime.clone()),
         },
     );
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

@@ -1,13 +1,14 @@
-//! Which processes `status` last showed, so that `kill PID` or `resume PID` typed from what it
-//! said acts on that very process: a pid the blocker left and another process took since (a
-//! new build got the number) is refused, saying what the pid is now. The check at the moment
-//! of the signal covers only the run of `kill` itself; this covers the person reading.
+//! Which processes the user was last shown (by `status`, `wait`, or the daemon's menu and
+//! notifications), so that `kill PID` or `resume PID` typed from what they said acts on that
+//! very process: a pid the blocker left and another process took since (a new build got the
+//! number) is refused, saying what the pid is now. The check at the moment of the signal
+//! covers only the run of `kill` itself; this covers the person reading.
 
 use serde::{Deserialize, Serialize};
 
-use super::memo;
 use crate::core::model::{ProcessFacts, Report};
 use crate::core::text;
+use crate::memo;
 
 /// The file in the runtime directory.
 const FILE: &str = "shown.json";
@@ -34,13 +35,15 @@ pub struct Shown {
     pub at: f64,
 }
 
-/// The processes in `report` one could act on: blockers, culprits and lock holders.
-pub fn in_report(report: &Report, at: f64) -> Vec<Shown> {
+/// The processes in `report` one could act on: blockers, culprits and (unless
+/// `incidents_only`, as the daemon's menu and notifications offer only those) lock holders.
+pub fn in_report(report: &Report, at: f64, incidents_only: bool) -> Vec<Shown> {
     let incidents = report.incidents.iter().flat_map(|i| {
         let people = i.blocker.iter().chain(i.culprit.iter());
         people.map(|p| (p.pid, p.start_token, &p.name, p.cmd.as_slice()))
     });
-    let holders = (report.locks.iter().flat_map(|l| &l.holders))
+    let holders = (report.locks.iter().filter(|_| !incidents_only))
+        .flat_map(|l| &l.holders)
         .map(|h| (h.pid, h.start_token, &h.name, h.cmd.as_slice()));
     let mut out: Vec<Shown> = incidents
         .chain(holders)
@@ -138,8 +141,19 @@ fn noted_lately(now: &[Shown], at: f64) -> bool {
 
 /// Notes what `report` shows, for a later `kill`/`resume`; written only when it adds something.
 pub fn remember(base: &std::path::Path, report: &Report) {
+    note(base, report, false);
+}
+
+/// [`remember`] for the daemon: the blockers and culprits its menu and notifications name.
+pub fn remember_incidents(base: &std::path::Path, report: &Report) {
+    if !report.incidents.is_empty() {
+        note(base, report, true);
+    }
+}
+
+fn note(base: &std::path::Path, report: &Report, incidents_only: bool) {
     let at = crate::scan::now();
-    let now = in_report(report, at);
+    let now = in_report(report, at, incidents_only);
     if now.is_empty() || noted_lately(&now, at) {
         return;
     }
