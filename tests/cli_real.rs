@@ -496,12 +496,7 @@ fn kill_of_a_holder_that_ignores_sigterm_says_so_at_once_and_offers_sigkill() {
         .arg(&lock);
     let holder = dir.spawn("holder", &mut cmd);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).arg("true");
-    let waiter = dir.spawn("waiter", &mut cmd);
-    util::wait_status(&dir, "the waiter", &[&holder, &waiter], |s| {
-        s.waits(&lock, waiter.pid)
-    });
+    let (waiter, _) = util::waiter_behind(&dir, &lock, &holder);
     let pid = holder.pid;
     // No: said once, nothing signalled, refused.
     let (code, out) = at_a_terminal(&dir, &format!("kill {pid}"), "n\n");
@@ -554,12 +549,7 @@ fn kill_refuses_a_pid_that_status_showed_as_another_process() {
     std::fs::write(&lock, "").unwrap();
     let holder = util::daemon::flock_holder(&dir, "holder", &lock);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).arg("true");
-    let waiter = dir.spawn("waiter", &mut cmd);
-    util::wait_status(&dir, "the waiter", &[&holder, &waiter], |s| {
-        s.waits(&lock, waiter.pid)
-    });
+    let (_waiter, _) = util::waiter_behind(&dir, &lock, &holder);
     let status = lockwatch(&dir)
         .args(["status", "--no-daemon"])
         .output()

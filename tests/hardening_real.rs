@@ -794,12 +794,7 @@ fn another_user_s_blocker_is_unseen_not_idle() {
     .arg(&lock);
     let holder = dir.spawn("holder", &mut cmd);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).arg("true");
-    let waiter = dir.spawn("waiter", &mut cmd);
-    util::wait_status(&dir, "the waiter", &[&holder, &waiter], |s| {
-        s.waits(&lock, waiter.pid)
-    });
+    let (_waiter, _) = util::waiter_behind(&dir, &lock, &holder);
     let mut cmd = dir.command("setpriv");
     cmd.arg(format!("--reuid={uid}"))
         .arg(format!("--regid={uid}"))

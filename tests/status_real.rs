@@ -639,12 +639,7 @@ fn a_name_with_control_characters_is_escaped_in_text_and_real_in_json() {
                 .any(|h| h.pid == holder.pid && h.name == odd)
         })
     });
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).arg("true");
-    let waiter = dir.spawn("waiter", &mut cmd);
-    let s = wait_status(&dir, "its waiter", &[&holder, &waiter], |s| {
-        s.waits(&lock, waiter.pid)
-    });
+    let (_waiter, s) = util::waiter_behind(&dir, &lock, &holder);
     let i = s.incident_of(holder.pid).expect("an incident");
     assert_eq!(i.blocker.as_ref().unwrap().name, odd, "{}", s.pretty());
     assert!(

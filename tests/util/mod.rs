@@ -532,6 +532,17 @@ pub fn wait_holder(dir: &Dir, path: &Path, pid: u32, procs: &[&Proc]) -> Status 
     )
 }
 
+/// A `flock -x PATH true` waiting behind `holder`, and the status that first sees it wait.
+pub fn waiter_behind(dir: &Dir, path: &Path, holder: &Proc) -> (Proc, Status) {
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(path).arg("true");
+    let waiter = dir.spawn("waiter", &mut cmd);
+    let s = wait_status(dir, "the waiter", &[holder, &waiter], |s| {
+        s.waits(path, waiter.pid)
+    });
+    (waiter, s)
+}
+
 /// A loopback HTTP "registry" that accepts every connection and never answers, like a hung
 /// network fetch. Nothing leaves 127.0.0.1.
 pub struct HangServer {
