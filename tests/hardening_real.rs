@@ -97,6 +97,15 @@ fn greeted(socket: &Path) -> BufReader<UnixStream> {
     r
 }
 
+/// A directory of the other user's own in this test's directory, which it can reach.
+fn their_corner(dir: &Dir, uid: u32) -> PathBuf {
+    std::fs::set_permissions(&dir.root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let theirs = dir.path("other");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(uid), Some(uid)).unwrap();
+    theirs
+}
+
 /// The lockwatch binary where another user can run it (a copy when ours is out of its reach).
 fn binary_for(dir: &Dir, uid: u32) -> PathBuf {
     let ours = PathBuf::from(env!("CARGO_BIN_EXE_cargo-lockwatch"));
@@ -130,11 +139,7 @@ fn an_impostor_daemon_of_another_user_is_never_trusted() {
     assert_root();
     let dir = Dir::new("impostor");
     let uid = other_uid();
-    // The other user needs to reach its own corner of this test's directory.
-    std::fs::set_permissions(&dir.root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let theirs = dir.path("other");
-    std::fs::create_dir_all(&theirs).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(uid), Some(uid)).unwrap();
+    let theirs = their_corner(&dir, uid);
     let lock = dir.write("cargo-home/.package-cache", "");
     let holder = flock_holder(&dir, "holder", &lock);
 
@@ -775,10 +780,7 @@ fn another_user_s_blocker_is_unseen_not_idle() {
     assert_root();
     let dir = Dir::new("unseen");
     let uid = other_uid();
-    std::fs::set_permissions(&dir.root, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let theirs = dir.path("other");
-    std::fs::create_dir_all(&theirs).unwrap();
-    std::os::unix::fs::chown(&theirs, Some(uid), Some(uid)).unwrap();
+    let theirs = their_corner(&dir, uid);
     let lock = dir.write("cargo-home/.package-cache", "");
     std::fs::set_permissions(
         lock.parent().unwrap(),
