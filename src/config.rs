@@ -892,6 +892,16 @@ fn missing_configured_dirs(config: &Config, flags: &FlagOverrides) -> Vec<String
     dir_warnings(homes.chain(projects)).collect()
 }
 
+/// The directory a `--project DIR` flag means: `DIR` itself, or when `DIR` has nothing of
+/// Cargo's in it but lies inside a Cargo project (its `src`, say), that project's workspace
+/// root, whose build dirs hold the locks (as `wait --project` finds them).
+pub fn project_flag_dir(dir: PathBuf) -> PathBuf {
+    if !looks_unbuilt(&dir) {
+        return dir;
+    }
+    crate::cargo_dirs::workspace_root(&dir).unwrap_or(dir)
+}
+
 /// What a `--project` that exists is told when nothing in it is Cargo's.
 const NOT_A_PROJECT: &str = "has no Cargo.toml and no build output (CACHEDIR.TAG, debug/, \
     release/): is it the project or target dir you meant? Its locks are looked for there in case \
@@ -1297,6 +1307,28 @@ mod tests {
             w[0].starts_with(&format!("--project {} has no Cargo.toml", empty.display())),
             "{w:?}"
         );
+    }
+
+    #[test]
+    fn a_project_flag_inside_a_project_means_the_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("pp");
+        std::fs::create_dir_all(project.join("src")).unwrap();
+        std::fs::write(project.join("Cargo.toml"), "[package]\nname = \"pp\"\n").unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert_eq!(project_flag_dir(project.join("src")), project);
+        assert_eq!(project_flag_dir(project.clone()), project);
+        // Nothing of Cargo's above it either: left as named (and warned about).
+        assert_eq!(project_flag_dir(empty.clone()), empty);
+        let gone = dir.path().join("gone");
+        assert_eq!(project_flag_dir(gone.clone()), gone);
+        let flags = FlagOverrides {
+            cargo_homes: vec![],
+            projects: vec![project_flag_dir(project.join("src"))],
+        };
+        let w = missing_flag_dirs(&flags);
+        assert!(!w.iter().any(|w| w.contains("--project")), "{w:?}");
     }
 
     #[test]

@@ -289,7 +289,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
     };
     let flags = FlagOverrides {
         cargo_homes: absolute(roots.cargo_home),
-        projects: absolute(roots.project),
+        projects: (absolute(roots.project).into_iter())
+            .map(crate::config::project_flag_dir)
+            .collect(),
     };
     let loaded = Loaded::load(&dirs, &flags);
     let color = use_color(command.color());

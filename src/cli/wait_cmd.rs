@@ -208,7 +208,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         cargo_homes: roots.cargo_homes.clone(),
         dirs,
     };
-    if let Err(message) = check_paths(&args.paths) {
+    if let Err(message) = check_paths(&args.paths, &args.roots.project) {
         crate::say!("cargo-lockwatch: error: {message}");
         return exit::ERROR;
     }
@@ -370,8 +370,15 @@ fn print_outcome(json: bool, start: Instant, still: Option<(&LockReport, Option<
 }
 
 /// Notes the named paths that do not exist: a lock file a build has not made yet is free, but
-/// a path whose directory does not exist either is a typo, not a free lock.
-fn check_paths(paths: &[PathBuf]) -> Result<(), String> {
+/// a path whose directory does not exist either is a typo, not a free lock; so is a
+/// `--project` that does not exist (`wait --project typo && cargo build` would go ahead).
+fn check_paths(paths: &[PathBuf], projects: &[PathBuf]) -> Result<(), String> {
+    if let Some(p) = projects.iter().find(|p| !p.exists()) {
+        return Err(format!(
+            "--project {} does not exist: check the path",
+            p.display()
+        ));
+    }
     // A file that is not one of Cargo's lock files is never in a report: it would read as
     // free whoever holds it, and `wait FILE && cargo build` would go ahead.
     // A manifest names its project.
@@ -542,10 +549,14 @@ mod tests {
     #[test]
     fn a_missing_lock_file_is_free_but_a_missing_directory_is_a_typo() {
         let tmp = tempfile::tempdir().unwrap();
-        assert!(check_paths(&[tmp.path().join(".cargo-lock")]).is_ok());
+        assert!(check_paths(&[tmp.path().join(".cargo-lock")], &[]).is_ok());
         let typo = tmp.path().join("nope/target/debug/.cargo-lock");
-        let err = check_paths(&[typo]).unwrap_err();
+        let err = check_paths(&[typo], &[]).unwrap_err();
         assert!(err.contains("nor does its directory"), "{err}");
+        let project = tmp.path().join("no-such-project");
+        let err = check_paths(&[], &[project]).unwrap_err();
+        assert!(err.contains("no-such-project does not exist"), "{err}");
+        assert!(check_paths(&[], &[tmp.path().to_path_buf()]).is_ok());
     }
 
     #[test]
