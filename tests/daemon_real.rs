@@ -440,6 +440,43 @@ fn a_paused_daemon_never_makes_a_held_lock_look_free() {
     );
 }
 
+/// Notifications snoozed from the menu: `status` says so under the view while they are (a stale
+/// blocker would change the icon and notify nobody), and stops saying it once resumed.
+#[test]
+fn status_says_while_notifications_are_snoozed() {
+    let _serial = util::serial();
+    let dir = Dir::new("snoozed");
+    dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(&dir, "daemon");
+    d.snapshot();
+    let until = lockwatch::scan::now() + 3_600.0;
+    d.client()
+        .request(&Request::Snooze { until: Some(until) })
+        .expect("snooze");
+    wait_for_snooze(&d, Some(until));
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(
+        text.contains("the daemon has notifications snoozed for 59m")
+            || text.contains("the daemon has notifications snoozed for 1h"),
+        "{text}"
+    );
+    d.client()
+        .request(&Request::Snooze { until: None })
+        .expect("resume notifications");
+    wait_for_snooze(&d, None);
+    let (_, text) = d.cli(&dir, &["status"]);
+    assert!(!text.contains("notifications snoozed"), "{text}");
+}
+
+/// Waits until the daemon's snapshot carries `until` (the engine takes a command in its loop).
+fn wait_for_snooze(d: &Daemon, until: Option<f64>) {
+    let deadline = Instant::now() + POLL_TIMEOUT;
+    while d.snapshot().snoozed_until != until {
+        assert!(Instant::now() < deadline, "the snooze never showed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// The first JSON document in a command's output (warnings on stderr may follow it).
 fn first_json(out: &str) -> serde_json::Value {
     let json = &out[out.find('{').expect(out)..];

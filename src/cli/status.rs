@@ -107,6 +107,19 @@ fn not_listed(report: &Report, known: Vec<(PathBuf, LockKind)>) -> Vec<(PathBuf,
         .collect()
 }
 
+/// The footer's word on notifications snoozed from the menu, while they are: a stale blocker
+/// then changes the icon but notifies nobody.
+fn snoozed(until: Option<f64>, now: f64) -> Option<String> {
+    let left = until? - now;
+    (left > 0.0).then(|| {
+        format!(
+            "has notifications snoozed for {} more (menu → Notifications snoozed → Resume \
+             notifications)",
+            crate::core::text::duration(left)
+        )
+    })
+}
+
 /// [`fetch`], with what the daemon says it cannot do right now (for the footer). The report's
 /// `daemon` says whether the daemon answered and, when not, why.
 pub fn fetch_with_problems(
@@ -145,7 +158,9 @@ pub fn fetch_with_problems(
                 let known = not_listed(&report, scan::known_locks(&others));
                 core_report::add_roots(&mut report, &known, &roots.cargo_homes);
                 report.daemon = Some(DaemonAnswer::Answered);
-                return Ok((report, snap.problems));
+                let mut problems = snap.problems;
+                problems.extend(snoozed(snap.snoozed_until, scan::now()));
+                return Ok((report, problems));
             }
             Ok(_) => {
                 crate::say!(
@@ -327,4 +342,21 @@ fn sleep_unless_reader_leaves(interval: Duration) -> bool {
         return true;
     }
     out.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_footer_says_notifications_are_snoozed_only_while_they_are() {
+        let note = snoozed(Some(1_000.0 + 1_500.0), 1_000.0).unwrap();
+        assert!(
+            note.starts_with("has notifications snoozed for 25m"),
+            "{note}"
+        );
+        assert!(note.contains("Resume notifications"), "{note}");
+        assert_eq!(snoozed(Some(900.0), 1_000.0), None);
+        assert_eq!(snoozed(None, 1_000.0), None);
+    }
 }
