@@ -156,7 +156,7 @@ impl LinuxProbe {
     pub fn new(proc_root: PathBuf) -> Result<Self, ProbeError> {
         let table_error = |source| ProbeError::LockTable {
             path: proc_root.join("stat"),
-            source,
+            cause: source,
         };
         let fs = Procfs::open(proc_root.clone()).map_err(table_error)?;
         let stat = fs.read("stat", Shape::Table).map_err(table_error)?;
@@ -202,7 +202,7 @@ impl LinuxProbe {
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .map_err(|source| ProbeError::LockTable {
                     path: self.fs.root().join("locks"),
-                    source,
+                    cause: source,
                 })
         };
         let first = read()?;

@@ -342,7 +342,7 @@ impl Probe for MacProbe {
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
         let pids = list_all_pids().map_err(|source| ProbeError::Os {
             what: "proc_listallpids".into(),
-            source,
+            cause: source,
         })?;
         let procs: HashMap<u32, ProcRecord> = pids
             .iter()
@@ -536,14 +536,14 @@ impl Probe for MacProbe {
             Err(source) => {
                 return Err(ProbeError::Os {
                     what: format!("proc_pidinfo(PROC_PIDTBSDINFO) for pid {pid}"),
-                    source,
+                    cause: source,
                 });
             }
         }
         let fds: Vec<FdRecord> = list_fds(pid)
             .map_err(|source| ProbeError::Os {
                 what: format!("proc_pidinfo(PROC_PIDLISTFDS) for pid {pid}"),
-                source,
+                cause: source,
             })?
             .into_iter()
             .filter(|f| f.proc_fdtype == libc::PROX_FDTYPE_VNODE as u32)
@@ -632,7 +632,7 @@ fn process_error(pid: u32, source: io::Error) -> ProbeError {
     } else {
         ProbeError::Os {
             what: format!("proc_pidinfo(PROC_PIDTBSDINFO) for pid {pid}"),
-            source,
+            cause: source,
         }
     }
 }

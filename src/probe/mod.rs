@@ -68,26 +68,37 @@ pub enum ProbeError {
     )]
     Unsupported(&'static str),
     /// The kernel's lock table could not be read.
-    #[error("cannot read {path}: {source}; is /proc mounted (and not hidden with hidepid)?")]
+    #[error("cannot read {path}: {cause}; {}", lock_table_hint(.cause))]
     LockTable {
         /// What was read.
         path: PathBuf,
-        /// Why it failed.
-        #[source]
-        source: std::io::Error,
+        /// Why it failed (said in the message, so not a `source` said again after it).
+        cause: std::io::Error,
     },
     /// The process is gone (or was never there).
     #[error("process {0} does not exist (it may just have exited)")]
     NoSuchProcess(u32),
     /// Another OS call failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Os {
         /// What was attempted.
         what: String,
-        /// Why it failed.
-        #[source]
-        source: std::io::Error,
+        /// Why it failed (said in the message, so not a `source` said again after it).
+        cause: std::io::Error,
     },
+}
+
+/// What to do when the kernel's lock table cannot be read, by why: out of descriptors is this
+/// process's limit (or the machine's), not a /proc problem.
+fn lock_table_hint(e: &std::io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) => "this process has too many files open: raise `ulimit -n`",
+        Some(libc::ENFILE) => "the system has too many files open: try again in a moment",
+        Some(libc::EACCES | libc::EPERM) => {
+            "is /proc mounted with hidepid, or denied by a sandbox?"
+        }
+        _ => "is /proc mounted (and not hidden with hidepid)?",
+    }
 }
 
 /// Sees locks and processes on one OS.
@@ -275,5 +286,25 @@ pub fn normalize_dev(dev: u64) -> u64 {
         dev & 0xffff_ffff
     } else {
         dev
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_lock_table_says_what_to_do_by_why() {
+        let said = |errno| {
+            ProbeError::LockTable {
+                path: "/proc/locks".into(),
+                cause: std::io::Error::from_raw_os_error(errno),
+            }
+            .to_string()
+        };
+        assert!(said(libc::EMFILE).contains("raise `ulimit -n`"));
+        assert!(!said(libc::EMFILE).contains("mounted"));
+        assert!(said(libc::ENOENT).contains("is /proc mounted"));
+        assert!(said(libc::EACCES).contains("hidepid"));
     }
 }
