@@ -179,7 +179,45 @@ fn a_registry_that_never_answers_is_followed_across_cargo_s_retries() {
             .contains("CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1")
     );
     assert_status_text(&d, &dir, &config, blocker.pid);
+    assert_stopped_is_not_the_network(&d, &dir, &blocker);
     drop((waiter, blocker, d, server));
+}
+
+/// Suspended (Ctrl-Z) while it waits on the registry, the blocker is stopped: its connection
+/// goes on being silent because it reads nothing, so the verdict is "stopped, resume it", not
+/// the network's (whose advice would be to stop it), from the daemon and from a one-off scan.
+fn assert_stopped_is_not_the_network(d: &Daemon, dir: &Dir, blocker: &Proc) {
+    blocker.stop();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = None;
+    let i = loop {
+        assert!(Instant::now() < deadline, "never seen stopped: {last:#?}");
+        match incident_of(d, blocker.pid) {
+            Some(i) if i.doing == Doing::Stopped && i.verdict.contains("Resume it") => break i,
+            other => {
+                last = other;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    assert!(
+        !i.stale_reasons.contains(&StaleReason::NetworkSilent),
+        "{i:?}"
+    );
+    assert!(!i.verdict.contains("waits on the network"), "{}", i.verdict);
+    let (_, json) = d.cli(dir, &["status", "--json", "--no-daemon"]);
+    let v: serde_json::Value = serde_json::from_str(&json).expect("status --json");
+    let scanned = v["incidents"]
+        .as_array()
+        .and_then(|a| a.iter().find(|i| i["blocker"]["pid"] == blocker.pid))
+        .expect("the incident in JSON");
+    assert_eq!(scanned["doing"]["kind"], "stopped", "{scanned}");
+    assert_eq!(
+        scanned["stale_reasons"],
+        serde_json::json!(["stopped"]),
+        "{scanned}"
+    );
+    blocker.resume();
 }
 
 /// `status` through the daemon: the advice, under its label, naming this Cargo home's config.

@@ -1043,12 +1043,14 @@ fn reasons_now(
     if b.state == ProcState::Zombie {
         reasons.push(StaleReason::Zombie);
     }
-    // The silence across Cargo's retries, or one connection's as the kernel counts it.
+    // The silence across Cargo's retries, or one connection's as the kernel counts it. A
+    // stopped process reads nothing: its silence is its being stopped, said as such.
     let across = judge.net_now.as_ref().map(|(_, s)| s.silent_for_secs);
-    let silent = [b.network_silent_secs, across]
-        .into_iter()
-        .flatten()
-        .any(|s| s >= cfg.stale_after.as_secs_f64());
+    let silent = b.state != ProcState::Stopped
+        && [b.network_silent_secs, across]
+            .into_iter()
+            .flatten()
+            .any(|s| s >= cfg.stale_after.as_secs_f64());
     for (on, reason) in [
         (b.locker_dead, StaleReason::LockerDead),
         (b.deleted_lock, StaleReason::DeletedLockFile),
@@ -2126,6 +2128,24 @@ mod tests {
             &vec![StaleReason::NetworkSilent],
             "not idle: waiting"
         );
+    }
+
+    #[test]
+    fn a_stopped_cargo_s_silent_connection_is_its_being_stopped_not_the_network() {
+        let mut s = state();
+        let stale_after = s.cfg.stale_after.as_secs_f64();
+        let stopped = |t: f64| {
+            let mut b = on_the_network(Some((7, stale_after + t, 0)));
+            b.state = ProcState::Stopped;
+            lock(vec![b], &[11])
+        };
+        // Within the grace a stopped blocker gets, nothing looks stale, whatever the silence.
+        let grace = s.cfg.stopped_grace.as_secs_f64();
+        run(&mut s, 0.0, grace - 1.0, 1.0, stopped);
+        assert!(!stale_now(&s, 10));
+        // Past it, it is stale for being stopped, and for that alone.
+        run(&mut s, grace, grace + 10.0, 1.0, stopped);
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Stopped]);
     }
 
     #[test]

@@ -186,10 +186,12 @@ pub fn instant_reasons(
     {
         reasons.push(StaleReason::Orphan);
     }
-    let silent = signals
-        .network_silent_secs
-        .zip(network_silence)
-        .is_some_and(|(silent, limit)| silent >= limit);
+    // Stopped, it reads nothing: the silence is its being stopped.
+    let silent = facts.state != ProcState::Stopped
+        && signals
+            .network_silent_secs
+            .zip(network_silence)
+            .is_some_and(|(silent, limit)| silent >= limit);
     for (on, reason) in [
         (signals.locker_dead, StaleReason::LockerDead),
         (signals.deleted_lock, StaleReason::DeletedLockFile),

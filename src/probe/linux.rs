@@ -941,6 +941,14 @@ impl Probe for LinuxProbe {
                 ..Activity::default()
             };
         }
+        // Stopped, it reads nothing: its silent connections and unread pipes are its own
+        // doing, and looking for who holds a pipe open would read every process for nothing.
+        if v.stat(pid).is_some_and(|s| s.state == ProcState::Stopped) {
+            return Activity {
+                unseen,
+                ..Activity::default()
+            };
+        }
         let tree = v.descendants(pid);
         let peers = peers(&mut v, pid);
         let writers = culprits(&mut v, mem, pid, &tree);

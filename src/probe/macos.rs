@@ -500,6 +500,17 @@ impl Probe for MacProbe {
                 ..Activity::default()
             };
         }
+        // Stopped, it reads nothing: who holds its pipes open does not matter until it runs.
+        if self
+            .process(pid)
+            .is_ok_and(|f| f.state == crate::core::model::ProcState::Stopped)
+        {
+            return Activity {
+                descendants,
+                unseen,
+                ..Activity::default()
+            };
+        }
         // Network peers need PROC_PIDFDSOCKETINFO, which this probe does not read yet.
         Activity {
             descendants,
