@@ -597,12 +597,13 @@ impl Config {
     }
 
     /// Every duration setting, by name.
-    fn durations(&self) -> [(&'static str, Duration); 9] {
+    fn durations(&self) -> [(&'static str, Duration); 10] {
         [
             ("watch.poll_interval", self.watch.poll_interval),
             ("watch.idle_poll_interval", self.watch.idle_poll_interval),
             ("stale.stopped_grace", self.stale.stopped_grace),
             ("stale.stale_after", self.stale.stale_after),
+            ("stale.idle_child_after", self.stale.idle_child_after),
             ("stale.idle_window", self.stale.idle_window),
             ("stale.sample_interval", self.stale.sample_interval),
             ("notify.cooldown", self.notify.cooldown),

@@ -10,7 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lockwatch::core::model::{LockState, Report, StaleReason};
+use lockwatch::core::model::{IncidentReport, IncidentState, LockState, Report, StaleReason};
 use lockwatch::daemon::protocol::{Request, Response};
 use lockwatch::kill::{KillReport, Refusal};
 use util::daemon::{Daemon, daemon_env, flock_holder, holder_of};
@@ -196,6 +196,136 @@ fn busy_holder_over_the_same_window_is_not_stale() {
     assert_eq!(l.state, LockState::Held, "{l:#?}");
     let h = l.holders.iter().find(|h| h.pid == busy.pid).unwrap();
     assert!(!h.stale && h.tree_cpu_secs > 2.0, "{h:#?}");
+}
+
+/// A loopback server that sends each client one byte every 200 ms while `flowing` is set,
+/// and keeps the connection open (sending nothing) while it is not: a slow download.
+struct Trickle {
+    port: u16,
+    flowing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Trickle {
+    fn start() -> Trickle {
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let flowing = std::sync::Arc::new(AtomicBool::new(true));
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let (f, s) = (flowing.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut clients = Vec::new();
+            while !s.load(Relaxed) {
+                if let Ok((c, _)) = listener.accept() {
+                    clients.push(c);
+                }
+                if f.load(Relaxed) {
+                    clients.retain_mut(|c| c.write_all(b"x").is_ok());
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        Trickle {
+            port,
+            flowing,
+            stop,
+        }
+    }
+}
+
+impl Drop for Trickle {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A project whose build script reads from `port` until `marker` exists: a build script
+/// downloading something slowly (as a `-sys` crate fetching a prebuilt library does).
+fn downloading_project(dir: &Dir, port: u16, marker: &std::path::Path) -> std::path::PathBuf {
+    dir.write(
+        "dl/Cargo.toml",
+        "[package]\nname = \"dl\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    dir.write("dl/src/main.rs", "fn main() {}\n");
+    dir.write(
+        "dl/build.rs",
+        &format!(
+            "use std::io::Read;\nfn main() {{\n    \
+             let mut s = std::net::TcpStream::connect((\"127.0.0.1\", {port})).unwrap();\n    \
+             s.set_read_timeout(Some(std::time::Duration::from_millis(100))).unwrap();\n    \
+             std::fs::write({started:?}, \"\").unwrap();\n    \
+             let mut buf = [0u8; 64];\n    \
+             while !std::path::Path::new({marker:?}).exists() {{ let _ = s.read(&mut buf); }}\n}}\n",
+            started = util::started_file(marker),
+        ),
+    );
+    dir.path("dl")
+}
+
+/// The incident in which `blocker` blocks `waiter`.
+fn blocking(r: &Report, blocker: u32, waiter: u32) -> Option<&IncidentReport> {
+    (r.incidents.iter()).find(|i| {
+        i.blocker.as_ref().is_some_and(|b| b.pid == blocker)
+            && i.blocked.iter().any(|w| w.process.pid == waiter)
+    })
+}
+
+/// A build script receiving a slow download uses no CPU and writes nothing, yet works: never
+/// stale. Once the bytes stop, its quiet tree looks stale only after `idle_child_after` (not
+/// `stale_after`), with a verdict that says what it may be waiting on.
+#[test]
+fn a_build_script_s_download_is_work_and_its_silence_gets_idle_child_after() {
+    let _serial = util::serial();
+    let dir = Dir::new("download");
+    let trickle = Trickle::start();
+    let marker = dir.path("marker");
+    let project = downloading_project(&dir, trickle.port, &marker);
+    let d = Daemon::start_with(
+        &dir,
+        "daemon",
+        &[("LOCKWATCH_STALE_IDLE_CHILD_AFTER", "6s")],
+    );
+    let mut build = dir.spawn("build", dir.cargo(&project).args(["build", "--offline"]));
+    util::wait_file(&util::started_file(&marker), &[&build]);
+    let mut waiter = dir.spawn("waiter", dir.cargo(&project).args(["build", "--offline"]));
+    let (b, w) = (build.pid, waiter.pid);
+    let blocks = |r: &Report| blocking(r, b, w).cloned();
+    d.wait_for("the build blocking the waiter", |r| blocks(r).is_some());
+    // stale_after 3s and idle_window 2s: an idle blocker would be stale within ~4 s; this
+    // one receives a byte every 200 ms for 9 s.
+    let flowing_until = Instant::now() + Duration::from_secs(9);
+    while Instant::now() < flowing_until {
+        let r = d.report();
+        let i = blocks(&r).expect("still blocking");
+        assert_ne!(i.state, IncidentState::Stale, "{}", i.verdict);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The bytes stop; the connection stays open.
+    trickle
+        .flowing
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let quiet_since = Instant::now();
+    let r = d.wait_for("the quiet build script to look stale", |r| {
+        blocks(r).is_some_and(|i| i.state == IncidentState::Stale)
+    });
+    assert!(
+        quiet_since.elapsed() >= Duration::from_secs(6),
+        "stale after {:?} of quiet: before idle_child_after (6s)",
+        quiet_since.elapsed()
+    );
+    let i = blocks(&r).unwrap();
+    assert!(
+        i.verdict
+            .contains("running the build script of dl, yet its whole process tree"),
+        "{}",
+        i.verdict
+    );
+    std::fs::write(&marker, "").unwrap();
+    assert_eq!(build.wait_exit(), 0, "{}", build.describe());
+    assert_eq!(waiter.wait_exit(), 0, "{}", waiter.describe());
+    drop((trickle, d));
 }
 
 #[test]

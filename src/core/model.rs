@@ -731,6 +731,10 @@ pub struct Activity {
     /// are unknown, not absent.
     #[serde(default)]
     pub unseen: bool,
+    /// Bytes received so far on the connections of its descendants other than compilers (a
+    /// build script's download); `None` when they have none (or it is not known).
+    #[serde(default)]
+    pub tree_received_bytes: Option<u64>,
 }
 
 /// A live descendant of a blocker.

@@ -23,6 +23,12 @@ pub struct StaleConfig {
     /// An idle holder must have held the lock at least this long to look stale.
     #[serde(with = "super::text::duration_serde")]
     pub stale_after: Duration,
+    /// How long the tree must be idle when it runs a child (a build script, rustc), instead of
+    /// `idle_window`: a build script may wait on something outside its tree (a container, a
+    /// service, another process's download), and a build is not called stale for a quiet
+    /// minute or two.
+    #[serde(with = "super::text::duration_serde")]
+    pub idle_child_after: Duration,
     /// How long the whole process tree must be idle (no CPU, no writes) to count as idle.
     #[serde(with = "super::text::duration_serde")]
     pub idle_window: Duration,
@@ -178,6 +184,12 @@ pub struct BlockerSample {
     /// `None` when it has children. Followed across passes, so the silence of a registry that
     /// never answers spans Cargo's retries.
     pub network: Option<Vec<Peer>>,
+    /// Its tree runs a child (a build script, rustc): idle, it looks stale only after
+    /// [`StaleConfig::idle_child_after`].
+    pub runs_child: bool,
+    /// Bytes received so far on its children's connections (a build script's download), when
+    /// it has any: bytes that keep arriving are activity, however little CPU they take.
+    pub tree_received_bytes: Option<u64>,
     /// Ignored by configuration (never stale).
     pub ignored: bool,
     /// Its descriptors cannot be read (another user's process): its idle tree may be a network
@@ -504,6 +516,9 @@ struct Judge {
     net: NetTrack,
     /// That wait as of the last pass: (peer, silence).
     net_now: Option<(String, NetSilence)>,
+    /// Bytes its children had received at the last pass, and when that count last moved.
+    tree_bytes: Option<u64>,
+    tree_bytes_moved: Option<f64>,
 }
 
 impl Judge {
@@ -524,7 +539,18 @@ impl Judge {
             last_sample: f64::NEG_INFINITY,
             net: NetTrack::default(),
             net_now: None,
+            tree_bytes: None,
+            tree_bytes_moved: None,
         }
+    }
+
+    /// Notes the bytes its children have received: a count that moved is activity (a
+    /// connection that closed after its download moves it too).
+    fn note_tree_bytes(&mut self, now: f64, bytes: Option<u64>) {
+        if bytes.is_some() && bytes != self.tree_bytes {
+            self.tree_bytes_moved = Some(now);
+        }
+        self.tree_bytes = bytes;
     }
 }
 
@@ -975,7 +1001,7 @@ fn judge_blockers(
     changed |= state.judges.len() != before;
     for b in blockers {
         let held_since = blocking_since(state, b);
-        let last_activity = b
+        let written = b
             .locks
             .iter()
             .filter_map(|k| state.last_activity.get(k).copied())
@@ -985,6 +1011,12 @@ fn judge_blockers(
         if let Some(t) = held_since {
             judge.since = judge.since.min(t);
         }
+        judge.note_tree_bytes(now, b.tree_received_bytes);
+        // Progress: a write under its locks' domains, or bytes arriving for its children.
+        let last_activity = [written, judge.tree_bytes_moved]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max);
         judge.net.observe(now, judge.since, b.network.as_deref());
         judge.net_now = judge.net.silence(now, judge.since, last_activity);
         let (became, cleared) = sample(&cfg, judge, b, now, last_activity);
@@ -1063,7 +1095,12 @@ fn reasons_now(
         }
     }
     // A network wait is judged by its silence, not by the idle tree that waiting makes.
-    let idle = is_idle(cfg, judge, now, last_activity) && across.is_none() && !b.unseen;
+    let window = if b.runs_child {
+        cfg.idle_window.max(cfg.idle_child_after)
+    } else {
+        cfg.idle_window
+    };
+    let idle = is_idle(cfg, judge, now, last_activity, window) && across.is_none() && !b.unseen;
     let orphan = idle && b.origin == Origin::Orphan;
     if orphan {
         reasons.push(StaleReason::Orphan);
@@ -1087,8 +1124,8 @@ fn sample(
     now: f64,
     last_activity: Option<f64>,
 ) -> (bool, bool) {
-    // Tree CPU samples over a little more than the idle window.
-    let window = cfg.idle_window.as_secs_f64();
+    // Tree CPU samples over a little more than the longest idle window.
+    let window = cfg.idle_window.max(cfg.idle_child_after).as_secs_f64();
     judge.cpu.push_back((now, b.tree_cpu_secs));
     while judge.cpu.len() > 2 && judge.cpu.get(1).is_some_and(|(t, _)| now - t >= window) {
         judge.cpu.pop_front();
@@ -1130,16 +1167,23 @@ fn sample(
     }
 }
 
-/// Idle: the samples span the idle window, the tree used at most `idle_cpu_secs` over it, and
-/// nothing was written under the locks' domains within it.
-fn is_idle(cfg: &StaleConfig, judge: &Judge, now: f64, last_activity: Option<f64>) -> bool {
-    let window = cfg.idle_window.as_secs_f64();
-    let (Some(&(t0, c0)), Some(&(_, c1))) = (judge.cpu.front(), judge.cpu.back()) else {
+/// Idle: the samples span `window`, the tree used at most `idle_cpu_secs` over it, and nothing
+/// happened within it (a write under the locks' domains, bytes for its children).
+fn is_idle(
+    cfg: &StaleConfig,
+    judge: &Judge,
+    now: f64,
+    last_activity: Option<f64>,
+    window: Duration,
+) -> bool {
+    let window = window.as_secs_f64();
+    let Some(&(_, c1)) = judge.cpu.back() else {
         return false;
     };
-    if now - t0 < window {
+    // The oldest sample at least `window` old: the CPU used since it.
+    let Some(&(_, c0)) = judge.cpu.iter().rev().find(|(t, _)| now - t >= window) else {
         return false;
-    }
+    };
     let quiet = last_activity.is_none_or(|t| now - t >= window);
     quiet && (c1 - c0) <= cfg.idle_cpu_secs
 }
@@ -1187,6 +1231,8 @@ mod tests {
             pipe_held_open: false,
             network_silent_secs: None,
             network: None,
+            runs_child: false,
+            tree_received_bytes: None,
             ignored: false,
             unseen: false,
         }
@@ -1456,6 +1502,49 @@ mod tests {
             lock(vec![unseen(ProcState::Stopped)], &[11])
         });
         assert_eq!(s.verdicts()[&10], vec![StaleReason::Stopped]);
+    }
+
+    /// A blocker whose build script runs, its tree using no CPU; `bytes(t)`: what the build
+    /// script's connections have received by `t`.
+    fn running_build_script(bytes: Option<u64>) -> BlockerSample {
+        let mut b = holder(10, ProcState::Sleeping, 5.0);
+        b.runs_child = true;
+        b.tree_received_bytes = bytes;
+        b
+    }
+
+    #[test]
+    fn a_build_script_receiving_a_download_is_never_idle() {
+        let mut s = state();
+        // 64 bytes a second for 20 minutes, no CPU, nothing written until the end.
+        let fx = run(&mut s, 0.0, 1_200.0, 2.0, |t| {
+            lock(vec![running_build_script(Some(64 * t as u64))], &[11])
+        });
+        assert!(!stale_now(&s, 10), "{:?}", s.verdicts());
+        assert_eq!(notices(&fx), 0);
+    }
+
+    #[test]
+    fn a_quiet_build_script_is_given_idle_child_after_not_stale_after() {
+        let mut s = state();
+        let child_after = s.cfg.idle_child_after.as_secs_f64();
+        assert!(child_after > s.cfg.stale_after.as_secs_f64() * 2.0);
+        // Its download ended at 30 s; it has been quiet since: held far longer than
+        // stale_after, quiet for less than idle_child_after.
+        let bytes = |t: f64| Some(64 * t.min(30.0) as u64);
+        let fx = run(&mut s, 0.0, 30.0 + child_after - 10.0, 2.0, |t| {
+            lock(vec![running_build_script(bytes(t))], &[11])
+        });
+        assert!(!stale_now(&s, 10), "quiet, but not for idle_child_after");
+        assert_eq!(notices(&fx), 0);
+        run(
+            &mut s,
+            30.0 + child_after - 8.0,
+            30.0 + child_after + 20.0,
+            2.0,
+            |t| lock(vec![running_build_script(bytes(t))], &[11]),
+        );
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Idle]);
     }
 
     #[test]

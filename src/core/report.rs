@@ -568,6 +568,19 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
         (IncidentState::Stale, doing) if i.stale_reasons.contains(&StaleReason::NetworkSilent) => {
             network_verdict(b, doing, &i.stale_reasons, &waiting)
         }
+        (
+            IncidentState::Stale,
+            doing @ (Doing::BuildScript { .. }
+            | Doing::RunningChild { .. }
+            | Doing::Compiling { .. }),
+        ) if i.stale_reasons == [StaleReason::Idle] => format!(
+            "{} looks stale: {}, yet its whole process tree has used no CPU, received nothing \
+             and written nothing for a long while; {waiting}. It may be waiting on something \
+             outside it (a container, a service, another process's download): see what before \
+             stopping it.",
+            who(b),
+            doing::describe(doing)
+        ),
         (IncidentState::Stale, _) => {
             let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
             let mut v = format!("{} looks stale: {}; {waiting}.", who(b), why.join("; "));

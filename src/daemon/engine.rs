@@ -904,6 +904,10 @@ impl Engine {
                         .get(&f.pid)
                         .filter(|a| a.descendants.is_empty())
                         .map(|a| a.peers.clone()),
+                    runs_child: (obs.activity.get(&f.pid))
+                        .is_some_and(|a| !a.descendants.is_empty()),
+                    tree_received_bytes: (obs.activity.get(&f.pid))
+                        .and_then(|a| a.tree_received_bytes),
                     ignored: ignore.iter().any(|n| n == &f.name),
                     unseen: signals.unseen,
                 })

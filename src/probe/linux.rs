@@ -739,6 +739,20 @@ fn culprits(v: &mut View, mem: &mut Memory, pid: u32, tree: &[u32]) -> Vec<u32> 
     found
 }
 
+/// Bytes received so far on the connections of `descendants` other than compilers (a build
+/// script's download, or its `curl`'s); `None` when none of them has a connection.
+fn children_received_bytes(v: &mut View, descendants: &[ChildProcess]) -> Option<u64> {
+    let compiler =
+        |c: &&ChildProcess| matches!(c.name.raw(), "rustc" | "rustdoc" | "clippy-driver");
+    let mut total = None;
+    for c in descendants.iter().filter(|c| !compiler(c)) {
+        for p in peers(v, c.pid) {
+            *total.get_or_insert(0) += p.received_bytes.unwrap_or(0);
+        }
+    }
+    total
+}
+
 /// Established or connecting TCP connections of `pid`, with how long ago data last
 /// arrived on each when the kernel says (sock_diag, for sockets in this network namespace).
 fn peers(v: &mut View, pid: u32) -> Vec<Peer> {
@@ -934,10 +948,13 @@ impl Probe for LinuxProbe {
         let descendants = live_descendants(&mut v, pid);
         let unseen = v.access(pid).0 == Access::Denied;
         if !descendants.is_empty() {
-            // At work through its children: no culprit to look for, no network to blame.
+            // At work through its children: no culprit to look for, no network to blame; but
+            // a build script's download is work that takes no CPU.
+            let tree_received_bytes = children_received_bytes(&mut v, &descendants);
             return Activity {
                 descendants,
                 unseen,
+                tree_received_bytes,
                 ..Activity::default()
             };
         }
@@ -961,6 +978,7 @@ impl Probe for LinuxProbe {
             peers,
             pipe_writers,
             unseen,
+            tree_received_bytes: None,
         }
     }
 

@@ -59,11 +59,7 @@ pub(super) fn inheritors(
 ) -> Vec<(u32, KernelLock)> {
     let mut checked: HashSet<u32> = clues.dead.iter().copied().collect();
     for tier in TIERS {
-        let pids = candidates(v, tier, clues, &checked);
-        let mut found = first_holders_among(v, ino, pick, &pids, &mut checked);
-        if tier == Tier::Ends {
-            found = by_process(v, found);
-        }
+        let found = tier_holders(v, tier, ino, pick, clues, &mut checked);
         if !found.is_empty() {
             return with_relatives(v, ino, pick, found, &mut checked);
         }
@@ -160,15 +156,26 @@ fn siblings_in_session(v: &mut View, pid: u32, parent: u32, session: u32) -> Vec
 /// How many siblings of a dead locker's heir are read for its descriptor.
 const SIBLINGS: usize = 64;
 
-fn candidates(v: &mut View, tier: Tier, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
-    let mut out = match tier {
+/// The first holders of `ino` that `tier`'s candidates include (not yet `checked`).
+fn tier_holders(
+    v: &mut View,
+    tier: Tier,
+    ino: u64,
+    pick: Pick,
+    clues: &Clues,
+    checked: &mut HashSet<u32>,
+) -> Vec<(u32, KernelLock)> {
+    let pids = match tier {
         Tier::Related => related(v, clues),
-        Tier::Ends => ends(v, clues),
-        Tier::Named => named(v, clues, checked),
+        Tier::Ends => {
+            let pids = ends(v, clues);
+            let found = first_holders_among(v, ino, pick, &pids, checked);
+            return by_process(v, found);
+        }
+        Tier::Named => return named_holders(v, ino, pick, clues, checked),
         Tier::Rest => rest(v, clues),
     };
-    out.retain(|p| !checked.contains(p));
-    out
+    first_holders_among(v, ino, pick, &pids, checked)
 }
 
 /// Descendants of the lock table's processes, the waiters' sessions (followed down from each
@@ -313,63 +320,83 @@ fn first_dead(clues: &Clues) -> u32 {
     clues.dead.iter().copied().min().unwrap_or(0)
 }
 
-/// Processes not yet checked whose stat makes them likely: Cargo's tools, children of editors,
-/// members of the waiters' sessions, and of a dead locker's process group or session (a child
-/// keeps them when its parent dies: `flock F cmd &` in a shell leads its own job's group), and
-/// daemons forked since the dead locker (see [`detached_since`]).
-fn named(v: &mut View, clues: &Clues, checked: &HashSet<u32>) -> Vec<u32> {
+/// How many processes' stats the named tier reads before it reads the descriptors of the
+/// likely ones among them.
+const NAMED_RUN: usize = 256;
+
+/// The named tier: every process's stat, read in runs of [`NAMED_RUN`] from the dead locker's
+/// pid up (it forked its descendants, and so its heirs, after it started) and then down from
+/// it; after each run, the descriptors of its likely processes (see [`is_likely`]). The
+/// search stops at the first run with a holder: a daemon the locker left is found after the
+/// stats of the processes forked before it, not of all.
+fn named_holders(
+    v: &mut View,
+    ino: u64,
+    pick: Pick,
+    clues: &Clues,
+    checked: &mut HashSet<u32>,
+) -> Vec<(u32, KernelLock)> {
     let sessions = sessions(v, clues.waiters);
     let pids = v.pids();
-    v.read_stats(&pids);
-    let pivot = first_dead(clues);
-    let mut out = Vec::new();
-    for pid in pids {
-        if checked.contains(&pid) {
-            continue;
-        }
-        let Some(s) = v.stat(pid) else { continue };
-        let likely = is_build_tool(&s.comm)
-            || sessions.contains(&s.session)
-            || clues.dead.contains(&s.pgrp)
-            || clues.dead.contains(&s.session)
-            || v.stat(s.ppid).is_some_and(|p| origin::is_ide_name(&p.comm))
-            || detached_since(v, pid, pivot);
-        if likely {
-            out.push(pid);
+    for run in from_pivot(pids, first_dead(clues)).chunks(NAMED_RUN) {
+        v.read_stats(run);
+        let likely: Vec<u32> = (run.iter().copied())
+            .filter(|p| !checked.contains(p) && is_likely(v, *p, clues, &sessions))
+            .collect();
+        let found = first_holders_among(v, ino, pick, &likely, checked);
+        if !found.is_empty() {
+            return found;
         }
     }
-    out
+    Vec::new()
+}
+
+/// Whether `pid`'s stat makes it a likely heir: one of Cargo's tools, a child of an editor, a
+/// member of the waiters' `sessions`, or of a dead locker's process group or session (a child
+/// keeps them when its parent dies: `flock F cmd &` in a shell leads its own job's group), or
+/// a daemon forked since the dead locker (see [`detached_since`]).
+fn is_likely(v: &mut View, pid: u32, clues: &Clues, sessions: &[u32]) -> bool {
+    let Some(s) = v.stat(pid) else { return false };
+    is_build_tool(&s.comm)
+        || sessions.contains(&s.session)
+        || clues.dead.contains(&s.pgrp)
+        || clues.dead.contains(&s.session)
+        || v.stat(s.ppid).is_some_and(|p| origin::is_ide_name(&p.comm))
+        || detached_since(v, pid, first_dead(clues))
 }
 
 /// Whether `pid`, forked after `pivot` (a dead locker), leads a session its parent is not in:
 /// a daemon (`setsid` after a fork) keeps the descriptors it was given, and a locker that
 /// hands its lock over this way is gone by the time anyone looks. Terminal shells and
 /// services started since are such leaders too; they are few.
-fn detached_since(v: &View, pid: u32, pivot: u32) -> bool {
-    let Some(s) = v.stat_read(pid) else {
+fn detached_since(v: &mut View, pid: u32, pivot: u32) -> bool {
+    let Some(s) = v.stat(pid) else {
         return false;
     };
     pid > pivot
         && s.session == pid
-        && (v.stat_read(s.ppid)).is_some_and(|parent| parent.session != s.session)
+        && (v.stat(s.ppid)).is_some_and(|parent| parent.session != s.session)
 }
 
-/// Every process: those above the first dead locker in ascending order (it forked its
-/// descendants after it started), then those below it, nearest first. Kernel threads, known
-/// as such from the stat read for the named tier, have no descriptors to read.
+/// Every process but kernel threads (known as such from the named tier's stats: they have no
+/// descriptors), in the order of [`from_pivot`].
 fn rest(v: &mut View, clues: &Clues) -> Vec<u32> {
-    let pivot = first_dead(clues);
     let pids: Vec<u32> = v
         .pids()
         .into_iter()
         .filter(|p| !v.stat_read(*p).is_some_and(|s| s.kernel_thread))
         .collect();
-    let (mut below, above): (Vec<u32>, Vec<u32>) = pids.into_iter().partition(|p| *p < pivot);
+    from_pivot(pids, first_dead(clues))
+}
+
+/// `pids` above `pivot` (a dead locker) in ascending order (it forked its descendants after
+/// it started), then those below it, nearest first.
+fn from_pivot(pids: Vec<u32>, pivot: u32) -> Vec<u32> {
+    let (mut below, mut above): (Vec<u32>, Vec<u32>) = pids.into_iter().partition(|p| *p < pivot);
     below.sort_unstable_by(|a, b| b.cmp(a));
-    let mut out = above;
-    out.sort_unstable();
-    out.extend(below);
-    out
+    above.sort_unstable();
+    above.extend(below);
+    above
 }
 
 /// Names (`comm`, 15 bytes at most) of the processes a Cargo build runs.
@@ -454,6 +481,15 @@ mod tests {
         // The counter wrapped: 1..=40 came after everything from the locker on.
         assert_eq!(spans_after(30_001, 40, 32_768), [1..=40, 30_001..=32_768]);
         assert_eq!(spans_after(0, 5, 5), [1..=5]);
+    }
+
+    #[test]
+    fn the_search_goes_up_from_the_dead_locker_then_down() {
+        assert_eq!(
+            from_pivot(vec![5, 300, 120, 99, 101, 7], 100),
+            [101, 120, 300, 99, 7, 5]
+        );
+        assert_eq!(from_pivot(vec![3, 1, 2], 0), [1, 2, 3]);
     }
 
     #[test]

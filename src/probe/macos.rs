@@ -517,6 +517,7 @@ impl Probe for MacProbe {
             peers: Vec::new(),
             pipe_writers: self.pipe_writers(pid, &tree),
             unseen,
+            tree_received_bytes: None,
         }
     }
 

@@ -42,6 +42,7 @@ pub fn daemon_env(dir: &Dir) -> Vec<(String, String)> {
         ("LOCKWATCH_STALE_SAMPLES", "2".into()),
         ("LOCKWATCH_STALE_STOPPED_GRACE", "1s".into()),
         ("LOCKWATCH_STALE_STALE_AFTER", "3s".into()),
+        ("LOCKWATCH_STALE_IDLE_CHILD_AFTER", "3s".into()),
         ("LOCKWATCH_STALE_IDLE_WINDOW", "2s".into()),
         ("LOCKWATCH_NOTIFY_ENABLED", "false".into()),
         ("NO_COLOR", "1".into()),
