@@ -34,6 +34,10 @@ pub enum Refusal {
         /// it would end the deadlock by failing the build; the blocker is the one to stop.
         #[serde(default)]
         deadlocked: bool,
+        /// It also holds a lock others wait for (the middle of a chain): stopping it would
+        /// free that lock, but its build is only waiting behind the root blocker.
+        #[serde(default)]
+        holds_others_up: bool,
     },
     /// The pid holds no watched Cargo lock and keeps no blocker stuck.
     NotAHolder,
@@ -118,6 +122,14 @@ impl Refusal {
                      {detail}{instead}"
                 )
             }
+            Refusal::Waiter {
+                detail,
+                holds_others_up: true,
+                ..
+            } => format!(
+                "refusing: {pid} holds a lock others wait for, but is itself WAITING behind \
+                 another process; {doing} it only moves the wait. {detail}"
+            ),
             Refusal::Waiter { detail, .. } => format!(
                 "refusing: {pid} is WAITING for a lock, not holding anyone up; {doing} it \
                  {effect}. {detail}"
@@ -310,6 +322,14 @@ enum Target {
     Culprit { blocker: u32 },
 }
 
+/// Whether `pid` holds a lock exclusively that someone waits for.
+fn holds_others_up(pass: &Pass, pid: u32) -> bool {
+    pass.sightings.iter().any(|s| {
+        !s.waiters.is_empty()
+            && (s.holders.iter()).any(|h| h.pid == pid && h.mode == LockMode::Exclusive)
+    })
+}
+
 /// Classifies `pid` in a fresh pass, or says why it must not be touched.
 fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
     let g = &pass.graph;
@@ -332,6 +352,7 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
                 .map(|f| f.name.clone()),
             detail: what_to_do_instead(pass, root),
             deadlocked,
+            holds_others_up: holds_others_up(pass, pid),
         });
     }
     let held: Vec<&LockSighting> = pass
@@ -1088,6 +1109,57 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn the_middle_of_a_chain_is_refused_as_waiting_behind_another_not_as_holding_nobody_up() {
+        let (me, _) = uids();
+        let mut probe = machine(me, me, me);
+        // WAITER holds a project's build directory, which another cargo waits for, while it
+        // waits for the package cache HOLDER holds.
+        const NEXT: u32 = 4_000_004;
+        let part = |pid| Participant {
+            pid,
+            mode: LockMode::Exclusive,
+            inherited: false,
+        };
+        probe.sightings.push(LockSighting {
+            path: "/nonexistent/app/target/debug/.cargo-lock".into(),
+            key: FileKey { dev: 1, ino: 77 },
+            kind: LockKind::ProfileDirectory,
+            deleted: false,
+            holders: vec![part(WAITER)],
+            waiters: vec![part(NEXT)],
+            dead_locker: None,
+            locker_gone: false,
+            unseen: None,
+        });
+        probe.processes.insert(NEXT, facts(NEXT, me, "cargo"));
+        for report in [kill_it(&mut probe, WAITER), resume_it(&mut probe, WAITER)] {
+            assert!(
+                matches!(
+                    refusal(&report),
+                    Refusal::Waiter {
+                        blocker: Some(HOLDER),
+                        holds_others_up: true,
+                        ..
+                    }
+                ),
+                "{report:?}"
+            );
+            let message = report.message();
+            assert!(
+                message.contains("holds a lock others wait for, but is itself WAITING")
+                    && !message.contains("not holding anyone up"),
+                "{message}"
+            );
+        }
+        // The last in the chain holds nobody up.
+        assert!(
+            kill_it(&mut probe, NEXT)
+                .message()
+                .contains("not holding anyone up")
+        );
     }
 
     #[test]
