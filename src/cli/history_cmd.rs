@@ -46,9 +46,19 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         } else {
             format!("no {} yet", h.path().display())
         };
-        format!(
-            "No history yet ({why}): the daemon records it; start it with `cargo lockwatch daemon`\n"
-        )
+        let socket = crate::daemon::socket_path(&ctx.dirs);
+        let running = crate::daemon::client::Client::connect(&socket, Duration::from_secs(1));
+        if running.is_ok() {
+            format!(
+                "No history yet ({why}): the daemon runs and records holds and waits as they \
+                 happen; nothing has happened since it started\n"
+            )
+        } else {
+            format!(
+                "No history yet ({why}): the daemon records it; start it with `cargo lockwatch \
+                 daemon`\n"
+            )
+        }
     } else {
         history::render(&summary, args.since.as_secs(), super::terminal_width())
     };

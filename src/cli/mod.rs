@@ -164,13 +164,14 @@ pub enum Command {
     #[command(
         after_help = "Exit status: 0 the locks others waited for are free · 4 refused (a waiter, \
                       not a holder, another user's, a reused pid, nobody waits and it does not \
-                      look stuck without --yes, it ignores SIGTERM without --force) · 2 still \
-                      held, or error"
+                      look stuck without --yes, it ignores SIGTERM without --force, or no such \
+                      process: it exited) · 2 still held, or error"
     )]
     Kill(kill_cmd::Args),
     /// Continue a stopped blocker (SIGCONT), e.g. one suspended with Ctrl-Z and forgotten.
     #[command(
-        after_help = "Exit status: 0 resumed · 4 refused (not stopped, a waiter …) · 2 error"
+        after_help = "Exit status: 0 resumed · 4 refused (not stopped, a waiter, no such \
+                      process …) · 2 error"
     )]
     Resume(resume_cmd::Args),
     /// Block until the locks a build here needs are free.
@@ -190,8 +191,14 @@ pub enum Command {
     )]
     Config(config_cmd::Args),
     /// Start the daemon at login (launchd agent on macOS, systemd user unit on Linux).
+    #[command(
+        after_help = "Exit status: 0 installed (or, with --dry-run/--print, what would be) · 2 \
+                      error, or no service manager answered (the file is written; start the \
+                      daemon yourself)"
+    )]
     Install(install::Args),
     /// Stop starting the daemon at login and remove the agent/unit file.
+    #[command(after_help = "Exit status: 0 removed, or nothing was installed · 2 error")]
     Uninstall(uninstall::Args),
     /// Report what is installed and running, and any missing permission.
     #[command(after_help = "Exit status: 0 no problem (warnings may be shown) · 2 a problem")]

@@ -260,7 +260,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                         format!("held {}", render::duration(s))
                     }
                     // Already held when the daemon first looked: a lower bound.
-                    (Some(s), _) => format!("held ≥ {}", render::duration(s)),
+                    (Some(s), _) => format!("held {}", crate::core::text::duration_known(s, false)),
                     (None, Some(up)) => format!("up {}", render::duration(up)),
                     (None, None) => "held".into(),
                 };

@@ -628,8 +628,8 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// `≥ ` before a duration that is a lower bound (it began before the daemon looked).
-fn at_least(lower_bound: bool) -> &'static str {
-    if lower_bound { "≥ " } else { "" }
+fn or_more(secs: f64, lower_bound: bool) -> String {
+    super::text::duration_known(secs, !lower_bound)
 }
 
 fn plural(n: u32, one: &str, many: &str) -> String {
@@ -672,12 +672,11 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         None => line,
     };
     let header = format!(
-        "Last {}: {}, {} ({}{} waited, added up), {} stale, {} killed",
+        "Last {}: {}, {} ({} waited, added up), {} stale, {} killed",
         period_words(period_secs),
         plural(s.holds, "hold", "holds"),
         plural(s.waits, "wait", "waits"),
-        at_least(s.total_wait_at_least),
-        duration(s.total_wait_secs),
+        or_more(s.total_wait_secs, s.total_wait_at_least),
         s.stale,
         s.killed
     );
@@ -705,10 +704,9 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
     }
     if let Some((name, secs, path)) = &s.longest_hold {
         let line = format!(
-            "Longest hold: {name} held {} for {}{}",
+            "Longest hold: {name} held {} for {}",
             tilde(path),
-            at_least(s.longest_hold_at_least),
-            duration(*secs)
+            or_more(*secs, s.longest_hold_at_least)
         );
         let _ = writeln!(out, "{}", fill(line));
     }
@@ -722,15 +720,13 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {}{} blocked {}{place}\n      {}, {}{} in all (longest {}{}) · {}",
+                "  {}{} blocked {}{place}\n      {}, {} in all (longest {}) · {}",
                 r.blocker,
                 origin_suffix(r.blocker_origin),
                 r.waiter,
                 times(r.times),
-                at_least(r.total_wait_at_least),
-                duration(r.total_wait_secs),
-                at_least(r.longest_wait_at_least),
-                duration(r.longest_wait_secs),
+                or_more(r.total_wait_secs, r.total_wait_at_least),
+                or_more(r.longest_wait_secs, r.longest_wait_at_least),
                 lock_words(r)
             );
         }

@@ -816,7 +816,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
 fn hold_length(held: f64, since_known: bool) -> String {
     match (since_known, held < 1.0) {
         (true, _) => format!("after {}", super::text::duration(held)),
-        (false, false) => format!("after ≥ {}", super::text::duration(held)),
+        (false, false) => format!("after {}", super::text::duration_known(held, false)),
         (false, true) => "(held since before the daemon saw it)".to_string(),
     }
 }
@@ -893,9 +893,8 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             };
             let so_far = match went_on {
                 Some((t, known)) => format!(
-                    " (waiting {}{} in all)",
-                    if known { "" } else { "≥ " },
-                    super::text::duration(now - t)
+                    " (waiting {} in all)",
+                    super::text::duration_known(now - t, known)
                 ),
                 None => String::new(),
             };

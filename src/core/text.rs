@@ -14,6 +14,16 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
+/// A duration that is exact when `known`, else a lower bound: `≥ ` and rounded down (a hold
+/// seen for 0.8 s is "≥ 0s", never "≥ 1s").
+pub fn duration_known(secs: f64, known: bool) -> String {
+    if known {
+        duration(secs)
+    } else {
+        format!("≥ {}", duration(secs.floor()))
+    }
+}
+
 /// Shortens a path under the home directory to `~/…`, with control characters escaped.
 pub fn tilde(path: &Path) -> String {
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
@@ -142,6 +152,14 @@ pub mod duration_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lower_bound_rounds_down_and_an_exact_duration_rounds() {
+        assert_eq!(duration_known(0.81, false), "≥ 0s");
+        assert_eq!(duration_known(0.81, true), "1s");
+        assert_eq!(duration_known(59.9, false), "≥ 59s");
+        assert_eq!(duration_known(125.0, false), "≥ 2m05s");
+    }
 
     #[test]
     fn durations_read_at_a_glance() {

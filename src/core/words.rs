@@ -11,7 +11,7 @@ use super::model::{
     BlockedReport, Doing, IncidentLock, IncidentReport, IncidentState, Origin, ProcName,
     ProcessReport,
 };
-use super::text::{duration, tilde};
+use super::text::{duration, duration_known, tilde};
 
 /// Where a process came from: `terminal: zsh`, `IDE: rust-analyzer`, `orphan`, `origin unknown`.
 pub fn origin(origin: Origin, via: Option<&str>) -> String {
@@ -94,8 +94,10 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
         p.pid
     ));
     if let Some(w) = b.waiting_for_secs {
-        let at_least = if b.waiting_since_known { "" } else { "≥ " };
-        s.push_str(&format!(" {at_least}{}", duration(w + elapsed)));
+        s.push_str(&format!(
+            " {}",
+            duration_known(w + elapsed, b.waiting_since_known)
+        ));
     }
     match b.via_child {
         Some(child) => s.push_str(&format!(
@@ -118,7 +120,7 @@ pub fn held(i: &IncidentReport, elapsed: f64) -> Option<String> {
                 .as_ref()
                 .map(|b| format!(", up {}", duration(b.running_for_secs + elapsed)))
                 .unwrap_or_default();
-            Some(format!("held ≥ {}{up}", duration(h + elapsed)))
+            Some(format!("held {}{up}", duration_known(h + elapsed, false)))
         }
         None => i
             .blocker
@@ -136,7 +138,7 @@ pub fn typical(i: &IncidentReport, elapsed: f64) -> Option<String> {
     let held = hold.map(|(h, _)| h);
     let so_far = match hold {
         Some((h, true)) => format!("; {} so far", duration(h)),
-        Some((h, false)) => format!("; ≥ {} so far", duration(h)),
+        Some((h, false)) => format!("; {} so far", duration_known(h, false)),
         None => String::new(),
     };
     let longer = match held {
@@ -276,11 +278,10 @@ pub fn headline_for(i: &IncidentReport, elapsed: Option<f64>, own: &[PathBuf]) -
     match i.blocked.as_slice() {
         [] => format!("{blocker}{state} holds the {what}{time}"),
         [one] => {
-            let at_least = if one.waiting_since_known { "" } else { "≥ " };
             let waited = one
                 .waiting_for_secs
                 .zip(elapsed)
-                .map(|(w, e)| format!(" {at_least}{}", duration(w + e)))
+                .map(|(w, e)| format!(" {}", duration_known(w + e, one.waiting_since_known)))
                 .unwrap_or_default();
             let p = &one.process;
             format!(
@@ -295,10 +296,7 @@ pub fn headline_for(i: &IncidentReport, elapsed: Option<f64>, own: &[PathBuf]) -
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             let waited = longest
                 .zip(elapsed)
-                .map(|((w, known), e)| {
-                    let at_least = if known { "" } else { "≥ " };
-                    format!(", waiting up to {at_least}{}", duration(w + e))
-                })
+                .map(|((w, known), e)| format!(", waiting up to {}", duration_known(w + e, known)))
                 .unwrap_or_default();
             let n = many.len();
             format!("{blocker}{state} blocks {n} processes{waited} · {what}")

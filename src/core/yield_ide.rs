@@ -27,8 +27,7 @@ pub struct Yield {
 impl Yield {
     /// How long the build waited, as the log says it: `30s`, or `≥ 30s` for a lower bound.
     pub fn waited_words(&self) -> String {
-        let at_least = if self.waited_since_known { "" } else { "≥ " };
-        format!("{at_least}{}", super::text::duration(self.waited_secs))
+        super::text::duration_known(self.waited_secs, self.waited_since_known)
     }
 }
 

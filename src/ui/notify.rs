@@ -23,7 +23,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::{UiCommand, UiSnapshot};
 use crate::config::NotifyConfig;
 use crate::core::model::{IncidentReport, IncidentState};
-use crate::core::text::{duration, tilde};
+use crate::core::text::tilde;
 use crate::core::words;
 
 /// The action key of the notification's "Terminate" button.
@@ -112,8 +112,8 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
             words::origin(b.origin, b.origin_via.as_deref())
         );
         if let Some(h) = i.held_for_secs() {
-            let at_least = if i.held_since_known() { "" } else { "≥ " };
-            let _ = write!(body, " for {at_least}{}", duration(h + elapsed));
+            let held = crate::core::text::duration_known(h + elapsed, i.held_since_known());
+            let _ = write!(body, " for {held}");
         }
         if let Some(p) = words::project(i) {
             let _ = write!(body, " in {}", tilde(p));
