@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use lockwatch::daemon::client::Client;
 use lockwatch::daemon::protocol::{PROTOCOL_VERSION, Request, Response};
 use util::daemon::{Daemon, daemon_env, flock_holder, holder_of};
-use util::{Dir, Proc, eventually};
+use util::{Dir, POLL_TIMEOUT, Proc, eventually};
 
 /// The other local user's uid: `lockwatch-other` when `.ci/test` created it, else a bare uid.
 fn other_uid() -> u32 {
@@ -333,13 +333,22 @@ fn leaving_subscribers_are_reaped_and_connections_are_bounded() {
         (&b"{\"type\":\"hel"[..], "half a request"),
         (&b""[..], "no request"),
     ] {
-        let start = Instant::now();
-        let mut s = UnixStream::connect(&d.socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(payload).unwrap();
-        let mut r = BufReader::new(s);
-        let mut reply = String::new();
-        r.read_line(&mut reply).unwrap();
+        // A connection just closed gives its slot back a moment later: busy, try again.
+        let deadline = Instant::now() + POLL_TIMEOUT;
+        let (start, mut r, reply) = loop {
+            assert!(Instant::now() < deadline, "never a free slot");
+            let start = Instant::now();
+            let mut s = UnixStream::connect(&d.socket).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(payload).unwrap();
+            let mut r = BufReader::new(s);
+            let mut reply = String::new();
+            r.read_line(&mut reply).unwrap();
+            if !reply.contains("already serving") {
+                break (start, r, reply);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         assert!(reply.contains(said) && reply.contains("closing"), "{reply}");
         let mut rest = String::new();
         assert_eq!(r.read_line(&mut rest).unwrap_or(0), 0, "closed: {rest}");
