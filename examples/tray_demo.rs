@@ -137,6 +137,7 @@ async fn script(
                         };
                     }
                     UiCommand::Terminate { .. }
+                    | UiCommand::TerminateIfStale { .. }
                     | UiCommand::ForceKill { .. }
                     | UiCommand::Resume { .. } => {
                         // Pretend it worked: the lock is free and the script stops.

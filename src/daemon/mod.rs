@@ -244,6 +244,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     runtime.spawn(ui_bridge::run_commands(
         ui_rx,
         cmd_tx.clone(),
+        snapshots.clone(),
         dirs.clone(),
         opts.kill_grace,
     ));

@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::engine::{Command, Notifier};
 use crate::config::NotifyConfig;
+use crate::core::model::{IncidentState, Report};
 use crate::kill::{KillReport, KillRequest};
 use crate::ui::{SnoozeFor, UiCommand, UiSnapshot, notify};
 
@@ -132,21 +133,53 @@ fn tell(report: Result<KillReport, &str>) {
         summary: "cargo-lockwatch".into(),
         body: text,
         terminate: None,
+        resume: None,
         command: None,
     };
     let _ = notify::show(n, None);
+}
+
+/// Why a notification's Terminate must not go on: the stale incident it was about (its action
+/// on `pid`, `start_token`) is not stale in `report` any more: the blocker was resumed, went
+/// on by itself, or its hold ended. `None`: it still looks stale.
+pub fn no_longer_stale(report: &Report, pid: u32, start_token: u64) -> Option<String> {
+    let still = report.incidents.iter().any(|i| {
+        i.state == IncidentState::Stale
+            && (i.action.as_ref()).is_some_and(|a| a.pid == pid && a.start_token == start_token)
+    });
+    (!still).then(|| {
+        format!(
+            "{pid} no longer looks stale (it was resumed, went on by itself, or its hold ended): \
+             nothing was signalled; the menu and `cargo lockwatch status` show it as it is now"
+        )
+    })
 }
 
 /// Translates tray commands until the channel closes. Returns when the user quits.
 pub async fn run_commands(
     mut ui: mpsc::UnboundedReceiver<UiCommand>,
     engine: mpsc::UnboundedSender<Command>,
+    snapshots: watch::Receiver<UiSnapshot>,
     dirs: crate::config::Dirs,
     kill_grace: Duration,
 ) {
     let data_dir = dirs.data.clone();
-    while let Some(cmd) = ui.recv().await {
+    while let Some(mut cmd) = ui.recv().await {
+        if let UiCommand::TerminateIfStale { pid, start_token } = cmd {
+            // Judged on a pass made now, not on the notification's old report.
+            let (tx, rx) = oneshot::channel();
+            if engine.send(Command::Refresh(tx)).is_err() {
+                return;
+            }
+            let _ = rx.await;
+            if let Some(why) = no_longer_stale(&snapshots.borrow().report, pid, start_token) {
+                tell(Err(&why));
+                continue;
+            }
+            cmd = UiCommand::Terminate { pid, start_token };
+        }
         match cmd {
+            UiCommand::TerminateIfStale { .. } => {}
             UiCommand::Terminate { pid, start_token }
             | UiCommand::ForceKill { pid, start_token } => {
                 let force = matches!(cmd, UiCommand::ForceKill { .. });
@@ -255,6 +288,24 @@ pub async fn run_commands(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ui::demo::{self, Stage};
+
+    #[test]
+    fn a_notification_s_terminate_goes_on_only_while_its_incident_looks_stale() {
+        let stale = demo::snapshot(Stage::Stale, 1_700_000_000.0).report;
+        assert_eq!(no_longer_stale(&stale, 4242, 777), None);
+        // Another process under the same pid: not the one the notification was about.
+        assert!(no_longer_stale(&stale, 4242, 778).is_some());
+        // Resumed (busy again, someone waits) or done: refused, saying why.
+        for stage in [Stage::Contended, Stage::Held, Stage::Idle] {
+            let now = demo::snapshot(stage, 1_700_000_000.0).report;
+            let why = no_longer_stale(&now, 4242, 777).expect("refused");
+            assert!(
+                why.contains("no longer looks stale") && why.contains("nothing was signalled"),
+                "{why}"
+            );
+        }
+    }
 
     #[test]
     fn headless_macos_offers_no_button_nothing_could_answer() {

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use super::icons::IconState;
 use super::{SnoozeFor, UiCommand, UiSnapshot};
-use crate::core::model::{Doing, IncidentReport, LockState, ProcessReport};
+use crate::core::model::{Doing, IncidentReport, IncidentState, LockState, ProcessReport};
 use crate::core::text::{duration, tilde};
 use crate::core::words;
 
@@ -139,6 +139,21 @@ pub enum Action {
         /// Its start token.
         start_token: u64,
     },
+    /// First step of terminating a holder that is busy and nobody waits for: ask for
+    /// confirmation (the CLI asks too, or wants `--yes`).
+    ArmTerminate {
+        /// Holder pid.
+        pid: u32,
+        /// Its start token.
+        start_token: u64,
+    },
+    /// Second step: the user confirmed terminating a busy holder.
+    ConfirmTerminate {
+        /// Holder pid.
+        pid: u32,
+        /// Its start token.
+        start_token: u64,
+    },
     /// First step of a force kill: ask for confirmation.
     ArmForceKill {
         /// Holder pid.
@@ -188,6 +203,10 @@ impl Action {
         match self {
             Action::Resume { pid, start_token } => holder("resume", pid, start_token),
             Action::Terminate { pid, start_token } => holder("terminate", pid, start_token),
+            Action::ArmTerminate { pid, start_token } => holder("terminate-arm", pid, start_token),
+            Action::ConfirmTerminate { pid, start_token } => {
+                holder("terminate-confirm", pid, start_token)
+            }
             Action::ArmForceKill { pid, start_token } => holder("force-kill", pid, start_token),
             Action::ConfirmForceKill { pid, start_token } => {
                 holder("force-kill-confirm", pid, start_token)
@@ -222,6 +241,12 @@ impl Action {
             "resume" => holder().map(|(pid, start_token)| Action::Resume { pid, start_token }),
             "terminate" => {
                 holder().map(|(pid, start_token)| Action::Terminate { pid, start_token })
+            }
+            "terminate-arm" => {
+                holder().map(|(pid, start_token)| Action::ArmTerminate { pid, start_token })
+            }
+            "terminate-confirm" => {
+                holder().map(|(pid, start_token)| Action::ConfirmTerminate { pid, start_token })
             }
             "force-kill" => {
                 holder().map(|(pid, start_token)| Action::ArmForceKill { pid, start_token })
@@ -268,6 +293,8 @@ struct Armed {
     pid: u32,
     start_token: u64,
     until: f64,
+    /// A force kill (else a terminate of a busy holder).
+    force: bool,
 }
 
 /// What an action item needs after its snapshot is gone: its incident, to write diagnostics and
@@ -443,14 +470,26 @@ impl MenuState {
                 label: clip(&format!("{name} {pid}: {words}; only Force kill stops it")),
                 enabled: false,
             }),
+            None if needs_confirming(i) => out.push(if self.is_armed(pid, start_token, false) {
+                item(
+                    Action::ConfirmTerminate { pid, start_token },
+                    &format!(
+                        "Really terminate {pid}? It is busy and nobody waits (click within {}s)",
+                        FORCE_KILL_CONFIRM_SECS as u64
+                    ),
+                )
+            } else {
+                item(
+                    Action::ArmTerminate { pid, start_token },
+                    &format!("Terminate {name} {pid}…"),
+                )
+            }),
             None => out.push(item(
                 Action::Terminate { pid, start_token },
                 &format!("Terminate {name} {pid}"),
             )),
         }
-        let armed = self
-            .armed
-            .is_some_and(|a| a.pid == pid && a.start_token == start_token);
+        let armed = self.is_armed(pid, start_token, true);
         out.push(if armed {
             item(
                 Action::ConfirmForceKill { pid, start_token },
@@ -489,26 +528,22 @@ impl MenuState {
             Action::Terminate { pid, start_token } => {
                 send(UiCommand::Terminate { pid, start_token })
             }
-            Action::ArmForceKill { pid, start_token } => {
-                self.armed = Some(Armed {
-                    pid,
-                    start_token,
-                    until: now + FORCE_KILL_CONFIRM_SECS,
-                });
-                vec![Effect::Redraw]
-            }
-            Action::ConfirmForceKill { pid, start_token } => {
-                let armed = self.armed.take();
-                match armed {
-                    Some(a) if a.pid == pid && a.start_token == start_token && now <= a.until => {
-                        vec![
-                            Effect::Send(UiCommand::ForceKill { pid, start_token }),
-                            Effect::Redraw,
-                        ]
-                    }
-                    _ => vec![Effect::Redraw],
-                }
-            }
+            Action::ArmTerminate { pid, start_token } => self.arm(pid, start_token, false, now),
+            Action::ArmForceKill { pid, start_token } => self.arm(pid, start_token, true, now),
+            Action::ConfirmTerminate { pid, start_token } => self.confirm(
+                pid,
+                start_token,
+                false,
+                now,
+                UiCommand::Terminate { pid, start_token },
+            ),
+            Action::ConfirmForceKill { pid, start_token } => self.confirm(
+                pid,
+                start_token,
+                true,
+                now,
+                UiCommand::ForceKill { pid, start_token },
+            ),
             Action::CopyDiagnostics { pid, start_token } => self
                 .lookup(pid, start_token)
                 .map(|k| vec![Effect::Copy(diagnostics(&k.incident))])
@@ -525,6 +560,45 @@ impl MenuState {
             Action::ToggleYieldIde => send(UiCommand::SetYieldIde(!self.yield_ide)),
             Action::Quit => send(UiCommand::Quit),
         }
+    }
+
+    /// Arms the confirmation of a terminate (`force`: a force kill) of this process.
+    fn arm(&mut self, pid: u32, start_token: u64, force: bool, now: f64) -> Vec<Effect> {
+        self.armed = Some(Armed {
+            pid,
+            start_token,
+            until: now + FORCE_KILL_CONFIRM_SECS,
+            force,
+        });
+        vec![Effect::Redraw]
+    }
+
+    /// Sends `command` when the confirmation clicked is the one armed, in time.
+    fn confirm(
+        &mut self,
+        pid: u32,
+        start_token: u64,
+        force: bool,
+        now: f64,
+        command: UiCommand,
+    ) -> Vec<Effect> {
+        match self.armed.take() {
+            Some(a)
+                if a.pid == pid
+                    && a.start_token == start_token
+                    && a.force == force
+                    && now <= a.until =>
+            {
+                vec![Effect::Send(command), Effect::Redraw]
+            }
+            _ => vec![Effect::Redraw],
+        }
+    }
+
+    /// Whether a confirmation of this kind (`force`) is armed for this process.
+    fn is_armed(&self, pid: u32, start_token: u64, force: bool) -> bool {
+        self.armed
+            .is_some_and(|a| a.pid == pid && a.start_token == start_token && a.force == force)
     }
 
     /// When the armed force-kill confirmation expires (so the tray can ask for a redraw then).
@@ -545,6 +619,13 @@ fn item(action: Action, label: &str) -> Entry {
         label: clip(label),
         enabled: true,
     }
+}
+
+/// Whether terminating `i`'s blocker needs a second click: it holds locks nobody waits for and
+/// does not look stuck (the CLI asks too, or wants `--yes`). A slip of the pointer must not end
+/// a 20-minute release build.
+fn needs_confirming(i: &IncidentReport) -> bool {
+    i.blocked.is_empty() && i.state != IncidentState::Stale && !i.doing.is_suspended()
 }
 
 fn snooze_menu(snoozed_until: Option<f64>, now: f64) -> Entry {
@@ -852,6 +933,54 @@ mod tests {
         assert!(l.contains(&"Terminate sleep 5000".to_string()), "{l:#?}");
         assert!(!l.iter().any(|s| s.starts_with("Resume")));
         assert!(m.find("terminate/4242/777").is_none());
+    }
+
+    #[test]
+    fn terminating_a_busy_holder_nobody_waits_for_takes_a_second_click() {
+        let mut st = MenuState::new();
+        let held = demo::snapshot(Stage::Held, T0);
+        let m = st.build(&held, T0);
+        assert!(
+            m.find("terminate/4242/777").is_none(),
+            "no one-click Terminate"
+        );
+        assert!(labels(&m).contains(&"Terminate cargo 4242…".to_string()));
+        assert_eq!(st.click("terminate-arm/4242/777", T0), [Effect::Redraw]);
+        let m = st.build(&held, T0 + 1.0);
+        assert!(
+            labels(&m).contains(
+                &"Really terminate 4242? It is busy and nobody waits (click within 10s)"
+                    .to_string()
+            ),
+            "{:#?}",
+            labels(&m)
+        );
+        assert_eq!(
+            st.click("terminate-confirm/4242/777", T0 + 2.0),
+            [
+                Effect::Send(UiCommand::Terminate {
+                    pid: 4242,
+                    start_token: 777
+                }),
+                Effect::Redraw
+            ]
+        );
+        // Too late, or a force kill's confirmation, or never armed: nothing is sent.
+        st.click("terminate-arm/4242/777", T0);
+        assert_eq!(
+            st.click("terminate-confirm/4242/777", T0 + 11.0),
+            [Effect::Redraw]
+        );
+        st.click("force-kill/4242/777", T0);
+        assert_eq!(
+            st.click("terminate-confirm/4242/777", T0 + 1.0),
+            [Effect::Redraw]
+        );
+        // Someone waits, or it looks stale: one click, as the CLI.
+        for stage in [Stage::Contended, Stage::Stale] {
+            let m = MenuState::new().build(&demo::snapshot(stage, T0), T0);
+            assert!(m.find("terminate/4242/777").is_some(), "{stage:?}");
+        }
     }
 
     #[test]

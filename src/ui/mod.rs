@@ -101,6 +101,15 @@ pub enum UiCommand {
         /// Start token from the report, guarding against pid reuse.
         start_token: u64,
     },
+    /// SIGTERM the target of a stale incident, as a notification about it offered: only if it
+    /// still looks stale now (a notification stays on screen after the blocker was resumed or
+    /// recovered, and must not stop a build that runs again).
+    TerminateIfStale {
+        /// Target pid.
+        pid: u32,
+        /// Start token from the report the notification was made from.
+        start_token: u64,
+    },
     /// SIGKILL the holder (after the user confirmed).
     ForceKill {
         /// Holder pid.
@@ -143,6 +152,10 @@ mod contract_tests {
                 start_token: 2,
             },
             UiCommand::ForceKill {
+                pid: 1,
+                start_token: 2,
+            },
+            UiCommand::TerminateIfStale {
                 pid: 1,
                 start_token: 2,
             },

@@ -28,6 +28,8 @@ use crate::core::words;
 
 /// The action key of the notification's "Terminate" button.
 pub const ACTION_TERMINATE: &str = "terminate";
+/// The action key of the notification's "Resume" button (a stopped blocker).
+pub const ACTION_RESUME: &str = "resume";
 
 /// The macOS bundle identifier of the packaged agent (`cargo-lockwatch.app`).
 pub const BUNDLE_ID: &str = crate::service::LABEL;
@@ -51,6 +53,8 @@ pub struct Notice {
     pub body: String,
     /// What the "Terminate" button does; only offered when the notice is about one incident.
     pub terminate: Option<UiCommand>,
+    /// What the "Resume" button does (a stopped blocker), offered before Terminate.
+    pub resume: Option<UiCommand>,
     /// The command line that does what the notice suggests (`cargo lockwatch kill 4242`),
     /// named in the body when no button is offered.
     pub command: Option<String>,
@@ -81,9 +85,11 @@ pub fn delivery(notice: &Notice, commands: bool, waiting: usize) -> Delivery {
 impl Notice {
     /// The command for an action key the notification server reported, if it is ours.
     pub fn command_for_action(&self, action: &str) -> Option<UiCommand> {
-        (action == ACTION_TERMINATE)
-            .then(|| self.terminate.clone())
-            .flatten()
+        match action {
+            ACTION_TERMINATE => self.terminate.clone(),
+            ACTION_RESUME => self.resume.clone(),
+            _ => None,
+        }
     }
 }
 
@@ -141,7 +147,11 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
     Notice {
         summary: format!("{what}: {}", words::locks(i)),
         body: body.trim_start().to_string(),
-        terminate: (i.action.as_ref().filter(|a| !a.force)).map(|a| UiCommand::Terminate {
+        terminate: (i.action.as_ref().filter(|a| !a.force)).map(|a| UiCommand::TerminateIfStale {
+            pid: a.pid,
+            start_token: a.start_token,
+        }),
+        resume: (i.action.as_ref().filter(|a| a.resume)).map(|a| UiCommand::Resume {
             pid: a.pid,
             start_token: a.start_token,
         }),
@@ -171,6 +181,7 @@ pub fn notice_many(items: &[&IncidentReport], elapsed: f64) -> Notice {
         summary: format!("{} stale Cargo locks", items.len()),
         body,
         terminate: None,
+        resume: None,
         command: Some("cargo lockwatch".into()),
     }
 }
@@ -366,6 +377,9 @@ pub fn show(notice: Notice, commands: Option<UnboundedSender<UiCommand>>) -> std
             #[cfg(all(unix, not(target_os = "macos")))]
             n.icon("dialog-warning");
             if delivery.button {
+                if notice.resume.is_some() {
+                    n.action(ACTION_RESUME, "Resume");
+                }
                 n.action(ACTION_TERMINATE, "Terminate");
             }
             match n.show() {
@@ -427,9 +441,17 @@ mod tests {
                 StaleReason::Stopped.describe()
             )
         );
+        // Stopped: Resume first; Terminate only if it still looks stale when pressed.
+        assert_eq!(
+            n.command_for_action(ACTION_RESUME),
+            Some(UiCommand::Resume {
+                pid: 4242,
+                start_token: 777
+            })
+        );
         assert_eq!(
             n.command_for_action(ACTION_TERMINATE),
-            Some(UiCommand::Terminate {
+            Some(UiCommand::TerminateIfStale {
                 pid: 4242,
                 start_token: 777
             })
@@ -513,6 +535,7 @@ mod tests {
             summary: "cargo-lockwatch".into(),
             body: "done".into(),
             terminate: None,
+            resume: None,
             command: None,
         };
         assert_eq!(
@@ -680,7 +703,7 @@ mod tests {
         assert!(later.body.contains("cargo 6000"), "{}", later.body);
         assert_eq!(
             later.terminate,
-            Some(UiCommand::Terminate {
+            Some(UiCommand::TerminateIfStale {
                 pid: 6000,
                 start_token: 777
             })
