@@ -563,8 +563,8 @@ fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
     let out = d.proc.output();
     // Other lines may follow (the daemon watches every lock on the machine): its last reload.
     assert!(
-        (out.lines().filter(|l| l.contains("reloaded")))
-            .last()
+        (out.lines().rev())
+            .find(|l| l.contains("reloaded"))
             .is_some_and(|l| l.ends_with("nothing changed")),
         "the broken file changed nothing: {out}"
     );
