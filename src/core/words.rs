@@ -238,6 +238,12 @@ pub fn locks_for(i: &IncidentReport, own: &[PathBuf]) -> String {
     }
 }
 
+/// Whether every lock of `i` is at the top of a Cargo home other than `own` (another home's
+/// package cache): the reader's own incidents come before such ones.
+pub fn is_foreign(i: &IncidentReport, own: &[PathBuf]) -> bool {
+    !i.locks.is_empty() && (i.locks.iter()).all(|l| foreign_home(&l.path, l.kind, own).is_some())
+}
+
 /// The Cargo home of a lock at a Cargo home's top (the package cache …) when it is none of
 /// `own`; `None` for the reader's own, for other locks, and when `own` is unknown (empty).
 pub fn foreign_home(path: &Path, kind: LockKind, own: &[PathBuf]) -> Option<PathBuf> {

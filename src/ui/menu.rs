@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
 use super::icons::IconState;
 use super::{SnoozeFor, UiCommand, UiSnapshot};
@@ -356,17 +357,19 @@ impl MenuState {
         self.gone
             .retain(|key, (_, left)| !known.contains_key(key) && now - *left <= FORGET_AFTER_SECS);
 
-        let title = title(snapshot, elapsed);
+        let own = &report.cargo_homes;
+        let incidents = in_menu_order(&report.incidents, own);
+        let title = title(snapshot, &incidents, elapsed);
         let mut entries = vec![Entry::Item {
             id: "title".into(),
             label: clip(&title),
             enabled: false,
         }];
-        if !report.incidents.is_empty() {
+        if !incidents.is_empty() {
             entries.push(Entry::Separator);
         }
-        for i in &report.incidents {
-            entries.push(self.incident_row(i, elapsed));
+        for i in &incidents {
+            entries.push(self.incident_row(i, elapsed, own));
         }
         entries.push(Entry::Separator);
         entries.push(snooze_menu(snapshot.snoozed_until, now));
@@ -399,7 +402,7 @@ impl MenuState {
 
     /// One row per incident: what it is at a glance, and a submenu with who waits, what the
     /// blocker does, the verdict and the actions on the process worth acting on.
-    fn incident_row(&self, i: &IncidentReport, elapsed: f64) -> Entry {
+    fn incident_row(&self, i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Entry {
         let info = |suffix: &str, label: String| Entry::Item {
             id: format!("info/{}/{suffix}", i.id),
             label: clip(&label),
@@ -441,7 +444,7 @@ impl MenuState {
             label: clip(&format!(
                 "{} · {}",
                 words::badge(i),
-                words::headline(i, None)
+                words::headline_for(i, None, own)
             )),
             entries,
         }
@@ -667,12 +670,26 @@ fn blocker_line(i: &IncidentReport, b: &ProcessReport, elapsed: f64) -> String {
 }
 
 /// The verdict line: "All Cargo locks free", the worst incident's headline, "STALE: …".
-fn title(snapshot: &UiSnapshot, elapsed: f64) -> String {
+/// The incidents in the report's order (the worst first), the reader's own before another
+/// Cargo home's within each state: another home's stale package cache (a test suite's, a
+/// colleague's) does not take the title from the user's own.
+fn in_menu_order<'a>(incidents: &'a [IncidentReport], own: &[PathBuf]) -> Vec<&'a IncidentReport> {
+    let mut out: Vec<&IncidentReport> = incidents.iter().collect();
+    let rank = |s: IncidentState| match s {
+        IncidentState::Stale => 0,
+        IncidentState::Blocking => 1,
+        IncidentState::Holding => 2,
+    };
+    out.sort_by_key(|i| (rank(i.state), words::is_foreign(i, own)));
+    out
+}
+
+fn title(snapshot: &UiSnapshot, incidents: &[&IncidentReport], elapsed: f64) -> String {
     if snapshot.paused {
         return "Watching paused".into();
     }
     let report = &snapshot.report;
-    let Some(worst) = report.incidents.first() else {
+    let Some(worst) = incidents.first() else {
         let shared = report
             .locks
             .iter()
@@ -687,9 +704,13 @@ fn title(snapshot: &UiSnapshot, elapsed: f64) -> String {
     if worst.state == crate::core::model::IncidentState::Stale {
         t.push_str("STALE: ");
     }
-    t.push_str(&words::headline(worst, Some(elapsed)));
-    if report.incidents.len() > 1 {
-        let _ = write!(t, " (+{} more)", report.incidents.len() - 1);
+    t.push_str(&words::headline_for(
+        worst,
+        Some(elapsed),
+        &report.cargo_homes,
+    ));
+    if incidents.len() > 1 {
+        let _ = write!(t, " (+{} more)", incidents.len() - 1);
     }
     t
 }
@@ -918,6 +939,33 @@ mod tests {
         assert_eq!(
             m.title,
             "STALE: cargo build 4242 (stopped) blocks cargo check 45s · package cache (+1 more)"
+        );
+    }
+
+    #[test]
+    fn another_cargo_home_s_incident_is_named_by_its_home_and_comes_after_the_users_own() {
+        let mut snap = demo::snapshot(Stage::Stale, T0);
+        let mut foreign = snap.report.incidents[0].clone();
+        foreign.id = "9/9".into();
+        let other = PathBuf::from("/tmp/other-home/.package-cache");
+        foreign.locks[0].path = other.clone();
+        for b in &mut foreign.blocked {
+            b.lock = other.clone();
+        }
+        snap.report.incidents.insert(0, foreign);
+        let m = MenuState::new().build(&snap, T0);
+        assert_eq!(
+            m.title,
+            "STALE: cargo build 4242 (stopped) blocks cargo check 45s · package cache (+1 more)"
+        );
+        let rows: Vec<String> = (labels(&m).into_iter())
+            .filter(|l| l.starts_with("STALE · "))
+            .collect();
+        assert_eq!(rows.len(), 2, "{rows:#?}");
+        assert!(rows[0].ends_with("· package cache >"), "{rows:#?}");
+        assert!(
+            rows[1].contains("package cache of /tmp/other-home"),
+            "{rows:#?}"
         );
     }
 

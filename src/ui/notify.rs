@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -94,7 +94,7 @@ impl Notice {
 }
 
 /// The notice about one stale incident; `elapsed` advances the report's times to now.
-pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
+pub fn notice_one(i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Notice {
     let mut body = String::new();
     match i.blocked.as_slice() {
         [] => {}
@@ -145,7 +145,7 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
         "Stale Cargo lock"
     };
     Notice {
-        summary: format!("{what}: {}", words::locks(i)),
+        summary: format!("{what}: {}", words::locks_for(i, own)),
         body: body.trim_start().to_string(),
         terminate: (i.action.as_ref().filter(|a| !a.force)).map(|a| UiCommand::TerminateIfStale {
             pid: a.pid,
@@ -160,16 +160,16 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64) -> Notice {
 }
 
 /// One notice about several stale incidents (no Terminate button: the menu has one each).
-pub fn notice_many(items: &[&IncidentReport], elapsed: f64) -> Notice {
+pub fn notice_many(items: &[&IncidentReport], elapsed: f64, own: &[PathBuf]) -> Notice {
     if let [one] = items {
-        return notice_one(one, elapsed);
+        return notice_one(one, elapsed, own);
     }
     let mut body = String::new();
     for i in items.iter().take(MAX_LISTED) {
         if !body.is_empty() {
             body.push('\n');
         }
-        let _ = write!(body, "{}", words::headline(i, Some(elapsed)));
+        let _ = write!(body, "{}", words::headline_for(i, Some(elapsed), own));
         if let Some(r) = i.stale_reasons.first() {
             let _ = write!(body, " — {}", r.describe());
         }
@@ -288,7 +288,7 @@ impl Notifier {
         }
         self.last_any = Some(now);
         let items: Vec<&IncidentReport> = ready.iter().map(|k| seen[k]).collect();
-        Some(notice_many(&items, elapsed))
+        Some(notice_many(&items, elapsed, &snapshot.report.cargo_homes))
     }
 }
 
@@ -427,9 +427,29 @@ mod tests {
     }
 
     #[test]
+    fn another_cargo_home_s_package_cache_is_named_by_its_home() {
+        let s = demo::snapshot(Stage::Stale, T0);
+        let mut i = s.report.incidents[0].clone();
+        let own = s.report.cargo_homes.clone();
+        assert_eq!(
+            notice_one(&i, 0.0, &own).summary,
+            "Stale Cargo lock: package cache"
+        );
+        let other = std::path::PathBuf::from("/tmp/other-home/.package-cache");
+        i.locks[0].path = other.clone();
+        for b in &mut i.blocked {
+            b.lock = other.clone();
+        }
+        assert_eq!(
+            notice_one(&i, 0.0, &own).summary,
+            "Stale Cargo lock: package cache of /tmp/other-home"
+        );
+    }
+
+    #[test]
     fn text_names_blocked_blocker_origin_project_time_and_reason() {
         let s = demo::snapshot(Stage::Stale, T0);
-        let n = notice_one(&s.report.incidents[0], 5.0);
+        let n = notice_one(&s.report.incidents[0], 5.0, &[]);
         assert_eq!(n.summary, "Stale Cargo lock: package cache");
         let home = tilde(&demo::project_dir());
         assert_eq!(
@@ -463,7 +483,7 @@ mod tests {
     #[test]
     fn a_blocker_that_ignores_sigterm_gets_no_terminate_button_but_kill_force() {
         let s = demo::stale_ignoring_sigterm(T0);
-        let n = notice_one(&s.report.incidents[0], 0.0);
+        let n = notice_one(&s.report.incidents[0], 0.0, &[]);
         assert_eq!(n.terminate, None);
         assert!(
             n.body.ends_with(" cargo 4242: it ignores SIGTERM."),
@@ -482,7 +502,7 @@ mod tests {
     #[test]
     fn a_name_with_control_characters_is_escaped_in_the_notification() {
         let s = demo::snapshot_named(Stage::Stale, T0, "lw\u{1b}[31m\nx");
-        let n = notice_one(&s.report.incidents[0], 0.0);
+        let n = notice_one(&s.report.incidents[0], 0.0, &[]);
         let control = |t: &str| t.chars().any(char::is_control);
         assert!(!control(&n.summary) && !control(&n.body), "{n:?}");
         assert!(
@@ -491,7 +511,7 @@ mod tests {
             n.body
         );
         // Several: one line each.
-        let many = notice_many(&[&s.report.incidents[0], &s.report.incidents[0]], 0.0);
+        let many = notice_many(&[&s.report.incidents[0], &s.report.incidents[0]], 0.0, &[]);
         assert!(!many.body.contains('\u{1b}'), "{many:?}");
         assert_eq!(many.body.lines().count(), 2, "{many:?}");
     }
@@ -499,7 +519,7 @@ mod tests {
     #[test]
     fn a_button_only_where_a_press_can_arrive_and_one_waiter_at_a_time() {
         let s = demo::snapshot(Stage::Stale, T0);
-        let one = notice_one(&s.report.incidents[0], 0.0);
+        let one = notice_one(&s.report.incidents[0], 0.0, &[]);
         assert_eq!(one.command.as_deref(), Some("cargo lockwatch resume 4242"));
 
         // The tray runs and nothing else waits: the button, the body as it is.
@@ -525,7 +545,7 @@ mod tests {
 
         // Several at once never have a button; they point at the full list.
         let items = [&s.report.incidents[0], &s.report.incidents[0]];
-        let many = notice_many(&items, 0.0);
+        let many = notice_many(&items, 0.0, &[]);
         let d = delivery(&many, true, 0);
         assert!(!d.button);
         assert!(d.body.ends_with("\nRun: cargo lockwatch"), "{}", d.body);
@@ -550,7 +570,7 @@ mod tests {
     #[test]
     fn wait_slots_are_bounded_and_given_back() {
         let s = demo::snapshot(Stage::Stale, T0);
-        let one = notice_one(&s.report.incidents[0], 0.0);
+        let one = notice_one(&s.report.incidents[0], 0.0, &[]);
         let before = WAITING.load(std::sync::atomic::Ordering::Acquire);
         // No notification thread runs in unit tests; a leftover place would be a leak.
         assert!(before < MAX_WAITING_FOR_ACTION, "{before} places taken");
@@ -723,7 +743,7 @@ mod tests {
     fn many_incidents_are_summed_up() {
         let s = stale(T0, true);
         let items: Vec<&IncidentReport> = (0..6).map(|_| &s.report.incidents[0]).collect();
-        let n = notice_many(&items, 0.0);
+        let n = notice_many(&items, 0.0, &[]);
         assert_eq!(n.summary, "6 stale Cargo locks");
         assert!(n.body.ends_with("… and 2 more"), "{}", n.body);
     }
