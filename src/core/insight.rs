@@ -74,6 +74,10 @@ pub enum Topic {
     Network,
     /// A build suspended with Ctrl-Z kept its lock.
     Suspended,
+    /// A build script left a process holding cargo's output pipe open.
+    LeftoverProcess,
+    /// A build script ran a nested cargo on the target dir its own build holds.
+    NestedCargo,
 }
 
 /// One piece of advice that ends a recurring kind of contention.
@@ -124,6 +128,19 @@ pub struct Summary {
     /// Of those, blockers suspended (Ctrl-Z).
     #[serde(default)]
     pub suspended: u32,
+    /// Of those, cargos stuck because a build script left a process holding their output pipe
+    /// open, and the projects they built.
+    #[serde(default)]
+    pub leftover_processes: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(serialize_with = "crate::core::text::lossy_path::list")]
+    pub leftover_projects: Vec<PathBuf>,
+    /// Of those, deadlocks of a build script's nested cargo, and the projects they built.
+    #[serde(default)]
+    pub nested_deadlocks: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(serialize_with = "crate::core::text::lossy_path::list")]
+    pub deadlocked_projects: Vec<PathBuf>,
     /// IDE checks stopped so a terminal build could run (`policy.yield_ide`).
     #[serde(default)]
     pub yielded: u32,
@@ -176,6 +193,9 @@ pub struct Summarizer {
     network: BTreeSet<ProcId>,
     network_homes: BTreeSet<PathBuf>,
     suspended: BTreeSet<ProcId>,
+    /// Blockers stuck on a leftover process, and deadlocked ones: (holder, its project).
+    leftover: BTreeMap<ProcId, Option<PathBuf>>,
+    deadlocked: BTreeMap<ProcId, Option<PathBuf>>,
 }
 
 impl Summarizer {
@@ -197,6 +217,10 @@ impl Summarizer {
                 network_stalls: 0,
                 network_cargo_homes: Vec::new(),
                 suspended: 0,
+                leftover_processes: 0,
+                leftover_projects: Vec::new(),
+                nested_deadlocks: 0,
+                deadlocked_projects: Vec::new(),
                 yielded: 0,
                 killed: 0,
                 advice: Vec::new(),
@@ -209,6 +233,8 @@ impl Summarizer {
             network: BTreeSet::new(),
             network_homes: BTreeSet::new(),
             suspended: BTreeSet::new(),
+            leftover: BTreeMap::new(),
+            deadlocked: BTreeMap::new(),
         }
     }
 
@@ -314,6 +340,14 @@ impl Summarizer {
                 if reasons.contains(&StaleReason::Stopped) {
                     self.suspended.insert(*holder);
                 }
+                let project =
+                    || catalog::classify(path).and_then(|k| catalog::project_dir_of(path, k));
+                if reasons.contains(&StaleReason::PipeHeldOpen) {
+                    self.leftover.insert(*holder, project());
+                }
+                if reasons.contains(&StaleReason::Deadlock) {
+                    self.deadlocked.insert(*holder, project());
+                }
             }
             HistoryEvent::Killed { .. } => self.s.killed += 1,
             HistoryEvent::Yielded { .. } => self.s.yielded += 1,
@@ -349,12 +383,21 @@ impl Summarizer {
         s.network_stalls = self.network.len() as u32;
         s.network_cargo_homes = self.network_homes.into_iter().collect();
         s.suspended = self.suspended.len() as u32;
+        (s.leftover_processes, s.leftover_projects) = counted_in(self.leftover);
+        (s.nested_deadlocks, s.deadlocked_projects) = counted_in(self.deadlocked);
         s.blocked = self.rows.into_values().collect();
         s.blocked
             .sort_by(|a, b| b.total_wait_secs.total_cmp(&a.total_wait_secs));
         s.advice = advise(&s);
         s
     }
+}
+
+/// How many blockers, and the projects they built (each once).
+fn counted_in(blockers: BTreeMap<ProcId, Option<PathBuf>>) -> (u32, Vec<PathBuf>) {
+    let n = blockers.len() as u32;
+    let projects: BTreeSet<PathBuf> = blockers.into_values().flatten().collect();
+    (n, projects.into_iter().collect())
 }
 
 /// Stale blockers grouped by name, most first.
@@ -569,7 +612,41 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
             ),
         });
     }
+    if s.leftover_processes > 0 {
+        out.push(Advice {
+            topic: Topic::LeftoverProcess,
+            text: format!(
+                "A build script left a process holding cargo's output open {}{}: cargo waits \
+                 for it to close, so every build there hangs the same way. The build script \
+                 should start it with its output redirected (`Stdio::null()` for stdin, \
+                 stdout and stderr), or not leave it running.",
+                times(s.leftover_processes),
+                in_projects(&s.leftover_projects)
+            ),
+        });
+    }
+    if s.nested_deadlocks > 0 {
+        out.push(Advice {
+            topic: Topic::NestedCargo,
+            text: format!(
+                "A build script ran a nested cargo on the target dir its own build holds {}{} \
+                 (a deadlock). Give the nested cargo a target dir of its own: \
+                 `--target-dir` under `OUT_DIR`, or `CARGO_TARGET_DIR` in its environment.",
+                times(s.nested_deadlocks),
+                in_projects(&s.deadlocked_projects)
+            ),
+        });
+    }
     out
+}
+
+/// ` (in ~/src/app)`, ` (in ~/a, ~/b)`; nothing when no project is known.
+fn in_projects(projects: &[PathBuf]) -> String {
+    if projects.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = projects.iter().map(|p| tilde(p)).collect();
+    format!(" (in {})", names.join(", "))
 }
 
 /// Settings that make Cargo give up sooner on a registry that does not answer: with its
@@ -1220,6 +1297,53 @@ mod tests {
             .map(|a| a.topic)
             .collect();
         assert_eq!(topics, [Topic::YieldIde], "a target dir does not help here");
+    }
+
+    #[test]
+    fn a_leftover_process_and_a_nested_cargo_deadlock_get_advice_naming_their_projects() {
+        let on = |at: f64, pid: u32, reason: StaleReason, path: &str| HistoryEvent::Stale {
+            at,
+            path: path.into(),
+            holder: id(pid),
+            name: "cargo".into(),
+            reasons: vec![reason],
+            blocked: vec![],
+        };
+        // The projects are found by their manifests.
+        let tmp = tempfile::tempdir().unwrap();
+        let (app, outer) = (tmp.path().join("app"), tmp.path().join("outer"));
+        for p in [&app, &outer] {
+            std::fs::create_dir_all(p.join("target/debug")).unwrap();
+            std::fs::write(p.join("Cargo.toml"), "[package]\n").unwrap();
+        }
+        let lock = |p: &PathBuf| p.join("target/debug/.cargo-lock").display().to_string();
+        let (app_lock, outer_lock) = (lock(&app), lock(&outer));
+        let events = vec![
+            on(1.0, 7, StaleReason::PipeHeldOpen, &app_lock),
+            on(2.0, 7, StaleReason::PipeHeldOpen, &app_lock),
+            on(3.0, 8, StaleReason::PipeHeldOpen, &app_lock),
+            on(4.0, 9, StaleReason::Deadlock, &outer_lock),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!((sum.leftover_processes, sum.nested_deadlocks), (2, 1));
+        let topics: Vec<Topic> = sum.advice.iter().map(|a| a.topic).collect();
+        assert_eq!(topics, [Topic::LeftoverProcess, Topic::NestedCargo]);
+        let text = render(&sum, 3600, None);
+        let text = text.replace('\n', " ");
+        let expected = format!(
+            "A build script left a process holding cargo's output open twice (in {})",
+            app.display()
+        );
+        assert!(text.contains(&expected), "{text}");
+        assert!(text.contains("Stdio::null()"), "{text}");
+        let expected = format!(
+            "nested cargo on the target dir its own build holds once (in {})",
+            outer.display()
+        );
+        assert!(text.contains(&expected), "{text}");
+        let json = serde_json::to_value(&sum).unwrap();
+        assert_eq!(json["advice"][0]["topic"], "leftover-process");
+        assert_eq!(json["advice"][1]["topic"], "nested-cargo");
     }
 
     #[test]
