@@ -532,6 +532,20 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
         "{out}"
     );
     assert_eq!(cargo.wait_exit(), 0, "{}", cargo.describe());
+    // It hangs every build of `app` the same way: history says what to change, and where.
+    assert_history_advice(&d, &dir, "leftover-process", &app);
+}
+
+/// `history --json` of `d` has advice on `topic` naming `project`.
+fn assert_history_advice(d: &Daemon, dir: &Dir, topic: &str, project: &Path) {
+    let (code, out) = d.cli(dir, &["history", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let summary: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    let advice = (summary["advice"].as_array())
+        .and_then(|a| a.iter().find(|a| a["topic"] == topic))
+        .unwrap_or_else(|| panic!("no {topic} advice: {summary:#}"));
+    let text = advice["text"].as_str().unwrap();
+    assert!(text.contains(&project.display().to_string()), "{text}");
 }
 
 // 6. A build script runs a nested `cargo build` on the same target dir: the nested cargo waits
@@ -622,6 +636,7 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
         util::proc_state(nested).is_none_or(|s| s == 'Z'),
         "the nested cargo went too"
     );
+    assert_history_advice(&d, &dir, "nested-cargo", &outer);
 }
 
 /// A project whose build script waits for the file named by `LW_GATE` (writing

@@ -193,6 +193,9 @@ pub struct Summarizer {
     network: BTreeSet<ProcId>,
     network_homes: BTreeSet<PathBuf>,
     suspended: BTreeSet<ProcId>,
+    /// The project of each hold going on (by holder: the lock it took, its project), for
+    /// the advice on what went stale while held.
+    projects: BTreeMap<ProcId, (PathBuf, PathBuf)>,
     /// Blockers stuck on a leftover process, and deadlocked ones: (holder, its project).
     leftover: BTreeMap<ProcId, Option<PathBuf>>,
     deadlocked: BTreeMap<ProcId, Option<PathBuf>>,
@@ -233,6 +236,7 @@ impl Summarizer {
             network: BTreeSet::new(),
             network_homes: BTreeSet::new(),
             suspended: BTreeSet::new(),
+            projects: BTreeMap::new(),
             leftover: BTreeMap::new(),
             deadlocked: BTreeMap::new(),
         }
@@ -245,14 +249,29 @@ impl Summarizer {
             return;
         }
         match e {
-            HistoryEvent::Acquired { .. } => self.s.holds += 1,
+            HistoryEvent::Acquired {
+                holder,
+                path,
+                party,
+                ..
+            } => {
+                self.s.holds += 1;
+                if let Some(project) = &party.project {
+                    self.projects
+                        .insert(*holder, (path.clone(), project.clone()));
+                }
+            }
             HistoryEvent::Released {
                 held_secs,
                 name,
                 path,
                 since_known,
+                holder,
                 ..
             } => {
+                if self.projects.get(holder).is_some_and(|(p, _)| p == path) {
+                    self.projects.remove(holder);
+                }
                 // Every compile holds the shared package cache for its whole run: not a hold
                 // anyone waits for.
                 if catalog::classify(path) == Some(LockKind::PackageCacheMutate) {
@@ -340,8 +359,12 @@ impl Summarizer {
                 if reasons.contains(&StaleReason::Stopped) {
                     self.suspended.insert(*holder);
                 }
-                let project =
-                    || catalog::classify(path).and_then(|k| catalog::project_dir_of(path, k));
+                // The project its hold was taken for; else the one its lock file lies in.
+                let project = || {
+                    (self.projects.get(holder).map(|(_, p)| p.clone())).or_else(|| {
+                        catalog::classify(path).and_then(|k| catalog::project_dir_of(path, k))
+                    })
+                };
                 if reasons.contains(&StaleReason::PipeHeldOpen) {
                     self.leftover.insert(*holder, project());
                 }
