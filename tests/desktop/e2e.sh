@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Desktop end-to-end run on Linux (issue: tray + notifications): Xvfb, a system tray (trayer),
-# a D-Bus session with a real notification server (dunst), the daemon with its tray, a stopped
+# a D-Bus session with a real notification server (dunst), the daemon with its tray, an idle
 # lock holder and a real waiting cargo. Checks that the tray icon changes colour, that the
 # notification names the waiting cargo and its blocker, that its Terminate action (the menu's path)
 # kills the holder and the waiting cargo proceeds. Saves screenshots under docs/ when asked.
@@ -13,6 +13,7 @@ work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EX
 for n in $(seq 87 120); do [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ] || { disp=$n; break; }; done
 export CARGO_HOME=$work/home LOCKWATCH_RUNTIME_DIR=$work/run LOCKWATCH_DATA_DIR=$work/data \
   LOCKWATCH_CONFIG_DIR=$work/cfg LOCKWATCH_STALE_STOPPED_GRACE=1s LOCKWATCH_STALE_SAMPLE_INTERVAL=300ms \
+  LOCKWATCH_STALE_STALE_AFTER=2s LOCKWATCH_STALE_IDLE_WINDOW=1s LOCKWATCH_STALE_IDLE_CHILD_AFTER=1s \
   LOCKWATCH_STALE_SAMPLES=2 LOCKWATCH_WATCH_POLL_INTERVAL=300ms DISPLAY=:$disp
 mkdir -p "$CARGO_HOME" "$work/app/src"; touch "$CARGO_HOME/.package-cache"
 printf '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n' > "$work/app/Cargo.toml"
@@ -26,8 +27,9 @@ dbus-run-session -- bash -c '
   dbus-monitor "interface='"'"'org.freedesktop.Notifications'"'"'" > "'"$work"'/mon.log" 2>&1 &
   "'"$bin"'" daemon > "'"$work"'/daemon.log" 2>&1 & sleep 3
   import -window root "'"$work"'/idle.png"
+  # Idle, not stopped: the notification about a stopped holder offers Resume first, which dunstctl
+  # cannot tell from Terminate.
   flock -x "$CARGO_HOME/.package-cache" sleep 600 & holder=$!; sleep 0.5
-  kill -STOP $holder
   (cd "'"$work"'/app" && exec cargo generate-lockfile --offline) > "'"$work"'/cargo.log" 2>&1 & waiter=$!
   for i in $(seq 1 60); do grep -q "Stale Cargo lock" "'"$work"'/mon.log" 2>/dev/null && break; sleep 0.5; done
   sleep 1; import -window root "'"$work"'/stale.png"
