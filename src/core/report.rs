@@ -460,10 +460,14 @@ fn incident_lock(
         Some(p) => k.timed(&k.hold_since, key, p, obs.facts.get(&p), now),
         None => (None, false),
     };
+    // In the blocker's own words: a `cargo check` holds the "build directory".
+    let cmd = blocker
+        .and_then(|p| obs.facts.get(&p))
+        .map(|f| f.cmd.as_slice());
     Some(IncidentLock {
         path: s.path.clone(),
         kind: s.kind,
-        description: s.kind.cargo_words().to_string(),
+        description: s.kind.cargo_words_for(cmd.unwrap_or(&[])).to_string(),
         mode: mine.map_or(LockMode::Exclusive, |h| h.mode),
         contended: !s.waiters.is_empty(),
         deleted: s.deleted,

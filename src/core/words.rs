@@ -210,7 +210,16 @@ pub fn locks_for(i: &IncidentReport, own: &[PathBuf]) -> String {
             .find(|b| b.lock == l.path)
             .map_or_else(|| l.description.clone(), |b| b.lock_description.clone())
     };
+    // A build lock outside the project's `target` (`--target-dir`, a configured build dir) is
+    // named by its directory: "of the project" would read as the project's own `target`.
+    let outside = |l: &IncidentLock, p: &Path| {
+        !l.kind.in_cargo_home() && !l.path.starts_with(p.join("target"))
+    };
     let name = |l: &IncidentLock| match (&l.project_dir, home(l)) {
+        (Some(p), _) if outside(l, p) => match l.path.parent() {
+            Some(dir) => format!("{} {}", words(l), tilde(dir)),
+            None => words(l),
+        },
         (Some(p), _) => format!("{} of {}", words(l), tilde(p)),
         (None, Some(h)) => format!("{} of {}", words(l), tilde(&h)),
         // A build lock outside any project (a shared `build.build-dir`): its directory.
@@ -416,6 +425,20 @@ mod tests {
         assert!(locks(&i).starts_with("build directory"), "{}", locks(&i));
         i.blocked.clear();
         assert!(locks(&i).starts_with("artifact directory"), "{}", locks(&i));
+    }
+
+    #[test]
+    fn a_build_lock_outside_the_project_s_target_is_named_by_its_directory() {
+        use crate::ui::demo::{self, Stage};
+        let mut i = demo::snapshot(Stage::Held, 1000.0).report.incidents[0].clone();
+        i.locks[0].kind = LockKind::ProfileDirectory;
+        i.locks[0].description = "build directory".into();
+        i.locks[0].project_dir = Some(PathBuf::from("/src/app"));
+        i.locks[0].path = PathBuf::from("/src/app/target/debug/.cargo-lock");
+        assert_eq!(locks(&i), "build directory of /src/app");
+        // `cargo check --target-dir /src/app/tcheck`: not the project's own target.
+        i.locks[0].path = PathBuf::from("/src/app/tcheck/debug/.cargo-lock");
+        assert_eq!(locks(&i), "build directory /src/app/tcheck/debug");
     }
 
     #[test]
