@@ -3,7 +3,7 @@
 //! signals over several consecutive samples, so a busy 20-minute release build, several shared
 //! holders or a short blip never cry wolf, and the verdict does not flap.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -571,9 +571,11 @@ pub struct State {
     just_ended: HashMap<(FileKey, ProcId), (Start, f64)>,
     /// No pass observed yet: what the first one sees began before the daemon looked.
     first_pass: bool,
-    /// Every holder and waiter the last pass saw: a hold or wait one of them starts now on a
-    /// lock it was not seen on then began since (every pass sees all of a Cargo's locks).
-    last_seen: HashSet<ProcId>,
+    /// Every holder and waiter the passes of the last [`SEEN_FOR`] saw, with when: a hold or
+    /// wait one of them starts now on a lock it was not seen on began since the last pass
+    /// (every pass sees all of a Cargo's locks; between its wait for the package cache and
+    /// its build directory a cargo may hold none a pass shows).
+    last_seen: HashMap<ProcId, f64>,
 }
 
 impl State {
@@ -589,7 +591,7 @@ impl State {
             recovered_waits: HashMap::new(),
             just_ended: HashMap::new(),
             first_pass: true,
-            last_seen: HashSet::new(),
+            last_seen: HashMap::new(),
         }
     }
 
@@ -697,11 +699,11 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             let live: Vec<FileKey> = locks.iter().map(|l| l.key).collect();
             state.last_activity.retain(|k, _| live.contains(k));
             state.first_pass = false;
-            state.last_seen = (locks.iter())
-                .flat_map(|l| {
-                    (l.holders.iter().map(|h| h.id)).chain(l.waiters.iter().map(|w| w.id))
-                })
-                .collect();
+            let seen = (locks.iter()).flat_map(|l| {
+                (l.holders.iter().map(|h| h.id)).chain(l.waiters.iter().map(|w| w.id))
+            });
+            state.last_seen.extend(seen.map(|id| (id, now)));
+            state.last_seen.retain(|_, at| now - *at <= SEEN_FOR);
             if changed {
                 fx.push(Effect::UpdateUi);
             }
@@ -710,12 +712,15 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
     }
 }
 
+/// How long a holder or waiter is remembered as seen (see `State::last_seen`).
+const SEEN_FOR: f64 = 600.0;
+
 /// Whether a hold or wait first seen now on `lock` by `who`, started at `started_at`, began
 /// now: the file was watched since an earlier pass (its open woke the daemon), the last pass
 /// saw `who` hold or wait for another lock (a cargo that waited for the package cache, now
 /// taking its build directory), or the process is as young as the sight.
 fn seen_begin(state: &State, lock: &LockSample, who: ProcId, now: f64, started_at: f64) -> bool {
-    (!state.first_pass && (lock.watched || state.last_seen.contains(&who)))
+    (!state.first_pass && (lock.watched || state.last_seen.contains_key(&who)))
         || began_when_seen(now, started_at)
 }
 
@@ -2092,7 +2097,18 @@ mod tests {
                 .any(|e| matches!(e, Effect::Log(l) if l.starts_with("acquired"))),
             "{fx:?}"
         );
-        // A process the last pass did not see at all: its hold may be older.
+        // A pass between that shows it holding nothing (the package cache released, the
+        // build directory not taken yet): it was still seen, and holds nothing older.
+        let mut s = state();
+        observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
+        );
+        observe(&mut s, 101.0, (Vec::new(), Vec::new()));
+        observe(&mut s, 102.0, (vec![build.clone()], Vec::new()));
+        assert!(s.since_unknown().is_empty(), "{:?}", s.since_unknown());
+        // A process no pass saw at all: its hold may be older.
         let mut s = state();
         observe(&mut s, 100.0, (Vec::new(), Vec::new()));
         observe(&mut s, 102.0, (vec![build], Vec::new()));
