@@ -318,8 +318,8 @@ enum Target {
         /// inherited it) and the lock is free only once they all let go.
         sharers: Vec<u32>,
     },
-    /// Holds the output pipe of this blocker open.
-    Culprit { blocker: u32 },
+    /// Holds the output pipe of this blocker open, with `others` (which must let go too).
+    Culprit { blocker: u32, others: Vec<u32> },
 }
 
 /// Whether `pid` holds a lock exclusively that someone waits for.
@@ -335,9 +335,16 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
     let g = &pass.graph;
     for i in &g.incidents {
         let Some(b) = i.blocker else { continue };
-        let culprit = pass.activity.get(&b).and_then(doing::culprit);
-        if culprit.is_some_and(|c| c.pid == pid) {
-            return Ok(Target::Culprit { blocker: b });
+        let culprits = pass
+            .activity
+            .get(&b)
+            .map(doing::culprits)
+            .unwrap_or_default();
+        if culprits.iter().any(|c| c.pid == pid) {
+            let others = (culprits.iter().map(|c| c.pid))
+                .filter(|p| *p != pid)
+                .collect();
+            return Ok(Target::Culprit { blocker: b, others });
         }
     }
     let victim = g.incident_of(pid).is_some_and(|i| i.deadlock.is_some());
@@ -582,8 +589,17 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
         .map(|(p, _, _)| *p)
         .collect();
     let sharing = match &target {
-        Target::Holder { sharers, .. } => signal_sharers(probe, &pass, &facts, sharers, signal),
-        Target::Culprit { .. } => Vec::new(),
+        Target::Holder { sharers, .. } => {
+            let seen = sharers.iter().filter_map(|p| pass.facts.get(p)).collect();
+            signal_sharers(probe, &pass, &facts, seen, signal)
+        }
+        Target::Culprit { blocker, others } => {
+            let culprits = pass.activity.get(blocker).map(doing::culprits);
+            let seen = (culprits.unwrap_or_default().iter())
+                .filter(|c| others.contains(&c.pid))
+                .collect();
+            signal_sharers(probe, &pass, &facts, seen, signal)
+        }
     };
     let outcome = match &target {
         Target::Holder {
@@ -595,7 +611,7 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
             let ours: Vec<u32> = signalled.iter().chain(sharers).copied().collect();
             wait_for_release(probe, roots, &req, token, keys, waiters, &ours)
         }
-        Target::Culprit { blocker } => wait_for_culprit(probe, roots, &req, token, *blocker),
+        Target::Culprit { blocker, .. } => wait_for_culprit(probe, roots, &req, token, *blocker),
     };
     let locks = match &target {
         Target::Holder { keys, .. } => pass
@@ -604,7 +620,7 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
             .filter(|s| keys.contains(&s.key))
             .map(|s| s.path.clone())
             .collect(),
-        Target::Culprit { blocker } => pass
+        Target::Culprit { blocker, .. } => pass
             .graph
             .incident_of(*blocker)
             .into_iter()
@@ -614,13 +630,18 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
             .collect(),
     };
     let culprit_of = match target {
-        Target::Culprit { blocker } => Some(blocker),
+        Target::Culprit { blocker, .. } => Some(blocker),
         Target::Holder { .. } => None,
     };
     let mut who = format!("{} {}", facts.name, req.pid);
     if !sharing.is_empty() {
         let names: Vec<&str> = sharing.iter().map(|(_, n)| n.as_str()).collect();
-        who = format!("{who} (with {}, sharing its descriptor)", names.join(", "));
+        let what = if culprit_of.is_some() {
+            "holding the same pipe open"
+        } else {
+            "sharing its descriptor"
+        };
+        who = format!("{who} (with {}, {what})", names.join(", "));
     }
     let got_it: Vec<u32> = (signalled.iter().copied())
         .chain(sharing.iter().map(|(p, _)| *p))
@@ -654,23 +675,25 @@ pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> Kill
     }
 }
 
-/// Signals the processes sharing the target's descriptor that are not among its descendants
-/// (signalled with it), with the same checks as the target: this user's, the very process seen,
-/// and never one waiting for a lock (it is counted as still holding instead).
+/// Signals the processes sharing the target's descriptor (or, for a culprit, holding the same
+/// pipe open) that are not among its descendants (signalled with it), with the same checks as
+/// the target: this user's, the very process seen (its start token), and never one waiting
+/// for a lock (it is counted as still holding instead).
 /// Returns them with "name pid".
 fn signal_sharers(
     probe: &mut dyn Probe,
     pass: &Pass,
     target: &ProcessFacts,
-    sharers: &[u32],
+    sharers: Vec<&ProcessFacts>,
     signal: libc::c_int,
 ) -> Vec<(u32, String)> {
     let descendant = |f: &ProcessFacts| f.ancestors.iter().any(|a| a.pid == target.pid);
     let mut out = Vec::new();
-    for &p in sharers {
-        let seen = (pass.facts.get(&p))
-            .filter(|f| f.uid == target.uid && !pass.graph.is_blocked(p) && !descendant(f));
-        if let Some(f) = seen
+    for f in sharers {
+        let p = f.pid;
+        if f.uid == target.uid
+            && !pass.graph.is_blocked(p)
+            && !descendant(f)
             && send(probe, p, f.start_token, signal).is_ok()
         {
             out.push((p, format!("{} {p}", f.name)));

@@ -536,6 +536,59 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
     assert_history_advice(&d, &dir, "leftover-process", &app);
 }
 
+/// A build script that leaves two processes on cargo's pipe (a server and its worker): both
+/// are named, and stopping the culprit stops both, so cargo goes on at the first try.
+#[test]
+fn two_processes_left_on_cargos_pipe_are_both_named_and_both_stopped() {
+    let _serial = serial();
+    let dir = Dir::new("culprits");
+    dir.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    dir.write(
+        "app/build.rs",
+        "fn main() {\n    for s in [\"300\", \"301\"] {\n        \
+         std::process::Command::new(\"sleep\").arg(s).spawn().unwrap();\n    }\n}\n",
+    );
+    let app = dir.path("app");
+    let mut cargo = build(&dir, "build", &app, &app.join("target"));
+    let s = wait_status(&dir, "cargo stuck on its pipe", &[&cargo], |s| {
+        incident_of(&s.report, cargo.pid).is_some_and(|i| i.more_culprits.len() == 1)
+    });
+    let i = incident_of(&s.report, cargo.pid).unwrap();
+    let (first, second) = (i.culprit.as_ref().unwrap(), &i.more_culprits[0]);
+    assert_eq!((first.name.raw(), second.name.raw()), ("sleep", "sleep"));
+    assert!(
+        i.verdict.contains(&format!(
+            "Stop sleep {} (and sleep {}, which holds it open too",
+            first.pid, second.pid
+        )),
+        "{}",
+        i.verdict
+    );
+    let (first, second) = (first.pid, second.pid);
+    let out = dir.lockwatch().run(&["kill", &first.to_string()]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("with sleep {second}, holding the same pipe open"))
+            && out
+                .stdout
+                .contains(&format!("blocker {} can go on", cargo.pid)),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(cargo.wait_exit(), 0, "{}", cargo.describe());
+    for p in [first, second] {
+        assert!(
+            util::proc_state(p).is_none_or(|s| s == 'Z'),
+            "{p} still runs"
+        );
+    }
+}
+
 /// `history --json` of `d` has advice on `topic` naming `project`.
 fn assert_history_advice(d: &Daemon, dir: &Dir, topic: &str, project: &Path) {
     let (code, out) = d.cli(dir, &["history", "--json"]);

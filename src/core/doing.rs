@@ -146,10 +146,16 @@ pub fn silence_words(s: &NetSilence) -> String {
 /// The process to stop instead of the blocker: one that holds the write end of a pipe the
 /// blocker reads from, while the blocker has no live child of its own that could be writing.
 pub fn culprit(activity: &Activity) -> Option<&ProcessFacts> {
+    culprits(activity).first()
+}
+
+/// Every process outside the blocker's tree holding its output pipe open, the culprit first:
+/// all of them must let go before the blocker sees the end of its pipe.
+pub fn culprits(activity: &Activity) -> &[ProcessFacts] {
     if !activity.descendants.is_empty() {
-        return None;
+        return &[];
     }
-    activity.pipe_writers.first()
+    &activity.pipe_writers
 }
 
 /// The crate a `rustc` child compiles, from `--crate-name NAME` (or `--crate-name=NAME`).

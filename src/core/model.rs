@@ -811,6 +811,10 @@ pub struct IncidentReport {
     /// A process outside the lock table that keeps the blocker stuck (it holds the blocker's
     /// output pipe open); when set, it is the process to stop.
     pub culprit: Option<ProcessReport>,
+    /// Other processes holding that same output pipe open (a server's workers, a second
+    /// helper): stopping the culprit stops them too, or the blocker would still wait.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_culprits: Vec<ProcessReport>,
     /// Why this never ends on its own, when it cannot.
     pub deadlock: Option<Deadlock>,
     /// Why the blocker looks stale (empty when it looks alive).

@@ -325,6 +325,13 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
     };
     let doing = followed(doing, i.blocker.and_then(|p| k.net_waits.get(&p)));
     let culprit = activity.and_then(doing::culprit).map(|f| process(f, now));
+    let more_culprits = (activity
+        .map(doing::culprits)
+        .unwrap_or_default()
+        .iter()
+        .skip(1))
+    .map(|f| process(f, now))
+    .collect();
     let stale_reasons = match (blocker_facts, &k.stale) {
         (None, _) => Vec::new(),
         (Some(f), Some(map)) => still_true(
@@ -360,6 +367,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         locks,
         doing,
         culprit,
+        more_culprits,
         deadlock: i.deadlock.clone(),
         stale_reasons,
         verdict: String::new(),
@@ -551,9 +559,21 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
         return deadlock_verdict(i, b, d);
     }
     if let Some(c) = &i.culprit {
+        let also = match i.more_culprits.as_slice() {
+            [] => String::new(),
+            more => {
+                let names: Vec<String> = more.iter().map(who).collect();
+                format!(
+                    " (and {}, which hold{} it open too: stopping {} stops them with it)",
+                    names.join(", "),
+                    if more.len() == 1 { "s" } else { "" },
+                    c.pid
+                )
+            }
+        };
         return format!(
             "{} waits for {} to close its output pipe (a process left behind by a build \
-             script); {waiting}. Stop {}, not {}.",
+             script); {waiting}. Stop {}{also}, not {}.",
             who(b),
             who(c),
             who(c),
