@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                     .request(&Request::Subscribe)
                     .is_ok_and(|r| matches!(r, Response::Snapshot(s) if s.paused));
                 let pause = if paused {
-                    ", but its watching is paused (menu → Resume watching): it sees nothing new \
+                    ", but its watching is paused (menu → untick Pause watching): it sees nothing new \
                      and `status` scans by itself"
                 } else {
                     ""

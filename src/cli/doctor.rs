@@ -583,7 +583,7 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
                 "{sock}: the daemon answers (pid {pid}), but its watching is paused: it sees \
                  nothing new, notifies nobody, and `status` scans by itself"
             ),
-            Some("menu → Resume watching".into()),
+            Some("menu → untick Pause watching".into()),
         ),
         (SocketFact::Socket, Some(Ok(pid))) => check(
             "daemon socket",

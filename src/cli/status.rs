@@ -139,11 +139,13 @@ pub fn fetch_with_problems(
         match asked {
             // Paused, it answers with what it saw before: look now instead.
             Ok(Response::Snapshot(snap)) if snap.paused => {
-                why_not.push("is paused (menu → Resume watching): this is a one-off scan".into());
+                why_not.push(
+                    "is paused (menu → untick Pause watching): this is a one-off scan".into(),
+                );
                 if warn_once() {
                     crate::say!(
                         "cargo-lockwatch: note: the daemon's watching is paused (menu → \
-                         Resume watching); scanning directly"
+                         untick Pause watching); scanning directly"
                     );
                 }
                 DaemonAnswer::Paused

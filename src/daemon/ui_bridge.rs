@@ -135,6 +135,7 @@ fn tell(report: Result<KillReport, &str>) {
         terminate: None,
         resume: None,
         command: None,
+        urgent: false,
     };
     let _ = notify::show(n, None);
 }

@@ -452,11 +452,19 @@ impl MenuState {
 
     /// Resume (when stopped), Terminate (unless it ignores SIGTERM: that is said instead), Force
     /// kill… with confirmation, Copy diagnostics, Reveal project: on the culprit when there is
-    /// one, else on the blocker.
+    /// one, else on the blocker. None while watching is paused: the rows are what was seen
+    /// before, and acting on them would act on an old picture.
     fn actions(&self, i: &IncidentReport) -> Vec<Entry> {
         let Some(target) = i.culprit.as_ref().or(i.blocker.as_ref()) else {
             return Vec::new();
         };
+        if self.paused {
+            return vec![Entry::Item {
+                id: format!("info/{}/paused", i.id),
+                label: "Watching is paused: as seen before; untick Pause watching to act".into(),
+                enabled: false,
+            }];
+        }
         let (pid, start_token) = (target.pid, target.start_token);
         let name = &target.name;
         let mut out = Vec::new();
@@ -770,6 +778,21 @@ mod tests {
 
     const T0: f64 = 1_700_000_000.0;
 
+    fn menu_ids(m: &MenuModel) -> Vec<String> {
+        fn walk(es: &[Entry], out: &mut Vec<String>) {
+            for e in es {
+                match e {
+                    Entry::Item { id, .. } | Entry::Check { id, .. } => out.push(id.clone()),
+                    Entry::Submenu { entries, .. } => walk(entries, out),
+                    Entry::Separator => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&m.entries, &mut out);
+        out
+    }
+
     fn labels(m: &MenuModel) -> Vec<String> {
         fn walk(es: &[Entry], out: &mut Vec<String>) {
             for e in es {
@@ -1038,6 +1061,13 @@ mod tests {
         snap.paused = true;
         let m = st.build(&snap, T0);
         assert_eq!(m.title, "Watching paused");
+        // The rows are an old picture: nothing to act on until watching resumes.
+        let ids: Vec<String> = menu_ids(&m);
+        assert!(
+            !ids.iter()
+                .any(|id| id.starts_with("terminate") || id.starts_with("force-kill")),
+            "{ids:#?}"
+        );
         assert_eq!(m.icon, IconState::Paused);
         assert!(matches!(
             m.find("pause"),

@@ -58,6 +58,9 @@ pub struct Notice {
     /// The command line that does what the notice suggests (`cargo lockwatch kill 4242`),
     /// named in the body when no button is offered.
     pub command: Option<String>,
+    /// About a stale incident: shown as critical (it stays until dismissed) with a warning
+    /// icon; else (the outcome of an action) as an ordinary, passing one.
+    pub urgent: bool,
 }
 
 /// How one notice goes out.
@@ -126,7 +129,11 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Notice {
         }
         body.push('.');
     }
-    if i.culprit.is_some() || i.deadlock.is_some() {
+    // Whom to stop, why it never ends, or when Cargo gives up by itself: the verdict says it.
+    let hung = i
+        .stale_reasons
+        .contains(&crate::core::model::StaleReason::NetworkSilent);
+    if i.culprit.is_some() || i.deadlock.is_some() || hung {
         let _ = write!(body, " {}", i.verdict);
     } else if !i.stale_reasons.is_empty() {
         let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
@@ -156,6 +163,7 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Notice {
             start_token: a.start_token,
         }),
         command: i.action.as_ref().map(|a| a.command.clone()),
+        urgent: true,
     }
 }
 
@@ -183,6 +191,7 @@ pub fn notice_many(items: &[&IncidentReport], elapsed: f64, own: &[PathBuf]) -> 
         terminate: None,
         resume: None,
         command: Some("cargo lockwatch".into()),
+        urgent: true,
     }
 }
 
@@ -375,7 +384,12 @@ pub fn show(notice: Notice, commands: Option<UnboundedSender<UiCommand>>) -> std
                 .summary(&notice.summary)
                 .body(&delivery.body);
             #[cfg(all(unix, not(target_os = "macos")))]
-            n.icon("dialog-warning");
+            if notice.urgent {
+                n.icon("dialog-warning")
+                    .urgency(notify_rust::Urgency::Critical);
+            } else {
+                n.icon("dialog-information");
+            }
             if delivery.button {
                 if notice.resume.is_some() {
                     n.action(ACTION_RESUME, "Resume");
@@ -424,6 +438,18 @@ mod tests {
             s.report.incidents[0].blocked.clear();
         }
         s
+    }
+
+    #[test]
+    fn a_cargo_hung_on_the_network_is_told_with_when_cargo_gives_up_by_itself() {
+        let mut i = demo::snapshot(Stage::Stale, T0).report.incidents[0].clone();
+        i.stale_reasons = vec![StaleReason::NetworkSilent];
+        i.verdict = "cargo 4242 looks stale: it waits on the network (…). Cargo gives up by \
+                     itself after its retries — with Cargo's defaults, in about 6s."
+            .into();
+        let n = notice_one(&i, 0.0, &[]);
+        assert!(n.body.ends_with(&i.verdict), "{}", n.body);
+        assert!(!n.body.contains("Looks stale:"), "{}", n.body);
     }
 
     #[test]
@@ -557,6 +583,7 @@ mod tests {
             terminate: None,
             resume: None,
             command: None,
+            urgent: false,
         };
         assert_eq!(
             delivery(&plain, false, 0),
