@@ -237,24 +237,39 @@ pub async fn run_commands(
                     }
                 })
                 .await;
-                match result {
+                // The tick says whether the daemon will start at login: a file no service
+                // manager takes up is not that, and the user is told why.
+                let will_start = match result {
                     Ok(Ok(outcome)) => {
                         tracing::info!(
                             "launch at login {}: {:?}",
                             if on { "on" } else { "off" },
                             outcome.steps
                         );
-                        if let Some(u) = &outcome.unmanaged {
-                            tracing::warn!(
-                                "launch at login: {}, so nothing will start the daemon at login",
-                                u.why
-                            );
+                        match &outcome.unmanaged {
+                            Some(u) if on => {
+                                let why = format!(
+                                    "Launch at login: {}, so nothing will start the daemon at \
+                                     login; {}",
+                                    u.why,
+                                    crate::service::START_BY_HAND
+                                );
+                                tell(Err(&why));
+                                false
+                            }
+                            _ => crate::service::is_installed(),
                         }
                     }
-                    Ok(Err(e)) => tracing::warn!("launch at login: {e}"),
-                    Err(e) => tracing::warn!("launch at login: {e}"),
-                }
-                let _ = engine.send(Command::SetLaunchAtLogin(crate::service::is_installed()));
+                    Ok(Err(e)) => {
+                        tell(Err(&format!("Launch at login: {e}")));
+                        crate::service::is_installed()
+                    }
+                    Err(e) => {
+                        tracing::warn!("launch at login: {e}");
+                        crate::service::is_installed()
+                    }
+                };
+                let _ = engine.send(Command::SetLaunchAtLogin(will_start));
             }
             UiCommand::OpenHistory => {
                 let dir = data_dir.clone();
