@@ -150,7 +150,8 @@ impl Command {
 pub enum Command {
     /// Who blocks whom: who waits, for which blocker, what it does, a verdict and what to run.
     #[command(
-        after_help = "Exit status: 0 nothing looks stale · 1 a blocker looks stale · 2 error"
+        after_help = "Exit status: 0 nothing looks stale · 1 a blocker looks stale (another \
+                      Cargo home's package cache does not count) · 2 error"
     )]
     Status(status::Args),
     /// Run the background daemon (tray when there is a display, headless otherwise).

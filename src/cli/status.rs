@@ -107,6 +107,16 @@ fn not_listed(report: &Report, known: Vec<(PathBuf, LockKind)>) -> Vec<(PathBuf,
         .collect()
 }
 
+/// Whether `report` has a stale incident that counts toward the exit status: any but one only
+/// about another Cargo home's package cache (a test suite's throwaway home, a colleague's),
+/// which `status` shows but a script checking its own builds must not trip on.
+fn stale_for(report: &Report, own: &[PathBuf]) -> bool {
+    (report.incidents.iter()).any(|i| {
+        i.state == crate::core::model::IncidentState::Stale
+            && !crate::core::words::is_foreign(i, own)
+    })
+}
+
 /// The footer's word on notifications snoozed from the menu, while they are: a stale blocker
 /// then changes the icon but notifies nobody.
 fn snoozed(until: Option<f64>, now: f64) -> Option<String> {
@@ -315,7 +325,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             Err(_) => return exit::ERROR,
         }
         if !args.watch {
-            return if report.any_stale() {
+            return if stale_for(&report, &style.mine.cargo_homes) {
                 exit::STALE
             } else {
                 exit::OK
@@ -349,6 +359,21 @@ fn sleep_unless_reader_leaves(interval: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_cargo_home_s_stale_package_cache_does_not_set_the_exit_status() {
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Stale, 1_000.0).report;
+        let own = r.cargo_homes.clone();
+        assert!(stale_for(&r, &own));
+        let other = PathBuf::from("/tmp/other-home/.package-cache");
+        r.incidents[0].locks[0].path = other;
+        assert!(!stale_for(&r, &own), "another home's");
+        assert!(
+            stale_for(&r, &[]),
+            "no home known: every stale incident counts"
+        );
+    }
 
     #[test]
     fn the_footer_says_notifications_are_snoozed_only_while_they_are() {
