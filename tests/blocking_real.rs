@@ -113,6 +113,17 @@ fn project(dir: &Dir, name: &str, marker: &Path, busy: bool) -> PathBuf {
 }
 
 /// `cargo build --offline` of `project` into `target`.
+/// A project `app` with this build script.
+fn app_with_build_script(dir: &Dir, build_rs: &str) -> PathBuf {
+    dir.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    dir.write("app/build.rs", build_rs);
+    dir.path("app")
+}
+
 fn build(dir: &Dir, name: &str, project: &Path, target: &Path) -> Proc {
     let mut cmd = dir.cargo(project);
     cmd.args(["build", "--offline"])
@@ -458,17 +469,11 @@ fn inside_a_pid_namespace_whose_init_is_a_shell_nobody_is_stale() {
 fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finish() {
     let _serial = serial();
     let dir = Dir::new("culprit");
-    dir.write(
-        "app/Cargo.toml",
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    );
-    dir.write("app/src/main.rs", "fn main() {}\n");
-    dir.write(
-        "app/build.rs",
+    let app = app_with_build_script(
+        &dir,
         "fn main() {\n    // Like a build script starting a server: it inherits cargo's pipes.\n    \
          std::process::Command::new(\"sleep\").arg(\"300\").spawn().unwrap();\n}\n",
     );
-    let app = dir.path("app");
     let mut cargo = build(&dir, "build", &app, &app.join("target"));
     let s = wait_status(&dir, "cargo stuck on its pipe", &[&cargo], |s| {
         incident_of(&s.report, cargo.pid).is_some_and(|i| i.culprit.is_some())
@@ -542,17 +547,11 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
 fn two_processes_left_on_cargos_pipe_are_both_named_and_both_stopped() {
     let _serial = serial();
     let dir = Dir::new("culprits");
-    dir.write(
-        "app/Cargo.toml",
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
-    );
-    dir.write("app/src/main.rs", "fn main() {}\n");
-    dir.write(
-        "app/build.rs",
+    let app = app_with_build_script(
+        &dir,
         "fn main() {\n    for s in [\"300\", \"301\"] {\n        \
          std::process::Command::new(\"sleep\").arg(s).spawn().unwrap();\n    }\n}\n",
     );
-    let app = dir.path("app");
     let mut cargo = build(&dir, "build", &app, &app.join("target"));
     let s = wait_status(&dir, "cargo stuck on its pipe", &[&cargo], |s| {
         incident_of(&s.report, cargo.pid).is_some_and(|i| i.more_culprits.len() == 1)

@@ -481,40 +481,23 @@ impl MenuState {
                 label: clip(&format!("{name} {pid}: {words}; only Force kill stops it")),
                 enabled: false,
             }),
-            None if needs_confirming(i) => out.push(if self.is_armed(pid, start_token, false) {
-                item(
-                    Action::ConfirmTerminate { pid, start_token },
-                    &format!(
-                        "Really terminate {pid}? It is busy and nobody waits (click within {}s)",
-                        FORCE_KILL_CONFIRM_SECS as u64
-                    ),
-                )
-            } else {
-                item(
-                    Action::ArmTerminate { pid, start_token },
-                    &format!("Terminate {name} {pid}…"),
-                )
-            }),
+            None if needs_confirming(i) => out.push(self.two_step(
+                (pid, start_token),
+                false,
+                &format!("Terminate {name} {pid}…"),
+                &format!("Really terminate {pid}? It is busy and nobody waits"),
+            )),
             None => out.push(item(
                 Action::Terminate { pid, start_token },
                 &format!("Terminate {name} {pid}"),
             )),
         }
-        let armed = self.is_armed(pid, start_token, true);
-        out.push(if armed {
-            item(
-                Action::ConfirmForceKill { pid, start_token },
-                &format!(
-                    "Really force kill {pid}? (click within {}s)",
-                    FORCE_KILL_CONFIRM_SECS as u64
-                ),
-            )
-        } else {
-            item(
-                Action::ArmForceKill { pid, start_token },
-                &format!("Force kill {name} {pid}…"),
-            )
-        });
+        out.push(self.two_step(
+            (pid, start_token),
+            true,
+            &format!("Force kill {name} {pid}…"),
+            &format!("Really force kill {pid}?"),
+        ));
         out.push(item(
             Action::CopyDiagnostics { pid, start_token },
             "Copy diagnostics",
@@ -526,6 +509,34 @@ impl MenuState {
             ));
         }
         out
+    }
+
+    /// An action that takes two clicks (`force`: a force kill, else a terminate): `arm` until
+    /// it is armed, then `really` with the time left to confirm.
+    fn two_step(
+        &self,
+        (pid, start_token): (u32, u64),
+        force: bool,
+        arm: &str,
+        really: &str,
+    ) -> Entry {
+        let (arm_action, confirm) = if force {
+            (
+                Action::ArmForceKill { pid, start_token },
+                Action::ConfirmForceKill { pid, start_token },
+            )
+        } else {
+            (
+                Action::ArmTerminate { pid, start_token },
+                Action::ConfirmTerminate { pid, start_token },
+            )
+        };
+        if self.is_armed(pid, start_token, force) {
+            let secs = FORCE_KILL_CONFIRM_SECS as u64;
+            item(confirm, &format!("{really} (click within {secs}s)"))
+        } else {
+            item(arm_action, arm)
+        }
     }
 
     /// Handles a click on the item with this id at Unix time `now`.
