@@ -569,6 +569,11 @@ pub struct State {
     /// began and when it ended: all waiters wake when a holder lets go and the losers block
     /// again, so a pass may catch one between the two. Waiting again soon, it goes on.
     just_ended: HashMap<(FileKey, ProcId), (Start, f64)>,
+    /// Waiters whose last wait ended lately (they got that lock, or gave up), with when their
+    /// whole blocked time began and when that wait ended: one that blocks again within
+    /// [`CHAIN_SECS`] on another lock (a cargo that got the package cache and now waits for its
+    /// build directory) has been blocked since then, as its terminal shows it.
+    last_waited: HashMap<ProcId, (Start, f64)>,
     /// No pass observed yet: what the first one sees began before the daemon looked.
     first_pass: bool,
     /// Every holder and waiter the passes of the last [`SEEN_FOR`] saw, with when: a hold or
@@ -590,6 +595,7 @@ impl State {
             recovered_holds: HashMap::new(),
             recovered_waits: HashMap::new(),
             just_ended: HashMap::new(),
+            last_waited: HashMap::new(),
             first_pass: true,
             last_seen: HashMap::new(),
         }
@@ -833,6 +839,9 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
     state
         .just_ended
         .retain(|_, (_, at)| now - *at <= REBLOCK_SECS);
+    state
+        .last_waited
+        .retain(|_, (_, at)| now - *at <= CHAIN_SECS);
     for lock in locks {
         let words = lock.kind.cargo_words();
         for w in &lock.waiters {
@@ -868,7 +877,8 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     now,
                     switched || seen_begin(state, lock, w.id, now, w.started_at),
                 );
-                (part, went_on.unwrap_or(part))
+                let chained = state.last_waited.get(&w.id).map(|(began, _)| *began);
+                (part, went_on.or(chained).unwrap_or(part))
             });
             state.waits.insert(
                 id,
@@ -943,6 +953,9 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
     for id in ended {
         let wait = state.waits.remove(&id).expect("key listed above");
         changed = true;
+        state
+            .last_waited
+            .insert(id.1, ((wait.began, wait.began_known), now));
         if !holds(id) {
             state
                 .just_ended
@@ -956,6 +969,10 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
 /// How soon a waiter that blocks again on the same lock goes on with its wait (see
 /// `State::just_ended`).
 const REBLOCK_SECS: f64 = 2.0;
+
+/// How soon a waiter that blocks on another lock is still the same blocked build (see
+/// `State::last_waited`).
+const CHAIN_SECS: f64 = 5.0;
 
 /// The history event of a wait that ended, or of its part behind one blocker (`goes_on`: it
 /// waits on behind another).
@@ -2070,6 +2087,34 @@ mod tests {
             "the log says how long it lasted: {fx:?}"
         );
         assert!(hold_and_wait_ended(&fx, true), "{fx:?}");
+    }
+
+    #[test]
+    fn a_cargo_that_got_the_package_cache_and_waits_for_its_build_dir_is_blocked_since_the_first() {
+        // cargo 11 waits for the package cache from 100; gets it at 124; at 125 it waits
+        // for its build directory, which cargo 12 took first: blocked since 100, as its
+        // terminal has shown "Blocking" since then.
+        let mut s = state();
+        run(&mut s, 100.0, 122.0, 2.0, |_| {
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])
+        });
+        let (mut got_it, _) = lock(Vec::new(), &[]);
+        got_it[0].holders = vec![cargo_11(LockMode::Exclusive)];
+        observe(&mut s, 124.0, (got_it, Vec::new()));
+        let build_key = FileKey { dev: 1, ino: 300 };
+        let mut build = lock(vec![holder(12, ProcState::Running, 5.0)], &[11]).0;
+        build[0].key = build_key;
+        build[0].path = "/p/target/debug/.cargo-lock".into();
+        observe(&mut s, 125.0, (build.clone(), Vec::new()));
+        assert_eq!(s.wait_since()[&(build_key, 11)], 100.0);
+        // Blocking again much later is another wait.
+        let mut s2 = state();
+        run(&mut s2, 100.0, 110.0, 2.0, |_| {
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])
+        });
+        observe(&mut s2, 130.0, (Vec::new(), Vec::new()));
+        observe(&mut s2, 140.0, (build, Vec::new()));
+        assert_eq!(s2.wait_since()[&(build_key, 11)], 140.0);
     }
 
     #[test]
