@@ -109,6 +109,28 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
     s
 }
 
+/// [`blocked`] for a menu row, the essentials first so a clipped row keeps them: `cargo check
+/// 4250 waits 12s for the package cache · IDE: rust-analyzer` (the project has a row of its own).
+pub fn blocked_short(b: &BlockedReport, elapsed: f64) -> String {
+    let p = &b.process;
+    let mut s = format!("{} {} waits", short_command(&p.cmd, &p.name), p.pid);
+    if let Some(w) = b.waiting_for_secs {
+        s.push_str(&format!(
+            " {}",
+            duration_known(w + elapsed, b.waiting_since_known)
+        ));
+    }
+    match b.via_child {
+        Some(child) => s.push_str(&format!(
+            " for the {} (through its nested process {child})",
+            b.lock_description
+        )),
+        None => s.push_str(&format!(" for the {}", b.lock_description)),
+    }
+    s.push_str(&format!(" · {}", origin(p.origin, p.origin_via.as_deref())));
+    s
+}
+
 /// How long the blocker has held the incident's locks: `held 3m12s`; `held ≥ 1m19s` when it was
 /// already held when the daemon first looked; `up 5m` (an upper bound) when nobody watched.
 pub fn held(i: &IncidentReport, elapsed: f64) -> Option<String> {

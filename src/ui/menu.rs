@@ -411,7 +411,7 @@ impl MenuState {
         let mut entries = Vec::new();
         for b in i.blocked.iter().take(MAX_WAITERS_LISTED) {
             let key = format!("waiter/{}", b.process.pid);
-            entries.push(info(&key, words::blocked(b, elapsed)));
+            entries.push(info(&key, words::blocked_short(b, elapsed)));
         }
         if i.blocked.len() > MAX_WAITERS_LISTED {
             let more = i.blocked.len() - MAX_WAITERS_LISTED;
@@ -899,9 +899,10 @@ mod tests {
             "one row for the incident, none for the shared mutation lock: {l:#?}"
         );
         assert!(
-            l.contains(&format!(
-                "cargo check in {home} (IDE: rust-analyzer, pid 4250) waits 12s for the package cache"
-            )),
+            l.contains(
+                &"cargo check 4250 waits 12s for the package cache · IDE: rust-analyzer"
+                    .to_string()
+            ),
             "{l:#?}"
         );
         assert!(
