@@ -89,23 +89,11 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
         s.push_str(&format!(" in {}", tilde(cwd)));
     }
     s.push_str(&format!(
-        " ({}, pid {}) waits",
+        " ({}, pid {}) waits{}",
         origin(p.origin, p.origin_via.as_deref()),
-        p.pid
+        p.pid,
+        waits_for(b, elapsed)
     ));
-    if let Some(w) = b.waiting_for_secs {
-        s.push_str(&format!(
-            " {}",
-            duration_known(w + elapsed, b.waiting_since_known)
-        ));
-    }
-    match b.via_child {
-        Some(child) => s.push_str(&format!(
-            " for its nested process {child}, which waits for the {}",
-            b.lock_description
-        )),
-        None => s.push_str(&format!(" for the {}", b.lock_description)),
-    }
     s
 }
 
@@ -113,22 +101,28 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
 /// 4250 waits 12s for the package cache · IDE: rust-analyzer` (the project has a row of its own).
 pub fn blocked_short(b: &BlockedReport, elapsed: f64) -> String {
     let p = &b.process;
-    let mut s = format!("{} {} waits", short_command(&p.cmd, &p.name), p.pid);
-    if let Some(w) = b.waiting_for_secs {
-        s.push_str(&format!(
-            " {}",
-            duration_known(w + elapsed, b.waiting_since_known)
-        ));
-    }
+    format!(
+        "{} {} waits{} · {}",
+        short_command(&p.cmd, &p.name),
+        p.pid,
+        waits_for(b, elapsed),
+        origin(p.origin, p.origin_via.as_deref())
+    )
+}
+
+/// What follows "waits": ` 12s for the package cache`, or ` 12s for its nested process 4251,
+/// which waits for the package cache`.
+fn waits_for(b: &BlockedReport, elapsed: f64) -> String {
+    let time = (b.waiting_for_secs)
+        .map(|w| format!(" {}", duration_known(w + elapsed, b.waiting_since_known)))
+        .unwrap_or_default();
     match b.via_child {
-        Some(child) => s.push_str(&format!(
-            " for the {} (through its nested process {child})",
+        Some(child) => format!(
+            "{time} for its nested process {child}, which waits for the {}",
             b.lock_description
-        )),
-        None => s.push_str(&format!(" for the {}", b.lock_description)),
+        ),
+        None => format!("{time} for the {}", b.lock_description),
     }
-    s.push_str(&format!(" · {}", origin(p.origin, p.origin_via.as_deref())));
-    s
 }
 
 /// How long the blocker has held the incident's locks: `held 3m12s`; `held ≥ 1m19s` when it was
