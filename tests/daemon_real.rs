@@ -602,7 +602,12 @@ fn status_says_while_notifications_are_snoozed() {
 fn wait_for_snooze(d: &Daemon, until: Option<f64>) {
     let deadline = Instant::now() + POLL_TIMEOUT;
     while d.snapshot().snoozed_until != until {
-        assert!(Instant::now() < deadline, "the snooze never showed");
+        assert!(
+            Instant::now() < deadline,
+            "the snooze never showed: {:?}\n{}",
+            d.snapshot().problems,
+            d.proc.describe()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -130,6 +130,8 @@ pub struct Engine {
     paused: bool,
     snoozed_until: Option<f64>,
     launch_at_login: bool,
+    /// Why the last pass could not read the locks (the view is the last pass that could).
+    probe_failing: Option<String>,
     snapshot_tx: watch::Sender<UiSnapshot>,
     known: KnownLocks,
     /// The lock files the watcher was last given.
@@ -223,6 +225,7 @@ impl Engine {
                 paused: false,
                 snoozed_until: None,
                 launch_at_login: opts.launch_at_login,
+                probe_failing: None,
                 snapshot_tx,
                 known: KnownLocks::default(),
                 watch_list: WatchList::default(),
@@ -621,6 +624,11 @@ impl Engine {
         if let Some(why) = &self.pending.unrotated {
             out.push(format!("history {why}"));
         }
+        if let Some(e) = &self.probe_failing {
+            out.push(format!(
+                "cannot read the locks ({e}): the view is the last pass that could, retried every pass"
+            ));
+        }
         out
     }
 
@@ -710,10 +718,19 @@ impl Engine {
         let pass = match scan::pass_with_known(self.probe.as_mut(), known, deep) {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!("probe failed: {e}");
+                let e = e.to_string();
+                if self.probe_failing.as_ref() != Some(&e) {
+                    tracing::error!("cannot read the locks: {e}");
+                }
+                self.probe_failing = Some(e);
+                // Commands (snooze, pause) still show, beside the failure.
+                self.publish();
                 return;
             }
         };
+        if self.probe_failing.take().is_some() {
+            self.log("probe     reading the locks again");
+        }
         let now = scan::now();
         let blockers = self.blocker_samples(&pass);
         let effects = policy::apply(

@@ -66,6 +66,19 @@ pub enum Entry {
     },
 }
 
+impl Entry {
+    /// What the entry is, without what it says: two entries with the same key are the same
+    /// native item, whose label and state can change in place.
+    pub fn key(&self) -> String {
+        match self {
+            Entry::Item { id, .. } => format!("item {id}"),
+            Entry::Check { id, .. } => format!("check {id}"),
+            Entry::Separator => "separator".into(),
+            Entry::Submenu { id, .. } => format!("submenu {id}"),
+        }
+    }
+}
+
 /// Everything the tray shows for one snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MenuModel {
@@ -85,15 +98,10 @@ impl MenuModel {
     pub fn shape(&self) -> Vec<String> {
         fn walk(entries: &[Entry], out: &mut Vec<String>) {
             for e in entries {
-                match e {
-                    Entry::Item { id, .. } => out.push(format!("item {id}")),
-                    Entry::Check { id, .. } => out.push(format!("check {id}")),
-                    Entry::Separator => out.push("separator".into()),
-                    Entry::Submenu { id, entries, .. } => {
-                        out.push(format!("submenu {id}"));
-                        walk(entries, out);
-                        out.push("end".into());
-                    }
+                out.push(e.key());
+                if let Entry::Submenu { entries, .. } = e {
+                    walk(entries, out);
+                    out.push("end".into());
                 }
             }
         }

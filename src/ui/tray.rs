@@ -139,15 +139,27 @@ fn now() -> f64 {
     crate::scan::now()
 }
 
-/// A native item, in the order [`MenuModel::shape`] lists them, with the label last given to
-/// it (compared with the model's instead of the item's own text, which muda returns with
-/// mnemonic escapes resolved: a label with `&` would otherwise be set again every second).
-enum Native {
-    Item(MenuItem, std::cell::RefCell<String>),
-    Check(CheckMenuItem, std::cell::RefCell<String>),
-    Separator,
-    Submenu(Submenu, std::cell::RefCell<String>),
-    End,
+/// The native item showing one [`Entry`], with the key it was made for and the label last
+/// given to it (compared with the model's instead of the item's own text, which muda returns
+/// with mnemonic escapes resolved: a label with `&` would otherwise be set again every second).
+struct Native {
+    key: String,
+    shown: String,
+    item: NativeItem,
+}
+
+enum NativeItem {
+    Item(MenuItem),
+    Check(CheckMenuItem),
+    Separator(PredefinedMenuItem),
+    Submenu(Submenu, Vec<Native>),
+}
+
+/// The menu or submenu a run of natives lives in.
+#[derive(Clone, Copy)]
+enum Parent<'a> {
+    Menu(&'a Menu),
+    Submenu(&'a Submenu),
 }
 
 /// The tray's live state (main thread only).
@@ -157,6 +169,7 @@ struct Tray {
     state: MenuState,
     snapshot: Option<UiSnapshot>,
     model: Option<MenuModel>,
+    menu: Menu,
     natives: Vec<Native>,
     shown_icon: Option<IconState>,
     clipboard: Option<arboard::Clipboard>,
@@ -176,6 +189,7 @@ impl Tray {
             state: MenuState::new(),
             snapshot: None,
             model: None,
+            menu: Menu::new(),
             natives: Vec::new(),
             shown_icon: None,
             clipboard: None,
@@ -199,10 +213,10 @@ impl Tray {
             watched_projects: None,
         };
         let model = self.state.build(&first, now());
-        let (menu, natives) = build_menu(&model);
+        reconcile(Parent::Menu(&self.menu), &mut self.natives, &model.entries);
         let mut builder = TrayIconBuilder::new()
             .with_id("cargo-lockwatch")
-            .with_menu(Box::new(menu))
+            .with_menu(Box::new(self.menu.clone()))
             .with_tooltip(&model.tooltip);
         if SHOWS_TITLE {
             builder = builder.with_title(&model.tooltip);
@@ -220,7 +234,6 @@ impl Tray {
             Ok(icon) => {
                 self.icon = Some(icon);
                 self.shown_icon = Some(model.icon);
-                self.natives = natives;
                 self.model = Some(model);
             }
             Err(e) => tracing::error!("cannot show the tray icon ({e}); running without it"),
@@ -264,17 +277,10 @@ impl Tray {
                 tray.set_title(Some(&model.tooltip));
             }
         }
-        if old == Some(&model) {
-            return;
+        if old != Some(&model) {
+            reconcile(Parent::Menu(&self.menu), &mut self.natives, &model.entries);
+            self.model = Some(model);
         }
-        if old.is_some_and(|m| m.shape() == model.shape()) {
-            update_in_place(&model.entries, &mut self.natives.iter());
-        } else {
-            let (menu, natives) = build_menu(&model);
-            tray.set_menu(Some(Box::new(menu)));
-            self.natives = natives;
-        }
-        self.model = Some(model);
     }
 
     /// Handles a click; returns an exit code when the tray must end now (the daemon is gone).
@@ -348,85 +354,151 @@ fn text(label: &str) -> String {
     label.replace('&', "&&")
 }
 
-fn build_menu(model: &MenuModel) -> (Menu, Vec<Native>) {
-    let menu = Menu::new();
-    let mut natives = Vec::new();
-    for e in &model.entries {
-        if let Some(item) = build_entry(e, &mut natives)
-            && let Err(err) = menu.append(item.as_ref())
-        {
+/// Makes `natives`, the items in `parent`, show `entries`. The runs of items at the start and
+/// the end whose keys did not change are updated in place; only the items between are removed
+/// and the new ones inserted. The menu itself is never replaced, so a menu the user holds open
+/// stays open while locks come and go (GTK closes a menu that is replaced).
+fn reconcile(parent: Parent, natives: &mut Vec<Native>, entries: &[Entry]) {
+    let old: Vec<&str> = natives.iter().map(|n| n.key.as_str()).collect();
+    let new: Vec<String> = entries.iter().map(Entry::key).collect();
+    let (head, tail) = unchanged_ends(&old, &new);
+    let (old_end, new_end) = (natives.len() - tail, entries.len() - tail);
+    for (n, e) in natives[..head].iter_mut().zip(entries) {
+        n.update(e);
+    }
+    for (n, e) in natives[old_end..].iter_mut().zip(&entries[new_end..]) {
+        n.update(e);
+    }
+    if head != old_end || head != new_end {
+        tracing::debug!(
+            "menu: rows {head}..{old_end} replaced by {} new ({:?})",
+            new_end - head,
+            &new[head..new_end]
+        );
+    }
+    for gone in natives.drain(head..old_end) {
+        if let Err(err) = parent.remove(gone.item()) {
+            tracing::warn!("cannot remove a menu item: {err}");
+        }
+    }
+    let added: Vec<Native> = entries[head..new_end].iter().map(Native::new).collect();
+    for (at, n) in (head..).zip(&added) {
+        if let Err(err) = parent.insert(n.item(), at) {
             tracing::warn!("cannot add a menu item: {err}");
         }
     }
-    (menu, natives)
+    natives.splice(head..head, added);
 }
 
-/// Creates the native item for `entry` (recursively), recording it in shape order.
-fn build_entry(entry: &Entry, natives: &mut Vec<Native>) -> Option<Box<dyn IsMenuItem>> {
-    match entry {
-        Entry::Item { id, label, enabled } => {
-            let item = MenuItem::with_id(id.as_str(), text(label), *enabled, None);
-            natives.push(Native::Item(item.clone(), label.clone().into()));
-            Some(Box::new(item))
+/// How many keys at the start, and then at the end, `old` and `new` have in common.
+fn unchanged_ends(old: &[&str], new: &[String]) -> (usize, usize) {
+    let head = old.iter().zip(new).take_while(|(o, n)| *o == n).count();
+    let room = old.len().min(new.len()) - head;
+    let tail = (old.iter().rev().zip(new.iter().rev()))
+        .take(room)
+        .take_while(|(o, n)| *o == n)
+        .count();
+    (head, tail)
+}
+
+impl Parent<'_> {
+    fn insert(self, item: &dyn IsMenuItem, at: usize) -> tray_icon::menu::Result<()> {
+        match self {
+            Parent::Menu(m) => m.insert(item, at),
+            Parent::Submenu(s) => s.insert(item, at),
         }
-        Entry::Check { id, label, checked } => {
-            let item = CheckMenuItem::with_id(id.as_str(), text(label), true, *checked, None);
-            natives.push(Native::Check(item.clone(), label.clone().into()));
-            Some(Box::new(item))
-        }
-        Entry::Separator => {
-            natives.push(Native::Separator);
-            Some(Box::new(PredefinedMenuItem::separator()))
-        }
-        Entry::Submenu { id, label, entries } => {
-            let sub = Submenu::with_id(id.as_str(), text(label), true);
-            natives.push(Native::Submenu(sub.clone(), label.clone().into()));
-            for e in entries {
-                if let Some(item) = build_entry(e, natives)
-                    && let Err(err) = sub.append(item.as_ref())
-                {
-                    tracing::warn!("cannot add a submenu item: {err}");
-                }
-            }
-            natives.push(Native::End);
-            Some(Box::new(sub))
+    }
+
+    fn remove(self, item: &dyn IsMenuItem) -> tray_icon::menu::Result<()> {
+        match self {
+            Parent::Menu(m) => m.remove(item),
+            Parent::Submenu(s) => s.remove(item),
         }
     }
 }
 
-/// Copies texts and states into existing items; `natives` is in the same shape as `entries`.
-fn update_in_place<'a>(entries: &[Entry], natives: &mut impl Iterator<Item = &'a Native>) {
-    for e in entries {
-        match (e, natives.next()) {
-            (Entry::Item { label, enabled, .. }, Some(Native::Item(item, shown))) => {
-                if *shown.borrow() != *label {
+impl Native {
+    /// Creates the native item for `entry`, with its submenu's items.
+    fn new(entry: &Entry) -> Native {
+        let (shown, item) = match entry {
+            Entry::Item { id, label, enabled } => (
+                label,
+                NativeItem::Item(MenuItem::with_id(id.as_str(), text(label), *enabled, None)),
+            ),
+            Entry::Check { id, label, checked } => (
+                label,
+                NativeItem::Check(CheckMenuItem::with_id(
+                    id.as_str(),
+                    text(label),
+                    true,
+                    *checked,
+                    None,
+                )),
+            ),
+            Entry::Separator => (
+                &String::new(),
+                NativeItem::Separator(PredefinedMenuItem::separator()),
+            ),
+            Entry::Submenu { id, label, entries } => {
+                let sub = Submenu::with_id(id.as_str(), text(label), true);
+                let mut children = Vec::new();
+                reconcile(Parent::Submenu(&sub), &mut children, entries);
+                (label, NativeItem::Submenu(sub, children))
+            }
+        };
+        Native {
+            key: entry.key(),
+            shown: shown.clone(),
+            item,
+        }
+    }
+
+    fn item(&self) -> &dyn IsMenuItem {
+        match &self.item {
+            NativeItem::Item(i) => i,
+            NativeItem::Check(c) => c,
+            NativeItem::Separator(s) => s,
+            NativeItem::Submenu(s, _) => s,
+        }
+    }
+
+    /// Copies `entry`'s text and state (it has this native's key) into the item.
+    fn update(&mut self, entry: &Entry) {
+        let label = match entry {
+            Entry::Item { label, .. }
+            | Entry::Check { label, .. }
+            | Entry::Submenu { label, .. } => label,
+            Entry::Separator => return,
+        };
+        let relabel = self.shown != *label;
+        match (&mut self.item, entry) {
+            (NativeItem::Item(item), Entry::Item { enabled, .. }) => {
+                if relabel {
                     item.set_text(text(label));
-                    shown.replace(label.clone());
                 }
                 if item.is_enabled() != *enabled {
                     item.set_enabled(*enabled);
                 }
             }
-            (Entry::Check { label, checked, .. }, Some(Native::Check(item, shown))) => {
-                if *shown.borrow() != *label {
+            (NativeItem::Check(item), Entry::Check { checked, .. }) => {
+                if relabel {
                     item.set_text(text(label));
-                    shown.replace(label.clone());
                 }
                 if item.is_checked() != *checked {
                     item.set_checked(*checked);
                 }
             }
-            (Entry::Separator, Some(Native::Separator)) => {}
-            (Entry::Submenu { label, entries, .. }, Some(Native::Submenu(sub, shown))) => {
-                if *shown.borrow() != *label {
+            (NativeItem::Submenu(sub, children), Entry::Submenu { entries, .. }) => {
+                if relabel {
                     sub.set_text(text(label));
-                    shown.replace(label.clone());
                 }
-                update_in_place(entries, natives);
-                natives.next(); // its End marker
+                reconcile(Parent::Submenu(sub), children, entries);
             }
-            // Shapes are compared before calling; a mismatch means a bug, so stop quietly.
+            // Keys are compared before calling: a mismatch would be a bug; leave the item be.
             _ => return,
+        }
+        if relabel {
+            self.shown = label.clone();
         }
     }
 }
@@ -446,5 +518,149 @@ mod tests {
         for state in IconState::ALL {
             assert!(native_icon(state).is_some(), "{state:?}");
         }
+    }
+
+    fn keys(list: &[&str]) -> Vec<String> {
+        list.iter().map(|k| k.to_string()).collect()
+    }
+
+    #[test]
+    fn only_the_rows_between_unchanged_ends_are_replaced() {
+        let old = [
+            "item title",
+            "separator",
+            "item waiter/1",
+            "separator",
+            "item quit",
+        ];
+        // A second waiter joins: one insertion, everything else kept.
+        let new = keys(&[
+            "item title",
+            "separator",
+            "item waiter/1",
+            "item waiter/2",
+            "separator",
+            "item quit",
+        ]);
+        assert_eq!(unchanged_ends(&old, &new), (3, 2));
+        // The waiter leaves: one removal.
+        assert_eq!(
+            unchanged_ends(
+                &old,
+                &keys(&["item title", "separator", "separator", "item quit"])
+            ),
+            (2, 2)
+        );
+        // Nothing changed but texts: all kept.
+        assert_eq!(unchanged_ends(&old, &keys(&old)), (5, 0));
+        // Repeated keys never count twice: head and tail do not overlap.
+        assert_eq!(
+            unchanged_ends(&["separator", "separator"], &keys(&["separator"])),
+            (1, 0)
+        );
+        assert_eq!(unchanged_ends(&[], &keys(&["item a"])), (0, 0));
+    }
+
+    fn entry(id: &str, label: &str) -> Entry {
+        Entry::Item {
+            id: id.into(),
+            label: label.into(),
+            enabled: true,
+        }
+    }
+
+    /// The ids and texts the native menu holds, submenus' items indented.
+    #[cfg(target_os = "linux")]
+    fn native_rows(items: Vec<tray_icon::menu::MenuItemKind>, depth: usize, out: &mut Vec<String>) {
+        use tray_icon::menu::MenuItemKind;
+        for kind in items {
+            let pad = "  ".repeat(depth);
+            match kind {
+                MenuItemKind::MenuItem(i) => out.push(format!("{pad}{} {}", i.id().0, i.text())),
+                MenuItemKind::Submenu(s) => {
+                    out.push(format!("{pad}{} {} >", s.id().0, s.text()));
+                    native_rows(s.items(), depth + 1, out);
+                }
+                MenuItemKind::Predefined(_) => out.push(format!("{pad}---")),
+                MenuItemKind::Check(c) => out.push(format!(
+                    "{pad}{} [{}] {}",
+                    c.id().0,
+                    c.is_checked(),
+                    c.text()
+                )),
+                MenuItemKind::Icon(i) => out.push(format!("{pad}{} {}", i.id().0, i.text())),
+            }
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_live_menu_follows_the_model_without_being_replaced() {
+        let menu = Menu::new();
+        let mut natives = Vec::new();
+        let first = vec![
+            entry("title", "1 waiting"),
+            Entry::Separator,
+            Entry::Submenu {
+                id: "incident/a".into(),
+                label: "cargo build waits".into(),
+                entries: vec![entry("waiter/1", "cargo 1 waits 2s")],
+            },
+            Entry::Separator,
+            entry("quit", "Quit"),
+        ];
+        reconcile(Parent::Menu(&menu), &mut natives, &first);
+        let second = vec![
+            entry("title", "2 waiting"),
+            Entry::Separator,
+            Entry::Submenu {
+                id: "incident/a".into(),
+                label: "cargo build waits".into(),
+                entries: vec![
+                    entry("waiter/1", "cargo 1 waits 3s"),
+                    entry("waiter/2", "cargo 2 waits 0s"),
+                ],
+            },
+            entry("incident/b", "cargo check waits"),
+            Entry::Separator,
+            Entry::Check {
+                id: "pause".into(),
+                label: "Pause & wait".into(),
+                checked: true,
+            },
+            entry("quit", "Quit"),
+        ];
+        reconcile(Parent::Menu(&menu), &mut natives, &second);
+        let mut rows = Vec::new();
+        native_rows(menu.items(), 0, &mut rows);
+        assert_eq!(
+            rows,
+            [
+                "title 2 waiting",
+                "---",
+                "incident/a cargo build waits >",
+                "  waiter/1 cargo 1 waits 3s",
+                "  waiter/2 cargo 2 waits 0s",
+                "incident/b cargo check waits",
+                "---",
+                "pause [true] Pause && wait", // & doubled: not a mnemonic
+                "quit Quit",
+            ]
+        );
+        reconcile(Parent::Menu(&menu), &mut natives, &first);
+        let mut rows = Vec::new();
+        native_rows(menu.items(), 0, &mut rows);
+        assert_eq!(
+            rows,
+            [
+                "title 1 waiting",
+                "---",
+                "incident/a cargo build waits >",
+                "  waiter/1 cargo 1 waits 2s",
+                "---",
+                "quit Quit",
+            ]
+        );
+        assert_eq!(natives.len(), 5);
     }
 }

@@ -18,6 +18,7 @@ export CARGO_HOME=$work/home LOCKWATCH_RUNTIME_DIR=$work/run LOCKWATCH_DATA_DIR=
 mkdir -p "$CARGO_HOME" "$work/app/src"; touch "$CARGO_HOME/.package-cache"
 printf '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n' > "$work/app/Cargo.toml"
 echo 'fn main() {}' > "$work/app/src/main.rs"
+cp -r "$work/app" "$work/app2"; sed -i 's/"app"/"app2"/' "$work/app2/Cargo.toml"
 Xvfb :$disp -screen 0 640x240x24 >/dev/null 2>&1 & sleep 1
 trayer --edge top --align right --widthtype request --height 32 --transparent false --tint 0xffffff >/dev/null 2>&1 & sleep 1
 mean() { convert "$1" -crop 32x32+608+0 +repage -format '%[fx:mean.r] %[fx:mean.g] %[fx:mean.b]' info:; }
@@ -34,13 +35,24 @@ dbus-run-session -- bash -c '
   for i in $(seq 1 60); do grep -q "Stale Cargo lock" "'"$work"'/mon.log" 2>/dev/null && break; sleep 0.5; done
   sleep 1; import -window root "'"$work"'/stale.png"
   echo "holder=$holder waiter=$waiter" > "'"$work"'/pids"
-  xdotool mousemove 623 16 click 3; sleep 1; import -window root "'"$work"'/menu.png"; xdotool key Escape || true
+  # Is the menu open? Its window is ours, mapped, and taller than the tray icon.
+  menu_open() {
+    for w in $(xdotool search --onlyvisible --classname cargo-lockwatch 2>/dev/null); do
+      xdotool getwindowgeometry "$w"; done | grep -E "Geometry: [0-9]+x([5-9][0-9]|[0-9]{3})" >/dev/null
+  }
+  xdotool mousemove 623 16 click 3; sleep 1; import -window root "'"$work"'/menu.png"
+  menu_open && echo opened >> "'"$work"'/menu.log"
+  # A second cargo starts waiting while the menu is open: a new row, and the menu stays open.
+  (cd "'"$work"'/app2" && exec cargo generate-lockfile --offline) > "'"$work"'/cargo2.log" 2>&1 &
+  sleep 2.5; menu_open && echo "still open" >> "'"$work"'/menu.log"; xdotool key Escape || true
   dunstctl action 0 || true
   for i in $(seq 1 40); do [ -e "'"$work"'/app/Cargo.lock" ] && break; sleep 0.5; done
   sleep 0.5; "'"$bin"'" daemon --stop >/dev/null || true; sleep 1
 '
 fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- notifications"; cat "$work/mon.log" | head -40; exit 1; }
 grep -q "(menu bar:" "$work/daemon.log" || fail "the daemon ran headless: build the binary with --features tray"
+grep -q opened "$work/menu.log" || fail "the menu did not open"
+grep -q "still open" "$work/menu.log" || fail "the open menu closed when a second cargo started waiting"
 idle=$(mean "$work/idle.png"); stale=$(mean "$work/stale.png")
 echo "tray icon mean colour: idle [$idle] stale [$stale]"
 [ "$idle" != "$stale" ] || fail "tray icon did not change"
@@ -48,6 +60,8 @@ grep -q 'string "cargo generate-lockfile in .* waits .*blocked by flock' "$work/
   || fail "no notification naming the waiting cargo and the blocker"
 grep -q '"terminate"' "$work/mon.log" || fail "notification has no Terminate action"
 [ -e "$work/app/Cargo.lock" ] || fail "the waiting cargo did not proceed after Terminate"
+for i in $(seq 1 20); do [ -e "$work/app2/Cargo.lock" ] && break; sleep 0.5; done
+[ -e "$work/app2/Cargo.lock" ] || fail "the second waiting cargo did not proceed after Terminate"
 [ -n "$(find "$work/run" -name '*.png' 2>/dev/null)" ] || [ -n "$(find "$work/run" -path '*tray-icons*' 2>/dev/null)" ] \
   || fail "the tray's icon files are not in our runtime dir"
 . "$work/pids"; ! kill -0 "$holder" 2>/dev/null || fail "holder $holder still alive"
@@ -55,4 +69,4 @@ if [ "$shots" = --screenshots ]; then
   convert "$work/stale.png" -crop 640x40+0+0 "$root/docs/tray-stale.png"
   cp "$work/menu.png" "$root/docs/tray-menu-live.png"
 fi
-echo "desktop e2e: 4 passed, 0 failed"
+echo "desktop e2e: 5 passed, 0 failed"
