@@ -17,6 +17,8 @@ pub mod demo;
 pub mod icons;
 pub mod menu;
 pub mod notify;
+#[cfg(all(tray, feature = "tray-sni", target_os = "linux"))]
+mod sni_watchdog;
 #[cfg(tray)]
 pub mod tray;
 

@@ -232,6 +232,8 @@ impl Tray {
         let builder = builder.with_autosave_name("cargo-lockwatch");
         match builder.build() {
             Ok(icon) => {
+                #[cfg(all(feature = "tray-sni", target_os = "linux"))]
+                super::sni_watchdog::spawn();
                 self.icon = Some(icon);
                 self.shown_icon = Some(model.icon);
                 self.model = Some(model);
@@ -561,6 +563,7 @@ mod tests {
         assert_eq!(unchanged_ends(&[], &keys(&["item a"])), (0, 0));
     }
 
+    #[cfg(target_os = "linux")]
     fn entry(id: &str, label: &str) -> Entry {
         Entry::Item {
             id: id.into(),

@@ -4,7 +4,8 @@
 # haskell-status-notifier-item-utils and haskell-gtk-sni-tray-utils), the daemon built with the
 # `tray-sni` feature, a stopped lock holder and a real waiting cargo. Checks the item's id, that
 # its tooltip gives the verdict, that the icon changes colour, that the menu (dbusmenu) offers
-# Terminate for the blocker, and that clicking it kills the blocker and lets cargo proceed.
+# Terminate for the blocker, that clicking it kills the blocker and lets cargo proceed, and that
+# the icon is registered again when the watcher restarts.
 #   bash tests/desktop/sni.sh BINARY   (BINARY built with --features tray-sni)
 set -euo pipefail
 bin=$(readlink -f "$1")
@@ -23,7 +24,7 @@ mean() { convert "$1" -crop 30x30+0+210 +repage -format '%[fx:mean.r] %[fx:mean.
 export -f mean
 dbus-run-session -- bash -c '
   set -euo pipefail
-  status-notifier-watcher >/dev/null 2>&1 & sleep 1
+  status-notifier-watcher >/dev/null 2>&1 & watcher=$!; sleep 1
   gtk-sni-tray-standalone --bottom >/dev/null 2>&1 & sleep 1
   "$BIN" daemon > "$WORK/daemon.log" 2>&1 &
   items() { gdbus call --session --dest org.kde.StatusNotifierWatcher --object-path /StatusNotifierWatcher \
@@ -49,6 +50,11 @@ dbus-run-session -- bash -c '
   [ -n "$id" ] && gdbus call --session --dest "$svc" --object-path "$menu" \
     --method com.canonical.dbusmenu.Event -- "$id" clicked "<@s \"\">" 0 >/dev/null
   for i in $(seq 1 40); do [ -e "$WORK/app/Cargo.lock" ] && break; sleep 0.5; done
+  # The panel restarts its watcher (at once: the new one misses a registration made while it
+  # starts up): the icon must be listed again.
+  kill $watcher; status-notifier-watcher >/dev/null 2>&1 &
+  for i in $(seq 1 60); do items | grep -q "$svc" && break; sleep 0.25; done
+  items > "$WORK/items-after-restart"
   "$BIN" daemon --stop >/dev/null || true; sleep 1
 '
 fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- tooltip"; cat "$work/tooltip" 2>/dev/null; exit 1; }
@@ -62,4 +68,6 @@ echo "SNI icon mean colour: idle [$idle] stale [$stale]"
 [ -n "$terminate_item" ] || fail "the menu has no 'Terminate flock $holder': $(grep -o "'label': <'[^']*'>" "$work/layout" | head -20)"
 [ -e "$work/app/Cargo.lock" ] || fail "the waiting cargo did not proceed after Terminate"
 ! kill -0 "$holder" 2>/dev/null || fail "holder $holder still alive"
-echo "desktop SNI e2e: 5 passed, 0 failed"
+grep -q StatusNotifierItem "$work/items-after-restart" \
+  || fail "the icon was not registered again after the watcher restarted: $(cat "$work/items-after-restart")"
+echo "desktop SNI e2e: 6 passed, 0 failed"
