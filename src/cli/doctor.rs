@@ -452,6 +452,19 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                         ),
                         None,
                     ),
+                    // An installed unit nobody takes up: this daemon was started by hand and
+                    // the next login starts none.
+                    Some(Ok(pid)) if installed => check(
+                        "service",
+                        Status::Warn,
+                        format!(
+                            "no service manager to ask ({}): the installed {} will not start the \
+                             daemon at login; it runs now (pid {pid}), started some other way",
+                            st.detail,
+                            setup.manager.file_kind()
+                        ),
+                        Some(service::START_BY_HAND.into()),
+                    ),
                     Some(Ok(pid)) => check(
                         "service",
                         Status::Info,
@@ -1294,13 +1307,9 @@ mod tests {
                 .unwrap()
                 .contains("cargo install --path .")
         );
-        // The daemon answers: no service manager is worth knowing, nothing to do.
-        assert_eq!(c[3].status, Status::Info, "{:?}", c[3]);
-        assert!(
-            c[3].detail.contains("the daemon runs (pid 4242)"),
-            "{:?}",
-            c[3]
-        );
+        // The daemon answers, but the installed unit starts nothing at the next login.
+        assert_eq!(c[3].status, Status::Warn, "{:?}", c[3]);
+        assert!(c[3].detail.contains("it runs now (pid 4242)"), "{:?}", c[3]);
         f.daemon = None;
         f.socket = SocketFact::Missing;
         let c = checks(&f);
@@ -1356,9 +1365,24 @@ mod tests {
         );
         assert!(render(&c, false, None).ends_with("\n1 problem, 1 warning\n"));
 
-        // A daemon started by hand: nothing to do.
+        // A daemon started by hand runs now, but the unit starts nothing at the next login.
         f.socket = SocketFact::Socket;
         f.daemon = Some(Ok(77));
+        let c = checks(&f);
+        let service = c.iter().find(|c| c.name == "service").unwrap();
+        assert_eq!(service.status, Status::Warn, "{service:?}");
+        assert!(
+            service
+                .detail
+                .contains("will not start the daemon at login")
+                && service.detail.contains("it runs now (pid 77)"),
+            "{service:?}"
+        );
+        assert_eq!(service.fix.as_deref(), Some(service::START_BY_HAND));
+        assert!(render(&c, false, None).ends_with("\nno problem, 1 warning\n"));
+
+        // Nothing installed and a daemon started by hand: nothing to do.
+        f.installed = None;
         let c = checks(&f);
         assert!(
             render(&c, false, None).ends_with("\nall is well\n"),
