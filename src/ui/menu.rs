@@ -31,6 +31,10 @@ const FORGET_AFTER_SECS: f64 = 60.0;
 
 /// Longest label, in characters, before it is shortened with `…`.
 const MAX_LABEL_CHARS: usize = 90;
+/// Width of a wrapped sentence's rows (narrower than the clip: the menu stays compact).
+const WRAP_CHARS: usize = 70;
+/// Rows a wrapped sentence may take.
+const MAX_WRAPPED_ROWS: usize = 4;
 
 /// One menu entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -440,7 +444,10 @@ impl MenuState {
             entries.push(info("project", format!("in {}", tilde(p))));
         }
         if !i.stale_reasons.is_empty() || i.culprit.is_some() {
-            entries.push(info("verdict", i.verdict.clone()));
+            // The verdict is the sentence to read whole: wrapped, not clipped.
+            for (n, line) in wrap(&i.verdict).into_iter().enumerate() {
+                entries.push(info(&format!("verdict/{n}"), line));
+            }
         }
         let actions = self.actions(i);
         if !actions.is_empty() {
@@ -746,11 +753,29 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// `text` in rows of at most [`WRAP_CHARS`], at most [`MAX_WRAPPED_ROWS`] of them (the last
+/// clipped).
+fn wrap(text: &str) -> Vec<String> {
+    let mut rows: Vec<String> = textwrap::wrap(text, WRAP_CHARS)
+        .into_iter()
+        .map(|r| r.into_owned())
+        .collect();
+    if rows.len() > MAX_WRAPPED_ROWS {
+        let rest = rows.split_off(MAX_WRAPPED_ROWS - 1).join(" ");
+        rows.push(clip_to(&rest, WRAP_CHARS));
+    }
+    rows
+}
+
 fn clip(label: &str) -> String {
-    if label.chars().count() <= MAX_LABEL_CHARS {
+    clip_to(label, MAX_LABEL_CHARS)
+}
+
+fn clip_to(label: &str, chars: usize) -> String {
+    if label.chars().count() <= chars {
         return label.to_string();
     }
-    let mut s: String = label.chars().take(MAX_LABEL_CHARS - 1).collect();
+    let mut s: String = label.chars().take(chars - 1).collect();
     s.push('…');
     s
 }
@@ -1368,6 +1393,30 @@ mod tests {
         let l = labels(&m);
         assert!(l.iter().all(|s| s.chars().count() <= MAX_LABEL_CHARS + 2));
         assert!(l.iter().any(|s| s.ends_with('…')));
+    }
+
+    #[test]
+    fn a_long_verdict_is_wrapped_whole_not_clipped() {
+        let mut snap = demo::snapshot(Stage::Stale, T0);
+        let verdict = "cargo build 4242 looks stale: its whole process tree has been idle, \
+                       with no file activity, for 2m 10s while a build script runs; it may be \
+                       waiting on something outside it. Stop it: cargo lockwatch kill 4242";
+        snap.report.incidents[0].verdict = verdict.into();
+        let m = MenuState::new().build(&snap, T0);
+        let l = labels(&m);
+        let first = l
+            .iter()
+            .position(|s| s.starts_with("cargo build 4242 looks stale"));
+        let first = first.unwrap_or_else(|| panic!("no verdict row: {l:#?}"));
+        let rows: Vec<&String> = l[first..].iter().take_while(|s| !s.is_empty()).collect();
+        let rows = &rows[..rows.iter().position(|s| s.ends_with("kill 4242")).unwrap() + 1];
+        assert!(rows.len() > 1 && rows.iter().all(|r| r.chars().count() <= WRAP_CHARS));
+        let joined: Vec<&str> = rows.iter().map(|r| r.as_str()).collect();
+        assert_eq!(joined.join(" "), verdict);
+        // An endless one takes four rows, the last cut.
+        let endless = wrap(&"word ".repeat(200));
+        assert_eq!(endless.len(), MAX_WRAPPED_ROWS);
+        assert!(endless[3].ends_with('…') && endless[3].chars().count() == WRAP_CHARS);
     }
 
     #[test]
