@@ -174,6 +174,47 @@ fn suspended_holder_goes_stale_and_kill_lets_the_real_cargo_proceed() {
     assert!(summary["stale"].as_u64().unwrap() >= 1, "{summary}");
 }
 
+/// A waiting cargo suspended (Ctrl-Z) and continued has waited since its first "Blocking": the
+/// kernel drops a stopped process's lock request, and cargo's flock blocks anew when continued.
+#[test]
+fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
+    let _serial = util::serial();
+    let dir = Dir::new("ctrl-z-waiter");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let project = dir.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    let d = Daemon::start(&dir, "daemon");
+    let _holder = flock_holder(&dir, "holder", &lock);
+    d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
+    let mut cargo_cmd = dir.cargo(project.parent().unwrap());
+    cargo_cmd.args(["generate-lockfile", "--offline"]);
+    let cargo = dir.spawn("cargo", &mut cargo_cmd);
+    let waits = |r: &Report| {
+        holder_of(r, &lock)
+            .and_then(|l| l.waiters.iter().find(|w| w.pid == cargo.pid))
+            .and_then(|w| w.waiting_for_secs)
+    };
+    d.wait_for("the cargo waiting", |r| waits(r).is_some());
+    let first_seen = Instant::now();
+    cargo.stop();
+    d.wait_for("the stopped cargo no longer waiting", |r| {
+        waits(r).is_none()
+    });
+    // Longer than a waiter may be lost between two waits without being stopped.
+    std::thread::sleep(Duration::from_secs(8));
+    cargo.cont();
+    let r = d.wait_for("the cargo waiting again", |r| waits(r).is_some());
+    let waited = waits(&r).unwrap();
+    assert!(
+        waited + 0.5 >= first_seen.elapsed().as_secs_f64(),
+        "waits {waited}s, though its first Blocking was {:?} ago",
+        first_seen.elapsed()
+    );
+}
+
 #[test]
 fn busy_holder_over_the_same_window_is_not_stale() {
     let _serial = util::serial();

@@ -208,6 +208,9 @@ pub enum Event {
         locks: Vec<LockSample>,
         /// The root blockers of this pass's incidents.
         blockers: Vec<BlockerSample>,
+        /// Waiters of earlier passes that are stopped now (Ctrl-Z) instead of waiting: the
+        /// kernel drops a stopped process's lock request, and it blocks again when continued.
+        stopped_waiters: Vec<ProcId>,
     },
     /// Something was written under a lock's activity domain (registry, target dir).
     Activity {
@@ -574,6 +577,9 @@ pub struct State {
     /// [`CHAIN_SECS`] on another lock (a cargo that got the package cache and now waits for its
     /// build directory) has been blocked since then, as its terminal shows it.
     last_waited: HashMap<ProcId, (Start, f64)>,
+    /// Waits that ended because their waiter was stopped (Ctrl-Z), with when they began: kept
+    /// while it stays stopped; continued, it blocks again at once and its wait goes on.
+    stopped_waits: HashMap<(FileKey, ProcId), Start>,
     /// No pass observed yet: what the first one sees began before the daemon looked.
     first_pass: bool,
     /// Every holder and waiter the passes of the last [`SEEN_FOR`] saw, with when: a hold or
@@ -596,6 +602,7 @@ impl State {
             recovered_waits: HashMap::new(),
             just_ended: HashMap::new(),
             last_waited: HashMap::new(),
+            stopped_waits: HashMap::new(),
             first_pass: true,
             last_seen: HashMap::new(),
         }
@@ -632,6 +639,17 @@ impl State {
             .iter()
             .map(|((k, id), w)| ((*k, id.pid), w.began))
             .collect()
+    }
+
+    /// Who waited at the last pass or was stopped while waiting: whoever of them this pass
+    /// does not see waiting may be stopped ([`Event::Observed`]'s `stopped_waiters`).
+    pub fn waiters(&self) -> Vec<ProcId> {
+        let mut ids: Vec<ProcId> = (self.waits.keys().chain(self.stopped_waits.keys()))
+            .map(|(_, id)| *id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
     }
 
     /// Current verdicts on root blockers, by pid (empty reasons for blockers that look fine).
@@ -697,10 +715,11 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             now,
             locks,
             blockers,
+            stopped_waiters,
         } => {
             let mut fx = Vec::new();
             let mut changed = track_holds(state, now, &locks, &mut fx);
-            changed |= track_waits(state, now, &locks, &mut fx);
+            changed |= track_waits(state, now, &locks, &stopped_waiters, &mut fx);
             changed |= judge_blockers(state, now, &blockers, &mut fx);
             let live: Vec<FileKey> = locks.iter().map(|l| l.key).collect();
             state.last_activity.retain(|k, _| live.contains(k));
@@ -833,12 +852,27 @@ fn hold_length(held: f64, since_known: bool) -> String {
 }
 
 /// Starts and ends waits (with their history lines); returns whether anything changed.
-fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<Effect>) -> bool {
+fn track_waits(
+    state: &mut State,
+    now: f64,
+    locks: &[LockSample],
+    stopped: &[ProcId],
+    fx: &mut Vec<Effect>,
+) -> bool {
     let mut changed = false;
     let mut seen = Vec::new();
     state
         .just_ended
         .retain(|_, (_, at)| now - *at <= REBLOCK_SECS);
+    // Continued (or gone): one that blocks again now goes on with its wait.
+    let continued: Vec<_> = (state.stopped_waits.keys())
+        .filter(|(_, who)| !stopped.contains(who))
+        .copied()
+        .collect();
+    for id in continued {
+        let began = state.stopped_waits.remove(&id).expect("listed above");
+        state.just_ended.insert(id, (began, now));
+    }
     state
         .last_waited
         .retain(|_, (_, at)| now - *at <= CHAIN_SECS);
@@ -956,7 +990,11 @@ fn track_waits(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         state
             .last_waited
             .insert(id.1, ((wait.began, wait.began_known), now));
-        if !holds(id) {
+        if stopped.contains(&id.1) {
+            state
+                .stopped_waits
+                .insert(id, (wait.began, wait.began_known));
+        } else if !holds(id) {
             state
                 .just_ended
                 .insert(id, ((wait.began, wait.began_known), now));
@@ -1333,6 +1371,7 @@ mod tests {
                 now,
                 locks,
                 blockers,
+                stopped_waiters: Vec::new(),
             },
         )
     }
@@ -1988,6 +2027,46 @@ mod tests {
                 ..
             })
         )));
+    }
+
+    #[test]
+    fn a_waiter_stopped_with_ctrl_z_and_continued_goes_on_with_its_wait() {
+        let cargo_11 = ProcId {
+            pid: 11,
+            start_token: 2,
+        };
+        let held = || lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        let held_alone = || lock(vec![holder(10, ProcState::Running, 0.0)], &[]);
+        let mut s = state();
+        observe(&mut s, 100.0, held());
+        assert_eq!(s.waiters(), [cargo_11]);
+        // Stopped for a minute: the kernel dropped its request, so it is not waiting.
+        let stopped = |s: &mut State, now: f64| {
+            let (locks, blockers) = held_alone();
+            apply(
+                s,
+                Event::Observed {
+                    now,
+                    locks,
+                    blockers,
+                    stopped_waiters: vec![cargo_11],
+                },
+            )
+        };
+        stopped(&mut s, 110.0);
+        assert!(s.wait_since().is_empty());
+        assert_eq!(s.waiters(), [cargo_11], "still watched while stopped");
+        stopped(&mut s, 170.0);
+        // Continued: a pass may catch it between the continue and its new request.
+        observe(&mut s, 171.0, held_alone());
+        observe(&mut s, 172.0, held());
+        assert_eq!(s.wait_since()[&(KEY, 11)], 100.0);
+        // One that was not stopped, back after the same minute, waits anew.
+        let mut s = state();
+        observe(&mut s, 100.0, held());
+        observe(&mut s, 110.0, held_alone());
+        observe(&mut s, 172.0, held());
+        assert_eq!(s.wait_since()[&(KEY, 11)], 172.0);
     }
 
     #[test]

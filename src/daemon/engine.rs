@@ -733,16 +733,19 @@ impl Engine {
         }
         let now = scan::now();
         let blockers = self.blocker_samples(&pass);
+        let locks = lock_samples(&pass, |p| {
+            self.watcher
+                .as_ref()
+                .is_some_and(|w| w.watches_lock_file(p))
+        });
+        let stopped_waiters = self.stopped_waiters(&locks);
         let effects = policy::apply(
             &mut self.policy,
             Event::Observed {
                 now,
-                locks: lock_samples(&pass, |p| {
-                    self.watcher
-                        .as_ref()
-                        .is_some_and(|w| w.watches_lock_file(p))
-                }),
+                locks,
                 blockers,
+                stopped_waiters,
             },
         );
         let knowledge = Knowledge {
@@ -878,6 +881,23 @@ impl Engine {
     }
 
     /// The root blockers of this pass, with what one pass can see about them.
+    /// The policy's waiters that no longer wait because they are stopped (one stat each, only
+    /// for waiters this pass does not show waiting).
+    fn stopped_waiters(&mut self, locks: &[LockSample]) -> Vec<ProcId> {
+        let waiting = |id: &ProcId| locks.iter().any(|l| l.waiters.iter().any(|w| w.id == *id));
+        let gone: Vec<ProcId> = (self.policy.waiters().into_iter())
+            .filter(|id| !waiting(id))
+            .collect();
+        gone.into_iter()
+            .filter(|id| {
+                self.probe.process(id.pid).is_ok_and(|f| {
+                    f.start_token == id.start_token
+                        && f.state == crate::core::model::ProcState::Stopped
+                })
+            })
+            .collect()
+    }
+
     fn blocker_samples(&self, pass: &scan::Pass) -> Vec<BlockerSample> {
         let ignore = &self.config.watch.ignore_process_names;
         let obs = pass.observed();

@@ -221,6 +221,13 @@ impl Proc {
         assert_eq!(rc, 0, "SIGSTOP {}", self.pid);
     }
 
+    /// Continues the process (SIGCONT), like `fg` after Ctrl-Z.
+    pub fn cont(&self) {
+        // SAFETY: kill only sends a signal, to a child this test started and has not reaped.
+        let rc = unsafe { libc::kill(self.pid as libc::pid_t, libc::SIGCONT) };
+        assert_eq!(rc, 0, "SIGCONT {}", self.pid);
+    }
+
     /// Suspends the whole process group (SIGSTOP), as Ctrl-Z does to a foreground job.
     pub fn stop_group(&self) {
         self.signal_group(libc::SIGSTOP);
