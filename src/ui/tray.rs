@@ -282,8 +282,25 @@ impl Tray {
         if old != Some(&model) {
             reconcile(Parent::Menu(&self.menu), &mut self.natives, &model.entries);
             self.model = Some(model);
+            self.refit();
         }
     }
+
+    /// GTK keeps an open menu at the size it opened with: a longer row is cut and added rows
+    /// scroll. Measure and place it again (only while it is open).
+    #[cfg(all(target_os = "linux", not(feature = "tray-sni")))]
+    fn refit(&self) {
+        use gtk::prelude::{GtkMenuExt, WidgetExt};
+        use tray_icon::menu::ContextMenu;
+        let menu = self.menu.gtk_context_menu();
+        if menu.is_visible() {
+            menu.reposition();
+        }
+    }
+
+    /// Other menus (macOS, StatusNotifierItem hosts) size themselves.
+    #[cfg(not(all(target_os = "linux", not(feature = "tray-sni"))))]
+    fn refit(&self) {}
 
     /// Handles a click; returns an exit code when the tray must end now (the daemon is gone).
     fn clicked(&mut self, id: &str) -> Option<i32> {
