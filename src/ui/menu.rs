@@ -412,8 +412,8 @@ impl MenuState {
         }
     }
 
-    /// One row per incident: what it is at a glance, and a submenu with who waits, what the
-    /// blocker does, the verdict and the actions on the process worth acting on.
+    /// One row per incident: what it is at a glance, and a submenu with the actions on the
+    /// process worth acting on, then who waits, what the blocker does and the verdict.
     fn incident_row(&self, i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Entry {
         let info = |suffix: &str, label: String| Entry::Item {
             id: format!("info/{}/{suffix}", i.id),
@@ -449,11 +449,14 @@ impl MenuState {
                 entries.push(info(&format!("verdict/{n}"), line));
             }
         }
-        let actions = self.actions(i);
+        // The actions lead: rows that come and go above them (a waiter, a verdict's second line)
+        // would move them under the pointer of a menu held open.
+        let mut actions = self.actions(i);
         if !actions.is_empty() {
-            entries.push(Entry::Separator);
-            entries.extend(actions);
+            actions.push(Entry::Separator);
         }
+        actions.extend(entries);
+        let entries = actions;
         Entry::Submenu {
             id: format!("incident/{}", i.id),
             label: clip(&format!(
@@ -988,6 +991,15 @@ mod tests {
             .position(|s| s == "Terminate cargo 4242")
             .expect("terminate");
         assert!(resume < terminate);
+        // The actions lead the incident's submenu; who waits and why follow the separator, so
+        // rows coming and going never move an action under the pointer.
+        let row = l
+            .iter()
+            .position(|s| s.starts_with("STALE · cargo build 4242"));
+        let row = row.expect("incident row");
+        assert_eq!(resume, row + 1, "{l:#?}");
+        let sep = row + l[row..].iter().position(|s| s == "---").expect("separator");
+        assert!(sep > terminate && l[sep + 1].contains("waits"), "{l:#?}");
         assert_eq!(
             st.click("resume/4242/777", T0),
             [Effect::Send(UiCommand::Resume {
