@@ -87,12 +87,7 @@ fn suspended_holder_goes_stale_and_kill_lets_the_real_cargo_proceed() {
     let _serial = util::serial();
     let dir = Dir::new("stale-kill");
     let lock = dir.write("cargo-home/.package-cache", "");
-    let project = dir.write(
-        "app/Cargo.toml",
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    );
-    dir.write("app/src/main.rs", "fn main() {}\n");
-    let project = project.parent().unwrap().to_path_buf();
+    let project = app_project(&dir);
     let d = Daemon::start(&dir, "daemon");
 
     let holder = flock_holder(&dir, "holder", &lock);
@@ -181,15 +176,11 @@ fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
     let _serial = util::serial();
     let dir = Dir::new("ctrl-z-waiter");
     let lock = dir.write("cargo-home/.package-cache", "");
-    let project = dir.write(
-        "app/Cargo.toml",
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    );
-    dir.write("app/src/main.rs", "fn main() {}\n");
+    let project = app_project(&dir);
     let d = Daemon::start(&dir, "daemon");
     let _holder = flock_holder(&dir, "holder", &lock);
     d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
-    let mut cargo_cmd = dir.cargo(project.parent().unwrap());
+    let mut cargo_cmd = dir.cargo(&project);
     cargo_cmd.args(["generate-lockfile", "--offline"]);
     let cargo = dir.spawn("cargo", &mut cargo_cmd);
     let waits = |r: &Report| {
@@ -213,6 +204,16 @@ fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
         "waits {waited}s, though its first Blocking was {:?} ago",
         first_seen.elapsed()
     );
+}
+
+/// A project without dependencies, `app`, that `cargo generate-lockfile --offline` can lock.
+fn app_project(dir: &Dir) -> std::path::PathBuf {
+    let manifest = dir.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    manifest.parent().unwrap().to_path_buf()
 }
 
 #[test]
