@@ -33,11 +33,27 @@ pub struct Shown {
     pub what: String,
     /// When it was last shown (Unix time).
     pub at: f64,
+    /// Who showed it. Each viewer keeps its own record of a pid, so the daemon noting a new
+    /// process on a reused pid never replaces what `status` showed the user.
+    #[serde(default)]
+    pub by: Viewer,
+}
+
+/// Who showed a process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Viewer {
+    /// `status` or `wait` in a terminal (also records written before viewers were told apart).
+    #[default]
+    Cli,
+    /// The daemon's menu and notifications.
+    Daemon,
 }
 
 /// The processes in `report` one could act on: blockers, culprits and (unless
 /// `incidents_only`, as the daemon's menu and notifications offer only those) lock holders.
-pub fn in_report(report: &Report, at: f64, incidents_only: bool) -> Vec<Shown> {
+pub fn in_report(report: &Report, at: f64, by: Viewer) -> Vec<Shown> {
+    let incidents_only = by == Viewer::Daemon;
     let incidents = report.incidents.iter().flat_map(|i| {
         let people = i.blocker.iter().chain(i.culprit.iter());
         people.map(|p| (p.pid, p.start_token, &p.name, p.cmd.as_slice()))
@@ -53,6 +69,7 @@ pub fn in_report(report: &Report, at: f64, incidents_only: bool) -> Vec<Shown> {
             name: name.raw().to_string(),
             what: crate::core::words::short_command(cmd, name),
             at,
+            by,
         })
         .collect();
     out.sort_by_key(|s| s.pid);
@@ -60,18 +77,20 @@ pub fn in_report(report: &Report, at: f64, incidents_only: bool) -> Vec<Shown> {
     out
 }
 
-/// `earlier` with `now` added: a pid shown again replaces what was shown for it; entries older
-/// than [`KEEP_SECS`] go, and the newest [`MAX_SHOWN`] stay.
+/// `earlier` with `now` added: a pid shown again by the same viewer replaces what it showed
+/// for it; entries older than [`KEEP_SECS`] go, and the newest [`MAX_SHOWN`] stay.
 pub fn merged(mut earlier: Vec<Shown>, now: Vec<Shown>, at: f64) -> Vec<Shown> {
-    earlier.retain(|e| at - e.at <= KEEP_SECS && !now.iter().any(|n| n.pid == e.pid));
+    let replaced = |e: &Shown| now.iter().any(|n| n.pid == e.pid && n.by == e.by);
+    earlier.retain(|e| at - e.at <= KEEP_SECS && !replaced(e));
     earlier.extend(now);
     earlier.sort_by(|a, b| b.at.total_cmp(&a.at).then(a.pid.cmp(&b.pid)));
     earlier.truncate(MAX_SHOWN);
     earlier
 }
 
-/// What was shown as `pid` within [`KEEP_SECS`] of `at`, when it was another process than
-/// `target` (whose token differs): the pid was reused since.
+/// What was shown as `pid` within [`KEEP_SECS`] of `at`, by any viewer, when it was another
+/// process than `target` (whose token differs): the pid was reused since. What the user read
+/// in a terminal counts even when the daemon has noted the new process since.
 pub fn reused<'a>(shown: &'a [Shown], target: &ProcessFacts, at: f64) -> Option<&'a Shown> {
     (shown.iter()).find(|s| {
         s.pid == target.pid && s.start_token != target.start_token && at - s.at <= KEEP_SECS
@@ -141,26 +160,30 @@ fn noted_lately(now: &[Shown], at: f64) -> bool {
 
 /// Notes what `report` shows, for a later `kill`/`resume`; written only when it adds something.
 pub fn remember(base: &std::path::Path, report: &Report) {
-    note(base, report, false);
+    note(base, report, Viewer::Cli);
 }
 
 /// [`remember`] for the daemon: the blockers and culprits its menu and notifications name.
 pub fn remember_incidents(base: &std::path::Path, report: &Report) {
     if !report.incidents.is_empty() {
-        note(base, report, true);
+        note(base, report, Viewer::Daemon);
     }
 }
 
-fn note(base: &std::path::Path, report: &Report, incidents_only: bool) {
+fn note(base: &std::path::Path, report: &Report, by: Viewer) {
     let at = crate::scan::now();
-    let now = in_report(report, at, incidents_only);
+    let now = in_report(report, at, by);
     if now.is_empty() || noted_lately(&now, at) {
         return;
     }
     let earlier = load(base);
     let same = |n: &Shown| {
-        (earlier.iter())
-            .any(|e| e.pid == n.pid && e.start_token == n.start_token && at - e.at < RENOTE_SECS)
+        (earlier.iter()).any(|e| {
+            e.pid == n.pid
+                && e.start_token == n.start_token
+                && e.by == by
+                && at - e.at < RENOTE_SECS
+        })
     };
     if now.iter().all(same) {
         return;
@@ -170,9 +193,14 @@ fn note(base: &std::path::Path, report: &Report, incidents_only: bool) {
         .map_err(std::io::Error::other)
         .and_then(|bytes| memo::write(base, FILE, &bytes));
     if let Err(e) = written {
+        // A directory that is not ours: the error says what to set; a bad file: move it.
+        let fix = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => "",
+            _ => "; move it aside",
+        };
         crate::say!(
             "cargo-lockwatch: warning: cannot note the processes shown in {} ({e}), so a later \
-             `kill`/`resume` cannot tell them from a process that takes their pid; move it aside",
+             `kill`/`resume` cannot tell them from a process that takes their pid{fix}",
             memo::path(base, FILE).display()
         );
     }
@@ -190,6 +218,7 @@ mod tests {
             name: "cargo".into(),
             what: "cargo build".into(),
             at,
+            by: Viewer::Cli,
         }
     }
 
@@ -245,6 +274,31 @@ mod tests {
         assert_eq!(got, [shown(4, 11, at), shown(5, 8, 200.0)], "6 is too old");
         let many = (0..200).map(|p| shown(p, 1, 50.0)).collect();
         assert_eq!(merged(many, Vec::new(), 60.0).len(), MAX_SHOWN);
+    }
+
+    #[test]
+    fn the_daemon_noting_a_reused_pid_never_replaces_what_status_showed() {
+        // `status` showed cargo 4 (token 7); it ended, a new build took pid 4 (token 9) and the
+        // daemon noted that one.
+        let by_daemon = Shown {
+            by: Viewer::Daemon,
+            ..shown(4, 9, 9_990.0)
+        };
+        let list = merged(vec![shown(4, 7, 9_880.0)], vec![by_daemon.clone()], 9_990.0);
+        assert_eq!(list.len(), 2, "{list:?}");
+        assert_eq!(
+            reused(&list, &process(4, 9), 10_000.0),
+            Some(&shown(4, 7, 9_880.0))
+        );
+        // `status` again: what it shows now replaces what it showed before.
+        let list = merged(list, vec![shown(4, 9, 10_000.0)], 10_000.0);
+        assert_eq!(reused(&list, &process(4, 9), 10_010.0), None);
+        // Records written before viewers were told apart are what `status` showed.
+        let old: Shown = serde_json::from_str(
+            r#"{"pid":4,"start_token":7,"name":"cargo","what":"cargo build","at":1.0}"#,
+        )
+        .unwrap();
+        assert_eq!(old.by, Viewer::Cli);
     }
 
     #[test]

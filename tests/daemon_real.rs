@@ -980,3 +980,48 @@ fn the_daemon_notes_the_blockers_it_names_for_a_later_kill() {
     assert_eq!(holder.state(), 'S', "nothing was signalled");
     drop(waiter);
 }
+
+/// What `status` showed the user stays the reference for `kill PID` while the daemon notes the
+/// process that holds that pid now: the daemon's record never replaces the terminal's (review
+/// H, I1: a new build took the pid of the one `status` showed, the daemon noted the new one,
+/// and `kill PID` typed from `status` stopped it). The pid's reuse is simulated by giving the
+/// terminal's record another token.
+#[test]
+fn the_daemon_s_notes_never_replace_what_status_showed() {
+    let _serial = util::serial();
+    let dir = Dir::new("shown-apart");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let holder = flock_holder(&dir, "holder", &lock);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).arg("true");
+    let waiter = dir.spawn("waiter", &mut cmd);
+    let memo = dir.path("lockwatch/run/shown.json");
+    let noted = || {
+        let text = std::fs::read_to_string(&memo).unwrap_or_default();
+        serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap_or_default()
+    };
+    // The user reads `status` (no daemon yet); as if what it showed had been another process.
+    let mut status = dir.command(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    status
+        .args(["status", "--no-daemon"])
+        .envs(daemon_env(&dir));
+    assert!(status.output().unwrap().status.code().is_some());
+    let mut shown = noted();
+    let entry = (shown.iter_mut()).find(|e| e["pid"] == holder.pid);
+    let entry = entry.expect("status noted the holder");
+    entry["start_token"] = (entry["start_token"].as_u64().unwrap() + 1).into();
+    std::fs::write(&memo, serde_json::to_vec(&shown).unwrap()).unwrap();
+    // The daemon starts and notes the blocker it names: the process that has the pid now.
+    let d = Daemon::start(&dir, "daemon");
+    util::eventually("the daemon's note", || {
+        noted()
+            .iter()
+            .any(|e| e["pid"] == holder.pid && e["by"] == "daemon")
+    });
+    let (code, out) = d.cli(&dir, &["kill", &holder.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(out.contains("is no longer the flock shown"), "{out}");
+    assert_eq!(holder.state(), 'S', "nothing was signalled");
+    drop(waiter);
+}
