@@ -340,7 +340,13 @@ impl Loaded {
             Ok(None) => Self::from_sources(None, &file, env_pairs(), flags),
             Err(why) => {
                 let mut l = Self::from_sources(None, &file, env_pairs(), flags);
-                l.warnings.insert(0, format!("{why}; defaults apply"));
+                l.warnings.insert(
+                    0,
+                    format!(
+                        "{why}; defaults apply (a running daemon keeps its settings until SIGHUP \
+                         finds the file valid)"
+                    ),
+                );
                 l.file_unusable = Some(why);
                 l
             }
@@ -1525,7 +1531,8 @@ mod tests {
         let l = Loaded::load(&dirs, &FlagOverrides::default());
         assert_eq!(l.config, Config::defaults());
         let said = format!(
-            "{} is a symlink to /nonexistent/x, which does not exist; defaults apply",
+            "{} is a symlink to /nonexistent/x, which does not exist; defaults apply (a running \
+             daemon keeps its settings until SIGHUP finds the file valid)",
             file.display()
         );
         assert_eq!(l.warnings.first(), Some(&said), "{:?}", l.warnings);

@@ -82,6 +82,21 @@ pub enum Refusal {
         /// What it holds, in Cargo's words ("artifact directory").
         locks: Vec<String>,
     },
+    /// `kill`, not at a terminal and without `--yes`, of a blocker others wait for that looks
+    /// busy, not stuck: its verdict says waiting is usually right.
+    Busy {
+        /// The verdict, as `status` says it.
+        verdict: String,
+    },
+    /// `kill`, not at a terminal and without `--yes`, of a blocker that another process keeps
+    /// stuck (a build script's leftover holding its output open): stopping that one lets the
+    /// build finish; stopping the blocker loses it.
+    NotTheCulprit {
+        /// The process to stop instead.
+        culprit: u32,
+        /// Its name.
+        culprit_name: ProcName,
+    },
 }
 
 /// What was asked: the words of a refusal depend on it.
@@ -197,6 +212,18 @@ impl Refusal {
                      cannot ignore (it gets no chance to clean up)"
                 )
             }
+            Refusal::Busy { verdict } => format!(
+                "refusing: {verdict} Nothing was signalled. To stop it anyway: `cargo lockwatch \
+                 kill {pid} --yes`"
+            ),
+            Refusal::NotTheCulprit {
+                culprit,
+                culprit_name,
+            } => format!(
+                "refusing: {culprit_name} {culprit} keeps {pid} stuck; stop that one (`cargo \
+                 lockwatch kill {culprit}`) and {pid} finishes its build. Nothing was signalled. \
+                 To stop {pid} anyway, losing its build: `cargo lockwatch kill {pid} --yes`"
+            ),
             Refusal::NotNeeded { locks } => format!(
                 "refusing: {pid} holds the {}, nobody waits for it and it does not look stuck \
                  (a mistyped pid, or a build that is only slow); nothing was signalled. To stop \
@@ -521,7 +548,10 @@ fn ours(pass: &Pass, facts: &ProcessFacts, my_uid: u32) -> Result<(), Refusal> {
         return Ok(());
     }
     let unseen_holder = pass.sightings.iter().any(|s| s.unseen.is_some());
-    let plays_no_part = matches!(target(pass, facts.pid), Err(Refusal::NotAHolder));
+    // A Cargo lock whose file this user cannot name is still theirs to act on, not "none".
+    let holds_hidden = pass.hidden.iter().any(|h| h.pid == facts.pid);
+    let plays_no_part =
+        !holds_hidden && matches!(target(pass, facts.pid), Err(Refusal::NotAHolder));
     if plays_no_part && !unseen_holder {
         return Err(Refusal::NotAHolder);
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::core::catalog::{self, LockKind};
 use crate::core::graph::Graph;
-use crate::core::model::{Activity, LockSighting, ProcessFacts, Report, Source};
+use crate::core::model::{Activity, HiddenHolder, LockSighting, ProcessFacts, Report, Source};
 use crate::core::report::{self, Knowledge, Observed};
 use crate::listing::Listings;
 use crate::probe::{Probe, ProbeError, Targets};
@@ -105,6 +105,8 @@ pub struct Pass {
     pub graph: Graph,
     /// What each root blocker is doing, by pid.
     pub activity: HashMap<u32, Activity>,
+    /// Other users' Cargo processes holding locks this user cannot name.
+    pub hidden: Vec<HiddenHolder>,
 }
 
 impl Pass {
@@ -116,6 +118,7 @@ impl Pass {
             activity: &self.activity,
             graph: &self.graph,
             free: &self.known,
+            hidden: &self.hidden,
         }
     }
 }
@@ -170,13 +173,36 @@ fn read_pass(
     for pid in graph.incidents.iter().filter_map(|i| i.blocker) {
         activity.insert(pid, probe.activity(pid));
     }
+    let hidden = hidden_holders(probe);
     Ok(Pass {
         sightings,
         facts,
         known,
         graph,
         activity,
+        hidden,
     })
+}
+
+/// The holders of the locks the probe could not name, as far as this user may know them.
+fn hidden_holders(probe: &mut dyn Probe) -> Vec<HiddenHolder> {
+    let mut out: Vec<HiddenHolder> = Vec::new();
+    for lock in probe.hidden_locks() {
+        for pid in lock.holders {
+            let Ok(f) = probe.process(pid) else { continue };
+            match out.iter_mut().find(|h| h.pid == pid) {
+                Some(h) => h.waiters += lock.waiters.len(),
+                None => out.push(HiddenHolder {
+                    pid,
+                    name: f.name,
+                    uid: f.uid,
+                    user: f.user,
+                    waiters: lock.waiters.len(),
+                }),
+            }
+        }
+    }
+    out
 }
 
 /// Builds a report from a pass.

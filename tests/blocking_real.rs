@@ -228,10 +228,11 @@ fn two_builds_the_waiter_is_never_a_holder_never_stale_never_offered() {
         "{:#?}",
         menu_items(&m)
     );
+    // The busy blocker is offered, behind a confirming click (waiting is usually right).
     assert!(
         actions_on(&m, first.pid)
             .iter()
-            .any(|id| id.starts_with("terminate/")),
+            .any(|id| id.starts_with("terminate-arm/")),
         "{:#?}",
         menu_items(&m)
     );

@@ -457,8 +457,18 @@ fn a_child_that_ignores_sigterm_is_said_to_need_force() {
     cmd.arg("-x").arg(&lock).arg("true");
     let waiter = dir.spawn("waiter", &mut cmd);
     let pid = holder.pid.to_string();
+    // Busy (its child runs) while someone waits: a script's kill is refused without --yes
+    // (review H, I2), and nothing is signalled.
+    let out = lockwatch(&dir).args(["kill", &pid]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{text}");
+    assert!(
+        text.contains("Waiting is usually right") && text.contains(&format!("kill {pid} --yes")),
+        "{text}"
+    );
+    assert_eq!(holder.state(), 'S', "nothing was signalled");
     let out = lockwatch(&dir)
-        .args(["kill", &pid, "--grace", "1s"])
+        .args(["kill", &pid, "--grace", "1s", "--yes"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -473,7 +483,7 @@ fn a_child_that_ignores_sigterm_is_said_to_need_force() {
     assert!(text.contains(&format!("still held by {left}")), "{text}");
     let left = left.to_string();
     let out = lockwatch(&dir)
-        .args(["kill", &left, "--force"])
+        .args(["kill", &left, "--force", "--yes"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -499,11 +509,11 @@ fn kill_of_a_holder_that_ignores_sigterm_says_so_at_once_and_offers_sigkill() {
     let (waiter, _) = util::waiter_behind(&dir, &lock, &holder);
     let pid = holder.pid;
     // No: said once, nothing signalled, refused.
-    let (code, out) = at_a_terminal(&dir, &format!("kill {pid}"), "n\n");
+    let (code, out) = at_a_terminal(&dir, &format!("kill {pid} --yes"), "n\n");
     assert_eq!(out.matches("ignores SIGTERM").count(), 1, "{out}");
     assert_eq!(code, Some(lockwatch::exit::REFUSED), "{out}");
     assert_eq!(holder.state(), 'S', "{out}");
-    let (code, out) = at_a_terminal(&dir, &format!("kill {pid}"), "y\n");
+    let (code, out) = at_a_terminal(&dir, &format!("kill {pid} --yes"), "y\n");
     assert!(
         out.contains(&format!(
             "{pid} ignores SIGTERM (or blocks it), so only SIGKILL"
@@ -579,7 +589,10 @@ fn kill_refuses_a_pid_that_status_showed_as_another_process() {
         .args(["status", "--no-daemon"])
         .output()
         .unwrap();
-    let out = lockwatch(&dir).args(["kill", &pid]).output().unwrap();
+    let out = lockwatch(&dir)
+        .args(["kill", &pid, "--yes"])
+        .output()
+        .unwrap();
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("released its lock"), "{said}");

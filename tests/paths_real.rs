@@ -433,6 +433,46 @@ fn wait_waits_only_for_the_locks_the_build_here_takes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(lockwatch::exit::TIMEOUT), "{err}");
     assert!(err.contains(&format!("cargo {}", ide.pid)), "{err}");
+    // Outside the projects it watches, the ordinary user cannot name root's lock file, but
+    // `status` never says no lock is held while root's cargo holds one (review H, I3), and
+    // `kill` says whose it is.
+    let out = as_lwtest(
+        lockwatch,
+        &["status", "--json", "--no-daemon"],
+        &scratch,
+        &env,
+    )
+    .output()
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let hidden = doc["hidden_holders"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let ours = hidden.iter().find(|h| h["pid"] == ide.pid);
+    let ours = ours.unwrap_or_else(|| panic!("root's cargo {} not counted: {doc}", ide.pid));
+    assert_eq!(
+        (ours["name"].as_str(), ours["uid"].as_u64()),
+        (Some("cargo"), Some(0))
+    );
+    let out = as_lwtest(lockwatch, &["status", "--no-daemon"], &scratch, &env)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "cargo {} (root's) holds a Cargo lock this user cannot name",
+            ide.pid
+        )),
+        "{text}"
+    );
+    let out = as_lwtest(lockwatch, &["kill", &ide.pid.to_string()], &scratch, &env)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    assert!(said.contains("belongs to"), "{said}");
     touch(&marker);
     let mut ide = ide;
     assert_eq!(ide.wait_exit(), 0);

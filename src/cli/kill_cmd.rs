@@ -24,8 +24,9 @@ pub struct Args {
     /// Send SIGKILL instead of SIGTERM.
     #[arg(long)]
     pub force: bool,
-    /// Stop a holder nobody waits for that does not look stuck without asking (at a terminal
-    /// you are asked; otherwise such a kill is refused without it).
+    /// Stop a blocker that does not look stuck (busy, or nobody waits for it), or one that
+    /// `status` says another process keeps stuck, without asking (at a terminal you are
+    /// asked; otherwise such a kill is refused without it).
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// How long to wait for the lock to be released (at most 60s).
@@ -188,9 +189,52 @@ fn ask(question: &str) -> bool {
     std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
 }
 
-/// Whether to go on with stopping `target`: yes unless it holds locks nobody waits for and
-/// does not look stuck; then a person at a terminal is asked, and a script needs `--yes`.
-/// Another user's process goes on to be refused as such.
+/// Why stopping `pid` deserves a second thought, from what `status` says of it: it holds locks
+/// nobody waits for, others wait but it looks busy (waiting is usually right), or another
+/// process keeps it stuck (stop that one instead). `None`: go on.
+fn second_thought(report: &Report, pid: u32) -> Option<Refusal> {
+    let blocking = (report.incidents.iter())
+        .find(|i| !i.blocked.is_empty() && i.blocker.as_ref().is_some_and(|b| b.pid == pid));
+    if let Some(i) = blocking {
+        if let Some(c) = i.culprit.as_ref().filter(|c| c.pid != pid) {
+            return Some(Refusal::NotTheCulprit {
+                culprit: c.pid,
+                culprit_name: c.name.clone(),
+            });
+        }
+        return i.looks_busy().then(|| Refusal::Busy {
+            verdict: i.verdict.clone(),
+        });
+    }
+    let locks = held_unneeded(report, pid);
+    (!locks.is_empty()).then(|| Refusal::NotNeeded {
+        locks: locks.iter().map(|l| l.to_string()).collect(),
+    })
+}
+
+/// The question a person at a terminal is asked instead of the refusal.
+fn question(refusal: &Refusal, pid: u32) -> String {
+    match refusal {
+        Refusal::Busy { verdict } => format!("{verdict} Terminate {pid} anyway?"),
+        Refusal::NotTheCulprit {
+            culprit,
+            culprit_name,
+        } => format!(
+            "{culprit_name} {culprit} keeps {pid} stuck: stopping it lets {pid} finish, stopping \
+             {pid} loses its build. Terminate {pid} anyway?"
+        ),
+        Refusal::NotNeeded { locks } => format!(
+            "{pid} holds the {}, nobody waits for it and it does not look stuck. Terminate it \
+             anyway?",
+            locks.join(" and the ")
+        ),
+        other => other.explain(pid, Act::Kill),
+    }
+}
+
+/// Whether to go on with stopping `target`: yes unless [`second_thought`] finds a reason to
+/// ask; then a person at a terminal is asked, and a script needs `--yes`. Another user's
+/// process goes on to be refused as such.
 fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Box<KillReport>> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if args.yes || target.uid != unsafe { libc::geteuid() } {
@@ -200,19 +244,10 @@ fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Bo
     let Ok(report) = super::status::fetch(ctx, &roots, false) else {
         return Ok(());
     };
-    let locks = held_unneeded(&report, args.pid);
-    if locks.is_empty() {
+    let Some(refusal) = second_thought(&report, args.pid) else {
         return Ok(());
-    }
-    let refusal = Refusal::NotNeeded {
-        locks: locks.iter().map(|l| l.to_string()).collect(),
     };
-    let question = format!(
-        "{} holds the {}, nobody waits for it and it does not look stuck. Terminate it anyway?",
-        args.pid,
-        locks.join(" and the ")
-    );
-    if !args.json && can_ask() && ask(&question) {
+    if !args.json && can_ask() && ask(&question(&refusal, args.pid)) {
         return Ok(());
     }
     Err(Box::new(KillReport::Refused {
@@ -293,5 +328,65 @@ fn exit_code(report: &KillReport) -> i32 {
         KillReport::Refused { .. } => exit::REFUSED,
         r if r.succeeded() => exit::OK,
         _ => exit::ERROR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::ProcessReport;
+    use crate::ui::demo::{self, Stage};
+
+    fn report(stage: Stage) -> Report {
+        demo::snapshot(stage, 1_000.0).report
+    }
+
+    #[test]
+    fn a_busy_blocker_others_wait_for_deserves_a_second_thought() {
+        let r = report(Stage::Contended);
+        let Some(Refusal::Busy { verdict }) = second_thought(&r, 4242) else {
+            panic!("{:?}", second_thought(&r, 4242));
+        };
+        assert_eq!(verdict, r.incidents[0].verdict);
+        assert!(question(&Refusal::Busy { verdict }, 4242).ends_with("Terminate 4242 anyway?"));
+    }
+
+    #[test]
+    fn a_stale_blocker_is_stopped_without_a_question() {
+        assert_eq!(second_thought(&report(Stage::Stale), 4242), None);
+    }
+
+    #[test]
+    fn a_holder_nobody_waits_for_is_not_needed() {
+        let r = report(Stage::Held);
+        assert!(
+            matches!(second_thought(&r, 4242), Some(Refusal::NotNeeded { .. })),
+            "{:?}",
+            second_thought(&r, 4242)
+        );
+    }
+
+    #[test]
+    fn status_naming_a_culprit_makes_stopping_the_blocker_a_second_thought() {
+        let mut r = report(Stage::Stale);
+        let blocker = r.incidents[0].blocker.clone().unwrap();
+        r.incidents[0].culprit = Some(ProcessReport {
+            pid: 4300,
+            name: "sleep".into(),
+            ..blocker
+        });
+        let refusal = second_thought(&r, 4242).expect("a second thought");
+        assert_eq!(
+            refusal,
+            Refusal::NotTheCulprit {
+                culprit: 4300,
+                culprit_name: "sleep".into()
+            }
+        );
+        let said = refusal.explain(4242, Act::Kill);
+        assert!(said.contains("`cargo lockwatch kill 4300`"), "{said}");
+        assert!(said.contains("`cargo lockwatch kill 4242 --yes`"), "{said}");
+        // Stopping the culprit itself: no question.
+        assert_eq!(second_thought(&r, 4300), None);
     }
 }

@@ -342,12 +342,36 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// Other users' Cargo processes holding locks this user cannot name: said, never passed over.
+fn hidden_holders(out: &mut String, r: &Report) {
+    for h in &r.hidden_holders {
+        let owner = match &h.user {
+            Some(u) => format!("{u}'s"),
+            None => format!("uid {}'s", h.uid),
+        };
+        let waits = match h.waiters {
+            0 => String::new(),
+            n => format!(
+                ", and {n} process{} wait{} for it",
+                if n == 1 { "" } else { "es" },
+                if n == 1 { "s" } else { "" }
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "{} {} ({owner}) holds a Cargo lock this user cannot name{waits}: its files are not \
+             readable from here; its owner (or root) sees it with `cargo lockwatch status`.",
+            h.name, h.pid,
+        );
+    }
+}
+
 /// Renders the whole report.
 pub fn report(r: &Report, style: &Style) -> String {
     let mut out = String::new();
     let count = |state: LockState| r.locks.iter().filter(|l| l.state == state).count();
     let (background, free) = (count(LockState::Background), count(LockState::Free));
-    if r.incidents.is_empty() {
+    if r.incidents.is_empty() && r.hidden_holders.is_empty() {
         let line = if background == 0 {
             "No Cargo lock is held."
         } else {
@@ -355,6 +379,7 @@ pub fn report(r: &Report, style: &Style) -> String {
         };
         let _ = writeln!(out, "{} {line}", style.paint("1;32", "✓"));
     }
+    hidden_holders(&mut out, r);
     let from_daemon = r.source == Source::Daemon;
     // The reader's own first; otherwise as the report ranks them (worst first).
     let mut incidents: Vec<&IncidentReport> = r.incidents.iter().collect();

@@ -405,6 +405,15 @@ fn check_paths(paths: &[PathBuf], projects: &[PathBuf]) -> Result<(), String> {
                 p.display()
             ));
         }
+        // A lock file Cargo has not made yet is free; any other missing path is a typo
+        // (a project or directory that is not there), which must not read as "free".
+        if crate::core::catalog::classify(p).is_none() {
+            return Err(format!(
+                "{} does not exist: check the path (a lock file Cargo has not made yet, such \
+                 as target/debug/.cargo-lock, may be named before it exists)",
+                p.display()
+            ));
+        }
         crate::say!(
             "cargo-lockwatch: note: {} does not exist yet, so nothing holds it",
             p.display()
@@ -656,5 +665,16 @@ mod tests {
             nothing_to_wait_for(&two, &none),
             "nothing to wait for: none of those locks is held"
         );
+    }
+
+    #[test]
+    fn a_missing_path_is_free_only_when_it_is_a_lock_file_cargo_has_not_made_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        assert_eq!(check_paths(&[home.join(".package-cache")], &[]), Ok(()));
+        let typo = check_paths(&[home.join("my-projct")], &[]).unwrap_err();
+        assert!(typo.contains("does not exist: check the path"), "{typo}");
+        let nowhere = check_paths(&[home.join("no/such/.cargo-lock")], &[]).unwrap_err();
+        assert!(nowhere.contains("nor does its directory"), "{nowhere}");
     }
 }

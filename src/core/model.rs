@@ -496,6 +496,26 @@ pub struct Report {
     pub incidents: Vec<IncidentReport>,
     /// Every known lock (free and background ones included), as the kernel shows it.
     pub locks: Vec<LockReport>,
+    /// Other users' Cargo processes holding locks this user cannot name (their descriptors are
+    /// not readable): not in `locks`, but never "no lock is held" while they hold one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden_holders: Vec<HiddenHolder>,
+}
+
+/// Another user's Cargo process holding a lock whose file this user cannot name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HiddenHolder {
+    /// Process id.
+    pub pid: u32,
+    /// Its name.
+    pub name: ProcName,
+    /// Its owner's uid.
+    pub uid: u32,
+    /// Its owner's name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// How many processes wait for that lock.
+    pub waiters: usize,
 }
 
 impl Report {
@@ -509,6 +529,7 @@ impl Report {
             cargo_homes,
             incidents: Vec::new(),
             locks: Vec::new(),
+            hidden_holders: Vec::new(),
         }
     }
 
@@ -843,6 +864,12 @@ pub struct TypicalHold {
 }
 
 impl IncidentReport {
+    /// Its blocker looks alive and running (not stale, not suspended): stopping it is worth a
+    /// second thought, as waiting is usually right.
+    pub fn looks_busy(&self) -> bool {
+        self.state != IncidentState::Stale && !self.doing.is_suspended()
+    }
+
     /// The locks the incident is about: those someone in it waits for that the blocker holds
     /// exclusively; else those it holds exclusively; else those someone in it waits for; else
     /// all. A lock the blocker also holds shared in the background (every cargo holds the

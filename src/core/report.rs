@@ -13,10 +13,10 @@ use super::doing;
 use super::free_locks::{FreeLocks, free_lock};
 use super::graph::{Graph, Incident};
 use super::model::{
-    Action, Activity, BlockedReport, Deadlock, Doing, FileKey, HolderReport, IncidentLock,
-    IncidentReport, IncidentState, LockMode, LockReport, LockSighting, LockState, NetSilence,
-    Origin, ProcState, ProcessFacts, ProcessReport, Report, Role, SCHEMA_VERSION, Source,
-    StaleReason, WaiterReport,
+    Action, Activity, BlockedReport, Deadlock, Doing, FileKey, HiddenHolder, HolderReport,
+    IncidentLock, IncidentReport, IncidentState, LockMode, LockReport, LockSighting, LockState,
+    NetSilence, Origin, ProcState, ProcessFacts, ProcessReport, Report, Role, SCHEMA_VERSION,
+    Source, StaleReason, WaiterReport,
 };
 use super::origin;
 use super::policy;
@@ -85,6 +85,8 @@ pub struct Observed<'a> {
     pub graph: &'a Graph,
     /// Known lock files that exist and are free.
     pub free: &'a [(PathBuf, LockKind)],
+    /// Other users' Cargo processes holding locks this user cannot name.
+    pub hidden: &'a [HiddenHolder],
 }
 
 /// An orphan counts as stale at a glance only when its tree averaged less than this share of
@@ -274,6 +276,7 @@ pub fn build(
         cargo_homes,
         incidents,
         locks,
+        hidden_holders: obs.hidden.to_vec(),
     }
 }
 
@@ -580,7 +583,14 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
             b.name
         );
     }
-    let resume = " Resume it (`fg` in its terminal), or stop it.";
+    // `fg` only where there is a terminal to type it in.
+    let resume = match b.origin {
+        Origin::Terminal => " Resume it (`fg` in its terminal), or stop it.".to_string(),
+        _ => format!(
+            " Resume it (`cargo lockwatch resume {}`), or stop it.",
+            b.pid
+        ),
+    };
     match (i.state, &i.doing) {
         (_, doing @ Doing::ChildStopped { .. }) => format!(
             "{} cannot go on: {} (SIGSTOP, or reading the terminal from the background); \
@@ -609,7 +619,7 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
             let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
             let mut v = format!("{} looks stale: {}; {waiting}.", who(b), why.join("; "));
             if i.stale_reasons.contains(&StaleReason::Stopped) {
-                v.push_str(resume);
+                v.push_str(&resume);
             }
             v
         }
@@ -1121,6 +1131,7 @@ mod tests {
                 activity: &self.activity,
                 graph: &graph,
                 free: &[],
+                hidden: &[],
             };
             build(Source::Scan, NOW, vec![], &obs, k)
         }
@@ -1336,8 +1347,23 @@ mod tests {
             (a.pid, a.resume, a.command.as_str()),
             (10, true, "cargo lockwatch resume 10")
         );
-        assert!(i.verdict.contains("Resume it"), "{}", i.verdict);
+        assert!(
+            i.verdict.contains("Resume it (`fg` in its terminal)"),
+            "{}",
+            i.verdict
+        );
         assert!(r.any_stale());
+        // With no terminal to type `fg` in, the command that resumes it.
+        let mut c = two_builds(ProcState::Stopped);
+        let blocker = c.facts.get_mut(&10).unwrap();
+        blocker.has_tty = false;
+        blocker.ancestors[0].name = "python3".into();
+        let r = c.report(&Knowledge::default());
+        let v = &r.incidents[0].verdict;
+        assert!(
+            v.contains("Resume it (`cargo lockwatch resume 10`)") && !v.contains("fg"),
+            "{v}"
+        );
         let cache = r
             .locks
             .iter()

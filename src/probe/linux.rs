@@ -72,6 +72,8 @@ struct Memory {
     culprits: HashMap<u32, (u64, Instant, Vec<u32>)>,
     /// The known lock files by inode, kept while the list is the same.
     known: KnownFiles,
+    /// The locks the last pass could not name, held by other users' Cargo processes.
+    hidden: Vec<super::HiddenLock>,
 }
 
 /// How long the known lock files' inodes are trusted when the lock table holds an inode none
@@ -272,7 +274,10 @@ impl Lookup<'_> {
     ) -> Option<LockSighting> {
         let granted: Vec<&KernelLock> = locks.iter().filter(|l| l.is_granted()).collect();
         let waiting: Vec<&KernelLock> = locks.iter().filter(|l| !l.is_granted()).collect();
-        let (path, kind, key, deleted) = self.identify(ino, &granted, &waiting, known)?;
+        let Some((path, kind, key, deleted)) = self.identify(ino, &granted, &waiting, known) else {
+            self.note_hidden(&granted, &waiting);
+            return None;
+        };
         // Trust a locker only if its own descriptor shows the lock on this file; a lock on a
         // same-numbered inode elsewhere is not ours at all.
         let (lockers, dead) = self.lockers(&granted, key, &path);
@@ -595,6 +600,29 @@ impl Lookup<'_> {
     }
 
     /// Ends the pass: drops what no longer applies and bounds the caches.
+    /// Notes a lock that could not be named when a Cargo process (by name) holds or waits for
+    /// it and no process in its lines lets this user read its descriptors: another user's
+    /// build, never to be passed over as "no lock held".
+    fn note_hidden(&mut self, granted: &[&KernelLock], waiting: &[&KernelLock]) {
+        let pids = || granted.iter().chain(waiting).map(|l| l.pid);
+        let cargo = |s: &super::linux_parse::Stat| {
+            matches!(
+                s.comm.as_str(),
+                "cargo" | "rustc" | "clippy-driver" | "rustdoc"
+            ) || s.comm.starts_with("build-script-")
+        };
+        if granted.is_empty() || !pids().any(|p| self.v.stat(p).is_some_and(|s| cargo(&s))) {
+            return;
+        }
+        if pids().all(|p| self.v.access(p).0 == Access::Denied) {
+            let list = |ls: &[&KernelLock]| ls.iter().map(|l| l.pid).collect();
+            self.mem.hidden.push(super::HiddenLock {
+                holders: list(granted),
+                waiters: list(waiting),
+            });
+        }
+    }
+
     fn finish(self) {
         let orphaned = self.orphaned;
         self.mem.inheritors.retain(|ino, _| orphaned.contains(ino));
@@ -915,6 +943,7 @@ impl Probe for LinuxProbe {
             by_ino.entry(l.ino).or_default().push(l);
         }
         let (v, mem, _) = self.split();
+        mem.hidden.clear();
         let mut lookup = Lookup {
             v,
             mem,
@@ -930,6 +959,10 @@ impl Probe for LinuxProbe {
         lookup.finish();
         self.mem.known.by_ino = known;
         Ok(out)
+    }
+
+    fn hidden_locks(&mut self) -> Vec<super::HiddenLock> {
+        self.mem.hidden.clone()
     }
 
     fn process(&mut self, pid: u32) -> Result<ProcessFacts, ProbeError> {

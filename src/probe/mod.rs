@@ -101,6 +101,15 @@ fn lock_table_hint(e: &std::io::Error) -> &'static str {
     }
 }
 
+/// A lock in the kernel's table that this user cannot name (see [`Probe::hidden_locks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HiddenLock {
+    /// The processes holding it.
+    pub holders: Vec<u32>,
+    /// The processes waiting for it.
+    pub waiters: Vec<u32>,
+}
+
 /// Sees locks and processes on one OS.
 pub trait Probe: Send {
     /// Starts a pass: until [`Probe::end_pass`], what is read about a process is read once and
@@ -126,6 +135,12 @@ pub trait Probe: Send {
 
     /// Every Cargo lock that is held or waited on, plus nothing for free ones.
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError>;
+
+    /// The locks the last [`Probe::sightings`] saw in the kernel's table but could not name:
+    /// held by another user's Cargo process whose descriptors this user cannot read.
+    fn hidden_locks(&mut self) -> Vec<HiddenLock> {
+        Vec::new()
+    }
 
     /// Facts about one process (state, command, tree CPU, ancestors).
     fn process(&mut self, pid: u32) -> Result<ProcessFacts, ProbeError>;

@@ -207,6 +207,7 @@ fn build(stage: Stage, now: f64, ignores_sigterm: bool, name: Option<&str>) -> U
         activity: &HashMap::from([(pid, activity)]),
         graph: &graph,
         free: &[(cargo_home().join(".package-cache"), LockKind::PackageCache)],
+        hidden: &[],
     };
     UiSnapshot {
         report: report::build(Source::Daemon, now, vec![cargo_home()], &obs, &k),

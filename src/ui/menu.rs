@@ -499,11 +499,18 @@ impl MenuState {
                 label: clip(&format!("{name} {pid}: {words}; only Force kill stops it")),
                 enabled: false,
             }),
-            None if needs_confirming(i) => out.push(self.two_step(
+            None if i.looks_busy() => out.push(self.two_step(
                 (pid, start_token),
                 false,
                 &format!("Terminate {name} {pid}…"),
-                &format!("Really terminate {pid}? It is busy and nobody waits"),
+                &format!(
+                    "Really terminate {pid}? It is busy{}",
+                    if i.blocked.is_empty() {
+                        " and nobody waits"
+                    } else {
+                        ": waiting is usually right"
+                    }
+                ),
             )),
             None => out.push(item(
                 Action::Terminate { pid, start_token },
@@ -664,10 +671,6 @@ fn item(action: Action, label: &str) -> Entry {
 /// Whether terminating `i`'s blocker needs a second click: it holds locks nobody waits for and
 /// does not look stuck (the CLI asks too, or wants `--yes`). A slip of the pointer must not end
 /// a 20-minute release build.
-fn needs_confirming(i: &IncidentReport) -> bool {
-    i.blocked.is_empty() && i.state != IncidentState::Stale && !i.doing.is_suspended()
-}
-
 fn snooze_menu(snoozed_until: Option<f64>, now: f64) -> Entry {
     let left = snoozed_until.map(|u| u - now).filter(|l| *l > 0.0);
     let mut entries = vec![
@@ -950,10 +953,11 @@ mod tests {
             "{l:#?}"
         );
         assert!(l.contains(&format!("in {home}")), "{l:#?}");
-        assert!(l.contains(&"Terminate cargo 4242".to_string()));
+        // Busy, not stale: waiting is usually right, so Terminate takes a second click.
+        assert!(l.contains(&"Terminate cargo 4242…".to_string()), "{l:#?}");
         assert!(l.contains(&"Force kill cargo 4242…".to_string()));
         assert!(!l.iter().any(|s| s.starts_with("Resume")), "not stopped");
-        assert!(enabled(&m, "terminate/4242/777"));
+        assert!(enabled(&m, "terminate-arm/4242/777"));
         assert!(enabled(&m, "copy/4242/777"));
         assert!(enabled(&m, "reveal/4242/777"));
         assert!(!enabled(&m, "title"));
@@ -1064,7 +1068,7 @@ mod tests {
     }
 
     #[test]
-    fn terminating_a_busy_holder_nobody_waits_for_takes_a_second_click() {
+    fn terminating_a_busy_holder_takes_a_second_click() {
         let mut st = MenuState::new();
         let held = demo::snapshot(Stage::Held, T0);
         let m = st.build(&held, T0);
@@ -1104,11 +1108,11 @@ mod tests {
             st.click("terminate-confirm/4242/777", T0 + 1.0),
             [Effect::Redraw]
         );
-        // Someone waits, or it looks stale: one click, as the CLI.
-        for stage in [Stage::Contended, Stage::Stale] {
-            let m = MenuState::new().build(&demo::snapshot(stage, T0), T0);
-            assert!(m.find("terminate/4242/777").is_some(), "{stage:?}");
-        }
+        // Busy while someone waits: two clicks too; stale: one click, as the CLI.
+        let m = MenuState::new().build(&demo::snapshot(Stage::Contended, T0), T0);
+        assert!(m.find("terminate-arm/4242/777").is_some());
+        let m = MenuState::new().build(&demo::snapshot(Stage::Stale, T0), T0);
+        assert!(m.find("terminate/4242/777").is_some());
     }
 
     #[test]
