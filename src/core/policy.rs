@@ -1036,13 +1036,14 @@ fn wait_ended(id: (FileKey, ProcId), wait: Wait, now: f64, goes_on: bool) -> His
 /// holds `.package-cache-mutate` shared from its start, through any time it spent waiting for
 /// the build directory, and that wait must not count toward `stale_after`), else its shared
 /// ones.
-fn blocking_since(state: &State, b: &BlockerSample) -> Option<f64> {
+fn blocking_since(state: &State, b: &BlockerSample) -> Option<(f64, bool)> {
     let mine = (state.holds.iter()).filter(|((k, id), _)| *id == b.id && b.locks.contains(k));
+    let earliest = |a: (f64, bool), b: (f64, bool)| if b.0 < a.0 { b } else { a };
     let exclusive = (mine.clone())
         .filter(|(_, h)| h.mode == LockMode::Exclusive)
-        .map(|(_, h)| h.since)
-        .reduce(f64::min);
-    exclusive.or_else(|| mine.map(|(_, h)| h.since).reduce(f64::min))
+        .map(|(_, h)| (h.since, h.since_known))
+        .reduce(earliest);
+    exclusive.or_else(|| mine.map(|(_, h)| (h.since, h.since_known)).reduce(earliest))
 }
 
 /// Samples every root blocker; a process that stopped being one (it finished, or it now waits
@@ -1067,17 +1068,23 @@ fn judge_blockers(
             .reduce(f64::max);
         let cfg = state.cfg.clone();
         let judge = state.judges.entry(b.id).or_insert_with(|| Judge::new(now));
-        if let Some(t) = held_since {
+        if let Some((t, _)) = held_since {
             judge.since = judge.since.min(t);
         }
+        // A hold found late began at some unknown time before: the network wait is then timed
+        // by the kernel's clocks alone, never cut at (nor said to begin with) the first sight.
+        let net_since = match held_since {
+            Some((_, true)) => judge.since,
+            _ => f64::NEG_INFINITY,
+        };
         judge.note_tree_bytes(now, b.tree_received_bytes);
         // Progress: a write under its locks' domains, or bytes arriving for its children.
         let last_activity = [written, judge.tree_bytes_moved]
             .into_iter()
             .flatten()
             .reduce(f64::max);
-        judge.net.observe(now, judge.since, b.network.as_deref());
-        judge.net_now = judge.net.silence(now, judge.since, last_activity);
+        judge.net.observe(now, net_since, b.network.as_deref());
+        judge.net_now = judge.net.silence(now, net_since, last_activity);
         let (became, cleared) = sample(&cfg, judge, b, now, last_activity);
         let path = b
             .paths
@@ -2332,8 +2339,33 @@ mod tests {
     }
 
     #[test]
+    fn a_network_wait_found_late_is_timed_by_the_kernel_not_by_the_first_sight() {
+        // The first pass finds a hold whose start it cannot know, on a connection the kernel
+        // says has received nothing for 16 s (review H, I4).
+        let mut s = state();
+        observe(
+            &mut s,
+            100.0,
+            lock(vec![on_the_network(Some((7, 16.0, 0)))], &[11]),
+        );
+        observe(
+            &mut s,
+            110.0,
+            lock(vec![on_the_network(Some((7, 26.0, 0)))], &[11]),
+        );
+        let (_, silence) = &s.net_waits()[&10];
+        assert!(
+            silence.nothing_received && !silence.since_hold_began,
+            "{silence:?}"
+        );
+        assert_eq!(silence.silent_for_secs, 26.0);
+    }
+
+    #[test]
     fn a_registry_that_never_answers_goes_stale_across_cargo_s_retries() {
         let mut s = state();
+        // The daemon watched before: the hold's start is known.
+        observe(&mut s, -1.0, (Vec::new(), Vec::new()));
         let stale_after = s.cfg.stale_after.as_secs_f64();
         // No single connection is ever silent for `stale_after` (2 min): only the wait is.
         let fx = run(&mut s, 0.0, stale_after - 5.0, 1.0, |t| {
