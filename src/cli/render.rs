@@ -110,7 +110,8 @@ fn command_line(cmd: &[String], name: &ProcName) -> String {
     }
     // Quoted as a shell would need it, so the line can be copied and run; control characters
     // escaped, so it stays one line and cannot drive the terminal.
-    let line = crate::core::text::printable(&shell_words::join(&parts));
+    let quoted: Vec<String> = parts.iter().map(|a| shell_arg(a)).collect();
+    let line = crate::core::text::printable(&quoted.join(" "));
     if line.chars().count() > 100 {
         format!("{}…", line.chars().take(99).collect::<String>())
     } else {
@@ -342,6 +343,17 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
+/// One argument as a shell needs it: as it is when every character is plain (`=` and `:`
+/// included, so `--message-format=json` is not quoted), else quoted.
+fn shell_arg(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%^".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        shell_words::quote(arg).into_owned()
+    }
+}
+
 /// Other users' Cargo processes holding locks this user cannot name: said, never passed over.
 fn hidden_holders(out: &mut String, r: &Report) {
     for h in &r.hidden_holders {
@@ -442,6 +454,15 @@ pub fn report(r: &Report, style: &Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_arguments_a_shell_would_misread_are_quoted() {
+        assert_eq!(shell_arg("--message-format=json"), "--message-format=json");
+        assert_eq!(shell_arg("/src/app:x,y+z@1"), "/src/app:x,y+z@1");
+        assert_eq!(shell_arg("two words"), "'two words'");
+        assert_eq!(shell_arg("$HOME"), "'$HOME'");
+        assert_eq!(shell_arg(""), "''");
+    }
 
     /// What a tired developer reads at 80 columns, for each stage of the demo (the wrapping,
     /// the hanging indent and the wording are all in the snapshot).
