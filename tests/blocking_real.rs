@@ -653,11 +653,23 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
     assert!(i.verdict.starts_with("deadlock:"), "{}", i.verdict);
     assert!(i.verdict.contains("never ends on its own"), "{}", i.verdict);
     assert_waiter_everywhere(&s.report, nested);
+    // The nested cargo is the build script's, not the terminal's (review H, I9).
+    let via = i.blocked[0]
+        .process
+        .origin_via
+        .as_deref()
+        .unwrap_or_default();
+    assert!(
+        via.starts_with("build script "),
+        "{:?}",
+        i.blocked[0].process
+    );
     let text = dir.lockwatch().run_raw(&[]).stdout;
     assert!(
         text.contains("deadlock:") && text.contains("STALE"),
         "{text}"
     );
+    assert!(text.contains("run by build script"), "{text}");
 
     assert_eq!(s.report.source, lockwatch::core::model::Source::Scan);
 

@@ -104,6 +104,11 @@ pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
     // under a shell under the editor, and is the user's (never an IDE check to stop for a
     // build); rust-analyzer runs its checks directly, or under an editor in a terminal.
     for a in &facts.ancestors {
+        // A cargo a build script runs (a nested build) is the build's, not the terminal's
+        // that started the outer cargo. (`comm` cuts `build-script-build` to 15 bytes.)
+        if a.name.raw().starts_with("build-script-") {
+            return (Origin::Unknown, Some(format!("build script {}", a.pid)));
+        }
         if a.name == "java" {
             // Only a JetBrains IDE runs cargo from a JVM in practice.
             return (Origin::Ide, Some("JetBrains IDE".to_string()));
@@ -188,6 +193,20 @@ mod tests {
             Origin::Unknown
         );
         assert_eq!(classify(&facts(1, false, &[])).0, Origin::Unknown);
+    }
+
+    #[test]
+    fn a_cargo_a_build_script_runs_is_the_build_s_not_the_terminal_s() {
+        // cargo ← build-script-build (cut to 15 bytes) ← cargo ← bash: a nested build.
+        let (o, via) = classify(&facts(300, true, &["build-script-bu", "cargo", "bash"]));
+        assert_eq!(
+            (o, via.as_deref()),
+            (Origin::Unknown, Some("build script 300"))
+        );
+        assert_eq!(
+            crate::core::words::origin(o, via.as_deref()),
+            "run by build script 300"
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub fn origin(origin: Origin, via: Option<&str>) -> String {
         (Origin::Ide, Some(v)) => format!("IDE: {v}"),
         (Origin::Ide, None) => "IDE".into(),
         (Origin::Orphan, _) => "orphan".into(),
-        (Origin::Unknown, _) => "origin unknown".into(),
+        (Origin::Unknown, Some(v)) => format!("run by {v}"),
+        (Origin::Unknown, None) => "origin unknown".into(),
     }
 }
 
