@@ -721,13 +721,19 @@ fn a_cargo_in_a_directory_with_odd_bytes_is_reported_and_recorded() {
             .unwrap_or_else(|| panic!("{args:?}: {out}"));
         assert_eq!(
             h.cwd.as_deref(),
-            Some(dir.root.join("bad\u{fffd}name").as_path()),
-            "shown with U+FFFD for the odd byte"
+            Some(dir.root.join("bad\\xffname").as_path()),
+            "the odd byte written as \\xff, as the terminal shows it"
         );
     }
-    // In text, a direct scan shows the byte itself, escaped.
-    let (_, text) = d.cli(&dir, &["status", "--no-daemon"]);
-    assert!(text.contains("bad\\xffname"), "{text}");
+    // In text, a direct scan and the daemon's view alike show the byte itself, escaped
+    // (review H, I5: the daemon's showed U+FFFD).
+    for args in [&["status"][..], &["status", "--no-daemon"]] {
+        let (_, text) = d.cli(&dir, args);
+        assert!(
+            text.contains("bad\\xffname") && !text.contains('\u{fffd}'),
+            "{args:?}: {text}"
+        );
+    }
     touch(&marker);
     // Cargo 1.95 builds there and then fails on its own ("path … not utf-8"): only its locks
     // matter here.

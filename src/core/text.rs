@@ -103,15 +103,33 @@ pub mod lossy_path {
     use serde::Serializer;
     use serde::ser::SerializeSeq;
 
+    /// A path as text: bytes that are not UTF-8 written `\xff`, as the terminal shows them
+    /// (the same text whether a view reads the path here or from the daemon's socket).
+    pub fn text(p: &std::path::Path) -> std::borrow::Cow<'_, str> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = p.as_os_str().as_bytes();
+        if let Ok(t) = std::str::from_utf8(bytes) {
+            return t.into();
+        }
+        let mut out = String::with_capacity(bytes.len() + 8);
+        for chunk in bytes.utf8_chunks() {
+            out.push_str(chunk.valid());
+            for b in chunk.invalid() {
+                out.push_str(&format!("\\x{b:02x}"));
+            }
+        }
+        out.into()
+    }
+
     /// One path.
     pub fn path<S: Serializer>(p: &std::path::Path, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&p.to_string_lossy())
+        s.serialize_str(&text(p))
     }
 
     /// An optional path.
     pub fn opt<S: Serializer>(p: &Option<PathBuf>, s: S) -> Result<S::Ok, S::Error> {
         match p {
-            Some(p) => s.serialize_some(&p.to_string_lossy()),
+            Some(p) => s.serialize_some(&text(p)),
             None => s.serialize_none(),
         }
     }
@@ -120,7 +138,7 @@ pub mod lossy_path {
     pub fn list<S: Serializer>(ps: &[PathBuf], s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(ps.len()))?;
         for p in ps {
-            seq.serialize_element(&p.to_string_lossy())?;
+            seq.serialize_element(&text(p))?;
         }
         seq.end()
     }
@@ -152,6 +170,17 @@ pub mod duration_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_that_is_not_utf8_is_written_as_the_terminal_shows_it() {
+        use std::os::unix::ffi::OsStrExt;
+        let odd = Path::new(std::ffi::OsStr::from_bytes(b"/src/bad\xff\xfename/\xc3"));
+        assert_eq!(lossy_path::text(odd), r"/src/bad\xff\xfename/\xc3");
+        assert_eq!(
+            lossy_path::text(Path::new("/src/caf\u{e9}")),
+            "/src/caf\u{e9}"
+        );
+    }
 
     #[test]
     fn a_lower_bound_rounds_down_and_an_exact_duration_rounds() {
