@@ -70,6 +70,15 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
     Doing::Unknown
 }
 
+/// [`describe`] without a network wait's running details (the doing line has them), for a
+/// sentence that names what the blocker does in passing, such as a busy verdict.
+pub fn describe_short(d: &Doing) -> String {
+    match d {
+        Doing::Network { peer, .. } => format!("waiting on the network ({peer})"),
+        other => describe(other),
+    }
+}
+
 /// What a blocker is doing, in a few words ("compiling serde, tokio"). Crate names come from
 /// command lines, which anyone may fill with escape sequences: control characters are escaped
 /// (names escape themselves).
