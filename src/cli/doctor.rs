@@ -447,7 +447,7 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                         "service",
                         Status::Info,
                         format!(
-                            "no service manager to ask ({}); the daemon runs (busy)",
+                            "no service manager to ask: {}; the daemon runs (busy)",
                             st.detail
                         ),
                         None,
@@ -458,7 +458,7 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                         "service",
                         Status::Warn,
                         format!(
-                            "no service manager to ask ({}): the installed {} will not start the \
+                            "no service manager to ask: {}. The installed {} will not start the \
                              daemon at login; it runs now (pid {pid}), started some other way",
                             st.detail,
                             setup.manager.file_kind()
@@ -469,7 +469,7 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                         "service",
                         Status::Info,
                         format!(
-                            "no service manager to ask ({}); the daemon runs (pid {pid})",
+                            "no service manager to ask: {}; the daemon runs (pid {pid})",
                             st.detail
                         ),
                         None,

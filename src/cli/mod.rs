@@ -345,8 +345,12 @@ fn init_logging() {
 
 /// A duration argument (`30s`, `10m`, `1h 30m`, `7d`), with an error that shows the form.
 pub fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("{e}: expected a duration such as 500ms, 30s, 10m, 1h or 7d"))
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        format!(
+            "{}: expected a duration such as 500ms, 30s, 10m, 1h or 7d",
+            crate::core::text::duration_error(&e)
+        )
+    })
 }
 
 /// A process id argument (`kill`, `resume`), with an error that says what a pid is rather than

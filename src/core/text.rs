@@ -144,6 +144,20 @@ pub mod lossy_path {
     }
 }
 
+/// What is wrong with a duration, in words (humantime's own say "expected number at 0").
+pub fn duration_error(e: &humantime::DurationError) -> String {
+    use humantime::DurationError as E;
+    match e {
+        E::Empty => "it is empty".into(),
+        E::UnknownUnit { unit, .. } if unit.is_empty() => "a unit is needed (s, m, h)".into(),
+        E::UnknownUnit { unit, .. } => format!("`{unit}` is not a unit (ms, s, m, h, d)"),
+        E::NumberOverflow => "it is too long".into(),
+        E::InvalidCharacter(_) | E::NumberExpected(_) => {
+            "write a number and a unit, without a sign".into()
+        }
+    }
+}
+
 /// `humantime` (de)serialization of `Duration` fields ("10s", "5m", "1h 30m"), for the
 /// configuration file.
 pub mod duration_serde {
@@ -161,7 +175,8 @@ pub mod duration_serde {
         let text = String::deserialize(d)?;
         humantime::parse_duration(&text).map_err(|e| {
             serde::de::Error::custom(format!(
-                "`{text}` is not a duration like \"30s\" or \"5m\": {e}"
+                "`{text}` is not a duration like \"30s\" or \"5m\": {}",
+                super::duration_error(&e)
             ))
         })
     }
@@ -170,6 +185,15 @@ pub mod duration_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_duration_is_said_in_words() {
+        let said = |t: &str| duration_error(&humantime::parse_duration(t).unwrap_err());
+        assert_eq!(said("-5s"), "write a number and a unit, without a sign");
+        assert_eq!(said("5"), "a unit is needed (s, m, h)");
+        assert_eq!(said("5x"), "`x` is not a unit (ms, s, m, h, d)");
+        assert_eq!(said(""), "it is empty");
+    }
 
     #[test]
     fn a_path_that_is_not_utf8_is_written_as_the_terminal_shows_it() {
