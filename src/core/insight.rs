@@ -758,6 +758,9 @@ fn lock_words(r: &BlockRow) -> String {
     }
 }
 
+/// How many "who blocked whom" rows `history` lists (the JSON has them all).
+const MAX_BLOCKED_ROWS: usize = 10;
+
 /// Renders a summary for people; `period_secs` is the `--since` span, `width` the terminal's
 /// (`None`: a pipe, lines unwrapped).
 pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
@@ -812,7 +815,13 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
     }
     if !s.blocked.is_empty() {
         let _ = writeln!(out, "\nWho blocked whom:");
-        for r in &s.blocked {
+        // Most waiting first: the top rows, and the short ones counted, not listed.
+        let listed = (s.blocked.iter())
+            .take_while(|r| r.total_wait_secs >= 1.0)
+            .take(MAX_BLOCKED_ROWS);
+        let mut n = 0;
+        for r in listed {
+            n += 1;
             let place = r
                 .project
                 .as_ref()
@@ -828,6 +837,18 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 or_more(r.total_wait_secs, r.total_wait_at_least),
                 or_more(r.longest_wait_secs, r.longest_wait_at_least),
                 lock_words(r)
+            );
+        }
+        let rest = s.blocked.len() - n;
+        if rest > 0 {
+            let _ = writeln!(
+                out,
+                "  … and {rest} more, {} (`cargo lockwatch history --json` lists them all)",
+                if n < MAX_BLOCKED_ROWS {
+                    "each under a second in all"
+                } else {
+                    "shorter"
+                }
             );
         }
     }
@@ -1033,6 +1054,32 @@ mod tests {
         let text = render(&sum, 86_400, None);
         assert!(text.contains("(1m05s waited, added up)"), "{text}");
         assert!(!text.contains('≥'), "{text}");
+    }
+
+    #[test]
+    fn who_blocked_whom_lists_the_top_rows_and_counts_the_rest() {
+        let mut sum = summarize(&[ide_blocked_terminal(100.0, 30.0, BUILD_LOCK)], 50.0, 0);
+        let row = sum.blocked[0].clone();
+        sum.blocked = (0..15)
+            .map(|i| BlockRow {
+                blocker: format!("blocker-{i}"),
+                total_wait_secs: if i < 12 { 100.0 - i as f64 } else { 0.2 },
+                ..row.clone()
+            })
+            .collect();
+        let text = render(&sum, 86_400, None);
+        assert!(
+            text.contains("blocker-9 ") && !text.contains("blocker-10 "),
+            "{text}"
+        );
+        assert!(text.contains("… and 5 more, shorter"), "{text}");
+        sum.blocked.drain(..12);
+        let text = render(&sum, 86_400, None);
+        assert!(!text.contains("blocker-12 "), "{text}");
+        assert!(
+            text.contains("… and 3 more, each under a second in all"),
+            "{text}"
+        );
     }
 
     /// A part of pid 11's wait on the build lock behind a terminal `cargo build` (pid
