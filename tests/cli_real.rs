@@ -597,3 +597,40 @@ fn kill_refuses_a_pid_that_status_showed_as_another_process() {
     assert_eq!(out.status.code(), Some(0), "{said}");
     assert!(said.contains("released its lock"), "{said}");
 }
+
+/// Off a terminal (a script, CI), `wait` prints a line when the holder changes, not only the
+/// first one: who held the lock for minutes is in the log (review H, I14).
+#[test]
+fn wait_in_a_script_says_when_another_process_takes_the_lock() {
+    let dir = Dir::new("wait-handover");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let first = util::daemon::flock_holder(&dir, "first", &lock);
+    util::wait_holder(&dir, &lock, first.pid, &[&first]);
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x").arg(&lock).args(["sleep", "600"]);
+    let second = dir.spawn("second", &mut cmd);
+    let mut wait = lockwatch(&dir);
+    wait.args(["wait", "--timeout", "60s", "--interval", "100ms"])
+        .arg(&lock);
+    let mut waiting = dir.spawn("wait", &mut wait);
+    let log = || waiting.output();
+    util::eventually("wait names the first holder", || {
+        log().contains(&format!("held by flock {}", first.pid))
+    });
+    drop(first);
+    util::eventually("wait names the second holder", || {
+        log().contains(&format!("held by flock {}", second.pid))
+    });
+    drop(second);
+    let code = waiting.wait_exit();
+    let said = waiting.output();
+    assert_eq!(code, 0, "{said}");
+    let lines: Vec<&str> = said.lines().collect();
+    assert!(lines.len() >= 3, "{said}");
+    assert!(
+        lines[1].starts_with("after ") && lines[1].contains("waiting for"),
+        "{said}"
+    );
+    assert!(said.contains("free after"), "{said}");
+}

@@ -218,6 +218,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
     let start = Instant::now();
     let mut printed = false;
+    // Off a terminal a line is printed when the holder changes (pid and lock), not each time.
+    let mut last_said: Option<(Option<u32>, PathBuf)> = None;
     loop {
         let report = match super::status::fetch(ctx, &roots, false) {
             Ok(r) => r,
@@ -313,8 +315,16 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         if live {
             let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
             crate::say_inline!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
-        } else if !printed {
-            crate::say!("{line}");
+        } else {
+            let now_said = (holder.map(|h| h.pid), l.path.clone());
+            if last_said.as_ref() != Some(&now_said) {
+                let elapsed = render::duration(start.elapsed().as_secs_f64());
+                match printed {
+                    false => crate::say!("{line}"),
+                    true => crate::say!("after {elapsed}: {line}"),
+                }
+                last_said = Some(now_said);
+            }
         }
         printed = true;
         if args.timeout.is_some_and(|t| start.elapsed() >= t) {
