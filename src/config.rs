@@ -141,6 +141,9 @@ pub struct Loaded {
     pub config: Config,
     /// Dotted key → origin.
     pub provenance: BTreeMap<String, Provenance>,
+    /// Keys whose value was out of range, with where that value came from: the default is
+    /// used instead (the listing says so beside the value).
+    pub rejected: BTreeMap<String, Provenance>,
     /// Problems that were worked around (bad file, bad env value); shown to the user.
     pub warnings: Vec<String>,
     /// The file that was (or would be) read.
@@ -331,6 +334,22 @@ pub fn default_cargo_home() -> Option<PathBuf> {
     directories::BaseDirs::new().map(|b| b.home_dir().join(".cargo"))
 }
 
+/// The line (1-based) where `dotted` (`stale.samples`) is set in a config file's text, when a
+/// plain `[section]` / `key = …` layout says it.
+fn key_line(text: &str, dotted: &str) -> Option<usize> {
+    let (section, key) = dotted.split_once('.')?;
+    let mut inside = false;
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix('[') {
+            inside = name.trim_end_matches(']').trim() == section;
+        } else if inside && t.split('=').next().map(str::trim) == Some(key) {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
 impl Loaded {
     /// Loads defaults, the file, the environment and flags, in that order.
     pub fn load(dirs: &Dirs, flags: &FlagOverrides) -> Loaded {
@@ -479,14 +498,23 @@ impl Loaded {
                 Provenance::Flag("--project".into()),
             );
         }
+        let mut rejected = BTreeMap::new();
         for (key, why) in config.problems() {
-            warnings.push(format!("{why}; using the default for it"));
+            let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
+            let place = match (&from, file_text.and_then(|t| key_line(t, key))) {
+                (Provenance::File(p), Some(line)) => format!(" ({}, line {line})", p.display()),
+                (Provenance::Default, _) => String::new(),
+                (other, _) => format!(" ({other})"),
+            };
+            warnings.push(format!("{why}{place}; using the default for it"));
             config.reset(key);
             provenance.insert(key.to_string(), Provenance::Default);
+            rejected.insert(key.to_string(), from);
         }
         Loaded {
             config,
             provenance,
+            rejected,
             warnings,
             file: file.to_path_buf(),
             file_unusable,
@@ -1154,6 +1182,27 @@ mod tests {
         let flat = c.flatten();
         let (_, shown) = flat.iter().find(|(k, _)| k == "watch.projects").unwrap();
         assert_eq!(shown, r#"["/p0", "/p1"]"#);
+    }
+
+    #[test]
+    fn a_value_out_of_range_says_where_it_was_set_and_is_marked_rejected() {
+        let l = load(
+            Some("[watch]\npoll_interval = \"1s\"\n\n[stale]\nsamples = 0\n"),
+            &[],
+        );
+        assert_eq!(l.config.stale.samples, Config::defaults().stale.samples);
+        let w = l.warnings.join("\n");
+        assert!(
+            w.contains("stale.samples must be between 1 and") && w.contains("config.toml, line 5)"),
+            "{w}"
+        );
+        assert!(matches!(
+            l.rejected.get("stale.samples"),
+            Some(Provenance::File(_))
+        ));
+        let l = load(None, &[("LOCKWATCH_STALE_SAMPLES", "0")]);
+        let w = l.warnings.join("\n");
+        assert!(w.contains("(env LOCKWATCH_STALE_SAMPLES)"), "{w}");
     }
 
     fn load(file: Option<&str>, env: &[(&str, &str)]) -> Loaded {

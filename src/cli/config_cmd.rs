@@ -77,11 +77,11 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         let flat = l.config.flatten();
         let width = flat.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (k, v) in flat {
-            let from = l
-                .provenance
-                .get(&k)
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "default".into());
+            let from = match (l.rejected.get(&k), l.provenance.get(&k)) {
+                (Some(bad), _) => format!("default: the value from {bad} is out of range"),
+                (None, Some(p)) => p.to_string(),
+                (None, None) => "default".into(),
+            };
             out.push_str(&format!("{k:<width$} = {v:<24} # {from}\n"));
         }
         for w in &l.warnings {
