@@ -187,8 +187,14 @@ fn read_pass(
 /// The holders of the locks the probe could not name, as far as this user may know them.
 fn hidden_holders(probe: &mut dyn Probe) -> Vec<HiddenHolder> {
     let mut out: Vec<HiddenHolder> = Vec::new();
-    for lock in probe.hidden_locks() {
-        for pid in lock.holders {
+    let locks = probe.hidden_locks();
+    // One that waits itself holds nobody up: the one it waits for is listed.
+    let waiting: Vec<u32> = locks
+        .iter()
+        .flat_map(|l| l.waiters.iter().copied())
+        .collect();
+    for lock in locks {
+        for pid in lock.holders.into_iter().filter(|p| !waiting.contains(p)) {
             let Ok(f) = probe.process(pid) else { continue };
             match out.iter_mut().find(|h| h.pid == pid) {
                 Some(h) => h.waiters += lock.waiters.len(),

@@ -247,12 +247,18 @@ fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Bo
     let Some(refusal) = second_thought(&report, args.pid) else {
         return Ok(());
     };
-    if !args.json && can_ask() && ask(&question(&refusal, args.pid)) {
+    let asked = !args.json && can_ask();
+    if asked && ask(&question(&refusal, args.pid)) {
         return Ok(());
     }
+    // A person who said no is not told they were overruled.
+    let message = match asked {
+        true => format!("{} was not signalled.", args.pid),
+        false => refusal.explain(args.pid, Act::Kill),
+    };
     Err(Box::new(KillReport::Refused {
         pid: args.pid,
-        message: refusal.explain(args.pid, Act::Kill),
+        message,
         refusal,
     }))
 }

@@ -406,21 +406,25 @@ fn check_paths(paths: &[PathBuf], projects: &[PathBuf]) -> Result<(), String> {
         ));
     }
     for p in paths.iter().filter(|p| !p.exists()) {
-        let dir = std::path::absolute(p)
-            .ok()
-            .and_then(|a| Some(a.parent()?.to_path_buf()));
-        if !dir.is_some_and(|d| d.is_dir()) {
-            return Err(format!(
-                "{} does not exist, nor does its directory: check the path",
-                p.display()
-            ));
-        }
-        // A lock file Cargo has not made yet is free; any other missing path is a typo
-        // (a project or directory that is not there), which must not read as "free".
+        // A missing path that is not a lock file is a typo (a project or directory that is
+        // not there), which must not read as "free".
         if crate::core::catalog::classify(p).is_none() {
             return Err(format!(
                 "{} does not exist: check the path (a lock file Cargo has not made yet, such \
                  as target/debug/.cargo-lock, may be named before it exists)",
+                p.display()
+            ));
+        }
+        // A lock file Cargo has not made yet is free: beside files that exist, or in a
+        // project never built or cleaned since (its `target` is gone); elsewhere, a typo.
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        let existing = abs.ancestors().skip(1).find(|a| a.is_dir());
+        let made_later =
+            existing.is_some_and(|d| Some(d) == abs.parent() || d.join("Cargo.toml").is_file());
+        if !made_later {
+            return Err(format!(
+                "{} does not exist, nor does its directory or a project above it: check the \
+                 path",
                 p.display()
             ));
         }
@@ -686,5 +690,9 @@ mod tests {
         assert!(typo.contains("does not exist: check the path"), "{typo}");
         let nowhere = check_paths(&[home.join("no/such/.cargo-lock")], &[]).unwrap_err();
         assert!(nowhere.contains("nor does its directory"), "{nowhere}");
+        // A project never built (or cleaned): its target dir is made by the build.
+        std::fs::write(home.join("Cargo.toml"), "").unwrap();
+        let unbuilt = home.join("target/debug/.cargo-lock");
+        assert_eq!(check_paths(&[unbuilt], &[]), Ok(()));
     }
 }

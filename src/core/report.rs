@@ -649,11 +649,12 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
             format!(
                 "{} is {}, but its processes have used {:.1}s of CPU in {}: idle rather than \
                  busy; {waiting}. If that lasts, it may be stuck: see what it waits for, or \
-                 stop it: `{}`.",
+                 stop it: `{} --yes`.",
                 who(b),
                 doing::describe(doing),
                 b.tree_cpu_secs,
                 super::text::duration(b.running_for_secs),
+                // Not stale: `kill` would ask first (waiting may still be right).
                 super::model::kill_command(b.pid, b.sigterm.futile())
             )
         }
@@ -1641,7 +1642,7 @@ mod tests {
         assert!(
             v.starts_with("cargo 10 is running sleep 30, but its processes have used 3.5s of CPU")
                 && v.contains("idle rather than busy")
-                && v.contains("or stop it: `cargo lockwatch kill 10`.")
+                && v.contains("or stop it: `cargo lockwatch kill 10 --yes`.")
                 && !v.contains("Waiting is usually right"),
             "{v}"
         );

@@ -611,7 +611,10 @@ impl Lookup<'_> {
                 "cargo" | "rustc" | "clippy-driver" | "rustdoc"
             ) || s.comm.starts_with("build-script-")
         };
-        if granted.is_empty() || !pids().any(|p| self.v.stat(p).is_some_and(|s| cargo(&s))) {
+        // A shared lock nobody waits for (the package cache's `-mutate`, which every build and
+        // every waiting cargo holds) holds nobody up: not worth a line.
+        let holds_up = !waiting.is_empty() || granted.iter().any(|l| l.mode == LockMode::Exclusive);
+        if !holds_up || !pids().any(|p| self.v.stat(p).is_some_and(|s| cargo(&s))) {
             return;
         }
         if pids().all(|p| self.v.access(p).0 == Access::Denied) {
