@@ -357,7 +357,10 @@ fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
     let (code, out) = at_a_terminal(&dir, &format!("kill {}", holder.pid), "n\n");
     assert!(out.contains("nobody waits for it"), "{out}");
     // The answer is the outcome: not signalled, without a refusal that overrules it.
-    assert!(out.contains(&format!("{} was not signalled", holder.pid)), "{out}");
+    assert!(
+        out.contains(&format!("{} was not signalled", holder.pid)),
+        "{out}"
+    );
     assert!(!out.contains("refusing"), "{out}");
     assert_eq!(code, Some(4), "{out}");
     assert!(

@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "headless")]
     pub stop: bool,
     /// How long `kill` waits for a terminated holder to release its lock.
-    #[arg(long, default_value = "5s", value_parser = super::duration_arg)]
+    #[arg(long, default_value = "5s", value_parser = super::duration_arg, allow_hyphen_values = true)]
     pub kill_grace: Duration,
     /// Where to look beyond the defaults.
     #[command(flatten)]

@@ -11,7 +11,7 @@ use crate::exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Period to summarise, e.g. `1h`, `1d`, `7d`.
-    #[arg(long, default_value = "1d", value_parser = super::duration_arg)]
+    #[arg(long, default_value = "1d", value_parser = super::duration_arg, allow_hyphen_values = true)]
     pub since: Duration,
     /// Print JSON.
     #[arg(long)]

@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// How long to wait for the lock to be released (at most 60s).
-    #[arg(long, default_value = "5s", value_parser = grace_arg)]
+    #[arg(long, default_value = "5s", value_parser = grace_arg, allow_hyphen_values = true)]
     pub grace: Duration,
     /// Print the outcome as JSON.
     #[arg(long)]

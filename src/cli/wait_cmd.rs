@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
     /// Give up after this long (exit 3).
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long, value_parser = super::duration_arg, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
     /// How often to look.
     #[arg(long, default_value = "250ms", value_parser = super::interval_arg)]
