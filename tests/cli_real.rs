@@ -639,3 +639,20 @@ fn wait_in_a_script_says_when_another_process_takes_the_lock() {
     );
     assert!(said.contains("free after"), "{said}");
 }
+
+/// `wait --json` answers with a line even when it cannot wait: a script reading how it ended
+/// gets the error, with exit 2 (review H, J5).
+#[test]
+fn wait_json_says_why_it_could_not_wait() {
+    let dir = Dir::new("wait-json-error");
+    let out = lockwatch(&dir)
+        .args(["wait", "--json"])
+        .arg(dir.root.join("no-such-project"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["free"], false, "{doc}");
+    let error = doc["error"].as_str().unwrap_or_default();
+    assert!(error.contains("does not exist: check the path"), "{doc}");
+}

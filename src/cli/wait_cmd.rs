@@ -210,6 +210,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     };
     if let Err(message) = check_paths(&args.paths, &args.roots.project) {
         crate::say!("cargo-lockwatch: error: {message}");
+        print_error(args.json, &message);
         return exit::ERROR;
     }
     let live = std::io::stderr().is_terminal();
@@ -225,6 +226,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             Ok(r) => r,
             Err(e) => {
                 crate::say!("cargo-lockwatch: error: {e:#}");
+                print_error(args.json, &format!("{e:#}"));
                 return exit::ERROR;
             }
         };
@@ -352,6 +354,23 @@ struct Outcome {
     lock: Option<PathBuf>,
     /// And who holds it (`null` when nobody can be inspected).
     held_by: Option<HeldBy>,
+    /// Why it could not wait (exit 2): a path that is not there, locks that cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// With `--json`, an error is a line too: a script reading how it ended gets one.
+fn print_error(json: bool, message: &str) {
+    let outcome = Outcome {
+        free: false,
+        waited_secs: 0.0,
+        lock: None,
+        held_by: None,
+        error: Some(message.to_string()),
+    };
+    if json && let Ok(line) = serde_json::to_string(&outcome) {
+        crate::tell!("{line}");
+    }
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -373,6 +392,7 @@ fn print_outcome(json: bool, start: Instant, still: Option<(&LockReport, Option<
             pid: h.pid,
             name: h.name.clone(),
         }),
+        error: None,
     };
     if let Ok(line) = serde_json::to_string(&outcome) {
         crate::tell!("{line}");
