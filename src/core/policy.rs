@@ -579,7 +579,10 @@ pub struct State {
     last_waited: HashMap<ProcId, (Start, f64)>,
     /// Waits that ended because their waiter was stopped (Ctrl-Z), with when they began: kept
     /// while it stays stopped; continued, it blocks again at once and its wait goes on.
-    stopped_waits: HashMap<(FileKey, ProcId), Start>,
+    stopped_waits: HashMap<(FileKey, ProcId), (Start, f64)>,
+    /// Waits of continued waiters, with when they were stopped: blocking again, the part
+    /// that follows began then (the time stopped was spent blocked, as the terminal shows it).
+    resumed_from: HashMap<(FileKey, ProcId), f64>,
     /// No pass observed yet: what the first one sees began before the daemon looked.
     first_pass: bool,
     /// Every holder and waiter the passes of the last [`SEEN_FOR`] saw, with when: a hold or
@@ -603,6 +606,7 @@ impl State {
             just_ended: HashMap::new(),
             last_waited: HashMap::new(),
             stopped_waits: HashMap::new(),
+            resumed_from: HashMap::new(),
             first_pass: true,
             last_seen: HashMap::new(),
         }
@@ -870,9 +874,13 @@ fn track_waits(
         .copied()
         .collect();
     for id in continued {
-        let began = state.stopped_waits.remove(&id).expect("listed above");
+        let (began, stopped_at) = state.stopped_waits.remove(&id).expect("listed above");
         state.just_ended.insert(id, (began, now));
+        state.resumed_from.insert(id, stopped_at);
     }
+    state
+        .resumed_from
+        .retain(|id, _| state.just_ended.contains_key(id));
     state
         .last_waited
         .retain(|_, (_, at)| now - *at <= CHAIN_SECS);
@@ -906,11 +914,15 @@ fn track_waits(
             changed = true;
             let switched = went_on.is_some();
             let recovered = state.recovered_waits.remove(&id);
+            let resumed = state.resumed_from.remove(&id);
             let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
-                let part = (
-                    now,
-                    switched || seen_begin(state, lock, w.id, now, w.started_at),
-                );
+                let part = match resumed {
+                    Some(stopped_at) => (stopped_at, true),
+                    None => (
+                        now,
+                        switched || seen_begin(state, lock, w.id, now, w.started_at),
+                    ),
+                };
                 let chained = state.last_waited.get(&w.id).map(|(began, _)| *began);
                 (part, went_on.or(chained).unwrap_or(part))
             });
@@ -990,16 +1002,22 @@ fn track_waits(
         state
             .last_waited
             .insert(id.1, ((wait.began, wait.began_known), now));
-        if stopped.contains(&id.1) {
+        let stopped_now = stopped.contains(&id.1);
+        if stopped_now {
             state
                 .stopped_waits
-                .insert(id, (wait.began, wait.began_known));
+                .insert(id, ((wait.began, wait.began_known), now));
         } else if !holds(id) {
             state
                 .just_ended
                 .insert(id, ((wait.began, wait.began_known), now));
         }
-        fx.push(Effect::RecordHistory(wait_ended(id, wait, now, false)));
+        fx.push(Effect::RecordHistory(wait_ended(
+            id,
+            wait,
+            now,
+            stopped_now,
+        )));
     }
     changed
 }
@@ -2060,14 +2078,25 @@ mod tests {
                 },
             )
         };
-        stopped(&mut s, 110.0);
+        let mut history = stopped(&mut s, 110.0);
         assert!(s.wait_since().is_empty());
         assert_eq!(s.waiters(), [cargo_11], "still watched while stopped");
-        stopped(&mut s, 170.0);
+        history.extend(stopped(&mut s, 170.0));
         // Continued: a pass may catch it between the continue and its new request.
-        observe(&mut s, 171.0, held_alone());
-        observe(&mut s, 172.0, held());
+        history.extend(observe(&mut s, 171.0, held_alone()));
+        history.extend(observe(&mut s, 172.0, held()));
         assert_eq!(s.wait_since()[&(KEY, 11)], 100.0);
+        // Its history is one wait of 80 s (review I, J4): the part before the stop goes on,
+        // and the part after it began when it was stopped.
+        history.extend(observe(&mut s, 180.0, held_alone()));
+        let events: Vec<HistoryEvent> = (history.into_iter())
+            .filter_map(|e| match e {
+                Effect::RecordHistory(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        let sum = crate::core::insight::summarize(&events, 0.0, 0);
+        assert_eq!((sum.waits, sum.total_wait_secs), (1, 80.0), "{events:#?}");
         // One that was not stopped, back after the same minute, waits anew.
         let mut s = state();
         observe(&mut s, 100.0, held());
