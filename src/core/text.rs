@@ -107,18 +107,7 @@ pub mod lossy_path {
     /// (the same text whether a view reads the path here or from the daemon's socket).
     pub fn text(p: &std::path::Path) -> std::borrow::Cow<'_, str> {
         use std::os::unix::ffi::OsStrExt;
-        let bytes = p.as_os_str().as_bytes();
-        if let Ok(t) = std::str::from_utf8(bytes) {
-            return t.into();
-        }
-        let mut out = String::with_capacity(bytes.len() + 8);
-        for chunk in bytes.utf8_chunks() {
-            out.push_str(chunk.valid());
-            for b in chunk.invalid() {
-                out.push_str(&format!("\\x{b:02x}"));
-            }
-        }
-        out.into()
+        super::bytes_text(p.as_os_str().as_bytes())
     }
 
     /// One path.
@@ -156,6 +145,22 @@ pub fn duration_error(e: &humantime::DurationError) -> String {
             "write a number and a unit, without a sign".into()
         }
     }
+}
+
+/// Bytes as text, those that are not UTF-8 written `\xff`: how paths and command lines are
+/// shown and sent, the same everywhere.
+pub fn bytes_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    if let Ok(t) = std::str::from_utf8(bytes) {
+        return t.into();
+    }
+    let mut out = String::with_capacity(bytes.len() + 8);
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out.into()
 }
 
 /// `humantime` (de)serialization of `Duration` fields ("10s", "5m", "1h 30m"), for the

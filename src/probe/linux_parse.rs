@@ -273,7 +273,7 @@ pub fn parse_cmdline(bytes: &[u8]) -> Vec<String> {
     bytes
         .split(|b| *b == 0)
         .filter(|s| !s.is_empty())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .map(|s| crate::core::text::bytes_text(s).into_owned())
         .collect()
 }
 
@@ -767,6 +767,11 @@ mod tests {
         assert_eq!(
             parse_cmdline(b"cargo\0build\0--release\0"),
             ["cargo", "build", "--release"]
+        );
+        // Bytes that are not UTF-8 read as the paths around them show them.
+        assert_eq!(
+            parse_cmdline(b"flock\0/h\xffome/x\0"),
+            ["flock", r"/h\xffome/x"]
         );
         assert_eq!(
             split_deleted("/p/target/debug/.cargo-lock (deleted)"),
