@@ -652,8 +652,8 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
         out.push(Advice {
             topic: Topic::NestedCargo,
             text: format!(
-                "A build script ran a nested cargo on the target dir its own build holds {}{} \
-                 (a deadlock). Give the nested cargo a target dir of its own: \
+                "A build script ran a nested cargo on the target dir its own build holds {}{}: \
+                 a deadlock. Give the nested cargo a target dir of its own: \
                  `--target-dir` under `OUT_DIR`, or `CARGO_TARGET_DIR` in its environment.",
                 times(s.nested_deadlocks),
                 in_projects(&s.deadlocked_projects)
