@@ -38,25 +38,7 @@ pub fn tilde(path: &Path) -> String {
 /// as `\xff`, so the path shown is the path on disk.
 fn escaped(path: &Path) -> String {
     use std::os::unix::ffi::OsStrExt;
-    let mut rest = path.as_os_str().as_bytes();
-    let mut out = String::new();
-    loop {
-        match std::str::from_utf8(rest) {
-            Ok(text) => {
-                out.push_str(&printable(text));
-                return out;
-            }
-            Err(e) => {
-                let (valid, bad) = rest.split_at(e.valid_up_to());
-                out.push_str(&printable(&String::from_utf8_lossy(valid)));
-                let n = e.error_len().unwrap_or(bad.len());
-                for b in &bad[..n] {
-                    out.push_str(&format!("\\x{b:02x}"));
-                }
-                rest = &bad[n..];
-            }
-        }
-    }
+    printable(&bytes_text(path.as_os_str().as_bytes()))
 }
 
 /// `s` with control characters escaped (`\n`, `\x1b`): a directory named with a newline
