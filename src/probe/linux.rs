@@ -599,7 +599,6 @@ impl Lookup<'_> {
         self.mem.inheritors.insert(ino, learned);
     }
 
-    /// Ends the pass: drops what no longer applies and bounds the caches.
     /// Notes a lock that could not be named when a Cargo process (by name) holds or waits for
     /// it and no process in its lines lets this user read its descriptors: another user's
     /// build, never to be passed over as "no lock held".
@@ -626,6 +625,7 @@ impl Lookup<'_> {
         }
     }
 
+    /// Ends the pass: drops what no longer applies and bounds the caches.
     fn finish(self) {
         let orphaned = self.orphaned;
         self.mem.inheritors.retain(|ino, _| orphaned.contains(ino));
