@@ -14,6 +14,11 @@
 #     Measured twice: a first run (nothing written down: the search) and the next runs (which
 #     check the heir the last run wrote in the runtime directory).
 #     hyperfine, ROUNDS rounds with the commands in alternating order; medians over all runs.
+#     Rows marked "after a pause" run every command PAUSE seconds after the last one ended, as a
+#     user typing a command does: reading /proc/locks then waits for an RCU grace period in the
+#     kernel (see bench/proc_locks.py), which runs back to back skip. Both columns are shown
+#     because back-to-back runs flatter whichever tool is quickest: a run that takes longer
+#     than the kernel's window (tens of ms) makes its own next run pay the wait again.
 #  3. The daemon (and BASELINE's) per state — idle, held, contended, 100 held, 100 contended —
 #     over DAEMON_SECS each: wakeups per second and CPU seconds per hour of every thread, from
 #     /proc/PID/task/*/{schedstat,status} (nanoseconds and switch counts, not clock ticks).
@@ -21,6 +26,7 @@
 #   bash bench/scale.sh
 #   BASELINE=/tmp/old-cargo-lockwatch RUNS=20 ROUNDS=2 DAEMON_SECS=60 bash bench/scale.sh
 #   PARTS=held PROCS="0 500" LOCKS="1 10" bash bench/scale.sh   # a quick partial run
+#   PAUSE=0 bash bench/scale.sh   # no "after a pause" rows
 #
 # Everything runs in a temp CARGO_HOME and temp projects; every process started here is ended
 # on exit (by pid; nothing else is signalled). Prints Markdown tables; asserts nothing.
@@ -54,6 +60,8 @@ PROCS=${PROCS:-"0 500 2000"}
 LOCKS=${LOCKS:-"1 10 30 100"}
 DEAD_PROCS=${DEAD_PROCS:-"500 2000"}
 HEIRS=${HEIRS:-"candidate newest hidden buried"}
+PAUSE=${PAUSE:-0.1}
+PAUSED_LOCKS=${PAUSED_LOCKS:-"1"}
 DAEMON_SECS=${DAEMON_SECS:-60}
 SETTLE=${SETTLE:-8}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -233,6 +241,9 @@ status_cmds() {
 	for b in "${BINS[@]}"; do echo "$b=$WORK/$b status --json --no-daemon"; done
 }
 
+# Whether "after a pause" rows are measured.
+paused() { [[ "$PAUSE" != 0 ]]; }
+
 BASE_PROCS=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
 
 # 1. Held and contended locks among idle processes.
@@ -243,6 +254,11 @@ has_part held && for procs in $PROCS; do
 		mapfile -t cmds < <(status_cmds)
 		measure "$n held + contended, $procs extra processes" "${cmds[@]}" \
 			"lslocks=lslocks -J" "lsof=lsof -- ${FILES[*]}"
+		if paused && [[ " $PAUSED_LOCKS " == *" $n "* ]]; then
+			PREPARE="sleep $PAUSE" \
+				measure "$n held + contended, $procs extra processes, after a pause" "${cmds[@]}" \
+				"lslocks=lslocks -J" "lsof=lsof -- ${FILES[*]}"
+		fi
 		stop_started
 		sleep 0.2
 	done
@@ -272,6 +288,11 @@ has_part dead && for procs in $DEAD_PROCS; do
 		PREPARE="rm -f $LOCKWATCH_RUNTIME_DIR/heirs.json" \
 			measure "dead locker, heir $heir, $procs extra processes, first run" "${cmds[@]}" \
 			"lslocks=lslocks -J" "lsof=lsof -- $CACHE"
+		if paused; then
+			PREPARE="sh -c 'rm -f $LOCKWATCH_RUNTIME_DIR/heirs.json; sleep $PAUSE'" \
+				measure "dead locker, heir $heir, $procs extra processes, first run after a pause" \
+				"${cmds[@]}" "lslocks=lslocks -J" "lsof=lsof -- $CACHE"
+		fi
 		measure "dead locker, heir $heir, $procs extra processes, next runs" "${cmds[@]}" \
 			"lslocks=lslocks -J" "lsof=lsof -- $CACHE"
 		stop_started

@@ -259,12 +259,12 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .or(l.holders.first());
         let who = holder
             .map(|h| {
-                let held = match (h.held_for_secs, h.running_for_secs) {
-                    (Some(s), _) if h.held_since_known => {
-                        format!("held {}", render::duration(s))
-                    }
-                    // Already held when the daemon first looked: a lower bound.
-                    (Some(s), _) => format!("held {}", crate::core::text::duration_known(s, false)),
+                // Already held when the daemon first looked: a lower bound, left out when it
+                // says nothing (under a second).
+                let told = (h.held_for_secs)
+                    .and_then(|s| crate::core::text::duration_if_told(s, h.held_since_known));
+                let held = match (told, h.running_for_secs) {
+                    (Some(told), _) => format!("held {told}"),
                     (None, Some(up)) => format!("up {}", render::duration(up)),
                     (None, None) => "held".into(),
                 };

@@ -24,6 +24,12 @@ pub fn duration_known(secs: f64, known: bool) -> String {
     }
 }
 
+/// [`duration_known`], or `None` for a lower bound under a second: "≥ 0s" says nothing (a hold
+/// the daemon found a moment ago), so the caller leaves the time out or says something else.
+pub fn duration_if_told(secs: f64, known: bool) -> Option<String> {
+    (known || secs >= 1.0).then(|| duration_known(secs, known))
+}
+
 /// Shortens a path under the home directory to `~/…`, with control characters escaped.
 pub fn tilde(path: &Path) -> String {
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())
@@ -199,6 +205,9 @@ mod tests {
         assert_eq!(duration_known(0.81, true), "1s");
         assert_eq!(duration_known(59.9, false), "≥ 59s");
         assert_eq!(duration_known(125.0, false), "≥ 2m05s");
+        assert_eq!(duration_if_told(0.8, false), None, "≥ 0s tells nothing");
+        assert_eq!(duration_if_told(0.8, true).as_deref(), Some("1s"));
+        assert_eq!(duration_if_told(1.2, false).as_deref(), Some("≥ 1s"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use super::model::{
     BlockedReport, Doing, IncidentLock, IncidentReport, IncidentState, Origin, ProcName,
     ProcessReport,
 };
-use super::text::{duration, duration_known, tilde};
+use super::text::{duration, duration_if_told, tilde};
 
 /// Where a process came from: `terminal: zsh`, `IDE: rust-analyzer`, `orphan`, `origin unknown`.
 pub fn origin(origin: Origin, via: Option<&str>) -> String {
@@ -115,7 +115,8 @@ pub fn blocked_short(b: &BlockedReport, elapsed: f64) -> String {
 /// which waits for the package cache`.
 fn waits_for(b: &BlockedReport, elapsed: f64) -> String {
     let time = (b.waiting_for_secs)
-        .map(|w| format!(" {}", duration_known(w + elapsed, b.waiting_since_known)))
+        .and_then(|w| duration_if_told(w + elapsed, b.waiting_since_known))
+        .map(|t| format!(" {t}"))
         .unwrap_or_default();
     match b.via_child {
         Some(child) => format!(
@@ -126,23 +127,22 @@ fn waits_for(b: &BlockedReport, elapsed: f64) -> String {
     }
 }
 
-/// How long the blocker has held the incident's locks: `held 3m12s`; `held ≥ 1m19s` when it was
-/// already held when the daemon first looked; `up 5m` (an upper bound) when nobody watched.
+/// How long the blocker has held the incident's locks: `held 3m12s`; `held ≥ 1m19s, up 5m` when
+/// it was already held when the daemon first looked; `up 5m` (an upper bound) when nobody
+/// watched, or the daemon found the hold less than a second ago.
 pub fn held(i: &IncidentReport, elapsed: f64) -> Option<String> {
-    match i.held_for_secs() {
-        Some(h) if i.held_since_known() => Some(format!("held {}", duration(h + elapsed))),
-        Some(h) => {
-            let up = i
-                .blocker
-                .as_ref()
-                .map(|b| format!(", up {}", duration(b.running_for_secs + elapsed)))
-                .unwrap_or_default();
-            Some(format!("held {}{up}", duration_known(h + elapsed, false)))
-        }
-        None => i
-            .blocker
-            .as_ref()
-            .map(|b| format!("up {}", duration(b.running_for_secs + elapsed))),
+    let up =
+        || (i.blocker.as_ref()).map(|b| format!("up {}", duration(b.running_for_secs + elapsed)));
+    let Some(h) = i.held_for_secs() else {
+        return up();
+    };
+    match duration_if_told(h + elapsed, i.held_since_known()) {
+        Some(held) if i.held_since_known() => Some(format!("held {held}")),
+        Some(held) => Some(match up() {
+            Some(up) => format!("held {held}, {up}"),
+            None => format!("held {held}"),
+        }),
+        None => up(),
     }
 }
 
@@ -155,7 +155,9 @@ pub fn typical(i: &IncidentReport, elapsed: f64) -> Option<String> {
     let held = hold.map(|(h, _)| h);
     let so_far = match hold {
         Some((h, true)) => format!("; {} so far", duration(h)),
-        Some((h, false)) => format!("; {} so far", duration_known(h, false)),
+        Some((h, false)) => (duration_if_told(h, false))
+            .map(|t| format!("; {t} so far"))
+            .unwrap_or_default(),
         None => String::new(),
     };
     let longer = match held {
@@ -313,7 +315,8 @@ pub fn headline_for(i: &IncidentReport, elapsed: Option<f64>, own: &[PathBuf]) -
             let waited = one
                 .waiting_for_secs
                 .zip(elapsed)
-                .map(|(w, e)| format!(" {}", duration_known(w + e, one.waiting_since_known)))
+                .and_then(|(w, e)| duration_if_told(w + e, one.waiting_since_known))
+                .map(|t| format!(" {t}"))
                 .unwrap_or_default();
             let p = &one.process;
             format!(
@@ -328,7 +331,8 @@ pub fn headline_for(i: &IncidentReport, elapsed: Option<f64>, own: &[PathBuf]) -
                 .max_by(|a, b| a.0.total_cmp(&b.0));
             let waited = longest
                 .zip(elapsed)
-                .map(|((w, known), e)| format!(", waiting up to {}", duration_known(w + e, known)))
+                .and_then(|((w, known), e)| duration_if_told(w + e, known))
+                .map(|t| format!(", waiting up to {t}"))
                 .unwrap_or_default();
             let n = many.len();
             format!("{blocker}{state} blocks {n} processes{waited} · {what}")
@@ -406,6 +410,28 @@ mod tests {
             "{:?}",
             typical(&i, 300.0)
         );
+    }
+
+    #[test]
+    fn a_hold_or_wait_found_a_moment_ago_never_reads_at_least_0s() {
+        use crate::ui::demo::{Stage, snapshot};
+        let mut i = snapshot(Stage::Contended, 1000.0).report.incidents[0].clone();
+        for l in &mut i.locks {
+            l.held_for_secs = Some(0.4);
+            l.held_since_known = false;
+        }
+        for b in &mut i.blocked {
+            b.waiting_for_secs = Some(0.3);
+            b.waiting_since_known = false;
+        }
+        let up = i.blocker.as_ref().unwrap().running_for_secs;
+        assert_eq!(held(&i, 0.0).unwrap(), format!("up {}", duration(up)));
+        let line = headline(&i, Some(0.0));
+        assert!(!line.contains("≥ 0s"), "{line}");
+        assert!(!waits_for(&i.blocked[0], 0.0).contains('≥'));
+        // A second later the bound says something.
+        assert!(held(&i, 1.0).unwrap().starts_with("held ≥ 1s, up "));
+        assert!(waits_for(&i.blocked[0], 1.0).starts_with(" ≥ 1s for the "));
     }
 
     #[test]

@@ -120,8 +120,9 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Notice {
             words::who(b),
             words::origin(b.origin, b.origin_via.as_deref())
         );
-        if let Some(h) = i.held_for_secs() {
-            let held = crate::core::text::duration_known(h + elapsed, i.held_since_known());
+        let held = (i.held_for_secs())
+            .and_then(|h| crate::core::text::duration_if_told(h + elapsed, i.held_since_known()));
+        if let Some(held) = held {
             let _ = write!(body, " for {held}");
         }
         if let Some(p) = words::project(i) {
