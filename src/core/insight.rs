@@ -199,6 +199,9 @@ pub struct Summarizer {
     /// Blockers stuck on a leftover process, and deadlocked ones: (holder, its project).
     leftover: BTreeMap<ProcId, Option<PathBuf>>,
     deadlocked: BTreeMap<ProcId, Option<PathBuf>>,
+    /// The first origin told of each blocker (pid, name): one whose shell exits turns orphan
+    /// or unknown, and its later waits stay in the row it began in.
+    blocker_origins: BTreeMap<(u32, String), Origin>,
 }
 
 impl Summarizer {
@@ -239,6 +242,26 @@ impl Summarizer {
             projects: BTreeMap::new(),
             leftover: BTreeMap::new(),
             deadlocked: BTreeMap::new(),
+            blocker_origins: BTreeMap::new(),
+        }
+    }
+
+    /// The origin a blocker's rows use: the first one told of it (see `blocker_origins`), for
+    /// a single blocker; else what this event says.
+    fn blocker_origin(
+        &mut self,
+        blocked_by: &[(ProcName, u32)],
+        told: Option<Origin>,
+    ) -> Option<Origin> {
+        let [(name, pid)] = blocked_by else {
+            return told;
+        };
+        let key = (*pid, name.raw().to_string());
+        match told {
+            Some(o) if !matches!(o, Origin::Unknown | Origin::Orphan) => {
+                Some(*self.blocker_origins.entry(key).or_insert(o))
+            }
+            _ => self.blocker_origins.get(&key).copied().or(told),
         }
     }
 
@@ -304,9 +327,10 @@ impl Summarizer {
             } => {
                 self.s.total_wait_secs += waited_secs;
                 self.s.total_wait_at_least |= !since_known;
+                let blocker_origin = self.blocker_origin(blocked_by, blocker.origin);
                 let row = BlockRow {
                     blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
-                    blocker_origin: blocker.origin,
+                    blocker_origin,
                     waiter: waiter_label(party, cmd, name),
                     waiter_origin: party.origin,
                     waiter_user: party.user.clone(),
@@ -958,6 +982,44 @@ mod tests {
     }
 
     const BUILD_LOCK: &str = "/src/app/target/debug/.cargo-lock";
+
+    #[test]
+    fn a_blocker_whose_shell_exited_keeps_its_first_origin_in_one_row() {
+        let wait = |at: f64, origin: Origin| {
+            let HistoryEvent::WaitEnded { mut blocker, .. } = ide_blocked_terminal(0.0, 0.0, "")
+            else {
+                unreachable!()
+            };
+            blocker.origin = Some(origin);
+            HistoryEvent::WaitEnded {
+                at,
+                path: BUILD_LOCK.into(),
+                ino: 9,
+                waiter: id(at as u32),
+                name: "cargo".into(),
+                waited_secs: 30.0,
+                since_known: true,
+                blocked_by: vec![("flock".into(), 8995)],
+                cmd: s(&["cargo", "build"]),
+                blocked_by_cmd: vec![s(&["flock", "x", "sleep", "600"])],
+                party: party(Origin::Terminal, "zsh", "/src/app"),
+                blocker,
+                goes_on: false,
+            }
+        };
+        let events = [
+            wait(100.0, Origin::Terminal),
+            wait(200.0, Origin::Orphan),
+            wait(300.0, Origin::Unknown),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!(sum.blocked.len(), 1, "{:#?}", sum.blocked);
+        assert_eq!(sum.blocked[0].blocker_origin, Some(Origin::Terminal));
+        assert_eq!(sum.blocked[0].times, 3);
+        // A blocker only ever told as an orphan stays one.
+        let sum = summarize(&[wait(100.0, Origin::Orphan)], 0.0, 0);
+        assert_eq!(sum.blocked[0].blocker_origin, Some(Origin::Orphan));
+    }
 
     #[test]
     fn names_with_control_characters_are_escaped_in_the_text_and_real_in_json() {
