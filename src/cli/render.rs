@@ -11,7 +11,7 @@ use crate::core::model::{
     DaemonAnswer, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
     ProcState, Report, Role, Source, kill_command,
 };
-use crate::core::words;
+use crate::core::{text, words};
 
 /// What the reader calls theirs: their incidents come first, and another Cargo home's package
 /// cache is named by its home.
@@ -29,9 +29,9 @@ impl Mine {
     pub fn touches(&self, i: &IncidentReport) -> bool {
         let home = |p: &Path, kind: Option<LockKind>| {
             kind.and_then(|k| catalog::cargo_home_of(p, k))
-                .is_some_and(|h| self.cargo_homes.contains(&h))
+                .is_some_and(|h| self.cargo_homes.iter().any(|o| text::same_path(o, &h)))
         };
-        let here = |p: &Path| self.build_dirs.iter().any(|d| p.starts_with(d));
+        let here = |p: &Path| self.build_dirs.iter().any(|d| text::path_under(p, d));
         let mut locks = (i.locks.iter().map(|l| (l.path.as_path(), Some(l.kind))))
             .chain((i.blocked.iter()).map(|b| (b.lock.as_path(), catalog::classify(&b.lock))));
         locks.any(|(p, kind)| home(p, kind) || here(p))

@@ -86,17 +86,17 @@ pub fn fetch(ctx: &Context, roots: &WatchRoots, no_daemon: bool) -> anyhow::Resu
 }
 
 /// The lock files in `known` that `report` does not list, compared as files: the daemon may
-/// name one by its real path (a symlinked target dir) or with U+FFFD for bytes that are not
-/// UTF-8. By name first, then the rest by file (thousands of watched projects are thousands
-/// of entries on both sides).
+/// name one by its real path (a symlinked target dir), and sends bytes that are not UTF-8 as
+/// `\xff` text. By name first (as text, as the daemon sends it), then the rest by file
+/// (thousands of watched projects are thousands of entries on both sides).
 fn not_listed(report: &Report, known: Vec<(PathBuf, LockKind)>) -> Vec<(PathBuf, LockKind)> {
+    use crate::core::text::lossy_path::text;
     use std::os::unix::fs::MetadataExt;
     let id = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()));
-    let names: HashSet<std::borrow::Cow<str>> = (report.locks.iter())
-        .map(|l| l.path.to_string_lossy())
-        .collect();
+    let names: HashSet<std::borrow::Cow<str>> =
+        (report.locks.iter()).map(|l| text(&l.path)).collect();
     let unnamed: Vec<(PathBuf, LockKind)> = (known.into_iter())
-        .filter(|(p, _)| !names.contains(&p.to_string_lossy()))
+        .filter(|(p, _)| !names.contains(&text(p)))
         .collect();
     if unnamed.is_empty() {
         return unnamed;

@@ -119,10 +119,11 @@ fn nothing_to_wait_for(named: &Wanted, here: &Here) -> String {
 }
 
 /// A path as the kernel knows it (symlinks resolved), or as given when it cannot be resolved;
-/// bytes that are not UTF-8 as U+FFFD, as the daemon's report carries them.
+/// bytes that are not UTF-8 written `\xff`, as the daemon's report carries them (a scan's
+/// report has the bytes: both read the same here).
 fn real(path: &Path) -> PathBuf {
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-    PathBuf::from(real.to_string_lossy().into_owned())
+    PathBuf::from(crate::core::text::lossy_path::text(&real).into_owned())
 }
 
 /// Whether the lock `path` under `dir` is one a build with that target or build dir takes:
@@ -547,6 +548,39 @@ mod tests {
             named[0].path,
             Path::new("/elsewhere/target/debug/.cargo-lock")
         );
+    }
+
+    #[test]
+    fn a_home_whose_name_is_not_utf8_blocks_whether_the_report_came_from_the_daemon_or_a_scan() {
+        use std::os::unix::ffi::OsStrExt;
+        let home = PathBuf::from(std::ffi::OsStr::from_bytes(b"/h\xff3"));
+        let file = home.join(".package-cache");
+        // The daemon sends the bytes as `\xff` text; a scan's report has them as they are.
+        let from_daemon: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
+            "source": "daemon", "observed_at": 0.0, "cargo_homes": [r"/h\xff3"],
+            "locks": [lock(r"/h\xff3/.package-cache", "package-cache", None, "exclusive")]
+        }))
+        .unwrap();
+        let mut from_scan = from_daemon.clone();
+        from_scan.locks[0].path = file.clone();
+        let here = Here {
+            cargo_homes: vec![home.clone()],
+            dirs: None,
+        };
+        for report in [&from_daemon, &from_scan] {
+            assert_eq!(blocking(report, &Wanted::default(), &here).len(), 1);
+            let named = Wanted {
+                files: vec![file.clone()],
+                under: vec![],
+            };
+            assert_eq!(blocking(report, &named, &here).len(), 1);
+            let under = Wanted {
+                files: vec![],
+                under: vec![home.clone()],
+            };
+            assert_eq!(blocking(report, &under, &here).len(), 1);
+        }
     }
 
     #[test]

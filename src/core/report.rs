@@ -917,14 +917,18 @@ fn lock(
 /// `--project`, the project here): their Cargo homes, and their lock files that are free. Held
 /// ones are in the report already: the daemon sees every lock on the machine.
 pub fn add_roots(report: &mut Report, known: &[(PathBuf, LockKind)], homes: &[PathBuf]) {
+    use super::text::{lossy_path::text, same_path};
     for h in homes {
-        if !report.cargo_homes.contains(h) {
+        if !report.cargo_homes.iter().any(|c| same_path(c, h)) {
             report.cargo_homes.push(h.clone());
         }
     }
-    let mut listed: HashSet<PathBuf> = report.locks.iter().map(|l| l.path.clone()).collect();
+    // As text: the daemon sends bytes that are not UTF-8 as `\xff`.
+    let mut listed: HashSet<String> = (report.locks.iter())
+        .map(|l| text(&l.path).into_owned())
+        .collect();
     for (path, kind) in known {
-        if listed.insert(path.clone()) {
+        if listed.insert(text(path).into_owned()) {
             report.locks.push(free_lock(path, *kind));
         }
     }

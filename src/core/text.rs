@@ -84,7 +84,7 @@ pub fn needs_escape(c: char) -> bool {
 
 /// Paths serialized as text even when they are not UTF-8 (a directory named with odd bytes):
 /// serde's own impl refuses those, which would lose a whole report or history event. The bytes
-/// that are not UTF-8 become U+FFFD; such a path is for reading, not for opening.
+/// that are not UTF-8 are written `\xff`; such a path is for reading, not for opening.
 pub mod lossy_path {
     use std::path::PathBuf;
 
@@ -119,6 +119,18 @@ pub mod lossy_path {
         }
         seq.end()
     }
+}
+
+/// Whether two paths are the same as text: a report from the daemon carries bytes that are not
+/// UTF-8 as `\xff` text, while paths read here have the bytes; compared so, both agree.
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    lossy_path::text(a) == lossy_path::text(b)
+}
+
+/// Whether `path` is `dir` or below it, compared as text (see [`same_path`]).
+pub fn path_under(path: &Path, dir: &Path) -> bool {
+    let (path, dir) = (lossy_path::text(path), lossy_path::text(dir));
+    Path::new(path.as_ref()).starts_with(dir.as_ref())
 }
 
 /// What is wrong with a duration, in words (humantime's own say "expected number at 0").
@@ -193,6 +205,10 @@ mod tests {
         use std::os::unix::ffi::OsStrExt;
         let odd = Path::new(std::ffi::OsStr::from_bytes(b"/src/bad\xff\xfename/\xc3"));
         assert_eq!(lossy_path::text(odd), r"/src/bad\xff\xfename/\xc3");
+        let sent = Path::new(r"/src/bad\xff\xfename/\xc3");
+        assert!(same_path(odd, sent) && !same_path(odd, Path::new("/src/bad")));
+        assert!(path_under(&odd.join("target/debug"), sent));
+        assert!(!path_under(Path::new("/src/badx"), Path::new("/src/bad")));
         assert_eq!(
             lossy_path::text(Path::new("/src/caf\u{e9}")),
             "/src/caf\u{e9}"

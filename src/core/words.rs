@@ -278,7 +278,8 @@ pub fn foreign_home(path: &Path, kind: LockKind, own: &[PathBuf]) -> Option<Path
     if own.is_empty() {
         return None;
     }
-    crate::core::catalog::cargo_home_of(path, kind).filter(|h| !own.contains(h))
+    crate::core::catalog::cargo_home_of(path, kind)
+        .filter(|h| !own.iter().any(|o| super::text::same_path(o, h)))
 }
 
 /// One line naming blocked and blocker: `cargo 4242 (stopped) blocks cargo check 45s · package
