@@ -104,6 +104,8 @@ pub struct Facts {
     pub missing_dirs: Vec<String>,
     /// Notifications are enabled in the config.
     pub notify_enabled: bool,
+    /// Where `notify.enabled` was set (`env LOCKWATCH_NOTIFY_ENABLED`, `file …`).
+    pub notify_enabled_from: String,
     /// Linux: `DBUS_SESSION_BUS_ADDRESS` is set.
     pub dbus: bool,
     /// macOS: the bundle identifier when running from an `.app` bundle.
@@ -270,6 +272,7 @@ impl Facts {
                 .collect(),
             missing_dirs: ctx.loaded.missing_dirs.clone(),
             notify_enabled: ctx.loaded.config.notify.enabled,
+            notify_enabled_from: disabled_by(ctx.loaded.provenance.get("notify.enabled")),
             dbus: std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some_and(|v| !v.is_empty()),
             bundle_id,
             other_agents,
@@ -780,12 +783,23 @@ fn privacy(g: &Guarded, f: &Facts) -> Check {
     )
 }
 
+/// Where a setting that turned notifications off came from, in words.
+fn disabled_by(from: Option<&crate::config::Provenance>) -> String {
+    use crate::config::Provenance;
+    match from {
+        Some(Provenance::Env(name)) => format!("disabled by {name}"),
+        Some(Provenance::Flag(flag)) => format!("disabled by {flag}"),
+        Some(Provenance::File(path)) => format!("disabled in {}", crate::core::text::tilde(path)),
+        _ => "disabled in the config".into(),
+    }
+}
+
 fn notifications(f: &Facts) -> Check {
     if !f.notify_enabled {
         return check(
             "notifications",
             Status::Ok,
-            "disabled in the config".into(),
+            f.notify_enabled_from.clone(),
             None,
         );
     }
@@ -973,6 +987,19 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notifications_turned_off_say_by_what() {
+        use crate::config::Provenance;
+        let env = Provenance::Env("LOCKWATCH_NOTIFY_ENABLED".into());
+        assert_eq!(
+            disabled_by(Some(&env)),
+            "disabled by LOCKWATCH_NOTIFY_ENABLED"
+        );
+        let file = Provenance::File("/c/config.toml".into());
+        assert_eq!(disabled_by(Some(&file)), "disabled in /c/config.toml");
+        assert_eq!(disabled_by(None), "disabled in the config");
+    }
     use crate::service::{LABEL, Label};
 
     fn setup(manager: Manager) -> Setup {
@@ -1015,6 +1042,7 @@ mod tests {
             config_warnings: vec![],
             missing_dirs: vec![],
             notify_enabled: true,
+            notify_enabled_from: String::new(),
             dbus: true,
             bundle_id: Some(LABEL.into()),
             other_agents: vec![],

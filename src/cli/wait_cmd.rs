@@ -414,7 +414,8 @@ fn check_paths(paths: &[PathBuf], projects: &[PathBuf]) -> Result<(), String> {
     // free whoever holds it, and `wait FILE && cargo build` would go ahead.
     // A manifest names its project.
     let odd = |p: &&PathBuf| {
-        p.is_file()
+        // Any file but a directory: a device or a socket is never a lock file either.
+        p.metadata().is_ok_and(|m| !m.is_dir())
             && p.file_name() != Some(std::ffi::OsStr::new("Cargo.toml"))
             && crate::core::catalog::classify(p).is_none()
     };
@@ -748,5 +749,22 @@ mod tests {
         std::fs::write(home.join("Cargo.toml"), "").unwrap();
         let unbuilt = home.join("target/debug/.cargo-lock");
         assert_eq!(check_paths(&[unbuilt], &[]), Ok(()));
+    }
+
+    #[test]
+    fn a_device_or_a_socket_is_not_a_lock_file_any_more_than_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let _listening = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let plain = dir.path().join("notes.txt");
+        std::fs::write(&plain, "").unwrap();
+        for p in [PathBuf::from("/dev/null"), socket, plain] {
+            let e = check_paths(std::slice::from_ref(&p), &[]).unwrap_err();
+            assert!(e.contains("is not one of Cargo's lock files"), "{e}");
+        }
+        // A directory names the locks below it; a manifest its project.
+        assert_eq!(check_paths(&[dir.path().to_path_buf()], &[]), Ok(()));
+        std::fs::write(dir.path().join("Cargo.toml"), "").unwrap();
+        assert_eq!(check_paths(&[dir.path().join("Cargo.toml")], &[]), Ok(()));
     }
 }

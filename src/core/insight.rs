@@ -23,6 +23,9 @@ pub struct BlockRow {
     /// Where the blocker came from, when recorded.
     #[serde(default)]
     pub blocker_origin: Option<Origin>,
+    /// Whose the blocker was, when another user's (`blocker` then ends with ` (NAME's)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocker_user: Option<String>,
     /// Whom it blocked: `your terminal builds`, `your editor's checks`, `cargo test`.
     pub waiter: String,
     /// Where the blocked processes came from, when recorded.
@@ -331,6 +334,7 @@ impl Summarizer {
                 let row = BlockRow {
                     blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
                     blocker_origin,
+                    blocker_user: blocker.user.clone(),
                     waiter: waiter_label(party, cmd, name),
                     waiter_origin: party.origin,
                     waiter_user: party.user.clone(),
@@ -731,7 +735,14 @@ fn times(n: u32) -> String {
 pub fn period_words(secs: u64) -> String {
     const DAY: u64 = 86_400;
     const HOUR: u64 = 3_600;
+    // humantime's: `1y` is 365.25 days, `1M` 30.44 days.
+    const YEAR: u64 = 31_557_600;
+    const MONTH: u64 = 2_630_016;
     match secs {
+        YEAR => "year".into(),
+        s if s > 0 && s % YEAR == 0 => format!("{} years", s / YEAR),
+        MONTH => "month".into(),
+        s if s > 0 && s % MONTH == 0 => format!("{} months", s / MONTH),
         DAY => "day".into(),
         s if s > 0 && s % DAY == 0 => format!("{} days", s / DAY),
         HOUR => "hour".into(),
@@ -1403,6 +1414,16 @@ mod tests {
         }
         let sum = summarize(&[e], 0.0, 0);
         assert_eq!(sum.blocked[0].blocker, "rust-analyzer (bob's)");
+        // A script groups by user without reading the label.
+        let json = serde_json::to_value(&sum.blocked[0]).unwrap();
+        assert_eq!(json["blocker_user"], "bob");
+        let mine = summarize(&[ide_blocked_terminal(100.0, 40.0, BUILD_LOCK)], 0.0, 0);
+        assert!(
+            serde_json::to_value(&mine.blocked[0])
+                .unwrap()
+                .get("blocker_user")
+                .is_none()
+        );
     }
 
     #[test]
@@ -1524,5 +1545,10 @@ mod tests {
         assert_eq!(period_words(3_600), "hour");
         assert_eq!(period_words(2 * 3_600), "2 hours");
         assert_eq!(period_words(90 * 60), "1h 30m");
+        let since = |t: &str| humantime::parse_duration(t).unwrap().as_secs();
+        assert_eq!(period_words(since("1y")), "year");
+        assert_eq!(period_words(since("2y")), "2 years");
+        assert_eq!(period_words(since("1M")), "month");
+        assert_eq!(period_words(since("30d")), "30 days");
     }
 }

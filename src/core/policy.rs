@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::catalog::LockKind;
 use super::model::{FileKey, LockMode, NetSilence, Origin, Peer, ProcName, ProcState, StaleReason};
 use super::netwait::NetTrack;
+use super::text;
 
 /// Thresholds of the stale policy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -781,7 +782,10 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     since_known,
                 },
             );
-            let (who, path) = (format!("{} {}", h.name, h.id.pid), lock.path.display());
+            let (who, path) = (
+                format!("{} {}", h.name, h.id.pid),
+                text::lossy_path::text(&lock.path),
+            );
             if recovered.is_some() {
                 fx.push(Effect::Log(format!(
                     "holding   {words}  {path}  by {who} (since before restart)"
@@ -825,7 +829,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         let held = now - hold.since;
         fx.push(Effect::Log(format!(
             "released  {}  by {} {} {}",
-            hold.path.display(),
+            text::lossy_path::text(&hold.path),
             hold.name,
             id.1.pid,
             hold_length(held, hold.since_known)
@@ -961,7 +965,7 @@ fn track_waits(
             };
             fx.push(Effect::Log(format!(
                 "waiting   {words}  {}  {} {} {}waits for {blockers}{so_far}",
-                lock.path.display(),
+                text::lossy_path::text(&lock.path),
                 w.name,
                 w.id.pid,
                 if switched { "now " } else { "" }
@@ -1107,7 +1111,7 @@ fn judge_blockers(
         let path = b
             .paths
             .first()
-            .map(|p| p.display().to_string())
+            .map(|p| text::lossy_path::text(p).into_owned())
             .unwrap_or_default();
         if became {
             changed = true;
@@ -2145,6 +2149,26 @@ mod tests {
             )),
             "the last part is timed from its own start: {fx:?}"
         );
+    }
+
+    #[test]
+    fn the_log_writes_path_bytes_that_are_not_utf8_as_the_other_views_do() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut s = state();
+        let mut held = lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        held.0[0].path = std::ffi::OsStr::from_bytes(b"/h\xff3/.package-cache").into();
+        let mut fx = observe(&mut s, 100.0, held);
+        fx.extend(observe(&mut s, 105.0, (Vec::new(), Vec::new())));
+        let logs: Vec<&String> = (fx.iter())
+            .filter_map(|e| match e {
+                Effect::Log(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        assert!(logs.len() >= 2, "{logs:?}");
+        for l in logs.iter().filter(|l| l.contains("/h")) {
+            assert!(l.contains(r"/h\xff3/.package-cache"), "{l}");
+        }
     }
 
     #[test]

@@ -218,7 +218,7 @@ impl History {
         }
         let nothing = |error: io::Error| AppendError { written: 0, error };
         if let Some(dir) = self.path.parent() {
-            fs::create_dir_all(dir).map_err(nothing)?;
+            create_private_dir(dir).map_err(nothing)?;
         }
         let mut rotation = None;
         if let Ok(m) = fs::metadata(&self.path)
@@ -231,10 +231,15 @@ impl History {
         }
         let mut f = open_log(
             &self.path,
-            OpenOptions::new().create(true).read(true).append(true),
+            OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .mode(0o600),
             Access::Append,
         )
         .map_err(nothing)?;
+        keep_private(&f);
         let len = f.metadata().map_err(nothing)?.len();
         let mut last = [0u8; 1];
         let torn = len > 0
@@ -439,6 +444,29 @@ fn not_regular(path: &Path, t: fs::FileType) -> NotRegular {
     NotRegular {
         path: path.to_path_buf(),
         kind: kind_of(t),
+    }
+}
+
+/// Makes `dir` and its missing parents, readable by this user only: the history names every
+/// process that held or waited, their command lines and directories (every user's, under
+/// root). A directory that exists keeps its mode.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// A history file others could read (made by an older version, or with a loose umask) is
+/// made this user's only; a device (`/dev/null`) or another user's file is left as it is.
+fn keep_private(f: &fs::File) {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let Ok(m) = f.metadata() else { return };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if m.is_file() && m.uid() == me && m.mode() & 0o077 != 0 {
+        let _ = f.set_permissions(fs::Permissions::from_mode(0o600));
     }
 }
 
@@ -801,6 +829,23 @@ mod tests {
         let (events, bad) = h.read();
         assert_eq!(events.len(), 2);
         assert_eq!(bad, 2);
+    }
+
+    #[test]
+    fn the_history_and_its_directory_are_this_user_s_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("share/cargo-lockwatch");
+        let h = History::new(&data);
+        h.append(&[acquired(1.0, 10)]).unwrap();
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(h.path()), 0o600);
+        // A file an older version left readable by all is made private at the next event.
+        fs::set_permissions(h.path(), fs::Permissions::from_mode(0o644)).unwrap();
+        h.append(&[acquired(2.0, 10)]).unwrap();
+        assert_eq!(mode(h.path()), 0o600);
+        assert_eq!(h.read().0.len(), 2);
     }
 
     #[test]

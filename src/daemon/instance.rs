@@ -263,7 +263,7 @@ impl HistoryLock {
         let unavailable = |e: std::io::Error| {
             HistoryLockError::Unavailable(format!("cannot open {}: {e}", path.display()))
         };
-        std::fs::create_dir_all(data_dir).map_err(unavailable)?;
+        super::history::create_private_dir(data_dir).map_err(unavailable)?;
         let mut file = open_private(&path, libc::O_NONBLOCK).map_err(unavailable)?;
         if !file.metadata().map_err(unavailable)?.is_file() {
             return Err(HistoryLockError::Unavailable(format!(
