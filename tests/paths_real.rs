@@ -640,6 +640,93 @@ fn another_users_lock_is_held_and_named() {
 
 // 5. A Latin-1 `$PWD`, a non-UTF-8 LOCKWATCH_* value and a working directory whose name is not
 // UTF-8: every command answers, none panics.
+// Review J, K12: a rustc holds its incremental session's lock (exclusive, nobody waits for it)
+// while it compiles; another user must not be told it "holds a Cargo lock". A cargo's
+// exclusive hold is still said.
+#[test]
+fn another_user_s_rustc_holding_its_own_lock_is_not_a_cargo_lock() {
+    let _serial = serial();
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "run as root: it starts root's processes"
+    );
+    ensure_lwtest();
+    let dir = Dir::new("other-rustc");
+    fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
+    // `flock` under the names rustc and cargo: the kernel names a process by its file.
+    let bin = dir.path("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let flock = Command::new("sh")
+        .args(["-c", "command -v flock"])
+        .output()
+        .unwrap();
+    let flock = PathBuf::from(String::from_utf8_lossy(&flock.stdout).trim());
+    for name in ["rustc", "cargo"] {
+        fs::copy(&flock, bin.join(name)).unwrap();
+    }
+    let session = dir.write("target/debug/incremental/app-1/s-abc.lock", "");
+    let build = dir.write("target/debug/.cargo-lock", "");
+    let rustc = dir.spawn(
+        "rustc",
+        dir.command(bin.join("rustc").to_str().unwrap())
+            .arg("-x")
+            .arg(&session)
+            .args(["sleep", "600"]),
+    );
+    let cargo = dir.spawn(
+        "cargo",
+        dir.command(bin.join("cargo").to_str().unwrap())
+            .arg("-x")
+            .arg(&build)
+            .args(["sleep", "600"]),
+    );
+    let scratch = dir.path("lw");
+    fs::create_dir_all(&scratch).unwrap();
+    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o777)).unwrap();
+    let runtime = scratch.join("run");
+    let env: Vec<(&str, &OsStr)> = vec![
+        ("HOME", scratch.as_os_str()),
+        ("CARGO_HOME", scratch.as_os_str()),
+        ("LOCKWATCH_CONFIG_DIR", scratch.as_os_str()),
+        ("LOCKWATCH_DATA_DIR", scratch.as_os_str()),
+        ("LOCKWATCH_RUNTIME_DIR", runtime.as_os_str()),
+    ];
+    let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    let start = Instant::now();
+    let hidden = loop {
+        let out = as_lwtest(
+            lockwatch,
+            &["status", "--json", "--no-daemon"],
+            &scratch,
+            &env,
+        )
+        .output()
+        .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        let hidden = doc["hidden_holders"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if hidden.iter().any(|h| h["pid"] == cargo.pid) {
+            break hidden;
+        }
+        assert!(
+            start.elapsed() < POLL_TIMEOUT,
+            "cargo {} never said: {doc}",
+            cargo.pid
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        !hidden.iter().any(|h| h["pid"] == rustc.pid),
+        "rustc {} holds its own lock, not Cargo's: {hidden:?}",
+        rustc.pid
+    );
+}
+
 #[test]
 fn odd_bytes_in_the_environment_and_paths_do_not_panic() {
     let _serial = serial();

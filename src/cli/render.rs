@@ -371,8 +371,8 @@ fn hidden_holders(out: &mut String, r: &Report) {
         };
         let _ = writeln!(
             out,
-            "{} {} ({owner}) holds a Cargo lock this user cannot name{waits}: its files are not \
-             readable from here; its owner (or root) sees it with `cargo lockwatch status`.",
+            "{} {} ({owner}) holds a Cargo lock this user cannot name{waits}: its descriptors \
+             are not readable from here; its owner (or root) sees it with `cargo lockwatch status`.",
             h.name, h.pid,
         );
     }

@@ -611,8 +611,12 @@ impl Lookup<'_> {
             ) || s.comm.starts_with("build-script-")
         };
         // A shared lock nobody waits for (the package cache's `-mutate`, which every build and
-        // every waiting cargo holds) holds nobody up: not worth a line.
-        let holds_up = !waiting.is_empty() || granted.iter().any(|l| l.mode == LockMode::Exclusive);
+        // every waiting cargo holds) holds nobody up: not worth a line. Nor does an exclusive
+        // one nobody waits for unless a cargo holds it: a rustc's is its incremental session's.
+        let holds_up = !waiting.is_empty()
+            || (granted.iter())
+                .filter(|l| l.mode == LockMode::Exclusive)
+                .any(|l| self.v.stat(l.pid).is_some_and(|s| s.comm == "cargo"));
         if !holds_up || !pids().any(|p| self.v.stat(p).is_some_and(|s| cargo(&s))) {
             return;
         }
