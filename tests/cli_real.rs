@@ -656,3 +656,36 @@ fn wait_json_says_why_it_could_not_wait() {
     let error = doc["error"].as_str().unwrap_or_default();
     assert!(error.contains("does not exist: check the path"), "{doc}");
 }
+
+/// `wait --json` interrupted with Ctrl-C (SIGINT) still prints how it ended, with exit 130
+/// (review J, K13).
+#[test]
+fn wait_json_interrupted_says_so_on_stdout() {
+    let dir = Dir::new("wait-json-interrupted");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let mut wait = lockwatch(&dir);
+    wait.args(["wait", "--json", "--timeout", "60s", "--interval", "100ms"])
+        .arg(&lock);
+    let mut waiting = dir.spawn("wait", &mut wait);
+    util::eventually("wait names the holder", || {
+        waiting
+            .output()
+            .contains(&format!("held by flock {}", holder.pid))
+    });
+    // SAFETY: kill(2) on the `wait` this test started and still owns (not yet reaped).
+    assert_eq!(unsafe { libc::kill(waiting.pid as i32, libc::SIGINT) }, 0);
+    let code = waiting.wait_exit();
+    let said = waiting.output();
+    assert_eq!(code, lockwatch::exit::INTERRUPTED, "{said}");
+    let line = said
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{said}"));
+    let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(doc["interrupted"], true, "{doc}");
+    assert_eq!(doc["free"], false, "{doc}");
+    assert_eq!(doc["held_by"]["pid"], holder.pid, "{doc}");
+}

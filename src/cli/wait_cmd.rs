@@ -215,7 +215,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         return exit::ERROR;
     }
     let live = std::io::stderr().is_terminal();
-    if live {
+    if args.json {
+        // A script reading how it ended gets its line on Ctrl-C too (see `INTERRUPTED`).
+        note_interrupt();
+    } else if live {
         end_line_on_interrupt();
     }
     let start = Instant::now();
@@ -248,7 +251,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 // Reassures a person; a script reads the exit code, and gets no line.
                 crate::say!("{}", nothing_to_wait_for(&named, &here));
             }
-            print_outcome(args.json, start, None);
+            print_outcome(args.json, start, None, false);
             return exit::OK;
         }
         let l = blockers[0];
@@ -330,12 +333,20 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
         }
         printed = true;
+        if INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+            if live {
+                crate::say!();
+            }
+            crate::say!("interrupted; still held by {who}");
+            print_outcome(args.json, start, Some((l, holder)), true);
+            return exit::INTERRUPTED;
+        }
         if args.timeout.is_some_and(|t| start.elapsed() >= t) {
             if live {
                 crate::say!();
             }
             crate::say!("timed out; still held by {who}");
-            print_outcome(args.json, start, Some((l, holder)));
+            print_outcome(args.json, start, Some((l, holder)), false);
             return exit::TIMEOUT;
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
@@ -358,6 +369,9 @@ struct Outcome {
     /// Why it could not wait (exit 2): a path that is not there, locks that cannot be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+    /// Ended by Ctrl-C (SIGINT) while the lock was held (exit 130).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    interrupted: bool,
 }
 
 /// With `--json`, an error is a line too: a script reading how it ended gets one.
@@ -368,6 +382,7 @@ fn print_error(json: bool, message: &str) {
         lock: None,
         held_by: None,
         error: Some(message.to_string()),
+        interrupted: false,
     };
     if json && let Ok(line) = serde_json::to_string(&outcome) {
         crate::tell!("{line}");
@@ -380,8 +395,14 @@ struct HeldBy {
     name: crate::core::model::ProcName,
 }
 
-/// Prints the outcome as one JSON line when `json`; `still` is the lock still held.
-fn print_outcome(json: bool, start: Instant, still: Option<(&LockReport, Option<&HolderReport>)>) {
+/// Prints the outcome as one JSON line when `json`; `still` is the lock still held, and
+/// `interrupted` says the wait ended with Ctrl-C (SIGINT).
+fn print_outcome(
+    json: bool,
+    start: Instant,
+    still: Option<(&LockReport, Option<&HolderReport>)>,
+    interrupted: bool,
+) {
     if !json {
         return;
     }
@@ -394,6 +415,7 @@ fn print_outcome(json: bool, start: Instant, still: Option<(&LockReport, Option<
             name: h.name.clone(),
         }),
         error: None,
+        interrupted,
     };
     if let Ok(line) = serde_json::to_string(&outcome) {
         crate::tell!("{line}");
@@ -456,6 +478,25 @@ fn check_paths(paths: &[PathBuf], projects: &[PathBuf]) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+/// Set by SIGINT with `--json`: the loop then prints how the wait ended and exits 130.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// With `--json`, Ctrl-C is noted (see [`INTERRUPTED`]) rather than ending the process: the
+/// loop sees it within one interval.
+fn note_interrupt() {
+    extern "C" fn on_interrupt(_: libc::c_int) {
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    // SAFETY: the handler only stores to an atomic (async-signal-safe); `action` is fully
+    // initialised (zeroed, then the handler and an empty mask set) before sigaction reads it.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_interrupt as *const () as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+    }
 }
 
 /// Ctrl-C during the live line ends the line first, so the shell's prompt starts on its own.
