@@ -246,6 +246,15 @@ fn hold_times(ctx: &Context) -> &'static crate::core::eta::HoldTimes {
     })
 }
 
+/// Every Cargo home of `roots` (`$CARGO_HOME`, `--cargo-home`, `[watch] cargo_homes`), as
+/// given and as resolved: a stale blocker on any of them sets the exit status.
+fn watched_homes(roots: &WatchRoots) -> Vec<PathBuf> {
+    let resolved = (roots.cargo_homes.iter()).filter_map(|h| h.canonicalize().ok());
+    let mut homes: Vec<PathBuf> = roots.cargo_homes.iter().cloned().chain(resolved).collect();
+    homes.dedup();
+    homes
+}
+
 /// The reader's own: the first Cargo home of `roots` (`$CARGO_HOME` or `~/.cargo`) as given
 /// and as resolved (the daemon names locks by their real paths), and the build dirs here.
 pub fn mine(roots: &WatchRoots) -> render::Mine {
@@ -325,7 +334,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             Err(_) => return exit::ERROR,
         }
         if !args.watch {
-            return if stale_for(&report, &style.mine.cargo_homes) {
+            return if stale_for(&report, &watched_homes(&roots)) {
                 exit::STALE
             } else {
                 exit::OK
@@ -373,6 +382,12 @@ mod tests {
             stale_for(&r, &[]),
             "no home known: every stale incident counts"
         );
+        // A home watched with --cargo-home or [watch] cargo_homes counts (review J, K14).
+        let roots = WatchRoots {
+            cargo_homes: vec![own[0].clone(), "/tmp/other-home".into()],
+            projects: vec![],
+        };
+        assert!(stale_for(&r, &watched_homes(&roots)));
     }
 
     #[test]
