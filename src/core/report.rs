@@ -658,6 +658,20 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
                 super::model::kill_command(b.pid, b.sigterm.futile())
             )
         }
+        // Nothing back from the registry yet: say when Cargo stops trying by itself, before
+        // the stale verdict does (the waiters would meet the same registry).
+        (
+            IncidentState::Blocking,
+            doing @ Doing::Network {
+                silence: Some(s), ..
+            },
+        ) if s.nothing_received => format!(
+            "{} is busy: {}; {waiting}. Nothing has arrived yet: Cargo gives up by itself \
+             after its retries{}. Waiting is usually right.",
+            who(b),
+            doing::describe_short(doing),
+            give_up_words(Some(s))
+        ),
         (IncidentState::Blocking, doing) => format!(
             "{} is busy: {}; {waiting}. Waiting is usually right.",
             who(b),
@@ -1521,10 +1535,14 @@ mod tests {
              1m09s ago, 3 connections, none open now: pausing before a retry)"
         );
         // The verdict names the wait; the doing line above it has the details (review H, I8).
+        // Nothing has come back: when Cargo stops trying by itself, before it is stale (review
+        // J, K3).
         assert_eq!(
             i.verdict,
-            "cargo 10 is busy: waiting on the network (127.0.0.1:1); 1 process waits. Waiting is \
-             usually right."
+            "cargo 10 is busy: waiting on the network (127.0.0.1:1); 1 process waits. Nothing \
+             has arrived yet: Cargo gives up by itself after its retries — with Cargo's \
+             defaults (http.timeout 30 s, net.retry 3), in about 1m02s. Waiting is usually \
+             right."
         );
         assert_eq!((i.action.as_ref(), i.advice.as_ref()), (None, None));
     }
