@@ -358,7 +358,7 @@ fn holds_others_up(pass: &Pass, pid: u32) -> bool {
 }
 
 /// Classifies `pid` in a fresh pass, or says why it must not be touched.
-fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
+fn target(pass: &Pass, pid: u32, known: &Knowledge) -> Result<Target, Refusal> {
     let g = &pass.graph;
     for i in &g.incidents {
         let Some(b) = i.blocker else { continue };
@@ -384,7 +384,7 @@ fn target(pass: &Pass, pid: u32) -> Result<Target, Refusal> {
             blocker_name: root
                 .and_then(|r| pass.facts.get(&r))
                 .map(|f| f.name.clone()),
-            detail: what_to_do_instead(pass, root),
+            detail: what_to_do_instead(pass, root, known),
             deadlocked,
             holds_others_up: holds_others_up(pass, pid),
         });
@@ -448,17 +448,15 @@ fn sharers(held: &[&LockSighting], pid: u32, keys: &[FileKey]) -> Vec<u32> {
 
 /// What `status` would advise about the incident rooted at `root`: what it does and the command
 /// to run, or that waiting is right.
-fn what_to_do_instead(pass: &Pass, root: Option<u32>) -> String {
+fn what_to_do_instead(pass: &Pass, root: Option<u32>, known: &Knowledge) -> String {
     let Some(root) = root else {
         return "It waits for a process this user cannot inspect (another user's?).".into();
     };
-    let report = scan::report(
-        pass,
-        &WatchRoots::default(),
-        Source::Scan,
-        &Knowledge::default(),
-        scan::now(),
-    );
+    let source = match known.stale {
+        Some(_) => Source::Daemon,
+        None => Source::Scan,
+    };
+    let report = scan::report(pass, &WatchRoots::default(), source, known, scan::now());
     let Some(i) = report
         .incidents
         .iter()
@@ -550,8 +548,11 @@ fn ours(pass: &Pass, facts: &ProcessFacts, my_uid: u32) -> Result<(), Refusal> {
     let unseen_holder = pass.sightings.iter().any(|s| s.unseen.is_some());
     // A Cargo lock whose file this user cannot name is still theirs to act on, not "none".
     let holds_hidden = pass.hidden.iter().any(|h| h.pid == facts.pid);
-    let plays_no_part =
-        !holds_hidden && matches!(target(pass, facts.pid), Err(Refusal::NotAHolder));
+    let plays_no_part = !holds_hidden
+        && matches!(
+            target(pass, facts.pid, &Knowledge::default()),
+            Err(Refusal::NotAHolder)
+        );
     if plays_no_part && !unseen_holder {
         return Err(Refusal::NotAHolder);
     }
@@ -579,13 +580,20 @@ fn descendants(probe: &mut dyn Probe, pid: u32, uid: u32) -> Vec<(u32, u64, Proc
 /// seen to have proceeded.
 const RECHECK: Duration = Duration::from_millis(10);
 
-/// Checks, signals and waits. Every check is repeated right before each signal.
-pub fn kill(probe: &mut dyn Probe, roots: &WatchRoots, req: KillRequest) -> KillReport {
+/// Checks, signals and waits. Every check is repeated right before each signal. `known` is
+/// what the caller knows beyond this pass (the daemon's hold times, network waits and stale
+/// verdicts; a one-off run's settings), so a refusal advises what `status` does.
+pub fn kill(
+    probe: &mut dyn Probe,
+    roots: &WatchRoots,
+    req: KillRequest,
+    known: &Knowledge,
+) -> KillReport {
     let (pass, facts) = match checked(probe, roots, req.pid, req.start_token) {
         Ok(x) => x,
         Err(report) => return *report,
     };
-    let target = match target(&pass, req.pid) {
+    let target = match target(&pass, req.pid, known) {
         Ok(t) => t,
         Err(refusal) => return refused(req.pid, refusal),
     };
@@ -940,12 +948,13 @@ pub fn resume(
     roots: &WatchRoots,
     pid: u32,
     start_token: Option<u64>,
+    known: &Knowledge,
 ) -> KillReport {
     let (pass, facts) = match checked(probe, roots, pid, start_token) {
         Ok(x) => x,
         Err(report) => return *report,
     };
-    if let Err(refusal) = target(&pass, pid) {
+    if let Err(refusal) = target(&pass, pid, known) {
         return refused_to(pid, refusal, Act::Resume);
     }
     let kids = descendants(probe, pid, facts.uid);
@@ -1111,11 +1120,17 @@ mod tests {
             force: false,
             grace: Duration::ZERO,
         };
-        kill(probe, &WatchRoots::default(), req)
+        kill(probe, &WatchRoots::default(), req, &Knowledge::default())
     }
 
     fn resume_it(probe: &mut FakeProbe, pid: u32) -> KillReport {
-        resume(probe, &WatchRoots::default(), pid, Some(u64::from(pid)))
+        resume(
+            probe,
+            &WatchRoots::default(),
+            pid,
+            Some(u64::from(pid)),
+            &Knowledge::default(),
+        )
     }
 
     #[test]
@@ -1162,6 +1177,44 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_waiter_refused_is_told_what_status_says_of_its_blocker() {
+        let (me, _) = uids();
+        let mut probe = machine(me, me, me);
+        let req = KillRequest {
+            pid: WAITER,
+            start_token: Some(u64::from(WAITER)),
+            force: false,
+            grace: Duration::ZERO,
+        };
+        // The daemon judged the holder not stale: waiting is right.
+        let fine = Knowledge {
+            stale: Some(HashMap::new()),
+            ..Knowledge::default()
+        };
+        let alive = kill(&mut probe, &WatchRoots::default(), req, &fine);
+        assert!(
+            alive.message().contains("That looks alive"),
+            "{}",
+            alive.message()
+        );
+        // The daemon judged it stale (review J, K15): the refusal says so, and what to run.
+        let daemon = Knowledge {
+            stale: Some(HashMap::from([(
+                HOLDER,
+                vec![crate::core::model::StaleReason::NetworkSilent],
+            )])),
+            ..Knowledge::default()
+        };
+        let told = kill(&mut probe, &WatchRoots::default(), req, &daemon);
+        let message = told.message();
+        assert!(!message.contains("looks alive"), "{message}");
+        assert!(
+            message.contains(&format!("cargo lockwatch kill {HOLDER}")),
+            "{message}"
+        );
     }
 
     #[test]
@@ -1253,7 +1306,12 @@ mod tests {
             force: false,
             grace: Duration::ZERO,
         };
-        let report = kill(&mut probe, &WatchRoots::default(), req);
+        let report = kill(
+            &mut probe,
+            &WatchRoots::default(),
+            req,
+            &Knowledge::default(),
+        );
         assert_eq!(refusal(&report), &Refusal::PidReused);
     }
 
@@ -1302,7 +1360,12 @@ mod tests {
             force: false,
             grace: Duration::ZERO,
         };
-        let reused = kill(&mut probe, &WatchRoots::default(), req);
+        let reused = kill(
+            &mut probe,
+            &WatchRoots::default(),
+            req,
+            &Knowledge::default(),
+        );
         assert_eq!(refusal(&reused), &Refusal::PidReused);
         // With --force it goes on to the signal (this made-up pid exists nowhere: gone).
         let req = KillRequest { force: true, ..req };
@@ -1313,6 +1376,7 @@ mod tests {
                 start_token: Some(u64::from(HOLDER)),
                 ..req
             },
+            &Knowledge::default(),
         );
         assert_eq!(refusal(&forced), &Refusal::Gone);
         // Blocked says so.

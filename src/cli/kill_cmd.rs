@@ -144,7 +144,8 @@ fn attempt(ctx: &Context, req: KillRequest) -> KillReport {
         return r;
     }
     let roots = super::status::roots_here(ctx);
-    match super::run_probe::with_probe(&ctx.dirs.runtime, |p| kill::kill(p, &roots, req)) {
+    let known = super::status::scan_knowledge(ctx);
+    match super::run_probe::with_probe(&ctx.dirs.runtime, |p| kill::kill(p, &roots, req, &known)) {
         Ok(report) => report,
         Err(e) => KillReport::Refused {
             pid: req.pid,

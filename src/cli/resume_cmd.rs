@@ -39,6 +39,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                         &super::status::roots_here(ctx),
                         args.pid,
                         Some(token),
+                        &super::status::scan_knowledge(ctx),
                     ),
                     Err(e) => KillReport::Refused {
                         pid: args.pid,

@@ -219,12 +219,7 @@ pub fn fetch_with_problems(
         &pass,
         roots,
         Source::Scan,
-        &Knowledge {
-            ignore_names: ctx.loaded.config.watch.ignore_process_names.clone(),
-            network_silence: Some(ctx.loaded.config.stale.stale_after.as_secs_f64()),
-            stopped_grace: ctx.loaded.config.stale.stopped_grace.as_secs_f64(),
-            ..Knowledge::default()
-        },
+        &scan_knowledge(ctx),
         scan::now(),
     );
     let mut report = report;
@@ -244,6 +239,17 @@ fn hold_times(ctx: &Context) -> &'static crate::core::eta::HoldTimes {
         history.scan(|e| times.add(&e));
         times
     })
+}
+
+/// What a one-off scan knows beyond its pass: the settings that judge a blocker at a glance.
+pub fn scan_knowledge(ctx: &Context) -> Knowledge {
+    let stale = &ctx.loaded.config.stale;
+    Knowledge {
+        ignore_names: ctx.loaded.config.watch.ignore_process_names.clone(),
+        network_silence: Some(stale.stale_after.as_secs_f64()),
+        stopped_grace: stale.stopped_grace.as_secs_f64(),
+        ..Knowledge::default()
+    }
 }
 
 /// Every Cargo home of `roots` (`$CARGO_HOME`, `--cargo-home`, `[watch] cargo_homes`), as

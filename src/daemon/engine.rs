@@ -166,6 +166,9 @@ pub struct Engine {
     last_pass: tokio::time::Instant,
     /// When freed heap memory was last handed back to the OS.
     last_trim: std::time::Instant,
+    /// What the last pass knew beyond itself (hold times, network waits, stale verdicts):
+    /// a kill or resume refused judges the blocker as the last report did.
+    last_known: Knowledge,
 }
 
 /// Knobs that are not configuration.
@@ -247,6 +250,7 @@ impl Engine {
                 yielding: HashMap::new(),
                 last_pass: tokio::time::Instant::now(),
                 last_trim: std::time::Instant::now(),
+                last_known: Knowledge::default(),
             },
             snapshot_rx,
         )
@@ -408,15 +412,15 @@ impl Engine {
             Command::Kill(req, reply) => {
                 // The kill waits up to its grace period for the release: run it aside so the
                 // loop keeps sampling, publishing and answering meanwhile.
-                let roots = self.roots.clone();
+                let (roots, known) = (self.roots.clone(), self.last_known.clone());
                 aside(req.pid, done, reply, move |p| {
-                    crate::kill::kill(p, &roots, req)
+                    crate::kill::kill(p, &roots, req, &known)
                 });
             }
             Command::Resume(pid, token, reply) => {
-                let roots = self.roots.clone();
+                let (roots, known) = (self.roots.clone(), self.last_known.clone());
                 aside(pid, done, reply, move |p| {
-                    crate::kill::resume(p, &roots, pid, token)
+                    crate::kill::resume(p, &roots, pid, token, &known)
                 });
             }
             Command::Snooze(until) => {
@@ -766,6 +770,7 @@ impl Engine {
         };
         let homes = self.roots.cargo_homes.clone();
         let mut report = core_report::build(Source::Daemon, now, homes, &observed, &knowledge);
+        self.last_known = knowledge;
         if self.quick_enabled {
             let held = (pass.sightings.iter())
                 .filter(|s| !s.holders.is_empty() || s.unseen.is_some())
@@ -820,10 +825,10 @@ impl Engine {
                 force: false,
                 grace: YIELD_GRACE,
             };
-            let roots = self.roots.clone();
+            let (roots, known) = (self.roots.clone(), self.last_known.clone());
             let (reply, _) = oneshot::channel();
             aside(pid, &done, reply, move |p| {
-                crate::kill::kill(p, &roots, req)
+                crate::kill::kill(p, &roots, req, &known)
             });
         }
         // Forget checks that are gone, so the set stays small.
