@@ -80,6 +80,31 @@ fn daemon_follows_a_hold_and_release_with_real_times() {
     assert_eq!(code, 0, "{out}");
     let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(summary["holds"].as_u64().unwrap() >= 1, "{summary}");
+
+    // A shell whose data directory is not the daemon's gets the daemon's history, said so,
+    // not "nothing has happened since it started" (review J, K18).
+    let elsewhere = dir.root.join("other-data");
+    let history_here = |args: &[&str]| {
+        let out = dir
+            .command(env!("CARGO_BIN_EXE_cargo-lockwatch"))
+            .args(args)
+            .envs(d.env.iter().map(|(k, v)| (k, v)))
+            .env("LOCKWATCH_DATA_DIR", &elsewhere)
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, out, err) = history_here(&["history"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        err.contains("this is the history of the running daemon"),
+        "{err}"
+    );
+    assert!(!out.contains("No history yet"), "{out}");
+    let (_, out, _) = history_here(&["history", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(summary["holds"].as_u64().unwrap() >= 1, "{summary}");
 }
 
 #[test]

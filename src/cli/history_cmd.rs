@@ -37,16 +37,35 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let since = crate::scan::now() - args.since.as_secs_f64();
     // Streamed: memory stays bounded whatever the file's size.
     let (mut summary, stats) = h.summary(since);
+    let empty_here = stats.events == 0 && stats.unreadable == 0;
+    let socket = crate::daemon::socket_path(&ctx.dirs);
+    // A daemon answering here may write its history in another data directory (one started
+    // with another LOCKWATCH_DATA_DIR): its own summary then, said so (review J, K18).
+    let theirs = empty_here
+        .then(|| daemon_history(&socket, since))
+        .flatten()
+        .filter(|s| s.holds > 0 || s.waits > 0);
+    let elsewhere = theirs.is_some();
+    if let Some(s) = theirs {
+        summary = s;
+    }
     crate::core::insight::drop_taken_advice(&mut summary, &ctx.loaded.config);
     let text = if args.json {
         super::json_line(&summary, true)
-    } else if stats.events == 0 && stats.unreadable == 0 {
+    } else if elsewhere {
+        crate::say!(
+            "cargo-lockwatch: note: {} holds nothing; this is the history of the running \
+             daemon, which writes it in another data directory (it was started with another \
+             LOCKWATCH_DATA_DIR)",
+            h.path().display()
+        );
+        history::render(&summary, args.since.as_secs(), super::terminal_width())
+    } else if empty_here {
         let why = if h.path().exists() {
             format!("{} is empty", h.path().display())
         } else {
             format!("no {} yet", h.path().display())
         };
-        let socket = crate::daemon::socket_path(&ctx.dirs);
         let running = crate::daemon::client::Client::connect(&socket, Duration::from_secs(1));
         if running.is_ok() {
             format!(
@@ -65,6 +84,17 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     match super::print(&text) {
         Ok(()) => exit::OK,
         Err(_) => exit::ERROR,
+    }
+}
+
+/// The running daemon's summary of its own history since `since`, if one answers here.
+fn daemon_history(socket: &std::path::Path, since: f64) -> Option<crate::core::insight::Summary> {
+    use crate::daemon::protocol::{Request, Response};
+    let mut c = crate::daemon::client::Client::connect(socket, Duration::from_secs(1)).ok()?;
+    c.set_timeout(Some(Duration::from_secs(10)));
+    match c.request(&Request::History { since }) {
+        Ok(Response::History(s)) => Some(s),
+        _ => None,
     }
 }
 
