@@ -241,6 +241,21 @@ fn hold_times(ctx: &Context) -> &'static crate::core::eta::HoldTimes {
     })
 }
 
+/// The text's `tip` on an IDE check holding up a terminal build, as the incident's `advice`
+/// (topic `yield-ide`) in the JSON, where it has none other (review J, K17).
+fn ide_tips_as_advice(report: &mut Report, yield_after: Option<f64>) {
+    use crate::core::insight::{Advice, Topic};
+    let from_daemon = report.source == crate::core::model::Source::Daemon;
+    for i in report.incidents.iter_mut().filter(|i| i.advice.is_none()) {
+        if let Some(text) = crate::core::words::ide_tip(i, yield_after, from_daemon) {
+            i.advice = Some(Advice {
+                topic: Topic::YieldIde,
+                text,
+            });
+        }
+    }
+}
+
 /// What a one-off scan knows beyond its pass: the settings that judge a blocker at a glance.
 pub fn scan_knowledge(ctx: &Context) -> Knowledge {
     let stale = &ctx.loaded.config.stale;
@@ -299,6 +314,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         // The reader's own first (their Cargo home, the project they are in), in JSON as in
         // the text: `incidents[0]` is what the person reads first.
         report.incidents.sort_by_key(|i| !style.mine.touches(i));
+        if args.json {
+            ide_tips_as_advice(&mut report, style.yield_after);
+        }
         let text = if args.json && args.watch {
             super::json_line(&report, false)
         } else if args.json {
@@ -394,6 +412,31 @@ mod tests {
             projects: vec![],
         };
         assert!(stale_for(&r, &watched_homes(&roots)));
+    }
+
+    #[test]
+    fn an_ide_check_holding_up_a_terminal_build_has_the_tip_as_advice_in_json() {
+        use crate::core::model::Origin;
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Contended, 1_000.0).report;
+        ide_tips_as_advice(&mut r, None);
+        assert!(
+            r.incidents[0].advice.is_none(),
+            "a terminal build blocks: no tip"
+        );
+        let i = &mut r.incidents[0];
+        let b = i.blocker.as_mut().unwrap();
+        b.origin = Origin::Ide;
+        b.origin_via = Some("rust-analyzer".into());
+        i.blocked[0].process.origin = Origin::Terminal;
+        ide_tips_as_advice(&mut r, None);
+        let advice = serde_json::to_value(r.incidents[0].advice.as_ref().unwrap()).unwrap();
+        assert_eq!(advice["topic"], "yield-ide");
+        let text = advice["text"].as_str().unwrap();
+        assert!(
+            text.starts_with("rust-analyzer's check holds up your build"),
+            "{text}"
+        );
     }
 
     #[test]
