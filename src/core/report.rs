@@ -574,13 +574,23 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
                 )
             }
         };
+        // Before the daemon's samples make it stale there is no action line: the verdict
+        // says what to run if it lasts (review J, K9).
+        let stop = if i.state == IncidentState::Stale {
+            format!("Stop {}{also}, not {}.", who(c), b.name)
+        } else {
+            format!(
+                "If it does not exit soon, stop {}{also}, not {}: `cargo lockwatch kill {}`.",
+                who(c),
+                b.name,
+                c.pid
+            )
+        };
         return format!(
             "{} waits for {} to close its output pipe (a process left behind by a build \
-             script); {waiting}. Stop {}{also}, not {}.",
+             script); {waiting}. {stop}",
             who(b),
             who(c),
-            who(c),
-            b.name
         );
     }
     // `fg` only where there is a terminal to type it in.
@@ -1621,6 +1631,21 @@ mod tests {
         );
         assert!(
             i.verdict.contains("Stop sleep 77, not cargo"),
+            "{}",
+            i.verdict
+        );
+        // Before the daemon's samples say stale, the verdict gives the command itself.
+        let k = Knowledge {
+            stale: Some(HashMap::new()),
+            ..Knowledge::default()
+        };
+        let i = c.report(&k).incidents.remove(0);
+        assert_ne!(i.state, IncidentState::Stale);
+        assert!(i.action.is_none());
+        assert!(
+            i.verdict.contains(
+                "If it does not exit soon, stop sleep 77, not cargo: `cargo lockwatch kill 77`."
+            ),
             "{}",
             i.verdict
         );
