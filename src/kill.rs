@@ -1113,14 +1113,23 @@ mod tests {
         }
     }
 
-    fn kill_it(probe: &mut FakeProbe, pid: u32) -> KillReport {
-        let req = KillRequest {
+    /// A kill of `pid` as `status` showed it (the fake start token is the pid).
+    fn request(pid: u32) -> KillRequest {
+        KillRequest {
             pid,
             start_token: Some(u64::from(pid)),
             force: false,
             grace: Duration::ZERO,
-        };
-        kill(probe, &WatchRoots::default(), req, &Knowledge::default())
+        }
+    }
+
+    fn kill_it(probe: &mut FakeProbe, pid: u32) -> KillReport {
+        kill(
+            probe,
+            &WatchRoots::default(),
+            request(pid),
+            &Knowledge::default(),
+        )
     }
 
     fn resume_it(probe: &mut FakeProbe, pid: u32) -> KillReport {
@@ -1183,12 +1192,7 @@ mod tests {
     fn a_waiter_refused_is_told_what_status_says_of_its_blocker() {
         let (me, _) = uids();
         let mut probe = machine(me, me, me);
-        let req = KillRequest {
-            pid: WAITER,
-            start_token: Some(u64::from(WAITER)),
-            force: false,
-            grace: Duration::ZERO,
-        };
+        let req = request(WAITER);
         // The daemon judged the holder not stale: waiting is right.
         let fine = Knowledge {
             stale: Some(HashMap::new()),

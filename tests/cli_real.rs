@@ -349,10 +349,7 @@ fn wait_says_there_is_nothing_to_wait_for_only_at_a_terminal() {
 #[test]
 fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
     let dir = Dir::new("kill-asks");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
-    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
-    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let (_, holder) = held_package_cache(&dir);
 
     let (code, out) = at_a_terminal(&dir, &format!("kill {}", holder.pid), "n\n");
     assert!(out.contains("nobody waits for it"), "{out}");
@@ -399,10 +396,7 @@ fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
 #[test]
 fn a_script_stops_a_holder_nobody_waits_for_only_with_yes() {
     let dir = Dir::new("kill-yes");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
-    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
-    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let (_, holder) = held_package_cache(&dir);
     let pid = holder.pid.to_string();
     let out = lockwatch(&dir)
         .args(["kill", &pid, "--yes"])
@@ -560,10 +554,7 @@ fn wait_refuses_a_file_that_is_not_a_cargo_lock() {
 #[test]
 fn kill_refuses_a_pid_that_status_showed_as_another_process() {
     let dir = Dir::new("kill-shown");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
-    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
-    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let (lock, holder) = held_package_cache(&dir);
     let (_waiter, _) = util::waiter_behind(&dir, &lock, &holder);
     let status = lockwatch(&dir)
         .args(["status", "--no-daemon"])
@@ -662,10 +653,7 @@ fn wait_json_says_why_it_could_not_wait() {
 #[test]
 fn wait_json_interrupted_says_so_on_stdout() {
     let dir = Dir::new("wait-json-interrupted");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
-    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
-    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let (lock, holder) = held_package_cache(&dir);
     let mut wait = lockwatch(&dir);
     wait.args(["wait", "--json", "--timeout", "60s", "--interval", "100ms"])
         .arg(&lock);
@@ -688,4 +676,13 @@ fn wait_json_interrupted_says_so_on_stdout() {
     assert_eq!(doc["interrupted"], true, "{doc}");
     assert_eq!(doc["free"], false, "{doc}");
     assert_eq!(doc["held_by"]["pid"], holder.pid, "{doc}");
+}
+
+/// The test's package cache, held by a `flock` seen holding it.
+fn held_package_cache(dir: &Dir) -> (std::path::PathBuf, util::Proc) {
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let holder = util::daemon::flock_holder(dir, "holder", &lock);
+    util::wait_holder(dir, &lock, holder.pid, &[&holder]);
+    (lock, holder)
 }

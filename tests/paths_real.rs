@@ -414,17 +414,7 @@ fn wait_waits_only_for_the_locks_the_build_here_takes() {
     );
     assert_eq!(json(&[])["free"], true);
     fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
-    let scratch = dir.path("lw");
-    fs::create_dir_all(&scratch).unwrap();
-    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o777)).unwrap();
-    let runtime = scratch.join("run");
-    let env: Vec<(&str, &OsStr)> = vec![
-        ("HOME", scratch.as_os_str()),
-        ("CARGO_HOME", scratch.as_os_str()),
-        ("LOCKWATCH_CONFIG_DIR", scratch.as_os_str()),
-        ("LOCKWATCH_DATA_DIR", scratch.as_os_str()),
-        ("LOCKWATCH_RUNTIME_DIR", runtime.as_os_str()),
-    ];
+    let (scratch, env) = lwtest_scratch(&dir);
     let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
     let args = ["wait", "--timeout", "500ms", lock.to_str().unwrap()];
     let out = as_lwtest(lockwatch, &args, &scratch, &env)
@@ -436,20 +426,7 @@ fn wait_waits_only_for_the_locks_the_build_here_takes() {
     // Outside the projects it watches, the ordinary user cannot name root's lock file, but
     // `status` never says no lock is held while root's cargo holds one (review H, I3), and
     // `kill` says whose it is.
-    let out = as_lwtest(
-        lockwatch,
-        &["status", "--json", "--no-daemon"],
-        &scratch,
-        &env,
-    )
-    .output()
-    .unwrap();
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    let hidden = doc["hidden_holders"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let (doc, hidden) = hidden_seen_by_lwtest(&scratch, &env);
     let ours = hidden.iter().find(|h| h["pid"] == ide.pid);
     let ours = ours.unwrap_or_else(|| panic!("root's cargo {} not counted: {doc}", ide.pid));
     assert_eq!(
@@ -479,7 +456,51 @@ fn wait_waits_only_for_the_locks_the_build_here_takes() {
 }
 
 /// Runs `program args…` as the ordinary user `lwtest` with a clean environment plus `env`.
-fn as_lwtest(program: &Path, args: &[&str], cwd: &Path, env: &[(&str, &OsStr)]) -> Command {
+/// A directory the ordinary user may write, for its own lockwatch state, and the environment
+/// that puts everything there (HOME, CARGO_HOME, config and data; the runtime below it).
+fn lwtest_scratch(dir: &Dir) -> (PathBuf, Vec<(&'static str, std::ffi::OsString)>) {
+    let scratch = dir.path("lw");
+    fs::create_dir_all(&scratch).unwrap();
+    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o777)).unwrap();
+    let env = [
+        "HOME",
+        "CARGO_HOME",
+        "LOCKWATCH_CONFIG_DIR",
+        "LOCKWATCH_DATA_DIR",
+    ]
+    .into_iter()
+    .map(|k| (k, scratch.clone().into_os_string()))
+    .chain([(
+        "LOCKWATCH_RUNTIME_DIR",
+        scratch.join("run").into_os_string(),
+    )])
+    .collect();
+    (scratch, env)
+}
+
+/// `status --json --no-daemon` run as lwtest: the document and its `hidden_holders`.
+fn hidden_seen_by_lwtest(
+    scratch: &Path,
+    env: &[(&str, std::ffi::OsString)],
+) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    let args = ["status", "--json", "--no-daemon"];
+    let out = as_lwtest(lockwatch, &args, scratch, env).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let hidden = doc["hidden_holders"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    (doc, hidden)
+}
+
+fn as_lwtest<V: AsRef<OsStr>>(
+    program: &Path,
+    args: &[&str],
+    cwd: &Path,
+    env: &[(&str, V)],
+) -> Command {
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=lwtest", "--regid=lwtest", "--clear-groups", "--"])
         .arg(program)
@@ -682,34 +703,10 @@ fn another_user_s_rustc_holding_its_own_lock_is_not_a_cargo_lock() {
             .arg(&build)
             .args(["sleep", "600"]),
     );
-    let scratch = dir.path("lw");
-    fs::create_dir_all(&scratch).unwrap();
-    fs::set_permissions(&scratch, fs::Permissions::from_mode(0o777)).unwrap();
-    let runtime = scratch.join("run");
-    let env: Vec<(&str, &OsStr)> = vec![
-        ("HOME", scratch.as_os_str()),
-        ("CARGO_HOME", scratch.as_os_str()),
-        ("LOCKWATCH_CONFIG_DIR", scratch.as_os_str()),
-        ("LOCKWATCH_DATA_DIR", scratch.as_os_str()),
-        ("LOCKWATCH_RUNTIME_DIR", runtime.as_os_str()),
-    ];
-    let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    let (scratch, env) = lwtest_scratch(&dir);
     let start = Instant::now();
     let hidden = loop {
-        let out = as_lwtest(
-            lockwatch,
-            &["status", "--json", "--no-daemon"],
-            &scratch,
-            &env,
-        )
-        .output()
-        .unwrap();
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-        let hidden = doc["hidden_holders"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let (doc, hidden) = hidden_seen_by_lwtest(&scratch, &env);
         if hidden.iter().any(|h| h["pid"] == cargo.pid) {
             break hidden;
         }
