@@ -265,6 +265,7 @@ pub fn build(
     let seen = guard.as_deref_mut().unwrap_or(&mut fresh);
     project_dirs(&mut incidents, &mut locks, seen);
     name_build_dirs(obs, &mut incidents, &mut locks);
+    point_to_racing_builds(&mut incidents);
     if !obs.free.is_empty() {
         FreeLocks::new(obs.free, seen).append_unlisted(&mut locks);
     }
@@ -958,6 +959,31 @@ pub fn add_roots(report: &mut Report, known: &[(PathBuf, LockKind)], homes: &[Pa
     }
 }
 
+/// A build holding a lock file whose old one was deleted under another build still running
+/// (`cargo clean` mid-build): both write the same directory now, and the new one's verdict
+/// says so (the old one's already does) (review J, K16).
+fn point_to_racing_builds(incidents: &mut [IncidentReport]) {
+    let deleted: Vec<(PathBuf, String)> = (incidents.iter())
+        .filter_map(|i| Some((i, who(i.blocker.as_ref()?))))
+        .flat_map(|(i, old)| {
+            (i.locks.iter())
+                .filter(|l| l.deleted)
+                .map(move |l| (l.path.clone(), old.clone()))
+        })
+        .collect();
+    for i in incidents.iter_mut() {
+        let racing = (i.locks.iter())
+            .filter(|l| !l.deleted)
+            .find_map(|l| deleted.iter().find(|(p, _)| *p == l.path));
+        if let Some((_, old)) = racing {
+            i.verdict.push_str(&format!(
+                " {old} still runs on this directory's old lock file (deleted): both write \
+                 here at once."
+            ));
+        }
+    }
+}
+
 /// The project of every build lock, each directory looked at once for a manifest (a hundred
 /// locks of one tree made a thousand lookups).
 fn project_dirs(
@@ -1606,6 +1632,36 @@ mod tests {
             v.contains("it would have by now (6m40s since its first try)"),
             "{v}"
         );
+    }
+
+    #[test]
+    fn a_build_on_a_directory_whose_old_lock_another_build_holds_says_they_race() {
+        use crate::ui::demo::{Stage, snapshot};
+        let mut new = snapshot(Stage::Contended, 1000.0)
+            .report
+            .incidents
+            .remove(0);
+        let mut old = new.clone();
+        old.blocker.as_mut().unwrap().pid = 4242;
+        old.locks[0].deleted = true;
+        let mut incidents = vec![old, new.clone()];
+        point_to_racing_builds(&mut incidents);
+        assert!(
+            incidents[1].verdict.ends_with(
+                "cargo 4242 still runs on this directory's old lock file (deleted): both write \
+                 here at once."
+            ),
+            "{}",
+            incidents[1].verdict
+        );
+        assert!(
+            !incidents[0].verdict.contains("still runs"),
+            "the old one says it already"
+        );
+        // Alone, nothing is said.
+        let before = new.verdict.clone();
+        point_to_racing_builds(std::slice::from_mut(&mut new));
+        assert_eq!(new.verdict, before);
     }
 
     #[test]
