@@ -489,14 +489,7 @@ fn note_interrupt() {
     extern "C" fn on_interrupt(_: libc::c_int) {
         INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    // SAFETY: the handler only stores to an atomic (async-signal-safe); `action` is fully
-    // initialised (zeroed, then the handler and an empty mask set) before sigaction reads it.
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_interrupt as *const () as libc::sighandler_t;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
-    }
+    on_sigint(on_interrupt);
 }
 
 /// Ctrl-C during the live line ends the line first, so the shell's prompt starts on its own.
@@ -508,11 +501,16 @@ fn end_line_on_interrupt() {
             libc::_exit(130);
         }
     }
-    // SAFETY: the handler only makes async-signal-safe calls; `action` is fully initialised
-    // (zeroed, then the handler and an empty mask set) before sigaction reads it.
+    on_sigint(on_interrupt);
+}
+
+/// Installs `handler` for SIGINT; it must make only async-signal-safe calls (both above do).
+fn on_sigint(handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: `action` is fully initialised (zeroed, then the handler and an empty mask set)
+    // before sigaction reads it; the handler's own safety is the caller's (see above).
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_interrupt as *const () as libc::sighandler_t;
+        action.sa_sigaction = handler as *const () as libc::sighandler_t;
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
     }
