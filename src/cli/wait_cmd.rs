@@ -9,6 +9,7 @@ use super::{Context, render};
 use crate::cargo_dirs::BuildDirs;
 use crate::core::catalog::LockKind;
 use crate::core::model::{HolderReport, LockMode, LockReport, LockState, Report, Role};
+use crate::core::words;
 use crate::exit;
 
 /// Arguments of `wait`.
@@ -314,10 +315,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         let at = (holder.and_then(|h| elsewhere(&h.cwd)))
             .filter(|_| l.project_dir.is_none())
             .map_or_else(String::new, |c| format!(" in {c}"));
-        let line = format!(
-            "waiting{waited} for {}{of} held by {who}{at}{usually}{stale}",
-            l.description
-        );
+        let what = words::cargo_words(&report.incidents, &l.path, &l.description);
+        let line = format!("waiting{waited} for {what}{of} held by {who}{at}{usually}{stale}");
         if live {
             let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
             crate::say_inline!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));

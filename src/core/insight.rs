@@ -44,6 +44,11 @@ pub struct BlockRow {
     /// What the lock guards, when the path says.
     #[serde(default)]
     pub lock_kind: Option<LockKind>,
+    /// The lock in the words the (first) waiting cargo printed: cargo ≤ 1.95 calls one
+    /// `.cargo-lock` the "artifact directory" in a build and the "build directory" in a check.
+    /// Empty when the path does not say what the lock is.
+    #[serde(default)]
+    pub lock_description: String,
     /// How many waits these blockers held up: a process that waited behind several of them in
     /// turn (one let go, the next took the lock first) counts once.
     pub times: u32,
@@ -341,6 +346,9 @@ impl Summarizer {
                     project: party.project.clone().or_else(|| blocker.project.clone()),
                     lock: path.clone(),
                     lock_kind: catalog::classify(path),
+                    lock_description: (catalog::classify(path))
+                        .map_or("", |k| k.cargo_words_for(cmd))
+                        .to_string(),
                     times: 0,
                     total_wait_secs: 0.0,
                     longest_wait_secs: 0.0,
@@ -788,6 +796,7 @@ fn lock_words(r: &BlockRow) -> String {
         Some(LockKind::ProfileDirectory) if r.project.as_ref().is_some_and(outside) => {
             LockKind::BuildDirectory.cargo_words().to_string()
         }
+        Some(_) if !r.lock_description.is_empty() => r.lock_description.clone(),
         Some(k) => k.cargo_words().to_string(),
         None => tilde(&r.lock),
     }
@@ -1289,6 +1298,23 @@ mod tests {
         assert!(text.contains("for ≥ 18s"), "{text}");
         let sum = summarize(&[released(100.0, 18.0, true)], 50.0, 0);
         assert!(render(&sum, 86_400, None).contains("for 18s"));
+    }
+
+    #[test]
+    fn a_lock_is_named_as_the_waiting_cargo_named_it() {
+        // cargo <= 1.95 calls `target/debug/.cargo-lock` the "build directory" in a check.
+        let mut e = ide_blocked_terminal(100.0, 30.0, BUILD_LOCK);
+        if let HistoryEvent::WaitEnded { cmd, .. } = &mut e {
+            *cmd = s(&["cargo", "check", "--message-format=json"]);
+        }
+        let sum = summarize(&[e], 50.0, 0);
+        assert_eq!(sum.blocked[0].lock_description, "build directory");
+        let text = render(&sum, 86_400, None);
+        assert!(text.contains("· build directory"), "{text}");
+        // An older daemon's row (no words): the lock kind's.
+        let mut old = sum.clone();
+        old.blocked[0].lock_description.clear();
+        assert!(render(&old, 86_400, None).contains("· artifact directory"));
     }
 
     #[test]

@@ -217,18 +217,21 @@ pub fn locks(i: &IncidentReport) -> String {
     locks_for(i, &[])
 }
 
+/// What the lock at `path` is called in the words a cargo waiting for it printed (`build
+/// directory` for a check, `artifact directory` for a build, on one file), so a line matches
+/// that cargo's terminal; `described` (the lock's own description) when nobody waits.
+pub fn cargo_words(incidents: &[IncidentReport], path: &Path, described: &str) -> String {
+    (incidents.iter().flat_map(|i| &i.blocked))
+        .find(|b| b.lock == path)
+        .map_or_else(|| described.to_string(), |b| b.lock_description.clone())
+}
+
 /// [`locks`] for a reader whose own Cargo homes are `own` (`$CARGO_HOME` or `~/.cargo`, as given
 /// and as resolved): a package cache elsewhere is named by its home (`package cache of
 /// /tmp/x/home`), as a build lock is by its project. With `own` empty no home is named.
 pub fn locks_for(i: &IncidentReport, own: &[PathBuf]) -> String {
     let home = |l: &IncidentLock| foreign_home(&l.path, l.kind, own);
-    // In the words the waiting cargo printed (`build directory` for a check, `artifact
-    // directory` for a build, on one file), so the line matches its terminal.
-    let words = |l: &IncidentLock| {
-        (i.blocked.iter())
-            .find(|b| b.lock == l.path)
-            .map_or_else(|| l.description.clone(), |b| b.lock_description.clone())
-    };
+    let words = |l: &IncidentLock| cargo_words(std::slice::from_ref(i), &l.path, &l.description);
     // A build lock outside the project's `target` (`--target-dir`, a configured build dir) is
     // named by its directory: "of the project" would read as the project's own `target`.
     let outside = |l: &IncidentLock, p: &Path| {
@@ -467,8 +470,21 @@ mod tests {
         i.locks[0].description = "artifact directory".into();
         i.blocked[0].lock_description = "build directory".into();
         assert!(locks(&i).starts_with("build directory"), "{}", locks(&i));
+        // `wait` names it so too, from any incident a cargo waits for it in.
+        let path = i.locks[0].path.clone();
+        let other = i.locks[0].path.with_file_name("elsewhere");
+        let both = [i.clone()];
+        assert_eq!(
+            cargo_words(&both, &path, "artifact directory"),
+            "build directory"
+        );
+        assert_eq!(cargo_words(&both, &other, "package cache"), "package cache");
         i.blocked.clear();
         assert!(locks(&i).starts_with("artifact directory"), "{}", locks(&i));
+        assert_eq!(
+            cargo_words(&[i], &path, "artifact directory"),
+            "artifact directory"
+        );
     }
 
     #[test]
