@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::doing;
 use crate::core::model::{
     FileKey, LockMode, LockSighting, Participant, ProcName, ProcState, ProcessFacts, Sigterm,
     Source,
 };
 use crate::core::report::Knowledge;
+use crate::core::{doing, words};
 use crate::probe::Probe;
 use crate::scan::{self, Pass, WatchRoots};
 use crate::signal::{self, NotSent};
@@ -272,6 +272,10 @@ pub enum KillReport {
         released: bool,
         /// A former waiter that got the lock (or the blocker that went on) in the grace period.
         waiter_proceeded: Option<u32>,
+        /// Other processes holding those locks too (shared) that the waiters still wait for:
+        /// the target let go, but the locks others waited for are not free.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        still_held_by_others: Vec<u32>,
         /// Human sentence.
         message: String,
     },
@@ -291,10 +295,15 @@ pub enum KillReport {
 impl KillReport {
     /// Whether the action did what it was for.
     pub fn succeeded(&self) -> bool {
-        matches!(
-            self,
-            KillReport::Signalled { released: true, .. } | KillReport::Resumed { .. }
-        )
+        match self {
+            KillReport::Signalled {
+                released,
+                still_held_by_others,
+                ..
+            } => *released && still_held_by_others.is_empty(),
+            KillReport::Resumed { .. } => true,
+            KillReport::Refused { .. } => false,
+        }
     }
 
     /// The human sentence.
@@ -398,7 +407,8 @@ fn target(pass: &Pass, pid: u32, known: &Knowledge) -> Result<Target, Refusal> {
         return Err(part_of_a_blocker(pass, pid).unwrap_or(Refusal::NotAHolder));
     }
     // The locks that matter: those someone waits for; else those it holds exclusively; else
-    // all it holds. Unrelated shared co-holders never make a kill "fail".
+    // all it holds. Shared co-holders make a kill "fail" only when a waiter still waits
+    // for them once it let go (see `in_the_way`).
     let (keys, waiters) = match g.incident_of(pid) {
         Some(i) => {
             let contended: Vec<FileKey> = i
@@ -709,6 +719,7 @@ pub fn kill(
         culprit_of,
         released: outcome.released,
         waiter_proceeded: outcome.proceeded,
+        still_held_by_others: outcome.others.iter().map(|(p, _)| *p).collect(),
         message,
     }
 }
@@ -760,6 +771,10 @@ struct Outcome {
     still_held_by: Vec<u32>,
     /// A former waiter (or the blocker of a culprit) that went on.
     proceeded: Option<u32>,
+    /// Processes holding the locks too (shared, unrelated to the target) that a waiter still
+    /// waits for, with that waiter ("name pid" each): the target let go in vain.
+    others: Vec<(u32, String)>,
+    still_waiting: Option<String>,
 }
 
 /// Whether `pid` is still the process with `token` and not a zombie.
@@ -800,7 +815,11 @@ fn wait_for_release(
                 .filter(|w| is_live(probe, *w))
                 .collect();
             out.proceeded = went_on(&after, keys, &live, &waiting, out.released);
-            if out.released && (out.proceeded.is_some() || live.is_empty()) {
+            if out.released && out.proceeded.is_none() {
+                (out.others, out.still_waiting) = in_the_way(&after, keys, &live, req.pid, ours);
+            }
+            let done = out.proceeded.is_some() || live.is_empty() || !out.others.is_empty();
+            if out.released && done {
                 break;
             }
         }
@@ -832,6 +851,39 @@ fn still_held_by(after: &Pass, target: u32, keys: &[FileKey], ours: &[u32]) -> V
         })
         .map(|h| h.pid)
         .collect()
+}
+
+/// The other holders of `keys` (not the target, not `ours`) that one of the `live` waiters
+/// still waits for, and that waiter, each as "name pid": a lock held shared by two builds is
+/// free for a `cargo clean` only when both let go.
+fn in_the_way(
+    after: &Pass,
+    keys: &[FileKey],
+    live: &[u32],
+    target: u32,
+    ours: &[u32],
+) -> (Vec<(u32, String)>, Option<String>) {
+    let holds = |p: u32| {
+        (after.sightings.iter())
+            .filter(|s| keys.contains(&s.key))
+            .any(|s| s.holders.iter().any(|h| h.pid == p))
+    };
+    let named = |p: u32| {
+        let name = (after.facts.get(&p))
+            .map_or("process".into(), |f| words::short_command(&f.cmd, &f.name));
+        (p, format!("{name} {p}"))
+    };
+    for &w in live {
+        let mut others: Vec<u32> = (after.graph.waits_for(w).into_iter())
+            .filter(|p| *p != target && !ours.contains(p) && holds(*p))
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        if !others.is_empty() {
+            return (others.into_iter().map(named).collect(), Some(named(w).1));
+        }
+    }
+    (Vec::new(), None)
 }
 
 /// The waiter that went on: one holding the lock now; or, the lock being free, one alive and
@@ -907,6 +959,15 @@ fn kill_message(
         }
         (true, Some(w), None) => {
             format!("{who} got {signal_name} and released its lock; waiter {w} proceeded")
+        }
+        (true, None, _) if !out.others.is_empty() => {
+            let others: Vec<&str> = out.others.iter().map(|(_, n)| n.as_str()).collect();
+            let waiter = out.still_waiting.as_deref().unwrap_or("a waiter");
+            format!(
+                "{who} got {signal_name} and released its lock, but {waiter} still waits: {} \
+                 holds it too (shared); see `cargo lockwatch status`",
+                others.join(" and ")
+            )
         }
         (true, None, _) => format!("{who} got {signal_name} and released its lock"),
         (false, _, Some(b)) if out.target_done => format!(

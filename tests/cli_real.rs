@@ -407,6 +407,52 @@ fn a_script_stops_a_holder_nobody_waits_for_only_with_yes() {
     assert!(text.contains("released its lock"), "{text}");
 }
 
+/// Two processes hold a lock shared (two fine-grained builds on one build directory) and a
+/// third waits to take it exclusively (a `cargo clean`): stopping one of them frees nothing for
+/// the waiter, and `kill` says so and fails, naming the other holder.
+#[test]
+fn kill_of_one_of_two_shared_holders_says_the_waiter_still_waits_for_the_other() {
+    let dir = Dir::new("kill-shared");
+    let lock = dir.cargo_home.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let shared = |name: &str| {
+        let mut cmd = dir.command("flock");
+        cmd.arg("-s").arg(&lock).args(["sleep", "600"]);
+        dir.spawn(name, &mut cmd)
+    };
+    let (first, second) = (shared("first"), shared("second"));
+    util::wait_holder(&dir, &lock, first.pid, &[&first, &second]);
+    util::wait_holder(&dir, &lock, second.pid, &[&first, &second]);
+    let (waiter, _) = util::waiter_behind(&dir, &lock, &first);
+
+    let out = lockwatch(&dir)
+        .args(["kill", &first.pid.to_string(), "--yes", "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{doc}");
+    assert_eq!(doc["released"], true, "{doc}");
+    assert_eq!(
+        doc["still_held_by_others"],
+        serde_json::json!([second.pid]),
+        "{doc}"
+    );
+    let message = doc["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("flock {} still waits", waiter.pid))
+            && message.contains(&format!("flock {} holds it too (shared)", second.pid)),
+        "{message}"
+    );
+    assert!(
+        util::proc_state(first.pid).is_none_or(|s| s == 'Z'),
+        "{doc}"
+    );
+    assert!(
+        util::proc_state(waiter.pid).is_some_and(|s| s != 'Z'),
+        "still waiting"
+    );
+}
+
 /// A warning or a line that cannot be written (a full disk behind `2>>log`, a reader that left)
 /// is lost, never a panic: the exit code still says what happened.
 #[test]
