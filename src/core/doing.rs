@@ -192,14 +192,19 @@ pub fn rustc_crate_name(child: &ChildProcess) -> Option<String> {
 }
 
 /// The package whose build script `child` is: the executable lives in
-/// `<build-dir>/<profile>/build/<pkg>-<hash>/build-script-build` (or `…/build/<pkg>/<hash>/…`).
+/// `<build-dir>/<profile>/build/<pkg>-<hash>/build-script-build` (or `…/build/<pkg>/<hash>/…`),
+/// or with nightly's new build-dir layout in `…/build/<pkg>/<hash>/out/build_script_build`.
 pub fn build_script_crate(child: &ChildProcess) -> Option<String> {
     let exe = Path::new(child.cmd.first()?);
     let name = exe.file_name()?.to_str()?;
-    if !name.starts_with("build-script-") {
+    if !name.starts_with("build-script-") && !name.starts_with("build_script_") {
         return None;
     }
     let dir = exe.parent()?;
+    let dir = match dir.file_name() {
+        Some(out) if out == "out" => dir.parent()?,
+        _ => dir,
+    };
     let dir_name = dir.file_name()?.to_str()?;
     if is_hash(dir_name) {
         return Some(dir.parent()?.file_name()?.to_str()?.to_string());
@@ -305,6 +310,11 @@ mod tests {
         );
         let nested = child(&["/b/debug/build/ring/0123456789abcdef/build-script-build"]);
         assert_eq!(build_script_crate(&nested).as_deref(), Some("ring"));
+        // Nightly's new build-dir layout (`-Zfine-grain-locking` uses it).
+        let nightly = child(&["/t/debug/build/c2/e64ad9c404c4d9ea/out/build_script_build"]);
+        assert_eq!(build_script_crate(&nightly).as_deref(), Some("c2"));
+        let not_one = child(&["/t/debug/build/c2/e64ad9c404c4d9ea/out/c2"]);
+        assert_eq!(build_script_crate(&not_one), None);
     }
 
     #[test]

@@ -286,7 +286,9 @@ impl Summarizer {
                 party,
                 ..
             } => {
-                self.s.holds += 1;
+                if counts_as_a_hold(path) {
+                    self.s.holds += 1;
+                }
                 if let Some(project) = &party.project {
                     self.projects
                         .insert(*holder, (path.clone(), project.clone()));
@@ -303,9 +305,7 @@ impl Summarizer {
                 if self.projects.get(holder).is_some_and(|(p, _)| p == path) {
                     self.projects.remove(holder);
                 }
-                // Every compile holds the shared package cache for its whole run: not a hold
-                // anyone waits for.
-                if catalog::classify(path) == Some(LockKind::PackageCacheMutate) {
+                if !counts_as_a_hold(path) {
                     return;
                 }
                 let s = &mut self.s;
@@ -574,10 +574,22 @@ fn ide_shares_a_build_dir(s: &Summary) -> bool {
     })
 }
 
+/// Whether holding the lock at `path` is a hold as a person counts them (a cargo run). Not
+/// the shared package cache, which every compile holds for its whole run, nor nightly's
+/// per-unit locks (`-Zfine-grain-locking`), dozens of which one build takes: waits for them
+/// still count.
+fn counts_as_a_hold(path: &std::path::Path) -> bool {
+    !matches!(
+        catalog::classify(path),
+        Some(LockKind::PackageCacheMutate | LockKind::UnitBuild)
+    )
+}
+
 /// Whether contention of this size recurs enough to be worth a change of setup: at least
-/// twice, half a minute in all, and at least a third of all the waiting.
-fn recurs(times: u32, secs: f64, all_secs: f64) -> bool {
-    times >= 2 && secs >= 30.0 && secs * 3.0 >= all_secs
+/// twice and half a minute in all, whatever else waited in the period (a long wait behind a
+/// hung registry elsewhere does not make an IDE's daily contention any cheaper).
+fn recurs(times: u32, secs: f64) -> bool {
+    times >= 2 && secs >= 30.0
 }
 
 /// The IDE's language server named in the rows, for the advice's wording.
@@ -600,7 +612,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
     let mut out = Vec::new();
     let ((bt, bs), (ct, cs)) = ide_over_terminal(s);
     let ide = ide_name(s);
-    if recurs(bt, bs, s.total_wait_secs) && ide_shares_a_build_dir(s) {
+    if recurs(bt, bs) && ide_shares_a_build_dir(s) {
         out.push(Advice {
             topic: Topic::IdeTargetDir,
             text: format!(
@@ -619,7 +631,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
                 duration(bs)
             ),
         });
-    } else if recurs(bt, bs, s.total_wait_secs) {
+    } else if recurs(bt, bs) {
         out.push(Advice {
             topic: Topic::IdeTargetDir,
             text: format!(
@@ -639,7 +651,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
             ),
         });
     }
-    if recurs(ct, cs, s.total_wait_secs) || recurs(bt, bs, s.total_wait_secs) {
+    if recurs(ct, cs) || recurs(bt, bs) {
         out.push(Advice {
             topic: Topic::YieldIde,
             text: format!(
@@ -1523,6 +1535,68 @@ mod tests {
         let json = serde_json::to_value(&sum).unwrap();
         assert_eq!(json["advice"][0]["topic"], "leftover-process");
         assert_eq!(json["advice"][1]["topic"], "nested-cargo");
+    }
+
+    #[test]
+    fn a_long_wait_elsewhere_does_not_silence_the_ide_advice() {
+        let mut events: Vec<HistoryEvent> = (0..3)
+            .map(|i| ide_blocked_terminal(100.0 + f64::from(i), 10.0, BUILD_LOCK))
+            .collect();
+        // A build in another project waited 10 minutes behind a hung registry.
+        let mut hung = ide_blocked_terminal(200.0, 600.0, "/h/.package-cache");
+        if let HistoryEvent::WaitEnded { blocker, party, .. } = &mut hung {
+            *blocker = party.clone();
+            *party = Party::default();
+        }
+        events.push(hung);
+        let sum = summarize(&events, 0.0, 0);
+        assert!(sum.total_wait_secs > 600.0);
+        let topics: Vec<Topic> = sum.advice.iter().map(|a| a.topic).collect();
+        assert!(topics.contains(&Topic::IdeTargetDir), "{topics:?}");
+    }
+
+    #[test]
+    fn nightly_per_unit_locks_are_not_counted_as_holds() {
+        let hold = |path: &str, kind: LockKind, at: f64| {
+            let acquired = HistoryEvent::Acquired {
+                at,
+                path: path.into(),
+                kind,
+                dev: 1,
+                ino: at as u64,
+                holder: id(10),
+                name: "cargo".into(),
+                cmd: s(&["cargo", "build", "-Zfine-grain-locking"]),
+                mode: crate::core::model::LockMode::Exclusive,
+                since_known: true,
+                party: Party::default(),
+            };
+            let released = HistoryEvent::Released {
+                at: at + 50.0,
+                path: path.into(),
+                ino: at as u64,
+                holder: id(10),
+                name: "cargo".into(),
+                held_secs: 50.0,
+                cmd: vec![],
+                since_known: true,
+                party: Party::default(),
+            };
+            [acquired, released]
+        };
+        let mut events: Vec<HistoryEvent> = hold(
+            "/src/app/target/debug/.cargo-build-lock",
+            LockKind::BuildDirectory,
+            100.0,
+        )
+        .into();
+        for i in 0..18 {
+            let unit = format!("/src/app/target/debug/build/c{i}/0123456789abcdef/.lock");
+            events.extend(hold(&unit, LockKind::UnitBuild, 101.0 + f64::from(i)));
+        }
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!(sum.holds, 1, "one cargo run");
+        assert_eq!(sum.total_held_secs, 50.0);
     }
 
     #[test]
