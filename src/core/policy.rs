@@ -167,6 +167,9 @@ pub struct BlockerSample {
     pub blocked: Vec<(ProcName, u32)>,
     /// Scheduler state.
     pub state: ProcState,
+    /// When it started (Unix time): a blocker already stopped when the daemon first looks was
+    /// stopped at some time since.
+    pub started_at: f64,
     /// CPU seconds of its whole tree.
     pub tree_cpu_secs: f64,
     /// Where it came from.
@@ -1093,6 +1096,12 @@ fn judge_blockers(
         if let Some((t, _)) = held_since {
             judge.since = judge.since.min(t);
         }
+        // Stopped before this daemon first looked (it just started, or restarted): stopped at
+        // some time since it started, as a one-off `status` judges it, so a restart never
+        // turns a STALE blocker back into a STOPPED one for the grace.
+        if state.first_pass && b.state == ProcState::Stopped && judge.stopped_since.is_none() {
+            judge.stopped_since = Some(b.started_at.min(now));
+        }
         // A hold found late began at some unknown time before: the network wait is then timed
         // by the kernel's clocks alone, never cut at (nor said to begin with) the first sight.
         let net_since = match held_since {
@@ -1311,6 +1320,7 @@ mod tests {
             locks: vec![KEY],
             blocked: vec![],
             state,
+            started_at: 0.0,
             tree_cpu_secs: cpu,
             origin: Origin::Terminal,
             locker_dead: false,
@@ -2459,6 +2469,42 @@ mod tests {
         // Past it, it is stale for being stopped, and for that alone.
         run(&mut s, grace, grace + 10.0, 1.0, stopped);
         assert_eq!(s.verdicts()[&10], vec![StaleReason::Stopped]);
+    }
+
+    #[test]
+    fn a_blocker_stopped_before_the_daemon_looked_is_judged_as_status_judges_it() {
+        // A restarted daemon finds a build stopped (for all it knows) since long before: it
+        // is stale after the usual samples, not after a grace that starts now.
+        let mut s = state();
+        let grace = s.cfg.stopped_grace.as_secs_f64();
+        let interval = s.cfg.sample_interval.as_secs_f64();
+        let long_stopped = |_| {
+            let mut b = holder(10, ProcState::Stopped, 5.0);
+            b.started_at = -10.0 * grace;
+            lock(vec![b], &[11])
+        };
+        let samples = f64::from(s.cfg.samples);
+        run(
+            &mut s,
+            0.0,
+            (samples + 1.0) * interval,
+            interval,
+            long_stopped,
+        );
+        assert!(
+            (samples + 1.0) * interval < grace,
+            "the test must end within the grace"
+        );
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Stopped]);
+        // One that started just now still gets its grace.
+        let mut s = state();
+        let fresh = |t: f64| {
+            let mut b = holder(10, ProcState::Stopped, 5.0);
+            b.started_at = t.min(0.0);
+            lock(vec![b], &[11])
+        };
+        run(&mut s, 0.0, grace - 1.0, interval, fresh);
+        assert!(!stale_now(&s, 10));
     }
 
     #[test]

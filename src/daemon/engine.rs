@@ -934,6 +934,7 @@ impl Engine {
                     } else {
                         f.state
                     },
+                    started_at: f.started_at,
                     tree_cpu_secs: f.tree_cpu_secs,
                     origin: crate::core::origin::classify(f).0,
                     locker_dead: signals.locker_dead,
