@@ -47,7 +47,8 @@ pub struct WatchConfig {
     /// daemon at once through file events).
     #[serde(with = "crate::core::text::duration_serde")]
     pub idle_poll_interval: Duration,
-    /// Process names never reported as stale nor offered for termination.
+    /// Process names never reported as stale nor offered for termination (a stopped one is
+    /// offered a resume; `kill` of one asks first).
     pub ignore_process_names: Vec<String>,
 }
 

@@ -88,6 +88,12 @@ pub enum Refusal {
         /// The verdict, as `status` says it.
         verdict: String,
     },
+    /// `kill`, not at a terminal and without `--yes`, of a blocker whose name is in
+    /// `watch.ignore_process_names`: the configuration says never to offer it for termination.
+    Ignored {
+        /// Its name.
+        name: ProcName,
+    },
     /// `kill`, not at a terminal and without `--yes`, of a blocker that another process keeps
     /// stuck (a build script's leftover holding its output open): stopping that one lets the
     /// build finish; stopping the blocker loses it.
@@ -223,6 +229,11 @@ impl Refusal {
                 "refusing: {culprit_name} {culprit} keeps {pid} stuck; stop that one (`cargo \
                  lockwatch kill {culprit}`) and {pid} finishes its build. Nothing was signalled. \
                  To stop {pid} anyway, losing its build: `cargo lockwatch kill {pid} --yes`"
+            ),
+            Refusal::Ignored { name } => format!(
+                "refusing: {name} {pid} is in `watch.ignore_process_names`, so it is never \
+                 offered for termination; nothing was signalled. To stop it anyway: `cargo \
+                 lockwatch kill {pid} --yes`"
             ),
             Refusal::NotNeeded { locks } => format!(
                 "refusing: {pid} holds the {}, nobody waits for it and it does not look stuck \

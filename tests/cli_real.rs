@@ -453,6 +453,57 @@ fn kill_of_one_of_two_shared_holders_says_the_waiter_still_waits_for_the_other()
     );
 }
 
+/// `watch.ignore_process_names` promises a name is never offered for termination: `status`
+/// offers no kill and a script's `kill` is refused without `--yes`.
+#[test]
+fn a_blocker_the_config_ignores_is_not_offered_nor_killed_without_yes() {
+    let dir = Dir::new("kill-ignored");
+    let config = dir.root.join("lockwatch/config");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::write(
+        config.join("config.toml"),
+        "[watch]\nignore_process_names = [\"flock\"]\n",
+    )
+    .unwrap();
+    let (lock, holder) = held_package_cache(&dir);
+    holder.stop();
+    let (waiter, _) = util::waiter_behind(&dir, &lock, &holder);
+
+    let out = lockwatch(&dir)
+        .args(["status", "--json", "--no-daemon"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let incident = (doc["incidents"].as_array().unwrap().iter())
+        .find(|i| i["blocker"]["pid"] == holder.pid)
+        .expect("the incident");
+    assert_eq!(incident["ignored"], true, "{incident}");
+    assert_eq!(incident["action"]["resume"], true, "{incident}");
+    let text = lockwatch(&dir)
+        .args(["status", "--no-daemon"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        !text.contains(&format!("kill {}", holder.pid)),
+        "kill offered: {text}"
+    );
+
+    let out = lockwatch(&dir)
+        .args(["kill", &holder.pid.to_string(), "--json"])
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{doc}");
+    assert_eq!(doc["refusal"]["reason"], "ignored", "{doc}");
+    assert_eq!(
+        util::proc_state(holder.pid),
+        Some('T'),
+        "spared, still stopped"
+    );
+    assert!(util::proc_state(waiter.pid).is_some_and(|s| s != 'Z'));
+}
+
 /// A warning or a line that cannot be written (a full disk behind `2>>log`, a reader that left)
 /// is lost, never a panic: the exit code still says what happened.
 #[test]

@@ -203,6 +203,11 @@ fn second_thought(report: &Report, pid: u32) -> Option<Refusal> {
                 culprit_name: c.name.clone(),
             });
         }
+        if let Some(b) = i.blocker.as_ref().filter(|_| i.ignored) {
+            return Some(Refusal::Ignored {
+                name: b.name.clone(),
+            });
+        }
         return i.looks_busy().then(|| Refusal::Busy {
             verdict: i.verdict.clone(),
         });
@@ -217,6 +222,9 @@ fn second_thought(report: &Report, pid: u32) -> Option<Refusal> {
 fn question(refusal: &Refusal, pid: u32) -> String {
     match refusal {
         Refusal::Busy { verdict } => format!("{verdict} Terminate {pid} anyway?"),
+        Refusal::Ignored { name } => format!(
+            "Your config ignores {name} (`watch.ignore_process_names`). Terminate {pid} anyway?"
+        ),
         Refusal::NotTheCulprit {
             culprit,
             culprit_name,
@@ -361,6 +369,18 @@ mod tests {
     #[test]
     fn a_stale_blocker_is_stopped_without_a_question() {
         assert_eq!(second_thought(&report(Stage::Stale), 4242), None);
+    }
+
+    #[test]
+    fn a_blocker_the_config_ignores_is_never_stopped_without_a_yes() {
+        let mut r = report(Stage::Stale);
+        r.incidents[0].ignored = true;
+        let refusal = second_thought(&r, 4242).expect("a second thought");
+        let name = r.incidents[0].blocker.as_ref().unwrap().name.clone();
+        assert_eq!(refusal, Refusal::Ignored { name });
+        assert!(question(&refusal, 4242).contains("ignore_process_names"));
+        let said = refusal.explain(4242, Act::Kill);
+        assert!(said.contains("`cargo lockwatch kill 4242 --yes`"), "{said}");
     }
 
     #[test]

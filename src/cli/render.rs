@@ -257,7 +257,7 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
     if let Some(a) = &i.action {
         let target = (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid);
         field(out, style, "run", &style.paint("1", &a.command));
-        if a.resume {
+        if a.resume && !i.ignored {
             let also = format!("or stop it: {}", kill_command(a.pid, a.force));
             field(out, style, "", &also);
         }

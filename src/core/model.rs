@@ -844,6 +844,10 @@ pub struct IncidentReport {
     pub verdict: String,
     /// What to do, when something should be done.
     pub action: Option<Action>,
+    /// The blocker's name is in `watch.ignore_process_names`: never called stale nor offered
+    /// for termination (a stopped one is offered a resume; `kill` asks first).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignored: bool,
     /// How to keep this from happening again, when there is a setting for it (a hung
     /// registry: make Cargo give up sooner).
     #[serde(default, skip_serializing_if = "Option::is_none")]

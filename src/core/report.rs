@@ -376,6 +376,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         stale_reasons,
         verdict: String::new(),
         action: None,
+        ignored: blocker_facts.is_some_and(|f| k.ignore_names.iter().any(|n| *n == f.name)),
         advice: None,
         typical_hold: None,
     };
@@ -522,6 +523,10 @@ fn action(i: &IncidentReport) -> Option<Action> {
     let resume = (b.process_state == ProcState::Stopped
         || matches!(i.doing, Doing::ChildStopped { .. }))
         && i.deadlock.is_none();
+    // Never offered for termination: a resume is no termination.
+    if i.ignored && !resume {
+        return None;
+    }
     let force = b.sigterm.futile();
     Some(Action {
         pid: b.pid,
@@ -1990,6 +1995,27 @@ mod tests {
         };
         assert!(!c.report(&k).any_stale());
         assert_eq!(c.report(&k).incidents[0].state, IncidentState::Holding);
+        // Never offered for termination: a stopped one is offered a resume only.
+        let i = &c.report(&k).incidents[0];
+        assert!(i.ignored);
+        assert!(
+            i.action.as_ref().is_some_and(|a| a.resume),
+            "{:?}",
+            i.action
+        );
+        let c = Case::new(
+            vec![sighting(
+                CACHE,
+                vec![part(10, LockMode::Exclusive)],
+                vec![part(11, LockMode::Exclusive)],
+            )],
+            vec![
+                facts(10, ProcState::Sleeping, 5000),
+                facts(11, ProcState::Sleeping, 1),
+            ],
+        );
+        let i = &c.report(&k).incidents[0];
+        assert!(i.ignored && i.action.is_none(), "{i:?}");
     }
 
     #[test]

@@ -499,18 +499,17 @@ impl MenuState {
                 label: clip(&format!("{name} {pid}: {words}; only Force kill stops it")),
                 enabled: false,
             }),
-            None if i.looks_busy() => out.push(self.two_step(
+            None if i.looks_busy() || i.ignored => out.push(self.two_step(
                 (pid, start_token),
                 false,
                 &format!("Terminate {name} {pid}…"),
-                &format!(
-                    "Really terminate {pid}? It is busy{}",
-                    if i.blocked.is_empty() {
-                        " and nobody waits"
-                    } else {
-                        ": waiting is usually right"
+                &match (i.ignored, i.blocked.is_empty()) {
+                    (true, _) => format!("Really terminate {pid}? Your config ignores {name}"),
+                    (false, true) => format!("Really terminate {pid}? It is busy and nobody waits"),
+                    (false, false) => {
+                        format!("Really terminate {pid}? It is busy: waiting is usually right")
                     }
-                ),
+                },
             )),
             None => out.push(item(
                 Action::Terminate { pid, start_token },

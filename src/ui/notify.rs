@@ -155,9 +155,11 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Notice {
     Notice {
         summary: format!("{what}: {}", words::locks_for(i, own)),
         body: body.trim_start().to_string(),
-        terminate: (i.action.as_ref().filter(|a| !a.force)).map(|a| UiCommand::TerminateIfStale {
-            pid: a.pid,
-            start_token: a.start_token,
+        terminate: (i.action.as_ref().filter(|a| !a.force && !i.ignored)).map(|a| {
+            UiCommand::TerminateIfStale {
+                pid: a.pid,
+                start_token: a.start_token,
+            }
         }),
         resume: (i.action.as_ref().filter(|a| a.resume)).map(|a| UiCommand::Resume {
             pid: a.pid,
