@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use super::{Context, render};
 use crate::cargo_dirs::BuildDirs;
 use crate::core::catalog::LockKind;
-use crate::core::model::{HolderReport, LockMode, LockReport, LockState, Report, Role};
+use crate::core::model::{
+    HolderReport, IncidentReport, LockMode, LockReport, LockState, ProcName, ProcState, Report,
+    Role, StaleReason,
+};
 use crate::core::words;
 use crate::exit;
 
@@ -224,8 +227,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
     let start = Instant::now();
     let mut printed = false;
-    // Off a terminal a line is printed when the holder changes (pid and lock), not each time.
-    let mut last_said: Option<(Option<u32>, PathBuf)> = None;
+    // Off a terminal a line is printed when the holder changes (pid and lock) or turns stale or
+    // stopped, not each time.
+    let mut last_said: Option<(Option<u32>, PathBuf, &str)> = None;
     loop {
         let report = match super::status::fetch(ctx, &roots, false) {
             Ok(r) => r,
@@ -281,11 +285,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 format!("{} {} ({held}{waiting})", h.name, h.pid)
             })
             .unwrap_or_else(|| "a process you cannot inspect".into());
-        let stale = if l.state == LockState::Stale {
-            " — looks STALE: see `cargo lockwatch status`"
-        } else {
-            ""
-        };
+        let note = holder_note(l, holder);
         // What the history says this blocker's command usually takes here.
         let usually = holder
             .and_then(|h| {
@@ -316,12 +316,12 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .filter(|_| l.project_dir.is_none())
             .map_or_else(String::new, |c| format!(" in {c}"));
         let what = words::cargo_words(&report.incidents, &l.path, &l.description);
-        let line = format!("waiting{waited} for {what}{of} held by {who}{at}{usually}{stale}");
+        let line = format!("waiting{waited} for {what}{of} held by {who}{at}{usually}{note}");
         if live {
             let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
             crate::say_inline!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
         } else {
-            let now_said = (holder.map(|h| h.pid), l.path.clone());
+            let now_said = (holder.map(|h| h.pid), l.path.clone(), note);
             if last_said.as_ref() != Some(&now_said) {
                 let elapsed = render::duration(start.elapsed().as_secs_f64());
                 match printed {
@@ -336,16 +336,18 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if live {
                 crate::say!();
             }
-            crate::say!("interrupted; still held by {who}");
-            print_outcome(args.json, start, Some((l, holder)), true);
+            crate::say!("interrupted; still held by {who}{note}");
+            let held = holder.map(|h| held_by(l, h, &report.incidents));
+            print_outcome(args.json, start, Some((l, held)), true);
             return exit::INTERRUPTED;
         }
         if args.timeout.is_some_and(|t| start.elapsed() >= t) {
             if live {
                 crate::say!();
             }
-            crate::say!("timed out; still held by {who}");
-            print_outcome(args.json, start, Some((l, holder)), false);
+            crate::say!("timed out; still held by {who}{note}");
+            let held = holder.map(|h| held_by(l, h, &report.incidents));
+            print_outcome(args.json, start, Some((l, held)), false);
             return exit::TIMEOUT;
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
@@ -388,31 +390,67 @@ fn print_error(json: bool, message: &str) {
     }
 }
 
+/// Who holds the lock `wait` gave up on, for `--json`.
 #[derive(Debug, serde::Serialize)]
 struct HeldBy {
     pid: u32,
-    name: crate::core::model::ProcName,
+    name: ProcName,
+    /// The lock's state, as `status --json` spells it (`held`, `contended`, `stale` …).
+    state: LockState,
+    /// Why the holder looks stale, as `status --json` says it; empty unless `state` is `stale`.
+    stale_reasons: Vec<StaleReason>,
 }
 
-/// Prints the outcome as one JSON line when `json`; `still` is the lock still held, and
-/// `interrupted` says the wait ended with Ctrl-C (SIGINT).
+/// `holder` of `l` for `--json`, with the lock's state and, when stale, why: the holder's own
+/// reasons, else those of the incident it is the blocker of.
+fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) -> HeldBy {
+    let stale_reasons = match l.state {
+        LockState::Stale if !holder.stale_reasons.is_empty() => holder.stale_reasons.clone(),
+        LockState::Stale => (incidents.iter())
+            .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == holder.pid))
+            .map(|i| i.stale_reasons.clone())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    HeldBy {
+        pid: holder.pid,
+        name: holder.name.clone(),
+        state: l.state,
+        stale_reasons,
+    }
+}
+
+/// What the waiting line adds about the holder: that it looks stale, or is stopped (Ctrl-Z, a
+/// debugger) and will not let go until resumed; nothing while it looks alive. Off a terminal a
+/// new line is printed when this changes, so a log says it too.
+fn holder_note(l: &LockReport, holder: Option<&HolderReport>) -> &'static str {
+    if l.state == LockState::Stale {
+        " — looks STALE: see `cargo lockwatch status`"
+    } else if holder.is_some_and(|h| h.process_state == ProcState::Stopped) {
+        " — it is STOPPED: see `cargo lockwatch status`"
+    } else {
+        ""
+    }
+}
+
+/// Prints the outcome as one JSON line when `json`; `still` is the lock still held and who
+/// holds it, and `interrupted` says the wait ended with Ctrl-C (SIGINT).
 fn print_outcome(
     json: bool,
     start: Instant,
-    still: Option<(&LockReport, Option<&HolderReport>)>,
+    still: Option<(&LockReport, Option<HeldBy>)>,
     interrupted: bool,
 ) {
     if !json {
         return;
     }
+    let free = still.is_none();
+    let (lock, held_by) = still.map_or((None, None), |(l, h)| (Some(l.path.clone()), h));
     let outcome = Outcome {
-        free: still.is_none(),
+        free,
         waited_secs: start.elapsed().as_secs_f64(),
-        lock: still.map(|(l, _)| l.path.clone()),
-        held_by: still.and_then(|(_, h)| h).map(|h| HeldBy {
-            pid: h.pid,
-            name: h.name.clone(),
-        }),
+        lock,
+        held_by,
         error: None,
         interrupted,
     };
@@ -715,6 +753,49 @@ mod tests {
         let lock = p.join("target/debug/.cargo-lock");
         let w = Wanted::from_args(std::slice::from_ref(&lock), &[], None, false, &dirs);
         assert_eq!(w.files, [lock]);
+    }
+
+    /// A holder that turns stopped or stale is said on the line (off a terminal, a new line),
+    /// and `--json`'s `held_by` carries the lock's state and, stale, why, as `status --json`
+    /// does (review K, L6).
+    #[test]
+    fn a_stopped_or_stale_holder_is_said_on_the_line_and_in_the_json() {
+        let path = "/ws/target/debug/.cargo-lock";
+        let mut l: LockReport =
+            serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
+                .unwrap();
+        let mut h = l.holders[0].clone();
+        assert_eq!(holder_note(&l, Some(&h)), "");
+        assert_eq!(holder_note(&l, None), "");
+        assert_eq!(
+            serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
+            serde_json::json!({"pid": 10, "name": "cargo", "state": "held", "stale_reasons": []})
+        );
+        h.process_state = ProcState::Stopped;
+        let stopped = holder_note(&l, Some(&h));
+        assert_eq!(stopped, " — it is STOPPED: see `cargo lockwatch status`");
+        l.state = LockState::Stale;
+        h.stale_reasons = vec![StaleReason::Stopped];
+        let stale = holder_note(&l, Some(&h));
+        assert_eq!(stale, " — looks STALE: see `cargo lockwatch status`");
+        assert_ne!(stopped, stale, "a script's log gets a line for each");
+        assert_eq!(
+            serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
+            serde_json::json!({
+                "pid": 10, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"]
+            })
+        );
+        // Reasons only on the incident: taken from the incident the holder blocks in.
+        let demo = crate::ui::demo::stale_ignoring_sigterm(0.0).report;
+        let incident = demo.incidents[0].clone();
+        let blocker = incident.blocker.as_ref().unwrap();
+        assert!(!incident.stale_reasons.is_empty());
+        h.pid = blocker.pid;
+        h.stale_reasons.clear();
+        let held = held_by(&l, &h, std::slice::from_ref(&incident));
+        assert_eq!(held.stale_reasons, incident.stale_reasons);
+        l.state = LockState::Contended;
+        assert!(held_by(&l, &h, &[incident]).stale_reasons.is_empty());
     }
 
     #[test]
