@@ -21,7 +21,8 @@ pub struct Args {
     /// What to wait for: lock files, projects (a directory or its Cargo.toml: the build locks a
     /// cargo run there would need) or directories (any lock under them). Default: the Cargo
     /// home's package-cache locks held exclusively, and every build lock of the target and
-    /// build directories a cargo run here would use.
+    /// build directories a cargo run here would use (a `.cargo-lock` held shared too: a build
+    /// of cargo 1.95 or older needs it alone).
     pub paths: Vec<PathBuf>,
     /// The `--target-dir` the build you are about to start will get.
     #[arg(long, value_name = "DIR")]
@@ -142,9 +143,22 @@ fn taken_by_build_in(path: &Path, dir: &Path) -> bool {
             .any(|a| a.join("CACHEDIR.TAG").exists() || a.join(".rustc_info.json").exists())
 }
 
-/// The locks in `report` that block: named files and directories (any hold), else exclusive
-/// holds of this Cargo home's package-cache locks and any hold in the target or build directory
-/// (not in another target dir nested there). Paths are compared as the kernel resolves them, so
+/// Whether a hold of `l` would keep a new build waiting: any hold but a shared one nobody
+/// waits for (every compile holds the package cache's mutation lock so, and a build goes on
+/// beside it), except on a `.cargo-lock`: cargo 1.96+ and nightly `-Zfine-grain-locking` hold
+/// it shared, but a build of cargo ≤ 1.95 (still a default toolchain) needs it alone.
+fn keeps_a_build_waiting(l: &LockReport) -> bool {
+    match l.state {
+        LockState::Free => false,
+        LockState::Background => l.kind == LockKind::ProfileDirectory,
+        LockState::Held | LockState::Contended | LockState::Stale => true,
+    }
+}
+
+/// The locks in `report` that block: named files and directories (any hold that would keep a
+/// build waiting: see [`keeps_a_build_waiting`]), else exclusive holds of this Cargo home's
+/// package-cache locks and any such hold in the target or build directory (not in another
+/// target dir nested there). Paths are compared as the kernel resolves them, so
 /// symlinked homes and target dirs match.
 pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a LockReport> {
     let wanted: Vec<PathBuf> = named.files.iter().map(|p| real(p)).collect();
@@ -161,7 +175,7 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
     report
         .locks
         .iter()
-        .filter(|l| !matches!(l.state, LockState::Free | LockState::Background) && !l.deleted)
+        .filter(|l| keeps_a_build_waiting(l) && !l.deleted)
         .filter(|l| {
             let path = real(&l.path);
             if !named.is_empty() {
@@ -316,7 +330,13 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .filter(|_| l.project_dir.is_none())
             .map_or_else(String::new, |c| format!(" in {c}"));
         let what = words::cargo_words(&report.incidents, &l.path, &l.description);
-        let line = format!("waiting{waited} for {what}{of} held by {who}{at}{usually}{note}");
+        // A shared hold of a `.cargo-lock` (a newer or nightly cargo's) holds up an older build.
+        let shared = match holder.map(|h| h.mode) {
+            Some(LockMode::Shared) => " shared",
+            _ => "",
+        };
+        let line =
+            format!("waiting{waited} for {what}{of} held{shared} by {who}{at}{usually}{note}");
         if live {
             let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
             crate::say_inline!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
@@ -336,7 +356,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if live {
                 crate::say!();
             }
-            crate::say!("interrupted; still held by {who}{note}");
+            crate::say!("interrupted; still held{shared} by {who}{note}");
             let held = holder.map(|h| held_by(l, h, &report.incidents));
             print_outcome(args.json, start, Some((l, held)), true);
             return exit::INTERRUPTED;
@@ -345,7 +365,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if live {
                 crate::say!();
             }
-            crate::say!("timed out; still held by {who}{note}");
+            crate::say!("timed out; still held{shared} by {who}{note}");
             let held = holder.map(|h| held_by(l, h, &report.incidents));
             print_outcome(args.json, start, Some((l, held)), false);
             return exit::TIMEOUT;
@@ -625,6 +645,47 @@ mod tests {
             named[0].path,
             Path::new("/elsewhere/target/debug/.cargo-lock")
         );
+    }
+
+    /// A `.cargo-lock` held shared (cargo 1.96+, nightly `-Zfine-grain-locking`) with nobody
+    /// waiting yet is no free lock: a build of cargo ≤ 1.95 needs it alone and would block.
+    /// Other shared holds nobody waits for are still background (review K, L5).
+    #[test]
+    fn a_cargo_lock_held_shared_is_not_free_but_other_shared_holds_are() {
+        let background = |path, kind, project| {
+            let mut l = lock(path, kind, project, "shared");
+            l["state"] = "background".into();
+            l["holders"][0]["role"] = "background".into();
+            l
+        };
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
+            "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
+            "locks": [
+                background("/h/.package-cache-mutate", "package-cache-mutate", None),
+                background("/ws/target/debug/.cargo-build-lock", "build-directory", Some("/ws")),
+                background("/ws/target/debug/.cargo-lock", "profile-directory", Some("/ws")),
+            ]
+        }))
+        .unwrap();
+        let here = Here {
+            cargo_homes: vec!["/h".into()],
+            dirs: Some(BuildDirs {
+                workspace_root: "/ws".into(),
+                target_dir: "/ws/target".into(),
+                build_dir: "/ws/target".into(),
+            }),
+        };
+        let held: Vec<&Path> = blocking(&report, &Wanted::default(), &here)
+            .iter()
+            .map(|l| l.path.as_path())
+            .collect();
+        assert_eq!(held, [Path::new("/ws/target/debug/.cargo-lock")]);
+        let named = Wanted {
+            files: vec![],
+            under: vec!["/ws/target".into(), "/h".into()],
+        };
+        assert_eq!(blocking(&report, &named, &here).len(), 1);
     }
 
     #[test]
