@@ -31,11 +31,12 @@ pub const MAX_IDLE_CPU_SECS: f64 = 3600.0;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WatchConfig {
-    /// Cargo homes watched besides `$CARGO_HOME` (or `~/.cargo`).
+    /// Cargo homes watched besides `$CARGO_HOME` (or `~/.cargo`): absolute paths, a leading
+    /// `~` / `$HOME` expanded when loaded.
     #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub cargo_homes: Vec<PathBuf>,
     /// Project roots (or target dirs) whose build locks are listed up front; others are
-    /// discovered when a cargo locks them.
+    /// discovered when a cargo locks them. Written as `cargo_homes` are.
     #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub projects: Vec<PathBuf>,
     /// How often processes are sampled while an incident is open (someone waits, or a blocker
@@ -351,6 +352,83 @@ fn key_line(text: &str, dotted: &str) -> Option<usize> {
     None
 }
 
+/// Where the value of `key` was set, as a warning names it: ` (FILE, line N)`, ` (env NAME)`,
+/// or nothing for a default.
+fn place_of(key: &str, from: &Provenance, file_text: Option<&str>) -> String {
+    match (from, file_text.and_then(|t| key_line(t, key))) {
+        (Provenance::File(p), Some(line)) => format!(" ({}, line {line})", p.display()),
+        (Provenance::Default, _) => String::new(),
+        (other, _) => format!(" ({other})"),
+    }
+}
+
+/// The user's home as `~` and `$HOME` in a watched directory mean it: `$HOME`, when it is set
+/// to an absolute path.
+fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|h| h.is_absolute())
+}
+
+/// `entry` with a leading `~`, `$HOME` or `${HOME}` replaced by `home`, as a shell would have
+/// written it; `Err` says why it cannot be watched: it is relative (to what? the daemon's
+/// working directory is not the user's), or names a home that is not known.
+fn expand_home(entry: &Path, home: Option<&Path>) -> Result<PathBuf, String> {
+    let mut parts = entry.components();
+    let first = parts.next().map(|c| c.as_os_str().to_string_lossy());
+    let path = match first.as_deref() {
+        Some(word @ ("~" | "$HOME" | "${HOME}")) => {
+            let Some(home) = home else {
+                return Err(format!(
+                    "starts with {word}, but HOME is not set to an absolute path: write an \
+                     absolute path"
+                ));
+            };
+            let rest = parts.as_path();
+            if rest.as_os_str().is_empty() {
+                home.to_path_buf()
+            } else {
+                home.join(rest)
+            }
+        }
+        _ => entry.to_path_buf(),
+    };
+    if !path.is_absolute() {
+        return Err(
+            "is a relative path: write an absolute path (`~` and `$HOME` at its start are \
+             expanded)"
+                .into(),
+        );
+    }
+    Ok(path)
+}
+
+/// Expands `~` and `$HOME` in the `watch.cargo_homes` and `watch.projects` entries and drops
+/// those that still are not absolute: one (key, entry, why) each for a warning.
+fn expand_watched_dirs(
+    watch: &mut WatchConfig,
+    home: Option<&Path>,
+) -> Vec<(&'static str, String, String)> {
+    let mut dropped = Vec::new();
+    let lists = [
+        ("watch.cargo_homes", &mut watch.cargo_homes),
+        ("watch.projects", &mut watch.projects),
+    ];
+    for (key, list) in lists {
+        *list = std::mem::take(list)
+            .into_iter()
+            .filter_map(|entry| match expand_home(&entry, home) {
+                Ok(path) => Some(path),
+                Err(why) => {
+                    dropped.push((key, entry.display().to_string(), why));
+                    None
+                }
+            })
+            .collect();
+    }
+    dropped
+}
+
 impl Loaded {
     /// Loads defaults, the file, the environment and flags, in that order.
     pub fn load(dirs: &Dirs, flags: &FlagOverrides) -> Loaded {
@@ -379,7 +457,8 @@ impl Loaded {
         loaded
     }
 
-    /// Layers the given sources (pure, for tests).
+    /// Layers the given sources (pure but for `$HOME`, which `~` in a watched directory
+    /// means; for tests).
     pub fn from_sources(
         file_text: Option<&str>,
         file: &Path,
@@ -482,6 +561,11 @@ impl Loaded {
         }
 
         let mut config: Config = table.try_into().expect("validated layers deserialize");
+        for (key, entry, why) in expand_watched_dirs(&mut config.watch, home_dir().as_deref()) {
+            let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
+            let place = place_of(key, &from, file_text);
+            warnings.push(format!("{key} entry {entry}{place} {why}; ignored"));
+        }
         if !flags.cargo_homes.is_empty() {
             config
                 .watch
@@ -502,11 +586,7 @@ impl Loaded {
         let mut rejected = BTreeMap::new();
         for (key, why) in config.problems() {
             let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
-            let place = match (&from, file_text.and_then(|t| key_line(t, key))) {
-                (Provenance::File(p), Some(line)) => format!(" ({}, line {line})", p.display()),
-                (Provenance::Default, _) => String::new(),
-                (other, _) => format!(" ({other})"),
-            };
+            let place = place_of(key, &from, file_text);
             warnings.push(format!("{why}{place}; using the default for it"));
             config.reset(key);
             provenance.insert(key.to_string(), Provenance::Default);
@@ -1320,6 +1400,84 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&file).unwrap(),
             "[policy]\nyield_ide = false\n"
+        );
+    }
+
+    /// `~` and `$HOME` at the start of a watched directory are the user's home, as a shell
+    /// would have it; anything still relative cannot be watched (review K, L9).
+    #[test]
+    fn a_watched_directory_s_tilde_and_home_are_expanded() {
+        let home = Path::new("/home/me");
+        let expand = |entry: &str| expand_home(Path::new(entry), Some(home));
+        assert_eq!(expand("~"), Ok(PathBuf::from("/home/me")));
+        assert_eq!(expand("~/.cargo"), Ok(PathBuf::from("/home/me/.cargo")));
+        assert_eq!(
+            expand("$HOME/src/app"),
+            Ok(PathBuf::from("/home/me/src/app"))
+        );
+        assert_eq!(expand("${HOME}/src"), Ok(PathBuf::from("/home/me/src")));
+        assert_eq!(expand("$HOME"), Ok(PathBuf::from("/home/me")));
+        assert_eq!(expand("/srv/~/x"), Ok(PathBuf::from("/srv/~/x")));
+        for relative in [
+            "relative/home",
+            "~other/.cargo",
+            "$HOMEDIR/x",
+            "./src",
+            "~.cargo",
+        ] {
+            let why = expand(relative).unwrap_err();
+            assert!(
+                why.starts_with("is a relative path: write an absolute path"),
+                "{relative}: {why}"
+            );
+        }
+        let why = expand_home(Path::new("~/.cargo"), None).unwrap_err();
+        assert!(
+            why.contains("starts with ~, but HOME is not set") && why.contains("absolute path"),
+            "{why}"
+        );
+
+        let mut watch = Config::defaults().watch;
+        watch.cargo_homes = vec!["~/.cargo".into(), "relative/home".into()];
+        watch.projects = vec!["$HOME/src".into(), "/abs".into()];
+        let dropped = expand_watched_dirs(&mut watch, Some(home));
+        assert_eq!(watch.cargo_homes, [PathBuf::from("/home/me/.cargo")]);
+        assert_eq!(
+            watch.projects,
+            [PathBuf::from("/home/me/src"), PathBuf::from("/abs")]
+        );
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        assert_eq!(
+            (dropped[0].0, dropped[0].1.as_str()),
+            ("watch.cargo_homes", "relative/home")
+        );
+    }
+
+    /// A relative entry is a config problem named with where it was written, and ignored.
+    #[test]
+    fn a_relative_watched_directory_is_warned_about_and_ignored() {
+        let l = load(
+            Some("[watch]\ncargo_homes = [\"relative/home\", \"/h\"]\nprojects = [\"src\"]\n"),
+            &[],
+        );
+        assert_eq!(l.config.watch.cargo_homes, [PathBuf::from("/h")]);
+        assert!(l.config.watch.projects.is_empty());
+        assert_eq!(
+            l.warnings,
+            [
+                "watch.cargo_homes entry relative/home (/cfg/config.toml, line 2) is a relative \
+                 path: write an absolute path (`~` and `$HOME` at its start are expanded); ignored",
+                "watch.projects entry src (/cfg/config.toml, line 3) is a relative path: write an \
+                 absolute path (`~` and `$HOME` at its start are expanded); ignored",
+            ]
+        );
+        let l = load(None, &[("LOCKWATCH_WATCH_PROJECTS", "/p:rel")]);
+        assert_eq!(l.config.watch.projects, [PathBuf::from("/p")]);
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(
+            l.warnings[0].starts_with("watch.projects entry rel (env LOCKWATCH_WATCH_PROJECTS)"),
+            "{:?}",
+            l.warnings
         );
     }
 

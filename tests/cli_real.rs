@@ -775,6 +775,52 @@ fn wait_json_interrupted_says_so_on_stdout() {
     assert_eq!(doc["held_by"]["pid"], holder.pid, "{doc}");
 }
 
+/// A holder stopped (SIGSTOP) while `wait` runs in a script: a new line says it looks stale,
+/// and `--json`'s `held_by` carries the lock's state and why, as `status --json` does. No
+/// daemon: the one-off scan judges a stopped holder at once with a grace of 0s (review K, L6).
+#[test]
+fn wait_in_a_script_says_when_the_holder_is_stopped() {
+    let dir = Dir::new("wait-stopped");
+    let (lock, holder) = held_package_cache(&dir);
+    let mut wait = lockwatch(&dir);
+    wait.args(["wait", "--json", "--timeout", "60s", "--interval", "100ms"])
+        .env("LOCKWATCH_STALE_STOPPED_GRACE", "0s")
+        .arg(&lock);
+    let mut waiting = dir.spawn("wait", &mut wait);
+    let held_by = format!("held by flock {}", holder.pid);
+    util::eventually("wait names the holder", || {
+        waiting.output().contains(&held_by)
+    });
+    assert!(!waiting.output().contains("STALE"), "{}", waiting.output());
+    // The flock and the `sleep` it runs, both holding the lock: this test's own group.
+    holder.stop_group();
+    util::eventually("wait says the holder looks stale", || {
+        waiting.output().contains("looks STALE")
+    });
+    // SAFETY: kill(2) on the `wait` this test started and still owns (not yet reaped).
+    assert_eq!(unsafe { libc::kill(waiting.pid as i32, libc::SIGINT) }, 0);
+    let code = waiting.wait_exit();
+    let said = waiting.output();
+    assert_eq!(code, lockwatch::exit::INTERRUPTED, "{said}");
+    let stale_line = said
+        .lines()
+        .find(|l| l.contains("looks STALE"))
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(
+        stale_line.starts_with("after ") && stale_line.contains(&held_by),
+        "{said}"
+    );
+    let line = said
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("{said}"));
+    let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(doc["held_by"]["pid"], holder.pid, "{doc}");
+    assert_eq!(doc["held_by"]["state"], "stale", "{doc}");
+    let reasons = doc["held_by"]["stale_reasons"].as_array().unwrap();
+    assert!(reasons.iter().any(|r| r == "stopped"), "{doc}");
+}
+
 /// The test's package cache, held by a `flock` seen holding it.
 fn held_package_cache(dir: &Dir) -> (std::path::PathBuf, util::Proc) {
     let lock = dir.cargo_home.join(".package-cache");

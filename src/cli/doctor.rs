@@ -746,8 +746,7 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
         out.push(check("config", Status::Problem, w.clone(), Some(fix)));
     }
     for w in &f.missing_dirs {
-        let fix = "check the path for a typo and its permissions; a Cargo home appears once a \
-                   cargo runs with it";
+        let fix = missing_dir_fix(w);
         out.push(check("watched", Status::Warn, w.clone(), Some(fix.into())));
     }
 
@@ -755,6 +754,19 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
     out.push(menu_bar(f));
     out.push(notifications(f));
     out
+}
+
+/// What to do about a directory to watch that is not there (yet), by what the warning names:
+/// a Cargo home appears once a cargo runs with it; a project does not.
+fn missing_dir_fix(warning: &str) -> &'static str {
+    let project = ["watch.projects entry ", "--project "];
+    if project.iter().any(|p| warning.starts_with(p)) {
+        "check the path for a typo and its permissions; name the project's root (where its \
+         Cargo.toml is) or its target dir"
+    } else {
+        "check the path for a typo and its permissions; a Cargo home appears once a cargo runs \
+         with it"
+    }
 }
 
 /// A watched directory where macOS asks for consent before the login agent may open files, or
@@ -1129,6 +1141,28 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("3 problems, 1 warning\n"), "{text}");
+    }
+
+    /// A missing project is not told that it appears once a cargo runs with it, as a Cargo
+    /// home is (review K, L9).
+    #[test]
+    fn a_missing_project_and_a_missing_cargo_home_get_their_own_hints() {
+        let mut f = healthy(Manager::Systemd);
+        f.missing_dirs = vec![
+            "watch.projects entry /src/app does not exist; it is watched in case it appears".into(),
+            "--project /src/typo does not exist; it is watched in case it appears".into(),
+            "watch.cargo_homes entry /h does not exist; it is watched in case it appears".into(),
+        ];
+        let fixes: Vec<String> = (checks(&f).into_iter())
+            .filter(|c| c.name == "watched")
+            .map(|c| c.fix.unwrap_or_default())
+            .collect();
+        assert_eq!(fixes.len(), 3, "{fixes:?}");
+        for project in &fixes[..2] {
+            assert!(!project.contains("Cargo home"), "{project}");
+            assert!(project.contains("project's root"), "{project}");
+        }
+        assert!(fixes[2].contains("a Cargo home appears"), "{}", fixes[2]);
     }
 
     // The notifications line is platform-specific.

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use super::{Context, render};
 use crate::cargo_dirs::BuildDirs;
 use crate::core::catalog::LockKind;
-use crate::core::model::{HolderReport, LockMode, LockReport, LockState, Report, Role};
+use crate::core::model::{
+    HolderReport, IncidentReport, LockMode, LockReport, LockState, ProcName, ProcState, Report,
+    Role, StaleReason,
+};
 use crate::core::words;
 use crate::exit;
 
@@ -18,7 +21,8 @@ pub struct Args {
     /// What to wait for: lock files, projects (a directory or its Cargo.toml: the build locks a
     /// cargo run there would need) or directories (any lock under them). Default: the Cargo
     /// home's package-cache locks held exclusively, and every build lock of the target and
-    /// build directories a cargo run here would use.
+    /// build directories a cargo run here would use (a `.cargo-lock` held shared too: a build
+    /// of cargo 1.95 or older needs it alone).
     pub paths: Vec<PathBuf>,
     /// The `--target-dir` the build you are about to start will get.
     #[arg(long, value_name = "DIR")]
@@ -139,9 +143,22 @@ fn taken_by_build_in(path: &Path, dir: &Path) -> bool {
             .any(|a| a.join("CACHEDIR.TAG").exists() || a.join(".rustc_info.json").exists())
 }
 
-/// The locks in `report` that block: named files and directories (any hold), else exclusive
-/// holds of this Cargo home's package-cache locks and any hold in the target or build directory
-/// (not in another target dir nested there). Paths are compared as the kernel resolves them, so
+/// Whether a hold of `l` would keep a new build waiting: any hold but a shared one nobody
+/// waits for (every compile holds the package cache's mutation lock so, and a build goes on
+/// beside it), except on a `.cargo-lock`: cargo 1.96+ and nightly `-Zfine-grain-locking` hold
+/// it shared, but a build of cargo ≤ 1.95 (still a default toolchain) needs it alone.
+fn keeps_a_build_waiting(l: &LockReport) -> bool {
+    match l.state {
+        LockState::Free => false,
+        LockState::Background => l.kind == LockKind::ProfileDirectory,
+        LockState::Held | LockState::Contended | LockState::Stale => true,
+    }
+}
+
+/// The locks in `report` that block: named files and directories (any hold that would keep a
+/// build waiting: see [`keeps_a_build_waiting`]), else exclusive holds of this Cargo home's
+/// package-cache locks and any such hold in the target or build directory (not in another
+/// target dir nested there). Paths are compared as the kernel resolves them, so
 /// symlinked homes and target dirs match.
 pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a LockReport> {
     let wanted: Vec<PathBuf> = named.files.iter().map(|p| real(p)).collect();
@@ -158,7 +175,7 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
     report
         .locks
         .iter()
-        .filter(|l| !matches!(l.state, LockState::Free | LockState::Background) && !l.deleted)
+        .filter(|l| keeps_a_build_waiting(l) && !l.deleted)
         .filter(|l| {
             let path = real(&l.path);
             if !named.is_empty() {
@@ -224,8 +241,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
     let start = Instant::now();
     let mut printed = false;
-    // Off a terminal a line is printed when the holder changes (pid and lock), not each time.
-    let mut last_said: Option<(Option<u32>, PathBuf)> = None;
+    // Off a terminal a line is printed when the holder changes (pid and lock) or turns stale or
+    // stopped, not each time.
+    let mut last_said: Option<(Option<u32>, PathBuf, &str)> = None;
     loop {
         let report = match super::status::fetch(ctx, &roots, false) {
             Ok(r) => r,
@@ -281,11 +299,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 format!("{} {} ({held}{waiting})", h.name, h.pid)
             })
             .unwrap_or_else(|| "a process you cannot inspect".into());
-        let stale = if l.state == LockState::Stale {
-            " — looks STALE: see `cargo lockwatch status`"
-        } else {
-            ""
-        };
+        let note = holder_note(l, holder);
         // What the history says this blocker's command usually takes here.
         let usually = holder
             .and_then(|h| {
@@ -316,12 +330,18 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .filter(|_| l.project_dir.is_none())
             .map_or_else(String::new, |c| format!(" in {c}"));
         let what = words::cargo_words(&report.incidents, &l.path, &l.description);
-        let line = format!("waiting{waited} for {what}{of} held by {who}{at}{usually}{stale}");
+        // A shared hold of a `.cargo-lock` (a newer or nightly cargo's) holds up an older build.
+        let shared = match holder.map(|h| h.mode) {
+            Some(LockMode::Shared) => " shared",
+            _ => "",
+        };
+        let line =
+            format!("waiting{waited} for {what}{of} held{shared} by {who}{at}{usually}{note}");
         if live {
             let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
             crate::say_inline!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
         } else {
-            let now_said = (holder.map(|h| h.pid), l.path.clone());
+            let now_said = (holder.map(|h| h.pid), l.path.clone(), note);
             if last_said.as_ref() != Some(&now_said) {
                 let elapsed = render::duration(start.elapsed().as_secs_f64());
                 match printed {
@@ -336,16 +356,18 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if live {
                 crate::say!();
             }
-            crate::say!("interrupted; still held by {who}");
-            print_outcome(args.json, start, Some((l, holder)), true);
+            crate::say!("interrupted; still held{shared} by {who}{note}");
+            let held = holder.map(|h| held_by(l, h, &report.incidents));
+            print_outcome(args.json, start, Some((l, held)), true);
             return exit::INTERRUPTED;
         }
         if args.timeout.is_some_and(|t| start.elapsed() >= t) {
             if live {
                 crate::say!();
             }
-            crate::say!("timed out; still held by {who}");
-            print_outcome(args.json, start, Some((l, holder)), false);
+            crate::say!("timed out; still held{shared} by {who}{note}");
+            let held = holder.map(|h| held_by(l, h, &report.incidents));
+            print_outcome(args.json, start, Some((l, held)), false);
             return exit::TIMEOUT;
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
@@ -388,31 +410,67 @@ fn print_error(json: bool, message: &str) {
     }
 }
 
+/// Who holds the lock `wait` gave up on, for `--json`.
 #[derive(Debug, serde::Serialize)]
 struct HeldBy {
     pid: u32,
-    name: crate::core::model::ProcName,
+    name: ProcName,
+    /// The lock's state, as `status --json` spells it (`held`, `contended`, `stale` …).
+    state: LockState,
+    /// Why the holder looks stale, as `status --json` says it; empty unless `state` is `stale`.
+    stale_reasons: Vec<StaleReason>,
 }
 
-/// Prints the outcome as one JSON line when `json`; `still` is the lock still held, and
-/// `interrupted` says the wait ended with Ctrl-C (SIGINT).
+/// `holder` of `l` for `--json`, with the lock's state and, when stale, why: the holder's own
+/// reasons, else those of the incident it is the blocker of.
+fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) -> HeldBy {
+    let stale_reasons = match l.state {
+        LockState::Stale if !holder.stale_reasons.is_empty() => holder.stale_reasons.clone(),
+        LockState::Stale => (incidents.iter())
+            .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == holder.pid))
+            .map(|i| i.stale_reasons.clone())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    HeldBy {
+        pid: holder.pid,
+        name: holder.name.clone(),
+        state: l.state,
+        stale_reasons,
+    }
+}
+
+/// What the waiting line adds about the holder: that it looks stale, or is stopped (Ctrl-Z, a
+/// debugger) and will not let go until resumed; nothing while it looks alive. Off a terminal a
+/// new line is printed when this changes, so a log says it too.
+fn holder_note(l: &LockReport, holder: Option<&HolderReport>) -> &'static str {
+    if l.state == LockState::Stale {
+        " — looks STALE: see `cargo lockwatch status`"
+    } else if holder.is_some_and(|h| h.process_state == ProcState::Stopped) {
+        " — it is STOPPED: see `cargo lockwatch status`"
+    } else {
+        ""
+    }
+}
+
+/// Prints the outcome as one JSON line when `json`; `still` is the lock still held and who
+/// holds it, and `interrupted` says the wait ended with Ctrl-C (SIGINT).
 fn print_outcome(
     json: bool,
     start: Instant,
-    still: Option<(&LockReport, Option<&HolderReport>)>,
+    still: Option<(&LockReport, Option<HeldBy>)>,
     interrupted: bool,
 ) {
     if !json {
         return;
     }
+    let free = still.is_none();
+    let (lock, held_by) = still.map_or((None, None), |(l, h)| (Some(l.path.clone()), h));
     let outcome = Outcome {
-        free: still.is_none(),
+        free,
         waited_secs: start.elapsed().as_secs_f64(),
-        lock: still.map(|(l, _)| l.path.clone()),
-        held_by: still.and_then(|(_, h)| h).map(|h| HeldBy {
-            pid: h.pid,
-            name: h.name.clone(),
-        }),
+        lock,
+        held_by,
         error: None,
         interrupted,
     };
@@ -589,6 +647,47 @@ mod tests {
         );
     }
 
+    /// A `.cargo-lock` held shared (cargo 1.96+, nightly `-Zfine-grain-locking`) with nobody
+    /// waiting yet is no free lock: a build of cargo ≤ 1.95 needs it alone and would block.
+    /// Other shared holds nobody waits for are still background (review K, L5).
+    #[test]
+    fn a_cargo_lock_held_shared_is_not_free_but_other_shared_holds_are() {
+        let background = |path, kind, project| {
+            let mut l = lock(path, kind, project, "shared");
+            l["state"] = "background".into();
+            l["holders"][0]["role"] = "background".into();
+            l
+        };
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
+            "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
+            "locks": [
+                background("/h/.package-cache-mutate", "package-cache-mutate", None),
+                background("/ws/target/debug/.cargo-build-lock", "build-directory", Some("/ws")),
+                background("/ws/target/debug/.cargo-lock", "profile-directory", Some("/ws")),
+            ]
+        }))
+        .unwrap();
+        let here = Here {
+            cargo_homes: vec!["/h".into()],
+            dirs: Some(BuildDirs {
+                workspace_root: "/ws".into(),
+                target_dir: "/ws/target".into(),
+                build_dir: "/ws/target".into(),
+            }),
+        };
+        let held: Vec<&Path> = blocking(&report, &Wanted::default(), &here)
+            .iter()
+            .map(|l| l.path.as_path())
+            .collect();
+        assert_eq!(held, [Path::new("/ws/target/debug/.cargo-lock")]);
+        let named = Wanted {
+            files: vec![],
+            under: vec!["/ws/target".into(), "/h".into()],
+        };
+        assert_eq!(blocking(&report, &named, &here).len(), 1);
+    }
+
     #[test]
     fn a_home_whose_name_is_not_utf8_blocks_whether_the_report_came_from_the_daemon_or_a_scan() {
         use std::os::unix::ffi::OsStrExt;
@@ -715,6 +814,49 @@ mod tests {
         let lock = p.join("target/debug/.cargo-lock");
         let w = Wanted::from_args(std::slice::from_ref(&lock), &[], None, false, &dirs);
         assert_eq!(w.files, [lock]);
+    }
+
+    /// A holder that turns stopped or stale is said on the line (off a terminal, a new line),
+    /// and `--json`'s `held_by` carries the lock's state and, stale, why, as `status --json`
+    /// does (review K, L6).
+    #[test]
+    fn a_stopped_or_stale_holder_is_said_on_the_line_and_in_the_json() {
+        let path = "/ws/target/debug/.cargo-lock";
+        let mut l: LockReport =
+            serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
+                .unwrap();
+        let mut h = l.holders[0].clone();
+        assert_eq!(holder_note(&l, Some(&h)), "");
+        assert_eq!(holder_note(&l, None), "");
+        assert_eq!(
+            serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
+            serde_json::json!({"pid": 10, "name": "cargo", "state": "held", "stale_reasons": []})
+        );
+        h.process_state = ProcState::Stopped;
+        let stopped = holder_note(&l, Some(&h));
+        assert_eq!(stopped, " — it is STOPPED: see `cargo lockwatch status`");
+        l.state = LockState::Stale;
+        h.stale_reasons = vec![StaleReason::Stopped];
+        let stale = holder_note(&l, Some(&h));
+        assert_eq!(stale, " — looks STALE: see `cargo lockwatch status`");
+        assert_ne!(stopped, stale, "a script's log gets a line for each");
+        assert_eq!(
+            serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
+            serde_json::json!({
+                "pid": 10, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"]
+            })
+        );
+        // Reasons only on the incident: taken from the incident the holder blocks in.
+        let demo = crate::ui::demo::stale_ignoring_sigterm(0.0).report;
+        let incident = demo.incidents[0].clone();
+        let blocker = incident.blocker.as_ref().unwrap();
+        assert!(!incident.stale_reasons.is_empty());
+        h.pid = blocker.pid;
+        h.stale_reasons.clear();
+        let held = held_by(&l, &h, std::slice::from_ref(&incident));
+        assert_eq!(held.stale_reasons, incident.stale_reasons);
+        l.state = LockState::Contended;
+        assert!(held_by(&l, &h, &[incident]).stale_reasons.is_empty());
     }
 
     #[test]
