@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, LockKind};
 use super::model::{Origin, ProcName, StaleReason};
+use super::origin;
 use super::policy::{HistoryEvent, Party, ProcId};
 use super::text::{duration, tilde};
 use super::words::short_command;
@@ -600,6 +601,24 @@ fn ide_name(s: &Summary) -> String {
         .map_or_else(|| "your editor".into(), |r| r.blocker.clone())
 }
 
+/// A file watcher's checks that blocked terminal builds `times` times, `secs` in all: start it
+/// with target and build directories of its own (cargo reads them from its environment).
+fn watcher_advice(watcher: &str, times: u32, secs: f64) -> String {
+    let dir = format!("target/{watcher}");
+    let run = match watcher {
+        "cargo-watch" => "cargo watch".to_string(),
+        w => w.to_string(),
+    };
+    format!(
+        "{watcher}'s checks blocked your terminal builds {} ({} in all): they share one build \
+         directory. Start {watcher} with its own (a second build cache on disk) and they stop \
+         waiting for each other:\n\
+         \x20 CARGO_TARGET_DIR={dir} CARGO_BUILD_BUILD_DIR={dir} {run}",
+        self::times(times),
+        duration(secs)
+    )
+}
+
 /// Drops advice the configuration already follows (`yield_ide` on).
 pub fn drop_taken_advice(s: &mut Summary, config: &crate::config::Config) {
     if config.policy.yield_ide {
@@ -612,7 +631,12 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
     let mut out = Vec::new();
     let ((bt, bs), (ct, cs)) = ide_over_terminal(s);
     let ide = ide_name(s);
-    if recurs(bt, bs) && ide_shares_a_build_dir(s) {
+    if recurs(bt, bs) && origin::is_watcher_name(&ide) {
+        out.push(Advice {
+            topic: Topic::IdeTargetDir,
+            text: watcher_advice(&ide, bt, bs),
+        });
+    } else if recurs(bt, bs) && ide_shares_a_build_dir(s) {
         out.push(Advice {
             topic: Topic::IdeTargetDir,
             text: format!(
@@ -791,8 +815,9 @@ fn plural(n: u32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-fn origin_suffix(o: Option<Origin>) -> &'static str {
+fn origin_suffix(o: Option<Origin>, blocker: &str) -> &'static str {
     match o {
+        Some(Origin::Ide) if origin::is_watcher_name(blocker) => " (file watcher)",
         Some(Origin::Ide) => " (IDE)",
         Some(Origin::Terminal) => " (terminal)",
         Some(Origin::Orphan) => " (orphan)",
@@ -887,7 +912,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 out,
                 "  {}{} blocked {}{place}\n      {}, {} in all (longest {}) · {}",
                 r.blocker,
-                origin_suffix(r.blocker_origin),
+                origin_suffix(r.blocker_origin, &r.blocker),
                 r.waiter,
                 times(r.times),
                 or_more(r.total_wait_secs, r.total_wait_at_least),
@@ -1535,6 +1560,31 @@ mod tests {
         let json = serde_json::to_value(&sum).unwrap();
         assert_eq!(json["advice"][0]["topic"], "leftover-process");
         assert_eq!(json["advice"][1]["topic"], "nested-cargo");
+    }
+
+    #[test]
+    fn a_file_watcher_s_checks_are_advised_a_target_dir_of_their_own() {
+        let events: Vec<HistoryEvent> = (0..3)
+            .map(|i| {
+                let mut e = ide_blocked_terminal(100.0 + f64::from(i), 15.0, BUILD_LOCK);
+                if let HistoryEvent::WaitEnded { blocker, .. } = &mut e {
+                    blocker.via = Some("bacon".into());
+                }
+                e
+            })
+            .collect();
+        let sum = summarize(&events, 0.0, 0);
+        let text = render(&sum, 86_400, None);
+        assert!(
+            text.contains("bacon (file watcher) blocked your terminal builds"),
+            "{text}"
+        );
+        assert!(
+            text.contains("CARGO_TARGET_DIR=target/bacon CARGO_BUILD_BUILD_DIR=target/bacon bacon"),
+            "{text}"
+        );
+        assert!(!text.contains("rust-analyzer.cargo.targetDir"), "{text}");
+        assert!(text.contains("yield_ide = true"), "{text}");
     }
 
     #[test]

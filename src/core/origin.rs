@@ -42,6 +42,11 @@ const IDE_NAMES: &[&str] = &[
     "fleet",
 ];
 
+/// File watchers that run cargo again on every save: background checks as an editor's are,
+/// so they count as the `Ide` origin (yielding to a terminal build, the same advice) and are
+/// named as watchers. Some run cargo through `sh -c`.
+const WATCHER_NAMES: &[&str] = &["bacon", "cargo-watch", "watchexec", "cargo-limit"];
+
 /// Shells, multiplexers and terminal emulators: a cargo below one of them was started by hand.
 const TERMINAL_NAMES: &[&str] = &[
     "bash",
@@ -103,7 +108,7 @@ pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
     // The nearest editor or shell decides: a cargo typed into an editor's own terminal runs
     // under a shell under the editor, and is the user's (never an IDE check to stop for a
     // build); rust-analyzer runs its checks directly, or under an editor in a terminal.
-    for a in &facts.ancestors {
+    for (n, a) in facts.ancestors.iter().enumerate() {
         // A cargo a build script runs (a nested build) is the build's, not the terminal's
         // that started the outer cargo. (`comm` cuts `build-script-build` to 15 bytes.)
         if a.name.raw().starts_with("build-script-") {
@@ -113,8 +118,14 @@ pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
             // Only a JetBrains IDE runs cargo from a JVM in practice.
             return (Origin::Ide, Some("JetBrains IDE".to_string()));
         }
-        if IDE_NAMES.contains(&a.name.raw()) {
+        if IDE_NAMES.contains(&a.name.raw()) || is_watcher_name(a.name.raw()) {
             return (Origin::Ide, Some(a.name.raw().to_string()));
+        }
+        // `sh -c` of a watcher's is the watcher's, not a terminal's.
+        if let Some(w) = (facts.ancestors.get(n + 1)).filter(|w| is_watcher_name(w.name.raw()))
+            && matches!(a.name.raw(), "sh" | "dash" | "bash")
+        {
+            return (Origin::Ide, Some(w.name.raw().to_string()));
         }
         if TERMINAL_NAMES.contains(&a.name.raw()) {
             return (Origin::Terminal, Some(a.name.raw().to_string()));
@@ -130,6 +141,12 @@ pub fn classify(facts: &ProcessFacts) -> (Origin, Option<String>) {
 /// (`java` included: the JetBrains IDEs on Linux).
 pub fn is_ide_name(name: &str) -> bool {
     IDE_NAMES.contains(&name)
+}
+
+/// Whether a process of this name is a file watcher that runs cargo on every save (`bacon`,
+/// `cargo-watch`): counted with the IDEs, named as a watcher.
+pub fn is_watcher_name(name: &str) -> bool {
+    WATCHER_NAMES.contains(&name)
 }
 
 #[cfg(test)]
@@ -193,6 +210,29 @@ mod tests {
             Origin::Unknown
         );
         assert_eq!(classify(&facts(1, false, &[])).0, Origin::Unknown);
+    }
+
+    #[test]
+    fn a_file_watcher_s_check_is_a_background_check_named_as_the_watcher() {
+        // bash -> bacon -> cargo check: not the terminal's, though a terminal started bacon.
+        assert_eq!(
+            classify(&facts(40, true, &["bacon", "bash", "tmux: server"])),
+            (Origin::Ide, Some("bacon".into()))
+        );
+        // watchexec and cargo-watch run it through `sh -c`.
+        assert_eq!(
+            classify(&facts(40, true, &["sh", "watchexec", "zsh"])),
+            (Origin::Ide, Some("watchexec".into()))
+        );
+        // A shell under a terminal stays the terminal's.
+        assert_eq!(
+            classify(&facts(40, true, &["sh", "zsh"])).0,
+            Origin::Terminal
+        );
+        assert_eq!(
+            crate::core::words::origin(Origin::Ide, Some("bacon")),
+            "file watcher: bacon"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub fn origin(origin: Origin, via: Option<&str>) -> String {
     match (origin, via) {
         (Origin::Terminal, Some(v)) => format!("terminal: {v}"),
         (Origin::Terminal, None) => "terminal".into(),
+        (Origin::Ide, Some(v)) if super::origin::is_watcher_name(v) => format!("file watcher: {v}"),
         (Origin::Ide, Some(v)) => format!("IDE: {v}"),
         (Origin::Ide, None) => "IDE".into(),
         (Origin::Orphan, _) => "orphan".into(),
