@@ -69,6 +69,11 @@ pub struct BlockRow {
     /// (`build.build-dir`), not the target dir.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub blocker_own_target_dir: bool,
+    /// The project the blocker built, when another than `project`: the two shared a target
+    /// (or build) directory outside the waiter's project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
+    pub blocker_project: Option<PathBuf>,
 }
 
 /// What the advice is about (stable, for JSON readers).
@@ -355,6 +360,8 @@ impl Summarizer {
                     longest_wait_secs: 0.0,
                     total_wait_at_least: false,
                     longest_wait_at_least: false,
+                    blocker_project: (blocker.project.clone())
+                        .filter(|b| party.project.as_ref().is_some_and(|w| w != b)),
                     blocker_own_target_dir: blocked_by_cmd
                         .iter()
                         .flatten()
@@ -815,6 +822,15 @@ fn plural(n: u32, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// After a row's blocker: its origin, and its project when it is not the waiters'.
+fn blocker_place(r: &BlockRow) -> String {
+    let origin = origin_suffix(r.blocker_origin, &r.blocker);
+    match &r.blocker_project {
+        Some(p) => format!("{origin} in {}", tilde(p)),
+        None => origin.to_string(),
+    }
+}
+
 fn origin_suffix(o: Option<Origin>, blocker: &str) -> &'static str {
     match o {
         Some(Origin::Ide) if origin::is_watcher_name(blocker) => " (file watcher)",
@@ -825,13 +841,26 @@ fn origin_suffix(o: Option<Origin>, blocker: &str) -> &'static str {
     }
 }
 
-/// What a row's lock is, in cargo's words: a profile lock outside the project's `target` is a
-/// configured build directory's, which cargo calls the "build directory".
+/// What a row's lock is, in cargo's words (those the waiting cargo printed). A profile lock
+/// outside the project's `target` is named with its directory: a target dir shared by
+/// projects (`CARGO_TARGET_DIR`), or a configured build directory, which cargo calls the
+/// "build directory" (rows of older versions, which did not record the words, say so).
 fn lock_words(r: &BlockRow) -> String {
     let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
+    let dir = || {
+        r.lock
+            .parent()
+            .map_or_else(String::new, |d| format!(" {}", tilde(d)))
+    };
     match r.lock_kind {
         Some(LockKind::ProfileDirectory) if r.project.as_ref().is_some_and(outside) => {
-            LockKind::BuildDirectory.cargo_words().to_string()
+            // A blocker with a target dir of its own shared only the build directory.
+            let words = match r.lock_description.as_str() {
+                _ if r.blocker_own_target_dir => LockKind::BuildDirectory.cargo_words(),
+                "" => LockKind::BuildDirectory.cargo_words(),
+                said => said,
+            };
+            format!("{words}{}", dir())
         }
         Some(_) if !r.lock_description.is_empty() => r.lock_description.clone(),
         Some(k) => k.cargo_words().to_string(),
@@ -912,7 +941,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 out,
                 "  {}{} blocked {}{place}\n      {}, {} in all (longest {}) · {}",
                 r.blocker,
-                origin_suffix(r.blocker_origin, &r.blocker),
+                blocker_place(r),
                 r.waiter,
                 times(r.times),
                 or_more(r.total_wait_secs, r.total_wait_at_least),
@@ -1448,7 +1477,17 @@ mod tests {
             let sum = summarize(&waits("/b/debug/.cargo-lock", own_target), 0.0, 0);
             assert_eq!(sum.blocked[0].blocker_own_target_dir, own_target);
             let text = render(&sum, 86_400, Some(80));
-            assert!(text.contains("(longest 40s) · build directory\n"), "{text}");
+            // Outside the project's target: a shared target dir or a configured build dir,
+            // which the history cannot tell apart: the waiting build's words, unless the
+            // blocker had a target dir of its own (then only the build dir was shared).
+            let words = match own_target {
+                true => "build directory",
+                false => "artifact directory",
+            };
+            assert!(
+                text.contains(&format!("(longest 40s) · {words} /b/debug\n")),
+                "{text}"
+            );
             assert!(
                 text.contains("they share a build directory outside the project's target dir")
                     && text.contains("\"rust-analyzer.cargo.targetDir\": true,")
@@ -1585,6 +1624,35 @@ mod tests {
         );
         assert!(!text.contains("rust-analyzer.cargo.targetDir"), "{text}");
         assert!(text.contains("yield_ide = true"), "{text}");
+    }
+
+    #[test]
+    fn a_target_dir_shared_by_projects_names_the_blocker_s_project_and_the_dir() {
+        // CARGO_TARGET_DIR=/t for both: a build of /src/lib held it, one of /src/app waited.
+        let mut e = ide_blocked_terminal(100.0, 30.0, "/t/debug/.cargo-lock");
+        if let HistoryEvent::WaitEnded {
+            blocker,
+            blocked_by_cmd,
+            ..
+        } = &mut e
+        {
+            *blocker = party(Origin::Terminal, "bash", "/src/lib");
+            *blocked_by_cmd = vec![s(&["cargo", "build"])];
+        }
+        let sum = summarize(&[e], 0.0, 0);
+        let row = &sum.blocked[0];
+        assert_eq!(
+            row.blocker_project.as_deref(),
+            Some(std::path::Path::new("/src/lib"))
+        );
+        let text = render(&sum, 86_400, None);
+        assert!(
+            text.contains(
+                "cargo build (terminal) in /src/lib blocked your terminal builds in /src/app\n      \
+                 once, 30s in all (longest 30s) · artifact directory /t/debug"
+            ),
+            "{text}"
+        );
     }
 
     #[test]
