@@ -211,7 +211,7 @@ fn hidden_holders(probe: &mut dyn Probe) -> Vec<HiddenHolder> {
     out
 }
 
-/// Builds a report from a pass.
+/// Builds a report from a pass (with the configured build dirs its cargos use).
 pub fn report(
     pass: &Pass,
     roots: &WatchRoots,
@@ -219,6 +219,10 @@ pub fn report(
     knowledge: &Knowledge,
     now: f64,
 ) -> Report {
+    let knowledge = &Knowledge {
+        build_dirs: configured_build_dirs(pass, roots.cargo_homes.first().map(PathBuf::as_path)),
+        ..knowledge.clone()
+    };
     report::build(
         source,
         now,
@@ -226,6 +230,32 @@ pub fn report(
         &pass.observed(),
         knowledge,
     )
+}
+
+/// The configured build directories (`build.build-dir` in a Cargo config, when not the target
+/// dir) of the directories where the cargos contending for a profile lock run, read from
+/// their Cargo configs and `cargo_home`'s: cargo ≤ 1.95 calls a `.cargo-lock` there the
+/// "build directory" whatever it runs, and one in a target dir the "artifact directory" in a
+/// build. Only contended profile locks are looked into, each directory once.
+pub fn configured_build_dirs(pass: &Pass, cargo_home: Option<&Path>) -> Vec<PathBuf> {
+    let Some(home) = cargo_home else {
+        return Vec::new();
+    };
+    let mut cwds: Vec<&Path> = (pass.sightings.iter())
+        .filter(|s| s.kind == LockKind::ProfileDirectory && !s.waiters.is_empty())
+        .flat_map(|s| s.holders.iter().chain(&s.waiters))
+        .filter_map(|p| pass.facts.get(&p.pid)?.cwd.as_deref())
+        .collect();
+    cwds.sort_unstable();
+    cwds.dedup();
+    let mut out: Vec<PathBuf> = (cwds.into_iter())
+        .filter_map(|cwd| crate::cargo_dirs::resolve(cwd, home, None, &|_| None))
+        .filter(|d| d.build_dir != d.target_dir)
+        .map(|d| d.build_dir)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// Current Unix time in seconds.

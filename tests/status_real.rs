@@ -970,3 +970,47 @@ fn two_projects_sharing_a_build_dir_wait_for_the_build_directory() {
             .all(|l| l.state == LockState::Free)
     });
 }
+
+/// A project with its own `build.build-dir`: its `cargo check` takes only the build dir's lock
+/// and a `cargo build` then waits for it, printing "build directory" (cargo ≤ 1.95; before it
+/// takes its target dir's): status names the lock so for the waiter too, read from the
+/// project's Cargo config (the waiting build holds nothing in its target dir yet).
+#[test]
+fn a_build_waiting_behind_a_check_for_a_configured_build_dir_says_build_directory() {
+    let _serial = serial();
+    let dir = Dir::new("check-build-dir");
+    let marker = dir.path("marker");
+    let bdir = dir.path("bdir");
+    let project = util::sleepy_project(&dir, "rr", &marker);
+    let config = format!("[build]\nbuild-dir = {:?}\n", bdir.display().to_string());
+    dir.write("rr/.cargo/config.toml", &config);
+    let cargo = |sub: &str, name: &str| {
+        let mut cmd = dir.cargo(&project);
+        cmd.args([sub, "--offline"]).env_remove("CARGO_TARGET_DIR");
+        dir.spawn(name, &mut cmd)
+    };
+    let check = cargo("check", "check-rr");
+    let lock = bdir.join("debug/.cargo-lock");
+    wait_status(&dir, "the check holding the build dir", &[&check], |s| {
+        s.lock(&lock)
+            .is_some_and(|l| l.holders.iter().any(|h| h.pid == check.pid))
+    });
+    let build = cargo("build", "build-rr");
+    wait_output(&build, "Blocking waiting for file lock on build directory");
+    let s = wait_status(&dir, "the build waiting", &[&check, &build], |s| {
+        s.lock(&lock)
+            .is_some_and(|l| l.waiters.iter().any(|w| w.pid == build.pid))
+    });
+    assert_eq!(s.lock(&lock).unwrap().description, "build directory");
+    let waiter = (s.report.incidents.iter())
+        .flat_map(|i| &i.blocked)
+        .find(|b| b.process.pid == build.pid)
+        .unwrap_or_else(|| panic!("{}", s.pretty()));
+    assert_eq!(waiter.lock_description, "build directory", "{}", s.pretty());
+    touch(&marker);
+    wait_status(&dir, "both finished", &[&check, &build], |s| {
+        s.locks_under(&dir.root)
+            .iter()
+            .all(|l| l.state == LockState::Free)
+    });
+}

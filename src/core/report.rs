@@ -49,6 +49,10 @@ pub struct Knowledge {
     /// Root blockers' network waits followed across connections and the pauses between
     /// Cargo's tries (the daemon's), by pid: (peer, silence).
     pub net_waits: HashMap<u32, (String, NetSilence)>,
+    /// Configured build directories (`build.build-dir`, other than the target dir) of the
+    /// projects whose cargos contend for a profile lock (see `scan::configured_build_dirs`):
+    /// a `.cargo-lock` below one is that build directory, whatever the waiting cargo runs.
+    pub build_dirs: Vec<PathBuf>,
 }
 
 impl Knowledge {
@@ -264,7 +268,7 @@ pub fn build(
     let mut guard = knowledge.manifests.as_deref().map(catalog::Manifests::seen);
     let seen = guard.as_deref_mut().unwrap_or(&mut fresh);
     project_dirs(&mut incidents, &mut locks, seen);
-    name_build_dirs(obs, &mut incidents, &mut locks);
+    name_build_dirs(obs, &knowledge.build_dirs, &mut incidents, &mut locks);
     point_to_racing_builds(&mut incidents);
     if !obs.free.is_empty() {
         FreeLocks::new(obs.free, seen).append_unlisted(&mut locks);
@@ -1006,10 +1010,15 @@ fn project_dirs(
 
 /// A cargo (1.87 to 1.95) whose `build.build-dir` is not its target dir takes two profile
 /// locks: its target dir's ("artifact directory") and its build dir's, which cargo calls the
-/// "build directory". The one outside its project's `target`, held or awaited by a process that
-/// holds one in a project's `target`, is that build directory: it is named so, as the waiting
-/// cargo prints it.
-fn name_build_dirs(obs: &Observed, incidents: &mut [IncidentReport], locks: &mut [LockReport]) {
+/// "build directory". The one outside its project's `target` that lies in a `configured`
+/// build dir, or is held or awaited by a process that holds one in a project's `target`, is
+/// that build directory: it is named so, as the waiting cargo prints it.
+fn name_build_dirs(
+    obs: &Observed,
+    configured: &[PathBuf],
+    incidents: &mut [IncidentReport],
+    locks: &mut [LockReport],
+) {
     // Profile locks in a project's `target` (a build dir elsewhere, even inside the project,
     // is not one).
     let in_project: HashSet<&Path> = (locks.iter())
@@ -1026,7 +1035,10 @@ fn name_build_dirs(obs: &Observed, incidents: &mut [IncidentReport], locks: &mut
     // behind a `cargo check`, which takes only the build dir's).
     let build_dirs: HashSet<PathBuf> = (obs.sightings.iter())
         .filter(|s| s.kind == LockKind::ProfileDirectory && !in_project.contains(s.path.as_path()))
-        .filter(|s| (s.holders.iter().chain(&s.waiters)).any(|p| holds_one_in_project(p.pid)))
+        .filter(|s| {
+            configured.iter().any(|d| s.path.starts_with(d))
+                || (s.holders.iter().chain(&s.waiters)).any(|p| holds_one_in_project(p.pid))
+        })
         .map(|s| s.path.clone())
         .collect();
     if build_dirs.is_empty() {

@@ -762,6 +762,10 @@ impl Engine {
             net_waits: self.policy.net_waits(),
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
+            build_dirs: scan::configured_build_dirs(
+                &pass,
+                self.roots.cargo_homes.first().map(PathBuf::as_path),
+            ),
         };
         // The free lock files are shared, not made again: see `publish`.
         let observed = core_report::Observed {
