@@ -974,11 +974,13 @@ fn two_projects_sharing_a_build_dir_wait_for_the_build_directory() {
 /// A project with its own `build.build-dir`: its `cargo check` takes only the build dir's lock
 /// and a `cargo build` then waits for it, printing "build directory" (cargo ≤ 1.95; before it
 /// takes its target dir's): status names the lock so for the waiter too, read from the
-/// project's Cargo config (the waiting build holds nothing in its target dir yet).
+/// project's Cargo config (the waiting build holds nothing in its target dir yet), and so
+/// does the daemon's history.
 #[test]
 fn a_build_waiting_behind_a_check_for_a_configured_build_dir_says_build_directory() {
     let _serial = serial();
     let dir = Dir::new("check-build-dir");
+    let daemon = util::daemon::Daemon::start(&dir, "daemon");
     let marker = dir.path("marker");
     let bdir = dir.path("bdir");
     let project = util::sleepy_project(&dir, "rr", &marker);
@@ -1013,4 +1015,24 @@ fn a_build_waiting_behind_a_check_for_a_configured_build_dir_says_build_director
             .iter()
             .all(|l| l.state == LockState::Free)
     });
+    // The daemon writes the wait down once it sees it end.
+    let row_of = |summary: &serde_json::Value| {
+        (summary["blocked"].as_array().into_iter().flatten())
+            .find(|r| r["lock"] == lock.display().to_string())
+            .cloned()
+    };
+    let start = std::time::Instant::now();
+    let row = loop {
+        let (code, out) = daemon.cli(&dir, &["history", "--json"]);
+        assert_eq!(code, 0, "{out}");
+        let summary: serde_json::Value = serde_json::from_str(&out).expect(&out);
+        match row_of(&summary) {
+            Some(row) => break row,
+            None if start.elapsed() > Duration::from_secs(20) => {
+                panic!("no row for {}: {summary:#}", lock.display())
+            }
+            None => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    assert_eq!(row["lock_description"], "build directory", "{row:#}");
 }

@@ -337,6 +337,7 @@ impl Summarizer {
                 waiter,
                 ino,
                 goes_on,
+                lock_description,
                 ..
             } => {
                 self.s.total_wait_secs += waited_secs;
@@ -352,9 +353,12 @@ impl Summarizer {
                     project: party.project.clone().or_else(|| blocker.project.clone()),
                     lock: path.clone(),
                     lock_kind: catalog::classify(path),
-                    lock_description: (catalog::classify(path))
-                        .map_or("", |k| k.cargo_words_for(cmd))
-                        .to_string(),
+                    // As the daemon heard them; lines of older versions: from the command.
+                    lock_description: match lock_description.as_str() {
+                        "" => (catalog::classify(path)).map_or("", |k| k.cargo_words_for(cmd)),
+                        said => said,
+                    }
+                    .to_string(),
                     times: 0,
                     total_wait_secs: 0.0,
                     longest_wait_secs: 0.0,
@@ -1052,6 +1056,7 @@ mod tests {
             blocked_by_cmd: vec![s(&["/usr/bin/cargo", "check", "--message-format=json"])],
             party: party(Origin::Terminal, "zsh", "/src/app"),
             blocker: party(Origin::Ide, "rust-analyzer", "/src/app"),
+            lock_description: String::new(),
             goes_on: false,
         }
     }
@@ -1090,6 +1095,7 @@ mod tests {
                 blocked_by_cmd: vec![s(&["flock", "x", "sleep", "600"])],
                 party: party(Origin::Terminal, "zsh", "/src/app"),
                 blocker,
+                lock_description: String::new(),
                 goes_on: false,
             }
         };
@@ -1322,10 +1328,11 @@ mod tests {
         assert!(matches!(
             e,
             HistoryEvent::WaitEnded {
+                ref lock_description,
                 goes_on: false,
                 since_known: true,
                 ..
-            }
+            } if lock_description.is_empty()
         ));
         let sum = summarize(&[e.clone(), e], 0.0, 0);
         assert_eq!((sum.waits, sum.blocked[0].times), (2, 2));
@@ -1381,6 +1388,17 @@ mod tests {
         let mut old = sum.clone();
         old.blocked[0].lock_description.clear();
         assert!(render(&old, 86_400, None).contains("· artifact directory"));
+        // The daemon's words win over the command's: a build waiting in a configured build
+        // dir printed "build directory".
+        let mut e = ide_blocked_terminal(100.0, 30.0, "/b/debug/.cargo-lock");
+        if let HistoryEvent::WaitEnded {
+            lock_description, ..
+        } = &mut e
+        {
+            *lock_description = "build directory".into();
+        }
+        let text = render(&summarize(&[e], 50.0, 0), 86_400, None);
+        assert!(text.contains("· build directory /b/debug"), "{text}");
     }
 
     #[test]
@@ -1402,6 +1420,7 @@ mod tests {
             blocked_by_cmd: vec![],
             party: Party::default(),
             blocker: Party::default(),
+            lock_description: String::new(),
             goes_on: false,
         });
         events.push(ide_blocked_terminal(10.0, 999.0, BUILD_LOCK)); // before the period

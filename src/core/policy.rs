@@ -130,6 +130,8 @@ pub struct WaiterSample {
     pub party: Party,
     /// The first root blocker's origin and project.
     pub blocker: Party,
+    /// The lock in the words this waiter printed (`build directory`, `artifact directory` …).
+    pub lock_description: String,
 }
 
 /// One lock as sampled in a pass.
@@ -406,6 +408,10 @@ pub enum HistoryEvent {
         /// The first root blocker's origin and project.
         #[serde(default, skip_serializing_if = "Party::is_empty")]
         blocker: Party,
+        /// The lock in the words the waiter printed (`build directory` for a check, or for
+        /// anyone in a configured build dir); empty in lines of older versions.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        lock_description: String,
         /// The wait did not end: `blocked_by` let go, another process took the lock first and
         /// the waiter waits on behind it (a `wait-started` with `began` follows). This line is
         /// the part of the wait spent behind `blocked_by`; the line without `goes_on` ends it.
@@ -503,6 +509,7 @@ struct Wait {
     blocked_by_cmd: Vec<Vec<String>>,
     party: Party,
     blocker: Party,
+    lock_description: String,
 }
 
 /// The verdict on one root blocker, kept while it stays a blocker.
@@ -947,6 +954,7 @@ fn track_waits(
                     blocked_by_cmd: w.blocked_by_cmd.clone(),
                     party: w.party.clone(),
                     blocker: w.blocker.clone(),
+                    lock_description: w.lock_description.clone(),
                 },
             );
             let blockers = if w.blocked_by.is_empty() {
@@ -1053,6 +1061,7 @@ fn wait_ended(id: (FileKey, ProcId), wait: Wait, now: f64, goes_on: bool) -> His
         blocked_by_cmd: wait.blocked_by_cmd,
         party: wait.party,
         blocker: wait.blocker,
+        lock_description: wait.lock_description,
         goes_on,
     }
 }
@@ -1393,6 +1402,7 @@ mod tests {
                     blocked_by_cmd: vec![],
                     party: Party::default(),
                     blocker: Party::default(),
+                    lock_description: String::new(),
                 })
                 .collect(),
         };

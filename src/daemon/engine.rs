@@ -737,7 +737,9 @@ impl Engine {
         }
         let now = scan::now();
         let blockers = self.blocker_samples(&pass);
-        let locks = lock_samples(&pass, |p| {
+        let home = self.roots.cargo_homes.first().map(PathBuf::as_path);
+        let build_dirs = scan::configured_build_dirs(&pass, home);
+        let locks = lock_samples(&pass, &build_dirs, |p| {
             self.watcher
                 .as_ref()
                 .is_some_and(|w| w.watches_lock_file(p))
@@ -762,10 +764,7 @@ impl Engine {
             net_waits: self.policy.net_waits(),
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
-            build_dirs: scan::configured_build_dirs(
-                &pass,
-                self.roots.cargo_homes.first().map(PathBuf::as_path),
-            ),
+            build_dirs,
         };
         // The free lock files are shared, not made again: see `publish`.
         let observed = core_report::Observed {
@@ -1148,8 +1147,14 @@ fn someone_else(f: &crate::core::model::ProcessFacts) -> Option<String> {
     (f.uid != me).then(|| f.user.clone().unwrap_or_else(|| format!("uid {}", f.uid)))
 }
 
-/// Every lock of the pass with its holders and waiters; each waiter names its root blockers.
-fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -> Vec<LockSample> {
+/// Every lock of the pass with its holders and waiters; each waiter names its root blockers,
+/// and the lock in its words (a profile lock in one of the `build_dirs` configured for the
+/// projects is the "build directory" to everyone).
+fn lock_samples(
+    pass: &scan::Pass,
+    build_dirs: &[PathBuf],
+    watched: impl Fn(&std::path::Path) -> bool,
+) -> Vec<LockSample> {
     let id = |f: &crate::core::model::ProcessFacts| ProcId {
         pid: f.pid,
         start_token: f.start_token,
@@ -1213,11 +1218,27 @@ fn lock_samples(pass: &scan::Pass, watched: impl Fn(&std::path::Path) -> bool) -
                             .first()
                             .map(|r| party(r, &project))
                             .unwrap_or_default(),
+                        lock_description: waiter_words(s, build_dirs, &f.cmd).to_string(),
                     })
                 })
                 .collect(),
         })
         .collect()
+}
+
+/// The words a cargo running `cmd` prints while it waits for `s` (see [`lock_samples`]).
+fn waiter_words(
+    s: &crate::core::model::LockSighting,
+    build_dirs: &[PathBuf],
+    cmd: &[String],
+) -> &'static str {
+    let configured = || build_dirs.iter().any(|d| s.path.starts_with(d));
+    match s.kind {
+        catalog::LockKind::ProfileDirectory if configured() => {
+            catalog::LockKind::BuildDirectory.cargo_words()
+        }
+        kind => kind.cargo_words_for(cmd),
+    }
 }
 
 #[cfg(test)]

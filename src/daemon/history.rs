@@ -813,6 +813,7 @@ mod tests {
             blocked_by_cmd: vec![],
             party: Party::default(),
             blocker: Party::default(),
+            lock_description: String::new(),
             goes_on: false,
         }
     }
