@@ -108,11 +108,13 @@ pub struct Advice {
 pub struct Summary {
     /// Start of the period (Unix time).
     pub since: f64,
-    /// Holds that began in the period.
+    /// Processes that took a lock in the period (one per cargo run, however many locks it
+    /// took: the shared package cache and nightly's per-unit locks are not counted).
     pub holds: u32,
-    /// Total seconds held (released holds).
+    /// Seconds held within the period by the holds that ended in it (a hold that began
+    /// before the period counts from its start).
     pub total_held_secs: f64,
-    /// Longest released hold: (holder name, seconds, lock).
+    /// Longest hold that ended in the period, whole: (holder name, seconds, lock).
     #[serde(serialize_with = "longest_hold_lossy")]
     pub longest_hold: Option<(ProcName, f64, PathBuf)>,
     /// The longest hold began before the daemon looked: it lasted at least that long.
@@ -216,6 +218,8 @@ pub struct Summarizer {
     /// The first origin told of each blocker (pid, name): one whose shell exits turns orphan
     /// or unknown, and its later waits stay in the row it began in.
     blocker_origins: BTreeMap<(u32, String), Origin>,
+    /// The processes counted in `holds`.
+    holders: BTreeSet<ProcId>,
 }
 
 impl Summarizer {
@@ -257,6 +261,7 @@ impl Summarizer {
             leftover: BTreeMap::new(),
             deadlocked: BTreeMap::new(),
             blocker_origins: BTreeMap::new(),
+            holders: BTreeSet::new(),
         }
     }
 
@@ -292,7 +297,7 @@ impl Summarizer {
                 party,
                 ..
             } => {
-                if counts_as_a_hold(path) {
+                if counts_as_a_hold(path) && self.holders.insert(*holder) {
                     self.s.holds += 1;
                 }
                 if let Some(project) = &party.project {
@@ -315,7 +320,8 @@ impl Summarizer {
                     return;
                 }
                 let s = &mut self.s;
-                s.total_held_secs += held_secs;
+                // Only its part within the period.
+                s.total_held_secs += held_secs.min(at - s.since).max(0.0);
                 if s.longest_hold
                     .as_ref()
                     .is_none_or(|(_, l, _)| held_secs > l)
@@ -921,7 +927,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
     }
     if let Some((name, secs, path)) = &s.longest_hold {
         let line = format!(
-            "Longest hold: {name} held {} for {}",
+            "Longest hold that ended: {name} held {} for {}",
             tilde(path),
             or_more(*secs, s.longest_hold_at_least)
         );
@@ -1148,7 +1154,7 @@ mod tests {
         assert!(!text.contains('\u{1b}'), "{text}");
         assert!(text.contains("Stale: lw\\x1b[31m\\nx (stopped)"), "{text}");
         assert!(
-            text.contains("Longest hold: lw\\x1b[31m\\nx held"),
+            text.contains("Longest hold that ended: lw\\x1b[31m\\nx held"),
             "{text}"
         );
         assert!(text.contains("lw\\x1b[31m\\nx and cargo"), "{text}");
@@ -1731,9 +1737,19 @@ mod tests {
             let unit = format!("/src/app/target/debug/build/c{i}/0123456789abcdef/.lock");
             events.extend(hold(&unit, LockKind::UnitBuild, 101.0 + f64::from(i)));
         }
+        // The same run's artifact lock is no second hold either.
+        events.extend(hold(
+            "/src/app/target/debug/.cargo-artifact-lock",
+            LockKind::ArtifactDirectory,
+            100.5,
+        ));
         let sum = summarize(&events, 0.0, 0);
         assert_eq!(sum.holds, 1, "one cargo run");
-        assert_eq!(sum.total_held_secs, 50.0);
+        assert_eq!(sum.total_held_secs, 100.0);
+        // Seen from a period that began half-way through them, only that half is held in it.
+        let sum = summarize(&events, 125.0, 0);
+        assert_eq!(sum.total_held_secs, 25.0 + 25.5);
+        assert_eq!(sum.longest_hold.map(|(_, secs, _)| secs), Some(50.0));
     }
 
     #[test]
