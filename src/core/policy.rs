@@ -520,6 +520,9 @@ struct Judge {
     /// (time, tree CPU) samples, oldest first, trimmed to a little more than the idle window.
     cpu: VecDeque<(f64, f64)>,
     stopped_since: Option<f64>,
+    /// It was already stopped when the daemon first looked (just started or restarted), as a
+    /// one-off `status` finds it: judged at once, as `status` judges it, not after the samples.
+    stopped_before_looking: bool,
     /// Consecutive samples that agreed with the opposite of the current verdict.
     streak: u32,
     stale: bool,
@@ -547,6 +550,7 @@ impl Judge {
             since: now,
             cpu: VecDeque::new(),
             stopped_since: None,
+            stopped_before_looking: false,
             streak: 0,
             stale: false,
             reasons: Vec::new(),
@@ -1110,6 +1114,7 @@ fn judge_blockers(
         // turns a STALE blocker back into a STOPPED one for the grace.
         if state.first_pass && b.state == ProcState::Stopped && judge.stopped_since.is_none() {
             judge.stopped_since = Some(b.started_at.min(now));
+            judge.stopped_before_looking = true;
         }
         // A hold found late began at some unknown time before: the network wait is then timed
         // by the kernel's clocks alone, never cut at (nor said to begin with) the first sight.
@@ -1241,10 +1246,12 @@ fn sample(
         (ProcState::Stopped, None) => Some(now),
         _ => None,
     };
+    judge.stopped_before_looking &= judge.stopped_since.is_some();
     let reasons = reasons_now(cfg, judge, b, now, last_activity);
     let candidate = !reasons.is_empty();
     // A deadlock never ends on its own: say so at once.
-    let at_once = reasons.contains(&StaleReason::Deadlock) && !judge.stale;
+    let stopped_long = judge.stopped_before_looking && reasons.contains(&StaleReason::Stopped);
+    let at_once = (reasons.contains(&StaleReason::Deadlock) || stopped_long) && !judge.stale;
     // Extra passes woken by file events must not speed up the hysteresis: only samples at least
     // half a sample interval apart count toward a change of verdict.
     if !at_once && now - judge.last_sample < cfg.sample_interval.as_secs_f64() / 2.0 {
@@ -2484,7 +2491,7 @@ mod tests {
     #[test]
     fn a_blocker_stopped_before_the_daemon_looked_is_judged_as_status_judges_it() {
         // A restarted daemon finds a build stopped (for all it knows) since long before: it
-        // is stale after the usual samples, not after a grace that starts now.
+        // is stale at once, not after a grace that starts now.
         let mut s = state();
         let grace = s.cfg.stopped_grace.as_secs_f64();
         let interval = s.cfg.sample_interval.as_secs_f64();
@@ -2493,18 +2500,10 @@ mod tests {
             b.started_at = -10.0 * grace;
             lock(vec![b], &[11])
         };
-        let samples = f64::from(s.cfg.samples);
-        run(
-            &mut s,
-            0.0,
-            (samples + 1.0) * interval,
-            interval,
-            long_stopped,
-        );
-        assert!(
-            (samples + 1.0) * interval < grace,
-            "the test must end within the grace"
-        );
+        // At the first pass, as `status` says it: no samples to wait for.
+        run(&mut s, 0.0, 0.0, interval, long_stopped);
+        assert_eq!(s.verdicts()[&10], vec![StaleReason::Stopped]);
+        run(&mut s, interval, 3.0 * interval, interval, long_stopped);
         assert_eq!(s.verdicts()[&10], vec![StaleReason::Stopped]);
         // One that started just now still gets its grace.
         let mut s = state();
