@@ -555,41 +555,51 @@ fn waiter_label(party: &Party, cmd: &[String], name: &ProcName) -> String {
     }
 }
 
-/// Waits of the IDE blocking the terminal: (times, seconds) on build locks and on the package
-/// cache.
-fn ide_over_terminal(s: &Summary) -> ((u32, f64), (u32, f64)) {
-    let mut build = (0, 0.0);
-    let mut cache = (0, 0.0);
-    for r in &s.blocked {
-        if r.blocker_origin != Some(Origin::Ide)
-            || r.waiter_origin != Some(Origin::Terminal)
-            || r.waiter_user.is_some()
-        {
-            continue;
-        }
-        let slot = if r.lock_kind.is_some_and(LockKind::in_cargo_home) {
-            &mut cache
-        } else {
-            &mut build
-        };
-        slot.0 += r.times;
-        slot.1 += r.total_wait_secs;
-    }
-    (build, cache)
+/// The waits one IDE (or file watcher, by the name its rows give it) made terminal builds
+/// wait: (times, seconds) on build locks and on the package cache.
+#[derive(Debug, Default)]
+struct IdeWaits {
+    name: String,
+    build: (u32, f64),
+    cache: (u32, f64),
+    /// Some of its build waits were for a build directory its own target dir does not move:
+    /// it already built into a target dir of its own (`--target-dir`), or the lock lies
+    /// outside the project's `target` (a configured `build.build-dir`, or a target dir shared
+    /// by several projects).
+    shares_outside: bool,
 }
 
-/// Whether the IDE's checks that blocked terminal builds shared a build directory that the
-/// IDE's own target dir does not move: the IDE already built into a target dir of its own
-/// (`--target-dir`), or the lock lies outside the project's `target` (a configured
-/// `build.build-dir`, or a target dir shared by several projects).
-fn ide_shares_a_build_dir(s: &Summary) -> bool {
-    (s.blocked.iter()).any(|r| {
-        let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
+/// Each IDE's and file watcher's waits over terminal builds, most waiting first: a setting
+/// of rust-analyzer's does nothing for bacon, so each gets its own advice.
+fn ide_over_terminal(s: &Summary) -> Vec<IdeWaits> {
+    let mut out: Vec<IdeWaits> = Vec::new();
+    let rows = (s.blocked.iter()).filter(|r| {
         r.blocker_origin == Some(Origin::Ide)
             && r.waiter_origin == Some(Origin::Terminal)
-            && !r.lock_kind.is_some_and(LockKind::in_cargo_home)
-            && (r.blocker_own_target_dir || r.project.as_ref().is_some_and(outside))
-    })
+            && r.waiter_user.is_none()
+    });
+    for r in rows {
+        let at = match out.iter().position(|w| w.name == r.blocker) {
+            Some(at) => at,
+            None => {
+                out.push(IdeWaits {
+                    name: r.blocker.clone(),
+                    ..IdeWaits::default()
+                });
+                out.len() - 1
+            }
+        };
+        let w = &mut out[at];
+        let in_home = r.lock_kind.is_some_and(LockKind::in_cargo_home);
+        let slot = if in_home { &mut w.cache } else { &mut w.build };
+        slot.0 += r.times;
+        slot.1 += r.total_wait_secs;
+        let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
+        w.shares_outside |=
+            !in_home && (r.blocker_own_target_dir || r.project.as_ref().is_some_and(outside));
+    }
+    out.sort_by(|a, b| (b.build.1 + b.cache.1).total_cmp(&(a.build.1 + a.cache.1)));
+    out
 }
 
 /// Whether holding the lock at `path` is a hold as a person counts them (a cargo run). Not
@@ -610,12 +620,45 @@ fn recurs(times: u32, secs: f64) -> bool {
     times >= 2 && secs >= 30.0
 }
 
-/// The IDE's language server named in the rows, for the advice's wording.
-fn ide_name(s: &Summary) -> String {
-    s.blocked
-        .iter()
-        .find(|r| r.blocker_origin == Some(Origin::Ide))
-        .map_or_else(|| "your editor".into(), |r| r.blocker.clone())
+/// How to give `w` a build directory of its own: a watcher's environment, or
+/// rust-analyzer's settings (its build dir too when the shared one lies outside the target).
+fn ide_target_dir_advice(w: &IdeWaits) -> String {
+    let (ide, (bt, bs)) = (&w.name, w.build);
+    if origin::is_watcher_name(ide) {
+        return watcher_advice(ide, bt, bs);
+    }
+    if w.shares_outside {
+        return format!(
+            "{ide}'s checks blocked your terminal builds {} ({} in all): they share a \
+             build directory outside the project's target dir (`build.build-dir` in a \
+             Cargo config, or a target dir shared by projects), which a target dir of \
+             {ide}'s own does not move alone. Give {ide} its own target and build \
+             directories (a second build cache on disk):\n\
+             \x20 VS Code, settings.json:\n\
+             \x20   \"rust-analyzer.cargo.targetDir\": true,\n\
+             \x20   \"rust-analyzer.cargo.extraEnv\":\n\
+             \x20     {{ \"CARGO_BUILD_BUILD_DIR\": \"{{workspace-root}}/target/ra-build\" }}\n\
+             \x20 Zed, Neovim: `targetDir = true` and that variable in\n\
+             \x20   rust-analyzer's `cargo.extraEnv`.",
+            times(bt),
+            duration(bs)
+        );
+    }
+    format!(
+        "{ide}'s checks blocked your terminal builds {} ({} in all): they share \
+         one build directory. Give {ide} its own (a second build cache on disk) and \
+         they stop waiting for each other:\n\
+         \x20 VS Code, settings.json:\n\
+         \x20   \"rust-analyzer.cargo.targetDir\": true\n\
+         \x20 Zed, settings.json:\n\
+         \x20   \"lsp\": {{ \"rust-analyzer\": {{ \"initialization_options\":\n\
+         \x20            {{ \"cargo\": {{ \"targetDir\": true }} }} }} }}\n\
+         \x20 Neovim with rustaceanvim, init.lua:\n\
+         \x20   vim.g.rustaceanvim = {{ server = {{ default_settings =\n\
+         \x20     {{ [\"rust-analyzer\"] = {{ cargo = {{ targetDir = true }} }} }} }} }}",
+        times(bt),
+        duration(bs)
+    )
 }
 
 /// A file watcher's checks that blocked terminal builds `times` times, `secs` in all: start it
@@ -646,60 +689,30 @@ pub fn drop_taken_advice(s: &mut Summary, config: &crate::config::Config) {
 /// How to end each kind of contention that recurs in the summary.
 pub fn advise(s: &Summary) -> Vec<Advice> {
     let mut out = Vec::new();
-    let ((bt, bs), (ct, cs)) = ide_over_terminal(s);
-    let ide = ide_name(s);
-    if recurs(bt, bs) && origin::is_watcher_name(&ide) {
+    let ides = ide_over_terminal(s);
+    for w in ides.iter().filter(|w| recurs(w.build.0, w.build.1)) {
         out.push(Advice {
             topic: Topic::IdeTargetDir,
-            text: watcher_advice(&ide, bt, bs),
-        });
-    } else if recurs(bt, bs) && ide_shares_a_build_dir(s) {
-        out.push(Advice {
-            topic: Topic::IdeTargetDir,
-            text: format!(
-                "{ide}'s checks blocked your terminal builds {} ({} in all): they share a \
-                 build directory outside the project's target dir (`build.build-dir` in a \
-                 Cargo config, or a target dir shared by projects), which a target dir of \
-                 {ide}'s own does not move alone. Give {ide} its own target and build \
-                 directories (a second build cache on disk):\n\
-                 \x20 VS Code, settings.json:\n\
-                 \x20   \"rust-analyzer.cargo.targetDir\": true,\n\
-                 \x20   \"rust-analyzer.cargo.extraEnv\":\n\
-                 \x20     {{ \"CARGO_BUILD_BUILD_DIR\": \"{{workspace-root}}/target/ra-build\" }}\n\
-                 \x20 Zed, Neovim: `targetDir = true` and that variable in\n\
-                 \x20   rust-analyzer's `cargo.extraEnv`.",
-                times(bt),
-                duration(bs)
-            ),
-        });
-    } else if recurs(bt, bs) {
-        out.push(Advice {
-            topic: Topic::IdeTargetDir,
-            text: format!(
-                "{ide}'s checks blocked your terminal builds {} ({} in all): they share \
-                 one build directory. Give {ide} its own (a second build cache on disk) and \
-                 they stop waiting for each other:\n\
-                 \x20 VS Code, settings.json:\n\
-                 \x20   \"rust-analyzer.cargo.targetDir\": true\n\
-                 \x20 Zed, settings.json:\n\
-                 \x20   \"lsp\": {{ \"rust-analyzer\": {{ \"initialization_options\":\n\
-                 \x20            {{ \"cargo\": {{ \"targetDir\": true }} }} }} }}\n\
-                 \x20 Neovim with rustaceanvim, init.lua:\n\
-                 \x20   vim.g.rustaceanvim = {{ server = {{ default_settings =\n\
-                 \x20     {{ [\"rust-analyzer\"] = {{ cargo = {{ targetDir = true }} }} }} }} }}",
-                times(bt),
-                duration(bs)
-            ),
+            text: ide_target_dir_advice(w),
         });
     }
-    if recurs(ct, cs) || recurs(bt, bs) {
+    let yielding: Vec<&str> = (ides.iter())
+        .filter(|w| recurs(w.build.0, w.build.1) || recurs(w.cache.0, w.cache.1))
+        .map(|w| w.name.as_str())
+        .collect();
+    if !yielding.is_empty() {
+        let ide = yielding.join("'s or ");
+        let again = match yielding.as_slice() {
+            [one] => format!("{one} runs it again"),
+            _ => "each runs it again".to_string(),
+        };
         out.push(Advice {
             topic: Topic::YieldIde,
             text: format!(
                 "To let your build go first, set `yield_ide = true` under [policy] in the \
                  config (`cargo lockwatch config` shows where) or tick \"Your build first\" in \
                  the menu: when a terminal build waits behind {ide}'s check, lockwatch stops \
-                 the check; {ide} runs it again on the next save."
+                 the check; {again} on the next save."
             ),
         });
     }
@@ -1649,6 +1662,28 @@ mod tests {
         );
         assert!(!text.contains("rust-analyzer.cargo.targetDir"), "{text}");
         assert!(text.contains("yield_ide = true"), "{text}");
+
+        // Beside rust-analyzer's own waits, each gets its advice with its own counts.
+        let mut both = events.clone();
+        both.extend((0..2).map(|i| ide_blocked_terminal(200.0 + f64::from(i), 20.0, BUILD_LOCK)));
+        let sum = summarize(&both, 0.0, 0);
+        let text = render(&sum, 86_400, None);
+        assert!(
+            text.contains("bacon's checks blocked your terminal builds 3 times (45s in all)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("rust-analyzer's checks blocked your terminal builds twice (40s in all)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"rust-analyzer.cargo.targetDir\": true"),
+            "{text}"
+        );
+        assert!(
+            text.contains("behind bacon's or rust-analyzer's check"),
+            "{text}"
+        );
     }
 
     #[test]
