@@ -174,7 +174,7 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
         )
     );
     for b in &i.blocked {
-        field(out, style, "waiting", &words::blocked(b, 0.0));
+        field(out, style, "waiting", &words::blocked_in(i, b, 0.0));
     }
     if i.chain.len() > 2 {
         let chain: Vec<String> = i.chain.iter().map(u32::to_string).collect();

@@ -99,6 +99,34 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
     s
 }
 
+/// [`blocked`] within its incident: a wait for a lock the incident's header does not name (in
+/// a chain, a cargo waiting for another cargo that waits itself) names that lock's directory
+/// and whom it waits for: `… waits 3s for the artifact directory ~/b/target/debug, held by
+/// cargo build 22730`.
+pub fn blocked_in(i: &IncidentReport, b: &BlockedReport, elapsed: f64) -> String {
+    let line = blocked(b, elapsed);
+    if b.via_child.is_some() || i.locks.iter().any(|l| l.path == b.lock) {
+        return line;
+    }
+    let dir = b
+        .lock
+        .parent()
+        .map(|d| format!(" {}", tilde(d)))
+        .unwrap_or_default();
+    let name = |pid: &u32| {
+        let other = i.blocked.iter().find(|o| o.process.pid == *pid);
+        other.map_or_else(
+            || pid.to_string(),
+            |o| format!("{} {pid}", short_command(&o.process.cmd, &o.process.name)),
+        )
+    };
+    let holders: Vec<String> = b.waits_for.iter().map(name).collect();
+    match holders.is_empty() {
+        true => format!("{line}{dir}"),
+        false => format!("{line}{dir}, held by {}", holders.join(" and ")),
+    }
+}
+
 /// [`blocked`] for a menu row, the essentials first so a clipped row keeps them: `cargo check
 /// 4250 waits 12s for the package cache · IDE: rust-analyzer` (the project has a row of its own).
 pub fn blocked_short(b: &BlockedReport, elapsed: f64) -> String {
@@ -486,6 +514,29 @@ mod tests {
             cargo_words(&[i], &path, "artifact directory"),
             "artifact directory"
         );
+    }
+
+    #[test]
+    fn a_wait_for_another_lock_in_a_chain_names_it_and_its_holder() {
+        use crate::ui::demo::{self, Stage};
+        let mut i = demo::snapshot(Stage::Contended, 1000.0).report.incidents[0].clone();
+        let first = i.blocked[0].clone();
+        let mut behind = first.clone();
+        behind.process.pid = first.process.pid + 100;
+        behind.lock = "/src/b/target/debug/.cargo-lock".into();
+        behind.waits_for = vec![first.process.pid];
+        i.blocked.push(behind.clone());
+        let line = blocked_in(&i, &behind, 0.0);
+        let holder = short_command(&first.process.cmd, &first.process.name);
+        assert!(
+            line.ends_with(&format!(
+                "/src/b/target/debug, held by {holder} {}",
+                first.process.pid
+            )),
+            "{line}"
+        );
+        // A wait for the incident's own lock reads as before.
+        assert_eq!(blocked_in(&i, &first, 0.0), blocked(&first, 0.0));
     }
 
     #[test]
