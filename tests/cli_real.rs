@@ -821,6 +821,40 @@ fn wait_in_a_script_says_when_the_holder_is_stopped() {
     assert!(reasons.iter().any(|r| r == "stopped"), "{doc}");
 }
 
+/// `wait` with the default paths waits for the Cargo home a cargo run here would use, not for
+/// another home in `[watch] cargo_homes` (a build here does not take its package cache); that
+/// home's lock named is still waited for (review L, M1).
+#[test]
+fn wait_does_not_wait_for_another_watched_home_s_package_cache_unless_named() {
+    let dir = Dir::new("wait-other-home");
+    let other = dir.path("other-home");
+    std::fs::create_dir_all(&other).unwrap();
+    let config = format!(
+        "[watch]\ncargo_homes = [{:?}]\n",
+        other.display().to_string()
+    );
+    dir.write("lockwatch/config/config.toml", &config);
+    let lock = other.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
+    let wait = |named: Option<&std::path::Path>| {
+        let mut cmd = lockwatch(&dir);
+        cmd.args(["wait", "--timeout", "1s", "--interval", "100ms"]);
+        cmd.args(named);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    util::eventually("wait sees the named lock held", || {
+        wait(Some(&lock)).0 == Some(lockwatch::exit::TIMEOUT)
+    });
+    let (code, said) = wait(None);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(!said.contains(&holder.pid.to_string()), "{said}");
+}
+
 /// The test's package cache, held by a `flock` seen holding it.
 fn held_package_cache(dir: &Dir) -> (std::path::PathBuf, util::Proc) {
     let lock = dir.cargo_home.join(".package-cache");

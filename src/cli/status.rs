@@ -276,16 +276,22 @@ fn watched_homes(roots: &WatchRoots) -> Vec<PathBuf> {
     homes
 }
 
-/// The reader's own: the first Cargo home of `roots` (`$CARGO_HOME` or `~/.cargo`) as given
-/// and as resolved (the daemon names locks by their real paths), and the build dirs here.
-pub fn mine(roots: &WatchRoots) -> render::Mine {
+/// The Cargo home a cargo run here would use: the first of `roots` (`$CARGO_HOME` or
+/// `~/.cargo`; the others are watched, not used), as given and as resolved (the daemon names
+/// locks by their real paths).
+pub fn own_cargo_homes(roots: &WatchRoots) -> Vec<PathBuf> {
     let mut cargo_homes: Vec<PathBuf> = roots.cargo_homes.first().cloned().into_iter().collect();
     cargo_homes.extend(cargo_homes.first().and_then(|h| h.canonicalize().ok()));
+    cargo_homes
+}
+
+/// The reader's own: their Cargo home (see [`own_cargo_homes`]) and the build dirs here.
+pub fn mine(roots: &WatchRoots) -> render::Mine {
     let build_dirs = dirs_here(None)
         .map(|d| vec![d.target_dir, d.build_dir])
         .unwrap_or_default();
     render::Mine {
-        cargo_homes,
+        cargo_homes: own_cargo_homes(roots),
         build_dirs,
     }
 }
@@ -412,6 +418,23 @@ mod tests {
             projects: vec![],
         };
         assert!(stale_for(&r, &watched_homes(&roots)));
+    }
+
+    /// Only the first Cargo home is the one a cargo run here uses: the others are watched
+    /// homes (`--cargo-home`, `[watch] cargo_homes`), not its own (review L, M1).
+    #[test]
+    fn the_own_cargo_home_is_the_first_of_the_roots_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().canonicalize().unwrap().join("home");
+        std::fs::create_dir(&real).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let roots = WatchRoots {
+            cargo_homes: vec![link.clone(), "/tmp/other-home".into()],
+            projects: vec![],
+        };
+        assert_eq!(own_cargo_homes(&roots), [link, real]);
+        assert!(own_cargo_homes(&WatchRoots::default()).is_empty());
     }
 
     #[test]

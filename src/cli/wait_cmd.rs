@@ -19,10 +19,11 @@ use crate::exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// What to wait for: lock files, projects (a directory or its Cargo.toml: the build locks a
-    /// cargo run there would need) or directories (any lock under them). Default: the Cargo
-    /// home's package-cache locks held exclusively, and every build lock of the target and
-    /// build directories a cargo run here would use (a `.cargo-lock` held shared too: a build
-    /// of cargo 1.95 or older needs it alone).
+    /// cargo run there would need) or directories (any lock under them). Default: the
+    /// package-cache locks, held exclusively, of the Cargo home a cargo run here would use
+    /// (`$CARGO_HOME` or ~/.cargo; not the other watched homes: name a lock file to wait for
+    /// one), and every build lock of the target and build directories it would use (a
+    /// `.cargo-lock` held shared too: a build of cargo 1.95 or older needs it alone).
     pub paths: Vec<PathBuf>,
     /// The `--target-dir` the build you are about to start will get.
     #[arg(long, value_name = "DIR")]
@@ -44,7 +45,8 @@ pub struct Args {
 /// Where a build started here would need to take locks.
 #[derive(Debug, Clone, Default)]
 pub struct Here {
-    /// Cargo homes this cargo would use.
+    /// The Cargo home this cargo would use (`$CARGO_HOME` or `~/.cargo`), as given and as
+    /// resolved; not the other watched ones.
     pub cargo_homes: Vec<PathBuf>,
     /// Its workspace root, target and build directories, resolved as cargo does.
     pub dirs: Option<BuildDirs>,
@@ -223,8 +225,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             roots.projects.push(p.clone());
         }
     }
+    // A cargo run here uses one Cargo home ($CARGO_HOME, else ~/.cargo): another watched
+    // home's package cache holds up builds elsewhere, not this one (review L, M1).
     let here = Here {
-        cargo_homes: roots.cargo_homes.clone(),
+        cargo_homes: super::status::own_cargo_homes(&roots),
         dirs,
     };
     if let Err(message) = check_paths(&args.paths, &args.roots.project) {
