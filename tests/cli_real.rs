@@ -855,6 +855,46 @@ fn wait_does_not_wait_for_another_watched_home_s_package_cache_unless_named() {
     assert!(!said.contains(&holder.pid.to_string()), "{said}");
 }
 
+/// A chain: the lock `wait` waits for is held by a process that itself waits for the package
+/// cache, held by a stopped `flock`. The line names that root blocker behind the holder and
+/// says it looks stale; `--json`'s `held_by.root` carries it (review L, M3).
+#[test]
+fn wait_behind_a_chain_names_the_stale_root_blocker() {
+    let dir = Dir::new("wait-chain");
+    let (cache, root) = held_package_cache(&dir);
+    let lock = dir.write("p/target/debug/.cargo-lock", "");
+    // Holds the build lock, and its child (sharing that descriptor) waits for the cache.
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x")
+        .arg(&lock)
+        .arg("flock")
+        .arg("-x")
+        .arg(&cache)
+        .arg("true");
+    let link = dir.spawn("link", &mut cmd);
+    util::wait_holder(&dir, &lock, link.pid, &[&root, &link]);
+    root.stop_group();
+    let mut wait = lockwatch(&dir);
+    wait.args(["wait", "--json", "--timeout", "1s", "--interval", "100ms"])
+        .env("LOCKWATCH_STALE_STOPPED_GRACE", "0s")
+        .arg(&lock);
+    let out = wait.output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::TIMEOUT), "{said}");
+    let behind = format!("behind flock {}", root.pid);
+    assert!(
+        said.contains(&behind) && said.contains("looks STALE"),
+        "{said}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let held_by = &doc["held_by"];
+    assert_ne!(held_by["pid"], root.pid, "{doc}");
+    assert_eq!(held_by["root"]["pid"], root.pid, "{doc}");
+    assert_eq!(held_by["root"]["state"], "stale", "{doc}");
+    let reasons = held_by["root"]["stale_reasons"].as_array().unwrap();
+    assert!(reasons.iter().any(|r| r == "stopped"), "{doc}");
+}
+
 /// The test's package cache, held by a `flock` seen holding it.
 fn held_package_cache(dir: &Dir) -> (std::path::PathBuf, util::Proc) {
     let lock = dir.cargo_home.join(".package-cache");

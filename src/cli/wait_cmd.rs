@@ -9,8 +9,8 @@ use super::{Context, render};
 use crate::cargo_dirs::BuildDirs;
 use crate::core::catalog::LockKind;
 use crate::core::model::{
-    HolderReport, IncidentReport, LockMode, LockReport, LockState, ProcName, ProcState, Report,
-    Role, StaleReason,
+    Doing, HolderReport, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
+    ProcState, ProcessReport, Report, Role, StaleReason,
 };
 use crate::core::words;
 use crate::exit;
@@ -284,26 +284,13 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .iter()
             .find(|h| h.role == Role::Blocker)
             .or(l.holders.first());
+        // A holder that itself waits is a link of a chain: the root blocker behind it is the
+        // one that holds everything up (review L, M3).
+        let root = holder.and_then(|h| root_behind(h, &report.incidents));
         let who = holder
-            .map(|h| {
-                // Already held when the daemon first looked: a lower bound, left out when it
-                // says nothing (under a second).
-                let told = (h.held_for_secs)
-                    .and_then(|s| crate::core::text::duration_if_told(s, h.held_since_known));
-                let held = match (told, h.running_for_secs) {
-                    (Some(told), _) => format!("held {told}"),
-                    (None, Some(up)) => format!("up {}", render::duration(up)),
-                    (None, None) => "held".into(),
-                };
-                let waiting = if h.role == Role::Blocked {
-                    ", itself waiting for another lock"
-                } else {
-                    ""
-                };
-                format!("{} {} ({held}{waiting})", h.name, h.pid)
-            })
+            .map(|h| holder_words(h, root))
             .unwrap_or_else(|| "a process you cannot inspect".into());
-        let note = holder_note(l, holder);
+        let note = holder_note(l, holder, root.map(|(i, _)| i));
         // What the history says this blocker's command usually takes here.
         let usually = holder
             .and_then(|h| {
@@ -423,10 +410,47 @@ struct HeldBy {
     state: LockState,
     /// Why the holder looks stale, as `status --json` says it; empty unless `state` is `stale`.
     stale_reasons: Vec<StaleReason>,
+    /// When the holder itself waits (a chain): the root blocker behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<RootBlocker>,
+}
+
+/// The root blocker of a chain behind the holder, for `--json`.
+#[derive(Debug, serde::Serialize)]
+struct RootBlocker {
+    pid: u32,
+    name: ProcName,
+    /// The state of its lock that the chain waits for, spelled as `held_by.state`:
+    /// `contended`, or `stale` when its incident is.
+    state: LockState,
+    /// Why it looks stale (its incident's `stale_reasons`); empty unless `state` is `stale`.
+    stale_reasons: Vec<StaleReason>,
+}
+
+impl RootBlocker {
+    /// The root blocker `b` of incident `i`.
+    fn of(i: &IncidentReport, b: &ProcessReport) -> RootBlocker {
+        let state = match i.state {
+            IncidentState::Stale => LockState::Stale,
+            IncidentState::Blocking => LockState::Contended,
+            IncidentState::Holding => LockState::Held,
+        };
+        let stale_reasons = match state {
+            LockState::Stale => i.stale_reasons.clone(),
+            _ => Vec::new(),
+        };
+        RootBlocker {
+            pid: b.pid,
+            name: b.name.clone(),
+            state,
+            stale_reasons,
+        }
+    }
 }
 
 /// `holder` of `l` for `--json`, with the lock's state and, when stale, why: the holder's own
-/// reasons, else those of the incident it is the blocker of.
+/// reasons, else those of the incident it is the blocker of; and when it itself waits, the
+/// root blocker behind it.
 fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) -> HeldBy {
     let stale_reasons = match l.state {
         LockState::Stale if !holder.stale_reasons.is_empty() => holder.stale_reasons.clone(),
@@ -441,16 +465,81 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
         name: holder.name.clone(),
         state: l.state,
         stale_reasons,
+        root: root_behind(holder, incidents).map(|(i, b)| RootBlocker::of(i, b)),
     }
 }
 
+/// The holder as the line names it: `cargo 4242 (held 3s)`; one that itself waits says so,
+/// and names the root blocker behind it when the report knows it:
+/// `cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)`.
+fn holder_words(h: &HolderReport, root: Option<(&IncidentReport, &ProcessReport)>) -> String {
+    // Already held when the daemon first looked: a lower bound, left out when it says
+    // nothing (under a second).
+    let told =
+        (h.held_for_secs).and_then(|s| crate::core::text::duration_if_told(s, h.held_since_known));
+    let held = match (told, h.running_for_secs) {
+        (Some(told), _) => format!("held {told}"),
+        (None, Some(up)) => format!("up {}", render::duration(up)),
+        (None, None) => "held".into(),
+    };
+    match root {
+        Some((i, b)) => format!(
+            "{} {} ({held}, itself waiting) behind {} {}{}",
+            h.name,
+            h.pid,
+            b.name,
+            b.pid,
+            doing_word(&i.doing)
+        ),
+        None if h.role == Role::Blocked => {
+            format!(
+                "{} {} ({held}, itself waiting for another lock)",
+                h.name, h.pid
+            )
+        }
+        None => format!("{} {} ({held})", h.name, h.pid),
+    }
+}
+
+/// What a root blocker is stuck on, as `status`'s headline says it: ` (stopped)`; empty while
+/// it looks at work.
+fn doing_word(doing: &Doing) -> String {
+    match doing {
+        Doing::Stopped => " (stopped)".into(),
+        Doing::ChildStopped { .. } => " (a child is stopped)".into(),
+        Doing::Deadlocked => " (deadlocked)".into(),
+        Doing::WaitingForPipe { culprit_name, .. } => format!(" (stuck on {culprit_name})"),
+        _ => String::new(),
+    }
+}
+
+/// When `holder` itself waits (a chain): the incident it is blocked in and that incident's
+/// root blocker, the process that holds everything up.
+fn root_behind<'a>(
+    holder: &HolderReport,
+    incidents: &'a [IncidentReport],
+) -> Option<(&'a IncidentReport, &'a ProcessReport)> {
+    let i = (incidents.iter()).find(|i| i.blocked.iter().any(|b| b.process.pid == holder.pid))?;
+    let root = i.blocker.as_ref().filter(|b| b.pid != holder.pid)?;
+    Some((i, root))
+}
+
 /// What the waiting line adds about the holder: that it looks stale, or is stopped (Ctrl-Z, a
-/// debugger) and will not let go until resumed; nothing while it looks alive. Off a terminal a
-/// new line is printed when this changes, so a log says it too.
-fn holder_note(l: &LockReport, holder: Option<&HolderReport>) -> &'static str {
-    if l.state == LockState::Stale {
+/// debugger) and will not let go until resumed; nothing while it looks alive. Behind a chain,
+/// the incident of the root blocker (`root`) says so for it. Off a terminal a new line is
+/// printed when this changes, so a log says it too.
+fn holder_note(
+    l: &LockReport,
+    holder: Option<&HolderReport>,
+    root: Option<&IncidentReport>,
+) -> &'static str {
+    let stale =
+        l.state == LockState::Stale || root.is_some_and(|i| i.state == IncidentState::Stale);
+    let stopped = holder.is_some_and(|h| h.process_state == ProcState::Stopped)
+        || root.is_some_and(|i| i.doing == Doing::Stopped);
+    if stale {
         " — looks STALE: see `cargo lockwatch status`"
-    } else if holder.is_some_and(|h| h.process_state == ProcState::Stopped) {
+    } else if stopped {
         " — it is STOPPED: see `cargo lockwatch status`"
     } else {
         ""
@@ -830,18 +919,18 @@ mod tests {
             serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
                 .unwrap();
         let mut h = l.holders[0].clone();
-        assert_eq!(holder_note(&l, Some(&h)), "");
-        assert_eq!(holder_note(&l, None), "");
+        assert_eq!(holder_note(&l, Some(&h), None), "");
+        assert_eq!(holder_note(&l, None, None), "");
         assert_eq!(
             serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
             serde_json::json!({"pid": 10, "name": "cargo", "state": "held", "stale_reasons": []})
         );
         h.process_state = ProcState::Stopped;
-        let stopped = holder_note(&l, Some(&h));
+        let stopped = holder_note(&l, Some(&h), None);
         assert_eq!(stopped, " — it is STOPPED: see `cargo lockwatch status`");
         l.state = LockState::Stale;
         h.stale_reasons = vec![StaleReason::Stopped];
-        let stale = holder_note(&l, Some(&h));
+        let stale = holder_note(&l, Some(&h), None);
         assert_eq!(stale, " — looks STALE: see `cargo lockwatch status`");
         assert_ne!(stopped, stale, "a script's log gets a line for each");
         assert_eq!(
@@ -861,6 +950,56 @@ mod tests {
         assert_eq!(held.stale_reasons, incident.stale_reasons);
         l.state = LockState::Contended;
         assert!(held_by(&l, &h, &[incident]).stale_reasons.is_empty());
+    }
+
+    /// A holder that itself waits is a link of a chain: the line names the root blocker
+    /// behind it and says it looks stale, and `--json`'s `held_by` carries it as `root`
+    /// (review L, M3).
+    #[test]
+    fn a_holder_that_itself_waits_names_the_stale_root_behind_it() {
+        use crate::ui::demo::{self, Stage};
+        // The demo's stopped, stale cargo 4242 blocks cargo 4250, which holds the lock here.
+        let report = demo::snapshot(Stage::Stale, 1_000.0).report;
+        let path = "/ws/target/debug/.cargo-lock";
+        let mut l: LockReport =
+            serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
+                .unwrap();
+        l.state = LockState::Contended;
+        let mut h = l.holders[0].clone();
+        h.pid = demo::WAITER;
+        h.role = Role::Blocked;
+        h.held_for_secs = Some(15.0);
+        h.held_since_known = true;
+        let root = root_behind(&h, &report.incidents);
+        let (_, b) = root.unwrap();
+        assert_eq!(b.pid, demo::BLOCKER.0);
+        assert_eq!(
+            holder_words(&h, root),
+            "cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)"
+        );
+        assert_eq!(
+            holder_note(&l, Some(&h), root.map(|(i, _)| i)),
+            " — looks STALE: see `cargo lockwatch status`"
+        );
+        assert_eq!(
+            serde_json::to_value(held_by(&l, &h, &report.incidents)).unwrap(),
+            serde_json::json!({
+                "pid": 4250, "name": "cargo", "state": "contended", "stale_reasons": [],
+                "root": {
+                    "pid": 4242, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"]
+                }
+            })
+        );
+        // Without an incident naming it, it still says it waits; no `root` in the JSON.
+        assert!(root_behind(&h, &[]).is_none());
+        assert_eq!(
+            holder_words(&h, None),
+            "cargo 4250 (held 15s, itself waiting for another lock)"
+        );
+        assert!(serde_json::to_value(held_by(&l, &h, &[])).unwrap()["root"].is_null());
+        // The root blocker itself has nothing behind it.
+        h.pid = demo::BLOCKER.0;
+        assert!(root_behind(&h, &report.incidents).is_none());
     }
 
     #[test]
