@@ -247,7 +247,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let mut printed = false;
     // Off a terminal a line is printed when the holder changes (pid and lock) or turns stale or
     // stopped, not each time.
-    let mut last_said: Option<(Option<u32>, PathBuf, &str)> = None;
+    let mut last_said: Option<(Option<u32>, PathBuf, Note)> = None;
     loop {
         let report = match super::status::fetch(ctx, &roots, false) {
             Ok(r) => r,
@@ -326,11 +326,18 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             Some(LockMode::Shared) => " shared",
             _ => "",
         };
-        let line =
-            format!("waiting{waited} for {what}{of} held{shared} by {who}{at}{usually}{note}");
+        let parts = Line {
+            head: format!("waiting{waited} for {what}"),
+            of,
+            held: format!(" held{shared} by {who}"),
+            at,
+            usually,
+            note,
+        };
+        let line = parts.full();
         if live {
             let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
-            crate::say_inline!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
+            crate::say_inline!("\r\x1b[2K{}", parts.fit(width.map(usize::from)));
         } else {
             let now_said = (holder.map(|h| h.pid), l.path.clone(), note);
             if last_said.as_ref() != Some(&now_said) {
@@ -532,17 +539,124 @@ fn holder_note(
     l: &LockReport,
     holder: Option<&HolderReport>,
     root: Option<&IncidentReport>,
-) -> &'static str {
+) -> Note {
     let stale =
         l.state == LockState::Stale || root.is_some_and(|i| i.state == IncidentState::Stale);
     let stopped = holder.is_some_and(|h| h.process_state == ProcState::Stopped)
         || root.is_some_and(|i| i.doing == Doing::Stopped);
     if stale {
-        " — looks STALE: see `cargo lockwatch status`"
+        Note::Stale
     } else if stopped {
-        " — it is STOPPED: see `cargo lockwatch status`"
+        Note::Stopped
     } else {
-        ""
+        Note::Alive
+    }
+}
+
+/// Whether the wait can end by itself, as the line says it (see [`holder_note`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Note {
+    /// The holder looks alive: nothing is said.
+    Alive,
+    /// Stopped (Ctrl-Z, a debugger), not yet stale.
+    Stopped,
+    /// Looks stale.
+    Stale,
+}
+
+impl Note {
+    /// As the line ends: `— looks STALE: see `cargo lockwatch status``; empty while alive.
+    fn said(self) -> &'static str {
+        match self {
+            Note::Alive => "",
+            Note::Stopped => " — it is STOPPED: see `cargo lockwatch status`",
+            Note::Stale => " — looks STALE: see `cargo lockwatch status`",
+        }
+    }
+
+    /// Shorter, then shortest, for a terminal too narrow for [`Note::said`].
+    fn shorter(self) -> [&'static str; 2] {
+        match self {
+            Note::Alive => ["", ""],
+            Note::Stopped => [" — it is STOPPED", " — STOPPED"],
+            Note::Stale => [" — looks STALE", " — STALE"],
+        }
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.said())
+    }
+}
+
+/// The waiting line in its parts, so that a terminal too narrow for all of it keeps what says
+/// how long the lock is held and whether the wait can end (review L, M4).
+struct Line {
+    /// `waiting 3s for artifact directory`.
+    head: String,
+    /// ` of ~/p/other`: the lock's project, when it is not here.
+    of: String,
+    /// ` held by cargo 4242 (held 3m10s)`.
+    held: String,
+    /// ` in ~/p/other`: where its holder runs, when the lock has no project and it is not here.
+    at: String,
+    /// ` · usually 2m here`.
+    usually: String,
+    /// Stale or stopped.
+    note: Note,
+}
+
+impl Line {
+    /// All of it, as a script's log gets it.
+    fn full(&self) -> String {
+        let Line {
+            head,
+            of,
+            held,
+            at,
+            usually,
+            note,
+        } = self;
+        format!("{head}{of}{held}{at}{usually}{note}")
+    }
+
+    /// The line for a terminal `width` columns wide (less one, as [`fit`]): when all of it does
+    /// not fit, the optional parts go first (the lock's project, the holder's directory, the
+    /// usual hold time, then the pointer to `status` and words of the note), so the hold time
+    /// and STALE or STOPPED stay; only then is the holder's part cut.
+    fn fit(&self, width: Option<usize>) -> String {
+        let Some(w) = width.filter(|w| *w > 1) else {
+            return self.full();
+        };
+        let Line {
+            head,
+            of,
+            held,
+            at,
+            usually,
+            note,
+        } = self;
+        let [brief, word] = note.shorter();
+        let tries = [
+            format!("{head}{of}{held}{at}{usually}{note}"),
+            format!("{head}{held}{at}{usually}{note}"),
+            format!("{head}{held}{usually}{note}"),
+            format!("{head}{held}{note}"),
+            format!("{head}{held}{brief}"),
+            format!("{head}{held}{word}"),
+        ];
+        if let Some(line) = (tries.into_iter()).find(|l| l.chars().count() < w) {
+            return line;
+        }
+        let room = w.saturating_sub(2 + word.chars().count());
+        if word.is_empty() || room < head.chars().count() {
+            return fit(&format!("{head}{held}{word}"), width);
+        }
+        let mut cut: String = format!("{head}{held}").chars().take(room).collect();
+        cut.push('…');
+        cut.push_str(word);
+        cut
     }
 }
 
@@ -919,18 +1033,18 @@ mod tests {
             serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
                 .unwrap();
         let mut h = l.holders[0].clone();
-        assert_eq!(holder_note(&l, Some(&h), None), "");
-        assert_eq!(holder_note(&l, None, None), "");
+        assert_eq!(holder_note(&l, Some(&h), None), Note::Alive);
+        assert_eq!(holder_note(&l, None, None), Note::Alive);
         assert_eq!(
             serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
             serde_json::json!({"pid": 10, "name": "cargo", "state": "held", "stale_reasons": []})
         );
         h.process_state = ProcState::Stopped;
-        let stopped = holder_note(&l, Some(&h), None);
+        let stopped = holder_note(&l, Some(&h), None).said();
         assert_eq!(stopped, " — it is STOPPED: see `cargo lockwatch status`");
         l.state = LockState::Stale;
         h.stale_reasons = vec![StaleReason::Stopped];
-        let stale = holder_note(&l, Some(&h), None);
+        let stale = holder_note(&l, Some(&h), None).said();
         assert_eq!(stale, " — looks STALE: see `cargo lockwatch status`");
         assert_ne!(stopped, stale, "a script's log gets a line for each");
         assert_eq!(
@@ -977,10 +1091,7 @@ mod tests {
             holder_words(&h, root),
             "cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)"
         );
-        assert_eq!(
-            holder_note(&l, Some(&h), root.map(|(i, _)| i)),
-            " — looks STALE: see `cargo lockwatch status`"
-        );
+        assert_eq!(holder_note(&l, Some(&h), root.map(|(i, _)| i)), Note::Stale);
         assert_eq!(
             serde_json::to_value(held_by(&l, &h, &report.incidents)).unwrap(),
             serde_json::json!({
@@ -1012,6 +1123,65 @@ mod tests {
         assert!(cut.ends_with('…'));
         assert_eq!(fit("short", Some(80)), "short");
         assert_eq!(fit(line, None), line);
+    }
+
+    /// On an 80-column terminal the line drops the lock's project, the usual hold time and
+    /// the pointer to `status` before it cuts anything, so the hold time and STALE stay; a
+    /// line still too long is cut in the holder's part, not the note (review L, M4).
+    #[test]
+    fn a_narrow_terminal_drops_the_optional_parts_before_the_hold_time_and_the_note() {
+        let stale = Line {
+            head: "waiting 1s for artifact directory".into(),
+            of: " of /tmp/rl/p/stop1".into(),
+            held: " held by cargo 12135 (held 14m05s)".into(),
+            at: String::new(),
+            usually: " · usually 12s here".into(),
+            note: Note::Stale,
+        };
+        assert_eq!(
+            stale.full(),
+            "waiting 1s for artifact directory of /tmp/rl/p/stop1 held by cargo 12135 (held \
+             14m05s) · usually 12s here — looks STALE: see `cargo lockwatch status`"
+        );
+        assert_eq!(
+            stale.fit(Some(80)),
+            "waiting 1s for artifact directory held by cargo 12135 (held 14m05s) — STALE"
+        );
+        assert_eq!(stale.fit(Some(200)), stale.full(), "wide enough: all of it");
+        assert_eq!(stale.fit(None), stale.full());
+        let alive = Line {
+            note: Note::Alive,
+            head: "waiting 3s for build directory".into(),
+            held: " held by cargo 4242 (held 3s)".into(),
+            ..stale
+        };
+        assert_eq!(
+            alive.fit(Some(80)),
+            "waiting 3s for build directory held by cargo 4242 (held 3s) · usually 12s here"
+        );
+        let stopped = Line {
+            note: Note::Stopped,
+            of: String::new(),
+            at: " in /tmp/rl/p/elsewhere".into(),
+            ..alive
+        };
+        assert_eq!(
+            stopped.fit(Some(80)),
+            "waiting 3s for build directory held by cargo 4242 (held 3s) — it is STOPPED"
+        );
+        let chain = Line {
+            held: " held by cargo 22730 (held 15s, itself waiting) behind cargo 14816 (stopped)"
+                .into(),
+            note: Note::Stale,
+            ..stopped
+        };
+        let cut = chain.fit(Some(80));
+        assert_eq!(cut.chars().count(), 79, "{cut}");
+        assert!(cut.ends_with("… — STALE"), "{cut}");
+        assert!(cut.starts_with("waiting 3s for build directory held by cargo 22730"));
+        for width in [2, 10, 40] {
+            assert!(chain.fit(Some(width)).chars().count() < width, "{width}");
+        }
     }
 
     #[test]
