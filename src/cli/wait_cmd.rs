@@ -470,7 +470,7 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
     HeldBy {
         pid: holder.pid,
         name: holder.name.clone(),
-        state: l.state,
+        state: waited_for_state(l.state),
         stale_reasons,
         root: root_behind(holder, incidents).map(|(i, b)| RootBlocker::of(i, b)),
     }
@@ -529,6 +529,16 @@ fn root_behind<'a>(
     let i = (incidents.iter()).find(|i| i.blocked.iter().any(|b| b.process.pid == holder.pid))?;
     let root = i.blocker.as_ref().filter(|b| b.pid != holder.pid)?;
     Some((i, root))
+}
+
+/// The state of a lock `wait` waits for, for `--json`: a `.cargo-lock` held shared that
+/// nobody else waits for is `background` in the report, but this build waits for it, so it
+/// is `held` here, a hold that keeps a build waiting (review L, M12).
+fn waited_for_state(state: LockState) -> LockState {
+    match state {
+        LockState::Background => LockState::Held,
+        other => other,
+    }
 }
 
 /// What the waiting line adds about the holder: that it looks stale, or is stopped (Ctrl-Z, a
@@ -893,6 +903,10 @@ mod tests {
             under: vec!["/ws/target".into(), "/h".into()],
         };
         assert_eq!(blocking(&report, &named, &here).len(), 1);
+        // `wait` waits for it: `held` in `--json`, not `background` (review L, M12).
+        let l = blocking(&report, &Wanted::default(), &here)[0];
+        let held = serde_json::to_value(held_by(l, &l.holders[0], &[])).unwrap();
+        assert_eq!(held["state"], "held", "{held}");
     }
 
     #[test]
