@@ -53,6 +53,49 @@ fn watch_into_a_pipe_writes_no_escapes_and_stops_when_the_reader_leaves() {
     assert!(!first.contains('\u{1b}'), "escapes in a pipe: {first:?}");
 }
 
+/// `status --watch` into a pipe starts each view with a line with its time, so a log tells
+/// the frames apart (review L, M13); `--json` lines carry `observed_at` and get none.
+#[test]
+fn watch_into_a_pipe_starts_each_frame_with_its_time() {
+    let dir = Dir::new("watch-frames");
+    let is_separator = |l: &str| {
+        l.len() == "--- 00:00:00 ---".len() && l.starts_with("--- ") && l.ends_with(" ---")
+    };
+    // The lines of `status --watch` up to the one `enough` says ends it.
+    let lines_until = |json: bool, enough: &dyn Fn(&[String]) -> bool| {
+        let mut cmd = lockwatch(&dir);
+        cmd.args(["status", "--watch", "--interval", "100ms"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut read = Vec::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            read.push(line.unwrap());
+            if enough(&read) || read.len() > 500 {
+                break;
+            }
+        }
+        // The reader is gone: `--watch` ends by itself (see the test above).
+        child.wait().unwrap();
+        read
+    };
+    let text = lines_until(false, &|r| {
+        r.iter().filter(|l| is_separator(l)).count() == 2
+    });
+    assert!(is_separator(&text[0]), "{text:#?}");
+    assert!(
+        is_separator(text.last().unwrap()),
+        "a second frame has its line: {text:#?}"
+    );
+    let json = lines_until(true, &|r| r.len() == 2);
+    assert!(json.iter().all(|l| l.starts_with('{')), "{json:#?}");
+}
+
 #[test]
 fn the_bare_command_takes_status_flags_and_colour_is_chosen_as_asked() {
     let dir = Dir::new("bare");
