@@ -938,6 +938,32 @@ fn wait_behind_a_chain_names_the_stale_root_blocker() {
     assert!(reasons.iter().any(|r| r == "stopped"), "{doc}");
 }
 
+/// `history --since` longer than the history could hold begins at the epoch: `since` is never
+/// negative; a word is answered with what is accepted (review L, M10).
+#[test]
+fn history_since_is_clamped_to_the_epoch_and_a_word_is_refused_in_plain_words() {
+    let dir = Dir::new("history-since");
+    for period in ["999999999999d", "100000d"] {
+        let out = lockwatch(&dir)
+            .args(["history", "--json", "--since", period])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["since"], 0.0, "{period}: {doc}");
+    }
+    let out = lockwatch(&dir)
+        .args(["history", "--since", "now"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("a number and a unit, like 30m, 2h, 1d") && !err.contains("sign"),
+        "{err}"
+    );
+}
+
 /// The test's package cache, held by a `flock` seen holding it.
 fn held_package_cache(dir: &Dir) -> (std::path::PathBuf, util::Proc) {
     let lock = dir.cargo_home.join(".package-cache");
