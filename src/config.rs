@@ -391,6 +391,13 @@ fn expand_home(entry: &Path, home: Option<&Path>) -> Result<PathBuf, String> {
                 home.join(rest)
             }
         }
+        // `~user` (another user's home, or a typo): a shell expands it, lockwatch does not.
+        Some(word) if word.starts_with('~') => {
+            return Err(format!(
+                "starts with `{word}`, which is not expanded (only `~/` and `$HOME` are): \
+                 write an absolute path"
+            ));
+        }
         _ => entry.to_path_buf(),
     };
     if !path.is_absolute() {
@@ -1418,17 +1425,21 @@ mod tests {
         assert_eq!(expand("${HOME}/src"), Ok(PathBuf::from("/home/me/src")));
         assert_eq!(expand("$HOME"), Ok(PathBuf::from("/home/me")));
         assert_eq!(expand("/srv/~/x"), Ok(PathBuf::from("/srv/~/x")));
-        for relative in [
-            "relative/home",
-            "~other/.cargo",
-            "$HOMEDIR/x",
-            "./src",
-            "~.cargo",
-        ] {
+        for relative in ["relative/home", "$HOMEDIR/x", "./src"] {
             let why = expand(relative).unwrap_err();
             assert!(
                 why.starts_with("is a relative path: write an absolute path"),
                 "{relative}: {why}"
+            );
+        }
+        // `~user` is not a relative path: it is not expanded (review L, M11).
+        for (entry, word) in [("~other/.cargo", "~other"), ("~.cargo", "~.cargo")] {
+            assert_eq!(
+                expand(entry).unwrap_err(),
+                format!(
+                    "starts with `{word}`, which is not expanded (only `~/` and `$HOME` are): \
+                     write an absolute path"
+                )
             );
         }
         let why = expand_home(Path::new("~/.cargo"), None).unwrap_err();
@@ -1450,6 +1461,20 @@ mod tests {
         assert_eq!(
             (dropped[0].0, dropped[0].1.as_str()),
             ("watch.cargo_homes", "relative/home")
+        );
+    }
+
+    /// A `~user` entry is said to be not expanded, not "a relative path" (review L, M11).
+    #[test]
+    fn a_tilde_user_entry_is_said_not_to_be_expanded() {
+        let l = load(Some("[watch]\nprojects = [\"~lwtest/x\", \"/p\"]\n"), &[]);
+        assert_eq!(l.config.watch.projects, [PathBuf::from("/p")]);
+        assert_eq!(
+            l.warnings,
+            [
+                "watch.projects entry ~lwtest/x (/cfg/config.toml, line 2) starts with `~lwtest`, \
+              which is not expanded (only `~/` and `$HOME` are): write an absolute path; ignored"
+            ]
         );
     }
 

@@ -53,6 +53,49 @@ fn watch_into_a_pipe_writes_no_escapes_and_stops_when_the_reader_leaves() {
     assert!(!first.contains('\u{1b}'), "escapes in a pipe: {first:?}");
 }
 
+/// `status --watch` into a pipe starts each view with a line with its time, so a log tells
+/// the frames apart (review L, M13); `--json` lines carry `observed_at` and get none.
+#[test]
+fn watch_into_a_pipe_starts_each_frame_with_its_time() {
+    let dir = Dir::new("watch-frames");
+    let is_separator = |l: &str| {
+        l.len() == "--- 00:00:00 ---".len() && l.starts_with("--- ") && l.ends_with(" ---")
+    };
+    // The lines of `status --watch` up to the one `enough` says ends it.
+    let lines_until = |json: bool, enough: &dyn Fn(&[String]) -> bool| {
+        let mut cmd = lockwatch(&dir);
+        cmd.args(["status", "--watch", "--interval", "100ms"]);
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut read = Vec::new();
+        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+            read.push(line.unwrap());
+            if enough(&read) || read.len() > 500 {
+                break;
+            }
+        }
+        // The reader is gone: `--watch` ends by itself (see the test above).
+        child.wait().unwrap();
+        read
+    };
+    let text = lines_until(false, &|r| {
+        r.iter().filter(|l| is_separator(l)).count() == 2
+    });
+    assert!(is_separator(&text[0]), "{text:#?}");
+    assert!(
+        is_separator(text.last().unwrap()),
+        "a second frame has its line: {text:#?}"
+    );
+    let json = lines_until(true, &|r| r.len() == 2);
+    assert!(json.iter().all(|l| l.starts_with('{')), "{json:#?}");
+}
+
 #[test]
 fn the_bare_command_takes_status_flags_and_colour_is_chosen_as_asked() {
     let dir = Dir::new("bare");
@@ -819,6 +862,106 @@ fn wait_in_a_script_says_when_the_holder_is_stopped() {
     assert_eq!(doc["held_by"]["state"], "stale", "{doc}");
     let reasons = doc["held_by"]["stale_reasons"].as_array().unwrap();
     assert!(reasons.iter().any(|r| r == "stopped"), "{doc}");
+}
+
+/// `wait` with the default paths waits for the Cargo home a cargo run here would use, not for
+/// another home in `[watch] cargo_homes` (a build here does not take its package cache); that
+/// home's lock named is still waited for (review L, M1).
+#[test]
+fn wait_does_not_wait_for_another_watched_home_s_package_cache_unless_named() {
+    let dir = Dir::new("wait-other-home");
+    let other = dir.path("other-home");
+    std::fs::create_dir_all(&other).unwrap();
+    let config = format!(
+        "[watch]\ncargo_homes = [{:?}]\n",
+        other.display().to_string()
+    );
+    dir.write("lockwatch/config/config.toml", &config);
+    let lock = other.join(".package-cache");
+    std::fs::write(&lock, "").unwrap();
+    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
+    let wait = |named: Option<&std::path::Path>| {
+        let mut cmd = lockwatch(&dir);
+        cmd.args(["wait", "--timeout", "1s", "--interval", "100ms"]);
+        cmd.args(named);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    util::eventually("wait sees the named lock held", || {
+        wait(Some(&lock)).0 == Some(lockwatch::exit::TIMEOUT)
+    });
+    let (code, said) = wait(None);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(!said.contains(&holder.pid.to_string()), "{said}");
+}
+
+/// A chain: the lock `wait` waits for is held by a process that itself waits for the package
+/// cache, held by a stopped `flock`. The line names that root blocker behind the holder and
+/// says it looks stale; `--json`'s `held_by.root` carries it (review L, M3).
+#[test]
+fn wait_behind_a_chain_names_the_stale_root_blocker() {
+    let dir = Dir::new("wait-chain");
+    let (cache, root) = held_package_cache(&dir);
+    let lock = dir.write("p/target/debug/.cargo-lock", "");
+    // Holds the build lock, and its child (sharing that descriptor) waits for the cache.
+    let mut cmd = dir.command("flock");
+    cmd.arg("-x")
+        .arg(&lock)
+        .arg("flock")
+        .arg("-x")
+        .arg(&cache)
+        .arg("true");
+    let link = dir.spawn("link", &mut cmd);
+    util::wait_holder(&dir, &lock, link.pid, &[&root, &link]);
+    root.stop_group();
+    let mut wait = lockwatch(&dir);
+    wait.args(["wait", "--json", "--timeout", "1s", "--interval", "100ms"])
+        .env("LOCKWATCH_STALE_STOPPED_GRACE", "0s")
+        .arg(&lock);
+    let out = wait.output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::TIMEOUT), "{said}");
+    let behind = format!("behind flock {}", root.pid);
+    assert!(
+        said.contains(&behind) && said.contains("looks STALE"),
+        "{said}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let held_by = &doc["held_by"];
+    assert_ne!(held_by["pid"], root.pid, "{doc}");
+    assert_eq!(held_by["root"]["pid"], root.pid, "{doc}");
+    assert_eq!(held_by["root"]["state"], "stale", "{doc}");
+    let reasons = held_by["root"]["stale_reasons"].as_array().unwrap();
+    assert!(reasons.iter().any(|r| r == "stopped"), "{doc}");
+}
+
+/// `history --since` longer than the history could hold begins at the epoch: `since` is never
+/// negative; a word is answered with what is accepted (review L, M10).
+#[test]
+fn history_since_is_clamped_to_the_epoch_and_a_word_is_refused_in_plain_words() {
+    let dir = Dir::new("history-since");
+    for period in ["999999999999d", "100000d"] {
+        let out = lockwatch(&dir)
+            .args(["history", "--json", "--since", period])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(doc["since"], 0.0, "{period}: {doc}");
+    }
+    let out = lockwatch(&dir)
+        .args(["history", "--since", "now"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("a number and a unit, like 30m, 2h, 1d") && !err.contains("sign"),
+        "{err}"
+    );
 }
 
 /// The test's package cache, held by a `flock` seen holding it.

@@ -11,7 +11,7 @@ use crate::exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Period to summarise, e.g. `1h`, `1d`, `7d`.
-    #[arg(long, default_value = "1d", value_parser = super::duration_arg, allow_hyphen_values = true)]
+    #[arg(long, default_value = "1d", value_parser = period_arg, allow_hyphen_values = true)]
     pub since: Duration,
     /// Print JSON.
     #[arg(long)]
@@ -34,7 +34,17 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         crate::say!("cargo-lockwatch: {why}");
         return exit::ERROR;
     }
-    let since = crate::scan::now() - args.since.as_secs_f64();
+    let now = crate::scan::now();
+    let since = since_time(now, args.since);
+    // The period said ("Last 7 days"): as asked, unless it reaches back before the epoch.
+    let mut period = args.since.as_secs();
+    if args.since.as_secs_f64() > now {
+        crate::say!(
+            "cargo-lockwatch: note: that --since reaches back before 1970: the whole history is \
+             summarised"
+        );
+        period = now as u64;
+    }
     // Streamed: memory stays bounded whatever the file's size.
     let (mut summary, stats) = h.summary(since);
     let empty_here = stats.events == 0 && stats.unreadable == 0;
@@ -59,7 +69,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
              LOCKWATCH_DATA_DIR)",
             h.path().display()
         );
-        history::render(&summary, args.since.as_secs(), super::terminal_width())
+        history::render(&summary, period, super::terminal_width())
     } else if empty_here {
         let why = if h.path().exists() {
             format!("{} is empty", h.path().display())
@@ -79,12 +89,34 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             )
         }
     } else {
-        history::render(&summary, args.since.as_secs(), super::terminal_width())
+        history::render(&summary, period, super::terminal_width())
     };
     match super::print(&text) {
         Ok(()) => exit::OK,
         Err(_) => exit::ERROR,
     }
+}
+
+/// What `--since` accepts, and in a mistake's words: a number and a unit. humantime's own
+/// word for `now` or `yesterday` ("without a sign") is not the mistake made there.
+fn period_arg(text: &str) -> Result<Duration, String> {
+    const FORM: &str = "write a number and a unit, like 30m, 2h, 1d";
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        use humantime::DurationError as E;
+        match e {
+            _ if text.trim_start().starts_with(['-', '+']) => {
+                format!("a period has no sign: {FORM}")
+            }
+            E::InvalidCharacter(_) | E::NumberExpected(_) => FORM.to_string(),
+            e => format!("{}: {FORM}", crate::core::text::duration_error(&e)),
+        }
+    })
+}
+
+/// The Unix time a period back from `now` begins: never before the epoch, however long the
+/// period (`--since 100000d`), so `since` in the JSON is never negative (review L, M10).
+fn since_time(now: f64, period: Duration) -> f64 {
+    (now - period.as_secs_f64()).max(0.0)
 }
 
 /// The running daemon's summary of its own history since `since`, if one answers here.
@@ -115,4 +147,40 @@ fn readable(h: &History) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A period longer than the history could hold begins at the epoch, not before it; one
+    /// within it as asked (review L, M10).
+    #[test]
+    fn a_period_reaching_before_the_epoch_begins_at_it() {
+        let now = 1_700_000_000.0;
+        assert_eq!(since_time(now, Duration::from_secs(3_600)), now - 3_600.0);
+        let absurd = period_arg("999999999999d").unwrap();
+        assert_eq!(since_time(now, absurd), 0.0);
+        assert_eq!(since_time(now, period_arg("100000d").unwrap()), 0.0);
+        assert_eq!(since_time(now, Duration::ZERO), now);
+    }
+
+    /// A word is not a period, and the error says what is: not "without a sign" (review L,
+    /// M10).
+    #[test]
+    fn a_word_for_a_period_is_answered_with_what_is_accepted() {
+        for word in ["now", "yesterday", "today"] {
+            let e = period_arg(word).unwrap_err();
+            assert_eq!(e, "write a number and a unit, like 30m, 2h, 1d", "{word}");
+        }
+        let e = period_arg("-5m").unwrap_err();
+        assert!(e.starts_with("a period has no sign: write a number"), "{e}");
+        let e = period_arg("10").unwrap_err();
+        assert!(
+            e.starts_with("a unit is needed") && e.ends_with("like 30m, 2h, 1d"),
+            "{e}"
+        );
+        assert_eq!(period_arg(" 1h 30m "), Ok(Duration::from_secs(5_400)));
+        assert_eq!(period_arg("0"), Ok(Duration::ZERO));
+    }
 }

@@ -21,7 +21,8 @@ pub struct Args {
     /// Print JSON (one document; with --watch, one line per refresh).
     #[arg(long)]
     pub json: bool,
-    /// Refresh in place until interrupted.
+    /// Refresh in place until interrupted (into a pipe or file: one view after another, each
+    /// after a `--- HH:MM:SS ---` line).
     #[arg(long)]
     pub watch: bool,
     /// Refresh interval for --watch.
@@ -276,16 +277,22 @@ fn watched_homes(roots: &WatchRoots) -> Vec<PathBuf> {
     homes
 }
 
-/// The reader's own: the first Cargo home of `roots` (`$CARGO_HOME` or `~/.cargo`) as given
-/// and as resolved (the daemon names locks by their real paths), and the build dirs here.
-pub fn mine(roots: &WatchRoots) -> render::Mine {
+/// The Cargo home a cargo run here would use: the first of `roots` (`$CARGO_HOME` or
+/// `~/.cargo`; the others are watched, not used), as given and as resolved (the daemon names
+/// locks by their real paths).
+pub fn own_cargo_homes(roots: &WatchRoots) -> Vec<PathBuf> {
     let mut cargo_homes: Vec<PathBuf> = roots.cargo_homes.first().cloned().into_iter().collect();
     cargo_homes.extend(cargo_homes.first().and_then(|h| h.canonicalize().ok()));
+    cargo_homes
+}
+
+/// The reader's own: their Cargo home (see [`own_cargo_homes`]) and the build dirs here.
+pub fn mine(roots: &WatchRoots) -> render::Mine {
     let build_dirs = dirs_here(None)
         .map(|d| vec![d.target_dir, d.build_dir])
         .unwrap_or_default();
     render::Mine {
-        cargo_homes,
+        cargo_homes: own_cargo_homes(roots),
         build_dirs,
     }
 }
@@ -328,8 +335,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
             render::report(&report, &style)
         } else if args.watch {
-            // Into a pipe or file: one view after another, no terminal escapes.
-            format!("{}\n", render::report(&report, &style))
+            // Into a pipe or file: one view after another, no terminal escapes, each after a
+            // line with its time, so a log tells the frames apart (review L, M13).
+            let frame = render::report(&report, &style);
+            format!("{}\n{frame}\n", frame_separator(report.observed_at))
         } else {
             render::report(&report, &style)
         };
@@ -368,6 +377,24 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             return exit::OK;
         }
     }
+}
+
+/// The line before each view of `--watch` into a pipe: `--- 01:20:18 ---`, the local time the
+/// view was observed at (Unix time `observed_at`).
+fn frame_separator(observed_at: f64) -> String {
+    // Whole seconds since the epoch; a time that is not one (NaN) reads as the epoch.
+    let t = observed_at as libc::time_t;
+    // SAFETY: localtime_r reads `t` and writes only into `tm`, both ours; a zeroed `tm` is a
+    // valid value for it to fill (and is what is read if it fails).
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::localtime_r(&t, &mut tm);
+        tm
+    };
+    format!(
+        "--- {:02}:{:02}:{:02} ---",
+        tm.tm_hour, tm.tm_min, tm.tm_sec
+    )
 }
 
 /// Sleeps for `interval`, waking early when stdout's reader goes away (`--watch | head`):
@@ -414,6 +441,23 @@ mod tests {
         assert!(stale_for(&r, &watched_homes(&roots)));
     }
 
+    /// Only the first Cargo home is the one a cargo run here uses: the others are watched
+    /// homes (`--cargo-home`, `[watch] cargo_homes`), not its own (review L, M1).
+    #[test]
+    fn the_own_cargo_home_is_the_first_of_the_roots_only() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = tmp.path().canonicalize().unwrap().join("home");
+        std::fs::create_dir(&real).unwrap();
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let roots = WatchRoots {
+            cargo_homes: vec![link.clone(), "/tmp/other-home".into()],
+            projects: vec![],
+        };
+        assert_eq!(own_cargo_homes(&roots), [link, real]);
+        assert!(own_cargo_homes(&WatchRoots::default()).is_empty());
+    }
+
     #[test]
     fn an_ide_check_holding_up_a_terminal_build_has_the_tip_as_advice_in_json() {
         use crate::core::model::Origin;
@@ -437,6 +481,26 @@ mod tests {
             text.starts_with("rust-analyzer's check holds up your build"),
             "{text}"
         );
+    }
+
+    /// `--watch` into a pipe starts each view with its time (review L, M13).
+    #[test]
+    fn a_watch_frame_into_a_pipe_starts_with_its_time() {
+        let line = frame_separator(1_700_000_000.0);
+        let clock = line
+            .strip_prefix("--- ")
+            .and_then(|l| l.strip_suffix(" ---"))
+            .unwrap_or_else(|| panic!("{line}"));
+        let fields: Vec<&str> = clock.split(':').collect();
+        assert_eq!(fields.len(), 3, "{line}");
+        assert!(
+            (fields.iter()).all(|f| f.len() == 2 && f.bytes().all(|b| b.is_ascii_digit())),
+            "{line}"
+        );
+        // The same second reads the same; a second later another.
+        assert_eq!(line, frame_separator(1_700_000_000.9));
+        assert_ne!(line, frame_separator(1_700_000_001.0));
+        assert!(frame_separator(f64::NAN).starts_with("--- "));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use super::{Context, render};
 use crate::cargo_dirs::BuildDirs;
 use crate::core::catalog::LockKind;
 use crate::core::model::{
-    HolderReport, IncidentReport, LockMode, LockReport, LockState, ProcName, ProcState, Report,
-    Role, StaleReason,
+    Doing, HolderReport, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
+    ProcState, ProcessReport, Report, Role, StaleReason,
 };
 use crate::core::words;
 use crate::exit;
@@ -19,10 +19,11 @@ use crate::exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// What to wait for: lock files, projects (a directory or its Cargo.toml: the build locks a
-    /// cargo run there would need) or directories (any lock under them). Default: the Cargo
-    /// home's package-cache locks held exclusively, and every build lock of the target and
-    /// build directories a cargo run here would use (a `.cargo-lock` held shared too: a build
-    /// of cargo 1.95 or older needs it alone).
+    /// cargo run there would need) or directories (any lock under them). Default: the
+    /// package-cache locks, held exclusively, of the Cargo home a cargo run here would use
+    /// (`$CARGO_HOME` or ~/.cargo; not the other watched homes: name a lock file to wait for
+    /// one), and every build lock of the target and build directories it would use (a
+    /// `.cargo-lock` held shared too: a build of cargo 1.95 or older needs it alone).
     pub paths: Vec<PathBuf>,
     /// The `--target-dir` the build you are about to start will get.
     #[arg(long, value_name = "DIR")]
@@ -44,7 +45,8 @@ pub struct Args {
 /// Where a build started here would need to take locks.
 #[derive(Debug, Clone, Default)]
 pub struct Here {
-    /// Cargo homes this cargo would use.
+    /// The Cargo home this cargo would use (`$CARGO_HOME` or `~/.cargo`), as given and as
+    /// resolved; not the other watched ones.
     pub cargo_homes: Vec<PathBuf>,
     /// Its workspace root, target and build directories, resolved as cargo does.
     pub dirs: Option<BuildDirs>,
@@ -223,8 +225,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             roots.projects.push(p.clone());
         }
     }
+    // A cargo run here uses one Cargo home ($CARGO_HOME, else ~/.cargo): another watched
+    // home's package cache holds up builds elsewhere, not this one (review L, M1).
     let here = Here {
-        cargo_homes: roots.cargo_homes.clone(),
+        cargo_homes: super::status::own_cargo_homes(&roots),
         dirs,
     };
     if let Err(message) = check_paths(&args.paths, &args.roots.project) {
@@ -243,7 +247,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let mut printed = false;
     // Off a terminal a line is printed when the holder changes (pid and lock) or turns stale or
     // stopped, not each time.
-    let mut last_said: Option<(Option<u32>, PathBuf, &str)> = None;
+    let mut last_said: Option<(Option<u32>, PathBuf, Note)> = None;
     loop {
         let report = match super::status::fetch(ctx, &roots, false) {
             Ok(r) => r,
@@ -280,26 +284,13 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .iter()
             .find(|h| h.role == Role::Blocker)
             .or(l.holders.first());
+        // A holder that itself waits is a link of a chain: the root blocker behind it is the
+        // one that holds everything up (review L, M3).
+        let root = holder.and_then(|h| root_behind(h, &report.incidents));
         let who = holder
-            .map(|h| {
-                // Already held when the daemon first looked: a lower bound, left out when it
-                // says nothing (under a second).
-                let told = (h.held_for_secs)
-                    .and_then(|s| crate::core::text::duration_if_told(s, h.held_since_known));
-                let held = match (told, h.running_for_secs) {
-                    (Some(told), _) => format!("held {told}"),
-                    (None, Some(up)) => format!("up {}", render::duration(up)),
-                    (None, None) => "held".into(),
-                };
-                let waiting = if h.role == Role::Blocked {
-                    ", itself waiting for another lock"
-                } else {
-                    ""
-                };
-                format!("{} {} ({held}{waiting})", h.name, h.pid)
-            })
+            .map(|h| holder_words(h, root))
             .unwrap_or_else(|| "a process you cannot inspect".into());
-        let note = holder_note(l, holder);
+        let note = holder_note(l, holder, root.map(|(i, _)| i));
         // What the history says this blocker's command usually takes here.
         let usually = holder
             .and_then(|h| {
@@ -335,11 +326,18 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             Some(LockMode::Shared) => " shared",
             _ => "",
         };
-        let line =
-            format!("waiting{waited} for {what}{of} held{shared} by {who}{at}{usually}{note}");
+        let parts = Line {
+            head: format!("waiting{waited} for {what}"),
+            of,
+            held: format!(" held{shared} by {who}"),
+            at,
+            usually,
+            note,
+        };
+        let line = parts.full();
         if live {
             let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
-            crate::say_inline!("\r\x1b[2K{}", fit(&line, width.map(usize::from)));
+            crate::say_inline!("\r\x1b[2K{}", parts.fit(width.map(usize::from)));
         } else {
             let now_said = (holder.map(|h| h.pid), l.path.clone(), note);
             if last_said.as_ref() != Some(&now_said) {
@@ -419,10 +417,47 @@ struct HeldBy {
     state: LockState,
     /// Why the holder looks stale, as `status --json` says it; empty unless `state` is `stale`.
     stale_reasons: Vec<StaleReason>,
+    /// When the holder itself waits (a chain): the root blocker behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<RootBlocker>,
+}
+
+/// The root blocker of a chain behind the holder, for `--json`.
+#[derive(Debug, serde::Serialize)]
+struct RootBlocker {
+    pid: u32,
+    name: ProcName,
+    /// The state of its lock that the chain waits for, spelled as `held_by.state`:
+    /// `contended`, or `stale` when its incident is.
+    state: LockState,
+    /// Why it looks stale (its incident's `stale_reasons`); empty unless `state` is `stale`.
+    stale_reasons: Vec<StaleReason>,
+}
+
+impl RootBlocker {
+    /// The root blocker `b` of incident `i`.
+    fn of(i: &IncidentReport, b: &ProcessReport) -> RootBlocker {
+        let state = match i.state {
+            IncidentState::Stale => LockState::Stale,
+            IncidentState::Blocking => LockState::Contended,
+            IncidentState::Holding => LockState::Held,
+        };
+        let stale_reasons = match state {
+            LockState::Stale => i.stale_reasons.clone(),
+            _ => Vec::new(),
+        };
+        RootBlocker {
+            pid: b.pid,
+            name: b.name.clone(),
+            state,
+            stale_reasons,
+        }
+    }
 }
 
 /// `holder` of `l` for `--json`, with the lock's state and, when stale, why: the holder's own
-/// reasons, else those of the incident it is the blocker of.
+/// reasons, else those of the incident it is the blocker of; and when it itself waits, the
+/// root blocker behind it.
 fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) -> HeldBy {
     let stale_reasons = match l.state {
         LockState::Stale if !holder.stale_reasons.is_empty() => holder.stale_reasons.clone(),
@@ -435,21 +470,203 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
     HeldBy {
         pid: holder.pid,
         name: holder.name.clone(),
-        state: l.state,
+        state: waited_for_state(l.state),
         stale_reasons,
+        root: root_behind(holder, incidents).map(|(i, b)| RootBlocker::of(i, b)),
+    }
+}
+
+/// The holder as the line names it: `cargo 4242 (held 3s)`; one that itself waits says so,
+/// and names the root blocker behind it when the report knows it:
+/// `cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)`.
+fn holder_words(h: &HolderReport, root: Option<(&IncidentReport, &ProcessReport)>) -> String {
+    // Already held when the daemon first looked: a lower bound, left out when it says
+    // nothing (under a second).
+    let told =
+        (h.held_for_secs).and_then(|s| crate::core::text::duration_if_told(s, h.held_since_known));
+    let held = match (told, h.running_for_secs) {
+        (Some(told), _) => format!("held {told}"),
+        (None, Some(up)) => format!("up {}", render::duration(up)),
+        (None, None) => "held".into(),
+    };
+    match root {
+        Some((i, b)) => format!(
+            "{} {} ({held}, itself waiting) behind {} {}{}",
+            h.name,
+            h.pid,
+            b.name,
+            b.pid,
+            doing_word(&i.doing)
+        ),
+        None if h.role == Role::Blocked => {
+            format!(
+                "{} {} ({held}, itself waiting for another lock)",
+                h.name, h.pid
+            )
+        }
+        None => format!("{} {} ({held})", h.name, h.pid),
+    }
+}
+
+/// What a root blocker is stuck on, as `status`'s headline says it: ` (stopped)`; empty while
+/// it looks at work.
+fn doing_word(doing: &Doing) -> String {
+    match doing {
+        Doing::Stopped => " (stopped)".into(),
+        Doing::ChildStopped { .. } => " (a child is stopped)".into(),
+        Doing::Deadlocked => " (deadlocked)".into(),
+        Doing::WaitingForPipe { culprit_name, .. } => format!(" (stuck on {culprit_name})"),
+        _ => String::new(),
+    }
+}
+
+/// When `holder` itself waits (a chain): the incident it is blocked in and that incident's
+/// root blocker, the process that holds everything up.
+fn root_behind<'a>(
+    holder: &HolderReport,
+    incidents: &'a [IncidentReport],
+) -> Option<(&'a IncidentReport, &'a ProcessReport)> {
+    let i = (incidents.iter()).find(|i| i.blocked.iter().any(|b| b.process.pid == holder.pid))?;
+    let root = i.blocker.as_ref().filter(|b| b.pid != holder.pid)?;
+    Some((i, root))
+}
+
+/// The state of a lock `wait` waits for, for `--json`: a `.cargo-lock` held shared that
+/// nobody else waits for is `background` in the report, but this build waits for it, so it
+/// is `held` here, a hold that keeps a build waiting (review L, M12).
+fn waited_for_state(state: LockState) -> LockState {
+    match state {
+        LockState::Background => LockState::Held,
+        other => other,
     }
 }
 
 /// What the waiting line adds about the holder: that it looks stale, or is stopped (Ctrl-Z, a
-/// debugger) and will not let go until resumed; nothing while it looks alive. Off a terminal a
-/// new line is printed when this changes, so a log says it too.
-fn holder_note(l: &LockReport, holder: Option<&HolderReport>) -> &'static str {
-    if l.state == LockState::Stale {
-        " — looks STALE: see `cargo lockwatch status`"
-    } else if holder.is_some_and(|h| h.process_state == ProcState::Stopped) {
-        " — it is STOPPED: see `cargo lockwatch status`"
+/// debugger) and will not let go until resumed; nothing while it looks alive. Behind a chain,
+/// the incident of the root blocker (`root`) says so for it. Off a terminal a new line is
+/// printed when this changes, so a log says it too.
+fn holder_note(
+    l: &LockReport,
+    holder: Option<&HolderReport>,
+    root: Option<&IncidentReport>,
+) -> Note {
+    let stale =
+        l.state == LockState::Stale || root.is_some_and(|i| i.state == IncidentState::Stale);
+    let stopped = holder.is_some_and(|h| h.process_state == ProcState::Stopped)
+        || root.is_some_and(|i| i.doing == Doing::Stopped);
+    if stale {
+        Note::Stale
+    } else if stopped {
+        Note::Stopped
     } else {
-        ""
+        Note::Alive
+    }
+}
+
+/// Whether the wait can end by itself, as the line says it (see [`holder_note`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Note {
+    /// The holder looks alive: nothing is said.
+    Alive,
+    /// Stopped (Ctrl-Z, a debugger), not yet stale.
+    Stopped,
+    /// Looks stale.
+    Stale,
+}
+
+impl Note {
+    /// As the line ends: `— looks STALE: see `cargo lockwatch status``; empty while alive.
+    fn said(self) -> &'static str {
+        match self {
+            Note::Alive => "",
+            Note::Stopped => " — it is STOPPED: see `cargo lockwatch status`",
+            Note::Stale => " — looks STALE: see `cargo lockwatch status`",
+        }
+    }
+
+    /// Shorter, then shortest, for a terminal too narrow for [`Note::said`].
+    fn shorter(self) -> [&'static str; 2] {
+        match self {
+            Note::Alive => ["", ""],
+            Note::Stopped => [" — it is STOPPED", " — STOPPED"],
+            Note::Stale => [" — looks STALE", " — STALE"],
+        }
+    }
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.said())
+    }
+}
+
+/// The waiting line in its parts, so that a terminal too narrow for all of it keeps what says
+/// how long the lock is held and whether the wait can end (review L, M4).
+struct Line {
+    /// `waiting 3s for artifact directory`.
+    head: String,
+    /// ` of ~/p/other`: the lock's project, when it is not here.
+    of: String,
+    /// ` held by cargo 4242 (held 3m10s)`.
+    held: String,
+    /// ` in ~/p/other`: where its holder runs, when the lock has no project and it is not here.
+    at: String,
+    /// ` · usually 2m here`.
+    usually: String,
+    /// Stale or stopped.
+    note: Note,
+}
+
+impl Line {
+    /// All of it, as a script's log gets it.
+    fn full(&self) -> String {
+        let Line {
+            head,
+            of,
+            held,
+            at,
+            usually,
+            note,
+        } = self;
+        format!("{head}{of}{held}{at}{usually}{note}")
+    }
+
+    /// The line for a terminal `width` columns wide (less one, as [`fit`]): when all of it does
+    /// not fit, the optional parts go first (the lock's project, the holder's directory, the
+    /// usual hold time, then the pointer to `status` and words of the note), so the hold time
+    /// and STALE or STOPPED stay; only then is the holder's part cut.
+    fn fit(&self, width: Option<usize>) -> String {
+        let Some(w) = width.filter(|w| *w > 1) else {
+            return self.full();
+        };
+        let Line {
+            head,
+            of,
+            held,
+            at,
+            usually,
+            note,
+        } = self;
+        let [brief, word] = note.shorter();
+        let tries = [
+            format!("{head}{of}{held}{at}{usually}{note}"),
+            format!("{head}{held}{at}{usually}{note}"),
+            format!("{head}{held}{usually}{note}"),
+            format!("{head}{held}{note}"),
+            format!("{head}{held}{brief}"),
+            format!("{head}{held}{word}"),
+        ];
+        if let Some(line) = (tries.into_iter()).find(|l| l.chars().count() < w) {
+            return line;
+        }
+        let room = w.saturating_sub(2 + word.chars().count());
+        if word.is_empty() || room < head.chars().count() {
+            return fit(&format!("{head}{held}{word}"), width);
+        }
+        let mut cut: String = format!("{head}{held}").chars().take(room).collect();
+        cut.push('…');
+        cut.push_str(word);
+        cut
     }
 }
 
@@ -686,6 +903,10 @@ mod tests {
             under: vec!["/ws/target".into(), "/h".into()],
         };
         assert_eq!(blocking(&report, &named, &here).len(), 1);
+        // `wait` waits for it: `held` in `--json`, not `background` (review L, M12).
+        let l = blocking(&report, &Wanted::default(), &here)[0];
+        let held = serde_json::to_value(held_by(l, &l.holders[0], &[])).unwrap();
+        assert_eq!(held["state"], "held", "{held}");
     }
 
     #[test]
@@ -826,18 +1047,18 @@ mod tests {
             serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
                 .unwrap();
         let mut h = l.holders[0].clone();
-        assert_eq!(holder_note(&l, Some(&h)), "");
-        assert_eq!(holder_note(&l, None), "");
+        assert_eq!(holder_note(&l, Some(&h), None), Note::Alive);
+        assert_eq!(holder_note(&l, None, None), Note::Alive);
         assert_eq!(
             serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
             serde_json::json!({"pid": 10, "name": "cargo", "state": "held", "stale_reasons": []})
         );
         h.process_state = ProcState::Stopped;
-        let stopped = holder_note(&l, Some(&h));
+        let stopped = holder_note(&l, Some(&h), None).said();
         assert_eq!(stopped, " — it is STOPPED: see `cargo lockwatch status`");
         l.state = LockState::Stale;
         h.stale_reasons = vec![StaleReason::Stopped];
-        let stale = holder_note(&l, Some(&h));
+        let stale = holder_note(&l, Some(&h), None).said();
         assert_eq!(stale, " — looks STALE: see `cargo lockwatch status`");
         assert_ne!(stopped, stale, "a script's log gets a line for each");
         assert_eq!(
@@ -859,6 +1080,53 @@ mod tests {
         assert!(held_by(&l, &h, &[incident]).stale_reasons.is_empty());
     }
 
+    /// A holder that itself waits is a link of a chain: the line names the root blocker
+    /// behind it and says it looks stale, and `--json`'s `held_by` carries it as `root`
+    /// (review L, M3).
+    #[test]
+    fn a_holder_that_itself_waits_names_the_stale_root_behind_it() {
+        use crate::ui::demo::{self, Stage};
+        // The demo's stopped, stale cargo 4242 blocks cargo 4250, which holds the lock here.
+        let report = demo::snapshot(Stage::Stale, 1_000.0).report;
+        let path = "/ws/target/debug/.cargo-lock";
+        let mut l: LockReport =
+            serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
+                .unwrap();
+        l.state = LockState::Contended;
+        let mut h = l.holders[0].clone();
+        h.pid = demo::WAITER;
+        h.role = Role::Blocked;
+        h.held_for_secs = Some(15.0);
+        h.held_since_known = true;
+        let root = root_behind(&h, &report.incidents);
+        let (_, b) = root.unwrap();
+        assert_eq!(b.pid, demo::BLOCKER.0);
+        assert_eq!(
+            holder_words(&h, root),
+            "cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)"
+        );
+        assert_eq!(holder_note(&l, Some(&h), root.map(|(i, _)| i)), Note::Stale);
+        assert_eq!(
+            serde_json::to_value(held_by(&l, &h, &report.incidents)).unwrap(),
+            serde_json::json!({
+                "pid": 4250, "name": "cargo", "state": "contended", "stale_reasons": [],
+                "root": {
+                    "pid": 4242, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"]
+                }
+            })
+        );
+        // Without an incident naming it, it still says it waits; no `root` in the JSON.
+        assert!(root_behind(&h, &[]).is_none());
+        assert_eq!(
+            holder_words(&h, None),
+            "cargo 4250 (held 15s, itself waiting for another lock)"
+        );
+        assert!(serde_json::to_value(held_by(&l, &h, &[])).unwrap()["root"].is_null());
+        // The root blocker itself has nothing behind it.
+        h.pid = demo::BLOCKER.0;
+        assert!(root_behind(&h, &report.incidents).is_none());
+    }
+
     #[test]
     fn the_live_line_fits_the_terminal() {
         let line =
@@ -869,6 +1137,65 @@ mod tests {
         assert!(cut.ends_with('…'));
         assert_eq!(fit("short", Some(80)), "short");
         assert_eq!(fit(line, None), line);
+    }
+
+    /// On an 80-column terminal the line drops the lock's project, the usual hold time and
+    /// the pointer to `status` before it cuts anything, so the hold time and STALE stay; a
+    /// line still too long is cut in the holder's part, not the note (review L, M4).
+    #[test]
+    fn a_narrow_terminal_drops_the_optional_parts_before_the_hold_time_and_the_note() {
+        let stale = Line {
+            head: "waiting 1s for artifact directory".into(),
+            of: " of /tmp/rl/p/stop1".into(),
+            held: " held by cargo 12135 (held 14m05s)".into(),
+            at: String::new(),
+            usually: " · usually 12s here".into(),
+            note: Note::Stale,
+        };
+        assert_eq!(
+            stale.full(),
+            "waiting 1s for artifact directory of /tmp/rl/p/stop1 held by cargo 12135 (held \
+             14m05s) · usually 12s here — looks STALE: see `cargo lockwatch status`"
+        );
+        assert_eq!(
+            stale.fit(Some(80)),
+            "waiting 1s for artifact directory held by cargo 12135 (held 14m05s) — STALE"
+        );
+        assert_eq!(stale.fit(Some(200)), stale.full(), "wide enough: all of it");
+        assert_eq!(stale.fit(None), stale.full());
+        let alive = Line {
+            note: Note::Alive,
+            head: "waiting 3s for build directory".into(),
+            held: " held by cargo 4242 (held 3s)".into(),
+            ..stale
+        };
+        assert_eq!(
+            alive.fit(Some(80)),
+            "waiting 3s for build directory held by cargo 4242 (held 3s) · usually 12s here"
+        );
+        let stopped = Line {
+            note: Note::Stopped,
+            of: String::new(),
+            at: " in /tmp/rl/p/elsewhere".into(),
+            ..alive
+        };
+        assert_eq!(
+            stopped.fit(Some(80)),
+            "waiting 3s for build directory held by cargo 4242 (held 3s) — it is STOPPED"
+        );
+        let chain = Line {
+            held: " held by cargo 22730 (held 15s, itself waiting) behind cargo 14816 (stopped)"
+                .into(),
+            note: Note::Stale,
+            ..stopped
+        };
+        let cut = chain.fit(Some(80));
+        assert_eq!(cut.chars().count(), 79, "{cut}");
+        assert!(cut.ends_with("… — STALE"), "{cut}");
+        assert!(cut.starts_with("waiting 3s for build directory held by cargo 22730"));
+        for width in [2, 10, 40] {
+            assert!(chain.fit(Some(width)).chars().count() < width, "{width}");
+        }
     }
 
     #[test]
