@@ -825,7 +825,8 @@ fn wait_for_release(
                 .copied()
                 .filter(|w| is_live(probe, *w))
                 .collect();
-            out.proceeded = went_on(&after, keys, &live, &waiting, out.released);
+            let others_hold = held_by_others(&after, keys, req.pid, ours, &waiting);
+            out.proceeded = went_on(&after, keys, (&live, &waiting), out.released, others_hold);
             if out.released && out.proceeded.is_none() {
                 (out.others, out.still_waiting) = in_the_way(&after, keys, &live, req.pid, ours);
             }
@@ -897,16 +898,33 @@ fn in_the_way(
     (Vec::new(), None)
 }
 
+/// Whether someone other than the target, `ours` and the `waiting` still holds one of `keys`
+/// (a shared co-holder).
+fn held_by_others(
+    after: &Pass,
+    keys: &[FileKey],
+    target: u32,
+    ours: &[u32],
+    waiting: &[u32],
+) -> bool {
+    let other = |p: u32| p != target && !ours.contains(&p) && !waiting.contains(&p);
+    (after.sightings.iter())
+        .filter(|s| keys.contains(&s.key))
+        .any(|s| s.holders.iter().any(|h| other(h.pid)))
+}
+
 /// The waiter that went on: one holding the lock now; or, the lock being free, one alive and
 /// no longer waiting; or one that waited until the target let go and has exited since (it got
 /// the lock and finished: a cargo with little left to do takes milliseconds). One that died
-/// with the target (its nested cargo) was signalled, so it is not among `waiting`.
+/// with the target (its nested cargo) was signalled, so it is not among `waiting`. While
+/// others still hold the lock (shared), a waiter not seen waiting is not taken to have gone
+/// on: the kernel woke it and it is about to wait again behind them.
 fn went_on(
     after: &Pass,
     keys: &[FileKey],
-    live: &[u32],
-    waiting: &[u32],
+    (live, waiting): (&[u32], &[u32]),
     released: bool,
+    others_hold: bool,
 ) -> Option<u32> {
     let ours: Vec<&LockSighting> = after
         .sightings
@@ -914,7 +932,7 @@ fn went_on(
         .filter(|s| keys.contains(&s.key))
         .collect();
     let holds = |w: u32| ours.iter().any(|s| s.holders.iter().any(|h| h.pid == w));
-    let unblocked = |w: &u32| released && !after.graph.is_blocked(*w);
+    let unblocked = |w: &u32| released && !others_hold && !after.graph.is_blocked(*w);
     let finished = |w: &u32| released && !live.contains(w);
     let live_ones = || live.iter().copied();
     live_ones()
