@@ -820,6 +820,18 @@ mod tests {
         })
     }
 
+    /// Where `wait` runs: Cargo home `/h`, a workspace at `root` building into `target`.
+    fn here_in(root: &str, target: &str) -> Here {
+        Here {
+            cargo_homes: vec!["/h".into()],
+            dirs: Some(BuildDirs {
+                workspace_root: root.into(),
+                target_dir: target.into(),
+                build_dir: target.into(),
+            }),
+        }
+    }
+
     #[test]
     fn blocks_on_this_home_and_this_workspace_only() {
         let report: Report = serde_json::from_value(serde_json::json!({
@@ -834,14 +846,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let here = Here {
-            cargo_homes: vec!["/h".into()],
-            dirs: Some(BuildDirs {
-                workspace_root: "/ws".into(),
-                target_dir: "/ws/target".into(),
-                build_dir: "/ws/target".into(),
-            }),
-        };
+        let here = here_in("/ws", "/ws/target");
         let paths: Vec<&str> = blocking(&report, &Wanted::default(), &here)
             .iter()
             .map(|l| l.path.to_str().unwrap())
@@ -885,14 +890,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let here = Here {
-            cargo_homes: vec!["/h".into()],
-            dirs: Some(BuildDirs {
-                workspace_root: "/ws".into(),
-                target_dir: "/ws/target".into(),
-                build_dir: "/ws/target".into(),
-            }),
-        };
+        let here = here_in("/ws", "/ws/target");
         let held: Vec<&Path> = blocking(&report, &Wanted::default(), &here)
             .iter()
             .map(|l| l.path.as_path())
@@ -953,14 +951,7 @@ mod tests {
         }))
         .unwrap();
         // CARGO_TARGET_DIR=/env-target: the project is the same, the locks are not.
-        let here = Here {
-            cargo_homes: vec!["/h".into()],
-            dirs: Some(BuildDirs {
-                workspace_root: "/ws".into(),
-                target_dir: "/env-target".into(),
-                build_dir: "/env-target".into(),
-            }),
-        };
+        let here = here_in("/ws", "/env-target");
         assert!(blocking(&report, &Wanted::default(), &here).is_empty());
     }
 
@@ -1217,14 +1208,7 @@ mod tests {
             nothing_to_wait_for(&dir, &none),
             "nothing to wait for: no lock under /w/shared is held"
         );
-        let here = Here {
-            cargo_homes: vec!["/h".into()],
-            dirs: Some(BuildDirs {
-                workspace_root: "/w/app".into(),
-                target_dir: "/w/app/target".into(),
-                build_dir: "/w/app/target".into(),
-            }),
-        };
+        let here = here_in("/w/app", "/w/app/target");
         assert_eq!(
             nothing_to_wait_for(&Wanted::default(), &here),
             "nothing to wait for: the package cache and the build locks of /w/app are free"
