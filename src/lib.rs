@@ -41,6 +41,7 @@ pub mod daemon;
 pub mod exit;
 pub mod kill;
 pub mod listing;
+pub mod local_time;
 pub mod memo;
 pub mod probe;
 pub mod scan;

@@ -382,15 +382,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
 /// The line before each view of `--watch` into a pipe: `--- 01:20:18 ---`, the local time the
 /// view was observed at (Unix time `observed_at`).
 fn frame_separator(observed_at: f64) -> String {
-    // Whole seconds since the epoch; a time that is not one (NaN) reads as the epoch.
-    let t = observed_at as libc::time_t;
-    // SAFETY: localtime_r reads `t` and writes only into `tm`, both ours; a zeroed `tm` is a
-    // valid value for it to fill (and is what is read if it fails).
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        tm
-    };
+    let tm = crate::local_time::broken_down(observed_at);
     format!(
         "--- {:02}:{:02}:{:02} ---",
         tm.tm_hour, tm.tm_min, tm.tm_sec

@@ -265,14 +265,7 @@ fn reopen_read_at(_file: &File, _buf: &mut [u8], _offset: u64) -> io::Result<()>
 
 /// `YYYY-MM-DD HH:MM:SS` local time, as the daemon's log lines start.
 pub fn now_text() -> String {
-    // SAFETY: time/localtime_r write only into the struct we pass.
-    let tm = unsafe {
-        let t = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        tm
-    };
-    date_time(&tm)
+    date_time(&crate::local_time::broken_down(crate::scan::now()))
 }
 
 /// A broken-down time as `YYYY-MM-DD HH:MM:SS`.

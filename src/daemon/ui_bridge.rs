@@ -82,22 +82,18 @@ fn snooze_until(s: SnoozeFor, now: f64) -> Option<f64> {
 
 /// 8:00 tomorrow, local time.
 fn next_local_8am(now: f64) -> f64 {
-    // SAFETY: localtime_r/mktime only read and write the struct we pass.
-    unsafe {
-        let t = now as libc::time_t;
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&t, &mut tm);
-        tm.tm_mday += 1;
-        tm.tm_hour = 8;
-        tm.tm_min = 0;
-        tm.tm_sec = 0;
-        tm.tm_isdst = -1;
-        let when = libc::mktime(&mut tm);
-        if when > 0 {
-            when as f64
-        } else {
-            now + 12.0 * 3600.0
-        }
+    let mut tm = crate::local_time::broken_down(now);
+    tm.tm_mday += 1;
+    tm.tm_hour = 8;
+    tm.tm_min = 0;
+    tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    // SAFETY: mktime only reads and writes the struct we pass.
+    let when = unsafe { libc::mktime(&mut tm) };
+    if when > 0 {
+        when as f64
+    } else {
+        now + 12.0 * 3600.0
     }
 }
 
