@@ -860,6 +860,7 @@ fn wait_in_a_script_says_when_the_holder_is_stopped() {
     let doc: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(doc["held_by"]["pid"], holder.pid, "{doc}");
     assert_eq!(doc["held_by"]["state"], "stale", "{doc}");
+    assert_eq!(doc["held_by"]["process_state"], "stopped", "{doc}");
     let reasons = doc["held_by"]["stale_reasons"].as_array().unwrap();
     assert!(reasons.iter().any(|r| r == "stopped"), "{doc}");
 }

@@ -417,6 +417,8 @@ struct HeldBy {
     state: LockState,
     /// Why the holder looks stale, as `status --json` says it; empty unless `state` is `stale`.
     stale_reasons: Vec<StaleReason>,
+    /// The holder's scheduler state (`stopped`: suspended, before it looks stale).
+    process_state: ProcState,
     /// When the holder itself waits (a chain): the root blocker behind it.
     #[serde(skip_serializing_if = "Option::is_none")]
     root: Option<RootBlocker>,
@@ -472,6 +474,7 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
         name: holder.name.clone(),
         state: waited_for_state(l.state),
         stale_reasons,
+        process_state: holder.process_state,
         root: root_behind(holder, incidents).map(|(i, b)| RootBlocker::of(i, b)),
     }
 }
@@ -1042,7 +1045,10 @@ mod tests {
         assert_eq!(holder_note(&l, None, None), Note::Alive);
         assert_eq!(
             serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
-            serde_json::json!({"pid": 10, "name": "cargo", "state": "held", "stale_reasons": []})
+            serde_json::json!({
+                "pid": 10, "name": "cargo", "state": "held", "stale_reasons": [],
+                "process_state": "sleeping"
+            })
         );
         h.process_state = ProcState::Stopped;
         let stopped = holder_note(&l, Some(&h), None).said();
@@ -1055,7 +1061,8 @@ mod tests {
         assert_eq!(
             serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
             serde_json::json!({
-                "pid": 10, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"]
+                "pid": 10, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"],
+                "process_state": "stopped"
             })
         );
         // Reasons only on the incident: taken from the incident the holder blocks in.
@@ -1101,6 +1108,7 @@ mod tests {
             serde_json::to_value(held_by(&l, &h, &report.incidents)).unwrap(),
             serde_json::json!({
                 "pid": 4250, "name": "cargo", "state": "contended", "stale_reasons": [],
+                "process_state": "sleeping",
                 "root": {
                     "pid": 4242, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"]
                 }
