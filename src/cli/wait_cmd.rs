@@ -623,6 +623,11 @@ struct Line {
 impl Line {
     /// All of it, as a script's log gets it.
     fn full(&self) -> String {
+        self.tries()[0].clone()
+    }
+
+    /// The line whole, then without its optional parts one after another, widest first.
+    fn tries(&self) -> [String; 6] {
         let Line {
             head,
             of,
@@ -631,7 +636,15 @@ impl Line {
             usually,
             note,
         } = self;
-        format!("{head}{of}{held}{at}{usually}{note}")
+        let [brief, word] = note.shorter();
+        [
+            format!("{head}{of}{held}{at}{usually}{note}"),
+            format!("{head}{held}{at}{usually}{note}"),
+            format!("{head}{held}{usually}{note}"),
+            format!("{head}{held}{note}"),
+            format!("{head}{held}{brief}"),
+            format!("{head}{held}{word}"),
+        ]
     }
 
     /// The line for a terminal `width` columns wide (less one, as [`fit`]): when all of it does
@@ -642,26 +655,11 @@ impl Line {
         let Some(w) = width.filter(|w| *w > 1) else {
             return self.full();
         };
-        let Line {
-            head,
-            of,
-            held,
-            at,
-            usually,
-            note,
-        } = self;
-        let [brief, word] = note.shorter();
-        let tries = [
-            format!("{head}{of}{held}{at}{usually}{note}"),
-            format!("{head}{held}{at}{usually}{note}"),
-            format!("{head}{held}{usually}{note}"),
-            format!("{head}{held}{note}"),
-            format!("{head}{held}{brief}"),
-            format!("{head}{held}{word}"),
-        ];
-        if let Some(line) = (tries.into_iter()).find(|l| l.chars().count() < w) {
+        if let Some(line) = (self.tries().into_iter()).find(|l| l.chars().count() < w) {
             return line;
         }
+        let (head, held) = (&self.head, &self.held);
+        let [_, word] = self.note.shorter();
         let room = w.saturating_sub(2 + word.chars().count());
         if word.is_empty() || room < head.chars().count() {
             return fit(&format!("{head}{held}{word}"), width);
