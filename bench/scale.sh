@@ -8,9 +8,10 @@
 #     ("candidate": a build script adopted by pid 1, in the waiter's session) or an unlikely one
 #     (another session, under a subreaper with 500/2,000 children): "newest", forked after all
 #     of them (as a daemon's fork-and-exit leaves it), "hidden", forked half-way through
-#     them in a session of its own (a daemon a build script left), or "buried", forked
-#     half-way through them and kept in their session (nothing but its descriptors tells),
-#     among 500/2,000 extra processes.
+#     them in a session of its own (a daemon a build script left), "buried", forked
+#     half-way through them and kept in their session (only its never having exec'd tells),
+#     or "lookalike", the same but exec'd into `sleep` like them (nothing but its descriptors
+#     tells), among 500/2,000 extra processes.
 #     Measured twice: a first run (nothing written down: the search) and the next runs (which
 #     check the heir the last run wrote in the runtime directory).
 #     hyperfine, ROUNDS rounds with the commands in alternating order; medians over all runs.
@@ -59,7 +60,7 @@ WARMUP=${WARMUP:-3}
 PROCS=${PROCS:-"0 500 2000"}
 LOCKS=${LOCKS:-"1 10 30 100"}
 DEAD_PROCS=${DEAD_PROCS:-"500 2000"}
-HEIRS=${HEIRS:-"candidate newest hidden buried"}
+HEIRS=${HEIRS:-"candidate newest hidden buried lookalike"}
 PAUSE=${PAUSE:-0.1}
 PAUSED_LOCKS=${PAUSED_LOCKS:-"1"}
 DAEMON_SECS=${DAEMON_SECS:-60}
@@ -138,13 +139,14 @@ start() {
 
 # $1 idle processes in their own session under a subreaper ($2: a lock for a dead locker,
 # whose heir is forked after $3 of them, by default all; in a session of its own unless $4
-# is "shared").
+# is "shared"; exec'd into `sleep` when $5 is "exec").
 start_world() {
 	local ready="$WORK/world.ready" extra=()
 	rm -f "$ready"
 	[[ -n "${2:-}" ]] && extra=(--dead-lock "$2")
 	[[ -n "${3:-}" ]] && extra+=(--heir-after "$3")
 	[[ -n "${4:-}" ]] && extra+=(--heir-session "$4")
+	[[ "${5:-}" == exec ]] && extra+=(--heir-exec)
 	python3 "$LOAD" world --pids "$PIDFILE" --ready "$ready" --idle "$1" "${extra[@]}" &
 	disown "$!" # ended by pid; no "Killed" notice from bash
 	echo "$!" >>"$WORK/groups"
@@ -265,7 +267,8 @@ has_part held && for procs in $PROCS; do
 	stop_worlds
 done
 
-# 2. A dead locker: its heir likely ("candidate") or not ("newest", "hidden", "buried").
+# 2. A dead locker: its heir likely ("candidate") or not ("newest", "hidden", "buried",
+#    "lookalike").
 has_part dead && for procs in $DEAD_PROCS; do
 	for heir in $HEIRS; do
 		case $heir in
@@ -277,6 +280,7 @@ has_part dead && for procs in $DEAD_PROCS; do
 		newest) start_world "$procs" "$CACHE" ;;
 		hidden) start_world "$procs" "$CACHE" $((procs / 2)) ;;
 		buried) start_world "$procs" "$CACHE" $((procs / 2)) shared ;;
+		lookalike) start_world "$procs" "$CACHE" $((procs / 2)) shared exec ;;
 		esac
 		start flock -x "$CACHE" true
 		wait_waiters 1

@@ -5,11 +5,13 @@ Every process started here writes its pid to --pids (one per line) so the benchm
 exactly the processes it started, and nothing else.
 
   scale_load.py hold --pids F --ready R FILE...   # one process holding every FILE (flock -x)
-  scale_load.py world --pids F --ready R --idle N [--dead-lock FILE [--heir-after K] [--heir-session own|shared]]
+  scale_load.py world --pids F --ready R --idle N [--dead-lock FILE [--heir-after K] [--heir-session own|shared] [--heir-exec]]
       # a session of N idle processes under one subreaper; with --dead-lock, a locker started
       # before them hands FILE's lock to a child (in another session, parented by the
       # subreaper: no name, session or parent leads to it) and exits. The child is forked after
-      # K of the idle processes (default N: the newest process; N/2 hides it among them).
+      # K of the idle processes (default N: the newest process; N/2 hides it among them); with
+      # --heir-exec it then execs `sleep` like them, keeping the descriptor (made inheritable),
+      # so nothing but its descriptors tells it from them.
   scale_load.py dead --pids F --ready R --name NAME FILE
       # a locker that forks a child named NAME (same session), hands it the lock and exits;
       # the child is adopted by pid 1
@@ -58,7 +60,7 @@ def hold(args):
     sleep_forever()
 
 
-def lock_and_hand_over(path, pids, name, new_session, go):
+def lock_and_hand_over(path, pids, name, new_session, go, exec_sleep=False):
     """In a forked locker: lock `path`, wait for `go` (a signal), fork the heir, exit."""
     f = open(path, "a")
     fcntl.flock(f, fcntl.LOCK_EX)
@@ -71,6 +73,9 @@ def lock_and_hand_over(path, pids, name, new_session, go):
         if name:
             prctl(PR_SET_NAME, name.encode())
         note_pid(pids, os.getpid())
+        if exec_sleep:
+            os.set_inheritable(f.fileno(), True)
+            os.execvp("sleep", ["sleep", "3600"])
         sleep_forever()
     os._exit(0)
 
@@ -84,7 +89,9 @@ def world(args):
     if args.dead_lock:
         locker = os.fork()
         if locker == 0:
-            lock_and_hand_over(args.dead_lock, args.pids, None, args.heir_session == "own", True)
+            lock_and_hand_over(
+                args.dead_lock, args.pids, None, args.heir_session == "own", True, args.heir_exec
+            )
         time.sleep(0.2)
     heir_after = args.idle if args.heir_after is None else args.heir_after
     for i in range(args.idle + 1):
@@ -124,6 +131,7 @@ def main():
     sub.choices["world"].add_argument("--dead-lock")
     sub.choices["world"].add_argument("--heir-after", type=int)
     sub.choices["world"].add_argument("--heir-session", choices=("own", "shared"), default="own")
+    sub.choices["world"].add_argument("--heir-exec", action="store_true")
     sub.choices["dead"].add_argument("--name", default="build-script-build")
     sub.choices["dead"].add_argument("file")
     args = p.parse_args()

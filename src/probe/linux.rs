@@ -1440,6 +1440,31 @@ mod tests {
     }
 
     #[test]
+    fn an_inheritor_that_forked_and_never_exec_d_is_found_before_everyone_else_is_read() {
+        let d = dead_locker_with_a_waiter();
+        let path = d.cache.to_str().unwrap();
+        fs::write(d.fake.root().join("loadavg"), "0.1 0.2 0.3 1/80 240\n").unwrap();
+        // 200 (a Python daemon's fork, `PF_FORKNOEXEC`) stayed in its parent's session among
+        // idle processes forked before and after it; 150, nearer the dead locker, exec'd and
+        // shares the descriptor too, but nothing else makes it likely.
+        d.fake.idle(101..=199);
+        d.fake.idle(201..=240);
+        d.fake.process_in(60, "python3", 1, 60);
+        let p = d.fake.process_in(200, "python3", 60, 60);
+        fs::write(
+            p.join("stat"),
+            "200 (python3) S 60 60 60 0 -1 4194368 0 0 0 0 1 1 0 0 20 0 1 0 500",
+        )
+        .unwrap();
+        d.fake.holding_fd(200, path, d.ino, 100);
+        d.fake.holding_fd(150, path, d.ino, 100);
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [200]);
+        fs::remove_file(d.fake.root().join("200/fd/9")).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [150]);
+    }
+
+    #[test]
     fn an_inheritor_adopted_by_the_waiters_subreaper_is_found_before_everyone_else_is_read() {
         let files = tempfile::tempdir().unwrap();
         let (cache, ino) = real_file(files.path(), "home/.package-cache");

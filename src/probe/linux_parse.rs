@@ -187,10 +187,15 @@ pub struct Stat {
     pub starttime: u64,
     /// A kernel thread (`PF_KTHREAD`): it has no descriptors.
     pub kernel_thread: bool,
+    /// Forked and never exec'd since (`PF_FORKNOEXEC`): it still has every descriptor its
+    /// parent had, close-on-exec ones included.
+    pub forked_without_exec: bool,
 }
 
 /// `PF_KTHREAD` in the `flags` field of `/proc/PID/stat`.
 const PF_KTHREAD: u64 = 0x0020_0000;
+/// `PF_FORKNOEXEC` in the same field (`include/linux/sched.h`).
+const PF_FORKNOEXEC: u64 = 0x0000_0040;
 
 /// Parses `/proc/PID/stat`. The name may contain spaces and parentheses, so the fields after it
 /// are found from the last `)`.
@@ -222,6 +227,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         cpu_ticks: num(14)? + num(15)? + num(16)? + num(17)?,
         starttime: num(22)?,
         kernel_thread: num(9).is_some_and(|f| f & PF_KTHREAD != 0),
+        forked_without_exec: num(9).is_some_and(|f| f & PF_FORKNOEXEC != 0),
     })
 }
 
@@ -693,6 +699,13 @@ mod tests {
         assert_eq!(s.cpu_ticks, 210);
         assert_eq!(s.starttime, 987654);
         assert!(!s.kernel_thread);
+        assert!(!s.forked_without_exec);
+        let forked = text.replace(" 4194560 ", " 4194624 ");
+        assert!(
+            parse_stat(&forked)
+                .expect("stat parses")
+                .forked_without_exec
+        );
         assert_eq!(parse_stat("12 (x"), None);
         let kthread = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 3 0 0";
         assert!(parse_stat(kthread).expect("stat parses").kernel_thread);

@@ -353,16 +353,22 @@ fn named_holders(
 
 /// Whether `pid`'s stat makes it a likely heir: one of Cargo's tools, a child of an editor, a
 /// member of the waiters' `sessions`, or of a dead locker's process group or session (a child
-/// keeps them when its parent dies: `flock F cmd &` in a shell leads its own job's group), or
-/// a daemon forked since the dead locker (see [`detached_since`]).
+/// keeps them when its parent dies: `flock F cmd &` in a shell leads its own job's group), a
+/// daemon forked since the dead locker (see [`detached_since`]), or a process forked since it
+/// that never exec'd: a descriptor outlives an exec only when whoever opened it left it
+/// inheritable (Cargo opens its locks close-on-exec), so a lock's heir is most often a fork
+/// that kept its parent's program (a daemon's fork-and-exit, a shell's `( … ) &`), and a
+/// machine has few of those (see [`linux_parse::Stat::forked_without_exec`]).
 fn is_likely(v: &mut View, pid: u32, clues: &Clues, sessions: &[u32]) -> bool {
     let Some(s) = v.stat(pid) else { return false };
+    let pivot = first_dead(clues);
     is_build_tool(&s.comm)
         || sessions.contains(&s.session)
         || clues.dead.contains(&s.pgrp)
         || clues.dead.contains(&s.session)
+        || (pid > pivot && s.forked_without_exec)
         || v.stat(s.ppid).is_some_and(|p| origin::is_ide_name(&p.comm))
-        || detached_since(v, pid, first_dead(clues))
+        || detached_since(v, pid, pivot)
 }
 
 /// Whether `pid`, forked after `pivot` (a dead locker), leads a session its parent is not in:
