@@ -118,19 +118,28 @@ fn event() -> impl Strategy<Value = HistoryEvent> {
                     user: None,
                 },
             }),
-        (time(), any::<String>(), any::<u64>(), id, 0u32..100_000).prop_map(
-            |(at, name, ino, holder, secs)| HistoryEvent::Released {
-                at: at + 1e9,
-                path: "/t/debug/.cargo-lock".into(),
-                ino,
-                holder,
-                name: name.clone().into(),
-                held_secs: f64::from(secs) / 2.0,
-                cmd: vec![name, "build".into()],
-                since_known: true,
-                party: Party::default(),
-            }
-        ),
+        (
+            time(),
+            any::<String>(),
+            any::<u64>(),
+            id,
+            0u32..100_000,
+            any::<Option<u16>>()
+        )
+            .prop_map(
+                |(at, name, ino, holder, secs, silent)| HistoryEvent::Released {
+                    at: at + 1e9,
+                    path: "/t/debug/.cargo-lock".into(),
+                    ino,
+                    holder,
+                    name: name.clone().into(),
+                    held_secs: f64::from(secs) / 2.0,
+                    cmd: vec![name, "build".into()],
+                    since_known: true,
+                    party: Party::default(),
+                    network_silent_secs: silent.map(f64::from),
+                }
+            ),
     ]
 }
 

@@ -133,6 +133,7 @@ mod tests {
 
     fn released(pid: u32, secs: f64, cmd: &[&str], path: &str, known: bool) -> HistoryEvent {
         HistoryEvent::Released {
+            network_silent_secs: None,
             at: 1.0,
             path: path.into(),
             ino: 1,

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -311,8 +311,12 @@ impl Summarizer {
                 path,
                 since_known,
                 holder,
+                network_silent_secs,
                 ..
             } => {
+                if network_silent_secs.is_some_and(|s| s >= NETWORK_STALL_SECS) {
+                    self.network_stall(*holder, path);
+                }
                 if self.projects.get(holder).is_some_and(|(p, _)| p == path) {
                     self.projects.remove(holder);
                 }
@@ -405,10 +409,7 @@ impl Summarizer {
             } => {
                 (self.stale.entry(*holder)).or_insert((name.clone(), reasons.first().copied()));
                 if reasons.contains(&StaleReason::NetworkSilent) {
-                    self.network.insert(*holder);
-                    let home =
-                        catalog::classify(path).and_then(|k| catalog::cargo_home_of(path, k));
-                    self.network_homes.extend(home);
+                    self.network_stall(*holder, path);
                 }
                 if reasons.contains(&StaleReason::Stopped) {
                     self.suspended.insert(*holder);
@@ -430,6 +431,14 @@ impl Summarizer {
             HistoryEvent::Yielded { .. } => self.s.yielded += 1,
             HistoryEvent::WaitStarted { .. } => {}
         }
+    }
+
+    /// Counts `holder`, which held the lock at `path`, as hung on the network (once however
+    /// many times it is said).
+    fn network_stall(&mut self, holder: ProcId, path: &Path) {
+        self.network.insert(holder);
+        let home = catalog::classify(path).and_then(|k| catalog::cargo_home_of(path, k));
+        self.network_homes.extend(home);
     }
 
     /// Counts a wait that ended, in each row it spent time in.
@@ -720,7 +729,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
         out.push(Advice {
             topic: Topic::Network,
             text: format!(
-                "A cargo hung on the network {} (nothing arrived for minutes, across its \
+                "A cargo hung on the network {} (nothing arrived for a minute or more, across its \
                  retries). {}",
                 times(s.network_stalls),
                 network_advice(&s.network_cargo_homes)
@@ -893,6 +902,10 @@ fn lock_words(r: &BlockRow) -> String {
 
 /// How many "who blocked whom" rows `history` lists (the JSON has them all).
 const MAX_BLOCKED_ROWS: usize = 10;
+
+/// A blocker that let go after this long with nothing arriving from the network, across its
+/// tries, was hung there: two of Cargo's tries (`http.timeout` 30 s each) went unanswered.
+const NETWORK_STALL_SECS: f64 = 60.0;
 
 /// Renders a summary for people; `period_secs` is the `--since` span, `width` the terminal's
 /// (`None`: a pipe, lines unwrapped).
@@ -1152,6 +1165,7 @@ mod tests {
             *name = odd.into();
         }
         let held = HistoryEvent::Released {
+            network_silent_secs: None,
             at: 100.0,
             path: BUILD_LOCK.into(),
             ino: 9,
@@ -1370,6 +1384,7 @@ mod tests {
     #[test]
     fn a_longest_hold_that_began_before_the_daemon_looked_is_at_least_that_long() {
         let released = |at: f64, secs: f64, since_known: bool| HistoryEvent::Released {
+            network_silent_secs: None,
             at,
             path: BUILD_LOCK.into(),
             ino: 9,
@@ -1750,6 +1765,7 @@ mod tests {
                 party: Party::default(),
             };
             let released = HistoryEvent::Released {
+                network_silent_secs: None,
                 at: at + 50.0,
                 path: path.into(),
                 ino: at as u64,
@@ -1824,6 +1840,41 @@ mod tests {
         assert!(text.contains("In /h/config.toml:"), "{text}");
         assert_eq!(sum.network_cargo_homes, vec![PathBuf::from("/h")]);
         assert!(text.contains("`cargo lockwatch resume`"), "{text}");
+    }
+
+    #[test]
+    fn a_cargo_that_gave_up_on_the_network_before_looking_stale_is_a_network_stall() {
+        // Cargo with its defaults gives up after about 2m10s, near the stale verdict (review
+        // L, M9): a hold that ended after a minute of silence counts; a short one does not.
+        let released = |pid: u32, silent: Option<f64>| HistoryEvent::Released {
+            at: 200.0,
+            path: "/h/.package-cache".into(),
+            ino: 1,
+            holder: id(pid),
+            name: "cargo".into(),
+            held_secs: 130.0,
+            cmd: vec!["cargo".into(), "fetch".into()],
+            since_known: true,
+            party: Party::default(),
+            network_silent_secs: silent,
+        };
+        let events = vec![
+            released(7, Some(125.0)),
+            released(8, Some(20.0)),
+            released(9, None),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!((sum.stale, sum.network_stalls), (0, 1));
+        assert_eq!(sum.network_cargo_homes, vec![PathBuf::from("/h")]);
+        let text = render(&sum, 3600, None);
+        assert!(
+            text.contains("A cargo hung on the network once") && text.contains("timeout = 10"),
+            "{text}"
+        );
+        // Said stale too, it is one stall.
+        let mut both = events.clone();
+        both.push(stale(150.0, 7, vec![StaleReason::NetworkSilent]));
+        assert_eq!(summarize(&both, 0.0, 0).network_stalls, 1);
     }
 
     #[test]

@@ -329,6 +329,12 @@ pub enum HistoryEvent {
         /// Origin and project.
         #[serde(default, skip_serializing_if = "Party::is_empty")]
         party: Party,
+        /// It blocked someone while it waited only on the network: for how long nothing had
+        /// arrived, across its tries, at the last look before it let go. Cargo gives up by
+        /// itself after its retries (over 2 minutes with its defaults), which may come before
+        /// a stale verdict does; this still tells a hung request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        network_silent_secs: Option<f64>,
     },
     /// A process started waiting, or went on waiting behind another holder (`began` set).
     WaitStarted {
@@ -841,8 +847,14 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         let hold = state.holds.remove(&id).expect("key listed above");
         changed = true;
         let held = now - hold.since;
+        let silent = (state.judges.get(&id.1))
+            .and_then(|j| j.net_now.as_ref())
+            .map(|(_, s)| s.silent_for_secs);
+        let silence = silent.map_or(String::new(), |s| {
+            format!(" (nothing from the network for {})", text::duration(s))
+        });
         fx.push(Effect::Log(format!(
-            "released  {}  by {} {} {}",
+            "released  {}  by {} {} {}{silence}",
             text::lossy_path::text(&hold.path),
             hold.name,
             id.1.pid,
@@ -858,6 +870,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
             cmd: hold.cmd,
             since_known: hold.since_known,
             party: hold.party,
+            network_silent_secs: silent,
         }));
     }
     changed
@@ -2468,6 +2481,51 @@ mod tests {
             &vec![StaleReason::NetworkSilent],
             "not idle: waiting"
         );
+    }
+
+    #[test]
+    fn a_cargo_that_gives_up_before_looking_stale_says_how_long_the_network_was_silent() {
+        let mut s = state();
+        observe(&mut s, -1.0, (Vec::new(), Vec::new()));
+        let stale_after = s.cfg.stale_after.as_secs_f64();
+        let fx = run(&mut s, 0.0, stale_after - 10.0, 1.0, |t| {
+            lock(vec![hung_registry(t)], &[11])
+        });
+        assert_eq!(notices(&fx), 0);
+        // Cargo gave up: the lock is free, the waiter goes on.
+        let fx = observe(&mut s, stale_after - 9.0, (Vec::new(), Vec::new()));
+        let silent = fx.iter().find_map(|e| match e {
+            Effect::RecordHistory(HistoryEvent::Released {
+                network_silent_secs,
+                ..
+            }) => Some(*network_silent_secs),
+            _ => None,
+        });
+        assert_eq!(silent, Some(Some(stale_after - 10.0)));
+        let log = fx.iter().find_map(|e| match e {
+            Effect::Log(l) if l.starts_with("released") => Some(l.clone()),
+            _ => None,
+        });
+        assert!(
+            log.as_deref()
+                .is_some_and(|l| l.ends_with("(nothing from the network for 1m50s)")),
+            "{log:?}"
+        );
+        // A holder that never waited on the network says nothing of it.
+        let mut s = state();
+        observe(
+            &mut s,
+            0.0,
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11]),
+        );
+        let fx = observe(&mut s, 5.0, (Vec::new(), Vec::new()));
+        assert!(fx.iter().any(|e| matches!(
+            e,
+            Effect::RecordHistory(HistoryEvent::Released {
+                network_silent_secs: None,
+                ..
+            })
+        )));
     }
 
     #[test]

@@ -1139,6 +1139,7 @@ mod tests {
             acquired(1.0, 10),
             acquired(2.0, 12),
             HistoryEvent::Released {
+                network_silent_secs: None,
                 at: 3.0,
                 path: "/h/.package-cache".into(),
                 ino: 9,
