@@ -291,17 +291,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .map(|h| holder_words(h, root))
             .unwrap_or_else(|| "a process you cannot inspect".into());
         let note = holder_note(l, holder, root.map(|(i, _)| i));
-        // What the history says this blocker's command usually takes here.
-        let usually = holder
-            .and_then(|h| {
-                report
-                    .incidents
-                    .iter()
-                    .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == h.pid))
-            })
-            .and_then(|i| i.typical_hold)
-            .map(|t| format!(" · usually {} here", render::duration(t.median_secs)))
-            .unwrap_or_default();
+        let usually = usually(holder, root, &report.incidents);
         // Live: one line rewritten in place, so it must fit the terminal (a wrapped line
         // would scroll). Piped: printed once, without a time that would always read 0s.
         let waited = if live {
@@ -532,6 +522,25 @@ fn root_behind<'a>(
     let i = (incidents.iter()).find(|i| i.blocked.iter().any(|b| b.process.pid == holder.pid))?;
     let root = i.blocker.as_ref().filter(|b| b.pid != holder.pid)?;
     Some((i, root))
+}
+
+/// What the history says the blocker's command usually takes here (` · usually 2m here`):
+/// behind a chain, the root blocker's, the one the line names last.
+fn usually(
+    holder: Option<&HolderReport>,
+    root: Option<(&IncidentReport, &ProcessReport)>,
+    incidents: &[IncidentReport],
+) -> String {
+    let own = || {
+        let h = holder?;
+        incidents
+            .iter()
+            .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == h.pid))
+    };
+    (root.map(|(i, _)| i).or_else(own))
+        .and_then(|i| i.typical_hold)
+        .map(|t| format!(" · usually {} here", render::duration(t.median_secs)))
+        .unwrap_or_default()
 }
 
 /// The state of a lock `wait` waits for, for `--json`: a `.cargo-lock` held shared that
@@ -1102,6 +1111,15 @@ mod tests {
             "cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)"
         );
         assert_eq!(holder_note(&l, Some(&h), root.map(|(i, _)| i)), Note::Stale);
+        // What the root's command usually takes, not the link's (it blocks nobody itself).
+        let mut incidents = report.incidents.clone();
+        incidents[0].typical_hold = Some(crate::core::model::TypicalHold {
+            median_secs: 95.0,
+            holds: 4,
+        });
+        let root = root_behind(&h, &incidents);
+        assert_eq!(usually(Some(&h), root, &incidents), " · usually 1m35s here");
+        assert_eq!(usually(Some(&h), None, &report.incidents), "");
         assert_eq!(
             serde_json::to_value(held_by(&l, &h, &report.incidents)).unwrap(),
             serde_json::json!({
