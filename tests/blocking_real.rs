@@ -670,6 +670,13 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
         "{text}"
     );
     assert!(text.contains("run by build script"), "{text}");
+    // It runs in the outer package but builds the inner one: shown in the project it builds
+    // (review L, M6).
+    let inner_dir = dir.path("inner").display().to_string();
+    assert!(
+        text.contains(&format!("cargo build in {inner_dir} (run by build script")),
+        "{text}"
+    );
 
     assert_eq!(s.report.source, lockwatch::core::model::Source::Scan);
 

@@ -11,6 +11,7 @@ use crate::core::model::{
     DaemonAnswer, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
     ProcState, Report, Role, Source, kill_command,
 };
+use crate::core::place::workplace;
 use crate::core::{text, words};
 
 /// What the reader calls theirs: their incidents come first, and another Cargo home's package
@@ -212,8 +213,8 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
                 .collect();
             field(out, style, role, &format!("{who} · {}", facts.join(" · ")));
             field(out, style, "", &command_line(&b.cmd, &b.name));
-            if let Some(cwd) = &b.cwd {
-                field(out, style, "", &format!("in {}", tilde(cwd)));
+            if let Some(place) = workplace(&b.cmd, b.cwd.as_deref()) {
+                field(out, style, "", &format!("in {}", tilde(&place)));
             }
         }
         None => field(

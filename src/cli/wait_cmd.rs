@@ -12,6 +12,7 @@ use crate::core::model::{
     Doing, HolderReport, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
     ProcState, ProcessReport, Report, Role, StaleReason,
 };
+use crate::core::place::workplace;
 use crate::core::words;
 use crate::exit;
 
@@ -307,7 +308,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 .map(|p| crate::core::text::tilde(&p))
         };
         let of = elsewhere(&l.project_dir).map_or_else(String::new, |p| format!(" of {p}"));
-        let at = (holder.and_then(|h| elsewhere(&h.cwd)))
+        let at = (holder.and_then(|h| elsewhere(&workplace(&h.cmd, h.cwd.as_deref()))))
             .filter(|_| l.project_dir.is_none())
             .map_or_else(String::new, |c| format!(" in {c}"));
         let what = words::cargo_words(&report.incidents, &l.path, &l.description);

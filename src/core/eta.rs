@@ -120,9 +120,9 @@ impl HoldTimes {
         let project = i
             .locks
             .iter()
-            .find_map(|l| l.project_dir.as_deref())
-            .or(b.cwd.as_deref())?;
-        self.typical(project, &b.cmd, &b.name)
+            .find_map(|l| l.project_dir.clone())
+            .or_else(|| super::place::workplace(&b.cmd, b.cwd.as_deref()))?;
+        self.typical(&project, &b.cmd, &b.name)
     }
 }
 

@@ -10,6 +10,7 @@ pub mod insight;
 pub mod model;
 pub mod netwait;
 pub mod origin;
+pub mod place;
 pub mod policy;
 pub mod report;
 pub mod text;

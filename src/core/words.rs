@@ -11,6 +11,7 @@ use super::model::{
     BlockedReport, Doing, IncidentLock, IncidentReport, IncidentState, Origin, ProcName,
     ProcessReport,
 };
+use super::place::workplace;
 use super::text::{duration, duration_if_told, tilde};
 
 /// Where a process came from: `terminal: zsh`, `IDE: rust-analyzer`, `orphan`, `origin unknown`.
@@ -73,13 +74,17 @@ pub fn owner(p: &ProcessReport) -> String {
     }
 }
 
-/// The project an incident is about: its first build lock's project, else the blocker's
-/// working directory.
-pub fn project(i: &IncidentReport) -> Option<&Path> {
+/// The project an incident is about: its first build lock's project, else where the blocker
+/// works (see [`workplace`]).
+pub fn project(i: &IncidentReport) -> Option<PathBuf> {
     i.locks
         .iter()
         .find_map(|l| l.project_dir.as_deref())
-        .or_else(|| i.blocker.as_ref().and_then(|b| b.cwd.as_deref()))
+        .map(Path::to_path_buf)
+        .or_else(|| {
+            let b = i.blocker.as_ref()?;
+            workplace(&b.cmd, b.cwd.as_deref())
+        })
 }
 
 /// One blocked process: `cargo check in ~/src/app (IDE: rust-analyzer) waits 12s for the
@@ -87,8 +92,8 @@ pub fn project(i: &IncidentReport) -> Option<&Path> {
 pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
     let p = &b.process;
     let mut s = short_command(&p.cmd, &p.name);
-    if let Some(cwd) = &p.cwd {
-        s.push_str(&format!(" in {}", tilde(cwd)));
+    if let Some(place) = workplace(&p.cmd, p.cwd.as_deref()) {
+        s.push_str(&format!(" in {}", tilde(&place)));
     }
     s.push_str(&format!(
         " ({}, pid {}) waits{}",

@@ -880,7 +880,7 @@ impl Engine {
             party: Party {
                 origin: Some(y.check.origin),
                 via: y.check.origin_via.clone(),
-                project: y.check.cwd.clone(),
+                project: crate::core::place::workplace(&y.check.cmd, y.check.cwd.as_deref()),
                 user: None,
             },
             for_waiter: (y.for_waiter.name.clone(), y.for_waiter.pid),
@@ -1170,7 +1170,8 @@ fn lock_samples(
         Party {
             origin: Some(origin),
             via,
-            project: project.clone().or_else(|| f.cwd.clone()),
+            project: (project.clone())
+                .or_else(|| crate::core::place::workplace(&f.cmd, f.cwd.as_deref())),
             user: someone_else(f),
         }
     };

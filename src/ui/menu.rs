@@ -441,7 +441,7 @@ impl MenuState {
             entries.push(info("typical", t));
         }
         if let Some(p) = words::project(i) {
-            entries.push(info("project", format!("in {}", tilde(p))));
+            entries.push(info("project", format!("in {}", tilde(&p))));
         }
         if !i.stale_reasons.is_empty() || i.culprit.is_some() {
             // The verdict is the sentence to read whole: wrapped, not clipped.
@@ -597,7 +597,7 @@ impl MenuState {
             Action::RevealProject { pid, start_token } => self
                 .lookup(pid, start_token)
                 .and_then(|k| words::project(&k.incident))
-                .map(|p| send(UiCommand::RevealProject(p.to_path_buf())))
+                .map(|p| send(UiCommand::RevealProject(p)))
                 .unwrap_or_default(),
             Action::Snooze(s) => send(UiCommand::Snooze(s)),
             Action::TogglePaused => send(UiCommand::SetPaused(!self.paused)),

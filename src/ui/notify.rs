@@ -126,7 +126,7 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Notice {
             let _ = write!(body, " for {held}");
         }
         if let Some(p) = words::project(i) {
-            let _ = write!(body, " in {}", tilde(p));
+            let _ = write!(body, " in {}", tilde(&p));
         }
         body.push('.');
     }
