@@ -867,7 +867,8 @@ fn wait_in_a_script_says_when_the_holder_is_stopped() {
 
 /// `wait` with the default paths waits for the Cargo home a cargo run here would use, not for
 /// another home in `[watch] cargo_homes` (a build here does not take its package cache); that
-/// home's lock named is still waited for (review L, M1).
+/// home's lock named is still waited for (review L, M1), and so is the home named with
+/// `--cargo-home` on the command line, before or after `wait` (review M, N2).
 #[test]
 fn wait_does_not_wait_for_another_watched_home_s_package_cache_unless_named() {
     let dir = Dir::new("wait-other-home");
@@ -881,10 +882,11 @@ fn wait_does_not_wait_for_another_watched_home_s_package_cache_unless_named() {
     let lock = other.join(".package-cache");
     std::fs::write(&lock, "").unwrap();
     let holder = util::daemon::flock_holder(&dir, "holder", &lock);
-    let wait = |named: Option<&std::path::Path>| {
+    let wait_with = |before: &[&std::ffi::OsStr], after: &[&std::ffi::OsStr]| {
         let mut cmd = lockwatch(&dir);
+        cmd.args(before);
         cmd.args(["wait", "--timeout", "1s", "--interval", "100ms"]);
-        cmd.args(named);
+        cmd.args(after);
         let out = cmd.output().unwrap();
         (
             out.status.code(),
@@ -892,11 +894,20 @@ fn wait_does_not_wait_for_another_watched_home_s_package_cache_unless_named() {
         )
     };
     util::eventually("wait sees the named lock held", || {
-        wait(Some(&lock)).0 == Some(lockwatch::exit::TIMEOUT)
+        wait_with(&[], &[lock.as_os_str()]).0 == Some(lockwatch::exit::TIMEOUT)
     });
-    let (code, said) = wait(None);
+    let (code, said) = wait_with(&[], &[]);
     assert_eq!(code, Some(0), "{said}");
     assert!(!said.contains(&holder.pid.to_string()), "{said}");
+    let flag = std::ffi::OsStr::new("--cargo-home");
+    for (before, after) in [
+        (vec![], vec![flag, other.as_os_str()]),
+        (vec![flag, other.as_os_str()], vec![]),
+    ] {
+        let (code, said) = wait_with(&before, &after);
+        assert_eq!(code, Some(lockwatch::exit::TIMEOUT), "{said}");
+        assert!(said.contains(&holder.pid.to_string()), "{said}");
+    }
 }
 
 /// A chain: the lock `wait` waits for is held by a process that itself waits for the package

@@ -227,9 +227,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         }
     }
     // A cargo run here uses one Cargo home ($CARGO_HOME, else ~/.cargo): another watched
-    // home's package cache holds up builds elsewhere, not this one (review L, M1).
+    // home's package cache holds up builds elsewhere, not this one (review L, M1). One named
+    // with `--cargo-home` on this command line is waited for too (review M, N2).
     let here = Here {
-        cargo_homes: super::status::own_cargo_homes(&roots),
+        cargo_homes: homes_to_wait_for(&roots, &ctx.flags.cargo_homes),
         dirs,
     };
     if let Err(message) = check_paths(&args.paths, &args.roots.project) {
@@ -523,6 +524,22 @@ fn root_behind<'a>(
     let i = (incidents.iter()).find(|i| i.blocked.iter().any(|b| b.process.pid == holder.pid))?;
     let root = i.blocker.as_ref().filter(|b| b.pid != holder.pid)?;
     Some((i, root))
+}
+
+/// The Cargo homes whose package cache `wait` waits for by default: the one a cargo run here
+/// uses and those `named` on the command line, each as given and as resolved (the daemon
+/// names locks by their real paths).
+fn homes_to_wait_for(roots: &crate::scan::WatchRoots, named: &[PathBuf]) -> Vec<PathBuf> {
+    let mut homes = super::status::own_cargo_homes(roots);
+    for h in named
+        .iter()
+        .flat_map(|h| [Some(h.clone()), h.canonicalize().ok()])
+    {
+        if let Some(h) = h.filter(|h| !homes.contains(h)) {
+            homes.push(h);
+        }
+    }
+    homes
 }
 
 /// What the history says the blocker's command usually takes here (` · usually 2m here`):
