@@ -335,6 +335,7 @@ impl Summarizer {
                 }
             }
             HistoryEvent::WaitEnded {
+                at,
                 name,
                 waited_secs,
                 blocked_by,
@@ -350,7 +351,10 @@ impl Summarizer {
                 lock_description,
                 ..
             } => {
-                self.s.total_wait_secs += waited_secs;
+                // The period's total counts only its part within the period, as holds do
+                // (review M, N3); a row tells each wait that ended in it whole.
+                let within = waited_secs.min(at - self.s.since).max(0.0);
+                self.s.total_wait_secs += within;
                 self.s.total_wait_at_least |= !since_known;
                 let blocker_origin = self.blocker_origin(blocked_by, blocker.origin);
                 let row = BlockRow {
@@ -1220,7 +1224,7 @@ mod tests {
             }
             e
         };
-        let sum = summarize(&[wait(100.0, 65.0, false), wait(200.0, 5.0, true)], 50.0, 0);
+        let sum = summarize(&[wait(150.0, 65.0, false), wait(200.0, 5.0, true)], 50.0, 0);
         assert!(sum.total_wait_at_least);
         let row = &sum.blocked[0];
         assert!(
@@ -1234,10 +1238,10 @@ mod tests {
             "{text}"
         );
 
-        let sum = summarize(&[wait(100.0, 65.0, true), wait(200.0, 5.0, false)], 50.0, 0);
+        let sum = summarize(&[wait(150.0, 65.0, true), wait(200.0, 5.0, false)], 50.0, 0);
         let text = render(&sum, 86_400, None);
         assert!(text.contains("≥ 1m10s in all (longest 1m05s)"), "{text}");
-        let sum = summarize(&[wait(100.0, 65.0, true)], 50.0, 0);
+        let sum = summarize(&[wait(150.0, 65.0, true)], 50.0, 0);
         let text = render(&sum, 86_400, None);
         assert!(text.contains("(1m05s waited, added up)"), "{text}");
         assert!(!text.contains('≥'), "{text}");
@@ -1438,7 +1442,7 @@ mod tests {
     #[test]
     fn groups_by_blocker_origin_and_project() {
         let mut events: Vec<HistoryEvent> = (0..14)
-            .map(|i| ide_blocked_terminal(100.0 + f64::from(i), 100.0, BUILD_LOCK))
+            .map(|i| ide_blocked_terminal(200.0 + f64::from(i), 100.0, BUILD_LOCK))
             .collect();
         // An old line without origins: grouped by names, as before.
         events.push(HistoryEvent::WaitEnded {
@@ -1731,12 +1735,27 @@ mod tests {
     }
 
     #[test]
+    fn the_period_s_wait_total_counts_only_its_part_within_it_a_row_the_whole_wait() {
+        // A 4-minute wait that ended 10 s into a 30-s period (review M, N3): the period's
+        // total has its last 10 s, its row the whole wait that ended in it.
+        let sum = summarize(
+            &[ide_blocked_terminal(1_010.0, 240.0, BUILD_LOCK)],
+            1_000.0,
+            0,
+        );
+        assert_eq!(sum.waits, 1);
+        assert_eq!(sum.total_wait_secs, 10.0);
+        let row = &sum.blocked[0];
+        assert_eq!((row.total_wait_secs, row.longest_wait_secs), (240.0, 240.0));
+    }
+
+    #[test]
     fn a_long_wait_elsewhere_does_not_silence_the_ide_advice() {
         let mut events: Vec<HistoryEvent> = (0..3)
             .map(|i| ide_blocked_terminal(100.0 + f64::from(i), 10.0, BUILD_LOCK))
             .collect();
         // A build in another project waited 10 minutes behind a hung registry.
-        let mut hung = ide_blocked_terminal(200.0, 600.0, "/h/.package-cache");
+        let mut hung = ide_blocked_terminal(700.0, 600.0, "/h/.package-cache");
         if let HistoryEvent::WaitEnded { blocker, party, .. } = &mut hung {
             *blocker = party.clone();
             *party = Party::default();
