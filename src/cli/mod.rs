@@ -402,13 +402,35 @@ pub fn print(text: &str) -> std::io::Result<()> {
 /// The terminal's width when stdout is one (`COLUMNS` wins, as for other tools); `None` for a
 /// pipe, which gets unwrapped lines.
 pub fn terminal_width() -> Option<usize> {
-    if !std::io::stdout().is_terminal() {
+    width_of(std::io::stdout())
+}
+
+/// The same for stderr, where `wait` draws its live line.
+pub fn stderr_width() -> Option<usize> {
+    width_of(std::io::stderr())
+}
+
+fn width_of(stream: impl IsTerminal + std::os::fd::AsFd) -> Option<usize> {
+    if !stream.is_terminal() {
         return None;
     }
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.parse().ok())
-        .or_else(|| terminal_size::terminal_size().map(|(w, _)| usize::from(w.0)))
+        .filter(|c| *c > 0)
+        .or_else(|| columns_of(stream.as_fd()))
+}
+
+/// The columns a terminal says it has, whatever its rows: one set up with only `stty cols 60`
+/// says 0 rows, which is no reason to draw 100 columns on it (review M, N1).
+fn columns_of(fd: std::os::fd::BorrowedFd) -> Option<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: all-zero bytes are a valid `winsize` (plain integers).
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which is valid and
+    // exclusively borrowed for the call; `fd` is open for as long as it is borrowed.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
+    (r == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
 }
 
 /// Decides colour once for the run, for anstream (which every print goes through) and for the

@@ -320,16 +320,22 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         };
         let parts = Line {
             head: format!("waiting{waited} for {what}"),
+            waiting: format!("waiting{waited}"),
             of,
             held: format!(" held{shared} by {who}"),
+            who: who.clone(),
             at,
             usually,
             note,
+            id: holder.map_or_else(
+                || "a process you cannot inspect".into(),
+                |h| holder_id(h, root),
+            ),
         };
         let line = parts.full();
         if live {
-            let width = terminal_size::terminal_size_of(std::io::stderr()).map(|(w, _)| w.0);
-            crate::say_inline!("\r\x1b[2K{}", parts.fit(width.map(usize::from)));
+            let width = super::stderr_width();
+            crate::say_inline!("\r\x1b[2K{}", parts.fit(width));
         } else {
             let now_said = (holder.map(|h| h.pid), l.path.clone(), note);
             if last_said.as_ref() != Some(&now_said) {
@@ -542,6 +548,14 @@ fn homes_to_wait_for(roots: &crate::scan::WatchRoots, named: &[PathBuf]) -> Vec<
     homes
 }
 
+/// The least that names `h`: `cargo 4242`, or behind a chain `cargo 4250 behind cargo 4242`.
+fn holder_id(h: &HolderReport, root: Option<(&IncidentReport, &ProcessReport)>) -> String {
+    match root {
+        Some((_, b)) => format!("{} {} behind {} {}", h.name, h.pid, b.name, b.pid),
+        None => format!("{} {}", h.name, h.pid),
+    }
+}
+
 /// What the history says the blocker's command usually takes here (` · usually 2m here`):
 /// behind a chain, the root blocker's, the one the line names last.
 fn usually(
@@ -631,10 +645,17 @@ impl std::fmt::Display for Note {
 }
 
 /// The waiting line in its parts, so that a terminal too narrow for all of it keeps what says
-/// how long the lock is held and whether the wait can end (review L, M4).
+/// how long the lock is held and whether the wait can end (review L, M4), and the holder's pid
+/// whole (review M, N1).
 struct Line {
     /// `waiting 3s for artifact directory`.
     head: String,
+    /// `waiting 3s`: the head of the brief forms.
+    waiting: String,
+    /// `cargo 4242 (held 3m10s)`: the holder as `held` names it.
+    who: String,
+    /// `cargo 4242`, or `cargo 4250 behind cargo 4242` behind a chain: the least that says
+    /// whom to look at.
     /// ` of ~/p/other`: the lock's project, when it is not here.
     of: String,
     /// ` held by cargo 4242 (held 3m10s)`.
@@ -645,6 +666,8 @@ struct Line {
     usually: String,
     /// Stale or stopped.
     note: Note,
+    /// `cargo 4242`, or `cargo 4250 behind cargo 4242`: see `who`.
+    id: String,
 }
 
 impl Line {
@@ -653,15 +676,19 @@ impl Line {
         self.tries()[0].clone()
     }
 
-    /// The line whole, then without its optional parts one after another, widest first.
-    fn tries(&self) -> [String; 6] {
+    /// The line whole, then without its optional parts one after another, widest first, then
+    /// without the lock's and the holder's words: `waiting 3s · cargo 4242 — STALE`.
+    fn tries(&self) -> [String; 8] {
         let Line {
             head,
+            waiting,
+            who,
             of,
             held,
             at,
             usually,
             note,
+            id,
         } = self;
         let [brief, word] = note.shorter();
         [
@@ -671,13 +698,16 @@ impl Line {
             format!("{head}{held}{note}"),
             format!("{head}{held}{brief}"),
             format!("{head}{held}{word}"),
+            format!("{waiting} · {who}{word}"),
+            format!("{waiting} · {id}{word}"),
         ]
     }
 
     /// The line for a terminal `width` columns wide (less one, as [`fit`]): when all of it does
     /// not fit, the optional parts go first (the lock's project, the holder's directory, the
     /// usual hold time, then the pointer to `status` and words of the note), so the hold time
-    /// and STALE or STOPPED stay; only then is the holder's part cut.
+    /// and STALE or STOPPED stay; then the lock's words and the hold time, so the pid stays;
+    /// only then is the line cut, before the note.
     fn fit(&self, width: Option<usize>) -> String {
         let Some(w) = width.filter(|w| *w > 1) else {
             return self.full();
@@ -685,13 +715,13 @@ impl Line {
         if let Some(line) = (self.tries().into_iter()).find(|l| l.chars().count() < w) {
             return line;
         }
-        let (head, held) = (&self.head, &self.held);
         let [_, word] = self.note.shorter();
+        let least = format!("{} · {}", self.waiting, self.id);
         let room = w.saturating_sub(2 + word.chars().count());
-        if word.is_empty() || room < head.chars().count() {
-            return fit(&format!("{head}{held}{word}"), width);
+        if word.is_empty() || room < self.waiting.chars().count() {
+            return fit(&format!("{least}{word}"), width);
         }
-        let mut cut: String = format!("{head}{held}").chars().take(room).collect();
+        let mut cut: String = least.chars().take(room).collect();
         cut.push('…');
         cut.push_str(word);
         cut
@@ -1179,11 +1209,14 @@ mod tests {
     fn a_narrow_terminal_drops_the_optional_parts_before_the_hold_time_and_the_note() {
         let stale = Line {
             head: "waiting 1s for artifact directory".into(),
+            waiting: "waiting 1s".into(),
             of: " of /tmp/rl/p/stop1".into(),
             held: " held by cargo 12135 (held 14m05s)".into(),
+            who: "cargo 12135 (held 14m05s)".into(),
             at: String::new(),
             usually: " · usually 12s here".into(),
             note: Note::Stale,
+            id: "cargo 12135".into(),
         };
         assert_eq!(
             stale.full(),
@@ -1195,11 +1228,21 @@ mod tests {
             "waiting 1s for artifact directory held by cargo 12135 (held 14m05s) — STALE"
         );
         assert_eq!(stale.fit(Some(200)), stale.full(), "wide enough: all of it");
+        // Narrower: the lock's words go, then the hold time; never the pid (review M, N1).
+        assert_eq!(
+            stale.fit(Some(60)),
+            "waiting 1s · cargo 12135 (held 14m05s) — STALE"
+        );
+        assert_eq!(stale.fit(Some(40)), "waiting 1s · cargo 12135 — STALE");
+        assert_eq!(stale.fit(Some(30)), "waiting 1s · cargo 1… — STALE");
         assert_eq!(stale.fit(None), stale.full());
         let alive = Line {
             note: Note::Alive,
             head: "waiting 3s for build directory".into(),
+            waiting: "waiting 3s".into(),
             held: " held by cargo 4242 (held 3s)".into(),
+            who: "cargo 4242 (held 3s)".into(),
+            id: "cargo 4242".into(),
             ..stale
         };
         assert_eq!(
@@ -1219,14 +1262,18 @@ mod tests {
         let chain = Line {
             held: " held by cargo 22730 (held 15s, itself waiting) behind cargo 14816 (stopped)"
                 .into(),
+            who: "cargo 22730 (held 15s, itself waiting) behind cargo 14816 (stopped)".into(),
+            id: "cargo 22730 behind cargo 14816".into(),
             note: Note::Stale,
             ..stopped
         };
-        let cut = chain.fit(Some(80));
-        assert_eq!(cut.chars().count(), 79, "{cut}");
-        assert!(cut.ends_with("… — STALE"), "{cut}");
-        assert!(cut.starts_with("waiting 3s for build directory held by cargo 22730"));
-        for width in [2, 10, 40] {
+        assert_eq!(
+            chain.fit(Some(80)),
+            "waiting 3s · cargo 22730 behind cargo 14816 — STALE"
+        );
+        let cut = chain.fit(Some(40));
+        assert_eq!(cut, "waiting 3s · cargo 22730 behin… — STALE");
+        for width in [2, 10, 20, 40] {
             assert!(chain.fit(Some(width)).chars().count() < width, "{width}");
         }
     }
