@@ -355,28 +355,52 @@ fn shell_arg(arg: &str) -> String {
     }
 }
 
-/// Other users' Cargo processes holding locks this user cannot name: said, never passed over.
-fn hidden_holders(out: &mut String, r: &Report) {
-    for h in &r.hidden_holders {
-        let owner = match &h.user {
-            Some(u) => format!("{u}'s"),
-            None => format!("uid {}'s", h.uid),
-        };
-        let waits = match h.waiters {
-            0 => String::new(),
-            n => format!(
-                ", and {n} process{} wait{} for it",
-                if n == 1 { "" } else { "es" },
-                if n == 1 { "s" } else { "" }
-            ),
-        };
+/// Other users' Cargo processes holding locks this user cannot name that someone waits for
+/// (a build of this user's may be among them): said first, a line each, never passed over.
+fn waited_hidden_holders(out: &mut String, r: &Report) {
+    for h in r.hidden_holders.iter().filter(|h| h.waiters > 0) {
+        let n = h.waiters;
         let _ = writeln!(
             out,
-            "{} {} ({owner}) holds a Cargo lock this user cannot name{waits}: its descriptors \
-             are not readable from here; its owner (or root) sees it with `cargo lockwatch status`.",
-            h.name, h.pid,
+            "{} holds a Cargo lock this user cannot name, and {n} process{} wait{} for it: its \
+             descriptors are not readable from here; its owner (or root) sees it with `cargo \
+             lockwatch status`.",
+            hidden_name(h),
+            if n == 1 { "" } else { "es" },
+            if n == 1 { "s" } else { "" }
         );
     }
+}
+
+/// The others, which hold up nobody: one line after the reader's own incidents, so another
+/// user's unrelated builds never push those down (review M, N4).
+fn idle_hidden_holders(out: &mut String, r: &Report) {
+    let idle: Vec<String> = (r.hidden_holders.iter())
+        .filter(|h| h.waiters == 0)
+        .map(hidden_name)
+        .collect();
+    let line = match idle.as_slice() {
+        [] => return,
+        [one] => format!(
+            "{one} holds a Cargo lock this user cannot name; nothing waits for it. Its owner (or \
+             root) sees it with `cargo lockwatch status`."
+        ),
+        [first @ .., last] => format!(
+            "{} and {last} hold Cargo locks this user cannot name; nothing waits for them. Their \
+             owners (or root) see them with `cargo lockwatch status`.",
+            first.join(", ")
+        ),
+    };
+    let _ = writeln!(out, "{line}");
+}
+
+/// `cargo 4242 (root's)`.
+fn hidden_name(h: &crate::core::model::HiddenHolder) -> String {
+    let owner = match &h.user {
+        Some(u) => format!("{u}'s"),
+        None => format!("uid {}'s", h.uid),
+    };
+    format!("{} {} ({owner})", h.name, h.pid)
 }
 
 /// Renders the whole report.
@@ -384,15 +408,16 @@ pub fn report(r: &Report, style: &Style) -> String {
     let mut out = String::new();
     let count = |state: LockState| r.locks.iter().filter(|l| l.state == state).count();
     let (background, free) = (count(LockState::Background), count(LockState::Free));
-    if r.incidents.is_empty() && r.hidden_holders.is_empty() {
-        let line = if background == 0 {
+    let waited_hidden = r.hidden_holders.iter().any(|h| h.waiters > 0);
+    if r.incidents.is_empty() && !waited_hidden {
+        let line = if background == 0 && r.hidden_holders.is_empty() {
             "No Cargo lock is held."
         } else {
             "Nothing is blocked."
         };
         let _ = writeln!(out, "{} {line}", style.paint("1;32", "✓"));
     }
-    hidden_holders(&mut out, r);
+    waited_hidden_holders(&mut out, r);
     let from_daemon = r.source == Source::Daemon;
     // The reader's own first; otherwise as the report ranks them (worst first).
     let mut incidents: Vec<&IncidentReport> = r.incidents.iter().collect();
@@ -400,6 +425,7 @@ pub fn report(r: &Report, style: &Style) -> String {
     for i in incidents {
         incident_block(&mut out, i, style, from_daemon);
     }
+    idle_hidden_holders(&mut out, r);
     if style.all {
         let mut locks: Vec<&LockReport> = r.locks.iter().collect();
         locks.sort_by_key(|l| l.state == LockState::Free);
@@ -463,6 +489,43 @@ mod tests {
         assert_eq!(shell_arg("two words"), "'two words'");
         assert_eq!(shell_arg("$HOME"), "'$HOME'");
         assert_eq!(shell_arg(""), "''");
+    }
+
+    /// Other users' locks this user cannot name: one someone waits for comes first (it may
+    /// hold up a build of this user's), the idle ones after the reader's incidents in one line
+    /// (review M, N4); with nothing of the user's, "Nothing is blocked", never "no lock".
+    #[test]
+    fn other_users_idle_locks_come_after_the_reader_s_incidents_in_one_line() {
+        use crate::core::model::HiddenHolder;
+        use crate::ui::demo::{self, Stage};
+        let hidden = |pid: u32, waiters: usize| HiddenHolder {
+            pid,
+            name: "cargo".into(),
+            uid: 0,
+            user: Some("root".into()),
+            waiters,
+        };
+        let mut r = demo::snapshot(Stage::Contended, 1000.0).report;
+        r.hidden_holders = vec![hidden(7001, 0), hidden(7002, 2), hidden(7003, 0)];
+        let text = report(&r, &Style::default());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("cargo 7002 (root's) holds a Cargo lock this user cannot name, and 2 processes wait for it"),
+            "{text}"
+        );
+        let incident = text.find("WAITING").expect(&text);
+        let idle = text
+            .find("cargo 7001 (root's) and cargo 7003 (root's) hold Cargo locks this user cannot name; nothing waits for them.")
+            .expect(&text);
+        assert!(incident < idle, "{text}");
+        r.hidden_holders = vec![hidden(7001, 0)];
+        r.incidents.clear();
+        let text = report(&r, &Style::default());
+        assert!(text.starts_with("✓ Nothing is blocked."), "{text}");
+        assert!(
+            text.contains("cargo 7001 (root's) holds a Cargo lock this user cannot name; nothing waits for it."),
+            "{text}"
+        );
     }
 
     /// What a tired developer reads at 80 columns, for each stage of the demo (the wrapping,
