@@ -423,6 +423,29 @@ fn wait_waits_only_for_the_locks_the_build_here_takes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(lockwatch::exit::TIMEOUT), "{err}");
     assert!(err.contains(&format!("cargo {}", ide.pid)), "{err}");
+    // The same with the ordinary user's daemon running, which cannot see root's build nor
+    // ever saw a lock in this project: held, not "free" (review M, N5).
+    let mut daemon = as_lwtest(lockwatch, &["daemon", "--headless"], &scratch, &env);
+    daemon
+        .env("LOCKWATCH_NOTIFY_ENABLED", "false")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut daemon = daemon.spawn().unwrap();
+    util::eventually("the ordinary user's daemon answers", || {
+        let out = as_lwtest(lockwatch, &["status", "--json"], &scratch, &env)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("\"source\": \"daemon\"")
+    });
+    let out = as_lwtest(lockwatch, &args, &scratch, &env)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let stop = as_lwtest(lockwatch, &["daemon", "--stop"], &scratch, &env).output();
+    let _ = daemon.wait();
+    assert!(stop.is_ok_and(|o| o.status.success()));
+    assert_eq!(out.status.code(), Some(lockwatch::exit::TIMEOUT), "{err}");
+    assert!(err.contains(&format!("cargo {}", ide.pid)), "{err}");
     // Outside the projects it watches, the ordinary user cannot name root's lock file, but
     // `status` never says no lock is held while root's cargo holds one (review H, I3), and
     // `kill` says whose it is.

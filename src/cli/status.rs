@@ -162,18 +162,24 @@ pub fn fetch_with_problems(
                 DaemonAnswer::Paused
             }
             Ok(Response::Snapshot(snap)) => {
-                let mut report = snap.report;
                 // The daemon lists its own roots: add this caller's others.
                 let others = match &snap.watched_projects {
                     Some(watched) => roots.without_projects(&watched.0),
                     None => roots.clone(),
                 };
-                let known = not_listed(&report, scan::known_locks(&others));
-                core_report::add_roots(&mut report, &known, &roots.cargo_homes);
-                report.daemon = Some(DaemonAnswer::Answered);
-                let mut problems = snap.problems;
-                problems.extend(snoozed(snap.snoozed_until, scan::now()));
-                return Ok((report, problems));
+                let known = not_listed(&snap.report, scan::known_locks(&others));
+                // One of them held (by a build the daemon cannot see, in a project it never
+                // saw a lock of) would be listed free: look directly (review M, N5).
+                if taken(ctx, &known) {
+                    DaemonAnswer::Answered
+                } else {
+                    let mut report = snap.report;
+                    core_report::add_roots(&mut report, &known, &roots.cargo_homes);
+                    report.daemon = Some(DaemonAnswer::Answered);
+                    let mut problems = snap.problems;
+                    problems.extend(snoozed(snap.snoozed_until, scan::now()));
+                    return Ok((report, problems));
+                }
             }
             Ok(_) => {
                 crate::say!(
@@ -229,6 +235,33 @@ pub fn fetch_with_problems(
         hold_times(ctx).annotate(&mut report);
     }
     Ok((report, why_not))
+}
+
+/// Whether any of `known` (lock files the daemon does not watch) is held or waited for now,
+/// as the kernel says: one lock-table read, no process read.
+fn taken(ctx: &Context, known: &[(PathBuf, LockKind)]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if known.is_empty() {
+        return false;
+    }
+    let ids: Vec<(u64, u64)> = (known.iter())
+        .filter_map(|(p, _)| std::fs::metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
+    let targets = crate::probe::Targets {
+        known: known.to_vec().into(),
+        deep_on_contention: false,
+    };
+    let seen = super::run_probe::with_probe(&ctx.dirs.runtime, |probe| probe.sightings(&targets));
+    let Ok(Ok(sightings)) = seen else {
+        return false;
+    };
+    sightings.iter().any(|s| {
+        let ours = (ids.iter())
+            .any(|(dev, ino)| s.key.ino == *ino && (s.key.dev == 0 || s.key.dev == *dev));
+        let busy = !s.holders.is_empty() || !s.waiters.is_empty() || s.unseen.is_some();
+        ours && busy
+    })
 }
 
 /// What the history says of typical hold times, read once per run (`wait` fetches repeatedly).
