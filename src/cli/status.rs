@@ -170,7 +170,7 @@ pub fn fetch_with_problems(
                 let known = not_listed(&snap.report, scan::known_locks(&others));
                 // One of them held (by a build the daemon cannot see, in a project it never
                 // saw a lock of) would be listed free: look directly (review M, N5).
-                if taken(ctx, &known) {
+                if taken(&known) {
                     DaemonAnswer::Answered
                 } else {
                     let mut report = snap.report;
@@ -238,30 +238,11 @@ pub fn fetch_with_problems(
 }
 
 /// Whether any of `known` (lock files the daemon does not watch) is held or waited for now,
-/// as the kernel says: one lock-table read, no process read.
-fn taken(ctx: &Context, known: &[(PathBuf, LockKind)]) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    if known.is_empty() {
-        return false;
-    }
-    let ids: Vec<(u64, u64)> = (known.iter())
-        .filter_map(|(p, _)| std::fs::metadata(p).ok())
-        .map(|m| (m.dev(), m.ino()))
-        .collect();
-    let targets = crate::probe::Targets {
-        known: known.to_vec().into(),
-        deep_on_contention: false,
-    };
-    let seen = super::run_probe::with_probe(&ctx.dirs.runtime, |probe| probe.sightings(&targets));
-    let Ok(Ok(sightings)) = seen else {
-        return false;
-    };
-    sightings.iter().any(|s| {
-        let ours = (ids.iter())
-            .any(|(dev, ino)| s.key.ino == *ino && (s.key.dev == 0 || s.key.dev == *dev));
-        let busy = !s.holders.is_empty() || !s.waiters.is_empty() || s.unseen.is_some();
-        ours && busy
-    })
+/// as the kernel's lock table says (no process is read; where there is no such table the
+/// daemon sees what a scan would).
+fn taken(known: &[(PathBuf, LockKind)]) -> bool {
+    let files: Vec<&Path> = known.iter().map(|(p, _)| p.as_path()).collect();
+    !files.is_empty() && crate::probe::in_lock_table(&files).unwrap_or(false)
 }
 
 /// What the history says of typical hold times, read once per run (`wait` fetches repeatedly).

@@ -270,6 +270,27 @@ impl UserNames {
     }
 }
 
+/// Whether the kernel's lock table has a lock (or a request for one) on any of `files`, read
+/// without looking at any process: `/proc/locks` on Linux, matched by inode (a match on another
+/// file system only costs a closer look). `None` where the OS keeps no such table (macOS sees a
+/// lock only through its holder's descriptors) or it cannot be read.
+pub fn in_lock_table(files: &[&std::path::Path]) -> Option<bool> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let inodes: Vec<u64> = files
+        .iter()
+        .filter_map(|f| file_key(f))
+        .map(|k| k.ino)
+        .collect();
+    if inodes.is_empty() {
+        return Some(false);
+    }
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    let locks = linux_parse::parse_proc_locks(&table);
+    Some(locks.iter().any(|l| inodes.contains(&l.ino)))
+}
+
 /// `stat` a path into a [`FileKey`]; `None` when it does not exist (or cannot be looked at).
 pub fn file_key(path: &std::path::Path) -> Option<FileKey> {
     looked_up(path).ok()
