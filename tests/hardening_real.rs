@@ -400,6 +400,38 @@ fn a_torn_history_line_never_swallows_the_next_event() {
     assert!(v["holds"].as_u64() >= Some(1), "{out}");
 }
 
+/// A data directory the daemon cannot make (its parent is a file): `history` says the daemon
+/// cannot write it and how many events wait, never "nothing has happened", and the advice
+/// names the directory, not a file that is not there (review M, N6).
+#[test]
+fn history_says_what_the_daemon_could_not_write() {
+    let dir = Dir::new("nodata");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let file = dir.write("not-a-dir", "");
+    let data = file.join("data");
+    let data_text = data.display().to_string();
+    let d = Daemon::start_with(&dir, "daemon", &[("LOCKWATCH_DATA_DIR", &data_text)]);
+    let holder = flock_holder(&dir, "holder", &lock);
+    d.wait_for("the hold", |r| {
+        holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid))
+    });
+    eventually("the problem in the snapshot", || {
+        !d.snapshot().problems.is_empty()
+    });
+    let (code, out, err) = cli(&dir, &d.env, &["history"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("the daemon cannot write the history")
+            && out.contains("kept in memory")
+            && !out.contains("nothing has happened"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("fix {data_text}'s permissions")),
+        "{out}"
+    );
+}
+
 /// Defect 4b: on a full disk events are kept and retried, and `status` and `doctor` say so;
 /// once the disk takes writes again the queued events land in the file.
 #[test]

@@ -96,6 +96,9 @@ pub struct Facts {
     pub daemon_problems: Vec<String>,
     /// Whether `/proc/locks` is readable (Linux only).
     pub proc_locks: Option<Result<(), String>>,
+    /// The history log's path, and why the daemon could not write it (`Err`), found before a
+    /// daemon runs into it.
+    pub history: (PathBuf, Result<(), String>),
     /// The config file and the warnings from loading it.
     pub config_file: PathBuf,
     /// Problems found while loading the config.
@@ -212,6 +215,8 @@ impl Facts {
         } else {
             None
         };
+        let history_file = ctx.dirs.data.join("history.jsonl");
+        let history = (history_file.clone(), writable(&history_file));
         let proc_locks = cfg!(target_os = "linux").then(|| {
             std::fs::read_to_string("/proc/locks")
                 .map(|_| ())
@@ -265,6 +270,7 @@ impl Facts {
             runtime_problem,
             daemon_problems,
             proc_locks,
+            history,
             config_file: ctx.loaded.file.clone(),
             config_warnings: (ctx.loaded.warnings.iter())
                 .filter(|w| !ctx.loaded.missing_dirs.contains(w))
@@ -282,6 +288,25 @@ impl Facts {
             guarded,
         }
     }
+}
+
+/// Whether this user may write `file`: the file when it is there, else the nearest directory
+/// above it that is (the daemon makes the ones missing in between).
+fn writable(file: &Path) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let there = (file.ancestors()).find(|p| std::fs::symlink_metadata(p).is_ok());
+    let Some(there) = there else {
+        return Ok(());
+    };
+    let Ok(c) = std::ffi::CString::new(there.as_os_str().as_bytes()) else {
+        return Ok(());
+    };
+    // SAFETY: `c` is a NUL-terminated path that outlives the call; access only reads it.
+    if unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    Err(format!("cannot write {}: {e}", there.display()))
 }
 
 /// Whether two files have the same bytes.
@@ -704,6 +729,26 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
         ));
     }
 
+    // A daemon that runs into it says so itself (in the daemon problems above).
+    let said = (f.daemon_problems.iter()).any(|p| p.contains(&f.history.0.display().to_string()));
+    if let (file, Err(e)) = &f.history
+        && !said
+    {
+        out.push(check(
+            "history",
+            Status::Problem,
+            format!(
+                "{e}: the daemon could not record holds and waits in {}",
+                file.display()
+            ),
+            Some(
+                "make it writable for you, or point LOCKWATCH_DATA_DIR at a directory you can \
+                 write"
+                    .into(),
+            ),
+        ));
+    }
+
     match &f.proc_locks {
         None => {}
         Some(Ok(())) => out.push(check(
@@ -1050,6 +1095,7 @@ mod tests {
             runtime_problem: None,
             daemon_problems: vec![],
             proc_locks: Some(Ok(())),
+            history: ("/d/history.jsonl".into(), Ok(())),
             config_file: "/nonexistent/config.toml".into(),
             config_warnings: vec![],
             missing_dirs: vec![],
@@ -1095,6 +1141,37 @@ mod tests {
             );
             assert!(render(&c, false, None).ends_with("all is well\n"));
         }
+    }
+
+    /// A data directory the daemon could not write its history in is found before a daemon
+    /// runs into it; once one has, its own problem says it (review M, N6).
+    #[test]
+    fn an_unwritable_data_directory_is_a_problem_before_the_daemon_finds_it() {
+        let mut f = healthy(Manager::Systemd);
+        f.history.1 = Err("cannot write /ro: Permission denied (os error 13)".into());
+        let c = checks(&f);
+        let p = problems(&c);
+        assert_eq!(
+            p.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            ["history"],
+            "{c:#?}"
+        );
+        let h = c.iter().find(|c| c.name == "history").unwrap();
+        assert!(
+            h.detail.contains("cannot write /ro") && h.detail.contains("/d/history.jsonl"),
+            "{h:?}"
+        );
+        assert!(
+            h.fix
+                .as_deref()
+                .is_some_and(|f| f.contains("LOCKWATCH_DATA_DIR"))
+        );
+        f.daemon_problems = vec!["cannot write the history /d/history.jsonl: denied".into()];
+        let c = checks(&f);
+        assert!(!c.iter().any(|c| c.name == "history"), "{c:#?}");
+        // Real directories: one this user may write, and a missing file under it.
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(writable(&dir.path().join("a/b/history.jsonl")), Ok(()));
     }
 
     #[test]

@@ -77,11 +77,15 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             format!("no {} yet", h.path().display())
         };
         let running = crate::daemon::client::Client::connect(&socket, Duration::from_secs(1));
-        if running.is_ok() {
-            format!(
-                "No history yet ({why}): the daemon runs and records holds and waits as they \
-                 happen; nothing has happened since it started\n"
-            )
+        if let Ok(mut daemon) = running {
+            match unwritten(&mut daemon) {
+                // It has events it cannot write: never "nothing has happened" (review M, N6).
+                Some(problem) => format!("No history yet ({why}): the daemon {problem}\n"),
+                None => format!(
+                    "No history yet ({why}): the daemon runs and records holds and waits as \
+                     they happen; nothing has happened since it started\n"
+                ),
+            }
         } else {
             format!(
                 "No history yet ({why}): the daemon records it; start it with `cargo lockwatch \
@@ -94,6 +98,17 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     match super::print(&text) {
         Ok(()) => exit::OK,
         Err(_) => exit::ERROR,
+    }
+}
+
+/// What the running daemon says it cannot write of the history, if anything.
+fn unwritten(daemon: &mut crate::daemon::client::Client) -> Option<String> {
+    use crate::daemon::protocol::{Request, Response};
+    match daemon.request(&Request::Status) {
+        Ok(Response::Snapshot(snap)) => {
+            (snap.problems.into_iter()).find(|p| p.starts_with("cannot write the history"))
+        }
+        _ => None,
     }
 }
 

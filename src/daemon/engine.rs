@@ -621,7 +621,14 @@ impl Engine {
             match &self.pending.advice {
                 // The error already says what to do.
                 Some(_) => {}
-                None => text.push_str(". Free disk space or fix the file's permissions"),
+                None => {
+                    let path = self.history.path();
+                    let what = match path.parent() {
+                        Some(dir) if !path.exists() => format!("{}'s", dir.display()),
+                        _ => "the file's".to_string(),
+                    };
+                    text.push_str(&format!(". Free disk space or fix {what} permissions"));
+                }
             }
             out.push(text);
         }

@@ -310,10 +310,18 @@ impl History {
         let cap = self.read_cap();
         for path in [self.rotated(), self.path.clone()] {
             // A FIFO (would block in open(2) forever), a directory, a device (/dev/full reads
-            // zeros forever): not a log. Missing: nothing to read.
+            // zeros forever): not a log. Missing, or under a file (it cannot be there): nothing
+            // to read.
             let mut file = match open_log(&path, OpenOptions::new().read(true), Access::Read) {
                 Ok(f) => f,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                    ) =>
+                {
+                    continue;
+                }
                 Err(_) => {
                     stats.unreadable += 1;
                     continue;
