@@ -193,15 +193,25 @@ fn note(base: &std::path::Path, report: &Report, by: Viewer) {
         .map_err(std::io::Error::other)
         .and_then(|bytes| memo::write(base, FILE, &bytes));
     if let Err(e) = written {
-        // A directory that is not ours: the error says what to set; a bad file: move it.
-        let fix = match e.kind() {
-            std::io::ErrorKind::PermissionDenied => "",
-            _ => "; move it aside",
+        let file = memo::path(base, FILE);
+        let untrusted = (e.get_ref())
+            .and_then(|inner| inner.downcast_ref::<crate::daemon::trust::RunDirError>())
+            .is_some_and(|r| matches!(r, crate::daemon::trust::RunDirError::Untrusted(_)));
+        // An untrusted runtime directory is explained where the socket is refused, and by
+        // `doctor`: not again here, in the middle of a sentence (review M, N7).
+        let (why, fix) = match e.kind() {
+            _ if untrusted => (
+                format!("{} is not trusted", base.display()),
+                "; `cargo lockwatch doctor` says why".to_string(),
+            ),
+            // A directory that is not ours: the error says what to set.
+            std::io::ErrorKind::PermissionDenied => (e.to_string(), String::new()),
+            _ => (e.to_string(), format!("; move {} aside", file.display())),
         };
         crate::say!(
-            "cargo-lockwatch: warning: cannot note the processes shown in {} ({e}), so a later \
-             `kill`/`resume` cannot tell them from a process that takes their pid{fix}",
-            memo::path(base, FILE).display()
+            "cargo-lockwatch: warning: cannot note the processes shown in {} ({why}), so a \
+             later `kill`/`resume` cannot tell them from a process that takes their pid{fix}",
+            file.display()
         );
     }
 }

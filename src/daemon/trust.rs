@@ -192,6 +192,18 @@ pub fn explain(path: &Path, why: Distrust) -> String {
     let own = "set LOCKWATCH_RUNTIME_DIR to a directory of your own";
     match why {
         Distrust::Symlink => {
+            // The caller's own link to their own directory: nobody planted it, and the
+            // directory it points at is what to name (review M, N7).
+            let own_link = fs::symlink_metadata(path).is_ok_and(|m| m.uid() == me());
+            let own_dir = fs::metadata(path).is_ok_and(|m| m.is_dir() && m.uid() == me());
+            if let (true, true, Ok(real)) = (own_link, own_dir, fs::canonicalize(path)) {
+                return format!(
+                    "{p} is a symbolic link to {}, both yours; lockwatch never follows a link \
+                     there: set LOCKWATCH_RUNTIME_DIR={} instead",
+                    real.display(),
+                    real.display()
+                );
+            }
             let to = fs::read_link(path)
                 .map(|t| format!(" (to {})", t.display()))
                 .unwrap_or_default();
@@ -528,6 +540,31 @@ pub fn peer_uid(_fd: std::os::fd::RawFd) -> io::Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link of the caller's own to their own directory is still refused, but named as what
+    /// it is, with the directory to set instead (review M, N7).
+    #[test]
+    fn the_caller_s_own_link_to_their_own_directory_names_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("run");
+        fs::create_dir(&real).unwrap();
+        let link = dir.path().join("rlink");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let said = explain(&link, Distrust::Symlink);
+        let real = fs::canonicalize(&real).unwrap();
+        assert!(
+            said.contains("both yours")
+                && said.contains(&format!("LOCKWATCH_RUNTIME_DIR={}", real.display()))
+                && !said.contains("planted"),
+            "{said}"
+        );
+        // A link to something else (a file) keeps the warning about a planted link.
+        let file = dir.path().join("file");
+        fs::write(&file, "").unwrap();
+        let odd = dir.path().join("odd");
+        std::os::unix::fs::symlink(&file, &odd).unwrap();
+        assert!(explain(&odd, Distrust::Symlink).contains("planted"));
+    }
 
     #[test]
     fn preflight_says_what_the_daemon_would_hit_and_creates_nothing() {
