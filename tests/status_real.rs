@@ -617,6 +617,16 @@ fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {
         "{}",
         text.stdout
     );
+    // `wait` here waits for that build: it still writes the directory, and a build started
+    // now would not wait for it (review M, N15).
+    let out = dir
+        .lockwatch()
+        .current_dir(&project)
+        .env("CARGO_TARGET_DIR", &target)
+        .run(&["wait", "--json", "--timeout", "500ms"]);
+    assert_eq!(out.code, lockwatch::exit::TIMEOUT, "{out:?}");
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["held_by"]["pid"], build.pid, "{v}");
     touch(&marker);
     drop((build, clean));
 }

@@ -178,7 +178,10 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
     report
         .locks
         .iter()
-        .filter(|l| keeps_a_build_waiting(l) && !l.deleted)
+        // A build whose lock file was deleted (`cargo clean` under it) still writes the
+        // directory: a build started now would not wait for it, which is what `wait` is for
+        // (review M, N15).
+        .filter(|l| keeps_a_build_waiting(l))
         .filter(|l| {
             let path = real(&l.path);
             if !named.is_empty() {
