@@ -281,7 +281,8 @@ pub enum KillReport {
         /// Those locks are no longer held by the target (or the culprit is gone and the
         /// blocker can go on).
         released: bool,
-        /// A former waiter that got the lock (or the blocker that went on) in the grace period.
+        /// A former waiter that got the lock in the grace period (none for a culprit: its
+        /// blocker going on is `culprit_of` with `released`).
         waiter_proceeded: Option<u32>,
         /// Other processes holding those locks too (shared) that the waiters still wait for:
         /// the target let go, but the locks others waited for are not free.
@@ -729,7 +730,9 @@ pub fn kill(
         locks,
         culprit_of,
         released: outcome.released,
-        waiter_proceeded: outcome.proceeded,
+        // A culprit's blocker going on is `culprit_of` + `released`, not a waiter that
+        // proceeded (review M, N9).
+        waiter_proceeded: outcome.proceeded.filter(|_| culprit_of.is_none()),
         still_held_by_others: outcome.others.iter().map(|(p, _)| *p).collect(),
         message,
     }

@@ -569,16 +569,24 @@ fn two_processes_left_on_cargos_pipe_are_both_named_and_both_stopped() {
         i.verdict
     );
     let (first, second) = (first.pid, second.pid);
-    let out = dir.lockwatch().run(&["kill", &first.to_string()]);
+    let out = dir.lockwatch().run(&["kill", "--json", &first.to_string()]);
     assert_eq!(out.code, 0, "{}", out.stdout);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect(&out.stdout);
+    let message = v["message"].as_str().unwrap_or_default();
     assert!(
-        out.stdout
-            .contains(&format!("with sleep {second}, holding the same pipe open"))
-            && out
-                .stdout
-                .contains(&format!("blocker {} can go on", cargo.pid)),
-        "{}",
-        out.stdout
+        message.contains(&format!("with sleep {second}, holding the same pipe open"))
+            && message.contains(&format!("blocker {} can go on", cargo.pid)),
+        "{v}"
+    );
+    // The blocker that goes on is the culprit's, not a waiter that proceeded (review M, N9).
+    assert_eq!(
+        (&v["culprit_of"], &v["released"], &v["waiter_proceeded"]),
+        (
+            &serde_json::json!(cargo.pid),
+            &serde_json::json!(true),
+            &serde_json::Value::Null
+        ),
+        "{v}"
     );
     assert_eq!(cargo.wait_exit(), 0, "{}", cargo.describe());
     for p in [first, second] {
