@@ -15,5 +15,6 @@ pub const NOT_RUNNING: i32 = 5;
 /// `daemon --check`: the daemon's process is stopped (SIGSTOP, Ctrl-Z): it answers nothing until
 /// continued with `kill -CONT PID`.
 pub const DAEMON_STOPPED: i32 = 6;
-/// `wait`: ended by Ctrl-C (SIGINT) while a lock was still held, as shells number it.
+/// `wait`: ended by Ctrl-C (SIGINT) while a lock was still held, as shells number it (128 +
+/// the signal: SIGTERM ends it with 143, SIGHUP with 129).
 pub const INTERRUPTED: i32 = 130;

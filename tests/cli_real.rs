@@ -789,33 +789,51 @@ fn wait_json_says_why_it_could_not_wait() {
 }
 
 /// `wait --json` interrupted with Ctrl-C (SIGINT) still prints how it ended, with exit 130
-/// (review J, K13).
+/// (review J, K13); so does one a CI job cancels (SIGTERM, exit 143) or whose session closes
+/// (SIGHUP, exit 129), and without `--json` its last line says who still holds the lock
+/// (review M, N10).
 #[test]
 fn wait_json_interrupted_says_so_on_stdout() {
     let dir = Dir::new("wait-json-interrupted");
     let (lock, holder) = held_package_cache(&dir);
-    let mut wait = lockwatch(&dir);
-    wait.args(["wait", "--json", "--timeout", "60s", "--interval", "100ms"])
-        .arg(&lock);
-    let mut waiting = dir.spawn("wait", &mut wait);
-    util::eventually("wait names the holder", || {
-        waiting
-            .output()
-            .contains(&format!("held by flock {}", holder.pid))
-    });
-    // SAFETY: kill(2) on the `wait` this test started and still owns (not yet reaped).
-    assert_eq!(unsafe { libc::kill(waiting.pid as i32, libc::SIGINT) }, 0);
-    let code = waiting.wait_exit();
-    let said = waiting.output();
-    assert_eq!(code, lockwatch::exit::INTERRUPTED, "{said}");
-    let line = said
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("{said}"));
-    let doc: serde_json::Value = serde_json::from_str(line).unwrap();
-    assert_eq!(doc["interrupted"], true, "{doc}");
-    assert_eq!(doc["free"], false, "{doc}");
-    assert_eq!(doc["held_by"]["pid"], holder.pid, "{doc}");
+    for (sig, name, json) in [
+        (libc::SIGINT, "SIGINT", true),
+        (libc::SIGTERM, "SIGTERM", true),
+        (libc::SIGHUP, "SIGHUP", true),
+        (libc::SIGTERM, "SIGTERM", false),
+    ] {
+        let mut wait = lockwatch(&dir);
+        wait.args(["wait", "--timeout", "60s", "--interval", "100ms"])
+            .args(json.then_some("--json"))
+            .arg(&lock);
+        let mut waiting = dir.spawn("wait", &mut wait);
+        util::eventually("wait names the holder", || {
+            waiting
+                .output()
+                .contains(&format!("held by flock {}", holder.pid))
+        });
+        // SAFETY: kill(2) on the `wait` this test started and still owns (not yet reaped).
+        assert_eq!(unsafe { libc::kill(waiting.pid as i32, sig) }, 0);
+        let code = waiting.wait_exit();
+        let said = waiting.output();
+        assert_eq!(code, 128 + sig, "{name}: {said}");
+        assert!(
+            said.contains(&format!("still held by flock {}", holder.pid)),
+            "{name}: {said}"
+        );
+        if !json {
+            continue;
+        }
+        let line = said
+            .lines()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_else(|| panic!("{said}"));
+        let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(doc["interrupted"], true, "{doc}");
+        assert_eq!(doc["signal"], name, "{doc}");
+        assert_eq!(doc["free"], false, "{doc}");
+        assert_eq!(doc["held_by"]["pid"], holder.pid, "{doc}");
+    }
 }
 
 /// A holder stopped (SIGSTOP) while `wait` runs in a script: a new line says it looks stale,

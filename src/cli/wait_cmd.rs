@@ -242,11 +242,12 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         return exit::ERROR;
     }
     let live = std::io::stderr().is_terminal();
-    if args.json {
-        // A script reading how it ended gets its line on Ctrl-C too (see `INTERRUPTED`).
-        note_interrupt();
-    } else if live {
-        end_line_on_interrupt();
+    if args.json || !live {
+        // A script reading how it ended gets its line on Ctrl-C, a CI cancel (SIGTERM) or a
+        // closed session (SIGHUP) too (see `ENDED_BY`) (review M, N10).
+        note_end_signals();
+    } else {
+        end_line_on_end_signals();
     }
     let start = Instant::now();
     let mut printed = false;
@@ -279,7 +280,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 // Reassures a person; a script reads the exit code, and gets no line.
                 crate::say!("{}", nothing_to_wait_for(&named, &here));
             }
-            print_outcome(args.json, start, None, false);
+            print_outcome(args.json, start, None, None);
             return exit::OK;
         }
         let l = blockers[0];
@@ -351,14 +352,15 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
         }
         printed = true;
-        if INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed) {
+        let sig = ENDED_BY.load(std::sync::atomic::Ordering::Relaxed);
+        if sig != 0 {
             if live {
                 crate::say!();
             }
-            crate::say!("interrupted; still held{shared} by {who}{note}");
+            crate::say!("{}; still held{shared} by {who}{note}", ended_words(sig));
             let held = holder.map(|h| held_by(l, h, &report.incidents));
-            print_outcome(args.json, start, Some((l, held)), true);
-            return exit::INTERRUPTED;
+            print_outcome(args.json, start, Some((l, held)), Some(sig));
+            return 128 + sig;
         }
         if args.timeout.is_some_and(|t| start.elapsed() >= t) {
             if live {
@@ -366,7 +368,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
             crate::say!("timed out; still held{shared} by {who}{note}");
             let held = holder.map(|h| held_by(l, h, &report.incidents));
-            print_outcome(args.json, start, Some((l, held)), false);
+            print_outcome(args.json, start, Some((l, held)), None);
             return exit::TIMEOUT;
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
@@ -389,9 +391,13 @@ struct Outcome {
     /// Why it could not wait (exit 2): a path that is not there, locks that cannot be read.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-    /// Ended by Ctrl-C (SIGINT) while the lock was held (exit 130).
+    /// Ended by Ctrl-C (SIGINT), SIGTERM or SIGHUP while the lock was held (exit 128 + the
+    /// signal: 130, 143, 129).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     interrupted: bool,
+    /// Which of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signal: Option<&'static str>,
 }
 
 /// With `--json`, an error is a line too: a script reading how it ended gets one.
@@ -403,6 +409,7 @@ fn print_error(json: bool, message: &str) {
         held_by: None,
         error: Some(message.to_string()),
         interrupted: false,
+        signal: None,
     };
     if json && let Ok(line) = serde_json::to_string(&outcome) {
         crate::tell!("{line}");
@@ -732,12 +739,12 @@ impl Line {
 }
 
 /// Prints the outcome as one JSON line when `json`; `still` is the lock still held and who
-/// holds it, and `interrupted` says the wait ended with Ctrl-C (SIGINT).
+/// holds it, and `ended_by` the signal that ended the wait (SIGINT, SIGTERM, SIGHUP).
 fn print_outcome(
     json: bool,
     start: Instant,
     still: Option<(&LockReport, Option<HeldBy>)>,
-    interrupted: bool,
+    ended_by: Option<i32>,
 ) {
     if !json {
         return;
@@ -750,7 +757,8 @@ fn print_outcome(
         lock,
         held_by,
         error: None,
-        interrupted,
+        interrupted: ended_by.is_some(),
+        signal: ended_by.map(signal_name),
     };
     if let Ok(line) = serde_json::to_string(&outcome) {
         crate::tell!("{line}");
@@ -815,39 +823,67 @@ fn check_paths(paths: &[PathBuf], projects: &[PathBuf]) -> Result<(), String> {
     Ok(())
 }
 
-/// Set by SIGINT with `--json`: the loop then prints how the wait ended and exits 130.
-static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The signal that asked the wait to end (SIGINT, SIGTERM or SIGHUP), 0 while none has: the
+/// loop then prints how the wait ended and exits 128 + it.
+static ENDED_BY: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
-/// With `--json`, Ctrl-C is noted (see [`INTERRUPTED`]) rather than ending the process: the
-/// loop sees it within one interval.
-fn note_interrupt() {
-    extern "C" fn on_interrupt(_: libc::c_int) {
-        INTERRUPTED.store(true, std::sync::atomic::Ordering::Relaxed);
+/// The signals that end a wait: Ctrl-C, a CI job cancelled or timed out (`timeout`, `docker
+/// stop`), a closed terminal.
+const END_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// With `--json` or off a terminal, an ending signal is noted (see [`ENDED_BY`]) rather than
+/// ending the process: the loop sees it within one interval.
+fn note_end_signals() {
+    extern "C" fn on_signal(sig: libc::c_int) {
+        ENDED_BY.store(sig, std::sync::atomic::Ordering::Relaxed);
     }
-    on_sigint(on_interrupt);
+    on_end_signals(on_signal);
 }
 
-/// Ctrl-C during the live line ends the line first, so the shell's prompt starts on its own.
-fn end_line_on_interrupt() {
-    extern "C" fn on_interrupt(_: libc::c_int) {
+/// An ending signal during the live line ends the line first, so the shell's prompt starts on
+/// its own.
+fn end_line_on_end_signals() {
+    extern "C" fn on_signal(sig: libc::c_int) {
         // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is a static.
         unsafe {
             libc::write(2, b"\n".as_ptr().cast(), 1);
-            libc::_exit(130);
+            libc::_exit(128 + sig);
         }
     }
-    on_sigint(on_interrupt);
+    on_end_signals(on_signal);
 }
 
-/// Installs `handler` for SIGINT; it must make only async-signal-safe calls (both above do).
-fn on_sigint(handler: extern "C" fn(libc::c_int)) {
-    // SAFETY: `action` is fully initialised (zeroed, then the handler and an empty mask set)
-    // before sigaction reads it; the handler's own safety is the caller's (see above).
-    unsafe {
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = handler as *const () as libc::sighandler_t;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGINT, &action, std::ptr::null_mut());
+/// Installs `handler` for [`END_SIGNALS`]; it must make only async-signal-safe calls (both
+/// above do).
+fn on_end_signals(handler: extern "C" fn(libc::c_int)) {
+    for sig in END_SIGNALS {
+        // SAFETY: `action` is fully initialised (zeroed, then the handler and an empty mask
+        // set) before sigaction reads it; the handler's own safety is the caller's (see above).
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// `SIGTERM`, as the JSON names the signal that ended a wait.
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGHUP => "SIGHUP",
+        _ => "signal",
+    }
+}
+
+/// What the last line says of the signal that ended the wait.
+fn ended_words(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGTERM => "terminated",
+        libc::SIGHUP => "hung up",
+        _ => "interrupted",
     }
 }
 
