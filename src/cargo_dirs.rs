@@ -70,6 +70,38 @@ pub fn resolve(
     })
 }
 
+/// What a cargo run in `cwd` (when known) with `cargo_home` and the environment `env` gives a
+/// registry before it gives up: `CARGO_HTTP_TIMEOUT` / `CARGO_NET_RETRY`, else `http.timeout`
+/// / `net.retry` from the nearest Cargo config that sets them, else Cargo's defaults.
+pub fn net_settings(
+    cwd: Option<&Path>,
+    cargo_home: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> crate::core::netwait::NetSettings {
+    let configs = match cwd {
+        Some(cwd) => config_files(cwd, cargo_home),
+        None => (read_toml(&cargo_home.join("config.toml")))
+            .map(|t| (cargo_home.join("config.toml"), t))
+            .into_iter()
+            .collect(),
+    };
+    let configured = |table: &str, key: &str| {
+        (configs.iter()).find_map(|(_, t)| t.get(table)?.get(key)?.as_integer())
+    };
+    // A value that is not a count of seconds or tries is passed over, as if unset.
+    let number = |var: &str, table: &str, key: &str| {
+        env(var)
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .or_else(|| configured(table, key).and_then(|n| u32::try_from(n).ok()))
+    };
+    let defaults = crate::core::netwait::NetSettings::default();
+    crate::core::netwait::NetSettings {
+        timeout_secs: number("CARGO_HTTP_TIMEOUT", "http", "timeout")
+            .map_or(defaults.timeout_secs, f64::from),
+        retry: number("CARGO_NET_RETRY", "net", "retry").unwrap_or(defaults.retry),
+    }
+}
+
 /// The workspace root for `dir`: the nearest ancestor manifest that declares `[workspace]`
 /// (and does not exclude the package), or the package itself.
 pub fn workspace_root(dir: &Path) -> Option<PathBuf> {
@@ -266,6 +298,51 @@ mod tests {
         assert_eq!(
             w.resolve("p/sub", Some("flagged")).target_dir,
             w.p("p/sub/flagged")
+        );
+    }
+
+    /// What a cargo hung on a registry runs with: its environment, else the nearest config
+    /// that sets it, else Cargo's defaults (review M, N13).
+    #[test]
+    fn network_settings_come_from_the_environment_then_the_configs() {
+        use crate::core::netwait::NetSettings;
+        let w = World::new();
+        let home = w.p("home");
+        let none = |_: &str| None;
+        assert_eq!(net_settings(None, &home, &none), NetSettings::default());
+        w.write(
+            "home/config.toml",
+            "[http]\ntimeout = 15\n[net]\nretry = 0\n",
+        );
+        let from_home = NetSettings {
+            timeout_secs: 15.0,
+            retry: 0,
+        };
+        assert_eq!(net_settings(None, &home, &none), from_home);
+        w.write("p/Cargo.toml", PKG);
+        assert_eq!(net_settings(Some(&w.p("p")), &home, &none), from_home);
+        w.write("p/.cargo/config.toml", "[http]\ntimeout = 60\n");
+        assert_eq!(
+            net_settings(Some(&w.p("p")), &home, &none),
+            NetSettings {
+                timeout_secs: 60.0,
+                retry: 0
+            }
+        );
+        let env = |k: &str| (k == "CARGO_NET_RETRY").then(|| "5".to_string());
+        assert_eq!(
+            net_settings(Some(&w.p("p")), &home, &env),
+            NetSettings {
+                timeout_secs: 60.0,
+                retry: 5
+            }
+        );
+        // Nonsense is Cargo's default, never a panic.
+        let odd = |k: &str| (k == "CARGO_HTTP_TIMEOUT").then(|| "-3".to_string());
+        w.write("p/.cargo/config.toml", "[http]\ntimeout = \"soon\"\n");
+        assert_eq!(
+            net_settings(Some(&w.p("p")), &home, &odd).timeout_secs,
+            15.0
         );
     }
 

@@ -219,8 +219,10 @@ pub fn report(
     knowledge: &Knowledge,
     now: f64,
 ) -> Report {
+    let home = roots.cargo_homes.first().map(PathBuf::as_path);
     let knowledge = &Knowledge {
-        build_dirs: configured_build_dirs(pass, roots.cargo_homes.first().map(PathBuf::as_path)),
+        build_dirs: configured_build_dirs(pass, home),
+        net_settings: net_settings(pass, home),
         ..knowledge.clone()
     };
     report::build(
@@ -255,6 +257,38 @@ pub fn configured_build_dirs(pass: &Pass, cargo_home: Option<&Path>) -> Vec<Path
         .collect();
     out.sort_unstable();
     out.dedup();
+    out
+}
+
+/// The settings each process waiting on the network runs with (see
+/// [`crate::cargo_dirs::net_settings`]), by pid: its own environment when readable, the Cargo
+/// configs of its directory and of the Cargo home whose package cache it holds (else
+/// `cargo_home`). Only processes with a connection open are looked into (review M, N13).
+pub fn net_settings(
+    pass: &Pass,
+    cargo_home: Option<&Path>,
+) -> HashMap<u32, crate::core::netwait::NetSettings> {
+    const VARS: [&str; 2] = ["CARGO_HTTP_TIMEOUT", "CARGO_NET_RETRY"];
+    let mut out = HashMap::new();
+    for (pid, activity) in &pass.activity {
+        if activity.peers.is_empty() {
+            continue;
+        }
+        let held_home = (pass.sightings.iter())
+            .filter(|s| s.holders.iter().any(|h| h.pid == *pid))
+            .find_map(|s| catalog::cargo_home_of(&s.path, s.kind));
+        let Some(home) = held_home.as_deref().or(cargo_home) else {
+            continue;
+        };
+        let env = crate::probe::environment(*pid, &VARS);
+        let lookup = |name: &str| {
+            (env.iter())
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let cwd = pass.facts.get(pid).and_then(|f| f.cwd.as_deref());
+        out.insert(*pid, crate::cargo_dirs::net_settings(cwd, home, &lookup));
+    }
     out
 }
 

@@ -163,6 +163,13 @@ fn a_registry_that_never_answers_is_followed_across_cargo_s_retries() {
         v.contains("Cargo gives up by itself after its retries"),
         "{v}"
     );
+    // When, with the settings of the Cargo home it holds, not Cargo's defaults (review M, N13).
+    assert!(
+        v.contains(&format!(
+            "with its settings (http.timeout {TRY_SECS} s, net.retry 3)"
+        )),
+        "{v}"
+    );
     assert!(!v.contains("idle"), "{v}");
     assert!(v.contains("1 process waits"), "{v}");
     // The advice, in status, for this Cargo home.

@@ -163,14 +163,54 @@ fn answer_at(now: f64, idle: Option<f64>, prev: Option<Conn>, conn: &Conn) -> Op
     }
 }
 
-/// With Cargo's defaults — four tries of 30 s (`http.timeout`, `net.retry` 3) and about 11 s of
-/// pauses between them — a request nobody answers fails this long after its first try.
-pub const DEFAULT_GIVE_UP_SECS: f64 = 4.0 * 30.0 + 11.0;
+/// The settings that decide when a cargo gives up on a registry that does not answer:
+/// `http.timeout` (each try) and `net.retry` (tries after the first), from its environment
+/// (`CARGO_HTTP_TIMEOUT`, `CARGO_NET_RETRY`) or Cargo configs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NetSettings {
+    /// Seconds a try waits with nothing arriving.
+    pub timeout_secs: f64,
+    /// Tries after the first.
+    pub retry: u32,
+}
 
-/// Roughly how long Cargo still has before it gives up, if its settings are the defaults;
-/// `None` when that time has passed (its settings are not the defaults).
-pub fn give_up_in(s: &NetSilence) -> Option<f64> {
-    let left = DEFAULT_GIVE_UP_SECS - s.first_try_secs;
+impl Default for NetSettings {
+    fn default() -> NetSettings {
+        NetSettings {
+            timeout_secs: 30.0,
+            retry: 3,
+        }
+    }
+}
+
+impl NetSettings {
+    /// Cargo's own defaults.
+    pub fn is_default(&self) -> bool {
+        *self == NetSettings::default()
+    }
+
+    /// How long after its first try a request nobody answers fails: every try, and Cargo's
+    /// pauses between them (about 1 s before the first retry, then 3.5 s more each time, at
+    /// most 10 s).
+    pub fn give_up_secs(&self) -> f64 {
+        let tries = f64::from(self.retry) + 1.0;
+        let pauses: f64 = (1..=self.retry)
+            .map(|k| {
+                if k == 1 {
+                    1.0
+                } else {
+                    (3.5 * f64::from(k - 1)).min(10.0)
+                }
+            })
+            .sum();
+        tries * self.timeout_secs + pauses
+    }
+}
+
+/// Roughly how long Cargo still has before it gives up with `settings`; `None` when that time
+/// has passed (they are not what it runs with).
+pub fn give_up_in(s: &NetSilence, settings: &NetSettings) -> Option<f64> {
+    let left = settings.give_up_secs() - s.first_try_secs;
     (left > 0.0).then_some(left)
 }
 
@@ -306,11 +346,21 @@ mod tests {
         let (_, s) = t.silence(60.0, 0.0, None).unwrap();
         assert!(s.nothing_received && !s.since_hold_began);
         assert_eq!(s.first_try_secs, 2.0);
-        assert_eq!(give_up_in(&s), Some(DEFAULT_GIVE_UP_SECS - 2.0));
+        let defaults = NetSettings::default();
+        // Four tries of 30 s and 11.5 s of pauses.
+        assert_eq!(defaults.give_up_secs(), 131.5);
+        assert_eq!(give_up_in(&s, &defaults), Some(129.5));
         let late = NetSilence {
             first_try_secs: 200.0,
             ..s
         };
-        assert_eq!(give_up_in(&late), None);
+        assert_eq!(give_up_in(&late, &defaults), None);
+        // `timeout = 15`, `retry = 0`: one try of 15 s (review M, N13).
+        let short = NetSettings {
+            timeout_secs: 15.0,
+            retry: 0,
+        };
+        assert_eq!(short.give_up_secs(), 15.0);
+        assert_eq!(give_up_in(&s, &short), Some(13.0));
     }
 }

@@ -18,6 +18,7 @@ use super::model::{
     NetSilence, Origin, ProcState, ProcessFacts, ProcessReport, Report, Role, SCHEMA_VERSION,
     Source, StaleReason, WaiterReport,
 };
+use super::netwait::NetSettings;
 use super::origin;
 use super::policy;
 
@@ -53,6 +54,9 @@ pub struct Knowledge {
     /// projects whose cargos contend for a profile lock (see `scan::configured_build_dirs`):
     /// a `.cargo-lock` below one is that build directory, whatever the waiting cargo runs.
     pub build_dirs: Vec<PathBuf>,
+    /// The settings each blocker on the network runs with (`http.timeout`, `net.retry`), by
+    /// pid, when known (see `scan::net_settings`); Cargo's defaults otherwise.
+    pub net_settings: HashMap<u32, NetSettings>,
 }
 
 impl Knowledge {
@@ -386,7 +390,11 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
     };
     report.action = action(&report);
     report.advice = advice(&report);
-    report.verdict = verdict(&report, &signals(obs, i)) + &sharers_clause(&report);
+    let settings = report
+        .blocker
+        .as_ref()
+        .and_then(|b| k.net_settings.get(&b.pid));
+    report.verdict = verdict(&report, &signals(obs, i), settings) + &sharers_clause(&report);
     report
 }
 
@@ -560,7 +568,7 @@ fn waiting_clause(n: usize) -> String {
 
 /// The one-line verdict. It names the blocker, never a waiter, as the one holding things up;
 /// `heir`: it holds a lock through a descriptor its exited locker left it.
-fn verdict(i: &IncidentReport, sig: &Signals) -> String {
+fn verdict(i: &IncidentReport, sig: &Signals, settings: Option<&NetSettings>) -> String {
     let heir = sig.locker_dead;
     let waiting = waiting_clause(i.blocked.len());
     let Some(b) = &i.blocker else {
@@ -620,7 +628,7 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
             b.pid
         ),
         (IncidentState::Stale, doing) if i.stale_reasons.contains(&StaleReason::NetworkSilent) => {
-            network_verdict(b, doing, &i.stale_reasons, &waiting)
+            network_verdict(b, doing, &i.stale_reasons, &waiting, settings)
         }
         (
             IncidentState::Stale,
@@ -690,7 +698,7 @@ fn verdict(i: &IncidentReport, sig: &Signals) -> String {
              after its retries{}. Waiting is usually right.",
             who(b),
             doing::describe_short(doing),
-            give_up_words(Some(s))
+            give_up_words(Some(s), settings)
         ),
         (IncidentState::Blocking, doing) => format!(
             "{} is busy: {}; {waiting}. Waiting is usually right.",
@@ -714,6 +722,7 @@ fn network_verdict(
     doing: &Doing,
     reasons: &[StaleReason],
     waiting: &str,
+    settings: Option<&NetSettings>,
 ) -> String {
     let (peer, silence) = match doing {
         Doing::Network { peer, silence, .. } => (peer.as_str(), silence.as_ref()),
@@ -745,26 +754,44 @@ fn network_verdict(
          answer; {waiting}. Cargo gives up by itself after its retries{}. To free the lock \
          now, stop it.{also}",
         who(b),
-        give_up_words(silence)
+        give_up_words(silence, settings)
     )
 }
 
-/// When Cargo will give up by itself, as far as can be told.
-fn give_up_words(silence: Option<&NetSilence>) -> String {
-    let defaults = "Cargo's defaults (http.timeout 30 s, net.retry 3)";
-    match silence.map(|s| (s, super::netwait::give_up_in(s))) {
-        Some((_, Some(left))) => format!(
-            " — with {defaults}, in about {}",
-            super::text::duration(left)
+/// When Cargo will give up by itself, as far as can be told: with the settings it runs with
+/// when they were read (`settings`), else with Cargo's defaults.
+fn give_up_words(silence: Option<&NetSilence>, settings: Option<&NetSettings>) -> String {
+    let (with, set) = match settings {
+        Some(s) if !s.is_default() => (
+            format!(
+                "its settings (http.timeout {} s, net.retry {})",
+                s.timeout_secs, s.retry
+            ),
+            *s,
         ),
+        Some(s) => (
+            "Cargo's defaults (http.timeout 30 s, net.retry 3)".into(),
+            *s,
+        ),
+        None => (
+            "Cargo's defaults (http.timeout 30 s, net.retry 3), unless its config or \
+             environment says otherwise"
+                .into(),
+            NetSettings::default(),
+        ),
+    };
+    match silence.map(|s| (s, super::netwait::give_up_in(s, &set))) {
+        Some((_, Some(left))) => {
+            format!(" — with {with}, in about {}", super::text::duration(left))
+        }
         Some((s, None)) => format!(
-            " — with {defaults} it would have by now ({} since its first try): its settings \
-             wait longer",
+            " — with {with} it would have by now ({} since its first try): it waits longer \
+             than they say",
             super::text::duration(s.first_try_secs)
         ),
         None => format!(
-            " — with {defaults}, about {} after its first try",
-            super::text::duration(super::netwait::DEFAULT_GIVE_UP_SECS)
+            " — with {with}, about {} after its first try",
+            super::text::duration(set.give_up_secs())
         ),
     }
 }
@@ -1572,6 +1599,7 @@ mod tests {
         Knowledge {
             stale: Some(HashMap::new()),
             net_waits: HashMap::from([(10, ("127.0.0.1:1".to_string(), s))]),
+            net_settings: HashMap::from([(10, NetSettings::default())]),
             ..Knowledge::default()
         }
     }
@@ -1594,10 +1622,37 @@ mod tests {
             i.verdict,
             "cargo 10 is busy: waiting on the network (127.0.0.1:1); 1 process waits. Nothing \
              has arrived yet: Cargo gives up by itself after its retries — with Cargo's \
-             defaults (http.timeout 30 s, net.retry 3), in about 1m02s. Waiting is usually \
+             defaults (http.timeout 30 s, net.retry 3), in about 1m03s. Waiting is usually \
              right."
         );
         assert_eq!((i.action.as_ref(), i.advice.as_ref()), (None, None));
+        // With the settings it runs with, when they are not the defaults (review M, N13);
+        // unknown, the defaults are said as such.
+        let mut k = followed_wait(10.0, 1, true);
+        k.net_settings.insert(
+            10,
+            NetSettings {
+                timeout_secs: 15.0,
+                retry: 0,
+            },
+        );
+        let r = two_builds(ProcState::Sleeping).report(&k);
+        assert!(
+            r.incidents[0]
+                .verdict
+                .contains("with its settings (http.timeout 15 s, net.retry 0), in about 5s."),
+            "{}",
+            r.incidents[0].verdict
+        );
+        k.net_settings.clear();
+        let r = two_builds(ProcState::Sleeping).report(&k);
+        assert!(
+            r.incidents[0]
+                .verdict
+                .contains("net.retry 3), unless its config or environment says otherwise, in"),
+            "{}",
+            r.incidents[0].verdict
+        );
     }
 
     #[test]
@@ -1615,7 +1670,7 @@ mod tests {
             "cargo 10 looks stale: it waits on the network (127.0.0.1:1: nothing received since \
              the hold began 2m05s ago, 4 connections), a registry that does not answer; 1 \
              process waits. Cargo gives up by itself after its retries — with Cargo's defaults \
-             (http.timeout 30 s, net.retry 3), in about 6s. To free the lock now, stop it."
+             (http.timeout 30 s, net.retry 3), in about 7s. To free the lock now, stop it."
         );
         assert!(!i.verdict.contains("idle"), "idleness is why, not news");
         assert_eq!(

@@ -746,6 +746,7 @@ impl Engine {
         let blockers = self.blocker_samples(&pass);
         let home = self.roots.cargo_homes.first().map(PathBuf::as_path);
         let build_dirs = scan::configured_build_dirs(&pass, home);
+        let net_settings = scan::net_settings(&pass, home);
         let locks = lock_samples(&pass, &build_dirs, |p| {
             self.watcher
                 .as_ref()
@@ -772,6 +773,7 @@ impl Engine {
             stale: Some(self.policy.verdicts()),
             ignore_names: self.config.watch.ignore_process_names.clone(),
             build_dirs,
+            net_settings,
         };
         // The free lock files are shared, not made again: see `publish`.
         let observed = core_report::Observed {

@@ -291,6 +291,24 @@ pub fn in_lock_table(files: &[&std::path::Path]) -> Option<bool> {
     Some(locks.iter().any(|l| inodes.contains(&l.ino)))
 }
 
+/// The values of `names` in `pid`'s environment as it started, when this user may read it
+/// (Linux: `/proc/PID/environ`, the process's own user or root); none elsewhere.
+pub fn environment(pid: u32, names: &[&str]) -> Vec<(String, String)> {
+    if !cfg!(target_os = "linux") {
+        return Vec::new();
+    }
+    let Ok(bytes) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return Vec::new();
+    };
+    (bytes.split(|b| *b == 0))
+        .filter_map(|entry| {
+            let entry = std::str::from_utf8(entry).ok()?;
+            let (k, v) = entry.split_once('=')?;
+            names.contains(&k).then(|| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
 /// `stat` a path into a [`FileKey`]; `None` when it does not exist (or cannot be looked at).
 pub fn file_key(path: &std::path::Path) -> Option<FileKey> {
     looked_up(path).ok()
