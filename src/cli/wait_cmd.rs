@@ -254,6 +254,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     // Off a terminal a line is printed when the holder changes (pid and lock) or turns stale or
     // stopped, not each time.
     let mut last_said: Option<(Option<u32>, PathBuf, Note)> = None;
+    // The holder's registry was not answering when last seen: a build here may meet it next.
+    let mut last_registry: Option<String> = None;
     loop {
         let report = match super::status::fetch(ctx, &roots, false) {
             Ok(r) => r,
@@ -276,11 +278,14 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                     "free after {}",
                     render::duration(start.elapsed().as_secs_f64())
                 );
+                if let Some(warning) = &last_registry {
+                    crate::say!("cargo-lockwatch: note: {warning}");
+                }
             } else if live {
                 // Reassures a person; a script reads the exit code, and gets no line.
                 crate::say!("{}", nothing_to_wait_for(&named, &here));
             }
-            print_outcome(args.json, start, None, None);
+            print_outcome(args.json, start, None, None, last_registry.as_deref());
             return exit::OK;
         }
         let l = blockers[0];
@@ -298,6 +303,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             .unwrap_or_else(|| "a process you cannot inspect".into());
         let note = holder_note(l, holder, root.map(|(i, _)| i));
         let usually = usually(holder, root, &report.incidents);
+        last_registry = (holder_incident(holder, root, &report.incidents))
+            .and_then(|i| unanswered_registry(i, &who_id(holder, root)));
         // Live: one line rewritten in place, so it must fit the terminal (a wrapped line
         // would scroll). Piped: printed once, without a time that would always read 0s.
         let waited = if live {
@@ -359,7 +366,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
             crate::say!("{}; still held{shared} by {who}{note}", ended_words(sig));
             let held = holder.map(|h| held_by(l, h, &report.incidents));
-            print_outcome(args.json, start, Some((l, held)), Some(sig));
+            print_outcome(args.json, start, Some((l, held)), Some(sig), None);
             return 128 + sig;
         }
         if args.timeout.is_some_and(|t| start.elapsed() >= t) {
@@ -368,7 +375,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
             crate::say!("timed out; still held{shared} by {who}{note}");
             let held = holder.map(|h| held_by(l, h, &report.incidents));
-            print_outcome(args.json, start, Some((l, held)), None);
+            print_outcome(args.json, start, Some((l, held)), None, None);
             return exit::TIMEOUT;
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
@@ -398,6 +405,10 @@ struct Outcome {
     /// Which of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     signal: Option<&'static str>,
+    /// Free, but what a build started now may meet: the holder let go while its registry
+    /// answered nothing (it may have given up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    warning: Option<String>,
 }
 
 /// With `--json`, an error is a line too: a script reading how it ended gets one.
@@ -410,6 +421,7 @@ fn print_error(json: bool, message: &str) {
         error: Some(message.to_string()),
         interrupted: false,
         signal: None,
+        warning: None,
     };
     if json && let Ok(line) = serde_json::to_string(&outcome) {
         crate::tell!("{line}");
@@ -566,6 +578,22 @@ fn holder_id(h: &HolderReport, root: Option<(&IncidentReport, &ProcessReport)>) 
     }
 }
 
+/// The incident of the blocker holding things up: behind a chain, the root blocker's, the one
+/// the line names last; else the holder's own.
+fn holder_incident<'a>(
+    holder: Option<&HolderReport>,
+    root: Option<(&'a IncidentReport, &ProcessReport)>,
+    incidents: &'a [IncidentReport],
+) -> Option<&'a IncidentReport> {
+    let own = || {
+        let h = holder?;
+        incidents
+            .iter()
+            .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == h.pid))
+    };
+    root.map(|(i, _)| i).or_else(own)
+}
+
 /// What the history says the blocker's command usually takes here (` · usually 2m here`):
 /// behind a chain, the root blocker's, the one the line names last.
 fn usually(
@@ -573,16 +601,38 @@ fn usually(
     root: Option<(&IncidentReport, &ProcessReport)>,
     incidents: &[IncidentReport],
 ) -> String {
-    let own = || {
-        let h = holder?;
-        incidents
-            .iter()
-            .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == h.pid))
-    };
-    (root.map(|(i, _)| i).or_else(own))
+    holder_incident(holder, root, incidents)
         .and_then(|i| i.typical_hold)
         .map(|t| format!(" · usually {} here", render::duration(t.median_secs)))
         .unwrap_or_default()
+}
+
+/// What to say when the lock comes free after `i`'s blocker (`who`) let go while its registry
+/// was not answering (the incident carries the network advice then): it may have given up, and
+/// a build here would ask the same registry (review M, N8).
+fn unanswered_registry(i: &IncidentReport, who: &str) -> Option<String> {
+    let network = i.advice.as_ref()?.topic == crate::core::insight::Topic::Network;
+    let Doing::Network { peer, .. } = &i.doing else {
+        return None;
+    };
+    network.then(|| {
+        format!(
+            "{who} was getting nothing from {peer} when it let go: if it gave up, a build here \
+             will likely wait on the same registry (`cargo lockwatch history` has the advice)"
+        )
+    })
+}
+
+/// `cargo 4242`, the blocker a line names last: behind a chain, the root.
+fn who_id(
+    holder: Option<&HolderReport>,
+    root: Option<(&IncidentReport, &ProcessReport)>,
+) -> String {
+    match (root, holder) {
+        (Some((_, b)), _) => format!("{} {}", b.name, b.pid),
+        (None, Some(h)) => format!("{} {}", h.name, h.pid),
+        (None, None) => "the holder".into(),
+    }
 }
 
 /// The state of a lock `wait` waits for, for `--json`: a `.cargo-lock` held shared that
@@ -739,12 +789,14 @@ impl Line {
 }
 
 /// Prints the outcome as one JSON line when `json`; `still` is the lock still held and who
-/// holds it, and `ended_by` the signal that ended the wait (SIGINT, SIGTERM, SIGHUP).
+/// holds it, `ended_by` the signal that ended the wait (SIGINT, SIGTERM, SIGHUP), and `warning`
+/// what a build started now may meet (see [`unanswered_registry`]).
 fn print_outcome(
     json: bool,
     start: Instant,
     still: Option<(&LockReport, Option<HeldBy>)>,
     ended_by: Option<i32>,
+    warning: Option<&str>,
 ) {
     if !json {
         return;
@@ -759,6 +811,7 @@ fn print_outcome(
         error: None,
         interrupted: ended_by.is_some(),
         signal: ended_by.map(signal_name),
+        warning: warning.map(str::to_string),
     };
     if let Ok(line) = serde_json::to_string(&outcome) {
         crate::tell!("{line}");
@@ -1315,6 +1368,35 @@ mod tests {
         for width in [2, 10, 20, 40] {
             assert!(chain.fit(Some(width)).chars().count() < width, "{width}");
         }
+    }
+
+    /// A holder that let go while its registry answered nothing leaves a warning with the
+    /// lock: a build started now asks the same registry (review M, N8).
+    #[test]
+    fn a_lock_freed_by_a_cargo_hung_on_the_network_warns_the_next_build() {
+        use crate::core::insight::{Advice, Topic};
+        use crate::ui::demo::{self, Stage};
+        let mut i = demo::snapshot(Stage::Contended, 1_000.0).report.incidents[0].clone();
+        assert_eq!(unanswered_registry(&i, "cargo 4242"), None, "compiling");
+        i.doing = Doing::Network {
+            peer: "127.0.0.1:18993".into(),
+            idle_for_secs: Some(40.0),
+            silence: None,
+        };
+        assert_eq!(
+            unanswered_registry(&i, "cargo 4242"),
+            None,
+            "no advice: within a try"
+        );
+        i.advice = Some(Advice {
+            topic: Topic::Network,
+            text: "x".into(),
+        });
+        let said = unanswered_registry(&i, "cargo 4242").unwrap();
+        assert!(
+            said.starts_with("cargo 4242 was getting nothing from 127.0.0.1:18993 when it let go"),
+            "{said}"
+        );
     }
 
     #[test]

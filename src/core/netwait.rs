@@ -207,6 +207,13 @@ impl NetSettings {
     }
 }
 
+/// Whether a whole try went unanswered: nothing has arrived since the first connection, and
+/// a second was opened or the first outlived `http.timeout`. A registry that slow is not
+/// answering, and a cargo waiting for the lock will ask it next.
+pub fn a_try_went_unanswered(s: &NetSilence, settings: &NetSettings) -> bool {
+    s.nothing_received && (s.connections >= 2 || s.first_try_secs >= settings.timeout_secs)
+}
+
 /// Roughly how long Cargo still has before it gives up with `settings`; `None` when that time
 /// has passed (they are not what it runs with).
 pub fn give_up_in(s: &NetSilence, settings: &NetSettings) -> Option<f64> {

@@ -389,11 +389,11 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         typical_hold: None,
     };
     report.action = action(&report);
-    report.advice = advice(&report);
     let settings = report
         .blocker
         .as_ref()
         .and_then(|b| k.net_settings.get(&b.pid));
+    report.advice = advice(&report, settings);
     report.verdict = verdict(&report, &signals(obs, i), settings) + &sharers_clause(&report);
     report
 }
@@ -425,9 +425,11 @@ fn followed(doing: Doing, wait: Option<&(String, NetSilence)>) -> Doing {
 }
 
 /// How to keep it from happening again: a cargo hung on the network is told how to make Cargo
-/// give up sooner, in the config of the Cargo home whose lock it holds.
-fn advice(i: &IncidentReport) -> Option<super::insight::Advice> {
-    if !i.stale_reasons.contains(&StaleReason::NetworkSilent) {
+/// give up sooner, in the config of the Cargo home whose lock it holds — once it looks stale,
+/// or as soon as a whole try went unanswered while others wait (they would ask the same
+/// registry next) (review M, N8).
+fn advice(i: &IncidentReport, settings: Option<&NetSettings>) -> Option<super::insight::Advice> {
+    if !i.stale_reasons.contains(&StaleReason::NetworkSilent) && !unanswered(i, settings) {
         return None;
     }
     let home = i
@@ -566,6 +568,19 @@ fn waiting_clause(n: usize) -> String {
     }
 }
 
+/// Whether `i`'s blocker, which others wait for, has had a whole try go unanswered by its
+/// registry (see [`super::netwait::a_try_went_unanswered`]).
+fn unanswered(i: &IncidentReport, settings: Option<&NetSettings>) -> bool {
+    let Doing::Network {
+        silence: Some(s), ..
+    } = &i.doing
+    else {
+        return false;
+    };
+    let settings = settings.copied().unwrap_or_default();
+    !i.blocked.is_empty() && super::netwait::a_try_went_unanswered(s, &settings)
+}
+
 /// The one-line verdict. It names the blocker, never a waiter, as the one holding things up;
 /// `heir`: it holds a lock through a descriptor its exited locker left it.
 fn verdict(i: &IncidentReport, sig: &Signals, settings: Option<&NetSettings>) -> String {
@@ -695,10 +710,17 @@ fn verdict(i: &IncidentReport, sig: &Signals, settings: Option<&NetSettings>) ->
             },
         ) if s.nothing_received => format!(
             "{} is busy: {}; {waiting}. Nothing has arrived yet: Cargo gives up by itself \
-             after its retries{}. Waiting is usually right.",
+             after its retries{}. {}",
             who(b),
             doing::describe_short(doing),
-            give_up_words(Some(s), settings)
+            give_up_words(Some(s), settings),
+            if unanswered(i, settings) {
+                "Its registry has not answered a whole try, and the waiting cargo will ask it \
+                 next: check the network (a proxy, a VPN, the mirror) rather than wait, or \
+                 stop both and make Cargo give up sooner (see the advice)."
+            } else {
+                "Waiting is usually right."
+            }
         ),
         (IncidentState::Blocking, doing) => format!(
             "{} is busy: {}; {waiting}. Waiting is usually right.",
@@ -1618,14 +1640,30 @@ mod tests {
         // The verdict names the wait; the doing line above it has the details (review H, I8).
         // Nothing has come back: when Cargo stops trying by itself, before it is stale (review
         // J, K3).
+        // Three tries unanswered: the waiter will ask the same registry next, so waiting is
+        // not "usually right" any more, and the advice comes before the stale verdict (review
+        // M, N8).
         assert_eq!(
             i.verdict,
             "cargo 10 is busy: waiting on the network (127.0.0.1:1); 1 process waits. Nothing \
              has arrived yet: Cargo gives up by itself after its retries — with Cargo's \
-             defaults (http.timeout 30 s, net.retry 3), in about 1m03s. Waiting is usually \
-             right."
+             defaults (http.timeout 30 s, net.retry 3), in about 1m03s. Its registry has not \
+             answered a whole try, and the waiting cargo will ask it next: check the network \
+             (a proxy, a VPN, the mirror) rather than wait, or stop both and make Cargo give \
+             up sooner (see the advice)."
         );
-        assert_eq!((i.action.as_ref(), i.advice.as_ref()), (None, None));
+        assert_eq!(i.action.as_ref(), None, "not stale: `kill` would ask");
+        let advice = i.advice.as_ref().expect("the advice");
+        assert_eq!(advice.topic, super::super::insight::Topic::Network);
+        // Within its first try, waiting is right and there is no advice yet.
+        let r = two_builds(ProcState::Sleeping).report(&followed_wait(12.0, 1, true));
+        let i = &r.incidents[0];
+        assert!(
+            i.verdict.ends_with("Waiting is usually right."),
+            "{}",
+            i.verdict
+        );
+        assert_eq!(i.advice.as_ref(), None);
         // With the settings it runs with, when they are not the defaults (review M, N13);
         // unknown, the defaults are said as such.
         let mut k = followed_wait(10.0, 1, true);
