@@ -442,7 +442,22 @@ impl Loaded {
         let file = dirs.config_file();
         let mut loaded = match read_config(&file) {
             Ok(Some(t)) => Self::from_sources(Some(&t), &file, env_pairs(), flags),
-            Ok(None) => Self::from_sources(None, &file, env_pairs(), flags),
+            Ok(None) => {
+                let mut l = Self::from_sources(None, &file, env_pairs(), flags);
+                // Named on purpose, a missing file is a typo more often than not: every
+                // setting would quietly be the default (review M, N12).
+                if std::env::var_os("LOCKWATCH_CONFIG").is_some_and(|v| !v.is_empty()) {
+                    l.warnings.insert(
+                        0,
+                        format!(
+                            "LOCKWATCH_CONFIG={} does not exist: defaults apply; fix the path, \
+                             create the file, or unset LOCKWATCH_CONFIG",
+                            file.display()
+                        ),
+                    );
+                }
+                l
+            }
             Err(why) => {
                 let mut l = Self::from_sources(None, &file, env_pairs(), flags);
                 l.warnings.insert(

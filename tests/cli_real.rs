@@ -1002,3 +1002,34 @@ fn held_package_cache(dir: &Dir) -> (std::path::PathBuf, util::Proc) {
     util::wait_holder(dir, &lock, holder.pid, &[&holder]);
     (lock, holder)
 }
+
+/// `LOCKWATCH_CONFIG` naming a file that is not there is a typo more often than not: `config`
+/// warns and exits 2, as for a misspelt variable, instead of quietly using the defaults; the
+/// default config file missing is fine (review M, N12).
+#[test]
+fn a_missing_file_named_by_lockwatch_config_is_a_warning() {
+    let dir = Dir::new("missing-config");
+    let missing = dir.path("nonexist.toml");
+    let out = lockwatch(&dir)
+        .arg("config")
+        .env("LOCKWATCH_CONFIG", &missing)
+        .output()
+        .unwrap();
+    // `config` lists its warnings with the settings, on stdout.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains(&format!(
+            "LOCKWATCH_CONFIG={} does not exist",
+            missing.display()
+        )),
+        "{said}"
+    );
+    let out = lockwatch(&dir).arg("config").output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
