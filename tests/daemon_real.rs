@@ -447,6 +447,20 @@ fn second_instance_is_refused_and_garbage_never_kills_the_daemon() {
         out.contains("already running") && out.contains(&d.proc.pid.to_string()),
         "{out}"
     );
+    // Asked to watch a Cargo home the running one does not: not "nothing to do" (review M,
+    // N11); one it watches already is.
+    let other = dir.path("other-home");
+    std::fs::create_dir_all(&other).unwrap();
+    let other = other.display().to_string();
+    let (code, out) = d.cli(&dir, &["daemon", "--headless", "--cargo-home", &other]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{out}");
+    assert!(
+        out.contains(&format!("does not watch {other}")) && out.contains("SIGHUP"),
+        "{out}"
+    );
+    let own = dir.cargo_home.display().to_string();
+    let (code, out) = d.cli(&dir, &["daemon", "--headless", "--cargo-home", &own]);
+    assert_eq!(code, lockwatch::exit::OK, "{out}");
 
     let ask = |payload: &[u8]| -> String {
         let mut s = UnixStream::connect(&d.socket).unwrap();

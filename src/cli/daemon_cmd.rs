@@ -127,6 +127,19 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 .is_some()
                 || e.downcast_ref::<daemon::instance::HistoryOwned>().is_some() =>
         {
+            // Asked to watch more than the running one does: that is not done (review M, N11).
+            let missing = unwatched_by_running(ctx);
+            if !missing.is_empty() {
+                let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+                crate::say!(
+                    "cargo-lockwatch: {e}\nbut it does not watch {}: add {} to `[watch]` in the \
+                     config (`cargo lockwatch config` shows where) and send it SIGHUP, or stop it \
+                     and start it again with these flags",
+                    list.join(", "),
+                    if list.len() == 1 { "it" } else { "them" }
+                );
+                return exit::ERROR;
+            }
             crate::tell!("{e}");
             exit::OK
         }
@@ -135,6 +148,36 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             exit::ERROR
         }
     }
+}
+
+/// The `--cargo-home` and `--project` directories of this command that the running daemon
+/// does not watch (none when it cannot be asked).
+fn unwatched_by_running(ctx: &Context) -> Vec<std::path::PathBuf> {
+    use crate::core::text::same_path;
+    use crate::daemon::client::Client;
+    use crate::daemon::protocol::{Request, Response};
+    let flags = &ctx.flags;
+    if flags.cargo_homes.is_empty() && flags.projects.is_empty() {
+        return Vec::new();
+    }
+    let socket = daemon::socket_path(&ctx.dirs);
+    let answer = Client::connect(&socket, Duration::from_secs(2))
+        .and_then(|mut c| c.request(&Request::Status));
+    let Ok(Response::Snapshot(snap)) = answer else {
+        return Vec::new();
+    };
+    let homes = &snap.report.cargo_homes;
+    let projects = snap
+        .watched_projects
+        .map(|w| w.0.to_vec())
+        .unwrap_or_default();
+    let watched =
+        |p: &std::path::Path, among: &[std::path::PathBuf]| among.iter().any(|w| same_path(w, p));
+    (flags.cargo_homes.iter())
+        .filter(|h| !watched(h, homes))
+        .chain(flags.projects.iter().filter(|p| !watched(p, &projects)))
+        .cloned()
+        .collect()
 }
 
 /// `--stop` for a daemon that cannot take the request (`why`: too busy, or stopped): a SIGTERM
