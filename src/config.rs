@@ -1215,10 +1215,9 @@ fn locate(text: &str, error: &str) -> Option<(usize, usize)> {
     let mut path: Vec<String> = quoted(" in `")
         .map(|p| p.split('.').map(str::to_string).collect())
         .unwrap_or_default();
-    if let Some(field) = quoted("unknown field `") {
-        path.push(field);
-    }
-    let unknown_key = error.contains("unknown field `");
+    let unknown = quoted("unknown field `").or_else(|| quoted("unknown section `"));
+    let unknown_key = unknown.is_some();
+    path.extend(unknown);
     let doc = toml::de::DeTable::parse(text).ok()?;
     let mut table = doc.get_ref();
     let mut at = None;
@@ -1267,12 +1266,48 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> String {
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    readable(&s.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// serde's words for a config mistake in the file's words: a section is a `[table]`, not a
+/// Rust struct or field (review M, N14).
+fn readable(error: &str) -> String {
+    let mut out = error.to_string();
+    // `expected struct WatchConfig in `watch``: a table is expected there.
+    if let Some(at) = out.find("expected struct ") {
+        let rest = &out[at + "expected struct ".len()..];
+        let name_end = rest
+            .find(|c: char| !c.is_alphanumeric())
+            .unwrap_or(rest.len());
+        out.replace_range(
+            at..at + "expected struct ".len() + name_end,
+            "expected a section",
+        );
+    }
+    // An unknown top-level key (no ` in `…`` after it) is an unknown section.
+    if out.starts_with("unknown field `") && !out.contains(" in `") {
+        out = out.replacen("unknown field", "unknown section", 1);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serde_s_words_become_the_file_s() {
+        assert_eq!(
+            readable("invalid type: integer `5`, expected struct WatchConfig in `watch`"),
+            "invalid type: integer `5`, expected a section in `watch`"
+        );
+        assert_eq!(
+            readable("unknown field `bogus`, expected one of `watch`, `stale`"),
+            "unknown section `bogus`, expected one of `watch`, `stale`"
+        );
+        let nested = "unknown field `x`, expected one of `a` in `stale`";
+        assert_eq!(readable(nested), nested);
+    }
 
     #[test]
     fn config_shows_a_long_list_as_its_first_entries_and_how_many_more() {

@@ -10,7 +10,7 @@ use crate::exit;
 /// Arguments of `history`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Period to summarise, e.g. `1h`, `1d`, `7d`.
+    /// Period to summarise, e.g. `1h`, `1d`, `7d`, `2w` (units: s, m, h, d, w, y).
     #[arg(long, default_value = "1d", value_parser = period_arg, allow_hyphen_values = true)]
     pub since: Duration,
     /// Print JSON.

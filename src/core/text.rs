@@ -139,7 +139,7 @@ pub fn duration_error(e: &humantime::DurationError) -> String {
     match e {
         E::Empty => "it is empty".into(),
         E::UnknownUnit { unit, .. } if unit.is_empty() => "a unit is needed (s, m, h)".into(),
-        E::UnknownUnit { unit, .. } => format!("`{unit}` is not a unit (ms, s, m, h, d)"),
+        E::UnknownUnit { unit, .. } => format!("`{unit}` is not a unit (ms, s, m, h, d, w, y)"),
         E::NumberOverflow => "it is too long".into(),
         E::InvalidCharacter(_) | E::NumberExpected(_) => {
             "write a number and a unit, without a sign".into()
@@ -196,7 +196,7 @@ mod tests {
         let said = |t: &str| duration_error(&humantime::parse_duration(t).unwrap_err());
         assert_eq!(said("-5s"), "write a number and a unit, without a sign");
         assert_eq!(said("5"), "a unit is needed (s, m, h)");
-        assert_eq!(said("5x"), "`x` is not a unit (ms, s, m, h, d)");
+        assert_eq!(said("5x"), "`x` is not a unit (ms, s, m, h, d, w, y)");
         assert_eq!(said(""), "it is empty");
     }
 
