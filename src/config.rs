@@ -629,7 +629,8 @@ impl Loaded {
     pub fn roots(&self) -> WatchRoots {
         let mut cargo_homes: Vec<PathBuf> = default_cargo_home().into_iter().collect();
         for h in &self.config.watch.cargo_homes {
-            if !cargo_homes.contains(h) {
+            // One home reached two ways (a symlink) is listed once, as the first way.
+            if !cargo_homes.iter().any(|c| same_place(c, h)) {
                 cargo_homes.push(h.clone());
             }
         }
@@ -638,6 +639,11 @@ impl Loaded {
             projects: self.config.watch.projects.clone(),
         }
     }
+}
+
+/// Whether two paths name one place: the same text, or the same directory once resolved.
+pub fn same_place(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 impl Config {
@@ -1294,6 +1300,19 @@ fn readable(error: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One Cargo home reached through a symlink is one place (review M, N14).
+    #[test]
+    fn a_home_and_a_link_to_it_are_one_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home2");
+        std::fs::create_dir(&home).unwrap();
+        let link = dir.path().join("h2link");
+        std::os::unix::fs::symlink(&home, &link).unwrap();
+        assert!(same_place(&home, &link));
+        assert!(same_place(Path::new("/nowhere/a"), Path::new("/nowhere/a")));
+        assert!(!same_place(&home, dir.path()));
+    }
 
     #[test]
     fn serde_s_words_become_the_file_s() {

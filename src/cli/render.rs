@@ -175,7 +175,8 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
         )
     );
     for b in &i.blocked {
-        field(out, style, "waiting", &words::blocked_in(i, b, 0.0));
+        let line = words::blocked_in(i, b, 0.0, style.viewer_uid);
+        field(out, style, "waiting", &line);
     }
     if i.chain.len() > 2 {
         let chain: Vec<String> = i.chain.iter().map(u32::to_string).collect();
@@ -678,11 +679,19 @@ mod tests {
         };
         let text = report(&r, &theirs);
         assert!(text.contains("run it as that user, or ask them"), "{text}");
+        // The waiter (the demo's, same uid as its blocker) is another user's too: said so.
+        let w = &r.incidents[0].blocked[0].process;
+        let whose = match &w.user {
+            Some(name) => format!("(user {name}, "),
+            None => format!("(uid {}, ", w.uid),
+        };
+        assert!(text.contains(&whose), "{text}");
         let mine = Style {
             viewer_uid: Some(b.uid),
             ..Style::default()
         };
         assert!(!report(&r, &mine).contains("run it as that user"));
+        assert!(!report(&r, &mine).contains("(user "));
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long)]
     pub watch: bool,
     /// Refresh interval for --watch.
-    #[arg(long, default_value = "1s", value_parser = super::interval_arg)]
+    #[arg(long, default_value = "1s", value_parser = super::interval_arg, requires = "watch")]
     pub interval: Duration,
     /// List free lock files too.
     #[arg(long)]
@@ -174,7 +174,17 @@ pub fn fetch_with_problems(
                     DaemonAnswer::Answered
                 } else {
                     let mut report = snap.report;
-                    core_report::add_roots(&mut report, &known, &roots.cargo_homes);
+                    // A home the daemon watches under another path (a symlink) is listed once.
+                    let homes: Vec<PathBuf> = (roots.cargo_homes.iter())
+                        .filter(|h| {
+                            !report
+                                .cargo_homes
+                                .iter()
+                                .any(|c| crate::config::same_place(c, h))
+                        })
+                        .cloned()
+                        .collect();
+                    core_report::add_roots(&mut report, &known, &homes);
                     report.daemon = Some(DaemonAnswer::Answered);
                     let mut problems = snap.problems;
                     problems.extend(snoozed(snap.snoozed_until, scan::now()));

@@ -454,6 +454,9 @@ struct RootBlocker {
     state: LockState,
     /// Why it looks stale (its incident's `stale_reasons`); empty unless `state` is `stale`.
     stale_reasons: Vec<StaleReason>,
+    /// Its scheduler state, as `held_by.process_state`: `stopped` before it looks stale
+    /// (review M, N14).
+    process_state: ProcState,
 }
 
 impl RootBlocker {
@@ -473,6 +476,7 @@ impl RootBlocker {
             name: b.name.clone(),
             state,
             stale_reasons,
+            process_state: b.process_state,
         }
     }
 }
@@ -1266,7 +1270,8 @@ mod tests {
                 "pid": 4250, "name": "cargo", "state": "contended", "stale_reasons": [],
                 "process_state": "sleeping",
                 "root": {
-                    "pid": 4242, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"]
+                    "pid": 4242, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"],
+                    "process_state": "stopped"
                 }
             })
         );

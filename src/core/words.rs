@@ -90,13 +90,25 @@ pub fn project(i: &IncidentReport) -> Option<PathBuf> {
 /// One blocked process: `cargo check in ~/src/app (IDE: rust-analyzer) waits 12s for the
 /// package cache`.
 pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
+    blocked_seen_by(b, elapsed, None)
+}
+
+/// [`blocked`] as user `viewer` reads it: another user's process says whose it is, as its
+/// blocker's line does (`(user bob, origin unknown, pid 26984)`) (review M, N14).
+pub fn blocked_seen_by(b: &BlockedReport, elapsed: f64, viewer: Option<u32>) -> String {
     let p = &b.process;
     let mut s = short_command(&p.cmd, &p.name);
     if let Some(place) = workplace(&p.cmd, p.cwd.as_deref()) {
         s.push_str(&format!(" in {}", tilde(&place)));
     }
+    let whose = match (&p.user, viewer) {
+        (_, Some(me)) if me == p.uid => String::new(),
+        (_, None) => String::new(),
+        (Some(name), Some(_)) => format!("user {name}, "),
+        (None, Some(_)) => format!("uid {}, ", p.uid),
+    };
     s.push_str(&format!(
-        " ({}, pid {}) waits{}",
+        " ({whose}{}, pid {}) waits{}",
         origin(p.origin, p.origin_via.as_deref()),
         p.pid,
         waits_for(b, elapsed)
@@ -108,8 +120,13 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
 /// a chain, a cargo waiting for another cargo that waits itself) names that lock's directory
 /// and whom it waits for: `… waits 3s for the artifact directory ~/b/target/debug, held by
 /// cargo build 22730`.
-pub fn blocked_in(i: &IncidentReport, b: &BlockedReport, elapsed: f64) -> String {
-    let line = blocked(b, elapsed);
+pub fn blocked_in(
+    i: &IncidentReport,
+    b: &BlockedReport,
+    elapsed: f64,
+    viewer: Option<u32>,
+) -> String {
+    let line = blocked_seen_by(b, elapsed, viewer);
     if b.via_child.is_some() || i.locks.iter().any(|l| l.path == b.lock) {
         return line;
     }
@@ -531,7 +548,7 @@ mod tests {
         behind.lock = "/src/b/target/debug/.cargo-lock".into();
         behind.waits_for = vec![first.process.pid];
         i.blocked.push(behind.clone());
-        let line = blocked_in(&i, &behind, 0.0);
+        let line = blocked_in(&i, &behind, 0.0, None);
         let holder = short_command(&first.process.cmd, &first.process.name);
         assert!(
             line.ends_with(&format!(
@@ -541,7 +558,7 @@ mod tests {
             "{line}"
         );
         // A wait for the incident's own lock reads as before.
-        assert_eq!(blocked_in(&i, &first, 0.0), blocked(&first, 0.0));
+        assert_eq!(blocked_in(&i, &first, 0.0, None), blocked(&first, 0.0));
     }
 
     #[test]
