@@ -209,33 +209,7 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
 
 /// Runs `wait`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let mut roots = super::status::roots_here(ctx);
-    let dirs = super::status::dirs_here(args.target_dir.as_deref());
-    let named = Wanted::from_args(
-        &args.paths,
-        &args.roots.project,
-        args.target_dir.as_deref(),
-        dirs.is_some(),
-        &|d| super::status::dirs_in(d, args.target_dir.as_deref()),
-    );
-    // Listed up front, so a hold is seen even when its holder's descriptors cannot be read
-    // (another user's build): the build dirs, named directories, and named files' directories.
-    let build_dirs = dirs.iter().flat_map(|d| [&d.target_dir, &d.build_dir]);
-    let file_dirs: Vec<PathBuf> = (named.files.iter())
-        .filter_map(|f| std::path::absolute(f).ok()?.parent().map(Path::to_path_buf))
-        .collect();
-    for p in build_dirs.chain(&named.under).chain(&file_dirs) {
-        if !roots.projects.contains(p) {
-            roots.projects.push(p.clone());
-        }
-    }
-    // A cargo run here uses one Cargo home ($CARGO_HOME, else ~/.cargo): another watched
-    // home's package cache holds up builds elsewhere, not this one (review L, M1). One named
-    // with `--cargo-home` on this command line is waited for too (review M, N2).
-    let here = Here {
-        cargo_homes: homes_to_wait_for(&roots, &ctx.flags.cargo_homes),
-        dirs,
-    };
+    let (roots, named, here) = what_to_wait_for(ctx, &args);
     if let Err(message) = check_paths(&args.paths, &args.roots.project) {
         crate::say!("cargo-lockwatch: error: {message}");
         print_error(args.json, &message);
@@ -266,120 +240,120 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
         };
         let blockers = blocking(&report, &named, &here);
-        if !blockers.is_empty() {
-            crate::shown::remember(&ctx.dirs.runtime, &report);
-        }
-        if blockers.is_empty() {
-            if printed && live {
-                crate::say_inline!("\r\x1b[2K");
-            }
-            if printed {
-                crate::say!(
-                    "free after {}",
-                    render::duration(start.elapsed().as_secs_f64())
-                );
-                if let Some(warning) = &last_registry {
-                    crate::say!("cargo-lockwatch: note: {warning}");
-                }
-            } else if live {
-                // Reassures a person; a script reads the exit code, and gets no line.
-                crate::say!("{}", nothing_to_wait_for(&named, &here));
-            }
+        let Some(l) = blockers.first().copied() else {
+            say_free(
+                live,
+                printed.then_some(start),
+                last_registry.as_deref(),
+                || nothing_to_wait_for(&named, &here),
+            );
             print_outcome(args.json, start, None, None, last_registry.as_deref());
             return exit::OK;
-        }
-        let l = blockers[0];
+        };
+        crate::shown::remember(&ctx.dirs.runtime, &report);
         // Name the holder that is holding things up; one that is itself waiting says so.
-        let holder = l
-            .holders
-            .iter()
+        let holder = (l.holders.iter())
             .find(|h| h.role == Role::Blocker)
             .or(l.holders.first());
         // A holder that itself waits is a link of a chain: the root blocker behind it is the
         // one that holds everything up (review L, M3).
         let root = holder.and_then(|h| root_behind(h, &report.incidents));
-        let who = holder
-            .map(|h| holder_words(h, root))
-            .unwrap_or_else(|| "a process you cannot inspect".into());
-        let note = holder_note(l, holder, root.map(|(i, _)| i));
-        let usually = usually(holder, root, &report.incidents);
         last_registry = (holder_incident(holder, root, &report.incidents))
-            .and_then(|i| unanswered_registry(i, &who_id(holder, root)));
+            .and_then(|i| unanswered_registry(i, &root_id(holder, root)));
         // Live: one line rewritten in place, so it must fit the terminal (a wrapped line
         // would scroll). Piped: printed once, without a time that would always read 0s.
-        let waited = if live {
-            format!(" {}", render::duration(start.elapsed().as_secs_f64()))
-        } else {
-            String::new()
-        };
-        // Where, when it is not here: a shared target dir, or a lock named from elsewhere.
-        let here = std::env::current_dir().ok();
-        let elsewhere = |p: &Option<PathBuf>| {
-            p.clone()
-                .filter(|p| Some(p) != here.as_ref())
-                .map(|p| crate::core::text::tilde(&p))
-        };
-        let of = elsewhere(&l.project_dir).map_or_else(String::new, |p| format!(" of {p}"));
-        let at = (holder.and_then(|h| elsewhere(&workplace(&h.cmd, h.cwd.as_deref()))))
-            .filter(|_| l.project_dir.is_none())
-            .map_or_else(String::new, |c| format!(" in {c}"));
-        let what = words::cargo_words(&report.incidents, &l.path, &l.description);
-        // A shared hold of a `.cargo-lock` (a newer or nightly cargo's) holds up an older build.
-        let shared = match holder.map(|h| h.mode) {
-            Some(LockMode::Shared) => " shared",
-            _ => "",
-        };
-        let parts = Line {
-            head: format!("waiting{waited} for {what}"),
-            waiting: format!("waiting{waited}"),
-            of,
-            held: format!(" held{shared} by {who}"),
-            who: who.clone(),
-            at,
-            usually,
-            note,
-            id: holder.map_or_else(
-                || "a process you cannot inspect".into(),
-                |h| holder_id(h, root),
-            ),
-        };
-        let line = parts.full();
+        let waited = live.then(|| start.elapsed().as_secs_f64());
+        let parts = Line::of(l, holder, root, &report.incidents, waited);
         if live {
-            let width = super::stderr_width();
-            crate::say_inline!("\r\x1b[2K{}", parts.fit(width));
+            crate::say_inline!("\r\x1b[2K{}", parts.fit(super::stderr_width()));
         } else {
-            let now_said = (holder.map(|h| h.pid), l.path.clone(), note);
+            let now_said = (holder.map(|h| h.pid), l.path.clone(), parts.note);
             if last_said.as_ref() != Some(&now_said) {
                 let elapsed = render::duration(start.elapsed().as_secs_f64());
                 match printed {
-                    false => crate::say!("{line}"),
-                    true => crate::say!("after {elapsed}: {line}"),
+                    false => crate::say!("{}", parts.full()),
+                    true => crate::say!("after {elapsed}: {}", parts.full()),
                 }
                 last_said = Some(now_said);
             }
         }
         printed = true;
         let sig = ENDED_BY.load(std::sync::atomic::Ordering::Relaxed);
-        if sig != 0 {
+        let timed_out = args.timeout.is_some_and(|t| start.elapsed() >= t);
+        if sig != 0 || timed_out {
             if live {
                 crate::say!();
             }
-            crate::say!("{}; still held{shared} by {who}{note}", ended_words(sig));
+            let (how, code, ended_by) = match sig {
+                0 => ("timed out", exit::TIMEOUT, None),
+                sig => (ended_words(sig), 128 + sig, Some(sig)),
+            };
+            crate::say!("{how}; still{}{}", parts.held, parts.note);
             let held = holder.map(|h| held_by(l, h, &report.incidents));
-            print_outcome(args.json, start, Some((l, held)), Some(sig), None);
-            return 128 + sig;
-        }
-        if args.timeout.is_some_and(|t| start.elapsed() >= t) {
-            if live {
-                crate::say!();
-            }
-            crate::say!("timed out; still held{shared} by {who}{note}");
-            let held = holder.map(|h| held_by(l, h, &report.incidents));
-            print_outcome(args.json, start, Some((l, held)), None, None);
-            return exit::TIMEOUT;
+            print_outcome(args.json, start, Some((l, held)), ended_by, None);
+            return code;
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
         std::thread::sleep(left.map_or(args.interval, |l| l.min(args.interval)));
+    }
+}
+
+/// The roots to scan (with the build dirs and named places listed up front, so a hold is seen
+/// even when its holder's descriptors cannot be read: another user's build), the paths named
+/// on the command line, and what a build here uses.
+fn what_to_wait_for(ctx: &Context, args: &Args) -> (crate::scan::WatchRoots, Wanted, Here) {
+    let mut roots = super::status::roots_here(ctx);
+    let dirs = super::status::dirs_here(args.target_dir.as_deref());
+    let named = Wanted::from_args(
+        &args.paths,
+        &args.roots.project,
+        args.target_dir.as_deref(),
+        dirs.is_some(),
+        &|d| super::status::dirs_in(d, args.target_dir.as_deref()),
+    );
+    let build_dirs = dirs.iter().flat_map(|d| [&d.target_dir, &d.build_dir]);
+    let file_dirs: Vec<PathBuf> = (named.files.iter())
+        .filter_map(|f| std::path::absolute(f).ok()?.parent().map(Path::to_path_buf))
+        .collect();
+    for p in build_dirs.chain(&named.under).chain(&file_dirs) {
+        if !roots.projects.contains(p) {
+            roots.projects.push(p.clone());
+        }
+    }
+    // A cargo run here uses one Cargo home ($CARGO_HOME, else ~/.cargo): another watched
+    // home's package cache holds up builds elsewhere, not this one (review L, M1). One named
+    // with `--cargo-home` on this command line is waited for too (review M, N2).
+    let here = Here {
+        cargo_homes: homes_to_wait_for(&roots, &ctx.flags.cargo_homes),
+        dirs,
+    };
+    (roots, named, here)
+}
+
+/// Says the wait is over: "free after 3s" (`waited_since` is set once a holder was named) with
+/// any `warning`, or, at a terminal, that there was `nothing` to wait for (a script reads the
+/// exit code, and gets no line).
+fn say_free(
+    live: bool,
+    waited_since: Option<Instant>,
+    warning: Option<&str>,
+    nothing: impl FnOnce() -> String,
+) {
+    match waited_since {
+        Some(start) => {
+            if live {
+                crate::say_inline!("\r\x1b[2K");
+            }
+            crate::say!(
+                "free after {}",
+                render::duration(start.elapsed().as_secs_f64())
+            );
+            if let Some(warning) = warning {
+                crate::say!("cargo-lockwatch: note: {warning}");
+            }
+        }
+        None if live => crate::say!("{}", nothing()),
+        None => {}
     }
 }
 
@@ -628,7 +602,7 @@ fn unanswered_registry(i: &IncidentReport, who: &str) -> Option<String> {
 }
 
 /// `cargo 4242`, the blocker a line names last: behind a chain, the root.
-fn who_id(
+fn root_id(
     holder: Option<&HolderReport>,
     root: Option<(&IncidentReport, &ProcessReport)>,
 ) -> String {
@@ -735,6 +709,52 @@ struct Line {
 }
 
 impl Line {
+    /// The line for lock `l`, held by `holder` (behind it the `root` of a chain), with how long
+    /// this wait has lasted when it is said live (`waited`).
+    fn of(
+        l: &LockReport,
+        holder: Option<&HolderReport>,
+        root: Option<(&IncidentReport, &ProcessReport)>,
+        incidents: &[IncidentReport],
+        waited: Option<f64>,
+    ) -> Line {
+        let waited = waited.map_or(String::new(), |w| format!(" {}", render::duration(w)));
+        let who = holder
+            .map(|h| holder_words(h, root))
+            .unwrap_or_else(|| "a process you cannot inspect".into());
+        // Where, when it is not here: a shared target dir, or a lock named from elsewhere.
+        let here = std::env::current_dir().ok();
+        let elsewhere = |p: &Option<PathBuf>| {
+            p.clone()
+                .filter(|p| Some(p) != here.as_ref())
+                .map(|p| crate::core::text::tilde(&p))
+        };
+        let of = elsewhere(&l.project_dir).map_or_else(String::new, |p| format!(" of {p}"));
+        let at = (holder.and_then(|h| elsewhere(&workplace(&h.cmd, h.cwd.as_deref()))))
+            .filter(|_| l.project_dir.is_none())
+            .map_or_else(String::new, |c| format!(" in {c}"));
+        let what = words::cargo_words(incidents, &l.path, &l.description);
+        // A shared hold of a `.cargo-lock` (a newer or nightly cargo's) holds up an older build.
+        let shared = match holder.map(|h| h.mode) {
+            Some(LockMode::Shared) => " shared",
+            _ => "",
+        };
+        Line {
+            head: format!("waiting{waited} for {what}"),
+            waiting: format!("waiting{waited}"),
+            of,
+            held: format!(" held{shared} by {who}"),
+            who,
+            at,
+            usually: usually(holder, root, incidents),
+            note: holder_note(l, holder, root.map(|(i, _)| i)),
+            id: holder.map_or_else(
+                || "a process you cannot inspect".into(),
+                |h| holder_id(h, root),
+            ),
+        }
+    }
+
     /// All of it, as a script's log gets it.
     fn full(&self) -> String {
         self.tries()[0].clone()
