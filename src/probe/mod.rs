@@ -292,21 +292,44 @@ pub fn in_lock_table(files: &[&std::path::Path]) -> Option<bool> {
 }
 
 /// The values of `names` in `pid`'s environment as it started, when this user may read it
-/// (Linux: `/proc/PID/environ`, the process's own user or root); none elsewhere.
+/// (the process's own user or root): Linux `/proc/PID/environ`, macOS `KERN_PROCARGS2`
+/// through sysinfo; none elsewhere.
 pub fn environment(pid: u32, names: &[&str]) -> Vec<(String, String)> {
-    if !cfg!(target_os = "linux") {
-        return Vec::new();
-    }
-    let Ok(bytes) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return Vec::new();
-    };
-    (bytes.split(|b| *b == 0))
+    let entries = environment_entries(pid);
+    (entries.split(|b| *b == 0))
         .filter_map(|entry| {
             let entry = std::str::from_utf8(entry).ok()?;
             let (k, v) = entry.split_once('=')?;
             names.contains(&k).then(|| (k.to_string(), v.to_string()))
         })
         .collect()
+}
+
+/// `pid`'s environment as `NAME=value` entries, each ended by a NUL; empty when unreadable.
+#[cfg(target_os = "linux")]
+fn environment_entries(pid: u32) -> Vec<u8> {
+    std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default()
+}
+
+#[cfg(target_os = "macos")]
+fn environment_entries(pid: u32) -> Vec<u8> {
+    use std::os::unix::ffi::OsStrExt;
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+    let pid = Pid::from_u32(pid);
+    let mut sys = System::new();
+    let only_env = ProcessRefreshKind::nothing().with_environ(UpdateKind::Always);
+    sys.refresh_processes_specifics(ProcessesToUpdate::Some(&[pid]), true, only_env);
+    let mut out = Vec::new();
+    for entry in sys.process(pid).map(|p| p.environ()).unwrap_or_default() {
+        out.extend_from_slice(entry.as_bytes());
+        out.push(0);
+    }
+    out
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+fn environment_entries(_pid: u32) -> Vec<u8> {
+    Vec::new()
 }
 
 /// `stat` a path into a [`FileKey`]; `None` when it does not exist (or cannot be looked at).
@@ -346,6 +369,30 @@ pub fn normalize_dev(dev: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cargo's own `CARGO_HTTP_TIMEOUT` is read from its environment (a child started here
+    /// with it, ended here).
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    #[test]
+    fn a_process_s_environment_gives_the_names_asked() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("CARGO_HTTP_TIMEOUT", "7")
+            .env_remove("CARGO_NET_RETRY")
+            .spawn()
+            .unwrap();
+        let found = environment(child.id(), &["CARGO_HTTP_TIMEOUT", "CARGO_NET_RETRY"]);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            found,
+            vec![("CARGO_HTTP_TIMEOUT".to_string(), "7".to_string())]
+        );
+        assert!(
+            environment(u32::MAX, &["PATH"]).is_empty(),
+            "no such process"
+        );
+    }
 
     #[test]
     fn an_unreadable_lock_table_says_what_to_do_by_why() {
