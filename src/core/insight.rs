@@ -314,7 +314,7 @@ impl Summarizer {
                 network_silent_secs,
                 ..
             } => {
-                if network_silent_secs.is_some_and(|s| s >= NETWORK_STALL_SECS) {
+                if network_silent_secs.is_some_and(|s| s >= super::netwait::HUNG_SECS) {
                     self.network_stall(*holder, path);
                 }
                 if self.projects.get(holder).is_some_and(|(p, _)| p == path) {
@@ -906,10 +906,6 @@ fn lock_words(r: &BlockRow) -> String {
 
 /// How many "who blocked whom" rows `history` lists (the JSON has them all).
 const MAX_BLOCKED_ROWS: usize = 10;
-
-/// A blocker that let go after this long with nothing arriving from the network, across its
-/// tries, was hung there: two of Cargo's tries (`http.timeout` 30 s each) went unanswered.
-const NETWORK_STALL_SECS: f64 = 60.0;
 
 /// Renders a summary for people; `period_secs` is the `--since` span, `width` the terminal's
 /// (`None`: a pipe, lines unwrapped).

@@ -207,6 +207,29 @@ impl NetSettings {
     }
 }
 
+/// A blocker that let go after this long with nothing arriving from the network, across its
+/// tries, was hung there: two of Cargo's tries (`http.timeout` 30 s each) went unanswered.
+pub const HUNG_SECS: f64 = 60.0;
+
+/// A cargo that let go of its lock after [`HUNG_SECS`] or more with nothing from `peer`: it
+/// most likely gave up, and the next cargo asking that registry will meet the same silence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GaveUp {
+    /// `host:port`.
+    pub peer: String,
+    /// `cargo 31097`.
+    pub who: String,
+    /// Its pid.
+    pub pid: u32,
+    /// When it let go (Unix time).
+    pub at: f64,
+    /// How long nothing had arrived by then.
+    pub silent_secs: f64,
+}
+
+/// How long a [`GaveUp`] is told to the next cargo on that registry.
+pub const GAVE_UP_KEPT_SECS: f64 = 600.0;
+
 /// Whether a whole try went unanswered: nothing has arrived since the first connection, and
 /// a second was opened or the first outlived `http.timeout`. A registry that slow is not
 /// answering, and a cargo waiting for the lock will ask it next.

@@ -611,6 +611,9 @@ pub struct State {
     /// (every pass sees all of a Cargo's locks; between its wait for the package cache and
     /// its build directory a cargo may hold none a pass shows).
     last_seen: HashMap<ProcId, f64>,
+    /// Blockers that let go lately with nothing from their registry for long (they most likely
+    /// gave up), newest last, kept [`super::netwait::GAVE_UP_KEPT_SECS`].
+    gave_up: Vec<super::netwait::GaveUp>,
 }
 
 impl State {
@@ -630,6 +633,7 @@ impl State {
             resumed_from: HashMap::new(),
             first_pass: true,
             last_seen: HashMap::new(),
+            gave_up: Vec::new(),
         }
     }
 
@@ -695,6 +699,12 @@ impl State {
     /// Whether anything is held or waited on (the daemon samples faster then).
     pub fn busy(&self) -> bool {
         !self.holds.is_empty() || !self.waits.is_empty()
+    }
+
+    /// The blockers that let go lately after a long silence from their registry (see
+    /// [`super::netwait::GaveUp`]), oldest first.
+    pub fn gave_up(&self) -> Vec<super::netwait::GaveUp> {
+        self.gave_up.clone()
     }
 
     /// Each root blocker's network wait followed across its connections, by pid: (peer,
@@ -847,9 +857,21 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         let hold = state.holds.remove(&id).expect("key listed above");
         changed = true;
         let held = now - hold.since;
-        let silent = (state.judges.get(&id.1))
-            .and_then(|j| j.net_now.as_ref())
-            .map(|(_, s)| s.silent_for_secs);
+        let net = (state.judges.get(&id.1)).and_then(|j| j.net_now.as_ref());
+        let silent = net.map(|(_, s)| s.silent_for_secs);
+        if let Some((peer, s)) = net.filter(|(_, s)| s.silent_for_secs >= super::netwait::HUNG_SECS)
+        {
+            note_gave_up(
+                &mut state.gave_up,
+                super::netwait::GaveUp {
+                    peer: peer.clone(),
+                    who: format!("{} {}", hold.name, id.1.pid),
+                    pid: id.1.pid,
+                    at: now,
+                    silent_secs: s.silent_for_secs,
+                },
+            );
+        }
         let silence = silent.map_or(String::new(), |s| {
             format!(" (nothing from the network for {})", text::duration(s))
         });
@@ -874,6 +896,16 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         }));
     }
     changed
+}
+
+/// Adds `g` to `list`, dropping those older than [`super::netwait::GAVE_UP_KEPT_SECS`] and
+/// keeping the newest few.
+fn note_gave_up(list: &mut Vec<super::netwait::GaveUp>, g: super::netwait::GaveUp) {
+    const KEPT: usize = 8;
+    list.retain(|o| g.at - o.at < super::netwait::GAVE_UP_KEPT_SECS);
+    list.push(g);
+    let extra = list.len().saturating_sub(KEPT);
+    list.drain(..extra);
 }
 
 /// How long a hold lasted, for the log: "after 5s", "after ≥ 5s" when it began before the
@@ -2511,7 +2543,18 @@ mod tests {
                 .is_some_and(|l| l.ends_with("(nothing from the network for 1m50s)")),
             "{log:?}"
         );
-        // A holder that never waited on the network says nothing of it.
+        // Remembered for the next cargo on that registry (review M, N8).
+        let gave_up = s.gave_up();
+        assert_eq!(gave_up.len(), 1, "{gave_up:?}");
+        assert_eq!(
+            (
+                gave_up[0].peer.as_str(),
+                gave_up[0].pid,
+                gave_up[0].silent_secs
+            ),
+            ("127.0.0.1:18765", 10, stale_after - 10.0)
+        );
+        // A holder that never waited on the network says nothing of it, nor is remembered.
         let mut s = state();
         observe(
             &mut s,
@@ -2526,6 +2569,7 @@ mod tests {
                 ..
             })
         )));
+        assert!(s.gave_up().is_empty());
     }
 
     #[test]

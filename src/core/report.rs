@@ -57,6 +57,8 @@ pub struct Knowledge {
     /// The settings each blocker on the network runs with (`http.timeout`, `net.retry`), by
     /// pid, when known (see `scan::net_settings`); Cargo's defaults otherwise.
     pub net_settings: HashMap<u32, NetSettings>,
+    /// Cargos that let go lately after a long silence from their registry (the daemon's).
+    pub gave_up: Vec<super::netwait::GaveUp>,
 }
 
 impl Knowledge {
@@ -394,7 +396,10 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         .as_ref()
         .and_then(|b| k.net_settings.get(&b.pid));
     report.advice = advice(&report, settings);
-    report.verdict = verdict(&report, &signals(obs, i), settings) + &sharers_clause(&report);
+    let gave_up = gave_up_before(&report, &k.gave_up);
+    report.verdict = verdict(&report, &signals(obs, i), settings, gave_up.is_some())
+        + &sharers_clause(&report)
+        + &gave_up.map_or(String::new(), |g| gave_up_words(g, now));
     report
 }
 
@@ -583,7 +588,12 @@ fn unanswered(i: &IncidentReport, settings: Option<&NetSettings>) -> bool {
 
 /// The one-line verdict. It names the blocker, never a waiter, as the one holding things up;
 /// `heir`: it holds a lock through a descriptor its exited locker left it.
-fn verdict(i: &IncidentReport, sig: &Signals, settings: Option<&NetSettings>) -> String {
+fn verdict(
+    i: &IncidentReport,
+    sig: &Signals,
+    settings: Option<&NetSettings>,
+    registry_gave_up: bool,
+) -> String {
     let heir = sig.locker_dead;
     let waiting = waiting_clause(i.blocked.len());
     let Some(b) = &i.blocker else {
@@ -714,7 +724,9 @@ fn verdict(i: &IncidentReport, sig: &Signals, settings: Option<&NetSettings>) ->
             who(b),
             doing::describe_short(doing),
             give_up_words(Some(s), settings),
-            if unanswered(i, settings) {
+            if registry_gave_up {
+                "Waiting only helps once the registry answers."
+            } else if unanswered(i, settings) {
                 "Its registry has not answered a whole try, and the waiting cargo will ask it \
                  next: check the network (a proxy, a VPN, the mirror) rather than wait, or \
                  stop both and make Cargo give up sooner (see the advice)."
@@ -816,6 +828,38 @@ fn give_up_words(silence: Option<&NetSilence>, settings: Option<&NetSettings>) -
             super::text::duration(set.give_up_secs())
         ),
     }
+}
+
+/// The cargo that let go lately after a long silence from the registry `i`'s blocker waits on,
+/// with nothing from it yet either: this one will most likely give up too (review M, N8).
+fn gave_up_before<'a>(
+    i: &IncidentReport,
+    gave_up: &'a [super::netwait::GaveUp],
+) -> Option<&'a super::netwait::GaveUp> {
+    let Doing::Network {
+        peer,
+        silence: Some(s),
+        ..
+    } = &i.doing
+    else {
+        return None;
+    };
+    let me = i.blocker.as_ref().map(|b| b.pid);
+    (gave_up.iter().rev())
+        .filter(|_| s.nothing_received)
+        .find(|g| g.peer == *peer && Some(g.pid) != me)
+}
+
+/// ` cargo 31097 let go of its lock 40s ago after 2m10s with nothing from …`.
+fn gave_up_words(g: &super::netwait::GaveUp, now: f64) -> String {
+    format!(
+        " {} let go of its lock {} ago after {} with nothing from {} (it most likely gave up): \
+         this one will likely do the same; check the network, or the registry.",
+        g.who,
+        super::text::duration((now - g.at).max(0.0)),
+        super::text::duration(g.silent_secs),
+        g.peer
+    )
 }
 
 /// Who shares the blocker's descriptor, when anyone does: stopping the blocker alone frees
@@ -1664,6 +1708,29 @@ mod tests {
             i.verdict
         );
         assert_eq!(i.advice.as_ref(), None);
+        // Another cargo let go after a long silence from this registry lately: this one will
+        // likely do the same (review M, N8); its own earlier give-up is not news.
+        let mut k = followed_wait(12.0, 1, true);
+        k.gave_up = vec![crate::core::netwait::GaveUp {
+            peer: "127.0.0.1:1".into(),
+            who: "cargo 31097".into(),
+            pid: 31097,
+            at: NOW - 100.0,
+            silent_secs: 130.0,
+        }];
+        let r = two_builds(ProcState::Sleeping).report(&k);
+        let v = &r.incidents[0].verdict;
+        assert!(
+            v.ends_with(
+                "cargo 31097 let go of its lock 1m40s ago after 2m10s with nothing from \
+                 127.0.0.1:1 (it most likely gave up): this one will likely do the same; check \
+                 the network, or the registry."
+            ),
+            "{v}"
+        );
+        k.gave_up[0].pid = 10;
+        let r = two_builds(ProcState::Sleeping).report(&k);
+        assert!(!r.incidents[0].verdict.contains("let go of its lock"));
         // With the settings it runs with, when they are not the defaults (review M, N13);
         // unknown, the defaults are said as such.
         let mut k = followed_wait(10.0, 1, true);

@@ -774,6 +774,7 @@ impl Engine {
             ignore_names: self.config.watch.ignore_process_names.clone(),
             build_dirs,
             net_settings,
+            gave_up: self.policy.gave_up(),
         };
         // The free lock files are shared, not made again: see `publish`.
         let observed = core_report::Observed {

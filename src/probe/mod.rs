@@ -381,7 +381,15 @@ mod tests {
             .env_remove("CARGO_NET_RETRY")
             .spawn()
             .unwrap();
-        let found = environment(child.id(), &["CARGO_HTTP_TIMEOUT", "CARGO_NET_RETRY"]);
+        // `spawn` returns once the exec began, maybe before the kernel has set up the new
+        // program's environment: read until it has (a cargo is looked at much later).
+        let names = ["CARGO_HTTP_TIMEOUT", "CARGO_NET_RETRY"];
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut found = environment(child.id(), &names);
+        while found.is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            found = environment(child.id(), &names);
+        }
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(
