@@ -187,7 +187,35 @@ fn a_registry_that_never_answers_is_followed_across_cargo_s_retries() {
     );
     assert_status_text(&d, &dir, &config, blocker.pid);
     assert_stopped_is_not_the_network(&d, &dir, &blocker);
+    assert_the_next_cargo_is_told(&d, &blocker, &waiter, &peer);
     drop((waiter, blocker, d, server));
+}
+
+/// The blocker gives up on its own after its tries; the waiter takes the lock and asks the same
+/// registry: its verdict says the last cargo let go with nothing from it (review M, N8).
+fn assert_the_next_cargo_is_told(d: &Daemon, blocker: &Proc, waiter: &Proc, peer: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let told = format!("cargo {} let go of its lock", blocker.pid);
+    let mut last = None;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "the next cargo was never told: {last:#?}\n{}",
+            blocker.describe()
+        );
+        match incident_of(d, waiter.pid) {
+            Some(i) if i.verdict.contains(&told) => {
+                assert!(
+                    i.verdict.contains(&format!("with nothing from {peer}")),
+                    "{}",
+                    i.verdict
+                );
+                return;
+            }
+            other => last = other.map(|i| i.verdict),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Suspended (Ctrl-Z) while it waits on the registry, the blocker is stopped: its connection

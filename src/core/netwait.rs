@@ -211,8 +211,9 @@ impl NetSettings {
 /// tries, was hung there: two of Cargo's tries (`http.timeout` 30 s each) went unanswered.
 pub const HUNG_SECS: f64 = 60.0;
 
-/// A cargo that let go of its lock after [`HUNG_SECS`] or more with nothing from `peer`: it
-/// most likely gave up, and the next cargo asking that registry will meet the same silence.
+/// A cargo that let go of its lock with nothing from `peer` across its tries (see
+/// [`gave_up_on`]): it most likely gave up, and the next cargo asking that registry will meet
+/// the same silence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaveUp {
     /// `host:port`.
@@ -225,6 +226,13 @@ pub struct GaveUp {
     pub at: f64,
     /// How long nothing had arrived by then.
     pub silent_secs: f64,
+}
+
+/// Whether a cargo that lets go with this silence most likely gave up on its registry: nothing
+/// arrived since its first try, and a try went unanswered (it opened another connection) or the
+/// silence lasted [`HUNG_SECS`].
+pub fn gave_up_on(s: &NetSilence) -> bool {
+    s.nothing_received && (s.connections >= 2 || s.silent_for_secs >= HUNG_SECS)
 }
 
 /// How long a [`GaveUp`] is told to the next cargo on that registry.

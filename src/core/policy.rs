@@ -859,8 +859,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
         let held = now - hold.since;
         let net = (state.judges.get(&id.1)).and_then(|j| j.net_now.as_ref());
         let silent = net.map(|(_, s)| s.silent_for_secs);
-        if let Some((peer, s)) = net.filter(|(_, s)| s.silent_for_secs >= super::netwait::HUNG_SECS)
-        {
+        if let Some((peer, s)) = net.filter(|(_, s)| super::netwait::gave_up_on(s)) {
             note_gave_up(
                 &mut state.gave_up,
                 super::netwait::GaveUp {
