@@ -609,7 +609,7 @@ fn root_id(
     match (root, holder) {
         (Some((_, b)), _) => format!("{} {}", b.name, b.pid),
         (None, Some(h)) => format!("{} {}", h.name, h.pid),
-        (None, None) => "the holder".into(),
+        (None, None) => "a process you cannot inspect".into(),
     }
 }
 
@@ -706,6 +706,9 @@ struct Line {
     note: Note,
     /// `cargo 4242`, or `cargo 4250 behind cargo 4242`: see `who`.
     id: String,
+    /// `cargo 4242`: the one to act on, behind a chain its root: what the narrowest line keeps
+    /// (review N, P1).
+    root: String,
 }
 
 impl Line {
@@ -752,6 +755,7 @@ impl Line {
                 || "a process you cannot inspect".into(),
                 |h| holder_id(h, root),
             ),
+            root: root_id(holder, root),
         }
     }
 
@@ -762,7 +766,7 @@ impl Line {
 
     /// The line whole, then without its optional parts one after another, widest first, then
     /// without the lock's and the holder's words: `waiting 3s · cargo 4242 — STALE`.
-    fn tries(&self) -> [String; 8] {
+    fn tries(&self) -> [String; 9] {
         let Line {
             head,
             waiting,
@@ -773,6 +777,7 @@ impl Line {
             usually,
             note,
             id,
+            root,
         } = self;
         let [brief, word] = note.shorter();
         [
@@ -784,6 +789,7 @@ impl Line {
             format!("{head}{held}{word}"),
             format!("{waiting} · {who}{word}"),
             format!("{waiting} · {id}{word}"),
+            format!("{waiting} · {root}{word}"),
         ]
     }
 
@@ -800,7 +806,7 @@ impl Line {
             return line;
         }
         let [_, word] = self.note.shorter();
-        let least = format!("{} · {}", self.waiting, self.id);
+        let least = format!("{} · {}", self.waiting, self.root);
         let room = w.saturating_sub(2 + word.chars().count());
         if word.is_empty() || room < self.waiting.chars().count() {
             return fit(&format!("{least}{word}"), width);
@@ -1334,6 +1340,7 @@ mod tests {
             usually: " · usually 12s here".into(),
             note: Note::Stale,
             id: "cargo 12135".into(),
+            root: "cargo 12135".into(),
         };
         assert_eq!(
             stale.full(),
@@ -1360,6 +1367,7 @@ mod tests {
             held: " held by cargo 4242 (held 3s)".into(),
             who: "cargo 4242 (held 3s)".into(),
             id: "cargo 4242".into(),
+            root: "cargo 4242".into(),
             ..stale
         };
         assert_eq!(
@@ -1381,6 +1389,7 @@ mod tests {
                 .into(),
             who: "cargo 22730 (held 15s, itself waiting) behind cargo 14816 (stopped)".into(),
             id: "cargo 22730 behind cargo 14816".into(),
+            root: "cargo 14816".into(),
             note: Note::Stale,
             ..stopped
         };
@@ -1388,8 +1397,10 @@ mod tests {
             chain.fit(Some(80)),
             "waiting 3s · cargo 22730 behind cargo 14816 — STALE"
         );
-        let cut = chain.fit(Some(40));
-        assert_eq!(cut, "waiting 3s · cargo 22730 behin… — STALE");
+        // Narrower, the root blocker alone: the one to act on (review N, P1).
+        assert_eq!(chain.fit(Some(40)), "waiting 3s · cargo 14816 — STALE");
+        let cut = chain.fit(Some(30));
+        assert_eq!(cut, "waiting 3s · cargo 1… — STALE");
         for width in [2, 10, 20, 40] {
             assert!(chain.fit(Some(width)).chars().count() < width, "{width}");
         }
