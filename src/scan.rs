@@ -194,16 +194,24 @@ fn hidden_holders(probe: &mut dyn Probe) -> Vec<HiddenHolder> {
         .flat_map(|l| l.waiters.iter().copied())
         .collect();
     for lock in locks {
+        let waiter_uids: Vec<u32> = (lock.waiters.iter())
+            .filter_map(|w| probe.process(*w).ok())
+            .map(|f| f.uid)
+            .collect();
         for pid in lock.holders.into_iter().filter(|p| !waiting.contains(p)) {
             let Ok(f) = probe.process(pid) else { continue };
             match out.iter_mut().find(|h| h.pid == pid) {
-                Some(h) => h.waiters += lock.waiters.len(),
+                Some(h) => {
+                    h.waiters += lock.waiters.len();
+                    h.waiter_uids.extend(&waiter_uids);
+                }
                 None => out.push(HiddenHolder {
                     pid,
                     name: f.name,
                     uid: f.uid,
                     user: f.user,
                     waiters: lock.waiters.len(),
+                    waiter_uids: waiter_uids.clone(),
                 }),
             }
         }

@@ -356,10 +356,17 @@ fn shell_arg(arg: &str) -> String {
     }
 }
 
-/// Other users' Cargo processes holding locks this user cannot name that someone waits for
-/// (a build of this user's may be among them): said first, a line each, never passed over.
-fn waited_hidden_holders(out: &mut String, r: &Report) {
-    for h in r.hidden_holders.iter().filter(|h| h.waiters > 0) {
+/// Whether hidden holder `h` holds up one of `viewer`'s processes, or may (a waiter whose user
+/// could not be read; or the viewer is not known).
+fn holds_up(h: &crate::core::model::HiddenHolder, viewer: Option<u32>) -> bool {
+    let unread = h.waiter_uids.len() < h.waiters;
+    h.waiters > 0 && (unread || viewer.is_none_or(|me| h.waiter_uids.contains(&me)))
+}
+
+/// Other users' Cargo processes holding locks this user cannot name that one of this user's
+/// processes waits for (or may): said first, a line each, never passed over.
+fn waited_hidden_holders(out: &mut String, r: &Report, viewer: Option<u32>) {
+    for h in r.hidden_holders.iter().filter(|h| holds_up(h, viewer)) {
         let n = h.waiters;
         let _ = writeln!(
             out,
@@ -373,22 +380,23 @@ fn waited_hidden_holders(out: &mut String, r: &Report) {
     }
 }
 
-/// The others, which hold up nobody: one line after the reader's own incidents, so another
-/// user's unrelated builds never push those down (review M, N4).
-fn idle_hidden_holders(out: &mut String, r: &Report) {
+/// The others, which hold up none of this user's processes: one line after the reader's own
+/// incidents, so another user's unrelated builds never push those down (review M, N4; review
+/// N, P2).
+fn idle_hidden_holders(out: &mut String, r: &Report, viewer: Option<u32>) {
     let idle: Vec<String> = (r.hidden_holders.iter())
-        .filter(|h| h.waiters == 0)
+        .filter(|h| !holds_up(h, viewer))
         .map(hidden_name)
         .collect();
     let line = match idle.as_slice() {
         [] => return,
         [one] => format!(
-            "{one} holds a Cargo lock this user cannot name; nothing waits for it. Its owner (or \
-             root) sees it with `cargo lockwatch status`."
+            "{one} holds a Cargo lock this user cannot name; none of this user's processes waits \
+             for it. Its owner (or root) sees it with `cargo lockwatch status`."
         ),
         [first @ .., last] => format!(
-            "{} and {last} hold Cargo locks this user cannot name; nothing waits for them. Their \
-             owners (or root) see them with `cargo lockwatch status`.",
+            "{} and {last} hold Cargo locks this user cannot name; none of this user's processes \
+             waits for them. Their owners (or root) see them with `cargo lockwatch status`.",
             first.join(", ")
         ),
     };
@@ -409,7 +417,7 @@ pub fn report(r: &Report, style: &Style) -> String {
     let mut out = String::new();
     let count = |state: LockState| r.locks.iter().filter(|l| l.state == state).count();
     let (background, free) = (count(LockState::Background), count(LockState::Free));
-    let waited_hidden = r.hidden_holders.iter().any(|h| h.waiters > 0);
+    let waited_hidden = (r.hidden_holders.iter()).any(|h| holds_up(h, style.viewer_uid));
     if r.incidents.is_empty() && !waited_hidden {
         let line = if background == 0 && r.hidden_holders.is_empty() {
             "No Cargo lock is held."
@@ -418,7 +426,7 @@ pub fn report(r: &Report, style: &Style) -> String {
         };
         let _ = writeln!(out, "{} {line}", style.paint("1;32", "✓"));
     }
-    waited_hidden_holders(&mut out, r);
+    waited_hidden_holders(&mut out, r, style.viewer_uid);
     let from_daemon = r.source == Source::Daemon;
     // The reader's own first; otherwise as the report ranks them (worst first).
     let mut incidents: Vec<&IncidentReport> = r.incidents.iter().collect();
@@ -426,7 +434,7 @@ pub fn report(r: &Report, style: &Style) -> String {
     for i in incidents {
         incident_block(&mut out, i, style, from_daemon);
     }
-    idle_hidden_holders(&mut out, r);
+    idle_hidden_holders(&mut out, r, style.viewer_uid);
     if style.all {
         let mut locks: Vec<&LockReport> = r.locks.iter().collect();
         locks.sort_by_key(|l| l.state == LockState::Free);
@@ -505,10 +513,15 @@ mod tests {
             uid: 0,
             user: Some("root".into()),
             waiters,
+            waiter_uids: vec![1000; waiters],
         };
         let mut r = demo::snapshot(Stage::Contended, 1000.0).report;
         r.hidden_holders = vec![hidden(7001, 0), hidden(7002, 2), hidden(7003, 0)];
-        let text = report(&r, &Style::default());
+        let me = Style {
+            viewer_uid: Some(1000),
+            ..Style::default()
+        };
+        let text = report(&r, &me);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines[0].starts_with("cargo 7002 (root's) holds a Cargo lock this user cannot name, and 2 processes wait for it"),
@@ -516,15 +529,26 @@ mod tests {
         );
         let incident = text.find("WAITING").expect(&text);
         let idle = text
-            .find("cargo 7001 (root's) and cargo 7003 (root's) hold Cargo locks this user cannot name; nothing waits for them.")
+            .find("cargo 7001 (root's) and cargo 7003 (root's) hold Cargo locks this user cannot name; none of this user's processes waits for them.")
             .expect(&text);
         assert!(incident < idle, "{text}");
+        // Waited for by other users' processes only: not this user's business, in the footer
+        // line too (review N, P2).
+        let theirs = Style {
+            viewer_uid: Some(1001),
+            ..Style::default()
+        };
+        let text = report(&r, &theirs);
+        assert!(
+            text.contains("cargo 7001 (root's), cargo 7002 (root's) and cargo 7003 (root's) hold"),
+            "{text}"
+        );
         r.hidden_holders = vec![hidden(7001, 0)];
         r.incidents.clear();
-        let text = report(&r, &Style::default());
+        let text = report(&r, &me);
         assert!(text.starts_with("✓ Nothing is blocked."), "{text}");
         assert!(
-            text.contains("cargo 7001 (root's) holds a Cargo lock this user cannot name; nothing waits for it."),
+            text.contains("cargo 7001 (root's) holds a Cargo lock this user cannot name; none of this user's processes waits for it."),
             "{text}"
         );
     }

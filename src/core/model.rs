@@ -516,6 +516,9 @@ pub struct HiddenHolder {
     pub user: Option<String>,
     /// How many processes wait for that lock.
     pub waiters: usize,
+    /// Their users' uids (one per waiter whose process could be read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiter_uids: Vec<u32>,
 }
 
 impl Report {
