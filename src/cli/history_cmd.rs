@@ -60,6 +60,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         summary = s;
     }
     crate::core::insight::drop_taken_advice(&mut summary, &ctx.loaded.config);
+    // Another home's package cache is named in the rows (review N, P5).
+    summary.reader_home = ctx.loaded.roots().cargo_homes.first().cloned();
     let text = if args.json {
         super::json_line(&summary, true)
     } else if elsewhere {

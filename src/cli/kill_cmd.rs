@@ -194,15 +194,19 @@ fn ask(question: &str) -> bool {
 /// nobody waits for, others wait but it looks busy (waiting is usually right), or another
 /// process keeps it stuck (stop that one instead). `None`: go on.
 fn second_thought(report: &Report, pid: u32) -> Option<Refusal> {
-    let blocking = (report.incidents.iter())
-        .find(|i| !i.blocked.is_empty() && i.blocker.as_ref().is_some_and(|b| b.pid == pid));
-    if let Some(i) = blocking {
-        if let Some(c) = i.culprit.as_ref().filter(|c| c.pid != pid) {
-            return Some(Refusal::NotTheCulprit {
-                culprit: c.pid,
-                culprit_name: c.name.clone(),
-            });
-        }
+    let own = (report.incidents.iter()).find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid));
+    // Another process keeps it stuck, whether or not anyone waits: stopping that one lets it
+    // finish, stopping it loses its build (review N, P4).
+    if let Some(c) = own
+        .and_then(|i| i.culprit.as_ref())
+        .filter(|c| c.pid != pid)
+    {
+        return Some(Refusal::NotTheCulprit {
+            culprit: c.pid,
+            culprit_name: c.name.clone(),
+        });
+    }
+    if let Some(i) = own.filter(|i| !i.blocked.is_empty()) {
         if let Some(b) = i.blocker.as_ref().filter(|_| i.ignored) {
             return Some(Refusal::Ignored {
                 name: b.name.clone(),
@@ -415,5 +419,11 @@ mod tests {
         assert!(said.contains("`cargo lockwatch kill 4242 --yes`"), "{said}");
         // Stopping the culprit itself: no question.
         assert_eq!(second_thought(&r, 4300), None);
+        // Nobody waits: the culprit is still the one to stop (review N, P4).
+        r.incidents[0].blocked.clear();
+        assert!(matches!(
+            second_thought(&r, 4242),
+            Some(Refusal::NotTheCulprit { culprit: 4300, .. })
+        ));
     }
 }

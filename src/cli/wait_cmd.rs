@@ -766,7 +766,7 @@ impl Line {
 
     /// The line whole, then without its optional parts one after another, widest first, then
     /// without the lock's and the holder's words: `waiting 3s · cargo 4242 — STALE`.
-    fn tries(&self) -> [String; 9] {
+    fn tries(&self) -> [String; 10] {
         let Line {
             head,
             waiting,
@@ -790,14 +790,16 @@ impl Line {
             format!("{waiting} · {who}{word}"),
             format!("{waiting} · {id}{word}"),
             format!("{waiting} · {root}{word}"),
+            format!("{root}{word}"),
         ]
     }
 
     /// The line for a terminal `width` columns wide (less one, as [`fit`]): when all of it does
     /// not fit, the optional parts go first (the lock's project, the holder's directory, the
     /// usual hold time, then the pointer to `status` and words of the note), so the hold time
-    /// and STALE or STOPPED stay; then the lock's words and the hold time, so the pid stays;
-    /// only then is the line cut, before the note.
+    /// and STALE or STOPPED stay; then the lock's words and the hold time, then the chain's
+    /// waiting link and the time waited, so the pid to act on stays whole (review N, P1); only
+    /// a terminal narrower than that cuts it.
     fn fit(&self, width: Option<usize>) -> String {
         let Some(w) = width.filter(|w| *w > 1) else {
             return self.full();
@@ -805,16 +807,9 @@ impl Line {
         if let Some(line) = (self.tries().into_iter()).find(|l| l.chars().count() < w) {
             return line;
         }
+        // Narrower than `cargo 4242 — STALE`: what fits of it.
         let [_, word] = self.note.shorter();
-        let least = format!("{} · {}", self.waiting, self.root);
-        let room = w.saturating_sub(2 + word.chars().count());
-        if word.is_empty() || room < self.waiting.chars().count() {
-            return fit(&format!("{least}{word}"), width);
-        }
-        let mut cut: String = least.chars().take(room).collect();
-        cut.push('…');
-        cut.push_str(word);
-        cut
+        fit(&format!("{}{word}", self.root), width)
     }
 }
 
@@ -1358,7 +1353,8 @@ mod tests {
             "waiting 1s · cargo 12135 (held 14m05s) — STALE"
         );
         assert_eq!(stale.fit(Some(40)), "waiting 1s · cargo 12135 — STALE");
-        assert_eq!(stale.fit(Some(30)), "waiting 1s · cargo 1… — STALE");
+        assert_eq!(stale.fit(Some(35)), "waiting 1s · cargo 12135 — STALE");
+        assert_eq!(stale.fit(Some(30)), "cargo 12135 — STALE");
         assert_eq!(stale.fit(None), stale.full());
         let alive = Line {
             note: Note::Alive,
@@ -1399,8 +1395,7 @@ mod tests {
         );
         // Narrower, the root blocker alone: the one to act on (review N, P1).
         assert_eq!(chain.fit(Some(40)), "waiting 3s · cargo 14816 — STALE");
-        let cut = chain.fit(Some(30));
-        assert_eq!(cut, "waiting 3s · cargo 1… — STALE");
+        assert_eq!(chain.fit(Some(30)), "cargo 14816 — STALE");
         for width in [2, 10, 20, 40] {
             assert!(chain.fit(Some(width)).chars().count() < width, "{width}");
         }

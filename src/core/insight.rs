@@ -165,6 +165,10 @@ pub struct Summary {
     /// How to end what recurs.
     #[serde(default)]
     pub advice: Vec<Advice>,
+    /// The Cargo home of whoever reads it, when known: a row about another home's package
+    /// cache names that home (review N, P5). Not part of the document.
+    #[serde(skip)]
+    pub reader_home: Option<PathBuf>,
     /// Lines that could not be read.
     pub unreadable_lines: usize,
     /// Bytes of older history not read (a file over the read bound).
@@ -248,6 +252,7 @@ impl Summarizer {
                 yielded: 0,
                 killed: 0,
                 advice: Vec::new(),
+                reader_home: None,
                 unreadable_lines: 0,
                 skipped_bytes: 0,
             },
@@ -880,8 +885,17 @@ fn origin_suffix(o: Option<Origin>, blocker: &str) -> &'static str {
 /// What a row's lock is, in cargo's words (those the waiting cargo printed). A profile lock
 /// outside the project's `target` is named with its directory: a target dir shared by
 /// projects (`CARGO_TARGET_DIR`), or a configured build directory, which cargo calls the
-/// "build directory" (rows of older versions, which did not record the words, say so).
-fn lock_words(r: &BlockRow) -> String {
+/// "build directory" (rows of older versions, which did not record the words, say so). A
+/// package cache of another Cargo home than the reader's (`reader_home`) is named with it.
+fn lock_words(r: &BlockRow, reader_home: Option<&Path>) -> String {
+    let cache = matches!(
+        r.lock_kind,
+        Some(LockKind::PackageCache | LockKind::PackageCacheMutate)
+    );
+    let other_home = (r.lock.parent()).filter(|h| cache && reader_home.is_some_and(|me| me != *h));
+    if let (Some(home), Some(kind)) = (other_home, r.lock_kind) {
+        return format!("{} of {}", kind.cargo_words(), tilde(home));
+    }
     let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
     let dir = || {
         r.lock
@@ -982,7 +996,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 times(r.times),
                 or_more(r.total_wait_secs, r.total_wait_at_least),
                 or_more(r.longest_wait_secs, r.longest_wait_at_least),
-                lock_words(r)
+                lock_words(r, s.reader_home.as_deref())
             );
         }
         let rest = s.blocked.len() - n;
@@ -1728,6 +1742,34 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    /// A row about another Cargo home's package cache names that home; the reader's own is
+    /// just "package cache" (review N, P5).
+    #[test]
+    fn another_home_s_package_cache_is_named_in_its_row() {
+        let wait = |home: &str| {
+            let mut e = ide_blocked_terminal(100.0, 30.0, &format!("{home}/.package-cache"));
+            if let HistoryEvent::WaitEnded {
+                blocked_by_cmd,
+                blocker,
+                ..
+            } = &mut e
+                && home == "/h2"
+            {
+                // Another blocker: a row of its own.
+                *blocked_by_cmd = vec![s(&["cargo", "fetch"])];
+                *blocker = party(Origin::Terminal, "zsh", "/src/app");
+            }
+            e
+        };
+        let mut sum = summarize(&[wait("/h"), wait("/h2")], 0.0, 0);
+        sum.reader_home = Some("/h".into());
+        let text = render(&sum, 3600, None);
+        assert!(text.contains("· package cache of /h2"), "{text}");
+        assert!(text.contains("· package cache\n"), "{text}");
+        sum.reader_home = None;
+        assert!(!render(&sum, 3600, None).contains("package cache of"));
     }
 
     #[test]

@@ -692,9 +692,16 @@ fn verdict(
             who(b)
         ),
         (_, Doing::Unknown) => format!(
-            "{} holds it and shows no child or network activity; {waiting}. If that lasts, \
-             it may be stuck.",
-            who(b)
+            "{} holds it and shows no child or network activity right now; {waiting}.{} If \
+             that lasts, it may be stuck.",
+            who(b),
+            // One look can fall in Cargo's pause before a retry (review N, P3).
+            if b.name.raw() == "cargo" {
+                " A cargo shows none while it pauses between a registry's tries (up to 10 s): \
+                 look again."
+            } else {
+                ""
+            }
         ),
         (IncidentState::Blocking, doing @ Doing::RunningChild { .. })
             if idle_so_far(b) && !sig.unseen =>
@@ -1455,7 +1462,13 @@ mod tests {
         assert_eq!(i.action, None);
         assert!(
             i.verdict
-                .starts_with("cargo 10 holds it and shows no child or network activity"),
+                .starts_with("cargo 10 holds it and shows no child or network activity right now"),
+            "{}",
+            i.verdict
+        );
+        // One look may fall between a registry's tries (review N, P3).
+        assert!(
+            i.verdict.contains("pauses between a registry's tries"),
             "{}",
             i.verdict
         );
