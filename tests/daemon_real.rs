@@ -455,7 +455,10 @@ fn second_instance_is_refused_and_garbage_never_kills_the_daemon() {
     let (code, out) = d.cli(&dir, &["daemon", "--headless", "--cargo-home", &other]);
     assert_eq!(code, lockwatch::exit::ERROR, "{out}");
     assert!(
-        out.contains(&format!("does not watch {other}")) && out.contains("SIGHUP"),
+        out.contains(&format!("does not watch {other}"))
+            && out.contains("`[watch] cargo_homes`")
+            && out.contains("SIGHUP")
+            && !out.contains("nothing to do"),
         "{out}"
     );
     let own = dir.cargo_home.display().to_string();

@@ -128,16 +128,11 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 || e.downcast_ref::<daemon::instance::HistoryOwned>().is_some() =>
         {
             // Asked to watch more than the running one does: that is not done (review M, N11).
-            let missing = unwatched_by_running(ctx);
-            if !missing.is_empty() {
-                let list: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
-                crate::say!(
-                    "cargo-lockwatch: {e}\nbut it does not watch {}: add {} to `[watch]` in the \
-                     config (`cargo lockwatch config` shows where) and send it SIGHUP, or stop it \
-                     and start it again with these flags",
-                    list.join(", "),
-                    if list.len() == 1 { "it" } else { "them" }
-                );
+            let (homes, projects) = unwatched_by_running(ctx);
+            if !homes.is_empty() || !projects.is_empty() {
+                let pid =
+                    (e.downcast_ref::<daemon::instance::AlreadyRunning>()).and_then(|a| a.pid);
+                crate::say!("cargo-lockwatch: {}", not_watched(pid, &homes, &projects));
                 return exit::ERROR;
             }
             crate::tell!("{e}");
@@ -150,21 +145,56 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
 }
 
+/// What to say when the running daemon (`pid`) does not watch the `homes` and `projects` this
+/// command named (review M, N11; review N, P7).
+fn not_watched(
+    pid: Option<u32>,
+    homes: &[std::path::PathBuf],
+    projects: &[std::path::PathBuf],
+) -> String {
+    let list = |ps: &[std::path::PathBuf]| {
+        ps.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut add = Vec::new();
+    if !homes.is_empty() {
+        add.push(format!("{} to `[watch] cargo_homes`", list(homes)));
+    }
+    if !projects.is_empty() {
+        add.push(format!("{} to `[watch] projects`", list(projects)));
+    }
+    let (running, hup) = match pid {
+        Some(p) => (format!(" (pid {p})"), format!(" (`kill -HUP {p}`)")),
+        None => (String::new(), String::new()),
+    };
+    let all: Vec<&std::path::PathBuf> = homes.iter().chain(projects).collect();
+    let names: Vec<String> = all.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "a lockwatch daemon is already running{running} but does not watch {}: add {} in the \
+         config (`cargo lockwatch config` shows where) and send it SIGHUP{hup}, or stop it \
+         (`cargo lockwatch daemon --stop`) and start it again with these flags",
+        names.join(", "),
+        add.join(" and ")
+    )
+}
+
 /// The `--cargo-home` and `--project` directories of this command that the running daemon
 /// does not watch (none when it cannot be asked).
-fn unwatched_by_running(ctx: &Context) -> Vec<std::path::PathBuf> {
+fn unwatched_by_running(ctx: &Context) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
     use crate::core::text::same_path;
     use crate::daemon::client::Client;
     use crate::daemon::protocol::{Request, Response};
     let flags = &ctx.flags;
     if flags.cargo_homes.is_empty() && flags.projects.is_empty() {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     let socket = daemon::socket_path(&ctx.dirs);
     let answer = Client::connect(&socket, Duration::from_secs(2))
         .and_then(|mut c| c.request(&Request::Status));
     let Ok(Response::Snapshot(snap)) = answer else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let homes = &snap.report.cargo_homes;
     let projects = snap
@@ -173,11 +203,9 @@ fn unwatched_by_running(ctx: &Context) -> Vec<std::path::PathBuf> {
         .unwrap_or_default();
     let watched =
         |p: &std::path::Path, among: &[std::path::PathBuf]| among.iter().any(|w| same_path(w, p));
-    (flags.cargo_homes.iter())
-        .filter(|h| !watched(h, homes))
-        .chain(flags.projects.iter().filter(|p| !watched(p, &projects)))
-        .cloned()
-        .collect()
+    let homes = (flags.cargo_homes.iter()).filter(|h| !watched(h, homes));
+    let projects = (flags.projects.iter()).filter(|p| !watched(p, &projects));
+    (homes.cloned().collect(), projects.cloned().collect())
 }
 
 /// `--stop` for a daemon that cannot take the request (`why`: too busy, or stopped): a SIGTERM

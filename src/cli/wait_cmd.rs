@@ -416,6 +416,10 @@ struct HeldBy {
     /// When the holder itself waits (a chain): the root blocker behind it.
     #[serde(skip_serializing_if = "Option::is_none")]
     root: Option<RootBlocker>,
+    /// The registry the holder (or that root) waits on, with nothing from it for
+    /// `silent_secs` (review N, P8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registry: Option<SilentRegistry>,
 }
 
 /// The root blocker of a chain behind the holder, for `--json`.
@@ -474,6 +478,8 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
         stale_reasons,
         process_state: holder.process_state,
         root: root_behind(holder, incidents).map(|(i, b)| RootBlocker::of(i, b)),
+        registry: holder_incident(Some(holder), root_behind(holder, incidents), incidents)
+            .and_then(silent_registry),
     }
 }
 
@@ -585,18 +591,59 @@ fn usually(
         .unwrap_or_default()
 }
 
-/// What to say when the lock comes free after `i`'s blocker (`who`) let go while its registry
-/// was not answering (the incident carries the network advice then): it may have given up, and
-/// a build here would ask the same registry (review M, N8).
-fn unanswered_registry(i: &IncidentReport, who: &str) -> Option<String> {
-    let network = i.advice.as_ref()?.topic == crate::core::insight::Topic::Network;
-    let Doing::Network { peer, .. } = &i.doing else {
+/// The registry `i`'s blocker waits on, with how long nothing has come from it: across its
+/// tries as the daemon follows them, else on the connection open now.
+fn silent_registry(i: &IncidentReport) -> Option<SilentRegistry> {
+    let Doing::Network {
+        peer,
+        idle_for_secs,
+        silence,
+    } = &i.doing
+    else {
         return None;
     };
-    network.then(|| {
+    let silent_secs = match silence {
+        Some(s) => s.nothing_received.then_some(s.silent_for_secs)?,
+        None => (*idle_for_secs)?,
+    };
+    Some(SilentRegistry {
+        peer: peer.clone(),
+        silent_secs,
+    })
+}
+
+/// A registry the holder waits on, for `--json` (`held_by.registry`).
+#[derive(Debug, Clone, serde::Serialize)]
+struct SilentRegistry {
+    /// `host:port`.
+    peer: String,
+    /// Seconds with nothing from it.
+    silent_secs: f64,
+}
+
+/// Whether `i`'s blocker waits on a registry that is not answering: a whole try went
+/// unanswered (the incident carries the network advice then).
+fn registry_not_answering(i: &IncidentReport) -> bool {
+    i.advice
+        .as_ref()
+        .is_some_and(|a| a.topic == crate::core::insight::Topic::Network)
+        && matches!(i.doing, Doing::Network { .. })
+}
+
+/// Silence from a registry this long, when the holder lets go, may mean it gave up (a cargo
+/// with `http.timeout` 15 s and no retry gives up after one try).
+const GAVE_UP_SILENT_SECS: f64 = 10.0;
+
+/// What to say when the lock comes free after `i`'s blocker (`who`) let go while its registry
+/// was not answering: it may have given up, and a build here would ask the same registry
+/// (review M, N8; review N, P6).
+fn unanswered_registry(i: &IncidentReport, who: &str) -> Option<String> {
+    let r = silent_registry(i)?;
+    (registry_not_answering(i) || r.silent_secs >= GAVE_UP_SILENT_SECS).then(|| {
         format!(
-            "{who} was getting nothing from {peer} when it let go: if it gave up, a build here \
-             will likely wait on the same registry (`cargo lockwatch history` has the advice)"
+            "{who} was getting nothing from {} when it let go: if it gave up, a build here will \
+             likely wait on the same registry (`cargo lockwatch history` has the advice)",
+            r.peer
         )
     })
 }
@@ -636,10 +683,14 @@ fn holder_note(
         l.state == LockState::Stale || root.is_some_and(|i| i.state == IncidentState::Stale);
     let stopped = holder.is_some_and(|h| h.process_state == ProcState::Stopped)
         || root.is_some_and(|i| i.doing == Doing::Stopped);
-    if stale {
+    if root.is_some_and(|i| i.deadlock.is_some()) {
+        Note::Deadlock
+    } else if stale {
         Note::Stale
     } else if stopped {
         Note::Stopped
+    } else if root.is_some_and(registry_not_answering) {
+        Note::Registry
     } else {
         Note::Alive
     }
@@ -654,6 +705,11 @@ enum Note {
     Stopped,
     /// Looks stale.
     Stale,
+    /// A deadlock (a build script's cargo waits for its own parent): it never ends on its own
+    /// (review N, P9).
+    Deadlock,
+    /// Waits on a registry that has not answered a whole try (review N, P8).
+    Registry,
 }
 
 impl Note {
@@ -663,6 +719,10 @@ impl Note {
             Note::Alive => "",
             Note::Stopped => " — it is STOPPED: see `cargo lockwatch status`",
             Note::Stale => " — looks STALE: see `cargo lockwatch status`",
+            Note::Deadlock => {
+                " — DEADLOCKED: it never ends on its own; see `cargo lockwatch status`"
+            }
+            Note::Registry => " — its registry is not answering: see `cargo lockwatch status`",
         }
     }
 
@@ -672,6 +732,8 @@ impl Note {
             Note::Alive => ["", ""],
             Note::Stopped => [" — it is STOPPED", " — STOPPED"],
             Note::Stale => [" — looks STALE", " — STALE"],
+            Note::Deadlock => [" — DEADLOCKED, never ends", " — DEADLOCKED"],
+            Note::Registry => [" — its registry is not answering", " — NO REGISTRY"],
         }
     }
 }
@@ -750,7 +812,7 @@ impl Line {
             who,
             at,
             usually: usually(holder, root, incidents),
-            note: holder_note(l, holder, root.map(|(i, _)| i)),
+            note: holder_note(l, holder, holder_incident(holder, root, incidents)),
             id: holder.map_or_else(
                 || "a process you cannot inspect".into(),
                 |h| holder_id(h, root),
@@ -1401,6 +1463,53 @@ mod tests {
         }
     }
 
+    /// The line says why the wait may never end by itself: a deadlock, or a registry that has
+    /// not answered a whole try; `--json` names the registry (review N, P8, P9).
+    #[test]
+    fn a_deadlock_or_a_silent_registry_is_said_on_the_line() {
+        use crate::core::insight::{Advice, Topic};
+        use crate::core::model::Deadlock;
+        use crate::ui::demo::{self, Stage};
+        let report = demo::snapshot(Stage::Contended, 1_000.0).report;
+        let path = "/ws/target/debug/.cargo-lock";
+        let l: LockReport =
+            serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
+                .unwrap();
+        let mut h = l.holders[0].clone();
+        h.pid = demo::BLOCKER.0;
+        let mut i = report.incidents[0].clone();
+        assert_eq!(holder_note(&l, Some(&h), Some(&i)), Note::Alive);
+        i.deadlock = Some(Deadlock::SelfWait {
+            waiter: 4250,
+            holder: h.pid,
+        });
+        assert_eq!(holder_note(&l, Some(&h), Some(&i)), Note::Deadlock);
+        assert!(Note::Deadlock.said().contains("never ends on its own"));
+        i.deadlock = None;
+        i.doing = Doing::Network {
+            peer: "127.0.0.1:18994".into(),
+            idle_for_secs: Some(46.0),
+            silence: None,
+        };
+        assert_eq!(
+            holder_note(&l, Some(&h), Some(&i)),
+            Note::Alive,
+            "within a try"
+        );
+        i.advice = Some(Advice {
+            topic: Topic::Network,
+            text: "x".into(),
+        });
+        assert_eq!(holder_note(&l, Some(&h), Some(&i)), Note::Registry);
+        let incidents = [i];
+        let v = serde_json::to_value(held_by(&l, &h, &incidents)).unwrap();
+        assert_eq!(
+            v["registry"],
+            serde_json::json!({"peer": "127.0.0.1:18994", "silent_secs": 46.0}),
+            "{v}"
+        );
+    }
+
     /// A holder that let go while its registry answered nothing leaves a warning with the
     /// lock: a build started now asks the same registry (review M, N8).
     #[test]
@@ -1409,16 +1518,18 @@ mod tests {
         use crate::ui::demo::{self, Stage};
         let mut i = demo::snapshot(Stage::Contended, 1_000.0).report.incidents[0].clone();
         assert_eq!(unanswered_registry(&i, "cargo 4242"), None, "compiling");
-        i.doing = Doing::Network {
+        let network = |idle: f64| Doing::Network {
             peer: "127.0.0.1:18993".into(),
-            idle_for_secs: Some(40.0),
+            idle_for_secs: Some(idle),
             silence: None,
         };
-        assert_eq!(
-            unanswered_registry(&i, "cargo 4242"),
-            None,
-            "no advice: within a try"
-        );
+        i.doing = network(5.0);
+        assert_eq!(unanswered_registry(&i, "cargo 4242"), None, "a few seconds");
+        // Ten seconds of nothing is enough to warn: a cargo with a short `http.timeout` and no
+        // retry gives up within its one try (review N, P6).
+        i.doing = network(14.0);
+        assert!(unanswered_registry(&i, "cargo 4242").is_some());
+        i.doing = network(5.0);
         i.advice = Some(Advice {
             topic: Topic::Network,
             text: "x".into(),
