@@ -2,7 +2,7 @@
 //! a busy blocker reads "usually takes 3m10s here (median of the last 12); 1m40s so far"
 //! instead of an open-ended wait.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 use super::catalog;
@@ -43,11 +43,27 @@ pub fn command_key(cmd: &[String], name: &ProcName) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct HoldTimes {
     holds: HashMap<(PathBuf, String), VecDeque<(ProcId, f64)>>,
+    /// Holders whose hold did not end as a build ends: they looked stale (stopped, hung),
+    /// were killed, or were stopped for a terminal build. Their hold times say nothing of how
+    /// long a build takes (review N, P11).
+    cut_short: HashSet<ProcId>,
 }
 
 impl HoldTimes {
-    /// Learns from one history event: a released build lock whose start was seen.
+    /// Learns from one history event: a released build lock whose start was seen, unless its
+    /// holder's hold was cut short.
     pub fn add(&mut self, e: &HistoryEvent) {
+        if let HistoryEvent::Stale { holder, .. }
+        | HistoryEvent::Killed { holder, .. }
+        | HistoryEvent::Yielded { holder, .. } = e
+        {
+            self.cut_short.insert(*holder);
+            // Killed after it let go (the kill's line comes last): forgotten too.
+            for list in self.holds.values_mut() {
+                list.retain(|(id, _)| id != holder);
+            }
+            return;
+        }
         let HistoryEvent::Released {
             path,
             holder,
@@ -61,7 +77,7 @@ impl HoldTimes {
         else {
             return;
         };
-        if *held_secs < MIN_HOLD_SECS {
+        if *held_secs < MIN_HOLD_SECS || self.cut_short.contains(holder) {
             return;
         }
         let build_lock = catalog::classify(path).is_some_and(|k| !k.in_cargo_home());
@@ -182,6 +198,40 @@ mod tests {
         }
         let typical = t.typical(p, &["cargo".into(), "build".into()], &"cargo".into());
         assert_eq!(typical.map(|t| (t.median_secs, t.holds)), Some((50.0, 12)));
+    }
+
+    /// A hold that looked stale (stopped with Ctrl-Z, hung), or was killed or yielded, says
+    /// nothing of how long a build takes, whichever line comes first (review N, P11).
+    #[test]
+    fn holds_cut_short_do_not_count() {
+        let id = |pid| ProcId {
+            pid,
+            start_token: 1,
+        };
+        let mut t = HoldTimes::default();
+        let p = Path::new("/src/app");
+        t.add(&HistoryEvent::Stale {
+            at: 1.0,
+            path: LOCK.into(),
+            holder: id(1),
+            name: "cargo".into(),
+            reasons: vec![crate::core::model::StaleReason::Stopped],
+            blocked: vec![],
+        });
+        t.add(&released(1, 174.0, BUILD, LOCK, true));
+        t.add(&released(2, 27.0, BUILD, LOCK, true));
+        t.add(&HistoryEvent::Killed {
+            at: 2.0,
+            holder: id(2),
+            name: "cargo".into(),
+            signal: "SIGTERM".into(),
+            paths: vec![LOCK.into()],
+        });
+        for pid in 3..6 {
+            t.add(&released(pid, 300.0, BUILD, LOCK, true));
+        }
+        let typical = t.typical(p, &["cargo".into(), "build".into()], &"cargo".into());
+        assert_eq!(typical.map(|t| (t.median_secs, t.holds)), Some((300.0, 3)));
     }
 
     #[test]

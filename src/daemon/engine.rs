@@ -795,10 +795,7 @@ impl Engine {
         for e in effects {
             match e {
                 Effect::Log(line) => self.log(&line),
-                Effect::RecordHistory(h) => {
-                    self.hold_times.add(&h);
-                    history.push(h);
-                }
+                Effect::RecordHistory(h) => history.push(h),
                 Effect::UpdateUi => {}
             }
         }
@@ -1090,6 +1087,10 @@ impl Engine {
     fn record(&mut self, events: Vec<HistoryEvent>) {
         if events.is_empty() {
             return;
+        }
+        // Typical hold times learn from every line, kills and yields too (review N, P11).
+        for e in &events {
+            self.hold_times.add(e);
         }
         self.pending.events.extend(events);
         while self.pending.events.len() > MAX_PENDING_HISTORY {
