@@ -1033,3 +1033,27 @@ fn a_missing_file_named_by_lockwatch_config_is_a_warning() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--no-daemon`, listed in the top-level help, works before or after `wait`, `kill` and
+/// `resume`: they scan and act directly (review N, P13).
+#[test]
+fn no_daemon_is_taken_by_wait_kill_and_resume() {
+    let dir = Dir::new("no-daemon-acts");
+    let (lock, holder) = held_package_cache(&dir);
+    let run = |args: &[&str]| {
+        let out = lockwatch(&dir).args(args).output().unwrap();
+        let said = String::from_utf8_lossy(&out.stderr).into_owned()
+            + &String::from_utf8_lossy(&out.stdout);
+        (out.status.code(), said)
+    };
+    let lock = lock.display().to_string();
+    let (code, said) = run(&["--no-daemon", "wait", "--timeout", "300ms", &lock]);
+    assert_eq!(code, Some(lockwatch::exit::TIMEOUT), "{said}");
+    let pid = holder.pid.to_string();
+    let (code, said) = run(&["resume", "--no-daemon", &pid]);
+    assert_eq!(code, Some(lockwatch::exit::REFUSED), "{said}");
+    assert!(said.contains("not stopped"), "{said}");
+    let (code, said) = run(&["--no-daemon", "kill", "--yes", "--json", &pid]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("\"outcome\": \"signalled\""), "{said}");
+}

@@ -35,6 +35,9 @@ pub struct Args {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Act on a direct scan even if the daemon is running (a daemon that seems wedged).
+    #[arg(long)]
+    pub no_daemon: bool,
     /// Where else to recognise the lock the pid holds.
     #[command(flatten)]
     pub roots: super::ActRootArgs,
@@ -103,6 +106,9 @@ fn running(pid: u32) -> Result<ProcessFacts, Box<KillReport>> {
 
 /// Sends `request` to the daemon; `None` when no daemon answers it.
 pub(super) fn via_daemon(ctx: &Context, request: &Request, wait: Duration) -> Option<KillReport> {
+    if ctx.no_daemon {
+        return None;
+    }
     let socket = daemon::socket_path(&ctx.dirs);
     let mut c = match Client::connect(&socket, Duration::from_secs(2)) {
         Ok(c) => c,
@@ -254,7 +260,7 @@ fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Bo
         return Ok(());
     }
     let roots = super::status::roots_here(ctx);
-    let Ok(report) = super::status::fetch(ctx, &roots, false) else {
+    let Ok(report) = super::status::fetch(ctx, &roots, ctx.no_daemon) else {
         return Ok(());
     };
     let Some(refusal) = second_thought(&report, args.pid) else {

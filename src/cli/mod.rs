@@ -134,6 +134,17 @@ impl Command {
         }
     }
 
+    /// Whether `--no-daemon` was given to a command that takes it.
+    fn no_daemon(&self) -> bool {
+        match self {
+            Command::Status(a) => a.no_daemon,
+            Command::Kill(a) => a.no_daemon,
+            Command::Resume(a) => a.no_daemon,
+            Command::Wait(a) => a.no_daemon,
+            _ => false,
+        }
+    }
+
     /// The `--color` choice of the commands that take one.
     fn color(&self) -> ColorWhen {
         match self {
@@ -220,6 +231,8 @@ pub struct Context {
     pub color: bool,
     /// `--cargo-home` / `--project` (the daemon applies them again on a reload).
     pub flags: FlagOverrides,
+    /// `--no-daemon`: the command scans and acts directly (review N, P13).
+    pub no_daemon: bool,
 }
 
 /// Strips the `lockwatch` word cargo inserts when run as `cargo lockwatch …`, and moves a
@@ -308,6 +321,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         loaded,
         color,
         flags,
+        no_daemon: command.no_daemon(),
     };
     // `config` and `doctor` show the warnings in their own report.
     if !matches!(command, Command::Config(_) | Command::Doctor(_)) {

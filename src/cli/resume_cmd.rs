@@ -18,6 +18,9 @@ pub struct Args {
     /// Print the outcome as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Act on a direct scan even if the daemon is running (a daemon that seems wedged).
+    #[arg(long)]
+    pub no_daemon: bool,
     /// Where else to recognise the lock the pid holds.
     #[command(flatten)]
     pub roots: super::ActRootArgs,

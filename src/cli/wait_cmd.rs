@@ -38,6 +38,9 @@ pub struct Args {
     /// Print how it ended as JSON on stdout (the live line stays on stderr).
     #[arg(long)]
     pub json: bool,
+    /// Scan directly even if the daemon is running.
+    #[arg(long)]
+    pub no_daemon: bool,
     /// Where to look beyond the defaults.
     #[command(flatten)]
     pub roots: super::RootArgs,
@@ -231,7 +234,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     // The holder's registry was not answering when last seen: a build here may meet it next.
     let mut last_registry: Option<String> = None;
     loop {
-        let report = match super::status::fetch(ctx, &roots, false) {
+        let report = match super::status::fetch(ctx, &roots, ctx.no_daemon) {
             Ok(r) => r,
             Err(e) => {
                 crate::say!("cargo-lockwatch: error: {e:#}");
