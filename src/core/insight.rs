@@ -565,11 +565,16 @@ fn waiter_label(party: &Party, cmd: &[String], name: &ProcName) -> String {
         .user
         .as_ref()
         .map_or("your".into(), |u| format!("{u}'s"));
+    // Another user's command says whose it is, whatever its origin (review N, P10).
+    let command = || match &party.user {
+        Some(u) => format!("{u}'s {}", short_command(cmd, name)),
+        None => short_command(cmd, name),
+    };
     match party.origin {
-        _ if name.raw() != "cargo" => short_command(cmd, name),
+        _ if name.raw() != "cargo" => command(),
         Some(Origin::Terminal) => format!("{whose} terminal builds"),
         Some(Origin::Ide) => format!("{whose} editor's checks"),
-        _ => short_command(cmd, name),
+        _ => command(),
     }
 }
 
@@ -1218,6 +1223,13 @@ mod tests {
         let sum = summarize(&events, 50.0, 0);
         assert_eq!(sum.blocked[0].waiter, "lwtest's terminal builds");
         assert_eq!(sum.blocked[0].waiter_user.as_deref(), Some("lwtest"));
+        // Of no known origin, the command is still theirs (review N, P10).
+        let mut unknown = events[0].clone();
+        if let HistoryEvent::WaitEnded { party, .. } = &mut unknown {
+            party.origin = Some(Origin::Unknown);
+        }
+        let theirs = summarize(&[unknown], 50.0, 0);
+        assert_eq!(theirs.blocked[0].waiter, "lwtest's cargo build");
         assert!(
             !sum.advice.iter().any(|a| a.topic == Topic::IdeTargetDir),
             "{:#?}",
