@@ -438,13 +438,31 @@ fn width_of(stream: impl IsTerminal + std::os::fd::AsFd) -> Option<usize> {
 /// The columns a terminal says it has, whatever its rows: one set up with only `stty cols 60`
 /// says 0 rows, which is no reason to draw 100 columns on it (review M, N1).
 fn columns_of(fd: std::os::fd::BorrowedFd) -> Option<usize> {
+    let cols = winsize_of(fd)?.ws_col;
+    (cols > 0).then_some(usize::from(cols))
+}
+
+/// The rows of the terminal on stdout (`LINES` wins), when it says: `status --watch` draws no
+/// more than fit (review N, P12).
+pub fn terminal_rows() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let from_env = std::env::var("LINES").ok().and_then(|c| c.parse().ok());
+    let stdout = std::io::stdout();
+    let said = winsize_of(std::os::fd::AsFd::as_fd(&stdout)).map(|w| usize::from(w.ws_row));
+    from_env.or(said).filter(|r| *r > 0)
+}
+
+/// The window size a terminal reports for `fd`.
+fn winsize_of(fd: std::os::fd::BorrowedFd) -> Option<libc::winsize> {
     use std::os::fd::AsRawFd;
     // SAFETY: all-zero bytes are a valid `winsize` (plain integers).
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which is valid and
     // exclusively borrowed for the call; `fd` is open for as long as it is borrowed.
     let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
-    (r == 0 && size.ws_col > 0).then_some(usize::from(size.ws_col))
+    (r == 0).then_some(size)
 }
 
 /// Decides colour once for the run, for anstream (which every print goes through) and for the

@@ -357,7 +357,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if super::clear_screen().is_err() {
                 return exit::OK;
             }
-            render::report(&report, &style)
+            fit_height(render::report(&report, &style), super::terminal_rows())
         } else if args.watch {
             // Into a pipe or file: one view after another, no terminal escapes, each after a
             // line with its time, so a log tells the frames apart (review L, M13).
@@ -403,6 +403,26 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
 }
 
+/// `view` cut to a terminal `rows` high: a view taller than the screen scrolls its top (the
+/// reader's own incident, first) out of sight and leaves a copy in the scrollback at every
+/// redraw (review N, P12). The last row says how much was left out.
+fn fit_height(view: String, rows: Option<usize>) -> String {
+    let Some(rows) = rows.filter(|r| *r >= 3) else {
+        return view;
+    };
+    let lines: Vec<&str> = view.lines().collect();
+    if lines.len() < rows {
+        return view;
+    }
+    // One row for the note, one so the cursor after it does not scroll the screen.
+    let keep = rows - 2;
+    format!(
+        "{}\n… {} more lines (a taller window shows them)\n",
+        lines[..keep].join("\n"),
+        lines.len() - keep
+    )
+}
+
 /// The line before each view of `--watch` into a pipe: `--- 01:20:18 ---`, the local time the
 /// view was observed at (Unix time `observed_at`).
 fn frame_separator(observed_at: f64) -> String {
@@ -435,6 +455,18 @@ fn sleep_unless_reader_leaves(interval: Duration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_view_taller_than_the_terminal_keeps_its_top_and_says_what_is_left_out() {
+        let view: String = (1..=30).map(|i| format!("line {i}\n")).collect();
+        let cut = fit_height(view.clone(), Some(20));
+        let lines: Vec<&str> = cut.lines().collect();
+        assert_eq!(lines.len(), 19, "{cut}");
+        assert_eq!((lines[0], lines[17]), ("line 1", "line 18"));
+        assert!(lines[18].starts_with("… 12 more lines"), "{cut}");
+        assert_eq!(fit_height(view.clone(), Some(40)), view, "it fits");
+        assert_eq!(fit_height(view.clone(), None), view, "not a terminal");
+    }
 
     #[test]
     fn another_cargo_home_s_stale_package_cache_does_not_set_the_exit_status() {
