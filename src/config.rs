@@ -1152,6 +1152,8 @@ fn apply_each(base: &mut toml::Table, user: &toml::Table) -> Vec<(String, Option
     let mut out = Vec::new();
     for (section, value) in user {
         let singles: Vec<(String, toml::Value)> = match value {
+            // An empty section is tried whole: an unknown one is said (review N).
+            toml::Value::Table(t) if t.is_empty() => vec![(section.clone(), value.clone())],
             toml::Value::Table(t) => t
                 .iter()
                 .map(|(k, v)| {
@@ -1312,6 +1314,19 @@ mod tests {
         assert!(same_place(&home, &link));
         assert!(same_place(Path::new("/nowhere/a"), Path::new("/nowhere/a")));
         assert!(!same_place(&home, dir.path()));
+    }
+
+    #[test]
+    fn an_empty_unknown_section_is_said_an_empty_known_one_is_fine() {
+        let l = load(Some("[bogus]\n"), &[]);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("unknown section `bogus`")),
+            "{:?}",
+            l.warnings
+        );
+        assert!(load(Some("[watch]\n"), &[]).warnings.is_empty());
     }
 
     #[test]
