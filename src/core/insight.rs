@@ -194,7 +194,13 @@ pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -
     s.finish(unreadable_lines)
 }
 
-type RowKey = (String, Option<Origin>, String, Option<PathBuf>);
+type RowKey = (
+    String,
+    Option<Origin>,
+    String,
+    Option<PathBuf>,
+    Option<PathBuf>,
+);
 
 /// What one wait still going on has spent behind each row's blockers so far: seconds, and
 /// whether that is a lower bound.
@@ -390,11 +396,14 @@ impl Summarizer {
                         .flatten()
                         .any(|a| a == "--target-dir" || a.starts_with("--target-dir=")),
                 };
+                // Waits on two Cargo homes' package caches are two rows (review O, Q1).
+                let home = (row.lock_kind).and_then(|k| catalog::cargo_home_of(&row.lock, k));
                 let key = (
                     row.blocker.clone(),
                     row.blocker_origin,
                     row.waiter.clone(),
                     row.project.clone(),
+                    home,
                 );
                 let row = self.rows.entry(key.clone()).or_insert(row);
                 row.total_wait_secs += waited_secs;
@@ -1782,6 +1791,13 @@ mod tests {
         assert!(text.contains("· package cache\n"), "{text}");
         sum.reader_home = None;
         assert!(!render(&sum, 3600, None).contains("package cache of"));
+        // The same blocker and waiters on two homes' caches: two rows, not one named after
+        // the first home (review O, Q1).
+        let same =
+            |home: &str, at: f64| ide_blocked_terminal(at, 30.0, &format!("{home}/.package-cache"));
+        let sum = summarize(&[same("/h", 100.0), same("/h2", 200.0)], 0.0, 0);
+        assert_eq!(sum.blocked.len(), 2, "{:#?}", sum.blocked);
+        assert!(sum.blocked.iter().all(|r| r.times == 1));
     }
 
     #[test]
