@@ -686,8 +686,11 @@ fn holder_note(
         l.state == LockState::Stale || root.is_some_and(|i| i.state == IncidentState::Stale);
     let stopped = holder.is_some_and(|h| h.process_state == ProcState::Stopped)
         || root.is_some_and(|i| i.doing == Doing::Stopped);
+    let culprit = root.and_then(|i| i.culprit.as_ref());
     if root.is_some_and(|i| i.deadlock.is_some()) {
         Note::Deadlock
+    } else if let Some(c) = culprit {
+        Note::Leftover { pid: c.pid }
     } else if stale {
         Note::Stale
     } else if stopped {
@@ -713,37 +716,52 @@ enum Note {
     Deadlock,
     /// Waits on a registry that has not answered a whole try (review N, P8).
     Registry,
+    /// Waits for process `pid`, which its build script left holding its output pipe, to end:
+    /// that one is to stop (review O, Q3).
+    Leftover { pid: u32 },
 }
 
 impl Note {
     /// As the line ends: `— looks STALE: see `cargo lockwatch status``; empty while alive.
-    fn said(self) -> &'static str {
+    fn said(self) -> String {
         match self {
-            Note::Alive => "",
-            Note::Stopped => " — it is STOPPED: see `cargo lockwatch status`",
-            Note::Stale => " — looks STALE: see `cargo lockwatch status`",
+            Note::Alive => String::new(),
+            Note::Stopped => " — it is STOPPED: see `cargo lockwatch status`".into(),
+            Note::Stale => " — looks STALE: see `cargo lockwatch status`".into(),
             Note::Deadlock => {
-                " — DEADLOCKED: it never ends on its own; see `cargo lockwatch status`"
+                " — DEADLOCKED: it never ends on its own; see `cargo lockwatch status`".into()
             }
-            Note::Registry => " — its registry is not answering: see `cargo lockwatch status`",
+            Note::Registry => {
+                " — its registry is not answering: see `cargo lockwatch status`".into()
+            }
+            Note::Leftover { pid } => format!(
+                " — STUCK on process {pid}, left by its build script: `cargo lockwatch kill {pid}`"
+            ),
         }
     }
 
     /// Shorter, then shortest, for a terminal too narrow for [`Note::said`].
-    fn shorter(self) -> [&'static str; 2] {
-        match self {
+    fn shorter(self) -> [String; 2] {
+        let [a, b] = match self {
             Note::Alive => ["", ""],
             Note::Stopped => [" — it is STOPPED", " — STOPPED"],
             Note::Stale => [" — looks STALE", " — STALE"],
             Note::Deadlock => [" — DEADLOCKED, never ends", " — DEADLOCKED"],
             Note::Registry => [" — its registry is not answering", " — NO REGISTRY"],
-        }
+            Note::Leftover { pid } => {
+                return [
+                    format!(" — STUCK on process {pid}"),
+                    format!(" — STUCK on {pid}"),
+                ];
+            }
+        };
+        [a.to_string(), b.to_string()]
     }
 }
 
 impl std::fmt::Display for Note {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.said())
+        f.write_str(&self.said())
     }
 }
 
@@ -1489,6 +1507,18 @@ mod tests {
         assert_eq!(holder_note(&l, Some(&h), Some(&i)), Note::Deadlock);
         assert!(Note::Deadlock.said().contains("never ends on its own"));
         i.deadlock = None;
+        // Stuck on a process its build script left: that one is named, to stop (review O, Q3).
+        let mut leftover = i.blocker.clone().unwrap();
+        leftover.pid = 695;
+        i.culprit = Some(leftover);
+        let note = holder_note(&l, Some(&h), Some(&i));
+        assert_eq!(note, Note::Leftover { pid: 695 });
+        assert!(
+            note.said().contains("`cargo lockwatch kill 695`"),
+            "{}",
+            note.said()
+        );
+        i.culprit = None;
         i.doing = Doing::Network {
             peer: "127.0.0.1:18994".into(),
             idle_for_secs: Some(46.0),
