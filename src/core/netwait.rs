@@ -226,6 +226,8 @@ pub struct GaveUp {
     pub at: f64,
     /// How long nothing had arrived by then.
     pub silent_secs: f64,
+    /// The Cargo home whose package cache it held, when it held one.
+    pub home: Option<std::path::PathBuf>,
 }
 
 /// Whether a cargo that lets go with this silence most likely gave up on its registry: nothing

@@ -868,6 +868,8 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                     pid: id.1.pid,
                     at: now,
                     silent_secs: s.silent_for_secs,
+                    home: super::catalog::classify(&hold.path)
+                        .and_then(|k| super::catalog::cargo_home_of(&hold.path, k)),
                 },
             );
         }

@@ -399,7 +399,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
     let gave_up = gave_up_before(&report, &k.gave_up);
     report.verdict = verdict(&report, &signals(obs, i), settings, gave_up.is_some())
         + &sharers_clause(&report)
-        + &gave_up.map_or(String::new(), |g| gave_up_words(g, now));
+        + &gave_up.map_or(String::new(), |g| gave_up_words(&report, g, now));
     report
 }
 
@@ -852,15 +852,34 @@ fn gave_up_before<'a>(
         return None;
     };
     let me = i.blocker.as_ref().map(|b| b.pid);
-    (gave_up.iter().rev())
-        .filter(|_| s.nothing_received)
-        .find(|g| g.peer == *peer && Some(g.pid) != me)
+    let candidates = || {
+        (gave_up.iter().rev())
+            .filter(|_| s.nothing_received)
+            .filter(move |g| g.peer == *peer && Some(g.pid) != me)
+    };
+    // One on this incident's Cargo home first: the cache the waiters wait for (review O, Q4).
+    let home = incident_home(i);
+    candidates()
+        .find(|g| g.home.is_some() && g.home == home)
+        .or_else(|| candidates().next())
 }
 
-/// ` cargo 31097 let go of its lock 40s ago after 2m10s with nothing from …`.
-fn gave_up_words(g: &super::netwait::GaveUp, now: f64) -> String {
+/// The Cargo home whose package cache `i` is about, if any.
+fn incident_home(i: &IncidentReport) -> Option<PathBuf> {
+    (i.locks.iter()).find_map(|l| catalog::cargo_home_of(&l.path, l.kind))
+}
+
+/// ` cargo 31097 let go of its lock 40s ago after 2m10s with nothing from …`, saying whose
+/// package cache it held when that is another home's than `i`'s.
+fn gave_up_words(i: &IncidentReport, g: &super::netwait::GaveUp, now: f64) -> String {
+    let lock = match &g.home {
+        Some(h) if Some(h) != incident_home(i).as_ref() => {
+            format!("of {}'s package cache", super::text::tilde(h))
+        }
+        _ => "of its lock".to_string(),
+    };
     format!(
-        " {} let go of its lock {} ago after {} with nothing from {} (it most likely gave up): \
+        " {} let go {lock} {} ago after {} with nothing from {} (it most likely gave up): \
          this one will likely do the same; check the network, or the registry.",
         g.who,
         super::text::duration((now - g.at).max(0.0)),
@@ -1730,6 +1749,7 @@ mod tests {
             pid: 31097,
             at: NOW - 100.0,
             silent_secs: 130.0,
+            home: None,
         }];
         let r = two_builds(ProcState::Sleeping).report(&k);
         let v = &r.incidents[0].verdict;
@@ -1741,6 +1761,28 @@ mod tests {
             ),
             "{v}"
         );
+        // One that held another home's cache on that registry says so; one on this incident's
+        // home is preferred (review O, Q4).
+        let home = incident_home(&r.incidents[0]);
+        k.gave_up[0].home = Some("/other".into());
+        let r = two_builds(ProcState::Sleeping).report(&k);
+        assert!(
+            r.incidents[0]
+                .verdict
+                .contains("cargo 31097 let go of /other's package cache"),
+            "{}",
+            r.incidents[0].verdict
+        );
+        let mut same = k.gave_up[0].clone();
+        (same.who, same.pid, same.home) = ("cargo 31000".into(), 31000, home);
+        k.gave_up.insert(0, same);
+        let r = two_builds(ProcState::Sleeping).report(&k);
+        assert!(
+            r.incidents[0].verdict.contains("cargo 31000 let go"),
+            "{}",
+            r.incidents[0].verdict
+        );
+        k.gave_up.truncate(1);
         k.gave_up[0].pid = 10;
         let r = two_builds(ProcState::Sleeping).report(&k);
         assert!(!r.incidents[0].verdict.contains("let go of its lock"));
