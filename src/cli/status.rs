@@ -357,7 +357,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if super::clear_screen().is_err() {
                 return exit::OK;
             }
-            fit_height(render::report(&report, &style), super::terminal_rows())
+            let view = render::report(&report, &style);
+            fit_height(view, super::terminal_rows(), &report.incidents)
         } else if args.watch {
             // Into a pipe or file: one view after another, no terminal escapes, each after a
             // line with its time, so a log tells the frames apart (review L, M13).
@@ -405,8 +406,13 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
 
 /// `view` cut to a terminal `rows` high: a view taller than the screen scrolls its top (the
 /// reader's own incident, first) out of sight and leaves a copy in the scrollback at every
-/// redraw (review N, P12). The last row says how much was left out.
-fn fit_height(view: String, rows: Option<usize>) -> String {
+/// redraw (review N, P12). The last row names the `incidents` left out, or says how many lines
+/// were (review O, Q5).
+fn fit_height(
+    view: String,
+    rows: Option<usize>,
+    incidents: &[crate::core::model::IncidentReport],
+) -> String {
     let Some(rows) = rows.filter(|r| *r >= 3) else {
         return view;
     };
@@ -416,11 +422,48 @@ fn fit_height(view: String, rows: Option<usize>) -> String {
     }
     // One row for the note, one so the cursor after it does not scroll the screen.
     let keep = rows - 2;
-    format!(
-        "{}\n… {} more lines (a taller window shows them)\n",
-        lines[..keep].join("\n"),
-        lines.len() - keep
-    )
+    let shown = lines[..keep].iter().filter(|l| is_headline(l)).count();
+    let left: Vec<String> = (incidents.iter().skip(shown))
+        .map(|i| {
+            let who = i.blocker.as_ref().map(|b| format!(" {} {}", b.name, b.pid));
+            format!(
+                "{}{}",
+                crate::core::words::badge(i),
+                who.unwrap_or_default()
+            )
+        })
+        .collect();
+    let note = match left.as_slice() {
+        [] => format!(
+            "… {} more lines (a taller window shows them)",
+            lines.len() - keep
+        ),
+        [one] => format!("… and {one} (a taller window shows it)"),
+        many => format!("… and {} more: {}", many.len(), many.join(", ")),
+    };
+    format!("{}\n{note}\n", lines[..keep].join("\n"))
+}
+
+/// Whether `line` of a rendered view heads an incident (`STALE    cargo build …`): not
+/// indented, its first word a badge in capitals (colour codes aside).
+fn is_headline(line: &str) -> bool {
+    let plain: String = strip_ansi(line);
+    let word = plain.split_whitespace().next().unwrap_or_default();
+    !plain.starts_with(' ') && word.len() >= 4 && word.chars().all(|c| c.is_ascii_uppercase())
+}
+
+/// `text` without ANSI colour sequences (`ESC [ … m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The line before each view of `--watch` into a pipe: `--- 01:20:18 ---`, the local time the
@@ -459,13 +502,23 @@ mod tests {
     #[test]
     fn a_view_taller_than_the_terminal_keeps_its_top_and_says_what_is_left_out() {
         let view: String = (1..=30).map(|i| format!("line {i}\n")).collect();
-        let cut = fit_height(view.clone(), Some(20));
+        let cut = fit_height(view.clone(), Some(20), &[]);
         let lines: Vec<&str> = cut.lines().collect();
         assert_eq!(lines.len(), 19, "{cut}");
         assert_eq!((lines[0], lines[17]), ("line 1", "line 18"));
         assert!(lines[18].starts_with("… 12 more lines"), "{cut}");
-        assert_eq!(fit_height(view.clone(), Some(40)), view, "it fits");
-        assert_eq!(fit_height(view.clone(), None), view, "not a terminal");
+        assert_eq!(fit_height(view.clone(), Some(40), &[]), view, "it fits");
+        assert_eq!(fit_height(view.clone(), None, &[]), view, "not a terminal");
+        // The incidents below the cut are named (review O, Q5).
+        use crate::ui::demo::{self, Stage};
+        let r = demo::snapshot(Stage::Stale, 1_000.0).report;
+        let two = [r.incidents[0].clone(), r.incidents[0].clone()];
+        let view = format!("\x1b[1;31mSTALE  \x1b[0m  x\n{}", "    detail\n".repeat(30));
+        let cut = fit_height(view, Some(10), &two);
+        assert!(
+            cut.ends_with("… and STALE cargo 4242 (a taller window shows it)\n"),
+            "{cut}"
+        );
     }
 
     #[test]
