@@ -156,6 +156,9 @@ pub struct Loaded {
     /// Of `warnings`, those about directories to watch that are not there (yet) or are not
     /// directories: worth knowing, not a broken configuration.
     pub missing_dirs: Vec<String>,
+    /// Dotted keys (or sections) of the file refused as they are written (a wrong type, an
+    /// unknown name): the default is used, and a reload keeps the value in use instead.
+    pub refused: Vec<String>,
 }
 
 /// Per-user directories, overridable for tests and unusual setups.
@@ -489,6 +492,7 @@ impl Loaded {
     ) -> Loaded {
         let mut warnings = Vec::new();
         let mut file_unusable = None;
+        let mut refused = Vec::new();
         let mut table: toml::Table =
             toml::from_str(DEFAULT_TOML).expect("built-in default config parses");
         let mut provenance = BTreeMap::new();
@@ -515,6 +519,7 @@ impl Loaded {
                                     provenance.insert(key, Provenance::File(file.to_path_buf()))
                                 }
                                 Some(why) => {
+                                    refused.push(key);
                                     let place = match locate(text, &why) {
                                         Some((line, column)) => {
                                             format!(", line {line}, column {column}")
@@ -622,7 +627,18 @@ impl Loaded {
             file: file.to_path_buf(),
             file_unusable,
             missing_dirs: Vec::new(),
+            refused,
         }
+    }
+
+    /// The keys a reload keeps the running value of: those the file gets wrong, and those out
+    /// of range (review O, Q2).
+    pub fn keys_to_keep(&self) -> Vec<String> {
+        let mut keys = self.refused.clone();
+        keys.extend(self.rejected.keys().cloned());
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// The roots to watch: `$CARGO_HOME` (or `~/.cargo`) plus configured ones.
@@ -639,6 +655,32 @@ impl Loaded {
             projects: self.config.watch.projects.clone(),
         }
     }
+}
+
+/// `new` with the values of `keys` (dotted, or a whole section) taken from `old`: a reload keeps
+/// the running value of a key the file now gets wrong, rather than its default (review O, Q2).
+/// `new` as it is when the result would not be a valid configuration.
+pub fn keep_values(new: Config, old: &Config, keys: &[String]) -> Config {
+    let (Ok(mut table), Ok(before)) = (toml::Table::try_from(&new), toml::Table::try_from(old))
+    else {
+        return new;
+    };
+    for key in keys {
+        match key.split_once('.') {
+            Some((section, field)) => {
+                let value = before.get(section).and_then(|s| s.get(field)).cloned();
+                if let (Some(toml::Value::Table(t)), Some(v)) = (table.get_mut(section), value) {
+                    t.insert(field.to_string(), v);
+                }
+            }
+            None => {
+                if let Some(v) = before.get(key.as_str()) {
+                    table.insert(key.clone(), v.clone());
+                }
+            }
+        }
+    }
+    table.try_into().unwrap_or(new)
 }
 
 /// Whether two paths name one place: the same text, or the same directory once resolved.
@@ -1314,6 +1356,33 @@ mod tests {
         assert!(same_place(&home, &link));
         assert!(same_place(Path::new("/nowhere/a"), Path::new("/nowhere/a")));
         assert!(!same_place(&home, dir.path()));
+    }
+
+    /// A reload keeps the running value of each key the file now gets wrong (review O, Q2).
+    #[test]
+    fn a_reload_keeps_the_running_value_of_a_key_the_file_gets_wrong() {
+        let running = load(
+            Some("[stale]\nstale_after = \"30s\"\n[watch]\ncargo_homes = [\"/h2\"]\n"),
+            &[],
+        );
+        assert!(running.warnings.is_empty(), "{:?}", running.warnings);
+        let broken = load(
+            Some("[stale]\nstale_after = 5\n[watch]\ncargo_homes = \"/h2\"\n"),
+            &[],
+        );
+        let keys = broken.keys_to_keep();
+        assert_eq!(
+            keys,
+            ["stale.stale_after", "watch.cargo_homes"],
+            "{:?}",
+            broken.warnings
+        );
+        assert_ne!(broken.config, running.config, "the defaults");
+        let kept = keep_values(broken.config.clone(), &running.config, &keys);
+        assert_eq!(kept, running.config);
+        // Nothing to take from a section the running one does not have.
+        let odd = keep_values(broken.config.clone(), &running.config, &["bogus".into()]);
+        assert_eq!(odd, broken.config);
     }
 
     #[test]

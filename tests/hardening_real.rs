@@ -600,6 +600,27 @@ fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
             .is_some_and(|l| l.ends_with("nothing changed")),
         "the broken file changed nothing: {out}"
     );
+    // A wrong value for one key keeps that key's value in use, not its default, and the
+    // other keys are taken (review O, Q2).
+    dir.write(
+        "lockwatch/config/config.toml",
+        "[stale]\nidle_cpu_secs = \"much\"\n[policy]\nyield_after = \"45s\"\n",
+    );
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::kill(d.proc.pid as i32, libc::SIGHUP) }, 0);
+    eventually("the third reload", || {
+        d.proc.output().matches("reloaded").count() == 3
+    });
+    let out = d.proc.output();
+    assert!(
+        out.contains("keeping the value in use of stale.idle_cpu_secs"),
+        "{out}"
+    );
+    let last = (out.lines().rev()).find(|l| l.contains("reloaded"));
+    assert!(
+        last.is_some_and(|l| l.contains("policy.yield_after") && !l.contains("idle_cpu_secs")),
+        "{out}"
+    );
     let (code, _, _) = cli(&dir, &d.env, &["daemon", "--check"]);
     assert_eq!(code, 0, "still running after SIGHUP");
     d.report();

@@ -549,12 +549,22 @@ impl Engine {
 
     /// Applies a reloaded configuration in place: thresholds, roots, notifications, limits.
     /// Holds, waits and verdicts carry on.
-    fn reload(&mut self, loaded: Loaded, roots: WatchRoots) {
+    fn reload(&mut self, mut loaded: Loaded, mut roots: WatchRoots) {
         if let Some(why) = &loaded.file_unusable {
             self.log(&format!(
                 "config    {why}; keeping the settings in use (fix the file and send SIGHUP again)"
             ));
             return;
+        }
+        // A key the file now gets wrong keeps its value in use, not its default (review O, Q2).
+        let kept = loaded.keys_to_keep();
+        if !kept.is_empty() {
+            loaded.config = crate::config::keep_values(loaded.config.clone(), &self.config, &kept);
+            roots = loaded.roots();
+            self.log(&format!(
+                "config    keeping the value in use of {} (fix the file and send SIGHUP again)",
+                kept.join(", ")
+            ));
         }
         let old: std::collections::BTreeMap<String, String> =
             self.config.flatten().into_iter().collect();
