@@ -22,6 +22,7 @@ cp -r "$work/app" "$work/app2"; sed -i 's/"app"/"app2"/' "$work/app2/Cargo.toml"
 Xvfb :$disp -screen 0 640x240x24 >/dev/null 2>&1 & sleep 1
 trayer --edge top --align right --widthtype request --height 32 --transparent false --tint 0xffffff >/dev/null 2>&1 & sleep 1
 mean() { convert "$1" -crop 32x32+608+0 +repage -format '%[fx:mean.r] %[fx:mean.g] %[fx:mean.b]' info:; }
+fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- notifications"; cat "$work/mon.log" | head -40; exit 1; }
 dbus-run-session -- bash -c '
   set -euo pipefail
   # Whatever this session started ends with it, even when a check fails.
@@ -56,8 +57,7 @@ dbus-run-session -- bash -c '
   for i in $(seq 1 40); do [ -e "'"$work"'/app/Cargo.lock" ] && break; sleep 0.5; done
   sleep 0.5; ! kill -0 $holder 2>/dev/null || touch "'"$work"'/holder-alive"
   "'"$bin"'" daemon --stop >/dev/null || true; sleep 1
-'
-fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- notifications"; cat "$work/mon.log" | head -40; exit 1; }
+' || fail "a step of the desktop session failed (exit $?): see the lines above"
 grep -q "(menu bar:" "$work/daemon.log" || fail "the daemon ran headless: build the binary with --features tray"
 [ ! -e "$work/not-pressed" ] || fail "$(cat "$work/not-pressed"): other stale Cargo locks on this machine?"
 grep -q opened "$work/menu.log" || fail "the menu did not open"

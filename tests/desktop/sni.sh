@@ -22,6 +22,7 @@ Xvfb :$disp -screen 0 640x240x24 >/dev/null 2>&1 & sleep 1
 # The icon sits at the host's left edge, at the bottom of the screen.
 mean() { convert "$1" -crop 30x30+0+210 +repage -format '%[fx:mean.r] %[fx:mean.g] %[fx:mean.b]' info:; }
 export -f mean
+fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- tooltip"; cat "$work/tooltip" 2>/dev/null; exit 1; }
 dbus-run-session -- bash -c '
   set -euo pipefail
   # Whatever this session started ends with it, even when a check fails.
@@ -53,14 +54,18 @@ dbus-run-session -- bash -c '
     --method com.canonical.dbusmenu.Event -- "$id" clicked "<@s \"\">" 0 >/dev/null
   for i in $(seq 1 40); do [ -e "$WORK/app/Cargo.lock" ] && break; sleep 0.5; done
   # The panel restarts its watcher (at once: the new one misses a registration made while it
-  # starts up): the icon must be listed again.
-  kill $watcher; status-notifier-watcher >/dev/null 2>&1 &
-  for i in $(seq 1 60); do items | grep -q "$svc" && break; sleep 0.25; done
-  items > "$WORK/items-after-restart"
+  # starts up): the icon must be listed again. A watcher started while the old one still owns
+  # the bus name exits at once, so the old one must be gone first (slow on a loaded machine).
+  kill $watcher; wait $watcher 2>/dev/null || true
+  owned() { gdbus call --session --dest org.freedesktop.DBus --object-path /org/freedesktop/DBus \
+    --method org.freedesktop.DBus.NameHasOwner org.kde.StatusNotifierWatcher | grep -q true; }
+  for i in $(seq 1 40); do owned || break; sleep 0.25; done
+  status-notifier-watcher > "$WORK/watcher.log" 2>&1 &
+  for i in $(seq 1 60); do items 2>/dev/null | grep -q "$svc" && break; sleep 0.25; done
+  items > "$WORK/items-after-restart" 2>&1 || true
   ! kill -0 $holder 2>/dev/null || touch "$WORK/holder-alive"
   "$BIN" daemon --stop >/dev/null || true; sleep 1
-'
-fail() { echo "FAIL: $*"; echo "--- daemon.log"; cat "$work/daemon.log"; echo "--- tooltip"; cat "$work/tooltip" 2>/dev/null; exit 1; }
+' || fail "a step of the desktop session failed (exit $?): see the lines above"
 grep -q "(menu bar:" "$work/daemon.log" || fail "the daemon ran headless: build the binary with --features tray-sni"
 grep -q "'cargo-lockwatch'" "$work/id" || fail "the item's id is $(cat "$work/id"), not cargo-lockwatch"
 . "$work/pids"
@@ -72,5 +77,5 @@ echo "SNI icon mean colour: idle [$idle] stale [$stale]"
 [ -e "$work/app/Cargo.lock" ] || fail "the waiting cargo did not proceed after Terminate"
 [ ! -e "$work/holder-alive" ] || fail "holder $holder still alive"
 grep -q StatusNotifierItem "$work/items-after-restart" \
-  || fail "the icon was not registered again after the watcher restarted: $(cat "$work/items-after-restart")"
+  || fail "the icon was not registered again after the watcher restarted: $(cat "$work/items-after-restart" "$work/watcher.log")"
 echo "desktop SNI e2e: 6 passed, 0 failed"
