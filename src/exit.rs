@@ -15,6 +15,9 @@ pub const NOT_RUNNING: i32 = 5;
 /// `daemon --check`: the daemon's process is stopped (SIGSTOP, Ctrl-Z): it answers nothing until
 /// continued with `kill -CONT PID`.
 pub const DAEMON_STOPPED: i32 = 6;
+/// `wait`: stopped because the holder is deadlocked (a build script's cargo waits for its own
+/// parent, or cargos wait for each other's locks): no wait would end.
+pub const DEADLOCKED: i32 = 7;
 /// `wait`: ended by Ctrl-C (SIGINT) while a lock was still held, as shells number it (128 +
 /// the signal: SIGTERM ends it with 143, SIGHUP with 129).
 pub const INTERRUPTED: i32 = 130;

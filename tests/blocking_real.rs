@@ -687,6 +687,16 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
     );
 
     assert_eq!(s.report.source, lockwatch::core::model::Source::Scan);
+    assert_wait_stops_at_the_deadlock(
+        dir.lockwatch().run(&[
+            "wait",
+            "--json",
+            "--timeout",
+            "60s",
+            &target.display().to_string(),
+        ]),
+        cargo.pid,
+    );
 
     // The daemon says so at once (no idle window), as a stale incident.
     let d = Daemon::start(&dir, "daemon");
@@ -697,6 +707,11 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
         incident_of(&r, cargo.pid).unwrap().stale_reasons,
         vec![StaleReason::Deadlock]
     );
+
+    let target_arg = target.display().to_string();
+    let (code, out) = d.cli(&dir, &["wait", "--timeout", "60s", &target_arg]);
+    assert_eq!(code, lockwatch::exit::DEADLOCKED, "{out}");
+    assert!(out.contains("DEADLOCKED"), "{out}");
 
     // The nested cargo is refused, as the deadlock's waiting side, naming the one to stop.
     let (code, out) = d.cli(&dir, &["kill", &nested.to_string()]);
@@ -717,6 +732,23 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
         "the nested cargo went too"
     );
     assert_history_advice(&d, &dir, "nested-cargo", &outer);
+}
+
+/// `wait` behind a deadlock stops (exit 7) instead of waiting for what never comes, and says
+/// what ends it: stopping `outer`, the deadlock's blocker.
+fn assert_wait_stops_at_the_deadlock(out: util::RawOutput, outer: u32) {
+    assert_eq!(out.code, lockwatch::exit::DEADLOCKED, "{out:?}");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect(&out.stdout);
+    assert_eq!(json["deadlocked"], true, "{json}");
+    assert_eq!(json["free"], false, "{json}");
+    let kill = format!("cargo lockwatch kill {outer}");
+    assert_eq!(json["to_end"], kill.as_str(), "{json}");
+    assert_eq!(json["held_by"]["pid"], outer, "{json}");
+    assert!(
+        out.stderr.contains("DEADLOCKED") && out.stderr.contains(&kill),
+        "{}",
+        out.stderr
+    );
 }
 
 /// A project whose build script waits for the file named by `LW_GATE` (writing

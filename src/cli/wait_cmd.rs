@@ -29,7 +29,8 @@ pub struct Args {
     /// The `--target-dir` the build you are about to start will get.
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
-    /// Give up after this long (exit 3).
+    /// Give up after this long (exit 3). Behind a deadlock it stops at once (exit 7): that
+    /// never ends on its own.
     #[arg(long, value_parser = super::duration_arg, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
     /// How often to look.
@@ -233,6 +234,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let mut last_said: Option<(Option<u32>, PathBuf, Note)> = None;
     // The holder's registry was not answering when last seen: a build here may meet it next.
     let mut last_registry: Option<String> = None;
+    // A deadlock seen on the last look too: a single look, taken while locks changed hands,
+    // could show one that is not there.
+    let mut deadlock_seen = false;
     loop {
         let report = match super::status::fetch(ctx, &roots, ctx.no_daemon) {
             Ok(r) => r,
@@ -281,20 +285,32 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
         }
         printed = true;
-        let sig = ENDED_BY.load(std::sync::atomic::Ordering::Relaxed);
-        let timed_out = args.timeout.is_some_and(|t| start.elapsed() >= t);
-        if sig != 0 || timed_out {
+        let deadlocked = parts.note == Note::Deadlock;
+        let ending = Ending::of(
+            ENDED_BY.load(std::sync::atomic::Ordering::Relaxed),
+            deadlocked && deadlock_seen,
+            args.timeout.is_some_and(|t| start.elapsed() >= t),
+        );
+        deadlock_seen = deadlocked;
+        if let Some(ending) = ending {
             if live {
                 crate::say!();
             }
-            let (how, code, ended_by) = match sig {
-                0 => ("timed out", exit::TIMEOUT, None),
-                sig => (ended_words(sig), 128 + sig, Some(sig)),
-            };
-            crate::say!("{how}; still{}{}", parts.held, parts.note);
+            crate::say!("{}; still{}{}", ending.words(), parts.held, parts.note);
+            let incident = holder_incident(holder, root, &report.incidents);
+            let to_end = (ending == Ending::Deadlock)
+                .then(|| incident.and_then(|i| i.action.as_ref()))
+                .flatten()
+                .map(|a| a.command.clone());
+            if let Some(command) = &to_end {
+                crate::say!(
+                    "cargo-lockwatch: `{command}` ends the deadlock (the build it runs fails)"
+                );
+            }
             let held = holder.map(|h| held_by(l, h, &report.incidents));
-            print_outcome(args.json, start, Some((l, held)), ended_by, None);
-            return code;
+            let end = End { ending, to_end };
+            print_outcome(args.json, start, Some((l, held)), Some(end), None);
+            return ending.code();
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
         std::thread::sleep(left.map_or(args.interval, |l| l.min(args.interval)));
@@ -382,6 +398,12 @@ struct Outcome {
     /// Which of them.
     #[serde(skip_serializing_if = "Option::is_none")]
     signal: Option<&'static str>,
+    /// Stopped because the holder is deadlocked (exit 7): it never lets go on its own.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deadlocked: bool,
+    /// Behind a deadlock: the command that ends it (stops the process chosen to stop).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_end: Option<String>,
     /// Free, but what a build started now may meet: the holder let go while its registry
     /// answered nothing (it may have given up).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -398,6 +420,8 @@ fn print_error(json: bool, message: &str) {
         error: Some(message.to_string()),
         interrupted: false,
         signal: None,
+        deadlocked: false,
+        to_end: None,
         warning: None,
     };
     if json && let Ok(line) = serde_json::to_string(&outcome) {
@@ -903,7 +927,7 @@ fn print_outcome(
     json: bool,
     start: Instant,
     still: Option<(&LockReport, Option<HeldBy>)>,
-    ended_by: Option<i32>,
+    end: Option<End>,
     warning: Option<&str>,
 ) {
     if !json {
@@ -911,6 +935,11 @@ fn print_outcome(
     }
     let free = still.is_none();
     let (lock, held_by) = still.map_or((None, None), |(l, h)| (Some(l.path.clone()), h));
+    let ended_by = match end.as_ref().map(|e| e.ending) {
+        Some(Ending::Signal(sig)) => Some(sig),
+        _ => None,
+    };
+    let deadlocked = end.as_ref().is_some_and(|e| e.ending == Ending::Deadlock);
     let outcome = Outcome {
         free,
         waited_secs: start.elapsed().as_secs_f64(),
@@ -919,6 +948,8 @@ fn print_outcome(
         error: None,
         interrupted: ended_by.is_some(),
         signal: ended_by.map(signal_name),
+        deadlocked,
+        to_end: end.and_then(|e| e.to_end),
         warning: warning.map(str::to_string),
     };
     if let Ok(line) = serde_json::to_string(&outcome) {
@@ -1040,6 +1071,52 @@ fn signal_name(sig: i32) -> &'static str {
 }
 
 /// What the last line says of the signal that ended the wait.
+/// Why `wait` stopped while a lock was still held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// SIGINT, SIGTERM or SIGHUP (exit 128 + the signal).
+    Signal(i32),
+    /// The holder is deadlocked (seen twice in a row): no wait ends that (exit 7).
+    Deadlock,
+    /// `--timeout` passed (exit 3).
+    Timeout,
+}
+
+impl Ending {
+    /// The ending, if any: a signal first, then a deadlock, then the timeout.
+    fn of(sig: i32, deadlocked: bool, timed_out: bool) -> Option<Ending> {
+        match (sig, deadlocked, timed_out) {
+            (0, true, _) => Some(Ending::Deadlock),
+            (0, false, true) => Some(Ending::Timeout),
+            (0, false, false) => None,
+            (sig, _, _) => Some(Ending::Signal(sig)),
+        }
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            Ending::Signal(sig) => ended_words(sig),
+            Ending::Deadlock => "stopped waiting",
+            Ending::Timeout => "timed out",
+        }
+    }
+
+    fn code(self) -> i32 {
+        match self {
+            Ending::Signal(sig) => 128 + sig,
+            Ending::Deadlock => exit::DEADLOCKED,
+            Ending::Timeout => exit::TIMEOUT,
+        }
+    }
+}
+
+/// How a wait that did not see the lock free ended, for `--json`.
+struct End {
+    ending: Ending,
+    /// Behind a deadlock: the command that ends it.
+    to_end: Option<String>,
+}
+
 fn ended_words(sig: i32) -> &'static str {
     match sig {
         libc::SIGTERM => "terminated",
@@ -1482,6 +1559,21 @@ mod tests {
         for width in [2, 10, 20, 40] {
             assert!(chain.fit(Some(width)).chars().count() < width, "{width}");
         }
+    }
+
+    /// A signal ends the wait first (its exit code is what a shell expects), then a deadlock
+    /// (no timeout would help), then the timeout.
+    #[test]
+    fn a_wait_ends_on_a_signal_then_a_deadlock_then_its_timeout() {
+        assert_eq!(Ending::of(0, false, false), None);
+        assert_eq!(Ending::of(0, false, true), Some(Ending::Timeout));
+        assert_eq!(Ending::of(0, true, false), Some(Ending::Deadlock));
+        assert_eq!(Ending::of(0, true, true), Some(Ending::Deadlock));
+        let term = Ending::of(libc::SIGTERM, true, true);
+        assert_eq!(term, Some(Ending::Signal(libc::SIGTERM)));
+        assert_eq!(term.unwrap().code(), 143);
+        assert_eq!(Ending::Deadlock.code(), exit::DEADLOCKED);
+        assert_eq!(Ending::Timeout.code(), exit::TIMEOUT);
     }
 
     /// The line says why the wait may never end by itself: a deadlock, or a registry that has
