@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::core::catalog::{self, LockKind};
 use crate::core::graph::Graph;
 use crate::core::model::{Activity, HiddenHolder, LockSighting, ProcessFacts, Report, Source};
+use crate::core::netwait::NetSettings;
 use crate::core::report::{self, Knowledge, Observed};
 use crate::listing::Listings;
 use crate::probe::{Probe, ProbeError, Targets};
@@ -230,7 +231,7 @@ pub fn report(
     let home = roots.cargo_homes.first().map(PathBuf::as_path);
     let knowledge = &Knowledge {
         build_dirs: configured_build_dirs(pass, home),
-        net_settings: net_settings(pass, home),
+        net_settings: net_settings(pass, home, &mut SettingsMemo::default()),
         ..knowledge.clone()
     };
     report::build(
@@ -271,33 +272,56 @@ pub fn configured_build_dirs(pass: &Pass, cargo_home: Option<&Path>) -> Vec<Path
 /// The settings each process waiting on the network runs with (see
 /// [`crate::cargo_dirs::net_settings`]), by pid: its own environment when readable, the Cargo
 /// configs of its directory and of the Cargo home whose package cache it holds (else
-/// `cargo_home`). Only processes with a connection open are looked into (review M, N13).
+/// `cargo_home`). Only processes with a connection open are looked into (review M, N13), each
+/// once in its life when `memo` is kept from pass to pass.
 pub fn net_settings(
     pass: &Pass,
     cargo_home: Option<&Path>,
-) -> HashMap<u32, crate::core::netwait::NetSettings> {
-    const VARS: [&str; 2] = ["CARGO_HTTP_TIMEOUT", "CARGO_NET_RETRY"];
+    memo: &mut SettingsMemo,
+) -> HashMap<u32, NetSettings> {
     let mut out = HashMap::new();
     for (pid, activity) in &pass.activity {
         if activity.peers.is_empty() {
             continue;
         }
-        let held_home = (pass.sightings.iter())
-            .filter(|s| s.holders.iter().any(|h| h.pid == *pid))
-            .find_map(|s| catalog::cargo_home_of(&s.path, s.kind));
-        let Some(home) = held_home.as_deref().or(cargo_home) else {
+        let started = pass.facts.get(pid).map(|f| f.start_token);
+        if let Some(known) = started.and_then(|s| memo.0.get(&(*pid, s))) {
+            out.insert(*pid, *known);
+            continue;
+        }
+        let Some(settings) = settings_of(pass, *pid, cargo_home) else {
             continue;
         };
-        let env = crate::probe::environment(*pid, &VARS);
-        let lookup = |name: &str| {
-            (env.iter())
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        let cwd = pass.facts.get(pid).and_then(|f| f.cwd.as_deref());
-        out.insert(*pid, crate::cargo_dirs::net_settings(cwd, home, &lookup));
+        if let Some(s) = started {
+            memo.0.insert((*pid, s), settings);
+        }
+        out.insert(*pid, settings);
     }
+    memo.0.retain(|(pid, _), _| out.contains_key(pid));
     out
+}
+
+/// What [`net_settings`] found, by process (pid and start), for the daemon to keep between
+/// passes: a cargo reads its environment and configs once, when it starts, so what it runs
+/// with never changes, and a long network stall need not have them read again every pass.
+#[derive(Debug, Default)]
+pub struct SettingsMemo(HashMap<(u32, u64), NetSettings>);
+
+/// The settings process `pid` runs with (see [`net_settings`]); `None` without a Cargo home.
+fn settings_of(pass: &Pass, pid: u32, cargo_home: Option<&Path>) -> Option<NetSettings> {
+    const VARS: [&str; 2] = ["CARGO_HTTP_TIMEOUT", "CARGO_NET_RETRY"];
+    let held_home = (pass.sightings.iter())
+        .filter(|s| s.holders.iter().any(|h| h.pid == pid))
+        .find_map(|s| catalog::cargo_home_of(&s.path, s.kind));
+    let home = held_home.as_deref().or(cargo_home)?;
+    let env = crate::probe::environment(pid, &VARS);
+    let lookup = |name: &str| {
+        (env.iter())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let cwd = pass.facts.get(&pid).and_then(|f| f.cwd.as_deref());
+    Some(crate::cargo_dirs::net_settings(cwd, home, &lookup))
 }
 
 /// Current Unix time in seconds.
@@ -312,6 +336,84 @@ pub fn now() -> f64 {
 mod tests {
     use super::*;
     use std::fs;
+
+    /// A pass in which process `pid` (started at `token`, in `cwd`) has a registry connection.
+    fn pass_with_a_network_wait(pid: u32, token: u64, cwd: &Path) -> Pass {
+        use crate::core::model::{Peer, ProcState};
+        let facts = ProcessFacts {
+            pid,
+            ppid: 1,
+            pgid: pid,
+            uid: 0,
+            user: None,
+            name: "cargo".into(),
+            cmd: vec!["cargo".into(), "fetch".into()],
+            cwd: Some(cwd.to_path_buf()),
+            start_token: token,
+            started_at: 0.0,
+            state: ProcState::Sleeping,
+            tree_cpu_secs: 0.0,
+            has_tty: false,
+            ancestors: Vec::new(),
+            sigterm: Default::default(),
+        };
+        let activity = Activity {
+            peers: vec![Peer {
+                remote: "127.0.0.1:9".into(),
+                idle_for_secs: Some(1.0),
+                socket: Some(1),
+                received_bytes: None,
+            }],
+            ..Default::default()
+        };
+        Pass {
+            sightings: Vec::new(),
+            facts: HashMap::from([(pid, facts)]),
+            known: Arc::from(Vec::new()),
+            graph: Graph::default(),
+            activity: HashMap::from([(pid, activity)]),
+            hidden: Vec::new(),
+        }
+    }
+
+    /// A cargo's network settings are read once in its life: it read its configs when it
+    /// started, so an edit since changes nothing for it, but does for the next cargo with the
+    /// same pid; one gone is forgotten.
+    #[test]
+    fn network_settings_are_read_once_per_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let (home, project) = (dir.path().join("home"), dir.path().join("p"));
+        fs::create_dir_all(project.join(".cargo")).unwrap();
+        fs::create_dir_all(&home).unwrap();
+        let config = project.join(".cargo/config.toml");
+        fs::write(&config, "[http]\ntimeout = 15\n").unwrap();
+        // A pid nobody has: no environment to read, the configs decide.
+        let pid = u32::MAX - 7;
+        let mut memo = SettingsMemo::default();
+        let first = net_settings(
+            &pass_with_a_network_wait(pid, 1, &project),
+            Some(&home),
+            &mut memo,
+        );
+        assert_eq!(first[&pid].timeout_secs, 15.0);
+        fs::write(&config, "[http]\ntimeout = 40\n").unwrap();
+        let same = net_settings(
+            &pass_with_a_network_wait(pid, 1, &project),
+            Some(&home),
+            &mut memo,
+        );
+        assert_eq!(same[&pid].timeout_secs, 15.0);
+        let next = net_settings(
+            &pass_with_a_network_wait(pid, 2, &project),
+            Some(&home),
+            &mut memo,
+        );
+        assert_eq!(next[&pid].timeout_secs, 40.0);
+        let mut quiet = pass_with_a_network_wait(pid, 2, &project);
+        quiet.activity.clear();
+        assert!(net_settings(&quiet, Some(&home), &mut memo).is_empty());
+        assert!(memo.0.is_empty());
+    }
 
     #[test]
     fn without_projects_keeps_homes_and_the_projects_not_listed() {

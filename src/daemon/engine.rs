@@ -146,6 +146,8 @@ pub struct Engine {
     /// Which directories hold a manifest (the project of each lock), forgotten whenever the
     /// known lock files are listed again.
     manifests: std::sync::Arc<crate::core::catalog::Manifests>,
+    /// The network settings of each cargo waiting on a registry, read once in its life.
+    net_settings: scan::SettingsMemo,
     watcher: Option<FsWatcher>,
     platform_wakes: Option<PlatformWakes>,
     /// Whether the probe is asked cheaply between passes (its file events miss acquisitions:
@@ -236,6 +238,7 @@ impl Engine {
                 known_at: None,
                 listings: Default::default(),
                 manifests: Default::default(),
+                net_settings: Default::default(),
                 watcher: None,
                 platform_wakes: None,
                 quick_enabled: false,
@@ -756,7 +759,7 @@ impl Engine {
         let blockers = self.blocker_samples(&pass);
         let home = self.roots.cargo_homes.first().map(PathBuf::as_path);
         let build_dirs = scan::configured_build_dirs(&pass, home);
-        let net_settings = scan::net_settings(&pass, home);
+        let net_settings = scan::net_settings(&pass, home, &mut self.net_settings);
         let locks = lock_samples(&pass, &build_dirs, |p| {
             self.watcher
                 .as_ref()
