@@ -337,11 +337,12 @@ fn named_holders(
     checked: &mut HashSet<u32>,
 ) -> Vec<(u32, KernelLock)> {
     let sessions = sessions(v, clues.waiters);
+    let since = Since::of(v, clues);
     let pids = v.pids();
-    for run in from_pivot(pids, first_dead(clues)).chunks(NAMED_RUN) {
+    for run in from_pivot(pids, since).chunks(NAMED_RUN) {
         v.read_stats(run);
         let likely: Vec<u32> = (run.iter().copied())
-            .filter(|p| !checked.contains(p) && is_likely(v, *p, clues, &sessions))
+            .filter(|p| !checked.contains(p) && is_likely(v, *p, clues, &sessions, since))
             .collect();
         let found = first_holders_among(v, ino, pick, &likely, checked);
         if !found.is_empty() {
@@ -359,27 +360,26 @@ fn named_holders(
 /// inheritable (Cargo opens its locks close-on-exec), so a lock's heir is most often a fork
 /// that kept its parent's program (a daemon's fork-and-exit, a shell's `( … ) &`), and a
 /// machine has few of those (see [`linux_parse::Stat::forked_without_exec`]).
-fn is_likely(v: &mut View, pid: u32, clues: &Clues, sessions: &[u32]) -> bool {
+fn is_likely(v: &mut View, pid: u32, clues: &Clues, sessions: &[u32], since: Since) -> bool {
     let Some(s) = v.stat(pid) else { return false };
-    let pivot = first_dead(clues);
     is_build_tool(&s.comm)
         || sessions.contains(&s.session)
         || clues.dead.contains(&s.pgrp)
         || clues.dead.contains(&s.session)
-        || (pid > pivot && s.forked_without_exec)
+        || (since.includes(pid) && s.forked_without_exec)
         || v.stat(s.ppid).is_some_and(|p| origin::is_ide_name(&p.comm))
-        || detached_since(v, pid, pivot)
+        || detached_since(v, pid, since)
 }
 
-/// Whether `pid`, forked after `pivot` (a dead locker), leads a session its parent is not in:
-/// a daemon (`setsid` after a fork) keeps the descriptors it was given, and a locker that
-/// hands its lock over this way is gone by the time anyone looks. Terminal shells and
-/// services started since are such leaders too; they are few.
-fn detached_since(v: &mut View, pid: u32, pivot: u32) -> bool {
+/// Whether `pid`, forked since a dead locker, leads a session its parent is not in: a daemon
+/// (`setsid` after a fork) keeps the descriptors it was given, and a locker that hands its
+/// lock over this way is gone by the time anyone looks. Terminal shells and services started
+/// since are such leaders too; they are few.
+fn detached_since(v: &mut View, pid: u32, since: Since) -> bool {
     let Some(s) = v.stat(pid) else {
         return false;
     };
-    pid > pivot
+    since.includes(pid)
         && s.session == pid
         && (v.stat(s.ppid)).is_some_and(|parent| parent.session != s.session)
 }
@@ -392,17 +392,46 @@ fn rest(v: &mut View, clues: &Clues) -> Vec<u32> {
         .into_iter()
         .filter(|p| !v.stat_read(*p).is_some_and(|s| s.kernel_thread))
         .collect();
-    from_pivot(pids, first_dead(clues))
+    from_pivot(pids, Since::of(v, clues))
 }
 
-/// `pids` above `pivot` (a dead locker) in ascending order (it forked its descendants after
-/// it started), then those below it, nearest first.
-fn from_pivot(pids: Vec<u32>, pivot: u32) -> Vec<u32> {
-    let (mut below, mut above): (Vec<u32>, Vec<u32>) = pids.into_iter().partition(|p| *p < pivot);
-    below.sort_unstable_by(|a, b| b.cmp(a));
-    above.sort_unstable();
-    above.extend(below);
-    above
+/// The pids handed out since a dead locker's (`pivot`): those above it, and from 1 up to
+/// `wrapped_to` when the pid counter wrapped since (the last pid handed out is below it). A
+/// machine with the default `pid_max` of 32,768 wraps every few hours of builds, and the heir
+/// of a locker started before a wrap has a pid below the locker's.
+#[derive(Debug, Clone, Copy)]
+struct Since {
+    pivot: u32,
+    wrapped_to: u32,
+}
+
+impl Since {
+    fn of(v: &View, clues: &Clues) -> Since {
+        let pivot = first_dead(clues);
+        Since::after(pivot, v.last_pid())
+    }
+
+    /// Since `pivot`, the pid counter now at `last`.
+    fn after(pivot: u32, last: Option<u32>) -> Since {
+        let wrapped_to = last.filter(|l| *l < pivot).unwrap_or(0);
+        Since { pivot, wrapped_to }
+    }
+
+    fn includes(self, pid: u32) -> bool {
+        pid > self.pivot || pid <= self.wrapped_to
+    }
+}
+
+/// `pids` in the order they were handed out since a dead locker (it forked its descendants,
+/// and so its heirs, after it started): above it, then past a wrap; then the older ones,
+/// nearest first.
+fn from_pivot(pids: Vec<u32>, since: Since) -> Vec<u32> {
+    let (mut after, mut older): (Vec<u32>, Vec<u32>) =
+        pids.into_iter().partition(|p| since.includes(*p));
+    after.sort_unstable_by_key(|p| (*p <= since.pivot, *p));
+    older.sort_unstable_by(|a, b| b.cmp(a));
+    after.extend(older);
+    after
 }
 
 /// Names (`comm`, 15 bytes at most) of the processes a Cargo build runs.
@@ -492,10 +521,19 @@ mod tests {
     #[test]
     fn the_search_goes_up_from_the_dead_locker_then_down() {
         assert_eq!(
-            from_pivot(vec![5, 300, 120, 99, 101, 7], 100),
+            from_pivot(vec![5, 300, 120, 99, 101, 7], Since::after(100, Some(300))),
             [101, 120, 300, 99, 7, 5]
         );
-        assert_eq!(from_pivot(vec![3, 1, 2], 0), [1, 2, 3]);
+        assert_eq!(from_pivot(vec![3, 1, 2], Since::after(0, None)), [1, 2, 3]);
+        // The counter wrapped since the locker (100) started and is at 7 now: 5 and 7 came
+        // after 300, and 99 is the newest of those before it.
+        assert_eq!(
+            from_pivot(
+                vec![5, 300, 120, 99, 101, 7, 50],
+                Since::after(100, Some(7))
+            ),
+            [101, 120, 300, 5, 7, 99, 50]
+        );
     }
 
     #[test]
