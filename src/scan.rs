@@ -230,8 +230,8 @@ pub fn report(
 ) -> Report {
     let home = roots.cargo_homes.first().map(PathBuf::as_path);
     let knowledge = &Knowledge {
-        build_dirs: configured_build_dirs(pass, home),
-        net_settings: net_settings(pass, home, &mut SettingsMemo::default()),
+        build_dirs: configured_build_dirs(pass, home, &mut PerProcess::default()),
+        net_settings: net_settings(pass, home, &mut PerProcess::default()),
         ..knowledge.clone()
     };
     report::build(
@@ -247,26 +247,62 @@ pub fn report(
 /// dir) of the directories where the cargos contending for a profile lock run, read from
 /// their Cargo configs and `cargo_home`'s: cargo ≤ 1.95 calls a `.cargo-lock` there the
 /// "build directory" whatever it runs, and one in a target dir the "artifact directory" in a
-/// build. Only contended profile locks are looked into, each directory once.
-pub fn configured_build_dirs(pass: &Pass, cargo_home: Option<&Path>) -> Vec<PathBuf> {
+/// build. Only contended profile locks are looked into, each cargo once in its life when
+/// `memo` is kept from pass to pass.
+pub fn configured_build_dirs(
+    pass: &Pass,
+    cargo_home: Option<&Path>,
+    memo: &mut PerProcess<Option<PathBuf>>,
+) -> Vec<PathBuf> {
     let Some(home) = cargo_home else {
         return Vec::new();
     };
-    let mut cwds: Vec<&Path> = (pass.sightings.iter())
+    let mut pids: Vec<u32> = (pass.sightings.iter())
         .filter(|s| s.kind == LockKind::ProfileDirectory && !s.waiters.is_empty())
         .flat_map(|s| s.holders.iter().chain(&s.waiters))
-        .filter_map(|p| pass.facts.get(&p.pid)?.cwd.as_deref())
+        .map(|p| p.pid)
         .collect();
-    cwds.sort_unstable();
-    cwds.dedup();
-    let mut out: Vec<PathBuf> = (cwds.into_iter())
-        .filter_map(|cwd| crate::cargo_dirs::resolve(cwd, home, None, &|_| None))
-        .filter(|d| d.build_dir != d.target_dir)
-        .map(|d| d.build_dir)
-        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let mut out: Vec<PathBuf> = Vec::new();
+    for pid in &pids {
+        let Some(facts) = pass.facts.get(pid) else {
+            continue;
+        };
+        let build_dir = memo.get_or(*pid, facts.start_token, || {
+            let dirs = crate::cargo_dirs::resolve(facts.cwd.as_deref()?, home, None, &|_| None)?;
+            (dirs.build_dir != dirs.target_dir).then_some(dirs.build_dir)
+        });
+        out.extend(build_dir);
+    }
+    memo.keep(&pids);
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// What was learned of each process (pid and start) that cannot change in its life, for the
+/// daemon to keep between passes: a cargo reads its environment and Cargo configs once, when
+/// it starts, so a long incident need not have them read again every pass.
+#[derive(Debug)]
+pub struct PerProcess<T>(HashMap<(u32, u64), T>);
+
+impl<T> Default for PerProcess<T> {
+    fn default() -> Self {
+        PerProcess(HashMap::new())
+    }
+}
+
+impl<T: Clone> PerProcess<T> {
+    /// What is known of `pid` started at `start`, else what `learn` says, kept.
+    fn get_or(&mut self, pid: u32, start: u64, learn: impl FnOnce() -> T) -> T {
+        self.0.entry((pid, start)).or_insert_with(learn).clone()
+    }
+
+    /// Forgets every process but `pids`.
+    fn keep(&mut self, pids: &[u32]) {
+        self.0.retain(|(pid, _), _| pids.contains(pid));
+    }
 }
 
 /// The settings each process waiting on the network runs with (see
@@ -277,35 +313,23 @@ pub fn configured_build_dirs(pass: &Pass, cargo_home: Option<&Path>) -> Vec<Path
 pub fn net_settings(
     pass: &Pass,
     cargo_home: Option<&Path>,
-    memo: &mut SettingsMemo,
+    memo: &mut PerProcess<Option<NetSettings>>,
 ) -> HashMap<u32, NetSettings> {
     let mut out = HashMap::new();
+    let mut seen = Vec::new();
     for (pid, activity) in &pass.activity {
-        if activity.peers.is_empty() {
-            continue;
-        }
-        let started = pass.facts.get(pid).map(|f| f.start_token);
-        if let Some(known) = started.and_then(|s| memo.0.get(&(*pid, s))) {
-            out.insert(*pid, *known);
-            continue;
-        }
-        let Some(settings) = settings_of(pass, *pid, cargo_home) else {
+        let Some(facts) = pass.facts.get(pid).filter(|_| !activity.peers.is_empty()) else {
             continue;
         };
-        if let Some(s) = started {
-            memo.0.insert((*pid, s), settings);
-        }
-        out.insert(*pid, settings);
+        seen.push(*pid);
+        let settings = memo.get_or(*pid, facts.start_token, || {
+            settings_of(pass, *pid, cargo_home)
+        });
+        out.extend(settings.map(|s| (*pid, s)));
     }
-    memo.0.retain(|(pid, _), _| out.contains_key(pid));
+    memo.keep(&seen);
     out
 }
-
-/// What [`net_settings`] found, by process (pid and start), for the daemon to keep between
-/// passes: a cargo reads its environment and configs once, when it starts, so what it runs
-/// with never changes, and a long network stall need not have them read again every pass.
-#[derive(Debug, Default)]
-pub struct SettingsMemo(HashMap<(u32, u64), NetSettings>);
 
 /// The settings process `pid` runs with (see [`net_settings`]); `None` without a Cargo home.
 fn settings_of(pass: &Pass, pid: u32, cargo_home: Option<&Path>) -> Option<NetSettings> {
@@ -389,7 +413,7 @@ mod tests {
         fs::write(&config, "[http]\ntimeout = 15\n").unwrap();
         // A pid nobody has: no environment to read, the configs decide.
         let pid = u32::MAX - 7;
-        let mut memo = SettingsMemo::default();
+        let mut memo = PerProcess::default();
         let first = net_settings(
             &pass_with_a_network_wait(pid, 1, &project),
             Some(&home),

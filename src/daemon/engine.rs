@@ -147,7 +147,9 @@ pub struct Engine {
     /// known lock files are listed again.
     manifests: std::sync::Arc<crate::core::catalog::Manifests>,
     /// The network settings of each cargo waiting on a registry, read once in its life.
-    net_settings: scan::SettingsMemo,
+    net_settings: scan::PerProcess<Option<crate::core::netwait::NetSettings>>,
+    /// The configured build dir of each cargo contending for a profile lock, read once.
+    build_dirs: scan::PerProcess<Option<PathBuf>>,
     watcher: Option<FsWatcher>,
     platform_wakes: Option<PlatformWakes>,
     /// Whether the probe is asked cheaply between passes (its file events miss acquisitions:
@@ -239,6 +241,7 @@ impl Engine {
                 listings: Default::default(),
                 manifests: Default::default(),
                 net_settings: Default::default(),
+                build_dirs: Default::default(),
                 watcher: None,
                 platform_wakes: None,
                 quick_enabled: false,
@@ -758,7 +761,7 @@ impl Engine {
         let now = scan::now();
         let blockers = self.blocker_samples(&pass);
         let home = self.roots.cargo_homes.first().map(PathBuf::as_path);
-        let build_dirs = scan::configured_build_dirs(&pass, home);
+        let build_dirs = scan::configured_build_dirs(&pass, home, &mut self.build_dirs);
         let net_settings = scan::net_settings(&pass, home, &mut self.net_settings);
         let locks = lock_samples(&pass, &build_dirs, |p| {
             self.watcher
