@@ -799,8 +799,6 @@ struct Line {
     waiting: String,
     /// `cargo 4242 (held 3m10s)`: the holder as `held` names it.
     who: String,
-    /// `cargo 4242`, or `cargo 4250 behind cargo 4242` behind a chain: the least that says
-    /// whom to look at.
     /// ` of ~/p/other`: the lock's project, when it is not here.
     of: String,
     /// ` held by cargo 4242 (held 3m10s)`.
@@ -809,9 +807,10 @@ struct Line {
     at: String,
     /// ` · usually 2m here`.
     usually: String,
-    /// Stale or stopped.
+    /// Stale, stopped, deadlocked, kept by a leftover process, or on a silent registry.
     note: Note,
-    /// `cargo 4242`, or `cargo 4250 behind cargo 4242`: see `who`.
+    /// `cargo 4242`, or `cargo 4250 behind cargo 4242` behind a chain: the least that says
+    /// whom to look at.
     id: String,
     /// `cargo 4242`: the one to act on, behind a chain its root: what the narrowest line keeps
     /// (review N, P1).
