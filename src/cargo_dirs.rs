@@ -21,6 +21,8 @@ pub struct BuildDirs {
     /// its configured template has a part this program cannot compute
     /// (`{workspace-path-hash}`), this is the directory above that part.
     pub build_dir: PathBuf,
+    /// `build_dir` stops above such a part: other workspaces build below it too.
+    pub build_dir_partial: bool,
 }
 
 /// One `build.*` value and the directory relative paths in it are relative to.
@@ -54,19 +56,24 @@ pub fn resolve(
             setting(&configs, "target-dir").map(|s| expand(&s, &workspace_root, cargo_home))
         })
         .unwrap_or_else(|| workspace_root.join("target"));
-    let build_dir = env("CARGO_BUILD_BUILD_DIR")
+    let build_setting = env("CARGO_BUILD_BUILD_DIR")
         .filter(|v| !v.is_empty())
         .map(|v| Setting {
             value: v.to_string_lossy().into_owned(),
             base: cwd.to_path_buf(),
         })
-        .or_else(|| setting(&configs, "build-dir"))
+        .or_else(|| setting(&configs, "build-dir"));
+    let build_dir_partial = build_setting.as_ref().is_some_and(|s| {
+        s.value.contains('{') && substitute(&s.value, &workspace_root, cargo_home).contains('{')
+    });
+    let build_dir = build_setting
         .map(|s| expand(&s, &workspace_root, cargo_home))
         .unwrap_or_else(|| target_dir.clone());
     Some(BuildDirs {
         workspace_root: normalize(&workspace_root),
         target_dir: normalize(&target_dir),
         build_dir: normalize(&build_dir),
+        build_dir_partial,
     })
 }
 
@@ -188,14 +195,29 @@ fn setting(configs: &[(PathBuf, toml::Table)], key: &str) -> Option<Setting> {
 /// Expands `{workspace-root}` and `{cargo-cache-home}`; a value with a part that cannot be
 /// computed here (`{workspace-path-hash}`) stops at the directory above it.
 fn expand(s: &Setting, workspace_root: &Path, cargo_home: &Path) -> PathBuf {
-    let mut value = s
-        .value
-        .replace("{workspace-root}", &workspace_root.to_string_lossy())
-        .replace("{cargo-cache-home}", &cargo_home.to_string_lossy());
+    let mut value = substitute(&s.value, workspace_root, cargo_home);
     if let Some(at) = value.find('{') {
         value.truncate(value[..at].rfind('/').map_or(0, |slash| slash + 1));
     }
     s.base.join(value)
+}
+
+/// The directory a build of a profile writes in its target and build dirs: `debug` for dev
+/// (the default) and test, `release` for `--release`, release and bench, else the profile's
+/// own name.
+pub fn profile_dir(release: bool, profile: Option<&str>) -> String {
+    match (release, profile) {
+        (true, _) | (false, Some("release" | "bench")) => "release".into(),
+        (false, None | Some("dev" | "test")) => "debug".into(),
+        (false, Some(name)) => name.into(),
+    }
+}
+
+/// `value` with `{workspace-root}` and `{cargo-cache-home}` replaced.
+fn substitute(value: &str, workspace_root: &Path, cargo_home: &Path) -> String {
+    value
+        .replace("{workspace-root}", &workspace_root.to_string_lossy())
+        .replace("{cargo-cache-home}", &cargo_home.to_string_lossy())
 }
 
 /// Removes `.` and `..` components without touching the file system (cargo does the same for
@@ -369,13 +391,18 @@ mod tests {
         let d = w.resolve("p", None);
         assert_eq!(d.build_dir, w.p("p/build-dir"));
         assert_eq!(d.target_dir, w.p("p/target"));
+        assert!(!d.build_dir_partial);
         w.write(
             "p/.cargo/config.toml",
             "[build]\nbuild-dir = \"{cargo-cache-home}/build/{workspace-path-hash}\"\n",
         );
-        assert_eq!(w.resolve("p", None).build_dir, w.p("home/build"));
+        let d = w.resolve("p", None);
+        assert_eq!(d.build_dir, w.p("home/build"));
+        assert!(d.build_dir_partial, "other workspaces build below it too");
         w.env.insert("CARGO_BUILD_BUILD_DIR".into(), "bd".into());
-        assert_eq!(w.resolve("p", None).build_dir, w.p("p/bd"));
+        let d = w.resolve("p", None);
+        assert_eq!(d.build_dir, w.p("p/bd"));
+        assert!(!d.build_dir_partial);
     }
 
     #[test]

@@ -1057,3 +1057,48 @@ fn no_daemon_is_taken_by_wait_kill_and_resume() {
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("\"outcome\": \"signalled\""), "{said}");
 }
+
+/// A dev build goes ahead beside a release build of the same project: `wait` there (for a dev
+/// build, as `cargo build`) has nothing to wait for, `wait --release` waits; a relative
+/// `--target-dir` is relative to where it was typed, as for the cargo typed next to it, not to
+/// the project named (review P, R10, R5).
+#[test]
+fn wait_is_for_the_profile_and_target_dir_of_the_build_about_to_start() {
+    let dir = Dir::new("wait-profile");
+    let marker = dir.path("marker");
+    let project = util::sleepy_project(&dir, "app", &marker);
+    let mut build = dir.cargo(&project);
+    build
+        .args(["build", "--offline", "--release"])
+        .env_remove("CARGO_TARGET_DIR");
+    let mut release = dir.spawn("release build", &mut build);
+    util::wait_file(&util::started_file(&marker), &[&release]);
+    let wait = |args: &[&str], at: &std::path::Path| {
+        let out = lockwatch(&dir)
+            .args(["--no-daemon", "wait", "--timeout", "300ms", "--json"])
+            .args(args)
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET_DIR")
+            .current_dir(at)
+            .output()
+            .unwrap();
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), json)
+    };
+    let (code, json) = wait(&[], &project);
+    assert_eq!(code, Some(0), "a dev build does not wait: {json}");
+    let (code, json) = wait(&["--release"], &project);
+    assert_eq!(code, Some(lockwatch::exit::TIMEOUT), "{json}");
+    assert!(json.contains("release/.cargo-lock"), "{json}");
+    let (code, json) = wait(&["--profile", "release", "app"], &dir.root);
+    assert_eq!(code, Some(lockwatch::exit::TIMEOUT), "{json}");
+    let typed = ["--release", "--target-dir", "app/target", "app"];
+    let (code, json) = wait(&typed, &dir.root);
+    assert_eq!(
+        code,
+        Some(lockwatch::exit::TIMEOUT),
+        "app/target from here: {json}"
+    );
+    util::touch(&marker);
+    assert_eq!(release.wait_exit(), 0);
+}

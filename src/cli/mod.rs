@@ -188,8 +188,9 @@ pub enum Command {
     Resume(resume_cmd::Args),
     /// Block until the locks a build here needs are free.
     #[command(
-        after_help = "Exit status: 0 free · 3 the timeout passed while held · 2 error · \
-                            130/143/129 ended by SIGINT/SIGTERM/SIGHUP while held"
+        after_help = "Exit status: 0 free · 3 the timeout passed while held · 7 deadlocked \
+                            (stops at once: no wait would end) · 2 error · 130/143/129 ended by \
+                            SIGINT/SIGTERM/SIGHUP while held"
     )]
     Wait(wait_cmd::Args),
     /// Who blocked whom, how often, and for how long.

@@ -71,8 +71,22 @@ pub fn dirs_in(
 ) -> Option<crate::cargo_dirs::BuildDirs> {
     let cwd = std::path::absolute(dir).ok()?;
     let home = crate::config::default_cargo_home()?;
-    let env = |k: &str| std::env::var_os(k);
-    crate::cargo_dirs::resolve(&cwd, &home, target_dir_flag, &env)
+    // A relative directory typed on this command line, or set in this shell's environment, is
+    // relative to where it was typed, as for the cargo run next to it (`wait --target-dir
+    // shared p/c && cargo build --manifest-path p/c/Cargo.toml --target-dir shared`), not to
+    // the project named (review P, R5).
+    let typed = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let env = |k: &str| {
+        let v = std::env::var_os(k)?;
+        Some(match k {
+            "CARGO_TARGET_DIR" | "CARGO_BUILD_TARGET_DIR" if !v.is_empty() => {
+                typed(std::path::Path::new(&v)).into_os_string()
+            }
+            _ => v,
+        })
+    };
+    let flag = target_dir_flag.map(typed);
+    crate::cargo_dirs::resolve(&cwd, &home, flag.as_deref(), &env)
 }
 
 /// Whether this run already said why the daemon was not asked.

@@ -29,6 +29,13 @@ pub struct Args {
     /// The `--target-dir` the build you are about to start will get.
     #[arg(long, value_name = "DIR")]
     pub target_dir: Option<PathBuf>,
+    /// The build you are about to start is a `--release` one: wait for the release profile's
+    /// build locks, not the dev profile's (a dev build does not wait for a release one).
+    #[arg(long, conflicts_with = "profile")]
+    pub release: bool,
+    /// The `--profile` of the build you are about to start (default: dev, as `cargo build`).
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Give up after this long (exit 3). Behind a deadlock it stops at once (exit 7): that
     /// never ends on its own.
     #[arg(long, value_parser = super::duration_arg, allow_hyphen_values = true)]
@@ -55,6 +62,9 @@ pub struct Here {
     pub cargo_homes: Vec<PathBuf>,
     /// Its workspace root, target and build directories, resolved as cargo does.
     pub dirs: Option<BuildDirs>,
+    /// The directory its profile builds in (`debug`, `release` …): only the build locks there
+    /// (or in a target triple's directory of that name) keep it waiting.
+    pub profile_dir: String,
 }
 
 /// What `wait` was asked to wait for, when not the build here.
@@ -64,12 +74,15 @@ pub struct Wanted {
     pub files: Vec<PathBuf>,
     /// Directories: any hold of a lock under them.
     pub under: Vec<PathBuf>,
+    /// The target and build directories of the projects named: holds of the build locks of
+    /// the profile waited for.
+    pub builds: Vec<PathBuf>,
 }
 
 impl Wanted {
     /// Whether anything was named (else `wait` is about a build here).
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.under.is_empty()
+        self.files.is_empty() && self.under.is_empty() && self.builds.is_empty()
     }
 
     /// Sorts the arguments: a lock file is waited for itself; a project (a directory in a Cargo
@@ -100,8 +113,8 @@ impl Wanted {
             let dir = std::path::absolute(&dir).unwrap_or(dir);
             match dirs_in(&dir) {
                 Some(d) if !dir.starts_with(&d.target_dir) && !dir.starts_with(&d.build_dir) => {
-                    w.under.push(d.target_dir);
-                    w.under.push(d.build_dir);
+                    w.builds.push(d.target_dir);
+                    w.builds.push(d.build_dir);
                 }
                 _ => w.under.push(dir),
             }
@@ -111,23 +124,78 @@ impl Wanted {
                 .push(std::path::absolute(t).unwrap_or_else(|_| t.to_path_buf()));
         }
         w.under.dedup();
+        w.builds.dedup();
         w
     }
 }
 
 /// The one line `wait` says at a terminal when nothing it waits for is held.
 fn nothing_to_wait_for(named: &Wanted, here: &Here) -> String {
+    let plain = named.builds.is_empty();
     let what = match (named.files.as_slice(), named.under.as_slice(), &here.dirs) {
-        ([one], [], _) => format!("{} is free", crate::core::text::tilde(one)),
-        ([], [one], _) => format!("no lock under {} is held", crate::core::text::tilde(one)),
+        ([one], [], _) if plain => format!("{} is free", crate::core::text::tilde(one)),
+        ([], [one], _) if plain => {
+            format!("no lock under {} is held", crate::core::text::tilde(one))
+        }
+        ([], [], _) if !plain => format!(
+            "the {} build locks of {} are free",
+            here.profile_dir,
+            list_tilde(&named.builds)
+        ),
         ([], [], Some(d)) => format!(
-            "the package cache and the build locks of {} are free",
+            "the package cache and the {} build locks of {} are free",
+            here.profile_dir,
             crate::core::text::tilde(&d.workspace_root)
         ),
         ([], [], None) => "the package cache is free".to_string(),
         _ => "none of those locks is held".to_string(),
     };
     format!("nothing to wait for: {what}")
+}
+
+/// What a directory a build here uses is to `wait`.
+#[derive(Debug, Clone, Copy)]
+enum Dir {
+    /// The target dir (also the build dir unless one is configured): its own locks, not those
+    /// of a target dir nested in it (an editor's).
+    Target,
+    /// A configured build dir: every lock in it.
+    Build,
+    /// The directory above a configured build dir's part only cargo computes (a workspace
+    /// hash): the locks of builds of this workspace only.
+    AboveBuild,
+}
+
+/// `paths` as a user reads them, joined with commas.
+fn list_tilde(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| crate::core::text::tilde(p)).collect();
+    shown.join(", ")
+}
+
+/// Whether lock `path`, under a target or build dir, belongs to a build of the profile that
+/// builds in `profile_dir` (`debug` for dev and test, `release` for release and bench):
+/// `<dir>/debug/.cargo-lock`, `<dir>/<target triple>/debug/…`, and below a build dir's
+/// workspace hash `<dir>/5b/aa54…/debug/…`. A dev build goes ahead beside a release one.
+fn in_profile(path: &Path, dir: &Path, profile_dir: &str) -> bool {
+    let Ok(rest) = path.strip_prefix(dir) else {
+        return false;
+    };
+    let parents = rest.parent().unwrap_or(Path::new(""));
+    parents
+        .components()
+        .any(|c| c.as_os_str() == std::ffi::OsStr::new(profile_dir))
+}
+
+/// Whether a lock below a build dir that stops above a part only cargo computes (a workspace
+/// hash) is this workspace's (`root`): a holder works in it, or no holder can be seen (another
+/// user's build: it may be). Every other project's build sits there too (review P, R12).
+fn held_for_workspace(l: &LockReport, root: &Path) -> bool {
+    let root = real(root);
+    l.holders.is_empty()
+        || l.holders.iter().any(|h| {
+            crate::core::place::workplace(&h.cmd, h.cwd.as_deref())
+                .is_some_and(|w| real(&w).starts_with(&root))
+        })
 }
 
 /// A path as the kernel knows it (symlinks resolved), or as given when it cannot be resolved;
@@ -170,13 +238,22 @@ fn keeps_a_build_waiting(l: &LockReport) -> bool {
 pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a LockReport> {
     let wanted: Vec<PathBuf> = named.files.iter().map(|p| real(p)).collect();
     let under: Vec<PathBuf> = named.under.iter().map(|p| real(p)).collect();
+    let builds: Vec<PathBuf> = named.builds.iter().map(|p| real(p)).collect();
+    let profile = here.profile_dir.as_str();
     let homes: Vec<PathBuf> = here.cargo_homes.iter().map(|h| real(h)).collect();
     // A separate build dir may stop above a part computed by cargo alone (a workspace hash):
     // every build dir below it counts.
-    let dirs: Vec<(PathBuf, bool)> = (here.dirs.iter())
+    let dirs: Vec<(PathBuf, Dir)> = (here.dirs.iter())
         .flat_map(|d| {
-            let separate = d.build_dir != d.target_dir;
-            [(real(&d.target_dir), true), (real(&d.build_dir), !separate)]
+            let build = match (d.build_dir == d.target_dir, d.build_dir_partial) {
+                (true, _) => Dir::Target,
+                (false, false) => Dir::Build,
+                (false, true) => Dir::AboveBuild,
+            };
+            [
+                (real(&d.target_dir), Dir::Target),
+                (real(&d.build_dir), build),
+            ]
         })
         .collect();
     report
@@ -189,7 +266,9 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
         .filter(|l| {
             let path = real(&l.path);
             if !named.is_empty() {
-                return wanted.contains(&path) || under.iter().any(|d| path.starts_with(d));
+                return wanted.contains(&path)
+                    || under.iter().any(|d| path.starts_with(d))
+                    || builds.iter().any(|d| in_profile(&path, d, profile));
             }
             let exclusive =
                 l.holders.is_empty() || l.holders.iter().any(|h| h.mode == LockMode::Exclusive);
@@ -199,13 +278,15 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
                 LockKind::PackageCache | LockKind::PackageCacheMutate
             ) && exclusive
                 && ours;
+            let ws = here.dirs.as_ref().map(|d| d.workspace_root.as_path());
             home_lock
-                || (dirs.iter()).any(|(d, exact)| {
-                    if *exact {
-                        taken_by_build_in(&path, d)
-                    } else {
-                        path.starts_with(d)
-                    }
+                || (dirs.iter()).any(|(d, kind)| {
+                    in_profile(&path, d, profile)
+                        && match kind {
+                            Dir::Target => taken_by_build_in(&path, d),
+                            Dir::Build => true,
+                            Dir::AboveBuild => ws.is_none_or(|ws| held_for_workspace(l, ws)),
+                        }
                 })
         })
         .collect()
@@ -345,6 +426,7 @@ fn what_to_wait_for(ctx: &Context, args: &Args) -> (crate::scan::WatchRoots, Wan
     let here = Here {
         cargo_homes: homes_to_wait_for(&roots, &ctx.flags.cargo_homes),
         dirs,
+        profile_dir: crate::cargo_dirs::profile_dir(args.release, args.profile.as_deref()),
     };
     (roots, named, here)
 }
@@ -1162,7 +1244,9 @@ mod tests {
                 workspace_root: root.into(),
                 target_dir: target.into(),
                 build_dir: target.into(),
+                build_dir_partial: false,
             }),
+            profile_dir: "debug".into(),
         }
     }
 
@@ -1189,11 +1273,13 @@ mod tests {
         let file = Wanted {
             files: vec!["/elsewhere/target/debug/.cargo-lock".into()],
             under: vec![],
+            builds: vec![],
         };
         assert_eq!(blocking(&report, &file, &here).len(), 1);
         let dir = Wanted {
             files: vec![],
             under: vec!["/elsewhere/target".into()],
+            builds: vec![],
         };
         let named = blocking(&report, &dir, &here);
         assert_eq!(named.len(), 1);
@@ -1201,6 +1287,105 @@ mod tests {
             named[0].path,
             Path::new("/elsewhere/target/debug/.cargo-lock")
         );
+    }
+
+    /// A dev build goes ahead beside a release one: `wait` waits for the profile it is told
+    /// (dev by default, as `cargo build`), in the target dir and a target triple's dir
+    /// (review P, R10).
+    #[test]
+    fn a_wait_is_for_the_profile_of_the_build_about_to_start() {
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
+            "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
+            "locks": [
+                lock("/ws/target/release/.cargo-lock", "profile-directory", Some("/ws"), "exclusive"),
+                lock("/ws/target/x86_64-unknown-linux-gnu/debug/.cargo-lock", "profile-directory", Some("/ws"), "exclusive"),
+                lock("/ws/target/prof/.cargo-lock", "profile-directory", Some("/ws"), "exclusive"),
+            ]
+        }))
+        .unwrap();
+        let mut here = here_in("/ws", "/ws/target");
+        let paths = |here: &Here, named: &Wanted| -> Vec<String> {
+            (blocking(&report, named, here).iter())
+                .map(|l| l.path.display().to_string())
+                .collect()
+        };
+        let build_here = Wanted::default();
+        assert_eq!(
+            paths(&here, &build_here),
+            ["/ws/target/x86_64-unknown-linux-gnu/debug/.cargo-lock"]
+        );
+        here.profile_dir = crate::cargo_dirs::profile_dir(true, None);
+        assert_eq!(
+            paths(&here, &build_here),
+            ["/ws/target/release/.cargo-lock"]
+        );
+        here.profile_dir = crate::cargo_dirs::profile_dir(false, Some("prof"));
+        assert_eq!(paths(&here, &build_here), ["/ws/target/prof/.cargo-lock"]);
+        // A project named: its build dirs, for that profile too.
+        let project = Wanted {
+            builds: vec!["/ws/target".into()],
+            ..Wanted::default()
+        };
+        assert_eq!(paths(&here, &project), ["/ws/target/prof/.cargo-lock"]);
+    }
+
+    #[test]
+    fn profiles_build_in_their_own_directories() {
+        use crate::cargo_dirs::profile_dir;
+        assert_eq!(profile_dir(false, None), "debug");
+        assert_eq!(profile_dir(false, Some("dev")), "debug");
+        assert_eq!(profile_dir(false, Some("test")), "debug");
+        assert_eq!(profile_dir(true, None), "release");
+        assert_eq!(profile_dir(false, Some("bench")), "release");
+        assert_eq!(profile_dir(false, Some("ci")), "ci");
+    }
+
+    /// A build dir templated with `{workspace-path-hash}` is resolved to the directory above
+    /// the hash, where every project using the template builds: only this workspace's builds
+    /// there keep a build here waiting, and one whose holder cannot be seen (review P, R12).
+    #[test]
+    fn above_a_hashed_build_dir_only_this_workspaces_builds_count() {
+        let held_in = |path: &str, cwd: Option<&str>| {
+            let mut l = lock(path, "build-directory", None, "exclusive");
+            l["holders"][0]["cwd"] = cwd.into();
+            l["holders"][0]["cmd"] = serde_json::json!(["cargo", "build"]);
+            l
+        };
+        let mut hidden = lock(
+            "/bd/cc/3333/debug/.cargo-build-lock",
+            "build-directory",
+            None,
+            "exclusive",
+        );
+        hidden["holders"] = serde_json::json!([]);
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
+            "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
+            "locks": [
+                held_in("/bd/aa/1111/debug/.cargo-build-lock", Some("/ws/member")),
+                held_in("/bd/bb/2222/debug/.cargo-build-lock", Some("/other")),
+                hidden,
+            ]
+        }))
+        .unwrap();
+        let mut here = here_in("/ws", "/ws/target");
+        let dirs = here.dirs.as_mut().unwrap();
+        (dirs.build_dir, dirs.build_dir_partial) = ("/bd".into(), true);
+        let paths: Vec<String> = (blocking(&report, &Wanted::default(), &here).iter())
+            .map(|l| l.path.display().to_string())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "/bd/aa/1111/debug/.cargo-build-lock",
+                "/bd/cc/3333/debug/.cargo-build-lock"
+            ]
+        );
+        // A build dir configured without such a part is the build dir itself: another
+        // project's build there is in the way.
+        here.dirs.as_mut().unwrap().build_dir_partial = false;
+        assert_eq!(blocking(&report, &Wanted::default(), &here).len(), 3);
     }
 
     /// A `.cargo-lock` held shared (cargo 1.96+, nightly `-Zfine-grain-locking`) with nobody
@@ -1233,6 +1418,7 @@ mod tests {
         let named = Wanted {
             files: vec![],
             under: vec!["/ws/target".into(), "/h".into()],
+            builds: vec![],
         };
         assert_eq!(blocking(&report, &named, &here).len(), 1);
         // `wait` waits for it: `held` in `--json`, not `background` (review L, M12).
@@ -1258,17 +1444,20 @@ mod tests {
         let here = Here {
             cargo_homes: vec![home.clone()],
             dirs: None,
+            profile_dir: "debug".into(),
         };
         for report in [&from_daemon, &from_scan] {
             assert_eq!(blocking(report, &Wanted::default(), &here).len(), 1);
             let named = Wanted {
                 files: vec![file.clone()],
                 under: vec![],
+                builds: vec![],
             };
             assert_eq!(blocking(report, &named, &here).len(), 1);
             let under = Wanted {
                 files: vec![],
                 under: vec![home.clone()],
+                builds: vec![],
             };
             assert_eq!(blocking(report, &under, &here).len(), 1);
         }
@@ -1334,7 +1523,14 @@ mod tests {
         let dirs = |d: &Path| crate::cargo_dirs::resolve(d, &home, None, &|_| None);
         let project = Wanted {
             files: vec![],
+            under: vec![],
+            builds: vec![target.clone()],
+        };
+        // A target dir named is a directory: any lock under it.
+        let directory = Wanted {
+            files: vec![],
             under: vec![target.clone()],
+            builds: vec![],
         };
         for named in [&p, &p.join("src"), &p.join("Cargo.toml")] {
             let w = Wanted::from_args(std::slice::from_ref(named), &[], None, false, &dirs);
@@ -1346,12 +1542,12 @@ mod tests {
         );
         assert_eq!(
             Wanted::from_args(std::slice::from_ref(&target), &[], None, false, &dirs),
-            project,
+            directory,
             "the target dir itself"
         );
         assert_eq!(
             Wanted::from_args(&[], &[], Some(&target), false, &dirs),
-            project
+            directory
         );
         assert!(
             Wanted::from_args(&[], &[], Some(&target), true, &dirs).is_empty(),
@@ -1670,6 +1866,7 @@ mod tests {
         let file = Wanted {
             files: vec!["/w/app/target/debug/.cargo-lock".into()],
             under: vec![],
+            builds: vec![],
         };
         let none = Here::default();
         assert_eq!(
@@ -1679,6 +1876,7 @@ mod tests {
         let dir = Wanted {
             files: vec![],
             under: vec!["/w/shared".into()],
+            builds: vec![],
         };
         assert_eq!(
             nothing_to_wait_for(&dir, &none),
@@ -1687,7 +1885,7 @@ mod tests {
         let here = here_in("/w/app", "/w/app/target");
         assert_eq!(
             nothing_to_wait_for(&Wanted::default(), &here),
-            "nothing to wait for: the package cache and the build locks of /w/app are free"
+            "nothing to wait for: the package cache and the debug build locks of /w/app are free"
         );
         assert_eq!(
             nothing_to_wait_for(&Wanted::default(), &none),
