@@ -498,6 +498,19 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
     );
     assert_eq!(s.code(), 1);
     assert_eq!(s.report.source, lockwatch::core::model::Source::Scan);
+    // `wait` gives a script the process to stop and the command, not only cargo's pid
+    // (review P, R1).
+    let target = app.join("target").display().to_string();
+    let out = dir
+        .lockwatch()
+        .run(&["wait", "--json", "--timeout", "300ms", &target]);
+    assert_eq!(out.code, lockwatch::exit::TIMEOUT, "{out:?}");
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).expect(&out.stdout);
+    assert_eq!(json["held_by"]["pid"], cargo.pid, "{json}");
+    assert_eq!(json["held_by"]["culprit"]["pid"], culprit.pid, "{json}");
+    assert_eq!(json["held_by"]["culprit"]["name"], "sleep", "{json}");
+    let kill = format!("cargo lockwatch kill {}", culprit.pid);
+    assert_eq!(json["to_end"], kill.as_str(), "{json}");
 
     // The daemon and the menu agree: the culprit is the target, not cargo.
     let d = Daemon::start(&dir, "daemon");

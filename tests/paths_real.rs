@@ -678,6 +678,29 @@ fn another_users_lock_is_held_and_named() {
         Some('Z'),
         "nothing was signalled"
     );
+    // Root's cargo stopped: the ordinary user's `wait` names the resume, and whose process it
+    // is (review P, R16).
+    // SAFETY: kill(2) on the cargo this test started.
+    unsafe { libc::kill(root_cargo.pid as i32, libc::SIGSTOP) };
+    let resume = format!("cargo lockwatch resume {}", root_cargo.pid);
+    let start = Instant::now();
+    let (code, out, err) = loop {
+        let (code, out, err) = run(&["wait", "--json", "--timeout", "300ms"]);
+        if out.contains("to_end") || start.elapsed() > POLL_TIMEOUT {
+            break (code, out, err);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // SAFETY: as above.
+    unsafe { libc::kill(root_cargo.pid as i32, libc::SIGCONT) };
+    assert_eq!(code, lockwatch::exit::TIMEOUT, "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    assert_eq!(json["to_end"], resume.as_str(), "{json}");
+    assert_eq!(json["to_end_owner"], "root", "{json}");
+    assert!(
+        err.contains(&format!("`{resume}` lets it go on (it belongs to root, not to you")),
+        "{err}"
+    );
     drop((waiter, root_cargo, server));
 }
 

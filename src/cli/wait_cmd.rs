@@ -379,14 +379,11 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             }
             crate::say!("{}; still{}{}", ending.words(), parts.held, parts.note);
             let incident = holder_incident(holder, root, &report.incidents);
-            let to_end = (ending == Ending::Deadlock)
-                .then(|| incident.and_then(|i| i.action.as_ref()))
-                .flatten()
-                .map(|a| a.command.clone());
-            if let Some(command) = &to_end {
-                crate::say!(
-                    "cargo-lockwatch: `{command}` ends the deadlock (the build it runs fails)"
-                );
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let me = unsafe { libc::geteuid() };
+            let to_end = incident.and_then(|i| ToEnd::of(i, me));
+            if let Some(line) = to_end.as_ref().and_then(|t| t.said(ending)) {
+                crate::say!("cargo-lockwatch: {line}");
             }
             let held = holder.map(|h| held_by(l, h, &report.incidents));
             let end = End { ending, to_end };
@@ -483,9 +480,13 @@ struct Outcome {
     /// Stopped because the holder is deadlocked (exit 7): it never lets go on its own.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     deadlocked: bool,
-    /// Behind a deadlock: the command that ends it (stops the process chosen to stop).
+    /// The command that ends the hold, when it looks stuck (a deadlock's or a leftover's
+    /// `kill`, a stopped holder's `resume`).
     #[serde(skip_serializing_if = "Option::is_none")]
     to_end: Option<String>,
+    /// The user that process belongs to, when not the caller: only they (or root) can run it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_end_owner: Option<String>,
     /// Free, but what a build started now may meet: the holder let go while its registry
     /// answered nothing (it may have given up).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -504,6 +505,7 @@ fn print_error(json: bool, message: &str) {
         signal: None,
         deadlocked: false,
         to_end: None,
+        to_end_owner: None,
         warning: None,
     };
     if json && let Ok(line) = serde_json::to_string(&outcome) {
@@ -529,6 +531,17 @@ struct HeldBy {
     /// `silent_secs` (review N, P8).
     #[serde(skip_serializing_if = "Option::is_none")]
     registry: Option<SilentRegistry>,
+    /// The process that keeps the holder (or that root) stuck: one its build script left
+    /// holding its output pipe (review P, R1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    culprit: Option<Culprit>,
+}
+
+/// The process keeping a blocker stuck, for `--json`.
+#[derive(Debug, serde::Serialize)]
+struct Culprit {
+    pid: u32,
+    name: ProcName,
 }
 
 /// The root blocker of a chain behind the holder, for `--json`.
@@ -580,6 +593,7 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
             .unwrap_or_default(),
         _ => Vec::new(),
     };
+    let incident = holder_incident(Some(holder), root_behind(holder, incidents), incidents);
     HeldBy {
         pid: holder.pid,
         name: holder.name.clone(),
@@ -587,8 +601,11 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
         stale_reasons,
         process_state: holder.process_state,
         root: root_behind(holder, incidents).map(|(i, b)| RootBlocker::of(i, b)),
-        registry: holder_incident(Some(holder), root_behind(holder, incidents), incidents)
-            .and_then(silent_registry),
+        registry: incident.and_then(silent_registry),
+        culprit: (incident.and_then(|i| i.culprit.as_ref())).map(|c| Culprit {
+            pid: c.pid,
+            name: c.name.clone(),
+        }),
     }
 }
 
@@ -790,17 +807,23 @@ fn holder_note(
 ) -> Note {
     let stale =
         l.state == LockState::Stale || root.is_some_and(|i| i.state == IncidentState::Stale);
-    let stopped = holder.is_some_and(|h| h.process_state == ProcState::Stopped)
-        || root.is_some_and(|i| i.doing == Doing::Stopped);
+    // The stopped one: the holder, or behind a chain the root blocker.
+    let stopped = (holder.filter(|h| h.process_state == ProcState::Stopped))
+        .map(|h| h.pid)
+        .or_else(|| {
+            (root.filter(|i| i.doing == Doing::Stopped))
+                .and_then(|i| i.blocker.as_ref().map(|b| b.pid))
+        });
     let culprit = root.and_then(|i| i.culprit.as_ref());
     if root.is_some_and(|i| i.deadlock.is_some()) {
         Note::Deadlock
     } else if let Some(c) = culprit {
         Note::Leftover { pid: c.pid }
+    } else if let Some(pid) = stopped {
+        // Said before "stale": the way out is to resume it (review P, R11).
+        Note::Stopped { pid, stale }
     } else if stale {
         Note::Stale
-    } else if stopped {
-        Note::Stopped
     } else if root.is_some_and(registry_not_answering) {
         Note::Registry
     } else {
@@ -813,8 +836,9 @@ fn holder_note(
 enum Note {
     /// The holder looks alive: nothing is said.
     Alive,
-    /// Stopped (Ctrl-Z, a debugger), not yet stale.
-    Stopped,
+    /// Process `pid` is stopped (Ctrl-Z, a debugger): resuming it is the way out; `stale` once
+    /// it looks stale (a log gets a line for each).
+    Stopped { pid: u32, stale: bool },
     /// Looks stale.
     Stale,
     /// A deadlock (a build script's cargo waits for its own parent): it never ends on its own
@@ -832,7 +856,14 @@ impl Note {
     fn said(self) -> String {
         match self {
             Note::Alive => String::new(),
-            Note::Stopped => " — it is STOPPED: see `cargo lockwatch status`".into(),
+            Note::Stopped { pid, stale } => format!(
+                " — {}STOPPED (Ctrl-Z?): `cargo lockwatch resume {pid}`, or `fg` in its terminal",
+                if stale {
+                    "looks STALE, it is "
+                } else {
+                    "it is "
+                }
+            ),
             Note::Stale => " — looks STALE: see `cargo lockwatch status`".into(),
             Note::Deadlock => {
                 " — DEADLOCKED: it never ends on its own; see `cargo lockwatch status`".into()
@@ -850,7 +881,17 @@ impl Note {
     fn shorter(self) -> [String; 2] {
         let [a, b] = match self {
             Note::Alive => ["", ""],
-            Note::Stopped => [" — it is STOPPED", " — STOPPED"],
+            Note::Stopped { pid, stale } => {
+                let state = if stale {
+                    "STALE, STOPPED"
+                } else {
+                    "it is STOPPED"
+                };
+                return [
+                    format!(" — {state}: resume {pid}"),
+                    " — STOPPED".to_string(),
+                ];
+            }
             Note::Stale => [" — looks STALE", " — STALE"],
             Note::Deadlock => [" — DEADLOCKED, never ends", " — DEADLOCKED"],
             Note::Registry => [" — its registry is not answering", " — NO REGISTRY"],
@@ -1030,7 +1071,8 @@ fn print_outcome(
         interrupted: ended_by.is_some(),
         signal: ended_by.map(signal_name),
         deadlocked,
-        to_end: end.and_then(|e| e.to_end),
+        to_end_owner: end.as_ref().and_then(|e| e.to_end.as_ref()?.owner.clone()),
+        to_end: end.and_then(|e| e.to_end).map(|t| t.command),
         warning: warning.map(str::to_string),
     };
     if let Ok(line) = serde_json::to_string(&outcome) {
@@ -1194,8 +1236,50 @@ impl Ending {
 /// How a wait that did not see the lock free ended, for `--json`.
 struct End {
     ending: Ending,
-    /// Behind a deadlock: the command that ends it.
-    to_end: Option<String>,
+    /// What ends the hold, when the incident says.
+    to_end: Option<ToEnd>,
+}
+
+/// What ends a hold that looks stuck: the incident's action (a deadlock's or a leftover's
+/// kill, a stopped holder's resume), and whose process that is when not the caller's.
+#[derive(Debug, Clone, PartialEq)]
+struct ToEnd {
+    command: String,
+    resume: bool,
+    /// Its owner (`root`, or `uid 1001`), when not the caller (uid `me`).
+    owner: Option<String>,
+}
+
+impl ToEnd {
+    fn of(i: &IncidentReport, me: u32) -> Option<ToEnd> {
+        let a = i.action.as_ref()?;
+        let target = (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid);
+        let owner = target.filter(|p| p.uid != me).map(|p| match &p.user {
+            Some(name) => name.clone(),
+            None => format!("uid {}", p.uid),
+        });
+        Some(ToEnd {
+            command: a.command.clone(),
+            resume: a.resume,
+            owner,
+        })
+    }
+
+    /// The line after the wait's last, when it says more than the note did: always behind a
+    /// deadlock, and whenever the process is another user's (review P, R16).
+    fn said(&self, ending: Ending) -> Option<String> {
+        let whose = self
+            .owner
+            .as_ref()
+            .map(|o| format!(" (it belongs to {o}, not to you: run it as that user, or ask them)"));
+        let what = match (ending, self.resume) {
+            (Ending::Deadlock, _) => "ends the deadlock (the build it runs fails)",
+            (_, true) => "lets it go on",
+            (_, false) => "ends it",
+        };
+        (ending == Ending::Deadlock || whose.is_some())
+            .then(|| format!("`{}` {what}{}", self.command, whose.unwrap_or_default()))
+    }
 }
 
 fn ended_words(sig: i32) -> &'static str {
@@ -1579,11 +1663,19 @@ mod tests {
         );
         h.process_state = ProcState::Stopped;
         let stopped = holder_note(&l, Some(&h), None).said();
-        assert_eq!(stopped, " — it is STOPPED: see `cargo lockwatch status`");
+        assert_eq!(
+            stopped,
+            " — it is STOPPED (Ctrl-Z?): `cargo lockwatch resume 10`, or `fg` in its terminal"
+        );
         l.state = LockState::Stale;
         h.stale_reasons = vec![StaleReason::Stopped];
         let stale = holder_note(&l, Some(&h), None).said();
-        assert_eq!(stale, " — looks STALE: see `cargo lockwatch status`");
+        // Stale, it still says how to resume it (review P, R11).
+        assert_eq!(
+            stale,
+            " — looks STALE, it is STOPPED (Ctrl-Z?): `cargo lockwatch resume 10`, or `fg` in \
+             its terminal"
+        );
         assert_ne!(stopped, stale, "a script's log gets a line for each");
         assert_eq!(
             serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
@@ -1592,6 +1684,10 @@ mod tests {
                 "process_state": "stopped"
             })
         );
+        // Stale and no longer stopped: stale.
+        h.process_state = ProcState::Sleeping;
+        let stale = holder_note(&l, Some(&h), None).said();
+        assert_eq!(stale, " — looks STALE: see `cargo lockwatch status`");
         // Reasons only on the incident: taken from the incident the holder blocks in.
         let demo = crate::ui::demo::stale_ignoring_sigterm(0.0).report;
         let incident = demo.incidents[0].clone();
@@ -1630,7 +1726,13 @@ mod tests {
             holder_words(&h, root),
             "cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)"
         );
-        assert_eq!(holder_note(&l, Some(&h), root.map(|(i, _)| i)), Note::Stale);
+        assert_eq!(
+            holder_note(&l, Some(&h), root.map(|(i, _)| i)),
+            Note::Stopped {
+                pid: demo::BLOCKER.0,
+                stale: true
+            }
+        );
         // What the root's command usually takes, not the link's (it blocks nobody itself).
         let mut incidents = report.incidents.clone();
         incidents[0].typical_hold = Some(crate::core::model::TypicalHold {
@@ -1726,14 +1828,18 @@ mod tests {
             "waiting 3s for build directory held by cargo 4242 (held 3s) · usually 12s here"
         );
         let stopped = Line {
-            note: Note::Stopped,
+            note: Note::Stopped {
+                pid: 4242,
+                stale: false,
+            },
             of: String::new(),
             at: " in /tmp/rl/p/elsewhere".into(),
             ..alive
         };
         assert_eq!(
-            stopped.fit(Some(80)),
-            "waiting 3s for build directory held by cargo 4242 (held 3s) — it is STOPPED"
+            stopped.fit(Some(100)),
+            "waiting 3s for build directory held by cargo 4242 (held 3s) — it is STOPPED: resume \
+             4242"
         );
         let chain = Line {
             held: " held by cargo 22730 (held 15s, itself waiting) behind cargo 14816 (stopped)"
@@ -1754,6 +1860,31 @@ mod tests {
         for width in [2, 10, 20, 40] {
             assert!(chain.fit(Some(width)).chars().count() < width, "{width}");
         }
+    }
+
+    /// What ends a stuck hold goes into `--json` whenever the incident has it; the line after
+    /// the wait says it when the note did not: behind a deadlock, and for another user's
+    /// process, whose owner it names (review P, R1, R16).
+    #[test]
+    fn what_ends_a_stuck_hold_is_said_with_whose_process_it_is() {
+        use crate::ui::demo::{self, Stage};
+        let report = demo::snapshot(Stage::Stale, 1_000.0).report;
+        let i = &report.incidents[0];
+        let b = i.blocker.as_ref().unwrap();
+        let mine = ToEnd::of(i, b.uid).unwrap();
+        let resume = format!("cargo lockwatch resume {}", b.pid);
+        assert_eq!((mine.command.as_str(), mine.resume), (resume.as_str(), true));
+        assert_eq!(mine.owner, None);
+        assert_eq!(mine.said(Ending::Timeout), None, "the note said it");
+        let theirs = ToEnd::of(i, b.uid + 1).unwrap();
+        let said = theirs.said(Ending::Timeout).unwrap();
+        assert!(said.starts_with(&format!("`{resume}` lets it go on (it belongs to ")), "{said}");
+        assert!(said.contains("not to you"), "{said}");
+        let dead = mine.said(Ending::Deadlock).unwrap();
+        assert!(dead.contains("ends the deadlock"), "{dead}");
+        let mut quiet = i.clone();
+        quiet.action = None;
+        assert_eq!(ToEnd::of(&quiet, b.uid), None);
     }
 
     /// A signal ends the wait first (its exit code is what a shell expects), then a deadlock
