@@ -138,9 +138,9 @@ impl Refusal {
                         )
                     });
                 format!(
-                    "refusing: {pid} is the waiting side of a deadlock; stopping it would fail \
-                     the build it belongs to, and the lock is held by the one above it. \
-                     {detail}{instead}"
+                    "refusing: {pid} is the waiting side of a deadlock, and a waiter is never \
+                     stopped: the deadlock ends when its holder, the cargo above it, stops \
+                     (the build fails either way). {detail}{instead}"
                 )
             }
             Refusal::Waiter {

@@ -818,7 +818,7 @@ fn a_build_waiting_behind_successive_holders_keeps_its_whole_wait() {
     let i = incident_of(&r, first.pid).unwrap();
     assert!(
         lockwatch::core::words::headline(i, Some(0.0))
-            .contains("blocks 2 processes, waiting up to"),
+            .contains("blocks 2 processes (longest wait "),
         "{}",
         lockwatch::core::words::headline(i, Some(0.0))
     );
@@ -888,7 +888,7 @@ fn a_build_waiting_behind_successive_holders_keeps_its_whole_wait() {
         .find(|b| b.contains(&format!(" {} blocks 2 processes", holder.pid)))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        ours.contains("waiting up to") && !ours.contains("held ≥"),
+        ours.contains("(longest wait ") && !ours.contains("held ≥"),
         "{ours}"
     );
 

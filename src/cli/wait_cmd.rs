@@ -1873,12 +1873,18 @@ mod tests {
         let b = i.blocker.as_ref().unwrap();
         let mine = ToEnd::of(i, b.uid).unwrap();
         let resume = format!("cargo lockwatch resume {}", b.pid);
-        assert_eq!((mine.command.as_str(), mine.resume), (resume.as_str(), true));
+        assert_eq!(
+            (mine.command.as_str(), mine.resume),
+            (resume.as_str(), true)
+        );
         assert_eq!(mine.owner, None);
         assert_eq!(mine.said(Ending::Timeout), None, "the note said it");
         let theirs = ToEnd::of(i, b.uid + 1).unwrap();
         let said = theirs.said(Ending::Timeout).unwrap();
-        assert!(said.starts_with(&format!("`{resume}` lets it go on (it belongs to ")), "{said}");
+        assert!(
+            said.starts_with(&format!("`{resume}` lets it go on (it belongs to ")),
+            "{said}"
+        );
         assert!(said.contains("not to you"), "{said}");
         let dead = mine.said(Ending::Deadlock).unwrap();
         assert!(dead.contains("ends the deadlock"), "{dead}");

@@ -367,6 +367,19 @@ impl Summarizer {
                 let within = waited_secs.min(at - self.s.since).max(0.0);
                 self.s.total_wait_secs += within;
                 self.s.total_wait_at_least |= !since_known;
+                // The waiting side of a deadlock (a build script's nested cargo) was not
+                // blocked by another build: the advice on nested cargos tells it, not a row
+                // (review P, R9).
+                if (blocked_by.iter()).any(|(_, pid)| self.deadlocked.keys().any(|d| d.pid == *pid))
+                {
+                    if !goes_on {
+                        match self.open.remove(&(*waiter, *ino)) {
+                            Some(wait) => self.wait_ended(wait),
+                            None => self.s.waits += 1,
+                        }
+                    }
+                    return;
+                }
                 let blocker_origin = self.blocker_origin(blocked_by, blocker.origin);
                 let row = BlockRow {
                     blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
@@ -1667,8 +1680,15 @@ mod tests {
             on(3.0, 8, StaleReason::PipeHeldOpen, &app_lock),
             on(4.0, 9, StaleReason::Deadlock, &outer_lock),
         ];
+        let mut nested_wait = ide_blocked_terminal(5.0, 4.0, &outer_lock);
+        if let HistoryEvent::WaitEnded { blocked_by, .. } = &mut nested_wait {
+            *blocked_by = vec![("cargo".into(), 9)];
+        }
+        let events = [events, vec![nested_wait]].concat();
         let sum = summarize(&events, 0.0, 0);
         assert_eq!((sum.leftover_processes, sum.nested_deadlocks), (2, 1));
+        // The nested cargo's wait is a wait, not a row of who blocked whom (review P, R9).
+        assert_eq!((sum.waits, sum.blocked.len()), (1, 0), "{:#?}", sum.blocked);
         let topics: Vec<Topic> = sum.advice.iter().map(|a| a.topic).collect();
         assert_eq!(topics, [Topic::LeftoverProcess, Topic::NestedCargo]);
         let text = render(&sum, 3600, None);

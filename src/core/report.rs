@@ -2064,7 +2064,7 @@ mod tests {
         );
         assert_eq!(
             crate::core::words::headline(i, Some(0.0)),
-            "cargo build 10 blocks 4 processes, waiting up to 29s · package cache and shared package cache"
+            "cargo build 10 blocks 4 processes (longest wait 29s) · package cache and shared package cache"
         );
         assert_eq!(crate::core::words::held(i, 0.0).unwrap(), "held 3s");
 

@@ -52,6 +52,51 @@ pub fn short_command(cmd: &[String], name: &ProcName) -> String {
     super::text::printable(&said)
 }
 
+/// [`short_command`] with what tells one build from another of the same project: `cargo build
+/// -p wb --release`, where two waiting builds of a workspace would both read `cargo build`
+/// (review P, R4). Only the package, target, profile and platform options are kept, each
+/// value cut to 24 characters.
+pub fn telling_command(cmd: &[String], name: &ProcName) -> String {
+    let mut said = short_command(cmd, name);
+    if !said.starts_with("cargo") {
+        return said;
+    }
+    const WITH_VALUE: [&str; 9] = [
+        "-p",
+        "--package",
+        "--bin",
+        "--example",
+        "--test",
+        "--bench",
+        "--profile",
+        "--target",
+        "--features",
+    ];
+    const ALONE: [&str; 5] = [
+        "--lib",
+        "--bins",
+        "--release",
+        "--workspace",
+        "--all-targets",
+    ];
+    let cut = |v: &str| v.chars().take(24).collect::<String>();
+    let mut args = cmd.iter().skip(1).map(String::as_str);
+    while let Some(a) = args.next() {
+        let kept = match a.split_once('=') {
+            _ if a == "--" => break,
+            Some((flag, v)) if WITH_VALUE.contains(&flag) => Some(format!("{flag} {}", cut(v))),
+            _ if WITH_VALUE.contains(&a) => args.next().map(|v| format!("{a} {}", cut(v))),
+            _ if ALONE.contains(&a) => Some(a.to_string()),
+            _ => None,
+        };
+        if let Some(kept) = kept {
+            said.push(' ');
+            said.push_str(&super::text::printable(&kept));
+        }
+    }
+    said
+}
+
 /// `cargo 4242`.
 pub fn who(p: &ProcessReport) -> String {
     format!("{} {}", p.name, p.pid)
@@ -97,7 +142,7 @@ pub fn blocked(b: &BlockedReport, elapsed: f64) -> String {
 /// blocker's line does (`(user bob, origin unknown, pid 26984)`) (review M, N14).
 pub fn blocked_seen_by(b: &BlockedReport, elapsed: f64, viewer: Option<u32>) -> String {
     let p = &b.process;
-    let mut s = short_command(&p.cmd, &p.name);
+    let mut s = telling_command(&p.cmd, &p.name);
     if let Some(place) = workplace(&p.cmd, p.cwd.as_deref()) {
         s.push_str(&format!(" in {}", tilde(&place)));
     }
@@ -376,7 +421,7 @@ pub fn headline_for(i: &IncidentReport, elapsed: Option<f64>, own: &[PathBuf]) -
             let p = &one.process;
             format!(
                 "{blocker}{state} blocks {}{waited} · {what}",
-                short_command(&p.cmd, &p.name)
+                telling_command(&p.cmd, &p.name)
             )
         }
         many => {
@@ -387,7 +432,7 @@ pub fn headline_for(i: &IncidentReport, elapsed: Option<f64>, own: &[PathBuf]) -
             let waited = longest
                 .zip(elapsed)
                 .and_then(|((w, known), e)| duration_if_told(w + e, known))
-                .map(|t| format!(", waiting up to {t}"))
+                .map(|t| format!(" (longest wait {t})"))
                 .unwrap_or_default();
             let n = many.len();
             format!("{blocker}{state} blocks {n} processes{waited} · {what}")
@@ -413,6 +458,53 @@ mod tests {
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn telling_commands_keep_what_tells_builds_apart() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let cargo = ProcName::from("cargo");
+        assert_eq!(
+            telling_command(
+                &s(&[
+                    "/r/bin/cargo",
+                    "build",
+                    "-p",
+                    "wb",
+                    "--release",
+                    "--message-format=json"
+                ]),
+                &cargo
+            ),
+            "cargo build -p wb --release"
+        );
+        assert_eq!(
+            telling_command(
+                &s(&["cargo", "test", "--package=wc", "--", "-p", "x"]),
+                &cargo
+            ),
+            "cargo test --package wc"
+        );
+        assert_eq!(
+            telling_command(
+                &s(&["cargo", "check", "--workspace", "--all-targets"]),
+                &cargo
+            ),
+            "cargo check --workspace --all-targets"
+        );
+        assert_eq!(
+            telling_command(&s(&["cargo", "build", "-p"]), &cargo),
+            "cargo build"
+        );
+        assert_eq!(
+            telling_command(&s(&["python3", "-p", "x"]), &"python3".into()),
+            "python3"
+        );
+        let long = "a".repeat(40);
+        assert_eq!(
+            telling_command(&s(&["cargo", "build", "--bin", &long]), &cargo),
+            format!("cargo build --bin {}", "a".repeat(24))
+        );
     }
 
     #[test]
