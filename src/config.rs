@@ -159,6 +159,21 @@ pub struct Loaded {
     /// Dotted keys (or sections) of the file refused as they are written (a wrong type, an
     /// unknown name): the default is used, and a reload keeps the value in use instead.
     pub refused: Vec<String>,
+    /// The warnings (of `warnings`) about one key whose value was not taken, refused or out of
+    /// range, so a reload can say what it does instead: keep the running value.
+    pub defaulted: Vec<Defaulted>,
+}
+
+/// A warning about one key whose value was not taken: one-off commands end it with "the
+/// default is used", a reload with the running value it keeps (review P, R2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaulted {
+    /// The dotted key, or a section's name.
+    pub key: String,
+    /// What is wrong and where, without what is done about it.
+    pub problem: String,
+    /// The whole warning, as `warnings` holds it.
+    pub warning: String,
 }
 
 /// Per-user directories, overridable for tests and unusual setups.
@@ -493,6 +508,7 @@ impl Loaded {
         let mut warnings = Vec::new();
         let mut file_unusable = None;
         let mut refused = Vec::new();
+        let mut defaulted = Vec::new();
         let mut table: toml::Table =
             toml::from_str(DEFAULT_TOML).expect("built-in default config parses");
         let mut provenance = BTreeMap::new();
@@ -519,17 +535,22 @@ impl Loaded {
                                     provenance.insert(key, Provenance::File(file.to_path_buf()))
                                 }
                                 Some(why) => {
-                                    refused.push(key);
                                     let place = match locate(text, &why) {
                                         Some((line, column)) => {
                                             format!(", line {line}, column {column}")
                                         }
                                         None => String::new(),
                                     };
-                                    warnings.push(format!(
-                                        "{}{place}: {why}; ignored, the default is used",
-                                        file.display()
-                                    ));
+                                    let problem = format!("{}{place}: {why}", file.display());
+                                    let warning =
+                                        format!("{problem}; ignored, the default is used");
+                                    warnings.push(warning.clone());
+                                    defaulted.push(Defaulted {
+                                        key: key.clone(),
+                                        problem,
+                                        warning,
+                                    });
+                                    refused.push(key);
                                     None
                                 }
                             };
@@ -614,7 +635,14 @@ impl Loaded {
         for (key, why) in config.problems() {
             let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
             let place = place_of(key, &from, file_text);
-            warnings.push(format!("{why}{place}; using the default for it"));
+            let problem = format!("{why}{place}");
+            let warning = format!("{problem}; using the default for it");
+            warnings.push(warning.clone());
+            defaulted.push(Defaulted {
+                key: key.to_string(),
+                problem,
+                warning,
+            });
             config.reset(key);
             provenance.insert(key.to_string(), Provenance::Default);
             rejected.insert(key.to_string(), from);
@@ -628,7 +656,32 @@ impl Loaded {
             file_unusable,
             missing_dirs: Vec::new(),
             refused,
+            defaulted,
         }
+    }
+
+    /// `warnings` as a reload says them: a key whose value is not taken keeps the value in use
+    /// (`running`'s), so its line ends `; kept "30s"`, not "the default is used" (review P, R2).
+    pub fn reload_warnings(&self, running: &Config) -> Vec<String> {
+        let values: BTreeMap<String, String> = running.flatten().into_iter().collect();
+        let sections = toml::Table::try_from(running).unwrap_or_default();
+        self.warnings
+            .iter()
+            .map(|w| match self.defaulted.iter().find(|d| &d.warning == w) {
+                Some(d) => {
+                    let kept = match values.get(&d.key) {
+                        Some(value) => format!("kept {value}"),
+                        None if sections.contains_key(&d.key) => {
+                            "the values in use are kept".to_string()
+                        }
+                        // An unknown key: nothing in use to keep.
+                        None => "ignored".to_string(),
+                    };
+                    format!("{}; {kept}", d.problem)
+                }
+                None => w.clone(),
+            })
+            .collect()
     }
 
     /// The keys a reload keeps the running value of: those the file gets wrong, and those out
@@ -1383,6 +1436,49 @@ mod tests {
         // Nothing to take from a section the running one does not have.
         let odd = keep_values(broken.config.clone(), &running.config, &["bogus".into()]);
         assert_eq!(odd, broken.config);
+    }
+
+    /// One-off commands say a refused or out-of-range key gets its default; a reload, which
+    /// keeps the running value, says that value instead (review P, R2).
+    #[test]
+    fn a_reload_says_the_running_value_is_kept_where_a_one_off_says_the_default() {
+        let running = load(
+            Some("[stale]\nstale_after = \"30s\"\n[watch]\ncargo_homes = [\"/h2\"]\n"),
+            &[],
+        );
+        let broken = load(
+            Some(
+                "[watch]\ncargo_homes = \"/h3\"\n[stale]\nstale_after = \"5x\"\nsamples = 0\n\
+                 bogus = 1\n[notify]\nenabled = false\n",
+            ),
+            &[],
+        );
+        let one_off = broken.warnings.join("\n");
+        assert!(
+            one_off.contains("; ignored, the default is used"),
+            "{one_off}"
+        );
+        assert!(one_off.contains("; using the default for it"), "{one_off}");
+        let reload = broken.reload_warnings(&running.config);
+        assert_eq!(reload.len(), broken.warnings.len(), "{reload:?}");
+        let said = reload.join("\n");
+        assert!(!said.contains("default"), "{said}");
+        let line = |key: &str| reload.iter().find(|w| w.contains(key)).unwrap().clone();
+        assert!(
+            line("stale.stale_after").ends_with("`stale.stale_after`; kept \"30s\""),
+            "{said}"
+        );
+        assert!(
+            line("watch.cargo_homes").ends_with("; kept [\"/h2\"]"),
+            "{said}"
+        );
+        assert!(
+            line("stale.samples")
+                .ends_with("must be between 1 and 100 (/cfg/config.toml, line 5); kept 3"),
+            "{said}"
+        );
+        // An unknown key has no value in use: it is only ignored.
+        assert!(line("bogus").ends_with("; ignored"), "{said}");
     }
 
     #[test]

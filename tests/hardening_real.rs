@@ -616,6 +616,10 @@ fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
         out.contains("keeping the value in use of stale.idle_cpu_secs"),
         "{out}"
     );
+    // Its own line says the value in use is kept, not the default (review P, R2).
+    let refused = (out.lines()).find(|l| l.contains("`stale.idle_cpu_secs`"));
+    assert!(refused.is_some_and(|l| l.ends_with("; kept 0.5")), "{out}");
+    assert!(!out.contains("the default is used"), "{out}");
     let last = (out.lines().rev()).find(|l| l.contains("reloaded"));
     assert!(
         last.is_some_and(|l| l.contains("policy.yield_after") && !l.contains("idle_cpu_secs")),
