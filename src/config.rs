@@ -440,6 +440,18 @@ fn expand_home(entry: &Path, home: Option<&Path>) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The warning for an entry of a watched-directory list that is dropped: its key, the entry,
+/// where it was set (`place`) and why; an empty entry is named as such (review P, R15).
+fn dropped_entry_warning(key: &str, entry: &str, place: &str, why: &str) -> String {
+    if entry.is_empty() {
+        return format!(
+            "an empty entry in {key}{place}; ignored: remove it, or write the absolute path you \
+             meant"
+        );
+    }
+    format!("{key} entry {entry}{place} {why}; ignored")
+}
+
 /// Expands `~` and `$HOME` in the `watch.cargo_homes` and `watch.projects` entries and drops
 /// those that still are not absolute: one (key, entry, why) each for a warning.
 fn expand_watched_dirs(
@@ -625,7 +637,7 @@ impl Loaded {
         for (key, entry, why) in expand_watched_dirs(&mut config.watch, home_dir().as_deref()) {
             let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
             let place = place_of(key, &from, file_text);
-            warnings.push(format!("{key} entry {entry}{place} {why}; ignored"));
+            warnings.push(dropped_entry_warning(key, &entry, &place, &why));
         }
         if !flags.cargo_homes.is_empty() {
             config
@@ -1785,6 +1797,16 @@ mod tests {
                  path: write an absolute path (`~` and `$HOME` at its start are expanded); ignored",
                 "watch.projects entry src (/cfg/config.toml, line 3) is a relative path: write an \
                  absolute path (`~` and `$HOME` at its start are expanded); ignored",
+            ]
+        );
+        // An empty entry is said to be one, not shown as a blank (review P, R15).
+        let l = load(Some("[watch]\ncargo_homes = [\"/h\", \"\"]\n"), &[]);
+        assert_eq!(l.config.watch.cargo_homes, [PathBuf::from("/h")]);
+        assert_eq!(
+            l.warnings,
+            [
+                "an empty entry in watch.cargo_homes (/cfg/config.toml, line 2); ignored: remove \
+              it, or write the absolute path you meant"
             ]
         );
         let l = load(None, &[("LOCKWATCH_WATCH_PROJECTS", "/p:rel")]);
