@@ -26,6 +26,18 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 pub const MAX_SAMPLES: u32 = 100;
 /// The largest `stale.idle_cpu_secs`: an hour of CPU (more would call every holder idle).
 pub const MAX_IDLE_CPU_SECS: f64 = 3600.0;
+/// The shortest `stale.stale_after`: a cargo seconds into a download or a build is not called
+/// stale (and `kill` would stop it without asking) (review P, R14).
+pub const MIN_STALE_AFTER: Duration = Duration::from_secs(10);
+/// The shortest `stale.stopped_grace`: a build suspended with Ctrl-Z and resumed with `bg` a
+/// moment later never looks stale.
+pub const MIN_STOPPED_GRACE: Duration = Duration::from_secs(5);
+/// The shortest `stale.idle_window` and `stale.idle_child_after`: an orphan (which needs no
+/// minimum hold) is not called stale after one quiet sample.
+pub const MIN_IDLE_WINDOW: Duration = Duration::from_secs(10);
+/// Set to `1`, lifts the lower bounds of the `stale` durations ([`MIN_STALE_AFTER`] and the
+/// others) so tests and demos see verdicts in seconds. Not for everyday use.
+pub const SHORT_THRESHOLDS_ENV: &str = "LOCKWATCH_TEST_SHORT_THRESHOLDS";
 
 /// What to watch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +171,21 @@ pub struct Loaded {
     /// Dotted keys (or sections) of the file refused as they are written (a wrong type, an
     /// unknown name): the default is used, and a reload keeps the value in use instead.
     pub refused: Vec<String>,
+    /// The warnings (of `warnings`) about one key whose value was not taken, refused or out of
+    /// range, so a reload can say what it does instead: keep the running value.
+    pub defaulted: Vec<Defaulted>,
+}
+
+/// A warning about one key whose value was not taken: one-off commands end it with "the
+/// default is used", a reload with the running value it keeps (review P, R2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaulted {
+    /// The dotted key, or a section's name.
+    pub key: String,
+    /// What is wrong and where, without what is done about it.
+    pub problem: String,
+    /// The whole warning, as `warnings` holds it.
+    pub warning: String,
 }
 
 /// Per-user directories, overridable for tests and unusual setups.
@@ -413,6 +440,18 @@ fn expand_home(entry: &Path, home: Option<&Path>) -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// The warning for an entry of a watched-directory list that is dropped: its key, the entry,
+/// where it was set (`place`) and why; an empty entry is named as such (review P, R15).
+fn dropped_entry_warning(key: &str, entry: &str, place: &str, why: &str) -> String {
+    if entry.is_empty() {
+        return format!(
+            "an empty entry in {key}{place}; ignored: remove it, or write the absolute path you \
+             meant"
+        );
+    }
+    format!("{key} entry {entry}{place} {why}; ignored")
+}
+
 /// Expands `~` and `$HOME` in the `watch.cargo_homes` and `watch.projects` entries and drops
 /// those that still are not absolute: one (key, entry, why) each for a warning.
 fn expand_watched_dirs(
@@ -493,8 +532,10 @@ impl Loaded {
         let mut warnings = Vec::new();
         let mut file_unusable = None;
         let mut refused = Vec::new();
+        let mut defaulted = Vec::new();
         let mut table: toml::Table =
             toml::from_str(DEFAULT_TOML).expect("built-in default config parses");
+        let floors = !(env.iter()).any(|(k, v)| k == SHORT_THRESHOLDS_ENV && v == "1");
         let mut provenance = BTreeMap::new();
         for (key, _) in leaves(&table) {
             provenance.insert(key, Provenance::Default);
@@ -519,17 +560,22 @@ impl Loaded {
                                     provenance.insert(key, Provenance::File(file.to_path_buf()))
                                 }
                                 Some(why) => {
-                                    refused.push(key);
                                     let place = match locate(text, &why) {
                                         Some((line, column)) => {
                                             format!(", line {line}, column {column}")
                                         }
                                         None => String::new(),
                                     };
-                                    warnings.push(format!(
-                                        "{}{place}: {why}; ignored, the default is used",
-                                        file.display()
-                                    ));
+                                    let problem = format!("{}{place}: {why}", file.display());
+                                    let warning =
+                                        format!("{problem}; ignored, the default is used");
+                                    warnings.push(warning.clone());
+                                    defaulted.push(Defaulted {
+                                        key: key.clone(),
+                                        problem,
+                                        warning,
+                                    });
+                                    refused.push(key);
                                     None
                                 }
                             };
@@ -591,7 +637,7 @@ impl Loaded {
         for (key, entry, why) in expand_watched_dirs(&mut config.watch, home_dir().as_deref()) {
             let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
             let place = place_of(key, &from, file_text);
-            warnings.push(format!("{key} entry {entry}{place} {why}; ignored"));
+            warnings.push(dropped_entry_warning(key, &entry, &place, &why));
         }
         if !flags.cargo_homes.is_empty() {
             config
@@ -611,10 +657,17 @@ impl Loaded {
             );
         }
         let mut rejected = BTreeMap::new();
-        for (key, why) in config.problems() {
+        for (key, why) in config.problems_with(floors) {
             let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
             let place = place_of(key, &from, file_text);
-            warnings.push(format!("{why}{place}; using the default for it"));
+            let problem = format!("{why}{place}");
+            let warning = format!("{problem}; using the default for it");
+            warnings.push(warning.clone());
+            defaulted.push(Defaulted {
+                key: key.to_string(),
+                problem,
+                warning,
+            });
             config.reset(key);
             provenance.insert(key.to_string(), Provenance::Default);
             rejected.insert(key.to_string(), from);
@@ -628,7 +681,32 @@ impl Loaded {
             file_unusable,
             missing_dirs: Vec::new(),
             refused,
+            defaulted,
         }
+    }
+
+    /// `warnings` as a reload says them: a key whose value is not taken keeps the value in use
+    /// (`running`'s), so its line ends `; kept "30s"`, not "the default is used" (review P, R2).
+    pub fn reload_warnings(&self, running: &Config) -> Vec<String> {
+        let values: BTreeMap<String, String> = running.flatten().into_iter().collect();
+        let sections = toml::Table::try_from(running).unwrap_or_default();
+        self.warnings
+            .iter()
+            .map(|w| match self.defaulted.iter().find(|d| &d.warning == w) {
+                Some(d) => {
+                    let kept = match values.get(&d.key) {
+                        Some(value) => format!("kept {value}"),
+                        None if sections.contains_key(&d.key) => {
+                            "the values in use are kept".to_string()
+                        }
+                        // An unknown key: nothing in use to keep.
+                        None => "ignored".to_string(),
+                    };
+                    format!("{}; {kept}", d.problem)
+                }
+                None => w.clone(),
+            })
+            .collect()
     }
 
     /// The keys a reload keeps the running value of: those the file gets wrong, and those out
@@ -696,6 +774,12 @@ impl Config {
 
     /// Every value out of its range, as (dotted key, what is wrong); empty when all are fine.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
+        self.problems_with(true)
+    }
+
+    /// [`Config::problems`], without the lower bounds of the `stale` durations when `floors`
+    /// is false (see [`SHORT_THRESHOLDS_ENV`]).
+    fn problems_with(&self, floors: bool) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         let mut bad = |key: &'static str, ok: bool, why: String| {
             if !ok {
@@ -743,11 +827,33 @@ impl Config {
             (MIN_FILE_BYTES..=MAX_FILE_BYTES).contains(&self.daemon.log_max_bytes),
             format!("must be between {MIN_FILE_BYTES} and {MAX_FILE_BYTES} (1 GiB)"),
         );
+        if floors {
+            for (key, d, min) in self.stale_floors() {
+                let min_text = humantime::format_duration(min);
+                bad(key, d >= min, format!("must be at least {min_text}"));
+            }
+        }
         let day = Duration::from_secs(86_400);
         for (name, d) in self.durations() {
             bad(name, d <= day, "must be at most one day".into());
         }
         out
+    }
+
+    /// The `stale` durations that have a lower bound, with their value and that bound: below
+    /// it, holders would look stale (and `kill` stop them unasked) almost at once.
+    fn stale_floors(&self) -> [(&'static str, Duration, Duration); 4] {
+        let s = &self.stale;
+        [
+            ("stale.stale_after", s.stale_after, MIN_STALE_AFTER),
+            ("stale.stopped_grace", s.stopped_grace, MIN_STOPPED_GRACE),
+            ("stale.idle_window", s.idle_window, MIN_IDLE_WINDOW),
+            (
+                "stale.idle_child_after",
+                s.idle_child_after,
+                MIN_IDLE_WINDOW,
+            ),
+        ]
     }
 
     /// The problems as one message, or `Ok` (for callers that only need a yes or no).
@@ -912,6 +1018,7 @@ pub const OTHER_VARIABLES: &[&str] = &[
     "LOCKWATCH_LOG",
     crate::service::SERVICE_DIR_ENV,
     "LOCKWATCH_APPS_DIR",
+    SHORT_THRESHOLDS_ENV,
 ];
 
 /// The warning for a `LOCKWATCH_*` variable that is neither a key of `table` nor one of
@@ -1385,6 +1492,49 @@ mod tests {
         assert_eq!(odd, broken.config);
     }
 
+    /// One-off commands say a refused or out-of-range key gets its default; a reload, which
+    /// keeps the running value, says that value instead (review P, R2).
+    #[test]
+    fn a_reload_says_the_running_value_is_kept_where_a_one_off_says_the_default() {
+        let running = load(
+            Some("[stale]\nstale_after = \"30s\"\n[watch]\ncargo_homes = [\"/h2\"]\n"),
+            &[],
+        );
+        let broken = load(
+            Some(
+                "[watch]\ncargo_homes = \"/h3\"\n[stale]\nstale_after = \"5x\"\nsamples = 0\n\
+                 bogus = 1\n[notify]\nenabled = false\n",
+            ),
+            &[],
+        );
+        let one_off = broken.warnings.join("\n");
+        assert!(
+            one_off.contains("; ignored, the default is used"),
+            "{one_off}"
+        );
+        assert!(one_off.contains("; using the default for it"), "{one_off}");
+        let reload = broken.reload_warnings(&running.config);
+        assert_eq!(reload.len(), broken.warnings.len(), "{reload:?}");
+        let said = reload.join("\n");
+        assert!(!said.contains("default"), "{said}");
+        let line = |key: &str| reload.iter().find(|w| w.contains(key)).unwrap().clone();
+        assert!(
+            line("stale.stale_after").ends_with("`stale.stale_after`; kept \"30s\""),
+            "{said}"
+        );
+        assert!(
+            line("watch.cargo_homes").ends_with("; kept [\"/h2\"]"),
+            "{said}"
+        );
+        assert!(
+            line("stale.samples")
+                .ends_with("must be between 1 and 100 (/cfg/config.toml, line 5); kept 3"),
+            "{said}"
+        );
+        // An unknown key has no value in use: it is only ignored.
+        assert!(line("bogus").ends_with("; ignored"), "{said}");
+    }
+
     #[test]
     fn an_empty_unknown_section_is_said_an_empty_known_one_is_fine() {
         let l = load(Some("[bogus]\n"), &[]);
@@ -1649,6 +1799,16 @@ mod tests {
                  absolute path (`~` and `$HOME` at its start are expanded); ignored",
             ]
         );
+        // An empty entry is said to be one, not shown as a blank (review P, R15).
+        let l = load(Some("[watch]\ncargo_homes = [\"/h\", \"\"]\n"), &[]);
+        assert_eq!(l.config.watch.cargo_homes, [PathBuf::from("/h")]);
+        assert_eq!(
+            l.warnings,
+            [
+                "an empty entry in watch.cargo_homes (/cfg/config.toml, line 2); ignored: remove \
+              it, or write the absolute path you meant"
+            ]
+        );
         let l = load(None, &[("LOCKWATCH_WATCH_PROJECTS", "/p:rel")]);
         assert_eq!(l.config.watch.projects, [PathBuf::from("/p")]);
         assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
@@ -1861,6 +2021,59 @@ mod tests {
             assert_eq!(l.provenance[key], Provenance::Default, "{key}");
             assert!(l.warnings.iter().any(|w| w.contains(key)), "{key}");
         }
+    }
+
+    /// `stale_after = "0s"` and the other `stale` durations that would make a holder stale at
+    /// once are out of range: warned, the default used, and a reload keeps the running value
+    /// (review P, R14).
+    #[test]
+    fn stale_durations_below_their_floor_are_out_of_range() {
+        let text = "[stale]\nstale_after = \"0s\"\nstopped_grace = \"0s\"\n\
+                    idle_window = \"1s\"\nidle_child_after = \"9s\"\n";
+        let l = load(Some(text), &[]);
+        assert_eq!(l.config, Config::defaults(), "{:?}", l.warnings);
+        assert_eq!(l.warnings.len(), 4, "{:?}", l.warnings);
+        assert!(
+            l.warnings.contains(
+                &"stale.stale_after must be at least 10s (/cfg/config.toml, line 2); using the \
+                  default for it"
+                    .to_string()
+            ),
+            "{:?}",
+            l.warnings
+        );
+        for (key, floor) in [
+            ("stale.stopped_grace", "at least 5s"),
+            ("stale.idle_window", "at least 10s"),
+            ("stale.idle_child_after", "at least 10s"),
+        ] {
+            assert!(
+                l.warnings
+                    .iter()
+                    .any(|w| w.contains(key) && w.contains(floor)),
+                "{key}: {:?}",
+                l.warnings
+            );
+        }
+        assert_eq!(
+            l.keys_to_keep(),
+            [
+                "stale.idle_child_after",
+                "stale.idle_window",
+                "stale.stale_after",
+                "stale.stopped_grace"
+            ]
+        );
+        // The bounds themselves are fine.
+        let l = load(
+            Some("[stale]\nstale_after = \"10s\"\nstopped_grace = \"5s\"\nidle_window = \"10s\"\n"),
+            &[],
+        );
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        // Tests lift the floors on purpose, and are not told about an unknown variable.
+        let l = load(Some(text), &[(SHORT_THRESHOLDS_ENV, "1")]);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.config.stale.stale_after, Duration::ZERO);
     }
 
     #[test]

@@ -557,6 +557,48 @@ fn huge_history_and_chatty_logs_stay_bounded() {
     assert!(out.len() < 8192 + 2048, "log is {} bytes", out.len());
 }
 
+/// Review P, R18: the runtime directory opened (755) under a running daemon. Clients then look
+/// for the socket in a private subdirectory; `status` says once which daemon is left out and
+/// the chmod that fixes it, `doctor` too instead of "no daemon runs … start one", and after
+/// the chmod the daemon answers again.
+#[test]
+fn a_runtime_dir_opened_under_a_running_daemon_is_said_with_its_chmod() {
+    let dir = Dir::new("run-755");
+    let d = Daemon::start(&dir, "daemon");
+    let run = dir.path("lockwatch/run");
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fix = format!("`chmod 700 {}`", run.display());
+
+    let (_, out, err) = cli(&dir, &d.env, &["status", "--json"]);
+    assert_eq!(err.matches("no longer private").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("the lockwatch daemon (pid {})", d.proc.pid))
+            && err.contains("(mode 755)")
+            && err.contains(&fix),
+        "{err}"
+    );
+    let report: lockwatch::core::model::Report = serde_json::from_str(&out).expect(&out);
+    assert_eq!(report.source, lockwatch::core::model::Source::Scan);
+
+    let (_, out, err) = cli(&dir, &d.env, &["doctor"]);
+    let said = format!("{out}{err}");
+    assert!(
+        said.contains("no longer private") && said.contains(&fix),
+        "{said}"
+    );
+    assert!(!said.contains("no daemon runs"), "{said}");
+
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (_, out, err) = cli(&dir, &d.env, &["status", "--json"]);
+    assert!(!err.contains("no longer private"), "{err}");
+    let report: lockwatch::core::model::Report = serde_json::from_str(&out).expect(&out);
+    assert_eq!(
+        report.source,
+        lockwatch::core::model::Source::Daemon,
+        "{err}"
+    );
+}
+
 /// Defect 6a: SIGHUP reloads the config (the daemon stays, its socket too); SIGTERM then stops
 /// it cleanly with the socket removed.
 #[test]
@@ -616,6 +658,10 @@ fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
         out.contains("keeping the value in use of stale.idle_cpu_secs"),
         "{out}"
     );
+    // Its own line says the value in use is kept, not the default (review P, R2).
+    let refused = (out.lines()).find(|l| l.contains("`stale.idle_cpu_secs`"));
+    assert!(refused.is_some_and(|l| l.ends_with("; kept 0.5")), "{out}");
+    assert!(!out.contains("the default is used"), "{out}");
     let last = (out.lines().rev()).find(|l| l.contains("reloaded"));
     assert!(
         last.is_some_and(|l| l.contains("policy.yield_after") && !l.contains("idle_cpu_secs")),

@@ -83,6 +83,9 @@ pub struct Facts {
     pub untrusted: Option<String>,
     /// The daemon runs but refused the connection: it serves its maximum of clients.
     pub busy: Option<String>,
+    /// A daemon whose runtime directory stopped being private (`chmod 755` under it), so
+    /// clients no longer look for its socket there.
+    pub left_out: Option<crate::daemon::trust::LeftOut>,
     /// A socket is there but nothing listens on it: left by a daemon that is gone (killed).
     pub stale_socket: bool,
     /// The daemon's pid when its process is stopped (SIGSTOP, Ctrl-Z): it answers nothing.
@@ -215,6 +218,9 @@ impl Facts {
         } else {
             None
         };
+        let left_out = (socket == SocketFact::Missing)
+            .then(|| crate::daemon::trust::left_out(&ctx.dirs.runtime))
+            .flatten();
         let history_file = ctx.dirs.data.join("history.jsonl");
         let history = (history_file.clone(), writable(&history_file));
         let proc_locks = cfg!(target_os = "linux").then(|| {
@@ -263,6 +269,7 @@ impl Facts {
             socket,
             daemon,
             untrusted,
+            left_out,
             busy,
             stale_socket,
             stopped,
@@ -592,10 +599,22 @@ fn bundle_copy_check(file: &Path, copy: &Path, setup: &Setup, f: &Facts) -> Chec
     }
 }
 
-/// The checks that do not depend on the service setup.
-fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
+/// The check of the daemon socket: what is at the socket path, and who answers there.
+fn socket_check(f: &Facts) -> Check {
     let sock = f.socket_path.display();
-    out.push(match (&f.socket, &f.daemon) {
+    // Not "no daemon runs … start one": starting one would be refused (review P, R18).
+    if let Some(l) = &f.left_out {
+        return check(
+            "daemon socket",
+            Status::Problem,
+            format!("{}; every command scans directly", l.problem()),
+            Some(format!(
+                "`{}`: commands use the running daemon again at once, no restart needed",
+                l.fix()
+            )),
+        );
+    }
+    match (&f.socket, &f.daemon) {
         _ if f.untrusted.is_some() => check(
             "daemon socket",
             Status::Problem,
@@ -714,7 +733,12 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
             format!("cannot examine {sock}: {e}"),
             Some("fix the permissions of the runtime directory (it should be yours, 0700)".into()),
         ),
-    });
+    }
+}
+
+/// The checks that do not depend on the service setup.
+fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
+    out.push(socket_check(f));
 
     for p in &f.daemon_problems {
         out.push(check(
@@ -1089,6 +1113,7 @@ mod tests {
             daemon: Some(Ok(4242)),
             untrusted: None,
             busy: None,
+            left_out: None,
             stale_socket: false,
             stopped: None,
             paused: false,
@@ -1609,6 +1634,32 @@ mod tests {
         assert!(p[0].1.contains("uid 1001 (eve)"), "{p:?}");
         assert_eq!(p[1].0, "daemon");
         assert!(p[1].1.contains("disk full"), "{p:?}");
+    }
+
+    /// A daemon left out by a runtime directory opened under it is named with the chmod that
+    /// fixes it, not "no daemon runs … start one" (review P, R18).
+    #[test]
+    fn a_daemon_left_out_by_an_opened_runtime_dir_is_named_with_the_chmod() {
+        let mut f = healthy(Manager::Systemd);
+        f.daemon = None;
+        f.socket = SocketFact::Missing;
+        f.installed = None;
+        f.left_out = Some(crate::daemon::trust::LeftOut {
+            dir: "/tmp/rp/run".into(),
+            mode: 0o755,
+            socket: "/tmp/rp/run/lockwatch.sock".into(),
+            pid: Some(31384),
+        });
+        let c = checks(&f);
+        let sock = c.iter().find(|c| c.name == "daemon socket").unwrap();
+        assert_eq!(sock.status, Status::Problem, "{c:#?}");
+        assert!(
+            sock.detail.contains("(pid 31384)") && sock.detail.contains("no longer private"),
+            "{sock:?}"
+        );
+        assert!(!sock.detail.contains("no daemon runs"), "{sock:?}");
+        let fix = sock.fix.as_deref().unwrap_or_default();
+        assert!(fix.starts_with("`chmod 700 /tmp/rp/run`"), "{fix}");
     }
 
     #[test]

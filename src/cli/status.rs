@@ -211,7 +211,19 @@ pub fn fetch_with_problems(
                 );
                 DaemonAnswer::Unreachable
             }
-            Err(ClientError::NotRunning(_)) => DaemonAnswer::NotRunning,
+            // Its directory opened to others under it, so its socket is not looked for there:
+            // said once, with the fix (review P, R18).
+            Err(ClientError::NotRunning(_)) => {
+                match crate::daemon::trust::left_out(&ctx.dirs.runtime) {
+                    Some(l) => {
+                        if warn_once() {
+                            crate::say!("cargo-lockwatch: warning: {l}; scanning directly")
+                        }
+                        DaemonAnswer::Untrusted
+                    }
+                    None => DaemonAnswer::NotRunning,
+                }
+            }
             // It runs, but has no slot free: say so once and scan (not "needs a restart").
             Err(e @ ClientError::Busy(_)) => {
                 why_not.push(

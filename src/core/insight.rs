@@ -866,8 +866,26 @@ pub fn period_words(secs: u64) -> String {
         s if s > 0 && s % DAY == 0 => format!("{} days", s / DAY),
         HOUR => "hour".into(),
         s if s > 0 && s % HOUR == 0 => format!("{} hours", s / HOUR),
-        s => humantime::format_duration(std::time::Duration::from_secs(s)).to_string(),
+        s => {
+            short_units(&humantime::format_duration(std::time::Duration::from_secs(s)).to_string())
+        }
     }
+}
+
+/// humantime's text with its long unit words shortened as the rest of the output writes
+/// units: `56years 10months 25days 20h` → `56y 10mo 25d 20h` (review P, R15).
+fn short_units(text: &str) -> String {
+    let short = |part: &str| {
+        let number = part.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+        let unit = match &part[number.len()..] {
+            "year" | "years" => "y",
+            "month" | "months" => "mo",
+            "day" | "days" => "d",
+            other => other,
+        };
+        format!("{number}{unit}")
+    };
+    text.split(' ').map(short).collect::<Vec<_>>().join(" ")
 }
 
 /// "12.0 MiB", "512 kB", "40 B".
@@ -992,7 +1010,8 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
             times(s.yielded)
         );
     }
-    if let Some((name, secs, path)) = &s.longest_hold {
+    // A hold under a second is no news (review P, R15).
+    if let Some((name, secs, path)) = s.longest_hold.as_ref().filter(|(_, secs, _)| *secs >= 1.0) {
         let line = format!(
             "Longest hold that ended: {name} held {} for {}",
             tilde(path),
@@ -1229,6 +1248,34 @@ mod tests {
         let json = serde_json::to_value(&sum).unwrap();
         assert_eq!(json["stale_blockers"][0]["name"], odd);
         assert_eq!(json["longest_hold"][0], odd);
+    }
+
+    /// A longest hold under a second is left out; one of a second or more is said (review P,
+    /// R15).
+    #[test]
+    fn a_longest_hold_under_a_second_is_not_said() {
+        let held = |secs: f64| HistoryEvent::Released {
+            network_silent_secs: None,
+            at: 100.0,
+            path: BUILD_LOCK.into(),
+            ino: 9,
+            holder: id(10),
+            name: "cargo".into(),
+            held_secs: secs,
+            cmd: vec![],
+            since_known: true,
+            party: Party::default(),
+        };
+        let text = render(&summarize(&[held(0.4)], 50.0, 0), 3600, None);
+        assert!(text.starts_with("Last hour:"), "{text}");
+        assert!(!text.contains("Longest hold"), "{text}");
+        let text = render(&summarize(&[held(1.0)], 50.0, 0), 3600, None);
+        assert!(
+            text.contains(&format!(
+                "Longest hold that ended: cargo held {BUILD_LOCK} for 1s"
+            )),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1994,5 +2041,9 @@ mod tests {
         assert_eq!(period_words(since("2y")), "2 years");
         assert_eq!(period_words(since("1M")), "month");
         assert_eq!(period_words(since("30d")), "30 days");
+        // Spans of mixed units, as long as `--since 10000y` reaching back to 1970, are written
+        // in short units like the rest (review P, R15).
+        assert_eq!(period_words(since("1y 2d 5s")), "1y 2d 5s");
+        assert_eq!(period_words(1_794_000_000), "56y 10mo 5d 11h 44m");
     }
 }

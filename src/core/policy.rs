@@ -582,6 +582,10 @@ impl Judge {
 #[derive(Debug, Clone)]
 pub struct State {
     cfg: StaleConfig,
+    /// The thresholds in force before the last reload that changed them: a verdict that clears
+    /// while these would still call the blocker stale cleared because of the reload, not
+    /// because the blocker recovered (review P, R17).
+    before_reload: Option<StaleConfig>,
     holds: HashMap<(FileKey, ProcId), Hold>,
     waits: HashMap<(FileKey, ProcId), Wait>,
     judges: HashMap<ProcId, Judge>,
@@ -621,6 +625,7 @@ impl State {
     pub fn new(cfg: StaleConfig) -> State {
         State {
             cfg,
+            before_reload: None,
             holds: HashMap::new(),
             waits: HashMap::new(),
             judges: HashMap::new(),
@@ -648,9 +653,12 @@ impl State {
             .collect()
     }
 
-    /// New thresholds (after a config reload); holds, waits and verdicts carry on.
+    /// New thresholds (after a config reload); holds, waits and verdicts carry on. The old
+    /// ones are remembered, so a verdict the change alone clears is said as such.
     pub fn set_config(&mut self, cfg: StaleConfig) {
-        self.cfg = cfg;
+        if cfg != self.cfg {
+            self.before_reload = Some(std::mem::replace(&mut self.cfg, cfg));
+        }
     }
 
     /// When each current hold began.
@@ -1139,6 +1147,7 @@ fn judge_blockers(
     fx: &mut Vec<Effect>,
 ) -> bool {
     let mut changed = false;
+    let before_reload = state.before_reload.clone();
     let ids: Vec<ProcId> = blockers.iter().map(|b| b.id).collect();
     let before = state.judges.len();
     state.judges.retain(|id, _| ids.contains(id));
@@ -1202,13 +1211,37 @@ fn judge_blockers(
         }
         if cleared {
             changed = true;
-            fx.push(Effect::Log(format!(
-                "recovered {path}  {} {} no longer looks stale",
-                b.name, b.id.pid
-            )));
+            // Stale under the thresholds of before the reload: the reload cleared it.
+            let by_reload = before_reload
+                .as_ref()
+                .filter(|old| !reasons_now(old, judge, b, now, last_activity).is_empty());
+            fx.push(Effect::Log(match by_reload {
+                Some(old) => format!(
+                    "config    {path}  {} {} no longer counts as stale under {} (config reloaded)",
+                    b.name,
+                    b.id.pid,
+                    changed_settings(old, &cfg).join(", ")
+                ),
+                None => format!(
+                    "recovered {path}  {} {} no longer looks stale",
+                    b.name, b.id.pid
+                ),
+            }));
         }
     }
     changed
+}
+
+/// The `stale.*` settings `new` sets differently from `old`, as `stale.key = value` (the
+/// value as the config file writes it).
+fn changed_settings(old: &StaleConfig, new: &StaleConfig) -> Vec<String> {
+    let (Ok(old), Ok(new)) = (toml::Table::try_from(old), toml::Table::try_from(new)) else {
+        return Vec::new();
+    };
+    (new.iter())
+        .filter(|(k, v)| old.get(*k) != Some(*v))
+        .map(|(k, v)| format!("stale.{k} = {v}"))
+        .collect()
 }
 
 /// The reasons a blocker looks stale in this sample (before hysteresis).
@@ -1735,6 +1768,50 @@ mod tests {
             blocked,
             Some(vec![("cargo".into(), 11)]),
             "names whom it blocks"
+        );
+    }
+
+    /// A reload that raises `stale_after` past a stale holder's hold clears its verdict; the
+    /// log says the reload did it, not that the holder recovered; a real recovery after a
+    /// reload is still "recovered" (review P, R17).
+    #[test]
+    fn a_verdict_the_reload_clears_is_not_said_recovered() {
+        let idle = |_| lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11]);
+        let mut s = state();
+        run(&mut s, 0.0, 130.0, 2.0, idle);
+        assert!(stale_now(&s, 10));
+        let mut cfg = Config::defaults().stale;
+        cfg.stale_after = Duration::from_secs(300);
+        s.set_config(cfg);
+        let fx = run(&mut s, 132.0, 150.0, 2.0, idle);
+        assert!(!stale_now(&s, 10), "held 150s, under the new 5m");
+        let logs: Vec<&String> = (fx.iter())
+            .filter_map(|e| match e {
+                Effect::Log(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            logs.iter().any(|l| l.ends_with(
+                "cargo 10 no longer counts as stale under stale.stale_after = \"5m\" (config reloaded)"
+            )),
+            "{logs:?}"
+        );
+        assert!(!logs.iter().any(|l| l.starts_with("recovered")), "{logs:?}");
+
+        // Stale again under the new threshold, then it writes: that is a recovery.
+        run(&mut s, 152.0, 330.0, 2.0, idle);
+        assert!(stale_now(&s, 10));
+        let mut fx = Vec::new();
+        for t in [332.0, 334.0, 336.0, 338.0] {
+            fx.extend(apply(&mut s, Event::Activity { now: t, key: KEY }));
+            fx.extend(observe(&mut s, t, idle(t)));
+        }
+        assert!(!stale_now(&s, 10));
+        assert!(
+            fx.iter().any(|e| matches!(e, Effect::Log(l)
+                if l.starts_with("recovered") && l.ends_with("cargo 10 no longer looks stale"))),
+            "{fx:?}"
         );
     }
 

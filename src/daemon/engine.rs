@@ -581,7 +581,8 @@ impl Engine {
             .filter(|(k, v)| old.get(k) != Some(v))
             .map(|(k, v)| format!("{k} = {v}"))
             .collect();
-        for w in &loaded.warnings {
+        // Said as a reload does it: a refused key keeps the value in use (review P, R2).
+        for w in loaded.reload_warnings(&self.config) {
             self.log(&format!("config    {w}"));
         }
         self.history.configure(&loaded);

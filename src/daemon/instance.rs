@@ -129,6 +129,15 @@ pub fn read_pid(dir: &Path) -> Option<u32> {
     parse_pid(&text)
 }
 
+/// The pid in the pid file in `dir` when that process holds the file's lock, as the daemon
+/// does for its whole life: a live daemon's pid, never a stale or reused one.
+pub fn live_pid(dir: &Path) -> Option<u32> {
+    let pid = read_pid(dir)?;
+    let key = crate::probe::file_key(&dir.join(PID_FILE))?;
+    let mut probe = crate::probe::platform().ok()?;
+    probe.holds(pid, key).unwrap_or(false).then_some(pid)
+}
+
 /// Asks the daemon whose pid file is in `dir` to exit (SIGTERM: it removes its socket and
 /// quits cleanly; then SIGCONT, which a stopped one needs to act on it) without a socket
 /// request, for a daemon too busy to take one or stopped. The pid is

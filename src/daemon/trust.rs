@@ -159,6 +159,84 @@ pub fn plan(base: Option<Entry>, me: u32) -> Plan {
     Plan::Subdir
 }
 
+/// Whether runtime directory `base` leaves a daemon out: it is this user's directory, opened to
+/// others after a daemon made it (`chmod 755`), so clients look in a private subdirectory
+/// instead ([`Plan::Subdir`]), while a socket of this user's (`socket`) or a live daemon's pid
+/// file is in `base` itself. Its mode, when so.
+pub fn left_out_mode(
+    base: Option<Entry>,
+    socket: Option<Entry>,
+    live_daemon: bool,
+    me: u32,
+) -> Option<u32> {
+    let base = base?;
+    let ours = |e: Entry| e.kind == Kind::Socket && e.uid == me;
+    let shared_by_us = base.uid == me && plan(Some(base), me) == Plan::Subdir;
+    (shared_by_us && (socket.is_some_and(ours) || live_daemon)).then_some(base.mode)
+}
+
+/// A daemon that clients no longer use because its runtime directory stopped being private
+/// (review P, R18).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The runtime directory.
+    pub dir: PathBuf,
+    /// Its mode now.
+    pub mode: u32,
+    /// The daemon's socket in it.
+    pub socket: PathBuf,
+    /// The daemon's pid, when its pid file names a live daemon.
+    pub pid: Option<u32>,
+}
+
+impl LeftOut {
+    /// What is wrong, without the fix.
+    pub fn problem(&self) -> String {
+        let daemon = match self.pid {
+            Some(pid) => format!("the lockwatch daemon (pid {pid}) has its socket at"),
+            None => "a lockwatch daemon's socket is at".to_string(),
+        };
+        format!(
+            "{daemon} {}, but {} is no longer private (mode {:o}), so it is not used",
+            self.socket.display(),
+            self.dir.display(),
+            self.mode
+        )
+    }
+
+    /// The command that fixes it (commands then use the running daemon again, no restart).
+    pub fn fix(&self) -> String {
+        format!("chmod 700 {}", self.dir.display())
+    }
+}
+
+impl std::fmt::Display for LeftOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: `{}`", self.problem(), self.fix())
+    }
+}
+
+/// A daemon left out by runtime directory `base` (see [`left_out_mode`]), looked up on disk
+/// without changing anything.
+pub fn left_out(base: &Path) -> Option<LeftOut> {
+    let me = me();
+    let entry = lstat(base).ok()??;
+    // Only a directory of ours that clients now nest in is worth a look at what is inside.
+    if entry.uid != me || plan(Some(entry), me) != Plan::Subdir {
+        return None;
+    }
+    let socket = base.join(super::SOCKET_NAME);
+    let pid = super::instance::live_pid(base);
+    let socket_entry = lstat(&socket).ok().flatten();
+    let mode = left_out_mode(Some(entry), socket_entry, pid.is_some(), me)?;
+    Some(LeftOut {
+        dir: base.to_path_buf(),
+        mode,
+        socket,
+        pid,
+    })
+}
+
 /// The private subdirectory made inside a shared runtime directory.
 pub fn subdir_name(me: u32) -> String {
     format!("cargo-lockwatch-{me}")
@@ -564,6 +642,65 @@ mod tests {
         let odd = dir.path().join("odd");
         std::os::unix::fs::symlink(&file, &odd).unwrap();
         assert!(explain(&odd, Distrust::Symlink).contains("planted"));
+    }
+
+    /// A runtime directory of ours opened to others (755) with a daemon's socket or live pid
+    /// in it leaves that daemon out; a private one, another's, a refused one (777) or an
+    /// empty one does not (review P, R18).
+    #[test]
+    fn a_daemon_is_left_out_only_by_our_directory_opened_with_its_socket_in_it() {
+        let me = 1000;
+        let dir = |uid, mode| Entry {
+            kind: Kind::Dir,
+            uid,
+            mode,
+        };
+        let sock = |uid| Entry {
+            kind: Kind::Socket,
+            uid,
+            mode: 0o755,
+        };
+        let left = |base, socket, live| left_out_mode(Some(base), socket, live, me);
+        assert_eq!(left(dir(me, 0o755), Some(sock(me)), false), Some(0o755));
+        assert_eq!(
+            left(dir(me, 0o750), None, true),
+            Some(0o750),
+            "a live pid file"
+        );
+        assert_eq!(
+            left(dir(me, 0o700), Some(sock(me)), true),
+            None,
+            "private: used"
+        );
+        assert_eq!(left(dir(me, 0o755), None, false), None, "no daemon there");
+        assert_eq!(
+            left(dir(me, 0o755), Some(sock(1001)), false),
+            None,
+            "not ours"
+        );
+        assert_eq!(
+            left(dir(0, 0o1777), Some(sock(me)), false),
+            None,
+            "root's /tmp"
+        );
+        assert_eq!(
+            left(dir(me, 0o777), Some(sock(me)), true),
+            None,
+            "refused, said so"
+        );
+        assert_eq!(left_out_mode(None, None, false, me), None);
+        let l = LeftOut {
+            dir: "/tmp/rp/run".into(),
+            mode: 0o755,
+            socket: "/tmp/rp/run/lockwatch.sock".into(),
+            pid: Some(31384),
+        };
+        assert_eq!(
+            l.to_string(),
+            "the lockwatch daemon (pid 31384) has its socket at /tmp/rp/run/lockwatch.sock, but \
+             /tmp/rp/run is no longer private (mode 755), so it is not used: `chmod 700 \
+             /tmp/rp/run`"
+        );
     }
 
     #[test]
