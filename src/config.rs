@@ -26,18 +26,12 @@ pub const MAX_FILE_BYTES: u64 = 1 << 30;
 pub const MAX_SAMPLES: u32 = 100;
 /// The largest `stale.idle_cpu_secs`: an hour of CPU (more would call every holder idle).
 pub const MAX_IDLE_CPU_SECS: f64 = 3600.0;
-/// The shortest `stale.stale_after`: a cargo seconds into a download or a build is not called
-/// stale (and `kill` would stop it without asking) (review P, R14).
-pub const MIN_STALE_AFTER: Duration = Duration::from_secs(10);
-/// The shortest `stale.stopped_grace`: a build suspended with Ctrl-Z and resumed with `bg` a
-/// moment later never looks stale.
-pub const MIN_STOPPED_GRACE: Duration = Duration::from_secs(5);
-/// The shortest `stale.idle_window` and `stale.idle_child_after`: an orphan (which needs no
-/// minimum hold) is not called stale after one quiet sample.
-pub const MIN_IDLE_WINDOW: Duration = Duration::from_secs(10);
-/// Set to `1`, lifts the lower bounds of the `stale` durations ([`MIN_STALE_AFTER`] and the
-/// others) so tests and demos see verdicts in seconds. Not for everyday use.
-pub const SHORT_THRESHOLDS_ENV: &str = "LOCKWATCH_TEST_SHORT_THRESHOLDS";
+/// The shortest `stale.stale_after`, `stale.idle_window` and `stale.idle_child_after`: `"0s"`
+/// (or a unit forgotten: `"500ms"` for `"500s"`) would call every holder stale at once, and
+/// `kill` would stop a cargo a moment into its download without asking (review P, R14). A
+/// few seconds are a deliberate choice (demos, tests); a stopped holder may be called stale
+/// at once (`stopped_grace = "0s"`): stopped is no guess.
+pub const MIN_STALE_DURATION: Duration = Duration::from_secs(1);
 
 /// What to watch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -535,7 +529,6 @@ impl Loaded {
         let mut defaulted = Vec::new();
         let mut table: toml::Table =
             toml::from_str(DEFAULT_TOML).expect("built-in default config parses");
-        let floors = !(env.iter()).any(|(k, v)| k == SHORT_THRESHOLDS_ENV && v == "1");
         let mut provenance = BTreeMap::new();
         for (key, _) in leaves(&table) {
             provenance.insert(key, Provenance::Default);
@@ -657,7 +650,7 @@ impl Loaded {
             );
         }
         let mut rejected = BTreeMap::new();
-        for (key, why) in config.problems_with(floors) {
+        for (key, why) in config.problems() {
             let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
             let place = place_of(key, &from, file_text);
             let problem = format!("{why}{place}");
@@ -774,12 +767,6 @@ impl Config {
 
     /// Every value out of its range, as (dotted key, what is wrong); empty when all are fine.
     pub fn problems(&self) -> Vec<(&'static str, String)> {
-        self.problems_with(true)
-    }
-
-    /// [`Config::problems`], without the lower bounds of the `stale` durations when `floors`
-    /// is false (see [`SHORT_THRESHOLDS_ENV`]).
-    fn problems_with(&self, floors: bool) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         let mut bad = |key: &'static str, ok: bool, why: String| {
             if !ok {
@@ -827,11 +814,13 @@ impl Config {
             (MIN_FILE_BYTES..=MAX_FILE_BYTES).contains(&self.daemon.log_max_bytes),
             format!("must be between {MIN_FILE_BYTES} and {MAX_FILE_BYTES} (1 GiB)"),
         );
-        if floors {
-            for (key, d, min) in self.stale_floors() {
-                let min_text = humantime::format_duration(min);
-                bad(key, d >= min, format!("must be at least {min_text}"));
-            }
+        for (key, d) in self.stale_floors() {
+            let min = humantime::format_duration(MIN_STALE_DURATION);
+            bad(
+                key,
+                d >= MIN_STALE_DURATION,
+                format!("must be at least {min}"),
+            );
         }
         let day = Duration::from_secs(86_400);
         for (name, d) in self.durations() {
@@ -840,19 +829,14 @@ impl Config {
         out
     }
 
-    /// The `stale` durations that have a lower bound, with their value and that bound: below
-    /// it, holders would look stale (and `kill` stop them unasked) almost at once.
-    fn stale_floors(&self) -> [(&'static str, Duration, Duration); 4] {
+    /// The `stale` durations bounded below by [`MIN_STALE_DURATION`], with their value:
+    /// below it, holders would look stale (and `kill` stop them unasked) at once.
+    fn stale_floors(&self) -> [(&'static str, Duration); 3] {
         let s = &self.stale;
         [
-            ("stale.stale_after", s.stale_after, MIN_STALE_AFTER),
-            ("stale.stopped_grace", s.stopped_grace, MIN_STOPPED_GRACE),
-            ("stale.idle_window", s.idle_window, MIN_IDLE_WINDOW),
-            (
-                "stale.idle_child_after",
-                s.idle_child_after,
-                MIN_IDLE_WINDOW,
-            ),
+            ("stale.stale_after", s.stale_after),
+            ("stale.idle_window", s.idle_window),
+            ("stale.idle_child_after", s.idle_child_after),
         ]
     }
 
@@ -1018,7 +1002,6 @@ pub const OTHER_VARIABLES: &[&str] = &[
     "LOCKWATCH_LOG",
     crate::service::SERVICE_DIR_ENV,
     "LOCKWATCH_APPS_DIR",
-    SHORT_THRESHOLDS_ENV,
 ];
 
 /// The warning for a `LOCKWATCH_*` variable that is neither a key of `table` nor one of
@@ -2028,14 +2011,14 @@ mod tests {
     /// (review P, R14).
     #[test]
     fn stale_durations_below_their_floor_are_out_of_range() {
-        let text = "[stale]\nstale_after = \"0s\"\nstopped_grace = \"0s\"\n\
-                    idle_window = \"1s\"\nidle_child_after = \"9s\"\n";
+        let text = "[stale]\nstale_after = \"0s\"\nidle_window = \"500ms\"\n\
+                    idle_child_after = \"0s\"\n";
         let l = load(Some(text), &[]);
         assert_eq!(l.config, Config::defaults(), "{:?}", l.warnings);
-        assert_eq!(l.warnings.len(), 4, "{:?}", l.warnings);
+        assert_eq!(l.warnings.len(), 3, "{:?}", l.warnings);
         assert!(
             l.warnings.contains(
-                &"stale.stale_after must be at least 10s (/cfg/config.toml, line 2); using the \
+                &"stale.stale_after must be at least 1s (/cfg/config.toml, line 2); using the \
                   default for it"
                     .to_string()
             ),
@@ -2043,9 +2026,8 @@ mod tests {
             l.warnings
         );
         for (key, floor) in [
-            ("stale.stopped_grace", "at least 5s"),
-            ("stale.idle_window", "at least 10s"),
-            ("stale.idle_child_after", "at least 10s"),
+            ("stale.idle_window", "at least 1s"),
+            ("stale.idle_child_after", "at least 1s"),
         ] {
             assert!(
                 l.warnings
@@ -2060,20 +2042,15 @@ mod tests {
             [
                 "stale.idle_child_after",
                 "stale.idle_window",
-                "stale.stale_after",
-                "stale.stopped_grace"
+                "stale.stale_after"
             ]
         );
-        // The bounds themselves are fine.
+        // The bound itself is fine, and a stopped holder may be stale at once.
         let l = load(
-            Some("[stale]\nstale_after = \"10s\"\nstopped_grace = \"5s\"\nidle_window = \"10s\"\n"),
+            Some("[stale]\nstale_after = \"1s\"\nstopped_grace = \"0s\"\nidle_window = \"1s\"\n"),
             &[],
         );
         assert!(l.warnings.is_empty(), "{:?}", l.warnings);
-        // Tests lift the floors on purpose, and are not told about an unknown variable.
-        let l = load(Some(text), &[(SHORT_THRESHOLDS_ENV, "1")]);
-        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
-        assert_eq!(l.config.stale.stale_after, Duration::ZERO);
     }
 
     #[test]

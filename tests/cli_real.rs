@@ -846,7 +846,6 @@ fn wait_in_a_script_says_when_the_holder_is_stopped() {
     let mut wait = lockwatch(&dir);
     wait.args(["wait", "--json", "--timeout", "60s", "--interval", "100ms"])
         .env("LOCKWATCH_STALE_STOPPED_GRACE", "0s")
-        .env(lockwatch::config::SHORT_THRESHOLDS_ENV, "1")
         .arg(&lock);
     let mut waiting = dir.spawn("wait", &mut wait);
     let held_by = format!("held by flock {}", holder.pid);
@@ -951,7 +950,6 @@ fn wait_behind_a_chain_names_the_stale_root_blocker() {
     let mut wait = lockwatch(&dir);
     wait.args(["wait", "--json", "--timeout", "1s", "--interval", "100ms"])
         .env("LOCKWATCH_STALE_STOPPED_GRACE", "0s")
-        .env(lockwatch::config::SHORT_THRESHOLDS_ENV, "1")
         .arg(&lock);
     let out = wait.output().unwrap();
     let said = String::from_utf8_lossy(&out.stderr);

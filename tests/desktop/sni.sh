@@ -12,7 +12,7 @@ bin=$(readlink -f "$1")
 work=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 for n in $(seq 121 160); do [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ] || { disp=$n; break; }; done
 export CARGO_HOME=$work/home LOCKWATCH_RUNTIME_DIR=$work/run LOCKWATCH_DATA_DIR=$work/data \
-  LOCKWATCH_CONFIG_DIR=$work/cfg LOCKWATCH_TEST_SHORT_THRESHOLDS=1 LOCKWATCH_STALE_STOPPED_GRACE=1s LOCKWATCH_STALE_SAMPLE_INTERVAL=300ms \
+  LOCKWATCH_CONFIG_DIR=$work/cfg LOCKWATCH_STALE_STOPPED_GRACE=1s LOCKWATCH_STALE_SAMPLE_INTERVAL=300ms \
   LOCKWATCH_STALE_SAMPLES=2 LOCKWATCH_WATCH_POLL_INTERVAL=300ms LOCKWATCH_NOTIFY_ENABLED=false \
   DISPLAY=:$disp WORK=$work BIN=$bin
 mkdir -p "$CARGO_HOME" "$work/app/src"; touch "$CARGO_HOME/.package-cache"

@@ -44,8 +44,6 @@ pub fn daemon_env(dir: &Dir) -> Vec<(String, String)> {
         ("LOCKWATCH_STALE_STALE_AFTER", "3s".into()),
         ("LOCKWATCH_STALE_IDLE_CHILD_AFTER", "3s".into()),
         ("LOCKWATCH_STALE_IDLE_WINDOW", "2s".into()),
-        // Below the floors of everyday configs (review P, R14): allowed for tests.
-        (lockwatch::config::SHORT_THRESHOLDS_ENV, "1".into()),
         ("LOCKWATCH_NOTIFY_ENABLED", "false".into()),
         ("NO_COLOR", "1".into()),
     ]
