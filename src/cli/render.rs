@@ -230,7 +230,9 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
         .iter()
         .map(|l| {
             let deleted = if l.deleted { " (deleted)" } else { "" };
-            format!("{} {}{deleted}", mode_word(l.mode), tilde(&l.path))
+            // A path with a space stays whole when the field wraps: copyable (review P, R15).
+            let path = tilde(&l.path).replace(' ', &KEEP.to_string());
+            format!("{} {path}{deleted}", mode_word(l.mode))
         })
         .collect();
     if !locks.is_empty() {
@@ -882,6 +884,20 @@ mod tests {
             "my file".into(),
         ];
         assert_eq!(command_line(&cmd, &"cargo".into()), "cargo build 'my file'");
+        // A lock path with a space stays whole on its line (review P, R15).
+        let mut r = r;
+        r.incidents[0].locks[0].path = "/tmp/rp/p/my proj/target/debug/.cargo-lock".into();
+        let text = report(
+            &r,
+            &Style {
+                width: Some(50),
+                ..Style::default()
+            },
+        );
+        assert!(
+            text.contains("/tmp/rp/p/my proj/target/debug/.cargo-lock"),
+            "{text}"
+        );
     }
 
     /// The demo's incident moved to another Cargo home, as a second incident after the first.

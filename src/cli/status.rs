@@ -384,7 +384,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 return exit::OK;
             }
             let view = render::report(&report, &style);
-            fit_height(view, super::terminal_rows(), &report.incidents)
+            let screen = super::terminal_rows().zip(super::terminal_width());
+            fit_height(view, screen, &report.incidents)
         } else if args.watch {
             // Into a pipe or file: one view after another, no terminal escapes, each after a
             // line with its time, so a log tells the frames apart (review L, M13).
@@ -430,24 +431,32 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
 }
 
-/// `view` cut to a terminal `rows` high: a view taller than the screen scrolls its top (the
-/// reader's own incident, first) out of sight and leaves a copy in the scrollback at every
-/// redraw (review N, P12). The last row names the `incidents` left out, or says how many lines
-/// were (review O, Q5).
+/// `view` cut to a terminal `screen` (rows, columns) big: a view taller than the screen
+/// scrolls its top (the reader's own incident, first) out of sight and leaves a copy in the
+/// scrollback at every redraw (review N, P12). A line wider than the screen takes the rows it
+/// wraps to (review P, R3). The last row names the `incidents` left out, or says how many
+/// lines were (review O, Q5), cut to the width.
 fn fit_height(
     view: String,
-    rows: Option<usize>,
+    screen: Option<(usize, usize)>,
     incidents: &[crate::core::model::IncidentReport],
 ) -> String {
-    let Some(rows) = rows.filter(|r| *r >= 3) else {
+    let Some((rows, cols)) = screen.filter(|(r, c)| *r >= 3 && *c >= 2) else {
         return view;
     };
     let lines: Vec<&str> = view.lines().collect();
-    if lines.len() < rows {
+    let rows_of = |line: &&str| strip_ansi(line).chars().count().div_ceil(cols).max(1);
+    if lines.iter().map(rows_of).sum::<usize>() < rows {
         return view;
     }
     // One row for the note, one so the cursor after it does not scroll the screen.
-    let keep = rows - 2;
+    let budget = rows - 2;
+    let keep = (lines.iter().scan(0, |used, l| {
+        *used += rows_of(l);
+        Some(*used)
+    }))
+    .take_while(|used| *used <= budget)
+    .count();
     let shown = lines[..keep].iter().filter(|l| is_headline(l)).count();
     let left: Vec<String> = (incidents.iter().skip(shown))
         .map(|i| {
@@ -466,6 +475,10 @@ fn fit_height(
         ),
         [one] => format!("… and {one} (a taller window shows it)"),
         many => format!("… and {} more: {}", many.len(), many.join(", ")),
+    };
+    let note = match note.chars().count() < cols {
+        true => note,
+        false => note.chars().take(cols - 2).chain(['…']).collect(),
     };
     format!("{}\n{note}\n", lines[..keep].join("\n"))
 }
@@ -528,19 +541,30 @@ mod tests {
     #[test]
     fn a_view_taller_than_the_terminal_keeps_its_top_and_says_what_is_left_out() {
         let view: String = (1..=30).map(|i| format!("line {i}\n")).collect();
-        let cut = fit_height(view.clone(), Some(20), &[]);
+        let cut = fit_height(view.clone(), Some((20, 80)), &[]);
         let lines: Vec<&str> = cut.lines().collect();
         assert_eq!(lines.len(), 19, "{cut}");
         assert_eq!((lines[0], lines[17]), ("line 1", "line 18"));
         assert!(lines[18].starts_with("… 12 more lines"), "{cut}");
-        assert_eq!(fit_height(view.clone(), Some(40), &[]), view, "it fits");
+        assert_eq!(
+            fit_height(view.clone(), Some((40, 80)), &[]),
+            view,
+            "it fits"
+        );
         assert_eq!(fit_height(view.clone(), None, &[]), view, "not a terminal");
+        // A line wider than the screen takes the rows it wraps to, and the note fits the width
+        // (review P, R3).
+        let wide = format!("{}\n{view}", "x".repeat(25));
+        let cut = fit_height(wide, Some((20, 10)), &[]);
+        let lines: Vec<&str> = cut.lines().collect();
+        assert_eq!(lines.len(), 17, "3 rows for the wide line: {cut}");
+        assert_eq!(lines[16], "… 15 mor…", "{cut}");
         // The incidents below the cut are named (review O, Q5).
         use crate::ui::demo::{self, Stage};
         let r = demo::snapshot(Stage::Stale, 1_000.0).report;
         let two = [r.incidents[0].clone(), r.incidents[0].clone()];
         let view = format!("\x1b[1;31mSTALE  \x1b[0m  x\n{}", "    detail\n".repeat(30));
-        let cut = fit_height(view, Some(10), &two);
+        let cut = fit_height(view, Some((10, 80)), &two);
         assert!(
             cut.ends_with("… and STALE cargo 4242 (a taller window shows it)\n"),
             "{cut}"

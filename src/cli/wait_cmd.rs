@@ -617,10 +617,13 @@ fn holder_words(h: &HolderReport, root: Option<(&IncidentReport, &ProcessReport)
     // nothing (under a second).
     let told =
         (h.held_for_secs).and_then(|s| crate::core::text::duration_if_told(s, h.held_since_known));
-    let held = match (told, h.running_for_secs) {
-        (Some(told), _) => format!("held {told}"),
-        (None, Some(up)) => format!("up {}", render::duration(up)),
-        (None, None) => "held".into(),
+    // A hold found already going on has only bounds: the process's age is the one said, so
+    // the line keeps one clock while it waits (not "up 4s", then "held ≥ 2s") (review P, R15).
+    let held = match (h.held_since_known, told, h.running_for_secs) {
+        (true, Some(told), _) => format!("held {told}"),
+        (_, _, Some(up)) => format!("up {}", render::duration(up)),
+        (_, Some(told), None) => format!("held {told}"),
+        (_, None, None) => "held".into(),
     };
     match root {
         Some((i, b)) => format!(
