@@ -927,6 +927,7 @@ fn normalize(v: &mut serde_json::Value, root: &str, pids: &[u32]) {
 fn two_projects_sharing_a_build_dir_wait_for_the_build_directory() {
     let _serial = serial();
     let dir = Dir::new("shared-build-dir");
+    let daemon = util::daemon::Daemon::start(&dir, "daemon");
     let marker = dir.path("marker");
     let shared = dir.path("shared-bdir");
     let config = format!("[build]\nbuild-dir = {:?}\n", shared.display().to_string());
@@ -979,6 +980,24 @@ fn two_projects_sharing_a_build_dir_wait_for_the_build_directory() {
             .iter()
             .all(|l| l.state == LockState::Free)
     });
+    // The history row says the blocker built another project: what the advice on a shared
+    // dir is made of (review P, R8).
+    let start = std::time::Instant::now();
+    let row = loop {
+        let (code, out) = daemon.cli(&dir, &["history", "--json"]);
+        assert_eq!(code, 0, "{out}");
+        let summary: serde_json::Value = serde_json::from_str(&out).expect(&out);
+        let row = (summary["blocked"].as_array().into_iter().flatten())
+            .find(|r| r["lock"] == shared_lock.display().to_string())
+            .cloned();
+        match row {
+            Some(row) => break row,
+            None if start.elapsed() > Duration::from_secs(20) => panic!("no row: {summary:#}"),
+            None => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    assert_eq!(row["project"], projects[1].display().to_string(), "{row:#}");
+    assert_eq!(row["blocker_project"], projects[0].display().to_string(), "{row:#}");
 }
 
 /// A project with its own `build.build-dir`: its `cargo check` takes only the build dir's lock

@@ -92,6 +92,8 @@ pub enum Topic {
     LeftoverProcess,
     /// A build script ran a nested cargo on the target dir its own build holds.
     NestedCargo,
+    /// Builds of different projects share a target (or build) dir and wait for each other.
+    SharedTargetDir,
 }
 
 /// One piece of advice that ends a recurring kind of contention.
@@ -741,6 +743,12 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
             text: ide_target_dir_advice(w),
         });
     }
+    for shared in shared_dirs(s).iter().filter(|d| recurs(d.times, d.secs)) {
+        out.push(Advice {
+            topic: Topic::SharedTargetDir,
+            text: shared.advice(),
+        });
+    }
     let yielding: Vec<&str> = (ides.iter())
         .filter(|w| recurs(w.build.0, w.build.1) || recurs(w.cache.0, w.cache.1))
         .map(|w| w.name.as_str())
@@ -807,6 +815,71 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
             ),
         });
     }
+    out
+}
+
+/// A target (or build) dir that builds of several projects shared, and how long they waited
+/// for each other there.
+#[derive(Debug, Default)]
+struct SharedDir {
+    dir: PathBuf,
+    projects: Vec<PathBuf>,
+    times: u32,
+    secs: f64,
+}
+
+impl SharedDir {
+    fn advice(&self) -> String {
+        let names: Vec<String> = self.projects.iter().map(|p| tilde(p)).collect();
+        format!(
+            "{} build in the same directory {} and waited for each other there {}, {} in \
+             all. Give each its own (`CARGO_TARGET_DIR`, or `build.target-dir` / \
+             `build.build-dir` in its .cargo/config.toml), or build them one at a time.",
+            names.join(" and "),
+            tilde(&self.dir),
+            times(self.times),
+            duration(self.secs)
+        )
+    }
+}
+
+/// The directories where a build of one project waited for a build of another (not an
+/// editor's check: see [`ide_over_terminal`]), most waited first (review P, R8).
+fn shared_dirs(s: &Summary) -> Vec<SharedDir> {
+    let mut out: Vec<SharedDir> = Vec::new();
+    let rows = (s.blocked.iter()).filter(|r| {
+        r.blocker_origin != Some(Origin::Ide)
+            && r.lock_kind.is_some_and(|k| !k.in_cargo_home())
+            && r.blocker_project.is_some()
+    });
+    for r in rows {
+        // `<dir>/<profile>/.cargo-lock`, and its kin.
+        let Some(dir) = r.lock.parent().and_then(Path::parent) else {
+            continue;
+        };
+        let at = match out.iter().position(|d| d.dir == dir) {
+            Some(at) => at,
+            None => {
+                out.push(SharedDir {
+                    dir: dir.to_path_buf(),
+                    ..SharedDir::default()
+                });
+                out.len() - 1
+            }
+        };
+        let d = &mut out[at];
+        d.times += r.times;
+        d.secs += r.total_wait_secs;
+        for p in r.project.iter().chain(&r.blocker_project) {
+            if !d.projects.contains(p) {
+                d.projects.push(p.clone());
+            }
+        }
+    }
+    for d in &mut out {
+        d.projects.sort();
+    }
+    out.sort_by(|a, b| b.secs.total_cmp(&a.secs));
     out
 }
 
@@ -1700,6 +1773,49 @@ mod tests {
             .map(|a| a.topic)
             .collect();
         assert_eq!(topics, [Topic::YieldIde], "a target dir does not help here");
+    }
+
+    /// Builds of two projects that share a target dir and keep waiting for each other get
+    /// advice naming both and the dir; once is no pattern (review P, R8).
+    #[test]
+    fn two_projects_waiting_for_each_other_in_a_shared_target_dir_get_advice() {
+        let wait = |at: f64, waiter: &str, blocker: &str| {
+            let mut e = ide_blocked_terminal(at, 20.0, "/shared/debug/.cargo-lock");
+            if let HistoryEvent::WaitEnded {
+                party,
+                blocker: b,
+                blocked_by_cmd,
+                ..
+            } = &mut e
+            {
+                *party = super::tests::party(Origin::Terminal, "zsh", waiter);
+                *b = super::tests::party(Origin::Terminal, "zsh", blocker);
+                *blocked_by_cmd = vec![s(&["cargo", "build"])];
+            }
+            e
+        };
+        let once = summarize(&[wait(1.0, "/src/d", "/src/b")], 0.0, 0);
+        assert!(
+            !once.advice.iter().any(|a| a.topic == Topic::SharedTargetDir),
+            "{:?}",
+            once.advice
+        );
+        let events = [wait(1.0, "/src/d", "/src/b"), wait(50.0, "/src/b", "/src/d")];
+        let sum = summarize(&events, 0.0, 0);
+        let advice = (sum.advice.iter())
+            .find(|a| a.topic == Topic::SharedTargetDir)
+            .unwrap_or_else(|| panic!("{:#?}", sum.advice));
+        assert!(
+            advice.text.starts_with(
+                "/src/b and /src/d build in the same directory /shared and waited for each other \
+                 there twice, 40s in all."
+            ),
+            "{}",
+            advice.text
+        );
+        assert!(advice.text.contains("build.target-dir"), "{}", advice.text);
+        let json = serde_json::to_value(&sum).unwrap();
+        assert_eq!(json["advice"][0]["topic"], "shared-target-dir");
     }
 
     #[test]
