@@ -997,7 +997,11 @@ fn two_projects_sharing_a_build_dir_wait_for_the_build_directory() {
         }
     };
     assert_eq!(row["project"], projects[1].display().to_string(), "{row:#}");
-    assert_eq!(row["blocker_project"], projects[0].display().to_string(), "{row:#}");
+    assert_eq!(
+        row["blocker_project"],
+        projects[0].display().to_string(),
+        "{row:#}"
+    );
 }
 
 /// A project with its own `build.build-dir`: its `cargo check` takes only the build dir's lock

@@ -1796,11 +1796,17 @@ mod tests {
         };
         let once = summarize(&[wait(1.0, "/src/d", "/src/b")], 0.0, 0);
         assert!(
-            !once.advice.iter().any(|a| a.topic == Topic::SharedTargetDir),
+            !once
+                .advice
+                .iter()
+                .any(|a| a.topic == Topic::SharedTargetDir),
             "{:?}",
             once.advice
         );
-        let events = [wait(1.0, "/src/d", "/src/b"), wait(50.0, "/src/b", "/src/d")];
+        let events = [
+            wait(1.0, "/src/d", "/src/b"),
+            wait(50.0, "/src/b", "/src/d"),
+        ];
         let sum = summarize(&events, 0.0, 0);
         let advice = (sum.advice.iter())
             .find(|a| a.topic == Topic::SharedTargetDir)
