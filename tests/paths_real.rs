@@ -699,7 +699,7 @@ fn another_users_lock_is_held_and_named() {
     assert_eq!(json["to_end_owner"], "root", "{json}");
     assert!(
         err.contains(&format!(
-            "`{resume}` lets it go on (it belongs to root, not to you"
+            "`{resume}` lets it go on; it belongs to root, not to you"
         )),
         "{err}"
     );

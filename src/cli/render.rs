@@ -631,12 +631,13 @@ mod tests {
             yield_after: Some(3.0),
             ..style
         };
-        let from = |source| {
+        let from_report = |r: &Report, source| {
             let mut r = r.clone();
             r.source = source;
             let text = report(&r, &on);
             text.split_whitespace().collect::<Vec<_>>().join(" ")
         };
+        let from = |source| from_report(&r, source);
         let daemon = from(crate::core::model::Source::Daemon);
         assert!(
             daemon.contains("the daemon stops it once your build has waited 3s"),
@@ -648,6 +649,23 @@ mod tests {
             scan.contains("start one with `cargo lockwatch daemon`"),
             "{scan}"
         );
+        assert!(
+            daemon.contains("(the IDE checks again on the next save)"),
+            "{daemon}"
+        );
+        // A file watcher checks again when a file changes (review Q, S2).
+        let mut r = r.clone();
+        r.incidents[0].blocker.as_mut().unwrap().origin_via = Some("bacon".into());
+        let watcher = from_report(&r, crate::core::model::Source::Daemon);
+        assert!(
+            watcher.contains("(bacon checks again on the next change)"),
+            "{watcher}"
+        );
+        // An editor's `cargo metadata` is no check, and never stopped: no tip promises it
+        // (review Q, S9).
+        r.incidents[0].blocker.as_mut().unwrap().cmd = vec!["cargo".into(), "metadata".into()];
+        let metadata = from_report(&r, crate::core::model::Source::Daemon);
+        assert!(!metadata.contains("tip "), "{metadata}");
     }
 
     #[test]

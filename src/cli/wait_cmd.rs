@@ -534,12 +534,16 @@ struct HeldBy {
     /// The process that keeps the holder (or that root) stuck: one its build script left
     /// holding its output pipe (review P, R1).
     #[serde(skip_serializing_if = "Option::is_none")]
-    culprit: Option<Culprit>,
+    culprit: Option<Named>,
+    /// Its child (a build script) that is stopped: resuming the holder resumes it (review Q,
+    /// S10).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped_child: Option<Named>,
 }
 
-/// The process keeping a blocker stuck, for `--json`.
+/// A process keeping a blocker stuck, for `--json`.
 #[derive(Debug, serde::Serialize)]
-struct Culprit {
+struct Named {
     pid: u32,
     name: ProcName,
 }
@@ -602,9 +606,16 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
         process_state: holder.process_state,
         root: root_behind(holder, incidents).map(|(i, b)| RootBlocker::of(i, b)),
         registry: incident.and_then(silent_registry),
-        culprit: (incident.and_then(|i| i.culprit.as_ref())).map(|c| Culprit {
+        culprit: (incident.and_then(|i| i.culprit.as_ref())).map(|c| Named {
             pid: c.pid,
             name: c.name.clone(),
+        }),
+        stopped_child: incident.and_then(|i| match &i.doing {
+            Doing::ChildStopped { pid, name, .. } => Some(Named {
+                pid: *pid,
+                name: name.clone(),
+            }),
+            _ => None,
         }),
     }
 }
@@ -810,21 +821,24 @@ fn holder_note(
 ) -> Note {
     let stale =
         l.state == LockState::Stale || root.is_some_and(|i| i.state == IncidentState::Stale);
-    // The stopped one: the holder, or behind a chain the root blocker.
+    // The stopped one: the holder, or behind a chain the root blocker, or a child of it (a
+    // build script), which resuming the blocker resumes (review Q, S10).
+    let blocker_of = |i: &IncidentReport| i.blocker.as_ref().map(|b| b.pid);
     let stopped = (holder.filter(|h| h.process_state == ProcState::Stopped))
-        .map(|h| h.pid)
-        .or_else(|| {
-            (root.filter(|i| i.doing == Doing::Stopped))
-                .and_then(|i| i.blocker.as_ref().map(|b| b.pid))
+        .map(|h| (h.pid, None))
+        .or_else(|| match root.map(|i| (i, &i.doing)) {
+            Some((i, Doing::Stopped)) => blocker_of(i).map(|b| (b, None)),
+            Some((i, Doing::ChildStopped { pid, .. })) => blocker_of(i).map(|b| (b, Some(*pid))),
+            _ => None,
         });
     let culprit = root.and_then(|i| i.culprit.as_ref());
     if root.is_some_and(|i| i.deadlock.is_some()) {
         Note::Deadlock
     } else if let Some(c) = culprit {
         Note::Leftover { pid: c.pid }
-    } else if let Some(pid) = stopped {
+    } else if let Some((pid, child)) = stopped {
         // Said before "stale": the way out is to resume it (review P, R11).
-        Note::Stopped { pid, stale }
+        Note::Stopped { pid, child, stale }
     } else if stale {
         Note::Stale
     } else if root.is_some_and(registry_not_answering) {
@@ -839,9 +853,13 @@ fn holder_note(
 enum Note {
     /// The holder looks alive: nothing is said.
     Alive,
-    /// Process `pid` is stopped (Ctrl-Z, a debugger): resuming it is the way out; `stale` once
-    /// it looks stale (a log gets a line for each).
-    Stopped { pid: u32, stale: bool },
+    /// Process `pid` is stopped (Ctrl-Z, a debugger), or its `child` (a build script) is:
+    /// resuming it is the way out; `stale` once it looks stale (a log gets a line for each).
+    Stopped {
+        pid: u32,
+        child: Option<u32>,
+        stale: bool,
+    },
     /// Looks stale.
     Stale,
     /// A deadlock (a build script's cargo waits for its own parent): it never ends on its own
@@ -859,13 +877,25 @@ impl Note {
     fn said(self) -> String {
         match self {
             Note::Alive => String::new(),
-            Note::Stopped { pid, stale } => format!(
+            Note::Stopped {
+                pid,
+                child: None,
+                stale,
+            } => format!(
                 " — {}STOPPED (Ctrl-Z?): `cargo lockwatch resume {pid}`, or `fg` in its terminal",
                 if stale {
                     "looks STALE, it is "
                 } else {
                     "it is "
                 }
+            ),
+            Note::Stopped {
+                pid,
+                child: Some(child),
+                stale,
+            } => format!(
+                " — {}its child {child} is STOPPED: `cargo lockwatch resume {pid}`",
+                if stale { "looks STALE, " } else { "" }
             ),
             Note::Stale => " — looks STALE: see `cargo lockwatch status`".into(),
             Note::Deadlock => {
@@ -884,11 +914,11 @@ impl Note {
     fn shorter(self) -> [String; 2] {
         let [a, b] = match self {
             Note::Alive => ["", ""],
-            Note::Stopped { pid, stale } => {
-                let state = if stale {
-                    "STALE, STOPPED"
-                } else {
-                    "it is STOPPED"
+            Note::Stopped { pid, child, stale } => {
+                let state = match (child, stale) {
+                    (Some(c), _) => format!("child {c} STOPPED"),
+                    (None, true) => "STALE, STOPPED".into(),
+                    (None, false) => "it is STOPPED".into(),
                 };
                 return [
                     format!(" — {state}: resume {pid}"),
@@ -974,6 +1004,12 @@ impl Line {
             Some(LockMode::Shared) => " shared",
             _ => "",
         };
+        let note = holder_note(l, holder, holder_incident(holder, root, incidents));
+        // What a build usually takes says nothing of one that cannot go on (review Q, S8).
+        let usually = match note {
+            Note::Alive | Note::Registry => usually(holder, root, incidents),
+            _ => String::new(),
+        };
         Line {
             head: format!("waiting{waited} for {what}"),
             waiting: format!("waiting{waited}"),
@@ -981,8 +1017,8 @@ impl Line {
             held: format!(" held{shared} by {who}"),
             who,
             at,
-            usually: usually(holder, root, incidents),
-            note: holder_note(l, holder, holder_incident(holder, root, incidents)),
+            usually,
+            note,
             id: holder.map_or_else(
                 || "a process you cannot inspect".into(),
                 |h| holder_id(h, root),
@@ -1236,6 +1272,14 @@ impl Ending {
     }
 }
 
+/// `p`'s owner (`root`, or `uid 1001`), unless it is `me`.
+fn owner_unless(p: &ProcessReport, me: u32) -> Option<String> {
+    (p.uid != me).then(|| match &p.user {
+        Some(name) => name.clone(),
+        None => format!("uid {}", p.uid),
+    })
+}
+
 /// How a wait that did not see the lock free ended, for `--json`.
 struct End {
     ending: Ending,
@@ -1255,12 +1299,18 @@ struct ToEnd {
 
 impl ToEnd {
     fn of(i: &IncidentReport, me: u32) -> Option<ToEnd> {
-        let a = i.action.as_ref()?;
+        let Some(a) = &i.action else {
+            // A leftover keeps its cargo stuck before anyone waits for the verdict: the
+            // command is the same (review Q, S8).
+            let c = i.culprit.as_ref()?;
+            return Some(ToEnd {
+                command: crate::core::model::kill_command(c.pid, c.sigterm.futile()),
+                resume: false,
+                owner: owner_unless(c, me),
+            });
+        };
         let target = (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid);
-        let owner = target.filter(|p| p.uid != me).map(|p| match &p.user {
-            Some(name) => name.clone(),
-            None => format!("uid {}", p.uid),
-        });
+        let owner = target.and_then(|p| owner_unless(p, me));
         Some(ToEnd {
             command: a.command.clone(),
             resume: a.resume,
@@ -1274,7 +1324,7 @@ impl ToEnd {
         let whose = self
             .owner
             .as_ref()
-            .map(|o| format!(" (it belongs to {o}, not to you: run it as that user, or ask them)"));
+            .map(|o| format!("; it belongs to {o}, not to you: run it as that user, or ask them"));
         let what = match (ending, self.resume) {
             (Ending::Deadlock, _) => "ends the deadlock (the build it runs fails)",
             (_, true) => "lets it go on",
@@ -1733,6 +1783,7 @@ mod tests {
             holder_note(&l, Some(&h), root.map(|(i, _)| i)),
             Note::Stopped {
                 pid: demo::BLOCKER.0,
+                child: None,
                 stale: true
             }
         );
@@ -1833,6 +1884,7 @@ mod tests {
         let stopped = Line {
             note: Note::Stopped {
                 pid: 4242,
+                child: None,
                 stale: false,
             },
             of: String::new(),
@@ -1865,6 +1917,37 @@ mod tests {
         }
     }
 
+    /// A holder whose build script is stopped cannot go on either: the line says which child,
+    /// and that resuming the holder resumes it; no "usually" for it (review Q, S10, S8).
+    #[test]
+    fn a_holder_with_a_stopped_child_says_so_and_how_to_resume_it() {
+        use crate::ui::demo::{self, Stage};
+        let mut report = demo::snapshot(Stage::Contended, 1_000.0).report;
+        let i = &mut report.incidents[0];
+        i.doing = Doing::ChildStopped {
+            pid: 4300,
+            name: "build-script-build".into(),
+            crate_name: Some("c".into()),
+        };
+        i.typical_hold = Some(crate::core::model::TypicalHold {
+            median_secs: 12.0,
+            holds: 4,
+        });
+        let blocker = i.blocker.as_ref().unwrap().pid;
+        let path = "/ws/target/debug/.cargo-lock";
+        let mut l: LockReport =
+            serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
+                .unwrap();
+        l.holders[0].pid = blocker;
+        let note = holder_note(&l, Some(&l.holders[0]), Some(&report.incidents[0]));
+        assert_eq!(
+            note.said(),
+            format!(" — its child 4300 is STOPPED: `cargo lockwatch resume {blocker}`")
+        );
+        let line = Line::of(&l, Some(&l.holders[0]), None, &report.incidents, None);
+        assert_eq!(line.usually, "", "{}", line.full());
+    }
+
     /// What ends a stuck hold goes into `--json` whenever the incident has it; the line after
     /// the wait says it when the note did not: behind a deadlock, and for another user's
     /// process, whose owner it names (review P, R1, R16).
@@ -1885,7 +1968,7 @@ mod tests {
         let theirs = ToEnd::of(i, b.uid + 1).unwrap();
         let said = theirs.said(Ending::Timeout).unwrap();
         assert!(
-            said.starts_with(&format!("`{resume}` lets it go on (it belongs to ")),
+            said.starts_with(&format!("`{resume}` lets it go on; it belongs to ")),
             "{said}"
         );
         assert!(said.contains("not to you"), "{said}");

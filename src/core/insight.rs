@@ -1079,7 +1079,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
     if s.yielded > 0 {
         let _ = writeln!(
             out,
-            "Your build went first {}: IDE checks stopped for it",
+            "Your build went first {}: editor or file-watcher checks stopped for it",
             times(s.yielded)
         );
     }

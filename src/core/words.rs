@@ -273,10 +273,18 @@ pub fn typical(i: &IncidentReport, elapsed: f64) -> Option<String> {
 pub fn ide_tip(i: &IncidentReport, yield_after: Option<f64>, from_daemon: bool) -> Option<String> {
     let b = i.blocker.as_ref().filter(|b| b.origin == Origin::Ide)?;
     let blocks_terminal = (i.blocked.iter()).any(|w| w.process.origin == Origin::Terminal);
-    if !blocks_terminal {
+    // Only a check is stopped for a build: an editor's `cargo metadata` (what rust-analyzer
+    // runs at start and on each Cargo.toml change) is not, so no tip promises it (review Q, S9).
+    if !blocks_terminal || !super::yield_ide::is_background_check(&b.cmd) {
         return None;
     }
     let ide = b.origin_via.as_deref().unwrap_or("the IDE");
+    // A file watcher runs its check again when a file changes, an editor when one is saved
+    // (review Q, S2).
+    let again = match super::origin::is_watcher_name(ide) {
+        true => format!("{ide} checks again on the next change"),
+        false => "the IDE checks again on the next save".to_string(),
+    };
     let history = "`cargo lockwatch history` says how often this happens and how to end it";
     Some(match yield_after {
         None => format!(
@@ -285,7 +293,7 @@ pub fn ide_tip(i: &IncidentReport, yield_after: Option<f64>, from_daemon: bool) 
         ),
         Some(after) if from_daemon => format!(
             "{ide}'s check holds up your build: yield_ide is on, so the daemon stops it once \
-             your build has waited {} (the IDE checks again on the next save); {history}",
+             your build has waited {} ({again}); {history}",
             duration(after)
         ),
         Some(_) => format!(
