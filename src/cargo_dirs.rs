@@ -150,6 +150,18 @@ pub fn workspace_root(dir: &Path) -> Option<PathBuf> {
     Some(package.to_path_buf())
 }
 
+/// Whether profile `name` exists for the workspace at `workspace_root`: one of Cargo's own
+/// (dev, release, test, bench) or a `[profile.NAME]` of its manifest. `None` when the
+/// manifest cannot be read (nothing to check against).
+pub fn profile_defined(workspace_root: &Path, name: &str) -> Option<bool> {
+    if matches!(name, "dev" | "release" | "test" | "bench") {
+        return Some(true);
+    }
+    let manifest = read_toml(&workspace_root.join("Cargo.toml"))?;
+    let profiles = manifest.get("profile").and_then(|p| p.as_table());
+    Some(profiles.is_some_and(|p| p.contains_key(name)))
+}
+
 fn read_toml(path: &Path) -> Option<toml::Table> {
     let text = std::fs::read_to_string(path).ok()?;
     toml::from_str(&text).ok()

@@ -1102,3 +1102,81 @@ fn wait_is_for_the_profile_and_target_dir_of_the_build_about_to_start() {
     util::touch(&marker);
     assert_eq!(release.wait_exit(), 0);
 }
+
+/// A waiting build suspended with Ctrl-Z has its `flock` request withdrawn from the kernel's
+/// lock table until it is continued: it is still a waiter (from `/proc/PID/syscall`), in
+/// `status` and to `kill`, which refuses it; its holder is not "nobody waits" (review Q, S12).
+#[test]
+fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
+    let dir = Dir::new("stopped-waiter");
+    let marker = dir.path("marker");
+    let project = util::sleepy_project(&dir, "app", &marker);
+    let build = |name: &str| {
+        let mut cmd = dir.cargo(&project);
+        cmd.args(["build", "--offline"])
+            .env_remove("CARGO_TARGET_DIR");
+        dir.spawn(name, &mut cmd)
+    };
+    let mut holder = build("holder");
+    util::wait_file(&util::started_file(&marker), &[&holder]);
+    let mut waiter = build("waiter");
+    util::wait_output(&waiter, "Blocking waiting for file lock");
+    waiter.stop();
+    let status = || {
+        let out = lockwatch(&dir)
+            .args(["--no-daemon", "status", "--json"])
+            .output()
+            .unwrap();
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        serde_json::from_str::<serde_json::Value>(&json).expect(&json)
+    };
+    let blocked_by_holder = |r: &serde_json::Value| {
+        (r["incidents"].as_array().into_iter().flatten())
+            .find(|i| i["blocker"]["pid"] == holder.pid)
+            .map(|i| i["blocked"].clone())
+    };
+    let start = Instant::now();
+    let blocked = loop {
+        let r = status();
+        let blocked = blocked_by_holder(&r).unwrap_or_default();
+        let listed =
+            (blocked.as_array().into_iter().flatten()).any(|b| b["process"]["pid"] == waiter.pid);
+        if listed || start.elapsed() > Duration::from_secs(20) {
+            break blocked;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let me = (blocked.as_array().into_iter().flatten())
+        .find(|b| b["process"]["pid"] == waiter.pid)
+        .unwrap_or_else(|| panic!("the stopped waiter is not listed: {blocked:#}"));
+    assert_eq!(me["process"]["process_state"], "stopped", "{me:#}");
+    let text = lockwatch(&dir)
+        .args(["--no-daemon", "status"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains(&format!(
+            "but is STOPPED (Ctrl-Z?): `fg` in its terminal or `cargo lockwatch resume {}`",
+            waiter.pid
+        )),
+        "{text}"
+    );
+    let out = lockwatch(&dir)
+        .args(["--no-daemon", "kill", &waiter.pid.to_string()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    assert!(said.contains("WAITING"), "{said}");
+    assert_eq!(
+        util::proc_state(waiter.pid),
+        Some('T'),
+        "nothing was signalled"
+    );
+    waiter.cont();
+    util::touch(&marker);
+    assert_eq!(holder.wait_exit(), 0);
+    assert_eq!(waiter.wait_exit(), 0);
+}

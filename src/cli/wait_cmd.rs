@@ -295,7 +295,9 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
 /// Runs `wait`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
     let (roots, named, here) = what_to_wait_for(ctx, &args);
-    if let Err(message) = check_paths(&args.paths, &args.roots.project) {
+    let checked = check_paths(&args.paths, &args.roots.project)
+        .and_then(|()| check_profile(args.profile.as_deref(), &here));
+    if let Err(message) = checked {
         crate::say!("cargo-lockwatch: error: {message}");
         print_error(args.json, &message);
         return exit::ERROR;
@@ -1116,6 +1118,21 @@ fn print_outcome(
     };
     if let Ok(line) = serde_json::to_string(&outcome) {
         crate::tell!("{line}");
+    }
+}
+
+/// A `--profile` the workspace here does not define is a typo: cargo refuses it, and waiting
+/// for its directory would say "free" whatever holds the real one (review Q, S5).
+fn check_profile(profile: Option<&str>, here: &Here) -> Result<(), String> {
+    let (Some(name), Some(d)) = (profile, &here.dirs) else {
+        return Ok(());
+    };
+    match crate::cargo_dirs::profile_defined(&d.workspace_root, name) {
+        Some(false) => Err(format!(
+            "profile `{name}` is not defined in {} (built-in: dev, release, test, bench)",
+            crate::core::text::tilde(&d.workspace_root.join("Cargo.toml"))
+        )),
+        _ => Ok(()),
     }
 }
 

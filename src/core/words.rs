@@ -158,6 +158,13 @@ pub fn blocked_seen_by(b: &BlockedReport, elapsed: f64, viewer: Option<u32>) -> 
         p.pid,
         waits_for(b, elapsed)
     ));
+    // Suspended while it waited: it takes the lock only once resumed (review Q, S12).
+    if p.process_state == super::model::ProcState::Stopped {
+        s.push_str(&format!(
+            ", but is STOPPED (Ctrl-Z?): `fg` in its terminal or `cargo lockwatch resume {}`",
+            p.pid
+        ));
+    }
     s
 }
 

@@ -219,6 +219,52 @@ impl LinuxProbe {
     }
 }
 
+/// Waiters the lock table does not show: a process stopped (Ctrl-Z) while blocked in `flock`
+/// has its request withdrawn until it is continued (the kernel restarts the call on SIGCONT),
+/// and only `/proc/PID/syscall` still says `flock(fd, LOCK_EX)`. Looked for among the table's
+/// own stopped processes (every compiling cargo holds the package cache's mutation lock
+/// shared, a waiting one too): a blocked request on the inode its descriptor is, when someone
+/// holds that inode, so it stays a waiter everywhere (review Q, S12: `kill` stopped it).
+fn stopped_waiters(v: &mut View, lines: &[KernelLock]) -> Vec<KernelLock> {
+    let mut pids: Vec<u32> = lines.iter().map(|l| l.pid).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    let mut out = Vec::new();
+    for pid in pids {
+        if v.stat(pid).is_none_or(|s| s.state != ProcState::Stopped) {
+            continue;
+        }
+        let Some((fd, mode)) =
+            v.fs.read(&format!("{pid}/syscall"), Shape::Record)
+                .ok()
+                .and_then(|b| {
+                    let line = String::from_utf8_lossy(&b);
+                    linux_parse::parse_flock_syscall(&line, libc::SYS_flock)
+                })
+        else {
+            continue;
+        };
+        let Some(ino) = std::fs::metadata(v.fs.root().join(format!("{pid}/fd/{fd}")))
+            .ok()
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        else {
+            continue;
+        };
+        let held = lines
+            .iter()
+            .find(|l| l.ino == ino && l.is_granted() && l.pid != pid);
+        if let Some(h) = held {
+            out.push(KernelLock {
+                wait_depth: 1,
+                mode,
+                pid,
+                ..h.clone()
+            });
+        }
+    }
+    out
+}
+
 /// Forgets discovered lock files that are gone: not in the lock table, and no file with that
 /// inode at that path any more (a long-lived daemon sees many short-lived projects).
 fn prune_discovered(discovered: &mut HashMap<u64, Discovered>, lines: &[KernelLock]) {
@@ -937,7 +983,9 @@ impl Probe for LinuxProbe {
     }
 
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
-        let lines = self.lock_table()?;
+        let mut lines = self.lock_table()?;
+        let stopped = stopped_waiters(&mut self.split().0, &lines);
+        lines.extend(stopped);
         prune_discovered(&mut self.mem.discovered, &lines);
         let locked: Vec<u64> = lines.iter().map(|l| l.ino).collect();
         let known = self.mem.known.for_pass(&targets.known, &locked);

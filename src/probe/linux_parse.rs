@@ -41,6 +41,32 @@ pub struct KernelLock {
     pub ino: u64,
 }
 
+/// `flock(2)`'s flags, as Linux numbers them on every architecture.
+const LOCK_SH: i32 = 1;
+const LOCK_EX: i32 = 2;
+const LOCK_NB: i32 = 4;
+
+/// The descriptor and mode of a blocking `flock(2)` call, from `/proc/PID/syscall` (`73 0x3
+/// 0x2 …` on x86_64: the call's number, `flock_nr` on this architecture, then its arguments
+/// in hex); `None` for any other call, a non-blocking one (`LOCK_NB`), an unlock, or a line
+/// that says nothing (`running`).
+pub fn parse_flock_syscall(line: &str, flock_nr: i64) -> Option<(u32, LockMode)> {
+    let mut words = line.split_whitespace();
+    let nr: i64 = words.next()?.parse().ok()?;
+    if nr != flock_nr {
+        return None;
+    }
+    let hex = |w: Option<&str>| u64::from_str_radix(w?.trim_start_matches("0x"), 16).ok();
+    let fd = u32::try_from(hex(words.next())?).ok()?;
+    let op = i32::try_from(hex(words.next())?).ok()?;
+    match op {
+        _ if op & LOCK_NB != 0 => None,
+        LOCK_EX => Some((fd, LockMode::Exclusive)),
+        LOCK_SH => Some((fd, LockMode::Shared)),
+        _ => None,
+    }
+}
+
 impl KernelLock {
     /// A granted lock, as opposed to a blocked request.
     pub fn is_granted(&self) -> bool {
@@ -504,6 +530,22 @@ pub mod sock_diag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A process stopped in a blocking `flock` still shows the call (review Q, S12).
+    #[test]
+    fn a_blocking_flock_is_read_from_the_syscall_file() {
+        // x86_64's number, as read on a real stopped waiter.
+        let nr = 73;
+        let line = |rest: &str| format!("{nr} {rest} 0x0 0x1b6 0x7ffe621c33a0 0x0 0x7ffe 0x7fdb");
+        let parse = |l: &str| parse_flock_syscall(l, nr);
+        assert_eq!(parse(&line("0x3 0x2")), Some((3, LockMode::Exclusive)));
+        assert_eq!(parse(&line("0x1f 0x1")), Some((31, LockMode::Shared)));
+        assert_eq!(parse(&line("0x3 0x6")), None, "LOCK_NB");
+        assert_eq!(parse(&line("0x3 0x8")), None, "LOCK_UN");
+        assert_eq!(parse("running"), None);
+        assert_eq!(parse("-1 0x7ffe 0x7fdb"), None);
+        assert_eq!(parse("0 0x3 0x2 0 0 0 0 0x0 0x0"), None, "read(2)");
+    }
 
     // Captured from Linux 6.18 with two `flock -x` and one `flock -s` on one file, plus
     // unrelated POSIX locks.
