@@ -417,6 +417,19 @@ mod tests {
         assert!(!d.build_dir_partial);
     }
 
+    /// Cargo's own profiles and a manifest's `[profile.NAME]` exist; a typo does not; without
+    /// a readable manifest nothing can be said (review Q, S5).
+    #[test]
+    fn a_profile_exists_when_cargo_or_the_manifest_defines_it() {
+        let w = World::new();
+        w.write("p/Cargo.toml", &format!("{PKG}\n[profile.ci]\ninherits = \"release\"\n"));
+        for name in ["dev", "release", "test", "bench", "ci"] {
+            assert_eq!(profile_defined(&w.p("p"), name), Some(true), "{name}");
+        }
+        assert_eq!(profile_defined(&w.p("p"), "relase"), Some(false));
+        assert_eq!(profile_defined(&w.p("nowhere"), "relase"), None);
+    }
+
     #[test]
     fn outside_a_project_there_is_nothing_to_resolve() {
         let w = World::new();

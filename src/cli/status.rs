@@ -623,6 +623,7 @@ mod tests {
         let b = i.blocker.as_mut().unwrap();
         b.origin = Origin::Ide;
         b.origin_via = Some("rust-analyzer".into());
+        b.cmd = vec!["cargo".into(), "check".into()];
         i.blocked[0].process.origin = Origin::Terminal;
         ide_tips_as_advice(&mut r, None);
         let advice = serde_json::to_value(r.incidents[0].advice.as_ref().unwrap()).unwrap();
