@@ -422,7 +422,10 @@ mod tests {
     #[test]
     fn a_profile_exists_when_cargo_or_the_manifest_defines_it() {
         let w = World::new();
-        w.write("p/Cargo.toml", &format!("{PKG}\n[profile.ci]\ninherits = \"release\"\n"));
+        w.write(
+            "p/Cargo.toml",
+            &format!("{PKG}\n[profile.ci]\ninherits = \"release\"\n"),
+        );
         for name in ["dev", "release", "test", "bench", "ci"] {
             assert_eq!(profile_defined(&w.p("p"), name), Some(true), "{name}");
         }

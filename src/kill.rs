@@ -558,7 +558,8 @@ fn checked(
     Ok((pass, facts))
 }
 
-/// Whether the process is this user's to act on. Another user's process that plays no part
+/// Whether the process is this user's to act on. Another user's waiter is refused as a waiter.
+/// Another user's process that plays no part
 /// in any Cargo lock (holds none, waits for none, keeps no blocker stuck) is told that first:
 /// "run this as that user" would send someone to become root for a process that holds nothing.
 /// Any other process of another user is refused as theirs, and so is one that might hold a
@@ -570,11 +571,13 @@ fn ours(pass: &Pass, facts: &ProcessFacts, my_uid: u32) -> Result<(), Refusal> {
     let unseen_holder = pass.sightings.iter().any(|s| s.unseen.is_some());
     // A Cargo lock whose file this user cannot name is still theirs to act on, not "none".
     let holds_hidden = pass.hidden.iter().any(|h| h.pid == facts.pid);
-    let plays_no_part = !holds_hidden
-        && matches!(
-            target(pass, facts.pid, &Knowledge::default()),
-            Err(Refusal::NotAHolder)
-        );
+    let role = target(pass, facts.pid, &Knowledge::default());
+    // A waiter is refused to anybody: that reason first, not "run this as that user", which
+    // would be refused again (review Q, S4).
+    if let Err(waiter @ Refusal::Waiter { .. }) = role {
+        return Err(waiter);
+    }
+    let plays_no_part = !holds_hidden && matches!(role, Err(Refusal::NotAHolder));
     if plays_no_part && !unseen_holder {
         return Err(Refusal::NotAHolder);
     }
@@ -1035,6 +1038,20 @@ fn kill_message(
     }
 }
 
+/// What ends the hold of `pid` when resuming it cannot (it is not stopped) but its incident
+/// looks stuck: `; it is deadlocked: `cargo lockwatch kill 12033` ends it` (review Q, S7).
+fn what_ends_it(pass: &Pass, roots: &WatchRoots, known: &Knowledge, pid: u32) -> Option<String> {
+    let report = scan::report(pass, roots, Source::Scan, known, scan::now());
+    let i = (report.incidents.iter()).find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid))?;
+    let a = i.action.as_ref().filter(|a| !a.resume)?;
+    let why = match (&i.deadlock, &i.culprit) {
+        (Some(_), _) => "it is deadlocked".to_string(),
+        (None, Some(c)) => format!("{} {} keeps it stuck", c.name, c.pid),
+        (None, None) => "it looks stale".to_string(),
+    };
+    Some(format!("; {why}: `{}` ends it", a.command))
+}
+
 /// Continues a stopped blocker (SIGCONT) and its stopped descendants.
 pub fn resume(
     probe: &mut dyn Probe,
@@ -1055,7 +1072,13 @@ pub fn resume(
         .iter()
         .any(|(_, _, state)| *state == ProcState::Stopped);
     if facts.state != ProcState::Stopped && !stopped_kid {
-        return refused_to(pid, Refusal::NotStopped, Act::Resume);
+        let mut report = refused_to(pid, Refusal::NotStopped, Act::Resume);
+        if let (KillReport::Refused { message, .. }, Some(next)) =
+            (&mut report, what_ends_it(&pass, roots, known, pid))
+        {
+            message.push_str(&next);
+        }
+        return report;
     }
     // The blocker itself when it is stopped; a stopped build script under a running cargo is
     // continued alone.

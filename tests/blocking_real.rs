@@ -736,6 +736,17 @@ fn a_nested_cargo_on_the_same_target_dir_is_a_deadlock() {
         "{out}"
     );
 
+    // A resume cannot end it, and says what does (review Q, S7).
+    let (code, out) = d.cli(&dir, &["resume", &cargo.pid.to_string()]);
+    assert_eq!(code, lockwatch::exit::REFUSED, "{out}");
+    assert!(
+        out.contains(&format!(
+            "it is deadlocked: `cargo lockwatch kill {}` ends it",
+            cargo.pid
+        )),
+        "{out}"
+    );
+
     let (code, out) = d.cli(&dir, &["kill", &cargo.pid.to_string()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("released its lock"), "{out}");

@@ -678,6 +678,16 @@ fn another_users_lock_is_held_and_named() {
         Some('Z'),
         "nothing was signalled"
     );
+    // Another user's waiter is refused as a waiter, the reason that holds for anybody, not
+    // "run this as that user" (review Q, S4).
+    let out = dir
+        .lockwatch()
+        .run(&["--no-daemon", "kill", &waiter.pid.to_string()]);
+    assert_eq!(out.code, lockwatch::exit::REFUSED, "{out:?}");
+    assert!(
+        out.stdout.contains("is WAITING") && !out.stdout.contains("run this as that user"),
+        "{out:?}"
+    );
     // Root's cargo stopped: the ordinary user's `wait` names the resume, and whose process it
     // is (review P, R16).
     // SAFETY: kill(2) on the cargo this test started.
