@@ -15,6 +15,9 @@ pub const NOT_RUNNING: i32 = 5;
 /// `daemon --check`: the daemon's process is stopped (SIGSTOP, Ctrl-Z): it answers nothing until
 /// continued with `kill -CONT PID`.
 pub const DAEMON_STOPPED: i32 = 6;
+/// `daemon --check`: a daemon runs, but commands do not use it: its runtime directory is no
+/// longer private (`chmod 700` it).
+pub const DAEMON_UNUSED: i32 = 8;
 /// `wait`: stopped because the holder is deadlocked (a build script's cargo waits for its own
 /// parent, or cargos wait for each other's locks): no wait would end.
 pub const DEADLOCKED: i32 = 7;

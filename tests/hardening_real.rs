@@ -588,6 +588,18 @@ fn a_runtime_dir_opened_under_a_running_daemon_is_said_with_its_chmod() {
     );
     assert!(!said.contains("no daemon runs"), "{said}");
 
+    // The health check says it runs but is not used, with its own code; starting another
+    // says the same, not "stop it" (review Q, S1).
+    let (code, out, _) = cli(&dir, &d.env, &["daemon", "--check"]);
+    assert_eq!(code, lockwatch::exit::DAEMON_UNUSED, "{out}");
+    assert!(
+        out.contains("running but not used") && out.contains(&fix),
+        "{out}"
+    );
+    let (code, out, err) = cli(&dir, &d.env, &["daemon", "--headless"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&fix) && !out.contains("--stop"), "{out}");
+
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
     let (_, out, err) = cli(&dir, &d.env, &["status", "--json"]);
     assert!(!err.contains("no longer private"), "{err}");

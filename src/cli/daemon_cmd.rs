@@ -17,7 +17,8 @@ pub struct Args {
     /// Run without tray or menu: log state changes to the terminal (automatic without a GUI).
     #[arg(long)]
     pub headless: bool,
-    /// Do not run: say whether a daemon is running (exit 0), not (exit 5) or stopped (exit 6).
+    /// Do not run: say whether a daemon is running (exit 0), not (exit 5), stopped (exit 6), or
+    /// running but not used because its runtime dir is no longer private (exit 8).
     #[arg(long, conflicts_with_all = ["stop", "headless"])]
     pub check: bool,
     /// Do not run: ask the running daemon to exit.
@@ -34,6 +35,20 @@ pub struct Args {
 /// Runs `daemon`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
     let socket = daemon::socket_path(&ctx.dirs);
+    // A daemon runs, but its runtime dir was opened to others (`chmod 755`) since: commands
+    // look for it elsewhere. Neither "start one" nor "stop it" is the fix (review Q, S1).
+    if let Some(left) = daemon::trust::left_out(&ctx.dirs.runtime) {
+        crate::tell!("running but not used: {left}");
+        return match (args.check, args.stop) {
+            (true, _) => exit::DAEMON_UNUSED,
+            // Reached through its socket once the directory is private again.
+            (_, true) => {
+                crate::tell!("then `cargo lockwatch daemon --stop` reaches it");
+                exit::ERROR
+            }
+            _ => exit::OK,
+        };
+    }
     if args.check || args.stop {
         return match Client::connect(&socket, Duration::from_secs(2)) {
             Ok(mut c) if args.stop => match c.request(&Request::Shutdown) {
