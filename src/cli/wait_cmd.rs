@@ -353,7 +353,8 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         // Live: one line rewritten in place, so it must fit the terminal (a wrapped line
         // would scroll). Piped: printed once, without a time that would always read 0s.
         let waited = live.then(|| start.elapsed().as_secs_f64());
-        let parts = Line::of(l, holder, root, &report.incidents, waited);
+        let mut parts = Line::of(l, holder, root, &report.incidents, waited);
+        parts.note = editor_note(parts.note, holder, ctx.loaded.config.policy.yield_ide);
         if live {
             crate::say_inline!("\r\x1b[2K{}", parts.fit(super::stderr_width()));
         } else {
@@ -850,6 +851,19 @@ fn holder_note(
     }
 }
 
+/// `note`, or for a live holder that is an editor's or file watcher's background check, a note
+/// saying so, and whether a build started now would go first (`yield_ide`).
+fn editor_note(note: Note, holder: Option<&HolderReport>, yield_ide: bool) -> Note {
+    let editor_check = holder.is_some_and(|h| {
+        h.origin == crate::core::model::Origin::Ide
+            && crate::core::yield_ide::is_background_check(&h.cmd)
+    });
+    match note {
+        Note::Alive if editor_check => Note::EditorCheck { yields: yield_ide },
+        note => note,
+    }
+}
+
 /// Whether the wait can end by itself, as the line says it (see [`holder_note`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Note {
@@ -872,6 +886,10 @@ enum Note {
     /// Waits for process `pid`, which its build script left holding its output pipe, to end:
     /// that one is to stop (review O, Q3).
     Leftover { pid: u32 },
+    /// An editor's or file watcher's background check, alive: with `yield_ide` on (`yields`),
+    /// a build started now goes first, and waiting it out is slower than starting (review Q,
+    /// S11).
+    EditorCheck { yields: bool },
 }
 
 impl Note {
@@ -909,6 +927,12 @@ impl Note {
             Note::Leftover { pid } => format!(
                 " — STUCK on process {pid}, left by its build script: `cargo lockwatch kill {pid}`"
             ),
+            Note::EditorCheck { yields: true } => " — an editor's check: a build started now \
+                goes first (yield_ide), so start it rather than wait"
+                .into(),
+            Note::EditorCheck { yields: false } => {
+                " — an editor's check: `yield_ide = true` lets your builds go first".into()
+            }
         }
     }
 
@@ -936,6 +960,7 @@ impl Note {
                     format!(" — STUCK on {pid}"),
                 ];
             }
+            Note::EditorCheck { .. } => [" — an editor's check", " — IDE CHECK"],
         };
         [a.to_string(), b.to_string()]
     }
@@ -1963,6 +1988,39 @@ mod tests {
         );
         let line = Line::of(&l, Some(&l.holders[0]), None, &report.incidents, None);
         assert_eq!(line.usually, "", "{}", line.full());
+    }
+
+    /// An editor's check holding the lock is said; with yield_ide on, starting the build is
+    /// quicker than waiting (review Q, S11).
+    #[test]
+    fn an_editor_s_check_is_said_with_what_yield_ide_does() {
+        let path = "/ws/target/debug/.cargo-lock";
+        let l: LockReport =
+            serde_json::from_value(lock(path, "profile-directory", Some("/ws"), "exclusive"))
+                .unwrap();
+        let mut h = l.holders[0].clone();
+        assert_eq!(
+            editor_note(Note::Alive, Some(&h), true),
+            Note::Alive,
+            "a terminal's"
+        );
+        h.origin = crate::core::model::Origin::Ide;
+        h.cmd = vec![
+            "cargo".into(),
+            "check".into(),
+            "--message-format=json".into(),
+        ];
+        let on = editor_note(Note::Alive, Some(&h), true);
+        assert!(on.said().contains("a build started now goes first"), "{on}");
+        let off = editor_note(Note::Alive, Some(&h), false);
+        assert!(off.said().contains("`yield_ide = true`"), "{off}");
+        assert_eq!(editor_note(Note::Stale, Some(&h), true), Note::Stale);
+        h.cmd = vec!["cargo".into(), "metadata".into()];
+        assert_eq!(
+            editor_note(Note::Alive, Some(&h), true),
+            Note::Alive,
+            "no check"
+        );
     }
 
     /// What ends a stuck hold goes into `--json` whenever the incident has it; the line after
