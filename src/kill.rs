@@ -1276,8 +1276,10 @@ mod tests {
         }
     }
 
+    /// Another user's holder is refused as theirs; their waiter as a waiter, the reason that
+    /// holds whoever asks (review Q, S4).
     #[test]
-    fn another_users_holder_or_waiter_is_still_refused_as_theirs() {
+    fn another_users_holder_is_refused_as_theirs_and_their_waiter_as_a_waiter() {
         let (me, other) = uids();
         let mut probe = machine(other, other, me);
         let theirs = Refusal::OtherUser {
@@ -1285,9 +1287,13 @@ mod tests {
             user: Some(format!("user{other}")),
             maybe_unseen_holder: false,
         };
-        for pid in [HOLDER, WAITER] {
-            assert_eq!(refusal(&kill_it(&mut probe, pid)), &theirs, "{pid}");
-            assert_eq!(refusal(&resume_it(&mut probe, pid)), &theirs, "{pid}");
+        assert_eq!(refusal(&kill_it(&mut probe, HOLDER)), &theirs);
+        assert_eq!(refusal(&resume_it(&mut probe, HOLDER)), &theirs);
+        for report in [kill_it(&mut probe, WAITER), resume_it(&mut probe, WAITER)] {
+            assert!(
+                matches!(refusal(&report), Refusal::Waiter { .. }),
+                "{report:?}"
+            );
         }
         // This user's own bystander and waiter are refused as before.
         let mut probe = machine(other, me, me);
