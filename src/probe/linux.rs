@@ -221,12 +221,16 @@ impl LinuxProbe {
 
 /// Waiters the lock table does not show: a process stopped (Ctrl-Z) while blocked in `flock`
 /// has its request withdrawn until it is continued (the kernel restarts the call on SIGCONT),
-/// and only `/proc/PID/syscall` still says `flock(fd, LOCK_EX)`. Looked for among the table's
-/// own stopped processes (every compiling cargo holds the package cache's mutation lock
-/// shared, a waiting one too): a blocked request on the inode its descriptor is, when someone
-/// holds that inode, so it stays a waiter everywhere (review Q, S12: `kill` stopped it).
+/// and only `/proc/PID/syscall` still says `flock(fd, LOCK_EX)`. Looked for among the stopped
+/// processes holding a lock shared (every compiling cargo holds the package cache's mutation
+/// lock so, a waiting one too; an exclusive holder that is stopped is a stopped blocker, said
+/// as such): a blocked request on the inode its descriptor is, when someone holds that inode,
+/// so it stays a waiter everywhere (review Q, S12: `kill` stopped it).
 fn stopped_waiters(v: &mut View, lines: &[KernelLock]) -> Vec<KernelLock> {
-    let mut pids: Vec<u32> = lines.iter().map(|l| l.pid).collect();
+    let mut pids: Vec<u32> = (lines.iter())
+        .filter(|l| l.is_granted() && l.mode == LockMode::Shared)
+        .map(|l| l.pid)
+        .collect();
     pids.sort_unstable();
     pids.dedup();
     let mut out = Vec::new();
