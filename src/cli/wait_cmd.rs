@@ -380,22 +380,45 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             if live {
                 crate::say!();
             }
-            crate::say!("{}; still{}{}", ending.words(), parts.held, parts.note);
-            let incident = holder_incident(holder, root, &report.incidents);
-            // SAFETY: geteuid has no preconditions and cannot fail.
-            let me = unsafe { libc::geteuid() };
-            let to_end = incident.and_then(|i| ToEnd::of(i, me));
-            if let Some(line) = to_end.as_ref().and_then(|t| t.said(ending)) {
-                crate::say!("cargo-lockwatch: {line}");
-            }
-            let held = holder.map(|h| held_by(l, h, &report.incidents));
-            let end = End { ending, to_end };
-            print_outcome(args.json, start, Some((l, held)), Some(end), None);
-            return ending.code();
+            let seen = Seen {
+                lock: l,
+                holder,
+                root,
+                incidents: &report.incidents,
+                line: &parts,
+            };
+            return end_held(ending, &seen, args.json, start);
         }
         let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
         std::thread::sleep(left.map_or(args.interval, |l| l.min(args.interval)));
     }
+}
+
+/// What the last look saw of the lock a wait ends on still held.
+struct Seen<'a> {
+    lock: &'a LockReport,
+    holder: Option<&'a HolderReport>,
+    root: Option<(&'a IncidentReport, &'a ProcessReport)>,
+    incidents: &'a [IncidentReport],
+    line: &'a Line,
+}
+
+/// Ends a wait that saw the lock still held: says how (and what ends the hold, when the
+/// line's note did not), prints the `--json` outcome, and gives the exit code.
+fn end_held(ending: Ending, seen: &Seen, json: bool, start: Instant) -> i32 {
+    let line = seen.line;
+    crate::say!("{}; still{}{}", ending.words(), line.held, line.note);
+    let incident = holder_incident(seen.holder, seen.root, seen.incidents);
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let to_end = incident.and_then(|i| ToEnd::of(i, me));
+    if let Some(said) = to_end.as_ref().and_then(|t| t.said(ending)) {
+        crate::say!("cargo-lockwatch: {said}");
+    }
+    let held = seen.holder.map(|h| held_by(seen.lock, h, seen.incidents));
+    let end = End { ending, to_end };
+    print_outcome(json, start, Some((seen.lock, held)), Some(end), None);
+    ending.code()
 }
 
 /// The roots to scan (with the build dirs and named places listed up front, so a hold is seen

@@ -988,11 +988,12 @@ impl Probe for LinuxProbe {
 
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
         let mut lines = self.lock_table()?;
-        let stopped = stopped_waiters(&mut self.split().0, &lines);
+        let (mut v, mem, _) = self.split();
+        let stopped = stopped_waiters(&mut v, &lines);
         lines.extend(stopped);
-        prune_discovered(&mut self.mem.discovered, &lines);
+        prune_discovered(&mut mem.discovered, &lines);
         let locked: Vec<u64> = lines.iter().map(|l| l.ino).collect();
-        let known = self.mem.known.for_pass(&targets.known, &locked);
+        let known = mem.known.for_pass(&targets.known, &locked);
         let mut table: Vec<u32> = lines.iter().map(|l| l.pid).collect();
         table.sort_unstable();
         table.dedup();
@@ -1001,7 +1002,6 @@ impl Probe for LinuxProbe {
         for l in lines {
             by_ino.entry(l.ino).or_default().push(l);
         }
-        let (v, mem, _) = self.split();
         mem.hidden.clear();
         let mut lookup = Lookup {
             v,
