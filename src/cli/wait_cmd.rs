@@ -358,7 +358,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         if live {
             crate::say_inline!("\r\x1b[2K{}", parts.fit(super::stderr_width()));
         } else {
-            let now_said = (holder.map(|h| h.pid), l.path.clone(), parts.note);
+            let now_said = (holder.map(|h| h.pid), l.path.clone(), parts.note.clone());
             if last_said.as_ref() != Some(&now_said) {
                 let elapsed = render::duration(start.elapsed().as_secs_f64());
                 match printed {
@@ -861,7 +861,10 @@ fn holder_note(
     if root.is_some_and(|i| i.deadlock.is_some()) {
         Note::Deadlock
     } else if let Some(c) = culprit {
-        Note::Leftover { pid: c.pid }
+        Note::Leftover {
+            who: words::who(c),
+            pid: c.pid,
+        }
     } else if let Some((pid, child)) = stopped {
         // Said before "stale": the way out is to resume it (review P, R11).
         Note::Stopped { pid, child, stale }
@@ -888,7 +891,7 @@ fn editor_note(note: Note, holder: Option<&HolderReport>, yield_ide: bool) -> No
 }
 
 /// Whether the wait can end by itself, as the line says it (see [`holder_note`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Note {
     /// The holder looks alive: nothing is said.
     Alive,
@@ -906,9 +909,9 @@ enum Note {
     Deadlock,
     /// Waits on a registry that has not answered a whole try (review N, P8).
     Registry,
-    /// Waits for process `pid`, which its build script left holding its output pipe, to end:
-    /// that one is to stop (review O, Q3).
-    Leftover { pid: u32 },
+    /// Waits for process `pid` (`who`, as `status` names it: `sleep 4250`), which its build
+    /// script left holding its output pipe, to end: that one is to stop (review O, Q3).
+    Leftover { who: String, pid: u32 },
     /// An editor's or file watcher's background check, alive: with `yield_ide` on (`yields`),
     /// a build started now goes first, and waiting it out is slower than starting (review Q,
     /// S11).
@@ -917,7 +920,7 @@ enum Note {
 
 impl Note {
     /// As the line ends: `— looks STALE: see `cargo lockwatch status``; empty while alive.
-    fn said(self) -> String {
+    fn said(&self) -> String {
         match self {
             Note::Alive => String::new(),
             Note::Stopped {
@@ -926,7 +929,7 @@ impl Note {
                 stale,
             } => format!(
                 " — {}STOPPED (Ctrl-Z?): `cargo lockwatch resume {pid}`, or `fg` in its terminal",
-                if stale {
+                if *stale {
                     "looks STALE, it is "
                 } else {
                     "it is "
@@ -938,7 +941,7 @@ impl Note {
                 stale,
             } => format!(
                 " — {}its child {child} is STOPPED: `cargo lockwatch resume {pid}`",
-                if stale { "looks STALE, " } else { "" }
+                if *stale { "looks STALE, " } else { "" }
             ),
             Note::Stale => " — looks STALE: see `cargo lockwatch status`".into(),
             Note::Deadlock => {
@@ -947,9 +950,9 @@ impl Note {
             Note::Registry => {
                 " — its registry is not answering: see `cargo lockwatch status`".into()
             }
-            Note::Leftover { pid } => format!(
-                " — STUCK on process {pid}, left by its build script: `cargo lockwatch kill {pid}`"
-            ),
+            Note::Leftover { who, pid } => {
+                format!(" — STUCK on {who}, left by its build script: `cargo lockwatch kill {pid}`")
+            }
             Note::EditorCheck { yields: true } => " — an editor's check: a build started now \
                 goes first (yield_ide), so start it rather than wait"
                 .into(),
@@ -960,7 +963,7 @@ impl Note {
     }
 
     /// Shorter, then shortest, for a terminal too narrow for [`Note::said`].
-    fn shorter(self) -> [String; 2] {
+    fn shorter(&self) -> [String; 2] {
         let [a, b] = match self {
             Note::Alive => ["", ""],
             Note::Stopped { pid, child, stale } => {
@@ -977,11 +980,8 @@ impl Note {
             Note::Stale => [" — looks STALE", " — STALE"],
             Note::Deadlock => [" — DEADLOCKED, never ends", " — DEADLOCKED"],
             Note::Registry => [" — its registry is not answering", " — NO REGISTRY"],
-            Note::Leftover { pid } => {
-                return [
-                    format!(" — STUCK on process {pid}"),
-                    format!(" — STUCK on {pid}"),
-                ];
+            Note::Leftover { who, pid } => {
+                return [format!(" — STUCK on {who}"), format!(" — STUCK on {pid}")];
             }
             Note::EditorCheck { .. } => [" — an editor's check", " — IDE CHECK"],
         };
@@ -1056,7 +1056,7 @@ impl Line {
         };
         let note = holder_note(l, holder, holder_incident(holder, root, incidents));
         // What a build usually takes says nothing of one that cannot go on (review Q, S8).
-        let usually = match note {
+        let usually = match &note {
             Note::Alive | Note::Registry => usually(holder, root, incidents),
             _ => String::new(),
         };
@@ -2118,11 +2118,15 @@ mod tests {
         // Stuck on a process its build script left: that one is named, to stop (review O, Q3).
         let mut leftover = i.blocker.clone().unwrap();
         leftover.pid = 695;
+        leftover.name = "sleep".into();
         i.culprit = Some(leftover);
         let note = holder_note(&l, Some(&h), Some(&i));
-        assert_eq!(note, Note::Leftover { pid: 695 });
+        let who = "sleep 695".to_string();
+        assert_eq!(note, Note::Leftover { who, pid: 695 });
+        // Named as `status` names it (review Q, S8).
         assert!(
-            note.said().contains("`cargo lockwatch kill 695`"),
+            note.said().contains("STUCK on sleep 695")
+                && note.said().contains("`cargo lockwatch kill 695`"),
             "{}",
             note.said()
         );
