@@ -614,6 +614,25 @@ struct IdeWaits {
     /// outside the project's `target` (a configured `build.build-dir`, or a target dir shared
     /// by several projects).
     shares_outside: bool,
+    /// The projects of its build waits: the advice sums them, where each `history` row is one
+    /// project's (review Q, S8).
+    build_projects: Vec<PathBuf>,
+}
+
+impl IdeWaits {
+    /// How its build waits add up: `3 times (39s in all)`, and `, across 2 projects` when
+    /// they are more than one project's.
+    fn build_sum(&self) -> String {
+        let (t, secs) = self.build;
+        match self.build_projects.len() {
+            0 | 1 => format!("{} ({} in all)", times(t), duration(secs)),
+            n => format!(
+                "{} ({} in all, across {n} projects)",
+                times(t),
+                duration(secs)
+            ),
+        }
+    }
 }
 
 /// Each IDE's and file watcher's waits over terminal builds, most waiting first: a setting
@@ -641,6 +660,13 @@ fn ide_over_terminal(s: &Summary) -> Vec<IdeWaits> {
         let slot = if in_home { &mut w.cache } else { &mut w.build };
         slot.0 += r.times;
         slot.1 += r.total_wait_secs;
+        if let Some(p) = r
+            .project
+            .as_ref()
+            .filter(|p| !in_home && !w.build_projects.contains(p))
+        {
+            w.build_projects.push(p.clone());
+        }
         let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
         w.shares_outside |=
             !in_home && (r.blocker_own_target_dir || r.project.as_ref().is_some_and(outside));
@@ -670,13 +696,13 @@ fn recurs(times: u32, secs: f64) -> bool {
 /// How to give `w` a build directory of its own: a watcher's environment, or
 /// rust-analyzer's settings (its build dir too when the shared one lies outside the target).
 fn ide_target_dir_advice(w: &IdeWaits) -> String {
-    let (ide, (bt, bs)) = (&w.name, w.build);
+    let (ide, sum) = (&w.name, w.build_sum());
     if origin::is_watcher_name(ide) {
-        return watcher_advice(ide, bt, bs);
+        return watcher_advice(ide, &sum);
     }
     if w.shares_outside {
         return format!(
-            "{ide}'s checks blocked your terminal builds {} ({} in all): they share a \
+            "{ide}'s checks blocked your terminal builds {sum}: they share a \
              build directory outside the project's target dir (`build.build-dir` in a \
              Cargo config, or a target dir shared by projects), which a target dir of \
              {ide}'s own does not move alone. Give {ide} its own target and build \
@@ -686,13 +712,11 @@ fn ide_target_dir_advice(w: &IdeWaits) -> String {
              \x20   \"rust-analyzer.cargo.extraEnv\":\n\
              \x20     {{ \"CARGO_BUILD_BUILD_DIR\": \"{{workspace-root}}/target/ra-build\" }}\n\
              \x20 Zed, Neovim: `targetDir = true` and that variable in\n\
-             \x20   rust-analyzer's `cargo.extraEnv`.",
-            times(bt),
-            duration(bs)
+             \x20   rust-analyzer's `cargo.extraEnv`."
         );
     }
     format!(
-        "{ide}'s checks blocked your terminal builds {} ({} in all): they share \
+        "{ide}'s checks blocked your terminal builds {sum}: they share \
          one build directory. Give {ide} its own (a second build cache on disk) and \
          they stop waiting for each other:\n\
          \x20 VS Code, settings.json:\n\
@@ -702,27 +726,23 @@ fn ide_target_dir_advice(w: &IdeWaits) -> String {
          \x20            {{ \"cargo\": {{ \"targetDir\": true }} }} }} }}\n\
          \x20 Neovim with rustaceanvim, init.lua:\n\
          \x20   vim.g.rustaceanvim = {{ server = {{ default_settings =\n\
-         \x20     {{ [\"rust-analyzer\"] = {{ cargo = {{ targetDir = true }} }} }} }} }}",
-        times(bt),
-        duration(bs)
+         \x20     {{ [\"rust-analyzer\"] = {{ cargo = {{ targetDir = true }} }} }} }} }}"
     )
 }
 
-/// A file watcher's checks that blocked terminal builds `times` times, `secs` in all: start it
+/// A file watcher's checks that blocked terminal builds (`sum`: how often, how long): start it
 /// with target and build directories of its own (cargo reads them from its environment).
-fn watcher_advice(watcher: &str, times: u32, secs: f64) -> String {
+fn watcher_advice(watcher: &str, sum: &str) -> String {
     let dir = format!("target/{watcher}");
     let run = match watcher {
         "cargo-watch" => "cargo watch".to_string(),
         w => w.to_string(),
     };
     format!(
-        "{watcher}'s checks blocked your terminal builds {} ({} in all): they share one build \
+        "{watcher}'s checks blocked your terminal builds {sum}: they share one build \
          directory. Start {watcher} with its own (a second build cache on disk) and they stop \
          waiting for each other:\n\
-         \x20 CARGO_TARGET_DIR={dir} CARGO_BUILD_BUILD_DIR={dir} {run}",
-        self::times(times),
-        duration(secs)
+         \x20 CARGO_TARGET_DIR={dir} CARGO_BUILD_BUILD_DIR={dir} {run}"
     )
 }
 
@@ -1923,6 +1943,26 @@ mod tests {
             text.contains("behind bacon's or rust-analyzer's check"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn advice_summing_several_projects_says_so() {
+        // Each history row is one project's; the advice adds them up (review Q, S8).
+        let mut events = vec![ide_blocked_terminal(100.0, 20.0, BUILD_LOCK)];
+        events.push(ide_blocked_terminal(110.0, 25.0, BUILD_LOCK));
+        let mut other = ide_blocked_terminal(120.0, 30.0, "/src/lib/target/debug/.cargo-lock");
+        if let HistoryEvent::WaitEnded { party, blocker, .. } = &mut other {
+            *party = party(Origin::Terminal, "zsh", "/src/lib");
+            *blocker = party(Origin::Ide, "rust-analyzer", "/src/lib");
+        }
+        events.push(other);
+        let text = render(&summarize(&events, 0.0, 0), 86_400, None);
+        assert!(
+            text.contains("blocked your terminal builds 3 times (1m15s in all, across 2 projects)"),
+            "{text}"
+        );
+        let one = render(&summarize(&events[..2], 0.0, 0), 86_400, None);
+        assert!(one.contains("twice (45s in all):"), "{one}");
     }
 
     #[test]
