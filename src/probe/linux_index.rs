@@ -607,6 +607,13 @@ impl View<'_> {
 /// more than it saves.
 const PARALLEL_FROM: usize = 64;
 
+/// The cores this process may run on, asked once: the standard library reads the cgroup's
+/// quota files on every call, a dozen files per search that scans in runs.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 impl View<'_> {
     /// `ask` of each of `pids`, in their order, read on every core at once when there are
     /// many: a scan of thousands of processes is bound by system calls, which run in parallel.
@@ -617,7 +624,7 @@ impl View<'_> {
         pids: &[u32],
         ask: impl Fn(&mut View, u32) -> T + Sync,
     ) -> Vec<T> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         let workers = cores.min(pids.len() / PARALLEL_FROM).max(1);
         if workers == 1 {
             return pids.iter().map(|p| ask(self, *p)).collect();
@@ -657,7 +664,7 @@ impl View<'_> {
         pids: &[u32],
         ask: impl Fn(&mut View, u32) -> Option<T> + Sync,
     ) -> (Vec<(u32, T)>, usize) {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = cores();
         let helpers = cores.min(pids.len() / PARALLEL_FROM).saturating_sub(1);
         let hunt = Hunt::new(pids);
         let root = self.fs.root().to_path_buf();
