@@ -1951,8 +1951,13 @@ mod tests {
         let mut events = vec![ide_blocked_terminal(100.0, 20.0, BUILD_LOCK)];
         events.push(ide_blocked_terminal(110.0, 25.0, BUILD_LOCK));
         let mut other = ide_blocked_terminal(120.0, 30.0, "/src/lib/target/debug/.cargo-lock");
-        if let HistoryEvent::WaitEnded { party, blocker, .. } = &mut other {
-            *party = party(Origin::Terminal, "zsh", "/src/lib");
+        if let HistoryEvent::WaitEnded {
+            party: waiter,
+            blocker,
+            ..
+        } = &mut other
+        {
+            *waiter = party(Origin::Terminal, "zsh", "/src/lib");
             *blocker = party(Origin::Ide, "rust-analyzer", "/src/lib");
         }
         events.push(other);
