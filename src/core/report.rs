@@ -605,36 +605,7 @@ fn verdict(
         return deadlock_verdict(i, b, d);
     }
     if let Some(c) = &i.culprit {
-        let also = match i.more_culprits.as_slice() {
-            [] => String::new(),
-            more => {
-                let names: Vec<String> = more.iter().map(who).collect();
-                format!(
-                    " (and {}, which hold{} it open too: stopping {} stops them with it)",
-                    names.join(", "),
-                    if more.len() == 1 { "s" } else { "" },
-                    c.pid
-                )
-            }
-        };
-        // Before the daemon's samples make it stale there is no action line: the verdict
-        // says what to run if it lasts (review J, K9).
-        let stop = if i.state == IncidentState::Stale {
-            format!("Stop {}{also}, not {}.", who(c), b.name)
-        } else {
-            format!(
-                "If it does not exit soon, stop {}{also}, not {}: `cargo lockwatch kill {}`.",
-                who(c),
-                b.name,
-                c.pid
-            )
-        };
-        return format!(
-            "{} waits for {} to close its output pipe (a process left behind by a build \
-             script); {waiting}. {stop}",
-            who(b),
-            who(c),
-        );
+        return culprit_verdict(i, b, c, &waiting);
     }
     // `fg` only where there is a terminal to type it in.
     let resume = match b.origin {
@@ -652,30 +623,7 @@ fn verdict(
             doing::describe(doing).trim_start_matches("stuck: "),
             b.pid
         ),
-        (IncidentState::Stale, doing) if i.stale_reasons.contains(&StaleReason::NetworkSilent) => {
-            network_verdict(b, doing, &i.stale_reasons, &waiting, settings)
-        }
-        (
-            IncidentState::Stale,
-            doing @ (Doing::BuildScript { .. }
-            | Doing::RunningChild { .. }
-            | Doing::Compiling { .. }),
-        ) if i.stale_reasons == [StaleReason::Idle] => format!(
-            "{} looks stale: {}, yet its whole process tree has used no CPU, received nothing \
-             and written nothing for a long while; {waiting}. It may be waiting on something \
-             outside it (a container, a service, another process's download): see what before \
-             stopping it.",
-            who(b),
-            doing::describe(doing)
-        ),
-        (IncidentState::Stale, _) => {
-            let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
-            let mut v = format!("{} looks stale: {}; {waiting}.", who(b), why.join("; "));
-            if i.stale_reasons.contains(&StaleReason::Stopped) {
-                v.push_str(&resume);
-            }
-            v
-        }
+        (IncidentState::Stale, doing) => stale_verdict(i, b, doing, &waiting, &resume, settings),
         (_, Doing::Stopped) => format!(
             "{} is stopped (suspended with Ctrl-Z?); {waiting}.{resume}",
             who(b)
@@ -752,6 +700,82 @@ fn verdict(
             doing::describe_short(doing)
         ),
     }
+}
+
+/// The verdict on a blocker `b` that looks stale (its build script not stopped): the network
+/// gone silent, a whole process tree idle while it says it works, or the reasons as they are;
+/// `resume` is how to resume it, said when it is stopped.
+fn stale_verdict(
+    i: &IncidentReport,
+    b: &ProcessReport,
+    doing: &Doing,
+    waiting: &str,
+    resume: &str,
+    settings: Option<&NetSettings>,
+) -> String {
+    if i.stale_reasons.contains(&StaleReason::NetworkSilent) {
+        return network_verdict(b, doing, &i.stale_reasons, waiting, settings);
+    }
+    let working = matches!(
+        doing,
+        Doing::BuildScript { .. } | Doing::RunningChild { .. } | Doing::Compiling { .. }
+    );
+    if working && i.stale_reasons == [StaleReason::Idle] {
+        return format!(
+            "{} looks stale: {}, yet its whole process tree has used no CPU, received nothing \
+             and written nothing for a long while; {waiting}. It may be waiting on something \
+             outside it (a container, a service, another process's download): see what before \
+             stopping it.",
+            who(b),
+            doing::describe(doing)
+        );
+    }
+    let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
+    let mut v = format!("{} looks stale: {}; {waiting}.", who(b), why.join("; "));
+    if i.stale_reasons.contains(&StaleReason::Stopped) {
+        v.push_str(resume);
+    }
+    v
+}
+
+/// The verdict on a blocker `b` stuck on culprit `c`, a process its build script left holding
+/// its output pipe: `c` (and those holding the pipe with it) is the one to stop, not `b`.
+fn culprit_verdict(
+    i: &IncidentReport,
+    b: &ProcessReport,
+    c: &ProcessReport,
+    waiting: &str,
+) -> String {
+    let also = match i.more_culprits.as_slice() {
+        [] => String::new(),
+        more => {
+            let names: Vec<String> = more.iter().map(who).collect();
+            format!(
+                " (and {}, which hold{} it open too: stopping {} stops them with it)",
+                names.join(", "),
+                if more.len() == 1 { "s" } else { "" },
+                c.pid
+            )
+        }
+    };
+    // Before the daemon's samples make it stale there is no action line: the verdict
+    // says what to run if it lasts (review J, K9).
+    let stop = if i.state == IncidentState::Stale {
+        format!("Stop {}{also}, not {}.", who(c), b.name)
+    } else {
+        format!(
+            "If it does not exit soon, stop {}{also}, not {}: `cargo lockwatch kill {}`.",
+            who(c),
+            b.name,
+            c.pid
+        )
+    };
+    format!(
+        "{} waits for {} to close its output pipe (a process left behind by a build \
+         script); {waiting}. {stop}",
+        who(b),
+        who(c),
+    )
 }
 
 /// The verdict on a cargo hung on the network, the same from a one-off scan and from the
