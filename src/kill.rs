@@ -378,6 +378,14 @@ fn holds_others_up(pass: &Pass, pid: u32) -> bool {
     })
 }
 
+/// The lock `pid` waits for while nobody holds it: it was stopped (Ctrl-Z) in its request,
+/// and resumed it takes the lock at once (review T, T1).
+fn parked_on(pass: &Pass, pid: u32) -> Option<&LockSighting> {
+    pass.sightings.iter().find(|s| {
+        s.holders.is_empty() && s.unseen.is_none() && s.waiters.iter().any(|w| w.pid == pid)
+    })
+}
+
 /// Classifies `pid` in a fresh pass, or says why it must not be touched.
 fn target(pass: &Pass, pid: u32, known: &Knowledge) -> Result<Target, Refusal> {
     let g = &pass.graph;
@@ -400,12 +408,20 @@ fn target(pass: &Pass, pid: u32, known: &Knowledge) -> Result<Target, Refusal> {
         let blocking = g.incidents_blocking(pid);
         let root = blocking.iter().find_map(|i| i.blocker);
         let deadlocked = blocking.iter().any(|i| i.deadlock.is_some());
+        let detail = match parked_on(pass, pid) {
+            Some(lock) => format!(
+                "It is STOPPED (Ctrl-Z?) while waiting for {}, which is free now: `cargo \
+                 lockwatch resume {pid}` (or `fg` in its terminal) lets it take it.",
+                crate::core::text::tilde(&lock.path)
+            ),
+            None => what_to_do_instead(pass, root, known),
+        };
         return Err(Refusal::Waiter {
             blocker: root,
             blocker_name: root
                 .and_then(|r| pass.facts.get(&r))
                 .map(|f| f.name.clone()),
-            detail: what_to_do_instead(pass, root, known),
+            detail,
             deadlocked,
             holds_others_up: holds_others_up(pass, pid),
         });
@@ -1064,9 +1080,13 @@ pub fn resume(
         Ok(x) => x,
         Err(report) => return *report,
     };
-    if let Err(refusal) = target(&pass, pid, known) {
-        return refused_to(pid, refusal, Act::Resume);
-    }
+    // A waiter stopped in its request is resumed (it goes back to waiting, or takes a lock
+    // that is free now: review T, T5); any other waiter is not to be touched.
+    let waiter = match target(&pass, pid, known) {
+        Err(Refusal::Waiter { .. }) if facts.state == ProcState::Stopped => true,
+        Err(refusal) => return refused_to(pid, refusal, Act::Resume),
+        Ok(_) => false,
+    };
     let kids = descendants(probe, pid, facts.uid);
     let stopped_kid = kids
         .iter()
@@ -1103,7 +1123,14 @@ pub fn resume(
             1 => " and 1 stopped child".to_string(),
             n => format!(" and {n} stopped children"),
         };
-        format!("{} {pid}{children} resumed (SIGCONT)", facts.name)
+        let then = match (waiter, parked_on(&pass, pid)) {
+            (false, _) => "",
+            (true, Some(_)) => "; it takes the lock it waited for, free now",
+            (true, None) => {
+                "; it waits for its lock again (`cargo lockwatch status` says behind whom)"
+            }
+        };
+        format!("{} {pid}{children} resumed (SIGCONT){then}", facts.name)
     } else {
         let children = match resumed.as_slice() {
             [] => "none of its stopped children could be".to_string(),

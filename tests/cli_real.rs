@@ -1175,8 +1175,71 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
         Some('T'),
         "nothing was signalled"
     );
-    waiter.cont();
+    // `resume`, which `status` offers, continues it: it waits again (review T, T5).
+    let out = lockwatch(&dir)
+        .args(["--no-daemon", "resume", &waiter.pid.to_string()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("it waits for its lock again"), "{said}");
+    assert_ne!(util::proc_state(waiter.pid), Some('T'), "{said}");
+    waiter.stop();
+    // The holder finishes while the waiter stays stopped: the lock is free, the waiter still a
+    // waiter, said with the way out; `kill` refuses it, `resume` lets it take the lock
+    // (review T, T1, T5).
     util::touch(&marker);
     assert_eq!(holder.wait_exit(), 0);
+    let start = Instant::now();
+    let text = loop {
+        let out = lockwatch(&dir)
+            .args(["--no-daemon", "status"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("which is free now") || start.elapsed() > Duration::from_secs(20) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        text.contains(&format!(
+            "STOPPED  cargo {} is suspended while waiting for the artifact directory, which is free now",
+            waiter.pid
+        )) && text.contains(&format!("cargo lockwatch resume {}", waiter.pid)),
+        "{text}"
+    );
+    assert!(
+        !text.contains("STALE"),
+        "a stopped waiter is no stale holder: {text}"
+    );
+    let r = status();
+    let free = (r["locks"].as_array().into_iter().flatten())
+        .find(|l| (l["waiters"].as_array().into_iter().flatten()).any(|w| w["pid"] == waiter.pid))
+        .unwrap_or_else(|| panic!("no lock lists the stopped waiter: {r:#}"));
+    assert_eq!(free["state"], "free", "{free:#}");
+    let out = lockwatch(&dir)
+        .args(["--no-daemon", "kill", &waiter.pid.to_string(), "--yes"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    assert!(said.contains("which is free now"), "{said}");
+    assert_eq!(
+        util::proc_state(waiter.pid),
+        Some('T'),
+        "nothing was signalled"
+    );
+    let out = lockwatch(&dir)
+        .args(["--no-daemon", "resume", &waiter.pid.to_string()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("resumed (SIGCONT); it takes the lock"),
+        "{said}"
+    );
     assert_eq!(waiter.wait_exit(), 0);
 }

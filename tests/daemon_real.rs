@@ -10,7 +10,9 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lockwatch::core::model::{IncidentReport, IncidentState, LockState, Report, StaleReason};
+use lockwatch::core::model::{
+    IncidentReport, IncidentState, LockState, ProcState, Report, StaleReason,
+};
 use lockwatch::daemon::protocol::{Request, Response};
 use lockwatch::kill::{KillReport, Refusal};
 use util::daemon::{Daemon, daemon_env, flock_holder, holder_of};
@@ -196,6 +198,8 @@ fn suspended_holder_goes_stale_and_kill_lets_the_real_cargo_proceed() {
 
 /// A waiting cargo suspended (Ctrl-Z) and continued has waited since its first "Blocking": the
 /// kernel drops a stopped process's lock request, and cargo's flock blocks anew when continued.
+/// While stopped it is still a waiter, said stopped, though it holds no lock at all (a cargo
+/// waiting for the package cache holds nothing else: review T, T4).
 #[test]
 fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
     let _serial = util::serial();
@@ -203,7 +207,7 @@ fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
     let lock = dir.write("cargo-home/.package-cache", "");
     let project = app_project(&dir);
     let d = Daemon::start(&dir, "daemon");
-    let _holder = flock_holder(&dir, "holder", &lock);
+    let holder = flock_holder(&dir, "holder", &lock);
     d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
     let mut cargo_cmd = dir.cargo(&project);
     cargo_cmd.args(["generate-lockfile", "--offline"]);
@@ -216,9 +220,18 @@ fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
     d.wait_for("the cargo waiting", |r| waits(r).is_some());
     let first_seen = Instant::now();
     cargo.stop();
-    d.wait_for("the stopped cargo no longer waiting", |r| {
-        waits(r).is_none()
+    let r = d.wait_for("the cargo said stopped while it waits", |r| {
+        (r.incidents.iter().flat_map(|i| &i.blocked))
+            .any(|b| b.process.pid == cargo.pid && b.process.process_state == ProcState::Stopped)
     });
+    let i = (r.incidents.iter())
+        .find(|i| i.blocked.iter().any(|b| b.process.pid == cargo.pid))
+        .unwrap();
+    assert_eq!(
+        i.blocker.as_ref().map(|b| b.pid),
+        Some(holder.pid),
+        "{i:#?}"
+    );
     // Longer than a waiter may be lost between two waits without being stopped.
     std::thread::sleep(Duration::from_secs(8));
     cargo.cont();

@@ -343,6 +343,38 @@ fn lock_line(out: &mut String, l: &LockReport, style: &Style) {
     }
 }
 
+/// A waiter stopped (Ctrl-Z) in its request for a lock that is free now: it holds nobody up,
+/// and resumed it takes the lock at once (review T, T1).
+fn parked_block(
+    out: &mut String,
+    l: &LockReport,
+    w: &crate::core::model::WaiterReport,
+    style: &Style,
+) {
+    let what = match words::foreign_home(&l.path, l.kind, &style.mine.cargo_homes) {
+        Some(h) => format!("{} of {}", l.description, tilde(&h)),
+        None => l.description.clone(),
+    };
+    let head = format!(
+        "{} {} is suspended while waiting for the {what}, which is free now",
+        w.name, w.pid
+    );
+    let _ = writeln!(out, "{} {head}", style.paint("1;33", "STOPPED "));
+    field(out, style, "waiting", &command_line(&w.cmd, &w.name));
+    if let Some(cwd) = &w.cwd {
+        field(out, style, "", &format!("in {}", tilde(cwd)));
+    }
+    field(out, style, "lock", &tilde(&l.path));
+    let resume = format!("cargo lockwatch resume {}", w.pid);
+    let run = match w.origin {
+        crate::core::model::Origin::Terminal => {
+            format!("{resume} (or `fg` in its terminal): it takes the lock then")
+        }
+        _ => format!("{resume}: it takes the lock then"),
+    };
+    field(out, style, "run", &run);
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -435,6 +467,11 @@ pub fn report(r: &Report, style: &Style) -> String {
     incidents.sort_by_key(|i| !style.mine.touches(i));
     for i in incidents {
         incident_block(&mut out, i, style, from_daemon);
+    }
+    for l in r.locks.iter().filter(|l| l.state == LockState::Free) {
+        for w in &l.waiters {
+            parked_block(&mut out, l, w, style);
+        }
     }
     idle_hidden_holders(&mut out, r, style.viewer_uid);
     if style.all {

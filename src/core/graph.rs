@@ -246,6 +246,12 @@ impl Graph {
                 .iter()
                 .map(|h| Node::Pid(self.partner_of(h.pid).unwrap_or(h.pid)))
                 .collect();
+            // Nobody to name: a holder hidden from this user, or nobody at all (a waiter stopped
+            // in its request for a lock that is free now waits for no one and roots nothing).
+            let hidden = self.unseen.iter().any(|(k, _)| *k == w.lock);
+            if chosen.is_empty() && !hidden {
+                continue;
+            }
             let targets = self.waits_for.entry(w.pid).or_default();
             if chosen.is_empty() {
                 targets.insert(Node::Unseen(w.lock));
@@ -829,6 +835,22 @@ mod tests {
         // Without a waiter: still one holding incident.
         let g = Graph::build(&[lock(CACHE, vec![p(1, X), p(2, X)], vec![])], &f);
         assert_eq!(g.incidents.len(), 1, "{:?}", g.incidents);
+    }
+
+    #[test]
+    fn a_waiter_stopped_on_a_free_lock_is_blocked_and_roots_nothing() {
+        // Build 1 finished; build 2, stopped (Ctrl-Z) in its request, still holds mutate
+        // shared: a waiter, never a holder, and nobody's incident (review T, T1).
+        let g = Graph::build(
+            &[
+                lock(BUILD, vec![], vec![p(2, X)]),
+                lock(MUTATE, vec![p(2, S)], vec![]),
+            ],
+            &all(&[2]),
+        );
+        assert_eq!(g.role(2), Some(Role::Blocked));
+        assert!(g.is_blocked(2));
+        assert!(g.incidents.is_empty(), "{:?}", g.incidents);
     }
 
     #[test]

@@ -1055,6 +1055,9 @@ fn lock(
     }
     let state = if holders.iter().any(|h| h.stale) {
         LockState::Stale
+    } else if holders.is_empty() && hidden.is_none() {
+        // Only a waiter stopped (Ctrl-Z) in its request: the lock itself is free.
+        LockState::Free
     } else if !waiters.is_empty() {
         LockState::Contended
     } else if hidden == Some(LockMode::Shared)
@@ -1217,6 +1220,17 @@ fn lock_verdict(state: LockState, holders: &[HolderReport], waiters: &[WaiterRep
     };
     let (blockers, blocked) = (names(Role::Blocker), names(Role::Blocked));
     match state {
+        LockState::Free if !waiters.is_empty() => {
+            let names: Vec<String> = (waiters.iter())
+                .map(|w| format!("{} {}", w.name, w.pid))
+                .collect();
+            format!(
+                "free; {} {} STOPPED (Ctrl-Z?) while waiting for it and take{} it once resumed",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" },
+                if names.len() == 1 { "s" } else { "" }
+            )
+        }
         LockState::Free => "free".to_string(),
         LockState::Background if holders.is_empty() => {
             "shared by a process this user cannot inspect; nobody waits".to_string()

@@ -74,6 +74,8 @@ struct Memory {
     known: KnownFiles,
     /// The locks the last pass could not name, held by other users' Cargo processes.
     hidden: Vec<super::HiddenLock>,
+    /// Who waited at the last pass: stopped since, it is no longer in the lock table.
+    waiters: Vec<u32>,
 }
 
 /// How long the known lock files' inodes are trusted when the lock table holds an inode none
@@ -224,49 +226,105 @@ impl LinuxProbe {
 /// and only `/proc/PID/syscall` still says `flock(fd, LOCK_EX)`. Looked for among the stopped
 /// processes holding a lock shared (every compiling cargo holds the package cache's mutation
 /// lock so, a waiting one too; an exclusive holder that is stopped is a stopped blocker, said
-/// as such): a blocked request on the inode its descriptor is, when someone holds that inode,
-/// so it stays a waiter everywhere (review Q, S12: `kill` stopped it).
-fn stopped_waiters(v: &mut View, lines: &[KernelLock]) -> Vec<KernelLock> {
+/// as such) and among those this probe saw waiting at its last pass (`waited_before`: a cargo
+/// waiting for the package cache holds nothing else). When someone holds the inode its
+/// descriptor is, a blocked request on it, so it stays a waiter everywhere (review Q, S12:
+/// `kill` stopped it); when nobody does, it is [`Parked`] on a free lock, still a waiter, not
+/// a holder (review T, T1, T4).
+fn stopped_waiters(
+    v: &mut View,
+    lines: &[KernelLock],
+    waited_before: &[u32],
+) -> (Vec<KernelLock>, Vec<Parked>) {
     let mut pids: Vec<u32> = (lines.iter())
         .filter(|l| l.is_granted() && l.mode == LockMode::Shared)
         .map(|l| l.pid)
+        .chain(waited_before.iter().copied())
         .collect();
     pids.sort_unstable();
     pids.dedup();
-    let mut out = Vec::new();
-    for pid in pids {
-        if v.stat(pid).is_none_or(|s| s.state != ProcState::Stopped) {
-            continue;
-        }
-        let Some((fd, mode)) =
-            v.fs.read(&format!("{pid}/syscall"), Shape::Record)
-                .ok()
-                .and_then(|b| {
-                    let line = String::from_utf8_lossy(&b);
-                    linux_parse::parse_flock_syscall(&line, libc::SYS_flock)
-                })
-        else {
+    let in_table = |pid: u32| lines.iter().any(|l| l.pid == pid && !l.is_granted());
+    let (mut blocked, mut parked) = (Vec::new(), Vec::new());
+    for pid in pids.into_iter().filter(|p| !in_table(*p)) {
+        let Some((fd, mode)) = flock_of_stopped(v, pid) else {
             continue;
         };
-        let Some(ino) = std::fs::metadata(v.fs.root().join(format!("{pid}/fd/{fd}")))
-            .ok()
-            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
-        else {
+        let fd_path = v.fs.root().join(format!("{pid}/fd/{fd}"));
+        let Ok(meta) = std::fs::metadata(&fd_path) else {
             continue;
         };
-        let held = lines
-            .iter()
-            .find(|l| l.ino == ino && l.is_granted() && l.pid != pid);
+        let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+        let held = (lines.iter()).find(|l| l.ino == ino && l.is_granted() && l.pid != pid);
         if let Some(h) = held {
-            out.push(KernelLock {
+            blocked.push(KernelLock {
                 wait_depth: 1,
                 mode,
                 pid,
                 ..h.clone()
             });
+        } else if let Some(p) = Parked::of(pid, mode, &fd_path, &meta) {
+            parked.push(p);
         }
     }
-    out
+    (blocked, parked)
+}
+
+/// The descriptor and mode of the blocking `flock` call `pid` is stopped in, if it is.
+fn flock_of_stopped(v: &mut View, pid: u32) -> Option<(u32, LockMode)> {
+    if v.stat(pid).is_none_or(|s| s.state != ProcState::Stopped) {
+        return None;
+    }
+    let b = v.fs.read(&format!("{pid}/syscall"), Shape::Record).ok()?;
+    linux_parse::parse_flock_syscall(&String::from_utf8_lossy(&b), libc::SYS_flock)
+}
+
+/// A process stopped in `flock` on a Cargo lock nobody holds: resumed, it takes the lock at
+/// once. It holds nobody up, and is a waiter, never a holder, to `kill` (review T, T1).
+struct Parked {
+    pid: u32,
+    mode: LockMode,
+    path: PathBuf,
+    key: FileKey,
+    kind: LockKind,
+    deleted: bool,
+}
+
+impl Parked {
+    /// The lock behind descriptor link `fd_path` (whose target's metadata is `meta`), when
+    /// it is a Cargo lock.
+    fn of(pid: u32, mode: LockMode, fd_path: &Path, meta: &std::fs::Metadata) -> Option<Parked> {
+        use std::os::unix::{ffi::OsStrExt, fs::MetadataExt};
+        let link = std::fs::read_link(fd_path).ok()?;
+        let (path, deleted) = link_path(link.as_os_str().as_bytes());
+        let kind = crate::core::catalog::classify(&path)?;
+        let key = FileKey {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        };
+        Some(Parked {
+            pid,
+            mode,
+            path,
+            key,
+            kind,
+            deleted,
+        })
+    }
+
+    /// Its lock as a sighting: free, with this one waiter.
+    fn sighting(self) -> LockSighting {
+        LockSighting {
+            path: self.path,
+            key: self.key,
+            kind: self.kind,
+            deleted: self.deleted,
+            holders: Vec::new(),
+            waiters: vec![participant(self.pid, self.mode, false)],
+            dead_locker: None,
+            locker_gone: false,
+            unseen: None,
+        }
+    }
 }
 
 /// Forgets discovered lock files that are gone: not in the lock table, and no file with that
@@ -989,8 +1047,11 @@ impl Probe for LinuxProbe {
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError> {
         let mut lines = self.lock_table()?;
         let (mut v, mem, _) = self.split();
-        let stopped = stopped_waiters(&mut v, &lines);
+        let (stopped, parked) = stopped_waiters(&mut v, &lines, &mem.waiters);
         lines.extend(stopped);
+        mem.waiters = (lines.iter().filter(|l| !l.is_granted()).map(|l| l.pid))
+            .chain(parked.iter().map(|p| p.pid))
+            .collect();
         prune_discovered(&mut mem.discovered, &lines);
         let locked: Vec<u64> = lines.iter().map(|l| l.ino).collect();
         let known = mem.known.for_pass(&targets.known, &locked);
@@ -1009,12 +1070,17 @@ impl Probe for LinuxProbe {
             table,
             orphaned: Vec::new(),
         };
-        let out = by_ino
+        let mut out: Vec<LockSighting> = by_ino
             .iter()
             .filter_map(|(ino, locks)| {
                 lookup.sighting(*ino, locks, &known, targets.deep_on_contention)
             })
             .collect();
+        for p in parked {
+            if !out.iter().any(|s| s.key.ino == p.key.ino) {
+                out.push(p.sighting());
+            }
+        }
         lookup.finish();
         self.mem.known.by_ino = known;
         Ok(out)
