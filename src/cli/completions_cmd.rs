@@ -101,10 +101,20 @@ kill, resume: refused (a waiter, not a holder, another user's process, a reused 
 without \\-\\-force: it ignores SIGTERM)
 .TP
 5
-daemon \\-\\-check: no daemon runs
+daemon \\-\\-check, daemon \\-\\-stop: no daemon runs
 .TP
 6
 daemon \\-\\-check: the daemon is stopped (SIGSTOP or Ctrl\\-Z): kill \\-CONT PID continues it
+.TP
+7
+wait: the lock is held in a deadlock, which no wait would end (it stops at once)
+.TP
+8
+daemon \\-\\-check: a daemon runs but is not used: its runtime directory is no longer private
+(chmod 700 it)
+.TP
+129, 130, 143
+wait: ended by SIGHUP, SIGINT (Ctrl\\-C) or SIGTERM while a lock was held
 ";
 
 /// The main page (roff), with the exit codes.

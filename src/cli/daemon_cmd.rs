@@ -114,6 +114,15 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                     exit::NOT_RUNNING
                 }
             }
+            // Asked to stop one that does not run: nothing to do, and no advice to start it
+            // (review T, T7).
+            Err(ClientError::NotRunning(p)) if args.stop => {
+                crate::tell!(
+                    "not running (no daemon listens on {}); nothing to stop",
+                    p.display()
+                );
+                exit::NOT_RUNNING
+            }
             Err(ClientError::NotRunning(p)) => {
                 crate::tell!(
                     "not running (no daemon listens on {}); start it with `cargo lockwatch daemon`",

@@ -90,6 +90,27 @@ pub struct ConfigRootArgs {
     pub project: Vec<PathBuf>,
 }
 
+/// `--cargo-home` / `--project` for `wait`: what else to wait for (review T, T8).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WaitRootArgs {
+    /// Also wait for this Cargo home's package cache (repeatable; the one a build here uses,
+    /// `$CARGO_HOME` or ~/.cargo, always counts).
+    #[arg(long = "cargo-home", value_name = "DIR")]
+    pub cargo_home: Vec<PathBuf>,
+    /// Also wait for the build locks of this project or target dir (repeatable).
+    #[arg(long = "project", value_name = "DIR")]
+    pub project: Vec<PathBuf>,
+}
+
+impl From<WaitRootArgs> for RootArgs {
+    fn from(a: WaitRootArgs) -> RootArgs {
+        RootArgs {
+            cargo_home: a.cargo_home,
+            project: a.project,
+        }
+    }
+}
+
 impl From<ActRootArgs> for RootArgs {
     fn from(a: ActRootArgs) -> RootArgs {
         RootArgs {
@@ -128,7 +149,7 @@ impl Command {
             Command::Daemon(a) => a.roots.clone(),
             Command::Kill(a) => a.roots.clone().into(),
             Command::Resume(a) => a.roots.clone().into(),
-            Command::Wait(a) => a.roots.clone(),
+            Command::Wait(a) => a.roots.clone().into(),
             Command::Config(a) => a.roots.clone().into(),
             _ => RootArgs::default(),
         }
@@ -169,7 +190,8 @@ pub enum Command {
     #[command(
         after_help = "Exit status: 0 ran and stopped, or another daemon already runs · 2 error; \
                       --check: 0 running (or busy) · 5 not running · 6 stopped (SIGSTOP or Ctrl-Z: \
-                      `kill -CONT PID` continues it) · 2 unreachable"
+                      `kill -CONT PID` continues it) · 8 running but not used (its runtime dir \
+                      is no longer private) · 2 unreachable; --stop: 0 stopped · 5 not running"
     )]
     Daemon(daemon_cmd::Args),
     /// Terminate a stuck blocker safely (SIGTERM; --force for SIGKILL). Never a waiter.
@@ -182,7 +204,8 @@ pub enum Command {
     Kill(kill_cmd::Args),
     /// Continue a stopped blocker (SIGCONT), e.g. one suspended with Ctrl-Z and forgotten.
     #[command(
-        after_help = "Exit status: 0 resumed · 4 refused (not stopped, a waiter, no such \
+        after_help = "Exit status: 0 resumed (a stopped waiter too: it waits again, or takes \
+                      its lock if free) · 4 refused (not stopped, a running waiter, no such \
                       process …) · 2 error"
     )]
     Resume(resume_cmd::Args),
@@ -584,12 +607,15 @@ mod tests {
                 .unwrap_or_default();
             format!("{short}\n{long}")
         };
-        for command in ["status", "daemon", "wait"] {
+        for command in ["status", "daemon"] {
             assert!(
                 help(command, "project").contains("even while free"),
                 "{command}"
             );
         }
+        // What `wait` does with them: it waits for them too (review T, T8).
+        assert!(help("wait", "project").contains("Also wait for the build locks"));
+        assert!(help("wait", "cargo-home").contains("Also wait for this Cargo home's"));
         for command in ["kill", "resume"] {
             let text = help(command, "project");
             assert!(

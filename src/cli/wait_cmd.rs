@@ -49,9 +49,9 @@ pub struct Args {
     /// Scan directly even if the daemon is running.
     #[arg(long)]
     pub no_daemon: bool,
-    /// Where to look beyond the defaults.
+    /// What else to wait for.
     #[command(flatten)]
-    pub roots: super::RootArgs,
+    pub roots: super::WaitRootArgs,
 }
 
 /// Where a build started here would need to take locks.

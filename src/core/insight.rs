@@ -196,10 +196,13 @@ pub fn summarize(events: &[HistoryEvent], since: f64, unreadable_lines: usize) -
     s.finish(unreadable_lines)
 }
 
+/// A `history` row: blocker, its origin, waiter, project, the Cargo home of a package cache,
+/// and the blocker's project when it is another one (a shared target dir).
 type RowKey = (
     String,
     Option<Origin>,
     String,
+    Option<PathBuf>,
     Option<PathBuf>,
     Option<PathBuf>,
 );
@@ -411,7 +414,9 @@ impl Summarizer {
                         .flatten()
                         .any(|a| a == "--target-dir" || a.starts_with("--target-dir=")),
                 };
-                // Waits on two Cargo homes' package caches are two rows (review O, Q1).
+                // Waits on two Cargo homes' package caches are two rows (review O, Q1); so
+                // are a project's waits for its own builds and for another project's in a
+                // shared target dir (review T, T3).
                 let home = (row.lock_kind).and_then(|k| catalog::cargo_home_of(&row.lock, k));
                 let key = (
                     row.blocker.clone(),
@@ -419,6 +424,7 @@ impl Summarizer {
                     row.waiter.clone(),
                     row.project.clone(),
                     home,
+                    row.blocker_project.clone(),
                 );
                 let row = self.rows.entry(key.clone()).or_insert(row);
                 row.total_wait_secs += waited_secs;
@@ -1997,6 +2003,46 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    /// A project's waits for its own builds and for another project's in a shared target dir
+    /// are two rows, and the shared dir is advised on whatever came first (review T, T3).
+    #[test]
+    fn waits_for_a_shared_target_dir_keep_their_row_beside_the_project_s_own() {
+        let terminal_build = |at: f64, lock: &str, blocker_project: &str| {
+            let mut e = ide_blocked_terminal(at, 12.0, lock);
+            if let HistoryEvent::WaitEnded {
+                blocker,
+                blocked_by_cmd,
+                ..
+            } = &mut e
+            {
+                *blocker = party(Origin::Terminal, "bash", blocker_project);
+                *blocked_by_cmd = vec![s(&["cargo", "build"])];
+            }
+            e
+        };
+        let mut events: Vec<HistoryEvent> = (0..3)
+            .map(|i| terminal_build(100.0 + f64::from(i), BUILD_LOCK, "/src/app"))
+            .collect();
+        events.extend(
+            (0..4)
+                .map(|i| terminal_build(200.0 + f64::from(i), "/t/debug/.cargo-lock", "/src/lib")),
+        );
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!(sum.blocked.len(), 2, "{:#?}", sum.blocked);
+        let text = render(&sum, 86_400, None);
+        assert!(
+            text.contains(
+                "cargo build (terminal) in /src/lib blocked your terminal builds in /src/app"
+            ),
+            "{text}"
+        );
+        let json = serde_json::to_value(&sum).unwrap();
+        let topics: Vec<&str> = (json["advice"].as_array().into_iter().flatten())
+            .filter_map(|a| a["topic"].as_str())
+            .collect();
+        assert!(topics.contains(&"shared-target-dir"), "{topics:?}\n{text}");
     }
 
     /// A row about another Cargo home's package cache names that home; the reader's own is
