@@ -420,8 +420,9 @@ struct FilesPart {
     /// Watched path → what for: each existing lock file, and the directory of each one not
     /// made yet.
     want: HashMap<PathBuf, Role>,
-    /// Lock files that did not exist (a fresh Cargo home has no `.package-cache-mutate` yet):
-    /// their appearance is worth a new watch set.
+    /// Lock files that did not exist (a fresh Cargo home has no `.package-cache-mutate` yet),
+    /// and missing directories of theirs awaited (a Cargo home not made yet): their
+    /// appearance is worth a new watch set.
     awaited: Vec<PathBuf>,
     /// Watched path → its canonical form, worked out once when it was first watched.
     canonical: HashMap<PathBuf, PathBuf>,
@@ -441,9 +442,14 @@ impl FilesPart {
                 continue;
             }
             awaited.push(f.clone());
-            if let Some(parent) = f.parent().filter(|p| p.is_dir()) {
-                files.expected.insert(f.clone());
-                want.entry(parent.to_path_buf()).or_insert(Role::Domain);
+            // Its directory may not exist either (a configured Cargo home no cargo has used
+            // yet): the first missing one is awaited in the nearest that exists (review T, T6).
+            if let Some((dir, entry)) = awaited_entry(f) {
+                files.expected.insert(entry.clone());
+                want.entry(dir).or_insert(Role::Domain);
+                if entry != *f {
+                    awaited.push(entry);
+                }
             }
         }
         let mut canonical = previous.map(|p| p.canonical).unwrap_or_default();
@@ -457,6 +463,19 @@ impl FilesPart {
             canonical,
         }
     }
+}
+
+/// Where the appearance of missing lock file `f` shows first: its directory, or when that is
+/// missing too (a Cargo home not made yet), the one above, with the entry awaited in it.
+/// No higher: a project never built lacks `target/debug`, and watching the project itself
+/// would wake on every save (its first build is seen through the package cache's locks).
+fn awaited_entry(f: &Path) -> Option<(PathBuf, PathBuf)> {
+    let parent = f.parent()?;
+    if parent.is_dir() {
+        return Some((parent.to_path_buf(), f.to_path_buf()));
+    }
+    let above = parent.parent().filter(|a| a.is_dir())?;
+    Some((above.to_path_buf(), parent.to_path_buf()))
 }
 
 /// Keeps `canonical` to exactly `paths`, working out the form of those it lacks.
@@ -1000,6 +1019,34 @@ mod tests {
         );
         // Reads in a domain are not progress.
         assert!(route(&routes, &open, &[registry.join("cache/z.crate")]).is_empty());
+    }
+
+    /// A configured Cargo home no cargo has made yet: its making wakes a pass, and the watch
+    /// set then awaits the lock file in it (review T, T6).
+    #[tokio::test]
+    async fn real_inotify_sees_a_missing_cargo_home_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home8");
+        let lock = home.join(".package-cache");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut w = FsWatcher::new(tx).unwrap();
+        assert!(w.update(std::slice::from_ref(&lock), &[]).is_empty());
+        std::fs::create_dir(&home).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Wake::LockFile(home.clone()));
+        // The next pass's update works the set out again: the lock file is awaited in the
+        // home now, and its making wakes a pass too.
+        w.update(std::slice::from_ref(&lock), &[]);
+        assert_eq!(w.files_built(), 2);
+        std::fs::write(&lock, "").unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, Wake::LockFile(lock.clone()));
     }
 
     #[tokio::test]
