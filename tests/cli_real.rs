@@ -1243,3 +1243,63 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
     );
     assert_eq!(waiter.wait_exit(), 0);
 }
+
+/// A cargo waiting for the package cache holds no lock at all: suspended with Ctrl-Z, its
+/// request leaves the kernel's table and nothing of it is left there. A one-off `status` still
+/// finds it (a held package cache nobody waits for is searched for stopped `flock` callers),
+/// lists it as a stopped waiter, and `kill` refuses it (review T, T4).
+#[test]
+fn a_suspended_package_cache_waiter_is_found_by_a_one_off_status() {
+    let dir = Dir::new("stopped-cache-waiter");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let manifest = dir.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    let project = manifest.parent().unwrap().to_path_buf();
+    let holder = util::daemon::flock_holder(&dir, "holder", &lock);
+    let mut cmd = dir.cargo(&project);
+    cmd.args(["generate-lockfile", "--offline"]);
+    let waiter = dir.spawn("waiter", &mut cmd);
+    util::wait_output(&waiter, "Blocking waiting for file lock");
+    waiter.stop();
+    let stopped_waiter = |r: &serde_json::Value| {
+        (r["incidents"].as_array().into_iter().flatten())
+            .filter(|i| i["blocker"]["pid"] == holder.pid)
+            .flat_map(|i| i["blocked"].as_array().cloned().unwrap_or_default())
+            .find(|b| b["process"]["pid"] == waiter.pid)
+    };
+    let start = Instant::now();
+    let found = loop {
+        let out = lockwatch(&dir)
+            .args(["--no-daemon", "status", "--json"])
+            .output()
+            .unwrap();
+        let json = String::from_utf8_lossy(&out.stdout).into_owned();
+        let r: serde_json::Value = serde_json::from_str(&json).expect(&json);
+        if let Some(b) = stopped_waiter(&r) {
+            break b;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the stopped waiter is not listed: {r:#}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(found["process"]["process_state"], "stopped", "{found:#}");
+    let out = lockwatch(&dir)
+        .args(["--no-daemon", "kill", &waiter.pid.to_string(), "--yes"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    assert!(said.contains("WAITING"), "{said}");
+    assert_eq!(
+        util::proc_state(waiter.pid),
+        Some('T'),
+        "nothing was signalled"
+    );
+    waiter.cont();
+}

@@ -928,7 +928,13 @@ fn holds_before_the_daemon_started_are_lower_bounds() {
     // ("up 2s"); then "held ≥ 1s". Never an exact time, never "≥ 0s".
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, text) = d.cli(&dir, &["status"]);
+        // Only this test's incident: `status` lists every lock on the machine.
+        let (_, all) = d.cli(&dir, &["status"]);
+        let mine = format!("flock {} holds", early.pid);
+        let text = (all.split("\n\n"))
+            .find(|block| block.contains(&mine))
+            .unwrap_or_else(|| panic!("no incident of flock {}: {all}", early.pid))
+            .to_string();
         assert!(!text.contains("≥ 0s"), "{text}");
         assert!(
             !text.contains("held 0s") && !text.contains("held 1s"),

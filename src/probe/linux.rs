@@ -76,6 +76,8 @@ struct Memory {
     hidden: Vec<super::HiddenLock>,
     /// Who waited at the last pass: stopped since, it is no longer in the lock table.
     waiters: Vec<u32>,
+    /// Package cache inode → when it was last searched for a waiter stopped in its request.
+    cache_searched: HashMap<u64, Instant>,
 }
 
 /// How long the known lock files' inodes are trusted when the lock table holds an inode none
@@ -267,6 +269,72 @@ fn stopped_waiters(
         }
     }
     (blocked, parked)
+}
+
+/// How often a package cache held with nobody waiting is searched for a waiter stopped in its
+/// request (one `stat` per process).
+const CACHE_WAITER_SEARCH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waiters stopped (Ctrl-Z) in their request for a package cache held exclusively that nobody
+/// visibly waits for: such a cargo holds no lock at all, so only a look at every stopped
+/// process finds it (review T, T4). Done at most every [`CACHE_WAITER_SEARCH_EVERY`] per
+/// lock (`searched`); a daemon then follows what it found through the last pass's waiters.
+fn stopped_cache_waiters(
+    v: &mut View,
+    lines: &[KernelLock],
+    known: &Known,
+    searched: &mut HashMap<u64, Instant>,
+) -> Vec<KernelLock> {
+    let waited = |ino: u64| lines.iter().any(|l| l.ino == ino && !l.is_granted());
+    let held: Vec<&KernelLock> = (lines.iter())
+        .filter(|l| l.is_granted() && l.mode == LockMode::Exclusive && !waited(l.ino))
+        .filter(|l| {
+            known
+                .get(&l.ino)
+                .is_some_and(|k| k.1 == LockKind::PackageCache)
+        })
+        .collect();
+    searched.retain(|ino, _| held.iter().any(|l| l.ino == *ino));
+    let due = |ino: &u64| {
+        searched
+            .get(ino)
+            .is_none_or(|t| t.elapsed() >= CACHE_WAITER_SEARCH_EVERY)
+    };
+    let held: Vec<&KernelLock> = held.into_iter().filter(|l| due(&l.ino)).collect();
+    if held.is_empty() {
+        return Vec::new();
+    }
+    let pids = v.pids();
+    v.read_stats(&pids);
+    let stopped: Vec<u32> = (pids.into_iter())
+        .filter(|p| {
+            v.stat_read(*p)
+                .is_some_and(|s| s.state == ProcState::Stopped)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for pid in stopped {
+        let Some((fd, mode)) = flock_of_stopped(v, pid) else {
+            continue;
+        };
+        let fd_path = v.fs.root().join(format!("{pid}/fd/{fd}"));
+        let meta = std::fs::metadata(&fd_path).ok();
+        let Some(ino) = meta.map(|m| std::os::unix::fs::MetadataExt::ino(&m)) else {
+            continue;
+        };
+        if let Some(h) = held.iter().find(|l| l.ino == ino && l.pid != pid) {
+            out.push(KernelLock {
+                wait_depth: 1,
+                mode,
+                pid,
+                ..(*h).clone()
+            });
+        }
+    }
+    for l in held {
+        searched.insert(l.ino, Instant::now());
+    }
+    out
 }
 
 /// The descriptor and mode of the blocking `flock` call `pid` is stopped in, if it is.
@@ -1049,12 +1117,14 @@ impl Probe for LinuxProbe {
         let (mut v, mem, _) = self.split();
         let (stopped, parked) = stopped_waiters(&mut v, &lines, &mem.waiters);
         lines.extend(stopped);
-        mem.waiters = (lines.iter().filter(|l| !l.is_granted()).map(|l| l.pid))
-            .chain(parked.iter().map(|p| p.pid))
-            .collect();
         prune_discovered(&mut mem.discovered, &lines);
         let locked: Vec<u64> = lines.iter().map(|l| l.ino).collect();
         let known = mem.known.for_pass(&targets.known, &locked);
+        let cache_waiters = stopped_cache_waiters(&mut v, &lines, &known, &mut mem.cache_searched);
+        lines.extend(cache_waiters);
+        mem.waiters = (lines.iter().filter(|l| !l.is_granted()).map(|l| l.pid))
+            .chain(parked.iter().map(|p| p.pid))
+            .collect();
         let mut table: Vec<u32> = lines.iter().map(|l| l.pid).collect();
         table.sort_unstable();
         table.dedup();
