@@ -550,6 +550,10 @@ struct HeldBy {
     stale_reasons: Vec<StaleReason>,
     /// The holder's scheduler state (`stopped`: suspended, before it looks stale).
     process_state: ProcState,
+    /// Where the holder came from (`ide` for an editor's or file watcher's check), and
+    /// through what (`rust-analyzer`, `bacon`), as `status --json` says it (review T, T9).
+    origin: crate::core::model::Origin,
+    origin_via: Option<String>,
     /// When the holder itself waits (a chain): the root blocker behind it.
     #[serde(skip_serializing_if = "Option::is_none")]
     root: Option<RootBlocker>,
@@ -564,7 +568,17 @@ struct HeldBy {
     /// Its child (a build script) that is stopped: resuming the holder resumes it (review Q,
     /// S10).
     #[serde(skip_serializing_if = "Option::is_none")]
-    stopped_child: Option<Named>,
+    stopped_child: Option<StoppedChild>,
+}
+
+/// A holder's stopped child, for `--json`: the kernel's short name (`build-script-bu`) says
+/// little, so a build script's package is given too (review T, T9).
+#[derive(Debug, serde::Serialize)]
+struct StoppedChild {
+    pid: u32,
+    name: ProcName,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    build_script_of: Option<String>,
 }
 
 /// A process keeping a blocker stuck, for `--json`.
@@ -630,6 +644,8 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
         state: waited_for_state(l.state),
         stale_reasons,
         process_state: holder.process_state,
+        origin: holder.origin,
+        origin_via: holder.origin_via.clone(),
         root: root_behind(holder, incidents).map(|(i, b)| RootBlocker::of(i, b)),
         registry: incident.and_then(silent_registry),
         culprit: (incident.and_then(|i| i.culprit.as_ref())).map(|c| Named {
@@ -637,9 +653,14 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
             name: c.name.clone(),
         }),
         stopped_child: incident.and_then(|i| match &i.doing {
-            Doing::ChildStopped { pid, name, .. } => Some(Named {
+            Doing::ChildStopped {
+                pid,
+                name,
+                crate_name,
+            } => Some(StoppedChild {
                 pid: *pid,
                 name: name.clone(),
+                build_script_of: crate_name.clone(),
             }),
             _ => None,
         }),
@@ -1776,7 +1797,7 @@ mod tests {
             serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
             serde_json::json!({
                 "pid": 10, "name": "cargo", "state": "held", "stale_reasons": [],
-                "process_state": "sleeping"
+                "process_state": "sleeping", "origin": "terminal", "origin_via": null
             })
         );
         h.process_state = ProcState::Stopped;
@@ -1799,7 +1820,7 @@ mod tests {
             serde_json::to_value(held_by(&l, &h, &[])).unwrap(),
             serde_json::json!({
                 "pid": 10, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"],
-                "process_state": "stopped"
+                "process_state": "stopped", "origin": "terminal", "origin_via": null
             })
         );
         // Stale and no longer stopped: stale.
@@ -1865,7 +1886,7 @@ mod tests {
             serde_json::to_value(held_by(&l, &h, &report.incidents)).unwrap(),
             serde_json::json!({
                 "pid": 4250, "name": "cargo", "state": "contended", "stale_reasons": [],
-                "process_state": "sleeping",
+                "process_state": "sleeping", "origin": "terminal", "origin_via": null,
                 "root": {
                     "pid": 4242, "name": "cargo", "state": "stale", "stale_reasons": ["stopped"],
                     "process_state": "stopped"
@@ -2011,6 +2032,14 @@ mod tests {
         );
         let line = Line::of(&l, Some(&l.holders[0]), None, &report.incidents, None);
         assert_eq!(line.usually, "", "{}", line.full());
+        // `--json` names the build script's package, and the holder's origin (review T, T9).
+        let v = serde_json::to_value(held_by(&l, &l.holders[0], &report.incidents)).unwrap();
+        assert_eq!(v["stopped_child"]["pid"], 4300, "{v:#}");
+        assert_eq!(v["stopped_child"]["build_script_of"], "c", "{v:#}");
+        assert_eq!(
+            v["origin"],
+            serde_json::to_value(l.holders[0].origin).unwrap()
+        );
     }
 
     /// An editor's check holding the lock is said; with yield_ide on, starting the build is
