@@ -472,6 +472,154 @@ fn expand_watched_dirs(
     dropped
 }
 
+/// A configuration on its way through the layers (defaults, file, environment): the merged
+/// table, where each key came from, and what went wrong so far.
+struct Layers {
+    table: toml::Table,
+    provenance: BTreeMap<String, Provenance>,
+    warnings: Vec<String>,
+    file_unusable: Option<String>,
+    refused: Vec<String>,
+    defaulted: Vec<Defaulted>,
+}
+
+impl Layers {
+    /// The built-in defaults.
+    fn defaults() -> Layers {
+        let table: toml::Table =
+            toml::from_str(DEFAULT_TOML).expect("built-in default config parses");
+        let mut provenance = BTreeMap::new();
+        for (key, _) in leaves(&table) {
+            provenance.insert(key, Provenance::Default);
+        }
+        Layers {
+            table,
+            provenance,
+            warnings: Vec::new(),
+            file_unusable: None,
+            refused: Vec::new(),
+            defaulted: Vec::new(),
+        }
+    }
+
+    /// Lays the config file's `text` over the layers: all of it when it is valid, else the
+    /// values that are, one by one; nothing when it is not TOML.
+    fn lay_file(&mut self, text: &str, file: &Path) {
+        match toml::from_str::<toml::Table>(text) {
+            Ok(user) => {
+                let mut merged = self.table.clone();
+                let keys = overlay(&mut merged, &user);
+                if merged.clone().try_into::<Config>().is_ok() {
+                    self.table = merged;
+                    for k in keys {
+                        self.provenance
+                            .insert(k, Provenance::File(file.to_path_buf()));
+                    }
+                } else {
+                    // Some value is wrong: take the others, one by one, and say which
+                    // are ignored (a typo must not turn every other setting off).
+                    self.lay_file_each(&user, text, file);
+                }
+            }
+            Err(e) => {
+                let why = format!("{}{}", file.display(), syntax_error(text, &e));
+                self.warnings.push(format!(
+                    "{why}; the whole file is ignored and the defaults are used until you \
+                     fix it (a running daemon keeps its settings until SIGHUP finds the file \
+                     valid)"
+                ));
+                self.file_unusable = Some(why);
+            }
+        }
+    }
+
+    /// Lays the values of the file (`user`, parsed from `text`) over the layers one by one,
+    /// refusing those that are wrong.
+    fn lay_file_each(&mut self, user: &toml::Table, text: &str, file: &Path) {
+        for (key, why) in apply_each(&mut self.table, user) {
+            match why {
+                None => {
+                    self.provenance
+                        .insert(key, Provenance::File(file.to_path_buf()));
+                }
+                Some(why) => self.refuse(key, &why, text, file),
+            }
+        }
+    }
+
+    /// Records that the file's value of `key` is refused for `why`: the default is used.
+    fn refuse(&mut self, key: String, why: &str, text: &str, file: &Path) {
+        let place = match locate(text, why) {
+            Some((line, column)) => format!(", line {line}, column {column}"),
+            None => String::new(),
+        };
+        let problem = format!("{}{place}: {why}", file.display());
+        let warning = format!("{problem}; ignored, the default is used");
+        self.warnings.push(warning.clone());
+        self.defaulted.push(Defaulted {
+            key: key.clone(),
+            problem,
+            warning,
+        });
+        self.refused.push(key);
+    }
+
+    /// Lays the environment variable `name`=`value` over the layers, when it names a config
+    /// key (`LOCKWATCH_SECTION_KEY`) and its value is valid there.
+    fn lay_env(&mut self, name: String, value: String) {
+        let Some(rest) = name.strip_prefix("LOCKWATCH_") else {
+            return;
+        };
+        let (section, key) = rest
+            .to_ascii_lowercase()
+            .split_once('_')
+            .map(|(s, k)| (s.to_string(), k.to_string()))
+            .unwrap_or_default();
+        let dotted = format!("{section}.{key}");
+        let Some(current) = (self.table.get(&section).and_then(|s| s.get(&key))).cloned() else {
+            // LOCKWATCH_CONFIG_DIR and friends are not config keys; anything else is a typo.
+            self.warnings.extend(unknown_variable(&name, &self.table));
+            return;
+        };
+        let trial = env_value(&current, &value).and_then(|v| self.with_value(&section, &key, v));
+        match trial {
+            Some(table) => {
+                self.table = table;
+                self.provenance.insert(dotted, Provenance::Env(name));
+            }
+            None => self.warnings.push(format!(
+                "{name}={value} is not a valid {dotted} (expected {}); ignored",
+                expected_form(&current)
+            )),
+        }
+    }
+
+    /// The table with `section.key` set to `value`, when that is a valid configuration.
+    fn with_value(&self, section: &str, key: &str, value: toml::Value) -> Option<toml::Table> {
+        let mut trial = self.table.clone();
+        trial[section]
+            .as_table_mut()
+            .expect("sections are tables")
+            .insert(key.to_string(), value);
+        trial.clone().try_into::<Config>().is_ok().then_some(trial)
+    }
+
+    /// The configuration the layers make, read from `file`.
+    fn into_loaded(self, file: &Path) -> Loaded {
+        Loaded {
+            config: self.table.try_into().expect("validated layers deserialize"),
+            provenance: self.provenance,
+            rejected: BTreeMap::new(),
+            warnings: self.warnings,
+            file: file.to_path_buf(),
+            file_unusable: self.file_unusable,
+            missing_dirs: Vec::new(),
+            refused: self.refused,
+            defaulted: self.defaulted,
+        }
+    }
+}
+
 impl Loaded {
     /// Loads defaults, the file, the environment and flags, in that order.
     pub fn load(dirs: &Dirs, flags: &FlagOverrides) -> Loaded {
@@ -523,158 +671,73 @@ impl Loaded {
         env: Vec<(String, String)>,
         flags: &FlagOverrides,
     ) -> Loaded {
-        let mut warnings = Vec::new();
-        let mut file_unusable = None;
-        let mut refused = Vec::new();
-        let mut defaulted = Vec::new();
-        let mut table: toml::Table =
-            toml::from_str(DEFAULT_TOML).expect("built-in default config parses");
-        let mut provenance = BTreeMap::new();
-        for (key, _) in leaves(&table) {
-            provenance.insert(key, Provenance::Default);
-        }
-
+        let mut layers = Layers::defaults();
         if let Some(text) = file_text {
-            match toml::from_str::<toml::Table>(text) {
-                Ok(user) => {
-                    let mut merged = table.clone();
-                    let keys = overlay(&mut merged, &user);
-                    if merged.clone().try_into::<Config>().is_ok() {
-                        table = merged;
-                        for k in keys {
-                            provenance.insert(k, Provenance::File(file.to_path_buf()));
-                        }
-                    } else {
-                        // Some value is wrong: take the others, one by one, and say which
-                        // are ignored (a typo must not turn every other setting off).
-                        for (key, why) in apply_each(&mut table, &user) {
-                            match why {
-                                None => {
-                                    provenance.insert(key, Provenance::File(file.to_path_buf()))
-                                }
-                                Some(why) => {
-                                    let place = match locate(text, &why) {
-                                        Some((line, column)) => {
-                                            format!(", line {line}, column {column}")
-                                        }
-                                        None => String::new(),
-                                    };
-                                    let problem = format!("{}{place}: {why}", file.display());
-                                    let warning =
-                                        format!("{problem}; ignored, the default is used");
-                                    warnings.push(warning.clone());
-                                    defaulted.push(Defaulted {
-                                        key: key.clone(),
-                                        problem,
-                                        warning,
-                                    });
-                                    refused.push(key);
-                                    None
-                                }
-                            };
-                        }
-                    }
-                }
-                Err(e) => {
-                    let why = format!("{}{}", file.display(), syntax_error(text, &e));
-                    warnings.push(format!(
-                        "{why}; the whole file is ignored and the defaults are used until you \
-                         fix it (a running daemon keeps its settings until SIGHUP finds the file \
-                         valid)"
-                    ));
-                    file_unusable = Some(why);
-                }
-            }
+            layers.lay_file(text, file);
         }
-
         for (name, value) in env {
-            let Some(rest) = name.strip_prefix("LOCKWATCH_") else {
-                continue;
-            };
-            let (section, key) = rest
-                .to_ascii_lowercase()
-                .split_once('_')
-                .map(|(s, k)| (s.to_string(), k.to_string()))
-                .unwrap_or_default();
-            let dotted = format!("{section}.{key}");
-            let Some(current) = table.get(&section).and_then(|s| s.get(&key)).cloned() else {
-                // LOCKWATCH_CONFIG_DIR and friends are not config keys; anything else is a typo.
-                warnings.extend(unknown_variable(&name, &table));
-                continue;
-            };
-            match env_value(&current, &value) {
-                Some(v) => {
-                    let mut trial = table.clone();
-                    trial[&section]
-                        .as_table_mut()
-                        .expect("sections are tables")
-                        .insert(key.clone(), v);
-                    if trial.clone().try_into::<Config>().is_ok() {
-                        table = trial;
-                        provenance.insert(dotted, Provenance::Env(name.clone()));
-                    } else {
-                        warnings.push(format!(
-                            "{name}={value} is not a valid {dotted} (expected {}); ignored",
-                            expected_form(&current)
-                        ));
-                    }
-                }
-                None => warnings.push(format!(
-                    "{name}={value} is not a valid {dotted} (expected {}); ignored",
-                    expected_form(&current)
-                )),
-            }
+            layers.lay_env(name, value);
         }
+        let mut loaded = layers.into_loaded(file);
+        loaded.drop_unwatchable_dirs(file_text);
+        loaded.add_flag_dirs(flags);
+        loaded.reset_out_of_range(file_text);
+        loaded
+    }
 
-        let mut config: Config = table.try_into().expect("validated layers deserialize");
-        for (key, entry, why) in expand_watched_dirs(&mut config.watch, home_dir().as_deref()) {
-            let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
+    /// Drops the watched directories that cannot be watched as written (relative, `~user`),
+    /// with a warning each; expands `~` and `$HOME` in the others.
+    fn drop_unwatchable_dirs(&mut self, file_text: Option<&str>) {
+        for (key, entry, why) in expand_watched_dirs(&mut self.config.watch, home_dir().as_deref())
+        {
+            let from = (self.provenance.get(key).cloned()).unwrap_or(Provenance::Default);
             let place = place_of(key, &from, file_text);
-            warnings.push(dropped_entry_warning(key, &entry, &place, &why));
+            self.warnings
+                .push(dropped_entry_warning(key, &entry, &place, &why));
         }
+    }
+
+    /// Adds the directories to watch given by `--cargo-home` and `--project`.
+    fn add_flag_dirs(&mut self, flags: &FlagOverrides) {
         if !flags.cargo_homes.is_empty() {
-            config
+            self.config
                 .watch
                 .cargo_homes
                 .extend(flags.cargo_homes.iter().cloned());
-            provenance.insert(
+            self.provenance.insert(
                 "watch.cargo_homes".into(),
                 Provenance::Flag("--cargo-home".into()),
             );
         }
         if !flags.projects.is_empty() {
-            config.watch.projects.extend(flags.projects.iter().cloned());
-            provenance.insert(
+            self.config
+                .watch
+                .projects
+                .extend(flags.projects.iter().cloned());
+            self.provenance.insert(
                 "watch.projects".into(),
                 Provenance::Flag("--project".into()),
             );
         }
-        let mut rejected = BTreeMap::new();
-        for (key, why) in config.problems() {
-            let from = provenance.get(key).cloned().unwrap_or(Provenance::Default);
+    }
+
+    /// Puts every value out of range back to its default, with a warning naming where it was
+    /// set.
+    fn reset_out_of_range(&mut self, file_text: Option<&str>) {
+        for (key, why) in self.config.problems() {
+            let from = (self.provenance.get(key).cloned()).unwrap_or(Provenance::Default);
             let place = place_of(key, &from, file_text);
             let problem = format!("{why}{place}");
             let warning = format!("{problem}; using the default for it");
-            warnings.push(warning.clone());
-            defaulted.push(Defaulted {
+            self.warnings.push(warning.clone());
+            self.defaulted.push(Defaulted {
                 key: key.to_string(),
                 problem,
                 warning,
             });
-            config.reset(key);
-            provenance.insert(key.to_string(), Provenance::Default);
-            rejected.insert(key.to_string(), from);
-        }
-        Loaded {
-            config,
-            provenance,
-            rejected,
-            warnings,
-            file: file.to_path_buf(),
-            file_unusable,
-            missing_dirs: Vec::new(),
-            refused,
-            defaulted,
+            self.config.reset(key);
+            self.provenance.insert(key.to_string(), Provenance::Default);
+            self.rejected.insert(key.to_string(), from);
         }
     }
 

@@ -160,122 +160,67 @@ pub fn guarded_roots(
         .collect()
 }
 
+/// What the daemon at the socket said when asked, or why it could not be asked.
+#[derive(Debug, Default)]
+struct Answer {
+    /// The pid of the daemon that answered the handshake, or why none did.
+    daemon: Option<Result<u32, String>>,
+    /// Why the socket, its directory or the process answering is not trusted.
+    untrusted: Option<String>,
+    /// The daemon refused the connection: it serves its maximum of clients.
+    busy: Option<String>,
+    /// Nothing listens on the socket.
+    stale_socket: bool,
+    /// The daemon's pid when its process is stopped.
+    stopped: Option<u32>,
+    /// The daemon's watching is paused.
+    paused: bool,
+    /// What the daemon says it cannot do right now.
+    problems: Vec<String>,
+}
+
 impl Facts {
     /// Looks at the system.
     pub fn gather(ctx: &Context, runner: &mut dyn Runner) -> Facts {
         let setup = Setup::from_env().map_err(|e| e.to_string());
-        let installed =
-            setup
-                .as_ref()
-                .ok()
-                .and_then(|s| match std::fs::read_to_string(s.service_file()) {
-                    Ok(t) => Some(Ok(t)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    Err(e) => Some(Err(e.to_string())),
-                });
+        let installed = setup.as_ref().ok().and_then(read_service_file);
         let state = setup.as_ref().ok().map(|s| service::state(s, runner));
         let socket_path = crate::daemon::socket_path(&ctx.dirs);
         let socket = socket_fact(&socket_path);
-        let mut untrusted = None;
-        let mut busy = None;
-        let mut stale_socket = false;
-        let mut stopped = None;
-        let mut paused = false;
-        let mut daemon_problems = Vec::new();
-        let runtime_problem = match crate::daemon::check_socket_path(&socket_path) {
-            Err(e) => Some(e.to_string()),
-            Ok(()) => crate::daemon::trust::preflight(&ctx.dirs.runtime),
-        };
-        let daemon = if socket == SocketFact::Socket {
-            use crate::daemon::client::{Client, ClientError};
-            use crate::daemon::protocol::{Request, Response};
-            match Client::connect(&socket_path, Duration::from_secs(2)) {
-                Ok(mut c) => {
-                    if let Ok(Response::Snapshot(snap)) = c.request(&Request::Status) {
-                        daemon_problems = snap.problems;
-                        paused = snap.paused;
-                    }
-                    Some(Ok(c.daemon_pid))
-                }
-                Err(ClientError::Silent(s)) if s.stopped => {
-                    stopped = s.pid;
-                    Some(Err(s.to_string()))
-                }
-                Err(ClientError::Untrusted(u)) => {
-                    untrusted = Some(u.message);
-                    None
-                }
-                Err(ClientError::Busy(b)) => {
-                    busy = Some(b.to_string());
-                    None
-                }
-                Err(ClientError::NotRunning(_)) => {
-                    stale_socket = true;
-                    None
-                }
-                Err(e) => Some(Err(e.to_string())),
-            }
+        let runtime_problem = runtime_problem(&socket_path, &ctx.dirs.runtime);
+        let answer = if socket == SocketFact::Socket {
+            ask_daemon(&socket_path)
         } else {
-            None
+            Answer::default()
         };
         let left_out = (socket == SocketFact::Missing)
             .then(|| crate::daemon::trust::left_out(&ctx.dirs.runtime))
             .flatten();
         let history_file = ctx.dirs.data.join("history.jsonl");
         let history = (history_file.clone(), writable(&history_file));
-        let proc_locks = cfg!(target_os = "linux").then(|| {
-            std::fs::read_to_string("/proc/locks")
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
+        let proc_locks = proc_locks();
         let bundle_id = setup
             .as_ref()
             .ok()
             .and_then(|s| service::launchd::app_bundle_id(&s.binary));
-        let bundle_copy_current = match (&setup, &installed) {
-            (Ok(s), Some(Ok(text))) => s
-                .installed_binary(text)
-                .filter(|p| *p != s.binary && service::bundle::is_bundled(p))
-                .map(|copy| same_contents(&copy, &s.binary)),
-            _ => None,
-        };
-        let other_agents = match &setup {
-            Ok(s) if s.manager == Manager::Launchd => {
-                let brew = service::launchd::default_dir(&s.home)
-                    .join("homebrew.mxcl.cargo-lockwatch.plist");
-                vec![brew].into_iter().filter(|p| p.exists()).collect()
-            }
-            _ => Vec::new(),
-        };
-        let guarded = match directories::BaseDirs::new() {
-            Some(b) if cfg!(target_os = "macos") => {
-                let roots = ctx.loaded.roots();
-                let listed: Vec<(&'static str, PathBuf, Option<PathBuf>)> = roots
-                    .cargo_homes
-                    .iter()
-                    .map(|p| ("Cargo home", p))
-                    .chain(roots.projects.iter().map(|p| ("project", p)))
-                    .map(|(what, p)| (what, p.clone(), p.canonicalize().ok()))
-                    .collect();
-                guarded_roots(&listed, b.home_dir())
-            }
-            _ => Vec::new(),
-        };
+        let bundle_copy_current = bundle_copy_current(&setup, &installed);
+        let other_agents = other_agents(&setup);
+        let guarded = guarded(ctx);
         Facts {
             setup,
             installed,
             state,
             socket_path,
             socket,
-            daemon,
-            untrusted,
+            daemon: answer.daemon,
+            untrusted: answer.untrusted,
             left_out,
-            busy,
-            stale_socket,
-            stopped,
-            paused,
+            busy: answer.busy,
+            stale_socket: answer.stale_socket,
+            stopped: answer.stopped,
+            paused: answer.paused,
             runtime_problem,
-            daemon_problems,
+            daemon_problems: answer.problems,
             proc_locks,
             history,
             config_file: ctx.loaded.file.clone(),
@@ -294,6 +239,113 @@ impl Facts {
             bundle_copy_current,
             guarded,
         }
+    }
+}
+
+/// The installed agent/unit file's text: `None` when absent, `Err` when unreadable.
+fn read_service_file(s: &Setup) -> Option<Result<String, String>> {
+    match std::fs::read_to_string(s.service_file()) {
+        Ok(t) => Some(Ok(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
+/// What would stop a daemon from listening at `socket_path` in `runtime`, found before
+/// anything is started.
+fn runtime_problem(socket_path: &Path, runtime: &Path) -> Option<String> {
+    match crate::daemon::check_socket_path(socket_path) {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => crate::daemon::trust::preflight(runtime),
+    }
+}
+
+/// Whether `/proc/locks` is readable (Linux only).
+fn proc_locks() -> Option<Result<(), String>> {
+    cfg!(target_os = "linux").then(|| {
+        std::fs::read_to_string("/proc/locks")
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
+}
+
+/// What the daemon answering on the socket at `socket_path` says: its pid, problems and
+/// pause, or why it does not answer.
+fn ask_daemon(socket_path: &Path) -> Answer {
+    use crate::daemon::client::{Client, ClientError};
+    use crate::daemon::protocol::{Request, Response};
+    let mut answer = Answer::default();
+    answer.daemon = match Client::connect(socket_path, Duration::from_secs(2)) {
+        Ok(mut c) => {
+            if let Ok(Response::Snapshot(snap)) = c.request(&Request::Status) {
+                answer.problems = snap.problems;
+                answer.paused = snap.paused;
+            }
+            Some(Ok(c.daemon_pid))
+        }
+        Err(ClientError::Silent(s)) if s.stopped => {
+            answer.stopped = s.pid;
+            Some(Err(s.to_string()))
+        }
+        Err(ClientError::Untrusted(u)) => {
+            answer.untrusted = Some(u.message);
+            None
+        }
+        Err(ClientError::Busy(b)) => {
+            answer.busy = Some(b.to_string());
+            None
+        }
+        Err(ClientError::NotRunning(_)) => {
+            answer.stale_socket = true;
+            None
+        }
+        Err(e) => Some(Err(e.to_string())),
+    };
+    answer
+}
+
+/// When the login agent starts an app bundle's copy of the binary: whether that copy is the
+/// same as this binary (`Err` when they could not be compared).
+fn bundle_copy_current(
+    setup: &Result<Setup, String>,
+    installed: &Option<Result<String, String>>,
+) -> Option<Result<bool, String>> {
+    match (setup, installed) {
+        (Ok(s), Some(Ok(text))) => s
+            .installed_binary(text)
+            .filter(|p| *p != s.binary && service::bundle::is_bundled(p))
+            .map(|copy| same_contents(&copy, &s.binary)),
+        _ => None,
+    }
+}
+
+/// Other login agents that also start cargo-lockwatch (e.g. `brew services`).
+fn other_agents(setup: &Result<Setup, String>) -> Vec<PathBuf> {
+    match setup {
+        Ok(s) if s.manager == Manager::Launchd => {
+            let brew =
+                service::launchd::default_dir(&s.home).join("homebrew.mxcl.cargo-lockwatch.plist");
+            vec![brew].into_iter().filter(|p| p.exists()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// macOS: the watched Cargo homes and projects in places guarded by privacy consent (TCC).
+fn guarded(ctx: &Context) -> Vec<Guarded> {
+    match directories::BaseDirs::new() {
+        Some(b) if cfg!(target_os = "macos") => {
+            let roots = ctx.loaded.roots();
+            let listed: Vec<(&'static str, PathBuf, Option<PathBuf>)> = roots
+                .cargo_homes
+                .iter()
+                .map(|p| ("Cargo home", p))
+                .chain(roots.projects.iter().map(|p| ("project", p)))
+                .map(|(what, p)| (what, p.clone(), p.canonicalize().ok()))
+                .collect();
+            guarded_roots(&listed, b.home_dir())
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -372,19 +424,38 @@ fn unmanaged(f: &Facts) -> Option<&str> {
 
 /// Judges the facts: one check per line of the report.
 pub fn checks(f: &Facts) -> Vec<Check> {
-    let mut out = Vec::new();
     let platform = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
     let setup = match &f.setup {
         Ok(s) => s,
         Err(e) => {
-            out.push(check("platform", Status::Problem, platform, None));
-            out.push(check("service", Status::Problem, e.clone(), None));
+            let out = vec![
+                check("platform", Status::Problem, platform, None),
+                check("service", Status::Problem, e.clone(), None),
+            ];
             return finish(out, f);
         }
     };
+    let mut out = vec![
+        binary_check(setup),
+        check(
+            "platform",
+            Status::Ok,
+            format!("{platform} ({})", setup.manager.file_kind()),
+            None,
+        ),
+        service_file_check(setup, f),
+    ];
+    if let Some(st) = &f.state {
+        out.push(service_check(st, setup, f));
+    }
+    out.extend(f.other_agents.iter().map(|other| other_agent_check(other)));
+    finish(out, f)
+}
 
+/// The check of the binary: an installed one, or a development build `cargo clean` deletes.
+fn binary_check(setup: &Setup) -> Check {
     if service::is_dev_build(&setup.binary) {
-        out.push(check(
+        check(
             "binary",
             Status::Warn,
             format!("{} is a development build", setup.binary.display()),
@@ -393,171 +464,163 @@ pub fn checks(f: &Facts) -> Vec<Check> {
                  from the installed binary; `cargo clean` would delete this one"
                     .into(),
             ),
-        ));
+        )
     } else {
-        out.push(check(
+        check(
             "binary",
             Status::Ok,
             setup.binary.display().to_string(),
             None,
-        ));
+        )
     }
-    out.push(check(
-        "platform",
-        Status::Ok,
-        format!("{platform} ({})", setup.manager.file_kind()),
-        None,
-    ));
+}
 
+/// The check of the service file: whether it is there, readable, and starts this binary.
+fn service_file_check(setup: &Setup, f: &Facts) -> Check {
     let file = setup.service_file();
-    let installed = match &f.installed {
-        None => {
-            out.push(check(
-                "service file",
-                Status::Info,
-                format!(
-                    "not installed (no {} at {}): the daemon does not start at login",
-                    setup.manager.file_kind(),
-                    file.display()
-                ),
-                // Without a service manager `install` cannot start it: the service line says
-                // what can.
-                unmanaged(f)
-                    .is_none()
-                    .then(|| "to start it at login, run `cargo lockwatch install`".into()),
-            ));
-            false
-        }
-        Some(Err(e)) => {
-            out.push(check(
-                "service file",
-                Status::Problem,
-                format!("cannot read {}: {e}", file.display()),
-                Some("fix its permissions or run `cargo lockwatch install` again".into()),
-            ));
-            true
-        }
-        Some(Ok(text)) => {
-            match setup.installed_binary(text) {
-                Some(p) if p == setup.binary => out.push(check(
-                    "service file",
-                    Status::Ok,
-                    format!("{} starts this binary", file.display()),
-                    None,
-                )),
-                Some(p) if f.bundle_copy_current.is_some() => {
-                    out.push(bundle_copy_check(&file, &p, setup, f))
-                }
-                Some(p) => out.push(check(
-                    "service file",
-                    Status::Problem,
-                    format!(
-                        "{} starts {}, not this binary ({})",
-                        file.display(),
-                        p.display(),
-                        setup.binary.display()
-                    ),
-                    Some(
-                        "run `cargo lockwatch install` with the binary that should run at login"
-                            .into(),
-                    ),
-                )),
-                None => out.push(check(
-                    "service file",
-                    Status::Problem,
-                    format!("{} does not name a program to start", file.display()),
-                    Some("run `cargo lockwatch install` to rewrite it".into()),
-                )),
-            }
-            true
-        }
-    };
-
-    match &f.state {
-        None => {}
-        Some(st) => {
-            let c = match (st.loaded, st.running) {
-                (None, _) | (_, None) => match &f.daemon {
-                    _ if f.busy.is_some() => check(
-                        "service",
-                        Status::Info,
-                        format!(
-                            "no service manager to ask: {}; the daemon runs (busy)",
-                            st.detail
-                        ),
-                        None,
-                    ),
-                    // An installed unit nobody takes up: this daemon was started by hand and
-                    // the next login starts none.
-                    Some(Ok(pid)) if installed => check(
-                        "service",
-                        Status::Warn,
-                        format!(
-                            "no service manager to ask: {}. The installed {} will not start the \
-                             daemon at login; it runs now (pid {pid}), started some other way",
-                            st.detail,
-                            setup.manager.file_kind()
-                        ),
-                        Some(service::START_BY_HAND.into()),
-                    ),
-                    Some(Ok(pid)) => check(
-                        "service",
-                        Status::Info,
-                        format!(
-                            "no service manager to ask: {}; the daemon runs (pid {pid})",
-                            st.detail
-                        ),
-                        None,
-                    ),
-                    _ => check(
-                        "service",
-                        Status::Warn,
-                        format!(
-                            "{}: nothing can start the daemon at login from here",
-                            st.detail
-                        ),
-                        Some(service::START_BY_HAND.into()),
-                    ),
-                },
-                (Some(_), Some(true)) => check("service", Status::Ok, st.detail.clone(), None),
-                (Some(false), Some(false)) if !installed => check(
-                    "service",
-                    Status::Info,
-                    format!("not loaded ({})", st.detail),
-                    None,
-                ),
-                (Some(false), Some(false)) => check(
-                    "service",
-                    Status::Problem,
-                    format!("installed but not loaded ({})", st.detail),
-                    Some(format!("run `{}`", start_command(setup))),
-                ),
-                (Some(true), Some(false)) => check(
-                    "service",
-                    Status::Problem,
-                    format!("loaded but not running ({})", st.detail),
-                    Some(format!(
-                        "{}; a menu \"Quit\" stays quit until the next login, or run `{}`",
-                        logs_hint(setup),
-                        start_command(setup)
-                    )),
-                ),
-            };
-            out.push(c);
-        }
-    }
-    for other in &f.other_agents {
-        out.push(check(
-            "other agent",
-            Status::Problem,
-            format!("{} also starts cargo-lockwatch", other.display()),
-            Some(
-                "keep one: `brew services stop cargo-lockwatch` or `cargo lockwatch uninstall`"
-                    .into(),
+    match &f.installed {
+        None => check(
+            "service file",
+            Status::Info,
+            format!(
+                "not installed (no {} at {}): the daemon does not start at login",
+                setup.manager.file_kind(),
+                file.display()
             ),
-        ));
+            // Without a service manager `install` cannot start it: the service line says
+            // what can.
+            unmanaged(f)
+                .is_none()
+                .then(|| "to start it at login, run `cargo lockwatch install`".into()),
+        ),
+        Some(Err(e)) => check(
+            "service file",
+            Status::Problem,
+            format!("cannot read {}: {e}", file.display()),
+            Some("fix its permissions or run `cargo lockwatch install` again".into()),
+        ),
+        Some(Ok(text)) => started_binary_check(&file, text, setup, f),
     }
-    finish(out, f)
+}
+
+/// The check of an installed service file's `text`: which program it starts.
+fn started_binary_check(file: &Path, text: &str, setup: &Setup, f: &Facts) -> Check {
+    match setup.installed_binary(text) {
+        Some(p) if p == setup.binary => check(
+            "service file",
+            Status::Ok,
+            format!("{} starts this binary", file.display()),
+            None,
+        ),
+        Some(p) if f.bundle_copy_current.is_some() => bundle_copy_check(file, &p, setup, f),
+        Some(p) => check(
+            "service file",
+            Status::Problem,
+            format!(
+                "{} starts {}, not this binary ({})",
+                file.display(),
+                p.display(),
+                setup.binary.display()
+            ),
+            Some("run `cargo lockwatch install` with the binary that should run at login".into()),
+        ),
+        None => check(
+            "service file",
+            Status::Problem,
+            format!("{} does not name a program to start", file.display()),
+            Some("run `cargo lockwatch install` to rewrite it".into()),
+        ),
+    }
+}
+
+/// The check of the service as the service manager `st` describes it: loaded, running.
+fn service_check(st: &ServiceState, setup: &Setup, f: &Facts) -> Check {
+    let installed = f.installed.is_some();
+    match (st.loaded, st.running) {
+        (None, _) | (_, None) => unmanaged_service_check(st, installed, setup, f),
+        (Some(_), Some(true)) => check("service", Status::Ok, st.detail.clone(), None),
+        (Some(false), Some(false)) if !installed => check(
+            "service",
+            Status::Info,
+            format!("not loaded ({})", st.detail),
+            None,
+        ),
+        (Some(false), Some(false)) => check(
+            "service",
+            Status::Problem,
+            format!("installed but not loaded ({})", st.detail),
+            Some(format!("run `{}`", start_command(setup))),
+        ),
+        (Some(true), Some(false)) => check(
+            "service",
+            Status::Problem,
+            format!("loaded but not running ({})", st.detail),
+            Some(format!(
+                "{}; a menu \"Quit\" stays quit until the next login, or run `{}`",
+                logs_hint(setup),
+                start_command(setup)
+            )),
+        ),
+    }
+}
+
+/// The check of the service when no service manager could be asked: judged by whether a
+/// daemon runs anyway, and whether a service file is `installed`.
+fn unmanaged_service_check(st: &ServiceState, installed: bool, setup: &Setup, f: &Facts) -> Check {
+    match &f.daemon {
+        _ if f.busy.is_some() => check(
+            "service",
+            Status::Info,
+            format!(
+                "no service manager to ask: {}; the daemon runs (busy)",
+                st.detail
+            ),
+            None,
+        ),
+        // An installed unit nobody takes up: this daemon was started by hand and
+        // the next login starts none.
+        Some(Ok(pid)) if installed => check(
+            "service",
+            Status::Warn,
+            format!(
+                "no service manager to ask: {}. The installed {} will not start the \
+                 daemon at login; it runs now (pid {pid}), started some other way",
+                st.detail,
+                setup.manager.file_kind()
+            ),
+            Some(service::START_BY_HAND.into()),
+        ),
+        Some(Ok(pid)) => check(
+            "service",
+            Status::Info,
+            format!(
+                "no service manager to ask: {}; the daemon runs (pid {pid})",
+                st.detail
+            ),
+            None,
+        ),
+        _ => check(
+            "service",
+            Status::Warn,
+            format!(
+                "{}: nothing can start the daemon at login from here",
+                st.detail
+            ),
+            Some(service::START_BY_HAND.into()),
+        ),
+    }
+}
+
+/// The check of another login agent that also starts cargo-lockwatch.
+fn other_agent_check(other: &Path) -> Check {
+    check(
+        "other agent",
+        Status::Problem,
+        format!("{} also starts cargo-lockwatch", other.display()),
+        Some(
+            "keep one: `brew services stop cargo-lockwatch` or `cargo lockwatch uninstall`".into(),
+        ),
+    )
 }
 
 /// The login agent starts the app bundle's copy of a binary: fine while it is this one.
@@ -614,29 +677,67 @@ fn socket_check(f: &Facts) -> Check {
             )),
         );
     }
-    match (&f.socket, &f.daemon) {
-        _ if f.untrusted.is_some() => check(
+    if let Some(untrusted) = &f.untrusted {
+        return untrusted_socket_check(untrusted);
+    }
+    if let Some(busy) = &f.busy {
+        return busy_socket_check(busy);
+    }
+    match &f.socket {
+        SocketFact::Socket => socket_there_check(f),
+        _ if f.runtime_problem.is_some() => runtime_problem_check(f),
+        SocketFact::Missing => missing_socket_check(f),
+        SocketFact::NotSocket => check(
             "daemon socket",
             Status::Problem,
-            f.untrusted.clone().unwrap_or_default(),
-            Some(
-                "until then every command scans directly; after removing it (or setting \
-                 LOCKWATCH_RUNTIME_DIR) start your daemon again"
-                    .into(),
-            ),
+            format!("{sock} exists but is not a socket"),
+            Some("remove it and start the daemon again".into()),
         ),
-        _ if f.busy.is_some() => check(
+        SocketFact::Error(e) => check(
             "daemon socket",
-            Status::Warn,
-            f.busy.clone().unwrap_or_default(),
-            Some(
-                "it runs, nothing to restart: try again in a moment; if it stays busy, close \
-                 the status-bar widgets or scripts that keep connections open, or raise \
-                 daemon.max_clients (`kill -HUP` the daemon to apply it)"
-                    .into(),
-            ),
+            Status::Problem,
+            format!("cannot examine {sock}: {e}"),
+            Some("fix the permissions of the runtime directory (it should be yours, 0700)".into()),
         ),
-        (SocketFact::Socket, Some(Ok(pid))) if f.paused => check(
+    }
+}
+
+/// The check of a daemon socket (or its directory, or the process answering) that is not
+/// this user's, `untrusted` saying why.
+fn untrusted_socket_check(untrusted: &str) -> Check {
+    check(
+        "daemon socket",
+        Status::Problem,
+        untrusted.to_string(),
+        Some(
+            "until then every command scans directly; after removing it (or setting \
+             LOCKWATCH_RUNTIME_DIR) start your daemon again"
+                .into(),
+        ),
+    )
+}
+
+/// The check of a daemon that refused the connection because it serves its maximum of
+/// clients, `busy` saying so.
+fn busy_socket_check(busy: &str) -> Check {
+    check(
+        "daemon socket",
+        Status::Warn,
+        busy.to_string(),
+        Some(
+            "it runs, nothing to restart: try again in a moment; if it stays busy, close \
+             the status-bar widgets or scripts that keep connections open, or raise \
+             daemon.max_clients (`kill -HUP` the daemon to apply it)"
+                .into(),
+        ),
+    )
+}
+
+/// The check of the daemon socket when a socket is there: who answers on it.
+fn socket_there_check(f: &Facts) -> Check {
+    let sock = f.socket_path.display();
+    match &f.daemon {
+        Some(Ok(pid)) if f.paused => check(
             "daemon socket",
             Status::Warn,
             format!(
@@ -645,41 +746,17 @@ fn socket_check(f: &Facts) -> Check {
             ),
             Some("menu → untick Pause watching".into()),
         ),
-        (SocketFact::Socket, Some(Ok(pid))) => check(
+        Some(Ok(pid)) => check(
             "daemon socket",
             Status::Ok,
             format!("{sock}: the daemon answers (pid {pid})"),
             None,
         ),
         // Stopped, not stuck: continuing it is the fix, not a restart.
-        (SocketFact::Socket, _) if f.stopped.is_some() => {
-            let pid = f.stopped.unwrap_or_default();
-            check(
-                "daemon socket",
-                Status::Warn,
-                format!(
-                    "{sock}: the daemon (pid {pid}) is stopped (SIGSTOP or Ctrl-Z): it watches \
-                     nothing and answers nothing, so every command waits for it, then scans by \
-                     itself"
-                ),
-                Some(format!("continue it: `kill -CONT {pid}`")),
-            )
-        }
+        _ if f.stopped.is_some() => stopped_daemon_check(f),
         // Said before any advice to start a daemon, which would fail the same way.
-        _ if f.runtime_problem.is_some() => check(
-            "daemon socket",
-            Status::Problem,
-            format!(
-                "no daemon can run here: {}",
-                f.runtime_problem.clone().unwrap_or_default()
-            ),
-            Some(
-                "set LOCKWATCH_RUNTIME_DIR=<a short directory of your own> where the daemon \
-                 starts and in your shells, then start it with `cargo lockwatch daemon`"
-                    .into(),
-            ),
-        ),
-        (SocketFact::Socket, _) if f.stale_socket => check(
+        _ if f.runtime_problem.is_some() => runtime_problem_check(f),
+        _ if f.stale_socket => check(
             "daemon socket",
             Status::Problem,
             format!("{sock} is left by a daemon that is gone (killed?): nothing listens on it"),
@@ -688,8 +765,8 @@ fn socket_check(f: &Facts) -> Check {
                     .into(),
             ),
         ),
-        (SocketFact::Socket, None) => check("daemon socket", Status::Ok, sock.to_string(), None),
-        (SocketFact::Socket, Some(Err(e))) => check(
+        None => check("daemon socket", Status::Ok, sock.to_string(), None),
+        Some(Err(e)) => check(
             "daemon socket",
             Status::Problem,
             format!("{sock} exists but no daemon answers: {e}"),
@@ -699,7 +776,47 @@ fn socket_check(f: &Facts) -> Check {
                     .into(),
             ),
         ),
-        (SocketFact::Missing, _) if f.installed.is_none() => check(
+    }
+}
+
+/// The check of the daemon socket when the daemon's process is stopped (SIGSTOP, Ctrl-Z).
+fn stopped_daemon_check(f: &Facts) -> Check {
+    let sock = f.socket_path.display();
+    let pid = f.stopped.unwrap_or_default();
+    check(
+        "daemon socket",
+        Status::Warn,
+        format!(
+            "{sock}: the daemon (pid {pid}) is stopped (SIGSTOP or Ctrl-Z): it watches \
+             nothing and answers nothing, so every command waits for it, then scans by \
+             itself"
+        ),
+        Some(format!("continue it: `kill -CONT {pid}`")),
+    )
+}
+
+/// The check of the daemon socket when something would stop a daemon from listening here.
+fn runtime_problem_check(f: &Facts) -> Check {
+    check(
+        "daemon socket",
+        Status::Problem,
+        format!(
+            "no daemon can run here: {}",
+            f.runtime_problem.clone().unwrap_or_default()
+        ),
+        Some(
+            "set LOCKWATCH_RUNTIME_DIR=<a short directory of your own> where the daemon \
+             starts and in your shells, then start it with `cargo lockwatch daemon`"
+                .into(),
+        ),
+    )
+}
+
+/// The check of the daemon socket when nothing is at the socket path: no daemon runs.
+fn missing_socket_check(f: &Facts) -> Check {
+    let sock = f.socket_path.display();
+    if f.installed.is_none() {
+        return check(
             "daemon socket",
             Status::Info,
             format!(
@@ -707,58 +824,64 @@ fn socket_check(f: &Facts) -> Check {
                  directly, and nothing notifies you of a stuck blocker"
             ),
             Some("start one with `cargo lockwatch daemon`".into()),
-        ),
-        (SocketFact::Missing, _) => check(
-            "daemon socket",
-            Status::Problem,
-            format!("no socket at {sock}: the daemon is not running for this runtime directory"),
-            Some(format!(
-                "start it with `cargo lockwatch daemon`{}; if it runs, check that it sees the \
-                 same LOCKWATCH_RUNTIME_DIR / XDG_RUNTIME_DIR",
-                match unmanaged(f) {
-                    None => " (or install the login service)",
-                    Some(_) => "",
-                }
-            )),
-        ),
-        (SocketFact::NotSocket, _) => check(
-            "daemon socket",
-            Status::Problem,
-            format!("{sock} exists but is not a socket"),
-            Some("remove it and start the daemon again".into()),
-        ),
-        (SocketFact::Error(e), _) => check(
-            "daemon socket",
-            Status::Problem,
-            format!("cannot examine {sock}: {e}"),
-            Some("fix the permissions of the runtime directory (it should be yours, 0700)".into()),
-        ),
+        );
     }
+    check(
+        "daemon socket",
+        Status::Problem,
+        format!("no socket at {sock}: the daemon is not running for this runtime directory"),
+        Some(format!(
+            "start it with `cargo lockwatch daemon`{}; if it runs, check that it sees the \
+             same LOCKWATCH_RUNTIME_DIR / XDG_RUNTIME_DIR",
+            match unmanaged(f) {
+                None => " (or install the login service)",
+                Some(_) => "",
+            }
+        )),
+    )
 }
 
 /// The checks that do not depend on the service setup.
 fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
     out.push(socket_check(f));
-
-    for p in &f.daemon_problems {
-        out.push(check(
-            "daemon",
-            Status::Problem,
-            p.clone(),
-            Some(
-                "the daemon retries on its own and keeps the events meanwhile; this clears \
-                 once a write succeeds"
-                    .into(),
-            ),
-        ));
+    out.extend(f.daemon_problems.iter().map(|p| daemon_problem_check(p)));
+    out.extend(history_check(f));
+    out.extend(lock_table_check(f));
+    out.extend(config_checks(f));
+    for w in &f.missing_dirs {
+        let fix = missing_dir_fix(w);
+        out.push(check("watched", Status::Warn, w.clone(), Some(fix.into())));
     }
 
-    // A daemon that runs into it says so itself (in the daemon problems above).
+    out.extend(f.guarded.iter().map(|g| privacy(g, f)));
+    out.push(menu_bar(f));
+    out.push(notifications(f));
+    out
+}
+
+/// The check of something the daemon says it cannot do right now.
+fn daemon_problem_check(problem: &str) -> Check {
+    check(
+        "daemon",
+        Status::Problem,
+        problem.to_string(),
+        Some(
+            "the daemon retries on its own and keeps the events meanwhile; this clears once a \
+             write succeeds"
+                .into(),
+        ),
+    )
+}
+
+/// The check of the history log, when a daemon could not write it and does not say so itself.
+fn history_check(f: &Facts) -> Option<Check> {
+    // A daemon that runs into it says so itself (in the daemon problems).
     let said = (f.daemon_problems.iter()).any(|p| p.contains(&f.history.0.display().to_string()));
-    if let (file, Err(e)) = &f.history
-        && !said
-    {
-        out.push(check(
+    let (file, Err(e)) = &f.history else {
+        return None;
+    };
+    (!said).then(|| {
+        check(
             "history",
             Status::Problem,
             format!(
@@ -770,59 +893,55 @@ fn finish(mut out: Vec<Check>, f: &Facts) -> Vec<Check> {
                  write"
                     .into(),
             ),
-        ));
-    }
+        )
+    })
+}
 
-    match &f.proc_locks {
-        None => {}
-        Some(Ok(())) => out.push(check(
+/// The check of the kernel's lock table, where there is one to read (Linux).
+fn lock_table_check(f: &Facts) -> Option<Check> {
+    match f.proc_locks.as_ref()? {
+        Ok(()) => Some(check(
             "lock table",
             Status::Ok,
             "/proc/locks is readable".into(),
             None,
         )),
-        Some(Err(e)) => out.push(check(
+        Err(e) => Some(check(
             "lock table",
             Status::Problem,
             format!("cannot read /proc/locks: {e}"),
             Some("mount /proc (and do not hide it with hidepid) so locks can be seen".into()),
         )),
     }
+}
 
+/// The checks of the config: one that it is fine, or one per problem found loading it.
+fn config_checks(f: &Facts) -> Vec<Check> {
+    let file = f.config_file.display();
     if f.config_warnings.is_empty() {
         let detail = if f.config_file.exists() {
-            format!("{} is valid", f.config_file.display())
+            format!("{file} is valid")
         } else {
-            format!("defaults ({} does not exist)", f.config_file.display())
+            format!("defaults ({file} does not exist)")
         };
-        out.push(check("config", Status::Ok, detail, None));
+        return vec![check("config", Status::Ok, detail, None)];
     }
-    for w in &f.config_warnings {
-        let fix = if w.contains(" is a symlink to ") {
+    let fix = |w: &str| {
+        if w.contains(" is a symlink to ") {
             format!(
-                "point {} at where the file is now (`ln -sf FILE {}`), or remove the link to \
-                 use the defaults",
-                f.config_file.display(),
-                f.config_file.display()
+                "point {file} at where the file is now (`ln -sf FILE {file}`), or remove the \
+                 link to use the defaults"
             )
         } else {
             format!(
-                "edit {} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows the \
-                 effective values",
-                f.config_file.display()
+                "edit {file} or the LOCKWATCH_* variable named; `cargo lockwatch config` shows \
+                 the effective values"
             )
-        };
-        out.push(check("config", Status::Problem, w.clone(), Some(fix)));
-    }
-    for w in &f.missing_dirs {
-        let fix = missing_dir_fix(w);
-        out.push(check("watched", Status::Warn, w.clone(), Some(fix.into())));
-    }
-
-    out.extend(f.guarded.iter().map(|g| privacy(g, f)));
-    out.push(menu_bar(f));
-    out.push(notifications(f));
-    out
+        }
+    };
+    (f.config_warnings.iter())
+        .map(|w| check("config", Status::Problem, w.clone(), Some(fix(w))))
+        .collect()
 }
 
 /// What to do about a directory to watch that is not there (yet), by what the warning names:

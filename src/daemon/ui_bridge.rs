@@ -2,6 +2,7 @@
 //! tray's [`UiCommand`]s turned into engine commands (kill, snooze, pause), service changes
 //! (launch at login) or a file manager opening a folder.
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
@@ -160,18 +161,42 @@ pub async fn run_commands(
     dirs: crate::config::Dirs,
     kill_grace: Duration,
 ) {
-    let data_dir = dirs.data.clone();
-    while let Some(mut cmd) = ui.recv().await {
+    let bridge = Bridge {
+        engine,
+        snapshots,
+        dirs,
+        kill_grace,
+    };
+    while let Some(cmd) = ui.recv().await {
+        if bridge.handle(cmd).await.is_break() {
+            return;
+        }
+    }
+}
+
+/// What tray commands are carried out with: the engine, its published snapshots, the user's
+/// directories and the grace a kill gives.
+struct Bridge {
+    engine: mpsc::UnboundedSender<Command>,
+    snapshots: watch::Receiver<UiSnapshot>,
+    dirs: crate::config::Dirs,
+    kill_grace: Duration,
+}
+
+impl Bridge {
+    /// Carries out one tray command; `Break` when the bridge is done: the user quit, or the
+    /// engine is gone.
+    async fn handle(&self, mut cmd: UiCommand) -> ControlFlow<()> {
         if let UiCommand::TerminateIfStale { pid, start_token } = cmd {
             // Judged on a pass made now, not on the notification's old report.
             let (tx, rx) = oneshot::channel();
-            if engine.send(Command::Refresh(tx)).is_err() {
-                return;
+            if self.engine.send(Command::Refresh(tx)).is_err() {
+                return ControlFlow::Break(());
             }
             let _ = rx.await;
-            if let Some(why) = no_longer_stale(&snapshots.borrow().report, pid, start_token) {
+            if let Some(why) = no_longer_stale(&self.snapshots.borrow().report, pid, start_token) {
                 tell(Err(&why));
-                continue;
+                return ControlFlow::Continue(());
             }
             cmd = UiCommand::Terminate { pid, start_token };
         }
@@ -180,120 +205,149 @@ pub async fn run_commands(
             UiCommand::Terminate { pid, start_token }
             | UiCommand::ForceKill { pid, start_token } => {
                 let force = matches!(cmd, UiCommand::ForceKill { .. });
-                let (tx, rx) = oneshot::channel();
-                let req = KillRequest {
-                    pid,
-                    start_token: Some(start_token),
-                    force,
-                    grace: kill_grace,
-                };
-                if engine.send(Command::Kill(req, tx)).is_err() {
-                    return;
-                }
-                tell(rx.await.map_err(|_| "the kill did not complete"));
+                return self.kill(pid, start_token, force).await;
             }
-            UiCommand::Resume { pid, start_token } => {
-                let (tx, rx) = oneshot::channel();
-                if engine
-                    .send(Command::Resume(pid, Some(start_token), tx))
-                    .is_err()
-                {
-                    return;
-                }
-                tell(rx.await.map_err(|_| "the resume did not complete"));
-            }
+            UiCommand::Resume { pid, start_token } => return self.resume(pid, start_token).await,
             UiCommand::Snooze(s) => {
-                let _ = engine.send(Command::Snooze(snooze_until(s, crate::scan::now())));
+                let _ = self
+                    .engine
+                    .send(Command::Snooze(snooze_until(s, crate::scan::now())));
             }
             UiCommand::SetPaused(p) => {
-                let _ = engine.send(Command::Pause(p));
+                let _ = self.engine.send(Command::Pause(p));
             }
-            UiCommand::SetYieldIde(on) => {
-                let dirs = dirs.clone();
-                let written = tokio::task::spawn_blocking(move || {
-                    crate::config::persist(&dirs, "policy", "yield_ide", toml::Value::Boolean(on))
-                })
-                .await;
-                match written {
-                    Ok(Ok(file)) => tracing::info!("policy.yield_ide = {on} in {}", file.display()),
-                    // Still applied for this session; the file is the user's to fix.
-                    Ok(Err(e)) => tracing::warn!("{e}"),
-                    Err(e) => tracing::warn!("cannot save policy.yield_ide: {e}"),
-                }
-                let _ = engine.send(Command::SetYieldIde(on));
-            }
-            UiCommand::SetLaunchAtLogin(on) => {
-                let result = tokio::task::spawn_blocking(move || {
-                    let setup = crate::service::Setup::from_env()?;
-                    let mut runner = crate::service::SystemRunner;
-                    if on {
-                        crate::service::install(&setup, &mut runner, false)
-                    } else {
-                        crate::service::uninstall(&setup, &mut runner, false)
-                    }
-                })
-                .await;
-                // The tick says whether the daemon will start at login: a file no service
-                // manager takes up is not that, and the user is told why.
-                let will_start = match result {
-                    Ok(Ok(outcome)) => {
-                        tracing::info!(
-                            "launch at login {}: {:?}",
-                            if on { "on" } else { "off" },
-                            outcome.steps
-                        );
-                        match &outcome.unmanaged {
-                            Some(u) if on => {
-                                let why = format!(
-                                    "Launch at login: {}, so nothing will start the daemon at \
-                                     login; {}",
-                                    u.why,
-                                    crate::service::START_BY_HAND
-                                );
-                                tell(Err(&why));
-                                false
-                            }
-                            _ => crate::service::is_installed(),
-                        }
-                    }
-                    Ok(Err(e)) => {
-                        tell(Err(&format!("Launch at login: {e}")));
-                        crate::service::is_installed()
-                    }
-                    Err(e) => {
-                        tracing::warn!("launch at login: {e}");
-                        crate::service::is_installed()
-                    }
-                };
-                let _ = engine.send(Command::SetLaunchAtLogin(will_start));
-            }
-            UiCommand::OpenHistory => {
-                let dir = data_dir.clone();
-                let dirs = dirs.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    let h = super::history::History::new(&dir);
-                    let since = crate::scan::now() - 7.0 * 86400.0;
-                    let mut summary = h.summary(since).0;
-                    // The file as it is now (the menu's toggles write to it).
-                    let loaded = crate::config::Loaded::load(&dirs, &Default::default());
-                    crate::core::insight::drop_taken_advice(&mut summary, &loaded.config);
-                    let text = super::history::render(&summary, 7 * 86_400, Some(100));
-                    let file = dir.join("history-summary.txt");
-                    if std::fs::create_dir_all(&dir)
-                        .and_then(|_| std::fs::write(&file, text))
-                        .is_ok()
-                    {
-                        open_path(&file);
-                    }
-                })
-                .await;
-            }
+            UiCommand::SetYieldIde(on) => self.set_yield_ide(on).await,
+            UiCommand::SetLaunchAtLogin(on) => self.set_launch_at_login(on).await,
+            UiCommand::OpenHistory => self.open_history().await,
             UiCommand::RevealProject(path) => open_path(&path),
             UiCommand::Quit => {
-                let _ = engine.send(Command::Shutdown);
-                return;
+                let _ = self.engine.send(Command::Shutdown);
+                return ControlFlow::Break(());
             }
         }
+        ControlFlow::Continue(())
+    }
+
+    /// Terminates (or, `force`d, kills) `pid` and tells the user how that went; `Break` when
+    /// the engine is gone.
+    async fn kill(&self, pid: u32, start_token: u64, force: bool) -> ControlFlow<()> {
+        let (tx, rx) = oneshot::channel();
+        let req = KillRequest {
+            pid,
+            start_token: Some(start_token),
+            force,
+            grace: self.kill_grace,
+        };
+        if self.engine.send(Command::Kill(req, tx)).is_err() {
+            return ControlFlow::Break(());
+        }
+        tell(rx.await.map_err(|_| "the kill did not complete"));
+        ControlFlow::Continue(())
+    }
+
+    /// Resumes a stopped `pid` and tells the user how that went; `Break` when the engine is
+    /// gone.
+    async fn resume(&self, pid: u32, start_token: u64) -> ControlFlow<()> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .engine
+            .send(Command::Resume(pid, Some(start_token), tx))
+            .is_err()
+        {
+            return ControlFlow::Break(());
+        }
+        tell(rx.await.map_err(|_| "the resume did not complete"));
+        ControlFlow::Continue(())
+    }
+
+    /// Saves `policy.yield_ide` in the config file and applies it.
+    async fn set_yield_ide(&self, on: bool) {
+        let dirs = self.dirs.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            crate::config::persist(&dirs, "policy", "yield_ide", toml::Value::Boolean(on))
+        })
+        .await;
+        match written {
+            Ok(Ok(file)) => tracing::info!("policy.yield_ide = {on} in {}", file.display()),
+            // Still applied for this session; the file is the user's to fix.
+            Ok(Err(e)) => tracing::warn!("{e}"),
+            Err(e) => tracing::warn!("cannot save policy.yield_ide: {e}"),
+        }
+        let _ = self.engine.send(Command::SetYieldIde(on));
+    }
+
+    /// Installs (`on`) or uninstalls the login service, then tells the engine whether the
+    /// daemon will start at login.
+    async fn set_launch_at_login(&self, on: bool) {
+        let result = tokio::task::spawn_blocking(move || {
+            let setup = crate::service::Setup::from_env()?;
+            let mut runner = crate::service::SystemRunner;
+            if on {
+                crate::service::install(&setup, &mut runner, false)
+            } else {
+                crate::service::uninstall(&setup, &mut runner, false)
+            }
+        })
+        .await;
+        // The tick says whether the daemon will start at login: a file no service
+        // manager takes up is not that, and the user is told why.
+        let will_start = match result {
+            Ok(Ok(outcome)) => will_start_at_login(&outcome, on),
+            Ok(Err(e)) => {
+                tell(Err(&format!("Launch at login: {e}")));
+                crate::service::is_installed()
+            }
+            Err(e) => {
+                tracing::warn!("launch at login: {e}");
+                crate::service::is_installed()
+            }
+        };
+        let _ = self.engine.send(Command::SetLaunchAtLogin(will_start));
+    }
+
+    /// Writes the last week's history summary to a file and opens it.
+    async fn open_history(&self) {
+        let dir = self.dirs.data.clone();
+        let dirs = self.dirs.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let h = super::history::History::new(&dir);
+            let since = crate::scan::now() - 7.0 * 86400.0;
+            let mut summary = h.summary(since).0;
+            // The file as it is now (the menu's toggles write to it).
+            let loaded = crate::config::Loaded::load(&dirs, &Default::default());
+            crate::core::insight::drop_taken_advice(&mut summary, &loaded.config);
+            let text = super::history::render(&summary, 7 * 86_400, Some(100));
+            let file = dir.join("history-summary.txt");
+            if std::fs::create_dir_all(&dir)
+                .and_then(|_| std::fs::write(&file, text))
+                .is_ok()
+            {
+                open_path(&file);
+            }
+        })
+        .await;
+    }
+}
+
+/// Whether the daemon will start at login after Launch at login was turned `on` or off with
+/// `outcome`; the user is told when a service file was written but nothing takes it up.
+fn will_start_at_login(outcome: &crate::service::Outcome, on: bool) -> bool {
+    tracing::info!(
+        "launch at login {}: {:?}",
+        if on { "on" } else { "off" },
+        outcome.steps
+    );
+    match &outcome.unmanaged {
+        Some(u) if on => {
+            let why = format!(
+                "Launch at login: {}, so nothing will start the daemon at login; {}",
+                u.why,
+                crate::service::START_BY_HAND
+            );
+            tell(Err(&why));
+            false
+        }
+        _ => crate::service::is_installed(),
     }
 }
 
