@@ -535,15 +535,22 @@ impl Layers {
 
     /// Lays the values of the file (`user`, parsed from `text`) over the layers one by one,
     /// refusing those that are wrong.
+    /// Refusals are said in the file's order (review T, T8).
     fn lay_file_each(&mut self, user: &toml::Table, text: &str, file: &Path) {
+        let mut refused = Vec::new();
         for (key, why) in apply_each(&mut self.table, user) {
             match why {
                 None => {
                     self.provenance
                         .insert(key, Provenance::File(file.to_path_buf()));
                 }
-                Some(why) => self.refuse(key, &why, text, file),
+                Some(why) => refused.push((locate(text, &why), key, why)),
             }
+        }
+        // Unplaced ones last.
+        refused.sort_by_key(|(at, _, _)| at.map_or((usize::MAX, 0), |a| a));
+        for (_, key, why) in refused {
+            self.refuse(key, &why, text, file);
         }
     }
 
@@ -1465,7 +1472,22 @@ fn syntax_error(text: &str, error: &toml::de::Error) -> String {
         }
         None => String::new(),
     };
+    if let Some(header) = duplicate_section(text, error) {
+        return format!("{place}: not valid TOML: section {header} appears twice; merge them");
+    }
     format!("{place}: not valid TOML: {}", one_line(error.message()))
+}
+
+/// The `[section]` header a "duplicate key" error points into, when it is one: toml says
+/// "duplicate key" of a section given twice (review T, T8).
+fn duplicate_section(text: &str, error: &toml::de::Error) -> Option<String> {
+    if !error.message().starts_with("duplicate key") {
+        return None;
+    }
+    let start = error.span()?.start;
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |n| n + 1);
+    let line = text.get(line_start..)?.lines().next()?.trim();
+    (line.starts_with('[') && line.ends_with(']')).then(|| format!("`{line}`"))
 }
 
 fn one_line(s: &str) -> String {
@@ -2003,6 +2025,30 @@ mod tests {
             Provenance::File("/cfg/config.toml".into())
         );
         assert_eq!(l.provenance["stale.samples"], Provenance::Default);
+    }
+
+    /// Refused values are said in the file's order, and a section given twice is said so,
+    /// not "duplicate key" (review T, T8).
+    #[test]
+    fn refusals_come_in_the_file_s_order_and_a_repeated_section_is_named() {
+        let l = load(
+            Some("[stale]\nstale_aftr = \"3m\"\n[bogus]\nx = 1\n[notify]\nenabled = 3\n"),
+            &[],
+        );
+        let lines: Vec<&str> = (l.warnings.iter())
+            .filter_map(|w| w.split(", line ").nth(1))
+            .filter_map(|rest| rest.split(',').next())
+            .collect();
+        assert_eq!(lines, ["2", "3", "6"], "{:?}", l.warnings);
+        let l = load(
+            Some("[stale]\nstale_after = \"3m\"\n[stale]\nidle_window = \"1m\"\n"),
+            &[],
+        );
+        assert!(
+            l.warnings[0].contains("section `[stale]` appears twice; merge them"),
+            "{:?}",
+            l.warnings
+        );
     }
 
     #[test]
