@@ -170,6 +170,51 @@ pub struct Loaded {
     pub defaulted: Vec<Defaulted>,
 }
 
+/// The config file a daemon read its settings from, and how it was then (modified time and
+/// length; `None` when it did not exist): `config` tells a file changed since, which the
+/// daemon runs without until SIGHUP (review T, T2).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConfigFile {
+    /// Its path.
+    #[serde(serialize_with = "crate::core::text::lossy_path::path")]
+    pub path: PathBuf,
+    /// (seconds, nanoseconds) of its modification time and its length.
+    pub stamp: Option<(u64, u32, u64)>,
+}
+
+impl ConfigFile {
+    /// `path` as it is now.
+    pub fn of(path: &Path) -> ConfigFile {
+        let stamp = std::fs::metadata(path).ok().map(|m| {
+            let modified = (m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .unwrap_or_default();
+            (modified.as_secs(), modified.subsec_nanos(), m.len())
+        });
+        ConfigFile {
+            path: path.to_path_buf(),
+            stamp,
+        }
+    }
+
+    /// What `config` adds when a running daemon (pid `daemon_pid`, which read `self`) does
+    /// not run with `now`, the file as it is.
+    pub fn differs_from(&self, now: &ConfigFile, daemon_pid: u32) -> Option<String> {
+        if !crate::core::text::same_path(&self.path, &now.path) {
+            return Some(format!(
+                "the running daemon (pid {daemon_pid}) reads its settings from {}, not this file",
+                self.path.display()
+            ));
+        }
+        (self.stamp != now.stamp).then(|| {
+            format!(
+                "this file changed after the running daemon (pid {daemon_pid}) read it, which \
+                 runs with what it read: `kill -HUP {daemon_pid}` makes it read the file again"
+            )
+        })
+    }
+}
+
 /// A warning about one key whose value was not taken: one-off commands end it with "the
 /// default is used", a reload with the running value it keeps (review P, R2).
 #[derive(Debug, Clone, PartialEq, Eq)]

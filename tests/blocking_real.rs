@@ -529,6 +529,7 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
         problems: Vec::new(),
         free_locks: None,
         watched_projects: None,
+        config_file: None,
     };
     let m = MenuState::new().build(&snap, snap.report.observed_at);
     assert!(

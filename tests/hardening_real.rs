@@ -611,6 +611,40 @@ fn a_runtime_dir_opened_under_a_running_daemon_is_said_with_its_chmod() {
     );
 }
 
+/// `config` shows the file; when the running daemon has not read the file's last change, it
+/// says so and how to make it (review T, T2).
+#[test]
+fn config_says_when_the_running_daemon_has_not_read_the_file_s_change() {
+    let dir = Dir::new("config-unread");
+    dir.write(
+        "lockwatch/config/config.toml",
+        "[policy]\nyield_ide = true\n",
+    );
+    let d = Daemon::start(&dir, "daemon");
+    let (_, out) = d.cli(&dir, &["config"]);
+    assert!(!out.contains("note:"), "{out}");
+    dir.write(
+        "lockwatch/config/config.toml",
+        "[policy]\nyield_ide = false\n",
+    );
+    let (code, out) = d.cli(&dir, &["config"]);
+    assert_eq!(code, 0, "a note, not a problem: {out}");
+    let said = format!(
+        "note: this file changed after the running daemon (pid {}) read it",
+        d.proc.pid
+    );
+    assert!(out.contains(&said), "{out}");
+    assert!(
+        out.contains(&format!("`kill -HUP {}`", d.proc.pid)),
+        "{out}"
+    );
+    // SAFETY: kill only sends a signal, to the daemon this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(d.proc.pid as i32, libc::SIGHUP) }, 0);
+    eventually("the reload line", || d.proc.output().contains("reloaded"));
+    let (_, out) = d.cli(&dir, &["config"]);
+    assert!(!out.contains("note:"), "read again: {out}");
+}
+
 /// Defect 6a: SIGHUP reloads the config (the daemon stays, its socket too); SIGTERM then stops
 /// it cleanly with the socket removed.
 #[test]

@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         };
     }
     let l = &ctx.loaded;
+    let daemon_note = running_daemon_note(ctx);
     let text = if args.json {
         // Values as JSON values (durations as their text, "10s"), keyed `section.key`.
         let sections = serde_json::to_value(&l.config).unwrap_or_default();
@@ -51,6 +52,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             "watched_cargo_homes": l.roots().cargo_homes.iter().map(|h| h.to_string_lossy()).collect::<Vec<_>>(),
             "values": values,
             "warnings": l.warnings,
+            "daemon_note": daemon_note,
         });
         super::json_line(&doc, true)
     } else {
@@ -87,6 +89,9 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         for w in &l.warnings {
             out.push_str(&format!("\nwarning: {w}\n"));
         }
+        if let Some(note) = &daemon_note {
+            out.push_str(&format!("\nnote: {note}\n"));
+        }
         out
     };
     match super::print(&text) {
@@ -94,6 +99,20 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         Ok(()) => exit::OK,
         Err(_) => exit::ERROR,
     }
+}
+
+/// When a daemon runs with settings other than those shown: read from another file, or from
+/// this one before it changed (review T, T2). Nothing when none runs or it does not say.
+fn running_daemon_note(ctx: &Context) -> Option<String> {
+    use crate::daemon::protocol::{Request, Response};
+    let socket = crate::daemon::socket_path(&ctx.dirs);
+    let mut c =
+        crate::daemon::client::Client::connect(&socket, std::time::Duration::from_secs(1)).ok()?;
+    let Ok(Response::Snapshot(snap)) = c.request(&Request::Status) else {
+        return None;
+    };
+    let now = crate::config::ConfigFile::of(&ctx.loaded.file);
+    snap.config_file?.differs_from(&now, c.daemon_pid)
 }
 
 /// Whether the file or the environment holds a mistake (`config && …` in a script then stops):

@@ -120,6 +120,8 @@ struct PendingHistory {
 pub struct Engine {
     probe: Box<dyn Probe>,
     config: Config,
+    /// The config file `config` was read from, as it was then (for `config`'s comparison).
+    config_file: Option<crate::config::ConfigFile>,
     roots: WatchRoots,
     /// `roots.projects`, shared with every snapshot.
     watched_projects: WatchedProjects,
@@ -186,6 +188,8 @@ pub struct EngineOptions {
     /// The runtime directory, where the blockers named in the menu and notifications are
     /// noted for a later `kill PID` ([`crate::shown`]).
     pub runtime_dir: Option<PathBuf>,
+    /// The config file the settings were read from, as it was then.
+    pub config_file: Option<crate::config::ConfigFile>,
 }
 
 impl Engine {
@@ -217,6 +221,7 @@ impl Engine {
             problems: Vec::new(),
             free_locks: None,
             watched_projects: None,
+            config_file: opts.config_file.clone(),
         };
         let (snapshot_tx, snapshot_rx) = watch::channel(empty);
         (
@@ -250,6 +255,7 @@ impl Engine {
                 pending: PendingHistory::default(),
                 limits: opts.limits,
                 runtime_dir: opts.runtime_dir,
+                config_file: opts.config_file,
                 hold_times,
                 done: None,
                 yielded: HashSet::new(),
@@ -599,6 +605,7 @@ impl Engine {
         self.roots = roots;
         self.known_at = None;
         self.config = config;
+        self.config_file = Some(crate::config::ConfigFile::of(&loaded.file));
         self.log(&format!(
             "reloaded  {}: {}",
             loaded.file.display(),
@@ -1081,6 +1088,7 @@ impl Engine {
             problems: self.problems(),
             free_locks: Some(std::sync::Arc::clone(self.known.free())),
             watched_projects: Some(self.watched_projects.clone()),
+            config_file: self.config_file.clone(),
         };
         let busy = self.policy.busy();
         self.snapshot_tx.send_if_modified(|old| {
@@ -1366,6 +1374,7 @@ mod tests {
                 launch_at_login: false,
                 limits: None,
                 runtime_dir: None,
+                config_file: None,
             },
         );
         (engine, seen)

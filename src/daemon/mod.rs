@@ -202,6 +202,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
             launch_at_login: crate::service::is_installed(),
             limits: Some(limits_tx),
             runtime_dir: Some(dirs.runtime.clone()),
+            config_file: Some(crate::config::ConfigFile::of(&dirs.config_file())),
         },
     );
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

@@ -218,6 +218,7 @@ fn build(stage: Stage, now: f64, ignores_sigterm: bool, name: Option<&str>) -> U
         problems: Vec::new(),
         free_locks: None,
         watched_projects: None,
+        config_file: None,
     }
 }
 

@@ -290,6 +290,7 @@ mod tests {
             problems: Vec::new(),
             free_locks: None,
             watched_projects: None,
+            config_file: None,
         };
         assert_eq!(IconState::of(&snap), IconState::Idle);
         snap.paused = true;

@@ -50,6 +50,10 @@ pub struct UiSnapshot {
     /// most of a `status`). `None` from a daemon that does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watched_projects: Option<WatchedProjects>,
+    /// The config file the daemon's settings come from, as it was when read. `None` from a
+    /// daemon that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_file: Option<crate::config::ConfigFile>,
 }
 
 /// A daemon's watched project roots, shared between its snapshots.

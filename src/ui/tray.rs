@@ -211,6 +211,7 @@ impl Tray {
             problems: Vec::new(),
             free_locks: None,
             watched_projects: None,
+            config_file: None,
         };
         let model = self.state.build(&first, now());
         reconcile(Parent::Menu(&self.menu), &mut self.natives, &model.entries);
