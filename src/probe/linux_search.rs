@@ -397,14 +397,22 @@ fn rest(v: &mut View, clues: &Clues) -> Vec<u32> {
     odd_ones_first(v, ordered)
 }
 
-/// `pids` with, first, each process holding more descriptors than most of its lookalikes
-/// (same parent, session and name, [`LOOKALIKES`] or more of them): an heir that exec'd into
-/// the program its siblings run differs from them only by the descriptor it inherited. A
-/// descriptor count is one `stat` of `/proc/PID/fd`, a fifth of reading the table; before
-/// Linux 6.2 every count reads 0 and the order is kept.
+/// `pids` with the [`odd_ones`] among them first.
 fn odd_ones_first(v: &mut View, pids: Vec<u32>) -> Vec<u32> {
+    let odd = odd_ones(v, &pids);
+    let (mut first, rest): (Vec<u32>, Vec<u32>) = pids.into_iter().partition(|p| odd.contains(p));
+    first.extend(rest);
+    first
+}
+
+/// Those of `pids` holding more descriptors than most of their lookalikes among them (same
+/// parent, session and name, [`LOOKALIKES`] or more of them): an heir that exec'd into the
+/// program its siblings run differs from them only by the descriptor it inherited. A
+/// descriptor count is one `stat` of `/proc/PID/fd`, a fifth of reading the table; before
+/// Linux 6.2 every count reads 0 and none stands out.
+fn odd_ones(v: &mut View, pids: &[u32]) -> HashSet<u32> {
     let mut groups: HashMap<(u32, u32, String), Vec<u32>> = HashMap::new();
-    for &p in &pids {
+    for &p in pids {
         if let Some(s) = v.stat_read(p) {
             groups
                 .entry((s.ppid, s.session, s.comm.clone()))
@@ -427,9 +435,7 @@ fn odd_ones_first(v: &mut View, pids: Vec<u32>) -> Vec<u32> {
         let usual = most_common(g.iter().map(|p| counts[p]));
         odd.extend(g.iter().copied().filter(|p| counts[p] > usual));
     }
-    let (mut first, rest): (Vec<u32>, Vec<u32>) = pids.into_iter().partition(|p| odd.contains(p));
-    first.extend(rest);
-    first
+    odd
 }
 
 /// How many processes alike make a group in which one with an extra descriptor stands out.
