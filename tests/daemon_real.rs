@@ -248,6 +248,53 @@ fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
     );
 }
 
+/// A waiting cargo suspended (Ctrl-Z) whose holder then lets go: the daemon shows it stopped on
+/// a free lock, never as a holder, and its wait is the holder's in the history, not an
+/// "unseen holder"'s (review T, T1).
+#[test]
+fn a_suspended_waiter_on_a_freed_lock_is_shown_and_its_wait_kept() {
+    let _serial = util::serial();
+    let dir = Dir::new("freed-under-ctrl-z");
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let project = app_project(&dir);
+    let d = Daemon::start(&dir, "daemon");
+    let holder = flock_holder(&dir, "holder", &lock);
+    d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
+    let mut cargo_cmd = dir.cargo(&project);
+    cargo_cmd.args(["generate-lockfile", "--offline"]);
+    let mut cargo = dir.spawn("cargo", &mut cargo_cmd);
+    let waits = |r: &Report| {
+        (r.locks.iter())
+            .find(|l| l.path == lock)
+            .is_some_and(|l| l.waiters.iter().any(|w| w.pid == cargo.pid))
+    };
+    d.wait_for("the cargo waiting", waits);
+    cargo.stop();
+    drop(holder);
+    let r = d.wait_for("the lock free, the stopped cargo still its waiter", |r| {
+        waits(r)
+            && r.locks
+                .iter()
+                .any(|l| l.path == lock && l.state == LockState::Free)
+    });
+    assert!(
+        !(r.incidents.iter()).any(|i| i.blocker.as_ref().is_some_and(|b| b.pid == cargo.pid)),
+        "{:#?}",
+        r.incidents
+    );
+    cargo.cont();
+    assert_eq!(cargo.wait_exit(), 0, "{}", cargo.describe());
+    let (_, out) = d.cli(&dir, &["history", "--json"]);
+    assert!(!out.contains("unseen holder"), "{out}");
+    let summary: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    let rows = summary["blocked"].as_array().cloned().unwrap_or_default();
+    assert!(
+        rows.iter()
+            .any(|r| r["blocker"] == "flock" && r["lock"] == lock.to_str().unwrap()),
+        "the wait is the flock holder's: {out}"
+    );
+}
+
 /// A project without dependencies, `app`, that `cargo generate-lockfile --offline` can lock.
 fn app_project(dir: &Dir) -> std::path::PathBuf {
     let manifest = dir.write(

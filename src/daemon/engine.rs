@@ -1237,9 +1237,10 @@ fn lock_samples(
                     })
                 })
                 .collect(),
-            waiters: s
-                .waiters
-                .iter()
+            // A waiter stopped in its request for a lock nobody holds waits for nobody: to the
+            // policy it is a stopped waiter, whose wait goes on when it blocks again.
+            waiters: (s.waiters.iter())
+                .filter(|_| !s.holders.is_empty() || s.unseen.is_some())
                 .filter_map(|w| {
                     let f = pass.facts.get(&w.pid)?;
                     let roots = root_blockers(w.pid);
