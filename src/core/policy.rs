@@ -606,7 +606,9 @@ pub struct State {
     /// while it stays stopped; continued, it blocks again at once and its wait goes on.
     stopped_waits: HashMap<(FileKey, ProcId), (Start, f64)>,
     /// Waits of continued waiters, with when they were stopped: blocking again, the part
-    /// that follows began then (the time stopped was spent blocked, as the terminal shows it).
+    /// that follows began then (the time stopped was spent blocked, as the terminal shows it),
+    /// or when the hold it blocks behind began, if later: time stopped while the lock was free,
+    /// or held by someone else, is nobody's (review U, U1).
     resumed_from: HashMap<(FileKey, ProcId), f64>,
     /// No pass observed yet: what the first one sees began before the daemon looked.
     first_pass: bool,
@@ -670,11 +672,13 @@ impl State {
     }
 
     /// When each current wait began: when the process began waiting for that lock, whoever
-    /// held it then (a wait goes on when the holder changes).
+    /// held it then (a wait goes on when the holder changes), a stopped waiter's too.
     pub fn wait_since(&self) -> HashMap<(FileKey, u32), f64> {
-        self.waits
-            .iter()
+        let stopped =
+            (self.stopped_waits.iter()).map(|((k, id), ((began, _), _))| ((*k, id.pid), *began));
+        (self.waits.iter())
             .map(|((k, id), w)| ((*k, id.pid), w.began))
+            .chain(stopped)
             .collect()
     }
 
@@ -989,7 +993,7 @@ fn track_waits(
             let resumed = state.resumed_from.remove(&id);
             let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
                 let part = match resumed {
-                    Some(stopped_at) => (stopped_at, true),
+                    Some(stopped_at) => (stopped_at.max(held_since(state, lock)), true),
                     None => (
                         now,
                         switched || seen_begin(state, lock, w.id, now, w.started_at),
@@ -1093,6 +1097,13 @@ fn track_waits(
         )));
     }
     changed
+}
+
+/// When the latest of `lock`'s current holds began (`-inf` when none is known).
+fn held_since(state: &State, lock: &LockSample) -> f64 {
+    (lock.holders.iter())
+        .filter_map(|h| state.holds.get(&(lock.key, h.id)).map(|hold| hold.since))
+        .fold(f64::NEG_INFINITY, f64::max)
 }
 
 /// How soon a waiter that blocks again on the same lock goes on with its wait (see
@@ -2233,7 +2244,11 @@ mod tests {
             )
         };
         let mut history = stopped(&mut s, 110.0);
-        assert!(s.wait_since().is_empty());
+        assert_eq!(
+            s.wait_since()[&(KEY, 11)],
+            100.0,
+            "shown waiting since it blocked"
+        );
         assert_eq!(s.waiters(), [cargo_11], "still watched while stopped");
         history.extend(stopped(&mut s, 170.0));
         // Continued: a pass may catch it between the continue and its new request.
@@ -2257,6 +2272,46 @@ mod tests {
         observe(&mut s, 110.0, held_alone());
         observe(&mut s, 172.0, held());
         assert_eq!(s.wait_since()[&(KEY, 11)], 172.0);
+    }
+
+    /// Stopped while its holder let go and a later one took the lock: the time stopped on the
+    /// free lock is nobody's, and the later holder is charged only from its own hold's start
+    /// (review U, U1).
+    #[test]
+    fn a_stopped_waiter_is_charged_only_to_a_hold_it_was_stopped_behind() {
+        let cargo_11 = ProcId {
+            pid: 11,
+            start_token: 2,
+        };
+        let with =
+            |pid: u32, waiters: &[u32]| lock(vec![holder(pid, ProcState::Running, 0.0)], waiters);
+        let stopped = |s: &mut State, now: f64, (locks, blockers): Obs| {
+            apply(
+                s,
+                Event::Observed {
+                    now,
+                    locks,
+                    blockers,
+                    stopped_waiters: vec![cargo_11],
+                },
+            )
+        };
+        let mut s = state();
+        let mut history = observe(&mut s, 100.0, with(10, &[11]));
+        history.extend(stopped(&mut s, 110.0, with(10, &[])));
+        history.extend(stopped(&mut s, 120.0, lock(vec![], &[])));
+        history.extend(stopped(&mut s, 150.0, with(12, &[])));
+        history.extend(observe(&mut s, 170.0, with(12, &[11])));
+        history.extend(observe(&mut s, 175.0, lock(vec![], &[])));
+        let events: Vec<HistoryEvent> = (history.into_iter())
+            .filter_map(|e| match e {
+                Effect::RecordHistory(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        let sum = crate::core::insight::summarize(&events, 0.0, 0);
+        // 10 s behind 10 before the stop, 25 s behind 12 from its hold's start: not 75 s.
+        assert_eq!((sum.waits, sum.total_wait_secs), (1, 35.0), "{events:#?}");
     }
 
     #[test]

@@ -1237,12 +1237,15 @@ fn lock_samples(
                     })
                 })
                 .collect(),
-            // A waiter stopped in its request for a lock nobody holds waits for nobody: to the
-            // policy it is a stopped waiter, whose wait goes on when it blocks again.
+            // A waiter stopped in its request (Ctrl-Z) is blocked by nobody while stopped: to
+            // the policy it is a stopped waiter, whose wait goes on when it blocks again
+            // (review T, T1; review U, U1).
             waiters: (s.waiters.iter())
-                .filter(|_| !s.holders.is_empty() || s.unseen.is_some())
                 .filter_map(|w| {
                     let f = pass.facts.get(&w.pid)?;
+                    if f.state == crate::core::model::ProcState::Stopped {
+                        return None;
+                    }
                     let roots = root_blockers(w.pid);
                     Some(WaiterSample {
                         id: id(f),
