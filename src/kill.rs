@@ -808,6 +808,9 @@ struct Outcome {
     /// waits for, with that waiter ("name pid" each): the target let go in vain.
     others: Vec<(u32, String)>,
     still_waiting: Option<String>,
+    /// The waiters left, all stopped (Ctrl-Z): none takes the lock until resumed (review U,
+    /// U9).
+    stopped_waiters: Vec<u32>,
 }
 
 /// Whether `pid` is still the process with `token` and not a zombie.
@@ -851,8 +854,12 @@ fn wait_for_release(
             out.proceeded = went_on(&after, keys, (&live, &waiting), out.released, others_hold);
             if out.released && out.proceeded.is_none() {
                 (out.others, out.still_waiting) = in_the_way(&after, keys, &live, req.pid, ours);
+                out.stopped_waiters = all_stopped(probe, &live);
             }
-            let done = out.proceeded.is_some() || live.is_empty() || !out.others.is_empty();
+            let done = out.proceeded.is_some()
+                || live.is_empty()
+                || !out.others.is_empty()
+                || !out.stopped_waiters.is_empty();
             if out.released && done {
                 break;
             }
@@ -863,6 +870,16 @@ fn wait_for_release(
         std::thread::sleep(RECHECK);
     }
     out
+}
+
+/// `pids` when every one of them is stopped (none can take a lock until resumed), else none.
+fn all_stopped(probe: &mut dyn Probe, pids: &[u32]) -> Vec<u32> {
+    let stopped = |p: &u32| matches!(probe.process(*p), Ok(f) if f.state == ProcState::Stopped);
+    if !pids.is_empty() && pids.iter().all(stopped) {
+        pids.to_vec()
+    } else {
+        Vec::new()
+    }
 }
 
 /// Alive and not a zombie.
@@ -1018,6 +1035,17 @@ fn kill_message(
                 "{who} got {signal_name} and released its lock, but {waiter} still waits: {} \
                  holds it too (shared); see `cargo lockwatch status`",
                 others.join(" and ")
+            )
+        }
+        (true, None, _) if !out.stopped_waiters.is_empty() => {
+            let (first, n) = (out.stopped_waiters[0], out.stopped_waiters.len());
+            let whom = match n {
+                1 => format!("its waiter {first} is"),
+                n => format!("its {n} waiters are"),
+            };
+            format!(
+                "{who} got {signal_name} and released its lock, but {whom} suspended (Ctrl-Z): \
+                 `cargo lockwatch resume {first}` (or `fg` in its terminal) lets it take the lock"
             )
         }
         (true, None, _) => format!("{who} got {signal_name} and released its lock"),

@@ -1305,3 +1305,45 @@ fn a_suspended_package_cache_waiter_is_found_by_a_one_off_status() {
     );
     waiter.cont();
 }
+
+/// `kill` of a holder whose only waiter is suspended says so, and how to let it take the lock
+/// (review U, U9).
+#[test]
+fn killing_a_holder_whose_waiter_is_suspended_says_how_to_resume_it() {
+    let dir = Dir::new("kill-stopped-waiter");
+    let marker = dir.path("marker");
+    let project = util::sleepy_project(&dir, "app", &marker);
+    let build = |name: &str| {
+        let mut cmd = dir.cargo(&project);
+        cmd.args(["build", "--offline"])
+            .env_remove("CARGO_TARGET_DIR");
+        dir.spawn(name, &mut cmd)
+    };
+    let holder = build("holder");
+    util::wait_file(&util::started_file(&marker), &[&holder]);
+    let mut waiter = build("waiter");
+    util::wait_output(&waiter, "Blocking waiting for file lock");
+    waiter.stop();
+    let out = lockwatch(&dir)
+        .args(["--no-daemon", "kill", &holder.pid.to_string(), "--yes"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains(&format!(
+            "but its waiter {} is suspended (Ctrl-Z): `cargo lockwatch resume {}`",
+            waiter.pid, waiter.pid
+        )),
+        "{said}"
+    );
+    assert_eq!(
+        util::proc_state(waiter.pid),
+        Some('T'),
+        "the waiter untouched"
+    );
+    util::touch(&marker);
+    waiter.cont();
+    assert_eq!(waiter.wait_exit(), 0);
+}
