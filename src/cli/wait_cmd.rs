@@ -993,8 +993,9 @@ impl Note {
                     (None, true) => "STALE, STOPPED".into(),
                     (None, false) => "it is STOPPED".into(),
                 };
+                // A command that runs, or none (review U, U5).
                 return [
-                    format!(" — {state}: resume {pid}"),
+                    format!(" — {state}: cargo lockwatch resume {pid}"),
                     " — STOPPED".to_string(),
                 ];
             }
@@ -1105,7 +1106,7 @@ impl Line {
 
     /// The line whole, then without its optional parts one after another, widest first, then
     /// without the lock's and the holder's words: `waiting 3s · cargo 4242 — STALE`.
-    fn tries(&self) -> [String; 10] {
+    fn tries(&self) -> [String; 11] {
         let Line {
             head,
             waiting,
@@ -1125,6 +1126,11 @@ impl Line {
             format!("{head}{held}{usually}{note}"),
             format!("{head}{held}{note}"),
             format!("{head}{held}{brief}"),
+            // A command to run goes before the lock's words (review U, U5).
+            match brief.contains("cargo lockwatch") {
+                true => format!("{waiting} · {who}{brief}"),
+                false => format!("{head}{held}{word}"),
+            },
             format!("{head}{held}{word}"),
             format!("{waiting} · {who}{word}"),
             format!("{waiting} · {id}{word}"),
@@ -1979,8 +1985,7 @@ mod tests {
         };
         assert_eq!(
             stopped.fit(Some(100)),
-            "waiting 3s for build directory held by cargo 4242 (held 3s) — it is STOPPED: resume \
-             4242"
+            "waiting 3s · cargo 4242 (held 3s) — it is STOPPED: cargo lockwatch resume 4242"
         );
         let chain = Line {
             held: " held by cargo 22730 (held 15s, itself waiting) behind cargo 14816 (stopped)"
