@@ -1204,7 +1204,7 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
     };
     assert!(
         text.contains(&format!(
-            "STOPPED  cargo {} is suspended while waiting for the artifact directory, which is free now",
+            "STOPPED  cargo build {} is suspended while waiting for the artifact directory, which is free now",
             waiter.pid
         )) && text.contains(&format!("cargo lockwatch resume {}", waiter.pid)),
         "{text}"

@@ -28,14 +28,16 @@ pub struct Mine {
 impl Mine {
     /// Whether the incident touches the reader's own Cargo home or the project they are in.
     pub fn touches(&self, i: &IncidentReport) -> bool {
-        let home = |p: &Path, kind: Option<LockKind>| {
-            kind.and_then(|k| catalog::cargo_home_of(p, k))
-                .is_some_and(|h| self.cargo_homes.iter().any(|o| text::same_path(o, &h)))
-        };
-        let here = |p: &Path| self.build_dirs.iter().any(|d| text::path_under(p, d));
         let mut locks = (i.locks.iter().map(|l| (l.path.as_path(), Some(l.kind))))
             .chain((i.blocked.iter()).map(|b| (b.lock.as_path(), catalog::classify(&b.lock))));
-        locks.any(|(p, kind)| home(p, kind) || here(p))
+        locks.any(|(p, kind)| self.touches_lock(p, kind))
+    }
+
+    /// Whether the lock at `p` is at the top of the reader's Cargo home or in their project.
+    pub fn touches_lock(&self, p: &Path, kind: Option<LockKind>) -> bool {
+        let home = kind.and_then(|k| catalog::cargo_home_of(p, k));
+        home.is_some_and(|h| self.cargo_homes.iter().any(|o| text::same_path(o, &h)))
+            || self.build_dirs.iter().any(|d| text::path_under(p, d))
     }
 }
 
@@ -357,7 +359,8 @@ fn parked_block(
     };
     let head = format!(
         "{} {} is suspended while waiting for the {what}, which is free now",
-        w.name, w.pid
+        words::telling_command(&w.cmd, &w.name),
+        w.pid
     );
     let _ = writeln!(out, "{} {head}", style.paint("1;33", "STOPPED "));
     field(out, style, "waiting", &command_line(&w.cmd, &w.name));
@@ -462,16 +465,26 @@ pub fn report(r: &Report, style: &Style) -> String {
     }
     waited_hidden_holders(&mut out, r, style.viewer_uid);
     let from_daemon = r.source == Source::Daemon;
-    // The reader's own first; otherwise as the report ranks them (worst first).
-    let mut incidents: Vec<&IncidentReport> = r.incidents.iter().collect();
-    incidents.sort_by_key(|i| !style.mine.touches(i));
-    for i in incidents {
+    // The reader's own first; otherwise as the report ranks them (worst first). A waiter
+    // suspended on a free lock comes after the incidents of its side (review U, U3).
+    let incidents: Vec<&IncidentReport> = r.incidents.iter().collect();
+    let parked = (r.locks.iter().filter(|l| l.state == LockState::Free))
+        .flat_map(|l| l.waiters.iter().map(move |w| (l, w)));
+    let (my_parked, other_parked): (Vec<_>, Vec<_>) =
+        parked.partition(|(l, _)| style.mine.touches_lock(&l.path, Some(l.kind)));
+    let (mine, others): (Vec<_>, Vec<_>) =
+        incidents.into_iter().partition(|i| style.mine.touches(i));
+    for i in mine {
         incident_block(&mut out, i, style, from_daemon);
     }
-    for l in r.locks.iter().filter(|l| l.state == LockState::Free) {
-        for w in &l.waiters {
-            parked_block(&mut out, l, w, style);
-        }
+    for (l, w) in my_parked {
+        parked_block(&mut out, l, w, style);
+    }
+    for i in others {
+        incident_block(&mut out, i, style, from_daemon);
+    }
+    for (l, w) in other_parked {
+        parked_block(&mut out, l, w, style);
     }
     idle_hidden_holders(&mut out, r, style.viewer_uid);
     if style.all {
