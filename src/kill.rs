@@ -555,6 +555,7 @@ fn checked(
     if pid <= 1 || pid == me {
         return Err(Box::new(refused(pid, Refusal::Protected)));
     }
+    probe.look_for_waiter(pid);
     let pass = scan::pass(probe, roots, true).map_err(|e| {
         Box::new(KillReport::Refused {
             pid,

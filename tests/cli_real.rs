@@ -1303,7 +1303,25 @@ fn a_suspended_package_cache_waiter_is_found_by_a_one_off_status() {
         Some('T'),
         "nothing was signalled"
     );
-    waiter.cont();
+    // Its holder gone, it holds no lock at all: `kill` still knows it for a waiter, and
+    // `resume` lets it take the lock (review U, U2).
+    drop(holder);
+    let out = lockwatch(&dir)
+        .args(["--no-daemon", "kill", &waiter.pid.to_string(), "--yes"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    assert!(said.contains("which is free now"), "{said}");
+    let out = lockwatch(&dir)
+        .args(["--no-daemon", "resume", &waiter.pid.to_string()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("it takes the lock it waited for"), "{said}");
+    let mut waiter = waiter;
+    assert_eq!(waiter.wait_exit(), 0);
 }
 
 /// `kill` of a holder whose only waiter is suspended says so, and how to let it take the lock

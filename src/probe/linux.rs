@@ -1156,6 +1156,10 @@ impl Probe for LinuxProbe {
         Ok(out)
     }
 
+    fn look_for_waiter(&mut self, pid: u32) {
+        self.mem.waiters.push(pid);
+    }
+
     fn hidden_locks(&mut self) -> Vec<super::HiddenLock> {
         self.mem.hidden.clone()
     }

@@ -133,6 +133,13 @@ pub trait Probe: Send {
         let _ = heirs;
     }
 
+    /// Asks the next [`Probe::sightings`] to look at `pid` as a possible waiter stopped
+    /// (Ctrl-Z) in its request, which the kernel's table no longer lists: `kill` and `resume`
+    /// of a suspended cargo that holds no lock at all (review U, U2).
+    fn look_for_waiter(&mut self, pid: u32) {
+        let _ = pid;
+    }
+
     /// Every Cargo lock that is held or waited on, plus nothing for free ones.
     fn sightings(&mut self, targets: &Targets) -> Result<Vec<LockSighting>, ProbeError>;
 
