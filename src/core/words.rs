@@ -45,11 +45,43 @@ pub fn short_command(cmd: &[String], name: &ProcName) -> String {
             .map(String::as_str)
             .filter(|a| !a.starts_with('-'))
     };
+    // A nightly and a stable build of one project wait for each other: say which is which
+    // (review U, U6).
+    let base = match toolchain_of(first).filter(|_| base == "cargo") {
+        Some(tc) => format!("{base} +{tc}"),
+        None => base,
+    };
     let said = match sub {
         Some(sub) if sub.len() <= 24 => format!("{base} {sub}"),
         _ => base,
     };
     super::text::printable(&said)
+}
+
+/// The rustup toolchain a program runs from, when not a stable one: `nightly` for
+/// `~/.rustup/toolchains/nightly-x86_64-unknown-linux-gnu/bin/cargo`, `1.80.0` for a pinned
+/// one; `None` for stable, and for a program outside rustup's toolchains.
+pub fn toolchain_of(program: &str) -> Option<String> {
+    let (_, rest) = program.split_once("/toolchains/")?;
+    let dir = rest.split('/').next()?;
+    const ARCHES: [&str; 9] = [
+        "x86_64",
+        "aarch64",
+        "i686",
+        "arm",
+        "armv7",
+        "riscv64gc",
+        "powerpc64le",
+        "s390x",
+        "loongarch64",
+    ];
+    let parts: Vec<&str> = dir.split('-').collect();
+    let host = parts
+        .iter()
+        .position(|p| ARCHES.contains(p))
+        .unwrap_or(parts.len());
+    let name = parts[..host].join("-");
+    (!name.is_empty() && !name.starts_with("stable")).then_some(name)
 }
 
 /// [`short_command`] with what tells one build from another of the same project: `cargo build
@@ -520,6 +552,44 @@ mod tests {
             telling_command(&s(&["cargo", "build", "--bin", &long]), &cargo),
             format!("cargo build --bin {}", "a".repeat(24))
         );
+    }
+
+    #[test]
+    fn a_toolchain_other_than_stable_is_named() {
+        let tc = "/root/.rustup/toolchains";
+        assert_eq!(
+            toolchain_of(&format!("{tc}/nightly-x86_64-unknown-linux-gnu/bin/cargo")).as_deref(),
+            Some("nightly")
+        );
+        assert_eq!(
+            toolchain_of(&format!(
+                "{tc}/nightly-2026-05-15-aarch64-apple-darwin/bin/cargo"
+            ))
+            .as_deref(),
+            Some("nightly-2026-05-15")
+        );
+        assert_eq!(
+            toolchain_of(&format!("{tc}/1.80.0-x86_64-unknown-linux-gnu/bin/cargo")).as_deref(),
+            Some("1.80.0")
+        );
+        assert_eq!(
+            toolchain_of(&format!("{tc}/stable-x86_64-unknown-linux-gnu/bin/cargo")),
+            None
+        );
+        assert_eq!(toolchain_of("/usr/bin/cargo"), None);
+        let nightly = s(&[
+            &format!("{tc}/nightly-x86_64-unknown-linux-gnu/bin/cargo"),
+            "build",
+        ]);
+        assert_eq!(
+            short_command(&nightly, &"cargo".into()),
+            "cargo +nightly build"
+        );
+        let stable = s(&[
+            &format!("{tc}/stable-x86_64-unknown-linux-gnu/bin/cargo"),
+            "build",
+        ]);
+        assert_eq!(short_command(&stable, &"cargo".into()), "cargo build");
     }
 
     #[test]
