@@ -176,7 +176,13 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
             )
         )
     );
-    for b in &i.blocked {
+    // Longest wait first, as the headline quotes it (review U, U7); unknown waits last.
+    let mut blocked: Vec<_> = i.blocked.iter().collect();
+    blocked.sort_by(|a, b| {
+        let secs = |x: &crate::core::model::BlockedReport| x.waiting_for_secs.unwrap_or(-1.0);
+        secs(b).total_cmp(&secs(a))
+    });
+    for b in blocked {
         let line = words::blocked_in(i, b, 0.0, style.viewer_uid);
         field(out, style, "waiting", &line);
     }
@@ -550,6 +556,22 @@ mod tests {
         assert_eq!(shell_arg("two words"), "'two words'");
         assert_eq!(shell_arg("$HOME"), "'$HOME'");
         assert_eq!(shell_arg(""), "''");
+    }
+
+    /// Waiters come longest wait first, as the headline quotes the longest (review U, U7).
+    #[test]
+    fn waiters_are_listed_longest_wait_first() {
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Contended, 1_000.0).report;
+        let i = &mut r.incidents[0];
+        let mut second = i.blocked[0].clone();
+        second.process.pid = 4251;
+        second.waiting_for_secs = Some(300.0);
+        i.blocked[0].waiting_for_secs = Some(5.0);
+        i.blocked.push(second);
+        let text = report(&r, &Style::default());
+        let at = |pid: &str| text.find(&format!("pid {pid})")).unwrap_or(usize::MAX);
+        assert!(at("4250") != usize::MAX && at("4251") < at("4250"), "{text}");
     }
 
     /// Other users' locks this user cannot name: one someone waits for comes first (it may
