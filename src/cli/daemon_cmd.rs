@@ -34,108 +34,141 @@ pub struct Args {
 
 /// Runs `daemon`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
-    let socket = daemon::socket_path(&ctx.dirs);
     // A daemon runs, but its runtime dir was opened to others (`chmod 755`) since: commands
     // look for it elsewhere. Neither "start one" nor "stop it" is the fix (review Q, S1).
     if let Some(left) = daemon::trust::left_out(&ctx.dirs.runtime) {
-        crate::tell!("running but not used: {left}");
-        return match (args.check, args.stop) {
-            (true, _) => exit::DAEMON_UNUSED,
-            // Reached through its socket once the directory is private again.
-            (_, true) => {
-                crate::tell!("then `cargo lockwatch daemon --stop` reaches it");
-                exit::ERROR
-            }
-            _ => exit::OK,
-        };
+        return running_but_unused(&left, &args);
     }
     if args.check || args.stop {
-        return match Client::connect(&socket, Duration::from_secs(2)) {
-            Ok(mut c) if args.stop => match c.request(&Request::Shutdown) {
-                Ok(Response::Ok) => {
-                    crate::tell!("asked the daemon (pid {}) to exit", c.daemon_pid);
-                    exit::OK
-                }
-                other => {
-                    crate::say!("cargo-lockwatch: the daemon did not accept shutdown: {other:?}");
-                    exit::ERROR
-                }
-            },
-            Ok(mut c) => {
-                // Its first snapshot comes at once (no fresh pass): is its watching paused?
-                let paused = c
-                    .request(&Request::Subscribe)
-                    .is_ok_and(|r| matches!(r, Response::Snapshot(s) if s.paused));
-                let pause = if paused {
-                    ", but its watching is paused (menu → untick Pause watching): it sees nothing new \
-                     and `status` scans by itself"
-                } else {
-                    ""
-                };
-                crate::tell!(
-                    "running: pid {}, socket {}{pause}",
-                    c.daemon_pid,
-                    socket.display()
-                );
-                exit::OK
-            }
-            // It runs: too busy to talk is no reason to start or restart it.
-            Err(ClientError::Busy(b)) if args.check => {
-                crate::tell!("running, but busy: {b}");
-                exit::OK
-            }
-            // Its process is stopped: it answers nothing until continued, and says so.
-            Err(ClientError::Silent(s)) if args.check && s.stopped => {
-                crate::tell!("stopped: {s}; meanwhile every command scans by itself");
-                exit::DAEMON_STOPPED
-            }
-            Err(ClientError::Busy(b)) => stop_unasked(&b.socket, &b.to_string(), "too busy"),
-            Err(ClientError::Silent(s)) if args.stop && s.stopped => {
-                stop_unasked(&s.socket, &s.to_string(), "stopped")
-            }
-            // No daemon can listen there: it does not run, and says why.
-            Err(e @ ClientError::PathTooLong(_)) => {
-                crate::tell!("not running: {e}");
-                exit::NOT_RUNNING
-            }
-            // Not here, but one started with another runtime directory writes this history:
-            // it runs, and starting another would only say so.
-            Err(ClientError::NotRunning(p))
-                if let Some(owner) = daemon::instance::history_owner(&ctx.dirs.data)
-                    .filter(|o| o.runtime.as_ref() != Some(&ctx.dirs.runtime)) =>
-            {
-                crate::tell!(
-                    "running elsewhere: no daemon listens on {}, but {owner}",
-                    p.display()
-                );
-                if args.check {
-                    exit::OK
-                } else {
-                    exit::NOT_RUNNING
-                }
-            }
-            // Asked to stop one that does not run: nothing to do, and no advice to start it
-            // (review T, T7).
-            Err(ClientError::NotRunning(p)) if args.stop => {
-                crate::tell!(
-                    "not running (no daemon listens on {}); nothing to stop",
-                    p.display()
-                );
-                exit::NOT_RUNNING
-            }
-            Err(ClientError::NotRunning(p)) => {
-                crate::tell!(
-                    "not running (no daemon listens on {}); start it with `cargo lockwatch daemon`",
-                    p.display()
-                );
-                exit::NOT_RUNNING
-            }
-            Err(e) => {
-                crate::say!("cargo-lockwatch: {e}");
-                exit::ERROR
-            }
+        return check_or_stop(ctx, &args);
+    }
+    start(ctx, args)
+}
+
+/// Says that a daemon runs but is `left` out by its runtime directory; the exit code for
+/// `--check`, `--stop` or a start.
+fn running_but_unused(left: &daemon::trust::LeftOut, args: &Args) -> i32 {
+    crate::tell!("running but not used: {left}");
+    match (args.check, args.stop) {
+        (true, _) => exit::DAEMON_UNUSED,
+        // Reached through its socket once the directory is private again.
+        (_, true) => {
+            crate::tell!("then `cargo lockwatch daemon --stop` reaches it");
+            exit::ERROR
+        }
+        _ => exit::OK,
+    }
+}
+
+/// `--check` or `--stop`: asks the daemon on this user's socket, or says why it cannot.
+fn check_or_stop(ctx: &Context, args: &Args) -> i32 {
+    let socket = daemon::socket_path(&ctx.dirs);
+    match Client::connect(&socket, Duration::from_secs(2)) {
+        Ok(c) if args.stop => ask_to_stop(c),
+        Ok(c) => say_running(c, &socket),
+        Err(e) => no_answer(ctx, args, e),
+    }
+}
+
+/// `--stop` of a daemon that answers: asks it to exit.
+fn ask_to_stop(mut c: Client) -> i32 {
+    match c.request(&Request::Shutdown) {
+        Ok(Response::Ok) => {
+            crate::tell!("asked the daemon (pid {}) to exit", c.daemon_pid);
+            exit::OK
+        }
+        other => {
+            crate::say!("cargo-lockwatch: the daemon did not accept shutdown: {other:?}");
+            exit::ERROR
+        }
+    }
+}
+
+/// `--check` of a daemon that answers: says it runs, and whether its watching is paused.
+fn say_running(mut c: Client, socket: &std::path::Path) -> i32 {
+    // Its first snapshot comes at once (no fresh pass): is its watching paused?
+    let paused = c
+        .request(&Request::Subscribe)
+        .is_ok_and(|r| matches!(r, Response::Snapshot(s) if s.paused));
+    let pause = if paused {
+        ", but its watching is paused (menu → untick Pause watching): it sees nothing new \
+         and `status` scans by itself"
+    } else {
+        ""
+    };
+    crate::tell!(
+        "running: pid {}, socket {}{pause}",
+        c.daemon_pid,
+        socket.display()
+    );
+    exit::OK
+}
+
+/// `--check` or `--stop` when no daemon answers on the socket (`e` says why).
+fn no_answer(ctx: &Context, args: &Args, e: ClientError) -> i32 {
+    match e {
+        // It runs: too busy to talk is no reason to start or restart it.
+        ClientError::Busy(b) if args.check => {
+            crate::tell!("running, but busy: {b}");
+            exit::OK
+        }
+        // Its process is stopped: it answers nothing until continued, and says so.
+        ClientError::Silent(s) if args.check && s.stopped => {
+            crate::tell!("stopped: {s}; meanwhile every command scans by itself");
+            exit::DAEMON_STOPPED
+        }
+        ClientError::Busy(b) => stop_unasked(&b.socket, &b.to_string(), "too busy"),
+        ClientError::Silent(s) if args.stop && s.stopped => {
+            stop_unasked(&s.socket, &s.to_string(), "stopped")
+        }
+        // No daemon can listen there: it does not run, and says why.
+        e @ ClientError::PathTooLong(_) => {
+            crate::tell!("not running: {e}");
+            exit::NOT_RUNNING
+        }
+        ClientError::NotRunning(p) => not_listening(ctx, args, &p),
+        e => {
+            crate::say!("cargo-lockwatch: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+/// `--check` or `--stop` when no daemon listens on socket `p`.
+fn not_listening(ctx: &Context, args: &Args, p: &std::path::Path) -> i32 {
+    // Not here, but one started with another runtime directory writes this history:
+    // it runs, and starting another would only say so.
+    if let Some(owner) = daemon::instance::history_owner(&ctx.dirs.data)
+        .filter(|o| o.runtime.as_ref() != Some(&ctx.dirs.runtime))
+    {
+        crate::tell!(
+            "running elsewhere: no daemon listens on {}, but {owner}",
+            p.display()
+        );
+        return if args.check {
+            exit::OK
+        } else {
+            exit::NOT_RUNNING
         };
     }
+    // Asked to stop one that does not run: nothing to do, and no advice to start it
+    // (review T, T7).
+    if args.stop {
+        crate::tell!(
+            "not running (no daemon listens on {}); nothing to stop",
+            p.display()
+        );
+        return exit::NOT_RUNNING;
+    }
+    crate::tell!(
+        "not running (no daemon listens on {}); start it with `cargo lockwatch daemon`",
+        p.display()
+    );
+    exit::NOT_RUNNING
+}
+
+/// Starts the daemon and runs it until it stops; one already running is no failure.
+fn start(ctx: &Context, args: Args) -> i32 {
     let roots = ctx.loaded.roots();
     let opts = daemon::Options {
         headless: args.headless,

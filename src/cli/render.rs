@@ -571,7 +571,10 @@ mod tests {
         i.blocked.push(second);
         let text = report(&r, &Style::default());
         let at = |pid: &str| text.find(&format!("pid {pid})")).unwrap_or(usize::MAX);
-        assert!(at("4250") != usize::MAX && at("4251") < at("4250"), "{text}");
+        assert!(
+            at("4250") != usize::MAX && at("4251") < at("4250"),
+            "{text}"
+        );
     }
 
     /// Other users' locks this user cannot name: one someone waits for comes first (it may

@@ -211,6 +211,21 @@ type RowKey = (
 /// whether that is a lower bound.
 type OpenWait = BTreeMap<RowKey, (f64, bool)>;
 
+/// The key of a row: waits on two Cargo homes' package caches are two rows (review O, Q1); so
+/// are a project's waits for its own builds and for another project's in a shared target dir
+/// (review T, T3).
+fn row_key(row: &BlockRow) -> RowKey {
+    let home = (row.lock_kind).and_then(|k| catalog::cargo_home_of(&row.lock, k));
+    (
+        row.blocker.clone(),
+        row.blocker_origin,
+        row.waiter.clone(),
+        row.project.clone(),
+        home,
+        row.blocker_project.clone(),
+    )
+}
+
 /// Folds events one at a time into a [`Summary`], so a summary never needs the whole log in
 /// memory.
 #[derive(Debug)]
@@ -307,168 +322,201 @@ impl Summarizer {
             return;
         }
         match e {
-            HistoryEvent::Acquired {
-                holder,
-                path,
-                party,
-                ..
-            } => {
-                if counts_as_a_hold(path) && self.holders.insert(*holder) {
-                    self.s.holds += 1;
-                }
-                if let Some(project) = &party.project {
-                    self.projects
-                        .insert(*holder, (path.clone(), project.clone()));
-                }
-            }
-            HistoryEvent::Released {
-                held_secs,
-                name,
-                path,
-                since_known,
-                holder,
-                network_silent_secs,
-                ..
-            } => {
-                if network_silent_secs.is_some_and(|s| s >= super::netwait::HUNG_SECS) {
-                    self.network_stall(*holder, path);
-                }
-                if self.projects.get(holder).is_some_and(|(p, _)| p == path) {
-                    self.projects.remove(holder);
-                }
-                if !counts_as_a_hold(path) {
-                    return;
-                }
-                let s = &mut self.s;
-                // Only its part within the period.
-                s.total_held_secs += held_secs.min(at - s.since).max(0.0);
-                if s.longest_hold
-                    .as_ref()
-                    .is_none_or(|(_, l, _)| held_secs > l)
-                {
-                    s.longest_hold = Some((name.clone(), *held_secs, path.clone()));
-                    s.longest_hold_at_least = !since_known;
-                }
-            }
-            HistoryEvent::WaitEnded {
-                at,
-                name,
-                waited_secs,
-                blocked_by,
-                blocked_by_cmd,
-                cmd,
-                path,
-                party,
-                blocker,
-                since_known,
-                waiter,
-                ino,
-                goes_on,
-                lock_description,
-                ..
-            } => {
-                // The period's total counts only its part within the period, as holds do
-                // (review M, N3); a row tells each wait that ended in it whole.
-                let within = waited_secs.min(at - self.s.since).max(0.0);
-                self.s.total_wait_secs += within;
-                self.s.total_wait_at_least |= !since_known;
-                // The waiting side of a deadlock (a build script's nested cargo) was not
-                // blocked by another build: the advice on nested cargos tells it, not a row
-                // (review P, R9).
-                if (blocked_by.iter()).any(|(_, pid)| self.deadlocked.keys().any(|d| d.pid == *pid))
-                {
-                    if !goes_on {
-                        match self.open.remove(&(*waiter, *ino)) {
-                            Some(wait) => self.wait_ended(wait),
-                            None => self.s.waits += 1,
-                        }
-                    }
-                    return;
-                }
-                let blocker_origin = self.blocker_origin(blocked_by, blocker.origin);
-                let row = BlockRow {
-                    blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
-                    blocker_origin,
-                    blocker_user: blocker.user.clone(),
-                    waiter: waiter_label(party, cmd, name),
-                    waiter_origin: party.origin,
-                    waiter_user: party.user.clone(),
-                    project: party.project.clone().or_else(|| blocker.project.clone()),
-                    lock: path.clone(),
-                    lock_kind: catalog::classify(path),
-                    // As the daemon heard them; lines of older versions: from the command.
-                    lock_description: match lock_description.as_str() {
-                        "" => (catalog::classify(path)).map_or("", |k| k.cargo_words_for(cmd)),
-                        said => said,
-                    }
-                    .to_string(),
-                    times: 0,
-                    total_wait_secs: 0.0,
-                    longest_wait_secs: 0.0,
-                    total_wait_at_least: false,
-                    longest_wait_at_least: false,
-                    blocker_project: (blocker.project.clone())
-                        .filter(|b| party.project.as_ref().is_some_and(|w| w != b)),
-                    blocker_own_target_dir: blocked_by_cmd
-                        .iter()
-                        .flatten()
-                        .any(|a| a == "--target-dir" || a.starts_with("--target-dir=")),
-                };
-                // Waits on two Cargo homes' package caches are two rows (review O, Q1); so
-                // are a project's waits for its own builds and for another project's in a
-                // shared target dir (review T, T3).
-                let home = (row.lock_kind).and_then(|k| catalog::cargo_home_of(&row.lock, k));
-                let key = (
-                    row.blocker.clone(),
-                    row.blocker_origin,
-                    row.waiter.clone(),
-                    row.project.clone(),
-                    home,
-                    row.blocker_project.clone(),
-                );
-                let row = self.rows.entry(key.clone()).or_insert(row);
-                row.total_wait_secs += waited_secs;
-                row.total_wait_at_least |= !since_known;
-                // One wait behind several holders in turn is one wait: its parts add up, and
-                // it is counted when it ends.
-                let open = self.open.entry((*waiter, *ino)).or_default();
-                let part = open.entry(key).or_insert((0.0, false));
-                part.0 += waited_secs;
-                part.1 |= !since_known;
-                if !goes_on && let Some(wait) = self.open.remove(&(*waiter, *ino)) {
-                    self.wait_ended(wait);
-                }
-            }
-            HistoryEvent::Stale {
-                holder,
-                reasons,
-                name,
-                path,
-                ..
-            } => {
-                (self.stale.entry(*holder)).or_insert((name.clone(), reasons.first().copied()));
-                if reasons.contains(&StaleReason::NetworkSilent) {
-                    self.network_stall(*holder, path);
-                }
-                if reasons.contains(&StaleReason::Stopped) {
-                    self.suspended.insert(*holder);
-                }
-                // The project its hold was taken for; else the one its lock file lies in.
-                let project = || {
-                    (self.projects.get(holder).map(|(_, p)| p.clone())).or_else(|| {
-                        catalog::classify(path).and_then(|k| catalog::project_dir_of(path, k))
-                    })
-                };
-                if reasons.contains(&StaleReason::PipeHeldOpen) {
-                    self.leftover.insert(*holder, project());
-                }
-                if reasons.contains(&StaleReason::Deadlock) {
-                    self.deadlocked.insert(*holder, project());
-                }
-            }
+            HistoryEvent::Acquired { .. } => self.hold_began(e),
+            HistoryEvent::Released { .. } => self.hold_ended(e),
+            HistoryEvent::WaitEnded { .. } => self.wait_part_ended(e),
+            HistoryEvent::Stale { .. } => self.went_stale(e),
             HistoryEvent::Killed { .. } => self.s.killed += 1,
             HistoryEvent::Yielded { .. } => self.s.yielded += 1,
             HistoryEvent::WaitStarted { .. } => {}
+        }
+    }
+
+    /// Takes an `acquired` line: one more hold, and the project it was taken for.
+    fn hold_began(&mut self, e: &HistoryEvent) {
+        let HistoryEvent::Acquired {
+            holder,
+            path,
+            party,
+            ..
+        } = e
+        else {
+            return;
+        };
+        if counts_as_a_hold(path) && self.holders.insert(*holder) {
+            self.s.holds += 1;
+        }
+        if let Some(project) = &party.project {
+            self.projects
+                .insert(*holder, (path.clone(), project.clone()));
+        }
+    }
+
+    /// Takes a `released` line: its time held, a network stall it tells, and the end of the
+    /// project it was taken for.
+    fn hold_ended(&mut self, e: &HistoryEvent) {
+        let HistoryEvent::Released {
+            at,
+            held_secs,
+            name,
+            path,
+            since_known,
+            holder,
+            network_silent_secs,
+            ..
+        } = e
+        else {
+            return;
+        };
+        if network_silent_secs.is_some_and(|s| s >= super::netwait::HUNG_SECS) {
+            self.network_stall(*holder, path);
+        }
+        if self.projects.get(holder).is_some_and(|(p, _)| p == path) {
+            self.projects.remove(holder);
+        }
+        if !counts_as_a_hold(path) {
+            return;
+        }
+        let s = &mut self.s;
+        // Only its part within the period.
+        s.total_held_secs += held_secs.min(at - s.since).max(0.0);
+        if s.longest_hold
+            .as_ref()
+            .is_none_or(|(_, l, _)| held_secs > l)
+        {
+            s.longest_hold = Some((name.clone(), *held_secs, path.clone()));
+            s.longest_hold_at_least = !since_known;
+        }
+    }
+
+    /// Takes a `wait-ended` line: its time in the period's total and in its row, counting the
+    /// wait once it ends.
+    fn wait_part_ended(&mut self, e: &HistoryEvent) {
+        let HistoryEvent::WaitEnded {
+            at,
+            waited_secs,
+            blocked_by,
+            since_known,
+            waiter,
+            ino,
+            goes_on,
+            ..
+        } = e
+        else {
+            return;
+        };
+        // The period's total counts only its part within the period, as holds do
+        // (review M, N3); a row tells each wait that ended in it whole.
+        let within = waited_secs.min(at - self.s.since).max(0.0);
+        self.s.total_wait_secs += within;
+        self.s.total_wait_at_least |= !since_known;
+        // The waiting side of a deadlock (a build script's nested cargo) was not
+        // blocked by another build: the advice on nested cargos tells it, not a row
+        // (review P, R9).
+        if (blocked_by.iter()).any(|(_, pid)| self.deadlocked.keys().any(|d| d.pid == *pid)) {
+            if !goes_on {
+                match self.open.remove(&(*waiter, *ino)) {
+                    Some(wait) => self.wait_ended(wait),
+                    None => self.s.waits += 1,
+                }
+            }
+            return;
+        }
+        let Some(row) = self.block_row(e) else {
+            return;
+        };
+        let key = row_key(&row);
+        let row = self.rows.entry(key.clone()).or_insert(row);
+        row.total_wait_secs += waited_secs;
+        row.total_wait_at_least |= !since_known;
+        // One wait behind several holders in turn is one wait: its parts add up, and
+        // it is counted when it ends.
+        let open = self.open.entry((*waiter, *ino)).or_default();
+        let part = open.entry(key).or_insert((0.0, false));
+        part.0 += waited_secs;
+        part.1 |= !since_known;
+        if !goes_on && let Some(wait) = self.open.remove(&(*waiter, *ino)) {
+            self.wait_ended(wait);
+        }
+    }
+
+    /// The row a `wait-ended` line belongs in, with nothing counted yet (`None` for other
+    /// lines).
+    fn block_row(&mut self, e: &HistoryEvent) -> Option<BlockRow> {
+        let HistoryEvent::WaitEnded {
+            name,
+            blocked_by,
+            blocked_by_cmd,
+            cmd,
+            path,
+            party,
+            blocker,
+            lock_description,
+            ..
+        } = e
+        else {
+            return None;
+        };
+        let blocker_origin = self.blocker_origin(blocked_by, blocker.origin);
+        Some(BlockRow {
+            blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
+            blocker_origin,
+            blocker_user: blocker.user.clone(),
+            waiter: waiter_label(party, cmd, name),
+            waiter_origin: party.origin,
+            waiter_user: party.user.clone(),
+            project: party.project.clone().or_else(|| blocker.project.clone()),
+            lock: path.clone(),
+            lock_kind: catalog::classify(path),
+            // As the daemon heard them; lines of older versions: from the command.
+            lock_description: match lock_description.as_str() {
+                "" => (catalog::classify(path)).map_or("", |k| k.cargo_words_for(cmd)),
+                said => said,
+            }
+            .to_string(),
+            times: 0,
+            total_wait_secs: 0.0,
+            longest_wait_secs: 0.0,
+            total_wait_at_least: false,
+            longest_wait_at_least: false,
+            blocker_project: (blocker.project.clone())
+                .filter(|b| party.project.as_ref().is_some_and(|w| w != b)),
+            blocker_own_target_dir: blocked_by_cmd
+                .iter()
+                .flatten()
+                .any(|a| a == "--target-dir" || a.starts_with("--target-dir=")),
+        })
+    }
+
+    /// Takes a `stale` line: the blocker counted once, and under each kind of trouble it tells.
+    fn went_stale(&mut self, e: &HistoryEvent) {
+        let HistoryEvent::Stale {
+            holder,
+            reasons,
+            name,
+            path,
+            ..
+        } = e
+        else {
+            return;
+        };
+        (self.stale.entry(*holder)).or_insert((name.clone(), reasons.first().copied()));
+        if reasons.contains(&StaleReason::NetworkSilent) {
+            self.network_stall(*holder, path);
+        }
+        if reasons.contains(&StaleReason::Stopped) {
+            self.suspended.insert(*holder);
+        }
+        // The project its hold was taken for; else the one its lock file lies in.
+        let project = || {
+            (self.projects.get(holder).map(|(_, p)| p.clone()))
+                .or_else(|| catalog::classify(path).and_then(|k| catalog::project_dir_of(path, k)))
+        };
+        if reasons.contains(&StaleReason::PipeHeldOpen) {
+            self.leftover.insert(*holder, project());
+        }
+        if reasons.contains(&StaleReason::Deadlock) {
+            self.deadlocked.insert(*holder, project());
         }
     }
 
@@ -1069,7 +1117,16 @@ const MAX_BLOCKED_ROWS: usize = 10;
 /// (`None`: a pipe, lines unwrapped).
 pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
     let mut out = String::new();
-    let fill = |line: String| match width {
+    write_headline(&mut out, s, period_secs, width);
+    write_blocked(&mut out, s);
+    write_advice(&mut out, &s.advice, width);
+    write_skipped(&mut out, s);
+    out
+}
+
+/// `line` wrapped to `width` (at least 40), later lines indented; unwrapped without a width.
+fn fill(line: String, width: Option<usize>) -> String {
+    match width {
         Some(w) => textwrap::fill(
             &line,
             textwrap::Options::new(w.max(40))
@@ -1077,7 +1134,12 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 .word_separator(textwrap::WordSeparator::AsciiSpace),
         ),
         None => line,
-    };
+    }
+}
+
+/// Writes the summary's first lines: the counts, the stale blockers, the builds that went
+/// first and the longest hold.
+fn write_headline(out: &mut String, s: &Summary, period_secs: u64, width: Option<usize>) {
     let header = format!(
         "Last {}: {}, {} ({} waited, added up), {} stale, {} killed",
         period_words(period_secs),
@@ -1087,7 +1149,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
         s.stale,
         s.killed
     );
-    let _ = writeln!(out, "{}", fill(header));
+    let _ = writeln!(out, "{}", fill(header, width));
     if !s.stale_blockers.is_empty() {
         let who: Vec<String> = (s.stale_blockers.iter())
             .map(|r| {
@@ -1100,7 +1162,7 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
                 format!("{}{many} ({})", r.name, why.join(", "))
             })
             .collect();
-        let _ = writeln!(out, "{}", fill(format!("Stale: {}", who.join(", "))));
+        let _ = writeln!(out, "{}", fill(format!("Stale: {}", who.join(", ")), width));
     }
     if s.yielded > 0 {
         let _ = writeln!(
@@ -1116,69 +1178,83 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
             tilde(path),
             or_more(*secs, s.longest_hold_at_least)
         );
-        let _ = writeln!(out, "{}", fill(line));
+        let _ = writeln!(out, "{}", fill(line, width));
     }
-    if !s.blocked.is_empty() {
-        let _ = writeln!(out, "\nWho blocked whom:");
-        // Most waiting first: the top rows, and the short ones counted, not listed.
-        let listed = (s.blocked.iter())
-            .take_while(|r| r.total_wait_secs >= 1.0)
-            .take(MAX_BLOCKED_ROWS);
-        let mut n = 0;
-        for r in listed {
-            n += 1;
-            let place = r
-                .project
-                .as_ref()
-                .map(|p| format!(" in {}", tilde(p)))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {}{} blocked {}{place}\n      {}, {} in all (longest {}) · {}",
-                r.blocker,
-                blocker_place(r),
-                r.waiter,
-                times(r.times),
-                or_more(r.total_wait_secs, r.total_wait_at_least),
-                or_more(r.longest_wait_secs, r.longest_wait_at_least),
-                lock_words(r, s.reader_home.as_deref())
-            );
-        }
-        let rest = s.blocked.len() - n;
-        if rest > 0 {
-            let _ = writeln!(
-                out,
-                "  … and {rest} more, {} (`cargo lockwatch history --json` lists them all)",
-                if n < MAX_BLOCKED_ROWS {
-                    "each under a second in all"
-                } else {
-                    "shorter"
-                }
-            );
-        }
+}
+
+/// Writes the "Who blocked whom" rows, if any.
+fn write_blocked(out: &mut String, s: &Summary) {
+    if s.blocked.is_empty() {
+        return;
     }
-    if !s.advice.is_empty() {
-        let _ = writeln!(out, "\nTo end it:");
-        for a in &s.advice {
-            for (i, line) in a.text.lines().enumerate() {
-                // Snippets (indented lines) stay whole so they can be copied.
-                if line.starts_with(' ') {
-                    let _ = writeln!(out, "    {line}");
-                    continue;
-                }
-                let first = if i == 0 { "  • " } else { "    " };
-                let Some(width) = width else {
-                    let _ = writeln!(out, "{first}{line}");
-                    continue;
-                };
-                let opts = textwrap::Options::new(width.max(40))
-                    .word_separator(textwrap::WordSeparator::AsciiSpace)
-                    .initial_indent(first)
-                    .subsequent_indent("    ");
-                let _ = writeln!(out, "{}", textwrap::fill(line, opts));
+    let _ = writeln!(out, "\nWho blocked whom:");
+    // Most waiting first: the top rows, and the short ones counted, not listed.
+    let listed = (s.blocked.iter())
+        .take_while(|r| r.total_wait_secs >= 1.0)
+        .take(MAX_BLOCKED_ROWS);
+    let mut n = 0;
+    for r in listed {
+        n += 1;
+        let place = r
+            .project
+            .as_ref()
+            .map(|p| format!(" in {}", tilde(p)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}{} blocked {}{place}\n      {}, {} in all (longest {}) · {}",
+            r.blocker,
+            blocker_place(r),
+            r.waiter,
+            times(r.times),
+            or_more(r.total_wait_secs, r.total_wait_at_least),
+            or_more(r.longest_wait_secs, r.longest_wait_at_least),
+            lock_words(r, s.reader_home.as_deref())
+        );
+    }
+    let rest = s.blocked.len() - n;
+    if rest > 0 {
+        let _ = writeln!(
+            out,
+            "  … and {rest} more, {} (`cargo lockwatch history --json` lists them all)",
+            if n < MAX_BLOCKED_ROWS {
+                "each under a second in all"
+            } else {
+                "shorter"
             }
+        );
+    }
+}
+
+/// Writes the "To end it" advice, if any, wrapped to `width`.
+fn write_advice(out: &mut String, advice: &[Advice], width: Option<usize>) {
+    if advice.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nTo end it:");
+    for a in advice {
+        for (i, line) in a.text.lines().enumerate() {
+            // Snippets (indented lines) stay whole so they can be copied.
+            if line.starts_with(' ') {
+                let _ = writeln!(out, "    {line}");
+                continue;
+            }
+            let first = if i == 0 { "  • " } else { "    " };
+            let Some(width) = width else {
+                let _ = writeln!(out, "{first}{line}");
+                continue;
+            };
+            let opts = textwrap::Options::new(width.max(40))
+                .word_separator(textwrap::WordSeparator::AsciiSpace)
+                .initial_indent(first)
+                .subsequent_indent("    ");
+            let _ = writeln!(out, "{}", textwrap::fill(line, opts));
         }
     }
+}
+
+/// Writes what of the history was not read: the bytes skipped, the lines unreadable.
+fn write_skipped(out: &mut String, s: &Summary) {
     if s.skipped_bytes > 0 {
         let _ = writeln!(
             out,
@@ -1194,7 +1270,6 @@ pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
             if s.unreadable_lines == 1 { "" } else { "s" }
         );
     }
-    out
 }
 
 /// [`Summary::longest_hold`] with its path as text even when it is not UTF-8.

@@ -801,7 +801,6 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
     let mut changed = false;
     let mut seen = Vec::new();
     for lock in locks {
-        let words = lock.kind.cargo_words();
         for h in &lock.holders {
             let id = (lock.key, h.id);
             seen.push(id);
@@ -809,53 +808,7 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
                 continue;
             }
             changed = true;
-            let recovered = state.recovered_holds.remove(&id);
-            let (since, since_known) =
-                recovered.unwrap_or((now, seen_begin(state, lock, h.id, now, h.started_at)));
-            state.holds.insert(
-                id,
-                Hold {
-                    path: lock.path.clone(),
-                    name: h.name.clone(),
-                    cmd: h.cmd.clone(),
-                    party: h.party.clone(),
-                    mode: h.mode,
-                    since,
-                    since_known,
-                },
-            );
-            let (who, path) = (
-                format!("{} {}", h.name, h.id.pid),
-                text::lossy_path::text(&lock.path),
-            );
-            if recovered.is_some() {
-                fx.push(Effect::Log(format!(
-                    "holding   {words}  {path}  by {who} (since before restart)"
-                )));
-                continue;
-            }
-            let mode = mode_word(h.mode);
-            let verb = match (h.inherited, since_known) {
-                (true, _) => "inherited",
-                (false, true) => "acquired ",
-                (false, false) => "holding  ",
-            };
-            fx.push(Effect::Log(format!(
-                "{verb} {words}  {path}  by {who} ({mode})"
-            )));
-            fx.push(Effect::RecordHistory(HistoryEvent::Acquired {
-                at: now,
-                path: lock.path.clone(),
-                kind: lock.kind,
-                dev: lock.key.dev,
-                ino: lock.key.ino,
-                holder: h.id,
-                name: h.name.clone(),
-                cmd: h.cmd.clone(),
-                mode: h.mode,
-                since_known,
-                party: h.party.clone(),
-            }));
+            hold_began(state, now, lock, h, fx);
         }
     }
     let mut ended: Vec<(FileKey, ProcId)> = state
@@ -868,47 +821,136 @@ fn track_holds(state: &mut State, now: f64, locks: &[LockSample], fx: &mut Vec<E
     for id in ended {
         let hold = state.holds.remove(&id).expect("key listed above");
         changed = true;
-        let held = now - hold.since;
-        let net = (state.judges.get(&id.1)).and_then(|j| j.net_now.as_ref());
-        let silent = net.map(|(_, s)| s.silent_for_secs);
-        if let Some((peer, s)) = net.filter(|(_, s)| super::netwait::gave_up_on(s)) {
-            note_gave_up(
-                &mut state.gave_up,
-                super::netwait::GaveUp {
-                    peer: peer.clone(),
-                    who: format!("{} {}", hold.name, id.1.pid),
-                    pid: id.1.pid,
-                    at: now,
-                    silent_secs: s.silent_for_secs,
-                    home: super::catalog::classify(&hold.path)
-                        .and_then(|k| super::catalog::cargo_home_of(&hold.path, k)),
-                },
-            );
-        }
-        let silence = silent.map_or(String::new(), |s| {
-            format!(" (nothing from the network for {})", text::duration(s))
-        });
-        fx.push(Effect::Log(format!(
-            "released  {}  by {} {} {}{silence}",
-            text::lossy_path::text(&hold.path),
-            hold.name,
-            id.1.pid,
-            hold_length(held, hold.since_known)
-        )));
-        fx.push(Effect::RecordHistory(HistoryEvent::Released {
-            at: now,
-            path: hold.path,
-            ino: id.0.ino,
-            holder: id.1,
-            name: hold.name,
-            held_secs: held,
-            cmd: hold.cmd,
-            since_known: hold.since_known,
-            party: hold.party,
-            network_silent_secs: silent,
-        }));
+        hold_ended(state, now, id, hold, fx);
     }
     changed
+}
+
+/// Starts the hold of `h` on `lock`, first seen now, with its log line and, unless it was
+/// recovered from the history, its history line.
+fn hold_began(
+    state: &mut State,
+    now: f64,
+    lock: &LockSample,
+    h: &HolderSample,
+    fx: &mut Vec<Effect>,
+) {
+    let words = lock.kind.cargo_words();
+    let id = (lock.key, h.id);
+    let recovered = state.recovered_holds.remove(&id);
+    let (since, since_known) =
+        recovered.unwrap_or((now, seen_begin(state, lock, h.id, now, h.started_at)));
+    state.holds.insert(
+        id,
+        Hold {
+            path: lock.path.clone(),
+            name: h.name.clone(),
+            cmd: h.cmd.clone(),
+            party: h.party.clone(),
+            mode: h.mode,
+            since,
+            since_known,
+        },
+    );
+    let (who, path) = (
+        format!("{} {}", h.name, h.id.pid),
+        text::lossy_path::text(&lock.path),
+    );
+    if recovered.is_some() {
+        fx.push(Effect::Log(format!(
+            "holding   {words}  {path}  by {who} (since before restart)"
+        )));
+        return;
+    }
+    let mode = mode_word(h.mode);
+    let verb = match (h.inherited, since_known) {
+        (true, _) => "inherited",
+        (false, true) => "acquired ",
+        (false, false) => "holding  ",
+    };
+    fx.push(Effect::Log(format!(
+        "{verb} {words}  {path}  by {who} ({mode})"
+    )));
+    fx.push(Effect::RecordHistory(acquired(now, lock, h, since_known)));
+}
+
+/// The history event of a hold of `h` on `lock` first seen at `now`.
+fn acquired(now: f64, lock: &LockSample, h: &HolderSample, since_known: bool) -> HistoryEvent {
+    HistoryEvent::Acquired {
+        at: now,
+        path: lock.path.clone(),
+        kind: lock.kind,
+        dev: lock.key.dev,
+        ino: lock.key.ino,
+        holder: h.id,
+        name: h.name.clone(),
+        cmd: h.cmd.clone(),
+        mode: h.mode,
+        since_known,
+        party: h.party.clone(),
+    }
+}
+
+/// Ends `hold` (no longer seen now), with its log and history lines.
+fn hold_ended(
+    state: &mut State,
+    now: f64,
+    id: (FileKey, ProcId),
+    hold: Hold,
+    fx: &mut Vec<Effect>,
+) {
+    let held = now - hold.since;
+    let silent = network_silence_at_release(state, now, id.1, &hold);
+    let silence = silent.map_or(String::new(), |s| {
+        format!(" (nothing from the network for {})", text::duration(s))
+    });
+    fx.push(Effect::Log(format!(
+        "released  {}  by {} {} {}{silence}",
+        text::lossy_path::text(&hold.path),
+        hold.name,
+        id.1.pid,
+        hold_length(held, hold.since_known)
+    )));
+    fx.push(Effect::RecordHistory(HistoryEvent::Released {
+        at: now,
+        path: hold.path,
+        ino: id.0.ino,
+        holder: id.1,
+        name: hold.name,
+        held_secs: held,
+        cmd: hold.cmd,
+        since_known: hold.since_known,
+        party: hold.party,
+        network_silent_secs: silent,
+    }));
+}
+
+/// For how long nothing had come from the network to `holder`, as of the last pass, when it
+/// let go of `hold` (`None`: it was not waiting on the network); one that most likely gave up
+/// on its registry is noted in `State::gave_up`.
+fn network_silence_at_release(
+    state: &mut State,
+    now: f64,
+    holder: ProcId,
+    hold: &Hold,
+) -> Option<f64> {
+    let net = (state.judges.get(&holder)).and_then(|j| j.net_now.as_ref());
+    let silent = net.map(|(_, s)| s.silent_for_secs);
+    if let Some((peer, s)) = net.filter(|(_, s)| super::netwait::gave_up_on(s)) {
+        note_gave_up(
+            &mut state.gave_up,
+            super::netwait::GaveUp {
+                peer: peer.clone(),
+                who: format!("{} {}", hold.name, holder.pid),
+                pid: holder.pid,
+                at: now,
+                silent_secs: s.silent_for_secs,
+                home: super::catalog::classify(&hold.path)
+                    .and_then(|k| super::catalog::cargo_home_of(&hold.path, k)),
+            },
+        );
+    }
+    silent
 }
 
 /// Adds `g` to `list`, dropping those older than [`super::netwait::GAVE_UP_KEPT_SECS`] and
@@ -941,6 +983,36 @@ fn track_waits(
 ) -> bool {
     let mut changed = false;
     let mut seen = Vec::new();
+    age_ended_waits(state, now, stopped);
+    for lock in locks {
+        for w in &lock.waiters {
+            let id = (lock.key, w.id);
+            seen.push(id);
+            if waits_on_behind_the_same(state, id, w) {
+                continue;
+            }
+            changed = true;
+            let went_on = going_on_since(state, now, id, fx);
+            wait_began(state, now, lock, w, went_on, fx);
+        }
+    }
+    let mut ended: Vec<(FileKey, ProcId)> = state
+        .waits
+        .keys()
+        .filter(|k| !seen.contains(k))
+        .copied()
+        .collect();
+    ended.sort();
+    for id in ended {
+        changed = true;
+        wait_gone(state, now, id, locks, stopped, fx);
+    }
+    changed
+}
+
+/// Forgets waits that ended too long ago to go on, and readies those of waiters `stopped` no
+/// longer lists to go on if they block again.
+fn age_ended_waits(state: &mut State, now: f64, stopped: &[ProcId]) {
     state
         .just_ended
         .retain(|_, (_, at)| now - *at <= REBLOCK_SECS);
@@ -960,143 +1032,192 @@ fn track_waits(
     state
         .last_waited
         .retain(|_, (_, at)| now - *at <= CHAIN_SECS);
-    for lock in locks {
-        let words = lock.kind.cargo_words();
-        for w in &lock.waiters {
-            let id = (lock.key, w.id);
-            seen.push(id);
-            // When the whole wait began, if it goes on behind a new holder.
-            let mut went_on = None;
-            if let Some(wait) = state.waits.get_mut(&id) {
-                // Behind someone else now (the holder let go, another took the lock first): the
-                // time so far is the old blocker's in the history, and a new part begins behind
-                // the new one. The wait itself goes on: its start does not move.
-                let moved_on = !w.blocked_by.is_empty()
-                    && !w.blocked_by.iter().any(|b| wait.blocked_by.contains(b));
-                if !moved_on {
-                    for b in &w.blocked_by {
-                        if !wait.blocked_by.contains(b) {
-                            wait.blocked_by.push(b.clone());
-                        }
-                    }
-                    continue;
-                }
-                let old = state.waits.remove(&id).expect("found above");
-                went_on = Some((old.began, old.began_known));
-                fx.push(Effect::RecordHistory(wait_ended(id, old, now, true)));
-            } else if let Some((began, _)) = state.just_ended.remove(&id) {
-                went_on = Some(began);
-            }
-            changed = true;
-            let switched = went_on.is_some();
-            let recovered = state.recovered_waits.remove(&id);
-            let resumed = state.resumed_from.remove(&id);
-            let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
-                let part = match resumed {
-                    Some(stopped_at) => (stopped_at.max(held_since(state, lock)), true),
-                    None => (
-                        now,
-                        switched || seen_begin(state, lock, w.id, now, w.started_at),
-                    ),
-                };
-                let chained = state.last_waited.get(&w.id).map(|(began, _)| *began);
-                (part, went_on.or(chained).unwrap_or(part))
-            });
-            state.waits.insert(
-                id,
-                Wait {
-                    path: lock.path.clone(),
-                    name: w.name.clone(),
-                    cmd: w.cmd.clone(),
-                    since,
-                    since_known,
-                    began,
-                    began_known,
-                    blocked_by: w.blocked_by.clone(),
-                    blocked_by_cmd: w.blocked_by_cmd.clone(),
-                    party: w.party.clone(),
-                    blocker: w.blocker.clone(),
-                    lock_description: w.lock_description.clone(),
-                },
-            );
-            let blockers = if w.blocked_by.is_empty() {
-                "an unseen holder".to_string()
-            } else {
-                let names: Vec<String> = w
-                    .blocked_by
-                    .iter()
-                    .map(|(n, p)| format!("{n} {p}"))
-                    .collect();
-                names.join(", ")
-            };
-            let so_far = match went_on {
-                Some((t, known)) => format!(
-                    " (waiting {} in all)",
-                    super::text::duration_known(now - t, known)
-                ),
-                None => String::new(),
-            };
-            fx.push(Effect::Log(format!(
-                "waiting   {words}  {}  {} {} {}waits for {blockers}{so_far}",
-                text::lossy_path::text(&lock.path),
-                w.name,
-                w.id.pid,
-                if switched { "now " } else { "" }
-            )));
-            if recovered.is_none() {
-                fx.push(Effect::RecordHistory(HistoryEvent::WaitStarted {
-                    at: now,
-                    path: lock.path.clone(),
-                    dev: lock.key.dev,
-                    ino: lock.key.ino,
-                    waiter: w.id,
-                    name: w.name.clone(),
-                    cmd: w.cmd.clone(),
-                    blocked_by: w.blocked_by.clone(),
-                    blocked_by_cmd: w.blocked_by_cmd.clone(),
-                    since_known,
-                    party: w.party.clone(),
-                    blocker: w.blocker.clone(),
-                    began: went_on.map(|(t, _)| t),
-                    began_known: went_on.is_none_or(|(_, known)| known),
-                }));
-            }
+}
+
+/// Whether the wait `id` goes on behind the blockers it waited for (any new ones among `w`'s
+/// are added to them).
+fn waits_on_behind_the_same(state: &mut State, id: (FileKey, ProcId), w: &WaiterSample) -> bool {
+    let Some(wait) = state.waits.get_mut(&id) else {
+        return false;
+    };
+    // Behind someone else now (the holder let go, another took the lock first): the
+    // time so far is the old blocker's in the history, and a new part begins behind
+    // the new one. The wait itself goes on: its start does not move.
+    let moved_on =
+        !w.blocked_by.is_empty() && !w.blocked_by.iter().any(|b| wait.blocked_by.contains(b));
+    if moved_on {
+        return false;
+    }
+    for b in &w.blocked_by {
+        if !wait.blocked_by.contains(b) {
+            wait.blocked_by.push(b.clone());
         }
     }
-    let mut ended: Vec<(FileKey, ProcId)> = state
-        .waits
-        .keys()
-        .filter(|k| !seen.contains(k))
-        .copied()
-        .collect();
-    ended.sort();
+    true
+}
+
+/// When the whole wait `id` began, if it goes on: behind a new holder (its part behind the
+/// old one ends, with its history line), or blocked again soon after it ended.
+fn going_on_since(
+    state: &mut State,
+    now: f64,
+    id: (FileKey, ProcId),
+    fx: &mut Vec<Effect>,
+) -> Option<Start> {
+    if let Some(old) = state.waits.remove(&id) {
+        let began = (old.began, old.began_known);
+        fx.push(Effect::RecordHistory(wait_ended(id, old, now, true)));
+        Some(began)
+    } else if let Some((began, _)) = state.just_ended.remove(&id) {
+        Some(began)
+    } else {
+        None
+    }
+}
+
+/// Starts a wait (or its new part, when it `went_on` from an earlier one) of `w` on `lock`,
+/// with its log line and, unless it was recovered from the history, its history line.
+fn wait_began(
+    state: &mut State,
+    now: f64,
+    lock: &LockSample,
+    w: &WaiterSample,
+    went_on: Option<Start>,
+    fx: &mut Vec<Effect>,
+) {
+    let id = (lock.key, w.id);
+    let recovered = state.recovered_waits.remove(&id);
+    let resumed = state.resumed_from.remove(&id);
+    let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
+        let part = match resumed {
+            Some(stopped_at) => (stopped_at.max(held_since(state, lock)), true),
+            None => (
+                now,
+                went_on.is_some() || seen_begin(state, lock, w.id, now, w.started_at),
+            ),
+        };
+        let chained = state.last_waited.get(&w.id).map(|(began, _)| *began);
+        (part, went_on.or(chained).unwrap_or(part))
+    });
+    state.waits.insert(
+        id,
+        Wait {
+            path: lock.path.clone(),
+            name: w.name.clone(),
+            cmd: w.cmd.clone(),
+            since,
+            since_known,
+            began,
+            began_known,
+            blocked_by: w.blocked_by.clone(),
+            blocked_by_cmd: w.blocked_by_cmd.clone(),
+            party: w.party.clone(),
+            blocker: w.blocker.clone(),
+            lock_description: w.lock_description.clone(),
+        },
+    );
+    fx.push(Effect::Log(waiting_line(now, lock, w, went_on)));
+    if recovered.is_none() {
+        fx.push(Effect::RecordHistory(wait_started(
+            now,
+            lock,
+            w,
+            since_known,
+            went_on,
+        )));
+    }
+}
+
+/// The log line of a wait (or its new part, when it `went_on`) of `w` on `lock` first seen at
+/// `now`.
+fn waiting_line(now: f64, lock: &LockSample, w: &WaiterSample, went_on: Option<Start>) -> String {
+    let blockers = if w.blocked_by.is_empty() {
+        "an unseen holder".to_string()
+    } else {
+        let names: Vec<String> = w
+            .blocked_by
+            .iter()
+            .map(|(n, p)| format!("{n} {p}"))
+            .collect();
+        names.join(", ")
+    };
+    let so_far = match went_on {
+        Some((t, known)) => format!(
+            " (waiting {} in all)",
+            super::text::duration_known(now - t, known)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "waiting   {}  {}  {} {} {}waits for {blockers}{so_far}",
+        lock.kind.cargo_words(),
+        text::lossy_path::text(&lock.path),
+        w.name,
+        w.id.pid,
+        if went_on.is_some() { "now " } else { "" }
+    )
+}
+
+/// The history event of a wait (or its new part, when it `went_on`) of `w` on `lock` first
+/// seen at `now`.
+fn wait_started(
+    now: f64,
+    lock: &LockSample,
+    w: &WaiterSample,
+    since_known: bool,
+    went_on: Option<Start>,
+) -> HistoryEvent {
+    HistoryEvent::WaitStarted {
+        at: now,
+        path: lock.path.clone(),
+        dev: lock.key.dev,
+        ino: lock.key.ino,
+        waiter: w.id,
+        name: w.name.clone(),
+        cmd: w.cmd.clone(),
+        blocked_by: w.blocked_by.clone(),
+        blocked_by_cmd: w.blocked_by_cmd.clone(),
+        since_known,
+        party: w.party.clone(),
+        blocker: w.blocker.clone(),
+        began: went_on.map(|(t, _)| t),
+        began_known: went_on.is_none_or(|(_, known)| known),
+    }
+}
+
+/// Ends the wait `id`, no longer seen now, with its history line; it is remembered in case
+/// it goes on: its waiter was stopped, or did not get the lock and may block again.
+fn wait_gone(
+    state: &mut State,
+    now: f64,
+    id: (FileKey, ProcId),
+    locks: &[LockSample],
+    stopped: &[ProcId],
+    fx: &mut Vec<Effect>,
+) {
+    let wait = state.waits.remove(&id).expect("key listed above");
     let holds = |(key, who): (FileKey, ProcId)| {
         (locks.iter()).any(|l| l.key == key && l.holders.iter().any(|h| h.id == who))
     };
-    for id in ended {
-        let wait = state.waits.remove(&id).expect("key listed above");
-        changed = true;
+    state
+        .last_waited
+        .insert(id.1, ((wait.began, wait.began_known), now));
+    let stopped_now = stopped.contains(&id.1);
+    if stopped_now {
         state
-            .last_waited
-            .insert(id.1, ((wait.began, wait.began_known), now));
-        let stopped_now = stopped.contains(&id.1);
-        if stopped_now {
-            state
-                .stopped_waits
-                .insert(id, ((wait.began, wait.began_known), now));
-        } else if !holds(id) {
-            state
-                .just_ended
-                .insert(id, ((wait.began, wait.began_known), now));
-        }
-        fx.push(Effect::RecordHistory(wait_ended(
-            id,
-            wait,
-            now,
-            stopped_now,
-        )));
+            .stopped_waits
+            .insert(id, ((wait.began, wait.began_known), now));
+    } else if !holds(id) {
+        state
+            .just_ended
+            .insert(id, ((wait.began, wait.began_known), now));
     }
-    changed
+    fx.push(Effect::RecordHistory(wait_ended(
+        id,
+        wait,
+        now,
+        stopped_now,
+    )));
 }
 
 /// When the latest of `lock`'s current holds began (`-inf` when none is known).

@@ -157,53 +157,25 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     // Before kqueue or a client takes any descriptor (launchd gives agents 256).
     open_files::raise();
     let instance = instance::InstanceLock::acquire(&dirs.runtime)?;
-    // A second daemon of this user with another runtime directory would write every event
-    // into the same history twice.
-    let history_lock = match instance::HistoryLock::acquire(&dirs.data, &dirs.runtime) {
-        Ok(lock) => Some(lock),
-        Err(instance::HistoryLockError::Owned(owned)) => return Err(owned.into()),
-        Err(instance::HistoryLockError::Unavailable(why)) => {
-            tracing::warn!("{why}; a second daemon writing this history would not be noticed");
-            None
-        }
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("lockwatch-worker")
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let history_lock = lock_history(dirs)?;
+    let runtime = worker_runtime()?;
     // Before the socket exists: from here on a signal ends (or reloads) the daemon cleanly
     // instead of killing it with its socket left behind.
     let signals = runtime.block_on(async { Signals::new() })?;
     logcap::set_max(config.daemon.log_max_bytes);
 
-    let mut history = history::History::with_limit(&dirs.data, config.daemon.history_max_bytes);
-    history.set_bound_in_doubt(opts.history_bound_in_doubt);
-    let history_problem = history.check().err();
+    let (history, history_problem) = open_history(dirs, &config, &opts);
     let probe = crate::probe::platform()?;
     let mode = ui_mode(opts.headless, cfg!(tray), gui_available());
-    let tray = mode.tray;
     let (ui_tx, ui_rx) = mpsc::unbounded_channel();
-    let (limits_tx, limits) = tokio::sync::watch::channel(config.daemon.clone());
-    let notifier = ui_bridge::DesktopNotifier::new(
-        config.notify.clone(),
-        ui_bridge::buttons_deliverable(tray, cfg!(target_os = "macos")).then(|| ui_tx.clone()),
-    );
-    let (engine, snapshots) = engine::Engine::new(
+    let (engine, snapshots, limits) = new_engine(
+        dirs,
         probe,
         config,
         roots.clone(),
-        history.clone(),
-        Box::new(notifier),
-        engine::EngineOptions {
-            // Always: under launchd/systemd stdout is the log file.
-            log_lines: true,
-            launch_at_login: crate::service::is_installed(),
-            limits: Some(limits_tx),
-            runtime_dir: Some(dirs.runtime.clone()),
-            config_file: Some(crate::config::ConfigFile::of(&dirs.config_file())),
-        },
+        &history,
+        &ui_tx,
+        mode.tray,
     );
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let socket = instance.dir().join(SOCKET_NAME);
@@ -216,6 +188,131 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         limits,
         config_file: dirs.config_file(),
     };
+    say_started(mode, &roots, &socket, history_problem, dirs);
+
+    runtime.spawn(server::serve(listener, shared));
+    runtime.spawn(signals.run(cmd_tx.clone(), dirs.clone(), opts.flags.clone()));
+    runtime.spawn(ui_bridge::run_commands(
+        ui_rx,
+        cmd_tx.clone(),
+        snapshots.clone(),
+        dirs.clone(),
+        opts.kill_grace,
+    ));
+    let engine_task = runtime.spawn(engine.run(cmd_rx));
+
+    #[cfg(tray)]
+    if mode.tray {
+        run_tray(runtime, ui_tx, dirs, snapshots, engine_task, guard);
+    }
+    drop((snapshots, ui_tx));
+    shut_down_after(runtime, engine_task, guard, history_lock, instance)
+}
+
+/// Waits for the engine to stop, then removes the socket, lets go of the locks and stops the
+/// runtime; whether the engine stopped cleanly.
+fn shut_down_after(
+    runtime: tokio::runtime::Runtime,
+    engine_task: tokio::task::JoinHandle<()>,
+    guard: server::SocketGuard,
+    history_lock: Option<instance::HistoryLock>,
+    instance: instance::InstanceLock,
+) -> anyhow::Result<()> {
+    let outcome = runtime.block_on(engine_task);
+    drop(guard);
+    drop(history_lock);
+    drop(instance);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    // A crash must not look like a Quit: launchd/systemd restart only on a non-zero exit.
+    outcome.map_err(|e| anyhow::anyhow!("the daemon's engine failed: {e}"))
+}
+
+/// The lock on this user's history, so that no second daemon writes it (`None`: it cannot be
+/// taken, and that is only warned about).
+fn lock_history(dirs: &Dirs) -> anyhow::Result<Option<instance::HistoryLock>> {
+    // A second daemon of this user with another runtime directory would write every event
+    // into the same history twice.
+    match instance::HistoryLock::acquire(&dirs.data, &dirs.runtime) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(instance::HistoryLockError::Owned(owned)) => Err(owned.into()),
+        Err(instance::HistoryLockError::Unavailable(why)) => {
+            tracing::warn!("{why}; a second daemon writing this history would not be noticed");
+            Ok(None)
+        }
+    }
+}
+
+/// The history the daemon writes, with what keeps it from being written as it should (a
+/// file there that is not a regular one).
+fn open_history(
+    dirs: &Dirs,
+    config: &Config,
+    opts: &Options,
+) -> (history::History, Option<history::NotRegular>) {
+    let mut history = history::History::with_limit(&dirs.data, config.daemon.history_max_bytes);
+    history.set_bound_in_doubt(opts.history_bound_in_doubt);
+    let history_problem = history.check().err();
+    (history, history_problem)
+}
+
+/// The tokio runtime the daemon's tasks run on: worker threads of its own, so the main thread
+/// stays free for the tray.
+fn worker_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("lockwatch-worker")
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The engine, with its published snapshots and the daemon settings it publishes on a reload;
+/// its notifications offer a button (sent to `ui_tx`) when a press can reach the daemon.
+fn new_engine(
+    dirs: &Dirs,
+    probe: Box<dyn crate::probe::Probe>,
+    config: Config,
+    roots: WatchRoots,
+    history: &history::History,
+    ui_tx: &mpsc::UnboundedSender<crate::ui::UiCommand>,
+    tray: bool,
+) -> (
+    engine::Engine,
+    tokio::sync::watch::Receiver<crate::ui::UiSnapshot>,
+    tokio::sync::watch::Receiver<crate::config::DaemonConfig>,
+) {
+    let (limits_tx, limits) = tokio::sync::watch::channel(config.daemon.clone());
+    let notifier = ui_bridge::DesktopNotifier::new(
+        config.notify.clone(),
+        ui_bridge::buttons_deliverable(tray, cfg!(target_os = "macos")).then(|| ui_tx.clone()),
+    );
+    let (engine, snapshots) = engine::Engine::new(
+        probe,
+        config,
+        roots,
+        history.clone(),
+        Box::new(notifier),
+        engine::EngineOptions {
+            // Always: under launchd/systemd stdout is the log file.
+            log_lines: true,
+            launch_at_login: crate::service::is_installed(),
+            limits: Some(limits_tx),
+            runtime_dir: Some(dirs.runtime.clone()),
+            config_file: Some(crate::config::ConfigFile::of(&dirs.config_file())),
+        },
+    );
+    (engine, snapshots, limits)
+}
+
+/// Writes the daemon's first log line, and what keeps its history from being written as it
+/// should.
+fn say_started(
+    mode: UiMode,
+    roots: &WatchRoots,
+    socket: &std::path::Path,
+    history_problem: Option<history::NotRegular>,
+    dirs: &Dirs,
+) {
     let homes: Vec<String> = roots
         .cargo_homes
         .iter()
@@ -224,7 +321,7 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     logcap::println(&format!(
         "cargo-lockwatch daemon {} ({}: {}, pid {}) watching {}; socket {}",
         env!("CARGO_PKG_VERSION"),
-        if tray { "menu bar" } else { "headless" },
+        if mode.tray { "menu bar" } else { "headless" },
         mode.why,
         std::process::id(),
         homes.join(", "),
@@ -239,60 +336,50 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         logcap::println(&format!("history   {e}; {meanwhile}"));
         tracing::warn!("{e}; {meanwhile}");
     }
+}
 
-    runtime.spawn(server::serve(listener, shared));
-    runtime.spawn(signals.run(cmd_tx.clone(), dirs.clone(), opts.flags.clone()));
-    runtime.spawn(ui_bridge::run_commands(
-        ui_rx,
-        cmd_tx.clone(),
-        snapshots.clone(),
-        dirs.clone(),
-        opts.kill_grace,
-    ));
-    let engine_task = runtime.spawn(engine.run(cmd_rx));
-
-    #[cfg(tray)]
-    if tray {
-        // The main thread becomes the tray's event loop and never returns: the process ends
-        // through the UI handle once the engine has stopped and the socket is removed.
-        let runtime = Box::leak(Box::new(runtime));
-        let icon_dir = dirs.runtime.join("tray-icons");
-        crate::ui::tray::run(ui_tx, Some(icon_dir), move |handle| {
-            let mut rx = snapshots;
-            let show = handle.clone();
-            runtime.spawn(async move {
-                loop {
-                    let snap = rx.borrow_and_update().clone();
-                    if show.show(snap).is_err() || rx.changed().await.is_err() {
-                        break;
-                    }
-                    // Redrawing the tray costs milliseconds of the main thread (an icon written
-                    // out, a menu rebuilt): clients waiting on the socket (`wait`, `status`)
-                    // are answered first, and a burst of passes redraws once.
-                    tokio::time::sleep(TRAY_REDRAW_DELAY).await;
+/// Gives the main thread to the tray's event loop, which shows each snapshot the engine
+/// publishes.
+#[cfg(tray)]
+fn run_tray(
+    runtime: tokio::runtime::Runtime,
+    ui_tx: mpsc::UnboundedSender<crate::ui::UiCommand>,
+    dirs: &Dirs,
+    snapshots: tokio::sync::watch::Receiver<crate::ui::UiSnapshot>,
+    engine_task: tokio::task::JoinHandle<()>,
+    guard: server::SocketGuard,
+) -> ! {
+    // The main thread becomes the tray's event loop and never returns: the process ends
+    // through the UI handle once the engine has stopped and the socket is removed.
+    let runtime = Box::leak(Box::new(runtime));
+    let icon_dir = dirs.runtime.join("tray-icons");
+    crate::ui::tray::run(ui_tx, Some(icon_dir), move |handle| {
+        let mut rx = snapshots;
+        let show = handle.clone();
+        runtime.spawn(async move {
+            loop {
+                let snap = rx.borrow_and_update().clone();
+                if show.show(snap).is_err() || rx.changed().await.is_err() {
+                    break;
                 }
-            });
-            runtime.spawn(async move {
-                let code = match engine_task.await {
-                    Ok(()) => 0,
-                    Err(e) => {
-                        crate::say!("cargo-lockwatch: the daemon's engine failed: {e}");
-                        crate::exit::ERROR
-                    }
-                };
-                drop(guard);
-                let _ = handle.exit(code);
-            });
+                // Redrawing the tray costs milliseconds of the main thread (an icon written
+                // out, a menu rebuilt): clients waiting on the socket (`wait`, `status`)
+                // are answered first, and a burst of passes redraws once.
+                tokio::time::sleep(TRAY_REDRAW_DELAY).await;
+            }
         });
-    }
-    drop((snapshots, ui_tx));
-    let outcome = runtime.block_on(engine_task);
-    drop(guard);
-    drop(history_lock);
-    drop(instance);
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    // A crash must not look like a Quit: launchd/systemd restart only on a non-zero exit.
-    outcome.map_err(|e| anyhow::anyhow!("the daemon's engine failed: {e}"))
+        runtime.spawn(async move {
+            let code = match engine_task.await {
+                Ok(()) => 0,
+                Err(e) => {
+                    crate::say!("cargo-lockwatch: the daemon's engine failed: {e}");
+                    crate::exit::ERROR
+                }
+            };
+            drop(guard);
+            let _ = handle.exit(code);
+        });
+    })
 }
 
 /// The signals the daemon handles, registered before the socket is bound.
