@@ -694,6 +694,13 @@ fn verdict(
             who(b),
             doing::describe_short(doing)
         ),
+        // Another user's waiter suspended with Ctrl-Z is not in the kernel's table, and its
+        // stopped call cannot be read from here (review U, U4).
+        (IncidentState::Holding, doing) if sig.unseen => format!(
+            "{} holds it: {}; none of your processes waits for it.",
+            who(b),
+            doing::describe_short(doing)
+        ),
         (IncidentState::Holding, doing) => format!(
             "{} holds it: {}; nobody waits.",
             who(b),
@@ -1477,6 +1484,38 @@ mod tests {
         let r = case.report(&Knowledge::default());
         let l = r.locks.iter().find(|l| l.path == inside).unwrap();
         assert_eq!(l.description, "build directory", "{r:#?}");
+    }
+
+    /// Another user's holder at work, nobody seen waiting: their suspended waiter would not be
+    /// seen from here, so only "none of yours" is said (review U, U4).
+    #[test]
+    fn another_user_s_busy_holder_is_not_said_to_have_nobody_waiting() {
+        let mut case = two_builds(ProcState::Sleeping);
+        case.sightings[0].waiters.clear();
+        case.activity.insert(
+            10,
+            Activity {
+                unseen: true,
+                descendants: vec![ChildProcess {
+                    pid: 12,
+                    name: "sleep".into(),
+                    cmd: vec!["sleep".into(), "60".into()],
+                    stopped: false,
+                }],
+                ..Activity::default()
+            },
+        );
+        let i = &case.report(&Knowledge::default()).incidents[0];
+        assert_eq!(i.state, IncidentState::Holding);
+        assert!(
+            i.verdict
+                .ends_with("; none of your processes waits for it."),
+            "{}",
+            i.verdict
+        );
+        case.activity.get_mut(&10).unwrap().unseen = false;
+        let i = &case.report(&Knowledge::default()).incidents[0];
+        assert!(i.verdict.ends_with("; nobody waits."), "{}", i.verdict);
     }
 
     #[test]
