@@ -116,6 +116,34 @@ struct PendingHistory {
     unrotated: Option<String>,
 }
 
+/// When the loop's follow-up passes and next cheap look fall due (the next sample aside).
+struct Due {
+    /// Whether the probe is asked cheaply between passes.
+    quick: bool,
+    /// Passes due after file events, or after a cheap look saw a cargo start.
+    follow_ups: Vec<tokio::time::Instant>,
+    /// When the next cheap look is due.
+    next_quick: tokio::time::Instant,
+}
+
+impl Due {
+    /// When the loop is to wake next, with the next sample due at `next_sample`.
+    fn deadline(&self, next_sample: tokio::time::Instant) -> tokio::time::Instant {
+        let next_follow = self.follow_ups.iter().min().copied();
+        let deadline = next_follow.map_or(next_sample, |f| f.min(next_sample));
+        if self.quick {
+            deadline.min(self.next_quick)
+        } else {
+            deadline
+        }
+    }
+
+    /// Adds passes due each of `after` from `now`.
+    fn follow_up(&mut self, after: &[Duration], now: tokio::time::Instant) {
+        self.follow_ups.extend(after.iter().map(|d| now + *d));
+    }
+}
+
 /// Everything the loop owns.
 pub struct Engine {
     probe: Box<dyn Probe>,
@@ -273,24 +301,19 @@ impl Engine {
         let (wake_tx, mut wake_rx) = mpsc::unbounded_channel();
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<KillDone>();
         self.done = Some(done_tx.clone());
-        match FsWatcher::new(wake_tx.clone()) {
-            Ok(w) => self.watcher = Some(w),
-            Err(e) => tracing::warn!("file events unavailable ({e}); polling only"),
-        }
-        self.platform_wakes = Some(PlatformWakes::new(wake_tx.clone()));
-        let mut follow_ups: Vec<tokio::time::Instant> = Vec::new();
+        self.start_watching(&wake_tx);
         let mut alarm = Alarm::new();
         let quick = self.probe.quick_looks(&[]).is_some();
         self.quick_enabled = quick;
         self.pass();
-        let mut next_quick = tokio::time::Instant::now() + self.quick_interval();
+        let mut due = Due {
+            quick,
+            follow_ups: Vec::new(),
+            next_quick: tokio::time::Instant::now() + self.quick_interval(),
+        };
         loop {
             let next_sample = self.next_sample();
-            let next_follow = follow_ups.iter().min().copied();
-            let mut deadline = next_follow.map_or(next_sample, |f| f.min(next_sample));
-            if quick {
-                deadline = deadline.min(next_quick);
-            }
+            let deadline = due.deadline(next_sample);
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
@@ -299,64 +322,94 @@ impl Engine {
                 finished = done_rx.recv() => if let Some((report, reply)) = finished {
                     self.kill_done(report, reply);
                 },
-                wake = wake_rx.recv() => {
-                    if quick && let Some(w) = &wake {
-                        self.quick_event(w);
-                        let soon = tokio::time::Instant::now() + quick_check::LIVELY;
-                        next_quick = next_quick.min(soon);
-                    }
-                    match wake {
-                        Some(Wake::LockFile(path)) if !self.knows(&path) => {
-                            // A lock file made since the list was read (a new Cargo home).
-                            self.known_at = None;
-                            let now = tokio::time::Instant::now();
-                            follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
-                        }
-                        Some(Wake::LockFile(_) | Wake::ProcessExited(_) | Wake::Overflow) => {
-                            let now = tokio::time::Instant::now();
-                            follow_ups.extend(FOLLOW_UPS.iter().map(|d| now + *d));
-                        }
-                        Some(Wake::Activity(key)) => {
-                            let event = Event::Activity { now: scan::now(), key };
-                            policy::apply(&mut self.policy, event);
-                        }
-                        Some(Wake::Failed(e)) => {
-                            tracing::warn!("file watcher: {e}; polling continues");
-                        }
-                        None => {}
-                    }
-                }
-                _ = alarm.until(deadline) => {
-                    let now = tokio::time::Instant::now();
-                    let follow_up_due = follow_ups.iter().any(|t| *t <= now);
-                    follow_ups.retain(|t| *t > now);
-                    if now >= next_sample {
-                        self.relist_if_due();
-                    }
-                    if quick && now >= next_quick && now < next_sample && !follow_up_due {
-                        // Only the cheap look: a full pass when a looked-at file changed, more
-                        // soon after when a cargo started.
-                        if !self.paused {
-                            let (changed, cargo_started) = self.quick_look();
-                            if cargo_started {
-                                follow_ups.extend(CARGO_FOLLOW_UPS.iter().map(|d| now + *d));
-                            }
-                            if changed {
-                                self.pass();
-                            }
-                        }
-                        next_quick = tokio::time::Instant::now() + self.quick_interval();
-                        continue;
-                    }
-                    self.pass();
-                    if quick {
-                        // A pass is a look at every file: the next cheap one is a cadence on.
-                        next_quick = tokio::time::Instant::now() + self.quick_interval();
-                    }
-                }
+                wake = wake_rx.recv() => self.woken(wake, &mut due),
+                _ = alarm.until(deadline) => self.fell_due(next_sample, &mut due),
             }
         }
-        // Last chance for events still queued; say how many are lost if the disk still refuses.
+        self.say_stopped();
+    }
+
+    /// Starts the file watcher (polling only when it cannot) and the platform's other wakes,
+    /// both sending to `wake_tx`.
+    fn start_watching(&mut self, wake_tx: &mpsc::UnboundedSender<Wake>) {
+        match FsWatcher::new(wake_tx.clone()) {
+            Ok(w) => self.watcher = Some(w),
+            Err(e) => tracing::warn!("file events unavailable ({e}); polling only"),
+        }
+        self.platform_wakes = Some(PlatformWakes::new(wake_tx.clone()));
+    }
+
+    /// Handles a wake from the watcher: follow-up passes after a lock file's event or a
+    /// process's exit, the policy told of activity, a watcher failure logged.
+    fn woken(&mut self, wake: Option<Wake>, due: &mut Due) {
+        if due.quick
+            && let Some(w) = &wake
+        {
+            self.quick_event(w);
+            let soon = tokio::time::Instant::now() + quick_check::LIVELY;
+            due.next_quick = due.next_quick.min(soon);
+        }
+        match wake {
+            Some(Wake::LockFile(path)) if !self.knows(&path) => {
+                // A lock file made since the list was read (a new Cargo home).
+                self.known_at = None;
+                due.follow_up(&FOLLOW_UPS, tokio::time::Instant::now());
+            }
+            Some(Wake::LockFile(_) | Wake::ProcessExited(_) | Wake::Overflow) => {
+                due.follow_up(&FOLLOW_UPS, tokio::time::Instant::now());
+            }
+            Some(Wake::Activity(key)) => {
+                let event = Event::Activity {
+                    now: scan::now(),
+                    key,
+                };
+                policy::apply(&mut self.policy, event);
+            }
+            Some(Wake::Failed(e)) => {
+                tracing::warn!("file watcher: {e}; polling continues");
+            }
+            None => {}
+        }
+    }
+
+    /// Runs what fell due: a full pass (after listing the known lock files again, when a sample
+    /// was due), or only a cheap look when nothing but that was due.
+    fn fell_due(&mut self, next_sample: tokio::time::Instant, due: &mut Due) {
+        let now = tokio::time::Instant::now();
+        let follow_up_due = due.follow_ups.iter().any(|t| *t <= now);
+        due.follow_ups.retain(|t| *t > now);
+        if now >= next_sample {
+            self.relist_if_due();
+        }
+        if due.quick && now >= due.next_quick && now < next_sample && !follow_up_due {
+            self.quick_look_due(now, due);
+            return;
+        }
+        self.pass();
+        if due.quick {
+            // A pass is a look at every file: the next cheap one is a cadence on.
+            due.next_quick = tokio::time::Instant::now() + self.quick_interval();
+        }
+    }
+
+    /// Only the cheap look: a full pass when a looked-at file changed, more soon after when a
+    /// cargo started.
+    fn quick_look_due(&mut self, now: tokio::time::Instant, due: &mut Due) {
+        if !self.paused {
+            let (changed, cargo_started) = self.quick_look();
+            if cargo_started {
+                due.follow_up(&CARGO_FOLLOW_UPS, now);
+            }
+            if changed {
+                self.pass();
+            }
+        }
+        due.next_quick = tokio::time::Instant::now() + self.quick_interval();
+    }
+
+    /// Logs the end of watching: last chance for events still queued, and how many are lost
+    /// if the disk still refuses.
+    fn say_stopped(&mut self) {
         self.flush_history();
         if !self.pending.events.is_empty() {
             self.log(&format!(
@@ -748,6 +801,27 @@ impl Engine {
         if self.known_at.is_none() {
             self.relist();
         }
+        let Some(pass) = self.read_locks() else {
+            return;
+        };
+        let now = scan::now();
+        let (effects, knowledge) = self.observe(&pass, now);
+        // The free lock files are shared, not made again: see `publish`.
+        let observed = core_report::Observed {
+            free: &[],
+            ..pass.observed()
+        };
+        let homes = self.roots.cargo_homes.clone();
+        let report = core_report::build(Source::Daemon, now, homes, &observed, &knowledge);
+        self.last_known = knowledge;
+        self.passed(&pass);
+        self.perform(effects);
+        self.adopt_report(report, now);
+    }
+
+    /// The probe's pass over the known lock files, or `None` when it cannot read the locks
+    /// (said once while it lasts, and published beside the commands' state).
+    fn read_locks(&mut self) -> Option<scan::Pass> {
         let deep = true;
         let known = std::sync::Arc::clone(self.known.list());
         let pass = match scan::pass_with_known(self.probe.as_mut(), known, deep) {
@@ -760,18 +834,23 @@ impl Engine {
                 self.probe_failing = Some(e);
                 // Commands (snooze, pause) still show, beside the failure.
                 self.publish();
-                return;
+                return None;
             }
         };
         if self.probe_failing.take().is_some() {
             self.log("probe     reading the locks again");
         }
-        let now = scan::now();
-        let blockers = self.blocker_samples(&pass);
+        Some(pass)
+    }
+
+    /// Feeds the policy what `pass` saw at `now`: its effects, and what the report knows
+    /// beyond the pass.
+    fn observe(&mut self, pass: &scan::Pass, now: f64) -> (Vec<Effect>, Knowledge) {
+        let blockers = self.blocker_samples(pass);
         let home = self.roots.cargo_homes.first().map(PathBuf::as_path);
-        let build_dirs = scan::configured_build_dirs(&pass, home, &mut self.build_dirs);
-        let net_settings = scan::net_settings(&pass, home, &mut self.net_settings);
-        let locks = lock_samples(&pass, &build_dirs, |p| {
+        let build_dirs = scan::configured_build_dirs(pass, home, &mut self.build_dirs);
+        let net_settings = scan::net_settings(pass, home, &mut self.net_settings);
+        let locks = lock_samples(pass, &build_dirs, |p| {
             self.watcher
                 .as_ref()
                 .is_some_and(|w| w.watches_lock_file(p))
@@ -786,7 +865,17 @@ impl Engine {
                 stopped_waiters,
             },
         );
-        let knowledge = Knowledge {
+        (effects, self.knowledge(build_dirs, net_settings))
+    }
+
+    /// What the policy knows beyond a pass (hold and wait times, network waits, stale
+    /// verdicts), with the pass's `build_dirs` and `net_settings`.
+    fn knowledge(
+        &self,
+        build_dirs: Vec<PathBuf>,
+        net_settings: HashMap<u32, crate::core::netwait::NetSettings>,
+    ) -> Knowledge {
+        Knowledge {
             hold_since: self.policy.hold_since(),
             wait_since: self.policy.wait_since(),
             since_unknown: self.policy.since_unknown(),
@@ -799,22 +888,22 @@ impl Engine {
             build_dirs,
             net_settings,
             gave_up: self.policy.gave_up(),
-        };
-        // The free lock files are shared, not made again: see `publish`.
-        let observed = core_report::Observed {
-            free: &[],
-            ..pass.observed()
-        };
-        let homes = self.roots.cargo_homes.clone();
-        let mut report = core_report::build(Source::Daemon, now, homes, &observed, &knowledge);
-        self.last_known = knowledge;
+        }
+    }
+
+    /// Tells the cheap looks which files `pass` saw held, and the watchers what to watch now.
+    fn passed(&mut self, pass: &scan::Pass) {
         if self.quick_enabled {
             let held = (pass.sightings.iter())
                 .filter(|s| !s.holders.is_empty() || s.unseen.is_some())
                 .map(|s| s.path.as_path());
             self.quick.passed(held, std::time::Instant::now());
         }
-        self.update_watches(&pass);
+        self.update_watches(pass);
+    }
+
+    /// Performs the policy's effects: log lines written, history events recorded.
+    fn perform(&mut self, effects: Vec<Effect>) {
         let mut history = Vec::new();
         for e in effects {
             match e {
@@ -824,6 +913,12 @@ impl Engine {
             }
         }
         self.record(history);
+    }
+
+    /// Makes `report`, with typical hold times, the last one (IDE checks yielded to the
+    /// terminal builds it shows waiting), and shows it: published, its incidents remembered
+    /// for a later `kill PID`, the notifier told.
+    fn adopt_report(&mut self, mut report: Report, now: f64) {
         self.hold_times.annotate(&mut report);
         if self.config.policy.yield_ide {
             self.yield_to_terminal(&report);
@@ -1191,26 +1286,6 @@ fn lock_samples(
     build_dirs: &[PathBuf],
     watched: impl Fn(&std::path::Path) -> bool,
 ) -> Vec<LockSample> {
-    let id = |f: &crate::core::model::ProcessFacts| ProcId {
-        pid: f.pid,
-        start_token: f.start_token,
-    };
-    let root_blockers = |pid: u32| -> Vec<&crate::core::model::ProcessFacts> {
-        let incidents = pass.graph.incidents_blocking(pid).into_iter();
-        incidents
-            .filter_map(|i| pass.facts.get(&i.blocker?))
-            .collect()
-    };
-    let party = |f: &crate::core::model::ProcessFacts, project: &Option<std::path::PathBuf>| {
-        let (origin, via) = crate::core::origin::classify(f);
-        Party {
-            origin: Some(origin),
-            via,
-            project: (project.clone())
-                .or_else(|| crate::core::place::workplace(&f.cmd, f.cwd.as_deref())),
-            user: someone_else(f),
-        }
-    };
     pass.sightings
         .iter()
         .map(|s| (s, catalog::project_dir_of(&s.path, s.kind)))
@@ -1219,52 +1294,99 @@ fn lock_samples(
             path: s.path.clone(),
             kind: s.kind,
             watched: watched(&s.path),
-            // A child sharing its parent's descriptor is the parent's hold, not one of its own.
-            holders: s
-                .holders
-                .iter()
-                .filter(|h| !pass.graph.part_of_parent(h.pid, s.key, &pass.facts))
-                .filter_map(|h| {
-                    let f = pass.facts.get(&h.pid)?;
-                    Some(HolderSample {
-                        id: id(f),
-                        name: f.name.clone(),
-                        cmd: f.cmd.clone(),
-                        started_at: f.started_at,
-                        inherited: h.inherited,
-                        mode: h.mode,
-                        party: party(f, &project),
-                    })
-                })
-                .collect(),
-            // A waiter stopped in its request (Ctrl-Z) is blocked by nobody while stopped: to
-            // the policy it is a stopped waiter, whose wait goes on when it blocks again
-            // (review T, T1; review U, U1).
-            waiters: (s.waiters.iter())
-                .filter_map(|w| {
-                    let f = pass.facts.get(&w.pid)?;
-                    if f.state == crate::core::model::ProcState::Stopped {
-                        return None;
-                    }
-                    let roots = root_blockers(w.pid);
-                    Some(WaiterSample {
-                        id: id(f),
-                        name: f.name.clone(),
-                        started_at: f.started_at,
-                        cmd: f.cmd.clone(),
-                        blocked_by: roots.iter().map(|r| (r.name.clone(), r.pid)).collect(),
-                        blocked_by_cmd: roots.iter().map(|r| r.cmd.clone()).collect(),
-                        party: party(f, &project),
-                        blocker: roots
-                            .first()
-                            .map(|r| party(r, &project))
-                            .unwrap_or_default(),
-                        lock_description: waiter_words(s, build_dirs, &f.cmd).to_string(),
-                    })
-                })
-                .collect(),
+            holders: holder_samples(pass, s, &project),
+            waiters: waiter_samples(pass, s, &project, build_dirs),
         })
         .collect()
+}
+
+/// The holders of `s` in the pass, in the lock's `project`.
+fn holder_samples(
+    pass: &scan::Pass,
+    s: &crate::core::model::LockSighting,
+    project: &Option<PathBuf>,
+) -> Vec<HolderSample> {
+    // A child sharing its parent's descriptor is the parent's hold, not one of its own.
+    s.holders
+        .iter()
+        .filter(|h| !pass.graph.part_of_parent(h.pid, s.key, &pass.facts))
+        .filter_map(|h| {
+            let f = pass.facts.get(&h.pid)?;
+            Some(HolderSample {
+                id: proc_id(f),
+                name: f.name.clone(),
+                cmd: f.cmd.clone(),
+                started_at: f.started_at,
+                inherited: h.inherited,
+                mode: h.mode,
+                party: party_of(f, project),
+            })
+        })
+        .collect()
+}
+
+/// The waiters for `s` in the pass, in the lock's `project`, each with its root blockers.
+fn waiter_samples(
+    pass: &scan::Pass,
+    s: &crate::core::model::LockSighting,
+    project: &Option<PathBuf>,
+    build_dirs: &[PathBuf],
+) -> Vec<WaiterSample> {
+    // A waiter stopped in its request (Ctrl-Z) is blocked by nobody while stopped: to
+    // the policy it is a stopped waiter, whose wait goes on when it blocks again
+    // (review T, T1; review U, U1).
+    (s.waiters.iter())
+        .filter_map(|w| {
+            let f = pass.facts.get(&w.pid)?;
+            if f.state == crate::core::model::ProcState::Stopped {
+                return None;
+            }
+            let roots = root_blockers(pass, w.pid);
+            Some(WaiterSample {
+                id: proc_id(f),
+                name: f.name.clone(),
+                started_at: f.started_at,
+                cmd: f.cmd.clone(),
+                blocked_by: roots.iter().map(|r| (r.name.clone(), r.pid)).collect(),
+                blocked_by_cmd: roots.iter().map(|r| r.cmd.clone()).collect(),
+                party: party_of(f, project),
+                blocker: roots
+                    .first()
+                    .map(|r| party_of(r, project))
+                    .unwrap_or_default(),
+                lock_description: waiter_words(s, build_dirs, &f.cmd).to_string(),
+            })
+        })
+        .collect()
+}
+
+/// The process `f` is.
+fn proc_id(f: &crate::core::model::ProcessFacts) -> ProcId {
+    ProcId {
+        pid: f.pid,
+        start_token: f.start_token,
+    }
+}
+
+/// The root blockers of the incidents `pid` waits in.
+fn root_blockers(pass: &scan::Pass, pid: u32) -> Vec<&crate::core::model::ProcessFacts> {
+    let incidents = pass.graph.incidents_blocking(pid).into_iter();
+    incidents
+        .filter_map(|i| pass.facts.get(&i.blocker?))
+        .collect()
+}
+
+/// Who `f` is on a lock of `project`: its origin, its project (the lock's, else where it
+/// works) and its user when not the daemon's.
+fn party_of(f: &crate::core::model::ProcessFacts, project: &Option<PathBuf>) -> Party {
+    let (origin, via) = crate::core::origin::classify(f);
+    Party {
+        origin: Some(origin),
+        via,
+        project: (project.clone())
+            .or_else(|| crate::core::place::workplace(&f.cmd, f.cwd.as_deref())),
+        user: someone_else(f),
+    }
 }
 
 /// The words a cargo running `cmd` prints while it waits for `s` (see [`lock_samples`]).
