@@ -185,6 +185,19 @@ struct Reader {
 }
 
 impl Reader {
+    /// A reader of `half` with nothing read yet, whose requests must end within
+    /// `request_timeout` of their beginning.
+    fn new(half: OwnedReadHalf, request_timeout: Duration) -> Reader {
+        Reader {
+            half,
+            framer: LineFramer::default(),
+            pending: Vec::new(),
+            start: 0,
+            line_started: None,
+            request_timeout,
+        }
+    }
+
     /// The next frame. `first_by` bounds the wait for a request to begin; once one has begun it
     /// must end within the request timeout.
     async fn next(&mut self, first_by: Instant) -> Result<Frame, ReadEnd> {
@@ -251,6 +264,7 @@ async fn send_to(
     }
 }
 
+/// Serves one connection: the hello first, then requests until the client goes or subscribes.
 async fn connection(
     stream: UnixStream,
     shared: Shared,
@@ -258,81 +272,31 @@ async fn connection(
 ) -> std::io::Result<()> {
     let connected = Instant::now();
     let (read, mut write) = stream.into_split();
-    let mut reader = Reader {
-        half: read,
-        framer: LineFramer::default(),
-        pending: Vec::new(),
-        start: 0,
-        line_started: None,
-        request_timeout,
-    };
+    let mut reader = Reader::new(read, request_timeout);
     let mut greeted = false;
-    let error = |message: String| Response::error(message);
     loop {
         let first_by = if greeted {
             Instant::now() + IDLE_TIMEOUT
         } else {
             connected + request_timeout
         };
-        let frame = match reader.next(first_by).await {
-            Ok(f) => f,
-            Err(ReadEnd::Closed) => return Ok(()),
-            Err(ReadEnd::Io(e)) => return Err(e),
-            Err(ReadEnd::TimedOut { half }) => {
-                let (what, limit) = match (half, greeted) {
-                    (true, _) => ("half a request", request_timeout),
-                    (false, true) => ("no request", IDLE_TIMEOUT),
-                    (false, false) => ("no request", request_timeout),
-                };
-                let msg = error(format!(
-                    "{what} arrived within {}; closing (send whole lines promptly)",
-                    humantime::format_duration(limit)
-                ));
-                let _ = send_to(&mut write, &msg, request_timeout).await;
-                return Ok(());
-            }
-        };
-        let line = match frame {
-            Frame::Line(l) => l,
-            Frame::TooLong => {
-                let msg = error(format!(
-                    "message longer than {MAX_REQUEST_BYTES} bytes; closing"
-                ));
-                send_to(&mut write, &msg, request_timeout).await?;
-                return Ok(());
-            }
+        let read = next_line(&mut reader, &mut write, first_by, greeted).await?;
+        let Some(line) = read else {
+            return Ok(());
         };
         let request = match protocol::decode_request(&line) {
             Ok(Some(r)) => r,
             Ok(None) => continue,
             Err(message) => {
-                send_to(&mut write, &error(message), request_timeout).await?;
+                send_to(&mut write, &Response::error(message), request_timeout).await?;
                 continue;
             }
         };
         if !greeted {
-            match request {
-                Request::Hello { version, .. } if version == PROTOCOL_VERSION => {
-                    greeted = true;
-                    let msg = Response::Hello {
-                        version: PROTOCOL_VERSION,
-                        daemon_pid: std::process::id(),
-                        daemon_version: env!("CARGO_PKG_VERSION").to_string(),
-                    };
-                    send_to(&mut write, &msg, request_timeout).await?;
-                }
-                Request::Hello { version, .. } => {
-                    let msg = error(format!(
-                        "protocol version mismatch: daemon speaks {PROTOCOL_VERSION}, client {version}; restart the daemon after upgrading (cargo lockwatch daemon --stop)"
-                    ));
-                    send_to(&mut write, &msg, request_timeout).await?;
-                    return Ok(());
-                }
-                _ => {
-                    let msg =
-                        error("the first message must be a hello with the protocol version".into());
-                    send_to(&mut write, &msg, request_timeout).await?;
-                }
+            match greet(request, &mut write, request_timeout).await? {
+                Greeting::Greeted => greeted = true,
+                Greeting::NotYet => {}
+                Greeting::Refused => return Ok(()),
             }
             continue;
         }
@@ -344,6 +308,94 @@ async fn connection(
                 let reply = respond(other, &shared).await;
                 send_to(&mut write, &reply, request_timeout).await?;
             }
+        }
+    }
+}
+
+/// The next line from the client, or `None` when the connection is to close: the client
+/// closed it, or sent no request in time or one too long (both said to it before closing).
+/// `first_by` bounds the wait for a request to begin (see [`Reader::next`]).
+async fn next_line(
+    reader: &mut Reader,
+    write: &mut OwnedWriteHalf,
+    first_by: Instant,
+    greeted: bool,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let request_timeout = reader.request_timeout;
+    let frame = match reader.next(first_by).await {
+        Ok(f) => f,
+        Err(ReadEnd::Closed) => return Ok(None),
+        Err(ReadEnd::Io(e)) => return Err(e),
+        Err(ReadEnd::TimedOut { half }) => {
+            let msg = timed_out(half, greeted, request_timeout);
+            let _ = send_to(write, &msg, request_timeout).await;
+            return Ok(None);
+        }
+    };
+    match frame {
+        Frame::Line(l) => Ok(Some(l)),
+        Frame::TooLong => {
+            let msg = Response::error(format!(
+                "message longer than {MAX_REQUEST_BYTES} bytes; closing"
+            ));
+            send_to(write, &msg, request_timeout).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// The reply to a client that sent nothing in time (`half`: half a request arrived).
+fn timed_out(half: bool, greeted: bool, request_timeout: Duration) -> Response {
+    let (what, limit) = match (half, greeted) {
+        (true, _) => ("half a request", request_timeout),
+        (false, true) => ("no request", IDLE_TIMEOUT),
+        (false, false) => ("no request", request_timeout),
+    };
+    Response::error(format!(
+        "{what} arrived within {}; closing (send whole lines promptly)",
+        humantime::format_duration(limit)
+    ))
+}
+
+/// What came of a connection's first requests.
+enum Greeting {
+    /// A hello in the daemon's protocol version: requests may follow.
+    Greeted,
+    /// Something else than a hello: a hello is still awaited.
+    NotYet,
+    /// A hello in another version: the connection closes.
+    Refused,
+}
+
+/// Answers a request that came before the hello: the daemon's own hello to a hello in its
+/// protocol version, otherwise an error.
+async fn greet(
+    request: Request,
+    write: &mut OwnedWriteHalf,
+    request_timeout: Duration,
+) -> std::io::Result<Greeting> {
+    match request {
+        Request::Hello { version, .. } if version == PROTOCOL_VERSION => {
+            let msg = Response::Hello {
+                version: PROTOCOL_VERSION,
+                daemon_pid: std::process::id(),
+                daemon_version: env!("CARGO_PKG_VERSION").to_string(),
+            };
+            send_to(write, &msg, request_timeout).await?;
+            Ok(Greeting::Greeted)
+        }
+        Request::Hello { version, .. } => {
+            let msg = Response::error(format!(
+                "protocol version mismatch: daemon speaks {PROTOCOL_VERSION}, client {version}; restart the daemon after upgrading (cargo lockwatch daemon --stop)"
+            ));
+            send_to(write, &msg, request_timeout).await?;
+            Ok(Greeting::Refused)
+        }
+        _ => {
+            let msg =
+                Response::error("the first message must be a hello with the protocol version");
+            send_to(write, &msg, request_timeout).await?;
+            Ok(Greeting::NotYet)
         }
     }
 }
