@@ -472,6 +472,34 @@ pub fn choose_roles(
     procs: &HashMap<u32, ProcRecord>,
     self_pid: u32,
 ) -> Roles {
+    let per_pid = descriptors_by_pid(key, fds, procs, self_pid);
+    let flagged: Vec<u32> = per_pid
+        .iter()
+        .filter(|(_, (flagged, _))| *flagged)
+        .map(|(pid, _)| *pid)
+        .collect();
+    let Some(held_mode) = held_mode(answer, !flagged.is_empty()) else {
+        // Not held: every flag is stale (there is none when the file could not be asked).
+        return Roles {
+            stale_flags: flagged,
+            ..Roles::default()
+        };
+    };
+    Roles {
+        holders: holders(answer, held_mode, &flagged, procs),
+        waiters: waiters(&per_pid, waiter_mode(held_mode, kind), procs),
+        stale_flags: Vec::new(),
+    }
+}
+
+/// Per process with a descriptor on the file `key` that counts (see [`choose_roles`]):
+/// whether it has a flagged descriptor, and whether it has a plain non-watcher one.
+fn descriptors_by_pid(
+    key: FileKey,
+    fds: &[FdRecord],
+    procs: &HashMap<u32, ProcRecord>,
+    self_pid: u32,
+) -> BTreeMap<u32, (bool, bool)> {
     // pid → (has a flagged descriptor, has a plain non-watcher descriptor)
     let mut per_pid: BTreeMap<u32, (bool, bool)> = BTreeMap::new();
     for fd in fds.iter().filter(|f| f.refers_to(key)) {
@@ -489,34 +517,29 @@ pub fn choose_roles(
             entry.1 = true;
         }
     }
+    per_pid
+}
 
-    let held_mode = match answer {
-        LockAnswer::Free => {
-            return Roles {
-                stale_flags: per_pid
-                    .iter()
-                    .filter(|(_, (flagged, _))| *flagged)
-                    .map(|(pid, _)| *pid)
-                    .collect(),
-                ..Roles::default()
-            };
-        }
-        LockAnswer::Held { mode, .. } => mode,
-        LockAnswer::Unverifiable => {
-            if !per_pid.values().any(|(flagged, _)| *flagged) {
-                return Roles::default();
-            }
-            LockMode::Exclusive
-        }
-        LockAnswer::Denied => LockMode::Exclusive,
-    };
+/// The mode the file is held in, from the kernel's `answer` and whether a descriptor on it is
+/// `flagged`, or `None` when nobody holds it.
+fn held_mode(answer: LockAnswer, flagged: bool) -> Option<LockMode> {
+    match answer {
+        LockAnswer::Free => None,
+        LockAnswer::Held { mode, .. } => Some(mode),
+        LockAnswer::Unverifiable => flagged.then_some(LockMode::Exclusive),
+        LockAnswer::Denied => Some(LockMode::Exclusive),
+    }
+}
 
-    let holder_pids: Vec<u32> = per_pid
-        .iter()
-        .filter(|(_, (flagged, _))| *flagged)
-        .map(|(pid, _)| *pid)
-        .collect();
-    let mut holders: Vec<Participant> = holder_pids
+/// The holders of a file held in `held_mode`: the processes with a `flagged` descriptor on
+/// it, and the owner of a POSIX lock the `answer` names.
+fn holders(
+    answer: LockAnswer,
+    held_mode: LockMode,
+    flagged: &[u32],
+    procs: &HashMap<u32, ProcRecord>,
+) -> Vec<Participant> {
+    let mut holders: Vec<Participant> = flagged
         .iter()
         .map(|pid| Participant {
             pid: *pid,
@@ -524,7 +547,7 @@ pub fn choose_roles(
             // Only a holding ancestor proves the descriptor was inherited (and, when every
             // holder inherited, that the locker is gone): a holder with another name may be
             // the locker itself (Nix's `.cargo-wrapped`, `flock`, an IDE's helper).
-            inherited: has_ancestor_in(*pid, &holder_pids, procs),
+            inherited: has_ancestor_in(*pid, flagged, procs),
         })
         .collect();
     // A POSIX (fcntl) lock names its owner outright; Cargo never takes one, but a tool that
@@ -533,7 +556,7 @@ pub fn choose_roles(
         posix_owner: Some(owner),
         ..
     } = answer
-        && !holder_pids.contains(&owner)
+        && !flagged.contains(&owner)
         && procs.get(&owner).is_some_and(|p| !p.is_gone())
     {
         holders.push(Participant {
@@ -542,8 +565,17 @@ pub fn choose_roles(
             inherited: false,
         });
     }
-    let wanted = waiter_mode(held_mode, kind);
-    let waiters = per_pid
+    holders
+}
+
+/// The waiters for a held file, in the mode they want: the candidates with a plain
+/// descriptor on it and no flagged one.
+fn waiters(
+    per_pid: &BTreeMap<u32, (bool, bool)>,
+    wanted: LockMode,
+    procs: &HashMap<u32, ProcRecord>,
+) -> Vec<Participant> {
+    per_pid
         .iter()
         .filter(|(_, (flagged, plain))| !*flagged && *plain)
         .filter(|(pid, _)| procs.get(pid).is_some_and(|p| is_candidate(p.short_name())))
@@ -552,12 +584,7 @@ pub fn choose_roles(
             mode: wanted,
             inherited: false,
         })
-        .collect();
-    Roles {
-        holders,
-        waiters,
-        stale_flags: Vec::new(),
-    }
+        .collect()
 }
 
 /// Whether one process holds the lock on `key`, from its own descriptors and the kernel's
