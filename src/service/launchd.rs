@@ -153,18 +153,7 @@ pub(super) fn install(
     let mut out = Outcome::default();
     let mut setup = setup.clone();
     if !super::bundle::is_bundled(&setup.binary) {
-        let app = setup.app();
-        if dry_run {
-            out.step(format!("would wrap the binary in {}", app.display()));
-        } else {
-            match super::bundle::create(&app, &setup.binary, &setup.label, runner, &mut out) {
-                Ok(exe) => setup.binary = exe,
-                Err(e) => out.step(format!(
-                    "no app bundle ({e}); the agent runs the binary as it is, and macOS shows \
-                     its notifications as Terminal's"
-                )),
-            }
-        }
+        wrap_in_bundle(&mut setup, runner, dry_run, &mut out);
     }
     let text = &setup.render()?;
     let setup = &setup;
@@ -192,17 +181,49 @@ pub(super) fn install(
     })?;
     write_file(&file, text)?;
     out.step(format!("wrote {}", file.display()));
+    unload_previous(runner, &bootout, &mut out)?;
+    load(runner, &bootstrap, &mut out)?;
+    Ok(out)
+}
 
-    match runner.run(&bootout) {
-        Err(e) => return Err(not_runnable(&bootout, &e)),
-        Ok(r) if r.success() => out.ran(false, &bootout, " (unloaded the previous agent)"),
-        Ok(r) if means_not_loaded(&r) => out.ran(false, &bootout, " (it was not loaded)"),
+/// Wraps `setup`'s binary in our app bundle and points `setup` at the bundled executable (or
+/// says it would); without a bundle the agent runs the binary as it is.
+fn wrap_in_bundle(setup: &mut Setup, runner: &mut dyn Runner, dry_run: bool, out: &mut Outcome) {
+    let app = setup.app();
+    if dry_run {
+        out.step(format!("would wrap the binary in {}", app.display()));
+        return;
+    }
+    match super::bundle::create(&app, &setup.binary, &setup.label, runner, out) {
+        Ok(exe) => setup.binary = exe,
+        Err(e) => out.step(format!(
+            "no app bundle ({e}); the agent runs the binary as it is, and macOS shows \
+             its notifications as Terminal's"
+        )),
+    }
+}
+
+/// Unloads a running copy of the agent with `bootout`; only `launchctl` not running is an
+/// error (a failed unload is said, and the new agent loaded anyway).
+fn unload_previous(
+    runner: &mut dyn Runner,
+    bootout: &Cmd,
+    out: &mut Outcome,
+) -> Result<(), ServiceError> {
+    match runner.run(bootout) {
+        Err(e) => return Err(not_runnable(bootout, &e)),
+        Ok(r) if r.success() => out.ran(false, bootout, " (unloaded the previous agent)"),
+        Ok(r) if means_not_loaded(&r) => out.ran(false, bootout, " (it was not loaded)"),
         Ok(r) => out.step(format!(
             "ran: {bootout} (failed: {}; loading the new agent anyway)",
             r.detail()
         )),
     }
+    Ok(())
+}
 
+/// Loads the agent with `bootstrap`, trying again while an earlier `bootout` is finishing.
+fn load(runner: &mut dyn Runner, bootstrap: &Cmd, out: &mut Outcome) -> Result<(), ServiceError> {
     // `bootout` returns before the old job is fully gone; `bootstrap` then fails with
     // "5: Input/output error" for a moment.
     let mut last: Option<Ran> = None;
@@ -211,15 +232,15 @@ pub(super) fn install(
             std::thread::sleep(RETRY_DELAY);
         }
         let r = runner
-            .run(&bootstrap)
-            .map_err(|e| not_runnable(&bootstrap, &e))?;
+            .run(bootstrap)
+            .map_err(|e| not_runnable(bootstrap, &e))?;
         if r.success() {
             out.ran(
                 false,
-                &bootstrap,
+                bootstrap,
                 " (the daemon runs now and at every login)",
             );
-            return Ok(out);
+            return Ok(());
         }
         let transient =
             matches!(r.code, Some(5) | Some(37)) || r.detail().contains("Input/output error");
