@@ -1285,83 +1285,126 @@ fn judge_blockers(
     state.judges.retain(|id, _| ids.contains(id));
     changed |= state.judges.len() != before;
     for b in blockers {
-        let held_since = blocking_since(state, b);
-        let written = b
-            .locks
-            .iter()
-            .filter_map(|k| state.last_activity.get(k).copied())
-            .reduce(f64::max);
-        let cfg = state.cfg.clone();
-        let judge = state.judges.entry(b.id).or_insert_with(|| Judge::new(now));
-        if let Some((t, _)) = held_since {
-            judge.since = judge.since.min(t);
-        }
-        // Stopped before this daemon first looked (it just started, or restarted): stopped at
-        // some time since it started, as a one-off `status` judges it, so a restart never
-        // turns a STALE blocker back into a STOPPED one for the grace.
-        if state.first_pass && b.state == ProcState::Stopped && judge.stopped_since.is_none() {
-            judge.stopped_since = Some(b.started_at.min(now));
-            judge.stopped_before_looking = true;
-        }
-        // A hold found late began at some unknown time before: the network wait is then timed
-        // by the kernel's clocks alone, never cut at (nor said to begin with) the first sight.
-        let net_since = match held_since {
-            Some((_, true)) => judge.since,
-            _ => f64::NEG_INFINITY,
-        };
-        judge.note_tree_bytes(now, b.tree_received_bytes);
-        // Progress: a write under its locks' domains, or bytes arriving for its children.
-        let last_activity = [written, judge.tree_bytes_moved]
-            .into_iter()
-            .flatten()
-            .reduce(f64::max);
-        judge.net.observe(now, net_since, b.network.as_deref());
-        judge.net_now = judge.net.silence(now, net_since, last_activity);
-        let (became, cleared) = sample(&cfg, judge, b, now, last_activity);
-        let path = b
-            .paths
-            .first()
-            .map(|p| text::lossy_path::text(p).into_owned())
-            .unwrap_or_default();
-        if became {
-            changed = true;
-            let why: Vec<&str> = judge.reasons.iter().map(|r| r.describe()).collect();
-            fx.push(Effect::Log(format!(
-                "STALE     {path}  {} {}: {}",
-                b.name,
-                b.id.pid,
-                why.join("; ")
-            )));
-            fx.push(Effect::RecordHistory(HistoryEvent::Stale {
-                at: now,
-                path: b.paths.first().cloned().unwrap_or_default(),
-                holder: b.id,
-                name: b.name.clone(),
-                reasons: judge.reasons.clone(),
-                blocked: b.blocked.clone(),
-            }));
-        }
-        if cleared {
-            changed = true;
-            // Stale under the thresholds of before the reload: the reload cleared it.
-            let by_reload = before_reload
-                .as_ref()
-                .filter(|old| !reasons_now(old, judge, b, now, last_activity).is_empty());
-            fx.push(Effect::Log(match by_reload {
-                Some(old) => format!(
-                    "config    {path}  {} {} no longer counts as stale under {} (config reloaded)",
-                    b.name,
-                    b.id.pid,
-                    changed_settings(old, &cfg).join(", ")
-                ),
-                None => format!(
-                    "recovered {path}  {} {} no longer looks stale",
-                    b.name, b.id.pid
-                ),
-            }));
-        }
+        changed |= judge_blocker(state, now, b, before_reload.as_ref(), fx);
     }
     changed
+}
+
+/// Takes this pass's sample of the root blocker `b`, with the lines of a verdict it changed
+/// (`before_reload`: the thresholds before a reload, when one came since the last pass).
+/// Returns whether its verdict changed.
+fn judge_blocker(
+    state: &mut State,
+    now: f64,
+    b: &BlockerSample,
+    before_reload: Option<&StaleConfig>,
+    fx: &mut Vec<Effect>,
+) -> bool {
+    let held_since = blocking_since(state, b);
+    let written = b
+        .locks
+        .iter()
+        .filter_map(|k| state.last_activity.get(k).copied())
+        .reduce(f64::max);
+    let cfg = state.cfg.clone();
+    let first_pass = state.first_pass;
+    let judge = state.judges.entry(b.id).or_insert_with(|| Judge::new(now));
+    let last_activity = look_at(judge, b, now, held_since, written, first_pass);
+    let (became, cleared) = sample(&cfg, judge, b, now, last_activity);
+    let path = b
+        .paths
+        .first()
+        .map(|p| text::lossy_path::text(p).into_owned())
+        .unwrap_or_default();
+    if became {
+        became_stale(judge, b, now, &path, fx);
+    }
+    if cleared {
+        // Stale under the thresholds of before the reload: the reload cleared it.
+        let by_reload =
+            before_reload.filter(|old| !reasons_now(old, judge, b, now, last_activity).is_empty());
+        fx.push(Effect::Log(no_longer_stale(b, &path, by_reload, &cfg)));
+    }
+    became || cleared
+}
+
+/// Tells `judge` what it needs beyond the sample of `b` (since when it has blocked, when it
+/// stopped, its network and bytes received), given since when it has held its locks
+/// (`held_since`) and when one was last `written` under. Returns when it last made progress.
+fn look_at(
+    judge: &mut Judge,
+    b: &BlockerSample,
+    now: f64,
+    held_since: Option<(f64, bool)>,
+    written: Option<f64>,
+    first_pass: bool,
+) -> Option<f64> {
+    if let Some((t, _)) = held_since {
+        judge.since = judge.since.min(t);
+    }
+    // Stopped before this daemon first looked (it just started, or restarted): stopped at
+    // some time since it started, as a one-off `status` judges it, so a restart never
+    // turns a STALE blocker back into a STOPPED one for the grace.
+    if first_pass && b.state == ProcState::Stopped && judge.stopped_since.is_none() {
+        judge.stopped_since = Some(b.started_at.min(now));
+        judge.stopped_before_looking = true;
+    }
+    // A hold found late began at some unknown time before: the network wait is then timed
+    // by the kernel's clocks alone, never cut at (nor said to begin with) the first sight.
+    let net_since = match held_since {
+        Some((_, true)) => judge.since,
+        _ => f64::NEG_INFINITY,
+    };
+    judge.note_tree_bytes(now, b.tree_received_bytes);
+    // Progress: a write under its locks' domains, or bytes arriving for its children.
+    let last_activity = [written, judge.tree_bytes_moved]
+        .into_iter()
+        .flatten()
+        .reduce(f64::max);
+    judge.net.observe(now, net_since, b.network.as_deref());
+    judge.net_now = judge.net.silence(now, net_since, last_activity);
+    last_activity
+}
+
+/// The log and history lines of `b`, on `path`, found stale now for `judge`'s reasons.
+fn became_stale(judge: &Judge, b: &BlockerSample, now: f64, path: &str, fx: &mut Vec<Effect>) {
+    let why: Vec<&str> = judge.reasons.iter().map(|r| r.describe()).collect();
+    fx.push(Effect::Log(format!(
+        "STALE     {path}  {} {}: {}",
+        b.name,
+        b.id.pid,
+        why.join("; ")
+    )));
+    fx.push(Effect::RecordHistory(HistoryEvent::Stale {
+        at: now,
+        path: b.paths.first().cloned().unwrap_or_default(),
+        holder: b.id,
+        name: b.name.clone(),
+        reasons: judge.reasons.clone(),
+        blocked: b.blocked.clone(),
+    }));
+}
+
+/// The log line of `b`, on `path`, no longer stale: under the thresholds `cfg` of a reload
+/// when it was still stale under those of before it (`by_reload`), else recovered.
+fn no_longer_stale(
+    b: &BlockerSample,
+    path: &str,
+    by_reload: Option<&StaleConfig>,
+    cfg: &StaleConfig,
+) -> String {
+    match by_reload {
+        Some(old) => format!(
+            "config    {path}  {} {} no longer counts as stale under {} (config reloaded)",
+            b.name,
+            b.id.pid,
+            changed_settings(old, cfg).join(", ")
+        ),
+        None => format!(
+            "recovered {path}  {} {} no longer looks stale",
+            b.name, b.id.pid
+        ),
+    }
 }
 
 /// The `stale.*` settings `new` sets differently from `old`, as `stale.key = value` (the
