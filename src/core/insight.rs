@@ -809,87 +809,107 @@ pub fn drop_taken_advice(s: &mut Summary, config: &crate::config::Config) {
 
 /// How to end each kind of contention that recurs in the summary.
 pub fn advise(s: &Summary) -> Vec<Advice> {
-    let mut out = Vec::new();
     let ides = ide_over_terminal(s);
-    for w in ides.iter().filter(|w| recurs(w.build.0, w.build.1)) {
-        out.push(Advice {
+    let mut out: Vec<Advice> = (ides.iter())
+        .filter(|w| recurs(w.build.0, w.build.1))
+        .map(|w| Advice {
             topic: Topic::IdeTargetDir,
             text: ide_target_dir_advice(w),
-        });
-    }
+        })
+        .collect();
     for shared in shared_dirs(s).iter().filter(|d| recurs(d.times, d.secs)) {
         out.push(Advice {
             topic: Topic::SharedTargetDir,
             text: shared.advice(),
         });
     }
+    out.extend(yield_ide_advice(&ides));
+    out.extend(network_stall_advice(s));
+    out.extend(suspended_advice(s));
+    out.extend(leftover_process_advice(s));
+    out.extend(nested_cargo_advice(s));
+    out
+}
+
+/// How to let a terminal build go first, when an IDE's (or file watcher's) checks kept
+/// making one wait, on a build lock or on the package cache.
+fn yield_ide_advice(ides: &[IdeWaits]) -> Option<Advice> {
     let yielding: Vec<&str> = (ides.iter())
         .filter(|w| recurs(w.build.0, w.build.1) || recurs(w.cache.0, w.cache.1))
         .map(|w| w.name.as_str())
         .collect();
-    if !yielding.is_empty() {
-        let ide = yielding.join("'s or ");
-        let again = match yielding.as_slice() {
-            [one] => format!("{one} runs it again"),
-            _ => "each runs it again".to_string(),
-        };
-        out.push(Advice {
-            topic: Topic::YieldIde,
-            text: format!(
-                "To let your build go first, set `yield_ide = true` under [policy] in the \
-                 config (`cargo lockwatch config` shows where) or tick \"Your build first\" in \
-                 the menu: when a terminal build waits behind {ide}'s check, lockwatch stops \
-                 the check; {again} on the next save."
-            ),
-        });
+    if yielding.is_empty() {
+        return None;
     }
-    if s.network_stalls > 0 {
-        out.push(Advice {
-            topic: Topic::Network,
-            text: format!(
-                "A cargo hung on the network {} (nothing arrived for a minute or more, across its \
-                 retries). {}",
-                times(s.network_stalls),
-                network_advice(&s.network_cargo_homes)
-            ),
-        });
-    }
-    if s.suspended > 0 {
-        out.push(Advice {
-            topic: Topic::Suspended,
-            text: format!(
-                "A build suspended with Ctrl-Z kept its lock {}. Bring it back with `fg` in \
-                 its terminal, or `cargo lockwatch resume` (also in the menu).",
-                times(s.suspended)
-            ),
-        });
-    }
-    if s.leftover_processes > 0 {
-        out.push(Advice {
-            topic: Topic::LeftoverProcess,
-            text: format!(
-                "A build script left a process holding cargo's output open {}{}: cargo waits \
-                 for it to close, so every build there hangs the same way. The build script \
-                 should start it with its output redirected (`Stdio::null()` for stdin, \
-                 stdout and stderr), or not leave it running.",
-                times(s.leftover_processes),
-                in_projects(&s.leftover_projects)
-            ),
-        });
-    }
-    if s.nested_deadlocks > 0 {
-        out.push(Advice {
-            topic: Topic::NestedCargo,
-            text: format!(
-                "A build script ran a nested cargo on the target dir its own build holds {}{}: \
-                 a deadlock. Give the nested cargo a target dir of its own: \
-                 `--target-dir` under `OUT_DIR`, or `CARGO_TARGET_DIR` in its environment.",
-                times(s.nested_deadlocks),
-                in_projects(&s.deadlocked_projects)
-            ),
-        });
-    }
-    out
+    let ide = yielding.join("'s or ");
+    let again = match yielding.as_slice() {
+        [one] => format!("{one} runs it again"),
+        _ => "each runs it again".to_string(),
+    };
+    Some(Advice {
+        topic: Topic::YieldIde,
+        text: format!(
+            "To let your build go first, set `yield_ide = true` under [policy] in the \
+             config (`cargo lockwatch config` shows where) or tick \"Your build first\" in \
+             the menu: when a terminal build waits behind {ide}'s check, lockwatch stops \
+             the check; {again} on the next save."
+        ),
+    })
+}
+
+/// How to make Cargo give up sooner, when a cargo hung on the network.
+fn network_stall_advice(s: &Summary) -> Option<Advice> {
+    (s.network_stalls > 0).then(|| Advice {
+        topic: Topic::Network,
+        text: format!(
+            "A cargo hung on the network {} (nothing arrived for a minute or more, across its \
+             retries). {}",
+            times(s.network_stalls),
+            network_advice(&s.network_cargo_homes)
+        ),
+    })
+}
+
+/// How to bring back a build suspended with its lock, when one was.
+fn suspended_advice(s: &Summary) -> Option<Advice> {
+    (s.suspended > 0).then(|| Advice {
+        topic: Topic::Suspended,
+        text: format!(
+            "A build suspended with Ctrl-Z kept its lock {}. Bring it back with `fg` in \
+             its terminal, or `cargo lockwatch resume` (also in the menu).",
+            times(s.suspended)
+        ),
+    })
+}
+
+/// How a build script is to start a process, when one left a process holding cargo's
+/// output open.
+fn leftover_process_advice(s: &Summary) -> Option<Advice> {
+    (s.leftover_processes > 0).then(|| Advice {
+        topic: Topic::LeftoverProcess,
+        text: format!(
+            "A build script left a process holding cargo's output open {}{}: cargo waits \
+             for it to close, so every build there hangs the same way. The build script \
+             should start it with its output redirected (`Stdio::null()` for stdin, \
+             stdout and stderr), or not leave it running.",
+            times(s.leftover_processes),
+            in_projects(&s.leftover_projects)
+        ),
+    })
+}
+
+/// How to give a nested cargo a target dir of its own, when one deadlocked its build.
+fn nested_cargo_advice(s: &Summary) -> Option<Advice> {
+    (s.nested_deadlocks > 0).then(|| Advice {
+        topic: Topic::NestedCargo,
+        text: format!(
+            "A build script ran a nested cargo on the target dir its own build holds {}{}: \
+             a deadlock. Give the nested cargo a target dir of its own: \
+             `--target-dir` under `OUT_DIR`, or `CARGO_TARGET_DIR` in its environment.",
+            times(s.nested_deadlocks),
+            in_projects(&s.deadlocked_projects)
+        ),
+    })
 }
 
 /// A target (or build) dir that builds of several projects shared, and how long they waited
