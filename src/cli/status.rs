@@ -154,123 +154,140 @@ pub fn fetch_with_problems(
 ) -> anyhow::Result<(Report, Vec<String>)> {
     // Why a daemon that runs did not give this answer, for the footer.
     let mut why_not = Vec::new();
-    let warn_once = || !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed);
     let answer = if no_daemon {
         DaemonAnswer::NotAsked
     } else {
-        let socket = crate::daemon::socket_path(&ctx.dirs);
-        let asked = Client::connect(&socket, Duration::from_secs(2))
-            .and_then(|mut c| c.request(&Request::Status));
-        match asked {
-            // Paused, it answers with what it saw before: look now instead.
-            Ok(Response::Snapshot(snap)) if snap.paused => {
-                why_not.push(
-                    "is paused (menu → untick Pause watching): this is a one-off scan".into(),
-                );
-                if warn_once() {
-                    crate::say!(
-                        "cargo-lockwatch: note: the daemon's watching is paused (menu → \
-                         untick Pause watching); scanning directly"
-                    );
-                }
-                DaemonAnswer::Paused
-            }
-            Ok(Response::Snapshot(snap)) => {
-                // The daemon lists its own roots: add this caller's others.
-                let others = match &snap.watched_projects {
-                    Some(watched) => roots.without_projects(&watched.0),
-                    None => roots.clone(),
-                };
-                let known = not_listed(&snap.report, scan::known_locks(&others));
-                // One of them held (by a build the daemon cannot see, in a project it never
-                // saw a lock of) would be listed free: look directly (review M, N5).
-                if taken(&known) {
-                    DaemonAnswer::Answered
-                } else {
-                    let mut report = snap.report;
-                    // A home the daemon watches under another path (a symlink) is listed once.
-                    let homes: Vec<PathBuf> = (roots.cargo_homes.iter())
-                        .filter(|h| {
-                            !report
-                                .cargo_homes
-                                .iter()
-                                .any(|c| crate::config::same_place(c, h))
-                        })
-                        .cloned()
-                        .collect();
-                    core_report::add_roots(&mut report, &known, &homes);
-                    report.daemon = Some(DaemonAnswer::Answered);
-                    let mut problems = snap.problems;
-                    problems.extend(snoozed(snap.snoozed_until, scan::now()));
-                    return Ok((report, problems));
-                }
-            }
-            Ok(_) => {
-                crate::say!(
-                    "cargo-lockwatch: warning: the daemon answered oddly; scanning directly"
-                );
-                DaemonAnswer::Unreachable
-            }
-            // Its directory opened to others under it, so its socket is not looked for there:
-            // said once, with the fix (review P, R18).
-            Err(ClientError::NotRunning(_)) => {
-                match crate::daemon::trust::left_out(&ctx.dirs.runtime) {
-                    Some(l) => {
-                        if warn_once() {
-                            crate::say!("cargo-lockwatch: warning: {l}; scanning directly")
-                        }
-                        DaemonAnswer::Untrusted
-                    }
-                    None => DaemonAnswer::NotRunning,
-                }
-            }
-            // It runs, but has no slot free: say so once and scan (not "needs a restart").
-            Err(e @ ClientError::Busy(_)) => {
-                why_not.push(
-                    "is busy (all its client slots are taken): this is a one-off scan".into(),
-                );
-                if warn_once() {
-                    crate::say!("cargo-lockwatch: note: {e}; scanning directly meanwhile")
-                }
-                e.answer()
-            }
-            // Stopped (SIGSTOP, Ctrl-Z): it will not answer until continued.
-            Err(ClientError::Silent(s)) if s.stopped => {
-                let cont = s
-                    .pid
-                    .map_or_else(String::new, |p| format!(": `kill -CONT {p}`"));
-                why_not.push(format!(
-                    "is stopped (SIGSTOP or Ctrl-Z; continue it{cont}): this is a one-off scan"
-                ));
-                if warn_once() {
-                    crate::say!("cargo-lockwatch: warning: {s}; scanning directly")
-                }
-                DaemonAnswer::Stopped
-            }
-            // Once per run: `--watch` and `wait` fetch again and again.
-            Err(e) => {
-                if warn_once() {
-                    crate::say!("cargo-lockwatch: warning: {e}; scanning directly")
-                }
-                e.answer()
-            }
+        match ask_daemon(ctx, roots, &mut why_not) {
+            Asked::Report(report, problems) => return Ok((*report, problems)),
+            Asked::Not(answer) => answer,
         }
     };
     let pass =
         super::run_probe::with_probe(&ctx.dirs.runtime, |probe| scan::pass(probe, roots, true))??;
-    let report = scan::report(
+    let mut report = scan::report(
         &pass,
         roots,
         Source::Scan,
         &scan_knowledge(ctx),
         scan::now(),
     );
-    let mut report = report;
     report.daemon = Some(answer);
     if !report.incidents.is_empty() {
         hold_times(ctx).annotate(&mut report);
     }
     Ok((report, why_not))
+}
+
+/// What asking the daemon gave: its report (with what it cannot do right now), or why it
+/// gave none.
+enum Asked {
+    Report(Box<Report>, Vec<String>),
+    Not(DaemonAnswer),
+}
+
+/// Whether this run says now why the daemon was not asked: once per run (`--watch` and
+/// `wait` fetch again and again).
+fn warn_once() -> bool {
+    !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The daemon's answer for `roots`, or why there is none (said once, and in `why_not` for
+/// the footer when a daemon runs).
+fn ask_daemon(ctx: &Context, roots: &WatchRoots, why_not: &mut Vec<String>) -> Asked {
+    let socket = crate::daemon::socket_path(&ctx.dirs);
+    let asked = Client::connect(&socket, Duration::from_secs(2))
+        .and_then(|mut c| c.request(&Request::Status));
+    match asked {
+        // Paused, it answers with what it saw before: look now instead.
+        Ok(Response::Snapshot(snap)) if snap.paused => {
+            why_not.push("is paused (menu → untick Pause watching): this is a one-off scan".into());
+            if warn_once() {
+                crate::say!(
+                    "cargo-lockwatch: note: the daemon's watching is paused (menu → \
+                     untick Pause watching); scanning directly"
+                );
+            }
+            Asked::Not(DaemonAnswer::Paused)
+        }
+        Ok(Response::Snapshot(snap)) => with_callers_roots(*snap, roots),
+        Ok(_) => {
+            crate::say!("cargo-lockwatch: warning: the daemon answered oddly; scanning directly");
+            Asked::Not(DaemonAnswer::Unreachable)
+        }
+        Err(e) => Asked::Not(unanswered(ctx, e, why_not)),
+    }
+}
+
+/// The daemon's report with this caller's roots it does not list added; none when one of
+/// those is held, which only a direct look sees whole (review M, N5).
+fn with_callers_roots(snap: crate::ui::UiSnapshot, roots: &WatchRoots) -> Asked {
+    // The daemon lists its own roots: add this caller's others.
+    let others = match &snap.watched_projects {
+        Some(watched) => roots.without_projects(&watched.0),
+        None => roots.clone(),
+    };
+    let known = not_listed(&snap.report, scan::known_locks(&others));
+    // One of them held (by a build the daemon cannot see, in a project it never saw a lock
+    // of) would be listed free: look directly.
+    if taken(&known) {
+        return Asked::Not(DaemonAnswer::Answered);
+    }
+    let mut report = snap.report;
+    // A home the daemon watches under another path (a symlink) is listed once.
+    let homes: Vec<PathBuf> = (roots.cargo_homes.iter())
+        .filter(|h| !(report.cargo_homes.iter()).any(|c| crate::config::same_place(c, h)))
+        .cloned()
+        .collect();
+    core_report::add_roots(&mut report, &known, &homes);
+    report.daemon = Some(DaemonAnswer::Answered);
+    let mut problems = snap.problems;
+    problems.extend(snoozed(snap.snoozed_until, scan::now()));
+    Asked::Report(Box::new(report), problems)
+}
+
+/// Why the daemon gave no answer, said once (with the fix when there is one) and, when it
+/// runs, noted in `why_not` for the footer.
+fn unanswered(ctx: &Context, e: ClientError, why_not: &mut Vec<String>) -> DaemonAnswer {
+    match e {
+        // Its directory opened to others under it, so its socket is not looked for there:
+        // said once, with the fix (review P, R18).
+        ClientError::NotRunning(_) => match crate::daemon::trust::left_out(&ctx.dirs.runtime) {
+            Some(l) => {
+                if warn_once() {
+                    crate::say!("cargo-lockwatch: warning: {l}; scanning directly")
+                }
+                DaemonAnswer::Untrusted
+            }
+            None => DaemonAnswer::NotRunning,
+        },
+        // It runs, but has no slot free: say so once and scan (not "needs a restart").
+        e @ ClientError::Busy(_) => {
+            why_not.push("is busy (all its client slots are taken): this is a one-off scan".into());
+            if warn_once() {
+                crate::say!("cargo-lockwatch: note: {e}; scanning directly meanwhile")
+            }
+            e.answer()
+        }
+        // Stopped (SIGSTOP, Ctrl-Z): it will not answer until continued.
+        ClientError::Silent(s) if s.stopped => {
+            let cont = s
+                .pid
+                .map_or_else(String::new, |p| format!(": `kill -CONT {p}`"));
+            why_not.push(format!(
+                "is stopped (SIGSTOP or Ctrl-Z; continue it{cont}): this is a one-off scan"
+            ));
+            if warn_once() {
+                crate::say!("cargo-lockwatch: warning: {s}; scanning directly")
+            }
+            DaemonAnswer::Stopped
+        }
+        e => {
+            if warn_once() {
+                crate::say!("cargo-lockwatch: warning: {e}; scanning directly")
+            }
+            e.answer()
+        }
+    }
 }
 
 /// Whether any of `known` (lock files the daemon does not watch) is held or waited for now,
