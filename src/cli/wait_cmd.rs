@@ -256,7 +256,7 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
             ]
         })
         .collect();
-    report
+    let mut out: Vec<&LockReport> = report
         .locks
         .iter()
         // A build whose lock file was deleted (`cargo clean` under it) still writes the
@@ -289,7 +289,11 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
                         }
                 })
         })
-        .collect()
+        .collect();
+    // The file at the path first: a build started now waits for its holder; one on a
+    // deleted lock file is waited out too, but named after it (review V, V1).
+    out.sort_by_key(|l| l.deleted);
+    out
 }
 
 /// Runs `wait`.
@@ -1516,6 +1520,33 @@ mod tests {
             named[0].path,
             Path::new("/elsewhere/target/debug/.cargo-lock")
         );
+    }
+
+    /// After `cargo clean` under a build, a new build locks a new file at the path: `wait` names
+    /// that one's holder first, the one a build started now waits for (review V, V1).
+    #[test]
+    fn the_lock_file_at_the_path_comes_before_a_deleted_one() {
+        let mut old = lock(
+            "/ws/target/debug/.cargo-lock",
+            "profile-directory",
+            Some("/ws"),
+            "exclusive",
+        );
+        old["deleted"] = serde_json::json!(true);
+        old["holders"][0]["pid"] = serde_json::json!(15201);
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
+            "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
+            "locks": [
+                old,
+                lock("/ws/target/debug/.cargo-lock", "profile-directory", Some("/ws"), "exclusive"),
+            ]
+        }))
+        .unwrap();
+        let here = here_in("/ws", "/ws/target");
+        let held = blocking(&report, &Wanted::default(), &here);
+        assert_eq!(held.len(), 2, "both are waited out");
+        assert!(!held[0].deleted && held[1].deleted);
     }
 
     /// A dev build goes ahead beside a release one: `wait` waits for the profile it is told
