@@ -1450,7 +1450,6 @@ fn reasons_now(
             .any(|s| s >= cfg.stale_after.as_secs_f64());
     for (on, reason) in [
         (b.locker_dead, StaleReason::LockerDead),
-        (b.deleted_lock, StaleReason::DeletedLockFile),
         (b.deadlock, StaleReason::Deadlock),
         (b.pipe_held_open, StaleReason::PipeHeldOpen),
         (silent, StaleReason::NetworkSilent),
@@ -2118,10 +2117,8 @@ mod tests {
         d.deleted_lock = true;
         d.pipe_held_open = true;
         run(&mut s, 6.0, 10.0, 2.0, |_| lock(vec![d.clone()], &[]));
-        assert_eq!(
-            s.verdicts()[&20],
-            vec![StaleReason::DeletedLockFile, StaleReason::PipeHeldOpen]
-        );
+        // A deleted lock file is no staleness (review V, V2).
+        assert_eq!(s.verdicts()[&20], vec![StaleReason::PipeHeldOpen]);
     }
 
     #[test]

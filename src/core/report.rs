@@ -206,7 +206,6 @@ pub fn instant_reasons(
             .is_some_and(|(silent, limit)| silent >= limit);
     for (on, reason) in [
         (signals.locker_dead, StaleReason::LockerDead),
-        (signals.deleted_lock, StaleReason::DeletedLockFile),
         (signals.deadlock, StaleReason::Deadlock),
         (signals.pipe_held_open, StaleReason::PipeHeldOpen),
         (silent, StaleReason::NetworkSilent),
@@ -397,7 +396,9 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         .and_then(|b| k.net_settings.get(&b.pid));
     report.advice = advice(&report, settings);
     let gave_up = gave_up_before(&report, &k.gave_up);
-    report.verdict = verdict(&report, &signals(obs, i), settings, gave_up.is_some())
+    let sig = signals(obs, i);
+    report.verdict = verdict(&report, &sig, settings, gave_up.is_some())
+        + &deleted_clause(&report, &sig)
         + &sharers_clause(&report)
         + &gave_up.map_or(String::new(), |g| gave_up_words(&report, g, now));
     report
@@ -584,6 +585,34 @@ fn unanswered(i: &IncidentReport, settings: Option<&NetSettings>) -> bool {
     };
     let settings = settings.copied().unwrap_or_default();
     !i.blocked.is_empty() && super::netwait::a_try_went_unanswered(s, &settings)
+}
+
+/// What a lock file deleted under its holder (`cargo clean` during a build) means: no staleness
+/// (the build goes on and may finish well), but a build started now will not wait for it, and
+/// a waiter queued on the deleted file builds beside such a new one once it gets it (review V,
+/// V2).
+fn deleted_clause(i: &IncidentReport, sig: &Signals) -> String {
+    if !sig.deleted_lock {
+        return String::new();
+    }
+    let mut out = " Its lock file was deleted (cargo clean or rm -rf target?): a build started \
+                   now will not wait for it and may write the same directory at once; let it \
+                   finish before building again."
+        .to_string();
+    let on_deleted = (i.blocked.iter())
+        .filter(|b| i.locks.iter().any(|l| l.path == b.lock && l.deleted))
+        .count();
+    if on_deleted > 0 {
+        out.push_str(&format!(
+            " {} on that deleted file: once it has it, it builds beside any new build; stop \
+             it and run it again.",
+            match on_deleted {
+                1 => "The waiting build waits".to_string(),
+                n => format!("The {n} waiting builds wait"),
+            }
+        ));
+    }
+    out
 }
 
 /// The one-line verdict. It names the blocker, never a waiter, as the one holding things up;
@@ -2333,11 +2362,13 @@ mod tests {
         let r = c.report(&Knowledge::default());
         assert_eq!(
             r.incidents[0].stale_reasons,
-            vec![
-                StaleReason::LockerDead,
-                StaleReason::Orphan,
-                StaleReason::DeletedLockFile
-            ]
+            vec![StaleReason::LockerDead, StaleReason::Orphan]
+        );
+        // A deleted lock file is no staleness: the verdict says what it means (review V, V2).
+        assert!(
+            r.incidents[0].verdict.contains("Its lock file was deleted"),
+            "{}",
+            r.incidents[0].verdict
         );
     }
 }
