@@ -1220,6 +1220,14 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
         .find(|l| (l["waiters"].as_array().into_iter().flatten()).any(|w| w["pid"] == waiter.pid))
         .unwrap_or_else(|| panic!("no lock lists the stopped waiter: {r:#}"));
     assert_eq!(free["state"], "free", "{free:#}");
+    // Listed at the top level too, with what to run (review V, V6).
+    let suspended = (r["suspended"].as_array().into_iter().flatten())
+        .find(|s| s["pid"] == waiter.pid)
+        .unwrap_or_else(|| panic!("not in `suspended`: {r:#}"));
+    assert_eq!(
+        suspended["action"],
+        format!("cargo lockwatch resume {}", waiter.pid)
+    );
     let out = lockwatch(&dir)
         .args(["--no-daemon", "kill", &waiter.pid.to_string(), "--yes"])
         .stdin(Stdio::null())

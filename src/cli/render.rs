@@ -103,6 +103,9 @@ fn command_line(cmd: &[String], name: &ProcName) -> String {
         return format!("[{name}]");
     }
     let mut parts: Vec<String> = cmd.to_vec();
+    // A toolchain other than stable, as the user typed it: `cargo +nightly build` (review V,
+    // V9).
+    let toolchain = words::toolchain_of(&parts[0]);
     // Show `cargo build` rather than `/home/u/.rustup/toolchains/…/bin/cargo build`.
     if let Some(first) = parts.first_mut()
         && let Some(base) = Path::new(first.as_str())
@@ -111,10 +114,27 @@ fn command_line(cmd: &[String], name: &ProcName) -> String {
     {
         *first = base.to_string();
     }
+    if let Some(tc) = toolchain.filter(|_| parts[0] == "cargo") {
+        parts.insert(1, format!("+{tc}"));
+    }
     // Quoted as a shell would need it, so the line can be copied and run; control characters
     // escaped, so it stays one line and cannot drive the terminal.
-    let quoted: Vec<String> = parts.iter().map(|a| shell_arg(a)).collect();
-    let line = crate::core::text::printable(&quoted.join(" "));
+    let joined = |parts: &[String]| {
+        let quoted: Vec<String> = parts.iter().map(|a| shell_arg(a)).collect();
+        crate::core::text::printable(&quoted.join(" "))
+    };
+    let line = joined(&parts);
+    if line.chars().count() <= 100 {
+        return line;
+    }
+    // Too long to show whole: long arguments are cut first, so the subcommand after them
+    // (`cargo --config '…' generate-lockfile`) still shows (review V, V5).
+    for a in parts.iter_mut().skip(1) {
+        if a.chars().count() > 24 {
+            *a = format!("{}…", a.chars().take(23).collect::<String>());
+        }
+    }
+    let line = joined(&parts);
     if line.chars().count() > 100 {
         format!("{}…", line.chars().take(99).collect::<String>())
     } else {
@@ -353,15 +373,10 @@ fn lock_line(out: &mut String, l: &LockReport, style: &Style) {
 
 /// A waiter stopped (Ctrl-Z) in its request for a lock that is free now: it holds nobody up,
 /// and resumed it takes the lock at once (review T, T1).
-fn parked_block(
-    out: &mut String,
-    l: &LockReport,
-    w: &crate::core::model::WaiterReport,
-    style: &Style,
-) {
-    let what = match words::foreign_home(&l.path, l.kind, &style.mine.cargo_homes) {
-        Some(h) => format!("{} of {}", l.description, tilde(&h)),
-        None => l.description.clone(),
+fn parked_block(out: &mut String, w: &crate::core::model::SuspendedWaiter, style: &Style) {
+    let what = match words::foreign_home(&w.lock, w.kind, &style.mine.cargo_homes) {
+        Some(h) => format!("{} of {}", w.lock_description, tilde(&h)),
+        None => w.lock_description.clone(),
     };
     let head = format!(
         "{} {} is suspended while waiting for the {what}, which is free now",
@@ -373,15 +388,18 @@ fn parked_block(
     if let Some(cwd) = &w.cwd {
         field(out, style, "", &format!("in {}", tilde(cwd)));
     }
-    field(out, style, "lock", &tilde(&l.path));
-    let resume = format!("cargo lockwatch resume {}", w.pid);
+    field(out, style, "lock", &tilde(&w.lock));
     let run = match w.origin {
         crate::core::model::Origin::Terminal => {
-            format!("{resume} (or `fg` in its terminal): it takes the lock then")
+            format!(
+                "{} (or `fg` in its terminal): it takes the lock then",
+                w.action
+            )
         }
-        _ => format!("{resume}: it takes the lock then"),
+        _ => format!("{}: it takes the lock then", w.action),
     };
     field(out, style, "run", &run);
+    out.push('\n');
 }
 
 fn plural(n: usize) -> &'static str {
@@ -461,36 +479,38 @@ pub fn report(r: &Report, style: &Style) -> String {
     let count = |state: LockState| r.locks.iter().filter(|l| l.state == state).count();
     let (background, free) = (count(LockState::Background), count(LockState::Free));
     let waited_hidden = (r.hidden_holders.iter()).any(|h| holds_up(h, style.viewer_uid));
+    let parked = &r.suspended;
     if r.incidents.is_empty() && !waited_hidden {
-        let line = if background == 0 && r.hidden_holders.is_empty() {
-            "No Cargo lock is held."
-        } else {
-            "Nothing is blocked."
+        let line = match (background == 0 && r.hidden_holders.is_empty(), parked.len()) {
+            (true, 0) => "No Cargo lock is held.".to_string(),
+            (false, 0) => "Nothing is blocked.".to_string(),
+            // Not the whole story: a build sits suspended in its terminal (review V, V6).
+            (_, 1) => "Nothing is blocked, but a build is suspended while waiting:".to_string(),
+            (_, n) => format!("Nothing is blocked, but {n} builds are suspended while waiting:"),
         };
         let _ = writeln!(out, "{} {line}", style.paint("1;32", "✓"));
     }
     waited_hidden_holders(&mut out, r, style.viewer_uid);
     let from_daemon = r.source == Source::Daemon;
     // The reader's own first; otherwise as the report ranks them (worst first). A waiter
-    // suspended on a free lock comes after the incidents of its side (review U, U3).
-    let incidents: Vec<&IncidentReport> = r.incidents.iter().collect();
-    let parked = (r.locks.iter().filter(|l| l.state == LockState::Free))
-        .flat_map(|l| l.waiters.iter().map(move |w| (l, w)));
+    // suspended on a free lock comes after the incidents of its side that need something,
+    // before those that need nothing (review U, U3; review V, V5).
     let (my_parked, other_parked): (Vec<_>, Vec<_>) =
-        parked.partition(|(l, _)| style.mine.touches_lock(&l.path, Some(l.kind)));
-    let (mine, others): (Vec<_>, Vec<_>) =
-        incidents.into_iter().partition(|i| style.mine.touches(i));
-    for i in mine {
-        incident_block(&mut out, i, style, from_daemon);
-    }
-    for (l, w) in my_parked {
-        parked_block(&mut out, l, w, style);
-    }
-    for i in others {
-        incident_block(&mut out, i, style, from_daemon);
-    }
-    for (l, w) in other_parked {
-        parked_block(&mut out, l, w, style);
+        (parked.iter()).partition(|w| style.mine.touches_lock(&w.lock, Some(w.kind)));
+    let (mine, others): (Vec<&IncidentReport>, Vec<&IncidentReport>) =
+        (r.incidents.iter()).partition(|i| style.mine.touches(i));
+    for (incidents, parked) in [(mine, my_parked), (others, other_parked)] {
+        let (urgent, calm): (Vec<_>, Vec<_>) = (incidents.into_iter())
+            .partition(|i| i.state != crate::core::model::IncidentState::Holding);
+        for i in urgent {
+            incident_block(&mut out, i, style, from_daemon);
+        }
+        for w in parked {
+            parked_block(&mut out, w, style);
+        }
+        for i in calm {
+            incident_block(&mut out, i, style, from_daemon);
+        }
     }
     idle_hidden_holders(&mut out, r, style.viewer_uid);
     if style.all {

@@ -74,8 +74,24 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
 /// sentence that names what the blocker does in passing, such as a busy verdict.
 pub fn describe_short(d: &Doing) -> String {
     match d {
+        Doing::Network { peer, .. } if data_arriving(d) => format!("downloading from {peer}"),
         Doing::Network { peer, .. } => format!("waiting on the network ({peer})"),
         other => describe(other),
+    }
+}
+
+/// Whether data arrived from the peer of a network wait moments ago: a download going on.
+fn data_arriving(d: &Doing) -> bool {
+    match d {
+        Doing::Network {
+            silence: Some(s), ..
+        } => !s.nothing_received && s.silent_for_secs < ARRIVING_SECS,
+        Doing::Network {
+            idle_for_secs: Some(idle),
+            silence: None,
+            ..
+        } => *idle < ARRIVING_SECS,
+        _ => false,
     }
 }
 
@@ -111,6 +127,10 @@ fn describe_as_read(doing: &Doing) -> String {
             }
             s
         }
+        // Data arriving: a download, however slow, is no wait (review V, V7).
+        Doing::Network { peer, .. } if data_arriving(doing) => {
+            format!("downloading from {peer} (data arriving)")
+        }
         Doing::Network {
             peer,
             silence: Some(s),
@@ -133,6 +153,9 @@ fn describe_as_read(doing: &Doing) -> String {
         Doing::Unknown => "no child, no network connection".into(),
     }
 }
+
+/// Data that arrived this recently is a download going on, not a wait on the network.
+const ARRIVING_SECS: f64 = 2.0;
 
 /// A network wait followed across connections, in words: "nothing received since the hold
 /// began 1m09s ago, 3 connections", and "none open now: pausing before a retry" between tries.
@@ -486,6 +509,19 @@ mod tests {
         assert_eq!(
             silence_words(&answered),
             "nothing received for 20s, 3 connections"
+        );
+        // Data arriving a moment ago: a download, however slow (review V, V7).
+        let trickle = NetSilence {
+            silent_for_secs: 0.3,
+            ..answered
+        };
+        assert_eq!(
+            describe(&network(&trickle)),
+            "downloading from 127.0.0.1:18765 (data arriving)"
+        );
+        assert_eq!(
+            describe_short(&network(&trickle)),
+            "downloading from 127.0.0.1:18765"
         );
     }
 }

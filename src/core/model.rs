@@ -500,6 +500,35 @@ pub struct Report {
     /// not readable): not in `locks`, but never "no lock is held" while they hold one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hidden_holders: Vec<HiddenHolder>,
+    /// Waiters suspended (Ctrl-Z) in their request for a lock nobody holds: no incident (they
+    /// hold nobody up), but each sits in its terminal until resumed (review V, V6).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspended: Vec<SuspendedWaiter>,
+}
+
+/// A waiter suspended in its request for a lock that is free now: resumed, it takes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuspendedWaiter {
+    /// Process id.
+    pub pid: u32,
+    /// Short name.
+    pub name: ProcName,
+    /// Full command line.
+    pub cmd: Vec<String>,
+    /// Working directory.
+    #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
+    pub cwd: Option<PathBuf>,
+    /// Where it came from (`fg` works only in a terminal).
+    pub origin: Origin,
+    /// The lock it waits for.
+    #[serde(serialize_with = "crate::core::text::lossy_path::path")]
+    pub lock: PathBuf,
+    /// What that lock guards.
+    pub kind: LockKind,
+    /// Cargo's words for that lock.
+    pub lock_description: String,
+    /// The command that lets it go on: `cargo lockwatch resume PID`.
+    pub action: String,
 }
 
 /// Another user's Cargo process holding a lock whose file this user cannot name.
@@ -533,6 +562,7 @@ impl Report {
             incidents: Vec::new(),
             locks: Vec::new(),
             hidden_holders: Vec::new(),
+            suspended: Vec::new(),
         }
     }
 

@@ -275,6 +275,7 @@ pub fn build(
     project_dirs(&mut incidents, &mut locks, seen);
     name_build_dirs(obs, &knowledge.build_dirs, &mut incidents, &mut locks);
     point_to_racing_builds(&mut incidents);
+    let suspended = suspended_waiters(&locks);
     if !obs.free.is_empty() {
         FreeLocks::new(obs.free, seen).append_unlisted(&mut locks);
     }
@@ -287,7 +288,27 @@ pub fn build(
         incidents,
         locks,
         hidden_holders: obs.hidden.to_vec(),
+        suspended,
     }
+}
+
+/// The waiters of free locks: suspended in their request (see [`SuspendedWaiter`]).
+fn suspended_waiters(locks: &[LockReport]) -> Vec<super::model::SuspendedWaiter> {
+    (locks.iter().filter(|l| l.state == LockState::Free))
+        .flat_map(|l| {
+            l.waiters.iter().map(|w| super::model::SuspendedWaiter {
+                pid: w.pid,
+                name: w.name.clone(),
+                cmd: w.cmd.clone(),
+                cwd: w.cwd.clone(),
+                origin: w.origin,
+                lock: l.path.clone(),
+                kind: l.kind,
+                lock_description: l.description.clone(),
+                action: format!("cargo lockwatch resume {}", w.pid),
+            })
+        })
+        .collect()
 }
 
 fn process(f: &ProcessFacts, now: f64) -> ProcessReport {

@@ -191,9 +191,14 @@ pub fn blocked_seen_by(b: &BlockedReport, elapsed: f64, viewer: Option<u32>) -> 
         waits_for(b, elapsed)
     ));
     // Suspended while it waited: it takes the lock only once resumed (review Q, S12).
+    // `fg` only where there is a terminal to type it in (review V, V5).
     if p.process_state == super::model::ProcState::Stopped {
+        let fg = match p.origin {
+            super::model::Origin::Terminal => "`fg` in its terminal or ",
+            _ => "",
+        };
         s.push_str(&format!(
-            ", but is STOPPED (Ctrl-Z?): `fg` in its terminal or `cargo lockwatch resume {}`",
+            ", but is STOPPED (Ctrl-Z?): {fg}`cargo lockwatch resume {}`",
             p.pid
         ));
     }
