@@ -43,7 +43,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
             "cargo-lockwatch: note: that --since reaches back before 1970: the whole history is \
              summarised"
         );
-        period = now as u64;
+        period = crate::core::insight::WHOLE_HISTORY;
     }
     // Streamed: memory stays bounded whatever the file's size.
     let (mut summary, stats) = h.summary(since);
