@@ -169,6 +169,7 @@ fn read_pass(
             }
         }
     }
+    facts.values_mut().for_each(clippy_as_typed);
     let graph = Graph::build(&sightings, &facts);
     let mut activity = HashMap::new();
     for pid in graph.incidents.iter().filter_map(|i| i.blocker) {
@@ -183,6 +184,25 @@ fn read_pass(
         activity,
         hidden,
     })
+}
+
+/// Clippy runs `cargo check` under `cargo-clippy`, with clippy as rustc's wrapper: what the
+/// user typed, and what holds the locks, is `cargo clippy`, said so in every view (review V,
+/// V3).
+fn clippy_as_typed(f: &mut ProcessFacts) {
+    let under_clippy = (f.ancestors.first()).is_some_and(|a| a.name.raw() == "cargo-clippy");
+    if f.name.raw() != "cargo" || !under_clippy {
+        return;
+    }
+    let Some(sub) = crate::core::catalog::cargo_subcommand(&f.cmd) else {
+        return;
+    };
+    if sub != "check" {
+        return;
+    }
+    if let Some(at) = (f.cmd.iter().skip(1)).position(|a| a == "check") {
+        f.cmd[at + 1] = "clippy".into();
+    }
 }
 
 /// The holders of the locks the probe could not name, as far as this user may know them.
@@ -360,6 +380,25 @@ pub fn now() -> f64 {
 mod tests {
     use super::*;
     use std::fs;
+
+    /// The `cargo check` clippy runs reads as `cargo clippy`; a plain check, or one under
+    /// another parent, is left as it is (review V, V3).
+    #[test]
+    fn clippy_s_check_reads_as_the_clippy_the_user_typed() {
+        let pass = pass_with_a_network_wait(7, 1, Path::new("/p"));
+        let mut f = pass.facts[&7].clone();
+        f.cmd = vec!["/r/bin/cargo".into(), "check".into(), "--quiet".into()];
+        let plain = f.clone();
+        f.ancestors = vec![crate::core::model::Ancestor {
+            pid: 6,
+            name: "cargo-clippy".into(),
+        }];
+        clippy_as_typed(&mut f);
+        assert_eq!(f.cmd, ["/r/bin/cargo", "clippy", "--quiet"]);
+        let mut g = plain.clone();
+        clippy_as_typed(&mut g);
+        assert_eq!(g.cmd, plain.cmd);
+    }
 
     /// A pass in which process `pid` (started at `token`, in `cwd`) has a registry connection.
     fn pass_with_a_network_wait(pid: u32, token: u64, cwd: &Path) -> Pass {
