@@ -81,16 +81,13 @@ pub fn describe_short(d: &Doing) -> String {
 }
 
 /// Whether data arrived from the peer of a network wait moments ago: a download going on.
+/// Only a wait followed across passes knows that something was received at all: one look's
+/// "nothing received for 0s" is as true of a connection just opened to a silent registry.
 fn data_arriving(d: &Doing) -> bool {
     match d {
         Doing::Network {
             silence: Some(s), ..
         } => !s.nothing_received && s.silent_for_secs < ARRIVING_SECS,
-        Doing::Network {
-            idle_for_secs: Some(idle),
-            silence: None,
-            ..
-        } => *idle < ARRIVING_SECS,
         _ => false,
     }
 }

@@ -595,6 +595,23 @@ fn waiting_clause(n: usize) -> String {
     }
 }
 
+/// [`waiting_clause`] for `i`'s waiters, saying which are suspended (Ctrl-Z): stopping the
+/// blocker for them frees a lock nobody takes until they are resumed (review U, U9).
+fn waiting_words(i: &IncidentReport) -> String {
+    let waiting = waiting_clause(i.blocked.len());
+    let stopped: Vec<u32> = (i.blocked.iter())
+        .filter(|b| b.process.process_state == ProcState::Stopped)
+        .map(|b| b.process.pid)
+        .collect();
+    match stopped.as_slice() {
+        [] => waiting,
+        [one] if i.blocked.len() == 1 => format!(
+            "{waiting}, but it is suspended (Ctrl-Z): `cargo lockwatch resume {one}` lets it go on"
+        ),
+        _ => format!("{waiting}, {} of them suspended (Ctrl-Z)", stopped.len()),
+    }
+}
+
 /// Whether `i`'s blocker, which others wait for, has had a whole try go unanswered by its
 /// registry (see [`super::netwait::a_try_went_unanswered`]).
 fn unanswered(i: &IncidentReport, settings: Option<&NetSettings>) -> bool {
@@ -645,7 +662,7 @@ fn verdict(
     registry_gave_up: bool,
 ) -> String {
     let heir = sig.locker_dead;
-    let waiting = waiting_clause(i.blocked.len());
+    let waiting = waiting_words(i);
     let Some(b) = &i.blocker else {
         return format!(
             "held by a process this user cannot inspect; {waiting}. It may belong to another user."
@@ -1534,6 +1551,23 @@ mod tests {
         let r = case.report(&Knowledge::default());
         let l = r.locks.iter().find(|l| l.path == inside).unwrap();
         assert_eq!(l.description, "build directory", "{r:#?}");
+    }
+
+    /// A waiter suspended with Ctrl-Z is said so in the verdict, which `kill`'s question at a
+    /// terminal repeats: stopping the blocker for it frees a lock nobody takes (review U, U9).
+    #[test]
+    fn a_suspended_waiter_is_said_in_the_verdict() {
+        let mut case = two_builds(ProcState::Sleeping);
+        case.facts.insert(11, facts(11, ProcState::Stopped, 5));
+        let i = &case.report(&Knowledge::default()).incidents[0];
+        assert!(
+            i.verdict.contains(
+                "1 process waits, but it is suspended (Ctrl-Z): `cargo lockwatch resume 11` lets \
+                 it go on"
+            ),
+            "{}",
+            i.verdict
+        );
     }
 
     /// Another user's holder at work, nobody seen waiting: their suspended waiter would not be
