@@ -10,6 +10,21 @@ use std::time::{Duration, Instant};
 
 use util::Dir;
 
+/// `cargo-lockwatch --no-daemon ARGS` (stdin closed: no question answered): its exit code and
+/// what it printed.
+fn act(dir: &Dir, args: &[&str]) -> (Option<i32>, String) {
+    let out = lockwatch(dir)
+        .arg("--no-daemon")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
 fn lockwatch(dir: &Dir) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
     let private = dir.root.join("lockwatch");
@@ -1162,13 +1177,8 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
         )),
         "{text}"
     );
-    let out = lockwatch(&dir)
-        .args(["--no-daemon", "kill", &waiter.pid.to_string()])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    let (code, said) = act(&dir, &["kill", &waiter.pid.to_string()]);
+    assert_eq!(code, Some(lockwatch::exit::REFUSED), "{said}");
     assert!(said.contains("WAITING"), "{said}");
     assert_eq!(
         util::proc_state(waiter.pid),
@@ -1176,12 +1186,8 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
         "nothing was signalled"
     );
     // `resume`, which `status` offers, continues it: it waits again (review T, T5).
-    let out = lockwatch(&dir)
-        .args(["--no-daemon", "resume", &waiter.pid.to_string()])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    let (code, said) = act(&dir, &["resume", &waiter.pid.to_string()]);
+    assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("it waits for its lock again"), "{said}");
     assert_ne!(util::proc_state(waiter.pid), Some('T'), "{said}");
     waiter.stop();
@@ -1228,25 +1234,16 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
         suspended["action"],
         format!("cargo lockwatch resume {}", waiter.pid)
     );
-    let out = lockwatch(&dir)
-        .args(["--no-daemon", "kill", &waiter.pid.to_string(), "--yes"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    let (code, said) = act(&dir, &["kill", &waiter.pid.to_string(), "--yes"]);
+    assert_eq!(code, Some(lockwatch::exit::REFUSED), "{said}");
     assert!(said.contains("which is free now"), "{said}");
     assert_eq!(
         util::proc_state(waiter.pid),
         Some('T'),
         "nothing was signalled"
     );
-    let out = lockwatch(&dir)
-        .args(["--no-daemon", "resume", &waiter.pid.to_string()])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    let (code, said) = act(&dir, &["resume", &waiter.pid.to_string()]);
+    assert_eq!(code, Some(0), "{said}");
     assert!(
         said.contains("resumed (SIGCONT); it takes the lock"),
         "{said}"
@@ -1298,13 +1295,8 @@ fn a_suspended_package_cache_waiter_is_found_by_a_one_off_status() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(found["process"]["process_state"], "stopped", "{found:#}");
-    let out = lockwatch(&dir)
-        .args(["--no-daemon", "kill", &waiter.pid.to_string(), "--yes"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    let (code, said) = act(&dir, &["kill", &waiter.pid.to_string(), "--yes"]);
+    assert_eq!(code, Some(lockwatch::exit::REFUSED), "{said}");
     assert!(said.contains("WAITING"), "{said}");
     assert_eq!(
         util::proc_state(waiter.pid),
@@ -1314,19 +1306,11 @@ fn a_suspended_package_cache_waiter_is_found_by_a_one_off_status() {
     // Its holder gone, it holds no lock at all: `kill` still knows it for a waiter, and
     // `resume` lets it take the lock (review U, U2).
     drop(holder);
-    let out = lockwatch(&dir)
-        .args(["--no-daemon", "kill", &waiter.pid.to_string(), "--yes"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    let (code, said) = act(&dir, &["kill", &waiter.pid.to_string(), "--yes"]);
+    assert_eq!(code, Some(lockwatch::exit::REFUSED), "{said}");
     assert!(said.contains("which is free now"), "{said}");
-    let out = lockwatch(&dir)
-        .args(["--no-daemon", "resume", &waiter.pid.to_string()])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
+    let (code, said) = act(&dir, &["resume", &waiter.pid.to_string()]);
+    assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("it takes the lock it waited for"), "{said}");
     let mut waiter = waiter;
     assert_eq!(waiter.wait_exit(), 0);
@@ -1350,13 +1334,8 @@ fn killing_a_holder_whose_waiter_is_suspended_says_how_to_resume_it() {
     let mut waiter = build("waiter");
     util::wait_output(&waiter, "Blocking waiting for file lock");
     waiter.stop();
-    let out = lockwatch(&dir)
-        .args(["--no-daemon", "kill", &holder.pid.to_string(), "--yes"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    let (code, said) = act(&dir, &["kill", &holder.pid.to_string(), "--yes"]);
+    assert_eq!(code, Some(0), "{said}");
     assert!(
         said.contains(&format!(
             "but its waiter {} is suspended (Ctrl-Z): `cargo lockwatch resume {}`",
