@@ -75,10 +75,12 @@ fn one(i: &IncidentReport, uid: u32, after_secs: f64, done: &HashSet<ProcId>) ->
     {
         return None;
     }
+    // A build suspended with Ctrl-Z would not take the lock: no check is stopped for it.
     let (waiter, waited) = i
         .blocked
         .iter()
         .filter(|b| b.process.origin == Origin::Terminal)
+        .filter(|b| b.process.process_state != crate::core::model::ProcState::Stopped)
         .filter_map(|b| Some((b, b.waiting_for_secs?)))
         .find(|(_, w)| *w >= after_secs)?;
     Some(Yield {
@@ -164,6 +166,13 @@ mod tests {
         let y = decide(&r, 1000, 3.0, &HashSet::new());
         assert!(!y[0].waited_since_known);
         assert_eq!(y[0].waited_words(), "≥ 30s");
+    }
+
+    #[test]
+    fn a_suspended_terminal_build_makes_no_check_yield() {
+        let mut r = ide_blocks_terminal(30.0);
+        r.incidents[0].blocked[0].process.process_state = crate::core::model::ProcState::Stopped;
+        assert!(decide(&r, 1000, 3.0, &HashSet::new()).is_empty());
     }
 
     #[test]
