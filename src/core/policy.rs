@@ -1212,12 +1212,45 @@ fn wait_gone(
             .just_ended
             .insert(id, ((wait.began, wait.began_known), now));
     }
+    if stopped_now || !holds(id) {
+        fx.push(Effect::Log(wait_over_line(now, id.1, &wait, stopped_now)));
+    }
     fx.push(Effect::RecordHistory(wait_ended(
         id,
         wait,
         now,
         stopped_now,
     )));
+}
+
+/// The log line of `who`'s `wait` that ended at `now` without the lock: it was suspended
+/// (Ctrl-Z), or it no longer waits (interrupted, ended, or it got the lock and let go of it
+/// between two looks), so every "waiting" line is closed (review V, V4).
+fn wait_over_line(now: f64, who: ProcId, wait: &Wait, suspended: bool) -> String {
+    let blockers: Vec<String> = (wait.blocked_by.iter())
+        .map(|(n, p)| format!("{n} {p}"))
+        .collect();
+    let behind = if blockers.is_empty() {
+        "an unseen holder".to_string()
+    } else {
+        blockers.join(", ")
+    };
+    let waited = text::duration_known(now - wait.began, wait.began_known);
+    let (verb, what) = if suspended {
+        ("suspended", "is suspended (Ctrl-Z) while waiting")
+    } else {
+        ("ended    ", "no longer waits")
+    };
+    let words = match wait.lock_description.as_str() {
+        "" => "lock",
+        words => words,
+    };
+    format!(
+        "{verb} {words}  {}  {} {} {what} (waited {waited} for {behind})",
+        text::lossy_path::text(&wait.path),
+        wait.name,
+        who.pid,
+    )
 }
 
 /// When the latest of `lock`'s current holds began (`-inf` when none is known).
@@ -2433,6 +2466,61 @@ mod tests {
         observe(&mut s, 110.0, held_alone());
         observe(&mut s, 172.0, held());
         assert_eq!(s.wait_since()[&(KEY, 11)], 172.0);
+    }
+
+    /// Every "waiting" line of the log is closed: by the waiter's hold, or by a line saying it
+    /// was suspended or no longer waits (review V, V4: one ended with Ctrl-C left it open).
+    #[test]
+    fn a_wait_that_ends_without_the_lock_closes_its_log_line() {
+        let cargo_11 = ProcId {
+            pid: 11,
+            start_token: 2,
+        };
+        let logs = |fx: Vec<Effect>| -> Vec<String> {
+            (fx.into_iter())
+                .filter_map(|e| match e {
+                    Effect::Log(l) => Some(l),
+                    _ => None,
+                })
+                .collect()
+        };
+        let held = |waiters: &[u32]| lock(vec![holder(10, ProcState::Running, 0.0)], waiters);
+        let mut s = state();
+        observe(&mut s, 100.0, held(&[11]));
+        let (locks, blockers) = held(&[]);
+        let fx = apply(
+            &mut s,
+            Event::Observed {
+                now: 104.0,
+                locks,
+                blockers,
+                stopped_waiters: vec![cargo_11],
+            },
+        );
+        assert_eq!(
+            logs(fx),
+            [
+                "suspended lock  /h/.package-cache  cargo 11 is suspended (Ctrl-Z) while waiting \
+              (waited ≥ 4s for cargo 10)"
+            ]
+        );
+        // Interrupted (Ctrl-C) while waiting.
+        let mut s = state();
+        observe(&mut s, 100.0, held(&[11]));
+        let over = logs(observe(&mut s, 104.0, held(&[])));
+        assert_eq!(
+            over,
+            [
+                "ended     lock  /h/.package-cache  cargo 11 no longer waits (waited ≥ 4s for cargo 10)"
+            ]
+        );
+        // It got the lock: its "acquired" line closes the wait, with no other.
+        let mut s = state();
+        observe(&mut s, 100.0, held(&[11]));
+        let mut got = lock(vec![holder(11, ProcState::Running, 0.0)], &[]);
+        got.0[0].holders[0].id = cargo_11;
+        let lines = logs(observe(&mut s, 104.0, got));
+        assert!(lines.iter().all(|l| !l.contains("waits")), "{lines:?}");
     }
 
     /// Stopped while its holder let go and a later one took the lock: the time stopped on the
