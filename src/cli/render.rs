@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::core::catalog::{self, LockKind};
 use crate::core::model::{
-    DaemonAnswer, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
-    ProcState, Report, Role, Source, kill_command,
+    Action, DaemonAnswer, IncidentReport, IncidentState, LockMode, LockReport, LockState, ProcName,
+    ProcState, ProcessReport, Report, Role, Source, kill_command,
 };
 use crate::core::place::workplace;
 use crate::core::{text, words};
@@ -176,7 +176,46 @@ fn headline_lines(text: &str, style: &Style) -> String {
     }
 }
 
+/// One incident: its headline, who waits, the blocker, what it holds and does, the verdict and
+/// what to run.
 fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daemon: bool) {
+    incident_headline(out, i, style);
+    waiting_fields(out, i, style);
+    match &i.blocker {
+        Some(b) => blocker_fields(out, i, b, style),
+        None => field(
+            out,
+            style,
+            "blocker",
+            "a process you cannot inspect (another user's?)",
+        ),
+    }
+    held_locks_field(out, i, style);
+    // What a process nobody here can inspect is doing is unknown: say nothing about it.
+    if i.blocker.is_some() {
+        field(out, style, "doing", &words::doing(i));
+    }
+    if let Some(t) = words::typical(i, 0.0) {
+        field(out, style, "history", &t);
+    }
+    if let Some(tip) = words::ide_tip(i, style.yield_after, from_daemon) {
+        field(out, style, "tip", &tip);
+    }
+    if let Some(c) = &i.culprit {
+        culprit_fields(out, c, style);
+    }
+    field(out, style, "verdict", &i.verdict);
+    if let Some(a) = &i.action {
+        action_fields(out, i, a, style);
+    }
+    if let Some(a) = &i.advice {
+        advice(out, style, &a.text);
+    }
+    out.push('\n');
+}
+
+/// The state badge and the headline, wrapped under its first word.
+fn incident_headline(out: &mut String, i: &IncidentReport, style: &Style) {
     let label = words::badge(i);
     let code = match i.state {
         IncidentState::Stale => "1;31",
@@ -184,18 +223,17 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
         IncidentState::Holding if label == "STOPPED" => "1;33",
         IncidentState::Holding => "1;32",
     };
+    let headline = words::headline_for(i, Some(0.0), &style.mine.cargo_homes);
     let _ = writeln!(
         out,
         "{}  {}",
         style.paint(code, &format!("{label:<7}")),
-        style.paint(
-            "1",
-            &headline_lines(
-                &words::headline_for(i, Some(0.0), &style.mine.cargo_homes),
-                style
-            )
-        )
+        style.paint("1", &headline_lines(&headline, style))
     );
+}
+
+/// One "waiting" line per blocked process, and the chain when it is longer than one step.
+fn waiting_fields(out: &mut String, i: &IncidentReport, style: &Style) {
     // Longest wait first, as the headline quotes it (review U, U7); unknown waits last.
     let mut blocked: Vec<_> = i.blocked.iter().collect();
     blocked.sort_by(|a, b| {
@@ -211,48 +249,46 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
         let text = format!("{} (each waits for the next)", chain.join(" → "));
         field(out, style, "chain", &text);
     }
-    match &i.blocker {
-        Some(b) => {
-            let mut facts = vec![
-                words::origin(b.origin, b.origin_via.as_deref()),
-                state_word(b.process_state).to_string(),
-            ];
-            if style.viewer_uid.is_some_and(|me| me != b.uid) {
-                facts.insert(0, words::owner(b));
-            }
-            // Said whether or not it looks stale: it decides how the blocker can be stopped.
-            facts.extend((b.sigterm.words()).map(|w| w.trim_start_matches("it ").to_string()));
-            facts.extend(words::held(i, 0.0));
-            facts.push(format!("cpu {:.1}s", b.tree_cpu_secs));
-            let who = words::who(b);
-            let who = if i.state == IncidentState::Stale {
-                style.paint("1;31", &who)
-            } else {
-                style.paint("1", &who)
-            };
-            let role = if i.blocked.is_empty() {
-                "holder"
-            } else {
-                "blocker"
-            };
-            // Each fact stays whole when the line wraps ("cpu 0.4s", never "cpu" / "0.4s").
-            let facts: Vec<String> = facts
-                .iter()
-                .map(|f| f.replace(' ', &KEEP.to_string()))
-                .collect();
-            field(out, style, role, &format!("{who} · {}", facts.join(" · ")));
-            field(out, style, "", &command_line(&b.cmd, &b.name));
-            if let Some(place) = workplace(&b.cmd, b.cwd.as_deref()) {
-                field(out, style, "", &format!("in {}", tilde(&place)));
-            }
-        }
-        None => field(
-            out,
-            style,
-            "blocker",
-            "a process you cannot inspect (another user's?)",
-        ),
+}
+
+/// The blocker (or holder) with its facts, its command line and where it runs.
+fn blocker_fields(out: &mut String, i: &IncidentReport, b: &ProcessReport, style: &Style) {
+    let mut facts = vec![
+        words::origin(b.origin, b.origin_via.as_deref()),
+        state_word(b.process_state).to_string(),
+    ];
+    if style.viewer_uid.is_some_and(|me| me != b.uid) {
+        facts.insert(0, words::owner(b));
     }
+    // Said whether or not it looks stale: it decides how the blocker can be stopped.
+    facts.extend((b.sigterm.words()).map(|w| w.trim_start_matches("it ").to_string()));
+    facts.extend(words::held(i, 0.0));
+    facts.push(format!("cpu {:.1}s", b.tree_cpu_secs));
+    let who = words::who(b);
+    let who = if i.state == IncidentState::Stale {
+        style.paint("1;31", &who)
+    } else {
+        style.paint("1", &who)
+    };
+    let role = if i.blocked.is_empty() {
+        "holder"
+    } else {
+        "blocker"
+    };
+    // Each fact stays whole when the line wraps ("cpu 0.4s", never "cpu" / "0.4s").
+    let facts: Vec<String> = facts
+        .iter()
+        .map(|f| f.replace(' ', &KEEP.to_string()))
+        .collect();
+    field(out, style, role, &format!("{who} · {}", facts.join(" · ")));
+    field(out, style, "", &command_line(&b.cmd, &b.name));
+    if let Some(place) = workplace(&b.cmd, b.cwd.as_deref()) {
+        field(out, style, "", &format!("in {}", tilde(&place)));
+    }
+}
+
+/// The locks the blocker holds, each with its mode.
+fn held_locks_field(out: &mut String, i: &IncidentReport, style: &Style) {
     let locks: Vec<String> = i
         .locks
         .iter()
@@ -266,57 +302,45 @@ fn incident_block(out: &mut String, i: &IncidentReport, style: &Style, from_daem
     if !locks.is_empty() {
         field(out, style, "holds", &locks.join(", "));
     }
-    // What a process nobody here can inspect is doing is unknown: say nothing about it.
-    if i.blocker.is_some() {
-        field(out, style, "doing", &words::doing(i));
+}
+
+/// The leftover process that keeps the blocker waiting on its output pipe.
+fn culprit_fields(out: &mut String, c: &ProcessReport, style: &Style) {
+    let text = format!(
+        "{} · holds its output pipe open · up {}",
+        style.paint("1;31", &words::who(c)),
+        duration(c.running_for_secs)
+    );
+    field(out, style, "culprit", &text);
+    field(out, style, "", &command_line(&c.cmd, &c.name));
+}
+
+/// What to run, with what a user must know before running it.
+fn action_fields(out: &mut String, i: &IncidentReport, a: &Action, style: &Style) {
+    let target = (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid);
+    field(out, style, "run", &style.paint("1", &a.command));
+    if a.resume && !i.ignored {
+        let also = format!("or stop it: {}", kill_command(a.pid, a.force));
+        field(out, style, "", &also);
     }
-    if let Some(t) = words::typical(i, 0.0) {
-        field(out, style, "history", &t);
+    // Said up front: a plain `kill` would wait out its grace and then say this.
+    if let Some(words) = target.and_then(|p| p.sigterm.words()).filter(|_| a.force) {
+        let why = format!("({words}: only SIGKILL stops it, and it gets no chance to clean up)");
+        field(out, style, "", &why);
     }
-    if let Some(tip) = words::ide_tip(i, style.yield_after, from_daemon) {
-        field(out, style, "tip", &tip);
-    }
-    if let Some(c) = &i.culprit {
-        let text = format!(
-            "{} · holds its output pipe open · up {}",
-            style.paint("1;31", &words::who(c)),
-            duration(c.running_for_secs)
+    if let Some(p) = target.filter(|p| style.viewer_uid.is_some_and(|me| me != p.uid)) {
+        let whose = format!(
+            "(it belongs to {}, not to you: run it as that user, or ask them)",
+            words::owner(p)
         );
-        field(out, style, "culprit", &text);
-        field(out, style, "", &command_line(&c.cmd, &c.name));
+        field(out, style, "", &whose);
     }
-    field(out, style, "verdict", &i.verdict);
-    if let Some(a) = &i.action {
-        let target = (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid);
-        field(out, style, "run", &style.paint("1", &a.command));
-        if a.resume && !i.ignored {
-            let also = format!("or stop it: {}", kill_command(a.pid, a.force));
-            field(out, style, "", &also);
-        }
-        // Said up front: a plain `kill` would wait out its grace and then say this.
-        if let Some(words) = target.and_then(|p| p.sigterm.words()).filter(|_| a.force) {
-            let why =
-                format!("({words}: only SIGKILL stops it, and it gets no chance to clean up)");
-            field(out, style, "", &why);
-        }
-        if let Some(p) = target.filter(|p| style.viewer_uid.is_some_and(|me| me != p.uid)) {
-            let whose = format!(
-                "(it belongs to {}, not to you: run it as that user, or ask them)",
-                words::owner(p)
-            );
-            field(out, style, "", &whose);
-        }
-        field(
-            out,
-            style,
-            "",
-            "(never delete the lock file: that breaks Cargo's locking and frees nothing)",
-        );
-    }
-    if let Some(a) = &i.advice {
-        advice(out, style, &a.text);
-    }
-    out.push('\n');
+    field(
+        out,
+        style,
+        "",
+        "(never delete the lock file: that breaks Cargo's locking and frees nothing)",
+    );
 }
 
 /// Advice under its label: prose wrapped like any field, snippets (indented lines) kept whole so
