@@ -127,22 +127,7 @@ impl Refusal {
                 deadlocked: true,
                 blocker,
                 ..
-            } => {
-                // The detail names the command already when the blocker's incident has one.
-                let instead = blocker
-                    .filter(|b| !detail.contains(&format!("cargo lockwatch kill {b}`")))
-                    .map_or_else(String::new, |b| {
-                        format!(
-                            " Stop {b} instead (it takes {pid} with it): `cargo lockwatch kill \
-                             {b}`."
-                        )
-                    });
-                format!(
-                    "refusing: {pid} is the waiting side of a deadlock, and a waiter is never \
-                     stopped: the deadlock ends when its holder, the cargo above it, stops \
-                     (the build fails either way). {detail}{instead}"
-                )
-            }
+            } => deadlocked_waiter(pid, detail, *blocker),
             Refusal::Waiter {
                 detail,
                 holds_others_up: true,
@@ -182,15 +167,7 @@ impl Refusal {
                     Some(name) => format!("{name} (uid {uid})"),
                     None => format!("uid {uid}"),
                 };
-                if *maybe_unseen_holder {
-                    format!(
-                        "refusing: {pid} belongs to {who}, not to you, and holds no Cargo lock \
-                         you can see; if it holds one `cargo lockwatch status` shows held by a \
-                         process you cannot inspect, run this as that user"
-                    )
-                } else {
-                    format!("refusing: {pid} belongs to {who}, not to you; run this as that user")
-                }
+                other_users(pid, &who, *maybe_unseen_holder)
             }
             Refusal::PidReused => format!(
                 "refusing: pid {pid} now belongs to a different process than the one you saw \
@@ -242,6 +219,34 @@ impl Refusal {
                 locks.join(" and the ")
             ),
         }
+    }
+}
+
+/// [`Refusal::explain`] of the waiting side of a deadlock: its blocker is the one to stop.
+fn deadlocked_waiter(pid: u32, detail: &str, blocker: Option<u32>) -> String {
+    // The detail names the command already when the blocker's incident has one.
+    let instead = blocker
+        .filter(|b| !detail.contains(&format!("cargo lockwatch kill {b}`")))
+        .map_or_else(String::new, |b| {
+            format!(" Stop {b} instead (it takes {pid} with it): `cargo lockwatch kill {b}`.")
+        });
+    format!(
+        "refusing: {pid} is the waiting side of a deadlock, and a waiter is never stopped: the \
+         deadlock ends when its holder, the cargo above it, stops (the build fails either \
+         way). {detail}{instead}"
+    )
+}
+
+/// [`Refusal::explain`] of another user's process.
+fn other_users(pid: u32, who: &str, maybe_unseen_holder: bool) -> String {
+    if maybe_unseen_holder {
+        format!(
+            "refusing: {pid} belongs to {who}, not to you, and holds no Cargo lock you can \
+             see; if it holds one `cargo lockwatch status` shows held by a process you cannot \
+             inspect, run this as that user"
+        )
+    } else {
+        format!("refusing: {pid} belongs to {who}, not to you; run this as that user")
     }
 }
 
@@ -639,6 +644,9 @@ pub fn kill(
         Ok(t) => t,
         Err(refusal) => return refused(req.pid, refusal),
     };
+    if let Some(refusal) = last_refusal(probe, &req, &target, &facts) {
+        return refused(req.pid, refusal);
+    }
     let token = facts.start_token;
     let kids = descendants(probe, req.pid, facts.uid);
     let (signal, signal_name) = if req.force {
@@ -646,18 +654,6 @@ pub fn kill(
     } else {
         (libc::SIGTERM, "SIGTERM")
     };
-    if let Target::Holder { keys, .. } = &target
-        && !keys
-            .iter()
-            .any(|k| probe.holds(req.pid, *k).unwrap_or(false))
-    {
-        return refused(req.pid, Refusal::NotAHolder);
-    }
-    // A SIGTERM it ignores (or blocks) would only make this wait out its grace: say so now.
-    if !req.force && facts.sigterm.futile() {
-        let blocked = facts.sigterm == Sigterm::Blocked;
-        return refused(req.pid, Refusal::IgnoresSigterm { blocked });
-    }
     match send(probe, req.pid, token, signal) {
         Ok(()) => {}
         Err(NotSent::Reused) => return refused(req.pid, Refusal::PidReused),
@@ -668,78 +664,22 @@ pub fn kill(
         .filter(|(p, t, _)| send(probe, *p, *t, signal).is_ok())
         .map(|(p, _, _)| *p)
         .collect();
-    let sharing = match &target {
-        Target::Holder { sharers, .. } => {
-            let seen = sharers.iter().filter_map(|p| pass.facts.get(p)).collect();
-            signal_sharers(probe, &pass, &facts, seen, signal)
-        }
-        Target::Culprit { blocker, others } => {
-            let culprits = pass.activity.get(blocker).map(doing::culprits);
-            let seen = (culprits.unwrap_or_default().iter())
-                .filter(|c| others.contains(&c.pid))
-                .collect();
-            signal_sharers(probe, &pass, &facts, seen, signal)
-        }
-    };
-    let outcome = match &target {
-        Target::Holder {
-            keys,
-            waiters,
-            sharers,
-        } => {
-            // Its sharers count, signalled or not (another user's keeps the lock too).
-            let ours: Vec<u32> = signalled.iter().chain(sharers).copied().collect();
-            wait_for_release(probe, roots, &req, token, keys, waiters, &ours)
-        }
-        Target::Culprit { blocker, .. } => wait_for_culprit(probe, roots, &req, token, *blocker),
-    };
-    let locks = match &target {
-        Target::Holder { keys, .. } => pass
-            .sightings
-            .iter()
-            .filter(|s| keys.contains(&s.key))
-            .map(|s| s.path.clone())
-            .collect(),
-        Target::Culprit { blocker, .. } => pass
-            .graph
-            .incident_of(*blocker)
-            .into_iter()
-            .flat_map(|i| &i.locks)
-            .filter_map(|k| pass.sightings.iter().find(|s| s.key == *k))
-            .map(|s| s.path.clone())
-            .collect(),
-    };
+    let sharing = signal_others(probe, &pass, &facts, &target, signal);
+    let outcome = await_outcome(probe, roots, &req, token, &target, &signalled);
+    let locks = lock_paths(&pass, &target);
     let culprit_of = match target {
         Target::Culprit { blocker, .. } => Some(blocker),
         Target::Holder { .. } => None,
     };
-    let mut who = format!("{} {}", facts.name, req.pid);
-    if !sharing.is_empty() {
-        let names: Vec<&str> = sharing.iter().map(|(_, n)| n.as_str()).collect();
-        let what = if culprit_of.is_some() {
-            "holding the same pipe open"
-        } else {
-            "sharing its descriptor"
-        };
-        who = format!("{who} (with {}, {what})", names.join(", "));
-    }
+    let who = who_with(&facts, &sharing, culprit_of.is_some());
     let got_it: Vec<u32> = (signalled.iter().copied())
         .chain(sharing.iter().map(|(p, _)| *p))
         .collect();
     let mut message = kill_message(&who, req, signal_name, &outcome, (culprit_of, &got_it));
-    // Killing a cargo stuck on a leftover daemon frees its lock; the daemon lives on, harmless
-    // now (its pipe has no reader), but the build script that started it hangs the next build
-    // the same way. It holds no lock, so `cargo lockwatch kill` would refuse it: say what does.
     if culprit_of.is_none()
-        && let Some(c) = pass.activity.get(&req.pid).and_then(doing::culprit)
+        && let Some(note) = leftover_note(&pass, req.pid)
     {
-        message.push_str(&format!(
-            ". Note: {} {}, started by its build script, still runs; it blocks nothing now \
-             (stop it with `kill {}` if it is not wanted), but a build script that leaves a \
-             process attached to cargo's output hangs every build this way: it should start \
-             it with its output redirected",
-            c.name, c.pid, c.pid
-        ));
+        message.push_str(&note);
     }
     KillReport::Signalled {
         pid: req.pid,
@@ -756,6 +696,121 @@ pub fn kill(
         still_held_by_others: outcome.others.iter().map(|(p, _)| *p).collect(),
         message,
     }
+}
+
+/// Why not to signal after all, checked right before the signal: a holder that no longer
+/// holds, or a SIGTERM the target ignores or blocks (it would only wait out its grace).
+fn last_refusal(
+    probe: &mut dyn Probe,
+    req: &KillRequest,
+    target: &Target,
+    facts: &ProcessFacts,
+) -> Option<Refusal> {
+    if let Target::Holder { keys, .. } = target
+        && !keys
+            .iter()
+            .any(|k| probe.holds(req.pid, *k).unwrap_or(false))
+    {
+        return Some(Refusal::NotAHolder);
+    }
+    if !req.force && facts.sigterm.futile() {
+        let blocked = facts.sigterm == Sigterm::Blocked;
+        return Some(Refusal::IgnoresSigterm { blocked });
+    }
+    None
+}
+
+/// Signals the processes that must go with the target: a holder's sharers of its descriptor,
+/// a culprit's fellows holding the same pipe open. Returns them with "name pid".
+fn signal_others(
+    probe: &mut dyn Probe,
+    pass: &Pass,
+    facts: &ProcessFacts,
+    target: &Target,
+    signal: libc::c_int,
+) -> Vec<(u32, String)> {
+    match target {
+        Target::Holder { sharers, .. } => {
+            let seen = sharers.iter().filter_map(|p| pass.facts.get(p)).collect();
+            signal_sharers(probe, pass, facts, seen, signal)
+        }
+        Target::Culprit { blocker, others } => {
+            let culprits = pass.activity.get(blocker).map(doing::culprits);
+            let seen = (culprits.unwrap_or_default().iter())
+                .filter(|c| others.contains(&c.pid))
+                .collect();
+            signal_sharers(probe, pass, facts, seen, signal)
+        }
+    }
+}
+
+/// Waits out the grace for what the kill was for: the locks released (and a waiter going on),
+/// or a culprit's blocker going on.
+fn await_outcome(
+    probe: &mut dyn Probe,
+    roots: &WatchRoots,
+    req: &KillRequest,
+    token: u64,
+    target: &Target,
+    signalled: &[u32],
+) -> Outcome {
+    match target {
+        Target::Holder {
+            keys,
+            waiters,
+            sharers,
+        } => {
+            // Its sharers count, signalled or not (another user's keeps the lock too).
+            let ours: Vec<u32> = signalled.iter().chain(sharers).copied().collect();
+            wait_for_release(probe, roots, req, token, keys, waiters, &ours)
+        }
+        Target::Culprit { blocker, .. } => wait_for_culprit(probe, roots, req, token, *blocker),
+    }
+}
+
+/// The paths of the locks the kill was for: the holder's, or those of the culprit's blocker.
+fn lock_paths(pass: &Pass, target: &Target) -> Vec<std::path::PathBuf> {
+    let path_of = |k: &FileKey| pass.sightings.iter().find(|s| s.key == *k);
+    match target {
+        Target::Holder { keys, .. } => (pass.sightings.iter())
+            .filter(|s| keys.contains(&s.key))
+            .map(|s| s.path.clone())
+            .collect(),
+        Target::Culprit { blocker, .. } => (pass.graph.incident_of(*blocker).into_iter())
+            .flat_map(|i| &i.locks)
+            .filter_map(path_of)
+            .map(|s| s.path.clone())
+            .collect(),
+    }
+}
+
+/// "cargo 12", with the processes signalled along with it.
+fn who_with(facts: &ProcessFacts, sharing: &[(u32, String)], culprit: bool) -> String {
+    let who = format!("{} {}", facts.name, facts.pid);
+    if sharing.is_empty() {
+        return who;
+    }
+    let names: Vec<&str> = sharing.iter().map(|(_, n)| n.as_str()).collect();
+    let what = if culprit {
+        "holding the same pipe open"
+    } else {
+        "sharing its descriptor"
+    };
+    format!("{who} (with {}, {what})", names.join(", "))
+}
+
+/// Killing a cargo stuck on a leftover daemon frees its lock; the daemon lives on, harmless
+/// now (its pipe has no reader), but the build script that started it hangs the next build
+/// the same way. It holds no lock, so `cargo lockwatch kill` would refuse it: say what does.
+fn leftover_note(pass: &Pass, pid: u32) -> Option<String> {
+    let c = pass.activity.get(&pid).and_then(doing::culprit)?;
+    Some(format!(
+        ". Note: {} {}, started by its build script, still runs; it blocks nothing now \
+         (stop it with `kill {}` if it is not wanted), but a build script that leaves a \
+         process attached to cargo's output hangs every build this way: it should start \
+         it with its output redirected",
+        c.name, c.pid, c.pid
+    ))
 }
 
 /// Signals the processes sharing the target's descriptor (or, for a culprit, holding the same
