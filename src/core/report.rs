@@ -15,8 +15,8 @@ use super::graph::{Graph, Incident};
 use super::model::{
     Action, Activity, BlockedReport, Deadlock, Doing, FileKey, HiddenHolder, HolderReport,
     IncidentLock, IncidentReport, IncidentState, LockMode, LockReport, LockSighting, LockState,
-    NetSilence, Origin, ProcState, ProcessFacts, ProcessReport, Report, Role, SCHEMA_VERSION,
-    Source, StaleReason, WaiterReport,
+    NetSilence, Origin, Participant, ProcState, ProcessFacts, ProcessReport, Report, Role,
+    SCHEMA_VERSION, Source, StaleReason, WaiterReport,
 };
 use super::netwait::NetSettings;
 use super::origin;
@@ -1044,6 +1044,8 @@ fn deadlock_verdict(i: &IncidentReport, b: &ProcessReport, d: &Deadlock) -> Stri
     }
 }
 
+/// The report of one lock sighting: its holders and waiters as this user sees them, its state
+/// and verdict (`None` when nothing of it is left to show).
 fn lock(
     obs: &Observed,
     k: &Knowledge,
@@ -1051,75 +1053,11 @@ fn lock(
     now: f64,
     s: &LockSighting,
 ) -> Option<LockReport> {
-    // A blocker's verdict marks only the locks of its incident: a shared lock nobody waits
-    // for stays background even when its holder is stuck elsewhere.
-    let stale_of = |pid: u32| {
-        incidents
-            .iter()
-            .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid))
-            .filter(|i| {
-                i.locks
-                    .iter()
-                    .any(|l| l.path == s.path && l.deleted == s.deleted)
-            })
-            .map(|i| i.stale_reasons.clone())
-            .unwrap_or_default()
-    };
-    let holders: Vec<HolderReport> = s
-        .holders
-        .iter()
-        .filter_map(|h| {
-            let f = obs.facts.get(&h.pid)?;
-            let role = obs.graph.role(h.pid).unwrap_or(Role::Background);
-            let reasons = if role == Role::Blocker {
-                stale_of(h.pid)
-            } else {
-                Vec::new()
-            };
-            let (origin, origin_via) = origin::classify(f);
-            let (held_for_secs, held_since_known) =
-                k.timed(&k.hold_since, s.key, h.pid, Some(f), now);
-            Some(HolderReport {
-                pid: h.pid,
-                role,
-                mode: h.mode,
-                name: f.name.clone(),
-                cmd: f.cmd.clone(),
-                cwd: f.cwd.clone(),
-                process_state: f.state,
-                origin,
-                origin_via,
-                inherited: h.inherited,
-                held_for_secs,
-                held_since_known,
-                running_for_secs: Some((now - f.started_at).max(0.0)),
-                tree_cpu_secs: f.tree_cpu_secs,
-                ppid: f.ppid,
-                ancestors: f.ancestors.clone(),
-                start_token: f.start_token,
-                stale: !reasons.is_empty(),
-                stale_reasons: reasons,
-            })
-        })
+    let holders: Vec<HolderReport> = (s.holders.iter())
+        .filter_map(|h| holder_report(obs, k, incidents, now, s, h))
         .collect();
-    let waiters: Vec<WaiterReport> = s
-        .waiters
-        .iter()
-        .filter_map(|w| {
-            let f = obs.facts.get(&w.pid)?;
-            Some(WaiterReport {
-                pid: w.pid,
-                mode: w.mode,
-                name: f.name.clone(),
-                cmd: f.cmd.clone(),
-                cwd: f.cwd.clone(),
-                origin: origin::classify(f).0,
-                waiting_for_secs: k
-                    .wait_since
-                    .get(&(s.key, w.pid))
-                    .map(|t| (now - t).max(0.0)),
-            })
-        })
+    let waiters: Vec<WaiterReport> = (s.waiters.iter())
+        .filter_map(|w| waiter_report(obs, k, now, s, w))
         .collect();
     // Held by nobody this user can see: the kernel's mode, else the holders' as listed.
     let hidden = s.unseen.or_else(|| s.holders.first().map(|h| h.mode));
@@ -1127,28 +1065,11 @@ fn lock(
     if holders.is_empty() && waiters.is_empty() && hidden.is_none() {
         return None;
     }
-    let state = if holders.iter().any(|h| h.stale) {
-        LockState::Stale
-    } else if holders.is_empty() && hidden.is_none() {
-        // Only a waiter stopped (Ctrl-Z) in its request: the lock itself is free.
-        LockState::Free
-    } else if !waiters.is_empty() {
-        LockState::Contended
-    } else if hidden == Some(LockMode::Shared)
-        || (!holders.is_empty() && holders.iter().all(|h| h.mode == LockMode::Shared))
-    {
-        LockState::Background
-    } else {
-        LockState::Held
-    };
+    let state = lock_state(&holders, &waiters, hidden);
     let stop_command = holders
         .iter()
         .filter(|h| h.stale)
-        .find_map(|h| {
-            incidents
-                .iter()
-                .find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == h.pid))
-        })
+        .find_map(|h| incident_blocked_by(incidents, h.pid))
         .and_then(|i| i.action.as_ref())
         .map(|a| a.command.clone());
     Some(LockReport {
@@ -1164,6 +1085,97 @@ fn lock(
         holders,
         waiters,
         stop_command,
+    })
+}
+
+/// The incident whose root blocker is `pid`.
+fn incident_blocked_by(incidents: &[IncidentReport], pid: u32) -> Option<&IncidentReport> {
+    (incidents.iter()).find(|i| i.blocker.as_ref().is_some_and(|b| b.pid == pid))
+}
+
+/// A lock's state from its holders, its waiters and the mode of a holder this user cannot see.
+fn lock_state(
+    holders: &[HolderReport],
+    waiters: &[WaiterReport],
+    hidden: Option<LockMode>,
+) -> LockState {
+    if holders.iter().any(|h| h.stale) {
+        LockState::Stale
+    } else if holders.is_empty() && hidden.is_none() {
+        // Only a waiter stopped (Ctrl-Z) in its request: the lock itself is free.
+        LockState::Free
+    } else if !waiters.is_empty() {
+        LockState::Contended
+    } else if hidden == Some(LockMode::Shared)
+        || (!holders.is_empty() && holders.iter().all(|h| h.mode == LockMode::Shared))
+    {
+        LockState::Background
+    } else {
+        LockState::Held
+    }
+}
+
+/// One holder of the lock `s`, stale only when it is the root blocker of an incident that
+/// includes this lock.
+fn holder_report(
+    obs: &Observed,
+    k: &Knowledge,
+    incidents: &[IncidentReport],
+    now: f64,
+    s: &LockSighting,
+    h: &Participant,
+) -> Option<HolderReport> {
+    let f = obs.facts.get(&h.pid)?;
+    let role = obs.graph.role(h.pid).unwrap_or(Role::Background);
+    // A blocker's verdict marks only the locks of its incident: a shared lock nobody waits
+    // for stays background even when its holder is stuck elsewhere.
+    let reasons = (incident_blocked_by(incidents, h.pid))
+        .filter(|_| role == Role::Blocker)
+        .filter(|i| (i.locks.iter()).any(|l| l.path == s.path && l.deleted == s.deleted))
+        .map(|i| i.stale_reasons.clone())
+        .unwrap_or_default();
+    let (origin, origin_via) = origin::classify(f);
+    let (held_for_secs, held_since_known) = k.timed(&k.hold_since, s.key, h.pid, Some(f), now);
+    Some(HolderReport {
+        pid: h.pid,
+        role,
+        mode: h.mode,
+        name: f.name.clone(),
+        cmd: f.cmd.clone(),
+        cwd: f.cwd.clone(),
+        process_state: f.state,
+        origin,
+        origin_via,
+        inherited: h.inherited,
+        held_for_secs,
+        held_since_known,
+        running_for_secs: Some((now - f.started_at).max(0.0)),
+        tree_cpu_secs: f.tree_cpu_secs,
+        ppid: f.ppid,
+        ancestors: f.ancestors.clone(),
+        start_token: f.start_token,
+        stale: !reasons.is_empty(),
+        stale_reasons: reasons,
+    })
+}
+
+/// One waiter of the lock `s`, with how long it has waited when known.
+fn waiter_report(
+    obs: &Observed,
+    k: &Knowledge,
+    now: f64,
+    s: &LockSighting,
+    w: &Participant,
+) -> Option<WaiterReport> {
+    let f = obs.facts.get(&w.pid)?;
+    Some(WaiterReport {
+        pid: w.pid,
+        mode: w.mode,
+        name: f.name.clone(),
+        cmd: f.cmd.clone(),
+        cwd: f.cwd.clone(),
+        origin: origin::classify(f).0,
+        waiting_for_secs: (k.wait_since.get(&(s.key, w.pid))).map(|t| (now - t).max(0.0)),
     })
 }
 
