@@ -701,37 +701,11 @@ fn verdict(
              root) sees more with `cargo lockwatch status`.",
             who(b)
         ),
-        (_, Doing::Unknown) if heir => format!(
-            "{} holds it through a descriptor inherited from a process that has exited, and \
-             shows no child or network activity; {waiting}. If that lasts, it may be stuck.",
-            who(b)
-        ),
-        (_, Doing::Unknown) => format!(
-            "{} holds it and shows no child or network activity right now; {waiting}.{} If \
-             that lasts, it may be stuck.",
-            who(b),
-            // One look can fall in Cargo's pause before a retry (review N, P3).
-            if b.name.raw() == "cargo" {
-                " A cargo shows none while it pauses between a registry's tries (up to 10 s): \
-                 look again."
-            } else {
-                ""
-            }
-        ),
+        (_, Doing::Unknown) => no_activity_verdict(b, heir, &waiting),
         (IncidentState::Blocking, doing @ Doing::RunningChild { .. })
             if idle_so_far(b) && !sig.unseen =>
         {
-            format!(
-                "{} is {}, but its processes have used {:.1}s of CPU in {}: idle rather than \
-                 busy; {waiting}. If that lasts, it may be stuck: see what it waits for, or \
-                 stop it: `{} --yes`.",
-                who(b),
-                doing::describe(doing),
-                b.tree_cpu_secs,
-                super::text::duration(b.running_for_secs),
-                // Not stale: `kill` would ask first (waiting may still be right).
-                super::model::kill_command(b.pid, b.sigterm.futile())
-            )
+            idle_child_verdict(b, doing, &waiting)
         }
         // Nothing back from the registry yet: say when Cargo stops trying by itself, before
         // the stale verdict does (the waiters would meet the same registry).
@@ -740,13 +714,8 @@ fn verdict(
             doing @ Doing::Network {
                 silence: Some(s), ..
             },
-        ) if s.nothing_received => format!(
-            "{} is busy: {}; {waiting}. Nothing has arrived yet: Cargo gives up by itself \
-             after its retries{}. {}",
-            who(b),
-            doing::describe_short(doing),
-            give_up_words(Some(s), settings),
-            if registry_gave_up {
+        ) if s.nothing_received => {
+            let next = if registry_gave_up {
                 "Waiting only helps once the registry answers."
             } else if unanswered(i, settings) {
                 "Its registry has not answered a whole try, and the waiting cargo will ask it \
@@ -754,8 +723,15 @@ fn verdict(
                  stop both and make Cargo give up sooner (see the advice)."
             } else {
                 "Waiting is usually right."
-            }
-        ),
+            };
+            format!(
+                "{} is busy: {}; {waiting}. Nothing has arrived yet: Cargo gives up by itself \
+                 after its retries{}. {next}",
+                who(b),
+                doing::describe_short(doing),
+                give_up_words(Some(s), settings),
+            )
+        }
         (IncidentState::Blocking, doing) => format!(
             "{} is busy: {}; {waiting}. Waiting is usually right.",
             who(b),
@@ -774,6 +750,46 @@ fn verdict(
             doing::describe_short(doing)
         ),
     }
+}
+
+/// The verdict on a blocker `b` that shows no child or network activity (`heir`: it holds
+/// the lock through a descriptor its exited locker left it).
+fn no_activity_verdict(b: &ProcessReport, heir: bool, waiting: &str) -> String {
+    if heir {
+        return format!(
+            "{} holds it through a descriptor inherited from a process that has exited, and \
+             shows no child or network activity; {waiting}. If that lasts, it may be stuck.",
+            who(b)
+        );
+    }
+    // One look can fall in Cargo's pause before a retry (review N, P3).
+    let pause = if b.name.raw() == "cargo" {
+        " A cargo shows none while it pauses between a registry's tries (up to 10 s): look \
+         again."
+    } else {
+        ""
+    };
+    format!(
+        "{} holds it and shows no child or network activity right now; {waiting}.{pause} If \
+         that lasts, it may be stuck.",
+        who(b),
+    )
+}
+
+/// The verdict on a blocker `b` that runs a child but has used little CPU so far: idle
+/// rather than busy, not stale yet.
+fn idle_child_verdict(b: &ProcessReport, doing: &Doing, waiting: &str) -> String {
+    format!(
+        "{} is {}, but its processes have used {:.1}s of CPU in {}: idle rather than busy; \
+         {waiting}. If that lasts, it may be stuck: see what it waits for, or stop it: `{} \
+         --yes`.",
+        who(b),
+        doing::describe(doing),
+        b.tree_cpu_secs,
+        super::text::duration(b.running_for_secs),
+        // Not stale: `kill` would ask first (waiting may still be right).
+        super::model::kill_command(b.pid, b.sigterm.futile())
+    )
 }
 
 /// The verdict on a blocker `b` that looks stale (its build script not stopped): the network
