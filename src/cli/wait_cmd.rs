@@ -302,9 +302,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let checked = check_paths(&args.paths, &args.roots.project)
         .and_then(|()| check_profile(args.profile.as_deref(), &here));
     if let Err(message) = checked {
-        crate::say!("cargo-lockwatch: error: {message}");
-        print_error(args.json, &message);
-        return exit::ERROR;
+        return failed(args.json, &message);
     }
     let live = std::io::stderr().is_terminal();
     if args.json || !live {
@@ -314,37 +312,80 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     } else {
         end_line_on_end_signals();
     }
-    let start = Instant::now();
-    let mut printed = false;
-    // Off a terminal a line is printed when the holder changes (pid and lock) or turns stale or
-    // stopped, not each time.
-    let mut last_said: Option<(Option<u32>, PathBuf, Note)> = None;
-    // The holder's registry was not answering when last seen: a build here may meet it next.
-    let mut last_registry: Option<String> = None;
-    // A deadlock seen on the last look too: a single look, taken while locks changed hands,
-    // could show one that is not there.
-    let mut deadlock_seen = false;
+    let mut watch = Watch::new(live);
     loop {
         let report = match super::status::fetch(ctx, &roots, ctx.no_daemon) {
             Ok(r) => r,
-            Err(e) => {
-                crate::say!("cargo-lockwatch: error: {e:#}");
-                print_error(args.json, &format!("{e:#}"));
-                return exit::ERROR;
-            }
+            Err(e) => return failed(args.json, &format!("{e:#}")),
         };
-        let blockers = blocking(&report, &named, &here);
+        if let Some(code) = watch.look(ctx, &args, &report, (&named, &here)) {
+            return code;
+        }
+        let left = args
+            .timeout
+            .map(|t| t.saturating_sub(watch.start.elapsed()));
+        std::thread::sleep(left.map_or(args.interval, |l| l.min(args.interval)));
+    }
+}
+
+/// Says the error on stderr (and as JSON when asked); `wait`'s exit code for it.
+fn failed(json: bool, message: &str) -> i32 {
+    crate::say!("cargo-lockwatch: error: {message}");
+    print_error(json, message);
+    exit::ERROR
+}
+
+/// What `wait` remembers from one look to the next.
+struct Watch {
+    /// stderr is a terminal: one line rewritten in place.
+    live: bool,
+    start: Instant,
+    /// A line was said already.
+    printed: bool,
+    /// Off a terminal a line is printed when the holder changes (pid and lock) or turns stale
+    /// or stopped, not each time.
+    last_said: Option<(Option<u32>, PathBuf, Note)>,
+    /// The holder's registry was not answering when last seen: a build here may meet it next.
+    last_registry: Option<String>,
+    /// A deadlock seen on the last look too: a single look, taken while locks changed hands,
+    /// could show one that is not there.
+    deadlock_seen: bool,
+}
+
+impl Watch {
+    fn new(live: bool) -> Watch {
+        Watch {
+            live,
+            start: Instant::now(),
+            printed: false,
+            last_said: None,
+            last_registry: None,
+            deadlock_seen: false,
+        }
+    }
+
+    /// One look at `report`: says who holds the lock a build here waits for, and returns the
+    /// exit code once the wait is over (the lock free, a deadlock, a timeout or a signal).
+    fn look(
+        &mut self,
+        ctx: &Context,
+        args: &Args,
+        report: &Report,
+        (named, here): (&Wanted, &Here),
+    ) -> Option<i32> {
+        let blockers = blocking(report, named, here);
         let Some(l) = blockers.first().copied() else {
             say_free(
-                live,
-                printed.then_some(start),
-                last_registry.as_deref(),
-                || nothing_to_wait_for(&named, &here),
+                self.live,
+                self.printed.then_some(self.start),
+                self.last_registry.as_deref(),
+                || nothing_to_wait_for(named, here),
             );
-            print_outcome(args.json, start, None, None, last_registry.as_deref());
-            return exit::OK;
+            let registry = self.last_registry.as_deref();
+            print_outcome(args.json, self.start, None, None, registry);
+            return Some(exit::OK);
         };
-        crate::shown::remember(&ctx.dirs.runtime, &report);
+        crate::shown::remember(&ctx.dirs.runtime, report);
         // Name the holder that is holding things up; one that is itself waiting says so.
         let holder = (l.holders.iter())
             .find(|h| h.role == Role::Blocker)
@@ -352,49 +393,51 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         // A holder that itself waits is a link of a chain: the root blocker behind it is the
         // one that holds everything up (review L, M3).
         let root = holder.and_then(|h| root_behind(h, &report.incidents));
-        last_registry = (holder_incident(holder, root, &report.incidents))
+        self.last_registry = (holder_incident(holder, root, &report.incidents))
             .and_then(|i| unanswered_registry(i, &root_id(holder, root)));
         // Live: one line rewritten in place, so it must fit the terminal (a wrapped line
         // would scroll). Piped: printed once, without a time that would always read 0s.
-        let waited = live.then(|| start.elapsed().as_secs_f64());
+        let waited = self.live.then(|| self.start.elapsed().as_secs_f64());
         let mut parts = Line::of(l, holder, root, &report.incidents, waited);
         parts.note = editor_note(parts.note, holder, ctx.loaded.config.policy.yield_ide);
-        if live {
-            crate::say_inline!("\r\x1b[2K{}", parts.fit(super::stderr_width()));
-        } else {
-            let now_said = (holder.map(|h| h.pid), l.path.clone(), parts.note.clone());
-            if last_said.as_ref() != Some(&now_said) {
-                let elapsed = render::duration(start.elapsed().as_secs_f64());
-                match printed {
-                    false => crate::say!("{}", parts.full()),
-                    true => crate::say!("after {elapsed}: {}", parts.full()),
-                }
-                last_said = Some(now_said);
-            }
-        }
-        printed = true;
+        self.say(l, holder, &parts);
         let deadlocked = parts.note == Note::Deadlock;
         let ending = Ending::of(
             ENDED_BY.load(std::sync::atomic::Ordering::Relaxed),
-            deadlocked && deadlock_seen,
-            args.timeout.is_some_and(|t| start.elapsed() >= t),
+            deadlocked && self.deadlock_seen,
+            (args.timeout).is_some_and(|t| self.start.elapsed() >= t),
         );
-        deadlock_seen = deadlocked;
-        if let Some(ending) = ending {
-            if live {
-                crate::say!();
-            }
-            let seen = Seen {
-                lock: l,
-                holder,
-                root,
-                incidents: &report.incidents,
-                line: &parts,
-            };
-            return end_held(ending, &seen, args.json, start);
+        self.deadlock_seen = deadlocked;
+        let ending = ending?;
+        if self.live {
+            crate::say!();
         }
-        let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
-        std::thread::sleep(left.map_or(args.interval, |l| l.min(args.interval)));
+        let seen = Seen {
+            lock: l,
+            holder,
+            root,
+            incidents: &report.incidents,
+            line: &parts,
+        };
+        Some(end_held(ending, &seen, args.json, self.start))
+    }
+
+    /// Says the line: rewritten in place on a terminal, else printed when it changed.
+    fn say(&mut self, l: &LockReport, holder: Option<&HolderReport>, parts: &Line) {
+        if self.live {
+            crate::say_inline!("\r\x1b[2K{}", parts.fit(super::stderr_width()));
+        } else {
+            let now_said = (holder.map(|h| h.pid), l.path.clone(), parts.note.clone());
+            if self.last_said.as_ref() != Some(&now_said) {
+                let elapsed = render::duration(self.start.elapsed().as_secs_f64());
+                match self.printed {
+                    false => crate::say!("{}", parts.full()),
+                    true => crate::say!("after {elapsed}: {}", parts.full()),
+                }
+                self.last_said = Some(now_said);
+            }
+        }
+        self.printed = true;
     }
 }
 
