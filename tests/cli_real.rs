@@ -10,11 +10,10 @@ use std::time::{Duration, Instant};
 
 use util::Dir;
 
-/// `cargo-lockwatch --no-daemon ARGS` (stdin closed: no question answered): its exit code and
-/// what it printed.
-fn act(dir: &Dir, args: &[&str]) -> (Option<i32>, String) {
+/// `cargo-lockwatch ARGS` (stdin closed: no question answered): its exit code and what it
+/// printed.
+fn run(dir: &Dir, args: &[&str]) -> (Option<i32>, String) {
     let out = lockwatch(dir)
-        .arg("--no-daemon")
         .args(args)
         .stdin(Stdio::null())
         .output()
@@ -23,6 +22,11 @@ fn act(dir: &Dir, args: &[&str]) -> (Option<i32>, String) {
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
+}
+
+/// [`run`] with `--no-daemon` first: the command scans and acts itself.
+fn act(dir: &Dir, args: &[&str]) -> (Option<i32>, String) {
+    run(dir, &[&["--no-daemon"], args].concat())
 }
 
 fn lockwatch(dir: &Dir) -> Command {
@@ -388,8 +392,7 @@ fn at_a_terminal(dir: &Dir, args: &str, answer: &str) -> (Option<i32>, String) {
 #[test]
 fn wait_says_there_is_nothing_to_wait_for_only_at_a_terminal() {
     let dir = Dir::new("wait-free");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
+    let lock = package_cache(&dir);
     let args = format!("wait --timeout 5s {}", lock.display());
     let (code, out) = at_a_terminal(&dir, &args, "");
     assert_eq!(code, Some(0), "{out}");
@@ -430,9 +433,8 @@ fn kill_asks_at_a_terminal_before_stopping_a_holder_nobody_waits_for() {
 
     // A script is not asked: it is refused, told about `--yes`, and its JSON says why.
     let pid = holder.pid.to_string();
-    let out = lockwatch(&dir).args(["kill", &pid]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(4), "{text}");
+    let (code, text) = run(&dir, &["kill", &pid]);
+    assert_eq!(code, Some(4), "{text}");
     assert!(text.contains(&format!("kill {pid} --yes")), "{text}");
     let out = lockwatch(&dir)
         .args(["kill", &pid, "--json"])
@@ -456,12 +458,8 @@ fn a_script_stops_a_holder_nobody_waits_for_only_with_yes() {
     let dir = Dir::new("kill-yes");
     let (_, holder) = held_package_cache(&dir);
     let pid = holder.pid.to_string();
-    let out = lockwatch(&dir)
-        .args(["kill", &pid, "--yes"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = run(&dir, &["kill", &pid, "--yes"]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("released its lock"), "{text}");
 }
 
@@ -471,8 +469,7 @@ fn a_script_stops_a_holder_nobody_waits_for_only_with_yes() {
 #[test]
 fn kill_of_one_of_two_shared_holders_says_the_waiter_still_waits_for_the_other() {
     let dir = Dir::new("kill-shared");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
+    let lock = package_cache(&dir);
     let shared = |name: &str| {
         let mut cmd = dir.command("flock");
         cmd.arg("-s").arg(&lock).args(["sleep", "600"]);
@@ -599,34 +596,26 @@ fn a_full_disk_behind_stdout_or_stderr_is_never_a_panic() {
 #[test]
 fn a_child_that_ignores_sigterm_is_said_to_need_force() {
     let dir = Dir::new("ignores-term");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
+    let lock = package_cache(&dir);
     let mut cmd = dir.command("flock");
     cmd.arg("-x")
         .arg(&lock)
         .args(["bash", "-c", "trap '' TERM; sleep 300; true"]);
     let holder = dir.spawn("holder", &mut cmd);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).arg("true");
-    let waiter = dir.spawn("waiter", &mut cmd);
+    let waiter = util::daemon::flock_waiter(&dir, "waiter", &lock);
     let pid = holder.pid.to_string();
     // Busy (its child runs) while someone waits: a script's kill is refused without --yes
     // (review H, I2), and nothing is signalled.
-    let out = lockwatch(&dir).args(["kill", &pid]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{text}");
+    let (code, text) = run(&dir, &["kill", &pid]);
+    assert_eq!(code, Some(lockwatch::exit::REFUSED), "{text}");
     assert!(
         text.contains("Waiting is usually right") && text.contains(&format!("kill {pid} --yes")),
         "{text}"
     );
     assert_eq!(holder.state(), 'S', "nothing was signalled");
-    let out = lockwatch(&dir)
-        .args(["kill", &pid, "--grace", "1s", "--yes"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(2), "{text}");
+    let (code, text) = run(&dir, &["kill", &pid, "--grace", "1s", "--yes"]);
+    assert_eq!(code, Some(2), "{text}");
     assert!(text.contains("did not exit on SIGTERM"), "{text}");
     let left: u32 = text
         .split("`cargo lockwatch kill --force ")
@@ -636,12 +625,8 @@ fn a_child_that_ignores_sigterm_is_said_to_need_force() {
         .unwrap_or_else(|| panic!("says to use --force: {text}"));
     assert!(text.contains(&format!("still held by {left}")), "{text}");
     let left = left.to_string();
-    let out = lockwatch(&dir)
-        .args(["kill", &left, "--force", "--yes"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (code, text) = run(&dir, &["kill", &left, "--force", "--yes"]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(
         text.contains(&format!("waiter {} proceeded", waiter.pid)),
         "{text}"
@@ -653,12 +638,8 @@ fn a_child_that_ignores_sigterm_is_said_to_need_force() {
 #[test]
 fn kill_of_a_holder_that_ignores_sigterm_says_so_at_once_and_offers_sigkill() {
     let dir = Dir::new("holder-ignores-term");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
-    let mut cmd = dir.command("bash");
-    cmd.args(["-c", r#"trap '' TERM; exec flock -x "$0" sleep 600"#])
-        .arg(&lock);
-    let holder = dir.spawn("holder", &mut cmd);
+    let lock = package_cache(&dir);
+    let holder = util::daemon::flock_holder_ignoring_sigterm(&dir, "holder", &lock);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
     let (waiter, _) = util::waiter_behind(&dir, &lock, &holder);
     let pid = holder.pid;
@@ -726,9 +707,8 @@ fn kill_refuses_a_pid_that_status_showed_as_another_process() {
     entry["start_token"] = (entry["start_token"].as_u64().unwrap() + 1).into();
     std::fs::write(&memo, serde_json::to_vec(&shown).unwrap()).unwrap();
     let pid = holder.pid.to_string();
-    let out = lockwatch(&dir).args(["kill", &pid]).output().unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(lockwatch::exit::REFUSED), "{said}");
+    let (code, said) = run(&dir, &["kill", &pid]);
+    assert_eq!(code, Some(lockwatch::exit::REFUSED), "{said}");
     assert!(
         said.contains(&format!("pid {pid} is no longer the flock shown"))
             && said.contains("Run `cargo lockwatch status` again"),
@@ -740,12 +720,8 @@ fn kill_refuses_a_pid_that_status_showed_as_another_process() {
         .args(["status", "--no-daemon"])
         .output()
         .unwrap();
-    let out = lockwatch(&dir)
-        .args(["kill", &pid, "--yes"])
-        .output()
-        .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{said}");
+    let (code, said) = run(&dir, &["kill", &pid, "--yes"]);
+    assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("released its lock"), "{said}");
 }
 
@@ -754,8 +730,7 @@ fn kill_refuses_a_pid_that_status_showed_as_another_process() {
 #[test]
 fn wait_in_a_script_says_when_another_process_takes_the_lock() {
     let dir = Dir::new("wait-handover");
-    let lock = dir.cargo_home.join(".package-cache");
-    std::fs::write(&lock, "").unwrap();
+    let lock = package_cache(&dir);
     let first = util::daemon::flock_holder(&dir, "first", &lock);
     util::wait_holder(&dir, &lock, first.pid, &[&first]);
     let mut cmd = dir.command("flock");
@@ -1009,10 +984,16 @@ fn history_since_is_clamped_to_the_epoch_and_a_word_is_refused_in_plain_words() 
     );
 }
 
-/// The test's package cache, held by a `flock` seen holding it.
-fn held_package_cache(dir: &Dir) -> (std::path::PathBuf, util::Proc) {
+/// The test's package cache, an empty file (no cargo has run with this Cargo home yet).
+fn package_cache(dir: &Dir) -> std::path::PathBuf {
     let lock = dir.cargo_home.join(".package-cache");
     std::fs::write(&lock, "").unwrap();
+    lock
+}
+
+/// The test's package cache, held by a `flock` seen holding it.
+fn held_package_cache(dir: &Dir) -> (std::path::PathBuf, util::Proc) {
+    let lock = package_cache(dir);
     let holder = util::daemon::flock_holder(dir, "holder", &lock);
     util::wait_holder(dir, &lock, holder.pid, &[&holder]);
     (lock, holder)
@@ -1118,6 +1099,24 @@ fn wait_is_for_the_profile_and_target_dir_of_the_build_about_to_start() {
     assert_eq!(release.wait_exit(), 0);
 }
 
+/// A build of a sleepy `app` (its build script waits for `marker`) holding its build
+/// directory, and a second build suspended (Ctrl-Z) while it waits for it: (holder, waiter).
+fn build_with_a_suspended_waiter(dir: &Dir, marker: &std::path::Path) -> (util::Proc, util::Proc) {
+    let project = util::sleepy_project(dir, "app", marker);
+    let build = |name: &str| {
+        let mut cmd = dir.cargo(&project);
+        cmd.args(["build", "--offline"])
+            .env_remove("CARGO_TARGET_DIR");
+        dir.spawn(name, &mut cmd)
+    };
+    let holder = build("holder");
+    util::wait_file(&util::started_file(marker), &[&holder]);
+    let waiter = build("waiter");
+    util::wait_output(&waiter, "Blocking waiting for file lock");
+    waiter.stop();
+    (holder, waiter)
+}
+
 /// A waiting build suspended with Ctrl-Z has its `flock` request withdrawn from the kernel's
 /// lock table until it is continued: it is still a waiter (from `/proc/PID/syscall`), in
 /// `status` and to `kill`, which refuses it; its holder is not "nobody waits" (review Q, S12).
@@ -1125,18 +1124,7 @@ fn wait_is_for_the_profile_and_target_dir_of_the_build_about_to_start() {
 fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
     let dir = Dir::new("stopped-waiter");
     let marker = dir.path("marker");
-    let project = util::sleepy_project(&dir, "app", &marker);
-    let build = |name: &str| {
-        let mut cmd = dir.cargo(&project);
-        cmd.args(["build", "--offline"])
-            .env_remove("CARGO_TARGET_DIR");
-        dir.spawn(name, &mut cmd)
-    };
-    let mut holder = build("holder");
-    util::wait_file(&util::started_file(&marker), &[&holder]);
-    let mut waiter = build("waiter");
-    util::wait_output(&waiter, "Blocking waiting for file lock");
-    waiter.stop();
+    let (mut holder, mut waiter) = build_with_a_suspended_waiter(&dir, &marker);
     let status = || {
         let out = lockwatch(&dir)
             .args(["--no-daemon", "status", "--json"])
@@ -1259,16 +1247,9 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
 fn a_suspended_package_cache_waiter_is_found_by_a_one_off_status() {
     let dir = Dir::new("stopped-cache-waiter");
     let lock = dir.write("cargo-home/.package-cache", "");
-    let manifest = dir.write(
-        "app/Cargo.toml",
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    );
-    dir.write("app/src/main.rs", "fn main() {}\n");
-    let project = manifest.parent().unwrap().to_path_buf();
+    let project = util::app_project(&dir);
     let holder = util::daemon::flock_holder(&dir, "holder", &lock);
-    let mut cmd = dir.cargo(&project);
-    cmd.args(["generate-lockfile", "--offline"]);
-    let waiter = dir.spawn("waiter", &mut cmd);
+    let waiter = util::lockfile_cargo(&dir, &project, "waiter");
     util::wait_output(&waiter, "Blocking waiting for file lock");
     waiter.stop();
     let stopped_waiter = |r: &serde_json::Value| {
@@ -1322,18 +1303,7 @@ fn a_suspended_package_cache_waiter_is_found_by_a_one_off_status() {
 fn killing_a_holder_whose_waiter_is_suspended_says_how_to_resume_it() {
     let dir = Dir::new("kill-stopped-waiter");
     let marker = dir.path("marker");
-    let project = util::sleepy_project(&dir, "app", &marker);
-    let build = |name: &str| {
-        let mut cmd = dir.cargo(&project);
-        cmd.args(["build", "--offline"])
-            .env_remove("CARGO_TARGET_DIR");
-        dir.spawn(name, &mut cmd)
-    };
-    let holder = build("holder");
-    util::wait_file(&util::started_file(&marker), &[&holder]);
-    let mut waiter = build("waiter");
-    util::wait_output(&waiter, "Blocking waiting for file lock");
-    waiter.stop();
+    let (holder, mut waiter) = build_with_a_suspended_waiter(&dir, &marker);
     let (code, said) = act(&dir, &["kill", &holder.pid.to_string(), "--yes"]);
     assert_eq!(code, Some(0), "{said}");
     assert!(

@@ -15,7 +15,9 @@ use lockwatch::core::model::{
 };
 use lockwatch::daemon::protocol::{Request, Response};
 use lockwatch::kill::{KillReport, Refusal};
-use util::daemon::{Daemon, daemon_env, flock_holder, holder_of};
+use util::daemon::{
+    Daemon, daemon_env, flock_holder, flock_holder_ignoring_sigterm, flock_waiter, holder_of,
+};
 use util::{Dir, POLL_TIMEOUT};
 
 #[test]
@@ -117,16 +119,10 @@ fn daemon_follows_a_hold_and_release_with_real_times() {
 fn suspended_holder_goes_stale_and_kill_lets_the_real_cargo_proceed() {
     let _serial = util::serial();
     let dir = Dir::new("stale-kill");
-    let lock = dir.write("cargo-home/.package-cache", "");
-    let project = app_project(&dir);
-    let d = Daemon::start(&dir, "daemon");
-
-    let holder = flock_holder(&dir, "holder", &lock);
-    d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
+    let project = util::app_project(&dir);
+    let (lock, d, holder) = daemon_seeing_a_held_cache(&dir);
     holder.stop();
-    let mut cargo_cmd = dir.cargo(&project);
-    cargo_cmd.args(["generate-lockfile", "--offline"]);
-    let cargo = dir.spawn("cargo", &mut cargo_cmd);
+    let cargo = util::lockfile_cargo(&dir, &project, "cargo");
 
     let r = d.wait_for("a stale holder with the cargo waiting", |r| {
         holder_of(r, &lock).is_some_and(|l| {
@@ -208,14 +204,9 @@ fn suspended_holder_goes_stale_and_kill_lets_the_real_cargo_proceed() {
 fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
     let _serial = util::serial();
     let dir = Dir::new("ctrl-z-waiter");
-    let lock = dir.write("cargo-home/.package-cache", "");
-    let project = app_project(&dir);
-    let d = Daemon::start(&dir, "daemon");
-    let holder = flock_holder(&dir, "holder", &lock);
-    d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
-    let mut cargo_cmd = dir.cargo(&project);
-    cargo_cmd.args(["generate-lockfile", "--offline"]);
-    let cargo = dir.spawn("cargo", &mut cargo_cmd);
+    let project = util::app_project(&dir);
+    let (lock, d, holder) = daemon_seeing_a_held_cache(&dir);
+    let cargo = util::lockfile_cargo(&dir, &project, "cargo");
     let waits = |r: &Report| {
         holder_of(r, &lock)
             .and_then(|l| l.waiters.iter().find(|w| w.pid == cargo.pid))
@@ -255,14 +246,9 @@ fn a_waiter_suspended_and_continued_waits_since_its_first_blocking() {
 fn a_suspended_waiter_on_a_freed_lock_is_shown_and_its_wait_kept() {
     let _serial = util::serial();
     let dir = Dir::new("freed-under-ctrl-z");
-    let lock = dir.write("cargo-home/.package-cache", "");
-    let project = app_project(&dir);
-    let d = Daemon::start(&dir, "daemon");
-    let holder = flock_holder(&dir, "holder", &lock);
-    d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
-    let mut cargo_cmd = dir.cargo(&project);
-    cargo_cmd.args(["generate-lockfile", "--offline"]);
-    let mut cargo = dir.spawn("cargo", &mut cargo_cmd);
+    let project = util::app_project(&dir);
+    let (lock, d, holder) = daemon_seeing_a_held_cache(&dir);
+    let mut cargo = util::lockfile_cargo(&dir, &project, "cargo");
     let waits = |r: &Report| {
         (r.locks.iter())
             .find(|l| l.path == lock)
@@ -295,14 +281,14 @@ fn a_suspended_waiter_on_a_freed_lock_is_shown_and_its_wait_kept() {
     );
 }
 
-/// A project without dependencies, `app`, that `cargo generate-lockfile --offline` can lock.
-fn app_project(dir: &Dir) -> std::path::PathBuf {
-    let manifest = dir.write(
-        "app/Cargo.toml",
-        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    );
-    dir.write("app/src/main.rs", "fn main() {}\n");
-    manifest.parent().unwrap().to_path_buf()
+/// The test's package cache, a daemon watching it, and a `flock` holding it that the daemon
+/// has seen: (package cache, daemon, holder).
+fn daemon_seeing_a_held_cache(dir: &Dir) -> (std::path::PathBuf, Daemon, util::Proc) {
+    let lock = dir.write("cargo-home/.package-cache", "");
+    let d = Daemon::start(dir, "daemon");
+    let holder = flock_holder(dir, "holder", &lock);
+    d.wait_for("the hold", |r| holder_of(r, &lock).is_some());
+    (lock, d, holder)
 }
 
 #[test]
@@ -893,17 +879,11 @@ fn a_holder_that_ignores_sigterm_is_offered_kill_force_up_front() {
     let dir = Dir::new("ignores-term");
     let lock = dir.write("cargo-home/.package-cache", "");
     let d = Daemon::start(&dir, "daemon");
-    let mut cmd = dir.command("bash");
-    cmd.args(["-c", r#"trap '' TERM; exec flock -x "$0" sleep 600"#])
-        .arg(&lock);
-    let holder = dir.spawn("holder", &mut cmd);
+    let holder = flock_holder_ignoring_sigterm(&dir, "holder", &lock);
     d.wait_for("the hold", |r| {
         holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == holder.pid))
     });
-    let waiter = dir.spawn(
-        "waiter",
-        dir.command("flock").arg("-x").arg(&lock).arg("true"),
-    );
+    let waiter = flock_waiter(&dir, "waiter", &lock);
     d.wait_for("the stale holder with its waiter", |r| {
         holder_of(r, &lock).is_some_and(|l| {
             l.state == LockState::Stale && l.waiters.iter().any(|w| w.pid == waiter.pid)
@@ -951,10 +931,7 @@ fn a_holder_that_ignores_sigterm_is_offered_kill_force_up_front() {
     d.wait_for("the plain hold", |r| {
         holder_of(r, &lock).is_some_and(|l| l.holders.iter().any(|h| h.pid == plain.pid))
     });
-    let waiter = dir.spawn(
-        "waiter2",
-        dir.command("flock").arg("-x").arg(&lock).arg("true"),
-    );
+    let waiter = flock_waiter(&dir, "waiter2", &lock);
     d.wait_for("the ordinary stale holder with its waiter", |r| {
         holder_of(r, &lock).is_some_and(|l| {
             l.state == LockState::Stale
@@ -1067,9 +1044,7 @@ fn the_daemon_notes_the_blockers_it_names_for_a_later_kill() {
     let d = Daemon::start(&dir, "daemon");
     let holder = flock_holder(&dir, "holder", &lock);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).arg("true");
-    let waiter = dir.spawn("waiter", &mut cmd);
+    let waiter = flock_waiter(&dir, "waiter", &lock);
     d.wait_for("the incident", |r| {
         (r.incidents.iter()).any(|i| i.blocker.as_ref().is_some_and(|b| b.pid == holder.pid))
     });
@@ -1105,9 +1080,7 @@ fn the_daemon_s_notes_never_replace_what_status_showed() {
     let lock = dir.write("cargo-home/.package-cache", "");
     let holder = flock_holder(&dir, "holder", &lock);
     util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
-    let mut cmd = dir.command("flock");
-    cmd.arg("-x").arg(&lock).arg("true");
-    let waiter = dir.spawn("waiter", &mut cmd);
+    let waiter = flock_waiter(&dir, "waiter", &lock);
     let memo = dir.path("lockwatch/run/shown.json");
     let noted = || {
         let text = std::fs::read_to_string(&memo).unwrap_or_default();

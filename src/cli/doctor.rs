@@ -1255,6 +1255,19 @@ mod tests {
         }
     }
 
+    /// [`healthy`] under systemd, but with no service file and no unit loaded (a daemon still
+    /// answers on the socket).
+    fn not_installed() -> Facts {
+        let mut f = healthy(Manager::Systemd);
+        f.installed = None;
+        f.state = Some(ServiceState {
+            loaded: Some(false),
+            running: Some(false),
+            detail: "not-found, inactive".into(),
+        });
+        f
+    }
+
     fn problems(checks: &[Check]) -> Vec<(&'static str, String)> {
         checks
             .iter()
@@ -1320,13 +1333,7 @@ mod tests {
 
     #[test]
     fn every_problem_says_what_to_do() {
-        let mut f = healthy(Manager::Systemd);
-        f.installed = None;
-        f.state = Some(ServiceState {
-            loaded: Some(false),
-            running: Some(false),
-            detail: "not-found, inactive".into(),
-        });
+        let mut f = not_installed();
         f.socket = SocketFact::Missing;
         f.proc_locks = Some(Err("Permission denied".into()));
         f.config_warnings = vec!["LOCKWATCH_STALE_SAMPLES=x is not a valid stale.samples".into()];
@@ -1390,13 +1397,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_fresh_machine_at_80_columns() {
-        let mut f = healthy(Manager::Systemd);
-        f.installed = None;
-        f.state = Some(ServiceState {
-            loaded: Some(false),
-            running: Some(false),
-            detail: "not-found, inactive".into(),
-        });
+        let mut f = not_installed();
         f.socket = SocketFact::Missing;
         f.daemon = None;
         f.ui = crate::daemon::ui_mode(false, false, true);
@@ -1411,13 +1412,7 @@ mod tests {
 
     #[test]
     fn a_fresh_install_is_information_not_a_problem() {
-        let mut f = healthy(Manager::Systemd);
-        f.installed = None;
-        f.state = Some(ServiceState {
-            loaded: Some(false),
-            running: Some(false),
-            detail: "not-found, inactive".into(),
-        });
+        let mut f = not_installed();
         f.ui = crate::daemon::ui_mode(false, false, true);
         let c = checks(&f);
         assert!(problems(&c).is_empty(), "{c:#?}");

@@ -1706,6 +1706,11 @@ mod tests {
         (vec![l], blockers)
     }
 
+    /// `KEY` held by `pid`, running and idle (no CPU used), with these waiters.
+    fn held_by(pid: u32, waiters: &[u32]) -> Obs {
+        lock(vec![holder(pid, ProcState::Running, 0.0)], waiters)
+    }
+
     fn observe(s: &mut State, now: f64, (locks, blockers): Obs) -> Vec<Effect> {
         apply(
             s,
@@ -2186,9 +2191,7 @@ mod tests {
     #[test]
     fn release_and_wait_end_are_recorded_with_durations() {
         let mut s = state();
-        run(&mut s, 100.0, 110.0, 2.0, |_| {
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[11])
-        });
+        run(&mut s, 100.0, 110.0, 2.0, |_| held_by(10, &[11]));
         let fx = observe(&mut s, 130.0, (vec![], vec![]));
         let released = fx.iter().find_map(|e| match e {
             Effect::RecordHistory(HistoryEvent::Released { held_secs, .. }) => Some(*held_secs),
@@ -2218,11 +2221,7 @@ mod tests {
                 waits: vec![],
             },
         );
-        let fx = observe(
-            &mut s,
-            100.0,
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[]),
-        );
+        let fx = observe(&mut s, 100.0, held_by(10, &[]));
         assert_eq!(s.hold_since()[&(KEY, 10)], 50.0);
         assert!(
             !fx.iter()
@@ -2233,11 +2232,7 @@ mod tests {
     #[test]
     fn what_the_first_pass_finds_began_earlier_and_is_marked_so() {
         let mut s = state();
-        let fx = observe(
-            &mut s,
-            100.0,
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
-        );
+        let fx = observe(&mut s, 100.0, held_by(10, &[11]));
         assert_eq!(s.hold_since()[&(KEY, 10)], 100.0);
         let unknown = s.since_unknown();
         assert!(unknown.contains(&(KEY, 10)) && unknown.contains(&(KEY, 11)));
@@ -2249,10 +2244,10 @@ mod tests {
             })
         )));
         // A hold that begins later is timed from its real start.
-        let mut later = lock(vec![holder(20, ProcState::Running, 0.0)], &[]);
+        let mut later = held_by(20, &[]);
         later.0[0].key = FileKey { dev: 1, ino: 7 };
         later.1[0].locks = vec![later.0[0].key];
-        let mut both = lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        let mut both = held_by(10, &[11]);
         both.0.extend(later.0);
         both.1.extend(later.1);
         observe(&mut s, 105.0, both);
@@ -2266,16 +2261,8 @@ mod tests {
     #[test]
     fn a_wait_behind_a_new_blocker_is_credited_to_each_in_turn() {
         let mut s = state();
-        observe(
-            &mut s,
-            100.0,
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
-        );
-        let fx = observe(
-            &mut s,
-            103.0,
-            lock(vec![holder(20, ProcState::Running, 0.0)], &[11]),
-        );
+        observe(&mut s, 100.0, held_by(10, &[11]));
+        let fx = observe(&mut s, 103.0, held_by(20, &[11]));
         let ended: Vec<(f64, Vec<u32>)> = fx
             .iter()
             .filter_map(|e| match e {
@@ -2319,16 +2306,8 @@ mod tests {
         // then behind 13.
         let mut s = state();
         observe(&mut s, 0.0, (Vec::new(), Vec::new()));
-        let mut fx = observe(
-            &mut s,
-            100.0,
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[11, 12]),
-        );
-        fx.extend(observe(
-            &mut s,
-            140.0,
-            lock(vec![holder(12, ProcState::Running, 0.0)], &[11]),
-        ));
+        let mut fx = observe(&mut s, 100.0, held_by(10, &[11, 12]));
+        fx.extend(observe(&mut s, 140.0, held_by(12, &[11])));
         assert_eq!(
             s.wait_since()[&(KEY, 11)],
             100.0,
@@ -2340,11 +2319,7 @@ mod tests {
                 if l.contains("cargo 11 now waits for cargo 12 (waiting 40s in all)"))),
             "{fx:?}"
         );
-        fx.extend(observe(
-            &mut s,
-            150.0,
-            lock(vec![holder(13, ProcState::Running, 0.0)], &[11]),
-        ));
+        fx.extend(observe(&mut s, 150.0, held_by(13, &[11])));
         assert_eq!(s.wait_since()[&(KEY, 11)], 100.0);
         fx.extend(observe(&mut s, 160.0, (Vec::new(), Vec::new())));
         // History: one part behind each holder, each but the last going on; the parts add up
@@ -2387,16 +2362,8 @@ mod tests {
     #[test]
     fn a_wait_found_under_way_stays_a_lower_bound_behind_the_next_holder() {
         let mut s = state();
-        observe(
-            &mut s,
-            100.0,
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
-        );
-        let fx = observe(
-            &mut s,
-            130.0,
-            lock(vec![holder(12, ProcState::Running, 0.0)], &[11]),
-        );
+        observe(&mut s, 100.0, held_by(10, &[11]));
+        let fx = observe(&mut s, 130.0, held_by(12, &[11]));
         assert_eq!(s.wait_since()[&(KEY, 11)], 100.0);
         assert!(
             s.since_unknown().contains(&(KEY, 11)),
@@ -2419,8 +2386,8 @@ mod tests {
             pid: 11,
             start_token: 2,
         };
-        let held = || lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
-        let held_alone = || lock(vec![holder(10, ProcState::Running, 0.0)], &[]);
+        let held = || held_by(10, &[11]);
+        let held_alone = || held_by(10, &[]);
         let mut s = state();
         observe(&mut s, 100.0, held());
         assert_eq!(s.waiters(), [cargo_11]);
@@ -2484,7 +2451,7 @@ mod tests {
                 })
                 .collect()
         };
-        let held = |waiters: &[u32]| lock(vec![holder(10, ProcState::Running, 0.0)], waiters);
+        let held = |waiters: &[u32]| held_by(10, waiters);
         let mut s = state();
         observe(&mut s, 100.0, held(&[11]));
         let (locks, blockers) = held(&[]);
@@ -2517,7 +2484,7 @@ mod tests {
         // It got the lock: its "acquired" line closes the wait, with no other.
         let mut s = state();
         observe(&mut s, 100.0, held(&[11]));
-        let mut got = lock(vec![holder(11, ProcState::Running, 0.0)], &[]);
+        let mut got = held_by(11, &[]);
         got.0[0].holders[0].id = cargo_11;
         let lines = logs(observe(&mut s, 104.0, got));
         assert!(lines.iter().all(|l| !l.contains("waits")), "{lines:?}");
@@ -2532,8 +2499,6 @@ mod tests {
             pid: 11,
             start_token: 2,
         };
-        let with =
-            |pid: u32, waiters: &[u32]| lock(vec![holder(pid, ProcState::Running, 0.0)], waiters);
         let stopped = |s: &mut State, now: f64, (locks, blockers): Obs| {
             apply(
                 s,
@@ -2546,11 +2511,11 @@ mod tests {
             )
         };
         let mut s = state();
-        let mut history = observe(&mut s, 100.0, with(10, &[11]));
-        history.extend(stopped(&mut s, 110.0, with(10, &[])));
+        let mut history = observe(&mut s, 100.0, held_by(10, &[11]));
+        history.extend(stopped(&mut s, 110.0, held_by(10, &[])));
         history.extend(stopped(&mut s, 120.0, lock(vec![], &[])));
-        history.extend(stopped(&mut s, 150.0, with(12, &[])));
-        history.extend(observe(&mut s, 170.0, with(12, &[11])));
+        history.extend(stopped(&mut s, 150.0, held_by(12, &[])));
+        history.extend(observe(&mut s, 170.0, held_by(12, &[11])));
         history.extend(observe(&mut s, 175.0, lock(vec![], &[])));
         let events: Vec<HistoryEvent> = (history.into_iter())
             .filter_map(|e| match e {
@@ -2585,11 +2550,7 @@ mod tests {
                 )],
             },
         );
-        observe(
-            &mut s,
-            100.0,
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
-        );
+        observe(&mut s, 100.0, held_by(10, &[11]));
         assert_eq!(s.wait_since()[&(KEY, 11)], 50.0);
         assert!(!s.since_unknown().contains(&(KEY, 11)));
         let fx = observe(&mut s, 110.0, (Vec::new(), Vec::new()));
@@ -2609,7 +2570,7 @@ mod tests {
     fn the_log_writes_path_bytes_that_are_not_utf8_as_the_other_views_do() {
         use std::os::unix::ffi::OsStrExt;
         let mut s = state();
-        let mut held = lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        let mut held = held_by(10, &[11]);
         held.0[0].path = std::ffi::OsStr::from_bytes(b"/h\xff3/.package-cache").into();
         let mut fx = observe(&mut s, 100.0, held);
         fx.extend(observe(&mut s, 105.0, (Vec::new(), Vec::new())));
@@ -2631,7 +2592,7 @@ mod tests {
         // and its wait began at some time before, not now.
         let mut s = state();
         observe(&mut s, 100.0, (Vec::new(), Vec::new()));
-        let mut found = lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        let mut found = held_by(10, &[11]);
         found.0[0].watched = false;
         let fx = observe(&mut s, 115.0, found);
         let unknown = s.since_unknown();
@@ -2648,11 +2609,7 @@ mod tests {
                 .any(|e| matches!(e, Effect::Log(l) if l.contains("after ≥ 5s"))),
             "the log says it lasted at least that long: {fx:?}"
         );
-        observe(
-            &mut s,
-            121.0,
-            lock(vec![holder(20, ProcState::Running, 0.0)], &[]),
-        );
+        observe(&mut s, 121.0, held_by(20, &[]));
         assert!(!s.since_unknown().contains(&(KEY, 20)));
     }
 
@@ -2662,7 +2619,7 @@ mod tests {
         // pass found its build lock, so the hold (and its waiter's wait) began at that pass.
         let mut s = state();
         observe(&mut s, 100.0, (Vec::new(), Vec::new()));
-        let mut found = lock(vec![holder(10, ProcState::Running, 0.0)], &[11]);
+        let mut found = held_by(10, &[11]);
         found.0[0].watched = false;
         found.0[0].holders[0].started_at = 114.5;
         found.0[0].waiters[0].started_at = 114.8;
@@ -2715,11 +2672,7 @@ mod tests {
         // cargo 11 waited for the package cache; now it holds its new project's build lock,
         // a file no watch covered: the last pass saw 11 without it, so it took it since.
         let mut s = state();
-        observe(
-            &mut s,
-            100.0,
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
-        );
+        observe(&mut s, 100.0, held_by(10, &[11]));
         let build = LockSample {
             key: FileKey { dev: 1, ino: 200 },
             path: "/p/target/debug/.cargo-lock".into(),
@@ -2738,11 +2691,7 @@ mod tests {
         // A pass between that shows it holding nothing (the package cache released, the
         // build directory not taken yet): it was still seen, and holds nothing older.
         let mut s = state();
-        observe(
-            &mut s,
-            100.0,
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[11]),
-        );
+        observe(&mut s, 100.0, held_by(10, &[11]));
         observe(&mut s, 101.0, (Vec::new(), Vec::new()));
         observe(&mut s, 102.0, (vec![build.clone()], Vec::new()));
         assert!(s.since_unknown().is_empty(), "{:?}", s.since_unknown());
@@ -2805,9 +2754,7 @@ mod tests {
     #[test]
     fn a_reused_pid_is_a_new_hold() {
         let mut s = state();
-        run(&mut s, 0.0, 4.0, 2.0, |_| {
-            lock(vec![holder(10, ProcState::Running, 0.0)], &[])
-        });
+        run(&mut s, 0.0, 4.0, 2.0, |_| held_by(10, &[]));
         let mut other = holder(10, ProcState::Running, 0.0);
         other.id.start_token = 999;
         let fx = observe(&mut s, 6.0, lock(vec![other], &[]));

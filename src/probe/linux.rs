@@ -1340,6 +1340,13 @@ mod tests {
     }
 
     impl FakeProc {
+        /// A sleeping process `name` that took the flock on `target` (inode `ino`) itself, on
+        /// its descriptor 9.
+        fn locker(&self, pid: u32, name: &str, target: &Path, ino: u64) {
+            self.process(pid, name, 'S');
+            self.holding_fd(pid, target.to_str().unwrap(), ino, pid);
+        }
+
         fn children(&self, pid: u32, kids: &[u32]) {
             let t = self.dir.path().join(format!("{pid}/task/{pid}"));
             fs::create_dir_all(&t).unwrap();
@@ -1378,20 +1385,10 @@ mod tests {
 
     #[test]
     fn zombie_locker_is_not_a_holder_the_inheritor_is() {
-        let files = tempfile::tempdir().unwrap();
-        let (cache, ino) = real_file(files.path(), "home/.package-cache");
-        let fake = FakeProc::new(&format!(
-            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n"
-        ));
-        fake.process(100, "flock", 'Z');
-        fake.process(200, "sleep", 'S');
-        fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
-        let mut probe = LinuxProbe::new(fake.root()).unwrap();
-        let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
-            deep_on_contention: true,
-        };
-        let s = probe.sightings(&targets).unwrap();
+        let d = dead_locker();
+        d.fake.process(100, "flock", 'Z');
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        let s = probe.sightings(&d.targets).unwrap();
         assert_eq!(s.len(), 1, "{s:?}");
         assert_eq!(
             s[0].holders,
@@ -1409,8 +1406,25 @@ mod tests {
         assert!(probe.holds(200, s[0].key).unwrap());
     }
 
-    /// `.package-cache` locked by pid 100, which is gone; pid 200 inherited the descriptor.
-    struct DeadLocker {
+    /// `/proc/locks` with one flock on inode `ino`: `holder` holds it, `waiters` wait for it.
+    fn lock_table(ino: u64, holder: u32, waiters: &[u32]) -> String {
+        let mut table = format!("1: FLOCK  ADVISORY  WRITE {holder} fe:00:{ino} 0 EOF\n");
+        for w in waiters {
+            table += &format!("1: -> FLOCK  ADVISORY  WRITE {w} fe:00:{ino} 0 EOF\n");
+        }
+        table
+    }
+
+    /// Targets that know `cache` as a package cache and scan descriptors on contention.
+    fn package_cache_targets(cache: &Path) -> Targets {
+        Targets {
+            known: vec![(cache.to_path_buf(), LockKind::PackageCache)].into(),
+            deep_on_contention: true,
+        }
+    }
+
+    /// A real `.package-cache` file, locked in a fake procfs, with targets that know it.
+    struct LockedCache {
         _files: tempfile::TempDir,
         fake: FakeProc,
         cache: PathBuf,
@@ -1418,25 +1432,26 @@ mod tests {
         targets: Targets,
     }
 
-    fn dead_locker() -> DeadLocker {
+    /// `.package-cache` held by `holder` (no process set up for it) while `waiters` wait.
+    fn locked_cache(holder: u32, waiters: &[u32]) -> LockedCache {
         let files = tempfile::tempdir().unwrap();
         let (cache, ino) = real_file(files.path(), "home/.package-cache");
-        let fake = FakeProc::new(&format!(
-            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n"
-        ));
-        fake.process(200, "sleep", 'S');
-        fake.holding_fd(200, cache.to_str().unwrap(), ino, 100);
-        let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
-            deep_on_contention: true,
-        };
-        DeadLocker {
+        LockedCache {
+            fake: FakeProc::new(&lock_table(ino, holder, waiters)),
+            targets: package_cache_targets(&cache),
             _files: files,
-            fake,
             cache,
             ino,
-            targets,
         }
+    }
+
+    /// `.package-cache` locked by pid 100, which is gone; pid 200 inherited the descriptor.
+    fn dead_locker() -> LockedCache {
+        let d = locked_cache(100, &[]);
+        d.fake.process(200, "sleep", 'S');
+        d.fake
+            .holding_fd(200, d.cache.to_str().unwrap(), d.ino, 100);
+        d
     }
 
     #[test]
@@ -1486,13 +1501,9 @@ mod tests {
         let fake = FakeProc::new(&format!(
             "1: FLOCK  ADVISORY  WRITE 100 fe:01:{ino} 0 EOF\n"
         ));
-        fake.process(100, "dockerd", 'S');
-        fake.holding_fd(100, "/mnt/other/some.lock", ino, 100);
+        fake.locker(100, "dockerd", Path::new("/mnt/other/some.lock"), ino);
         let mut probe = LinuxProbe::new(fake.root()).unwrap();
-        let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
-            deep_on_contention: true,
-        };
+        let targets = package_cache_targets(&cache);
         assert!(probe.sightings(&targets).unwrap().is_empty());
     }
 
@@ -1526,54 +1537,29 @@ mod tests {
 
     #[test]
     fn contended_live_locker_names_the_children_sharing_its_descriptor() {
-        let files = tempfile::tempdir().unwrap();
-        let (cache, ino) = real_file(files.path(), "home/.package-cache");
-        let fake = FakeProc::new(&format!(
-            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n\
-             1: -> FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
-        ));
-        let path = cache.to_str().unwrap();
-        fake.process(100, "flock", 'S');
-        fake.holding_fd(100, path, ino, 100);
-        fake.children(100, &[150]);
-        fake.process(150, "sleep", 'S');
-        fake.holding_fd(150, path, ino, 100);
-        fake.process(300, "cargo", 'S');
-        let mut probe = LinuxProbe::new(fake.root()).unwrap();
-        let mut targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
-            deep_on_contention: true,
-        };
-        let s = probe.sightings(&targets).unwrap();
+        let mut d = locked_cache(100, &[300]);
+        let path = d.cache.to_str().unwrap();
+        d.fake.locker(100, "flock", &d.cache, d.ino);
+        d.fake.children(100, &[150]);
+        d.fake.process(150, "sleep", 'S');
+        d.fake.holding_fd(150, path, d.ino, 100);
+        d.fake.process(300, "cargo", 'S');
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        let s = probe.sightings(&d.targets).unwrap();
         let pids: Vec<(u32, bool)> = s[0].holders.iter().map(|h| (h.pid, h.inherited)).collect();
         assert_eq!(pids, [(100, false), (150, true)]);
         assert_eq!(s[0].waiters[0].pid, 300);
         assert_eq!(s[0].dead_locker, None);
-        targets.deep_on_contention = false;
-        let s = probe.sightings(&targets).unwrap();
+        d.targets.deep_on_contention = false;
+        let s = probe.sightings(&d.targets).unwrap();
         assert_eq!(s[0].holders.len(), 1, "no descriptor scan unless asked");
     }
 
     /// `.package-cache` locked by 100, which is gone; cargo 300 (its own session) waits.
-    fn dead_locker_with_a_waiter() -> DeadLocker {
-        let files = tempfile::tempdir().unwrap();
-        let (cache, ino) = real_file(files.path(), "home/.package-cache");
-        let fake = FakeProc::new(&format!(
-            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n\
-             1: -> FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
-        ));
-        fake.process_in(300, "cargo", 1, 300);
-        let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
-            deep_on_contention: true,
-        };
-        DeadLocker {
-            _files: files,
-            fake,
-            cache,
-            ino,
-            targets,
-        }
+    fn dead_locker_with_a_waiter() -> LockedCache {
+        let d = locked_cache(100, &[300]);
+        d.fake.process_in(300, "cargo", 1, 300);
+        d
     }
 
     fn holder_pids(s: &[LockSighting]) -> Vec<u32> {
@@ -1658,28 +1644,19 @@ mod tests {
 
     #[test]
     fn an_inheritor_adopted_by_the_waiters_subreaper_is_found_before_everyone_else_is_read() {
-        let files = tempfile::tempdir().unwrap();
-        let (cache, ino) = real_file(files.path(), "home/.package-cache");
-        let fake = FakeProc::new(&format!(
-            "1: FLOCK  ADVISORY  WRITE 100 fe:00:{ino} 0 EOF\n\
-             1: -> FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
-        ));
-        let path = cache.to_str().unwrap();
+        let d = locked_cache(100, &[300]);
+        let path = d.cache.to_str().unwrap();
         // systemd --user (50) adopted the orphan 260 (its own session); the waiter runs below
         // it too. 150 shares the descriptor but is nobody's likely heir.
-        fake.process_in(50, "systemd", 1, 50);
-        fake.children(50, &[300, 260]);
-        fake.process_in(300, "cargo", 50, 300);
-        fake.process_in(260, "sleep", 50, 260);
-        fake.holding_fd(260, path, ino, 100);
-        fake.process_in(150, "sleep", 1, 150);
-        fake.holding_fd(150, path, ino, 100);
-        let targets = Targets {
-            known: vec![(cache.clone(), LockKind::PackageCache)].into(),
-            deep_on_contention: true,
-        };
-        let mut probe = LinuxProbe::new(fake.root()).unwrap();
-        assert_eq!(holder_pids(&probe.sightings(&targets).unwrap()), [260]);
+        d.fake.process_in(50, "systemd", 1, 50);
+        d.fake.children(50, &[300, 260]);
+        d.fake.process_in(300, "cargo", 50, 300);
+        d.fake.process_in(260, "sleep", 50, 260);
+        d.fake.holding_fd(260, path, d.ino, 100);
+        d.fake.process_in(150, "sleep", 1, 150);
+        d.fake.holding_fd(150, path, d.ino, 100);
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(holder_pids(&probe.sightings(&d.targets).unwrap()), [260]);
     }
 
     #[test]
@@ -1818,11 +1795,8 @@ mod tests {
     fn a_held_lock_file_deleted_under_its_holder_keeps_its_identity() {
         let files = tempfile::tempdir().unwrap();
         let (lock, ino) = real_file(files.path(), "app/target/debug/.cargo-lock");
-        let fake = FakeProc::new(&format!(
-            "1: FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n"
-        ));
-        fake.process(300, "cargo", 'S');
-        fake.holding_fd(300, lock.to_str().unwrap(), ino, 300);
+        let fake = FakeProc::new(&lock_table(ino, 300, &[]));
+        fake.locker(300, "cargo", &lock, ino);
         let mut probe = LinuxProbe::new(fake.root()).unwrap();
         let targets = Targets::default();
         let before = probe.sightings(&targets).unwrap();
@@ -1846,10 +1820,8 @@ mod tests {
             "1: FLOCK  ADVISORY  WRITE 300 fe:00:{ino} 0 EOF\n\
              2: FLOCK  ADVISORY  WRITE 301 fe:00:{kept_ino} 0 EOF\n"
         ));
-        fake.process(300, "cargo", 'S');
-        fake.holding_fd(300, lock.to_str().unwrap(), ino, 300);
-        fake.process(301, "cargo", 'S');
-        fake.holding_fd(301, kept.to_str().unwrap(), kept_ino, 301);
+        fake.locker(300, "cargo", &lock, ino);
+        fake.locker(301, "cargo", &kept, kept_ino);
         let mut probe = LinuxProbe::new(fake.root()).unwrap();
         let targets = Targets::default();
         assert_eq!(probe.sightings(&targets).unwrap().len(), 2);

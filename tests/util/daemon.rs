@@ -158,3 +158,17 @@ pub fn flock_holder(dir: &Dir, name: &str, file: &Path) -> Proc {
             .args(["sleep", "600"]),
     )
 }
+
+/// `flock -x FILE true` started by the test: it waits while FILE is held, then exits.
+pub fn flock_waiter(dir: &Dir, name: &str, file: &Path) -> Proc {
+    dir.spawn(name, dir.command("flock").arg("-x").arg(file).arg("true"))
+}
+
+/// `flock -x FILE sleep 600` run by a bash that ignores SIGTERM (`trap '' TERM` survives
+/// `exec`): a holder only SIGKILL stops.
+pub fn flock_holder_ignoring_sigterm(dir: &Dir, name: &str, file: &Path) -> Proc {
+    let mut cmd = dir.command("bash");
+    cmd.args(["-c", r#"trap '' TERM; exec flock -x "$0" sleep 600"#])
+        .arg(file);
+    dir.spawn(name, &mut cmd)
+}

@@ -660,6 +660,25 @@ pub fn touch(path: &Path) {
     fs::write(path, "").expect("touch marker");
 }
 
+/// Writes `app`, a project without dependencies that `cargo generate-lockfile --offline` can
+/// lock; returns its dir.
+pub fn app_project(dir: &Dir) -> PathBuf {
+    let manifest = dir.write(
+        "app/Cargo.toml",
+        "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    manifest.parent().unwrap().to_path_buf()
+}
+
+/// Starts `cargo generate-lockfile --offline` in `project`: it takes only the package cache,
+/// so it waits (in cargo's "Blocking waiting for file lock") while that is held.
+pub fn lockfile_cargo(dir: &Dir, project: &Path, name: &str) -> Proc {
+    let mut cmd = dir.cargo(project);
+    cmd.args(["generate-lockfile", "--offline"]);
+    dir.spawn(name, &mut cmd)
+}
+
 /// A project that depends on one crate from the `hang` registry.
 pub fn hung_project(dir: &Dir, server: &HangServer) -> std::path::PathBuf {
     dir.write(
