@@ -366,22 +366,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         .skip(1))
     .map(|f| process(f, now))
     .collect();
-    let stale_reasons = match (blocker_facts, &k.stale) {
-        (None, _) => Vec::new(),
-        (Some(f), Some(map)) => still_true(
-            map.get(&f.pid).map_or(&[], Vec::as_slice),
-            f,
-            signals(obs, i).child_stopped,
-        ),
-        (Some(f), None) if k.ignore_names.iter().any(|n| *n == f.name) => Vec::new(),
-        (Some(f), None) => {
-            let mut reasons = instant_reasons(f, signals(obs, i), k.network_silence, now);
-            if now - f.started_at < k.stopped_grace {
-                reasons.retain(|r| *r != StaleReason::Stopped);
-            }
-            reasons
-        }
-    };
+    let stale_reasons = blocker_facts.map_or_else(Vec::new, |f| stale_reasons(obs, k, now, i, f));
     let state = if !stale_reasons.is_empty() {
         IncidentState::Stale
     } else if i.blocked.is_empty() {
@@ -410,19 +395,44 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         advice: None,
         typical_hold: None,
     };
-    report.action = action(&report);
-    let settings = report
-        .blocker
-        .as_ref()
-        .and_then(|b| k.net_settings.get(&b.pid));
-    report.advice = advice(&report, settings);
-    let gave_up = gave_up_before(&report, &k.gave_up);
-    let sig = signals(obs, i);
-    report.verdict = verdict(&report, &sig, settings, gave_up.is_some())
-        + &deleted_clause(&report, &sig)
-        + &sharers_clause(&report)
-        + &gave_up.map_or(String::new(), |g| gave_up_words(&report, g, now));
+    conclude(&mut report, obs, k, now, i);
     report
+}
+
+/// Fills in what follows from the facts of `report`: the action, the advice and the verdict.
+fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64, i: &Incident) {
+    report.action = action(report);
+    let settings = (report.blocker.as_ref()).and_then(|b| k.net_settings.get(&b.pid));
+    report.advice = advice(report, settings);
+    let gave_up = gave_up_before(report, &k.gave_up);
+    let sig = signals(obs, i);
+    report.verdict = verdict(report, &sig, settings, gave_up.is_some())
+        + &deleted_clause(report, &sig)
+        + &sharers_clause(report)
+        + &gave_up.map_or(String::new(), |g| gave_up_words(report, g, now));
+}
+
+/// Why the blocker `f` of `i` looks stale: the daemon's verdicts while they still hold, else
+/// what one look shows (nothing for an ignored name; a stop within the grace is not stale).
+fn stale_reasons(
+    obs: &Observed,
+    k: &Knowledge,
+    now: f64,
+    i: &Incident,
+    f: &ProcessFacts,
+) -> Vec<StaleReason> {
+    if let Some(map) = &k.stale {
+        let judged = map.get(&f.pid).map_or(&[][..], Vec::as_slice);
+        return still_true(judged, f, signals(obs, i).child_stopped);
+    }
+    if k.ignore_names.iter().any(|n| *n == f.name) {
+        return Vec::new();
+    }
+    let mut reasons = instant_reasons(f, signals(obs, i), k.network_silence, now);
+    if now - f.started_at < k.stopped_grace {
+        reasons.retain(|r| *r != StaleReason::Stopped);
+    }
+    reasons
 }
 
 /// What a blocker does, with its network wait followed across connections when the daemon
