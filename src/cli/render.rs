@@ -503,49 +503,16 @@ pub fn report(r: &Report, style: &Style) -> String {
     let count = |state: LockState| r.locks.iter().filter(|l| l.state == state).count();
     let (background, free) = (count(LockState::Background), count(LockState::Free));
     let waited_hidden = (r.hidden_holders.iter()).any(|h| holds_up(h, style.viewer_uid));
-    let parked = &r.suspended;
     if r.incidents.is_empty() && !waited_hidden {
-        let line = match (background == 0 && r.hidden_holders.is_empty(), parked.len()) {
-            (true, 0) => "No Cargo lock is held.".to_string(),
-            (false, 0) => "Nothing is blocked.".to_string(),
-            // Not the whole story: a build sits suspended in its terminal (review V, V6).
-            (_, 1) => "Nothing is blocked, but a build is suspended while waiting:".to_string(),
-            (_, n) => format!("Nothing is blocked, but {n} builds are suspended while waiting:"),
-        };
+        let quiet = background == 0 && r.hidden_holders.is_empty();
+        let line = all_clear_line(quiet, r.suspended.len());
         let _ = writeln!(out, "{} {line}", style.paint("1;32", "✓"));
     }
     waited_hidden_holders(&mut out, r, style.viewer_uid);
-    let from_daemon = r.source == Source::Daemon;
-    // The reader's own first; otherwise as the report ranks them (worst first). A waiter
-    // suspended on a free lock comes after the incidents of its side that need something,
-    // before those that need nothing (review U, U3; review V, V5).
-    let (my_parked, other_parked): (Vec<_>, Vec<_>) =
-        (parked.iter()).partition(|w| style.mine.touches_lock(&w.lock, Some(w.kind)));
-    let (mine, others): (Vec<&IncidentReport>, Vec<&IncidentReport>) =
-        (r.incidents.iter()).partition(|i| style.mine.touches(i));
-    for (incidents, parked) in [(mine, my_parked), (others, other_parked)] {
-        let (urgent, calm): (Vec<_>, Vec<_>) = (incidents.into_iter())
-            .partition(|i| i.state != crate::core::model::IncidentState::Holding);
-        for i in urgent {
-            incident_block(&mut out, i, style, from_daemon);
-        }
-        for w in parked {
-            parked_block(&mut out, w, style);
-        }
-        for i in calm {
-            incident_block(&mut out, i, style, from_daemon);
-        }
-    }
+    incident_blocks(&mut out, r, style);
     idle_hidden_holders(&mut out, r, style.viewer_uid);
     if style.all {
-        let mut locks: Vec<&LockReport> = r.locks.iter().collect();
-        locks.sort_by_key(|l| l.state == LockState::Free);
-        if !locks.is_empty() {
-            let _ = writeln!(out, "{}", style.paint("1", "Every lock:"));
-        }
-        for l in locks {
-            lock_line(&mut out, l, style);
-        }
+        every_lock(&mut out, r, style);
     } else {
         let mut hidden = Vec::new();
         if background > 0 {
@@ -561,6 +528,60 @@ pub fn report(r: &Report, style: &Style) -> String {
             let _ = writeln!(out, "{} (--all lists them).", hidden.join(", "));
         }
     }
+    let _ = writeln!(out, "{}", style.paint("2", &footer(r, style.width)));
+    out
+}
+
+/// The headline when nothing is blocked (`quiet`: nothing is held either), with the builds
+/// suspended while they waited.
+fn all_clear_line(quiet: bool, suspended: usize) -> String {
+    match (quiet, suspended) {
+        (true, 0) => "No Cargo lock is held.".to_string(),
+        (false, 0) => "Nothing is blocked.".to_string(),
+        // Not the whole story: a build sits suspended in its terminal (review V, V6).
+        (_, 1) => "Nothing is blocked, but a build is suspended while waiting:".to_string(),
+        (_, n) => format!("Nothing is blocked, but {n} builds are suspended while waiting:"),
+    }
+}
+
+/// The incidents and the suspended waiters, the reader's own first; otherwise as the report
+/// ranks them (worst first). A waiter suspended on a free lock comes after the incidents of
+/// its side that need something, before those that need nothing (review U, U3; review V, V5).
+fn incident_blocks(out: &mut String, r: &Report, style: &Style) {
+    let from_daemon = r.source == Source::Daemon;
+    let (my_parked, other_parked): (Vec<_>, Vec<_>) =
+        (r.suspended.iter()).partition(|w| style.mine.touches_lock(&w.lock, Some(w.kind)));
+    let (mine, others): (Vec<&IncidentReport>, Vec<&IncidentReport>) =
+        (r.incidents.iter()).partition(|i| style.mine.touches(i));
+    for (incidents, parked) in [(mine, my_parked), (others, other_parked)] {
+        let (urgent, calm): (Vec<_>, Vec<_>) =
+            (incidents.into_iter()).partition(|i| i.state != IncidentState::Holding);
+        for i in urgent {
+            incident_block(out, i, style, from_daemon);
+        }
+        for w in parked {
+            parked_block(out, w, style);
+        }
+        for i in calm {
+            incident_block(out, i, style, from_daemon);
+        }
+    }
+}
+
+/// `--all`: every lock, free ones last.
+fn every_lock(out: &mut String, r: &Report, style: &Style) {
+    let mut locks: Vec<&LockReport> = r.locks.iter().collect();
+    locks.sort_by_key(|l| l.state == LockState::Free);
+    if !locks.is_empty() {
+        let _ = writeln!(out, "{}", style.paint("1", "Every lock:"));
+    }
+    for l in locks {
+        lock_line(out, l, style);
+    }
+}
+
+/// The last line: the Cargo homes and where the answer came from, wrapped at `width`.
+fn footer(r: &Report, width: Option<usize>) -> String {
     let homes: Vec<String> = r.cargo_homes.iter().map(|h| tilde(h)).collect();
     let source = match r.source {
         Source::Daemon => "the lockwatch daemon".to_string(),
@@ -578,15 +599,13 @@ pub fn report(r: &Report, style: &Style) -> String {
         "every Cargo lock here · Cargo home {} · from {source}",
         homes.join(", ")
     );
-    let footer = match style.width {
+    match width {
         Some(w) => textwrap::fill(
             &footer,
             textwrap::Options::new(w).word_separator(textwrap::WordSeparator::AsciiSpace),
         ),
         None => footer,
-    };
-    let _ = writeln!(out, "{}", style.paint("2", &footer));
-    out
+    }
 }
 
 #[cfg(test)]
