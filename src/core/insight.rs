@@ -15,6 +15,7 @@ use super::origin;
 use super::policy::{HistoryEvent, Party, ProcId};
 use super::text::{duration, tilde};
 use super::words::short_command;
+use super::yield_ide::is_background_check;
 
 /// One "who blocked whom" row: a blocker (by origin and command), whom it blocked, where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +70,11 @@ pub struct BlockRow {
     /// (`build.build-dir`), not the target dir.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub blocker_own_target_dir: bool,
+    /// The blocker was a background check (`cargo check`, `cargo clippy`): what `yield_ide`
+    /// stops for a terminal build. An IDE's other commands (`cargo metadata` when a project
+    /// opens, a test it runs) have rows of their own, named after the command (review W, W1).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocker_check: bool,
     /// The project the blocker built, when another than `project`: the two shared a target
     /// (or build) directory outside the waiter's project.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -485,6 +491,7 @@ impl Summarizer {
                 .iter()
                 .flatten()
                 .any(|a| a == "--target-dir" || a.starts_with("--target-dir=")),
+            blocker_check: (blocked_by_cmd.first()).is_some_and(|c| is_background_check(c)),
         })
     }
 
@@ -618,12 +625,18 @@ fn blocker_label(blocked_by: &[(ProcName, u32)], cmds: &[Vec<String>], party: &P
     }
 }
 
-/// [`blocker_label`] without whose it is.
+/// [`blocker_label`] without whose it is: an IDE's check is the IDE's (`rust-analyzer`), its
+/// other commands are said (`rust-analyzer's cargo metadata`).
 fn blocker_words(blocked_by: &[(ProcName, u32)], cmds: &[Vec<String>], party: &Party) -> String {
     if party.origin == Some(Origin::Ide)
         && let Some(via) = &party.via
     {
-        return via.clone();
+        return match (blocked_by, cmds.first()) {
+            ([(name, _)], Some(cmd)) if !is_background_check(cmd) => {
+                format!("{via}{IDE_COMMAND}{}", short_command(cmd, name))
+            }
+            _ => via.clone(),
+        };
     }
     match (blocked_by, cmds.first()) {
         ([], _) => "an unseen holder".into(),
@@ -656,13 +669,23 @@ fn waiter_label(party: &Party, cmd: &[String], name: &ProcName) -> String {
     }
 }
 
+/// Between an IDE's name and a command of its own in a row's blocker.
+const IDE_COMMAND: &str = "'s ";
+
+/// The IDE (or file watcher) of a row's blocker: `rust-analyzer` for its checks and for
+/// `rust-analyzer's cargo metadata`.
+fn ide_of(blocker: &str) -> &str {
+    blocker.split(IDE_COMMAND).next().unwrap_or(blocker)
+}
+
 /// The waits one IDE (or file watcher, by the name its rows give it) made terminal builds
-/// wait: (times, seconds) on build locks and on the package cache.
+/// wait: (times, seconds) on build locks, and behind its background checks on any lock.
 #[derive(Debug, Default)]
 struct IdeWaits {
     name: String,
     build: (u32, f64),
-    cache: (u32, f64),
+    /// Behind its checks, which `yield_ide` stops (not behind its `cargo metadata`).
+    checks: (u32, f64),
     /// Some of its build waits were for a build directory its own target dir does not move:
     /// it already built into a target dir of its own (`--target-dir`), or the lock lies
     /// outside the project's `target` (a configured `build.build-dir`, or a target dir shared
@@ -699,11 +722,12 @@ fn ide_over_terminal(s: &Summary) -> Vec<IdeWaits> {
             && r.waiter_user.is_none()
     });
     for r in rows {
-        let at = match out.iter().position(|w| w.name == r.blocker) {
+        let ide = ide_of(&r.blocker);
+        let at = match out.iter().position(|w| w.name == ide) {
             Some(at) => at,
             None => {
                 out.push(IdeWaits {
-                    name: r.blocker.clone(),
+                    name: ide.to_string(),
                     ..IdeWaits::default()
                 });
                 out.len() - 1
@@ -711,9 +735,14 @@ fn ide_over_terminal(s: &Summary) -> Vec<IdeWaits> {
         };
         let w = &mut out[at];
         let in_home = r.lock_kind.is_some_and(LockKind::in_cargo_home);
-        let slot = if in_home { &mut w.cache } else { &mut w.build };
-        slot.0 += r.times;
-        slot.1 += r.total_wait_secs;
+        if !in_home {
+            w.build.0 += r.times;
+            w.build.1 += r.total_wait_secs;
+        }
+        if r.blocker_check {
+            w.checks.0 += r.times;
+            w.checks.1 += r.total_wait_secs;
+        }
         if let Some(p) = r
             .project
             .as_ref()
@@ -725,7 +754,7 @@ fn ide_over_terminal(s: &Summary) -> Vec<IdeWaits> {
         w.shares_outside |=
             !in_home && (r.blocker_own_target_dir || r.project.as_ref().is_some_and(outside));
     }
-    out.sort_by(|a, b| (b.build.1 + b.cache.1).total_cmp(&(a.build.1 + a.cache.1)));
+    out.sort_by(|a, b| (b.build.1 + b.checks.1).total_cmp(&(a.build.1 + a.checks.1)));
     out
 }
 
@@ -835,7 +864,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
 /// making one wait, on a build lock or on the package cache.
 fn yield_ide_advice(ides: &[IdeWaits]) -> Option<Advice> {
     let yielding: Vec<&str> = (ides.iter())
-        .filter(|w| recurs(w.build.0, w.build.1) || recurs(w.cache.0, w.cache.1))
+        .filter(|w| recurs(w.checks.0, w.checks.1))
         .map(|w| w.name.as_str())
         .collect();
     if yielding.is_empty() {
@@ -1901,6 +1930,44 @@ mod tests {
             .map(|a| a.topic)
             .collect();
         assert_eq!(topics, [Topic::YieldIde], "a target dir does not help here");
+    }
+
+    /// rust-analyzer's `cargo metadata` (run when a project opens) is no check: `yield_ide`
+    /// never stops it, so its waits get no advice to turn it on, and its row says what it
+    /// was (review W, W1).
+    #[test]
+    fn an_ide_s_cargo_metadata_is_named_and_gets_no_yield_advice() {
+        let metadata = |at: f64| {
+            let mut e = ide_blocked_terminal(at, 120.0, "/h/.package-cache");
+            if let HistoryEvent::WaitEnded { blocked_by_cmd, .. } = &mut e {
+                *blocked_by_cmd = vec![s(&["cargo", "metadata", "--format-version", "1"])];
+            }
+            e
+        };
+        let sum = summarize(&[metadata(100.0), metadata(400.0)], 0.0, 0);
+        assert_eq!(sum.blocked.len(), 1, "{:#?}", sum.blocked);
+        let row = &sum.blocked[0];
+        assert_eq!(row.blocker, "rust-analyzer's cargo metadata");
+        assert!(!row.blocker_check);
+        assert!(sum.advice.is_empty(), "{:#?}", sum.advice);
+        // Its checks beside it are rust-analyzer's, and recurring, they get the advice.
+        let mut events = vec![metadata(100.0)];
+        events.extend(
+            (0..3).map(|i| ide_blocked_terminal(200.0 + f64::from(i), 40.0, "/h/.package-cache")),
+        );
+        let sum = summarize(&events, 0.0, 0);
+        let blockers: Vec<&str> = sum.blocked.iter().map(|r| r.blocker.as_str()).collect();
+        assert_eq!(
+            blockers,
+            ["rust-analyzer", "rust-analyzer's cargo metadata"]
+        );
+        let advice: Vec<(Topic, &str)> = (sum.advice.iter())
+            .map(|a| (a.topic, a.text.as_str()))
+            .collect();
+        assert!(
+            matches!(advice[..], [(Topic::YieldIde, text)] if text.contains("behind rust-analyzer's check,")),
+            "{advice:#?}"
+        );
     }
 
     /// Builds of two projects that share a target dir and keep waiting for each other get

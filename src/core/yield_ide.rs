@@ -34,7 +34,7 @@ impl Yield {
 /// Whether `cmd` is a background check an IDE runs on save: `cargo check`, `cargo clippy`
 /// (toolchain overrides and flags before the subcommand allowed).
 pub fn is_background_check(cmd: &[String]) -> bool {
-    let Some((program, args)) = cmd.split_first() else {
+    let Some(program) = cmd.first() else {
         return false;
     };
     let base = std::path::Path::new(program)
@@ -44,9 +44,10 @@ pub fn is_background_check(cmd: &[String]) -> bool {
     if base != "cargo" {
         return false;
     }
-    args.iter()
-        .find(|a| !a.starts_with('-') && !a.starts_with('+'))
-        .is_some_and(|sub| sub == "check" || sub == "clippy")
+    matches!(
+        super::catalog::cargo_subcommand(cmd),
+        Some("check" | "clippy")
+    )
 }
 
 /// The checks to stop now: in each incident whose root blocker is an IDE's background check
@@ -223,6 +224,10 @@ mod tests {
             "/x/cargo", "+nightly", "clippy", "--all"
         ])));
         assert!(is_background_check(&s(&["cargo", "--offline", "check"])));
+        assert!(is_background_check(&s(&[
+            "cargo", "--config", "x=1", "check"
+        ])));
+        assert!(!is_background_check(&s(&["cargo", "metadata"])));
         assert!(!is_background_check(&s(&["cargo", "build"])));
         assert!(!is_background_check(&s(&["rust-analyzer"])));
         assert!(!is_background_check(&[]));
