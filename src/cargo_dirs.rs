@@ -163,9 +163,17 @@ pub fn profile_defined(workspace_root: &Path, name: &str) -> Option<bool> {
 }
 
 fn read_toml(path: &Path) -> Option<toml::Table> {
+    // Never a FIFO (a read would block) or a file too big to be a manifest or a config.
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > MAX_TOML_BYTES {
+        return None;
+    }
     let text = std::fs::read_to_string(path).ok()?;
     toml::from_str(&text).ok()
 }
+
+/// The largest manifest or Cargo config read (a generated one with many members fits).
+const MAX_TOML_BYTES: u64 = 4 << 20;
 
 /// Config files in the order cargo gives them precedence: `cwd`'s and each ancestor's
 /// `.cargo/config.toml` (or the legacy `.cargo/config`), nearest first, then the Cargo home's.

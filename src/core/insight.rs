@@ -1244,13 +1244,14 @@ fn write_blocked(out: &mut String, s: &Summary) {
         return;
     }
     let _ = writeln!(out, "\nWho blocked whom:");
-    // Most waiting first: the top rows, and the short ones counted, not listed.
-    let listed = (s.blocked.iter())
-        .take_while(|r| r.total_wait_secs >= 1.0)
-        .take(MAX_BLOCKED_ROWS);
-    let mut n = 0;
+    let listed = listed_rows(&s.blocked);
+    let n = listed.len();
+    let shortest = (listed.iter()).fold(f64::INFINITY, |m, r| m.min(r.total_wait_secs));
+    let unlisted = |r: &&BlockRow| !listed.iter().any(|l| std::ptr::eq(*l, *r));
+    let longer_left = (s.blocked.iter())
+        .filter(unlisted)
+        .any(|r| r.total_wait_secs > shortest);
     for r in listed {
-        n += 1;
         let place = r
             .project
             .as_ref()
@@ -1275,11 +1276,35 @@ fn write_blocked(out: &mut String, s: &Summary) {
             "  … and {rest} more, {} (`cargo lockwatch history --json` lists them all)",
             if n < MAX_BLOCKED_ROWS {
                 "each under a second in all"
+            } else if longer_left {
+                "shorter or single waits"
             } else {
                 "shorter"
             }
         );
     }
+}
+
+/// The rows `history` lists, most waiting first: the top ones by time, then, for the second
+/// half of the list, rows that recur before single waits, so one hung registry's victims in
+/// five projects do not hide an editor's contention that comes back every few minutes
+/// (review W, W2). Rows under a second in all are counted, not listed.
+fn listed_rows(rows: &[BlockRow]) -> Vec<&BlockRow> {
+    let shown: Vec<&BlockRow> = (rows.iter())
+        .take_while(|r| r.total_wait_secs >= 1.0)
+        .collect();
+    if shown.len() <= MAX_BLOCKED_ROWS {
+        return shown;
+    }
+    let by_time = MAX_BLOCKED_ROWS / 2;
+    let rest = by_time..shown.len();
+    let recurring = rest.clone().filter(|&i| shown[i].times >= 2);
+    let single = rest.filter(|&i| shown[i].times < 2);
+    let mut picked: Vec<usize> = (0..by_time)
+        .chain(recurring.chain(single).take(MAX_BLOCKED_ROWS - by_time))
+        .collect();
+    picked.sort_unstable();
+    picked.into_iter().map(|i| shown[i]).collect()
 }
 
 /// Writes the "To end it" advice, if any, wrapped to `width`.
@@ -1590,6 +1615,39 @@ mod tests {
         assert!(!text.contains("blocker-12 "), "{text}");
         assert!(
             text.contains("… and 3 more, each under a second in all"),
+            "{text}"
+        );
+    }
+
+    /// Seven single long waits behind one hung hold do not hide a row that recurs: the
+    /// second half of the list goes to recurring rows first (review W, W2).
+    #[test]
+    fn recurring_rows_are_listed_before_single_long_waits() {
+        let mut sum = summarize(&[ide_blocked_terminal(100.0, 30.0, BUILD_LOCK)], 50.0, 0);
+        let row = sum.blocked[0].clone();
+        let mut rows: Vec<BlockRow> = (0..12)
+            .map(|i| BlockRow {
+                blocker: format!("hung-{i}"),
+                total_wait_secs: 130.0 - f64::from(i),
+                times: 1,
+                ..row.clone()
+            })
+            .collect();
+        rows.push(BlockRow {
+            blocker: "bacon".into(),
+            total_wait_secs: 18.0,
+            times: 5,
+            ..row.clone()
+        });
+        sum.blocked = rows;
+        let text = render(&sum, 86_400, None);
+        assert!(text.contains("  bacon "), "{text}");
+        assert!(
+            text.contains("hung-8 ") && !text.contains("hung-9 "),
+            "{text}"
+        );
+        assert!(
+            text.contains("… and 3 more, shorter or single waits"),
             "{text}"
         );
     }

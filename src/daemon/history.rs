@@ -389,7 +389,11 @@ impl History {
     /// The summary of events at or after `since`, streamed from the files.
     pub fn summary(&self, since: f64) -> (Summary, ScanStats) {
         let mut s = Summarizer::new(since);
-        let stats = self.scan(|e| s.add(&e));
+        let mut workspaces = Workspaces::default();
+        let stats = self.scan(|mut e| {
+            workspaces.name_in(&mut e);
+            s.add(&e)
+        });
         let mut summary = s.finish(stats.unreadable);
         summary.skipped_bytes = stats.skipped_bytes;
         (summary, stats)
@@ -400,6 +404,46 @@ impl History {
         let mut t = EpisodeTracker::default();
         self.scan(|e| t.add(&e));
         t.finish()
+    }
+}
+
+/// The workspace each project directory belongs to, looked up once per directory.
+#[derive(Default)]
+struct Workspaces(HashMap<PathBuf, PathBuf>);
+
+impl Workspaces {
+    /// Names the workspace as the project of a wait for a Cargo home's lock: it was the
+    /// waiter's working directory, where a build lock's project is its workspace's (the
+    /// target dir's), so `cargo build` in a member and at the root were three projects
+    /// (review W, W2). A directory that is gone, or in no workspace, stays as it is.
+    fn name_in(&mut self, e: &mut HistoryEvent) {
+        let HistoryEvent::WaitEnded {
+            path,
+            party,
+            blocker,
+            ..
+        } = e
+        else {
+            return;
+        };
+        let in_home = crate::core::catalog::classify(path)
+            .is_some_and(crate::core::catalog::LockKind::in_cargo_home);
+        if !in_home {
+            return;
+        }
+        for project in [&mut party.project, &mut blocker.project] {
+            if let Some(dir) = project.as_mut() {
+                *dir = self.of(dir);
+            }
+        }
+    }
+
+    /// The workspace root of `dir`, or `dir`.
+    fn of(&mut self, dir: &Path) -> PathBuf {
+        let root = self.0.entry(dir.to_path_buf()).or_insert_with(|| {
+            crate::cargo_dirs::workspace_root(dir).unwrap_or_else(|| dir.to_path_buf())
+        });
+        root.clone()
     }
 }
 
@@ -824,6 +868,41 @@ mod tests {
             lock_description: String::new(),
             goes_on: false,
         }
+    }
+
+    /// `cargo build` in a workspace's members and at its root waited for the package cache:
+    /// one project, the workspace, as the build lock's rows have it (review W, W2).
+    #[test]
+    fn waits_for_the_package_cache_are_the_workspace_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join("ws");
+        let member = ws.join("ma");
+        fs::create_dir_all(member.join("src")).unwrap();
+        fs::write(ws.join("Cargo.toml"), "[workspace]\nmembers = [\"ma\"]\n").unwrap();
+        let package = "[package]\nname = \"ma\"\nversion = \"0.1.0\"\n";
+        fs::write(member.join("Cargo.toml"), package).unwrap();
+        let h = History::new(&dir.path().join("data"));
+        let in_dir = |at: f64, pid: u32, cwd: &Path| {
+            let mut e = wait_ended(at, pid, 40.0);
+            if let HistoryEvent::WaitEnded { party, .. } = &mut e {
+                party.origin = Some(crate::core::model::Origin::Terminal);
+                party.project = Some(cwd.to_path_buf());
+            }
+            e
+        };
+        let gone = dir.path().join("gone");
+        let events = [
+            in_dir(1.0, 20, &ws),
+            in_dir(2.0, 21, &member.join("src")),
+            in_dir(3.0, 22, &member),
+            in_dir(4.0, 23, &gone),
+        ];
+        h.append(&events).unwrap();
+        let (summary, _) = h.summary(0.0);
+        let rows: Vec<(Option<PathBuf>, u32)> = (summary.blocked.iter())
+            .map(|r| (r.project.clone(), r.times))
+            .collect();
+        assert_eq!(rows, [(Some(ws), 3), (Some(gone), 1)], "{rows:?}");
     }
 
     #[test]
