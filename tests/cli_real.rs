@@ -1158,9 +1158,15 @@ fn a_waiting_build_suspended_with_ctrl_z_is_still_a_waiter() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
+    // `fg` only when a terminal controls it (review W, W4): as this test runs, or not.
+    let fg = if util::has_controlling_tty(waiter.pid) {
+        "`fg` in its terminal or "
+    } else {
+        ""
+    };
     assert!(
         text.contains(&format!(
-            "but is STOPPED (Ctrl-Z?): `fg` in its terminal or `cargo lockwatch resume {}`",
+            "but is STOPPED (Ctrl-Z?): {fg}`cargo lockwatch resume {}`",
             waiter.pid
         )),
         "{text}"

@@ -413,14 +413,13 @@ fn parked_block(out: &mut String, w: &crate::core::model::SuspendedWaiter, style
         field(out, style, "", &format!("in {}", tilde(cwd)));
     }
     field(out, style, "lock", &tilde(&w.lock));
-    let run = match w.origin {
-        crate::core::model::Origin::Terminal => {
-            format!(
-                "{} (or `fg` in its terminal): it takes the lock then",
-                w.action
-            )
-        }
-        _ => format!("{}: it takes the lock then", w.action),
+    let run = if w.in_terminal {
+        format!(
+            "{} (or `fg` in its terminal): it takes the lock then",
+            w.action
+        )
+    } else {
+        format!("{}: it takes the lock then", w.action)
     };
     field(out, style, "run", &run);
     out.push('\n');

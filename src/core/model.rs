@@ -518,8 +518,12 @@ pub struct SuspendedWaiter {
     /// Working directory.
     #[serde(serialize_with = "crate::core::text::lossy_path::opt")]
     pub cwd: Option<PathBuf>,
-    /// Where it came from (`fg` works only in a terminal).
+    /// Where it came from.
     pub origin: Origin,
+    /// A terminal controls it: `fg` there resumes it too (a build started with `setsid`, or
+    /// with no terminal at all, is no job of one: review W, W4).
+    #[serde(default)]
+    pub in_terminal: bool,
     /// The lock it waits for.
     #[serde(serialize_with = "crate::core::text::lossy_path::path")]
     pub lock: PathBuf,
@@ -616,6 +620,10 @@ pub struct ProcessReport {
     pub origin: Origin,
     /// What made it that origin (`rust-analyzer`, `code`, `bash` …), when known.
     pub origin_via: Option<String>,
+    /// A terminal controls it (one of its shell's jobs): `fg` there resumes it. Not so for a
+    /// build a shell started with `setsid`, or with no terminal (review W, W4).
+    #[serde(default)]
+    pub in_terminal: bool,
     /// Seconds since the process started.
     pub running_for_secs: f64,
     /// CPU seconds of its whole process tree.

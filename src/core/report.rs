@@ -275,7 +275,7 @@ pub fn build(
     project_dirs(&mut incidents, &mut locks, seen);
     name_build_dirs(obs, &knowledge.build_dirs, &mut incidents, &mut locks);
     point_to_racing_builds(&mut incidents);
-    let suspended = suspended_waiters(&locks);
+    let suspended = suspended_waiters(&locks, obs);
     if !obs.free.is_empty() {
         FreeLocks::new(obs.free, seen).append_unlisted(&mut locks);
     }
@@ -292,8 +292,13 @@ pub fn build(
     }
 }
 
+/// Whether `pid` is a job of the terminal it came from, where `fg` resumes it.
+fn in_terminal(obs: &Observed, pid: u32, origin: Origin) -> bool {
+    origin == Origin::Terminal && obs.facts.get(&pid).is_some_and(|f| f.has_tty)
+}
+
 /// The waiters of free locks: suspended in their request (see [`SuspendedWaiter`]).
-fn suspended_waiters(locks: &[LockReport]) -> Vec<super::model::SuspendedWaiter> {
+fn suspended_waiters(locks: &[LockReport], obs: &Observed) -> Vec<super::model::SuspendedWaiter> {
     (locks.iter().filter(|l| l.state == LockState::Free))
         .flat_map(|l| {
             l.waiters.iter().map(|w| super::model::SuspendedWaiter {
@@ -302,6 +307,7 @@ fn suspended_waiters(locks: &[LockReport]) -> Vec<super::model::SuspendedWaiter>
                 cmd: w.cmd.clone(),
                 cwd: w.cwd.clone(),
                 origin: w.origin,
+                in_terminal: in_terminal(obs, w.pid, w.origin),
                 lock: l.path.clone(),
                 kind: l.kind,
                 lock_description: l.description.clone(),
@@ -322,6 +328,7 @@ fn process(f: &ProcessFacts, now: f64) -> ProcessReport {
         uid: f.uid,
         user: f.user.clone(),
         process_state: f.state,
+        in_terminal: origin == Origin::Terminal && f.has_tty,
         origin,
         origin_via,
         running_for_secs: (now - f.started_at).max(0.0),
@@ -685,9 +692,9 @@ fn verdict(
         return culprit_verdict(i, b, c, &waiting);
     }
     // `fg` only where there is a terminal to type it in.
-    let resume = match b.origin {
-        Origin::Terminal => " Resume it (`fg` in its terminal), or stop it.".to_string(),
-        _ => format!(
+    let resume = match b.in_terminal {
+        true => " Resume it (`fg` in its terminal), or stop it.".to_string(),
+        false => format!(
             " Resume it (`cargo lockwatch resume {}`), or stop it.",
             b.pid
         ),
@@ -1760,6 +1767,17 @@ mod tests {
             v.contains("Resume it (`cargo lockwatch resume 10`)") && !v.contains("fg"),
             "{v}"
         );
+        // Started from a shell but with `setsid`: no terminal controls it, `fg` reaches it
+        // not (review W, W4).
+        let mut c = two_builds(ProcState::Stopped);
+        c.facts.get_mut(&10).unwrap().has_tty = false;
+        let r = c.report(&Knowledge::default());
+        assert_eq!(
+            r.incidents[0].blocker.as_ref().unwrap().origin,
+            Origin::Terminal
+        );
+        let v = &r.incidents[0].verdict;
+        assert!(!v.contains("fg"), "{v}");
         let cache = r
             .locks
             .iter()

@@ -193,9 +193,10 @@ pub fn blocked_seen_by(b: &BlockedReport, elapsed: f64, viewer: Option<u32>) -> 
     // Suspended while it waited: it takes the lock only once resumed (review Q, S12).
     // `fg` only where there is a terminal to type it in (review V, V5).
     if p.process_state == super::model::ProcState::Stopped {
-        let fg = match p.origin {
-            super::model::Origin::Terminal => "`fg` in its terminal or ",
-            _ => "",
+        let fg = if p.in_terminal {
+            "`fg` in its terminal or "
+        } else {
+            ""
         };
         s.push_str(&format!(
             ", but is STOPPED (Ctrl-Z?): {fg}`cargo lockwatch resume {}`",

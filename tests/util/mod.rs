@@ -315,6 +315,15 @@ pub fn proc_state(pid: u32) -> Option<char> {
     after.split_whitespace().next()?.chars().next()
 }
 
+/// Whether a terminal controls `pid` (`tty_nr`, the 7th field of `/proc/PID/stat`, not 0).
+pub fn has_controlling_tty(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let after = stat.rfind(')').map_or("", |at| &stat[at + 1..]);
+    after.split_whitespace().nth(4).is_some_and(|tty| tty != "0")
+}
+
 /// Polls `/proc/locks` (raw, as a cross-check independent of lockwatch) until `pred` holds.
 pub fn wait_proc_locks(what: &str, pred: impl Fn(&str) -> bool) -> String {
     let start = Instant::now();
