@@ -393,8 +393,34 @@ fn parked_on(pass: &Pass, pid: u32) -> Option<&LockSighting> {
 
 /// Classifies `pid` in a fresh pass, or says why it must not be touched.
 fn target(pass: &Pass, pid: u32, known: &Knowledge) -> Result<Target, Refusal> {
+    if let Some(culprit) = culprit_target(pass, pid) {
+        return Ok(culprit);
+    }
     let g = &pass.graph;
-    for i in &g.incidents {
+    let victim = g.incident_of(pid).is_some_and(|i| i.deadlock.is_some());
+    if g.is_blocked(pid) && !victim {
+        return Err(waiter_refusal(pass, pid, known));
+    }
+    let held: Vec<&LockSighting> = pass
+        .sightings
+        .iter()
+        .filter(|s| s.holders.iter().any(|h| h.pid == pid))
+        .collect();
+    if held.is_empty() {
+        return Err(part_of_a_blocker(pass, pid).unwrap_or(Refusal::NotAHolder));
+    }
+    let (keys, waiters) = locks_that_matter(pass, pid, &held);
+    let sharers = sharers(&held, pid, &keys);
+    Ok(Target::Holder {
+        keys,
+        waiters,
+        sharers,
+    })
+}
+
+/// `pid` as the culprit keeping some incident's blocker stuck, with its fellow culprits.
+fn culprit_target(pass: &Pass, pid: u32) -> Option<Target> {
+    for i in &pass.graph.incidents {
         let Some(b) = i.blocker else { continue };
         let culprits = pass
             .activity
@@ -405,73 +431,64 @@ fn target(pass: &Pass, pid: u32, known: &Knowledge) -> Result<Target, Refusal> {
             let others = (culprits.iter().map(|c| c.pid))
                 .filter(|p| *p != pid)
                 .collect();
-            return Ok(Target::Culprit { blocker: b, others });
+            return Some(Target::Culprit { blocker: b, others });
         }
     }
-    let victim = g.incident_of(pid).is_some_and(|i| i.deadlock.is_some());
-    if g.is_blocked(pid) && !victim {
-        let blocking = g.incidents_blocking(pid);
-        let root = blocking.iter().find_map(|i| i.blocker);
-        let deadlocked = blocking.iter().any(|i| i.deadlock.is_some());
-        let detail = match parked_on(pass, pid) {
-            Some(lock) => format!(
-                "It is STOPPED (Ctrl-Z?) while waiting for {}, which is free now: `cargo \
-                 lockwatch resume {pid}` (or `fg` in its terminal) lets it take it.",
-                crate::core::text::tilde(&lock.path)
-            ),
-            None => what_to_do_instead(pass, root, known),
-        };
-        return Err(Refusal::Waiter {
-            blocker: root,
-            blocker_name: root
-                .and_then(|r| pass.facts.get(&r))
-                .map(|f| f.name.clone()),
-            detail,
-            deadlocked,
-            holds_others_up: holds_others_up(pass, pid),
-        });
-    }
-    let held: Vec<&LockSighting> = pass
-        .sightings
-        .iter()
-        .filter(|s| s.holders.iter().any(|h| h.pid == pid))
-        .collect();
-    if held.is_empty() {
-        return Err(part_of_a_blocker(pass, pid).unwrap_or(Refusal::NotAHolder));
-    }
-    // The locks that matter: those someone waits for; else those it holds exclusively; else
-    // all it holds. Shared co-holders make a kill "fail" only when a waiter still waits
-    // for them once it let go (see `in_the_way`).
-    let (keys, waiters) = match g.incident_of(pid) {
-        Some(i) => {
-            let contended: Vec<FileKey> = i
-                .locks
-                .iter()
-                .copied()
-                .filter(|k| held.iter().any(|s| s.key == *k && !s.waiters.is_empty()))
-                .collect();
-            let keys = if contended.is_empty() {
-                i.locks.clone()
-            } else {
-                contended
-            };
-            // Its own nested processes die with it: they never "proceed".
-            let descendant = |w: &u32| {
-                pass.facts
-                    .get(w)
-                    .is_some_and(|f| f.ancestors.iter().any(|a| a.pid == pid))
-            };
-            let waiters = i.blocked.iter().copied().filter(|w| !descendant(w));
-            (keys, waiters.collect())
-        }
-        None => (held.iter().map(|s| s.key).collect(), Vec::new()),
+    None
+}
+
+/// The refusal for `pid`, which waits for a lock: its root blocker and what to do instead.
+fn waiter_refusal(pass: &Pass, pid: u32, known: &Knowledge) -> Refusal {
+    let blocking = pass.graph.incidents_blocking(pid);
+    let root = blocking.iter().find_map(|i| i.blocker);
+    let deadlocked = blocking.iter().any(|i| i.deadlock.is_some());
+    let detail = match parked_on(pass, pid) {
+        Some(lock) => format!(
+            "It is STOPPED (Ctrl-Z?) while waiting for {}, which is free now: `cargo \
+             lockwatch resume {pid}` (or `fg` in its terminal) lets it take it.",
+            crate::core::text::tilde(&lock.path)
+        ),
+        None => what_to_do_instead(pass, root, known),
     };
-    let sharers = sharers(&held, pid, &keys);
-    Ok(Target::Holder {
-        keys,
-        waiters,
-        sharers,
-    })
+    Refusal::Waiter {
+        blocker: root,
+        blocker_name: root
+            .and_then(|r| pass.facts.get(&r))
+            .map(|f| f.name.clone()),
+        detail,
+        deadlocked,
+        holds_others_up: holds_others_up(pass, pid),
+    }
+}
+
+/// The locks of `held` whose release matters and the waiters that should then proceed.
+///
+/// The locks that matter: those someone waits for; else those it holds exclusively; else
+/// all it holds. Shared co-holders make a kill "fail" only when a waiter still waits
+/// for them once it let go (see `in_the_way`).
+fn locks_that_matter(pass: &Pass, pid: u32, held: &[&LockSighting]) -> (Vec<FileKey>, Vec<u32>) {
+    let Some(i) = pass.graph.incident_of(pid) else {
+        return (held.iter().map(|s| s.key).collect(), Vec::new());
+    };
+    let contended: Vec<FileKey> = i
+        .locks
+        .iter()
+        .copied()
+        .filter(|k| held.iter().any(|s| s.key == *k && !s.waiters.is_empty()))
+        .collect();
+    let keys = if contended.is_empty() {
+        i.locks.clone()
+    } else {
+        contended
+    };
+    // Its own nested processes die with it: they never "proceed".
+    let descendant = |w: &u32| {
+        pass.facts
+            .get(w)
+            .is_some_and(|f| f.ancestors.iter().any(|a| a.pid == pid))
+    };
+    let waiters = i.blocked.iter().copied().filter(|w| !descendant(w));
+    (keys, waiters.collect())
 }
 
 /// The other processes holding one of `keys` exclusively where `pid` holds it exclusively too.
@@ -1176,13 +1193,7 @@ pub fn resume(
         .iter()
         .any(|(_, _, state)| *state == ProcState::Stopped);
     if facts.state != ProcState::Stopped && !stopped_kid {
-        let mut report = refused_to(pid, Refusal::NotStopped, Act::Resume);
-        if let (KillReport::Refused { message, .. }, Some(next)) =
-            (&mut report, what_ends_it(&pass, roots, known, pid))
-        {
-            message.push_str(&next);
-        }
-        return report;
+        return not_stopped(&pass, roots, known, pid);
     }
     // The blocker itself when it is stopped; a stopped build script under a running cargo is
     // continued alone.
@@ -1201,22 +1212,48 @@ pub fn resume(
         .filter(|(p, t, _)| signal::send_verified(probe, *p, *t, libc::SIGCONT).is_ok())
         .map(|(p, _, _)| *p)
         .collect();
-    let message = if facts.state == ProcState::Stopped {
+    let then = what_a_resumed_waiter_does(&pass, pid, waiter);
+    let message = resumed_message(&facts, pid, &resumed, then);
+    KillReport::Resumed {
+        pid,
+        name: facts.name.clone(),
+        descendants: resumed,
+        message,
+    }
+}
+
+/// The refusal to resume `pid`, which is not stopped, with what ends its hold when it is stuck.
+fn not_stopped(pass: &Pass, roots: &WatchRoots, known: &Knowledge, pid: u32) -> KillReport {
+    let mut report = refused_to(pid, Refusal::NotStopped, Act::Resume);
+    if let (KillReport::Refused { message, .. }, Some(next)) =
+        (&mut report, what_ends_it(pass, roots, known, pid))
+    {
+        message.push_str(&next);
+    }
+    report
+}
+
+/// What a resumed `pid` does next, when it is a `waiter`: takes its lock or waits again.
+fn what_a_resumed_waiter_does(pass: &Pass, pid: u32, waiter: bool) -> &'static str {
+    match (waiter, parked_on(pass, pid)) {
+        (false, _) => "",
+        (true, Some(_)) => "; it takes the lock it waited for, free now",
+        (true, None) => "; it waits for its lock again (`cargo lockwatch status` says behind whom)",
+    }
+}
+
+/// What `resume` says it did to `pid` (`facts`) and its stopped children `resumed`; `then` ends
+/// the line when the process itself was stopped.
+fn resumed_message(facts: &ProcessFacts, pid: u32, resumed: &[u32], then: &str) -> String {
+    if facts.state == ProcState::Stopped {
         let children = match resumed.len() {
             0 => String::new(),
             1 => " and 1 stopped child".to_string(),
             n => format!(" and {n} stopped children"),
         };
-        let then = match (waiter, parked_on(&pass, pid)) {
-            (false, _) => "",
-            (true, Some(_)) => "; it takes the lock it waited for, free now",
-            (true, None) => {
-                "; it waits for its lock again (`cargo lockwatch status` says behind whom)"
-            }
-        };
         format!("{} {pid}{children} resumed (SIGCONT){then}", facts.name)
     } else {
-        let children = match resumed.as_slice() {
+        let children = match resumed {
             [] => "none of its stopped children could be".to_string(),
             [one] => format!("its stopped child {one}"),
             many => format!("its {} stopped children", many.len()),
@@ -1225,12 +1262,6 @@ pub fn resume(
             "{} {pid} was running; {children} resumed (SIGCONT)",
             facts.name
         )
-    };
-    KillReport::Resumed {
-        pid,
-        name: facts.name.clone(),
-        descendants: resumed,
-        message,
     }
 }
 

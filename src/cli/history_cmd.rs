@@ -36,15 +36,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     }
     let now = crate::scan::now();
     let since = since_time(now, args.since);
-    // The period said ("Last 7 days"): as asked, unless it reaches back before the epoch.
-    let mut period = args.since.as_secs();
-    if args.since.as_secs_f64() > now {
-        crate::say!(
-            "cargo-lockwatch: note: that --since reaches back before 1970: the whole history is \
-             summarised"
-        );
-        period = crate::core::insight::WHOLE_HISTORY;
-    }
+    let period = period_said(now, args.since);
     // Streamed: memory stays bounded whatever the file's size.
     let (mut summary, stats) = h.summary(since);
     let empty_here = stats.events == 0 && stats.unreadable == 0;
@@ -65,41 +57,65 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
     let text = if args.json {
         super::json_line(&summary, true)
     } else if elsewhere {
-        crate::say!(
-            "cargo-lockwatch: note: {} holds nothing; this is the history of the running \
-             daemon, which writes it in another data directory (it was started with another \
-             LOCKWATCH_DATA_DIR)",
-            h.path().display()
-        );
+        note_history_elsewhere(&h);
         history::render(&summary, period, super::terminal_width())
     } else if empty_here {
-        let why = if h.path().exists() {
-            format!("{} is empty", h.path().display())
-        } else {
-            format!("no {} yet", h.path().display())
-        };
-        let running = crate::daemon::client::Client::connect(&socket, Duration::from_secs(1));
-        if let Ok(mut daemon) = running {
-            match unwritten(&mut daemon) {
-                // It has events it cannot write: never "nothing has happened" (review M, N6).
-                Some(problem) => format!("No history yet ({why}): the daemon {problem}\n"),
-                None => format!(
-                    "No history yet ({why}): the daemon runs and records holds and waits as \
-                     they happen; nothing has happened since it started\n"
-                ),
-            }
-        } else {
-            format!(
-                "No history yet ({why}): the daemon records it; start it with `cargo lockwatch \
-                 daemon`\n"
-            )
-        }
+        no_history_yet(&h, &socket)
     } else {
         history::render(&summary, period, super::terminal_width())
     };
     match super::print(&text) {
         Ok(()) => exit::OK,
         Err(_) => exit::ERROR,
+    }
+}
+
+/// The period the summary says ("Last 7 days"), in seconds: `since` as asked, unless it reaches
+/// back before the epoch (`now`), which is said on stderr.
+fn period_said(now: f64, since: Duration) -> u64 {
+    if since.as_secs_f64() > now {
+        crate::say!(
+            "cargo-lockwatch: note: that --since reaches back before 1970: the whole history is \
+             summarised"
+        );
+        return crate::core::insight::WHOLE_HISTORY;
+    }
+    since.as_secs()
+}
+
+/// Says on stderr that `h` holds nothing and the history shown is the running daemon's own.
+fn note_history_elsewhere(h: &History) {
+    crate::say!(
+        "cargo-lockwatch: note: {} holds nothing; this is the history of the running \
+         daemon, which writes it in another data directory (it was started with another \
+         LOCKWATCH_DATA_DIR)",
+        h.path().display()
+    );
+}
+
+/// The text for an empty history `h`: why it is empty, and what the daemon at `socket` (if one
+/// answers) does about it.
+fn no_history_yet(h: &History, socket: &std::path::Path) -> String {
+    let why = if h.path().exists() {
+        format!("{} is empty", h.path().display())
+    } else {
+        format!("no {} yet", h.path().display())
+    };
+    let running = crate::daemon::client::Client::connect(socket, Duration::from_secs(1));
+    if let Ok(mut daemon) = running {
+        match unwritten(&mut daemon) {
+            // It has events it cannot write: never "nothing has happened" (review M, N6).
+            Some(problem) => format!("No history yet ({why}): the daemon {problem}\n"),
+            None => format!(
+                "No history yet ({why}): the daemon runs and records holds and waits as \
+                 they happen; nothing has happened since it started\n"
+            ),
+        }
+    } else {
+        format!(
+            "No history yet ({why}): the daemon records it; start it with `cargo lockwatch \
+             daemon`\n"
+        )
     }
 }
 

@@ -367,16 +367,7 @@ pub fn mine(roots: &WatchRoots) -> render::Mine {
 /// Runs `status`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
     let roots = roots_here(ctx);
-    let style = render::Style {
-        color: ctx.color && !args.json,
-        all: args.all,
-        // SAFETY: geteuid cannot fail and has no preconditions.
-        viewer_uid: Some(unsafe { libc::geteuid() }),
-        width: super::terminal_width(),
-        yield_after: (ctx.loaded.config.policy.yield_ide)
-            .then_some(ctx.loaded.config.policy.yield_after.as_secs_f64()),
-        mine: mine(&roots),
-    };
+    let style = style_for(ctx, &args, &roots);
     loop {
         let (mut report, problems) = match fetch_with_problems(ctx, &roots, args.no_daemon) {
             Ok(r) => r,
@@ -391,44 +382,10 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         if args.json {
             ide_tips_as_advice(&mut report, style.yield_after);
         }
-        let text = if args.json && args.watch {
-            super::json_line(&report, false)
-        } else if args.json {
-            super::json_line(&report, true)
-        } else if args.watch && std::io::stdout().is_terminal() {
-            // Home + clear, then the view: refreshes in place without scrolling.
-            if super::clear_screen().is_err() {
-                return exit::OK;
-            }
-            let view = render::report(&report, &style);
-            let screen = super::terminal_rows().zip(super::terminal_width());
-            fit_height(view, screen, &report.incidents)
-        } else if args.watch {
-            // Into a pipe or file: one view after another, no terminal escapes, each after a
-            // line with its time, so a log tells the frames apart (review L, M13).
-            let frame = render::report(&report, &style);
-            format!("{}\n{frame}\n", frame_separator(report.observed_at))
-        } else {
-            render::report(&report, &style)
+        let Some(text) = report_text(&report, &style, &args) else {
+            return exit::OK;
         };
-        // The footer: what the daemon cannot do (JSON keeps stdout to the schema: stderr).
-        let text = if problems.is_empty() {
-            text
-        } else if args.json {
-            // From a scan, they say why the daemon did not answer: stderr has said so already.
-            if report.source == Source::Daemon {
-                for p in &problems {
-                    crate::say!("cargo-lockwatch: warning: the daemon {p}");
-                }
-            }
-            text
-        } else {
-            let mut text = text;
-            for p in &problems {
-                text.push_str(&format!("the daemon {p}\n"));
-            }
-            text
-        };
+        let text = with_problems(text, &problems, &report, args.json);
         crate::shown::remember(&ctx.dirs.runtime, &report);
         match super::print_to_reader(&text) {
             Ok(true) => {}
@@ -445,6 +402,67 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         if !sleep_unless_reader_leaves(args.interval) {
             return exit::OK;
         }
+    }
+}
+
+/// How `status` draws for this reader: colour, free locks, their uid, width, IDE policy, and
+/// what is theirs.
+fn style_for(ctx: &Context, args: &Args, roots: &WatchRoots) -> render::Style {
+    render::Style {
+        color: ctx.color && !args.json,
+        all: args.all,
+        // SAFETY: geteuid cannot fail and has no preconditions.
+        viewer_uid: Some(unsafe { libc::geteuid() }),
+        width: super::terminal_width(),
+        yield_after: (ctx.loaded.config.policy.yield_ide)
+            .then_some(ctx.loaded.config.policy.yield_after.as_secs_f64()),
+        mine: mine(roots),
+    }
+}
+
+/// One view of `report` as `args` ask: JSON, a screen redrawn in place, a frame in a log, or
+/// plain text; `None` when the terminal could not be cleared for a redraw.
+fn report_text(report: &Report, style: &render::Style, args: &Args) -> Option<String> {
+    let text = if args.json && args.watch {
+        super::json_line(report, false)
+    } else if args.json {
+        super::json_line(report, true)
+    } else if args.watch && std::io::stdout().is_terminal() {
+        // Home + clear, then the view: refreshes in place without scrolling.
+        super::clear_screen().ok()?;
+        let view = render::report(report, style);
+        let screen = super::terminal_rows().zip(super::terminal_width());
+        fit_height(view, screen, &report.incidents)
+    } else if args.watch {
+        // Into a pipe or file: one view after another, no terminal escapes, each after a
+        // line with its time, so a log tells the frames apart (review L, M13).
+        let frame = render::report(report, style);
+        format!("{}\n{frame}\n", frame_separator(report.observed_at))
+    } else {
+        render::report(report, style)
+    };
+    Some(text)
+}
+
+/// `text` with the footer: what the daemon cannot do (`json` keeps stdout to the schema: they
+/// go to stderr then).
+fn with_problems(text: String, problems: &[String], report: &Report, json: bool) -> String {
+    if problems.is_empty() {
+        text
+    } else if json {
+        // From a scan, they say why the daemon did not answer: stderr has said so already.
+        if report.source == Source::Daemon {
+            for p in problems {
+                crate::say!("cargo-lockwatch: warning: the daemon {p}");
+            }
+        }
+        text
+    } else {
+        let mut text = text;
+        for p in problems {
+            text.push_str(&format!("the daemon {p}\n"));
+        }
+        text
     }
 }
 

@@ -220,6 +220,36 @@ pub struct EngineOptions {
     pub config_file: Option<crate::config::ConfigFile>,
 }
 
+/// The policy state with the holds and waits still open in `history`, and the hold times it
+/// records: read once, streamed, so a huge log costs no memory at start.
+fn recover(history: &History, config: &Config) -> (policy::State, HoldTimes) {
+    let mut policy = policy::State::new(config.stale.clone());
+    let mut episodes = super::history::EpisodeTracker::default();
+    let mut hold_times = HoldTimes::default();
+    history.scan(|e| {
+        episodes.add(&e);
+        hold_times.add(&e);
+    });
+    let (holds, waits) = episodes.finish();
+    policy::apply(&mut policy, Event::Recovered { holds, waits });
+    (policy, hold_times)
+}
+
+/// What the menu shows before the first pass: no locks yet, not paused, the settings as given.
+fn empty_snapshot(config: &Config, roots: &WatchRoots, opts: &EngineOptions) -> UiSnapshot {
+    UiSnapshot {
+        report: Report::empty(Source::Daemon, scan::now(), roots.cargo_homes.clone()),
+        paused: false,
+        snoozed_until: None,
+        launch_at_login: opts.launch_at_login,
+        yield_ide: config.policy.yield_ide,
+        problems: Vec::new(),
+        free_locks: None,
+        watched_projects: None,
+        config_file: opts.config_file.clone(),
+    }
+}
+
 impl Engine {
     /// Builds the engine, recovering open holds from the history log.
     pub fn new(
@@ -230,27 +260,8 @@ impl Engine {
         notifier: Box<dyn Notifier>,
         opts: EngineOptions,
     ) -> (Engine, watch::Receiver<UiSnapshot>) {
-        let mut policy = policy::State::new(config.stale.clone());
-        // Streamed, once: a huge log costs no memory at start.
-        let mut episodes = super::history::EpisodeTracker::default();
-        let mut hold_times = HoldTimes::default();
-        history.scan(|e| {
-            episodes.add(&e);
-            hold_times.add(&e);
-        });
-        let (holds, waits) = episodes.finish();
-        policy::apply(&mut policy, Event::Recovered { holds, waits });
-        let empty = UiSnapshot {
-            report: Report::empty(Source::Daemon, scan::now(), roots.cargo_homes.clone()),
-            paused: false,
-            snoozed_until: None,
-            launch_at_login: opts.launch_at_login,
-            yield_ide: config.policy.yield_ide,
-            problems: Vec::new(),
-            free_locks: None,
-            watched_projects: None,
-            config_file: opts.config_file.clone(),
-        };
+        let (policy, hold_times) = recover(&history, &config);
+        let empty = empty_snapshot(&config, &roots, &opts);
         let (snapshot_tx, snapshot_rx) = watch::channel(empty);
         (
             Engine {

@@ -220,16 +220,31 @@ impl History {
         if let Some(dir) = self.path.parent() {
             create_private_dir(dir).map_err(nothing)?;
         }
-        let mut rotation = None;
+        let rotation = self.rotate_if_full().map_err(nothing)?;
+        let mut f = self.open_to_append().map_err(nothing)?;
+        let torn = ends_torn(&f).map_err(nothing)?;
+        let (text, ends) = lines_of(events, torn);
+        write_batch(&mut f, &text, &ends)?;
+        Ok(rotation)
+    }
+
+    /// Rotates the log when it is a regular file at or over the bound; what rotation did, if
+    /// it ran.
+    fn rotate_if_full(&self) -> io::Result<Option<Rotation>> {
         if let Ok(m) = fs::metadata(&self.path)
             && m.is_file()
         {
             let bound = self.bound();
             if m.len() >= bound {
-                rotation = Some(self.rotate(m.len(), bound).map_err(nothing)?);
+                return self.rotate(m.len(), bound).map(Some);
             }
         }
-        let mut f = open_log(
+        Ok(None)
+    }
+
+    /// The log opened (created when missing, this user's only) for appending.
+    fn open_to_append(&self) -> io::Result<fs::File> {
+        let f = open_log(
             &self.path,
             OpenOptions::new()
                 .create(true)
@@ -237,47 +252,9 @@ impl History {
                 .append(true)
                 .mode(0o600),
             Access::Append,
-        )
-        .map_err(nothing)?;
+        )?;
         keep_private(&f);
-        let len = f.metadata().map_err(nothing)?.len();
-        let mut last = [0u8; 1];
-        let torn = len > 0
-            && f.read_at(&mut last, len - 1)
-                .is_ok_and(|n| n == 1 && last[0] != b'\n');
-        let mut text = Vec::new();
-        if torn {
-            text.push(b'\n');
-        }
-        // Where each event's line ends in `text`, to tell how many made it on a short write.
-        let mut ends = Vec::with_capacity(events.len());
-        for e in events {
-            text.extend_from_slice(bounded_line(e).as_bytes());
-            text.push(b'\n');
-            ends.push(text.len());
-        }
-        // One write per batch where possible: lines from concurrent writers do not interleave.
-        let mut done = 0;
-        while done < text.len() {
-            match f.write(&text[done..]) {
-                Ok(0) => {
-                    let error = io::Error::new(io::ErrorKind::WriteZero, "the disk took nothing");
-                    return Err(AppendError {
-                        written: ends.iter().take_while(|e| **e <= done).count(),
-                        error,
-                    });
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => {
-                    return Err(AppendError {
-                        written: ends.iter().take_while(|e| **e <= done).count(),
-                        error,
-                    });
-                }
-            }
-        }
-        Ok(rotation)
+        Ok(f)
     }
 
     /// Renames the current file, whole, to `history.1.jsonl`, replacing the previous
@@ -309,71 +286,13 @@ impl History {
         // Once per scan: while the bound is in doubt it costs a stat.
         let cap = self.read_cap();
         for path in [self.rotated(), self.path.clone()] {
-            // A FIFO (would block in open(2) forever), a directory, a device (/dev/full reads
-            // zeros forever): not a log. Missing, or under a file (it cannot be there): nothing
-            // to read.
-            let mut file = match open_log(&path, OpenOptions::new().read(true), Access::Read) {
-                Ok(f) => f,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                    ) =>
-                {
-                    continue;
-                }
-                Err(_) => {
-                    stats.unreadable += 1;
-                    continue;
-                }
+            let Some((file, skip_first)) = open_newest_part(&path, cap, &mut stats) else {
+                continue;
             };
-            let len = match file.metadata() {
-                Ok(m) => m.len(),
-                Err(_) => {
-                    stats.unreadable += 1;
-                    continue;
-                }
-            };
-            let mut skip_first = false;
-            if len > cap {
-                if file.seek(SeekFrom::Start(len - cap)).is_err() {
-                    stats.unreadable += 1;
-                    continue;
-                }
-                stats.skipped_bytes += len - cap;
-                skip_first = true;
-            }
             // The file may grow while it is read: never read more than the bound.
             let budget = cap + MAX_LINE_BYTES as u64;
-            let mut reader = BufReader::new(file.take(budget));
-            let mut line = Vec::new();
-            loop {
-                match read_bounded_line(&mut reader, &mut line, MAX_LINE_BYTES) {
-                    Ok(Line::End) => break,
-                    Ok(_) if skip_first => {
-                        skip_first = false;
-                        stats.skipped_bytes += line.len() as u64;
-                    }
-                    Ok(Line::Overlong) => stats.unreadable += 1,
-                    Ok(Line::Complete | Line::Unterminated) => {
-                        if line.iter().all(u8::is_ascii_whitespace) {
-                            continue;
-                        }
-                        match serde_json::from_slice::<HistoryEvent>(&line) {
-                            Ok(e) => {
-                                stats.events += 1;
-                                f(e);
-                            }
-                            Err(_) => stats.unreadable += 1,
-                        }
-                    }
-                    // A directory, EIO: it would repeat forever; stop reading this file.
-                    Err(_) => {
-                        stats.unreadable += 1;
-                        break;
-                    }
-                }
-            }
+            let reader = BufReader::new(file.take(budget));
+            read_events(reader, skip_first, &mut stats, &mut f);
         }
         stats
     }
@@ -444,6 +363,135 @@ impl Workspaces {
             crate::cargo_dirs::workspace_root(dir).unwrap_or_else(|| dir.to_path_buf())
         });
         root.clone()
+    }
+}
+
+/// Whether the log `f` ends in the middle of a line (a write torn by a crash or a full disk).
+fn ends_torn(f: &fs::File) -> io::Result<bool> {
+    let len = f.metadata()?.len();
+    let mut last = [0u8; 1];
+    Ok(len > 0
+        && f.read_at(&mut last, len - 1)
+            .is_ok_and(|n| n == 1 && last[0] != b'\n'))
+}
+
+/// The events as lines to append (after a newline when the log is `torn`), with where each
+/// event's line ends in them, to tell how many made it on a short write.
+fn lines_of(events: &[HistoryEvent], torn: bool) -> (Vec<u8>, Vec<usize>) {
+    let mut text = Vec::new();
+    if torn {
+        text.push(b'\n');
+    }
+    let mut ends = Vec::with_capacity(events.len());
+    for e in events {
+        text.extend_from_slice(bounded_line(e).as_bytes());
+        text.push(b'\n');
+        ends.push(text.len());
+    }
+    (text, ends)
+}
+
+/// Writes `text` to `f`, retrying short writes; on failure, how many events (their lines ending
+/// at `ends`) were written whole.
+fn write_batch(f: &mut fs::File, text: &[u8], ends: &[usize]) -> Result<(), AppendError> {
+    // One write per batch where possible: lines from concurrent writers do not interleave.
+    let mut done = 0;
+    while done < text.len() {
+        match f.write(&text[done..]) {
+            Ok(0) => {
+                let error = io::Error::new(io::ErrorKind::WriteZero, "the disk took nothing");
+                return Err(AppendError {
+                    written: ends.iter().take_while(|e| **e <= done).count(),
+                    error,
+                });
+            }
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => {
+                return Err(AppendError {
+                    written: ends.iter().take_while(|e| **e <= done).count(),
+                    error,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `path` opened for reading, at its newest `cap` bytes, with whether its first line is the
+/// rest of a cut one to skip. None when there is nothing to read; `stats` count a failure.
+fn open_newest_part(path: &Path, cap: u64, stats: &mut ScanStats) -> Option<(fs::File, bool)> {
+    // A FIFO (would block in open(2) forever), a directory, a device (/dev/full reads
+    // zeros forever): not a log. Missing, or under a file (it cannot be there): nothing
+    // to read.
+    let mut file = match open_log(path, OpenOptions::new().read(true), Access::Read) {
+        Ok(f) => f,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return None;
+        }
+        Err(_) => {
+            stats.unreadable += 1;
+            return None;
+        }
+    };
+    let len = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(_) => {
+            stats.unreadable += 1;
+            return None;
+        }
+    };
+    if len <= cap {
+        return Some((file, false));
+    }
+    if file.seek(SeekFrom::Start(len - cap)).is_err() {
+        stats.unreadable += 1;
+        return None;
+    }
+    stats.skipped_bytes += len - cap;
+    Some((file, true))
+}
+
+/// Streams the events of `reader`'s lines to `f` (the first skipped when `skip_first`),
+/// counting the events and the lines that are not one in `stats`.
+fn read_events(
+    mut reader: impl BufRead,
+    mut skip_first: bool,
+    stats: &mut ScanStats,
+    f: &mut impl FnMut(HistoryEvent),
+) {
+    let mut line = Vec::new();
+    loop {
+        match read_bounded_line(&mut reader, &mut line, MAX_LINE_BYTES) {
+            Ok(Line::End) => break,
+            Ok(_) if skip_first => {
+                skip_first = false;
+                stats.skipped_bytes += line.len() as u64;
+            }
+            Ok(Line::Overlong) => stats.unreadable += 1,
+            Ok(Line::Complete | Line::Unterminated) => {
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match serde_json::from_slice::<HistoryEvent>(&line) {
+                    Ok(e) => {
+                        stats.events += 1;
+                        f(e);
+                    }
+                    Err(_) => stats.unreadable += 1,
+                }
+            }
+            // A directory, EIO: it would repeat forever; stop reading this file.
+            Err(_) => {
+                stats.unreadable += 1;
+                break;
+            }
+        }
     }
 }
 
@@ -652,13 +700,11 @@ fn cut_pairs(v: &mut Vec<(ProcName, u32)>, items: usize, chars: usize) {
     v.iter_mut().for_each(|(s, _)| cut_name(s, chars));
 }
 
+/// Cuts the event's names and command lines to `chars` characters and its lists to `items`
+/// (some lists keep one item at least).
 fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
     match e {
-        HistoryEvent::Acquired { name, cmd, .. } => {
-            cut_name(name, chars);
-            cut_all(cmd, items, chars);
-        }
-        HistoryEvent::Released { name, cmd, .. } => {
+        HistoryEvent::Acquired { name, cmd, .. } | HistoryEvent::Released { name, cmd, .. } => {
             cut_name(name, chars);
             cut_all(cmd, items, chars);
         }
@@ -668,16 +714,8 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             blocked_by,
             blocked_by_cmd,
             ..
-        } => {
-            cut_name(name, chars);
-            cut_all(cmd, items, chars);
-            cut_pairs(blocked_by, items, chars);
-            blocked_by_cmd.truncate(items);
-            blocked_by_cmd
-                .iter_mut()
-                .for_each(|c| cut_all(c, items, chars));
         }
-        HistoryEvent::WaitEnded {
+        | HistoryEvent::WaitEnded {
             name,
             cmd,
             blocked_by,
@@ -686,11 +724,7 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
         } => {
             cut_name(name, chars);
             cut_all(cmd, items, chars);
-            cut_pairs(blocked_by, items, chars);
-            blocked_by_cmd.truncate(items);
-            blocked_by_cmd
-                .iter_mut()
-                .for_each(|c| cut_all(c, items, chars));
+            cut_blockers(blocked_by, blocked_by_cmd, items, chars);
         }
         HistoryEvent::Stale {
             name,
@@ -725,6 +759,20 @@ fn shorten(e: &mut HistoryEvent, items: usize, chars: usize) {
             paths.truncate(items.max(1));
         }
     }
+}
+
+/// Cuts a wait's blockers (name, pid) and their command lines to `items`, each to `chars`.
+fn cut_blockers(
+    blocked_by: &mut Vec<(ProcName, u32)>,
+    blocked_by_cmd: &mut Vec<Vec<String>>,
+    items: usize,
+    chars: usize,
+) {
+    cut_pairs(blocked_by, items, chars);
+    blocked_by_cmd.truncate(items);
+    blocked_by_cmd
+        .iter_mut()
+        .for_each(|c| cut_all(c, items, chars));
 }
 
 fn strip_paths(e: &mut HistoryEvent) {

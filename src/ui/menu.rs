@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use super::icons::IconState;
 use super::{SnoozeFor, UiCommand, UiSnapshot};
-use crate::core::model::{Doing, IncidentReport, IncidentState, LockState, ProcessReport};
+use crate::core::model::{Doing, IncidentReport, IncidentState, LockState, ProcessReport, Report};
 use crate::core::text::{duration, tilde};
 use crate::core::words;
 
@@ -348,7 +348,35 @@ impl MenuState {
 
         let report = &snapshot.report;
         let elapsed = (now - report.observed_at).max(0.0);
+        self.remember_targets(report, now);
 
+        let own = &report.cargo_homes;
+        let incidents = in_menu_order(&report.incidents, own);
+        let title = title(snapshot, &incidents, elapsed);
+        let mut entries = vec![Entry::Item {
+            id: "title".into(),
+            label: clip(&title),
+            enabled: false,
+        }];
+        if !incidents.is_empty() {
+            entries.push(Entry::Separator);
+        }
+        for i in &incidents {
+            entries.push(self.incident_row(i, elapsed, own));
+        }
+        entries.extend(settings_entries(snapshot, now));
+
+        MenuModel {
+            tooltip: format!("cargo-lockwatch: {title}"),
+            title,
+            icon: IconState::of(snapshot),
+            entries,
+        }
+    }
+
+    /// Notes the action targets `report` shows (blockers, culprits) with their incidents, and
+    /// keeps those that left it for a minute, so a late click still resolves.
+    fn remember_targets(&mut self, report: &Report, now: f64) {
         let mut known = HashMap::new();
         for i in &report.incidents {
             for p in i.blocker.iter().chain(i.culprit.iter()) {
@@ -368,48 +396,6 @@ impl MenuState {
         let known = &self.known;
         self.gone
             .retain(|key, (_, left)| !known.contains_key(key) && now - *left <= FORGET_AFTER_SECS);
-
-        let own = &report.cargo_homes;
-        let incidents = in_menu_order(&report.incidents, own);
-        let title = title(snapshot, &incidents, elapsed);
-        let mut entries = vec![Entry::Item {
-            id: "title".into(),
-            label: clip(&title),
-            enabled: false,
-        }];
-        if !incidents.is_empty() {
-            entries.push(Entry::Separator);
-        }
-        for i in &incidents {
-            entries.push(self.incident_row(i, elapsed, own));
-        }
-        entries.push(Entry::Separator);
-        entries.push(snooze_menu(snapshot.snoozed_until, now));
-        entries.push(Entry::Check {
-            id: Action::TogglePaused.id(),
-            label: "Pause watching".into(),
-            checked: snapshot.paused,
-        });
-        entries.push(Entry::Check {
-            id: Action::ToggleYieldIde.id(),
-            label: "Your build first (stop IDE checks blocking it)".into(),
-            checked: snapshot.yield_ide,
-        });
-        entries.push(item(Action::OpenHistory, "Open history"));
-        entries.push(Entry::Check {
-            id: Action::ToggleLaunchAtLogin.id(),
-            label: "Launch at login".into(),
-            checked: snapshot.launch_at_login,
-        });
-        entries.push(Entry::Separator);
-        entries.push(item(Action::Quit, "Quit cargo-lockwatch"));
-
-        MenuModel {
-            tooltip: format!("cargo-lockwatch: {title}"),
-            title,
-            icon: IconState::of(snapshot),
-            entries,
-        }
     }
 
     /// One row per incident: what it is at a glance, and a submenu with the actions on the
@@ -665,6 +651,32 @@ fn item(action: Action, label: &str) -> Entry {
         label: clip(label),
         enabled: true,
     }
+}
+
+/// The menu's fixed tail, after a separator: snooze, the toggles, history, and quit.
+fn settings_entries(snapshot: &UiSnapshot, now: f64) -> Vec<Entry> {
+    vec![
+        Entry::Separator,
+        snooze_menu(snapshot.snoozed_until, now),
+        Entry::Check {
+            id: Action::TogglePaused.id(),
+            label: "Pause watching".into(),
+            checked: snapshot.paused,
+        },
+        Entry::Check {
+            id: Action::ToggleYieldIde.id(),
+            label: "Your build first (stop IDE checks blocking it)".into(),
+            checked: snapshot.yield_ide,
+        },
+        item(Action::OpenHistory, "Open history"),
+        Entry::Check {
+            id: Action::ToggleLaunchAtLogin.id(),
+            label: "Launch at login".into(),
+            checked: snapshot.launch_at_login,
+        },
+        Entry::Separator,
+        item(Action::Quit, "Quit cargo-lockwatch"),
+    ]
 }
 
 /// Whether terminating `i`'s blocker needs a second click: it holds locks nobody waits for and

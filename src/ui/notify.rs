@@ -98,55 +98,7 @@ impl Notice {
 
 /// The notice about one stale incident; `elapsed` advances the report's times to now.
 pub fn notice_one(i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Notice {
-    let mut body = String::new();
-    match i.blocked.as_slice() {
-        [] => {}
-        [one] => {
-            let _ = write!(body, "{}, ", words::blocked(one, elapsed));
-        }
-        many => {
-            let _ = write!(body, "{} processes wait, ", many.len());
-        }
-    }
-    if let Some(b) = &i.blocker {
-        let verb = if i.blocked.is_empty() {
-            "held"
-        } else {
-            "blocked"
-        };
-        let _ = write!(
-            body,
-            "{verb} by {} ({})",
-            words::who(b),
-            words::origin(b.origin, b.origin_via.as_deref())
-        );
-        let held = (i.held_for_secs())
-            .and_then(|h| crate::core::text::duration_if_told(h + elapsed, i.held_since_known()));
-        if let Some(held) = held {
-            let _ = write!(body, " for {held}");
-        }
-        if let Some(p) = words::project(i) {
-            let _ = write!(body, " in {}", tilde(&p));
-        }
-        body.push('.');
-    }
-    // Whom to stop, why it never ends, or when Cargo gives up by itself: the verdict says it.
-    let hung = i
-        .stale_reasons
-        .contains(&crate::core::model::StaleReason::NetworkSilent);
-    if i.culprit.is_some() || i.deadlock.is_some() || hung {
-        let _ = write!(body, " {}", i.verdict);
-    } else if !i.stale_reasons.is_empty() {
-        let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
-        let _ = write!(body, " Looks stale: {}.", why.join("; "));
-    }
-    // A target that ignores SIGTERM: said, and no Terminate button (it would do nothing; the
-    // body names `kill --force` instead, which the menu's confirmed Force kill also does).
-    let target = (i.action.as_ref())
-        .and_then(|a| (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid));
-    if let Some((p, words)) = target.and_then(|p| Some((p, p.sigterm.words()?))) {
-        let _ = write!(body, " {} {}: {words}.", p.name, p.pid);
-    }
+    let body = notice_body(i, elapsed);
     let what = if i.deadlock.is_some() {
         "Cargo deadlock"
     } else {
@@ -167,6 +119,76 @@ pub fn notice_one(i: &IncidentReport, elapsed: f64, own: &[PathBuf]) -> Notice {
         }),
         command: i.action.as_ref().map(|a| a.command.clone()),
         urgent: true,
+    }
+}
+
+/// The body of a notice about `i`, `elapsed` seconds after its report: who waits, for whom
+/// and since when, and why it looks stuck.
+fn notice_body(i: &IncidentReport, elapsed: f64) -> String {
+    let mut body = String::new();
+    match i.blocked.as_slice() {
+        [] => {}
+        [one] => {
+            let _ = write!(body, "{}, ", words::blocked(one, elapsed));
+        }
+        many => {
+            let _ = write!(body, "{} processes wait, ", many.len());
+        }
+    }
+    if let Some(b) = &i.blocker {
+        write_blocker(&mut body, i, b, elapsed);
+    }
+    write_why_stuck(&mut body, i);
+    body
+}
+
+/// Appends who holds or blocks (`b`), where it comes from, for how long and in which project.
+fn write_blocker(
+    body: &mut String,
+    i: &IncidentReport,
+    b: &crate::core::model::ProcessReport,
+    elapsed: f64,
+) {
+    let verb = if i.blocked.is_empty() {
+        "held"
+    } else {
+        "blocked"
+    };
+    let _ = write!(
+        body,
+        "{verb} by {} ({})",
+        words::who(b),
+        words::origin(b.origin, b.origin_via.as_deref())
+    );
+    let held = (i.held_for_secs())
+        .and_then(|h| crate::core::text::duration_if_told(h + elapsed, i.held_since_known()));
+    if let Some(held) = held {
+        let _ = write!(body, " for {held}");
+    }
+    if let Some(p) = words::project(i) {
+        let _ = write!(body, " in {}", tilde(&p));
+    }
+    body.push('.');
+}
+
+/// Appends why `i` looks stuck: its verdict or stale reasons, and a target that ignores SIGTERM.
+fn write_why_stuck(body: &mut String, i: &IncidentReport) {
+    // Whom to stop, why it never ends, or when Cargo gives up by itself: the verdict says it.
+    let hung = i
+        .stale_reasons
+        .contains(&crate::core::model::StaleReason::NetworkSilent);
+    if i.culprit.is_some() || i.deadlock.is_some() || hung {
+        let _ = write!(body, " {}", i.verdict);
+    } else if !i.stale_reasons.is_empty() {
+        let why: Vec<&str> = i.stale_reasons.iter().map(|r| r.describe()).collect();
+        let _ = write!(body, " Looks stale: {}.", why.join("; "));
+    }
+    // A target that ignores SIGTERM: said, and no Terminate button (it would do nothing; the
+    // body names `kill --force` instead, which the menu's confirmed Force kill also does).
+    let target = (i.action.as_ref())
+        .and_then(|a| (i.culprit.iter().chain(&i.blocker)).find(|p| p.pid == a.pid));
+    if let Some((p, words)) = target.and_then(|p| Some((p, p.sigterm.words()?))) {
+        let _ = write!(body, " {} {}: {words}.", p.name, p.pid);
     }
 }
 

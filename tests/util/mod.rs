@@ -321,7 +321,10 @@ pub fn has_controlling_tty(pid: u32) -> bool {
         return false;
     };
     let after = stat.rfind(')').map_or("", |at| &stat[at + 1..]);
-    after.split_whitespace().nth(4).is_some_and(|tty| tty != "0")
+    after
+        .split_whitespace()
+        .nth(4)
+        .is_some_and(|tty| tty != "0")
 }
 
 /// Polls `/proc/locks` (raw, as a cross-check independent of lockwatch) until `pred` holds.
