@@ -242,7 +242,7 @@ pub const GAVE_UP_KEPT_SECS: f64 = 600.0;
 
 /// Whether a whole try went unanswered: nothing has arrived since the first connection, and
 /// a second was opened or the first outlived `http.timeout`. A registry that slow is not
-/// answering, and a cargo waiting for the lock will ask it next.
+/// answering, and a cargo waiting for the lock that needs it will meet the same silence.
 pub fn a_try_went_unanswered(s: &NetSilence, settings: &NetSettings) -> bool {
     s.nothing_received && (s.connections >= 2 || s.first_try_secs >= settings.timeout_secs)
 }

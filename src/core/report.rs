@@ -732,14 +732,22 @@ fn verdict(
                 silence: Some(s), ..
             },
         ) if s.nothing_received => {
+            // Every build takes the package cache for a moment, also one that needs nothing
+            // from the registry and goes on as soon as the holder lets go (review W, W7).
             let next = if registry_gave_up {
-                "Waiting only helps once the registry answers."
+                "A waiting build that needs this registry gets nothing either until it answers; \
+                 one that needs nothing from it goes on as soon as this one lets go."
+                    .to_string()
             } else if unanswered(i, settings) {
-                "Its registry has not answered a whole try, and the waiting cargo will ask it \
-                 next: check the network (a proxy, a VPN, the mirror) rather than wait, or \
-                 stop both and make Cargo give up sooner (see the advice)."
+                format!(
+                    "Its registry has not answered a whole try: a waiting build that needs it \
+                     would meet the same silence (check the network: a proxy, a VPN, the \
+                     mirror; or make Cargo give up sooner, see the advice), and one that needs \
+                     nothing from it goes on once this one lets go: `{}` ends the wait now.",
+                    super::model::kill_command(b.pid, b.sigterm.futile())
+                )
             } else {
-                "Waiting is usually right."
+                "Waiting is usually right.".to_string()
             };
             format!(
                 "{} is busy: {}; {waiting}. Nothing has arrived yet: Cargo gives up by itself \
@@ -1941,9 +1949,10 @@ mod tests {
             "cargo 10 is busy: waiting on the network (127.0.0.1:1); 1 process waits. Nothing \
              has arrived yet: Cargo gives up by itself after its retries — with Cargo's \
              defaults (http.timeout 30 s, net.retry 3), in about 1m03s. Its registry has not \
-             answered a whole try, and the waiting cargo will ask it next: check the network \
-             (a proxy, a VPN, the mirror) rather than wait, or stop both and make Cargo give \
-             up sooner (see the advice)."
+             answered a whole try: a waiting build that needs it would meet the same silence \
+             (check the network: a proxy, a VPN, the mirror; or make Cargo give up sooner, see \
+             the advice), and one that needs nothing from it goes on once this one lets go: \
+             `cargo lockwatch kill 10` ends the wait now."
         );
         assert_eq!(i.action.as_ref(), None, "not stale: `kill` would ask");
         let advice = i.advice.as_ref().expect("the advice");
