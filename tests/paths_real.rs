@@ -781,6 +781,55 @@ fn another_user_s_rustc_holding_its_own_lock_is_not_a_cargo_lock() {
     );
 }
 
+/// Root's real cargo builds a project; an ordinary user's `wait PROJECT` and `wait
+/// PROJECT/Cargo.toml`, run elsewhere, wait for its build directory as a `wait` in the
+/// project does: another user's holder cannot be asked which file it locked, so the named
+/// project's build dirs must be among the roots the scan knows (review W, W11).
+#[test]
+fn another_user_s_wait_for_a_named_project_sees_its_held_build_dir() {
+    let _serial = serial();
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "run as root: it starts root's cargo and asks as an ordinary user"
+    );
+    ensure_lwtest();
+    let dir = Dir::new("other-wait");
+    fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let marker = dir.path("marker");
+    let project = sleepy_project(&dir, "otherwait", &marker);
+    let mut build = dir.cargo(&project);
+    build.args(["build", "--offline"]);
+    let build = dir.spawn("root-build", &mut build);
+    wait_file(&util::started_file(&marker), &[&build]);
+    let (scratch, env) = lwtest_scratch(&dir);
+    let lockwatch = Path::new(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    for named in [project.clone(), project.join("Cargo.toml")] {
+        let args = [
+            "wait",
+            "--json",
+            "--timeout",
+            "500ms",
+            named.to_str().unwrap(),
+        ];
+        let out = as_lwtest(lockwatch, &args, &scratch, &env)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        let json: serde_json::Value = serde_json::from_str(&said)
+            .unwrap_or_else(|e| panic!("{e}: {said}{}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(
+            out.status.code(),
+            Some(lockwatch::exit::TIMEOUT),
+            "{named:?}: {json}"
+        );
+        assert_eq!(json["free"], false, "{named:?}: {json}");
+    }
+    touch(&marker);
+    drop(build);
+}
+
 #[test]
 fn odd_bytes_in_the_environment_and_paths_do_not_panic() {
     let _serial = serial();

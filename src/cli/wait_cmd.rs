@@ -485,7 +485,10 @@ fn what_to_wait_for(ctx: &Context, args: &Args) -> (crate::scan::WatchRoots, Wan
     let file_dirs: Vec<PathBuf> = (named.files.iter())
         .filter_map(|f| std::path::absolute(f).ok()?.parent().map(Path::to_path_buf))
         .collect();
-    for p in build_dirs.chain(&named.under).chain(&file_dirs) {
+    // Watched too: another user's holder cannot be asked which file it locked, so only a
+    // lock file the scan knows under its roots is named (review W, W11).
+    let named_dirs = (named.under.iter()).chain(&named.builds);
+    for p in build_dirs.chain(named_dirs).chain(&file_dirs) {
         if !roots.projects.contains(p) {
             roots.projects.push(p.clone());
         }
