@@ -46,7 +46,7 @@ impl Mine {
 pub struct Style {
     /// ANSI colours.
     pub color: bool,
-    /// List background and free lock files one by one.
+    /// List background and free lock files one by one, and every waiter of an incident.
     pub all: bool,
     /// The user reading it: another user's process is marked with its owner.
     pub viewer_uid: Option<u32>,
@@ -240,15 +240,56 @@ fn waiting_fields(out: &mut String, i: &IncidentReport, style: &Style) {
         let secs = |x: &crate::core::model::BlockedReport| x.waiting_for_secs.unwrap_or(-1.0);
         secs(b).total_cmp(&secs(a))
     });
-    for b in blocked {
+    // Many waiters: the longest waits and any suspended one, then the rest counted, so the
+    // blocker comes on the first screen (review W, W5). `--all` lists every one.
+    let fold = blocked.len() > MAX_WAITERS_LISTED && !style.all;
+    let (listed, rest): (Vec<_>, Vec<_>) = (blocked.into_iter().enumerate()).partition(|(n, b)| {
+        !fold || *n < MAX_WAITERS_LISTED - 1 || b.process.process_state == ProcState::Stopped
+    });
+    for (_, b) in listed {
         let line = words::blocked_in(i, b, 0.0, style.viewer_uid);
         field(out, style, "waiting", &line);
+    }
+    if !rest.is_empty() {
+        let rest: Vec<_> = rest.into_iter().map(|(_, b)| b).collect();
+        field(out, style, "waiting", &more_waiters(&rest));
     }
     if i.chain.len() > 2 {
         let chain: Vec<String> = i.chain.iter().map(u32::to_string).collect();
         let text = format!("{} (each waits for the next)", chain.join(" → "));
         field(out, style, "chain", &text);
     }
+}
+
+/// How many waiters an incident lists before it counts the rest.
+const MAX_WAITERS_LISTED: usize = 5;
+
+/// The waiters an incident does not list, counted: `… and 11 more, waiting 1s–3s (pids 16130
+/// … 16189): --all lists them`.
+fn more_waiters(rest: &[&crate::core::model::BlockedReport]) -> String {
+    let secs: Vec<f64> = rest.iter().filter_map(|b| b.waiting_for_secs).collect();
+    let waiting = match (
+        secs.iter().copied().reduce(f64::min),
+        secs.iter().copied().reduce(f64::max),
+    ) {
+        (Some(lo), Some(hi)) if duration(lo) == duration(hi) => {
+            format!(", waiting {}", duration(hi))
+        }
+        (Some(lo), Some(hi)) => format!(", waiting {}–{}", duration(lo), duration(hi)),
+        _ => String::new(),
+    };
+    let mut pids: Vec<u32> = rest.iter().map(|b| b.process.pid).collect();
+    pids.sort_unstable();
+    let pids = match pids.as_slice() {
+        [one] => format!("pid {one}"),
+        [a, b] => format!("pids {a}, {b}"),
+        [first, .., last] => format!("pids {first} … {last}"),
+        [] => String::new(),
+    };
+    format!(
+        "… and {} more{waiting} ({pids}): --all lists them",
+        rest.len()
+    )
 }
 
 /// The blocker (or holder) with its facts, its command line and where it runs.
@@ -690,6 +731,45 @@ mod tests {
             text.contains("cargo 7001 (root's) holds a Cargo lock this user cannot name; none of this user's processes waits for it."),
             "{text}"
         );
+    }
+
+    /// Fifteen builds waiting for one: the four longest waits, the rest counted, and the
+    /// blocker on the first screen; `--all` lists them all; a suspended one is always listed
+    /// (review W, W5).
+    #[test]
+    fn many_waiters_are_counted_after_the_longest_waits() {
+        use crate::core::model::ProcState;
+        use crate::ui::demo::{self, Stage};
+        let mut r = demo::snapshot(Stage::Contended, 1000.0).report;
+        let one = r.incidents[0].blocked[0].clone();
+        r.incidents[0].blocked = (0..15)
+            .map(|n| {
+                let mut b = one.clone();
+                b.process.pid = 16100 + n;
+                b.waiting_for_secs = Some(f64::from(n));
+                b
+            })
+            .collect();
+        r.incidents[0].blocked[3].process.process_state = ProcState::Stopped;
+        let text = report(&r, &Style::default());
+        let waiting = text.lines().filter(|l| l.starts_with("    waiting  "));
+        assert_eq!(waiting.count(), 6, "{text}");
+        for pid in [16114, 16113, 16112, 16111, 16103] {
+            assert!(text.contains(&format!("pid {pid})")), "{pid}: {text}");
+        }
+        assert!(
+            text.contains("… and 10 more, waiting 0s–10s (pids 16100 … 16110): --all lists them"),
+            "{text}"
+        );
+        let blocker = text.find("blocker ").expect(&text);
+        assert!(text[..blocker].lines().count() < 12, "{text}");
+        let all = Style {
+            all: true,
+            ..Style::default()
+        };
+        let text = report(&r, &all);
+        let waiting = text.lines().filter(|l| l.starts_with("    waiting  "));
+        assert_eq!(waiting.count(), 15, "{text}");
     }
 
     /// What a tired developer reads at 80 columns, for each stage of the demo (the wrapping,

@@ -28,7 +28,7 @@ pub struct Args {
     /// Refresh interval for --watch.
     #[arg(long, default_value = "1s", value_parser = super::interval_arg, requires = "watch")]
     pub interval: Duration,
-    /// List free lock files too.
+    /// List every lock file (free and shared ones too) and every waiter of an incident.
     #[arg(long)]
     pub all: bool,
     /// Scan directly even if the daemon is running.
