@@ -114,27 +114,48 @@ fn command_line(cmd: &[String], name: &ProcName) -> String {
     {
         *first = base.to_string();
     }
+    let mut subcommand =
+        crate::core::catalog::cargo_subcommand_at(cmd).filter(|_| parts[0] == "cargo");
     if let Some(tc) = toolchain.filter(|_| parts[0] == "cargo") {
         parts.insert(1, format!("+{tc}"));
+        subcommand = subcommand.map(|at| at + 1);
     }
-    // Quoted as a shell would need it, so the line can be copied and run; control characters
-    // escaped, so it stays one line and cannot drive the terminal.
-    let joined = |parts: &[String]| {
-        let quoted: Vec<String> = parts.iter().map(|a| shell_arg(a)).collect();
-        crate::core::text::printable(&quoted.join(" "))
-    };
     let line = joined(&parts);
     if line.chars().count() <= 100 {
         return line;
     }
-    // Too long to show whole: long arguments are cut first, so the subcommand after them
-    // (`cargo --config '…' generate-lockfile`) still shows (review V, V5).
+    // The first word after the program and its toolchain.
+    let first_flag = parts.len() - cmd.len() + 1;
+    shortened(parts, first_flag, subcommand)
+}
+
+/// A command line quoted as a shell would need it, so it can be copied and run; control
+/// characters escaped, so it stays one line and cannot drive the terminal.
+fn joined(parts: &[String]) -> String {
+    let quoted: Vec<String> = parts.iter().map(|a| shell_arg(a)).collect();
+    crate::core::text::printable(&quoted.join(" "))
+}
+
+/// A command line too long to show whole, in 100 columns: long arguments are cut first, so
+/// the subcommand after them (`cargo --config '…' generate-lockfile`) still shows (review V,
+/// V5); if that is not enough, the global flags between `first_flag` and the `subcommand`
+/// go, whole (review W, W6); then the end.
+fn shortened(mut parts: Vec<String>, first_flag: usize, subcommand: Option<usize>) -> String {
     for a in parts.iter_mut().skip(1) {
         if a.chars().count() > 24 {
             *a = format!("{}…", a.chars().take(23).collect::<String>());
         }
     }
-    let line = joined(&parts);
+    let mut line = joined(&parts);
+    if line.chars().count() > 100
+        && let Some(at) = subcommand.filter(|at| *at > first_flag)
+    {
+        line = format!(
+            "{} … {}",
+            joined(&parts[..first_flag]),
+            joined(&parts[at..])
+        );
+    }
     if line.chars().count() > 100 {
         format!("{}…", line.chars().take(99).collect::<String>())
     } else {
@@ -927,6 +948,28 @@ mod tests {
         assert_eq!(command_line(&[], &"kworker".into()), "[kworker]");
         let long = vec!["x".repeat(300)];
         assert_eq!(command_line(&long, &"x".into()).chars().count(), 100);
+        // Three `--config` flags: they give way to the subcommand (review W, W6).
+        let s = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let hang = "source.crates-io.replace-with=\"hang\"";
+        let registry = "source.hang.registry=\"sparse+http://127.0.0.1:18999/\"";
+        let h2 = "registries.h2.index=\"sparse+http://127.0.0.1:18999/\"";
+        let cmd = s(&[
+            "/r/toolchains/nightly-x86_64-unknown-linux-gnu/bin/cargo",
+            "--config",
+            hang,
+            "--config",
+            registry,
+            "--config",
+            h2,
+            "publish",
+            "--dry-run",
+            "--registry",
+            "h2",
+        ]);
+        assert_eq!(
+            command_line(&cmd, &"cargo".into()),
+            "cargo +nightly … publish --dry-run --registry h2"
+        );
     }
 
     #[test]

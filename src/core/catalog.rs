@@ -297,14 +297,19 @@ pub fn activity_domain(path: &Path, kind: LockKind) -> Option<PathBuf> {
 /// first word after the program that is not a flag, a toolchain (`+nightly`) or the value of a
 /// global flag that takes one (`--color`, `--config`, `-Z`, `-C`).
 pub fn cargo_subcommand(cmd: &[String]) -> Option<&str> {
-    let mut args = cmd.iter().skip(1).map(String::as_str);
-    while let Some(a) = args.next() {
-        match a {
+    cargo_subcommand_at(cmd).map(|at| cmd[at].as_str())
+}
+
+/// Where [`cargo_subcommand`] is in `cmd`.
+pub fn cargo_subcommand_at(cmd: &[String]) -> Option<usize> {
+    let mut args = cmd.iter().enumerate().skip(1);
+    while let Some((at, a)) = args.next() {
+        match a.as_str() {
             "--color" | "--config" | "-Z" | "-C" => {
                 args.next();
             }
             a if a.starts_with('-') || a.starts_with('+') => {}
-            a => return Some(a),
+            _ => return Some(at),
         }
     }
     None
