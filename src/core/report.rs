@@ -310,7 +310,7 @@ fn suspended_waiters(locks: &[LockReport], obs: &Observed) -> Vec<super::model::
                 in_terminal: in_terminal(obs, w.pid, w.origin),
                 lock: l.path.clone(),
                 kind: l.kind,
-                lock_description: l.description.clone(),
+                lock_description: l.kind.cargo_words_for(&w.cmd).to_string(),
                 action: format!("cargo lockwatch resume {}", w.pid),
             })
         })
@@ -1113,10 +1113,16 @@ fn lock(
         .find_map(|h| incident_blocked_by(incidents, h.pid))
         .and_then(|i| i.action.as_ref())
         .map(|a| a.command.clone());
+    // In its holder's words, as the incident says it: a `check` holds the "build directory"
+    // (review W, W8); a free lock in its kind's.
+    let holder = (holders.iter().find(|h| h.mode == LockMode::Exclusive)).or(holders.first());
+    let description = s
+        .kind
+        .cargo_words_for(holder.map_or(&[], |h| h.cmd.as_slice()));
     Some(LockReport {
         path: s.path.clone(),
         kind: s.kind,
-        description: s.kind.cargo_words().to_string(),
+        description: description.to_string(),
         verdict: lock_verdict(state, &holders, &waiters),
         state,
         deleted: s.deleted,
@@ -1604,6 +1610,38 @@ mod tests {
         let r = case.report(&Knowledge::default());
         let l = r.locks.iter().find(|l| l.path == inside).unwrap();
         assert_eq!(l.description, "build directory", "{r:#?}");
+    }
+
+    /// A `cargo check` holding a project's `.cargo-lock`: the incident and the list of every
+    /// lock name it in the same words, the check's "build directory" (review W, W8).
+    #[test]
+    fn a_lock_is_named_in_its_holder_s_words_everywhere() {
+        let path = PathBuf::from("/p/target/debug/.cargo-lock");
+        let sighting = LockSighting {
+            path: path.clone(),
+            key: FileKey { dev: 1, ino: 31 },
+            kind: LockKind::ProfileDirectory,
+            deleted: false,
+            holders: vec![part(10, LockMode::Exclusive)],
+            waiters: vec![part(11, LockMode::Exclusive)],
+            dead_locker: None,
+            locker_gone: false,
+            unseen: None,
+        };
+        let mut check = facts(10, ProcState::Running, 5);
+        check.cmd = vec!["cargo".into(), "check".into()];
+        let case = Case::new(
+            vec![sighting],
+            vec![check, facts(11, ProcState::Sleeping, 5)],
+        );
+        let r = case.report(&Knowledge::default());
+        assert_eq!(r.incidents[0].locks[0].description, "build directory");
+        assert_eq!(r.locks[0].description, "build directory");
+        // The waiting `cargo build` says its own words for it.
+        assert_eq!(
+            r.incidents[0].blocked[0].lock_description,
+            "artifact directory"
+        );
     }
 
     /// A waiter suspended with Ctrl-Z is said so in the verdict, which `kill`'s question at a
