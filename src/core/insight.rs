@@ -1138,7 +1138,11 @@ fn lock_words(r: &BlockRow, reader_home: Option<&Path>) -> String {
     );
     let other_home = (r.lock.parent()).filter(|h| cache && reader_home.is_some_and(|me| me != *h));
     if let (Some(home), Some(kind)) = (other_home, r.lock_kind) {
-        return format!("{} of {}", kind.cargo_words(), tilde(home));
+        let words = match r.lock_description.as_str() {
+            "" => kind.cargo_words(),
+            said => said,
+        };
+        return format!("{words} of {}", tilde(home));
     }
     let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
     let dir = || {
@@ -2372,6 +2376,22 @@ mod tests {
         sum.reader_home = Some("/h".into());
         let text = render(&sum, 3600, None);
         assert!(text.contains("· package cache of /h2"), "{text}");
+        // In the words the waiter printed: `cargo clean gc` asked for the mutation lock
+        // exclusively (review W, W10).
+        let mut gc = ide_blocked_terminal(100.0, 30.0, "/h2/.package-cache-mutate");
+        if let HistoryEvent::WaitEnded {
+            lock_description, ..
+        } = &mut gc
+        {
+            *lock_description = "package cache mutation".into();
+        }
+        let mut gc_sum = summarize(&[gc], 0.0, 0);
+        gc_sum.reader_home = Some("/h".into());
+        let gc_text = render(&gc_sum, 3600, None);
+        assert!(
+            gc_text.contains("· package cache mutation of /h2\n"),
+            "{gc_text}"
+        );
         assert!(text.contains("· package cache\n"), "{text}");
         sum.reader_home = None;
         assert!(!render(&sum, 3600, None).contains("package cache of"));
