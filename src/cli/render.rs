@@ -12,6 +12,7 @@ use crate::core::model::{
     ProcState, ProcessReport, Report, Role, Source, kill_command,
 };
 use crate::core::place::workplace;
+use crate::core::text::KEEP;
 use crate::core::{text, words};
 
 /// What the reader calls theirs: their incidents come first, and another Cargo home's package
@@ -61,28 +62,16 @@ pub struct Style {
 /// The indent of a field's text (`    verdict  …`), and of its continuation lines.
 const FIELD_INDENT: usize = 13;
 
-/// Between words that must stay on one line when a field wraps; printed as a space.
-const KEEP: char = '\u{a0}';
-
 /// Writes one field, `    label    text`, wrapped at the terminal's width with the text's
 /// continuation lines under its first word; [`KEEP`] joins words that must not be split.
 fn field(out: &mut String, style: &Style, label: &str, text: &str) {
     let first = format!("    {label:<8} ");
-    let rest = " ".repeat(FIELD_INDENT);
     let text = match style.width.filter(|w| *w > FIELD_INDENT + 20) {
-        Some(width) => {
-            // Never at a hyphen: paths and crate names (`build-script-build`) stay whole.
-            let opts = textwrap::Options::new(width)
-                .word_separator(textwrap::WordSeparator::AsciiSpace)
-                .word_splitter(textwrap::WordSplitter::NoHyphenation)
-                .initial_indent(&first)
-                .subsequent_indent(&rest)
-                .break_words(false);
-            textwrap::fill(text, opts)
-        }
-        None => format!("{first}{text}"),
+        // Never at a hyphen: paths and crate names (`build-script-build`) stay whole.
+        Some(width) => text::hanging(text, width, &first, &" ".repeat(FIELD_INDENT)),
+        None => format!("{first}{text}").replace(KEEP, " "),
     };
-    out.push_str(&text.replace(KEEP, " "));
+    out.push_str(&text);
     out.push('\n');
 }
 

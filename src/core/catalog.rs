@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::model::LockMode;
+
 /// What a lock file guards, named after the phrase Cargo prints when it blocks on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -16,6 +18,8 @@ pub enum LockKind {
     /// `$CARGO_HOME/.package-cache`: resolution, downloads, index and git fetches.
     PackageCache,
     /// `$CARGO_HOME/.package-cache-mutate`: shared by every compile, exclusive for `cargo clean gc`.
+    /// Cargo names it by the request: "shared package cache" or "package cache mutation" (see
+    /// [`LockKind::waiting_words`]).
     PackageCacheMutate,
     /// `<build-dir>/<profile>/.cargo-build-lock` (cargo 1.96+).
     BuildDirectory,
@@ -62,7 +66,10 @@ impl LockKind {
         LockKind::LegacyGitCheckouts,
     ];
 
-    /// The words Cargo prints after `Blocking waiting for file lock on`.
+    /// The words Cargo prints after `Blocking waiting for file lock on`, for the request most
+    /// cargos make: for `.package-cache-mutate` a shared one (every compile), "shared package
+    /// cache"; a waiter's own words, which depend on its mode there, are
+    /// [`LockKind::waiting_words`].
     pub fn cargo_words(self) -> &'static str {
         match self {
             LockKind::PackageCache => "package cache",
@@ -84,12 +91,39 @@ impl LockKind {
         }
     }
 
-    /// The words a cargo running `cmd` prints while it waits for this lock: cargo ≤ 1.95 says
-    /// "build directory" for a `.cargo-lock` when it only checks (`check`, `clippy`).
+    /// The words a cargo running `cmd` prints while it waits for this lock, when its mode is not
+    /// known: cargo ≤ 1.95 says "build directory" for a `.cargo-lock` when it only checks
+    /// (`check`, `clippy`).
     pub fn cargo_words_for(self, cmd: &[String]) -> &'static str {
         match (self, cargo_subcommand(cmd)) {
             (LockKind::ProfileDirectory, Some("check" | "clippy")) => "build directory",
             _ => self.cargo_words(),
+        }
+    }
+
+    /// The words a cargo running `cmd` prints while it waits for this lock in `mode` (what it
+    /// asked the kernel for): [`LockKind::cargo_words_for`], except where cargo's words depend
+    /// on the request.
+    pub fn waiting_words(self, mode: LockMode, cmd: &[String]) -> &'static str {
+        self.words_in_mode(mode)
+            .unwrap_or_else(|| self.cargo_words_for(cmd))
+    }
+
+    /// The words cargo prints for a request in `mode` where they depend on it, else `None`.
+    ///
+    /// Only `.package-cache-mutate` has two names. Cargo's `src/cargo/util/cache_lock.rs`
+    /// passes each request's description to the `Blocking` message: a shared request
+    /// (`CacheLockMode::Shared`, every compile) is `SHARED_DESCR`, "shared package cache"; an
+    /// exclusive one (`CacheLockMode::MutateExclusive`, `cargo clean gc`) is
+    /// `MUTATE_EXCLUSIVE_DESCR`, "package cache mutation". `.package-cache` is only ever locked
+    /// exclusively and always as `DOWNLOAD_EXCLUSIVE_DESCR`, "package cache", also when a
+    /// `MutateExclusive` cargo takes it after the mutate lock. (On a read-only Cargo home an
+    /// exclusive mutate request falls back to a shared flock and still says "package cache
+    /// mutation": that one reads here as shared.)
+    pub fn words_in_mode(self, mode: LockMode) -> Option<&'static str> {
+        match (self, mode) {
+            (LockKind::PackageCacheMutate, LockMode::Exclusive) => Some("package cache mutation"),
+            _ => None,
         }
     }
 
@@ -295,24 +329,66 @@ pub fn activity_domain(path: &Path, kind: LockKind) -> Option<PathBuf> {
 
 /// The subcommand of a cargo command line (`build` in `cargo -v --color never build`): the
 /// first word after the program that is not a flag, a toolchain (`+nightly`) or the value of a
-/// global flag that takes one (`--color`, `--config`, `-Z`, `-C`).
+/// flag that takes one (`--color`, `--config`, `-Z`, `-C`, `-p` …).
 pub fn cargo_subcommand(cmd: &[String]) -> Option<&str> {
-    cargo_subcommand_at(cmd).map(|at| cmd[at].as_str())
+    cargo_positionals(cmd).next().map(|(_, a)| a)
 }
 
 /// Where [`cargo_subcommand`] is in `cmd`.
 pub fn cargo_subcommand_at(cmd: &[String]) -> Option<usize> {
-    let mut args = cmd.iter().enumerate().skip(1);
-    while let Some((at, a)) = args.next() {
-        match a.as_str() {
-            "--color" | "--config" | "-Z" | "-C" => {
-                args.next();
+    cargo_positionals(cmd).next().map(|(at, _)| at)
+}
+
+/// Subcommands of a subcommand, which say what that cargo does: `cargo clean gc` (nightly
+/// `-Zgc`) collects the Cargo home's caches and takes `.package-cache-mutate` exclusively,
+/// where `cargo clean` empties a target dir; `cargo report future-incompatibilities` (alias
+/// `future-incompat`) reads the future-incompat report under its lock.
+const SUB_SUBCOMMANDS: [(&str, &str); 3] = [
+    ("clean", "gc"),
+    ("report", "future-incompatibilities"),
+    ("report", "future-incompat"),
+];
+
+/// The known subcommand of a cargo's subcommand (`gc` in `cargo +nightly clean gc -Zgc`, see
+/// [`SUB_SUBCOMMANDS`]); `None` for any other positional argument (a package name, a test
+/// filter), which says nothing a person needs.
+pub fn cargo_sub_subcommand(cmd: &[String]) -> Option<&str> {
+    let mut words = cargo_positionals(cmd).map(|(_, a)| a);
+    let (sub, next) = (words.next()?, words.next()?);
+    SUB_SUBCOMMANDS.contains(&(sub, next)).then_some(next)
+}
+
+/// The words of a cargo command line after the program that are neither flags, a toolchain
+/// (`+nightly`), nor the value of a flag that takes the next argument as one, with where each
+/// is in `cmd`; they end at `--`.
+fn cargo_positionals(cmd: &[String]) -> impl Iterator<Item = (usize, &str)> {
+    const TAKES_VALUE: [&str; 11] = [
+        "--color",
+        "--config",
+        "-Z",
+        "-C",
+        "-p",
+        "--package",
+        "--manifest-path",
+        "--target",
+        "--target-dir",
+        "--profile",
+        "--lockfile-path",
+    ];
+    let mut args =
+        (cmd.iter().map(String::as_str).enumerate().skip(1)).take_while(|(_, a)| *a != "--");
+    std::iter::from_fn(move || {
+        while let Some((at, a)) = args.next() {
+            match a {
+                a if TAKES_VALUE.contains(&a) => {
+                    args.next();
+                }
+                a if a.starts_with('-') || a.starts_with('+') => {}
+                a => return Some((at, a)),
             }
-            a if a.starts_with('-') || a.starts_with('+') => {}
-            _ => return Some(at),
         }
-    }
-    None
+        None
+    })
 }
 
 #[cfg(test)]
@@ -358,6 +434,67 @@ mod tests {
             ),
             "cargo build"
         );
+    }
+
+    #[test]
+    fn the_mutation_lock_is_named_by_the_mode_a_cargo_asks_for() {
+        // cargo's cache_lock.rs: SHARED_DESCR, MUTATE_EXCLUSIVE_DESCR, DOWNLOAD_EXCLUSIVE_DESCR
+        // (review W, W10).
+        let cmd = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let gc = cmd(&["cargo", "clean", "gc", "-Zgc"]);
+        let build = cmd(&["cargo", "build"]);
+        let m = LockKind::PackageCacheMutate;
+        assert_eq!(
+            m.waiting_words(LockMode::Exclusive, &gc),
+            "package cache mutation"
+        );
+        assert_eq!(
+            m.waiting_words(LockMode::Shared, &build),
+            "shared package cache"
+        );
+        assert_eq!(m.cargo_words(), "shared package cache");
+        for mode in [LockMode::Shared, LockMode::Exclusive] {
+            assert_eq!(
+                LockKind::PackageCache.waiting_words(mode, &gc),
+                "package cache"
+            );
+        }
+        // Other kinds keep their words by command.
+        let check = cmd(&["cargo", "check"]);
+        assert_eq!(
+            LockKind::ProfileDirectory.waiting_words(LockMode::Exclusive, &check),
+            "build directory"
+        );
+        assert_eq!(
+            LockKind::ProfileDirectory.words_in_mode(LockMode::Shared),
+            None
+        );
+    }
+
+    #[test]
+    fn only_a_known_subcommand_of_the_subcommand_is_taken() {
+        let cmd = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let sub2 = |v: &[&str]| cargo_sub_subcommand(&cmd(v)).map(str::to_string);
+        assert_eq!(
+            sub2(&["cargo", "clean", "gc", "-Zgc"]).as_deref(),
+            Some("gc")
+        );
+        assert_eq!(
+            sub2(&["cargo", "-Zgc", "clean", "--dry-run", "gc"]).as_deref(),
+            Some("gc")
+        );
+        assert_eq!(
+            sub2(&["cargo", "report", "future-incompat", "--id", "1"]).as_deref(),
+            Some("future-incompat")
+        );
+        // A flag's value, a package name, a test filter, what follows `--`: not one.
+        assert_eq!(sub2(&["cargo", "clean", "-p", "gc"]), None);
+        assert_eq!(sub2(&["cargo", "clean", "-Z", "gc"]), None);
+        assert_eq!(sub2(&["cargo", "clean"]), None);
+        assert_eq!(sub2(&["cargo", "test", "gc"]), None);
+        assert_eq!(sub2(&["cargo", "run", "--", "gc"]), None);
+        assert_eq!(sub2(&["cargo", "clean", "--", "gc"]), None);
+        assert_eq!(cargo_subcommand(&cmd(&["cargo", "--", "build"])), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::catalog::{self, LockKind};
 use super::model::{Origin, ProcName, StaleReason};
 use super::origin;
 use super::policy::{HistoryEvent, Party, ProcId};
-use super::text::{duration, tilde};
+use super::text::{self, duration, tilde};
 use super::words::short_command;
 use super::yield_ide::is_background_check;
 
@@ -1108,10 +1108,10 @@ fn plural(n: u32, one: &str, many: &str) -> String {
 }
 
 /// After a row's blocker: its origin, and its project when it is not the waiters'.
-fn blocker_place(r: &BlockRow) -> String {
+fn blocker_place(r: &BlockRow, place: impl Fn(&Path) -> String) -> String {
     let origin = origin_suffix(r.blocker_origin, &r.blocker);
     match &r.blocker_project {
-        Some(p) => format!("{origin} in {}", tilde(p)),
+        Some(p) => format!("{origin}{}", place(p)),
         None => origin.to_string(),
     }
 }
@@ -1138,7 +1138,11 @@ fn lock_words(r: &BlockRow, reader_home: Option<&Path>) -> String {
     );
     let other_home = (r.lock.parent()).filter(|h| cache && reader_home.is_some_and(|me| me != *h));
     if let (Some(home), Some(kind)) = (other_home, r.lock_kind) {
-        return format!("{} of {}", kind.cargo_words(), tilde(home));
+        let words = match r.lock_description.as_str() {
+            "" => kind.cargo_words(),
+            said => said,
+        };
+        return format!("{words} of {}", tilde(home));
     }
     let outside = |p: &PathBuf| !r.lock.starts_with(p.join("target"));
     let dir = || {
@@ -1170,7 +1174,7 @@ const MAX_BLOCKED_ROWS: usize = 10;
 pub fn render(s: &Summary, period_secs: u64, width: Option<usize>) -> String {
     let mut out = String::new();
     write_headline(&mut out, s, period_secs, width);
-    write_blocked(&mut out, s);
+    write_blocked(&mut out, s, width);
     write_advice(&mut out, &s.advice, width);
     write_skipped(&mut out, s);
     out
@@ -1238,8 +1242,8 @@ fn write_headline(out: &mut String, s: &Summary, period_secs: u64, width: Option
     }
 }
 
-/// Writes the "Who blocked whom" rows, if any.
-fn write_blocked(out: &mut String, s: &Summary) {
+/// Writes the "Who blocked whom" rows, if any, wrapped to `width` as the advice is.
+fn write_blocked(out: &mut String, s: &Summary, width: Option<usize>) {
     if s.blocked.is_empty() {
         return;
     }
@@ -1252,22 +1256,7 @@ fn write_blocked(out: &mut String, s: &Summary) {
         .filter(unlisted)
         .any(|r| r.total_wait_secs > shortest);
     for r in listed {
-        let place = r
-            .project
-            .as_ref()
-            .map(|p| format!(" in {}", tilde(p)))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "  {}{} blocked {}{place}\n      {}, {} in all (longest {}) · {}",
-            r.blocker,
-            blocker_place(r),
-            r.waiter,
-            times(r.times),
-            or_more(r.total_wait_secs, r.total_wait_at_least),
-            or_more(r.longest_wait_secs, r.longest_wait_at_least),
-            lock_words(r, s.reader_home.as_deref())
-        );
+        let _ = writeln!(out, "{}", blocked_row(r, s.reader_home.as_deref(), width));
     }
     let rest = s.blocked.len() - n;
     if rest > 0 {
@@ -1282,6 +1271,40 @@ fn write_blocked(out: &mut String, s: &Summary) {
                 "shorter"
             }
         );
+    }
+}
+
+/// One "Who blocked whom" row: who blocked whom and where, then how often and on what lock.
+/// With a `width` (at least 40) each of its two lines wraps with a hanging indent under the
+/// row's text, a place (`in ~/src/app`) kept whole on one line (review W, W9); without one the
+/// row is as it always was.
+fn blocked_row(r: &BlockRow, reader_home: Option<&Path>, width: Option<usize>) -> String {
+    let keep = match width {
+        Some(_) => text::KEEP.to_string(),
+        None => " ".to_string(),
+    };
+    let place = |p: &Path| format!(" in{keep}{}", tilde(p).replace(' ', &keep));
+    let who = format!(
+        "{}{} blocked {}{}",
+        r.blocker,
+        blocker_place(r, place),
+        r.waiter,
+        r.project.as_deref().map(place).unwrap_or_default()
+    );
+    let how = format!(
+        "{}, {} in all (longest {}) · {}",
+        times(r.times),
+        or_more(r.total_wait_secs, r.total_wait_at_least),
+        or_more(r.longest_wait_secs, r.longest_wait_at_least),
+        lock_words(r, reader_home)
+    );
+    match width.map(|w| w.max(40)) {
+        Some(w) => format!(
+            "{}\n{}",
+            text::hanging(&who, w, "  ", "    "),
+            text::hanging(&how, w, "      ", "        ")
+        ),
+        None => format!("  {who}\n      {how}"),
     }
 }
 
@@ -1891,6 +1914,64 @@ mod tests {
     }
 
     #[test]
+    fn who_blocked_whom_rows_wrap_at_the_width_with_their_places_whole() {
+        // A terminal build in one project blocked one in another, both with long paths
+        // (review W, W9): each row line wraps at 80 with a hanging indent, and a place
+        // ("in /tmp/…", a space in it too) stays whole on one line.
+        let waiter = "/tmp/review-w/projects/a-workspace-with-a-long-name/member crate";
+        let holder = "/tmp/review-w/projects/networked-build-two";
+        let events: Vec<HistoryEvent> = (0..2)
+            .map(|i| {
+                let mut e = ide_blocked_terminal(100.0 + f64::from(i), 65.0, "/h/.package-cache");
+                if let HistoryEvent::WaitEnded {
+                    party: p,
+                    blocker,
+                    blocked_by_cmd,
+                    ..
+                } = &mut e
+                {
+                    *p = party(Origin::Terminal, "zsh", waiter);
+                    *blocker = party(Origin::Terminal, "bash", holder);
+                    *blocked_by_cmd = vec![s(&["cargo", "build"])];
+                }
+                e
+            })
+            .collect();
+        let sum = summarize(&events, 0.0, 0);
+        let text = render(&sum, 3600, Some(80));
+        let rows: Vec<&str> = (text.lines())
+            .skip_while(|l| *l != "Who blocked whom:")
+            .skip(1)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "  cargo build (terminal) in /tmp/review-w/projects/networked-build-two",
+                "    blocked your terminal builds",
+                "    in /tmp/review-w/projects/a-workspace-with-a-long-name/member crate",
+                "      twice, 2m10s in all (longest 1m05s) · package cache",
+            ],
+            "{text}"
+        );
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "{line:?}\n{text}");
+        }
+        // A narrow terminal: the place overflows rather than breaks.
+        let narrow = render(&sum, 3600, Some(40));
+        assert!(narrow.contains(&format!("\n    in {waiter}\n")), "{narrow}");
+        // Off a terminal: one line each, as before.
+        assert!(
+            render(&sum, 3600, None).contains(&format!(
+                "\n  cargo build (terminal) in {holder} blocked your terminal builds in \
+                 {waiter}\n      twice, 2m10s in all (longest 1m05s) · package cache\n"
+            )),
+            "{}",
+            render(&sum, 3600, None)
+        );
+    }
+
+    #[test]
     fn an_ide_sharing_a_build_dir_outside_the_target_dir_is_advised_one_of_its_own() {
         // The shared lock lies outside the project's target (a configured build-dir): a plain
         // check, and one with rust-analyzer's own target dir, are both told to move the
@@ -2295,6 +2376,22 @@ mod tests {
         sum.reader_home = Some("/h".into());
         let text = render(&sum, 3600, None);
         assert!(text.contains("· package cache of /h2"), "{text}");
+        // In the words the waiter printed: `cargo clean gc` asked for the mutation lock
+        // exclusively (review W, W10).
+        let mut gc = ide_blocked_terminal(100.0, 30.0, "/h2/.package-cache-mutate");
+        if let HistoryEvent::WaitEnded {
+            lock_description, ..
+        } = &mut gc
+        {
+            *lock_description = "package cache mutation".into();
+        }
+        let mut gc_sum = summarize(&[gc], 0.0, 0);
+        gc_sum.reader_home = Some("/h".into());
+        let gc_text = render(&gc_sum, 3600, None);
+        assert!(
+            gc_text.contains("· package cache mutation of /h2\n"),
+            "{gc_text}"
+        );
         assert!(text.contains("· package cache\n"), "{text}");
         sum.reader_home = None;
         assert!(!render(&sum, 3600, None).contains("package cache of"));

@@ -310,7 +310,9 @@ fn suspended_waiters(locks: &[LockReport], obs: &Observed) -> Vec<super::model::
                 in_terminal: in_terminal(obs, w.pid, w.origin),
                 lock: l.path.clone(),
                 kind: l.kind,
-                lock_description: l.kind.cargo_words_for(&w.cmd).to_string(),
+                // In its own cargo's words: a check's, or those of the mode it asked for
+                // (review W, W8, W10).
+                lock_description: l.kind.waiting_words(w.mode, &w.cmd).to_string(),
                 action: format!("cargo lockwatch resume {}", w.pid),
             })
         })
@@ -506,9 +508,13 @@ fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<B
     Some(BlockedReport {
         process: process(f, now),
         lock: s.path.clone(),
+        // What the waiting cargo printed, which depends on the mode it asked for (review W, W10).
         lock_description: s
             .kind
-            .cargo_words_for(obs.facts.get(&waiter).map_or(&[], |w| w.cmd.as_slice()))
+            .waiting_words(
+                wait.mode,
+                obs.facts.get(&waiter).map_or(&[], |w| w.cmd.as_slice()),
+            )
             .to_string(),
         mode: wait.mode,
         waits_for: obs.graph.waits_for(pid),
@@ -531,14 +537,19 @@ fn incident_lock(
         Some(p) => k.timed(&k.hold_since, key, p, obs.facts.get(&p), now),
         None => (None, false),
     };
-    // In the blocker's own words: a `cargo check` holds the "build directory".
+    // In the blocker's own words: a `cargo check` holds the "build directory", `cargo clean
+    // gc` the "package cache mutation".
     let cmd = blocker
         .and_then(|p| obs.facts.get(&p))
-        .map(|f| f.cmd.as_slice());
+        .map_or(&[][..], |f| f.cmd.as_slice());
+    let description = match mine {
+        Some(h) => s.kind.waiting_words(h.mode, cmd),
+        None => s.kind.cargo_words_for(cmd),
+    };
     Some(IncidentLock {
         path: s.path.clone(),
         kind: s.kind,
-        description: s.kind.cargo_words_for(cmd.unwrap_or(&[])).to_string(),
+        description: description.to_string(),
         mode: mine.map_or(LockMode::Exclusive, |h| h.mode),
         contended: !s.waiters.is_empty(),
         deleted: s.deleted,
@@ -1116,9 +1127,10 @@ fn lock(
     // In its holder's words, as the incident says it: a `check` holds the "build directory"
     // (review W, W8); a free lock in its kind's.
     let holder = (holders.iter().find(|h| h.mode == LockMode::Exclusive)).or(holders.first());
-    let description = s
-        .kind
-        .cargo_words_for(holder.map_or(&[], |h| h.cmd.as_slice()));
+    let description = match holder {
+        Some(h) => s.kind.waiting_words(h.mode, &h.cmd),
+        None => s.kind.cargo_words(),
+    };
     Some(LockReport {
         path: s.path.clone(),
         kind: s.kind,
@@ -1519,6 +1531,45 @@ mod tests {
                 facts(11, ProcState::Sleeping, 5),
             ],
         )
+    }
+
+    #[test]
+    fn a_waiter_s_words_for_the_mutation_lock_follow_the_mode_it_asked_for() {
+        // cargo clean gc asks for `.package-cache-mutate` exclusively while a build holds it
+        // shared: cargo prints "package cache mutation", and so does every view of the wait
+        // (review W, W10); a build waiting shared behind gc prints "shared package cache".
+        let nightly = "/home/u/.rustup/toolchains/nightly-x86_64-unknown-linux-gnu/bin/cargo";
+        let mut gc = facts(12, ProcState::Sleeping, 5);
+        gc.cmd = [nightly, "clean", "gc", "-Zgc"].map(String::from).to_vec();
+        // The mutation lock with one holder and one waiter: build 10 and gc 12.
+        let report = |holder, waiter| {
+            let lock = sighting(MUTATE, vec![holder], vec![waiter]);
+            let procs = vec![facts(10, ProcState::Sleeping, 5), gc.clone()];
+            Case::new(vec![lock], procs).report(&Knowledge::default())
+        };
+        let r = report(part(10, LockMode::Shared), part(12, LockMode::Exclusive));
+        let b = &r.incidents[0].blocked[0];
+        assert_eq!(b.lock_description, "package cache mutation");
+        assert_eq!(r.incidents[0].locks[0].description, "shared package cache");
+        assert_eq!(
+            crate::core::words::locks(&r.incidents[0]),
+            "package cache mutation"
+        );
+        assert_eq!(
+            crate::core::words::blocked(b, 0.0),
+            "cargo +nightly clean gc in /src/app (terminal: bash, pid 12) waits for the package \
+             cache mutation"
+        );
+        // The other way round: gc holds it, a build waits shared.
+        let r = report(part(12, LockMode::Exclusive), part(10, LockMode::Shared));
+        assert_eq!(
+            r.incidents[0].blocked[0].lock_description,
+            "shared package cache"
+        );
+        assert_eq!(
+            r.incidents[0].locks[0].description,
+            "package cache mutation"
+        );
     }
 
     #[test]
@@ -2322,13 +2373,15 @@ mod tests {
             PathBuf::from("/h/.cargo/.package-cache"),
             "three of the four wait for it: it names the incident"
         );
+        // The gc asked for the mutation lock exclusively: cargo printed "package cache
+        // mutation" (review W, W10).
         assert_eq!(
             crate::core::words::locks(i),
-            "package cache and shared package cache"
+            "package cache and package cache mutation"
         );
         assert_eq!(
             crate::core::words::headline(i, Some(0.0)),
-            "cargo build 10 blocks 4 processes (longest wait 29s) · package cache and shared package cache"
+            "cargo build 10 blocks 4 processes (longest wait 29s) · package cache and package cache mutation"
         );
         assert_eq!(crate::core::words::held(i, 0.0).unwrap(), "held 3s");
 

@@ -30,6 +30,24 @@ pub fn duration_if_told(secs: f64, known: bool) -> Option<String> {
     (known || secs >= 1.0).then(|| duration_known(secs, known))
 }
 
+/// Between words that must stay on one line when a text wraps (see [`hanging`]); printed as a
+/// space.
+pub const KEEP: char = '\u{a0}';
+
+/// `text` wrapped at `width` columns with a hanging indent: its first line after `first`, the
+/// others after `rest`. Lines break at ASCII spaces only, never inside a word nor at a hyphen,
+/// so a path or a crate name (`build-script-build`) stays whole, even past the width; [`KEEP`]
+/// joins words that must share a line and is printed as a space.
+pub fn hanging(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let opts = textwrap::Options::new(width)
+        .word_separator(textwrap::WordSeparator::AsciiSpace)
+        .word_splitter(textwrap::WordSplitter::NoHyphenation)
+        .initial_indent(first)
+        .subsequent_indent(rest)
+        .break_words(false);
+    textwrap::fill(text, opts).replace(KEEP, " ")
+}
+
 /// Shortens a path under the home directory to `~/…`, with control characters escaped.
 pub fn tilde(path: &Path) -> String {
     if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty())

@@ -29,8 +29,10 @@ pub fn origin(origin: Origin, via: Option<&str>) -> String {
 }
 
 /// The command as a person would say it: `cargo build` rather than
-/// `/home/u/.rustup/toolchains/…/bin/cargo build --release --message-format=json`. Control
-/// characters are escaped: a command line is anyone's to choose, as a name is.
+/// `/home/u/.rustup/toolchains/…/bin/cargo build --release --message-format=json`, with a
+/// known subcommand of the subcommand (`cargo +nightly clean gc`, review W, W10) but no other
+/// argument. Control characters are escaped: a command line is anyone's to choose, as a name
+/// is.
 pub fn short_command(cmd: &[String], name: &ProcName) -> String {
     let Some(first) = cmd.first() else {
         return name.to_string();
@@ -38,7 +40,8 @@ pub fn short_command(cmd: &[String], name: &ProcName) -> String {
     let base = Path::new(first)
         .file_name()
         .map_or_else(|| first.clone(), |b| b.to_string_lossy().into_owned());
-    let sub = if base.starts_with("cargo") {
+    let cargo = base.starts_with("cargo");
+    let sub = if cargo {
         crate::core::catalog::cargo_subcommand(cmd)
     } else {
         cmd.get(1)
@@ -51,8 +54,13 @@ pub fn short_command(cmd: &[String], name: &ProcName) -> String {
         Some(tc) => format!("{base} +{tc}"),
         None => base,
     };
-    let said = match sub {
-        Some(sub) if sub.len() <= 24 => format!("{base} {sub}"),
+    // A subcommand's own subcommand comes from a fixed list: never a package name.
+    let then = cargo
+        .then(|| crate::core::catalog::cargo_sub_subcommand(cmd))
+        .flatten();
+    let said = match (sub, then) {
+        (Some(sub), Some(then)) if sub.len() <= 24 => format!("{base} {sub} {then}"),
+        (Some(sub), None) if sub.len() <= 24 => format!("{base} {sub}"),
         _ => base,
     };
     super::text::printable(&said)
@@ -614,6 +622,28 @@ mod tests {
             "python3"
         );
         assert_eq!(short_command(&[], &"kworker".into()), "kworker");
+        // A known subcommand of the subcommand stays (review W, W10); other arguments do not.
+        let nightly = "/u/.rustup/toolchains/nightly-x86_64-unknown-linux-gnu/bin/cargo";
+        assert_eq!(
+            short_command(&s(&[nightly, "clean", "gc", "-Zgc"]), &"cargo".into()),
+            "cargo +nightly clean gc"
+        );
+        assert_eq!(
+            telling_command(&s(&["cargo", "clean", "gc", "-Zgc"]), &"cargo".into()),
+            "cargo clean gc"
+        );
+        assert_eq!(
+            short_command(&s(&["cargo", "clean", "-p", "gc"]), &"cargo".into()),
+            "cargo clean"
+        );
+        assert_eq!(
+            short_command(&s(&["cargo", "test", "some_filter"]), &"cargo".into()),
+            "cargo test"
+        );
+        assert_eq!(
+            short_command(&s(&["cargo", "add", "serde"]), &"cargo".into()),
+            "cargo add"
+        );
         // A command line is anyone's to choose, as a name is: shown escaped.
         assert_eq!(
             short_command(&s(&["/bin/x\u{1b}[2J", "a\nb"]), &"c".into()),

@@ -1365,7 +1365,7 @@ fn waiter_samples(
                     .first()
                     .map(|r| party_of(r, project))
                     .unwrap_or_default(),
-                lock_description: waiter_words(s, build_dirs, &f.cmd).to_string(),
+                lock_description: waiter_words(s, w.mode, build_dirs, &f.cmd).to_string(),
             })
         })
         .collect()
@@ -1400,9 +1400,12 @@ fn party_of(f: &crate::core::model::ProcessFacts, project: &Option<PathBuf>) -> 
     }
 }
 
-/// The words a cargo running `cmd` prints while it waits for `s` (see [`lock_samples`]).
+/// The words a cargo running `cmd` prints while it waits for `s` in `mode` (see
+/// [`lock_samples`]): `cargo clean gc` waits for the "package cache mutation" where a build
+/// waits for the "shared package cache" (review W, W10).
 fn waiter_words(
     s: &crate::core::model::LockSighting,
+    mode: crate::core::model::LockMode,
     build_dirs: &[PathBuf],
     cmd: &[String],
 ) -> &'static str {
@@ -1411,7 +1414,7 @@ fn waiter_words(
         catalog::LockKind::ProfileDirectory if configured() => {
             catalog::LockKind::BuildDirectory.cargo_words()
         }
-        kind => kind.cargo_words_for(cmd),
+        kind => kind.waiting_words(mode, cmd),
     }
 }
 
@@ -1524,6 +1527,43 @@ mod tests {
             assert!(start.elapsed() < within, "{what}: not within {within:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    #[test]
+    fn a_waiter_is_told_in_the_words_its_mode_makes_cargo_print() {
+        // History and the daemon's lines say what the waiting cargo printed: "package cache
+        // mutation" for `cargo clean gc`'s exclusive request (review W, W10).
+        use crate::core::model::LockMode;
+        use catalog::LockKind;
+        let sighting = |path: &str, kind| LockSighting {
+            path: path.into(),
+            key: FileKey { dev: 1, ino: 2 },
+            kind,
+            deleted: false,
+            holders: vec![],
+            waiters: vec![],
+            dead_locker: None,
+            locker_gone: false,
+            unseen: None,
+        };
+        let cmd = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let mutate = sighting("/h/.package-cache-mutate", LockKind::PackageCacheMutate);
+        let gc = cmd(&["cargo", "clean", "gc", "-Zgc"]);
+        assert_eq!(
+            waiter_words(&mutate, LockMode::Exclusive, &[], &gc),
+            "package cache mutation"
+        );
+        let build = cmd(&["cargo", "build"]);
+        assert_eq!(
+            waiter_words(&mutate, LockMode::Shared, &[], &build),
+            "shared package cache"
+        );
+        // A configured build dir's profile lock is the build directory in either mode.
+        let lock = sighting("/b/debug/.cargo-lock", LockKind::ProfileDirectory);
+        assert_eq!(
+            waiter_words(&lock, LockMode::Exclusive, &["/b".into()], &build),
+            "build directory"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
