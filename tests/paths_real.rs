@@ -537,6 +537,21 @@ fn as_lwtest<V: AsRef<OsStr>>(
     cmd
 }
 
+/// A test directory root's processes work in and lwtest may read (0755), for a test run as
+/// root that asks as the ordinary user lwtest.
+fn root_dir_for_lwtest(name: &str) -> Dir {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "run as root: it starts root's processes and asks as an ordinary user"
+    );
+    ensure_lwtest();
+    let dir = Dir::new(name);
+    fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
 fn ensure_lwtest() {
     if Command::new("id")
         .arg("lwtest")
@@ -724,15 +739,7 @@ fn another_users_lock_is_held_and_named() {
 #[test]
 fn another_user_s_rustc_holding_its_own_lock_is_not_a_cargo_lock() {
     let _serial = serial();
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "run as root: it starts root's processes"
-    );
-    ensure_lwtest();
-    let dir = Dir::new("other-rustc");
-    fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = root_dir_for_lwtest("other-rustc");
     // `flock` under the names rustc and cargo: the kernel names a process by its file.
     let bin = dir.path("bin");
     fs::create_dir_all(&bin).unwrap();
@@ -788,15 +795,7 @@ fn another_user_s_rustc_holding_its_own_lock_is_not_a_cargo_lock() {
 #[test]
 fn another_user_s_wait_for_a_named_project_sees_its_held_build_dir() {
     let _serial = serial();
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "run as root: it starts root's cargo and asks as an ordinary user"
-    );
-    ensure_lwtest();
-    let dir = Dir::new("other-wait");
-    fs::set_permissions(&dir.root, fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = root_dir_for_lwtest("other-wait");
     let marker = dir.path("marker");
     let project = sleepy_project(&dir, "otherwait", &marker);
     let mut build = dir.cargo(&project);
