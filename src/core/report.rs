@@ -743,23 +743,7 @@ fn verdict(
                 silence: Some(s), ..
             },
         ) if s.nothing_received => {
-            // Every build takes the package cache for a moment, also one that needs nothing
-            // from the registry and goes on as soon as the holder lets go (review W, W7).
-            let next = if registry_gave_up {
-                "A waiting build that needs this registry gets nothing either until it answers; \
-                 one that needs nothing from it goes on as soon as this one lets go."
-                    .to_string()
-            } else if unanswered(i, settings) {
-                format!(
-                    "Its registry has not answered a whole try: a waiting build that needs it \
-                     would meet the same silence (check the network: a proxy, a VPN, the \
-                     mirror; or make Cargo give up sooner, see the advice), and one that needs \
-                     nothing from it goes on once this one lets go: `{}` ends the wait now.",
-                    super::model::kill_command(b.pid, b.sigterm.futile())
-                )
-            } else {
-                "Waiting is usually right.".to_string()
-            };
+            let next = unanswered_words(i, b, settings, registry_gave_up);
             format!(
                 "{} is busy: {}; {waiting}. Nothing has arrived yet: Cargo gives up by itself \
                  after its retries{}. {next}",
@@ -786,6 +770,32 @@ fn verdict(
             doing::describe_short(doing)
         ),
     }
+}
+
+/// What waiting behind `b`, from whose registry nothing has arrived, does for the waiters.
+/// Every build takes the package cache for a moment, also one that needs nothing from the
+/// registry and goes on as soon as the holder lets go (review W, W7).
+fn unanswered_words(
+    i: &IncidentReport,
+    b: &ProcessReport,
+    settings: Option<&NetSettings>,
+    registry_gave_up: bool,
+) -> String {
+    if registry_gave_up {
+        return "A waiting build that needs this registry gets nothing either until it answers; \
+                one that needs nothing from it goes on as soon as this one lets go."
+            .to_string();
+    }
+    if !unanswered(i, settings) {
+        return "Waiting is usually right.".to_string();
+    }
+    format!(
+        "Its registry has not answered a whole try: a waiting build that needs it would meet \
+         the same silence (check the network: a proxy, a VPN, the mirror; or make Cargo give up \
+         sooner, see the advice), and one that needs nothing from it goes on once this one \
+         lets go: `{}` ends the wait now.",
+        super::model::kill_command(b.pid, b.sigterm.futile())
+    )
 }
 
 /// The verdict on a blocker `b` that shows no child or network activity (`heir`: it holds
