@@ -654,6 +654,11 @@ pub struct BlockedReport {
     /// when the daemon first looked.
     #[serde(default)]
     pub waiting_since_known: bool,
+    /// Seconds it has been blocked in all, when that is more than `waiting_for_secs`: it
+    /// waited for another lock just before this one (the package cache, then the build
+    /// directory), as its terminal shows it (review X, X2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_for_secs: Option<f64>,
     /// It waits for no lock itself but for this descendant (a build script's nested cargo),
     /// which waits for `lock`.
     #[serde(default)]

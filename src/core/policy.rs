@@ -508,9 +508,13 @@ struct Wait {
     /// When it began waiting behind `blocked_by` (history attributes the time to them).
     since: f64,
     since_known: bool,
-    /// When it began waiting for this lock, whoever held it: the wait the user sees.
+    /// When it began being blocked, whoever held this lock, including a wait for another
+    /// lock just before (a cargo that waited for the package cache, then for its build
+    /// directory): the wait its terminal shows.
     began: f64,
     began_known: bool,
+    /// When it began waiting for this lock, whoever held it (review X, X2).
+    on_lock: f64,
     blocked_by: Vec<(ProcName, u32)>,
     blocked_by_cmd: Vec<Vec<String>>,
     party: Party,
@@ -677,8 +681,17 @@ impl State {
         let stopped =
             (self.stopped_waits.iter()).map(|((k, id), ((began, _), _))| ((*k, id.pid), *began));
         (self.waits.iter())
-            .map(|((k, id), w)| ((*k, id.pid), w.began))
+            .map(|((k, id), w)| ((*k, id.pid), w.on_lock))
             .chain(stopped)
+            .collect()
+    }
+
+    /// When each current waiter began being blocked, where that was earlier than its wait for
+    /// the lock: it waited for another lock just before (see `Wait::began`).
+    pub fn blocked_since(&self) -> HashMap<(FileKey, u32), f64> {
+        (self.waits.iter())
+            .filter(|(_, w)| w.began < w.on_lock)
+            .map(|((k, id), w)| ((*k, id.pid), w.began))
             .collect()
     }
 
@@ -1063,13 +1076,13 @@ fn going_on_since(
     now: f64,
     id: (FileKey, ProcId),
     fx: &mut Vec<Effect>,
-) -> Option<Start> {
+) -> Option<(Start, f64)> {
     if let Some(old) = state.waits.remove(&id) {
-        let began = (old.began, old.began_known);
+        let began = ((old.began, old.began_known), old.on_lock);
         fx.push(Effect::RecordHistory(wait_ended(id, old, now, true)));
         Some(began)
     } else if let Some((began, _)) = state.just_ended.remove(&id) {
-        Some(began)
+        Some((began, began.0))
     } else {
         None
     }
@@ -1082,10 +1095,12 @@ fn wait_began(
     now: f64,
     lock: &LockSample,
     w: &WaiterSample,
-    went_on: Option<Start>,
+    went_on: Option<(Start, f64)>,
     fx: &mut Vec<Effect>,
 ) {
     let id = (lock.key, w.id);
+    let on_lock = went_on.map(|(_, on_lock)| on_lock);
+    let went_on = went_on.map(|(began, _)| began);
     let recovered = state.recovered_waits.remove(&id);
     let resumed = state.resumed_from.remove(&id);
     let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
@@ -1099,6 +1114,10 @@ fn wait_began(
         let chained = state.last_waited.get(&w.id).map(|(began, _)| *began);
         (part, went_on.or(chained).unwrap_or(part))
     });
+    let on_lock = match recovered {
+        Some(_) => began,
+        None => on_lock.unwrap_or(since),
+    };
     state.waits.insert(
         id,
         Wait {
@@ -1109,6 +1128,7 @@ fn wait_began(
             since_known,
             began,
             began_known,
+            on_lock,
             blocked_by: w.blocked_by.clone(),
             blocked_by_cmd: w.blocked_by_cmd.clone(),
             party: w.party.clone(),
@@ -2435,6 +2455,25 @@ mod tests {
         assert_eq!(s.wait_since()[&(KEY, 11)], 172.0);
     }
 
+    /// Behind the same lock all along, whoever holds it: one wait, no separate whole time.
+    #[test]
+    fn a_wait_behind_another_holder_of_the_same_lock_goes_on() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        observe(
+            &mut s,
+            100.0,
+            lock(vec![holder(12, ProcState::Running, 0.0)], &[11]),
+        );
+        observe(
+            &mut s,
+            120.0,
+            lock(vec![holder(13, ProcState::Running, 0.0)], &[11]),
+        );
+        assert_eq!(s.wait_since()[&(KEY, 11)], 100.0);
+        assert!(s.blocked_since().is_empty());
+    }
+
     /// Every "waiting" line of the log is closed: by the waiter's hold, or by a line saying it
     /// was suspended or no longer waits (review V, V4: one ended with Ctrl-C left it open).
     #[test]
@@ -2656,7 +2695,10 @@ mod tests {
         build[0].key = build_key;
         build[0].path = "/p/target/debug/.cargo-lock".into();
         observe(&mut s, 125.0, (build.clone(), Vec::new()));
-        assert_eq!(s.wait_since()[&(build_key, 11)], 100.0);
+        // Its wait for the build directory began at 125: cargo 12 is not charged with the
+        // wait for the package cache before it (review X, X2).
+        assert_eq!(s.wait_since()[&(build_key, 11)], 125.0);
+        assert_eq!(s.blocked_since()[&(build_key, 11)], 100.0);
         // Blocking again much later is another wait.
         let mut s2 = state();
         run(&mut s2, 100.0, 110.0, 2.0, |_| {
@@ -2665,6 +2707,7 @@ mod tests {
         observe(&mut s2, 130.0, (Vec::new(), Vec::new()));
         observe(&mut s2, 140.0, (build, Vec::new()));
         assert_eq!(s2.wait_since()[&(build_key, 11)], 140.0);
+        assert!(s2.blocked_since().is_empty());
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct Knowledge {
     pub hold_since: HashMap<(FileKey, u32), f64>,
     /// Unix time each wait was first seen, by (lock file, pid).
     pub wait_since: HashMap<(FileKey, u32), f64>,
+    /// Unix time each waiter began being blocked, by (lock file, pid), where that was before
+    /// its wait for this lock (it waited for another one just before).
+    pub blocked_since: HashMap<(FileKey, u32), f64>,
     /// Holds and waits, by (lock file, pid), that were already there when the daemon first
     /// looked: their times are lower bounds.
     pub since_unknown: std::collections::HashSet<(FileKey, u32)>,
@@ -520,6 +523,9 @@ fn blocked_report(obs: &Observed, k: &Knowledge, now: f64, pid: u32) -> Option<B
         waits_for: obs.graph.waits_for(pid),
         waiting_for_secs,
         waiting_since_known,
+        blocked_for_secs: (k.blocked_since.get(&(wait.lock, waiter)))
+            .map(|t| (now - t).max(0.0))
+            .filter(|all| waiting_for_secs.is_some_and(|w| *all >= w + 1.0)),
         via_child,
     })
 }

@@ -267,12 +267,17 @@ fn waits_for(b: &BlockedReport, elapsed: f64) -> String {
         .and_then(|w| duration_if_told(w + elapsed, b.waiting_since_known))
         .map(|t| format!(" {t}"))
         .unwrap_or_default();
+    // Blocked longer, for another lock before this one: said, so the holder of this one is
+    // not taken for the whole wait (review X, X2).
+    let in_all = (b.blocked_for_secs)
+        .map(|all| format!(" ({} in all)", duration(all + elapsed)))
+        .unwrap_or_default();
     match b.via_child {
         Some(child) => format!(
-            "{time} for its nested process {child}, which waits for the {}",
+            "{time} for its nested process {child}, which waits for the {}{in_all}",
             b.lock_description
         ),
-        None => format!("{time} for the {}", b.lock_description),
+        None => format!("{time} for the {}{in_all}", b.lock_description),
     }
 }
 
@@ -700,6 +705,21 @@ mod tests {
         // A second later the bound says something.
         assert!(held(&i, 1.0).unwrap().starts_with("held ≥ 1s, up "));
         assert!(waits_for(&i.blocked[0], 1.0).starts_with(" ≥ 1s for the "));
+    }
+
+    /// Blocked longer than it has waited for this lock (the package cache before it): both
+    /// times are said (review X, X2).
+    #[test]
+    fn a_wait_that_began_on_another_lock_says_its_whole_time() {
+        use crate::ui::demo::{self, Stage};
+        let mut i = demo::snapshot(Stage::Contended, 1000.0).report.incidents[0].clone();
+        let b = &mut i.blocked[0];
+        (b.waiting_for_secs, b.waiting_since_known) = (Some(17.0), true);
+        b.blocked_for_secs = Some(161.0);
+        assert_eq!(
+            waits_for(b, 0.0),
+            format!(" 17s for the {} (2m41s in all)", b.lock_description)
+        );
     }
 
     #[test]

@@ -889,6 +889,7 @@ impl Engine {
         Knowledge {
             hold_since: self.policy.hold_since(),
             wait_since: self.policy.wait_since(),
+            blocked_since: self.policy.blocked_since(),
             since_unknown: self.policy.since_unknown(),
             network_silence: None,
             stopped_grace: 0.0,
