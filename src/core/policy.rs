@@ -1232,8 +1232,16 @@ fn wait_gone(
             .just_ended
             .insert(id, ((wait.began, wait.began_known), now));
     }
-    if stopped_now || !holds(id) {
-        fx.push(Effect::Log(wait_over_line(now, id.1, &wait, stopped_now)));
+    let still_held =
+        (locks.iter()).any(|l| l.key == id.0 && l.holders.iter().any(|h| h.id != id.1));
+    let over = match (stopped_now, holds(id), still_held) {
+        (true, _, _) => Some(WaitOver::Suspended),
+        (false, true, _) => None,
+        (false, false, true) => Some(WaitOver::Left),
+        (false, false, false) => Some(WaitOver::HolderLetGo),
+    };
+    if let Some(over) = over {
+        fx.push(Effect::Log(wait_over_line(now, id.1, &wait, over)));
     }
     fx.push(Effect::RecordHistory(wait_ended(
         id,
@@ -1243,10 +1251,22 @@ fn wait_gone(
     )));
 }
 
-/// The log line of `who`'s `wait` that ended at `now` without the lock: it was suspended
-/// (Ctrl-Z), or it no longer waits (interrupted, ended, or it got the lock and let go of it
-/// between two looks), so every "waiting" line is closed (review V, V4).
-fn wait_over_line(now: f64, who: ProcId, wait: &Wait, suspended: bool) -> String {
+/// How a wait ended that no hold of its waiter closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WaitOver {
+    /// Suspended (Ctrl-Z): the kernel dropped its request.
+    Suspended,
+    /// It stopped waiting while the lock was still held: interrupted, killed, or it gave up.
+    Left,
+    /// Its holder let go and the lock is free: it took the lock for less than a look's time
+    /// (a build with nothing to download holds the package cache for a moment), or it lost
+    /// the race and blocks again (review X, X1).
+    HolderLetGo,
+}
+
+/// The log line of `who`'s `wait` that ended at `now` without the daemon seeing it hold the
+/// lock, so every "waiting" line is closed (review V, V4).
+fn wait_over_line(now: f64, who: ProcId, wait: &Wait, over: WaitOver) -> String {
     let blockers: Vec<String> = (wait.blocked_by.iter())
         .map(|(n, p)| format!("{n} {p}"))
         .collect();
@@ -1255,18 +1275,27 @@ fn wait_over_line(now: f64, who: ProcId, wait: &Wait, suspended: bool) -> String
     } else {
         blockers.join(", ")
     };
-    let waited = text::duration_known(now - wait.began, wait.began_known);
-    let (verb, what) = if suspended {
-        ("suspended", "is suspended (Ctrl-Z) while waiting")
-    } else {
-        ("ended    ", "no longer waits")
+    let waited = text::duration_known(now - wait.on_lock, wait.began_known);
+    let (verb, what) = match over {
+        WaitOver::Suspended => (
+            "suspended",
+            format!("is suspended (Ctrl-Z) while waiting (waited {waited} for {behind})"),
+        ),
+        WaitOver::Left => (
+            "ended    ",
+            format!("no longer waits (waited {waited} for {behind}, which still holds it)"),
+        ),
+        WaitOver::HolderLetGo => (
+            "went on  ",
+            format!("went on as {behind} let go (waited {waited})"),
+        ),
     };
     let words = match wait.lock_description.as_str() {
         "" => "lock",
         words => words,
     };
     format!(
-        "{verb} {words}  {}  {} {} {what} (waited {waited} for {behind})",
+        "{verb} {words}  {}  {} {} {what}",
         text::lossy_path::text(&wait.path),
         wait.name,
         who.pid,
@@ -2517,7 +2546,20 @@ mod tests {
         assert_eq!(
             over,
             [
-                "ended     lock  /h/.package-cache  cargo 11 no longer waits (waited ≥ 4s for cargo 10)"
+                "ended     lock  /h/.package-cache  cargo 11 no longer waits (waited ≥ 4s for \
+                 cargo 10, which still holds it)"
+            ]
+        );
+        // Its holder let go and nobody is seen holding: it most likely took the lock for a
+        // moment, as a build with nothing to download does (review X, X1).
+        let mut s = state();
+        observe(&mut s, 100.0, held(&[11]));
+        let over = logs(observe(&mut s, 104.0, (Vec::new(), Vec::new())));
+        assert_eq!(
+            over,
+            [
+                "released  /h/.package-cache  by cargo 10 after ≥ 4s",
+                "went on   lock  /h/.package-cache  cargo 11 went on as cargo 10 let go (waited ≥ 4s)"
             ]
         );
         // It got the lock: its "acquired" line closes the wait, with no other.
