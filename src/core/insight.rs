@@ -1260,17 +1260,21 @@ fn write_blocked(out: &mut String, s: &Summary, width: Option<usize>) {
     }
     let rest = s.blocked.len() - n;
     if rest > 0 {
-        let _ = writeln!(
-            out,
-            "  … and {rest} more, {} (`cargo lockwatch history --json` lists them all)",
-            if n < MAX_BLOCKED_ROWS {
-                "each under a second in all"
-            } else if longer_left {
-                "shorter or single waits"
-            } else {
-                "shorter"
-            }
-        );
+        let which = if n < MAX_BLOCKED_ROWS {
+            "each under a second in all"
+        } else if longer_left {
+            "shorter or single waits"
+        } else {
+            "shorter"
+        };
+        let line =
+            format!("… and {rest} more, {which} (`cargo lockwatch history --json` lists them all)");
+        // Wrapped as the rows are (review X, X3).
+        let line = match width.map(|w| w.max(40)) {
+            Some(w) => text::hanging(&line, w, "  ", "    "),
+            None => format!("  {line}"),
+        };
+        let _ = writeln!(out, "{line}");
     }
 }
 
@@ -1671,6 +1675,15 @@ mod tests {
         );
         assert!(
             text.contains("… and 3 more, shorter or single waits"),
+            "{text}"
+        );
+        // At 80 columns the count under the rows wraps as they do (review X, X3).
+        let text = render(&sum, 86_400, Some(80));
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(
+            text.contains(
+                "  … and 3 more, shorter or single waits (`cargo lockwatch history\n    --json`"
+            ),
             "{text}"
         );
     }
