@@ -1682,7 +1682,7 @@ mod tests {
         assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
         assert!(
             text.contains(
-                "  … and 3 more, shorter or single waits (`cargo lockwatch history\n    --json`"
+                "  … and 3 more, shorter or single waits (`cargo lockwatch history --json` lists\n    them all)"
             ),
             "{text}"
         );
