@@ -20,7 +20,8 @@ use crate::exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// What to wait for: lock files, projects (a directory or its Cargo.toml: the build locks a
-    /// cargo run there would need) or directories (any lock under them). Default: the
+    /// cargo run there would need, and the package cache of `$CARGO_HOME`, or ~/.cargo, and of
+    /// each `--cargo-home`) or directories (any lock under them). Default: the
     /// package-cache locks, held exclusively, of the Cargo home a cargo run here would use
     /// (`$CARGO_HOME` or ~/.cargo; not the other watched homes: name a lock file to wait for
     /// one), and every build lock of the target and build directories it would use (a
@@ -77,6 +78,9 @@ pub struct Wanted {
     /// The target and build directories of the projects named: holds of the build locks of
     /// the profile waited for.
     pub builds: Vec<PathBuf>,
+    /// `--cargo-home` was given: with named paths too, that home's package cache counts (as
+    /// `$CARGO_HOME`'s does whenever a project is named: a build there takes it).
+    pub homes: bool,
 }
 
 impl Wanted {
@@ -265,11 +269,6 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
         .filter(|l| keeps_a_build_waiting(l))
         .filter(|l| {
             let path = real(&l.path);
-            if !named.is_empty() {
-                return wanted.contains(&path)
-                    || under.iter().any(|d| path.starts_with(d))
-                    || builds.iter().any(|d| in_profile(&path, d, profile));
-            }
             let exclusive =
                 l.holders.is_empty() || l.holders.iter().any(|h| h.mode == LockMode::Exclusive);
             let ours = path.parent().is_some_and(|d| homes.iter().any(|h| h == d));
@@ -278,6 +277,13 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
                 LockKind::PackageCache | LockKind::PackageCacheMutate
             ) && exclusive
                 && ours;
+            // A named project's build takes the package cache first (review X, X4).
+            if !named.is_empty() {
+                return wanted.contains(&path)
+                    || under.iter().any(|d| path.starts_with(d))
+                    || builds.iter().any(|d| in_profile(&path, d, profile))
+                    || (home_lock && (!builds.is_empty() || named.homes));
+            }
             let ws = here.dirs.as_ref().map(|d| d.workspace_root.as_path());
             home_lock
                 || (dirs.iter()).any(|(d, kind)| {
@@ -474,13 +480,14 @@ fn end_held(ending: Ending, seen: &Seen, json: bool, start: Instant) -> i32 {
 fn what_to_wait_for(ctx: &Context, args: &Args) -> (crate::scan::WatchRoots, Wanted, Here) {
     let mut roots = super::status::roots_here(ctx);
     let dirs = super::status::dirs_here(args.target_dir.as_deref());
-    let named = Wanted::from_args(
+    let mut named = Wanted::from_args(
         &args.paths,
         &args.roots.project,
         args.target_dir.as_deref(),
         dirs.is_some(),
         &|d| super::status::dirs_in(d, args.target_dir.as_deref()),
     );
+    named.homes = !ctx.flags.cargo_homes.is_empty();
     let build_dirs = dirs.iter().flat_map(|d| [&d.target_dir, &d.build_dir]);
     let file_dirs: Vec<PathBuf> = (named.files.iter())
         .filter_map(|f| std::path::absolute(f).ok()?.parent().map(Path::to_path_buf))
@@ -1553,12 +1560,14 @@ mod tests {
             files: vec!["/elsewhere/target/debug/.cargo-lock".into()],
             under: vec![],
             builds: vec![],
+            homes: false,
         };
         assert_eq!(blocking(&report, &file, &here).len(), 1);
         let dir = Wanted {
             files: vec![],
             under: vec!["/elsewhere/target".into()],
             builds: vec![],
+            homes: false,
         };
         let named = blocking(&report, &dir, &here);
         assert_eq!(named.len(), 1);
@@ -1566,6 +1575,34 @@ mod tests {
             named[0].path,
             Path::new("/elsewhere/target/debug/.cargo-lock")
         );
+    }
+
+    /// A named project is waited for as a build there waits: its build locks and the package
+    /// cache of this Cargo home; a named lock file or directory only for itself, unless
+    /// `--cargo-home` names a home (review X, X4).
+    #[test]
+    fn a_named_project_waits_for_the_package_cache_too() {
+        let report: Report = serde_json::from_value(serde_json::json!({
+            "schema_version": 2, "incidents": [],
+            "source": "scan", "observed_at": 0.0, "cargo_homes": ["/h"],
+            "locks": [lock("/h/.package-cache", "package-cache", None, "exclusive")]
+        }))
+        .unwrap();
+        let here = here_in("/elsewhere", "/elsewhere/target");
+        let project = Wanted {
+            builds: vec!["/ws/target".into()],
+            ..Wanted::default()
+        };
+        let held = blocking(&report, &project, &here);
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].path, Path::new("/h/.package-cache"));
+        let dir = Wanted {
+            under: vec!["/ws/target".into()],
+            ..Wanted::default()
+        };
+        assert!(blocking(&report, &dir, &here).is_empty());
+        let with_home = Wanted { homes: true, ..dir };
+        assert_eq!(blocking(&report, &with_home, &here).len(), 1);
     }
 
     /// After `cargo clean` under a build, a new build locks a new file at the path: `wait` names
@@ -1725,6 +1762,7 @@ mod tests {
             files: vec![],
             under: vec!["/ws/target".into(), "/h".into()],
             builds: vec![],
+            homes: false,
         };
         assert_eq!(blocking(&report, &named, &here).len(), 1);
         // `wait` waits for it: `held` in `--json`, not `background` (review L, M12).
@@ -1758,12 +1796,14 @@ mod tests {
                 files: vec![file.clone()],
                 under: vec![],
                 builds: vec![],
+                homes: false,
             };
             assert_eq!(blocking(report, &named, &here).len(), 1);
             let under = Wanted {
                 files: vec![],
                 under: vec![home.clone()],
                 builds: vec![],
+                homes: false,
             };
             assert_eq!(blocking(report, &under, &here).len(), 1);
         }
@@ -1831,12 +1871,14 @@ mod tests {
             files: vec![],
             under: vec![],
             builds: vec![target.clone()],
+            homes: false,
         };
         // A target dir named is a directory: any lock under it.
         let directory = Wanted {
             files: vec![],
             under: vec![target.clone()],
             builds: vec![],
+            homes: false,
         };
         for named in [&p, &p.join("src"), &p.join("Cargo.toml")] {
             let w = Wanted::from_args(std::slice::from_ref(named), &[], None, false, &dirs);
@@ -2303,6 +2345,7 @@ mod tests {
             files: vec!["/w/app/target/debug/.cargo-lock".into()],
             under: vec![],
             builds: vec![],
+            homes: false,
         };
         let none = Here::default();
         assert_eq!(
@@ -2313,6 +2356,7 @@ mod tests {
             files: vec![],
             under: vec!["/w/shared".into()],
             builds: vec![],
+            homes: false,
         };
         assert_eq!(
             nothing_to_wait_for(&dir, &none),
