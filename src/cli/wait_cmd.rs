@@ -945,7 +945,14 @@ fn holder_note(
         }
     } else if let Some((pid, child)) = stopped {
         // Said before "stale": the way out is to resume it (review P, R11).
-        Note::Stopped { pid, child, stale }
+        let fg =
+            (root.and_then(|i| i.blocker.as_ref())).is_some_and(|b| b.pid == pid && b.in_terminal);
+        Note::Stopped {
+            pid,
+            child,
+            stale,
+            fg,
+        }
     } else if stale {
         Note::Stale
     } else if root.is_some_and(registry_not_answering) {
@@ -979,6 +986,8 @@ enum Note {
         pid: u32,
         child: Option<u32>,
         stale: bool,
+        /// A terminal controls it: `fg` there resumes it too (review X, X13).
+        fg: bool,
     },
     /// Looks stale.
     Stale,
@@ -1005,18 +1014,21 @@ impl Note {
                 pid,
                 child: None,
                 stale,
+                fg,
             } => format!(
-                " — {}STOPPED (Ctrl-Z?): `cargo lockwatch resume {pid}`, or `fg` in its terminal",
+                " — {}STOPPED (Ctrl-Z?): `cargo lockwatch resume {pid}`{}",
                 if *stale {
                     "looks STALE, it is "
                 } else {
                     "it is "
-                }
+                },
+                if *fg { ", or `fg` in its terminal" } else { "" }
             ),
             Note::Stopped {
                 pid,
                 child: Some(child),
                 stale,
+                ..
             } => format!(
                 " — {}its child {child} is STOPPED: `cargo lockwatch resume {pid}`",
                 if *stale { "looks STALE, " } else { "" }
@@ -1044,7 +1056,9 @@ impl Note {
     fn shorter(&self) -> [String; 2] {
         let [a, b] = match self {
             Note::Alive => ["", ""],
-            Note::Stopped { pid, child, stale } => {
+            Note::Stopped {
+                pid, child, stale, ..
+            } => {
                 let state = match (child, stale) {
                     (Some(c), _) => format!("child {c} STOPPED"),
                     (None, true) => "STALE, STOPPED".into(),
@@ -1927,9 +1941,10 @@ mod tests {
         );
         h.process_state = ProcState::Stopped;
         let stopped = holder_note(&l, Some(&h), None).said();
+        // No incident says a terminal controls it: `fg` is not offered (review X, X13).
         assert_eq!(
             stopped,
-            " — it is STOPPED (Ctrl-Z?): `cargo lockwatch resume 10`, or `fg` in its terminal"
+            " — it is STOPPED (Ctrl-Z?): `cargo lockwatch resume 10`"
         );
         l.state = LockState::Stale;
         h.stale_reasons = vec![StaleReason::Stopped];
@@ -1937,8 +1952,7 @@ mod tests {
         // Stale, it still says how to resume it (review P, R11).
         assert_eq!(
             stale,
-            " — looks STALE, it is STOPPED (Ctrl-Z?): `cargo lockwatch resume 10`, or `fg` in \
-             its terminal"
+            " — looks STALE, it is STOPPED (Ctrl-Z?): `cargo lockwatch resume 10`"
         );
         assert_ne!(stopped, stale, "a script's log gets a line for each");
         assert_eq!(
@@ -1995,7 +2009,8 @@ mod tests {
             Note::Stopped {
                 pid: demo::BLOCKER.0,
                 child: None,
-                stale: true
+                stale: true,
+                fg: true,
             }
         );
         // What the root's command usually takes, not the link's (it blocks nobody itself).
@@ -2097,6 +2112,7 @@ mod tests {
                 pid: 4242,
                 child: None,
                 stale: false,
+                fg: true,
             },
             of: String::new(),
             at: " in /tmp/rl/p/elsewhere".into(),
