@@ -885,8 +885,9 @@ fn unanswered_registry(i: &IncidentReport, who: &str) -> Option<String> {
     let r = silent_registry(i)?;
     (registry_not_answering(i) || r.silent_secs >= GAVE_UP_SILENT_SECS).then(|| {
         format!(
-            "{who} was getting nothing from {} when it let go: if it gave up, a build here will \
-             likely wait on the same registry (`cargo lockwatch history` has the advice)",
+            "{who} was getting nothing from {} when it let go: if it gave up, a build here that \
+             needs that registry will likely meet the same silence, one that needs nothing \
+             from it goes on (`cargo lockwatch history` has the advice)",
             r.peer
         )
     })
