@@ -165,6 +165,18 @@ impl LockKind {
         }
     }
 
+    /// Whether this lock guards a target or build directory (builds sharing that directory wait
+    /// for each other on it), as opposed to a Cargo home, an install root or a project file.
+    pub fn in_build_dir(self) -> bool {
+        matches!(
+            self,
+            LockKind::BuildDirectory
+                | LockKind::ProfileDirectory
+                | LockKind::ArtifactDirectory
+                | LockKind::UnitBuild
+        )
+    }
+
     /// Whether this lock lives under a Cargo home (as opposed to a project or build directory).
     pub fn in_cargo_home(self) -> bool {
         matches!(

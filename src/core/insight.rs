@@ -971,8 +971,10 @@ impl SharedDir {
 fn shared_dirs(s: &Summary) -> Vec<SharedDir> {
     let mut out: Vec<SharedDir> = Vec::new();
     let rows = (s.blocked.iter()).filter(|r| {
+        // Only a build directory: an install root's `.crates.toml` is no target dir to give
+        // each its own of (review X, X9).
         r.blocker_origin != Some(Origin::Ide)
-            && r.lock_kind.is_some_and(|k| !k.in_cargo_home())
+            && r.lock_kind.is_some_and(LockKind::in_build_dir)
             && r.blocker_project.is_some()
     });
     for r in rows {
@@ -2126,8 +2128,8 @@ mod tests {
     /// advice naming both and the dir; once is no pattern (review P, R8).
     #[test]
     fn two_projects_waiting_for_each_other_in_a_shared_target_dir_get_advice() {
-        let wait = |at: f64, waiter: &str, blocker: &str| {
-            let mut e = ide_blocked_terminal(at, 20.0, "/shared/debug/.cargo-lock");
+        let wait_on = |lock: &str, at: f64, waiter: &str, blocker: &str| {
+            let mut e = ide_blocked_terminal(at, 20.0, lock);
             if let HistoryEvent::WaitEnded {
                 party,
                 blocker: b,
@@ -2140,6 +2142,9 @@ mod tests {
                 *blocked_by_cmd = vec![s(&["cargo", "build"])];
             }
             e
+        };
+        let wait = |at: f64, waiter: &str, blocker: &str| {
+            wait_on("/shared/debug/.cargo-lock", at, waiter, blocker)
         };
         let once = summarize(&[wait(1.0, "/src/d", "/src/b")], 0.0, 0);
         assert!(
@@ -2169,6 +2174,18 @@ mod tests {
         assert!(advice.text.contains("build.target-dir"), "{}", advice.text);
         let json = serde_json::to_value(&sum).unwrap();
         assert_eq!(json["advice"][0]["topic"], "shared-target-dir");
+        // Installs waiting for one install root's `.crates.toml`: no target dir to give each
+        // its own of (review X, X9).
+        let installs = [
+            wait_on("/iroot/.crates.toml", 1.0, "/src/d", "/src/b"),
+            wait_on("/iroot/.crates.toml", 50.0, "/src/b", "/src/d"),
+        ];
+        let sum = summarize(&installs, 0.0, 0);
+        assert!(
+            !sum.advice.iter().any(|a| a.topic == Topic::SharedTargetDir),
+            "{:#?}",
+            sum.advice
+        );
     }
 
     #[test]
