@@ -667,6 +667,50 @@ fn kill_of_a_holder_that_ignores_sigterm_says_so_at_once_and_offers_sigkill() {
     );
 }
 
+/// Off a terminal, a script that runs the `kill` each refusal names stops a busy holder that
+/// ignores SIGTERM within two tries: the hints never go round (`--yes` → `--force` → `--yes`,
+/// review X, X12).
+#[test]
+fn kill_hints_for_a_holder_that_ignores_sigterm_lead_somewhere() {
+    let dir = Dir::new("kill-hints-term");
+    let lock = package_cache(&dir);
+    let holder = util::daemon::flock_holder_ignoring_sigterm(&dir, "holder", &lock);
+    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
+    let (waiter, _) = util::waiter_behind(&dir, &lock, &holder);
+    let pid = holder.pid.to_string();
+    let mut args: Vec<String> = vec!["kill".into(), pid.clone()];
+    let mut said = Vec::new();
+    for _ in 0..3 {
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, out) = act(&dir, &argv);
+        said.push(out.clone());
+        if code == Some(0) {
+            break;
+        }
+        assert_eq!(code, Some(lockwatch::exit::REFUSED), "{out}");
+        // The last `cargo lockwatch kill …` the refusal names.
+        let hint = (out.split('`'))
+            .filter(|s| s.starts_with("cargo lockwatch kill ") && s.contains(&pid))
+            .last()
+            .unwrap_or_else(|| panic!("no kill named: {out}"));
+        args = hint
+            .split_whitespace()
+            .skip(2)
+            .map(str::to_string)
+            .collect();
+    }
+    assert!(
+        said.len() <= 3 && said.last().unwrap().contains("got SIGKILL"),
+        "{said:#?}"
+    );
+    assert!(
+        said.last()
+            .unwrap()
+            .contains(&format!("waiter {} proceeded", waiter.pid)),
+        "{said:#?}"
+    );
+}
+
 /// `wait FILE` on a file that is not one of Cargo's lock files is an error: it would read as
 /// free whoever holds it.
 #[test]

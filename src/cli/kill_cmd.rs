@@ -273,6 +273,9 @@ fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Bo
     // A person who said no is not told they were overruled.
     let message = match asked {
         true => format!("{} was not signalled.", args.pid),
+        false if !args.force && target.sigterm.futile() => {
+            with_both_flags(&refusal.explain(args.pid, Act::Kill), args.pid)
+        }
         false => refusal.explain(args.pid, Act::Kill),
     };
     Err(Box::new(KillReport::Refused {
@@ -295,6 +298,16 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
                 grace: args.grace,
             };
             let mut report = attempt(ctx, req);
+            // `--yes` was needed to get this far: the `--force` hint says it too.
+            if let KillReport::Refused {
+                refusal: Refusal::IgnoresSigterm { .. },
+                message,
+                ..
+            } = &mut report
+                && args.yes
+            {
+                *message = with_both_flags(message, args.pid);
+            }
             // SIGTERM was not enough, or would not be (the process ignores it): offer SIGKILL,
             // but only to a person at a terminal who says yes.
             let sigterm_failed = matches!(
@@ -320,6 +333,16 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         }
     };
     finish(&report, args.json)
+}
+
+/// `message` with every `kill` it names carrying both `--force` and `--yes`, for a target a
+/// script can stop only so: one that ignores SIGTERM and needs a yes (review X, X12: the hints
+/// went round, `--yes` → `--force` → `--yes`).
+fn with_both_flags(message: &str, pid: u32) -> String {
+    let both = format!("`cargo lockwatch kill --force {pid} --yes`");
+    message
+        .replace(&format!("`cargo lockwatch kill {pid} --yes`"), &both)
+        .replace(&format!("`cargo lockwatch kill --force {pid}`"), &both)
 }
 
 /// What is said before SIGKILL is offered: what SIGTERM did, or why it is not sent.
