@@ -690,8 +690,7 @@ fn kill_hints_for_a_holder_that_ignores_sigterm_lead_somewhere() {
         assert_eq!(code, Some(lockwatch::exit::REFUSED), "{out}");
         // The last `cargo lockwatch kill …` the refusal names.
         let hint = (out.split('`'))
-            .filter(|s| s.starts_with("cargo lockwatch kill ") && s.contains(&pid))
-            .last()
+            .rfind(|s| s.starts_with("cargo lockwatch kill ") && s.contains(&pid))
             .unwrap_or_else(|| panic!("no kill named: {out}"));
         args = hint
             .split_whitespace()
