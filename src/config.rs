@@ -180,6 +180,14 @@ pub struct ConfigFile {
     pub path: PathBuf,
     /// (seconds, nanoseconds) of its modification time and its length.
     pub stamp: Option<(u64, u32, u64)>,
+    /// `key = value` of each setting the daemon kept from before the last reload, the file's
+    /// value being wrong (review X, X5).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
+    /// The daemon could not use the file as it is (a FIFO, a directory, broken TOML) and
+    /// keeps every setting it had (review X, X11).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 impl ConfigFile {
@@ -194,6 +202,8 @@ impl ConfigFile {
         ConfigFile {
             path: path.to_path_buf(),
             stamp,
+            kept: Vec::new(),
+            refused: false,
         }
     }
 
@@ -206,10 +216,23 @@ impl ConfigFile {
                 self.path.display()
             ));
         }
-        (self.stamp != now.stamp).then(|| {
-            format!(
+        if self.stamp != now.stamp {
+            return Some(format!(
                 "this file changed after the running daemon (pid {daemon_pid}) read it, which \
                  runs with what it read: `kill -HUP {daemon_pid}` makes it read the file again"
+            ));
+        }
+        if self.refused {
+            return Some(format!(
+                "the running daemon (pid {daemon_pid}) could not use this file as it is and \
+                 keeps the settings it had: fix the file, then `kill -HUP {daemon_pid}`"
+            ));
+        }
+        (!self.kept.is_empty()).then(|| {
+            format!(
+                "the running daemon (pid {daemon_pid}) keeps its earlier {}, not the default \
+                 shown: the file's value is wrong; fix it, then `kill -HUP {daemon_pid}`",
+                self.kept.join(", ")
             )
         })
     }

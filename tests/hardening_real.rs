@@ -671,6 +671,15 @@ fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
     eventually("the refusal", || {
         d.proc.output().contains("keeping the settings in use")
     });
+    // `config` says the daemon kept them, not to send SIGHUP again (review X, X11).
+    let (_, json, _) = cli(&dir, &d.env, &["config", "--json"]);
+    let note: serde_json::Value = serde_json::from_str(&json).expect(&json);
+    assert!(
+        note["daemon_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("could not use this file as it is")),
+        "{json}"
+    );
     dir.write(
         "lockwatch/config/config.toml",
         "[stale]\nidle_cpu_secs = 0.5\n",
@@ -692,7 +701,7 @@ fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
     // other keys are taken (review O, Q2).
     dir.write(
         "lockwatch/config/config.toml",
-        "[stale]\nidle_cpu_secs = \"much\"\n[policy]\nyield_after = \"45s\"\n",
+        "[stale]\nidle_cpu_secs = \"much\"\nstale_afer = \"30s\"\n[policy]\nyield_after = \"45s\"\n",
     );
     // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(d.proc.pid as i32, libc::SIGHUP) }, 0);
@@ -712,6 +721,23 @@ fn sighup_reloads_the_config_and_sigterm_removes_the_socket() {
     assert!(
         last.is_some_and(|l| l.contains("policy.yield_after") && !l.contains("idle_cpu_secs")),
         "{out}"
+    );
+    // An unknown key has no value in use to keep (review X, X6).
+    assert!(!out.contains("value in use of stale.stale_afer"), "{out}");
+    // `config` and `doctor` say what the daemon kept, not only "the default is used" (review
+    // X, X5, X11).
+    let (_, json, _) = cli(&dir, &d.env, &["config", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).expect(&json);
+    assert!(
+        doc["daemon_note"]
+            .as_str()
+            .is_some_and(|n| n.contains("keeps its earlier stale.idle_cpu_secs = 0.5")),
+        "{json}"
+    );
+    let (_, doctor, _) = cli(&dir, &d.env, &["doctor"]);
+    assert!(
+        doctor.contains("keeps its earlier stale.idle_cpu_secs = 0.5"),
+        "{doctor}"
     );
     let (code, _, _) = cli(&dir, &d.env, &["daemon", "--check"]);
     assert_eq!(code, 0, "still running after SIGHUP");

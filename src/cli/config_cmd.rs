@@ -128,7 +128,7 @@ fn paths_text(ctx: &Context) -> String {
 
 /// When a daemon runs with settings other than those shown: read from another file, or from
 /// this one before it changed (review T, T2). Nothing when none runs or it does not say.
-fn running_daemon_note(ctx: &Context) -> Option<String> {
+pub(super) fn running_daemon_note(ctx: &Context) -> Option<String> {
     use crate::daemon::protocol::{Request, Response};
     let socket = crate::daemon::socket_path(&ctx.dirs);
     let mut c =

@@ -106,6 +106,8 @@ pub struct Facts {
     pub config_file: PathBuf,
     /// Problems found while loading the config.
     pub config_warnings: Vec<String>,
+    /// What the running daemon runs with instead of the file as shown (see `config`).
+    pub daemon_config_note: Option<String>,
     /// Directories to watch that are not there (yet) or are not directories.
     pub missing_dirs: Vec<String>,
     /// Notifications are enabled in the config.
@@ -228,6 +230,7 @@ impl Facts {
                 .filter(|w| !ctx.loaded.missing_dirs.contains(w))
                 .cloned()
                 .collect(),
+            daemon_config_note: super::config_cmd::running_daemon_note(ctx),
             missing_dirs: ctx.loaded.missing_dirs.clone(),
             notify_enabled: ctx.loaded.config.notify.enabled,
             notify_enabled_from: disabled_by(ctx.loaded.provenance.get("notify.enabled")),
@@ -917,6 +920,9 @@ fn lock_table_check(f: &Facts) -> Option<Check> {
 
 /// The checks of the config: one that it is fine, or one per problem found loading it.
 fn config_checks(f: &Facts) -> Vec<Check> {
+    // What the daemon runs with, when not the file as it is (review X, X11).
+    let daemon =
+        (f.daemon_config_note.iter()).map(|note| check("config", Status::Warn, note.clone(), None));
     let file = f.config_file.display();
     if f.config_warnings.is_empty() {
         let detail = if f.config_file.exists() {
@@ -924,7 +930,9 @@ fn config_checks(f: &Facts) -> Vec<Check> {
         } else {
             format!("defaults ({file} does not exist)")
         };
-        return vec![check("config", Status::Ok, detail, None)];
+        return std::iter::once(check("config", Status::Ok, detail, None))
+            .chain(daemon)
+            .collect();
     }
     let fix = |w: &str| {
         if w.contains(" is a symlink to ") {
@@ -941,6 +949,7 @@ fn config_checks(f: &Facts) -> Vec<Check> {
     };
     (f.config_warnings.iter())
         .map(|w| check("config", Status::Problem, w.clone(), Some(fix(w))))
+        .chain(daemon)
         .collect()
 }
 
@@ -1242,6 +1251,7 @@ mod tests {
             history: ("/d/history.jsonl".into(), Ok(())),
             config_file: "/nonexistent/config.toml".into(),
             config_warnings: vec![],
+            daemon_config_note: None,
             missing_dirs: vec![],
             notify_enabled: true,
             notify_enabled_from: String::new(),

@@ -630,10 +630,23 @@ impl Engine {
             self.log(&format!(
                 "config    {why}; keeping the settings in use (fix the file and send SIGHUP again)"
             ));
+            // `config` and `doctor` say so, not "send SIGHUP" again (review X, X11).
+            self.config_file = Some(crate::config::ConfigFile {
+                refused: true,
+                ..crate::config::ConfigFile::of(&loaded.file)
+            });
+            self.publish();
             return;
         }
-        // A key the file now gets wrong keeps its value in use, not its default (review O, Q2).
-        let kept = loaded.keys_to_keep();
+        // A key the file now gets wrong keeps its value in use, not its default (review O, Q2);
+        // an unknown key has no value in use to keep (review X, X6).
+        let in_use: std::collections::BTreeMap<String, String> =
+            self.config.flatten().into_iter().collect();
+        let known = |k: &String| {
+            let section = format!("{k}.");
+            in_use.contains_key(k) || in_use.keys().any(|key| key.starts_with(&section))
+        };
+        let kept: Vec<String> = loaded.keys_to_keep().into_iter().filter(known).collect();
         if !kept.is_empty() {
             loaded.config = crate::config::keep_values(loaded.config.clone(), &self.config, &kept);
             roots = loaded.roots();
@@ -642,6 +655,12 @@ impl Engine {
                 kept.join(", ")
             ));
         }
+        let kept: Vec<String> = (kept.iter())
+            .map(|k| match in_use.get(k) {
+                Some(v) => format!("{k} = {v}"),
+                None => format!("[{k}]"),
+            })
+            .collect();
         let old: std::collections::BTreeMap<String, String> =
             self.config.flatten().into_iter().collect();
         let changed: Vec<String> = loaded
@@ -669,7 +688,10 @@ impl Engine {
         self.roots = roots;
         self.known_at = None;
         self.config = config;
-        self.config_file = Some(crate::config::ConfigFile::of(&loaded.file));
+        self.config_file = Some(crate::config::ConfigFile {
+            kept,
+            ..crate::config::ConfigFile::of(&loaded.file)
+        });
         self.log(&format!(
             "reloaded  {}: {}",
             loaded.file.display(),
