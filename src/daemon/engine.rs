@@ -623,6 +623,34 @@ impl Engine {
         })
     }
 
+    /// Keeps in `loaded` the value in use of each key the file now gets wrong, not its
+    /// default (review O, Q2); an unknown key has no value in use to keep (review X, X6).
+    /// Returns them as `key = value`, for `config` and `doctor` to say (review X, X5).
+    fn keep_values_in_use(&self, loaded: &mut Loaded, roots: &mut WatchRoots) -> Vec<String> {
+        let in_use: std::collections::BTreeMap<String, String> =
+            self.config.flatten().into_iter().collect();
+        let known = |k: &String| {
+            let section = format!("{k}.");
+            in_use.contains_key(k) || in_use.keys().any(|key| key.starts_with(&section))
+        };
+        let kept: Vec<String> = loaded.keys_to_keep().into_iter().filter(known).collect();
+        if kept.is_empty() {
+            return kept;
+        }
+        loaded.config = crate::config::keep_values(loaded.config.clone(), &self.config, &kept);
+        *roots = loaded.roots();
+        self.log(&format!(
+            "config    keeping the value in use of {} (fix the file and send SIGHUP again)",
+            kept.join(", ")
+        ));
+        (kept.iter())
+            .map(|k| match in_use.get(k) {
+                Some(v) => format!("{k} = {v}"),
+                None => format!("[{k}]"),
+            })
+            .collect()
+    }
+
     /// Applies a reloaded configuration in place: thresholds, roots, notifications, limits.
     /// Holds, waits and verdicts carry on.
     fn reload(&mut self, mut loaded: Loaded, mut roots: WatchRoots) {
@@ -638,29 +666,7 @@ impl Engine {
             self.publish();
             return;
         }
-        // A key the file now gets wrong keeps its value in use, not its default (review O, Q2);
-        // an unknown key has no value in use to keep (review X, X6).
-        let in_use: std::collections::BTreeMap<String, String> =
-            self.config.flatten().into_iter().collect();
-        let known = |k: &String| {
-            let section = format!("{k}.");
-            in_use.contains_key(k) || in_use.keys().any(|key| key.starts_with(&section))
-        };
-        let kept: Vec<String> = loaded.keys_to_keep().into_iter().filter(known).collect();
-        if !kept.is_empty() {
-            loaded.config = crate::config::keep_values(loaded.config.clone(), &self.config, &kept);
-            roots = loaded.roots();
-            self.log(&format!(
-                "config    keeping the value in use of {} (fix the file and send SIGHUP again)",
-                kept.join(", ")
-            ));
-        }
-        let kept: Vec<String> = (kept.iter())
-            .map(|k| match in_use.get(k) {
-                Some(v) => format!("{k} = {v}"),
-                None => format!("[{k}]"),
-            })
-            .collect();
+        let kept = self.keep_values_in_use(&mut loaded, &mut roots);
         let old: std::collections::BTreeMap<String, String> =
             self.config.flatten().into_iter().collect();
         let changed: Vec<String> = loaded
