@@ -633,15 +633,21 @@ fn a_child_that_ignores_sigterm_is_said_to_need_force() {
     );
 }
 
+/// The package cache held by a `flock` that ignores SIGTERM, and a `cargo` waiting behind it.
+fn holder_ignoring_sigterm_with_waiter(dir: &Dir) -> (util::Proc, util::Proc) {
+    let lock = package_cache(dir);
+    let holder = util::daemon::flock_holder_ignoring_sigterm(dir, "holder", &lock);
+    util::wait_holder(dir, &lock, holder.pid, &[&holder]);
+    let (waiter, _) = util::waiter_behind(dir, &lock, &holder);
+    (holder, waiter)
+}
+
 /// A holder that ignores SIGTERM itself: `kill` says so at once, without waiting out its
 /// grace, and a person at a terminal is offered SIGKILL; saying yes lets the waiter go on.
 #[test]
 fn kill_of_a_holder_that_ignores_sigterm_says_so_at_once_and_offers_sigkill() {
     let dir = Dir::new("holder-ignores-term");
-    let lock = package_cache(&dir);
-    let holder = util::daemon::flock_holder_ignoring_sigterm(&dir, "holder", &lock);
-    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
-    let (waiter, _) = util::waiter_behind(&dir, &lock, &holder);
+    let (holder, waiter) = holder_ignoring_sigterm_with_waiter(&dir);
     let pid = holder.pid;
     // No: said once, nothing signalled, refused.
     let (code, out) = at_a_terminal(&dir, &format!("kill {pid} --yes"), "n\n");
@@ -673,10 +679,7 @@ fn kill_of_a_holder_that_ignores_sigterm_says_so_at_once_and_offers_sigkill() {
 #[test]
 fn kill_hints_for_a_holder_that_ignores_sigterm_lead_somewhere() {
     let dir = Dir::new("kill-hints-term");
-    let lock = package_cache(&dir);
-    let holder = util::daemon::flock_holder_ignoring_sigterm(&dir, "holder", &lock);
-    util::wait_holder(&dir, &lock, holder.pid, &[&holder]);
-    let (waiter, _) = util::waiter_behind(&dir, &lock, &holder);
+    let (holder, waiter) = holder_ignoring_sigterm_with_waiter(&dir);
     let pid = holder.pid.to_string();
     let mut args: Vec<String> = vec!["kill".into(), pid.clone()];
     let mut said = Vec::new();
