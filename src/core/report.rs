@@ -418,7 +418,9 @@ fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64
     report.advice = advice(report, settings);
     let gave_up = gave_up_before(report, &k.gave_up);
     let sig = signals(obs, i);
+    let stopped_on = (report.blocker.as_ref()).and_then(|b| k.net_waits.get(&b.pid));
     report.verdict = verdict(report, &sig, settings, gave_up.is_some())
+        + &stopped_on_network_clause(report, stopped_on)
         + &deleted_clause(report, &sig)
         + &sharers_clause(report)
         + &gave_up.map_or(String::new(), |g| gave_up_words(report, g, now));
@@ -1051,6 +1053,23 @@ fn gave_up_words(i: &IncidentReport, g: &super::netwait::GaveUp, now: f64) -> St
         super::text::duration((now - g.at).max(0.0)),
         super::text::duration(g.silent_secs),
         g.peer
+    )
+}
+
+/// What a blocker suspended while nothing came from its registry goes back to when resumed:
+/// that wait, which stopping it ends (review X, X14).
+fn stopped_on_network_clause(i: &IncidentReport, wait: Option<&(String, NetSilence)>) -> String {
+    let Some((peer, s)) = wait.filter(|(_, s)| s.nothing_received && s.first_try_secs >= 10.0)
+    else {
+        return String::new();
+    };
+    if i.doing != Doing::Stopped {
+        return String::new();
+    }
+    format!(
+        " Before it was stopped it was getting nothing from {peer} (its first try was {} \
+         ago): resumed, it goes back to that wait; stopped, it lets the waiting builds go now.",
+        super::text::duration(s.first_try_secs)
     )
 }
 
@@ -2030,6 +2049,27 @@ mod tests {
             net_settings: HashMap::from([(10, NetSettings::default())]),
             ..Knowledge::default()
         }
+    }
+
+    /// Suspended with Ctrl-Z after its registry went silent: resuming it goes back to that
+    /// wait, and the verdict says so (review X, X14).
+    #[test]
+    fn a_holder_stopped_in_a_silent_network_wait_says_what_resuming_it_does() {
+        let r = two_builds(ProcState::Stopped).report(&followed_wait(45.0, 2, false));
+        let i = &r.incidents[0];
+        assert_eq!(i.doing, Doing::Stopped);
+        assert!(
+            i.verdict.contains(
+                "Before it was stopped it was getting nothing from 127.0.0.1:1 (its first try \
+                 was 45s ago): resumed, it goes back to that wait; stopped, it lets the waiting \
+                 builds go now."
+            ),
+            "{}",
+            i.verdict
+        );
+        // A stopped holder with no network wait is not told so.
+        let r = two_builds(ProcState::Stopped).report(&Knowledge::default());
+        assert!(!r.incidents[0].verdict.contains("getting nothing"));
     }
 
     #[test]
