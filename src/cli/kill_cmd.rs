@@ -273,7 +273,8 @@ fn confirmed(ctx: &Context, args: &Args, target: &ProcessFacts) -> Result<(), Bo
     // A person who said no is not told they were overruled.
     let message = match asked {
         true => format!("{} was not signalled.", args.pid),
-        false if !args.force && target.sigterm.futile() => {
+        // A `--force` given, or needed, stays in the command it names (review X, X12).
+        false if args.force || target.sigterm.futile() => {
             with_both_flags(&refusal.explain(args.pid, Act::Kill), args.pid)
         }
         false => refusal.explain(args.pid, Act::Kill),

@@ -253,9 +253,14 @@ fn waiting_fields(out: &mut String, i: &IncidentReport, style: &Style) {
     // Many waiters: the longest waits and any suspended one, then the rest counted, so the
     // blocker comes on the first screen (review W, W5). `--all` lists every one.
     let fold = blocked.len() > MAX_WAITERS_LISTED && !style.all;
-    let (listed, rest): (Vec<_>, Vec<_>) = (blocked.into_iter().enumerate()).partition(|(n, b)| {
-        !fold || *n < MAX_WAITERS_LISTED - 1 || b.process.process_state == ProcState::Stopped
-    });
+    let (mut listed, mut rest): (Vec<_>, Vec<_>) =
+        (blocked.into_iter().enumerate()).partition(|(n, b)| {
+            !fold || *n < MAX_WAITERS_LISTED - 1 || b.process.process_state == ProcState::Stopped
+        });
+    // One left over is listed, not counted.
+    if rest.len() == 1 {
+        listed.append(&mut rest);
+    }
     for (_, b) in listed {
         let line = words::blocked_in(i, b, 0.0, style.viewer_uid);
         field(out, style, "waiting", &line);

@@ -78,9 +78,9 @@ pub struct Wanted {
     /// The target and build directories of the projects named: holds of the build locks of
     /// the profile waited for.
     pub builds: Vec<PathBuf>,
-    /// `--cargo-home` was given: with named paths too, that home's package cache counts (as
+    /// The `--cargo-home` dirs: with named paths too, their package caches count (as
     /// `$CARGO_HOME`'s does whenever a project is named: a build there takes it).
-    pub homes: bool,
+    pub homes: Vec<PathBuf>,
 }
 
 impl Wanted {
@@ -245,6 +245,7 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
     let builds: Vec<PathBuf> = named.builds.iter().map(|p| real(p)).collect();
     let profile = here.profile_dir.as_str();
     let homes: Vec<PathBuf> = here.cargo_homes.iter().map(|h| real(h)).collect();
+    let flagged: Vec<PathBuf> = named.homes.iter().map(|h| real(h)).collect();
     // A separate build dir may stop above a part computed by cargo alone (a workspace hash):
     // every build dir below it counts.
     let dirs: Vec<(PathBuf, Dir)> = (here.dirs.iter())
@@ -271,18 +272,23 @@ pub fn blocking<'a>(report: &'a Report, named: &Wanted, here: &Here) -> Vec<&'a 
             let path = real(&l.path);
             let exclusive =
                 l.holders.is_empty() || l.holders.iter().any(|h| h.mode == LockMode::Exclusive);
-            let ours = path.parent().is_some_and(|d| homes.iter().any(|h| h == d));
-            let home_lock = matches!(
+            let in_home = |homes: &[PathBuf]| {
+                path.parent()
+                    .is_some_and(|d| homes.contains(&d.to_path_buf()))
+            };
+            let cache = matches!(
                 l.kind,
                 LockKind::PackageCache | LockKind::PackageCacheMutate
-            ) && exclusive
-                && ours;
-            // A named project's build takes the package cache first (review X, X4).
+            ) && exclusive;
+            let home_lock = cache && in_home(&homes);
+            // A named project's build takes the package cache first; a `--cargo-home` named
+            // with paths is waited for too (review X, X4).
             if !named.is_empty() {
                 return wanted.contains(&path)
                     || under.iter().any(|d| path.starts_with(d))
                     || builds.iter().any(|d| in_profile(&path, d, profile))
-                    || (home_lock && (!builds.is_empty() || named.homes));
+                    || (home_lock && !builds.is_empty())
+                    || (cache && in_home(&flagged));
             }
             let ws = here.dirs.as_ref().map(|d| d.workspace_root.as_path());
             home_lock
@@ -487,7 +493,7 @@ fn what_to_wait_for(ctx: &Context, args: &Args) -> (crate::scan::WatchRoots, Wan
         dirs.is_some(),
         &|d| super::status::dirs_in(d, args.target_dir.as_deref()),
     );
-    named.homes = !ctx.flags.cargo_homes.is_empty();
+    named.homes = ctx.flags.cargo_homes.clone();
     let build_dirs = dirs.iter().flat_map(|d| [&d.target_dir, &d.build_dir]);
     let file_dirs: Vec<PathBuf> = (named.files.iter())
         .filter_map(|f| std::path::absolute(f).ok()?.parent().map(Path::to_path_buf))
@@ -1575,14 +1581,14 @@ mod tests {
             files: vec!["/elsewhere/target/debug/.cargo-lock".into()],
             under: vec![],
             builds: vec![],
-            homes: false,
+            homes: vec![],
         };
         assert_eq!(blocking(&report, &file, &here).len(), 1);
         let dir = Wanted {
             files: vec![],
             under: vec!["/elsewhere/target".into()],
             builds: vec![],
-            homes: false,
+            homes: vec![],
         };
         let named = blocking(&report, &dir, &here);
         assert_eq!(named.len(), 1);
@@ -1616,8 +1622,17 @@ mod tests {
             ..Wanted::default()
         };
         assert!(blocking(&report, &dir, &here).is_empty());
-        let with_home = Wanted { homes: true, ..dir };
+        let with_home = Wanted {
+            homes: vec!["/h".into()],
+            ..dir.clone()
+        };
         assert_eq!(blocking(&report, &with_home, &here).len(), 1);
+        // Another `--cargo-home` than this one: this one's package cache is not waited for.
+        let other_home = Wanted {
+            homes: vec!["/other".into()],
+            ..dir
+        };
+        assert!(blocking(&report, &other_home, &here).is_empty());
     }
 
     /// After `cargo clean` under a build, a new build locks a new file at the path: `wait` names
@@ -1777,7 +1792,7 @@ mod tests {
             files: vec![],
             under: vec!["/ws/target".into(), "/h".into()],
             builds: vec![],
-            homes: false,
+            homes: vec![],
         };
         assert_eq!(blocking(&report, &named, &here).len(), 1);
         // `wait` waits for it: `held` in `--json`, not `background` (review L, M12).
@@ -1811,14 +1826,14 @@ mod tests {
                 files: vec![file.clone()],
                 under: vec![],
                 builds: vec![],
-                homes: false,
+                homes: vec![],
             };
             assert_eq!(blocking(report, &named, &here).len(), 1);
             let under = Wanted {
                 files: vec![],
                 under: vec![home.clone()],
                 builds: vec![],
-                homes: false,
+                homes: vec![],
             };
             assert_eq!(blocking(report, &under, &here).len(), 1);
         }
@@ -1886,14 +1901,14 @@ mod tests {
             files: vec![],
             under: vec![],
             builds: vec![target.clone()],
-            homes: false,
+            homes: vec![],
         };
         // A target dir named is a directory: any lock under it.
         let directory = Wanted {
             files: vec![],
             under: vec![target.clone()],
             builds: vec![],
-            homes: false,
+            homes: vec![],
         };
         for named in [&p, &p.join("src"), &p.join("Cargo.toml")] {
             let w = Wanted::from_args(std::slice::from_ref(named), &[], None, false, &dirs);
@@ -2362,7 +2377,7 @@ mod tests {
             files: vec!["/w/app/target/debug/.cargo-lock".into()],
             under: vec![],
             builds: vec![],
-            homes: false,
+            homes: vec![],
         };
         let none = Here::default();
         assert_eq!(
@@ -2373,7 +2388,7 @@ mod tests {
             files: vec![],
             under: vec!["/w/shared".into()],
             builds: vec![],
-            homes: false,
+            homes: vec![],
         };
         assert_eq!(
             nothing_to_wait_for(&dir, &none),

@@ -246,6 +246,10 @@ pub type WaitEpisode = (Episode, f64, bool);
 /// A start time and whether it is the real one.
 type Start = (f64, bool);
 
+/// A wait that ended: when the waiter began being blocked, when it began waiting for this
+/// lock (see `Wait::on_lock`), and when it ended.
+type Ended = (Start, f64, f64);
+
 fn yes() -> bool {
     true
 }
@@ -600,7 +604,7 @@ pub struct State {
     /// Waits that ended lately without their waiter getting the lock, with when the whole wait
     /// began and when it ended: all waiters wake when a holder lets go and the losers block
     /// again, so a pass may catch one between the two. Waiting again soon, it goes on.
-    just_ended: HashMap<(FileKey, ProcId), (Start, f64)>,
+    just_ended: HashMap<(FileKey, ProcId), Ended>,
     /// Waiters whose last wait ended lately (they got that lock, or gave up), with when their
     /// whole blocked time began and when that wait ended: one that blocks again within
     /// [`CHAIN_SECS`] on another lock (a cargo that got the package cache and now waits for its
@@ -608,7 +612,7 @@ pub struct State {
     last_waited: HashMap<ProcId, (Start, f64)>,
     /// Waits that ended because their waiter was stopped (Ctrl-Z), with when they began: kept
     /// while it stays stopped; continued, it blocks again at once and its wait goes on.
-    stopped_waits: HashMap<(FileKey, ProcId), (Start, f64)>,
+    stopped_waits: HashMap<(FileKey, ProcId), Ended>,
     /// Waits of continued waiters, with when they were stopped: blocking again, the part
     /// that follows began then (the time stopped was spent blocked, as the terminal shows it),
     /// or when the hold it blocks behind began, if later: time stopped while the lock was free,
@@ -679,7 +683,7 @@ impl State {
     /// held it then (a wait goes on when the holder changes), a stopped waiter's too.
     pub fn wait_since(&self) -> HashMap<(FileKey, u32), f64> {
         let stopped =
-            (self.stopped_waits.iter()).map(|((k, id), ((began, _), _))| ((*k, id.pid), *began));
+            (self.stopped_waits.iter()).map(|((k, id), (_, on_lock, _))| ((*k, id.pid), *on_lock));
         (self.waits.iter())
             .map(|((k, id), w)| ((*k, id.pid), w.on_lock))
             .chain(stopped)
@@ -1028,15 +1032,15 @@ fn track_waits(
 fn age_ended_waits(state: &mut State, now: f64, stopped: &[ProcId]) {
     state
         .just_ended
-        .retain(|_, (_, at)| now - *at <= REBLOCK_SECS);
+        .retain(|_, (_, _, at)| now - *at <= REBLOCK_SECS);
     // Continued (or gone): one that blocks again now goes on with its wait.
     let continued: Vec<_> = (state.stopped_waits.keys())
         .filter(|(_, who)| !stopped.contains(who))
         .copied()
         .collect();
     for id in continued {
-        let (began, stopped_at) = state.stopped_waits.remove(&id).expect("listed above");
-        state.just_ended.insert(id, (began, now));
+        let (began, on_lock, stopped_at) = state.stopped_waits.remove(&id).expect("listed above");
+        state.just_ended.insert(id, (began, on_lock, now));
         state.resumed_from.insert(id, stopped_at);
     }
     state
@@ -1081,8 +1085,8 @@ fn going_on_since(
         let began = ((old.began, old.began_known), old.on_lock);
         fx.push(Effect::RecordHistory(wait_ended(id, old, now, true)));
         Some(began)
-    } else if let Some((began, _)) = state.just_ended.remove(&id) {
-        Some((began, began.0))
+    } else if let Some((began, on_lock, _)) = state.just_ended.remove(&id) {
+        Some((began, on_lock))
     } else {
         None
     }
@@ -1223,17 +1227,17 @@ fn wait_gone(
         .last_waited
         .insert(id.1, ((wait.began, wait.began_known), now));
     let stopped_now = stopped.contains(&id.1);
+    let ended = ((wait.began, wait.began_known), wait.on_lock, now);
     if stopped_now {
-        state
-            .stopped_waits
-            .insert(id, ((wait.began, wait.began_known), now));
+        state.stopped_waits.insert(id, ended);
     } else if !holds(id) {
-        state
-            .just_ended
-            .insert(id, ((wait.began, wait.began_known), now));
+        state.just_ended.insert(id, ended);
     }
-    let still_held =
-        (locks.iter()).any(|l| l.key == id.0 && l.holders.iter().any(|h| h.id != id.1));
+    // Held still by one it waited for (any holder, when it waited for an unseen one).
+    let blocker =
+        |pid: u32| wait.blocked_by.is_empty() || wait.blocked_by.iter().any(|(_, p)| *p == pid);
+    let still_held = (locks.iter())
+        .any(|l| l.key == id.0 && l.holders.iter().any(|h| h.id != id.1 && blocker(h.id.pid)));
     let over = match (stopped_now, holds(id), still_held) {
         (true, _, _) => Some(WaitOver::Suspended),
         (false, true, _) => None,
@@ -2741,6 +2745,28 @@ mod tests {
         // wait for the package cache before it (review X, X2).
         assert_eq!(s.wait_since()[&(build_key, 11)], 125.0);
         assert_eq!(s.blocked_since()[&(build_key, 11)], 100.0);
+        // Suspended (Ctrl-Z) and continued (`fg`): both times go on as they were.
+        let mut s3 = s.clone();
+        let cargo_11 = ProcId {
+            pid: 11,
+            start_token: 2,
+        };
+        let mut alone = build.clone();
+        alone[0].waiters.clear();
+        apply(
+            &mut s3,
+            Event::Observed {
+                now: 130.0,
+                locks: alone.clone(),
+                blockers: Vec::new(),
+                stopped_waiters: vec![cargo_11],
+            },
+        );
+        assert_eq!(s3.wait_since()[&(build_key, 11)], 125.0, "while stopped");
+        observe(&mut s3, 140.0, (alone, Vec::new()));
+        observe(&mut s3, 141.0, (build.clone(), Vec::new()));
+        assert_eq!(s3.wait_since()[&(build_key, 11)], 125.0, "continued");
+        assert_eq!(s3.blocked_since()[&(build_key, 11)], 100.0);
         // Blocking again much later is another wait.
         let mut s2 = state();
         run(&mut s2, 100.0, 110.0, 2.0, |_| {
