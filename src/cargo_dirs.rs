@@ -102,10 +102,11 @@ pub fn net_settings(
             .or_else(|| configured(table, key).and_then(|n| u32::try_from(n).ok()))
     };
     let defaults = crate::core::netwait::NetSettings::default();
+    let timeout = number("CARGO_HTTP_TIMEOUT", "http", "timeout");
     crate::core::netwait::NetSettings {
-        timeout_secs: number("CARGO_HTTP_TIMEOUT", "http", "timeout")
-            .map_or(defaults.timeout_secs, f64::from),
+        timeout_secs: timeout.map_or(defaults.timeout_secs, f64::from),
         retry: number("CARGO_NET_RETRY", "net", "retry").unwrap_or(defaults.retry),
+        timeout_set: timeout.is_some(),
     }
 }
 
@@ -150,6 +151,58 @@ pub fn workspace_root(dir: &Path) -> Option<PathBuf> {
     Some(package.to_path_buf())
 }
 
+/// The git repositories a cargo working in `dir` may fetch: those its workspace's `Cargo.lock`
+/// names and those the manifests of the workspace root, its listed members and `dir`'s
+/// package name (a dependency just added is in no lockfile yet). Empty outside a project.
+pub fn git_urls(dir: &Path) -> Vec<String> {
+    use crate::core::gitfetch;
+    let Some(root) = workspace_root(dir) else {
+        return Vec::new();
+    };
+    let mut urls = read_text(&root.join("Cargo.lock"))
+        .map(|lock| gitfetch::locked_git_urls(&lock))
+        .unwrap_or_default();
+    let package = dir.ancestors().find(|d| d.join("Cargo.toml").is_file());
+    let root_manifest = read_toml(&root.join("Cargo.toml"));
+    let members = (root_manifest.as_ref()).map(|m| member_dirs(&root, m));
+    let manifests = (members.into_iter().flatten())
+        .chain(package.map(Path::to_path_buf))
+        .filter_map(|d| read_toml(&d.join("Cargo.toml")))
+        .chain(root_manifest);
+    for m in manifests {
+        urls.extend(gitfetch::manifest_git_urls(&m));
+    }
+    urls.sort();
+    urls.dedup();
+    urls
+}
+
+/// The member directories the workspace manifest at `root` lists: each `members` entry, a
+/// trailing `/*` standing for every directory in it (other globs are passed over).
+fn member_dirs(root: &Path, manifest: &toml::Table) -> Vec<PathBuf> {
+    let Some(members) = (manifest.get("workspace"))
+        .and_then(|w| w.get("members"))
+        .and_then(|m| m.as_array())
+    else {
+        return Vec::new();
+    };
+    let mut dirs = Vec::new();
+    for m in members.iter().filter_map(|m| m.as_str()) {
+        match m.strip_suffix("/*") {
+            Some(parent) => dirs.extend(
+                (std::fs::read_dir(root.join(parent))
+                    .into_iter()
+                    .flatten()
+                    .flatten())
+                .map(|e| e.path()),
+            ),
+            None if !m.contains(['*', '?', '[']) => dirs.push(root.join(m)),
+            None => {}
+        }
+    }
+    dirs
+}
+
 /// Whether profile `name` exists for the workspace at `workspace_root`: one of Cargo's own
 /// (dev, release, test, bench) or a `[profile.NAME]` of its manifest. `None` when the
 /// manifest cannot be read (nothing to check against).
@@ -163,13 +216,17 @@ pub fn profile_defined(workspace_root: &Path, name: &str) -> Option<bool> {
 }
 
 fn read_toml(path: &Path) -> Option<toml::Table> {
-    // Never a FIFO (a read would block) or a file too big to be a manifest or a config.
+    toml::from_str(&read_text(path)?).ok()
+}
+
+/// A manifest, a lockfile or a config as text: never a FIFO (a read would block) or a file too
+/// big to be one.
+fn read_text(path: &Path) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
     if !meta.is_file() || meta.len() > MAX_TOML_BYTES {
         return None;
     }
-    let text = std::fs::read_to_string(path).ok()?;
-    toml::from_str(&text).ok()
+    std::fs::read_to_string(path).ok()
 }
 
 /// The largest manifest or Cargo config read (a generated one with many members fits).
@@ -345,6 +402,34 @@ mod tests {
 
     /// What a cargo hung on a registry runs with: its environment, else the nearest config
     /// that sets it, else Cargo's defaults (review M, N13).
+    /// A git dependency just added to a member is in no lockfile yet: the members' manifests
+    /// are read too, globs ending in `/*` included.
+    #[test]
+    fn git_urls_come_from_the_lockfile_and_every_member_s_manifest() {
+        let w = World::new();
+        w.write(
+            "ws/Cargo.toml",
+            "[workspace]
+members = [\"app\", \"crates/*\"]
+\
+             [workspace.dependencies]\nw = { git = \"https://h/w\" }\n",
+        );
+        w.write(
+            "ws/Cargo.lock",
+            "[[package]]\nname = \"l\"\nsource = \"git+https://h/l#abc\"\n",
+        );
+        w.write("ws/app/Cargo.toml", PKG);
+        w.write(
+            "ws/crates/b/Cargo.toml",
+            &format!("{PKG}[dependencies]\nb = {{ git = \"http://127.0.0.1:9/b.git\" }}\n"),
+        );
+        assert_eq!(
+            git_urls(&w.p("ws/app")),
+            ["http://127.0.0.1:9/b.git", "https://h/l", "https://h/w"]
+        );
+        assert!(git_urls(&w.p("nowhere")).is_empty());
+    }
+
     #[test]
     fn network_settings_come_from_the_environment_then_the_configs() {
         use crate::core::netwait::NetSettings;
@@ -359,6 +444,7 @@ mod tests {
         let from_home = NetSettings {
             timeout_secs: 15.0,
             retry: 0,
+            timeout_set: true,
         };
         assert_eq!(net_settings(None, &home, &none), from_home);
         w.write("p/Cargo.toml", PKG);
@@ -368,7 +454,8 @@ mod tests {
             net_settings(Some(&w.p("p")), &home, &none),
             NetSettings {
                 timeout_secs: 60.0,
-                retry: 0
+                retry: 0,
+                timeout_set: true,
             }
         );
         let env = |k: &str| (k == "CARGO_NET_RETRY").then(|| "5".to_string());
@@ -376,7 +463,8 @@ mod tests {
             net_settings(Some(&w.p("p")), &home, &env),
             NetSettings {
                 timeout_secs: 60.0,
-                retry: 5
+                retry: 5,
+                timeout_set: true,
             }
         );
         // Nonsense is Cargo's default, never a panic.

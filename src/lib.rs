@@ -44,6 +44,7 @@ pub mod listing;
 pub mod local_time;
 pub mod memo;
 pub mod probe;
+pub mod resolve;
 pub mod scan;
 pub mod service;
 pub mod shown;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::core::catalog::{self, LockKind};
+use crate::core::gitfetch::GitSource;
 use crate::core::graph::Graph;
 use crate::core::model::{Activity, HiddenHolder, LockSighting, ProcessFacts, Report, Source};
 use crate::core::netwait::NetSettings;
@@ -252,6 +253,7 @@ pub fn report(
     let knowledge = &Knowledge {
         build_dirs: configured_build_dirs(pass, home, &mut PerProcess::default()),
         net_settings: net_settings(pass, home, &mut PerProcess::default()),
+        git_sources: git_sources(pass, &mut PerProcess::default()),
         ..knowledge.clone()
     };
     report::build(
@@ -319,6 +321,11 @@ impl<T: Clone> PerProcess<T> {
         self.0.entry((pid, start)).or_insert_with(learn).clone()
     }
 
+    /// What is known of `pid` started at `start`, if anything.
+    fn get(&self, pid: u32, start: u64) -> Option<T> {
+        self.0.get(&(pid, start)).cloned()
+    }
+
     /// Forgets every process but `pids`.
     fn keep(&mut self, pids: &[u32]) {
         self.0.retain(|(pid, _), _| pids.contains(pid));
@@ -366,6 +373,36 @@ fn settings_of(pass: &Pass, pid: u32, cargo_home: Option<&Path>) -> Option<NetSe
     };
     let cwd = pass.facts.get(&pid).and_then(|f| f.cwd.as_deref());
     Some(crate::cargo_dirs::net_settings(cwd, home, &lookup))
+}
+
+/// The git dependencies of the workspace each process that waits only on the network works on
+/// (see [`crate::cargo_dirs::git_urls`]), with the addresses their servers resolve to, by pid:
+/// a connection to one of them is a git fetch. Read when the process has a connection open,
+/// once in its life when `memo` is kept from pass to pass (kept through a pause between tries).
+pub fn git_sources(
+    pass: &Pass,
+    memo: &mut PerProcess<Vec<GitSource>>,
+) -> HashMap<u32, Vec<GitSource>> {
+    let mut out = HashMap::new();
+    let mut seen = Vec::new();
+    for (pid, activity) in &pass.activity {
+        let Some(facts) = (pass.facts.get(pid)).filter(|_| activity.descendants.is_empty()) else {
+            continue;
+        };
+        seen.push(*pid);
+        let sources = if activity.peers.is_empty() {
+            memo.get(*pid, facts.start_token)
+        } else {
+            Some(memo.get_or(*pid, facts.start_token, || {
+                let dir = crate::core::place::workplace(&facts.cmd, facts.cwd.as_deref());
+                let urls = dir.map(|d| crate::cargo_dirs::git_urls(&d));
+                crate::resolve::git_sources(&urls.unwrap_or_default())
+            }))
+        };
+        out.extend(sources.filter(|s| !s.is_empty()).map(|s| (*pid, s)));
+    }
+    memo.keep(&seen);
+    out
 }
 
 /// Current Unix time in seconds.

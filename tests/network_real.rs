@@ -278,3 +278,105 @@ fn assert_status_text(d: &Daemon, dir: &Dir, config: &Path, pid: u32) {
     assert_eq!(stale["doing"]["kind"], "network", "{stale}");
     assert!(stale["doing"]["silence"]["connections"].as_u64() >= Some(1));
 }
+
+/// A project with one git dependency on `server` (which never answers), and one with none.
+fn git_dependency_projects(dir: &Dir, server: &HangServer) -> (PathBuf, PathBuf) {
+    dir.write(
+        "fetcher/Cargo.toml",
+        &format!(
+            "[package]\nname = \"fetcher\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\ngx = {{ git = \"http://127.0.0.1:{}/x.git\" }}\n\n[workspace]\n",
+            server.port
+        ),
+    );
+    dir.write("fetcher/src/main.rs", "fn main() {}\n");
+    dir.write(
+        "plain/Cargo.toml",
+        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n",
+    );
+    dir.write("plain/src/main.rs", "fn main() {}\n");
+    (dir.path("fetcher"), dir.path("plain"))
+}
+
+/// A git dependency's server that never answers: the blocker is fetching that repository, not
+/// waiting on "a registry" that "gives up by itself in about 2m" — Cargo sets no timeout for a
+/// git fetch unless `http.timeout` is set, and git none unless `http.lowSpeedLimit` is (review
+/// X, X7 and X15). Both ways Cargo fetches: its own (libgit2) and `net.git-fetch-with-cli`.
+#[test]
+fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
+    let _serial = serial();
+    let dir = Dir::new("gitwait");
+    let server = HangServer::start();
+    let (fetcher, plain) = git_dependency_projects(&dir, &server);
+    let d = Daemon::start_with(&dir, "daemon", &[("LOCKWATCH_STALE_STALE_AFTER", "6s")]);
+    let url = format!("http://127.0.0.1:{}/x.git", server.port);
+    for with_git_cli in [false, true] {
+        let mut cmd = dir.cargo(&fetcher);
+        cmd.arg("fetch")
+            .env("CARGO_NET_GIT_FETCH_WITH_CLI", with_git_cli.to_string());
+        let blocker = dir.spawn("fetcher", &mut cmd);
+        let cache = dir.cargo_home.join(".package-cache");
+        d.wait_for("the fetching cargo holding the package cache", |r| {
+            util::daemon::holder_of(r, &cache)
+                .is_some_and(|l| l.holders.iter().any(|h| h.pid == blocker.pid))
+        });
+        let waiter = dir.spawn("plain", dir.cargo(&plain).arg("build"));
+        let i = watch_until_stale(&d, &blocker).stale;
+        let Doing::Network { git: Some(g), .. } = &i.doing else {
+            panic!("not a git fetch: {i:#?}");
+        };
+        assert_eq!(
+            (g.url.as_str(), g.with_git_cli),
+            (url.as_str(), with_git_cli)
+        );
+        let v = &i.verdict;
+        assert!(
+            v.contains(&format!("it fetches git repository {url}")),
+            "{v}"
+        );
+        assert!(v.contains("a git server that does not answer"), "{v}");
+        assert!(v.contains("so it may wait for ever"), "{v}");
+        assert!(!v.contains("gives up by itself"), "{v}");
+        let advice = &i.advice.as_ref().expect("the git advice").text;
+        let fix = if with_git_cli {
+            "http.lowSpeedLimit"
+        } else {
+            "without `http.timeout` it sets no timeout for git fetches"
+        };
+        assert!(advice.contains(fix), "{advice}");
+        let home = dir.cargo_home.to_str().expect("a UTF-8 temp path");
+        let (_, json) = d.cli(
+            &dir,
+            &["wait", "--timeout", "1s", "--json", "--cargo-home", home],
+        );
+        let first = json.lines().next().unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_str(first).expect("wait --json");
+        assert_eq!(v["held_by"]["registry"]["git_url"], url.as_str(), "{v}");
+        drop((waiter, blocker));
+    }
+    assert_the_advice_ends_the_fetch(&dir, &fetcher);
+    drop((d, server));
+}
+
+/// What the advice says to set makes the fetch give up: `http.timeout` for Cargo's own
+/// fetch, git's low-speed limit for `net.git-fetch-with-cli`.
+fn assert_the_advice_ends_the_fetch(dir: &Dir, fetcher: &Path) {
+    let settings: [&[(&str, &str)]; 2] = [
+        &[("CARGO_HTTP_TIMEOUT", "2")],
+        &[
+            ("CARGO_NET_GIT_FETCH_WITH_CLI", "true"),
+            ("GIT_HTTP_LOW_SPEED_LIMIT", "1000"),
+            ("GIT_HTTP_LOW_SPEED_TIME", "2"),
+        ],
+    ];
+    for envs in settings {
+        let mut cmd = dir.cargo(fetcher);
+        cmd.arg("fetch")
+            .env("CARGO_NET_RETRY", "0")
+            .envs(envs.iter().copied());
+        let mut fetch = dir.spawn("advised", &mut cmd);
+        // It exits (a failure: nothing to fetch), or `wait_exit` says it never did.
+        let code = fetch.wait_exit();
+        assert_ne!(code, 0, "{envs:?}: {}", fetch.output());
+    }
+}

@@ -848,6 +848,7 @@ fn silent_registry(i: &IncidentReport) -> Option<SilentRegistry> {
         peer,
         idle_for_secs,
         silence,
+        git,
     } = &i.doing
     else {
         return None;
@@ -859,7 +860,13 @@ fn silent_registry(i: &IncidentReport) -> Option<SilentRegistry> {
     Some(SilentRegistry {
         peer: peer.clone(),
         silent_secs,
+        git_url: git.as_ref().map(|g| g.url.clone()),
     })
+}
+
+/// What the holder waits on: a registry, or the server of a git repository it fetches.
+fn server_words(git: bool) -> &'static str {
+    if git { "git server" } else { "registry" }
 }
 
 /// A registry the holder waits on, for `--json` (`held_by.registry`).
@@ -869,6 +876,9 @@ struct SilentRegistry {
     peer: String,
     /// Seconds with nothing from it.
     silent_secs: f64,
+    /// The git repository it fetches there, when it is a git server rather than a registry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    git_url: Option<String>,
 }
 
 /// Whether `i`'s blocker waits on a registry that is not answering: a whole try went
@@ -890,11 +900,14 @@ const GAVE_UP_SILENT_SECS: f64 = 10.0;
 fn unanswered_registry(i: &IncidentReport, who: &str) -> Option<String> {
     let r = silent_registry(i)?;
     (registry_not_answering(i) || r.silent_secs >= GAVE_UP_SILENT_SECS).then(|| {
+        let (from, that) = match &r.git_url {
+            Some(url) => (format!("{url} ({})", r.peer), "that repository"),
+            None => (r.peer.clone(), "that registry"),
+        };
         format!(
-            "{who} was getting nothing from {} when it let go: if it gave up, a build here that \
-             needs that registry will likely meet the same silence, one that needs nothing \
-             from it goes on (`cargo lockwatch history` has the advice)",
-            r.peer
+            "{who} was getting nothing from {from} when it let go: if it gave up, a build here \
+             that needs {that} will likely meet the same silence, one that needs nothing from \
+             it goes on (`cargo lockwatch history` has the advice)"
         )
     })
 }
@@ -962,8 +975,10 @@ fn holder_note(
         }
     } else if stale {
         Note::Stale
-    } else if root.is_some_and(registry_not_answering) {
-        Note::Registry
+    } else if let Some(i) = root.filter(|i| registry_not_answering(i)) {
+        Note::Registry {
+            git: matches!(i.doing, Doing::Network { git: Some(_), .. }),
+        }
     } else {
         Note::Alive
     }
@@ -1002,7 +1017,10 @@ enum Note {
     /// (review N, P9).
     Deadlock,
     /// Waits on a registry that has not answered a whole try (review N, P8).
-    Registry,
+    Registry {
+        /// It is a git server (the holder fetches a git repository).
+        git: bool,
+    },
     /// Waits for process `pid` (`who`, as `status` names it: `sleep 4250`), which its build
     /// script left holding its output pipe, to end: that one is to stop (review O, Q3).
     Leftover { who: String, pid: u32 },
@@ -1044,9 +1062,10 @@ impl Note {
             Note::Deadlock => {
                 " — DEADLOCKED: it never ends on its own; see `cargo lockwatch status`".into()
             }
-            Note::Registry => {
-                " — its registry is not answering: see `cargo lockwatch status`".into()
-            }
+            Note::Registry { git } => format!(
+                " — its {} is not answering: see `cargo lockwatch status`",
+                server_words(*git)
+            ),
             Note::Leftover { who, pid } => {
                 format!(" — STUCK on {who}, left by its build script: `cargo lockwatch kill {pid}`")
             }
@@ -1079,7 +1098,12 @@ impl Note {
             }
             Note::Stale => [" — looks STALE", " — STALE"],
             Note::Deadlock => [" — DEADLOCKED, never ends", " — DEADLOCKED"],
-            Note::Registry => [" — its registry is not answering", " — NO REGISTRY"],
+            Note::Registry { git } => {
+                return [
+                    format!(" — its {} is not answering", server_words(*git)),
+                    " — NO ANSWER".to_string(),
+                ];
+            }
             Note::Leftover { who, pid } => {
                 return [format!(" — STUCK on {who}"), format!(" — STUCK on {pid}")];
             }
@@ -1157,7 +1181,7 @@ impl Line {
         let note = holder_note(l, holder, holder_incident(holder, root, incidents));
         // What a build usually takes says nothing of one that cannot go on (review Q, S8).
         let usually = match &note {
-            Note::Alive | Note::Registry => usually(holder, root, incidents),
+            Note::Alive | Note::Registry { .. } => usually(holder, root, incidents),
             _ => String::new(),
         };
         Line {
@@ -2320,6 +2344,7 @@ mod tests {
             peer: "127.0.0.1:18994".into(),
             idle_for_secs: Some(46.0),
             silence: None,
+            git: None,
         };
         assert_eq!(
             holder_note(&l, Some(&h), Some(&i)),
@@ -2330,7 +2355,10 @@ mod tests {
             topic: Topic::Network,
             text: "x".into(),
         });
-        assert_eq!(holder_note(&l, Some(&h), Some(&i)), Note::Registry);
+        assert_eq!(
+            holder_note(&l, Some(&h), Some(&i)),
+            Note::Registry { git: false }
+        );
         let incidents = [i];
         let v = serde_json::to_value(held_by(&l, &h, &incidents)).unwrap();
         assert_eq!(
@@ -2352,6 +2380,7 @@ mod tests {
             peer: "127.0.0.1:18993".into(),
             idle_for_secs: Some(idle),
             silence: None,
+            git: None,
         };
         i.doing = network(5.0);
         assert_eq!(unanswered_registry(&i, "cargo 4242"), None, "a few seconds");

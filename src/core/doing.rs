@@ -6,7 +6,9 @@
 
 use std::path::Path;
 
-use super::model::{Activity, ChildProcess, Doing, NetSilence, ProcState, ProcessFacts};
+use super::model::{
+    Activity, ChildProcess, Doing, GitFetch, NetSilence, Peer, ProcState, ProcessFacts,
+};
 
 /// Classifies what `facts`'s process is doing from its `activity`.
 pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> Doing {
@@ -51,6 +53,10 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
     if !crates.is_empty() {
         return Doing::Compiling { crates };
     }
+    let git = super::gitfetch::by_git_child(&activity.descendants);
+    if let (Some(git), Some(peer)) = (&git, activity.peers.first()) {
+        return network(peer, Some(git.clone()));
+    }
     if let Some(child) = activity.descendants.first() {
         return Doing::RunningChild {
             pid: child.pid,
@@ -58,11 +64,7 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
         };
     }
     if let Some(peer) = activity.peers.first() {
-        return Doing::Network {
-            peer: peer.remote.clone(),
-            idle_for_secs: peer.idle_for_secs,
-            silence: None,
-        };
+        return network(peer, None);
     }
     if activity.unseen {
         return Doing::Unseen;
@@ -70,13 +72,43 @@ pub fn classify(facts: &ProcessFacts, activity: &Activity, deadlocked: bool) -> 
     Doing::Unknown
 }
 
+/// Waiting on `peer`, as one look sees it (the daemon follows the wait across connections).
+fn network(peer: &Peer, git: Option<GitFetch>) -> Doing {
+    Doing::Network {
+        peer: peer.remote.clone(),
+        idle_for_secs: peer.idle_for_secs,
+        silence: None,
+        git,
+    }
+}
+
+/// Whether all a process does is wait on the network, when it does: it has no child, or
+/// only the `git fetch` Cargo runs with `net.git-fetch-with-cli`, whose connections are its
+/// own (the probe gathers them).
+pub fn network_only(activity: &Activity) -> bool {
+    activity.descendants.is_empty()
+        || super::gitfetch::by_git_child(&activity.descendants).is_some()
+}
+
 /// [`describe`] without a network wait's running details (the doing line has them), for a
 /// sentence that names what the blocker does in passing, such as a busy verdict.
 pub fn describe_short(d: &Doing) -> String {
     match d {
+        Doing::Network { git: Some(g), .. } => {
+            super::text::printable(&format!("fetching git repository {}", g.url))
+        }
         Doing::Network { peer, .. } if data_arriving(d) => format!("downloading from {peer}"),
         Doing::Network { peer, .. } => format!("waiting on the network ({peer})"),
         other => describe(other),
+    }
+}
+
+/// A network wait's words before its details: a git fetch names its repository (its URL comes
+/// from a manifest or a command line: the caller escapes it).
+fn network_words(git: Option<&GitFetch>) -> String {
+    match git {
+        Some(g) => format!("fetching git repository {}", g.url),
+        None => "waiting on the network".into(),
     }
 }
 
@@ -125,23 +157,42 @@ fn describe_as_read(doing: &Doing) -> String {
             s
         }
         // Data arriving: a download, however slow, is no wait (review V, V7).
-        Doing::Network { peer, .. } if data_arriving(doing) => {
+        Doing::Network {
+            peer, git: None, ..
+        } if data_arriving(doing) => {
             format!("downloading from {peer} (data arriving)")
+        }
+        Doing::Network {
+            peer, git: Some(g), ..
+        } if data_arriving(doing) => {
+            format!(
+                "fetching git repository {} from {peer} (data arriving)",
+                g.url
+            )
         }
         Doing::Network {
             peer,
             silence: Some(s),
+            git,
             ..
-        } => format!("waiting on the network ({peer}: {})", silence_words(s)),
+        } => format!(
+            "{} ({peer}: {})",
+            network_words(git.as_ref()),
+            silence_words(s)
+        ),
         Doing::Network {
             peer,
             idle_for_secs: Some(idle),
+            git,
             ..
         } => format!(
-            "waiting on the network ({peer}, nothing received for {})",
+            "{} ({peer}, nothing received for {})",
+            network_words(git.as_ref()),
             super::text::duration(*idle)
         ),
-        Doing::Network { peer, .. } => format!("waiting on the network ({peer})"),
+        Doing::Network { peer, git, .. } => {
+            format!("{} ({peer})", network_words(git.as_ref()))
+        }
         Doing::RunningChild { pid, name } => format!("running {name} {pid}"),
         Doing::Exited => "exited, not yet reaped".into(),
         Doing::Unseen => {
@@ -422,6 +473,7 @@ mod tests {
                 peer: "10.0.0.1:443".into(),
                 idle_for_secs: Some(90.0),
                 silence: None,
+                git: None,
             }),
             "waiting on the network (10.0.0.1:443, nothing received for 1m30s)"
         );
@@ -451,6 +503,7 @@ mod tests {
                 peer: "127.0.0.1:8080".into(),
                 idle_for_secs: Some(42.0),
                 silence: None,
+                git: None,
             }
         );
         assert_eq!(
@@ -473,6 +526,7 @@ mod tests {
             peer: "127.0.0.1:18765".into(),
             idle_for_secs: Some(4.0),
             silence: Some(s.clone()),
+            git: None,
         };
         assert_eq!(
             describe(&network(&s)),

@@ -1017,26 +1017,56 @@ fn in_projects(projects: &[PathBuf]) -> String {
     format!(" (in {})", names.join(", "))
 }
 
+/// The Cargo config of `homes` where network settings go, in words.
+fn config_place(homes: &[PathBuf]) -> String {
+    let configs: Vec<String> = homes
+        .iter()
+        .map(|h| tilde(&h.join("config.toml")))
+        .collect();
+    match configs.as_slice() {
+        [] => "$CARGO_HOME/config.toml (~/.cargo/config.toml by default)".to_string(),
+        [one] => one.clone(),
+        many => format!("each of {}", many.join(", ")),
+    }
+}
+
 /// Settings that make Cargo give up sooner on a registry that does not answer: with its
 /// defaults (`http.timeout` 30 s, `net.retry` 3) it holds the package cache over two minutes;
 /// with these, about 20 s. They go in the config of the Cargo home whose lock was held
 /// (`homes`; `$CARGO_HOME/config.toml` when none is known).
 pub fn network_advice(homes: &[PathBuf]) -> String {
-    let configs: Vec<String> = homes
-        .iter()
-        .map(|h| tilde(&h.join("config.toml")))
-        .collect();
-    let place = match configs.as_slice() {
-        [] => "$CARGO_HOME/config.toml (~/.cargo/config.toml by default)".to_string(),
-        [one] => one.clone(),
-        many => format!("each of {}", many.join(", ")),
-    };
+    let place = config_place(homes);
     format!(
         "Make Cargo give up sooner instead of holding the package cache: its defaults \
          (http.timeout 30 s per try, net.retry 3) keep a request nobody answers going for over \
          2 minutes; with these, about 20 s. In {place}:\n\
          \x20 [http]\n\x20 timeout = 10\n\x20 [net]\n\x20 retry = 1\n\
          or for one run: CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1 cargo …"
+    )
+}
+
+/// Settings that make a git fetch give up on a server that does not answer, which by default
+/// it never does: `http.timeout` in the config of the Cargo home whose lock was held (`homes`)
+/// for Cargo's own fetch; git's `http.lowSpeedLimit` and `http.lowSpeedTime` when Cargo runs
+/// git (`with_git_cli`, `net.git-fetch-with-cli`).
+pub fn git_fetch_advice(homes: &[PathBuf], with_git_cli: bool) -> String {
+    if with_git_cli {
+        return "Make git give up on a server that sends nothing instead of holding the \
+                package cache: Cargo fetches with git (`net.git-fetch-with-cli`), which by \
+                default waits for ever. With these it gives up once less than 1 KB/s has \
+                arrived for 20 s:\n\
+                \x20 git config --global http.lowSpeedLimit 1000\n\
+                \x20 git config --global http.lowSpeedTime 20\n\
+                or for one run: GIT_HTTP_LOW_SPEED_LIMIT=1000 GIT_HTTP_LOW_SPEED_TIME=20 cargo …"
+            .to_string();
+    }
+    format!(
+        "Make Cargo give up on a git server that sends nothing instead of holding the package \
+         cache: without `http.timeout` it sets no timeout for git fetches and waits for ever; \
+         with these it gives up after about 20 s. In {}:\n\
+         \x20 [http]\n\x20 timeout = 10\n\x20 [net]\n\x20 retry = 1\n\
+         or for one run: CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1 cargo …",
+        config_place(homes)
     )
 }
 

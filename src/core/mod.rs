@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod doing;
 pub mod eta;
 pub mod free_locks;
+pub mod gitfetch;
 pub mod graph;
 pub mod insight;
 pub mod model;

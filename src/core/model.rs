@@ -773,6 +773,10 @@ pub enum Doing {
         /// count); absent from a one-off scan.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         silence: Option<NetSilence>,
+        /// The git repository it fetches, when the peer is a git dependency's server rather
+        /// than a registry: Cargo sets no timeout for a git fetch unless `http.timeout` is set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        git: Option<GitFetch>,
     },
     /// Exited, not yet reaped.
     Exited,
@@ -823,6 +827,17 @@ impl Doing {
     pub fn is_suspended(&self) -> bool {
         matches!(self, Doing::Stopped | Doing::ChildStopped { .. })
     }
+}
+
+/// A git repository a cargo fetches (a git dependency, or a git index), told from a registry
+/// download by its server's address or by the `git fetch` child that fetches it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GitFetch {
+    /// The repository's URL as the manifest, the lockfile or the `git` command line names it.
+    pub url: String,
+    /// Fetched by a `git` child (`net.git-fetch-with-cli`): git's own settings
+    /// (`http.lowSpeedLimit`), not Cargo's, decide when it gives up.
+    pub with_git_cli: bool,
 }
 
 /// One network connection.

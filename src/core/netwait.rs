@@ -172,6 +172,10 @@ pub struct NetSettings {
     pub timeout_secs: f64,
     /// Tries after the first.
     pub retry: u32,
+    /// `http.timeout` is set (config or `CARGO_HTTP_TIMEOUT`): only then does Cargo fetch git
+    /// repositories over HTTP with a transport that gives up; without it a git fetch has no
+    /// timeout at all (libgit2's own transport).
+    pub timeout_set: bool,
 }
 
 impl Default for NetSettings {
@@ -179,6 +183,7 @@ impl Default for NetSettings {
         NetSettings {
             timeout_secs: 30.0,
             retry: 3,
+            timeout_set: false,
         }
     }
 }
@@ -399,6 +404,7 @@ mod tests {
         let short = NetSettings {
             timeout_secs: 15.0,
             retry: 0,
+            timeout_set: true,
         };
         assert_eq!(short.give_up_secs(), 15.0);
         assert_eq!(give_up_in(&s, &short), Some(13.0));

@@ -11,12 +11,13 @@ use std::path::{Path, PathBuf};
 use super::catalog::{self, LockKind};
 use super::doing;
 use super::free_locks::{FreeLocks, free_lock};
+use super::gitfetch::GitSource;
 use super::graph::{Graph, Incident};
 use super::model::{
-    Action, Activity, BlockedReport, Deadlock, Doing, FileKey, HiddenHolder, HolderReport,
-    IncidentLock, IncidentReport, IncidentState, LockMode, LockReport, LockSighting, LockState,
-    NetSilence, Origin, Participant, ProcState, ProcessFacts, ProcessReport, Report, Role,
-    SCHEMA_VERSION, Source, StaleReason, WaiterReport,
+    Action, Activity, BlockedReport, Deadlock, Doing, FileKey, GitFetch, HiddenHolder,
+    HolderReport, IncidentLock, IncidentReport, IncidentState, LockMode, LockReport, LockSighting,
+    LockState, NetSilence, Origin, Participant, ProcState, ProcessFacts, ProcessReport, Report,
+    Role, SCHEMA_VERSION, Source, StaleReason, WaiterReport,
 };
 use super::netwait::NetSettings;
 use super::origin;
@@ -60,6 +61,10 @@ pub struct Knowledge {
     /// The settings each blocker on the network runs with (`http.timeout`, `net.retry`), by
     /// pid, when known (see `scan::net_settings`); Cargo's defaults otherwise.
     pub net_settings: HashMap<u32, NetSettings>,
+    /// The git dependencies of the workspace of each blocker that waits on the network, with
+    /// their servers' addresses, by pid (see `scan::git_sources`): a connection to one is a
+    /// git fetch.
+    pub git_sources: HashMap<u32, Vec<GitSource>>,
     /// Cargos that let go lately after a long silence from their registry (the daemon's).
     pub gave_up: Vec<super::netwait::GaveUp>,
 }
@@ -168,9 +173,10 @@ pub fn signals(obs: &Observed, incident: &Incident) -> Signals {
     }
 }
 
-/// How long nothing has arrived on any of a childless process's connections.
+/// How long nothing has arrived on any of the connections of a process that only waits on the
+/// network (see [`doing::network_only`]).
 fn network_silence(a: &Activity) -> Option<f64> {
-    if !a.descendants.is_empty() || a.peers.is_empty() {
+    if !doing::network_only(a) || a.peers.is_empty() {
         return None;
     }
     a.peers
@@ -369,7 +375,11 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         (Some(f), None) => doing::classify(f, &Activity::default(), i.deadlock.is_some()),
         (None, _) => Doing::Unknown,
     };
-    let doing = followed(doing, i.blocker.and_then(|p| k.net_waits.get(&p)));
+    let doing = followed(
+        doing,
+        i.blocker.and_then(|p| k.net_waits.get(&p)),
+        i.blocker.and_then(|p| k.git_sources.get(&p)),
+    );
     let culprit = activity.and_then(doing::culprit).map(|f| process(f, now));
     let more_culprits = (activity
         .map(doing::culprits)
@@ -452,26 +462,37 @@ fn stale_reasons(
 /// What a blocker does, with its network wait followed across connections when the daemon
 /// follows it: a pause between Cargo's tries (no connection open) is still a wait on the
 /// network, not "no child, no network connection".
-fn followed(doing: Doing, wait: Option<&(String, NetSilence)>) -> Doing {
-    match (doing, wait) {
+fn followed(
+    doing: Doing,
+    wait: Option<&(String, NetSilence)>,
+    git_sources: Option<&Vec<GitSource>>,
+) -> Doing {
+    let (peer, idle_for_secs, seen_git) = match (doing, wait) {
         (
             Doing::Network {
                 peer,
                 idle_for_secs,
+                git,
                 ..
             },
-            Some((_, s)),
-        ) => Doing::Network {
-            peer,
-            idle_for_secs,
-            silence: Some(s.clone()),
-        },
-        (Doing::Unknown, Some((peer, s))) => Doing::Network {
-            peer: peer.clone(),
-            idle_for_secs: None,
-            silence: Some(s.clone()),
-        },
-        (doing, _) => doing,
+            _,
+        ) => (peer, idle_for_secs, git),
+        (Doing::Unknown, Some((peer, _))) => (peer.clone(), None, None),
+        (doing, _) => return doing,
+    };
+    let fetched = |peer: &str| {
+        let source = super::gitfetch::source_of(peer, git_sources?)?;
+        Some(GitFetch {
+            url: source.url.clone(),
+            with_git_cli: false,
+        })
+    };
+    let git = seen_git.or_else(|| fetched(&peer));
+    Doing::Network {
+        peer,
+        idle_for_secs,
+        silence: wait.map(|(_, s)| s.clone()),
+        git,
     }
 }
 
@@ -487,9 +508,13 @@ fn advice(i: &IncidentReport, settings: Option<&NetSettings>) -> Option<super::i
         .locks
         .iter()
         .find_map(|l| catalog::cargo_home_of(&l.path, l.kind));
+    let text = match endless_git_fetch(&i.doing, settings) {
+        Some(g) => super::insight::git_fetch_advice(home.as_slice(), g.with_git_cli),
+        None => super::insight::network_advice(home.as_slice()),
+    };
     Some(super::insight::Advice {
         topic: super::insight::Topic::Network,
-        text: super::insight::network_advice(home.as_slice()),
+        text,
     })
 }
 
@@ -745,6 +770,12 @@ fn verdict(
         }
         // Nothing back from the registry yet: say when Cargo stops trying by itself, before
         // the stale verdict does (the waiters would meet the same registry).
+        (IncidentState::Blocking, doing @ Doing::Network { silence, .. })
+            if silence.as_ref().is_none_or(|s| s.nothing_received)
+                && endless_git_fetch(doing, settings).is_some() =>
+        {
+            git_busy_verdict(i, b, settings, &waiting)
+        }
         (
             IncidentState::Blocking,
             doing @ Doing::Network {
@@ -778,6 +809,68 @@ fn verdict(
             doing::describe_short(doing)
         ),
     }
+}
+
+/// The git fetch `doing` is, when nothing makes it give up: git's own command line (unless its
+/// `http.lowSpeedLimit` is set), or Cargo's libgit2 transport without `http.timeout` (review
+/// X, X7 and X15).
+fn endless_git_fetch<'a>(doing: &'a Doing, settings: Option<&NetSettings>) -> Option<&'a GitFetch> {
+    match doing {
+        Doing::Network { git: Some(g), .. }
+            if g.with_git_cli || !settings.is_some_and(|s| s.timeout_set) =>
+        {
+            Some(g)
+        }
+        _ => None,
+    }
+}
+
+/// Why the git fetch `g` may never end.
+fn no_timeout_words(g: &GitFetch) -> &'static str {
+    if g.with_git_cli {
+        "git (Cargo's `net.git-fetch-with-cli`) sets no timeout unless its `http.lowSpeedLimit` \
+         is set, so it may wait for ever"
+    } else {
+        "Cargo sets no timeout for a git fetch unless `http.timeout` is set, so it may wait for \
+         ever"
+    }
+}
+
+/// The verdict on `b` fetching a git repository that has sent nothing yet and that nothing
+/// makes it give up on: no "Cargo gives up by itself", and the way out once a try's time went
+/// by with nothing.
+fn git_busy_verdict(
+    i: &IncidentReport,
+    b: &ProcessReport,
+    settings: Option<&NetSettings>,
+    waiting: &str,
+) -> String {
+    let g = endless_git_fetch(&i.doing, settings).expect("an endless git fetch");
+    let next = if unanswered(i, settings) {
+        format!(
+            "A waiting build that needs this repository would wait on it too, and one that \
+             needs nothing from it goes on once this one lets go: `{}` ends the wait now.",
+            super::model::kill_command(b.pid, b.sigterm.futile())
+        )
+    } else {
+        "If nothing arrives, it is called stale once `stale.stale_after` (2m by default) \
+         has passed."
+            .to_string()
+    };
+    let nothing = match &i.doing {
+        Doing::Network {
+            silence: None,
+            idle_for_secs: Some(idle),
+            ..
+        } if *idle >= 1.0 => format!("Nothing has arrived for {}", super::text::duration(*idle)),
+        _ => "Nothing has arrived yet".to_string(),
+    };
+    format!(
+        "{} is busy: {}; {waiting}. {nothing}, and {}. {next}",
+        who(b),
+        doing::describe_short(&i.doing),
+        no_timeout_words(g),
+    )
 }
 
 /// What waiting behind `b`, from whose registry nothing has arrived, does for the waiters.
@@ -958,13 +1051,28 @@ fn network_verdict(
     } else {
         format!(" Also: {}.", others.join("; "))
     };
-    format!(
-        "{} looks stale: it waits on the network ({peer}: {quiet}), a registry that does not \
-         answer; {waiting}. Cargo gives up by itself after its retries{}. To free the lock \
-         now, stop it.{also}",
+    let Doing::Network { git: Some(g), .. } = doing else {
+        return format!(
+            "{} looks stale: it waits on the network ({peer}: {quiet}), a registry that does \
+             not answer; {waiting}. Cargo gives up by itself after its retries{}. To free the \
+             lock now, stop it.{also}",
+            who(b),
+            give_up_words(silence, settings)
+        );
+    };
+    let ends = match endless_git_fetch(doing, settings) {
+        Some(g) => super::text::upper_first(no_timeout_words(g)),
+        None => format!(
+            "Cargo gives up by itself after its retries{}",
+            give_up_words(silence, settings)
+        ),
+    };
+    super::text::printable(&format!(
+        "{} looks stale: it fetches git repository {} ({peer}: {quiet}), a git server that does \
+         not answer; {waiting}. {ends}. To free the lock now, stop it.{also}",
         who(b),
-        give_up_words(silence, settings)
-    )
+        g.url
+    ))
 }
 
 /// When Cargo will give up by itself, as far as can be told: with the settings it runs with
@@ -2072,6 +2180,66 @@ mod tests {
         assert!(!r.incidents[0].verdict.contains("getting nothing"));
     }
 
+    /// A silent peer that is the server of a git dependency of the blocker's workspace: a git
+    /// fetch, which without `http.timeout` never gives up (review X, X7).
+    #[test]
+    fn a_silent_git_server_is_a_fetch_that_may_wait_for_ever() {
+        let mut k = followed_wait(69.0, 1, true);
+        k.git_sources.insert(
+            10,
+            vec![GitSource {
+                url: "http://127.0.0.1:1/x.git".into(),
+                addrs: vec!["127.0.0.1:1".parse().unwrap()],
+            }],
+        );
+        let r = two_builds(ProcState::Sleeping).report(&k);
+        let i = &r.incidents[0];
+        assert_eq!(
+            crate::core::doing::describe(&i.doing),
+            "fetching git repository http://127.0.0.1:1/x.git (127.0.0.1:1: nothing received \
+             since the hold began 1m09s ago)"
+        );
+        assert_eq!(
+            i.verdict,
+            "cargo 10 is busy: fetching git repository http://127.0.0.1:1/x.git; 1 process \
+             waits. Nothing has arrived yet, and Cargo sets no timeout for a git fetch unless \
+             `http.timeout` is set, so it may wait for ever. A waiting build that needs this \
+             repository would wait on it too, and one that needs nothing from it goes on once \
+             this one lets go: `cargo lockwatch kill 10` ends the wait now."
+        );
+        let advice = &i.advice.as_ref().expect("the advice").text;
+        assert!(advice.contains("[http]\n  timeout = 10"), "{advice}");
+        // Stale: a git server, not a registry, and no "gives up by itself".
+        k.stale = Some(HashMap::from([(10, vec![StaleReason::NetworkSilent])]));
+        let v = two_builds(ProcState::Sleeping).report(&k).incidents[0]
+            .verdict
+            .clone();
+        assert!(
+            v.starts_with(
+                "cargo 10 looks stale: it fetches git repository http://127.0.0.1:1/x.git \
+                 (127.0.0.1:1: nothing received since the hold began 1m09s ago), a git server \
+                 that does not answer; 1 process waits. Cargo sets no timeout"
+            ),
+            "{v}"
+        );
+        // With `http.timeout` set, Cargo's transport gives up like a registry's.
+        k.net_settings.insert(
+            10,
+            NetSettings {
+                timeout_set: true,
+                ..NetSettings::default()
+            },
+        );
+        let v = two_builds(ProcState::Sleeping).report(&k).incidents[0]
+            .verdict
+            .clone();
+        assert!(
+            v.contains("Cargo gives up by itself after its retries"),
+            "{v}"
+        );
+        assert!(!v.contains("wait for ever"), "{v}");
+    }
+
     #[test]
     fn a_pause_between_cargo_s_tries_is_still_a_wait_on_the_network() {
         // No connection open this instant (Cargo sleeps before a retry), but the daemon has
@@ -2165,6 +2333,7 @@ mod tests {
             NetSettings {
                 timeout_secs: 15.0,
                 retry: 0,
+                timeout_set: true,
             },
         );
         let r = two_builds(ProcState::Sleeping).report(&k);

@@ -65,6 +65,15 @@ fn escaped(path: &Path) -> String {
     printable(&bytes_text(path.as_os_str().as_bytes()))
 }
 
+/// `s` with its first letter in upper case, to begin a sentence.
+pub fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// `s` with control characters escaped (`\n`, `\x1b`): a directory named with a newline
 /// would break a report's layout, one with an escape sequence would drive the terminal. So are
 /// the characters that reorder or hide text (`\u{202e}`, a zero-width space, a line

@@ -178,6 +178,9 @@ pub struct Engine {
     manifests: std::sync::Arc<crate::core::catalog::Manifests>,
     /// The network settings of each cargo waiting on a registry, read once in its life.
     net_settings: scan::PerProcess<Option<crate::core::netwait::NetSettings>>,
+    /// The git dependencies of each network-waiting cargo's workspace, resolved once in its
+    /// life.
+    git_sources: scan::PerProcess<Vec<crate::core::gitfetch::GitSource>>,
     /// The configured build dir of each cargo contending for a profile lock, read once.
     build_dirs: scan::PerProcess<Option<PathBuf>>,
     watcher: Option<FsWatcher>,
@@ -285,6 +288,7 @@ impl Engine {
                 listings: Default::default(),
                 manifests: Default::default(),
                 net_settings: Default::default(),
+                git_sources: Default::default(),
                 build_dirs: Default::default(),
                 watcher: None,
                 platform_wakes: None,
@@ -889,6 +893,7 @@ impl Engine {
         let home = self.roots.cargo_homes.first().map(PathBuf::as_path);
         let build_dirs = scan::configured_build_dirs(pass, home, &mut self.build_dirs);
         let net_settings = scan::net_settings(pass, home, &mut self.net_settings);
+        let git_sources = scan::git_sources(pass, &mut self.git_sources);
         let locks = lock_samples(pass, &build_dirs, |p| {
             self.watcher
                 .as_ref()
@@ -904,15 +909,19 @@ impl Engine {
                 stopped_waiters,
             },
         );
-        (effects, self.knowledge(build_dirs, net_settings))
+        (
+            effects,
+            self.knowledge(build_dirs, net_settings, git_sources),
+        )
     }
 
     /// What the policy knows beyond a pass (hold and wait times, network waits, stale
-    /// verdicts), with the pass's `build_dirs` and `net_settings`.
+    /// verdicts), with the pass's `build_dirs`, `net_settings` and `git_sources`.
     fn knowledge(
         &self,
         build_dirs: Vec<PathBuf>,
         net_settings: HashMap<u32, crate::core::netwait::NetSettings>,
+        git_sources: HashMap<u32, Vec<crate::core::gitfetch::GitSource>>,
     ) -> Knowledge {
         Knowledge {
             hold_since: self.policy.hold_since(),
@@ -927,6 +936,7 @@ impl Engine {
             ignore_names: self.config.watch.ignore_process_names.clone(),
             build_dirs,
             net_settings,
+            git_sources,
             gave_up: self.policy.gave_up(),
         }
     }
@@ -1114,7 +1124,7 @@ impl Engine {
                     network: obs
                         .activity
                         .get(&f.pid)
-                        .filter(|a| a.descendants.is_empty())
+                        .filter(|a| crate::core::doing::network_only(a))
                         .map(|a| a.peers.clone()),
                     runs_child: (obs.activity.get(&f.pid))
                         .is_some_and(|a| !a.descendants.is_empty()),

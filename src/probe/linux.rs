@@ -1179,6 +1179,20 @@ impl Probe for LinuxProbe {
         let (mut v, mem, users) = self.split();
         let descendants = live_descendants(&mut v, pid);
         let unseen = v.access(pid).0 == Access::Denied;
+        if crate::core::gitfetch::by_git_child(&descendants).is_some() {
+            // Its `git fetch` child (`net.git-fetch-with-cli`) waits on the network for it:
+            // their connections are its wait (review X, X15).
+            let peers = descendants
+                .iter()
+                .flat_map(|c| peers(&mut v, c.pid))
+                .collect();
+            return Activity {
+                descendants,
+                peers,
+                unseen,
+                ..Activity::default()
+            };
+        }
         if !descendants.is_empty() {
             // At work through its children: no culprit to look for, no network to blame; but
             // a build script's download is work that takes no CPU.
