@@ -9,7 +9,9 @@ use std::sync::Arc;
 use crate::core::catalog::{self, LockKind};
 use crate::core::gitfetch::GitSource;
 use crate::core::graph::Graph;
-use crate::core::model::{Activity, HiddenHolder, LockSighting, ProcessFacts, Report, Source};
+use crate::core::model::{
+    Activity, HiddenHolder, LeftBy, LockSighting, ProcessFacts, Report, Source,
+};
 use crate::core::netwait::NetSettings;
 use crate::core::report::{self, Knowledge, Observed};
 use crate::listing::Listings;
@@ -254,6 +256,7 @@ pub fn report(
         build_dirs: configured_build_dirs(pass, home, &mut PerProcess::default()),
         net_settings: net_settings(pass, home, &mut PerProcess::default()),
         git_sources: git_sources(pass, &mut PerProcess::default()),
+        left_by: leftover_packages(pass, &mut PerProcess::default()),
         ..knowledge.clone()
     };
     report::build(
@@ -400,6 +403,32 @@ pub fn git_sources(
             }))
         };
         out.extend(sources.filter(|s| !s.is_empty()).map(|s| (*pid, s)));
+    }
+    memo.keep(&seen);
+    out
+}
+
+/// The package whose build script started each culprit of the pass (a process holding a
+/// blocker's output pipe), by the culprit's pid: its `CARGO_PKG_NAME` and `CARGO_MANIFEST_DIR`,
+/// inherited from the build script. Read once in each culprit's life when `memo` is kept.
+pub fn leftover_packages(
+    pass: &Pass,
+    memo: &mut PerProcess<Option<LeftBy>>,
+) -> HashMap<u32, LeftBy> {
+    const VARS: [&str; 2] = ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR"];
+    let mut out = HashMap::new();
+    let mut seen = Vec::new();
+    for culprit in pass.activity.values().flat_map(|a| &a.pipe_writers) {
+        seen.push(culprit.pid);
+        let left_by = memo.get_or(culprit.pid, culprit.start_token, || {
+            let env = crate::probe::environment(culprit.pid, &VARS);
+            let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+            Some(LeftBy::from_env(
+                var("CARGO_PKG_NAME")?,
+                var("CARGO_MANIFEST_DIR")?,
+            ))
+        });
+        out.extend(left_by.map(|l| (culprit.pid, l)));
     }
     memo.keep(&seen);
     out

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lockwatch::core::model::{
-    Deadlock, Doing, IncidentReport, IncidentState, Report, Role, StaleReason,
+    Deadlock, Doing, IncidentReport, IncidentState, LeftBy, PackageFrom, Report, Role, StaleReason,
 };
 use lockwatch::ui::menu::{Entry, MenuModel, MenuState};
 use util::daemon::Daemon;
@@ -498,6 +498,14 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
     );
     assert_eq!(s.code(), 1);
     assert_eq!(s.report.source, lockwatch::core::model::Source::Scan);
+    // Its own build script, as the leftover's environment says (review X, X8).
+    assert_eq!(
+        i.culprit_left_by,
+        Some(LeftBy {
+            package: "app".into(),
+            from: PackageFrom::Local
+        })
+    );
     // `wait` gives a script the process to stop and the command, not only cargo's pid
     // (review P, R1).
     let target = app.join("target").display().to_string();
@@ -554,6 +562,90 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
     assert_eq!(cargo.wait_exit(), 0, "{}", cargo.describe());
     // It hangs every build of `app` the same way: history says what to change, and where.
     assert_history_advice(&d, &dir, "leftover-process", &app);
+}
+
+/// The leftover comes from a git dependency's build script: it is named, as a dependency, in
+/// the verdict, `wait` and the history's advice, which sends the fix upstream rather than to a
+/// build script the user does not have (review X, X8).
+#[test]
+fn a_leftover_from_a_git_dependency_s_build_script_names_that_dependency() {
+    let _serial = serial();
+    let dir = Dir::new("gitleft");
+    dir.write(
+        "gdep/Cargo.toml",
+        "[package]\nname = \"gdep\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    dir.write("gdep/src/lib.rs", "");
+    dir.write(
+        "gdep/build.rs",
+        "fn main() {\n    std::process::Command::new(\"sleep\").arg(\"300\").spawn().unwrap();\n}\n",
+    );
+    let git = |args: &[&str]| {
+        let out = (dir.command("git"))
+            .args(["-c", "user.name=t", "-c", "user.email=t@t", "-C"])
+            .arg(dir.path("gdep"))
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "gdep"]);
+    dir.write(
+        "app/Cargo.toml",
+        &format!(
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\ngdep = {{ git = \"file://{}\" }}\n\n[workspace]\n",
+            dir.path("gdep").display()
+        ),
+    );
+    dir.write("app/src/main.rs", "fn main() {}\n");
+    let app = dir.path("app");
+    let mut cargo = dir.spawn("app", dir.cargo(&app).arg("build"));
+    let s = wait_status(&dir, "cargo stuck on gdep's leftover", &[&cargo], |s| {
+        incident_of(&s.report, cargo.pid).is_some_and(|i| i.culprit_left_by.is_some())
+    });
+    let i = incident_of(&s.report, cargo.pid).unwrap();
+    let culprit = i.culprit.as_ref().unwrap().pid;
+    assert_eq!(
+        i.culprit_left_by,
+        Some(LeftBy {
+            package: "gdep".into(),
+            from: PackageFrom::Git
+        })
+    );
+    let v = &i.verdict;
+    assert!(
+        v.contains("(a process left behind by the build script of gdep, a git dependency)"),
+        "{v}"
+    );
+    assert!(v.contains("report it upstream"), "{v}");
+    let target = app.join("target").display().to_string();
+    let out = dir
+        .lockwatch()
+        .run(&["wait", "--timeout", "300ms", &target]);
+    assert!(
+        out.stderr
+            .contains("left by the build script of gdep, a git dependency"),
+        "{out:?}"
+    );
+    let d = Daemon::start(&dir, "daemon");
+    d.wait_for("the daemon calls it stale", |r| {
+        incident_of(r, cargo.pid).is_some_and(|i| i.state == IncidentState::Stale)
+    });
+    let (code, out) = d.cli(&dir, &["kill", &culprit.to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(cargo.wait_exit(), 0, "{}", cargo.describe());
+    let (_, text) = d.cli(&dir, &["history"]);
+    assert!(
+        text.contains("The build script of gdep, a git dependency, left a process"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The fix is in the build script of gdep"),
+        "{text}"
+    );
 }
 
 /// A build script that leaves two processes on cargo's pipe (a server and its worker): both

@@ -962,6 +962,8 @@ fn holder_note(
         Note::Leftover {
             who: words::who(c),
             pid: c.pid,
+            by: (root.and_then(|i| i.culprit_left_by.as_ref()))
+                .map_or_else(|| "a build script".into(), |l| l.words()),
         }
     } else if let Some((pid, child)) = stopped {
         // Said before "stale": the way out is to resume it (review P, R11).
@@ -1021,9 +1023,10 @@ enum Note {
         /// It is a git server (the holder fetches a git repository).
         git: bool,
     },
-    /// Waits for process `pid` (`who`, as `status` names it: `sleep 4250`), which its build
-    /// script left holding its output pipe, to end: that one is to stop (review O, Q3).
-    Leftover { who: String, pid: u32 },
+    /// Waits for process `pid` (`who`, as `status` names it: `sleep 4250`), which a build
+    /// script (`by`: "the build script of gdep, a git dependency") left holding its output
+    /// pipe, to end: that one is to stop (review O, Q3; review X, X8).
+    Leftover { who: String, pid: u32, by: String },
     /// An editor's or file watcher's background check, alive: with `yield_ide` on (`yields`),
     /// a build started now goes first, and waiting it out is slower than starting (review Q,
     /// S11).
@@ -1066,8 +1069,8 @@ impl Note {
                 " — its {} is not answering: see `cargo lockwatch status`",
                 server_words(*git)
             ),
-            Note::Leftover { who, pid } => {
-                format!(" — STUCK on {who}, left by its build script: `cargo lockwatch kill {pid}`")
+            Note::Leftover { who, pid, by } => {
+                format!(" — STUCK on {who}, left by {by}: `cargo lockwatch kill {pid}`")
             }
             Note::EditorCheck { yields: true } => " — an editor's check: a build started now \
                 goes first (yield_ide), so start it rather than wait"
@@ -1104,7 +1107,7 @@ impl Note {
                     " — NO ANSWER".to_string(),
                 ];
             }
-            Note::Leftover { who, pid } => {
+            Note::Leftover { who, pid, .. } => {
                 return [format!(" — STUCK on {who}"), format!(" — STUCK on {pid}")];
             }
             Note::EditorCheck { .. } => [" — an editor's check", " — IDE CHECK"],
@@ -2331,7 +2334,8 @@ mod tests {
         i.culprit = Some(leftover);
         let note = holder_note(&l, Some(&h), Some(&i));
         let who = "sleep 695".to_string();
-        assert_eq!(note, Note::Leftover { who, pid: 695 });
+        let by = "a build script".to_string();
+        assert_eq!(note, Note::Leftover { who, pid: 695, by });
         // Named as `status` names it (review Q, S8).
         assert!(
             note.said().contains("STUCK on sleep 695")

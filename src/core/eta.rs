@@ -217,6 +217,7 @@ mod tests {
             name: "cargo".into(),
             reasons: vec![crate::core::model::StaleReason::Stopped],
             blocked: vec![],
+            left_by: None,
         });
         t.add(&released(1, 174.0, BUILD, LOCK, true));
         t.add(&released(2, 27.0, BUILD, LOCK, true));

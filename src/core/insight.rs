@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, LockKind};
-use super::model::{Origin, ProcName, StaleReason};
+use super::model::{LeftBy, Origin, ProcName, StaleReason};
 use super::origin;
 use super::policy::{HistoryEvent, Party, ProcId};
-use super::text::{self, duration, tilde};
+use super::text::{self, duration, tilde, upper_first};
 use super::words::short_command;
 use super::yield_ide::is_background_check;
 
@@ -159,6 +159,9 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub leftover_projects: Vec<PathBuf>,
+    /// The packages whose build scripts left them, when their environment said.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leftover_packages: Vec<LeftBy>,
     /// Of those, deadlocks of a build script's nested cargo, and the projects they built.
     #[serde(default)]
     pub nested_deadlocks: u32,
@@ -250,6 +253,8 @@ pub struct Summarizer {
     projects: BTreeMap<ProcId, (PathBuf, PathBuf)>,
     /// Blockers stuck on a leftover process, and deadlocked ones: (holder, its project).
     leftover: BTreeMap<ProcId, Option<PathBuf>>,
+    /// The packages whose build scripts left those processes, when known.
+    leftover_by: BTreeSet<LeftBy>,
     deadlocked: BTreeMap<ProcId, Option<PathBuf>>,
     /// The first origin told of each blocker (pid, name): one whose shell exits turns orphan
     /// or unknown, and its later waits stay in the row it began in.
@@ -279,6 +284,7 @@ impl Summarizer {
                 suspended: 0,
                 leftover_processes: 0,
                 leftover_projects: Vec::new(),
+                leftover_packages: Vec::new(),
                 nested_deadlocks: 0,
                 deadlocked_projects: Vec::new(),
                 yielded: 0,
@@ -296,6 +302,7 @@ impl Summarizer {
             suspended: BTreeSet::new(),
             projects: BTreeMap::new(),
             leftover: BTreeMap::new(),
+            leftover_by: BTreeSet::new(),
             deadlocked: BTreeMap::new(),
             blocker_origins: BTreeMap::new(),
             holders: BTreeSet::new(),
@@ -502,6 +509,7 @@ impl Summarizer {
             reasons,
             name,
             path,
+            left_by,
             ..
         } = e
         else {
@@ -521,6 +529,7 @@ impl Summarizer {
         };
         if reasons.contains(&StaleReason::PipeHeldOpen) {
             self.leftover.insert(*holder, project());
+            self.leftover_by.extend(left_by.clone());
         }
         if reasons.contains(&StaleReason::Deadlock) {
             self.deadlocked.insert(*holder, project());
@@ -564,6 +573,7 @@ impl Summarizer {
         s.network_cargo_homes = self.network_homes.into_iter().collect();
         s.suspended = self.suspended.len() as u32;
         (s.leftover_processes, s.leftover_projects) = counted_in(self.leftover);
+        s.leftover_packages = self.leftover_by.into_iter().collect();
         (s.nested_deadlocks, s.deadlocked_projects) = counted_in(self.deadlocked);
         s.blocked = self.rows.into_values().collect();
         s.blocked
@@ -914,13 +924,45 @@ fn suspended_advice(s: &Summary) -> Option<Advice> {
 /// How a build script is to start a process, when one left a process holding cargo's
 /// output open.
 fn leftover_process_advice(s: &Summary) -> Option<Advice> {
-    (s.leftover_processes > 0).then(|| Advice {
+    if s.leftover_processes == 0 {
+        return None;
+    }
+    let which = match s.leftover_packages.as_slice() {
+        [] => "A build script".to_string(),
+        by => {
+            let mut words = upper_first(
+                &by.iter()
+                    .map(LeftBy::words)
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            );
+            if by.last().is_some_and(LeftBy::is_dependency) {
+                words.push(',');
+            }
+            words
+        }
+    };
+    let fix = "start it with its output redirected (`Stdio::null()` for stdin, stdout and \
+               stderr), or not leave it running";
+    let dependencies: Vec<String> = (s.leftover_packages.iter())
+        .filter(|l| l.is_dependency())
+        .map(|l| crate::core::text::printable(&l.package))
+        .collect();
+    let to_do = if dependencies.is_empty() {
+        format!("The build script should {fix}.")
+    } else {
+        format!(
+            "The fix is in the build script of {} (report it upstream: it should {fix}), not \
+             in yours; until then, `cargo lockwatch kill` the leftover when a build hangs on \
+             it.",
+            dependencies.join(" and ")
+        )
+    };
+    Some(Advice {
         topic: Topic::LeftoverProcess,
         text: format!(
-            "A build script left a process holding cargo's output open {}{}: cargo waits \
-             for it to close, so every build there hangs the same way. The build script \
-             should start it with its output redirected (`Stdio::null()` for stdin, \
-             stdout and stderr), or not leave it running.",
+            "{which} left a process holding cargo's output open {}{}: cargo waits for it to \
+             close, so every build there hangs the same way. {to_do}",
             times(s.leftover_processes),
             in_projects(&s.leftover_projects)
         ),
@@ -1475,6 +1517,7 @@ mod tests {
             name: "cargo".into(),
             reasons,
             blocked: vec![],
+            left_by: None,
         }
     }
 
@@ -2227,6 +2270,7 @@ mod tests {
             name: "cargo".into(),
             reasons: vec![reason],
             blocked: vec![],
+            left_by: None,
         };
         // The projects are found by their manifests.
         let tmp = tempfile::tempdir().unwrap();
@@ -2270,6 +2314,53 @@ mod tests {
         let json = serde_json::to_value(&sum).unwrap();
         assert_eq!(json["advice"][0]["topic"], "leftover-process");
         assert_eq!(json["advice"][1]["topic"], "nested-cargo");
+    }
+
+    /// A dependency's build script left it: the package is named and the fix sent upstream,
+    /// not to the user's own build script (review X, X8).
+    #[test]
+    fn a_leftover_from_a_dependency_s_build_script_is_fixed_upstream() {
+        let stale = |pid: u32, left_by: LeftBy| HistoryEvent::Stale {
+            at: 1.0,
+            path: "/nowhere/p/target/debug/.cargo-lock".into(),
+            holder: id(pid),
+            name: "cargo".into(),
+            reasons: vec![StaleReason::PipeHeldOpen],
+            blocked: vec![],
+            left_by: Some(left_by),
+        };
+        let gdep = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c");
+        let sum = summarize(&[stale(7, gdep.clone())], 0.0, 0);
+        assert_eq!(sum.leftover_packages, [gdep]);
+        let text = sum.advice[0].text.replace('\n', " ");
+        assert!(
+            text.starts_with(
+                "The build script of gdep, a git dependency, left a process holding cargo's \
+                 output open once: cargo waits for it to close"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("The fix is in the build script of gdep (report it upstream"),
+            "{text}"
+        );
+        // One's own package: the build script to fix is the user's.
+        let own = LeftBy::from_env("app", "/src/app");
+        let sum = summarize(&[stale(8, own)], 0.0, 0);
+        let text = &sum.advice[0].text;
+        assert!(
+            text.starts_with("The build script of app left a process"),
+            "{text}"
+        );
+        assert!(text.contains("The build script should start it"), "{text}");
+        let from = LeftBy::from_env(
+            "itoa",
+            "/h/registry/src/index.crates.io-1949cf8c6b5b557f/x-1.0.0",
+        );
+        assert_eq!(
+            from.words(),
+            "the build script of itoa, a registry dependency"
+        );
     }
 
     #[test]

@@ -829,6 +829,62 @@ impl Doing {
     }
 }
 
+/// The package whose build script started a process left behind, read from that process's
+/// environment (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, inherited from the build script): the
+/// fix is in that build script, which may be a dependency's rather than the user's (review X,
+/// X8).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LeftBy {
+    /// The package (`gdep`).
+    pub package: String,
+    /// Where it comes from.
+    pub from: PackageFrom,
+}
+
+/// Where a package comes from, as its manifest directory shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PackageFrom {
+    /// The user's own (a workspace member, a path dependency).
+    Local,
+    /// A git dependency (`$CARGO_HOME/git/checkouts/…`).
+    Git,
+    /// A registry dependency (`$CARGO_HOME/registry/src/…`).
+    Registry,
+}
+
+impl LeftBy {
+    /// From a leftover process's `CARGO_PKG_NAME` and `CARGO_MANIFEST_DIR`.
+    pub fn from_env(package: &str, manifest_dir: &str) -> LeftBy {
+        let from = if manifest_dir.contains("/git/checkouts/") {
+            PackageFrom::Git
+        } else if manifest_dir.contains("/registry/src/") {
+            PackageFrom::Registry
+        } else {
+            PackageFrom::Local
+        };
+        LeftBy {
+            package: package.to_string(),
+            from,
+        }
+    }
+
+    /// "the build script of gdep, a git dependency".
+    pub fn words(&self) -> String {
+        let pkg = super::text::printable(&self.package);
+        match self.from {
+            PackageFrom::Local => format!("the build script of {pkg}"),
+            PackageFrom::Git => format!("the build script of {pkg}, a git dependency"),
+            PackageFrom::Registry => format!("the build script of {pkg}, a registry dependency"),
+        }
+    }
+
+    /// A dependency's: the fix is upstream.
+    pub fn is_dependency(&self) -> bool {
+        self.from != PackageFrom::Local
+    }
+}
+
 /// A git repository a cargo fetches (a git dependency, or a git index), told from a registry
 /// download by its server's address or by the `git fetch` child that fetches it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -897,6 +953,9 @@ pub struct IncidentReport {
     /// helper): stopping the culprit stops them too, or the blocker would still wait.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more_culprits: Vec<ProcessReport>,
+    /// The package whose build script started the culprit, when its environment says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub culprit_left_by: Option<LeftBy>,
     /// Why this never ends on its own, when it cannot.
     pub deadlock: Option<Deadlock>,
     /// Why the blocker looks stale (empty when it looks alive).

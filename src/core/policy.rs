@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::catalog::LockKind;
-use super::model::{FileKey, LockMode, NetSilence, Origin, Peer, ProcName, ProcState, StaleReason};
+use super::model::{
+    FileKey, LeftBy, LockMode, NetSilence, Origin, Peer, ProcName, ProcState, StaleReason,
+};
 use super::netwait::NetTrack;
 use super::text;
 
@@ -198,6 +200,8 @@ pub struct BlockerSample {
     pub tree_received_bytes: Option<u64>,
     /// Ignored by configuration (never stale).
     pub ignored: bool,
+    /// The package whose build script left the process holding its output pipe, when known.
+    pub left_by: Option<LeftBy>,
     /// Its descriptors cannot be read (another user's process): its idle tree may be a network
     /// wait this user cannot see, so it is never called stale for idleness.
     pub unseen: bool,
@@ -444,6 +448,9 @@ pub enum HistoryEvent {
         /// Whom it blocked at that moment (name, pid).
         #[serde(default)]
         blocked: Vec<(ProcName, u32)>,
+        /// The package whose build script left the process it waits for (a leftover).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        left_by: Option<LeftBy>,
     },
     /// The user had a blocker (or its culprit) terminated.
     Killed {
@@ -1468,6 +1475,7 @@ fn became_stale(judge: &Judge, b: &BlockerSample, now: f64, path: &str, fx: &mut
         name: b.name.clone(),
         reasons: judge.reasons.clone(),
         blocked: b.blocked.clone(),
+        left_by: b.left_by.clone(),
     }));
 }
 
@@ -1688,6 +1696,7 @@ mod tests {
             tree_received_bytes: None,
             ignored: false,
             unseen: false,
+            left_by: None,
         }
     }
 

@@ -15,9 +15,9 @@ use super::gitfetch::GitSource;
 use super::graph::{Graph, Incident};
 use super::model::{
     Action, Activity, BlockedReport, Deadlock, Doing, FileKey, GitFetch, HiddenHolder,
-    HolderReport, IncidentLock, IncidentReport, IncidentState, LockMode, LockReport, LockSighting,
-    LockState, NetSilence, Origin, Participant, ProcState, ProcessFacts, ProcessReport, Report,
-    Role, SCHEMA_VERSION, Source, StaleReason, WaiterReport,
+    HolderReport, IncidentLock, IncidentReport, IncidentState, LeftBy, LockMode, LockReport,
+    LockSighting, LockState, NetSilence, Origin, Participant, ProcState, ProcessFacts,
+    ProcessReport, Report, Role, SCHEMA_VERSION, Source, StaleReason, WaiterReport,
 };
 use super::netwait::NetSettings;
 use super::origin;
@@ -65,6 +65,10 @@ pub struct Knowledge {
     /// their servers' addresses, by pid (see `scan::git_sources`): a connection to one is a
     /// git fetch.
     pub git_sources: HashMap<u32, Vec<GitSource>>,
+    /// The package whose build script started each culprit (a process holding a blocker's
+    /// output pipe), by the culprit's pid, when its environment says (see
+    /// `scan::leftover_packages`).
+    pub left_by: HashMap<u32, LeftBy>,
     /// Cargos that let go lately after a long silence from their registry (the daemon's).
     pub gave_up: Vec<super::netwait::GaveUp>,
 }
@@ -381,6 +385,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         i.blocker.and_then(|p| k.git_sources.get(&p)),
     );
     let culprit = activity.and_then(doing::culprit).map(|f| process(f, now));
+    let culprit_left_by = (culprit.as_ref()).and_then(|c| k.left_by.get(&c.pid).cloned());
     let more_culprits = (activity
         .map(doing::culprits)
         .unwrap_or_default()
@@ -409,6 +414,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         doing,
         culprit,
         more_culprits,
+        culprit_left_by,
         deadlock: i.deadlock.clone(),
         stale_reasons,
         verdict: String::new(),
@@ -1007,9 +1013,17 @@ fn culprit_verdict(
             c.pid
         )
     };
+    let by = (i.culprit_left_by.as_ref()).map_or_else(|| "a build script".into(), |l| l.words());
+    let upstream = match &i.culprit_left_by {
+        Some(l) if l.is_dependency() => format!(
+            " The fix is in {}'s build script (report it upstream), not in yours.",
+            super::text::printable(&l.package)
+        ),
+        _ => String::new(),
+    };
     format!(
-        "{} waits for {} to close its output pipe (a process left behind by a build \
-         script); {waiting}. {stop}",
+        "{} waits for {} to close its output pipe (a process left behind by {by}); {waiting}. \
+         {stop}{upstream}",
         who(b),
         who(c),
     )

@@ -181,6 +181,8 @@ pub struct Engine {
     /// The git dependencies of each network-waiting cargo's workspace, resolved once in its
     /// life.
     git_sources: scan::PerProcess<Vec<crate::core::gitfetch::GitSource>>,
+    /// The package whose build script started each leftover process, read once in its life.
+    left_by: scan::PerProcess<Option<crate::core::model::LeftBy>>,
     /// The configured build dir of each cargo contending for a profile lock, read once.
     build_dirs: scan::PerProcess<Option<PathBuf>>,
     watcher: Option<FsWatcher>,
@@ -289,6 +291,7 @@ impl Engine {
                 manifests: Default::default(),
                 net_settings: Default::default(),
                 git_sources: Default::default(),
+                left_by: Default::default(),
                 build_dirs: Default::default(),
                 watcher: None,
                 platform_wakes: None,
@@ -889,7 +892,8 @@ impl Engine {
     /// Feeds the policy what `pass` saw at `now`: its effects, and what the report knows
     /// beyond the pass.
     fn observe(&mut self, pass: &scan::Pass, now: f64) -> (Vec<Effect>, Knowledge) {
-        let blockers = self.blocker_samples(pass);
+        let left_by = scan::leftover_packages(pass, &mut self.left_by);
+        let blockers = self.blocker_samples(pass, &left_by);
         let home = self.roots.cargo_homes.first().map(PathBuf::as_path);
         let build_dirs = scan::configured_build_dirs(pass, home, &mut self.build_dirs);
         let net_settings = scan::net_settings(pass, home, &mut self.net_settings);
@@ -909,10 +913,9 @@ impl Engine {
                 stopped_waiters,
             },
         );
-        (
-            effects,
-            self.knowledge(build_dirs, net_settings, git_sources),
-        )
+        let mut knowledge = self.knowledge(build_dirs, net_settings, git_sources);
+        knowledge.left_by = left_by;
+        (effects, knowledge)
     }
 
     /// What the policy knows beyond a pass (hold and wait times, network waits, stale
@@ -937,6 +940,7 @@ impl Engine {
             build_dirs,
             net_settings,
             git_sources,
+            left_by: HashMap::new(),
             gave_up: self.policy.gave_up(),
         }
     }
@@ -1082,7 +1086,11 @@ impl Engine {
             .collect()
     }
 
-    fn blocker_samples(&self, pass: &scan::Pass) -> Vec<BlockerSample> {
+    fn blocker_samples(
+        &self,
+        pass: &scan::Pass,
+        left_by: &HashMap<u32, crate::core::model::LeftBy>,
+    ) -> Vec<BlockerSample> {
         let ignore = &self.config.watch.ignore_process_names;
         let obs = pass.observed();
         let name = |pid: &u32| pass.facts.get(pid).map(|f| (f.name.clone(), *pid));
@@ -1132,6 +1140,9 @@ impl Engine {
                         .and_then(|a| a.tree_received_bytes),
                     ignored: ignore.iter().any(|n| n == &f.name),
                     unseen: signals.unseen,
+                    left_by: (obs.activity.get(&f.pid))
+                        .and_then(crate::core::doing::culprit)
+                        .and_then(|c| left_by.get(&c.pid).cloned()),
                 })
             })
             .collect()
