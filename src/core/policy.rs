@@ -519,6 +519,7 @@ struct Wait {
     began_known: bool,
     /// When it began waiting for this lock, whoever held it (review X, X2).
     on_lock: f64,
+    kind: LockKind,
     blocked_by: Vec<(ProcName, u32)>,
     blocked_by_cmd: Vec<Vec<String>>,
     party: Party,
@@ -1133,6 +1134,7 @@ fn wait_began(
             began,
             began_known,
             on_lock,
+            kind: lock.kind,
             blocked_by: w.blocked_by.clone(),
             blocked_by_cmd: w.blocked_by_cmd.clone(),
             party: w.party.clone(),
@@ -1155,16 +1157,7 @@ fn wait_began(
 /// The log line of a wait (or its new part, when it `went_on`) of `w` on `lock` first seen at
 /// `now`.
 fn waiting_line(now: f64, lock: &LockSample, w: &WaiterSample, went_on: Option<Start>) -> String {
-    let blockers = if w.blocked_by.is_empty() {
-        "an unseen holder".to_string()
-    } else {
-        let names: Vec<String> = w
-            .blocked_by
-            .iter()
-            .map(|(n, p)| format!("{n} {p}"))
-            .collect();
-        names.join(", ")
-    };
+    let blockers = blockers_words(&w.blocked_by);
     let so_far = match went_on {
         Some((t, known)) => format!(
             " (waiting {} in all)",
@@ -1174,12 +1167,32 @@ fn waiting_line(now: f64, lock: &LockSample, w: &WaiterSample, went_on: Option<S
     };
     format!(
         "waiting   {}  {}  {} {} {}waits for {blockers}{so_far}",
-        lock.kind.cargo_words(),
+        lock_words(&w.lock_description, lock.kind),
         text::lossy_path::text(&lock.path),
         w.name,
         w.id.pid,
         if went_on.is_some() { "now " } else { "" }
     )
+}
+
+/// Whom a wait is behind, for the log: `cargo 10, cargo 12`, or `an unseen holder`.
+fn blockers_words(blocked_by: &[(ProcName, u32)]) -> String {
+    if blocked_by.is_empty() {
+        return "an unseen holder".to_string();
+    }
+    let names: Vec<String> = (blocked_by.iter())
+        .map(|(n, p)| format!("{n} {p}"))
+        .collect();
+    names.join(", ")
+}
+
+/// The lock in the log, in the words the waiting cargo printed (`description`), else its
+/// kind's: a wait's opening and closing lines name it alike (review C7).
+fn lock_words(description: &str, kind: LockKind) -> &str {
+    match description {
+        "" => kind.cargo_words(),
+        words => words,
+    }
 }
 
 /// The history event of a wait (or its new part, when it `went_on`) of `w` on `lock` first
@@ -1271,14 +1284,7 @@ enum WaitOver {
 /// The log line of `who`'s `wait` that ended at `now` without the daemon seeing it hold the
 /// lock, so every "waiting" line is closed (review V, V4).
 fn wait_over_line(now: f64, who: ProcId, wait: &Wait, over: WaitOver) -> String {
-    let blockers: Vec<String> = (wait.blocked_by.iter())
-        .map(|(n, p)| format!("{n} {p}"))
-        .collect();
-    let behind = if blockers.is_empty() {
-        "an unseen holder".to_string()
-    } else {
-        blockers.join(", ")
-    };
+    let behind = blockers_words(&wait.blocked_by);
     let waited = text::duration_known(now - wait.on_lock, wait.began_known);
     let (verb, what) = match over {
         WaitOver::Suspended => (
@@ -1294,12 +1300,9 @@ fn wait_over_line(now: f64, who: ProcId, wait: &Wait, over: WaitOver) -> String 
             format!("went on as {behind} let go (waited {waited})"),
         ),
     };
-    let words = match wait.lock_description.as_str() {
-        "" => "lock",
-        words => words,
-    };
     format!(
-        "{verb} {words}  {}  {} {} {what}",
+        "{verb} {}  {}  {} {} {what}",
+        lock_words(&wait.lock_description, wait.kind),
         text::lossy_path::text(&wait.path),
         wait.name,
         who.pid,
@@ -2539,7 +2542,7 @@ mod tests {
         assert_eq!(
             logs(fx),
             [
-                "suspended lock  /h/.package-cache  cargo 11 is suspended (Ctrl-Z) while waiting \
+                "suspended package cache  /h/.package-cache  cargo 11 is suspended (Ctrl-Z) while waiting \
               (waited ≥ 4s for cargo 10)"
             ]
         );
@@ -2550,7 +2553,7 @@ mod tests {
         assert_eq!(
             over,
             [
-                "ended     lock  /h/.package-cache  cargo 11 no longer waits (waited ≥ 4s for \
+                "ended     package cache  /h/.package-cache  cargo 11 no longer waits (waited ≥ 4s for \
                  cargo 10, which still holds it)"
             ]
         );
@@ -2563,7 +2566,7 @@ mod tests {
             over,
             [
                 "released  /h/.package-cache  by cargo 10 after ≥ 4s",
-                "went on   lock  /h/.package-cache  cargo 11 went on as cargo 10 let go (waited ≥ 4s)"
+                "went on   package cache  /h/.package-cache  cargo 11 went on as cargo 10 let go (waited ≥ 4s)"
             ]
         );
         // It got the lock: its "acquired" line closes the wait, with no other.
@@ -2573,6 +2576,56 @@ mod tests {
         got.0[0].holders[0].id = cargo_11;
         let lines = logs(observe(&mut s, 104.0, got));
         assert!(lines.iter().all(|l| !l.contains("waits")), "{lines:?}");
+    }
+
+    /// The log lines of `fx`, in order.
+    fn log_lines(fx: &[Effect]) -> Vec<&str> {
+        (fx.iter())
+            .filter_map(|e| match e {
+                Effect::Log(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A wait's "waiting" line and the line that closes it name the lock alike, in the words
+    /// the waiting cargo printed, else the kind's (review C7).
+    #[test]
+    fn a_wait_s_opening_and_closing_lines_name_the_lock_alike() {
+        for (description, words) in [
+            ("package cache mutation", "package cache mutation"),
+            ("", "shared package cache"),
+        ] {
+            let mut held = held_by(10, &[11]);
+            held.0[0].kind = LockKind::PackageCacheMutate;
+            held.0[0].waiters[0].lock_description = description.into();
+            let mut alone = held.clone();
+            alone.0[0].waiters.clear();
+            let mut s = state();
+            let mut fx = observe(&mut s, 100.0, held);
+            for now in [104.0, 105.0, 106.0, 107.0] {
+                fx.extend(observe(&mut s, now, alone.clone()));
+            }
+            let lines: Vec<&str> = (log_lines(&fx).into_iter())
+                .filter(|l| l.contains("cargo 11"))
+                .collect();
+            assert_eq!(lines.len(), 2, "{lines:?}");
+            assert!(
+                lines[0].starts_with(&format!("waiting   {words}  ")),
+                "{lines:?}"
+            );
+            assert!(
+                lines[1].starts_with(&format!("ended     {words}  ")),
+                "{lines:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_blockers_of_a_wait_are_said_alike_in_every_log_line() {
+        assert_eq!(blockers_words(&[]), "an unseen holder");
+        let two = [("cargo".into(), 10), ("rustc".into(), 12)];
+        assert_eq!(blockers_words(&two), "cargo 10, rustc 12");
     }
 
     /// Stopped while its holder let go and a later one took the lock: the time stopped on the
