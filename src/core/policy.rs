@@ -246,9 +246,20 @@ pub type WaitEpisode = (Episode, f64, bool);
 /// A start time and whether it is the real one.
 type Start = (f64, bool);
 
-/// A wait that ended: when the waiter began being blocked, when it began waiting for this
-/// lock (see `Wait::on_lock`), and when it ended.
-type Ended = (Start, f64, f64);
+/// A wait that ended without its waiter getting the lock, kept while it may go on.
+#[derive(Debug, Clone)]
+struct Ended {
+    /// When the waiter began being blocked (see `Wait::began`).
+    began: Start,
+    /// When it began waiting for this lock (see `Wait::on_lock`).
+    on_lock: f64,
+    /// When it ended.
+    at: f64,
+    /// The log line that says how it ended, held back while it may go on: written when it
+    /// does not, with the words and times of its end; one that goes on is closed by its "now
+    /// waits" line (review 14, C3).
+    held_line: Option<String>,
+}
 
 fn yes() -> bool {
     true
@@ -683,8 +694,7 @@ impl State {
     /// When each current wait began: when the process began waiting for that lock, whoever
     /// held it then (a wait goes on when the holder changes), a stopped waiter's too.
     pub fn wait_since(&self) -> HashMap<(FileKey, u32), f64> {
-        let stopped =
-            (self.stopped_waits.iter()).map(|((k, id), (_, on_lock, _))| ((*k, id.pid), *on_lock));
+        let stopped = (self.stopped_waits.iter()).map(|((k, id), e)| ((*k, id.pid), e.on_lock));
         (self.waits.iter())
             .map(|((k, id), w)| ((*k, id.pid), w.on_lock))
             .chain(stopped)
@@ -1001,7 +1011,7 @@ fn track_waits(
 ) -> bool {
     let mut changed = false;
     let mut seen = Vec::new();
-    age_ended_waits(state, now, stopped);
+    age_ended_waits(state, now, stopped, fx);
     for lock in locks {
         for w in &lock.waiters {
             let id = (lock.key, w.id);
@@ -1028,20 +1038,27 @@ fn track_waits(
     changed
 }
 
-/// Forgets waits that ended too long ago to go on, and readies those of waiters `stopped` no
-/// longer lists to go on if they block again.
-fn age_ended_waits(state: &mut State, now: f64, stopped: &[ProcId]) {
-    state
-        .just_ended
-        .retain(|_, (_, _, at)| now - *at <= REBLOCK_SECS);
+/// Forgets waits that ended too long ago to go on, writing the lines held back for them,
+/// and readies those of waiters `stopped` no longer lists to go on if they block again.
+fn age_ended_waits(state: &mut State, now: f64, stopped: &[ProcId], fx: &mut Vec<Effect>) {
+    let mut over: Vec<_> = (state.just_ended.iter())
+        .filter(|(_, e)| now - e.at > REBLOCK_SECS)
+        .map(|(id, e)| (e.at, *id))
+        .collect();
+    over.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for (_, id) in over {
+        let ended = state.just_ended.remove(&id).expect("listed above");
+        fx.extend(ended.held_line.map(Effect::Log));
+    }
     // Continued (or gone): one that blocks again now goes on with its wait.
     let continued: Vec<_> = (state.stopped_waits.keys())
         .filter(|(_, who)| !stopped.contains(who))
         .copied()
         .collect();
     for id in continued {
-        let (began, on_lock, stopped_at) = state.stopped_waits.remove(&id).expect("listed above");
-        state.just_ended.insert(id, (began, on_lock, now));
+        let stopped_at = state.stopped_waits[&id].at;
+        let ended = state.stopped_waits.remove(&id).expect("listed above");
+        state.just_ended.insert(id, Ended { at: now, ..ended });
         state.resumed_from.insert(id, stopped_at);
     }
     state
@@ -1086,8 +1103,9 @@ fn going_on_since(
         let began = ((old.began, old.began_known), old.on_lock);
         fx.push(Effect::RecordHistory(wait_ended(id, old, now, true)));
         Some(began)
-    } else if let Some((began, on_lock, _)) = state.just_ended.remove(&id) {
-        Some((began, on_lock))
+    } else if let Some(ended) = state.just_ended.remove(&id) {
+        // Its "now waits" line closes it: the line held back for its end is not written.
+        Some((ended.began, ended.on_lock))
     } else {
         None
     }
@@ -1240,25 +1258,20 @@ fn wait_gone(
         .last_waited
         .insert(id.1, ((wait.began, wait.began_known), now));
     let stopped_now = stopped.contains(&id.1);
-    let ended = ((wait.began, wait.began_known), wait.on_lock, now);
-    if stopped_now {
-        state.stopped_waits.insert(id, ended);
-    } else if !holds(id) {
-        state.just_ended.insert(id, ended);
-    }
-    // Held still by one it waited for (any holder, when it waited for an unseen one).
-    let blocker =
-        |pid: u32| wait.blocked_by.is_empty() || wait.blocked_by.iter().any(|(_, p)| *p == pid);
-    let still_held = (locks.iter())
-        .any(|l| l.key == id.0 && l.holders.iter().any(|h| h.id != id.1 && blocker(h.id.pid)));
-    let over = match (stopped_now, holds(id), still_held) {
-        (true, _, _) => Some(WaitOver::Suspended),
-        (false, true, _) => None,
-        (false, false, true) => Some(WaitOver::Left),
-        (false, false, false) => Some(WaitOver::HolderLetGo),
+    let ended = |held_line| Ended {
+        began: (wait.began, wait.began_known),
+        on_lock: wait.on_lock,
+        at: now,
+        held_line,
     };
-    if let Some(over) = over {
-        fx.push(Effect::Log(wait_over_line(now, id.1, &wait, over)));
+    if stopped_now {
+        let line = wait_over_line(now, id.1, &wait, &WaitOver::Suspended);
+        fx.push(Effect::Log(line));
+        state.stopped_waits.insert(id, ended(None));
+    } else if !holds(id) {
+        let over = left_without_the_lock(&wait, id, locks);
+        let line = wait_over_line(now, id.1, &wait, &over);
+        state.just_ended.insert(id, ended(Some(line)));
     }
     fx.push(Effect::RecordHistory(wait_ended(
         id,
@@ -1269,35 +1282,80 @@ fn wait_gone(
 }
 
 /// How a wait ended that no hold of its waiter closes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum WaitOver {
     /// Suspended (Ctrl-Z): the kernel dropped its request.
     Suspended,
-    /// It stopped waiting while the lock was still held: interrupted, killed, or it gave up.
+    /// It stopped waiting while one it waited for still held the lock: interrupted, killed,
+    /// or it gave up.
     Left,
+    /// Those it waited for let go, and these others took the lock before it did; it did not
+    /// block again behind them.
+    OthersTookIt(Vec<(ProcName, u32)>),
     /// Its holder let go and the lock is free: it took the lock for less than a look's time
     /// (a build with nothing to download holds the package cache for a moment), or it lost
     /// the race and blocks again (review X, X1).
     HolderLetGo,
 }
 
+/// How the wait `id`, which its waiter left without taking the lock, stands with the
+/// lock's holders in `locks`: one it waited for (any, when it waited for an unseen one) still
+/// holds it, others took it first, or it is free.
+fn left_without_the_lock(wait: &Wait, id: (FileKey, ProcId), locks: &[LockSample]) -> WaitOver {
+    let others: Vec<&HolderSample> = (locks.iter().filter(|l| l.key == id.0))
+        .flat_map(|l| &l.holders)
+        .filter(|h| h.id != id.1)
+        .collect();
+    let waited_for =
+        |pid: u32| wait.blocked_by.is_empty() || wait.blocked_by.iter().any(|(_, p)| *p == pid);
+    if others.iter().any(|h| waited_for(h.id.pid)) {
+        WaitOver::Left
+    } else if others.is_empty() {
+        WaitOver::HolderLetGo
+    } else {
+        WaitOver::OthersTookIt(others.iter().map(|h| (h.name.clone(), h.id.pid)).collect())
+    }
+}
+
+/// How long `wait` had waited for its lock at `now`, and behind whom: `4s for cargo 10`, or
+/// `41s, the last 4s for cargo 10` when others held the lock before them.
+fn waited_words(now: f64, wait: &Wait) -> String {
+    let behind = blockers_words(&wait.blocked_by);
+    let on_lock = text::duration_known(now - wait.on_lock, wait.began_known);
+    if wait.since <= wait.on_lock {
+        return format!("{on_lock} for {behind}");
+    }
+    let part = text::duration_known(now - wait.since, wait.since_known);
+    format!("{on_lock}, the last {part} for {behind}")
+}
+
 /// The log line of `who`'s `wait` that ended at `now` without the daemon seeing it hold the
 /// lock, so every "waiting" line is closed (review V, V4).
-fn wait_over_line(now: f64, who: ProcId, wait: &Wait, over: WaitOver) -> String {
+fn wait_over_line(now: f64, who: ProcId, wait: &Wait, over: &WaitOver) -> String {
     let behind = blockers_words(&wait.blocked_by);
-    let waited = text::duration_known(now - wait.on_lock, wait.began_known);
+    let waited = waited_words(now, wait);
     let (verb, what) = match over {
         WaitOver::Suspended => (
             "suspended",
-            format!("is suspended (Ctrl-Z) while waiting (waited {waited} for {behind})"),
+            format!("is suspended (Ctrl-Z) while waiting (waited {waited})"),
         ),
         WaitOver::Left => (
             "ended    ",
-            format!("no longer waits (waited {waited} for {behind}, which still holds it)"),
+            format!("no longer waits (waited {waited}, which still holds it)"),
+        ),
+        WaitOver::OthersTookIt(others) => (
+            "ended    ",
+            format!(
+                "no longer waits (waited {waited}, which let go; {} took it first)",
+                blockers_words(others)
+            ),
         ),
         WaitOver::HolderLetGo => (
             "went on  ",
-            format!("went on as {behind} let go (waited {waited})"),
+            format!(
+                "went on as {behind} let go (waited {})",
+                text::duration_known(now - wait.on_lock, wait.began_known)
+            ),
         ),
     };
     format!(
@@ -2546,10 +2604,13 @@ mod tests {
               (waited ≥ 4s for cargo 10)"
             ]
         );
-        // Interrupted (Ctrl-C) while waiting.
+        // Interrupted (Ctrl-C) while waiting: said once it is clear it does not block
+        // again (review 14, C3), as things stood when it ended.
         let mut s = state();
         observe(&mut s, 100.0, held(&[11]));
-        let over = logs(observe(&mut s, 104.0, held(&[])));
+        assert!(logs(observe(&mut s, 104.0, held(&[]))).is_empty());
+        assert!(logs(observe(&mut s, 106.0, held(&[]))).is_empty());
+        let over = logs(observe(&mut s, 107.0, held(&[])));
         assert_eq!(
             over,
             [
@@ -2561,7 +2622,8 @@ mod tests {
         // moment, as a build with nothing to download does (review X, X1).
         let mut s = state();
         observe(&mut s, 100.0, held(&[11]));
-        let over = logs(observe(&mut s, 104.0, (Vec::new(), Vec::new())));
+        let mut over = logs(observe(&mut s, 104.0, (Vec::new(), Vec::new())));
+        over.extend(logs(observe(&mut s, 107.0, (Vec::new(), Vec::new()))));
         assert_eq!(
             over,
             [
@@ -2626,6 +2688,65 @@ mod tests {
         assert_eq!(blockers_words(&[]), "an unseen holder");
         let two = [("cargo".into(), 10), ("rustc".into(), 12)];
         assert_eq!(blockers_words(&two), "cargo 10, rustc 12");
+    }
+
+    /// A waiter that lost the race for the lock and blocks again has one wait in the log: no
+    /// "ended" or "went on" line before its "now waits" line (review 14, C3).
+    #[test]
+    fn a_waiter_that_loses_the_race_is_not_said_to_have_ended_its_wait() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        let mut fx = observe(&mut s, 100.0, held_by(10, &[11]));
+        fx.extend(observe(&mut s, 110.0, held_by(12, &[])));
+        fx.extend(observe(&mut s, 111.0, held_by(12, &[11])));
+        fx.extend(observe(&mut s, 115.0, held_by(12, &[11])));
+        let lines: Vec<&str> = (log_lines(&fx).into_iter())
+            .filter(|l| l.contains("cargo 11"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[1].ends_with("cargo 11 now waits for cargo 12 (waiting 11s in all)"),
+            "{lines:?}"
+        );
+    }
+
+    /// One that left while another than those it waited for held the lock is not said to
+    /// have left a holder that let go "which still holds it" (review 14, C3).
+    #[test]
+    fn a_waiter_that_leaves_after_another_took_the_lock_says_who_took_it() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        let mut fx = observe(&mut s, 100.0, held_by(10, &[11]));
+        for now in [110.0, 111.0, 113.0] {
+            fx.extend(observe(&mut s, now, held_by(12, &[])));
+        }
+        assert_eq!(
+            log_lines(&fx).last(),
+            Some(
+                &"ended     package cache  /h/.package-cache  cargo 11 no longer waits (waited \
+                  10s for cargo 10, which let go; cargo 12 took it first)"
+            )
+        );
+    }
+
+    /// The closing line says how long the waiter waited for the lock and how much of that
+    /// behind those it names (review 14, C3).
+    #[test]
+    fn a_wait_s_closing_line_times_its_last_holder_apart() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        let mut fx = observe(&mut s, 100.0, held_by(10, &[11]));
+        fx.extend(observe(&mut s, 140.0, held_by(12, &[11])));
+        for now in [144.0, 147.0] {
+            fx.extend(observe(&mut s, now, held_by(12, &[])));
+        }
+        assert!(
+            log_lines(&fx).last().unwrap().ends_with(
+                "cargo 11 no longer waits (waited 44s, the last 4s for cargo 12, which still \
+                 holds it)"
+            ),
+            "{fx:?}"
+        );
     }
 
     /// Stopped while its holder let go and a later one took the lock: the time stopped on the
