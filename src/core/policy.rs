@@ -229,8 +229,8 @@ pub enum Event {
     Recovered {
         /// (lock, holder, hold start, whether that start is the real one).
         holds: Vec<Episode>,
-        /// Each open wait: its part behind the holder it waited for last, and when the whole
-        /// wait began.
+        /// Each open wait: its part behind the holder it waited for last, when the waiter
+        /// began being blocked, and when it began waiting for this lock.
         waits: Vec<WaitEpisode>,
     },
 }
@@ -239,9 +239,10 @@ pub enum Event {
 /// that was already there when the daemon first looked began some time before.
 pub type Episode = (FileKey, ProcId, f64, bool);
 
-/// An open wait: its current part (behind the holder it waits for now), and when the whole wait
-/// for that lock began, whoever held it then, with whether that start is the real one.
-pub type WaitEpisode = (Episode, f64, bool);
+/// An open wait: its current part (behind the holder it waits for now); when the waiter began
+/// being blocked, with whether that start is the real one (see `Wait::began`); and when it
+/// began waiting for this lock, whoever held it then (see `Wait::on_lock`).
+pub type WaitEpisode = (Episode, f64, bool, f64);
 
 /// A start time and whether it is the real one.
 type Start = (f64, bool);
@@ -393,6 +394,12 @@ pub enum HistoryEvent {
         /// first looked.
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         began_known: bool,
+        /// Set with `began`: when the process began waiting for this lock, whoever held it
+        /// (later than `began` when it waited for another lock just before: see
+        /// `Wait::on_lock`). Absent in lines of older versions: `at` stands for it (review 14,
+        /// C2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_lock: Option<f64>,
     },
     /// A wait ended (the waiter got the lock, gave up or died), or its part behind
     /// `blocked_by` did (`goes_on`).
@@ -611,8 +618,9 @@ pub struct State {
     judges: HashMap<ProcId, Judge>,
     last_activity: HashMap<FileKey, f64>,
     recovered_holds: HashMap<(FileKey, ProcId), (f64, bool)>,
-    /// (start of the part behind the last holder, start of the whole wait).
-    recovered_waits: HashMap<(FileKey, ProcId), (Start, Start)>,
+    /// (start of the part behind the last holder, start of the whole wait, start of the wait
+    /// for this lock).
+    recovered_waits: HashMap<(FileKey, ProcId), (Start, Start, f64)>,
     /// Waits that ended lately without their waiter getting the lock, with when the whole wait
     /// began and when it ended: all waiters wake when a holder lets go and the losers block
     /// again, so a pass may catch one between the two. Waiting again soon, it goes on.
@@ -780,9 +788,12 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             for (k, id, t, known) in holds {
                 state.recovered_holds.insert((k, id), (t, known));
             }
-            for ((k, id, t, known), began, began_known) in waits {
+            for ((k, id, t, known), began, began_known, on_lock) in waits {
                 let whole = (began.min(t), began_known);
-                state.recovered_waits.insert((k, id), ((t, known), whole));
+                let on_lock = on_lock.clamp(whole.0, t);
+                state
+                    .recovered_waits
+                    .insert((k, id), ((t, known), whole, on_lock));
             }
             Vec::new()
         }
@@ -1111,8 +1122,9 @@ fn going_on_since(
     }
 }
 
-/// Starts a wait (or its new part, when it `went_on` from an earlier one) of `w` on `lock`,
-/// with its log line and, unless it was recovered from the history, its history line.
+/// Starts a wait (or its new part, when it `went_on` from an earlier one: when its waiter
+/// began being blocked, and when it began waiting for this lock) of `w` on `lock`, with its
+/// log line and, unless it was recovered from the history, its history line.
 fn wait_began(
     state: &mut State,
     now: f64,
@@ -1122,11 +1134,10 @@ fn wait_began(
     fx: &mut Vec<Effect>,
 ) {
     let id = (lock.key, w.id);
-    let on_lock = went_on.map(|(_, on_lock)| on_lock);
-    let went_on = went_on.map(|(began, _)| began);
+    let went_on_since = went_on.map(|(began, _)| began);
     let recovered = state.recovered_waits.remove(&id);
     let resumed = state.resumed_from.remove(&id);
-    let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
+    let ((since, since_known), (began, began_known), on_lock) = recovered.unwrap_or_else(|| {
         let part = match resumed {
             Some(stopped_at) => (stopped_at.max(held_since(state, lock)), true),
             None => (
@@ -1135,12 +1146,9 @@ fn wait_began(
             ),
         };
         let chained = state.last_waited.get(&w.id).map(|(began, _)| *began);
-        (part, went_on.or(chained).unwrap_or(part))
+        let began = went_on_since.or(chained).unwrap_or(part);
+        (part, began, went_on.map_or(part.0, |(_, on_lock)| on_lock))
     });
-    let on_lock = match recovered {
-        Some(_) => began,
-        None => on_lock.unwrap_or(since),
-    };
     state.waits.insert(
         id,
         Wait {
@@ -1160,7 +1168,7 @@ fn wait_began(
             lock_description: w.lock_description.clone(),
         },
     );
-    fx.push(Effect::Log(waiting_line(now, lock, w, went_on)));
+    fx.push(Effect::Log(waiting_line(now, lock, w, went_on_since)));
     if recovered.is_none() {
         fx.push(Effect::RecordHistory(wait_started(
             now,
@@ -1213,14 +1221,15 @@ fn lock_words(description: &str, kind: LockKind) -> &str {
     }
 }
 
-/// The history event of a wait (or its new part, when it `went_on`) of `w` on `lock` first
-/// seen at `now`.
+/// The history event of a wait (or its new part, when it `went_on`: when the waiter began
+/// being blocked, and when it began waiting for this lock) of `w` on `lock` first seen at
+/// `now`.
 fn wait_started(
     now: f64,
     lock: &LockSample,
     w: &WaiterSample,
     since_known: bool,
-    went_on: Option<Start>,
+    went_on: Option<(Start, f64)>,
 ) -> HistoryEvent {
     HistoryEvent::WaitStarted {
         at: now,
@@ -1235,8 +1244,9 @@ fn wait_started(
         since_known,
         party: w.party.clone(),
         blocker: w.blocker.clone(),
-        began: went_on.map(|(t, _)| t),
-        began_known: went_on.is_none_or(|(_, known)| known),
+        began: went_on.map(|((t, _), _)| t),
+        began_known: went_on.is_none_or(|((_, known), _)| known),
+        on_lock: went_on.map(|(_, on_lock)| on_lock),
     }
 }
 
@@ -2806,6 +2816,7 @@ mod tests {
                     ),
                     50.0,
                     true,
+                    50.0,
                 )],
             },
         );
@@ -2950,6 +2961,41 @@ mod tests {
         observe(&mut s2, 140.0, (build, Vec::new()));
         assert_eq!(s2.wait_since()[&(build_key, 11)], 140.0);
         assert!(s2.blocked_since().is_empty());
+    }
+
+    /// A daemon restarted while a cargo waits for its build directory, behind another holder
+    /// than the one it first waited for there, after a wait for the package cache: its wait
+    /// for the build directory comes back from its own start (review 14, C2).
+    #[test]
+    fn a_chained_wait_that_went_on_keeps_its_start_on_the_lock_across_a_restart() {
+        let mut s = state();
+        let mut fx = run(&mut s, 100.0, 122.0, 2.0, |_| {
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])
+        });
+        let (mut got_it, _) = lock(Vec::new(), &[]);
+        got_it[0].holders = vec![cargo_11(LockMode::Exclusive)];
+        fx.extend(observe(&mut s, 124.0, (got_it, Vec::new())));
+        let build_key = FileKey { dev: 1, ino: 300 };
+        let build = |holder_pid: u32| {
+            let mut build = lock(vec![holder(holder_pid, ProcState::Running, 5.0)], &[11]);
+            build.0[0].key = build_key;
+            build.0[0].path = "/p/target/debug/.cargo-lock".into();
+            build
+        };
+        fx.extend(observe(&mut s, 125.0, build(12)));
+        fx.extend(observe(&mut s, 140.0, build(13)));
+        let history: Vec<HistoryEvent> = (fx.into_iter())
+            .filter_map(|e| match e {
+                Effect::RecordHistory(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        let (holds, waits) = crate::daemon::history::open_episodes(&history);
+        let mut restarted = state();
+        apply(&mut restarted, Event::Recovered { holds, waits });
+        observe(&mut restarted, 150.0, build(13));
+        assert_eq!(restarted.wait_since()[&(build_key, 11)], 125.0);
+        assert_eq!(restarted.blocked_since()[&(build_key, 11)], 100.0);
     }
 
     #[test]
