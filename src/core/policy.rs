@@ -764,11 +764,14 @@ impl State {
             .collect()
     }
 
-    /// Whether an incident is open: someone waits, or a blocker is suspect (its verdict may be
+    /// Whether an incident is open: someone waits, a wait that ended may go on (its closing
+    /// line is held back until the passes tell), or a blocker is suspect (its verdict may be
     /// about to change). Only then does the daemon sample processes at its poll interval; a
     /// quiet hold is sampled at the idle interval, enough to see it go stale in time.
     pub fn incident_open(&self) -> bool {
-        !self.waits.is_empty() || self.judges.values().any(Judge::pending)
+        !self.waits.is_empty()
+            || self.just_ended.values().any(|e| e.held_line.is_some())
+            || self.judges.values().any(Judge::pending)
     }
 
     /// Whether the blocker is currently judged stale.
@@ -1067,10 +1070,9 @@ fn age_ended_waits(state: &mut State, now: f64, stopped: &[ProcId], fx: &mut Vec
         .copied()
         .collect();
     for id in continued {
-        let stopped_at = state.stopped_waits[&id].at;
         let ended = state.stopped_waits.remove(&id).expect("listed above");
+        state.resumed_from.insert(id, ended.at);
         state.just_ended.insert(id, Ended { at: now, ..ended });
-        state.resumed_from.insert(id, stopped_at);
     }
     state
         .resumed_from
@@ -2718,6 +2720,18 @@ mod tests {
             lines[1].ends_with("cargo 11 now waits for cargo 12 (waiting 11s in all)"),
             "{lines:?}"
         );
+    }
+
+    /// Passes come at the poll interval while a wait's closing line is held back, so it is
+    /// written in time (review 14, C3).
+    #[test]
+    fn the_incident_stays_open_while_a_wait_s_closing_line_is_held_back() {
+        let mut s = state();
+        observe(&mut s, 100.0, held_by(10, &[11]));
+        observe(&mut s, 104.0, held_by(10, &[]));
+        assert!(s.incident_open(), "the wait may go on");
+        observe(&mut s, 107.0, held_by(10, &[]));
+        assert!(!s.incident_open(), "its line is written");
     }
 
     /// One that left while another than those it waited for held the lock is not said to
