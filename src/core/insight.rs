@@ -28,6 +28,10 @@ pub struct BlockRow {
     /// Whose the blocker was, when another user's (`blocker` then ends with ` (NAME's)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocker_user: Option<String>,
+    /// The IDE (or file watcher) an IDE's blocker ran under, as `blocker` names it
+    /// (`rust-analyzer`, for its checks and for `rust-analyzer's cargo metadata`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocker_via: Option<String>,
     /// Whom it blocked: `your terminal builds`, `your editor's checks`, `cargo test`.
     pub waiter: String,
     /// Where the blocked processes came from, when recorded.
@@ -475,6 +479,7 @@ impl Summarizer {
             blocker: blocker_label(blocked_by, blocked_by_cmd, blocker),
             blocker_origin,
             blocker_user: blocker.user.clone(),
+            blocker_via: ide_via(blocker).cloned(),
             waiter: waiter_label(party, cmd, name),
             waiter_origin: party.origin,
             waiter_user: party.user.clone(),
@@ -638,9 +643,7 @@ fn blocker_label(blocked_by: &[(ProcName, u32)], cmds: &[Vec<String>], party: &P
 /// [`blocker_label`] without whose it is: an IDE's check is the IDE's (`rust-analyzer`), its
 /// other commands are said (`rust-analyzer's cargo metadata`).
 fn blocker_words(blocked_by: &[(ProcName, u32)], cmds: &[Vec<String>], party: &Party) -> String {
-    if party.origin == Some(Origin::Ide)
-        && let Some(via) = &party.via
-    {
+    if let Some(via) = ide_via(party) {
         return match (blocked_by, cmds.first()) {
             ([(name, _)], Some(cmd)) if !is_background_check(cmd) => {
                 format!("{via}{IDE_COMMAND}{}", short_command(cmd, name))
@@ -682,10 +685,18 @@ fn waiter_label(party: &Party, cmd: &[String], name: &ProcName) -> String {
 /// Between an IDE's name and a command of its own in a row's blocker.
 const IDE_COMMAND: &str = "'s ";
 
-/// The IDE (or file watcher) of a row's blocker: `rust-analyzer` for its checks and for
-/// `rust-analyzer's cargo metadata`.
-fn ide_of(blocker: &str) -> &str {
-    blocker.split(IDE_COMMAND).next().unwrap_or(blocker)
+/// The IDE (or file watcher) a blocker ran under, when it was an IDE's.
+fn ide_via(party: &Party) -> Option<&String> {
+    party
+        .via
+        .as_ref()
+        .filter(|_| party.origin == Some(Origin::Ide))
+}
+
+/// The IDE (or file watcher) of an IDE's row: the one its blocker ran under, else the
+/// blocker as the row names it (review 14, C6: never read back out of that label).
+fn ide_of(r: &BlockRow) -> &str {
+    r.blocker_via.as_deref().unwrap_or(&r.blocker)
 }
 
 /// The waits one IDE (or file watcher, by the name its rows give it) made terminal builds
@@ -693,6 +704,9 @@ fn ide_of(blocker: &str) -> &str {
 #[derive(Debug, Default)]
 struct IdeWaits {
     name: String,
+    /// Whose it was, when another user's: counted apart from yours, and given no advice (the
+    /// settings it gives are your editor's, and `yield_ide` stops only your own checks).
+    user: Option<String>,
     build: (u32, f64),
     /// Behind its checks, which `yield_ide` stops (not behind its `cargo metadata`).
     checks: (u32, f64),
@@ -732,12 +746,13 @@ fn ide_over_terminal(s: &Summary) -> Vec<IdeWaits> {
             && r.waiter_user.is_none()
     });
     for r in rows {
-        let ide = ide_of(&r.blocker);
-        let at = match out.iter().position(|w| w.name == ide) {
+        let ide = ide_of(r);
+        let at = match (out.iter()).position(|w| w.name == ide && w.user == r.blocker_user) {
             Some(at) => at,
             None => {
                 out.push(IdeWaits {
                     name: ide.to_string(),
+                    user: r.blocker_user.clone(),
                     ..IdeWaits::default()
                 });
                 out.len() - 1
@@ -848,7 +863,9 @@ pub fn drop_taken_advice(s: &mut Summary, config: &crate::config::Config) {
 
 /// How to end each kind of contention that recurs in the summary.
 pub fn advise(s: &Summary) -> Vec<Advice> {
-    let ides = ide_over_terminal(s);
+    let ides: Vec<IdeWaits> = (ide_over_terminal(s).into_iter())
+        .filter(|w| w.user.is_none())
+        .collect();
     let mut out: Vec<Advice> = (ides.iter())
         .filter(|w| recurs(w.build.0, w.build.1))
         .map(|w| Advice {
@@ -2130,6 +2147,63 @@ mod tests {
                 .unwrap()
                 .get("blocker_user")
                 .is_none()
+        );
+    }
+
+    /// Another user's IDE is not yours: its waits are not counted under your IDE of the same
+    /// name, nor advised on (review 14, C6).
+    #[test]
+    fn another_user_s_ide_waits_are_not_counted_under_yours() {
+        let bob_s = |at: f64| {
+            let mut e = ide_blocked_terminal(at, 40.0, BUILD_LOCK);
+            if let HistoryEvent::WaitEnded { blocker, .. } = &mut e {
+                blocker.user = Some("bob".into());
+            }
+            e
+        };
+        let events = [
+            ide_blocked_terminal(100.0, 40.0, BUILD_LOCK),
+            bob_s(200.0),
+            bob_s(300.0),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        let ides = ide_over_terminal(&sum);
+        let counted: Vec<(Option<&str>, u32)> = (ides.iter())
+            .map(|w| (w.user.as_deref(), w.build.0))
+            .collect();
+        assert_eq!(counted, [(Some("bob"), 2), (None, 1)]);
+        assert!(sum.advice.is_empty(), "{:#?}", sum.advice);
+    }
+
+    /// An IDE is known by the name it ran under, never read back out of a row's label: a
+    /// name with "'s " in it is whole (review 14, C6).
+    #[test]
+    fn an_ide_is_known_by_its_name_not_by_its_row_s_label() {
+        let metadata = |at: f64| {
+            let mut e = ide_blocked_terminal(at, 40.0, BUILD_LOCK);
+            if let HistoryEvent::WaitEnded {
+                blocker,
+                blocked_by_cmd,
+                ..
+            } = &mut e
+            {
+                blocker.via = Some("Bob's IDE".into());
+                *blocked_by_cmd = vec![s(&["cargo", "metadata"])];
+            }
+            e
+        };
+        let sum = summarize(&[metadata(100.0), metadata(200.0)], 0.0, 0);
+        assert_eq!(sum.blocked[0].blocker, "Bob's IDE's cargo metadata");
+        let json = serde_json::to_value(&sum.blocked[0]).unwrap();
+        assert_eq!(json["blocker_via"], "Bob's IDE");
+        let names: Vec<String> = (ide_over_terminal(&sum).into_iter())
+            .map(|w| w.name)
+            .collect();
+        assert_eq!(names, ["Bob's IDE"]);
+        assert!(
+            sum.advice[0].text.starts_with("Bob's IDE's checks blocked"),
+            "{:#?}",
+            sum.advice
         );
     }
 

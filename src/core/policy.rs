@@ -233,8 +233,8 @@ pub enum Event {
     Recovered {
         /// (lock, holder, hold start, whether that start is the real one).
         holds: Vec<Episode>,
-        /// Each open wait: its part behind the holder it waited for last, and when the whole
-        /// wait began.
+        /// Each open wait: its part behind the holder it waited for last, when the waiter
+        /// began being blocked, and when it began waiting for this lock.
         waits: Vec<WaitEpisode>,
     },
 }
@@ -243,16 +243,28 @@ pub enum Event {
 /// that was already there when the daemon first looked began some time before.
 pub type Episode = (FileKey, ProcId, f64, bool);
 
-/// An open wait: its current part (behind the holder it waits for now), and when the whole wait
-/// for that lock began, whoever held it then, with whether that start is the real one.
-pub type WaitEpisode = (Episode, f64, bool);
+/// An open wait: its current part (behind the holder it waits for now); when the waiter began
+/// being blocked, with whether that start is the real one (see `Wait::began`); and when it
+/// began waiting for this lock, whoever held it then (see `Wait::on_lock`).
+pub type WaitEpisode = (Episode, f64, bool, f64);
 
 /// A start time and whether it is the real one.
 type Start = (f64, bool);
 
-/// A wait that ended: when the waiter began being blocked, when it began waiting for this
-/// lock (see `Wait::on_lock`), and when it ended.
-type Ended = (Start, f64, f64);
+/// A wait that ended without its waiter getting the lock, kept while it may go on.
+#[derive(Debug, Clone)]
+struct Ended {
+    /// When the waiter began being blocked (see `Wait::began`).
+    began: Start,
+    /// When it began waiting for this lock (see `Wait::on_lock`).
+    on_lock: f64,
+    /// When it ended.
+    at: f64,
+    /// The log line that says how it ended, held back while it may go on: written when it
+    /// does not, with the words and times of its end; one that goes on is closed by its "now
+    /// waits" line (review 14, C3).
+    held_line: Option<String>,
+}
 
 fn yes() -> bool {
     true
@@ -386,6 +398,12 @@ pub enum HistoryEvent {
         /// first looked.
         #[serde(default = "yes", skip_serializing_if = "is_true")]
         began_known: bool,
+        /// Set with `began`: when the process began waiting for this lock, whoever held it
+        /// (later than `began` when it waited for another lock just before: see
+        /// `Wait::on_lock`). Absent in lines of older versions: `at` stands for it (review 14,
+        /// C2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_lock: Option<f64>,
     },
     /// A wait ended (the waiter got the lock, gave up or died), or its part behind
     /// `blocked_by` did (`goes_on`).
@@ -526,6 +544,7 @@ struct Wait {
     began_known: bool,
     /// When it began waiting for this lock, whoever held it (review X, X2).
     on_lock: f64,
+    kind: LockKind,
     blocked_by: Vec<(ProcName, u32)>,
     blocked_by_cmd: Vec<Vec<String>>,
     party: Party,
@@ -606,8 +625,9 @@ pub struct State {
     judges: HashMap<ProcId, Judge>,
     last_activity: HashMap<FileKey, f64>,
     recovered_holds: HashMap<(FileKey, ProcId), (f64, bool)>,
-    /// (start of the part behind the last holder, start of the whole wait).
-    recovered_waits: HashMap<(FileKey, ProcId), (Start, Start)>,
+    /// (start of the part behind the last holder, start of the whole wait, start of the wait
+    /// for this lock).
+    recovered_waits: HashMap<(FileKey, ProcId), (Start, Start, f64)>,
     /// Waits that ended lately without their waiter getting the lock, with when the whole wait
     /// began and when it ended: all waiters wake when a holder lets go and the losers block
     /// again, so a pass may catch one between the two. Waiting again soon, it goes on.
@@ -689,8 +709,7 @@ impl State {
     /// When each current wait began: when the process began waiting for that lock, whoever
     /// held it then (a wait goes on when the holder changes), a stopped waiter's too.
     pub fn wait_since(&self) -> HashMap<(FileKey, u32), f64> {
-        let stopped =
-            (self.stopped_waits.iter()).map(|((k, id), (_, on_lock, _))| ((*k, id.pid), *on_lock));
+        let stopped = (self.stopped_waits.iter()).map(|((k, id), e)| ((*k, id.pid), e.on_lock));
         (self.waits.iter())
             .map(|((k, id), w)| ((*k, id.pid), w.on_lock))
             .chain(stopped)
@@ -752,11 +771,14 @@ impl State {
             .collect()
     }
 
-    /// Whether an incident is open: someone waits, or a blocker is suspect (its verdict may be
+    /// Whether an incident is open: someone waits, a wait that ended may go on (its closing
+    /// line is held back until the passes tell), or a blocker is suspect (its verdict may be
     /// about to change). Only then does the daemon sample processes at its poll interval; a
     /// quiet hold is sampled at the idle interval, enough to see it go stale in time.
     pub fn incident_open(&self) -> bool {
-        !self.waits.is_empty() || self.judges.values().any(Judge::pending)
+        !self.waits.is_empty()
+            || self.just_ended.values().any(|e| e.held_line.is_some())
+            || self.judges.values().any(Judge::pending)
     }
 
     /// Whether the blocker is currently judged stale.
@@ -776,9 +798,12 @@ pub fn apply(state: &mut State, event: Event) -> Vec<Effect> {
             for (k, id, t, known) in holds {
                 state.recovered_holds.insert((k, id), (t, known));
             }
-            for ((k, id, t, known), began, began_known) in waits {
+            for ((k, id, t, known), began, began_known, on_lock) in waits {
                 let whole = (began.min(t), began_known);
-                state.recovered_waits.insert((k, id), ((t, known), whole));
+                let on_lock = on_lock.clamp(whole.0, t);
+                state
+                    .recovered_waits
+                    .insert((k, id), ((t, known), whole, on_lock));
             }
             Vec::new()
         }
@@ -1007,7 +1032,7 @@ fn track_waits(
 ) -> bool {
     let mut changed = false;
     let mut seen = Vec::new();
-    age_ended_waits(state, now, stopped);
+    age_ended_waits(state, now, stopped, fx);
     for lock in locks {
         for w in &lock.waiters {
             let id = (lock.key, w.id);
@@ -1034,21 +1059,27 @@ fn track_waits(
     changed
 }
 
-/// Forgets waits that ended too long ago to go on, and readies those of waiters `stopped` no
-/// longer lists to go on if they block again.
-fn age_ended_waits(state: &mut State, now: f64, stopped: &[ProcId]) {
-    state
-        .just_ended
-        .retain(|_, (_, _, at)| now - *at <= REBLOCK_SECS);
+/// Forgets waits that ended too long ago to go on, writing the lines held back for them,
+/// and readies those of waiters `stopped` no longer lists to go on if they block again.
+fn age_ended_waits(state: &mut State, now: f64, stopped: &[ProcId], fx: &mut Vec<Effect>) {
+    let mut over: Vec<_> = (state.just_ended.iter())
+        .filter(|(_, e)| now - e.at > REBLOCK_SECS)
+        .map(|(id, e)| (e.at, *id))
+        .collect();
+    over.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for (_, id) in over {
+        let ended = state.just_ended.remove(&id).expect("listed above");
+        fx.extend(ended.held_line.map(Effect::Log));
+    }
     // Continued (or gone): one that blocks again now goes on with its wait.
     let continued: Vec<_> = (state.stopped_waits.keys())
         .filter(|(_, who)| !stopped.contains(who))
         .copied()
         .collect();
     for id in continued {
-        let (began, on_lock, stopped_at) = state.stopped_waits.remove(&id).expect("listed above");
-        state.just_ended.insert(id, (began, on_lock, now));
-        state.resumed_from.insert(id, stopped_at);
+        let ended = state.stopped_waits.remove(&id).expect("listed above");
+        state.resumed_from.insert(id, ended.at);
+        state.just_ended.insert(id, Ended { at: now, ..ended });
     }
     state
         .resumed_from
@@ -1092,15 +1123,17 @@ fn going_on_since(
         let began = ((old.began, old.began_known), old.on_lock);
         fx.push(Effect::RecordHistory(wait_ended(id, old, now, true)));
         Some(began)
-    } else if let Some((began, on_lock, _)) = state.just_ended.remove(&id) {
-        Some((began, on_lock))
+    } else if let Some(ended) = state.just_ended.remove(&id) {
+        // Its "now waits" line closes it: the line held back for its end is not written.
+        Some((ended.began, ended.on_lock))
     } else {
         None
     }
 }
 
-/// Starts a wait (or its new part, when it `went_on` from an earlier one) of `w` on `lock`,
-/// with its log line and, unless it was recovered from the history, its history line.
+/// Starts a wait (or its new part, when it `went_on` from an earlier one: when its waiter
+/// began being blocked, and when it began waiting for this lock) of `w` on `lock`, with its
+/// log line and, unless it was recovered from the history, its history line.
 fn wait_began(
     state: &mut State,
     now: f64,
@@ -1110,11 +1143,10 @@ fn wait_began(
     fx: &mut Vec<Effect>,
 ) {
     let id = (lock.key, w.id);
-    let on_lock = went_on.map(|(_, on_lock)| on_lock);
-    let went_on = went_on.map(|(began, _)| began);
+    let went_on_since = went_on.map(|(began, _)| began);
     let recovered = state.recovered_waits.remove(&id);
     let resumed = state.resumed_from.remove(&id);
-    let ((since, since_known), (began, began_known)) = recovered.unwrap_or_else(|| {
+    let ((since, since_known), (began, began_known), on_lock) = recovered.unwrap_or_else(|| {
         let part = match resumed {
             Some(stopped_at) => (stopped_at.max(held_since(state, lock)), true),
             None => (
@@ -1123,12 +1155,9 @@ fn wait_began(
             ),
         };
         let chained = state.last_waited.get(&w.id).map(|(began, _)| *began);
-        (part, went_on.or(chained).unwrap_or(part))
+        let began = went_on_since.or(chained).unwrap_or(part);
+        (part, began, went_on.map_or(part.0, |(_, on_lock)| on_lock))
     });
-    let on_lock = match recovered {
-        Some(_) => began,
-        None => on_lock.unwrap_or(since),
-    };
     state.waits.insert(
         id,
         Wait {
@@ -1140,6 +1169,7 @@ fn wait_began(
             began,
             began_known,
             on_lock,
+            kind: lock.kind,
             blocked_by: w.blocked_by.clone(),
             blocked_by_cmd: w.blocked_by_cmd.clone(),
             party: w.party.clone(),
@@ -1147,7 +1177,7 @@ fn wait_began(
             lock_description: w.lock_description.clone(),
         },
     );
-    fx.push(Effect::Log(waiting_line(now, lock, w, went_on)));
+    fx.push(Effect::Log(waiting_line(now, lock, w, went_on_since)));
     if recovered.is_none() {
         fx.push(Effect::RecordHistory(wait_started(
             now,
@@ -1162,16 +1192,7 @@ fn wait_began(
 /// The log line of a wait (or its new part, when it `went_on`) of `w` on `lock` first seen at
 /// `now`.
 fn waiting_line(now: f64, lock: &LockSample, w: &WaiterSample, went_on: Option<Start>) -> String {
-    let blockers = if w.blocked_by.is_empty() {
-        "an unseen holder".to_string()
-    } else {
-        let names: Vec<String> = w
-            .blocked_by
-            .iter()
-            .map(|(n, p)| format!("{n} {p}"))
-            .collect();
-        names.join(", ")
-    };
+    let blockers = blockers_words(&w.blocked_by);
     let so_far = match went_on {
         Some((t, known)) => format!(
             " (waiting {} in all)",
@@ -1181,7 +1202,7 @@ fn waiting_line(now: f64, lock: &LockSample, w: &WaiterSample, went_on: Option<S
     };
     format!(
         "waiting   {}  {}  {} {} {}waits for {blockers}{so_far}",
-        lock.kind.cargo_words(),
+        lock_words(&w.lock_description, lock.kind),
         text::lossy_path::text(&lock.path),
         w.name,
         w.id.pid,
@@ -1189,14 +1210,35 @@ fn waiting_line(now: f64, lock: &LockSample, w: &WaiterSample, went_on: Option<S
     )
 }
 
-/// The history event of a wait (or its new part, when it `went_on`) of `w` on `lock` first
-/// seen at `now`.
+/// Whom a wait is behind, for the log: `cargo 10, cargo 12`, or `an unseen holder`.
+fn blockers_words(blocked_by: &[(ProcName, u32)]) -> String {
+    if blocked_by.is_empty() {
+        return "an unseen holder".to_string();
+    }
+    let names: Vec<String> = (blocked_by.iter())
+        .map(|(n, p)| format!("{n} {p}"))
+        .collect();
+    names.join(", ")
+}
+
+/// The lock in the log, in the words the waiting cargo printed (`description`), else its
+/// kind's: a wait's opening and closing lines name it alike (review C7).
+fn lock_words(description: &str, kind: LockKind) -> &str {
+    match description {
+        "" => kind.cargo_words(),
+        words => words,
+    }
+}
+
+/// The history event of a wait (or its new part, when it `went_on`: when the waiter began
+/// being blocked, and when it began waiting for this lock) of `w` on `lock` first seen at
+/// `now`.
 fn wait_started(
     now: f64,
     lock: &LockSample,
     w: &WaiterSample,
     since_known: bool,
-    went_on: Option<Start>,
+    went_on: Option<(Start, f64)>,
 ) -> HistoryEvent {
     HistoryEvent::WaitStarted {
         at: now,
@@ -1211,8 +1253,9 @@ fn wait_started(
         since_known,
         party: w.party.clone(),
         blocker: w.blocker.clone(),
-        began: went_on.map(|(t, _)| t),
-        began_known: went_on.is_none_or(|(_, known)| known),
+        began: went_on.map(|((t, _), _)| t),
+        began_known: went_on.is_none_or(|((_, known), _)| known),
+        on_lock: went_on.map(|(_, on_lock)| on_lock),
     }
 }
 
@@ -1234,25 +1277,20 @@ fn wait_gone(
         .last_waited
         .insert(id.1, ((wait.began, wait.began_known), now));
     let stopped_now = stopped.contains(&id.1);
-    let ended = ((wait.began, wait.began_known), wait.on_lock, now);
-    if stopped_now {
-        state.stopped_waits.insert(id, ended);
-    } else if !holds(id) {
-        state.just_ended.insert(id, ended);
-    }
-    // Held still by one it waited for (any holder, when it waited for an unseen one).
-    let blocker =
-        |pid: u32| wait.blocked_by.is_empty() || wait.blocked_by.iter().any(|(_, p)| *p == pid);
-    let still_held = (locks.iter())
-        .any(|l| l.key == id.0 && l.holders.iter().any(|h| h.id != id.1 && blocker(h.id.pid)));
-    let over = match (stopped_now, holds(id), still_held) {
-        (true, _, _) => Some(WaitOver::Suspended),
-        (false, true, _) => None,
-        (false, false, true) => Some(WaitOver::Left),
-        (false, false, false) => Some(WaitOver::HolderLetGo),
+    let ended = |held_line| Ended {
+        began: (wait.began, wait.began_known),
+        on_lock: wait.on_lock,
+        at: now,
+        held_line,
     };
-    if let Some(over) = over {
-        fx.push(Effect::Log(wait_over_line(now, id.1, &wait, over)));
+    if stopped_now {
+        let line = wait_over_line(now, id.1, &wait, &WaitOver::Suspended);
+        fx.push(Effect::Log(line));
+        state.stopped_waits.insert(id, ended(None));
+    } else if !holds(id) {
+        let over = left_without_the_lock(&wait, id, locks);
+        let line = wait_over_line(now, id.1, &wait, &over);
+        state.just_ended.insert(id, ended(Some(line)));
     }
     fx.push(Effect::RecordHistory(wait_ended(
         id,
@@ -1263,50 +1301,85 @@ fn wait_gone(
 }
 
 /// How a wait ended that no hold of its waiter closes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum WaitOver {
     /// Suspended (Ctrl-Z): the kernel dropped its request.
     Suspended,
-    /// It stopped waiting while the lock was still held: interrupted, killed, or it gave up.
+    /// It stopped waiting while one it waited for still held the lock: interrupted, killed,
+    /// or it gave up.
     Left,
+    /// Those it waited for let go, and these others took the lock before it did; it did not
+    /// block again behind them.
+    OthersTookIt(Vec<(ProcName, u32)>),
     /// Its holder let go and the lock is free: it took the lock for less than a look's time
     /// (a build with nothing to download holds the package cache for a moment), or it lost
     /// the race and blocks again (review X, X1).
     HolderLetGo,
 }
 
+/// How the wait `id`, which its waiter left without taking the lock, stands with the
+/// lock's holders in `locks`: one it waited for (any, when it waited for an unseen one) still
+/// holds it, others took it first, or it is free.
+fn left_without_the_lock(wait: &Wait, id: (FileKey, ProcId), locks: &[LockSample]) -> WaitOver {
+    let others: Vec<&HolderSample> = (locks.iter().filter(|l| l.key == id.0))
+        .flat_map(|l| &l.holders)
+        .filter(|h| h.id != id.1)
+        .collect();
+    let waited_for =
+        |pid: u32| wait.blocked_by.is_empty() || wait.blocked_by.iter().any(|(_, p)| *p == pid);
+    if others.iter().any(|h| waited_for(h.id.pid)) {
+        WaitOver::Left
+    } else if others.is_empty() {
+        WaitOver::HolderLetGo
+    } else {
+        WaitOver::OthersTookIt(others.iter().map(|h| (h.name.clone(), h.id.pid)).collect())
+    }
+}
+
+/// How long `wait` had waited for its lock at `now`, and behind whom: `4s for cargo 10`, or
+/// `41s, the last 4s for cargo 10` when others held the lock before them.
+fn waited_words(now: f64, wait: &Wait) -> String {
+    let behind = blockers_words(&wait.blocked_by);
+    let on_lock = text::duration_known(now - wait.on_lock, wait.began_known);
+    if wait.since <= wait.on_lock {
+        return format!("{on_lock} for {behind}");
+    }
+    let part = text::duration_known(now - wait.since, wait.since_known);
+    format!("{on_lock}, the last {part} for {behind}")
+}
+
 /// The log line of `who`'s `wait` that ended at `now` without the daemon seeing it hold the
 /// lock, so every "waiting" line is closed (review V, V4).
-fn wait_over_line(now: f64, who: ProcId, wait: &Wait, over: WaitOver) -> String {
-    let blockers: Vec<String> = (wait.blocked_by.iter())
-        .map(|(n, p)| format!("{n} {p}"))
-        .collect();
-    let behind = if blockers.is_empty() {
-        "an unseen holder".to_string()
-    } else {
-        blockers.join(", ")
-    };
-    let waited = text::duration_known(now - wait.on_lock, wait.began_known);
+fn wait_over_line(now: f64, who: ProcId, wait: &Wait, over: &WaitOver) -> String {
+    let behind = blockers_words(&wait.blocked_by);
+    let waited = waited_words(now, wait);
     let (verb, what) = match over {
         WaitOver::Suspended => (
             "suspended",
-            format!("is suspended (Ctrl-Z) while waiting (waited {waited} for {behind})"),
+            format!("is suspended (Ctrl-Z) while waiting (waited {waited})"),
         ),
         WaitOver::Left => (
             "ended    ",
-            format!("no longer waits (waited {waited} for {behind}, which still holds it)"),
+            format!("no longer waits (waited {waited}, which still holds it)"),
+        ),
+        WaitOver::OthersTookIt(others) => (
+            "ended    ",
+            format!(
+                "no longer waits (waited {waited}, which let go; {} took it first)",
+                blockers_words(others)
+            ),
         ),
         WaitOver::HolderLetGo => (
             "went on  ",
-            format!("went on as {behind} let go (waited {waited})"),
+            format!(
+                "went on as {behind} let go (waited {})",
+                text::duration_known(now - wait.on_lock, wait.began_known)
+            ),
         ),
     };
-    let words = match wait.lock_description.as_str() {
-        "" => "lock",
-        words => words,
-    };
     format!(
-        "{verb} {words}  {}  {} {} {what}",
+        "{verb} {}  {}  {} {} {what}",
+        lock_words(&wait.lock_description, wait.kind),
         text::lossy_path::text(&wait.path),
         wait.name,
         who.pid,
@@ -2548,18 +2621,21 @@ mod tests {
         assert_eq!(
             logs(fx),
             [
-                "suspended lock  /h/.package-cache  cargo 11 is suspended (Ctrl-Z) while waiting \
+                "suspended package cache  /h/.package-cache  cargo 11 is suspended (Ctrl-Z) while waiting \
               (waited ≥ 4s for cargo 10)"
             ]
         );
-        // Interrupted (Ctrl-C) while waiting.
+        // Interrupted (Ctrl-C) while waiting: said once it is clear it does not block
+        // again (review 14, C3), as things stood when it ended.
         let mut s = state();
         observe(&mut s, 100.0, held(&[11]));
-        let over = logs(observe(&mut s, 104.0, held(&[])));
+        assert!(logs(observe(&mut s, 104.0, held(&[]))).is_empty());
+        assert!(logs(observe(&mut s, 106.0, held(&[]))).is_empty());
+        let over = logs(observe(&mut s, 107.0, held(&[])));
         assert_eq!(
             over,
             [
-                "ended     lock  /h/.package-cache  cargo 11 no longer waits (waited ≥ 4s for \
+                "ended     package cache  /h/.package-cache  cargo 11 no longer waits (waited ≥ 4s for \
                  cargo 10, which still holds it)"
             ]
         );
@@ -2567,12 +2643,13 @@ mod tests {
         // moment, as a build with nothing to download does (review X, X1).
         let mut s = state();
         observe(&mut s, 100.0, held(&[11]));
-        let over = logs(observe(&mut s, 104.0, (Vec::new(), Vec::new())));
+        let mut over = logs(observe(&mut s, 104.0, (Vec::new(), Vec::new())));
+        over.extend(logs(observe(&mut s, 107.0, (Vec::new(), Vec::new()))));
         assert_eq!(
             over,
             [
                 "released  /h/.package-cache  by cargo 10 after ≥ 4s",
-                "went on   lock  /h/.package-cache  cargo 11 went on as cargo 10 let go (waited ≥ 4s)"
+                "went on   package cache  /h/.package-cache  cargo 11 went on as cargo 10 let go (waited ≥ 4s)"
             ]
         );
         // It got the lock: its "acquired" line closes the wait, with no other.
@@ -2582,6 +2659,127 @@ mod tests {
         got.0[0].holders[0].id = cargo_11;
         let lines = logs(observe(&mut s, 104.0, got));
         assert!(lines.iter().all(|l| !l.contains("waits")), "{lines:?}");
+    }
+
+    /// The log lines of `fx`, in order.
+    fn log_lines(fx: &[Effect]) -> Vec<&str> {
+        (fx.iter())
+            .filter_map(|e| match e {
+                Effect::Log(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A wait's "waiting" line and the line that closes it name the lock alike, in the words
+    /// the waiting cargo printed, else the kind's (review C7).
+    #[test]
+    fn a_wait_s_opening_and_closing_lines_name_the_lock_alike() {
+        for (description, words) in [
+            ("package cache mutation", "package cache mutation"),
+            ("", "shared package cache"),
+        ] {
+            let mut held = held_by(10, &[11]);
+            held.0[0].kind = LockKind::PackageCacheMutate;
+            held.0[0].waiters[0].lock_description = description.into();
+            let mut alone = held.clone();
+            alone.0[0].waiters.clear();
+            let mut s = state();
+            let mut fx = observe(&mut s, 100.0, held);
+            for now in [104.0, 105.0, 106.0, 107.0] {
+                fx.extend(observe(&mut s, now, alone.clone()));
+            }
+            let lines: Vec<&str> = (log_lines(&fx).into_iter())
+                .filter(|l| l.contains("cargo 11"))
+                .collect();
+            assert_eq!(lines.len(), 2, "{lines:?}");
+            assert!(
+                lines[0].starts_with(&format!("waiting   {words}  ")),
+                "{lines:?}"
+            );
+            assert!(
+                lines[1].starts_with(&format!("ended     {words}  ")),
+                "{lines:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_blockers_of_a_wait_are_said_alike_in_every_log_line() {
+        assert_eq!(blockers_words(&[]), "an unseen holder");
+        let two = [("cargo".into(), 10), ("rustc".into(), 12)];
+        assert_eq!(blockers_words(&two), "cargo 10, rustc 12");
+    }
+
+    /// A waiter that lost the race for the lock and blocks again has one wait in the log: no
+    /// "ended" or "went on" line before its "now waits" line (review 14, C3).
+    #[test]
+    fn a_waiter_that_loses_the_race_is_not_said_to_have_ended_its_wait() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        let mut fx = observe(&mut s, 100.0, held_by(10, &[11]));
+        fx.extend(observe(&mut s, 110.0, held_by(12, &[])));
+        fx.extend(observe(&mut s, 111.0, held_by(12, &[11])));
+        fx.extend(observe(&mut s, 115.0, held_by(12, &[11])));
+        let lines: Vec<&str> = (log_lines(&fx).into_iter())
+            .filter(|l| l.contains("cargo 11"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[1].ends_with("cargo 11 now waits for cargo 12 (waiting 11s in all)"),
+            "{lines:?}"
+        );
+    }
+
+    /// Passes come at the poll interval while a wait's closing line is held back, so it is
+    /// written in time (review 14, C3).
+    #[test]
+    fn the_incident_stays_open_while_a_wait_s_closing_line_is_held_back() {
+        let mut s = state();
+        observe(&mut s, 100.0, held_by(10, &[11]));
+        observe(&mut s, 104.0, held_by(10, &[]));
+        assert!(s.incident_open(), "the wait may go on");
+        observe(&mut s, 107.0, held_by(10, &[]));
+        assert!(!s.incident_open(), "its line is written");
+    }
+
+    /// One that left while another than those it waited for held the lock is not said to
+    /// have left a holder that let go "which still holds it" (review 14, C3).
+    #[test]
+    fn a_waiter_that_leaves_after_another_took_the_lock_says_who_took_it() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        let mut fx = observe(&mut s, 100.0, held_by(10, &[11]));
+        for now in [110.0, 111.0, 113.0] {
+            fx.extend(observe(&mut s, now, held_by(12, &[])));
+        }
+        assert_eq!(
+            log_lines(&fx).last(),
+            Some(
+                &"ended     package cache  /h/.package-cache  cargo 11 no longer waits (waited \
+                  10s for cargo 10, which let go; cargo 12 took it first)"
+            )
+        );
+    }
+
+    /// The closing line says how long the waiter waited for the lock and how much of that
+    /// behind those it names (review 14, C3).
+    #[test]
+    fn a_wait_s_closing_line_times_its_last_holder_apart() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        let mut fx = observe(&mut s, 100.0, held_by(10, &[11]));
+        fx.extend(observe(&mut s, 140.0, held_by(12, &[11])));
+        for now in [144.0, 147.0] {
+            fx.extend(observe(&mut s, now, held_by(12, &[])));
+        }
+        assert!(
+            log_lines(&fx).last().unwrap().ends_with(
+                "cargo 11 no longer waits (waited 44s, the last 4s for cargo 12, which still \
+                 holds it)"
+            ),
+            "{fx:?}"
+        );
     }
 
     /// Stopped while its holder let go and a later one took the lock: the time stopped on the
@@ -2641,6 +2839,7 @@ mod tests {
                     ),
                     50.0,
                     true,
+                    50.0,
                 )],
             },
         );
@@ -2785,6 +2984,41 @@ mod tests {
         observe(&mut s2, 140.0, (build, Vec::new()));
         assert_eq!(s2.wait_since()[&(build_key, 11)], 140.0);
         assert!(s2.blocked_since().is_empty());
+    }
+
+    /// A daemon restarted while a cargo waits for its build directory, behind another holder
+    /// than the one it first waited for there, after a wait for the package cache: its wait
+    /// for the build directory comes back from its own start (review 14, C2).
+    #[test]
+    fn a_chained_wait_that_went_on_keeps_its_start_on_the_lock_across_a_restart() {
+        let mut s = state();
+        let mut fx = run(&mut s, 100.0, 122.0, 2.0, |_| {
+            lock(vec![holder(10, ProcState::Sleeping, 5.0)], &[11])
+        });
+        let (mut got_it, _) = lock(Vec::new(), &[]);
+        got_it[0].holders = vec![cargo_11(LockMode::Exclusive)];
+        fx.extend(observe(&mut s, 124.0, (got_it, Vec::new())));
+        let build_key = FileKey { dev: 1, ino: 300 };
+        let build = |holder_pid: u32| {
+            let mut build = lock(vec![holder(holder_pid, ProcState::Running, 5.0)], &[11]);
+            build.0[0].key = build_key;
+            build.0[0].path = "/p/target/debug/.cargo-lock".into();
+            build
+        };
+        fx.extend(observe(&mut s, 125.0, build(12)));
+        fx.extend(observe(&mut s, 140.0, build(13)));
+        let history: Vec<HistoryEvent> = (fx.into_iter())
+            .filter_map(|e| match e {
+                Effect::RecordHistory(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        let (holds, waits) = crate::daemon::history::open_episodes(&history);
+        let mut restarted = state();
+        apply(&mut restarted, Event::Recovered { holds, waits });
+        observe(&mut restarted, 150.0, build(13));
+        assert_eq!(restarted.wait_since()[&(build_key, 11)], 125.0);
+        assert_eq!(restarted.blocked_since()[&(build_key, 11)], 100.0);
     }
 
     #[test]

@@ -305,9 +305,10 @@ pub fn build(
     }
 }
 
-/// Whether `pid` is a job of the terminal it came from, where `fg` resumes it.
-fn in_terminal(obs: &Observed, pid: u32, origin: Origin) -> bool {
-    origin == Origin::Terminal && obs.facts.get(&pid).is_some_and(|f| f.has_tty)
+/// Whether the process of `facts`, which came from `origin`, is a job of its terminal, where
+/// `fg` resumes it.
+fn in_terminal(facts: Option<&ProcessFacts>, origin: Origin) -> bool {
+    origin == Origin::Terminal && facts.is_some_and(|f| f.has_tty)
 }
 
 /// The waiters of free locks: suspended in their request (see [`SuspendedWaiter`]).
@@ -320,7 +321,7 @@ fn suspended_waiters(locks: &[LockReport], obs: &Observed) -> Vec<super::model::
                 cmd: w.cmd.clone(),
                 cwd: w.cwd.clone(),
                 origin: w.origin,
-                in_terminal: in_terminal(obs, w.pid, w.origin),
+                in_terminal: in_terminal(obs.facts.get(&w.pid), w.origin),
                 lock: l.path.clone(),
                 kind: l.kind,
                 // In its own cargo's words: a check's, or those of the mode it asked for
@@ -343,7 +344,7 @@ fn process(f: &ProcessFacts, now: f64) -> ProcessReport {
         uid: f.uid,
         user: f.user.clone(),
         process_state: f.state,
-        in_terminal: origin == Origin::Terminal && f.has_tty,
+        in_terminal: in_terminal(Some(f), origin),
         origin,
         origin_via,
         running_for_secs: (now - f.started_at).max(0.0),
@@ -1603,6 +1604,19 @@ mod tests {
             }],
             sigterm: Default::default(),
         }
+    }
+
+    /// `fg` is offered only for a terminal's job, whichever list the process is in (review
+    /// 14, C8: one test for the process list and the suspended waiters).
+    #[test]
+    fn only_a_process_a_terminal_controls_is_in_its_terminal() {
+        let tty = facts(10, ProcState::Stopped, 1);
+        let mut no_tty = tty.clone();
+        no_tty.has_tty = false;
+        assert!(in_terminal(Some(&tty), Origin::Terminal));
+        assert!(!in_terminal(Some(&no_tty), Origin::Terminal));
+        assert!(!in_terminal(Some(&tty), Origin::Ide));
+        assert!(!in_terminal(None, Origin::Terminal));
     }
 
     fn part(pid: u32, mode: LockMode) -> Participant {

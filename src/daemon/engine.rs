@@ -12,7 +12,7 @@
 //! bounded queue and retried every pass, and the failure is published in the snapshot, so
 //! `status` and `doctor` say so. SIGHUP reloads the configuration in place.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -630,12 +630,16 @@ impl Engine {
         })
     }
 
-    /// Keeps in `loaded` the value in use of each key the file now gets wrong, not its
-    /// default (review O, Q2); an unknown key has no value in use to keep (review X, X6).
-    /// Returns them as `key = value`, for `config` and `doctor` to say (review X, X5).
-    fn keep_values_in_use(&self, loaded: &mut Loaded, roots: &mut WatchRoots) -> Vec<String> {
-        let in_use: std::collections::BTreeMap<String, String> =
-            self.config.flatten().into_iter().collect();
+    /// Keeps in `loaded` the value in use (`in_use`: the running config, flattened) of each
+    /// key the file now gets wrong, not its default (review O, Q2); an unknown key has no
+    /// value in use to keep (review X, X6). Returns them as `key = value`, for `config` and
+    /// `doctor` to say (review X, X5).
+    fn keep_values_in_use(
+        &self,
+        in_use: &BTreeMap<String, String>,
+        loaded: &mut Loaded,
+        roots: &mut WatchRoots,
+    ) -> Vec<String> {
         let known = |k: &String| {
             let section = format!("{k}.");
             in_use.contains_key(k) || in_use.keys().any(|key| key.starts_with(&section))
@@ -673,9 +677,8 @@ impl Engine {
             self.publish();
             return;
         }
-        let kept = self.keep_values_in_use(&mut loaded, &mut roots);
-        let old: std::collections::BTreeMap<String, String> =
-            self.config.flatten().into_iter().collect();
+        let old: BTreeMap<String, String> = self.config.flatten().into_iter().collect();
+        let kept = self.keep_values_in_use(&old, &mut loaded, &mut roots);
         let changed: Vec<String> = loaded
             .config
             .flatten()

@@ -837,6 +837,7 @@ impl EpisodeTracker {
                 since_known,
                 began,
                 began_known,
+                on_lock,
                 ..
             } => {
                 let key = FileKey {
@@ -847,7 +848,15 @@ impl EpisodeTracker {
                     Some(t) => (*t, *began_known),
                     None => (*at, *since_known),
                 };
-                let open = ((key, *waiter, *at, *since_known), began, began_known);
+                // Lines of older versions: this part's start, not `began`, which may be that
+                // of a wait for another lock before (review 14, C2).
+                let on_lock = on_lock.unwrap_or(*at);
+                let open = (
+                    (key, *waiter, *at, *since_known),
+                    began,
+                    began_known,
+                    on_lock,
+                );
                 self.waits.insert((*ino, *waiter), open);
             }
             HistoryEvent::WaitEnded { ino, waiter, .. } => {
@@ -1309,6 +1318,7 @@ mod tests {
             blocker: Party::default(),
             began,
             began_known: false,
+            on_lock: began,
         };
         let mut part = wait_ended(40.0, 11, 30.0);
         if let HistoryEvent::WaitEnded { goes_on, .. } = &mut part {
@@ -1321,10 +1331,31 @@ mod tests {
             started(40.0, Some(10.0), true),
         ];
         let (_, waits) = open_episodes(&events);
-        assert_eq!(waits, vec![((key, id(11), 40.0, true), 10.0, false)]);
+        assert_eq!(waits, vec![((key, id(11), 40.0, true), 10.0, false, 10.0)]);
         // A line from before `began` existed is a whole wait.
         let (_, waits) = open_episodes(&[started(10.0, None, true)]);
-        assert_eq!(waits, vec![((key, id(11), 10.0, true), 10.0, true)]);
+        assert_eq!(waits, vec![((key, id(11), 10.0, true), 10.0, true, 10.0)]);
+    }
+
+    /// A wait for a build directory that went on behind another holder, by a cargo that
+    /// waited for the package cache before it: its wait for this lock comes back from its own
+    /// start, not from that of the wait before (review 14, C2).
+    #[test]
+    fn a_chained_wait_that_went_on_is_recovered_with_its_start_on_this_lock() {
+        let key = FileKey { dev: 3, ino: 9 };
+        let line = |on_lock: &str| {
+            format!(
+                r#"{{"event":"wait-started","at":140.0,"path":"/p/target/debug/.cargo-lock","dev":3,"ino":9,"waiter":{{"pid":11,"start_token":7}},"name":"cargo","cmd":[],"blocked_by":[["cargo",12]],"began":100.0{on_lock}}}"#
+            )
+        };
+        let read = |on_lock: &str| -> Vec<WaitEpisode> {
+            let e: HistoryEvent = serde_json::from_str(&line(on_lock)).unwrap();
+            open_episodes(&[e]).1
+        };
+        let wait = |on_lock: f64| vec![((key, id(11), 140.0, true), 100.0, true, on_lock)];
+        assert_eq!(read(r#","on_lock":125.0"#), wait(125.0));
+        // Lines of older versions: from this part's start, not from `began`.
+        assert_eq!(read(""), wait(140.0));
     }
 
     #[test]
