@@ -715,6 +715,58 @@ fn assert_history_advice(d: &Daemon, dir: &Dir, topic: &str, project: &Path) {
     assert!(text.contains(&project.display().to_string()), "{text}");
 }
 
+/// Two processes each holding one build lock and waiting for the other's (as two nightly
+/// `-Zfine-grain-locking` checks can): a cycle, said as such, and in `history` not counted as a
+/// build script's nested cargo (review Y, Y11).
+#[test]
+fn a_wait_cycle_is_a_deadlock_that_history_does_not_call_a_nested_cargo() {
+    let _serial = serial();
+    let dir = Dir::new("cycle");
+    let lock = |p: &str| {
+        dir.write(&format!("{p}/Cargo.toml"), "[package]\nname = \"x\"\n");
+        dir.write(&format!("{p}/target/debug/.cargo-lock"), "")
+    };
+    let (one, two) = (lock("one"), lock("two"));
+    let d = Daemon::start(&dir, "daemon");
+    let hold_then_wait = |name: &str, first: &Path, second: &Path| {
+        let script = "import fcntl, sys, time\n\
+                      a = open(sys.argv[1], 'a'); fcntl.flock(a, fcntl.LOCK_EX)\n\
+                      time.sleep(1)\n\
+                      b = open(sys.argv[2], 'a'); fcntl.flock(b, fcntl.LOCK_EX)\n\
+                      time.sleep(600)\n";
+        let mut cmd = dir.command("python3");
+        cmd.args(["-c", script]).arg(first).arg(second);
+        dir.spawn(name, &mut cmd)
+    };
+    let a = hold_then_wait("a", &one, &two);
+    let b = hold_then_wait("b", &two, &one);
+    let r = d.wait_for("the cycle, stale", |r| {
+        r.incidents.iter().any(|i| {
+            matches!(&i.deadlock, Some(Deadlock::Cycle { pids }) if pids.contains(&a.pid) && pids.contains(&b.pid))
+                && i.state == IncidentState::Stale
+        })
+    });
+    let i = (r.incidents.iter())
+        .find(|i| i.deadlock.is_some())
+        .expect("the cycle");
+    assert!(
+        i.verdict.contains("wait for each other's locks"),
+        "{}",
+        i.verdict
+    );
+    drop((a, b));
+    let (code, out) = d.cli(&dir, &["history", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let summary: serde_json::Value = serde_json::from_str(&out).expect(&out);
+    assert_eq!(summary["nested_deadlocks"], 0, "{summary:#}");
+    assert_eq!(summary["lock_cycles"], 1, "{summary:#}");
+    let topics: Vec<&str> = (summary["advice"].as_array().into_iter().flatten())
+        .filter_map(|a| a["topic"].as_str())
+        .collect();
+    assert!(topics.contains(&"lock-cycle"), "{topics:?}");
+    assert!(!topics.contains(&"nested-cargo"), "{topics:?}");
+}
+
 // 6. A build script runs a nested `cargo build` on the same target dir: the nested cargo waits
 // for the build directory its own ancestor holds. A deadlock, said at once, naming the outer
 // cargo to stop.

@@ -218,6 +218,7 @@ mod tests {
             reasons: vec![crate::core::model::StaleReason::Stopped],
             blocked: vec![],
             left_by: None,
+            cycle: false,
         });
         t.add(&released(1, 174.0, BUILD, LOCK, true));
         t.add(&released(2, 27.0, BUILD, LOCK, true));

@@ -102,6 +102,8 @@ pub enum Topic {
     LeftoverProcess,
     /// A build script ran a nested cargo on the target dir its own build holds.
     NestedCargo,
+    /// Cargos waited for each other's locks in a circle (a deadlock without a nested cargo).
+    LockCycle,
     /// Builds of different projects share a target (or build) dir and wait for each other.
     SharedTargetDir,
 }
@@ -172,6 +174,15 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub deadlocked_projects: Vec<PathBuf>,
+    /// Of those, deadlocks of cargos waiting for each other's locks in a circle, the projects
+    /// they built, and whether per-unit build locks (nightly `-Zfine-grain-locking`) were in it.
+    #[serde(default)]
+    pub lock_cycles: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(serialize_with = "crate::core::text::lossy_path::list")]
+    pub cycle_projects: Vec<PathBuf>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cycle_on_unit_locks: bool,
     /// IDE checks stopped so a terminal build could run (`policy.yield_ide`).
     #[serde(default)]
     pub yielded: u32,
@@ -260,6 +271,8 @@ pub struct Summarizer {
     /// The packages whose build scripts left those processes, when known.
     leftover_by: BTreeSet<LeftBy>,
     deadlocked: BTreeMap<ProcId, Option<PathBuf>>,
+    /// Blockers in a wait cycle: (holder, its project).
+    cycles: BTreeMap<ProcId, Option<PathBuf>>,
     /// The first origin told of each blocker (pid, name): one whose shell exits turns orphan
     /// or unknown, and its later waits stay in the row it began in.
     blocker_origins: BTreeMap<(u32, String), Origin>,
@@ -291,6 +304,9 @@ impl Summarizer {
                 leftover_packages: Vec::new(),
                 nested_deadlocks: 0,
                 deadlocked_projects: Vec::new(),
+                lock_cycles: 0,
+                cycle_projects: Vec::new(),
+                cycle_on_unit_locks: false,
                 yielded: 0,
                 killed: 0,
                 advice: Vec::new(),
@@ -308,6 +324,7 @@ impl Summarizer {
             leftover: BTreeMap::new(),
             leftover_by: BTreeSet::new(),
             deadlocked: BTreeMap::new(),
+            cycles: BTreeMap::new(),
             blocker_origins: BTreeMap::new(),
             holders: BTreeSet::new(),
         }
@@ -430,7 +447,9 @@ impl Summarizer {
         // The waiting side of a deadlock (a build script's nested cargo) was not
         // blocked by another build: the advice on nested cargos tells it, not a row
         // (review P, R9).
-        if (blocked_by.iter()).any(|(_, pid)| self.deadlocked.keys().any(|d| d.pid == *pid)) {
+        let deadlocked =
+            |pid: u32| (self.deadlocked.keys().chain(self.cycles.keys())).any(|d| d.pid == pid);
+        if (blocked_by.iter()).any(|(_, pid)| deadlocked(*pid)) {
             if !goes_on {
                 match self.open.remove(&(*waiter, *ino)) {
                     Some(wait) => self.wait_ended(wait),
@@ -515,6 +534,7 @@ impl Summarizer {
             name,
             path,
             left_by,
+            cycle,
             ..
         } = e
         else {
@@ -537,7 +557,13 @@ impl Summarizer {
             self.leftover_by.extend(left_by.clone());
         }
         if reasons.contains(&StaleReason::Deadlock) {
-            self.deadlocked.insert(*holder, project());
+            if *cycle {
+                self.cycles.insert(*holder, project());
+                self.s.cycle_on_unit_locks |=
+                    catalog::classify(path).is_some_and(|k| k == LockKind::UnitBuild);
+            } else {
+                self.deadlocked.insert(*holder, project());
+            }
         }
     }
 
@@ -580,6 +606,7 @@ impl Summarizer {
         (s.leftover_processes, s.leftover_projects) = counted_in(self.leftover);
         s.leftover_packages = self.leftover_by.into_iter().collect();
         (s.nested_deadlocks, s.deadlocked_projects) = counted_in(self.deadlocked);
+        (s.lock_cycles, s.cycle_projects) = counted_in(self.cycles);
         s.blocked = self.rows.into_values().collect();
         s.blocked
             .sort_by(|a, b| b.total_wait_secs.total_cmp(&a.total_wait_secs));
@@ -884,6 +911,7 @@ pub fn advise(s: &Summary) -> Vec<Advice> {
     out.extend(suspended_advice(s));
     out.extend(leftover_process_advice(s));
     out.extend(nested_cargo_advice(s));
+    out.extend(lock_cycle_advice(s));
     out
 }
 
@@ -996,6 +1024,28 @@ fn nested_cargo_advice(s: &Summary) -> Option<Advice> {
              `--target-dir` under `OUT_DIR`, or `CARGO_TARGET_DIR` in its environment.",
             times(s.nested_deadlocks),
             in_projects(&s.deadlocked_projects)
+        ),
+    })
+}
+
+/// What to do about cargos that deadlocked on each other's locks: no nested cargo to fix, but
+/// builds that must not run at once (review Y, Y11).
+fn lock_cycle_advice(s: &Summary) -> Option<Advice> {
+    let why = if s.cycle_on_unit_locks {
+        "Nightly's per-unit build locks (`-Zfine-grain-locking`) can be taken in different \
+         orders by two builds of one workspace: run such builds one at a time, or without that \
+         flag, and report it to Cargo."
+    } else {
+        "Cargo takes its locks in one order, so something took them in another (a script or \
+         wrapper locking Cargo's files by hand?): run those builds one at a time."
+    };
+    (s.lock_cycles > 0).then(|| Advice {
+        topic: Topic::LockCycle,
+        text: format!(
+            "Cargos deadlocked on each other's locks {}{}: each held a lock another waited \
+             for, so none could go on until one was stopped. {why}",
+            times(s.lock_cycles),
+            in_projects(&s.cycle_projects)
         ),
     })
 }
@@ -1535,6 +1585,7 @@ mod tests {
             reasons,
             blocked: vec![],
             left_by: None,
+            cycle: false,
         }
     }
 
@@ -2345,6 +2396,7 @@ mod tests {
             reasons: vec![reason],
             blocked: vec![],
             left_by: None,
+            cycle: false,
         };
         // The projects are found by their manifests.
         let tmp = tempfile::tempdir().unwrap();
@@ -2390,6 +2442,36 @@ mod tests {
         assert_eq!(json["advice"][1]["topic"], "nested-cargo");
     }
 
+    /// Two cargos that waited for each other's per-unit locks: a cycle, not a build script's
+    /// nested cargo; no nested-cargo advice (review Y, Y11).
+    #[test]
+    fn a_wait_cycle_is_not_a_nested_cargo() {
+        let unit_lock = "/nowhere/ws/target/debug/build/na/59553f4465d78fef/.lock";
+        let cycle = HistoryEvent::Stale {
+            at: 1.0,
+            path: unit_lock.into(),
+            holder: id(12043),
+            name: "cargo".into(),
+            reasons: vec![StaleReason::Deadlock],
+            blocked: vec![("cargo".into(), 11940)],
+            left_by: None,
+            cycle: true,
+        };
+        let sum = summarize(&[cycle], 0.0, 0);
+        assert_eq!((sum.nested_deadlocks, sum.lock_cycles), (0, 1));
+        assert!(sum.cycle_on_unit_locks);
+        let topics: Vec<Topic> = sum.advice.iter().map(|a| a.topic).collect();
+        assert_eq!(topics, [Topic::LockCycle]);
+        let text = &sum.advice[0].text;
+        assert!(
+            text.starts_with("Cargos deadlocked on each other's locks once:"),
+            "{text}"
+        );
+        assert!(text.contains("`-Zfine-grain-locking`"), "{text}");
+        let json = serde_json::to_value(&sum).unwrap();
+        assert_eq!(json["advice"][0]["topic"], "lock-cycle");
+    }
+
     /// A dependency's build script left it: the package is named and the fix sent upstream,
     /// not to the user's own build script (review X, X8).
     #[test]
@@ -2402,6 +2484,7 @@ mod tests {
             reasons: vec![StaleReason::PipeHeldOpen],
             blocked: vec![],
             left_by: Some(left_by),
+            cycle: false,
         };
         let gdep = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c");
         let sum = summarize(&[stale(7, gdep.clone())], 0.0, 0);

@@ -202,6 +202,8 @@ pub struct BlockerSample {
     pub ignored: bool,
     /// The package whose build script left the process holding its output pipe, when known.
     pub left_by: Option<LeftBy>,
+    /// Its deadlock is a cycle (processes waiting for each other's locks), not a nested cargo.
+    pub deadlock_cycle: bool,
     /// Its descriptors cannot be read (another user's process): its idle tree may be a network
     /// wait this user cannot see, so it is never called stale for idleness.
     pub unseen: bool,
@@ -469,6 +471,10 @@ pub enum HistoryEvent {
         /// The package whose build script left the process it waits for (a leftover).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         left_by: Option<LeftBy>,
+        /// Its deadlock is a cycle of processes waiting for each other's locks, not a nested
+        /// cargo waiting for its ancestor's (review Y, Y11).
+        #[serde(default, skip_serializing_if = "is_false")]
+        cycle: bool,
     },
     /// The user had a blocker (or its culprit) terminated.
     Killed {
@@ -1549,6 +1555,7 @@ fn became_stale(judge: &Judge, b: &BlockerSample, now: f64, path: &str, fx: &mut
         reasons: judge.reasons.clone(),
         blocked: b.blocked.clone(),
         left_by: b.left_by.clone(),
+        cycle: b.deadlock_cycle && judge.reasons.contains(&StaleReason::Deadlock),
     }));
 }
 
@@ -1770,6 +1777,7 @@ mod tests {
             ignored: false,
             unseen: false,
             left_by: None,
+            deadlock_cycle: false,
         }
     }
 
@@ -2271,10 +2279,22 @@ mod tests {
         let mut s = state();
         let mut h = holder(10, ProcState::Sleeping, 0.0);
         h.deadlock = true;
-        let fx = observe(&mut s, 0.0, lock(vec![h], &[11]));
+        let fx = observe(&mut s, 0.0, lock(vec![h.clone()], &[11]));
         assert!(stale_now(&s, 10));
         assert_eq!(s.verdicts()[&10], vec![StaleReason::Deadlock]);
         assert_eq!(notices(&fx), 1);
+        // The history says which deadlock it was: a cycle is no nested cargo (review Y, Y11).
+        let cycle = |fx: &[Effect]| {
+            fx.iter().find_map(|e| match e {
+                Effect::RecordHistory(HistoryEvent::Stale { cycle, .. }) => Some(*cycle),
+                _ => None,
+            })
+        };
+        assert_eq!(cycle(&fx), Some(false));
+        let mut s = state();
+        h.deadlock_cycle = true;
+        let fx = observe(&mut s, 0.0, lock(vec![h], &[11]));
+        assert_eq!(cycle(&fx), Some(true));
     }
 
     #[test]

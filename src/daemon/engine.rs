@@ -1130,6 +1130,10 @@ impl Engine {
                     locker_dead: signals.locker_dead,
                     deleted_lock: signals.deleted_lock,
                     deadlock: signals.deadlock,
+                    deadlock_cycle: matches!(
+                        i.deadlock,
+                        Some(crate::core::model::Deadlock::Cycle { .. })
+                    ),
                     pipe_held_open: signals.pipe_held_open,
                     network_silent_secs: signals.network_silent_secs,
                     network: obs
