@@ -442,13 +442,22 @@ fn waiter_refusal(pass: &Pass, pid: u32, known: &Knowledge) -> Refusal {
     let blocking = pass.graph.incidents_blocking(pid);
     let root = blocking.iter().find_map(|i| i.blocker);
     let deadlocked = blocking.iter().any(|i| i.deadlock.is_some());
-    let detail = match parked_on(pass, pid) {
-        Some(lock) => format!(
+    let on_deleted =
+        || (pass.sightings.iter()).find(|s| s.deleted && s.waiters.iter().any(|w| w.pid == pid));
+    let detail = match (parked_on(pass, pid), on_deleted()) {
+        (Some(lock), _) => format!(
             "It is STOPPED (Ctrl-Z?) while waiting for {}, which is free now: `cargo \
              lockwatch resume {pid}` (or `fg` in its terminal) lets it take it.",
             crate::core::text::tilde(&lock.path)
         ),
-        None => what_to_do_instead(pass, root, known),
+        (None, Some(lock)) => {
+            let holder = root.map(|r| match pass.facts.get(&r) {
+                Some(f) => format!("{} {r}", f.name),
+                None => format!("process {r}"),
+            });
+            deleted_lock_waiter(pid, holder, lock)
+        }
+        (None, None) => what_to_do_instead(pass, root, known),
     };
     Refusal::Waiter {
         blocker: root,
@@ -459,6 +468,20 @@ fn waiter_refusal(pass: &Pass, pid: u32, known: &Knowledge) -> Refusal {
         deadlocked,
         holds_others_up: holds_others_up(pass, pid),
     }
+}
+
+/// What to do about `pid`, which waits on `lock`, a lock file deleted under its `holder`
+/// (`cargo clean` during a build): it would build beside any new build once it has it, so
+/// stopping it makes sense, but not through `kill`, which never stops a waiter (review Y, Y10).
+fn deleted_lock_waiter(pid: u32, holder: Option<String>, lock: &LockSighting) -> String {
+    let holder = holder.unwrap_or_else(|| "its holder".to_string());
+    format!(
+        "It waits on {}, a lock file deleted under {holder} (cargo clean?): once it has it, it \
+         builds beside any new build. `cargo lockwatch kill` never stops a waiter; to stop it, \
+         press Ctrl-C in its terminal (or run `kill -INT {pid}`), and build again once {holder} \
+         is done.",
+        crate::core::text::tilde(&lock.path)
+    )
 }
 
 /// The locks of `held` whose release matters and the waiters that should then proceed.

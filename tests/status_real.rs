@@ -572,6 +572,15 @@ fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {
         .clone();
     // Clean only once the build script runs: cleaning while rustc compiles it fails the build.
     util::wait_file(&util::started_file(&marker), &[&build]);
+    // A second build waits for that lock file, and keeps waiting on it once it is deleted.
+    let mut cmd = dir.cargo(&project);
+    cmd.args(["build", "--offline"])
+        .env("CARGO_TARGET_DIR", &target);
+    let waiter = dir.spawn("waiter", &mut cmd);
+    wait_status(&dir, "the second build waiting", &[&build, &waiter], |s| {
+        (s.report.locks.iter())
+            .any(|l| l.path == held && l.waiters.iter().any(|w| w.pid == waiter.pid))
+    });
 
     let mut cmd = dir.cargo(&project);
     cmd.args(["clean", "--offline"])
@@ -591,8 +600,8 @@ fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {
         .find(|l| l.path == held && l.deleted)
         .unwrap();
     // A working build is no stale one for its lock file being deleted: the verdict says what
-    // that means, and no `run` line offers to kill it (review V, V2).
-    assert_eq!(lock.state, LockState::Held, "{}", s.pretty());
+    // that means, and no `run` line offers to kill it (review V, V2). The second build waits.
+    assert_eq!(lock.state, LockState::Contended, "{}", s.pretty());
     assert_eq!(lock.project_dir.as_deref(), Some(project.as_path()));
     let h = &lock.holders[0];
     assert_eq!(h.pid, build.pid);
@@ -634,8 +643,32 @@ fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {
     assert_eq!(out.code, lockwatch::exit::TIMEOUT, "{out:?}");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["held_by"]["pid"], build.pid, "{v}");
+    // It says why a build started now would go straight through (review Y, Y5).
+    assert_eq!(v["held_by"]["deleted_lock"], true, "{v}");
+    assert!(out.stderr.contains("its lock file was DELETED"), "{out:?}");
+    assert_the_waiter_on_the_deleted_file_is_told_how_to_stop(&dir, i, waiter.pid);
     touch(&marker);
-    drop((build, clean));
+    drop((build, clean, waiter));
+}
+
+/// The waiter queued on the deleted lock file would build beside any new build: the verdict
+/// says how to stop it, and `kill`, which never stops a waiter, says the same instead of
+/// "waiting is usually right" (review Y, Y10).
+fn assert_the_waiter_on_the_deleted_file_is_told_how_to_stop(
+    dir: &Dir,
+    i: &lockwatch::core::model::IncidentReport,
+    waiter: u32,
+) {
+    let stop = format!("Stop it (Ctrl-C in its terminal, or `kill -INT {waiter}`)");
+    assert!(i.verdict.contains(&stop), "{}", i.verdict);
+    let out = dir.lockwatch().run(&["kill", &waiter.to_string(), "--yes"]);
+    assert_eq!(out.code, lockwatch::exit::REFUSED, "{out:?}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("`cargo lockwatch kill` never stops a waiter; to stop it, press Ctrl-C"),
+        "{said}"
+    );
+    assert!(!said.contains("waiting is usually right"), "{said}");
 }
 
 // f. Nothing held: the test's lock files are listed free; exit 0 unless some other process on

@@ -611,6 +611,9 @@ struct HeldBy {
     state: LockState,
     /// Why the holder looks stale, as `status --json` says it; empty unless `state` is `stale`.
     stale_reasons: Vec<StaleReason>,
+    /// The lock file was deleted under the holder (`cargo clean`): present, true, only then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deleted_lock: bool,
     /// The holder's scheduler state (`stopped`: suspended, before it looks stale).
     process_state: ProcState,
     /// Where the holder came from (`ide` for an editor's or file watcher's check), and
@@ -706,6 +709,7 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
         name: holder.name.clone(),
         state: waited_for_state(l.state),
         stale_reasons,
+        deleted_lock: l.deleted,
         process_state: holder.process_state,
         origin: holder.origin,
         origin_via: holder.origin_via.clone(),
@@ -981,6 +985,8 @@ fn holder_note(
         Note::Registry {
             git: matches!(i.doing, Doing::Network { git: Some(_), .. }),
         }
+    } else if l.deleted {
+        Note::DeletedLock
     } else {
         Note::Alive
     }
@@ -1015,6 +1021,9 @@ enum Note {
     },
     /// Looks stale.
     Stale,
+    /// Its lock file was deleted under it (`cargo clean`): a build started now would not wait
+    /// for it, but would write beside it; waiting for it is still right (review Y, Y5).
+    DeletedLock,
     /// A deadlock (a build script's cargo waits for its own parent): it never ends on its own
     /// (review N, P9).
     Deadlock,
@@ -1062,6 +1071,9 @@ impl Note {
                 if *stale { "looks STALE, " } else { "" }
             ),
             Note::Stale => " — looks STALE: see `cargo lockwatch status`".into(),
+            Note::DeletedLock => " — its lock file was DELETED (cargo clean?): a build started \
+                now would not wait for it but would write beside it; wait for it to end"
+                .into(),
             Note::Deadlock => {
                 " — DEADLOCKED: it never ends on its own; see `cargo lockwatch status`".into()
             }
@@ -1100,6 +1112,7 @@ impl Note {
                 ];
             }
             Note::Stale => [" — looks STALE", " — STALE"],
+            Note::DeletedLock => [" — its lock file was DELETED", " — DELETED"],
             Note::Deadlock => [" — DEADLOCKED, never ends", " — DEADLOCKED"],
             Note::Registry { git } => {
                 return [

@@ -705,19 +705,31 @@ fn deleted_clause(i: &IncidentReport, sig: &Signals) -> String {
                    now will not wait for it and may write the same directory at once; let it \
                    finish before building again."
         .to_string();
-    let on_deleted = (i.blocked.iter())
+    let on_deleted: Vec<u32> = (i.blocked.iter())
         .filter(|b| i.locks.iter().any(|l| l.path == b.lock && l.deleted))
-        .count();
-    if on_deleted > 0 {
-        out.push_str(&format!(
-            " {} on that deleted file: once it has it, it builds beside any new build; stop \
-             it and run it again.",
-            match on_deleted {
-                1 => "The waiting build waits".to_string(),
-                n => format!("The {n} waiting builds wait"),
-            }
-        ));
-    }
+        .map(|b| b.process.pid)
+        .collect();
+    // `kill` never stops a waiter: the way to stop one is where it runs (review Y, Y10).
+    let stop = match on_deleted.as_slice() {
+        [] => return out,
+        [pid] => format!(
+            "The waiting build waits on that deleted file: once it has it, it builds beside any \
+             new build. Stop it (Ctrl-C in its terminal, or `kill -INT {pid}`) and run it again \
+             once this one is done."
+        ),
+        pids => format!(
+            "The {} waiting builds wait on that deleted file: once they have it, they build \
+             beside any new build. Stop them (Ctrl-C in their terminals, or `kill -INT {}`) and \
+             run them again once this one is done.",
+            pids.len(),
+            pids.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    };
+    out.push(' ');
+    out.push_str(&stop);
     out
 }
 
