@@ -24,14 +24,38 @@ pub struct Mine {
     pub cargo_homes: Vec<PathBuf>,
     /// The target and build directories of the project in the current directory.
     pub build_dirs: Vec<PathBuf>,
+    /// That project's workspace root.
+    pub project: Option<PathBuf>,
 }
 
 impl Mine {
     /// Whether the incident touches the reader's own Cargo home or the project they are in.
     pub fn touches(&self, i: &IncidentReport) -> bool {
+        self.closeness(i) < Closeness::Elsewhere
+    }
+
+    /// How close the incident is to the reader: a process of it works in the project they are
+    /// in, or waits for one of its build dirs (whatever target dir it was given: review Y,
+    /// Y1); else one of its locks is in their Cargo home or project; else neither.
+    pub fn closeness(&self, i: &IncidentReport) -> Closeness {
+        let in_project = |cwd: &Option<PathBuf>| {
+            (cwd.as_deref().zip(self.project.as_deref()))
+                .is_some_and(|(c, p)| text::path_under(c, p))
+        };
+        let waited_here = (i.blocked.iter()).any(|b| {
+            in_project(&b.process.cwd)
+                || self.build_dirs.iter().any(|d| text::path_under(&b.lock, d))
+        });
+        if waited_here || i.blocker.as_ref().is_some_and(|b| in_project(&b.cwd)) {
+            return Closeness::Project;
+        }
         let mut locks = (i.locks.iter().map(|l| (l.path.as_path(), Some(l.kind))))
             .chain((i.blocked.iter()).map(|b| (b.lock.as_path(), catalog::classify(&b.lock))));
-        locks.any(|(p, kind)| self.touches_lock(p, kind))
+        if locks.any(|(p, kind)| self.touches_lock(p, kind)) {
+            Closeness::Home
+        } else {
+            Closeness::Elsewhere
+        }
     }
 
     /// Whether the lock at `p` is at the top of the reader's Cargo home or in their project.
@@ -40,6 +64,17 @@ impl Mine {
         home.is_some_and(|h| self.cargo_homes.iter().any(|o| text::same_path(o, &h)))
             || self.build_dirs.iter().any(|d| text::path_under(p, d))
     }
+}
+
+/// How close an incident is to the reader (see [`Mine::closeness`]), closest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Closeness {
+    /// A process of it works in the reader's project, or waits for its build dirs.
+    Project,
+    /// One of its locks is in the reader's Cargo home (or project).
+    Home,
+    /// Neither.
+    Elsewhere,
 }
 
 /// Presentation options.
@@ -606,8 +641,9 @@ fn incident_blocks(out: &mut String, r: &Report, style: &Style) {
     let from_daemon = r.source == Source::Daemon;
     let (my_parked, other_parked): (Vec<_>, Vec<_>) =
         (r.suspended.iter()).partition(|w| style.mine.touches_lock(&w.lock, Some(w.kind)));
-    let (mine, others): (Vec<&IncidentReport>, Vec<&IncidentReport>) =
+    let (mut mine, others): (Vec<&IncidentReport>, Vec<&IncidentReport>) =
         (r.incidents.iter()).partition(|i| style.mine.touches(i));
+    mine.sort_by_key(|i| style.mine.closeness(i));
     for (incidents, parked) in [(mine, my_parked), (others, other_parked)] {
         let (urgent, calm): (Vec<_>, Vec<_>) =
             (incidents.into_iter()).partition(|i| i.state != IncidentState::Holding);
@@ -1193,6 +1229,7 @@ mod tests {
         Mine {
             cargo_homes: vec![crate::ui::demo::cargo_home()],
             build_dirs: vec![],
+            project: None,
         }
     }
 
@@ -1229,12 +1266,43 @@ mod tests {
         let m = Mine {
             cargo_homes: vec!["/me/.cargo".into()],
             build_dirs: vec![target],
+            project: None,
         };
         assert!(!m.touches(&r.incidents[0]));
         assert!(m.touches(&r.incidents[1]));
         // The waited-for lock alone is enough.
         r.incidents[0].blocked[0].lock = "/me/.cargo/.package-cache".into();
         assert!(m.touches(&r.incidents[0]));
+    }
+
+    /// A build here that waits in a target dir shared with others (`CARGO_TARGET_DIR`) is the
+    /// reader's own before incidents that only touch their Cargo home (review Y, Y1).
+    #[test]
+    fn a_wait_of_a_build_here_comes_first_whatever_its_target_dir() {
+        let mut r = two_homes();
+        r.incidents[0].blocked[0].lock = "/me/.cargo/.package-cache".into();
+        r.incidents[1].locks[0].path = "/shared/target/debug/.cargo-lock".into();
+        r.incidents[1].locks[0].kind = LockKind::ProfileDirectory;
+        r.incidents[1].blocked[0].lock = "/shared/target/debug/.cargo-lock".into();
+        r.incidents[1].blocked[0].process.cwd = Some("/w/app/src".into());
+        let m = Mine {
+            cargo_homes: vec!["/me/.cargo".into()],
+            build_dirs: vec!["/w/app/target".into()],
+            project: Some("/w/app".into()),
+        };
+        assert_eq!(m.closeness(&r.incidents[0]), Closeness::Home);
+        assert_eq!(m.closeness(&r.incidents[1]), Closeness::Project);
+        let style = Style {
+            mine: m,
+            ..Style::default()
+        };
+        let text = report(&r, &style);
+        let first = text
+            .lines()
+            .find(|l| !l.starts_with(' '))
+            .unwrap_or_default();
+        let pid = r.incidents[1].blocker.as_ref().unwrap().pid.to_string();
+        assert!(first.contains(&pid), "{text}");
     }
 
     #[test]

@@ -355,12 +355,15 @@ pub fn own_cargo_homes(roots: &WatchRoots) -> Vec<PathBuf> {
 
 /// The reader's own: their Cargo home (see [`own_cargo_homes`]) and the build dirs here.
 pub fn mine(roots: &WatchRoots) -> render::Mine {
-    let build_dirs = dirs_here(None)
+    let here = dirs_here(None);
+    let project = here.as_ref().map(|d| d.workspace_root.clone());
+    let build_dirs = here
         .map(|d| vec![d.target_dir, d.build_dir])
         .unwrap_or_default();
     render::Mine {
         cargo_homes: own_cargo_homes(roots),
         build_dirs,
+        project,
     }
 }
 
@@ -378,7 +381,7 @@ pub fn run(ctx: &Context, args: Args) -> i32 {
         };
         // The reader's own first (their Cargo home, the project they are in), in JSON as in
         // the text: `incidents[0]` is what the person reads first.
-        report.incidents.sort_by_key(|i| !style.mine.touches(i));
+        report.incidents.sort_by_key(|i| style.mine.closeness(i));
         if args.json {
             ide_tips_as_advice(&mut report, style.yield_after);
         }
