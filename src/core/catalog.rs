@@ -403,6 +403,16 @@ fn cargo_positionals(cmd: &[String]) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
+/// The unit a per-unit build lock belongs to (`build/na/59553f4465d78fef/.lock`: `na`, the
+/// crate's directory in nightly's new build-dir layout); `None` for any other lock.
+pub fn unit_of(path: &Path) -> Option<String> {
+    if classify(path)? != LockKind::UnitBuild {
+        return None;
+    }
+    let unit = path.parent()?.parent()?.file_name()?;
+    Some(unit.to_string_lossy().into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -274,10 +274,24 @@ fn waits_for(b: &BlockedReport, elapsed: f64) -> String {
         .unwrap_or_default();
     match b.via_child {
         Some(child) => format!(
-            "{time} for its nested process {child}, which waits for the {}{in_all}",
-            b.lock_description
+            "{time} for its nested process {child}, which waits for {}{in_all}",
+            lock_words(b)
         ),
-        None => format!("{time} for the {}{in_all}", b.lock_description),
+        None => format!("{time} for {}{in_all}", lock_words(b)),
+    }
+}
+
+/// The lock a waiter waits for, with its article: "the package cache", "the registry index",
+/// and for nightly's per-unit locks the unit: "a unit's build directory (na)" (review Y, Y7).
+fn lock_words(b: &BlockedReport) -> String {
+    let d = &b.lock_description;
+    let unit = (super::catalog::unit_of(&b.lock))
+        .map(|u| format!(" ({})", super::text::printable(&u)))
+        .unwrap_or_default();
+    if d.starts_with("a ") || d.starts_with("the ") {
+        format!("{d}{unit}")
+    } else {
+        format!("the {d}{unit}")
     }
 }
 
@@ -705,6 +719,22 @@ mod tests {
         // A second later the bound says something.
         assert!(held(&i, 1.0).unwrap().starts_with("held ≥ 1s, up "));
         assert!(waits_for(&i.blocked[0], 1.0).starts_with(" ≥ 1s for the "));
+    }
+
+    /// A lock whose words carry their own article is not "the a unit's …", and a per-unit
+    /// lock names its unit (review Y, Y7).
+    #[test]
+    fn a_wait_for_a_unit_s_lock_names_the_unit_with_one_article() {
+        use crate::ui::demo::{self, Stage};
+        let mut i = demo::snapshot(Stage::Contended, 1000.0).report.incidents[0].clone();
+        let b = &mut i.blocked[0];
+        (b.waiting_for_secs, b.waiting_since_known) = (Some(21.0), true);
+        b.lock = "/ws/target/debug/build/na/59553f4465d78fef/.lock".into();
+        b.lock_description = LockKind::UnitBuild.cargo_words().into();
+        assert_eq!(waits_for(b, 0.0), " 21s for a unit's build directory (na)");
+        b.lock = "/h/registry/index/x/.cargo-index-lock".into();
+        b.lock_description = LockKind::LegacyRegistryIndex.cargo_words().into();
+        assert_eq!(waits_for(b, 0.0), " 21s for the registry index");
     }
 
     /// Blocked longer than it has waited for this lock (the package cache before it): both
