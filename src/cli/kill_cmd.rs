@@ -191,9 +191,19 @@ fn can_ask() -> bool {
 
 /// Asks `question` on stderr and reads the answer; `true` for yes.
 fn ask(question: &str) -> bool {
-    crate::say_inline!("{question} [y/N] ");
+    crate::say_inline!("{} ", asked_at_width(question, super::stderr_width()));
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+}
+
+/// The question with its `[y/N]`, wrapped at the terminal's `width` so no word is cut at its
+/// edge (review Y, Y3); whole when the width is unknown.
+fn asked_at_width(question: &str, width: Option<usize>) -> String {
+    let text = format!("{question} [y/N]");
+    match width.filter(|w| *w > 30) {
+        Some(w) => crate::core::text::hanging(&text, w, "", ""),
+        None => text,
+    }
 }
 
 /// Why stopping `pid` deserves a second thought, from what `status` says of it: it holds locks
@@ -383,6 +393,18 @@ fn exit_code(report: &KillReport) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// At a terminal the question wraps at its width, never cutting a word (review Y, Y3).
+    #[test]
+    fn the_question_wraps_at_the_terminal_s_width() {
+        let q = "cargo 3780 is busy: running the build script of b; 1 process waits. Waiting is \
+                 usually right. Terminate 3780 anyway?";
+        let asked = asked_at_width(q, Some(80));
+        assert!(asked.lines().all(|l| l.chars().count() <= 80), "{asked}");
+        assert!(asked.contains("Waiting is\nusually right."), "{asked}");
+        assert!(asked.ends_with("anyway? [y/N]"), "{asked}");
+        assert_eq!(asked_at_width(q, None), format!("{q} [y/N]"));
+    }
     use crate::core::model::ProcessReport;
     use crate::ui::demo::{self, Stage};
 

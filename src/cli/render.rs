@@ -460,30 +460,51 @@ fn lock_line(out: &mut String, l: &LockReport, style: &Style) {
         Some(h) => format!("{} of {}", l.description, tilde(&h)),
         None => l.description.clone(),
     };
-    let _ = writeln!(
-        out,
-        "{}  {description}  {}{deleted}",
-        style.paint(code, &format!("{badge:<8}")),
-        tilde(&l.path)
+    // Wrapped at the terminal's width as the incidents are (review Y, Y3); the badge is
+    // painted once the line is laid out, so its colour codes take no columns.
+    let badge_cell = format!("{badge:<8}  ");
+    let head = wrapped(
+        style,
+        &badge_cell,
+        10,
+        &format!("{description}  {}{deleted}", tilde(&l.path)),
     );
+    let painted = style.paint(code, &format!("{badge:<8}"));
+    out.push_str(&head.replacen(&format!("{badge:<8}"), &painted, 1));
     for h in &l.holders {
         let role = match h.role {
             Role::Blocker => "",
             Role::Blocked => ", itself waiting",
             Role::Background => "",
         };
-        let _ = writeln!(
-            out,
-            "             {} {} {} ({}{role})",
+        let holder = format!(
+            "{} {} {} ({}{role})",
             mode_word(h.mode),
             h.name,
             h.pid,
             words::origin(h.origin, h.origin_via.as_deref())
         );
+        out.push_str(&wrapped(
+            style,
+            &" ".repeat(FIELD_INDENT),
+            FIELD_INDENT,
+            &holder,
+        ));
     }
     for w in &l.waiters {
         let _ = writeln!(out, "             waiting: {} {}", w.name, w.pid);
     }
+}
+
+/// `text` after `first`, wrapped at the terminal's width with its continuation lines indented
+/// by `indent`, ending with a newline; as it is when nothing is to be wrapped (a pipe).
+fn wrapped(style: &Style, first: &str, indent: usize, text: &str) -> String {
+    let mut lines = match style.width.filter(|w| *w > indent + 20) {
+        Some(width) => text::hanging(text, width, first, &" ".repeat(indent)),
+        None => format!("{first}{text}"),
+    };
+    lines.push('\n');
+    lines
 }
 
 /// A waiter stopped (Ctrl-Z) in its request for a lock that is free now: it holds nobody up,
@@ -1273,6 +1294,24 @@ mod tests {
         // The waited-for lock alone is enough.
         r.incidents[0].blocked[0].lock = "/me/.cargo/.package-cache".into();
         assert!(m.touches(&r.incidents[0]));
+    }
+
+    /// `--all`'s lock rows wrap at the terminal's width as the incidents do (review Y, Y3).
+    #[test]
+    fn every_lock_row_wraps_at_the_width() {
+        let mut r = two_homes();
+        let long = "/tmp/ry/p/wsn/target/debug/build/na/75f87cd62ad74e1f/.lock";
+        r.locks[0].path = long.into();
+        r.locks[0].description = "a unit's build directory".into();
+        let style = Style {
+            all: true,
+            width: Some(80),
+            ..Style::default()
+        };
+        let text = report(&r, &style);
+        let every = &text[text.find("Every lock:").expect("the lock list")..];
+        assert!(every.lines().all(|l| l.chars().count() <= 80), "{every}");
+        assert!(every.contains(&format!("\n          {long}")), "{every}");
     }
 
     /// A build here that waits in a target dir shared with others (`CARGO_TARGET_DIR`) is the
