@@ -871,6 +871,8 @@ fn watcher_advice(watcher: &str, sum: &str) -> String {
     let dir = format!("target/{watcher}");
     let run = match watcher {
         "cargo-watch" => "cargo watch".to_string(),
+        // Its command line is the user's own (`watch -n 2 cargo check`).
+        "watch" => "watch …".to_string(),
         w => w.to_string(),
     };
     format!(
@@ -927,8 +929,8 @@ fn yield_ide_advice(ides: &[IdeWaits]) -> Option<Advice> {
     }
     let ide = yielding.join("'s or ");
     let again = match yielding.as_slice() {
-        [one] => format!("{one} runs it again"),
-        _ => "each runs it again".to_string(),
+        [one] => format!("{one} runs it again {}", runs_again(one)),
+        _ => "each runs it again on the next save".to_string(),
     };
     Some(Advice {
         topic: Topic::YieldIde,
@@ -936,9 +938,18 @@ fn yield_ide_advice(ides: &[IdeWaits]) -> Option<Advice> {
             "To let your build go first, set `yield_ide = true` under [policy] in the \
              config (`cargo lockwatch config` shows where) or tick \"Your build first\" in \
              the menu: when a terminal build waits behind {ide}'s check, lockwatch stops \
-             the check; {again} on the next save."
+             the check; {again}."
         ),
     })
+}
+
+/// When `ide` runs a stopped check again: an editor on the next save, a file watcher on the
+/// next change or (`watch`) at its next interval.
+fn runs_again(ide: &str) -> &'static str {
+    match origin::is_watcher_name(ide) {
+        true => origin::watcher_runs_again(ide),
+        false => "on the next save",
+    }
 }
 
 /// How to make Cargo give up sooner, when a cargo hung on the network.
@@ -2563,6 +2574,35 @@ mod tests {
         );
         assert!(
             text.contains("behind bacon's or rust-analyzer's check"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn checks_watch_1_reruns_are_advised_as_a_file_watcher_s() {
+        // `watch -n 2 cargo check` blocking terminal builds (review Y, Y2).
+        let events: Vec<HistoryEvent> = (0..3)
+            .map(|i| {
+                let mut e = ide_blocked_terminal(100.0 + f64::from(i), 15.0, BUILD_LOCK);
+                if let HistoryEvent::WaitEnded { blocker, .. } = &mut e {
+                    blocker.via = Some("watch".into());
+                }
+                e
+            })
+            .collect();
+        let text = render(&summarize(&events, 0.0, 0), 86_400, None);
+        assert!(
+            text.contains("watch (file watcher) blocked your terminal builds"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "CARGO_TARGET_DIR=target/watch CARGO_BUILD_BUILD_DIR=target/watch watch …"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("the check; watch runs it again at its next interval."),
             "{text}"
         );
     }
