@@ -148,10 +148,11 @@ pub struct Summary {
     /// Who they were: by name, with why, most first.
     #[serde(default)]
     pub stale_blockers: Vec<StaleRow>,
-    /// Of those, blockers hung on the network.
+    /// Of those, blockers hung on the network that held someone up (one nobody waited for is
+    /// stale, but no reason to change a Cargo home's settings).
     #[serde(default)]
     pub network_stalls: u32,
-    /// The Cargo homes whose package cache they held (where the advice's settings go).
+    /// The Cargo homes whose package cache those held (where the advice's settings go).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub network_cargo_homes: Vec<PathBuf>,
@@ -260,8 +261,9 @@ pub struct Summarizer {
     /// by (waiter, lock inode): counted once, when the wait ends.
     open: BTreeMap<(ProcId, u64), OpenWait>,
     stale: BTreeMap<ProcId, (ProcName, Option<StaleReason>)>,
-    network: BTreeSet<ProcId>,
-    network_homes: BTreeSet<PathBuf>,
+    network: BTreeMap<ProcId, NetworkStall>,
+    /// The holders (pid, name) wait lines say someone waited for.
+    waited_for: BTreeSet<(u32, ProcName)>,
     suspended: BTreeSet<ProcId>,
     /// The project of each hold going on (by holder: the lock it took, its project), for
     /// the advice on what went stale while held.
@@ -317,8 +319,8 @@ impl Summarizer {
             rows: BTreeMap::new(),
             open: BTreeMap::new(),
             stale: BTreeMap::new(),
-            network: BTreeSet::new(),
-            network_homes: BTreeSet::new(),
+            network: BTreeMap::new(),
+            waited_for: BTreeSet::new(),
             suspended: BTreeSet::new(),
             projects: BTreeMap::new(),
             leftover: BTreeMap::new(),
@@ -358,11 +360,14 @@ impl Summarizer {
         match e {
             HistoryEvent::Acquired { .. } => self.hold_began(e),
             HistoryEvent::Released { .. } => self.hold_ended(e),
-            HistoryEvent::WaitEnded { .. } => self.wait_part_ended(e),
+            HistoryEvent::WaitEnded { blocked_by, .. } => {
+                self.note_waited_for(blocked_by);
+                self.wait_part_ended(e);
+            }
             HistoryEvent::Stale { .. } => self.went_stale(e),
             HistoryEvent::Killed { .. } => self.s.killed += 1,
             HistoryEvent::Yielded { .. } => self.s.yielded += 1,
-            HistoryEvent::WaitStarted { .. } => {}
+            HistoryEvent::WaitStarted { blocked_by, .. } => self.note_waited_for(blocked_by),
         }
     }
 
@@ -403,7 +408,7 @@ impl Summarizer {
             return;
         };
         if network_silent_secs.is_some_and(|s| s >= super::netwait::HUNG_SECS) {
-            self.network_stall(*holder, path);
+            self.network_stall(*holder, name, path, false);
         }
         if self.projects.get(holder).is_some_and(|(p, _)| p == path) {
             self.projects.remove(holder);
@@ -535,6 +540,7 @@ impl Summarizer {
             path,
             left_by,
             cycle,
+            blocked,
             ..
         } = e
         else {
@@ -542,7 +548,7 @@ impl Summarizer {
         };
         (self.stale.entry(*holder)).or_insert((name.clone(), reasons.first().copied()));
         if reasons.contains(&StaleReason::NetworkSilent) {
-            self.network_stall(*holder, path);
+            self.network_stall(*holder, name, path, !blocked.is_empty());
         }
         if reasons.contains(&StaleReason::Stopped) {
             self.suspended.insert(*holder);
@@ -567,12 +573,33 @@ impl Summarizer {
         }
     }
 
-    /// Counts `holder`, which held the lock at `path`, as hung on the network (once however
-    /// many times it is said).
-    fn network_stall(&mut self, holder: ProcId, path: &Path) {
-        self.network.insert(holder);
-        let home = catalog::classify(path).and_then(|k| catalog::cargo_home_of(path, k));
-        self.network_homes.extend(home);
+    /// Counts `holder` (`name`), which held the lock at `path`, as hung on the network (once
+    /// however many times it is said), and as holding someone up when a line says it `blocked`
+    /// someone then.
+    fn network_stall(&mut self, holder: ProcId, name: &ProcName, path: &Path, blocked: bool) {
+        let stall = self.network.entry(holder).or_insert_with(|| NetworkStall {
+            name: name.clone(),
+            home: catalog::classify(path).and_then(|k| catalog::cargo_home_of(path, k)),
+            blocked: false,
+        });
+        stall.blocked |= blocked;
+    }
+
+    /// Notes the holders a wait line says the waiter waited for.
+    fn note_waited_for(&mut self, blocked_by: &[(ProcName, u32)]) {
+        let holders = blocked_by.iter().map(|(name, pid)| (*pid, name.clone()));
+        self.waited_for.extend(holders);
+    }
+
+    /// The network stalls that held someone up (their stale line says whom, or a wait line
+    /// names them), and the Cargo homes whose package cache they held.
+    fn stalls_that_held_someone_up(&self) -> (u32, Vec<PathBuf>) {
+        let held_up: Vec<&NetworkStall> = (self.network.iter())
+            .filter(|(id, s)| s.blocked || self.waited_for.contains(&(id.pid, s.name.clone())))
+            .map(|(_, s)| s)
+            .collect();
+        let homes: BTreeSet<PathBuf> = held_up.iter().filter_map(|s| s.home.clone()).collect();
+        (held_up.len() as u32, homes.into_iter().collect())
     }
 
     /// Counts a wait that ended, in each row it spent time in.
@@ -596,12 +623,12 @@ impl Summarizer {
         for wait in std::mem::take(&mut self.open).into_values() {
             self.wait_ended(wait);
         }
+        let network = self.stalls_that_held_someone_up();
         let mut s = self.s;
         s.unreadable_lines = unreadable_lines;
         s.stale = self.stale.len() as u32;
         s.stale_blockers = stale_rows(self.stale.into_values());
-        s.network_stalls = self.network.len() as u32;
-        s.network_cargo_homes = self.network_homes.into_iter().collect();
+        (s.network_stalls, s.network_cargo_homes) = network;
         s.suspended = self.suspended.len() as u32;
         (s.leftover_processes, s.leftover_projects) = counted_in(self.leftover);
         s.leftover_packages = self.leftover_by.into_iter().collect();
@@ -613,6 +640,15 @@ impl Summarizer {
         s.advice = advise(&s);
         s
     }
+}
+
+/// A cargo hung on the network: by what name, the Cargo home whose package cache it held, and
+/// whether its stale line said it blocked someone.
+#[derive(Debug)]
+struct NetworkStall {
+    name: ProcName,
+    home: Option<PathBuf>,
+    blocked: bool,
 }
 
 /// How many blockers, and the projects they built (each once).
@@ -871,6 +907,8 @@ fn watcher_advice(watcher: &str, sum: &str) -> String {
     let dir = format!("target/{watcher}");
     let run = match watcher {
         "cargo-watch" => "cargo watch".to_string(),
+        // Its command line is the user's own (`watch -n 2 cargo check`).
+        "watch" => "watch …".to_string(),
         w => w.to_string(),
     };
     format!(
@@ -927,8 +965,8 @@ fn yield_ide_advice(ides: &[IdeWaits]) -> Option<Advice> {
     }
     let ide = yielding.join("'s or ");
     let again = match yielding.as_slice() {
-        [one] => format!("{one} runs it again"),
-        _ => "each runs it again".to_string(),
+        [one] => format!("{one} runs it again {}", runs_again(one)),
+        _ => "each runs it again on the next save".to_string(),
     };
     Some(Advice {
         topic: Topic::YieldIde,
@@ -936,18 +974,28 @@ fn yield_ide_advice(ides: &[IdeWaits]) -> Option<Advice> {
             "To let your build go first, set `yield_ide = true` under [policy] in the \
              config (`cargo lockwatch config` shows where) or tick \"Your build first\" in \
              the menu: when a terminal build waits behind {ide}'s check, lockwatch stops \
-             the check; {again} on the next save."
+             the check; {again}."
         ),
     })
 }
 
-/// How to make Cargo give up sooner, when a cargo hung on the network.
+/// When `ide` runs a stopped check again: an editor on the next save, a file watcher on the
+/// next change or (`watch`) at its next interval.
+fn runs_again(ide: &str) -> &'static str {
+    match origin::is_watcher_name(ide) {
+        true => origin::watcher_runs_again(ide),
+        false => "on the next save",
+    }
+}
+
+/// How to make Cargo give up sooner, when a cargo hung on the network while others waited
+/// for it.
 fn network_stall_advice(s: &Summary) -> Option<Advice> {
     (s.network_stalls > 0).then(|| Advice {
         topic: Topic::Network,
         text: format!(
-            "A cargo hung on the network {} (nothing arrived for a minute or more, across its \
-             retries). {}",
+            "A cargo others waited for hung on the network {} (nothing arrived for a minute or \
+             more, across its retries). {}",
             times(s.network_stalls),
             network_advice(&s.network_cargo_homes)
         ),
@@ -1587,6 +1635,57 @@ mod tests {
             left_by: None,
             cycle: false,
         }
+    }
+
+    /// Cargo `pid`, holding the package cache of Cargo home `home`, said stale for a silent
+    /// network while cargos `blocked` waited for it.
+    fn network_stale(at: f64, pid: u32, home: &str, blocked: &[u32]) -> HistoryEvent {
+        HistoryEvent::Stale {
+            at,
+            path: Path::new(home).join(".package-cache"),
+            holder: id(pid),
+            name: "cargo".into(),
+            reasons: vec![StaleReason::NetworkSilent],
+            blocked: blocked.iter().map(|b| ("cargo".into(), *b)).collect(),
+            left_by: None,
+            cycle: false,
+        }
+    }
+
+    /// Cargo `pid` let go of the package cache of `home` after `silent` seconds with nothing
+    /// arriving from the network.
+    fn network_released(pid: u32, home: &str, silent: Option<f64>) -> HistoryEvent {
+        HistoryEvent::Released {
+            at: 200.0,
+            path: Path::new(home).join(".package-cache"),
+            ino: 1,
+            holder: id(pid),
+            name: "cargo".into(),
+            held_secs: 130.0,
+            cmd: vec!["cargo".into(), "fetch".into()],
+            since_known: true,
+            party: Party::default(),
+            network_silent_secs: silent,
+        }
+    }
+
+    /// A terminal `cargo build` in /src/app (pid `at`) that waited for the package cache of
+    /// `home`, held by cargo `pid`.
+    fn waited_for_cache(at: f64, home: &str, pid: u32) -> HistoryEvent {
+        let lock = Path::new(home).join(".package-cache");
+        let mut e = ide_blocked_terminal(at, 30.0, &lock.to_string_lossy());
+        if let HistoryEvent::WaitEnded {
+            blocked_by,
+            blocked_by_cmd,
+            blocker,
+            ..
+        } = &mut e
+        {
+            *blocked_by = vec![("cargo".into(), pid)];
+            *blocked_by_cmd = vec![s(&["cargo", "generate-lockfile"])];
+            *blocker = party(Origin::Terminal, "zsh", "/src/app");
+        }
+        e
     }
 
     const BUILD_LOCK: &str = "/src/app/target/debug/.cargo-lock";
@@ -2568,6 +2667,35 @@ mod tests {
     }
 
     #[test]
+    fn checks_watch_1_reruns_are_advised_as_a_file_watcher_s() {
+        // `watch -n 2 cargo check` blocking terminal builds (review Y, Y2).
+        let events: Vec<HistoryEvent> = (0..3)
+            .map(|i| {
+                let mut e = ide_blocked_terminal(100.0 + f64::from(i), 15.0, BUILD_LOCK);
+                if let HistoryEvent::WaitEnded { blocker, .. } = &mut e {
+                    blocker.via = Some("watch".into());
+                }
+                e
+            })
+            .collect();
+        let text = render(&summarize(&events, 0.0, 0), 86_400, None);
+        assert!(
+            text.contains("watch (file watcher) blocked your terminal builds"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "CARGO_TARGET_DIR=target/watch CARGO_BUILD_BUILD_DIR=target/watch watch …"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("the check; watch runs it again at its next interval."),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn advice_summing_several_projects_says_so() {
         // Each history row is one project's; the advice adds them up (review Q, S8).
         let mut events = vec![ide_blocked_terminal(100.0, 20.0, BUILD_LOCK)];
@@ -2813,7 +2941,7 @@ mod tests {
     #[test]
     fn stale_blockers_count_once_and_hung_networks_get_timeout_advice() {
         let events = vec![
-            stale(1.0, 7, vec![StaleReason::NetworkSilent]),
+            network_stale(1.0, 7, "/h", &[12]),
             stale(2.0, 7, vec![StaleReason::NetworkSilent, StaleReason::Idle]),
             stale(3.0, 8, vec![StaleReason::Stopped]),
         ];
@@ -2843,35 +2971,72 @@ mod tests {
     fn a_cargo_that_gave_up_on_the_network_before_looking_stale_is_a_network_stall() {
         // Cargo with its defaults gives up after about 2m10s, near the stale verdict (review
         // L, M9): a hold that ended after a minute of silence counts; a short one does not.
-        let released = |pid: u32, silent: Option<f64>| HistoryEvent::Released {
-            at: 200.0,
-            path: "/h/.package-cache".into(),
-            ino: 1,
-            holder: id(pid),
-            name: "cargo".into(),
-            held_secs: 130.0,
-            cmd: vec!["cargo".into(), "fetch".into()],
-            since_known: true,
-            party: Party::default(),
-            network_silent_secs: silent,
-        };
         let events = vec![
-            released(7, Some(125.0)),
-            released(8, Some(20.0)),
-            released(9, None),
+            waited_for_cache(100.0, "/h", 7),
+            waited_for_cache(101.0, "/h", 8),
+            waited_for_cache(102.0, "/h", 9),
+            network_released(7, "/h", Some(125.0)),
+            network_released(8, "/h", Some(20.0)),
+            network_released(9, "/h", None),
         ];
         let sum = summarize(&events, 0.0, 0);
         assert_eq!((sum.stale, sum.network_stalls), (0, 1));
         assert_eq!(sum.network_cargo_homes, vec![PathBuf::from("/h")]);
         let text = render(&sum, 3600, None);
         assert!(
-            text.contains("A cargo hung on the network once") && text.contains("timeout = 10"),
+            text.contains("A cargo others waited for hung on the network once")
+                && text.contains("timeout = 10"),
             "{text}"
         );
         // Said stale too, it is one stall.
         let mut both = events.clone();
         both.push(stale(150.0, 7, vec![StaleReason::NetworkSilent]));
         assert_eq!(summarize(&both, 0.0, 0).network_stalls, 1);
+    }
+
+    #[test]
+    fn a_network_stall_nobody_waited_for_gets_no_advice() {
+        // Another session's cargo, of another Cargo home, hung with nobody waiting (review Y,
+        // Y4): stale, but no reason to edit that home's config.
+        let events = vec![
+            network_stale(100.0, 20, "/tmp/lwx/home", &[]),
+            network_released(21, "/tmp/lwx/home", Some(125.0)),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!((sum.stale, sum.network_stalls), (1, 0));
+        assert!(sum.network_cargo_homes.is_empty());
+        assert!(sum.advice.is_empty(), "{:?}", sum.advice);
+    }
+
+    #[test]
+    fn network_advice_names_the_cargo_homes_of_stalls_that_held_someone_up() {
+        // Mine blocked my builds (said by its stale line, or by the waits behind it); the other
+        // home's blocked nobody (review Y, Y4).
+        let events = vec![
+            network_stale(100.0, 20, "/tmp/lwx/home", &[]),
+            network_stale(110.0, 30, "/tmp/ry/home", &[31]),
+            waited_for_cache(120.0, "/tmp/ry/home2", 40),
+            network_stale(130.0, 40, "/tmp/ry/home2", &[]),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!((sum.stale, sum.network_stalls), (3, 2));
+        assert_eq!(
+            sum.network_cargo_homes,
+            [
+                PathBuf::from("/tmp/ry/home"),
+                PathBuf::from("/tmp/ry/home2")
+            ]
+        );
+        let text = render(&sum, 3600, None);
+        assert!(
+            text.contains("A cargo others waited for hung on the network twice"),
+            "{text}"
+        );
+        assert!(
+            text.contains("In each of /tmp/ry/home/config.toml, /tmp/ry/home2/config.toml:"),
+            "{text}"
+        );
+        assert!(!text.contains("/tmp/lwx/home"), "{text}");
     }
 
     #[test]

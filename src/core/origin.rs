@@ -44,8 +44,9 @@ const IDE_NAMES: &[&str] = &[
 
 /// File watchers that run cargo again on every save: background checks as an editor's are,
 /// so they count as the `Ide` origin (yielding to a terminal build, the same advice) and are
-/// named as watchers. Some run cargo through `sh -c`.
-const WATCHER_NAMES: &[&str] = &["bacon", "cargo-watch", "watchexec", "cargo-limit"];
+/// named as watchers. Some run cargo through `sh -c`. `watch`(1) (`watch -n 2 cargo check`)
+/// runs it again every few seconds instead, through `sh -c` unless given `-x` (review Y, Y2).
+const WATCHER_NAMES: &[&str] = &["bacon", "cargo-watch", "watchexec", "cargo-limit", "watch"];
 
 /// Shells, multiplexers and terminal emulators: a cargo below one of them was started by hand.
 const TERMINAL_NAMES: &[&str] = &[
@@ -149,6 +150,15 @@ pub fn is_watcher_name(name: &str) -> bool {
     WATCHER_NAMES.contains(&name)
 }
 
+/// When a file watcher runs its check again: `watch`(1) after its interval, whatever changed;
+/// the others on the next change.
+pub fn watcher_runs_again(watcher: &str) -> &'static str {
+    match watcher {
+        "watch" => "at its next interval",
+        _ => "on the next change",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +242,34 @@ mod tests {
         assert_eq!(
             crate::core::words::origin(Origin::Ide, Some("bacon")),
             "file watcher: bacon"
+        );
+    }
+
+    #[test]
+    fn a_check_watch_1_runs_again_is_a_file_watcher_s() {
+        // `watch -n 2 'cargo check'`: cargo ← sh -c ← watch ← bash (review Y, Y2).
+        assert_eq!(
+            classify(&facts(40, true, &["sh", "watch", "bash", "tmux: server"])),
+            (Origin::Ide, Some("watch".into()))
+        );
+        // `watch -x cargo check` runs it directly.
+        assert_eq!(
+            classify(&facts(40, true, &["watch", "zsh"])),
+            (Origin::Ide, Some("watch".into()))
+        );
+        assert_eq!(
+            crate::core::words::origin(Origin::Ide, Some("watch")),
+            "file watcher: watch"
+        );
+        assert_eq!(watcher_runs_again("watch"), "at its next interval");
+        // A cargo typed into a plain shell, even a `sh` one, is no watcher's.
+        assert_eq!(
+            classify(&facts(40, true, &["sh", "bash", "tmux: server"])),
+            (Origin::Terminal, Some("sh".into()))
+        );
+        assert_eq!(
+            classify(&facts(40, true, &["bash", "tmux: server"])),
+            (Origin::Terminal, Some("bash".into()))
         );
     }
 

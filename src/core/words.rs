@@ -354,7 +354,10 @@ pub fn ide_tip(i: &IncidentReport, yield_after: Option<f64>, from_daemon: bool) 
     // A file watcher runs its check again when a file changes, an editor when one is saved
     // (review Q, S2).
     let again = match super::origin::is_watcher_name(ide) {
-        true => format!("{ide} checks again on the next change"),
+        true => format!(
+            "{ide} checks again {}",
+            super::origin::watcher_runs_again(ide)
+        ),
         false => "the IDE checks again on the next save".to_string(),
     };
     let history = "`cargo lockwatch history` says how often this happens and how to end it";

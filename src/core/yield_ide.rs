@@ -177,6 +177,22 @@ mod tests {
     }
 
     #[test]
+    fn a_check_watch_1_reruns_yields_and_gets_the_tip_as_a_file_watcher_s() {
+        // `watch -n 2 cargo check` re-running a check in front of a terminal build (review Y,
+        // Y2): stopped for it, and the tip says when `watch` runs it again.
+        let mut r = ide_blocks_terminal(5.0);
+        r.incidents[0].blocker.as_mut().unwrap().origin_via = Some("watch".into());
+        assert_eq!(decide(&r, 1000, 3.0, &HashSet::new()).len(), 1);
+        let tip = crate::core::words::ide_tip(&r.incidents[0], None, true).unwrap();
+        assert!(tip.starts_with("watch's check holds up your build: `yield_ide = true`"));
+        let on = crate::core::words::ide_tip(&r.incidents[0], Some(3.0), true).unwrap();
+        assert!(
+            on.contains("(watch checks again at its next interval)"),
+            "{on}"
+        );
+    }
+
+    #[test]
     fn never_before_the_wait_is_long_enough_nor_twice() {
         assert!(decide(&ide_blocks_terminal(1.0), 1000, 3.0, &HashSet::new()).is_empty());
         let r = ide_blocks_terminal(5.0);
