@@ -625,7 +625,8 @@ fn extra_roots_are_added_to_the_daemons_report() {
     let lock = dir.write("other-home/.package-cache", "");
     let home_arg = other_home.display().to_string();
     let (code, out) = d.cli(&dir, &["--json", "--all", "--cargo-home", &home_arg]);
-    assert_eq!(code, 0, "{out}");
+    // 1 when a process elsewhere on this machine looks stale: status sees every lock.
+    assert!(matches!(code, 0 | 1), "{code}: {out}");
     let r: lockwatch::core::model::Report = serde_json::from_str(&out).unwrap();
     assert_eq!(r.source, lockwatch::core::model::Source::Daemon);
     assert!(r.cargo_homes.contains(&other_home), "{:?}", r.cargo_homes);
