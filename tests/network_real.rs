@@ -219,8 +219,9 @@ fn assert_the_next_cargo_is_told(d: &Daemon, blocker: &Proc, waiter: &Proc, peer
 }
 
 /// Suspended (Ctrl-Z) while it waits on the registry, the blocker is stopped: its connection
-/// goes on being silent because it reads nothing, so the verdict is "stopped, resume it", not
-/// the network's (whose advice would be to stop it), from the daemon and from a one-off scan.
+/// goes on being silent because it reads nothing, so it is not "stale on the network" but
+/// stopped, from the daemon and from a one-off scan. Its tries had gone unanswered, so
+/// resuming it only puts it back into that wait: stopping it is said first (review X, X14).
 fn assert_stopped_is_not_the_network(d: &Daemon, dir: &Dir, blocker: &Proc) {
     blocker.stop();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -228,7 +229,7 @@ fn assert_stopped_is_not_the_network(d: &Daemon, dir: &Dir, blocker: &Proc) {
     let i = loop {
         assert!(Instant::now() < deadline, "never seen stopped: {last:#?}");
         match incident_of(d, blocker.pid) {
-            Some(i) if i.doing == Doing::Stopped && i.verdict.contains("Resume it") => break i,
+            Some(i) if i.doing == Doing::Stopped && i.verdict.contains("or resume it") => break i,
             other => {
                 last = other;
                 std::thread::sleep(Duration::from_millis(100));
@@ -240,6 +241,9 @@ fn assert_stopped_is_not_the_network(d: &Daemon, dir: &Dir, blocker: &Proc) {
         "{i:?}"
     );
     assert!(!i.verdict.contains("waits on the network"), "{}", i.verdict);
+    let stop = format!("Stop it (`cargo lockwatch kill {}`)", blocker.pid);
+    assert!(i.verdict.contains(&stop), "{}", i.verdict);
+    assert!(i.action.as_ref().is_some_and(|a| !a.resume), "{i:#?}");
     let (_, json) = d.cli(dir, &["status", "--json", "--no-daemon"]);
     let v: serde_json::Value = serde_json::from_str(&json).expect("status --json");
     let scanned = v["incidents"]

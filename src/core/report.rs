@@ -430,12 +430,13 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
 
 /// Fills in what follows from the facts of `report`: the action, the advice and the verdict.
 fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64, i: &Incident) {
-    report.action = action(report);
     let settings = (report.blocker.as_ref()).and_then(|b| k.net_settings.get(&b.pid));
-    report.advice = advice(report, settings);
+    let stopped_on = (report.blocker.as_ref()).and_then(|b| k.net_waits.get(&b.pid));
+    let stopped_in_silence = stopped_in_silence(report, stopped_on, settings);
+    report.action = action(report, stopped_in_silence);
+    report.advice = advice(report, settings, stopped_in_silence);
     let gave_up = gave_up_before(report, &k.gave_up);
     let sig = signals(obs, i);
-    let stopped_on = (report.blocker.as_ref()).and_then(|b| k.net_waits.get(&b.pid));
     report.verdict = verdict(report, &sig, settings, gave_up.is_some())
         + &stopped_on_network_clause(report, stopped_on)
         + &deleted_clause(report, &sig)
@@ -507,8 +508,15 @@ fn followed(
 /// give up sooner, in the config of the Cargo home whose lock it holds — once it looks stale,
 /// or as soon as a whole try went unanswered while others wait (they would ask the same
 /// registry next) (review M, N8).
-fn advice(i: &IncidentReport, settings: Option<&NetSettings>) -> Option<super::insight::Advice> {
-    if !i.stale_reasons.contains(&StaleReason::NetworkSilent) && !unanswered(i, settings) {
+fn advice(
+    i: &IncidentReport,
+    settings: Option<&NetSettings>,
+    stopped_in_silence: bool,
+) -> Option<super::insight::Advice> {
+    if !i.stale_reasons.contains(&StaleReason::NetworkSilent)
+        && !unanswered(i, settings)
+        && !stopped_in_silence
+    {
         return None;
     }
     let home = i
@@ -614,7 +622,23 @@ fn incident_lock(
 /// a stopped blocker or stop it (a deadlock's blocker is the one chosen to stop). A stopped
 /// blocker is offered its resume even before the policy calls it stale. One that ignores
 /// SIGTERM is stopped with `kill --force`.
-fn action(i: &IncidentReport) -> Option<Action> {
+/// Whether `i`'s blocker is stopped in a network wait that had gone unanswered a whole try
+/// (`wait`, as the daemon followed it): resuming puts it back into that wait, so stopping it is
+/// the action, and the network advice applies (review X, X14).
+fn stopped_in_silence(
+    i: &IncidentReport,
+    wait: Option<&(String, NetSilence)>,
+    settings: Option<&NetSettings>,
+) -> bool {
+    let settings = settings.copied().unwrap_or_default();
+    i.doing == Doing::Stopped
+        && !i.blocked.is_empty()
+        && wait.is_some_and(|(_, s)| super::netwait::a_try_went_unanswered(s, &settings))
+}
+
+/// The one thing to run, when there is one: resume a stopped blocker, else stop the culprit or
+/// the blocker; `stop_stopped`: stop even a stopped one (resuming would not help).
+fn action(i: &IncidentReport, stop_stopped: bool) -> Option<Action> {
     if i.state != IncidentState::Stale && !i.doing.is_suspended() {
         return None;
     }
@@ -631,7 +655,8 @@ fn action(i: &IncidentReport) -> Option<Action> {
     let b = i.blocker.as_ref()?;
     let resume = (b.process_state == ProcState::Stopped
         || matches!(i.doing, Doing::ChildStopped { .. }))
-        && i.deadlock.is_none();
+        && i.deadlock.is_none()
+        && !stop_stopped;
     // Never offered for termination: a resume is no termination.
     if i.ignored && !resume {
         return None;
@@ -755,12 +780,16 @@ fn verdict(
         return culprit_verdict(i, b, c, &waiting);
     }
     // `fg` only where there is a terminal to type it in.
-    let resume = match b.in_terminal {
-        true => " Resume it (`fg` in its terminal), or stop it.".to_string(),
-        false => format!(
-            " Resume it (`cargo lockwatch resume {}`), or stop it.",
-            b.pid
-        ),
+    let resume_how = match b.in_terminal {
+        true => "`fg` in its terminal".to_string(),
+        false => format!("`cargo lockwatch resume {}`", b.pid),
+    };
+    // Stopped in a silent network wait, the action is to stop it: said first (review X, X14).
+    let resume = match &i.action {
+        Some(a) if !a.resume && i.doing == Doing::Stopped => {
+            format!(" Stop it (`{}`), or resume it ({resume_how}).", a.command)
+        }
+        _ => format!(" Resume it ({resume_how}), or stop it."),
     };
     match (i.state, &i.doing) {
         (_, doing @ Doing::ChildStopped { .. }) => format!(
@@ -2215,6 +2244,27 @@ mod tests {
             "{}",
             i.verdict
         );
+        // A whole try had gone unanswered: resuming it puts it back into that wait, so the
+        // action is to stop it, said first, with the network advice (review X, X14).
+        let a = i.action.as_ref().expect("an action");
+        assert_eq!(
+            (a.resume, a.command.as_str()),
+            (false, "cargo lockwatch kill 10")
+        );
+        assert!(
+            i.verdict.contains(
+                "Stop it (`cargo lockwatch kill 10`), or resume it (`fg` in its terminal)."
+            ),
+            "{}",
+            i.verdict
+        );
+        let advice = i.advice.as_ref().expect("the network advice");
+        assert_eq!(advice.topic, super::super::insight::Topic::Network);
+        // Stopped early in its first try: resuming is still the action.
+        let r = two_builds(ProcState::Stopped).report(&followed_wait(12.0, 1, true));
+        let i = &r.incidents[0];
+        assert!(i.action.as_ref().is_some_and(|a| a.resume), "{i:#?}");
+        assert_eq!(i.advice, None);
         // A stopped holder with no network wait is not told so.
         let r = two_builds(ProcState::Stopped).report(&Knowledge::default());
         assert!(!r.incidents[0].verdict.contains("getting nothing"));
