@@ -754,6 +754,13 @@ fn a_wait_cycle_is_a_deadlock_that_history_does_not_call_a_nested_cargo() {
         "{}",
         i.verdict
     );
+    // The daemon's log names whom each waits for, not "an unseen holder" (review Y, Y12).
+    let log = d.proc.output();
+    for (waiter, holder) in [(&a, &b), (&b, &a)] {
+        let line = format!("python3 {} waits for python3 {}", waiter.pid, holder.pid);
+        assert!(log.contains(&line), "{line}\n{log}");
+    }
+    assert!(!log.contains("an unseen holder"), "{log}");
     drop((a, b));
     let (code, out) = d.cli(&dir, &["history", "--json"]);
     assert_eq!(code, 0, "{out}");

@@ -1409,7 +1409,7 @@ fn waiter_samples(
             if f.state == crate::core::model::ProcState::Stopped {
                 return None;
             }
-            let roots = root_blockers(pass, w.pid);
+            let roots = root_blockers(pass, w.pid, s);
             Some(WaiterSample {
                 id: proc_id(f),
                 name: f.name.clone(),
@@ -1436,11 +1436,26 @@ fn proc_id(f: &crate::core::model::ProcessFacts) -> ProcId {
     }
 }
 
-/// The root blockers of the incidents `pid` waits in.
-fn root_blockers(pass: &scan::Pass, pid: u32) -> Vec<&crate::core::model::ProcessFacts> {
+/// The root blockers of the incidents `pid` waits in, else the holders of `s`, the lock it
+/// waits for.
+fn root_blockers<'a>(
+    pass: &'a scan::Pass,
+    pid: u32,
+    s: &crate::core::model::LockSighting,
+) -> Vec<&'a crate::core::model::ProcessFacts> {
     let incidents = pass.graph.incidents_blocking(pid).into_iter();
-    incidents
-        .filter_map(|i| pass.facts.get(&i.blocker?))
+    let roots: Vec<_> = incidents
+        .filter_map(|i| i.blocker.filter(|b| *b != pid))
+        .filter_map(|b| pass.facts.get(&b))
+        .collect();
+    if !roots.is_empty() {
+        return roots;
+    }
+    // In a wait cycle nobody is the root (or the waiter is the one named to stop): it waits
+    // for the lock's holders, who are seen (review Y, Y12).
+    (s.holders.iter())
+        .filter(|h| h.pid != pid)
+        .filter_map(|h| pass.facts.get(&h.pid))
         .collect()
 }
 
