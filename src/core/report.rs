@@ -779,18 +779,7 @@ fn verdict(
     if let Some(c) = &i.culprit {
         return culprit_verdict(i, b, c, &waiting);
     }
-    // `fg` only where there is a terminal to type it in.
-    let resume_how = match b.in_terminal {
-        true => "`fg` in its terminal".to_string(),
-        false => format!("`cargo lockwatch resume {}`", b.pid),
-    };
-    // Stopped in a silent network wait, the action is to stop it: said first (review X, X14).
-    let resume = match &i.action {
-        Some(a) if !a.resume && i.doing == Doing::Stopped => {
-            format!(" Stop it (`{}`), or resume it ({resume_how}).", a.command)
-        }
-        _ => format!(" Resume it ({resume_how}), or stop it."),
-    };
+    let resume = resume_words(i, b);
     match (i.state, &i.doing) {
         (_, doing @ Doing::ChildStopped { .. }) => format!(
             "{} cannot go on: {} (SIGSTOP, or reading the terminal from the background); \
@@ -816,34 +805,9 @@ fn verdict(
         {
             idle_child_verdict(b, doing, &waiting)
         }
-        // Nothing back from the registry yet: say when Cargo stops trying by itself, before
-        // the stale verdict does (the waiters would meet the same registry).
-        (IncidentState::Blocking, doing @ Doing::Network { silence, .. })
-            if silence.as_ref().is_none_or(|s| s.nothing_received)
-                && endless_git_fetch(doing, settings).is_some() =>
-        {
-            git_busy_verdict(i, b, settings, &waiting)
+        (IncidentState::Blocking, doing) => {
+            busy_verdict(i, b, doing, settings, registry_gave_up, &waiting)
         }
-        (
-            IncidentState::Blocking,
-            doing @ Doing::Network {
-                silence: Some(s), ..
-            },
-        ) if s.nothing_received => {
-            let next = unanswered_words(i, b, settings, registry_gave_up);
-            format!(
-                "{} is busy: {}; {waiting}. Nothing has arrived yet: Cargo gives up by itself \
-                 after its retries{}. {next}",
-                who(b),
-                doing::describe_short(doing),
-                give_up_words(Some(s), settings),
-            )
-        }
-        (IncidentState::Blocking, doing) => format!(
-            "{} is busy: {}; {waiting}. Waiting is usually right.",
-            who(b),
-            doing::describe_short(doing)
-        ),
         // Another user's waiter suspended with Ctrl-Z is not in the kernel's table, and its
         // stopped call cannot be read from here (review U, U4).
         (IncidentState::Holding, doing) if sig.unseen => format!(
@@ -853,6 +817,60 @@ fn verdict(
         ),
         (IncidentState::Holding, doing) => format!(
             "{} holds it: {}; nobody waits.",
+            who(b),
+            doing::describe_short(doing)
+        ),
+    }
+}
+
+/// How to get a stopped blocker `b` going or out of the way: `fg` only where there is a
+/// terminal to type it in; stopping it first when resuming would put it back into a silent
+/// network wait (its action is then `kill`: review X, X14).
+fn resume_words(i: &IncidentReport, b: &ProcessReport) -> String {
+    let resume_how = match b.in_terminal {
+        true => "`fg` in its terminal".to_string(),
+        false => format!("`cargo lockwatch resume {}`", b.pid),
+    };
+    match &i.action {
+        Some(a) if !a.resume && i.doing == Doing::Stopped => {
+            format!(" Stop it (`{}`), or resume it ({resume_how}).", a.command)
+        }
+        _ => format!(" Resume it ({resume_how}), or stop it."),
+    }
+}
+
+/// The verdict on `b`, at work while others wait: behind a network wait with nothing back yet,
+/// when Cargo stops trying by itself (never, for a git fetch without a timeout), before the
+/// stale verdict says it (the waiters would meet the same server); else waiting is right.
+fn busy_verdict(
+    i: &IncidentReport,
+    b: &ProcessReport,
+    doing: &Doing,
+    settings: Option<&NetSettings>,
+    registry_gave_up: bool,
+    waiting: &str,
+) -> String {
+    match doing {
+        Doing::Network { silence, .. }
+            if silence.as_ref().is_none_or(|s| s.nothing_received)
+                && endless_git_fetch(doing, settings).is_some() =>
+        {
+            git_busy_verdict(i, b, settings, waiting)
+        }
+        Doing::Network {
+            silence: Some(s), ..
+        } if s.nothing_received => {
+            let next = unanswered_words(i, b, settings, registry_gave_up);
+            format!(
+                "{} is busy: {}; {waiting}. Nothing has arrived yet: Cargo gives up by itself \
+                 after its retries{}. {next}",
+                who(b),
+                doing::describe_short(doing),
+                give_up_words(Some(s), settings),
+            )
+        }
+        _ => format!(
+            "{} is busy: {}; {waiting}. Waiting is usually right.",
             who(b),
             doing::describe_short(doing)
         ),
