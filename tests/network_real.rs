@@ -358,6 +358,22 @@ fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
         assert_eq!(v["held_by"]["registry"]["git_url"], url.as_str(), "{v}");
         drop((waiter, blocker));
     }
+    // The history's advice is the git one, for both fetches.
+    let (_, json) = d.cli(&dir, &["history", "--json"]);
+    let h: serde_json::Value = serde_json::from_str(&json).expect("history --json");
+    let fetches = h["network_git_fetches"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(fetches.len(), 2, "{h:#}");
+    let advice = (h["advice"].as_array().into_iter().flatten())
+        .find(|a| a["topic"] == "network")
+        .unwrap_or_else(|| panic!("no network advice: {h:#}"));
+    let text = advice["text"].as_str().unwrap_or_default();
+    assert!(
+        text.contains(&format!("hung fetching git repository {url} twice")),
+        "{text}"
+    );
     assert_the_advice_ends_the_fetch(&dir, &fetcher);
     drop((d, server));
 }

@@ -219,6 +219,7 @@ mod tests {
             blocked: vec![],
             left_by: None,
             cycle: false,
+            git: None,
         });
         t.add(&released(1, 174.0, BUILD, LOCK, true));
         t.add(&released(2, 27.0, BUILD, LOCK, true));

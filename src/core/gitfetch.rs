@@ -124,6 +124,29 @@ pub fn by_git_child(descendants: &[ChildProcess]) -> Option<GitFetch> {
     })
 }
 
+/// The git fetch a blocker with `activity` is stuck in that nothing makes give up, for the
+/// history: its `git fetch` child's (`net.git-fetch-with-cli`), or, with no child, the one
+/// whose server is its connection's peer (`last_peer` during a pause between tries) when
+/// `http.timeout` is not set (`timeout_set`). `None` for a registry, or a fetch that gives up.
+pub fn endless_fetch(
+    activity: &super::model::Activity,
+    sources: &[GitSource],
+    last_peer: Option<&str>,
+    timeout_set: bool,
+) -> Option<GitFetch> {
+    if let Some(fetch) = by_git_child(&activity.descendants) {
+        return Some(fetch);
+    }
+    if !activity.descendants.is_empty() || timeout_set {
+        return None;
+    }
+    let peer = (activity.peers.first().map(|p| p.remote.as_str())).or(last_peer)?;
+    source_of(peer, sources).map(|s| GitFetch {
+        url: s.url.clone(),
+        with_git_cli: false,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +285,38 @@ mod tests {
             child(6, "ssh", "ssh git@h git-upload-pack 'o/r.git'"),
         ];
         assert_eq!(by_git_child(&ssh).unwrap().url, "git@h:o/r.git");
+    }
+
+    #[test]
+    fn a_fetch_without_a_timeout_is_endless_for_the_history() {
+        use super::super::model::Activity;
+        let sources = [GitSource {
+            url: "http://127.0.0.1:9/x.git".into(),
+            addrs: vec!["127.0.0.1:9".parse().unwrap()],
+        }];
+        let idle = Activity::default();
+        // In a pause between tries, the peer last seen says which server it was.
+        let endless = endless_fetch(&idle, &sources, Some("127.0.0.1:9"), false);
+        assert_eq!(
+            endless.map(|f| f.url),
+            Some("http://127.0.0.1:9/x.git".into())
+        );
+        // `http.timeout` set: Cargo's transport gives up like a registry's.
+        assert_eq!(
+            endless_fetch(&idle, &sources, Some("127.0.0.1:9"), true),
+            None
+        );
+        // A registry's peer.
+        assert_eq!(
+            endless_fetch(&idle, &sources, Some("127.0.0.1:10"), false),
+            None
+        );
+        // git's own fetch never minds Cargo's timeout.
+        let cli = Activity {
+            descendants: vec![child(5, "git", "git fetch --force http://h/r.git +HEAD:x")],
+            ..Activity::default()
+        };
+        assert!(endless_fetch(&cli, &[], None, true).is_some_and(|f| f.with_git_cli));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, LockKind};
-use super::model::{LeftBy, Origin, ProcName, StaleReason};
+use super::model::{GitFetch, LeftBy, Origin, ProcName, StaleReason};
 use super::origin;
 use super::policy::{HistoryEvent, Party, ProcId};
 use super::text::{self, duration, tilde, upper_first};
@@ -156,6 +156,10 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub network_cargo_homes: Vec<PathBuf>,
+    /// Of those stalls, the git fetches nothing made give up (no `http.timeout`, or git's own
+    /// fetch), one per stall.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub network_git_fetches: Vec<GitFetch>,
     /// Of those, blockers suspended (Ctrl-Z).
     #[serde(default)]
     pub suspended: u32,
@@ -300,6 +304,7 @@ impl Summarizer {
                 stale_blockers: Vec::new(),
                 network_stalls: 0,
                 network_cargo_homes: Vec::new(),
+                network_git_fetches: Vec::new(),
                 suspended: 0,
                 leftover_processes: 0,
                 leftover_projects: Vec::new(),
@@ -541,6 +546,7 @@ impl Summarizer {
             left_by,
             cycle,
             blocked,
+            git,
             ..
         } = e
         else {
@@ -549,6 +555,9 @@ impl Summarizer {
         (self.stale.entry(*holder)).or_insert((name.clone(), reasons.first().copied()));
         if reasons.contains(&StaleReason::NetworkSilent) {
             self.network_stall(*holder, name, path, !blocked.is_empty());
+            if let (Some(g), Some(stall)) = (git, self.network.get_mut(holder)) {
+                stall.git = Some(g.clone());
+            }
         }
         if reasons.contains(&StaleReason::Stopped) {
             self.suspended.insert(*holder);
@@ -581,6 +590,7 @@ impl Summarizer {
             name: name.clone(),
             home: catalog::classify(path).and_then(|k| catalog::cargo_home_of(path, k)),
             blocked: false,
+            git: None,
         });
         stall.blocked |= blocked;
     }
@@ -593,13 +603,14 @@ impl Summarizer {
 
     /// The network stalls that held someone up (their stale line says whom, or a wait line
     /// names them), and the Cargo homes whose package cache they held.
-    fn stalls_that_held_someone_up(&self) -> (u32, Vec<PathBuf>) {
+    fn stalls_that_held_someone_up(&self) -> (u32, Vec<PathBuf>, Vec<GitFetch>) {
         let held_up: Vec<&NetworkStall> = (self.network.iter())
             .filter(|(id, s)| s.blocked || self.waited_for.contains(&(id.pid, s.name.clone())))
             .map(|(_, s)| s)
             .collect();
         let homes: BTreeSet<PathBuf> = held_up.iter().filter_map(|s| s.home.clone()).collect();
-        (held_up.len() as u32, homes.into_iter().collect())
+        let git: Vec<GitFetch> = held_up.iter().filter_map(|s| s.git.clone()).collect();
+        (held_up.len() as u32, homes.into_iter().collect(), git)
     }
 
     /// Counts a wait that ended, in each row it spent time in.
@@ -628,7 +639,11 @@ impl Summarizer {
         s.unreadable_lines = unreadable_lines;
         s.stale = self.stale.len() as u32;
         s.stale_blockers = stale_rows(self.stale.into_values());
-        (s.network_stalls, s.network_cargo_homes) = network;
+        (
+            s.network_stalls,
+            s.network_cargo_homes,
+            s.network_git_fetches,
+        ) = network;
         s.suspended = self.suspended.len() as u32;
         (s.leftover_processes, s.leftover_projects) = counted_in(self.leftover);
         s.leftover_packages = self.leftover_by.into_iter().collect();
@@ -649,6 +664,8 @@ struct NetworkStall {
     name: ProcName,
     home: Option<PathBuf>,
     blocked: bool,
+    /// The git repository it was fetching, which nothing made it give up on.
+    git: Option<GitFetch>,
 }
 
 /// How many blockers, and the projects they built (each once).
@@ -991,14 +1008,32 @@ fn runs_again(ide: &str) -> &'static str {
 /// How to make Cargo give up sooner, when a cargo hung on the network while others waited
 /// for it.
 fn network_stall_advice(s: &Summary) -> Option<Advice> {
-    (s.network_stalls > 0).then(|| Advice {
-        topic: Topic::Network,
-        text: format!(
+    let git = &s.network_git_fetches;
+    let registry = s.network_stalls - git.len() as u32;
+    let mut parts = Vec::new();
+    if registry > 0 {
+        parts.push(format!(
             "A cargo others waited for hung on the network {} (nothing arrived for a minute or \
              more, across its retries). {}",
-            times(s.network_stalls),
+            times(registry),
             network_advice(&s.network_cargo_homes)
-        ),
+        ));
+    }
+    if !git.is_empty() {
+        let mut urls: Vec<String> = git.iter().map(|g| text::printable(&g.url)).collect();
+        urls.sort();
+        urls.dedup();
+        parts.push(format!(
+            "A cargo others waited for hung fetching git repository {} {} (nothing arrived for \
+             a minute or more; it would have waited for ever). {}",
+            urls.join(", "),
+            times(git.len() as u32),
+            git_fetch_advice(&s.network_cargo_homes, git.iter().any(|g| g.with_git_cli))
+        ));
+    }
+    (!parts.is_empty()).then(|| Advice {
+        topic: Topic::Network,
+        text: parts.join("\n"),
     })
 }
 
@@ -1634,6 +1669,7 @@ mod tests {
             blocked: vec![],
             left_by: None,
             cycle: false,
+            git: None,
         }
     }
 
@@ -1649,6 +1685,7 @@ mod tests {
             blocked: blocked.iter().map(|b| ("cargo".into(), *b)).collect(),
             left_by: None,
             cycle: false,
+            git: None,
         }
     }
 
@@ -2496,6 +2533,7 @@ mod tests {
             blocked: vec![],
             left_by: None,
             cycle: false,
+            git: None,
         };
         // The projects are found by their manifests.
         let tmp = tempfile::tempdir().unwrap();
@@ -2541,6 +2579,47 @@ mod tests {
         assert_eq!(json["advice"][1]["topic"], "nested-cargo");
     }
 
+    /// A stall fetching a git repository gets the git advice: no "defaults keep it going for
+    /// over 2 minutes" when nothing makes it give up (review X, X7).
+    #[test]
+    fn a_hung_git_fetch_gets_the_git_advice() {
+        let fetch = |cli: bool| HistoryEvent::Stale {
+            at: 1.0,
+            path: "/h/.package-cache".into(),
+            holder: id(if cli { 8 } else { 7 }),
+            name: "cargo".into(),
+            reasons: vec![StaleReason::NetworkSilent],
+            blocked: vec![("cargo".into(), 99)],
+            left_by: None,
+            cycle: false,
+            git: Some(GitFetch {
+                url: "http://127.0.0.1:9/x.git".into(),
+                with_git_cli: cli,
+            }),
+        };
+        let sum = summarize(&[fetch(false)], 0.0, 0);
+        assert_eq!(sum.network_stalls, 1);
+        let text = &sum.advice[0].text;
+        assert!(
+            text.starts_with(
+                "A cargo others waited for hung fetching git repository \
+                 http://127.0.0.1:9/x.git once"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("without `http.timeout` it sets no timeout"),
+            "{text}"
+        );
+        assert!(!text.contains("over 2 minutes"), "{text}");
+        let sum = summarize(&[fetch(true)], 0.0, 0);
+        assert!(
+            sum.advice[0].text.contains("http.lowSpeedLimit"),
+            "{:?}",
+            sum.advice
+        );
+    }
+
     /// Two cargos that waited for each other's per-unit locks: a cycle, not a build script's
     /// nested cargo; no nested-cargo advice (review Y, Y11).
     #[test]
@@ -2555,6 +2634,7 @@ mod tests {
             blocked: vec![("cargo".into(), 11940)],
             left_by: None,
             cycle: true,
+            git: None,
         };
         let sum = summarize(&[cycle], 0.0, 0);
         assert_eq!((sum.nested_deadlocks, sum.lock_cycles), (0, 1));
@@ -2584,6 +2664,7 @@ mod tests {
             blocked: vec![],
             left_by: Some(left_by),
             cycle: false,
+            git: None,
         };
         let gdep = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c");
         let sum = summarize(&[stale(7, gdep.clone())], 0.0, 0);

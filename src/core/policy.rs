@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::LockKind;
 use super::model::{
-    FileKey, LeftBy, LockMode, NetSilence, Origin, Peer, ProcName, ProcState, StaleReason,
+    FileKey, GitFetch, LeftBy, LockMode, NetSilence, Origin, Peer, ProcName, ProcState, StaleReason,
 };
 use super::netwait::NetTrack;
 use super::text;
@@ -204,6 +204,8 @@ pub struct BlockerSample {
     pub left_by: Option<LeftBy>,
     /// Its deadlock is a cycle (processes waiting for each other's locks), not a nested cargo.
     pub deadlock_cycle: bool,
+    /// The git fetch it is stuck in that nothing makes give up, when it is one.
+    pub git_fetch: Option<GitFetch>,
     /// Its descriptors cannot be read (another user's process): its idle tree may be a network
     /// wait this user cannot see, so it is never called stale for idleness.
     pub unseen: bool,
@@ -475,6 +477,10 @@ pub enum HistoryEvent {
         /// cargo waiting for its ancestor's (review Y, Y11).
         #[serde(default, skip_serializing_if = "is_false")]
         cycle: bool,
+        /// Hung on the network fetching this git repository, which nothing makes give up
+        /// (review X, X7).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        git: Option<GitFetch>,
     },
     /// The user had a blocker (or its culprit) terminated.
     Killed {
@@ -1556,6 +1562,7 @@ fn became_stale(judge: &Judge, b: &BlockerSample, now: f64, path: &str, fx: &mut
         blocked: b.blocked.clone(),
         left_by: b.left_by.clone(),
         cycle: b.deadlock_cycle && judge.reasons.contains(&StaleReason::Deadlock),
+        git: (b.git_fetch.clone()).filter(|_| judge.reasons.contains(&StaleReason::NetworkSilent)),
     }));
 }
 
@@ -1778,6 +1785,7 @@ mod tests {
             unseen: false,
             left_by: None,
             deadlock_cycle: false,
+            git_fetch: None,
         }
     }
 

@@ -896,11 +896,12 @@ impl Engine {
     /// beyond the pass.
     fn observe(&mut self, pass: &scan::Pass, now: f64) -> (Vec<Effect>, Knowledge) {
         let left_by = scan::leftover_packages(pass, &mut self.left_by);
-        let blockers = self.blocker_samples(pass, &left_by);
         let home = self.roots.cargo_homes.first().map(PathBuf::as_path);
         let build_dirs = scan::configured_build_dirs(pass, home, &mut self.build_dirs);
         let net_settings = scan::net_settings(pass, home, &mut self.net_settings);
         let git_sources = scan::git_sources(pass, &mut self.git_sources);
+        let git_fetches = self.endless_git_fetches(pass, &git_sources, &net_settings);
+        let blockers = self.blocker_samples(pass, &left_by, &git_fetches);
         let locks = lock_samples(pass, &build_dirs, |p| {
             self.watcher
                 .as_ref()
@@ -1089,10 +1090,33 @@ impl Engine {
             .collect()
     }
 
+    /// The git fetch each blocker is stuck in that nothing makes give up (see
+    /// [`crate::core::gitfetch::endless_fetch`]), by pid, for the history's advice.
+    fn endless_git_fetches(
+        &self,
+        pass: &scan::Pass,
+        git_sources: &HashMap<u32, Vec<crate::core::gitfetch::GitSource>>,
+        net_settings: &HashMap<u32, crate::core::netwait::NetSettings>,
+    ) -> HashMap<u32, crate::core::model::GitFetch> {
+        let last_peers = self.policy.net_waits();
+        (pass.activity.iter())
+            .filter_map(|(pid, a)| {
+                let fetch = crate::core::gitfetch::endless_fetch(
+                    a,
+                    git_sources.get(pid).map_or(&[], Vec::as_slice),
+                    last_peers.get(pid).map(|(peer, _)| peer.as_str()),
+                    net_settings.get(pid).is_some_and(|s| s.timeout_set),
+                );
+                Some((*pid, fetch?))
+            })
+            .collect()
+    }
+
     fn blocker_samples(
         &self,
         pass: &scan::Pass,
         left_by: &HashMap<u32, crate::core::model::LeftBy>,
+        git_fetches: &HashMap<u32, crate::core::model::GitFetch>,
     ) -> Vec<BlockerSample> {
         let ignore = &self.config.watch.ignore_process_names;
         let obs = pass.observed();
@@ -1150,6 +1174,7 @@ impl Engine {
                     left_by: (obs.activity.get(&f.pid))
                         .and_then(crate::core::doing::culprit)
                         .and_then(|c| left_by.get(&c.pid).cloned()),
+                    git_fetch: git_fetches.get(&f.pid).cloned(),
                 })
             })
             .collect()
