@@ -824,6 +824,12 @@ fn another_user_s_wait_for_a_named_project_sees_its_held_build_dir() {
             "{named:?}: {json}"
         );
         assert_eq!(json["free"], false, "{named:?}: {json}");
+        // The text names whose it is (review W, W11).
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("cargo {} (root's, ", build.pid)),
+            "{named:?}: {err}"
+        );
     }
     touch(&marker);
     drop(build);

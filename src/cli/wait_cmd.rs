@@ -734,6 +734,25 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
     }
 }
 
+/// `words` naming holder `h` (`cargo 4242 (held 3s)`), with its owner when it is another
+/// user's, as the blocker it is in `incidents` says: `cargo 4242 (root's, held 3s)` (review W,
+/// W11).
+fn with_owner(words: String, h: &HolderReport, incidents: &[IncidentReport]) -> String {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let Some(b) = (incidents.iter())
+        .filter_map(|i| i.blocker.as_ref())
+        .find(|b| b.pid == h.pid && b.uid != me)
+    else {
+        return words;
+    };
+    let owner = match &b.user {
+        Some(u) => format!("{u}'s"),
+        None => format!("uid {}'s", b.uid),
+    };
+    words.replacen(&format!("{} (", h.pid), &format!("{} ({owner}, ", h.pid), 1)
+}
+
 /// The holder as the line names it: `cargo 4242 (held 3s)`; one that itself waits says so,
 /// and names the root blocker behind it when the report knows it:
 /// `cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)`.
@@ -1175,7 +1194,7 @@ impl Line {
     ) -> Line {
         let waited = waited.map_or(String::new(), |w| format!(" {}", render::duration(w)));
         let who = holder
-            .map(|h| holder_words(h, root))
+            .map(|h| with_owner(holder_words(h, root), h, incidents))
             .unwrap_or_else(|| "a process you cannot inspect".into());
         // Where, when it is not here: a shared target dir, or a lock named from elsewhere.
         let here = std::env::current_dir().ok();
