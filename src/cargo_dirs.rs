@@ -172,6 +172,10 @@ pub fn git_urls(dir: &Path) -> Vec<String> {
     for m in manifests {
         urls.extend(gitfetch::manifest_git_urls(&m));
     }
+    // Resolved and shown, never with a token in them (review 15, D14).
+    let mut urls: Vec<String> = (urls.iter())
+        .map(|u| gitfetch::without_credentials(u))
+        .collect();
     urls.sort();
     urls.dedup();
     urls

@@ -451,9 +451,13 @@ fn waiter_refusal(pass: &Pass, pid: u32, known: &Knowledge) -> Refusal {
             crate::core::text::tilde(&lock.path)
         ),
         (None, Some(lock)) => {
-            let holder = root.map(|r| match pass.facts.get(&r) {
-                Some(f) => format!("{} {r}", f.name),
-                None => format!("process {r}"),
+            // The one holding the deleted file, not the root of a chain behind it (review 15,
+            // D4).
+            let holder = (lock.holders.iter().find(|h| h.pid != pid)).map(|h| {
+                match pass.facts.get(&h.pid) {
+                    Some(f) => format!("{} {}", f.name, h.pid),
+                    None => format!("process {}", h.pid),
+                }
             });
             deleted_lock_waiter(pid, holder, lock)
         }

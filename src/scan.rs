@@ -384,28 +384,31 @@ fn settings_of(pass: &Pass, pid: u32, cargo_home: Option<&Path>) -> Option<NetSe
 /// once in its life when `memo` is kept from pass to pass (kept through a pause between tries).
 pub fn git_sources(
     pass: &Pass,
-    memo: &mut PerProcess<Vec<GitSource>>,
+    memo: &mut PerProcess<Vec<String>>,
 ) -> HashMap<u32, Vec<GitSource>> {
-    let mut out = HashMap::new();
+    let mut urls = HashMap::new();
     let mut seen = Vec::new();
     for (pid, activity) in &pass.activity {
         let Some(facts) = (pass.facts.get(pid)).filter(|_| activity.descendants.is_empty()) else {
             continue;
         };
         seen.push(*pid);
-        let sources = if activity.peers.is_empty() {
+        let listed = if activity.peers.is_empty() {
             memo.get(*pid, facts.start_token)
         } else {
             Some(memo.get_or(*pid, facts.start_token, || {
                 let dir = crate::core::place::workplace(&facts.cmd, facts.cwd.as_deref());
-                let urls = dir.map(|d| crate::cargo_dirs::git_urls(&d));
-                crate::resolve::git_sources(&urls.unwrap_or_default())
+                dir.map(|d| crate::cargo_dirs::git_urls(&d))
+                    .unwrap_or_default()
             }))
         };
-        out.extend(sources.filter(|s| !s.is_empty()).map(|s| (*pid, s)));
+        urls.extend(listed.filter(|u| !u.is_empty()).map(|u| (*pid, u)));
     }
     memo.keep(&seen);
-    out
+    // One wait for the resolver for the whole pass (review 15, D5).
+    let mut sources = crate::resolve::git_sources(&urls);
+    sources.retain(|_, s| !s.is_empty());
+    sources
 }
 
 /// The package whose build script started each culprit of the pass (a process holding a

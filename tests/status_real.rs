@@ -646,7 +646,7 @@ fn cargo_clean_under_a_running_build_leaves_a_deleted_lock() {
     // It says why a build started now would go straight through (review Y, Y5).
     assert_eq!(v["held_by"]["deleted_lock"], true, "{v}");
     assert!(out.stderr.contains("its lock file was DELETED"), "{out:?}");
-    assert_the_waiter_on_the_deleted_file_is_told_how_to_stop(&dir, i, waiter.pid);
+    assert_the_waiter_on_the_deleted_file_is_told_how_to_stop(&dir, i, waiter.pid, build.pid);
     touch(&marker);
     drop((build, clean, waiter));
 }
@@ -658,6 +658,7 @@ fn assert_the_waiter_on_the_deleted_file_is_told_how_to_stop(
     dir: &Dir,
     i: &lockwatch::core::model::IncidentReport,
     waiter: u32,
+    holder: u32,
 ) {
     let stop = format!("Stop it (Ctrl-C in its terminal, or `kill -INT {waiter}`)");
     assert!(i.verdict.contains(&stop), "{}", i.verdict);
@@ -669,6 +670,10 @@ fn assert_the_waiter_on_the_deleted_file_is_told_how_to_stop(
         "{said}"
     );
     assert!(!said.contains("waiting is usually right"), "{said}");
+    assert!(
+        said.contains(&format!("deleted under cargo {holder} ")),
+        "{said}"
+    );
 }
 
 // f. Nothing held: the test's lock files are listed free; exit 0 unless some other process on

@@ -924,7 +924,10 @@ fn unanswered_registry(i: &IncidentReport, who: &str) -> Option<String> {
     let r = silent_registry(i)?;
     (registry_not_answering(i) || r.silent_secs >= GAVE_UP_SILENT_SECS).then(|| {
         let (from, that) = match &r.git_url {
-            Some(url) => (format!("{url} ({})", r.peer), "that repository"),
+            Some(url) => (
+                format!("{} ({})", crate::core::text::printable(url), r.peer),
+                "that repository",
+            ),
             None => (r.peer.clone(), "that registry"),
         };
         format!(

@@ -58,6 +58,22 @@ fn split_port(host_port: &str) -> Option<(&str, Option<u16>)> {
     }
 }
 
+/// `url` as it may be shown and kept: an HTTP(S) URL without its user information, which is
+/// often a token (`https://oauth2:TOKEN@gitlab.com/o/r`); an ssh user (`git@`) is no secret
+/// and stays (review 15, D14).
+pub fn without_credentials(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let bare = scheme.trim_start_matches("git+");
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((_, host)) if matches!(bare, "http" | "https") => format!("{scheme}://{host}{path}"),
+        _ => url.to_string(),
+    }
+}
+
 /// The address a URL's host already is (an IP literal), so nothing needs resolving.
 pub fn literal_addr(host: &str, port: u16) -> Option<SocketAddr> {
     host.parse::<IpAddr>()
@@ -119,7 +135,7 @@ pub fn by_git_child(descendants: &[ChildProcess]) -> Option<GitFetch> {
     let mut args = first.cmd.iter().skip_while(|a| *a != "fetch").skip(1);
     let url = args.find(|a| !a.starts_with('-'))?;
     Some(GitFetch {
-        url: url.clone(),
+        url: without_credentials(url),
         with_git_cli: true,
     })
 }
@@ -140,8 +156,9 @@ pub fn endless_fetch(
     if !activity.descendants.is_empty() || timeout_set {
         return None;
     }
-    let peer = (activity.peers.first().map(|p| p.remote.as_str())).or(last_peer)?;
-    source_of(peer, sources).map(|s| GitFetch {
+    // Any connection may be the fetch's, not only the first listed (review 15, D6).
+    let mut peers = (activity.peers.iter().map(|p| p.remote.as_str())).chain(last_peer);
+    peers.find_map(|p| source_of(p, sources)).map(|s| GitFetch {
         url: s.url.clone(),
         with_git_cli: false,
     })
@@ -182,6 +199,27 @@ mod tests {
         assert_eq!(endpoint("file:///tmp/dep.git"), None);
         assert_eq!(endpoint("/tmp/dep.git"), None);
         assert_eq!(endpoint("http://host:notaport/r"), None);
+    }
+
+    #[test]
+    fn credentials_are_never_shown() {
+        assert_eq!(
+            without_credentials("https://oauth2:TOKEN@gitlab.com/o/r.git"),
+            "https://gitlab.com/o/r.git"
+        );
+        assert_eq!(
+            without_credentials("git+https://TOKEN@github.com/o/r?branch=x"),
+            "git+https://github.com/o/r?branch=x"
+        );
+        assert_eq!(
+            without_credentials("ssh://git@host/o/r"),
+            "ssh://git@host/o/r"
+        );
+        assert_eq!(
+            without_credentials("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+        assert_eq!(without_credentials("https://h/a@b"), "https://h/a@b");
     }
 
     #[test]

@@ -1539,8 +1539,12 @@ fn look_at(
         .into_iter()
         .flatten()
         .reduce(f64::max);
-    judge.net.observe(now, net_since, b.network.as_deref());
-    judge.net_now = judge.net.silence(now, net_since, last_activity);
+    // Stopped, it reads nothing and opens nothing: its network wait is kept as it was when it
+    // stopped, neither a pause between tries nor more silence (review 15, D3).
+    if b.state != ProcState::Stopped {
+        judge.net.observe(now, net_since, b.network.as_deref());
+        judge.net_now = judge.net.silence(now, net_since, last_activity);
+    }
     last_activity
 }
 
@@ -3195,6 +3199,25 @@ mod tests {
             "{silence:?}"
         );
         assert_eq!(silence.silent_for_secs, 26.0);
+    }
+
+    /// Stopped with Ctrl-Z after two unanswered tries: the wait is kept as it was when it
+    /// stopped, not reset as a long pause nor grown by the stop (review 15, D3).
+    #[test]
+    fn a_network_wait_is_kept_as_it_was_while_the_blocker_is_stopped() {
+        let mut s = state();
+        observe(&mut s, -1.0, (Vec::new(), Vec::new()));
+        run(&mut s, 0.0, 62.0, 1.0, |t| {
+            lock(vec![hung_registry(t)], &[11])
+        });
+        let before = s.net_waits()[&10].clone();
+        assert!(before.1.connections >= 2, "{before:?}");
+        run(&mut s, 63.0, 123.0, 1.0, |_| {
+            let mut b = on_the_network(None);
+            b.state = ProcState::Stopped;
+            lock(vec![b], &[11])
+        });
+        assert_eq!(s.net_waits().get(&10), Some(&before));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::graph::{Graph, Incident};
 use super::model::{
     Action, Activity, BlockedReport, Deadlock, Doing, FileKey, GitFetch, HiddenHolder,
     HolderReport, IncidentLock, IncidentReport, IncidentState, LeftBy, LockMode, LockReport,
-    LockSighting, LockState, NetSilence, Origin, Participant, ProcState, ProcessFacts,
+    LockSighting, LockState, NetSilence, Origin, Participant, Peer, ProcState, ProcessFacts,
     ProcessReport, Report, Role, SCHEMA_VERSION, Source, StaleReason, WaiterReport,
 };
 use super::netwait::NetSettings;
@@ -384,6 +384,7 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
         doing,
         i.blocker.and_then(|p| k.net_waits.get(&p)),
         i.blocker.and_then(|p| k.git_sources.get(&p)),
+        activity.map_or(&[], |a| a.peers.as_slice()),
     );
     let culprit = activity.and_then(doing::culprit).map(|f| process(f, now));
     let culprit_left_by = (culprit.as_ref()).and_then(|c| k.left_by.get(&c.pid).cloned());
@@ -474,8 +475,9 @@ fn followed(
     doing: Doing,
     wait: Option<&(String, NetSilence)>,
     git_sources: Option<&Vec<GitSource>>,
+    peers: &[Peer],
 ) -> Doing {
-    let (peer, idle_for_secs, seen_git) = match (doing, wait) {
+    let (mut peer, mut idle_for_secs, seen_git) = match (doing, wait) {
         (
             Doing::Network {
                 peer,
@@ -495,7 +497,17 @@ fn followed(
             with_git_cli: false,
         })
     };
-    let git = seen_git.or_else(|| fetched(&peer));
+    // Any of its connections may be the git fetch, not only the first listed (a registry's
+    // idle keep-alive may come first: review 15, D6); that one is the wait's peer then.
+    let on_git = (peers.iter()).find_map(|p| Some((p, fetched(&p.remote)?)));
+    let git = match (seen_git, on_git) {
+        (Some(g), _) => Some(g),
+        (None, Some((p, g))) => {
+            (peer, idle_for_secs) = (p.remote.clone(), p.idle_for_secs);
+            Some(g)
+        }
+        (None, None) => fetched(&peer),
+    };
     Doing::Network {
         peer,
         idle_for_secs,
@@ -851,9 +863,17 @@ fn busy_verdict(
     waiting: &str,
 ) -> String {
     match doing {
-        Doing::Network { silence, .. }
-            if silence.as_ref().is_none_or(|s| s.nothing_received)
-                && endless_git_fetch(doing, settings).is_some() =>
+        Doing::Network {
+            silence,
+            idle_for_secs,
+            ..
+        } if endless_git_fetch(doing, settings).is_some()
+            && match silence {
+                Some(s) => s.nothing_received,
+                // One look: silent only when the kernel says nothing came for a while (a
+                // fetch at full speed has just received something: review 15, D2).
+                None => idle_for_secs.is_some_and(|idle| idle >= ONE_LOOK_SILENT_SECS),
+            } =>
         {
             git_busy_verdict(i, b, settings, waiting)
         }
@@ -890,6 +910,9 @@ fn endless_git_fetch<'a>(doing: &'a Doing, settings: Option<&NetSettings>) -> Op
         _ => None,
     }
 }
+
+/// How long one look must see nothing arriving on a git fetch's connection to call it silent.
+const ONE_LOOK_SILENT_SECS: f64 = 5.0;
 
 /// Why the git fetch `g` may never end.
 fn no_timeout_words(g: &GitFetch) -> &'static str {
@@ -928,7 +951,7 @@ fn git_busy_verdict(
             silence: None,
             idle_for_secs: Some(idle),
             ..
-        } if *idle >= 1.0 => format!("Nothing has arrived for {}", super::text::duration(*idle)),
+        } => format!("Nothing has arrived for {}", super::text::duration(*idle)),
         _ => "Nothing has arrived yet".to_string(),
     };
     format!(
@@ -2329,6 +2352,31 @@ mod tests {
                  that does not answer; 1 process waits. Cargo sets no timeout"
             ),
             "{v}"
+        );
+        // A registry's idle keep-alive listed first does not hide the git fetch (review 15,
+        // D6): the git server's connection is the wait's peer.
+        let peer = |remote: &str, idle: f64| Peer {
+            remote: remote.into(),
+            idle_for_secs: Some(idle),
+            socket: None,
+            received_bytes: Some(0),
+        };
+        let mut c = two_builds(ProcState::Sleeping);
+        c.activity.insert(
+            10,
+            Activity {
+                peers: vec![peer("18.160.0.1:443", 100.0), peer("127.0.0.1:1", 69.0)],
+                ..Activity::default()
+            },
+        );
+        let i = &c.report(&k).incidents[0];
+        let Doing::Network { peer, git, .. } = &i.doing else {
+            panic!("{i:#?}");
+        };
+        assert_eq!(peer, "127.0.0.1:1");
+        assert_eq!(
+            git.as_ref().map(|g| g.url.as_str()),
+            Some("http://127.0.0.1:1/x.git")
         );
         // With `http.timeout` set, Cargo's transport gives up like a registry's.
         k.net_settings.insert(

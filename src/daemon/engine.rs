@@ -178,9 +178,9 @@ pub struct Engine {
     manifests: std::sync::Arc<crate::core::catalog::Manifests>,
     /// The network settings of each cargo waiting on a registry, read once in its life.
     net_settings: scan::PerProcess<Option<crate::core::netwait::NetSettings>>,
-    /// The git dependencies of each network-waiting cargo's workspace, resolved once in its
-    /// life.
-    git_sources: scan::PerProcess<Vec<crate::core::gitfetch::GitSource>>,
+    /// The git dependencies of each network-waiting cargo's workspace, read once in its life
+    /// (their servers' addresses are resolved by `crate::resolve`, which keeps them).
+    git_sources: scan::PerProcess<Vec<String>>,
     /// The package whose build script started each leftover process, read once in its life.
     left_by: scan::PerProcess<Option<crate::core::model::LeftBy>>,
     /// The configured build dir of each cargo contending for a profile lock, read once.
