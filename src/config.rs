@@ -265,11 +265,20 @@ impl Dirs {
     /// The platform's directories, each overridable with `LOCKWATCH_CONFIG_DIR`,
     /// `LOCKWATCH_DATA_DIR`, `LOCKWATCH_RUNTIME_DIR`.
     pub fn from_env() -> Dirs {
+        Dirs::from_env_warned().0
+    }
+
+    /// [`Dirs::from_env`], with a warning for each `LOCKWATCH_*_DIR` that was relative and
+    /// made absolute ([`absolute_dir`]).
+    pub fn from_env_warned() -> (Dirs, Vec<String>) {
         let proj = directories::ProjectDirs::from("", "", "cargo-lockwatch");
-        let env = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
+        let cwd = std::env::current_dir().ok();
+        let mut warnings = Vec::new();
+        let mut env = |k: &str| {
+            let value = std::env::var_os(k).filter(|v| !v.is_empty())?;
+            let (dir, warning) = absolute_dir(k, PathBuf::from(value), cwd.as_deref());
+            warnings.extend(warning);
+            dir
         };
         let home = directories::BaseDirs::new()
             .map(|b| b.home_dir().to_path_buf())
@@ -289,15 +298,27 @@ impl Dirs {
             } else {
                 None
             },
-            xdg_runtime: env("XDG_RUNTIME_DIR"),
+            xdg_runtime: std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from),
             temp_dir: std::env::temp_dir(),
             uid,
         });
-        Dirs {
+        let dirs = Dirs {
             config,
             data,
             runtime,
-        }
+        };
+        (dirs, warnings)
+    }
+
+    /// What keeps the data directory from holding the history: it, or the nearest of its
+    /// parents that exists, is not a directory (review Y, Y8).
+    pub fn data_dir_problem(&self) -> Option<DataDirNotDir> {
+        let found = not_a_directory(&self.data)?;
+        Some(DataDirNotDir {
+            data: self.data.clone(),
+            found,
+            from_variable: std::env::var_os("LOCKWATCH_DATA_DIR").is_some_and(|v| !v.is_empty()),
+        })
     }
 
     /// The config file.
@@ -308,6 +329,86 @@ impl Dirs {
     }
 }
 
+/// What stands where `dir` should be, or would be made, when it is not a directory: `dir`
+/// itself, or the nearest of its parents that exists. `None` when `dir` is a directory (or a
+/// link to one) or can be made.
+pub fn not_a_directory(dir: &Path) -> Option<PathBuf> {
+    let there = (dir.ancestors()).find(|p| std::fs::symlink_metadata(p).is_ok())?;
+    let is_dir = std::fs::metadata(there).is_ok_and(|m| m.is_dir());
+    (!is_dir).then(|| there.to_path_buf())
+}
+
+/// A data directory that is not one, or lies under something that is not one: no history can
+/// be written there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {}", self.problem(), self.fix())]
+pub struct DataDirNotDir {
+    /// The data directory.
+    pub data: PathBuf,
+    /// What is not a directory: `data`, or the nearest of its parents that exists.
+    pub found: PathBuf,
+    /// `LOCKWATCH_DATA_DIR` named it (else it is the platform's default).
+    pub from_variable: bool,
+}
+
+impl DataDirNotDir {
+    /// What is wrong, naming the variable when it set the directory.
+    pub fn problem(&self) -> String {
+        let data = if self.from_variable {
+            format!("LOCKWATCH_DATA_DIR={}", self.data.display())
+        } else {
+            format!("the data directory {}", self.data.display())
+        };
+        if self.found == self.data {
+            format!("{data} is not a directory")
+        } else {
+            format!(
+                "{data} cannot be made, as {} is not a directory",
+                self.found.display()
+            )
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(&self) -> String {
+        format!(
+            "move {} aside, or set LOCKWATCH_DATA_DIR to a directory of your own",
+            self.found.display()
+        )
+    }
+}
+
+/// The directory a `LOCKWATCH_*_DIR` `variable` names: a relative `value` is made absolute
+/// from `cwd`, as `install` writes it into the login service, with a warning (the daemon and
+/// every command would otherwise each take it from their own working directory, and miss each
+/// other's socket); without a `cwd` it is ignored with a warning, as the XDG rule ignores a
+/// relative `XDG_*` value (review Y, Y9).
+pub fn absolute_dir(
+    variable: &str,
+    value: PathBuf,
+    cwd: Option<&Path>,
+) -> (Option<PathBuf>, Option<String>) {
+    if value.is_absolute() {
+        return (Some(value), None);
+    }
+    let given = value.display();
+    let Some(cwd) = cwd else {
+        let warning = format!(
+            "{variable}={given} is a relative path and the current directory cannot be read: \
+             it is ignored and the default is used; set {variable} to an absolute path"
+        );
+        return (None, Some(warning));
+    };
+    let dir = cwd.join(&value);
+    let warning = format!(
+        "{variable}={given} is a relative path: {} is used (from the current directory; a \
+         command run from another directory would use another one); set {variable} to an \
+         absolute path",
+        dir.display()
+    );
+    (Some(dir), Some(warning))
+}
+
 /// What the runtime directory is chosen from (see [`runtime_dir`]).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RuntimeSources {
@@ -316,7 +417,7 @@ pub struct RuntimeSources {
     /// macOS: the per-user temporary directory the OS assigns
     /// (`confstr(_CS_DARWIN_USER_TEMP_DIR)`, `/var/folders/…/T/`); `None` elsewhere.
     pub darwin_user_temp: Option<PathBuf>,
-    /// `XDG_RUNTIME_DIR`, when set and not empty.
+    /// `XDG_RUNTIME_DIR`, when set (a relative or empty value is ignored).
     pub xdg_runtime: Option<PathBuf>,
     /// The process's temporary directory (`$TMPDIR`, else `/tmp`).
     pub temp_dir: PathBuf,
@@ -329,7 +430,8 @@ pub struct RuntimeSources {
 /// `LOCKWATCH_RUNTIME_DIR` wins. On macOS the OS's per-user temporary directory comes next:
 /// it is the same for the launchd agent and every shell of the user, while `$TMPDIR` may be
 /// unset or different in one of them, and then the CLI would not find the daemon's socket.
-/// Then `XDG_RUNTIME_DIR`, then a per-user directory under the temporary directory.
+/// Then `XDG_RUNTIME_DIR` when absolute (the XDG rule ignores a relative one), then a per-user
+/// directory under the temporary directory.
 pub fn runtime_dir(s: &RuntimeSources) -> PathBuf {
     if let Some(dir) = &s.explicit {
         return dir.clone();
@@ -337,7 +439,7 @@ pub fn runtime_dir(s: &RuntimeSources) -> PathBuf {
     if let Some(dir) = &s.darwin_user_temp {
         return dir.join("cargo-lockwatch");
     }
-    if let Some(dir) = &s.xdg_runtime {
+    if let Some(dir) = s.xdg_runtime.as_ref().filter(|d| d.is_absolute()) {
         return dir.join("cargo-lockwatch");
     }
     s.temp_dir.join(format!("cargo-lockwatch-{}", s.uid))
@@ -2392,6 +2494,74 @@ mod tests {
         assert_eq!(
             runtime_dir(&bare),
             Path::new("/tmp/shell-only/cargo-lockwatch-501")
+        );
+    }
+
+    /// A relative LOCKWATCH_*_DIR is made absolute as `install` writes it, with a warning; a
+    /// relative XDG_RUNTIME_DIR is ignored, as the XDG rule says (review Y, Y9).
+    #[test]
+    fn relative_dir_variables_are_made_absolute_with_a_warning() {
+        let cwd = Path::new("/home/me/p");
+        let (dir, warning) = absolute_dir("LOCKWATCH_RUNTIME_DIR", "rel".into(), Some(cwd));
+        assert_eq!(dir.as_deref(), Some(Path::new("/home/me/p/rel")));
+        assert_eq!(
+            warning.as_deref(),
+            Some(
+                "LOCKWATCH_RUNTIME_DIR=rel is a relative path: /home/me/p/rel is used (from the \
+                 current directory; a command run from another directory would use another \
+                 one); set LOCKWATCH_RUNTIME_DIR to an absolute path"
+            )
+        );
+        let (dir, warning) = absolute_dir("LOCKWATCH_DATA_DIR", "/abs".into(), Some(cwd));
+        assert_eq!((dir.as_deref(), warning), (Some(Path::new("/abs")), None));
+        let (dir, warning) = absolute_dir("LOCKWATCH_DATA_DIR", "d".into(), None);
+        assert_eq!(dir, None);
+        assert!(
+            warning.is_some_and(|w| w.starts_with("LOCKWATCH_DATA_DIR=d is a relative path")
+                && w.contains("ignored and the default is used"))
+        );
+        let relative_xdg = RuntimeSources {
+            xdg_runtime: Some("run/user".into()),
+            temp_dir: "/tmp".into(),
+            uid: 501,
+            ..RuntimeSources::default()
+        };
+        assert_eq!(
+            runtime_dir(&relative_xdg),
+            Path::new("/tmp/cargo-lockwatch-501")
+        );
+    }
+
+    /// A data directory that is a file, or lies under one, is said with the variable and what
+    /// to do (review Y, Y8).
+    #[test]
+    fn a_data_directory_that_is_not_one_is_named_with_its_fix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("afile");
+        std::fs::write(&file, "x").unwrap();
+        assert_eq!(not_a_directory(tmp.path()), None);
+        assert_eq!(not_a_directory(&tmp.path().join("new/data")), None);
+        assert_eq!(not_a_directory(&file), Some(file.clone()));
+        assert_eq!(not_a_directory(&file.join("data")), Some(file.clone()));
+        let named = DataDirNotDir {
+            data: "/tmp/afile".into(),
+            found: "/tmp/afile".into(),
+            from_variable: true,
+        };
+        assert_eq!(
+            named.to_string(),
+            "LOCKWATCH_DATA_DIR=/tmp/afile is not a directory: move /tmp/afile aside, or set \
+             LOCKWATCH_DATA_DIR to a directory of your own"
+        );
+        let default_under_a_file = DataDirNotDir {
+            data: "/h/.local/share/cargo-lockwatch".into(),
+            found: "/h/.local".into(),
+            from_variable: false,
+        };
+        assert_eq!(
+            default_under_a_file.problem(),
+            "the data directory /h/.local/share/cargo-lockwatch cannot be made, as /h/.local is \
+             not a directory"
         );
     }
 

@@ -41,8 +41,14 @@ fn assert_root() {
 
 /// Runs the CLI with `env` (and extra variables); (exit code, stdout, stderr).
 fn cli(dir: &Dir, env: &[(String, String)], args: &[&str]) -> (i32, String, String) {
+    cli_in(dir, &dir.root, env, args)
+}
+
+/// [`cli`] run from `cwd`.
+fn cli_in(dir: &Dir, cwd: &Path, env: &[(String, String)], args: &[&str]) -> (i32, String, String) {
     let out = dir
         .command(env!("CARGO_BIN_EXE_cargo-lockwatch"))
+        .current_dir(cwd)
         .args(args)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(std::process::Stdio::null())
@@ -53,6 +59,22 @@ fn cli(dir: &Dir, env: &[(String, String)], args: &[&str]) -> (i32, String, Stri
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A headless daemon with `env`, started in `cwd`.
+fn daemon_in(dir: &Dir, name: &str, cwd: &Path, env: &[(String, String)]) -> Proc {
+    let mut cmd = dir.command(env!("CARGO_BIN_EXE_cargo-lockwatch"));
+    cmd.current_dir(cwd)
+        .args(["daemon", "--headless"])
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    dir.spawn(name, &mut cmd)
+}
+
+/// `env` with `key` set to `value` instead.
+fn with_var(env: &[(String, String)], key: &str, value: &str) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = env.iter().filter(|(k, _)| k != key).cloned().collect();
+    env.push((key.into(), value.into()));
+    env
 }
 
 /// The environment with the runtime dir moved to `run`.
@@ -400,15 +422,15 @@ fn a_torn_history_line_never_swallows_the_next_event() {
     assert!(v["holds"].as_u64() >= Some(1), "{out}");
 }
 
-/// A data directory the daemon cannot make (its parent is a file): `history` says the daemon
-/// cannot write it and how many events wait, never "nothing has happened", and the advice
-/// names the directory, not a file that is not there (review M, N6).
+/// A data directory the daemon cannot make (in /proc, where nothing can be created, not even by
+/// root; one under a file keeps the daemon from starting since review Y, Y8): `history` says
+/// the daemon cannot write it and how many events wait, never "nothing has happened", and the
+/// advice names the directory, not a file that is not there (review M, N6).
 #[test]
 fn history_says_what_the_daemon_could_not_write() {
     let dir = Dir::new("nodata");
     let lock = dir.write("cargo-home/.package-cache", "");
-    let file = dir.write("not-a-dir", "");
-    let data = file.join("data");
+    let data = PathBuf::from("/proc/lockwatch-nodata");
     let data_text = data.display().to_string();
     let d = Daemon::start_with(&dir, "daemon", &[("LOCKWATCH_DATA_DIR", &data_text)]);
     let holder = flock_holder(&dir, "holder", &lock);
@@ -1003,4 +1025,153 @@ fn another_user_s_blocker_is_unseen_not_idle() {
         "{}",
         incident.verdict
     );
+}
+
+/// Review Y, Y6: at the socket path, a file with something in it is kept and the daemon does
+/// not start (leaving no pid file); an empty one is removed and said in the log; a socket left
+/// by a daemon that died is replaced without a word.
+#[test]
+fn only_a_stale_socket_is_replaced_without_a_word() {
+    let dir = Dir::new("sockfile");
+    let env = daemon_env(&dir);
+    let run = dir.path("lockwatch/run");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let socket = run.join("lockwatch.sock");
+    std::fs::write(&socket, "my notes\n").unwrap();
+    // Spawned, so that a daemon which does start fails the test instead of hanging it.
+    let mut refused = daemon_in(&dir, "refused", &dir.root, &env);
+    assert_eq!(
+        refused.wait_exit(),
+        lockwatch::exit::ERROR,
+        "{}",
+        refused.describe()
+    );
+    let err = refused.output();
+    assert!(
+        err.contains(&format!(
+            "{} is a regular file (9 bytes), not a socket, and the daemon does not delete it: \
+             move it aside (or remove it), then start the daemon again",
+            socket.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&socket).unwrap(), "my notes\n");
+    assert!(
+        !run.join("daemon.pid").exists(),
+        "a daemon that did not start leaves no pid"
+    );
+
+    std::fs::write(&socket, "").unwrap();
+    let mut d = daemon_in(&dir, "emptied", &dir.root, &env);
+    eventually("the daemon to answer", || {
+        Client::connect(&socket, Duration::from_secs(2)).is_ok()
+    });
+    let (code, _, _) = cli(&dir, &env, &["daemon", "--stop"]);
+    assert_eq!((code, d.wait_exit()), (0, 0), "{}", d.describe());
+    let removed = format!(
+        "removed {}: an empty regular file, not a socket",
+        socket.display()
+    );
+    assert!(d.output().contains(&removed), "{}", d.describe());
+
+    // A socket nobody listens on, as a daemon that died leaves it.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+    let mut d = daemon_in(&dir, "stale", &dir.root, &env);
+    eventually("the daemon to answer", || {
+        Client::connect(&socket, Duration::from_secs(2)).is_ok()
+    });
+    let (code, _, _) = cli(&dir, &env, &["daemon", "--stop"]);
+    assert_eq!((code, d.wait_exit()), (0, 0), "{}", d.describe());
+    assert!(!d.output().contains("removed"), "{}", d.describe());
+}
+
+/// Review Y, Y6: a second daemon refused because another one writes the same history leaves no
+/// pid file in its own runtime directory.
+#[test]
+fn a_daemon_refused_for_another_s_history_leaves_no_pid_file() {
+    let dir = Dir::new("refusedpid");
+    let d = Daemon::start(&dir, "daemon");
+    let run2 = dir.path("run2");
+    let env = with_runtime(&d.env, &run2);
+    let mut refused = daemon_in(&dir, "refused", &dir.root, &env);
+    assert_eq!(refused.wait_exit(), 0, "{}", refused.describe());
+    let out = refused.output();
+    assert!(
+        out.contains("already writes this history") && out.contains(&format!("pid {}", d.proc.pid)),
+        "{out}"
+    );
+    assert!(
+        !run2.join("daemon.pid").exists(),
+        "no pid of a daemon that did not run"
+    );
+}
+
+/// Review Y, Y8: a data directory that is a file keeps the daemon from starting (nothing is
+/// created), and `doctor` and `history` say the same, with the variable and what to do.
+#[test]
+fn a_data_dir_that_is_a_file_is_said_with_its_fix() {
+    let dir = Dir::new("datafile");
+    let file = dir.write("afile", "x\n");
+    let env = with_var(
+        &daemon_env(&dir),
+        "LOCKWATCH_DATA_DIR",
+        &file.display().to_string(),
+    );
+    let problem = format!("LOCKWATCH_DATA_DIR={} is not a directory", file.display());
+    let fix = format!(
+        "move {} aside, or set LOCKWATCH_DATA_DIR to a directory of your own",
+        file.display()
+    );
+    let mut refused = daemon_in(&dir, "refused", &dir.root, &env);
+    assert_eq!(
+        refused.wait_exit(),
+        lockwatch::exit::ERROR,
+        "{}",
+        refused.describe()
+    );
+    let err = refused.output();
+    assert!(err.contains(&format!("{problem}: {fix}")), "{err}");
+    assert!(!dir.path("lockwatch/run").exists(), "nothing created");
+    let (_, out, _) = cli(&dir, &env, &["doctor"]);
+    let line = out.lines().find(|l| l.contains(&problem)).expect(&out);
+    assert!(line.starts_with("PROBLEM history"), "{out}");
+    assert!(out.contains(&format!("→ {fix}")), "{out}");
+    assert!(!out.contains("Free disk space"), "{out}");
+    let (code, out, err) = cli(&dir, &env, &["history"]);
+    assert_eq!(code, lockwatch::exit::ERROR, "{out}{err}");
+    assert_eq!(err.trim(), format!("cargo-lockwatch: {problem}: {fix}"));
+}
+
+/// Review Y, Y9: a relative LOCKWATCH_RUNTIME_DIR is made absolute, with a warning, by the
+/// daemon and the CLI alike: the daemon's log names the absolute socket, which the CLI run from
+/// the same directory finds.
+#[test]
+fn a_relative_runtime_dir_is_made_absolute_with_a_warning() {
+    let dir = Dir::new("relrun");
+    let here = dir.path("here");
+    std::fs::create_dir(&here).unwrap();
+    let env = with_var(&daemon_env(&dir), "LOCKWATCH_RUNTIME_DIR", "rel");
+    let socket = here.join("rel/lockwatch.sock");
+    let warning = format!(
+        "LOCKWATCH_RUNTIME_DIR=rel is a relative path: {} is used",
+        here.join("rel").display()
+    );
+    let mut d = daemon_in(&dir, "daemon", &here, &env);
+    eventually("the daemon to answer", || {
+        Client::connect(&socket, Duration::from_secs(2)).is_ok()
+    });
+    let log = d.output();
+    assert!(
+        log.contains(&warning) && log.contains(&format!("; socket {}", socket.display())),
+        "{log}"
+    );
+    let (code, out, err) = cli_in(&dir, &here, &env, &["daemon", "--check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("socket {}", socket.display())) && err.contains(&warning),
+        "{out}{err}"
+    );
+    let (code, _, _) = cli_in(&dir, &here, &env, &["daemon", "--stop"]);
+    assert_eq!((code, d.wait_exit()), (0, 0), "{}", d.describe());
 }

@@ -243,13 +243,17 @@ fn two_runtime_dirs_one_history_one_daemon() {
 }
 
 /// Finding 4: `daemon 2>&1 | head -2`: once the reader is gone the daemon's next warning (a
-/// data dir that is a file: the history cannot be written) must not kill it; it keeps serving
-/// and stops cleanly with exit 0.
+/// history on a full disk: it cannot be written) must not kill it; it keeps serving and stops
+/// cleanly with exit 0. (A data dir that is a file, used here before, now keeps the daemon
+/// from starting: review Y, Y8.)
 #[test]
 fn a_daemon_whose_stderr_reader_is_gone_keeps_running() {
     let dir = Dir::new("epipe");
-    let not_a_dir = dir.write("datafile", "");
-    let env = with(&daemon_env(&dir), "LOCKWATCH_DATA_DIR", &not_a_dir);
+    let data = dir.path("full-data");
+    std::fs::create_dir_all(&data).unwrap();
+    // /dev/full: every write fails with "No space left on device".
+    std::os::unix::fs::symlink("/dev/full", data.join("history.jsonl")).unwrap();
+    let env = with(&daemon_env(&dir), "LOCKWATCH_DATA_DIR", &data);
     let lock = dir.write("cargo-home/.package-cache", "");
     let (reader, writer) = std::io::pipe().unwrap();
     let mut cmd = dir.command(BIN);

@@ -102,6 +102,8 @@ pub struct Facts {
     /// The history log's path, and why the daemon could not write it (`Err`), found before a
     /// daemon runs into it.
     pub history: (PathBuf, Result<(), String>),
+    /// The data directory, when it is not one (or lies under something that is not one).
+    pub data_dir: Option<crate::config::DataDirNotDir>,
     /// The config file and the warnings from loading it.
     pub config_file: PathBuf,
     /// Problems found while loading the config.
@@ -225,6 +227,7 @@ impl Facts {
             daemon_problems: answer.problems,
             proc_locks,
             history,
+            data_dir: ctx.dirs.data_dir_problem(),
             config_file: ctx.loaded.file.clone(),
             config_warnings: (ctx.loaded.warnings.iter())
                 .filter(|w| !ctx.loaded.missing_dirs.contains(w))
@@ -878,6 +881,19 @@ fn daemon_problem_check(problem: &str) -> Check {
 
 /// The check of the history log, when a daemon could not write it and does not say so itself.
 fn history_check(f: &Facts) -> Option<Check> {
+    // Not a disk or permission matter: what stands there is said, with the variable (review
+    // Y, Y8).
+    if let Some(not_dir) = &f.data_dir {
+        return Some(check(
+            "history",
+            Status::Problem,
+            format!(
+                "{}: no daemon can record holds and waits there",
+                not_dir.problem()
+            ),
+            Some(not_dir.fix()),
+        ));
+    }
     // A daemon that runs into it says so itself (in the daemon problems).
     let said = (f.daemon_problems.iter()).any(|p| p.contains(&f.history.0.display().to_string()));
     let (file, Err(e)) = &f.history else {
@@ -1249,6 +1265,7 @@ mod tests {
             daemon_problems: vec![],
             proc_locks: Some(Ok(())),
             history: ("/d/history.jsonl".into(), Ok(())),
+            data_dir: None,
             config_file: "/nonexistent/config.toml".into(),
             config_warnings: vec![],
             daemon_config_note: None,
@@ -1339,6 +1356,33 @@ mod tests {
         // Real directories: one this user may write, and a missing file under it.
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(writable(&dir.path().join("a/b/history.jsonl")), Ok(()));
+    }
+
+    /// A data directory that is a file is said with the variable and what to do, not as a
+    /// disk or permission matter (review Y, Y8).
+    #[test]
+    fn a_data_directory_that_is_a_file_is_a_problem_with_its_fix() {
+        let mut f = healthy(Manager::Systemd);
+        f.data_dir = Some(crate::config::DataDirNotDir {
+            data: "/tmp/afile".into(),
+            found: "/tmp/afile".into(),
+            from_variable: true,
+        });
+        let c = checks(&f);
+        assert_eq!(
+            problems(&c),
+            [(
+                "history",
+                "LOCKWATCH_DATA_DIR=/tmp/afile is not a directory: no daemon can record holds \
+                 and waits there"
+                    .to_string()
+            )]
+        );
+        let h = c.iter().find(|c| c.name == "history").unwrap();
+        assert_eq!(
+            h.fix.as_deref(),
+            Some("move /tmp/afile aside, or set LOCKWATCH_DATA_DIR to a directory of your own")
+        );
     }
 
     #[test]

@@ -23,6 +23,11 @@ pub struct Args {
 
 /// Runs `history`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
+    // No history can be there, whatever a daemon elsewhere writes (review Y, Y8).
+    if let Some(not_dir) = ctx.dirs.data_dir_problem() {
+        crate::say!("cargo-lockwatch: {not_dir}");
+        return exit::ERROR;
+    }
     let h = History::for_config(&ctx.dirs.data, &ctx.loaded);
     // A FIFO or a directory in the log's place is never opened; say what to do instead of
     // summarising around it.

@@ -324,7 +324,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     init_logging();
     let command = cli.command.unwrap_or(Command::Status(cli.status));
     let roots = command.roots();
-    let dirs = Dirs::from_env();
+    let (dirs, dir_warnings) = Dirs::from_env_warned();
     // Absolute: the daemon (which lists its own locks under its own working directory) and
     // the footer must name the same files the caller meant.
     let absolute = |ps: Vec<PathBuf>| -> Vec<PathBuf> {
@@ -338,7 +338,9 @@ pub fn main(args: Vec<OsString>) -> i32 {
             .map(crate::config::project_flag_dir)
             .collect(),
     };
-    let loaded = Loaded::load(&dirs, &flags);
+    let mut loaded = Loaded::load(&dirs, &flags);
+    // First: a relative LOCKWATCH_*_DIR decides where everything else is (review Y, Y9).
+    loaded.warnings.splice(0..0, dir_warnings);
     let color = use_color(command.color());
     let ctx = Context {
         dirs,

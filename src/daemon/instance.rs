@@ -26,12 +26,34 @@ pub const PID_FILE: &str = "daemon.pid";
 /// How long a second daemon waits for the first one to write its pid (they may start together).
 const PID_WAIT: Duration = Duration::from_secs(2);
 
-/// The held instance lock; dropping it releases the lock.
+/// The held instance lock; dropping it releases the lock. A daemon that never started (refused
+/// after taking it) removes its pid file then, leaving no pid of a process that did not run
+/// behind (review Y, Y6); one that started leaves its pid file, as a crashed one would.
 #[derive(Debug)]
 pub struct InstanceLock {
-    _file: File,
+    file: File,
     path: PathBuf,
     dir: PathBuf,
+    started: bool,
+}
+
+impl Drop for InstanceLock {
+    fn drop(&mut self) {
+        // Still locked here: the file is unlinked before the lock goes with the descriptor.
+        if !self.started && locks_the_file_at(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Whether `file` (opened, and locked, by us) is still the file at `path`: a daemon that gave up
+/// may have removed the one we opened before we locked it.
+fn locks_the_file_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(ours), Ok(there)) => ours.dev() == there.dev() && ours.ino() == there.ino(),
+        _ => false,
+    }
 }
 
 /// Another daemon already runs for this user: not a failure, nothing to do.
@@ -72,9 +94,19 @@ impl InstanceLock {
     pub fn acquire(runtime_base: &Path) -> anyhow::Result<InstanceLock> {
         let dir = trust::ensure_private(runtime_base)?;
         let path = dir.join(PID_FILE);
-        let mut file = open_private(&path, 0).map_err(|e| open_error(&path, &e))?;
-        // SAFETY: flock on a descriptor we own; LOCK_NB makes it return at once.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        // A daemon that gave up removes its pid file: the one we locked may be gone, so the
+        // lock is taken again on the file there now (a few tries: it is not removed twice
+        // without another daemon giving up each time).
+        let mut tries = 0;
+        let (mut file, rc) = loop {
+            let file = open_private(&path, 0).map_err(|e| open_error(&path, &e))?;
+            // SAFETY: flock on a descriptor we own; LOCK_NB makes it return at once.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+            tries += 1;
+            if rc != 0 || locks_the_file_at(&file, &path) || tries == 5 {
+                break (file, rc);
+            }
+        };
         if rc != 0 {
             // The winner writes its pid right after locking: give it a moment.
             let deadline = Instant::now() + PID_WAIT;
@@ -98,10 +130,16 @@ impl InstanceLock {
         file.rewind()?;
         writeln!(file, "{}", std::process::id())?;
         Ok(InstanceLock {
-            _file: file,
+            file,
             path,
             dir,
+            started: false,
         })
+    }
+
+    /// The daemon started: its pid file stays when the lock is let go.
+    pub fn started(&mut self) {
+        self.started = true;
     }
 
     /// The pid file.
@@ -361,7 +399,8 @@ mod tests {
     fn the_pid_file_is_read_and_a_process_without_its_lock_is_never_signalled() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
-        let lock = InstanceLock::acquire(&run).unwrap();
+        let mut lock = InstanceLock::acquire(&run).unwrap();
+        lock.started();
         assert_eq!(read_pid(lock.dir()), Some(std::process::id()));
         drop(lock);
         // The lock is gone: the pid written there (this test) is never signalled.
@@ -441,6 +480,23 @@ mod tests {
             (Some(12), Some("/run/x".into()))
         );
         assert_eq!(parse_owner(""), (None, None));
+    }
+
+    /// A daemon refused after it took the lock (another one writes its history) leaves no pid
+    /// file; one that started leaves it, as a crashed one would (review Y, Y6).
+    #[test]
+    fn only_a_daemon_that_started_leaves_its_pid_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let pid_file = run.join(PID_FILE);
+        drop(InstanceLock::acquire(&run).unwrap());
+        assert!(!pid_file.exists(), "a refused daemon's pid file is removed");
+        // The next daemon makes a new one, and keeps it once started.
+        let mut started = InstanceLock::acquire(&run).unwrap();
+        assert!(locks_the_file_at(&started.file, &pid_file));
+        started.started();
+        drop(started);
+        assert_eq!(read_pid(&run), Some(std::process::id()));
     }
 
     #[test]

@@ -154,9 +154,14 @@ pub fn socket_path(dirs: &Dirs) -> std::path::PathBuf {
 pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> anyhow::Result<()> {
     // Before anything is created: a socket path too long for `bind` is said with its fix.
     check_socket_path(&socket_path(dirs))?;
+    // So is a data directory that is a file (or lies under one): no history could be written
+    // there (review Y, Y8).
+    if let Some(problem) = dirs.data_dir_problem() {
+        return Err(problem.into());
+    }
     // Before kqueue or a client takes any descriptor (launchd gives agents 256).
     open_files::raise();
-    let instance = instance::InstanceLock::acquire(&dirs.runtime)?;
+    let mut instance = instance::InstanceLock::acquire(&dirs.runtime)?;
     let history_lock = lock_history(dirs)?;
     let runtime = worker_runtime()?;
     // Before the socket exists: from here on a signal ends (or reloads) the daemon cleanly
@@ -179,7 +184,8 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
     );
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let socket = instance.dir().join(SOCKET_NAME);
-    let (listener, guard) = runtime.block_on(async { server::bind(&socket) })?;
+    let (listener, guard, cleared) = runtime.block_on(async { server::bind(&socket) })?;
+    instance.started();
     let shared = server::Shared {
         snapshots: snapshots.clone(),
         commands: cmd_tx.clone(),
@@ -189,6 +195,9 @@ pub fn run(dirs: &Dirs, config: Config, roots: WatchRoots, opts: Options) -> any
         config_file: dirs.config_file(),
     };
     say_started(mode, &roots, &socket, history_problem, dirs);
+    if let Some(removed) = cleared {
+        logcap::println(&removed);
+    }
 
     runtime.spawn(server::serve(listener, shared));
     runtime.spawn(signals.run(cmd_tx.clone(), dirs.clone(), opts.flags.clone()));

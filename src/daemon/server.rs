@@ -41,19 +41,103 @@ impl Drop for SocketGuard {
     }
 }
 
-/// Binds the socket, replacing a stale one left by a crashed daemon.
-pub fn bind(path: &Path) -> anyhow::Result<(UnixListener, SocketGuard)> {
+/// Binds the socket, replacing a stale one left by a crashed daemon without a word; with the
+/// log line that says what else was removed from its path ([`clearing`]).
+pub fn bind(path: &Path) -> anyhow::Result<(UnixListener, SocketGuard, Option<String>)> {
     super::check_socket_path(path)?;
-    if std::fs::symlink_metadata(path).is_ok() {
-        // The instance lock is held, so nobody else serves it: it is stale.
-        std::fs::remove_file(path)
-            .with_context(|| format!("cannot remove stale socket {}", path.display()))?;
-    }
+    let found =
+        at_socket_path(path).with_context(|| format!("cannot examine {}", path.display()))?;
+    let said = match clearing(path, found) {
+        Clearing::Nothing => None,
+        Clearing::Remove(said) => {
+            std::fs::remove_file(path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+            said
+        }
+        Clearing::Refuse(why) => anyhow::bail!(why),
+    };
     let listener =
         UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot chmod 600 {}", path.display()))?;
-    Ok((listener, SocketGuard(path.to_path_buf())))
+    Ok((listener, SocketGuard(path.to_path_buf()), said))
+}
+
+/// What stands at the socket path before the daemon binds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtSocketPath {
+    /// Nothing.
+    Nothing,
+    /// A socket.
+    Socket,
+    /// A regular file of this many bytes.
+    File(u64),
+    /// A directory.
+    Directory,
+    /// Anything else, said in a few words ("a symbolic link").
+    Other(&'static str),
+}
+
+/// What the daemon does about what stands at its socket path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clearing {
+    /// Nothing is there.
+    Nothing,
+    /// Remove it, and log this line when there is one.
+    Remove(Option<String>),
+    /// Do not start: this says what is there and what to do.
+    Refuse(String),
+}
+
+/// What stands at `path` (never following a link).
+pub fn at_socket_path(path: &Path) -> std::io::Result<AtSocketPath> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(AtSocketPath::Nothing),
+        Err(e) => return Err(e),
+    };
+    let kind = meta.file_type();
+    Ok(if kind.is_socket() {
+        AtSocketPath::Socket
+    } else if kind.is_file() {
+        AtSocketPath::File(meta.len())
+    } else if kind.is_dir() {
+        AtSocketPath::Directory
+    } else if kind.is_symlink() {
+        AtSocketPath::Other("a symbolic link")
+    } else if kind.is_fifo() {
+        AtSocketPath::Other("a named pipe")
+    } else {
+        AtSocketPath::Other("a device")
+    })
+}
+
+/// What to do about `found` at the socket path `path`. The instance lock is held, so no daemon
+/// serves a socket there: one a daemon that died left is replaced without a word. Anything else
+/// was put there by someone: a file with something in it is kept and the daemon does not start,
+/// what holds nothing is removed and said (review Y, Y6).
+pub fn clearing(path: &Path, found: AtSocketPath) -> Clearing {
+    let p = path.display();
+    let start_again = "then start the daemon again";
+    match found {
+        AtSocketPath::Nothing => Clearing::Nothing,
+        AtSocketPath::Socket => Clearing::Remove(None),
+        AtSocketPath::File(0) => Clearing::Remove(Some(format!(
+            "removed {p}: an empty regular file, not a socket"
+        ))),
+        AtSocketPath::File(len) => Clearing::Refuse(format!(
+            "{p} is a regular file ({len} byte{}), not a socket, and the daemon does not delete \
+             it: move it aside (or remove it), {start_again}",
+            if len == 1 { "" } else { "s" }
+        )),
+        AtSocketPath::Directory => Clearing::Refuse(format!(
+            "{p} is a directory, not a socket: move it aside, {start_again}"
+        )),
+        AtSocketPath::Other(what) => {
+            Clearing::Remove(Some(format!("removed {p}: {what}, not a socket")))
+        }
+    }
 }
 
 /// What every connection can reach.
@@ -519,5 +603,56 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A stale socket is replaced without a word; a file with something in it is kept and the
+    /// daemon does not start; what holds nothing is removed and said (review Y, Y6).
+    #[test]
+    fn only_a_stale_socket_is_replaced_without_a_word() {
+        let path = Path::new("/r/lockwatch.sock");
+        assert_eq!(clearing(path, AtSocketPath::Nothing), Clearing::Nothing);
+        assert_eq!(clearing(path, AtSocketPath::Socket), Clearing::Remove(None));
+        assert_eq!(
+            clearing(path, AtSocketPath::File(0)),
+            Clearing::Remove(Some(
+                "removed /r/lockwatch.sock: an empty regular file, not a socket".into()
+            ))
+        );
+        assert_eq!(
+            clearing(path, AtSocketPath::File(9)),
+            Clearing::Refuse(
+                "/r/lockwatch.sock is a regular file (9 bytes), not a socket, and the daemon \
+                 does not delete it: move it aside (or remove it), then start the daemon again"
+                    .into()
+            )
+        );
+        let Clearing::Refuse(dir) = clearing(path, AtSocketPath::Directory) else {
+            panic!("a directory is refused");
+        };
+        assert!(
+            dir.contains("is a directory") && dir.contains("move it aside"),
+            "{dir}"
+        );
+        assert_eq!(
+            clearing(path, AtSocketPath::Other("a symbolic link")),
+            Clearing::Remove(Some(
+                "removed /r/lockwatch.sock: a symbolic link, not a socket".into()
+            ))
+        );
+        // What stands there, read from the file system.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        assert_eq!(at_socket_path(&file).unwrap(), AtSocketPath::Nothing);
+        std::fs::write(&file, "my notes\n").unwrap();
+        assert_eq!(at_socket_path(&file).unwrap(), AtSocketPath::File(9));
+        assert_eq!(at_socket_path(dir.path()).unwrap(), AtSocketPath::Directory);
+        let sock = dir.path().join("s");
+        drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+        assert_eq!(at_socket_path(&sock).unwrap(), AtSocketPath::Socket);
+        std::os::unix::fs::symlink(&file, dir.path().join("l")).unwrap();
+        assert_eq!(
+            at_socket_path(&dir.path().join("l")).unwrap(),
+            AtSocketPath::Other("a symbolic link")
+        );
     }
 }
