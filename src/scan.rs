@@ -418,7 +418,7 @@ pub fn leftover_packages(
     pass: &Pass,
     memo: &mut PerProcess<Option<LeftBy>>,
 ) -> HashMap<u32, LeftBy> {
-    const VARS: [&str; 2] = ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR"];
+    const VARS: [&str; 3] = ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "HOST"];
     let mut out = HashMap::new();
     let mut seen = Vec::new();
     for culprit in pass.activity.values().flat_map(|a| &a.pipe_writers) {
@@ -426,10 +426,9 @@ pub fn leftover_packages(
         let left_by = memo.get_or(culprit.pid, culprit.start_token, || {
             let env = crate::probe::environment(culprit.pid, &VARS);
             let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-            Some(LeftBy::from_env(
-                var("CARGO_PKG_NAME")?,
-                var("CARGO_MANIFEST_DIR")?,
-            ))
+            let mut left_by = LeftBy::from_env(var("CARGO_PKG_NAME")?, var("CARGO_MANIFEST_DIR")?);
+            left_by.build_script = var("HOST").is_some();
+            Some(left_by)
         });
         out.extend(left_by.map(|l| (culprit.pid, l)));
     }

@@ -503,7 +503,8 @@ fn a_daemon_left_on_cargos_stdout_is_the_culprit_and_killing_it_lets_cargo_finis
         i.culprit_left_by,
         Some(LeftBy {
             package: "app".into(),
-            from: PackageFrom::Local
+            from: PackageFrom::Local,
+            build_script: true,
         })
     );
     // `wait` gives a script the process to stop and the command, not only cargo's pid
@@ -612,7 +613,8 @@ fn a_leftover_from_a_git_dependency_s_build_script_names_that_dependency() {
         i.culprit_left_by,
         Some(LeftBy {
             package: "gdep".into(),
-            from: PackageFrom::Git
+            from: PackageFrom::Git,
+            build_script: true,
         })
     );
     let v = &i.verdict;

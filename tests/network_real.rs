@@ -374,6 +374,11 @@ fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
         text.contains(&format!("hung fetching git repository {url} twice")),
         "{text}"
     );
+    // One of Cargo's own fetches and one of git's: the settings for each (review 15, D8).
+    assert!(
+        text.contains("[http]") && text.contains("http.lowSpeedLimit"),
+        "{text}"
+    );
     assert_the_advice_ends_the_fetch(&dir, &fetcher);
     drop((d, server));
 }

@@ -981,10 +981,12 @@ fn yield_ide_advice(ides: &[IdeWaits]) -> Option<Advice> {
         return None;
     }
     let ide = yielding.join("'s or ");
-    let again = match yielding.as_slice() {
-        [one] => format!("{one} runs it again {}", runs_again(one)),
-        _ => "each runs it again on the next save".to_string(),
-    };
+    // Each when it runs checks again: an editor on the next save, a watcher on a change or at
+    // its interval (review 15, D12).
+    let again: Vec<String> = (yielding.iter())
+        .map(|one| format!("{one} runs it again {}", runs_again(one)))
+        .collect();
+    let again = again.join(", ");
     Some(Advice {
         topic: Topic::YieldIde,
         text: format!(
@@ -1028,13 +1030,22 @@ fn network_stall_advice(s: &Summary) -> Option<Advice> {
              a minute or more; it would have waited for ever). {}",
             urls.join(", "),
             times(git.len() as u32),
-            git_fetch_advice(&s.network_cargo_homes, git.iter().any(|g| g.with_git_cli))
+            git_advice(&s.network_cargo_homes, git)
         ));
     }
     (!parts.is_empty()).then(|| Advice {
         topic: Topic::Network,
         text: parts.join("\n"),
     })
+}
+
+/// The settings that end the git fetches `git`: Cargo's own (`http.timeout`), git's (for
+/// `net.git-fetch-with-cli`), or both when both kinds hung (review 15, D8).
+fn git_advice(homes: &[PathBuf], git: &[GitFetch]) -> String {
+    let kinds = [false, true].into_iter();
+    let used = kinds.filter(|cli| git.iter().any(|g| g.with_git_cli == *cli));
+    let texts: Vec<String> = used.map(|cli| git_fetch_advice(homes, cli)).collect();
+    texts.join("\n")
 }
 
 /// How to bring back a build suspended with its lock, when one was.
@@ -2620,6 +2631,29 @@ mod tests {
         );
     }
 
+    /// Several IDEs and watchers yielding: each said with when it runs its check again (review
+    /// 15, D12).
+    #[test]
+    fn each_yielding_ide_says_when_it_checks_again() {
+        let waits = |name: &str| IdeWaits {
+            name: name.into(),
+            user: None,
+            build: (0, 0.0),
+            checks: (3, 90.0),
+            shares_outside: false,
+            build_projects: Default::default(),
+        };
+        let advice = yield_ide_advice(&[waits("rust-analyzer"), waits("watch")]).expect("advice");
+        assert!(
+            advice.text.ends_with(
+                "rust-analyzer runs it again on the next save, watch runs it again at its \
+                 next interval."
+            ),
+            "{}",
+            advice.text
+        );
+    }
+
     /// Two cargos that waited for each other's per-unit locks: a cycle, not a build script's
     /// nested cargo; no nested-cargo advice (review Y, Y11).
     #[test]
@@ -2690,6 +2724,9 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("The build script should start it"), "{text}");
+        let mut by_rustc = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c");
+        by_rustc.build_script = false;
+        assert_eq!(by_rustc.words(), "the build of gdep, a git dependency");
         let from = LeftBy::from_env(
             "itoa",
             "/h/registry/src/index.crates.io-1949cf8c6b5b557f/x-1.0.0",

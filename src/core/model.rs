@@ -839,6 +839,15 @@ pub struct LeftBy {
     pub package: String,
     /// Where it comes from.
     pub from: PackageFrom,
+    /// Started by the package's build script (its environment has the `HOST` Cargo gives
+    /// build scripts only); else by another process of its build, such as a proc macro or a
+    /// compiler wrapper, which inherit the package's variables too (review 15, D9).
+    #[serde(default = "yes")]
+    pub build_script: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Where a package comes from, as its manifest directory shows.
@@ -866,16 +875,22 @@ impl LeftBy {
         LeftBy {
             package: package.to_string(),
             from,
+            build_script: true,
         }
     }
 
-    /// "the build script of gdep, a git dependency".
+    /// "the build script of gdep, a git dependency"; "the build of gdep" for a process of its
+    /// build that is not its build script's.
     pub fn words(&self) -> String {
         let pkg = super::text::printable(&self.package);
+        let what = match self.build_script {
+            true => format!("the build script of {pkg}"),
+            false => format!("the build of {pkg}"),
+        };
         match self.from {
-            PackageFrom::Local => format!("the build script of {pkg}"),
-            PackageFrom::Git => format!("the build script of {pkg}, a git dependency"),
-            PackageFrom::Registry => format!("the build script of {pkg}, a registry dependency"),
+            PackageFrom::Local => what,
+            PackageFrom::Git => format!("{what}, a git dependency"),
+            PackageFrom::Registry => format!("{what}, a registry dependency"),
         }
     }
 

@@ -435,7 +435,16 @@ fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64
     let stopped_on = (report.blocker.as_ref()).and_then(|b| k.net_waits.get(&b.pid));
     let stopped_in_silence = stopped_in_silence(report, stopped_on, settings);
     report.action = action(report, stopped_in_silence);
-    report.advice = advice(report, settings, stopped_in_silence);
+    // Stopped, it shows no connection: the server its wait was on says whether it was a git
+    // fetch (review 15, D11).
+    let stopped_fetch = (stopped_on.zip(report.blocker.as_ref()))
+        .filter(|_| stopped_in_silence && !settings.is_some_and(|s| s.timeout_set))
+        .and_then(|((peer, _), b)| super::gitfetch::source_of(peer, k.git_sources.get(&b.pid)?))
+        .map(|s| GitFetch {
+            url: s.url.clone(),
+            with_git_cli: false,
+        });
+    report.advice = advice(report, settings, stopped_in_silence, stopped_fetch.as_ref());
     let gave_up = gave_up_before(report, &k.gave_up);
     let sig = signals(obs, i);
     report.verdict = verdict(report, &sig, settings, gave_up.is_some())
@@ -524,6 +533,7 @@ fn advice(
     i: &IncidentReport,
     settings: Option<&NetSettings>,
     stopped_in_silence: bool,
+    stopped_fetch: Option<&GitFetch>,
 ) -> Option<super::insight::Advice> {
     if !i.stale_reasons.contains(&StaleReason::NetworkSilent)
         && !unanswered(i, settings)
@@ -535,7 +545,7 @@ fn advice(
         .locks
         .iter()
         .find_map(|l| catalog::cargo_home_of(&l.path, l.kind));
-    let text = match endless_git_fetch(&i.doing, settings) {
+    let text = match endless_git_fetch(&i.doing, settings).or(stopped_fetch) {
         Some(g) => super::insight::git_fetch_advice(home.as_slice(), g.with_git_cli),
         None => super::insight::network_advice(home.as_slice()),
     };
@@ -1099,8 +1109,13 @@ fn culprit_verdict(
     let by = (i.culprit_left_by.as_ref()).map_or_else(|| "a build script".into(), |l| l.words());
     let upstream = match &i.culprit_left_by {
         Some(l) if l.is_dependency() => format!(
-            " The fix is in {}'s build script (report it upstream), not in yours.",
-            super::text::printable(&l.package)
+            " The fix is in {}{} (report it upstream), not in yours.",
+            super::text::printable(&l.package),
+            if l.build_script {
+                "'s build script"
+            } else {
+                ""
+            }
         ),
         _ => String::new(),
     };
@@ -2301,6 +2316,18 @@ mod tests {
         );
         let advice = i.advice.as_ref().expect("the network advice");
         assert_eq!(advice.topic, super::super::insight::Topic::Network);
+        // Its wait was a git fetch's: the git advice (review 15, D11).
+        let mut k = followed_wait(45.0, 2, false);
+        k.git_sources.insert(
+            10,
+            vec![GitSource {
+                url: "http://127.0.0.1:1/x.git".into(),
+                addrs: vec!["127.0.0.1:1".parse().unwrap()],
+            }],
+        );
+        let r = two_builds(ProcState::Stopped).report(&k);
+        let text = &r.incidents[0].advice.as_ref().expect("advice").text;
+        assert!(text.contains("sets no timeout for git fetches"), "{text}");
         // Stopped early in its first try: resuming is still the action.
         let r = two_builds(ProcState::Stopped).report(&followed_wait(12.0, 1, true));
         let i = &r.incidents[0];
