@@ -404,8 +404,6 @@ mod tests {
         );
     }
 
-    /// What a cargo hung on a registry runs with: its environment, else the nearest config
-    /// that sets it, else Cargo's defaults (review M, N13).
     /// A git dependency just added to a member is in no lockfile yet: the members' manifests
     /// are read too, globs ending in `/*` included.
     #[test]
@@ -413,9 +411,7 @@ mod tests {
         let w = World::new();
         w.write(
             "ws/Cargo.toml",
-            "[workspace]
-members = [\"app\", \"crates/*\"]
-\
+            "[workspace]\nmembers = [\"app\", \"crates/*\"]\n\
              [workspace.dependencies]\nw = { git = \"https://h/w\" }\n",
         );
         w.write(
@@ -434,6 +430,8 @@ members = [\"app\", \"crates/*\"]
         assert!(git_urls(&w.p("nowhere")).is_empty());
     }
 
+    /// What a cargo hung on a registry runs with: its environment, else the nearest config
+    /// that sets it, else Cargo's defaults (review M, N13).
     #[test]
     fn network_settings_come_from_the_environment_then_the_configs() {
         use crate::core::netwait::NetSettings;
