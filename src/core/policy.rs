@@ -1321,7 +1321,9 @@ enum WaitOver {
     /// or it gave up.
     Left,
     /// Those it waited for let go, and these others took the lock before it did; it did not
-    /// block again behind them.
+    /// block again behind them where a look could see it: it took the lock after them (a build
+    /// holds the package cache for a moment), as every waiter of a lock that came free does
+    /// in turn (review Z, Z2).
     OthersTookIt(Vec<(ProcName, u32)>),
     /// Its holder let go and the lock is free: it took the lock for less than a look's time
     /// (a build with nothing to download holds the package cache for a moment), or it lost
@@ -1375,9 +1377,9 @@ fn wait_over_line(now: f64, who: ProcId, wait: &Wait, over: &WaitOver) -> String
             format!("no longer waits (waited {waited}, which still holds it)"),
         ),
         WaitOver::OthersTookIt(others) => (
-            "ended    ",
+            "went on  ",
             format!(
-                "no longer waits (waited {waited}, which let go; {} took it first)",
+                "went on after {} as {behind} let go (waited {waited})",
                 blockers_words(others)
             ),
         ),
@@ -2776,7 +2778,8 @@ mod tests {
     }
 
     /// One that left while another than those it waited for held the lock is not said to
-    /// have left a holder that let go "which still holds it" (review 14, C3).
+    /// have left a holder that let go "which still holds it" (review 14, C3), nor to have
+    /// ended its wait: it went on after the one that took the lock first (review Z, Z2).
     #[test]
     fn a_waiter_that_leaves_after_another_took_the_lock_says_who_took_it() {
         let mut s = state();
@@ -2788,8 +2791,8 @@ mod tests {
         assert_eq!(
             log_lines(&fx).last(),
             Some(
-                &"ended     package cache  /h/.package-cache  cargo 11 no longer waits (waited \
-                  10s for cargo 10, which let go; cargo 12 took it first)"
+                &"went on   package cache  /h/.package-cache  cargo 11 went on after cargo 12 \
+                  as cargo 10 let go (waited 10s for cargo 10)"
             )
         );
     }
