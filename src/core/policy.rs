@@ -667,6 +667,9 @@ pub struct State {
     /// Blockers that let go lately with nothing from their registry for long (they most likely
     /// gave up), newest last, kept [`super::netwait::GAVE_UP_KEPT_SECS`].
     gave_up: Vec<super::netwait::GaveUp>,
+    /// Blockers lockwatch signalled lately: one that lets go then was stopped, it did not give
+    /// up (review Z, Z1).
+    signalled: Vec<u32>,
 }
 
 impl State {
@@ -688,6 +691,7 @@ impl State {
             first_pass: true,
             last_seen: HashMap::new(),
             gave_up: Vec::new(),
+            signalled: Vec::new(),
         }
     }
 
@@ -772,6 +776,17 @@ impl State {
     /// [`super::netwait::GaveUp`]), oldest first.
     pub fn gave_up(&self) -> Vec<super::netwait::GaveUp> {
         self.gave_up.clone()
+    }
+
+    /// Notes that lockwatch signalled `pid` (a kill): when it lets go, it was stopped, and the
+    /// next cargo on its server is not told it "most likely gave up".
+    pub fn note_signalled(&mut self, pid: u32) {
+        const KEPT: usize = 16;
+        self.signalled.retain(|p| *p != pid);
+        self.signalled.push(pid);
+        let extra = self.signalled.len().saturating_sub(KEPT);
+        self.signalled.drain(..extra);
+        self.gave_up.retain(|g| g.pid != pid);
     }
 
     /// Each root blocker's network wait followed across its connections, by pid: (peer,
@@ -997,7 +1012,8 @@ fn network_silence_at_release(
 ) -> Option<f64> {
     let net = (state.judges.get(&holder)).and_then(|j| j.net_now.as_ref());
     let silent = net.map(|(_, s)| s.silent_for_secs);
-    if let Some((peer, s)) = net.filter(|(_, s)| super::netwait::gave_up_on(s)) {
+    let signalled = state.signalled.contains(&holder.pid);
+    if let Some((peer, s)) = net.filter(|(_, s)| super::netwait::gave_up_on(s) && !signalled) {
         note_gave_up(
             &mut state.gave_up,
             super::netwait::GaveUp {
@@ -3202,6 +3218,24 @@ mod tests {
             "{silence:?}"
         );
         assert_eq!(silence.silent_for_secs, 26.0);
+    }
+
+    /// A holder lockwatch killed after a long silence did not give up: the next cargo on that
+    /// server is not told it will likely do the same (review Z, Z1).
+    #[test]
+    fn a_killed_holder_is_not_one_that_gave_up() {
+        for killed in [false, true] {
+            let mut s = state();
+            observe(&mut s, -1.0, (Vec::new(), Vec::new()));
+            run(&mut s, 0.0, 70.0, 1.0, |t| {
+                lock(vec![hung_registry(t)], &[11])
+            });
+            if killed {
+                s.note_signalled(10);
+            }
+            observe(&mut s, 71.0, (Vec::new(), Vec::new()));
+            assert_eq!(s.gave_up().is_empty(), killed);
+        }
     }
 
     /// Stopped with Ctrl-Z after two unanswered tries: the wait is kept as it was when it

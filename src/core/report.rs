@@ -445,7 +445,10 @@ fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64
             with_git_cli: false,
         });
     report.advice = advice(report, settings, stopped_in_silence, stopped_fetch.as_ref());
-    let gave_up = gave_up_before(report, &k.gave_up);
+    // One that never gives up by itself is not told that another "most likely gave up" and that
+    // it "will likely do the same" (review Z, Z1).
+    let gave_up = gave_up_before(report, &k.gave_up)
+        .filter(|_| endless_git_fetch(&report.doing, settings).is_none());
     let sig = signals(obs, i);
     report.verdict = verdict(report, &sig, settings, gave_up.is_some())
         + &stopped_on_network_clause(report, stopped_on)
@@ -2405,6 +2408,23 @@ mod tests {
             git.as_ref().map(|g| g.url.as_str()),
             Some("http://127.0.0.1:1/x.git")
         );
+        // Another cargo let go after a long silence: a git fetch that never gives up is not
+        // told it "will likely do the same" (review Z, Z1).
+        let mut with_gave_up = k.clone();
+        with_gave_up.gave_up = vec![crate::core::netwait::GaveUp {
+            peer: "127.0.0.1:1".into(),
+            who: "cargo 31097".into(),
+            pid: 31097,
+            at: NOW - 100.0,
+            silent_secs: 130.0,
+            home: None,
+        }];
+        let v = two_builds(ProcState::Sleeping)
+            .report(&with_gave_up)
+            .incidents[0]
+            .verdict
+            .clone();
+        assert!(!v.contains("gave up"), "{v}");
         // With `http.timeout` set, Cargo's transport gives up like a registry's.
         k.net_settings.insert(
             10,

@@ -562,6 +562,7 @@ impl Engine {
         } = &report
         {
             let token = self.last_token(*pid).unwrap_or(0);
+            self.policy.note_signalled(*pid);
             self.record(vec![HistoryEvent::Killed {
                 at: scan::now(),
                 holder: ProcId {
