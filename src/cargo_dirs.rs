@@ -103,10 +103,18 @@ pub fn net_settings(
     };
     let defaults = crate::core::netwait::NetSettings::default();
     let timeout = number("CARGO_HTTP_TIMEOUT", "http", "timeout");
+    let git_env = |var: &str| {
+        env(var)
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .filter(|n| *n > 0)
+    };
+    let git_low_speed = git_env("GIT_HTTP_LOW_SPEED_LIMIT").and(git_env("GIT_HTTP_LOW_SPEED_TIME"));
     crate::core::netwait::NetSettings {
         timeout_secs: timeout.map_or(defaults.timeout_secs, f64::from),
         retry: number("CARGO_NET_RETRY", "net", "retry").unwrap_or(defaults.retry),
         timeout_set: timeout.is_some(),
+        git_low_speed_secs: git_low_speed.map(f64::from),
+        git_cli: false,
     }
 }
 
@@ -447,6 +455,7 @@ mod tests {
             timeout_secs: 15.0,
             retry: 0,
             timeout_set: true,
+            ..NetSettings::default()
         };
         assert_eq!(net_settings(None, &home, &none), from_home);
         w.write("p/Cargo.toml", PKG);
@@ -458,6 +467,7 @@ mod tests {
                 timeout_secs: 60.0,
                 retry: 0,
                 timeout_set: true,
+                ..NetSettings::default()
             }
         );
         let env = |k: &str| (k == "CARGO_NET_RETRY").then(|| "5".to_string());
@@ -467,6 +477,7 @@ mod tests {
                 timeout_secs: 60.0,
                 retry: 5,
                 timeout_set: true,
+                ..NetSettings::default()
             }
         );
         // Nonsense is Cargo's default, never a panic.

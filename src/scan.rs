@@ -363,7 +363,12 @@ pub fn net_settings(
 
 /// The settings process `pid` runs with (see [`net_settings`]); `None` without a Cargo home.
 fn settings_of(pass: &Pass, pid: u32, cargo_home: Option<&Path>) -> Option<NetSettings> {
-    const VARS: [&str; 2] = ["CARGO_HTTP_TIMEOUT", "CARGO_NET_RETRY"];
+    const VARS: [&str; 4] = [
+        "CARGO_HTTP_TIMEOUT",
+        "CARGO_NET_RETRY",
+        "GIT_HTTP_LOW_SPEED_LIMIT",
+        "GIT_HTTP_LOW_SPEED_TIME",
+    ];
     let held_home = (pass.sightings.iter())
         .filter(|s| s.holders.iter().any(|h| h.pid == pid))
         .find_map(|s| catalog::cargo_home_of(&s.path, s.kind));

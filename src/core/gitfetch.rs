@@ -142,18 +142,19 @@ pub fn by_git_child(descendants: &[ChildProcess]) -> Option<GitFetch> {
 
 /// The git fetch a blocker with `activity` is stuck in that nothing makes give up, for the
 /// history: its `git fetch` child's (`net.git-fetch-with-cli`), or, with no child, the one
-/// whose server is its connection's peer (`last_peer` during a pause between tries) when
-/// `http.timeout` is not set (`timeout_set`). `None` for a registry, or a fetch that gives up.
+/// whose server is its connection's peer (`last_peer` during a pause between tries), unless
+/// `settings` make it give up (git's low-speed limit, or `http.timeout`). `None` for a
+/// registry, or a fetch that gives up.
 pub fn endless_fetch(
     activity: &super::model::Activity,
     sources: &[GitSource],
     last_peer: Option<&str>,
-    timeout_set: bool,
+    settings: &super::netwait::NetSettings,
 ) -> Option<GitFetch> {
     if let Some(fetch) = by_git_child(&activity.descendants) {
-        return Some(fetch);
+        return settings.git_low_speed_secs.is_none().then_some(fetch);
     }
-    if !activity.descendants.is_empty() || timeout_set {
+    if !activity.descendants.is_empty() || settings.timeout_set {
         return None;
     }
     // Any connection may be the fetch's, not only the first listed (review 15, D6).
@@ -332,29 +333,40 @@ mod tests {
             url: "http://127.0.0.1:9/x.git".into(),
             addrs: vec!["127.0.0.1:9".parse().unwrap()],
         }];
+        use super::super::netwait::NetSettings;
         let idle = Activity::default();
+        let defaults = NetSettings::default();
+        let timeout = NetSettings {
+            timeout_set: true,
+            ..defaults
+        };
         // In a pause between tries, the peer last seen says which server it was.
-        let endless = endless_fetch(&idle, &sources, Some("127.0.0.1:9"), false);
+        let endless = endless_fetch(&idle, &sources, Some("127.0.0.1:9"), &defaults);
         assert_eq!(
             endless.map(|f| f.url),
             Some("http://127.0.0.1:9/x.git".into())
         );
         // `http.timeout` set: Cargo's transport gives up like a registry's.
         assert_eq!(
-            endless_fetch(&idle, &sources, Some("127.0.0.1:9"), true),
+            endless_fetch(&idle, &sources, Some("127.0.0.1:9"), &timeout),
             None
         );
         // A registry's peer.
         assert_eq!(
-            endless_fetch(&idle, &sources, Some("127.0.0.1:10"), false),
+            endless_fetch(&idle, &sources, Some("127.0.0.1:10"), &defaults),
             None
         );
-        // git's own fetch never minds Cargo's timeout.
+        // git's own fetch never minds Cargo's timeout, only git's low-speed limit.
         let cli = Activity {
             descendants: vec![child(5, "git", "git fetch --force http://h/r.git +HEAD:x")],
             ..Activity::default()
         };
-        assert!(endless_fetch(&cli, &[], None, true).is_some_and(|f| f.with_git_cli));
+        assert!(endless_fetch(&cli, &[], None, &timeout).is_some_and(|f| f.with_git_cli));
+        let low_speed = NetSettings {
+            git_low_speed_secs: Some(20.0),
+            ..defaults
+        };
+        assert_eq!(endless_fetch(&cli, &[], None, &low_speed), None);
     }
 
     #[test]

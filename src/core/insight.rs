@@ -1253,15 +1253,22 @@ pub fn network_advice(homes: &[PathBuf]) -> String {
 /// for Cargo's own fetch; git's `http.lowSpeedLimit` and `http.lowSpeedTime` when Cargo runs
 /// git (`with_git_cli`, `net.git-fetch-with-cli`).
 pub fn git_fetch_advice(homes: &[PathBuf], with_git_cli: bool) -> String {
+    // Cargo runs git again for each of its `net.retry` tries: both settings make the wait
+    // short (review Z, Z3).
     if with_git_cli {
-        return "Make git give up on a server that sends nothing instead of holding the \
-                package cache: Cargo fetches with git (`net.git-fetch-with-cli`), which by \
-                default waits for ever. With these it gives up once less than 1 KB/s has \
-                arrived for 20 s:\n\
-                \x20 git config --global http.lowSpeedLimit 1000\n\
-                \x20 git config --global http.lowSpeedTime 20\n\
-                or for one run: GIT_HTTP_LOW_SPEED_LIMIT=1000 GIT_HTTP_LOW_SPEED_TIME=20 cargo …"
-            .to_string();
+        return format!(
+            "Make git give up on a server that sends nothing instead of holding the package \
+             cache: Cargo fetches with git (`net.git-fetch-with-cli`), which by default waits \
+             for ever. With these, each try gives up once less than 1 KB/s has arrived for \
+             20 s, and Cargo tries once more: about 40 s in all.\n\
+             \x20 git config --global http.lowSpeedLimit 1000\n\
+             \x20 git config --global http.lowSpeedTime 20\n\
+             and in {}:\n\
+             \x20 [net]\n\x20 retry = 1\n\
+             or for one run: GIT_HTTP_LOW_SPEED_LIMIT=1000 GIT_HTTP_LOW_SPEED_TIME=20 \
+             CARGO_NET_RETRY=1 cargo …",
+            config_place(homes)
+        );
     }
     format!(
         "Make Cargo give up on a git server that sends nothing instead of holding the package \

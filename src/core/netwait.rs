@@ -176,6 +176,11 @@ pub struct NetSettings {
     /// repositories over HTTP with a transport that gives up; without it a git fetch has no
     /// timeout at all (libgit2's own transport).
     pub timeout_set: bool,
+    /// git's `GIT_HTTP_LOW_SPEED_TIME` in its environment, when `GIT_HTTP_LOW_SPEED_LIMIT` is
+    /// set too: each try of a `net.git-fetch-with-cli` fetch gives up after it.
+    pub git_low_speed_secs: Option<f64>,
+    /// These are the settings of a fetch by git (see [`NetSettings::for_git_cli`]).
+    pub git_cli: bool,
 }
 
 impl Default for NetSettings {
@@ -184,11 +189,24 @@ impl Default for NetSettings {
             timeout_secs: 30.0,
             retry: 3,
             timeout_set: false,
+            git_low_speed_secs: None,
+            git_cli: false,
         }
     }
 }
 
 impl NetSettings {
+    /// The settings a `net.git-fetch-with-cli` fetch runs with: git's low-speed time per try
+    /// (no timeout without it), Cargo's `net.retry` tries (review Z, Z3).
+    pub fn for_git_cli(&self) -> NetSettings {
+        NetSettings {
+            timeout_secs: self.git_low_speed_secs.unwrap_or(self.timeout_secs),
+            timeout_set: self.git_low_speed_secs.is_some(),
+            git_cli: true,
+            ..*self
+        }
+    }
+
     /// Cargo's own defaults.
     pub fn is_default(&self) -> bool {
         *self == NetSettings::default()
@@ -405,6 +423,7 @@ mod tests {
             timeout_secs: 15.0,
             retry: 0,
             timeout_set: true,
+            ..NetSettings::default()
         };
         assert_eq!(short.give_up_secs(), 15.0);
         assert_eq!(give_up_in(&s, &short), Some(13.0));

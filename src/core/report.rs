@@ -431,7 +431,12 @@ fn incident(obs: &Observed, k: &Knowledge, now: f64, i: &Incident) -> IncidentRe
 
 /// Fills in what follows from the facts of `report`: the action, the advice and the verdict.
 fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64, i: &Incident) {
-    let settings = (report.blocker.as_ref()).and_then(|b| k.net_settings.get(&b.pid));
+    // A fetch by git gives up by git's settings, not Cargo's `http.timeout` (review Z, Z3).
+    let by_git = matches!(&report.doing, Doing::Network { git: Some(g), .. } if g.with_git_cli);
+    let settings = (report.blocker.as_ref())
+        .and_then(|b| k.net_settings.get(&b.pid))
+        .map(|s| if by_git { s.for_git_cli() } else { *s });
+    let settings = settings.as_ref();
     let stopped_on = (report.blocker.as_ref()).and_then(|b| k.net_waits.get(&b.pid));
     let stopped_in_silence = stopped_in_silence(report, stopped_on, settings);
     report.action = action(report, stopped_in_silence);
@@ -915,11 +920,7 @@ fn busy_verdict(
 /// X, X7 and X15).
 fn endless_git_fetch<'a>(doing: &'a Doing, settings: Option<&NetSettings>) -> Option<&'a GitFetch> {
     match doing {
-        Doing::Network { git: Some(g), .. }
-            if g.with_git_cli || !settings.is_some_and(|s| s.timeout_set) =>
-        {
-            Some(g)
-        }
+        Doing::Network { git: Some(g), .. } if !settings.is_some_and(|s| s.timeout_set) => Some(g),
         _ => None,
     }
 }
@@ -1194,6 +1195,13 @@ fn network_verdict(
 /// when they were read (`settings`), else with Cargo's defaults.
 fn give_up_words(silence: Option<&NetSilence>, settings: Option<&NetSettings>) -> String {
     let (with, set) = match settings {
+        Some(s) if s.git_cli => (
+            format!(
+                "its settings (git's http.lowSpeedTime {} s, net.retry {})",
+                s.timeout_secs, s.retry
+            ),
+            *s,
+        ),
         Some(s) if !s.is_default() => (
             format!(
                 "its settings (http.timeout {} s, net.retry {})",
@@ -2400,14 +2408,55 @@ mod tests {
             },
         );
         let i = &c.report(&k).incidents[0];
-        let Doing::Network { peer, git, .. } = &i.doing else {
+        let Doing::Network {
+            peer: seen, git, ..
+        } = &i.doing
+        else {
             panic!("{i:#?}");
         };
-        assert_eq!(peer, "127.0.0.1:1");
+        assert_eq!(seen, "127.0.0.1:1");
         assert_eq!(
             git.as_ref().map(|g| g.url.as_str()),
             Some("http://127.0.0.1:1/x.git")
         );
+        // A fetch by git with git's low-speed limit in its environment gives up after its
+        // tries, said with git's setting (review Z, Z3).
+        let mut c = two_builds(ProcState::Sleeping);
+        c.activity.insert(
+            10,
+            Activity {
+                descendants: vec![crate::core::model::ChildProcess {
+                    pid: 12,
+                    name: "git".into(),
+                    cmd: [
+                        "git",
+                        "fetch",
+                        "--force",
+                        "http://127.0.0.1:1/x.git",
+                        "+HEAD:x",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                    stopped: false,
+                }],
+                peers: vec![peer("127.0.0.1:1", 69.0)],
+                ..Activity::default()
+            },
+        );
+        let mut low_speed = k.clone();
+        low_speed.net_settings.insert(
+            10,
+            NetSettings {
+                git_low_speed_secs: Some(20.0),
+                ..NetSettings::default()
+            },
+        );
+        let v = c.report(&low_speed).incidents[0].verdict.clone();
+        assert!(
+            v.contains("git's http.lowSpeedTime 20 s, net.retry 3"),
+            "{v}"
+        );
+        assert!(!v.contains("wait for ever"), "{v}");
         // Another cargo let go after a long silence: a git fetch that never gives up is not
         // told it "will likely do the same" (review Z, Z1).
         let mut with_gave_up = k.clone();
@@ -2537,6 +2586,7 @@ mod tests {
                 timeout_secs: 15.0,
                 retry: 0,
                 timeout_set: true,
+                ..NetSettings::default()
             },
         );
         let r = two_builds(ProcState::Sleeping).report(&k);

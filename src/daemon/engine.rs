@@ -1106,7 +1106,7 @@ impl Engine {
                     a,
                     git_sources.get(pid).map_or(&[], Vec::as_slice),
                     last_peers.get(pid).map(|(peer, _)| peer.as_str()),
-                    net_settings.get(pid).is_some_and(|s| s.timeout_set),
+                    &net_settings.get(pid).copied().unwrap_or_default(),
                 );
                 Some((*pid, fetch?))
             })
