@@ -358,6 +358,10 @@ fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
         assert_eq!(v["held_by"]["registry"]["git_url"], url.as_str(), "{v}");
         drop((waiter, blocker));
     }
+    // The daemon's log says a git server, not a registry (review Z, Z4).
+    let log = d.proc.output();
+    let stale = format!("it fetches git repository {url} and nothing has arrived");
+    assert_eq!(log.matches(&stale).count(), 2, "{log}");
     // The history's advice is the git one, for both fetches.
     let (_, json) = d.cli(&dir, &["history", "--json"]);
     let h: serde_json::Value = serde_json::from_str(&json).expect("history --json");

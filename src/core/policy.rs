@@ -1568,7 +1568,17 @@ fn look_at(
 
 /// The log and history lines of `b`, on `path`, found stale now for `judge`'s reasons.
 fn became_stale(judge: &Judge, b: &BlockerSample, now: f64, path: &str, fx: &mut Vec<Effect>) {
-    let why: Vec<&str> = judge.reasons.iter().map(|r| r.describe()).collect();
+    // A git fetch's silence is a git server's, not a registry's (review Z, Z4).
+    let why: Vec<String> = (judge.reasons.iter())
+        .map(|r| match (r, &b.git_fetch) {
+            (StaleReason::NetworkSilent, Some(g)) => format!(
+                "it fetches git repository {} and nothing has arrived for a long time (a git \
+                 server that does not answer?)",
+                text::printable(&g.url)
+            ),
+            _ => r.describe().to_string(),
+        })
+        .collect();
     fx.push(Effect::Log(format!(
         "STALE     {path}  {} {}: {}",
         b.name,

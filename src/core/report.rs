@@ -985,16 +985,22 @@ fn unanswered_words(
     settings: Option<&NetSettings>,
     registry_gave_up: bool,
 ) -> String {
+    // A git fetch's server is a repository's, not a registry (review Z, Z4).
+    let (server, it) = match &i.doing {
+        Doing::Network { git: Some(_), .. } => ("git server", "this repository"),
+        _ => ("registry", "this registry"),
+    };
     if registry_gave_up {
-        return "A waiting build that needs this registry gets nothing either until it answers; \
-                one that needs nothing from it goes on as soon as this one lets go."
-            .to_string();
+        return format!(
+            "A waiting build that needs {it} gets nothing either until it answers; one that \
+             needs nothing from it goes on as soon as this one lets go."
+        );
     }
     if !unanswered(i, settings) {
         return "Waiting is usually right.".to_string();
     }
     format!(
-        "Its registry has not answered a whole try: a waiting build that needs it would meet \
+        "Its {server} has not answered a whole try: a waiting build that needs it would meet \
          the same silence (check the network: a proxy, a VPN, the mirror; or make Cargo give up \
          sooner, see the advice), and one that needs nothing from it goes on once this one \
          lets go: `{}` ends the wait now.",
