@@ -488,6 +488,23 @@ fn deleted_lock_waiter(pid: u32, holder: Option<String>, lock: &LockSighting) ->
     )
 }
 
+/// Whether `i`'s blocker waits on a server that sends nothing: a registry that has not
+/// answered a whole try (the incident carries the network advice), or a git fetch with nothing
+/// received, which Cargo may never give up.
+fn silent_server(i: &crate::core::model::IncidentReport) -> bool {
+    let advised =
+        (i.advice.as_ref()).is_some_and(|a| a.topic == crate::core::insight::Topic::Network);
+    match &i.doing {
+        crate::core::model::Doing::Network {
+            git: Some(_),
+            silence,
+            ..
+        } => advised || silence.as_ref().is_some_and(|s| s.nothing_received),
+        crate::core::model::Doing::Network { .. } => advised,
+        _ => false,
+    }
+}
+
 /// The locks of `held` whose release matters and the waiters that should then proceed.
 ///
 /// The locks that matter: those someone waits for; else those it holds exclusively; else
@@ -559,6 +576,14 @@ fn what_to_do_instead(pass: &Pass, root: Option<u32>, known: &Knowledge) -> Stri
     let what = crate::core::words::doing(i);
     match &i.action {
         Some(a) => format!("It waits for {who}: {what}. Run `{}`.", a.command),
+        // Nothing back from a server that may never answer: not "looks alive" (review Z, Z5).
+        None if silent_server(i) => format!(
+            "It waits for {who}: {what}. Nothing has come back, and that may not end by itself: \
+             if it goes on, `{}` ends the wait.",
+            i.blocker.as_ref().map_or_else(String::new, |b| {
+                crate::core::model::kill_command(b.pid, b.sigterm.futile())
+            })
+        ),
         None => format!(
             "It waits for {who}: {what}. That looks alive: waiting is usually right \
              (`cargo lockwatch wait` returns when it is done)."
@@ -1300,6 +1325,34 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    /// A waiter behind a git fetch that got nothing is not told its holder "looks alive"
+    /// (review Z, Z5).
+    #[test]
+    fn a_git_fetch_with_nothing_back_is_a_silent_server() {
+        use crate::core::model::{Doing, GitFetch, NetSilence};
+        use crate::ui::demo::{self, Stage};
+        let mut i = demo::snapshot(Stage::Contended, 1_000.0).report.incidents[0].clone();
+        assert!(!silent_server(&i), "compiling");
+        let silence = NetSilence {
+            silent_for_secs: 20.0,
+            nothing_received: true,
+            since_hold_began: true,
+            first_try_secs: 20.0,
+            connections: 1,
+            open: true,
+        };
+        i.doing = Doing::Network {
+            peer: "127.0.0.1:9".into(),
+            idle_for_secs: Some(20.0),
+            silence: Some(silence),
+            git: Some(GitFetch {
+                url: "http://127.0.0.1:9/x.git".into(),
+                with_git_cli: false,
+            }),
+        };
+        assert!(silent_server(&i));
+    }
     use crate::core::catalog::LockKind;
     use crate::core::model::Ancestor;
     use crate::probe::{ProbeError, Targets};

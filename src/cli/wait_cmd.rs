@@ -913,6 +913,15 @@ fn registry_not_answering(i: &IncidentReport) -> bool {
         && matches!(i.doing, Doing::Network { .. })
 }
 
+/// Whether `i`'s blocker fetches a git repository that has sent nothing, which Cargo may never
+/// give up on: the line says so at once (review Z, Z5).
+fn silent_git_fetch(i: &IncidentReport) -> bool {
+    matches!(
+        &i.doing,
+        Doing::Network { git: Some(_), silence: Some(s), .. } if s.nothing_received
+    )
+}
+
 /// Silence from a registry this long, when the holder lets go, may mean it gave up (a cargo
 /// with `http.timeout` 15 s and no retry gives up after one try).
 const GAVE_UP_SILENT_SECS: f64 = 10.0;
@@ -1003,7 +1012,7 @@ fn holder_note(
         }
     } else if stale {
         Note::Stale
-    } else if let Some(i) = root.filter(|i| registry_not_answering(i)) {
+    } else if let Some(i) = root.filter(|i| registry_not_answering(i) || silent_git_fetch(i)) {
         Note::Registry {
             git: matches!(i.doing, Doing::Network { git: Some(_), .. }),
         }
@@ -2398,13 +2407,34 @@ mod tests {
             holder_note(&l, Some(&h), Some(&i)),
             Note::Registry { git: false }
         );
-        let incidents = [i];
+        let incidents = [i.clone()];
         let v = serde_json::to_value(held_by(&l, &h, &incidents)).unwrap();
         assert_eq!(
             v["registry"],
             serde_json::json!({"peer": "127.0.0.1:18994", "silent_secs": 46.0}),
             "{v}"
         );
+        // A git fetch with nothing back is said at once, as a git server's (review Z, Z5).
+        i.advice = None;
+        i.doing = Doing::Network {
+            peer: "127.0.0.1:18994".into(),
+            idle_for_secs: Some(18.0),
+            silence: Some(crate::core::model::NetSilence {
+                silent_for_secs: 18.0,
+                nothing_received: true,
+                since_hold_began: true,
+                first_try_secs: 18.0,
+                connections: 1,
+                open: true,
+            }),
+            git: Some(crate::core::model::GitFetch {
+                url: "http://127.0.0.1:18994/x.git".into(),
+                with_git_cli: false,
+            }),
+        };
+        let note = holder_note(&l, Some(&h), Some(&i));
+        assert_eq!(note, Note::Registry { git: true });
+        assert!(note.said().contains("its git server is not answering"));
     }
 
     /// A holder that let go while its registry answered nothing leaves a warning with the
