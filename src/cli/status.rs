@@ -330,6 +330,7 @@ pub fn scan_knowledge(ctx: &Context) -> Knowledge {
     Knowledge {
         ignore_names: ctx.loaded.config.watch.ignore_process_names.clone(),
         network_silence: Some(stale.stale_after.as_secs_f64()),
+        stale_after: Some(stale.stale_after.as_secs_f64()),
         stopped_grace: stale.stopped_grace.as_secs_f64(),
         ..Knowledge::default()
     }

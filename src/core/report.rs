@@ -69,6 +69,9 @@ pub struct Knowledge {
     /// output pipe), by the culprit's pid, when its environment says (see
     /// `scan::leftover_packages`).
     pub left_by: HashMap<u32, LeftBy>,
+    /// The `stale.stale_after` in force, when known: the verdicts say when a silence turns
+    /// stale with it (review Z, Z9).
+    pub stale_after: Option<f64>,
     /// Cargos that let go lately after a long silence from their registry (the daemon's).
     pub gave_up: Vec<super::netwait::GaveUp>,
 }
@@ -455,7 +458,7 @@ fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64
     let gave_up = gave_up_before(report, &k.gave_up)
         .filter(|_| endless_git_fetch(&report.doing, settings).is_none());
     let sig = signals(obs, i);
-    report.verdict = verdict(report, &sig, settings, gave_up.is_some())
+    report.verdict = verdict(report, &sig, settings, gave_up.is_some(), k.stale_after)
         + &stopped_on_network_clause(report, stopped_on)
         + &deleted_clause(report, &sig)
         + &sharers_clause(report)
@@ -795,6 +798,7 @@ fn verdict(
     sig: &Signals,
     settings: Option<&NetSettings>,
     registry_gave_up: bool,
+    stale_after: Option<f64>,
 ) -> String {
     let heir = sig.locker_dead;
     let waiting = waiting_words(i);
@@ -835,9 +839,15 @@ fn verdict(
         {
             idle_child_verdict(b, doing, &waiting)
         }
-        (IncidentState::Blocking, doing) => {
-            busy_verdict(i, b, doing, settings, registry_gave_up, &waiting)
-        }
+        (IncidentState::Blocking, doing) => busy_verdict(
+            i,
+            b,
+            doing,
+            settings,
+            registry_gave_up,
+            stale_after,
+            &waiting,
+        ),
         // Another user's waiter suspended with Ctrl-Z is not in the kernel's table, and its
         // stopped call cannot be read from here (review U, U4).
         (IncidentState::Holding, doing) if sig.unseen => format!(
@@ -878,6 +888,7 @@ fn busy_verdict(
     doing: &Doing,
     settings: Option<&NetSettings>,
     registry_gave_up: bool,
+    stale_after: Option<f64>,
     waiting: &str,
 ) -> String {
     match doing {
@@ -893,7 +904,7 @@ fn busy_verdict(
                 None => idle_for_secs.is_some_and(|idle| idle >= ONE_LOOK_SILENT_SECS),
             } =>
         {
-            git_busy_verdict(i, b, settings, waiting)
+            git_busy_verdict(i, b, settings, stale_after, waiting)
         }
         Doing::Network {
             silence: Some(s), ..
@@ -946,6 +957,7 @@ fn git_busy_verdict(
     i: &IncidentReport,
     b: &ProcessReport,
     settings: Option<&NetSettings>,
+    stale_after: Option<f64>,
     waiting: &str,
 ) -> String {
     let g = endless_git_fetch(&i.doing, settings).expect("an endless git fetch");
@@ -956,9 +968,15 @@ fn git_busy_verdict(
             super::model::kill_command(b.pid, b.sigterm.futile())
         )
     } else {
-        "If nothing arrives, it is called stale once `stale.stale_after` (2m by default) \
-         has passed."
-            .to_string()
+        match stale_after {
+            Some(secs) => format!(
+                "If nothing arrives for {} (`stale.stale_after`), it is called stale.",
+                super::text::duration(secs)
+            ),
+            None => "If nothing arrives, it is called stale once `stale.stale_after` (2m by \
+                     default) has passed."
+                .to_string(),
+        }
     };
     let nothing = match &i.doing {
         Doing::Network {
@@ -2384,6 +2402,17 @@ mod tests {
         );
         let advice = &i.advice.as_ref().expect("the advice").text;
         assert!(advice.contains("[http]\n  timeout = 10"), "{advice}");
+        // Young, it is called stale after the `stale_after` in force (review Z, Z9).
+        let mut young = followed_wait(12.0, 1, true);
+        young.git_sources = k.git_sources.clone();
+        young.stale_after = Some(30.0);
+        let v = two_builds(ProcState::Sleeping).report(&young).incidents[0]
+            .verdict
+            .clone();
+        assert!(
+            v.ends_with("If nothing arrives for 30s (`stale.stale_after`), it is called stale."),
+            "{v}"
+        );
         // Stale: a git server, not a registry, and no "gives up by itself".
         k.stale = Some(HashMap::from([(10, vec![StaleReason::NetworkSilent])]));
         let v = two_builds(ProcState::Sleeping).report(&k).incidents[0]

@@ -937,6 +937,7 @@ impl Engine {
             blocked_since: self.policy.blocked_since(),
             since_unknown: self.policy.since_unknown(),
             network_silence: None,
+            stale_after: Some(self.config.stale.stale_after.as_secs_f64()),
             stopped_grace: 0.0,
             manifests: Some(std::sync::Arc::clone(&self.manifests)),
             net_waits: self.policy.net_waits(),
