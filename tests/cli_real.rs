@@ -223,6 +223,15 @@ fn bash_completes_cargo_lockwatch_through_cargo_and_leaves_cargo_alone() {
 
 #[test]
 fn config_json_has_typed_values_and_names_where_each_came_from() {
+    // The defaults as JSON too, for `jq` (review Z, Z7).
+    let defaults_dir = Dir::new("config-defaults");
+    let out = (lockwatch(&defaults_dir))
+        .args(["config", "--default", "--json"])
+        .output()
+        .unwrap();
+    let defaults: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(defaults["stale"]["stale_after"], "2m", "{defaults}");
+
     let dir = Dir::new("config-json");
     dir.write(
         "lockwatch/config/config.toml",

@@ -10,7 +10,8 @@ pub struct Args {
     /// Print the effective values as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Print the default config file (a starting point for your own).
+    /// Print the default config file (a starting point for your own); with --json, the
+    /// default values as JSON.
     #[arg(long)]
     pub default: bool,
     /// Which extra roots the shown configuration adds.
@@ -21,7 +22,15 @@ pub struct Args {
 /// Runs `config`.
 pub fn run(ctx: &Context, args: Args) -> i32 {
     if args.default {
-        return match super::print(crate::config::DEFAULT_TOML) {
+        // As JSON when asked: piped into `jq`, TOML is a parse error (review Z, Z7).
+        let text = match args.json {
+            true => {
+                let defaults = serde_json::to_value(crate::config::Config::defaults());
+                super::json_line(&defaults.unwrap_or_default(), true)
+            }
+            false => crate::config::DEFAULT_TOML.to_string(),
+        };
+        return match super::print(&text) {
             Ok(()) => exit::OK,
             Err(_) => exit::ERROR,
         };

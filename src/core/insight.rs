@@ -757,7 +757,11 @@ fn waiter_label(party: &Party, cmd: &[String], name: &ProcName) -> String {
     match party.origin {
         _ if name.raw() != "cargo" => command(),
         Some(Origin::Terminal) => format!("{whose} terminal builds"),
-        Some(Origin::Ide) => format!("{whose} editor's checks"),
+        // A file watcher is no editor: its checks are named by it (review Z, Z8).
+        Some(Origin::Ide) => match party.via.as_deref() {
+            Some(w) if origin::is_watcher_name(w) => format!("{whose} {w} checks"),
+            _ => format!("{whose} editor's checks"),
+        },
         _ => command(),
     }
 }
@@ -2789,6 +2793,21 @@ mod tests {
             text.contains("behind bacon's or rust-analyzer's check"),
             "{text}"
         );
+    }
+
+    /// A watcher's checks that waited are named by the watcher, not "your editor's checks"
+    /// (review Z, Z8).
+    #[test]
+    fn a_watcher_s_waiting_checks_are_named_by_it() {
+        let party = |via: &str| Party {
+            origin: Some(Origin::Ide),
+            via: Some(via.into()),
+            ..Party::default()
+        };
+        let cmd = ["cargo", "check"].map(String::from);
+        let label = |via: &str| waiter_label(&party(via), &cmd, &"cargo".into());
+        assert_eq!(label("watch"), "your watch checks");
+        assert_eq!(label("rust-analyzer"), "your editor's checks");
     }
 
     #[test]
