@@ -1089,6 +1089,16 @@ fn track_waits(
 
 /// Forgets waits that ended too long ago to go on, writing the lines held back for them,
 /// and readies those of waiters `stopped` no longer lists to go on if they block again.
+impl State {
+    /// The closing lines still held back (a wait that might have gone on), for a daemon that
+    /// stops now: every "waiting" line it wrote is closed (review 15, D10).
+    pub fn held_lines(&mut self) -> Vec<String> {
+        let mut ended: Vec<Ended> = self.just_ended.drain().map(|(_, e)| e).collect();
+        ended.sort_by(|a, b| a.at.total_cmp(&b.at));
+        ended.into_iter().filter_map(|e| e.held_line).collect()
+    }
+}
+
 fn age_ended_waits(state: &mut State, now: f64, stopped: &[ProcId], fx: &mut Vec<Effect>) {
     let mut over: Vec<_> = (state.just_ended.iter())
         .filter(|(_, e)| now - e.at > REBLOCK_SECS)
@@ -2789,6 +2799,26 @@ mod tests {
             lines[1].ends_with("cargo 11 now waits for cargo 12 (waiting 11s in all)"),
             "{lines:?}"
         );
+    }
+
+    /// A daemon that stops while a closing line is held back still writes it (review 15, D10).
+    #[test]
+    fn a_held_back_closing_line_is_given_to_a_daemon_that_stops() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        let fx = [
+            observe(&mut s, 100.0, held_by(10, &[11])),
+            observe(&mut s, 104.0, held_by(10, &[])),
+        ]
+        .concat();
+        assert!(
+            !log_lines(&fx).iter().any(|l| l.starts_with("ended")),
+            "held back"
+        );
+        let lines = s.held_lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("ended     "), "{lines:?}");
+        assert!(s.held_lines().is_empty(), "said once");
     }
 
     /// Passes come at the poll interval while a wait's closing line is held back, so it is

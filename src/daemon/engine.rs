@@ -344,6 +344,9 @@ impl Engine {
                 _ = alarm.until(deadline) => self.fell_due(next_sample, &mut due),
             }
         }
+        for line in self.policy.held_lines() {
+            self.log(&line);
+        }
         self.say_stopped();
     }
 
