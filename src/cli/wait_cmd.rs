@@ -734,29 +734,28 @@ fn held_by(l: &LockReport, holder: &HolderReport, incidents: &[IncidentReport]) 
     }
 }
 
-/// `words` naming holder `h` (`cargo 4242 (held 3s)`), with its owner when it is another
-/// user's, as the blocker it is in `incidents` says: `cargo 4242 (root's, held 3s)` (review W,
-/// W11).
-fn with_owner(words: String, h: &HolderReport, incidents: &[IncidentReport]) -> String {
+/// Whose holder `h` is when it is another user's, as the blocker it is in `incidents` says:
+/// `root's`, for `cargo 4242 (root's, held 3s)` (review W, W11).
+fn owner(h: &HolderReport, incidents: &[IncidentReport]) -> Option<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     let me = unsafe { libc::geteuid() };
-    let Some(b) = (incidents.iter())
+    let b = (incidents.iter())
         .filter_map(|i| i.blocker.as_ref())
-        .find(|b| b.pid == h.pid && b.uid != me)
-    else {
-        return words;
-    };
-    let owner = match &b.user {
+        .find(|b| b.pid == h.pid && b.uid != me)?;
+    Some(match &b.user {
         Some(u) => format!("{u}'s"),
         None => format!("uid {}'s", b.uid),
-    };
-    words.replacen(&format!("{} (", h.pid), &format!("{} ({owner}, ", h.pid), 1)
+    })
 }
 
 /// The holder as the line names it: `cargo 4242 (held 3s)`; one that itself waits says so,
 /// and names the root blocker behind it when the report knows it:
 /// `cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)`.
-fn holder_words(h: &HolderReport, root: Option<(&IncidentReport, &ProcessReport)>) -> String {
+fn holder_words(
+    h: &HolderReport,
+    root: Option<(&IncidentReport, &ProcessReport)>,
+    owner: Option<String>,
+) -> String {
     // Already held when the daemon first looked: a lower bound, left out when it says
     // nothing (under a second).
     let told =
@@ -768,6 +767,10 @@ fn holder_words(h: &HolderReport, root: Option<(&IncidentReport, &ProcessReport)
         (_, _, Some(up)) => format!("up {}", render::duration(up)),
         (_, Some(told), None) => format!("held {told}"),
         (_, None, None) => "held".into(),
+    };
+    let held = match owner {
+        Some(o) => format!("{o}, {held}"),
+        None => held,
     };
     match root {
         Some((i, b)) => format!(
@@ -1206,7 +1209,7 @@ impl Line {
     ) -> Line {
         let waited = waited.map_or(String::new(), |w| format!(" {}", render::duration(w)));
         let who = holder
-            .map(|h| with_owner(holder_words(h, root), h, incidents))
+            .map(|h| holder_words(h, root, owner(h, incidents)))
             .unwrap_or_else(|| "a process you cannot inspect".into());
         // Where, when it is not here: a shared target dir, or a lock named from elsewhere.
         let here = std::env::current_dir().ok();
@@ -2088,7 +2091,7 @@ mod tests {
         let (_, b) = root.unwrap();
         assert_eq!(b.pid, demo::BLOCKER.0);
         assert_eq!(
-            holder_words(&h, root),
+            holder_words(&h, root, None),
             "cargo 4250 (held 15s, itself waiting) behind cargo 4242 (stopped)"
         );
         assert_eq!(
@@ -2123,7 +2126,7 @@ mod tests {
         // Without an incident naming it, it still says it waits; no `root` in the JSON.
         assert!(root_behind(&h, &[]).is_none());
         assert_eq!(
-            holder_words(&h, None),
+            holder_words(&h, None, None),
             "cargo 4250 (held 15s, itself waiting for another lock)"
         );
         assert!(serde_json::to_value(held_by(&l, &h, &[])).unwrap()["root"].is_null());

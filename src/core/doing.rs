@@ -94,9 +94,7 @@ pub fn network_only(activity: &Activity) -> bool {
 /// sentence that names what the blocker does in passing, such as a busy verdict.
 pub fn describe_short(d: &Doing) -> String {
     match d {
-        Doing::Network { git: Some(g), .. } => {
-            super::text::printable(&format!("fetching git repository {}", g.url))
-        }
+        Doing::Network { git: Some(g), .. } => super::text::printable(&network_words(Some(g))),
         Doing::Network { peer, .. } if data_arriving(d) => format!("downloading from {peer}"),
         Doing::Network { peer, .. } => format!("waiting on the network ({peer})"),
         other => describe(other),

@@ -891,21 +891,10 @@ fn busy_verdict(
     stale_after: Option<f64>,
     waiting: &str,
 ) -> String {
+    if let Some(g) = endless_git_fetch(doing, settings).filter(|_| nothing_back(doing)) {
+        return git_busy_verdict(i, b, g, settings, stale_after, waiting);
+    }
     match doing {
-        Doing::Network {
-            silence,
-            idle_for_secs,
-            ..
-        } if endless_git_fetch(doing, settings).is_some()
-            && match silence {
-                Some(s) => s.nothing_received,
-                // One look: silent only when the kernel says nothing came for a while (a
-                // fetch at full speed has just received something: review 15, D2).
-                None => idle_for_secs.is_some_and(|idle| idle >= ONE_LOOK_SILENT_SECS),
-            } =>
-        {
-            git_busy_verdict(i, b, settings, stale_after, waiting)
-        }
         Doing::Network {
             silence: Some(s), ..
         } if s.nothing_received => {
@@ -936,6 +925,21 @@ fn endless_git_fetch<'a>(doing: &'a Doing, settings: Option<&NetSettings>) -> Op
     }
 }
 
+/// Whether nothing has come back on the network wait `doing`: across its tries as the daemon
+/// follows it, else, in one look, nothing for a while on its connection (a fetch at full speed
+/// has just received something: review 15, D2).
+fn nothing_back(doing: &Doing) -> bool {
+    match doing {
+        Doing::Network {
+            silence: Some(s), ..
+        } => s.nothing_received,
+        Doing::Network { idle_for_secs, .. } => {
+            idle_for_secs.is_some_and(|idle| idle >= ONE_LOOK_SILENT_SECS)
+        }
+        _ => false,
+    }
+}
+
 /// How long one look must see nothing arriving on a git fetch's connection to call it silent.
 const ONE_LOOK_SILENT_SECS: f64 = 5.0;
 
@@ -956,11 +960,11 @@ fn no_timeout_words(g: &GitFetch) -> &'static str {
 fn git_busy_verdict(
     i: &IncidentReport,
     b: &ProcessReport,
+    g: &GitFetch,
     settings: Option<&NetSettings>,
     stale_after: Option<f64>,
     waiting: &str,
 ) -> String {
-    let g = endless_git_fetch(&i.doing, settings).expect("an endless git fetch");
     let next = if unanswered(i, settings) {
         format!(
             "A waiting build that needs this repository would wait on it too, and one that \
