@@ -426,12 +426,24 @@ pub fn leftover_packages(
     const VARS: [&str; 3] = ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "HOST"];
     let mut out = HashMap::new();
     let mut seen = Vec::new();
+    // As the lock table names them and as they resolve: a Cargo home through a symbolic link
+    // is the same home.
+    let mut homes: Vec<PathBuf> = (pass.sightings.iter())
+        .filter_map(|s| catalog::cargo_home_of(&s.path, s.kind))
+        .flat_map(|h| [std::fs::canonicalize(&h).ok(), Some(h)])
+        .flatten()
+        .collect();
+    homes.sort();
+    homes.dedup();
     for culprit in pass.activity.values().flat_map(|a| &a.pipe_writers) {
         seen.push(culprit.pid);
         let left_by = memo.get_or(culprit.pid, culprit.start_token, || {
             let env = crate::probe::environment(culprit.pid, &VARS);
             let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-            let mut left_by = LeftBy::from_env(var("CARGO_PKG_NAME")?, var("CARGO_MANIFEST_DIR")?);
+            let dir = var("CARGO_MANIFEST_DIR")?;
+            let real = std::fs::canonicalize(dir).ok();
+            let dir = real.as_deref().and_then(Path::to_str).unwrap_or(dir);
+            let mut left_by = LeftBy::from_env(var("CARGO_PKG_NAME")?, dir, &homes);
             left_by.build_script = var("HOST").is_some();
             Some(left_by)
         });

@@ -2711,7 +2711,7 @@ mod tests {
             cycle: false,
             git: None,
         };
-        let gdep = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c");
+        let gdep = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c", &[]);
         let sum = summarize(&[stale(7, gdep.clone())], 0.0, 0);
         assert_eq!(sum.leftover_packages, [gdep]);
         let text = sum.advice[0].text.replace('\n', " ");
@@ -2727,7 +2727,7 @@ mod tests {
             "{text}"
         );
         // One's own package: the build script to fix is the user's.
-        let own = LeftBy::from_env("app", "/src/app");
+        let own = LeftBy::from_env("app", "/src/app", &[]);
         let sum = summarize(&[stale(8, own)], 0.0, 0);
         let text = &sum.advice[0].text;
         assert!(
@@ -2735,17 +2735,25 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("The build script should start it"), "{text}");
-        let mut by_rustc = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c");
+        let mut by_rustc = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c", &[]);
         by_rustc.build_script = false;
         assert_eq!(by_rustc.words(), "the build of gdep, a git dependency");
         let from = LeftBy::from_env(
             "itoa",
             "/h/registry/src/index.crates.io-1949cf8c6b5b557f/x-1.0.0",
+            &[],
         );
         assert_eq!(
             from.words(),
             "the build script of itoa, a registry dependency"
         );
+        // With the Cargo home known, a project of one's own under a `registry/src` is one's
+        // own (review 15, D9).
+        let homes = [PathBuf::from("/h")];
+        let own = LeftBy::from_env("mine", "/work/registry/src/mine", &homes);
+        assert_eq!(own.words(), "the build script of mine");
+        let dep = LeftBy::from_env("itoa", "/h/registry/src/i/itoa-1.0.0", &homes);
+        assert!(dep.is_dependency());
     }
 
     #[test]

@@ -863,11 +863,18 @@ pub enum PackageFrom {
 }
 
 impl LeftBy {
-    /// From a leftover process's `CARGO_PKG_NAME` and `CARGO_MANIFEST_DIR`.
-    pub fn from_env(package: &str, manifest_dir: &str) -> LeftBy {
-        let from = if manifest_dir.contains("/git/checkouts/") {
+    /// From a leftover process's `CARGO_PKG_NAME` and `CARGO_MANIFEST_DIR`, a dependency's
+    /// when it lies in the checkouts or sources of a Cargo home (in one of `homes` when any is
+    /// known: a project of one's own under a `registry/src` is one's own, review 15, D9).
+    pub fn from_env(package: &str, manifest_dir: &str, homes: &[PathBuf]) -> LeftBy {
+        let dir = std::path::Path::new(manifest_dir);
+        let under = |part: &str| match homes {
+            [] => manifest_dir.contains(&format!("/{part}/")),
+            _ => homes.iter().any(|h| dir.starts_with(h.join(part))),
+        };
+        let from = if under("git/checkouts") {
             PackageFrom::Git
-        } else if manifest_dir.contains("/registry/src/") {
+        } else if under("registry/src") {
             PackageFrom::Registry
         } else {
             PackageFrom::Local
