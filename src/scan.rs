@@ -173,10 +173,20 @@ fn read_pass(
         }
     }
     facts.values_mut().for_each(clippy_as_typed);
+    facts
+        .values_mut()
+        .for_each(|f| hide_credentials(&mut f.cmd));
     let graph = Graph::build(&sightings, &facts);
     let mut activity = HashMap::new();
     for pid in graph.incidents.iter().filter_map(|i| i.blocker) {
-        activity.insert(pid, probe.activity(pid));
+        let mut a = probe.activity(pid);
+        a.descendants
+            .iter_mut()
+            .for_each(|c| hide_credentials(&mut c.cmd));
+        a.pipe_writers
+            .iter_mut()
+            .for_each(|f| hide_credentials(&mut f.cmd));
+        activity.insert(pid, a);
     }
     let hidden = hidden_holders(probe);
     Ok(Pass {
@@ -187,6 +197,14 @@ fn read_pass(
         activity,
         hidden,
     })
+}
+
+/// A command line without the tokens of the URLs in it (`cargo install --git
+/// https://TOKEN@host/…`): every view shows it and the history keeps it (review AA, AA1).
+fn hide_credentials(cmd: &mut [String]) {
+    for arg in cmd {
+        *arg = crate::core::gitfetch::arg_without_credentials(arg);
+    }
 }
 
 /// Clippy runs `cargo check` under `cargo-clippy`, with clippy as rustc's wrapper: what the
@@ -403,8 +421,11 @@ pub fn git_sources(
         } else {
             Some(memo.get_or(*pid, facts.start_token, || {
                 let dir = crate::core::place::workplace(&facts.cmd, facts.cwd.as_deref());
-                dir.map(|d| crate::cargo_dirs::git_urls(&d))
-                    .unwrap_or_default()
+                let mut urls: Vec<String> = dir
+                    .map(|d| crate::cargo_dirs::git_urls(&d))
+                    .unwrap_or_default();
+                urls.extend(crate::core::gitfetch::command_line_url(&facts.cmd));
+                urls
             }))
         };
         urls.extend(listed.filter(|u| !u.is_empty()).map(|u| (*pid, u)));

@@ -383,8 +383,37 @@ fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
         text.contains("[http]") && text.contains("http.lowSpeedLimit"),
         "{text}"
     );
+    assert_an_install_from_git_keeps_no_token(&d, &dir, &server);
     assert_the_advice_ends_the_fetch(&dir, &fetcher);
     drop((d, server));
+}
+
+/// `cargo install --git` of a URL with a token in it: the repository on its command line is
+/// the fetch's (no manifest lists it: review AA, AA3), and the token is never shown nor kept
+/// (review AA, AA1).
+fn assert_an_install_from_git_keeps_no_token(d: &Daemon, dir: &Dir, server: &HangServer) {
+    let secret = "SeCrEtToKeN";
+    let url = format!("http://127.0.0.1:{}/x.git", server.port);
+    let with_token = format!("http://user:{secret}@127.0.0.1:{}/x.git", server.port);
+    let mut cmd = dir.cargo(&dir.root);
+    cmd.args(["install", "--git", &with_token])
+        .env("CARGO_INSTALL_ROOT", dir.path("install-root"));
+    let install = dir.spawn("install", &mut cmd);
+    let r = d.wait_for("the install fetching its repository", |r| {
+        r.incidents.iter().any(|i| {
+            i.blocker.as_ref().is_some_and(|b| b.pid == install.pid)
+                && matches!(&i.doing, Doing::Network { git: Some(g), .. } if g.url == url)
+        })
+    });
+    let json = serde_json::to_string(&r).expect("report");
+    assert!(!json.contains(secret), "{json}");
+    let (_, text) = d.cli(dir, &["status", "--all"]);
+    assert!(!text.contains(secret), "{text}");
+    drop(install);
+    let history =
+        std::fs::read_to_string(dir.root.join("lockwatch/data/history.jsonl")).unwrap_or_default();
+    assert!(history.contains("\"install\""), "the install's hold is in it: {history}");
+    assert!(!history.contains(secret), "{history}");
 }
 
 /// What the advice says to set makes the fetch give up: `http.timeout` for Cargo's own

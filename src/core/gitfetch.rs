@@ -74,6 +74,36 @@ pub fn without_credentials(url: &str) -> String {
     }
 }
 
+/// The git repository a cargo command line names (`cargo install --git URL`, `--git=URL`):
+/// it fetches that one, which no manifest lists (review AA, AA3).
+pub fn command_line_url(cmd: &[String]) -> Option<String> {
+    let mut args = cmd.iter().skip(1).take_while(|a| *a != "--");
+    while let Some(a) = args.next() {
+        if a == "--git" {
+            return args.next().map(|u| without_credentials(u));
+        }
+        if let Some(u) = a.strip_prefix("--git=") {
+            return Some(without_credentials(u));
+        }
+    }
+    None
+}
+
+/// A command-line argument without the credentials of a URL in it (`https://TOKEN@host/…`,
+/// `--git=https://TOKEN@host/…`): what a process was run with is shown and kept, its tokens
+/// never are (review AA, AA1).
+pub fn arg_without_credentials(arg: &str) -> String {
+    if !arg.contains("://") || !arg.contains('@') {
+        return arg.to_string();
+    }
+    match arg.split_once('=') {
+        Some((flag, value)) if flag.starts_with('-') => {
+            format!("{flag}={}", without_credentials(value))
+        }
+        _ => without_credentials(arg),
+    }
+}
+
 /// The address a URL's host already is (an IP literal), so nothing needs resolving.
 pub fn literal_addr(host: &str, port: u16) -> Option<SocketAddr> {
     host.parse::<IpAddr>()
@@ -221,6 +251,33 @@ mod tests {
             "git@github.com:o/r.git"
         );
         assert_eq!(without_credentials("https://h/a@b"), "https://h/a@b");
+    }
+
+    #[test]
+    fn an_install_names_its_repository_on_the_command_line() {
+        let cmd = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(
+            command_line_url(&cmd("cargo install --git https://h/o/r --branch x")),
+            Some("https://h/o/r".into())
+        );
+        assert_eq!(
+            command_line_url(&cmd("cargo install --git=http://u:T@h/r")),
+            Some("http://h/r".into())
+        );
+        assert_eq!(command_line_url(&cmd("cargo build")), None);
+        assert_eq!(command_line_url(&cmd("cargo run -- --git x")), None);
+    }
+
+    #[test]
+    fn command_lines_keep_no_token() {
+        let arg = arg_without_credentials;
+        assert_eq!(
+            arg("http://user:TOKEN@127.0.0.1:9/x.git"),
+            "http://127.0.0.1:9/x.git"
+        );
+        assert_eq!(arg("--git=https://TOKEN@h/r"), "--git=https://h/r");
+        assert_eq!(arg("--features=a@b"), "--features=a@b");
+        assert_eq!(arg("build"), "build");
     }
 
     #[test]
