@@ -388,6 +388,67 @@ fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
     drop((d, server));
 }
 
+/// A git dependency over ssh whose server never answers: `http.timeout` does not end it (it
+/// is for HTTP), so it may wait for ever, and the advice is ssh's own timeouts with git
+/// running ssh, which, followed, does end it (review AA, AA2).
+#[test]
+fn a_git_fetch_over_ssh_is_not_ended_by_http_timeout() {
+    let _serial = serial();
+    let dir = Dir::new("sshwait");
+    let server = HangServer::start();
+    let (fetcher, plain) = git_dependency_projects(&dir, &server);
+    let url = format!("ssh://git@127.0.0.1:{}/x.git", server.port);
+    dir.write(
+        "fetcher/Cargo.toml",
+        &format!(
+            "[package]\nname = \"fetcher\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+             [dependencies]\ngs = {{ git = \"{url}\" }}\n\n[workspace]\n"
+        ),
+    );
+    dir.write("fetcher/src/main.rs", "fn main() {}\n");
+    let d = Daemon::start_with(&dir, "daemon", &[("LOCKWATCH_STALE_STALE_AFTER", "6s")]);
+    let mut cmd = dir.cargo(&fetcher);
+    cmd.arg("fetch")
+        .env("CARGO_HTTP_TIMEOUT", "2")
+        .env("CARGO_NET_RETRY", "0");
+    let blocker = dir.spawn("fetcher", &mut cmd);
+    let cache = dir.cargo_home.join(".package-cache");
+    d.wait_for("the fetching cargo holding the package cache", |r| {
+        util::daemon::holder_of(r, &cache)
+            .is_some_and(|l| l.holders.iter().any(|h| h.pid == blocker.pid))
+    });
+    let waiter = dir.spawn("plain", dir.cargo(&plain).arg("build"));
+    let i = watch_until_stale(&d, &blocker).stale;
+    assert!(
+        matches!(&i.doing, Doing::Network { git: Some(g), .. } if g.url == url),
+        "{i:#?}"
+    );
+    assert!(
+        i.verdict.contains("no timeout for a git fetch over ssh"),
+        "{}",
+        i.verdict
+    );
+    let advice = &i.advice.as_ref().expect("the ssh advice").text;
+    assert!(
+        advice.contains("git-fetch-with-cli = true") && advice.contains("ServerAliveInterval"),
+        "{advice}"
+    );
+    drop((waiter, blocker));
+    // Followed: git runs ssh, whose timeout ends the fetch.
+    let mut cmd = dir.cargo(&fetcher);
+    cmd.arg("fetch")
+        .env("CARGO_NET_GIT_FETCH_WITH_CLI", "true")
+        .env("CARGO_NET_RETRY", "0")
+        .env(
+            "GIT_SSH_COMMAND",
+            "ssh -o ConnectTimeout=2 -o BatchMode=yes -o StrictHostKeyChecking=no \
+             -o UserKnownHostsFile=/dev/null",
+        );
+    let mut advised = dir.spawn("advised", &mut cmd);
+    assert_ne!(advised.wait_exit(), 0, "{}", advised.output());
+    drop((d, server));
+}
+
 /// `cargo install --git` of a URL with a token in it: the repository on its command line is
 /// the fetch's (no manifest lists it: review AA, AA3), and the token is never shown nor kept
 /// (review AA, AA1).
@@ -412,7 +473,10 @@ fn assert_an_install_from_git_keeps_no_token(d: &Daemon, dir: &Dir, server: &Han
     drop(install);
     let history =
         std::fs::read_to_string(dir.root.join("lockwatch/data/history.jsonl")).unwrap_or_default();
-    assert!(history.contains("\"install\""), "the install's hold is in it: {history}");
+    assert!(
+        history.contains("\"install\""),
+        "the install's hold is in it: {history}"
+    );
     assert!(!history.contains(secret), "{history}");
 }
 

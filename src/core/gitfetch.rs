@@ -74,6 +74,16 @@ pub fn without_credentials(url: &str) -> String {
     }
 }
 
+/// Whether `url` is fetched over ssh (`ssh://…`, or scp-like `git@host:path`): neither
+/// Cargo's `http.timeout` nor git's `http.lowSpeedLimit` applies to it (review AA, AA2).
+pub fn over_ssh(url: &str) -> bool {
+    let url = url.strip_prefix("git+").unwrap_or(url);
+    match url.split_once("://") {
+        Some((scheme, _)) => scheme == "ssh",
+        None => endpoint(url).is_some(),
+    }
+}
+
 /// The git repository a cargo command line names (`cargo install --git URL`, `--git=URL`):
 /// it fetches that one, which no manifest lists (review AA, AA3).
 pub fn command_line_url(cmd: &[String]) -> Option<String> {
@@ -182,15 +192,18 @@ pub fn endless_fetch(
     settings: &super::netwait::NetSettings,
 ) -> Option<GitFetch> {
     if let Some(fetch) = by_git_child(&activity.descendants) {
-        return settings.git_low_speed_secs.is_none().then_some(fetch);
+        let gives_up = settings.git_low_speed_secs.is_some() && !over_ssh(&fetch.url);
+        return (!gives_up).then_some(fetch);
     }
-    if !activity.descendants.is_empty() || settings.timeout_set {
+    if !activity.descendants.is_empty() {
         return None;
     }
     // Any connection may be the fetch's, not only the first listed (review 15, D6).
     let mut peers = (activity.peers.iter().map(|p| p.remote.as_str())).chain(last_peer);
-    peers.find_map(|p| source_of(p, sources)).map(|s| GitFetch {
-        url: s.url.clone(),
+    let source = peers.find_map(|p| source_of(p, sources))?;
+    let gives_up = settings.timeout_set && !over_ssh(&source.url);
+    (!gives_up).then(|| GitFetch {
+        url: source.url.clone(),
         with_git_cli: false,
     })
 }
@@ -251,6 +264,15 @@ mod tests {
             "git@github.com:o/r.git"
         );
         assert_eq!(without_credentials("https://h/a@b"), "https://h/a@b");
+    }
+
+    #[test]
+    fn ssh_urls_are_told_apart() {
+        assert!(over_ssh("ssh://git@127.0.0.1:2222/x.git"));
+        assert!(over_ssh("git@github.com:o/r.git"));
+        assert!(!over_ssh("https://github.com/o/r"));
+        assert!(!over_ssh("git+http://h/r"));
+        assert!(!over_ssh("/local/path"));
     }
 
     #[test]

@@ -1048,7 +1048,10 @@ fn network_stall_advice(s: &Summary) -> Option<Advice> {
 fn git_advice(homes: &[PathBuf], git: &[GitFetch]) -> String {
     let kinds = [false, true].into_iter();
     let used = kinds.filter(|cli| git.iter().any(|g| g.with_git_cli == *cli));
-    let texts: Vec<String> = used.map(|cli| git_fetch_advice(homes, cli)).collect();
+    let texts: Vec<String> = used
+        .filter_map(|cli| git.iter().find(|g| g.with_git_cli == cli))
+        .map(|g| git_fetch_advice(homes, g))
+        .collect();
     texts.join("\n")
 }
 
@@ -1256,7 +1259,11 @@ pub fn network_advice(homes: &[PathBuf]) -> String {
 /// it never does: `http.timeout` in the config of the Cargo home whose lock was held (`homes`)
 /// for Cargo's own fetch; git's `http.lowSpeedLimit` and `http.lowSpeedTime` when Cargo runs
 /// git (`with_git_cli`, `net.git-fetch-with-cli`).
-pub fn git_fetch_advice(homes: &[PathBuf], with_git_cli: bool) -> String {
+pub fn git_fetch_advice(homes: &[PathBuf], fetch: &GitFetch) -> String {
+    if super::gitfetch::over_ssh(&fetch.url) {
+        return ssh_fetch_advice(homes, fetch.with_git_cli);
+    }
+    let with_git_cli = fetch.with_git_cli;
     // Cargo runs git again for each of its `net.retry` tries: both settings make the wait
     // short (review Z, Z3).
     if with_git_cli {
@@ -1280,6 +1287,25 @@ pub fn git_fetch_advice(homes: &[PathBuf], with_git_cli: bool) -> String {
          with these it gives up after about 20 s. In {}:\n\
          \x20 [http]\n\x20 timeout = 10\n\x20 [net]\n\x20 retry = 1\n\
          or for one run: CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1 cargo …",
+        config_place(homes)
+    )
+}
+
+/// Settings that make a fetch over ssh give up, which neither `http.timeout` nor git's
+/// low-speed limit does: only ssh's own, and Cargo's own ssh (libssh2) reads none, so git must
+/// run ssh (`net.git-fetch-with-cli`) (review AA, AA2).
+fn ssh_fetch_advice(homes: &[PathBuf], with_git_cli: bool) -> String {
+    let cli = match with_git_cli {
+        true => "",
+        false => "\x20 git-fetch-with-cli = true\n",
+    };
+    format!(
+        "Make ssh give up on a git server that stops answering instead of holding the package \
+         cache: no timeout of Cargo's or git's applies to a fetch over ssh. Let git run ssh, \
+         and give ssh a timeout; in {}:\n\
+         \x20 [net]\n{cli}\x20 retry = 1\n\
+         and in ~/.ssh/config:\n\
+         \x20 ConnectTimeout 10\n\x20 ServerAliveInterval 15\n\x20 ServerAliveCountMax 2",
         config_place(homes)
     )
 }

@@ -557,7 +557,7 @@ fn advice(
         .iter()
         .find_map(|l| catalog::cargo_home_of(&l.path, l.kind));
     let text = match endless_git_fetch(&i.doing, settings).or(stopped_fetch) {
-        Some(g) => super::insight::git_fetch_advice(home.as_slice(), g.with_git_cli),
+        Some(g) => super::insight::git_fetch_advice(home.as_slice(), g),
         None => super::insight::network_advice(home.as_slice()),
     };
     Some(super::insight::Advice {
@@ -920,7 +920,12 @@ fn busy_verdict(
 /// X, X7 and X15).
 fn endless_git_fetch<'a>(doing: &'a Doing, settings: Option<&NetSettings>) -> Option<&'a GitFetch> {
     match doing {
-        Doing::Network { git: Some(g), .. } if !settings.is_some_and(|s| s.timeout_set) => Some(g),
+        // Over ssh no timeout applies, Cargo's nor git's (review AA, AA2).
+        Doing::Network { git: Some(g), .. }
+            if !settings.is_some_and(|s| s.timeout_set) || super::gitfetch::over_ssh(&g.url) =>
+        {
+            Some(g)
+        }
         _ => None,
     }
 }
@@ -945,6 +950,18 @@ const ONE_LOOK_SILENT_SECS: f64 = 5.0;
 
 /// Why the git fetch `g` may never end.
 fn no_timeout_words(g: &GitFetch) -> &'static str {
+    if super::gitfetch::over_ssh(&g.url) {
+        return match g.with_git_cli {
+            true => {
+                "ssh sets no timeout for a server that stops answering unless its \
+                     `ConnectTimeout` and `ServerAliveInterval` are set, so it may wait for ever"
+            }
+            false => {
+                "Cargo sets no timeout for a git fetch over ssh (`http.timeout` is for \
+                      HTTP), so it may wait for ever"
+            }
+        };
+    }
     if g.with_git_cli {
         "git (Cargo's `net.git-fetch-with-cli`) sets no timeout unless its `http.lowSpeedLimit` \
          is set, so it may wait for ever"
