@@ -1326,7 +1326,7 @@ fn wait_gone(
         fx.push(Effect::Log(line));
         state.stopped_waits.insert(id, ended(None));
     } else if !holds(id) {
-        let over = left_without_the_lock(&wait, id, locks);
+        let over = left_without_the_lock(&wait, id, locks, &state.signalled);
         let line = wait_over_line(now, id.1, &wait, &over);
         state.just_ended.insert(id, ended(Some(line)));
     }
@@ -1359,11 +1359,17 @@ enum WaitOver {
 
 /// How the wait `id`, which its waiter left without taking the lock, stands with the
 /// lock's holders in `locks`: one it waited for (any, when it waited for an unseen one) still
-/// holds it, others took it first, or it is free.
-fn left_without_the_lock(wait: &Wait, id: (FileKey, ProcId), locks: &[LockSample]) -> WaitOver {
+/// holds it, others took it first, or it is free. A holder lockwatch has `signalled` is
+/// letting go, whatever a look still shows (review AA, AA5).
+fn left_without_the_lock(
+    wait: &Wait,
+    id: (FileKey, ProcId),
+    locks: &[LockSample],
+    signalled: &[u32],
+) -> WaitOver {
     let others: Vec<&HolderSample> = (locks.iter().filter(|l| l.key == id.0))
         .flat_map(|l| &l.holders)
-        .filter(|h| h.id != id.1)
+        .filter(|h| h.id != id.1 && !signalled.contains(&h.id.pid))
         .collect();
     let waited_for =
         |pid: u32| wait.blocked_by.is_empty() || wait.blocked_by.iter().any(|(_, p)| *p == pid);
@@ -2797,6 +2803,27 @@ mod tests {
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(
             lines[1].ends_with("cargo 11 now waits for cargo 12 (waiting 11s in all)"),
+            "{lines:?}"
+        );
+    }
+
+    /// A waiter whose holder lockwatch just killed is not said to have left "which still holds
+    /// it" when a look still shows the dying holder (review AA, AA5).
+    #[test]
+    fn a_waiter_behind_a_killed_holder_went_on() {
+        let mut s = state();
+        observe(&mut s, 99.0, (Vec::new(), Vec::new()));
+        let mut fx = observe(&mut s, 100.0, held_by(10, &[11]));
+        s.note_signalled(10);
+        for now in [104.0, 105.0, 107.0] {
+            fx.extend(observe(&mut s, now, held_by(10, &[])));
+        }
+        let lines = log_lines(&fx);
+        let closing = lines
+            .iter()
+            .find(|l| l.contains("cargo 11 ") && !l.starts_with("waiting"));
+        assert!(
+            closing.is_some_and(|l| l.starts_with("went on ")),
             "{lines:?}"
         );
     }
