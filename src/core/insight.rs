@@ -1015,12 +1015,12 @@ fn runs_again(ide: &str) -> &'static str {
 /// for it.
 fn network_stall_advice(s: &Summary) -> Option<Advice> {
     let git = &s.network_git_fetches;
-    let registry = s.network_stalls - git.len() as u32;
+    let registry = s.network_stalls.saturating_sub(git.len() as u32);
     let mut parts = Vec::new();
     if registry > 0 {
         parts.push(format!(
-            "A cargo others waited for hung on the network {} (nothing arrived for a minute or \
-             more, across its retries). {}",
+            "A cargo others waited for hung on the network {} (nothing arrived for a long \
+             while, across its retries). {}",
             times(registry),
             network_advice(&s.network_cargo_homes)
         ));
@@ -1030,8 +1030,8 @@ fn network_stall_advice(s: &Summary) -> Option<Advice> {
         urls.sort();
         urls.dedup();
         parts.push(format!(
-            "A cargo others waited for hung fetching git repository {} {} (nothing arrived for \
-             a minute or more; it would have waited for ever). {}",
+            "A cargo others waited for hung fetching git repository {} {} (nothing arrived for a \
+             long while; it would have waited for ever). {}",
             urls.join(", "),
             times(git.len() as u32),
             git_advice(&s.network_cargo_homes, git)
