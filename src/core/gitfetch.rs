@@ -180,20 +180,16 @@ pub fn by_git_child(descendants: &[ChildProcess]) -> Option<GitFetch> {
     })
 }
 
-/// The git fetch a blocker with `activity` is stuck in that nothing makes give up, for the
-/// history: its `git fetch` child's (`net.git-fetch-with-cli`), or, with no child, the one
-/// whose server is its connection's peer (`last_peer` during a pause between tries), unless
-/// `settings` make it give up (git's low-speed limit, or `http.timeout`). `None` for a
-/// registry, or a fetch that gives up.
-pub fn endless_fetch(
+/// The git fetch a blocker with `activity` waits in, whether or not it gives up: its `git
+/// fetch` child's, or, with no child, the one whose server is one of its connections' peer
+/// (`last_peer` during a pause between tries).
+pub fn fetch_of(
     activity: &super::model::Activity,
     sources: &[GitSource],
     last_peer: Option<&str>,
-    settings: &super::netwait::NetSettings,
 ) -> Option<GitFetch> {
     if let Some(fetch) = by_git_child(&activity.descendants) {
-        let gives_up = settings.git_low_speed_secs.is_some() && !over_ssh(&fetch.url);
-        return (!gives_up).then_some(fetch);
+        return Some(fetch);
     }
     if !activity.descendants.is_empty() {
         return None;
@@ -201,11 +197,20 @@ pub fn endless_fetch(
     // Any connection may be the fetch's, not only the first listed (review 15, D6).
     let mut peers = (activity.peers.iter().map(|p| p.remote.as_str())).chain(last_peer);
     let source = peers.find_map(|p| source_of(p, sources))?;
-    let gives_up = settings.timeout_set && !over_ssh(&source.url);
-    (!gives_up).then(|| GitFetch {
+    Some(GitFetch {
         url: source.url.clone(),
         with_git_cli: false,
     })
+}
+
+/// Whether `fetch` gives up on a silent server with `settings`: git's low-speed limit for
+/// git's fetch, `http.timeout` for Cargo's, neither over ssh.
+pub fn gives_up(fetch: &GitFetch, settings: &super::netwait::NetSettings) -> bool {
+    let set = match fetch.with_git_cli {
+        true => settings.git_low_speed_secs.is_some(),
+        false => settings.timeout_set,
+    };
+    set && !over_ssh(&fetch.url)
 }
 
 #[cfg(test)]
@@ -420,19 +425,20 @@ mod tests {
             ..defaults
         };
         // In a pause between tries, the peer last seen says which server it was.
-        let endless = endless_fetch(&idle, &sources, Some("127.0.0.1:9"), &defaults);
+        let endless =
+            fetch_of(&idle, &sources, Some("127.0.0.1:9")).filter(|f| !gives_up(f, &defaults));
         assert_eq!(
             endless.map(|f| f.url),
             Some("http://127.0.0.1:9/x.git".into())
         );
         // `http.timeout` set: Cargo's transport gives up like a registry's.
         assert_eq!(
-            endless_fetch(&idle, &sources, Some("127.0.0.1:9"), &timeout),
+            fetch_of(&idle, &sources, Some("127.0.0.1:9")).filter(|f| !gives_up(f, &timeout)),
             None
         );
         // A registry's peer.
         assert_eq!(
-            endless_fetch(&idle, &sources, Some("127.0.0.1:10"), &defaults),
+            fetch_of(&idle, &sources, Some("127.0.0.1:10")).filter(|f| !gives_up(f, &defaults)),
             None
         );
         // git's own fetch never minds Cargo's timeout, only git's low-speed limit.
@@ -440,12 +446,19 @@ mod tests {
             descendants: vec![child(5, "git", "git fetch --force http://h/r.git +HEAD:x")],
             ..Activity::default()
         };
-        assert!(endless_fetch(&cli, &[], None, &timeout).is_some_and(|f| f.with_git_cli));
+        assert!(
+            fetch_of(&cli, &[], None)
+                .filter(|f| !gives_up(f, &timeout))
+                .is_some_and(|f| f.with_git_cli)
+        );
         let low_speed = NetSettings {
             git_low_speed_secs: Some(20.0),
             ..defaults
         };
-        assert_eq!(endless_fetch(&cli, &[], None, &low_speed), None);
+        assert_eq!(
+            fetch_of(&cli, &[], None).filter(|f| !gives_up(f, &low_speed)),
+            None
+        );
     }
 
     #[test]

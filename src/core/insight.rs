@@ -160,6 +160,10 @@ pub struct Summary {
     /// fetch), one per stall.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_git_fetches: Vec<GitFetch>,
+    /// Each of those stalls' git fetch (none for a registry) and Cargo home: each piece of
+    /// advice names only the homes of its own stalls (review AA, AA4).
+    #[serde(skip)]
+    pub network_stall_kinds: Vec<(Option<GitFetch>, Option<PathBuf>)>,
     /// Of those, blockers suspended (Ctrl-Z).
     #[serde(default)]
     pub suspended: u32,
@@ -305,6 +309,7 @@ impl Summarizer {
                 network_stalls: 0,
                 network_cargo_homes: Vec::new(),
                 network_git_fetches: Vec::new(),
+                network_stall_kinds: Vec::new(),
                 suspended: 0,
                 leftover_processes: 0,
                 leftover_projects: Vec::new(),
@@ -603,14 +608,11 @@ impl Summarizer {
 
     /// The network stalls that held someone up (their stale line says whom, or a wait line
     /// names them), and the Cargo homes whose package cache they held.
-    fn stalls_that_held_someone_up(&self) -> (u32, Vec<PathBuf>, Vec<GitFetch>) {
-        let held_up: Vec<&NetworkStall> = (self.network.iter())
+    fn stalls_that_held_someone_up(&self) -> Vec<&NetworkStall> {
+        (self.network.iter())
             .filter(|(id, s)| s.blocked || self.waited_for.contains(&(id.pid, s.name.clone())))
             .map(|(_, s)| s)
-            .collect();
-        let homes: BTreeSet<PathBuf> = held_up.iter().filter_map(|s| s.home.clone()).collect();
-        let git: Vec<GitFetch> = held_up.iter().filter_map(|s| s.git.clone()).collect();
-        (held_up.len() as u32, homes.into_iter().collect(), git)
+            .collect()
     }
 
     /// Counts a wait that ended, in each row it spent time in.
@@ -634,7 +636,16 @@ impl Summarizer {
         for wait in std::mem::take(&mut self.open).into_values() {
             self.wait_ended(wait);
         }
-        let network = self.stalls_that_held_someone_up();
+        let held_up = self.stalls_that_held_someone_up();
+        let homes: BTreeSet<PathBuf> = held_up.iter().filter_map(|s| s.home.clone()).collect();
+        let network = (
+            held_up.len() as u32,
+            homes.into_iter().collect(),
+            held_up.iter().filter_map(|s| s.git.clone()).collect(),
+        );
+        let stall_kinds: Vec<(Option<GitFetch>, Option<PathBuf>)> = (held_up.iter())
+            .map(|s| (s.git.clone(), s.home.clone()))
+            .collect();
         let mut s = self.s;
         s.unreadable_lines = unreadable_lines;
         s.stale = self.stale.len() as u32;
@@ -644,6 +655,7 @@ impl Summarizer {
             s.network_cargo_homes,
             s.network_git_fetches,
         ) = network;
+        s.network_stall_kinds = stall_kinds;
         s.suspended = self.suspended.len() as u32;
         (s.leftover_processes, s.leftover_projects) = counted_in(self.leftover);
         s.leftover_packages = self.leftover_by.into_iter().collect();
@@ -1017,12 +1029,21 @@ fn network_stall_advice(s: &Summary) -> Option<Advice> {
     let git = &s.network_git_fetches;
     let registry = s.network_stalls.saturating_sub(git.len() as u32);
     let mut parts = Vec::new();
+    let homes_of = |registry: bool| -> Vec<PathBuf> {
+        let mut homes: Vec<PathBuf> = (s.network_stall_kinds.iter())
+            .filter(|(git, _)| git.is_none() == registry)
+            .filter_map(|(_, home)| home.clone())
+            .collect();
+        homes.sort();
+        homes.dedup();
+        homes
+    };
     if registry > 0 {
         parts.push(format!(
             "A cargo others waited for hung on the network {} (nothing arrived for a long \
              while, across its retries). {}",
             times(registry),
-            network_advice(&s.network_cargo_homes)
+            network_advice(&homes_of(true))
         ));
     }
     if !git.is_empty() {
@@ -1034,7 +1055,7 @@ fn network_stall_advice(s: &Summary) -> Option<Advice> {
              long while; it would have waited for ever). {}",
             urls.join(", "),
             times(git.len() as u32),
-            git_advice(&s.network_cargo_homes, git)
+            git_advice(&s.network_stall_kinds, git)
         ));
     }
     (!parts.is_empty()).then(|| Advice {
@@ -1045,12 +1066,24 @@ fn network_stall_advice(s: &Summary) -> Option<Advice> {
 
 /// The settings that end the git fetches `git`: Cargo's own (`http.timeout`), git's (for
 /// `net.git-fetch-with-cli`), or both when both kinds hung (review 15, D8).
-fn git_advice(homes: &[PathBuf], git: &[GitFetch]) -> String {
-    let kinds = [false, true].into_iter();
-    let used = kinds.filter(|cli| git.iter().any(|g| g.with_git_cli == *cli));
-    let texts: Vec<String> = used
-        .filter_map(|cli| git.iter().find(|g| g.with_git_cli == cli))
-        .map(|g| git_fetch_advice(homes, g))
+fn git_advice(stalls: &[(Option<GitFetch>, Option<PathBuf>)], git: &[GitFetch]) -> String {
+    // One piece per kind of fetch (Cargo's or git's, over HTTP or ssh), naming the Cargo homes
+    // of that kind's stalls only (review AA, AA2, AA4).
+    let kind = |g: &GitFetch| (g.with_git_cli, super::gitfetch::over_ssh(&g.url));
+    let mut kinds: Vec<(bool, bool)> = git.iter().map(kind).collect();
+    kinds.sort();
+    kinds.dedup();
+    let texts: Vec<String> = (kinds.into_iter())
+        .filter_map(|k| {
+            let fetch = git.iter().find(|g| kind(g) == k)?;
+            let mut homes: Vec<PathBuf> = (stalls.iter())
+                .filter(|(g, _)| g.as_ref().is_some_and(|g| kind(g) == k))
+                .filter_map(|(_, home)| home.clone())
+                .collect();
+            homes.sort();
+            homes.dedup();
+            Some(git_fetch_advice(&homes, fetch))
+        })
         .collect();
     texts.join("\n")
 }
@@ -2688,6 +2721,38 @@ mod tests {
             ),
             "{}",
             advice.text
+        );
+    }
+
+    /// A registry stall and a git one in two Cargo homes: each piece of advice names only the
+    /// home of its own stall (review AA, AA4).
+    #[test]
+    fn each_network_advice_names_the_homes_of_its_own_stalls() {
+        let stall = |pid: u32, home: &str, git: Option<GitFetch>| HistoryEvent::Stale {
+            at: 1.0,
+            path: format!("{home}/.package-cache").into(),
+            holder: id(pid),
+            name: "cargo".into(),
+            reasons: vec![StaleReason::NetworkSilent],
+            blocked: vec![("cargo".into(), 99)],
+            left_by: None,
+            cycle: false,
+            git,
+        };
+        let git = GitFetch {
+            url: "http://127.0.0.1:9/x.git".into(),
+            with_git_cli: true,
+        };
+        let sum = summarize(&[stall(7, "/ha", None), stall(8, "/hb", Some(git))], 0.0, 0);
+        let text = &sum.advice[0].text;
+        let (registry, git) = text.split_once("hung fetching git").expect("both parts");
+        assert!(
+            registry.contains("/ha/config.toml") && !registry.contains("/hb"),
+            "{text}"
+        );
+        assert!(
+            git.contains("/hb/config.toml") && !git.contains("/ha"),
+            "{text}"
         );
     }
 

@@ -204,8 +204,10 @@ pub struct BlockerSample {
     pub left_by: Option<LeftBy>,
     /// Its deadlock is a cycle (processes waiting for each other's locks), not a nested cargo.
     pub deadlock_cycle: bool,
-    /// The git fetch it is stuck in that nothing makes give up, when it is one.
+    /// The git fetch it waits in, when it is one.
     pub git_fetch: Option<GitFetch>,
+    /// Nothing makes that fetch give up (no timeout applies to it).
+    pub git_fetch_endless: bool,
     /// Its descriptors cannot be read (another user's process): its idle tree may be a network
     /// wait this user cannot see, so it is never called stale for idleness.
     pub unseen: bool,
@@ -1610,7 +1612,8 @@ fn became_stale(judge: &Judge, b: &BlockerSample, now: f64, path: &str, fx: &mut
         blocked: b.blocked.clone(),
         left_by: b.left_by.clone(),
         cycle: b.deadlock_cycle && judge.reasons.contains(&StaleReason::Deadlock),
-        git: (b.git_fetch.clone()).filter(|_| judge.reasons.contains(&StaleReason::NetworkSilent)),
+        git: (b.git_fetch.clone())
+            .filter(|_| b.git_fetch_endless && judge.reasons.contains(&StaleReason::NetworkSilent)),
     }));
 }
 
@@ -1834,6 +1837,7 @@ mod tests {
             left_by: None,
             deadlock_cycle: false,
             git_fetch: None,
+            git_fetch_endless: false,
         }
     }
 

@@ -456,7 +456,7 @@ fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64
     // One that never gives up by itself is not told that another "most likely gave up" and that
     // it "will likely do the same" (review Z, Z1).
     let gave_up = gave_up_before(report, &k.gave_up)
-        .filter(|_| endless_git_fetch(&report.doing, settings).is_none());
+        .filter(|_| !matches!(&report.doing, Doing::Network { git: Some(_), .. }));
     let sig = signals(obs, i);
     report.verdict = verdict(report, &sig, settings, gave_up.is_some(), k.stale_after)
         + &stopped_on_network_clause(report, stopped_on)

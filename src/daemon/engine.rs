@@ -904,7 +904,7 @@ impl Engine {
         let build_dirs = scan::configured_build_dirs(pass, home, &mut self.build_dirs);
         let net_settings = scan::net_settings(pass, home, &mut self.net_settings);
         let git_sources = scan::git_sources(pass, &mut self.git_sources);
-        let git_fetches = self.endless_git_fetches(pass, &git_sources, &net_settings);
+        let git_fetches = self.git_fetches(pass, &git_sources, &net_settings);
         let blockers = self.blocker_samples(pass, &left_by, &git_fetches);
         let locks = lock_samples(pass, &build_dirs, |p| {
             self.watcher
@@ -1095,24 +1095,26 @@ impl Engine {
             .collect()
     }
 
-    /// The git fetch each blocker is stuck in that nothing makes give up (see
-    /// [`crate::core::gitfetch::endless_fetch`]), by pid, for the history's advice.
-    fn endless_git_fetches(
+    /// The git fetch each blocker waits in, by pid, and whether nothing makes it give up (see
+    /// [`crate::core::gitfetch::fetch_of`]): for the log's words and the history's advice.
+    fn git_fetches(
         &self,
         pass: &scan::Pass,
         git_sources: &HashMap<u32, Vec<crate::core::gitfetch::GitSource>>,
         net_settings: &HashMap<u32, crate::core::netwait::NetSettings>,
-    ) -> HashMap<u32, crate::core::model::GitFetch> {
+    ) -> HashMap<u32, (crate::core::model::GitFetch, bool)> {
+        use crate::core::gitfetch;
         let last_peers = self.policy.net_waits();
         (pass.activity.iter())
             .filter_map(|(pid, a)| {
-                let fetch = crate::core::gitfetch::endless_fetch(
+                let fetch = gitfetch::fetch_of(
                     a,
                     git_sources.get(pid).map_or(&[], Vec::as_slice),
                     last_peers.get(pid).map(|(peer, _)| peer.as_str()),
-                    &net_settings.get(pid).copied().unwrap_or_default(),
-                );
-                Some((*pid, fetch?))
+                )?;
+                let settings = net_settings.get(pid).copied().unwrap_or_default();
+                let endless = !gitfetch::gives_up(&fetch, &settings);
+                Some((*pid, (fetch, endless)))
             })
             .collect()
     }
@@ -1121,7 +1123,7 @@ impl Engine {
         &self,
         pass: &scan::Pass,
         left_by: &HashMap<u32, crate::core::model::LeftBy>,
-        git_fetches: &HashMap<u32, crate::core::model::GitFetch>,
+        git_fetches: &HashMap<u32, (crate::core::model::GitFetch, bool)>,
     ) -> Vec<BlockerSample> {
         let ignore = &self.config.watch.ignore_process_names;
         let obs = pass.observed();
@@ -1179,7 +1181,8 @@ impl Engine {
                     left_by: (obs.activity.get(&f.pid))
                         .and_then(crate::core::doing::culprit)
                         .and_then(|c| left_by.get(&c.pid).cloned()),
-                    git_fetch: git_fetches.get(&f.pid).cloned(),
+                    git_fetch: git_fetches.get(&f.pid).map(|(g, _)| g.clone()),
+                    git_fetch_endless: git_fetches.get(&f.pid).is_some_and(|(_, e)| *e),
                 })
             })
             .collect()
