@@ -163,7 +163,7 @@ fn daemon_history(socket: &std::path::Path, since: f64) -> Option<crate::core::i
     let mut c = crate::daemon::client::Client::connect(socket, Duration::from_secs(1)).ok()?;
     c.set_timeout(Some(Duration::from_secs(10)));
     match c.request(&Request::History { since }) {
-        Ok(Response::History(s)) => Some(s),
+        Ok(Response::History(s)) => Some(*s),
         _ => None,
     }
 }

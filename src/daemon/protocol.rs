@@ -89,7 +89,7 @@ pub enum Response {
     /// Reply to Kill and Resume.
     Kill(KillReport),
     /// Reply to History.
-    History(Summary),
+    History(Box<Summary>),
     /// The request was done.
     Ok,
     /// The request could not be done; the message says why and what to do.

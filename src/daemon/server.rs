@@ -566,7 +566,7 @@ async fn respond(request: Request, shared: &Shared) -> Response {
             let h = shared.history.clone();
             // Streams the file: memory stays bounded whatever its size.
             match tokio::task::spawn_blocking(move || h.summary(since).0).await {
-                Ok(s) => Response::History(s),
+                Ok(s) => Response::History(Box::new(s)),
                 Err(e) => Response::error(format!("cannot read history: {e}")),
             }
         }
