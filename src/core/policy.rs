@@ -979,7 +979,8 @@ fn hold_ended(
 ) {
     let held = now - hold.since;
     let silent = network_silence_at_release(state, now, id.1, &hold);
-    let silence = silent.map_or(String::new(), |s| {
+    // Data arriving moments before it let go is no silence to report (review AA, AA6).
+    let silence = (silent.filter(|s| *s >= 1.0)).map_or(String::new(), |s| {
         format!(" (nothing from the network for {})", text::duration(s))
     });
     fx.push(Effect::Log(format!(
