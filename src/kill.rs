@@ -1341,6 +1341,7 @@ mod tests {
             first_try_secs: 20.0,
             connections: 1,
             open: true,
+            bytes_per_sec: None,
         };
         i.doing = Doing::Network {
             peer: "127.0.0.1:9".into(),

@@ -2429,6 +2429,7 @@ mod tests {
                 first_try_secs: 18.0,
                 connections: 1,
                 open: true,
+                bytes_per_sec: None,
             }),
             git: Some(crate::core::model::GitFetch {
                 url: "http://127.0.0.1:18994/x.git".into(),

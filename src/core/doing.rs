@@ -158,14 +158,15 @@ fn describe_as_read(doing: &Doing) -> String {
         Doing::Network {
             peer, git: None, ..
         } if data_arriving(doing) => {
-            format!("downloading from {peer} (data arriving)")
+            format!("downloading from {peer} ({})", arriving_words(doing))
         }
         Doing::Network {
             peer, git: Some(g), ..
         } if data_arriving(doing) => {
             format!(
-                "fetching git repository {} from {peer} (data arriving)",
-                g.url
+                "fetching git repository {} from {peer} ({})",
+                g.url,
+                arriving_words(doing)
             )
         }
         Doing::Network {
@@ -197,6 +198,25 @@ fn describe_as_read(doing: &Doing) -> String {
             "no child; another user's process, whose connections cannot be seen".into()
         }
         Doing::Unknown => "no child, no network connection".into(),
+    }
+}
+
+/// "data arriving", with its pace when it is known: "data arriving at 4 B/s" (review AA,
+/// AA6).
+fn arriving_words(d: &Doing) -> String {
+    match bytes_per_sec(d) {
+        Some(rate) => format!("data arriving at {}", super::text::rate(rate)),
+        None => "data arriving".to_string(),
+    }
+}
+
+/// The pace data arrives at on a followed network wait, when known.
+pub fn bytes_per_sec(d: &Doing) -> Option<f64> {
+    match d {
+        Doing::Network {
+            silence: Some(s), ..
+        } => s.bytes_per_sec,
+        _ => None,
     }
 }
 
@@ -519,6 +539,7 @@ mod tests {
             first_try_secs: 69.0,
             connections: 3,
             open: true,
+            bytes_per_sec: None,
         };
         let network = |s: &NetSilence| Doing::Network {
             peer: "127.0.0.1:18765".into(),

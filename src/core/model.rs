@@ -949,6 +949,11 @@ pub struct NetSilence {
     pub connections: u32,
     /// A connection is open now; false between tries (Cargo's pause before a retry).
     pub open: bool,
+    /// Bytes a second received on the connection open now, on average since it opened, when
+    /// the kernel counts them and it has been open a while: a server trickling a few bytes a
+    /// second is told from a download (review AA, AA6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_sec: Option<f64>,
 }
 
 /// One incident: a root blocker and everyone transitively blocked by it.

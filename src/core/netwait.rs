@@ -18,6 +18,8 @@ const HANDSHAKE_SECS: f64 = 3.0;
 const HANDSHAKE_BYTES: u64 = 16 * 1024;
 /// A first try this close to the hold's start came with the hold.
 const HOLD_START_SLACK_SECS: f64 = 5.0;
+/// A connection's rate is said once it has been open this long.
+const RATE_AFTER_SECS: f64 = 10.0;
 /// Connections remembered, at most (their count goes on).
 const MAX_CONNS: usize = 64;
 
@@ -119,6 +121,14 @@ impl NetTrack {
         }
     }
 
+    /// Bytes a second on the connection open now since it connected, once it has been open
+    /// [`RATE_AFTER_SECS`] and the kernel counts its bytes.
+    fn rate(&self, now: f64) -> Option<f64> {
+        let conn = self.conns.last().filter(|_| self.open)?;
+        let open_for = now - conn.connected_at;
+        (open_for >= RATE_AFTER_SECS).then(|| conn.bytes.map(|b| b as f64 / open_for))?
+    }
+
     /// The wait at `now`, when there is one: nothing arriving (or a pause between tries) after
     /// a first try. `progress_at`: the last sign of work elsewhere (a write under the lock's
     /// domain), which ends the silence as surely as bytes do.
@@ -141,6 +151,7 @@ impl NetTrack {
             first_try_secs: (now - first_try).max(0.0),
             connections: self.connections.max(1),
             open: self.open,
+            bytes_per_sec: self.rate(now),
         };
         Some((self.peer.clone(), silent))
     }
@@ -297,6 +308,23 @@ mod tests {
             t.observe(*now, 0.0, Some(peers));
         }
         t
+    }
+
+    /// A server trickling 4 bytes a second: data arrives, at a pace that is said (review AA,
+    /// AA6).
+    #[test]
+    fn a_trickle_s_pace_is_known() {
+        let passes: Vec<(f64, Vec<Peer>)> = (1..=41)
+            .map(|t| (f64::from(t), vec![peer(7, 0.5, 4 * u64::from(t as u32))]))
+            .collect();
+        let t = run(&passes);
+        let (_, s) = t.silence(41.0, 0.0, None).expect("a wait");
+        assert!(!s.nothing_received, "{s:?}");
+        let rate = s.bytes_per_sec.expect("a rate");
+        assert!((rate - 4.1).abs() < 0.01, "{rate}");
+        // Too young a connection has no pace yet.
+        let (_, s) = run(&passes[..5]).silence(5.0, 0.0, None).expect("a wait");
+        assert_eq!(s.bytes_per_sec, None);
     }
 
     #[test]

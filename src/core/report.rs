@@ -907,6 +907,21 @@ fn busy_verdict(
                 give_up_words(Some(s), settings),
             )
         }
+        // A trickle is no download: it may take hours (review AA, AA6).
+        Doing::Network {
+            silence: Some(s), ..
+        } if s.first_try_secs >= SLOW_AFTER_SECS
+            && s.bytes_per_sec.is_some_and(|r| r < SLOW_BYTES_PER_SEC) =>
+        {
+            format!(
+                "{} is busy: {}; {waiting}. Data comes at only {}: at that pace it may take \
+                 hours. If it does not speed up, stop it: `{}`.",
+                who(b),
+                doing::describe_short(doing),
+                super::text::rate(s.bytes_per_sec.unwrap_or_default()),
+                super::model::kill_command(b.pid, b.sigterm.futile())
+            )
+        }
         _ => format!(
             "{} is busy: {}; {waiting}. Waiting is usually right.",
             who(b),
@@ -914,6 +929,10 @@ fn busy_verdict(
         ),
     }
 }
+
+/// Data slower than this, on a connection open [`SLOW_AFTER_SECS`], is a trickle.
+const SLOW_BYTES_PER_SEC: f64 = 1024.0;
+const SLOW_AFTER_SECS: f64 = 30.0;
 
 /// The git fetch `doing` is, when nothing makes it give up: git's own command line (unless its
 /// `http.lowSpeedLimit` is set), or Cargo's libgit2 transport without `http.timeout` (review
@@ -2331,6 +2350,7 @@ mod tests {
             first_try_secs: silent,
             connections,
             open,
+            bytes_per_sec: None,
         };
         Knowledge {
             stale: Some(HashMap::new()),
@@ -2546,6 +2566,38 @@ mod tests {
             "{v}"
         );
         assert!(!v.contains("wait for ever"), "{v}");
+    }
+
+    /// Data trickling at 4 B/s for a minute: not "waiting is usually right", and the pace is
+    /// said (review AA, AA6).
+    #[test]
+    fn a_trickle_is_said_with_its_pace() {
+        let mut k = followed_wait(0.5, 1, true);
+        if let Some((_, s)) = k.net_waits.get_mut(&10) {
+            s.nothing_received = false;
+            s.first_try_secs = 60.0;
+            s.bytes_per_sec = Some(4.0);
+        }
+        let i = &two_builds(ProcState::Sleeping).report(&k).incidents[0];
+        assert_eq!(
+            crate::core::doing::describe(&i.doing),
+            "downloading from 127.0.0.1:1 (data arriving at 4 B/s)"
+        );
+        assert!(
+            i.verdict
+                .contains("Data comes at only 4 B/s: at that pace it may take hours.")
+                && i.verdict.contains("`cargo lockwatch kill 10`"),
+            "{}",
+            i.verdict
+        );
+        // A download at speed is one.
+        if let Some((_, s)) = k.net_waits.get_mut(&10) {
+            s.bytes_per_sec = Some(2.0e6);
+        }
+        let v = two_builds(ProcState::Sleeping).report(&k).incidents[0]
+            .verdict
+            .clone();
+        assert!(v.ends_with("Waiting is usually right."), "{v}");
     }
 
     #[test]

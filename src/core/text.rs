@@ -3,6 +3,15 @@
 
 use std::path::Path;
 
+/// Formats bytes a second as `4 B/s`, `12 KB/s`, `3.4 MB/s`.
+pub fn rate(bytes_per_sec: f64) -> String {
+    match bytes_per_sec {
+        r if r < 1024.0 => format!("{r:.0} B/s"),
+        r if r < 1024.0 * 1024.0 => format!("{:.0} KB/s", r / 1024.0),
+        r => format!("{:.1} MB/s", r / (1024.0 * 1024.0)),
+    }
+}
+
 /// Formats seconds as `45s`, `3m12s`, `2h05m`, `3d04h`.
 pub fn duration(secs: f64) -> String {
     let s = secs.max(0.0).round() as u64;
