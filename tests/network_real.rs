@@ -302,6 +302,27 @@ fn git_dependency_projects(dir: &Dir, server: &HangServer) -> (PathBuf, PathBuf)
     (dir.path("fetcher"), dir.path("plain"))
 }
 
+/// Starts `cargo fetch` in `fetcher` with `env` and, once it holds the package cache, a build
+/// of `plain` behind it: the fetching cargo, the waiter, and the incident once it is stale.
+fn fetch_until_stale(
+    d: &Daemon,
+    dir: &Dir,
+    (fetcher, plain): (&Path, &Path),
+    env: &[(&str, &str)],
+) -> (Proc, Proc, IncidentReport) {
+    let mut cmd = dir.cargo(fetcher);
+    cmd.arg("fetch").envs(env.iter().copied());
+    let blocker = dir.spawn("fetcher", &mut cmd);
+    let cache = dir.cargo_home.join(".package-cache");
+    d.wait_for("the fetching cargo holding the package cache", |r| {
+        util::daemon::holder_of(r, &cache)
+            .is_some_and(|l| l.holders.iter().any(|h| h.pid == blocker.pid))
+    });
+    let waiter = dir.spawn("plain", dir.cargo(plain).arg("build"));
+    let stale = watch_until_stale(d, &blocker).stale;
+    (blocker, waiter, stale)
+}
+
 /// A git dependency's server that never answers: the blocker is fetching that repository, not
 /// waiting on "a registry" that "gives up by itself in about 2m" — Cargo sets no timeout for a
 /// git fetch unless `http.timeout` is set, and git none unless `http.lowSpeedLimit` is (review
@@ -315,17 +336,9 @@ fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
     let d = Daemon::start_with(&dir, "daemon", &[("LOCKWATCH_STALE_STALE_AFTER", "6s")]);
     let url = format!("http://127.0.0.1:{}/x.git", server.port);
     for with_git_cli in [false, true] {
-        let mut cmd = dir.cargo(&fetcher);
-        cmd.arg("fetch")
-            .env("CARGO_NET_GIT_FETCH_WITH_CLI", with_git_cli.to_string());
-        let blocker = dir.spawn("fetcher", &mut cmd);
-        let cache = dir.cargo_home.join(".package-cache");
-        d.wait_for("the fetching cargo holding the package cache", |r| {
-            util::daemon::holder_of(r, &cache)
-                .is_some_and(|l| l.holders.iter().any(|h| h.pid == blocker.pid))
-        });
-        let waiter = dir.spawn("plain", dir.cargo(&plain).arg("build"));
-        let i = watch_until_stale(&d, &blocker).stale;
+        let cli = with_git_cli.to_string();
+        let env = [("CARGO_NET_GIT_FETCH_WITH_CLI", cli.as_str())];
+        let (blocker, waiter, i) = fetch_until_stale(&d, &dir, (&fetcher, &plain), &env);
         let Doing::Network { git: Some(g), .. } = &i.doing else {
             panic!("not a git fetch: {i:#?}");
         };
@@ -407,18 +420,8 @@ fn a_git_fetch_over_ssh_is_not_ended_by_http_timeout() {
     );
     dir.write("fetcher/src/main.rs", "fn main() {}\n");
     let d = Daemon::start_with(&dir, "daemon", &[("LOCKWATCH_STALE_STALE_AFTER", "6s")]);
-    let mut cmd = dir.cargo(&fetcher);
-    cmd.arg("fetch")
-        .env("CARGO_HTTP_TIMEOUT", "2")
-        .env("CARGO_NET_RETRY", "0");
-    let blocker = dir.spawn("fetcher", &mut cmd);
-    let cache = dir.cargo_home.join(".package-cache");
-    d.wait_for("the fetching cargo holding the package cache", |r| {
-        util::daemon::holder_of(r, &cache)
-            .is_some_and(|l| l.holders.iter().any(|h| h.pid == blocker.pid))
-    });
-    let waiter = dir.spawn("plain", dir.cargo(&plain).arg("build"));
-    let i = watch_until_stale(&d, &blocker).stale;
+    let env = [("CARGO_HTTP_TIMEOUT", "2"), ("CARGO_NET_RETRY", "0")];
+    let (blocker, waiter, i) = fetch_until_stale(&d, &dir, (&fetcher, &plain), &env);
     assert!(
         matches!(&i.doing, Doing::Network { git: Some(g), .. } if g.url == url),
         "{i:#?}"
