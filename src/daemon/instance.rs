@@ -108,17 +108,21 @@ impl InstanceLock {
             }
         };
         if rc != 0 {
-            // The winner writes its pid right after locking: give it a moment.
+            // The winner writes its pid right after locking: give it a moment. Until it has,
+            // the file may still hold the pid of a daemon that ran before: only the pid of the
+            // process holding the lock is the winner's.
             let deadline = Instant::now() + PID_WAIT;
             let pid = loop {
-                let mut text = String::new();
-                let _ = file.rewind();
-                let _ = file.read_to_string(&mut text);
-                match parse_pid(&text) {
-                    Some(p) => break Some(p),
-                    None if Instant::now() >= deadline => break None,
-                    None => std::thread::sleep(Duration::from_millis(20)),
+                if let Some(p) = live_pid(&dir) {
+                    break Some(p);
                 }
+                if Instant::now() >= deadline {
+                    let mut text = String::new();
+                    let _ = file.rewind();
+                    let _ = file.read_to_string(&mut text);
+                    break parse_pid(&text);
+                }
+                std::thread::sleep(Duration::from_millis(20));
             };
             return Err(AlreadyRunning {
                 pid,
