@@ -32,6 +32,12 @@ enum Tier {
     /// children) and the newest (a process that hands its lock to a child and exits, as a
     /// daemon does, forks that child last).
     Ends,
+    /// Found by counting every process's descriptors (a third of the cost of reading its
+    /// stat): a process holding more than the processes forked just before and after it,
+    /// which hold the same number. An heir that exec'd into the program its siblings run
+    /// differs from them by the descriptor it inherited alone, and a fork that never exec'd
+    /// (a daemon's fork-and-exit, a shell's `( … ) &`) holds its parent's descriptors.
+    Unlike,
     /// Found by reading every process's stat: Cargo's tools, children of editors, the
     /// waiters' sessions (a reparented process keeps its session), the dead locker's
     /// process group or session (its children keep them), and daemons started since it (a
@@ -42,7 +48,13 @@ enum Tier {
     Rest,
 }
 
-const TIERS: [Tier; 4] = [Tier::Related, Tier::Ends, Tier::Named, Tier::Rest];
+const TIERS: [Tier; 5] = [
+    Tier::Related,
+    Tier::Ends,
+    Tier::Unlike,
+    Tier::Named,
+    Tier::Rest,
+];
 
 /// How many processes at each end of the dead locker's range the `Ends` tier reads.
 const ENDS: usize = 16;
@@ -172,6 +184,7 @@ fn tier_holders(
             let found = first_holders_among(v, ino, pick, &pids, checked);
             return by_process(v, found);
         }
+        Tier::Unlike => return unlike_holders(v, ino, pick, clues, checked),
         Tier::Named => return named_holders(v, ino, pick, clues, checked),
         Tier::Rest => rest(v, clues),
     };
@@ -320,6 +333,70 @@ fn first_dead(clues: &Clues) -> u32 {
     clues.dead.iter().copied().min().unwrap_or(0)
 }
 
+/// How many processes' descriptors the unlike tier counts before it reads the tables of
+/// those standing out among them.
+const COUNT_RUN: usize = 256;
+
+/// The unlike tier: every process's descriptor count, in runs of [`COUNT_RUN`] in the order
+/// of [`from_pivot`]; after each run, the tables of those holding more descriptors than their
+/// neighbours (see [`unlike_neighbours`]). The search stops at the first run with a holder,
+/// and at the first when the kernel counts nobody's descriptors (before Linux 6.2).
+fn unlike_holders(
+    v: &mut View,
+    ino: u64,
+    pick: Pick,
+    clues: &Clues,
+    checked: &mut HashSet<u32>,
+) -> Vec<(u32, KernelLock)> {
+    let pids = from_pivot(v.pids(), Since::of(v, clues));
+    let (mut counts, mut judged) = (Vec::with_capacity(pids.len()), 0);
+    for run in pids.chunks(COUNT_RUN) {
+        counts.extend(v.fd_counts(run));
+        if judged == 0 && counts.iter().all(|c| *c == 0) {
+            return Vec::new();
+        }
+        // The last processes of a run are judged with the next one's beside them.
+        let until = if counts.len() == pids.len() {
+            counts.len()
+        } else {
+            counts.len().saturating_sub(NEIGHBOURS)
+        };
+        let odd: Vec<u32> = (unlike_neighbours(&counts, judged..until).into_iter())
+            .map(|i| pids[i])
+            .collect();
+        judged = until;
+        let found = first_holders_among(v, ino, pick, &odd, checked);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+/// How many processes on each side of one are its neighbours in [`unlike_neighbours`].
+const NEIGHBOURS: usize = 8;
+
+/// Those in `judge` of the processes whose descriptor counts are `counts` (in the order they
+/// were forked) holding more descriptors than their [`NEIGHBOURS`] on each side, three
+/// quarters or more of which hold the same number: lookalikes forked one after another. A
+/// count of 0 (unreadable, a kernel thread, or a kernel that does not count) neither stands
+/// out nor counts as a neighbour, and a process with fewer than [`NEIGHBOURS`] neighbours
+/// counted is not judged: on a machine whose processes are all unlike, none stands out.
+fn unlike_neighbours(counts: &[u64], judge: std::ops::Range<usize>) -> Vec<usize> {
+    judge
+        .filter(|&i| {
+            let around: Vec<u64> = (i.saturating_sub(NEIGHBOURS)
+                ..counts.len().min(i + NEIGHBOURS + 1))
+                .filter(|j| *j != i && counts[*j] > 0)
+                .map(|j| counts[j])
+                .collect();
+            let usual = most_common(around.iter().copied());
+            let alike = around.iter().filter(|c| **c == usual).count();
+            counts[i] > usual && around.len() >= NEIGHBOURS && alike * 4 >= around.len() * 3
+        })
+        .collect()
+}
+
 /// How many processes' stats the named tier reads before it reads the descriptors of the
 /// likely ones among them.
 const NAMED_RUN: usize = 256;
@@ -425,10 +502,8 @@ fn odd_ones(v: &mut View, pids: &[u32]) -> HashSet<u32> {
         .flatten()
         .copied()
         .collect();
-    let counts: HashMap<u32, u64> = members
-        .iter()
-        .copied()
-        .zip(v.par_map(&members, |w, p| w.fs.size(&format!("{p}/fd")).unwrap_or(0)))
+    let counts: HashMap<u32, u64> = (members.iter().copied())
+        .zip(v.fd_counts(&members))
         .collect();
     let mut odd: HashSet<u32> = HashSet::new();
     for g in groups.values().filter(|g| g.len() >= LOOKALIKES) {
@@ -600,8 +675,88 @@ mod tests {
         assert_eq!(most_common(std::iter::empty()), 0);
     }
 
-    /// Four `sleep`s of this process, one with an extra descriptor (an inherited lock's, as
-    /// `exec 9>file` leaves it): that one is read first (real processes, real `/proc`). Another
+    #[test]
+    fn one_with_more_descriptors_than_its_alike_neighbours_stands_out() {
+        let mut counts = vec![3; 20];
+        counts[10] = 4;
+        assert_eq!(unlike_neighbours(&counts, 0..20), [10]);
+        // Two heirs side by side (a locker that forked twice) both stand out.
+        counts[11] = 4;
+        assert_eq!(unlike_neighbours(&counts, 0..20), [10, 11]);
+        // Only the range asked about is judged.
+        assert_eq!(unlike_neighbours(&counts, 0..10), [] as [usize; 0]);
+        // Fewer descriptors than the neighbours is nothing inherited.
+        counts[11] = 2;
+        assert_eq!(unlike_neighbours(&counts, 0..20), [10]);
+    }
+
+    #[test]
+    fn among_unlike_neighbours_or_uncounted_ones_none_stands_out() {
+        // A desktop's processes: all different, so no usual count to stand out from.
+        let mixed = [
+            3, 7, 12, 5, 9, 31, 4, 4, 6, 88, 3, 10, 17, 5, 64, 8, 3, 12, 9, 4,
+        ];
+        assert_eq!(unlike_neighbours(&mixed, 0..20), [] as [usize; 0]);
+        // Kernel threads, other users' processes, or a kernel before 6.2: all read 0.
+        let mut uncounted = [0; 20];
+        uncounted[10] = 4;
+        assert_eq!(unlike_neighbours(&uncounted, 0..20), [] as [usize; 0]);
+        // Too few counted neighbours (a run of kernel threads beside a few processes).
+        let few = [0, 0, 0, 0, 0, 3, 3, 3, 4, 3, 3, 3, 0, 0, 0, 0, 0];
+        assert_eq!(unlike_neighbours(&few, 0..17), [] as [usize; 0]);
+    }
+
+    /// Sixteen `sleep`s of this process and, in the middle, one whose descriptor 9 holds a
+    /// flock its locker (`flock -x 9`, gone) left it: the unlike tier reads that one and
+    /// finds it (real processes, real `/proc`, real lock). Other tests forking at the same
+    /// moment may take pids between the sleeps and make them unlike: such a round is
+    /// spawned again.
+    #[test]
+    fn the_unlike_tier_finds_a_lookalike_heir_among_sleeps() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(".package-cache");
+        std::fs::write(&file, "").unwrap();
+        let ino = std::fs::metadata(&file).unwrap().ino();
+        let fs = super::super::linux_index::Procfs::open("/proc".into()).unwrap();
+        for _ in 0..10 {
+            let mut kids = sleeps(&file, 8, "exec 9>\"$0\" && flock -x 9 && exec sleep 60");
+            let pids: Vec<u32> = kids.iter().map(|k| k.id()).collect();
+            let heir = pids[8];
+            let mut idx = super::super::linux_index::Index::default();
+            let mut v = View {
+                fs: &fs,
+                idx: &mut idx,
+            };
+            let counts = v.fd_counts(&pids);
+            let pivot = [pids[0] - 1];
+            let clues = Clues {
+                dead: &pivot,
+                waiters: &[],
+                table: &[],
+            };
+            let found = unlike_holders(&mut v, ino, Pick::LockNames, &clues, &mut HashSet::new());
+            for k in &mut kids {
+                let _ = k.kill();
+                let _ = k.wait();
+            }
+            if counts[0] == 0 {
+                assert!(found.is_empty(), "no counts before Linux 6.2: {found:?}");
+                return;
+            }
+            let found: Vec<u32> = found.iter().map(|(p, _)| *p).collect();
+            let ascending = pids.windows(2).all(|w| w[0] < w[1]);
+            let alike = (counts.iter().enumerate()).all(|(i, c)| i == 8 || *c == counts[0]);
+            if ascending && alike && counts[8] > counts[0] {
+                assert_eq!(found, [heir], "{pids:?} with {counts:?} descriptors");
+                return;
+            }
+        }
+        panic!("the sleeps never came out alike and in order");
+    }
+
+    /// Three `sleep`s of this process, the middle one with an extra descriptor (an inherited
+    /// lock's, as `exec 9>file` leaves it): that one is read first (real processes, real `/proc`). Another
     /// test running at once may leave a descriptor of its own in a child for a moment, which
     /// makes the lookalikes unlike: such a round is spawned again.
     #[test]
@@ -610,7 +765,7 @@ mod tests {
         let file = dir.path().join("lock");
         let fs = super::super::linux_index::Procfs::open("/proc".into()).unwrap();
         for _ in 0..10 {
-            let mut kids = lookalike_sleeps(&file);
+            let mut kids = sleeps(&file, 1, "exec 9>\"$0\"; exec sleep 60");
             let pids: Vec<u32> = kids.iter().map(|k| k.id()).collect();
             let counts: Vec<u64> = (pids.iter())
                 .map(|p| fs.size(&format!("{p}/fd")).unwrap_or(0))
@@ -631,9 +786,7 @@ mod tests {
                 assert_eq!(order, pids, "no counts: the order is kept");
                 return;
             }
-            let alike = [counts[0], counts[2], counts[3]]
-                .iter()
-                .all(|c| *c == counts[0]);
+            let alike = counts[2] == counts[0];
             if alike && counts[1] > counts[0] {
                 assert_eq!(
                     order[0], pids[1],
@@ -645,22 +798,27 @@ mod tests {
         panic!("the three plain sleeps never had the same descriptors");
     }
 
-    /// Three `sleep`s of this process and, second, one that holds `file` open on descriptor 9,
-    /// each exec'd into `sleep` with its descriptors as they will stay.
-    fn lookalike_sleeps(file: &std::path::Path) -> Vec<std::process::Child> {
-        use std::process::{Command, Stdio};
+    /// `2 * half + 1` `sleep`s of this process, the middle one started by `heir` (`$0` is
+    /// `file`), forked one after another.
+    fn sleeps(file: &std::path::Path, half: usize, heir: &str) -> Vec<std::process::Child> {
         let spawn = |script: &str| {
-            Command::new("sh")
+            std::process::Command::new("sh")
                 .args(["-c", script])
                 .arg(file)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
         };
-        let mut kids: Vec<std::process::Child> = (0..3).map(|_| spawn("exec sleep 60")).collect();
-        kids.insert(1, spawn("exec 9>\"$0\"; exec sleep 60"));
+        let kids: Vec<std::process::Child> = (0..=2 * half)
+            .map(|i| spawn(if i == half { heir } else { "exec sleep 60" }))
+            .collect();
+        wait_for_sleeps(&kids);
+        kids
+    }
+
+    fn wait_for_sleeps(kids: &[std::process::Child]) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while kids.iter().any(|k| {
             let comm = std::fs::read_to_string(format!("/proc/{}/comm", k.id()));
@@ -672,7 +830,6 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        kids
     }
 
     #[test]
