@@ -307,18 +307,18 @@ pub fn configured_build_dirs(
         .collect();
     pids.sort_unstable();
     pids.dedup();
-    let mut out: Vec<PathBuf> = Vec::new();
-    for pid in &pids {
-        let Some(facts) = pass.facts.get(pid) else {
-            continue;
-        };
-        let build_dir = memo.get_or(*pid, facts.start_token, || {
-            let dirs = crate::cargo_dirs::resolve(facts.cwd.as_deref()?, home, None, &|_| None)?;
-            (dirs.build_dir != dirs.target_dir).then_some(dirs.build_dir)
-        });
-        out.extend(build_dir);
-    }
-    memo.keep(&pids);
+    let procs = (pids.iter()).filter_map(|p| pass.facts.get(p).map(|f| (*p, f.start_token)));
+    let mut out: Vec<PathBuf> = (memo.recall_or_learn(procs, |pid| {
+        let cwd = pass.facts.get(&pid).and_then(|f| f.cwd.as_deref());
+        let dirs = cwd.and_then(|cwd| crate::cargo_dirs::resolve(cwd, home, None, &|_| None));
+        Some(
+            dirs.filter(|d| d.build_dir != d.target_dir)
+                .map(|d| d.build_dir),
+        )
+    }))
+    .into_iter()
+    .filter_map(|(_, dir)| dir)
+    .collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -337,19 +337,32 @@ impl<T> Default for PerProcess<T> {
 }
 
 impl<T: Clone> PerProcess<T> {
-    /// What is known of `pid` started at `start`, else what `learn` says, kept.
-    fn get_or(&mut self, pid: u32, start: u64, learn: impl FnOnce() -> T) -> T {
-        self.0.entry((pid, start)).or_insert_with(learn).clone()
-    }
-
-    /// What is known of `pid` started at `start`, if anything.
-    fn get(&self, pid: u32, start: u64) -> Option<T> {
-        self.0.get(&(pid, start)).cloned()
-    }
-
-    /// Forgets every process but `pids`.
-    fn keep(&mut self, pids: &[u32]) {
-        self.0.retain(|(pid, _), _| pids.contains(pid));
+    /// For each of `procs` (pid, start), what is known of it, else what `learn` says of its
+    /// pid (kept; `None`: nothing to learn yet, asked again next time), by pid. Every process
+    /// not among `procs` is forgotten.
+    fn recall_or_learn(
+        &mut self,
+        procs: impl IntoIterator<Item = (u32, u64)>,
+        mut learn: impl FnMut(u32) -> Option<T>,
+    ) -> Vec<(u32, T)> {
+        let procs: Vec<(u32, u64)> = procs.into_iter().collect();
+        let now: std::collections::HashSet<&(u32, u64)> = procs.iter().collect();
+        self.0.retain(|key, _| now.contains(key));
+        let mut out = Vec::with_capacity(procs.len());
+        for key in procs {
+            let known = match self.0.get(&key) {
+                Some(known) => known.clone(),
+                None => {
+                    let Some(learned) = learn(key.0) else {
+                        continue;
+                    };
+                    self.0.insert(key, learned.clone());
+                    learned
+                }
+            };
+            out.push((key.0, known));
+        }
+        out
     }
 }
 
@@ -363,20 +376,14 @@ pub fn net_settings(
     cargo_home: Option<&Path>,
     memo: &mut PerProcess<Option<NetSettings>>,
 ) -> HashMap<u32, NetSettings> {
-    let mut out = HashMap::new();
-    let mut seen = Vec::new();
-    for (pid, activity) in &pass.activity {
-        let Some(facts) = pass.facts.get(pid).filter(|_| !activity.peers.is_empty()) else {
-            continue;
-        };
-        seen.push(*pid);
-        let settings = memo.get_or(*pid, facts.start_token, || {
-            settings_of(pass, *pid, cargo_home)
-        });
-        out.extend(settings.map(|s| (*pid, s)));
-    }
-    memo.keep(&seen);
-    out
+    let procs = (pass.activity.iter())
+        .filter(|(_, activity)| !activity.peers.is_empty())
+        .filter_map(|(pid, _)| pass.facts.get(pid).map(|f| (*pid, f.start_token)));
+    (memo
+        .recall_or_learn(procs, |pid| Some(settings_of(pass, pid, cargo_home)))
+        .into_iter())
+    .filter_map(|(pid, settings)| Some((pid, settings?)))
+    .collect()
 }
 
 /// The settings process `pid` runs with (see [`net_settings`]); `None` without a Cargo home.
@@ -409,28 +416,24 @@ pub fn git_sources(
     pass: &Pass,
     memo: &mut PerProcess<Vec<String>>,
 ) -> HashMap<u32, Vec<GitSource>> {
-    let mut urls = HashMap::new();
-    let mut seen = Vec::new();
-    for (pid, activity) in &pass.activity {
-        let Some(facts) = (pass.facts.get(pid)).filter(|_| activity.descendants.is_empty()) else {
-            continue;
-        };
-        seen.push(*pid);
-        let listed = if activity.peers.is_empty() {
-            memo.get(*pid, facts.start_token)
-        } else {
-            Some(memo.get_or(*pid, facts.start_token, || {
-                let dir = crate::core::place::workplace(&facts.cmd, facts.cwd.as_deref());
-                let mut urls: Vec<String> = dir
-                    .map(|d| crate::cargo_dirs::git_urls(&d))
-                    .unwrap_or_default();
-                urls.extend(crate::core::gitfetch::command_line_url(&facts.cmd));
-                urls
-            }))
-        };
-        urls.extend(listed.filter(|u| !u.is_empty()).map(|u| (*pid, u)));
-    }
-    memo.keep(&seen);
+    let procs = (pass.activity.iter())
+        .filter(|(_, activity)| activity.descendants.is_empty())
+        .filter_map(|(pid, _)| pass.facts.get(pid).map(|f| (*pid, f.start_token)));
+    let listed = memo.recall_or_learn(procs, |pid| {
+        let facts = pass.facts.get(&pid)?;
+        if pass.activity.get(&pid).is_none_or(|a| a.peers.is_empty()) {
+            return None; // nothing to learn until it connects
+        }
+        let dir = crate::core::place::workplace(&facts.cmd, facts.cwd.as_deref());
+        let mut urls: Vec<String> = dir
+            .map(|d| crate::cargo_dirs::git_urls(&d))
+            .unwrap_or_default();
+        urls.extend(crate::core::gitfetch::command_line_url(&facts.cmd));
+        Some(urls)
+    });
+    let urls: HashMap<u32, Vec<String>> = (listed.into_iter())
+        .filter(|(_, u)| !u.is_empty())
+        .collect();
     // One wait for the resolver for the whole pass (review 15, D5).
     let mut sources = crate::resolve::git_sources(&urls);
     sources.retain(|_, s| !s.is_empty());
@@ -444,9 +447,6 @@ pub fn leftover_packages(
     pass: &Pass,
     memo: &mut PerProcess<Option<LeftBy>>,
 ) -> HashMap<u32, LeftBy> {
-    const VARS: [&str; 3] = ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "HOST"];
-    let mut out = HashMap::new();
-    let mut seen = Vec::new();
     // As the lock table names them and as they resolve: a Cargo home through a symbolic link
     // is the same home.
     let mut homes: Vec<PathBuf> = (pass.sightings.iter())
@@ -456,22 +456,28 @@ pub fn leftover_packages(
         .collect();
     homes.sort();
     homes.dedup();
-    for culprit in pass.activity.values().flat_map(|a| &a.pipe_writers) {
-        seen.push(culprit.pid);
-        let left_by = memo.get_or(culprit.pid, culprit.start_token, || {
-            let env = crate::probe::environment(culprit.pid, &VARS);
-            let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-            let dir = var("CARGO_MANIFEST_DIR")?;
-            let real = std::fs::canonicalize(dir).ok();
-            let dir = real.as_deref().and_then(Path::to_str).unwrap_or(dir);
-            let mut left_by = LeftBy::from_env(var("CARGO_PKG_NAME")?, dir, &homes);
-            left_by.build_script = var("HOST").is_some();
-            Some(left_by)
-        });
-        out.extend(left_by.map(|l| (culprit.pid, l)));
-    }
-    memo.keep(&seen);
-    out
+    let culprits = (pass.activity.values())
+        .flat_map(|a| &a.pipe_writers)
+        .map(|c| (c.pid, c.start_token));
+    (memo
+        .recall_or_learn(culprits, |pid| Some(left_by(pid, &homes)))
+        .into_iter())
+    .filter_map(|(pid, left_by)| Some((pid, left_by?)))
+    .collect()
+}
+
+/// The package whose build script started `pid` (see [`leftover_packages`]), from its
+/// environment; `homes`: the pass's Cargo homes, as named and as they resolve.
+fn left_by(pid: u32, homes: &[PathBuf]) -> Option<LeftBy> {
+    const VARS: [&str; 3] = ["CARGO_PKG_NAME", "CARGO_MANIFEST_DIR", "HOST"];
+    let env = crate::probe::environment(pid, &VARS);
+    let var = |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let dir = var("CARGO_MANIFEST_DIR")?;
+    let real = std::fs::canonicalize(dir).ok();
+    let dir = real.as_deref().and_then(Path::to_str).unwrap_or(dir);
+    let mut left_by = LeftBy::from_env(var("CARGO_PKG_NAME")?, dir, homes);
+    left_by.build_script = var("HOST").is_some();
+    Some(left_by)
 }
 
 /// Current Unix time in seconds.
@@ -486,6 +492,25 @@ pub fn now() -> f64 {
 mod tests {
     use super::*;
     use std::fs;
+
+    #[test]
+    fn what_a_process_is_known_by_is_learned_once_and_forgotten_when_it_goes() {
+        let mut memo: PerProcess<String> = PerProcess::default();
+        let mut asked = Vec::new();
+        let mut learn = |pid: u32| {
+            asked.push(pid);
+            (pid != 3).then(|| format!("of {pid}"))
+        };
+        let first = memo.recall_or_learn([(1, 10), (2, 20), (3, 30)], &mut learn);
+        assert_eq!(first, [(1, "of 1".into()), (2, "of 2".into())]);
+        // 1 is known; 2 is gone; 3 had nothing to learn and is asked again; pid 4 is new.
+        let next = memo.recall_or_learn([(1, 10), (3, 30), (4, 40)], &mut learn);
+        assert_eq!(next, [(1, "of 1".into()), (4, "of 4".into())]);
+        // Pid 1 reused by another process (another start): learned afresh. And 2, forgotten
+        // when it was not among them, is learned again.
+        memo.recall_or_learn([(1, 11), (2, 20)], &mut learn);
+        assert_eq!(asked, [1, 2, 3, 3, 4, 1, 2]);
+    }
 
     /// The `cargo check` clippy runs reads as `cargo clippy`; a plain check, or one under
     /// another parent, is left as it is (review V, V3).

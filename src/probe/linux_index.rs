@@ -129,9 +129,20 @@ impl Procfs {
         Ok(buf[..n.min(buf.len())].to_vec())
     }
 
-    /// The size `stat` gives of an entry below the root: for a process's `fd` directory, how
-    /// many descriptors it has open (Linux 6.2 and later; 0 before).
-    pub fn size(&self, rel: &str) -> io::Result<u64> {
+    /// How many descriptors `pid` has open, by one `stat` of its `fd` directory (Linux 6.2
+    /// and later; 0 before): 0 too for a process whose table this user cannot read (another
+    /// user's: the kernel counts them for anyone), which no search here could read further.
+    pub fn fd_count(&self, pid: u32) -> u64 {
+        // SAFETY: geteuid cannot fail and has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        self.stat_at(&format!("{pid}/fd"))
+            .ok()
+            .filter(|st| me == 0 || st.st_uid == me)
+            .map_or(0, |st| u64::try_from(st.st_size).unwrap_or(0))
+    }
+
+    /// `stat` of an entry below the root.
+    fn stat_at(&self, rel: &str) -> io::Result<libc::stat> {
         let path = c_path(rel)?;
         let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
         // SAFETY: `self.dir` is an open directory, `path` NUL-terminated, `st` writable; it is
@@ -141,8 +152,7 @@ impl Procfs {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: filled by the successful call above.
-        let st = unsafe { st.assume_init() };
-        Ok(u64::try_from(st.st_size).unwrap_or(0))
+        Ok(unsafe { st.assume_init() })
     }
 
     /// Opens a directory below the root.
@@ -705,16 +715,15 @@ impl View<'_> {
         )
     }
 
-    /// Reads the stat of each of `pids` not read yet, on every core when there are many.
-    /// How many descriptors each of `pids` holds, in their order: one `stat` of
-    /// `/proc/PID/fd` each (a third of reading a process's stat), on every core when there are
-    /// many, kept for the pass. 0 for a process gone, not ours to read, or a kernel thread,
-    /// and for everyone before Linux 6.2 (which does not count them).
+    /// How many descriptors each of `pids` holds, in their order (see [`Procfs::fd_count`]: a
+    /// third of the cost of reading a process's stat), on every core when there are many,
+    /// kept for the pass. 0 for a process gone, not this user's to read, or a kernel thread,
+    /// and for everyone before Linux 6.2.
     pub fn fd_counts(&mut self, pids: &[u32]) -> Vec<u64> {
         let unread: Vec<u32> = (pids.iter().copied())
             .filter(|p| self.idx.procs.get(p).is_none_or(|e| e.fd_count.is_none()))
             .collect();
-        let counts = self.par_map(&unread, |w, p| w.fs.size(&format!("{p}/fd")).unwrap_or(0));
+        let counts = self.par_map(&unread, |w, p| w.fs.fd_count(p));
         for (pid, count) in unread.into_iter().zip(counts) {
             self.entry(pid).fd_count = Some(count);
         }
@@ -723,6 +732,7 @@ impl View<'_> {
             .collect()
     }
 
+    /// Reads the stat of each of `pids` not read yet, on every core when there are many.
     pub fn read_stats(&mut self, pids: &[u32]) {
         let unread: Vec<u32> = (pids.iter().copied())
             .filter(|p| self.idx.procs.get(p).is_none_or(|e| e.stat.is_none()))
