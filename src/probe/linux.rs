@@ -78,6 +78,8 @@ struct Memory {
     waiters: Vec<u32>,
     /// Package cache inode → when it was last searched for a waiter stopped in its request.
     cache_searched: HashMap<u64, Instant>,
+    /// Whether a pass has been made: a lock held since is one this probe saw begin.
+    looked: bool,
 }
 
 /// How long the known lock files' inodes are trusted when the lock table holds an inode none
@@ -279,11 +281,15 @@ const CACHE_WAITER_SEARCH_EVERY: std::time::Duration = std::time::Duration::from
 /// visibly waits for: such a cargo holds no lock at all, so only a look at every stopped
 /// process finds it (review T, T4). Done at most every [`CACHE_WAITER_SEARCH_EVERY`] per
 /// lock (`searched`); a daemon then follows what it found through the last pass's waiters.
+/// A hold that began since an earlier pass (`looked`) is first searched that long after it
+/// began: most last under a second (a build resolving its dependencies), and the search
+/// reads every process's stat, which would delay the news that it began.
 fn stopped_cache_waiters(
     v: &mut View,
     lines: &[KernelLock],
     known: &Known,
     searched: &mut HashMap<u64, Instant>,
+    looked: bool,
 ) -> Vec<KernelLock> {
     let waited = |ino: u64| lines.iter().any(|l| l.ino == ino && !l.is_granted());
     let held: Vec<&KernelLock> = (lines.iter())
@@ -295,6 +301,11 @@ fn stopped_cache_waiters(
         })
         .collect();
     searched.retain(|ino, _| held.iter().any(|l| l.ino == *ino));
+    if looked {
+        for l in &held {
+            searched.entry(l.ino).or_insert_with(Instant::now);
+        }
+    }
     let due = |ino: &u64| {
         searched
             .get(ino)
@@ -1120,7 +1131,9 @@ impl Probe for LinuxProbe {
         prune_discovered(&mut mem.discovered, &lines);
         let locked: Vec<u64> = lines.iter().map(|l| l.ino).collect();
         let known = mem.known.for_pass(&targets.known, &locked);
-        let cache_waiters = stopped_cache_waiters(&mut v, &lines, &known, &mut mem.cache_searched);
+        let cache_waiters =
+            stopped_cache_waiters(&mut v, &lines, &known, &mut mem.cache_searched, mem.looked);
+        mem.looked = true;
         lines.extend(cache_waiters);
         mem.waiters = (lines.iter().filter(|l| !l.is_granted()).map(|l| l.pid))
             .chain(parked.iter().map(|p| p.pid))
@@ -1466,6 +1479,49 @@ mod tests {
         d.fake
             .holding_fd(200, d.cache.to_str().unwrap(), d.ino, 100);
         d
+    }
+
+    /// A package cache held (by 100) with a cargo stopped in its request (200, Ctrl-Z'd:
+    /// nothing of it in the lock table), and a probe that has looked before the hold began.
+    fn cache_held_since_a_look_with_a_stopped_waiter() -> (LockedCache, LinuxProbe) {
+        let d = locked_cache(100, &[]);
+        let table = fs::read_to_string(d.fake.root().join("locks")).unwrap();
+        fs::write(d.fake.root().join("locks"), "").unwrap();
+        let mut probe = LinuxProbe::new(d.fake.root()).unwrap();
+        let nothing_held = probe.sightings(&d.targets).unwrap();
+        assert!(nothing_held.iter().all(|s| s.holders.is_empty()));
+        fs::write(d.fake.root().join("locks"), table).unwrap();
+        d.fake.locker(100, "cargo", &d.cache, d.ino);
+        let waiter = d.fake.process(200, "cargo", 'T');
+        symlink(&d.cache, waiter.join("fd/7")).unwrap();
+        fs::write(
+            waiter.join("syscall"),
+            format!("{} 0x7 0x2 0x0", libc::SYS_flock),
+        )
+        .unwrap();
+        (d, probe)
+    }
+
+    fn waiter_pids(s: &[LockSighting]) -> Vec<u32> {
+        s[0].waiters.iter().map(|w| w.pid).collect()
+    }
+
+    #[test]
+    fn a_hold_seen_to_begin_is_searched_for_stopped_waiters_only_once_it_lasts() {
+        let (d, mut probe) = cache_held_since_a_look_with_a_stopped_waiter();
+        // Most holds end within a second: the news that it began is not held up by a read
+        // of every process's stat.
+        assert_eq!(
+            waiter_pids(&probe.sightings(&d.targets).unwrap()),
+            [] as [u32; 0]
+        );
+        // Once it has lasted the search's interval, the stopped cargo is found.
+        let long_ago = Instant::now() - CACHE_WAITER_SEARCH_EVERY;
+        probe.mem.cache_searched.insert(d.ino, long_ago);
+        assert_eq!(waiter_pids(&probe.sightings(&d.targets).unwrap()), [200]);
+        // A probe's first look (a one-off `status`) searches a hold it did not see begin.
+        let mut fresh = LinuxProbe::new(d.fake.root()).unwrap();
+        assert_eq!(waiter_pids(&fresh.sightings(&d.targets).unwrap()), [200]);
     }
 
     #[test]
