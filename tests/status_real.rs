@@ -353,6 +353,18 @@ fn inherited_descriptor_of_an_exited_locker() {
         util::proc_state(locker).is_none(),
         "locker {locker} still exists"
     );
+    // `kill` of the pid the kernel (and `lslocks`) names: nothing to signal, and it says who
+    // holds the lock now (review AB, AB3).
+    let out = dir.lockwatch().run(&["kill", &locker.to_string()]);
+    assert_eq!(out.code, 4, "{out:?}");
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains(&format!("there is no process {locker}: it took the package cache"))
+            && said.contains(&format!("sleep {sleeper} inherited its descriptor"))
+            && said.contains(&format!("`cargo lockwatch kill {sleeper}`")),
+        "{said}"
+    );
+    assert!(util::proc_state(sleeper).is_some(), "nothing was signalled");
     drop(shell); // kills the whole group, the background sleep included
 }
 

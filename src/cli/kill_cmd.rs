@@ -69,7 +69,18 @@ pub(super) fn verified_token(ctx: &Context, pid: u32) -> Result<u64, Box<KillRep
 
 /// The process `pid` as this command sees it now (see [`verified_token`]).
 fn verified(ctx: &Context, pid: u32) -> Result<ProcessFacts, Box<KillReport>> {
-    let target = running(pid)?;
+    let target = running(pid).map_err(|mut refused| {
+        if let KillReport::Refused {
+            refusal: Refusal::Gone,
+            message,
+            ..
+        } = refused.as_mut()
+            && let Some(heirs) = dead_locker_heirs(ctx, pid)
+        {
+            *message = format!("there is no process {pid}: {heirs}");
+        }
+        refused
+    })?;
     let at = crate::scan::now();
     let shown = crate::shown::load(&ctx.dirs.runtime);
     match crate::shown::reused(&shown, &target, at) {
@@ -80,6 +91,33 @@ fn verified(ctx: &Context, pid: u32) -> Result<ProcessFacts, Box<KillReport>> {
         })),
         None => Ok(target),
     }
+}
+
+/// For a `pid` that is gone but that the kernel's lock table still names as a lock's taker
+/// (what `/proc/locks` and `lslocks` show when the locker exited and another process kept its
+/// descriptor), who holds that lock now and the command that ends it (review AB, AB3).
+fn dead_locker_heirs(ctx: &Context, pid: u32) -> Option<String> {
+    let roots = super::status::roots_here(ctx);
+    let pass = super::run_probe::with_probe(&ctx.dirs.runtime, |probe| {
+        crate::scan::pass(probe, &roots, true)
+    })
+    .ok()?
+    .ok()?;
+    let lock = (pass.sightings.iter()).find(|s| s.dead_locker == Some(pid))?;
+    let heirs: Vec<String> = (lock.holders.iter())
+        .map(|h| match pass.facts.get(&h.pid) {
+            Some(f) => format!("{} {}", crate::core::text::printable(f.name.raw()), h.pid),
+            None => h.pid.to_string(),
+        })
+        .collect();
+    let first = lock.holders.first()?.pid;
+    Some(format!(
+        "it took the {} ({}) and exited; {} inherited its descriptor and holds it: \
+         `cargo lockwatch kill {first}`",
+        lock.kind.cargo_words(),
+        crate::core::text::printable(&crate::core::text::tilde(&lock.path)),
+        heirs.join(" and ")
+    ))
 }
 
 /// The process `pid` now, if there is one lockwatch may signal.
