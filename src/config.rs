@@ -731,7 +731,11 @@ impl Layers {
             None => String::new(),
         };
         let problem = format!("{}{place}: {why}", file.display());
-        let warning = format!("{problem}; ignored, the default is used");
+        // An unknown name has no default: it is only ignored (review AB, AB6).
+        let warning = match unknown_name_hint(why) {
+            Some(hint) => format!("{problem}; ignored{hint}"),
+            None => format!("{problem}; ignored, the default is used"),
+        };
         self.warnings.push(warning.clone());
         self.defaulted.push(Defaulted {
             key: key.clone(),
@@ -1277,6 +1281,27 @@ fn closest<'a>(name: &str, valid: &'a [String]) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// For the error `why` about an unknown key or section (`unknown field `x`, expected one of
+/// `a`, `b` in `stale``), the hint after "ignored": the expected name nearest to it when one
+/// is close (` (did you mean `stale_after`?)`), else none; `None` for any other error.
+fn unknown_name_hint(why: &str) -> Option<String> {
+    let after = |marker: &str| {
+        let rest = &why[why.find(marker)? + marker.len()..];
+        rest.find('`').map(|end| rest[..end].to_string())
+    };
+    let unknown = after("unknown field `").or_else(|| after("unknown section `"))?;
+    let expected = why.split_once("expected ").map_or("", |(_, e)| e);
+    let expected = expected.split(" in `").next().unwrap_or_default();
+    let names: Vec<String> = (expected.split('`').skip(1).step_by(2))
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let hint = closest(&unknown, &names).map(|c| {
+        let c = c.to_ascii_lowercase();
+        format!(" (did you mean `{c}`?)")
+    });
+    Some(hint.unwrap_or_default())
+}
+
 /// Levenshtein distance: the fewest one-character insertions, deletions and substitutions
 /// that turn `a` into `b`.
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -1771,6 +1796,29 @@ mod tests {
         );
         // An unknown key has no value in use: it is only ignored.
         assert!(line("bogus").ends_with("; ignored"), "{said}");
+    }
+
+    #[test]
+    fn an_unknown_name_is_ignored_with_the_nearest_known_one_not_defaulted() {
+        let l = load(
+            Some("[stale]\nstale_afer = \"30s\"\n[nosuch]\nx = 1\n[watch]\nbogus = 1\n"),
+            &[],
+        );
+        let said = l.warnings.join("\n");
+        let line = |what: &str| (l.warnings.iter()).find(|w| w.contains(what)).unwrap();
+        assert!(
+            line("unknown field `stale_afer`").ends_with("; ignored (did you mean `stale_after`?)"),
+            "{said}"
+        );
+        assert!(
+            line("unknown section `nosuch`").ends_with("; ignored"),
+            "{said}"
+        );
+        assert!(
+            line("unknown field `bogus`").ends_with("; ignored"),
+            "{said}"
+        );
+        assert!(!said.contains("the default is used"), "{said}");
     }
 
     #[test]

@@ -359,8 +359,9 @@ fn inherited_descriptor_of_an_exited_locker() {
     assert_eq!(out.code, 4, "{out:?}");
     let said = format!("{}{}", out.stdout, out.stderr);
     assert!(
-        said.contains(&format!("there is no process {locker}: it took the package cache"))
-            && said.contains(&format!("sleep {sleeper} inherited its descriptor"))
+        said.contains(&format!(
+            "there is no process {locker}: it took the package cache"
+        )) && said.contains(&format!("sleep {sleeper} inherited its descriptor"))
             && said.contains(&format!("`cargo lockwatch kill {sleeper}`")),
         "{said}"
     );
