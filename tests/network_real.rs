@@ -473,6 +473,9 @@ fn assert_an_install_from_git_keeps_no_token(d: &Daemon, dir: &Dir, server: &Han
     assert!(!json.contains(secret), "{json}");
     let (_, text) = d.cli(dir, &["status", "--all"]);
     assert!(!text.contains(secret), "{text}");
+    // Marked, so the shown command is not taken for what `ps` shows (review AB, AB7).
+    let masked = format!("install --git 'http://***@127.0.0.1:{}/x.git'", server.port);
+    assert!(text.contains(&masked), "{text}");
     drop(install);
     let history =
         std::fs::read_to_string(dir.root.join("lockwatch/data/history.jsonl")).unwrap_or_default();

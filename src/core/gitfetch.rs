@@ -99,18 +99,28 @@ pub fn command_line_url(cmd: &[String]) -> Option<String> {
     None
 }
 
-/// A command-line argument without the credentials of a URL in it (`https://TOKEN@host/…`,
-/// `--git=https://TOKEN@host/…`): what a process was run with is shown and kept, its tokens
-/// never are (review AA, AA1).
+/// A command-line argument with the credentials of a URL in it masked (`https://TOKEN@host/…`
+/// → `https://***@host/…`, also after `--git=`): what a process was run with is shown and
+/// kept, its tokens never are (review AA, AA1), and the mark says the shown command is not
+/// the one `ps` shows (review AB, AB7).
 pub fn arg_without_credentials(arg: &str) -> String {
     if !arg.contains("://") || !arg.contains('@') {
         return arg.to_string();
     }
     match arg.split_once('=') {
         Some((flag, value)) if flag.starts_with('-') => {
-            format!("{flag}={}", without_credentials(value))
+            format!("{flag}={}", masked_credentials(value))
         }
-        _ => without_credentials(arg),
+        _ => masked_credentials(arg),
+    }
+}
+
+/// `url` with its credentials, if it has any, replaced by `***` (see [`without_credentials`]).
+fn masked_credentials(url: &str) -> String {
+    let bare = without_credentials(url);
+    match bare.split_once("://") {
+        Some((scheme, rest)) if bare != url => format!("{scheme}://***@{rest}"),
+        _ => bare,
     }
 }
 
@@ -300,9 +310,15 @@ mod tests {
         let arg = arg_without_credentials;
         assert_eq!(
             arg("http://user:TOKEN@127.0.0.1:9/x.git"),
-            "http://127.0.0.1:9/x.git"
+            "http://***@127.0.0.1:9/x.git"
         );
-        assert_eq!(arg("--git=https://TOKEN@h/r"), "--git=https://h/r");
+        assert_eq!(arg("--git=https://TOKEN@h/r"), "--git=https://***@h/r");
+        // Masked once more, a masked URL stays as it is; its repository is the same.
+        assert_eq!(arg("https://***@h/r"), "https://***@h/r");
+        let masked = ["cargo", "install", "--git", "https://***@h/r"].map(String::from);
+        assert_eq!(command_line_url(&masked), Some("https://h/r".into()));
+        // ssh's user is no secret (`git@host`): kept.
+        assert_eq!(arg("ssh://git@h/r"), "ssh://git@h/r");
         assert_eq!(arg("--features=a@b"), "--features=a@b");
         assert_eq!(arg("build"), "build");
     }
