@@ -692,6 +692,7 @@ impl Layers {
                 }
             }
             Err(e) => {
+                let e = first_syntax_error(text, e);
                 let why = format!("{}{}", file.display(), syntax_error(text, &e));
                 self.warnings.push(format!(
                     "{why}; the whole file is ignored and the defaults are used until you \
@@ -1656,6 +1657,18 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The first of `text`'s syntax errors, by place: toml's parser goes on after an error and
+/// may report a later one (an unclosed string on line 2 read as an unclosed table on line
+/// 3: review AB, AB5). `error` is what parsing reported.
+fn first_syntax_error(text: &str, error: toml::de::Error) -> toml::de::Error {
+    let at = |e: &toml::de::Error| e.span().map_or(usize::MAX, |s| s.start);
+    let (_, errors) = toml::de::DeTable::parse_recoverable(text);
+    (errors.into_iter())
+        .chain(std::iter::once(error))
+        .min_by_key(at)
+        .expect("at least the error given")
+}
+
 /// A TOML syntax error as one readable phrase to follow the file's path:
 /// `, line 3, column 7: not valid TOML: unclosed table, expected `]``. toml's own `Display`
 /// draws the line with a caret over several lines, which turns into noise once on one line.
@@ -2291,6 +2304,13 @@ mod tests {
         let l = load(Some("# é\n[stale]\nk = \"é\" x\n"), &[]);
         let why = l.file_unusable.expect("not TOML");
         assert!(why.contains(", line 3, column 9: "), "{why}");
+        // Of two errors, the first is said (review AB, AB5).
+        let l = load(
+            Some("[stale]\nstale_after = \"30s\n[watch\nprojects = 5\n"),
+            &[],
+        );
+        let why = l.file_unusable.expect("not TOML");
+        assert!(why.contains(", line 2, column "), "{why}");
     }
 
     #[test]
