@@ -209,6 +209,13 @@ pub struct Summary {
     /// Bytes of older history not read (a file over the read bound).
     #[serde(default)]
     pub skipped_bytes: u64,
+    /// Of the unreadable lines, those over the longest a history line may be (a corrupt or
+    /// hand-edited file): passed over, never held, and the events around them read.
+    #[serde(default)]
+    pub oversized_lines: usize,
+    /// The bytes of those oversized lines.
+    #[serde(default)]
+    pub oversized_bytes: u64,
 }
 
 /// Stale blockers of one name.
@@ -325,6 +332,8 @@ impl Summarizer {
                 reader_home: None,
                 unreadable_lines: 0,
                 skipped_bytes: 0,
+                oversized_lines: 0,
+                oversized_bytes: 0,
             },
             rows: BTreeMap::new(),
             open: BTreeMap::new(),
@@ -1666,7 +1675,9 @@ fn write_advice(out: &mut String, advice: &[Advice], width: Option<usize>) {
     }
 }
 
-/// Writes what of the history was not read: the bytes skipped, the lines unreadable.
+/// Writes what of the history was not read: the bytes skipped, the oversized lines (with their
+/// size: one huge line is a corrupt or hand-edited file, not a log over its bound), the other
+/// lines unreadable.
 fn write_skipped(out: &mut String, s: &Summary) {
     if s.skipped_bytes > 0 {
         let _ = writeln!(
@@ -1675,12 +1686,30 @@ fn write_skipped(out: &mut String, s: &Summary) {
             bytes(s.skipped_bytes)
         );
     }
-    if s.unreadable_lines > 0 {
+    match s.oversized_lines {
+        0 => {}
+        1 => {
+            let _ = writeln!(
+                out,
+                "\n(a {} line was skipped: too long to be an event)",
+                bytes(s.oversized_bytes)
+            );
+        }
+        n => {
+            let _ = writeln!(
+                out,
+                "\n({n} lines too long to be events were skipped, {} in all)",
+                bytes(s.oversized_bytes)
+            );
+        }
+    }
+    let others = s.unreadable_lines.saturating_sub(s.oversized_lines);
+    if others > 0 {
         let _ = writeln!(
             out,
-            "\n({} unreadable line{} skipped)",
-            s.unreadable_lines,
-            if s.unreadable_lines == 1 { "" } else { "s" }
+            "\n({others} {}unreadable line{} skipped)",
+            if s.oversized_lines > 0 { "other " } else { "" },
+            if others == 1 { "" } else { "s" }
         );
     }
 }

@@ -34,8 +34,21 @@ use crate::core::policy::{HistoryEvent, ProcId};
 pub const MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The longest line written or read. A writer shortens command lines to fit; a reader skips a
-/// longer line (counted as unreadable) without holding it in memory.
+/// longer line (counted as unreadable, and as oversized with its size) without holding it in
+/// memory.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// How many bytes of oversized lines (over [`MAX_LINE_BYTES`]: a corrupt or hand-edited file) a
+/// reader passes over in one file on top of its read bound, to reach the events before them.
+/// They are read through without being parsed or held, so they do not count against the bound,
+/// which is there to keep the parsing (time) bounded; this allowance keeps the reading bounded
+/// too: whatever a file holds, at most its newest `bound × 2` bytes of lines of sane size and
+/// this much of oversized lines between them are read, so a file of gigabytes is never read
+/// whole.
+pub const OVERSIZED_READ_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The size of the chunks a reader reads a file's end in, walking back to where it starts.
+const WALK_CHUNK: usize = 64 * 1024;
 
 /// The append-only log.
 #[derive(Debug, Clone)]
@@ -124,7 +137,12 @@ pub struct ScanStats {
     pub events: u64,
     /// Lines that could not be read (torn by a crash, overlong, hand-edited).
     pub unreadable: usize,
-    /// Bytes of older history not read because a file was over the read bound.
+    /// Of those, lines over [`MAX_LINE_BYTES`], passed over without being held.
+    pub oversized: usize,
+    /// The bytes of those oversized lines, newlines included.
+    pub oversized_bytes: u64,
+    /// Bytes of older history not read because a file was over what is read of it (see
+    /// [`History::scan`]).
     pub skipped_bytes: u64,
 }
 
@@ -188,7 +206,8 @@ impl History {
         self.max_bytes.max(previous)
     }
 
-    /// The most a reader reads of one file: its newest part, twice the rotation size.
+    /// The most a reader parses of one file: its newest lines, adding up to twice the rotation
+    /// size (oversized lines, never parsed, aside: see [`OVERSIZED_READ_BYTES`]).
     fn read_cap(&self) -> u64 {
         self.bound().saturating_mul(2)
     }
@@ -281,18 +300,26 @@ impl History {
 
     /// Streams every event, oldest first, to `f`, reading at most the newest part of each file
     /// and never holding more than one line in memory. Unreadable lines are counted, never fatal.
+    ///
+    /// What is read of a file: its newest whole lines of sane size adding up to at most twice
+    /// the rotation size (the read bound, which keeps parsing quick), and the oversized lines
+    /// (over [`MAX_LINE_BYTES`]) among them, up to [`OVERSIZED_READ_BYTES`] in all: those are
+    /// read through without being parsed or held, counted as unreadable and oversized, and do
+    /// not hide the events before them. Only what is older than that is left unread, counted in
+    /// [`ScanStats::skipped_bytes`] (the file itself is over what is read of it).
     pub fn scan(&self, mut f: impl FnMut(HistoryEvent)) -> ScanStats {
         let mut stats = ScanStats::default();
         // Once per scan: while the bound is in doubt it costs a stat.
         let cap = self.read_cap();
         for path in [self.rotated(), self.path.clone()] {
-            let Some((file, skip_first)) = open_newest_part(&path, cap, &mut stats) else {
+            let Some((file, start, len)) = open_newest_part(&path, cap, &mut stats) else {
                 continue;
             };
-            // The file may grow while it is read: never read more than the bound.
-            let budget = cap + MAX_LINE_BYTES as u64;
-            let reader = BufReader::new(file.take(budget));
-            read_events(reader, skip_first, &mut stats, &mut f);
+            // The file may grow while it is read: never read more than its length then, and the
+            // rest of a line being written.
+            let budget = (len - start).saturating_add(MAX_LINE_BYTES as u64);
+            let reader = BufReader::with_capacity(WALK_CHUNK, file.take(budget));
+            read_events(Tally::new(reader), &mut stats, &mut f);
         }
         stats
     }
@@ -315,6 +342,8 @@ impl History {
         });
         let mut summary = s.finish(stats.unreadable);
         summary.skipped_bytes = stats.skipped_bytes;
+        summary.oversized_lines = stats.oversized;
+        summary.oversized_bytes = stats.oversized_bytes;
         (summary, stats)
     }
 
@@ -418,9 +447,10 @@ fn write_batch(f: &mut fs::File, text: &[u8], ends: &[usize]) -> Result<(), Appe
     Ok(())
 }
 
-/// `path` opened for reading, at its newest `cap` bytes, with whether its first line is the
-/// rest of a cut one to skip. None when there is nothing to read; `stats` count a failure.
-fn open_newest_part(path: &Path, cap: u64, stats: &mut ScanStats) -> Option<(fs::File, bool)> {
+/// `path` opened for reading, positioned at the start of what is read of it (see
+/// [`newest_start`]), with that start and the file's length. None when there is nothing to read;
+/// `stats` count a failure and the bytes left unread.
+fn open_newest_part(path: &Path, cap: u64, stats: &mut ScanStats) -> Option<(fs::File, u64, u64)> {
     // A FIFO (would block in open(2) forever), a directory, a device (/dev/full reads
     // zeros forever): not a log. Missing, or under a file (it cannot be there): nothing
     // to read.
@@ -446,34 +476,155 @@ fn open_newest_part(path: &Path, cap: u64, stats: &mut ScanStats) -> Option<(fs:
             return None;
         }
     };
-    if len <= cap {
-        return Some((file, false));
-    }
-    if file.seek(SeekFrom::Start(len - cap)).is_err() {
+    let Ok(start) = newest_start(&file, len, cap) else {
+        stats.unreadable += 1;
+        return None;
+    };
+    if start > 0 && file.seek(SeekFrom::Start(start)).is_err() {
         stats.unreadable += 1;
         return None;
     }
-    stats.skipped_bytes += len - cap;
-    Some((file, true))
+    stats.skipped_bytes += start;
+    Some((file, start, len))
 }
 
-/// Streams the events of `reader`'s lines to `f` (the first skipped when `skip_first`),
-/// counting the events and the lines that are not one in `stats`.
-fn read_events(
-    mut reader: impl BufRead,
-    mut skip_first: bool,
+/// Where reading a file of `len` bytes starts, always at a line's start: its newest lines of
+/// sane size (at most [`MAX_LINE_BYTES`], newline aside) adding up to at most `cap` bytes, with
+/// the oversized lines among them adding up to at most [`OVERSIZED_READ_BYTES`]. Found by
+/// walking back from the end in chunks; what is looked at is bounded by those two sizes (and
+/// one line of sane size), whatever the file holds. A file of at most `cap` bytes is read whole.
+fn newest_start(file: &fs::File, len: u64, cap: u64) -> io::Result<u64> {
+    if len <= cap {
+        return Ok(0);
+    }
+    let mut back = Backwards::new(file);
+    let mut last = [0u8];
+    file.read_exact_at(&mut last, len - 1)?;
+    // The line walked back over ends at `end` (its newline included); its content at
+    // `content_end`.
+    let mut end = len;
+    let mut content_end = if last[0] == b'\n' { len - 1 } else { len };
+    // Lines of sane size and oversized ones from `end` on, newlines included.
+    let (mut counted, mut passed) = (0u64, 0u64);
+    loop {
+        // How far back this line may start: as an oversized line within the allowance left,
+        // or as one of sane size.
+        let reach = OVERSIZED_READ_BYTES
+            .saturating_sub(passed)
+            .max(MAX_LINE_BYTES as u64 + 1);
+        let floor = content_end.saturating_sub(reach);
+        let start = match back.newline_before(content_end, floor)? {
+            Some(newline) => newline + 1,
+            None if floor == 0 => 0,
+            // Longer than what may still be passed over: neither it nor anything older is read.
+            None => return Ok(end),
+        };
+        let size = end - start;
+        if content_end - start > MAX_LINE_BYTES as u64 {
+            if passed + size > OVERSIZED_READ_BYTES {
+                return Ok(end);
+            }
+            passed += size;
+        } else {
+            if counted + size > cap {
+                return Ok(end);
+            }
+            counted += size;
+        }
+        end = start;
+        if start == 0 {
+            return Ok(0);
+        }
+        content_end = start - 1;
+    }
+}
+
+/// A file read backwards in chunks, to find line starts from its end.
+struct Backwards<'a> {
+    file: &'a fs::File,
+    chunk: Vec<u8>,
+    /// Where in the file `chunk` starts.
+    from: u64,
+}
+
+impl<'a> Backwards<'a> {
+    fn new(file: &'a fs::File) -> Backwards<'a> {
+        Backwards {
+            file,
+            chunk: Vec::with_capacity(WALK_CHUNK),
+            from: 0,
+        }
+    }
+
+    /// Where the last newline before `pos` and at or after `floor` is, if there is one.
+    fn newline_before(&mut self, mut pos: u64, floor: u64) -> io::Result<Option<u64>> {
+        while pos > floor {
+            let end = self.from + self.chunk.len() as u64;
+            if !(self.from < pos && pos <= end) {
+                let from = pos.saturating_sub(WALK_CHUNK as u64);
+                self.chunk.resize((pos - from) as usize, 0);
+                self.file.read_exact_at(&mut self.chunk, from)?;
+                self.from = from;
+            }
+            let low = floor.max(self.from);
+            let seen = &self.chunk[(low - self.from) as usize..(pos - self.from) as usize];
+            if let Some(i) = seen.iter().rposition(|b| *b == b'\n') {
+                return Ok(Some(low + i as u64));
+            }
+            pos = low;
+        }
+        Ok(None)
+    }
+}
+
+/// A reader that counts the bytes consumed from it, to tell an overlong line's size.
+struct Tally<R> {
+    inner: R,
+    consumed: u64,
+}
+
+impl<R> Tally<R> {
+    fn new(inner: R) -> Tally<R> {
+        Tally { inner, consumed: 0 }
+    }
+}
+
+impl<R: BufRead> Read for Tally<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Tally<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.consumed += amt as u64;
+        self.inner.consume(amt);
+    }
+}
+
+/// Streams the events of `reader`'s lines to `f`, counting the events, the lines that are not
+/// one and the oversized ones in `stats`.
+fn read_events<R: BufRead>(
+    mut reader: Tally<R>,
     stats: &mut ScanStats,
     f: &mut impl FnMut(HistoryEvent),
 ) {
     let mut line = Vec::new();
     loop {
+        let at = reader.consumed;
         match read_bounded_line(&mut reader, &mut line, MAX_LINE_BYTES) {
             Ok(Line::End) => break,
-            Ok(_) if skip_first => {
-                skip_first = false;
-                stats.skipped_bytes += line.len() as u64;
+            Ok(Line::Overlong) => {
+                stats.unreadable += 1;
+                stats.oversized += 1;
+                stats.oversized_bytes += reader.consumed - at;
             }
-            Ok(Line::Overlong) => stats.unreadable += 1,
             Ok(Line::Complete | Line::Unterminated) => {
                 if line.iter().all(u8::is_ascii_whitespace) {
                     continue;
@@ -1369,5 +1520,243 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// `n` events from `first`, one a second: holds of the package cache, and every third a
+    /// wait for it.
+    fn mixed(first: u32, n: u32) -> Vec<u8> {
+        (first..first + n)
+            .flat_map(|i| {
+                let e = if i % 3 == 0 {
+                    wait_ended(i as f64, i, 2.0)
+                } else {
+                    acquired(i as f64, i)
+                };
+                serde_json::to_string(&e)
+                    .unwrap()
+                    .into_bytes()
+                    .into_iter()
+                    .chain([b'\n'])
+            })
+            .collect()
+    }
+
+    /// A line of JSON, `len` bytes with its newline, as a hand edit or a corrupt write leaves.
+    fn huge_line(len: usize) -> Vec<u8> {
+        let mut line = b"{\"x\":\"".to_vec();
+        line.resize(len - 3, b'A');
+        line.extend_from_slice(b"\"}\n");
+        line
+    }
+
+    /// The times of the events `h` reads, oldest first, and what the read met.
+    fn times_read(h: &History) -> (Vec<f64>, ScanStats) {
+        let mut times = Vec::new();
+        let stats = h.scan(|e| times.push(event_time(&e)));
+        (times, stats)
+    }
+
+    /// The summary and the open holds and waits of a history of `text` alone, to compare with.
+    fn as_read_alone(text: &[u8]) -> (Summary, (Vec<Episode>, Vec<WaitEpisode>)) {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        fs::write(h.path(), text).unwrap();
+        let (summary, stats) = h.summary(0.0);
+        assert_eq!((stats.unreadable, stats.skipped_bytes), (0, 0));
+        (summary, h.open_episodes())
+    }
+
+    /// Review AB, AB4: events, then a 20 MiB line (the review's case: `history` said 0 holds,
+    /// "the oldest 12.1 MiB of history were not read"), then events: every event is read, the
+    /// line is one unreadable, oversized line of its size, and no history is said unread.
+    #[test]
+    fn a_20_mib_line_hides_no_event_before_or_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        let before = mixed(1, 213);
+        let after = mixed(1000, 20);
+        let big = huge_line(20 << 20);
+        let oversized = ScanStats {
+            events: 213,
+            unreadable: 1,
+            oversized: 1,
+            oversized_bytes: big.len() as u64,
+            skipped_bytes: 0,
+        };
+
+        // The line last, as the review appended it.
+        let mut text = [before.as_slice(), &big].concat();
+        fs::write(h.path(), &text).unwrap();
+        let (times, stats) = times_read(&h);
+        assert_eq!(times, (1..=213).map(f64::from).collect::<Vec<_>>());
+        assert_eq!(stats, oversized);
+
+        // Then events after it.
+        text.extend_from_slice(&after);
+        fs::write(h.path(), &text).unwrap();
+        let (times, stats) = times_read(&h);
+        let want: Vec<f64> = (1..=213).chain(1000..1020).map(f64::from).collect();
+        assert_eq!(times, want);
+        assert_eq!(
+            stats,
+            ScanStats {
+                events: 233,
+                ..oversized
+            }
+        );
+
+        // `history` says what it says of the events alone, and names the line.
+        let (mut alone, episodes) = as_read_alone(&[before, after].concat());
+        assert!(alone.waits > 0 && alone.total_wait_secs > 0.0, "{alone:?}");
+        let (summary, _) = h.summary(0.0);
+        alone.unreadable_lines = 1;
+        alone.oversized_lines = 1;
+        alone.oversized_bytes = big.len() as u64;
+        assert_eq!(summary, alone);
+        let shown = render(&summary, 86_400, None);
+        assert!(
+            shown.contains("(a 20.0 MiB line was skipped: too long to be an event)"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("were not read") && !shown.contains("unreadable line"),
+            "{shown}"
+        );
+        // A restarted daemon recovers the holds begun before the line.
+        assert!(!episodes.0.is_empty());
+        assert_eq!(h.open_episodes(), episodes);
+    }
+
+    /// Review AB, AB4: a 9 MiB line after line 50 of 213 cost `history` the 50 events before it
+    /// (27 holds/15 waits instead of 39/18): all are read.
+    #[test]
+    fn a_9_mib_line_in_the_middle_hides_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = History::new(dir.path());
+        let (first, rest) = (mixed(1, 50), mixed(51, 163));
+        let big = huge_line(9 << 20);
+        fs::write(h.path(), [first.as_slice(), &big, &rest].concat()).unwrap();
+        let (times, stats) = times_read(&h);
+        assert_eq!(times, (1..=213).map(f64::from).collect::<Vec<_>>());
+        assert_eq!(
+            stats,
+            ScanStats {
+                events: 213,
+                unreadable: 1,
+                oversized: 1,
+                oversized_bytes: big.len() as u64,
+                skipped_bytes: 0,
+            }
+        );
+        let (mut alone, episodes) = as_read_alone(&[first, rest].concat());
+        let (summary, _) = h.summary(0.0);
+        alone.unreadable_lines = 1;
+        alone.oversized_lines = 1;
+        alone.oversized_bytes = big.len() as u64;
+        assert_eq!(summary, alone);
+        assert_eq!(h.open_episodes(), episodes);
+
+        // With garbage short lines too: those are said apart.
+        let mut text = fs::read(h.path()).unwrap();
+        text.extend_from_slice(b"not json\n\xff\xfe\n");
+        fs::write(h.path(), &text).unwrap();
+        let shown = render(&h.summary(0.0).0, 86_400, None);
+        assert!(shown.contains("(a 9.0 MiB line was skipped"), "{shown}");
+        assert!(
+            shown.contains("(2 other unreadable lines skipped)"),
+            "{shown}"
+        );
+    }
+
+    /// The bound that keeps parsing quick counts lines of sane size only, and oversized lines
+    /// are passed over up to their own allowance: past it the older history is left unread
+    /// (and said so), however big the file, so a file of gigabytes is never read whole.
+    #[test]
+    fn what_is_read_stays_bounded_around_oversized_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        // Bound 4096: the newest 8192 bytes of lines of sane size are parsed.
+        let h = History::with_limit(dir.path(), 4096);
+        let (old, new) = (lines(0, 200), lines(200, 10));
+        let big = huge_line(1 << 20);
+        let text = [old.as_bytes(), &big, new.as_bytes()].concat();
+        fs::write(h.path(), &text).unwrap();
+        // The old lines that fit beside the new ones, newest first.
+        let mut room = 8192 - new.len();
+        let fit = old
+            .lines()
+            .rev()
+            .take_while(|l| {
+                let fits = l.len() < room;
+                room = room.saturating_sub(l.len() + 1);
+                fits
+            })
+            .count();
+        assert!(fit > 0 && fit < 200, "{fit}");
+        let (times, stats) = times_read(&h);
+        let want: Vec<f64> = (200 - fit as u32..210).map(f64::from).collect();
+        assert_eq!(times, want);
+        let unread: usize = old.lines().take(200 - fit).map(|l| l.len() + 1).sum();
+        assert_eq!(
+            stats,
+            ScanStats {
+                events: want.len() as u64,
+                unreadable: 1,
+                oversized: 1,
+                oversized_bytes: big.len() as u64,
+                skipped_bytes: unread as u64,
+            }
+        );
+
+        // Oversized lines past their allowance: what is older is not read.
+        let h = History::new(dir.path());
+        let (old, new) = (mixed(1, 100), mixed(1000, 10));
+        let past = huge_line(OVERSIZED_READ_BYTES as usize + 1);
+        fs::write(h.path(), [old.as_slice(), &past, &new].concat()).unwrap();
+        let (times, stats) = times_read(&h);
+        assert_eq!(times, (1000..1010).map(f64::from).collect::<Vec<_>>());
+        let skipped = (old.len() + past.len()) as u64;
+        assert_eq!(
+            stats,
+            ScanStats {
+                events: 10,
+                unreadable: 0,
+                oversized: 0,
+                oversized_bytes: 0,
+                skipped_bytes: skipped,
+            }
+        );
+        let shown = render(&h.summary(0.0).0, 86_400, None);
+        assert!(
+            shown.contains(&format!(
+                "the oldest {} of history were not read",
+                bytes(skipped)
+            )),
+            "{shown}"
+        );
+
+        // Many of them: as many as the allowance holds are passed over, the rest not read.
+        let one = huge_line(100 * 1024);
+        let mut text = mixed(1, 10);
+        for _ in 0..500 {
+            text.extend_from_slice(&one);
+        }
+        text.extend_from_slice(&new);
+        fs::write(h.path(), &text).unwrap();
+        let (times, stats) = times_read(&h);
+        assert_eq!(times, (1000..1010).map(f64::from).collect::<Vec<_>>());
+        let passed = OVERSIZED_READ_BYTES as usize / one.len();
+        assert_eq!((stats.oversized, stats.unreadable), (passed, passed));
+        assert_eq!(stats.oversized_bytes, (passed * one.len()) as u64);
+        assert_eq!(
+            stats.skipped_bytes,
+            (text.len() - new.len() - passed * one.len()) as u64
+        );
+        let shown = render(&h.summary(0.0).0, 86_400, None);
+        assert!(
+            shown.contains(&format!(
+                "({passed} lines too long to be events were skipped"
+            )),
+            "{shown}"
+        );
     }
 }
