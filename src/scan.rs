@@ -370,17 +370,21 @@ impl<T: Clone> PerProcess<T> {
 /// [`crate::cargo_dirs::net_settings`]), by pid: its own environment when readable, the Cargo
 /// configs of its directory and of the Cargo home whose package cache it holds (else
 /// `cargo_home`). Only processes with a connection open are looked into (review M, N13), each
-/// once in its life when `memo` is kept from pass to pass.
+/// once in its life when `memo` is kept from pass to pass, and kept through a pause between
+/// tries: a cargo that goes stale in one is recorded with its settings (review AB, AB1).
 pub fn net_settings(
     pass: &Pass,
     cargo_home: Option<&Path>,
     memo: &mut PerProcess<Option<NetSettings>>,
 ) -> HashMap<u32, NetSettings> {
-    let procs = (pass.activity.iter())
-        .filter(|(_, activity)| !activity.peers.is_empty())
-        .filter_map(|(pid, _)| pass.facts.get(pid).map(|f| (*pid, f.start_token)));
+    let procs =
+        (pass.activity.keys()).filter_map(|pid| pass.facts.get(pid).map(|f| (*pid, f.start_token)));
     (memo
-        .recall_or_learn(procs, |pid| Some(settings_of(pass, pid, cargo_home)))
+        .recall_or_learn(procs, |pid| {
+            // Nothing to learn until it connects.
+            let connected = pass.activity.get(&pid).is_some_and(|a| !a.peers.is_empty());
+            connected.then(|| settings_of(pass, pid, cargo_home))
+        })
         .into_iter())
     .filter_map(|(pid, settings)| Some((pid, settings?)))
     .collect()
@@ -603,6 +607,15 @@ mod tests {
             &mut memo,
         );
         assert_eq!(next[&pid].timeout_secs, 40.0);
+        // In a pause between tries (no connection open) it is kept.
+        let mut pause = pass_with_a_network_wait(pid, 2, &project);
+        pause.activity.values_mut().for_each(|a| a.peers.clear());
+        let kept = net_settings(&pause, Some(&home), &mut memo);
+        assert_eq!(kept[&pid].timeout_secs, 40.0);
+        // One never seen connected is not looked into.
+        let mut unseen = pass_with_a_network_wait(pid, 3, &project);
+        unseen.activity.values_mut().for_each(|a| a.peers.clear());
+        assert!(net_settings(&unseen, Some(&home), &mut memo).is_empty());
         let mut quiet = pass_with_a_network_wait(pid, 2, &project);
         quiet.activity.clear();
         assert!(net_settings(&quiet, Some(&home), &mut memo).is_empty());

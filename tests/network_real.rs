@@ -180,10 +180,20 @@ fn a_registry_that_never_answers_is_followed_across_cargo_s_retries() {
         "{}",
         advice.text
     );
+    // What it ran with, not "its defaults", and only what ends it sooner (review AB, AB1).
+    assert!(
+        advice.text.contains(&format!(
+            "it ran with http.timeout {TRY_SECS} s and net.retry 3, which keep"
+        )),
+        "{}",
+        advice.text
+    );
     assert!(
         advice
             .text
-            .contains("CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1")
+            .contains("or for one run: CARGO_NET_RETRY=1 cargo …"),
+        "{}",
+        advice.text
     );
     assert_status_text(&d, &dir, &config, blocker.pid);
     assert_stopped_is_not_the_network(&d, &dir, &blocker);
@@ -371,18 +381,42 @@ fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
         assert_eq!(v["held_by"]["registry"]["git_url"], url.as_str(), "{v}");
         drop((waiter, blocker));
     }
+    // With `http.timeout` set it is a git fetch still, that gives up by itself: told the
+    // settings it ran with, not "its defaults" (review AB, AB1).
+    let env = [("CARGO_HTTP_TIMEOUT", "30"), ("CARGO_NET_RETRY", "0")];
+    let (blocker, waiter, i) = fetch_until_stale(&d, &dir, (&fetcher, &plain), &env);
+    assert!(
+        matches!(&i.doing, Doing::Network { git: Some(g), .. } if g.url == url),
+        "{i:#?}"
+    );
+    assert!(
+        i.verdict
+            .contains("Cargo gives up by itself after its retries"),
+        "{}",
+        i.verdict
+    );
+    let advice = &i.advice.as_ref().expect("the settings advice").text;
+    assert!(
+        advice.contains(
+            "it ran with http.timeout 30 s and net.retry 0, which keep a request nobody answers \
+             going for about 30s; with http.timeout 10 s, about 10s."
+        ),
+        "{advice}"
+    );
+    drop((waiter, blocker));
     // The daemon's log says a git server, not a registry (review Z, Z4).
     let log = d.proc.output();
     let stale = format!("it fetches git repository {url} and nothing has arrived");
-    assert_eq!(log.matches(&stale).count(), 2, "{log}");
-    // The history's advice is the git one, for both fetches.
+    assert_eq!(log.matches(&stale).count(), 3, "{log}");
+    // The history counts all three as git fetches; the advice for the two nothing ends is the
+    // git one.
     let (_, json) = d.cli(&dir, &["history", "--json"]);
     let h: serde_json::Value = serde_json::from_str(&json).expect("history --json");
     let fetches = h["network_git_fetches"]
         .as_array()
         .cloned()
         .unwrap_or_default();
-    assert_eq!(fetches.len(), 2, "{h:#}");
+    assert_eq!(fetches.len(), 3, "{h:#}");
     let advice = (h["advice"].as_array().into_iter().flatten())
         .find(|a| a["topic"] == "network")
         .unwrap_or_else(|| panic!("no network advice: {h:#}"));
@@ -396,6 +430,14 @@ fn a_git_server_that_never_answers_is_a_git_fetch_that_never_gives_up() {
         text.contains("[http]") && text.contains("http.lowSpeedLimit"),
         "{text}"
     );
+    assert!(
+        text.contains(&format!(
+            "hung fetching git repository {url} once (nothing arrived for a long while, across \
+             its retries). Make Cargo give up sooner on a git server that sends nothing"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("its defaults"), "{text}");
     assert_an_install_from_git_keeps_no_token(&d, &dir, &server);
     assert_the_advice_ends_the_fetch(&dir, &fetcher);
     drop((d, server));

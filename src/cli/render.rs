@@ -964,7 +964,12 @@ mod tests {
         let mut r = demo::snapshot(Stage::Stale, 1000.0).report;
         r.incidents[0].advice = Some(Advice {
             topic: Topic::Network,
-            text: network_advice(&["/tmp/rva/home".into()]),
+            text: network_advice(
+                &["/tmp/rva/home".into()],
+                None,
+                Some(&crate::core::netwait::NetSettings::default()),
+            )
+            .expect("advice for Cargo's defaults"),
         });
         let style = Style {
             width: Some(80),

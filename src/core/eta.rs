@@ -220,6 +220,7 @@ mod tests {
             left_by: None,
             cycle: false,
             git: None,
+            net: None,
         });
         t.add(&released(1, 174.0, BUILD, LOCK, true));
         t.add(&released(2, 27.0, BUILD, LOCK, true));

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{self, LockKind};
 use super::model::{GitFetch, LeftBy, Origin, ProcName, StaleReason};
+use super::netwait::NetSettings;
 use super::origin;
 use super::policy::{HistoryEvent, Party, ProcId};
 use super::text::{self, duration, tilde, upper_first};
@@ -156,14 +157,15 @@ pub struct Summary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[serde(serialize_with = "crate::core::text::lossy_path::list")]
     pub network_cargo_homes: Vec<PathBuf>,
-    /// Of those stalls, the git fetches nothing made give up (no `http.timeout`, or git's own
-    /// fetch), one per stall.
+    /// Of those stalls, the git fetches, one per stall, whether or not a timeout ended them
+    /// (review AB, AB1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub network_git_fetches: Vec<GitFetch>,
-    /// Each of those stalls' git fetch (none for a registry) and Cargo home: each piece of
-    /// advice names only the homes of its own stalls (review AA, AA4).
+    /// Each of those stalls' git fetch (none for a registry), Cargo home and settings: each
+    /// piece of advice names only the homes of its own stalls (review AA, AA4) and what they
+    /// ran with (review AB, AB1).
     #[serde(skip)]
-    pub network_stall_kinds: Vec<(Option<GitFetch>, Option<PathBuf>)>,
+    pub network_stall_kinds: Vec<StallKind>,
     /// Of those, blockers suspended (Ctrl-Z).
     #[serde(default)]
     pub suspended: u32,
@@ -561,6 +563,7 @@ impl Summarizer {
             cycle,
             blocked,
             git,
+            net,
             ..
         } = e
         else {
@@ -569,8 +572,9 @@ impl Summarizer {
         (self.stale.entry(*holder)).or_insert((name.clone(), reasons.first().copied()));
         if reasons.contains(&StaleReason::NetworkSilent) {
             self.network_stall(*holder, name, path, !blocked.is_empty());
-            if let (Some(g), Some(stall)) = (git, self.network.get_mut(holder)) {
-                stall.git = Some(g.clone());
+            if let Some(stall) = self.network.get_mut(holder) {
+                stall.git = stall.git.take().or_else(|| git.clone());
+                stall.settings = stall.settings.or(*net);
             }
         }
         if reasons.contains(&StaleReason::Stopped) {
@@ -605,6 +609,7 @@ impl Summarizer {
             home: catalog::classify(path).and_then(|k| catalog::cargo_home_of(path, k)),
             blocked: false,
             git: None,
+            settings: None,
         });
         stall.blocked |= blocked;
     }
@@ -652,8 +657,12 @@ impl Summarizer {
             homes.into_iter().collect(),
             held_up.iter().filter_map(|s| s.git.clone()).collect(),
         );
-        let stall_kinds: Vec<(Option<GitFetch>, Option<PathBuf>)> = (held_up.iter())
-            .map(|s| (s.git.clone(), s.home.clone()))
+        let stall_kinds: Vec<StallKind> = (held_up.iter())
+            .map(|s| StallKind {
+                git: s.git.clone(),
+                home: s.home.clone(),
+                settings: s.settings,
+            })
             .collect();
         let mut s = self.s;
         s.unreadable_lines = unreadable_lines;
@@ -685,8 +694,31 @@ struct NetworkStall {
     name: ProcName,
     home: Option<PathBuf>,
     blocked: bool,
-    /// The git repository it was fetching, which nothing made it give up on.
+    /// The git repository it was fetching, when it was one.
     git: Option<GitFetch>,
+    /// The network settings it ran with, when its stale line says.
+    settings: Option<NetSettings>,
+}
+
+/// One network stall that held someone up, as its advice needs it: the git repository it was
+/// fetching (none for a registry), the Cargo home whose package cache it held (where the
+/// settings go), and the settings it ran with when known (review AA, AA4; AB, AB1).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StallKind {
+    pub git: Option<GitFetch>,
+    pub home: Option<PathBuf>,
+    pub settings: Option<NetSettings>,
+}
+
+impl StallKind {
+    /// A git fetch nothing made give up: no timeout applied to it (none set, git's own fetch
+    /// without its low-speed limit, or over ssh). A stall whose settings were never read is
+    /// judged with Cargo's defaults, as the daemon judged it (lines before review AB name only
+    /// these fetches).
+    pub fn endless_git(&self) -> Option<&GitFetch> {
+        let settings = self.settings.unwrap_or_default();
+        (self.git.as_ref()).filter(|g| !super::gitfetch::gives_up(g, &settings))
+    }
 }
 
 /// How many blockers, and the projects they built (each once).
@@ -1033,38 +1065,51 @@ fn runs_again(ide: &str) -> &'static str {
 }
 
 /// How to make Cargo give up sooner, when a cargo hung on the network while others waited
-/// for it.
+/// for it: on a registry, on a git server whose fetch a timeout ends, on one nothing ends;
+/// each with the settings its cargos ran with (review AB, AB1).
 fn network_stall_advice(s: &Summary) -> Option<Advice> {
-    let git = &s.network_git_fetches;
-    let registry = s.network_stalls.saturating_sub(git.len() as u32);
-    let mut parts = Vec::new();
-    let homes_of = |registry: bool| -> Vec<PathBuf> {
-        let mut homes: Vec<PathBuf> = (s.network_stall_kinds.iter())
-            .filter(|(git, _)| git.is_none() == registry)
-            .filter_map(|(_, home)| home.clone())
+    let kinds = &s.network_stall_kinds;
+    let registry: Vec<&StallKind> = kinds.iter().filter(|k| k.git.is_none()).collect();
+    let endless: Vec<&StallKind> = (kinds.iter())
+        .filter(|k| k.endless_git().is_some())
+        .collect();
+    let timed: Vec<&StallKind> = (kinds.iter())
+        .filter(|k| k.git.is_some() && k.endless_git().is_none())
+        .collect();
+    let urls = |stalls: &[&StallKind]| {
+        let mut urls: Vec<String> = (stalls.iter())
+            .filter_map(|k| k.git.as_ref())
+            .map(|g| text::printable(&g.url))
             .collect();
-        homes.sort();
-        homes.dedup();
-        homes
+        urls.sort();
+        urls.dedup();
+        urls.join(", ")
     };
-    if registry > 0 {
+    let mut parts = Vec::new();
+    if !registry.is_empty() {
         parts.push(format!(
             "A cargo others waited for hung on the network {} (nothing arrived for a long \
              while, across its retries). {}",
-            times(registry),
-            network_advice(&homes_of(true))
+            times(registry.len() as u32),
+            settings_advice(&registry)
         ));
     }
-    if !git.is_empty() {
-        let mut urls: Vec<String> = git.iter().map(|g| text::printable(&g.url)).collect();
-        urls.sort();
-        urls.dedup();
+    if !endless.is_empty() {
         parts.push(format!(
             "A cargo others waited for hung fetching git repository {} {} (nothing arrived for a \
              long while; it would have waited for ever). {}",
-            urls.join(", "),
-            times(git.len() as u32),
-            git_advice(&s.network_stall_kinds, git)
+            urls(&endless),
+            times(endless.len() as u32),
+            git_advice(&endless)
+        ));
+    }
+    if !timed.is_empty() {
+        parts.push(format!(
+            "A cargo others waited for hung fetching git repository {} {} (nothing arrived for a \
+             long while, across its retries). {}",
+            urls(&timed),
+            times(timed.len() as u32),
+            settings_advice(&timed)
         ));
     }
     (!parts.is_empty()).then(|| Advice {
@@ -1073,21 +1118,52 @@ fn network_stall_advice(s: &Summary) -> Option<Advice> {
     })
 }
 
-/// The settings that end the git fetches `git`: Cargo's own (`http.timeout`), git's (for
-/// `net.git-fetch-with-cli`), or both when both kinds hung (review 15, D8).
-fn git_advice(stalls: &[(Option<GitFetch>, Option<PathBuf>)], git: &[GitFetch]) -> String {
+/// The advice for `stalls` that give up by themselves after their tries (a registry's, a git
+/// fetch a timeout ends): one piece per kind of fetch and settings they ran with, naming the
+/// Cargo homes of those stalls only (review AB, AB1).
+fn settings_advice(stalls: &[&StallKind]) -> String {
+    type Group<'a> = (Option<&'a GitFetch>, Option<NetSettings>, Vec<PathBuf>);
+    let mut groups: Vec<Group> = Vec::new();
+    for k in stalls {
+        let by_git = k.git.as_ref().map(|g| g.with_git_cli);
+        let same = |(g, s, _): &&mut Group| g.map(|g| g.with_git_cli) == by_git && *s == k.settings;
+        let group = match groups.iter_mut().find(same) {
+            Some(group) => group,
+            None => {
+                groups.push((k.git.as_ref(), k.settings, Vec::new()));
+                groups.last_mut().expect("just pushed")
+            }
+        };
+        group.2.extend(k.home.clone());
+    }
+    let texts: Vec<String> = (groups.into_iter())
+        .map(|(fetch, settings, mut homes)| {
+            homes.sort();
+            homes.dedup();
+            network_advice(&homes, fetch, settings.as_ref())
+                .unwrap_or_else(|| short_enough_words(fetch, settings.as_ref()))
+        })
+        .collect();
+    texts.join("\n")
+}
+
+/// The settings that end the git fetches of `stalls`, which nothing made give up: Cargo's own
+/// (`http.timeout`), git's (for `net.git-fetch-with-cli`), or both when both kinds hung
+/// (review 15, D8).
+fn git_advice(stalls: &[&StallKind]) -> String {
     // One piece per kind of fetch (Cargo's or git's, over HTTP or ssh), naming the Cargo homes
     // of that kind's stalls only (review AA, AA2, AA4).
     let kind = |g: &GitFetch| (g.with_git_cli, super::gitfetch::over_ssh(&g.url));
-    let mut kinds: Vec<(bool, bool)> = git.iter().map(kind).collect();
+    let git: Vec<&GitFetch> = stalls.iter().filter_map(|k| k.endless_git()).collect();
+    let mut kinds: Vec<(bool, bool)> = git.iter().map(|g| kind(g)).collect();
     kinds.sort();
     kinds.dedup();
     let texts: Vec<String> = (kinds.into_iter())
         .filter_map(|k| {
             let fetch = git.iter().find(|g| kind(g) == k)?;
             let mut homes: Vec<PathBuf> = (stalls.iter())
-                .filter(|(g, _)| g.as_ref().is_some_and(|g| kind(g) == k))
-                .filter_map(|(_, home)| home.clone())
+                .filter(|s| s.endless_git().is_some_and(|g| kind(g) == k))
+                .filter_map(|s| s.home.clone())
                 .collect();
             homes.sort();
             homes.dedup();
@@ -1282,18 +1358,153 @@ fn config_place(homes: &[PathBuf]) -> String {
     }
 }
 
-/// Settings that make Cargo give up sooner on a registry that does not answer: with its
-/// defaults (`http.timeout` 30 s, `net.retry` 3) it holds the package cache over two minutes;
-/// with these, about 20 s. They go in the config of the Cargo home whose lock was held
-/// (`homes`; `$CARGO_HOME/config.toml` when none is known).
-pub fn network_advice(homes: &[PathBuf]) -> String {
+/// `http.timeout` the advice sets, in seconds.
+const ADVISED_TIMEOUT_SECS: f64 = 10.0;
+/// git's `http.lowSpeedTime` the advice sets for `net.git-fetch-with-cli`, in seconds.
+const ADVISED_LOW_SPEED_SECS: f64 = 20.0;
+/// `net.retry` the advice sets.
+const ADVISED_RETRY: u32 = 1;
+
+/// How to make a cargo hung on the network give up sooner instead of holding the package cache
+/// of the Cargo homes `homes` (`$CARGO_HOME/config.toml` when none is known): `fetch` is the
+/// git fetch it was (none for a registry), `settings` what it ran with (`None`: not read).
+/// A git fetch nothing makes give up gets [`git_fetch_advice`]; one that gives up by itself
+/// after its tries is told what it had — its defaults (`http.timeout` 30 s, `net.retry` 3,
+/// over two minutes), or its own settings, never "its defaults" then — and the settings that
+/// end it sooner: only those above the advised values (`http.timeout` 10 s, git's
+/// `http.lowSpeedTime` 20 s, `net.retry` 1); `None` when none is, as nothing set would end it
+/// much sooner (review AB, AB1).
+pub fn network_advice(
+    homes: &[PathBuf],
+    fetch: Option<&GitFetch>,
+    settings: Option<&NetSettings>,
+) -> Option<String> {
+    if let Some(g) =
+        fetch.filter(|g| !super::gitfetch::gives_up(g, &settings.copied().unwrap_or_default()))
+    {
+        return Some(git_fetch_advice(homes, g));
+    }
+    let by_git = fetch.is_some_and(|g| g.with_git_cli);
+    let as_run = |s: NetSettings| if by_git { s.for_git_cli() } else { s };
+    let had = settings.copied().map(as_run);
+    let base = had.unwrap_or_else(|| as_run(NetSettings::default()));
+    let advised_try = match by_git {
+        true => ADVISED_LOW_SPEED_SECS,
+        false => ADVISED_TIMEOUT_SECS,
+    };
+    let (lower_try, lower_retry) = (base.timeout_secs > advised_try, base.retry > ADVISED_RETRY);
+    if !lower_try && !lower_retry {
+        return None;
+    }
+    let head = match fetch {
+        None => "Make Cargo give up sooner instead of holding the package cache",
+        Some(_) if by_git => {
+            "Make git give up sooner on a server that sends nothing instead of holding the \
+             package cache"
+        }
+        Some(_) => {
+            "Make Cargo give up sooner on a git server that sends nothing instead of holding the \
+             package cache"
+        }
+    };
     let place = config_place(homes);
+    // Cargo's defaults (or settings never read): the advice as it always read.
+    if fetch.is_none() && had.is_none_or(|s| s.is_default()) {
+        let with = match had {
+            Some(_) => "its defaults (http.timeout 30 s per try, net.retry 3)",
+            None => {
+                "Cargo's defaults (http.timeout 30 s per try, net.retry 3), unless its config or \
+                 environment says otherwise,"
+            }
+        };
+        return Some(format!(
+            "{head}: {with} keep a request nobody answers going for over 2 minutes; with these, \
+             about 20 s. In {place}:\n\
+             \x20 [http]\n\x20 timeout = 10\n\x20 [net]\n\x20 retry = 1\n\
+             or for one run: CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1 cargo …"
+        ));
+    }
+    let advised = NetSettings {
+        timeout_secs: base.timeout_secs.min(advised_try),
+        retry: base.retry.min(ADVISED_RETRY),
+        ..base
+    };
+    let try_name = try_setting_name(by_git);
+    let mut changes = Vec::new();
+    let (mut config, mut env, mut vars) = (String::new(), Vec::new(), Vec::new());
+    if lower_try {
+        changes.push(format!("{try_name} {advised_try} s"));
+        if by_git {
+            env.push(format!(
+                "GIT_HTTP_LOW_SPEED_LIMIT=1000 GIT_HTTP_LOW_SPEED_TIME={advised_try}"
+            ));
+        } else {
+            config.push_str(&format!("\x20 [http]\n\x20 timeout = {advised_try}\n"));
+            env.push(format!("CARGO_HTTP_TIMEOUT={advised_try}"));
+            vars.push("`CARGO_HTTP_TIMEOUT`");
+        }
+    }
+    if lower_retry {
+        changes.push(format!("net.retry {ADVISED_RETRY}"));
+        config.push_str(&format!("\x20 [net]\n\x20 retry = {ADVISED_RETRY}\n"));
+        env.push(format!("CARGO_NET_RETRY={ADVISED_RETRY}"));
+        vars.push("`CARGO_NET_RETRY`");
+    }
+    let env = env.join(" ");
+    // git's low-speed time was read from its environment, which wins over git's config: only
+    // the environment sets it lower.
+    let how = if by_git && lower_try {
+        format!(
+            "Its environment sets git's time (`GIT_HTTP_LOW_SPEED_TIME`), which wins over git's \
+             config: run it with {env} cargo …"
+        )
+    } else {
+        format!(
+            "In {place}:\n{config}or for one run: {env} cargo … (a {} in its environment wins \
+             over the config)",
+            vars.join(" or ")
+        )
+    };
+    Some(format!(
+        "{head}: it ran with {}, which keep a request nobody answers going for about {}; with \
+         {}, about {}. {how}",
+        had_words(&base),
+        duration(base.give_up_secs()),
+        changes.join(" and "),
+        duration(advised.give_up_secs()),
+    ))
+}
+
+/// The setting that ends each try: Cargo's `http.timeout`, or git's low-speed time for a fetch
+/// by git.
+fn try_setting_name(by_git: bool) -> &'static str {
+    match by_git {
+        true => "git's http.lowSpeedTime",
+        false => "http.timeout",
+    }
+}
+
+/// The settings `s` (as the fetch runs with them) in words: `http.timeout 90 s and net.retry 0`.
+fn had_words(s: &NetSettings) -> String {
     format!(
-        "Make Cargo give up sooner instead of holding the package cache: its defaults \
-         (http.timeout 30 s per try, net.retry 3) keep a request nobody answers going for over \
-         2 minutes; with these, about 20 s. In {place}:\n\
-         \x20 [http]\n\x20 timeout = 10\n\x20 [net]\n\x20 retry = 1\n\
-         or for one run: CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1 cargo …"
+        "{} {} s and net.retry {}",
+        try_setting_name(s.git_cli),
+        s.timeout_secs,
+        s.retry
+    )
+}
+
+/// What a stall whose settings already end a request nobody answers soon (nothing advised
+/// would end it much sooner) is told: what it had, and where to look instead.
+fn short_enough_words(fetch: Option<&GitFetch>, settings: Option<&NetSettings>) -> String {
+    let by_git = fetch.is_some_and(|g| g.with_git_cli);
+    let s = settings.copied().unwrap_or_default();
+    let s = if by_git { s.for_git_cli() } else { s };
+    format!(
+        "It ran with {}, which end a request nobody answers in about {}: nothing to set lower; \
+         if it happens often, check the network (a proxy, a VPN, the mirror) or the server.",
+        had_words(&s),
+        duration(s.give_up_secs())
     )
 }
 
@@ -1780,6 +1991,7 @@ mod tests {
             left_by: None,
             cycle: false,
             git: None,
+            net: None,
         }
     }
 
@@ -1796,6 +2008,7 @@ mod tests {
             left_by: None,
             cycle: false,
             git: None,
+            net: None,
         }
     }
 
@@ -2644,6 +2857,7 @@ mod tests {
             left_by: None,
             cycle: false,
             git: None,
+            net: None,
         };
         // The projects are found by their manifests.
         let tmp = tempfile::tempdir().unwrap();
@@ -2706,6 +2920,7 @@ mod tests {
                 url: "http://127.0.0.1:9/x.git".into(),
                 with_git_cli: cli,
             }),
+            net: None,
         };
         let sum = summarize(&[fetch(false)], 0.0, 0);
         assert_eq!(sum.network_stalls, 1);
@@ -2727,6 +2942,157 @@ mod tests {
             sum.advice[0].text.contains("http.lowSpeedLimit"),
             "{:?}",
             sum.advice
+        );
+    }
+
+    /// The review's stalls: a git fetch run with `CARGO_HTTP_TIMEOUT=90 CARGO_NET_RETRY=0` is
+    /// counted and worded as a git fetch, a registry's with `CARGO_HTTP_TIMEOUT=45` is told its
+    /// settings, neither "its defaults" (review AB, AB1).
+    #[test]
+    fn a_git_fetch_a_timeout_ends_is_a_git_fetch_told_its_own_settings() {
+        let own = |timeout_secs: f64, retry: u32| NetSettings {
+            timeout_secs,
+            retry,
+            timeout_set: true,
+            ..NetSettings::default()
+        };
+        let stall = |pid: u32, home: &str, git: Option<GitFetch>, net: Option<NetSettings>| {
+            HistoryEvent::Stale {
+                at: 1.0,
+                path: format!("{home}/.package-cache").into(),
+                holder: id(pid),
+                name: "cargo".into(),
+                reasons: vec![StaleReason::NetworkSilent],
+                blocked: vec![("cargo".into(), 99)],
+                left_by: None,
+                cycle: false,
+                git,
+                net,
+            }
+        };
+        let fetch = GitFetch {
+            url: "http://127.0.0.1:19501/x.git".into(),
+            with_git_cli: false,
+        };
+        let events = [
+            stall(7, "/h8", Some(fetch.clone()), Some(own(90.0, 0))),
+            stall(8, "/h2", None, Some(own(45.0, 3))),
+        ];
+        let sum = summarize(&events, 0.0, 0);
+        assert_eq!(sum.network_stalls, 2);
+        assert_eq!(sum.network_git_fetches, std::slice::from_ref(&fetch));
+        assert_eq!(
+            sum.advice[0].text,
+            "A cargo others waited for hung on the network once (nothing arrived for a long \
+             while, across its retries). Make Cargo give up sooner instead of holding the \
+             package cache: it ran with http.timeout 45 s and net.retry 3, which keep a request \
+             nobody answers going for about 3m12s; with http.timeout 10 s and net.retry 1, \
+             about 21s. In /h2/config.toml:\n\
+             \x20 [http]\n\x20 timeout = 10\n\x20 [net]\n\x20 retry = 1\n\
+             or for one run: CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1 cargo … (a \
+             `CARGO_HTTP_TIMEOUT` or `CARGO_NET_RETRY` in its environment wins over the config)\n\
+             A cargo others waited for hung fetching git repository http://127.0.0.1:19501/x.git \
+             once (nothing arrived for a long while, across its retries). Make Cargo give up \
+             sooner on a git server that sends nothing instead of holding the package cache: it \
+             ran with http.timeout 90 s and net.retry 0, which keep a request nobody answers \
+             going for about 1m30s; with http.timeout 10 s, about 10s. In /h8/config.toml:\n\
+             \x20 [http]\n\x20 timeout = 10\n\
+             or for one run: CARGO_HTTP_TIMEOUT=10 cargo … (a `CARGO_HTTP_TIMEOUT` in its \
+             environment wins over the config)"
+        );
+        let json = serde_json::to_value(&sum).unwrap();
+        assert_eq!(
+            json["network_git_fetches"],
+            serde_json::json!([{"url": "http://127.0.0.1:19501/x.git", "with_git_cli": false}])
+        );
+        // Without a timeout (a line of before review AB names only these), for ever.
+        let sum = summarize(&[stall(7, "/h8", Some(fetch.clone()), None)], 0.0, 0);
+        assert!(
+            sum.advice[0].text.contains("it would have waited for ever"),
+            "{}",
+            sum.advice[0].text
+        );
+        // Settings that end it in 10 s already: nothing to set lower.
+        let sum = summarize(&[stall(7, "/h8", Some(fetch), Some(own(10.0, 0)))], 0.0, 0);
+        assert_eq!(
+            sum.advice[0].text,
+            "A cargo others waited for hung fetching git repository http://127.0.0.1:19501/x.git \
+             once (nothing arrived for a long while, across its retries). It ran with \
+             http.timeout 10 s and net.retry 0, which end a request nobody answers in about \
+             10s: nothing to set lower; if it happens often, check the network (a proxy, a VPN, \
+             the mirror) or the server."
+        );
+    }
+
+    /// The settings advice says what the cargo had: its defaults, settings never read (said as
+    /// Cargo's defaults, not its own), or git's low-speed time from its environment (review AB,
+    /// AB1).
+    #[test]
+    fn the_network_advice_says_what_the_cargo_had() {
+        let homes = [PathBuf::from("/h")];
+        let defaults = NetSettings::default();
+        assert_eq!(
+            network_advice(&homes, None, Some(&defaults)).as_deref(),
+            Some(
+                "Make Cargo give up sooner instead of holding the package cache: its defaults \
+                 (http.timeout 30 s per try, net.retry 3) keep a request nobody answers going \
+                 for over 2 minutes; with these, about 20 s. In /h/config.toml:\n\
+                 \x20 [http]\n\x20 timeout = 10\n\x20 [net]\n\x20 retry = 1\n\
+                 or for one run: CARGO_HTTP_TIMEOUT=10 CARGO_NET_RETRY=1 cargo …"
+            )
+        );
+        let unknown = network_advice(&homes, None, None).expect("advice");
+        assert!(
+            unknown.starts_with(
+                "Make Cargo give up sooner instead of holding the package cache: Cargo's \
+                 defaults (http.timeout 30 s per try, net.retry 3), unless its config or \
+                 environment says otherwise, keep a request nobody answers going for over 2 \
+                 minutes;"
+            ),
+            "{unknown}"
+        );
+        // Only what is above the advised values is lowered.
+        let short_tries = NetSettings {
+            timeout_secs: 4.0,
+            timeout_set: true,
+            ..defaults
+        };
+        let text = network_advice(&homes, None, Some(&short_tries)).expect("advice");
+        assert!(
+            text.contains(
+                "it ran with http.timeout 4 s and net.retry 3, which keep a request nobody \
+                 answers going for about 28s; with net.retry 1, about 9s. In /h/config.toml:\n\
+                 \x20 [net]\n\x20 retry = 1\n\
+                 or for one run: CARGO_NET_RETRY=1 cargo …"
+            ),
+            "{text}"
+        );
+        // git's fetch with git's low-speed time in its environment.
+        let by_git = GitFetch {
+            url: "http://127.0.0.1:9/x.git".into(),
+            with_git_cli: true,
+        };
+        let low_speed = NetSettings {
+            git_low_speed_secs: Some(60.0),
+            ..defaults
+        };
+        assert_eq!(
+            network_advice(&homes, Some(&by_git), Some(&low_speed)).as_deref(),
+            Some(
+                "Make git give up sooner on a server that sends nothing instead of holding the \
+                 package cache: it ran with git's http.lowSpeedTime 60 s and net.retry 3, which \
+                 keep a request nobody answers going for about 4m12s; with git's \
+                 http.lowSpeedTime 20 s and net.retry 1, about 41s. Its environment sets git's \
+                 time (`GIT_HTTP_LOW_SPEED_TIME`), which wins over git's config: run it with \
+                 GIT_HTTP_LOW_SPEED_LIMIT=1000 GIT_HTTP_LOW_SPEED_TIME=20 CARGO_NET_RETRY=1 \
+                 cargo …"
+            )
+        );
+        // Without it, git's fetch never gives up: the git advice.
+        let endless = network_advice(&homes, Some(&by_git), Some(&defaults)).expect("advice");
+        assert!(
+            endless.contains("which by default waits for ever"),
+            "{endless}"
         );
     }
 
@@ -2767,6 +3133,7 @@ mod tests {
             left_by: None,
             cycle: false,
             git,
+            net: None,
         };
         let git = GitFetch {
             url: "http://127.0.0.1:9/x.git".into(),
@@ -2800,6 +3167,7 @@ mod tests {
             left_by: None,
             cycle: true,
             git: None,
+            net: None,
         };
         let sum = summarize(&[cycle], 0.0, 0);
         assert_eq!((sum.nested_deadlocks, sum.lock_cycles), (0, 1));
@@ -2830,6 +3198,7 @@ mod tests {
             left_by: Some(left_by),
             cycle: false,
             git: None,
+            net: None,
         };
         let gdep = LeftBy::from_env("gdep", "/h/git/checkouts/gdep-1a2b/33b173c", &[]);
         let sum = summarize(&[stale(7, gdep.clone())], 0.0, 0);

@@ -176,8 +176,10 @@ fn answer_at(now: f64, idle: Option<f64>, prev: Option<Conn>, conn: &Conn) -> Op
 
 /// The settings that decide when a cargo gives up on a registry that does not answer:
 /// `http.timeout` (each try) and `net.retry` (tries after the first), from its environment
-/// (`CARGO_HTTP_TIMEOUT`, `CARGO_NET_RETRY`) or Cargo configs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// (`CARGO_HTTP_TIMEOUT`, `CARGO_NET_RETRY`) or Cargo configs. Kept in the history's `stale`
+/// line of a cargo hung on the network, for the advice to say what it had (review AB, AB1).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct NetSettings {
     /// Seconds a try waits with nothing arriving.
     pub timeout_secs: f64,
@@ -189,8 +191,10 @@ pub struct NetSettings {
     pub timeout_set: bool,
     /// git's `GIT_HTTP_LOW_SPEED_TIME` in its environment, when `GIT_HTTP_LOW_SPEED_LIMIT` is
     /// set too: each try of a `net.git-fetch-with-cli` fetch gives up after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub git_low_speed_secs: Option<f64>,
     /// These are the settings of a fetch by git (see [`NetSettings::for_git_cli`]).
+    #[serde(skip)]
     pub git_cli: bool,
 }
 

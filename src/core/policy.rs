@@ -13,7 +13,7 @@ use super::catalog::LockKind;
 use super::model::{
     FileKey, GitFetch, LeftBy, LockMode, NetSilence, Origin, Peer, ProcName, ProcState, StaleReason,
 };
-use super::netwait::NetTrack;
+use super::netwait::{NetSettings, NetTrack};
 use super::text;
 
 /// Thresholds of the stale policy.
@@ -206,8 +206,8 @@ pub struct BlockerSample {
     pub deadlock_cycle: bool,
     /// The git fetch it waits in, when it is one.
     pub git_fetch: Option<GitFetch>,
-    /// Nothing makes that fetch give up (no timeout applies to it).
-    pub git_fetch_endless: bool,
+    /// The network settings it runs with (`http.timeout`, `net.retry`), when they were read.
+    pub net_settings: Option<NetSettings>,
     /// Its descriptors cannot be read (another user's process): its idle tree may be a network
     /// wait this user cannot see, so it is never called stale for idleness.
     pub unseen: bool,
@@ -479,10 +479,14 @@ pub enum HistoryEvent {
         /// cargo waiting for its ancestor's (review Y, Y11).
         #[serde(default, skip_serializing_if = "is_false")]
         cycle: bool,
-        /// Hung on the network fetching this git repository, which nothing makes give up
-        /// (review X, X7).
+        /// Hung on the network fetching this git repository (review X, X7), whether or not a
+        /// timeout ends the fetch; lines before review AB name it only when nothing does.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         git: Option<GitFetch>,
+        /// Hung on the network, the settings it ran with, when they were read: whether they
+        /// end a git fetch, and what the advice says it had (review AB, AB1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        net: Option<NetSettings>,
     },
     /// The user had a blocker (or its culprit) terminated.
     Killed {
@@ -1604,6 +1608,7 @@ fn became_stale(judge: &Judge, b: &BlockerSample, now: f64, path: &str, fx: &mut
         b.id.pid,
         why.join("; ")
     )));
+    let hung_on_network = judge.reasons.contains(&StaleReason::NetworkSilent);
     fx.push(Effect::RecordHistory(HistoryEvent::Stale {
         at: now,
         path: b.paths.first().cloned().unwrap_or_default(),
@@ -1613,8 +1618,10 @@ fn became_stale(judge: &Judge, b: &BlockerSample, now: f64, path: &str, fx: &mut
         blocked: b.blocked.clone(),
         left_by: b.left_by.clone(),
         cycle: b.deadlock_cycle && judge.reasons.contains(&StaleReason::Deadlock),
-        git: (b.git_fetch.clone())
-            .filter(|_| b.git_fetch_endless && judge.reasons.contains(&StaleReason::NetworkSilent)),
+        // A git fetch is one whatever its timeout: whether that ends it is the settings' to
+        // say (review AB, AB1).
+        git: (b.git_fetch.clone()).filter(|_| hung_on_network),
+        net: b.net_settings.filter(|_| hung_on_network),
     }));
 }
 
@@ -1838,7 +1845,7 @@ mod tests {
             left_by: None,
             deadlock_cycle: false,
             git_fetch: None,
-            git_fetch_endless: false,
+            net_settings: None,
         }
     }
 
@@ -3355,6 +3362,66 @@ mod tests {
             reasons,
             &vec![StaleReason::NetworkSilent],
             "not idle: waiting"
+        );
+    }
+
+    /// A git fetch that `http.timeout` ends is still a git fetch: its stale line names the
+    /// repository, and the settings it ran with, for the history's advice (review AB, AB1).
+    #[test]
+    fn a_git_fetch_with_a_timeout_goes_in_the_history_as_a_git_fetch_with_its_settings() {
+        let mut s = state();
+        observe(&mut s, -1.0, (Vec::new(), Vec::new()));
+        let settings = NetSettings {
+            timeout_secs: 90.0,
+            retry: 0,
+            timeout_set: true,
+            ..NetSettings::default()
+        };
+        let fetch = GitFetch {
+            url: "http://127.0.0.1:19501/x.git".into(),
+            with_git_cli: false,
+        };
+        let fx = run(&mut s, 0.0, 150.0, 1.0, |t| {
+            let mut b = on_the_network(Some((7, t, 0)));
+            b.git_fetch = Some(fetch.clone());
+            b.net_settings = Some(settings);
+            lock(vec![b], &[11])
+        });
+        let stale: Vec<_> = (fx.iter())
+            .filter_map(|e| match e {
+                Effect::RecordHistory(HistoryEvent::Stale {
+                    reasons, git, net, ..
+                }) => Some((reasons.clone(), git.clone(), *net)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            stale,
+            [(
+                vec![StaleReason::NetworkSilent],
+                Some(fetch),
+                Some(settings)
+            )]
+        );
+        // As a history line, and read back.
+        let line = (fx.iter())
+            .find_map(|e| match e {
+                Effect::RecordHistory(h @ HistoryEvent::Stale { .. }) => Some(h),
+                _ => None,
+            })
+            .expect("a stale line");
+        let json = serde_json::to_string(line).unwrap();
+        assert!(
+            json.contains(r#""net":{"timeout_secs":90.0,"retry":0,"timeout_set":true}"#),
+            "{json}"
+        );
+        assert_eq!(&serde_json::from_str::<HistoryEvent>(&json).unwrap(), line);
+        // In the log, a git server, as before.
+        assert!(
+            fx.iter().any(|e| matches!(e, Effect::Log(l) if l.contains(
+                "it fetches git repository http://127.0.0.1:19501/x.git and nothing has arrived"
+            ))),
+            "{fx:#?}"
         );
     }
 

@@ -444,9 +444,9 @@ fn conclude(report: &mut IncidentReport, obs: &Observed, k: &Knowledge, now: f64
     let stopped_in_silence = stopped_in_silence(report, stopped_on, settings);
     report.action = action(report, stopped_in_silence);
     // Stopped, it shows no connection: the server its wait was on says whether it was a git
-    // fetch (review 15, D11).
+    // fetch (review 15, D11), whatever its timeout (review AB, AB1).
     let stopped_fetch = (stopped_on.zip(report.blocker.as_ref()))
-        .filter(|_| stopped_in_silence && !settings.is_some_and(|s| s.timeout_set))
+        .filter(|_| stopped_in_silence)
         .and_then(|((peer, _), b)| super::gitfetch::source_of(peer, k.git_sources.get(&b.pid)?))
         .map(|s| GitFetch {
             url: s.url.clone(),
@@ -556,10 +556,13 @@ fn advice(
         .locks
         .iter()
         .find_map(|l| catalog::cargo_home_of(&l.path, l.kind));
-    let text = match endless_git_fetch(&i.doing, settings).or(stopped_fetch) {
-        Some(g) => super::insight::git_fetch_advice(home.as_slice(), g),
-        None => super::insight::network_advice(home.as_slice()),
+    // A git fetch is told the git advice when nothing ends it, else what its settings were and
+    // what ends it sooner, as a registry's wait is; nothing when none would (review AB, AB1).
+    let fetch = match &i.doing {
+        Doing::Network { git: Some(g), .. } => Some(g),
+        _ => stopped_fetch,
     };
+    let text = super::insight::network_advice(home.as_slice(), fetch, settings)?;
     Some(super::insight::Advice {
         topic: super::insight::Topic::Network,
         text,
@@ -2566,6 +2569,96 @@ mod tests {
             "{v}"
         );
         assert!(!v.contains("wait for ever"), "{v}");
+    }
+
+    /// A cargo that ran with its own settings is told them, not "its defaults", and what ends
+    /// it sooner: a git fetch `http.timeout` ends as a registry's wait, nothing when its
+    /// settings end it soon already (review AB, AB1).
+    #[test]
+    fn the_network_advice_says_the_settings_the_cargo_ran_with() {
+        let stale = |settings: NetSettings, git: bool| {
+            let mut k = followed_wait(35.0, 1, true);
+            k.stale = Some(HashMap::from([(10, vec![StaleReason::NetworkSilent])]));
+            k.net_settings.insert(10, settings);
+            if git {
+                k.git_sources.insert(
+                    10,
+                    vec![GitSource {
+                        url: "http://127.0.0.1:1/x.git".into(),
+                        addrs: vec!["127.0.0.1:1".parse().unwrap()],
+                    }],
+                );
+            }
+            two_builds(ProcState::Sleeping)
+                .report(&k)
+                .incidents
+                .remove(0)
+        };
+        let own = |timeout_secs: f64, retry: u32| NetSettings {
+            timeout_secs,
+            retry,
+            timeout_set: true,
+            ..NetSettings::default()
+        };
+        // The review's `CARGO_HTTP_TIMEOUT=90 CARGO_NET_RETRY=0` git fetch.
+        let i = stale(own(90.0, 0), true);
+        assert!(
+            i.verdict.contains(
+                "it fetches git repository http://127.0.0.1:1/x.git (127.0.0.1:1: nothing \
+                 received since the hold began 35s ago), a git server that does not answer; 1 \
+                 process waits. Cargo gives up by itself after its retries — with its settings \
+                 (http.timeout 90 s, net.retry 0), in about 55s."
+            ),
+            "{}",
+            i.verdict
+        );
+        assert_eq!(
+            i.advice.expect("advice").text,
+            "Make Cargo give up sooner on a git server that sends nothing instead of holding the \
+             package cache: it ran with http.timeout 90 s and net.retry 0, which keep a request \
+             nobody answers going for about 1m30s; with http.timeout 10 s, about 10s. In \
+             /h/.cargo/config.toml:\n\
+             \x20 [http]\n\x20 timeout = 10\n\
+             or for one run: CARGO_HTTP_TIMEOUT=10 cargo … (a `CARGO_HTTP_TIMEOUT` in its \
+             environment wins over the config)"
+        );
+        // A registry with `CARGO_HTTP_TIMEOUT=45`: its settings, both lowered.
+        let text = stale(own(45.0, 3), false).advice.expect("advice").text;
+        assert!(
+            text.starts_with(
+                "Make Cargo give up sooner instead of holding the package cache: it ran with \
+                 http.timeout 45 s and net.retry 3, which keep a request nobody answers going \
+                 for about 3m12s; with http.timeout 10 s and net.retry 1, about 21s."
+            ),
+            "{text}"
+        );
+        // Cargo's defaults are its defaults.
+        let text = stale(NetSettings::default(), false)
+            .advice
+            .expect("advice")
+            .text;
+        assert!(
+            text.contains("its defaults (http.timeout 30 s per try, net.retry 3) keep"),
+            "{text}"
+        );
+        // Settings that end it in 10 s: nothing to set lower, no advice.
+        assert_eq!(stale(own(10.0, 0), false).advice, None);
+        assert_eq!(stale(own(5.0, 1), true).advice, None);
+        // Without `http.timeout` a git fetch gets the git advice, whatever its retries.
+        let text = stale(
+            NetSettings {
+                retry: 0,
+                ..NetSettings::default()
+            },
+            true,
+        )
+        .advice
+        .expect("advice")
+        .text;
+        assert!(
+            text.contains("without `http.timeout` it sets no timeout for git fetches"),
+            "{text}"
+        );
     }
 
     /// Data trickling at 4 B/s for a minute: not "waiting is usually right", and the pace is

@@ -904,8 +904,8 @@ impl Engine {
         let build_dirs = scan::configured_build_dirs(pass, home, &mut self.build_dirs);
         let net_settings = scan::net_settings(pass, home, &mut self.net_settings);
         let git_sources = scan::git_sources(pass, &mut self.git_sources);
-        let git_fetches = self.git_fetches(pass, &git_sources, &net_settings);
-        let blockers = self.blocker_samples(pass, &left_by, &git_fetches);
+        let git_fetches = self.git_fetches(pass, &git_sources);
+        let blockers = self.blocker_samples(pass, &left_by, &git_fetches, &net_settings);
         let locks = lock_samples(pass, &build_dirs, |p| {
             self.watcher
                 .as_ref()
@@ -1095,26 +1095,22 @@ impl Engine {
             .collect()
     }
 
-    /// The git fetch each blocker waits in, by pid, and whether nothing makes it give up (see
-    /// [`crate::core::gitfetch::fetch_of`]): for the log's words and the history's advice.
+    /// The git fetch each blocker waits in, by pid (see [`crate::core::gitfetch::fetch_of`]):
+    /// for the log's words and the history's advice, whatever its timeout (review AB, AB1).
     fn git_fetches(
         &self,
         pass: &scan::Pass,
         git_sources: &HashMap<u32, Vec<crate::core::gitfetch::GitSource>>,
-        net_settings: &HashMap<u32, crate::core::netwait::NetSettings>,
-    ) -> HashMap<u32, (crate::core::model::GitFetch, bool)> {
-        use crate::core::gitfetch;
+    ) -> HashMap<u32, crate::core::model::GitFetch> {
         let last_peers = self.policy.net_waits();
         (pass.activity.iter())
             .filter_map(|(pid, a)| {
-                let fetch = gitfetch::fetch_of(
+                let fetch = crate::core::gitfetch::fetch_of(
                     a,
                     git_sources.get(pid).map_or(&[], Vec::as_slice),
                     last_peers.get(pid).map(|(peer, _)| peer.as_str()),
                 )?;
-                let settings = net_settings.get(pid).copied().unwrap_or_default();
-                let endless = !gitfetch::gives_up(&fetch, &settings);
-                Some((*pid, (fetch, endless)))
+                Some((*pid, fetch))
             })
             .collect()
     }
@@ -1123,7 +1119,8 @@ impl Engine {
         &self,
         pass: &scan::Pass,
         left_by: &HashMap<u32, crate::core::model::LeftBy>,
-        git_fetches: &HashMap<u32, (crate::core::model::GitFetch, bool)>,
+        git_fetches: &HashMap<u32, crate::core::model::GitFetch>,
+        net_settings: &HashMap<u32, crate::core::netwait::NetSettings>,
     ) -> Vec<BlockerSample> {
         let ignore = &self.config.watch.ignore_process_names;
         let obs = pass.observed();
@@ -1181,8 +1178,8 @@ impl Engine {
                     left_by: (obs.activity.get(&f.pid))
                         .and_then(crate::core::doing::culprit)
                         .and_then(|c| left_by.get(&c.pid).cloned()),
-                    git_fetch: git_fetches.get(&f.pid).map(|(g, _)| g.clone()),
-                    git_fetch_endless: git_fetches.get(&f.pid).is_some_and(|(_, e)| *e),
+                    git_fetch: git_fetches.get(&f.pid).cloned(),
+                    net_settings: net_settings.get(&f.pid).copied(),
                 })
             })
             .collect()
