@@ -61,6 +61,19 @@ fn cli_in(dir: &Dir, cwd: &Path, env: &[(String, String)], args: &[&str]) -> (i3
     )
 }
 
+/// A daemon started in `dir` with `env` that must refuse to start (an error exit, not a hang): what
+/// it said.
+fn refused_daemon(dir: &Dir, env: &[(String, String)]) -> String {
+    let mut refused = daemon_in(dir, "refused", &dir.root, env);
+    assert_eq!(
+        refused.wait_exit(),
+        lockwatch::exit::ERROR,
+        "{}",
+        refused.describe()
+    );
+    refused.output()
+}
+
 /// A headless daemon with `env`, started in `cwd`.
 fn daemon_in(dir: &Dir, name: &str, cwd: &Path, env: &[(String, String)]) -> Proc {
     let mut cmd = dir.command(env!("CARGO_BIN_EXE_cargo-lockwatch"));
@@ -1040,14 +1053,7 @@ fn only_a_stale_socket_is_replaced_without_a_word() {
     let socket = run.join("lockwatch.sock");
     std::fs::write(&socket, "my notes\n").unwrap();
     // Spawned, so that a daemon which does start fails the test instead of hanging it.
-    let mut refused = daemon_in(&dir, "refused", &dir.root, &env);
-    assert_eq!(
-        refused.wait_exit(),
-        lockwatch::exit::ERROR,
-        "{}",
-        refused.describe()
-    );
-    let err = refused.output();
+    let err = refused_daemon(&dir, &env);
     assert!(
         err.contains(&format!(
             "{} is a regular file (9 bytes), not a socket, and the daemon does not delete it: \
@@ -1123,14 +1129,7 @@ fn a_data_dir_that_is_a_file_is_said_with_its_fix() {
         "move {} aside, or set LOCKWATCH_DATA_DIR to a directory of your own",
         file.display()
     );
-    let mut refused = daemon_in(&dir, "refused", &dir.root, &env);
-    assert_eq!(
-        refused.wait_exit(),
-        lockwatch::exit::ERROR,
-        "{}",
-        refused.describe()
-    );
-    let err = refused.output();
+    let err = refused_daemon(&dir, &env);
     assert!(err.contains(&format!("{problem}: {fix}")), "{err}");
     assert!(!dir.path("lockwatch/run").exists(), "nothing created");
     let (_, out, _) = cli(&dir, &env, &["doctor"]);

@@ -2345,6 +2345,18 @@ mod tests {
     }
 
     /// The daemon's wait on 127.0.0.1:1, followed across `connections` connections.
+    /// Makes `k`'s silent peer of pid 10 (127.0.0.1:1) the server of a git dependency of its
+    /// workspace, `http://127.0.0.1:1/x.git`: its network wait is a git fetch.
+    fn with_git_server(k: &mut Knowledge) {
+        k.git_sources.insert(
+            10,
+            vec![GitSource {
+                url: "http://127.0.0.1:1/x.git".into(),
+                addrs: vec!["127.0.0.1:1".parse().unwrap()],
+            }],
+        );
+    }
+
     fn followed_wait(silent: f64, connections: u32, open: bool) -> Knowledge {
         let s = NetSilence {
             silent_for_secs: silent,
@@ -2397,13 +2409,7 @@ mod tests {
         assert_eq!(advice.topic, super::super::insight::Topic::Network);
         // Its wait was a git fetch's: the git advice (review 15, D11).
         let mut k = followed_wait(45.0, 2, false);
-        k.git_sources.insert(
-            10,
-            vec![GitSource {
-                url: "http://127.0.0.1:1/x.git".into(),
-                addrs: vec!["127.0.0.1:1".parse().unwrap()],
-            }],
-        );
+        with_git_server(&mut k);
         let r = two_builds(ProcState::Stopped).report(&k);
         let text = &r.incidents[0].advice.as_ref().expect("advice").text;
         assert!(text.contains("sets no timeout for git fetches"), "{text}");
@@ -2422,13 +2428,7 @@ mod tests {
     #[test]
     fn a_silent_git_server_is_a_fetch_that_may_wait_for_ever() {
         let mut k = followed_wait(69.0, 1, true);
-        k.git_sources.insert(
-            10,
-            vec![GitSource {
-                url: "http://127.0.0.1:1/x.git".into(),
-                addrs: vec!["127.0.0.1:1".parse().unwrap()],
-            }],
-        );
+        with_git_server(&mut k);
         let r = two_builds(ProcState::Sleeping).report(&k);
         let i = &r.incidents[0];
         assert_eq!(
@@ -2581,13 +2581,7 @@ mod tests {
             k.stale = Some(HashMap::from([(10, vec![StaleReason::NetworkSilent])]));
             k.net_settings.insert(10, settings);
             if git {
-                k.git_sources.insert(
-                    10,
-                    vec![GitSource {
-                        url: "http://127.0.0.1:1/x.git".into(),
-                        addrs: vec!["127.0.0.1:1".parse().unwrap()],
-                    }],
-                );
+                with_git_server(&mut k);
             }
             two_builds(ProcState::Sleeping)
                 .report(&k)
