@@ -61,8 +61,8 @@ fn cli_in(dir: &Dir, cwd: &Path, env: &[(String, String)], args: &[&str]) -> (i3
     )
 }
 
-/// A daemon started in `dir` with `env` that must refuse to start (an error exit, not a hang): what
-/// it said.
+/// A daemon started in `dir` with `env` that must refuse to start (an error exit, not a
+/// hang): what it said.
 fn refused_daemon(dir: &Dir, env: &[(String, String)]) -> String {
     let mut refused = daemon_in(dir, "refused", &dir.root, env);
     assert_eq!(
